@@ -1,0 +1,493 @@
+//! Our declared fixes to the published fragments.
+//!
+//! Amendments are data (`openapi/amendments.json`), never code edits to a fragment: replacing a
+//! fragment with a newer docs page stays a file copy plus `cargo xtask regen`. Each entry carries
+//! a one-line `reason`. Three kinds exist:
+//!
+//! * **rules** applied to the whole merged document: `operationIds` (a naming rule with
+//!   per-operation overrides), `requestMediaTypes`, `tolerantReading`, `simplifyRefWrappers`;
+//! * **patches**: RFC 6902 JSON Patch documents applied either to one fragment before the merge
+//!   (`"target": "<file name>"`) or to the merged document (`"target": "merged"`);
+//! * **merge and generator settings**: `schemaWinners` settles a component that two fragments
+//!   define differently, `generator.replacements` maps a schema to a hand-written Rust type.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, escape_token, parse_json};
+use crate::fragment::METHODS;
+
+/// The parsed amendments file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Amendments {
+    /// Free text for readers of the file.
+    #[serde(rename = "$comment", default)]
+    pub comment: Option<String>,
+    /// How operations without an `operationId` get one.
+    pub operation_ids: OperationIds,
+    /// Which request body media types survive.
+    pub request_media_types: RequestMediaTypes,
+    /// Rules that make every generated response type accept what real servers send.
+    pub tolerant_reading: TolerantReading,
+    /// Replace `{"allOf": [{"$ref": X}]}` wrappers by a plain `$ref` where no sibling needs them.
+    pub simplify_ref_wrappers: Option<Rule>,
+    /// Which fragment's definition wins when two fragments define one component differently.
+    #[serde(default)]
+    pub schema_winners: Vec<SchemaWinner>,
+    /// RFC 6902 patches, applied in order.
+    #[serde(default)]
+    pub patches: Vec<PatchEntry>,
+    /// Settings handed to the code generator.
+    #[serde(default)]
+    pub generator: GeneratorAmendments,
+    /// Where the amendments were read from (not part of the file).
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// A rule that is either on or absent, with its reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Rule {
+    /// Why we apply it.
+    pub reason: String,
+}
+
+/// Naming of operations.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OperationIds {
+    /// Why we name operations.
+    pub reason: String,
+    /// The naming rule for operations the overrides do not name.
+    pub rule: OperationIdRule,
+    /// `"METHOD /path"` → operationId; wins over the rule and over a published operationId.
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+}
+
+/// The naming rules we know.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+pub enum OperationIdRule {
+    /// `GET /things` → `list_things`, `POST /things` → `create_thing`, `GET|PUT|PATCH|DELETE
+    /// /things/{id}` → `get_thing`/`update_thing`/`update_thing`/`delete_thing`,
+    /// `POST /things/{id}/act` → `act_thing`. Hyphens become underscores.
+    #[serde(rename = "rest-resource")]
+    RestResource,
+}
+
+/// Which request body media types to keep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestMediaTypes {
+    /// Why.
+    pub reason: String,
+    /// Media types kept, in preference order; an operation left with none is an error.
+    pub keep: Vec<String>,
+}
+
+/// Tolerant reading rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TolerantReading {
+    /// Why.
+    pub reason: String,
+    /// Drop every `additionalProperties: false` (it makes the generator reject unknown fields).
+    pub allow_unknown_fields: bool,
+    /// Turn every string `enum` into a plain string, keeping the values in `x-known-values` and
+    /// the description (the generator makes closed Rust enums that reject new values).
+    pub open_enums: bool,
+}
+
+/// Declares which fragment's definition of a component wins.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SchemaWinner {
+    /// Component path below `components`, e.g. `schemas/ApiToken`.
+    pub component: String,
+    /// File name of the fragment whose definition wins.
+    pub fragment: String,
+    /// Why.
+    pub reason: String,
+}
+
+/// One RFC 6902 patch with its target and reason.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PatchEntry {
+    /// `"merged"`, or the file name of one fragment (patched before the merge).
+    pub target: String,
+    /// Why.
+    pub reason: String,
+    /// The RFC 6902 operations.
+    pub patch: json_patch::Patch,
+}
+
+/// Generator settings.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GeneratorAmendments {
+    /// Schemas generated as a hand-written Rust type instead.
+    #[serde(default)]
+    pub replacements: Vec<Replacement>,
+}
+
+/// A schema replaced by a hand-written type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Replacement {
+    /// Name under `components/schemas`.
+    pub schema: String,
+    /// Rust path of the type, as seen from the generated module.
+    pub rust_type: String,
+    /// Traits the type implements beyond Clone/Debug/Serialize/Deserialize that the generator
+    /// may rely on: any of `Default`, `Display`, `FromStr`, `FromStringIrrefutable`.
+    #[serde(default)]
+    pub impls: Vec<String>,
+    /// Why.
+    pub reason: String,
+}
+
+/// The target name of patches applied to the merged document.
+pub const MERGED: &str = "merged";
+
+impl Amendments {
+    /// Reads and checks the amendments file.
+    pub fn read(path: &Path) -> Result<Amendments> {
+        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        Amendments::parse(path, &text)
+    }
+
+    /// Parses and checks amendments; `path` is used in errors.
+    pub fn parse(path: &Path, text: &str) -> Result<Amendments> {
+        let mut amendments: Amendments = parse_json(path, text)?;
+        amendments.path = path.to_path_buf();
+        amendments.check()?;
+        Ok(amendments)
+    }
+
+    fn check(&self) -> Result<()> {
+        let blank = |pointer: &str| {
+            Error::invalid(
+                &self.path,
+                pointer,
+                "every amendment needs a non-empty `reason`",
+            )
+        };
+        let mut reasons = vec![
+            ("/operationIds/reason", &self.operation_ids.reason),
+            (
+                "/requestMediaTypes/reason",
+                &self.request_media_types.reason,
+            ),
+            ("/tolerantReading/reason", &self.tolerant_reading.reason),
+        ];
+        if let Some(rule) = &self.simplify_ref_wrappers {
+            reasons.push(("/simplifyRefWrappers/reason", &rule.reason));
+        }
+        for (pointer, reason) in reasons {
+            if reason.trim().is_empty() {
+                return Err(blank(pointer));
+            }
+        }
+        for (i, w) in self.schema_winners.iter().enumerate() {
+            if w.reason.trim().is_empty() {
+                return Err(blank(&format!("/schemaWinners/{i}/reason")));
+            }
+        }
+        for (i, p) in self.patches.iter().enumerate() {
+            if p.reason.trim().is_empty() {
+                return Err(blank(&format!("/patches/{i}/reason")));
+            }
+        }
+        for (i, r) in self.generator.replacements.iter().enumerate() {
+            if r.reason.trim().is_empty() {
+                return Err(blank(&format!("/generator/replacements/{i}/reason")));
+            }
+            for imp in &r.impls {
+                if imp.parse::<progenitor::TypeImpl>().is_err() {
+                    return Err(Error::invalid(
+                        &self.path,
+                        format!("/generator/replacements/{i}/impls"),
+                        format!(
+                            "unknown impl {imp:?}; expected Default, Display, FromStr or FromStringIrrefutable"
+                        ),
+                    ));
+                }
+            }
+        }
+        if self.request_media_types.keep.is_empty() {
+            return Err(Error::invalid(
+                &self.path,
+                "/requestMediaTypes/keep",
+                "keep at least one media type",
+            ));
+        }
+        for (key, id) in &self.operation_ids.overrides {
+            if parse_operation_key(key).is_none() || id.trim().is_empty() {
+                return Err(Error::invalid(
+                    &self.path,
+                    format!("/operationIds/overrides/{}", escape_token(key)),
+                    "expected `\"METHOD /path\": \"operation_id\"`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The patches aimed at the fragment with this file name, with their index in the file.
+    pub fn patches_for<'a>(
+        &'a self,
+        target: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a PatchEntry)> + 'a {
+        self.patches
+            .iter()
+            .enumerate()
+            .filter(move |(_, p)| p.target == target)
+    }
+
+    /// Applies the patches aimed at `target` to `doc`.
+    pub fn apply_patches(&self, target: &str, doc: &mut Value) -> Result<()> {
+        for (index, entry) in self.patches_for(target) {
+            json_patch::patch(doc, &entry.patch).map_err(|e| Error::Amendment {
+                path: self.path.clone(),
+                index,
+                reason: entry.reason.clone(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The operationId for `method route` under the overrides and the rule.
+    pub fn operation_id(&self, method: &str, route: &str) -> Option<String> {
+        let key = format!("{} {route}", method.to_ascii_uppercase());
+        if let Some(id) = self.operation_ids.overrides.get(&key) {
+            return Some(id.clone());
+        }
+        match self.operation_ids.rule {
+            OperationIdRule::RestResource => rest_resource_id(method, route),
+        }
+    }
+
+    /// Applies every whole-document rule and the `merged` patches, in a fixed order: media types,
+    /// operationIds, patches, tolerant reading, wrapper simplification.
+    pub fn apply_rules(&self, doc: &mut Value) -> Result<()> {
+        self.apply_media_types(doc)?;
+        self.apply_operation_ids(doc)?;
+        self.apply_patches(MERGED, doc)?;
+        if self.tolerant_reading.allow_unknown_fields {
+            walk_mut(doc, &mut |obj| {
+                if obj.get("additionalProperties") == Some(&Value::Bool(false)) {
+                    obj.remove("additionalProperties");
+                }
+            });
+        }
+        if self.tolerant_reading.open_enums {
+            walk_mut(doc, &mut open_enum);
+        }
+        if self.simplify_ref_wrappers.is_some() {
+            walk_mut(doc, &mut simplify_ref_wrapper);
+        }
+        Ok(())
+    }
+
+    fn apply_media_types(&self, doc: &mut Value) -> Result<()> {
+        let keep = &self.request_media_types.keep;
+        let mut failure = None;
+        for_each_operation(doc, |method, route, op| {
+            let Some(content) = op
+                .get_mut("requestBody")
+                .and_then(|b| b.get_mut("content"))
+                .and_then(Value::as_object_mut)
+            else {
+                return;
+            };
+            content.retain(|media, _| keep.contains(media));
+            if content.is_empty() && failure.is_none() {
+                failure = Some(format!(
+                    "{} {route}: no request body media type left after keeping {keep:?}",
+                    method.to_ascii_uppercase()
+                ));
+            }
+        });
+        match failure {
+            Some(message) => Err(Error::invalid(
+                &self.path,
+                "/requestMediaTypes/keep",
+                message,
+            )),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_operation_ids(&self, doc: &mut Value) -> Result<()> {
+        let mut failure = None;
+        let mut seen: BTreeMap<String, String> = BTreeMap::new();
+        for_each_operation(doc, |method, route, op| {
+            let key = format!("{} {route}", method.to_ascii_uppercase());
+            let published = op
+                .get("operationId")
+                .and_then(Value::as_str)
+                .map(String::from);
+            let id = match (self.operation_ids.overrides.get(&key), published) {
+                (Some(id), _) => Some(id.clone()),
+                (None, Some(id)) => Some(id),
+                (None, None) => self.operation_id(method, route),
+            };
+            match id {
+                Some(id) => {
+                    if let Some(other) = seen.insert(id.clone(), key.clone()) {
+                        failure.get_or_insert(format!(
+                            "operationId {id:?} is given to both {other} and {key}; add an override"
+                        ));
+                    }
+                    if let Some(obj) = op.as_object_mut() {
+                        obj.insert("operationId".into(), Value::String(id));
+                    }
+                }
+                None => {
+                    failure.get_or_insert(format!(
+                        "{key}: the naming rule gives no operationId; add an override"
+                    ));
+                }
+            }
+        });
+        match failure {
+            Some(message) => Err(Error::invalid(&self.path, "/operationIds", message)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Splits `"METHOD /path"`.
+pub fn parse_operation_key(key: &str) -> Option<(String, String)> {
+    let (method, route) = key.split_once(' ')?;
+    let method = method.to_ascii_lowercase();
+    (METHODS.contains(&method.as_str()) && route.starts_with('/'))
+        .then(|| (method, route.to_string()))
+}
+
+/// The `rest-resource` naming rule (see [`OperationIdRule::RestResource`]).
+pub fn rest_resource_id(method: &str, route: &str) -> Option<String> {
+    let segments: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
+    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
+    let snake = |s: &str| s.replace('-', "_").to_ascii_lowercase();
+    let singular = |s: &str| {
+        let s = snake(s);
+        match s.strip_suffix('s') {
+            Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_string(),
+            _ => s,
+        }
+    };
+    let method = method.to_ascii_lowercase();
+    match segments.as_slice() {
+        [.., coll, last] if is_param(last) && !is_param(coll) => {
+            let verb = match method.as_str() {
+                "get" => "get",
+                "put" | "patch" => "update",
+                "delete" => "delete",
+                _ => return None,
+            };
+            Some(format!("{verb}_{}", singular(coll)))
+        }
+        [.., coll, param, action] if is_param(param) && !is_param(coll) && !is_param(action) => {
+            Some(format!("{}_{}", snake(action), singular(coll)))
+        }
+        [.., coll] if !is_param(coll) => match method.as_str() {
+            "get" => Some(format!("list_{}", snake(coll))),
+            "post" => Some(format!("create_{}", singular(coll))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Calls `f(method, route, operation)` for every operation of `doc`.
+pub fn for_each_operation(doc: &mut Value, mut f: impl FnMut(&str, &str, &mut Value)) {
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (route, item) in paths.iter_mut() {
+        for method in METHODS {
+            if let Some(op) = item.get_mut(method) {
+                f(method, route, op);
+            }
+        }
+    }
+}
+
+/// Calls `f` on every JSON object of `value`, parents before children.
+fn walk_mut(value: &mut Value, f: &mut impl FnMut(&mut Map<String, Value>)) {
+    match value {
+        Value::Object(obj) => {
+            f(obj);
+            for child in obj.values_mut() {
+                walk_mut(child, f);
+            }
+        }
+        Value::Array(items) => {
+            for child in items {
+                walk_mut(child, f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `{"type": "string", "enum": [..]}` → `{"type": "string", "x-known-values": [..]}` with the
+/// values listed in the description.
+fn open_enum(obj: &mut Map<String, Value>) {
+    let is_string_enum = obj.get("type").and_then(Value::as_str) == Some("string")
+        && obj
+            .get("enum")
+            .and_then(Value::as_array)
+            .is_some_and(|v| v.iter().all(Value::is_string));
+    if !is_string_enum {
+        return;
+    }
+    let Some(Value::Array(values)) = obj.remove("enum") else {
+        return;
+    };
+    let listed: Vec<String> = values
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|v| format!("`{v}`"))
+        .collect();
+    let note = format!(
+        "Known values: {}. Other values may appear and are kept as they are.",
+        listed.join(", ")
+    );
+    let description = match obj.get("description").and_then(Value::as_str) {
+        Some(d) if !d.is_empty() => format!("{d}\n\n{note}"),
+        _ => note,
+    };
+    obj.insert("description".into(), Value::String(description));
+    obj.insert("x-known-values".into(), Value::Array(values));
+}
+
+/// `{"allOf": [{"$ref": X}]}`, optionally with `"type": "object"`, → `{"$ref": X}`. A wrapper that
+/// also says `nullable` (or anything else) is left alone: a `$ref` may have no siblings in 3.0.
+fn simplify_ref_wrapper(obj: &mut Map<String, Value>) {
+    let single_ref = match obj.get("allOf").and_then(Value::as_array) {
+        Some(items) if items.len() == 1 => match items[0].as_object() {
+            Some(inner) if inner.len() == 1 && inner.contains_key("$ref") => {
+                inner.get("$ref").cloned()
+            }
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some(reference) = single_ref else { return };
+    let others_ok = obj
+        .iter()
+        .all(|(k, v)| k == "allOf" || (k == "type" && v.as_str() == Some("object")));
+    if others_ok {
+        obj.clear();
+        obj.insert("$ref".into(), reference);
+    }
+}

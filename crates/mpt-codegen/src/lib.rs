@@ -1,0 +1,24 @@
+//! The SDK's code generation pipeline, as a library (`cargo xtask` is a thin CLI over it).
+//!
+//! ```text
+//! openapi/fragments/*.json  --load-->  Fragment  --merge + amend-->  Merged  --generate-->  Rust
+//! openapi/amendments.json   --------------^
+//! ```
+//!
+//! * [`fragment`]: reading and checking the per-endpoint OpenAPI 3.0.x documents;
+//! * [`amend`]: our declared fixes to them, as data with reasons;
+//! * [`merge`]: one deterministic document out of many;
+//! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
+//! * [`import`]: extracting a fragment from a published docs page;
+//! * [`regen`]: the whole pipeline and writing or checking its outputs.
+#![deny(missing_docs)]
+
+pub mod amend;
+pub mod error;
+pub mod fragment;
+pub mod generate;
+pub mod import;
+pub mod merge;
+pub mod regen;
+
+pub use error::{Error, Result};

@@ -1,0 +1,339 @@
+//! Merging fragments into one OpenAPI document.
+//!
+//! Rules:
+//! * paths are united; one method on one path in two fragments is an error naming both files;
+//! * components (schemas, responses, parameters, ...) defined identically in several fragments
+//!   are kept once; defined differently, the amendments' `schemaWinners` must name the winning
+//!   fragment, else the error names the component, both files and the first differing pointer;
+//! * `info.version` is the newest fragment version (compared number by number), and
+//!   `info.x-fragment-versions` records each fragment's own version;
+//! * every local `$ref` must resolve, in each fragment and in the amended result;
+//! * output key order is the fragments' own order, except that paths and components are sorted
+//!   by name, so the result is byte-identical on every run.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use crate::amend::Amendments;
+use crate::error::{Error, Result, escape_token};
+use crate::fragment::{Fragment, METHODS};
+
+/// The merged, amended document and where each operation came from.
+#[derive(Debug, Clone)]
+pub struct Merged {
+    /// The amended OpenAPI 3.0.x document.
+    pub doc: Value,
+    /// The same document, parsed.
+    pub spec: openapiv3::OpenAPI,
+    /// `(method, route)` → the fragment that defined it.
+    pub origins: BTreeMap<(String, String), PathBuf>,
+}
+
+impl Merged {
+    /// The document as written to disk: pretty JSON with a trailing newline.
+    pub fn to_pretty_json(&self) -> String {
+        crate::regen::to_pretty_json(&self.doc)
+    }
+}
+
+/// Merges `fragments` (already in a stable order) and applies `amendments`.
+pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> {
+    let mut paths = Map::new();
+    let mut origins: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
+    // components kind → name → (definition, fragments defining it so)
+    let mut components: BTreeMap<String, BTreeMap<String, Candidate>> = BTreeMap::new();
+    let mut tags: Vec<Value> = Vec::new();
+    let mut servers: Vec<Value> = Vec::new();
+    let mut versions = Map::new();
+    let mut newest: Option<(Vec<u64>, String)> = None;
+    let mut title: Option<Value> = None;
+    let mut openapi_version: Option<Value> = None;
+
+    for fragment in fragments {
+        let file = file_name(&fragment.path);
+        let mut doc = fragment.doc.clone();
+        amendments.apply_patches(&file, &mut doc)?;
+        crate::fragment::check_openapi_30(&fragment.path, &doc)?;
+        check_refs(&fragment.path, &doc)?;
+
+        openapi_version.get_or_insert_with(|| doc["openapi"].clone());
+        if let Some(info) = doc.get("info") {
+            title.get_or_insert_with(|| info.get("title").cloned().unwrap_or(Value::Null));
+            if let Some(v) = info.get("version").and_then(Value::as_str) {
+                versions.insert(file.clone(), Value::String(v.to_string()));
+                let key = version_key(v);
+                if newest.as_ref().is_none_or(|(k, _)| key > *k) {
+                    newest = Some((key, v.to_string()));
+                }
+            }
+        }
+        for list in [("servers", &mut servers), ("tags", &mut tags)] {
+            if let Some(items) = doc.get(list.0).and_then(Value::as_array) {
+                for item in items {
+                    if !list.1.contains(item) {
+                        list.1.push(item.clone());
+                    }
+                }
+            }
+        }
+
+        let doc_paths = doc["paths"].as_object().cloned().unwrap_or_default();
+        for (route, item) in doc_paths {
+            let Some(item) = item.as_object() else {
+                return Err(Error::invalid(
+                    &fragment.path,
+                    format!("/paths/{}", escape_token(&route)),
+                    "a path item must be an object",
+                ));
+            };
+            let merged_item = paths
+                .entry(route.clone())
+                .or_insert_with(|| Value::Object(Map::new()))
+                .as_object_mut()
+                .expect("path items are objects");
+            for (key, value) in item {
+                let is_method = METHODS.contains(&key.as_str());
+                if is_method {
+                    let origin = (key.clone(), route.clone());
+                    if let Some(first) = origins.get(&origin) {
+                        return Err(Error::DuplicateOperation {
+                            method: key.to_ascii_uppercase(),
+                            route,
+                            first: first.clone(),
+                            second: fragment.path.clone(),
+                        });
+                    }
+                    origins.insert(origin, fragment.path.clone());
+                    merged_item.insert(key.clone(), value.clone());
+                } else {
+                    match merged_item.get(key) {
+                        None => {
+                            merged_item.insert(key.clone(), value.clone());
+                        }
+                        Some(existing) if existing == value => {}
+                        Some(_) => {
+                            return Err(Error::invalid(
+                                &fragment.path,
+                                format!("/paths/{}/{}", escape_token(&route), escape_token(key)),
+                                "this path-level member differs from another fragment's",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(comps) = doc.get("components").and_then(Value::as_object) {
+            for (kind, members) in comps {
+                let Some(members) = members.as_object() else {
+                    return Err(Error::invalid(
+                        &fragment.path,
+                        format!("/components/{}", escape_token(kind)),
+                        "expected an object",
+                    ));
+                };
+                let slot = components.entry(kind.clone()).or_default();
+                for (name, def) in members {
+                    slot.entry(name.clone())
+                        .or_default()
+                        .add(def, &fragment.path);
+                }
+            }
+        }
+    }
+
+    let mut merged_components = Map::new();
+    for (kind, members) in components {
+        let mut out = Map::new();
+        for (name, candidate) in members {
+            let def = candidate.resolve(&kind, &name, amendments)?;
+            out.insert(name, def);
+        }
+        merged_components.insert(kind, Value::Object(out));
+    }
+
+    let mut info = Map::new();
+    info.insert("title".into(), title.unwrap_or(Value::Null));
+    info.insert(
+        "version".into(),
+        Value::String(newest.map(|(_, v)| v).unwrap_or_else(|| "0".into())),
+    );
+    info.insert("x-fragment-versions".into(), Value::Object(versions));
+
+    let mut doc = Map::new();
+    doc.insert(
+        "openapi".into(),
+        openapi_version.unwrap_or_else(|| Value::String("3.0.1".into())),
+    );
+    doc.insert("info".into(), Value::Object(info));
+    if !servers.is_empty() {
+        doc.insert("servers".into(), Value::Array(servers));
+    }
+    if !tags.is_empty() {
+        doc.insert("tags".into(), Value::Array(tags));
+    }
+    doc.insert("paths".into(), Value::Object(sorted(paths)));
+    doc.insert("components".into(), Value::Object(merged_components));
+    let mut doc = Value::Object(doc);
+
+    amendments.apply_rules(&mut doc)?;
+    check_refs(&amendments.path, &doc)?;
+    let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
+        Error::invalid(
+            &amendments.path,
+            "",
+            format!("the merged, amended document is not valid OpenAPI 3.0: {e}"),
+        )
+    })?;
+    Ok(Merged { doc, spec, origins })
+}
+
+/// The file name of a fragment, the key amendments use to name it.
+pub fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn sorted(map: Map<String, Value>) -> Map<String, Value> {
+    let mut entries: Vec<_> = map.into_iter().collect();
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.into_iter().collect()
+}
+
+/// `"5.0.5521-gb6ada4dc"` → `[5, 0, 5521]`: numbers compared in order, the rest ignored.
+pub fn version_key(version: &str) -> Vec<u64> {
+    version
+        .split(|c: char| !c.is_ascii_digit())
+        .take_while(|s| !s.is_empty())
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// The definitions seen for one component name.
+#[derive(Default)]
+struct Candidate {
+    /// Distinct definitions, each with the fragments that gave it.
+    variants: Vec<(Value, Vec<PathBuf>)>,
+}
+
+impl Candidate {
+    fn add(&mut self, def: &Value, from: &Path) {
+        match self.variants.iter_mut().find(|(v, _)| v == def) {
+            Some((_, files)) => files.push(from.to_path_buf()),
+            None => self.variants.push((def.clone(), vec![from.to_path_buf()])),
+        }
+    }
+
+    fn resolve(mut self, kind: &str, name: &str, amendments: &Amendments) -> Result<Value> {
+        if self.variants.len() == 1 {
+            return Ok(self.variants.remove(0).0);
+        }
+        let component = format!("{kind}/{name}");
+        if let Some(winner) = amendments
+            .schema_winners
+            .iter()
+            .find(|w| w.component == component)
+        {
+            return self
+                .variants
+                .into_iter()
+                .find(|(_, files)| files.iter().any(|f| file_name(f) == winner.fragment))
+                .map(|(v, _)| v)
+                .ok_or_else(|| {
+                    Error::invalid(
+                        &amendments.path,
+                        "/schemaWinners",
+                        format!(
+                            "{component}: fragment {:?} does not define this component",
+                            winner.fragment
+                        ),
+                    )
+                });
+        }
+        let (first, first_files) = &self.variants[0];
+        let (second, second_files) = &self.variants[1];
+        let base = format!("/components/{}/{}", escape_token(kind), escape_token(name));
+        Err(Error::ComponentConflict {
+            name: component,
+            first: first_files[0].clone(),
+            second: second_files[0].clone(),
+            pointer: first_difference(first, second, base),
+        })
+    }
+}
+
+/// The JSON pointer of the first place where `a` and `b` differ (`at` when they differ as a whole).
+pub fn first_difference(a: &Value, b: &Value, at: String) -> String {
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for (k, va) in x {
+                let here = format!("{at}/{}", escape_token(k));
+                match y.get(k) {
+                    Some(vb) if vb == va => {}
+                    Some(vb) => return first_difference(va, vb, here),
+                    None => return here,
+                }
+            }
+            y.keys()
+                .find(|k| !x.contains_key(*k))
+                .map(|k| format!("{at}/{}", escape_token(k)))
+                .unwrap_or(at)
+        }
+        (Value::Array(x), Value::Array(y)) => {
+            for (i, (va, vb)) in x.iter().zip(y).enumerate() {
+                if va != vb {
+                    return first_difference(va, vb, format!("{at}/{i}"));
+                }
+            }
+            format!("{at}/{}", x.len().min(y.len()))
+        }
+        _ => at,
+    }
+}
+
+/// Checks that every `$ref` in `doc` is a local pointer that resolves.
+pub fn check_refs(path: &Path, doc: &Value) -> Result<()> {
+    fn walk(path: &Path, root: &Value, value: &Value, at: &mut String) -> Result<()> {
+        match value {
+            Value::Object(obj) => {
+                for (k, v) in obj {
+                    let len = at.len();
+                    at.push('/');
+                    at.push_str(&escape_token(k));
+                    if k == "$ref" {
+                        if let Value::String(r) = v {
+                            let resolves = r
+                                .strip_prefix('#')
+                                .is_some_and(|pointer| root.pointer(pointer).is_some());
+                            if !resolves {
+                                return Err(Error::DanglingRef {
+                                    path: path.to_path_buf(),
+                                    pointer: at.clone(),
+                                    reference: r.clone(),
+                                });
+                            }
+                        }
+                    } else {
+                        walk(path, root, v, at)?;
+                    }
+                    at.truncate(len);
+                }
+                Ok(())
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    let len = at.len();
+                    at.push_str(&format!("/{i}"));
+                    walk(path, root, v, at)?;
+                    at.truncate(len);
+                }
+                Ok(())
+            }
+            _ => Ok(()),
+        }
+    }
+    walk(path, doc, doc, &mut String::new())
+}

@@ -1,0 +1,170 @@
+//! `cargo xtask regen [--check]`: the whole pipeline, and writing or checking its outputs.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use crate::amend::Amendments;
+use crate::error::{Error, Result};
+use crate::fragment::load_dir;
+use crate::generate::generate;
+use crate::merge::{Merged, merge};
+
+/// Where the pipeline reads and writes, relative to the repository root.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Directory of the per-endpoint fragments.
+    pub fragments: PathBuf,
+    /// The amendments file.
+    pub amendments: PathBuf,
+    /// The merged spec.
+    pub merged: PathBuf,
+    /// The generated client source.
+    pub generated: PathBuf,
+}
+
+impl Layout {
+    /// This repository's layout, under `root`.
+    pub fn of_repo(root: &Path) -> Layout {
+        Layout {
+            fragments: root.join("openapi/fragments"),
+            amendments: root.join("openapi/amendments.json"),
+            merged: root.join("openapi/marketplace-api-tokens.json"),
+            generated: root.join("crates/mpt-api/src/generated.rs"),
+        }
+    }
+}
+
+/// One file the pipeline produces.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// Where it goes.
+    pub path: PathBuf,
+    /// What it should hold.
+    pub contents: String,
+}
+
+/// What writing did to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileStatus {
+    /// Did not exist before.
+    New,
+    /// Existed with other content and was replaced.
+    Changed,
+    /// Already held this content; not touched.
+    Unchanged,
+}
+
+impl fmt::Display for FileStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            FileStatus::New => "new",
+            FileStatus::Changed => "changed",
+            FileStatus::Unchanged => "unchanged",
+        })
+    }
+}
+
+/// Runs the pipeline in memory: load, merge, amend, generate. Writes nothing.
+pub fn build(layout: &Layout) -> Result<(Merged, Vec<Output>)> {
+    let amendments = Amendments::read(&layout.amendments)?;
+    let fragments = load_dir(&layout.fragments)?;
+    let merged = merge(&fragments, &amendments)?;
+    let code = generate(&merged, &amendments)?;
+    let outputs = vec![
+        Output {
+            path: layout.merged.clone(),
+            contents: merged.to_pretty_json(),
+        },
+        Output {
+            path: layout.generated.clone(),
+            contents: code,
+        },
+    ];
+    Ok((merged, outputs))
+}
+
+/// Writes each output whose content changed (atomically), reporting each file's status.
+pub fn write(outputs: &[Output]) -> Result<Vec<(PathBuf, FileStatus)>> {
+    let mut report = Vec::new();
+    for out in outputs {
+        let status = match std::fs::read_to_string(&out.path) {
+            Ok(old) if old == out.contents => FileStatus::Unchanged,
+            Ok(_) => FileStatus::Changed,
+            Err(_) => FileStatus::New,
+        };
+        if status != FileStatus::Unchanged {
+            write_atomically(&out.path, &out.contents)?;
+        }
+        report.push((out.path.clone(), status));
+    }
+    Ok(report)
+}
+
+/// A checked-in file that differs from what the pipeline produces.
+#[derive(Debug, Clone)]
+pub struct Stale {
+    /// The file.
+    pub path: PathBuf,
+    /// A short unified diff from the checked-in content to the expected one.
+    pub diff: String,
+}
+
+/// Most diff lines shown per stale file.
+pub const DIFF_LINES: usize = 80;
+
+/// Compares each output with what is on disk; writes nothing.
+pub fn check(outputs: &[Output]) -> Vec<Stale> {
+    outputs
+        .iter()
+        .filter_map(|out| {
+            let old = std::fs::read_to_string(&out.path).unwrap_or_default();
+            (old != out.contents).then(|| Stale {
+                path: out.path.clone(),
+                diff: short_diff(&out.path, &old, &out.contents),
+            })
+        })
+        .collect()
+}
+
+/// A unified diff of `old` → `new`, cut after [`DIFF_LINES`] lines.
+pub fn short_diff(path: &Path, old: &str, new: &str) -> String {
+    let name = path.display().to_string();
+    let diff = similar::TextDiff::from_lines(old, new)
+        .unified_diff()
+        .context_radius(2)
+        .header(
+            &format!("{name} (checked in)"),
+            &format!("{name} (regenerated)"),
+        )
+        .to_string();
+    let total = diff.lines().count();
+    if total <= DIFF_LINES {
+        return diff;
+    }
+    let mut cut: String = diff.lines().take(DIFF_LINES).collect::<Vec<_>>().join("\n");
+    cut.push_str(&format!("\n... {} more diff lines\n", total - DIFF_LINES));
+    cut
+}
+
+/// Pretty JSON with a trailing newline: the one format of every JSON file we write.
+pub fn to_pretty_json(value: &Value) -> String {
+    let mut text =
+        serde_json::to_string_pretty(value).expect("serializing a serde_json::Value cannot fail");
+    text.push('\n');
+    text
+}
+
+/// Writes `contents` to a sibling temporary file, then renames it over `path`, so a reader never
+/// sees half a file.
+pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+    }
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".regen-tmp");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, contents).map_err(Error::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(Error::io(path))
+}

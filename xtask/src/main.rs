@@ -1,0 +1,104 @@
+//! `cargo xtask`: a thin command line over the `mpt-codegen` library.
+//!
+//! Exit codes: 0 success, 1 `regen --check` found stale files, 2 bad input or any other error
+//! (nothing is written then).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::{Parser, Subcommand};
+use mpt_codegen::amend::Amendments;
+use mpt_codegen::regen::{self, Layout};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Repository tasks for the Marketplace SDK"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Merge the fragments, apply the amendments and regenerate the client; only files whose
+    /// content changed are written.
+    Regen {
+        /// Write nothing; exit 1 listing every stale file with a short diff.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
+    /// openapi/fragments/, named after its operation.
+    Import {
+        /// The pages to import.
+        #[arg(required = true)]
+        pages: Vec<PathBuf>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = repo_root();
+    let layout = Layout::of_repo(&root);
+    let result = match cli.command {
+        Command::Regen { check } => run_regen(&root, &layout, check),
+        Command::Import { pages } => run_import(&root, &layout, &pages),
+    };
+    result.unwrap_or_else(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(2)
+    })
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn shown<'a>(root: &Path, path: &'a Path) -> std::borrow::Cow<'a, str> {
+    path.strip_prefix(root).unwrap_or(path).to_string_lossy()
+}
+
+fn run_regen(root: &Path, layout: &Layout, check: bool) -> mpt_codegen::Result<ExitCode> {
+    let started = Instant::now();
+    let (_, outputs) = regen::build(layout)?;
+    if check {
+        let stale = regen::check(&outputs);
+        if stale.is_empty() {
+            println!("all {} generated files are up to date", outputs.len());
+            return Ok(ExitCode::SUCCESS);
+        }
+        for s in &stale {
+            println!("stale: {}", shown(root, &s.path));
+            println!("{}", s.diff);
+        }
+        eprintln!(
+            "{} file(s) are stale: run `cargo xtask regen` and commit the result",
+            stale.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    for (path, status) in regen::write(&outputs)? {
+        let word = match status {
+            regen::FileStatus::Unchanged => "unchanged",
+            regen::FileStatus::New | regen::FileStatus::Changed => "updated",
+        };
+        println!("{word:>9} {}", shown(root, &path));
+    }
+    println!("done in {} ms", started.elapsed().as_millis());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_import(root: &Path, layout: &Layout, pages: &[PathBuf]) -> mpt_codegen::Result<ExitCode> {
+    let amendments = Amendments::read(&layout.amendments)?;
+    for (path, status) in mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments)?
+    {
+        println!("{status:>9} {}", shown(root, &path));
+    }
+    Ok(ExitCode::SUCCESS)
+}
