@@ -4,7 +4,7 @@
 #[allow(unused_imports)]
 pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 #[allow(unused_imports)]
-use progenitor_client::{ClientHooks, OperationInfo, RequestBuilderExt, encode_path};
+use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
 pub mod types {
@@ -32,10 +32,7 @@ pub mod types {
         pub revision: ::std::option::Option<i32>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub status: ::std::option::Option<AccountStatus>,
-        #[serde(
-            rename = "type",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<AccountType>,
     }
     impl AccountRef {
@@ -45,7 +42,15 @@ pub mod types {
     }
     ///Known values: `Active`, `Enabled`, `Disabled`. Other values may appear and are kept as they are.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
     )]
     #[serde(transparent)]
     pub struct AccountStatus(pub ::std::string::String);
@@ -78,7 +83,15 @@ pub mod types {
     }
     ///Known values: `Client`, `Vendor`, `Operations`. Other values may appear and are kept as they are.
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
     )]
     #[serde(transparent)]
     pub struct AccountType(pub ::std::string::String);
@@ -119,8 +132,9 @@ pub mod types {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub extensions:
-            ::std::option::Option<::std::vec::Vec<PlatformObjectAuditPlatformExtension>>,
+        pub extensions: ::std::option::Option<
+            ::std::vec::Vec<PlatformObjectAuditPlatformExtension>,
+        >,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub icon: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
@@ -129,7 +143,9 @@ pub mod types {
             rename = "lastAccessAt",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
-        pub last_access_at: ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+        pub last_access_at: ::std::option::Option<
+            ::chrono::DateTime<::chrono::offset::Utc>,
+        >,
         #[serde(
             rename = "$meta",
             skip_serializing_if = "::std::option::Option::is_none"
@@ -169,9 +185,17 @@ pub mod types {
     }
     /**The token's lifecycle state (read-only).
 
-    Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are kept as they are.*/
+Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are kept as they are.*/
     #[derive(
-        ::serde::Deserialize, ::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd,
+        ::serde::Deserialize,
+        ::serde::Serialize,
+        Clone,
+        Debug,
+        Eq,
+        Hash,
+        Ord,
+        PartialEq,
+        PartialOrd
     )]
     #[serde(transparent)]
     pub struct ApiTokenStatus(pub ::std::string::String);
@@ -452,10 +476,7 @@ pub mod types {
             skip_serializing_if = "::std::option::Option::is_none"
         )]
         pub trace_id: ::std::option::Option<::std::string::String>,
-        #[serde(
-            rename = "type",
-            skip_serializing_if = "::std::option::Option::is_none"
-        )]
+        #[serde(rename = "type", skip_serializing_if = "::std::option::Option::is_none")]
         pub type_: ::std::option::Option<::std::string::String>,
         #[serde(flatten)]
         pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
@@ -490,14 +511,12 @@ pub mod types {
         ),
         List(::std::vec::Vec<ProblemError>),
     }
-    impl
-        ::std::convert::From<
-            ::std::collections::BTreeMap<
-                ::std::string::String,
-                ::std::vec::Vec<::std::string::String>,
-            >,
-        > for ProblemErrors
-    {
+    impl ::std::convert::From<
+        ::std::collections::BTreeMap<
+            ::std::string::String,
+            ::std::vec::Vec<::std::string::String>,
+        >,
+    > for ProblemErrors {
         fn from(
             value: ::std::collections::BTreeMap<
                 ::std::string::String,
@@ -523,9 +542,7 @@ pub mod types {
         }
         impl ::std::default::Default for AccountDto {
             fn default() -> Self {
-                Self {
-                    id: Ok(Default::default()),
-                }
+                Self { id: Ok(Default::default()) }
             }
         }
         impl AccountDto {
@@ -567,7 +584,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            revision: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            revision: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             status: ::std::result::Result<
                 ::std::option::Option<super::AccountStatus>,
                 ::std::string::String,
@@ -597,7 +617,9 @@ pub mod types {
             {
                 self.icon = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for icon: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -617,7 +639,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
             pub fn revision<T>(mut self, value: T) -> Self
@@ -627,7 +651,9 @@ pub mod types {
             {
                 self.revision = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for revision: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -637,7 +663,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
             pub fn type_<T>(mut self, value: T) -> Self
@@ -647,7 +675,9 @@ pub mod types {
             {
                 self.type_ = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
                 self
             }
         }
@@ -693,7 +723,9 @@ pub mod types {
                 ::std::string::String,
             >,
             extensions: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::PlatformObjectAuditPlatformExtension>>,
+                ::std::option::Option<
+                    ::std::vec::Vec<super::PlatformObjectAuditPlatformExtension>,
+                >,
                 ::std::string::String,
             >,
             icon: ::std::result::Result<
@@ -712,13 +744,18 @@ pub mod types {
                 ::std::option::Option<super::PlatformMetadata>,
                 ::std::string::String,
             >,
-            modules:
-                ::std::result::Result<::std::vec::Vec<super::ModuleRef>, ::std::string::String>,
+            modules: ::std::result::Result<
+                ::std::vec::Vec<super::ModuleRef>,
+                ::std::string::String,
+            >,
             name: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            revision: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            revision: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             status: ::std::result::Result<
                 ::std::option::Option<super::ApiTokenStatus>,
                 ::std::string::String,
@@ -755,17 +792,23 @@ pub mod types {
             {
                 self.account = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for account: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for account: {e}")
+                    });
                 self
             }
             pub fn audit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformObjectAudit>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformObjectAudit>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.audit = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for audit: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for audit: {e}")
+                    });
                 self
             }
             pub fn description<T>(mut self, value: T) -> Self
@@ -775,21 +818,25 @@ pub mod types {
             {
                 self.description = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
                 self
             }
             pub fn extensions<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<
-                            ::std::vec::Vec<super::PlatformObjectAuditPlatformExtension>,
-                        >,
+                    ::std::option::Option<
+                        ::std::vec::Vec<super::PlatformObjectAuditPlatformExtension>,
                     >,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.extensions = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for extensions: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for extensions: {e}")
+                    });
                 self
             }
             pub fn icon<T>(mut self, value: T) -> Self
@@ -799,7 +846,9 @@ pub mod types {
             {
                 self.icon = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for icon: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -815,23 +864,31 @@ pub mod types {
             pub fn last_access_at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
-                self.last_access_at = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for last_access_at: {e}")
-                });
+                self.last_access_at = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for last_access_at: {e}"
+                        )
+                    });
                 self
             }
             pub fn meta<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformMetadata>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformMetadata>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.meta = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for meta: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
                 self
             }
             pub fn modules<T>(mut self, value: T) -> Self
@@ -841,7 +898,9 @@ pub mod types {
             {
                 self.modules = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for modules: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for modules: {e}")
+                    });
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -851,7 +910,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
             pub fn revision<T>(mut self, value: T) -> Self
@@ -861,7 +922,9 @@ pub mod types {
             {
                 self.revision = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for revision: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -871,7 +934,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
             pub fn token<T>(mut self, value: T) -> Self
@@ -881,7 +946,9 @@ pub mod types {
             {
                 self.token = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for token: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for token: {e}")
+                    });
                 self
             }
         }
@@ -928,7 +995,10 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ApiTokenListResponse {
-            data: ::std::result::Result<::std::vec::Vec<super::ApiToken>, ::std::string::String>,
+            data: ::std::result::Result<
+                ::std::vec::Vec<super::ApiToken>,
+                ::std::string::String,
+            >,
             meta: ::std::result::Result<
                 ::std::option::Option<super::ListMetadata>,
                 ::std::string::String,
@@ -950,7 +1020,9 @@ pub mod types {
             {
                 self.data = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for data: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for data: {e}")
+                    });
                 self
             }
             pub fn meta<T>(mut self, value: T) -> Self
@@ -960,11 +1032,14 @@ pub mod types {
             {
                 self.meta = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for meta: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ApiTokenListResponse> for super::ApiTokenListResponse {
+        impl ::std::convert::TryFrom<ApiTokenListResponse>
+        for super::ApiTokenListResponse {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ApiTokenListResponse,
@@ -1030,7 +1105,9 @@ pub mod types {
             {
                 self.account = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for account: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for account: {e}")
+                    });
                 self
             }
             pub fn description<T>(mut self, value: T) -> Self
@@ -1040,19 +1117,23 @@ pub mod types {
             {
                 self.description = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
                 self
             }
             pub fn extensions<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<super::ExtensionDto>>,
-                    >,
+                    ::std::option::Option<::std::vec::Vec<super::ExtensionDto>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.extensions = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for extensions: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for extensions: {e}")
+                    });
                 self
             }
             pub fn icon<T>(mut self, value: T) -> Self
@@ -1062,19 +1143,23 @@ pub mod types {
             {
                 self.icon = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for icon: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
                 self
             }
             pub fn modules<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::std::vec::Vec<super::ModuleDto>>,
-                    >,
+                    ::std::option::Option<::std::vec::Vec<super::ModuleDto>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.modules = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for modules: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for modules: {e}")
+                    });
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1084,7 +1169,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
         }
@@ -1124,9 +1211,7 @@ pub mod types {
         }
         impl ::std::default::Default for ExtensionDto {
             fn default() -> Self {
-                Self {
-                    id: Ok(Default::default()),
-                }
+                Self { id: Ok(Default::default()) }
             }
         }
         impl ExtensionDto {
@@ -1176,7 +1261,9 @@ pub mod types {
             {
                 self.group_buyers = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for group_buyers: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for group_buyers: {e}")
+                    });
                 self
             }
         }
@@ -1224,17 +1311,23 @@ pub mod types {
             {
                 self.omitted = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for omitted: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for omitted: {e}")
+                    });
                 self
             }
             pub fn pagination<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PaginationMetadata>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PaginationMetadata>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.pagination = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for pagination: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for pagination: {e}")
+                    });
                 self
             }
         }
@@ -1266,9 +1359,7 @@ pub mod types {
         }
         impl ::std::default::Default for ModuleDto {
             fn default() -> Self {
-                Self {
-                    id: Ok(Default::default()),
-                }
+                Self { id: Ok(Default::default()) }
             }
         }
         impl ModuleDto {
@@ -1302,8 +1393,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            filters:
-                ::std::result::Result<::std::option::Option<super::Filters>, ::std::string::String>,
+            filters: ::std::result::Result<
+                ::std::option::Option<super::Filters>,
+                ::std::string::String,
+            >,
             id: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1312,7 +1405,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            revision: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            revision: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             settings: ::std::result::Result<
                 ::std::option::Option<super::ModuleSettings>,
                 ::std::string::String,
@@ -1338,7 +1434,9 @@ pub mod types {
             {
                 self.description = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for description: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
                 self
             }
             pub fn filters<T>(mut self, value: T) -> Self
@@ -1348,7 +1446,9 @@ pub mod types {
             {
                 self.filters = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for filters: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for filters: {e}")
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -1368,7 +1468,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
             pub fn revision<T>(mut self, value: T) -> Self
@@ -1378,7 +1480,9 @@ pub mod types {
             {
                 self.revision = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for revision: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision: {e}")
+                    });
                 self
             }
             pub fn settings<T>(mut self, value: T) -> Self
@@ -1388,7 +1492,9 @@ pub mod types {
             {
                 self.settings = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for settings: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for settings: {e}")
+                    });
                 self
             }
         }
@@ -1421,16 +1527,30 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ModuleSettings {
-            configurable: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            default: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            configurable: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            default: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             eligibility: ::std::result::Result<
                 ::std::option::Option<super::ModuleSettingsEligibility>,
                 ::std::string::String,
             >,
-            obsolete: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            paid: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            shared_account:
-                ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            obsolete: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            paid: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            shared_account: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
             type_: ::std::result::Result<
                 ::std::vec::Vec<::std::string::String>,
                 ::std::string::String,
@@ -1457,7 +1577,9 @@ pub mod types {
             {
                 self.configurable = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for configurable: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for configurable: {e}")
+                    });
                 self
             }
             pub fn default<T>(mut self, value: T) -> Self
@@ -1467,17 +1589,23 @@ pub mod types {
             {
                 self.default = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for default: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for default: {e}")
+                    });
                 self
             }
             pub fn eligibility<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::ModuleSettingsEligibility>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::ModuleSettingsEligibility>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.eligibility = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for eligibility: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for eligibility: {e}")
+                    });
                 self
             }
             pub fn obsolete<T>(mut self, value: T) -> Self
@@ -1487,7 +1615,9 @@ pub mod types {
             {
                 self.obsolete = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for obsolete: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for obsolete: {e}")
+                    });
                 self
             }
             pub fn paid<T>(mut self, value: T) -> Self
@@ -1497,7 +1627,9 @@ pub mod types {
             {
                 self.paid = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for paid: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for paid: {e}")
+                    });
                 self
             }
             pub fn shared_account<T>(mut self, value: T) -> Self
@@ -1505,9 +1637,13 @@ pub mod types {
                 T: ::std::convert::TryInto<::std::option::Option<bool>>,
                 T::Error: ::std::fmt::Display,
             {
-                self.shared_account = value.try_into().map_err(|e| {
-                    format!("error converting supplied value for shared_account: {e}")
-                });
+                self.shared_account = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!(
+                            "error converting supplied value for shared_account: {e}"
+                        )
+                    });
                 self
             }
             pub fn type_<T>(mut self, value: T) -> Self
@@ -1517,7 +1653,9 @@ pub mod types {
             {
                 self.type_ = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
                 self
             }
         }
@@ -1552,8 +1690,14 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct ModuleSettingsEligibility {
-            multi: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
-            single: ::std::result::Result<::std::option::Option<bool>, ::std::string::String>,
+            multi: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
+            single: ::std::result::Result<
+                ::std::option::Option<bool>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ModuleSettingsEligibility {
             fn default() -> Self {
@@ -1571,7 +1715,9 @@ pub mod types {
             {
                 self.multi = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for multi: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for multi: {e}")
+                    });
                 self
             }
             pub fn single<T>(mut self, value: T) -> Self
@@ -1581,11 +1727,14 @@ pub mod types {
             {
                 self.single = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for single: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for single: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<ModuleSettingsEligibility> for super::ModuleSettingsEligibility {
+        impl ::std::convert::TryFrom<ModuleSettingsEligibility>
+        for super::ModuleSettingsEligibility {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: ModuleSettingsEligibility,
@@ -1596,7 +1745,8 @@ pub mod types {
                 })
             }
         }
-        impl ::std::convert::From<super::ModuleSettingsEligibility> for ModuleSettingsEligibility {
+        impl ::std::convert::From<super::ModuleSettingsEligibility>
+        for ModuleSettingsEligibility {
             fn from(value: super::ModuleSettingsEligibility) -> Self {
                 Self {
                     multi: Ok(value.multi),
@@ -1606,9 +1756,18 @@ pub mod types {
         }
         #[derive(Clone, Debug)]
         pub struct PaginationMetadata {
-            limit: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            offset: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
-            total: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            limit: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            offset: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
+            total: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for PaginationMetadata {
             fn default() -> Self {
@@ -1627,7 +1786,9 @@ pub mod types {
             {
                 self.limit = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for limit: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for limit: {e}")
+                    });
                 self
             }
             pub fn offset<T>(mut self, value: T) -> Self
@@ -1637,7 +1798,9 @@ pub mod types {
             {
                 self.offset = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for offset: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for offset: {e}")
+                    });
                 self
             }
             pub fn total<T>(mut self, value: T) -> Self
@@ -1647,7 +1810,9 @@ pub mod types {
             {
                 self.total = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for total: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for total: {e}")
+                    });
                 self
             }
         }
@@ -1686,7 +1851,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            revision: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            revision: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for PlatformIdentityRef {
             fn default() -> Self {
@@ -1706,7 +1874,9 @@ pub mod types {
             {
                 self.icon = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for icon: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -1726,7 +1896,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
             pub fn revision<T>(mut self, value: T) -> Self
@@ -1736,11 +1908,14 @@ pub mod types {
             {
                 self.revision = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for revision: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<PlatformIdentityRef> for super::PlatformIdentityRef {
+        impl ::std::convert::TryFrom<PlatformIdentityRef>
+        for super::PlatformIdentityRef {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: PlatformIdentityRef,
@@ -1785,7 +1960,9 @@ pub mod types {
             {
                 self.omitted = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for omitted: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for omitted: {e}")
+                    });
                 self
             }
         }
@@ -1794,16 +1971,12 @@ pub mod types {
             fn try_from(
                 value: PlatformMetadata,
             ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    omitted: value.omitted?,
-                })
+                Ok(Self { omitted: value.omitted? })
             }
         }
         impl ::std::convert::From<super::PlatformMetadata> for PlatformMetadata {
             fn from(value: super::PlatformMetadata) -> Self {
-                Self {
-                    omitted: Ok(value.omitted),
-                }
+                Self { omitted: Ok(value.omitted) }
             }
         }
         #[derive(Clone, Debug)]
@@ -1828,26 +2001,35 @@ pub mod types {
         impl PlatformObjectAudit {
             pub fn created<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformObjectEvent>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformObjectEvent>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.created = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for created: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for created: {e}")
+                    });
                 self
             }
             pub fn updated<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformObjectEvent>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformObjectEvent>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.updated = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for updated: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for updated: {e}")
+                    });
                 self
             }
         }
-        impl ::std::convert::TryFrom<PlatformObjectAudit> for super::PlatformObjectAudit {
+        impl ::std::convert::TryFrom<PlatformObjectAudit>
+        for super::PlatformObjectAudit {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: PlatformObjectAudit,
@@ -1888,7 +2070,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            revision: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            revision: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             status: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1910,12 +2095,16 @@ pub mod types {
         impl PlatformObjectAuditPlatformExtension {
             pub fn audit<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformObjectAudit>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformObjectAudit>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.audit = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for audit: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for audit: {e}")
+                    });
                 self
             }
             pub fn icon<T>(mut self, value: T) -> Self
@@ -1925,7 +2114,9 @@ pub mod types {
             {
                 self.icon = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for icon: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
                 self
             }
             pub fn id<T>(mut self, value: T) -> Self
@@ -1940,12 +2131,16 @@ pub mod types {
             }
             pub fn meta<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformMetadata>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformMetadata>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.meta = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for meta: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for meta: {e}")
+                    });
                 self
             }
             pub fn name<T>(mut self, value: T) -> Self
@@ -1955,7 +2150,9 @@ pub mod types {
             {
                 self.name = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for name: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
                 self
             }
             pub fn revision<T>(mut self, value: T) -> Self
@@ -1965,7 +2162,9 @@ pub mod types {
             {
                 self.revision = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for revision: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for revision: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -1975,13 +2174,14 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
         }
         impl ::std::convert::TryFrom<PlatformObjectAuditPlatformExtension>
-            for super::PlatformObjectAuditPlatformExtension
-        {
+        for super::PlatformObjectAuditPlatformExtension {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: PlatformObjectAuditPlatformExtension,
@@ -1998,8 +2198,7 @@ pub mod types {
             }
         }
         impl ::std::convert::From<super::PlatformObjectAuditPlatformExtension>
-            for PlatformObjectAuditPlatformExtension
-        {
+        for PlatformObjectAuditPlatformExtension {
             fn from(value: super::PlatformObjectAuditPlatformExtension) -> Self {
                 Self {
                     audit: Ok(value.audit),
@@ -2035,8 +2234,8 @@ pub mod types {
             pub fn at<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
-                    >,
+                    ::std::option::Option<::chrono::DateTime<::chrono::offset::Utc>>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.at = value
@@ -2046,7 +2245,9 @@ pub mod types {
             }
             pub fn by<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::PlatformIdentityRef>>,
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::PlatformIdentityRef>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.by = value
@@ -2055,7 +2256,8 @@ pub mod types {
                 self
             }
         }
-        impl ::std::convert::TryFrom<PlatformObjectEvent> for super::PlatformObjectEvent {
+        impl ::std::convert::TryFrom<PlatformObjectEvent>
+        for super::PlatformObjectEvent {
             type Error = super::error::ConversionError;
             fn try_from(
                 value: PlatformObjectEvent,
@@ -2088,7 +2290,10 @@ pub mod types {
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
             >,
-            status: ::std::result::Result<::std::option::Option<i32>, ::std::string::String>,
+            status: ::std::result::Result<
+                ::std::option::Option<i32>,
+                ::std::string::String,
+            >,
             title: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -2128,7 +2333,9 @@ pub mod types {
             {
                 self.detail = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for detail: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for detail: {e}")
+                    });
                 self
             }
             pub fn errors<T>(mut self, value: T) -> Self
@@ -2138,7 +2345,9 @@ pub mod types {
             {
                 self.errors = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for errors: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for errors: {e}")
+                    });
                 self
             }
             pub fn instance<T>(mut self, value: T) -> Self
@@ -2148,7 +2357,9 @@ pub mod types {
             {
                 self.instance = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for instance: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for instance: {e}")
+                    });
                 self
             }
             pub fn status<T>(mut self, value: T) -> Self
@@ -2158,7 +2369,9 @@ pub mod types {
             {
                 self.status = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for status: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for status: {e}")
+                    });
                 self
             }
             pub fn title<T>(mut self, value: T) -> Self
@@ -2168,7 +2381,9 @@ pub mod types {
             {
                 self.title = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for title: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for title: {e}")
+                    });
                 self
             }
             pub fn trace_id<T>(mut self, value: T) -> Self
@@ -2178,7 +2393,9 @@ pub mod types {
             {
                 self.trace_id = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for trace_id: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for trace_id: {e}")
+                    });
                 self
             }
             pub fn type_<T>(mut self, value: T) -> Self
@@ -2188,19 +2405,23 @@ pub mod types {
             {
                 self.type_ = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for type_: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for type_: {e}")
+                    });
                 self
             }
             pub fn extra<T>(mut self, value: T) -> Self
             where
                 T: ::std::convert::TryInto<
-                        ::serde_json::Map<::std::string::String, ::serde_json::Value>,
-                    >,
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
                 T::Error: ::std::fmt::Display,
             {
                 self.extra = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for extra: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for extra: {e}")
+                    });
                 self
             }
         }
@@ -2262,7 +2483,9 @@ pub mod types {
             {
                 self.message = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for message: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for message: {e}")
+                    });
                 self
             }
             pub fn properties<T>(mut self, value: T) -> Self
@@ -2272,7 +2495,9 @@ pub mod types {
             {
                 self.properties = value
                     .try_into()
-                    .map_err(|e| format!("error converting supplied value for properties: {e}"));
+                    .map_err(|e| {
+                        format!("error converting supplied value for properties: {e}")
+                    });
                 self
             }
         }
@@ -2302,12 +2527,18 @@ pub mod types {
         pub struct ConversionError(::std::borrow::Cow<'static, str>);
         impl ::std::error::Error for ConversionError {}
         impl ::std::fmt::Display for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Display::fmt(&self.0, f)
             }
         }
         impl ::std::fmt::Debug for ConversionError {
-            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> Result<(), ::std::fmt::Error> {
+            fn fmt(
+                &self,
+                f: &mut ::std::fmt::Formatter<'_>,
+            ) -> Result<(), ::std::fmt::Error> {
                 ::std::fmt::Debug::fmt(&self.0, f)
             }
         }
@@ -2341,9 +2572,7 @@ impl Client {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
-            reqwest::ClientBuilder::new()
-                .connect_timeout(dur)
-                .timeout(dur)
+            reqwest::ClientBuilder::new().connect_timeout(dur).timeout(dur)
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
@@ -2380,150 +2609,150 @@ impl ClientHooks<()> for &Client {}
 impl Client {
     /**List API tokens
 
-    List API tokens.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Returns a paged list of API tokens; supports RQL query parameters for filtering and selection.
+List API tokens.
+Available for all account types (Operations account, Client account, Vendor account).
+Returns a paged list of API tokens; supports RQL query parameters for filtering and selection.
 
-    Sends a `GET` request to `/public/v1/accounts/api-tokens`
+Sends a `GET` request to `/public/v1/accounts/api-tokens`
 
-    Arguments:
-    - `limit`: Page size: at most 100 items per page. `limit=0` returns only the count in `$meta.pagination.total`.
-    - `offset`: Number of items to skip.
-    - `order`: RQL sort order: comma-separated field paths, `-` prefix for descending (e.g. `-name`, `audit.created.at`).
-    - `select`: RQL select statement: `+field` adds a field, `-field` omits one; omitted fields are listed in `$meta.omitted`.
-    ```ignore
-    let response = client.list_api_tokens()
-        .limit(limit)
-        .offset(offset)
-        .order(order)
-        .select(select)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `limit`: Page size: at most 100 items per page. `limit=0` returns only the count in `$meta.pagination.total`.
+- `offset`: Number of items to skip.
+- `order`: RQL sort order: comma-separated field paths, `-` prefix for descending (e.g. `-name`, `audit.created.at`).
+- `select`: RQL select statement: `+field` adds a field, `-field` omits one; omitted fields are listed in `$meta.omitted`.
+```ignore
+let response = client.list_api_tokens()
+    .limit(limit)
+    .offset(offset)
+    .order(order)
+    .select(select)
+    .send()
+    .await;
+```*/
     pub fn list_api_tokens(&self) -> builder::ListApiTokens<'_> {
         builder::ListApiTokens::new(self)
     }
     /**Create API token
 
-    Create API token.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Accepts account reference, name, optional description, and at least one module.
-    Returns the created API token object with revision 1 and token value (returned only on create).
+Create API token.
+Available for all account types (Operations account, Client account, Vendor account).
+Accepts account reference, name, optional description, and at least one module.
+Returns the created API token object with revision 1 and token value (returned only on create).
 
-    Sends a `POST` request to `/public/v1/accounts/api-tokens`
+Sends a `POST` request to `/public/v1/accounts/api-tokens`
 
-    Arguments:
-    - `body`: API token payload.
-    ```ignore
-    let response = client.create_api_token()
-        .body(body)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `body`: API token payload.
+```ignore
+let response = client.create_api_token()
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn create_api_token(&self) -> builder::CreateApiToken<'_> {
         builder::CreateApiToken::new(self)
     }
     /**Get API token by ID
 
-    Get API token by ID.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Returns a single API token; token value is not returned (only on create).
-    Optional select query parameter controls which fields are returned.
+Get API token by ID.
+Available for all account types (Operations account, Client account, Vendor account).
+Returns a single API token; token value is not returned (only on create).
+Optional select query parameter controls which fields are returned.
 
-    Sends a `GET` request to `/public/v1/accounts/api-tokens/{id}`
+Sends a `GET` request to `/public/v1/accounts/api-tokens/{id}`
 
-    Arguments:
-    - `id`: API token identifier.
-    - `select`: Optional RQL select statement to limit returned fields.
-    ```ignore
-    let response = client.get_api_token()
-        .id(id)
-        .select(select)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `id`: API token identifier.
+- `select`: Optional RQL select statement to limit returned fields.
+```ignore
+let response = client.get_api_token()
+    .id(id)
+    .select(select)
+    .send()
+    .await;
+```*/
     pub fn get_api_token(&self) -> builder::GetApiToken<'_> {
         builder::GetApiToken::new(self)
     }
     /**Update API token
 
-    Update API token.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Accepts a delta payload with fields to update (e.g. name, description, icon, modules).
-    Returns the updated API token object.
+Update API token.
+Available for all account types (Operations account, Client account, Vendor account).
+Accepts a delta payload with fields to update (e.g. name, description, icon, modules).
+Returns the updated API token object.
 
-    Sends a `PUT` request to `/public/v1/accounts/api-tokens/{id}`
+Sends a `PUT` request to `/public/v1/accounts/api-tokens/{id}`
 
-    Arguments:
-    - `id`: API token identifier.
-    - `body`: Delta payload with updated fields.
-    ```ignore
-    let response = client.update_api_token()
-        .id(id)
-        .body(body)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `id`: API token identifier.
+- `body`: Delta payload with updated fields.
+```ignore
+let response = client.update_api_token()
+    .id(id)
+    .body(body)
+    .send()
+    .await;
+```*/
     pub fn update_api_token(&self) -> builder::UpdateApiToken<'_> {
         builder::UpdateApiToken::new(self)
     }
     /**Delete API token
 
-    Delete API token.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Permanently removes the API token; it can no longer be used for authentication.
-    Returns 204 No Content on success.
+Delete API token.
+Available for all account types (Operations account, Client account, Vendor account).
+Permanently removes the API token; it can no longer be used for authentication.
+Returns 204 No Content on success.
 
-    Sends a `DELETE` request to `/public/v1/accounts/api-tokens/{id}`
+Sends a `DELETE` request to `/public/v1/accounts/api-tokens/{id}`
 
-    Arguments:
-    - `id`: API token identifier.
-    ```ignore
-    let response = client.delete_api_token()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `id`: API token identifier.
+```ignore
+let response = client.delete_api_token()
+    .id(id)
+    .send()
+    .await;
+```*/
     pub fn delete_api_token(&self) -> builder::DeleteApiToken<'_> {
         builder::DeleteApiToken::new(self)
     }
     /**Disable API token
 
-    Disable API token.
-    Changes API token state to Disabled.
-    Available for all account types (Operations account, Client account, Vendor account).
-    Returns the updated API token object.
+Disable API token.
+Changes API token state to Disabled.
+Available for all account types (Operations account, Client account, Vendor account).
+Returns the updated API token object.
 
-    Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/disable`
+Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/disable`
 
-    Arguments:
-    - `id`: API token identifier.
-    ```ignore
-    let response = client.disable_api_token()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `id`: API token identifier.
+```ignore
+let response = client.disable_api_token()
+    .id(id)
+    .send()
+    .await;
+```*/
     pub fn disable_api_token(&self) -> builder::DisableApiToken<'_> {
         builder::DisableApiToken::new(self)
     }
     /**Enable API token
 
-    Enable API token.
-    Changes API token state to Active (e.g. from Disabled).
-    Available for all account types (Operations account, Client account, Vendor account).
-    Returns the updated API token object.
+Enable API token.
+Changes API token state to Active (e.g. from Disabled).
+Available for all account types (Operations account, Client account, Vendor account).
+Returns the updated API token object.
 
-    Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/enable`
+Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/enable`
 
-    Arguments:
-    - `id`: API token identifier.
-    ```ignore
-    let response = client.enable_api_token()
-        .id(id)
-        .send()
-        .await;
-    ```*/
+Arguments:
+- `id`: API token identifier.
+```ignore
+let response = client.enable_api_token()
+    .id(id)
+    .send()
+    .await;
+```*/
     pub fn enable_api_token(&self) -> builder::EnableApiToken<'_> {
         builder::EnableApiToken::new(self)
     }
@@ -2534,12 +2763,12 @@ pub mod builder {
     use super::types;
     #[allow(unused_imports)]
     use super::{
-        ByteStream, ClientHooks, ClientInfo, Error, OperationInfo, RequestBuilderExt,
-        ResponseValue, encode_path,
+        encode_path, ByteStream, ClientInfo, ClientHooks, Error, OperationInfo,
+        RequestBuilderExt, ResponseValue,
     };
     /**Builder for [`Client::list_api_tokens`]
 
-    [`Client::list_api_tokens`]: super::Client::list_api_tokens*/
+[`Client::list_api_tokens`]: super::Client::list_api_tokens*/
     #[derive(Debug, Clone)]
     pub struct ListApiTokens<'a> {
         client: &'a super::Client,
@@ -2582,42 +2811,49 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.order = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for order failed".to_string()
-            });
+            self.order = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for order failed"
+                        .to_string()
+                });
             self
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.select = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for select failed".to_string()
-            });
+            self.select = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for select failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/public/v1/accounts/api-tokens`
         pub async fn send(
             self,
-        ) -> Result<ResponseValue<types::ApiTokenListResponse>, Error<types::ProblemDetails>>
-        {
-            let Self {
-                client,
-                limit,
-                offset,
-                order,
-                select,
-            } = self;
+        ) -> Result<
+            ResponseValue<types::ApiTokenListResponse>,
+            Error<types::ProblemDetails>,
+        > {
+            let Self { client, limit, offset, order, select } = self;
             let limit = limit.map_err(Error::InvalidRequest)?;
             let offset = offset.map_err(Error::InvalidRequest)?;
             let order = order.map_err(Error::InvalidRequest)?;
             let select = select.map_err(Error::InvalidRequest)?;
             let url = format!("{}/public/v1/accounts/api-tokens", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2641,16 +2877,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::create_api_token`]
 
-    [`Client::create_api_token`]: super::Client::create_api_token*/
+[`Client::create_api_token`]: super::Client::create_api_token*/
     #[derive(Debug, Clone)]
     pub struct CreateApiToken<'a> {
         client: &'a super::Client,
@@ -2666,19 +2906,23 @@ pub mod builder {
         pub fn body<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<types::CreateApiTokenDto>,
-            <V as std::convert::TryInto<types::CreateApiTokenDto>>::Error: std::fmt::Display,
+            <V as std::convert::TryInto<
+                types::CreateApiTokenDto,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `CreateApiTokenDto` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `CreateApiTokenDto` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
             F: std::ops::FnOnce(
-                    types::builder::CreateApiTokenDto,
-                ) -> types::builder::CreateApiTokenDto,
+                types::builder::CreateApiTokenDto,
+            ) -> types::builder::CreateApiTokenDto,
         {
             self.body = self.body.map(f);
             self
@@ -2689,14 +2933,19 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ApiToken>, Error<types::ProblemDetails>> {
             let Self { client, body } = self;
             let body = body
-                .and_then(|v| types::CreateApiTokenDto::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::CreateApiTokenDto::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!("{}/public/v1/accounts/api-tokens", client.baseurl,);
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2717,16 +2966,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 201u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::get_api_token`]
 
-    [`Client::get_api_token`]: super::Client::get_api_token*/
+[`Client::get_api_token`]: super::Client::get_api_token*/
     #[derive(Debug, Clone)]
     pub struct GetApiToken<'a> {
         client: &'a super::Client,
@@ -2745,18 +2998,25 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for id failed".to_string()
-            });
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
             self
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.select = value.try_into().map(Some).map_err(|_| {
-                "conversion to `:: std :: string :: String` for select failed".to_string()
-            });
+            self.select = value
+                .try_into()
+                .map(Some)
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for select failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `GET` request to `/public/v1/accounts/api-tokens/{id}`
@@ -2767,15 +3027,17 @@ pub mod builder {
             let id = id.map_err(Error::InvalidRequest)?;
             let select = select.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/public/v1/accounts/api-tokens/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
+                "{}/public/v1/accounts/api-tokens/{}", client.baseurl, encode_path(& id
+                .to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2796,16 +3058,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::update_api_token`]
 
-    [`Client::update_api_token`]: super::Client::update_api_token*/
+[`Client::update_api_token`]: super::Client::update_api_token*/
     #[derive(Debug, Clone)]
     pub struct UpdateApiToken<'a> {
         client: &'a super::Client,
@@ -2824,9 +3090,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for id failed".to_string()
-            });
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
             self
         }
         pub fn body<V>(mut self, value: V) -> Self
@@ -2857,15 +3126,17 @@ pub mod builder {
                 .and_then(|v| types::ApiToken::try_from(v).map_err(|e| e.to_string()))
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/public/v1/accounts/api-tokens/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
+                "{}/public/v1/accounts/api-tokens/{}", client.baseurl, encode_path(& id
+                .to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2886,19 +3157,27 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::delete_api_token`]
 
-    [`Client::delete_api_token`]: super::Client::delete_api_token*/
+[`Client::delete_api_token`]: super::Client::delete_api_token*/
     #[derive(Debug, Clone)]
     pub struct DeleteApiToken<'a> {
         client: &'a super::Client,
@@ -2915,25 +3194,32 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for id failed".to_string()
-            });
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `DELETE` request to `/public/v1/accounts/api-tokens/{id}`
-        pub async fn send(self) -> Result<ResponseValue<()>, Error<types::ProblemDetails>> {
+        pub async fn send(
+            self,
+        ) -> Result<ResponseValue<()>, Error<types::ProblemDetails>> {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/public/v1/accounts/api-tokens/{}",
-                client.baseurl,
-                encode_path(&id.to_string()),
+                "{}/public/v1/accounts/api-tokens/{}", client.baseurl, encode_path(& id
+                .to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -2953,19 +3239,27 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 204u16 => Ok(ResponseValue::empty(response)),
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::disable_api_token`]
 
-    [`Client::disable_api_token`]: super::Client::disable_api_token*/
+[`Client::disable_api_token`]: super::Client::disable_api_token*/
     #[derive(Debug, Clone)]
     pub struct DisableApiToken<'a> {
         client: &'a super::Client,
@@ -2982,9 +3276,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for id failed".to_string()
-            });
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/disable`
@@ -2994,15 +3291,17 @@ pub mod builder {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/public/v1/accounts/api-tokens/{}/disable",
-                client.baseurl,
-                encode_path(&id.to_string()),
+                "{}/public/v1/accounts/api-tokens/{}/disable", client.baseurl,
+                encode_path(& id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3022,19 +3321,27 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
     }
     /**Builder for [`Client::enable_api_token`]
 
-    [`Client::enable_api_token`]: super::Client::enable_api_token*/
+[`Client::enable_api_token`]: super::Client::enable_api_token*/
     #[derive(Debug, Clone)]
     pub struct EnableApiToken<'a> {
         client: &'a super::Client,
@@ -3051,9 +3358,12 @@ pub mod builder {
         where
             V: std::convert::TryInto<::std::string::String>,
         {
-            self.id = value.try_into().map_err(|_| {
-                "conversion to `:: std :: string :: String` for id failed".to_string()
-            });
+            self.id = value
+                .try_into()
+                .map_err(|_| {
+                    "conversion to `:: std :: string :: String` for id failed"
+                        .to_string()
+                });
             self
         }
         ///Sends a `POST` request to `/public/v1/accounts/api-tokens/{id}/enable`
@@ -3063,15 +3373,17 @@ pub mod builder {
             let Self { client, id } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let url = format!(
-                "{}/public/v1/accounts/api-tokens/{}/enable",
-                client.baseurl,
-                encode_path(&id.to_string()),
+                "{}/public/v1/accounts/api-tokens/{}/enable", client.baseurl,
+                encode_path(& id.to_string()),
             );
             let mut header_map = ::reqwest::header::HeaderMap::with_capacity(1usize);
-            header_map.append(
-                ::reqwest::header::HeaderName::from_static("api-version"),
-                ::reqwest::header::HeaderValue::from_static(super::Client::api_version()),
-            );
+            header_map
+                .append(
+                    ::reqwest::header::HeaderName::from_static("api-version"),
+                    ::reqwest::header::HeaderValue::from_static(
+                        super::Client::api_version(),
+                    ),
+                );
             #[allow(unused_mut)]
             let mut request = client
                 .client
@@ -3091,12 +3403,20 @@ pub mod builder {
             let response = result?;
             match response.status().as_u16() {
                 200u16 => ResponseValue::from_response(response).await,
-                400u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
-                404u16 => Err(Error::ErrorResponse(
-                    ResponseValue::from_response(response).await?,
-                )),
+                400u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
+                404u16 => {
+                    Err(
+                        Error::ErrorResponse(
+                            ResponseValue::from_response(response).await?,
+                        ),
+                    )
+                }
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }

@@ -18,6 +18,7 @@
 #![deny(missing_docs)]
 
 #[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
 mod generated;
 mod secret;
 
