@@ -17,6 +17,9 @@ use mpt_codegen::regen::{self, Layout};
     about = "Repository tasks for the Marketplace SDK"
 )]
 struct Cli {
+    /// Repository root to work in (default: the one this xtask was built from).
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -41,7 +44,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = repo_root();
+    let root = cli.root.unwrap_or_else(repo_root);
     let layout = Layout::of_repo(&root);
     let result = match cli.command {
         Command::Regen { check } => run_regen(&root, &layout, check),

@@ -15,10 +15,10 @@ use crate::regen::{FileStatus, to_pretty_json, write_atomically};
 
 /// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
 pub fn extract(page: &Path, text: &str) -> Result<Value> {
-    if let Ok(doc) = serde_json::from_str::<Value>(text) {
-        if doc.get("openapi").is_some() {
-            return Ok(doc);
-        }
+    if let Ok(doc) = serde_json::from_str::<Value>(text)
+        && doc.get("openapi").is_some()
+    {
+        return Ok(doc);
     }
     let mut candidates: Vec<(usize, String)> = Vec::new(); // (1-based first line, text)
     let mut block: Option<(usize, String)> = None;

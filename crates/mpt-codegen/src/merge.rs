@@ -179,6 +179,14 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
     let mut doc = Value::Object(doc);
 
     amendments.apply_rules(&mut doc)?;
+    // Patches may have added components: keep every kind sorted by name.
+    if let Some(comps) = doc.get_mut("components").and_then(Value::as_object_mut) {
+        for members in comps.values_mut() {
+            if let Value::Object(m) = members {
+                *m = sorted(std::mem::take(m));
+            }
+        }
+    }
     check_refs(&amendments.path, &doc)?;
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
         Error::invalid(
