@@ -20,23 +20,44 @@ fn the_docs_token_object_decodes() {
     assert_eq!(token.status.as_deref().map(String::as_str), Some("Active"));
     assert_eq!(token.modules.len(), 2);
     assert_eq!(token.modules[1].id.as_deref(), Some("MOD-9042-8216"));
-    assert_eq!(token.token.as_ref().map(|s| s.expose_secret()), Some("CODE"));
+    assert_eq!(
+        token.token.as_ref().map(|s| s.expose_secret()),
+        Some("CODE")
+    );
 }
 
 #[test]
 fn unknown_fields_and_unknown_enum_values_are_kept_or_ignored_not_refused() {
     let token: ApiToken = fixture("token-unknown-fields-and-values.json");
-    assert_eq!(token.status.as_deref().map(String::as_str), Some("Suspended"));
+    assert_eq!(
+        token.status.as_deref().map(String::as_str),
+        Some("Suspended")
+    );
     let account = token.account.as_ref().unwrap();
-    assert_eq!(account.type_.as_deref().map(String::as_str), Some("Development"));
-    assert_eq!(account.status.as_deref().map(String::as_str), Some("Frozen"));
-    assert_eq!(token.extensions.as_ref().unwrap()[0].status.as_deref(), Some("Archived"));
+    assert_eq!(
+        account.type_.as_deref().map(String::as_str),
+        Some("Development")
+    );
+    assert_eq!(
+        account.status.as_deref().map(String::as_str),
+        Some("Frozen")
+    );
+    assert_eq!(
+        token.extensions.as_ref().unwrap()[0].status.as_deref(),
+        Some("Archived")
+    );
     assert_eq!(token.last_access_at, None);
     assert_eq!(token.revision, Some(7));
     let created = token.audit.as_ref().unwrap().created.as_ref().unwrap();
-    assert_eq!(created.at.unwrap().to_rfc3339(), "2026-03-01T10:00:00+00:00");
+    assert_eq!(
+        created.at.unwrap().to_rfc3339(),
+        "2026-03-01T10:00:00+00:00"
+    );
     assert_eq!(created.by.as_ref().unwrap().name.as_deref(), Some("Ada"));
-    assert_eq!(token.modules[0].settings.as_ref().unwrap().type_, ["Client"]);
+    assert_eq!(
+        token.modules[0].settings.as_ref().unwrap().type_,
+        ["Client"]
+    );
 }
 
 #[test]
@@ -51,11 +72,24 @@ fn the_secret_never_shows_in_debug_output() {
 #[test]
 fn the_generated_5x_sample_with_placeholder_enum_values_decodes() {
     let token: ApiToken = fixture("token-5x-sample.json");
-    assert_eq!(token.account.unwrap().type_.as_deref().map(String::as_str), Some("text"));
+    assert_eq!(
+        token.account.unwrap().type_.as_deref().map(String::as_str),
+        Some("text")
+    );
     assert_eq!(token.meta.unwrap().omitted, ["text"]);
     let module = &token.modules[0];
     assert_eq!(module.filters.as_ref().unwrap().group_buyers, ["text"]);
-    assert_eq!(module.settings.as_ref().unwrap().eligibility.as_ref().unwrap().multi, Some(true));
+    assert_eq!(
+        module
+            .settings
+            .as_ref()
+            .unwrap()
+            .eligibility
+            .as_ref()
+            .unwrap()
+            .multi,
+        Some(true)
+    );
 }
 
 #[test]
@@ -63,7 +97,10 @@ fn a_list_page_decodes_with_its_pagination() {
     let page: ApiTokenListResponse = fixture("list-page.json");
     let meta = page.meta.unwrap();
     let pagination = meta.pagination.unwrap();
-    assert_eq!((pagination.offset, pagination.limit, pagination.total), (Some(0), Some(2), Some(3)));
+    assert_eq!(
+        (pagination.offset, pagination.limit, pagination.total),
+        (Some(0), Some(2), Some(3))
+    );
     assert_eq!(meta.omitted, ["audit"]);
     assert_eq!(page.data.len(), 2);
     assert_eq!(
@@ -83,7 +120,10 @@ fn a_count_only_response_decodes() {
 fn problem_details_decode_in_both_error_shapes() {
     let map: ProblemDetails = fixture("problem-validation-map.json");
     assert_eq!(map.status, Some(400));
-    assert_eq!(map.trace_id.as_deref(), Some("00-9e02a91b64ac56904703a3a69ea9101d-56be90a29d0b0b25-00"));
+    assert_eq!(
+        map.trace_id.as_deref(),
+        Some("00-9e02a91b64ac56904703a3a69ea9101d-56be90a29d0b0b25-00")
+    );
     match map.errors {
         Some(ProblemErrors::ByField(fields)) => {
             assert_eq!(fields["mistake"], ["Unknown expression group."]);
@@ -116,7 +156,8 @@ fn problem_details_keep_extension_members_they_do_not_declare() {
 #[test]
 fn a_token_as_an_audit_actor_decodes() {
     let doc: serde_json::Value = fixture("token-as-audit-actor.json");
-    let event: PlatformObjectEvent = serde_json::from_value(doc["users_audit_created"].clone()).unwrap();
+    let event: PlatformObjectEvent =
+        serde_json::from_value(doc["users_audit_created"].clone()).unwrap();
     assert_eq!(event.by.unwrap().id.as_deref(), Some("TKN-7670-9957"));
     let actor: ApiToken = serde_json::from_value(doc["audit_record_actor"].clone()).unwrap();
     assert_eq!(actor.account.unwrap().id.as_deref(), Some("ACC-1675-9721"));

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// A temporary repository holding copies of openapi/ and the generated file.
@@ -15,7 +18,12 @@ fn scratch() -> tempfile::TempDir {
     std::fs::create_dir_all(root.join("crates/mpt-api/src")).unwrap();
     for entry in std::fs::read_dir(repo().join("openapi/fragments")).unwrap() {
         let path = entry.unwrap().path();
-        std::fs::copy(&path, root.join("openapi/fragments").join(path.file_name().unwrap())).unwrap();
+        std::fs::copy(
+            &path,
+            root.join("openapi/fragments")
+                .join(path.file_name().unwrap()),
+        )
+        .unwrap();
     }
     for file in [
         "openapi/amendments.json",
@@ -48,8 +56,14 @@ fn check_passes_on_the_checked_in_files_and_regen_reports_unchanged() {
     let out = xtask(dir.path(), &["regen"]);
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("unchanged openapi/marketplace-api-tokens.json"), "{stdout}");
-    assert!(stdout.contains("unchanged crates/mpt-api/src/generated.rs"), "{stdout}");
+    assert!(
+        stdout.contains("unchanged openapi/marketplace-api-tokens.json"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("unchanged crates/mpt-api/src/generated.rs"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -57,28 +71,52 @@ fn a_changed_description_makes_check_fail_and_regen_carries_it_into_the_code() {
     let dir = scratch();
     let fragment = dir.path().join("openapi/fragments/enable-api-token.json");
     let original = std::fs::read_to_string(&fragment).unwrap();
-    let edited = original.replace("Changes API token state to Active", "Switches the token back on");
+    let edited = original.replace(
+        "Changes API token state to Active",
+        "Switches the token back on",
+    );
     assert_ne!(original, edited);
     std::fs::write(&fragment, edited).unwrap();
 
     let out = xtask(dir.path(), &["regen", "--check"]);
     assert_eq!(out.status.code(), Some(1));
     let stdout = text(&out.stdout);
-    assert!(stdout.contains("stale: openapi/marketplace-api-tokens.json"), "{stdout}");
-    assert!(stdout.contains("stale: crates/mpt-api/src/generated.rs"), "{stdout}");
-    assert!(stdout.contains("+") && stdout.contains("Switches the token back on"), "{stdout}");
+    assert!(
+        stdout.contains("stale: openapi/marketplace-api-tokens.json"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("stale: crates/mpt-api/src/generated.rs"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("+") && stdout.contains("Switches the token back on"),
+        "{stdout}"
+    );
     // --check wrote nothing.
     let generated = dir.path().join("crates/mpt-api/src/generated.rs");
-    assert!(!std::fs::read_to_string(&generated).unwrap().contains("Switches the token back on"));
+    assert!(
+        !std::fs::read_to_string(&generated)
+            .unwrap()
+            .contains("Switches the token back on")
+    );
 
     let out = xtask(dir.path(), &["regen"]);
     assert_eq!(out.status.code(), Some(0));
     assert!(text(&out.stdout).contains("updated crates/mpt-api/src/generated.rs"));
-    assert!(std::fs::read_to_string(&generated).unwrap().contains("Switches the token back on"));
+    assert!(
+        std::fs::read_to_string(&generated)
+            .unwrap()
+            .contains("Switches the token back on")
+    );
     let first = std::fs::read(&generated).unwrap();
     let out = xtask(dir.path(), &["regen"]);
     assert!(text(&out.stdout).contains("unchanged crates/mpt-api/src/generated.rs"));
-    assert_eq!(first, std::fs::read(&generated).unwrap(), "two runs must be byte-identical");
+    assert_eq!(
+        first,
+        std::fs::read(&generated).unwrap(),
+        "two runs must be byte-identical"
+    );
 }
 
 #[test]
@@ -90,7 +128,13 @@ fn bad_input_exits_2_names_the_place_and_writes_nothing() {
     let broken: Vec<String> = text_before
         .lines()
         .enumerate()
-        .map(|(i, l)| if i == 2 { format!("{l} oops") } else { l.to_string() })
+        .map(|(i, l)| {
+            if i == 2 {
+                format!("{l} oops")
+            } else {
+                l.to_string()
+            }
+        })
         .collect();
     std::fs::write(&fragment, broken.join("\n")).unwrap();
     let merged = dir.path().join("openapi/marketplace-api-tokens.json");
@@ -101,7 +145,10 @@ fn bad_input_exits_2_names_the_place_and_writes_nothing() {
     let stderr = text(&out.stderr);
     assert!(stderr.contains("get-api-token.json:3:"), "{stderr}");
     assert!(stderr.contains("invalid JSON"), "{stderr}");
-    assert_eq!(std::fs::read_to_string(&merged).unwrap(), "stale on purpose");
+    assert_eq!(
+        std::fs::read_to_string(&merged).unwrap(),
+        "stale on purpose"
+    );
 }
 
 #[test]
@@ -127,9 +174,19 @@ fn import_extracts_the_fragment_from_a_page_and_reports_its_status() {
     assert_eq!(std::fs::read_to_string(&target).unwrap(), fragment);
 
     let prose = dir.path().join("prose.md");
-    std::fs::write(&prose, "# Just prose\n\n```json\n{\"id\": \"TKN-1\"}\n```\n").unwrap();
-    let out = xtask(dir.path(), &["import", page.to_str().unwrap(), prose.to_str().unwrap()]);
+    std::fs::write(
+        &prose,
+        "# Just prose\n\n```json\n{\"id\": \"TKN-1\"}\n```\n",
+    )
+    .unwrap();
+    let out = xtask(
+        dir.path(),
+        &["import", page.to_str().unwrap(), prose.to_str().unwrap()],
+    );
     assert_eq!(out.status.code(), Some(2));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("prose.md") && stderr.contains("no embedded OpenAPI document"), "{stderr}");
+    assert!(
+        stderr.contains("prose.md") && stderr.contains("no embedded OpenAPI document"),
+        "{stderr}"
+    );
 }

@@ -8,8 +8,8 @@
 //! * `info.version` is the newest fragment version (compared number by number), and
 //!   `info.x-fragment-versions` records each fragment's own version;
 //! * every local `$ref` must resolve, in each fragment and in the amended result;
-//! * output key order is the fragments' own order, except that paths and components are sorted
-//!   by name, so the result is byte-identical on every run.
+//! * output key order is the fragments' own order, except that paths, response status codes and
+//!   components are sorted, so the result is byte-identical on every run.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -179,7 +179,13 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
     let mut doc = Value::Object(doc);
 
     amendments.apply_rules(&mut doc)?;
-    // Patches may have added components: keep every kind sorted by name.
+    // Patches may have added responses and components: keep status codes and component names
+    // sorted.
+    crate::amend::for_each_operation(&mut doc, |_, _, op| {
+        if let Some(Value::Object(responses)) = op.get_mut("responses") {
+            *responses = sorted(std::mem::take(responses));
+        }
+    });
     if let Some(comps) = doc.get_mut("components").and_then(Value::as_object_mut) {
         for members in comps.values_mut() {
             if let Value::Object(m) = members {

@@ -40,17 +40,31 @@ fn doc(route: &str, method: &str, schema: serde_json::Value) -> serde_json::Valu
 
 #[test]
 fn invalid_json_names_file_line_and_column() {
-    let err = Fragment::parse("frag.json", "{\n  \"openapi\": \"3.0.1\",\n  \"paths\": {,}\n}").unwrap_err();
+    let err = Fragment::parse(
+        "frag.json",
+        "{\n  \"openapi\": \"3.0.1\",\n  \"paths\": {,}\n}",
+    )
+    .unwrap_err();
     assert!(matches!(err, Error::Json { line: 3, .. }), "{err:?}");
-    assert_eq!(err.to_string(), "frag.json:3:13: invalid JSON: key must be a string");
+    assert_eq!(
+        err.to_string(),
+        "frag.json:3:13: invalid JSON: key must be a string"
+    );
 }
 
 #[test]
 fn openapi_31_and_swagger_2_are_refused() {
     let err = Fragment::parse("a.json", r#"{"openapi": "3.1.0", "paths": {}}"#).unwrap_err();
-    assert_eq!(err.to_string(), "a.json: /openapi: OpenAPI 3.1.0 is not supported; expected 3.0.x");
+    assert_eq!(
+        err.to_string(),
+        "a.json: /openapi: OpenAPI 3.1.0 is not supported; expected 3.0.x"
+    );
     let err = Fragment::parse("b.json", r#"{"swagger": "2.0", "paths": {}}"#).unwrap_err();
-    assert!(err.to_string().starts_with("b.json: /openapi: missing `openapi`"), "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("b.json: /openapi: missing `openapi`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -76,7 +90,10 @@ fn the_same_operation_in_two_fragments_names_both_files() {
     let a = fragment("a.json", doc("/widgets", "get", widget_schema("x")));
     let b = fragment("b.json", doc("/widgets", "get", widget_schema("x")));
     let err = merge(&[a, b], &amendments(json!({}))).unwrap_err();
-    assert_eq!(err.to_string(), "GET /widgets is defined in both a.json and b.json");
+    assert_eq!(
+        err.to_string(),
+        "GET /widgets is defined in both a.json and b.json"
+    );
 }
 
 #[test]
@@ -84,9 +101,18 @@ fn identical_schemas_are_kept_once_and_different_ones_name_the_first_difference(
     let a = fragment("a.json", doc("/widgets", "get", widget_schema("same")));
     let b = fragment("b.json", doc("/widgets/{id}", "get", widget_schema("same")));
     let merged = merge(&[a.clone(), b], &amendments(json!({}))).unwrap();
-    assert_eq!(merged.doc["components"]["schemas"].as_object().unwrap().len(), 1);
+    assert_eq!(
+        merged.doc["components"]["schemas"]
+            .as_object()
+            .unwrap()
+            .len(),
+        1
+    );
 
-    let c = fragment("c.json", doc("/widgets/{id}", "get", widget_schema("other")));
+    let c = fragment(
+        "c.json",
+        doc("/widgets/{id}", "get", widget_schema("other")),
+    );
     let err = merge(&[a.clone(), c.clone()], &amendments(json!({}))).unwrap_err();
     assert_eq!(
         err.to_string(),
@@ -99,7 +125,9 @@ fn identical_schemas_are_kept_once_and_different_ones_name_the_first_difference(
         {"component": "schemas/Widget", "fragment": "c.json", "reason": "newer page"}]});
     let merged = merge(&[a, c], &amendments(winners)).unwrap();
     assert_eq!(
-        merged.doc.pointer("/components/schemas/Widget/properties/id/description"),
+        merged
+            .doc
+            .pointer("/components/schemas/Widget/properties/id/description"),
         Some(&json!("other"))
     );
 }
@@ -113,17 +141,28 @@ fn the_newest_fragment_version_wins_and_each_is_recorded() {
     let mut c = doc("/widgets/{id}/enable", "post", widget_schema("x"));
     c["info"]["version"] = json!("5.0.998");
     let merged = merge(
-        &[fragment("a.json", a), fragment("b.json", b), fragment("c.json", c)],
+        &[
+            fragment("a.json", a),
+            fragment("b.json", b),
+            fragment("c.json", c),
+        ],
         &amendments(json!({})),
     )
     .unwrap();
     assert_eq!(merged.doc["info"]["version"], json!("5.0.5521-gb6ada4dc"));
-    assert_eq!(merged.doc["info"]["x-fragment-versions"]["a.json"], json!("5.0.5243-ga0bb7c09"));
+    assert_eq!(
+        merged.doc["info"]["x-fragment-versions"]["a.json"],
+        json!("5.0.5243-ga0bb7c09")
+    );
     assert_eq!(
         merged.spec.operations().count(),
         3,
         "operationIds: {:?}",
-        merged.spec.operations().map(|o| o.2.operation_id.clone()).collect::<Vec<_>>()
+        merged
+            .spec
+            .operations()
+            .map(|o| o.2.operation_id.clone())
+            .collect::<Vec<_>>()
     );
 }
 
@@ -135,7 +174,10 @@ fn operation_ids_follow_the_rule_unless_overridden() {
         &[
             fragment("a.json", doc("/widgets", "get", widget_schema("x"))),
             fragment("b.json", doc("/widgets/{id}", "get", widget_schema("x"))),
-            fragment("c.json", doc("/widgets/{id}/enable", "post", widget_schema("x"))),
+            fragment(
+                "c.json",
+                doc("/widgets/{id}/enable", "post", widget_schema("x")),
+            ),
         ],
         &amendments(overrides),
     )
@@ -154,12 +196,16 @@ fn a_failing_patch_names_its_entry_and_reason() {
     let patches = json!({"patches": [{"target": "merged", "reason": "type the status",
         "patch": [{"op": "replace", "path": "/components/schemas/Nope", "value": {}}]}]});
     let err = merge(
-        &[fragment("a.json", doc("/widgets", "get", widget_schema("x")))],
+        &[fragment(
+            "a.json",
+            doc("/widgets", "get", widget_schema("x")),
+        )],
         &amendments(patches),
     )
     .unwrap_err();
     assert!(
-        err.to_string().starts_with("amendments.json: amendment #0 (type the status): "),
+        err.to_string()
+            .starts_with("amendments.json: amendment #0 (type the status): "),
         "{err}"
     );
 }

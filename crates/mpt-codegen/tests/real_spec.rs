@@ -16,7 +16,11 @@ fn the_merged_spec_holds_all_seven_operations_with_their_ids() {
         .spec
         .operations()
         .map(|(path, method, op)| {
-            format!("{} {path} {}", method.to_uppercase(), op.operation_id.clone().unwrap_or_default())
+            format!(
+                "{} {path} {}",
+                method.to_uppercase(),
+                op.operation_id.clone().unwrap_or_default()
+            )
         })
         .collect();
     ids.sort();
@@ -43,7 +47,12 @@ fn two_runs_are_byte_identical() {
     let (_, first) = build(&layout()).unwrap();
     let (_, second) = build(&layout()).unwrap();
     for (a, b) in first.iter().zip(&second) {
-        assert_eq!(a.contents, b.contents, "{} differs between runs", a.path.display());
+        assert_eq!(
+            a.contents,
+            b.contents,
+            "{} differs between runs",
+            a.path.display()
+        );
     }
 }
 
@@ -58,7 +67,13 @@ fn merged_spec_surface() {
                 .as_array()
                 .map(|ps| {
                     ps.iter()
-                        .map(|p| format!("{}:{}", p["in"].as_str().unwrap(), p["name"].as_str().unwrap()))
+                        .map(|p| {
+                            format!(
+                                "{}:{}",
+                                p["in"].as_str().unwrap(),
+                                p["name"].as_str().unwrap()
+                            )
+                        })
                         .collect()
                 })
                 .unwrap_or_default();
@@ -109,8 +124,11 @@ fn generated_code_surface() {
         .lines()
         .filter(|l| {
             let t = l.trim_start();
-            (t.starts_with("pub struct") || t.starts_with("pub enum") || t.starts_with("pub fn")
-                || t.starts_with("pub mod") || t.starts_with("pub async fn")
+            (t.starts_with("pub struct")
+                || t.starts_with("pub enum")
+                || t.starts_with("pub fn")
+                || t.starts_with("pub mod")
+                || t.starts_with("pub async fn")
                 || (t.starts_with("pub ") && t.contains(": ")))
                 && !l.starts_with("            ")
         })

@@ -30,15 +30,27 @@ fn render(name: &str) -> String {
     let amendments = real_rules();
     let merged = merge(&[fixture(name)], &amendments).unwrap();
     let code = generate(&merged, &amendments).unwrap();
-    let start = code.find("/// Types for composing complex structures.").unwrap();
-    let end = code[start..].find("\n    }\n}\n").map(|i| start + i + 7).unwrap();
-    format!("{}    // (builder module omitted)\n{}", &code[..start], &code[end..])
+    let start = code
+        .find("/// Types for composing complex structures.")
+        .unwrap();
+    let end = code[start..]
+        .find("\n    }\n}\n")
+        .map(|i| start + i + 7)
+        .unwrap();
+    format!(
+        "{}    // (builder module omitted)\n{}",
+        &code[..start],
+        &code[end..]
+    )
 }
 
 #[test]
 fn no_operation_id_gets_one_from_the_rule() {
     let code = render("no-operation-id");
-    assert!(code.contains("pub fn get_widget(&self) -> builder::GetWidget"), "{code}");
+    assert!(
+        code.contains("pub fn get_widget(&self) -> builder::GetWidget"),
+        "{code}"
+    );
     insta::assert_snapshot!(code);
 }
 
@@ -52,8 +64,11 @@ fn three_media_types_are_reduced_to_json() {
 #[test]
 fn three_media_types_without_the_amendment_fail_naming_the_operation() {
     let mut amendments = real_rules();
-    amendments.request_media_types.keep =
-        vec!["application/json".into(), "text/json".into(), "application/*+json".into()];
+    amendments.request_media_types.keep = vec![
+        "application/json".into(),
+        "text/json".into(),
+        "application/*+json".into(),
+    ];
     let merged = merge(&[fixture("three-media-types")], &amendments).unwrap();
     let err = generate(&merged, &amendments).unwrap_err();
     assert!(matches!(err, Error::Generate { .. }), "{err:?}");
@@ -62,8 +77,14 @@ fn three_media_types_without_the_amendment_fail_naming_the_operation() {
         message.starts_with("generating the client failed at create_widget (POST /widgets) (from "),
         "{message}"
     );
-    assert!(message.contains("three-media-types.json): generator panicked"), "{message}");
-    assert!(message.contains("more media types than expected"), "{message}");
+    assert!(
+        message.contains("three-media-types.json): generator panicked"),
+        "{message}"
+    );
+    assert!(
+        message.contains("more media types than expected"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -76,7 +97,10 @@ fn additional_properties_false_does_not_deny_unknown_fields() {
 #[test]
 fn closed_enums_become_open_strings() {
     let code = render("closed-enum");
-    assert!(code.contains("pub struct WidgetKind(pub ::std::string::String);"), "{code}");
+    assert!(
+        code.contains("pub struct WidgetKind(pub ::std::string::String);"),
+        "{code}"
+    );
     assert!(!code.contains("pub enum"), "{code}");
     insta::assert_snapshot!(code);
 }
@@ -84,8 +108,14 @@ fn closed_enums_become_open_strings() {
 #[test]
 fn nullable_ref_wrappers_become_options_of_the_referenced_type() {
     let code = render("nullable-ref-wrapper");
-    assert!(code.contains("pub owner: ::std::option::Option<Owner>"), "{code}");
-    assert!(code.contains("pub meta: ::std::option::Option<Owner>"), "{code}");
+    assert!(
+        code.contains("pub owner: ::std::option::Option<Owner>"),
+        "{code}"
+    );
+    assert!(
+        code.contains("pub meta: ::std::option::Option<Owner>"),
+        "{code}"
+    );
     insta::assert_snapshot!(code);
 }
 

@@ -1,0 +1,173 @@
+//! Fault injection: what the mock does wrong, on purpose, for reliability tests.
+
+use std::time::Duration;
+
+/// The seven operations, for counters and for aiming faults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `GET /public/v1/accounts/api-tokens`
+    List,
+    /// `GET /public/v1/accounts/api-tokens/{id}`
+    Get,
+    /// `POST /public/v1/accounts/api-tokens`
+    Create,
+    /// `PUT /public/v1/accounts/api-tokens/{id}`
+    Update,
+    /// `DELETE /public/v1/accounts/api-tokens/{id}`
+    Delete,
+    /// `POST /public/v1/accounts/api-tokens/{id}/enable`
+    Enable,
+    /// `POST /public/v1/accounts/api-tokens/{id}/disable`
+    Disable,
+}
+
+impl Operation {
+    /// Every operation, in counter order.
+    pub const ALL: [Operation; 7] = [
+        Operation::List,
+        Operation::Get,
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+        Operation::Enable,
+        Operation::Disable,
+    ];
+
+    /// The operationId in the merged spec.
+    pub fn operation_id(self) -> &'static str {
+        match self {
+            Operation::List => "list_api_tokens",
+            Operation::Get => "get_api_token",
+            Operation::Create => "create_api_token",
+            Operation::Update => "update_api_token",
+            Operation::Delete => "delete_api_token",
+            Operation::Enable => "enable_api_token",
+            Operation::Disable => "disable_api_token",
+        }
+    }
+
+    pub(crate) fn index(self) -> usize {
+        Operation::ALL.iter().position(|o| *o == self).unwrap_or(0)
+    }
+}
+
+/// One kind of misbehaviour.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// 429 Too Many Requests with `Retry-After` (whole seconds, rounded up) and problem details;
+    /// the request is not processed.
+    RateLimited {
+        /// What `Retry-After` says.
+        retry_after: Duration,
+    },
+    /// This status (e.g. 500, 502, 503, 504) with problem details; the request is not processed.
+    Status(u16),
+    /// This status with an HTML error page (`text/html`), as a proxy in front of the platform
+    /// would send; the request is not processed.
+    HtmlPage(u16),
+    /// The request **is processed**, then the connection is closed without an answer: the
+    /// client cannot know whether its create or delete happened.
+    DropAfterProcessing,
+    /// The request is processed and answered 200 with a body cut off mid-JSON.
+    MalformedJson,
+}
+
+impl Fault {
+    /// Whether the request is carried out before the fault shows.
+    pub fn processes_request(&self) -> bool {
+        matches!(self, Fault::DropAfterProcessing | Fault::MalformedJson)
+    }
+}
+
+/// "Every `every`-th request (of these operations) gets `fault`."
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FaultRule {
+    /// 1 = every request, 2 = every second one, ...
+    pub every: u64,
+    /// What happens.
+    pub fault: Fault,
+    /// The operations it counts and hits; `None` = all.
+    pub only: Option<Vec<Operation>>,
+}
+
+impl FaultRule {
+    /// Every `every`-th request of any operation gets `fault`.
+    pub fn every(every: u64, fault: Fault) -> FaultRule {
+        FaultRule {
+            every: every.max(1),
+            fault,
+            only: None,
+        }
+    }
+
+    /// Restricts the rule to these operations.
+    pub fn only(mut self, operations: impl IntoIterator<Item = Operation>) -> FaultRule {
+        self.only = Some(operations.into_iter().collect());
+        self
+    }
+
+    fn applies_to(&self, op: Operation) -> bool {
+        self.only.as_ref().is_none_or(|ops| ops.contains(&op))
+    }
+}
+
+/// All faults of a server. The default injects nothing.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Faults {
+    /// Added before every API request is handled.
+    pub latency: Duration,
+    /// Rules, checked in order; the first that fires wins (every rule still counts).
+    pub rules: Vec<FaultRule>,
+    /// Add fields the spec does not declare (`href`, `x-mock-extra`) to every object answered.
+    pub unknown_fields: bool,
+    /// Answer enum values the spec does not list: account `type` `Development`, account `status`
+    /// `Frozen`.
+    pub unknown_enum_values: bool,
+}
+
+impl Faults {
+    /// No faults.
+    pub fn none() -> Faults {
+        Faults::default()
+    }
+
+    /// Adds a rule.
+    pub fn with(mut self, rule: FaultRule) -> Faults {
+        self.rules.push(rule);
+        self
+    }
+
+    /// Sets the added latency.
+    pub fn with_latency(mut self, latency: Duration) -> Faults {
+        self.latency = latency;
+        self
+    }
+}
+
+/// Faults plus their per-rule counters.
+#[derive(Debug, Default)]
+pub(crate) struct FaultState {
+    pub(crate) faults: Faults,
+    counters: Vec<u64>,
+}
+
+impl FaultState {
+    pub(crate) fn new(faults: Faults) -> FaultState {
+        let counters = vec![0; faults.rules.len()];
+        FaultState { faults, counters }
+    }
+
+    /// Counts this request against every rule and returns the fault that fires, if any.
+    pub(crate) fn next(&mut self, op: Operation) -> Option<Fault> {
+        let mut fired = None;
+        for (rule, count) in self.faults.rules.iter().zip(self.counters.iter_mut()) {
+            if rule.applies_to(op) {
+                *count += 1;
+                if fired.is_none() && *count % rule.every == 0 {
+                    fired = Some(rule.fault.clone());
+                }
+            }
+        }
+        fired
+    }
+}

@@ -1,0 +1,650 @@
+//! The HTTP face of the mock: routes, auth, rendering, faults, and the accept loop.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use hyper_util::rt::TokioIo;
+use mpt_api::types::{
+    AccountRef, AccountStatus, AccountType, ApiToken, ApiTokenStatus, ModuleRef,
+    PlatformIdentityRef, PlatformMetadata, PlatformObjectAudit, PlatformObjectEvent,
+};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, watch};
+use tower::ServiceExt;
+
+use crate::faults::{Fault, FaultState, Operation};
+use crate::problem::{Problem, new_trace_id};
+use crate::rql::{DEFAULT_LIMIT, ListQuery, parse_select};
+use crate::store::{Actor, Delta, NewToken, NoopTransition, Status, Store, Switch, Token};
+
+/// Base path of the resource.
+pub const BASE_PATH: &str = "/public/v1/accounts/api-tokens";
+
+/// State shared by every connection and the handle.
+pub(crate) struct Shared {
+    pub(crate) store: Mutex<Store>,
+    pub(crate) faults: Mutex<FaultState>,
+    pub(crate) noop: Mutex<NoopTransition>,
+    pub(crate) admin_secret: String,
+    pub(crate) requests: [AtomicU64; 7],
+    pub(crate) tokens_created: AtomicU64,
+}
+
+/// Locks a mutex, recovering from poisoning (a panicking test must not wedge the server).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The admin caller's identity in audit records.
+fn admin_actor() -> Actor {
+    Actor {
+        id: "USR-0000-0000".into(),
+        name: "Mock administrator".into(),
+    }
+}
+
+/// Lets a handler close its own connection without answering.
+#[derive(Clone)]
+struct ConnectionKill(Arc<Notify>);
+
+enum Reply {
+    Json(StatusCode, Value),
+    NoContent,
+}
+
+fn problem_response(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    json_response(status, &problem.to_json(&new_trace_id()))
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response {
+    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response()
+}
+
+/// The routes of the seven operations.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route(BASE_PATH, get(list).post(create))
+        .route(
+            &format!("{BASE_PATH}/{{id}}"),
+            get(get_one).put(update).delete(delete),
+        )
+        .route(&format!("{BASE_PATH}/{{id}}/enable"), post(enable))
+        .route(&format!("{BASE_PATH}/{{id}}/disable"), post(disable))
+        .fallback(|| async { problem_response(&Problem::new(404, "No such endpoint.")) })
+        .with_state(shared)
+}
+
+/// Accepts connections until `shutdown` changes; each connection can be killed by its handler.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = shutdown.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else { continue };
+        let _ = stream.set_nodelay(true);
+        let router = router.clone();
+        let mut shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            let kill = Arc::new(Notify::new());
+            let handle = ConnectionKill(Arc::clone(&kill));
+            let service = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut().insert(handle.clone());
+                    router.clone().oneshot(req.map(Body::new))
+                },
+            );
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = kill.notified() => {}
+                _ = shutdown.changed() => {}
+            }
+        });
+    }
+}
+
+/// Everything a handler needs besides its own arguments.
+struct Call {
+    shared: Arc<Shared>,
+    op: Operation,
+    headers: HeaderMap,
+    kill: Option<ConnectionKill>,
+}
+
+impl Call {
+    /// Counts, injects faults, authenticates, runs `work` under the store lock, renders.
+    async fn run(
+        self,
+        work: impl FnOnce(&mut Store, &Actor, DateTime<Utc>) -> Result<Reply, Problem>,
+    ) -> Response {
+        let shared = &self.shared;
+        shared.requests[self.op.index()].fetch_add(1, Ordering::Relaxed);
+        let (fault, latency, decorate) = {
+            let mut faults = lock(&shared.faults);
+            let fault = faults.next(self.op);
+            let f = &faults.faults;
+            (fault, f.latency, (f.unknown_fields, f.unknown_enum_values))
+        };
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match &fault {
+            Some(Fault::RateLimited { retry_after }) => {
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let mut response =
+                    problem_response(&Problem::new(429, "Rate limit exceeded; retry later."));
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+                return response;
+            }
+            Some(Fault::Status(code)) => {
+                return problem_response(&Problem::new(*code, "Injected failure."));
+            }
+            Some(Fault::HtmlPage(code)) => {
+                let status = StatusCode::from_u16(*code).unwrap_or(StatusCode::BAD_GATEWAY);
+                let page = format!(
+                    "<!DOCTYPE html>\n<html><head><title>{} {}</title></head><body><h1>{} {}</h1><p>The upstream server did not answer.</p></body></html>\n",
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or(""),
+                    status.as_u16(),
+                    status.canonical_reason().unwrap_or("")
+                );
+                return (
+                    status,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    page,
+                )
+                    .into_response();
+            }
+            _ => {}
+        }
+        let now = Utc::now();
+        let outcome = {
+            let mut store = lock(&shared.store);
+            authenticate(&mut store, &shared.admin_secret, &self.headers, now)
+                .and_then(|actor| work(&mut store, &actor, now))
+        };
+        if self.op == Operation::Create && outcome.is_ok() {
+            shared.tokens_created.fetch_add(1, Ordering::Relaxed);
+        }
+        match (&fault, outcome) {
+            (Some(Fault::DropAfterProcessing), _) => {
+                if let Some(kill) = &self.kill {
+                    kill.0.notify_one();
+                    return std::future::pending().await;
+                }
+                problem_response(&Problem::new(500, "connection could not be dropped"))
+            }
+            (Some(Fault::MalformedJson), Ok(_)) => (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "application/json")],
+                "{\"id\": \"TKN-1234-5678\", \"name\": \"cut off",
+            )
+                .into_response(),
+            (_, Ok(Reply::Json(status, mut body))) => {
+                decorate_body(&mut body, decorate.0, decorate.1);
+                json_response(status, &body)
+            }
+            (_, Ok(Reply::NoContent)) => StatusCode::NO_CONTENT.into_response(),
+            (_, Err(problem)) => problem_response(&problem),
+        }
+    }
+}
+
+fn authenticate(
+    store: &mut Store,
+    admin: &str,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+) -> Result<Actor, Problem> {
+    let secret = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .ok_or_else(|| {
+            Problem::unauthorized("An `Authorization: Bearer <API token>` header is required.")
+        })?;
+    if secret == admin {
+        return Ok(admin_actor());
+    }
+    let (id, name, status) = match store.by_secret(secret) {
+        Some(t) => (t.id.clone(), t.name.clone(), t.status.clone()),
+        None => return Err(Problem::unauthorized("The API token is not valid.")),
+    };
+    match status {
+        Status::Active => {
+            store.touch(&id, now);
+            Ok(Actor { id, name })
+        }
+        other => Err(Problem::unauthorized(format!(
+            "API token {id} is {}.",
+            other.as_str()
+        ))),
+    }
+}
+
+/// The token as the merged spec's `ApiToken`, as JSON, without `omit`ted fields.
+pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, omit: &[String]) -> Value {
+    let account = store.account(&token.account_id);
+    let event = |at: DateTime<Utc>, by: &Actor| PlatformObjectEvent {
+        at: Some(at),
+        by: Some(PlatformIdentityRef {
+            id: Some(by.id.clone()),
+            name: Some(by.name.clone()),
+            ..Default::default()
+        }),
+    };
+    let api = ApiToken {
+        id: Some(token.id.clone()),
+        name: Some(token.name.clone()),
+        description: token.description.clone(),
+        icon: token.icon.clone(),
+        status: Some(ApiTokenStatus(token.status.as_str().to_string())),
+        revision: Some(token.revision),
+        last_access_at: token.last_access_at,
+        token: with_secret.then(|| mpt_api::TokenSecret::new(token.secret.clone())),
+        account: Some(AccountRef {
+            id: Some(token.account_id.clone()),
+            name: account.map(|a| a.name.clone()),
+            type_: account.map(|a| AccountType(a.kind.clone())),
+            status: Some(AccountStatus("Active".into())),
+            ..Default::default()
+        }),
+        modules: token
+            .modules
+            .iter()
+            .map(|id| ModuleRef {
+                id: Some(id.clone()),
+                ..Default::default()
+            })
+            .collect(),
+        audit: Some(PlatformObjectAudit {
+            created: Some(event(token.created.0, &token.created.1)),
+            updated: token.updated.as_ref().map(|(at, by)| event(*at, by)),
+        }),
+        meta: None,
+        extensions: None,
+    };
+    let mut value = serde_json::to_value(api).unwrap_or(Value::Null);
+    if let Some(obj) = value.as_object_mut() {
+        for field in omit {
+            obj.remove(field);
+        }
+    }
+    value
+}
+
+fn decorate_body(body: &mut Value, unknown_fields: bool, unknown_enums: bool) {
+    if !(unknown_fields || unknown_enums) {
+        return;
+    }
+    let decorate_token = |t: &mut Value| {
+        let id = t
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if unknown_fields {
+            t["href"] = json!(format!("/accounts/api-tokens/{id}"));
+            t["x-mock-extra"] = json!({"nested": [1, 2, 3], "flag": true});
+            if let Some(account) = t.get_mut("account").filter(|a| a.is_object()) {
+                account["href"] = json!("/accounts/accounts/unknown");
+            }
+        }
+        if unknown_enums && let Some(account) = t.get_mut("account").filter(|a| a.is_object()) {
+            account["type"] = json!("Development");
+            account["status"] = json!("Frozen");
+        }
+    };
+    match body.get_mut("data").and_then(Value::as_array_mut) {
+        Some(items) => {
+            items.iter_mut().for_each(decorate_token);
+            if unknown_fields {
+                body["$meta"]["x-mock-extra"] = json!("unknown list metadata");
+            }
+        }
+        None => decorate_token(body),
+    }
+}
+
+fn call(
+    shared: Arc<Shared>,
+    op: Operation,
+    headers: HeaderMap,
+    kill: Option<axum::Extension<ConnectionKill>>,
+) -> Call {
+    Call {
+        shared,
+        op,
+        headers,
+        kill: kill.map(|k| k.0),
+    }
+}
+
+type Kill = Option<axum::Extension<ConnectionKill>>;
+
+async fn list(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    call(s, Operation::List, headers, kill)
+        .run(move |store, _, _| {
+            let q = ListQuery::parse(query.as_deref())?;
+            let mut matched: Vec<&Token> = store
+                .all()
+                .filter(|t| t.status != Status::Deleted && q.matches(t))
+                .collect();
+            q.sort(&mut matched);
+            let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
+            let data: Vec<Value> = matched
+                .iter()
+                .skip(q.offset)
+                .take(limit)
+                .map(|t| render(store, t, false, &q.omit))
+                .collect();
+            let mut meta =
+                json!({"pagination": {"offset": q.offset, "limit": limit, "total": matched.len()}});
+            if !q.omit.is_empty() {
+                meta["omitted"] = json!(q.omit);
+            }
+            Ok(Reply::Json(
+                StatusCode::OK,
+                json!({"$meta": meta, "data": data}),
+            ))
+        })
+        .await
+}
+
+async fn get_one(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    call(s, Operation::Get, headers, kill)
+        .run(move |store, _, _| {
+            let mut omit = Vec::new();
+            for part in query
+                .as_deref()
+                .unwrap_or("")
+                .split('&')
+                .filter(|p| !p.is_empty())
+            {
+                match part.split_once('=') {
+                    Some(("select", v)) => {
+                        let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
+                        omit = parse_select(&v)?;
+                    }
+                    _ => {
+                        return Err(Problem::query(
+                            format!("Unsupported query parameter '{part}'."),
+                            &[],
+                        ));
+                    }
+                }
+            }
+            let token = store.live(&id)?;
+            let mut body = render(store, token, false, &omit);
+            if !omit.is_empty() {
+                body["$meta"] =
+                    serde_json::to_value(PlatformMetadata { omitted: omit }).unwrap_or_default();
+            }
+            Ok(Reply::Json(StatusCode::OK, body))
+        })
+        .await
+}
+
+/// Parses a JSON object body, or a 400 naming the problem.
+fn object_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, Problem> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(Problem::validation(&[(
+            "$",
+            "The request body must be a JSON object.".into(),
+        )])),
+        Err(e) => Err(Problem::validation(&[(
+            "$",
+            format!("The request body is not valid JSON: {e}."),
+        )])),
+    }
+}
+
+fn optional_string(
+    map: &serde_json::Map<String, Value>,
+    field: &'static str,
+    errors: &mut Vec<(&'static str, String)>,
+) -> Option<Option<String>> {
+    match map.get(field) {
+        None => None,
+        Some(Value::Null) => Some(None),
+        Some(Value::String(s)) => Some(Some(s.clone())),
+        Some(_) => {
+            errors.push((
+                field,
+                format!("The {field} field must be a string or null."),
+            ));
+            None
+        }
+    }
+}
+
+fn module_ids(
+    map: &serde_json::Map<String, Value>,
+    errors: &mut Vec<(&'static str, String)>,
+) -> Option<Vec<String>> {
+    let value = map.get("modules")?;
+    let ids: Option<Vec<String>> = value.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|m| m.get("id").and_then(Value::as_str).map(String::from))
+            .collect()
+    });
+    match ids {
+        Some(ids) if !ids.is_empty() => Some(ids),
+        _ => {
+            errors.push((
+                "modules",
+                "At least one module reference ({\"id\": \"MOD-...\"}) is required.".into(),
+            ));
+            None
+        }
+    }
+}
+
+async fn create(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    call(s, Operation::Create, headers, kill)
+        .run(move |store, actor, now| {
+            let map = object_body(&body)?;
+            let mut errors = Vec::new();
+            let name = match map.get("name").and_then(Value::as_str).map(str::trim) {
+                Some(n) if !n.is_empty() => n.to_string(),
+                _ => {
+                    errors.push(("name", "The name field is required.".to_string()));
+                    String::new()
+                }
+            };
+            let account_id = match map
+                .get("account")
+                .and_then(|a| a.get("id"))
+                .and_then(Value::as_str)
+            {
+                Some(id) if crate::store::is_platform_id(id, "ACC") => id.to_string(),
+                Some(id) => {
+                    errors.push((
+                        "account.id",
+                        format!("'{id}' is not an account id (ACC-dddd-dddd)."),
+                    ));
+                    String::new()
+                }
+                None => {
+                    errors.push((
+                        "account.id",
+                        "The account reference is required.".to_string(),
+                    ));
+                    String::new()
+                }
+            };
+            let description = optional_string(&map, "description", &mut errors).flatten();
+            let icon = optional_string(&map, "icon", &mut errors).flatten();
+            let modules = module_ids(&map, &mut errors);
+            if modules.is_none() && !errors.iter().any(|e| e.0 == "modules") {
+                errors.push((
+                    "modules",
+                    "At least one module reference ({\"id\": \"MOD-...\"}) is required.".into(),
+                ));
+            }
+            if !errors.is_empty() {
+                return Err(Problem::validation(&errors));
+            }
+            let new = NewToken {
+                account_id,
+                name,
+                description,
+                icon,
+                modules: modules.unwrap_or_default(),
+            };
+            let id = store.create(new, actor.clone(), now).id.clone();
+            let token = store.live(&id)?;
+            Ok(Reply::Json(
+                StatusCode::CREATED,
+                render(store, token, true, &[]),
+            ))
+        })
+        .await
+}
+
+async fn update(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    call(s, Operation::Update, headers, kill)
+        .run(move |store, actor, now| {
+            store.live(&id)?;
+            let map = object_body(&body)?;
+            let mut errors = Vec::new();
+            let name = match map.get("name") {
+                None => None,
+                Some(Value::String(n)) if !n.trim().is_empty() => Some(n.trim().to_string()),
+                Some(_) => {
+                    errors.push(("name", "The name must be a non-empty string.".to_string()));
+                    None
+                }
+            };
+            let delta = Delta {
+                name,
+                description: optional_string(&map, "description", &mut errors),
+                icon: optional_string(&map, "icon", &mut errors),
+                modules: module_ids(&map, &mut errors),
+            };
+            if !errors.is_empty() {
+                return Err(Problem::validation(&errors));
+            }
+            let token = store.update(&id, delta, actor.clone(), now)?;
+            let token = token.id.clone();
+            let token = store.live(&token)?;
+            Ok(Reply::Json(
+                StatusCode::OK,
+                render(store, token, false, &[]),
+            ))
+        })
+        .await
+}
+
+async fn delete(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    call(s, Operation::Delete, headers, kill)
+        .run(move |store, actor, now| {
+            store.delete(&id, actor.clone(), now)?;
+            Ok(Reply::NoContent)
+        })
+        .await
+}
+
+fn switch(
+    s: Arc<Shared>,
+    kill: Kill,
+    headers: HeaderMap,
+    id: String,
+    action: Switch,
+) -> impl Future<Output = Response> {
+    let op = match action {
+        Switch::Enable => Operation::Enable,
+        Switch::Disable => Operation::Disable,
+    };
+    let noop = *lock(&s.noop);
+    call(s, op, headers, kill).run(move |store, actor, now| {
+        let id = store
+            .switch(&id, action, noop, actor.clone(), now)?
+            .id
+            .clone();
+        let token = store.live(&id)?;
+        Ok(Reply::Json(
+            StatusCode::OK,
+            render(store, token, false, &[]),
+        ))
+    })
+}
+
+async fn enable(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    switch(s, kill, headers, id, Switch::Enable).await
+}
+
+async fn disable(
+    State(s): State<Arc<Shared>>,
+    kill: Kill,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    switch(s, kill, headers, id, Switch::Disable).await
+}

@@ -1,0 +1,366 @@
+//! A real, stateful HTTP fake of the SoftwareOne Marketplace **API tokens** resource.
+//!
+//! [`MockServer::start`] binds `127.0.0.1:0` and serves the seven operations of the merged spec
+//! (`openapi/marketplace-api-tokens.json`) with the platform's behaviour:
+//!
+//! * **auth** by `Authorization: Bearer <secret>`, checked against the mock's own token store: an
+//!   Active token's secret works (and updates its `lastAccessAt`); a Disabled or Deleted token's
+//!   secret gets 401. The handle's [`admin_secret`](MockServer::admin_secret) always works;
+//! * **lifecycle**: create → Active (201, `revision` 1, the secret returned on create only);
+//!   Active ⇄ Disabled; delete → 204, then 404. Every change bumps `revision` and
+//!   `audit.updated`. Enabling an Active token (or disabling a Disabled one) answers 400 by
+//!   default; [`NoopTransition::Accept`] makes it a 200 no-op;
+//! * **lists**: `limit` (default 10, capped at 100, `0` = count only), `offset`,
+//!   `$meta.pagination.total`, RQL filters in the query string, `order`, `select`;
+//! * **errors** as RFC 9457 problem details with `traceId` and `errors` in both shapes;
+//! * **faults** on demand ([`Faults`]): latency, 429 with `Retry-After`, 5xx, HTML error pages,
+//!   connections dropped after the request was processed, malformed JSON, unknown fields and
+//!   enum values; and counters ([`MockServer::requests`], [`MockServer::tokens_created`]).
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+//! let server = mpt_mock::MockServer::start().await?;
+//! let token = server.seed_token(mpt_mock::SeedToken::named("ci"));
+//! let url = format!("{}/public/v1/accounts/api-tokens/{}", server.base_url(), token.id);
+//! assert!(url.starts_with("http://127.0.0.1:"));
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod faults;
+mod http;
+mod problem;
+mod rql;
+mod store;
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use mpt_api::TokenSecret;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use faults::{Fault, FaultRule, Faults, Operation};
+pub use http::BASE_PATH;
+pub use rql::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use store::NoopTransition;
+
+use crate::faults::FaultState;
+use crate::http::{Shared, lock};
+use crate::store::{Account, Actor, NewToken, Status, Store};
+
+/// The account seeded tokens belong to unless told otherwise (a Client account).
+pub const DEFAULT_ACCOUNT: &str = "ACC-0000-0001";
+/// A seeded Vendor account.
+pub const VENDOR_ACCOUNT: &str = "ACC-0000-0002";
+/// A seeded Operations account.
+pub const OPERATIONS_ACCOUNT: &str = "ACC-0000-0003";
+/// The module seeded tokens get unless told otherwise.
+pub const DEFAULT_MODULE: &str = "MOD-1756";
+
+/// A token to put in the store directly, bypassing the API.
+#[derive(Debug, Clone)]
+pub struct SeedToken {
+    /// Display name.
+    pub name: String,
+    /// Owning account (created as a Client account if unknown).
+    pub account_id: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Module ids.
+    pub modules: Vec<String>,
+    /// Its status: `Active`, `Disabled`, `Deleted`, or any other string (an unknown state).
+    pub status: String,
+    /// When its secret was last used.
+    pub last_access_at: Option<DateTime<Utc>>,
+}
+
+impl SeedToken {
+    /// An Active token with this name in [`DEFAULT_ACCOUNT`], with [`DEFAULT_MODULE`].
+    pub fn named(name: impl Into<String>) -> SeedToken {
+        SeedToken {
+            name: name.into(),
+            account_id: DEFAULT_ACCOUNT.into(),
+            description: None,
+            modules: vec![DEFAULT_MODULE.into()],
+            status: "Active".into(),
+            last_access_at: None,
+        }
+    }
+
+    /// In this account.
+    pub fn in_account(mut self, account_id: impl Into<String>) -> SeedToken {
+        self.account_id = account_id.into();
+        self
+    }
+
+    /// With this status.
+    pub fn with_status(mut self, status: impl Into<String>) -> SeedToken {
+        self.status = status.into();
+        self
+    }
+
+    /// With this description.
+    pub fn with_description(mut self, description: impl Into<String>) -> SeedToken {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// Last used at this time.
+    pub fn last_used(mut self, at: DateTime<Utc>) -> SeedToken {
+        self.last_access_at = Some(at);
+        self
+    }
+}
+
+/// A seeded token's id and secret.
+#[derive(Debug, Clone)]
+pub struct Seeded {
+    /// `TKN-dddd-dddd`.
+    pub id: String,
+    /// Its secret (redacted in `Debug`).
+    pub secret: TokenSecret,
+}
+
+/// How to start a [`MockServer`].
+#[derive(Debug, Clone, Default)]
+pub struct MockServerBuilder {
+    port: u16,
+    admin_secret: Option<String>,
+    faults: Faults,
+    noop: NoopTransition,
+    seed: usize,
+}
+
+impl MockServerBuilder {
+    /// Listen on this loopback port (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Use this admin secret instead of a random one.
+    pub fn admin_secret(mut self, secret: impl Into<String>) -> Self {
+        self.admin_secret = Some(secret.into());
+        self
+    }
+
+    /// Start with these faults.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// What enabling an Active token (disabling a Disabled one) answers.
+    pub fn noop_transition(mut self, noop: NoopTransition) -> Self {
+        self.noop = noop;
+        self
+    }
+
+    /// Seed this many Active tokens (`token-1`, `token-2`, ...) in [`DEFAULT_ACCOUNT`].
+    pub fn seed(mut self, tokens: usize) -> Self {
+        self.seed = tokens;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(self) -> std::io::Result<MockServer> {
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
+        let addr = listener.local_addr()?;
+        let mut store = Store::default();
+        for (id, name, kind) in [
+            (DEFAULT_ACCOUNT, "Mock Client", "Client"),
+            (VENDOR_ACCOUNT, "Mock Vendor", "Vendor"),
+            (OPERATIONS_ACCOUNT, "Mock Operations", "Operations"),
+        ] {
+            store.put_account(Account {
+                id: id.into(),
+                name: name.into(),
+                kind: kind.into(),
+            });
+        }
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: Mutex::new(FaultState::new(self.faults)),
+            noop: Mutex::new(self.noop),
+            admin_secret: self
+                .admin_secret
+                .unwrap_or_else(|| format!("mock-admin:{:032x}", fastrand::u128(..))),
+            requests: Default::default(),
+            tokens_created: AtomicU64::new(0),
+        });
+        let (shutdown, watcher) = watch::channel(false);
+        tokio::spawn(http::serve(
+            listener,
+            http::router(Arc::clone(&shared)),
+            watcher,
+        ));
+        let server = MockServer {
+            addr,
+            base_url: format!("http://{addr}"),
+            shared,
+            shutdown,
+        };
+        for i in 1..=self.seed {
+            server.seed_token(SeedToken::named(format!("token-{i}")));
+        }
+        Ok(server)
+    }
+}
+
+/// A running mock server. Dropping it stops the server.
+pub struct MockServer {
+    addr: SocketAddr,
+    base_url: String,
+    shared: Arc<Shared>,
+    shutdown: watch::Sender<bool>,
+}
+
+impl fmt::Debug for MockServer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockServer")
+            .field("base_url", &self.base_url)
+            .field("admin_secret", &"[REDACTED]")
+            .finish_non_exhaustive()
+    }
+}
+
+impl MockServer {
+    /// Starts a server with defaults on `127.0.0.1:0`.
+    pub async fn start() -> std::io::Result<MockServer> {
+        MockServer::builder().start().await
+    }
+
+    /// A builder for a server with options.
+    pub fn builder() -> MockServerBuilder {
+        MockServerBuilder::default()
+    }
+
+    /// `http://127.0.0.1:<port>`: the base URL clients use (paths start with [`BASE_PATH`]).
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A secret that always authenticates (it belongs to no token).
+    pub fn admin_secret(&self) -> &str {
+        &self.shared.admin_secret
+    }
+
+    /// Adds (or renames) an account.
+    pub fn add_account(&self, id: &str, name: &str, kind: &str) {
+        lock(&self.shared.store).put_account(Account {
+            id: id.into(),
+            name: name.into(),
+            kind: kind.into(),
+        });
+    }
+
+    /// Puts a token in the store directly and returns its id and secret.
+    pub fn seed_token(&self, seed: SeedToken) -> Seeded {
+        let mut store = lock(&self.shared.store);
+        let actor = Actor {
+            id: "USR-0000-0000".into(),
+            name: "Mock seeder".into(),
+        };
+        let new = NewToken {
+            account_id: seed.account_id,
+            name: seed.name,
+            description: seed.description,
+            icon: None,
+            modules: seed.modules,
+        };
+        let (id, secret) = {
+            let t = store.create(new, actor, Utc::now());
+            (t.id.clone(), t.secret.clone())
+        };
+        store.force_status(&id, Status::parse(&seed.status));
+        if let Some(at) = seed.last_access_at {
+            store.touch(&id, at);
+        }
+        Seeded {
+            id,
+            secret: TokenSecret::new(secret),
+        }
+    }
+
+    /// Seeds `count` Active tokens named `{prefix}-1`, `{prefix}-2`, ... in `account_id`.
+    pub fn seed_tokens(&self, count: usize, prefix: &str, account_id: &str) -> Vec<Seeded> {
+        (1..=count)
+            .map(|i| {
+                self.seed_token(SeedToken::named(format!("{prefix}-{i}")).in_account(account_id))
+            })
+            .collect()
+    }
+
+    /// A token's status as stored (`Deleted` tokens included), or `None` if it never existed.
+    pub fn token_status(&self, id: &str) -> Option<String> {
+        lock(&self.shared.store)
+            .get(id)
+            .map(|t| t.status.as_str().to_string())
+    }
+
+    /// A token's revision, or `None` if it never existed.
+    pub fn token_revision(&self, id: &str) -> Option<i32> {
+        lock(&self.shared.store).get(id).map(|t| t.revision)
+    }
+
+    /// When a token's secret last authenticated.
+    pub fn token_last_access(&self, id: &str) -> Option<DateTime<Utc>> {
+        lock(&self.shared.store)
+            .get(id)
+            .and_then(|t| t.last_access_at)
+    }
+
+    /// Tokens that are not Deleted, in all accounts.
+    pub fn live_tokens(&self) -> usize {
+        lock(&self.shared.store).live_count()
+    }
+
+    /// Ids and names of the tokens that are not Deleted, in creation order.
+    pub fn live_token_names(&self) -> Vec<(String, String)> {
+        lock(&self.shared.store)
+            .all()
+            .filter(|t| t.status != Status::Deleted)
+            .map(|t| (t.id.clone(), t.name.clone()))
+            .collect()
+    }
+
+    /// Replaces the faults (and restarts their counters).
+    pub fn set_faults(&self, faults: Faults) {
+        *lock(&self.shared.faults) = FaultState::new(faults);
+    }
+
+    /// Sets what enabling an Active token (disabling a Disabled one) answers.
+    pub fn set_noop_transition(&self, noop: NoopTransition) {
+        *lock(&self.shared.noop) = noop;
+    }
+
+    /// Requests seen for one operation (faulted ones included).
+    pub fn requests(&self, op: Operation) -> u64 {
+        self.shared.requests[op.index()].load(Ordering::Relaxed)
+    }
+
+    /// Requests seen for all operations.
+    pub fn total_requests(&self) -> u64 {
+        Operation::ALL.iter().map(|op| self.requests(*op)).sum()
+    }
+
+    /// Tokens successfully created through the API (seeded ones not counted).
+    pub fn tokens_created(&self) -> u64 {
+        self.shared.tokens_created.load(Ordering::Relaxed)
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+    }
+}

@@ -1,0 +1,82 @@
+//! `mpt-mock`: run the mock Marketplace API tokens server until Ctrl-C.
+
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use mpt_mock::{MockServer, NoopTransition};
+
+#[derive(Parser)]
+#[command(
+    name = "mpt-mock",
+    about = "A stateful fake of the Marketplace API tokens resource, on loopback"
+)]
+struct Args {
+    /// Loopback port to listen on (0 = any free port).
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Active tokens to seed in the default account (ACC-0000-0001).
+    #[arg(long, default_value_t = 0)]
+    seed: usize,
+    /// Admin secret to accept (default: a random one, printed at start).
+    #[arg(long, env = "MPT_MOCK_ADMIN_SECRET", hide_env_values = true)]
+    admin_secret: Option<String>,
+    /// What enabling an Active token (or disabling a Disabled one) answers.
+    #[arg(long, value_enum, default_value_t = Noop::Reject)]
+    noop_transitions: Noop,
+    /// Latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Noop {
+    /// 400 Bad Request.
+    Reject,
+    /// 200 with the unchanged token.
+    Accept,
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    runtime.block_on(async move {
+        let mut builder = MockServer::builder()
+            .port(args.port)
+            .seed(args.seed)
+            .noop_transition(match args.noop_transitions {
+                Noop::Reject => NoopTransition::Reject,
+                Noop::Accept => NoopTransition::Accept,
+            })
+            .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(args.latency_ms)));
+        if let Some(secret) = args.admin_secret {
+            builder = builder.admin_secret(secret);
+        }
+        let server = match builder.start().await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: cannot listen on 127.0.0.1:{}: {e}", args.port);
+                return std::process::ExitCode::from(2);
+            }
+        };
+        println!("mpt-mock listening on {}", server.base_url());
+        println!("admin secret: {}", server.admin_secret());
+        println!(
+            "try: curl -H 'Authorization: Bearer {}' {}{}",
+            server.admin_secret(),
+            server.base_url(),
+            mpt_mock::BASE_PATH
+        );
+        let _ = tokio::signal::ctrl_c().await;
+        println!("stopping after {} requests", server.total_requests());
+        std::process::ExitCode::SUCCESS
+    })
+}

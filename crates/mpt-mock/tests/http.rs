@@ -1,0 +1,628 @@
+//! The mock over raw HTTP: every transition, auth, pagination, RQL, select and each fault.
+
+use std::time::{Duration, Instant};
+
+use mpt_mock::{
+    BASE_PATH, DEFAULT_ACCOUNT, Fault, FaultRule, Faults, MockServer, NoopTransition, Operation,
+    SeedToken, VENDOR_ACCOUNT,
+};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+struct Api {
+    server: MockServer,
+    http: reqwest::Client,
+}
+
+impl Api {
+    async fn start() -> Api {
+        Api::with(MockServer::builder()).await
+    }
+
+    async fn with(builder: mpt_mock::MockServerBuilder) -> Api {
+        Api {
+            server: builder.start().await.unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{BASE_PATH}{path}", self.server.base_url())
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        secret: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(secret);
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            if text.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_str(&text).unwrap()
+            },
+        )
+    }
+
+    async fn admin(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let secret = self.server.admin_secret().to_string();
+        self.call(method, path, &secret, body).await
+    }
+
+    async fn create(&self, name: &str) -> Value {
+        let (status, body) = self
+            .admin(reqwest::Method::POST, "", Some(json!({
+                "account": {"id": DEFAULT_ACCOUNT}, "name": name, "description": "made by a test",
+                "modules": [{"id": "MOD-1756"}]
+            })))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body
+    }
+}
+
+use reqwest::Method;
+
+#[tokio::test]
+async fn the_whole_lifecycle_with_revisions_and_auth_by_the_tokens_own_secret() {
+    let api = Api::start().await;
+    let created = api.create("ci deployer").await;
+    let id = created["id"].as_str().unwrap().to_string();
+    let secret = created["token"].as_str().unwrap().to_string();
+    assert!(secret.starts_with(&format!("idt:{id}:")), "{secret}");
+    assert_eq!(created["status"], "Active");
+    assert_eq!(created["revision"], 1);
+    assert_eq!(created["account"]["id"], DEFAULT_ACCOUNT);
+
+    // The new secret authenticates, and its use is recorded.
+    let (status, fetched) = api
+        .call(Method::GET, &format!("/{id}"), &secret, None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        fetched.get("token").is_none(),
+        "the secret is returned on create only"
+    );
+    assert!(api.server.token_last_access(&id).is_some());
+
+    let (status, updated) = api
+        .admin(
+            Method::PUT,
+            &format!("/{id}"),
+            Some(json!({"name": "ci deployer v2", "description": null, "status": "Deleted"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(updated["name"], "ci deployer v2");
+    assert!(
+        updated.get("description").is_none(),
+        "null clears the description"
+    );
+    assert_eq!(
+        updated["status"], "Active",
+        "status is read-only in an update"
+    );
+    assert_eq!(updated["revision"], 2);
+    assert!(updated["audit"]["updated"]["at"].is_string());
+
+    let (status, disabled) = api
+        .admin(Method::POST, &format!("/{id}/disable"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (disabled["status"].as_str(), disabled["revision"].as_i64()),
+        (Some("Disabled"), Some(3))
+    );
+
+    // A disabled token's secret gets 401, and the answer does not echo the secret.
+    let (status, problem) = api.call(Method::GET, "", &secret, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["detail"], format!("API token {id} is Disabled."));
+    assert!(!problem.to_string().contains(&secret[18..]));
+
+    let (status, enabled) = api
+        .admin(Method::POST, &format!("/{id}/enable"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (enabled["status"].as_str(), enabled["revision"].as_i64()),
+        (Some("Active"), Some(4))
+    );
+    assert_eq!(
+        api.call(Method::GET, "", &secret, None).await.0,
+        StatusCode::OK
+    );
+
+    let (status, body) = api.admin(Method::DELETE, &format!("/{id}"), None).await;
+    assert_eq!((status, body), (StatusCode::NO_CONTENT, Value::Null));
+    assert_eq!(api.server.token_status(&id).as_deref(), Some("Deleted"));
+    assert_eq!(
+        api.call(Method::GET, "", &secret, None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    for (method, path) in [
+        (Method::GET, format!("/{id}")),
+        (Method::PUT, format!("/{id}")),
+        (Method::DELETE, format!("/{id}")),
+        (Method::POST, format!("/{id}/enable")),
+        (Method::POST, format!("/{id}/disable")),
+        (Method::GET, "/TKN-0000-0404".to_string()),
+    ] {
+        let body = (method == Method::PUT).then(|| json!({"name": "x"}));
+        let (status, problem) = api.admin(method.clone(), &path, body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+        assert_eq!(problem["status"], 404);
+        assert!(problem["traceId"].as_str().unwrap().starts_with("00-"));
+    }
+    let (_, list) = api.admin(Method::GET, "", None).await;
+    assert_eq!(
+        list["$meta"]["pagination"]["total"], 0,
+        "deleted tokens are not listed"
+    );
+}
+
+#[tokio::test]
+async fn a_noop_transition_is_400_by_default_and_a_200_noop_when_switched() {
+    let api = Api::start().await;
+    let id = api.server.seed_token(SeedToken::named("a")).id;
+    let (status, problem) = api
+        .admin(Method::POST, &format!("/{id}/enable"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["errors"][0]["properties"], json!(["status"]));
+    assert_eq!(api.server.token_revision(&id), Some(1));
+
+    api.server.set_noop_transition(NoopTransition::Accept);
+    let (status, token) = api
+        .admin(Method::POST, &format!("/{id}/enable"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        (token["status"].as_str(), token["revision"].as_i64()),
+        (Some("Active"), Some(1))
+    );
+
+    // A token in a state the platform may add cannot be switched.
+    let odd = api
+        .server
+        .seed_token(SeedToken::named("odd").with_status("Suspended"))
+        .id;
+    assert_eq!(
+        api.admin(Method::POST, &format!("/{odd}/disable"), None)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+#[tokio::test]
+async fn missing_or_unknown_secrets_get_401_problems() {
+    let api = Api::start().await;
+    let resp = api.http.get(api.url("")).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let (status, problem) = api
+        .call(Method::GET, "", "idt:TKN-1111-1111:nope", None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["title"], "Unauthorized");
+    assert!(!problem.to_string().contains("nope"));
+}
+
+#[tokio::test]
+async fn create_validation_uses_the_field_map_shape() {
+    let api = Api::start().await;
+    let (status, problem) = api
+        .admin(
+            Method::POST,
+            "",
+            Some(json!({"account": {"id": "nope"}, "modules": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(problem["detail"], "One or more validation errors occurred.");
+    let errors = problem["errors"].as_object().unwrap();
+    assert!(
+        errors.contains_key("name")
+            && errors.contains_key("account.id")
+            && errors.contains_key("modules"),
+        "{problem}"
+    );
+    let (status, _) = api
+        .admin(Method::POST, "", Some(json!("not an object")))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(api.server.tokens_created(), 0);
+}
+
+#[tokio::test]
+async fn pagination_runs_to_the_end_and_limit_is_capped() {
+    let api = Api::with(MockServer::builder().seed(25)).await;
+    let mut seen = Vec::new();
+    let mut offset = 0;
+    loop {
+        let (status, page) = api
+            .admin(Method::GET, &format!("?limit=10&offset={offset}"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let data = page["data"].as_array().unwrap();
+        assert_eq!(
+            page["$meta"]["pagination"],
+            json!({"offset": offset, "limit": 10, "total": 25})
+        );
+        seen.extend(data.iter().map(|t| t["name"].as_str().unwrap().to_string()));
+        offset += 10;
+        if offset >= 25 {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 25);
+    assert_eq!(seen[0], "token-1");
+    assert_eq!(seen[24], "token-25");
+
+    let (_, count) = api.admin(Method::GET, "?limit=0", None).await;
+    assert_eq!(count["data"], json!([]));
+    assert_eq!(count["$meta"]["pagination"]["total"], 25);
+    let (_, big) = api.admin(Method::GET, "?limit=1000", None).await;
+    assert_eq!(big["$meta"]["pagination"]["limit"], 100);
+    let (_, default) = api.admin(Method::GET, "", None).await;
+    assert_eq!(default["data"].as_array().unwrap().len(), 10);
+    let (status, _) = api.admin(Method::GET, "?limit=-1", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+async fn names(api: &Api, query: &str) -> Vec<String> {
+    let (status, page) = api.admin(Method::GET, &format!("?{query}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{query}: {page}");
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[tokio::test]
+async fn rql_filters_order_and_select() {
+    let api = Api::start().await;
+    let old = chrono::DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    let recent = chrono::DateTime::parse_from_rfc3339("2026-11-01T00:00:00Z")
+        .unwrap()
+        .to_utc();
+    api.server
+        .seed_token(SeedToken::named("Alpha sync").last_used(old));
+    api.server.seed_token(
+        SeedToken::named("beta")
+            .with_status("Disabled")
+            .last_used(recent),
+    );
+    let gamma = api
+        .server
+        .seed_token(SeedToken::named("gamma").in_account(VENDOR_ACCOUNT))
+        .id;
+    api.server
+        .seed_token(SeedToken::named("delta sync").with_description("nightly"));
+
+    assert_eq!(
+        names(&api, "eq(status,Active)").await,
+        ["Alpha sync", "gamma", "delta sync"]
+    );
+    assert_eq!(names(&api, "eq(status,'Disabled')").await, ["beta"]);
+    assert_eq!(
+        names(&api, &format!("eq(account.id,{VENDOR_ACCOUNT})")).await,
+        ["gamma"]
+    );
+    assert_eq!(names(&api, &format!("eq(id,{gamma})")).await, ["gamma"]);
+    assert_eq!(
+        names(&api, "and(eq(status,Active),ne(account.id,ACC-0000-0002))").await,
+        ["Alpha sync", "delta sync"]
+    );
+    assert_eq!(
+        names(&api, "or(eq(name,beta),eq(name,gamma))").await,
+        ["beta", "gamma"]
+    );
+    assert_eq!(names(&api, "not(eq(status,Active))").await, ["beta"]);
+    assert_eq!(
+        names(&api, "in(name,(beta,gamma))").await,
+        ["beta", "gamma"]
+    );
+    assert_eq!(
+        names(&api, "out(name,(beta,gamma))").await,
+        ["Alpha sync", "delta sync"]
+    );
+    assert_eq!(
+        names(&api, "like(name,*sync)").await,
+        ["Alpha sync", "delta sync"]
+    );
+    assert_eq!(names(&api, "like(name,alpha*)").await, Vec::<String>::new());
+    assert_eq!(names(&api, "ilike(name,alpha*)").await, ["Alpha sync"]);
+    assert_eq!(names(&api, "eq(description,nightly)").await, ["delta sync"]);
+    assert_eq!(
+        names(&api, "eq(lastAccessAt,null())").await,
+        ["gamma", "delta sync"]
+    );
+    assert_eq!(
+        names(&api, "lt(lastAccessAt,2026-06-01T00:00:00Z)").await,
+        ["Alpha sync"]
+    );
+    assert_eq!(
+        names(&api, "and(eq(status,Active),or(lt(lastAccessAt,2026-06-01T00:00:00Z),eq(lastAccessAt,null())))").await,
+        ["Alpha sync", "gamma", "delta sync"]
+    );
+    assert_eq!(
+        names(&api, "eq(status,Active)&like(name,*sync)").await,
+        ["Alpha sync", "delta sync"]
+    );
+    // Percent-encoded RQL, as a client library may send it.
+    assert_eq!(
+        names(&api, "eq(name%2C%27Alpha%20sync%27)").await,
+        ["Alpha sync"]
+    );
+
+    assert_eq!(
+        names(&api, "order=-name").await,
+        ["gamma", "delta sync", "beta", "Alpha sync"]
+    );
+    assert_eq!(
+        names(&api, "order=name&limit=2&offset=1").await,
+        ["beta", "delta sync"]
+    );
+    assert_eq!(
+        names(&api, "order=-audit.created.at").await,
+        ["delta sync", "gamma", "beta", "Alpha sync"]
+    );
+
+    let (_, page) = api
+        .admin(Method::GET, "?select=-audit,-account,+name&limit=1", None)
+        .await;
+    assert_eq!(page["$meta"]["omitted"], json!(["audit", "account"]));
+    assert!(page["data"][0].get("audit").is_none() && page["data"][0].get("account").is_none());
+    assert!(page["data"][0].get("name").is_some());
+    let (_, one) = api
+        .admin(Method::GET, &format!("/{gamma}?select=-modules"), None)
+        .await;
+    assert_eq!(one["$meta"]["omitted"], json!(["modules"]));
+    assert!(one.get("modules").is_none());
+
+    for bad in [
+        "eq(status,Active",
+        "eq(colour,red)",
+        "frob(a,b)",
+        "order=colour",
+        "select=-colour",
+        "colour=red",
+    ] {
+        let (status, problem) = api.admin(Method::GET, &format!("?{bad}"), None).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(problem["errors"].is_array(), "{bad}: {problem}");
+    }
+    let (status, _) = api
+        .admin(Method::GET, &format!("/{gamma}?select=-colour"), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_not_processed() {
+    let api = Api::with(
+        MockServer::builder().faults(
+            Faults::none()
+                .with(FaultRule::every(
+                    2,
+                    Fault::RateLimited {
+                        retry_after: Duration::from_millis(1500),
+                    },
+                ))
+                .with(FaultRule::every(1, Fault::Status(503)).only([Operation::Delete])),
+        ),
+    )
+    .await;
+    let body =
+        json!({"account": {"id": DEFAULT_ACCOUNT}, "name": "n", "modules": [{"id": "MOD-1756"}]});
+    let first = api
+        .http
+        .post(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    let second = api
+        .http
+        .post(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(second.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        second.headers()["retry-after"],
+        "2",
+        "1.5 s rounds up to whole seconds"
+    );
+    assert_eq!(second.json::<Value>().await.unwrap()["status"], 429);
+    assert_eq!(api.server.tokens_created(), 1, "a 429 is not processed");
+    assert_eq!(api.server.requests(Operation::Create), 2);
+
+    let id = api.server.live_token_names()[0].0.clone();
+    let (status, problem) = api.admin(Method::DELETE, &format!("/{id}"), None).await;
+    assert_eq!(
+        (status, problem["status"].as_i64()),
+        (StatusCode::SERVICE_UNAVAILABLE, Some(503))
+    );
+    assert_eq!(
+        api.server.token_status(&id).as_deref(),
+        Some("Active"),
+        "a 503 is not processed"
+    );
+}
+
+#[tokio::test]
+async fn an_html_error_page_is_text_html() {
+    let api = Api::with(
+        MockServer::builder()
+            .faults(Faults::none().with(FaultRule::every(1, Fault::HtmlPage(502)))),
+    )
+    .await;
+    let resp = api
+        .http
+        .get(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::BAD_GATEWAY);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("<h1>502 Bad Gateway</h1>")
+    );
+}
+
+#[tokio::test]
+async fn a_dropped_connection_happens_after_the_create_was_processed() {
+    let api = Api::with(
+        MockServer::builder().faults(
+            Faults::none()
+                .with(FaultRule::every(1, Fault::DropAfterProcessing).only([Operation::Create])),
+        ),
+    )
+    .await;
+    let body = json!({"account": {"id": DEFAULT_ACCOUNT}, "name": "lost answer", "modules": [{"id": "MOD-1756"}]});
+    let err = api
+        .http
+        .post(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .json(&body)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        err.is_request() || err.is_connect() || err.is_body(),
+        "{err:?}"
+    );
+    assert_eq!(api.server.tokens_created(), 1, "the server did create it");
+    assert_eq!(api.server.live_token_names()[0].1, "lost answer");
+    // Other operations are unaffected, on a fresh connection.
+    assert_eq!(api.admin(Method::GET, "", None).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn malformed_json_is_a_200_with_a_cut_off_body() {
+    let api = Api::with(MockServer::builder().seed(1).faults(
+        Faults::none().with(FaultRule::every(1, Fault::MalformedJson).only([Operation::List])),
+    ))
+    .await;
+    let resp = api
+        .http
+        .get(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(serde_json::from_str::<Value>(&resp.text().await.unwrap()).is_err());
+}
+
+#[tokio::test]
+async fn unknown_fields_and_enum_values_can_be_switched_on() {
+    let api = Api::with(MockServer::builder().seed(1)).await;
+    api.server.set_faults(Faults {
+        unknown_fields: true,
+        unknown_enum_values: true,
+        ..Faults::none()
+    });
+    let (_, page) = api.admin(Method::GET, "", None).await;
+    let token = &page["data"][0];
+    assert!(
+        token["href"]
+            .as_str()
+            .unwrap()
+            .starts_with("/accounts/api-tokens/TKN-")
+    );
+    assert_eq!(token["x-mock-extra"]["flag"], true);
+    assert_eq!(token["account"]["type"], "Development");
+    assert_eq!(token["account"]["status"], "Frozen");
+    assert!(page["$meta"]["x-mock-extra"].is_string());
+    // And the generated types still read it.
+    let decoded: mpt_api::types::ApiTokenListResponse = serde_json::from_value(page).unwrap();
+    assert_eq!(
+        decoded.data[0]
+            .account
+            .as_ref()
+            .unwrap()
+            .type_
+            .as_deref()
+            .map(String::as_str),
+        Some("Development")
+    );
+}
+
+#[tokio::test]
+async fn latency_is_added_before_answering() {
+    let api = Api::with(
+        MockServer::builder().faults(Faults::none().with_latency(Duration::from_millis(200))),
+    )
+    .await;
+    let started = Instant::now();
+    assert_eq!(api.admin(Method::GET, "", None).await.0, StatusCode::OK);
+    assert!(
+        started.elapsed() >= Duration::from_millis(200),
+        "the answer came before the injected latency"
+    );
+}
+
+#[tokio::test]
+async fn counters_count_each_operation() {
+    let api = Api::start().await;
+    let id = api.create("c").await["id"].as_str().unwrap().to_string();
+    api.admin(Method::GET, &format!("/{id}"), None).await;
+    api.admin(Method::GET, &format!("/{id}"), None).await;
+    api.admin(Method::POST, &format!("/{id}/disable"), None)
+        .await;
+    assert_eq!(api.server.requests(Operation::Create), 1);
+    assert_eq!(api.server.requests(Operation::Get), 2);
+    assert_eq!(api.server.requests(Operation::Disable), 1);
+    assert_eq!(api.server.requests(Operation::Enable), 0);
+    assert_eq!(api.server.total_requests(), 4);
+    assert_eq!(api.server.tokens_created(), 1);
+}
+
+#[tokio::test]
+async fn the_server_stops_when_dropped() {
+    let api = Api::start().await;
+    let url = api.url("");
+    let http = api.http.clone();
+    drop(api.server);
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(http.get(url).send().await.is_err());
+}
