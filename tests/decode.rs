@@ -164,10 +164,18 @@ fn a_token_as_an_audit_actor_decodes() {
 }
 
 #[test]
+fn a_create_request_without_a_name_or_account_is_refused() {
+    let no_account = r#"{"name": "n", "modules": [{"id": "MOD-1"}]}"#;
+    assert!(serde_json::from_str::<CreateApiTokenDto>(no_account).is_err());
+    let empty_name = r#"{"account": {"id": "ACC-1"}, "name": "", "modules": [{"id": "MOD-1"}]}"#;
+    assert!(serde_json::from_str::<CreateApiTokenDto>(empty_name).is_err());
+}
+
+#[test]
 fn create_requests_from_the_docs_and_the_python_client_decode() {
     let docs: CreateApiTokenDto = fixture("create-request-sample.json");
-    assert_eq!(docs.modules.unwrap()[0].id.as_deref(), Some("text"));
+    assert_eq!(docs.modules[0].id.as_str(), "text");
     let python: CreateApiTokenDto = fixture("create-request-python-client.json");
-    assert_eq!(python.account.unwrap().id.as_deref(), Some("ACC-9042-0088"));
-    assert_eq!(python.name.as_deref(), Some("E2E Test API Token"));
+    assert_eq!(python.account.id.as_str(), "ACC-9042-0088");
+    assert_eq!(python.name.as_str(), "E2E Test API Token");
 }

@@ -9,14 +9,67 @@ use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderE
 #[allow(clippy::all)]
 pub mod types {
     ///`AccountDto`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct AccountDto {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
+        pub id: AccountDtoId,
     }
     impl AccountDto {
         pub fn builder() -> builder::AccountDto {
             Default::default()
+        }
+    }
+    ///`AccountDtoId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct AccountDtoId(::std::string::String);
+    impl ::std::ops::Deref for AccountDtoId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<AccountDtoId> for ::std::string::String {
+        fn from(value: AccountDtoId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for AccountDtoId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for AccountDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for AccountDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for AccountDtoId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`AccountRef`
@@ -227,35 +280,139 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
         }
     }
     ///`CreateApiTokenDto`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct CreateApiTokenDto {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub account: ::std::option::Option<AccountDto>,
+        pub account: AccountDto,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub description: ::std::option::Option<::std::string::String>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub extensions: ::std::option::Option<::std::vec::Vec<ExtensionDto>>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub icon: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub modules: ::std::option::Option<::std::vec::Vec<ModuleDto>>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<::std::string::String>,
+        pub modules: ::std::vec::Vec<ModuleDto>,
+        pub name: CreateApiTokenDtoName,
     }
     impl CreateApiTokenDto {
         pub fn builder() -> builder::CreateApiTokenDto {
             Default::default()
         }
     }
+    ///`CreateApiTokenDtoName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct CreateApiTokenDtoName(::std::string::String);
+    impl ::std::ops::Deref for CreateApiTokenDtoName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<CreateApiTokenDtoName> for ::std::string::String {
+        fn from(value: CreateApiTokenDtoName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for CreateApiTokenDtoName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for CreateApiTokenDtoName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for CreateApiTokenDtoName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for CreateApiTokenDtoName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ExtensionDto`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ExtensionDto {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
+        pub id: ExtensionDtoId,
     }
     impl ExtensionDto {
         pub fn builder() -> builder::ExtensionDto {
             Default::default()
+        }
+    }
+    ///`ExtensionDtoId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ExtensionDtoId(::std::string::String);
+    impl ::std::ops::Deref for ExtensionDtoId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ExtensionDtoId> for ::std::string::String {
+        fn from(value: ExtensionDtoId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ExtensionDtoId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ExtensionDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ExtensionDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ExtensionDtoId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`Filters`
@@ -273,6 +430,198 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             Default::default()
         }
     }
+    ///`GetApiTokenSelect`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct GetApiTokenSelect(::std::string::String);
+    impl ::std::ops::Deref for GetApiTokenSelect {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<GetApiTokenSelect> for ::std::string::String {
+        fn from(value: GetApiTokenSelect) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for GetApiTokenSelect {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for GetApiTokenSelect {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for GetApiTokenSelect {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for GetApiTokenSelect {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListApiTokensOrder`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListApiTokensOrder(::std::string::String);
+    impl ::std::ops::Deref for ListApiTokensOrder {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListApiTokensOrder> for ::std::string::String {
+        fn from(value: ListApiTokensOrder) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListApiTokensOrder {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListApiTokensOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListApiTokensOrder {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListApiTokensOrder {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
+    ///`ListApiTokensSelect`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ListApiTokensSelect(::std::string::String);
+    impl ::std::ops::Deref for ListApiTokensSelect {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ListApiTokensSelect> for ::std::string::String {
+        fn from(value: ListApiTokensSelect) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ListApiTokensSelect {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
+            {
+                ::regress::Regex::new(
+                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$",
+                    )
+                    .unwrap()
+            });
+            if PATTERN.find(value).is_none() {
+                return Err(
+                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$\""
+                        .into(),
+                );
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ListApiTokensSelect {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ListApiTokensSelect {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ListApiTokensSelect {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     ///`ListMetadata`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ListMetadata {
@@ -287,14 +636,67 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
         }
     }
     ///`ModuleDto`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ModuleDto {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub id: ::std::option::Option<::std::string::String>,
+        pub id: ModuleDtoId,
     }
     impl ModuleDto {
         pub fn builder() -> builder::ModuleDto {
             Default::default()
+        }
+    }
+    ///`ModuleDtoId`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct ModuleDtoId(::std::string::String);
+    impl ::std::ops::Deref for ModuleDtoId {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<ModuleDtoId> for ::std::string::String {
+        fn from(value: ModuleDtoId) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for ModuleDtoId {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for ModuleDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for ModuleDtoId {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for ModuleDtoId {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
         }
     }
     ///`ModuleRef`
@@ -531,24 +933,94 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             Self::List(value)
         }
     }
+    ///Delta update of an API token: only the members present are changed; null clears description or icon.
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    pub struct UpdateApiTokenDto {
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub description: ::std::option::Option<::std::string::String>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub icon: ::std::option::Option<::std::string::String>,
+        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
+        pub modules: ::std::vec::Vec<ModuleDto>,
+        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
+        pub name: ::std::option::Option<UpdateApiTokenDtoName>,
+    }
+    impl UpdateApiTokenDto {
+        pub fn builder() -> builder::UpdateApiTokenDto {
+            Default::default()
+        }
+    }
+    ///`UpdateApiTokenDtoName`
+    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
+    #[serde(transparent)]
+    pub struct UpdateApiTokenDtoName(::std::string::String);
+    impl ::std::ops::Deref for UpdateApiTokenDtoName {
+        type Target = ::std::string::String;
+        fn deref(&self) -> &::std::string::String {
+            &self.0
+        }
+    }
+    impl ::std::convert::From<UpdateApiTokenDtoName> for ::std::string::String {
+        fn from(value: UpdateApiTokenDtoName) -> Self {
+            value.0
+        }
+    }
+    impl ::std::str::FromStr for UpdateApiTokenDtoName {
+        type Err = self::error::ConversionError;
+        fn from_str(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            if value.chars().count() < 1usize {
+                return Err("shorter than 1 characters".into());
+            }
+            Ok(Self(value.to_string()))
+        }
+    }
+    impl ::std::convert::TryFrom<&str> for UpdateApiTokenDtoName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: &str,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl ::std::convert::TryFrom<::std::string::String> for UpdateApiTokenDtoName {
+        type Error = self::error::ConversionError;
+        fn try_from(
+            value: ::std::string::String,
+        ) -> ::std::result::Result<Self, self::error::ConversionError> {
+            value.parse()
+        }
+    }
+    impl<'de> ::serde::Deserialize<'de> for UpdateApiTokenDtoName {
+        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
+        where
+            D: ::serde::Deserializer<'de>,
+        {
+            ::std::string::String::deserialize(deserializer)?
+                .parse()
+                .map_err(|e: self::error::ConversionError| {
+                    <D::Error as ::serde::de::Error>::custom(e.to_string())
+                })
+        }
+    }
     /// Types for composing complex structures.
     pub mod builder {
         #[derive(Clone, Debug)]
         pub struct AccountDto {
-            id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<super::AccountDtoId, ::std::string::String>,
         }
         impl ::std::default::Default for AccountDto {
             fn default() -> Self {
-                Self { id: Ok(Default::default()) }
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                }
             }
         }
         impl AccountDto {
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<super::AccountDtoId>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -1060,10 +1532,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
         }
         #[derive(Clone, Debug)]
         pub struct CreateApiTokenDto {
-            account: ::std::result::Result<
-                ::std::option::Option<super::AccountDto>,
-                ::std::string::String,
-            >,
+            account: ::std::result::Result<super::AccountDto, ::std::string::String>,
             description: ::std::result::Result<
                 ::std::option::Option<::std::string::String>,
                 ::std::string::String,
@@ -1077,30 +1546,30 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                 ::std::string::String,
             >,
             modules: ::std::result::Result<
-                ::std::option::Option<::std::vec::Vec<super::ModuleDto>>,
+                ::std::vec::Vec<super::ModuleDto>,
                 ::std::string::String,
             >,
             name: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
+                super::CreateApiTokenDtoName,
                 ::std::string::String,
             >,
         }
         impl ::std::default::Default for CreateApiTokenDto {
             fn default() -> Self {
                 Self {
-                    account: Ok(Default::default()),
+                    account: Err("no value supplied for account".to_string()),
                     description: Ok(Default::default()),
                     extensions: Ok(Default::default()),
                     icon: Ok(Default::default()),
-                    modules: Ok(Default::default()),
-                    name: Ok(Default::default()),
+                    modules: Err("no value supplied for modules".to_string()),
+                    name: Err("no value supplied for name".to_string()),
                 }
             }
         }
         impl CreateApiTokenDto {
             pub fn account<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<super::AccountDto>>,
+                T: ::std::convert::TryInto<super::AccountDto>,
                 T::Error: ::std::fmt::Display,
             {
                 self.account = value
@@ -1150,9 +1619,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             }
             pub fn modules<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<::std::vec::Vec<super::ModuleDto>>,
-                >,
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ModuleDto>>,
                 T::Error: ::std::fmt::Display,
             {
                 self.modules = value
@@ -1164,7 +1631,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             }
             pub fn name<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<super::CreateApiTokenDtoName>,
                 T::Error: ::std::fmt::Display,
             {
                 self.name = value
@@ -1204,20 +1671,19 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
         }
         #[derive(Clone, Debug)]
         pub struct ExtensionDto {
-            id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<super::ExtensionDtoId, ::std::string::String>,
         }
         impl ::std::default::Default for ExtensionDto {
             fn default() -> Self {
-                Self { id: Ok(Default::default()) }
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                }
             }
         }
         impl ExtensionDto {
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<super::ExtensionDtoId>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -1352,20 +1818,19 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
         }
         #[derive(Clone, Debug)]
         pub struct ModuleDto {
-            id: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
+            id: ::std::result::Result<super::ModuleDtoId, ::std::string::String>,
         }
         impl ::std::default::Default for ModuleDto {
             fn default() -> Self {
-                Self { id: Ok(Default::default()) }
+                Self {
+                    id: Err("no value supplied for id".to_string()),
+                }
             }
         }
         impl ModuleDto {
             pub fn id<T>(mut self, value: T) -> Self
             where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T: ::std::convert::TryInto<super::ModuleDtoId>,
                 T::Error: ::std::fmt::Display,
             {
                 self.id = value
@@ -2520,6 +2985,110 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                 }
             }
         }
+        #[derive(Clone, Debug)]
+        pub struct UpdateApiTokenDto {
+            description: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            icon: ::std::result::Result<
+                ::std::option::Option<::std::string::String>,
+                ::std::string::String,
+            >,
+            modules: ::std::result::Result<
+                ::std::vec::Vec<super::ModuleDto>,
+                ::std::string::String,
+            >,
+            name: ::std::result::Result<
+                ::std::option::Option<super::UpdateApiTokenDtoName>,
+                ::std::string::String,
+            >,
+        }
+        impl ::std::default::Default for UpdateApiTokenDto {
+            fn default() -> Self {
+                Self {
+                    description: Ok(Default::default()),
+                    icon: Ok(Default::default()),
+                    modules: Ok(Default::default()),
+                    name: Ok(Default::default()),
+                }
+            }
+        }
+        impl UpdateApiTokenDto {
+            pub fn description<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.description = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for description: {e}")
+                    });
+                self
+            }
+            pub fn icon<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.icon = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for icon: {e}")
+                    });
+                self
+            }
+            pub fn modules<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<::std::vec::Vec<super::ModuleDto>>,
+                T::Error: ::std::fmt::Display,
+            {
+                self.modules = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for modules: {e}")
+                    });
+                self
+            }
+            pub fn name<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::std::option::Option<super::UpdateApiTokenDtoName>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.name = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for name: {e}")
+                    });
+                self
+            }
+        }
+        impl ::std::convert::TryFrom<UpdateApiTokenDto> for super::UpdateApiTokenDto {
+            type Error = super::error::ConversionError;
+            fn try_from(
+                value: UpdateApiTokenDto,
+            ) -> ::std::result::Result<Self, super::error::ConversionError> {
+                Ok(Self {
+                    description: value.description?,
+                    icon: value.icon?,
+                    modules: value.modules?,
+                    name: value.name?,
+                })
+            }
+        }
+        impl ::std::convert::From<super::UpdateApiTokenDto> for UpdateApiTokenDto {
+            fn from(value: super::UpdateApiTokenDto) -> Self {
+                Self {
+                    description: Ok(value.description),
+                    icon: Ok(value.icon),
+                    modules: Ok(value.modules),
+                    name: Ok(value.name),
+                }
+            }
+        }
     }
     /// Error types.
     pub mod error {
@@ -2616,7 +3185,7 @@ Returns a paged list of API tokens; supports RQL query parameters for filtering 
 Sends a `GET` request to `/public/v1/accounts/api-tokens`
 
 Arguments:
-- `limit`: Page size: at most 100 items per page. `limit=0` returns only the count in `$meta.pagination.total`.
+- `limit`: Page size, at most 100 items: larger values are capped to 100. `limit=0` returns only the count in `$meta.pagination.total`.
 - `offset`: Number of items to skip.
 - `order`: RQL sort order: comma-separated field paths, `-` prefix for descending (e.g. `-name`, `audit.created.at`).
 - `select`: RQL select statement: `+field` adds a field, `-field` omits one; omitted fields are listed in `$meta.omitted`.
@@ -2774,8 +3343,8 @@ pub mod builder {
         client: &'a super::Client,
         limit: Result<Option<i32>, String>,
         offset: Result<Option<i32>, String>,
-        order: Result<Option<::std::string::String>, String>,
-        select: Result<Option<::std::string::String>, String>,
+        order: Result<Option<types::ListApiTokensOrder>, String>,
+        select: Result<Option<types::ListApiTokensSelect>, String>,
     }
     impl<'a> ListApiTokens<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -2809,27 +3378,25 @@ pub mod builder {
         }
         pub fn order<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListApiTokensOrder>,
         {
             self.order = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for order failed"
-                        .to_string()
+                    "conversion to `ListApiTokensOrder` for order failed".to_string()
                 });
             self
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::ListApiTokensSelect>,
         {
             self.select = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for select failed"
-                        .to_string()
+                    "conversion to `ListApiTokensSelect` for select failed".to_string()
                 });
             self
         }
@@ -2998,7 +3565,7 @@ pub mod builder {
     pub struct GetApiToken<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        select: Result<Option<::std::string::String>, String>,
+        select: Result<Option<types::GetApiTokenSelect>, String>,
     }
     impl<'a> GetApiToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3022,14 +3589,13 @@ pub mod builder {
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<::std::string::String>,
+            V: std::convert::TryInto<types::GetApiTokenSelect>,
         {
             self.select = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `:: std :: string :: String` for select failed"
-                        .to_string()
+                    "conversion to `GetApiTokenSelect` for select failed".to_string()
                 });
             self
         }
@@ -3104,7 +3670,7 @@ pub mod builder {
     pub struct UpdateApiToken<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        body: Result<types::builder::ApiToken, String>,
+        body: Result<types::builder::UpdateApiTokenDto, String>,
     }
     impl<'a> UpdateApiToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3128,18 +3694,24 @@ pub mod builder {
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ApiToken>,
-            <V as std::convert::TryInto<types::ApiToken>>::Error: std::fmt::Display,
+            V: std::convert::TryInto<types::UpdateApiTokenDto>,
+            <V as std::convert::TryInto<
+                types::UpdateApiTokenDto,
+            >>::Error: std::fmt::Display,
         {
             self.body = value
                 .try_into()
                 .map(From::from)
-                .map_err(|s| format!("conversion to `ApiToken` for body failed: {}", s));
+                .map_err(|s| {
+                    format!("conversion to `UpdateApiTokenDto` for body failed: {}", s)
+                });
             self
         }
         pub fn body_map<F>(mut self, f: F) -> Self
         where
-            F: std::ops::FnOnce(types::builder::ApiToken) -> types::builder::ApiToken,
+            F: std::ops::FnOnce(
+                types::builder::UpdateApiTokenDto,
+            ) -> types::builder::UpdateApiTokenDto,
         {
             self.body = self.body.map(f);
             self
@@ -3151,7 +3723,9 @@ pub mod builder {
             let Self { client, id, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
             let body = body
-                .and_then(|v| types::ApiToken::try_from(v).map_err(|e| e.to_string()))
+                .and_then(|v| {
+                    types::UpdateApiTokenDto::try_from(v).map_err(|e| e.to_string())
+                })
                 .map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/public/v1/accounts/api-tokens/{}", client.baseurl, encode_path(& id

@@ -367,7 +367,7 @@ async fn list(
                 .all()
                 .filter(|t| t.status != Status::Deleted && q.matches(t))
                 .collect();
-            q.sort(&mut matched);
+            q.sort(&mut matched, |id| store.account(id).map(|a| a.name.clone()));
             let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
             let data: Vec<Value> = matched
                 .iter()
@@ -462,26 +462,49 @@ fn optional_string(
     }
 }
 
+/// The non-empty `id`s of an array of `{"id": ...}` references, or `None` if any is missing.
+fn reference_ids(value: &Value) -> Option<Vec<String>> {
+    value.as_array().and_then(|items| {
+        items
+            .iter()
+            .map(|m| {
+                m.get("id")
+                    .and_then(Value::as_str)
+                    .filter(|id| !id.is_empty())
+                    .map(String::from)
+            })
+            .collect()
+    })
+}
+
 fn module_ids(
     map: &serde_json::Map<String, Value>,
     errors: &mut Vec<(&'static str, String)>,
 ) -> Option<Vec<String>> {
-    let value = map.get("modules")?;
-    let ids: Option<Vec<String>> = value.as_array().and_then(|items| {
-        items
-            .iter()
-            .map(|m| m.get("id").and_then(Value::as_str).map(String::from))
-            .collect()
-    });
-    match ids {
+    match reference_ids(map.get("modules")?) {
         Some(ids) if !ids.is_empty() => Some(ids),
         _ => {
             errors.push((
                 "modules",
-                "At least one module reference ({\"id\": \"MOD-...\"}) is required.".into(),
+                "At least one module reference ({\"id\": \"MOD-...\"}) is required, each with a non-empty id.".into(),
             ));
             None
         }
+    }
+}
+
+/// `extensions`, when present, must be null or a list of `{"id": ...}` references.
+fn check_extensions(
+    map: &serde_json::Map<String, Value>,
+    errors: &mut Vec<(&'static str, String)>,
+) {
+    match map.get("extensions") {
+        None | Some(Value::Null) => {}
+        Some(v) if reference_ids(v).is_some() => {}
+        Some(_) => errors.push((
+            "extensions",
+            "extensions must be null or a list of {\"id\": ...} references.".into(),
+        )),
     }
 }
 
@@ -495,7 +518,7 @@ async fn create(
         .run(move |store, actor, now| {
             let map = object_body(&body)?;
             let mut errors = Vec::new();
-            let name = match map.get("name").and_then(Value::as_str).map(str::trim) {
+            let name = match map.get("name").and_then(Value::as_str) {
                 Some(n) if !n.is_empty() => n.to_string(),
                 _ => {
                     errors.push(("name", "The name field is required.".to_string()));
@@ -507,15 +530,8 @@ async fn create(
                 .and_then(|a| a.get("id"))
                 .and_then(Value::as_str)
             {
-                Some(id) if crate::store::is_platform_id(id, "ACC") => id.to_string(),
-                Some(id) => {
-                    errors.push((
-                        "account.id",
-                        format!("'{id}' is not an account id (ACC-dddd-dddd)."),
-                    ));
-                    String::new()
-                }
-                None => {
+                Some(id) if !id.is_empty() => id.to_string(),
+                _ => {
                     errors.push((
                         "account.id",
                         "The account reference is required.".to_string(),
@@ -526,6 +542,7 @@ async fn create(
             let description = optional_string(&map, "description", &mut errors).flatten();
             let icon = optional_string(&map, "icon", &mut errors).flatten();
             let modules = module_ids(&map, &mut errors);
+            check_extensions(&map, &mut errors);
             if modules.is_none() && !errors.iter().any(|e| e.0 == "modules") {
                 errors.push((
                     "modules",
@@ -566,7 +583,7 @@ async fn update(
             let mut errors = Vec::new();
             let name = match map.get("name") {
                 None => None,
-                Some(Value::String(n)) if !n.trim().is_empty() => Some(n.trim().to_string()),
+                Some(Value::String(n)) if !n.is_empty() => Some(n.clone()),
                 Some(_) => {
                     errors.push(("name", "The name must be a non-empty string.".to_string()));
                     None

@@ -377,21 +377,58 @@ impl Filter {
     }
 }
 
-/// A sort key of `order`.
+/// A sort key of `order`: every scalar field the spec's `order` pattern names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     /// `id`
     Id,
     /// `name`
     Name,
+    /// `description`
+    Description,
+    /// `icon`
+    Icon,
     /// `status`
     Status,
+    /// `revision`
+    Revision,
     /// `lastAccessAt`
     LastAccessAt,
+    /// `account.id`
+    AccountId,
+    /// `account.name`
+    AccountName,
     /// `audit.created.at`
     Created,
     /// `audit.updated.at`
     Updated,
+}
+
+impl SortKey {
+    fn parse(name: &str) -> Option<SortKey> {
+        Some(match name {
+            "id" => SortKey::Id,
+            "name" => SortKey::Name,
+            "description" => SortKey::Description,
+            "icon" => SortKey::Icon,
+            "status" => SortKey::Status,
+            "revision" => SortKey::Revision,
+            "lastAccessAt" => SortKey::LastAccessAt,
+            "account.id" => SortKey::AccountId,
+            "account.name" => SortKey::AccountName,
+            "audit.created.at" => SortKey::Created,
+            "audit.updated.at" => SortKey::Updated,
+            _ => return None,
+        })
+    }
+}
+
+/// A value to sort by; missing values sort first.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum SortValue {
+    Text(Option<String>),
+    Number(i32),
+    Time(Option<DateTime<Utc>>),
 }
 
 /// Fields `select` may name.
@@ -443,17 +480,28 @@ fn decode(part: &str) -> Result<String, Problem> {
         })
 }
 
+/// A non-negative int32, as the spec declares `limit` and `offset`.
 fn number(name: &str, value: &str) -> Result<usize, Problem> {
-    value.parse::<usize>().map_err(|_| {
-        Problem::validation(&[(
-            name,
-            format!("The value '{value}' is not a valid non-negative integer."),
-        )])
-    })
+    value
+        .parse::<i32>()
+        .ok()
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            Problem::validation(&[(
+                name,
+                format!("The value '{value}' is not a valid non-negative integer."),
+            )])
+        })
 }
 
 /// Parses `select=+a,-b`: the fields to omit (only `-field` omits; `+field` and `field` keep it).
 pub fn parse_select(value: &str) -> Result<Vec<String>, Problem> {
+    if value.trim().is_empty() {
+        return Err(Problem::query(
+            "select needs at least one field.",
+            &["select"],
+        ));
+    }
     let mut omit = Vec::new();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (minus, name) = match item.strip_prefix('-') {
@@ -474,6 +522,12 @@ pub fn parse_select(value: &str) -> Result<Vec<String>, Problem> {
 }
 
 fn parse_order(value: &str) -> Result<Vec<(SortKey, bool)>, Problem> {
+    if value.trim().is_empty() {
+        return Err(Problem::query(
+            "order needs at least one field.",
+            &["order"],
+        ));
+    }
     value
         .split(',')
         .map(str::trim)
@@ -483,20 +537,12 @@ fn parse_order(value: &str) -> Result<Vec<(SortKey, bool)>, Problem> {
                 Some(n) => (true, n),
                 None => (false, item.strip_prefix('+').unwrap_or(item)),
             };
-            let key = match name {
-                "id" => SortKey::Id,
-                "name" => SortKey::Name,
-                "status" => SortKey::Status,
-                "lastAccessAt" => SortKey::LastAccessAt,
-                "audit.created.at" => SortKey::Created,
-                "audit.updated.at" => SortKey::Updated,
-                other => {
-                    return Err(Problem::query(
-                        format!("Cannot order by '{other}'; use id, name, status, lastAccessAt, audit.created.at or audit.updated.at."),
-                        &["order"],
-                    ));
-                }
-            };
+            let key = SortKey::parse(name).ok_or_else(|| {
+                Problem::query(
+                    format!("Cannot order by '{name}'; use id, name, description, icon, status, revision, lastAccessAt, account.id, account.name, audit.created.at or audit.updated.at."),
+                    &["order"],
+                )
+            })?;
             Ok((key, desc))
         })
         .collect()
@@ -539,25 +585,28 @@ impl ListQuery {
         self.filters.iter().all(|f| f.matches(token))
     }
 
-    /// Sorts matched tokens (stable; creation order breaks ties).
-    pub fn sort(&self, tokens: &mut [&Token]) {
+    /// Sorts matched tokens (stable; creation order breaks ties). `account_name` looks up the
+    /// name of an account id.
+    pub fn sort(&self, tokens: &mut [&Token], account_name: impl Fn(&str) -> Option<String>) {
         if self.order.is_empty() {
             return;
         }
+        let value = |t: &Token, key: SortKey| match key {
+            SortKey::Id => SortValue::Text(Some(t.id.clone())),
+            SortKey::Name => SortValue::Text(Some(t.name.clone())),
+            SortKey::Description => SortValue::Text(t.description.clone()),
+            SortKey::Icon => SortValue::Text(t.icon.clone()),
+            SortKey::Status => SortValue::Text(Some(t.status.as_str().to_string())),
+            SortKey::Revision => SortValue::Number(t.revision),
+            SortKey::LastAccessAt => SortValue::Time(t.last_access_at),
+            SortKey::AccountId => SortValue::Text(Some(t.account_id.clone())),
+            SortKey::AccountName => SortValue::Text(account_name(&t.account_id)),
+            SortKey::Created => SortValue::Time(Some(t.created.0)),
+            SortKey::Updated => SortValue::Time(t.updated.as_ref().map(|u| u.0)),
+        };
         tokens.sort_by(|a, b| {
             for (key, desc) in &self.order {
-                let ord = match key {
-                    SortKey::Id => a.id.cmp(&b.id),
-                    SortKey::Name => a.name.cmp(&b.name),
-                    SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
-                    SortKey::LastAccessAt => a.last_access_at.cmp(&b.last_access_at),
-                    SortKey::Created => a.created.0.cmp(&b.created.0),
-                    SortKey::Updated => a
-                        .updated
-                        .as_ref()
-                        .map(|u| u.0)
-                        .cmp(&b.updated.as_ref().map(|u| u.0)),
-                };
+                let ord = value(a, *key).cmp(&value(b, *key));
                 let ord = if *desc { ord.reverse() } else { ord };
                 if ord != Ordering::Equal {
                     return ord;
@@ -595,8 +644,11 @@ mod tests {
             ("frob(name,x)", "Unknown RQL operator 'frob'"),
             ("eq(name)", "eq() takes 2 arguments"),
             ("limit=ten", "not a valid non-negative integer"),
+            ("offset=2147483648", "not a valid non-negative integer"),
             ("order=colour", "Cannot order by 'colour'"),
             ("select=-colour", "unknown field 'colour'"),
+            ("select=", "select needs at least one field"),
+            ("order=", "order needs at least one field"),
             ("colour=red", "Unsupported query parameter 'colour'"),
             ("gt(lastAccessAt,yesterday)", "not a date-time"),
         ] {

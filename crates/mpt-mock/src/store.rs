@@ -166,18 +166,6 @@ pub fn random_id(prefix: &str) -> String {
     format!("{prefix}-{}-{}", digits(4), digits(4))
 }
 
-/// Whether `s` looks like `PRE-dddd-dddd`.
-pub fn is_platform_id(s: &str, prefix: &str) -> bool {
-    let Some(rest) = s.strip_prefix(prefix).and_then(|r| r.strip_prefix('-')) else {
-        return false;
-    };
-    let parts: Vec<&str> = rest.split('-').collect();
-    parts.len() == 2
-        && parts
-            .iter()
-            .all(|p| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()))
-}
-
 impl Store {
     /// Adds or replaces an account.
     pub fn put_account(&mut self, account: Account) {

@@ -234,7 +234,7 @@ async fn create_validation_uses_the_field_map_shape() {
         .admin(
             Method::POST,
             "",
-            Some(json!({"account": {"id": "nope"}, "modules": []})),
+            Some(json!({"account": {"id": ""}, "modules": []})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
