@@ -1,0 +1,67 @@
+//! Ergonomic, safe Rust client for the SoftwareOne Marketplace **API tokens** resource.
+//!
+//! ```no_run
+//! use mpt::{Client, Filter, NewToken, TokenStatus};
+//! use futures_util::TryStreamExt;
+//!
+//! # async fn demo() -> Result<(), mpt::Error> {
+//! // MPT_API_TOKEN (and optionally MPT_API_BASE_URL) from the environment.
+//! let client = Client::from_env()?;
+//!
+//! // Create a token; its secret is shown only now (and never in Debug output).
+//! let created = client
+//!     .create(&NewToken::new("ACC-1234-5678", "nightly sync").module("MOD-1756"))
+//!     .await?;
+//! let secret = created.secret.expose_secret(); // store it in your vault
+//! # let _ = secret;
+//!
+//! // Switch it off and on again, idempotently.
+//! client.ensure_disabled(created.token.id()).await?;
+//! client.ensure_active(created.token.id()).await?;
+//!
+//! // Rotate it: a replacement is created, the old one disabled; finish deletes the old one.
+//! let rotation = client.rotate(created.token.id()).await?;
+//! rotation.finish(&client).await?;
+//!
+//! // Find Active tokens of the account, a page at a time.
+//! let mut tokens = client
+//!     .list()
+//!     .filter(Filter::account("ACC-1234-5678").and(Filter::status(TokenStatus::Active)))
+//!     .stream();
+//! while let Some(token) = tokens.try_next().await? {
+//!     println!("{} {:?} last used {:?}", token.id(), token.name(), token.last_access_at());
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! * [`Client`]: configuration ([`ClientBuilder`]), and every operation: [`Client::list`],
+//!   [`Client::get`], [`Client::create`], [`Client::update`], [`Client::delete`],
+//!   [`Client::enable`], [`Client::disable`];
+//! * state helpers: [`Client::ensure_active`], [`Client::ensure_disabled`],
+//!   [`Client::delete_if_exists`], [`Client::rotate`], [`Client::enable_many`],
+//!   [`Client::disable_many`], [`Client::delete_many`], [`Client::stale`];
+//! * [`Token`] with [`TokenStatus`] and the lifecycle ([`Token::available_actions`],
+//!   [`Token::can`]); one [`Error`] type with [`Problem`] details;
+//! * retries ([`RetryPolicy`]) for idempotent operations only: a create is never re-sent once
+//!   it may have reached the server;
+//! * a `tracing` span per operation (`mpt.request`: op, token id, attempts, status, duration);
+//!   secrets never appear in spans, logs, errors or `Debug` output.
+#![deny(missing_docs)]
+
+mod client;
+mod error;
+mod list;
+mod ops;
+mod retry;
+mod token;
+
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use error::{Error, Problem, redact};
+pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
+pub use mpt_api::TokenSecret;
+pub use mpt_api::types::{ProblemError, ProblemErrors};
+pub use ops::{BulkReport, Rotation};
+pub use retry::RetryPolicy;
+pub use token::{
+    Action, CreatedToken, NewToken, Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
+};

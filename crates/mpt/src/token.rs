@@ -1,0 +1,539 @@
+//! Tokens, their states and lifecycle, and the requests that make or change them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use mpt_api::TokenSecret;
+use mpt_api::types::ApiToken;
+use serde_json::{Map, Value, json};
+
+use crate::error::Error;
+
+/// A token's lifecycle state. The platform may add states: they arrive as `Unknown`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TokenStatus {
+    /// Usable: its secret authenticates.
+    Active,
+    /// Kept, but its secret is refused until it is enabled again.
+    Disabled,
+    /// Gone for good.
+    Deleted,
+    /// A state this SDK does not know (kept as sent; empty if the answer had none).
+    Unknown(String),
+}
+
+impl TokenStatus {
+    /// The wire spelling.
+    pub fn as_str(&self) -> &str {
+        match self {
+            TokenStatus::Active => "Active",
+            TokenStatus::Disabled => "Disabled",
+            TokenStatus::Deleted => "Deleted",
+            TokenStatus::Unknown(s) => s,
+        }
+    }
+
+    /// The actions the lifecycle allows from this state (New → Active; Active ⇄ Disabled;
+    /// Active or Disabled → Deleted). Empty for `Deleted` and for unknown states.
+    pub fn available_actions(&self) -> &'static [Action] {
+        match self {
+            TokenStatus::Active => &[Action::Update, Action::Disable, Action::Delete],
+            TokenStatus::Disabled => &[Action::Update, Action::Enable, Action::Delete],
+            TokenStatus::Deleted | TokenStatus::Unknown(_) => &[],
+        }
+    }
+
+    /// Whether the state is one this SDK knows (so transitions can be checked locally).
+    pub fn is_known(&self) -> bool {
+        !matches!(self, TokenStatus::Unknown(_))
+    }
+}
+
+impl FromStr for TokenStatus {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(match s {
+            "Active" => TokenStatus::Active,
+            "Disabled" => TokenStatus::Disabled,
+            "Deleted" => TokenStatus::Deleted,
+            other => TokenStatus::Unknown(other.to_string()),
+        })
+    }
+}
+
+impl fmt::Display for TokenStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TokenStatus::Unknown(s) if s.is_empty() => f.write_str("(no status)"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// What can be done to a token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// Change name, description, icon or modules.
+    Update,
+    /// Disabled → Active.
+    Enable,
+    /// Active → Disabled.
+    Disable,
+    /// Active or Disabled → Deleted.
+    Delete,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Action::Update => "update",
+            Action::Enable => "enable",
+            Action::Disable => "disable",
+            Action::Delete => "delete",
+        })
+    }
+}
+
+/// An API token as the platform describes it. `Debug` and serialization never show its secret.
+#[derive(Debug, Clone)]
+pub struct Token {
+    raw: ApiToken,
+    status: TokenStatus,
+}
+
+impl Token {
+    pub(crate) fn from_api(raw: ApiToken) -> Token {
+        let status: TokenStatus = match raw.status.as_ref() {
+            Some(s) => s
+                .as_str()
+                .parse()
+                .unwrap_or(TokenStatus::Unknown(String::new())),
+            None => TokenStatus::Unknown(String::new()),
+        };
+        if let TokenStatus::Unknown(s) = &status
+            && !s.is_empty()
+        {
+            tracing::warn!(token_id = raw.id.as_deref().unwrap_or(""), status = %s, "unknown API token status");
+        }
+        Token { raw, status }
+    }
+
+    /// `TKN-dddd-dddd` (empty if the answer had no id, e.g. a `select` without it).
+    pub fn id(&self) -> &str {
+        self.raw.id.as_deref().unwrap_or("")
+    }
+
+    /// Display name.
+    pub fn name(&self) -> Option<&str> {
+        self.raw.name.as_deref()
+    }
+
+    /// Description.
+    pub fn description(&self) -> Option<&str> {
+        self.raw.description.as_deref()
+    }
+
+    /// Icon path.
+    pub fn icon(&self) -> Option<&str> {
+        self.raw.icon.as_deref()
+    }
+
+    /// Lifecycle state.
+    pub fn status(&self) -> TokenStatus {
+        self.status.clone()
+    }
+
+    /// Revision: 1 on create, bumped by every change.
+    pub fn revision(&self) -> Option<i32> {
+        self.raw.revision
+    }
+
+    /// When its secret last authenticated a call (`None`: never, or not selected).
+    pub fn last_access_at(&self) -> Option<DateTime<Utc>> {
+        self.raw.last_access_at
+    }
+
+    /// The owning account's id.
+    pub fn account_id(&self) -> Option<&str> {
+        self.raw.account.as_ref()?.id.as_deref()
+    }
+
+    /// The ids of the modules it may use.
+    pub fn module_ids(&self) -> Vec<&str> {
+        self.raw
+            .modules
+            .iter()
+            .filter_map(|m| m.id.as_deref())
+            .collect()
+    }
+
+    /// When it was created.
+    pub fn created_at(&self) -> Option<DateTime<Utc>> {
+        self.raw.audit.as_ref()?.created.as_ref()?.at
+    }
+
+    /// When it was last changed.
+    pub fn updated_at(&self) -> Option<DateTime<Utc>> {
+        self.raw.audit.as_ref()?.updated.as_ref()?.at
+    }
+
+    /// The secret, when the answer carried it (the platform sends it on create only).
+    pub fn secret(&self) -> Option<&TokenSecret> {
+        self.raw.token.as_ref()
+    }
+
+    /// The actions its state allows.
+    pub fn available_actions(&self) -> &'static [Action] {
+        self.status.available_actions()
+    }
+
+    /// Whether its state allows `action`.
+    pub fn can(&self, action: Action) -> bool {
+        self.available_actions().contains(&action)
+    }
+
+    /// Whether its secret should authenticate (it is Active).
+    pub fn is_usable(&self) -> bool {
+        self.status == TokenStatus::Active
+    }
+
+    /// The generated type underneath, for fields this type has no accessor for.
+    pub fn raw(&self) -> &ApiToken {
+        &self.raw
+    }
+}
+
+impl serde::Serialize for Token {
+    /// Serializes as the API's JSON, with the secret (if any) replaced by `"[REDACTED]"`, so a
+    /// token can be logged as JSON safely.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut value = serde_json::to_value(&self.raw).map_err(serde::ser::Error::custom)?;
+        if let Some(secret) = value.get_mut("token") {
+            *secret = Value::String("[REDACTED]".into());
+        }
+        value.serialize(serializer)
+    }
+}
+
+/// A freshly created token and its secret (the only time the platform shows it).
+#[derive(Debug, Clone)]
+pub struct CreatedToken {
+    /// The token.
+    pub token: Token,
+    /// Its secret; `Debug` prints `[REDACTED]`.
+    pub secret: TokenSecret,
+}
+
+/// A token to create: an account, a name, at least one module.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    account_id: String,
+    name: String,
+    description: Option<String>,
+    icon: Option<String>,
+    modules: Vec<String>,
+}
+
+impl NewToken {
+    /// A token named `name` in account `account_id` (add at least one module).
+    pub fn new(account_id: impl Into<String>, name: impl Into<String>) -> NewToken {
+        NewToken {
+            account_id: account_id.into(),
+            name: name.into(),
+            description: None,
+            icon: None,
+            modules: Vec::new(),
+        }
+    }
+
+    /// A copy of `token`'s account, name, description, icon and modules (for rotation).
+    pub fn like(token: &Token) -> NewToken {
+        NewToken {
+            account_id: token.account_id().unwrap_or_default().to_string(),
+            name: token.name().unwrap_or_default().to_string(),
+            description: token.description().map(String::from),
+            icon: token.icon().filter(|i| !i.is_empty()).map(String::from),
+            modules: token.module_ids().into_iter().map(String::from).collect(),
+        }
+    }
+
+    /// With a description.
+    pub fn description(mut self, description: impl Into<String>) -> NewToken {
+        self.description = Some(description.into());
+        self
+    }
+
+    /// With an icon path.
+    pub fn icon(mut self, icon: impl Into<String>) -> NewToken {
+        self.icon = Some(icon.into());
+        self
+    }
+
+    /// Adds a module the token may use (e.g. `MOD-1756`).
+    pub fn module(mut self, module_id: impl Into<String>) -> NewToken {
+        self.modules.push(module_id.into());
+        self
+    }
+
+    /// Adds modules.
+    pub fn modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> NewToken {
+        self.modules.extend(ids.into_iter().map(Into::into));
+        self
+    }
+
+    /// The request body, checked against the spec's `CreateApiTokenDto` first.
+    pub(crate) fn to_body(&self) -> Result<Value, Error> {
+        if self.modules.is_empty() {
+            return Err(Error::InvalidRequest(
+                "a token needs at least one module".into(),
+            ));
+        }
+        let mut body = json!({
+            "account": {"id": self.account_id},
+            "name": self.name,
+            "modules": self.modules.iter().map(|id| json!({"id": id})).collect::<Vec<_>>(),
+        });
+        if let Some(d) = &self.description {
+            body["description"] = json!(d);
+        }
+        if let Some(i) = &self.icon {
+            body["icon"] = json!(i);
+        }
+        // The generated type enforces the spec's constraints (non-empty name and ids).
+        serde_json::from_value::<mpt_api::types::CreateApiTokenDto>(body.clone())
+            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
+        Ok(body)
+    }
+}
+
+/// A delta update: only what is set is sent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TokenUpdate {
+    name: Option<String>,
+    description: Option<Option<String>>,
+    icon: Option<Option<String>>,
+    modules: Option<Vec<String>>,
+}
+
+impl TokenUpdate {
+    /// An empty delta.
+    pub fn new() -> TokenUpdate {
+        TokenUpdate::default()
+    }
+
+    /// Rename.
+    pub fn name(mut self, name: impl Into<String>) -> TokenUpdate {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Set the description.
+    pub fn description(mut self, description: impl Into<String>) -> TokenUpdate {
+        self.description = Some(Some(description.into()));
+        self
+    }
+
+    /// Remove the description (sends `"description": null`).
+    pub fn clear_description(mut self) -> TokenUpdate {
+        self.description = Some(None);
+        self
+    }
+
+    /// Set the icon path.
+    pub fn icon(mut self, icon: impl Into<String>) -> TokenUpdate {
+        self.icon = Some(Some(icon.into()));
+        self
+    }
+
+    /// Remove the icon (sends `"icon": null`).
+    pub fn clear_icon(mut self) -> TokenUpdate {
+        self.icon = Some(None);
+        self
+    }
+
+    /// Replace the modules.
+    pub fn modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> TokenUpdate {
+        self.modules = Some(ids.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Whether nothing is set.
+    pub fn is_empty(&self) -> bool {
+        *self == TokenUpdate::default()
+    }
+
+    /// The JSON delta: only the members that were set, `null` for cleared ones.
+    pub(crate) fn to_body(&self) -> Result<Value, Error> {
+        let mut body = Map::new();
+        if let Some(name) = &self.name {
+            if name.is_empty() {
+                return Err(Error::InvalidRequest(
+                    "a token's name cannot be empty".into(),
+                ));
+            }
+            body.insert("name".into(), json!(name));
+        }
+        if let Some(d) = &self.description {
+            body.insert("description".into(), json!(d));
+        }
+        if let Some(i) = &self.icon {
+            body.insert("icon".into(), json!(i));
+        }
+        if let Some(modules) = &self.modules {
+            if modules.is_empty() || modules.iter().any(String::is_empty) {
+                return Err(Error::InvalidRequest(
+                    "modules must be non-empty ids, at least one".into(),
+                ));
+            }
+            body.insert(
+                "modules".into(),
+                json!(
+                    modules
+                        .iter()
+                        .map(|id| json!({"id": id}))
+                        .collect::<Vec<_>>()
+                ),
+            );
+        }
+        Ok(Value::Object(body))
+    }
+}
+
+/// Either a token id or a token whose state is known, for operations that can check a
+/// transition locally before sending anything.
+pub trait TokenRef {
+    /// The id.
+    fn token_id(&self) -> &str;
+    /// The state, if known.
+    fn known_status(&self) -> Option<TokenStatus> {
+        None
+    }
+}
+
+impl TokenRef for str {
+    fn token_id(&self) -> &str {
+        self
+    }
+}
+
+impl TokenRef for String {
+    fn token_id(&self) -> &str {
+        self
+    }
+}
+
+impl TokenRef for Token {
+    fn token_id(&self) -> &str {
+        self.id()
+    }
+
+    fn known_status(&self) -> Option<TokenStatus> {
+        Some(self.status()).filter(TokenStatus::is_known)
+    }
+}
+
+impl<T: TokenRef + ?Sized> TokenRef for &T {
+    fn token_id(&self) -> &str {
+        (**self).token_id()
+    }
+
+    fn known_status(&self) -> Option<TokenStatus> {
+        (**self).known_status()
+    }
+}
+
+/// What an `ensure_*` call did.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    /// This call changed the token's state.
+    Changed(Token),
+    /// The token already was in the wanted state.
+    Unchanged(Token),
+}
+
+impl Outcome {
+    /// The token, in its wanted state.
+    pub fn token(&self) -> &Token {
+        match self {
+            Outcome::Changed(t) | Outcome::Unchanged(t) => t,
+        }
+    }
+
+    /// Whether this call changed it.
+    pub fn changed(&self) -> bool {
+        matches!(self, Outcome::Changed(_))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_lifecycle_allows_what_the_docs_say() {
+        assert_eq!(
+            TokenStatus::Active.available_actions(),
+            [Action::Update, Action::Disable, Action::Delete]
+        );
+        assert_eq!(
+            TokenStatus::Disabled.available_actions(),
+            [Action::Update, Action::Enable, Action::Delete]
+        );
+        assert!(TokenStatus::Deleted.available_actions().is_empty());
+        assert_eq!(
+            "Suspended".parse::<TokenStatus>().unwrap(),
+            TokenStatus::Unknown("Suspended".into())
+        );
+    }
+
+    #[test]
+    fn a_delta_sends_only_what_was_set_and_null_to_clear() {
+        assert_eq!(TokenUpdate::new().to_body().unwrap(), json!({}));
+        let body = TokenUpdate::new()
+            .name("n")
+            .clear_description()
+            .modules(["MOD-1"])
+            .to_body()
+            .unwrap();
+        assert_eq!(
+            body,
+            json!({"name": "n", "description": null, "modules": [{"id": "MOD-1"}]})
+        );
+        assert!(TokenUpdate::new().name("").to_body().is_err());
+    }
+
+    #[test]
+    fn a_new_token_is_checked_against_the_spec_before_sending() {
+        assert!(NewToken::new("ACC-1", "n").to_body().is_err(), "no module");
+        assert!(
+            NewToken::new("ACC-1", "")
+                .module("MOD-1")
+                .to_body()
+                .is_err(),
+            "empty name"
+        );
+        let body = NewToken::new("ACC-1", "n")
+            .module("MOD-1")
+            .description("d")
+            .to_body()
+            .unwrap();
+        assert_eq!(body["modules"], json!([{"id": "MOD-1"}]));
+    }
+
+    #[test]
+    fn serializing_a_token_redacts_its_secret() {
+        let raw: ApiToken = serde_json::from_value(
+            json!({"id": "TKN-1", "status": "Active", "token": "idt:TKN-1:s3cr3t"}),
+        )
+        .unwrap();
+        let token = Token::from_api(raw);
+        let json = serde_json::to_string(&token).unwrap();
+        assert!(!json.contains("s3cr3t"), "{json}");
+        assert!(json.contains("[REDACTED]"));
+        assert!(!format!("{token:?}").contains("s3cr3t"));
+    }
+}

@@ -1,0 +1,744 @@
+//! The facade against the mock server over real HTTP on loopback.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures_util::TryStreamExt;
+use mpt::{
+    Action, Client, Error, Filter, NewToken, Outcome, RetryPolicy, SortField, TokenStatus,
+    TokenUpdate,
+};
+use mpt_mock::{
+    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, NoopTransition,
+    Operation, SeedToken, VENDOR_ACCOUNT,
+};
+
+fn client_for(server: &MockServer, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
+fn fast_retries(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::attempts(attempts)
+    }
+}
+
+async fn start() -> (MockServer, Client) {
+    let server = MockServer::start().await.unwrap();
+    let client = client_for(&server, fast_retries(3));
+    (server, client)
+}
+
+fn new_token(name: &str) -> NewToken {
+    NewToken::new(DEFAULT_ACCOUNT, name)
+        .module(DEFAULT_MODULE)
+        .description("made by a test")
+}
+
+#[tokio::test]
+async fn every_operation_round_trips() {
+    let (server, client) = start().await;
+    let created = client.create(&new_token("deployer")).await.unwrap();
+    let token = &created.token;
+    assert_eq!(token.status(), TokenStatus::Active);
+    assert_eq!(token.revision(), Some(1));
+    assert_eq!(token.account_id(), Some(DEFAULT_ACCOUNT));
+    assert_eq!(token.module_ids(), [DEFAULT_MODULE]);
+    assert_eq!(created.secret.token_id(), Some(token.id()));
+    assert!(
+        token.secret().is_none(),
+        "the secret lives in CreatedToken::secret only"
+    );
+
+    // The new secret authenticates its own client.
+    let own = Client::builder()
+        .base_url(server.base_url())
+        .api_token(created.secret.expose_secret())
+        .build()
+        .unwrap();
+    assert_eq!(own.get(token.id()).await.unwrap().name(), Some("deployer"));
+
+    let fetched = client.get(token.id()).await.unwrap();
+    assert!(
+        fetched.last_access_at().is_some(),
+        "the secret's use was recorded"
+    );
+    assert!(fetched.is_usable());
+    let trimmed = client
+        .get_with_select(token.id(), ["-audit"])
+        .await
+        .unwrap();
+    assert!(trimmed.created_at().is_none());
+
+    let updated = client
+        .update(
+            token.id(),
+            &TokenUpdate::new().name("deployer v2").clear_description(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.name(), updated.description(), updated.revision()),
+        (Some("deployer v2"), None, Some(2))
+    );
+
+    let disabled = client.disable(token.id()).await.unwrap();
+    assert_eq!(disabled.status(), TokenStatus::Disabled);
+    assert!(
+        matches!(own.get(token.id()).await, Err(Error::Unauthorized(_))),
+        "a disabled secret gets 401"
+    );
+    let enabled = client.enable(&disabled).await.unwrap();
+    assert_eq!(enabled.status(), TokenStatus::Active);
+    assert_eq!(enabled.revision(), Some(4));
+
+    let listed = client
+        .list()
+        .filter(Filter::id(token.id()))
+        .collect()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    client.delete(token.id()).await.unwrap();
+    assert!(matches!(
+        client.get(token.id()).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(server.token_status(token.id()).as_deref(), Some("Deleted"));
+}
+
+#[tokio::test]
+async fn the_stream_pages_lazily_to_the_end_and_count_uses_limit_0() {
+    let (server, client) = start().await;
+    server.seed_tokens(250, "bulk", DEFAULT_ACCOUNT);
+    server.seed_tokens(7, "vendor", VENDOR_ACCOUNT);
+    let before = server.requests(Operation::List);
+    let mut stream = Box::pin(
+        client
+            .list()
+            .filter(Filter::account(DEFAULT_ACCOUNT))
+            .page_size(100)
+            .stream(),
+    );
+    let first = stream.try_next().await.unwrap().unwrap();
+    assert_eq!(first.name(), Some("bulk-1"));
+    assert_eq!(
+        server.requests(Operation::List) - before,
+        1,
+        "only the first page was fetched"
+    );
+    let mut names: HashSet<String> = HashSet::from([first.name().unwrap().to_string()]);
+    while let Some(t) = stream.try_next().await.unwrap() {
+        names.insert(t.name().unwrap().to_string());
+    }
+    assert_eq!(names.len(), 250);
+    assert_eq!(server.requests(Operation::List) - before, 3);
+
+    assert_eq!(client.list().count().await.unwrap(), 257);
+    assert_eq!(
+        client
+            .list()
+            .filter(Filter::account(VENDOR_ACCOUNT))
+            .count()
+            .await
+            .unwrap(),
+        7
+    );
+    let ordered = client
+        .list()
+        .filter(Filter::account(VENDOR_ACCOUNT))
+        .order_by_desc(SortField::Name)
+        .page_size(3)
+        .collect()
+        .await
+        .unwrap();
+    let names: Vec<_> = ordered.iter().map(|t| t.name().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "vendor-7", "vendor-6", "vendor-5", "vendor-4", "vendor-3", "vendor-2", "vendor-1"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn ensure_helpers_are_idempotent_under_both_noop_answers() {
+    for noop in [NoopTransition::Reject, NoopTransition::Accept] {
+        let server = MockServer::builder()
+            .noop_transition(noop)
+            .start()
+            .await
+            .unwrap();
+        let client = client_for(&server, fast_retries(3));
+        let id = server.seed_token(SeedToken::named("t")).id;
+        let first = client.ensure_disabled(id.as_str()).await.unwrap();
+        assert!(first.changed(), "{noop:?}");
+        assert_eq!(first.token().status(), TokenStatus::Disabled);
+        let token = first.token().clone();
+        let again = client.ensure_disabled(&token).await.unwrap();
+        assert!(!again.changed(), "{noop:?}: {again:?}");
+        assert_eq!(again.token().status(), TokenStatus::Disabled);
+        let revision = server.token_revision(&id);
+        let by_id = client.ensure_disabled(id.as_str()).await.unwrap();
+        assert_eq!(by_id.token().status(), TokenStatus::Disabled);
+        assert_eq!(
+            server.token_revision(&id),
+            revision,
+            "{noop:?}: a no-op changed nothing"
+        );
+        assert!(client.ensure_active(id.as_str()).await.unwrap().changed());
+    }
+}
+
+#[tokio::test]
+async fn concurrent_ensure_disabled_calls_all_succeed_and_change_it_once() {
+    let (server, client) = start().await;
+    let id = server.seed_token(SeedToken::named("t")).id;
+    let calls = (0..8).map(|_| client.ensure_disabled(id.as_str()));
+    let outcomes = futures_util::future::join_all(calls).await;
+    let outcomes: Vec<Outcome> = outcomes.into_iter().map(Result::unwrap).collect();
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.token().status() == TokenStatus::Disabled)
+    );
+    assert_eq!(outcomes.iter().filter(|o| o.changed()).count(), 1);
+    assert_eq!(server.token_revision(&id), Some(2));
+}
+
+#[tokio::test]
+async fn a_known_state_guards_transitions_before_any_request() {
+    let (server, client) = start().await;
+    let created = client.create(&new_token("t")).await.unwrap();
+    let sent = server.total_requests();
+    let err = client.enable(&created.token).await.unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            Error::InvalidTransition {
+                from: TokenStatus::Active,
+                action: Action::Enable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "cannot enable API token {}: it is Active",
+            created.token.id()
+        )
+    );
+    assert_eq!(server.total_requests(), sent, "nothing was sent");
+
+    // By id the platform refuses, and the error still speaks of the lifecycle.
+    let err = client.enable(created.token.id()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidTransition {
+                from: TokenStatus::Active,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    client.delete(created.token.id()).await.unwrap();
+    assert!(matches!(
+        client.disable(created.token.id()).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn delete_if_exists_treats_gone_as_done() {
+    let (server, client) = start().await;
+    let id = server.seed_token(SeedToken::named("t")).id;
+    assert!(client.delete_if_exists(id.as_str()).await.unwrap());
+    assert!(!client.delete_if_exists(id.as_str()).await.unwrap());
+    assert!(!client.delete_if_exists("TKN-0000-0404").await.unwrap());
+}
+
+#[tokio::test]
+async fn rotate_creates_a_twin_disables_the_old_and_finish_deletes_it() {
+    let (server, client) = start().await;
+    let old = client
+        .create(&new_token("rotating").icon("/icons/a.png"))
+        .await
+        .unwrap()
+        .token;
+    let rotation = client.rotate(old.id()).await.unwrap();
+    assert_eq!(rotation.old.status(), TokenStatus::Disabled);
+    let new = &rotation.new.token;
+    assert_ne!(new.id(), old.id());
+    assert_eq!(
+        (new.name(), new.description(), new.icon()),
+        (old.name(), old.description(), old.icon())
+    );
+    assert_eq!(
+        (new.account_id(), new.module_ids()),
+        (old.account_id(), old.module_ids())
+    );
+    assert_eq!(rotation.new.secret.token_id(), Some(new.id()));
+    rotation.finish(&client).await.unwrap();
+    assert_eq!(server.token_status(old.id()).as_deref(), Some("Deleted"));
+    assert_eq!(server.token_status(new.id()).as_deref(), Some("Active"));
+}
+
+#[tokio::test]
+async fn a_rotation_whose_disable_fails_still_returns_the_new_token() {
+    let (server, client) = start().await;
+    let old = server.seed_token(SeedToken::named("stuck")).id;
+    server.set_faults(
+        Faults::none().with(FaultRule::every(1, Fault::Status(500)).only([Operation::Disable])),
+    );
+    let err = client.rotate(old.as_str()).await.unwrap_err();
+    let Error::RotationIncomplete {
+        new,
+        old_id,
+        old_status,
+        source,
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        (old_id.as_str(), old_status),
+        (old.as_str(), &TokenStatus::Active)
+    );
+    assert!(matches!(**source, Error::Server(_)));
+    assert_eq!(
+        server.token_status(new.token.id()).as_deref(),
+        Some("Active")
+    );
+    let message = err.to_string();
+    assert!(
+        message.contains(&format!(
+            "the replacement {} was created and is Active",
+            new.token.id()
+        )),
+        "{message}"
+    );
+    assert!(
+        !message.contains(new.secret.expose_secret())
+            && !format!("{err:?}").contains(new.secret.expose_secret())
+    );
+}
+
+#[tokio::test]
+async fn bulk_operations_report_every_id_and_keep_going_past_failures() {
+    let (server, client) = start().await;
+    let mut ids: Vec<String> = server
+        .seed_tokens(20, "b", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ids.insert(5, "TKN-0000-0404".into());
+    let report = client.disable_many(ids.clone(), 4).await;
+    assert_eq!(report.results.len(), 21);
+    assert_eq!(
+        report
+            .results
+            .iter()
+            .map(|r| r.0.clone())
+            .collect::<Vec<_>>(),
+        ids,
+        "in the given order"
+    );
+    assert_eq!(report.succeeded().count(), 20);
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1);
+    assert!(matches!(failed[0], ("TKN-0000-0404", Error::NotFound(_))));
+    assert!(!report.is_complete());
+    let report = client.enable_many(ids[..3].to_vec(), 2).await;
+    assert!(report.is_complete());
+    let report = client.delete_many(ids.clone(), 8).await;
+    assert!(report.is_complete(), "404 counts as done");
+    assert_eq!(server.live_tokens(), 0);
+}
+
+#[tokio::test]
+async fn stale_finds_active_tokens_unused_since_and_never_used() {
+    let (server, client) = start().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(120);
+    let recently = chrono::Utc::now() - chrono::Duration::days(1);
+    server.seed_token(SeedToken::named("old").last_used(long_ago));
+    server.seed_token(SeedToken::named("fresh").last_used(recently));
+    server.seed_token(SeedToken::named("never"));
+    server.seed_token(
+        SeedToken::named("old but off")
+            .last_used(long_ago)
+            .with_status("Disabled"),
+    );
+    let since = chrono::Utc::now() - chrono::Duration::days(90);
+    let stale: Vec<_> = client.stale(since).try_collect::<Vec<_>>().await.unwrap();
+    let names: Vec<_> = stale.iter().map(|t| t.name().unwrap()).collect();
+    assert_eq!(names, ["old", "never"]);
+}
+
+#[tokio::test]
+async fn retries_honour_retry_after() {
+    let server = MockServer::builder()
+        .seed(1)
+        .faults(Faults::none().with(FaultRule::every(
+            2,
+            Fault::RateLimited {
+                retry_after: Duration::from_secs(1),
+            },
+        )))
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&server, fast_retries(3));
+    client.list().count().await.unwrap(); // request 1
+    let started = Instant::now();
+    client.list().count().await.unwrap(); // request 2 is 429 "Retry-After: 1", request 3 succeeds
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "the retry came before Retry-After"
+    );
+    assert_eq!(server.requests(Operation::List), 3);
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
+    let server = MockServer::builder()
+        .faults(Faults::none().with(FaultRule::every(
+            1,
+            Fault::RateLimited {
+                retry_after: Duration::from_secs(3),
+            },
+        )))
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&server, RetryPolicy::none());
+    let err = client.get("TKN-1").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::RateLimited { retry_after: Some(d), .. } if *d == Duration::from_secs(3)),
+        "{err:?}"
+    );
+    assert!(err.is_retryable());
+
+    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::HtmlPage(502))));
+    let err = client.get("TKN-1").await.unwrap_err();
+    let Error::Server(problem) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(problem.status, 502);
+    assert!(
+        err.to_string()
+            .starts_with("502 Bad Gateway: non-JSON body: <!DOCTYPE html>"),
+        "{err}"
+    );
+
+    for (code, check) in [(403u16, "Forbidden"), (409, "Conflict"), (503, "Server")] {
+        server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(code))));
+        let err = client.get("TKN-1").await.unwrap_err();
+        assert_eq!(err.status(), Some(code));
+        assert!(format!("{err:?}").starts_with(check), "{err:?}");
+        assert!(err.problem().unwrap().trace_id.is_some());
+    }
+    // 500 is not retried, 503 is.
+    let counted = server.requests(Operation::Get);
+    let retrying = client_for(&server, fast_retries(3));
+    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(500))));
+    assert!(retrying.get("TKN-1").await.is_err());
+    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))));
+    assert!(retrying.get("TKN-1").await.is_err());
+    assert_eq!(server.requests(Operation::Get) - counted, 1 + 3);
+}
+
+#[tokio::test]
+async fn bad_requests_unauthorized_decode_and_timeouts_are_told_apart() {
+    let (server, client) = start().await;
+    let err = client
+        .list()
+        .filter(Filter::raw("eq(status,Active"))
+        .count()
+        .await
+        .unwrap_err();
+    let Error::BadRequest(problem) = &err else {
+        panic!("{err:?}")
+    };
+    assert!(!problem.messages().is_empty());
+    assert!(
+        err.to_string().starts_with("400 Bad Request: Invalid RQL"),
+        "{err}"
+    );
+
+    let stranger = Client::builder()
+        .base_url(server.base_url())
+        .api_token("idt:TKN-9999-9999:nope")
+        .build()
+        .unwrap();
+    assert!(matches!(
+        stranger.get("TKN-1").await,
+        Err(Error::Unauthorized(_))
+    ));
+
+    server.seed_token(SeedToken::named("t"));
+    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::MalformedJson)));
+    let err = client.list().collect().await.unwrap_err();
+    assert!(matches!(&err, Error::Decode { status: 200, .. }), "{err:?}");
+
+    server.set_faults(Faults::none().with_latency(Duration::from_millis(300)));
+    let impatient = Client::builder()
+        .base_url(server.base_url())
+        .api_token(server.admin_secret())
+        .timeout(Duration::from_millis(50))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    assert!(matches!(
+        impatient.list().count().await,
+        Err(Error::Timeout)
+    ));
+
+    let err = client
+        .create(&NewToken::new(DEFAULT_ACCOUNT, ""))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    let err = Client::builder().build().unwrap_err();
+    assert!(matches!(err, Error::Config(_)));
+}
+
+#[tokio::test]
+async fn a_create_whose_answer_is_lost_is_never_sent_again() {
+    let server = MockServer::builder()
+        .faults(
+            Faults::none()
+                .with(FaultRule::every(1, Fault::DropAfterProcessing).only([Operation::Create])),
+        )
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&server, fast_retries(5));
+    let err = client.create(&new_token("once")).await.unwrap_err();
+    assert!(matches!(err, Error::Transport(_)), "{err:?}");
+    assert_eq!(server.requests(Operation::Create), 1);
+    assert_eq!(server.tokens_created(), 1);
+}
+
+#[tokio::test]
+async fn bulk_creates_under_drops_and_429s_make_no_duplicates() {
+    let server = MockServer::builder()
+        .faults(
+            Faults::none()
+                .with(FaultRule::every(3, Fault::DropAfterProcessing).only([Operation::Create]))
+                .with(
+                    FaultRule::every(
+                        4,
+                        Fault::RateLimited {
+                            retry_after: Duration::ZERO,
+                        },
+                    )
+                    .only([Operation::Create]),
+                ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&server, fast_retries(5));
+    let creates = (0..40).map(|i| {
+        let client = client.clone();
+        async move { client.create(&new_token(&format!("bulk-{i}"))).await }
+    });
+    let results = futures_util::future::join_all(creates).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert!(ok > 0 && ok < 40, "faults fired: {ok} succeeded");
+    let names: Vec<String> = server
+        .live_token_names()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a name was created twice: {names:?}"
+    );
+    assert_eq!(
+        server.requests(Operation::Create),
+        40,
+        "no create was sent twice"
+    );
+}
+
+#[tokio::test]
+async fn bulk_disable_under_faults_ends_with_every_token_disabled() {
+    let server = MockServer::builder().start().await.unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(60, "d", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    server.set_faults(
+        Faults::none()
+            .with(FaultRule::every(7, Fault::DropAfterProcessing))
+            .with(FaultRule::every(
+                11,
+                Fault::RateLimited {
+                    retry_after: Duration::ZERO,
+                },
+            ))
+            .with(FaultRule::every(13, Fault::Status(503))),
+    );
+    // About 30% of requests fail; ten attempts make a token that never gets through (0.3^10
+    // per request) vanishingly rare, while every kind of fault still hits many tokens.
+    let client = client_for(&server, fast_retries(10));
+    let report = client.disable_many(ids.clone(), 16).await;
+    let failures: Vec<_> = report
+        .failed()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    assert!(report.is_complete(), "{failures:?}");
+    assert!(
+        server.total_requests() > 70,
+        "the faults fired and were retried"
+    );
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn unknown_fields_and_statuses_decode() {
+    let (server, client) = start().await;
+    let odd = server
+        .seed_token(SeedToken::named("odd").with_status("Suspended"))
+        .id;
+    server.set_faults(Faults {
+        unknown_fields: true,
+        unknown_enum_values: true,
+        ..Faults::none()
+    });
+    let token = client.get(&odd).await.unwrap();
+    assert_eq!(token.status(), TokenStatus::Unknown("Suspended".into()));
+    assert!(!token.is_usable() && token.available_actions().is_empty());
+    assert_eq!(
+        token
+            .raw()
+            .account
+            .as_ref()
+            .unwrap()
+            .type_
+            .as_deref()
+            .map(String::as_str),
+        Some("Development")
+    );
+    // An unknown state is not guarded locally; the platform's refusal is reported in its terms.
+    let err = client.enable(&token).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidTransition {
+                from: TokenStatus::Unknown(_),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(client.list().collect().await.unwrap().len(), 1);
+}
+
+/// A `tracing` writer that keeps everything written.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn secrets_never_show_in_debug_display_errors_or_traces() {
+    let captured = Captured::default();
+    let sink = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let server = MockServer::builder().start().await.unwrap();
+    let client = client_for(&server, fast_retries(2));
+    let created = client.create(&new_token("secretive")).await.unwrap();
+    let secret = created.secret.expose_secret().to_string();
+    let opaque = secret.rsplit(':').next().unwrap().to_string();
+    let admin = server.admin_secret().to_string();
+
+    // Errors that might echo a body with a secret in it.
+    server.set_faults(
+        Faults::none()
+            .with(FaultRule::every(1, Fault::MalformedJson))
+            .with_latency(Duration::ZERO),
+    );
+    let decode_err = client.create(&new_token("cut")).await.unwrap_err();
+    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))));
+    let server_err = client.get(created.token.id()).await.unwrap_err();
+    server.set_faults(Faults::none());
+    client.get(created.token.id()).await.unwrap();
+    let rotated = client.rotate(created.token.id()).await.unwrap();
+
+    let texts = [
+        format!("{created:?}"),
+        format!("{client:?}"),
+        format!("{server:?}"),
+        format!("{rotated:?}"),
+        serde_json::to_string(&created.token).unwrap(),
+        format!("{decode_err} {decode_err:?}"),
+        format!("{server_err} {server_err:?}"),
+        String::from_utf8(captured.0.lock().unwrap().clone()).unwrap(),
+    ];
+    assert!(
+        texts[7].contains("mpt.request"),
+        "spans were captured: {}",
+        texts[7]
+    );
+    for text in &texts {
+        assert!(!text.contains(&opaque), "token secret leaked: {text}");
+        assert!(!text.contains(&admin), "API secret leaked: {text}");
+        assert!(
+            !text.contains(rotated.new.secret.expose_secret()),
+            "new secret leaked: {text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn from_env_reads_the_token_and_accepts_a_prefixed_base_url() {
+    let (server, _) = start().await;
+    // SAFETY: no other test in this binary reads or writes these variables.
+    unsafe {
+        std::env::set_var("MPT_API_TOKEN", server.admin_secret());
+        std::env::set_var(
+            "MPT_API_BASE_URL",
+            format!("{}/public/v1/", server.base_url()),
+        );
+    }
+    let client = Client::from_env().unwrap();
+    assert_eq!(client.base_url(), server.base_url());
+    assert_eq!(client.list().count().await.unwrap(), 0);
+    unsafe {
+        std::env::remove_var("MPT_API_TOKEN");
+    }
+    assert!(matches!(Client::from_env(), Err(Error::Config(_))));
+}
