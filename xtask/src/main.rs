@@ -8,6 +8,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
+
+mod bench;
 use mpt_codegen::amend::Amendments;
 use mpt_codegen::regen::{self, Layout};
 
@@ -33,6 +35,14 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Run every benchmark (SDK against the mock server, codegen scaling; optionally the consumer
+    /// build) and print one Markdown table. See BENCHMARKS.md.
+    Bench {
+        /// Also time a clean release build of a tiny crate using the facade vs reqwest + serde
+        /// (several minutes).
+        #[arg(long)]
+        consumer_build: bool,
+    },
     /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
     /// openapi/fragments/, named after its operation.
     Import {
@@ -49,6 +59,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Regen { check } => run_regen(&root, &layout, check),
         Command::Import { pages } => run_import(&root, &layout, &pages),
+        Command::Bench { consumer_build } => bench::run(&root, consumer_build),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");

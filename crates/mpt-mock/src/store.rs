@@ -145,7 +145,10 @@ pub enum Switch {
 /// All tokens and accounts.
 #[derive(Debug, Default)]
 pub struct Store {
-    tokens: BTreeMap<String, Token>,
+    /// Creation sequence → token: the default list order, walked without lookups.
+    tokens: BTreeMap<u64, Token>,
+    /// Token id → creation sequence.
+    index: HashMap<String, u64>,
     by_secret: HashMap<String, String>,
     accounts: BTreeMap<String, Account>,
     next_seq: u64,
@@ -179,9 +182,7 @@ impl Store {
 
     /// Tokens in creation order, Deleted ones included.
     pub fn all(&self) -> impl Iterator<Item = &Token> {
-        let mut v: Vec<&Token> = self.tokens.values().collect();
-        v.sort_by_key(|t| t.seq);
-        v.into_iter()
+        self.tokens.values()
     }
 
     /// Number of tokens ever created and not Deleted.
@@ -194,19 +195,24 @@ impl Store {
 
     /// A token by id, Deleted ones included.
     pub fn get(&self, id: &str) -> Option<&Token> {
-        self.tokens.get(id)
+        self.index.get(id).and_then(|seq| self.tokens.get(seq))
+    }
+
+    fn get_mut(&mut self, id: &str) -> Option<&mut Token> {
+        let seq = self.index.get(id)?;
+        self.tokens.get_mut(seq)
     }
 
     /// A token that is not Deleted, or a 404 problem.
     pub fn live(&self, id: &str) -> Result<&Token, Problem> {
-        match self.tokens.get(id) {
+        match self.get(id) {
             Some(t) if t.status != Status::Deleted => Ok(t),
             _ => Err(Problem::not_found(id)),
         }
     }
 
     fn live_mut(&mut self, id: &str) -> Result<&mut Token, Problem> {
-        match self.tokens.get_mut(id) {
+        match self.get_mut(id) {
             Some(t) if t.status != Status::Deleted => Ok(t),
             _ => Err(Problem::not_found(id)),
         }
@@ -214,14 +220,12 @@ impl Store {
 
     /// The token a secret belongs to, if any.
     pub fn by_secret(&self, secret: &str) -> Option<&Token> {
-        self.by_secret
-            .get(secret)
-            .and_then(|id| self.tokens.get(id))
+        self.by_secret.get(secret).and_then(|id| self.get(id))
     }
 
     /// Marks a successful authentication with `secret`.
     pub fn touch(&mut self, id: &str, at: DateTime<Utc>) {
-        if let Some(t) = self.tokens.get_mut(id) {
+        if let Some(t) = self.get_mut(id) {
             t.last_access_at = Some(at);
         }
     }
@@ -238,7 +242,7 @@ impl Store {
         }
         let id = loop {
             let id = random_id("TKN");
-            if !self.tokens.contains_key(&id) {
+            if !self.index.contains_key(&id) {
                 break id;
             }
         };
@@ -260,12 +264,13 @@ impl Store {
             seq: self.next_seq,
         };
         self.by_secret.insert(secret, id.clone());
-        self.tokens.entry(id).or_insert(token)
+        self.index.insert(id, self.next_seq);
+        self.tokens.entry(self.next_seq).or_insert(token)
     }
 
     /// Sets a token's status directly (seeding only: no revision bump).
     pub fn force_status(&mut self, id: &str, status: Status) -> bool {
-        match self.tokens.get_mut(id) {
+        match self.get_mut(id) {
             Some(t) => {
                 t.status = status;
                 true

@@ -271,13 +271,13 @@ impl Client {
         }
         let response = request.send().await.map_err(Error::from_reqwest)?;
         let status = response.status();
-        let headers = response.headers().clone();
+        // Headers matter only for errors (`Retry-After`): no copy on the success path.
+        let headers = (!status.is_success()).then(|| response.headers().clone());
         let body = response.bytes().await.map_err(Error::from_reqwest)?;
         tracing::trace!(status = status.as_u16(), bytes = body.len(), "answer");
-        if status.is_success() {
-            Ok((status, body))
-        } else {
-            Err(Error::from_response(status, &headers, &body))
+        match headers {
+            None => Ok((status, body)),
+            Some(headers) => Err(Error::from_response(status, &headers, &body)),
         }
     }
 }

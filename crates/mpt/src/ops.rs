@@ -16,7 +16,7 @@ use crate::token::{
 };
 
 fn path_of(id: &str, suffix: &str) -> String {
-    format!("/{}{suffix}", encode(id).replace('/', "%2F"))
+    format!("/{}{suffix}", encode(id))
 }
 
 fn json_body(value: &Value) -> Option<Bytes> {

@@ -1,0 +1,671 @@
+//! SDK benchmarks against the mock server, run as a separate process so that only the client's
+//! own CPU and memory are measured. `cargo bench -p mpt --bench sdk` (or `cargo xtask bench`)
+//! prints a Markdown table; no timing is asserted anywhere.
+//!
+//! * overhead: sequential `get` of one token through the facade, the generated client and plain
+//!   reqwest + serde_json (the floor): median latency and client CPU per request (the client runs
+//!   on one thread, measured with `RUSAGE_THREAD`);
+//! * bulk: `disable_many` over 10,000 tokens at concurrency 1, 16 and 64 against plain reqwest;
+//! * listing: streaming 10,000 and 100,000 tokens: time and peak heap of this process;
+//! * the official Python client (`mpt-api-client`, Python ≥ 3.12 found or skipped) doing the same
+//!   gets and listing against the same server process;
+//! * the mock's own throughput.
+//!
+//! `MPT_BENCH_SCALE=0.1` shrinks every size, for a quick look; `MPT_BENCH_ONLY=bulk,listing`
+//! runs some sections only (overhead, python, listing, bulk, server).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::{StreamExt, TryStreamExt, stream};
+use mpt::{Client, RetryPolicy};
+use mpt_api::types::{ApiToken, ApiTokenListResponse};
+
+/// Counts live heap bytes and their peak.
+struct Counting;
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(p, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn reset_peak() -> usize {
+    let live = LIVE.load(Ordering::Relaxed);
+    PEAK.store(live, Ordering::Relaxed);
+    live
+}
+
+/// CPU time of the calling thread.
+fn thread_cpu() -> Duration {
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct we own.
+    unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut usage) };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn scaled(n: usize) -> usize {
+    let scale: f64 = std::env::var("MPT_BENCH_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.0);
+    ((n as f64 * scale) as usize).max(1)
+}
+
+/// The mock server binary, built in release mode if needed.
+fn mock_binary() -> PathBuf {
+    if let Ok(bin) = std::env::var("MPT_MOCK_BIN") {
+        return PathBuf::from(bin);
+    }
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .current_dir(workspace())
+        .args(["build", "--quiet", "--release", "-p", "mpt-mock"])
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "building the mock server failed");
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace().join("target"));
+    target.join("release/mpt-mock")
+}
+
+/// A mock server in its own process, killed on drop.
+struct Mock {
+    child: Child,
+    url: String,
+    secret: String,
+}
+
+impl Mock {
+    fn spawn(bin: &Path, seed: usize) -> Mock {
+        let secret = format!("bench-{}", std::process::id());
+        let mut child = Command::new(bin)
+            .args([
+                "--port",
+                "0",
+                "--seed",
+                &seed.to_string(),
+                "--admin-secret",
+                &secret,
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the mock server starts");
+        let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let url = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find_map(|l| l.strip_prefix("mpt-mock listening on ").map(String::from))
+            .expect("the mock server prints its URL");
+        std::thread::spawn(move || lines.for_each(drop));
+        Mock { child, url, secret }
+    }
+}
+
+impl Drop for Mock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn http() -> reqwest::Client {
+    reqwest::Client::builder().build().unwrap()
+}
+
+fn facade(mock: &Mock) -> Client {
+    let retry = if std::env::var("MPT_BENCH_NO_RETRY").is_ok() {
+        RetryPolicy::none()
+    } else {
+        RetryPolicy::default()
+    };
+    Client::builder()
+        .base_url(&mock.url)
+        .api_token(&mock.secret)
+        .http_client(http())
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
+fn token_url(mock: &Mock, id: &str, suffix: &str) -> String {
+    format!("{}/public/v1/accounts/api-tokens/{id}{suffix}", mock.url)
+}
+
+async fn ids(mock: &Mock) -> Vec<String> {
+    facade(mock)
+        .list()
+        .stream()
+        .map_ok(|t| t.id().to_string())
+        .try_collect()
+        .await
+        .unwrap()
+}
+
+/// Latencies and client CPU of one variant, accumulated over rounds.
+#[derive(Default)]
+struct Sample {
+    latencies: Vec<Duration>,
+    cpu: Duration,
+}
+
+impl Sample {
+    /// Runs `n` requests, adding their latencies and this thread's CPU time.
+    async fn run<F, Fut>(&mut self, n: usize, mut f: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = ()>,
+    {
+        let cpu = thread_cpu();
+        for _ in 0..n {
+            let started = Instant::now();
+            f().await;
+            self.latencies.push(started.elapsed());
+        }
+        self.cpu += thread_cpu() - cpu;
+    }
+
+    fn median(&mut self) -> Duration {
+        self.latencies.sort();
+        self.latencies[self.latencies.len() / 2]
+    }
+
+    fn cpu_per_request(&self) -> Duration {
+        self.cpu / self.latencies.len() as u32
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    format!("{:.2}×", a / b)
+}
+
+struct Table(Vec<[String; 4]>);
+
+impl Table {
+    fn row(&mut self, what: &str, value: String, comparison: String, target: &str) {
+        self.0.push([what.into(), value, comparison, target.into()]);
+        println!(
+            "  {what}: {}  {}",
+            self.0.last().unwrap()[1],
+            self.0.last().unwrap()[2]
+        );
+    }
+
+    fn markdown(&self) -> String {
+        let mut out = String::from(
+            "| measurement | value | comparison | target |\n| --- | --- | --- | --- |\n",
+        );
+        for r in &self.0 {
+            out.push_str(&format!("| {} | {} | {} | {} |\n", r[0], r[1], r[2], r[3]));
+        }
+        out
+    }
+}
+
+/// A Python ≥ 3.12 interpreter, if this machine has one: on the PATH, or installed by pyenv.
+fn find_python() -> Option<PathBuf> {
+    let mut candidates: Vec<PathBuf> = ["python3.13", "python3.12", "python3"]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+    let pyenv = std::env::var("PYENV_ROOT")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::var("HOME").map(|h| Path::new(&h).join(".pyenv")));
+    if let Ok(versions) = pyenv
+        .map(|p| p.join("versions"))
+        .and_then(|v| std::fs::read_dir(v).map_err(|_| std::env::VarError::NotPresent))
+    {
+        let mut found: Vec<PathBuf> = versions
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin/python3"))
+            .filter(|p| p.exists())
+            .collect();
+        found.sort();
+        candidates.extend(found.into_iter().rev());
+    }
+    for candidate in candidates {
+        let ok = Command::new(&candidate)
+            .args([
+                "-c",
+                "import sys; sys.exit(0 if sys.version_info >= (3, 12) else 1)",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if ok {
+            return Some(candidate);
+        }
+    }
+    None
+}
+
+/// A venv with the official client in it.
+fn python_client() -> Result<PathBuf, String> {
+    let python = find_python().ok_or("no Python >= 3.12 on this machine")?;
+    let venv = workspace().join("target/bench-venv");
+    let py = venv.join("bin/python");
+    if !py.exists() {
+        let ok = Command::new(&python)
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            return Err("cannot create a venv".into());
+        }
+    }
+    let ok = Command::new(&py)
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "mpt-api-client==7.0.0",
+        ])
+        .status()
+        .is_ok_and(|s| s.success());
+    if ok {
+        Ok(py)
+    } else {
+        Err("pip could not install mpt-api-client".into())
+    }
+}
+
+fn wanted(section: &str) -> bool {
+    std::env::var("MPT_BENCH_ONLY")
+        .map_or(true, |only| only.split(',').any(|s| s.trim() == section))
+}
+
+fn main() {
+    if std::env::args().any(|a| a == "--list") {
+        return; // `cargo test --benches` asks for a listing; there is nothing to list.
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let bin = mock_binary();
+    let mut table = Table(Vec::new());
+
+    // --- Overhead of one get -------------------------------------------------------------
+    if wanted("overhead") {
+        let n = scaled(5000);
+        println!("overhead: {n} sequential gets each");
+        let mock = Mock::spawn(&bin, 1);
+        let id = rt.block_on(ids(&mock)).remove(0);
+        // The three variants take turns in rounds, so drift (the server's state, the machine's other
+        // work) hits them alike.
+        let (mut facade_s, mut generated_s, mut raw_s) = rt.block_on(async {
+            let client = facade(&mock);
+            let mut headers = reqwest::header::HeaderMap::new();
+            headers.insert(
+                "authorization",
+                format!("Bearer {}", mock.secret).parse().unwrap(),
+            );
+            let generated = mpt_api::Client::new_with_client(
+                &mock.url,
+                reqwest::Client::builder()
+                    .default_headers(headers)
+                    .build()
+                    .unwrap(),
+            );
+            let raw = http();
+            let url = token_url(&mock, &id, "");
+            let (mut f, mut g, mut r) = (Sample::default(), Sample::default(), Sample::default());
+            let rounds = 10;
+            for round in 0..=rounds {
+                // Round 0 warms every connection up and is thrown away.
+                let batch = if round == 0 { scaled(200) } else { n / rounds };
+                let (mut f1, mut g1, mut r1) =
+                    (Sample::default(), Sample::default(), Sample::default());
+                f1.run(batch, || async {
+                    client.get(&id).await.unwrap();
+                })
+                .await;
+                g1.run(batch, || async {
+                    generated.get_api_token().id(&id).send().await.unwrap();
+                })
+                .await;
+                r1.run(batch, || async {
+                    let body = raw
+                        .get(&url)
+                        .bearer_auth(&mock.secret)
+                        .send()
+                        .await
+                        .unwrap()
+                        .bytes()
+                        .await
+                        .unwrap();
+                    serde_json::from_slice::<ApiToken>(&body).unwrap();
+                })
+                .await;
+                if round > 0 {
+                    for (acc, one) in [(&mut f, f1), (&mut g, g1), (&mut r, r1)] {
+                        acc.latencies.extend(one.latencies);
+                        acc.cpu += one.cpu;
+                    }
+                }
+            }
+            (f, g, r)
+        });
+        let (facade_m, generated_m, raw_m) =
+            (facade_s.median(), generated_s.median(), raw_s.median());
+        let lat = |d: Duration| d.as_secs_f64();
+        let cpu = |s: &Sample| s.cpu_per_request().as_secs_f64();
+        table.row(
+            "get, plain reqwest + serde_json: median latency",
+            us(raw_m),
+            "floor".into(),
+            "",
+        );
+        table.row(
+            "get, plain reqwest + serde_json: client CPU/request",
+            us(raw_s.cpu_per_request()),
+            "floor".into(),
+            "",
+        );
+        table.row(
+            "get, generated client: median latency",
+            us(generated_m),
+            ratio(lat(generated_m), lat(raw_m)) + " of reqwest",
+            "",
+        );
+        table.row(
+            "get, generated client: client CPU/request",
+            us(generated_s.cpu_per_request()),
+            ratio(cpu(&generated_s), cpu(&raw_s)) + " of reqwest",
+            "",
+        );
+        table.row(
+            "get, facade: median latency",
+            us(facade_m),
+            ratio(lat(facade_m), lat(raw_m)) + " of reqwest",
+            "≤ 1.10×",
+        );
+        table.row(
+            "get, facade: client CPU/request",
+            us(facade_s.cpu_per_request()),
+            ratio(cpu(&facade_s), cpu(&raw_s)) + " of reqwest",
+            "≤ 1.15×",
+        );
+    }
+
+    // --- The official Python client, same server process ---------------------------------------
+    if wanted("python") {
+        let listing_mock = Mock::spawn(&bin, scaled(10_000));
+        let list_id = rt.block_on(ids(&listing_mock)).remove(0);
+        let python_n = scaled(1000);
+        match python_client() {
+            Ok(py) => {
+                println!("python: {python_n} gets and a full listing");
+                let out = Command::new(py)
+                    .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_client.py"))
+                    .args([
+                        &listing_mock.url,
+                        &listing_mock.secret,
+                        &list_id,
+                        &python_n.to_string(),
+                    ])
+                    .output()
+                    .expect("python runs");
+                let parsed: serde_json::Value =
+                    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+                        panic!("python said: {}", String::from_utf8_lossy(&out.stderr))
+                    });
+                let (rust_get, rust_list) = rt.block_on(async {
+                    let client = facade(&listing_mock);
+                    let mut s = Sample::default();
+                    s.run(scaled(100), || async {
+                        client.get(&list_id).await.unwrap();
+                    })
+                    .await;
+                    s = Sample::default();
+                    s.run(python_n, || async {
+                        client.get(&list_id).await.unwrap();
+                    })
+                    .await;
+                    let started = Instant::now();
+                    let count = client
+                        .list()
+                        .stream()
+                        .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+                        .await
+                        .unwrap();
+                    assert_eq!(count, scaled(10_000));
+                    (s, started.elapsed())
+                });
+                let f = |k: &str| parsed[k].as_f64().unwrap_or(f64::NAN);
+                let (mut rust_get, rust_list) = (rust_get, rust_list);
+                let rust_median = rust_get.median();
+                table.row(
+                    "get, Python mpt-api-client 7.0.0: median latency",
+                    us(Duration::from_secs_f64(f("get_median_s"))),
+                    format!(
+                        "facade is {} faster",
+                        ratio(f("get_median_s"), rust_median.as_secs_f64())
+                    ),
+                    "≥ 6×",
+                );
+                table.row(
+                    "get, Python mpt-api-client 7.0.0: client CPU/request",
+                    us(Duration::from_secs_f64(f("get_cpu_s"))),
+                    format!(
+                        "facade uses {} less",
+                        ratio(f("get_cpu_s"), rust_get.cpu_per_request().as_secs_f64())
+                    ),
+                    "≥ 8×",
+                );
+                table.row(
+                    &format!("list {} tokens, Python", parsed["list_count"]),
+                    format!("{:.2} s", f("list_s")),
+                    format!(
+                        "facade {:.2} s ({} faster)",
+                        rust_list.as_secs_f64(),
+                        ratio(f("list_s"), rust_list.as_secs_f64())
+                    ),
+                    "",
+                );
+            }
+            Err(why) => table.row(
+                "Python mpt-api-client",
+                "not run".into(),
+                why,
+                "≥ 6× / ≥ 8×",
+            ),
+        }
+        drop(listing_mock);
+    }
+
+    // --- Listing memory -----------------------------------------------------------------
+    let mut peaks = Vec::new();
+    for size in [scaled(10_000), scaled(100_000)]
+        .into_iter()
+        .filter(|_| wanted("listing"))
+    {
+        let mock = Mock::spawn(&bin, size);
+        let (elapsed, peak) = rt.block_on(async {
+            let client = facade(&mock);
+            client.list().count().await.unwrap(); // warm the connection
+            let base = reset_peak();
+            let started = Instant::now();
+            let count = client
+                .list()
+                .stream()
+                .try_fold(0usize, |n, _| async move { Ok(n + 1) })
+                .await
+                .unwrap();
+            assert_eq!(count, size);
+            (
+                started.elapsed(),
+                PEAK.load(Ordering::Relaxed).saturating_sub(base),
+            )
+        });
+        peaks.push(peak);
+        table.row(
+            &format!("stream {size} tokens (facade)"),
+            format!(
+                "{:.2} s, peak heap {:.0} KiB",
+                elapsed.as_secs_f64(),
+                peak as f64 / 1024.0
+            ),
+            if peaks.len() == 2 {
+                format!(
+                    "peak {} of the smaller run",
+                    ratio(peaks[1] as f64, peaks[0] as f64)
+                )
+            } else {
+                String::new()
+            },
+            if peaks.len() == 2 { "≤ 1.5×" } else { "" },
+        );
+    }
+
+    // --- Bulk disable ---------------------------------------------------------------------
+    let bulk = scaled(10_000);
+    for concurrency in [1usize, 16, 64].into_iter().filter(|_| wanted("bulk")) {
+        let facade_run = || {
+            let mock = Mock::spawn(&bin, bulk);
+            rt.block_on(async {
+                let ids = ids(&mock).await;
+                let client = facade(&mock);
+                let (started, cpu) = (Instant::now(), thread_cpu());
+                let report = client.disable_many(ids, concurrency).await;
+                if let Some((id, e)) = report.failed().next() {
+                    panic!(
+                        "{} of {bulk} failed, e.g. {id}: {e} ({e:?})",
+                        report.failed().count()
+                    );
+                }
+                (
+                    bulk as f64 / started.elapsed().as_secs_f64(),
+                    (thread_cpu() - cpu) / bulk as u32,
+                )
+            })
+        };
+        let raw_run = || {
+            let mock = Mock::spawn(&bin, bulk);
+            rt.block_on(async {
+                let ids = ids(&mock).await;
+                let raw = http();
+                let (started, cpu) = (Instant::now(), thread_cpu());
+                stream::iter(ids)
+                    .map(|id| {
+                        let request = raw
+                            .post(token_url(&mock, &id, "/disable"))
+                            .bearer_auth(&mock.secret);
+                        async move {
+                            let body = request.send().await.unwrap().bytes().await.unwrap();
+                            serde_json::from_slice::<ApiToken>(&body).unwrap();
+                        }
+                    })
+                    .buffer_unordered(concurrency)
+                    .collect::<Vec<()>>()
+                    .await;
+                (
+                    bulk as f64 / started.elapsed().as_secs_f64(),
+                    (thread_cpu() - cpu) / bulk as u32,
+                )
+            })
+        };
+        // Facade and plain reqwest take turns, five runs each; medians are reported, since one
+        // run on two cores shared with the server swings by ±20%.
+        let (mut facade_runs, mut raw_runs) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            facade_runs.push(facade_run());
+            raw_runs.push(raw_run());
+        }
+        let median = |runs: &mut Vec<(f64, Duration)>| {
+            runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let rate = runs[runs.len() / 2].0;
+            let mut cpus: Vec<Duration> = runs.iter().map(|r| r.1).collect();
+            cpus.sort();
+            (rate, cpus[cpus.len() / 2])
+        };
+        let ((facade_rate, facade_cpu), (raw_rate, raw_cpu)) =
+            (median(&mut facade_runs), median(&mut raw_runs));
+        table.row(
+            &format!("disable_many {bulk} tokens, concurrency {concurrency}"),
+            format!(
+                "{facade_rate:.0} tokens/s, client CPU {}/token",
+                us(facade_cpu)
+            ),
+            format!(
+                "{} of plain reqwest ({raw_rate:.0}/s, {}/token)",
+                ratio(facade_rate, raw_rate),
+                us(raw_cpu)
+            ),
+            "≥ 0.9×",
+        );
+    }
+
+    // --- The mock server's own throughput ---------------------------------------------------
+    if wanted("server") {
+        let mock = Mock::spawn(&bin, 1);
+        let id = rt.block_on(ids(&mock)).remove(0);
+        let rps = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let raw = http();
+                let url = token_url(&mock, &id, "");
+                let total = scaled(20_000);
+                let started = Instant::now();
+                stream::iter(0..total)
+                    .map(|_| {
+                        let request = raw.get(&url).bearer_auth(&mock.secret);
+                        async move {
+                            let _ = request.send().await.unwrap().bytes().await.unwrap();
+                        }
+                    })
+                    .buffer_unordered(64)
+                    .collect::<Vec<()>>()
+                    .await;
+                total as f64 / started.elapsed().as_secs_f64()
+            });
+        table.row(
+            "mock server: authenticated gets, 64 in flight",
+            format!("{rps:.0} requests/s"),
+            "client and server share the 2 cores".into(),
+            "thousands/s",
+        );
+    }
+
+    let _ = std::fs::create_dir_all(workspace().join("target/bench"));
+    let _ = std::fs::write(workspace().join("target/bench/sdk.md"), table.markdown());
+    let _ = ApiTokenListResponse::default(); // the generated list type is what the facade decodes
+    println!("\n{}", table.markdown());
+}
