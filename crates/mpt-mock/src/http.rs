@@ -428,6 +428,17 @@ async fn get_one(
         .await
 }
 
+/// The live token `id`, rendered as the answer with `status`.
+fn token_reply(
+    store: &Store,
+    id: &str,
+    status: StatusCode,
+    with_secret: bool,
+) -> Result<Reply, Problem> {
+    let token = store.live(id)?;
+    Ok(Reply::Json(status, render(store, token, with_secret, &[])))
+}
+
 /// Parses a JSON object body, or a 400 naming the problem.
 fn object_body(body: &Bytes) -> Result<serde_json::Map<String, Value>, Problem> {
     match serde_json::from_slice::<Value>(body) {
@@ -560,11 +571,7 @@ async fn create(
                 modules: modules.unwrap_or_default(),
             };
             let id = store.create(new, actor.clone(), now).id.clone();
-            let token = store.live(&id)?;
-            Ok(Reply::Json(
-                StatusCode::CREATED,
-                render(store, token, true, &[]),
-            ))
+            token_reply(store, &id, StatusCode::CREATED, true)
         })
         .await
 }
@@ -598,13 +605,8 @@ async fn update(
             if !errors.is_empty() {
                 return Err(Problem::validation(&errors));
             }
-            let token = store.update(&id, delta, actor.clone(), now)?;
-            let token = token.id.clone();
-            let token = store.live(&token)?;
-            Ok(Reply::Json(
-                StatusCode::OK,
-                render(store, token, false, &[]),
-            ))
+            store.update(&id, delta, actor.clone(), now)?;
+            token_reply(store, &id, StatusCode::OK, false)
         })
         .await
 }
@@ -636,15 +638,8 @@ fn switch(
     };
     let noop = *lock(&s.noop);
     call(s, op, headers, kill).run(move |store, actor, now| {
-        let id = store
-            .switch(&id, action, noop, actor.clone(), now)?
-            .id
-            .clone();
-        let token = store.live(&id)?;
-        Ok(Reply::Json(
-            StatusCode::OK,
-            render(store, token, false, &[]),
-        ))
+        store.switch(&id, action, noop, actor.clone(), now)?;
+        token_reply(store, &id, StatusCode::OK, false)
     })
 }
 

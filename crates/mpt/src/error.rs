@@ -218,15 +218,9 @@ impl Error {
     /// The HTTP status behind the error, if an answer was read.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::NotFound(p)
-            | Error::BadRequest(p)
-            | Error::Unauthorized(p)
-            | Error::Forbidden(p)
-            | Error::Conflict(p)
-            | Error::Server(p) => Some(p.status),
             Error::RateLimited { .. } => Some(429),
             Error::Decode { status, .. } => Some(*status),
-            _ => None,
+            other => other.problem().map(|p| p.status),
         }
     }
 
