@@ -65,3 +65,8 @@ pub use retry::RetryPolicy;
 pub use token::{
     Action, CreatedToken, NewToken, Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
 };
+
+/// The README's Rust examples, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;
