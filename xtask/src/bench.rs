@@ -24,7 +24,15 @@ fn run_cargo(root: &Path, args: &[&str]) -> mpt_codegen::Result<bool> {
     Ok(status.success())
 }
 
-pub fn run(root: &Path, consumer_build: bool) -> mpt_codegen::Result<ExitCode> {
+pub fn run(
+    root: &Path,
+    consumer_build: bool,
+    only_consumer_build: bool,
+) -> mpt_codegen::Result<ExitCode> {
+    if only_consumer_build {
+        println!("\n{}", consumer_builds(root)?);
+        return Ok(ExitCode::SUCCESS);
+    }
     for bench in [
         ["-p", "mpt-codegen", "--bench", "codegen"],
         ["-p", "mpt", "--bench", "sdk"],
@@ -64,7 +72,7 @@ fn consumer_builds(root: &Path) -> mpt_codegen::Result<String> {
     let cases = [
         ("facade (mpt)", format!("mpt = {{ path = {facade:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}"),
          "#[tokio::main(flavor = \"current_thread\")] async fn main() { let c = mpt::Client::builder().api_token(\"x\").build().unwrap(); println!(\"{c:?}\"); }"),
-        ("reqwest + serde", "reqwest = { version = \"0.13\", features = [\"json\"] }\nserde = { version = \"1\", features = [\"derive\"] }\nserde_json = \"1\"\ntokio = { version = \"1\", features = [\"macros\", \"rt\"] }".to_string(),
+        ("reqwest + serde (same TLS)", "reqwest = { version = \"0.13\", default-features = false, features = [\"json\", \"rustls\"] }\nserde = { version = \"1\", features = [\"derive\"] }\nserde_json = \"1\"\ntokio = { version = \"1\", features = [\"macros\", \"rt\"] }".to_string(),
          "#[derive(serde::Deserialize, Debug)] struct T { id: String } #[tokio::main(flavor = \"current_thread\")] async fn main() { let c = reqwest::Client::new(); let _ = serde_json::from_str::<T>(\"{}\"); println!(\"{c:?}\"); }"),
     ];
     let mut out = String::from(
@@ -83,7 +91,7 @@ fn consumer_builds(root: &Path) -> mpt_codegen::Result<String> {
         // Resolve first (not timed), then time a clean build in its own target directory.
         cargo()
             .current_dir(&dir)
-            .args(["generate-lockfile", "--offline"])
+            .args(["fetch", "--quiet"])
             .status()
             .map_err(|e| io_error("cargo", e))?;
         let started = Instant::now();

@@ -42,6 +42,9 @@ enum Command {
         /// (several minutes).
         #[arg(long)]
         consumer_build: bool,
+        /// Run only the consumer build comparison.
+        #[arg(long)]
+        consumer_build_only: bool,
     },
     /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
     /// openapi/fragments/, named after its operation.
@@ -59,7 +62,14 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Regen { check } => run_regen(&root, &layout, check),
         Command::Import { pages } => run_import(&root, &layout, &pages),
-        Command::Bench { consumer_build } => bench::run(&root, consumer_build),
+        Command::Bench {
+            consumer_build,
+            consumer_build_only,
+        } => bench::run(
+            &root,
+            consumer_build || consumer_build_only,
+            consumer_build_only,
+        ),
     };
     result.unwrap_or_else(|e| {
         eprintln!("error: {e}");
