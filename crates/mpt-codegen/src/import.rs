@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::amend::Amendments;
 use crate::error::{Error, Result};
 use crate::fragment::{Fragment, check_openapi_30};
-use crate::regen::{FileStatus, to_pretty_json, write_atomically};
+use crate::regen::{FileStatus, to_pretty_json, write_if_changed};
 
 /// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
 pub fn extract(page: &Path, text: &str) -> Result<Value> {
@@ -127,17 +127,11 @@ pub fn import_pages(
         }
         planned.push((page.clone(), target, to_pretty_json(&doc)));
     }
-    let mut out = Vec::new();
-    for (_, target, text) in planned {
-        let status = match std::fs::read_to_string(&target) {
-            Ok(old) if old == text => FileStatus::Unchanged,
-            Ok(_) => FileStatus::Changed,
-            Err(_) => FileStatus::New,
-        };
-        if status != FileStatus::Unchanged {
-            write_atomically(&target, &text)?;
-        }
-        out.push((target, status));
-    }
-    Ok(out)
+    planned
+        .into_iter()
+        .map(|(_, target, text)| {
+            let status = write_if_changed(&target, &text)?;
+            Ok((target, status))
+        })
+        .collect()
 }

@@ -87,19 +87,28 @@ pub fn build(layout: &Layout) -> Result<(Merged, Vec<Output>)> {
 
 /// Writes each output whose content changed (atomically), reporting each file's status.
 pub fn write(outputs: &[Output]) -> Result<Vec<(PathBuf, FileStatus)>> {
-    let mut report = Vec::new();
-    for out in outputs {
-        let status = match std::fs::read_to_string(&out.path) {
-            Ok(old) if old == out.contents => FileStatus::Unchanged,
-            Ok(_) => FileStatus::Changed,
-            Err(_) => FileStatus::New,
-        };
-        if status != FileStatus::Unchanged {
-            write_atomically(&out.path, &out.contents)?;
-        }
-        report.push((out.path.clone(), status));
+    outputs
+        .iter()
+        .map(|out| {
+            Ok((
+                out.path.clone(),
+                write_if_changed(&out.path, &out.contents)?,
+            ))
+        })
+        .collect()
+}
+
+/// Writes `contents` to `path` (atomically) unless it already holds exactly that.
+pub fn write_if_changed(path: &Path, contents: &str) -> Result<FileStatus> {
+    let status = match std::fs::read_to_string(path) {
+        Ok(old) if old == contents => FileStatus::Unchanged,
+        Ok(_) => FileStatus::Changed,
+        Err(_) => FileStatus::New,
+    };
+    if status != FileStatus::Unchanged {
+        write_atomically(path, contents)?;
     }
-    Ok(report)
+    Ok(status)
 }
 
 /// A checked-in file that differs from what the pipeline produces.
