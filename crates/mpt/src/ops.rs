@@ -230,13 +230,14 @@ impl Client {
     /// ([`Error::RotationIncomplete`]) still carries the replacement and its secret.
     pub async fn rotate(&self, token: impl TokenRef) -> Result<Rotation, Error> {
         let old = self.get(token.token_id()).await?;
-        guard(&old, Action::Disable).or_else(|e| {
-            if old.status() == TokenStatus::Disabled {
-                Ok(())
-            } else {
-                Err(e)
-            }
-        })?;
+        // Active or already Disabled tokens can be rotated; a Deleted one cannot.
+        if old.status() == TokenStatus::Deleted {
+            return Err(Error::InvalidTransition {
+                id: old.id().to_string(),
+                from: TokenStatus::Deleted,
+                action: Action::Disable,
+            });
+        }
         let new = self.create(&NewToken::like(&old)).await?;
         match self.ensure_disabled(&old).await {
             Ok(outcome) => Ok(Rotation {
