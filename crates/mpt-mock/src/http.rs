@@ -90,7 +90,37 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(&format!("{BASE_PATH}/{{id}}/enable"), post(enable))
         .route(&format!("{BASE_PATH}/{{id}}/disable"), post(disable))
         .fallback(|| async { problem_response(&Problem::new(404, "No such endpoint.")) })
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(problem_for_rejections))
         .with_state(shared)
+}
+
+/// Largest request body the mock reads; a larger one is answered 413 with problem details.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// axum answers its own rejections (413 for a body over [`MAX_BODY_BYTES`], 405, 415, ...) in plain
+/// text; the platform answers every error with problem details, and so does the mock. HTML pages
+/// injected as faults are left as they are.
+async fn problem_for_rejections(response: Response) -> Response {
+    let status = response.status();
+    let content_type = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let is_error = status.is_client_error() || status.is_server_error();
+    if !is_error || content_type.contains("json") || content_type.contains("html") {
+        return response;
+    }
+    let detail = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes.")
+    } else {
+        let text = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap_or_default();
+        String::from_utf8_lossy(&text).trim().to_string()
+    };
+    problem_response(&Problem::new(status.as_u16(), detail))
 }
 
 /// Accepts connections until `shutdown` changes; each connection can be killed by its handler.

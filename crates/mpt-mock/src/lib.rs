@@ -44,8 +44,8 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultRule, Faults, Operation};
-pub use http::BASE_PATH;
-pub use rql::{DEFAULT_LIMIT, MAX_LIMIT};
+pub use http::{BASE_PATH, MAX_BODY_BYTES};
+pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use store::NoopTransition;
 
 use crate::faults::FaultState;

@@ -93,9 +93,15 @@ enum Node {
     Value(String),
 }
 
+/// Deepest nesting of calls and groups a filter may have. Deeper filters are refused with 400
+/// before anything recursive runs, so no query can exhaust the server's stack.
+pub const MAX_RQL_DEPTH: usize = 32;
+
 struct Parser<'a> {
     text: &'a str,
     pos: usize,
+    /// Calls and groups open at `pos`.
+    depth: usize,
 }
 
 impl<'a> Parser<'a> {
@@ -104,7 +110,7 @@ impl<'a> Parser<'a> {
             format!(
                 "Invalid RQL at character {} of '{}': {message}",
                 self.pos + 1,
-                self.text
+                shortened(self.text)
             ),
             &[],
         )
@@ -123,11 +129,24 @@ impl<'a> Parser<'a> {
         }
     }
 
+    /// Opens one level of nesting, refusing to go deeper than [`MAX_RQL_DEPTH`].
+    fn descend(&mut self) -> Result<(), Problem> {
+        self.depth += 1;
+        if self.depth > MAX_RQL_DEPTH {
+            return Err(self.error(&format!(
+                "the expression is nested more than {MAX_RQL_DEPTH} levels deep"
+            )));
+        }
+        Ok(())
+    }
+
     fn node(&mut self) -> Result<Node, Problem> {
         match self.peek() {
             Some('(') => {
                 self.pos += 1;
+                self.descend()?;
                 let items = self.list()?;
+                self.depth -= 1;
                 Ok(Node::Group(items))
             }
             Some(q @ ('\'' | '"')) => {
@@ -152,7 +171,9 @@ impl<'a> Parser<'a> {
                     if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphabetic()) {
                         return Err(self.error("expected an operator name before '('"));
                     }
+                    self.descend()?;
                     let args = self.list()?;
+                    self.depth -= 1;
                     Ok(Node::Call(word, args))
                 } else {
                     Ok(Node::Value(word))
@@ -180,8 +201,22 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Most characters of a query quoted back in a problem.
+const QUOTED_CHARS: usize = 200;
+
+fn shortened(text: &str) -> String {
+    match text.char_indices().nth(QUOTED_CHARS) {
+        Some((at, _)) => format!("{}…", &text[..at]),
+        None => text.to_string(),
+    }
+}
+
 fn parse(text: &str) -> Result<Node, Problem> {
-    let mut p = Parser { text, pos: 0 };
+    let mut p = Parser {
+        text,
+        pos: 0,
+        depth: 0,
+    };
     let node = p.node()?;
     if p.pos != text.len() {
         return Err(p.error("unexpected text after the expression"));

@@ -626,3 +626,131 @@ async fn the_server_stops_when_dropped() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     assert!(http.get(url).send().await.is_err());
 }
+
+/// A filter nested far deeper than the limit is a 400 problem, and the server keeps serving
+/// (before the bound, 300 levels overflowed the stack and aborted the test binary).
+#[tokio::test]
+async fn deeply_nested_rql_is_a_400_problem_not_a_crash() {
+    let api = Api::start().await;
+    for depth in [mpt_mock::MAX_RQL_DEPTH + 1, 300, 5_000] {
+        let rql = format!("{}eq(name,x){}", "not(".repeat(depth), ")".repeat(depth));
+        let (status, body) = api
+            .admin(reqwest::Method::GET, &format!("?{rql}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "depth {depth}: {body}");
+        assert!(
+            body["errors"].to_string().contains("nested more than"),
+            "{body}"
+        );
+        let groups = format!("in(name,{}x{})", "(".repeat(depth), ")".repeat(depth));
+        let (status, _) = api
+            .admin(reqwest::Method::GET, &format!("?{groups}"), None)
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "groups, depth {depth}");
+    }
+    let ok = format!(
+        "{}eq(name,x){}",
+        "not(".repeat(mpt_mock::MAX_RQL_DEPTH - 1),
+        ")".repeat(mpt_mock::MAX_RQL_DEPTH - 1)
+    );
+    let (status, body) = api
+        .admin(reqwest::Method::GET, &format!("?{ok}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+/// Random and deeply nested expressions (a small, seeded fuzz of the RQL parser): every answer
+/// is 200 or a 400 problem, and the server answers the next request.
+#[tokio::test]
+async fn random_rql_gets_200_or_a_400_problem() {
+    let api = Api::start().await;
+    api.server.seed_token(SeedToken::named("fuzz"));
+    let alphabet: Vec<&str> = vec![
+        "and(",
+        "or(",
+        "not(",
+        "eq(",
+        "ne(",
+        "in(",
+        "like(",
+        "ilike(",
+        "lt(",
+        "null()",
+        "(",
+        ")",
+        ")",
+        ",",
+        ",",
+        "name",
+        "status",
+        "id",
+        "lastAccessAt",
+        "'a'",
+        "\"b\"",
+        "'",
+        "\"",
+        "*",
+        "x",
+        "%28",
+        "%29",
+        "%",
+        "Active",
+        "2026-01-01T00:00:00Z",
+        "frob(",
+        "é",
+    ];
+    let mut rng = fastrand::Rng::with_seed(20261125);
+    for round in 0..400 {
+        let len = if round % 50 == 0 {
+            2_000
+        } else {
+            rng.usize(1..40)
+        };
+        let rql: String = (0..len)
+            .map(|_| alphabet[rng.usize(..alphabet.len())])
+            .collect();
+        let resp = api
+            .http
+            .get(format!("{}?{}", api.url(""), rql))
+            .bearer_auth(api.server.admin_secret())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("round {round}: {rql:?}: {e}"));
+        let status = resp.status();
+        let body: Value = resp.json().await.unwrap_or_else(|e| panic!("{rql:?}: {e}"));
+        match status {
+            StatusCode::OK => assert!(body["data"].is_array(), "{rql:?}: {body}"),
+            StatusCode::BAD_REQUEST => assert_eq!(body["status"], 400, "{rql:?}: {body}"),
+            other => panic!("{rql:?}: {other} {body}"),
+        }
+    }
+}
+
+/// A body over the limit is refused with problem details, like every other error.
+#[tokio::test]
+async fn an_oversized_body_gets_a_413_problem() {
+    let api = Api::start().await;
+    let big = "x".repeat(10 * 1024 * 1024);
+    let resp = api
+        .http
+        .post(api.url(""))
+        .bearer_auth(api.server.admin_secret())
+        .header("content-type", "application/json")
+        .body(format!("{{\"name\":\"{big}\"}}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("json")
+    );
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["status"], 413, "{body}");
+    assert_eq!(body["title"], "Content Too Large");
+    assert!(body["traceId"].is_string());
+    let (status, _) = api.admin(reqwest::Method::GET, "", None).await;
+    assert_eq!(status, StatusCode::OK, "the server still serves");
+}
