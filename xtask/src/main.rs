@@ -19,7 +19,7 @@ use mpt_codegen::regen::{self, Layout};
     about = "Repository tasks for the Marketplace SDK"
 )]
 struct Cli {
-    /// Repository root to work in (default: the one this xtask was built from).
+    /// Repository root to work in (default: the clone `cargo xtask` runs in).
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
     #[command(subcommand)]
@@ -52,16 +52,25 @@ enum Command {
         /// The pages to import.
         #[arg(required = true)]
         pages: Vec<PathBuf>,
+        /// Replace an existing fragment even when it defines a different operation.
+        #[arg(long)]
+        force: bool,
     },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let root = cli.root.unwrap_or_else(repo_root);
+    let root = match cli.root.map_or_else(repo_root, Ok) {
+        Ok(root) => root,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let layout = Layout::of_repo(&root);
     let result = match cli.command {
         Command::Regen { check } => run_regen(&root, &layout, check),
-        Command::Import { pages } => run_import(&root, &layout, &pages),
+        Command::Import { pages, force } => run_import(&root, &layout, &pages, force),
         Command::Bench {
             consumer_build,
             consumer_build_only,
@@ -77,11 +86,32 @@ fn main() -> ExitCode {
     })
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
+/// The repository to work in, found when the xtask runs, never fixed when it was compiled: a
+/// target directory shared between clones reuses one xtask binary for all of them. `cargo xtask`
+/// (`cargo run`) sets `CARGO_MANIFEST_DIR` to this clone's `xtask/`; run directly, the binary
+/// looks upward from the current directory for the repository (`openapi/amendments.json`).
+fn repo_root() -> Result<PathBuf, String> {
+    if let Some(dir) = std::env::var_os("CARGO_MANIFEST_DIR") {
+        let xtask = PathBuf::from(dir);
+        if let Some(root) = xtask.parent().filter(|r| is_repo(r)) {
+            return Ok(root.to_path_buf());
+        }
+    }
+    let cwd =
+        std::env::current_dir().map_err(|e| format!("cannot read the current directory: {e}"))?;
+    cwd.ancestors()
+        .find(|dir| is_repo(dir))
         .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+        .ok_or_else(|| {
+            format!(
+                "{} is not inside the SDK's repository (no openapi/amendments.json above it); run `cargo xtask` in the repository or pass --root",
+                cwd.display()
+            )
+        })
+}
+
+fn is_repo(dir: &Path) -> bool {
+    dir.join("openapi/amendments.json").is_file() && dir.join("Cargo.toml").is_file()
 }
 
 fn shown<'a>(root: &Path, path: &'a Path) -> std::borrow::Cow<'a, str> {
@@ -118,9 +148,15 @@ fn run_regen(root: &Path, layout: &Layout, check: bool) -> mpt_codegen::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_import(root: &Path, layout: &Layout, pages: &[PathBuf]) -> mpt_codegen::Result<ExitCode> {
+fn run_import(
+    root: &Path,
+    layout: &Layout,
+    pages: &[PathBuf],
+    force: bool,
+) -> mpt_codegen::Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
-    for (path, status) in mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments)?
+    for (path, status) in
+        mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?
     {
         println!("{status:>9} {}", shown(root, &path));
     }

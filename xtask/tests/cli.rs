@@ -190,3 +190,186 @@ fn import_extracts_the_fragment_from_a_page_and_reports_its_status() {
         "{stderr}"
     );
 }
+
+/// When one output cannot be written, no output changes and no temporary file is left.
+#[test]
+fn regen_writes_every_output_or_none() {
+    let dir = scratch();
+    let fragment = dir.path().join("openapi/fragments/enable-api-token.json");
+    let edited = std::fs::read_to_string(&fragment)
+        .unwrap()
+        .replace("Changes API token state to Active", "Switches it on");
+    std::fs::write(&fragment, edited).unwrap();
+    let merged = dir.path().join("openapi/marketplace-api-tokens.json");
+    let before = std::fs::read_to_string(&merged).unwrap();
+    // The generated file's temporary path is taken by a directory: writing it fails (as root,
+    // permissions would not stop us).
+    let blocker = dir.path().join("crates/mpt-api/src/generated.rs.regen-tmp");
+    std::fs::create_dir(&blocker).unwrap();
+
+    let out = xtask(dir.path(), &["regen"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("generated.rs.regen-tmp"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&merged).unwrap(),
+        before,
+        "the merged spec changed"
+    );
+    assert!(
+        !dir.path()
+            .join("openapi/marketplace-api-tokens.json.regen-tmp")
+            .exists()
+    );
+
+    std::fs::remove_dir(&blocker).unwrap();
+    let out = xtask(dir.path(), &["regen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        std::fs::read_to_string(&merged)
+            .unwrap()
+            .contains("Switches it on")
+    );
+}
+
+fn page_for(doc: &serde_json::Value) -> String {
+    format!("# A page\n\n```json\n{doc}\n```\n")
+}
+
+/// import checks what regen checks, refuses to replace another operation's fragment without
+/// --force, and never lets an operationId steer the file out of openapi/fragments/.
+#[test]
+fn import_validates_like_regen_and_guards_other_fragments() {
+    let dir = scratch();
+    let fragments = dir.path().join("openapi/fragments");
+    let enable = fragments.join("enable-api-token.json");
+    let original = std::fs::read_to_string(&enable).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&original).unwrap();
+    let page = dir.path().join("page.md");
+
+    // A dangling $ref in the page.
+    let mut dangling = doc.clone();
+    let text_doc = dangling.to_string().replace(
+        "#/components/schemas/ProblemDetails",
+        "#/components/schemas/ProblemDetailz",
+    );
+    dangling = serde_json::from_str(&text_doc).unwrap();
+    std::fs::write(&page, page_for(&dangling)).unwrap();
+    let out = xtask(dir.path(), &["import", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("page.md") && stderr.contains("ProblemDetailz"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&enable).unwrap(), original);
+
+    // A page for another route whose derived name is an existing fragment's.
+    let mut other = doc.clone();
+    let paths = other["paths"].as_object_mut().unwrap();
+    let (route, item) = paths
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    paths.remove(&route);
+    paths.insert(route.replace("api-tokens", "api-keys"), item);
+    std::fs::write(&page, page_for(&other)).unwrap();
+    let out = xtask(dir.path(), &["import", page.to_str().unwrap()]);
+    // (the rule names it enable_api_key, a new file: no clash) ...
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let key_fragment = fragments.join("enable-api-key.json");
+    assert!(key_fragment.exists());
+    std::fs::remove_file(&key_fragment).unwrap();
+    // ... but with an override naming it like the enable fragment, it would replace it.
+    let amendments_path = dir.path().join("openapi/amendments.json");
+    let mut amendments: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&amendments_path).unwrap()).unwrap();
+    let key = format!("POST {}", route.replace("api-tokens", "api-keys"));
+    amendments["operationIds"]["overrides"][&key] = "enable_api_token".into();
+    std::fs::write(&amendments_path, amendments.to_string()).unwrap();
+    let out = xtask(dir.path(), &["import", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("would replace") && stderr.contains("--force"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read_to_string(&enable).unwrap(), original);
+
+    // An override that would escape the fragments directory is refused as data.
+    amendments["operationIds"]["overrides"][&key] = "../../x".into();
+    std::fs::write(&amendments_path, amendments.to_string()).unwrap();
+    let out = xtask(dir.path(), &["import", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("/operationIds/overrides/"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("x.json").exists());
+}
+
+/// Two clones, one target directory: the xtask binary built in one clone (this repository)
+/// works on the clone it is run in, never on the one it was compiled in.
+#[test]
+fn the_repository_is_found_at_run_time_not_compile_time() {
+    let clone_b = scratch();
+    std::fs::write(clone_b.path().join("Cargo.toml"), "[workspace]\n").unwrap();
+    std::fs::create_dir_all(clone_b.path().join("xtask")).unwrap();
+    let fragment = clone_b
+        .path()
+        .join("openapi/fragments/enable-api-token.json");
+    let edited = std::fs::read_to_string(&fragment)
+        .unwrap()
+        .replace("Changes API token state to Active", "Only in clone B");
+    std::fs::write(&fragment, edited).unwrap();
+
+    // As `cargo xtask` runs it in clone B: CARGO_MANIFEST_DIR is B's xtask/.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["regen", "--check"])
+        .env("CARGO_MANIFEST_DIR", clone_b.path().join("xtask"))
+        .current_dir(clone_b.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("Only in clone B"),
+        "{}",
+        text(&out.stdout)
+    );
+    // Run directly from a folder inside clone B, with no cargo environment.
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["regen"])
+        .env_remove("CARGO_MANIFEST_DIR")
+        .current_dir(clone_b.path().join("openapi/fragments"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let generated = clone_b.path().join("crates/mpt-api/src/generated.rs");
+    assert!(
+        std::fs::read_to_string(generated)
+            .unwrap()
+            .contains("Only in clone B")
+    );
+    // This clone (where the binary was built) was not touched.
+    let ours = std::fs::read_to_string(repo().join("crates/mpt-api/src/generated.rs")).unwrap();
+    assert!(!ours.contains("Only in clone B"));
+    // Outside any clone: a clear error, exit 2.
+    let nowhere = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["regen", "--check"])
+        .env_remove("CARGO_MANIFEST_DIR")
+        .current_dir(nowhere.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("not inside the SDK's repository"),
+        "{}",
+        text(&out.stderr)
+    );
+}

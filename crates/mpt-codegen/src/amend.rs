@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result, escape_token, parse_json};
+use crate::error::{Error, Result, escape_token, parse_json, read_input};
 use crate::fragment::METHODS;
 
 /// The parsed amendments file.
@@ -158,7 +158,7 @@ pub const MERGED: &str = "merged";
 impl Amendments {
     /// Reads and checks the amendments file.
     pub fn read(path: &Path) -> Result<Amendments> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        let text = read_input(path)?;
         Amendments::parse(path, &text)
     }
 
@@ -228,11 +228,76 @@ impl Amendments {
             ));
         }
         for (key, id) in &self.operation_ids.overrides {
-            if parse_operation_key(key).is_none() || id.trim().is_empty() {
+            if parse_operation_key(key).is_none() || !is_identifier(id) {
                 return Err(Error::invalid(
                     &self.path,
                     format!("/operationIds/overrides/{}", escape_token(key)),
-                    "expected `\"METHOD /path\": \"operation_id\"`",
+                    "expected `\"METHOD /path\": \"operation_id\"`, the id made of ASCII letters, digits and `_`",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Every patch must aim at `merged` or at one of these fragment file names: a patch aimed
+    /// at a misspelled fragment would otherwise be silently skipped.
+    pub fn check_patch_targets(&self, fragment_files: &[String]) -> Result<()> {
+        for (index, entry) in self.patches.iter().enumerate() {
+            if entry.target != MERGED && !fragment_files.contains(&entry.target) {
+                return Err(Error::Amendment {
+                    path: self.path.clone(),
+                    index,
+                    reason: entry.reason.clone(),
+                    message: format!(
+                        "/patches/{index}/target: no fragment is named {:?} (the fragments are {}; or use \"merged\")",
+                        entry.target,
+                        fragment_files.join(", ")
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every `schemaWinners` entry must name a component that exists and a fragment that
+    /// defines it. `defines(component, fragment)` is `None` for an unknown component, else
+    /// whether that fragment defines it.
+    pub fn check_schema_winners(&self, defines: impl Fn(&str, &str) -> Option<bool>) -> Result<()> {
+        for (i, w) in self.schema_winners.iter().enumerate() {
+            let problem = match defines(&w.component, &w.fragment) {
+                None => format!(
+                    "component {:?} is not defined by any fragment (expected `kind/name`, e.g. `schemas/ApiToken`)",
+                    w.component
+                ),
+                Some(false) => format!(
+                    "fragment {:?} does not define component {:?}",
+                    w.fragment, w.component
+                ),
+                Some(true) => continue,
+            };
+            return Err(Error::invalid(
+                &self.path,
+                format!("/schemaWinners/{i}"),
+                problem,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Every generator replacement must name a schema of the merged document: a misspelled one
+    /// would silently generate the default type (for the secret, a plain `String` whose `Debug`
+    /// prints it).
+    pub fn check_replacements(&self, merged: &Value) -> Result<()> {
+        for (i, r) in self.generator.replacements.iter().enumerate() {
+            let pointer = format!("/components/schemas/{}", escape_token(&r.schema));
+            if merged.pointer(&pointer).is_none() {
+                return Err(Error::invalid(
+                    &self.path,
+                    format!("/generator/replacements/{i}/schema"),
+                    format!(
+                        "the merged document has no schema {:?} to replace with {}",
+                        r.schema, r.rust_type
+                    ),
                 ));
             }
         }
@@ -357,11 +422,34 @@ impl Amendments {
                 }
             }
         });
-        match failure {
-            Some(message) => Err(Error::invalid(&self.path, "/operationIds", message)),
-            None => Ok(()),
+        if let Some(message) = failure {
+            return Err(Error::invalid(&self.path, "/operationIds", message));
         }
+        // An override for an operation that does not exist would silently do nothing.
+        for (key, id) in &self.operation_ids.overrides {
+            let used = seen.get(id).is_some_and(|k| k == key);
+            if !used {
+                return Err(Error::invalid(
+                    &self.path,
+                    format!("/operationIds/overrides/{}", escape_token(key)),
+                    format!(
+                        "no fragment defines the operation {key}, so the override to {id:?} matches nothing"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
+}
+
+/// Whether `id` can be an operationId here: ASCII letters, digits and `_`, not starting with a
+/// digit. It names a Rust method and (with `-` for `_`) a fragment file, so nothing else is safe.
+pub fn is_identifier(id: &str) -> bool {
+    let mut chars = id.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// Splits `"METHOD /path"`.

@@ -29,7 +29,7 @@ pub enum Error {
     },
     /// A document is JSON but not the shape we need (not OpenAPI 3.0.x, no `paths`, a malformed
     /// amendment, ...).
-    #[error("{}: {pointer}: {message}", path.display())]
+    #[error("{}: {}{message}", path.display(), at(pointer))]
     Invalid {
         /// The file involved.
         path: PathBuf,
@@ -109,6 +109,15 @@ pub enum Error {
     },
 }
 
+/// `"/a/b: "`, or nothing for the document root.
+fn at(pointer: &str) -> String {
+    if pointer.is_empty() {
+        String::new()
+    } else {
+        format!("{pointer}: ")
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -129,6 +138,47 @@ impl Error {
             message: message.into(),
         }
     }
+}
+
+/// Largest input file (fragment, amendments, docs page) the pipeline reads: 16 MiB.
+pub const MAX_INPUT_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Reads a UTF-8 input file: only a regular file (a link to one is fine) of at most
+/// [`MAX_INPUT_BYTES`], so a FIFO or a link to `/dev/zero` is an error, not a hang.
+pub fn read_input(path: &std::path::Path) -> Result<String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(Error::io(path))?;
+    if !meta.is_file() {
+        return Err(Error::invalid(
+            path,
+            "",
+            "not a regular file (a directory, FIFO, socket or device is never read)",
+        ));
+    }
+    let too_large = || {
+        Error::invalid(
+            path,
+            "",
+            format!("larger than the {MAX_INPUT_BYTES}-byte limit for input files"),
+        )
+    };
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_INPUT_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(Error::io(path))?;
+    if bytes.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        Error::invalid(
+            path,
+            "",
+            format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
+        )
+    })
 }
 
 /// Parses `text` as JSON, reporting `path:line:column` on failure.

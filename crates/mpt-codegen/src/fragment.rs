@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::error::{Error, Result, parse_json};
+use crate::error::{Error, Result, parse_json, read_input};
 
 /// The HTTP methods an OpenAPI path item may hold, in the order we print them.
 pub const METHODS: [&str; 8] = [
@@ -31,7 +31,7 @@ impl Fragment {
 
     /// Reads and checks one fragment file.
     pub fn read(path: &Path) -> Result<Fragment> {
-        let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+        let text = read_input(path)?;
         Fragment::parse(path, &text)
     }
 

@@ -57,8 +57,88 @@ pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Resul
     Ok(prettyplease::unparse(&file))
 }
 
-/// Generates each operation on its own and returns the error of the first that fails.
+/// Finds what makes generation fail: first the component schemas alone (each with the schemas
+/// it references, smallest first), since every operation fails with a broken shared schema and
+/// blaming the first operation would name the wrong fragment; then each operation on its own.
 fn locate_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
+    locate_schema_failure(merged, settings).or_else(|| locate_operation_failure(merged, settings))
+}
+
+/// The `$ref`ed schema names below `value`.
+fn schema_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+    match value {
+        Value::Object(obj) => {
+            for (k, v) in obj {
+                match (k.as_str(), v) {
+                    ("$ref", Value::String(r)) => {
+                        if let Some(name) = r.strip_prefix("#/components/schemas/") {
+                            out.push(name);
+                        }
+                    }
+                    _ => schema_refs(v, out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|v| schema_refs(v, out)),
+        _ => {}
+    }
+}
+
+fn locate_schema_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
+    let schemas = merged.doc.pointer("/components/schemas")?.as_object()?;
+    let only = |names: &std::collections::BTreeSet<&str>| -> Option<openapiv3::OpenAPI> {
+        let mut doc = merged.doc.clone();
+        doc["paths"] = Value::Object(Default::default());
+        let subset: serde_json::Map<String, Value> = schemas
+            .iter()
+            .filter(|(k, _)| names.contains(k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        doc["components"] = serde_json::json!({ "schemas": subset });
+        serde_json::from_value(doc).ok()
+    };
+    let all: std::collections::BTreeSet<&str> = schemas.keys().map(String::as_str).collect();
+    if render(&only(&all)?, settings).is_ok() {
+        return None;
+    }
+    // Each schema with its closure under `$ref`, smallest first: the first that fails alone is
+    // the broken one (or the smallest set holding it).
+    let mut closures: Vec<(&str, std::collections::BTreeSet<&str>)> = all
+        .iter()
+        .map(|name| {
+            let mut seen = std::collections::BTreeSet::from([*name]);
+            let mut todo = vec![*name];
+            while let Some(next) = todo.pop() {
+                let mut refs = Vec::new();
+                if let Some(schema) = schemas.get(next) {
+                    schema_refs(schema, &mut refs);
+                }
+                todo.extend(refs.into_iter().filter(|r| seen.insert(r)));
+            }
+            (*name, seen)
+        })
+        .collect();
+    closures.sort_by_key(|(_, set)| set.len());
+    for (name, set) in closures {
+        let Some(spec) = only(&set) else { continue };
+        if let Err(message) = render(&spec, settings) {
+            let fragment = merged
+                .component_origins
+                .get(&format!("schemas/{name}"))
+                .and_then(|files| files.first().cloned())
+                .unwrap_or_default();
+            return Some(Error::Generate {
+                operation: format!("component schema {name} (/components/schemas/{name})"),
+                fragment,
+                message,
+            });
+        }
+    }
+    None
+}
+
+/// Generates each operation on its own and returns the error of the first that fails.
+fn locate_operation_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
     for ((method, route), fragment) in &merged.origins {
         let mut single = merged.doc.clone();
         let mut operation_id = String::new();

@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::amend::Amendments;
-use crate::error::{Error, Result};
-use crate::fragment::{Fragment, check_openapi_30};
-use crate::regen::{FileStatus, to_pretty_json, write_if_changed};
+use crate::amend::{Amendments, is_identifier};
+use crate::error::{Error, Result, read_input};
+use crate::fragment::{Fragment, check_openapi_30, load_dir};
+use crate::generate::generate;
+use crate::merge::{check_refs, merge};
+use crate::regen::{FileStatus, Output, to_pretty_json, write};
 
 /// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
 pub fn extract(page: &Path, text: &str) -> Result<Value> {
@@ -74,6 +76,7 @@ pub fn extract(page: &Path, text: &str) -> Result<Value> {
 }
 
 /// The file name a fragment is stored under: its operationId with `-` for `_`, plus `.json`.
+/// The operationId must be an identifier, so the name can never leave the fragments directory.
 pub fn fragment_file_name(page: &Path, doc: &Value, amendments: &Amendments) -> Result<String> {
     check_openapi_30(page, doc)?;
     let fragment = Fragment {
@@ -100,22 +103,37 @@ pub fn fragment_file_name(page: &Path, doc: &Value, amendments: &Amendments) -> 
                 amendments.path.display()
             ),
         })?;
+    if !is_identifier(&id) {
+        return Err(Error::Import {
+            path: page.to_path_buf(),
+            message: format!(
+                "{} {route}: the operationId {id:?} is not an identifier (ASCII letters, digits, `_`), so it cannot name a fragment file",
+                method.to_ascii_uppercase()
+            ),
+        });
+    }
     Ok(format!("{}.json", id.replace('_', "-")))
 }
 
-/// Imports each page into `fragments_dir`. Every page is read and checked before anything is
-/// written, so a bad page leaves the directory untouched.
+/// Imports each page into `fragments_dir`, as one transaction. Every page is read and checked,
+/// and the whole fragment set with the imported ones is merged and generated in memory the way
+/// `regen` does, before anything is written; so a bad page leaves the directory untouched.
+///
+/// A page whose file name matches an existing fragment of a *different* operation is refused
+/// unless `force` is set: it would silently replace another endpoint.
 pub fn import_pages(
     pages: &[PathBuf],
     fragments_dir: &Path,
     amendments: &Amendments,
+    force: bool,
 ) -> Result<Vec<(PathBuf, FileStatus)>> {
-    let mut planned: Vec<(PathBuf, PathBuf, String)> = Vec::new(); // (page, target, text)
+    let mut planned: Vec<(PathBuf, Fragment)> = Vec::new(); // (page, fragment at its target)
     for page in pages {
-        let text = std::fs::read_to_string(page).map_err(Error::io(page))?;
+        let text = read_input(page)?;
         let doc = extract(page, &text)?;
         let target = fragments_dir.join(fragment_file_name(page, &doc, amendments)?);
-        if let Some((other, _, _)) = planned.iter().find(|(_, t, _)| *t == target) {
+        check_refs(page, &doc)?;
+        if let Some((other, _)) = planned.iter().find(|(_, f)| f.path == target) {
             return Err(Error::Import {
                 path: page.clone(),
                 message: format!(
@@ -125,13 +143,61 @@ pub fn import_pages(
                 ),
             });
         }
-        planned.push((page.clone(), target, to_pretty_json(&doc)));
+        let fragment = Fragment { path: target, doc };
+        if target_exists(&fragment.path) {
+            let existing = Fragment::read(&fragment.path)?;
+            if existing.operations() != fragment.operations() && !force {
+                return Err(Error::Import {
+                    path: page.clone(),
+                    message: format!(
+                        "would replace {}, which defines {} and not {}; pass --force to replace it anyway",
+                        fragment.path.display(),
+                        describe(&existing.operations()),
+                        describe(&fragment.operations())
+                    ),
+                });
+            }
+        }
+        planned.push((page.clone(), fragment));
     }
-    planned
+    // Validate as regen does: the whole set, with the imported fragments in place.
+    let mut set: Vec<Fragment> = load_dir(fragments_dir)?
         .into_iter()
-        .map(|(_, target, text)| {
-            let status = write_if_changed(&target, &text)?;
-            Ok((target, status))
+        .filter(|f| !planned.iter().any(|(_, p)| p.path == f.path))
+        .collect();
+    set.extend(planned.iter().map(|(_, f)| f.clone()));
+    set.sort_by(|a, b| a.path.cmp(&b.path));
+    let pages_named = || {
+        planned
+            .iter()
+            .map(|(p, _)| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    merge(&set, amendments)
+        .and_then(|merged| generate(&merged, amendments))
+        .map_err(|e| Error::Import {
+            path: PathBuf::from(pages_named()),
+            message: format!("with this import, `regen` would fail: {e}"),
+        })?;
+    let outputs: Vec<Output> = planned
+        .iter()
+        .map(|(_, f)| Output {
+            path: f.path.clone(),
+            contents: to_pretty_json(&f.doc),
         })
-        .collect()
+        .collect();
+    write(&outputs)
+}
+
+fn target_exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+fn describe(operations: &[(String, String)]) -> String {
+    operations
+        .iter()
+        .map(|(m, r)| format!("{} {r}", m.to_ascii_uppercase()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -29,6 +29,9 @@ pub struct Merged {
     pub spec: openapiv3::OpenAPI,
     /// `(method, route)` → the fragment that defined it.
     pub origins: BTreeMap<(String, String), PathBuf>,
+    /// `kind/name` of each component (e.g. `schemas/ApiToken`) → the fragments whose definition
+    /// was kept.
+    pub component_origins: BTreeMap<String, Vec<PathBuf>>,
 }
 
 impl Merged {
@@ -40,6 +43,8 @@ impl Merged {
 
 /// Merges `fragments` (already in a stable order) and applies `amendments`.
 pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> {
+    let files: Vec<String> = fragments.iter().map(|f| file_name(&f.path)).collect();
+    amendments.check_patch_targets(&files)?;
     let mut paths = Map::new();
     let mut origins: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
     // components kind → name → (definition, fragments defining it so)
@@ -144,11 +149,23 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
         }
     }
 
+    amendments.check_schema_winners(|component, fragment| {
+        let (kind, name) = component.split_once('/')?;
+        let candidate = components.get(kind)?.get(name)?;
+        Some(
+            candidate
+                .variants
+                .iter()
+                .any(|(_, defining)| defining.iter().any(|f| file_name(f) == fragment)),
+        )
+    })?;
     let mut merged_components = Map::new();
+    let mut component_origins = BTreeMap::new();
     for (kind, members) in components {
         let mut out = Map::new();
         for (name, candidate) in members {
-            let def = candidate.resolve(&kind, &name, amendments)?;
+            let (def, files) = candidate.resolve(&kind, &name, amendments)?;
+            component_origins.insert(format!("{kind}/{name}"), files);
             out.insert(name, def);
         }
         merged_components.insert(kind, Value::Object(out));
@@ -194,6 +211,13 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
         }
     }
     check_refs(&amendments.path, &doc)?;
+    check_cycles(&doc, |schema| {
+        component_origins
+            .get(&format!("schemas/{schema}"))
+            .and_then(|files| files.first())
+            .map_or(amendments.path.as_path(), PathBuf::as_path)
+    })?;
+    amendments.check_replacements(&doc)?;
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
         Error::invalid(
             &amendments.path,
@@ -201,7 +225,12 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
             format!("the merged, amended document is not valid OpenAPI 3.0: {e}"),
         )
     })?;
-    Ok(Merged { doc, spec, origins })
+    Ok(Merged {
+        doc,
+        spec,
+        origins,
+        component_origins,
+    })
 }
 
 /// The file name of a fragment, the key amendments use to name it.
@@ -241,9 +270,15 @@ impl Candidate {
         }
     }
 
-    fn resolve(mut self, kind: &str, name: &str, amendments: &Amendments) -> Result<Value> {
+    /// The definition kept, with the fragments that gave it.
+    fn resolve(
+        mut self,
+        kind: &str,
+        name: &str,
+        amendments: &Amendments,
+    ) -> Result<(Value, Vec<PathBuf>)> {
         if self.variants.len() == 1 {
-            return Ok(self.variants.remove(0).0);
+            return Ok(self.variants.remove(0));
         }
         let component = format!("{kind}/{name}");
         if let Some(winner) = amendments
@@ -255,7 +290,6 @@ impl Candidate {
                 .variants
                 .into_iter()
                 .find(|(_, files)| files.iter().any(|f| file_name(f) == winner.fragment))
-                .map(|(v, _)| v)
                 .ok_or_else(|| {
                     Error::invalid(
                         &amendments.path,
@@ -350,4 +384,137 @@ pub fn check_refs(path: &Path, doc: &Value) -> Result<()> {
         }
     }
     walk(path, doc, doc, &mut String::new())
+}
+
+/// A `$ref` from one schema to another: the schema it points to, the pointer of the `$ref`
+/// member, and whether every value of the referring schema must hold one (the reference sits
+/// behind required, non-nullable properties and `allOf`s only).
+struct SchemaEdge {
+    to: String,
+    pointer: String,
+    required: bool,
+}
+
+fn schema_edges(value: &Value, required: bool, at: &str, out: &mut Vec<SchemaEdge>) {
+    let Some(obj) = value.as_object() else { return };
+    let required = required && obj.get("nullable") != Some(&Value::Bool(true));
+    if let Some(Value::String(r)) = obj.get("$ref") {
+        if let Some(name) = r.strip_prefix("#/components/schemas/") {
+            out.push(SchemaEdge {
+                to: name.replace("~1", "/").replace("~0", "~"),
+                pointer: format!("{at}/$ref"),
+                required,
+            });
+        }
+        return;
+    }
+    let needed: Vec<&str> = obj
+        .get("required")
+        .and_then(Value::as_array)
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(Value::Object(props)) = obj.get("properties") {
+        for (name, prop) in props {
+            let here = format!("{at}/properties/{}", escape_token(name));
+            schema_edges(
+                prop,
+                required && needed.contains(&name.as_str()),
+                &here,
+                out,
+            );
+        }
+    }
+    for (key, each_required) in [("allOf", true), ("oneOf", false), ("anyOf", false)] {
+        if let Some(Value::Array(items)) = obj.get(key) {
+            // One branch of a oneOf/anyOf must hold, so with a single branch it is required too.
+            let branch_required = required && (each_required || items.len() == 1);
+            for (i, item) in items.iter().enumerate() {
+                schema_edges(item, branch_required, &format!("{at}/{key}/{i}"), out);
+            }
+        }
+    }
+    // An empty array or map is a finite value: references below these never force recursion.
+    for key in ["items", "additionalProperties"] {
+        if let Some(child) = obj.get(key) {
+            schema_edges(child, false, &format!("{at}/{key}"), out);
+        }
+    }
+}
+
+/// Refuses a `$ref` cycle among component schemas where every step is required: no finite
+/// value satisfies it, and the generated types could never be built or decoded. A cycle
+/// through an optional or nullable property, an array or a map is fine (the generator boxes it).
+/// `origin(schema)` is the file named in the error: the fragment that defined the schema.
+pub fn check_cycles<'a>(doc: &Value, origin: impl Fn(&str) -> &'a Path) -> Result<()> {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+    else {
+        return Ok(());
+    };
+    let mut graph: BTreeMap<&str, Vec<SchemaEdge>> = BTreeMap::new();
+    for (name, schema) in schemas {
+        let mut edges = Vec::new();
+        let at = format!("/components/schemas/{}", escape_token(name));
+        schema_edges(schema, true, &at, &mut edges);
+        edges.retain(|e| e.required);
+        graph.insert(name, edges);
+    }
+    // Depth-first search over required edges; a back edge closes a cycle.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Mark {
+        New,
+        Open,
+        Done,
+    }
+    let mut marks: BTreeMap<&str, Mark> = graph.keys().map(|k| (*k, Mark::New)).collect();
+    for start in graph.keys().copied() {
+        if marks[start] != Mark::New {
+            continue;
+        }
+        // (schema, index of the next edge to follow), and the pointers of the edges taken.
+        let mut stack: Vec<(&str, usize)> = vec![(start, 0)];
+        let mut taken: Vec<&str> = Vec::new();
+        marks.insert(start, Mark::Open);
+        while let Some((node, next)) = stack.last().copied() {
+            let edges = &graph[node];
+            if next == edges.len() {
+                marks.insert(node, Mark::Done);
+                stack.pop();
+                taken.pop();
+                continue;
+            }
+            if let Some(top) = stack.last_mut() {
+                top.1 += 1;
+            }
+            let edge = &edges[next];
+            match marks.get(edge.to.as_str()).copied() {
+                Some(Mark::New) => {
+                    let to = graph.get_key_value(edge.to.as_str()).map(|(k, _)| *k);
+                    if let Some(to) = to {
+                        marks.insert(to, Mark::Open);
+                        stack.push((to, 0));
+                        taken.push(&edge.pointer);
+                    }
+                }
+                Some(Mark::Open) => {
+                    let first = stack.iter().position(|(n, _)| *n == edge.to).unwrap_or(0);
+                    let mut pointers: Vec<&str> = taken[first..].to_vec();
+                    pointers.push(&edge.pointer);
+                    let names: Vec<&str> = stack[first..].iter().map(|(n, _)| *n).collect();
+                    return Err(Error::invalid(
+                        origin(names[0]),
+                        pointers[0],
+                        format!(
+                            "the schemas {} form a $ref cycle in which every step is required, so no finite value exists; make one step optional or nullable (through {})",
+                            names.join(" -> ") + " -> " + names[0],
+                            pointers.join(", ")
+                        ),
+                    ));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }

@@ -85,30 +85,68 @@ pub fn build(layout: &Layout) -> Result<(Merged, Vec<Output>)> {
     Ok((merged, outputs))
 }
 
-/// Writes each output whose content changed (atomically), reporting each file's status.
+/// Writes every output whose content changed, as one transaction: either every changed file
+/// gets its new content or none does. Each new content is first written to a sibling temporary
+/// file; only when all are written are they renamed over their targets, and if a rename fails,
+/// the files already replaced get their old content back. No temporary file is left behind.
 pub fn write(outputs: &[Output]) -> Result<Vec<(PathBuf, FileStatus)>> {
-    outputs
+    let planned: Vec<(&Output, Option<String>, FileStatus)> = outputs
         .iter()
         .map(|out| {
-            Ok((
-                out.path.clone(),
-                write_if_changed(&out.path, &out.contents)?,
-            ))
+            let old = std::fs::read_to_string(&out.path).ok();
+            let status = match &old {
+                Some(old) if *old == out.contents => FileStatus::Unchanged,
+                Some(_) => FileStatus::Changed,
+                None => FileStatus::New,
+            };
+            (out, old, status)
         })
-        .collect()
+        .collect();
+    let changed: Vec<&(&Output, Option<String>, FileStatus)> = planned
+        .iter()
+        .filter(|(_, _, status)| *status != FileStatus::Unchanged)
+        .collect();
+    // Phase 1: every temporary file, or none.
+    let mut temps: Vec<PathBuf> = Vec::new();
+    for (out, _, _) in &changed {
+        match write_temp(&out.path, &out.contents) {
+            Ok(tmp) => temps.push(tmp),
+            Err(e) => {
+                remove_all(&temps);
+                return Err(e);
+            }
+        }
+    }
+    // Phase 2: rename each over its target; undo the ones done if one fails.
+    for (i, ((out, _, _), tmp)) in changed.iter().zip(&temps).enumerate() {
+        if let Err(source) = std::fs::rename(tmp, &out.path) {
+            remove_all(&temps[i..]);
+            for (done, old, _) in &changed[..i] {
+                match old {
+                    Some(old) => {
+                        let _ = write_atomically(&done.path, old);
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(&done.path);
+                    }
+                }
+            }
+            return Err(Error::Io {
+                path: out.path.clone(),
+                source,
+            });
+        }
+    }
+    Ok(planned
+        .into_iter()
+        .map(|(out, _, status)| (out.path.clone(), status))
+        .collect())
 }
 
-/// Writes `contents` to `path` (atomically) unless it already holds exactly that.
-pub fn write_if_changed(path: &Path, contents: &str) -> Result<FileStatus> {
-    let status = match std::fs::read_to_string(path) {
-        Ok(old) if old == contents => FileStatus::Unchanged,
-        Ok(_) => FileStatus::Changed,
-        Err(_) => FileStatus::New,
-    };
-    if status != FileStatus::Unchanged {
-        write_atomically(path, contents)?;
+fn remove_all(paths: &[PathBuf]) {
+    for path in paths {
+        let _ = std::fs::remove_file(path);
     }
-    Ok(status)
 }
 
 /// A checked-in file that differs from what the pipeline produces.
@@ -166,14 +204,35 @@ pub fn to_pretty_json(value: &Value) -> String {
 }
 
 /// Writes `contents` to a sibling temporary file, then renames it over `path`, so a reader never
-/// sees half a file.
+/// sees half a file. On failure no temporary file is left behind.
 pub fn write_atomically(path: &Path, contents: &str) -> Result<()> {
+    let tmp = write_temp(path, contents)?;
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::Io {
+            path: path.to_path_buf(),
+            source,
+        }
+    })
+}
+
+/// Writes `contents` next to `path` as `<name>.regen-tmp` and returns that path; on failure the
+/// temporary file is removed.
+fn write_temp(path: &Path, contents: &str) -> Result<PathBuf> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
     }
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".regen-tmp");
     let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, contents).map_err(Error::io(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(Error::io(path))
+    std::fs::write(&tmp, contents).map_err(|source| {
+        if tmp.is_file() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        Error::Io {
+            path: tmp.clone(),
+            source,
+        }
+    })?;
+    Ok(tmp)
 }

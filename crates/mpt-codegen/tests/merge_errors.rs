@@ -223,3 +223,123 @@ fn an_amendment_without_a_reason_is_refused() {
         "am.json: /requestMediaTypes/reason: every amendment needs a non-empty `reason`"
     );
 }
+
+/// Each kind of amendment that matches nothing is an error naming the entry: before, each was
+/// silently skipped (and a misspelled secret replacement left the secret a plain `String`).
+#[test]
+fn an_amendment_that_matches_nothing_names_its_entry() {
+    let frag = || fragment("a.json", doc("/widgets", "get", widget_schema("x")));
+    let cases = [
+        (
+            json!({"patches": [{"target": "a.jsn", "reason": "typo'd target",
+                "patch": [{"op": "add", "path": "/info/x-note", "value": 1}]}]}),
+            "amendments.json: amendment #0 (typo'd target): /patches/0/target: no fragment is named \"a.jsn\"",
+        ),
+        (
+            json!({"operationIds": {"reason": "r", "rule": "rest-resource",
+                "overrides": {"GET /gadgets": "list_gadgets"}}}),
+            "amendments.json: /operationIds/overrides/GET ~1gadgets: no fragment defines the operation GET /gadgets",
+        ),
+        (
+            json!({"schemaWinners": [{"component": "schemas/Gadget", "fragment": "a.json", "reason": "r"}]}),
+            "amendments.json: /schemaWinners/0: component \"schemas/Gadget\" is not defined by any fragment",
+        ),
+        (
+            json!({"schemaWinners": [{"component": "schemas/Widget", "fragment": "b.json", "reason": "r"}]}),
+            "amendments.json: /schemaWinners/0: fragment \"b.json\" does not define component \"schemas/Widget\"",
+        ),
+        (
+            json!({"generator": {"replacements": [{"schema": "ApiTokenScret",
+                "rustType": "crate::TokenSecret", "reason": "redact"}]}}),
+            "amendments.json: /generator/replacements/0/schema: the merged document has no schema \"ApiTokenScret\"",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let err = merge(&[frag()], &amendments(extra)).unwrap_err();
+        assert!(
+            err.to_string().starts_with(expected),
+            "{err}\nexpected: {expected}"
+        );
+    }
+}
+
+#[test]
+fn an_operation_id_override_must_be_an_identifier() {
+    let text = json!({
+        "operationIds": {"reason": "r", "rule": "rest-resource",
+            "overrides": {"GET /widgets": "../../x"}},
+        "requestMediaTypes": {"reason": "r", "keep": ["application/json"]},
+        "tolerantReading": {"reason": "r", "allowUnknownFields": true, "openEnums": true}
+    });
+    let err = Amendments::parse(Path::new("am.json"), &text.to_string()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("am.json: /operationIds/overrides/GET ~1widgets: expected"),
+        "{err}"
+    );
+}
+
+/// A schema that the generator refuses, defined in one fragment only, is blamed on that
+/// fragment, not on the first operation (every operation fails with it).
+#[test]
+fn a_broken_component_is_blamed_on_the_fragment_that_defines_it() {
+    let first = doc("/alpha", "get", widget_schema("x"));
+    let mut second = doc("/beta", "get", widget_schema("x"));
+    second["components"]["schemas"]["Broken"] = json!({"type": "string", "pattern": "(["});
+    let rules = amendments(json!({}));
+    let merged = merge(
+        &[
+            fragment("list-alpha.json", first),
+            fragment("list-beta.json", second),
+        ],
+        &rules,
+    )
+    .unwrap();
+    let err = mpt_codegen::generate::generate(&merged, &rules).unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, Error::Generate { .. }), "{err:?}");
+    assert!(text.contains("component schema Broken"), "{text}");
+    assert!(text.contains("(from list-beta.json)"), "{text}");
+}
+
+/// Only regular files of bounded size are read: a FIFO would hang, `/dev/zero` never ends.
+#[test]
+fn inputs_must_be_bounded_regular_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo.json");
+    let status = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let err = Fragment::read(&fifo).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+
+    let zero = dir.path().join("zero.json");
+    std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+    let err = Fragment::read(&zero).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+
+    let big = dir.path().join("big.json");
+    let file = std::fs::File::create(&big).unwrap();
+    file.set_len(mpt_codegen::error::MAX_INPUT_BYTES + 1)
+        .unwrap();
+    let err = Fragment::read(&big).unwrap_err();
+    assert!(err.to_string().contains("-byte limit"), "{err}");
+    assert!(
+        err.to_string().starts_with(&big.display().to_string()),
+        "{err}"
+    );
+
+    let err = Amendments::read(&fifo).unwrap_err();
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+    // The directory is read in name order: big.json is refused first.
+    let err = mpt_codegen::fragment::load_dir(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("big.json: larger than"), "{err}");
+    std::fs::remove_file(&big).unwrap();
+    let err = mpt_codegen::fragment::load_dir(dir.path()).unwrap_err();
+    assert!(
+        err.to_string().contains("fifo.json: not a regular file"),
+        "{err}"
+    );
+}

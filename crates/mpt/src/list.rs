@@ -45,15 +45,33 @@ pub(crate) fn encode(value: &str) -> String {
 /// let f = Filter::status(TokenStatus::Active).and(Filter::account("ACC-1234-5678"));
 /// assert_eq!(f.to_string(), "and(eq(status,'Active'),eq(account.id,'ACC-1234-5678'))");
 /// ```
+///
+/// RQL quotes a value in `'...'` or `"..."` and has no escape, so a value holding both kinds of
+/// quote cannot be expressed: such a filter (and an empty [`Filter::any`], which would match
+/// nothing) is *invalid*, and a list using it fails with [`Error::InvalidRequest`] before any
+/// request is sent. An empty [`Filter::all`] matches every token and adds nothing to the query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Filter(String);
+pub struct Filter(Rql);
 
-/// Quotes an RQL value: single quotes, or double quotes if it holds a single quote.
-fn quote(value: &str) -> String {
-    if value.contains('\'') {
-        format!("\"{value}\"")
-    } else {
-        format!("'{value}'")
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rql {
+    /// Matches every token: no filter at all.
+    Everything,
+    /// An expression, sent as it is.
+    Expr(String),
+    /// Cannot be expressed in RQL; why.
+    Invalid(String),
+}
+
+/// Quotes an RQL value: single quotes, or double quotes if it holds a single quote; a value
+/// holding both cannot be quoted.
+fn quote(value: &str) -> Result<String, String> {
+    match (value.contains('\''), value.contains('"')) {
+        (false, _) => Ok(format!("'{value}'")),
+        (true, false) => Ok(format!("\"{value}\"")),
+        (true, true) => Err(format!(
+            "the value {value:?} holds both ' and \", which an RQL value cannot quote"
+        )),
     }
 }
 
@@ -63,7 +81,10 @@ fn time(at: DateTime<Utc>) -> String {
 
 impl Filter {
     fn cmp(op: &str, field: &str, value: &str) -> Filter {
-        Filter(format!("{op}({field},{})", quote(value)))
+        match quote(value) {
+            Ok(quoted) => Filter(Rql::Expr(format!("{op}({field},{quoted})"))),
+            Err(why) => Filter(Rql::Invalid(format!("{op}({field},...): {why}"))),
+        }
     }
 
     /// `eq(status,<status>)`.
@@ -71,10 +92,17 @@ impl Filter {
         Filter::cmp("eq", "status", status.as_str())
     }
 
-    /// `in(status,(...))`.
+    /// `in(status,(...))`; with no statuses, an invalid filter (it would match nothing).
     pub fn status_in(statuses: impl IntoIterator<Item = TokenStatus>) -> Filter {
-        let values: Vec<String> = statuses.into_iter().map(|s| quote(s.as_str())).collect();
-        Filter(format!("in(status,({}))", values.join(",")))
+        let values: Result<Vec<String>, String> =
+            statuses.into_iter().map(|s| quote(s.as_str())).collect();
+        match values {
+            Ok(values) if values.is_empty() => Filter(Rql::Invalid(
+                "status_in() of no statuses matches nothing, which RQL cannot express".into(),
+            )),
+            Ok(values) => Filter(Rql::Expr(format!("in(status,({}))", values.join(",")))),
+            Err(why) => Filter(Rql::Invalid(format!("in(status,...): {why}"))),
+        }
     }
 
     /// `eq(id,<id>)`.
@@ -109,7 +137,7 @@ impl Filter {
 
     /// `eq(lastAccessAt,null())`: never used.
     pub fn never_used() -> Filter {
-        Filter("eq(lastAccessAt,null())".into())
+        Filter(Rql::Expr("eq(lastAccessAt,null())".into()))
     }
 
     /// `and(self,other)`.
@@ -122,39 +150,88 @@ impl Filter {
         Filter::any([self, other])
     }
 
-    /// `not(self)`.
+    /// `not(self)`. The negation of a filter matching everything matches nothing, which RQL
+    /// cannot express: it is invalid.
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Filter {
-        Filter(format!("not({})", self.0))
+        Filter(match self.0 {
+            Rql::Expr(e) => Rql::Expr(format!("not({e})")),
+            Rql::Everything => {
+                Rql::Invalid("not() of a filter that matches everything matches nothing".into())
+            }
+            invalid => invalid,
+        })
     }
 
-    /// `and(...)` of all of them.
+    /// `and(...)` of all of them. With none, it matches every token (no filter is sent).
     pub fn all(filters: impl IntoIterator<Item = Filter>) -> Filter {
-        Filter::join("and", filters)
-    }
-
-    /// `or(...)` of all of them.
-    pub fn any(filters: impl IntoIterator<Item = Filter>) -> Filter {
-        Filter::join("or", filters)
-    }
-
-    fn join(op: &str, filters: impl IntoIterator<Item = Filter>) -> Filter {
-        let parts: Vec<String> = filters.into_iter().map(|f| f.0).collect();
-        if parts.len() == 1 {
-            return Filter(parts.into_iter().next().unwrap_or_default());
+        let mut parts = Vec::new();
+        for f in filters {
+            match f.0 {
+                Rql::Everything => {}
+                Rql::Expr(e) => parts.push(e),
+                invalid => return Filter(invalid),
+            }
         }
-        Filter(format!("{op}({})", parts.join(",")))
+        Filter::join("and", parts).unwrap_or(Filter(Rql::Everything))
     }
 
-    /// An RQL expression written by hand, sent as it is.
+    /// `or(...)` of all of them. With none, it would match nothing, which RQL cannot express:
+    /// the filter is invalid.
+    pub fn any(filters: impl IntoIterator<Item = Filter>) -> Filter {
+        let mut parts = Vec::new();
+        for f in filters {
+            match f.0 {
+                Rql::Everything => return Filter(Rql::Everything),
+                Rql::Expr(e) => parts.push(e),
+                invalid => return Filter(invalid),
+            }
+        }
+        Filter::join("or", parts).unwrap_or_else(|| {
+            Filter(Rql::Invalid(
+                "any() of no filters matches nothing, which RQL cannot express".into(),
+            ))
+        })
+    }
+
+    fn join(op: &str, mut parts: Vec<String>) -> Option<Filter> {
+        match parts.len() {
+            0 => None,
+            1 => parts.pop().map(|e| Filter(Rql::Expr(e))),
+            _ => Some(Filter(Rql::Expr(format!("{op}({})", parts.join(","))))),
+        }
+    }
+
+    /// An RQL expression written by hand, sent as it is (an empty one matches everything).
     pub fn raw(rql: impl Into<String>) -> Filter {
-        Filter(rql.into())
+        let rql = rql.into();
+        Filter(if rql.trim().is_empty() {
+            Rql::Everything
+        } else {
+            Rql::Expr(rql)
+        })
+    }
+
+    /// The RQL expression to send: `None` when the filter matches every token, an
+    /// [`Error::InvalidRequest`] when it cannot be expressed.
+    pub fn to_rql(&self) -> Result<Option<&str>, Error> {
+        match &self.0 {
+            Rql::Everything => Ok(None),
+            Rql::Expr(e) => Ok(Some(e)),
+            Rql::Invalid(why) => Err(Error::InvalidRequest(format!("filter: {why}"))),
+        }
     }
 }
 
 impl std::fmt::Display for Filter {
+    /// The RQL expression; empty for a filter matching everything, and `<invalid filter: why>`
+    /// for one RQL cannot express.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        match &self.0 {
+            Rql::Everything => Ok(()),
+            Rql::Expr(e) => f.write_str(e),
+            Rql::Invalid(why) => write!(f, "<invalid filter: {why}>"),
+        }
     }
 }
 
@@ -256,14 +333,17 @@ impl ListRequest {
             q.push_str("&select=");
             q.push_str(&encode(&self.select.join(",")));
         }
-        if let Some(filter) = &self.filter {
+        if let Some(Ok(Some(rql))) = self.filter.as_ref().map(Filter::to_rql) {
             q.push('&');
-            q.push_str(&encode(&filter.0));
+            q.push_str(&encode(rql));
         }
         q
     }
 
     async fn page(&self, limit: u32, offset: u64) -> Result<ApiTokenListResponse, Error> {
+        if let Some(filter) = &self.filter {
+            filter.to_rql()?;
+        }
         let call = Call {
             op: "list_api_tokens",
             method: Method::GET,
@@ -348,5 +428,42 @@ mod tests {
             "in(status,('Active','Disabled'))"
         );
         assert_eq!(encode("eq(name,'a b&c')"), "eq(name,'a%20b%26c')");
+    }
+
+    #[test]
+    fn values_rql_cannot_quote_and_empty_combinations_are_handled() {
+        // Both quotes: no quoting keeps it inside its string, so the filter is refused.
+        let f = Filter::name("x'\"),or(ne(name,\"");
+        let err = f.to_rql().unwrap_err();
+        assert!(err.to_string().contains("holds both"), "{err}");
+        assert!(
+            Filter::status(TokenStatus::Active)
+                .and(f.clone())
+                .to_rql()
+                .is_err()
+        );
+        assert!(f.clone().or(Filter::never_used()).to_rql().is_err());
+        assert!(f.not().to_rql().is_err());
+        // One kind of quote is fine.
+        assert_eq!(Filter::name("it's").to_string(), "eq(name,\"it's\")");
+        assert_eq!(
+            Filter::name("say \"hi\"").to_string(),
+            "eq(name,'say \"hi\"')"
+        );
+        // and() of nothing matches everything; or() of nothing is refused.
+        assert_eq!(Filter::all([]).to_rql().unwrap(), None);
+        assert_eq!(
+            Filter::all([]).and(Filter::id("TKN-1")).to_string(),
+            "eq(id,'TKN-1')"
+        );
+        assert!(Filter::any([]).to_rql().is_err());
+        assert!(Filter::all([]).not().to_rql().is_err());
+        assert_eq!(
+            Filter::any([Filter::all([]), Filter::id("a")])
+                .to_rql()
+                .unwrap(),
+            None
+        );
+        assert!(Filter::status_in([]).to_rql().is_err());
     }
 }
