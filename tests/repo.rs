@@ -1,4 +1,5 @@
-//! Checks of the repository itself: the CI scripts.
+//! Checks of the repository as a whole: the CI scripts, and the spec driving what the facade
+//! sends.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -54,3 +55,129 @@ fn ci_scripts_find_binaries_through_cargo() {
     );
     assert!(bin.is_file(), "{}", bin.display());
 }
+
+/// Copies the workspace's sources (not `target/` or `.git/`) to `to`.
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let name = entry.file_name();
+        if matches!(
+            name.to_str(),
+            Some("target" | ".git" | "node_modules" | ".schemathesis")
+        ) {
+            continue;
+        }
+        let (src, dst) = (entry.path(), to.join(&name));
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&src, &dst);
+        } else {
+            std::fs::copy(&src, &dst).unwrap();
+        }
+    }
+}
+
+fn replace_in(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} holds no {from:?}", path.display());
+    std::fs::write(path, text.replace(from, to)).unwrap();
+}
+
+/// The spec drives what the facade sends: in a scratch copy, the enable operation's path is
+/// renamed in its fragment and amendments, `cargo xtask regen` runs, and the facade, unchanged,
+/// sends the new path (checked by a tiny loopback server in a test written into the copy).
+#[test]
+fn the_facade_follows_a_path_renamed_in_the_spec() {
+    let scratch = tempfile::tempdir().unwrap();
+    let copy = scratch.path().join("repo");
+    copy_tree(root(), &copy);
+    replace_in(
+        &copy.join("openapi/fragments/enable-api-token.json"),
+        "/public/v1/accounts/api-tokens/{id}/enable",
+        "/public/v1/accounts/api-tokens/{id}/activate",
+    );
+    let amendments = copy.join("openapi/amendments.json");
+    replace_in(&amendments, "~1{id}~1enable/post", "~1{id}~1activate/post");
+    // Same operation, same Rust method: the new path keeps its operationId.
+    replace_in(
+        &amendments,
+        "\"overrides\": {}",
+        "\"overrides\": {\"POST /public/v1/accounts/api-tokens/{id}/activate\": \"enable_api_token\"}",
+    );
+    std::fs::write(
+        copy.join("crates/mpt/tests/follows_spec.rs"),
+        FOLLOWS_SPEC_TEST,
+    )
+    .unwrap();
+    let cargo = |args: &[&str]| {
+        let out = Command::new(env!("CARGO"))
+            .args(args)
+            .current_dir(&copy)
+            .env("CARGO_TARGET_DIR", target_dir())
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
+        text
+    };
+    let regen = cargo(&["xtask", "regen"]);
+    assert!(
+        regen.contains("updated crates/mpt-api/src/generated.rs"),
+        "{regen}"
+    );
+    let generated = std::fs::read_to_string(copy.join("crates/mpt-api/src/generated.rs")).unwrap();
+    assert!(generated.contains("{}/public/v1/accounts/api-tokens/{}/activate"));
+    let run = cargo(&[
+        "test",
+        "--quiet",
+        "-p",
+        "mpt",
+        "--test",
+        "follows_spec",
+        "--",
+        "--nocapture",
+    ]);
+    assert!(
+        run.contains("sent: POST /public/v1/accounts/api-tokens/TKN-1111-2222/activate HTTP/1.1"),
+        "{run}"
+    );
+}
+
+/// Written into the scratch copy as `crates/mpt/tests/follows_spec.rs`.
+const FOLLOWS_SPEC_TEST: &str = r##"
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn enable_goes_where_the_spec_says() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut byte = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") && stream.read(&mut byte).await.unwrap() == 1 {
+            head.push(byte[0]);
+        }
+        let body = r#"{"id":"TKN-1111-2222","status":"Active"}"#;
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(answer.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&head).lines().next().unwrap_or("").to_string()
+    });
+    let client = mpt::Client::builder()
+        .base_url(url)
+        .api_token("k")
+        .retry(mpt::RetryPolicy::none())
+        .build()
+        .unwrap();
+    let token = client.enable("TKN-1111-2222").await.unwrap();
+    assert_eq!(token.status(), mpt::TokenStatus::Active);
+    println!("sent: {}", server.await.unwrap());
+}
+"##;

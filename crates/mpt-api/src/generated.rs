@@ -430,198 +430,6 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             Default::default()
         }
     }
-    ///`GetApiTokenSelect`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct GetApiTokenSelect(::std::string::String);
-    impl ::std::ops::Deref for GetApiTokenSelect {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<GetApiTokenSelect> for ::std::string::String {
-        fn from(value: GetApiTokenSelect) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for GetApiTokenSelect {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            {
-                ::regress::Regex::new(
-                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$",
-                    )
-                    .unwrap()
-            });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$\""
-                        .into(),
-                );
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for GetApiTokenSelect {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for GetApiTokenSelect {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for GetApiTokenSelect {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`ListApiTokensOrder`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListApiTokensOrder(::std::string::String);
-    impl ::std::ops::Deref for ListApiTokensOrder {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListApiTokensOrder> for ::std::string::String {
-        fn from(value: ListApiTokensOrder) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListApiTokensOrder {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            {
-                ::regress::Regex::new(
-                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at))*$",
-                    )
-                    .unwrap()
-            });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|account\\.id|account\\.name|audit\\.created\\.at|audit\\.updated\\.at))*$\""
-                        .into(),
-                );
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListApiTokensOrder {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListApiTokensOrder {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListApiTokensOrder {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
-    ///`ListApiTokensSelect`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct ListApiTokensSelect(::std::string::String);
-    impl ::std::ops::Deref for ListApiTokensSelect {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<ListApiTokensSelect> for ::std::string::String {
-        fn from(value: ListApiTokensSelect) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for ListApiTokensSelect {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            static PATTERN: ::std::sync::LazyLock<::regress::Regex> = ::std::sync::LazyLock::new(||
-            {
-                ::regress::Regex::new(
-                        "^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$",
-                    )
-                    .unwrap()
-            });
-            if PATTERN.find(value).is_none() {
-                return Err(
-                    "doesn't match pattern \"^[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta)(,[+-]?(id|name|description|icon|status|revision|lastAccessAt|token|account|modules|audit|extensions|\\$meta))*$\""
-                        .into(),
-                );
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for ListApiTokensSelect {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for ListApiTokensSelect {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for ListApiTokensSelect {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
-        }
-    }
     ///`ListMetadata`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
     pub struct ListMetadata {
@@ -931,77 +739,6 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
     impl ::std::convert::From<::std::vec::Vec<ProblemError>> for ProblemErrors {
         fn from(value: ::std::vec::Vec<ProblemError>) -> Self {
             Self::List(value)
-        }
-    }
-    ///Delta update of an API token: only the members present are changed; null clears description or icon.
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
-    pub struct UpdateApiTokenDto {
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub description: ::std::option::Option<::std::string::String>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub icon: ::std::option::Option<::std::string::String>,
-        #[serde(default, skip_serializing_if = "::std::vec::Vec::is_empty")]
-        pub modules: ::std::vec::Vec<ModuleDto>,
-        #[serde(skip_serializing_if = "::std::option::Option::is_none")]
-        pub name: ::std::option::Option<UpdateApiTokenDtoName>,
-    }
-    impl UpdateApiTokenDto {
-        pub fn builder() -> builder::UpdateApiTokenDto {
-            Default::default()
-        }
-    }
-    ///`UpdateApiTokenDtoName`
-    #[derive(::serde::Serialize, Clone, Debug, Eq, Hash, Ord, PartialEq, PartialOrd)]
-    #[serde(transparent)]
-    pub struct UpdateApiTokenDtoName(::std::string::String);
-    impl ::std::ops::Deref for UpdateApiTokenDtoName {
-        type Target = ::std::string::String;
-        fn deref(&self) -> &::std::string::String {
-            &self.0
-        }
-    }
-    impl ::std::convert::From<UpdateApiTokenDtoName> for ::std::string::String {
-        fn from(value: UpdateApiTokenDtoName) -> Self {
-            value.0
-        }
-    }
-    impl ::std::str::FromStr for UpdateApiTokenDtoName {
-        type Err = self::error::ConversionError;
-        fn from_str(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            if value.chars().count() < 1usize {
-                return Err("shorter than 1 characters".into());
-            }
-            Ok(Self(value.to_string()))
-        }
-    }
-    impl ::std::convert::TryFrom<&str> for UpdateApiTokenDtoName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: &str,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl ::std::convert::TryFrom<::std::string::String> for UpdateApiTokenDtoName {
-        type Error = self::error::ConversionError;
-        fn try_from(
-            value: ::std::string::String,
-        ) -> ::std::result::Result<Self, self::error::ConversionError> {
-            value.parse()
-        }
-    }
-    impl<'de> ::serde::Deserialize<'de> for UpdateApiTokenDtoName {
-        fn deserialize<D>(deserializer: D) -> ::std::result::Result<Self, D::Error>
-        where
-            D: ::serde::Deserializer<'de>,
-        {
-            ::std::string::String::deserialize(deserializer)?
-                .parse()
-                .map_err(|e: self::error::ConversionError| {
-                    <D::Error as ::serde::de::Error>::custom(e.to_string())
-                })
         }
     }
     /// Types for composing complex structures.
@@ -2985,110 +2722,6 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                 }
             }
         }
-        #[derive(Clone, Debug)]
-        pub struct UpdateApiTokenDto {
-            description: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            icon: ::std::result::Result<
-                ::std::option::Option<::std::string::String>,
-                ::std::string::String,
-            >,
-            modules: ::std::result::Result<
-                ::std::vec::Vec<super::ModuleDto>,
-                ::std::string::String,
-            >,
-            name: ::std::result::Result<
-                ::std::option::Option<super::UpdateApiTokenDtoName>,
-                ::std::string::String,
-            >,
-        }
-        impl ::std::default::Default for UpdateApiTokenDto {
-            fn default() -> Self {
-                Self {
-                    description: Ok(Default::default()),
-                    icon: Ok(Default::default()),
-                    modules: Ok(Default::default()),
-                    name: Ok(Default::default()),
-                }
-            }
-        }
-        impl UpdateApiTokenDto {
-            pub fn description<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.description = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for description: {e}")
-                    });
-                self
-            }
-            pub fn icon<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::option::Option<::std::string::String>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.icon = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for icon: {e}")
-                    });
-                self
-            }
-            pub fn modules<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<::std::vec::Vec<super::ModuleDto>>,
-                T::Error: ::std::fmt::Display,
-            {
-                self.modules = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for modules: {e}")
-                    });
-                self
-            }
-            pub fn name<T>(mut self, value: T) -> Self
-            where
-                T: ::std::convert::TryInto<
-                    ::std::option::Option<super::UpdateApiTokenDtoName>,
-                >,
-                T::Error: ::std::fmt::Display,
-            {
-                self.name = value
-                    .try_into()
-                    .map_err(|e| {
-                        format!("error converting supplied value for name: {e}")
-                    });
-                self
-            }
-        }
-        impl ::std::convert::TryFrom<UpdateApiTokenDto> for super::UpdateApiTokenDto {
-            type Error = super::error::ConversionError;
-            fn try_from(
-                value: UpdateApiTokenDto,
-            ) -> ::std::result::Result<Self, super::error::ConversionError> {
-                Ok(Self {
-                    description: value.description?,
-                    icon: value.icon?,
-                    modules: value.modules?,
-                    name: value.name?,
-                })
-            }
-        }
-        impl ::std::convert::From<super::UpdateApiTokenDto> for UpdateApiTokenDto {
-            fn from(value: super::UpdateApiTokenDto) -> Self {
-                Self {
-                    description: Ok(value.description),
-                    icon: Ok(value.icon),
-                    modules: Ok(value.modules),
-                    name: Ok(value.name),
-                }
-            }
-        }
     }
     /// Error types.
     pub mod error {
@@ -3130,6 +2763,7 @@ Version: 5.0.5521-gb6ada4dc*/
 pub struct Client {
     pub(crate) baseurl: String,
     pub(crate) client: reqwest::Client,
+    pub(crate) inner: crate::ClientState,
 }
 impl Client {
     /// Create a new client.
@@ -3137,7 +2771,7 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new(baseurl: &str) -> Self {
+    pub fn new(baseurl: &str, inner: crate::ClientState) -> Self {
         #[cfg(not(target_arch = "wasm32"))]
         let client = {
             let dur = ::std::time::Duration::from_secs(15u64);
@@ -3145,7 +2779,7 @@ impl Client {
         };
         #[cfg(target_arch = "wasm32")]
         let client = reqwest::ClientBuilder::new();
-        Self::new_with_client(baseurl, client.build().unwrap())
+        Self::new_with_client(baseurl, client.build().unwrap(), inner)
     }
     /// Construct a new client with an existing `reqwest::Client`,
     /// allowing more control over its configuration.
@@ -3153,14 +2787,19 @@ impl Client {
     /// `baseurl` is the base URL provided to the internal
     /// `reqwest::Client`, and should include a scheme and hostname,
     /// as well as port and a path stem if applicable.
-    pub fn new_with_client(baseurl: &str, client: reqwest::Client) -> Self {
+    pub fn new_with_client(
+        baseurl: &str,
+        client: reqwest::Client,
+        inner: crate::ClientState,
+    ) -> Self {
         Self {
             baseurl: baseurl.to_string(),
             client,
+            inner,
         }
     }
 }
-impl ClientInfo<()> for Client {
+impl ClientInfo<crate::ClientState> for Client {
     fn api_version() -> &'static str {
         "5.0.5521-gb6ada4dc"
     }
@@ -3170,11 +2809,17 @@ impl ClientInfo<()> for Client {
     fn client(&self) -> &reqwest::Client {
         &self.client
     }
-    fn inner(&self) -> &() {
-        &()
+    fn inner(&self) -> &crate::ClientState {
+        &self.inner
     }
 }
-impl ClientHooks<()> for &Client {}
+const _: () = {
+    #[allow(dead_code)]
+    fn assert_client_hooks()
+    where
+        Client: ClientHooks<crate::ClientState>,
+    {}
+};
 impl Client {
     /**List API tokens
 
@@ -3343,8 +2988,8 @@ pub mod builder {
         client: &'a super::Client,
         limit: Result<Option<i32>, String>,
         offset: Result<Option<i32>, String>,
-        order: Result<Option<types::ListApiTokensOrder>, String>,
-        select: Result<Option<types::ListApiTokensSelect>, String>,
+        order: Result<Option<::std::string::String>, String>,
+        select: Result<Option<::std::string::String>, String>,
     }
     impl<'a> ListApiTokens<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3378,25 +3023,27 @@ pub mod builder {
         }
         pub fn order<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListApiTokensOrder>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.order = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `ListApiTokensOrder` for order failed".to_string()
+                    "conversion to `:: std :: string :: String` for order failed"
+                        .to_string()
                 });
             self
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::ListApiTokensSelect>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.select = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `ListApiTokensSelect` for select failed".to_string()
+                    "conversion to `:: std :: string :: String` for select failed"
+                        .to_string()
                 });
             self
         }
@@ -3565,7 +3212,7 @@ pub mod builder {
     pub struct GetApiToken<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        select: Result<Option<types::GetApiTokenSelect>, String>,
+        select: Result<Option<::std::string::String>, String>,
     }
     impl<'a> GetApiToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
@@ -3589,13 +3236,14 @@ pub mod builder {
         }
         pub fn select<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::GetApiTokenSelect>,
+            V: std::convert::TryInto<::std::string::String>,
         {
             self.select = value
                 .try_into()
                 .map(Some)
                 .map_err(|_| {
-                    "conversion to `GetApiTokenSelect` for select failed".to_string()
+                    "conversion to `:: std :: string :: String` for select failed"
+                        .to_string()
                 });
             self
         }
@@ -3670,14 +3318,14 @@ pub mod builder {
     pub struct UpdateApiToken<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
-        body: Result<types::builder::UpdateApiTokenDto, String>,
+        body: Result<crate::TokenDelta, String>,
     }
     impl<'a> UpdateApiToken<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
                 id: Err("id was not initialized".to_string()),
-                body: Ok(::std::default::Default::default()),
+                body: Err("body was not initialized".to_string()),
             }
         }
         pub fn id<V>(mut self, value: V) -> Self
@@ -3694,26 +3342,13 @@ pub mod builder {
         }
         pub fn body<V>(mut self, value: V) -> Self
         where
-            V: std::convert::TryInto<types::UpdateApiTokenDto>,
-            <V as std::convert::TryInto<
-                types::UpdateApiTokenDto,
-            >>::Error: std::fmt::Display,
+            V: std::convert::TryInto<crate::TokenDelta>,
         {
             self.body = value
                 .try_into()
-                .map(From::from)
-                .map_err(|s| {
-                    format!("conversion to `UpdateApiTokenDto` for body failed: {}", s)
+                .map_err(|_| {
+                    "conversion to `crate :: TokenDelta` for body failed".to_string()
                 });
-            self
-        }
-        pub fn body_map<F>(mut self, f: F) -> Self
-        where
-            F: std::ops::FnOnce(
-                types::builder::UpdateApiTokenDto,
-            ) -> types::builder::UpdateApiTokenDto,
-        {
-            self.body = self.body.map(f);
             self
         }
         ///Sends a `PUT` request to `/public/v1/accounts/api-tokens/{id}`
@@ -3722,11 +3357,7 @@ pub mod builder {
         ) -> Result<ResponseValue<types::ApiToken>, Error<types::ProblemDetails>> {
             let Self { client, id, body } = self;
             let id = id.map_err(Error::InvalidRequest)?;
-            let body = body
-                .and_then(|v| {
-                    types::UpdateApiTokenDto::try_from(v).map_err(|e| e.to_string())
-                })
-                .map_err(Error::InvalidRequest)?;
+            let body = body.map_err(Error::InvalidRequest)?;
             let url = format!(
                 "{}/public/v1/accounts/api-tokens/{}", client.baseurl, encode_path(& id
                 .to_string()),

@@ -134,6 +134,23 @@ pub struct GeneratorAmendments {
     /// Schemas generated as a hand-written Rust type instead.
     #[serde(default)]
     pub replacements: Vec<Replacement>,
+    /// The generated client carries this hand-written type and must implement progenitor's
+    /// `ClientHooks` for it (progenitor's `with_inner_type` and `HooksMode::Expected`).
+    pub hooks: Option<Hooks>,
+    /// Leave string `pattern`s out of the document handed to the generator (they stay in the
+    /// merged spec, for contract tools): typify turns each into a `regress`-checked newtype.
+    pub drop_patterns: Option<Rule>,
+}
+
+/// The generated client's hook type.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Hooks {
+    /// Rust path of the client's inner type, as seen from the generated module; the crate
+    /// implements `ClientHooks<ThatType>` for the generated `Client` by hand.
+    pub inner_type: String,
+    /// Why.
+    pub reason: String,
 }
 
 /// A schema replaced by a hand-written type.
@@ -188,6 +205,19 @@ impl Amendments {
         ];
         if let Some(rule) = &self.simplify_ref_wrappers {
             reasons.push(("/simplifyRefWrappers/reason", &rule.reason));
+        }
+        if let Some(hooks) = &self.generator.hooks {
+            reasons.push(("/generator/hooks/reason", &hooks.reason));
+            if syn::parse_str::<syn::Path>(&hooks.inner_type).is_err() {
+                return Err(Error::invalid(
+                    &self.path,
+                    "/generator/hooks/innerType",
+                    format!("{:?} is not a Rust type path", hooks.inner_type),
+                ));
+            }
+        }
+        if let Some(rule) = &self.generator.drop_patterns {
+            reasons.push(("/generator/dropPatterns/reason", &rule.reason));
         }
         for (pointer, reason) in reasons {
             if reason.trim().is_empty() {

@@ -4,7 +4,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use progenitor::{GenerationSettings, Generator, InterfaceStyle, TagStyle, TypeImpl};
+use progenitor::{GenerationSettings, Generator, HooksMode, InterfaceStyle, TagStyle, TypeImpl};
 use serde_json::Value;
 
 use crate::amend::{Amendments, for_each_operation};
@@ -27,7 +27,39 @@ pub fn settings(amendments: &Amendments) -> GenerationSettings {
         let impls: Vec<TypeImpl> = r.impls.iter().filter_map(|i| i.parse().ok()).collect();
         settings.with_replacement(&r.schema, &r.rust_type, impls.into_iter());
     }
+    if let Some(hooks) = &amendments.generator.hooks {
+        // `Amendments::parse` has checked that the type path parses.
+        if let Ok(path) = syn::parse_str::<syn::Path>(&hooks.inner_type) {
+            settings
+                .with_inner_type(quote::ToTokens::to_token_stream(&path))
+                .with_hooks(HooksMode::Expected);
+        }
+    }
     settings
+}
+
+/// The document handed to the generator: the merged spec, minus string `pattern`s when the
+/// amendments' `generator.dropPatterns` says so.
+pub fn generator_doc(merged: &Merged, amendments: &Amendments) -> Value {
+    let mut doc = merged.doc.clone();
+    if amendments.generator.drop_patterns.is_some() {
+        drop_patterns(&mut doc);
+    }
+    doc
+}
+
+/// Removes `pattern` from every schema that has a string `type` (never a property named so).
+fn drop_patterns(value: &mut Value) {
+    match value {
+        Value::Object(obj) => {
+            if obj.get("type").and_then(Value::as_str) == Some("string") {
+                obj.remove("pattern");
+            }
+            obj.values_mut().for_each(drop_patterns);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_patterns),
+        _ => {}
+    }
 }
 
 /// Generates the client source for `merged`: header plus prettyplease-formatted code.
@@ -36,10 +68,18 @@ pub fn settings(amendments: &Amendments) -> GenerationSettings {
 /// fails, and the error names it and its fragment.
 pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
     let settings = settings(amendments);
-    match render(&merged.spec, &settings) {
+    let doc = generator_doc(merged, amendments);
+    let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
+        Error::invalid(
+            &amendments.path,
+            "/generator",
+            format!("the document handed to the generator is not valid OpenAPI: {e}"),
+        )
+    })?;
+    match render(&spec, &settings) {
         Ok(code) => Ok(format!("{GENERATED_HEADER}\n{code}")),
         Err(message) => Err(
-            locate_failure(merged, &settings).unwrap_or(Error::Generate {
+            locate_failure(merged, &doc, &settings).unwrap_or(Error::Generate {
                 operation: "the whole spec".into(),
                 fragment: amendments.path.clone(),
                 message,
@@ -60,8 +100,9 @@ pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Resul
 /// Finds what makes generation fail: first the component schemas alone (each with the schemas
 /// it references, smallest first), since every operation fails with a broken shared schema and
 /// blaming the first operation would name the wrong fragment; then each operation on its own.
-fn locate_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
-    locate_schema_failure(merged, settings).or_else(|| locate_operation_failure(merged, settings))
+fn locate_failure(merged: &Merged, doc: &Value, settings: &GenerationSettings) -> Option<Error> {
+    locate_schema_failure(merged, doc, settings)
+        .or_else(|| locate_operation_failure(merged, doc, settings))
 }
 
 /// The `$ref`ed schema names below `value`.
@@ -84,10 +125,14 @@ fn schema_refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     }
 }
 
-fn locate_schema_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
-    let schemas = merged.doc.pointer("/components/schemas")?.as_object()?;
+fn locate_schema_failure(
+    merged: &Merged,
+    full: &Value,
+    settings: &GenerationSettings,
+) -> Option<Error> {
+    let schemas = full.pointer("/components/schemas")?.as_object()?;
     let only = |names: &std::collections::BTreeSet<&str>| -> Option<openapiv3::OpenAPI> {
-        let mut doc = merged.doc.clone();
+        let mut doc = full.clone();
         doc["paths"] = Value::Object(Default::default());
         let subset: serde_json::Map<String, Value> = schemas
             .iter()
@@ -138,9 +183,13 @@ fn locate_schema_failure(merged: &Merged, settings: &GenerationSettings) -> Opti
 }
 
 /// Generates each operation on its own and returns the error of the first that fails.
-fn locate_operation_failure(merged: &Merged, settings: &GenerationSettings) -> Option<Error> {
+fn locate_operation_failure(
+    merged: &Merged,
+    full: &Value,
+    settings: &GenerationSettings,
+) -> Option<Error> {
     for ((method, route), fragment) in &merged.origins {
-        let mut single = merged.doc.clone();
+        let mut single = full.clone();
         let mut operation_id = String::new();
         for_each_operation(&mut single, |m, r, op| {
             if m == method && r == route {

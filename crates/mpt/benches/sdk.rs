@@ -341,6 +341,7 @@ fn main() {
                     .default_headers(headers)
                     .build()
                     .unwrap(),
+                mpt_api::ClientState::default(),
             );
             let raw = http();
             let url = token_url(&mock, &id, "");

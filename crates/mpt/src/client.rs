@@ -1,27 +1,23 @@
-//! The client: configuration and the one path every request takes.
+//! The client: configuration, and the generated client with the hook layer installed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use backon::Retryable;
-use bytes::Bytes;
-use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
-use reqwest::{Method, StatusCode};
+use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
-use serde::de::DeserializeOwned;
-use tracing::Instrument;
 
-use crate::error::{Error, snippet};
+use crate::error::{Error, Redactor};
+use crate::hooks::Layer;
 use crate::retry::RetryPolicy;
 
 /// The platform's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.platform.softwareone.com";
-/// The resource's path.
-pub(crate) const TOKENS_PATH: &str = "/public/v1/accounts/api-tokens";
+
+/// The default bound on a response body: 4 MiB (a full page of 100 tokens is about 100 KiB).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
 /// Configures a [`Client`].
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientBuilder {
     base_url: String,
     api_token: Option<SecretString>,
@@ -30,6 +26,41 @@ pub struct ClientBuilder {
     user_agent: String,
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
+    max_response_bytes: usize,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("base_url", &without_userinfo(&self.base_url))
+            .field("api_token", &self.api_token.as_ref().map(|_| "[REDACTED]"))
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("user_agent", &self.user_agent)
+            .field("retry", &self.retry)
+            .field("max_response_bytes", &self.max_response_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with its userinfo (`user:password@`), if any, replaced by `[REDACTED]@`: a password in a
+/// base URL never shows in `Debug` output or errors.
+pub(crate) fn without_userinfo(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_string();
+    };
+    let authority_end = url[scheme_end..]
+        .find(['/', '?', '#'])
+        .map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!(
+            "{}{}@{}",
+            &url[..scheme_end],
+            crate::error::REDACTED,
+            &url[scheme_end + at + 1..]
+        ),
+        None => url.to_string(),
+    }
 }
 
 impl Default for ClientBuilder {
@@ -42,6 +73,7 @@ impl Default for ClientBuilder {
             user_agent: concat!(env!("CARGO_PKG_NAME"), "/", env!("CARGO_PKG_VERSION")).into(),
             http: None,
             retry: RetryPolicy::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
         }
     }
 }
@@ -115,6 +147,13 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest response body read (default [`DEFAULT_MAX_RESPONSE_BYTES`]); a larger answer
+    /// is not read on and fails with [`Error::ResponseTooLarge`].
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let secret = self
@@ -127,12 +166,12 @@ impl ClientBuilder {
         auth.set_sensitive(true);
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config(format!("invalid user agent {:?}", self.user_agent)))?;
+        let shown = without_userinfo(&self.base_url);
         let base = reqwest::Url::parse(&self.base_url)
-            .map_err(|e| Error::Config(format!("invalid base URL {:?}: {e}", self.base_url)))?;
+            .map_err(|e| Error::Config(format!("invalid base URL {shown:?}: {e}")))?;
         if !matches!(base.scheme(), "http" | "https") {
             return Err(Error::Config(format!(
-                "the base URL {:?} is not http(s)",
-                self.base_url
+                "the base URL {shown:?} is not http(s)"
             )));
         }
         let http = match self.http {
@@ -142,14 +181,22 @@ impl ClientBuilder {
                 .build()
                 .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
         };
+        let redactor = Redactor::default();
+        redactor.remember(secret.expose_secret());
+        let layer = Arc::new(Layer {
+            auth,
+            user_agent,
+            timeout: self.timeout,
+            retry: self.retry,
+            max_body: self.max_response_bytes,
+            redactor,
+        });
+        let state = mpt_api::ClientState::with_hooks(layer.clone());
         Ok(Client {
             inner: Arc::new(Inner {
-                http,
+                api: mpt_api::Client::new_with_client(&self.base_url, http, state),
+                layer,
                 base_url: self.base_url,
-                auth,
-                user_agent,
-                timeout: self.timeout,
-                retry: self.retry,
             }),
         })
     }
@@ -163,36 +210,20 @@ pub struct Client {
 }
 
 struct Inner {
-    http: reqwest::Client,
+    /// The generated client, with `layer` installed as its hooks.
+    api: mpt_api::Client,
+    layer: Arc<Layer>,
     base_url: String,
-    auth: HeaderValue,
-    user_agent: HeaderValue,
-    timeout: Duration,
-    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("base_url", &self.inner.base_url)
+            .field("base_url", &without_userinfo(&self.inner.base_url))
             .field("api_token", &"[REDACTED]")
-            .field("retry", &self.inner.retry)
+            .field("retry", &self.inner.layer.retry)
             .finish_non_exhaustive()
     }
-}
-
-/// One request, before it is sent.
-pub(crate) struct Call<'a> {
-    /// operationId, for spans and logs.
-    pub op: &'static str,
-    pub method: Method,
-    /// Below the resource path, e.g. `/TKN-1/enable`.
-    pub path: String,
-    /// Already encoded query string, without `?`.
-    pub query: String,
-    pub body: Option<Bytes>,
-    pub token_id: Option<&'a str>,
-    pub idempotent: bool,
 }
 
 impl Client {
@@ -211,89 +242,30 @@ impl Client {
         &self.inner.base_url
     }
 
-    /// Sends `call` under the retry policy and returns the success answer's status and body.
-    pub(crate) async fn execute(&self, call: Call<'_>) -> Result<(StatusCode, Bytes), Error> {
-        let span = tracing::info_span!(
-            "mpt.request",
-            op = call.op,
-            token_id = call.token_id.unwrap_or(""),
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
-        let started = Instant::now();
-        let attempts = AtomicU32::new(0);
-        let policy = &self.inner.retry;
-        let result = (|| async {
-            attempts.fetch_add(1, Ordering::Relaxed);
-            self.send_once(&call).await
-        })
-        .retry(policy.backoff())
-        .sleep(tokio::time::sleep)
-        .when(|e| RetryPolicy::should_retry(call.idempotent, e))
-        .adjust(|e, backoff| policy.delay(e, backoff))
-        .notify(|e, delay| {
-            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "retrying");
-        })
-        .instrument(span.clone())
-        .await;
-        span.record("attempts", attempts.load(Ordering::Relaxed));
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
-        match &result {
-            Ok((status, _)) => span.record("status", status.as_u16()),
-            Err(e) => span.record("status", e.status().unwrap_or(0)),
-        };
-        span.in_scope(|| match &result {
-            Ok(_) => tracing::debug!("done"),
-            Err(e) => tracing::debug!(error = %e, "failed"),
-        });
-        result
+    /// The generated client underneath, with this client's hook layer installed: every
+    /// operation of the spec, authorized, retried and traced like the facade's own calls.
+    pub fn api(&self) -> &mpt_api::Client {
+        &self.inner.api
     }
 
-    async fn send_once(&self, call: &Call<'_>) -> Result<(StatusCode, Bytes), Error> {
-        let inner = &self.inner;
-        let mut url = format!("{}{TOKENS_PATH}{}", inner.base_url, call.path);
-        if !call.query.is_empty() {
-            url.push('?');
-            url.push_str(&call.query);
-        }
-        let mut request = inner
-            .http
-            .request(call.method.clone(), url)
-            .timeout(inner.timeout)
-            .header(AUTHORIZATION, inner.auth.clone())
-            .header(USER_AGENT, inner.user_agent.clone())
-            .header(ACCEPT, "application/json");
-        if let Some(body) = &call.body {
-            request = request
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
-        }
-        let response = request.send().await.map_err(Error::from_reqwest)?;
-        let status = response.status();
-        // Headers matter only for errors (`Retry-After`): no copy on the success path.
-        let headers = (!status.is_success()).then(|| response.headers().clone());
-        let body = response.bytes().await.map_err(Error::from_reqwest)?;
-        tracing::trace!(status = status.as_u16(), bytes = body.len(), "answer");
-        match headers {
-            None => Ok((status, body)),
-            Some(headers) => Err(Error::from_response(status, &headers, &body)),
-        }
+    pub(crate) fn layer(&self) -> &Layer {
+        &self.inner.layer
     }
-}
-
-/// Decodes a success body into a generated type.
-pub(crate) fn decode<T: DeserializeOwned>(status: StatusCode, body: &[u8]) -> Result<T, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::Decode {
-        status: status.as_u16(),
-        message: e.to_string(),
-        snippet: snippet(body),
-    })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::normalize_base_url;
+    use super::{normalize_base_url, without_userinfo};
+
+    #[test]
+    fn userinfo_is_redacted() {
+        assert_eq!(
+            without_userinfo("http://user:PASSWORD@host:8080/x?y"),
+            "http://[REDACTED]@host:8080/x?y"
+        );
+        assert_eq!(without_userinfo("https://host/a@b"), "https://host/a@b");
+        assert_eq!(without_userinfo("not a url"), "not a url");
+    }
 
     #[test]
     fn base_urls_with_the_api_prefix_are_accepted() {

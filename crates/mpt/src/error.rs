@@ -6,6 +6,7 @@ use std::time::Duration;
 use mpt_api::types::{ProblemDetails, ProblemErrors};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::token::{Action, CreatedToken, TokenStatus};
 
@@ -30,29 +31,68 @@ pub struct Problem {
 }
 
 impl Problem {
+    /// A problem from the details the generated client decoded (once) from an error answer.
+    pub(crate) fn from_details(status: StatusCode, p: ProblemDetails) -> Problem {
+        Problem {
+            status: status.as_u16(),
+            kind: p.type_,
+            title: p.title.or_else(|| reason(status)),
+            detail: p.detail,
+            instance: p.instance,
+            trace_id: p.trace_id,
+            errors: p.errors,
+        }
+    }
+
     /// Builds a problem from an error answer's status and body. A body that is not problem JSON
-    /// (an HTML error page from a proxy, say) becomes the detail, shortened and redacted.
-    pub(crate) fn from_response(status: StatusCode, body: &[u8]) -> Problem {
+    /// (an HTML error page from a proxy, say) becomes the detail, redacted and shortened.
+    pub(crate) fn from_response(status: StatusCode, body: &[u8], r: &Redactor) -> Problem {
         match serde_json::from_slice::<ProblemDetails>(body) {
-            Ok(p) => Problem {
-                status: status.as_u16(),
-                kind: p.type_.map(|s| redact(&s)),
-                title: p.title.map(|s| redact(&s)).or_else(|| reason(status)),
-                detail: p.detail.map(|s| redact(&s)),
-                instance: p.instance,
-                trace_id: p.trace_id,
-                errors: p.errors,
-            },
+            Ok(p) => Problem::from_details(status, p),
             Err(_) => Problem {
                 status: status.as_u16(),
                 kind: None,
                 title: reason(status),
-                detail: (!body.is_empty()).then(|| format!("non-JSON body: {}", snippet(body))),
+                detail: (!body.is_empty()).then(|| format!("non-JSON body: {}", snippet(body, r))),
                 instance: None,
                 trace_id: None,
                 errors: None,
             },
         }
+    }
+
+    /// Every text field with secrets redacted.
+    fn redacted(mut self, r: &Redactor) -> Problem {
+        for field in [
+            &mut self.kind,
+            &mut self.title,
+            &mut self.detail,
+            &mut self.instance,
+            &mut self.trace_id,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            *field = r.redact(field);
+        }
+        self.errors = self.errors.map(|errors| match errors {
+            ProblemErrors::ByField(map) => ProblemErrors::ByField(
+                map.into_iter()
+                    .map(|(k, v)| (r.redact(&k), v.iter().map(|m| r.redact(m)).collect()))
+                    .collect(),
+            ),
+            ProblemErrors::List(items) => ProblemErrors::List(
+                items
+                    .into_iter()
+                    .map(|mut e| {
+                        e.message = e.message.map(|m| r.redact(&m));
+                        e.properties = e.properties.iter().map(|p| r.redact(p)).collect();
+                        e
+                    })
+                    .collect(),
+            ),
+        });
+        self
     }
 
     /// The messages of `errors`, flattened to `field: message` (or just `message`) lines.
@@ -147,9 +187,20 @@ pub enum Error {
     /// The request or connection timed out.
     #[error("the request timed out")]
     Timeout,
-    /// The connection failed or broke (no answer was read).
-    #[error("transport error: {0}")]
+    /// The connection failed or broke (no whole answer was read). Its `Display` says what
+    /// happened: connection refused or reset, DNS, TLS, or another failure.
+    #[error("transport error ({kind}): {0}", kind = transport_kind(.0))]
     Transport(#[source] reqwest::Error),
+    /// The answer's body was larger than the client's bound
+    /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)); it was
+    /// not read past the bound.
+    #[error("the {status} answer is larger than the {limit}-byte limit for response bodies")]
+    ResponseTooLarge {
+        /// HTTP status of the answer.
+        status: u16,
+        /// The bound, in bytes.
+        limit: usize,
+    },
     /// A success answer whose body is not what the spec says.
     #[error("cannot decode the {status} answer: {message}; body starts {snippet:?}")]
     Decode {
@@ -186,23 +237,87 @@ pub enum Error {
 }
 
 impl Error {
-    /// Maps an error answer.
-    pub(crate) fn from_response(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Error {
-        let problem = || Box::new(Problem::from_response(status, body));
+    /// Maps an error answer whose body is `body` (problem JSON or anything else).
+    pub(crate) fn from_response(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        r: &Redactor,
+    ) -> Error {
+        let is_json = serde_json::from_slice::<serde::de::IgnoredAny>(body).is_ok();
+        Error::from_problem(
+            status,
+            headers,
+            Problem::from_response(status, body, r),
+            is_json,
+        )
+    }
+
+    /// Maps an error answer to its variant. `has_details`: the answer carried problem JSON.
+    pub(crate) fn from_problem(
+        status: StatusCode,
+        headers: &HeaderMap,
+        problem: Problem,
+        has_details: bool,
+    ) -> Error {
+        let problem = Box::new(problem);
         match status.as_u16() {
-            400 => Error::BadRequest(problem()),
-            401 => Error::Unauthorized(problem()),
-            403 => Error::Forbidden(problem()),
-            404 => Error::NotFound(problem()),
-            409 => Error::Conflict(problem()),
+            400 => Error::BadRequest(problem),
+            401 => Error::Unauthorized(problem),
+            403 => Error::Forbidden(problem),
+            404 => Error::NotFound(problem),
+            409 => Error::Conflict(problem),
             429 => Error::RateLimited {
                 retry_after: retry_after(headers),
-                problem: serde_json::from_slice::<serde_json::Value>(body)
-                    .ok()
-                    .map(|_| problem()),
+                problem: has_details.then_some(problem),
             },
-            500..=599 => Error::Server(problem()),
-            _ => Error::BadRequest(problem()),
+            500..=599 => Error::Server(problem),
+            _ => Error::BadRequest(problem),
+        }
+    }
+
+    /// The same error with every text it holds redacted: the API secret and every secret the
+    /// client has handled (by value, also JSON-escaped or percent-encoded), and anything shaped
+    /// like a token secret.
+    pub(crate) fn redacted(self, r: &Redactor) -> Error {
+        let p = |p: Box<Problem>| Box::new(p.redacted(r));
+        match self {
+            Error::NotFound(x) => Error::NotFound(p(x)),
+            Error::BadRequest(x) => Error::BadRequest(p(x)),
+            Error::Unauthorized(x) => Error::Unauthorized(p(x)),
+            Error::Forbidden(x) => Error::Forbidden(p(x)),
+            Error::Conflict(x) => Error::Conflict(p(x)),
+            Error::Server(x) => Error::Server(p(x)),
+            Error::RateLimited {
+                retry_after,
+                problem,
+            } => Error::RateLimited {
+                retry_after,
+                problem: problem.map(p),
+            },
+            Error::Decode {
+                status,
+                message,
+                snippet,
+            } => Error::Decode {
+                status,
+                message: r.redact(&message),
+                snippet: r.redact(&snippet),
+            },
+            Error::InvalidRequest(m) => Error::InvalidRequest(r.redact(&m)),
+            Error::Config(m) => Error::Config(r.redact(&m)),
+            Error::RotationIncomplete {
+                new,
+                old_id,
+                old_status,
+                source,
+            } => Error::RotationIncomplete {
+                new,
+                old_id,
+                old_status,
+                source: Box::new(source.redacted(r)),
+            },
+            other => other,
         }
     }
 
@@ -219,7 +334,7 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::RateLimited { .. } => Some(429),
-            Error::Decode { status, .. } => Some(*status),
+            Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => Some(*status),
             other => other.problem().map(|p| p.status),
         }
     }
@@ -275,46 +390,246 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 /// Most characters of a body quoted in an error.
 pub(crate) const SNIPPET_CHARS: usize = 200;
 
-/// The start of a body, lossily decoded, shortened and with token secrets redacted.
-pub(crate) fn snippet(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+/// The start of a body, lossily decoded, with secrets redacted (in the whole body first, so
+/// that no secret is cut in two and half of it kept), then shortened.
+pub(crate) fn snippet(body: &[u8], r: &Redactor) -> String {
+    let text = r.redact(&String::from_utf8_lossy(body));
     let mut cut: String = text.chars().take(SNIPPET_CHARS).collect();
     if text.chars().count() > SNIPPET_CHARS {
         cut.push('…');
     }
-    redact(&cut)
+    cut
 }
 
-/// Replaces the opaque part of every `idt:TKN-...:<opaque>` secret with `[REDACTED]`.
+/// What a transport error was, in a word or two.
+fn transport_kind(e: &reqwest::Error) -> &'static str {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    let mut texts = String::new();
+    while let Some(err) = source {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return "connection refused",
+                std::io::ErrorKind::ConnectionReset => return "connection reset",
+                std::io::ErrorKind::ConnectionAborted => return "connection aborted",
+                std::io::ErrorKind::UnexpectedEof => return "connection closed early",
+                std::io::ErrorKind::TimedOut => return "timed out",
+                _ => {}
+            }
+        }
+        texts.push_str(&err.to_string().to_ascii_lowercase());
+        texts.push('\n');
+        source = err.source();
+    }
+    if texts.contains("dns error") || texts.contains("failed to lookup address") {
+        "DNS lookup failed"
+    } else if texts.contains("certificate") || texts.contains("tls") || texts.contains("handshake")
+    {
+        "TLS failed"
+    } else if texts.contains("connection closed") || texts.contains("incomplete message") {
+        "connection closed early"
+    } else if e.is_connect() {
+        "could not connect"
+    } else if e.is_body() || e.is_decode() {
+        "the answer broke off"
+    } else {
+        "request failed"
+    }
+}
+
+/// The marker put in place of a secret.
+pub(crate) const REDACTED: &str = "[REDACTED]";
+
+/// Replaces every secret shaped like a token secret (`idt:TKN-...:<opaque>`) with
+/// `idt:TKN-...:[REDACTED]`, also when the `:` is JSON-escaped (`\u003a`), percent-encoded
+/// (`%3A`) or an HTML entity (`&#58;`), and whatever characters the opaque part holds (it ends
+/// at white space, a quote, `<`, `>` or a backslash). The token id is kept: it is not secret.
 pub fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(at) = rest.find("idt:") {
+    while let Some(at) = find_idt(rest) {
         out.push_str(&rest[..at]);
-        let after = &rest[at + 4..];
-        // `idt:<id>:<opaque>`: keep the id, drop the opaque part.
+        let after_idt = &rest[at + 3..];
+        let Some(sep) = separator(after_idt) else {
+            out.push_str(&rest[at..at + 3]);
+            rest = after_idt;
+            continue;
+        };
+        let after = &after_idt[sep..];
         let id_len = after
             .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
             .unwrap_or(after.len());
         let (id, tail) = after.split_at(id_len);
-        match tail.strip_prefix(':') {
-            Some(opaque) => {
-                let opaque_len = opaque
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || "-_.~+/=".contains(c)))
-                    .unwrap_or(opaque.len());
+        match separator(tail) {
+            Some(sep2) => {
+                let opaque = &tail[sep2..];
                 out.push_str("idt:");
                 out.push_str(id);
-                out.push_str(":[REDACTED]");
-                rest = &opaque[opaque_len..];
+                out.push(':');
+                out.push_str(REDACTED);
+                rest = &opaque[opaque_len(opaque)..];
+            }
+            // `idt:` and an id alone carry no secret; anything else after `idt:` may be one.
+            None if id.is_empty() || id.starts_with("TKN-") => {
+                out.push_str("idt:");
+                out.push_str(id);
+                rest = tail;
             }
             None => {
                 out.push_str("idt:");
-                rest = after;
+                out.push_str(REDACTED);
+                rest = &after[opaque_len(after)..];
             }
         }
     }
     out.push_str(rest);
     out
+}
+
+/// The next `idt` (any case) in `text`.
+fn find_idt(text: &str) -> Option<usize> {
+    text.as_bytes()
+        .windows(3)
+        .position(|w| w.eq_ignore_ascii_case(b"idt"))
+}
+
+/// The length of the `:` (or an escaped or encoded form of it) that starts `text`.
+fn separator(text: &str) -> Option<usize> {
+    let unescaped = text.trim_start_matches('\\');
+    let backslashes = text.len() - unescaped.len();
+    let forms: &[&str] = if backslashes > 0 {
+        &["u003a", "u003A"]
+    } else {
+        &[
+            ":", "%3a", "%3A", "%253a", "%253A", "&#58;", "&#x3a;", "&#x3A;",
+        ]
+    };
+    forms
+        .iter()
+        .find(|f| unescaped.starts_with(**f))
+        .map(|f| backslashes + f.len())
+}
+
+/// The length of a secret's opaque part at the start of `text`.
+fn opaque_len(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' if bytes.get(i + 1) == Some(&b'/') => i += 2,
+            b if b.is_ascii_whitespace() || b.is_ascii_control() => break,
+            b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' => break,
+            _ => i += 1,
+        }
+    }
+    // Never split a UTF-8 character.
+    while !text.is_char_boundary(i) {
+        i += 1;
+    }
+    i
+}
+
+/// Redacts by value (the client's API secret and the token secrets it has handled, in their
+/// plain, JSON-escaped and percent-encoded forms) and then by shape ([`redact`]).
+#[derive(Clone, Default)]
+pub(crate) struct Redactor {
+    known: std::sync::Arc<std::sync::RwLock<std::collections::VecDeque<SecretString>>>,
+}
+
+/// Most secrets a client remembers for redaction by value (the oldest are forgotten; their
+/// shape still redacts them).
+const KNOWN_SECRETS: usize = 256;
+/// Shorter values are not redacted by value: they would blank out ordinary words.
+const MIN_SECRET_CHARS: usize = 4;
+
+impl Redactor {
+    /// Remembers a secret, so that it is redacted wherever it appears; for a token secret
+    /// (`idt:TKN-...:<opaque>`), its opaque part too, which is the secret proper.
+    pub(crate) fn remember(&self, secret: &str) {
+        if let Some((_, opaque)) = secret
+            .strip_prefix("idt:")
+            .and_then(|rest| rest.split_once(':'))
+        {
+            self.remember_value(opaque);
+        }
+        self.remember_value(secret);
+    }
+
+    fn remember_value(&self, secret: &str) {
+        if secret.chars().count() < MIN_SECRET_CHARS {
+            return;
+        }
+        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
+        if known.iter().any(|k| k.expose_secret() == secret) {
+            return;
+        }
+        if known.len() == KNOWN_SECRETS {
+            known.pop_front();
+        }
+        known.push_back(SecretString::from(secret.to_string()));
+    }
+
+    /// `text` without any secret.
+    pub(crate) fn redact(&self, text: &str) -> String {
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+        let mut text = text.to_string();
+        for secret in known.iter() {
+            text = redact_value(&text, secret.expose_secret().as_bytes());
+        }
+        redact(&text)
+    }
+}
+
+/// `text` with every occurrence of `secret` replaced by [`REDACTED`], whether each of its
+/// characters is written as it is, percent-encoded (`%2F`, any case) or JSON-escaped (`\u002f`),
+/// so that no encoder's choice of what to leave raw lets it through.
+fn redact_value(text: &str, secret: &[u8]) -> String {
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied) = (0, 0);
+    while i < bytes.len() {
+        match encoded_match(bytes, i, secret) {
+            Some(end) => {
+                out.push_str(&text[copied..i]);
+                out.push_str(REDACTED);
+                i = end;
+                copied = end;
+            }
+            None => i += 1,
+        }
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
+/// Where a match of `secret` starting at `at` ends, if there is one.
+fn encoded_match(text: &[u8], at: usize, secret: &[u8]) -> Option<usize> {
+    if secret.is_empty() {
+        return None;
+    }
+    let hex = |digits: &[u8]| -> Option<u32> {
+        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let mut i = at;
+    for &want in secret {
+        let here = *text.get(i)?;
+        if here == want {
+            i += 1;
+        } else if here == b'%' && text.get(i + 1..i + 3).and_then(hex) == Some(u32::from(want)) {
+            i += 3;
+        } else if here == b'\\'
+            && text.get(i + 1) == Some(&b'u')
+            && want.is_ascii()
+            && text.get(i + 2..i + 6).and_then(hex) == Some(u32::from(want))
+        {
+            i += 6;
+        } else if want == b' ' && here == b'+' {
+            i += 1;
+        } else {
+            return None;
+        }
+    }
+    // Never end inside a UTF-8 character (a secret is text, so a match ends on a boundary).
+    std::str::from_utf8(&text[at..i]).ok().map(|_| i)
 }
 
 #[cfg(test)]
@@ -331,14 +646,44 @@ mod tests {
     }
 
     #[test]
+    fn redact_covers_escaped_encoded_and_odd_secrets() {
+        for (text, kept) in [
+            ("idt:TKN-1:s3cr3t!$%tail end", " end"),
+            (r#"{"t":"idt\u003aTKN-1\u003as3cr3t"}"#, "\"}"),
+            ("?token=idt%3ATKN-1%3As3cr3t%21x&y=1", ""),
+            ("<p>idt&#58;TKN-1&#58;s3cr3t</p>", "</p>"),
+            ("IDT:TKN-1:s3cr3t", ""),
+            ("idt:s3cr3t-without-id", ""),
+        ] {
+            let out = redact(text);
+            assert!(!out.contains("s3cr3t"), "{text} -> {out}");
+            assert!(out.contains(REDACTED), "{text} -> {out}");
+            assert!(out.ends_with(kept), "{text} -> {out}");
+        }
+        let r = Redactor::default();
+        r.remember("plain-api-secret");
+        for text in ["echo: plain-api-secret!", "pct: plain%2Dapi%2Dsecret"] {
+            let out = r.redact(text);
+            assert!(!out.contains("api"), "{text} -> {out}");
+        }
+        // A snippet never keeps half a secret cut at its end.
+        let body = format!("{}plain-api-secret", "x".repeat(SNIPPET_CHARS - 5));
+        assert!(!snippet(body.as_bytes(), &r).contains("plain"));
+    }
+
+    #[test]
     fn problems_display_status_title_detail_and_trace() {
         let body = br#"{"title":"Not Found","status":404,"detail":"API token TKN-1 was not found.","traceId":"00-ab-cd-00"}"#;
-        let p = Problem::from_response(StatusCode::NOT_FOUND, body);
+        let p = Problem::from_response(StatusCode::NOT_FOUND, body, &Redactor::default());
         assert_eq!(
             p.to_string(),
             "404 Not Found: API token TKN-1 was not found. (trace 00-ab-cd-00)"
         );
-        let html = Problem::from_response(StatusCode::BAD_GATEWAY, b"<html><h1>502</h1></html>");
+        let html = Problem::from_response(
+            StatusCode::BAD_GATEWAY,
+            b"<html><h1>502</h1></html>",
+            &Redactor::default(),
+        );
         assert_eq!(
             html.to_string(),
             "502 Bad Gateway: non-JSON body: <html><h1>502</h1></html>"

@@ -50,12 +50,13 @@
 
 mod client;
 mod error;
+mod hooks;
 mod list;
 mod ops;
 mod retry;
 mod token;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
 pub use error::{Error, Problem, redact};
 pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;

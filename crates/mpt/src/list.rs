@@ -5,10 +5,10 @@ use futures_core::Stream;
 use futures_util::{StreamExt, TryStreamExt, stream};
 use mpt_api::types::ApiTokenListResponse;
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
-use reqwest::Method;
 
-use crate::client::{Call, Client, decode};
+use crate::client::Client;
 use crate::error::Error;
+use crate::hooks::Call;
 use crate::token::{Token, TokenStatus};
 
 /// Characters escaped in query values (RQL keeps its `( ) , * '` readable).
@@ -323,38 +323,24 @@ impl ListRequest {
         self
     }
 
-    fn query(&self, limit: u32, offset: u64) -> String {
-        let mut q = format!("limit={limit}&offset={offset}");
+    async fn page(&self, limit: u32, offset: u64) -> Result<ApiTokenListResponse, Error> {
+        let rql = match &self.filter {
+            Some(filter) => filter.to_rql()?.map(encode),
+            None => None,
+        };
+        let mut request = self
+            .client
+            .api()
+            .list_api_tokens()
+            .limit(limit)
+            .offset(offset);
         if !self.order.is_empty() {
-            q.push_str("&order=");
-            q.push_str(&encode(&self.order.join(",")));
+            request = request.order(self.order.join(","));
         }
         if !self.select.is_empty() {
-            q.push_str("&select=");
-            q.push_str(&encode(&self.select.join(",")));
+            request = request.select(self.select.join(","));
         }
-        if let Some(Ok(Some(rql))) = self.filter.as_ref().map(Filter::to_rql) {
-            q.push('&');
-            q.push_str(&encode(rql));
-        }
-        q
-    }
-
-    async fn page(&self, limit: u32, offset: u64) -> Result<ApiTokenListResponse, Error> {
-        if let Some(filter) = &self.filter {
-            filter.to_rql()?;
-        }
-        let call = Call {
-            op: "list_api_tokens",
-            method: Method::GET,
-            path: String::new(),
-            query: self.query(limit, offset),
-            body: None,
-            token_id: None,
-            idempotent: true,
-        };
-        let (status, body) = self.client.execute(call).await?;
-        decode(status, &body)
+        self.client.call(Call::list(rql), request.send()).await
     }
 
     /// How many tokens match (one request with `limit=0`).

@@ -1,26 +1,35 @@
 //! The seven operations and the token-state helpers built on them.
 
-use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
 use futures_util::{StreamExt, stream};
-use mpt_api::types::ApiToken;
-use reqwest::Method;
-use serde_json::Value;
+use mpt_api::TokenSecret;
 
-use crate::client::{Call, Client, decode};
-use crate::error::Error;
-use crate::list::{Filter, ListRequest, encode};
+use crate::client::Client;
+use crate::error::{Error, redact};
+use crate::hooks::Call;
+use crate::list::{Filter, ListRequest};
 use crate::token::{
     Action, CreatedToken, NewToken, Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
 };
 
-fn path_of(id: &str, suffix: &str) -> String {
-    format!("/{}{suffix}", encode(id))
-}
-
-fn json_body(value: &Value) -> Option<Bytes> {
-    Some(Bytes::from(serde_json::to_vec(value).unwrap_or_default()))
+/// Refuses, before anything is sent, an id that would not stay in its path segment: empty,
+/// `.` or `..` (a URL resolves them to the parent path), or holding `/`, `\`, `?`, `#` or a
+/// control character.
+pub(crate) fn check_id(id: &str) -> Result<(), Error> {
+    let bad = id.is_empty()
+        || id == "."
+        || id == ".."
+        || id
+            .chars()
+            .any(|c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control());
+    if bad {
+        return Err(Error::InvalidRequest(format!(
+            "invalid token id {:?}: an id is non-empty, not `.` or `..`, and holds no `/`, `\\`, `?`, `#` or control characters",
+            redact(id)
+        )));
+    }
+    Ok(())
 }
 
 /// Fails with `InvalidTransition` when `token`'s known state does not allow `action`.
@@ -44,32 +53,11 @@ impl Client {
         ListRequest::new(self.clone())
     }
 
-    async fn token_call(
-        &self,
-        op: &'static str,
-        method: Method,
-        id: &str,
-        suffix: &str,
-        query: String,
-        body: Option<Bytes>,
-    ) -> Result<Token, Error> {
-        let call = Call {
-            op,
-            method,
-            path: path_of(id, suffix),
-            query,
-            body,
-            token_id: Some(id),
-            idempotent: true,
-        };
-        let (status, body) = self.execute(call).await?;
-        Ok(Token::from_api(decode::<ApiToken>(status, &body)?))
-    }
-
-    /// One token by id. The platform never returns the secret here.
+    /// One token by id.
     pub async fn get(&self, id: &str) -> Result<Token, Error> {
-        self.token_call("get_api_token", Method::GET, id, "", String::new(), None)
-            .await
+        check_id(id)?;
+        let send = self.api().get_api_token().id(id).send();
+        Ok(Token::from_api(self.call(Call::token(id), send).await?))
     }
 
     /// One token by id with a `select` (e.g. `["-audit"]`).
@@ -78,37 +66,30 @@ impl Client {
         id: &str,
         select: I,
     ) -> Result<Token, Error> {
+        check_id(id)?;
         let fields: Vec<String> = select.into_iter().map(Into::into).collect();
-        let query = if fields.is_empty() {
-            String::new()
-        } else {
-            format!("select={}", encode(&fields.join(",")))
-        };
-        self.token_call("get_api_token", Method::GET, id, "", query, None)
-            .await
+        let mut request = self.api().get_api_token().id(id);
+        if !fields.is_empty() {
+            request = request.select(fields.join(","));
+        }
+        Ok(Token::from_api(
+            self.call(Call::token(id), request.send()).await?,
+        ))
     }
 
     /// Creates a token and returns it with its secret. Never re-sent once the request may have
-    /// reached the server, so it cannot make a duplicate; a broken connection is reported as
-    /// [`Error::Transport`] and the token may or may not exist.
+    /// reached the server, so it cannot make a duplicate: a connection broken after sending is
+    /// [`Error::Transport`] or [`Error::Timeout`], and an answer that cannot be read is
+    /// [`Error::Decode`]; in those cases the token may or may not exist.
     pub async fn create(&self, new: &NewToken) -> Result<CreatedToken, Error> {
-        let body = json_body(&new.to_body()?);
-        let call = Call {
-            op: "create_api_token",
-            method: Method::POST,
-            path: String::new(),
-            query: String::new(),
-            body,
-            token_id: None,
-            idempotent: false,
-        };
-        let (status, body) = self.execute(call).await?;
-        let mut raw: ApiToken = decode(status, &body)?;
-        let secret = raw.token.take().ok_or_else(|| Error::Decode {
-            status: status.as_u16(),
+        let send = self.api().create_api_token().body(new.to_body()?).send();
+        let mut raw = self.call(Call::not_idempotent(), send).await?;
+        let secret: TokenSecret = raw.token.take().ok_or_else(|| Error::Decode {
+            status: 201,
             message: "the create answer carries no `token` secret".into(),
             snippet: String::new(),
         })?;
+        self.layer().redactor.remember(secret.expose_secret());
         Ok(CreatedToken {
             token: Token::from_api(raw),
             secret,
@@ -118,32 +99,24 @@ impl Client {
     /// Applies a delta update (only what `update` sets is sent).
     pub async fn update(&self, token: impl TokenRef, update: &TokenUpdate) -> Result<Token, Error> {
         guard(&token, Action::Update)?;
-        let body = json_body(&update.to_body()?);
-        self.token_call(
-            "update_api_token",
-            Method::PUT,
-            token.token_id(),
-            "",
-            String::new(),
-            body,
-        )
-        .await
+        let id = token.token_id();
+        check_id(id)?;
+        let send = self
+            .api()
+            .update_api_token()
+            .id(id)
+            .body(update.to_delta()?)
+            .send();
+        Ok(Token::from_api(self.call(Call::token(id), send).await?))
     }
 
     /// Deletes a token (Active or Disabled → Deleted).
     pub async fn delete(&self, token: impl TokenRef) -> Result<(), Error> {
         guard(&token, Action::Delete)?;
         let id = token.token_id();
-        let call = Call {
-            op: "delete_api_token",
-            method: Method::DELETE,
-            path: path_of(id, ""),
-            query: String::new(),
-            body: None,
-            token_id: Some(id),
-            idempotent: true,
-        };
-        self.execute(call).await.map(|_| ())
+        check_id(id)?;
+        let send = self.api().delete_api_token().id(id).send();
+        self.call(Call::token(id), send).await
     }
 
     /// Enables a token (Disabled → Active). Given a [`Token`], an Active or Deleted one fails
@@ -160,14 +133,19 @@ impl Client {
     async fn switch(&self, token: impl TokenRef, action: Action) -> Result<Token, Error> {
         guard(&token, action)?;
         let id = token.token_id();
-        let (op, suffix) = match action {
-            Action::Enable => ("enable_api_token", "/enable"),
-            _ => ("disable_api_token", "/disable"),
+        check_id(id)?;
+        let api = self.api();
+        let result = match action {
+            Action::Enable => {
+                let send = api.enable_api_token().id(id).send();
+                self.call(Call::token(id), send).await
+            }
+            _ => {
+                let send = api.disable_api_token().id(id).send();
+                self.call(Call::token(id), send).await
+            }
         };
-        match self
-            .token_call(op, Method::POST, id, suffix, String::new(), None)
-            .await
-        {
+        match result.map(Token::from_api) {
             // The platform refused: say why in lifecycle terms if the state explains it.
             Err(Error::BadRequest(problem)) => match self.get(id).await {
                 Ok(current) if !current.can(action) => Err(Error::InvalidTransition {

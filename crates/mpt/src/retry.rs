@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use crate::error::Error;
-
 /// Retry policy for idempotent operations (get, list pages, update, delete, enable, disable):
 /// exponential backoff with full jitter, honouring `Retry-After` up to a cap. `create` is only
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
@@ -57,25 +55,46 @@ impl RetryPolicy {
 
     /// The delay before the next attempt: `Retry-After` (capped) when the server gave one, else
     /// full jitter over the exponential backoff (uniform in `[0, backoff]`).
-    pub(crate) fn delay(&self, error: &Error, backoff: Option<Duration>) -> Option<Duration> {
-        let backoff = backoff?;
-        if let Error::RateLimited {
-            retry_after: Some(after),
-            ..
-        } = error
-        {
-            return Some((*after).min(self.max_retry_after));
+    pub(crate) fn delay(&self, retry_after: Option<Duration>, backoff: Duration) -> Duration {
+        if let Some(after) = retry_after {
+            return after.min(self.max_retry_after);
         }
         let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
-        Some(Duration::from_nanos(fastrand::u64(0..=nanos)))
+        Duration::from_nanos(fastrand::u64(0..=nanos))
+    }
+}
+
+/// Which failures an operation may be sent again after.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Resend {
+    /// Idempotent (get, list, update, delete, enable, disable): after 429, 502, 503, 504, a
+    /// timeout or a broken connection.
+    Idempotent,
+    /// Not idempotent (create): only when the connection was never made, so the server cannot
+    /// have seen the request.
+    OnlyUnsent,
+}
+
+impl Resend {
+    /// The default for a request the facade did not describe: by its HTTP method.
+    pub(crate) fn for_method(method: &reqwest::Method) -> Resend {
+        if method.is_idempotent() {
+            Resend::Idempotent
+        } else {
+            Resend::OnlyUnsent
+        }
     }
 
-    /// Whether `error` may be retried by an operation that is (or is not) idempotent.
-    pub(crate) fn should_retry(idempotent: bool, error: &Error) -> bool {
-        if idempotent {
-            error.is_retryable()
-        } else {
-            error.is_unsent()
+    /// Whether an answer with this status may be retried.
+    pub(crate) fn status(self, status: reqwest::StatusCode) -> bool {
+        self == Resend::Idempotent && matches!(status.as_u16(), 429 | 502..=504)
+    }
+
+    /// Whether this transport failure may be retried.
+    pub(crate) fn failure(self, error: &reqwest::Error) -> bool {
+        match self {
+            Resend::Idempotent => true,
+            Resend::OnlyUnsent => error.is_connect(),
         }
     }
 }

@@ -4,9 +4,9 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use mpt_api::TokenSecret;
-use mpt_api::types::ApiToken;
-use serde_json::{Map, Value, json};
+use mpt_api::types::{ApiToken, CreateApiTokenDto, ModuleDto};
+use mpt_api::{TokenDelta, TokenSecret};
+use serde_json::{Value, json};
 
 use crate::error::Error;
 
@@ -285,11 +285,14 @@ impl NewToken {
         self
     }
 
-    /// The request body, checked against the spec's `CreateApiTokenDto` first.
-    pub(crate) fn to_body(&self) -> Result<Value, Error> {
+    /// The request body, checked against the spec's `CreateApiTokenDto`.
+    pub(crate) fn to_body(&self) -> Result<CreateApiTokenDto, Error> {
+        if self.name.is_empty() {
+            return Err(Error::InvalidRequest("name: must not be empty".into()));
+        }
         if self.modules.is_empty() {
             return Err(Error::InvalidRequest(
-                "a token needs at least one module".into(),
+                "modules: a token needs at least one module".into(),
             ));
         }
         let mut body = json!({
@@ -303,10 +306,8 @@ impl NewToken {
         if let Some(i) = &self.icon {
             body["icon"] = json!(i);
         }
-        // The generated type enforces the spec's constraints (non-empty name and ids).
-        serde_json::from_value::<mpt_api::types::CreateApiTokenDto>(body.clone())
-            .map_err(|e| Error::InvalidRequest(e.to_string()))?;
-        Ok(body)
+        // The generated type enforces the spec's constraints (non-empty ids, ...).
+        serde_json::from_value(body).map_err(|e| Error::InvalidRequest(format!("create: {e}")))
     }
 }
 
@@ -366,40 +367,32 @@ impl TokenUpdate {
         *self == TokenUpdate::default()
     }
 
-    /// The JSON delta: only the members that were set, `null` for cleared ones.
-    pub(crate) fn to_body(&self) -> Result<Value, Error> {
-        let mut body = Map::new();
-        if let Some(name) = &self.name {
-            if name.is_empty() {
-                return Err(Error::InvalidRequest(
-                    "a token's name cannot be empty".into(),
-                ));
+    /// The delta body: only the members that were set, `null` for cleared ones.
+    pub(crate) fn to_delta(&self) -> Result<TokenDelta, Error> {
+        if self.name.as_deref() == Some("") {
+            return Err(Error::InvalidRequest("name: must not be empty".into()));
+        }
+        let modules = match &self.modules {
+            Some(modules) => {
+                if modules.is_empty() || modules.iter().any(String::is_empty) {
+                    return Err(Error::InvalidRequest(
+                        "modules: non-empty ids, at least one".into(),
+                    ));
+                }
+                let dtos: Result<Vec<ModuleDto>, _> = modules
+                    .iter()
+                    .map(|id| serde_json::from_value(json!({ "id": id })))
+                    .collect();
+                Some(dtos.map_err(|e| Error::InvalidRequest(format!("modules: {e}")))?)
             }
-            body.insert("name".into(), json!(name));
-        }
-        if let Some(d) = &self.description {
-            body.insert("description".into(), json!(d));
-        }
-        if let Some(i) = &self.icon {
-            body.insert("icon".into(), json!(i));
-        }
-        if let Some(modules) = &self.modules {
-            if modules.is_empty() || modules.iter().any(String::is_empty) {
-                return Err(Error::InvalidRequest(
-                    "modules must be non-empty ids, at least one".into(),
-                ));
-            }
-            body.insert(
-                "modules".into(),
-                json!(
-                    modules
-                        .iter()
-                        .map(|id| json!({"id": id}))
-                        .collect::<Vec<_>>()
-                ),
-            );
-        }
-        Ok(Value::Object(body))
+            None => None,
+        };
+        Ok(TokenDelta {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            icon: self.icon.clone(),
+            modules,
+        })
     }
 }
 
@@ -492,36 +485,40 @@ mod tests {
 
     #[test]
     fn a_delta_sends_only_what_was_set_and_null_to_clear() {
-        assert_eq!(TokenUpdate::new().to_body().unwrap(), json!({}));
-        let body = TokenUpdate::new()
-            .name("n")
-            .clear_description()
-            .modules(["MOD-1"])
-            .to_body()
-            .unwrap();
+        let json = |u: TokenUpdate| serde_json::to_value(u.to_delta().unwrap()).unwrap();
+        assert_eq!(json(TokenUpdate::new()), json!({}));
+        let body = json(
+            TokenUpdate::new()
+                .name("n")
+                .clear_description()
+                .modules(["MOD-1"]),
+        );
         assert_eq!(
             body,
             json!({"name": "n", "description": null, "modules": [{"id": "MOD-1"}]})
         );
-        assert!(TokenUpdate::new().name("").to_body().is_err());
+        let err = TokenUpdate::new().name("").to_delta().unwrap_err();
+        assert_eq!(err.to_string(), "invalid request: name: must not be empty");
     }
 
     #[test]
     fn a_new_token_is_checked_against_the_spec_before_sending() {
-        assert!(NewToken::new("ACC-1", "n").to_body().is_err(), "no module");
-        assert!(
-            NewToken::new("ACC-1", "")
-                .module("MOD-1")
-                .to_body()
-                .is_err(),
-            "empty name"
-        );
+        let err = NewToken::new("ACC-1", "n").to_body().unwrap_err();
+        assert!(err.to_string().contains("modules:"), "{err}");
+        let err = NewToken::new("ACC-1", "")
+            .module("MOD-1")
+            .to_body()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "invalid request: name: must not be empty");
         let body = NewToken::new("ACC-1", "n")
             .module("MOD-1")
             .description("d")
             .to_body()
             .unwrap();
-        assert_eq!(body["modules"], json!([{"id": "MOD-1"}]));
+        assert_eq!(
+            serde_json::to_value(body).unwrap()["modules"],
+            json!([{"id": "MOD-1"}])
+        );
     }
 
     #[test]

@@ -742,3 +742,355 @@ async fn from_env_reads_the_token_and_accepts_a_prefixed_base_url() {
     }
     assert!(matches!(Client::from_env(), Err(Error::Config(_))));
 }
+
+/// A tiny HTTP/1.1 server on loopback for cases the mock cannot produce: it answers the
+/// requests it gets with `replies` in turn (the last one again once they run out) and records
+/// each request line.
+struct Canned {
+    url: String,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+#[derive(Clone)]
+struct Reply {
+    status: u16,
+    content_type: &'static str,
+    body: Vec<u8>,
+    /// Send `Content-Length`; without it the body ends when the connection closes.
+    length: bool,
+}
+
+fn reply(status: u16, content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+    Reply {
+        status,
+        content_type,
+        body: body.into(),
+        length: true,
+    }
+}
+
+async fn canned(replies: Vec<Reply>) -> Canned {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = lines.clone();
+    tokio::spawn(async move {
+        let mut served = 0usize;
+        loop {
+            let Ok((mut stream, _)) = listener.accept().await else {
+                return;
+            };
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut byte).await {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let head = String::from_utf8_lossy(&head).into_owned();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    l.to_ascii_lowercase()
+                        .strip_prefix("content-length:")
+                        .map(|v| v.trim().parse().unwrap_or(0))
+                })
+                .unwrap_or(0);
+            let mut body = vec![0u8; length];
+            let _ = stream.read_exact(&mut body).await;
+            seen.lock()
+                .unwrap()
+                .push(head.lines().next().unwrap_or("").to_string());
+            let r = replies[served.min(replies.len() - 1)].clone();
+            served += 1;
+            let mut out = format!(
+                "HTTP/1.1 {} X\r\ncontent-type: {}\r\nconnection: close\r\n",
+                r.status, r.content_type
+            );
+            if r.length {
+                out.push_str(&format!("content-length: {}\r\n", r.body.len()));
+            }
+            out.push_str("\r\n");
+            let _ = stream.write_all(out.as_bytes()).await;
+            let _ = stream.write_all(&r.body).await;
+            let _ = stream.shutdown().await;
+        }
+    });
+    Canned { url, lines }
+}
+
+fn canned_client(server: &Canned, secret: &str) -> Client {
+    Client::builder()
+        .base_url(&server.url)
+        .api_token(secret)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;
+
+/// Ids that would not stay in their path segment (`..` resolves to the parent path) are refused
+/// before anything is sent; other odd characters are percent-encoded.
+#[tokio::test]
+async fn ids_that_would_leave_their_path_segment_are_refused_before_sending() {
+    let server = canned(vec![reply(200, "application/json", TOKEN_JSON)]).await;
+    let client = canned_client(&server, "s3cr3t-api-key");
+    for id in [
+        "", ".", "..", "a/b", "../x", "a?b", "a#b", "a\nb", "a\\b", "a\u{7f}",
+    ] {
+        let results = [
+            client.get(id).await.map(|_| ()),
+            client.delete(id).await,
+            client.enable(id).await.map(|_| ()),
+            client.disable(id).await.map(|_| ()),
+            client
+                .update(id, &TokenUpdate::new().name("x"))
+                .await
+                .map(|_| ()),
+            client.get_with_select(id, ["-audit"]).await.map(|_| ()),
+        ];
+        for result in results {
+            match result {
+                Err(Error::InvalidRequest(message)) => {
+                    assert!(message.contains("invalid token id"), "{id:?}: {message}")
+                }
+                other => panic!("{id:?}: {other:?}"),
+            }
+        }
+    }
+    assert!(server.lines.lock().unwrap().is_empty(), "nothing was sent");
+    client.get("TKN 1%2e").await.unwrap();
+    assert_eq!(
+        server.lines.lock().unwrap().as_slice(),
+        ["GET /public/v1/accounts/api-tokens/TKN%201%252e HTTP/1.1"]
+    );
+}
+
+/// The RQL filter goes raw into the query string of the generated list request (appended by
+/// the hook layer), and one RQL cannot express is refused before anything is sent.
+#[tokio::test]
+async fn filters_reach_the_query_string_and_invalid_ones_are_never_sent() {
+    let page = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#;
+    let server = canned(vec![reply(200, "application/json", page)]).await;
+    let client = canned_client(&server, "s3cr3t-api-key");
+    let bad = Filter::name("x'\"),or(ne(name,\"");
+    for result in [
+        client
+            .list()
+            .filter(bad.clone())
+            .collect()
+            .await
+            .map(|_| ()),
+        client.list().filter(bad.clone()).count().await.map(|_| ()),
+        client
+            .list()
+            .filter(Filter::any([]))
+            .count()
+            .await
+            .map(|_| ()),
+    ] {
+        assert!(
+            matches!(result, Err(Error::InvalidRequest(_))),
+            "{result:?}"
+        );
+    }
+    assert!(server.lines.lock().unwrap().is_empty(), "nothing was sent");
+    client
+        .list()
+        .filter(Filter::status(TokenStatus::Active).and(Filter::account("ACC-1")))
+        .order_by_desc(SortField::Name)
+        .collect()
+        .await
+        .unwrap();
+    client.list().filter(Filter::all([])).count().await.unwrap();
+    assert_eq!(
+        server.lines.lock().unwrap().as_slice(),
+        [
+            // (The URL parser percent-encodes `'` in http(s) query strings; the server decodes it.)
+            "GET /public/v1/accounts/api-tokens?limit=100&offset=0&order=-name&and(eq(status,%27Active%27),eq(account.id,%27ACC-1%27)) HTTP/1.1",
+            "GET /public/v1/accounts/api-tokens?limit=0&offset=0 HTTP/1.1",
+        ]
+    );
+}
+
+/// Answers that echo secrets (in every problem field, JSON-escaped, percent-encoded, in HTML, the
+/// client's own API secret whatever its shape): no error's Display or Debug shows any of them.
+#[tokio::test]
+async fn no_error_shows_a_secret_the_server_echoed() {
+    let api = "plain_API-key.with/odd+chars";
+    let created = "idt:TKN-1111-2222:Ab!$%cd~ef";
+    let opaque = "Ab!$%cd~ef";
+    let json_escaped = r"idt\u003aTKN-1111-2222\u003aAb!$%cd~ef";
+    let percent = "idt%3ATKN-1111-2222%3AAb%21%24%25cd~ef";
+    let api_percent = "plain_API-key.with%2Fodd%2Bchars";
+    let problem = |status: u16| {
+        serde_json::json!({
+            "type": format!("https://x/{api}"), "title": format!("bad {created}"),
+            "status": status, "detail": format!("{json_escaped} and {api}"),
+            "instance": format!("/x?token={percent}"), "traceId": format!("00-{opaque}-00"),
+            "errors": {"token": [created, api], api: ["x"]},
+        })
+        .to_string()
+    };
+    let list_problem = serde_json::json!({
+        "status": 400, "errors": [{"message": format!("secret {created}"), "properties": [api]}]
+    })
+    .to_string();
+    let create_answer =
+        format!(r#"{{"id":"TKN-1111-2222","status":"Active","token":"{created}"}}"#);
+    let replies = vec![
+        reply(201, "application/json", create_answer),
+        reply(400, "application/problem+json", problem(400)),
+        reply(400, "application/problem+json", list_problem),
+        reply(401, "application/problem+json", problem(401)),
+        reply(404, "application/problem+json", problem(404)),
+        reply(404, "text/html", format!("<p>{percent} {api_percent}</p>")),
+        reply(429, "application/problem+json", problem(429)),
+        reply(409, "application/problem+json", problem(409)),
+        reply(403, "application/problem+json", problem(403)),
+        reply(500, "application/problem+json", problem(500)),
+        reply(
+            502,
+            "text/html",
+            format!("<html>{percent} {created} {api}</html>"),
+        ),
+        reply(
+            200,
+            "application/json",
+            format!(r#"{{"id": 5, "token": "{json_escaped}", "x": "{api}""#),
+        ),
+        reply(
+            200,
+            "application/json",
+            format!(r#"{{"id": ["{created}", "{api}"]}}"#),
+        ),
+        reply(204, "application/json", format!("{created} {api}")),
+    ];
+    let count = replies.len() - 1;
+    let server = canned(replies).await;
+    let client = canned_client(&server, api);
+    let made = client
+        .create(&NewToken::new("ACC-1", "n").module("MOD-1"))
+        .await
+        .unwrap();
+    assert_eq!(made.secret.expose_secret(), created);
+    let mut texts = Vec::new();
+    for _ in 0..count {
+        let err = client.get("TKN-1111-2222").await.unwrap_err();
+        texts.push(format!("{err}\n{err:?}"));
+    }
+    for text in &texts {
+        for secret in [
+            api,
+            api_percent,
+            opaque,
+            "cd~ef",
+            json_escaped,
+            percent,
+            "%3AAb",
+        ] {
+            assert!(!text.contains(secret), "{secret:?} leaked:\n{text}");
+        }
+    }
+    // Each answer made a distinct kind of error.
+    let kinds: HashSet<&str> = texts
+        .iter()
+        .map(|t| {
+            t.lines()
+                .last()
+                .unwrap()
+                .split(['(', ' ', '{'])
+                .next()
+                .unwrap()
+        })
+        .collect();
+    assert!(kinds.len() >= 8, "{kinds:?}");
+}
+
+/// A response body larger than the bound is an error, and it is not read past the bound
+/// (with and without a Content-Length).
+#[tokio::test]
+async fn response_bodies_are_bounded() {
+    let big = vec![b' '; 50 * 1024 * 1024];
+    let mut unsized_reply = reply(200, "application/json", vec![b' '; 300 * 1024]);
+    unsized_reply.length = false;
+    let server = canned(vec![
+        reply(200, "application/json", big),
+        unsized_reply.clone(),
+        unsized_reply,
+        reply(200, "application/json", TOKEN_JSON),
+    ])
+    .await;
+    let default = canned_client(&server, "s3cr3t-api-key");
+    match default.get("TKN-1").await {
+        Err(Error::ResponseTooLarge { status: 200, limit }) => {
+            assert_eq!(limit, mpt::DEFAULT_MAX_RESPONSE_BYTES)
+        }
+        other => panic!("{other:?}"),
+    }
+    let small = Client::builder()
+        .base_url(&server.url)
+        .api_token("s3cr3t-api-key")
+        .retry(RetryPolicy::none())
+        .max_response_bytes(64 * 1024)
+        .build()
+        .unwrap();
+    for _ in 0..2 {
+        match small.get("TKN-1").await {
+            Err(e @ Error::ResponseTooLarge { .. }) => {
+                assert_eq!(e.status(), Some(200));
+                assert!(e.to_string().contains("65536-byte limit"), "{e}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(small.get("TKN-1").await.unwrap().id(), "TKN-1111-2222");
+}
+
+/// A password in the base URL never shows in Debug output or configuration errors.
+#[tokio::test]
+async fn a_base_url_password_never_shows() {
+    let builder = Client::builder()
+        .base_url("http://user:PASSWORD@127.0.0.1:9/")
+        .api_token("k");
+    assert!(!format!("{builder:?}").contains("PASSWORD"), "{builder:?}");
+    let client = builder.build().unwrap();
+    assert!(!format!("{client:?}").contains("PASSWORD"), "{client:?}");
+    for url in ["ftp://user:PASSWORD@host/", "http://user:PASSWORD@[::1/"] {
+        let err = Client::builder()
+            .base_url(url)
+            .api_token("k")
+            .build()
+            .unwrap_err();
+        let text = format!("{err} {err:?}");
+        assert!(matches!(err, Error::Config(_)), "{text}");
+        assert!(!text.contains("PASSWORD"), "{text}");
+    }
+}
+
+/// The generated client underneath is the facade's own: same auth, same hooks.
+#[tokio::test]
+async fn the_generated_client_underneath_carries_the_hook_layer() {
+    let (server, client) = start().await;
+    let seeded = server.seed_token(SeedToken::named("raw"));
+    let token = client
+        .api()
+        .get_api_token()
+        .id(seeded.id.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.name.as_deref(), Some("raw"));
+    // Without hooks or an Authorization header, the raw client is refused.
+    let bare = mpt_api::Client::new(server.base_url(), mpt_api::ClientState::default());
+    let err = bare
+        .get_api_token()
+        .id(seeded.id.as_str())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
+}

@@ -1,0 +1,364 @@
+//! The one hook layer: everything that happens around every request the facade sends.
+//!
+//! Requests are built by the generated client (`mpt_api`), from the spec; this layer is
+//! installed in it as its [`mpt_api::Hooks`] and does, in one place:
+//!
+//! * `pre`: authorization (a header marked sensitive), the user agent, the per-attempt timeout,
+//!   and the RQL filter of a list request (RQL is not `key=value`, so no spec parameter can carry
+//!   it: the list builder sends `limit`, `offset`, `order` and `select`, and the filter is
+//!   appended here from the call's state);
+//! * `exec`: the `mpt.request` tracing span, retries under the [`RetryPolicy`] (each attempt a
+//!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies;
+//! * after the generated code has decoded the answer (once), mapping its error to
+//!   [`Error`], with every secret redacted.
+//!
+//! Per-call state (token id, filter, whether the call may be re-sent, the last status) travels in
+//! a task-local [`Call`], set by [`Client::call`] around the generated future.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use backon::BackoffBuilder;
+use bytes::Bytes;
+use mpt_api::types::ProblemDetails;
+use mpt_api::{BoxFuture, OperationInfo, ResponseValue};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
+use reqwest::{Request, Response, StatusCode};
+use tracing::Instrument;
+
+use crate::client::Client;
+use crate::error::{Error, Problem, Redactor, retry_after, snippet};
+use crate::retry::{Resend, RetryPolicy};
+
+/// The generated client's error type.
+pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
+
+tokio::task_local! {
+    /// The state of the facade call under way in this task.
+    static CALL: Call;
+}
+
+/// What the facade tells the hook layer about one call.
+pub(crate) struct Call {
+    /// The token the call is about, for the span.
+    token_id: Option<String>,
+    /// An RQL filter to append to the query string.
+    rql: Option<String>,
+    /// When the request may be sent again.
+    resend: Resend,
+    /// The status of the last answer read, for errors that lost it.
+    status: Cell<Option<StatusCode>>,
+}
+
+impl Call {
+    /// An idempotent call about one token.
+    pub(crate) fn token(id: &str) -> Call {
+        Call {
+            token_id: Some(id.to_string()),
+            rql: None,
+            resend: Resend::Idempotent,
+            status: Cell::new(None),
+        }
+    }
+
+    /// An idempotent list call, with its filter.
+    pub(crate) fn list(rql: Option<String>) -> Call {
+        Call {
+            token_id: None,
+            rql,
+            resend: Resend::Idempotent,
+            status: Cell::new(None),
+        }
+    }
+
+    /// A call that is not idempotent (create): re-sent only when nothing was sent.
+    pub(crate) fn not_idempotent() -> Call {
+        Call {
+            token_id: None,
+            rql: None,
+            resend: Resend::OnlyUnsent,
+            status: Cell::new(None),
+        }
+    }
+}
+
+/// A body larger than the bound; the reading of the answer fails with it.
+#[derive(Debug)]
+struct BodyTooLarge {
+    limit: usize,
+}
+
+impl std::fmt::Display for BodyTooLarge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "the response body is larger than {} bytes", self.limit)
+    }
+}
+
+impl std::error::Error for BodyTooLarge {}
+
+/// The hook layer installed in the generated client.
+pub(crate) struct Layer {
+    pub(crate) auth: HeaderValue,
+    pub(crate) user_agent: HeaderValue,
+    pub(crate) timeout: Duration,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) max_body: usize,
+    pub(crate) redactor: Redactor,
+}
+
+impl mpt_api::Hooks for Layer {
+    fn pre(&self, request: &mut Request, _info: &OperationInfo) -> Result<(), String> {
+        let headers = request.headers_mut();
+        headers.insert(AUTHORIZATION, self.auth.clone());
+        headers.insert(USER_AGENT, self.user_agent.clone());
+        *request.timeout_mut() = Some(self.timeout);
+        let _ = CALL.try_with(|call| {
+            if let Some(rql) = &call.rql {
+                let url = request.url_mut();
+                let query = match url.query() {
+                    Some(q) if !q.is_empty() => format!("{q}&{rql}"),
+                    _ => rql.clone(),
+                };
+                url.set_query(Some(&query));
+            }
+        });
+        Ok(())
+    }
+
+    fn exec<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
+        request: Request,
+        info: &'a OperationInfo,
+    ) -> BoxFuture<'a, reqwest::Result<Response>> {
+        Box::pin(self.exec(client, request, info))
+    }
+}
+
+impl Layer {
+    /// Sends `request` under the retry policy, in the `mpt.request` span, reading the answer's
+    /// body (up to the bound) before handing it to the generated code.
+    async fn exec(
+        &self,
+        client: &reqwest::Client,
+        request: Request,
+        info: &OperationInfo,
+    ) -> reqwest::Result<Response> {
+        let (token_id, resend) = CALL
+            .try_with(|c| (c.token_id.clone(), c.resend))
+            .unwrap_or_else(|_| (None, Resend::for_method(request.method())));
+        let span = tracing::info_span!(
+            "mpt.request",
+            op = info.operation_id,
+            token_id = token_id.as_deref().unwrap_or(""),
+            attempts = tracing::field::Empty,
+            status = tracing::field::Empty,
+            duration_ms = tracing::field::Empty,
+        );
+        let started = Instant::now();
+        let (result, attempts) = self
+            .attempts(client, request, resend)
+            .instrument(span.clone())
+            .await;
+        span.record("attempts", attempts);
+        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        match &result {
+            Ok(response) => {
+                span.record("status", response.status().as_u16());
+                span.in_scope(|| tracing::debug!("answered"));
+            }
+            Err(e) => {
+                span.record("status", 0);
+                span.in_scope(|| tracing::debug!(error = %e, "failed"));
+            }
+        }
+        result
+    }
+
+    async fn attempts(
+        &self,
+        client: &reqwest::Client,
+        mut request: Request,
+        resend: Resend,
+    ) -> (reqwest::Result<Response>, u32) {
+        let mut backoff = self.retry.backoff().build();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let spare = if attempt < self.retry.max_attempts {
+                request.try_clone()
+            } else {
+                None
+            };
+            let result = match client.execute(request).await {
+                Ok(response) => self.read_body(response).await,
+                Err(e) => Err(e),
+            };
+            let (retryable, after) = match &result {
+                Ok(r) => (resend.status(r.status()), retry_after(r.headers())),
+                Err(e) => (resend.failure(e), None),
+            };
+            if retryable
+                && let Some(next) = spare
+                && let Some(step) = backoff.next()
+            {
+                let delay = self.retry.delay(after, step);
+                match &result {
+                    Ok(r) => tracing::warn!(
+                        status = r.status().as_u16(),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "retrying"
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        retry_in_ms = delay.as_millis() as u64,
+                        "retrying"
+                    ),
+                }
+                drop(result);
+                tokio::time::sleep(delay).await;
+                request = next;
+                continue;
+            }
+            return (result, attempt);
+        }
+    }
+
+    /// Reads the whole body (at most `max_body` bytes) and hands back an answer holding it, so a
+    /// broken body is a failure of this attempt (and retried like one). A larger body is not read
+    /// on: the answer handed back fails with [`BodyTooLarge`] when its body is read.
+    async fn read_body(&self, mut response: Response) -> reqwest::Result<Response> {
+        let status = response.status();
+        let _ = CALL.try_with(|c| c.status.set(Some(status)));
+        let limit = self.max_body;
+        if response.content_length().is_some_and(|n| n > limit as u64) {
+            return Ok(too_large(response, limit));
+        }
+        let mut first: Option<Bytes> = None;
+        let mut joined: Vec<u8> = Vec::new();
+        let mut total = 0usize;
+        while let Some(chunk) = response.chunk().await? {
+            total += chunk.len();
+            if total > limit {
+                return Ok(too_large(response, limit));
+            }
+            match &first {
+                None => first = Some(chunk),
+                Some(head) => {
+                    if joined.is_empty() {
+                        joined.extend_from_slice(head);
+                    }
+                    joined.extend_from_slice(&chunk);
+                }
+            }
+        }
+        let body = if joined.is_empty() {
+            first.unwrap_or_default()
+        } else {
+            Bytes::from(joined)
+        };
+        Ok(rebuilt(response, reqwest::Body::from(body)))
+    }
+}
+
+/// An answer with `response`'s status, version and headers, and `body`.
+fn rebuilt(mut response: Response, body: reqwest::Body) -> Response {
+    let mut out = http::Response::new(body);
+    *out.status_mut() = response.status();
+    *out.version_mut() = response.version();
+    *out.headers_mut() = std::mem::take(response.headers_mut());
+    Response::from(out)
+}
+
+/// `response` with a body that fails with [`BodyTooLarge`] when read.
+fn too_large(response: Response, limit: usize) -> Response {
+    let failing =
+        futures_util::stream::once(
+            async move { Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit }) },
+        );
+    rebuilt(response, reqwest::Body::wrap_stream(failing))
+}
+
+/// The bound of a [`BodyTooLarge`] somewhere in `e`'s sources.
+fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(t) = err.downcast_ref::<BodyTooLarge>() {
+            return Some(t.limit);
+        }
+        source = err.source();
+    }
+    None
+}
+
+impl Client {
+    /// Runs one generated request future under `call`, and maps its error.
+    pub(crate) async fn call<T>(
+        &self,
+        call: Call,
+        send: impl Future<Output = Result<ResponseValue<T>, ApiError>>,
+    ) -> Result<T, Error> {
+        CALL.scope(call, async {
+            match send.await {
+                Ok(value) => Ok(value.into_inner()),
+                Err(e) => {
+                    let status = CALL.with(|c| c.status.get());
+                    Err(self.map_error(e, status).await)
+                }
+            }
+        })
+        .await
+    }
+
+    /// The generated client's error as an [`Error`], every text in it redacted.
+    async fn map_error(&self, e: ApiError, status: Option<StatusCode>) -> Error {
+        let redactor = &self.layer().redactor;
+        let status_or_ok = status.unwrap_or(StatusCode::OK);
+        let too_large = |e: reqwest::Error| match too_large_limit(&e) {
+            Some(limit) => Error::ResponseTooLarge {
+                status: e.status().unwrap_or(status_or_ok).as_u16(),
+                limit,
+            },
+            None => Error::from_reqwest(e),
+        };
+        let error = match e {
+            ApiError::InvalidRequest(message) | ApiError::Custom(message) => {
+                Error::InvalidRequest(message)
+            }
+            ApiError::CommunicationError(e) | ApiError::InvalidUpgrade(e) => Error::from_reqwest(e),
+            ApiError::ResponseBodyError(e) => too_large(e),
+            ApiError::ErrorResponse(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                let problem = Problem::from_details(status, value.into_inner());
+                Error::from_problem(status, &headers, problem, true)
+            }
+            ApiError::InvalidResponsePayload(body, e) if status_or_ok.is_success() => {
+                Error::Decode {
+                    status: status_or_ok.as_u16(),
+                    message: e.to_string(),
+                    snippet: snippet(&body, redactor),
+                }
+            }
+            // A documented error status whose body is not problem JSON (a proxy's page, say).
+            ApiError::InvalidResponsePayload(body, _) => {
+                Error::from_response(status_or_ok, &HeaderMap::new(), &body, redactor)
+            }
+            ApiError::UnexpectedResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) if status.is_success() => Error::Decode {
+                        status: status.as_u16(),
+                        message: format!("the spec lists no {status} answer for this operation"),
+                        snippet: snippet(&body, redactor),
+                    },
+                    Ok(body) => Error::from_response(status, &headers, &body, redactor),
+                    Err(e) => too_large(e),
+                }
+            }
+        };
+        error.redacted(redactor)
+    }
+}
