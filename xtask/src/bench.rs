@@ -18,6 +18,7 @@ fn io_error(what: &str, e: std::io::Error) -> mpt_codegen::Error {
 fn run_cargo(root: &Path, args: &[&str]) -> mpt_codegen::Result<bool> {
     let status = cargo()
         .current_dir(root)
+        .env("MPT_BENCH_FROM_XTASK", "1")
         .args(args)
         .status()
         .map_err(|e| io_error("cargo", e))?;

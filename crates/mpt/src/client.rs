@@ -174,19 +174,25 @@ impl ClientBuilder {
                 "the base URL {shown:?} is not http(s)"
             )));
         }
-        let http = match self.http {
-            Some(http) => http,
-            None => reqwest::Client::builder()
-                .connect_timeout(self.connect_timeout)
-                .build()
-                .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+        // The per-attempt timeout: the default of the client built here, or set on each request
+        // of a client passed in.
+        let (http, timeout) = match self.http {
+            Some(http) => (http, Some(self.timeout)),
+            None => (
+                reqwest::Client::builder()
+                    .connect_timeout(self.connect_timeout)
+                    .timeout(self.timeout)
+                    .build()
+                    .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
+                None,
+            ),
         };
         let redactor = Redactor::default();
         redactor.remember(secret.expose_secret());
         let layer = Arc::new(Layer {
             auth,
             user_agent,
-            timeout: self.timeout,
+            timeout,
             retry: self.retry,
             max_body: self.max_response_bytes,
             redactor,

@@ -8,7 +8,9 @@
 //!   it: the list builder sends `limit`, `offset`, `order` and `select`, and the filter is
 //!   appended here from the call's state);
 //! * `exec`: the `mpt.request` tracing span, retries under the [`RetryPolicy`] (each attempt a
-//!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies;
+//!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies (the
+//!   body itself is read, once, by the generated code: a connection that breaks while it is read
+//!   is reported as [`Error::Transport`], not retried);
 //! * after the generated code has decoded the answer (once), mapping its error to
 //!   [`Error`], with every secret redacted.
 //!
@@ -17,6 +19,7 @@
 
 use std::cell::Cell;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
@@ -101,7 +104,9 @@ impl std::error::Error for BodyTooLarge {}
 pub(crate) struct Layer {
     pub(crate) auth: HeaderValue,
     pub(crate) user_agent: HeaderValue,
-    pub(crate) timeout: Duration,
+    /// The per-attempt timeout to set on each request: `None` when the `reqwest::Client` was
+    /// built by the facade with it as its default (cheaper: no per-request extension map).
+    pub(crate) timeout: Option<Duration>,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_body: usize,
     pub(crate) redactor: Redactor,
@@ -112,7 +117,9 @@ impl mpt_api::Hooks for Layer {
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, self.auth.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());
-        *request.timeout_mut() = Some(self.timeout);
+        if self.timeout.is_some() {
+            *request.timeout_mut() = self.timeout;
+        }
         let _ = CALL.try_with(|call| {
             if let Some(rql) = &call.rql {
                 let url = request.url_mut();
@@ -137,30 +144,36 @@ impl mpt_api::Hooks for Layer {
 }
 
 impl Layer {
-    /// Sends `request` under the retry policy, in the `mpt.request` span, reading the answer's
-    /// body (up to the bound) before handing it to the generated code.
+    /// Sends `request` under the retry policy, in the `mpt.request` span, and bounds the
+    /// answer's body before handing it to the generated code.
     async fn exec(
         &self,
         client: &reqwest::Client,
         request: Request,
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
-        let (token_id, resend) = CALL
-            .try_with(|c| (c.token_id.clone(), c.resend))
-            .unwrap_or_else(|_| (None, Resend::for_method(request.method())));
-        let span = tracing::info_span!(
-            "mpt.request",
-            op = info.operation_id,
-            token_id = token_id.as_deref().unwrap_or(""),
-            attempts = tracing::field::Empty,
-            status = tracing::field::Empty,
-            duration_ms = tracing::field::Empty,
-        );
+        let span = |token_id: &str| {
+            tracing::info_span!(
+                "mpt.request",
+                op = info.operation_id,
+                token_id,
+                attempts = tracing::field::Empty,
+                status = tracing::field::Empty,
+                duration_ms = tracing::field::Empty,
+            )
+        };
+        let (span, resend) = CALL
+            .try_with(|c| (span(c.token_id.as_deref().unwrap_or("")), c.resend))
+            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method())));
         let started = Instant::now();
-        let (result, attempts) = self
-            .attempts(client, request, resend)
-            .instrument(span.clone())
-            .await;
+        // A disabled span (no subscriber wants it) costs nothing to skip.
+        let (result, attempts) = if span.is_disabled() {
+            self.attempts(client, request, resend).await
+        } else {
+            self.attempts(client, request, resend)
+                .instrument(span.clone())
+                .await
+        };
         span.record("attempts", attempts);
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         match &result {
@@ -191,10 +204,10 @@ impl Layer {
             } else {
                 None
             };
-            let result = match client.execute(request).await {
-                Ok(response) => self.read_body(response).await,
-                Err(e) => Err(e),
-            };
+            let result = client
+                .execute(request)
+                .await
+                .map(|response| self.bound(response));
             let (retryable, after) = match &result {
                 Ok(r) => (resend.status(r.status()), retry_after(r.headers())),
                 Err(e) => (resend.failure(e), None),
@@ -225,59 +238,69 @@ impl Layer {
         }
     }
 
-    /// Reads the whole body (at most `max_body` bytes) and hands back an answer holding it, so a
-    /// broken body is a failure of this attempt (and retried like one). A larger body is not read
-    /// on: the answer handed back fails with [`BodyTooLarge`] when its body is read.
-    async fn read_body(&self, mut response: Response) -> reqwest::Result<Response> {
-        let status = response.status();
-        let _ = CALL.try_with(|c| c.status.set(Some(status)));
+    /// Bounds the answer's body to `max_body` bytes without reading it: an answer whose
+    /// `Content-Length` is within the bound is handed on untouched (hyper never reads past that
+    /// length); a larger one fails with [`BodyTooLarge`] when its body is read, without reading
+    /// any of it; one with no length (chunked, or ending when the connection closes) is read
+    /// through a counter that fails as soon as it passes the bound.
+    fn bound(&self, response: Response) -> Response {
+        let _ = CALL.try_with(|c| c.status.set(Some(response.status())));
         let limit = self.max_body;
-        if response.content_length().is_some_and(|n| n > limit as u64) {
-            return Ok(too_large(response, limit));
+        match response.content_length() {
+            Some(length) if length <= limit as u64 => response,
+            Some(_) => too_large(response, limit),
+            None => limited(response, limit),
         }
-        let mut first: Option<Bytes> = None;
-        let mut joined: Vec<u8> = Vec::new();
-        let mut total = 0usize;
-        while let Some(chunk) = response.chunk().await? {
-            total += chunk.len();
-            if total > limit {
-                return Ok(too_large(response, limit));
-            }
-            match &first {
-                None => first = Some(chunk),
-                Some(head) => {
-                    if joined.is_empty() {
-                        joined.extend_from_slice(head);
-                    }
-                    joined.extend_from_slice(&chunk);
-                }
-            }
-        }
-        let body = if joined.is_empty() {
-            first.unwrap_or_default()
-        } else {
-            Bytes::from(joined)
-        };
-        Ok(rebuilt(response, reqwest::Body::from(body)))
     }
 }
 
-/// An answer with `response`'s status, version and headers, and `body`.
-fn rebuilt(mut response: Response, body: reqwest::Body) -> Response {
+/// An answer with this status, version, headers and body (rare paths only: reqwest parses a
+/// placeholder URL for every answer built this way).
+fn rebuilt(
+    status: StatusCode,
+    version: reqwest::Version,
+    headers: HeaderMap,
+    body: reqwest::Body,
+) -> Response {
     let mut out = http::Response::new(body);
-    *out.status_mut() = response.status();
-    *out.version_mut() = response.version();
-    *out.headers_mut() = std::mem::take(response.headers_mut());
+    *out.status_mut() = status;
+    *out.version_mut() = version;
+    *out.headers_mut() = headers;
     Response::from(out)
 }
 
-/// `response` with a body that fails with [`BodyTooLarge`] when read.
-fn too_large(response: Response, limit: usize) -> Response {
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// `response` with its body read through a counter that fails with [`BodyTooLarge`] once more
+/// than `limit` bytes have come.
+fn limited(mut response: Response, limit: usize) -> Response {
+    let (status, version) = (response.status(), response.version());
+    let headers = std::mem::take(response.headers_mut());
+    let mut seen = 0usize;
+    let body = futures_util::StreamExt::map(response.bytes_stream(), move |chunk| {
+        let chunk = chunk.map_err(|e| -> BoxError { Box::new(e) })?;
+        seen += chunk.len();
+        if seen > limit {
+            return Err(Box::new(BodyTooLarge { limit }) as BoxError);
+        }
+        Ok(chunk)
+    });
+    rebuilt(status, version, headers, reqwest::Body::wrap_stream(body))
+}
+
+/// `response` with a body that fails with [`BodyTooLarge`] when read (none of it is read).
+fn too_large(mut response: Response, limit: usize) -> Response {
     let failing =
         futures_util::stream::once(
             async move { Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit }) },
         );
-    rebuilt(response, reqwest::Body::wrap_stream(failing))
+    let headers = std::mem::take(response.headers_mut());
+    rebuilt(
+        response.status(),
+        response.version(),
+        headers,
+        reqwest::Body::wrap_stream(failing),
+    )
 }
 
 /// The bound of a [`BodyTooLarge`] somewhere in `e`'s sources.
@@ -293,22 +316,22 @@ fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
 }
 
 impl Client {
-    /// Runs one generated request future under `call`, and maps its error.
-    pub(crate) async fn call<T>(
-        &self,
-        call: Call,
-        send: impl Future<Output = Result<ResponseValue<T>, ApiError>>,
-    ) -> Result<T, Error> {
-        CALL.scope(call, async {
-            match send.await {
-                Ok(value) => Ok(value.into_inner()),
-                Err(e) => {
-                    let status = CALL.with(|c| c.status.get());
-                    Err(self.map_error(e, status).await)
-                }
-            }
-        })
-        .await
+    /// Runs one generated request future under `call`, and maps its error. The future comes
+    /// boxed: it is large, and every move of an unstarted future copies all of it.
+    pub(crate) async fn call<T, F>(&self, call: Call, send: Pin<Box<F>>) -> Result<T, Error>
+    where
+        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
+    {
+        let (result, status) = CALL
+            .scope(call, async move {
+                let result = send.await;
+                (result, CALL.with(|c| c.status.get()))
+            })
+            .await;
+        match result {
+            Ok(value) => Ok(value.into_inner()),
+            Err(e) => Err(Box::pin(self.map_error(e, status)).await),
+        }
     }
 
     /// The generated client's error as an [`Error`], every text in it redacted.

@@ -42,6 +42,10 @@
 //!   [`Client::disable_many`], [`Client::delete_many`], [`Client::stale`];
 //! * [`Token`] with [`TokenStatus`] and the lifecycle ([`Token::available_actions`],
 //!   [`Token::can`]); one [`Error`] type with [`Problem`] details;
+//! * every request is built by the generated client ([`mpt_api`], from the spec: see
+//!   [`Client::api`]) and goes through one hook layer: authorization, user agent, per-attempt
+//!   timeout, the RQL filter, retries, tracing, the response-size bound
+//!   ([`ClientBuilder::max_response_bytes`]) and the mapping to [`Error`];
 //! * retries ([`RetryPolicy`]) for idempotent operations only: a create is never re-sent once
 //!   it may have reached the server;
 //! * a `tracing` span per operation (`mpt.request`: op, token id, attempts, status, duration);

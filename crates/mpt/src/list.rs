@@ -340,7 +340,9 @@ impl ListRequest {
         if !self.select.is_empty() {
             request = request.select(self.select.join(","));
         }
-        self.client.call(Call::list(rql), request.send()).await
+        self.client
+            .call(Call::list(rql), Box::pin(request.send()))
+            .await
     }
 
     /// How many tokens match (one request with `limit=0`).

@@ -57,7 +57,9 @@ impl Client {
     pub async fn get(&self, id: &str) -> Result<Token, Error> {
         check_id(id)?;
         let send = self.api().get_api_token().id(id).send();
-        Ok(Token::from_api(self.call(Call::token(id), send).await?))
+        Ok(Token::from_api(
+            self.call(Call::token(id), Box::pin(send)).await?,
+        ))
     }
 
     /// One token by id with a `select` (e.g. `["-audit"]`).
@@ -73,7 +75,7 @@ impl Client {
             request = request.select(fields.join(","));
         }
         Ok(Token::from_api(
-            self.call(Call::token(id), request.send()).await?,
+            self.call(Call::token(id), Box::pin(request.send())).await?,
         ))
     }
 
@@ -83,7 +85,7 @@ impl Client {
     /// [`Error::Decode`]; in those cases the token may or may not exist.
     pub async fn create(&self, new: &NewToken) -> Result<CreatedToken, Error> {
         let send = self.api().create_api_token().body(new.to_body()?).send();
-        let mut raw = self.call(Call::not_idempotent(), send).await?;
+        let mut raw = self.call(Call::not_idempotent(), Box::pin(send)).await?;
         let secret: TokenSecret = raw.token.take().ok_or_else(|| Error::Decode {
             status: 201,
             message: "the create answer carries no `token` secret".into(),
@@ -107,7 +109,9 @@ impl Client {
             .id(id)
             .body(update.to_delta()?)
             .send();
-        Ok(Token::from_api(self.call(Call::token(id), send).await?))
+        Ok(Token::from_api(
+            self.call(Call::token(id), Box::pin(send)).await?,
+        ))
     }
 
     /// Deletes a token (Active or Disabled → Deleted).
@@ -116,7 +120,7 @@ impl Client {
         let id = token.token_id();
         check_id(id)?;
         let send = self.api().delete_api_token().id(id).send();
-        self.call(Call::token(id), send).await
+        self.call(Call::token(id), Box::pin(send)).await
     }
 
     /// Enables a token (Disabled → Active). Given a [`Token`], an Active or Deleted one fails
@@ -138,11 +142,11 @@ impl Client {
         let result = match action {
             Action::Enable => {
                 let send = api.enable_api_token().id(id).send();
-                self.call(Call::token(id), send).await
+                self.call(Call::token(id), Box::pin(send)).await
             }
             _ => {
                 let send = api.disable_api_token().id(id).send();
-                self.call(Call::token(id), send).await
+                self.call(Call::token(id), Box::pin(send)).await
             }
         };
         match result.map(Token::from_api) {

@@ -1094,3 +1094,24 @@ async fn the_generated_client_underneath_carries_the_hook_layer() {
         .unwrap_err();
     assert_eq!(err.status().map(|s| s.as_u16()), Some(401));
 }
+
+/// The per-attempt timeout holds with a `reqwest::Client` passed in too (set on each request
+/// then, since that client's defaults are its owner's).
+#[tokio::test]
+async fn the_timeout_holds_with_a_client_passed_in() {
+    let server = MockServer::builder()
+        .faults(Faults::none().with_latency(Duration::from_millis(500)))
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token(server.admin_secret())
+        .http_client(reqwest::Client::new())
+        .timeout(Duration::from_millis(50))
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    // Without the timeout, the answer would come (late) and the count succeed.
+    assert!(matches!(client.list().count().await, Err(Error::Timeout)));
+}
