@@ -1,7 +1,7 @@
 //! `cargo xtask`: a thin command line over the `mpt-codegen` library.
 //!
-//! Exit codes: 0 success, 1 `regen --check` found stale files, 2 bad input or any other error
-//! (nothing is written then).
+//! Exit codes: 0 success, 1 `regen --check` found stale files (or `diff --fail-on` found such a
+//! change), 2 bad input or any other error (nothing is written then).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 mod bench;
 use mpt_codegen::amend::Amendments;
 use mpt_codegen::regen::{self, Layout};
+use mpt_codegen::{api_listing, diff};
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +47,22 @@ enum Command {
         #[arg(long)]
         consumer_build_only: bool,
     },
+    /// Compare two specs and say what changed in the API, whether it breaks users, and the
+    /// version bump. Each side is a merged spec (JSON) or a directory of per-operation
+    /// documents (merged with our rules). Exit 0; 1 with `--fail-on breaking` when something
+    /// breaks; 2 for bad input.
+    Diff {
+        /// The old spec (file or directory of fragments).
+        old: PathBuf,
+        /// The new spec (file or directory of fragments).
+        new: PathBuf,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when a change of this level (or worse) is found.
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
     /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
     /// openapi/fragments/, named after its operation.
     Import {
@@ -56,6 +73,26 @@ enum Command {
         #[arg(long)]
         force: bool,
     },
+}
+
+/// How `diff` prints its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum Format {
+    /// A line per change.
+    Text,
+    /// One JSON document.
+    Json,
+    /// Summary, version advice, a table and a CHANGELOG draft.
+    Markdown,
+}
+
+/// The level that makes `diff` fail.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FailOn {
+    /// Breaking changes.
+    Breaking,
+    /// Breaking or potentially breaking changes.
+    PotentiallyBreaking,
 }
 
 fn main() -> ExitCode {
@@ -71,6 +108,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Regen { check } => run_regen(&root, &layout, check),
         Command::Import { pages, force } => run_import(&root, &layout, &pages, force),
+        Command::Diff {
+            old,
+            new,
+            format,
+            fail_on,
+        } => run_diff(&root, &layout, &old, &new, format, fail_on),
         Command::Bench {
             consumer_build,
             consumer_build_only,
@@ -120,7 +163,8 @@ fn shown<'a>(root: &Path, path: &'a Path) -> std::borrow::Cow<'a, str> {
 
 fn run_regen(root: &Path, layout: &Layout, check: bool) -> mpt_codegen::Result<ExitCode> {
     let started = Instant::now();
-    let (_, outputs) = regen::build(layout)?;
+    let (merged, outputs) = regen::build(layout)?;
+    print_changes(root, layout, &merged.doc, &outputs);
     if check {
         let stale = regen::check(&outputs);
         if stale.is_empty() {
@@ -148,6 +192,107 @@ fn run_regen(root: &Path, layout: &Layout, check: bool) -> mpt_codegen::Result<E
     Ok(ExitCode::SUCCESS)
 }
 
+/// What regenerating changes: the API (against the checked-in merged spec) and the generated
+/// client's public Rust API (against the checked-in `generated.rs`).
+fn print_changes(
+    root: &Path,
+    layout: &Layout,
+    merged: &serde_json::Value,
+    outputs: &[regen::Output],
+) {
+    let Ok(amendments) = Amendments::read(&layout.amendments) else {
+        return;
+    };
+    match mpt_codegen::diff::load_side(&layout.merged, &amendments) {
+        Ok(old) => {
+            let report = diff::compare(&old, merged, diff::Tolerance::of(&amendments));
+            if !report.changes.is_empty() {
+                print!("API changes against the checked-in spec: {}", report.text());
+                let (api, facade) = (crate_version(root, "mpt-api"), crate_version(root, "mpt"));
+                println!(
+                    "  version advice: mpt-api {api} -> {}, mpt {facade} -> {} (`cargo xtask diff --format markdown` drafts the CHANGELOG entry)",
+                    report.api_bump().apply(&api),
+                    report.facade_bump().apply(&facade)
+                );
+            }
+        }
+        Err(e) => println!("(no API change report: {e})"),
+    }
+    let Some(generated) = outputs.iter().find(|o| o.path == layout.generated) else {
+        return;
+    };
+    let old = std::fs::read_to_string(&layout.generated).unwrap_or_default();
+    if old == generated.contents {
+        return;
+    }
+    let listings = (
+        api_listing::listing_of_source(&layout.generated, &old),
+        api_listing::listing_of_source(&layout.generated, &generated.contents),
+    );
+    if let (Ok(before), Ok(after)) = listings {
+        let change = api_listing::diff(&before, &after);
+        if change.bump() != diff::Bump::None {
+            print!(
+                "Rust API of mpt-api (generated.rs): {} removed or changed, {} added ({} bump)\n{}",
+                change.removed.len(),
+                change.added.len(),
+                change.bump().as_str(),
+                change.text()
+            );
+        }
+    }
+}
+
+/// The `version` of `crates/<name>/Cargo.toml`.
+fn crate_version(root: &Path, name: &str) -> String {
+    std::fs::read_to_string(root.join("crates").join(name).join("Cargo.toml"))
+        .ok()
+        .and_then(|text| {
+            text.lines().find_map(|l| {
+                l.strip_prefix("version = \"")
+                    .map(|v| v.trim_end_matches('"').to_string())
+            })
+        })
+        .unwrap_or_else(|| "0.0.0".into())
+}
+
+fn run_diff(
+    root: &Path,
+    layout: &Layout,
+    old: &Path,
+    new: &Path,
+    format: Format,
+    fail_on: Option<FailOn>,
+) -> mpt_codegen::Result<ExitCode> {
+    let amendments = Amendments::read(&layout.amendments)?;
+    let old_doc = diff::load_side(old, &amendments)?;
+    let new_doc = diff::load_side(new, &amendments)?;
+    let report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    match format {
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        ),
+        Format::Markdown => print!(
+            "{}",
+            report.markdown(&crate_version(root, "mpt-api"), &crate_version(root, "mpt"))
+        ),
+    }
+    let failed = match fail_on {
+        Some(FailOn::Breaking) => report.is_breaking(),
+        Some(FailOn::PotentiallyBreaking) => {
+            report.is_breaking() || report.count(diff::Level::PotentiallyBreaking) > 0
+        }
+        None => false,
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
 fn run_import(
     root: &Path,
     layout: &Layout,
@@ -155,10 +300,12 @@ fn run_import(
     force: bool,
 ) -> mpt_codegen::Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
-    for (path, status) in
-        mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?
+    for imported in mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?
     {
-        println!("{status:>9} {}", shown(root, &path));
+        println!("{:>9} {}", imported.status, shown(root, &imported.path));
+        if let Some(report) = imported.changes.filter(|r| !r.changes.is_empty()) {
+            print!("  against the fragment it replaces: {}", report.text());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -25,10 +25,13 @@ fn scratch() -> tempfile::TempDir {
         )
         .unwrap();
     }
+    std::fs::create_dir_all(root.join("crates/mpt")).unwrap();
     for file in [
         "openapi/amendments.json",
         "openapi/marketplace-api-tokens.json",
         "crates/mpt-api/src/generated.rs",
+        "crates/mpt-api/Cargo.toml",
+        "crates/mpt/Cargo.toml",
     ] {
         std::fs::copy(repo().join(file), root.join(file)).unwrap();
     }
@@ -372,4 +375,140 @@ fn the_repository_is_found_at_run_time_not_compile_time() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// `cargo xtask diff`: exit 0 without `--fail-on`, 1 with it when something breaks, 2 for bad
+/// input naming the file; text, JSON and Markdown formats.
+#[test]
+fn diff_reports_changes_levels_and_exit_codes() {
+    let dir = scratch();
+    let old = dir.path().join("openapi/marketplace-api-tokens.json");
+    let new = dir.path().join("new.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    spec["paths"]["/public/v1/accounts/api-tokens/{id}/enable"]
+        .as_object_mut()
+        .unwrap()
+        .remove("post");
+    std::fs::write(&new, spec.to_string()).unwrap();
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+
+    let out = xtask(dir.path(), &["diff", o, o, "--fail-on", "breaking"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).starts_with("no API changes"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let out = xtask(dir.path(), &["diff", o, n]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("1 breaking"), "{stdout}");
+    assert!(
+        stdout.contains("operation POST /public/v1/accounts/api-tokens/{id}/enable removed"),
+        "{stdout}"
+    );
+
+    let out = xtask(dir.path(), &["diff", o, n, "--fail-on", "breaking"]);
+    assert_eq!(out.status.code(), Some(1));
+
+    let out = xtask(dir.path(), &["diff", o, n, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["summary"]["breaking"], 1);
+    assert_eq!(json["changes"][0]["rule"], "operation-removed");
+    assert_eq!(
+        json["changes"][0]["oldPointer"],
+        "/paths/~1public~1v1~1accounts~1api-tokens~1{id}~1enable/post"
+    );
+
+    let out = xtask(dir.path(), &["diff", o, n, "--format", "markdown"]);
+    let md = text(&out.stdout);
+    assert!(
+        md.contains("## Version advice") && md.contains("→ **0.2.0**"),
+        "{md}"
+    );
+    assert!(md.contains("## CHANGELOG draft"), "{md}");
+
+    std::fs::write(&new, "{ not json").unwrap();
+    let out = xtask(dir.path(), &["diff", o, n]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("new.json:1:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = xtask(dir.path(), &["diff", o, "missing.json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("missing.json"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+/// `regen` says what changed in the API against the checked-in spec, and in the generated
+/// client's Rust API, before it writes.
+#[test]
+fn regen_prints_the_api_and_rust_api_changes() {
+    let dir = scratch();
+    let fragment = dir.path().join("openapi/fragments/get-api-token.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&fragment).unwrap()).unwrap();
+    doc["paths"]["/public/v1/accounts/api-tokens/{id}"]["get"]["parameters"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"name": "expand", "in": "query", "schema": {"type": "string"}}));
+    std::fs::write(&fragment, doc.to_string()).unwrap();
+    let out = xtask(dir.path(), &["regen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("API changes against the checked-in spec"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("optional query parameter `expand` added"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("version advice: mpt-api"), "{stdout}");
+    assert!(
+        stdout.contains("Rust API of mpt-api (generated.rs)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("pub fn expand<V>"), "{stdout}");
+    // Nothing changed the second time.
+    let out = xtask(dir.path(), &["regen"]);
+    assert!(
+        !text(&out.stdout).contains("API changes"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// `import` says what the imported page changes against the fragment it replaces.
+#[test]
+fn import_prints_the_changes_against_the_replaced_fragment() {
+    let dir = scratch();
+    let target = dir.path().join("openapi/fragments/enable-api-token.json");
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    doc["paths"]["/public/v1/accounts/api-tokens/{id}/enable"]["post"]["responses"]
+        .as_object_mut()
+        .unwrap()
+        .remove("404");
+    let page = dir.path().join("enable.md");
+    std::fs::write(&page, format!("# Enable\n\n```json\n{doc}\n```\n")).unwrap();
+    let out = xtask(dir.path(), &["import", page.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("changed openapi/fragments/enable-api-token.json"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("against the fragment it replaces"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("error response 404 removed"), "{stdout}");
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use crate::amend::{Amendments, is_identifier};
+use crate::diff::{Report, Tolerance, compare};
 use crate::error::{Error, Result, read_input};
 use crate::fragment::{Fragment, check_openapi_30, load_dir};
 use crate::generate::generate;
@@ -126,7 +127,7 @@ pub fn import_pages(
     fragments_dir: &Path,
     amendments: &Amendments,
     force: bool,
-) -> Result<Vec<(PathBuf, FileStatus)>> {
+) -> Result<Vec<Imported>> {
     let mut planned: Vec<(PathBuf, Fragment)> = Vec::new(); // (page, fragment at its target)
     for page in pages {
         let text = read_input(page)?;
@@ -180,6 +181,14 @@ pub fn import_pages(
             path: PathBuf::from(pages_named()),
             message: format!("with this import, `regen` would fail: {e}"),
         })?;
+    let tolerance = Tolerance::of(amendments);
+    let changes: Vec<Option<Report>> = planned
+        .iter()
+        .map(|(_, f)| {
+            let old = Fragment::read(&f.path).ok()?;
+            Some(compare(&old.doc, &f.doc, tolerance))
+        })
+        .collect();
     let outputs: Vec<Output> = planned
         .iter()
         .map(|(_, f)| Output {
@@ -187,7 +196,26 @@ pub fn import_pages(
             contents: to_pretty_json(&f.doc),
         })
         .collect();
-    write(&outputs)
+    Ok(write(&outputs)?
+        .into_iter()
+        .zip(changes)
+        .map(|((path, status), changes)| Imported {
+            path,
+            status,
+            changes,
+        })
+        .collect())
+}
+
+/// What importing did to one fragment.
+#[derive(Debug)]
+pub struct Imported {
+    /// The fragment file.
+    pub path: PathBuf,
+    /// Whether it is new, changed or unchanged.
+    pub status: FileStatus,
+    /// The API changes against the fragment it replaced, if there was one.
+    pub changes: Option<Report>,
 }
 
 fn target_exists(path: &Path) -> bool {

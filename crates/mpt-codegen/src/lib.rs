@@ -10,10 +10,14 @@
 //! * [`merge`]: one deterministic document out of many;
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
 //! * [`import`]: extracting a fragment from a published docs page;
+//! * [`diff`]: what changed in the API between two specs, and whether it breaks users;
+//! * [`api_listing`]: the public Rust API of a crate, to compare before and after;
 //! * [`regen`]: the whole pipeline and writing or checking its outputs.
 #![deny(missing_docs)]
 
 pub mod amend;
+pub mod api_listing;
+pub mod diff;
 pub mod error;
 pub mod fragment;
 pub mod generate;
