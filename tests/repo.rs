@@ -85,7 +85,10 @@ fn replace_in(path: &Path, from: &str, to: &str) {
 
 /// The spec drives what the facade sends: in a scratch copy, the enable operation's path is
 /// renamed in its fragment and amendments, `cargo xtask regen` runs, and the facade, unchanged,
-/// sends the new path (checked by a tiny loopback server in a test written into the copy).
+/// sends the new path (seen by a tiny loopback server in a small program built on the copy).
+///
+/// The copy is built in a target directory of its own: cargo names a path package's artifacts
+/// the same in every clone, so building it in the shared one would overwrite this clone's.
 #[test]
 fn the_facade_follows_a_path_renamed_in_the_spec() {
     let scratch = tempfile::tempdir().unwrap();
@@ -104,55 +107,73 @@ fn the_facade_follows_a_path_renamed_in_the_spec() {
         "\"overrides\": {}",
         "\"overrides\": {\"POST /public/v1/accounts/api-tokens/{id}/activate\": \"enable_api_token\"}",
     );
-    std::fs::write(
-        copy.join("crates/mpt/tests/follows_spec.rs"),
-        FOLLOWS_SPEC_TEST,
-    )
-    .unwrap();
-    let cargo = |args: &[&str]| {
-        let out = Command::new(env!("CARGO"))
-            .args(args)
-            .current_dir(&copy)
-            .env("CARGO_TARGET_DIR", target_dir())
-            .output()
-            .unwrap();
+    let run = |command: &mut Command, what: &str| {
+        let out = command.output().unwrap();
         let text = format!(
             "{}\n{}",
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "cargo {args:?} failed:\n{text}");
+        assert!(out.status.success(), "{what} failed:\n{text}");
         text
     };
-    let regen = cargo(&["xtask", "regen"]);
+    // This clone's xtask (the test build made it), working on the copy.
+    let xtask = target_dir()
+        .join("debug")
+        .join(format!("xtask{}", std::env::consts::EXE_SUFFIX));
+    if !xtask.is_file() {
+        run(
+            Command::new(env!("CARGO"))
+                .args(["build", "--quiet", "-p", "xtask"])
+                .current_dir(root())
+                .env("CARGO_TARGET_DIR", target_dir()),
+            "building the xtask",
+        );
+    }
+    let regen = run(
+        Command::new(&xtask).args(["regen", "--root"]).arg(&copy),
+        "cargo xtask regen",
+    );
     assert!(
         regen.contains("updated crates/mpt-api/src/generated.rs"),
         "{regen}"
     );
+    assert!(regen.contains("moved from POST /public/v1/accounts/api-tokens/{id}/enable to POST /public/v1/accounts/api-tokens/{id}/activate"), "{regen}");
     let generated = std::fs::read_to_string(copy.join("crates/mpt-api/src/generated.rs")).unwrap();
     assert!(generated.contains("{}/public/v1/accounts/api-tokens/{}/activate"));
-    let run = cargo(&[
-        "test",
-        "--quiet",
-        "-p",
-        "mpt",
-        "--test",
-        "follows_spec",
-        "--",
-        "--nocapture",
-    ]);
+    // A small program on the copy's unchanged facade.
+    let check = scratch.path().join("check");
+    std::fs::create_dir_all(check.join("src")).unwrap();
+    std::fs::write(
+        check.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"follows-spec\"\nversion = \"0.0.0\"\nedition = \"2024\"\npublish = false\n\n[workspace]\n\n[dependencies]\nmpt = {{ path = {:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\", \"net\", \"io-util\"] }}\n",
+            copy.join("crates/mpt")
+        ),
+    )
+    .unwrap();
+    std::fs::copy(root().join("Cargo.lock"), check.join("Cargo.lock")).unwrap();
+    std::fs::write(check.join("src/main.rs"), FOLLOWS_SPEC_PROGRAM).unwrap();
+    let sent = run(
+        Command::new(env!("CARGO"))
+            .args(["run", "--quiet"])
+            .current_dir(&check)
+            .env("CARGO_TARGET_DIR", target_dir().join("follows-spec")),
+        "the program on the copy",
+    );
     assert!(
-        run.contains("sent: POST /public/v1/accounts/api-tokens/TKN-1111-2222/activate HTTP/1.1"),
-        "{run}"
+        sent.contains("sent: POST /public/v1/accounts/api-tokens/TKN-1111-2222/activate HTTP/1.1"),
+        "{sent}"
     );
 }
 
-/// Written into the scratch copy as `crates/mpt/tests/follows_spec.rs`.
-const FOLLOWS_SPEC_TEST: &str = r##"
+/// The program built on the scratch copy: enables a token against a tiny server and prints the
+/// request line it got.
+const FOLLOWS_SPEC_PROGRAM: &str = r##"
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-#[tokio::test]
-async fn enable_goes_where_the_spec_says() {
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let server = tokio::spawn(async move {

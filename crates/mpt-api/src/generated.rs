@@ -176,7 +176,7 @@ pub mod types {
         }
     }
     ///`ApiToken`
-    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug, Default)]
+    #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
     pub struct ApiToken {
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub account: ::std::option::Option<AccountRef>,
@@ -214,6 +214,8 @@ pub mod types {
         pub status: ::std::option::Option<ApiTokenStatus>,
         #[serde(skip_serializing_if = "::std::option::Option::is_none")]
         pub token: ::std::option::Option<crate::TokenSecret>,
+        #[serde(flatten)]
+        pub extra: ::serde_json::Map<::std::string::String, ::serde_json::Value>,
     }
     impl ApiToken {
         pub fn builder() -> builder::ApiToken {
@@ -973,6 +975,10 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                 ::std::option::Option<crate::TokenSecret>,
                 ::std::string::String,
             >,
+            extra: ::std::result::Result<
+                ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                ::std::string::String,
+            >,
         }
         impl ::std::default::Default for ApiToken {
             fn default() -> Self {
@@ -990,6 +996,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                     revision: Ok(Default::default()),
                     status: Ok(Default::default()),
                     token: Ok(Default::default()),
+                    extra: Err("no value supplied for extra".to_string()),
                 }
             }
         }
@@ -1160,6 +1167,20 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                     });
                 self
             }
+            pub fn extra<T>(mut self, value: T) -> Self
+            where
+                T: ::std::convert::TryInto<
+                    ::serde_json::Map<::std::string::String, ::serde_json::Value>,
+                >,
+                T::Error: ::std::fmt::Display,
+            {
+                self.extra = value
+                    .try_into()
+                    .map_err(|e| {
+                        format!("error converting supplied value for extra: {e}")
+                    });
+                self
+            }
         }
         impl ::std::convert::TryFrom<ApiToken> for super::ApiToken {
             type Error = super::error::ConversionError;
@@ -1180,6 +1201,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                     revision: value.revision?,
                     status: value.status?,
                     token: value.token?,
+                    extra: value.extra?,
                 })
             }
         }
@@ -1199,6 +1221,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
                     revision: Ok(value.revision),
                     status: Ok(value.status),
                     token: Ok(value.token),
+                    extra: Ok(value.extra),
                 }
             }
         }

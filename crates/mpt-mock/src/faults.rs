@@ -88,6 +88,8 @@ pub struct FaultRule {
     pub fault: Fault,
     /// The operations it counts and hits; `None` = all.
     pub only: Option<Vec<Operation>>,
+    /// How many times it fires at most; `None` = without end.
+    pub times: Option<u64>,
 }
 
 impl FaultRule {
@@ -97,7 +99,28 @@ impl FaultRule {
             every: every.max(1),
             fault,
             only: None,
+            times: None,
         }
+    }
+
+    /// The first request only (of the operations it is limited to): "drop the answer of the
+    /// first disable" is `FaultRule::once(Fault::DropAfterProcessing).only([Operation::Disable])`.
+    pub fn once(fault: Fault) -> FaultRule {
+        FaultRule::first(1, fault)
+    }
+
+    /// The first `n` requests.
+    pub fn first(n: u64, fault: Fault) -> FaultRule {
+        FaultRule {
+            times: Some(n),
+            ..FaultRule::every(1, fault)
+        }
+    }
+
+    /// Fires at most `n` times.
+    pub fn times(mut self, n: u64) -> FaultRule {
+        self.times = Some(n);
+        self
     }
 
     /// Restricts the rule to these operations.
@@ -149,21 +172,36 @@ impl Faults {
 pub(crate) struct FaultState {
     pub(crate) faults: Faults,
     counters: Vec<u64>,
+    /// How many times each rule has fired.
+    fired: Vec<u64>,
 }
 
 impl FaultState {
     pub(crate) fn new(faults: Faults) -> FaultState {
         let counters = vec![0; faults.rules.len()];
-        FaultState { faults, counters }
+        let fired = vec![0; faults.rules.len()];
+        FaultState {
+            faults,
+            counters,
+            fired,
+        }
     }
 
     /// Counts this request against every rule and returns the fault that fires, if any.
     pub(crate) fn next(&mut self, op: Operation) -> Option<Fault> {
         let mut fired = None;
-        for (rule, count) in self.faults.rules.iter().zip(self.counters.iter_mut()) {
+        for ((rule, count), done) in self
+            .faults
+            .rules
+            .iter()
+            .zip(self.counters.iter_mut())
+            .zip(self.fired.iter_mut())
+        {
             if rule.applies_to(op) {
                 *count += 1;
-                if fired.is_none() && *count % rule.every == 0 {
+                let spent = rule.times.is_some_and(|t| *done >= t);
+                if fired.is_none() && !spent && *count % rule.every == 0 {
+                    *done += 1;
                     fired = Some(rule.fault.clone());
                 }
             }

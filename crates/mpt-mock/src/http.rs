@@ -325,6 +325,7 @@ pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, omit: &[St
         }),
         meta: None,
         extensions: None,
+        extra: Default::default(),
     };
     let mut value = serde_json::to_value(api).unwrap_or(Value::Null);
     if let Some(obj) = value.as_object_mut() {
@@ -403,7 +404,7 @@ async fn list(
                 .iter()
                 .skip(q.offset)
                 .take(limit)
-                .map(|t| render(store, t, false, &q.omit))
+                .map(|t| render(store, t, true, &q.omit))
                 .collect();
             let mut meta =
                 json!({"pagination": {"offset": q.offset, "limit": limit, "total": matched.len()}});
@@ -448,7 +449,7 @@ async fn get_one(
                 }
             }
             let token = store.live(&id)?;
-            let mut body = render(store, token, false, &omit);
+            let mut body = render(store, token, true, &omit);
             if !omit.is_empty() {
                 body["$meta"] =
                     serde_json::to_value(PlatformMetadata { omitted: omit }).unwrap_or_default();

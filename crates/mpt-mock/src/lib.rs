@@ -6,7 +6,8 @@
 //! * **auth** by `Authorization: Bearer <secret>`, checked against the mock's own token store: an
 //!   Active token's secret works (and updates its `lastAccessAt`); a Disabled or Deleted token's
 //!   secret gets 401. The handle's [`admin_secret`](MockServer::admin_secret) always works;
-//! * **lifecycle**: create → Active (201, `revision` 1, the secret returned on create only);
+//! * **lifecycle**: create → Active (201, `revision` 1, with the secret); like the platform, every
+//!   read (get, list) returns the secret too unless it deselects it (`select=-token`);
 //!   Active ⇄ Disabled; delete → 204, then 404. Every change bumps `revision` and
 //!   `audit.updated`. Enabling an Active token (or disabling a Disabled one) answers 400 by
 //!   default; [`NoopTransition::Accept`] makes it a 200 no-op;

@@ -97,10 +97,14 @@ async fn the_whole_lifecycle_with_revisions_and_auth_by_the_tokens_own_secret() 
         .call(Method::GET, &format!("/{id}"), &secret, None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        fetched.get("token").is_none(),
-        "the secret is returned on create only"
-    );
+    // Like the platform, a read returns the secret unless it deselects it.
+    assert_eq!(fetched["token"], secret.as_str());
+    let (_, trimmed) = api
+        .call(Method::GET, &format!("/{id}?select=-token"), &secret, None)
+        .await;
+    assert!(trimmed.get("token").is_none(), "{trimmed}");
+    let (_, listed) = api.call(Method::GET, "?select=-token", &secret, None).await;
+    assert!(listed["data"][0].get("token").is_none(), "{listed}");
     assert!(api.server.token_last_access(&id).is_some());
 
     let (status, updated) = api

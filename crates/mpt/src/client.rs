@@ -16,6 +16,36 @@ pub const DEFAULT_BASE_URL: &str = "https://api.platform.softwareone.com";
 /// The default bound on a response body: 4 MiB (a full page of 100 tokens is about 100 KiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
+/// What [`ClientBuilder::api_token`] takes: a [`SecretString`], `String`, `&String` or `&str`.
+pub trait IntoSecret {
+    /// The secret, wrapped so that it never shows in `Debug` output.
+    fn into_secret(self) -> SecretString;
+}
+
+impl IntoSecret for SecretString {
+    fn into_secret(self) -> SecretString {
+        self
+    }
+}
+
+impl IntoSecret for String {
+    fn into_secret(self) -> SecretString {
+        SecretString::from(self)
+    }
+}
+
+impl IntoSecret for &String {
+    fn into_secret(self) -> SecretString {
+        SecretString::from(self.as_str())
+    }
+}
+
+impl IntoSecret for &str {
+    fn into_secret(self) -> SecretString {
+        SecretString::from(self)
+    }
+}
+
 /// Configures a [`Client`].
 #[derive(Clone)]
 pub struct ClientBuilder {
@@ -98,9 +128,10 @@ impl ClientBuilder {
         self
     }
 
-    /// The API secret sent as `Authorization: Bearer <secret>` (marked sensitive).
-    pub fn api_token(mut self, secret: impl Into<String>) -> Self {
-        self.api_token = Some(SecretString::from(secret.into()));
+    /// The API secret sent as `Authorization: Bearer <secret>` (marked sensitive): a
+    /// [`SecretString`], a `String`, a `&String` or a `&str`.
+    pub fn api_token(mut self, secret: impl IntoSecret) -> Self {
+        self.api_token = Some(secret.into_secret());
         self
     }
 

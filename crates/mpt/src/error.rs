@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::token::{Action, CreatedToken, TokenStatus};
+use crate::token::{Action, CreatedToken, Token, TokenStatus};
 
 /// RFC 9457 problem details as the platform writes them, with `traceId` and `errors`.
 #[derive(Debug, Clone)]
@@ -211,6 +211,36 @@ pub enum Error {
         /// The start of the body, with secrets redacted.
         snippet: String,
     },
+    /// An `ensure_*` call ended with the token in a state that is neither the wanted one nor one
+    /// this SDK can move from (`Deleted`, or a state the platform added, e.g. `Expired`).
+    #[error("API token {id} is {status}, not in the wanted state")]
+    UnexpectedState {
+        /// The token.
+        id: String,
+        /// The state it is in.
+        status: TokenStatus,
+    },
+    /// A create may have reached the platform, but its answer was lost or could not be read.
+    /// The tokens with the same account and name created since the request started are the
+    /// candidates: keep one (its secret is here when the platform returned it on read) and
+    /// delete the others. `candidates` is empty when none was found, or when the lookup failed
+    /// (`lookup`).
+    #[error(
+        "the create of {name:?} in {account_id} may have reached the platform, but its answer was lost ({source}); {}",
+        describe_candidates(candidates, lookup.as_deref())
+    )]
+    CreateUnconfirmed {
+        /// The account the token was to be made in.
+        account_id: String,
+        /// Its name.
+        name: String,
+        /// Tokens that match: same account and name, created since the request started.
+        candidates: Vec<Token>,
+        /// Why looking for candidates failed, if it did.
+        lookup: Option<Box<Error>>,
+        /// What went wrong with the create.
+        source: Box<Error>,
+    },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -317,6 +347,19 @@ impl Error {
                 old_status,
                 source: Box::new(source.redacted(r)),
             },
+            Error::CreateUnconfirmed {
+                account_id,
+                name,
+                candidates,
+                lookup,
+                source,
+            } => Error::CreateUnconfirmed {
+                account_id,
+                name,
+                candidates,
+                lookup: lookup.map(|e| Box::new(e.redacted(r))),
+                source: Box::new(source.redacted(r)),
+            },
             other => other,
         }
     }
@@ -363,6 +406,18 @@ impl Error {
         }
     }
 
+    /// Whether a request that failed this way may still have been carried out by the platform:
+    /// its answer was lost (timeout, broken connection after sending), unreadable, or a server
+    /// or gateway error.
+    pub fn may_have_reached_server(&self) -> bool {
+        match self {
+            Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
+            Error::Transport(e) => !e.is_connect(),
+            Error::Server(p) => matches!(p.status, 500 | 502 | 504),
+            _ => false,
+        }
+    }
+
     /// Whether the request certainly never reached the server (the connection was not made), so
     /// even a create may be sent again.
     pub fn is_unsent(&self) -> bool {
@@ -399,6 +454,19 @@ pub(crate) fn snippet(body: &[u8], r: &Redactor) -> String {
         cut.push('…');
     }
     cut
+}
+
+fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
+    match (candidates, lookup) {
+        (_, Some(e)) => {
+            format!("looking for what it made failed too ({e}): list the account's tokens by name")
+        }
+        ([], None) => "no token it could have made was found".into(),
+        (found, None) => format!(
+            "it may have made {}: keep one and delete the others",
+            found.iter().map(Token::id).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 /// What a transport error was, in a word or two.

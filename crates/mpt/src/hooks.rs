@@ -52,6 +52,9 @@ pub(crate) struct Call {
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
     status: Cell<Option<StatusCode>>,
+    /// An earlier attempt may have reached the server and done the work (its answer was lost,
+    /// timed out, or was a gateway's 502 or 504).
+    maybe_landed: Cell<bool>,
 }
 
 impl Call {
@@ -62,6 +65,7 @@ impl Call {
             rql: None,
             resend: Resend::Idempotent,
             status: Cell::new(None),
+            maybe_landed: Cell::new(false),
         }
     }
 
@@ -72,6 +76,7 @@ impl Call {
             rql,
             resend: Resend::Idempotent,
             status: Cell::new(None),
+            maybe_landed: Cell::new(false),
         }
     }
 
@@ -82,6 +87,7 @@ impl Call {
             rql: None,
             resend: Resend::OnlyUnsent,
             status: Cell::new(None),
+            maybe_landed: Cell::new(false),
         }
     }
 }
@@ -216,6 +222,13 @@ impl Layer {
                 && let Some(next) = spare
                 && let Some(step) = backoff.next()
             {
+                let landed = match &result {
+                    Ok(r) => matches!(r.status().as_u16(), 502 | 504),
+                    Err(e) => !e.is_connect(),
+                };
+                if landed {
+                    let _ = CALL.try_with(|c| c.maybe_landed.set(true));
+                }
                 let delay = self.retry.delay(after, step);
                 match &result {
                     Ok(r) => tracing::warn!(
@@ -322,16 +335,31 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        let (result, status) = CALL
+        self.call_tracked(call, send).await.0
+    }
+
+    /// [`Client::call`], also telling whether an earlier attempt may have reached the server
+    /// (so that an error of the last attempt may hide work the call did).
+    pub(crate) async fn call_tracked<T, F>(
+        &self,
+        call: Call,
+        send: Pin<Box<F>>,
+    ) -> (Result<T, Error>, bool)
+    where
+        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
+    {
+        let (result, status, landed) = CALL
             .scope(call, async move {
                 let result = send.await;
-                (result, CALL.with(|c| c.status.get()))
+                let (status, landed) = CALL.with(|c| (c.status.get(), c.maybe_landed.get()));
+                (result, status, landed)
             })
             .await;
-        match result {
+        let result = match result {
             Ok(value) => Ok(value.into_inner()),
             Err(e) => Err(Box::pin(self.map_error(e, status)).await),
-        }
+        };
+        (result, landed)
     }
 
     /// The generated client's error as an [`Error`], every text in it redacted.

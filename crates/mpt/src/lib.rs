@@ -1,8 +1,8 @@
 //! Ergonomic, safe Rust client for the SoftwareOne Marketplace **API tokens** resource.
 //!
 //! ```no_run
+//! use mpt::prelude::*;
 //! use mpt::{Client, Filter, NewToken, TokenStatus};
-//! use futures_util::TryStreamExt;
 //!
 //! # async fn demo() -> Result<(), mpt::Error> {
 //! // MPT_API_TOKEN (and optionally MPT_API_BASE_URL) from the environment.
@@ -60,15 +60,31 @@ mod ops;
 mod retry;
 mod token;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
+pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret};
 pub use error::{Error, Problem, redact};
 pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
-pub use ops::{BulkReport, Rotation};
+pub use ops::{BulkReport, Failures, Rotation};
 pub use retry::RetryPolicy;
+
+/// What the public API exposes from other crates, so that no second dependency (with a matching
+/// version) is needed: the generated client and its types (behind [`Token::raw`] and
+/// [`Client::api`]), `chrono`'s date types, the `reqwest` types of
+/// [`ClientBuilder::http_client`] and [`Error::Transport`], and `secrecy`'s `SecretString`.
+pub use chrono::{DateTime, Utc};
+pub use mpt_api;
+pub use reqwest;
+pub use secrecy::{ExposeSecret, SecretString};
+
+/// The stream traits a list needs: `use mpt::prelude::*;` then `stream.try_next().await`.
+pub mod prelude {
+    pub use futures_core::Stream;
+    pub use futures_util::{StreamExt, TryStreamExt};
+}
 pub use token::{
-    Action, CreatedToken, NewToken, Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
+    Action, CreatedToken, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, Outcome, Token,
+    TokenRef, TokenStatus, TokenUpdate,
 };
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

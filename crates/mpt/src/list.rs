@@ -277,6 +277,7 @@ pub struct ListRequest {
     order: Vec<String>,
     select: Vec<String>,
     page_size: u32,
+    secrets: bool,
 }
 
 impl ListRequest {
@@ -287,6 +288,7 @@ impl ListRequest {
             order: Vec::new(),
             select: Vec::new(),
             page_size: MAX_PAGE_SIZE,
+            secrets: false,
         }
     }
 
@@ -308,6 +310,13 @@ impl ListRequest {
     /// Order by `field`, descending.
     pub fn order_by_desc(mut self, field: SortField) -> Self {
         self.order.push(format!("-{}", field.path()));
+        self
+    }
+
+    /// Ask the platform for each token's secret too (left out by default: every read would
+    /// otherwise carry live credentials); [`Token::secret`] then holds it.
+    pub fn with_secrets(mut self) -> Self {
+        self.secrets = true;
         self
     }
 
@@ -337,8 +346,13 @@ impl ListRequest {
         if !self.order.is_empty() {
             request = request.order(self.order.join(","));
         }
-        if !self.select.is_empty() {
-            request = request.select(self.select.join(","));
+        let select = if self.secrets {
+            self.select.clone()
+        } else {
+            crate::ops::without_secret(self.select.clone())
+        };
+        if !select.is_empty() {
+            request = request.select(select.join(","));
         }
         self.client
             .call(Call::list(rql), Box::pin(request.send()))

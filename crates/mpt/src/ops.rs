@@ -3,7 +3,6 @@
 use chrono::{DateTime, Utc};
 use futures_core::Stream;
 use futures_util::{StreamExt, stream};
-use mpt_api::TokenSecret;
 
 use crate::client::Client;
 use crate::error::{Error, redact};
@@ -53,26 +52,34 @@ impl Client {
         ListRequest::new(self.clone())
     }
 
-    /// One token by id.
-    pub async fn get(&self, id: &str) -> Result<Token, Error> {
-        check_id(id)?;
-        let send = self.api().get_api_token().id(id).send();
-        Ok(Token::from_api(
-            self.call(Call::token(id), Box::pin(send)).await?,
-        ))
+    /// One token. The platform's answer leaves the secret out (`select=-token`): use
+    /// [`Client::get_with_secret`] to read it.
+    pub async fn get(&self, token: impl TokenRef) -> Result<Token, Error> {
+        self.get_with_select(token, [] as [&str; 0]).await
     }
 
-    /// One token by id with a `select` (e.g. `["-audit"]`).
+    /// One token with its secret (the platform returns it on reads when asked).
+    pub async fn get_with_secret(&self, token: impl TokenRef) -> Result<Token, Error> {
+        self.read(token.token_id(), None).await
+    }
+
+    /// One token with a `select` (e.g. `["-audit"]`); the secret stays out unless the select
+    /// names `token` or `+token`.
     pub async fn get_with_select<I: IntoIterator<Item = S>, S: Into<String>>(
         &self,
-        id: &str,
+        token: impl TokenRef,
         select: I,
     ) -> Result<Token, Error> {
-        check_id(id)?;
         let fields: Vec<String> = select.into_iter().map(Into::into).collect();
+        self.read(token.token_id(), Some(without_secret(fields).join(",")))
+            .await
+    }
+
+    async fn read(&self, id: &str, select: Option<String>) -> Result<Token, Error> {
+        check_id(id)?;
         let mut request = self.api().get_api_token().id(id);
-        if !fields.is_empty() {
-            request = request.select(fields.join(","));
+        if let Some(select) = select {
+            request = request.select(select);
         }
         Ok(Token::from_api(
             self.call(Call::token(id), Box::pin(request.send())).await?,
@@ -80,22 +87,77 @@ impl Client {
     }
 
     /// Creates a token and returns it with its secret. Never re-sent once the request may have
-    /// reached the server, so it cannot make a duplicate: a connection broken after sending is
-    /// [`Error::Transport`] or [`Error::Timeout`], and an answer that cannot be read is
-    /// [`Error::Decode`]; in those cases the token may or may not exist.
+    /// reached the server, so it cannot make a duplicate. When the request may have reached the
+    /// platform but its answer was lost or unreadable (a timeout, a connection broken after
+    /// sending, an answer that does not decode, a 500, 502 or 504), the tokens it may have
+    /// made are looked up (same account and name, created since the request started) and the
+    /// error is [`Error::CreateUnconfirmed`] with them, their secrets included when the platform
+    /// returns them: keep one, delete the others. Nothing is left behind silently.
     pub async fn create(&self, new: &NewToken) -> Result<CreatedToken, Error> {
+        let started = chrono::Utc::now();
         let send = self.api().create_api_token().body(new.to_body()?).send();
-        let mut raw = self.call(Call::not_idempotent(), Box::pin(send)).await?;
-        let secret: TokenSecret = raw.token.take().ok_or_else(|| Error::Decode {
-            status: 201,
-            message: "the create answer carries no `token` secret".into(),
-            snippet: String::new(),
-        })?;
+        let mut raw = match self.call(Call::not_idempotent(), Box::pin(send)).await {
+            Ok(raw) => raw,
+            Err(e) if e.may_have_reached_server() => {
+                return Err(self.unconfirmed_create(new, started, e).await);
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(secret) = raw.token.take() else {
+            let e = Error::Decode {
+                status: 201,
+                message: "the create answer carries no `token` secret".into(),
+                snippet: String::new(),
+            };
+            return Err(self.unconfirmed_create(new, started, e).await);
+        };
         self.layer().redactor.remember(secret.expose_secret());
         Ok(CreatedToken {
             token: Token::from_api(raw),
             secret,
         })
+    }
+
+    /// The error for a create that may have reached the platform: the tokens it may have made.
+    async fn unconfirmed_create(
+        &self,
+        new: &NewToken,
+        started: DateTime<Utc>,
+        source: Error,
+    ) -> Error {
+        // Clocks differ: a token created up to a minute before the request started may still be
+        // this request's (a token of another caller with the same name is listed too: names are
+        // not unique, which is why the caller decides).
+        let since = started - chrono::Duration::seconds(60);
+        let found = self
+            .list()
+            .filter(Filter::account(new.account_id()).and(Filter::name(new.name())))
+            .select(["+audit"])
+            .with_secrets()
+            .collect()
+            .await;
+        let (candidates, lookup) = match found {
+            Ok(tokens) => (
+                tokens
+                    .into_iter()
+                    .filter(|t| t.created_at().is_none_or(|at| at >= since))
+                    .inspect(|t| {
+                        if let Some(secret) = t.secret() {
+                            self.layer().redactor.remember(secret.expose_secret());
+                        }
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(Box::new(e))),
+        };
+        Error::CreateUnconfirmed {
+            account_id: new.account_id().to_string(),
+            name: new.name().to_string(),
+            candidates,
+            lookup,
+            source: Box::new(source),
+        }
     }
 
     /// Applies a delta update (only what `update` sets is sent).
@@ -114,13 +176,17 @@ impl Client {
         ))
     }
 
-    /// Deletes a token (Active or Disabled → Deleted).
+    /// Deletes a token (Active or Disabled → Deleted). When an earlier attempt may have done it
+    /// (its answer was lost) and the retry finds the token gone, this call did it: `Ok`.
     pub async fn delete(&self, token: impl TokenRef) -> Result<(), Error> {
         guard(&token, Action::Delete)?;
         let id = token.token_id();
         check_id(id)?;
         let send = self.api().delete_api_token().id(id).send();
-        self.call(Call::token(id), Box::pin(send)).await
+        match self.call_tracked(Call::token(id), Box::pin(send)).await {
+            (Err(Error::NotFound(_)), true) => Ok(()),
+            (result, _) => result,
+        }
     }
 
     /// Enables a token (Disabled → Active). Given a [`Token`], an Active or Deleted one fails
@@ -139,19 +205,21 @@ impl Client {
         let id = token.token_id();
         check_id(id)?;
         let api = self.api();
-        let result = match action {
+        let (result, landed) = match action {
             Action::Enable => {
                 let send = api.enable_api_token().id(id).send();
-                self.call(Call::token(id), Box::pin(send)).await
+                self.call_tracked(Call::token(id), Box::pin(send)).await
             }
             _ => {
                 let send = api.disable_api_token().id(id).send();
-                self.call(Call::token(id), Box::pin(send)).await
+                self.call_tracked(Call::token(id), Box::pin(send)).await
             }
         };
         match result.map(Token::from_api) {
-            // The platform refused: say why in lifecycle terms if the state explains it.
+            // The platform refused: an earlier attempt whose answer was lost may have done it
+            // (then this call did), or the state explains it in lifecycle terms.
             Err(Error::BadRequest(problem)) => match self.get(id).await {
+                Ok(current) if landed && Some(current.status()) == action.target() => Ok(current),
                 Ok(current) if !current.can(action) => Err(Error::InvalidTransition {
                     id: id.to_string(),
                     from: current.status(),
@@ -183,14 +251,40 @@ impl Client {
         target: TokenStatus,
     ) -> Result<Outcome, Error> {
         let before = token.known_status();
-        match self.switch(&token, action).await {
-            Ok(t) if before.as_ref() == Some(&target) => Ok(Outcome::Unchanged(t)),
-            Ok(t) => Ok(Outcome::Changed(t)),
-            // Already there (locally known, or the platform refused the no-op): confirm.
+        let id = token.token_id();
+        let outcome = match self.switch(&token, action).await {
+            Ok(t) if before.as_ref() == Some(&target) => Outcome::Unchanged(t),
+            Ok(t) => Outcome::Changed(t),
+            // Already there (locally known, or the platform refused the no-op): confirm, and act
+            // on the current state if the token passed in was stale.
             Err(Error::InvalidTransition { from, .. }) if from == target => {
-                Ok(Outcome::Unchanged(self.get(token.token_id()).await?))
+                let current = self.get(id).await?;
+                if current.status() == target {
+                    Outcome::Unchanged(current)
+                } else if current.can(action) {
+                    Outcome::Changed(self.switch(&current, action).await?)
+                } else {
+                    Outcome::Unchanged(current)
+                }
             }
-            Err(e) => Err(e),
+            // A state this SDK cannot move from (Deleted, or one the platform added).
+            Err(Error::InvalidTransition { from, .. })
+                if !from.is_known() || from == TokenStatus::Deleted =>
+            {
+                return Err(Error::UnexpectedState {
+                    id: id.to_string(),
+                    status: from,
+                });
+            }
+            Err(e) => return Err(e),
+        };
+        // Never `Ok` with a token outside the wanted state.
+        match outcome.token().status() {
+            status if status == target => Ok(outcome),
+            status => Err(Error::UnexpectedState {
+                id: id.to_string(),
+                status,
+            }),
         }
     }
 
@@ -241,55 +335,65 @@ impl Client {
         }
     }
 
-    /// Enables each token, `concurrency` at a time; one result per id, in the given order.
-    pub async fn enable_many<I: IntoIterator<Item = S>, S: Into<String>>(
+    /// Makes sure each token is Active ([`Client::ensure_active`]), `concurrency` at a time; one
+    /// result per token, in the given order. Takes ids or tokens (`&str`, `String`, `Token`,
+    /// `&Token`, ...): with a token, its known state spares a request when it is already there.
+    pub async fn enable_many<I: IntoIterator<Item = S>, S: TokenRef>(
         &self,
-        ids: I,
+        tokens: I,
         concurrency: usize,
     ) -> BulkReport<Outcome> {
-        self.bulk(ids, concurrency, |c, id| async move {
-            c.ensure_active(id.as_str()).await
+        self.bulk(tokens, concurrency, |c, token| async move {
+            c.ensure_active(&token).await
         })
         .await
     }
 
-    /// Disables each token, `concurrency` at a time; one result per id, in the given order.
-    pub async fn disable_many<I: IntoIterator<Item = S>, S: Into<String>>(
+    /// Makes sure each token is Disabled ([`Client::ensure_disabled`]), `concurrency` at a time;
+    /// one result per token, in the given order; see [`Client::enable_many`].
+    pub async fn disable_many<I: IntoIterator<Item = S>, S: TokenRef>(
         &self,
-        ids: I,
+        tokens: I,
         concurrency: usize,
     ) -> BulkReport<Outcome> {
-        self.bulk(ids, concurrency, |c, id| async move {
-            c.ensure_disabled(id.as_str()).await
+        self.bulk(tokens, concurrency, |c, token| async move {
+            c.ensure_disabled(&token).await
         })
         .await
     }
 
     /// Deletes each token unless already gone, `concurrency` at a time; `Ok(true)` where this
     /// call deleted it.
-    pub async fn delete_many<I: IntoIterator<Item = S>, S: Into<String>>(
+    pub async fn delete_many<I: IntoIterator<Item = S>, S: TokenRef>(
         &self,
-        ids: I,
+        tokens: I,
         concurrency: usize,
     ) -> BulkReport<bool> {
-        self.bulk(ids, concurrency, |c, id| async move {
-            c.delete_if_exists(id.as_str()).await
+        self.bulk(tokens, concurrency, |c, token| async move {
+            c.delete_if_exists(&token).await
         })
         .await
     }
 
-    async fn bulk<T, I, S, F, Fut>(&self, ids: I, concurrency: usize, f: F) -> BulkReport<T>
+    async fn bulk<T, I, S, F, Fut>(&self, tokens: I, concurrency: usize, f: F) -> BulkReport<T>
     where
         I: IntoIterator<Item = S>,
-        S: Into<String>,
-        F: Fn(Client, String) -> Fut,
+        S: TokenRef,
+        F: Fn(Client, Known) -> Fut,
         Fut: Future<Output = Result<T, Error>>,
     {
-        let ids: Vec<String> = ids.into_iter().map(Into::into).collect();
+        let known: Vec<Known> = tokens
+            .into_iter()
+            .map(|t| Known {
+                id: t.token_id().to_string(),
+                status: t.known_status(),
+            })
+            .collect();
         let mut results: Vec<(usize, String, Result<T, Error>)> =
-            stream::iter(ids.into_iter().enumerate())
-                .map(|(i, id)| {
-                    let fut = f(self.clone(), id.clone());
+            stream::iter(known.into_iter().enumerate())
+                .map(|(i, token)| {
+                    let id = token.id.clone();
+                    let fut = f(self.clone(), token);
                     async move { (i, id, fut.await) }
                 })
                 .buffer_unordered(concurrency.max(1))
@@ -318,6 +422,33 @@ impl Client {
     }
 }
 
+/// A token as a bulk call got it: its id, and its state if known.
+pub(crate) struct Known {
+    id: String,
+    status: Option<TokenStatus>,
+}
+
+impl TokenRef for Known {
+    fn token_id(&self) -> &str {
+        &self.id
+    }
+
+    fn known_status(&self) -> Option<TokenStatus> {
+        self.status.clone()
+    }
+}
+
+/// `select` items with `-token` added, unless they ask for the secret.
+pub(crate) fn without_secret(mut fields: Vec<String>) -> Vec<String> {
+    let wants_secret = fields
+        .iter()
+        .any(|f| f == "token" || f == "+token" || f == "-token");
+    if !wants_secret {
+        fields.push("-token".into());
+    }
+    fields
+}
+
 /// A rotation in progress: the replacement is Active, the old token Disabled.
 #[derive(Debug, Clone)]
 pub struct Rotation {
@@ -333,6 +464,9 @@ impl Rotation {
         client.delete_if_exists(self.old.id()).await.map(|_| ())
     }
 }
+
+/// The ids a bulk operation failed for, with their errors.
+pub type Failures = Vec<(String, Error)>;
 
 /// What a bulk operation did to each id. Partial failure is normal: every id has its result.
 #[derive(Debug)]
@@ -359,5 +493,21 @@ impl<T> BulkReport<T> {
         self.results
             .iter()
             .filter_map(|(id, r)| r.as_ref().err().map(|e| (id.as_str(), e)))
+    }
+
+    /// Every result when all succeeded, else every failure: `?` on a bulk call.
+    pub fn into_result(self) -> Result<Vec<(String, T)>, Failures> {
+        let (ok, failed): (Vec<_>, Vec<_>) = self.results.into_iter().partition(|(_, r)| r.is_ok());
+        if failed.is_empty() {
+            Ok(ok
+                .into_iter()
+                .filter_map(|(id, r)| r.ok().map(|t| (id, t)))
+                .collect())
+        } else {
+            Err(failed
+                .into_iter()
+                .filter_map(|(id, r)| r.err().map(|e| (id, e)))
+                .collect())
+        }
     }
 }

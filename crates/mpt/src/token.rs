@@ -10,9 +10,10 @@ use serde_json::{Value, json};
 
 use crate::error::Error;
 
-/// A token's lifecycle state. The platform may add states: they arrive as `Unknown`.
+/// A token's lifecycle state. The platform may add states: they arrive as `Unknown`, so the
+/// enum needs no `#[non_exhaustive]` (a `match` with an `Unknown(_)` arm covers every future
+/// state).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum TokenStatus {
     /// Usable: its secret authenticates.
     Active,
@@ -85,6 +86,18 @@ pub enum Action {
     Disable,
     /// Active or Disabled → Deleted.
     Delete,
+}
+
+impl Action {
+    /// The state the action leads to (`Update` keeps the state: `None`).
+    pub fn target(self) -> Option<TokenStatus> {
+        match self {
+            Action::Enable => Some(TokenStatus::Active),
+            Action::Disable => Some(TokenStatus::Disabled),
+            Action::Delete => Some(TokenStatus::Deleted),
+            Action::Update => None,
+        }
+    }
 }
 
 impl fmt::Display for Action {
@@ -162,6 +175,21 @@ impl Token {
         self.raw.account.as_ref()?.id.as_deref()
     }
 
+    /// The owning account's name, if the answer carried it.
+    pub fn account_name(&self) -> Option<&str> {
+        self.raw.account.as_ref()?.name.as_deref()
+    }
+
+    /// The owning account's type (`Client`, `Vendor`, `Operations`, or one the platform added).
+    pub fn account_type(&self) -> Option<&str> {
+        Some(self.raw.account.as_ref()?.type_.as_ref()?.as_str())
+    }
+
+    /// The modules it may use, as the platform describes them (id, name, ...).
+    pub fn modules(&self) -> &[mpt_api::types::ModuleRef] {
+        &self.raw.modules
+    }
+
     /// The ids of the modules it may use.
     pub fn module_ids(&self) -> Vec<&str> {
         self.raw
@@ -181,7 +209,40 @@ impl Token {
         self.raw.audit.as_ref()?.updated.as_ref()?.at
     }
 
-    /// The secret, when the answer carried it (the platform sends it on create only).
+    /// Who created it (a user's or token's name), if the answer carried the audit.
+    pub fn created_by(&self) -> Option<&str> {
+        self.raw
+            .audit
+            .as_ref()?
+            .created
+            .as_ref()?
+            .by
+            .as_ref()?
+            .name
+            .as_deref()
+    }
+
+    /// Who changed it last, if the answer carried the audit.
+    pub fn updated_by(&self) -> Option<&str> {
+        self.raw
+            .audit
+            .as_ref()?
+            .updated
+            .as_ref()?
+            .by
+            .as_ref()?
+            .name
+            .as_deref()
+    }
+
+    /// Fields the platform sent that the spec does not declare (e.g. `href`), as they came.
+    pub fn extra(&self) -> &serde_json::Map<String, Value> {
+        &self.raw.extra
+    }
+
+    /// The secret, when the answer carried it: on create (see [`CreatedToken`]), and on reads
+    /// that asked for it ([`Client::get_with_secret`](crate::Client::get_with_secret),
+    /// [`ListRequest::with_secrets`](crate::ListRequest::with_secrets)).
     pub fn secret(&self) -> Option<&TokenSecret> {
         self.raw.token.as_ref()
     }
@@ -261,6 +322,16 @@ impl NewToken {
         }
     }
 
+    /// The account it is made in.
+    pub fn account_id(&self) -> &str {
+        &self.account_id
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// With a description.
     pub fn description(mut self, description: impl Into<String>) -> NewToken {
         self.description = Some(description.into());
@@ -285,10 +356,12 @@ impl NewToken {
         self
     }
 
-    /// The request body, checked against the spec's `CreateApiTokenDto`.
+    /// The request body, checked as the platform checks it and against the spec's
+    /// `CreateApiTokenDto`.
     pub(crate) fn to_body(&self) -> Result<CreateApiTokenDto, Error> {
-        if self.name.is_empty() {
-            return Err(Error::InvalidRequest("name: must not be empty".into()));
+        check_name(&self.name)?;
+        if let Some(d) = &self.description {
+            check_description(d)?;
         }
         if self.modules.is_empty() {
             return Err(Error::InvalidRequest(
@@ -311,7 +384,43 @@ impl NewToken {
     }
 }
 
-/// A delta update: only what is set is sent.
+/// Longest name the platform accepts, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+/// Longest description the platform accepts, in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+
+/// A name as the platform accepts it: 1 to 200 letters, digits, spaces, hyphens, periods,
+/// apostrophes and double quotes.
+fn check_name(name: &str) -> Result<(), Error> {
+    let invalid = |why: String| Err(Error::InvalidRequest(format!("name: {why}")));
+    if name.trim().is_empty() {
+        return invalid("must not be empty".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return invalid(format!("at most {MAX_NAME_CHARS} characters"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '.' | '\'' | '"')))
+    {
+        return invalid(format!(
+            "{c:?} is not allowed (letters, digits, spaces, hyphens, periods, apostrophes and double quotes only)"
+        ));
+    }
+    Ok(())
+}
+
+/// A description as the platform accepts it: at most 2000 characters.
+fn check_description(description: &str) -> Result<(), Error> {
+    if description.chars().count() > MAX_DESCRIPTION_CHARS {
+        return Err(Error::InvalidRequest(format!(
+            "description: at most {MAX_DESCRIPTION_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// A delta update: only what is set is sent; an empty one is refused before sending.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct TokenUpdate {
     name: Option<String>,
@@ -369,8 +478,16 @@ impl TokenUpdate {
 
     /// The delta body: only the members that were set, `null` for cleared ones.
     pub(crate) fn to_delta(&self) -> Result<TokenDelta, Error> {
-        if self.name.as_deref() == Some("") {
-            return Err(Error::InvalidRequest("name: must not be empty".into()));
+        if self.is_empty() {
+            return Err(Error::InvalidRequest(
+                "update: the TokenUpdate sets nothing, so nothing is sent".into(),
+            ));
+        }
+        if let Some(name) = &self.name {
+            check_name(name)?;
+        }
+        if let Some(Some(d)) = &self.description {
+            check_description(d)?;
         }
         let modules = match &self.modules {
             Some(modules) => {
@@ -396,8 +513,9 @@ impl TokenUpdate {
     }
 }
 
-/// Either a token id or a token whose state is known, for operations that can check a
-/// transition locally before sending anything.
+/// What every operation takes to name a token: an id (`&str`, `String`) or a token whose state
+/// is known (`Token`, `CreatedToken`), owned or borrowed. With a known state, transitions are
+/// checked before anything is sent.
 pub trait TokenRef {
     /// The id.
     fn token_id(&self) -> &str;
@@ -426,6 +544,16 @@ impl TokenRef for Token {
 
     fn known_status(&self) -> Option<TokenStatus> {
         Some(self.status()).filter(TokenStatus::is_known)
+    }
+}
+
+impl TokenRef for CreatedToken {
+    fn token_id(&self) -> &str {
+        self.token.id()
+    }
+
+    fn known_status(&self) -> Option<TokenStatus> {
+        self.token.known_status()
     }
 }
 
@@ -460,6 +588,13 @@ impl Outcome {
     pub fn changed(&self) -> bool {
         matches!(self, Outcome::Changed(_))
     }
+
+    /// The token, in its wanted state.
+    pub fn into_token(self) -> Token {
+        match self {
+            Outcome::Changed(t) | Outcome::Unchanged(t) => t,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -486,7 +621,8 @@ mod tests {
     #[test]
     fn a_delta_sends_only_what_was_set_and_null_to_clear() {
         let json = |u: TokenUpdate| serde_json::to_value(u.to_delta().unwrap()).unwrap();
-        assert_eq!(json(TokenUpdate::new()), json!({}));
+        let err = TokenUpdate::new().to_delta().unwrap_err();
+        assert!(err.to_string().contains("sets nothing"), "{err}");
         let body = json(
             TokenUpdate::new()
                 .name("n")
@@ -499,6 +635,30 @@ mod tests {
         );
         let err = TokenUpdate::new().name("").to_delta().unwrap_err();
         assert_eq!(err.to_string(), "invalid request: name: must not be empty");
+        let long = "d".repeat(MAX_DESCRIPTION_CHARS + 1);
+        let err = TokenUpdate::new().description(long).to_delta().unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid request: description: at most 2000 characters"
+        );
+    }
+
+    #[test]
+    fn names_are_checked_as_the_platform_checks_them() {
+        let check = |name: &str| NewToken::new("ACC-1", name).module("MOD-1").to_body();
+        assert!(check("CI deploy-bot v2.0 \"main\" it's").is_ok());
+        let err = check(&"n".repeat(MAX_NAME_CHARS + 1)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid request: name: at most 200 characters"
+        );
+        let err = check("a/b").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("invalid request: name: '/' is not allowed"),
+            "{err}"
+        );
+        assert!(check("   ").is_err());
     }
 
     #[test]

@@ -526,9 +526,36 @@ async fn a_create_whose_answer_is_lost_is_never_sent_again() {
         .unwrap();
     let client = client_for(&server, fast_retries(5));
     let err = client.create(&new_token("once")).await.unwrap_err();
-    assert!(matches!(err, Error::Transport(_)), "{err:?}");
-    assert_eq!(server.requests(Operation::Create), 1);
+    assert_eq!(server.requests(Operation::Create), 1, "never sent again");
     assert_eq!(server.tokens_created(), 1);
+    // The token it made is found and handed over, with its secret: no silent orphan.
+    let Error::CreateUnconfirmed {
+        candidates,
+        lookup,
+        source,
+        ..
+    } = &err
+    else {
+        panic!("{err:?}")
+    };
+    assert!(matches!(**source, Error::Transport(_)), "{source:?}");
+    assert!(lookup.is_none());
+    assert_eq!(candidates.len(), 1, "{err}");
+    let made = &candidates[0];
+    assert_eq!(made.name(), Some("once"));
+    let secret = made
+        .secret()
+        .expect("the platform returns the secret on read");
+    assert_eq!(server.token_status(made.id()).as_deref(), Some("Active"));
+    assert!(err.to_string().contains(made.id()), "{err}");
+    assert!(!format!("{err} {err:?}").contains(secret.expose_secret()));
+    // The secret works: the caller can keep this token.
+    let own = Client::builder()
+        .base_url(server.base_url())
+        .api_token(secret.expose_secret())
+        .build()
+        .unwrap();
+    assert_eq!(own.get(made).await.unwrap().id(), made.id());
 }
 
 #[tokio::test]
@@ -865,7 +892,7 @@ async fn ids_that_would_leave_their_path_segment_are_refused_before_sending() {
     client.get("TKN 1%2e").await.unwrap();
     assert_eq!(
         server.lines.lock().unwrap().as_slice(),
-        ["GET /public/v1/accounts/api-tokens/TKN%201%252e HTTP/1.1"]
+        ["GET /public/v1/accounts/api-tokens/TKN%201%252e?select=-token HTTP/1.1"]
     );
 }
 
@@ -910,8 +937,8 @@ async fn filters_reach_the_query_string_and_invalid_ones_are_never_sent() {
         server.lines.lock().unwrap().as_slice(),
         [
             // (The URL parser percent-encodes `'` in http(s) query strings; the server decodes it.)
-            "GET /public/v1/accounts/api-tokens?limit=100&offset=0&order=-name&and(eq(status,%27Active%27),eq(account.id,%27ACC-1%27)) HTTP/1.1",
-            "GET /public/v1/accounts/api-tokens?limit=0&offset=0 HTTP/1.1",
+            "GET /public/v1/accounts/api-tokens?limit=100&offset=0&order=-name&select=-token&and(eq(status,%27Active%27),eq(account.id,%27ACC-1%27)) HTTP/1.1",
+            "GET /public/v1/accounts/api-tokens?limit=0&offset=0&select=-token HTTP/1.1",
         ]
     );
 }
@@ -1114,4 +1141,168 @@ async fn the_timeout_holds_with_a_client_passed_in() {
         .unwrap();
     // Without the timeout, the answer would come (late) and the count succeed.
     assert!(matches!(client.list().count().await, Err(Error::Timeout)));
+}
+
+/// The first attempt of each idempotent operation reaches the server and loses its answer; the
+/// retry must report the work this call did, not an error.
+#[tokio::test]
+async fn a_lost_answer_on_an_idempotent_operation_reports_what_this_call_did() {
+    let lose_first =
+        |op: Operation| Faults::none().with(FaultRule::once(Fault::DropAfterProcessing).only([op]));
+    let server = MockServer::start().await.unwrap();
+    let client = client_for(&server, fast_retries(3));
+
+    // disable → the token, Disabled (not InvalidTransition).
+    let t = server.seed_token(SeedToken::named("a"));
+    server.set_faults(lose_first(Operation::Disable));
+    let token = client.disable(t.id.as_str()).await.unwrap();
+    assert_eq!(token.status(), TokenStatus::Disabled);
+    assert_eq!(
+        server.requests(Operation::Disable),
+        2,
+        "the answer was lost once"
+    );
+
+    // enable → the token, Active.
+    server.set_faults(lose_first(Operation::Enable));
+    let token = client.enable(t.id.as_str()).await.unwrap();
+    assert_eq!(token.status(), TokenStatus::Active);
+
+    // ensure_disabled → Changed (not Unchanged).
+    server.set_faults(lose_first(Operation::Disable));
+    let outcome = client.ensure_disabled(t.id.as_str()).await.unwrap();
+    assert!(outcome.changed(), "{outcome:?}");
+    assert_eq!(outcome.into_token().status(), TokenStatus::Disabled);
+
+    // delete → Ok (not NotFound); delete_if_exists → true.
+    server.set_faults(lose_first(Operation::Delete));
+    client.delete(t.id.as_str()).await.unwrap();
+    assert_eq!(server.token_status(&t.id).as_deref(), Some("Deleted"));
+    let u = server.seed_token(SeedToken::named("b"));
+    server.set_faults(lose_first(Operation::Delete));
+    assert!(
+        client.delete_if_exists(u.id.as_str()).await.unwrap(),
+        "this call deleted it"
+    );
+
+    // The bulk report says this call did it.
+    let many: Vec<_> = (0..4)
+        .map(|i| server.seed_token(SeedToken::named(format!("m{i}"))))
+        .collect();
+    server.set_faults(
+        Faults::none()
+            .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Disable])),
+    );
+    let report = client
+        .disable_many(many.iter().map(|t| t.id.as_str()), 2)
+        .await;
+    let outcomes = report.into_result().unwrap();
+    assert!(outcomes.iter().all(|(_, o)| o.changed()), "{outcomes:?}");
+    server.set_faults(
+        Faults::none()
+            .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Delete])),
+    );
+    let report = client
+        .delete_many(many.iter().map(|t| t.id.as_str()), 2)
+        .await;
+    assert!(
+        report
+            .into_result()
+            .unwrap()
+            .iter()
+            .all(|(_, deleted)| *deleted)
+    );
+}
+
+/// A state outside the lifecycle (the platform may add e.g. `Expired`) is never `Ok`.
+#[tokio::test]
+async fn ensure_never_returns_ok_with_a_token_outside_the_wanted_state() {
+    let (server, client) = start().await;
+    let expired = server.seed_token(SeedToken::named("old").with_status("Expired"));
+    for result in [
+        client.ensure_active(expired.id.as_str()).await,
+        client.ensure_disabled(expired.id.as_str()).await,
+    ] {
+        match result {
+            Err(Error::UnexpectedState { id, status }) => {
+                assert_eq!(id, expired.id);
+                assert_eq!(status, TokenStatus::Unknown("Expired".into()));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    let gone = server.seed_token(SeedToken::named("gone").with_status("Deleted"));
+    let token = client
+        .list()
+        .filter(Filter::id(&gone.id))
+        .collect()
+        .await
+        .unwrap();
+    assert!(token.is_empty() || token[0].status() == TokenStatus::Deleted);
+}
+
+/// Every operation and bulk call takes the same token argument, owned or borrowed.
+#[tokio::test]
+async fn every_call_takes_ids_and_tokens_owned_or_borrowed() {
+    let (server, client) = start().await;
+    let created = client.create(&new_token("forms")).await.unwrap();
+    let token = client.get(&created).await.unwrap();
+    client.get(&token).await.unwrap();
+    client.get(token.clone()).await.unwrap();
+    client.get(token.id().to_string()).await.unwrap();
+    client.disable(&created).await.unwrap();
+    let token = client.get(token.id()).await.unwrap();
+    let report = client.enable_many([&token], 2).await;
+    assert!(report.is_complete());
+    let report = client.disable_many(vec![token.clone()], 2).await;
+    assert!(report.is_complete());
+    let report = client.delete_many(&[token.id()], 2).await;
+    assert_eq!(
+        report.into_result().unwrap(),
+        [(token.id().to_string(), true)]
+    );
+    let _ = server;
+}
+
+/// Reads leave the secret out unless asked; an empty update sends nothing.
+#[tokio::test]
+async fn secrets_travel_only_when_asked_and_empty_updates_send_nothing() {
+    let (server, client) = start().await;
+    let created = client.create(&new_token("quiet")).await.unwrap();
+    let secret = created.secret.expose_secret();
+    assert!(client.get(&created).await.unwrap().secret().is_none());
+    assert!(
+        client
+            .list()
+            .collect()
+            .await
+            .unwrap()
+            .iter()
+            .all(|t| t.secret().is_none()),
+        "list leaves secrets out"
+    );
+    let with = client.get_with_secret(&created).await.unwrap();
+    assert_eq!(with.secret().unwrap().expose_secret(), secret);
+    let listed = client.list().with_secrets().collect().await.unwrap();
+    assert_eq!(listed[0].secret().unwrap().expose_secret(), secret);
+
+    let before = server.requests(Operation::Update);
+    let err = client
+        .update(&created, &TokenUpdate::new())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert_eq!(
+        server.requests(Operation::Update),
+        before,
+        "nothing was sent"
+    );
+    let err = client
+        .update(&created, &TokenUpdate::new().name("bad/name"))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("name: '/' is not allowed"),
+        "{err}"
+    );
 }
