@@ -69,20 +69,39 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         own.get(&id).await.is_ok()
     );
 
-    let rotation = admin.rotate(id.as_str()).await?;
+    // Zero-downtime rotation: the replacement is made and the old token stays Active, so both
+    // secrets work while services move to the new one.
+    let mut rotation = admin.rotate(id.as_str()).await?;
+    let saved_plan = serde_json::to_string(&rotation.plan)?; // ids, phase, times; never a secret
+    let new_secret_works = Client::builder()
+        .base_url(server.base_url())
+        .api_token(rotation.new.secret.expose_secret())
+        .build()?
+        .get(rotation.new.token.id())
+        .await
+        .is_ok();
     println!(
-        "8. rotated: new {} is {}, old {} is {}",
+        "8. rotation started: new {} is {}, old {id} is still {}; both secrets work: {}, {}",
         rotation.new.token.id(),
         rotation.new.token.status(),
-        rotation.old.id(),
-        rotation.old.status()
+        admin.get(id.as_str()).await?.status(),
+        own.get(&id).await.is_ok(),
+        new_secret_works
+    );
+    println!("   the plan to save: {saved_plan}");
+    rotation.verify(&admin).await?; // a call made with the new secret
+    rotation.retire(&admin, None).await?; // the new secret is deployed: disable the old token
+    println!(
+        "9. verified and retired: old {id} is {}, the old secret is refused: {}",
+        admin.get(id.as_str()).await?.status(),
+        own.get(&id).await.is_err()
     );
 
     let mut tokens = admin
         .list()
         .filter(Filter::account(DEFAULT_ACCOUNT))
         .stream();
-    println!("9. tokens of {DEFAULT_ACCOUNT}:");
+    println!("10. tokens of {DEFAULT_ACCOUNT}:");
     while let Some(token) = tokens.try_next().await? {
         println!(
             "   - {} {:<22} {}",
@@ -92,13 +111,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
 
-    rotation.finish(&admin).await?;
+    rotation.finish(&admin).await?; // delete the old token
     admin.delete(rotation.new.token.id()).await?;
     let left = admin
         .list()
         .filter(Filter::status(TokenStatus::Active).or(Filter::status(TokenStatus::Disabled)))
         .count()
         .await?;
-    println!("10. finished the rotation and deleted the replacement: {left} tokens left");
+    println!("11. finished the rotation and deleted the replacement: {left} tokens left");
     Ok(())
 }

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::{Error, Redactor};
 use crate::hooks::Layer;
 use crate::retry::RetryPolicy;
+use crate::token::NoopTransitions;
 
 /// The platform's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.platform.softwareone.com";
@@ -57,6 +58,7 @@ pub struct ClientBuilder {
     http: Option<reqwest::Client>,
     retry: RetryPolicy,
     max_response_bytes: usize,
+    noop: NoopTransitions,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -69,6 +71,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("user_agent", &self.user_agent)
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
+            .field("noop_transitions", &self.noop)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +107,7 @@ impl Default for ClientBuilder {
             http: None,
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            noop: NoopTransitions::Refused,
         }
     }
 }
@@ -185,6 +189,13 @@ impl ClientBuilder {
         self
     }
 
+    /// How the server answers a no-op transition (default [`NoopTransitions::Refused`], the
+    /// platform's documented behaviour); see [`Outcome`](crate::Outcome) for what it changes.
+    pub fn noop_transitions(mut self, noop: NoopTransitions) -> Self {
+        self.noop = noop;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let secret = self
@@ -234,6 +245,7 @@ impl ClientBuilder {
                 api: mpt_api::Client::new_with_client(&self.base_url, http, state),
                 layer,
                 base_url: self.base_url,
+                noop: self.noop,
             }),
         })
     }
@@ -251,6 +263,7 @@ struct Inner {
     api: mpt_api::Client,
     layer: Arc<Layer>,
     base_url: String,
+    noop: NoopTransitions,
 }
 
 impl std::fmt::Debug for Client {
@@ -287,6 +300,40 @@ impl Client {
 
     pub(crate) fn layer(&self) -> &Layer {
         &self.inner.layer
+    }
+
+    /// The same client authenticating with another secret (sharing the connection pool and
+    /// the redaction of every secret either has handled).
+    pub(crate) fn with_secret(&self, secret: &mpt_api::TokenSecret) -> Result<Client, Error> {
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret()))
+            .map_err(|_| {
+                Error::Config("the secret holds characters a header cannot carry".into())
+            })?;
+        auth.set_sensitive(true);
+        let old = &self.inner.layer;
+        old.redactor.remember(secret.expose_secret());
+        let layer = Arc::new(Layer {
+            auth,
+            user_agent: old.user_agent.clone(),
+            timeout: old.timeout,
+            retry: old.retry.clone(),
+            max_body: old.max_body,
+            redactor: old.redactor.clone(),
+        });
+        let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
+        let state = mpt_api::ClientState::with_hooks(layer.clone());
+        Ok(Client {
+            inner: Arc::new(Inner {
+                api: mpt_api::Client::new_with_client(&self.inner.base_url, http, state),
+                layer,
+                base_url: self.inner.base_url.clone(),
+                noop: self.inner.noop,
+            }),
+        })
+    }
+
+    pub(crate) fn noop_transitions(&self) -> NoopTransitions {
+        self.inner.noop
     }
 }
 

@@ -241,14 +241,24 @@ pub enum Error {
         /// What went wrong with the create.
         source: Box<Error>,
     },
+    /// A rotation waited for the old token to fall quiet (`lastAccessAt` not moving) and gave
+    /// up: something still uses its secret.
+    #[error("API token {id} is still in use (last access {}): not retired", last_access_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into()))]
+    StillInUse {
+        /// The old token.
+        id: String,
+        /// Its last access when the wait ended.
+        last_access_at: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     /// The client could not be configured (missing `MPT_API_TOKEN`, a bad base URL, ...).
     #[error("configuration error: {0}")]
     Config(String),
-    /// A rotation created the replacement but could not disable the old token. The replacement
-    /// (with its secret) is here: store it before anything else.
+    /// [`Client::rotate_now_with_outage`](crate::Client::rotate_now_with_outage) made the
+    /// replacement but could not verify it or disable the old token. The replacement (with its
+    /// secret) is here: store it before anything else.
     #[error(
         "rotation of {old_id} is incomplete: the replacement {} was created and is {}, but {old_id} is still {old_status}: {source}",
         new.token.id(),

@@ -19,9 +19,14 @@
 //! client.ensure_disabled(created.token.id()).await?;
 //! client.ensure_active(created.token.id()).await?;
 //!
-//! // Rotate it: a replacement is created, the old one disabled; finish deletes the old one.
-//! let rotation = client.rotate(created.token.id()).await?;
-//! rotation.finish(&client).await?;
+//! // Rotate it without downtime: the replacement is made, the old one stays Active until the
+//! // new secret is deployed; save `rotation.plan` (no secret in it) to resume after a crash.
+//! let mut rotation = client.rotate(&created).await?;
+//! let new_secret = rotation.new.secret.expose_secret(); // deploy it
+//! # let _ = new_secret;
+//! rotation.verify(&client).await?; // a call made with the new secret
+//! rotation.retire(&client, None).await?; // disable the old token
+//! rotation.finish(&client).await?; // delete it
 //!
 //! // Find Active tokens of the account, a page at a time.
 //! let mut tokens = client
@@ -38,7 +43,7 @@
 //!   [`Client::get`], [`Client::create`], [`Client::update`], [`Client::delete`],
 //!   [`Client::enable`], [`Client::disable`];
 //! * state helpers: [`Client::ensure_active`], [`Client::ensure_disabled`],
-//!   [`Client::delete_if_exists`], [`Client::rotate`], [`Client::enable_many`],
+//!   [`Client::delete_if_exists`], [`Client::rotate`] ([`RotationPlan`]), [`Client::enable_many`],
 //!   [`Client::disable_many`], [`Client::delete_many`], [`Client::stale`];
 //! * [`Token`] with [`TokenStatus`] and the lifecycle ([`Token::available_actions`],
 //!   [`Token::can`]); one [`Error`] type with [`Problem`] details;
@@ -58,6 +63,7 @@ mod hooks;
 mod list;
 mod ops;
 mod retry;
+mod rotation;
 mod token;
 
 pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret};
@@ -65,8 +71,9 @@ pub use error::{Error, Problem, redact};
 pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
-pub use ops::{BulkReport, Failures, Rotation};
+pub use ops::{BulkReport, Failures};
 pub use retry::RetryPolicy;
+pub use rotation::{Quiet, Rotation, RotationPhase, RotationPlan};
 
 /// What the public API exposes from other crates, so that no second dependency (with a matching
 /// version) is needed: the generated client and its types (behind [`Token::raw`] and
@@ -83,8 +90,8 @@ pub mod prelude {
     pub use futures_util::{StreamExt, TryStreamExt};
 }
 pub use token::{
-    Action, CreatedToken, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, Outcome, Token,
-    TokenRef, TokenStatus, TokenUpdate,
+    Action, CreatedToken, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, NoopTransitions,
+    Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
 };
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.

@@ -9,7 +9,8 @@ use crate::error::{Error, redact};
 use crate::hooks::Call;
 use crate::list::{Filter, ListRequest};
 use crate::token::{
-    Action, CreatedToken, NewToken, Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
+    Action, CreatedToken, NewToken, NoopTransitions, Outcome, Token, TokenRef, TokenStatus,
+    TokenUpdate,
 };
 
 /// Refuses, before anything is sent, an id that would not stay in its path segment: empty,
@@ -201,9 +202,23 @@ impl Client {
     }
 
     async fn switch(&self, token: impl TokenRef, action: Action) -> Result<Token, Error> {
-        guard(&token, action)?;
+        self.switch_tracked(token, action).await.0
+    }
+
+    /// [`Client::switch`], also telling whether this call's change was carried out by an
+    /// earlier attempt whose answer was lost.
+    async fn switch_tracked(
+        &self,
+        token: impl TokenRef,
+        action: Action,
+    ) -> (Result<Token, Error>, bool) {
+        if let Err(e) = guard(&token, action) {
+            return (Err(e), false);
+        }
         let id = token.token_id();
-        check_id(id)?;
+        if let Err(e) = check_id(id) {
+            return (Err(e), false);
+        }
         let api = self.api();
         let (result, landed) = match action {
             Action::Enable => {
@@ -215,7 +230,7 @@ impl Client {
                 self.call_tracked(Call::token(id), Box::pin(send)).await
             }
         };
-        match result.map(Token::from_api) {
+        let result = match result.map(Token::from_api) {
             // The platform refused: an earlier attempt whose answer was lost may have done it
             // (then this call did), or the state explains it in lifecycle terms.
             Err(Error::BadRequest(problem)) => match self.get(id).await {
@@ -228,7 +243,8 @@ impl Client {
                 _ => Err(Error::BadRequest(problem)),
             },
             other => other,
-        }
+        };
+        (result, landed)
     }
 
     /// Makes sure a token is Active: enables it if needed. Idempotent and safe to run
@@ -250,14 +266,26 @@ impl Client {
         action: Action,
         target: TokenStatus,
     ) -> Result<Outcome, Error> {
-        let before = token.known_status();
+        let mut before = token.known_status();
         let id = token.token_id();
-        let outcome = match self.switch(&token, action).await {
-            Ok(t) if before.as_ref() == Some(&target) => Outcome::Unchanged(t),
-            Ok(t) => Outcome::Changed(t),
+        let accepted = self.noop_transitions() == NoopTransitions::Accepted;
+        if accepted && before.is_none() {
+            // A 200 will not tell a no-op from a change: look first.
+            let current = self.get(id).await?;
+            if current.status() == target {
+                return Ok(Outcome::Unchanged(current));
+            }
+            before = Some(current.status());
+        }
+        let outcome = match self.switch_tracked(&token, action).await {
+            (Ok(t), _) if before.as_ref() == Some(&target) => Outcome::Unchanged(t),
+            // An earlier attempt whose answer was lost did it: this call changed it.
+            (Ok(t), true) => Outcome::Changed(t),
+            (Ok(t), false) if accepted => Outcome::Unconfirmed(t),
+            (Ok(t), false) => Outcome::Changed(t),
             // Already there (locally known, or the platform refused the no-op): confirm, and act
             // on the current state if the token passed in was stale.
-            Err(Error::InvalidTransition { from, .. }) if from == target => {
+            (Err(Error::InvalidTransition { from, .. }), _) if from == target => {
                 let current = self.get(id).await?;
                 if current.status() == target {
                     Outcome::Unchanged(current)
@@ -268,7 +296,7 @@ impl Client {
                 }
             }
             // A state this SDK cannot move from (Deleted, or one the platform added).
-            Err(Error::InvalidTransition { from, .. })
+            (Err(Error::InvalidTransition { from, .. }), _)
                 if !from.is_known() || from == TokenStatus::Deleted =>
             {
                 return Err(Error::UnexpectedState {
@@ -276,7 +304,7 @@ impl Client {
                     status: from,
                 });
             }
-            Err(e) => return Err(e),
+            (Err(e), _) => return Err(e),
         };
         // Never `Ok` with a token outside the wanted state.
         match outcome.token().status() {
@@ -297,41 +325,6 @@ impl Client {
             Ok(()) => Ok(true),
             Err(Error::NotFound(_)) => Ok(false),
             Err(e) => Err(e),
-        }
-    }
-
-    /// Rotates a token: creates a replacement with the same account, name, description, icon and
-    /// modules, then disables the old one (reversible). Call [`Rotation::finish`] once the new
-    /// secret is in use, to delete the old token. If disabling fails, the error
-    /// ([`Error::RotationIncomplete`]) still carries the replacement and its secret.
-    pub async fn rotate(&self, token: impl TokenRef) -> Result<Rotation, Error> {
-        let old = self.get(token.token_id()).await?;
-        // Active or already Disabled tokens can be rotated; a Deleted one cannot.
-        if old.status() == TokenStatus::Deleted {
-            return Err(Error::InvalidTransition {
-                id: old.id().to_string(),
-                from: TokenStatus::Deleted,
-                action: Action::Disable,
-            });
-        }
-        let new = self.create(&NewToken::like(&old)).await?;
-        match self.ensure_disabled(&old).await {
-            Ok(outcome) => Ok(Rotation {
-                old: outcome.token().clone(),
-                new,
-            }),
-            Err(source) => {
-                let old_status = match self.get(old.id()).await {
-                    Ok(t) => t.status(),
-                    Err(_) => old.status(),
-                };
-                Err(Error::RotationIncomplete {
-                    new: Box::new(new),
-                    old_id: old.id().to_string(),
-                    old_status,
-                    source: Box::new(source),
-                })
-            }
         }
     }
 
@@ -447,22 +440,6 @@ pub(crate) fn without_secret(mut fields: Vec<String>) -> Vec<String> {
         fields.push("-token".into());
     }
     fields
-}
-
-/// A rotation in progress: the replacement is Active, the old token Disabled.
-#[derive(Debug, Clone)]
-pub struct Rotation {
-    /// The old token, Disabled.
-    pub old: Token,
-    /// The replacement, with its secret.
-    pub new: CreatedToken,
-}
-
-impl Rotation {
-    /// Deletes the old token (once the new secret is in use everywhere).
-    pub async fn finish(&self, client: &Client) -> Result<(), Error> {
-        client.delete_if_exists(self.old.id()).await.map(|_| ())
-    }
 }
 
 /// The ids a bulk operation failed for, with their errors.

@@ -567,20 +567,46 @@ impl<T: TokenRef + ?Sized> TokenRef for &T {
     }
 }
 
-/// What an `ensure_*` call did.
+/// What an `ensure_*` call did. The token is in the wanted state in every case (otherwise the
+/// call fails with [`Error::UnexpectedState`](crate::Error::UnexpectedState)).
+///
+/// The rule: `Unchanged` when the token was seen in the wanted state before anything was sent,
+/// or the platform refused the change as a no-op; `Changed` when the platform carried out the
+/// change for this call: a 200 answer, on a platform that refuses no-ops (the platform's
+/// documented behaviour, [`NoopTransitions::Refused`]), or after an earlier attempt of this
+/// call whose answer was lost. On a server that answers no-ops with 200
+/// ([`NoopTransitions::Accepted`]), a 200 cannot tell this call's change from a concurrent
+/// one's: `Unconfirmed`.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// This call changed the token's state.
     Changed(Token),
     /// The token already was in the wanted state.
     Unchanged(Token),
+    /// The token is in the wanted state, and this call may or may not be the one that put it
+    /// there (a server that answers no-ops with 200, and concurrent calls).
+    Unconfirmed(Token),
+}
+
+/// How the server answers a transition the token is already past (enabling an Active token,
+/// disabling a Disabled one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum NoopTransitions {
+    /// It refuses it (400): the platform's documented behaviour. A 200 then means the call
+    /// changed the state.
+    #[default]
+    Refused,
+    /// It answers 200 and changes nothing (as `mpt-mock --noop-transitions accept` does).
+    /// `ensure_*` by id then reads the state first, and reports a 200 as
+    /// [`Outcome::Unconfirmed`].
+    Accepted,
 }
 
 impl Outcome {
     /// The token, in its wanted state.
     pub fn token(&self) -> &Token {
         match self {
-            Outcome::Changed(t) | Outcome::Unchanged(t) => t,
+            Outcome::Changed(t) | Outcome::Unchanged(t) | Outcome::Unconfirmed(t) => t,
         }
     }
 
@@ -592,7 +618,7 @@ impl Outcome {
     /// The token, in its wanted state.
     pub fn into_token(self) -> Token {
         match self {
-            Outcome::Changed(t) | Outcome::Unchanged(t) => t,
+            Outcome::Changed(t) | Outcome::Unchanged(t) | Outcome::Unconfirmed(t) => t,
         }
     }
 }

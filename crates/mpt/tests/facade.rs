@@ -177,10 +177,24 @@ async fn ensure_helpers_are_idempotent_under_both_noop_answers() {
             .start()
             .await
             .unwrap();
-        let client = client_for(&server, fast_retries(3));
+        let noops = match noop {
+            NoopTransition::Reject => mpt::NoopTransitions::Refused,
+            _ => mpt::NoopTransitions::Accepted,
+        };
+        let client = Client::builder()
+            .base_url(server.base_url())
+            .api_token(server.admin_secret())
+            .retry(fast_retries(3))
+            .noop_transitions(noops)
+            .build()
+            .unwrap();
         let id = server.seed_token(SeedToken::named("t")).id;
         let first = client.ensure_disabled(id.as_str()).await.unwrap();
-        assert!(first.changed(), "{noop:?}");
+        // A 200 proves this call's change only where no-ops are refused.
+        match noop {
+            NoopTransition::Reject => assert!(first.changed(), "{first:?}"),
+            _ => assert!(matches!(first, Outcome::Unconfirmed(_)), "{first:?}"),
+        }
         assert_eq!(first.token().status(), TokenStatus::Disabled);
         let token = first.token().clone();
         let again = client.ensure_disabled(&token).await.unwrap();
@@ -194,7 +208,9 @@ async fn ensure_helpers_are_idempotent_under_both_noop_answers() {
             revision,
             "{noop:?}: a no-op changed nothing"
         );
-        assert!(client.ensure_active(id.as_str()).await.unwrap().changed());
+        assert!(!matches!(by_id, Outcome::Changed(_)), "{noop:?}: {by_id:?}");
+        let on = client.ensure_active(id.as_str()).await.unwrap();
+        assert_eq!(on.token().status(), TokenStatus::Active);
     }
 }
 
@@ -270,16 +286,15 @@ async fn delete_if_exists_treats_gone_as_done() {
 }
 
 #[tokio::test]
-async fn rotate_creates_a_twin_disables_the_old_and_finish_deletes_it() {
+async fn rotate_makes_a_twin_keeps_both_secrets_working_then_retires_and_finishes() {
     let (server, client) = start().await;
-    let old = client
+    let made = client
         .create(&new_token("rotating").icon("/icons/a.png"))
         .await
-        .unwrap()
-        .token;
-    let rotation = client.rotate(old.id()).await.unwrap();
-    assert_eq!(rotation.old.status(), TokenStatus::Disabled);
-    let new = &rotation.new.token;
+        .unwrap();
+    let old = made.token.clone();
+    let mut rotation = client.rotate(&old).await.unwrap();
+    let new = rotation.new.token.clone();
     assert_ne!(new.id(), old.id());
     assert_eq!(
         (new.name(), new.description(), new.icon()),
@@ -290,9 +305,126 @@ async fn rotate_creates_a_twin_disables_the_old_and_finish_deletes_it() {
         (old.account_id(), old.module_ids())
     );
     assert_eq!(rotation.new.secret.token_id(), Some(new.id()));
+    // The overlap window: the old token stays Active and both secrets authenticate.
+    assert_eq!(server.token_status(old.id()).as_deref(), Some("Active"));
+    for secret in [
+        made.secret.expose_secret(),
+        rotation.new.secret.expose_secret(),
+    ] {
+        let as_service = Client::builder()
+            .base_url(server.base_url())
+            .api_token(secret)
+            .build()
+            .unwrap();
+        as_service.get(old.id()).await.unwrap();
+    }
+    // Retiring needs a verified replacement.
+    let err = rotation.retire(&client, None).await.unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    rotation.verify(&client).await.unwrap();
+    rotation
+        .retire(
+            &client,
+            Some(mpt::Quiet {
+                period: Duration::from_millis(30),
+                poll: Duration::from_millis(10),
+                max_wait: Duration::from_secs(5),
+            }),
+        )
+        .await
+        .unwrap();
+    assert_eq!(server.token_status(old.id()).as_deref(), Some("Disabled"));
     rotation.finish(&client).await.unwrap();
     assert_eq!(server.token_status(old.id()).as_deref(), Some("Deleted"));
     assert_eq!(server.token_status(new.id()).as_deref(), Some("Active"));
+    assert_eq!(rotation.plan.phase, mpt::RotationPhase::Finished);
+    // Every phase again is a no-op.
+    rotation.verify(&client).await.unwrap();
+    rotation.retire(&client, None).await.unwrap();
+    rotation.finish(&client).await.unwrap();
+}
+
+/// The plan is saved (as JSON, never with a secret) after every phase; the job "crashes"
+/// (plan and client dropped) between every two phases and resumes from the saved plan.
+#[tokio::test]
+async fn a_rotation_crashed_between_every_two_phases_resumes() {
+    let (server, client) = start().await;
+    let old = server.seed_token(SeedToken::named("svc"));
+    let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let mut saved = serde_json::to_string(&plan).unwrap();
+    drop(plan);
+
+    // Crash during start: the create reached the platform but its answer was lost, and the
+    // plan was never saved as Created.
+    server.set_faults(
+        Faults::none().with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
+    );
+    let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    let _ = plan.start(&client).await; // whatever it says, the process dies here
+    server.set_faults(Faults::none());
+    let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    let created = plan
+        .start(&client)
+        .await
+        .unwrap()
+        .expect("adopted, with its secret");
+    assert_eq!(server.tokens_created(), 1, "no second replacement");
+    assert_eq!(plan.phase, mpt::RotationPhase::Created);
+    saved = serde_json::to_string(&plan).unwrap();
+    assert!(!saved.contains(created.secret.expose_secret()), "{saved}");
+    assert!(!saved.contains("idt:"), "{saved}");
+
+    let client = client_for(&server, fast_retries(3)); // a new process
+    let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    assert!(
+        plan.start(&client).await.unwrap().is_none(),
+        "start again: nothing new"
+    );
+    plan.verify(&client, &created.secret).await.unwrap();
+    saved = serde_json::to_string(&plan).unwrap();
+
+    let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    plan.verify(&client, &created.secret).await.unwrap();
+    plan.retire(&client, None).await.unwrap();
+    saved = serde_json::to_string(&plan).unwrap();
+    // Crash after the disable was sent but before the answer: retire again.
+    let mut again: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    again.phase = mpt::RotationPhase::Verified;
+    again.retire(&client, None).await.unwrap();
+
+    let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    plan.finish(&client).await.unwrap();
+    let mut twice: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    twice.finish(&client).await.unwrap();
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    assert_eq!(
+        server.token_status(created.token.id()).as_deref(),
+        Some("Active")
+    );
+    assert_eq!(server.tokens_created(), 1);
+}
+
+/// A wrong secret fails verification, and the rotation stays where it was.
+#[tokio::test]
+async fn verify_refuses_a_secret_that_does_not_authenticate() {
+    let (server, client) = start().await;
+    let old = server.seed_token(SeedToken::named("svc"));
+    let mut rotation = client.rotate(old.id.as_str()).await.unwrap();
+    let other = server.seed_token(SeedToken::named("other"));
+    let err = rotation
+        .plan
+        .verify(&client, &other.secret)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    let forged = format!("idt:{}:not-the-secret", rotation.new.token.id());
+    let err = rotation
+        .plan
+        .verify(&client, &mpt::TokenSecret::new(forged))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthorized(_)), "{err:?}");
+    assert_eq!(rotation.plan.phase, mpt::RotationPhase::Created);
 }
 
 #[tokio::test]
@@ -302,7 +434,10 @@ async fn a_rotation_whose_disable_fails_still_returns_the_new_token() {
     server.set_faults(
         Faults::none().with(FaultRule::every(1, Fault::Status(500)).only([Operation::Disable])),
     );
-    let err = client.rotate(old.as_str()).await.unwrap_err();
+    let err = client
+        .rotate_now_with_outage(old.as_str())
+        .await
+        .unwrap_err();
     let Error::RotationIncomplete {
         new,
         old_id,
@@ -723,7 +858,10 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
     let server_err = client.get(created.token.id()).await.unwrap_err();
     server.set_faults(Faults::none());
     client.get(created.token.id()).await.unwrap();
-    let rotated = client.rotate(created.token.id()).await.unwrap();
+    let rotated = client
+        .rotate_now_with_outage(created.token.id())
+        .await
+        .unwrap();
 
     let texts = [
         format!("{created:?}"),
@@ -1304,5 +1442,60 @@ async fn secrets_travel_only_when_asked_and_empty_updates_send_nothing() {
     assert!(
         err.to_string().contains("name: '/' is not allowed"),
         "{err}"
+    );
+}
+
+/// On a server that answers no-ops with 200, a client told so never claims a change it cannot
+/// prove: already there is `Unchanged` (nothing sent), a 200 is `Unconfirmed`, and 200
+/// concurrent calls on one token report no `Changed` at all (before: 200 × `Changed`).
+#[tokio::test]
+async fn a_200_noop_is_never_reported_as_this_calls_change() {
+    let server = MockServer::builder()
+        .noop_transition(NoopTransition::Accept)
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token(server.admin_secret())
+        .retry(fast_retries(3))
+        .noop_transitions(mpt::NoopTransitions::Accepted)
+        .build()
+        .unwrap();
+    let disabled = server.seed_token(SeedToken::named("off").with_status("Disabled"));
+    let outcome = client.ensure_disabled(disabled.id.as_str()).await.unwrap();
+    assert!(matches!(outcome, Outcome::Unchanged(_)), "{outcome:?}");
+    assert_eq!(server.requests(Operation::Disable), 0, "nothing was sent");
+
+    let active = server.seed_token(SeedToken::named("on"));
+    let outcome = client.ensure_disabled(active.id.as_str()).await.unwrap();
+    assert!(matches!(outcome, Outcome::Unconfirmed(_)), "{outcome:?}");
+    assert_eq!(outcome.into_token().status(), TokenStatus::Disabled);
+
+    let racy = server.seed_token(SeedToken::named("racy"));
+    let calls = (0..200).map(|_| client.ensure_disabled(racy.id.as_str()));
+    let outcomes: Vec<Outcome> = futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(outcomes.iter().filter(|o| o.changed()).count(), 0);
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o.token().status() == TokenStatus::Disabled)
+    );
+    assert_eq!(
+        server.token_revision(&racy.id),
+        Some(2),
+        "one change happened"
+    );
+    let report = client
+        .disable_many([racy.id.as_str(), disabled.id.as_str()], 2)
+        .await;
+    assert!(
+        report
+            .succeeded()
+            .all(|(_, o)| matches!(o, Outcome::Unchanged(_)))
     );
 }
