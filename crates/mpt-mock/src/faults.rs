@@ -90,6 +90,9 @@ pub struct FaultRule {
     pub only: Option<Vec<Operation>>,
     /// How many times it fires at most; `None` = without end.
     pub times: Option<u64>,
+    /// The one token it counts and hits (requests about other tokens, and lists and creates,
+    /// pass); `None` = all.
+    pub token: Option<String>,
 }
 
 impl FaultRule {
@@ -100,6 +103,7 @@ impl FaultRule {
             fault,
             only: None,
             times: None,
+            token: None,
         }
     }
 
@@ -129,8 +133,16 @@ impl FaultRule {
         self
     }
 
-    fn applies_to(&self, op: Operation) -> bool {
+    /// Only requests about this token: "drop the answer of the first disable of TKN-1" is
+    /// `FaultRule::once(Fault::DropAfterProcessing).only([Operation::Disable]).for_token("TKN-1")`.
+    pub fn for_token(mut self, id: impl Into<String>) -> FaultRule {
+        self.token = Some(id.into());
+        self
+    }
+
+    fn applies_to(&self, op: Operation, token: Option<&str>) -> bool {
         self.only.as_ref().is_none_or(|ops| ops.contains(&op))
+            && self.token.as_deref().is_none_or(|t| token == Some(t))
     }
 }
 
@@ -188,7 +200,7 @@ impl FaultState {
     }
 
     /// Counts this request against every rule and returns the fault that fires, if any.
-    pub(crate) fn next(&mut self, op: Operation) -> Option<Fault> {
+    pub(crate) fn next(&mut self, op: Operation, token: Option<&str>) -> Option<Fault> {
         let mut fired = None;
         for ((rule, count), done) in self
             .faults
@@ -197,7 +209,7 @@ impl FaultState {
             .zip(self.counters.iter_mut())
             .zip(self.fired.iter_mut())
         {
-            if rule.applies_to(op) {
+            if rule.applies_to(op, token) {
                 *count += 1;
                 let spent = rule.times.is_some_and(|t| *done >= t);
                 if fired.is_none() && !spent && *count % rule.every == 0 {

@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) admin_secret: String,
     pub(crate) requests: [AtomicU64; 7],
     pub(crate) tokens_created: AtomicU64,
+    pub(crate) recording: std::sync::atomic::AtomicBool,
+    pub(crate) recorded: Mutex<std::collections::VecDeque<crate::RecordedRequest>>,
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking test must not wedge the server).
@@ -92,7 +94,60 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .fallback(|| async { problem_response(&Problem::new(404, "No such endpoint.")) })
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(problem_for_rejections))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            record_request,
+        ))
         .with_state(shared)
+}
+
+/// Most requests kept by [`MockServer::recorded`](crate::MockServer::recorded) (the oldest go).
+pub const RECORDED_REQUESTS: usize = 10_000;
+
+/// Keeps a copy of each request (its `Authorization` value redacted) when recording is on.
+async fn record_request(
+    State(shared): State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if !shared.recording.load(Ordering::Relaxed) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY_BYTES).await else {
+        return problem_response(&Problem::new(
+            413,
+            format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
+        ));
+    };
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(name, value)| {
+            let value = if *name == header::AUTHORIZATION {
+                "[REDACTED]".to_string()
+            } else {
+                String::from_utf8_lossy(value.as_bytes()).into_owned()
+            };
+            (name.as_str().to_string(), value)
+        })
+        .collect();
+    let recorded = crate::RecordedRequest {
+        method: parts.method.as_str().to_string(),
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(String::from),
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    {
+        let mut log = lock(&shared.recorded);
+        if log.len() == RECORDED_REQUESTS {
+            log.pop_front();
+        }
+        log.push_back(recorded);
+    }
+    next.run(axum::extract::Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 /// Largest request body the mock reads; a larger one is answered 413 with problem details.
@@ -163,6 +218,8 @@ pub(crate) async fn serve(
 struct Call {
     shared: Arc<Shared>,
     op: Operation,
+    /// The token the request is about, for faults aimed at one token.
+    token_id: Option<String>,
     headers: HeaderMap,
     kill: Option<ConnectionKill>,
 }
@@ -177,7 +234,7 @@ impl Call {
         shared.requests[self.op.index()].fetch_add(1, Ordering::Relaxed);
         let (fault, latency, decorate) = {
             let mut faults = lock(&shared.faults);
-            let fault = faults.next(self.op);
+            let fault = faults.next(self.op, self.token_id.as_deref());
             let f = &faults.faults;
             (fault, f.latency, (f.unknown_fields, f.unknown_enum_values))
         };
@@ -372,12 +429,14 @@ fn decorate_body(body: &mut Value, unknown_fields: bool, unknown_enums: bool) {
 fn call(
     shared: Arc<Shared>,
     op: Operation,
+    token_id: Option<&str>,
     headers: HeaderMap,
     kill: Option<axum::Extension<ConnectionKill>>,
 ) -> Call {
     Call {
         shared,
         op,
+        token_id: token_id.map(String::from),
         headers,
         kill: kill.map(|k| k.0),
     }
@@ -391,7 +450,7 @@ async fn list(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    call(s, Operation::List, headers, kill)
+    call(s, Operation::List, None, headers, kill)
         .run(move |store, _, _| {
             let q = ListQuery::parse(query.as_deref())?;
             let mut matched: Vec<&Token> = store
@@ -426,7 +485,7 @@ async fn get_one(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    call(s, Operation::Get, headers, kill)
+    call(s, Operation::Get, Some(&id), headers, kill)
         .run(move |store, _, _| {
             let mut omit = Vec::new();
             for part in query
@@ -556,7 +615,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    call(s, Operation::Create, headers, kill)
+    call(s, Operation::Create, None, headers, kill)
         .run(move |store, actor, now| {
             let map = object_body(&body)?;
             let mut errors = Vec::new();
@@ -614,7 +673,7 @@ async fn update(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    call(s, Operation::Update, headers, kill)
+    call(s, Operation::Update, Some(&id), headers, kill)
         .run(move |store, actor, now| {
             store.live(&id)?;
             let map = object_body(&body)?;
@@ -648,7 +707,7 @@ async fn delete(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    call(s, Operation::Delete, headers, kill)
+    call(s, Operation::Delete, Some(&id), headers, kill)
         .run(move |store, actor, now| {
             store.delete(&id, actor.clone(), now)?;
             Ok(Reply::NoContent)
@@ -668,7 +727,7 @@ fn switch(
         Switch::Disable => Operation::Disable,
     };
     let noop = *lock(&s.noop);
-    call(s, op, headers, kill).run(move |store, actor, now| {
+    call(s, op, Some(&id), headers, kill).run(move |store, actor, now| {
         store.switch(&id, action, noop, actor.clone(), now)?;
         token_reply(store, &id, StatusCode::OK, false)
     })

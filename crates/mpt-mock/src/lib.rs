@@ -16,7 +16,9 @@
 //! * **errors** as RFC 9457 problem details with `traceId` and `errors` in both shapes;
 //! * **faults** on demand ([`Faults`]): latency, 429 with `Retry-After`, 5xx, HTML error pages,
 //!   connections dropped after the request was processed, malformed JSON, unknown fields and
-//!   enum values; and counters ([`MockServer::requests`], [`MockServer::tokens_created`]).
+//!   enum values, each every Nth request, once or for the first N, for some operations or one
+//!   token; counters ([`MockServer::requests`], [`MockServer::tokens_created`]); and a record of
+//!   every request, secrets redacted ([`MockServer::recorded`]).
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
@@ -45,7 +47,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultRule, Faults, Operation};
-pub use http::{BASE_PATH, MAX_BODY_BYTES};
+pub use http::{BASE_PATH, MAX_BODY_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use store::NoopTransition;
 
@@ -117,6 +119,31 @@ impl SeedToken {
     }
 }
 
+/// A request the mock received, as [`MockServer::recorded`] gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordedRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// The path, e.g. `/public/v1/accounts/api-tokens/TKN-1/disable`.
+    pub path: String,
+    /// The raw query string, without `?`.
+    pub query: Option<String>,
+    /// Every header, names in lower case; `authorization`'s value is `[REDACTED]`.
+    pub headers: Vec<(String, String)>,
+    /// The body, as text (empty for none).
+    pub body: String,
+}
+
+impl RecordedRequest {
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A seeded token's id and secret.
 #[derive(Debug, Clone)]
 pub struct Seeded {
@@ -134,9 +161,18 @@ pub struct MockServerBuilder {
     faults: Faults,
     noop: NoopTransition,
     seed: usize,
+    /// Recording off (it is on unless told).
+    no_recording: bool,
 }
 
 impl MockServerBuilder {
+    /// Whether to keep a copy of each request for [`MockServer::recorded`] (default on; the
+    /// `mpt-mock` binary turns it off).
+    pub fn record_requests(mut self, on: bool) -> Self {
+        self.no_recording = !on;
+        self
+    }
+
     /// Listen on this loopback port (default 0: any free port).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
@@ -192,6 +228,8 @@ impl MockServerBuilder {
                 .unwrap_or_else(|| format!("mock-admin:{:032x}", fastrand::u128(..))),
             requests: Default::default(),
             tokens_created: AtomicU64::new(0),
+            recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
+            recorded: Mutex::new(std::collections::VecDeque::new()),
         });
         let (shutdown, watcher) = watch::channel(false);
         tokio::spawn(http::serve(
@@ -352,6 +390,17 @@ impl MockServer {
     /// Requests seen for all operations.
     pub fn total_requests(&self) -> u64 {
         Operation::ALL.iter().map(|op| self.requests(*op)).sum()
+    }
+
+    /// The requests received, oldest first (at most [`RECORDED_REQUESTS`]), with their
+    /// `Authorization` value redacted: assert on what a client sent.
+    pub fn recorded(&self) -> Vec<RecordedRequest> {
+        lock(&self.shared.recorded).iter().cloned().collect()
+    }
+
+    /// Forgets the requests recorded so far.
+    pub fn clear_recorded(&self) {
+        lock(&self.shared.recorded).clear();
     }
 
     /// Tokens successfully created through the API (seeded ones not counted).

@@ -52,6 +52,8 @@ fn main() -> std::process::ExitCode {
         let mut builder = MockServer::builder()
             .port(args.port)
             .seed(args.seed)
+            // Nobody reads the record of a standalone server: keep it lean.
+            .record_requests(false)
             .noop_transition(match args.noop_transitions {
                 Noop::Reject => NoopTransition::Reject,
                 Noop::Accept => NoopTransition::Accept,

@@ -758,3 +758,57 @@ async fn an_oversized_body_gets_a_413_problem() {
     let (status, _) = api.admin(reqwest::Method::GET, "", None).await;
     assert_eq!(status, StatusCode::OK, "the server still serves");
 }
+
+/// The mock records each request (method, path, query, headers with the secret redacted,
+/// body), and a fault can be aimed at one token.
+#[tokio::test]
+async fn requests_are_recorded_and_faults_can_aim_at_one_token() {
+    let api = Api::start().await;
+    let a = api.server.seed_token(SeedToken::named("a"));
+    let b = api.server.seed_token(SeedToken::named("b"));
+    api.server.set_faults(
+        Faults::none().with(
+            FaultRule::once(Fault::Status(503))
+                .only([Operation::Disable])
+                .for_token(b.id.clone()),
+        ),
+    );
+    api.server.clear_recorded();
+    let (status, _) = api
+        .admin(reqwest::Method::POST, &format!("/{}/disable", a.id), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "another token passes");
+    let (status, _) = api
+        .admin(reqwest::Method::POST, &format!("/{}/disable", b.id), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the aimed one fails"
+    );
+    let (status, _) = api
+        .admin(reqwest::Method::POST, &format!("/{}/disable", b.id), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "once only");
+    let (status, _) = api
+        .admin(
+            reqwest::Method::PUT,
+            &format!("/{}?x=1", a.id),
+            Some(json!({"name": "renamed"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let recorded = api.server.recorded();
+    assert_eq!(recorded.len(), 4);
+    assert_eq!(recorded[0].method, "POST");
+    assert_eq!(recorded[0].path, format!("{BASE_PATH}/{}/disable", a.id));
+    assert_eq!(recorded[3].query.as_deref(), Some("x=1"));
+    assert_eq!(recorded[3].body, r#"{"name":"renamed"}"#);
+    for r in &recorded {
+        assert_eq!(r.header("Authorization"), Some("[REDACTED]"));
+        assert!(!format!("{r:?}").contains(api.server.admin_secret()));
+    }
+    api.server.clear_recorded();
+    assert!(api.server.recorded().is_empty());
+}

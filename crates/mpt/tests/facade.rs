@@ -1499,3 +1499,49 @@ async fn a_200_noop_is_never_reported_as_this_calls_change() {
             .all(|(_, o)| matches!(o, Outcome::Unchanged(_)))
     );
 }
+
+/// What the facade sends, as the mock recorded it: the secret never in it, the user agent set,
+/// and a fault aimed at one token of a bulk call hits that token only.
+#[tokio::test]
+async fn the_mock_records_what_the_facade_sends() {
+    let (server, client) = start().await;
+    let tokens: Vec<_> = (0..3)
+        .map(|i| server.seed_token(SeedToken::named(format!("r{i}"))))
+        .collect();
+    server.set_faults(
+        Faults::none().with(
+            FaultRule::once(Fault::DropAfterProcessing)
+                .only([Operation::Disable])
+                .for_token(tokens[1].id.clone()),
+        ),
+    );
+    server.clear_recorded();
+    let report = client
+        .disable_many(tokens.iter().map(|t| t.id.as_str()), 1)
+        .await;
+    assert!(
+        report
+            .into_result()
+            .unwrap()
+            .iter()
+            .all(|(_, o)| o.changed())
+    );
+    let disables: Vec<_> = server
+        .recorded()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/disable"))
+        .collect();
+    assert_eq!(disables.len(), 4, "three disables, one sent twice");
+    assert_eq!(
+        disables
+            .iter()
+            .filter(|r| r.path.contains(&tokens[1].id))
+            .count(),
+        2
+    );
+    for r in &disables {
+        assert_eq!(r.method, "POST");
+        assert!(r.header("user-agent").unwrap().starts_with("mpt/"));
+        assert_eq!(r.header("authorization"), Some("[REDACTED]"));
+    }
+}
