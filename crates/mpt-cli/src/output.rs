@@ -1,0 +1,204 @@
+//! How results are printed: a table by default, or JSON (`--output json`: one document) or JSON
+//! lines (`--output jsonl`). JSON field names are stable; timestamps are RFC 3339 in JSON and
+//! humanised in tables. A token's secret is never in these (only `create` and `rotate start`
+//! print one, on purpose).
+
+use chrono::{DateTime, Utc};
+use mpt::Token;
+use serde_json::{Value, json};
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One JSON document per line.
+    Jsonl,
+}
+
+fn time(at: Option<DateTime<Utc>>) -> Value {
+    at.map_or(Value::Null, |t| json!(t.to_rfc3339()))
+}
+
+/// A token as JSON: stable field names, never the secret.
+pub fn token_json(t: &Token) -> Value {
+    json!({
+        "id": t.id(),
+        "name": t.name(),
+        "status": t.status().as_str(),
+        "accountId": t.account_id(),
+        "accountName": t.account_name(),
+        "description": t.description(),
+        "icon": t.icon(),
+        "modules": t.module_ids(),
+        "revision": t.revision(),
+        "lastAccessAt": time(t.last_access_at()),
+        "createdAt": time(t.created_at()),
+        "updatedAt": time(t.updated_at()),
+    })
+}
+
+/// `3d ago`, `in 5m`, `never`.
+pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
+        return "never".into();
+    };
+    let secs = (now - at).num_seconds();
+    let (n, future) = (secs.unsigned_abs(), secs < 0);
+    let text = match n {
+        0..60 => format!("{n}s"),
+        60..3600 => format!("{}m", n / 60),
+        3600..86_400 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+/// Rows under a header, columns padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+/// Tokens as a table, a JSON array, or JSON lines.
+pub fn tokens(list: &[Token], format: Format) -> String {
+    match format {
+        Format::Json => {
+            let all: Vec<Value> = list.iter().map(token_json).collect();
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&all).unwrap_or_default()
+            )
+        }
+        Format::Jsonl => list
+            .iter()
+            .map(|t| format!("{}\n", token_json(t)))
+            .collect(),
+        Format::Table => {
+            let now = Utc::now();
+            let rows: Vec<Vec<String>> = list
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.id().to_string(),
+                        t.name().unwrap_or("").to_string(),
+                        t.status().to_string(),
+                        t.account_id().unwrap_or("").to_string(),
+                        ago(t.last_access_at(), now),
+                        ago(t.created_at(), now),
+                    ]
+                })
+                .collect();
+            table(
+                &["ID", "NAME", "STATUS", "ACCOUNT", "LAST ACCESS", "CREATED"],
+                &rows,
+            )
+        }
+    }
+}
+
+/// One token: key/value lines, or a JSON object (on one line for `jsonl`).
+pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
+    let mut value = token_json(t);
+    for (k, v) in extra {
+        value[*k] = v.clone();
+    }
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
+        Format::Jsonl => format!("{value}\n"),
+        Format::Table => {
+            let now = Utc::now();
+            let mut rows = vec![
+                ("id", t.id().to_string()),
+                ("name", t.name().unwrap_or("").to_string()),
+                ("status", t.status().to_string()),
+                ("account", t.account_id().unwrap_or("").to_string()),
+                ("modules", t.module_ids().join(", ")),
+                ("description", t.description().unwrap_or("").to_string()),
+                (
+                    "revision",
+                    t.revision().map(|r| r.to_string()).unwrap_or_default(),
+                ),
+                ("last access", ago(t.last_access_at(), now)),
+                ("created", ago(t.created_at(), now)),
+            ];
+            for (k, v) in extra {
+                rows.push((k, v.as_str().map_or_else(|| v.to_string(), String::from)));
+            }
+            rows.iter().map(|(k, v)| format!("{k:<12} {v}\n")).collect()
+        }
+    }
+}
+
+/// One bulk result per id: JSON objects `{"id", "ok", "result", "error"}`.
+pub fn results(rows: &[(String, Result<String, String>)], format: Format) -> String {
+    let json = |(id, r): &(String, Result<String, String>)| match r {
+        Ok(what) => json!({"id": id, "ok": true, "result": what, "error": null}),
+        Err(e) => json!({"id": id, "ok": false, "result": null, "error": e}),
+    };
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows.iter().map(json).collect::<Vec<_>>())
+                .unwrap_or_default()
+        ),
+        Format::Jsonl => rows.iter().map(|r| format!("{}\n", json(r))).collect(),
+        Format::Table => rows
+            .iter()
+            .map(|(id, r)| match r {
+                Ok(what) => format!("{id}  {what}\n"),
+                Err(e) => format!("{id}  FAILED: {e}\n"),
+            })
+            .collect(),
+    }
+}
+
+/// `90d`, `12h`, `30m`, `45s`, `2w` as a duration.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?}: add a unit (s, m, h, d or w), e.g. 90d"))?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 90d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
+    };
+    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
+}
