@@ -140,6 +140,21 @@ fn prefix_label(prefix: &str) -> String {
     }
 }
 
+/// The `pub` fields, without their attributes.
+fn public_fields<P: Default>(
+    fields: &syn::punctuated::Punctuated<syn::Field, P>,
+) -> syn::punctuated::Punctuated<syn::Field, P> {
+    fields
+        .iter()
+        .filter(|f| public(&f.vis))
+        .cloned()
+        .map(|mut f| {
+            f.attrs.clear();
+            f
+        })
+        .collect()
+}
+
 /// A public item (other than modules and impls) on one line.
 fn render(item: &Item) -> Option<String> {
     match item {
@@ -147,30 +162,8 @@ fn render(item: &Item) -> Option<String> {
             let mut s = s.clone();
             s.attrs = api_attrs(&s.attrs);
             match &mut s.fields {
-                Fields::Named(named) => {
-                    named.named = named
-                        .named
-                        .iter()
-                        .filter(|f| public(&f.vis))
-                        .cloned()
-                        .map(|mut f| {
-                            f.attrs.clear();
-                            f
-                        })
-                        .collect();
-                }
-                Fields::Unnamed(unnamed) => {
-                    unnamed.unnamed = unnamed
-                        .unnamed
-                        .iter()
-                        .filter(|f| public(&f.vis))
-                        .cloned()
-                        .map(|mut f| {
-                            f.attrs.clear();
-                            f
-                        })
-                        .collect();
-                }
+                Fields::Named(named) => named.named = public_fields(&named.named),
+                Fields::Unnamed(unnamed) => unnamed.unnamed = public_fields(&unnamed.unnamed),
                 Fields::Unit => {}
             }
             Some(line(Item::Struct(s)))

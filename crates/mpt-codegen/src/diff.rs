@@ -1234,12 +1234,17 @@ impl Report {
     /// The bump of `mpt-api` (the generated client): major for a breaking change, minor for
     /// anything else.
     pub fn api_bump(&self) -> Bump {
-        if self.is_breaking() {
+        self.bump(self.is_breaking(), Bump::Minor)
+    }
+
+    /// Major when something breaks the crate, none when nothing changed, else `otherwise`.
+    fn bump(&self, breaks: bool, otherwise: Bump) -> Bump {
+        if breaks {
             Bump::Major
         } else if self.changes.is_empty() {
             Bump::None
         } else {
-            Bump::Minor
+            otherwise
         }
     }
 
@@ -1255,17 +1260,10 @@ impl Report {
                 })
             })
         };
-        if self
-            .changes
-            .iter()
-            .any(|c| c.level == Level::Breaking && (exposed(c) || c.rule.starts_with("operation-")))
-        {
-            Bump::Major
-        } else if self.changes.is_empty() {
-            Bump::None
-        } else {
-            Bump::Patch
-        }
+        let breaks = self.changes.iter().any(|c| {
+            c.level == Level::Breaking && (exposed(c) || c.rule.starts_with("operation-"))
+        });
+        self.bump(breaks, Bump::Patch)
     }
 
     /// One line: `3 breaking, 1 potentially breaking, 12 non-breaking changes`.
