@@ -789,6 +789,9 @@ async fn unknown_fields_and_statuses_decode() {
     let token = client.get(&odd).await.unwrap();
     assert_eq!(token.status(), TokenStatus::Unknown("Suspended".into()));
     assert!(!token.is_usable() && token.available_actions().is_empty());
+    // Fields the spec does not declare are kept, for callers to read.
+    assert!(token.extra().contains_key("href"), "{:?}", token.extra());
+    assert_eq!(token.account_type(), Some("Development"));
     assert_eq!(
         token
             .raw()
