@@ -326,6 +326,16 @@ fn flatten<'a>(doc: &'a Value, value: &'a Value, pointer: String, depth: usize) 
     flat
 }
 
+/// Whether a parameter or request body says `required: true`.
+fn is_required(value: &Value) -> bool {
+    value.get("required") == Some(&Value::Bool(true))
+}
+
+/// `required` or `optional`.
+fn word(required: bool) -> &'static str {
+    if required { "required" } else { "optional" }
+}
+
 fn show(value: &Value) -> String {
     match value {
         Value::String(s) => format!("`{s}`"),
@@ -543,7 +553,7 @@ impl Walk<'_> {
         }
         for key in added.into_iter().filter(|k| !renamed.contains(*k)) {
             let (p, at) = &news[key];
-            let required = p.get("required") == Some(&Value::Bool(true));
+            let required = is_required(p);
             let (rule, level) = if required {
                 ("parameter-required-added", Level::Breaking)
             } else {
@@ -552,12 +562,7 @@ impl Walk<'_> {
             self.push(
                 rule,
                 level,
-                format!(
-                    "{} {} parameter `{}` added",
-                    if required { "required" } else { "optional" },
-                    key.0,
-                    key.1
-                ),
+                format!("{} {} parameter `{}` added", word(required), key.0, key.1),
                 None,
                 Some(at),
             );
@@ -566,10 +571,7 @@ impl Walk<'_> {
             let Some((np, nat)) = news.get(key) else {
                 continue;
             };
-            let (was, is) = (
-                op_.get("required") == Some(&Value::Bool(true)),
-                np.get("required") == Some(&Value::Bool(true)),
-            );
+            let (was, is) = (is_required(op_), is_required(np));
             if was != is {
                 let (rule, level) = if is {
                     ("parameter-became-required", Level::Breaking)
@@ -579,12 +581,7 @@ impl Walk<'_> {
                 self.push(
                     rule,
                     level,
-                    format!(
-                        "{} parameter `{}` became {}",
-                        key.0,
-                        key.1,
-                        if is { "required" } else { "optional" }
-                    ),
+                    format!("{} parameter `{}` became {}", key.0, key.1, word(is)),
                     Some(&format!("{oat}/required")),
                     Some(&format!("{nat}/required")),
                 );
@@ -612,7 +609,7 @@ impl Walk<'_> {
         match (body(self.old, old), body(self.new, new)) {
             (None, None) => {}
             (None, Some((b, at))) => {
-                let required = b.get("required") == Some(&Value::Bool(true));
+                let required = is_required(b);
                 self.push(
                     if required {
                         "request-body-required-added"
@@ -624,10 +621,7 @@ impl Walk<'_> {
                     } else {
                         Level::NonBreaking
                     },
-                    format!(
-                        "{} request body added",
-                        if required { "required" } else { "optional" }
-                    ),
+                    format!("{} request body added", word(required)),
                     None,
                     Some(&at),
                 );
@@ -640,10 +634,7 @@ impl Walk<'_> {
                 None,
             ),
             (Some((ob, oat)), Some((nb, nat))) => {
-                let (was, is) = (
-                    ob.get("required") == Some(&Value::Bool(true)),
-                    nb.get("required") == Some(&Value::Bool(true)),
-                );
+                let (was, is) = (is_required(ob), is_required(nb));
                 if was != is {
                     self.push(
                         if is {
@@ -656,10 +647,7 @@ impl Walk<'_> {
                         } else {
                             Level::NonBreaking
                         },
-                        format!(
-                            "request body became {}",
-                            if is { "required" } else { "optional" }
-                        ),
+                        format!("request body became {}", word(is)),
                         Some(&format!("{oat}/required")),
                         Some(&format!("{nat}/required")),
                     );
@@ -1080,10 +1068,7 @@ impl Walk<'_> {
                     } else {
                         Level::NonBreaking
                     },
-                    format!(
-                        "{label}: {} property `{name}` added",
-                        if required { "required" } else { "optional" }
-                    ),
+                    format!("{label}: {} property `{name}` added", word(required)),
                     None,
                     Some(nat),
                 ),
@@ -1128,10 +1113,7 @@ impl Walk<'_> {
                     } else {
                         Level::NonBreaking
                     },
-                    format!(
-                        "{label}: property `{name}` became {}",
-                        if is { "required" } else { "optional" }
-                    ),
+                    format!("{label}: property `{name}` became {}", word(is)),
                     Some(oat),
                     Some(nat),
                 );
