@@ -126,32 +126,11 @@ impl Client {
         started: DateTime<Utc>,
         source: Error,
     ) -> Error {
-        // Clocks differ: a token created up to a minute before the request started may still be
-        // this request's (a token of another caller with the same name is listed too: names are
-        // not unique, which is why the caller decides).
-        let since = started - chrono::Duration::seconds(60);
-        let found = self
-            .list()
-            .filter(Filter::account(new.account_id()).and(Filter::name(new.name())))
-            .select(["+audit"])
-            .with_secrets()
-            .collect()
-            .await;
-        let (candidates, lookup) = match found {
-            Ok(tokens) => (
-                tokens
-                    .into_iter()
-                    .filter(|t| t.created_at().is_none_or(|at| at >= since))
-                    .inspect(|t| {
-                        if let Some(secret) = t.secret() {
-                            self.layer().redactor.remember(secret.expose_secret());
-                        }
-                    })
-                    .collect(),
-                None,
-            ),
-            Err(e) => (Vec::new(), Some(Box::new(e))),
-        };
+        let (candidates, lookup) =
+            match self.made_since(new.account_id(), new.name(), started).await {
+                Ok(tokens) => (tokens, None),
+                Err(e) => (Vec::new(), Some(Box::new(e))),
+            };
         Error::CreateUnconfirmed {
             account_id: new.account_id().to_string(),
             name: new.name().to_string(),
@@ -159,6 +138,35 @@ impl Client {
             lookup,
             source: Box::new(source),
         }
+    }
+
+    /// The tokens named `name` in `account_id` made since `started` (or whose creation time the
+    /// answer lacks), with their secrets, which are remembered for redaction. Clocks differ: a
+    /// token created up to a minute before `started` counts. Names are not unique, so another
+    /// caller's token may be among them: the caller decides.
+    pub(crate) async fn made_since(
+        &self,
+        account_id: &str,
+        name: &str,
+        started: DateTime<Utc>,
+    ) -> Result<Vec<Token>, Error> {
+        let since = started - chrono::Duration::seconds(60);
+        let tokens = self
+            .list()
+            .filter(Filter::account(account_id).and(Filter::name(name)))
+            .select(["+audit"])
+            .with_secrets()
+            .collect()
+            .await?;
+        Ok(tokens
+            .into_iter()
+            .filter(|t| t.created_at().is_none_or(|at| at >= since))
+            .inspect(|t| {
+                if let Some(secret) = t.secret() {
+                    self.layer().redactor.remember(secret.expose_secret());
+                }
+            })
+            .collect())
     }
 
     /// Applies a delta update (only what `update` sets is sent).

@@ -18,7 +18,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::list::Filter;
 use crate::token::{CreatedToken, NewToken, Token, TokenRef, TokenStatus};
 use mpt_api::TokenSecret;
 
@@ -142,7 +141,7 @@ impl RotationPlan {
                         lookup: None,
                         source,
                         ..
-                    }) => self.adopt(client, candidates, *source)?,
+                    }) => self.adopt(candidates, *source)?,
                     Err(e) => return Err(e),
                 }
             }
@@ -155,19 +154,14 @@ impl RotationPlan {
 
     /// A replacement an earlier run of this plan made, if any.
     async fn made_since(&self, client: &Client) -> Result<Option<CreatedToken>, Error> {
-        let since = self.planned_at - chrono::Duration::seconds(60);
         let found: Vec<Token> = client
-            .list()
-            .filter(Filter::account(&self.account_id).and(Filter::name(&self.name)))
-            .select(["+audit"])
-            .with_secrets()
-            .collect()
+            .made_since(&self.account_id, &self.name, self.planned_at)
             .await?
             .into_iter()
             .filter(|t| {
                 t.id() != self.old_id
                     && t.status() == TokenStatus::Active
-                    && t.created_at().is_some_and(|at| at >= since)
+                    && t.created_at().is_some()
             })
             .collect();
         if found.is_empty() {
@@ -177,21 +171,16 @@ impl RotationPlan {
             "resuming the rotation of {}: a replacement may have been made before the plan was saved",
             self.old_id
         ));
-        self.adopt(client, found, source).map(Some)
+        self.adopt(found, source).map(Some)
     }
 
     /// The one candidate, with its secret; else the caller decides.
-    fn adopt(
-        &self,
-        client: &Client,
-        mut candidates: Vec<Token>,
-        source: Error,
-    ) -> Result<CreatedToken, Error> {
+    fn adopt(&self, mut candidates: Vec<Token>, source: Error) -> Result<CreatedToken, Error> {
         if candidates.len() == 1
             && let Some(secret) = candidates[0].secret().cloned()
         {
             let token = candidates.remove(0);
-            client.layer().redactor.remember(secret.expose_secret());
+            // A candidate from `Client::create` or `made_since`: its secret is remembered already.
             return Ok(CreatedToken { token, secret });
         }
         Err(Error::CreateUnconfirmed {
