@@ -201,11 +201,7 @@ impl ClientBuilder {
         let secret = self
             .api_token
             .ok_or_else(|| Error::Config("no API token: call api_token() or from_env()".into()))?;
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret()))
-            .map_err(|_| {
-                Error::Config("the API token holds characters a header cannot carry".into())
-            })?;
-        auth.set_sensitive(true);
+        let auth = bearer(secret.expose_secret(), "the API token")?;
         let user_agent = HeaderValue::from_str(&self.user_agent)
             .map_err(|_| Error::Config(format!("invalid user agent {:?}", self.user_agent)))?;
         let shown = without_userinfo(&self.base_url);
@@ -239,16 +235,16 @@ impl ClientBuilder {
             max_body: self.max_response_bytes,
             redactor,
         });
-        let state = mpt_api::ClientState::with_hooks(layer.clone());
-        Ok(Client {
-            inner: Arc::new(Inner {
-                api: mpt_api::Client::new_with_client(&self.base_url, http, state),
-                layer,
-                base_url: self.base_url,
-                noop: self.noop,
-            }),
-        })
+        Ok(Client::assemble(layer, http, self.base_url, self.noop))
     }
+}
+
+/// `Authorization: Bearer <secret>`, marked sensitive; `what` names the secret in the error.
+fn bearer(secret: &str, what: &str) -> Result<HeaderValue, Error> {
+    let mut auth = HeaderValue::from_str(&format!("Bearer {secret}"))
+        .map_err(|_| Error::Config(format!("{what} holds characters a header cannot carry")))?;
+    auth.set_sensitive(true);
+    Ok(auth)
 }
 
 /// A client for the API tokens resource. Cheap to clone (one shared connection pool); `Send`
@@ -305,11 +301,7 @@ impl Client {
     /// The same client authenticating with another secret (sharing the connection pool and
     /// the redaction of every secret either has handled).
     pub(crate) fn with_secret(&self, secret: &mpt_api::TokenSecret) -> Result<Client, Error> {
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", secret.expose_secret()))
-            .map_err(|_| {
-                Error::Config("the secret holds characters a header cannot carry".into())
-            })?;
-        auth.set_sensitive(true);
+        let auth = bearer(secret.expose_secret(), "the secret")?;
         let old = &self.inner.layer;
         old.redactor.remember(secret.expose_secret());
         let layer = Arc::new(Layer {
@@ -321,15 +313,30 @@ impl Client {
             redactor: old.redactor.clone(),
         });
         let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
+        Ok(Client::assemble(
+            layer,
+            http,
+            self.inner.base_url.clone(),
+            self.inner.noop,
+        ))
+    }
+
+    /// The generated client on `http` with `layer` installed as its hooks, and the facade on it.
+    fn assemble(
+        layer: Arc<Layer>,
+        http: reqwest::Client,
+        base_url: String,
+        noop: NoopTransitions,
+    ) -> Client {
         let state = mpt_api::ClientState::with_hooks(layer.clone());
-        Ok(Client {
+        Client {
             inner: Arc::new(Inner {
-                api: mpt_api::Client::new_with_client(&self.inner.base_url, http, state),
+                api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,
-                base_url: self.inner.base_url.clone(),
-                noop: self.inner.noop,
+                base_url,
+                noop,
             }),
-        })
+        }
     }
 
     pub(crate) fn noop_transitions(&self) -> NoopTransitions {

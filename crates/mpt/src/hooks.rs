@@ -58,37 +58,29 @@ pub(crate) struct Call {
 }
 
 impl Call {
-    /// An idempotent call about one token.
-    pub(crate) fn token(id: &str) -> Call {
+    fn new(token_id: Option<String>, rql: Option<String>, resend: Resend) -> Call {
         Call {
-            token_id: Some(id.to_string()),
-            rql: None,
-            resend: Resend::Idempotent,
+            token_id,
+            rql,
+            resend,
             status: Cell::new(None),
             maybe_landed: Cell::new(false),
         }
+    }
+
+    /// An idempotent call about one token.
+    pub(crate) fn token(id: &str) -> Call {
+        Call::new(Some(id.to_string()), None, Resend::Idempotent)
     }
 
     /// An idempotent list call, with its filter.
     pub(crate) fn list(rql: Option<String>) -> Call {
-        Call {
-            token_id: None,
-            rql,
-            resend: Resend::Idempotent,
-            status: Cell::new(None),
-            maybe_landed: Cell::new(false),
-        }
+        Call::new(None, rql, Resend::Idempotent)
     }
 
     /// A call that is not idempotent (create): re-sent only when nothing was sent.
     pub(crate) fn not_idempotent() -> Call {
-        Call {
-            token_id: None,
-            rql: None,
-            resend: Resend::OnlyUnsent,
-            status: Cell::new(None),
-            maybe_landed: Cell::new(false),
-        }
+        Call::new(None, None, Resend::OnlyUnsent)
     }
 }
 
