@@ -269,6 +269,7 @@ fn exit_code(e: &Error) -> u8 {
         Error::NotFound(_) => 3,
         Error::Unauthorized(_) | Error::Forbidden(_) => 4,
         Error::Config(_) | Error::InvalidRequest(_) => 2,
+        // Operation errors: a rotation step out of order, a plan that does not fit, ...
         _ => 1,
     }
 }
@@ -657,9 +658,9 @@ async fn apply(
                 .collect(),
             Kind::Enable | Kind::EnsureActive | Kind::Disable | Kind::EnsureDisabled => {
                 let report = if kind.target() == TokenStatus::Active {
-                    client.enable_many(ids, concurrency).await
+                    client.ensure_active_many(ids, concurrency).await
                 } else {
-                    client.disable_many(ids, concurrency).await
+                    client.ensure_disabled_many(ids, concurrency).await
                 };
                 report
                     .results
@@ -769,7 +770,18 @@ async fn rotate(client: &Client, step: RotateCmd, format: Format) -> Result<(), 
                     ));
                 }
             };
-            match plan.start(client).await? {
+            // `start_saving` saves the plan (with the ids that already had this name) before it
+            // sends the create: a crash after the create resumes without a second replacement.
+            let started = plan
+                .start_saving(client, |p| {
+                    save_plan(&state, p).map_err(|f| match f {
+                        Failure::Usage(m) | Failure::Other(m) => m,
+                        Failure::Api(e) => e.to_string(),
+                        Failure::SomeFailed => "cannot save".into(),
+                    })
+                })
+                .await;
+            match started? {
                 Some(made) => {
                     save_plan(&state, &plan)?;
                     hand_over_secret(&made.token, &made.secret, secret_file.as_deref(), format)

@@ -211,16 +211,18 @@ fn bulk_work_reads_ids_from_args_files_and_stdin_and_reports_each_under_faults()
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ids.txt");
     std::fs::write(&file, format!("# leaked\n{}\n{}\n", ids[2], ids[3])).unwrap();
-    server.set_faults(
-        Faults::none()
-            .with(FaultRule::every(
-                3,
-                Fault::RateLimited {
-                    retry_after: std::time::Duration::ZERO,
-                },
-            ))
-            .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Disable])),
-    );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::every(
+                    3,
+                    Fault::RateLimited {
+                        retry_after: std::time::Duration::ZERO,
+                    },
+                ))
+                .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Disable])),
+        )
+        .unwrap();
     let out = mpt_with(
         &server,
         &[
@@ -311,9 +313,12 @@ fn a_rotation_killed_between_phases_resumes_from_its_state_file() {
     let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
 
     // Killed during start: the create reached the platform, its answer was lost.
-    server.set_faults(
-        Faults::none().with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
-    );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
+        )
+        .unwrap();
     let _ = mpt(
         &server,
         &[
@@ -327,7 +332,7 @@ fn a_rotation_killed_between_phases_resumes_from_its_state_file() {
             secret_s,
         ],
     );
-    server.set_faults(Faults::none());
+    server.set_faults(Faults::none()).unwrap();
     std::fs::remove_file(&secret_file).ok();
     // The state was saved before anything was made; resuming adopts what the first run made.
     let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
@@ -377,9 +382,10 @@ fn a_rotation_killed_between_phases_resumes_from_its_state_file() {
     ));
     assert_eq!(status["phase"], "created");
     let out = mpt(&server, &["tokens", "rotate", "retire", "--state", state_s]);
+    // A step out of order is an operation error (1), not a usage error (2).
     assert_eq!(
         out.status.code(),
-        Some(2),
+        Some(1),
         "verify first: {}",
         text(&out.stderr)
     );

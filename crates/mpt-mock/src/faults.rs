@@ -160,7 +160,42 @@ pub struct Faults {
     pub unknown_enum_values: bool,
 }
 
+/// A fault rule that cannot work: named by its index in [`Faults::rules`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidFault {
+    /// The rule's index in [`Faults::rules`].
+    pub rule: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+impl std::fmt::Display for InvalidFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "fault rule {}: {}", self.rule, self.reason)
+    }
+}
+
+impl std::error::Error for InvalidFault {}
+
 impl Faults {
+    /// Checks every rule: `every` at least 1, statuses of [`Fault::Status`] and
+    /// [`Fault::HtmlPage`] from 100 to 599. [`MockServerBuilder::start`](crate::MockServerBuilder::start)
+    /// and [`MockServer::set_faults`](crate::MockServer::set_faults) refuse faults that fail it.
+    pub fn validate(&self) -> Result<(), InvalidFault> {
+        for (rule, r) in self.rules.iter().enumerate() {
+            let invalid = |reason: String| Err(InvalidFault { rule, reason });
+            if r.every == 0 {
+                return invalid("`every` is 0; 1 is every request, 2 every second one".into());
+            }
+            if let Fault::Status(code) | Fault::HtmlPage(code) = r.fault
+                && !(100..=599).contains(&code)
+            {
+                return invalid(format!("{code} is not an HTTP status (100 to 599)"));
+            }
+        }
+        Ok(())
+    }
+
     /// No faults.
     pub fn none() -> Faults {
         Faults::default()
@@ -212,7 +247,9 @@ impl FaultState {
             if rule.applies_to(op, token) {
                 *count += 1;
                 let spent = rule.times.is_some_and(|t| *done >= t);
-                if fired.is_none() && !spent && *count % rule.every == 0 {
+                // `every` is validated; a 0 that slipped through never fires.
+                let due = count.checked_rem(rule.every) == Some(0);
+                if fired.is_none() && !spent && due {
                     *done += 1;
                     fired = Some(rule.fault.clone());
                 }

@@ -39,6 +39,16 @@ pub(crate) struct Shared {
     pub(crate) tokens_created: AtomicU64,
     pub(crate) recording: std::sync::atomic::AtomicBool,
     pub(crate) recorded: Mutex<std::collections::VecDeque<crate::RecordedRequest>>,
+    /// How far the mock's clock is off the machine's, in milliseconds.
+    pub(crate) clock_skew_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Shared {
+    /// The mock's clock: the machine's, off by the configured skew.
+    pub(crate) fn now(&self) -> chrono::DateTime<Utc> {
+        let skew = self.clock_skew_ms.load(Ordering::Relaxed);
+        Utc::now() + chrono::TimeDelta::milliseconds(skew)
+    }
 }
 
 /// Locks a mutex, recovering from poisoning (a panicking test must not wedge the server).
@@ -243,7 +253,9 @@ impl Call {
         }
         match &fault {
             Some(Fault::RateLimited { retry_after }) => {
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                let secs = retry_after
+                    .as_secs()
+                    .saturating_add(u64::from(retry_after.subsec_nanos() > 0));
                 let mut response =
                     problem_response(&Problem::new(429, "Rate limit exceeded; retry later."));
                 response
@@ -272,7 +284,7 @@ impl Call {
             }
             _ => {}
         }
-        let now = Utc::now();
+        let now = shared.now();
         let outcome = {
             let mut store = lock(&shared.store);
             authenticate(&mut store, &shared.admin_secret, &self.headers, now)

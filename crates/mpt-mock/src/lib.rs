@@ -46,7 +46,7 @@ use mpt_api::TokenSecret;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub use faults::{Fault, FaultRule, Faults, Operation};
+pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use store::NoopTransition;
@@ -163,6 +163,7 @@ pub struct MockServerBuilder {
     seed: usize,
     /// Recording off (it is on unless told).
     no_recording: bool,
+    clock_skew: chrono::TimeDelta,
 }
 
 impl MockServerBuilder {
@@ -197,14 +198,26 @@ impl MockServerBuilder {
         self
     }
 
+    /// Run the mock's clock this far off the machine's (ahead when positive): every time it
+    /// writes (`audit`, `lastAccessAt`) is off by it, as a platform whose clock differs from
+    /// the client's would be.
+    pub fn clock_skew(mut self, skew: chrono::TimeDelta) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
     /// Seed this many Active tokens (`token-1`, `token-2`, ...) in [`DEFAULT_ACCOUNT`].
     pub fn seed(mut self, tokens: usize) -> Self {
         self.seed = tokens;
         self
     }
 
-    /// Binds and starts serving on the current tokio runtime.
+    /// Binds and starts serving on the current tokio runtime. Faults that fail
+    /// [`Faults::validate`] are refused (`InvalidInput`, naming the rule).
     pub async fn start(self) -> std::io::Result<MockServer> {
+        self.faults
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
         let addr = listener.local_addr()?;
         let mut store = Store::default();
@@ -230,6 +243,7 @@ impl MockServerBuilder {
             tokens_created: AtomicU64::new(0),
             recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
             recorded: Mutex::new(std::collections::VecDeque::new()),
+            clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
         });
         let (shutdown, watcher) = watch::channel(false);
         tokio::spawn(http::serve(
@@ -317,7 +331,7 @@ impl MockServer {
             modules: seed.modules,
         };
         let (id, secret) = {
-            let t = store.create(new, actor, Utc::now());
+            let t = store.create(new, actor, self.shared.now());
             (t.id.clone(), t.secret.clone())
         };
         store.force_status(&id, Status::parse(&seed.status));
@@ -372,9 +386,20 @@ impl MockServer {
             .collect()
     }
 
-    /// Replaces the faults (and restarts their counters).
-    pub fn set_faults(&self, faults: Faults) {
+    /// Replaces the faults (and restarts their counters); faults that fail [`Faults::validate`] are
+    /// refused and the old ones kept.
+    pub fn set_faults(&self, faults: Faults) -> Result<(), InvalidFault> {
+        faults.validate()?;
         *lock(&self.shared.faults) = FaultState::new(faults);
+        Ok(())
+    }
+
+    /// Runs the mock's clock this far off the machine's from now on (see
+    /// [`MockServerBuilder::clock_skew`]).
+    pub fn set_clock_skew(&self, skew: chrono::TimeDelta) {
+        self.shared
+            .clock_skew_ms
+            .store(skew.num_milliseconds(), Ordering::Relaxed);
     }
 
     /// Sets what enabling an Active token (disabling a Disabled one) answers.

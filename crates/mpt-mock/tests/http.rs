@@ -560,11 +560,13 @@ async fn malformed_json_is_a_200_with_a_cut_off_body() {
 #[tokio::test]
 async fn unknown_fields_and_enum_values_can_be_switched_on() {
     let api = Api::with(MockServer::builder().seed(1)).await;
-    api.server.set_faults(Faults {
-        unknown_fields: true,
-        unknown_enum_values: true,
-        ..Faults::none()
-    });
+    api.server
+        .set_faults(Faults {
+            unknown_fields: true,
+            unknown_enum_values: true,
+            ..Faults::none()
+        })
+        .unwrap();
     let (_, page) = api.admin(Method::GET, "", None).await;
     let token = &page["data"][0];
     assert!(
@@ -766,13 +768,15 @@ async fn requests_are_recorded_and_faults_can_aim_at_one_token() {
     let api = Api::start().await;
     let a = api.server.seed_token(SeedToken::named("a"));
     let b = api.server.seed_token(SeedToken::named("b"));
-    api.server.set_faults(
-        Faults::none().with(
-            FaultRule::once(Fault::Status(503))
-                .only([Operation::Disable])
-                .for_token(b.id.clone()),
-        ),
-    );
+    api.server
+        .set_faults(
+            Faults::none().with(
+                FaultRule::once(Fault::Status(503))
+                    .only([Operation::Disable])
+                    .for_token(b.id.clone()),
+            ),
+        )
+        .unwrap();
     api.server.clear_recorded();
     let (status, _) = api
         .admin(reqwest::Method::POST, &format!("/{}/disable", a.id), None)

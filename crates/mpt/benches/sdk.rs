@@ -591,7 +591,7 @@ fn main() {
                 let ids = ids(&mock).await;
                 let client = facade(&mock);
                 let (started, cpu) = (Instant::now(), thread_cpu());
-                let report = client.disable_many(ids, concurrency).await;
+                let report = client.ensure_disabled_many(ids, concurrency).await;
                 if let Some((id, e)) = report.failed().next() {
                     panic!(
                         "{} of {bulk} failed, e.g. {id}: {e} ({e:?})",

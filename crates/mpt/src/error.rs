@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::rotation::{RotationPhase, RotationPlan};
 use crate::token::{Action, CreatedToken, Token, TokenStatus};
 
 /// RFC 9457 problem details as the platform writes them, with `traceId` and `errors`.
@@ -221,10 +222,22 @@ pub enum Error {
         status: TokenStatus,
     },
     /// A create may have reached the platform, but its answer was lost or could not be read.
-    /// The tokens with the same account and name created since the request started are the
-    /// candidates: keep one (its secret is here when the platform returned it on read) and
-    /// delete the others. `candidates` is empty when none was found, or when the lookup failed
-    /// (`lookup`).
+    ///
+    /// Before sending, the client recorded the ids of every token that already had this account
+    /// and name; `candidates` are the tokens with this account and name that are **not** among
+    /// them, so none of them existed before the call (their secrets are here when the platform
+    /// returned them on read). What to do:
+    ///
+    /// * no candidate: the platform shows no token this call could have made. Nothing to clean
+    ///   up; sending the create again makes one;
+    /// * candidates: one of them is very likely the token this call made, but a token another
+    ///   client made with the same account and name at the same moment would be listed too.
+    ///   If nothing else creates tokens with this name in this account, the one candidate is
+    ///   yours: keep it (store its secret). Otherwise check each candidate
+    ///   ([`Token::created_by`]) before you delete any: never delete a token that is not yours.
+    ///
+    /// `candidates` is empty with `lookup` set when looking for them failed: list the account's
+    /// tokens by name before creating again.
     #[error(
         "the create of {name:?} in {account_id} may have reached the platform, but its answer was lost ({source}); {}",
         describe_candidates(candidates, lookup.as_deref())
@@ -234,12 +247,69 @@ pub enum Error {
         account_id: String,
         /// Its name.
         name: String,
-        /// Tokens that match: same account and name, created since the request started.
+        /// Tokens with this account and name that did not exist before the call.
         candidates: Vec<Token>,
         /// Why looking for candidates failed, if it did.
         lookup: Option<Box<Error>>,
         /// What went wrong with the create.
         source: Box<Error>,
+    },
+    /// A resumed [`RotationPlan::start`] found that an earlier run sent the create and stopped
+    /// before its answer was saved (the `source` of a [`Error::CreateUnconfirmed`] then).
+    #[error(
+        "an earlier run of the rotation of {old_id} sent the create and stopped before saving what it made"
+    )]
+    EarlierRunInterrupted {
+        /// The token being rotated.
+        old_id: String,
+    },
+    /// A change of a token (enable, disable) whose every answer was lost: it may or may not have
+    /// happened, and reading the token back to find out failed too.
+    #[error(
+        "cannot tell whether the {action} of API token {id} happened: {source}; reading it back failed too: {read}"
+    )]
+    OutcomeUnknown {
+        /// The token.
+        id: String,
+        /// What was asked.
+        action: Action,
+        /// Why the change's answer was lost.
+        source: Box<Error>,
+        /// Why reading the token back failed.
+        read: Box<Error>,
+    },
+    /// A rotation step was asked for before the step it needs (verify before start, ...).
+    #[error(
+        "rotation of {old_id}: cannot {step} in phase {phase:?}; it needs phase {needs:?} first"
+    )]
+    RotationOutOfOrder {
+        /// The token being rotated.
+        old_id: String,
+        /// The step asked for (`verify`, `retire`, `finish`).
+        step: &'static str,
+        /// The phase the plan is in.
+        phase: RotationPhase,
+        /// The phase the step needs.
+        needs: RotationPhase,
+    },
+    /// A rotation plan whose ids do not fit together (a replacement that existed before the
+    /// rotation, a secret of another token, an old token of another account or name): edited or
+    /// mixed up. Nothing was changed.
+    #[error("rotation of {old_id}: the plan does not fit: {reason}")]
+    RotationPlanMismatch {
+        /// The token the plan says it rotates.
+        old_id: String,
+        /// What does not fit.
+        reason: String,
+    },
+    /// [`RotationPlan::start_saving`] could not save the plan before the create: nothing was
+    /// made.
+    #[error("rotation of {old_id}: the plan could not be saved, so nothing was made: {reason}")]
+    PlanNotSaved {
+        /// The token being rotated.
+        old_id: String,
+        /// What the save said.
+        reason: String,
     },
     /// A rotation waited for the old token to fall quiet (`lastAccessAt` not moving) and gave
     /// up: something still uses its secret.
@@ -267,6 +337,8 @@ pub enum Error {
     RotationIncomplete {
         /// The replacement, Active, with its secret.
         new: Box<CreatedToken>,
+        /// The plan, to resume from ([`RotationPlan::verify`], [`RotationPlan::retire`], ...).
+        plan: Box<RotationPlan>,
         /// The old token's id.
         old_id: String,
         /// The old token's last known state.
@@ -348,11 +420,13 @@ impl Error {
             Error::Config(m) => Error::Config(r.redact(&m)),
             Error::RotationIncomplete {
                 new,
+                plan,
                 old_id,
                 old_status,
                 source,
             } => Error::RotationIncomplete {
                 new,
+                plan,
                 old_id,
                 old_status,
                 source: Box::new(source.redacted(r)),
@@ -369,6 +443,21 @@ impl Error {
                 candidates,
                 lookup: lookup.map(|e| Box::new(e.redacted(r))),
                 source: Box::new(source.redacted(r)),
+            },
+            Error::OutcomeUnknown {
+                id,
+                action,
+                source,
+                read,
+            } => Error::OutcomeUnknown {
+                id,
+                action,
+                source: Box::new(source.redacted(r)),
+                read: Box::new(read.redacted(r)),
+            },
+            Error::PlanNotSaved { old_id, reason } => Error::PlanNotSaved {
+                old_id,
+                reason: r.redact(&reason),
             },
             other => other,
         }
@@ -423,15 +512,30 @@ impl Error {
         match self {
             Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
             Error::Transport(e) => !e.is_connect(),
-            Error::Server(p) => matches!(p.status, 500 | 502 | 504),
+            Error::Server(p) => crate::retry::status_may_have_landed(p.status),
             _ => false,
         }
+    }
+
+    /// Whether the platform answered 2xx but the body could not be used (cut off, not what the
+    /// spec says, too large): the request was carried out.
+    pub fn answered_success(&self) -> bool {
+        matches!(self, Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. }
+            if (200..300).contains(status))
     }
 
     /// Whether the request certainly never reached the server (the connection was not made), so
     /// even a create may be sent again.
     pub fn is_unsent(&self) -> bool {
         matches!(self, Error::Transport(e) if e.is_connect())
+    }
+}
+
+impl From<std::convert::Infallible> for Error {
+    /// Never called: lets `"Active".parse::<TokenStatus>()?` compile in a function returning
+    /// `Result<_, mpt::Error>`.
+    fn from(never: std::convert::Infallible) -> Error {
+        match never {}
     }
 }
 
@@ -471,9 +575,9 @@ fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
         (_, Some(e)) => {
             format!("looking for what it made failed too ({e}): list the account's tokens by name")
         }
-        ([], None) => "no token it could have made was found".into(),
+        ([], None) => "no token it could have made is on the platform: nothing was made".into(),
         (found, None) => format!(
-            "it may have made {}: keep one and delete the others",
+            "made since the call began (none existed before it): {}; one is very likely this call's, but check who made each before deleting any",
             found.iter().map(Token::id).collect::<Vec<_>>().join(", ")
         ),
     }

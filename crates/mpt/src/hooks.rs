@@ -32,7 +32,7 @@ use tracing::Instrument;
 
 use crate::client::Client;
 use crate::error::{Error, Problem, Redactor, retry_after, snippet};
-use crate::retry::{Resend, RetryPolicy};
+use crate::retry::{Resend, RetryPolicy, attempt_may_have_landed};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -160,9 +160,11 @@ impl Layer {
                 duration_ms = tracing::field::Empty,
             )
         };
-        let (span, resend) = CALL
-            .try_with(|c| (span(c.token_id.as_deref().unwrap_or("")), c.resend))
-            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method())));
+        // Without a facade call in scope, the generated client is used directly
+        // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
+        let (span, resend, raw) = CALL
+            .try_with(|c| (span(c.token_id.as_deref().unwrap_or("")), c.resend, false))
+            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method()), true));
         let started = Instant::now();
         // A disabled span (no subscriber wants it) costs nothing to skip.
         let (result, attempts) = if span.is_disabled() {
@@ -171,6 +173,10 @@ impl Layer {
             self.attempts(client, request, resend)
                 .instrument(span.clone())
                 .await
+        };
+        let result = match result {
+            Ok(response) if raw => Ok(self.scrub(response).await),
+            other => other,
         };
         span.record("attempts", attempts);
         span.record("duration_ms", started.elapsed().as_millis() as u64);
@@ -214,11 +220,7 @@ impl Layer {
                 && let Some(next) = spare
                 && let Some(step) = backoff.next()
             {
-                let landed = match &result {
-                    Ok(r) => matches!(r.status().as_u16(), 502 | 504),
-                    Err(e) => !e.is_connect(),
-                };
-                if landed {
+                if attempt_may_have_landed(&result) {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
                 let delay = self.retry.delay(after, step);
@@ -241,6 +243,43 @@ impl Layer {
             }
             return (result, attempt);
         }
+    }
+
+    /// An answer for the generated client used directly, with no secret left where its errors
+    /// would quote it (their `Display` and `Debug` print bodies and headers as they came): an
+    /// error answer's body and headers redacted; a 2xx body that holds a secret handed on as
+    /// it came only when it decodes (the secret is what the caller asked for), else redacted.
+    async fn scrub(&self, mut response: Response) -> Response {
+        let (status, version) = (response.status(), response.version());
+        let mut headers = std::mem::take(response.headers_mut());
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(e) => {
+                let failing = futures_util::stream::once(async move { Err::<Bytes, _>(e) });
+                return rebuilt(
+                    status,
+                    version,
+                    headers,
+                    reqwest::Body::wrap_stream(failing),
+                );
+            }
+        };
+        let text = String::from_utf8_lossy(&body);
+        let redacted = self.redactor.redact(&text);
+        let body = if redacted == text || (status.is_success() && decodes(&body)) {
+            body
+        } else {
+            Bytes::from(redacted)
+        };
+        if !status.is_success() {
+            for value in headers.values_mut() {
+                let shown = String::from_utf8_lossy(value.as_bytes());
+                if self.redactor.redact(&shown) != shown {
+                    *value = HeaderValue::from_static(crate::error::REDACTED);
+                }
+            }
+        }
+        rebuilt(status, version, headers, reqwest::Body::from(body))
     }
 
     /// Bounds the answer's body to `max_body` bytes without reading it: an answer whose
@@ -275,6 +314,19 @@ fn rebuilt(
 }
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Whether a 2xx body decodes as what the API answers: a page of tokens (an object with
+/// `data`), or one token.
+fn decodes(body: &[u8]) -> bool {
+    use mpt_api::types::{ApiToken, ApiTokenListResponse};
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(serde_json::Value::Object(o)) if o.contains_key("data") => {
+            serde_json::from_slice::<ApiTokenListResponse>(body).is_ok()
+        }
+        Ok(_) => serde_json::from_slice::<ApiToken>(body).is_ok(),
+        Err(_) => false,
+    }
+}
 
 /// `response` with its body read through a counter that fails with [`BodyTooLarge`] once more
 /// than `limit` bytes have come.

@@ -43,8 +43,9 @@
 //!   [`Client::get`], [`Client::create`], [`Client::update`], [`Client::delete`],
 //!   [`Client::enable`], [`Client::disable`];
 //! * state helpers: [`Client::ensure_active`], [`Client::ensure_disabled`],
-//!   [`Client::delete_if_exists`], [`Client::rotate`] ([`RotationPlan`]), [`Client::enable_many`],
-//!   [`Client::disable_many`], [`Client::delete_many`], [`Client::stale`];
+//!   [`Client::delete_if_exists`], [`Client::rotate`] ([`RotationPlan`]),
+//!   [`Client::ensure_active_many`], [`Client::ensure_disabled_many`], [`Client::delete_many`],
+//!   [`Client::stale`];
 //! * [`Token`] with [`TokenStatus`] and the lifecycle ([`Token::available_actions`],
 //!   [`Token::can`]); one [`Error`] type with [`Problem`] details;
 //! * every request is built by the generated client ([`mpt_api`], from the spec: see
@@ -77,10 +78,10 @@ pub use rotation::{Quiet, Rotation, RotationPhase, RotationPlan};
 
 /// What the public API exposes from other crates, so that no second dependency (with a matching
 /// version) is needed: the generated client and its types (behind [`Token::raw`] and
-/// [`Client::api`]), `chrono`'s date types, the `reqwest` types of
+/// [`Client::api`]; the types also as `mpt::types`), `chrono` (and its date types at the root), the `reqwest` types of
 /// [`ClientBuilder::http_client`] and [`Error::Transport`], and `secrecy`'s `SecretString`.
-pub use chrono::{DateTime, Utc};
-pub use mpt_api;
+pub use chrono::{self, DateTime, Utc};
+pub use mpt_api::{self, types};
 pub use reqwest;
 pub use secrecy::{ExposeSecret, SecretString};
 

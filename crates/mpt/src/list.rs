@@ -106,23 +106,36 @@ impl Filter {
     }
 
     /// `eq(id,<id>)`.
-    pub fn id(id: &str) -> Filter {
-        Filter::cmp("eq", "id", id)
+    pub fn id(id: impl AsRef<str>) -> Filter {
+        Filter::cmp("eq", "id", id.as_ref())
+    }
+
+    /// `in(id,(...))`; with no ids, an invalid filter (it would match nothing).
+    pub fn id_in<I: IntoIterator<Item = S>, S: AsRef<str>>(ids: I) -> Filter {
+        let values: Result<Vec<String>, String> =
+            ids.into_iter().map(|id| quote(id.as_ref())).collect();
+        match values {
+            Ok(values) if values.is_empty() => Filter(Rql::Invalid(
+                "id_in() of no ids matches nothing, which RQL cannot express".into(),
+            )),
+            Ok(values) => Filter(Rql::Expr(format!("in(id,({}))", values.join(",")))),
+            Err(why) => Filter(Rql::Invalid(format!("in(id,...): {why}"))),
+        }
     }
 
     /// `eq(name,<name>)`.
-    pub fn name(name: &str) -> Filter {
-        Filter::cmp("eq", "name", name)
+    pub fn name(name: impl AsRef<str>) -> Filter {
+        Filter::cmp("eq", "name", name.as_ref())
     }
 
     /// `ilike(name,<pattern>)`: case-insensitive, `*` matches any run of characters.
-    pub fn name_like(pattern: &str) -> Filter {
-        Filter::cmp("ilike", "name", pattern)
+    pub fn name_like(pattern: impl AsRef<str>) -> Filter {
+        Filter::cmp("ilike", "name", pattern.as_ref())
     }
 
     /// `eq(account.id,<id>)`.
-    pub fn account(account_id: &str) -> Filter {
-        Filter::cmp("eq", "account.id", account_id)
+    pub fn account(account_id: impl AsRef<str>) -> Filter {
+        Filter::cmp("eq", "account.id", account_id.as_ref())
     }
 
     /// `lt(lastAccessAt,<at>)`: last used before `at` (never-used tokens do not match).
@@ -326,13 +339,20 @@ impl ListRequest {
         self
     }
 
-    /// Tokens per page, 1 to 100 (default 100).
+    /// Tokens per page, 1 to [`MAX_PAGE_SIZE`] (default 100). Another size fails the list with
+    /// [`Error::InvalidRequest`] before anything is sent.
     pub fn page_size(mut self, size: u32) -> Self {
-        self.page_size = size.clamp(1, MAX_PAGE_SIZE);
+        self.page_size = size;
         self
     }
 
     async fn page(&self, limit: u32, offset: u64) -> Result<ApiTokenListResponse, Error> {
+        if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
+            return Err(Error::InvalidRequest(format!(
+                "page_size: 1 to {MAX_PAGE_SIZE}, not {}",
+                self.page_size
+            )));
+        }
         let rql = match &self.filter {
             Some(filter) => filter.to_rql()?.map(encode),
             None => None,
@@ -377,7 +397,7 @@ impl ListRequest {
     pub fn stream(self) -> impl Stream<Item = Result<Token, Error>> + Send + 'static {
         stream::try_unfold((self, 0u64, false), |(req, offset, done)| async move {
             if done {
-                return Ok(None);
+                return Ok::<_, Error>(None);
             }
             let page = req.page(req.page_size, offset).await?;
             let count = page.data.len() as u64;
@@ -390,10 +410,18 @@ impl ListRequest {
             let finished = count == 0
                 || count < u64::from(req.page_size)
                 || total.is_some_and(|t| next >= u64::try_from(t).unwrap_or(0));
+            let secrets = req.secrets;
             let tokens: Vec<Result<Token, Error>> = page
                 .data
                 .into_iter()
-                .map(|t| Ok(Token::from_api(t)))
+                .map(|t| {
+                    let token = Token::from_api(t);
+                    Ok(if secrets {
+                        token
+                    } else {
+                        token.without_secret()
+                    })
+                })
                 .collect();
             Ok(Some((stream::iter(tokens), (req, next, finished))))
         })

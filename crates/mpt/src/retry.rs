@@ -64,6 +64,22 @@ impl RetryPolicy {
     }
 }
 
+/// Whether a request answered with this status may still have been carried out: 500 (the
+/// platform failed part-way), 502 and 504 (a gateway lost the platform's answer). A 429 or 503
+/// is a refusal before any work. One rule for the retry layer's "an earlier attempt may have
+/// landed" and for [`Error::may_have_reached_server`](crate::Error::may_have_reached_server).
+pub(crate) fn status_may_have_landed(status: u16) -> bool {
+    matches!(status, 500 | 502 | 504)
+}
+
+/// Whether an attempt that ended this way may have been carried out by the platform.
+pub(crate) fn attempt_may_have_landed(result: &reqwest::Result<reqwest::Response>) -> bool {
+    match result {
+        Ok(r) => status_may_have_landed(r.status().as_u16()),
+        Err(e) => !e.is_connect(),
+    }
+}
+
 /// Which failures an operation may be sent again after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resend {

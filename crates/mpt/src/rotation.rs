@@ -38,6 +38,13 @@ pub enum RotationPhase {
 }
 
 /// A rotation's state: ids, phase and when each phase completed. Never holds a secret.
+///
+/// How the rotation knows its own replacement: names are not unique and clocks differ, so
+/// neither is trusted. Before anything is made, the plan records the ids of every token that
+/// already has the old token's account and name (`knownIds`, the old token's included); the
+/// replacement is always a token outside that set. [`RotationPlan::start_saving`] saves the
+/// plan, with that set and `createSent`, before it sends the create, so a run that crashed
+/// after the create resumes without making a second replacement.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -52,8 +59,16 @@ pub struct RotationPlan {
     pub new_id: Option<String>,
     /// Where the rotation is.
     pub phase: RotationPhase,
-    /// When the plan was made (a replacement made after this is the rotation's own).
+    /// When the plan was made (informative only: no decision depends on a clock).
     pub planned_at: DateTime<Utc>,
+    /// The ids of the tokens with this account and name that existed before anything was made
+    /// (the old token's included), sorted. The replacement is never one of them.
+    #[serde(default)]
+    pub known_ids: Vec<String>,
+    /// Whether a create may have been sent (set, and saved, before sending it): a `start` that
+    /// finds it set is a resumed one, and looks for what the earlier run made.
+    #[serde(default)]
+    pub create_sent: bool,
     /// When the replacement was made.
     pub created_at: Option<DateTime<Utc>>,
     /// When its secret was verified.
@@ -109,41 +124,114 @@ impl Rotation {
     }
 }
 
-fn out_of_order(plan: &RotationPlan, wanted: RotationPhase, step: &str) -> Error {
-    Error::InvalidRequest(format!(
-        "rotation of {}: cannot {step} in phase {:?}; it needs phase {wanted:?} first",
-        plan.old_id, plan.phase
-    ))
+fn out_of_order(plan: &RotationPlan, needs: RotationPhase, step: &'static str) -> Error {
+    Error::RotationOutOfOrder {
+        old_id: plan.old_id.clone(),
+        step,
+        phase: plan.phase,
+        needs,
+    }
 }
 
 impl RotationPlan {
+    fn mismatch(&self, reason: impl Into<String>) -> Error {
+        Error::RotationPlanMismatch {
+            old_id: self.old_id.clone(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Refuses `token` as this plan's old token when its account or name is not the plan's.
+    fn check_old(&self, old: &Token) -> Result<(), Error> {
+        if old.account_id() != Some(self.account_id.as_str())
+            || old.name() != Some(self.name.as_str())
+        {
+            return Err(self.mismatch(format!(
+                "{} is {:?} in {}, but the plan is for {:?} in {}",
+                self.old_id,
+                old.name().unwrap_or_default(),
+                old.account_id().unwrap_or_default(),
+                self.name,
+                self.account_id
+            )));
+        }
+        Ok(())
+    }
+
+    /// Refuses `new_id` as the replacement unless it is a token made after the plan's record.
+    fn check_new_id(&self, new_id: &str) -> Result<(), Error> {
+        if new_id == self.old_id || self.known_ids.iter().any(|k| k == new_id) {
+            return Err(self.mismatch(format!(
+                "the replacement {new_id} existed before the rotation began"
+            )));
+        }
+        Ok(())
+    }
+
     /// Starts the rotation: makes the replacement (same account, name, description, icon and
     /// modules), leaving the old token Active. Returns it with its secret; `None` when the
-    /// plan was past this phase already.
-    ///
-    /// Resuming a plan saved in `Planned` first looks for a replacement an earlier run made
-    /// (same account and name, made since the plan): one with its secret is adopted, so a crash
-    /// between the create and saving the plan makes no second token. Several, or one whose
-    /// secret the platform does not return, is [`Error::CreateUnconfirmed`]: the caller
-    /// decides.
+    /// plan was past this phase already. Does not save the plan before the create: use
+    /// [`RotationPlan::start_saving`] when plans are saved, so that a crash after the create
+    /// cannot leave a replacement nobody knows.
     pub async fn start(&mut self, client: &Client) -> Result<Option<CreatedToken>, Error> {
+        self.start_saving(client, |_| Ok::<(), std::convert::Infallible>(()))
+            .await
+    }
+
+    /// [`RotationPlan::start`], calling `save` with the plan after recording the tokens that
+    /// already have this account and name and before sending the create; when `save` fails,
+    /// nothing is made ([`Error::PlanNotSaved`]). Save the plan again after it returns.
+    ///
+    /// * The first `start` adopts nothing: it creates. If the create's answer is lost, the
+    ///   error is [`Error::CreateUnconfirmed`] with the tokens made since the record, and the
+    ///   plan stays `Planned` with `createSent` set.
+    /// * A resumed `start` (the plan has `createSent`) first looks for a token with this
+    ///   account and name outside the record (never the old token): exactly one, Active, with
+    ///   its secret, is adopted as the replacement; none means the earlier create made nothing,
+    ///   and it creates; several (or one whose secret the platform does not return) is
+    ///   [`Error::CreateUnconfirmed`], and nothing is adopted.
+    pub async fn start_saving<F, E>(
+        &mut self,
+        client: &Client,
+        mut save: F,
+    ) -> Result<Option<CreatedToken>, Error>
+    where
+        F: FnMut(&RotationPlan) -> Result<(), E>,
+        E: std::fmt::Display,
+    {
         if self.phase != RotationPhase::Planned {
             return Ok(None);
         }
-        let made = match self.made_since(client).await? {
-            Some(adopted) => adopted,
+        let old = client.get(self.old_id.as_str()).await?;
+        self.check_old(&old)?;
+        if !matches!(old.status(), TokenStatus::Active | TokenStatus::Disabled) {
+            return Err(Error::UnexpectedState {
+                id: old.id().to_string(),
+                status: old.status(),
+            });
+        }
+        let earlier = if self.create_sent {
+            self.made_by_earlier_run(client).await?
+        } else {
+            None
+        };
+        let made = match earlier {
+            Some(made) => made,
             None => {
-                let old = client.get(self.old_id.as_str()).await?;
-                match client.create(&NewToken::like(&old)).await {
-                    Ok(created) => created,
-                    Err(Error::CreateUnconfirmed {
-                        candidates,
-                        lookup: None,
-                        source,
-                        ..
-                    }) => self.adopt(candidates, *source)?,
-                    Err(e) => return Err(e),
+                // Record, before anything is made, every token that already has this account
+                // and name; then save, then create.
+                let now = client.ids_named(&self.account_id, &self.name).await?;
+                self.remember_known(now);
+                self.create_sent = true;
+                if let Err(e) = save(self) {
+                    return Err(Error::PlanNotSaved {
+                        old_id: self.old_id.clone(),
+                        reason: crate::error::redact(&e.to_string()),
+                    });
                 }
+                client
+                    .create_excluding(&NewToken::like(&old), &self.known_ids)
+                    .await?
             }
         };
         self.new_id = Some(made.token.id().to_string());
@@ -152,47 +240,44 @@ impl RotationPlan {
         Ok(Some(made))
     }
 
-    /// A replacement an earlier run of this plan made, if any.
-    async fn made_since(&self, client: &Client) -> Result<Option<CreatedToken>, Error> {
-        let found: Vec<Token> = client
-            .made_since(&self.account_id, &self.name, self.planned_at)
-            .await?
-            .into_iter()
-            .filter(|t| {
-                t.id() != self.old_id
-                    && t.status() == TokenStatus::Active
-                    && t.created_at().is_some()
-            })
-            .collect();
+    /// Adds ids to the record (the old token's always), kept sorted and unique.
+    fn remember_known(&mut self, ids: impl IntoIterator<Item = String>) {
+        self.known_ids.extend(ids);
+        self.known_ids.push(self.old_id.clone());
+        self.known_ids.sort();
+        self.known_ids.dedup();
+    }
+
+    /// The replacement an earlier run of this plan made, if one is on the platform: a token
+    /// with this account and name outside the record.
+    async fn made_by_earlier_run(&self, client: &Client) -> Result<Option<CreatedToken>, Error> {
+        let mut found = client
+            .made_excluding(&self.account_id, &self.name, &self.known_ids)
+            .await?;
         if found.is_empty() {
             return Ok(None);
         }
-        let source = Error::InvalidRequest(format!(
-            "resuming the rotation of {}: a replacement may have been made before the plan was saved",
-            self.old_id
-        ));
-        self.adopt(found, source).map(Some)
-    }
-
-    /// The one candidate, with its secret; else the caller decides.
-    fn adopt(&self, mut candidates: Vec<Token>, source: Error) -> Result<CreatedToken, Error> {
-        if candidates.len() == 1
-            && let Some(secret) = candidates[0].secret().cloned()
+        if found.len() == 1
+            && found[0].status() == TokenStatus::Active
+            && let Some(secret) = found[0].secret().cloned()
         {
-            let token = candidates.remove(0);
-            // A candidate from `Client::create` or `made_since`: its secret is remembered already.
-            return Ok(CreatedToken { token, secret });
+            let token = found.remove(0);
+            return Ok(Some(CreatedToken { token, secret }));
         }
         Err(Error::CreateUnconfirmed {
             account_id: self.account_id.clone(),
             name: self.name.clone(),
-            candidates,
+            candidates: found,
             lookup: None,
-            source: Box::new(source),
+            source: Box::new(Error::EarlierRunInterrupted {
+                old_id: self.old_id.clone(),
+            }),
         })
     }
 
     /// Checks that the new secret authenticates: a call made with it reads the replacement.
+    /// Refuses ([`Error::RotationPlanMismatch`]) a secret of another token than `newId`, a
+    /// `newId` that existed before the rotation, and a replacement of another account or name.
     pub async fn verify(&mut self, client: &Client, secret: &TokenSecret) -> Result<(), Error> {
         if self.phase >= RotationPhase::Verified {
             return Ok(());
@@ -204,22 +289,50 @@ impl RotationPlan {
         else {
             return Err(out_of_order(self, RotationPhase::Created, "verify"));
         };
-        if secret.token_id().is_some_and(|id| id != new_id) {
-            return Err(Error::InvalidRequest(format!(
-                "rotation of {}: that secret belongs to {}, not to the replacement {new_id}",
-                self.old_id,
-                secret.token_id().unwrap_or("")
+        self.check_new_id(&new_id)?;
+        if let Some(owner) = secret.token_id()
+            && owner != new_id
+        {
+            return Err(self.mismatch(format!(
+                "that secret belongs to {owner}, not to the replacement {new_id}"
             )));
         }
-        client.with_secret(secret)?.get(new_id.as_str()).await?;
+        let new = client.with_secret(secret)?.get(new_id.as_str()).await?;
+        if new.account_id() != Some(self.account_id.as_str())
+            || new.name() != Some(self.name.as_str())
+        {
+            return Err(self.mismatch(format!(
+                "the replacement {new_id} is {:?} in {}, not {:?} in {}",
+                new.name().unwrap_or_default(),
+                new.account_id().unwrap_or_default(),
+                self.name,
+                self.account_id
+            )));
+        }
         self.phase = RotationPhase::Verified;
         self.verified_at = Some(Utc::now());
         Ok(())
     }
 
+    /// The old token as it is now, checked against the plan; `None` when it is gone.
+    async fn current_old(&self, client: &Client) -> Result<Option<Token>, Error> {
+        if let Some(new_id) = &self.new_id {
+            self.check_new_id(new_id)?;
+        }
+        match client.get(self.old_id.as_str()).await {
+            Ok(old) if old.status() == TokenStatus::Deleted => Ok(None),
+            Ok(old) => {
+                self.check_old(&old)?;
+                Ok(Some(old))
+            }
+            Err(Error::NotFound(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Disables the old token, once the caller says the new secret is in use; with `quiet`,
     /// only after the old token's `lastAccessAt` stopped moving (see [`Quiet`]). Needs a
-    /// verified replacement.
+    /// verified replacement; refuses an old token of another account or name than the plan's.
     pub async fn retire(&mut self, client: &Client, quiet: Option<Quiet>) -> Result<(), Error> {
         if self.phase >= RotationPhase::Retired {
             return Ok(());
@@ -227,16 +340,18 @@ impl RotationPlan {
         if self.phase != RotationPhase::Verified {
             return Err(out_of_order(self, RotationPhase::Verified, "retire"));
         }
-        if let Some(quiet) = quiet {
-            self.wait_until_quiet(client, quiet).await?;
-        }
-        match client.ensure_disabled(self.old_id.as_str()).await {
-            Ok(_) | Err(Error::NotFound(_)) => {}
-            Err(Error::UnexpectedState {
-                status: TokenStatus::Deleted,
-                ..
-            }) => {}
-            Err(e) => return Err(e),
+        if self.current_old(client).await?.is_some() {
+            if let Some(quiet) = quiet {
+                self.wait_until_quiet(client, quiet).await?;
+            }
+            match client.ensure_disabled(self.old_id.as_str()).await {
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(Error::UnexpectedState {
+                    status: TokenStatus::Deleted,
+                    ..
+                }) => {}
+                Err(e) => return Err(e),
+            }
         }
         self.phase = RotationPhase::Retired;
         self.retired_at = Some(Utc::now());
@@ -272,7 +387,9 @@ impl RotationPlan {
         if self.phase != RotationPhase::Retired {
             return Err(out_of_order(self, RotationPhase::Retired, "finish"));
         }
-        client.delete_if_exists(self.old_id.as_str()).await?;
+        if let Some(old) = self.current_old(client).await? {
+            client.delete_if_exists(&old).await?;
+        }
         self.phase = RotationPhase::Finished;
         self.finished_at = Some(Utc::now());
         Ok(())
@@ -281,7 +398,8 @@ impl RotationPlan {
 
 impl Client {
     /// A plan to rotate `token` (read now; a Deleted token, or one in a state this SDK does not
-    /// know, cannot be rotated). Nothing is made until [`RotationPlan::start`].
+    /// know, cannot be rotated), with the ids of the tokens that already have its account and
+    /// name recorded. Nothing is made until [`RotationPlan::start_saving`] (or `start`).
     pub async fn plan_rotation(&self, token: impl TokenRef) -> Result<RotationPlan, Error> {
         let old = self.get(token.token_id()).await?;
         if !matches!(old.status(), TokenStatus::Active | TokenStatus::Disabled) {
@@ -290,30 +408,39 @@ impl Client {
                 status: old.status(),
             });
         }
-        Ok(RotationPlan {
+        let account_id = old.account_id().unwrap_or_default().to_string();
+        let name = old.name().unwrap_or_default().to_string();
+        let known = self.ids_named(&account_id, &name).await?;
+        let mut plan = RotationPlan {
             old_id: old.id().to_string(),
-            account_id: old.account_id().unwrap_or_default().to_string(),
-            name: old.name().unwrap_or_default().to_string(),
+            account_id,
+            name,
             new_id: None,
             phase: RotationPhase::Planned,
             planned_at: Utc::now(),
+            known_ids: Vec::new(),
+            create_sent: false,
             created_at: None,
             verified_at: None,
             retired_at: None,
             finished_at: None,
-        })
+        };
+        plan.remember_known(known);
+        Ok(plan)
     }
 
     /// Starts a zero-downtime rotation: makes the replacement and leaves the old token Active,
     /// so both secrets work. Then, once the new secret is deployed: [`Rotation::verify`],
     /// [`Rotation::retire`], [`Rotation::finish`]. Save `rotation.plan` to resume after a crash.
+    /// A crash during this call leaves no saved plan: when that matters, use
+    /// [`Client::plan_rotation`], save the plan, and [`RotationPlan::start_saving`].
     pub async fn rotate(&self, token: impl TokenRef) -> Result<Rotation, Error> {
         let mut plan = self.plan_rotation(token).await?;
-        let new = plan
-            .start(self)
-            .await?
-            .ok_or_else(|| Error::InvalidRequest("the rotation was started already".into()))?;
-        Ok(Rotation { plan, new })
+        match plan.start(self).await? {
+            Some(new) => Ok(Rotation { plan, new }),
+            // A fresh plan is always `Planned`: `start` makes or fails.
+            None => Err(out_of_order(&plan, RotationPhase::Planned, "start")),
+        }
     }
 
     /// Replaces a token and disables the old one **at once**: every service still using the
@@ -335,7 +462,8 @@ impl Client {
                 };
                 Err(Error::RotationIncomplete {
                     new: Box::new(rotation.new),
-                    old_id: rotation.plan.old_id,
+                    old_id: rotation.plan.old_id.clone(),
+                    plan: Box::new(rotation.plan),
                     old_status,
                     source: Box::new(source),
                 })

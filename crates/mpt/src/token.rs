@@ -266,6 +266,34 @@ impl Token {
     pub fn raw(&self) -> &ApiToken {
         &self.raw
     }
+
+    /// The same token without its secret.
+    pub(crate) fn without_secret(mut self) -> Token {
+        self.raw.token = None;
+        self
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Token {
+    /// Reads the API's JSON (as the platform answers, or as [`Token`] serializes): a `token`
+    /// member that is `"[REDACTED]"` (how a token serializes its secret) is left out.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut raw = ApiToken::deserialize(deserializer)?;
+        if raw
+            .token
+            .as_ref()
+            .is_some_and(|t| t.expose_secret() == crate::error::REDACTED)
+        {
+            raw.token = None;
+        }
+        Ok(Token::from_api(raw))
+    }
+}
+
+impl From<Outcome> for Token {
+    fn from(outcome: Outcome) -> Token {
+        outcome.into_token()
+    }
 }
 
 impl serde::Serialize for Token {
@@ -570,13 +598,19 @@ impl<T: TokenRef + ?Sized> TokenRef for &T {
 /// What an `ensure_*` call did. The token is in the wanted state in every case (otherwise the
 /// call fails with [`Error::UnexpectedState`](crate::Error::UnexpectedState)).
 ///
-/// The rule: `Unchanged` when the token was seen in the wanted state before anything was sent,
-/// or the platform refused the change as a no-op; `Changed` when the platform carried out the
-/// change for this call: a 200 answer, on a platform that refuses no-ops (the platform's
-/// documented behaviour, [`NoopTransitions::Refused`]), or after an earlier attempt of this
-/// call whose answer was lost. On a server that answers no-ops with 200
-/// ([`NoopTransitions::Accepted`]), a 200 cannot tell this call's change from a concurrent
-/// one's: `Unconfirmed`.
+/// `ensure_*` reads the token first (bulk calls read up to 100 with one list request), and the
+/// rule is evidence, never a guess:
+///
+/// * `Unchanged`: the token was read in the wanted state (nothing was sent), or the platform
+///   refused this call's only attempt as a no-op (another caller got there first);
+/// * `Changed`: the platform answered this call's change with 2xx on a platform that refuses
+///   no-ops (the documented behaviour, [`NoopTransitions::Refused`]) and the token's revision
+///   moved since it was read. A 2xx whose body was cut off counts (the token is read back);
+/// * `Unconfirmed`: the token is in the wanted state but the answers cannot tell who put it
+///   there: an earlier attempt's answer was lost and the retry was refused, every answer was
+///   lost (the token was read back), the revision did not move, or the server answers no-ops
+///   with 200 ([`NoopTransitions::Accepted`]), where a 200 cannot tell this call's change from
+///   a concurrent one's.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// This call changed the token's state.

@@ -320,7 +320,10 @@ async fn rotate_makes_a_twin_keeps_both_secrets_working_then_retires_and_finishe
     }
     // Retiring needs a verified replacement.
     let err = rotation.retire(&client, None).await.unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::RotationOutOfOrder { step: "retire", .. }),
+        "{err:?}"
+    );
     rotation.verify(&client).await.unwrap();
     rotation
         .retire(
@@ -355,14 +358,23 @@ async fn a_rotation_crashed_between_every_two_phases_resumes() {
     drop(plan);
 
     // Crash during start: the create reached the platform but its answer was lost, and the
-    // plan was never saved as Created.
-    server.set_faults(
-        Faults::none().with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
-    );
+    // plan was never saved as Created (only as `start_saving` saved it before the create).
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
+        )
+        .unwrap();
     let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
-    let _ = plan.start(&client).await; // whatever it says, the process dies here
-    server.set_faults(Faults::none());
+    let _ = plan
+        .start_saving(&client, |p| {
+            saved = serde_json::to_string(p).unwrap();
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .await; // whatever it says, the process dies here
+    server.set_faults(Faults::none()).unwrap();
     let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
+    assert!(plan.create_sent, "saved before the create: {saved}");
     let created = plan
         .start(&client)
         .await
@@ -416,7 +428,7 @@ async fn verify_refuses_a_secret_that_does_not_authenticate() {
         .verify(&client, &other.secret)
         .await
         .unwrap_err();
-    assert!(matches!(err, Error::InvalidRequest(_)), "{err:?}");
+    assert!(matches!(err, Error::RotationPlanMismatch { .. }), "{err:?}");
     let forged = format!("idt:{}:not-the-secret", rotation.new.token.id());
     let err = rotation
         .plan
@@ -431,9 +443,11 @@ async fn verify_refuses_a_secret_that_does_not_authenticate() {
 async fn a_rotation_whose_disable_fails_still_returns_the_new_token() {
     let (server, client) = start().await;
     let old = server.seed_token(SeedToken::named("stuck")).id;
-    server.set_faults(
-        Faults::none().with(FaultRule::every(1, Fault::Status(500)).only([Operation::Disable])),
-    );
+    server
+        .set_faults(
+            Faults::none().with(FaultRule::every(1, Fault::Status(500)).only([Operation::Disable])),
+        )
+        .unwrap();
     let err = client
         .rotate_now_with_outage(old.as_str())
         .await
@@ -443,6 +457,7 @@ async fn a_rotation_whose_disable_fails_still_returns_the_new_token() {
         old_id,
         old_status,
         source,
+        ..
     } = &err
     else {
         panic!("{err:?}")
@@ -479,7 +494,7 @@ async fn bulk_operations_report_every_id_and_keep_going_past_failures() {
         .map(|s| s.id)
         .collect();
     ids.insert(5, "TKN-0000-0404".into());
-    let report = client.disable_many(ids.clone(), 4).await;
+    let report = client.ensure_disabled_many(ids.clone(), 4).await;
     assert_eq!(report.results.len(), 21);
     assert_eq!(
         report
@@ -495,7 +510,7 @@ async fn bulk_operations_report_every_id_and_keep_going_past_failures() {
     assert_eq!(failed.len(), 1);
     assert!(matches!(failed[0], ("TKN-0000-0404", Error::NotFound(_))));
     assert!(!report.is_complete());
-    let report = client.enable_many(ids[..3].to_vec(), 2).await;
+    let report = client.ensure_active_many(ids[..3].to_vec(), 2).await;
     assert!(report.is_complete());
     let report = client.delete_many(ids.clone(), 8).await;
     assert!(report.is_complete(), "404 counts as done");
@@ -565,7 +580,9 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
     );
     assert!(err.is_retryable());
 
-    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::HtmlPage(502))));
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, Fault::HtmlPage(502))))
+        .unwrap();
     let err = client.get("TKN-1").await.unwrap_err();
     let Error::Server(problem) = &err else {
         panic!("{err:?}")
@@ -578,7 +595,9 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
     );
 
     for (code, check) in [(403u16, "Forbidden"), (409, "Conflict"), (503, "Server")] {
-        server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(code))));
+        server
+            .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(code))))
+            .unwrap();
         let err = client.get("TKN-1").await.unwrap_err();
         assert_eq!(err.status(), Some(code));
         assert!(format!("{err:?}").starts_with(check), "{err:?}");
@@ -587,9 +606,13 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
     // 500 is not retried, 503 is.
     let counted = server.requests(Operation::Get);
     let retrying = client_for(&server, fast_retries(3));
-    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(500))));
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(500))))
+        .unwrap();
     assert!(retrying.get("TKN-1").await.is_err());
-    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))));
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))))
+        .unwrap();
     assert!(retrying.get("TKN-1").await.is_err());
     assert_eq!(server.requests(Operation::Get) - counted, 1 + 3);
 }
@@ -623,11 +646,15 @@ async fn bad_requests_unauthorized_decode_and_timeouts_are_told_apart() {
     ));
 
     server.seed_token(SeedToken::named("t"));
-    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::MalformedJson)));
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, Fault::MalformedJson)))
+        .unwrap();
     let err = client.list().collect().await.unwrap_err();
     assert!(matches!(&err, Error::Decode { status: 200, .. }), "{err:?}");
 
-    server.set_faults(Faults::none().with_latency(Duration::from_millis(300)));
+    server
+        .set_faults(Faults::none().with_latency(Duration::from_millis(300)))
+        .unwrap();
     let impatient = Client::builder()
         .base_url(server.base_url())
         .api_token(server.admin_secret())
@@ -746,21 +773,23 @@ async fn bulk_disable_under_faults_ends_with_every_token_disabled() {
         .into_iter()
         .map(|s| s.id)
         .collect();
-    server.set_faults(
-        Faults::none()
-            .with(FaultRule::every(7, Fault::DropAfterProcessing))
-            .with(FaultRule::every(
-                11,
-                Fault::RateLimited {
-                    retry_after: Duration::ZERO,
-                },
-            ))
-            .with(FaultRule::every(13, Fault::Status(503))),
-    );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::every(7, Fault::DropAfterProcessing))
+                .with(FaultRule::every(
+                    11,
+                    Fault::RateLimited {
+                        retry_after: Duration::ZERO,
+                    },
+                ))
+                .with(FaultRule::every(13, Fault::Status(503))),
+        )
+        .unwrap();
     // About 30% of requests fail; ten attempts make a token that never gets through (0.3^10
     // per request) vanishingly rare, while every kind of fault still hits many tokens.
     let client = client_for(&server, fast_retries(10));
-    let report = client.disable_many(ids.clone(), 16).await;
+    let report = client.ensure_disabled_many(ids.clone(), 16).await;
     let failures: Vec<_> = report
         .failed()
         .map(|(id, e)| format!("{id}: {e}"))
@@ -781,11 +810,13 @@ async fn unknown_fields_and_statuses_decode() {
     let odd = server
         .seed_token(SeedToken::named("odd").with_status("Suspended"))
         .id;
-    server.set_faults(Faults {
-        unknown_fields: true,
-        unknown_enum_values: true,
-        ..Faults::none()
-    });
+    server
+        .set_faults(Faults {
+            unknown_fields: true,
+            unknown_enum_values: true,
+            ..Faults::none()
+        })
+        .unwrap();
     let token = client.get(&odd).await.unwrap();
     assert_eq!(token.status(), TokenStatus::Unknown("Suspended".into()));
     assert!(!token.is_usable() && token.available_actions().is_empty());
@@ -851,15 +882,19 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
     let admin = server.admin_secret().to_string();
 
     // Errors that might echo a body with a secret in it.
-    server.set_faults(
-        Faults::none()
-            .with(FaultRule::every(1, Fault::MalformedJson))
-            .with_latency(Duration::ZERO),
-    );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::every(1, Fault::MalformedJson))
+                .with_latency(Duration::ZERO),
+        )
+        .unwrap();
     let decode_err = client.create(&new_token("cut")).await.unwrap_err();
-    server.set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))));
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))))
+        .unwrap();
     let server_err = client.get(created.token.id()).await.unwrap_err();
-    server.set_faults(Faults::none());
+    server.set_faults(Faults::none()).unwrap();
     client.get(created.token.id()).await.unwrap();
     let rotated = client
         .rotate_now_with_outage(created.token.id())
@@ -1110,6 +1145,12 @@ async fn no_error_shows_a_secret_the_server_echoed() {
     let create_answer =
         format!(r#"{{"id":"TKN-1111-2222","status":"Active","token":"{created}"}}"#);
     let replies = vec![
+        // The create records the ids that already have this account and name: none.
+        reply(
+            200,
+            "application/json",
+            r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#,
+        ),
         reply(201, "application/json", create_answer),
         reply(400, "application/problem+json", problem(400)),
         reply(400, "application/problem+json", list_problem),
@@ -1295,7 +1336,7 @@ async fn a_lost_answer_on_an_idempotent_operation_reports_what_this_call_did() {
 
     // disable → the token, Disabled (not InvalidTransition).
     let t = server.seed_token(SeedToken::named("a"));
-    server.set_faults(lose_first(Operation::Disable));
+    server.set_faults(lose_first(Operation::Disable)).unwrap();
     let token = client.disable(t.id.as_str()).await.unwrap();
     assert_eq!(token.status(), TokenStatus::Disabled);
     assert_eq!(
@@ -1305,22 +1346,23 @@ async fn a_lost_answer_on_an_idempotent_operation_reports_what_this_call_did() {
     );
 
     // enable → the token, Active.
-    server.set_faults(lose_first(Operation::Enable));
+    server.set_faults(lose_first(Operation::Enable)).unwrap();
     let token = client.enable(t.id.as_str()).await.unwrap();
     assert_eq!(token.status(), TokenStatus::Active);
 
-    // ensure_disabled → Changed (not Unchanged).
-    server.set_faults(lose_first(Operation::Disable));
+    // ensure_disabled → Unconfirmed: the retry was refused, and the answers cannot tell this
+    // call's lost attempt from another caller's change (not Unchanged, not Changed).
+    server.set_faults(lose_first(Operation::Disable)).unwrap();
     let outcome = client.ensure_disabled(t.id.as_str()).await.unwrap();
-    assert!(outcome.changed(), "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Unconfirmed(_)), "{outcome:?}");
     assert_eq!(outcome.into_token().status(), TokenStatus::Disabled);
 
     // delete → Ok (not NotFound); delete_if_exists → true.
-    server.set_faults(lose_first(Operation::Delete));
+    server.set_faults(lose_first(Operation::Delete)).unwrap();
     client.delete(t.id.as_str()).await.unwrap();
     assert_eq!(server.token_status(&t.id).as_deref(), Some("Deleted"));
     let u = server.seed_token(SeedToken::named("b"));
-    server.set_faults(lose_first(Operation::Delete));
+    server.set_faults(lose_first(Operation::Delete)).unwrap();
     assert!(
         client.delete_if_exists(u.id.as_str()).await.unwrap(),
         "this call deleted it"
@@ -1330,19 +1372,33 @@ async fn a_lost_answer_on_an_idempotent_operation_reports_what_this_call_did() {
     let many: Vec<_> = (0..4)
         .map(|i| server.seed_token(SeedToken::named(format!("m{i}"))))
         .collect();
-    server.set_faults(
-        Faults::none()
-            .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Disable])),
-    );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Disable])),
+        )
+        .unwrap();
     let report = client
-        .disable_many(many.iter().map(|t| t.id.as_str()), 2)
+        .ensure_disabled_many(many.iter().map(|t| t.id.as_str()), 2)
         .await;
     let outcomes = report.into_result().unwrap();
-    assert!(outcomes.iter().all(|(_, o)| o.changed()), "{outcomes:?}");
-    server.set_faults(
-        Faults::none()
-            .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Delete])),
+    // Two answers lost: those two are Unconfirmed, the others Changed; every one Disabled.
+    let unconfirmed = outcomes
+        .iter()
+        .filter(|(_, o)| matches!(o, Outcome::Unconfirmed(_)))
+        .count();
+    assert_eq!(unconfirmed, 2, "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, o)| o.token().status() == TokenStatus::Disabled)
     );
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::first(2, Fault::DropAfterProcessing).only([Operation::Delete])),
+        )
+        .unwrap();
     let report = client
         .delete_many(many.iter().map(|t| t.id.as_str()), 2)
         .await;
@@ -1393,9 +1449,9 @@ async fn every_call_takes_ids_and_tokens_owned_or_borrowed() {
     client.get(token.id().to_string()).await.unwrap();
     client.disable(&created).await.unwrap();
     let token = client.get(token.id()).await.unwrap();
-    let report = client.enable_many([&token], 2).await;
+    let report = client.ensure_active_many([&token], 2).await;
     assert!(report.is_complete());
-    let report = client.disable_many(vec![token.clone()], 2).await;
+    let report = client.ensure_disabled_many(vec![token.clone()], 2).await;
     assert!(report.is_complete());
     let report = client.delete_many(&[token.id()], 2).await;
     assert_eq!(
@@ -1494,7 +1550,7 @@ async fn a_200_noop_is_never_reported_as_this_calls_change() {
         "one change happened"
     );
     let report = client
-        .disable_many([racy.id.as_str(), disabled.id.as_str()], 2)
+        .ensure_disabled_many([racy.id.as_str(), disabled.id.as_str()], 2)
         .await;
     assert!(
         report
@@ -1511,24 +1567,23 @@ async fn the_mock_records_what_the_facade_sends() {
     let tokens: Vec<_> = (0..3)
         .map(|i| server.seed_token(SeedToken::named(format!("r{i}"))))
         .collect();
-    server.set_faults(
-        Faults::none().with(
-            FaultRule::once(Fault::DropAfterProcessing)
-                .only([Operation::Disable])
-                .for_token(tokens[1].id.clone()),
-        ),
-    );
+    server
+        .set_faults(
+            Faults::none().with(
+                FaultRule::once(Fault::DropAfterProcessing)
+                    .only([Operation::Disable])
+                    .for_token(tokens[1].id.clone()),
+            ),
+        )
+        .unwrap();
     server.clear_recorded();
     let report = client
-        .disable_many(tokens.iter().map(|t| t.id.as_str()), 1)
+        .ensure_disabled_many(tokens.iter().map(|t| t.id.as_str()), 1)
         .await;
-    assert!(
-        report
-            .into_result()
-            .unwrap()
-            .iter()
-            .all(|(_, o)| o.changed())
-    );
+    let outcomes = report.into_result().unwrap();
+    // The one whose answer was lost is Unconfirmed; the others Changed.
+    assert!(outcomes[0].1.changed() && outcomes[2].1.changed());
+    assert!(matches!(outcomes[1].1, Outcome::Unconfirmed(_)));
     let disables: Vec<_> = server
         .recorded()
         .into_iter()

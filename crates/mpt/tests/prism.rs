@@ -85,7 +85,7 @@ async fn every_facade_operation_sends_valid_requests() {
     };
     unknown(c.ensure_active("TKN-1234-5678").await);
     unknown(c.ensure_disabled("TKN-1234-5678").await);
-    for (_, result) in c.disable_many(["TKN-1", "TKN-2"], 2).await.results {
+    for (_, result) in c.ensure_disabled_many(["TKN-1", "TKN-2"], 2).await.results {
         unknown(result);
     }
     // A rotation cannot start from an unknown state either; the plan's read is valid.
