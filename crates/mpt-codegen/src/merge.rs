@@ -392,10 +392,16 @@ pub fn check_refs(path: &Path, doc: &Value) -> Result<()> {
 struct SchemaEdge {
     to: String,
     pointer: String,
+    /// Every step to it is required (and not nullable).
     required: bool,
+    /// It lies below a property, an array's items or a map's values: decoding it reads a
+    /// nested value. An edge that does not (a root `$ref`, `allOf`, `oneOf`, `anyOf` branches)
+    /// decodes the same JSON value again.
+    nested: bool,
 }
 
-fn schema_edges(value: &Value, required: bool, at: &str, out: &mut Vec<SchemaEdge>) {
+/// The `$ref` edges of `value` (at pointer `at`): `required` and `nested` as seen so far.
+fn schema_edges(value: &Value, required: bool, nested: bool, at: &str, out: &mut Vec<SchemaEdge>) {
     let Some(obj) = value.as_object() else { return };
     let required = required && obj.get("nullable") != Some(&Value::Bool(true));
     if let Some(Value::String(r)) = obj.get("$ref") {
@@ -404,6 +410,7 @@ fn schema_edges(value: &Value, required: bool, at: &str, out: &mut Vec<SchemaEdg
                 to: name.replace("~1", "/").replace("~0", "~"),
                 pointer: format!("{at}/$ref"),
                 required,
+                nested,
             });
         }
         return;
@@ -416,12 +423,8 @@ fn schema_edges(value: &Value, required: bool, at: &str, out: &mut Vec<SchemaEdg
     if let Some(Value::Object(props)) = obj.get("properties") {
         for (name, prop) in props {
             let here = format!("{at}/properties/{}", escape_token(name));
-            schema_edges(
-                prop,
-                required && needed.contains(&name.as_str()),
-                &here,
-                out,
-            );
+            let required = required && needed.contains(&name.as_str());
+            schema_edges(prop, required, true, &here, out);
         }
     }
     for (key, each_required) in [("allOf", true), ("oneOf", false), ("anyOf", false)] {
@@ -429,22 +432,29 @@ fn schema_edges(value: &Value, required: bool, at: &str, out: &mut Vec<SchemaEdg
             // One branch of a oneOf/anyOf must hold, so with a single branch it is required too.
             let branch_required = required && (each_required || items.len() == 1);
             for (i, item) in items.iter().enumerate() {
-                schema_edges(item, branch_required, &format!("{at}/{key}/{i}"), out);
+                let here = format!("{at}/{key}/{i}");
+                schema_edges(item, branch_required, nested, &here, out);
             }
         }
     }
     // An empty array or map is a finite value: references below these never force recursion.
     for key in ["items", "additionalProperties"] {
         if let Some(child) = obj.get(key) {
-            schema_edges(child, false, &format!("{at}/{key}"), out);
+            schema_edges(child, false, true, &format!("{at}/{key}"), out);
         }
     }
 }
 
-/// Refuses a `$ref` cycle among component schemas where every step is required: no finite
-/// value satisfies it, and the generated types could never be built or decoded. A cycle
-/// through an optional or nullable property, an array or a map is fine (the generator boxes it).
-/// `origin(schema)` is the file named in the error: the fragment that defined the schema.
+/// Refuses the `$ref` cycles among component schemas whose types could never be built or
+/// decoded, naming the fragment that defined the first schema and every pointer of the cycle:
+///
+/// * a cycle where every step is required: no finite value satisfies it;
+/// * a cycle where no step reads a nested value (only root `$ref`s and `allOf`, `oneOf` or
+///   `anyOf` branches, nullable or not): the generated types include each other at the same
+///   level, so decoding any value would recurse without end.
+///
+/// A cycle through an optional or nullable property, an array or a map is fine (the generator
+/// boxes it). `origin(schema)` is the file named in the error.
 pub fn check_cycles<'a>(doc: &Value, origin: impl Fn(&str) -> &'a Path) -> Result<()> {
     let Some(schemas) = doc
         .pointer("/components/schemas")
@@ -452,15 +462,49 @@ pub fn check_cycles<'a>(doc: &Value, origin: impl Fn(&str) -> &'a Path) -> Resul
     else {
         return Ok(());
     };
-    let mut graph: BTreeMap<&str, Vec<SchemaEdge>> = BTreeMap::new();
+    let mut all: BTreeMap<&str, Vec<SchemaEdge>> = BTreeMap::new();
     for (name, schema) in schemas {
         let mut edges = Vec::new();
         let at = format!("/components/schemas/{}", escape_token(name));
-        schema_edges(schema, true, &at, &mut edges);
-        edges.retain(|e| e.required);
-        graph.insert(name, edges);
+        schema_edges(schema, true, false, &at, &mut edges);
+        all.insert(name, edges);
     }
-    // Depth-first search over required edges; a back edge closes a cycle.
+    type Keep = fn(&SchemaEdge) -> bool;
+    let checks: [(Keep, &str); 2] = [
+        (
+            |e| e.required,
+            "form a $ref cycle in which every step is required, so no finite value exists; make one step optional or nullable",
+        ),
+        (
+            |e| !e.nested,
+            "include each other without a property, array or map between them (allOf, oneOf, anyOf or a plain $ref; nullable does not help), so decoding any value would never end; put one step under a property",
+        ),
+    ];
+    for (keep, why) in checks {
+        let graph: BTreeMap<&str, Vec<&SchemaEdge>> = all
+            .iter()
+            .map(|(name, edges)| (*name, edges.iter().filter(|e| keep(e)).collect()))
+            .collect();
+        if let Some((names, pointers)) = find_cycle(&graph) {
+            return Err(Error::invalid(
+                origin(names[0]),
+                pointers[0],
+                format!(
+                    "the schemas {} {why} (through {})",
+                    names.join(" -> ") + " -> " + names[0],
+                    pointers.join(", ")
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A cycle in `graph`, as its schemas and the pointers of its edges, if there is one.
+fn find_cycle<'g>(
+    graph: &BTreeMap<&'g str, Vec<&'g SchemaEdge>>,
+) -> Option<(Vec<&'g str>, Vec<&'g str>)> {
+    // Depth-first search; a back edge closes a cycle.
     #[derive(Clone, Copy, PartialEq)]
     enum Mark {
         New,
@@ -487,7 +531,7 @@ pub fn check_cycles<'a>(doc: &Value, origin: impl Fn(&str) -> &'a Path) -> Resul
             if let Some(top) = stack.last_mut() {
                 top.1 += 1;
             }
-            let edge = &edges[next];
+            let edge = edges[next];
             match marks.get(edge.to.as_str()).copied() {
                 Some(Mark::New) => {
                     let to = graph.get_key_value(edge.to.as_str()).map(|(k, _)| *k);
@@ -502,19 +546,11 @@ pub fn check_cycles<'a>(doc: &Value, origin: impl Fn(&str) -> &'a Path) -> Resul
                     let mut pointers: Vec<&str> = taken[first..].to_vec();
                     pointers.push(&edge.pointer);
                     let names: Vec<&str> = stack[first..].iter().map(|(n, _)| *n).collect();
-                    return Err(Error::invalid(
-                        origin(names[0]),
-                        pointers[0],
-                        format!(
-                            "the schemas {} form a $ref cycle in which every step is required, so no finite value exists; make one step optional or nullable (through {})",
-                            names.join(" -> ") + " -> " + names[0],
-                            pointers.join(", ")
-                        ),
-                    ));
+                    return Some((names, pointers));
                 }
                 _ => {}
             }
         }
     }
-    Ok(())
+    None
 }

@@ -126,6 +126,31 @@ fn a_cycle_where_every_step_is_required_is_refused_naming_the_pointers() {
     assert!(message.contains("every step is required"), "{message}");
 }
 
+/// A cycle with no property between its schemas (`allOf`, `oneOf`, a root `$ref`) never ends
+/// decoding, nullable or optional: refused, where it used to overflow the stack at run time.
+#[test]
+fn a_cycle_without_a_nested_step_is_refused_even_when_nullable() {
+    let folder =
+        json!({"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}});
+    let message = refused(json!({
+        "Folder": folder,
+        "A": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/B"}, {"type": "object", "properties": {"x": {"type": "string"}}}]},
+        "B": {"nullable": true, "allOf": [{"$ref": "#/components/schemas/A"}, {"type": "object", "properties": {"y": {"type": "string"}}}]}
+    }));
+    assert!(message.contains("A -> B -> A"), "{message}");
+    assert!(
+        message.contains("/components/schemas/A/allOf/0/$ref"),
+        "{message}"
+    );
+    assert!(message.contains("nullable does not help"), "{message}");
+    let message = refused(json!({
+        "Folder": folder,
+        "A": {"oneOf": [{"$ref": "#/components/schemas/B"}, {"type": "string"}]},
+        "B": {"anyOf": [{"$ref": "#/components/schemas/A"}, {"type": "integer"}]}
+    }));
+    assert!(message.contains("A -> B -> A"), "{message}");
+}
+
 #[test]
 fn a_cycle_with_one_optional_step_is_accepted() {
     merge_doc(&with_schemas(json!({
