@@ -442,6 +442,53 @@ fn a_rotation_killed_between_phases_resumes_from_its_state_file() {
     assert_eq!(server.token_status(&new_id).as_deref(), Some("Active"));
 }
 
+/// Names are not unique: `rotate start` of one of two same-named tokens makes its own
+/// replacement, never hands over the sibling's secret, and a killed start resumes without a
+/// second one (the state file holds the ids recorded before the create).
+#[test]
+fn rotate_start_never_takes_a_same_named_token_for_its_replacement() {
+    let server = mock();
+    let a = server.seed_token(SeedToken::named("svc"));
+    let b = server.seed_token(SeedToken::named("svc"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let secret_file = dir.path().join("new.secret");
+    let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "start",
+            &a.id,
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let new_id = json(&out)["id"].as_str().unwrap().to_string();
+    assert!(new_id != a.id && new_id != b.id, "{new_id}");
+    assert_eq!(server.tokens_created(), 1);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        secret.starts_with(&format!("idt:{new_id}:")),
+        "not the sibling's secret"
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let known: Vec<&str> = plan["knownIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(known.contains(&a.id.as_str()) && known.contains(&b.id.as_str()));
+    assert!(!known.contains(&new_id.as_str()));
+}
+
 #[test]
 fn secrets_go_only_to_stdout_or_a_private_file_never_stderr() {
     let server = mock();

@@ -92,17 +92,25 @@ impl Filter {
         Filter::cmp("eq", "status", status.as_str())
     }
 
+    /// `in(<field>,(...))`; with no values, an invalid filter (it would match nothing).
+    fn within<'v>(field: &str, made_by: &str, values: impl Iterator<Item = &'v str>) -> Filter {
+        match values.map(quote).collect::<Result<Vec<String>, String>>() {
+            Ok(values) if values.is_empty() => Filter(Rql::Invalid(format!(
+                "{made_by}() of nothing matches nothing, which RQL cannot express"
+            ))),
+            Ok(values) => Filter(Rql::Expr(format!("in({field},({}))", values.join(",")))),
+            Err(why) => Filter(Rql::Invalid(format!("in({field},...): {why}"))),
+        }
+    }
+
     /// `in(status,(...))`; with no statuses, an invalid filter (it would match nothing).
     pub fn status_in(statuses: impl IntoIterator<Item = TokenStatus>) -> Filter {
-        let values: Result<Vec<String>, String> =
-            statuses.into_iter().map(|s| quote(s.as_str())).collect();
-        match values {
-            Ok(values) if values.is_empty() => Filter(Rql::Invalid(
-                "status_in() of no statuses matches nothing, which RQL cannot express".into(),
-            )),
-            Ok(values) => Filter(Rql::Expr(format!("in(status,({}))", values.join(",")))),
-            Err(why) => Filter(Rql::Invalid(format!("in(status,...): {why}"))),
-        }
+        let statuses: Vec<TokenStatus> = statuses.into_iter().collect();
+        Filter::within(
+            "status",
+            "status_in",
+            statuses.iter().map(TokenStatus::as_str),
+        )
     }
 
     /// `eq(id,<id>)`.
@@ -112,15 +120,8 @@ impl Filter {
 
     /// `in(id,(...))`; with no ids, an invalid filter (it would match nothing).
     pub fn id_in<I: IntoIterator<Item = S>, S: AsRef<str>>(ids: I) -> Filter {
-        let values: Result<Vec<String>, String> =
-            ids.into_iter().map(|id| quote(id.as_ref())).collect();
-        match values {
-            Ok(values) if values.is_empty() => Filter(Rql::Invalid(
-                "id_in() of no ids matches nothing, which RQL cannot express".into(),
-            )),
-            Ok(values) => Filter(Rql::Expr(format!("in(id,({}))", values.join(",")))),
-            Err(why) => Filter(Rql::Invalid(format!("in(id,...): {why}"))),
-        }
+        let ids: Vec<S> = ids.into_iter().collect();
+        Filter::within("id", "id_in", ids.iter().map(AsRef::as_ref))
     }
 
     /// `eq(name,<name>)`.

@@ -480,7 +480,7 @@ impl Client {
             .chunks(MAX_PAGE_SIZE as usize)
             .map(<[String]>::to_vec)
             .collect();
-        let mut results: Vec<(usize, String, Result<Outcome, Error>)> = stream::iter(chunks)
+        let results: Vec<(usize, String, Result<Outcome, Error>)> = stream::iter(chunks)
             .then(|chunk| async move {
                 let mut states = self.states_of(&chunk).await;
                 let known: Vec<(String, Option<Token>)> = chunk
@@ -504,13 +504,7 @@ impl Client {
             .buffer_unordered(concurrency.max(1))
             .collect()
             .await;
-        results.sort_by_key(|r| r.0);
-        BulkReport {
-            results: results
-                .into_iter()
-                .map(|(_, id, result)| (id, result))
-                .collect(),
-        }
+        BulkReport::in_order(results)
     }
 
     /// The current states of these tokens, read with one list request; empty when that fails
@@ -560,7 +554,7 @@ impl Client {
                 status: t.known_status(),
             })
             .collect();
-        let mut results: Vec<(usize, String, Result<T, Error>)> =
+        let results: Vec<(usize, String, Result<T, Error>)> =
             stream::iter(known.into_iter().enumerate())
                 .map(|(i, token)| {
                     let id = token.id.clone();
@@ -570,13 +564,7 @@ impl Client {
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;
-        results.sort_by_key(|r| r.0);
-        BulkReport {
-            results: results
-                .into_iter()
-                .map(|(_, id, result)| (id, result))
-                .collect(),
-        }
+        BulkReport::in_order(results)
     }
 
     /// Active tokens not used since `since`, and Active tokens never used, as a lazy stream.
@@ -722,6 +710,17 @@ pub struct BulkReport<T> {
 }
 
 impl<T> BulkReport<T> {
+    /// The report of results numbered in the order their ids were given.
+    fn in_order(mut numbered: Vec<(usize, String, Result<T, Error>)>) -> BulkReport<T> {
+        numbered.sort_by_key(|r| r.0);
+        BulkReport {
+            results: numbered
+                .into_iter()
+                .map(|(_, id, result)| (id, result))
+                .collect(),
+        }
+    }
+
     /// Whether every id succeeded.
     pub fn is_complete(&self) -> bool {
         self.results.iter().all(|(_, r)| r.is_ok())

@@ -601,40 +601,33 @@ fn check_outcomes(
     (changed, unchanged, unconfirmed)
 }
 
-/// 2,000 tokens, a fifth pre-disabled, 10% of disable answers dropped after processing.
-#[tokio::test]
-async fn bulk_outcomes_match_the_final_state_under_dropped_answers() {
+/// 2,000 tokens, a fifth pre-disabled, `fault` on every tenth disable: the counts of
+/// `Changed`, `Unchanged` and `Unconfirmed`, each checked against the final state.
+async fn fleet_under(fault: Fault) -> (usize, usize, usize) {
     let server = MockServer::start().await.unwrap();
     let client = client_for(&server);
     let (ids, before) = seed_fleet(&server, 2_000);
     server
-        .set_faults(
-            Faults::none()
-                .with(FaultRule::every(10, Fault::DropAfterProcessing).only([Operation::Disable])),
-        )
+        .set_faults(Faults::none().with(FaultRule::every(10, fault).only([Operation::Disable])))
         .unwrap();
     let report = client.ensure_disabled_many(&ids, 16).await;
-    let (changed, unchanged, unconfirmed) = check_outcomes(&server, report, &before);
+    check_outcomes(&server, report, &before)
+}
+
+/// 10% of disable answers dropped after processing.
+#[tokio::test]
+async fn bulk_outcomes_match_the_final_state_under_dropped_answers() {
+    let (changed, unchanged, unconfirmed) = fleet_under(Fault::DropAfterProcessing).await;
     assert_eq!(unchanged, 400, "the pre-disabled fifth");
     assert_eq!(changed + unconfirmed, 1_600);
     assert!(unconfirmed >= 100, "{unconfirmed}: the dropped answers");
 }
 
-/// 2,000 tokens, 10% of disables answered 200 with cut-off JSON: none reported failed.
+/// 10% of disables answered 200 with cut-off JSON: none reported failed, all `Changed`.
 #[tokio::test]
 async fn bulk_outcomes_match_the_final_state_under_truncated_answers() {
-    let server = MockServer::start().await.unwrap();
-    let client = client_for(&server);
-    let (ids, before) = seed_fleet(&server, 2_000);
-    server
-        .set_faults(
-            Faults::none()
-                .with(FaultRule::every(10, Fault::MalformedJson).only([Operation::Disable])),
-        )
-        .unwrap();
-    let report = client.ensure_disabled_many(&ids, 16).await;
-    let (changed, unchanged, unconfirmed) = check_outcomes(&server, report, &before);
-    assert_eq!((changed, unchanged, unconfirmed), (1_600, 400, 0));
+    let counts = fleet_under(Fault::MalformedJson).await;
+    assert_eq!(counts, (1_600, 400, 0));
 }
 
 // ---- 5. No crashes on odd fault rules ----
