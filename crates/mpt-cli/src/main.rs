@@ -438,7 +438,8 @@ async fn tokens(client: &Client, cmd: TokensCmd, format: Format) -> Result<(), F
             select,
             limit,
         } => {
-            let mut request = client.list().filter(filter_of(&filter)?);
+            // The platform leaves `audit` (creation and change times) out unless asked for.
+            let mut request = client.list().filter(filter_of(&filter)?).select(["+audit"]);
             for field in order.iter().flat_map(|o| o.split(',')).map(str::trim) {
                 request = match field.strip_prefix('-') {
                     Some(name) => request.order_by_desc(sort_field(name)?),
@@ -463,7 +464,8 @@ async fn tokens(client: &Client, cmd: TokensCmd, format: Format) -> Result<(), F
             }
         }
         TokensCmd::Get { id } => {
-            print(&output::token(&client.get(id.as_str()).await?, format, &[]))
+            let token = client.get_with_select(id.as_str(), ["+audit"]).await?;
+            print(&output::token(&token, format, &[]))
         }
         TokensCmd::Create {
             account,

@@ -108,13 +108,13 @@ fn every_token_subcommand_with_json_output() {
     let secret = created["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with(&format!("idt:{id}:")));
     assert_eq!(created["status"], "Active");
-    assert!(
-        created["createdAt"].as_str().unwrap().contains('T'),
-        "RFC 3339"
-    );
 
     let got = json(&mpt(&server, &["tokens", "get", &id, "-o", "json"]));
     assert_eq!(got["name"], "ci deploy");
+    assert!(
+        got["createdAt"].as_str().unwrap().contains('T'),
+        "RFC 3339, from the audit `get` asks for"
+    );
     assert!(got.get("secret").is_none() && !got.to_string().contains(&secret));
 
     server.seed_token(SeedToken::named("other"));
@@ -487,6 +487,42 @@ fn rotate_start_never_takes_a_same_named_token_for_its_replacement() {
         .collect();
     assert!(known.contains(&a.id.as_str()) && known.contains(&b.id.as_str()));
     assert!(!known.contains(&new_id.as_str()));
+}
+
+/// A Client account's token sees and changes its own account's tokens only: another account's
+/// is "not found" (its row fails, exit 1) and stays as it was.
+#[test]
+fn a_client_token_cannot_see_or_change_another_accounts_token() {
+    let server = mock();
+    let me = server.seed_token(SeedToken::named("me"));
+    let theirs = server.seed_token(SeedToken::named("theirs").in_account(mpt_mock::VENDOR_ACCOUNT));
+    let env = [("MPT_API_TOKEN", me.secret.expose_secret())];
+    let out = mpt_with(
+        &server,
+        &["tokens", "disable", &theirs.id, "-o", "json"],
+        None,
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(rows[0]["ok"], false);
+    assert!(rows[0]["error"].as_str().unwrap().contains("404"), "{rows}");
+    let out = mpt_with(&server, &["tokens", "get", &theirs.id], None, &env);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(server.token_status(&theirs.id).as_deref(), Some("Active"));
+    let out = mpt_with(&server, &["tokens", "list", "-o", "json"], None, &env);
+    let listed = json(&out);
+    let ids: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert_eq!(ids, [me.id.as_str()]);
+    // The admin (an Operations account) can.
+    let out = mpt(&server, &["tokens", "disable", &theirs.id]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(server.token_status(&theirs.id).as_deref(), Some("Disabled"));
 }
 
 #[test]

@@ -23,8 +23,8 @@ use tower::ServiceExt;
 
 use crate::faults::{Fault, FaultState, Operation};
 use crate::problem::{Problem, new_trace_id};
-use crate::rql::{DEFAULT_LIMIT, ListQuery, parse_select};
-use crate::store::{Actor, Delta, NewToken, NoopTransition, Status, Store, Switch, Token};
+use crate::rql::{DEFAULT_LIMIT, ListQuery, Select, parse_select};
+use crate::store::{Actor, Caller, Delta, NewToken, NoopTransition, Status, Store, Switch, Token};
 
 /// Base path of the resource.
 pub const BASE_PATH: &str = "/public/v1/accounts/api-tokens";
@@ -108,7 +108,145 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             Arc::clone(&shared),
             record_request,
         ))
+        .layer(axum::middleware::from_fn(bounded_head))
         .with_state(shared)
+}
+
+/// Longest request target (path and query) the mock reads; a longer one is a 414 problem.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+/// Most header bytes (names and values) the mock reads; more is a 431 problem.
+pub const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// Refuses an over-long request target (414) or header block (431) with problem details, as
+/// every other rejection. (hyper itself only refuses heads over its read buffer, 400 KiB, which
+/// these bounds stay well under.)
+async fn bounded_head(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |pq| pq.as_str().len());
+    if target > MAX_URI_BYTES {
+        return problem_response(&Problem::new(
+            414,
+            format!("The request target is longer than the limit of {MAX_URI_BYTES} bytes."),
+        ));
+    }
+    let headers: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    if headers > MAX_HEADER_BYTES {
+        return problem_response(&Problem::new(
+            431,
+            format!("The request headers are larger than the limit of {MAX_HEADER_BYTES} bytes."),
+        ));
+    }
+    next.run(request).await
+}
+
+/// Headers whose values are credentials: never recorded.
+const CREDENTIAL_HEADERS: [&str; 7] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+];
+
+/// Query parameters whose values are credentials: never recorded.
+const CREDENTIAL_PARAMS: [&str; 9] = [
+    "access_token",
+    "token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "key",
+    "secret",
+    "password",
+    "client_secret",
+];
+
+/// `text` without the admin secret (by value, plain or percent-encoded) or any token secret
+/// (every one has the shape `idt:<id>:<opaque>`, which keeps its id).
+fn scrub(text: &str, admin: &str) -> String {
+    let mut out = text.to_string();
+    for form in [
+        admin.to_string(),
+        percent_encoding::utf8_percent_encode(admin, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ] {
+        if !form.is_empty() && out.contains(&form) {
+            out = out.replace(&form, "[REDACTED]");
+        }
+    }
+    redact_shapes(&out)
+}
+
+/// Every `idt:<id>:<opaque>` (also with `%3A` for `:`) as `idt:<id>:[REDACTED]`.
+fn redact_shapes(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.to_ascii_lowercase().find("idt") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 3..];
+        let sep = |t: &str| {
+            [":", "%3A", "%3a"]
+                .iter()
+                .find(|s| t.starts_with(**s))
+                .map(|s| s.len())
+        };
+        let Some(first) = sep(after) else {
+            out.push_str(&rest[at..at + 3]);
+            rest = after;
+            continue;
+        };
+        let id_len = after[first..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .unwrap_or(after.len() - first);
+        let tail = &after[first + id_len..];
+        match sep(tail) {
+            Some(second) => {
+                out.push_str("idt:");
+                out.push_str(&after[first..first + id_len]);
+                out.push_str(":[REDACTED]");
+                let opaque = &tail[second..];
+                let end = opaque
+                    .find(|c: char| {
+                        c.is_whitespace() || matches!(c, '"' | '\'' | '&' | '<' | '>' | ',')
+                    })
+                    .unwrap_or(opaque.len());
+                rest = &opaque[end..];
+            }
+            None => {
+                out.push_str(&rest[at..at + 3 + first + id_len]);
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The query string with the values of credential parameters redacted.
+fn scrub_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|part| match part.split_once('=') {
+            Some((key, _)) => {
+                let name = percent_encoding::percent_decode_str(key).decode_utf8_lossy();
+                if CREDENTIAL_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
+                    format!("{key}=[REDACTED]")
+                } else {
+                    part.to_string()
+                }
+            }
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Most requests kept by [`MockServer::recorded`](crate::MockServer::recorded) (the oldest go).
@@ -130,24 +268,27 @@ async fn record_request(
             format!("The request body is larger than the limit of {MAX_BODY_BYTES} bytes."),
         ));
     };
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            let value = if *name == header::AUTHORIZATION {
-                "[REDACTED]".to_string()
-            } else {
-                String::from_utf8_lossy(value.as_bytes()).into_owned()
-            };
-            (name.as_str().to_string(), value)
-        })
-        .collect();
-    let recorded = crate::RecordedRequest {
-        method: parts.method.as_str().to_string(),
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(String::from),
-        headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+    let recorded = {
+        let scrub = |text: &str| scrub(text, &shared.admin_secret);
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let value = if CREDENTIAL_HEADERS.contains(&name.as_str()) {
+                    "[REDACTED]".to_string()
+                } else {
+                    scrub(&String::from_utf8_lossy(value.as_bytes()))
+                };
+                (name.as_str().to_string(), value)
+            })
+            .collect();
+        crate::RecordedRequest {
+            method: parts.method.as_str().to_string(),
+            path: scrub(parts.uri.path()),
+            query: parts.uri.query().map(|q| scrub(&scrub_query(q))),
+            headers,
+            body: scrub(&String::from_utf8_lossy(&bytes)),
+        }
     };
     {
         let mut log = lock(&shared.recorded);
@@ -238,7 +379,7 @@ impl Call {
     /// Counts, injects faults, authenticates, runs `work` under the store lock, renders.
     async fn run(
         self,
-        work: impl FnOnce(&mut Store, &Actor, DateTime<Utc>) -> Result<Reply, Problem>,
+        work: impl FnOnce(&mut Store, &Caller, DateTime<Utc>) -> Result<Reply, Problem>,
     ) -> Response {
         let shared = &self.shared;
         shared.requests[self.op.index()].fetch_add(1, Ordering::Relaxed);
@@ -322,7 +463,7 @@ fn authenticate(
     admin: &str,
     headers: &HeaderMap,
     now: DateTime<Utc>,
-) -> Result<Actor, Problem> {
+) -> Result<Caller, Problem> {
     let secret = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -335,16 +476,33 @@ fn authenticate(
             Problem::unauthorized("An `Authorization: Bearer <API token>` header is required.")
         })?;
     if secret == admin {
-        return Ok(admin_actor());
+        // The admin secret is an Operations account's.
+        return Ok(Caller {
+            actor: admin_actor(),
+            account_id: crate::OPERATIONS_ACCOUNT.into(),
+            operations: true,
+        });
     }
-    let (id, name, status) = match store.by_secret(secret) {
-        Some(t) => (t.id.clone(), t.name.clone(), t.status.clone()),
+    let (id, name, status, account_id) = match store.by_secret(secret) {
+        Some(t) => (
+            t.id.clone(),
+            t.name.clone(),
+            t.status.clone(),
+            t.account_id.clone(),
+        ),
         None => return Err(Problem::unauthorized("The API token is not valid.")),
     };
     match status {
         Status::Active => {
             store.touch(&id, now);
-            Ok(Actor { id, name })
+            let operations = store
+                .account(&account_id)
+                .is_some_and(|a| a.is_operations());
+            Ok(Caller {
+                actor: Actor { id, name },
+                account_id,
+                operations,
+            })
         }
         other => Err(Problem::unauthorized(format!(
             "API token {id} is {}.",
@@ -353,8 +511,10 @@ fn authenticate(
     }
 }
 
-/// The token as the merged spec's `ApiToken`, as JSON, without `omit`ted fields.
-pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, omit: &[String]) -> Value {
+/// The token as the merged spec's `ApiToken`, as JSON, as the platform writes it: `description`,
+/// `icon` and `extensions` left out when null, `audit` only when `select` asks for it, and
+/// without the fields `select` omits.
+pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, select: &Select) -> Value {
     let account = store.account(&token.account_id);
     let event = |at: DateTime<Utc>, by: &Actor| PlatformObjectEvent {
         at: Some(at),
@@ -388,7 +548,7 @@ pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, omit: &[St
                 ..Default::default()
             })
             .collect(),
-        audit: Some(PlatformObjectAudit {
+        audit: select.audit().then(|| PlatformObjectAudit {
             created: Some(event(token.created.0, &token.created.1)),
             updated: token.updated.as_ref().map(|(at, by)| event(*at, by)),
         }),
@@ -398,7 +558,8 @@ pub(crate) fn render(store: &Store, token: &Token, with_secret: bool, omit: &[St
     };
     let mut value = serde_json::to_value(api).unwrap_or(Value::Null);
     if let Some(obj) = value.as_object_mut() {
-        for field in omit {
+        obj.retain(|_, v| !v.is_null());
+        for field in &select.omit {
             obj.remove(field);
         }
     }
@@ -463,11 +624,16 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Response {
     call(s, Operation::List, None, headers, kill)
-        .run(move |store, _, _| {
+        .run(move |store, caller, _| {
             let q = ListQuery::parse(query.as_deref())?;
+            // Deleted tokens: only Operations accounts see them, and a list shows them only when
+            // its filter asks for that status by name.
+            let deleted = q.asks_for_deleted();
             let mut matched: Vec<&Token> = store
                 .all()
-                .filter(|t| t.status != Status::Deleted && q.matches(t))
+                .filter(|t| {
+                    caller.sees(t) && (t.status != Status::Deleted || deleted) && q.matches(t)
+                })
                 .collect();
             q.sort(&mut matched, |id| store.account(id).map(|a| a.name.clone()));
             let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -475,12 +641,12 @@ async fn list(
                 .iter()
                 .skip(q.offset)
                 .take(limit)
-                .map(|t| render(store, t, true, &q.omit))
+                .map(|t| render(store, t, true, &q.select))
                 .collect();
             let mut meta =
                 json!({"pagination": {"offset": q.offset, "limit": limit, "total": matched.len()}});
-            if !q.omit.is_empty() {
-                meta["omitted"] = json!(q.omit);
+            if !q.select.omit.is_empty() {
+                meta["omitted"] = json!(q.select.omit);
             }
             Ok(Reply::Json(
                 StatusCode::OK,
@@ -498,8 +664,8 @@ async fn get_one(
     RawQuery(query): RawQuery,
 ) -> Response {
     call(s, Operation::Get, Some(&id), headers, kill)
-        .run(move |store, _, _| {
-            let mut omit = Vec::new();
+        .run(move |store, caller, _| {
+            let mut select = Select::default();
             for part in query
                 .as_deref()
                 .unwrap_or("")
@@ -509,7 +675,7 @@ async fn get_one(
                 match part.split_once('=') {
                     Some(("select", v)) => {
                         let v = percent_encoding::percent_decode_str(v).decode_utf8_lossy();
-                        omit = parse_select(&v)?;
+                        select = parse_select(&v)?;
                     }
                     _ => {
                         return Err(Problem::query(
@@ -519,26 +685,32 @@ async fn get_one(
                     }
                 }
             }
-            let token = store.live(&id)?;
-            let mut body = render(store, token, true, &omit);
-            if !omit.is_empty() {
-                body["$meta"] =
-                    serde_json::to_value(PlatformMetadata { omitted: omit }).unwrap_or_default();
+            let token = store.visible(&id, caller)?;
+            let mut body = render(store, token, true, &select);
+            if !select.omit.is_empty() {
+                body["$meta"] = serde_json::to_value(PlatformMetadata {
+                    omitted: select.omit,
+                })
+                .unwrap_or_default();
             }
             Ok(Reply::Json(StatusCode::OK, body))
         })
         .await
 }
 
-/// The live token `id`, rendered as the answer with `status`.
+/// The token `id`, rendered as the answer with `status`.
 fn token_reply(
     store: &Store,
     id: &str,
+    caller: &Caller,
     status: StatusCode,
     with_secret: bool,
 ) -> Result<Reply, Problem> {
-    let token = store.live(id)?;
-    Ok(Reply::Json(status, render(store, token, with_secret, &[])))
+    let token = store.visible(id, caller)?;
+    Ok(Reply::Json(
+        status,
+        render(store, token, with_secret, &Select::default()),
+    ))
 }
 
 /// Parses a JSON object body, or a 400 naming the problem.
@@ -606,6 +778,49 @@ fn module_ids(
     }
 }
 
+/// The platform's name rule ([`mpt_api::rules::name_problem`]), as a field error.
+fn check_name(name: &str, errors: &mut Vec<(&'static str, String)>) {
+    if let Some(why) = mpt_api::rules::name_problem(name) {
+        errors.push(("name", format!("The name {why}.")));
+    }
+}
+
+/// The platform's description rule ([`mpt_api::rules::description_problem`]), as a field error.
+fn check_description(description: &str, errors: &mut Vec<(&'static str, String)>) {
+    if let Some(why) = mpt_api::rules::description_problem(description) {
+        errors.push(("description", format!("The description holds {why}.")));
+    }
+}
+
+/// The account must exist and be one the caller may make tokens in (another account is
+/// answered as unknown, so its existence does not show); each module must be known and enabled
+/// for the account (its default group).
+fn check_account(
+    store: &Store,
+    caller: &Caller,
+    account_id: &str,
+    modules: Option<&[String]>,
+    errors: &mut Vec<(&'static str, String)>,
+) {
+    let account = store
+        .account(account_id)
+        .filter(|_| caller.may_use(account_id));
+    let Some(account) = account else {
+        errors.push(("account.id", format!("Account {account_id} was not found.")));
+        return;
+    };
+    for module in modules.unwrap_or_default() {
+        if !crate::KNOWN_MODULES.contains(&module.as_str()) {
+            errors.push(("modules", format!("Module {module} does not exist.")));
+        } else if !account.modules.contains(module) {
+            errors.push((
+                "modules",
+                format!("Module {module} is not enabled for account {account_id}."),
+            ));
+        }
+    }
+}
+
 /// `extensions`, when present, must be null or a list of `{"id": ...}` references.
 fn check_extensions(
     map: &serde_json::Map<String, Value>,
@@ -628,11 +843,14 @@ async fn create(
     body: Bytes,
 ) -> Response {
     call(s, Operation::Create, None, headers, kill)
-        .run(move |store, actor, now| {
+        .run(move |store, caller, now| {
             let map = object_body(&body)?;
             let mut errors = Vec::new();
             let name = match map.get("name").and_then(Value::as_str) {
-                Some(n) if !n.is_empty() => n.to_string(),
+                Some(n) if !n.is_empty() => {
+                    check_name(n, &mut errors);
+                    n.to_string()
+                }
                 _ => {
                     errors.push(("name", "The name field is required.".to_string()));
                     String::new()
@@ -653,9 +871,15 @@ async fn create(
                 }
             };
             let description = optional_string(&map, "description", &mut errors).flatten();
+            if let Some(d) = &description {
+                check_description(d, &mut errors);
+            }
             let icon = optional_string(&map, "icon", &mut errors).flatten();
             let modules = module_ids(&map, &mut errors);
             check_extensions(&map, &mut errors);
+            if !account_id.is_empty() {
+                check_account(store, caller, &account_id, modules.as_deref(), &mut errors);
+            }
             if modules.is_none() && !errors.iter().any(|e| e.0 == "modules") {
                 errors.push((
                     "modules",
@@ -672,8 +896,8 @@ async fn create(
                 icon,
                 modules: modules.unwrap_or_default(),
             };
-            let id = store.create(new, actor.clone(), now).id.clone();
-            token_reply(store, &id, StatusCode::CREATED, true)
+            let id = store.create(new, caller.actor.clone(), now).id.clone();
+            token_reply(store, &id, caller, StatusCode::CREATED, true)
         })
         .await
 }
@@ -686,13 +910,16 @@ async fn update(
     body: Bytes,
 ) -> Response {
     call(s, Operation::Update, Some(&id), headers, kill)
-        .run(move |store, actor, now| {
-            store.live(&id)?;
+        .run(move |store, caller, now| {
+            let account_id = store.visible(&id, caller)?.account_id.clone();
             let map = object_body(&body)?;
             let mut errors = Vec::new();
             let name = match map.get("name") {
                 None => None,
-                Some(Value::String(n)) if !n.is_empty() => Some(n.clone()),
+                Some(Value::String(n)) if !n.is_empty() => {
+                    check_name(n, &mut errors);
+                    Some(n.clone())
+                }
                 Some(_) => {
                     errors.push(("name", "The name must be a non-empty string.".to_string()));
                     None
@@ -704,11 +931,17 @@ async fn update(
                 icon: optional_string(&map, "icon", &mut errors),
                 modules: module_ids(&map, &mut errors),
             };
+            if let Some(Some(d)) = &delta.description {
+                check_description(d, &mut errors);
+            }
+            if let Some(modules) = &delta.modules {
+                check_account(store, caller, &account_id, Some(modules), &mut errors);
+            }
             if !errors.is_empty() {
                 return Err(Problem::validation(&errors));
             }
-            store.update(&id, delta, actor.clone(), now)?;
-            token_reply(store, &id, StatusCode::OK, false)
+            store.update(&id, delta, caller, now)?;
+            token_reply(store, &id, caller, StatusCode::OK, false)
         })
         .await
 }
@@ -720,8 +953,8 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     call(s, Operation::Delete, Some(&id), headers, kill)
-        .run(move |store, actor, now| {
-            store.delete(&id, actor.clone(), now)?;
+        .run(move |store, caller, now| {
+            store.delete(&id, caller, now)?;
             Ok(Reply::NoContent)
         })
         .await
@@ -739,9 +972,9 @@ fn switch(
         Switch::Disable => Operation::Disable,
     };
     let noop = *lock(&s.noop);
-    call(s, op, Some(&id), headers, kill).run(move |store, actor, now| {
-        store.switch(&id, action, noop, actor.clone(), now)?;
-        token_reply(store, &id, StatusCode::OK, false)
+    call(s, op, Some(&id), headers, kill).run(move |store, caller, now| {
+        store.switch(&id, action, noop, caller, now)?;
+        token_reply(store, &id, caller, StatusCode::OK, false)
     })
 }
 

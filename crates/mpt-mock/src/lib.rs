@@ -5,12 +5,20 @@
 //!
 //! * **auth** by `Authorization: Bearer <secret>`, checked against the mock's own token store: an
 //!   Active token's secret works (and updates its `lastAccessAt`); a Disabled or Deleted token's
-//!   secret gets 401. The handle's [`admin_secret`](MockServer::admin_secret) always works;
+//!   secret gets 401. The handle's [`admin_secret`](MockServer::admin_secret) always works and
+//!   is an Operations account's ([`OPERATIONS_ACCOUNT`]);
+//! * **accounts**: a Client or Vendor account's token sees and changes its own account's tokens
+//!   only (another's is a 404); an Operations account's sees every account's;
 //! * **lifecycle**: create → Active (201, `revision` 1, with the secret); like the platform, every
 //!   read (get, list) returns the secret too unless it deselects it (`select=-token`);
-//!   Active ⇄ Disabled; delete → 204, then 404. Every change bumps `revision` and
-//!   `audit.updated`. Enabling an Active token (or disabling a Disabled one) answers 400 by
-//!   default; [`NoopTransition::Accept`] makes it a 200 no-op;
+//!   Active ⇄ Disabled; delete is soft (status `Deleted`: Operations accounts still read it,
+//!   others get 404). Every change bumps `revision` and `audit.updated`. Enabling an Active
+//!   token (or disabling a Disabled one) answers 400 by default; [`NoopTransition::Accept`]
+//!   makes it a 200 no-op;
+//! * **validation**: a create or update names an account the caller may use, modules known
+//!   ([`KNOWN_MODULES`]) and enabled for the account, and a name and description the platform
+//!   accepts; otherwise 400 with the field named;
+//! * **shapes**: null fields are left out, `audit` only with `select=+audit`;
 //! * **lists**: `limit` (default 10, capped at 100, `0` = count only), `offset`,
 //!   `$meta.pagination.total`, RQL filters in the query string, `order`, `select`;
 //! * **errors** as RFC 9457 problem details with `traceId` and `errors` in both shapes;
@@ -47,7 +55,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
-pub use http::{BASE_PATH, MAX_BODY_BYTES, RECORDED_REQUESTS};
+pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use store::NoopTransition;
 
@@ -63,6 +71,14 @@ pub const VENDOR_ACCOUNT: &str = "ACC-0000-0002";
 pub const OPERATIONS_ACCOUNT: &str = "ACC-0000-0003";
 /// The module seeded tokens get unless told otherwise.
 pub const DEFAULT_MODULE: &str = "MOD-1756";
+/// The modules the mock knows. A create or update naming another is refused (400, `modules`);
+/// every account has all of them enabled unless told otherwise
+/// ([`MockServer::set_account_modules`]).
+pub const KNOWN_MODULES: [&str; 4] = [DEFAULT_MODULE, "MOD-2310", "MOD-4521", "MOD-9042"];
+
+fn all_modules() -> Vec<String> {
+    KNOWN_MODULES.iter().map(|m| m.to_string()).collect()
+}
 
 /// A token to put in the store directly, bypassing the API.
 #[derive(Debug, Clone)]
@@ -79,6 +95,10 @@ pub struct SeedToken {
     pub status: String,
     /// When its secret was last used.
     pub last_access_at: Option<DateTime<Utc>>,
+    /// When it was made (default: now, on the mock's clock).
+    pub created_at: Option<DateTime<Utc>>,
+    /// Its secret (default: a random `idt:<id>:<hex>`).
+    pub secret: Option<String>,
 }
 
 impl SeedToken {
@@ -91,6 +111,8 @@ impl SeedToken {
             modules: vec![DEFAULT_MODULE.into()],
             status: "Active".into(),
             last_access_at: None,
+            created_at: None,
+            secret: None,
         }
     }
 
@@ -115,6 +137,25 @@ impl SeedToken {
     /// Last used at this time.
     pub fn last_used(mut self, at: DateTime<Utc>) -> SeedToken {
         self.last_access_at = Some(at);
+        self
+    }
+
+    /// With this secret instead of a random one (for a configuration that must know it in
+    /// advance). It must not be another token's or the admin secret.
+    pub fn with_secret(mut self, secret: impl Into<String>) -> SeedToken {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// Made at this time (in the past, say).
+    pub fn created(mut self, at: DateTime<Utc>) -> SeedToken {
+        self.created_at = Some(at);
+        self
+    }
+
+    /// With these modules instead of [`DEFAULT_MODULE`].
+    pub fn with_modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> SeedToken {
+        self.modules = ids.into_iter().map(Into::into).collect();
         self
     }
 }
@@ -164,6 +205,7 @@ pub struct MockServerBuilder {
     /// Recording off (it is on unless told).
     no_recording: bool,
     clock_skew: chrono::TimeDelta,
+    accounts: Vec<(String, String, String)>,
 }
 
 impl MockServerBuilder {
@@ -198,6 +240,18 @@ impl MockServerBuilder {
         self
     }
 
+    /// Adds an account (id, display name, and type: `Client`, `Vendor` or `Operations`) with
+    /// every known module enabled, beside the three seeded ones.
+    pub fn account(
+        mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        kind: impl Into<String>,
+    ) -> Self {
+        self.accounts.push((id.into(), name.into(), kind.into()));
+        self
+    }
+
     /// Run the mock's clock this far off the machine's (ahead when positive): every time it
     /// writes (`audit`, `lastAccessAt`) is off by it, as a platform whose clock differs from
     /// the client's would be.
@@ -221,15 +275,18 @@ impl MockServerBuilder {
         let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
         let addr = listener.local_addr()?;
         let mut store = Store::default();
-        for (id, name, kind) in [
+        let seeded = [
             (DEFAULT_ACCOUNT, "Mock Client", "Client"),
             (VENDOR_ACCOUNT, "Mock Vendor", "Vendor"),
             (OPERATIONS_ACCOUNT, "Mock Operations", "Operations"),
-        ] {
+        ]
+        .map(|(id, name, kind)| (id.to_string(), name.to_string(), kind.to_string()));
+        for (id, name, kind) in seeded.into_iter().chain(self.accounts) {
             store.put_account(Account {
-                id: id.into(),
-                name: name.into(),
-                kind: kind.into(),
+                id,
+                name,
+                kind,
+                modules: all_modules(),
             });
         }
         let shared = Arc::new(Shared {
@@ -313,7 +370,20 @@ impl MockServer {
             id: id.into(),
             name: name.into(),
             kind: kind.into(),
+            modules: all_modules(),
         });
+    }
+
+    /// Sets the modules enabled for an account (its default group); a module taken away is
+    /// stripped from every token of the account that held it, as the platform does (each such
+    /// token's revision moves). Returns `false` for an unknown account.
+    pub fn set_account_modules<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        account_id: &str,
+        modules: I,
+    ) -> bool {
+        let modules: Vec<String> = modules.into_iter().map(Into::into).collect();
+        lock(&self.shared.store).set_account_modules(account_id, modules, self.shared.now())
     }
 
     /// Puts a token in the store directly and returns its id and secret.
@@ -335,6 +405,13 @@ impl MockServer {
             (t.id.clone(), t.secret.clone())
         };
         store.force_status(&id, Status::parse(&seed.status));
+        if let Some(at) = seed.created_at {
+            store.force_created(&id, at);
+        }
+        let secret = match seed.secret {
+            Some(chosen) if store.force_secret(&id, &chosen) => chosen,
+            _ => secret,
+        };
         if let Some(at) = seed.last_access_at {
             store.touch(&id, at);
         }

@@ -26,6 +26,31 @@ struct Args {
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
+    /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
+    #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
+    client_secret: Option<String>,
+    /// Another account, as ID:TYPE (TYPE is Client, Vendor or Operations), with every known
+    /// module enabled; repeat for more. ACC-0000-0001 (Client), ACC-0000-0002 (Vendor) and
+    /// ACC-0000-0003 (Operations, the admin secret's) are always there.
+    #[arg(long = "account", value_name = "ID:TYPE", value_parser = parse_account)]
+    accounts: Vec<(String, String)>,
+}
+
+/// `ACC-1234-5678:Vendor` → (id, type).
+fn parse_account(value: &str) -> Result<(String, String), String> {
+    let (id, kind) = value
+        .split_once(':')
+        .ok_or_else(|| format!("{value:?}: expected ID:TYPE, e.g. ACC-1234-5678:Vendor"))?;
+    if id.trim().is_empty() {
+        return Err(format!("{value:?}: the account id is empty"));
+    }
+    match kind {
+        "Client" | "Vendor" | "Operations" => Ok((id.trim().to_string(), kind.to_string())),
+        other => Err(format!(
+            "{other:?} is not an account type (Client, Vendor or Operations)"
+        )),
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -62,6 +87,10 @@ fn main() -> std::process::ExitCode {
         if let Some(secret) = args.admin_secret {
             builder = builder.admin_secret(secret);
         }
+        for (id, kind) in args.accounts {
+            let name = format!("{kind} account {id}");
+            builder = builder.account(id, name, kind);
+        }
         let server = match builder.start().await {
             Ok(s) => s,
             Err(e) => {
@@ -69,6 +98,9 @@ fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::from(2);
             }
         };
+        if let Some(secret) = args.client_secret {
+            server.seed_token(mpt_mock::SeedToken::named("client").with_secret(secret));
+        }
         println!("mpt-mock listening on {}", server.base_url());
         println!("admin secret: {}", server.admin_secret());
         println!(

@@ -63,9 +63,20 @@ impl Problem {
         }
     }
 
-    /// 404 for a token id that does not exist or is Deleted.
+    /// 404 for a token id that does not exist or that the caller may not see (another
+    /// account's, or a Deleted one for a Client or Vendor account).
     pub fn not_found(id: &str) -> Problem {
         Problem::new(404, format!("API token {id} was not found."))
+    }
+
+    /// 400 for a change of a Deleted token (only Operations accounts see one): nothing leads out
+    /// of Deleted.
+    pub fn deleted(id: &str) -> Problem {
+        let message = format!("API token {id} is Deleted; it cannot be changed.");
+        Problem {
+            errors: Some(json!([{ "message": message, "properties": ["status"] }])),
+            ..Problem::new(400, message)
+        }
     }
 
     /// 401 for a missing, unknown or unusable secret.

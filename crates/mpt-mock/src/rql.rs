@@ -372,6 +372,17 @@ fn glob(pattern: &str, text: &str) -> bool {
 }
 
 impl Filter {
+    /// Whether the filter asks for tokens in `status` by name (`eq(status,…)` or
+    /// `in(status,(…))` holding it, anywhere but under `not`).
+    pub fn names_status(&self, status: &str) -> bool {
+        match self {
+            Filter::And(parts) | Filter::Or(parts) => parts.iter().any(|f| f.names_status(status)),
+            Filter::Compare(Cmp::Eq, Field::Status, Some(v)) => v == status,
+            Filter::In(Field::Status, values, false) => values.iter().any(|v| v == status),
+            _ => false,
+        }
+    }
+
     /// Whether `token` passes.
     pub fn matches(&self, token: &Token) -> bool {
         match self {
@@ -494,8 +505,8 @@ pub struct ListQuery {
     pub filters: Vec<Filter>,
     /// Sort keys with "descending" flags, in order.
     pub order: Vec<(SortKey, bool)>,
-    /// `select`: fields to leave out of each item.
-    pub omit: Vec<String>,
+    /// `select`: fields to leave out of each item, and to put in.
+    pub select: Select,
 }
 
 /// Page size when `limit` is absent.
@@ -529,15 +540,31 @@ fn number(name: &str, value: &str) -> Result<usize, Problem> {
         })
 }
 
-/// Parses `select=+a,-b`: the fields to omit (only `-field` omits; `+field` and `field` keep it).
-pub fn parse_select(value: &str) -> Result<Vec<String>, Problem> {
+/// What `select` asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Select {
+    /// `-field`: leave these out.
+    pub omit: Vec<String>,
+    /// `+field` or `field`: put these in (`audit` is left out unless asked for).
+    pub add: Vec<String>,
+}
+
+impl Select {
+    /// Whether the answer carries `audit` (only when asked for, as on the platform).
+    pub fn audit(&self) -> bool {
+        self.add.iter().any(|f| f == "audit") && !self.omit.iter().any(|f| f == "audit")
+    }
+}
+
+/// Parses `select=+a,-b`: `-field` omits a field, `+field` and `field` ask for it.
+pub fn parse_select(value: &str) -> Result<Select, Problem> {
     if value.trim().is_empty() {
         return Err(Problem::query(
             "select needs at least one field.",
             &["select"],
         ));
     }
-    let mut omit = Vec::new();
+    let mut select = Select::default();
     for item in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (minus, name) = match item.strip_prefix('-') {
             Some(n) => (true, n),
@@ -549,11 +576,16 @@ pub fn parse_select(value: &str) -> Result<Vec<String>, Problem> {
                 &["select"],
             ));
         }
-        if minus && !omit.iter().any(|o| o == name) {
-            omit.push(name.to_string());
+        let list = if minus {
+            &mut select.omit
+        } else {
+            &mut select.add
+        };
+        if !list.iter().any(|o| o == name) {
+            list.push(name.to_string());
         }
     }
-    Ok(omit)
+    Ok(select)
 }
 
 fn parse_order(value: &str) -> Result<Vec<(SortKey, bool)>, Problem> {
@@ -601,7 +633,7 @@ impl ListQuery {
                 "limit" => q.limit = Some(number("limit", &value)?.min(MAX_LIMIT)),
                 "offset" => q.offset = number("offset", &value)?,
                 "order" => q.order = parse_order(&value)?,
-                "select" => q.omit = parse_select(&value)?,
+                "select" => q.select = parse_select(&value)?,
                 other => {
                     return Err(Problem::query(
                         format!(
@@ -613,6 +645,11 @@ impl ListQuery {
             }
         }
         Ok(q)
+    }
+
+    /// Whether a filter asks for Deleted tokens by status.
+    pub fn asks_for_deleted(&self) -> bool {
+        self.filters.iter().any(|f| f.names_status("Deleted"))
     }
 
     /// Whether `token` passes every filter.

@@ -13,7 +13,7 @@ pub enum Status {
     Active,
     /// Kept, but its secret is refused until it is enabled again.
     Disabled,
-    /// Gone: not listed, 404 on get.
+    /// Deleted (a soft delete): kept, readable by Operations accounts only.
     Deleted,
     /// A state the platform may add; seeded by tests to exercise tolerant clients. Such a token
     /// is listed and readable, but cannot authenticate or change state.
@@ -60,6 +60,39 @@ pub struct Account {
     pub name: String,
     /// `Client`, `Vendor`, `Operations` (or anything else).
     pub kind: String,
+    /// The modules enabled for the account (its default group): the ones its tokens may hold.
+    pub modules: Vec<String>,
+}
+
+impl Account {
+    /// Whether it is an Operations account (which sees every account's tokens).
+    pub fn is_operations(&self) -> bool {
+        self.kind == "Operations"
+    }
+}
+
+/// Who is calling: the identity for audit records, and the account whose view applies.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Written to `audit.*.by`.
+    pub actor: Actor,
+    /// The caller's account.
+    pub account_id: String,
+    /// An Operations account: sees and changes every account's tokens, Deleted ones included.
+    pub operations: bool,
+}
+
+impl Caller {
+    /// Whether the caller may see `token`: an Operations account sees every token; a Client or
+    /// Vendor account sees its own account's tokens that are not Deleted.
+    pub fn sees(&self, token: &Token) -> bool {
+        self.operations || (token.account_id == self.account_id && token.status != Status::Deleted)
+    }
+
+    /// Whether the caller may make tokens in `account_id`.
+    pub fn may_use(&self, account_id: &str) -> bool {
+        self.operations || account_id == self.account_id
+    }
 }
 
 /// One stored token.
@@ -203,19 +236,26 @@ impl Store {
         self.tokens.get_mut(seq)
     }
 
-    /// A token that is not Deleted, or a 404 problem.
-    pub fn live(&self, id: &str) -> Result<&Token, Problem> {
+    /// A token `caller` may see, or a 404 problem (the same as for a token that never existed,
+    /// so another account's tokens are not even shown to exist).
+    pub fn visible(&self, id: &str, caller: &Caller) -> Result<&Token, Problem> {
         match self.get(id) {
-            Some(t) if t.status != Status::Deleted => Ok(t),
+            Some(t) if caller.sees(t) => Ok(t),
             _ => Err(Problem::not_found(id)),
         }
     }
 
-    fn live_mut(&mut self, id: &str) -> Result<&mut Token, Problem> {
-        match self.get_mut(id) {
-            Some(t) if t.status != Status::Deleted => Ok(t),
-            _ => Err(Problem::not_found(id)),
+    /// A token `caller` may see and change: 404 as [`Store::visible`]; a Deleted one (which
+    /// only Operations accounts see) is a 400, since nothing leads out of Deleted.
+    fn changeable(&mut self, id: &str, caller: &Caller) -> Result<&mut Token, Problem> {
+        let token = match self.get_mut(id) {
+            Some(t) if caller.sees(t) => t,
+            _ => return Err(Problem::not_found(id)),
+        };
+        if token.status == Status::Deleted {
+            return Err(Problem::deleted(id));
         }
+        Ok(token)
     }
 
     /// The token a secret belongs to, if any.
@@ -230,7 +270,8 @@ impl Store {
         }
     }
 
-    /// Creates an Active token at revision 1.
+    /// Creates an Active token at revision 1 (an unknown account is made, as a Client account
+    /// with every known module: seeding only; the API validates the account first).
     pub fn create(&mut self, new: NewToken, by: Actor, at: DateTime<Utc>) -> &Token {
         if !self.accounts.contains_key(&new.account_id) {
             let name = format!("Account {}", new.account_id);
@@ -238,6 +279,7 @@ impl Store {
                 id: new.account_id.clone(),
                 name,
                 kind: "Client".into(),
+                modules: crate::KNOWN_MODULES.iter().map(|m| m.to_string()).collect(),
             });
         }
         let id = loop {
@@ -268,6 +310,55 @@ impl Store {
         self.tokens.entry(self.next_seq).or_insert(token)
     }
 
+    /// Gives a token this secret instead of its own (seeding only); `false` when the secret is
+    /// another token's already.
+    pub fn force_secret(&mut self, id: &str, secret: &str) -> bool {
+        if self.by_secret.get(secret).is_some_and(|owner| owner != id) {
+            return false;
+        }
+        let Some(token) = self.get_mut(id) else {
+            return false;
+        };
+        let old = std::mem::replace(&mut token.secret, secret.to_string());
+        self.by_secret.remove(&old);
+        self.by_secret.insert(secret.to_string(), id.to_string());
+        true
+    }
+
+    /// Sets a token's creation time directly (seeding only).
+    pub fn force_created(&mut self, id: &str, at: DateTime<Utc>) {
+        if let Some(t) = self.get_mut(id) {
+            t.created.0 = at;
+        }
+    }
+
+    /// Sets an account's enabled modules; the ones taken away are stripped from its tokens
+    /// (revision bumped, updated by the system). `false` for an unknown account.
+    pub fn set_account_modules(
+        &mut self,
+        account_id: &str,
+        modules: Vec<String>,
+        at: DateTime<Utc>,
+    ) -> bool {
+        let Some(account) = self.accounts.get_mut(account_id) else {
+            return false;
+        };
+        account.modules = modules.clone();
+        let system = Actor {
+            id: "SYS-0000-0000".into(),
+            name: "Platform".into(),
+        };
+        for token in self.tokens.values_mut() {
+            if token.account_id != account_id || token.modules.iter().all(|m| modules.contains(m)) {
+                continue;
+            }
+            token.modules.retain(|m| modules.contains(m));
+            token.revision += 1;
+            token.updated = Some((at, system.clone()));
+        }
+        true
+    }
+
     /// Sets a token's status directly (seeding only: no revision bump).
     pub fn force_status(&mut self, id: &str, status: Status) -> bool {
         match self.get_mut(id) {
@@ -284,10 +375,11 @@ impl Store {
         &mut self,
         id: &str,
         delta: Delta,
-        by: Actor,
+        caller: &Caller,
         at: DateTime<Utc>,
     ) -> Result<&Token, Problem> {
-        let token = self.live_mut(id)?;
+        let by = caller.actor.clone();
+        let token = self.changeable(id, caller)?;
         if let Some(name) = delta.name {
             token.name = name;
         }
@@ -311,10 +403,11 @@ impl Store {
         id: &str,
         action: Switch,
         noop: NoopTransition,
-        by: Actor,
+        caller: &Caller,
         at: DateTime<Utc>,
     ) -> Result<&Token, Problem> {
-        let token = self.live_mut(id)?;
+        let by = caller.actor.clone();
+        let token = self.changeable(id, caller)?;
         let (from, to) = match action {
             Switch::Enable => (Status::Disabled, Status::Active),
             Switch::Disable => (Status::Active, Status::Disabled),
@@ -334,9 +427,11 @@ impl Store {
         Ok(token)
     }
 
-    /// Deletes a token: it stays stored as Deleted, its secret stops working.
-    pub fn delete(&mut self, id: &str, by: Actor, at: DateTime<Utc>) -> Result<(), Problem> {
-        let token = self.live_mut(id)?;
+    /// Deletes a token (a soft delete): it stays stored as Deleted, readable by Operations
+    /// accounts only, and its secret stops working.
+    pub fn delete(&mut self, id: &str, caller: &Caller, at: DateTime<Utc>) -> Result<(), Problem> {
+        let by = caller.actor.clone();
+        let token = self.changeable(id, caller)?;
         token.status = Status::Deleted;
         token.revision += 1;
         token.updated = Some((at, by));

@@ -226,8 +226,10 @@ impl Client {
         ))
     }
 
-    /// Deletes a token (Active or Disabled → Deleted). When an earlier attempt may have done it
-    /// (its answer was lost) and the retry finds the token gone, this call did it: `Ok`.
+    /// Deletes a token (Active or Disabled → Deleted; a soft delete: Operations accounts can
+    /// still read it). When an earlier attempt may have done it (its answer was lost) and the
+    /// retry finds the token gone or Deleted, this call did it: `Ok`. A token already Deleted
+    /// (as an Operations account sees it) is [`Error::InvalidTransition`] from `Deleted`.
     pub async fn delete(&self, token: impl TokenRef) -> Result<(), Error> {
         guard(&token, Action::Delete)?;
         let id = token.token_id();
@@ -235,6 +237,17 @@ impl Client {
         let send = self.api().delete_api_token().id(id).send();
         match self.call_tracked(Call::token(id), Box::pin(send)).await {
             (Err(Error::NotFound(_)), true) => Ok(()),
+            (Err(Error::BadRequest(problem)), earlier) => match self.get(id).await {
+                Ok(current) if current.status() == TokenStatus::Deleted && earlier => Ok(()),
+                Ok(current) if current.status() == TokenStatus::Deleted => {
+                    Err(Error::InvalidTransition {
+                        id: id.to_string(),
+                        from: TokenStatus::Deleted,
+                        action: Action::Delete,
+                    })
+                }
+                _ => Err(Error::BadRequest(problem)),
+            },
             (result, _) => result,
         }
     }
@@ -405,14 +418,19 @@ impl Client {
         }
     }
 
-    /// Deletes a token unless it is already gone. Returns whether this call deleted it.
+    /// Deletes a token unless it is already gone (not found, or Deleted). Returns whether this
+    /// call deleted it.
     pub async fn delete_if_exists(&self, token: impl TokenRef) -> Result<bool, Error> {
         if token.known_status() == Some(TokenStatus::Deleted) {
             return Ok(false);
         }
         match self.delete(token.token_id()).await {
             Ok(()) => Ok(true),
-            Err(Error::NotFound(_)) => Ok(false),
+            Err(Error::NotFound(_))
+            | Err(Error::InvalidTransition {
+                from: TokenStatus::Deleted,
+                ..
+            }) => Ok(false),
             Err(e) => Err(e),
         }
     }

@@ -412,40 +412,22 @@ impl NewToken {
     }
 }
 
-/// Longest name the platform accepts, in characters.
-pub const MAX_NAME_CHARS: usize = 200;
-/// Longest description the platform accepts, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 2000;
+pub use mpt_api::rules::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 
-/// A name as the platform accepts it: 1 to 200 letters, digits, spaces, hyphens, periods,
-/// apostrophes and double quotes.
+/// A name as the platform accepts it ([`mpt_api::rules::name_problem`]).
 fn check_name(name: &str) -> Result<(), Error> {
-    let invalid = |why: String| Err(Error::InvalidRequest(format!("name: {why}")));
-    if name.trim().is_empty() {
-        return invalid("must not be empty".into());
+    match mpt_api::rules::name_problem(name) {
+        Some(why) => Err(Error::InvalidRequest(format!("name: {why}"))),
+        None => Ok(()),
     }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return invalid(format!("at most {MAX_NAME_CHARS} characters"));
-    }
-    if let Some(c) = name
-        .chars()
-        .find(|c| !(c.is_alphanumeric() || matches!(c, ' ' | '-' | '.' | '\'' | '"')))
-    {
-        return invalid(format!(
-            "{c:?} is not allowed (letters, digits, spaces, hyphens, periods, apostrophes and double quotes only)"
-        ));
-    }
-    Ok(())
 }
 
-/// A description as the platform accepts it: at most 2000 characters.
+/// A description as the platform accepts it ([`mpt_api::rules::description_problem`]).
 fn check_description(description: &str) -> Result<(), Error> {
-    if description.chars().count() > MAX_DESCRIPTION_CHARS {
-        return Err(Error::InvalidRequest(format!(
-            "description: at most {MAX_DESCRIPTION_CHARS} characters"
-        )));
+    match mpt_api::rules::description_problem(description) {
+        Some(why) => Err(Error::InvalidRequest(format!("description: {why}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// A delta update: only what is set is sent; an empty one is refused before sending.

@@ -108,10 +108,9 @@ async fn every_operation_round_trips() {
         .unwrap();
     assert_eq!(listed.len(), 1);
     client.delete(token.id()).await.unwrap();
-    assert!(matches!(
-        client.get(token.id()).await,
-        Err(Error::NotFound(_))
-    ));
+    // A soft delete: the admin (an Operations account) still reads it, as Deleted.
+    let deleted = client.get(token.id()).await.unwrap();
+    assert_eq!(deleted.status(), TokenStatus::Deleted);
     assert_eq!(server.token_status(token.id()).as_deref(), Some("Deleted"));
 }
 
@@ -270,10 +269,18 @@ async fn a_known_state_guards_transitions_before_any_request() {
     );
 
     client.delete(created.token.id()).await.unwrap();
-    assert!(matches!(
-        client.disable(created.token.id()).await,
-        Err(Error::NotFound(_))
-    ));
+    // The admin (an Operations account) still sees it: Deleted, and nothing leads out of it.
+    let err = client.disable(created.token.id()).await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidTransition {
+                from: TokenStatus::Deleted,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[tokio::test]
