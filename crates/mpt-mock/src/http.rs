@@ -113,7 +113,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 }
 
 /// Longest request target (path and query) the mock reads; a longer one is a 414 problem.
-pub const MAX_URI_BYTES: usize = 8 * 1024;
+pub const MAX_URI_BYTES: usize = 32 * 1024;
 /// Most header bytes (names and values) the mock reads; more is a 431 problem.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 

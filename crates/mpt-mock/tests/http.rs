@@ -125,7 +125,12 @@ async fn the_whole_lifecycle_with_revisions_and_auth_by_the_tokens_own_secret() 
         "status is read-only in an update"
     );
     assert_eq!(updated["revision"], 2);
-    assert!(updated["audit"]["updated"]["at"].is_string());
+    // As on the platform, `audit` comes only when asked for.
+    assert!(updated.get("audit").is_none(), "{updated}");
+    let (_, audited) = api
+        .admin(Method::GET, &format!("/{id}?select=%2Baudit"), None)
+        .await;
+    assert!(audited["audit"]["updated"]["at"].is_string(), "{audited}");
 
     let (status, disabled) = api
         .admin(Method::POST, &format!("/{id}/disable"), None)
@@ -162,6 +167,10 @@ async fn the_whole_lifecycle_with_revisions_and_auth_by_the_tokens_own_secret() 
         api.call(Method::GET, "", &secret, None).await.0,
         StatusCode::UNAUTHORIZED
     );
+    // A soft delete: its own (Client) account no longer sees it; the admin, an Operations
+    // account, still reads it, Deleted, and cannot change it.
+    let owner = api.server.seed_token(SeedToken::named("owner")).secret;
+    let owner = owner.expose_secret();
     for (method, path) in [
         (Method::GET, format!("/{id}")),
         (Method::PUT, format!("/{id}")),
@@ -171,15 +180,22 @@ async fn the_whole_lifecycle_with_revisions_and_auth_by_the_tokens_own_secret() 
         (Method::GET, "/TKN-0000-0404".to_string()),
     ] {
         let body = (method == Method::PUT).then(|| json!({"name": "x"}));
-        let (status, problem) = api.admin(method.clone(), &path, body).await;
+        let (status, problem) = api.call(method.clone(), &path, owner, body.clone()).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
         assert_eq!(problem["status"], 404);
         assert!(problem["traceId"].as_str().unwrap().starts_with("00-"));
+        let (status, answer) = api.admin(method.clone(), &path, body).await;
+        let expected = match (&method, path.contains("0404")) {
+            (_, true) => StatusCode::NOT_FOUND,
+            (&Method::GET, false) => StatusCode::OK,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        assert_eq!(status, expected, "admin {method} {path}: {answer}");
     }
-    let (_, list) = api.admin(Method::GET, "", None).await;
+    let (_, list) = api.call(Method::GET, "", owner, None).await;
     assert_eq!(
-        list["$meta"]["pagination"]["total"], 0,
-        "deleted tokens are not listed"
+        list["$meta"]["pagination"]["total"], 1,
+        "deleted tokens are not listed: only the owner's own token is"
     );
 }
 

@@ -252,6 +252,32 @@ fn bearer(secret: &str, what: &str) -> Result<HeaderValue, Error> {
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
+    /// Bulk calls stop scheduling once this is cancelled ([`Client::with_cancel`]).
+    cancel: Option<Cancel>,
+}
+
+/// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
+/// with [`Client::with_cancel`] sends nothing more, lets the requests already in flight finish,
+/// and reports every id it did not attempt as [`Error::Cancelled`]. Cheap to clone; every clone
+/// is the same flag (set it from a signal handler, say).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A flag not yet set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Sets it: no new request is started by the bulk calls watching it.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether it is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 struct Inner {
@@ -281,6 +307,22 @@ impl Client {
     /// A client configured from `MPT_API_TOKEN` and `MPT_API_BASE_URL`.
     pub fn from_env() -> Result<Client, Error> {
         ClientBuilder::default().from_env()?.build()
+    }
+
+    /// The same client (same pool, secret and settings) whose bulk calls
+    /// ([`Client::ensure_active_many`], [`Client::ensure_disabled_many`], [`Client::delete_many`])
+    /// stop scheduling once `cancel` is set: the requests in flight finish, and every id not
+    /// attempted is reported as [`Error::Cancelled`].
+    pub fn with_cancel(&self, cancel: Cancel) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            cancel: Some(cancel),
+        }
+    }
+
+    /// Whether a bulk call of this client must not start another request.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
     }
 
     /// The base URL requests go to.
@@ -330,6 +372,7 @@ impl Client {
     ) -> Client {
         let state = mpt_api::ClientState::with_hooks(layer.clone());
         Client {
+            cancel: None,
             inner: Arc::new(Inner {
                 api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,

@@ -320,6 +320,10 @@ pub enum Error {
         /// Its last access when the wait ended.
         last_access_at: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// A bulk call was cancelled ([`Client::with_cancel`](crate::Client::with_cancel)) before
+    /// this id was attempted: nothing was sent for it.
+    #[error("not attempted: the bulk call was cancelled first")]
+    Cancelled,
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),

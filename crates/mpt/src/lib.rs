@@ -67,7 +67,9 @@ mod retry;
 mod rotation;
 mod token;
 
-pub use client::{Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret};
+pub use client::{
+    Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret,
+};
 pub use error::{Error, Problem, redact};
 pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;

@@ -500,7 +500,11 @@ impl Client {
             .collect();
         let results: Vec<(usize, String, Result<Outcome, Error>)> = stream::iter(chunks)
             .then(|chunk| async move {
-                let mut states = self.states_of(&chunk).await;
+                let mut states = if self.cancelled() {
+                    HashMap::new()
+                } else {
+                    self.states_of(&chunk).await
+                };
                 let known: Vec<(String, Option<Token>)> = chunk
                     .into_iter()
                     .map(|id| {
@@ -513,7 +517,9 @@ impl Client {
             .flatten()
             .enumerate()
             .map(|(i, (id, before))| async move {
+                // Checked as the request is scheduled: once cancelled, nothing more is sent.
                 let result = match before {
+                    _ if self.cancelled() => Err(Error::Cancelled),
                     Some(before) => self.ensure_from(&id, before, switch).await,
                     None => self.ensure(&id, switch).await,
                 };
@@ -577,7 +583,16 @@ impl Client {
                 .map(|(i, token)| {
                     let id = token.id.clone();
                     let fut = f(self.clone(), token);
-                    async move { (i, id, fut.await) }
+                    async move {
+                        // Checked as the request is scheduled: once cancelled, nothing more is
+                        // sent.
+                        let result = if self.cancelled() {
+                            Err(Error::Cancelled)
+                        } else {
+                            fut.await
+                        };
+                        (i, id, result)
+                    }
                 })
                 .buffer_unordered(concurrency.max(1))
                 .collect()
