@@ -3,10 +3,12 @@
 //! secret: a profile names a `secret_command` whose output is the API token.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use mpt::SecretString;
+use mpt::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 /// A configuration problem: exit code 2.
@@ -27,12 +29,20 @@ pub struct Profile {
     pub base_url: Option<String>,
     /// A command whose standard output is the API token (e.g. `pass show mpt`).
     pub secret_command: Option<String>,
+    /// How long `secret_command` may run (e.g. `10s`; default 30s); then it is stopped and its
+    /// output is not used.
+    pub secret_command_timeout: Option<String>,
 }
+
+/// How long a `secret_command` may run unless the profile says otherwise.
+pub const DEFAULT_SECRET_COMMAND_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What the client is built with.
 pub struct Settings {
+    /// The base URL, if one was set.
     pub base_url: Option<String>,
-    pub token: SecretString,
+    /// The API token, if one was set (`whoami` can do without).
+    pub token: Option<SecretString>,
 }
 
 /// The config file: `--config`, else `$MPT_CONFIG`, else `$XDG_CONFIG_HOME/mpt/config.toml`,
@@ -66,9 +76,9 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
         return Err(ConfigError(format!("{shown}: not a regular file")));
     }
     check_permissions(path, &meta)?;
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
+    let text = crate::files::read_regular(path).map_err(ConfigError)?;
     let mut profiles: BTreeMap<String, toml::Table> =
-        toml::from_str(&text).map_err(|e| ConfigError(format!("{shown}: {e}")))?;
+        toml::from_str(&text).map_err(|e| ConfigError(toml_error(path, &text, &e)))?;
     let wanted = name.unwrap_or("default");
     let Some(table) = profiles.remove(wanted) else {
         return match name {
@@ -84,7 +94,34 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
             "{shown}: [{wanted}] {key}: a secret is never stored in the config file; use `secret_command = \"pass show mpt\"` or MPT_API_TOKEN"
         )));
     }
-    Profile::deserialize(table).map_err(|e| ConfigError(format!("{shown}: [{wanted}]: {e}")))
+    let profile = Profile::deserialize(table).map_err(|e| {
+        ConfigError(format!(
+            "{shown}: [{wanted}]: {} (keys: base_url, secret_command, secret_command_timeout)",
+            crate::exit::without_quoted_values(e.message())
+        ))
+    })?;
+    if let Some(timeout) = &profile.secret_command_timeout {
+        crate::cli::parse_age(timeout)
+            .map_err(|e| ConfigError(format!("{shown}: [{wanted}] secret_command_timeout: {e}")))?;
+    }
+    Ok(profile)
+}
+
+/// A TOML error as `FILE: line L, column C: what` without the text around it: the parser's own
+/// message quotes the line, which may hold a secret (an unclosed `token = "...`).
+fn toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let at = e.span().map(|span| {
+        let before = &text[..span.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        format!("line {line}, column {column}: ")
+    });
+    format!(
+        "{}: {}{}",
+        path.display(),
+        at.unwrap_or_default(),
+        crate::exit::without_quoted_values(e.message())
+    )
 }
 
 #[cfg(unix)]
@@ -109,26 +146,71 @@ fn check_permissions(_: &Path, _: &std::fs::Metadata) -> Result<(), ConfigError>
 }
 
 /// Runs a profile's `secret_command` and takes its first line of output as the API token. Its
-/// output is never shown, not even when it fails.
-fn run_secret_command(command: &str) -> Result<SecretString, ConfigError> {
-    let out = Command::new("sh")
-        .args(["-c", command])
-        .stdin(std::process::Stdio::null())
-        .output()
+/// output is never shown, not even when it fails; when it runs longer than `timeout`, it is
+/// stopped (its whole process group) and its output is not used.
+fn run_secret_command(command: &str, timeout: Duration) -> Result<SecretString, ConfigError> {
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", command])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
         .map_err(|e| ConfigError(format!("secret_command could not run: {e}")))?;
-    if !out.status.success() {
+    let mut stdout = child.stdout.take();
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        if let Some(stdout) = stdout.as_mut() {
+            let _ = std::io::Read::take(stdout, 64 * 1024).read_to_end(&mut out);
+        }
+        out
+    });
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if started.elapsed() >= timeout => {
+                stop_group(&mut child);
+                return Err(ConfigError(format!(
+                    "secret_command did not finish within {}s; it was stopped and its output is not used (set secret_command_timeout in the profile)",
+                    timeout.as_secs()
+                )));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => {
+                stop_group(&mut child);
+                return Err(ConfigError(format!("secret_command: {e}")));
+            }
+        }
+    };
+    let out = reader.join().unwrap_or_default();
+    if !status.success() {
         return Err(ConfigError(format!(
-            "secret_command failed ({}); its output is not shown",
-            out.status
+            "secret_command failed ({status}); its output is not shown"
         )));
     }
-    let text = String::from_utf8(out.stdout)
+    let text = String::from_utf8(out)
         .map_err(|_| ConfigError("secret_command printed something that is not UTF-8".into()))?;
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.is_empty() {
         return Err(ConfigError("secret_command printed no token".into()));
     }
     Ok(SecretString::from(token))
+}
+
+/// Stops a child and everything it started (its process group), and reaps it.
+fn stop_group(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    if let Ok(pid) = i32::try_from(child.id()) {
+        // SAFETY: kill(2) with a negative pid signals that process group; no memory is touched.
+        unsafe {
+            libc::kill(-pid, libc::SIGKILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// The settings, from flags, then the environment, then the profile.
@@ -142,15 +224,19 @@ pub fn resolve(
         .map(String::from)
         .or_else(|| env("MPT_API_BASE_URL"))
         .or_else(|| profile.base_url.clone());
-    let token = match (flag_token, env("MPT_API_TOKEN"), &profile.secret_command) {
-        (Some(flag), _, _) => SecretString::from(flag.to_string()),
-        (None, Some(env), _) => SecretString::from(env),
-        (None, None, Some(command)) => run_secret_command(command)?,
-        (None, None, None) => {
-            return Err(ConfigError(
-                "no API token: set MPT_API_TOKEN, or `secret_command` in a profile of the config file".into(),
-            ));
-        }
+    let timeout = match &profile.secret_command_timeout {
+        Some(text) => crate::cli::parse_age(text)
+            .map_err(|e| ConfigError(format!("secret_command_timeout: {e}")))?,
+        None => DEFAULT_SECRET_COMMAND_TIMEOUT,
     };
+    let token = match (flag_token, env("MPT_API_TOKEN"), &profile.secret_command) {
+        (Some(flag), _, _) => Some(SecretString::from(flag.to_string())),
+        (None, Some(env), _) => Some(SecretString::from(env)),
+        (None, None, Some(command)) => Some(run_secret_command(command, timeout)?),
+        (None, None, None) => None,
+    };
+    if let Some(token) = &token {
+        crate::exit::remember(token.expose_secret());
+    }
     Ok(Settings { base_url, token })
 }

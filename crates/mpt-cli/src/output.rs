@@ -18,6 +18,32 @@ pub enum Format {
     Jsonl,
 }
 
+/// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
+/// tools do; any other failure is an error.
+pub fn print(text: &str) -> Result<(), crate::exit::Failure> {
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(crate::exit::Failure::Other(format!("stdout: {e}"))),
+    }
+}
+
+/// Writes a text holding a secret to stdout: unlike [`print`], a closed pipe is an error, since
+/// the secret would be lost.
+pub fn print_secret(text: &str) -> Result<(), String> {
+    write_stdout(text.as_bytes()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => "stdout is closed".to_string(),
+        _ => format!("stdout: {e}"),
+    })
+}
+
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
 fn time(at: Option<DateTime<Utc>>) -> Value {
     at.map_or(Value::Null, |t| json!(t.to_rfc3339()))
 }
@@ -159,46 +185,84 @@ pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
     }
 }
 
-/// One bulk result per id: JSON objects `{"id", "ok", "result", "error"}`.
-pub fn results(rows: &[(String, Result<String, String>)], format: Format) -> String {
-    let json = |(id, r): &(String, Result<String, String>)| match r {
-        Ok(what) => json!({"id": id, "ok": true, "result": what, "error": null}),
-        Err(e) => json!({"id": id, "ok": false, "result": null, "error": e}),
-    };
-    match format {
-        Format::Json => format!(
-            "{}\n",
-            serde_json::to_string_pretty(&rows.iter().map(json).collect::<Vec<_>>())
-                .unwrap_or_default()
-        ),
-        Format::Jsonl => rows.iter().map(|r| format!("{}\n", json(r))).collect(),
-        Format::Table => rows
-            .iter()
-            .map(|(id, r)| match r {
-                Ok(what) => format!("{id}  {what}\n"),
-                Err(e) => format!("{id}  FAILED: {e}\n"),
-            })
-            .collect(),
+/// What a bulk command did to one id (`outcome` in JSON).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// This run changed it.
+    Changed,
+    /// It already was in the wanted state.
+    Unchanged,
+    /// It is in the wanted state, but the answers cannot tell whether this run put it there.
+    Unconfirmed,
+    /// This run deleted it.
+    Deleted,
+    /// It was gone already (not found, or Deleted).
+    Absent,
+    /// `--dry-run`: a run would change it.
+    WouldChange,
+}
+
+impl Outcome {
+    /// The JSON word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Changed => "changed",
+            Outcome::Unchanged => "unchanged",
+            Outcome::Unconfirmed => "unconfirmed",
+            Outcome::Deleted => "deleted",
+            Outcome::Absent => "absent",
+            Outcome::WouldChange => "would-change",
+        }
     }
 }
 
-/// `90d`, `12h`, `30m`, `45s`, `2w` as a duration.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?}: add a unit (s, m, h, d or w), e.g. 90d"))?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 90d"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
-    };
-    Ok(std::time::Duration::from_secs(n.saturating_mul(secs)))
+/// One result of a bulk command.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// The token id.
+    pub id: String,
+    /// What happened and the token's status after it, or the error (see `exit::error_json`).
+    pub result: Result<(Outcome, Option<String>), Value>,
+}
+
+/// One row as JSON: `{"id", "ok", "outcome", "status", "error"}` (the README's schema).
+pub fn row_json(row: &Row) -> Value {
+    match &row.result {
+        Ok((outcome, status)) => json!({
+            "id": row.id, "ok": true, "outcome": outcome.as_str(), "status": status, "error": null,
+        }),
+        Err(error) => json!({
+            "id": row.id, "ok": false, "outcome": null, "status": null, "error": error,
+        }),
+    }
+}
+
+/// Bulk results: one JSON array, JSON lines, or a table line per id.
+pub fn rows(rows: &[Row], format: Format) -> String {
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&rows.iter().map(row_json).collect::<Vec<_>>())
+                .unwrap_or_default()
+        ),
+        Format::Jsonl => rows.iter().map(|r| format!("{}\n", row_json(r))).collect(),
+        Format::Table => rows
+            .iter()
+            .map(|row| match &row.result {
+                Ok((outcome, status)) => format!(
+                    "{}  {}  {}\n",
+                    row.id,
+                    outcome.as_str(),
+                    status.as_deref().unwrap_or("")
+                )
+                .replace("  \n", "\n"),
+                Err(e) => format!(
+                    "{}  failed  {}: {}\n",
+                    row.id,
+                    e["kind"].as_str().unwrap_or("error"),
+                    e["message"].as_str().unwrap_or("")
+                ),
+            })
+            .collect(),
+    }
 }

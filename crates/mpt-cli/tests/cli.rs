@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 use mpt_mock::{
     DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, Operation, SeedToken,
 };
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A mock server on its own runtime thread, for the test thread to drive the binary against.
 fn mock() -> MockServer {
@@ -185,7 +185,10 @@ fn every_token_subcommand_with_json_output() {
         &server,
         &["tokens", "ensure-active", &id, "-o", "json"],
     ));
-    assert_eq!(on[0]["result"], "changed: now Active");
+    assert_eq!(
+        (&on[0]["outcome"], &on[0]["status"]),
+        (&json!("changed"), &json!("Active"))
+    );
     let again = mpt(&server, &["tokens", "enable", &id, "-o", "json"]);
     assert_eq!(
         again.status.code(),
@@ -198,7 +201,7 @@ fn every_token_subcommand_with_json_output() {
     ));
     assert_eq!(off[0]["ok"], true);
     let gone = json(&mpt(&server, &["tokens", "delete", &id, "-o", "json"]));
-    assert_eq!(gone[0]["result"], "deleted");
+    assert_eq!(gone[0]["outcome"], "deleted");
     assert_eq!(server.token_status(&id).as_deref(), Some("Deleted"));
 }
 
@@ -267,10 +270,8 @@ fn bulk_work_reads_ids_from_args_files_and_stdin_and_reports_each_under_faults()
     }
     let missing = &rows[4];
     assert_eq!(missing["ok"], false);
-    assert!(
-        missing["error"].as_str().unwrap().contains("404"),
-        "{missing}"
-    );
+    assert_eq!(missing["error"]["kind"], "not-found", "{missing}");
+    assert_eq!(missing["error"]["httpStatus"], 404, "{missing}");
 }
 
 #[test]
@@ -286,8 +287,17 @@ fn dry_run_changes_nothing() {
         &["tokens", "disable", &on, &off, "--dry-run", "-o", "json"],
     );
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(rows[0]["result"], "would go from Active to Disabled");
-    assert_eq!(rows[1]["error"], "already Disabled");
+    assert_eq!(
+        (&rows[0]["outcome"], &rows[0]["status"]),
+        (&json!("would-change"), &json!("Active"))
+    );
+    assert_eq!(rows[1]["error"]["kind"], "invalid-transition");
+    assert!(
+        rows[1]["error"]["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("is already Disabled")
+    );
     assert_eq!(out.status.code(), Some(1));
     let out = mpt(
         &server,
@@ -506,7 +516,7 @@ fn a_client_token_cannot_see_or_change_another_accounts_token() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(rows[0]["ok"], false);
-    assert!(rows[0]["error"].as_str().unwrap().contains("404"), "{rows}");
+    assert_eq!(rows[0]["error"]["httpStatus"], 404, "{rows}");
     let out = mpt_with(&server, &["tokens", "get", &theirs.id], None, &env);
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     assert_eq!(server.token_status(&theirs.id).as_deref(), Some("Active"));
@@ -649,7 +659,8 @@ fn flags_beat_the_environment_which_beats_the_profile_and_the_profile_holds_no_s
         &["tokens", "count"],
         &[("MPT_API_BASE_URL", "http://127.0.0.1:1")],
     );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    // An unreachable platform has its own exit code (5), apart from "failed" (1).
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains("connection refused"),
         "{}",
@@ -665,7 +676,7 @@ fn flags_beat_the_environment_which_beats_the_profile_and_the_profile_holds_no_s
         &["tokens", "count", "--profile", "broken"],
         &[("MPT_API_TOKEN", "x")],
     );
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(5), "unreachable");
     let out = run(&["tokens", "count", "--profile", "missing"], &[]);
     assert_eq!(out.status.code(), Some(2));
     // A secret in the file is refused, and so is a file others may change.
@@ -710,6 +721,6 @@ fn completions_man_page_and_help() {
     let out = run(&["man"]);
     assert!(out.status.success() && text(&out.stdout).contains(".TH"));
     let out = run(&["--help"]);
-    assert!(text(&out.stdout).contains("Exit codes: 0 ok, 1 some ids failed"));
+    assert!(text(&out.stdout).contains("Exit codes:\n  0    done"));
     assert!(text(&out.stdout).contains("mpt tokens rotate start"));
 }

@@ -1,0 +1,371 @@
+//! The command-line schema (clap), with value parsers that refuse what the platform would not
+//! take: statuses, sort fields, ages and counts are checked before anything is sent.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use mpt::{SortField, TokenStatus};
+
+use crate::output::Format;
+
+/// `--help`'s closing text: examples, exit codes and where settings come from.
+pub const AFTER_HELP: &str = "\
+Examples:
+  export MPT_API_TOKEN=...                     # or a profile with secret_command
+  mpt tokens list --status active --stale-since 90d
+  mpt tokens create --account ACC-1234-5678 --name 'nightly sync' --module MOD-1756 --secret-file sync.secret
+  mpt tokens disable TKN-1111-2222 TKN-3333-4444 --dry-run
+  cut -f1 leaked.txt | mpt tokens ensure-disabled - --concurrency 16
+  mpt tokens whoami --secret-file found-in-config.txt
+  mpt tokens rotate start TKN-1111-2222 --state rotation.json --secret-file new.secret
+  mpt tokens rotate verify --state rotation.json --secret-file new.secret
+  mpt tokens rotate retire --state rotation.json --quiet 30m
+  mpt tokens rotate finish --state rotation.json
+
+Exit codes:
+  0    done
+  1    the operation failed, or some ids of a bulk command failed
+  2    usage or configuration error (nothing was sent)
+  3    not found
+  4    authentication refused (401) or not allowed (403)
+  5    the platform is unreachable or timing out
+  130  interrupted by SIGINT, 143 by SIGTERM (bulk commands finish the requests in flight and
+       print every finished row first; a second signal stops at once)
+
+Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL, which win over the profile in
+~/.config/mpt/config.toml (--profile NAME; keys base_url, secret_command and
+secret_command_timeout; never a secret).";
+
+/// Administer Marketplace API tokens from a shell.
+#[derive(Parser)]
+#[command(name = "mpt", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Top,
+}
+
+/// Options of every command.
+#[derive(Args)]
+pub struct Global {
+    /// Profile of the config file to use (default: `default`).
+    #[arg(long, global = true)]
+    pub profile: Option<String>,
+    /// The config file (default: $MPT_CONFIG, else ~/.config/mpt/config.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The platform's base URL (wins over MPT_API_BASE_URL and the profile).
+    #[arg(long, global = true, value_name = "URL")]
+    pub base_url: Option<String>,
+    /// The API token (prefer MPT_API_TOKEN or a secret_command: a flag shows in `ps`).
+    #[arg(long, global = true, value_name = "SECRET", hide_env_values = true)]
+    pub api_token: Option<String>,
+    /// How to print results.
+    #[arg(long, short, global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+    /// Trace each request on stderr (never a secret).
+    #[arg(long, short, global = true)]
+    pub verbose: bool,
+}
+
+/// The top-level commands.
+#[derive(Subcommand)]
+pub enum Top {
+    /// List, create, change, rotate and switch off API tokens.
+    #[command(subcommand)]
+    Tokens(TokensCmd),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+/// Which tokens a list or count is about.
+#[derive(Args, Clone)]
+pub struct FilterArgs {
+    /// Only tokens in this state: active, disabled or deleted (any case).
+    #[arg(long, value_parser = parse_status)]
+    pub status: Option<TokenStatus>,
+    /// Only tokens of this account.
+    #[arg(long, value_name = "ACC-ID")]
+    pub account: Option<String>,
+    /// Only tokens whose name matches (case-insensitive, `*` for any run of characters).
+    #[arg(long, value_name = "PATTERN")]
+    pub name_like: Option<String>,
+    /// Only Active tokens unused for this long (e.g. 90d, 12h; at most 36500d), or never used.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    pub stale_since: Option<Duration>,
+}
+
+/// The ids of a bulk command and how to work through them.
+#[derive(Args)]
+pub struct BulkArgs {
+    /// Token ids; `-` reads them from stdin (one per line). Results come in this order, then
+    /// those of `--from-file`.
+    pub ids: Vec<String>,
+    /// Read ids from this file too (one per line, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Requests in flight at once (1 to 256).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Read the current states and say what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Where a new secret goes.
+#[derive(Args)]
+pub struct SecretOut {
+    /// Write the secret to this new file (mode 0600) instead of stdout. An existing file is
+    /// refused unless --force; the path is checked before anything is made.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Replace an existing --secret-file.
+    #[arg(long, requires = "secret_file")]
+    pub force: bool,
+}
+
+/// `mpt tokens ...`.
+#[derive(Subcommand)]
+pub enum TokensCmd {
+    /// List tokens.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Order by fields, comma-separated, `-` for descending: name, status, lastAccessAt,
+        /// created, updated, id.
+        #[arg(long, allow_hyphen_values = true, value_parser = parse_order)]
+        order: Option<Order>,
+        /// Fields to leave out or add (`-audit`, `+modules`).
+        #[arg(long, allow_hyphen_values = true)]
+        select: Option<String>,
+        /// At most this many tokens (1 to 1000000).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        limit: Option<u32>,
+    },
+    /// Count tokens.
+    Count {
+        #[command(flatten)]
+        filter: FilterArgs,
+    },
+    /// Show one token.
+    Get {
+        /// The token id.
+        id: String,
+    },
+    /// Create a token and print its secret (the only time it is shown).
+    Create {
+        /// The account it belongs to.
+        #[arg(long, value_name = "ACC-ID")]
+        account: String,
+        /// Its name.
+        #[arg(long)]
+        name: String,
+        /// A module it may use (repeat for more).
+        #[arg(long = "module", value_name = "MOD-ID", required = true)]
+        modules: Vec<String>,
+        /// A description.
+        #[arg(long)]
+        description: Option<String>,
+        #[command(flatten)]
+        out: SecretOut,
+    },
+    /// Change a token's name, description or modules.
+    Update {
+        /// The token id.
+        id: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// A new description.
+        #[arg(long, conflicts_with = "clear_description")]
+        description: Option<String>,
+        /// Remove the description.
+        #[arg(long)]
+        clear_description: bool,
+        /// Replace the modules (repeat for more).
+        #[arg(long = "module", value_name = "MOD-ID")]
+        modules: Vec<String>,
+    },
+    /// Delete tokens (already gone is fine).
+    Delete(BulkArgs),
+    /// Enable Disabled tokens (one already Active fails).
+    Enable(BulkArgs),
+    /// Disable Active tokens (one already Disabled fails).
+    Disable(BulkArgs),
+    /// Make sure tokens are Active.
+    EnsureActive(BulkArgs),
+    /// Make sure tokens are Disabled.
+    EnsureDisabled(BulkArgs),
+    /// Which token a secret belongs to, whether it authenticates now, its status and last
+    /// access (the secret from --secret-file, else stdin; the check itself is an access).
+    Whoami {
+        /// The file holding the secret (else it is read from stdin).
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
+    /// Rotate a token without downtime, in resumable steps kept in a state file.
+    #[command(subcommand)]
+    Rotate(RotateCmd),
+}
+
+/// `mpt tokens rotate ...`.
+#[derive(Subcommand)]
+pub enum RotateCmd {
+    /// Make the replacement (the old token stays Active) and hand its secret over.
+    Start {
+        /// The token to replace (not needed to resume a saved plan).
+        id: Option<String>,
+        /// The rotation's state file (ids, phase, times; never a secret).
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        #[command(flatten)]
+        out: SecretOut,
+    },
+    /// Check that the new secret authenticates (read from --secret-file, or MPT_NEW_API_TOKEN).
+    Verify {
+        /// The rotation's state file.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// The file holding the new secret.
+        #[arg(long, value_name = "FILE")]
+        secret_file: Option<PathBuf>,
+    },
+    /// Disable the old token, once the new secret is in use.
+    Retire {
+        /// The rotation's state file.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+        /// First wait until the old token's lastAccessAt has not moved for this long (e.g. 30m;
+        /// it moves when a session is refreshed, so choose more than that interval).
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        quiet: Option<Duration>,
+        /// Give up waiting after this long.
+        #[arg(long, value_name = "AGE", default_value = "2h", value_parser = parse_age)]
+        max_wait: Duration,
+    },
+    /// Delete the old token.
+    Finish {
+        /// The rotation's state file.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+    /// Show where the rotation is.
+    Status {
+        /// The rotation's state file.
+        #[arg(long, value_name = "FILE")]
+        state: PathBuf,
+    },
+}
+
+/// `--order`: sort fields, each ascending (`false`) or descending (`true`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Order(pub Vec<(SortField, bool)>);
+
+/// The statuses `--status` takes.
+const STATUSES: [TokenStatus; 3] = [
+    TokenStatus::Active,
+    TokenStatus::Disabled,
+    TokenStatus::Deleted,
+];
+
+/// `active`, `Disabled`, ... (any case); anything else is refused with the list.
+pub fn parse_status(text: &str) -> Result<TokenStatus, String> {
+    STATUSES
+        .into_iter()
+        .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+        .ok_or_else(|| {
+            format!("unknown status {text:?}: one of active, disabled, deleted (any case)")
+        })
+}
+
+/// The names `--order` takes.
+const SORT_FIELDS: [(&str, SortField); 8] = [
+    ("name", SortField::Name),
+    ("status", SortField::Status),
+    ("lastAccessAt", SortField::LastAccessAt),
+    ("last-access", SortField::LastAccessAt),
+    ("created", SortField::Created),
+    ("updated", SortField::Updated),
+    ("id", SortField::Id),
+    ("audit.created.at", SortField::Created),
+];
+
+/// `-name,created`: fields, `-` for descending (`+` for ascending is accepted too).
+pub fn parse_order(text: &str) -> Result<Order, String> {
+    let mut keys = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let (descending, name) = match item.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, item.trim_start_matches('+')),
+        };
+        let field = SORT_FIELDS
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, f)| *f)
+            .ok_or_else(|| {
+                format!(
+                    "unknown sort field {name:?}: one of name, status, lastAccessAt, created, updated, id"
+                )
+            })?;
+        keys.push((field, descending));
+    }
+    if keys.is_empty() {
+        return Err("no sort field: e.g. -name,created".into());
+    }
+    Ok(Order(keys))
+}
+
+/// The longest age taken: 100 years.
+pub const MAX_AGE: Duration = Duration::from_secs(36_500 * 86_400);
+
+/// `90d`, `12h`, `30m`, `45s`, `2w`, at most [`MAX_AGE`].
+pub fn parse_age(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| format!("{text:?}: add a unit (s, m, h, d or w), e.g. 90d"))?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 90d"))?;
+    let secs = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
+    };
+    n.checked_mul(secs)
+        .map(Duration::from_secs)
+        .filter(|d| *d <= MAX_AGE)
+        .ok_or_else(|| format!("{text:?}: at most 36500d"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_checked_before_anything_is_sent() {
+        assert_eq!(parse_status("active"), Ok(TokenStatus::Active));
+        assert_eq!(parse_status("DISABLED"), Ok(TokenStatus::Disabled));
+        assert!(parse_status("Bogus").unwrap_err().contains("one of active"));
+        assert_eq!(
+            parse_order("-name,created").unwrap(),
+            Order(vec![(SortField::Name, true), (SortField::Created, false)])
+        );
+        assert!(parse_order("nosuchfield").is_err());
+        assert_eq!(parse_age("90d"), Ok(Duration::from_secs(90 * 86_400)));
+        assert!(parse_age("1000000000d").unwrap_err().contains("at most"));
+        assert!(parse_age("99999999999999999999d").is_err());
+        assert!(parse_age("5").is_err() && parse_age("5y").is_err());
+    }
+}

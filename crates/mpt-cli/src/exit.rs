@@ -1,0 +1,213 @@
+//! How a run ends: its exit code, and every text written to stderr, which goes through
+//! redaction first (by shape, and by value for every secret this run has read).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Mutex;
+
+use mpt::Error;
+use serde_json::{Value, json};
+
+/// Exit codes (documented in `--help` and the README).
+pub mod code {
+    /// The operation failed, or some ids of a bulk command failed.
+    pub const FAILED: u8 = 1;
+    /// Usage or configuration error: nothing was sent.
+    pub const USAGE: u8 = 2;
+    /// Not found.
+    pub const NOT_FOUND: u8 = 3;
+    /// Authentication refused (401) or not allowed (403).
+    pub const AUTH: u8 = 4;
+    /// The platform is unreachable or timing out.
+    pub const UNREACHABLE: u8 = 5;
+    /// Interrupted by SIGINT.
+    pub const SIGINT: u8 = 130;
+    /// Interrupted by SIGTERM.
+    pub const SIGTERM: u8 = 143;
+}
+
+/// Why a command did not succeed.
+pub enum Failure {
+    /// Usage or configuration: nothing was sent (2).
+    Usage(String),
+    /// An error of the platform or the client.
+    Api(Error),
+    /// A bulk command's rows are printed already; the code says how it ended.
+    Rows(u8),
+    /// Something else failed after work was done (1); the message says what is safe.
+    Other(String),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Api(e)
+    }
+}
+
+impl From<crate::config::ConfigError> for Failure {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Failure::Usage(e.0)
+    }
+}
+
+/// The exit code for an error of the facade.
+pub fn code_of(e: &Error) -> u8 {
+    match e {
+        Error::NotFound(_) => code::NOT_FOUND,
+        Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
+        Error::Config(_) | Error::InvalidRequest(_) => code::USAGE,
+        e if unreachable(e) => code::UNREACHABLE,
+        _ => code::FAILED,
+    }
+}
+
+/// Whether the error says the platform could not be reached or did not answer in time.
+pub fn unreachable(e: &Error) -> bool {
+    match e {
+        Error::Timeout | Error::Transport(_) => true,
+        Error::OutcomeUnknown { source, .. } => unreachable(source),
+        _ => false,
+    }
+}
+
+/// A word for the kind of error, stable for scripts (`error.kind` in JSON output).
+pub fn kind_of(e: &Error) -> &'static str {
+    match e {
+        Error::NotFound(_) => "not-found",
+        Error::InvalidTransition { .. } => "invalid-transition",
+        Error::BadRequest(_) => "bad-request",
+        Error::Unauthorized(_) => "unauthorized",
+        Error::Forbidden(_) => "forbidden",
+        Error::Conflict(_) => "conflict",
+        Error::RateLimited { .. } => "rate-limited",
+        Error::Server(_) => "server-error",
+        Error::Timeout => "timeout",
+        Error::Transport(_) => "unreachable",
+        Error::ResponseTooLarge { .. } => "response-too-large",
+        Error::Decode { .. } => "bad-answer",
+        Error::UnexpectedState { .. } => "unexpected-state",
+        Error::CreateUnconfirmed { .. } => "create-unconfirmed",
+        Error::EarlierRunInterrupted { .. } => "earlier-run-interrupted",
+        Error::OutcomeUnknown { .. } => "outcome-unknown",
+        Error::RotationOutOfOrder { .. } => "rotation-out-of-order",
+        Error::RotationPlanMismatch { .. } => "rotation-plan-mismatch",
+        Error::PlanNotSaved { .. } => "plan-not-saved",
+        Error::StillInUse { .. } => "still-in-use",
+        Error::Cancelled => "not-attempted",
+        Error::InvalidRequest(_) => "invalid-request",
+        Error::Config(_) => "config",
+        Error::RotationIncomplete { .. } => "rotation-incomplete",
+        _ => "error",
+    }
+}
+
+/// An error as the JSON object of a result: `kind`, `httpStatus`, `traceId`, `message`.
+pub fn error_json(e: &Error) -> Value {
+    json!({
+        "kind": kind_of(e),
+        "httpStatus": e.status(),
+        "traceId": e.problem().and_then(|p| p.trace_id.clone()),
+        "message": redact(&e.to_string()),
+    })
+}
+
+/// Secrets this run has read (the API token, a new token's secret, a secret to check): texts
+/// on stderr never show them.
+static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Remembers a secret, so that no text on stderr shows it.
+pub fn remember(secret: &str) {
+    let secret = secret.trim();
+    if secret.chars().count() >= 4 {
+        let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+        if !known.iter().any(|k| k == secret) {
+            known.push(secret.to_string());
+        }
+    }
+}
+
+/// `text` without any secret: by value (every remembered one), then by shape ([`mpt::redact`]).
+pub fn redact(text: &str) -> String {
+    let known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+    let mut out = text.to_string();
+    for secret in known.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), "[REDACTED]");
+        }
+    }
+    mpt::redact(&out)
+}
+
+/// Writes `text` (redacted) to stderr; a closed stderr is ignored.
+pub fn eprint(text: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = err.write_all(redact(text).as_bytes());
+    let _ = err.flush();
+}
+
+/// Writes `error: <message>` (redacted) to stderr.
+pub fn error(message: &str) {
+    eprint(&format!("error: {message}\n"));
+}
+
+/// Ends the run: says why on stderr and returns the code.
+pub fn finish(result: Result<(), Failure>) -> ExitCode {
+    ExitCode::from(match result {
+        Ok(()) => 0,
+        Err(Failure::Rows(code)) => code,
+        Err(Failure::Usage(message)) => {
+            error(&message);
+            code::USAGE
+        }
+        Err(Failure::Other(message)) => {
+            error(&message);
+            code::FAILED
+        }
+        Err(Failure::Api(e)) => {
+            error(&e.to_string());
+            code_of(&e)
+        }
+    })
+}
+
+/// A parse error's message (serde, TOML) without the values it quotes: a quoted part that is
+/// not a plain word (a key or variant name) is shown as `…`, so a secret in a file never
+/// reaches stderr through it.
+pub fn without_quoted_values(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(start) = rest.find('`') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        let Some(end) = after.find('`') else {
+            out.push_str("`…");
+            return out;
+        };
+        let quoted = &after[..end];
+        let word = !quoted.is_empty()
+            && quoted.len() <= 24
+            && quoted.chars().all(|c| c.is_ascii_alphabetic() || c == '_');
+        out.push('`');
+        out.push_str(if word { quoted } else { "…" });
+        out.push('`');
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_left_out_of_parse_errors() {
+        assert_eq!(
+            without_quoted_values("unknown variant `idt:TKN-1:abc`, expected `planned`"),
+            "unknown variant `…`, expected `planned`"
+        );
+        assert_eq!(without_quoted_values("cut `S3CR3T"), "cut `…");
+        remember("plain-secret-value");
+        assert_eq!(redact("x plain-secret-value y"), "x [REDACTED] y");
+    }
+}

@@ -1,0 +1,83 @@
+//! SIGINT and SIGTERM. Outside a bulk command (or a rotation's start), the first one stops the
+//! run at once. During one, the first stops scheduling (the [`mpt::Cancel`] flag): the requests
+//! in flight finish and every finished row is printed; a second one stops at once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use crate::exit::{self, code};
+
+/// The run's view of the signals it got.
+#[derive(Clone, Default)]
+pub struct Signals {
+    cancel: mpt::Cancel,
+    /// The exit code of the first signal received while deferring (0: none).
+    received: Arc<AtomicU8>,
+    deferring: Arc<AtomicBool>,
+}
+
+/// While alive, the first signal only cancels; dropped, signals stop the run again.
+pub struct Deferred(Signals);
+
+impl Drop for Deferred {
+    fn drop(&mut self) {
+        self.0.deferring.store(false, Ordering::SeqCst);
+    }
+}
+
+impl Signals {
+    /// Listens for SIGINT and SIGTERM on the current runtime.
+    pub fn install() -> Signals {
+        let signals = Signals::default();
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::terminate()),
+            ) else {
+                return signals;
+            };
+            let s = signals.clone();
+            tokio::spawn(async move {
+                loop {
+                    let code = tokio::select! {
+                        _ = int.recv() => code::SIGINT,
+                        _ = term.recv() => code::SIGTERM,
+                    };
+                    let first = s.received.load(Ordering::SeqCst) == 0;
+                    if first && s.deferring.load(Ordering::SeqCst) {
+                        s.received.store(code, Ordering::SeqCst);
+                        s.cancel.cancel();
+                        exit::eprint(
+                            "interrupt: finishing the requests in flight; interrupt again to stop at once\n",
+                        );
+                    } else {
+                        exit::eprint("interrupted\n");
+                        std::process::exit(i32::from(code));
+                    }
+                }
+            });
+        }
+        signals
+    }
+
+    /// Defers the first signal until the returned guard is dropped.
+    pub fn defer(&self) -> Deferred {
+        self.deferring.store(true, Ordering::SeqCst);
+        Deferred(self.clone())
+    }
+
+    /// The flag bulk calls watch.
+    pub fn cancel(&self) -> mpt::Cancel {
+        self.cancel.clone()
+    }
+
+    /// The exit code of the signal received while deferring, if one was.
+    pub fn received(&self) -> Option<u8> {
+        match self.received.load(Ordering::SeqCst) {
+            0 => None,
+            code => Some(code),
+        }
+    }
+}
