@@ -203,8 +203,10 @@ pub enum TokensCmd {
     EnsureActive(BulkArgs),
     /// Make sure tokens are Disabled.
     EnsureDisabled(BulkArgs),
-    /// Which token a secret belongs to, whether it authenticates now, its status and last
-    /// access (the secret from --secret-file, else stdin; the check itself is an access).
+    /// Which token a secret belongs to, and whether it authenticates now.
+    ///
+    /// Also its status and last access, read first with the configured API token when there is
+    /// one (the check itself is an access). The secret comes from --secret-file, else stdin.
     Whoami {
         /// The file holding the secret (else it is read from stdin).
         #[arg(long, value_name = "FILE")]

@@ -193,7 +193,7 @@ pub async fn whoami(
 ) -> Result<(), Failure> {
     let Some(id) = secret.token_id().map(String::from) else {
         return Err(Failure::Usage(
-            "that is not a token secret: one looks like idt:TKN-1234-5678:<secret>".into(),
+            "that is not a token secret: a token secret starts with `idt:`, then the token's id (TKN-…) and a colon".into(),
         ));
     };
     let before = match admin {

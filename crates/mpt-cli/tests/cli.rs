@@ -1,88 +1,12 @@
 //! The real `mpt` binary against the mock server on loopback.
 
-use std::io::Write;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
 
-use mpt_mock::{
-    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, Operation, SeedToken,
-};
+use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, Operation, SeedToken};
 use serde_json::{Value, json};
 
-/// A mock server on its own runtime thread, for the test thread to drive the binary against.
-fn mock() -> MockServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(MockServer::start()).unwrap();
-        tx.send(server).unwrap();
-        rt.block_on(std::future::pending::<()>());
-    });
-    rx.recv().unwrap()
-}
-
-/// An empty directory as HOME, so no real config file is read.
-fn home() -> &'static Path {
-    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
-    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
-}
-
-fn mpt(server: &MockServer, args: &[&str]) -> Output {
-    mpt_with(server, args, None, &[])
-}
-
-fn mpt_with(
-    server: &MockServer,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mpt"));
-    command
-        .args(args)
-        .env_clear()
-        .env("HOME", home())
-        .env("MPT_API_BASE_URL", server.base_url())
-        .env("MPT_API_TOKEN", server.admin_secret())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let mut child = command.spawn().unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
-    drop(input);
-    let out = child.wait_with_output().unwrap();
-    // Whatever happened, stderr never holds a secret of the server's.
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains(server.admin_secret()), "{stderr}");
-    assert!(
-        !stderr.contains("idt:TKN"),
-        "a token secret on stderr: {stderr}"
-    );
-    out
-}
-
-fn json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+mod common;
+use common::{home, json, mock, mpt, mpt_with, text};
 
 #[test]
 fn every_token_subcommand_with_json_output() {

@@ -1,0 +1,85 @@
+//! Helpers shared by the CLI's test files: a mock server on its own runtime, and the real
+//! binary run against it with a clean environment.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use mpt_mock::MockServer;
+use serde_json::Value;
+
+/// A mock server on its own runtime thread, for the test thread to drive the binary against.
+pub fn mock() -> MockServer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let server = rt.block_on(MockServer::start()).unwrap();
+        tx.send(server).unwrap();
+        rt.block_on(std::future::pending::<()>());
+    });
+    rx.recv().unwrap()
+}
+
+/// An empty directory as HOME, so no real config file is read.
+pub fn home() -> &'static Path {
+    static HOME: OnceLock<tempfile::TempDir> = OnceLock::new();
+    HOME.get_or_init(|| tempfile::tempdir().unwrap()).path()
+}
+
+pub fn mpt(server: &MockServer, args: &[&str]) -> Output {
+    mpt_with(server, args, None, &[])
+}
+
+pub fn mpt_with(
+    server: &MockServer,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpt"));
+    command
+        .args(args)
+        .env_clear()
+        .env("HOME", home())
+        .env("MPT_API_BASE_URL", server.base_url())
+        .env("MPT_API_TOKEN", server.admin_secret())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    // Whatever happened, stderr never holds a secret of the server's.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains(server.admin_secret()), "{stderr}");
+    assert!(
+        !stderr.contains("idt:TKN"),
+        "a token secret on stderr: {stderr}"
+    );
+    out
+}
+
+pub fn json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
