@@ -5,26 +5,11 @@ use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use mpt_mock::{Faults, MockServer, Operation, SeedToken};
+use mpt_mock::{Faults, Operation, SeedToken};
 use serde_json::Value;
 
 mod common;
-use common::{home, json, mock, mpt, mpt_with, text};
-
-/// The binary with the test environment, not yet run.
-fn command(server: &MockServer, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_mpt"));
-    command
-        .args(args)
-        .env_clear()
-        .env("HOME", home())
-        .env("MPT_API_BASE_URL", server.base_url())
-        .env("MPT_API_TOKEN", server.admin_secret())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    command
-}
+use common::{command, json, mock, mpt, mpt_with, text};
 
 /// Waits for `child`, at most `limit` (then it is killed and the test fails: a hang).
 fn wait(child: &mut Child, limit: Duration) -> ExitStatus {

@@ -38,6 +38,32 @@ fn save(saved: &mut String) -> impl FnMut(&RotationPlan) -> Result<(), std::conv
     }
 }
 
+/// Plans the rotation of `old` with `fault` on the next create, and runs the first start: it
+/// must fail as unconfirmed. Returns the candidates and the plan as `start_saving` saved it.
+async fn first_start_under(
+    server: &MockServer,
+    client: &Client,
+    old: &str,
+    fault: Fault,
+) -> (Vec<mpt::Token>, String) {
+    server
+        .set_faults(Faults::none().with(FaultRule::once(fault).only([Operation::Create])))
+        .unwrap();
+    let mut plan = client.plan_rotation(old).await.unwrap();
+    let mut saved = serde_json::to_string(&plan).unwrap();
+    let err = plan
+        .start_saving(client, save(&mut saved))
+        .await
+        .unwrap_err();
+    let Error::CreateUnconfirmed { candidates, .. } = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(plan.phase, RotationPhase::Planned);
+    assert_eq!(plan.new_id, None, "nothing adopted on the first start");
+    server.set_faults(Faults::none()).unwrap();
+    (candidates, saved)
+}
+
 // ---- 1. A rotation makes or adopts only its own replacement ----
 
 /// Same-named tokens (names are not unique) made before the plan, between the plan and the
@@ -92,22 +118,8 @@ async fn a_create_the_server_never_processed_adopts_nothing_and_resumes_cleanly(
         let client = client_for(&server);
         let t = server.seed_token(SeedToken::named("svc"));
         let sibling = server.seed_token(SeedToken::named("svc"));
-        server
-            .set_faults(
-                Faults::none().with(FaultRule::once(fault.clone()).only([Operation::Create])),
-            )
-            .unwrap();
-        let mut plan = client.plan_rotation(t.id.as_str()).await.unwrap();
-        let mut saved = serde_json::to_string(&plan).unwrap();
-        let err = plan
-            .start_saving(&client, save(&mut saved))
-            .await
-            .unwrap_err();
-        let Error::CreateUnconfirmed { candidates, .. } = &err else {
-            panic!("{fault:?}: {err:?}")
-        };
+        let (candidates, saved) = first_start_under(&server, &client, &t.id, fault.clone()).await;
         assert!(candidates.is_empty(), "{fault:?}: {candidates:?}");
-        assert_eq!(plan.phase, RotationPhase::Planned);
         assert_eq!(server.tokens_created(), 0);
 
         // Resumed from what was saved: it creates, once.
@@ -145,27 +157,13 @@ async fn a_resumed_start_adopts_its_replacement_whatever_the_server_clock() {
         let client = client_for(&server);
         let old = server.seed_token(SeedToken::named("svc"));
         let older = server.seed_token(SeedToken::named("svc"));
-        server
-            .set_faults(
-                Faults::none()
-                    .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
-            )
-            .unwrap();
-        let mut plan = client.plan_rotation(old.id.as_str()).await.unwrap();
-        let mut saved = serde_json::to_string(&plan).unwrap();
         // The first start: the create is processed, its answer lost. It adopts nothing, and
         // names the one token made since its record.
-        let err = plan
-            .start_saving(&client, save(&mut saved))
-            .await
-            .unwrap_err();
-        let Error::CreateUnconfirmed { candidates, .. } = &err else {
-            panic!("{err:?}")
-        };
+        let (candidates, saved) =
+            first_start_under(&server, &client, &old.id, Fault::DropAfterProcessing).await;
         assert_eq!(candidates.len(), 1, "{skew}: {candidates:?}");
         let made_id = candidates[0].id().to_string();
         assert!(made_id != old.id && made_id != older.id);
-        assert_eq!(plan.new_id, None, "nothing adopted on the first start");
 
         // The process dies; a new one resumes from the saved plan.
         let client = client_for(&server);

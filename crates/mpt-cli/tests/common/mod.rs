@@ -36,12 +36,9 @@ pub fn mpt(server: &MockServer, args: &[&str]) -> Output {
     mpt_with(server, args, None, &[])
 }
 
-pub fn mpt_with(
-    server: &MockServer,
-    args: &[&str],
-    stdin: Option<&str>,
-    env: &[(&str, &str)],
-) -> Output {
+/// The binary with the test environment (a clean one: HOME empty, the mock's URL and admin
+/// secret), its output piped, not yet run.
+pub fn command(server: &MockServer, args: &[&str]) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_mpt"));
     command
         .args(args)
@@ -49,9 +46,20 @@ pub fn mpt_with(
         .env("HOME", home())
         .env("MPT_API_BASE_URL", server.base_url())
         .env("MPT_API_TOKEN", server.admin_secret())
-        .stdin(Stdio::piped())
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    command
+}
+
+pub fn mpt_with(
+    server: &MockServer,
+    args: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> Output {
+    let mut command = command(server, args);
+    command.stdin(Stdio::piped());
     for (k, v) in env {
         command.env(k, v);
     }
