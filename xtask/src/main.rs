@@ -206,6 +206,7 @@ fn print_changes(
     match mpt_codegen::diff::load_side(&layout.merged, &amendments) {
         Ok(old) => {
             let report = diff::compare(&old, merged, diff::Tolerance::of(&amendments));
+            let report = with_exposure(root, report, merged);
             if !report.changes.is_empty() {
                 print!("API changes against the checked-in spec: {}", report.text());
                 let (api, facade) = (crate_version(root, "mpt-api"), crate_version(root, "mpt"));
@@ -268,6 +269,7 @@ fn run_diff(
     let old_doc = diff::load_side(old, &amendments)?;
     let new_doc = diff::load_side(new, &amendments)?;
     let report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    let report = with_exposure(root, report, &old_doc);
     match format {
         Format::Text => print!("{}", report.text()),
         Format::Json => println!(
@@ -291,6 +293,15 @@ fn run_diff(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The report with what the `mpt` facade exposes, read from its sources (every schema, when
+/// they cannot be read).
+fn with_exposure(root: &Path, report: diff::Report, doc: &serde_json::Value) -> diff::Report {
+    match mpt_codegen::api_listing::listing_of_crate(&root.join("crates/mpt/src")) {
+        Ok(listing) => report.with_facade_exposure(diff::facade_exposure(doc, &listing)),
+        Err(_) => report,
+    }
 }
 
 fn run_import(

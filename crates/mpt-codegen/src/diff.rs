@@ -79,6 +79,8 @@ pub struct Tolerance {
     pub unknown_fields: bool,
     /// String enums are open: an unknown value decodes.
     pub open_enums: bool,
+    /// `pattern`s are left out of the generated types (`generator.dropPatterns`).
+    pub patterns_dropped: bool,
 }
 
 impl Tolerance {
@@ -87,6 +89,7 @@ impl Tolerance {
         Tolerance {
             unknown_fields: amendments.tolerant_reading.allow_unknown_fields,
             open_enums: amendments.tolerant_reading.open_enums,
+            patterns_dropped: amendments.generator.drop_patterns.is_some(),
         }
     }
 
@@ -95,6 +98,7 @@ impl Tolerance {
         Tolerance {
             unknown_fields: false,
             open_enums: false,
+            patterns_dropped: false,
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct Change {
     pub new: Option<String>,
     /// Why the level is what it is for this SDK, when an amendment decided it.
     pub note: Option<String>,
+    /// How the change reads in the other operations it touches, when it reads differently
+    /// there (`METHOD /path: message`): a shared schema is reached at other places.
+    pub also: Vec<String>,
 }
 
 /// Every change between two documents.
@@ -130,10 +137,80 @@ pub struct Report {
     pub tolerance: Tolerance,
     /// The changes, by operation, then in document order.
     pub changes: Vec<Change>,
+    /// The component schemas the facade's public API exposes ([`facade_exposure`]); `None`:
+    /// not known, so every schema counts as exposed.
+    pub facade_exposes: Option<BTreeSet<String>>,
+}
+
+/// The component schemas of `doc` that the `mpt` facade's public API reaches, derived from its
+/// public API listing ([`crate::api_listing::listing_of_crate`]): every schema when it
+/// re-exports the generated crate or its `types` whole, else the schemas its items name, and
+/// everything those reach through `$ref`s.
+pub fn facade_exposure(doc: &Value, facade_listing: &[String]) -> BTreeSet<String> {
+    let schemas: BTreeSet<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let whole = facade_listing.iter().any(|line| {
+        let line = line.replace(' ', "");
+        line.contains("pubusempt_api;")
+            || line.contains("pubusempt_api::{self")
+            || line.contains("pubusempt_api::*")
+            || line.contains("mpt_api::types;")
+            || line.contains("mpt_api::types::*")
+            || (line.contains("pubusempt_api::{") && line.contains("types"))
+    });
+    if whole {
+        return schemas;
+    }
+    let mut exposed: BTreeSet<String> = schemas
+        .iter()
+        .filter(|name| {
+            facade_listing.iter().any(|line| {
+                line.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|word| word == name.as_str())
+            })
+        })
+        .cloned()
+        .collect();
+    let mut todo: Vec<String> = exposed.iter().cloned().collect();
+    while let Some(name) = todo.pop() {
+        let Some(schema) = doc.pointer(&format!("/components/schemas/{}", escape_token(&name)))
+        else {
+            continue;
+        };
+        let mut refs = Vec::new();
+        collect_refs(schema, &mut refs);
+        for target in refs {
+            if exposed.insert(target.clone()) {
+                todo.push(target);
+            }
+        }
+    }
+    exposed
+}
+
+/// The component schemas `value` refers to.
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(obj) => {
+            if let Some(name) = obj
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                out.push(name.replace("~1", "/").replace("~0", "~"));
+            }
+            obj.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
 }
 
 /// Which side of the exchange a schema describes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Direction {
     Request,
     Response,
@@ -157,6 +234,7 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
         new_version: version(new),
         tolerance,
         changes: walk.changes,
+        facade_exposes: None,
     }
 }
 
@@ -243,6 +321,52 @@ struct Flat<'a> {
     additional: Option<(&'a Value, String)>,
     /// `additionalProperties: false`.
     sealed: bool,
+    /// Bounds: `minLength`, `maxLength`, `minimum`, `maximum`, `minItems`, `maxItems`, by
+    /// keyword, with `exclusiveMinimum`/`exclusiveMaximum` folded in.
+    bounds: BTreeMap<&'static str, Bound>,
+    pattern: Option<&'a str>,
+    unique_items: bool,
+    default: Option<&'a Value>,
+    read_only: bool,
+    write_only: bool,
+    /// `oneOf` or `anyOf` branches, with their pointers.
+    branches: Option<(&'static str, Vec<(&'a Value, String)>)>,
+    discriminator: Option<&'a Value>,
+}
+
+/// One bound of a schema: its value, and whether it excludes the value itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Bound {
+    value: f64,
+    exclusive: bool,
+}
+
+/// The bound keywords: (keyword, a lower bound?, the exclusive flag's keyword).
+const BOUNDS: [(&str, bool, Option<&str>); 6] = [
+    ("minLength", true, None),
+    ("maxLength", false, None),
+    ("minimum", true, Some("exclusiveMinimum")),
+    ("maximum", false, Some("exclusiveMaximum")),
+    ("minItems", true, None),
+    ("maxItems", false, None),
+];
+
+/// Whether bound `new` accepts fewer values than `old` (`None`: no bound).
+fn narrower(lower: bool, old: Option<Bound>, new: Option<Bound>) -> Option<bool> {
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(_)) => Some(true),
+        (Some(_), None) => Some(false),
+        (Some(o), Some(n)) if o == n => None,
+        (Some(o), Some(n)) => {
+            let tighter_value = if lower {
+                n.value > o.value
+            } else {
+                n.value < o.value
+            };
+            Some(tighter_value || (n.value == o.value && n.exclusive && !o.exclusive))
+        }
+    }
 }
 
 /// Follows `$ref`s from `value` (at `pointer`); a reference that does not resolve, or a chain
@@ -287,6 +411,14 @@ fn flatten<'a>(doc: &'a Value, value: &'a Value, pointer: String, depth: usize) 
             flat.items = flat.items.or(inner.items);
             flat.additional = flat.additional.or(inner.additional);
             flat.sealed |= inner.sealed;
+            flat.bounds.extend(inner.bounds);
+            flat.pattern = flat.pattern.or(inner.pattern);
+            flat.unique_items |= inner.unique_items;
+            flat.default = flat.default.or(inner.default);
+            flat.read_only |= inner.read_only;
+            flat.write_only |= inner.write_only;
+            flat.branches = flat.branches.or(inner.branches);
+            flat.discriminator = flat.discriminator.or(inner.discriminator);
         }
     }
     if let Some(kind) = schema.get("type").and_then(Value::as_str) {
@@ -316,6 +448,33 @@ fn flatten<'a>(doc: &'a Value, value: &'a Value, pointer: String, depth: usize) 
     if let Some(items) = schema.get("items") {
         flat.items = Some((items, format!("{pointer}/items")));
     }
+    for (keyword, _, exclusive) in BOUNDS {
+        if let Some(value) = schema.get(keyword).and_then(Value::as_f64) {
+            let exclusive = exclusive.is_some_and(|k| schema.get(k) == Some(&Value::Bool(true)));
+            flat.bounds.insert(keyword, Bound { value, exclusive });
+        }
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        flat.pattern = Some(pattern);
+    }
+    flat.unique_items |= schema.get("uniqueItems") == Some(&Value::Bool(true));
+    flat.default = schema.get("default").or(flat.default);
+    flat.read_only |= schema.get("readOnly") == Some(&Value::Bool(true));
+    flat.write_only |= schema.get("writeOnly") == Some(&Value::Bool(true));
+    for key in ["oneOf", "anyOf"] {
+        if let Some(parts) = schema.get(key).and_then(Value::as_array) {
+            let key: &'static str = if key == "oneOf" { "oneOf" } else { "anyOf" };
+            let branches = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| (part, format!("{pointer}/{key}/{i}")))
+                .collect();
+            flat.branches = Some((key, branches));
+        }
+    }
+    if let Some(d) = schema.get("discriminator") {
+        flat.discriminator = Some(d);
+    }
     match schema.get("additionalProperties") {
         Some(Value::Bool(false)) => flat.sealed = true,
         Some(more @ Value::Object(_)) => {
@@ -324,6 +483,69 @@ fn flatten<'a>(doc: &'a Value, value: &'a Value, pointer: String, depth: usize) 
         _ => {}
     }
     flat
+}
+
+/// One alternative of an operation's security: schemes and the scopes each needs.
+type Alternative = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether a caller able to meet `have` meets `need` (its schemes and scopes are no more).
+fn satisfies(have: &Alternative, need: &Alternative) -> bool {
+    need.iter()
+        .all(|(scheme, scopes)| have.get(scheme).is_some_and(|h| h.is_superset(scopes)))
+}
+
+/// `request-max-length-narrowed`, ... (a static name per direction, keyword and way).
+fn rule_name(dir: &str, keyword: &str, narrowed: bool) -> &'static str {
+    const NAMES: [(&str, &str, bool, &str); 24] = [
+        ("request", "minLength", true, "request-min-length-narrowed"),
+        ("request", "minLength", false, "request-min-length-widened"),
+        ("request", "maxLength", true, "request-max-length-narrowed"),
+        ("request", "maxLength", false, "request-max-length-widened"),
+        ("request", "minimum", true, "request-minimum-narrowed"),
+        ("request", "minimum", false, "request-minimum-widened"),
+        ("request", "maximum", true, "request-maximum-narrowed"),
+        ("request", "maximum", false, "request-maximum-widened"),
+        ("request", "minItems", true, "request-min-items-narrowed"),
+        ("request", "minItems", false, "request-min-items-widened"),
+        ("request", "maxItems", true, "request-max-items-narrowed"),
+        ("request", "maxItems", false, "request-max-items-widened"),
+        (
+            "response",
+            "minLength",
+            true,
+            "response-min-length-narrowed",
+        ),
+        (
+            "response",
+            "minLength",
+            false,
+            "response-min-length-widened",
+        ),
+        (
+            "response",
+            "maxLength",
+            true,
+            "response-max-length-narrowed",
+        ),
+        (
+            "response",
+            "maxLength",
+            false,
+            "response-max-length-widened",
+        ),
+        ("response", "minimum", true, "response-minimum-narrowed"),
+        ("response", "minimum", false, "response-minimum-widened"),
+        ("response", "maximum", true, "response-maximum-narrowed"),
+        ("response", "maximum", false, "response-maximum-widened"),
+        ("response", "minItems", true, "response-min-items-narrowed"),
+        ("response", "minItems", false, "response-min-items-widened"),
+        ("response", "maxItems", true, "response-max-items-narrowed"),
+        ("response", "maxItems", false, "response-max-items-widened"),
+    ];
+    NAMES
+        .iter()
+        .find(|(d, k, w, _)| *d == dir && *k == keyword && *w == narrowed)
+        .map_or("constraint-changed", |(_, _, _, name)| name)
 }
 
 /// Whether a parameter or request body says `required: true`.
@@ -350,8 +572,11 @@ struct Walk<'a> {
     changes: Vec<Change>,
     /// The operation being compared, for the changes found.
     operation: Option<String>,
-    /// Schema pairs already compared under the current operation (cycles end here).
-    visited: BTreeSet<(String, String)>,
+    /// Schema pairs already compared under the current operation, with the direction they
+    /// were read in and whether the place that reached them was optional (cycles end here; a
+    /// schema shared by a request and a response, or by a required and an optional property,
+    /// is compared once each way).
+    visited: BTreeSet<(String, String, Direction, bool)>,
     /// The last change pushed was merged into an earlier one.
     last_merged: bool,
 }
@@ -378,6 +603,9 @@ impl Walk<'_> {
                     && !same.operations.contains(op)
                 {
                     same.operations.push(op.clone());
+                    if same.message != message {
+                        same.also.push(format!("{op}: {message}"));
+                    }
                 }
                 self.last_merged = true;
                 return;
@@ -392,6 +620,7 @@ impl Walk<'_> {
             old,
             new,
             note: None,
+            also: Vec::new(),
         });
     }
 
@@ -474,6 +703,17 @@ impl Walk<'_> {
     fn operation_pair(&mut self, old: &Operation<'_>, new: &Operation<'_>) {
         self.operation = Some(new.name());
         self.visited.clear();
+        if let (Some(a), Some(b)) = (old.id(), new.id())
+            && a != b
+        {
+            self.push(
+                "operation-id-changed",
+                Level::Breaking,
+                format!("operationId `{a}` became `{b}`: the generated method is renamed"),
+                Some(&format!("{}/operationId", old.pointer)),
+                Some(&format!("{}/operationId", new.pointer)),
+            );
+        }
         self.parameters(old, new);
         self.request_body(old, new);
         self.responses(old, new);
@@ -510,7 +750,13 @@ impl Walk<'_> {
                 ) else {
                     continue;
                 };
-                out.insert((place.to_string(), name.to_string()), (p, at));
+                // Header names are case-insensitive (RFC 9110): `X-Request-Id` is `x-request-id`.
+                let name = if place == "header" {
+                    name.to_ascii_lowercase()
+                } else {
+                    name.to_string()
+                };
+                out.insert((place.to_string(), name), (p, at));
             }
         }
         out
@@ -676,9 +922,22 @@ impl Walk<'_> {
             .get("content")
             .and_then(Value::as_object)
             .unwrap_or(&empty);
+        // `application/json; charset=utf-8` is `application/json`: parameters and case do not
+        // make another media type.
+        let key = |media: &str| {
+            media
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        };
+        let news_by_key: BTreeMap<String, (&String, &Value)> =
+            news.iter().map(|(m, v)| (key(m), (m, v))).collect();
+        let olds_keys: BTreeSet<String> = olds.keys().map(|m| key(m)).collect();
         for (media, o) in olds {
             let oat = format!("{old_at}/content/{}", escape_token(media));
-            match news.get(media) {
+            match news_by_key.get(&key(media)).map(|(m, n)| (*m, *n)) {
                 None => self.push(
                     match direction {
                         Direction::Request => "request-media-type-removed",
@@ -689,8 +948,8 @@ impl Walk<'_> {
                     Some(&oat),
                     None,
                 ),
-                Some(n) => {
-                    let nat = format!("{new_at}/content/{}", escape_token(media));
+                Some((new_media, n)) => {
+                    let nat = format!("{new_at}/content/{}", escape_token(new_media));
                     if let (Some(os), Some(ns)) = (o.get("schema"), n.get("schema")) {
                         self.schema(
                             os,
@@ -704,7 +963,7 @@ impl Walk<'_> {
                 }
             }
         }
-        for media in news.keys().filter(|m| !olds.contains_key(*m)) {
+        for media in news.keys().filter(|m| !olds_keys.contains(&key(m))) {
             self.push(
                 match direction {
                     Direction::Request => "request-media-type-added",
@@ -766,6 +1025,7 @@ impl Walk<'_> {
                         Direction::Response,
                         &format!("response {code}"),
                     );
+                    self.headers(o, &oat, n, &nat, code);
                 }
             }
         }
@@ -791,41 +1051,232 @@ impl Walk<'_> {
         }
     }
 
-    /// The security requirements in force for an operation (its own, or the document's).
-    fn requirements<'d>(doc: &'d Value, op: &Operation<'d>) -> (BTreeSet<String>, String) {
+    /// A response's headers (names case-insensitive): the client reads them, so one removed
+    /// breaks when it was required (else it may), one added does not.
+    fn headers(&mut self, old: &Value, old_at: &str, new: &Value, new_at: &str, code: &str) {
+        fn headers_of<'d>(
+            doc: &'d Value,
+            response: &'d Value,
+            at: &str,
+        ) -> BTreeMap<String, (&'d Value, String)> {
+            response
+                .get("headers")
+                .and_then(Value::as_object)
+                .into_iter()
+                .flatten()
+                .map(|(name, h)| {
+                    let (h, at) = resolve(doc, h, format!("{at}/headers/{}", escape_token(name)));
+                    (name.to_ascii_lowercase(), (h, at))
+                })
+                .collect()
+        }
+        let olds = headers_of(self.old, old, old_at);
+        let news = headers_of(self.new, new, new_at);
+        for (name, (oh, oat)) in &olds {
+            match news.get(name) {
+                None => {
+                    let required = is_required(oh);
+                    self.push(
+                        if required {
+                            "response-required-header-removed"
+                        } else {
+                            "response-optional-header-removed"
+                        },
+                        if required {
+                            Level::Breaking
+                        } else {
+                            Level::PotentiallyBreaking
+                        },
+                        format!(
+                            "response {code}: {} header `{name}` removed",
+                            word(required)
+                        ),
+                        Some(oat),
+                        None,
+                    );
+                }
+                Some((nh, nat)) => {
+                    if is_required(oh) && !is_required(nh) {
+                        self.push(
+                            "response-header-became-optional",
+                            Level::Breaking,
+                            format!("response {code}: header `{name}` became optional"),
+                            Some(oat),
+                            Some(nat),
+                        );
+                    }
+                    if let (Some(os), Some(ns)) = (oh.get("schema"), nh.get("schema")) {
+                        self.schema(
+                            os,
+                            format!("{oat}/schema"),
+                            ns,
+                            format!("{nat}/schema"),
+                            Direction::Response,
+                            &format!("response {code} header `{name}`"),
+                        );
+                    }
+                }
+            }
+        }
+        for (name, (_, nat)) in news.iter().filter(|(k, _)| !olds.contains_key(*k)) {
+            self.push(
+                "response-header-added",
+                Level::NonBreaking,
+                format!("response {code}: header `{name}` added"),
+                None,
+                Some(nat),
+            );
+        }
+    }
+
+    /// The security requirements in force for an operation (its own, or the document's): the
+    /// alternatives (any one suffices), each a set of schemes with their scopes (all needed).
+    /// `None` when nothing is required.
+    fn requirements<'d>(doc: &'d Value, op: &Operation<'d>) -> (Option<Vec<Alternative>>, String) {
         let (list, at) = match op.op.get("security") {
             Some(list) => (Some(list), format!("{}/security", op.pointer)),
             None => (doc.get("security"), "/security".to_string()),
         };
-        let names = list
+        let alternatives: Vec<Alternative> = list
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(Value::as_object)
-            .flat_map(|r| r.keys().cloned())
+            .map(|alt| {
+                alt.iter()
+                    .map(|(name, scopes)| {
+                        let scopes = scopes
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .filter_map(Value::as_str)
+                            .map(String::from)
+                            .collect();
+                        (name.clone(), scopes)
+                    })
+                    .collect()
+            })
             .collect();
-        (names, at)
+        ((!alternatives.is_empty()).then_some(alternatives), at)
+    }
+
+    /// The schemes the SDK authenticates with: `http` `bearer` ones of the old document.
+    fn sdk_schemes(&self) -> BTreeSet<String> {
+        self.old
+            .pointer("/components/securitySchemes")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .filter(|(_, s)| {
+                s.get("type").and_then(Value::as_str) == Some("http")
+                    && s.get("scheme")
+                        .and_then(Value::as_str)
+                        .is_some_and(|v| v.eq_ignore_ascii_case("bearer"))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     fn security(&mut self, old: &Operation<'_>, new: &Operation<'_>) {
         let (olds, oat) = Self::requirements(self.old, old);
         let (news, nat) = Self::requirements(self.new, new);
-        for name in news.difference(&olds) {
+        let sdk = self.sdk_schemes();
+        let show = |alt: &Alternative| {
+            alt.iter()
+                .map(|(name, scopes)| {
+                    if scopes.is_empty() {
+                        name.clone()
+                    } else {
+                        format!(
+                            "{name} ({})",
+                            scopes.iter().cloned().collect::<Vec<_>>().join(", ")
+                        )
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" + ")
+        };
+        let (olds, news) = match (olds, news) {
+            (None, None) => return,
+            (Some(_), None) => {
+                // Nothing is required any more: every caller still gets in.
+                self.push(
+                    "security-requirement-removed",
+                    Level::NonBreaking,
+                    "authentication no longer required".into(),
+                    Some(&oat),
+                    None,
+                );
+                return;
+            }
+            (None, Some(news)) => {
+                for alt in &news {
+                    self.push(
+                        "security-requirement-added",
+                        Level::Breaking,
+                        format!("authentication now required: {}", show(alt)),
+                        None,
+                        Some(&nat),
+                    );
+                }
+                return;
+            }
+            (Some(olds), Some(news)) => (olds, news),
+        };
+        for alt in &olds {
+            if news.iter().any(|b| satisfies(alt, b)) {
+                continue;
+            }
+            let uses_sdk = !alt.is_empty() && alt.keys().all(|k| sdk.contains(k));
+            let more_scopes = news
+                .iter()
+                .find(|b| b.keys().eq(alt.keys()) && alt.iter().all(|(k, s)| b[k].is_superset(s)));
+            match more_scopes {
+                Some(b) => self.push(
+                    "security-scope-added",
+                    Level::Breaking,
+                    format!(
+                        "security alternative `{}` now needs `{}`",
+                        show(alt),
+                        show(b)
+                    ),
+                    Some(&oat),
+                    Some(&nat),
+                ),
+                None => {
+                    self.push(
+                        "security-alternative-removed",
+                        if uses_sdk {
+                            Level::Breaking
+                        } else {
+                            Level::NonBreaking
+                        },
+                        format!("security alternative `{}` removed", show(alt)),
+                        Some(&oat),
+                        None,
+                    );
+                    if !uses_sdk {
+                        self.note(
+                            "the SDK authenticates with a bearer token, not with this alternative",
+                        );
+                    }
+                }
+            }
+        }
+        for alt in &news {
+            if olds.iter().any(|a| a == alt)
+                || olds
+                    .iter()
+                    .any(|a| satisfies(a, alt) && a.keys().eq(alt.keys()))
+            {
+                continue;
+            }
             self.push(
-                "security-requirement-added",
-                Level::Breaking,
-                format!("security requirement `{name}` added"),
+                "security-alternative-added",
+                Level::NonBreaking,
+                format!("security alternative `{}` added", show(alt)),
                 None,
                 Some(&nat),
-            );
-        }
-        for name in olds.difference(&news) {
-            self.push(
-                "security-requirement-removed",
-                Level::NonBreaking,
-                format!("security requirement `{name}` removed"),
-                Some(&oat),
-                None,
             );
         }
     }
@@ -839,22 +1290,39 @@ impl Walk<'_> {
                 .unwrap_or_else(|| empty.clone())
         };
         let (olds, news) = (schemes(self.old), schemes(self.new));
+        let sdk = self.sdk_schemes();
         for (name, o) in &olds {
             let at = format!("/components/securitySchemes/{}", escape_token(name));
+            let level = if sdk.contains(name) {
+                Level::Breaking
+            } else {
+                Level::NonBreaking
+            };
             match news.get(name) {
-                None => self.push(
-                    "security-scheme-removed",
-                    Level::Breaking,
-                    format!("security scheme `{name}` removed"),
-                    Some(&at),
-                    None,
-                ),
+                None => {
+                    self.push(
+                        "security-scheme-removed",
+                        level,
+                        format!("security scheme `{name}` removed"),
+                        Some(&at),
+                        None,
+                    );
+                    if level == Level::NonBreaking {
+                        self.note("the SDK does not authenticate with this scheme");
+                    }
+                }
                 Some(n) => {
                     let fields = ["type", "scheme", "in", "name", "bearerFormat"];
-                    if fields.iter().any(|f| o.get(f) != n.get(f)) {
+                    let changed = |f: &&str| {
+                        let norm = |v: Option<&Value>| {
+                            v.and_then(Value::as_str).map(str::to_ascii_lowercase)
+                        };
+                        norm(o.get(*f)) != norm(n.get(*f))
+                    };
+                    if fields.iter().any(changed) {
                         self.push(
                             "security-scheme-changed",
-                            Level::Breaking,
+                            level,
                             format!("security scheme `{name}` changed"),
                             Some(&at),
                             Some(&at),
@@ -905,7 +1373,10 @@ impl Walk<'_> {
         // Changes point at where each schema lives, after its `$ref`s.
         let (_, oat) = resolve(self.old, old, old_at.clone());
         let (_, nat) = resolve(self.new, new, new_at.clone());
-        if !self.visited.insert((oat.clone(), nat.clone())) {
+        if !self
+            .visited
+            .insert((oat.clone(), nat.clone(), direction, optional))
+        {
             return;
         }
         let o = flatten(self.old, old, old_at, 0);
@@ -922,7 +1393,23 @@ impl Walk<'_> {
                 np,
             );
         }
-        if o.format != n.format {
+        let widened = matches!(
+            (o.format, n.format),
+            (Some("int32"), Some("int64")) | (Some("float"), Some("double"))
+        );
+        if o.format != n.format && widened && direction == Direction::Request {
+            self.push(
+                "request-format-widened",
+                Level::NonBreaking,
+                format!(
+                    "{label}: format widened from `{}` to `{}` (every value sent before still fits)",
+                    o.format.unwrap_or(""),
+                    n.format.unwrap_or("")
+                ),
+                op_,
+                np,
+            );
+        } else if o.format != n.format {
             self.push(
                 "format-changed",
                 Level::Breaking,
@@ -970,12 +1457,288 @@ impl Walk<'_> {
             }
         }
         self.enum_values(&o, &n, direction, label, op_, np);
+        self.constraints(&o, &n, direction, label, op_, np);
+        self.branches(&o, &n, direction, label, op_, np);
         self.properties(&o, &n, direction, label);
         if let (Some((oi, oiat)), Some((ni, niat))) = (o.items, n.items) {
             self.schema(oi, oiat, ni, niat, direction, &format!("{label}[]"));
         }
         if let (Some((oa, oaat)), Some((na, naat))) = (o.additional, n.additional) {
             self.schema(oa, oaat, na, naat, direction, &format!("{label}{{*}}"));
+        }
+    }
+
+    /// Bounds, `pattern`, `uniqueItems`, an `enum` appearing, `default`, `readOnly` and
+    /// `writeOnly`. A request breaks when the server accepts fewer values than the SDK may send;
+    /// a response breaks when the server may send values the generated types refuse (they check
+    /// string lengths; patterns are dropped with `generator.dropPatterns`; item counts and
+    /// numbers are not checked on decode, though a number's type may follow its bounds).
+    fn constraints(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        let dir = match direction {
+            Direction::Request => "request",
+            Direction::Response => "response",
+        };
+        for (keyword, lower, _) in BOUNDS {
+            let (ob, nb) = (
+                o.bounds.get(keyword).copied(),
+                n.bounds.get(keyword).copied(),
+            );
+            let Some(narrowed) = narrower(lower, ob, nb) else {
+                continue;
+            };
+            let show = |b: Option<Bound>| {
+                b.map_or("none".to_string(), |b| {
+                    format!("{}{}", if b.exclusive { "exclusive " } else { "" }, b.value)
+                })
+            };
+            let level = match (direction, narrowed) {
+                (Direction::Request, true) => Level::Breaking,
+                (Direction::Request, false) => Level::NonBreaking,
+                (Direction::Response, true) => Level::NonBreaking,
+                (Direction::Response, false) => match keyword {
+                    "minLength" | "maxLength" => Level::Breaking,
+                    "minimum" | "maximum" => Level::PotentiallyBreaking,
+                    _ => Level::NonBreaking,
+                },
+            };
+            let rule = rule_name(dir, keyword, narrowed);
+            self.push(
+                rule,
+                level,
+                format!(
+                    "{label}: `{keyword}` {} ({} → {})",
+                    if narrowed { "narrowed" } else { "widened" },
+                    show(ob),
+                    show(nb)
+                ),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && !narrowed && level == Level::NonBreaking {
+                self.note("the generated types do not check item counts when they decode");
+            }
+        }
+        if o.pattern != n.pattern {
+            // A pattern cannot be proved to accept what another accepted: a changed one counts as
+            // narrowed in a request and as widened in a response.
+            let (rule, level) = match (direction, o.pattern, n.pattern) {
+                (Direction::Request, _, Some(_)) => {
+                    ("request-pattern-added-or-changed", Level::Breaking)
+                }
+                (Direction::Request, _, None) => ("request-pattern-removed", Level::NonBreaking),
+                (Direction::Response, _, _) if self.tolerance.patterns_dropped => {
+                    ("response-pattern-changed", Level::NonBreaking)
+                }
+                (Direction::Response, None, Some(_)) => {
+                    ("response-pattern-changed", Level::NonBreaking)
+                }
+                (Direction::Response, Some(_), None) => {
+                    ("response-pattern-changed", Level::Breaking)
+                }
+                (Direction::Response, _, _) => {
+                    ("response-pattern-changed", Level::PotentiallyBreaking)
+                }
+            };
+            self.push(
+                rule,
+                level,
+                format!(
+                    "{label}: pattern {}",
+                    match (o.pattern, n.pattern) {
+                        (None, Some(p)) => format!("`{p}` added"),
+                        (Some(_), None) => "removed".to_string(),
+                        (_, p) => format!("changed to `{}`", p.unwrap_or("")),
+                    }
+                ),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && self.tolerance.patterns_dropped {
+                self.note("patterns are left out of the generated types (generator.dropPatterns)");
+            }
+        }
+        if o.unique_items != n.unique_items {
+            let level = match direction {
+                Direction::Request if n.unique_items => Level::Breaking,
+                _ => Level::NonBreaking,
+            };
+            self.push(
+                if n.unique_items {
+                    "unique-items-added"
+                } else {
+                    "unique-items-removed"
+                },
+                level,
+                format!(
+                    "{label}: items {} be unique",
+                    if n.unique_items {
+                        "must now"
+                    } else {
+                        "need no longer"
+                    }
+                ),
+                oat,
+                nat,
+            );
+        }
+        if o.values.is_none() && n.values.is_some() {
+            let open = !n.closed || self.tolerance.open_enums;
+            let level = match direction {
+                Direction::Request => Level::Breaking,
+                Direction::Response if open => Level::NonBreaking,
+                Direction::Response => Level::Breaking,
+            };
+            self.push(
+                if direction == Direction::Request {
+                    "request-property-became-enum"
+                } else {
+                    "response-property-became-enum"
+                },
+                level,
+                format!("{label}: now takes only the listed values (an enum)"),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && open {
+                self.note("the enum is open in the generated types (tolerantReading.openEnums): an unknown value decodes");
+            }
+        }
+        if o.default != n.default {
+            self.push(
+                "default-changed",
+                Level::PotentiallyBreaking,
+                format!(
+                    "{label}: default {} → {}",
+                    o.default.map_or("none".into(), show),
+                    n.default.map_or("none".into(), show)
+                ),
+                oat,
+                nat,
+            );
+        }
+        for (was, is, what, breaks_in) in [
+            (o.read_only, n.read_only, "readOnly", Direction::Request),
+            (o.write_only, n.write_only, "writeOnly", Direction::Response),
+        ] {
+            if was == is {
+                continue;
+            }
+            let level = match (is, direction == breaks_in) {
+                (true, true) if what == "readOnly" => Level::PotentiallyBreaking,
+                (true, true) => Level::Breaking,
+                _ => Level::NonBreaking,
+            };
+            self.push(
+                if is {
+                    "became-read-or-write-only"
+                } else {
+                    "no-longer-read-or-write-only"
+                },
+                level,
+                format!("{label}: {what} turned {}", if is { "on" } else { "off" }),
+                oat,
+                nat,
+            );
+        }
+    }
+
+    /// `oneOf`/`anyOf` branches (matched by the schema they name, else by position) and the
+    /// discriminator. A new branch breaks a response (the generated enum cannot decode it); a
+    /// removed one breaks a request.
+    fn branches(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        if o.discriminator.and_then(|d| d.get("propertyName"))
+            != n.discriminator.and_then(|d| d.get("propertyName"))
+        {
+            self.push(
+                "discriminator-changed",
+                Level::Breaking,
+                format!("{label}: the discriminator property changed"),
+                oat,
+                nat,
+            );
+        }
+        let empty = Vec::new();
+        let (okind, obranches) = o.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));
+        let (nkind, nbranches) = n.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));
+        if obranches.is_empty() && nbranches.is_empty() {
+            return;
+        }
+        let name = |b: &Value, i: usize| {
+            b.get("$ref").and_then(Value::as_str).map_or_else(
+                || format!("#{i}"),
+                |r| r.rsplit('/').next().unwrap_or(r).to_string(),
+            )
+        };
+        let onamed: BTreeMap<String, &(&Value, String)> = obranches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (name(b.0, i), b))
+            .collect();
+        let nnamed: BTreeMap<String, &(&Value, String)> = nbranches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (name(b.0, i), b))
+            .collect();
+        let kind = if nkind.is_empty() { okind } else { nkind };
+        for (key, (ob, obat)) in &onamed {
+            match nnamed.get(key) {
+                Some((nb, nbat)) => self.schema(
+                    ob,
+                    obat.clone(),
+                    nb,
+                    nbat.clone(),
+                    direction,
+                    &format!("{label}|{kind}[{key}]"),
+                ),
+                None => self.push(
+                    if direction == Direction::Request {
+                        "request-branch-removed"
+                    } else {
+                        "response-branch-removed"
+                    },
+                    if direction == Direction::Request {
+                        Level::Breaking
+                    } else {
+                        Level::NonBreaking
+                    },
+                    format!("{label}: {kind} branch `{key}` removed"),
+                    Some(obat),
+                    nat,
+                ),
+            }
+        }
+        for (key, (_, nbat)) in nnamed.iter().filter(|(k, _)| !onamed.contains_key(*k)) {
+            self.push(
+                if direction == Direction::Request {
+                    "request-branch-added"
+                } else {
+                    "response-branch-added"
+                },
+                if direction == Direction::Request {
+                    Level::NonBreaking
+                } else {
+                    Level::Breaking
+                },
+                format!("{label}: {kind} branch `{key}` added"),
+                oat,
+                Some(nbat),
+            );
         }
     }
 
@@ -1188,20 +1951,6 @@ impl Bump {
     }
 }
 
-/// Schemas the facade's public API exposes (through `Token::raw`, `Problem` and errors): a
-/// breaking change in one of them breaks `mpt` too.
-pub const FACADE_EXPOSED_SCHEMAS: &[&str] = &[
-    "ApiToken",
-    "ProblemDetails",
-    "ProblemError",
-    "ProblemErrors",
-    "AccountRef",
-    "ModuleRef",
-    "PlatformObjectAudit",
-    "PlatformObjectEvent",
-    "PlatformIdentityRef",
-];
-
 impl Report {
     /// How many changes have this level.
     pub fn count(&self, level: Level) -> usize {
@@ -1230,16 +1979,26 @@ impl Report {
         }
     }
 
+    /// The report with the schemas the facade exposes ([`facade_exposure`]).
+    pub fn with_facade_exposure(mut self, exposed: BTreeSet<String>) -> Report {
+        self.facade_exposes = Some(exposed);
+        self
+    }
+
     /// The bump of `mpt` (the facade): major when a breaking change touches a schema its public
-    /// API exposes ([`FACADE_EXPOSED_SCHEMAS`]), else patch (it is rebuilt on the new client) or
-    /// none.
+    /// API exposes ([`Report::facade_exposes`]; all of them when unknown) or an operation,
+    /// else patch (it is rebuilt on the new client) or none.
     pub fn facade_bump(&self) -> Bump {
         let exposed = |c: &Change| {
             [&c.old, &c.new].into_iter().flatten().any(|p| {
-                FACADE_EXPOSED_SCHEMAS.iter().any(|s| {
-                    p.starts_with(&format!("/components/schemas/{s}/"))
-                        || *p == format!("/components/schemas/{s}")
-                })
+                let Some(rest) = p.strip_prefix("/components/schemas/") else {
+                    return false;
+                };
+                let name = rest.split('/').next().unwrap_or("");
+                let name = name.replace("~1", "/").replace("~0", "~");
+                self.facade_exposes
+                    .as_ref()
+                    .is_none_or(|set| set.contains(&name))
             })
         };
         let breaks = self.changes.iter().any(|c| {
@@ -1296,6 +2055,9 @@ impl Report {
                     .map(|n| format!(" ({n})"))
                     .unwrap_or_default()
             ));
+            for also in &c.also {
+                out.push_str(&format!("  {:<20}   also {also}\n", ""));
+            }
         }
         out
     }
@@ -1328,6 +2090,7 @@ impl Report {
                 "oldPointer": c.old,
                 "newPointer": c.new,
                 "note": c.note,
+                "also": c.also,
             })).collect::<Vec<_>>(),
         })
     }
@@ -1352,8 +2115,13 @@ impl Report {
             );
             for c in self.sorted() {
                 let cell = |s: &str| s.replace('|', "\\|");
+                let also: String = c
+                    .also
+                    .iter()
+                    .map(|a| format!("<br>also {}", cell(a)))
+                    .collect();
                 out.push_str(&format!(
-                    "| {} | {} | {}{} | {} | {} |\n",
+                    "| {} | {} | {}{also}{} | {} | {} |\n",
                     c.level,
                     cell(&c.operations.join(", ")),
                     cell(&c.message),
@@ -1439,7 +2207,19 @@ pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Resu
         return Ok(crate::merge::merge(&fragments, &rules)?.doc);
     }
     let text = crate::error::read_input(path)?;
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') && !trimmed.is_empty() {
+        return Err(crate::Error::invalid(
+            path,
+            "",
+            "not a JSON document (it looks like YAML or text): convert it to JSON first",
+        ));
+    }
     let doc: Value = crate::error::parse_json(path, &text)?;
     crate::fragment::check_openapi_30(path, &doc)?;
+    // A side whose references dangle, or whose required references never end, cannot be
+    // compared (an empty stand-in would report false removals): refused, as `regen` refuses it.
+    crate::merge::check_refs(path, &doc)?;
+    crate::merge::check_cycles(&doc, |_| path)?;
     Ok(doc)
 }

@@ -60,6 +60,7 @@ fn ours() -> Tolerance {
     Tolerance {
         unknown_fields: true,
         open_enums: true,
+        patterns_dropped: true,
     }
 }
 
