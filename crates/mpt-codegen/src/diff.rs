@@ -1228,13 +1228,28 @@ impl Walk<'_> {
                 continue;
             }
             let uses_sdk = !alt.is_empty() && alt.keys().all(|k| sdk.contains(k));
-            let more_scopes = news
-                .iter()
-                .find(|b| b.keys().eq(alt.keys()) && alt.iter().all(|(k, s)| b[k].is_superset(s)));
-            match more_scopes {
-                Some(b) => self.push(
+            // A new alternative that needs everything this one did, and more.
+            let tighter = news.iter().find(|b| satisfies(b, alt));
+            let level = if uses_sdk {
+                Level::Breaking
+            } else {
+                Level::NonBreaking
+            };
+            match tighter {
+                Some(b) if b.keys().eq(alt.keys()) => self.push(
                     "security-scope-added",
                     Level::Breaking,
+                    format!(
+                        "security alternative `{}` now needs `{}`",
+                        show(alt),
+                        show(b)
+                    ),
+                    Some(&oat),
+                    Some(&nat),
+                ),
+                Some(b) => self.push(
+                    "security-alternative-tightened",
+                    level,
                     format!(
                         "security alternative `{}` now needs `{}`",
                         show(alt),
@@ -1246,11 +1261,7 @@ impl Walk<'_> {
                 None => {
                     self.push(
                         "security-alternative-removed",
-                        if uses_sdk {
-                            Level::Breaking
-                        } else {
-                            Level::NonBreaking
-                        },
+                        level,
                         format!("security alternative `{}` removed", show(alt)),
                         Some(&oat),
                         None,
@@ -1264,11 +1275,29 @@ impl Walk<'_> {
             }
         }
         for alt in &news {
-            if olds.iter().any(|a| a == alt)
-                || olds
-                    .iter()
-                    .any(|a| satisfies(a, alt) && a.keys().eq(alt.keys()))
+            if olds.contains(alt) {
+                continue;
+            }
+            // The same schemes as an old alternative, fewer scopes: scopes removed.
+            if let Some(was) = olds
+                .iter()
+                .find(|a| a.keys().eq(alt.keys()) && satisfies(a, alt))
             {
+                self.push(
+                    "security-scope-removed",
+                    Level::NonBreaking,
+                    format!(
+                        "security alternative `{}` now needs only `{}`",
+                        show(was),
+                        show(alt)
+                    ),
+                    Some(&oat),
+                    Some(&nat),
+                );
+                continue;
+            }
+            // A tightening of an old alternative: reported with it above.
+            if olds.iter().any(|a| satisfies(alt, a)) {
                 continue;
             }
             self.push(
