@@ -1,0 +1,286 @@
+//! The rules on a schema's constraints (bounds, pattern, uniqueItems, an enum appearing,
+//! default, readOnly/writeOnly) and on its `oneOf`/`anyOf` branches.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use super::flat::{BOUNDS, Bound, Flat, narrower, rule_name, show};
+use super::model::{Direction, Level};
+use super::walk::Walk;
+
+impl Walk<'_> {
+    /// Bounds, `pattern`, `uniqueItems`, an `enum` appearing, `default`, `readOnly` and
+    /// `writeOnly`. A request breaks when the server accepts fewer values than the SDK may send;
+    /// a response breaks when the server may send values the generated types refuse (they check
+    /// string lengths; patterns are dropped with `generator.dropPatterns`; item counts and
+    /// numbers are not checked on decode, though a number's type may follow its bounds).
+    pub(super) fn constraints(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        let dir = match direction {
+            Direction::Request => "request",
+            Direction::Response => "response",
+        };
+        for (keyword, lower, _) in BOUNDS {
+            let (ob, nb) = (
+                o.bounds.get(keyword).copied(),
+                n.bounds.get(keyword).copied(),
+            );
+            let Some(narrowed) = narrower(lower, ob, nb) else {
+                continue;
+            };
+            let show = |b: Option<Bound>| {
+                b.map_or("none".to_string(), |b| {
+                    format!("{}{}", if b.exclusive { "exclusive " } else { "" }, b.value)
+                })
+            };
+            let level = match (direction, narrowed) {
+                (Direction::Request, true) => Level::Breaking,
+                (Direction::Request, false) => Level::NonBreaking,
+                (Direction::Response, true) => Level::NonBreaking,
+                (Direction::Response, false) => match keyword {
+                    "minLength" | "maxLength" => Level::Breaking,
+                    "minimum" | "maximum" => Level::PotentiallyBreaking,
+                    _ => Level::NonBreaking,
+                },
+            };
+            let rule = rule_name(dir, keyword, narrowed);
+            self.push(
+                rule,
+                level,
+                format!(
+                    "{label}: `{keyword}` {} ({} → {})",
+                    if narrowed { "narrowed" } else { "widened" },
+                    show(ob),
+                    show(nb)
+                ),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && !narrowed && level == Level::NonBreaking {
+                self.note("the generated types do not check item counts when they decode");
+            }
+        }
+        if o.pattern != n.pattern {
+            // A pattern cannot be proved to accept what another accepted: a changed one counts as
+            // narrowed in a request and as widened in a response.
+            let (rule, level) = match (direction, o.pattern, n.pattern) {
+                (Direction::Request, _, Some(_)) => {
+                    ("request-pattern-added-or-changed", Level::Breaking)
+                }
+                (Direction::Request, _, None) => ("request-pattern-removed", Level::NonBreaking),
+                (Direction::Response, _, _) if self.tolerance.patterns_dropped => {
+                    ("response-pattern-changed", Level::NonBreaking)
+                }
+                (Direction::Response, None, Some(_)) => {
+                    ("response-pattern-changed", Level::NonBreaking)
+                }
+                (Direction::Response, Some(_), None) => {
+                    ("response-pattern-changed", Level::Breaking)
+                }
+                (Direction::Response, _, _) => {
+                    ("response-pattern-changed", Level::PotentiallyBreaking)
+                }
+            };
+            self.push(
+                rule,
+                level,
+                format!(
+                    "{label}: pattern {}",
+                    match (o.pattern, n.pattern) {
+                        (None, Some(p)) => format!("`{p}` added"),
+                        (Some(_), None) => "removed".to_string(),
+                        (_, p) => format!("changed to `{}`", p.unwrap_or("")),
+                    }
+                ),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && self.tolerance.patterns_dropped {
+                self.note("patterns are left out of the generated types (generator.dropPatterns)");
+            }
+        }
+        if o.unique_items != n.unique_items {
+            let level = match direction {
+                Direction::Request if n.unique_items => Level::Breaking,
+                _ => Level::NonBreaking,
+            };
+            self.push(
+                if n.unique_items {
+                    "unique-items-added"
+                } else {
+                    "unique-items-removed"
+                },
+                level,
+                format!(
+                    "{label}: items {} be unique",
+                    if n.unique_items {
+                        "must now"
+                    } else {
+                        "need no longer"
+                    }
+                ),
+                oat,
+                nat,
+            );
+        }
+        if o.values.is_none() && n.values.is_some() {
+            let open = !n.closed || self.tolerance.open_enums;
+            let level = match direction {
+                Direction::Request => Level::Breaking,
+                Direction::Response if open => Level::NonBreaking,
+                Direction::Response => Level::Breaking,
+            };
+            self.push(
+                if direction == Direction::Request {
+                    "request-property-became-enum"
+                } else {
+                    "response-property-became-enum"
+                },
+                level,
+                format!("{label}: now takes only the listed values (an enum)"),
+                oat,
+                nat,
+            );
+            if direction == Direction::Response && open {
+                self.note("the enum is open in the generated types (tolerantReading.openEnums): an unknown value decodes");
+            }
+        }
+        if o.default != n.default {
+            self.push(
+                "default-changed",
+                Level::PotentiallyBreaking,
+                format!(
+                    "{label}: default {} → {}",
+                    o.default.map_or("none".into(), show),
+                    n.default.map_or("none".into(), show)
+                ),
+                oat,
+                nat,
+            );
+        }
+        for (was, is, what, breaks_in) in [
+            (o.read_only, n.read_only, "readOnly", Direction::Request),
+            (o.write_only, n.write_only, "writeOnly", Direction::Response),
+        ] {
+            if was == is {
+                continue;
+            }
+            let level = match (is, direction == breaks_in) {
+                (true, true) if what == "readOnly" => Level::PotentiallyBreaking,
+                (true, true) => Level::Breaking,
+                _ => Level::NonBreaking,
+            };
+            self.push(
+                if is {
+                    "became-read-or-write-only"
+                } else {
+                    "no-longer-read-or-write-only"
+                },
+                level,
+                format!("{label}: {what} turned {}", if is { "on" } else { "off" }),
+                oat,
+                nat,
+            );
+        }
+    }
+
+    /// `oneOf`/`anyOf` branches (matched by the schema they name, else by position) and the
+    /// discriminator. A new branch breaks a response (the generated enum cannot decode it); a
+    /// removed one breaks a request.
+    pub(super) fn branches(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        if o.discriminator.and_then(|d| d.get("propertyName"))
+            != n.discriminator.and_then(|d| d.get("propertyName"))
+        {
+            self.push(
+                "discriminator-changed",
+                Level::Breaking,
+                format!("{label}: the discriminator property changed"),
+                oat,
+                nat,
+            );
+        }
+        let empty = Vec::new();
+        let (okind, obranches) = o.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));
+        let (nkind, nbranches) = n.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));
+        if obranches.is_empty() && nbranches.is_empty() {
+            return;
+        }
+        let name = |b: &Value, i: usize| {
+            b.get("$ref").and_then(Value::as_str).map_or_else(
+                || format!("#{i}"),
+                |r| r.rsplit('/').next().unwrap_or(r).to_string(),
+            )
+        };
+        let onamed: BTreeMap<String, &(&Value, String)> = obranches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (name(b.0, i), b))
+            .collect();
+        let nnamed: BTreeMap<String, &(&Value, String)> = nbranches
+            .iter()
+            .enumerate()
+            .map(|(i, b)| (name(b.0, i), b))
+            .collect();
+        let kind = if nkind.is_empty() { okind } else { nkind };
+        for (key, (ob, obat)) in &onamed {
+            match nnamed.get(key) {
+                Some((nb, nbat)) => self.schema(
+                    ob,
+                    obat.clone(),
+                    nb,
+                    nbat.clone(),
+                    direction,
+                    &format!("{label}|{kind}[{key}]"),
+                ),
+                None => self.push(
+                    if direction == Direction::Request {
+                        "request-branch-removed"
+                    } else {
+                        "response-branch-removed"
+                    },
+                    if direction == Direction::Request {
+                        Level::Breaking
+                    } else {
+                        Level::NonBreaking
+                    },
+                    format!("{label}: {kind} branch `{key}` removed"),
+                    Some(obat),
+                    nat,
+                ),
+            }
+        }
+        for (key, (_, nbat)) in nnamed.iter().filter(|(k, _)| !onamed.contains_key(*k)) {
+            self.push(
+                if direction == Direction::Request {
+                    "request-branch-added"
+                } else {
+                    "response-branch-added"
+                },
+                if direction == Direction::Request {
+                    Level::NonBreaking
+                } else {
+                    Level::Breaking
+                },
+                format!("{label}: {kind} branch `{key}` added"),
+                oat,
+                Some(nbat),
+            );
+        }
+    }
+}

@@ -1,0 +1,277 @@
+//! A schema flattened for comparison: `$ref`s followed and `allOf`s merged into one set of
+//! members; and the small helpers the rules share.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::error::escape_token;
+
+/// A schema after `$ref`s and `allOf`s: its own members, and its properties with their pointers.
+#[derive(Default)]
+pub(super) struct Flat<'a> {
+    pub(super) kind: Option<&'a str>,
+    pub(super) format: Option<&'a str>,
+    pub(super) nullable: bool,
+    /// `enum` values, or the `x-known-values` of an opened enum.
+    pub(super) values: Option<Vec<&'a Value>>,
+    /// The enum is closed (an `enum` member, not `x-known-values`).
+    pub(super) closed: bool,
+    pub(super) required: BTreeSet<&'a str>,
+    pub(super) properties: BTreeMap<&'a str, (&'a Value, String)>,
+    pub(super) items: Option<(&'a Value, String)>,
+    pub(super) additional: Option<(&'a Value, String)>,
+    /// `additionalProperties: false`.
+    pub(super) sealed: bool,
+    /// Bounds: `minLength`, `maxLength`, `minimum`, `maximum`, `minItems`, `maxItems`, by
+    /// keyword, with `exclusiveMinimum`/`exclusiveMaximum` folded in.
+    pub(super) bounds: BTreeMap<&'static str, Bound>,
+    pub(super) pattern: Option<&'a str>,
+    pub(super) unique_items: bool,
+    pub(super) default: Option<&'a Value>,
+    pub(super) read_only: bool,
+    pub(super) write_only: bool,
+    /// `oneOf` or `anyOf` branches, with their pointers.
+    pub(super) branches: Option<(&'static str, Vec<(&'a Value, String)>)>,
+    pub(super) discriminator: Option<&'a Value>,
+}
+
+/// One bound of a schema: its value, and whether it excludes the value itself.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Bound {
+    pub(super) value: f64,
+    pub(super) exclusive: bool,
+}
+
+/// The bound keywords: (keyword, a lower bound?, the exclusive flag's keyword).
+pub(super) const BOUNDS: [(&str, bool, Option<&str>); 6] = [
+    ("minLength", true, None),
+    ("maxLength", false, None),
+    ("minimum", true, Some("exclusiveMinimum")),
+    ("maximum", false, Some("exclusiveMaximum")),
+    ("minItems", true, None),
+    ("maxItems", false, None),
+];
+
+/// Whether bound `new` accepts fewer values than `old` (`None`: no bound).
+pub(super) fn narrower(lower: bool, old: Option<Bound>, new: Option<Bound>) -> Option<bool> {
+    match (old, new) {
+        (None, None) => None,
+        (None, Some(_)) => Some(true),
+        (Some(_), None) => Some(false),
+        (Some(o), Some(n)) if o == n => None,
+        (Some(o), Some(n)) => {
+            let tighter_value = if lower {
+                n.value > o.value
+            } else {
+                n.value < o.value
+            };
+            Some(tighter_value || (n.value == o.value && n.exclusive && !o.exclusive))
+        }
+    }
+}
+
+/// Follows `$ref`s from `value` (at `pointer`); a reference that does not resolve, or a chain
+/// longer than 32, stops where it is.
+pub(super) fn resolve<'a>(
+    doc: &'a Value,
+    mut value: &'a Value,
+    mut pointer: String,
+) -> (&'a Value, String) {
+    for _ in 0..32 {
+        let Some(target) = value.get("$ref").and_then(Value::as_str) else {
+            break;
+        };
+        let Some(local) = target.strip_prefix('#') else {
+            break;
+        };
+        match doc.pointer(local) {
+            Some(found) => {
+                value = found;
+                pointer = local.to_string();
+            }
+            None => break,
+        }
+    }
+    (value, pointer)
+}
+
+pub(super) fn flatten<'a>(
+    doc: &'a Value,
+    value: &'a Value,
+    pointer: String,
+    depth: usize,
+) -> Flat<'a> {
+    let (schema, pointer) = resolve(doc, value, pointer);
+    let mut flat = Flat::default();
+    if depth > 16 {
+        return flat;
+    }
+    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
+        for (i, part) in parts.iter().enumerate() {
+            let inner = flatten(doc, part, format!("{pointer}/allOf/{i}"), depth + 1);
+            flat.kind = flat.kind.or(inner.kind);
+            flat.format = flat.format.or(inner.format);
+            flat.nullable |= inner.nullable;
+            if inner.values.is_some() {
+                flat.values = inner.values;
+                flat.closed = inner.closed;
+            }
+            flat.required.extend(inner.required);
+            flat.properties.extend(inner.properties);
+            flat.items = flat.items.or(inner.items);
+            flat.additional = flat.additional.or(inner.additional);
+            flat.sealed |= inner.sealed;
+            flat.bounds.extend(inner.bounds);
+            flat.pattern = flat.pattern.or(inner.pattern);
+            flat.unique_items |= inner.unique_items;
+            flat.default = flat.default.or(inner.default);
+            flat.read_only |= inner.read_only;
+            flat.write_only |= inner.write_only;
+            flat.branches = flat.branches.or(inner.branches);
+            flat.discriminator = flat.discriminator.or(inner.discriminator);
+        }
+    }
+    if let Some(kind) = schema.get("type").and_then(Value::as_str) {
+        flat.kind = Some(kind);
+    }
+    if let Some(format) = schema.get("format").and_then(Value::as_str) {
+        flat.format = Some(format);
+    }
+    flat.nullable |= schema.get("nullable") == Some(&Value::Bool(true));
+    if let Some(values) = schema.get("enum").and_then(Value::as_array) {
+        flat.values = Some(values.iter().collect());
+        flat.closed = true;
+    } else if let Some(values) = schema.get("x-known-values").and_then(Value::as_array) {
+        flat.values = Some(values.iter().collect());
+        flat.closed = false;
+    }
+    if let Some(required) = schema.get("required").and_then(Value::as_array) {
+        flat.required
+            .extend(required.iter().filter_map(Value::as_str));
+    }
+    if let Some(props) = schema.get("properties").and_then(Value::as_object) {
+        for (name, prop) in props {
+            let at = format!("{pointer}/properties/{}", escape_token(name));
+            flat.properties.insert(name, (prop, at));
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        flat.items = Some((items, format!("{pointer}/items")));
+    }
+    for (keyword, _, exclusive) in BOUNDS {
+        if let Some(value) = schema.get(keyword).and_then(Value::as_f64) {
+            let exclusive = exclusive.is_some_and(|k| schema.get(k) == Some(&Value::Bool(true)));
+            flat.bounds.insert(keyword, Bound { value, exclusive });
+        }
+    }
+    if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
+        flat.pattern = Some(pattern);
+    }
+    flat.unique_items |= schema.get("uniqueItems") == Some(&Value::Bool(true));
+    flat.default = schema.get("default").or(flat.default);
+    flat.read_only |= schema.get("readOnly") == Some(&Value::Bool(true));
+    flat.write_only |= schema.get("writeOnly") == Some(&Value::Bool(true));
+    for key in ["oneOf", "anyOf"] {
+        if let Some(parts) = schema.get(key).and_then(Value::as_array) {
+            let key: &'static str = if key == "oneOf" { "oneOf" } else { "anyOf" };
+            let branches = parts
+                .iter()
+                .enumerate()
+                .map(|(i, part)| (part, format!("{pointer}/{key}/{i}")))
+                .collect();
+            flat.branches = Some((key, branches));
+        }
+    }
+    if let Some(d) = schema.get("discriminator") {
+        flat.discriminator = Some(d);
+    }
+    match schema.get("additionalProperties") {
+        Some(Value::Bool(false)) => flat.sealed = true,
+        Some(more @ Value::Object(_)) => {
+            flat.additional = Some((more, format!("{pointer}/additionalProperties")))
+        }
+        _ => {}
+    }
+    flat
+}
+
+/// One alternative of an operation's security: schemes and the scopes each needs.
+pub(super) type Alternative = BTreeMap<String, BTreeSet<String>>;
+
+/// Whether a caller able to meet `have` meets `need` (its schemes and scopes are no more).
+pub(super) fn satisfies(have: &Alternative, need: &Alternative) -> bool {
+    need.iter()
+        .all(|(scheme, scopes)| have.get(scheme).is_some_and(|h| h.is_superset(scopes)))
+}
+
+/// `request-max-length-narrowed`, ... (a static name per direction, keyword and way).
+pub(super) fn rule_name(dir: &str, keyword: &str, narrowed: bool) -> &'static str {
+    const NAMES: [(&str, &str, bool, &str); 24] = [
+        ("request", "minLength", true, "request-min-length-narrowed"),
+        ("request", "minLength", false, "request-min-length-widened"),
+        ("request", "maxLength", true, "request-max-length-narrowed"),
+        ("request", "maxLength", false, "request-max-length-widened"),
+        ("request", "minimum", true, "request-minimum-narrowed"),
+        ("request", "minimum", false, "request-minimum-widened"),
+        ("request", "maximum", true, "request-maximum-narrowed"),
+        ("request", "maximum", false, "request-maximum-widened"),
+        ("request", "minItems", true, "request-min-items-narrowed"),
+        ("request", "minItems", false, "request-min-items-widened"),
+        ("request", "maxItems", true, "request-max-items-narrowed"),
+        ("request", "maxItems", false, "request-max-items-widened"),
+        (
+            "response",
+            "minLength",
+            true,
+            "response-min-length-narrowed",
+        ),
+        (
+            "response",
+            "minLength",
+            false,
+            "response-min-length-widened",
+        ),
+        (
+            "response",
+            "maxLength",
+            true,
+            "response-max-length-narrowed",
+        ),
+        (
+            "response",
+            "maxLength",
+            false,
+            "response-max-length-widened",
+        ),
+        ("response", "minimum", true, "response-minimum-narrowed"),
+        ("response", "minimum", false, "response-minimum-widened"),
+        ("response", "maximum", true, "response-maximum-narrowed"),
+        ("response", "maximum", false, "response-maximum-widened"),
+        ("response", "minItems", true, "response-min-items-narrowed"),
+        ("response", "minItems", false, "response-min-items-widened"),
+        ("response", "maxItems", true, "response-max-items-narrowed"),
+        ("response", "maxItems", false, "response-max-items-widened"),
+    ];
+    NAMES
+        .iter()
+        .find(|(d, k, w, _)| *d == dir && *k == keyword && *w == narrowed)
+        .map_or("constraint-changed", |(_, _, _, name)| name)
+}
+
+/// Whether a parameter or request body says `required: true`.
+pub(super) fn is_required(value: &Value) -> bool {
+    value.get("required") == Some(&Value::Bool(true))
+}
+
+/// `required` or `optional`.
+pub(super) fn word(required: bool) -> &'static str {
+    if required { "required" } else { "optional" }
+}
+
+pub(super) fn show(value: &Value) -> String {
+    match value {
+        Value::String(s) => format!("`{s}`"),
+        other => format!("`{other}`"),
+    }
+}

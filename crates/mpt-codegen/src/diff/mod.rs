@@ -1,0 +1,165 @@
+//! What changed in the API between two OpenAPI 3.0 documents, and whether it breaks the SDK's
+//! users.
+//!
+//! [`compare`] walks both documents (operations, parameters, request bodies, responses, media
+//! types, schemas with `$ref`s and `allOf`s followed, security) and lists each [`Change`] with a
+//! [`Level`] and the JSON pointer of the place on each side.
+//!
+//! # Rules
+//!
+//! The rules follow the direction of the data: what a client *sends* (parameters, request
+//! bodies) breaks when the server starts wanting more or accepting less; what a client *reads*
+//! (responses, their headers) breaks when the server may send something the client cannot take.
+//! The full table, with the closest oasdiff check of each rule, is in `openapi/README.md`.
+//!
+//! Which response rules apply to *this* SDK depends on the amendments' `tolerantReading`
+//! ([`Tolerance::of`]): with `allowUnknownFields`, the generated types ignore fields they do not
+//! know, and with `openEnums` a string enum is an open newtype, so a new value decodes. The report
+//! names the amendment whenever it turned a change non-breaking.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+mod bodies;
+mod constraints;
+mod flat;
+mod model;
+mod render;
+mod schema;
+mod security;
+mod walk;
+
+pub use model::{Change, Level, Report, Tolerance};
+pub use render::Bump;
+use walk::Walk;
+
+use crate::amend::Amendments;
+use crate::error::escape_token;
+
+/// The component schemas of `doc` that the `mpt` facade's public API reaches, derived from its
+/// public API listing ([`crate::api_listing::listing_of_crate`]): every schema when it
+/// re-exports the generated crate or its `types` whole, else the schemas its items name, and
+/// everything those reach through `$ref`s.
+pub fn facade_exposure(doc: &Value, facade_listing: &[String]) -> BTreeSet<String> {
+    let schemas: BTreeSet<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let whole = facade_listing.iter().any(|line| {
+        let line = line.replace(' ', "");
+        line.contains("pubusempt_api;")
+            || line.contains("pubusempt_api::{self")
+            || line.contains("pubusempt_api::*")
+            || line.contains("mpt_api::types;")
+            || line.contains("mpt_api::types::*")
+            || (line.contains("pubusempt_api::{") && line.contains("types"))
+    });
+    if whole {
+        return schemas;
+    }
+    let mut exposed: BTreeSet<String> = schemas
+        .iter()
+        .filter(|name| {
+            facade_listing.iter().any(|line| {
+                line.split(|c: char| !c.is_alphanumeric() && c != '_')
+                    .any(|word| word == name.as_str())
+            })
+        })
+        .cloned()
+        .collect();
+    let mut todo: Vec<String> = exposed.iter().cloned().collect();
+    while let Some(name) = todo.pop() {
+        let Some(schema) = doc.pointer(&format!("/components/schemas/{}", escape_token(&name)))
+        else {
+            continue;
+        };
+        let mut refs = Vec::new();
+        collect_refs(schema, &mut refs);
+        for target in refs {
+            if exposed.insert(target.clone()) {
+                todo.push(target);
+            }
+        }
+    }
+    exposed
+}
+
+/// The component schemas `value` refers to.
+fn collect_refs(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::Object(obj) => {
+            if let Some(name) = obj
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            {
+                out.push(name.replace("~1", "/").replace("~0", "~"));
+            }
+            obj.values().for_each(|v| collect_refs(v, out));
+        }
+        Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}
+
+/// Compares `old` with `new` (two OpenAPI 3.0 documents, merged or one per operation).
+pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
+    let mut walk = Walk {
+        old,
+        new,
+        tolerance,
+        changes: Vec::new(),
+        operation: None,
+        visited: BTreeSet::new(),
+        last_merged: false,
+    };
+    walk.operations();
+    walk.security_schemes();
+    Report {
+        old_version: version(old),
+        new_version: version(new),
+        tolerance,
+        changes: walk.changes,
+        facade_exposes: None,
+    }
+}
+
+fn version(doc: &Value) -> String {
+    doc.pointer("/info/version")
+        .and_then(Value::as_str)
+        .unwrap_or("(no version)")
+        .to_string()
+}
+
+/// One side of a comparison: a merged spec (a JSON file), or a directory of per-operation
+/// documents, merged here with `amendments`' rules (without its patches and generator
+/// settings, which name the current API's schemas). Errors name the file.
+pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Result<Value> {
+    if path.is_dir() {
+        let mut rules = amendments.clone();
+        rules.patches.clear();
+        rules.schema_winners.clear();
+        rules.operation_ids.overrides.clear();
+        rules.generator = Default::default();
+        let fragments = crate::fragment::load_dir(path)?;
+        return Ok(crate::merge::merge(&fragments, &rules)?.doc);
+    }
+    let text = crate::error::read_input(path)?;
+    let trimmed = text.trim_start();
+    if !trimmed.starts_with('{') && !trimmed.is_empty() {
+        return Err(crate::Error::invalid(
+            path,
+            "",
+            "not a JSON document (it looks like YAML or text): convert it to JSON first",
+        ));
+    }
+    let doc: Value = crate::error::parse_json(path, &text)?;
+    crate::fragment::check_openapi_30(path, &doc)?;
+    // A side whose references dangle, or whose required references never end, cannot be
+    // compared (an empty stand-in would report false removals): refused, as `regen` refuses it.
+    crate::merge::check_refs(path, &doc)?;
+    crate::merge::check_cycles(&doc, |_| path)?;
+    Ok(doc)
+}

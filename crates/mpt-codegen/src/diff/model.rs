@@ -1,0 +1,114 @@
+//! The data of a report: levels, the tolerance they are judged with, changes, and which side
+//! of the exchange a schema describes.
+
+use std::collections::BTreeSet;
+use std::fmt;
+
+use crate::amend::Amendments;
+
+/// How much a change can break the SDK's users.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Level {
+    /// Clients built for the old spec fail against the new one (or no longer compile).
+    Breaking,
+    /// Clients may fail, depending on what they send or how they handle the answer.
+    PotentiallyBreaking,
+    /// Old clients keep working.
+    NonBreaking,
+}
+
+impl Level {
+    /// `breaking`, `potentially-breaking` or `non-breaking`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Breaking => "breaking",
+            Level::PotentiallyBreaking => "potentially-breaking",
+            Level::NonBreaking => "non-breaking",
+        }
+    }
+}
+
+impl fmt::Display for Level {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How tolerantly the generated types read answers (from the amendments' `tolerantReading`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tolerance {
+    /// Unknown fields in an answer are ignored (no `deny_unknown_fields`).
+    pub unknown_fields: bool,
+    /// String enums are open: an unknown value decodes.
+    pub open_enums: bool,
+    /// `pattern`s are left out of the generated types (`generator.dropPatterns`).
+    pub patterns_dropped: bool,
+}
+
+impl Tolerance {
+    /// The tolerance our amendments give the generated types.
+    pub fn of(amendments: &Amendments) -> Tolerance {
+        Tolerance {
+            unknown_fields: amendments.tolerant_reading.allow_unknown_fields,
+            open_enums: amendments.tolerant_reading.open_enums,
+            patterns_dropped: amendments.generator.drop_patterns.is_some(),
+        }
+    }
+
+    /// A client that rejects unknown fields and enum values (oasdiff's default view).
+    pub fn strict() -> Tolerance {
+        Tolerance {
+            unknown_fields: false,
+            open_enums: false,
+            patterns_dropped: false,
+        }
+    }
+}
+
+/// One change between the two documents.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// The rule that found it, e.g. `response-enum-value-added`.
+    pub rule: &'static str,
+    /// How much it can break.
+    pub level: Level,
+    /// The operations it affects, as `METHOD /path` (of the new document when it has it); a
+    /// change to a shared schema is listed once, with every operation that uses it.
+    pub operations: Vec<String>,
+    /// What changed, in a sentence.
+    pub message: String,
+    /// JSON pointer of the place in the old document, if it has one.
+    pub old: Option<String>,
+    /// JSON pointer of the place in the new document, if it has one.
+    pub new: Option<String>,
+    /// Why the level is what it is for this SDK, when an amendment decided it.
+    pub note: Option<String>,
+    /// How the change reads in the other operations it touches, when it reads differently
+    /// there (`METHOD /path: message`): a shared schema is reached at other places.
+    pub also: Vec<String>,
+}
+
+/// Every change between two documents.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// `info.version` of the old document.
+    pub old_version: String,
+    /// `info.version` of the new document.
+    pub new_version: String,
+    /// The tolerance the levels were judged with.
+    pub tolerance: Tolerance,
+    /// The changes, by operation, then in document order.
+    pub changes: Vec<Change>,
+    /// The component schemas the facade's public API exposes ([`facade_exposure`](super::facade_exposure)); `None`:
+    /// not known, so every schema counts as exposed.
+    pub facade_exposes: Option<BTreeSet<String>>,
+}
+
+/// Which side of the exchange a schema describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Direction {
+    /// What the client sends.
+    Request,
+    /// What the client reads.
+    Response,
+}

@@ -1,0 +1,290 @@
+//! Schemas, compared in the direction the data flows: type, format, nullable, enums, bounds,
+//! patterns, defaults, readOnly/writeOnly, oneOf/anyOf branches and properties.
+
+use serde_json::Value;
+
+use super::flat::{Flat, flatten, resolve, show, word};
+use super::model::{Direction, Level};
+use super::walk::Walk;
+
+impl Walk<'_> {
+    /// Compares two schemas, read in `direction`; `label` says where they are.
+    pub(super) fn schema(
+        &mut self,
+        old: &Value,
+        old_at: String,
+        new: &Value,
+        new_at: String,
+        direction: Direction,
+        label: &str,
+    ) {
+        self.schema_in(old, old_at, new, new_at, direction, label, false);
+    }
+
+    /// [`Walk::schema`] for a value that may be absent (`optional`: a property not required).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn schema_in(
+        &mut self,
+        old: &Value,
+        old_at: String,
+        new: &Value,
+        new_at: String,
+        direction: Direction,
+        label: &str,
+        optional: bool,
+    ) {
+        // Changes point at where each schema lives, after its `$ref`s.
+        let (_, oat) = resolve(self.old, old, old_at.clone());
+        let (_, nat) = resolve(self.new, new, new_at.clone());
+        if !self
+            .visited
+            .insert((oat.clone(), nat.clone(), direction, optional))
+        {
+            return;
+        }
+        let o = flatten(self.old, old, old_at, 0);
+        let n = flatten(self.new, new, new_at, 0);
+        let (op_, np) = (Some(oat.as_str()), Some(nat.as_str()));
+        if let (Some(a), Some(b)) = (o.kind, n.kind)
+            && a != b
+        {
+            self.push(
+                "type-changed",
+                Level::Breaking,
+                format!("{label}: type changed from `{a}` to `{b}`"),
+                op_,
+                np,
+            );
+        }
+        let widened = matches!(
+            (o.format, n.format),
+            (Some("int32"), Some("int64")) | (Some("float"), Some("double"))
+        );
+        if o.format != n.format && widened && direction == Direction::Request {
+            self.push(
+                "request-format-widened",
+                Level::NonBreaking,
+                format!(
+                    "{label}: format widened from `{}` to `{}` (every value sent before still fits)",
+                    o.format.unwrap_or(""),
+                    n.format.unwrap_or("")
+                ),
+                op_,
+                np,
+            );
+        } else if o.format != n.format {
+            self.push(
+                "format-changed",
+                Level::Breaking,
+                format!(
+                    "{label}: format changed from {} to {}",
+                    o.format.map_or("none".into(), |f| format!("`{f}`")),
+                    n.format.map_or("none".into(), |f| format!("`{f}`"))
+                ),
+                op_,
+                np,
+            );
+        }
+        if o.nullable != n.nullable {
+            // An optional response field is an `Option` in the generated types already: a null
+            // decodes as `None`.
+            let absorbed = direction == Direction::Response && optional;
+            let breaking = match direction {
+                Direction::Request => o.nullable,
+                Direction::Response => n.nullable && !absorbed,
+            };
+            self.push(
+                if n.nullable {
+                    "nullable-added"
+                } else {
+                    "nullable-removed"
+                },
+                if breaking {
+                    Level::Breaking
+                } else {
+                    Level::NonBreaking
+                },
+                format!(
+                    "{label}: {}",
+                    if n.nullable {
+                        "may now be null"
+                    } else {
+                        "may no longer be null"
+                    }
+                ),
+                op_,
+                np,
+            );
+            if absorbed && n.nullable {
+                self.note("an optional field is an `Option` in the generated types: null decodes as `None`");
+            }
+        }
+        self.enum_values(&o, &n, direction, label, op_, np);
+        self.constraints(&o, &n, direction, label, op_, np);
+        self.branches(&o, &n, direction, label, op_, np);
+        self.properties(&o, &n, direction, label);
+        if let (Some((oi, oiat)), Some((ni, niat))) = (o.items, n.items) {
+            self.schema(oi, oiat, ni, niat, direction, &format!("{label}[]"));
+        }
+        if let (Some((oa, oaat)), Some((na, naat))) = (o.additional, n.additional) {
+            self.schema(oa, oaat, na, naat, direction, &format!("{label}{{*}}"));
+        }
+    }
+
+    pub(super) fn enum_values(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        let (Some(ov), Some(nv)) = (&o.values, &n.values) else {
+            return;
+        };
+        for value in nv.iter().filter(|v| !ov.contains(v)) {
+            let open = !n.closed || self.tolerance.open_enums;
+            let (level, note) = match direction {
+                Direction::Request => (Level::NonBreaking, None),
+                Direction::Response if open => (
+                    Level::NonBreaking,
+                    Some(
+                        "the enum is open in the generated types (tolerantReading.openEnums): an unknown value decodes",
+                    ),
+                ),
+                Direction::Response => (Level::Breaking, None),
+            };
+            self.push(
+                match direction {
+                    Direction::Request => "request-enum-value-added",
+                    Direction::Response => "response-enum-value-added",
+                },
+                level,
+                format!("{label}: enum value {} added", show(value)),
+                oat,
+                nat,
+            );
+            if let Some(note) = note {
+                self.note(note);
+            }
+        }
+        for value in ov.iter().filter(|v| !nv.contains(v)) {
+            self.push(
+                match direction {
+                    Direction::Request => "request-enum-value-removed",
+                    Direction::Response => "response-enum-value-removed",
+                },
+                match direction {
+                    Direction::Request => Level::Breaking,
+                    Direction::Response => Level::NonBreaking,
+                },
+                format!("{label}: enum value {} removed", show(value)),
+                oat,
+                nat,
+            );
+        }
+    }
+
+    pub(super) fn properties(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+    ) {
+        for (name, (_, oat)) in &o.properties {
+            if n.properties.contains_key(name) {
+                continue;
+            }
+            let (rule, level) = match direction {
+                Direction::Request => ("request-property-removed", Level::PotentiallyBreaking),
+                Direction::Response => ("response-property-removed", Level::Breaking),
+            };
+            self.push(
+                rule,
+                level,
+                format!("{label}: property `{name}` removed"),
+                Some(oat),
+                None,
+            );
+        }
+        for (name, (_, nat)) in &n.properties {
+            if o.properties.contains_key(name) {
+                continue;
+            }
+            let required = n.required.contains(name);
+            match direction {
+                Direction::Request => self.push(
+                    if required {
+                        "request-required-property-added"
+                    } else {
+                        "request-optional-property-added"
+                    },
+                    if required {
+                        Level::Breaking
+                    } else {
+                        Level::NonBreaking
+                    },
+                    format!("{label}: {} property `{name}` added", word(required)),
+                    None,
+                    Some(nat),
+                ),
+                Direction::Response => {
+                    let tolerant = self.tolerance.unknown_fields || !o.sealed;
+                    self.push(
+                        "response-property-added",
+                        if tolerant {
+                            Level::NonBreaking
+                        } else {
+                            Level::Breaking
+                        },
+                        format!("{label}: property `{name}` added"),
+                        None,
+                        Some(nat),
+                    );
+                    if o.sealed && self.tolerance.unknown_fields {
+                        self.note("unknown fields are ignored by the generated types (tolerantReading.allowUnknownFields)");
+                    }
+                }
+            }
+        }
+        for (name, (op_, oat)) in &o.properties {
+            let Some((np, nat)) = n.properties.get(name) else {
+                continue;
+            };
+            let (was, is) = (o.required.contains(name), n.required.contains(name));
+            if was != is {
+                let breaking = match direction {
+                    Direction::Request => is,
+                    Direction::Response => was,
+                };
+                self.push(
+                    match (direction, is) {
+                        (Direction::Request, true) => "request-property-became-required",
+                        (Direction::Request, false) => "request-property-became-optional",
+                        (Direction::Response, true) => "response-property-became-required",
+                        (Direction::Response, false) => "response-property-became-optional",
+                    },
+                    if breaking {
+                        Level::Breaking
+                    } else {
+                        Level::NonBreaking
+                    },
+                    format!("{label}: property `{name}` became {}", word(is)),
+                    Some(oat),
+                    Some(nat),
+                );
+            }
+            self.schema_in(
+                op_,
+                oat.clone(),
+                np,
+                nat.clone(),
+                direction,
+                &format!("{label}.{name}"),
+                !is,
+            );
+        }
+    }
+}
