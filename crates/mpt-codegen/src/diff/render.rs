@@ -92,7 +92,7 @@ impl Report {
         }
     }
 
-    /// The report with the schemas the facade exposes ([`facade_exposure`]).
+    /// The report with the schemas the facade exposes ([`facade_exposure`](super::facade_exposure)).
     pub fn with_facade_exposure(mut self, exposed: BTreeSet<String>) -> Report {
         self.facade_exposes = Some(exposed);
         self
