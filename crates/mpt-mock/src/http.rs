@@ -629,12 +629,20 @@ async fn list(
             // Deleted tokens: only Operations accounts see them, and a list shows them only when
             // its filter asks for that status by name.
             let deleted = q.asks_for_deleted();
-            let mut matched: Vec<&Token> = store
-                .all()
-                .filter(|t| {
-                    caller.sees(t) && (t.status != Status::Deleted || deleted) && q.matches(t)
-                })
-                .collect();
+            let visible = |t: &&Token| {
+                caller.sees(t) && (t.status != Status::Deleted || deleted) && q.matches(t)
+            };
+            let mut matched: Vec<&Token> = match q.named_ids() {
+                // Named ids are looked up by index (in creation order, as a full scan lists them).
+                Some(ids) => {
+                    let mut found: Vec<&Token> =
+                        ids.iter().filter_map(|id| store.get(id)).collect();
+                    found.sort_by_key(|t| t.seq);
+                    found.dedup_by_key(|t| t.seq);
+                    found.into_iter().filter(visible).collect()
+                }
+                None => store.all().filter(visible).collect(),
+            };
             q.sort(&mut matched, |id| store.account(id).map(|a| a.name.clone()));
             let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
             let data: Vec<Value> = matched

@@ -647,6 +647,21 @@ impl ListQuery {
         Ok(q)
     }
 
+    /// The ids a filter limits the list to (`eq(id,…)` or `in(id,(…))` and-ed at the top), so
+    /// the list can look them up by index instead of testing every token.
+    pub fn named_ids(&self) -> Option<Vec<String>> {
+        self.filters.iter().find_map(|f| match f {
+            Filter::Compare(Cmp::Eq, Field::Id, Some(id)) => Some(vec![id.clone()]),
+            Filter::In(Field::Id, ids, false) => Some(ids.clone()),
+            Filter::And(parts) => parts.iter().find_map(|p| match p {
+                Filter::Compare(Cmp::Eq, Field::Id, Some(id)) => Some(vec![id.clone()]),
+                Filter::In(Field::Id, ids, false) => Some(ids.clone()),
+                _ => None,
+            }),
+            _ => None,
+        })
+    }
+
     /// Whether a filter asks for Deleted tokens by status.
     pub fn asks_for_deleted(&self) -> bool {
         self.filters.iter().any(|f| f.names_status("Deleted"))

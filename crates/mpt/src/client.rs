@@ -6,10 +6,11 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::{Error, Redactor};
+use crate::error::Error;
 use crate::hooks::Layer;
+use crate::outcome::NoopTransitions;
+use crate::redact::Redactor;
 use crate::retry::RetryPolicy;
-use crate::token::NoopTransitions;
 
 /// The platform's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.platform.softwareone.com";
@@ -89,7 +90,7 @@ pub(crate) fn without_userinfo(url: &str) -> String {
         Some(at) => format!(
             "{}{}@{}",
             &url[..scheme_end],
-            crate::error::REDACTED,
+            crate::redact::REDACTED,
             &url[scheme_end + at + 1..]
         ),
         None => url.to_string(),

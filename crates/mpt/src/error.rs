@@ -1,148 +1,16 @@
-//! The facade's one error type, and the problem details the platform answers with.
+//! The facade's one error type: a variant per kind of mistake, never holding a secret.
 
-use std::fmt;
 use std::time::Duration;
 
-use mpt_api::types::{ProblemDetails, ProblemErrors};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
-use secrecy::{ExposeSecret, SecretString};
 
-use crate::rotation::{RotationPhase, RotationPlan};
-use crate::token::{Action, CreatedToken, Token, TokenStatus};
-
-/// RFC 9457 problem details as the platform writes them, with `traceId` and `errors`.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct Problem {
-    /// HTTP status of the answer.
-    pub status: u16,
-    /// `type`: a URI naming the kind of problem.
-    pub kind: Option<String>,
-    /// `title`: short and status-level.
-    pub title: Option<String>,
-    /// `detail`: what went wrong with this request.
-    pub detail: Option<String>,
-    /// `instance`.
-    pub instance: Option<String>,
-    /// `traceId`: quote it to the platform's support.
-    pub trace_id: Option<String>,
-    /// `errors`, in whichever of the two shapes the platform used.
-    pub errors: Option<ProblemErrors>,
-}
-
-impl Problem {
-    /// A problem from the details the generated client decoded (once) from an error answer.
-    pub(crate) fn from_details(status: StatusCode, p: ProblemDetails) -> Problem {
-        Problem {
-            status: status.as_u16(),
-            kind: p.type_,
-            title: p.title.or_else(|| reason(status)),
-            detail: p.detail,
-            instance: p.instance,
-            trace_id: p.trace_id,
-            errors: p.errors,
-        }
-    }
-
-    /// Builds a problem from an error answer's status and body. A body that is not problem JSON
-    /// (an HTML error page from a proxy, say) becomes the detail, redacted and shortened.
-    pub(crate) fn from_response(status: StatusCode, body: &[u8], r: &Redactor) -> Problem {
-        match serde_json::from_slice::<ProblemDetails>(body) {
-            Ok(p) => Problem::from_details(status, p),
-            Err(_) => Problem {
-                status: status.as_u16(),
-                kind: None,
-                title: reason(status),
-                detail: (!body.is_empty()).then(|| format!("non-JSON body: {}", snippet(body, r))),
-                instance: None,
-                trace_id: None,
-                errors: None,
-            },
-        }
-    }
-
-    /// Every text field with secrets redacted.
-    fn redacted(mut self, r: &Redactor) -> Problem {
-        for field in [
-            &mut self.kind,
-            &mut self.title,
-            &mut self.detail,
-            &mut self.instance,
-            &mut self.trace_id,
-        ]
-        .into_iter()
-        .flatten()
-        {
-            *field = r.redact(field);
-        }
-        self.errors = self.errors.map(|errors| match errors {
-            ProblemErrors::ByField(map) => ProblemErrors::ByField(
-                map.into_iter()
-                    .map(|(k, v)| (r.redact(&k), v.iter().map(|m| r.redact(m)).collect()))
-                    .collect(),
-            ),
-            ProblemErrors::List(items) => ProblemErrors::List(
-                items
-                    .into_iter()
-                    .map(|mut e| {
-                        e.message = e.message.map(|m| r.redact(&m));
-                        e.properties = e.properties.iter().map(|p| r.redact(p)).collect();
-                        e
-                    })
-                    .collect(),
-            ),
-        });
-        self
-    }
-
-    /// The messages of `errors`, flattened to `field: message` (or just `message`) lines.
-    pub fn messages(&self) -> Vec<String> {
-        match &self.errors {
-            Some(ProblemErrors::ByField(map)) => map
-                .iter()
-                .flat_map(|(field, msgs)| msgs.iter().map(move |m| format!("{field}: {m}")))
-                .collect(),
-            Some(ProblemErrors::List(items)) => items
-                .iter()
-                .filter_map(|e| {
-                    let message = e.message.as_deref()?;
-                    Some(if e.properties.is_empty() {
-                        message.to_string()
-                    } else {
-                        format!("{}: {message}", e.properties.join(", "))
-                    })
-                })
-                .collect(),
-            None => Vec::new(),
-        }
-    }
-}
-
-fn reason(status: StatusCode) -> Option<String> {
-    status.canonical_reason().map(String::from)
-}
-
-impl fmt::Display for Problem {
-    /// `404 Not Found: API token TKN-1 was not found. (trace 00-ab...-00)`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.status)?;
-        if let Some(title) = &self.title {
-            write!(f, " {title}")?;
-        }
-        if let Some(detail) = &self.detail {
-            write!(f, ": {detail}")?;
-        }
-        let messages = self.messages();
-        if !messages.is_empty() && self.detail.as_deref() != messages.first().map(String::as_str) {
-            write!(f, " [{}]", messages.join("; "))?;
-        }
-        if let Some(trace) = &self.trace_id {
-            write!(f, " (trace {trace})")?;
-        }
-        Ok(())
-    }
-}
+use crate::plan::{RotationPhase, RotationPlan};
+use crate::problem::Problem;
+use crate::redact::Redactor;
+use crate::retry::{Ending, Resend, decide, retry_after};
+use crate::status::{Action, TokenStatus};
+use crate::token::{CreatedToken, Token};
 
 /// Everything that can go wrong. Never holds or prints a secret.
 #[derive(Debug, thiserror::Error)]
@@ -499,30 +367,35 @@ impl Error {
         }
     }
 
+    /// How the request ended, as the retry decision sees it.
+    fn ending(&self) -> Option<Ending> {
+        Some(match self {
+            Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => Ending::Lost,
+            Error::Transport(e) if e.is_connect() => Ending::NotConnected,
+            Error::Transport(_) => Ending::Lost,
+            Error::RateLimited { .. } => Ending::Answered(429),
+            Error::Server(p) => Ending::Answered(p.status),
+            _ => return None,
+        })
+    }
+
     /// Whether sending the same idempotent request again may succeed: 429, 502, 503, 504,
-    /// timeouts and broken connections.
+    /// timeouts and broken connections (the SDK's one retry decision).
     pub fn is_retryable(&self) -> bool {
-        match self {
-            Error::RateLimited { .. } | Error::Timeout | Error::Transport(_) => true,
-            Error::Server(p) => matches!(p.status, 502..=504),
-            _ => false,
-        }
+        self.ending()
+            .is_some_and(|ending| decide(Resend::Idempotent, ending, true).resend)
     }
 
     /// Whether a request that failed this way may still have been carried out by the platform:
-    /// its answer was lost (timeout, broken connection after sending), unreadable, or a server
-    /// or gateway error.
+    /// its answer was lost (timeout, broken connection after sending), unreadable, or a 500,
+    /// 502 or 504 (the SDK's one retry decision).
     pub fn may_have_reached_server(&self) -> bool {
-        match self {
-            Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => true,
-            Error::Transport(e) => !e.is_connect(),
-            Error::Server(p) => crate::retry::status_may_have_landed(p.status),
-            _ => false,
-        }
+        self.ending()
+            .is_some_and(|ending| decide(Resend::Idempotent, ending, true).landed)
     }
 
-    /// Whether the platform answered 2xx but the body could not be used (cut off, not what the
-    /// spec says, too large): the request was carried out.
+    /// Whether a 2xx answer's body could not be used (cut off, not what the spec says, too
+    /// large): the request was carried out.
     pub fn answered_success(&self) -> bool {
         matches!(self, Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. }
             if (200..300).contains(status))
@@ -541,37 +414,6 @@ impl From<std::convert::Infallible> for Error {
     fn from(never: std::convert::Infallible) -> Error {
         match never {}
     }
-}
-
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.to_utc() - chrono::Utc::now())
-        .to_std()
-        .ok()
-        .or(Some(Duration::ZERO))
-}
-
-/// Most characters of a body quoted in an error.
-pub(crate) const SNIPPET_CHARS: usize = 200;
-
-/// The start of a body, lossily decoded, with secrets redacted (in the whole body first, so
-/// that no secret is cut in two and half of it kept), then shortened.
-pub(crate) fn snippet(body: &[u8], r: &Redactor) -> String {
-    let text = r.redact(&String::from_utf8_lossy(body));
-    let mut cut: String = text.chars().take(SNIPPET_CHARS).collect();
-    if text.chars().count() > SNIPPET_CHARS {
-        cut.push('…');
-    }
-    cut
 }
 
 fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
@@ -619,274 +461,5 @@ fn transport_kind(e: &reqwest::Error) -> &'static str {
         "the answer broke off"
     } else {
         "request failed"
-    }
-}
-
-/// The marker put in place of a secret.
-pub(crate) const REDACTED: &str = "[REDACTED]";
-
-/// Replaces every secret shaped like a token secret (`idt:TKN-...:<opaque>`) with
-/// `idt:TKN-...:[REDACTED]`, also when the `:` is JSON-escaped (`\u003a`), percent-encoded
-/// (`%3A`) or an HTML entity (`&#58;`), and whatever characters the opaque part holds (it ends
-/// at white space, a quote, `<`, `>` or a backslash). The token id is kept: it is not secret.
-pub fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = find_idt(rest) {
-        out.push_str(&rest[..at]);
-        let after_idt = &rest[at + 3..];
-        let Some(sep) = separator(after_idt) else {
-            out.push_str(&rest[at..at + 3]);
-            rest = after_idt;
-            continue;
-        };
-        let after = &after_idt[sep..];
-        let id_len = after
-            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
-            .unwrap_or(after.len());
-        let (id, tail) = after.split_at(id_len);
-        match separator(tail) {
-            Some(sep2) => {
-                let opaque = &tail[sep2..];
-                out.push_str("idt:");
-                out.push_str(id);
-                out.push(':');
-                out.push_str(REDACTED);
-                rest = &opaque[opaque_len(opaque)..];
-            }
-            // `idt:` and an id alone carry no secret; anything else after `idt:` may be one.
-            None if id.is_empty() || id.starts_with("TKN-") => {
-                out.push_str("idt:");
-                out.push_str(id);
-                rest = tail;
-            }
-            None => {
-                out.push_str("idt:");
-                out.push_str(REDACTED);
-                rest = &after[opaque_len(after)..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// The next `idt` (any case) in `text`.
-fn find_idt(text: &str) -> Option<usize> {
-    text.as_bytes()
-        .windows(3)
-        .position(|w| w.eq_ignore_ascii_case(b"idt"))
-}
-
-/// The length of the `:` (or an escaped or encoded form of it) that starts `text`.
-fn separator(text: &str) -> Option<usize> {
-    let unescaped = text.trim_start_matches('\\');
-    let backslashes = text.len() - unescaped.len();
-    let forms: &[&str] = if backslashes > 0 {
-        &["u003a", "u003A"]
-    } else {
-        &[
-            ":", "%3a", "%3A", "%253a", "%253A", "&#58;", "&#x3a;", "&#x3A;",
-        ]
-    };
-    forms
-        .iter()
-        .find(|f| unescaped.starts_with(**f))
-        .map(|f| backslashes + f.len())
-}
-
-/// The length of a secret's opaque part at the start of `text`.
-fn opaque_len(text: &str) -> usize {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' if bytes.get(i + 1) == Some(&b'/') => i += 2,
-            b if b.is_ascii_whitespace() || b.is_ascii_control() => break,
-            b'"' | b'\'' | b'<' | b'>' | b'`' | b'\\' => break,
-            _ => i += 1,
-        }
-    }
-    // Never split a UTF-8 character.
-    while !text.is_char_boundary(i) {
-        i += 1;
-    }
-    i
-}
-
-/// Redacts by value (the client's API secret and the token secrets it has handled, in their
-/// plain, JSON-escaped and percent-encoded forms) and then by shape ([`redact`]).
-#[derive(Clone, Default)]
-pub(crate) struct Redactor {
-    known: std::sync::Arc<std::sync::RwLock<std::collections::VecDeque<SecretString>>>,
-}
-
-/// Most secrets a client remembers for redaction by value (the oldest are forgotten; their
-/// shape still redacts them).
-const KNOWN_SECRETS: usize = 256;
-/// Shorter values are not redacted by value: they would blank out ordinary words.
-const MIN_SECRET_CHARS: usize = 4;
-
-impl Redactor {
-    /// Remembers a secret, so that it is redacted wherever it appears; for a token secret
-    /// (`idt:TKN-...:<opaque>`), its opaque part too, which is the secret proper.
-    pub(crate) fn remember(&self, secret: &str) {
-        if let Some((_, opaque)) = secret
-            .strip_prefix("idt:")
-            .and_then(|rest| rest.split_once(':'))
-        {
-            self.remember_value(opaque);
-        }
-        self.remember_value(secret);
-    }
-
-    fn remember_value(&self, secret: &str) {
-        if secret.chars().count() < MIN_SECRET_CHARS {
-            return;
-        }
-        let mut known = self.known.write().unwrap_or_else(|p| p.into_inner());
-        if known.iter().any(|k| k.expose_secret() == secret) {
-            return;
-        }
-        if known.len() == KNOWN_SECRETS {
-            known.pop_front();
-        }
-        known.push_back(SecretString::from(secret.to_string()));
-    }
-
-    /// `text` without any secret.
-    pub(crate) fn redact(&self, text: &str) -> String {
-        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
-        let mut text = text.to_string();
-        for secret in known.iter() {
-            text = redact_value(&text, secret.expose_secret().as_bytes());
-        }
-        redact(&text)
-    }
-}
-
-/// `text` with every occurrence of `secret` replaced by [`REDACTED`], whether each of its
-/// characters is written as it is, percent-encoded (`%2F`, any case) or JSON-escaped (`\u002f`),
-/// so that no encoder's choice of what to leave raw lets it through.
-fn redact_value(text: &str, secret: &[u8]) -> String {
-    let bytes = text.as_bytes();
-    let mut out = String::with_capacity(text.len());
-    let (mut i, mut copied) = (0, 0);
-    while i < bytes.len() {
-        match encoded_match(bytes, i, secret) {
-            Some(end) => {
-                out.push_str(&text[copied..i]);
-                out.push_str(REDACTED);
-                i = end;
-                copied = end;
-            }
-            None => i += 1,
-        }
-    }
-    out.push_str(&text[copied..]);
-    out
-}
-
-/// Where a match of `secret` starting at `at` ends, if there is one.
-fn encoded_match(text: &[u8], at: usize, secret: &[u8]) -> Option<usize> {
-    if secret.is_empty() {
-        return None;
-    }
-    let hex = |digits: &[u8]| -> Option<u32> {
-        u32::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
-    };
-    let mut i = at;
-    for &want in secret {
-        let here = *text.get(i)?;
-        if here == want {
-            i += 1;
-        } else if here == b'%' && text.get(i + 1..i + 3).and_then(hex) == Some(u32::from(want)) {
-            i += 3;
-        } else if here == b'\\'
-            && text.get(i + 1) == Some(&b'u')
-            && want.is_ascii()
-            && text.get(i + 2..i + 6).and_then(hex) == Some(u32::from(want))
-        {
-            i += 6;
-        } else if want == b' ' && here == b'+' {
-            i += 1;
-        } else {
-            return None;
-        }
-    }
-    // Never end inside a UTF-8 character (a secret is text, so a match ends on a boundary).
-    std::str::from_utf8(&text[at..i]).ok().map(|_| i)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn redact_keeps_the_id_and_drops_the_secret() {
-        assert_eq!(
-            redact(r#"{"token":"idt:TKN-1234-5678:abcDEF123-_x","id":"TKN-1234-5678"} idt:"#),
-            r#"{"token":"idt:TKN-1234-5678:[REDACTED]","id":"TKN-1234-5678"} idt:"#
-        );
-        assert_eq!(redact("no secrets here"), "no secrets here");
-    }
-
-    #[test]
-    fn redact_covers_escaped_encoded_and_odd_secrets() {
-        for (text, kept) in [
-            ("idt:TKN-1:s3cr3t!$%tail end", " end"),
-            (r#"{"t":"idt\u003aTKN-1\u003as3cr3t"}"#, "\"}"),
-            ("?token=idt%3ATKN-1%3As3cr3t%21x&y=1", ""),
-            ("<p>idt&#58;TKN-1&#58;s3cr3t</p>", "</p>"),
-            ("IDT:TKN-1:s3cr3t", ""),
-            ("idt:s3cr3t-without-id", ""),
-        ] {
-            let out = redact(text);
-            assert!(!out.contains("s3cr3t"), "{text} -> {out}");
-            assert!(out.contains(REDACTED), "{text} -> {out}");
-            assert!(out.ends_with(kept), "{text} -> {out}");
-        }
-        let r = Redactor::default();
-        r.remember("plain-api-secret");
-        for text in ["echo: plain-api-secret!", "pct: plain%2Dapi%2Dsecret"] {
-            let out = r.redact(text);
-            assert!(!out.contains("api"), "{text} -> {out}");
-        }
-        // A snippet never keeps half a secret cut at its end.
-        let body = format!("{}plain-api-secret", "x".repeat(SNIPPET_CHARS - 5));
-        assert!(!snippet(body.as_bytes(), &r).contains("plain"));
-    }
-
-    #[test]
-    fn problems_display_status_title_detail_and_trace() {
-        let body = br#"{"title":"Not Found","status":404,"detail":"API token TKN-1 was not found.","traceId":"00-ab-cd-00"}"#;
-        let p = Problem::from_response(StatusCode::NOT_FOUND, body, &Redactor::default());
-        assert_eq!(
-            p.to_string(),
-            "404 Not Found: API token TKN-1 was not found. (trace 00-ab-cd-00)"
-        );
-        let html = Problem::from_response(
-            StatusCode::BAD_GATEWAY,
-            b"<html><h1>502</h1></html>",
-            &Redactor::default(),
-        );
-        assert_eq!(
-            html.to_string(),
-            "502 Bad Gateway: non-JSON body: <html><h1>502</h1></html>"
-        );
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            "retry-after",
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

@@ -15,35 +15,32 @@
 //!   [`Error`], with every secret redacted.
 //!
 //! Per-call state (token id, filter, whether the call may be re-sent, the last status) travels in
-//! a task-local [`Call`], set by [`Client::call`] around the generated future.
+//! a task-local [`CallState`], set by [`Client::call`] around the generated future.
 
 use std::cell::Cell;
-use std::future::Future;
-use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use bytes::Bytes;
 use mpt_api::types::ProblemDetails;
-use mpt_api::{BoxFuture, OperationInfo, ResponseValue};
+use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use crate::client::Client;
-use crate::error::{Error, Problem, Redactor, retry_after, snippet};
-use crate::retry::{Resend, RetryPolicy, attempt_may_have_landed};
+use crate::redact::Redactor;
+use crate::retry::{Ending, Resend, RetryPolicy, decide, retry_after};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
 
 tokio::task_local! {
     /// The state of the facade call under way in this task.
-    static CALL: Call;
+    pub(crate) static CALL: CallState;
 }
 
 /// What the facade tells the hook layer about one call.
-pub(crate) struct Call {
+pub(crate) struct CallState {
     /// The token the call is about, for the span.
     token_id: Option<String>,
     /// An RQL filter to append to the query string.
@@ -51,15 +48,15 @@ pub(crate) struct Call {
     /// When the request may be sent again.
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
-    status: Cell<Option<StatusCode>>,
+    pub(crate) status: Cell<Option<StatusCode>>,
     /// An earlier attempt may have reached the server and done the work (its answer was lost,
-    /// timed out, or was a gateway's 502 or 504).
-    maybe_landed: Cell<bool>,
+    /// timed out, or was a gateway's 500, 502 or 504).
+    pub(crate) maybe_landed: Cell<bool>,
 }
 
-impl Call {
-    fn new(token_id: Option<String>, rql: Option<String>, resend: Resend) -> Call {
-        Call {
+impl CallState {
+    fn new(token_id: Option<String>, rql: Option<String>, resend: Resend) -> CallState {
+        CallState {
             token_id,
             rql,
             resend,
@@ -69,18 +66,18 @@ impl Call {
     }
 
     /// An idempotent call about one token.
-    pub(crate) fn token(id: &str) -> Call {
-        Call::new(Some(id.to_string()), None, Resend::Idempotent)
+    pub(crate) fn token(id: &str) -> CallState {
+        CallState::new(Some(id.to_string()), None, Resend::Idempotent)
     }
 
     /// An idempotent list call, with its filter.
-    pub(crate) fn list(rql: Option<String>) -> Call {
-        Call::new(None, rql, Resend::Idempotent)
+    pub(crate) fn list(rql: Option<String>) -> CallState {
+        CallState::new(None, rql, Resend::Idempotent)
     }
 
     /// A call that is not idempotent (create): re-sent only when nothing was sent.
-    pub(crate) fn not_idempotent() -> Call {
-        Call::new(None, None, Resend::OnlyUnsent)
+    pub(crate) fn not_idempotent() -> CallState {
+        CallState::new(None, None, Resend::OnlyUnsent)
     }
 }
 
@@ -212,15 +209,13 @@ impl Layer {
                 .execute(request)
                 .await
                 .map(|response| self.bound(response));
-            let (retryable, after) = match &result {
-                Ok(r) => (resend.status(r.status()), retry_after(r.headers())),
-                Err(e) => (resend.failure(e), None),
-            };
-            if retryable
+            let decision = decide(resend, Ending::of(&result), spare.is_some());
+            let after = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
+            if decision.resend
                 && let Some(next) = spare
                 && let Some(step) = backoff.next()
             {
-                if attempt_may_have_landed(&result) {
+                if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
                 let delay = self.retry.delay(after, step);
@@ -275,7 +270,7 @@ impl Layer {
             for value in headers.values_mut() {
                 let shown = String::from_utf8_lossy(value.as_bytes());
                 if self.redactor.redact(&shown) != shown {
-                    *value = HeaderValue::from_static(crate::error::REDACTED);
+                    *value = HeaderValue::from_static(crate::redact::REDACTED);
                 }
             }
         }
@@ -361,7 +356,7 @@ fn too_large(mut response: Response, limit: usize) -> Response {
 }
 
 /// The bound of a [`BodyTooLarge`] somewhere in `e`'s sources.
-fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
+pub(crate) fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(err) = source {
         if let Some(t) = err.downcast_ref::<BodyTooLarge>() {
@@ -370,90 +365,4 @@ fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
         source = err.source();
     }
     None
-}
-
-impl Client {
-    /// Runs one generated request future under `call`, and maps its error. The future comes
-    /// boxed: it is large, and every move of an unstarted future copies all of it.
-    pub(crate) async fn call<T, F>(&self, call: Call, send: Pin<Box<F>>) -> Result<T, Error>
-    where
-        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
-    {
-        self.call_tracked(call, send).await.0
-    }
-
-    /// [`Client::call`], also telling whether an earlier attempt may have reached the server
-    /// (so that an error of the last attempt may hide work the call did).
-    pub(crate) async fn call_tracked<T, F>(
-        &self,
-        call: Call,
-        send: Pin<Box<F>>,
-    ) -> (Result<T, Error>, bool)
-    where
-        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
-    {
-        let (result, status, landed) = CALL
-            .scope(call, async move {
-                let result = send.await;
-                let (status, landed) = CALL.with(|c| (c.status.get(), c.maybe_landed.get()));
-                (result, status, landed)
-            })
-            .await;
-        let result = match result {
-            Ok(value) => Ok(value.into_inner()),
-            Err(e) => Err(Box::pin(self.map_error(e, status)).await),
-        };
-        (result, landed)
-    }
-
-    /// The generated client's error as an [`Error`], every text in it redacted.
-    async fn map_error(&self, e: ApiError, status: Option<StatusCode>) -> Error {
-        let redactor = &self.layer().redactor;
-        let status_or_ok = status.unwrap_or(StatusCode::OK);
-        let too_large = |e: reqwest::Error| match too_large_limit(&e) {
-            Some(limit) => Error::ResponseTooLarge {
-                status: e.status().unwrap_or(status_or_ok).as_u16(),
-                limit,
-            },
-            None => Error::from_reqwest(e),
-        };
-        let error = match e {
-            ApiError::InvalidRequest(message) | ApiError::Custom(message) => {
-                Error::InvalidRequest(message)
-            }
-            ApiError::CommunicationError(e) | ApiError::InvalidUpgrade(e) => Error::from_reqwest(e),
-            ApiError::ResponseBodyError(e) => too_large(e),
-            ApiError::ErrorResponse(value) => {
-                let status = value.status();
-                let headers = value.headers().clone();
-                let problem = Problem::from_details(status, value.into_inner());
-                Error::from_problem(status, &headers, problem, true)
-            }
-            ApiError::InvalidResponsePayload(body, e) if status_or_ok.is_success() => {
-                Error::Decode {
-                    status: status_or_ok.as_u16(),
-                    message: e.to_string(),
-                    snippet: snippet(&body, redactor),
-                }
-            }
-            // A documented error status whose body is not problem JSON (a proxy's page, say).
-            ApiError::InvalidResponsePayload(body, _) => {
-                Error::from_response(status_or_ok, &HeaderMap::new(), &body, redactor)
-            }
-            ApiError::UnexpectedResponse(response) => {
-                let status = response.status();
-                let headers = response.headers().clone();
-                match response.bytes().await {
-                    Ok(body) if status.is_success() => Error::Decode {
-                        status: status.as_u16(),
-                        message: format!("the spec lists no {status} answer for this operation"),
-                        snippet: snippet(&body, redactor),
-                    },
-                    Ok(body) => Error::from_response(status, &headers, &body, redactor),
-                    Err(e) => too_large(e),
-                }
-            }
-        };
-        error.redacted(redactor)
-    }
 }

@@ -58,25 +58,39 @@
 //!   secrets never appear in spans, logs, errors or `Debug` output.
 #![deny(missing_docs)]
 
+mod bulk;
 mod client;
+mod dispatch;
 mod error;
 mod hooks;
+mod lifecycle;
 mod list;
 mod ops;
+mod outcome;
+mod plan;
+mod problem;
+mod redact;
+mod request;
 mod retry;
 mod rotation;
+mod status;
 mod token;
 
+pub use bulk::{BulkReport, Failures};
 pub use client::{
     Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret,
 };
-pub use error::{Error, Problem, redact};
+pub use error::Error;
 pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
-pub use ops::{BulkReport, Failures};
+pub use outcome::{NoopTransitions, Outcome};
+pub use plan::{Quiet, Rotation, RotationPhase, RotationPlan};
+pub use problem::Problem;
+pub use redact::redact;
+pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
 pub use retry::RetryPolicy;
-pub use rotation::{Quiet, Rotation, RotationPhase, RotationPlan};
+pub use status::{Action, TokenStatus};
 
 /// What the public API exposes from other crates, so that no second dependency (with a matching
 /// version) is needed: the generated client and its types (behind [`Token::raw`] and
@@ -92,10 +106,7 @@ pub mod prelude {
     pub use futures_core::Stream;
     pub use futures_util::{StreamExt, TryStreamExt};
 }
-pub use token::{
-    Action, CreatedToken, MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, NoopTransitions,
-    Outcome, Token, TokenRef, TokenStatus, TokenUpdate,
-};
+pub use token::{CreatedToken, Token, TokenRef};
 
 /// The README's Rust examples, compiled as doctests so they cannot rot.
 #[cfg(doctest)]

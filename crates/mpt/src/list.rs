@@ -8,8 +8,9 @@ use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::hooks::Call;
-use crate::token::{Token, TokenStatus};
+use crate::hooks::CallState;
+use crate::status::TokenStatus;
+use crate::token::Token;
 
 /// Characters escaped in query values (RQL keeps its `( ) , * '` readable).
 const QUERY: &AsciiSet = &CONTROLS
@@ -370,13 +371,13 @@ impl ListRequest {
         let select = if self.secrets {
             self.select.clone()
         } else {
-            crate::ops::without_secret(self.select.clone())
+            without_secret(self.select.clone())
         };
         if !select.is_empty() {
             request = request.select(select.join(","));
         }
         self.client
-            .call(Call::list(rql), Box::pin(request.send()))
+            .call(CallState::list(rql), Box::pin(request.send()))
             .await
     }
 
@@ -434,6 +435,19 @@ impl ListRequest {
     pub async fn collect(self) -> Result<Vec<Token>, Error> {
         self.stream().try_collect().await
     }
+}
+
+/// Whether `select` items ask for the secret.
+pub(crate) fn wants_secret(fields: &[String]) -> bool {
+    fields.iter().any(|f| f == "token" || f == "+token") && !fields.iter().any(|f| f == "-token")
+}
+
+/// `select` items with `-token` added, unless they ask for the secret.
+pub(crate) fn without_secret(mut fields: Vec<String>) -> Vec<String> {
+    if !wants_secret(&fields) && !fields.iter().any(|f| f == "-token") {
+        fields.push("-token".into());
+    }
+    fields
 }
 
 #[cfg(test)]

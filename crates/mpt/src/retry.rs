@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use reqwest::header::HeaderMap;
+
 /// Retry policy for idempotent operations (get, list pages, update, delete, enable, disable):
 /// exponential backoff with full jitter, honouring `Retry-After` up to a cap. `create` is only
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
@@ -64,19 +66,87 @@ impl RetryPolicy {
     }
 }
 
-/// Whether a request answered with this status may still have been carried out: 500 (the
-/// platform failed part-way), 502 and 504 (a gateway lost the platform's answer). A 429 or 503
-/// is a refusal before any work. One rule for the retry layer's "an earlier attempt may have
-/// landed" and for [`Error::may_have_reached_server`](crate::Error::may_have_reached_server).
-pub(crate) fn status_may_have_landed(status: u16) -> bool {
-    matches!(status, 500 | 502 | 504)
+/// How one attempt ended, as the retry decision sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ending {
+    /// An answer with this status was read.
+    Answered(u16),
+    /// The connection was never made: the server cannot have seen the request.
+    NotConnected,
+    /// The request may have been sent, but no usable answer came (a timeout, a connection
+    /// broken after sending, a body that could not be read).
+    Lost,
 }
 
-/// Whether an attempt that ended this way may have been carried out by the platform.
-pub(crate) fn attempt_may_have_landed(result: &reqwest::Result<reqwest::Response>) -> bool {
-    match result {
-        Ok(r) => status_may_have_landed(r.status().as_u16()),
-        Err(e) => !e.is_connect(),
+impl Ending {
+    /// How a `reqwest` attempt ended.
+    pub(crate) fn of(result: &reqwest::Result<reqwest::Response>) -> Ending {
+        match result {
+            Ok(r) => Ending::Answered(r.status().as_u16()),
+            Err(e) if e.is_connect() => Ending::NotConnected,
+            Err(_) => Ending::Lost,
+        }
+    }
+}
+
+/// What to do after an attempt: the one retry decision of the SDK.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Decision {
+    /// Send the request again.
+    pub(crate) resend: bool,
+    /// The attempt may have been carried out by the server (so a later refusal may be this
+    /// call's own work, and a failure may hide a change that happened).
+    pub(crate) landed: bool,
+    /// Why, in words.
+    pub(crate) reason: &'static str,
+}
+
+/// Decides after an attempt of a request that may be re-sent as `resend` says, with or without
+/// attempts left. Pure: the hook layer, [`Error::is_retryable`](crate::Error::is_retryable) and
+/// [`Error::may_have_reached_server`](crate::Error::may_have_reached_server) all ask it.
+///
+/// | ending | landed | re-sent (idempotent / create) | why |
+/// | --- | --- | --- | --- |
+/// | 2xx | yes | no | done |
+/// | 429 | no | yes / no | rate limited before any work |
+/// | 500 | yes | no | the platform failed part-way: re-sending could do the work twice |
+/// | 502, 504 | yes | yes / no | a gateway lost the platform's answer; the work may be done |
+/// | 503 | no | yes / no | unavailable: refused before any work |
+/// | other 4xx, 1xx, 3xx | no | no | refused: the same request fails the same way |
+/// | connection never made | no | yes / yes | nothing reached the server |
+/// | answer lost | yes | yes / no | the work may be done |
+pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Decision {
+    let idempotent = resend == Resend::Idempotent;
+    let (landed, may_resend, reason) = match ending {
+        Ending::Answered(200..=299) => (true, false, "answered"),
+        Ending::Answered(429) => (false, idempotent, "rate limited before any work"),
+        Ending::Answered(500) => (
+            true,
+            false,
+            "the platform failed part-way: re-sending could do the work twice",
+        ),
+        Ending::Answered(502 | 504) => (
+            true,
+            idempotent,
+            "a gateway lost the platform's answer: the work may be done",
+        ),
+        Ending::Answered(503) => (false, idempotent, "unavailable: refused before any work"),
+        Ending::Answered(_) => (false, false, "refused: the same request fails the same way"),
+        Ending::NotConnected => (false, true, "the connection was never made"),
+        Ending::Lost => (
+            true,
+            idempotent,
+            "the answer was lost: the work may be done",
+        ),
+    };
+    Decision {
+        resend: may_resend && attempts_left,
+        landed,
+        reason: if may_resend && !attempts_left {
+            "no attempts left"
+        } else {
+            reason
+        },
     }
 }
 
@@ -100,17 +170,78 @@ impl Resend {
             Resend::OnlyUnsent
         }
     }
+}
 
-    /// Whether an answer with this status may be retried.
-    pub(crate) fn status(self, status: reqwest::StatusCode) -> bool {
-        self == Resend::Idempotent && matches!(status.as_u16(), 429 | 502..=504)
+/// `Retry-After` as seconds or an HTTP date.
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    (at.to_utc() - chrono::Utc::now())
+        .to_std()
+        .ok()
+        .or(Some(Duration::ZERO))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_decision_for_every_ending() {
+        use Ending::*;
+        use Resend::*;
+        // (ending, landed, re-sent when idempotent, re-sent for a create)
+        let table = [
+            (Answered(200), true, false, false),
+            (Answered(201), true, false, false),
+            (Answered(400), false, false, false),
+            (Answered(404), false, false, false),
+            (Answered(429), false, true, false),
+            (Answered(500), true, false, false),
+            (Answered(502), true, true, false),
+            (Answered(503), false, true, false),
+            (Answered(504), true, true, false),
+            (NotConnected, false, true, true),
+            (Lost, true, true, false),
+        ];
+        for (ending, landed, idempotent, create) in table {
+            let d = decide(Idempotent, ending, true);
+            assert_eq!(
+                (d.landed, d.resend),
+                (landed, idempotent),
+                "{ending:?}: {}",
+                d.reason
+            );
+            let d = decide(OnlyUnsent, ending, true);
+            assert_eq!(
+                (d.landed, d.resend),
+                (landed, create),
+                "{ending:?}: {}",
+                d.reason
+            );
+            let d = decide(Idempotent, ending, false);
+            assert!(!d.resend, "{ending:?}: no attempts left");
+        }
     }
 
-    /// Whether this transport failure may be retried.
-    pub(crate) fn failure(self, error: &reqwest::Error) -> bool {
-        match self {
-            Resend::Idempotent => true,
-            Resend::OnlyUnsent => error.is_connect(),
-        }
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "7".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
+        h.insert(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(retry_after(&h), None);
     }
 }

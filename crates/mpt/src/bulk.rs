@@ -1,0 +1,334 @@
+//! Bulk work: a result per id, bounded concurrency, states read 100 at a time, and scheduling
+//! that stops when the client's [`Cancel`](crate::Cancel) flag is set.
+
+use std::collections::HashMap;
+
+use futures_util::{StreamExt, stream};
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::lifecycle::Switch;
+use crate::list::{Filter, MAX_PAGE_SIZE};
+use crate::ops::check_id;
+use crate::outcome::Outcome;
+use crate::status::TokenStatus;
+use crate::token::{Token, TokenRef};
+
+impl Client {
+    /// Makes sure each token is Active ([`Client::ensure_active`]), `concurrency` at a time; one
+    /// result per token, in the given order. Takes ids or tokens (`&str`, `String`, `Token`,
+    /// `&Token`, ...). The states are read first, up to 100 tokens with one list request (a
+    /// token the list does not show is read on its own); a change is sent only for tokens not
+    /// in the wanted state yet.
+    pub async fn ensure_active_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+    ) -> BulkReport<Outcome> {
+        self.ensure_many(tokens, concurrency, Switch::Enable).await
+    }
+
+    /// Makes sure each token is Disabled ([`Client::ensure_disabled`]); see
+    /// [`Client::ensure_active_many`].
+    pub async fn ensure_disabled_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+    ) -> BulkReport<Outcome> {
+        self.ensure_many(tokens, concurrency, Switch::Disable).await
+    }
+
+    /// [`Client::ensure_active_many`] under its former name.
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `ensure_active_many`: it runs `ensure_active`"
+    )]
+    pub async fn enable_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+    ) -> BulkReport<Outcome> {
+        self.ensure_active_many(tokens, concurrency).await
+    }
+
+    /// [`Client::ensure_disabled_many`] under its former name.
+    #[deprecated(
+        since = "0.2.0",
+        note = "renamed `ensure_disabled_many`: it runs `ensure_disabled`"
+    )]
+    pub async fn disable_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+    ) -> BulkReport<Outcome> {
+        self.ensure_disabled_many(tokens, concurrency).await
+    }
+
+    async fn ensure_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+        switch: Switch,
+    ) -> BulkReport<Outcome> {
+        let ids: Vec<String> = tokens
+            .into_iter()
+            .map(|t| t.token_id().to_string())
+            .collect();
+        let chunks: Vec<Vec<String>> = ids
+            .chunks(MAX_PAGE_SIZE as usize)
+            .map(<[String]>::to_vec)
+            .collect();
+        let results: Vec<(usize, String, Result<Outcome, Error>)> = stream::iter(chunks)
+            .map(|chunk| async move {
+                let mut states = if self.cancelled() {
+                    HashMap::new()
+                } else {
+                    self.states_of(&chunk).await
+                };
+                let known: Vec<(String, Option<Token>)> = chunk
+                    .into_iter()
+                    .map(|id| {
+                        let before = states.remove(&id);
+                        (id, before)
+                    })
+                    .collect();
+                stream::iter(known)
+            })
+            // The next chunk's states are read while this chunk's changes run.
+            .buffered(2)
+            .flatten()
+            .enumerate()
+            .map(|(i, (id, before))| async move {
+                // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                let result = match before {
+                    _ if self.cancelled() => Err(Error::Cancelled),
+                    Some(before) => self.ensure_from(&id, before, switch).await,
+                    None => self.ensure(&id, switch).await,
+                };
+                (i, id, result)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        BulkReport::in_order(results)
+    }
+
+    /// The current states of these tokens, read with one list request; empty when that fails
+    /// (each token is then read on its own).
+    async fn states_of(&self, ids: &[String]) -> HashMap<String, Token> {
+        let valid: Vec<&str> = ids
+            .iter()
+            .map(String::as_str)
+            .filter(|id| check_id(id).is_ok())
+            .collect();
+        if valid.is_empty() {
+            return HashMap::new();
+        }
+        match self.list().filter(Filter::id_in(valid)).collect().await {
+            Ok(tokens) => tokens
+                .into_iter()
+                .map(|t| (t.id().to_string(), t))
+                .collect(),
+            Err(_) => HashMap::new(),
+        }
+    }
+
+    /// Deletes each token unless already gone, `concurrency` at a time; `Ok(true)` where this
+    /// call deleted it.
+    pub async fn delete_many<I: IntoIterator<Item = S>, S: TokenRef>(
+        &self,
+        tokens: I,
+        concurrency: usize,
+    ) -> BulkReport<bool> {
+        self.bulk(tokens, concurrency, |c, token| async move {
+            c.delete_if_exists(&token).await
+        })
+        .await
+    }
+
+    async fn bulk<T, I, S, F, Fut>(&self, tokens: I, concurrency: usize, f: F) -> BulkReport<T>
+    where
+        I: IntoIterator<Item = S>,
+        S: TokenRef,
+        F: Fn(Client, Known) -> Fut,
+        Fut: Future<Output = Result<T, Error>>,
+    {
+        let known: Vec<Known> = tokens
+            .into_iter()
+            .map(|t| Known {
+                id: t.token_id().to_string(),
+                status: t.known_status(),
+            })
+            .collect();
+        let results: Vec<(usize, String, Result<T, Error>)> =
+            stream::iter(known.into_iter().enumerate())
+                .map(|(i, token)| {
+                    let id = token.id.clone();
+                    let fut = f(self.clone(), token);
+                    async move {
+                        // Checked as the request is scheduled: once cancelled, nothing more is
+                        // sent.
+                        let result = if self.cancelled() {
+                            Err(Error::Cancelled)
+                        } else {
+                            fut.await
+                        };
+                        (i, id, result)
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .collect()
+                .await;
+        BulkReport::in_order(results)
+    }
+}
+
+/// A token as a bulk call got it: its id, and its state if known.
+pub(crate) struct Known {
+    id: String,
+    status: Option<TokenStatus>,
+}
+
+impl TokenRef for Known {
+    fn token_id(&self) -> &str {
+        &self.id
+    }
+
+    fn known_status(&self) -> Option<TokenStatus> {
+        self.status.clone()
+    }
+}
+
+/// The ids a bulk operation failed for, with their errors: an error type, so that
+/// [`BulkReport::into_result`] works with `?` in a function returning
+/// `Result<_, Box<dyn std::error::Error>>` (or `anyhow::Result`).
+#[derive(Debug)]
+pub struct Failures(pub Vec<(String, Error)>);
+
+impl Failures {
+    /// The failed ids with their errors, in the order the ids were given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Error)> {
+        self.0.iter().map(|(id, e)| (id.as_str(), e))
+    }
+
+    /// How many ids failed.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none failed (never, for a value from [`BulkReport::into_result`]).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Display for Failures {
+    /// `2 ids failed: TKN-1: 404 Not Found ...; TKN-2: ...` (the first five).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.len();
+        write!(f, "{n} id{} failed: ", if n == 1 { "" } else { "s" })?;
+        for (i, (id, e)) in self.0.iter().take(5).enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{id}: {e}")?;
+        }
+        if n > 5 {
+            write!(f, "; and {} more", n - 5)?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failures {}
+
+impl IntoIterator for Failures {
+    type Item = (String, Error);
+    type IntoIter = std::vec::IntoIter<(String, Error)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// What a bulk operation did to each id. Partial failure is normal: every id has its result.
+/// Iterating it (owned or borrowed) yields `(id, result)` in the order the ids were given.
+#[derive(Debug)]
+pub struct BulkReport<T> {
+    /// `(id, result)` in the order the ids were given.
+    pub results: Vec<(String, Result<T, Error>)>,
+}
+
+impl<T> BulkReport<T> {
+    /// The report of results numbered in the order their ids were given.
+    fn in_order(mut numbered: Vec<(usize, String, Result<T, Error>)>) -> BulkReport<T> {
+        numbered.sort_by_key(|r| r.0);
+        BulkReport {
+            results: numbered
+                .into_iter()
+                .map(|(_, id, result)| (id, result))
+                .collect(),
+        }
+    }
+
+    /// Whether every id succeeded.
+    pub fn is_complete(&self) -> bool {
+        self.results.iter().all(|(_, r)| r.is_ok())
+    }
+
+    /// `(id, result)` in the order the ids were given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &Result<T, Error>)> {
+        self.results.iter().map(|(id, r)| (id.as_str(), r))
+    }
+
+    /// The ids that succeeded, with their results.
+    pub fn succeeded(&self) -> impl Iterator<Item = (&str, &T)> {
+        self.results
+            .iter()
+            .filter_map(|(id, r)| r.as_ref().ok().map(|t| (id.as_str(), t)))
+    }
+
+    /// The ids that failed, with their errors.
+    pub fn failed(&self) -> impl Iterator<Item = (&str, &Error)> {
+        self.results
+            .iter()
+            .filter_map(|(id, r)| r.as_ref().err().map(|e| (id.as_str(), e)))
+    }
+
+    /// Every result when all succeeded, else every failure ([`Failures`], an error type: `?`
+    /// works in a function returning `Result<_, Box<dyn std::error::Error>>`).
+    pub fn into_result(self) -> Result<Vec<(String, T)>, Failures> {
+        let (ok, failed): (Vec<_>, Vec<_>) = self.results.into_iter().partition(|(_, r)| r.is_ok());
+        if failed.is_empty() {
+            Ok(ok
+                .into_iter()
+                .filter_map(|(id, r)| r.ok().map(|t| (id, t)))
+                .collect())
+        } else {
+            Err(Failures(
+                failed
+                    .into_iter()
+                    .filter_map(|(id, r)| r.err().map(|e| (id, e)))
+                    .collect(),
+            ))
+        }
+    }
+}
+
+impl<T> IntoIterator for BulkReport<T> {
+    type Item = (String, Result<T, Error>);
+    type IntoIter = std::vec::IntoIter<(String, Result<T, Error>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.results.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a BulkReport<T> {
+    type Item = &'a (String, Result<T, Error>);
+    type IntoIter = std::slice::Iter<'a, (String, Result<T, Error>)>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.results.iter()
+    }
+}

@@ -1,0 +1,101 @@
+//! Running one generated request under the hook layer, and mapping what the generated client
+//! returns to [`Error`], every text in it redacted.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use mpt_api::ResponseValue;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::hooks::{ApiError, CALL, CallState, too_large_limit};
+use crate::problem::Problem;
+use crate::redact::snippet;
+
+impl Client {
+    /// Runs one generated request future under `call`, and maps its error. The future comes
+    /// boxed: it is large, and every move of an unstarted future copies all of it.
+    pub(crate) async fn call<T, F>(&self, call: CallState, send: Pin<Box<F>>) -> Result<T, Error>
+    where
+        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
+    {
+        self.call_tracked(call, send).await.0
+    }
+
+    /// [`Client::call`], also telling whether an earlier attempt may have reached the server
+    /// (so that an error of the last attempt may hide work the call did).
+    pub(crate) async fn call_tracked<T, F>(
+        &self,
+        call: CallState,
+        send: Pin<Box<F>>,
+    ) -> (Result<T, Error>, bool)
+    where
+        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
+    {
+        let (result, status, landed) = CALL
+            .scope(call, async move {
+                let result = send.await;
+                let (status, landed) = CALL.with(|c| (c.status.get(), c.maybe_landed.get()));
+                (result, status, landed)
+            })
+            .await;
+        let result = match result {
+            Ok(value) => Ok(value.into_inner()),
+            Err(e) => Err(Box::pin(self.map_error(e, status)).await),
+        };
+        (result, landed)
+    }
+
+    /// The generated client's error as an [`Error`], every text in it redacted.
+    async fn map_error(&self, e: ApiError, status: Option<StatusCode>) -> Error {
+        let redactor = &self.layer().redactor;
+        let status_or_ok = status.unwrap_or(StatusCode::OK);
+        let too_large = |e: reqwest::Error| match too_large_limit(&e) {
+            Some(limit) => Error::ResponseTooLarge {
+                status: e.status().unwrap_or(status_or_ok).as_u16(),
+                limit,
+            },
+            None => Error::from_reqwest(e),
+        };
+        let error = match e {
+            ApiError::InvalidRequest(message) | ApiError::Custom(message) => {
+                Error::InvalidRequest(message)
+            }
+            ApiError::CommunicationError(e) | ApiError::InvalidUpgrade(e) => Error::from_reqwest(e),
+            ApiError::ResponseBodyError(e) => too_large(e),
+            ApiError::ErrorResponse(value) => {
+                let status = value.status();
+                let headers = value.headers().clone();
+                let problem = Problem::from_details(status, value.into_inner());
+                Error::from_problem(status, &headers, problem, true)
+            }
+            ApiError::InvalidResponsePayload(body, e) if status_or_ok.is_success() => {
+                Error::Decode {
+                    status: status_or_ok.as_u16(),
+                    message: e.to_string(),
+                    snippet: snippet(&body, redactor),
+                }
+            }
+            // A documented error status whose body is not problem JSON (a proxy's page, say).
+            ApiError::InvalidResponsePayload(body, _) => {
+                Error::from_response(status_or_ok, &HeaderMap::new(), &body, redactor)
+            }
+            ApiError::UnexpectedResponse(response) => {
+                let status = response.status();
+                let headers = response.headers().clone();
+                match response.bytes().await {
+                    Ok(body) if status.is_success() => Error::Decode {
+                        status: status.as_u16(),
+                        message: format!("the spec lists no {status} answer for this operation"),
+                        snippet: snippet(&body, redactor),
+                    },
+                    Ok(body) => Error::from_response(status, &headers, &body, redactor),
+                    Err(e) => too_large(e),
+                }
+            }
+        };
+        error.redacted(redactor)
+    }
+}

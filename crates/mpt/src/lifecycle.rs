@@ -1,0 +1,225 @@
+//! Enabling and disabling, plain and `ensure_*`: outcomes by evidence (see [`Outcome`]), answers
+//! lost or cut off resolved by reading the token back.
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::hooks::CallState;
+use crate::ops::{check_id, guard};
+use crate::outcome::{NoopTransitions, Outcome};
+use crate::problem::Problem;
+use crate::status::{Action, TokenStatus};
+use crate::token::{Token, TokenRef};
+
+impl Client {
+    /// Enables a token (Disabled → Active). Given a [`Token`], an Active or Deleted one fails
+    /// with [`Error::InvalidTransition`] before any request. When the answer is lost or cut off
+    /// (every attempt), the token is read back: in the wanted state, it is returned.
+    pub async fn enable(&self, token: impl TokenRef) -> Result<Token, Error> {
+        self.switch(token, Switch::Enable).await
+    }
+
+    /// Disables a token (Active → Disabled); see [`Client::enable`].
+    pub async fn disable(&self, token: impl TokenRef) -> Result<Token, Error> {
+        self.switch(token, Switch::Disable).await
+    }
+
+    async fn switch(&self, token: impl TokenRef, switch: Switch) -> Result<Token, Error> {
+        let action = switch.action();
+        guard(&token, action)?;
+        let id = token.token_id();
+        check_id(id)?;
+        match self.send_switch(id, switch).await? {
+            Sent::Answered(t) => Ok(t),
+            Sent::Refused {
+                current,
+                problem,
+                earlier,
+            } => {
+                if earlier && current.status() == switch.target() {
+                    // An earlier attempt of this call, whose answer was lost, did it.
+                    Ok(current)
+                } else if !current.can(action) {
+                    Err(Error::InvalidTransition {
+                        id: id.to_string(),
+                        from: current.status(),
+                        action,
+                    })
+                } else {
+                    Err(Error::BadRequest(problem))
+                }
+            }
+            Sent::Lost { current, .. } if current.status() == switch.target() => Ok(current),
+            Sent::Lost { source, .. } => Err(source),
+        }
+    }
+
+    /// Sends one enable or disable (retried under the policy), and reads the token back where
+    /// the answers cannot tell what happened: a 2xx whose body was unreadable, a refusal (to
+    /// say why in lifecycle terms), every answer lost.
+    async fn send_switch(&self, id: &str, switch: Switch) -> Result<Sent, Error> {
+        let api = self.api();
+        let (result, earlier) = match switch {
+            Switch::Enable => {
+                let send = api.enable_api_token().id(id).send();
+                self.call_tracked(CallState::token(id), Box::pin(send))
+                    .await
+            }
+            Switch::Disable => {
+                let send = api.disable_api_token().id(id).send();
+                self.call_tracked(CallState::token(id), Box::pin(send))
+                    .await
+            }
+        };
+        let source = match result {
+            Ok(raw) => return Ok(Sent::Answered(Token::from_api(raw))),
+            Err(Error::BadRequest(problem)) => {
+                return match self.get(id).await {
+                    Ok(current) => Ok(Sent::Refused {
+                        current,
+                        problem,
+                        earlier,
+                    }),
+                    Err(_) => Err(Error::BadRequest(problem)),
+                };
+            }
+            Err(e) if e.answered_success() || e.may_have_reached_server() || earlier => e,
+            Err(e) => return Err(e),
+        };
+        match self.get(id).await {
+            // The platform answered 2xx: it carried the change out; the body was unreadable.
+            Ok(current) if source.answered_success() => Ok(Sent::Answered(current)),
+            Ok(current) => Ok(Sent::Lost { current, source }),
+            Err(read) => Err(Error::OutcomeUnknown {
+                id: id.to_string(),
+                action: switch.action(),
+                source: Box::new(source),
+                read: Box::new(read),
+            }),
+        }
+    }
+
+    /// Makes sure a token is Active: reads it, and enables it if needed. Idempotent and safe
+    /// to run concurrently, whether the platform answers a no-op enable with 200 or 400; the
+    /// [`Outcome`] says `Changed` only with evidence that this call changed it.
+    pub async fn ensure_active(&self, token: impl TokenRef) -> Result<Outcome, Error> {
+        self.ensure(token.token_id(), Switch::Enable).await
+    }
+
+    /// Makes sure a token is Disabled: reads it, and disables it if needed; see
+    /// [`Client::ensure_active`].
+    pub async fn ensure_disabled(&self, token: impl TokenRef) -> Result<Outcome, Error> {
+        self.ensure(token.token_id(), Switch::Disable).await
+    }
+
+    pub(crate) async fn ensure(&self, id: &str, switch: Switch) -> Result<Outcome, Error> {
+        check_id(id)?;
+        let before = self.get(id).await?;
+        self.ensure_from(id, before, switch).await
+    }
+
+    /// [`Client::ensure`] from the state `before`, read by this call. The evidence rules are on
+    /// [`Outcome`].
+    pub(crate) async fn ensure_from(
+        &self,
+        id: &str,
+        before: Token,
+        switch: Switch,
+    ) -> Result<Outcome, Error> {
+        let (action, target) = (switch.action(), switch.target());
+        if before.status() == target {
+            return Ok(Outcome::Unchanged(before));
+        }
+        if !before.can(action) {
+            return Err(Error::UnexpectedState {
+                id: id.to_string(),
+                status: before.status(),
+            });
+        }
+        let outcome = match self.send_switch(id, switch).await? {
+            Sent::Answered(t) => {
+                // A 2xx: on a platform that refuses no-ops, this call changed it; the revision
+                // must have moved since it was read.
+                let moved = match (before.revision(), t.revision()) {
+                    (Some(b), Some(a)) => a > b,
+                    _ => true,
+                };
+                if moved && self.noop_transitions() == NoopTransitions::Refused {
+                    Outcome::Changed(t)
+                } else {
+                    Outcome::Unconfirmed(t)
+                }
+            }
+            Sent::Refused {
+                current,
+                problem,
+                earlier,
+            } => {
+                if current.status() == target && earlier {
+                    // This call's earlier attempt, or another caller, did it.
+                    Outcome::Unconfirmed(current)
+                } else if current.status() == target {
+                    // Refused as a no-op: another caller got there first.
+                    Outcome::Unchanged(current)
+                } else if !current.can(action) {
+                    return Err(Error::UnexpectedState {
+                        id: id.to_string(),
+                        status: current.status(),
+                    });
+                } else {
+                    return Err(Error::BadRequest(problem));
+                }
+            }
+            Sent::Lost { current, .. } if current.status() == target => {
+                Outcome::Unconfirmed(current)
+            }
+            Sent::Lost { source, .. } => return Err(source),
+        };
+        // Never `Ok` with a token outside the wanted state.
+        match outcome.token().status() {
+            status if status == target => Ok(outcome),
+            status => Err(Error::UnexpectedState {
+                id: id.to_string(),
+                status,
+            }),
+        }
+    }
+}
+
+/// The two transitions [`Client::switch`] sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Switch {
+    Enable,
+    Disable,
+}
+
+impl Switch {
+    pub(crate) fn action(self) -> Action {
+        match self {
+            Switch::Enable => Action::Enable,
+            Switch::Disable => Action::Disable,
+        }
+    }
+
+    pub(crate) fn target(self) -> TokenStatus {
+        match self {
+            Switch::Enable => TokenStatus::Active,
+            Switch::Disable => TokenStatus::Disabled,
+        }
+    }
+}
+
+/// What one transition request did, as far as its answers and a read back tell.
+enum Sent {
+    /// The platform answered 2xx (the token as answered, or as read back when the body was
+    /// unreadable).
+    Answered(Token),
+    /// The platform refused it; `current` is the token read back; `earlier`: an earlier
+    /// attempt of the call may have reached the platform.
+    Refused {
+        current: Token,
+        problem: Box<Problem>,
+        earlier: bool,
+    },
+    /// No answer could be read on any attempt; `current` is the token read back.
+    Lost { current: Token, source: Error },
+}

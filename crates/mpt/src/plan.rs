@@ -1,0 +1,95 @@
+//! A rotation's state ([`RotationPlan`]), saved between its steps: ids, phase and times, never a
+//! secret. The steps themselves are in `rotation.rs`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::token::CreatedToken;
+
+/// Where a rotation is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RotationPhase {
+    /// Nothing made yet.
+    Planned,
+    /// The replacement exists; the old token is still Active.
+    Created,
+    /// A call made with the replacement's secret succeeded.
+    Verified,
+    /// The old token is Disabled.
+    Retired,
+    /// The old token is deleted.
+    Finished,
+}
+
+/// A rotation's state: ids, phase and when each phase completed. Never holds a secret.
+///
+/// How the rotation knows its own replacement: names are not unique and clocks differ, so
+/// neither is trusted. Before anything is made, the plan records the ids of every token that
+/// already has the old token's account and name (`knownIds`, the old token's included); the
+/// replacement is always a token outside that set. [`RotationPlan::start_saving`] saves the
+/// plan, with that set and `createSent`, before it sends the create, so a run that crashed
+/// after the create resumes without making a second replacement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct RotationPlan {
+    /// The token being replaced.
+    pub old_id: String,
+    /// Its account (the replacement's too).
+    pub account_id: String,
+    /// Its name (the replacement's too).
+    pub name: String,
+    /// The replacement, once made.
+    pub new_id: Option<String>,
+    /// Where the rotation is.
+    pub phase: RotationPhase,
+    /// When the plan was made (informative only: no decision depends on a clock).
+    pub planned_at: DateTime<Utc>,
+    /// The ids of the tokens with this account and name that existed before anything was made
+    /// (the old token's included), sorted. The replacement is never one of them.
+    #[serde(default)]
+    pub known_ids: Vec<String>,
+    /// Whether a create may have been sent (set, and saved, before sending it): a `start` that
+    /// finds it set is a resumed one, and looks for what the earlier run made.
+    #[serde(default)]
+    pub create_sent: bool,
+    /// When the replacement was made.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When its secret was verified.
+    pub verified_at: Option<DateTime<Utc>>,
+    /// When the old token was disabled.
+    pub retired_at: Option<DateTime<Utc>>,
+    /// When the old token was deleted.
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+/// When [`RotationPlan::retire`] may disable the old token: once its `lastAccessAt` has not
+/// moved for `period` (checked every `poll`), giving up after `max_wait`
+/// ([`Error::StillInUse`]).
+///
+/// `lastAccessAt` is approximate: the platform moves it when a session of the token is
+/// refreshed, not on every call. The check compares exact values, so the tolerance is the
+/// platform's refresh interval: choose a `period` longer than it, or a service still on the old
+/// secret may look quiet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quiet {
+    /// How long `lastAccessAt` must stay put.
+    pub period: Duration,
+    /// How often to look.
+    pub poll: Duration,
+    /// How long to wait at most.
+    pub max_wait: Duration,
+}
+
+/// A rotation started by [`Client::rotate`]: the plan, and the replacement with its secret
+/// (the only time the SDK hands it over: store it before anything else).
+#[derive(Debug, Clone)]
+pub struct Rotation {
+    /// The plan (save it to resume after a crash).
+    pub plan: RotationPlan,
+    /// The replacement, with its secret.
+    pub new: CreatedToken,
+}
