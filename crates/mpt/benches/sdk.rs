@@ -6,7 +6,7 @@
 //!   facade's hook layer, the generated client without hooks, and plain reqwest + serde_json (the
 //!   floor): median latency and client CPU per request (the client runs
 //!   on one thread, measured with `RUSAGE_THREAD`);
-//! * bulk: `disable_many` over 10,000 tokens at concurrency 1, 16 and 64 against plain reqwest,
+//! * bulk: `ensure_disabled_many` over 10,000 tokens at concurrency 1, 16 and 64 against plain reqwest,
 //!   seven runs of each taking turns (median and spread);
 //! * listing: streaming 10,000 and 100,000 tokens: time and peak heap of this process;
 //! * the official Python client (`mpt-api-client`, Python ≥ 3.12 found or skipped) doing the same
@@ -653,7 +653,7 @@ fn main() {
         let ((facade_rate, facade_cpu), (raw_rate, raw_cpu)) =
             (median(&mut facade_runs), median(&mut raw_runs));
         table.row(
-            &format!("disable_many {bulk} tokens, concurrency {concurrency}"),
+            &format!("ensure_disabled_many {bulk} tokens, concurrency {concurrency}"),
             format!(
                 "{facade_rate:.0} tokens/s, client CPU {}/token",
                 us(facade_cpu)
