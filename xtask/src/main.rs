@@ -10,6 +10,7 @@ use std::time::Instant;
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod tidy;
 use mpt_codegen::amend::Amendments;
 use mpt_codegen::regen::{self, Layout};
 use mpt_codegen::{api_listing, diff};
@@ -63,6 +64,9 @@ enum Command {
         #[arg(long, value_enum)]
         fail_on: Option<FailOn>,
     },
+    /// Check the repository's hygiene: no tracked caches, crate roots documented, no import
+    /// circles between a crate's files, no over-long hand-written files. Exit 1 listing problems.
+    Tidy,
     /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
     /// openapi/fragments/, named after its operation.
     Import {
@@ -114,6 +118,13 @@ fn main() -> ExitCode {
             format,
             fail_on,
         } => run_diff(&root, &layout, &old, &new, format, fail_on),
+        Command::Tidy => match tidy::run(&root) {
+            Ok(code) => Ok(code),
+            Err(message) => {
+                eprintln!("error: {message}");
+                Ok(ExitCode::from(2))
+            }
+        },
         Command::Bench {
             consumer_build,
             consumer_build_only,

@@ -7,8 +7,6 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 use mpt::{SortField, TokenStatus};
 
-use crate::output::Format;
-
 /// `--help`'s closing text: examples, exit codes and where settings come from.
 pub const AFTER_HELP: &str = "\
 Examples:
@@ -264,6 +262,17 @@ pub enum RotateCmd {
         #[arg(long, value_name = "FILE")]
         state: PathBuf,
     },
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One JSON document per line.
+    Jsonl,
 }
 
 /// `--order`: sort fields, each ascending (`false`) or descending (`true`).

@@ -21,6 +21,12 @@ impl std::fmt::Display for ConfigError {
     }
 }
 
+impl From<ConfigError> for crate::exit::Failure {
+    fn from(e: ConfigError) -> Self {
+        crate::exit::Failure::Usage(e.0)
+    }
+}
+
 /// One profile of the config file.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

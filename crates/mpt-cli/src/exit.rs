@@ -44,12 +44,6 @@ impl From<Error> for Failure {
     }
 }
 
-impl From<crate::config::ConfigError> for Failure {
-    fn from(e: crate::config::ConfigError) -> Self {
-        Failure::Usage(e.0)
-    }
-}
-
 /// The exit code for an error of the facade.
 pub fn code_of(e: &Error) -> u8 {
     match e {

@@ -7,16 +7,7 @@ use chrono::{DateTime, Utc};
 use mpt::Token;
 use serde_json::{Value, json};
 
-/// `--output`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A readable table.
-    Table,
-    /// One JSON document.
-    Json,
-    /// One JSON document per line.
-    Jsonl,
-}
+pub use crate::cli::Format;
 
 /// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
 /// tools do; any other failure is an error.

@@ -37,7 +37,7 @@ pub struct Merged {
 impl Merged {
     /// The document as written to disk: pretty JSON with a trailing newline.
     pub fn to_pretty_json(&self) -> String {
-        crate::regen::to_pretty_json(&self.doc)
+        to_pretty_json(&self.doc)
     }
 }
 
@@ -553,4 +553,12 @@ fn find_cycle<'g>(
         }
     }
     None
+}
+
+/// Pretty JSON with a trailing newline: the one format of every JSON file we write.
+pub fn to_pretty_json(value: &Value) -> String {
+    let mut text =
+        serde_json::to_string_pretty(value).expect("serializing a serde_json::Value cannot fail");
+    text.push('\n');
+    text
 }

@@ -3,12 +3,11 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde_json::Value;
-
 use crate::amend::Amendments;
 use crate::error::{Error, Result};
 use crate::fragment::load_dir;
 use crate::generate::generate;
+pub use crate::merge::to_pretty_json;
 use crate::merge::{Merged, merge};
 
 /// Where the pipeline reads and writes, relative to the repository root.
@@ -193,14 +192,6 @@ pub fn short_diff(path: &Path, old: &str, new: &str) -> String {
     let mut cut: String = diff.lines().take(DIFF_LINES).collect::<Vec<_>>().join("\n");
     cut.push_str(&format!("\n... {} more diff lines\n", total - DIFF_LINES));
     cut
-}
-
-/// Pretty JSON with a trailing newline: the one format of every JSON file we write.
-pub fn to_pretty_json(value: &Value) -> String {
-    let mut text =
-        serde_json::to_string_pretty(value).expect("serializing a serde_json::Value cannot fail");
-    text.push('\n');
-    text
 }
 
 /// Writes `contents` to a sibling temporary file, then renames it over `path`, so a reader never

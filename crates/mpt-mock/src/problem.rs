@@ -2,8 +2,6 @@
 
 use serde_json::{Value, json};
 
-use crate::store::{Status, Switch};
-
 /// An error answer, before it gets its trace id.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Problem {
@@ -85,15 +83,8 @@ impl Problem {
     }
 
     /// 400 for a transition the token's state does not allow (list-shaped `errors`).
-    pub fn transition(id: &str, status: &Status, action: Switch) -> Problem {
-        let verb = match action {
-            Switch::Enable => "enabled",
-            Switch::Disable => "disabled",
-        };
-        let message = format!(
-            "API token {id} is {}; it cannot be {verb}.",
-            status.as_str()
-        );
+    pub fn transition(id: &str, status: &str, verb: &str) -> Problem {
+        let message = format!("API token {id} is {status}; it cannot be {verb}.");
         Problem {
             errors: Some(json!([{ "message": message, "properties": ["status"] }])),
             ..Problem::new(400, message)

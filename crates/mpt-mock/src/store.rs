@@ -175,6 +175,16 @@ pub enum Switch {
     Disable,
 }
 
+impl Switch {
+    /// `enabled` or `disabled`, for messages.
+    pub fn verb(self) -> &'static str {
+        match self {
+            Switch::Enable => "enabled",
+            Switch::Disable => "disabled",
+        }
+    }
+}
+
 /// All tokens and accounts.
 #[derive(Debug, Default)]
 pub struct Store {
@@ -415,11 +425,19 @@ impl Store {
         if token.status == to {
             return match noop {
                 NoopTransition::Accept => Ok(token),
-                NoopTransition::Reject => Err(Problem::transition(id, &token.status, action)),
+                NoopTransition::Reject => Err(Problem::transition(
+                    id,
+                    token.status.as_str(),
+                    action.verb(),
+                )),
             };
         }
         if token.status != from {
-            return Err(Problem::transition(id, &token.status, action));
+            return Err(Problem::transition(
+                id,
+                token.status.as_str(),
+                action.verb(),
+            ));
         }
         token.status = to;
         token.revision += 1;
