@@ -13,7 +13,7 @@
 //!   read (get, list) returns the secret too unless it deselects it (`select=-token`);
 //!   Active ⇄ Disabled; delete is soft (status `Deleted`: Operations accounts still read it,
 //!   others get 404). Every change bumps `revision` and `audit.updated`. Enabling an Active
-//!   token (or disabling a Disabled one) answers 400 by default; [`NoopTransition::Accept`]
+//!   token (or disabling a Disabled one) answers 400 by default; [`NoopTransitions::Accepted`]
 //!   makes it a 200 no-op;
 //! * **validation**: a create or update names an account the caller may use, modules known
 //!   ([`KNOWN_MODULES`]) and enabled for the account, and a name and description the platform
@@ -57,7 +57,8 @@ use tokio::sync::watch;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
-pub use store::NoopTransition;
+#[allow(deprecated)]
+pub use store::{NoopTransition, NoopTransitions};
 
 use crate::faults::FaultState;
 use crate::http::{Shared, lock};
@@ -200,7 +201,7 @@ pub struct MockServerBuilder {
     port: u16,
     admin_secret: Option<String>,
     faults: Faults,
-    noop: NoopTransition,
+    noop: NoopTransitions,
     seed: usize,
     /// Recording off (it is on unless told).
     no_recording: bool,
@@ -235,9 +236,15 @@ impl MockServerBuilder {
     }
 
     /// What enabling an Active token (disabling a Disabled one) answers.
-    pub fn noop_transition(mut self, noop: NoopTransition) -> Self {
+    pub fn noop_transitions(mut self, noop: NoopTransitions) -> Self {
         self.noop = noop;
         self
+    }
+
+    /// The former name of [`MockServerBuilder::noop_transitions`].
+    #[deprecated(since = "0.2.0", note = "renamed `noop_transitions`")]
+    pub fn noop_transition(self, noop: NoopTransitions) -> Self {
+        self.noop_transitions(noop)
     }
 
     /// Adds an account (id, display name, and type: `Client`, `Vendor` or `Operations`) with
@@ -480,8 +487,14 @@ impl MockServer {
     }
 
     /// Sets what enabling an Active token (disabling a Disabled one) answers.
-    pub fn set_noop_transition(&self, noop: NoopTransition) {
+    pub fn set_noop_transitions(&self, noop: NoopTransitions) {
         *lock(&self.shared.noop) = noop;
+    }
+
+    /// The former name of [`MockServer::set_noop_transitions`].
+    #[deprecated(since = "0.2.0", note = "renamed `set_noop_transitions`")]
+    pub fn set_noop_transition(&self, noop: NoopTransitions) {
+        self.set_noop_transitions(noop);
     }
 
     /// Requests seen for one operation (faulted ones included).

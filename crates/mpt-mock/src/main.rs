@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
-use mpt_mock::{MockServer, NoopTransition};
+use mpt_mock::{MockServer, NoopTransitions};
 
 #[derive(Parser)]
 #[command(
@@ -21,7 +21,7 @@ struct Args {
     #[arg(long, env = "MPT_MOCK_ADMIN_SECRET", hide_env_values = true)]
     admin_secret: Option<String>,
     /// What enabling an Active token (or disabling a Disabled one) answers.
-    #[arg(long, value_enum, default_value_t = Noop::Reject)]
+    #[arg(long, value_enum, default_value_t = Noop::Refused)]
     noop_transitions: Noop,
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
@@ -53,12 +53,15 @@ fn parse_account(value: &str) -> Result<(String, String), String> {
     }
 }
 
+/// `--noop-transitions`: the values of `NoopTransitions` (the former `reject`/`accept` work too).
 #[derive(Clone, Copy, ValueEnum)]
 enum Noop {
-    /// 400 Bad Request.
-    Reject,
+    /// 400 Bad Request, as the platform answers.
+    #[value(alias = "reject")]
+    Refused,
     /// 200 with the unchanged token.
-    Accept,
+    #[value(alias = "accept")]
+    Accepted,
 }
 
 fn main() -> std::process::ExitCode {
@@ -79,9 +82,9 @@ fn main() -> std::process::ExitCode {
             .seed(args.seed)
             // Nobody reads the record of a standalone server: keep it lean.
             .record_requests(false)
-            .noop_transition(match args.noop_transitions {
-                Noop::Reject => NoopTransition::Reject,
-                Noop::Accept => NoopTransition::Accept,
+            .noop_transitions(match args.noop_transitions {
+                Noop::Refused => NoopTransitions::Refused,
+                Noop::Accepted => NoopTransitions::Accepted,
             })
             .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(args.latency_ms)));
         if let Some(secret) = args.admin_secret {

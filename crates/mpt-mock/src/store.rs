@@ -154,16 +154,31 @@ pub struct Delta {
     pub modules: Option<Vec<String>>,
 }
 
-/// What enabling an Active token (or disabling a Disabled one) answers. The platform's answer is
-/// not documented; the mock's default is [`NoopTransition::Reject`].
+/// What enabling an Active token (or disabling a Disabled one) answers: the same name and
+/// values as the facade's `mpt::NoopTransitions`. The platform refuses such a transition (its
+/// object canon says so); that is the mock's default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum NoopTransition {
-    /// 400 Bad Request with problem details ("already Active"), as a platform that validates
-    /// transitions would; the default.
+pub enum NoopTransitions {
+    /// 400 Bad Request with problem details ("already Active"), as the platform answers; the
+    /// default.
     #[default]
-    Reject,
+    Refused,
     /// 200 with the unchanged token; no revision bump.
-    Accept,
+    Accepted,
+}
+
+/// The former name of [`NoopTransitions`].
+#[deprecated(since = "0.2.0", note = "renamed `NoopTransitions` (as in the facade)")]
+pub type NoopTransition = NoopTransitions;
+
+#[allow(non_upper_case_globals)]
+impl NoopTransitions {
+    /// The former name of [`NoopTransitions::Refused`].
+    #[deprecated(since = "0.2.0", note = "renamed `NoopTransitions::Refused`")]
+    pub const Reject: NoopTransitions = NoopTransitions::Refused;
+    /// The former name of [`NoopTransitions::Accepted`].
+    #[deprecated(since = "0.2.0", note = "renamed `NoopTransitions::Accepted`")]
+    pub const Accept: NoopTransitions = NoopTransitions::Accepted;
 }
 
 /// The enable/disable actions.
@@ -412,7 +427,7 @@ impl Store {
         &mut self,
         id: &str,
         action: Switch,
-        noop: NoopTransition,
+        noop: NoopTransitions,
         caller: &Caller,
         at: DateTime<Utc>,
     ) -> Result<&Token, Problem> {
@@ -424,8 +439,8 @@ impl Store {
         };
         if token.status == to {
             return match noop {
-                NoopTransition::Accept => Ok(token),
-                NoopTransition::Reject => Err(Problem::transition(
+                NoopTransitions::Accepted => Ok(token),
+                NoopTransitions::Refused => Err(Problem::transition(
                     id,
                     token.status.as_str(),
                     action.verb(),

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use mpt_mock::{
-    BASE_PATH, DEFAULT_ACCOUNT, Fault, FaultRule, Faults, MockServer, NoopTransition, Operation,
+    BASE_PATH, DEFAULT_ACCOUNT, Fault, FaultRule, Faults, MockServer, NoopTransitions, Operation,
     SeedToken, VENDOR_ACCOUNT,
 };
 use reqwest::StatusCode;
@@ -210,7 +210,7 @@ async fn a_noop_transition_is_400_by_default_and_a_200_noop_when_switched() {
     assert_eq!(problem["errors"][0]["properties"], json!(["status"]));
     assert_eq!(api.server.token_revision(&id), Some(1));
 
-    api.server.set_noop_transition(NoopTransition::Accept);
+    api.server.set_noop_transitions(NoopTransitions::Accepted);
     let (status, token) = api
         .admin(Method::POST, &format!("/{id}/enable"), None)
         .await;

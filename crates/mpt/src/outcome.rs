@@ -44,7 +44,7 @@ pub enum NoopTransitions {
     /// changed the state.
     #[default]
     Refused,
-    /// It answers 200 and changes nothing (as `mpt-mock --noop-transitions accept` does).
+    /// It answers 200 and changes nothing (as `mpt-mock --noop-transitions accepted` does).
     /// `ensure_*` by id then reads the state first, and reports a 200 as
     /// [`Outcome::Unconfirmed`].
     Accepted,

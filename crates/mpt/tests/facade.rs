@@ -10,7 +10,7 @@ use mpt::{
     TokenUpdate,
 };
 use mpt_mock::{
-    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, NoopTransition,
+    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, NoopTransitions,
     Operation, SeedToken, VENDOR_ACCOUNT,
 };
 
@@ -170,14 +170,14 @@ async fn the_stream_pages_lazily_to_the_end_and_count_uses_limit_0() {
 
 #[tokio::test]
 async fn ensure_helpers_are_idempotent_under_both_noop_answers() {
-    for noop in [NoopTransition::Reject, NoopTransition::Accept] {
+    for noop in [NoopTransitions::Refused, NoopTransitions::Accepted] {
         let server = MockServer::builder()
-            .noop_transition(noop)
+            .noop_transitions(noop)
             .start()
             .await
             .unwrap();
         let noops = match noop {
-            NoopTransition::Reject => mpt::NoopTransitions::Refused,
+            NoopTransitions::Refused => mpt::NoopTransitions::Refused,
             _ => mpt::NoopTransitions::Accepted,
         };
         let client = Client::builder()
@@ -191,7 +191,7 @@ async fn ensure_helpers_are_idempotent_under_both_noop_answers() {
         let first = client.ensure_disabled(id.as_str()).await.unwrap();
         // A 200 proves this call's change only where no-ops are refused.
         match noop {
-            NoopTransition::Reject => assert!(first.changed(), "{first:?}"),
+            NoopTransitions::Refused => assert!(first.changed(), "{first:?}"),
             _ => assert!(matches!(first, Outcome::Unconfirmed(_)), "{first:?}"),
         }
         assert_eq!(first.token().status(), TokenStatus::Disabled);
@@ -1517,7 +1517,7 @@ async fn secrets_travel_only_when_asked_and_empty_updates_send_nothing() {
 #[tokio::test]
 async fn a_200_noop_is_never_reported_as_this_calls_change() {
     let server = MockServer::builder()
-        .noop_transition(NoopTransition::Accept)
+        .noop_transitions(NoopTransitions::Accepted)
         .start()
         .await
         .unwrap();

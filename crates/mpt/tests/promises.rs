@@ -10,8 +10,7 @@ use mpt::{
     RotationPlan, TokenStatus,
 };
 use mpt_mock::{
-    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, NoopTransition,
-    Operation, SeedToken,
+    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, MockServer, Operation, SeedToken,
 };
 
 fn fast_retries(attempts: u32) -> RetryPolicy {
@@ -497,7 +496,7 @@ async fn an_already_disabled_token_is_unchanged_even_when_answers_are_lost() {
 #[tokio::test]
 async fn a_refused_client_on_an_accepting_server_reports_no_false_change() {
     let server = MockServer::builder()
-        .noop_transition(NoopTransition::Accept)
+        .noop_transitions(mpt_mock::NoopTransitions::Accepted)
         .start()
         .await
         .unwrap();

@@ -31,7 +31,7 @@ pub use record::RECORDED_REQUESTS;
 
 use crate::faults::{Fault, FaultState, Operation};
 use crate::problem::{Problem, new_trace_id};
-use crate::store::{Caller, NoopTransition, Store};
+use crate::store::{Caller, NoopTransitions, Store};
 use auth::authenticate;
 use handlers::{create, delete, disable, enable, get_one, list, update};
 use limits::{bounded_head, problem_for_rejections};
@@ -45,7 +45,7 @@ pub const BASE_PATH: &str = "/public/v1/accounts/api-tokens";
 pub(crate) struct Shared {
     pub(crate) store: Mutex<Store>,
     pub(crate) faults: Mutex<FaultState>,
-    pub(crate) noop: Mutex<NoopTransition>,
+    pub(crate) noop: Mutex<NoopTransitions>,
     pub(crate) admin_secret: String,
     pub(crate) requests: [AtomicU64; 7],
     pub(crate) tokens_created: AtomicU64,
