@@ -10,7 +10,10 @@
 //! * [`merge`]: one deterministic document out of many;
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
 //! * [`import`]: extracting a fragment from a published docs page;
-//! * [`diff`]: what changed in the API between two specs, and whether it breaks users;
+//! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its rooms:
+//!   `model` the data, `walk` operations and parameters, `bodies` request bodies, media types and
+//!   responses, `schema` and `constraints` the schema rules, `security`, `flat` the flattened
+//!   schema, `render` the text, JSON and Markdown reports);
 //! * [`api_listing`]: the public Rust API of a crate, to compare before and after;
 //! * [`regen`]: the whole pipeline and writing or checking its outputs.
 #![deny(missing_docs)]

@@ -36,6 +36,10 @@
 //! assert!(url.starts_with("http://127.0.0.1:"));
 //! # Ok(()) }
 //! ```
+//!
+//! Its rooms: `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
+//! (filters, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
+//! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`).
 #![deny(missing_docs)]
 
 mod faults;

@@ -56,6 +56,13 @@
 //!   it may have reached the server;
 //! * a `tracing` span per operation (`mpt.request`: op, token id, attempts, status, duration);
 //!   secrets never appear in spans, logs, errors or `Debug` output.
+//!
+//! The code has one room per job: `client` (configuration), `hooks` (the hook layer) with
+//! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
+//! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
+//! `list` (filters and paging), `rotation` with `plan` (its saved state), and the types:
+//! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
+//! engine every text goes through).
 #![deny(missing_docs)]
 
 mod bulk;
