@@ -68,7 +68,7 @@ pub struct RotationPlan {
 
 /// When [`RotationPlan::retire`] may disable the old token: once its `lastAccessAt` has not
 /// moved for `period` (checked every `poll`), giving up after `max_wait`
-/// ([`Error::StillInUse`]).
+/// ([`Error::StillInUse`](crate::Error::StillInUse)).
 ///
 /// `lastAccessAt` is approximate: the platform moves it when a session of the token is
 /// refreshed, not on every call. The check compares exact values, so the tolerance is the
@@ -84,7 +84,7 @@ pub struct Quiet {
     pub max_wait: Duration,
 }
 
-/// A rotation started by [`Client::rotate`]: the plan, and the replacement with its secret
+/// A rotation started by [`Client::rotate`](crate::Client::rotate): the plan, and the replacement with its secret
 /// (the only time the SDK hands it over: store it before anything else).
 #[derive(Debug, Clone)]
 pub struct Rotation {
