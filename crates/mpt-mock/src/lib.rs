@@ -39,13 +39,16 @@
 //!
 //! Its rooms: `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
 //! (filters, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
-//! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`).
+//! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`). Beside it,
+//! [`ScriptedServer`] answers what a well-behaved server never would (any status and headers, a
+//! body without length, a delay, a dropped connection), scripted per request.
 #![deny(missing_docs)]
 
 mod faults;
 mod http;
 mod problem;
 mod rql;
+mod scripted;
 mod store;
 
 use std::fmt;
@@ -61,6 +64,7 @@ use tokio::sync::watch;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
+pub use scripted::{Scripted, ScriptedServer};
 #[allow(deprecated)]
 pub use store::{NoopTransition, NoopTransitions};
 

@@ -832,3 +832,49 @@ async fn requests_are_recorded_and_faults_can_aim_at_one_token() {
     api.server.clear_recorded();
     assert!(api.server.recorded().is_empty());
 }
+
+/// The scripted server answers in turn (the last answer again once they run out), with its
+/// headers, with or without a length, late, or not at all; and records each request line.
+#[tokio::test]
+async fn the_scripted_server_answers_as_scripted() {
+    use mpt_mock::{Scripted, ScriptedServer};
+    let server = ScriptedServer::start(vec![
+        Scripted::answer(502, "text/html", "<h1>down</h1>").header("retry-after", "7"),
+        Scripted::answer(200, "application/json", r#"{"a":1}"#).without_length(),
+        Scripted::dropped(),
+        Scripted::answer(200, "application/json", "{}").after(Duration::from_secs(5)),
+    ])
+    .await
+    .unwrap();
+    let http = reqwest::Client::new();
+    let url = |path: &str| format!("{}{path}", server.base_url());
+
+    let first = http.get(url("/one?x=1")).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::BAD_GATEWAY);
+    assert_eq!(first.headers()["retry-after"], "7");
+    assert_eq!(first.headers()["content-type"], "text/html");
+    assert_eq!(first.text().await.unwrap(), "<h1>down</h1>");
+
+    let second = http.post(url("/two")).body("{}").send().await.unwrap();
+    assert!(second.headers().get("content-length").is_none());
+    assert_eq!(second.text().await.unwrap(), r#"{"a":1}"#);
+
+    let third = http.get(url("/three")).send().await;
+    assert!(third.is_err(), "{third:?}");
+
+    let late = http
+        .get(url("/four"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(late.unwrap_err().is_timeout());
+    assert_eq!(
+        server.request_lines(),
+        [
+            "GET /one?x=1 HTTP/1.1",
+            "POST /two HTTP/1.1",
+            "GET /three HTTP/1.1",
+            "GET /four HTTP/1.1",
+        ]
+    );
+}

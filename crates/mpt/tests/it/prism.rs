@@ -5,8 +5,7 @@
 //! (random responses generated from the spec), and runs these tests with `--ignored`, passing
 //! the URLs in `MPT_PRISM_URL` and `MPT_PRISM_DYNAMIC_URL`.
 
-use futures_util::{StreamExt, TryStreamExt};
-use mpt::{Client, Error, Filter, NewToken, RetryPolicy, SortField, TokenStatus, TokenUpdate};
+use crate::common::*;
 
 fn client(var: &str) -> Client {
     let url = std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run .ci/prism"));

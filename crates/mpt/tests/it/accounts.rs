@@ -2,13 +2,7 @@
 //! delete, validation of what a create or update names, response shapes, and a request record
 //! without credentials.
 
-use std::time::Duration;
-
-use mpt::{Client, Error, Filter, NewToken, RetryPolicy, TokenStatus, TokenUpdate};
-use mpt_mock::{
-    DEFAULT_ACCOUNT, DEFAULT_MODULE, KNOWN_MODULES, MockServer, OPERATIONS_ACCOUNT, SeedToken,
-    VENDOR_ACCOUNT,
-};
+use crate::common::*;
 
 fn client(server: &MockServer, secret: &str) -> Client {
     Client::builder()

@@ -1,0 +1,217 @@
+//! Bulk operations: every id reported, failures do not stop the rest, no duplicate creates under
+//! lost answers, and every outcome matching the server's final state under faults.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn bulk_operations_report_every_id_and_keep_going_past_failures() {
+    let (server, client) = start().await;
+    let mut ids: Vec<String> = server
+        .seed_tokens(20, "b", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    ids.insert(5, "TKN-0000-0404".into());
+    let report = client.ensure_disabled_many(ids.clone(), 4).await;
+    assert_eq!(report.results.len(), 21);
+    assert_eq!(
+        report
+            .results
+            .iter()
+            .map(|r| r.0.clone())
+            .collect::<Vec<_>>(),
+        ids,
+        "in the given order"
+    );
+    assert_eq!(report.succeeded().count(), 20);
+    let failed: Vec<_> = report.failed().collect();
+    assert_eq!(failed.len(), 1);
+    assert!(matches!(failed[0], ("TKN-0000-0404", Error::NotFound(_))));
+    assert!(!report.is_complete());
+    let report = client.ensure_active_many(ids[..3].to_vec(), 2).await;
+    assert!(report.is_complete());
+    let report = client.delete_many(ids.clone(), 8).await;
+    assert!(report.is_complete(), "404 counts as done");
+    assert_eq!(server.live_tokens(), 0);
+}
+
+#[tokio::test]
+async fn stale_finds_active_tokens_unused_since_and_never_used() {
+    let (server, client) = start().await;
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(120);
+    let recently = chrono::Utc::now() - chrono::Duration::days(1);
+    server.seed_token(SeedToken::named("old").last_used(long_ago));
+    server.seed_token(SeedToken::named("fresh").last_used(recently));
+    server.seed_token(SeedToken::named("never"));
+    server.seed_token(
+        SeedToken::named("old but off")
+            .last_used(long_ago)
+            .with_status("Disabled"),
+    );
+    let since = chrono::Utc::now() - chrono::Duration::days(90);
+    let stale: Vec<_> = client.stale(since).try_collect::<Vec<_>>().await.unwrap();
+    let names: Vec<_> = stale.iter().map(|t| t.name().unwrap()).collect();
+    assert_eq!(names, ["old", "never"]);
+}
+
+#[tokio::test]
+async fn bulk_creates_under_drops_and_429s_make_no_duplicates() {
+    let server = MockServer::builder()
+        .faults(
+            Faults::none()
+                .with(FaultRule::every(3, Fault::DropAfterProcessing).only([Operation::Create]))
+                .with(
+                    FaultRule::every(
+                        4,
+                        Fault::RateLimited {
+                            retry_after: Duration::ZERO,
+                        },
+                    )
+                    .only([Operation::Create]),
+                ),
+        )
+        .start()
+        .await
+        .unwrap();
+    let client = client_for(&server, fast_retries(5));
+    let creates = (0..40).map(|i| {
+        let client = client.clone();
+        async move { client.create(&new_token(&format!("bulk-{i}"))).await }
+    });
+    let results = futures_util::future::join_all(creates).await;
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert!(ok > 0 && ok < 40, "faults fired: {ok} succeeded");
+    let names: Vec<String> = server
+        .live_token_names()
+        .into_iter()
+        .map(|(_, n)| n)
+        .collect();
+    let unique: HashSet<&String> = names.iter().collect();
+    assert_eq!(
+        unique.len(),
+        names.len(),
+        "a name was created twice: {names:?}"
+    );
+    assert_eq!(
+        server.requests(Operation::Create),
+        40,
+        "no create was sent twice"
+    );
+}
+
+#[tokio::test]
+async fn bulk_disable_under_faults_ends_with_every_token_disabled() {
+    let server = MockServer::builder().start().await.unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(60, "d", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::every(7, Fault::DropAfterProcessing))
+                .with(FaultRule::every(
+                    11,
+                    Fault::RateLimited {
+                        retry_after: Duration::ZERO,
+                    },
+                ))
+                .with(FaultRule::every(13, Fault::Status(503))),
+        )
+        .unwrap();
+    // About 30% of requests fail; ten attempts make a token that never gets through (0.3^10
+    // per request) vanishingly rare, while every kind of fault still hits many tokens.
+    let client = client_for(&server, fast_retries(10));
+    let report = client.ensure_disabled_many(ids.clone(), 16).await;
+    let failures: Vec<_> = report
+        .failed()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    assert!(report.is_complete(), "{failures:?}");
+    assert!(
+        server.total_requests() > 70,
+        "the faults fired and were retried"
+    );
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+}
+
+/// Seeds `n` tokens, a fifth of them Disabled; returns their ids and revisions.
+fn seed_fleet(server: &MockServer, n: usize) -> (Vec<String>, HashMap<String, (String, i32)>) {
+    let mut ids = Vec::new();
+    let mut before = HashMap::new();
+    for i in 0..n {
+        let status = if i % 5 == 0 { "Disabled" } else { "Active" };
+        let t = server.seed_token(SeedToken::named(format!("fleet-{i}")).with_status(status));
+        before.insert(
+            t.id.clone(),
+            (status.to_string(), server.token_revision(&t.id).unwrap()),
+        );
+        ids.push(t.id);
+    }
+    (ids, before)
+}
+
+/// Every reported outcome against the mock's final state and revisions: `Changed` only where
+/// the revision moved by this one change, `Unchanged` only where it did not move.
+fn check_outcomes(
+    server: &MockServer,
+    report: mpt::BulkReport<Outcome>,
+    before: &HashMap<String, (String, i32)>,
+) -> (usize, usize, usize) {
+    let (mut changed, mut unchanged, mut unconfirmed) = (0, 0, 0);
+    for (id, result) in report {
+        let outcome = result.unwrap_or_else(|e| panic!("{id}: {e}"));
+        let (was, revision) = &before[&id];
+        let now = server.token_revision(&id).unwrap();
+        assert_eq!(
+            server.token_status(&id).as_deref(),
+            Some("Disabled"),
+            "{id}"
+        );
+        match outcome {
+            Outcome::Changed(_) => {
+                assert_eq!(was, "Active", "{id}");
+                assert_eq!(now, revision + 1, "{id}: Changed by this one change");
+                changed += 1;
+            }
+            Outcome::Unchanged(_) => {
+                assert_eq!(now, *revision, "{id}: Unchanged but the revision moved");
+                unchanged += 1;
+            }
+            Outcome::Unconfirmed(_) => unconfirmed += 1,
+        }
+    }
+    (changed, unchanged, unconfirmed)
+}
+
+/// 2,000 tokens, a fifth pre-disabled, `fault` on every tenth disable: the counts of
+/// `Changed`, `Unchanged` and `Unconfirmed`, each checked against the final state.
+async fn fleet_under(fault: Fault) -> (usize, usize, usize) {
+    let server = MockServer::start().await.unwrap();
+    let client = admin(&server);
+    let (ids, before) = seed_fleet(&server, 2_000);
+    server
+        .set_faults(Faults::none().with(FaultRule::every(10, fault).only([Operation::Disable])))
+        .unwrap();
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    check_outcomes(&server, report, &before)
+}
+
+/// 10% of disable answers dropped after processing.
+#[tokio::test]
+async fn bulk_outcomes_match_the_final_state_under_dropped_answers() {
+    let (changed, unchanged, unconfirmed) = fleet_under(Fault::DropAfterProcessing).await;
+    assert_eq!(unchanged, 400, "the pre-disabled fifth");
+    assert_eq!(changed + unconfirmed, 1_600);
+    assert!(unconfirmed >= 100, "{unconfirmed}: the dropped answers");
+}
+
+/// 10% of disables answered 200 with cut-off JSON: none reported failed, all `Changed`.
+#[tokio::test]
+async fn bulk_outcomes_match_the_final_state_under_truncated_answers() {
+    let counts = fleet_under(Fault::MalformedJson).await;
+    assert_eq!(counts, (1_600, 400, 0));
+}

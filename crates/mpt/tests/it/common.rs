@@ -1,0 +1,87 @@
+//! What every test here shares: the imports, clients of the mock and of a scripted server, and
+//! fast retries.
+
+pub use std::collections::{HashMap, HashSet};
+pub use std::sync::{Arc, Mutex};
+pub use std::time::{Duration, Instant};
+
+pub use futures_util::{StreamExt, TryStreamExt};
+pub use mpt::{
+    Action, Client, Error, Filter, NewToken, Outcome, RetryPolicy, RotationPhase, RotationPlan,
+    SortField, TokenStatus, TokenUpdate,
+};
+pub use mpt_mock::{
+    DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, KNOWN_MODULES, MockServer,
+    NoopTransitions, OPERATIONS_ACCOUNT, Operation, Scripted, ScriptedServer, SeedToken,
+    VENDOR_ACCOUNT,
+};
+
+/// Retries `attempts` times, quickly.
+pub fn fast_retries(attempts: u32) -> RetryPolicy {
+    RetryPolicy {
+        base_delay: Duration::from_millis(5),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::attempts(attempts)
+    }
+}
+
+/// A client of the mock with its admin (Operations) secret and `retry`.
+pub fn client_for(server: &MockServer, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
+/// A client of the mock with its admin secret and three quick attempts.
+pub fn admin(server: &MockServer) -> Client {
+    client_for(server, fast_retries(3))
+}
+
+/// A fresh mock and its admin client.
+pub async fn start() -> (MockServer, Client) {
+    let server = MockServer::start().await.unwrap();
+    let client = admin(&server);
+    (server, client)
+}
+
+/// A create of `name` in the default account with the default module.
+pub fn new_token(name: &str) -> NewToken {
+    NewToken::new(DEFAULT_ACCOUNT, name)
+        .module(DEFAULT_MODULE)
+        .description("made by a test")
+}
+
+/// A client of a scripted server (for answers the mock never gives), without retries.
+pub fn canned_client(server: &ScriptedServer, secret: &str) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .api_token(secret)
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap()
+}
+
+/// One scripted answer.
+pub fn reply(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Scripted {
+    Scripted::answer(status, content_type, body)
+}
+
+/// A scripted server answering with `replies` in turn (the last one again once they run out).
+pub async fn canned(replies: Vec<Scripted>) -> ScriptedServer {
+    ScriptedServer::start(replies).await.unwrap()
+}
+
+/// A scripted server answering every request with `status`, `headers` and a JSON `body`.
+pub async fn answering(status: u16, headers: &[(&str, &str)], body: String) -> ScriptedServer {
+    let answer = headers.iter().fold(
+        Scripted::answer(status, "application/json", body),
+        |answer, (name, value)| answer.header(*name, *value),
+    );
+    ScriptedServer::start(vec![answer]).await.unwrap()
+}
+
+/// A token as the API answers it.
+pub const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;

@@ -1,0 +1,15 @@
+//! The facade over real HTTP on loopback: against the mock server (the platform's rules), a
+//! scripted server (answers the mock never gives) and, in CI, Prism (`prism::`, ignored unless
+//! `.ci/prism` runs it). One test binary, one module per topic.
+
+mod common;
+
+mod accounts;
+mod bulk;
+mod first_use;
+mod lifecycle;
+mod operations;
+mod prism;
+mod rotation;
+mod secrets;
+mod transport;
