@@ -4,32 +4,23 @@ use std::path::Path;
 use std::process::{Command, ExitCode};
 use std::time::Instant;
 
+use crate::error::{Error, Result};
+
 fn cargo() -> Command {
     Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
 }
 
-fn io_error(what: &str, e: std::io::Error) -> mpt_codegen::Error {
-    mpt_codegen::Error::Io {
-        path: what.into(),
-        source: e,
-    }
-}
-
-fn run_cargo(root: &Path, args: &[&str]) -> mpt_codegen::Result<bool> {
+fn run_cargo(root: &Path, args: &[&str]) -> Result<bool> {
     let status = cargo()
         .current_dir(root)
         .env("MPT_BENCH_FROM_XTASK", "1")
         .args(args)
         .status()
-        .map_err(|e| io_error("cargo", e))?;
+        .map_err(Error::spawn("cargo"))?;
     Ok(status.success())
 }
 
-pub fn run(
-    root: &Path,
-    consumer_build: bool,
-    only_consumer_build: bool,
-) -> mpt_codegen::Result<ExitCode> {
+pub fn run(root: &Path, consumer_build: bool, only_consumer_build: bool) -> Result<ExitCode> {
     if only_consumer_build {
         println!("\n{}", consumer_builds(root)?);
         return Ok(ExitCode::SUCCESS);
@@ -41,17 +32,15 @@ pub fn run(
         let mut args = vec!["bench", "--quiet", "--locked"];
         args.extend(bench);
         if !run_cargo(root, &args)? {
-            eprintln!("error: cargo {} failed", args.join(" "));
-            return Ok(ExitCode::from(2));
+            return Err(Error::Failed {
+                command: format!("cargo {}", args.join(" ")),
+            });
         }
     }
     let mut table = String::new();
     for part in ["sdk.md", "codegen.md"] {
         let path = root.join("target/bench").join(part);
-        table.push_str(
-            &std::fs::read_to_string(&path)
-                .map_err(|e| io_error(&path.display().to_string(), e))?,
-        );
+        table.push_str(&std::fs::read_to_string(&path).map_err(Error::io(&path))?);
         table.push('\n');
     }
     if consumer_build {
@@ -68,7 +57,7 @@ pub fn run(
 }
 
 /// Clean release builds of a tiny crate on the facade and on reqwest + serde alone.
-fn consumer_builds(root: &Path) -> mpt_codegen::Result<String> {
+fn consumer_builds(root: &Path) -> Result<String> {
     let facade = root.join("crates/mpt").display().to_string();
     let cases = [
         ("facade (mpt)", format!("mpt = {{ path = {facade:?} }}\ntokio = {{ version = \"1\", features = [\"macros\", \"rt\"] }}"),
@@ -82,32 +71,31 @@ fn consumer_builds(root: &Path) -> mpt_codegen::Result<String> {
     for (i, (name, deps, main)) in cases.iter().enumerate() {
         let dir = root.join(format!("target/bench/consumer-{i}"));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("src")).map_err(|e| io_error("consumer crate", e))?;
+        std::fs::create_dir_all(dir.join("src")).map_err(Error::io(&dir))?;
         let manifest = format!(
             "[package]\nname = \"consumer{i}\"\nversion = \"0.0.0\"\nedition = \"2024\"\n\n[workspace]\n\n[dependencies]\n{deps}\n"
         );
-        std::fs::write(dir.join("Cargo.toml"), manifest)
-            .map_err(|e| io_error("consumer crate", e))?;
-        std::fs::write(dir.join("src/main.rs"), main).map_err(|e| io_error("consumer crate", e))?;
+        std::fs::write(dir.join("Cargo.toml"), manifest).map_err(Error::io(&dir))?;
+        std::fs::write(dir.join("src/main.rs"), main).map_err(Error::io(&dir))?;
         // Resolve first (not timed), then time a clean build in its own target directory.
         cargo()
             .current_dir(&dir)
             .args(["fetch", "--quiet"])
             .status()
-            .map_err(|e| io_error("cargo", e))?;
+            .map_err(Error::spawn("cargo"))?;
         let started = Instant::now();
         let ok = cargo()
             .current_dir(&dir)
             .args(["build", "--release", "--quiet", "--offline"])
             .status()
-            .map_err(|e| io_error("cargo", e))?
+            .map_err(Error::spawn("cargo"))?
             .success();
         let elapsed = started.elapsed();
         let tree = cargo()
             .current_dir(&dir)
             .args(["tree", "--prefix", "none", "-e", "normal", "--offline"])
             .output()
-            .map_err(|e| io_error("cargo", e))?;
+            .map_err(Error::spawn("cargo"))?;
         let mut crates: Vec<&str> = std::str::from_utf8(&tree.stdout)
             .unwrap_or("")
             .lines()

@@ -12,6 +12,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
+use crate::error::{Error, Result};
+
 /// The longest hand-written source file, in lines.
 pub const MAX_LINES: usize = 500;
 
@@ -53,7 +55,7 @@ const UNTRACKED: &[(&str, &str)] = &[
 ];
 
 /// Runs every check; exit 1 listing each problem.
-pub fn run(root: &Path) -> Result<ExitCode, String> {
+pub fn run(root: &Path) -> Result<ExitCode> {
     let mut problems = Vec::new();
     tracked_files(root, &mut problems);
     gitignore(root, &mut problems);
@@ -117,9 +119,9 @@ fn gitignore(root: &Path, problems: &mut Vec<String>) {
     }
 }
 
-fn crate_dirs(root: &Path) -> Result<Vec<PathBuf>, String> {
+fn crate_dirs(root: &Path) -> Result<Vec<PathBuf>> {
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("crates"))
-        .map_err(|e| format!("{}: {e}", root.join("crates").display()))?
+        .map_err(Error::io(root.join("crates")))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.join("Cargo.toml").is_file())
         .collect();

@@ -1,0 +1,51 @@
+//! `cargo xtask diff OLD NEW`: what changed in the API, whether it breaks users, the bump.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use mpt_codegen::amend::Amendments;
+use mpt_codegen::diff;
+use mpt_codegen::regen::Layout;
+
+use crate::error::Result;
+use crate::flags::{FailOn, Format};
+use crate::{crate_version, with_exposure};
+
+/// Prints the report of `old` → `new` in `format`; exit 1 when `fail_on` is reached.
+pub fn run(
+    root: &Path,
+    layout: &Layout,
+    old: &Path,
+    new: &Path,
+    format: Format,
+    fail_on: Option<FailOn>,
+) -> Result<ExitCode> {
+    let amendments = Amendments::read(&layout.amendments)?;
+    let old_doc = diff::load_side(old, &amendments)?;
+    let new_doc = diff::load_side(new, &amendments)?;
+    let report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    let report = with_exposure(root, report, &old_doc);
+    match format {
+        Format::Text => print!("{}", report.text()),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).unwrap_or_default()
+        ),
+        Format::Markdown => print!(
+            "{}",
+            report.markdown(&crate_version(root, "mpt-api"), &crate_version(root, "mpt"))
+        ),
+    }
+    let failed = match fail_on {
+        Some(FailOn::Breaking) => report.is_breaking(),
+        Some(FailOn::PotentiallyBreaking) => {
+            report.is_breaking() || report.count(diff::Level::PotentiallyBreaking) > 0
+        }
+        None => false,
+    };
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,89 @@
+//! The command line: every flag of every command, in one place.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "cargo xtask",
+    about = "Repository tasks for the Marketplace SDK"
+)]
+pub struct Cli {
+    /// Repository root to work in (default: the clone `cargo xtask` runs in).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Merge the fragments, apply the amendments and regenerate the client; only files whose
+    /// content changed are written.
+    Regen {
+        /// Write nothing; exit 1 listing every stale file with a short diff.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Run every benchmark (SDK against the mock server, codegen scaling; optionally the consumer
+    /// build) and print one Markdown table. See BENCHMARKS.md.
+    Bench {
+        /// Also time a clean release build of a tiny crate using the facade vs reqwest + serde
+        /// (several minutes).
+        #[arg(long)]
+        consumer_build: bool,
+        /// Run only the consumer build comparison.
+        #[arg(long)]
+        consumer_build_only: bool,
+    },
+    /// Compare two specs and say what changed in the API, whether it breaks users, and the
+    /// version bump. Each side is a merged spec (JSON) or a directory of per-operation
+    /// documents (merged with our rules). Exit 0; 1 with `--fail-on breaking` when something
+    /// breaks; 2 for bad input.
+    Diff {
+        /// The old spec (file or directory of fragments).
+        old: PathBuf,
+        /// The new spec (file or directory of fragments).
+        new: PathBuf,
+        /// How to print the report.
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// Exit 1 when a change of this level (or worse) is found.
+        #[arg(long, value_enum)]
+        fail_on: Option<FailOn>,
+    },
+    /// Check the repository's hygiene: no tracked caches, crate roots documented, no import
+    /// circles between a crate's files, no over-long hand-written files. Exit 1 listing problems.
+    Tidy,
+    /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
+    /// openapi/fragments/, named after its operation.
+    Import {
+        /// The pages to import.
+        #[arg(required = true)]
+        pages: Vec<PathBuf>,
+        /// Replace an existing fragment even when it defines a different operation.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+/// How `diff` prints its report.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum Format {
+    /// A line per change.
+    Text,
+    /// One JSON document.
+    Json,
+    /// Summary, version advice, a table and a CHANGELOG draft.
+    Markdown,
+}
+
+/// The level that makes `diff` fail.
+#[derive(Clone, Copy, clap::ValueEnum)]
+pub enum FailOn {
+    /// Breaking changes.
+    Breaking,
+    /// Breaking or potentially breaking changes.
+    PotentiallyBreaking,
+}
