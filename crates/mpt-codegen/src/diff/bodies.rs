@@ -104,10 +104,7 @@ impl Walk<'_> {
             let oat = format!("{old_at}/content/{}", escape_token(media));
             match news_by_key.get(&key(media)).map(|(m, n)| (*m, *n)) {
                 None => self.push(
-                    match direction {
-                        Direction::Request => "request-media-type-removed",
-                        Direction::Response => "response-media-type-removed",
-                    },
+                    direction.pick("request-media-type-removed", "response-media-type-removed"),
                     Level::Breaking,
                     format!("{what}: media type `{media}` removed"),
                     Some(&oat),
@@ -130,10 +127,7 @@ impl Walk<'_> {
         }
         for media in news.keys().filter(|m| !olds_keys.contains(&key(m))) {
             self.push(
-                match direction {
-                    Direction::Request => "request-media-type-added",
-                    Direction::Response => "response-media-type-added",
-                },
+                direction.pick("request-media-type-added", "response-media-type-added"),
                 Level::NonBreaking,
                 format!("{what}: media type `{media}` added"),
                 None,

@@ -24,10 +24,7 @@ impl Walk<'_> {
         oat: Option<&str>,
         nat: Option<&str>,
     ) {
-        let dir = match direction {
-            Direction::Request => "request",
-            Direction::Response => "response",
-        };
+        let dir = direction.pick("request", "response");
         for (keyword, lower, _) in BOUNDS {
             let (ob, nb) = (
                 o.bounds.get(keyword).copied(),
@@ -139,11 +136,10 @@ impl Walk<'_> {
                 Direction::Response => Level::Breaking,
             };
             self.push(
-                if direction == Direction::Request {
-                    "request-property-became-enum"
-                } else {
-                    "response-property-became-enum"
-                },
+                direction.pick(
+                    "request-property-became-enum",
+                    "response-property-became-enum",
+                ),
                 level,
                 format!("{label}: now takes only the listed values (an enum)"),
                 oat,
@@ -249,16 +245,8 @@ impl Walk<'_> {
                     &format!("{label}|{kind}[{key}]"),
                 ),
                 None => self.push(
-                    if direction == Direction::Request {
-                        "request-branch-removed"
-                    } else {
-                        "response-branch-removed"
-                    },
-                    if direction == Direction::Request {
-                        Level::Breaking
-                    } else {
-                        Level::NonBreaking
-                    },
+                    direction.pick("request-branch-removed", "response-branch-removed"),
+                    direction.pick(Level::Breaking, Level::NonBreaking),
                     format!("{label}: {kind} branch `{key}` removed"),
                     Some(obat),
                     nat,
@@ -267,16 +255,8 @@ impl Walk<'_> {
         }
         for (key, (_, nbat)) in nnamed.iter().filter(|(k, _)| !onamed.contains_key(*k)) {
             self.push(
-                if direction == Direction::Request {
-                    "request-branch-added"
-                } else {
-                    "response-branch-added"
-                },
-                if direction == Direction::Request {
-                    Level::NonBreaking
-                } else {
-                    Level::Breaking
-                },
+                direction.pick("request-branch-added", "response-branch-added"),
+                direction.pick(Level::NonBreaking, Level::Breaking),
                 format!("{label}: {kind} branch `{key}` added"),
                 oat,
                 Some(nbat),

@@ -112,3 +112,13 @@ pub(super) enum Direction {
     /// What the client reads.
     Response,
 }
+
+impl Direction {
+    /// `request` for a request, `response` for a response: a rule's name or level by direction.
+    pub(super) fn pick<T>(self, request: T, response: T) -> T {
+        match self {
+            Direction::Request => request,
+            Direction::Response => response,
+        }
+    }
+}

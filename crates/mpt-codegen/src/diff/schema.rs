@@ -89,10 +89,7 @@ impl Walk<'_> {
             // An optional response field is an `Option` in the generated types already: a null
             // decodes as `None`.
             let absorbed = direction == Direction::Response && optional;
-            let breaking = match direction {
-                Direction::Request => o.nullable,
-                Direction::Response => n.nullable && !absorbed,
-            };
+            let breaking = direction.pick(o.nullable, n.nullable && !absorbed);
             self.push(
                 if n.nullable {
                     "nullable-added"
@@ -156,10 +153,7 @@ impl Walk<'_> {
                 Direction::Response => (Level::Breaking, None),
             };
             self.push(
-                match direction {
-                    Direction::Request => "request-enum-value-added",
-                    Direction::Response => "response-enum-value-added",
-                },
+                direction.pick("request-enum-value-added", "response-enum-value-added"),
                 level,
                 format!("{label}: enum value {} added", show(value)),
                 oat,
@@ -171,14 +165,8 @@ impl Walk<'_> {
         }
         for value in ov.iter().filter(|v| !nv.contains(v)) {
             self.push(
-                match direction {
-                    Direction::Request => "request-enum-value-removed",
-                    Direction::Response => "response-enum-value-removed",
-                },
-                match direction {
-                    Direction::Request => Level::Breaking,
-                    Direction::Response => Level::NonBreaking,
-                },
+                direction.pick("request-enum-value-removed", "response-enum-value-removed"),
+                direction.pick(Level::Breaking, Level::NonBreaking),
                 format!("{label}: enum value {} removed", show(value)),
                 oat,
                 nat,
@@ -255,10 +243,7 @@ impl Walk<'_> {
             };
             let (was, is) = (o.required.contains(name), n.required.contains(name));
             if was != is {
-                let breaking = match direction {
-                    Direction::Request => is,
-                    Direction::Response => was,
-                };
+                let breaking = direction.pick(is, was);
                 self.push(
                     match (direction, is) {
                         (Direction::Request, true) => "request-property-became-required",
