@@ -122,28 +122,24 @@ impl Walk<'_> {
                 Level::NonBreaking
             };
             match tighter {
-                Some(b) if b.keys().eq(alt.keys()) => self.push(
-                    "security-scope-added",
-                    Level::Breaking,
-                    format!(
-                        "security alternative `{}` now needs `{}`",
-                        show(alt),
-                        show(b)
-                    ),
-                    Some(&oat),
-                    Some(&nat),
-                ),
-                Some(b) => self.push(
-                    "security-alternative-tightened",
-                    level,
-                    format!(
-                        "security alternative `{}` now needs `{}`",
-                        show(alt),
-                        show(b)
-                    ),
-                    Some(&oat),
-                    Some(&nat),
-                ),
+                Some(b) => {
+                    let (rule, level) = if b.keys().eq(alt.keys()) {
+                        ("security-scope-added", Level::Breaking)
+                    } else {
+                        ("security-alternative-tightened", level)
+                    };
+                    self.push(
+                        rule,
+                        level,
+                        format!(
+                            "security alternative `{}` now needs `{}`",
+                            show(alt),
+                            show(b)
+                        ),
+                        Some(&oat),
+                        Some(&nat),
+                    )
+                }
                 None => {
                     self.push(
                         "security-alternative-removed",
