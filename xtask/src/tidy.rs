@@ -36,10 +36,6 @@ pub const LONG_FILES: &[(&str, &str)] = &[
         "the merge with its ref and cycle checks; to split next",
     ),
     (
-        "crates/mpt-mock/src/lib.rs",
-        "the mock's public handle and builder; to split next",
-    ),
-    (
         "crates/mpt/src/list.rs",
         "filters and the list request (514 lines, 400 without its tests)",
     ),

@@ -37,40 +37,44 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Its rooms: `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
+//! Its rooms: the handle here, `builder` (settings before it starts), `seed` (what tests seed and
+//! what it records), `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
 //! (filters, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
 //! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`). Beside it,
 //! [`ScriptedServer`] answers what a well-behaved server never would (any status and headers, a
 //! body without length, a delay, a dropped connection), scripted per request.
 #![deny(missing_docs)]
 
+mod builder;
 mod faults;
 mod http;
 mod problem;
 mod rql;
 mod scripted;
+mod seed;
 mod store;
 
 use std::fmt;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
 use mpt_api::TokenSecret;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use builder::MockServerBuilder;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use scripted::{Scripted, ScriptedServer};
+pub use seed::{RecordedRequest, SeedToken, Seeded};
 #[allow(deprecated)]
 pub use store::{NoopTransition, NoopTransitions};
 
 use crate::faults::FaultState;
 use crate::http::{Shared, lock};
-use crate::store::{Account, Actor, NewToken, Status, Store};
+use crate::store::{Account, Actor, NewToken, Status};
 
 /// The account seeded tokens belong to unless told otherwise (a Client account).
 pub const DEFAULT_ACCOUNT: &str = "ACC-0000-0001";
@@ -87,253 +91,6 @@ pub const KNOWN_MODULES: [&str; 4] = [DEFAULT_MODULE, "MOD-2310", "MOD-4521", "M
 
 fn all_modules() -> Vec<String> {
     KNOWN_MODULES.iter().map(|m| m.to_string()).collect()
-}
-
-/// A token to put in the store directly, bypassing the API.
-#[derive(Debug, Clone)]
-pub struct SeedToken {
-    /// Display name.
-    pub name: String,
-    /// Owning account (created as a Client account if unknown).
-    pub account_id: String,
-    /// Optional description.
-    pub description: Option<String>,
-    /// Module ids.
-    pub modules: Vec<String>,
-    /// Its status: `Active`, `Disabled`, `Deleted`, or any other string (an unknown state).
-    pub status: String,
-    /// When its secret was last used.
-    pub last_access_at: Option<DateTime<Utc>>,
-    /// When it was made (default: now, on the mock's clock).
-    pub created_at: Option<DateTime<Utc>>,
-    /// Its secret (default: a random `idt:<id>:<hex>`).
-    pub secret: Option<String>,
-}
-
-impl SeedToken {
-    /// An Active token with this name in [`DEFAULT_ACCOUNT`], with [`DEFAULT_MODULE`].
-    pub fn named(name: impl Into<String>) -> SeedToken {
-        SeedToken {
-            name: name.into(),
-            account_id: DEFAULT_ACCOUNT.into(),
-            description: None,
-            modules: vec![DEFAULT_MODULE.into()],
-            status: "Active".into(),
-            last_access_at: None,
-            created_at: None,
-            secret: None,
-        }
-    }
-
-    /// In this account.
-    pub fn in_account(mut self, account_id: impl Into<String>) -> SeedToken {
-        self.account_id = account_id.into();
-        self
-    }
-
-    /// With this status.
-    pub fn with_status(mut self, status: impl Into<String>) -> SeedToken {
-        self.status = status.into();
-        self
-    }
-
-    /// With this description.
-    pub fn with_description(mut self, description: impl Into<String>) -> SeedToken {
-        self.description = Some(description.into());
-        self
-    }
-
-    /// Last used at this time.
-    pub fn last_used(mut self, at: DateTime<Utc>) -> SeedToken {
-        self.last_access_at = Some(at);
-        self
-    }
-
-    /// With this secret instead of a random one (for a configuration that must know it in
-    /// advance). It must not be another token's or the admin secret.
-    pub fn with_secret(mut self, secret: impl Into<String>) -> SeedToken {
-        self.secret = Some(secret.into());
-        self
-    }
-
-    /// Made at this time (in the past, say).
-    pub fn created(mut self, at: DateTime<Utc>) -> SeedToken {
-        self.created_at = Some(at);
-        self
-    }
-
-    /// With these modules instead of [`DEFAULT_MODULE`].
-    pub fn with_modules<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> SeedToken {
-        self.modules = ids.into_iter().map(Into::into).collect();
-        self
-    }
-}
-
-/// A request the mock received, as [`MockServer::recorded`] gives it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RecordedRequest {
-    /// `GET`, `POST`, ...
-    pub method: String,
-    /// The path, e.g. `/public/v1/accounts/api-tokens/TKN-1/disable`.
-    pub path: String,
-    /// The raw query string, without `?`.
-    pub query: Option<String>,
-    /// Every header, names in lower case; `authorization`'s value is `[REDACTED]`.
-    pub headers: Vec<(String, String)>,
-    /// The body, as text (empty for none).
-    pub body: String,
-}
-
-impl RecordedRequest {
-    /// The first value of a header (name in any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A seeded token's id and secret.
-#[derive(Debug, Clone)]
-pub struct Seeded {
-    /// `TKN-dddd-dddd`.
-    pub id: String,
-    /// Its secret (redacted in `Debug`).
-    pub secret: TokenSecret,
-}
-
-/// How to start a [`MockServer`].
-#[derive(Debug, Clone, Default)]
-pub struct MockServerBuilder {
-    port: u16,
-    admin_secret: Option<String>,
-    faults: Faults,
-    noop: NoopTransitions,
-    seed: usize,
-    /// Recording off (it is on unless told).
-    no_recording: bool,
-    clock_skew: chrono::TimeDelta,
-    accounts: Vec<(String, String, String)>,
-}
-
-impl MockServerBuilder {
-    /// Whether to keep a copy of each request for [`MockServer::recorded`] (default on; the
-    /// `mpt-mock` binary turns it off).
-    pub fn record_requests(mut self, on: bool) -> Self {
-        self.no_recording = !on;
-        self
-    }
-
-    /// Listen on this loopback port (default 0: any free port).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Use this admin secret instead of a random one.
-    pub fn admin_secret(mut self, secret: impl Into<String>) -> Self {
-        self.admin_secret = Some(secret.into());
-        self
-    }
-
-    /// Start with these faults.
-    pub fn faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// What enabling an Active token (disabling a Disabled one) answers.
-    pub fn noop_transitions(mut self, noop: NoopTransitions) -> Self {
-        self.noop = noop;
-        self
-    }
-
-    /// The former name of [`MockServerBuilder::noop_transitions`].
-    #[deprecated(since = "0.2.0", note = "renamed `noop_transitions`")]
-    pub fn noop_transition(self, noop: NoopTransitions) -> Self {
-        self.noop_transitions(noop)
-    }
-
-    /// Adds an account (id, display name, and type: `Client`, `Vendor` or `Operations`) with
-    /// every known module enabled, beside the three seeded ones.
-    pub fn account(
-        mut self,
-        id: impl Into<String>,
-        name: impl Into<String>,
-        kind: impl Into<String>,
-    ) -> Self {
-        self.accounts.push((id.into(), name.into(), kind.into()));
-        self
-    }
-
-    /// Run the mock's clock this far off the machine's (ahead when positive): every time it
-    /// writes (`audit`, `lastAccessAt`) is off by it, as a platform whose clock differs from
-    /// the client's would be.
-    pub fn clock_skew(mut self, skew: chrono::TimeDelta) -> Self {
-        self.clock_skew = skew;
-        self
-    }
-
-    /// Seed this many Active tokens (`token-1`, `token-2`, ...) in [`DEFAULT_ACCOUNT`].
-    pub fn seed(mut self, tokens: usize) -> Self {
-        self.seed = tokens;
-        self
-    }
-
-    /// Binds and starts serving on the current tokio runtime. Faults that fail
-    /// [`Faults::validate`] are refused (`InvalidInput`, naming the rule).
-    pub async fn start(self) -> std::io::Result<MockServer> {
-        self.faults
-            .validate()
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
-        let addr = listener.local_addr()?;
-        let mut store = Store::default();
-        let seeded = [
-            (DEFAULT_ACCOUNT, "Mock Client", "Client"),
-            (VENDOR_ACCOUNT, "Mock Vendor", "Vendor"),
-            (OPERATIONS_ACCOUNT, "Mock Operations", "Operations"),
-        ]
-        .map(|(id, name, kind)| (id.to_string(), name.to_string(), kind.to_string()));
-        for (id, name, kind) in seeded.into_iter().chain(self.accounts) {
-            store.put_account(Account {
-                id,
-                name,
-                kind,
-                modules: all_modules(),
-            });
-        }
-        let shared = Arc::new(Shared {
-            store: Mutex::new(store),
-            faults: Mutex::new(FaultState::new(self.faults)),
-            noop: Mutex::new(self.noop),
-            admin_secret: self
-                .admin_secret
-                .unwrap_or_else(|| format!("mock-admin:{:032x}", fastrand::u128(..))),
-            requests: Default::default(),
-            tokens_created: AtomicU64::new(0),
-            recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
-            recorded: Mutex::new(std::collections::VecDeque::new()),
-            clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
-        });
-        let (shutdown, watcher) = watch::channel(false);
-        tokio::spawn(http::serve(
-            listener,
-            http::router(Arc::clone(&shared)),
-            watcher,
-        ));
-        let server = MockServer {
-            addr,
-            base_url: format!("http://{addr}"),
-            shared,
-            shutdown,
-        };
-        for i in 1..=self.seed {
-            server.seed_token(SeedToken::named(format!("token-{i}")));
-        }
-        Ok(server)
-    }
 }
 
 /// A running mock server. Dropping it stops the server.

@@ -1,0 +1,148 @@
+//! [`MockServerBuilder`]: the mock's settings before it starts.
+
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::faults::{FaultState, Faults};
+use crate::http::{self, Shared};
+use crate::store::{Account, NoopTransitions, Store};
+use crate::{
+    DEFAULT_ACCOUNT, MockServer, OPERATIONS_ACCOUNT, SeedToken, VENDOR_ACCOUNT, all_modules,
+};
+
+/// How to start a [`MockServer`].
+#[derive(Debug, Clone, Default)]
+pub struct MockServerBuilder {
+    port: u16,
+    admin_secret: Option<String>,
+    faults: Faults,
+    noop: NoopTransitions,
+    seed: usize,
+    /// Recording off (it is on unless told).
+    no_recording: bool,
+    clock_skew: chrono::TimeDelta,
+    accounts: Vec<(String, String, String)>,
+}
+
+impl MockServerBuilder {
+    /// Whether to keep a copy of each request for [`MockServer::recorded`] (default on; the
+    /// `mpt-mock` binary turns it off).
+    pub fn record_requests(mut self, on: bool) -> Self {
+        self.no_recording = !on;
+        self
+    }
+
+    /// Listen on this loopback port (default 0: any free port).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Use this admin secret instead of a random one.
+    pub fn admin_secret(mut self, secret: impl Into<String>) -> Self {
+        self.admin_secret = Some(secret.into());
+        self
+    }
+
+    /// Start with these faults.
+    pub fn faults(mut self, faults: Faults) -> Self {
+        self.faults = faults;
+        self
+    }
+
+    /// What enabling an Active token (disabling a Disabled one) answers.
+    pub fn noop_transitions(mut self, noop: NoopTransitions) -> Self {
+        self.noop = noop;
+        self
+    }
+
+    /// The former name of [`MockServerBuilder::noop_transitions`].
+    #[deprecated(since = "0.2.0", note = "renamed `noop_transitions`")]
+    pub fn noop_transition(self, noop: NoopTransitions) -> Self {
+        self.noop_transitions(noop)
+    }
+
+    /// Adds an account (id, display name, and type: `Client`, `Vendor` or `Operations`) with
+    /// every known module enabled, beside the three seeded ones.
+    pub fn account(
+        mut self,
+        id: impl Into<String>,
+        name: impl Into<String>,
+        kind: impl Into<String>,
+    ) -> Self {
+        self.accounts.push((id.into(), name.into(), kind.into()));
+        self
+    }
+
+    /// Run the mock's clock this far off the machine's (ahead when positive): every time it
+    /// writes (`audit`, `lastAccessAt`) is off by it, as a platform whose clock differs from
+    /// the client's would be.
+    pub fn clock_skew(mut self, skew: chrono::TimeDelta) -> Self {
+        self.clock_skew = skew;
+        self
+    }
+
+    /// Seed this many Active tokens (`token-1`, `token-2`, ...) in [`DEFAULT_ACCOUNT`].
+    pub fn seed(mut self, tokens: usize) -> Self {
+        self.seed = tokens;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime. Faults that fail
+    /// [`Faults::validate`] are refused (`InvalidInput`, naming the rule).
+    pub async fn start(self) -> std::io::Result<MockServer> {
+        self.faults
+            .validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], self.port))).await?;
+        let addr = listener.local_addr()?;
+        let mut store = Store::default();
+        let seeded = [
+            (DEFAULT_ACCOUNT, "Mock Client", "Client"),
+            (VENDOR_ACCOUNT, "Mock Vendor", "Vendor"),
+            (OPERATIONS_ACCOUNT, "Mock Operations", "Operations"),
+        ]
+        .map(|(id, name, kind)| (id.to_string(), name.to_string(), kind.to_string()));
+        for (id, name, kind) in seeded.into_iter().chain(self.accounts) {
+            store.put_account(Account {
+                id,
+                name,
+                kind,
+                modules: all_modules(),
+            });
+        }
+        let shared = Arc::new(Shared {
+            store: Mutex::new(store),
+            faults: Mutex::new(FaultState::new(self.faults)),
+            noop: Mutex::new(self.noop),
+            admin_secret: self
+                .admin_secret
+                .unwrap_or_else(|| format!("mock-admin:{:032x}", fastrand::u128(..))),
+            requests: Default::default(),
+            tokens_created: AtomicU64::new(0),
+            recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
+            recorded: Mutex::new(std::collections::VecDeque::new()),
+            clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
+        });
+        let (shutdown, watcher) = watch::channel(false);
+        tokio::spawn(http::serve(
+            listener,
+            http::router(Arc::clone(&shared)),
+            watcher,
+        ));
+        let server = MockServer {
+            addr,
+            base_url: format!("http://{addr}"),
+            shared,
+            shutdown,
+        };
+        for i in 1..=self.seed {
+            server.seed_token(SeedToken::named(format!("token-{i}")));
+        }
+        Ok(server)
+    }
+}
