@@ -39,7 +39,7 @@
 //!
 //! Its rooms: the handle here, `builder` (settings before it starts), `seed` (what tests seed and
 //! what it records), `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
-//! (filters, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
+//! (`filter`: the RQL parser and evaluator; paging, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
 //! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`). Beside it,
 //! [`ScriptedServer`] answers what a well-behaved server never would (any status and headers, a
 //! body without length, a delay, a dropped connection), scripted per request.
