@@ -38,11 +38,12 @@
 //! ```
 //!
 //! Its rooms: the handle here, `builder` (settings before it starts), `seed` (what tests seed and
-//! what it records), `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP), `rql`
-//! (`filter`: the RQL parser and evaluator; paging, order, select), `faults`, `problem` (problem details), and `http/` (routes and the
-//! accept loop, `auth`, `handlers`, `validate`, `render`, `record`, `limits`). Beside it,
-//! [`ScriptedServer`] answers what a well-behaved server never would (any status and headers, a
-//! body without length, a delay, a dropped connection), scripted per request.
+//! what it records), `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP),
+//! `rql` (`filter`: the RQL parser and evaluator; paging, order, select), `faults`, `problem`
+//! (problem details), and `http/` (routes and the accept loop, `auth`, `handlers`, `validate`,
+//! `render`, `record`, `limits`). Beside it, [`ScriptedServer`] answers what a well-behaved server
+//! never would (any status and headers, a body without length, a delay, a dropped connection),
+//! scripted per request.
 #![deny(missing_docs)]
 
 mod builder;
