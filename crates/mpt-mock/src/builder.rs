@@ -29,7 +29,7 @@ pub struct MockServerBuilder {
 }
 
 impl MockServerBuilder {
-    /// Whether to keep a copy of each request for [`MockServer::recorded`] (default on; the
+    /// Whether to keep a copy of each request for [`MockServer::recorded`](crate::MockServer::recorded) (default on; the
     /// `mpt-mock` binary turns it off).
     pub fn record_requests(mut self, on: bool) -> Self {
         self.no_recording = !on;

@@ -85,7 +85,7 @@ impl SeedToken {
     }
 }
 
-/// A request the mock received, as [`MockServer::recorded`] gives it.
+/// A request the mock received, as [`MockServer::recorded`](crate::MockServer::recorded) gives it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedRequest {
     /// `GET`, `POST`, ...
