@@ -36,6 +36,10 @@ pub enum Command {
         /// Run only the consumer build comparison.
         #[arg(long)]
         consumer_build_only: bool,
+        /// Instead, count instructions per request of each client variant under callgrind
+        /// (installs Debian's valgrind when missing); not part of CI.
+        #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only"])]
+        instructions: bool,
     },
     /// Compare two specs and say what changed in the API, whether it breaks users, and the
     /// version bump. Each side is a merged spec (JSON) or a directory of per-operation

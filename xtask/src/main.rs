@@ -17,6 +17,7 @@ mod diff_cmd;
 mod error;
 mod flags;
 mod import;
+mod instructions;
 mod regen;
 mod tidy;
 
@@ -48,8 +49,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => diff_cmd::run(&root, &layout, &old, &new, format, fail_on),
         Command::Tidy => tidy::run(&root),
         Command::Bench {
+            instructions: true, ..
+        } => instructions::run(&root),
+        Command::Bench {
             consumer_build,
             consumer_build_only,
+            ..
         } => bench::run(
             &root,
             consumer_build || consumer_build_only,
