@@ -172,7 +172,7 @@ impl Layer {
                 .await
         };
         let result = match result {
-            Ok(response) if raw => Ok(self.scrub(response).await),
+            Ok(response) if raw => Ok(self.scrub(response, info.operation_id).await),
             other => other,
         };
         span.record("attempts", attempts);
@@ -244,7 +244,7 @@ impl Layer {
     /// would quote it (their `Display` and `Debug` print bodies and headers as they came): an
     /// error answer's body and headers redacted; a 2xx body that holds a secret handed on as
     /// it came only when it decodes (the secret is what the caller asked for), else redacted.
-    async fn scrub(&self, mut response: Response) -> Response {
+    async fn scrub(&self, mut response: Response, operation: &str) -> Response {
         let (status, version) = (response.status(), response.version());
         let mut headers = std::mem::take(response.headers_mut());
         let body = match response.bytes().await {
@@ -259,12 +259,16 @@ impl Layer {
                 );
             }
         };
-        let text = String::from_utf8_lossy(&body);
-        let redacted = self.redactor.redact(&text);
-        let body = if redacted == text || (status.is_success() && decodes(&body)) {
+        // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
+        // typed parse costs less than redacting the whole body).
+        let body = if status.is_success() && decodes(operation, &body) {
             body
         } else {
-            Bytes::from(redacted)
+            let text = String::from_utf8_lossy(&body);
+            match self.redactor.redact(&text) {
+                redacted if redacted == text => body,
+                redacted => Bytes::from(redacted),
+            }
         };
         if !status.is_success() {
             for value in headers.values_mut() {
@@ -310,16 +314,14 @@ fn rebuilt(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Whether a 2xx body decodes as what the API answers: a page of tokens (an object with
-/// `data`), or one token.
-fn decodes(body: &[u8]) -> bool {
+/// Whether a 2xx body decodes as what `operation` answers: a page of tokens, nothing (a
+/// delete), or one token.
+fn decodes(operation: &str, body: &[u8]) -> bool {
     use mpt_api::types::{ApiToken, ApiTokenListResponse};
-    match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(serde_json::Value::Object(o)) if o.contains_key("data") => {
-            serde_json::from_slice::<ApiTokenListResponse>(body).is_ok()
-        }
-        Ok(_) => serde_json::from_slice::<ApiToken>(body).is_ok(),
-        Err(_) => false,
+    match operation {
+        "list_api_tokens" => serde_json::from_slice::<ApiTokenListResponse>(body).is_ok(),
+        "delete_api_token" => body.is_empty(),
+        _ => serde_json::from_slice::<ApiToken>(body).is_ok(),
     }
 }
 

@@ -11,7 +11,8 @@ use crate::status::{Action, TokenStatus};
 /// An API token as the platform describes it. `Debug` and serialization never show its secret.
 #[derive(Debug, Clone)]
 pub struct Token {
-    raw: ApiToken,
+    /// Boxed: a token moves through every layer of a call, and the API's type is large.
+    raw: Box<ApiToken>,
     status: TokenStatus,
 }
 
@@ -29,7 +30,10 @@ impl Token {
         {
             tracing::warn!(token_id = raw.id.as_deref().unwrap_or(""), status = %s, "unknown API token status");
         }
-        Token { raw, status }
+        Token {
+            raw: Box::new(raw),
+            status,
+        }
     }
 
     /// `TKN-dddd-dddd` (empty if the answer had no id, e.g. a `select` without it).
