@@ -17,7 +17,11 @@ use crate::redact::snippet;
 impl Client {
     /// Runs one generated request future under `call`, and maps its error. The future comes
     /// boxed: it is large, and every move of an unstarted future copies all of it.
-    pub(crate) async fn call<T, F>(&self, call: CallState, send: Pin<Box<F>>) -> Result<T, Error>
+    pub(crate) async fn call<T, F>(
+        &self,
+        call: CallState,
+        send: Pin<Box<F>>,
+    ) -> Result<Box<T>, Error>
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
@@ -30,19 +34,20 @@ impl Client {
         &self,
         call: CallState,
         send: Pin<Box<F>>,
-    ) -> (Result<T, Error>, bool)
+    ) -> (Result<Box<T>, Error>, bool)
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
         let (result, status, landed) = CALL
             .scope(call, async move {
-                let result = send.await;
+                // Boxed where it is made: every layer above moves a pointer, not the answer.
+                let result = send.await.map(|value| Box::new(value.into_inner()));
                 let (status, landed) = CALL.with(|c| (c.status.get(), c.maybe_landed.get()));
                 (result, status, landed)
             })
             .await;
         let result = match result {
-            Ok(value) => Ok(value.into_inner()),
+            Ok(value) => Ok(value),
             Err(e) => Err(Box::pin(self.map_error(e, status)).await),
         };
         (result, landed)

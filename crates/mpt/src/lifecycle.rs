@@ -71,7 +71,7 @@ impl Client {
             }
         };
         let source = match result {
-            Ok(raw) => return Ok(Sent::Answered(Token::from_api(raw))),
+            Ok(raw) => return Ok(Sent::Answered(Token::from_boxed(raw))),
             Err(Error::BadRequest(problem)) => {
                 return match self.get(id).await {
                     Ok(current) => Ok(Sent::Refused {

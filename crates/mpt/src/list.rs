@@ -404,6 +404,7 @@ impl ListRequest {
         self.client
             .call(CallState::list(rql), Box::pin(request.send()))
             .await
+            .map(|page| *page)
     }
 
     /// How many tokens match (one request with `limit=0`).

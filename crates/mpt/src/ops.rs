@@ -89,7 +89,7 @@ impl Client {
         if let Some(select) = select {
             request = request.select(select);
         }
-        let token = Token::from_api(
+        let token = Token::from_boxed(
             self.call(CallState::token(id), Box::pin(request.send()))
                 .await?,
         );
@@ -144,7 +144,7 @@ impl Client {
         };
         self.layer().redactor.remember(secret.expose_secret());
         Ok(CreatedToken {
-            token: Token::from_api(raw),
+            token: Token::from_boxed(raw),
             secret,
         })
     }
@@ -222,7 +222,7 @@ impl Client {
             .id(id)
             .body(update.to_delta()?)
             .send();
-        Ok(Token::from_api(
+        Ok(Token::from_boxed(
             self.call(CallState::token(id), Box::pin(send)).await?,
         ))
     }
@@ -252,7 +252,7 @@ impl Client {
                 }
                 _ => Err(Error::BadRequest(problem)),
             },
-            (result, _) => result,
+            (result, _) => result.map(|_| ()),
         }
     }
 

@@ -18,6 +18,11 @@ pub struct Token {
 
 impl Token {
     pub(crate) fn from_api(raw: ApiToken) -> Token {
+        Token::from_boxed(Box::new(raw))
+    }
+
+    /// A token from the API's type, already boxed.
+    pub(crate) fn from_boxed(raw: Box<ApiToken>) -> Token {
         let status: TokenStatus = match raw.status.as_ref() {
             Some(s) => s
                 .as_str()
@@ -30,10 +35,7 @@ impl Token {
         {
             tracing::warn!(token_id = raw.id.as_deref().unwrap_or(""), status = %s, "unknown API token status");
         }
-        Token {
-            raw: Box::new(raw),
-            status,
-        }
+        Token { raw, status }
     }
 
     /// `TKN-dddd-dddd` (empty if the answer had no id, e.g. a `select` without it).
