@@ -7,8 +7,9 @@ use futures_util::{StreamExt, stream};
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::filter::Filter;
 use crate::lifecycle::Switch;
-use crate::list::{Filter, MAX_PAGE_SIZE};
+use crate::list::MAX_PAGE_SIZE;
 use crate::ops::check_id;
 use crate::outcome::Outcome;
 use crate::status::TokenStatus;

@@ -60,7 +60,7 @@
 //! The code has one room per job: `client` (configuration), `hooks` (the hook layer) with
 //! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
 //! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
-//! `list` (filters and paging), `rotation` with `plan` (its saved state), and the types:
+//! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `plan` (its saved state), and the types:
 //! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
 //! engine every text goes through).
 #![deny(missing_docs)]
@@ -69,6 +69,7 @@ mod bulk;
 mod client;
 mod dispatch;
 mod error;
+mod filter;
 mod hooks;
 mod lifecycle;
 mod list;
@@ -88,7 +89,8 @@ pub use client::{
     Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret,
 };
 pub use error::Error;
-pub use list::{Filter, ListRequest, MAX_PAGE_SIZE, SortField};
+pub use filter::Filter;
+pub use list::{ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};

@@ -6,8 +6,9 @@ use futures_core::Stream;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::filter::Filter;
 use crate::hooks::CallState;
-use crate::list::{Filter, ListRequest, wants_secret, without_secret};
+use crate::list::{ListRequest, wants_secret, without_secret};
 use crate::redact::redact;
 use crate::request::{NewToken, TokenUpdate};
 use crate::status::{Action, TokenStatus};
