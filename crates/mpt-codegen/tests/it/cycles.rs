@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 #[allow(dead_code, unused_imports, clippy::all)]
 #[rustfmt::skip]
 mod generated {
-    include!("fixtures/cycles/generated.rs");
+    include!("../fixtures/cycles/generated.rs");
 }
 
 fn dir() -> PathBuf {
