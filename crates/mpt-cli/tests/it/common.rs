@@ -1,6 +1,5 @@
-//! Helpers shared by the CLI's test files: a mock server on its own runtime, and the real
+//! Helpers shared by the CLI's test modules: a mock server on its own runtime, and the real
 //! binary run against it with a clean environment.
-#![allow(dead_code)]
 
 use std::io::Write;
 use std::path::Path;

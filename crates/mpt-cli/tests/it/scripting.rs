@@ -8,8 +8,7 @@ use std::time::{Duration, Instant};
 use mpt_mock::{Faults, Operation, SeedToken};
 use serde_json::Value;
 
-mod common;
-use common::{command, json, mock, mpt, mpt_with, text};
+use crate::common::{command, json, mock, mpt, mpt_with, text};
 
 /// Waits for `child`, at most `limit` (then it is killed and the test fails: a hang).
 fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
@@ -476,7 +475,7 @@ fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
 
 #[test]
 fn bulk_rows_follow_the_documented_schema_and_exit_codes_are_apart() {
-    let schema: Value = serde_json::from_str(include_str!("../result.schema.json")).unwrap();
+    let schema: Value = serde_json::from_str(include_str!("../../result.schema.json")).unwrap();
     let server = mock();
     let on = server.seed_token(SeedToken::named("on")).id;
     let off = server
@@ -587,5 +586,5 @@ fn the_readme_shows_help_and_the_schema_as_they_are() {
         readme.contains(&format!("```text\n{help}```")),
         "README's `mpt --help` differs from the binary's:\n{help}"
     );
-    assert!(readme.contains(include_str!("../result.schema.json")));
+    assert!(readme.contains(include_str!("../../result.schema.json")));
 }

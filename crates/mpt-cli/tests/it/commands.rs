@@ -5,8 +5,7 @@ use std::process::Command;
 use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE, Fault, FaultRule, Faults, Operation, SeedToken};
 use serde_json::{Value, json};
 
-mod common;
-use common::{home, json, mock, mpt, mpt_with, text};
+use crate::common::{home, json, mock, mpt, mpt_with, text};
 
 #[test]
 fn every_token_subcommand_with_json_output() {
