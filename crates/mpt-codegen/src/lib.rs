@@ -6,8 +6,10 @@
 //! ```
 //!
 //! * [`fragment`]: reading and checking the per-endpoint OpenAPI 3.0.x documents;
-//! * [`amend`]: our declared fixes to them, as data with reasons;
-//! * [`merge`]: one deterministic document out of many;
+//! * [`amend`]: our declared fixes to them, as data with reasons (`rewrite`: the JSON walks and
+//!   rewrites they are made of);
+//! * [`merge`]: one deterministic document out of many (`refs`: every `$ref` resolves, no cycle
+//!   without an optional step);
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
 //! * [`import`]: extracting a fragment from a published docs page;
 //! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its rooms:

@@ -162,6 +162,29 @@ fn facade(mock: &Mock) -> Client {
         .unwrap()
 }
 
+/// The generated client without hooks, authenticating with a default header.
+fn generated_client(mock: &Mock) -> mpt_api::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "authorization",
+        format!("Bearer {}", mock.secret).parse().unwrap(),
+    );
+    mpt_api::Client::new_with_client(
+        &mock.url,
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .unwrap(),
+        mpt_api::ClientState::default(),
+    )
+}
+
+/// Plain reqwest + serde_json, the floor: sends, reads the body, decodes a token.
+async fn plain(request: reqwest::RequestBuilder) {
+    let body = request.send().await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice::<ApiToken>(&body).unwrap();
+}
+
 fn token_url(mock: &Mock, id: &str, suffix: &str) -> String {
     format!("{}/public/v1/accounts/api-tokens/{id}{suffix}", mock.url)
 }
@@ -345,34 +368,11 @@ fn instructions(spec: &str, bin: &Path) {
     rt.block_on(async {
         let ids = ids(&mock).await;
         let client = facade(&mock);
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(
-            "authorization",
-            format!("Bearer {}", mock.secret).parse().unwrap(),
-        );
-        let generated = mpt_api::Client::new_with_client(
-            &mock.url,
-            reqwest::Client::builder()
-                .default_headers(headers)
-                .build()
-                .unwrap(),
-            mpt_api::ClientState::default(),
-        );
+        let generated = generated_client(&mock);
         let hooked = client.api();
         let raw = http();
         let get_url = token_url(&mock, &ids[0], "");
-        let raw_get = || async {
-            let body = raw
-                .get(&get_url)
-                .bearer_auth(&mock.secret)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            serde_json::from_slice::<ApiToken>(&body).unwrap();
-        };
+        let raw_get = || plain(raw.get(&get_url).bearer_auth(&mock.secret));
         // The warm-up: every client has its connection and every lazy table is built.
         raw_get().await;
         generated.get_api_token().id(&ids[0]).send().await.unwrap();
@@ -402,16 +402,11 @@ fn instructions(spec: &str, bin: &Path) {
             }
             "reqwest-disable" => {
                 for id in targets {
-                    let body = raw
-                        .post(token_url(&mock, id, "/disable"))
-                        .bearer_auth(&mock.secret)
-                        .send()
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap();
-                    serde_json::from_slice::<ApiToken>(&body).unwrap();
+                    plain(
+                        raw.post(token_url(&mock, id, "/disable"))
+                            .bearer_auth(&mock.secret),
+                    )
+                    .await;
                 }
             }
             "facade-disable" => {
@@ -449,19 +444,7 @@ fn main() {
             let client = facade(&mock);
             // The generated client with the facade's hook layer installed.
             let hooked = client.api();
-            let mut headers = reqwest::header::HeaderMap::new();
-            headers.insert(
-                "authorization",
-                format!("Bearer {}", mock.secret).parse().unwrap(),
-            );
-            let generated = mpt_api::Client::new_with_client(
-                &mock.url,
-                reqwest::Client::builder()
-                    .default_headers(headers)
-                    .build()
-                    .unwrap(),
-                mpt_api::ClientState::default(),
-            );
+            let generated = generated_client(&mock);
             let raw = http();
             let url = token_url(&mock, &id, "");
             let (mut f, mut h, mut g, mut r): (Sample, Sample, Sample, Sample) = Default::default();
@@ -483,19 +466,8 @@ fn main() {
                     generated.get_api_token().id(&id).send().await.unwrap();
                 })
                 .await;
-                r1.run(batch, || async {
-                    let body = raw
-                        .get(&url)
-                        .bearer_auth(&mock.secret)
-                        .send()
-                        .await
-                        .unwrap()
-                        .bytes()
-                        .await
-                        .unwrap();
-                    serde_json::from_slice::<ApiToken>(&body).unwrap();
-                })
-                .await;
+                r1.run(batch, || plain(raw.get(&url).bearer_auth(&mock.secret)))
+                    .await;
                 if round > 0 {
                     for (acc, one) in [(&mut f, f1), (&mut h, h1), (&mut g, g1), (&mut r, r1)] {
                         acc.latencies.extend(one.latencies);
@@ -723,13 +695,10 @@ fn main() {
                 let (started, cpu) = (Instant::now(), thread_cpu());
                 stream::iter(ids)
                     .map(|id| {
-                        let request = raw
-                            .post(token_url(&mock, &id, "/disable"))
-                            .bearer_auth(&mock.secret);
-                        async move {
-                            let body = request.send().await.unwrap().bytes().await.unwrap();
-                            serde_json::from_slice::<ApiToken>(&body).unwrap();
-                        }
+                        plain(
+                            raw.post(token_url(&mock, &id, "/disable"))
+                                .bearer_auth(&mock.secret),
+                        )
                     })
                     .buffer_unordered(concurrency)
                     .collect::<Vec<()>>()

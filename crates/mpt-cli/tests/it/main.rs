@@ -1,7 +1,8 @@
 //! The real `mpt` binary against the mock server on loopback, one test binary: every command
-//! (`commands`), and `mpt` as scripts and hostile inputs meet it (`scripting`); helpers in
-//! `common`.
+//! (`commands`), rotations (`rotate`), and `mpt` as scripts and hostile inputs meet it
+//! (`scripting`); helpers in `common`.
 
 mod commands;
 mod common;
+mod rotate;
 mod scripting;

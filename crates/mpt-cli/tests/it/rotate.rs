@@ -1,0 +1,193 @@
+//! `mpt tokens rotate`: resumable across kills between any two phases, and never taking a
+//! same-named token for its replacement.
+
+use mpt_mock::{Fault, FaultRule, Faults, Operation, SeedToken};
+use serde_json::Value;
+
+use crate::common::{json, mock, mpt, text};
+
+#[test]
+fn a_rotation_killed_between_phases_resumes_from_its_state_file() {
+    let server = mock();
+    let old = server.seed_token(SeedToken::named("svc"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let secret_file = dir.path().join("new.secret");
+    let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
+
+    // Killed during start: the create reached the platform, its answer was lost.
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
+        )
+        .unwrap();
+    let _ = mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "start",
+            &old.id,
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+        ],
+    );
+    server.set_faults(Faults::none()).unwrap();
+    std::fs::remove_file(&secret_file).ok();
+    // The state was saved before anything was made; resuming adopts what the first run made.
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["phase"], "planned");
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "start",
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+            "-o",
+            "json",
+        ],
+    );
+    let started = json(&out);
+    assert_eq!(server.tokens_created(), 1, "no second replacement");
+    let new_id = started["id"].as_str().unwrap().to_string();
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(secret.starts_with(&format!("idt:{new_id}:")));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&secret_file)
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let state_text = std::fs::read_to_string(&state).unwrap();
+    assert!(!state_text.contains("idt:"), "{state_text}");
+    assert_eq!(
+        server.token_status(&old.id).as_deref(),
+        Some("Active"),
+        "no downtime"
+    );
+
+    // Each later step is its own process: killed between any two, the next one goes on.
+    let status = json(&mpt(
+        &server,
+        &[
+            "tokens", "rotate", "status", "--state", state_s, "-o", "json",
+        ],
+    ));
+    assert_eq!(status["phase"], "created");
+    let out = mpt(&server, &["tokens", "rotate", "retire", "--state", state_s]);
+    // A step out of order is an operation error (1), not a usage error (2).
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "verify first: {}",
+        text(&out.stderr)
+    );
+    json(&mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "verify",
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+            "-o",
+            "json",
+        ],
+    ));
+    json(&mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "verify",
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+            "-o",
+            "json",
+        ],
+    ));
+    let retired = json(&mpt(
+        &server,
+        &[
+            "tokens", "rotate", "retire", "--state", state_s, "--quiet", "1s", "-o", "json",
+        ],
+    ));
+    assert_eq!(retired["phase"], "retired");
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Disabled"));
+    let finished = json(&mpt(
+        &server,
+        &[
+            "tokens", "rotate", "finish", "--state", state_s, "-o", "json",
+        ],
+    ));
+    assert_eq!(finished["phase"], "finished");
+    json(&mpt(
+        &server,
+        &[
+            "tokens", "rotate", "finish", "--state", state_s, "-o", "json",
+        ],
+    ));
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    assert_eq!(server.token_status(&new_id).as_deref(), Some("Active"));
+}
+
+/// Names are not unique: `rotate start` of one of two same-named tokens makes its own
+/// replacement, never hands over the sibling's secret, and a killed start resumes without a
+/// second one (the state file holds the ids recorded before the create).
+#[test]
+fn rotate_start_never_takes_a_same_named_token_for_its_replacement() {
+    let server = mock();
+    let a = server.seed_token(SeedToken::named("svc"));
+    let b = server.seed_token(SeedToken::named("svc"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let secret_file = dir.path().join("new.secret");
+    let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "start",
+            &a.id,
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+            "-o",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let new_id = json(&out)["id"].as_str().unwrap().to_string();
+    assert!(new_id != a.id && new_id != b.id, "{new_id}");
+    assert_eq!(server.tokens_created(), 1);
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(
+        secret.starts_with(&format!("idt:{new_id}:")),
+        "not the sibling's secret"
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let known: Vec<&str> = plan["knownIds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(known.contains(&a.id.as_str()) && known.contains(&b.id.as_str()));
+    assert!(!known.contains(&new_id.as_str()));
+}
