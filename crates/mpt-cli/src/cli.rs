@@ -20,6 +20,7 @@ Examples:
   mpt tokens rotate verify --state rotation.json --secret-file new.secret
   mpt tokens rotate retire --state rotation.json --quiet 30m
   mpt tokens rotate finish --state rotation.json
+  mpt tokens plan --policy tokens.toml --exit-code --out plan.json
 
 Exit codes:
   0    done
@@ -28,6 +29,7 @@ Exit codes:
   3    not found
   4    authentication refused (401) or not allowed (403)
   5    the platform is unreachable or timing out
+  6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands finish the requests in flight and
        print every finished row first; a second signal stops at once)
 
@@ -213,6 +215,23 @@ pub enum TokensCmd {
     /// Rotate a token without downtime, in resumable steps kept in a state file.
     #[command(subcommand)]
     Rotate(RotateCmd),
+    /// Show what would bring the accounts of a policy file to it, changing nothing.
+    ///
+    /// Reads each account once (no secrets) and prints every action with its reason: create,
+    /// update (with the fields), enable, disable (declared, idle, or undeclared), delete, rotate,
+    /// unmanaged, ambiguous (several live tokens of one declared name), unresolved (a pinned id
+    /// that is not there). The policy format is in the README.
+    Plan {
+        /// The policy file (TOML).
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Also save the plan as JSON to this file (written atomically).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Exit 6 when anything differs from the policy (for a nightly drift check).
+        #[arg(long)]
+        exit_code: bool,
+    },
 }
 
 /// `mpt tokens rotate ...`.

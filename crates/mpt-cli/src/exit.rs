@@ -20,6 +20,8 @@ pub mod code {
     pub const AUTH: u8 = 4;
     /// The platform is unreachable or timing out.
     pub const UNREACHABLE: u8 = 5;
+    /// `tokens plan --exit-code`: the accounts differ from the policy.
+    pub const CHANGES_PENDING: u8 = 6;
     /// Interrupted by SIGINT.
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM.

@@ -12,6 +12,7 @@ mod config;
 mod exit;
 mod files;
 mod output;
+mod policy_file;
 mod rotate;
 mod signals;
 mod tokens;
@@ -121,6 +122,11 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
         }
         None => None,
     };
+    // Read before the runtime: a policy is checked before anything is sent.
+    let policy = match &cmd {
+        TokensCmd::Plan { policy, .. } => Some(policy_file::read(policy)?),
+        _ => None,
+    };
     // Read before the runtime: a secret to check comes from stdin or a regular file.
     let whoami = match &cmd {
         TokensCmd::Whoami { secret_file } => Some(tokens::read_secret(
@@ -145,6 +151,9 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
                     .into(),
             )
         })?;
+        if let (Some(policy), TokensCmd::Plan { out, exit_code, .. }) = (policy, &cmd) {
+            return policy_file::plan(&client, &policy, out.as_deref(), *exit_code, format).await;
+        }
         dispatch(&client, cmd, format, &signals).await
     })
 }
@@ -208,7 +217,7 @@ async fn dispatch(
         TokensCmd::EnsureDisabled(args) => {
             bulk::run(client, args, Kind::EnsureDisabled, format, signals).await
         }
-        TokensCmd::Whoami { .. } => Ok(()),
+        TokensCmd::Whoami { .. } | TokensCmd::Plan { .. } => Ok(()),
         TokensCmd::Rotate(step) => rotate::run(client, step, format, signals).await,
     }
 }

@@ -76,6 +76,8 @@ mod list;
 mod ops;
 mod outcome;
 mod plan;
+#[cfg(feature = "policy")]
+pub mod policy;
 mod problem;
 mod redact;
 mod request;

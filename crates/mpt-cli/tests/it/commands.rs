@@ -463,3 +463,82 @@ fn completions_man_page_and_help() {
     assert!(text(&out.stdout).contains("Exit codes:\n  0    done"));
     assert!(text(&out.stdout).contains("mpt tokens rotate start"));
 }
+
+/// `mpt tokens plan`: a bad policy is refused naming the file and line before anything is sent;
+/// drift is printed with its reasons, saved with `--out`, and exits 6 with `--exit-code`; a
+/// matching account exits 0.
+#[test]
+fn plan_shows_the_drift_from_a_policy_and_exits_6_on_it_when_asked() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        "[[accounts]]\nid = \"ACC-1\"\nrotate_after = \"soon\"\n",
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    server.clear_recorded();
+    let out = mpt(&server, &["tokens", "plan", "--policy", policy_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{policy_arg}:3: rotate_after")),
+        "{err}"
+    );
+    assert!(server.recorded().is_empty(), "nothing was sent");
+
+    let kept = server.seed_token(SeedToken::named("kept").with_modules([DEFAULT_MODULE]));
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n\n[[accounts.tokens]]\nname = \"kept\"\nmodules = [\"{DEFAULT_MODULE}\"]\n\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let saved = dir.path().join("plan.json");
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--exit-code",
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("create") && table.contains("new") && table.contains("not found"),
+        "{table}"
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(plan["actions"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["actions"][0]["kind"], "create");
+
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n\n[[accounts.tokens]]\nname = \"kept\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--exit-code",
+            "-o",
+            "jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(out.stdout.is_empty());
+    assert_eq!(server.token_status(&kept.id).as_deref(), Some("Active"));
+}

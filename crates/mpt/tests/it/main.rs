@@ -9,6 +9,8 @@ mod bulk;
 mod first_use;
 mod lifecycle;
 mod operations;
+#[cfg(feature = "policy")]
+mod policy;
 mod prism;
 mod rotation;
 mod secrets;

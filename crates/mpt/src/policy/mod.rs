@@ -1,0 +1,349 @@
+//! Tokens as code: the declared state of an account's tokens (a TOML policy), and the plan that
+//! shows the drift from it (feature `policy`).
+//!
+//! ```toml
+//! [[accounts]]
+//! id = "ACC-0000-0001"
+//! unmanaged = "report"            # tokens the file does not declare: report (default), disable, ignore
+//! rotate_after = "90d"            # hygiene, account-wide: d, h, m or s, or "never"
+//! disable_idle_after = "30d"      # last used that long ago, or never used and that old
+//! delete_disabled_after = "180d"  # Disabled and unchanged that long
+//!
+//! [[accounts.tokens]]
+//! name = "billing-sync"           # names are not unique: two live matches are refused as ambiguous
+//! modules = ["MOD-1756"]
+//! description = "Nightly billing export"
+//! status = "Active"               # Active (default), Disabled, or absent (must not exist)
+//! # id = "TKN-1234-5678"          # pins the entry to one token
+//! # rotate_after = "30d"          # overrides the account's rule for this token
+//! ```
+//!
+//! [`Policy::from_toml`] refuses unknown keys, bad durations and statuses, names and
+//! descriptions the platform would refuse, tokens without modules, and duplicate declarations,
+//! naming the line and key. [`Client::plan`](crate::Client::plan) reads each account once (no
+//! secrets) and returns a [`Plan`].
+
+mod plan;
+
+use std::fmt;
+
+use chrono::Duration;
+use serde::{Deserialize, Deserializer};
+
+use crate::request::NewToken;
+
+pub use plan::{ActionKind, FieldChange, Plan, PlannedAction};
+
+/// A parsed, checked policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    /// Each account's declared state.
+    pub accounts: Vec<AccountPolicy>,
+}
+
+/// What to do with live tokens a policy does not declare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Unmanaged {
+    /// Show them in the plan (the default).
+    #[default]
+    Report,
+    /// Disable the Active ones (destructive).
+    Disable,
+    /// Leave them out of the plan.
+    Ignore,
+}
+
+/// The hygiene rules; `None` means "never".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Hygiene {
+    /// Rotate a token whose secret (the token) is older than this.
+    pub rotate_after: Option<Duration>,
+    /// Disable a token last used longer ago than this, or never used and older than this.
+    pub disable_idle_after: Option<Duration>,
+    /// Delete a token Disabled and unchanged for longer than this.
+    pub delete_disabled_after: Option<Duration>,
+}
+
+/// One account's declared state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountPolicy {
+    /// The account id.
+    pub id: String,
+    /// Tokens the policy does not declare.
+    pub unmanaged: Unmanaged,
+    /// The account-wide hygiene rules.
+    pub hygiene: Hygiene,
+    /// The declared tokens.
+    pub tokens: Vec<TokenPolicy>,
+}
+
+/// The state a declared token must be in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub enum Wanted {
+    /// It exists and is Active.
+    #[default]
+    Active,
+    /// It exists and is Disabled.
+    Disabled,
+    /// It must not exist.
+    #[serde(rename = "absent")]
+    Absent,
+}
+
+/// One declared token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPolicy {
+    /// Its name (names are not unique on the platform).
+    pub name: String,
+    /// Pinned to this token id, when set.
+    pub id: Option<String>,
+    /// Its modules (compared as a set).
+    pub modules: Vec<String>,
+    /// Its description, when the policy manages it.
+    pub description: Option<String>,
+    /// Its icon, when the policy manages it.
+    pub icon: Option<String>,
+    /// The wanted state.
+    pub status: Wanted,
+    /// The account's hygiene with this token's overrides.
+    pub hygiene: Hygiene,
+    /// The 1-based line of its `[[accounts.tokens]]` entry's name.
+    pub line: usize,
+}
+
+/// A policy that cannot be used: where and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{file}:{line}: {key}: {message}")]
+pub struct PolicyError {
+    /// The policy file (`<policy>` when parsed from text).
+    pub file: String,
+    /// The 1-based line.
+    pub line: usize,
+    /// The key involved (`accounts[0].tokens[1].name`, or the key as written on that line).
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A duration as policies write it: a whole number and `d`, `h`, `m` or `s`, or `never`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Age(Option<Duration>);
+
+impl<'de> Deserialize<'de> for Age {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Age, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        parse_age(&text).map(Age).map_err(serde::de::Error::custom)
+    }
+}
+
+/// `90d`, `12h`, `30m`, `45s` (at most 36,500 days), or `never`.
+fn parse_age(text: &str) -> Result<Option<Duration>, String> {
+    if text == "never" {
+        return Ok(None);
+    }
+    let bad =
+        || format!("bad duration {text:?}: a whole number and d, h, m or s (`90d`), or `never`");
+    let unit = text.chars().last().ok_or_else(bad)?;
+    let seconds_per = match unit {
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        's' => 1,
+        _ => return Err(bad()),
+    };
+    let number: i64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
+    let seconds = number.checked_mul(seconds_per).ok_or_else(bad)?;
+    if !(0..=36_500 * 86_400).contains(&seconds) {
+        return Err(format!("duration {text:?} is out of range (0 to 36500d)"));
+    }
+    Ok(Some(Duration::seconds(seconds)))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    #[serde(default)]
+    accounts: Vec<RawAccount>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAccount {
+    id: toml::Spanned<String>,
+    #[serde(default)]
+    unmanaged: Unmanaged,
+    rotate_after: Option<Age>,
+    disable_idle_after: Option<Age>,
+    delete_disabled_after: Option<Age>,
+    #[serde(default)]
+    tokens: Vec<RawToken>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawToken {
+    name: toml::Spanned<String>,
+    id: Option<String>,
+    #[serde(default)]
+    modules: Vec<String>,
+    description: Option<String>,
+    icon: Option<String>,
+    #[serde(default)]
+    status: Wanted,
+    rotate_after: Option<Age>,
+    disable_idle_after: Option<Age>,
+    delete_disabled_after: Option<Age>,
+}
+
+impl Policy {
+    /// Parses and checks a policy; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Policy, PolicyError> {
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| {
+            let (line, key) = match e.span() {
+                Some(span) => {
+                    let line = line_of(span.start);
+                    let written = text.lines().nth(line - 1).unwrap_or("");
+                    let key = match written.split_once('=') {
+                        Some((key, _)) => key.trim(),
+                        None => text.get(span.clone()).unwrap_or("").trim(),
+                    };
+                    (line, key.trim_matches(['[', ']']).to_string())
+                }
+                None => (1, String::new()),
+            };
+            PolicyError {
+                file: file.to_string(),
+                line,
+                key,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        let error = |line: usize, key: String, message: String| PolicyError {
+            file: file.to_string(),
+            line,
+            key,
+            message,
+        };
+        let mut accounts: Vec<AccountPolicy> = Vec::new();
+        for (a, account) in raw.accounts.into_iter().enumerate() {
+            let line = line_of(account.id.span().start);
+            let id = account.id.into_inner();
+            if id.trim().is_empty() {
+                return Err(error(
+                    line,
+                    format!("accounts[{a}].id"),
+                    "empty account id".into(),
+                ));
+            }
+            if accounts.iter().any(|seen| seen.id == id) {
+                return Err(error(
+                    line,
+                    format!("accounts[{a}].id"),
+                    format!("account {id} is declared twice"),
+                ));
+            }
+            let hygiene = Hygiene {
+                rotate_after: account.rotate_after.and_then(|a| a.0),
+                disable_idle_after: account.disable_idle_after.and_then(|a| a.0),
+                delete_disabled_after: account.delete_disabled_after.and_then(|a| a.0),
+            };
+            let mut tokens: Vec<TokenPolicy> = Vec::new();
+            for (t, token) in account.tokens.into_iter().enumerate() {
+                let line = line_of(token.name.span().start);
+                let key = format!("accounts[{a}].tokens[{t}]");
+                let name = token.name.into_inner();
+                if token.status != Wanted::Absent {
+                    let mut new = NewToken::new(&id, &name).modules(token.modules.iter());
+                    if let Some(d) = &token.description {
+                        new = new.description(d);
+                    }
+                    if let Err(e) = new.to_body() {
+                        return Err(error(line, key, e.to_string()));
+                    }
+                } else if let Some(problem) = mpt_api::rules::name_problem(&name) {
+                    return Err(error(line, format!("{key}.name"), problem));
+                }
+                let twin = tokens
+                    .iter()
+                    .find(|seen| seen.name == name && (seen.id == token.id || token.id.is_none()));
+                if let Some(twin) = twin {
+                    return Err(error(
+                        line,
+                        format!("{key}.name"),
+                        format!(
+                            "{name:?} is declared twice in account {id} (also on line {}): pin each to an `id`",
+                            twin.line
+                        ),
+                    ));
+                }
+                if let Some(pin) = &token.id
+                    && let Some(twin) = tokens.iter().find(|seen| seen.id.as_ref() == Some(pin))
+                {
+                    return Err(error(
+                        line,
+                        format!("{key}.id"),
+                        format!("{pin} is pinned twice (also on line {})", twin.line),
+                    ));
+                }
+                let or = |own: Option<Age>, account: Option<Duration>| match own {
+                    Some(age) => age.0,
+                    None => account,
+                };
+                tokens.push(TokenPolicy {
+                    name,
+                    id: token.id,
+                    modules: token.modules,
+                    description: token.description,
+                    icon: token.icon,
+                    status: token.status,
+                    hygiene: Hygiene {
+                        rotate_after: or(token.rotate_after, hygiene.rotate_after),
+                        disable_idle_after: or(
+                            token.disable_idle_after,
+                            hygiene.disable_idle_after,
+                        ),
+                        delete_disabled_after: or(
+                            token.delete_disabled_after,
+                            hygiene.delete_disabled_after,
+                        ),
+                    },
+                    line,
+                });
+            }
+            accounts.push(AccountPolicy {
+                id,
+                unmanaged: account.unmanaged,
+                hygiene,
+                tokens,
+            });
+        }
+        Ok(Policy { accounts })
+    }
+}
+
+impl fmt::Display for Wanted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Wanted::Active => "Active",
+            Wanted::Disabled => "Disabled",
+            Wanted::Absent => "absent",
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_or_say_why() {
+        assert_eq!(parse_age("90d"), Ok(Some(Duration::days(90))));
+        assert_eq!(parse_age("12h"), Ok(Some(Duration::hours(12))));
+        assert_eq!(parse_age("never"), Ok(None));
+        for bad in ["", "d", "9x", "-1d", "1.5d", "99999999999999d", "36501d"] {
+            assert!(parse_age(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,439 @@
+//! The plan: every action that would bring the accounts to their policy, with its reason.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use futures_util::TryStreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
+use crate::client::Client;
+use crate::error::Error;
+use crate::filter::Filter;
+use crate::status::TokenStatus;
+use crate::token::Token;
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ActionKind {
+    /// Create the declared token (then disable it when it is declared Disabled).
+    Create,
+    /// Change its description, icon or modules (see [`PlannedAction::changes`]).
+    Update,
+    /// Enable it.
+    Enable,
+    /// Disable it (declared Disabled, idle, or not declared under `unmanaged = "disable"`).
+    Disable,
+    /// Delete it (declared absent, or Disabled for longer than `delete_disabled_after`).
+    Delete,
+    /// Replace its secret without downtime (older than `rotate_after`).
+    Rotate,
+    /// A live token the policy does not declare (`unmanaged = "report"`): shown, not changed.
+    Unmanaged,
+    /// Several live tokens match one declared name: nothing is done to any of them.
+    Ambiguous,
+    /// A pinned id that is not a live token of the account: nothing can be done.
+    Unresolved,
+}
+
+/// One field an update changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldChange {
+    /// `description`, `icon` or `modules`.
+    pub field: String,
+    /// Its value now (modules comma-separated, sorted).
+    pub from: Option<String>,
+    /// Its declared value.
+    pub to: Option<String>,
+}
+
+/// One action of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    /// The account.
+    pub account: String,
+    /// The token's name (declared, or as read).
+    pub name: String,
+    /// The token acted on (none for a create).
+    pub token_id: Option<String>,
+    /// What to do.
+    pub kind: ActionKind,
+    /// Why, in words (`idle 134 d (disable after 90 d)`).
+    pub reason: String,
+    /// The fields an update changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The token's revision when planned: an apply refuses a token that moved since.
+    pub revision: Option<i32>,
+    /// Whether it destroys something (a delete, or disabling a token the policy does not declare).
+    pub destructive: bool,
+}
+
+/// Every action that would bring the accounts to their policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Plan {
+    /// When the state was read.
+    pub made_at: DateTime<Utc>,
+    /// The accounts read.
+    pub accounts: Vec<String>,
+    /// The actions, account by account, declared tokens first.
+    pub actions: Vec<PlannedAction>,
+}
+
+impl Plan {
+    /// Whether anything differs from the policy (an action of any kind, reports included).
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// How many actions of `kind`.
+    pub fn count(&self, kind: ActionKind) -> usize {
+        self.actions.iter().filter(|a| a.kind == kind).count()
+    }
+}
+
+impl Client {
+    /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
+    /// would bring it to its policy, as of now. Changes nothing.
+    pub async fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
+        self.plan_at(policy, Utc::now()).await
+    }
+
+    /// [`Client::plan`] with the hygiene rules judged at `now` (the client's clock; ages come
+    /// from the server's timestamps).
+    pub async fn plan_at(&self, policy: &Policy, now: DateTime<Utc>) -> Result<Plan, Error> {
+        let mut actions = Vec::new();
+        for account in &policy.accounts {
+            self.plan_account(account, now, &mut actions).await?;
+        }
+        Ok(Plan {
+            made_at: now,
+            accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
+            actions,
+        })
+    }
+
+    async fn plan_account(
+        &self,
+        account: &AccountPolicy,
+        now: DateTime<Utc>,
+        actions: &mut Vec<PlannedAction>,
+    ) -> Result<(), Error> {
+        let declared_names: HashMap<&str, ()> = account
+            .tokens
+            .iter()
+            .map(|t| (t.name.as_str(), ()))
+            .collect();
+        let pinned: HashMap<&str, ()> = account
+            .tokens
+            .iter()
+            .filter_map(|t| t.id.as_deref().map(|id| (id, ())))
+            .collect();
+        // Only the tokens a declaration may match are kept; the rest are judged as they stream.
+        let mut matching: Vec<Token> = Vec::new();
+        let mut undeclared = Vec::new();
+        let mut stream = Box::pin(
+            self.list()
+                .filter(Filter::account(&account.id))
+                .select(["+audit"])
+                .stream(),
+        );
+        while let Some(token) = stream.try_next().await? {
+            if !live(&token) {
+                continue;
+            }
+            let name = token.name().unwrap_or("");
+            if declared_names.contains_key(name) || pinned.contains_key(token.id()) {
+                matching.push(token);
+            } else if let Some(action) = undeclared_action(account, &token) {
+                undeclared.push(action);
+            }
+        }
+        for declared in &account.tokens {
+            declared_actions(account, declared, &matching, now, actions);
+        }
+        // A same-named token outside every pin (when all entries of that name are pinned) is
+        // not declared either.
+        for token in &matching {
+            let name = token.name().unwrap_or("");
+            let claimed = account.tokens.iter().any(|d| match &d.id {
+                Some(pin) => pin == token.id(),
+                None => d.name == name,
+            });
+            if !claimed && let Some(action) = undeclared_action(account, token) {
+                undeclared.push(action);
+            }
+        }
+        actions.extend(undeclared);
+        Ok(())
+    }
+}
+
+fn live(token: &Token) -> bool {
+    matches!(token.status(), TokenStatus::Active | TokenStatus::Disabled)
+}
+
+fn action(
+    account: &AccountPolicy,
+    token: &Token,
+    kind: ActionKind,
+    reason: String,
+) -> PlannedAction {
+    PlannedAction {
+        account: account.id.clone(),
+        name: token.name().unwrap_or("").to_string(),
+        token_id: Some(token.id().to_string()),
+        kind,
+        reason,
+        changes: Vec::new(),
+        revision: token.revision(),
+        destructive: matches!(kind, ActionKind::Delete),
+    }
+}
+
+fn undeclared_action(account: &AccountPolicy, token: &Token) -> Option<PlannedAction> {
+    match account.unmanaged {
+        Unmanaged::Ignore => None,
+        Unmanaged::Report => Some(action(
+            account,
+            token,
+            ActionKind::Unmanaged,
+            format!("not in the policy ({})", token.status()),
+        )),
+        Unmanaged::Disable if token.status() == TokenStatus::Active => {
+            let mut a = action(
+                account,
+                token,
+                ActionKind::Disable,
+                "not in the policy (unmanaged = \"disable\")".into(),
+            );
+            a.destructive = true;
+            Some(a)
+        }
+        Unmanaged::Disable => None,
+    }
+}
+
+fn days(d: Duration) -> i64 {
+    d.num_days()
+}
+
+fn declared_actions(
+    account: &AccountPolicy,
+    declared: &TokenPolicy,
+    matching: &[Token],
+    now: DateTime<Utc>,
+    actions: &mut Vec<PlannedAction>,
+) {
+    let found: Vec<&Token> = matching
+        .iter()
+        .filter(|t| match &declared.id {
+            Some(pin) => t.id() == pin,
+            None => t.name() == Some(declared.name.as_str()),
+        })
+        .collect();
+    let plain = |kind: ActionKind, reason: String| PlannedAction {
+        account: account.id.clone(),
+        name: declared.name.clone(),
+        token_id: declared.id.clone(),
+        kind,
+        reason,
+        changes: Vec::new(),
+        revision: None,
+        destructive: false,
+    };
+    if declared.status == Wanted::Absent {
+        for token in found {
+            actions.push(action(
+                account,
+                token,
+                ActionKind::Delete,
+                format!("declared absent (line {})", declared.line),
+            ));
+        }
+        return;
+    }
+    let token = match found.as_slice() {
+        [] if declared.id.is_some() => {
+            actions.push(plain(
+                ActionKind::Unresolved,
+                format!(
+                    "pinned id is not a live token of {} (line {})",
+                    account.id, declared.line
+                ),
+            ));
+            return;
+        }
+        [] => {
+            let mut create = plain(ActionKind::Create, "not found".into());
+            create.changes = wanted_fields(declared);
+            if declared.status == Wanted::Disabled {
+                create.reason = "not found (created, then disabled)".into();
+            }
+            actions.push(create);
+            return;
+        }
+        [one] => *one,
+        many => {
+            let ids: Vec<&str> = many.iter().map(|t| t.id()).collect();
+            actions.push(plain(
+                ActionKind::Ambiguous,
+                format!(
+                    "{} live tokens are named {:?}: {} (pin one with `id`; nothing is done to any)",
+                    many.len(),
+                    declared.name,
+                    ids.join(", ")
+                ),
+            ));
+            return;
+        }
+    };
+    let changes = field_changes(declared, token);
+    if !changes.is_empty() {
+        let mut update = action(
+            account,
+            token,
+            ActionKind::Update,
+            "differs from the policy".into(),
+        );
+        update.changes = changes;
+        actions.push(update);
+    }
+    let hygiene: &Hygiene = &declared.hygiene;
+    let idle = hygiene.disable_idle_after.and_then(|limit| {
+        let since = token.last_access_at().or(token.created_at())?;
+        let age = now - since;
+        (age > limit).then(|| {
+            let how = if token.last_access_at().is_some() {
+                "idle"
+            } else {
+                "never used, made"
+            };
+            format!(
+                "{how} {} d ago (disable after {} d)",
+                days(age),
+                days(limit)
+            )
+        })
+    });
+    match (declared.status, token.status()) {
+        (Wanted::Active, TokenStatus::Active) => {
+            if let Some(reason) = idle {
+                actions.push(action(account, token, ActionKind::Disable, reason));
+            } else if let Some(limit) = hygiene.rotate_after
+                && let Some(made) = token.created_at()
+                && now - made > limit
+            {
+                actions.push(action(
+                    account,
+                    token,
+                    ActionKind::Rotate,
+                    format!(
+                        "secret {} d old (rotate after {} d)",
+                        days(now - made),
+                        days(limit)
+                    ),
+                ));
+            }
+        }
+        // An idle token stays disabled: enabling it would only have the next plan disable it.
+        (Wanted::Active, TokenStatus::Disabled) if idle.is_some() => {
+            delete_if_stale(account, token, hygiene, now, actions)
+        }
+        (Wanted::Active, _) => actions.push(action(
+            account,
+            token,
+            ActionKind::Enable,
+            format!("declared Active (line {})", declared.line),
+        )),
+        (Wanted::Disabled, TokenStatus::Active) => actions.push(action(
+            account,
+            token,
+            ActionKind::Disable,
+            format!("declared Disabled (line {})", declared.line),
+        )),
+        (Wanted::Disabled, _) => delete_if_stale(account, token, hygiene, now, actions),
+        (Wanted::Absent, _) => {}
+    }
+}
+
+fn delete_if_stale(
+    account: &AccountPolicy,
+    token: &Token,
+    hygiene: &Hygiene,
+    now: DateTime<Utc>,
+    actions: &mut Vec<PlannedAction>,
+) {
+    if let Some(limit) = hygiene.delete_disabled_after
+        && let Some(since) = token.updated_at().or(token.created_at())
+        && now - since > limit
+    {
+        actions.push(action(
+            account,
+            token,
+            ActionKind::Delete,
+            format!(
+                "Disabled {} d (delete after {} d)",
+                days(now - since),
+                days(limit)
+            ),
+        ));
+    }
+}
+
+fn sorted_modules(ids: impl Iterator<Item = String>) -> String {
+    let mut ids: Vec<String> = ids.collect();
+    ids.sort();
+    ids.dedup();
+    ids.join(",")
+}
+
+fn wanted_fields(declared: &TokenPolicy) -> Vec<FieldChange> {
+    let mut changes = vec![FieldChange {
+        field: "modules".into(),
+        from: None,
+        to: Some(sorted_modules(declared.modules.iter().cloned())),
+    }];
+    for (field, value) in [
+        ("description", &declared.description),
+        ("icon", &declared.icon),
+    ] {
+        if let Some(value) = value {
+            changes.push(FieldChange {
+                field: field.into(),
+                from: None,
+                to: Some(value.clone()),
+            });
+        }
+    }
+    changes
+}
+
+fn field_changes(declared: &TokenPolicy, token: &Token) -> Vec<FieldChange> {
+    let mut changes = Vec::new();
+    for (field, wanted, now) in [
+        ("description", &declared.description, token.description()),
+        ("icon", &declared.icon, token.icon()),
+    ] {
+        if let Some(wanted) = wanted
+            && Some(wanted.as_str()) != now
+        {
+            changes.push(FieldChange {
+                field: field.into(),
+                from: now.map(str::to_string),
+                to: Some(wanted.clone()),
+            });
+        }
+    }
+    let have = sorted_modules(token.modules().iter().filter_map(|m| m.id.clone()));
+    let want = sorted_modules(declared.modules.iter().cloned());
+    if have != want {
+        changes.push(FieldChange {
+            field: "modules".into(),
+            from: Some(have),
+            to: Some(want),
+        });
+    }
+    changes
+}

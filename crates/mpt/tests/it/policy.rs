@@ -1,0 +1,272 @@
+//! Tokens as code: policies refused with the line and key, and plans that name every drift
+//! against the mock (declared, hygiene, ambiguous, pinned, undeclared).
+
+use mpt::chrono::{Duration, Utc};
+use mpt::policy::{ActionKind, Policy, PolicyError, Wanted};
+
+use crate::common::*;
+
+fn refused(text: &str) -> PolicyError {
+    Policy::from_toml(text, "tokens.toml").unwrap_err()
+}
+
+#[test]
+fn bad_policies_are_refused_naming_the_file_line_and_key() {
+    let e = refused("[[accounts]]\nid = \"ACC-1\"\ncolour = \"blue\"\n");
+    assert_eq!(
+        (e.file.as_str(), e.line, e.key.as_str()),
+        ("tokens.toml", 3, "colour")
+    );
+    assert!(e.to_string().starts_with("tokens.toml:3: colour:"), "{e}");
+
+    let e = refused("[[accounts]]\nid = \"ACC-1\"\nrotate_after = \"9x\"\n");
+    assert_eq!((e.line, e.key.as_str()), (3, "rotate_after"));
+    assert!(e.message.contains("bad duration"), "{e}");
+
+    let e = refused(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"MOD-1\"]\nstatus = \"Gone\"\n",
+    );
+    assert_eq!((e.line, e.key.as_str()), (6, "status"), "{e}");
+
+    let long = "n".repeat(mpt_api::rules::MAX_NAME_CHARS + 1);
+    let e = refused(&format!(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"{long}\"\nmodules = [\"MOD-1\"]\n"
+    ));
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (4, "accounts[0].tokens[0]"),
+        "{e}"
+    );
+
+    let e = refused("[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\n");
+    assert!(e.message.contains("module"), "{e}");
+
+    let twice = "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"M\"]\n";
+    let e = refused(twice);
+    assert_eq!(e.line, 7, "{e}");
+    assert!(
+        e.message.contains("declared twice") && e.message.contains("line 4"),
+        "{e}"
+    );
+
+    let e = refused("[[accounts]]\nid = \"ACC-1\"\n[[accounts]]\nid = \"ACC-1\"\n");
+    assert_eq!(e.line, 4, "{e}");
+
+    // Two entries of one name, each pinned to its own id, are fine.
+    let pinned = twice.replace(
+        "name = \"a\"\nmodules",
+        "name = \"a\"\nid = \"TKN-X\"\nmodules",
+    );
+    let pinned = pinned.replacen("id = \"TKN-X\"", "id = \"TKN-Y\"", 1);
+    let policy = Policy::from_toml(&pinned, "tokens.toml").unwrap();
+    assert_eq!(policy.accounts[0].tokens.len(), 2);
+    assert_eq!(policy.accounts[0].tokens[0].status, Wanted::Active);
+}
+
+#[tokio::test]
+async fn a_plan_names_every_drift_and_changes_nothing() {
+    let (server, client) = start().await;
+    let now = Utc::now();
+    let seed = |name: &str| SeedToken::named(name).with_modules([DEFAULT_MODULE]);
+    let drifted = server.seed_token(seed("drifted").with_description("old words"));
+    let off = server.seed_token(seed("should-be-on").with_status("Disabled"));
+    let on = server.seed_token(seed("should-be-off"));
+    let doomed = server.seed_token(seed("doomed"));
+    let aged = server.seed_token(
+        seed("aged")
+            .created(now - Duration::days(100))
+            .last_used(now - Duration::days(1)),
+    );
+    let idle = server.seed_token(
+        seed("idle")
+            .created(now - Duration::days(200))
+            .last_used(now - Duration::days(40)),
+    );
+    let twin_a = server.seed_token(seed("twin"));
+    let twin_b = server.seed_token(seed("twin"));
+    let stray = server.seed_token(seed("stray"));
+    let elsewhere = server.seed_token(seed("missing").in_account(VENDOR_ACCOUNT));
+    let policy = format!(
+        r#"
+[[accounts]]
+id = "{DEFAULT_ACCOUNT}"
+rotate_after = "90d"
+disable_idle_after = "30d"
+
+[[accounts.tokens]]
+name = "missing"
+modules = ["{DEFAULT_MODULE}"]
+description = "made by the plan"
+
+[[accounts.tokens]]
+name = "drifted"
+modules = ["{DEFAULT_MODULE}"]
+description = "new words"
+
+[[accounts.tokens]]
+name = "should-be-on"
+modules = ["{DEFAULT_MODULE}"]
+
+[[accounts.tokens]]
+name = "should-be-off"
+modules = ["{DEFAULT_MODULE}"]
+status = "Disabled"
+
+[[accounts.tokens]]
+name = "doomed"
+status = "absent"
+
+[[accounts.tokens]]
+name = "aged"
+modules = ["{DEFAULT_MODULE}"]
+
+[[accounts.tokens]]
+name = "idle"
+modules = ["{DEFAULT_MODULE}"]
+
+[[accounts.tokens]]
+name = "twin"
+modules = ["{DEFAULT_MODULE}"]
+
+[[accounts.tokens]]
+name = "pinned"
+id = "TKN-9999-9999"
+modules = ["{DEFAULT_MODULE}"]
+"#
+    );
+    let policy = Policy::from_toml(&policy, "tokens.toml").unwrap();
+    let state = || async {
+        let tokens = client.list().collect().await.unwrap();
+        let state: Vec<(String, Option<i32>, String)> = tokens
+            .iter()
+            .map(|t| (t.id().to_string(), t.revision(), t.status().to_string()))
+            .collect();
+        state
+    };
+    let before = state().await;
+    let plan = client.plan_at(&policy, now).await.unwrap();
+    assert_eq!(before, state().await, "planning changes nothing");
+
+    let of = |id: Option<&str>, name: &str| {
+        plan.actions
+            .iter()
+            .filter(|a| a.name == name && (id.is_none() || a.token_id.as_deref() == id))
+            .map(|a| a.kind)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(of(None, "missing"), [ActionKind::Create], "{plan:#?}");
+    assert_eq!(of(Some(&drifted.id), "drifted"), [ActionKind::Update]);
+    let update = plan
+        .actions
+        .iter()
+        .find(|a| a.kind == ActionKind::Update)
+        .unwrap();
+    assert_eq!(update.changes[0].field, "description");
+    assert_eq!(update.changes[0].from.as_deref(), Some("old words"));
+    assert_eq!(update.changes[0].to.as_deref(), Some("new words"));
+    assert_eq!(of(Some(&off.id), "should-be-on"), [ActionKind::Enable]);
+    assert_eq!(of(Some(&on.id), "should-be-off"), [ActionKind::Disable]);
+    let delete = plan.actions.iter().find(|a| a.name == "doomed").unwrap();
+    assert_eq!(
+        (delete.kind, delete.destructive),
+        (ActionKind::Delete, true)
+    );
+    assert_eq!(delete.token_id.as_deref(), Some(doomed.id.as_str()));
+    assert_eq!(of(Some(&aged.id), "aged"), [ActionKind::Rotate]);
+    let idle_action = plan.actions.iter().find(|a| a.name == "idle").unwrap();
+    assert_eq!(idle_action.kind, ActionKind::Disable);
+    assert!(
+        idle_action.reason.starts_with("idle 40 d"),
+        "{}",
+        idle_action.reason
+    );
+    assert_eq!(idle_action.token_id.as_deref(), Some(idle.id.as_str()));
+    let twin = plan.actions.iter().find(|a| a.name == "twin").unwrap();
+    assert_eq!(
+        (twin.kind, twin.token_id.as_deref()),
+        (ActionKind::Ambiguous, None)
+    );
+    assert!(twin.reason.contains(&twin_a.id) && twin.reason.contains(&twin_b.id));
+    assert_eq!(of(None, "pinned"), [ActionKind::Unresolved]);
+    assert_eq!(of(Some(&stray.id), "stray"), [ActionKind::Unmanaged]);
+    // The admin's own token is in another account; the vendor account is not in the policy.
+    assert!(
+        plan.actions
+            .iter()
+            .all(|a| a.token_id.as_deref() != Some(elsewhere.id.as_str()))
+    );
+    assert!(plan.actions.iter().all(|a| a.account == DEFAULT_ACCOUNT));
+    // Every drift, and nothing else: 10 actions.
+    assert_eq!(plan.actions.len(), 10, "{plan:#?}");
+    assert!(plan.has_changes());
+    // A plan round-trips through JSON (`--out`).
+    let json = serde_json::to_string(&plan).unwrap();
+    assert_eq!(
+        serde_json::from_str::<mpt::policy::Plan>(&json).unwrap(),
+        plan
+    );
+}
+
+#[tokio::test]
+async fn undeclared_tokens_follow_the_unmanaged_setting() {
+    let (server, client) = start().await;
+    let active = server.seed_token(SeedToken::named("x").with_modules([DEFAULT_MODULE]));
+    server.seed_token(
+        SeedToken::named("y")
+            .with_modules([DEFAULT_MODULE])
+            .with_status("Disabled"),
+    );
+    let plan_with = |unmanaged: &str| {
+        Policy::from_toml(
+            &format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"{unmanaged}\"\n"),
+            "p.toml",
+        )
+        .unwrap()
+    };
+    let plan = client.plan(&plan_with("disable")).await.unwrap();
+    assert_eq!(plan.actions.len(), 1, "{plan:#?}");
+    assert_eq!(
+        plan.actions[0].token_id.as_deref(),
+        Some(active.id.as_str())
+    );
+    assert!(plan.actions[0].destructive);
+    assert!(
+        !client
+            .plan(&plan_with("ignore"))
+            .await
+            .unwrap()
+            .has_changes()
+    );
+    assert_eq!(
+        client
+            .plan(&plan_with("report"))
+            .await
+            .unwrap()
+            .count(ActionKind::Unmanaged),
+        2
+    );
+    let e = Policy::from_toml("[[accounts]]\nid = \"A\"\nunmanaged = \"keep\"\n", "p.toml")
+        .unwrap_err();
+    assert_eq!((e.line, e.key.as_str()), (3, "unmanaged"), "{e}");
+}
+
+/// The README's example policy is one `Policy::from_toml` takes.
+#[test]
+fn the_readme_example_policy_parses() {
+    let readme = include_str!("../../../../README.md");
+    let start = readme.find("### Tokens as code").unwrap();
+    let block = &readme[start..];
+    let toml = block
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let policy = Policy::from_toml(toml, "README.md").unwrap();
+    let account = &policy.accounts[0];
+    assert_eq!(account.tokens[0].name, "billing-sync");
+    assert_eq!(account.hygiene.rotate_after, Some(Duration::days(90)));
+    assert_eq!(
+        account.tokens[0].hygiene.disable_idle_after,
+        Some(Duration::days(30))
+    );
+}
