@@ -36,6 +36,7 @@ pub use plan::{ActionKind, FieldChange, Plan, PlannedAction};
 
 /// A parsed, checked policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Policy {
     /// Each account's declared state.
     pub accounts: Vec<AccountPolicy>,
@@ -44,6 +45,7 @@ pub struct Policy {
 /// What to do with live tokens a policy does not declare.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Unmanaged {
     /// Show them in the plan (the default).
     #[default]
@@ -56,6 +58,7 @@ pub enum Unmanaged {
 
 /// The hygiene rules; `None` means "never".
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Hygiene {
     /// Rotate a token whose secret (the token) is older than this.
     pub rotate_after: Option<Duration>,
@@ -67,6 +70,7 @@ pub struct Hygiene {
 
 /// One account's declared state.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct AccountPolicy {
     /// The account id.
     pub id: String,
@@ -80,6 +84,7 @@ pub struct AccountPolicy {
 
 /// The state a declared token must be in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+#[non_exhaustive]
 pub enum Wanted {
     /// It exists and is Active.
     #[default]
@@ -93,6 +98,7 @@ pub enum Wanted {
 
 /// One declared token.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenPolicy {
     /// Its name (names are not unique on the platform).
     pub name: String,

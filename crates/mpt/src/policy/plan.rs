@@ -16,6 +16,7 @@ use crate::token::Token;
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum ActionKind {
     /// Create the declared token (then disable it when it is declared Disabled).
     Create,
@@ -39,6 +40,7 @@ pub enum ActionKind {
 
 /// One field an update changes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct FieldChange {
     /// `description`, `icon` or `modules`.
     pub field: String,
@@ -50,6 +52,7 @@ pub struct FieldChange {
 
 /// One action of a plan.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct PlannedAction {
     /// The account.
     pub account: String,
@@ -72,6 +75,7 @@ pub struct PlannedAction {
 
 /// Every action that would bring the accounts to their policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Plan {
     /// When the state was read.
     pub made_at: DateTime<Utc>,
