@@ -26,8 +26,8 @@ pub fn run(root: &Path, consumer_build: bool, only_consumer_build: bool) -> Resu
         return Ok(ExitCode::SUCCESS);
     }
     for bench in [
-        ["-p", "mpt-codegen", "--bench", "codegen"],
-        ["-p", "mpt", "--bench", "sdk"],
+        &["-p", "mpt-codegen", "--bench", "codegen"][..],
+        &["-p", "mpt", "--bench", "sdk", "--features", "policy"][..],
     ] {
         let mut args = vec!["bench", "--quiet", "--locked"];
         args.extend(bench);
