@@ -114,42 +114,29 @@ fn main() {
             "floor".into(),
             "",
         );
-        table.row(
-            "get, generated client, no hooks: median latency",
-            us(generated_m),
-            ratio(lat(generated_m), lat(raw_m)) + " of reqwest",
-            "",
-        );
-        table.row(
-            "get, generated client, no hooks: client CPU/request",
-            us(generated_s.cpu_per_request()),
-            ratio(cpu(&generated_s), cpu(&raw_s)) + " of reqwest",
-            "",
-        );
-        table.row(
-            "get, generated client + hook layer: median latency",
-            us(hooked_m),
-            ratio(lat(hooked_m), lat(raw_m)) + " of reqwest",
-            "≤ 1.05×",
-        );
-        table.row(
-            "get, generated client + hook layer: client CPU/request",
-            us(hooked_s.cpu_per_request()),
-            ratio(cpu(&hooked_s), cpu(&raw_s)) + " of reqwest",
-            "≤ 1.05×",
-        );
-        table.row(
-            "get, facade: median latency",
-            us(facade_m),
-            ratio(lat(facade_m), lat(raw_m)) + " of reqwest",
-            "≤ 1.05×",
-        );
-        table.row(
-            "get, facade: client CPU/request",
-            us(facade_s.cpu_per_request()),
-            ratio(cpu(&facade_s), cpu(&raw_s)) + " of reqwest",
-            "≤ 1.05×",
-        );
+        for (what, median, sample, target) in [
+            ("generated client, no hooks", generated_m, &generated_s, ""),
+            (
+                "generated client + hook layer",
+                hooked_m,
+                &hooked_s,
+                "≤ 1.05×",
+            ),
+            ("facade", facade_m, &facade_s, "≤ 1.05×"),
+        ] {
+            table.row(
+                &format!("get, {what}: median latency"),
+                us(median),
+                ratio(lat(median), lat(raw_m)) + " of reqwest",
+                target,
+            );
+            table.row(
+                &format!("get, {what}: client CPU/request"),
+                us(sample.cpu_per_request()),
+                ratio(cpu(sample), cpu(&raw_s)) + " of reqwest",
+                target,
+            );
+        }
     }
 
     // --- The official Python client, same server process ---------------------------------------
