@@ -352,32 +352,7 @@ pub fn parse_order(text: &str) -> Result<Order, String> {
     Ok(Order(keys))
 }
 
-/// The longest age taken: 100 years.
-pub const MAX_AGE: Duration = Duration::from_secs(36_500 * 86_400);
-
-/// `90d`, `12h`, `30m`, `45s`, `2w`, at most [`MAX_AGE`].
-pub fn parse_age(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(|| format!("{text:?}: add a unit (s, m, h, d or w), e.g. 90d"))?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number and a unit, e.g. 90d"))?;
-    let secs = match unit {
-        "s" => 1,
-        "m" => 60,
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (s, m, h, d or w)")),
-    };
-    n.checked_mul(secs)
-        .map(Duration::from_secs)
-        .filter(|d| *d <= MAX_AGE)
-        .ok_or_else(|| format!("{text:?}: at most 36500d"))
-}
+pub use mpt::parse_age;
 
 #[cfg(test)]
 mod tests {

@@ -65,6 +65,7 @@
 //! engine every text goes through).
 #![deny(missing_docs)]
 
+mod age;
 mod bulk;
 mod client;
 mod dispatch;
@@ -86,6 +87,7 @@ mod rotation;
 mod status;
 mod token;
 
+pub use age::{MAX_AGE, parse_age};
 pub use bulk::{BulkReport, Failures};
 pub use client::{
     Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret,

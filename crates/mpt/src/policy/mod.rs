@@ -5,7 +5,7 @@
 //! [[accounts]]
 //! id = "ACC-0000-0001"
 //! unmanaged = "report"            # tokens the file does not declare: report (default), disable, ignore
-//! rotate_after = "90d"            # hygiene, account-wide: d, h, m or s, or "never"
+//! rotate_after = "90d"            # hygiene, account-wide: s, m, h, d or w, or "never"
 //! disable_idle_after = "30d"      # last used that long ago, or never used and that old
 //! delete_disabled_after = "180d"  # Disabled and unchanged that long
 //!
@@ -143,27 +143,15 @@ impl<'de> Deserialize<'de> for Age {
     }
 }
 
-/// `90d`, `12h`, `30m`, `45s` (at most 36,500 days), or `never`.
+/// An age as [`parse_age`](crate::parse_age) takes it, or `never`.
 fn parse_age(text: &str) -> Result<Option<Duration>, String> {
-    if text == "never" {
+    if text.trim() == "never" {
         return Ok(None);
     }
-    let bad =
-        || format!("bad duration {text:?}: a whole number and d, h, m or s (`90d`), or `never`");
-    let unit = text.chars().last().ok_or_else(bad)?;
-    let seconds_per = match unit {
-        'd' => 86_400,
-        'h' => 3_600,
-        'm' => 60,
-        's' => 1,
-        _ => return Err(bad()),
-    };
-    let number: i64 = text[..text.len() - 1].parse().map_err(|_| bad())?;
-    let seconds = number.checked_mul(seconds_per).ok_or_else(bad)?;
-    if !(0..=36_500 * 86_400).contains(&seconds) {
-        return Err(format!("duration {text:?} is out of range (0 to 36500d)"));
-    }
-    Ok(Some(Duration::seconds(seconds)))
+    let age = crate::parse_age(text).map_err(|e| format!("bad duration {e}, or `never`"))?;
+    Duration::from_std(age)
+        .map(Some)
+        .map_err(|_| format!("bad duration {text:?}"))
 }
 
 #[derive(Deserialize)]
@@ -348,6 +336,7 @@ mod tests {
         assert_eq!(parse_age("90d"), Ok(Some(Duration::days(90))));
         assert_eq!(parse_age("12h"), Ok(Some(Duration::hours(12))));
         assert_eq!(parse_age("never"), Ok(None));
+        assert_eq!(parse_age("2w"), Ok(Some(Duration::days(14))));
         for bad in ["", "d", "9x", "-1d", "1.5d", "99999999999999d", "36501d"] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }
