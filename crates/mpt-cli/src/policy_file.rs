@@ -62,10 +62,7 @@ fn render(plan: &Plan, format: Format) -> String {
                         ));
                     }
                     vec![
-                        serde_json::to_value(a.kind)
-                            .ok()
-                            .and_then(|v| v.as_str().map(str::to_string))
-                            .unwrap_or_default(),
+                        a.kind.as_str().to_string(),
                         a.account.clone(),
                         a.name.clone(),
                         a.token_id.clone().unwrap_or_else(|| "-".into()),

@@ -193,7 +193,11 @@ struct RawToken {
 impl Policy {
     /// Parses and checks a policy; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Policy, PolicyError> {
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // Where each line starts, once: a line number is then a search, not a scan of the text.
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+            .collect();
+        let line_of = |offset: usize| starts.partition_point(|&start| start <= offset);
         let raw: RawPolicy = toml::from_str(text).map_err(|e| {
             let (line, key) = match e.span() {
                 Some(span) => {
@@ -259,9 +263,12 @@ impl Policy {
                 } else if let Some(problem) = mpt_api::rules::name_problem(&name) {
                     return Err(error(line, format!("{key}.name"), problem));
                 }
-                let twin = tokens
-                    .iter()
-                    .find(|seen| seen.name == name && (seen.id == token.id || token.id.is_none()));
+                // An unpinned entry matches every token of its name, so it shares the name with
+                // no other entry, pinned or not.
+                let twin = tokens.iter().find(|seen| {
+                    seen.name == name
+                        && (seen.id.is_none() || token.id.is_none() || seen.id == token.id)
+                });
                 if let Some(twin) = twin {
                     return Err(error(
                         line,

@@ -1,6 +1,6 @@
 //! The plan: every action that would bring the accounts to their policy, with its reason.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
@@ -85,6 +85,23 @@ pub struct Plan {
     pub actions: Vec<PlannedAction>,
 }
 
+impl ActionKind {
+    /// The word plans use for it (`create`, `disable`, ...), as in their JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Enable => "enable",
+            ActionKind::Disable => "disable",
+            ActionKind::Delete => "delete",
+            ActionKind::Rotate => "rotate",
+            ActionKind::Unmanaged => "unmanaged",
+            ActionKind::Ambiguous => "ambiguous",
+            ActionKind::Unresolved => "unresolved",
+        }
+    }
+}
+
 impl Plan {
     /// Whether anything differs from the policy (an action of any kind, reports included).
     pub fn has_changes(&self) -> bool {
@@ -124,15 +141,12 @@ impl Client {
         now: DateTime<Utc>,
         actions: &mut Vec<PlannedAction>,
     ) -> Result<(), Error> {
-        let declared_names: HashMap<&str, ()> = account
+        let declared_names: HashSet<&str> =
+            account.tokens.iter().map(|t| t.name.as_str()).collect();
+        let pinned: HashSet<&str> = account
             .tokens
             .iter()
-            .map(|t| (t.name.as_str(), ()))
-            .collect();
-        let pinned: HashMap<&str, ()> = account
-            .tokens
-            .iter()
-            .filter_map(|t| t.id.as_deref().map(|id| (id, ())))
+            .filter_map(|t| t.id.as_deref())
             .collect();
         // Only the tokens a declaration may match are kept; the rest are judged as they stream.
         let mut matching: Vec<Token> = Vec::new();
@@ -148,7 +162,7 @@ impl Client {
                 continue;
             }
             let name = token.name().unwrap_or("");
-            if declared_names.contains_key(name) || pinned.contains_key(token.id()) {
+            if declared_names.contains(name) || pinned.contains(token.id()) {
                 matching.push(token);
             } else if let Some(action) = undeclared_action(account, &token) {
                 undeclared.push(action);

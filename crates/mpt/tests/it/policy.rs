@@ -52,6 +52,20 @@ fn bad_policies_are_refused_naming_the_file_line_and_key() {
     let e = refused("[[accounts]]\nid = \"ACC-1\"\n[[accounts]]\nid = \"ACC-1\"\n");
     assert_eq!(e.line, 4, "{e}");
 
+    // An unpinned entry and a pinned one of the same name, in either order, are refused: the
+    // unpinned one would match the pinned token too.
+    let unpinned_first = twice.replacen(
+        "modules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\n",
+        "modules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\nid = \"TKN-X\"\n",
+        1,
+    );
+    let pinned_first = twice.replacen("name = \"a\"\n", "name = \"a\"\nid = \"TKN-X\"\n", 1);
+    for text in [&unpinned_first, &pinned_first] {
+        assert_ne!(text, twice);
+        let e = refused(text);
+        assert!(e.message.contains("declared twice"), "{text}\n{e}");
+    }
+
     // Two entries of one name, each pinned to its own id, are fine.
     let pinned = twice.replace(
         "name = \"a\"\nmodules",
@@ -199,6 +213,10 @@ modules = ["{DEFAULT_MODULE}"]
     // Every drift, and nothing else: 10 actions.
     assert_eq!(plan.actions.len(), 10, "{plan:#?}");
     assert!(plan.has_changes());
+    // The words plans use are the JSON's.
+    for a in &plan.actions {
+        assert_eq!(serde_json::to_value(a.kind).unwrap(), a.kind.as_str());
+    }
     // A plan round-trips through JSON (`--out`).
     let json = serde_json::to_string(&plan).unwrap();
     assert_eq!(
