@@ -15,8 +15,9 @@ use crate::problem::Problem;
 use crate::redact::snippet;
 
 impl Client {
-    /// Runs one generated request future under `call`, and maps its error. The future comes
-    /// boxed: it is large, and every move of an unstarted future copies all of it.
+    /// Runs one generated request future under `call`, and maps its error; the answer comes back
+    /// boxed. The future comes boxed too: it is large, and every move of an unstarted future
+    /// copies all of it.
     pub(crate) async fn call<T, F>(
         &self,
         call: CallState,
@@ -46,11 +47,10 @@ impl Client {
                 (result, status, landed)
             })
             .await;
-        let result = match result {
-            Ok(value) => Ok(value),
-            Err(e) => Err(Box::pin(self.map_error(e, status)).await),
-        };
-        (result, landed)
+        match result {
+            Ok(value) => (Ok(value), landed),
+            Err(e) => (Err(Box::pin(self.map_error(e, status)).await), landed),
+        }
     }
 
     /// The generated client's error as an [`Error`], every text in it redacted.

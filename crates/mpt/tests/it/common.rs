@@ -64,11 +64,6 @@ pub fn canned_client(server: &ScriptedServer, secret: &str) -> Client {
         .unwrap()
 }
 
-/// One scripted answer.
-pub fn reply(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Scripted {
-    Scripted::answer(status, content_type, body)
-}
-
 /// A scripted server answering with `replies` in turn (the last one again once they run out).
 pub async fn canned(replies: Vec<Scripted>) -> ScriptedServer {
     ScriptedServer::start(replies).await.unwrap()

@@ -197,7 +197,7 @@ async fn from_env_reads_the_token_and_accepts_a_prefixed_base_url() {
 /// before anything is sent; other odd characters are percent-encoded.
 #[tokio::test]
 async fn ids_that_would_leave_their_path_segment_are_refused_before_sending() {
-    let server = canned(vec![reply(200, "application/json", TOKEN_JSON)]).await;
+    let server = canned(vec![Scripted::answer(200, "application/json", TOKEN_JSON)]).await;
     let client = canned_client(&server, "s3cr3t-api-key");
     for id in [
         "", ".", "..", "a/b", "../x", "a?b", "a#b", "a\nb", "a\\b", "a\u{7f}",
@@ -235,7 +235,7 @@ async fn ids_that_would_leave_their_path_segment_are_refused_before_sending() {
 #[tokio::test]
 async fn filters_reach_the_query_string_and_invalid_ones_are_never_sent() {
     let page = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#;
-    let server = canned(vec![reply(200, "application/json", page)]).await;
+    let server = canned(vec![Scripted::answer(200, "application/json", page)]).await;
     let client = canned_client(&server, "s3cr3t-api-key");
     let bad = Filter::name("x'\"),or(ne(name,\"");
     for result in [

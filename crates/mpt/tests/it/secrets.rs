@@ -120,37 +120,37 @@ async fn no_error_shows_a_secret_the_server_echoed() {
         format!(r#"{{"id":"TKN-1111-2222","status":"Active","token":"{created}"}}"#);
     let replies = vec![
         // The create records the ids that already have this account and name: none.
-        reply(
+        Scripted::answer(
             200,
             "application/json",
             r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#,
         ),
-        reply(201, "application/json", create_answer),
-        reply(400, "application/problem+json", problem(400)),
-        reply(400, "application/problem+json", list_problem),
-        reply(401, "application/problem+json", problem(401)),
-        reply(404, "application/problem+json", problem(404)),
-        reply(404, "text/html", format!("<p>{percent} {api_percent}</p>")),
-        reply(429, "application/problem+json", problem(429)),
-        reply(409, "application/problem+json", problem(409)),
-        reply(403, "application/problem+json", problem(403)),
-        reply(500, "application/problem+json", problem(500)),
-        reply(
+        Scripted::answer(201, "application/json", create_answer),
+        Scripted::answer(400, "application/problem+json", problem(400)),
+        Scripted::answer(400, "application/problem+json", list_problem),
+        Scripted::answer(401, "application/problem+json", problem(401)),
+        Scripted::answer(404, "application/problem+json", problem(404)),
+        Scripted::answer(404, "text/html", format!("<p>{percent} {api_percent}</p>")),
+        Scripted::answer(429, "application/problem+json", problem(429)),
+        Scripted::answer(409, "application/problem+json", problem(409)),
+        Scripted::answer(403, "application/problem+json", problem(403)),
+        Scripted::answer(500, "application/problem+json", problem(500)),
+        Scripted::answer(
             502,
             "text/html",
             format!("<html>{percent} {created} {api}</html>"),
         ),
-        reply(
+        Scripted::answer(
             200,
             "application/json",
             format!(r#"{{"id": 5, "token": "{json_escaped}", "x": "{api}""#),
         ),
-        reply(
+        Scripted::answer(
             200,
             "application/json",
             format!(r#"{{"id": ["{created}", "{api}"]}}"#),
         ),
-        reply(204, "application/json", format!("{created} {api}")),
+        Scripted::answer(204, "application/json", format!("{created} {api}")),
     ];
     let count = replies.len() - 1;
     let server = canned(replies).await;

@@ -192,12 +192,13 @@ async fn a_create_whose_answer_is_lost_is_never_sent_again() {
 #[tokio::test]
 async fn response_bodies_are_bounded() {
     let big = vec![b' '; 50 * 1024 * 1024];
-    let unsized_reply = reply(200, "application/json", vec![b' '; 300 * 1024]).without_length();
+    let unsized_reply =
+        Scripted::answer(200, "application/json", vec![b' '; 300 * 1024]).without_length();
     let server = canned(vec![
-        reply(200, "application/json", big),
+        Scripted::answer(200, "application/json", big),
         unsized_reply.clone(),
         unsized_reply,
-        reply(200, "application/json", TOKEN_JSON),
+        Scripted::answer(200, "application/json", TOKEN_JSON),
     ])
     .await;
     let default = canned_client(&server, "s3cr3t-api-key");
