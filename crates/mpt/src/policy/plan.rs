@@ -158,7 +158,8 @@ impl Client {
                 .stream(),
         );
         while let Some(token) = stream.try_next().await? {
-            if !live(&token) {
+            // A token of another account (a server that ignored the filter) is never judged here.
+            if !live(&token) || token.account_id().is_some_and(|id| id != account.id) {
                 continue;
             }
             let name = token.name().unwrap_or("");

@@ -288,3 +288,23 @@ fn the_readme_example_policy_parses() {
         Some(Duration::days(30))
     );
 }
+
+/// A server that ignores the account filter: tokens of other accounts are never judged (with
+/// `unmanaged = "disable"` they would otherwise be planned for disabling).
+#[tokio::test]
+async fn tokens_of_other_accounts_are_never_planned() {
+    let page = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":2}},"data":[
+        {"id":"TKN-1111-1111","name":"mine","status":"Active","account":{"id":"ACC-1"}},
+        {"id":"TKN-2222-2222","name":"theirs","status":"Active","account":{"id":"ACC-2"}}]}"#;
+    let server = canned(vec![Scripted::answer(200, "application/json", page)]).await;
+    let client = canned_client(&server, "api");
+    let policy = Policy::from_toml(
+        "[[accounts]]\nid = \"ACC-1\"\nunmanaged = \"disable\"\n",
+        "p.toml",
+    )
+    .unwrap();
+    let plan = client.plan(&policy).await.unwrap();
+    let ids: Vec<_> = plan.actions.iter().map(|a| a.token_id.as_deref()).collect();
+    assert_eq!(ids, [Some("TKN-1111-1111")], "{plan:#?}");
+    assert!(server.request_lines()[0].contains("eq(account.id,%27ACC-1%27)"));
+}
