@@ -16,14 +16,20 @@
 //! status = "Active"               # Active (default), Disabled, or absent (must not exist)
 //! # id = "TKN-1234-5678"          # pins the entry to one token
 //! # rotate_after = "30d"          # overrides the account's rule for this token
+//! secret = { file = "secrets/billing-sync.token" }   # where a new secret goes (a sink)
+//! # secret = { command = ["vault", "kv", "put", "secret/billing", "token=-"], timeout = "30s" }
 //! ```
 //!
 //! [`Policy::from_toml`] refuses unknown keys, bad durations and statuses, names and
 //! descriptions the platform would refuse, tokens without modules, and duplicate declarations,
 //! naming the line and key. [`Client::plan`](crate::Client::plan) reads each account once (no
-//! secrets) and returns a [`Plan`].
+//! secrets) and returns a [`Plan`]; [`Client::apply`](crate::Client::apply) carries it out.
 
+mod apply;
+pub mod files;
 mod plan;
+mod sink;
+mod state;
 
 use std::fmt;
 
@@ -32,7 +38,9 @@ use serde::{Deserialize, Deserializer};
 
 use crate::request::NewToken;
 
+pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport};
 pub use plan::{ActionKind, FieldChange, Plan, PlannedAction};
+pub use sink::SecretSink;
 
 /// A parsed, checked policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +122,9 @@ pub struct TokenPolicy {
     pub status: Wanted,
     /// The account's hygiene with this token's overrides.
     pub hygiene: Hygiene,
+    /// Where its new secrets go (a create's, a rotation's); `None`: to a 0600 file in the
+    /// apply's state directory.
+    pub secret: Option<SecretSink>,
     /// The 1-based line of its `[[accounts.tokens]]` entry's name.
     pub line: usize,
 }
@@ -188,6 +199,53 @@ struct RawToken {
     rotate_after: Option<Age>,
     disable_idle_after: Option<Age>,
     delete_disabled_after: Option<Age>,
+    secret: Option<toml::Spanned<RawSink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSink {
+    file: Option<String>,
+    command: Option<Vec<String>>,
+    timeout: Option<Age>,
+}
+
+/// How long a sink command may take when the policy does not say.
+const DEFAULT_SINK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+impl RawSink {
+    fn check(self) -> Result<SecretSink, String> {
+        match (self.file, self.command) {
+            (Some(_), Some(_)) | (None, None) => Err("give one of `file` or `command`".into()),
+            (Some(file), None) => {
+                if self.timeout.is_some() {
+                    return Err("`timeout` is for a `command`".into());
+                }
+                let path = std::path::PathBuf::from(&file);
+                let dir = path
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                if path.file_name().is_none() {
+                    return Err(format!("{file:?} names no file"));
+                }
+                files::writable_dir(dir)
+                    .map_err(|e| format!("{file:?} is not in a writable directory: {e}"))?;
+                Ok(SecretSink::File { path })
+            }
+            (None, Some(argv)) => {
+                if argv.first().is_none_or(|program| program.trim().is_empty()) {
+                    return Err("`command` needs a program".into());
+                }
+                let timeout = match self.timeout {
+                    None => DEFAULT_SINK_TIMEOUT,
+                    Some(Age(Some(t))) => t.to_std().unwrap_or(DEFAULT_SINK_TIMEOUT),
+                    Some(Age(None)) => return Err("a `timeout` cannot be `never`".into()),
+                };
+                Ok(SecretSink::Command { argv, timeout })
+            }
+        }
+    }
 }
 
 impl Policy {
@@ -288,6 +346,29 @@ impl Policy {
                         format!("{pin} is pinned twice (also on line {})", twin.line),
                     ));
                 }
+                let secret = match token.secret {
+                    Some(raw) => {
+                        let line = line_of(raw.span().start);
+                        let sink = raw
+                            .into_inner()
+                            .check()
+                            .map_err(|e| error(line, format!("{key}.secret"), e))?;
+                        if let SecretSink::File { path } = &sink
+                            && let Some(twin) = sink_owner(&accounts, &tokens, path)
+                        {
+                            return Err(error(
+                                line,
+                                format!("{key}.secret"),
+                                format!(
+                                    "{} is the secret file of line {twin} too: each token needs its own",
+                                    path.display()
+                                ),
+                            ));
+                        }
+                        Some(sink)
+                    }
+                    None => None,
+                };
                 let or = |own: Option<Age>, account: Option<Duration>| match own {
                     Some(age) => age.0,
                     None => account,
@@ -310,6 +391,7 @@ impl Policy {
                             hygiene.delete_disabled_after,
                         ),
                     },
+                    secret,
                     line,
                 });
             }
@@ -321,6 +403,43 @@ impl Policy {
             });
         }
         Ok(Policy { accounts })
+    }
+}
+
+/// The line of the entry, among those parsed so far, whose secret file is `path`.
+fn sink_owner(
+    accounts: &[AccountPolicy],
+    tokens: &[TokenPolicy],
+    path: &std::path::Path,
+) -> Option<usize> {
+    accounts
+        .iter()
+        .flat_map(|a| a.tokens.iter())
+        .chain(tokens)
+        .find(|t| matches!(&t.secret, Some(SecretSink::File { path: p }) if p == path))
+        .map(|t| t.line)
+}
+
+impl Policy {
+    /// The declared entry an action of `plan` is about: the one pinned to its token, or the
+    /// unpinned one of its name, in its account.
+    pub fn declared(
+        &self,
+        account: &str,
+        name: &str,
+        token_id: Option<&str>,
+    ) -> Option<&TokenPolicy> {
+        let account = self.accounts.iter().find(|a| a.id == account)?;
+        account
+            .tokens
+            .iter()
+            .find(|t| t.id.is_some() && t.id.as_deref() == token_id)
+            .or_else(|| {
+                account
+                    .tokens
+                    .iter()
+                    .find(|t| t.id.is_none() && t.name == name)
+            })
     }
 }
 

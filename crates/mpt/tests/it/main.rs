@@ -5,6 +5,8 @@
 mod common;
 
 mod accounts;
+#[cfg(feature = "policy")]
+mod apply;
 mod bulk;
 mod first_use;
 mod lifecycle;

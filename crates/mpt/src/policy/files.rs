@@ -1,0 +1,147 @@
+//! Files written with secrets and state in them: secret files (new, 0600, never through a
+//! planted symlink, never over another file unless asked), and state files replaced
+//! atomically. The CLI's secret files and an apply's sinks and state directory use them.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// A new file in `target`'s directory with a random name, created exclusively with mode 0600
+/// (`O_EXCL`: no symlink planted at any name is followed), removed again unless it is put in
+/// place.
+struct Temp {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl Temp {
+    fn new(target: &Path) -> Result<Temp, String> {
+        let dir = parent(target);
+        let stem = target.file_name().and_then(|n| n.to_str()).unwrap_or("mpt");
+        for _ in 0..16 {
+            let path = dir.join(format!(".{stem}.{:016x}.tmp", fastrand::u64(..)));
+            let mut options = OpenOptions::new();
+            options.write(true).create_new(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            match options.open(&path) {
+                Ok(file) => {
+                    return Ok(Temp {
+                        path,
+                        file: Some(file),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(format!("{}: {e}", dir.display())),
+            }
+        }
+        Err(format!("{}: no free temporary name", dir.display()))
+    }
+
+    /// Writes `contents` and syncs it.
+    fn write(&mut self, contents: &str) -> std::io::Result<()> {
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("written already"))?;
+        file.write_all(contents.as_bytes())?;
+        file.sync_all()
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        self.file = None;
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// A secret file made ready before anything is created on the platform: its directory is
+/// writable (a temporary file was made in it), and the target is free (or `force` was given).
+pub struct SecretFile {
+    target: PathBuf,
+    force: bool,
+    temp: Temp,
+}
+
+impl SecretFile {
+    /// Checks `target` and creates the temporary file beside it.
+    pub fn prepare(target: &Path, force: bool) -> Result<SecretFile, String> {
+        let shown = target.display();
+        let dir = parent(target);
+        match std::fs::metadata(dir) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => return Err(format!("{shown}: {} is not a directory", dir.display())),
+            Err(e) => return Err(format!("{shown}: {}: {e}", dir.display())),
+        }
+        match std::fs::symlink_metadata(target) {
+            Ok(meta) if meta.is_dir() => return Err(format!("{shown}: is a directory")),
+            Ok(_) if !force => {
+                return Err(format!(
+                    "{shown}: exists; refusing to overwrite it (give --force to replace it)"
+                ));
+            }
+            Ok(_) | Err(_) => {}
+        }
+        Ok(SecretFile {
+            target: target.to_path_buf(),
+            force,
+            temp: Temp::new(target)?,
+        })
+    }
+
+    /// The path the secret goes to.
+    pub fn path(&self) -> &Path {
+        &self.target
+    }
+
+    /// Writes `secret` and a newline, then puts the file in place: without `force`, only if
+    /// nothing is at the target now (a hard link, which never replaces); with it, by a rename
+    /// (which replaces a symlink there, never writing through it).
+    pub fn commit(mut self, secret: &str) -> Result<(), String> {
+        let shown = self.target.display().to_string();
+        self.temp
+            .write(&format!("{secret}\n"))
+            .map_err(|e| format!("{shown}: {e}"))?;
+        if self.force {
+            std::fs::rename(&self.temp.path, &self.target).map_err(|e| format!("{shown}: {e}"))
+        } else {
+            std::fs::hard_link(&self.temp.path, &self.target).map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => {
+                    format!("{shown}: appeared meanwhile; not overwritten")
+                }
+                _ => format!("{shown}: {e}"),
+            })
+        }
+    }
+}
+
+/// Replaces `target` with `contents` atomically (a private temporary file renamed over it), so
+/// a crash leaves the old file or the new one, never half of one.
+pub fn replace(target: &Path, contents: &str) -> Result<(), String> {
+    let shown = target.display();
+    if let Ok(meta) = std::fs::metadata(target)
+        && !meta.is_file()
+    {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    let mut temp = Temp::new(target)?;
+    temp.write(contents).map_err(|e| format!("{shown}: {e}"))?;
+    std::fs::rename(&temp.path, target).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// Whether a file can be made in `dir` now (one is made and removed again).
+pub fn writable_dir(dir: &Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(meta) if meta.is_dir() => {}
+        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
+    Temp::new(&dir.join("probe")).map(drop)
+}

@@ -1,0 +1,189 @@
+//! Secret sinks: where an apply hands a new secret (a file, or a command that reads it on
+//! stdin), and the fallback file that keeps it when a sink fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use mpt_api::TokenSecret;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::files::{self, SecretFile};
+use crate::token::Token;
+
+/// Where a new secret goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SecretSink {
+    /// A file, written with mode 0600 and put in place atomically. It is replaced only when it
+    /// holds a secret of the same token, or of the token a rotation replaces: never another
+    /// token's secret, and never a file that holds something else.
+    File {
+        /// The file (relative paths are taken from the working directory).
+        path: PathBuf,
+    },
+    /// A program (no shell) that gets the secret and a newline on stdin, and `MPT_TOKEN_ID`,
+    /// `MPT_TOKEN_NAME` and `MPT_ACCOUNT_ID` in its environment; it must exit 0 within
+    /// `timeout` (it is killed then).
+    Command {
+        /// The program and its arguments.
+        argv: Vec<String>,
+        /// How long it may take.
+        timeout: Duration,
+    },
+}
+
+/// The most of a command's stderr kept for an error message.
+const STDERR_TAIL: usize = 300;
+
+impl SecretSink {
+    /// Hands `secret` (of `token`) over. `replaces` is the token whose secret a file may hold
+    /// and be replaced (a rotation's old token). Returns where it went, in words.
+    pub(crate) async fn deliver(
+        &self,
+        token: &Token,
+        secret: &TokenSecret,
+        replaces: Option<&str>,
+    ) -> Result<String, String> {
+        match self {
+            SecretSink::File { path } => {
+                write_file(path, secret, &[Some(token.id()), replaces])?;
+                Ok(path.display().to_string())
+            }
+            SecretSink::Command { argv, timeout } => {
+                run(argv, *timeout, token, secret).await?;
+                Ok(format!("command {}", argv[0]))
+            }
+        }
+    }
+}
+
+/// Writes a secret file, replacing one only when it holds a secret of a token in `owners`.
+fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Result<(), String> {
+    let shown = path.display();
+    let force = match std::fs::symlink_metadata(path) {
+        Err(_) => false,
+        Ok(meta) if !meta.is_file() => {
+            return Err(format!(
+                "{shown}: not a regular file (a symlink or a directory); not replaced"
+            ));
+        }
+        Ok(meta) if meta.len() > 4096 => {
+            return Err(format!(
+                "{shown}: holds something else than a secret; not replaced"
+            ));
+        }
+        Ok(_) => {
+            let held = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+            let held = TokenSecret::new(held.trim());
+            match held.token_id() {
+                Some(owner) if owners.contains(&Some(owner)) => true,
+                Some(owner) => {
+                    return Err(format!(
+                        "{shown}: holds the secret of {owner}, another token; not replaced"
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "{shown}: holds something else than a token's secret; not replaced"
+                    ));
+                }
+            }
+        }
+    };
+    SecretFile::prepare(path, force)?.commit(secret.expose_secret())
+}
+
+/// Keeps a secret a sink could not take: `<dir>/<token id>.secret`, 0600.
+pub(crate) fn fallback(dir: &Path, token: &Token, secret: &TokenSecret) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join(format!("{}.secret", token.id()));
+    SecretFile::prepare(&path, true)?.commit(secret.expose_secret())?;
+    Ok(path)
+}
+
+/// Reads back a secret kept by [`fallback`], if one is there.
+pub(crate) fn fallen_back(dir: &Path, token_id: &str) -> Option<TokenSecret> {
+    let text = std::fs::read_to_string(dir.join(format!("{token_id}.secret"))).ok()?;
+    let secret = TokenSecret::new(text.trim());
+    (secret.token_id() == Some(token_id)).then_some(secret)
+}
+
+/// Removes a kept secret once a sink has it.
+pub(crate) fn forget_fallback(dir: &Path, token_id: &str) {
+    let _ = std::fs::remove_file(dir.join(format!("{token_id}.secret")));
+}
+
+async fn run(
+    argv: &[String],
+    timeout: Duration,
+    token: &Token,
+    secret: &TokenSecret,
+) -> Result<(), String> {
+    let program = &argv[0];
+    let mut child = tokio::process::Command::new(program)
+        .args(&argv[1..])
+        .env("MPT_TOKEN_ID", token.id())
+        .env("MPT_TOKEN_NAME", token.name().unwrap_or_default())
+        .env("MPT_ACCOUNT_ID", token.account_id().unwrap_or_default())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("command {program}: {e}"))?;
+    let mut stdin = child.stdin.take();
+    let mut stderr = child.stderr.take();
+    let talk = async {
+        if let Some(stdin) = stdin.as_mut() {
+            // A program that exits without reading is judged by its exit status.
+            let _ = stdin
+                .write_all(format!("{}\n", secret.expose_secret()).as_bytes())
+                .await;
+        }
+        drop(stdin.take());
+        let mut said = Vec::new();
+        if let Some(stderr) = stderr.as_mut() {
+            let _ = stderr.read_to_end(&mut said).await;
+        }
+        (child.wait().await, said)
+    };
+    let (status, said) = match tokio::time::timeout(timeout, talk).await {
+        Ok(done) => done,
+        Err(_) => {
+            return Err(format!(
+                "command {program} did not finish within {} s; it was stopped",
+                timeout.as_secs_f64()
+            ));
+        }
+    };
+    let status = status.map_err(|e| format!("command {program}: {e}"))?;
+    if status.success() {
+        return Ok(());
+    }
+    let mut said = String::from_utf8_lossy(&said).replace(secret.expose_secret(), "[REDACTED]");
+    if let Some((_, opaque)) = secret.expose_secret().rsplit_once(':')
+        && opaque.len() >= 4
+    {
+        said = said.replace(opaque, "[REDACTED]");
+    }
+    let said = crate::redact::redact(said.trim());
+    let tail: String = said
+        .chars()
+        .rev()
+        .take(STDERR_TAIL)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    Err(match tail.is_empty() {
+        true => format!("command {program} failed ({status})"),
+        false => format!("command {program} failed ({status}): {tail}"),
+    })
+}
+
+/// Whether `path` is a directory an apply may keep its state in (made when missing).
+pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    files::writable_dir(path)
+}

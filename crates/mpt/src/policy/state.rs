@@ -1,0 +1,152 @@
+//! An apply's state directory: what survives a crash, and a lock so two applies never share it.
+//!
+//! ```text
+//! <dir>/lock                    held (flock) while an apply runs
+//! <dir>/rotations/<old id>.json a rotation's plan (ids, phase, times), until it is finished
+//! <dir>/creates/<key>.json      a create's record (the ids that had its name before), until
+//!                               the secret is handed over
+//! <dir>/secrets/<id>.secret     a secret a sink could not take (0600)
+//! <dir>/refused/<id>.json       modules the platform refused to put back on a token
+//! ```
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::files;
+use crate::plan::RotationPlan;
+
+/// A create that was sent, or is about to be: enough to find what it made after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateRecord {
+    pub account_id: String,
+    pub name: String,
+    /// The ids of the tokens of this account and name before the create was sent.
+    pub known_ids: Vec<String>,
+    /// The token it made, once known.
+    pub new_id: Option<String>,
+}
+
+/// Modules the platform refused to put on a token (not enabled for the account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Refused {
+    pub token_id: String,
+    pub modules: Vec<String>,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+/// The state directory, locked for this apply.
+pub(crate) struct StateDir {
+    pub root: PathBuf,
+    _lock: File,
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+impl StateDir {
+    /// Makes (when missing) and locks the directory; another apply holding it is refused.
+    pub fn open(root: &Path) -> Result<StateDir, String> {
+        super::sink::state_dir(root)?;
+        for sub in ["rotations", "creates", "secrets", "refused"] {
+            let dir = root.join(sub);
+            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let path = root.join("lock");
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        lock.try_lock().map_err(|_| {
+            format!(
+                "{}: another apply is using this state directory",
+                path.display()
+            )
+        })?;
+        Ok(StateDir {
+            root: root.to_path_buf(),
+            _lock: lock,
+        })
+    }
+
+    pub fn secrets(&self) -> PathBuf {
+        self.root.join("secrets")
+    }
+
+    pub fn rotation_path(&self, old_id: &str) -> PathBuf {
+        self.root.join("rotations").join(format!("{old_id}.json"))
+    }
+
+    pub fn create_path(&self, account_id: &str, name: &str) -> PathBuf {
+        self.root
+            .join("creates")
+            .join(format!("{account_id}-{}.json", hex(name)))
+    }
+
+    pub fn refused_path(&self, token_id: &str) -> PathBuf {
+        self.root.join("refused").join(format!("{token_id}.json"))
+    }
+
+    pub fn save<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), String> {
+        let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+        files::replace(path, &text)
+    }
+
+    pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+    }
+
+    pub fn remove(path: &Path) {
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// The files of `sub` (sorted, so resumes run in a stable order).
+    fn listed(&self, sub: &str) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.root.join(sub))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok().map(|e| e.path()))
+                    .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        paths.sort();
+        paths
+    }
+
+    /// The rotations an earlier apply left unfinished.
+    pub fn pending_rotations(&self) -> Vec<(PathBuf, Result<RotationPlan, String>)> {
+        self.listed("rotations")
+            .into_iter()
+            .map(|p| {
+                let plan = Self::load(&p);
+                (p, plan)
+            })
+            .collect()
+    }
+
+    /// The creates an earlier apply left unfinished.
+    pub fn pending_creates(&self) -> Vec<(PathBuf, Result<CreateRecord, String>)> {
+        self.listed("creates")
+            .into_iter()
+            .map(|p| {
+                let record = Self::load(&p);
+                (p, record)
+            })
+            .collect()
+    }
+
+    /// The modules the platform refused for a token, if it did.
+    pub fn refused(&self, token_id: &str) -> Option<Refused> {
+        Self::load(&self.refused_path(token_id)).ok()
+    }
+}
