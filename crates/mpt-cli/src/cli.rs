@@ -21,17 +21,18 @@ Examples:
   mpt tokens rotate retire --state rotation.json --quiet 30m
   mpt tokens rotate finish --state rotation.json
   mpt tokens plan --policy tokens.toml --exit-code --out plan.json
+  mpt tokens apply --policy tokens.toml --plan plan.json --state-dir /var/lib/mpt
 
 Exit codes:
   0    done
-  1    the operation failed, or some ids of a bulk command failed
+  1    the operation failed, or some ids of a bulk command (or actions of an apply) failed
   2    usage or configuration error (nothing was sent)
   3    not found
   4    authentication refused (401) or not allowed (403)
   5    the platform is unreachable or timing out
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
-  130  interrupted by SIGINT, 143 by SIGTERM (bulk commands finish the requests in flight and
-       print every finished row first; a second signal stops at once)
+  130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
+       flight and print every finished row first; a second signal stops at once)
 
 Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL, which win over the profile in
 ~/.config/mpt/config.toml (--profile NAME; keys base_url, secret_command and
@@ -231,6 +232,35 @@ pub enum TokensCmd {
         /// Exit 6 when anything differs from the policy (for a nightly drift check).
         #[arg(long)]
         exit_code: bool,
+    },
+    /// Bring the accounts to a policy: one result line per action, then a summary; exit 1 when
+    /// any action failed. Work an interrupted apply left in the state directory is finished
+    /// first.
+    Apply {
+        /// The policy file (TOML): the declared state, and where new secrets go.
+        #[arg(long, value_name = "FILE")]
+        policy: PathBuf,
+        /// Carry out this saved plan (`tokens plan --out`), refused when the accounts moved
+        /// since it was made; without it, a plan made now.
+        #[arg(long, value_name = "FILE")]
+        plan: Option<PathBuf>,
+        /// Where rotations and creates keep their state between steps, and secrets a sink
+        /// could not take (0600) [default: .mpt-state beside the policy file].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+        /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
+        /// otherwise).
+        #[arg(long)]
+        allow_destroy: bool,
+        /// How many tokens are worked on at once.
+        #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+        concurrency: u16,
+        /// Retire a rotation's old token only once its lastAccessAt has not moved for this long.
+        #[arg(long, value_name = "AGE", value_parser = parse_age)]
+        quiet: Option<Duration>,
+        /// Give up waiting for quiet after this long (the rotation resumes next time).
+        #[arg(long, value_name = "AGE", default_value = "2h", value_parser = parse_age)]
+        max_wait: Duration,
     },
 }
 

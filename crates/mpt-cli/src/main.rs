@@ -124,7 +124,9 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
     };
     // Read before the runtime: a policy is checked before anything is sent.
     let policy = match &cmd {
-        TokensCmd::Plan { policy, .. } => Some(policy_file::read(policy)?),
+        TokensCmd::Plan { policy, .. } | TokensCmd::Apply { policy, .. } => {
+            Some(policy_file::read(policy)?)
+        }
         _ => None,
     };
     // Read before the runtime: a secret to check comes from stdin or a regular file.
@@ -151,8 +153,11 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
                     .into(),
             )
         })?;
-        if let (Some(policy), TokensCmd::Plan { out, exit_code, .. }) = (policy, &cmd) {
-            return policy_file::plan(&client, &policy, out.as_deref(), *exit_code, format).await;
+        if let (Some(policy), TokensCmd::Plan { out, exit_code, .. }) = (&policy, &cmd) {
+            return policy_file::plan(&client, policy, out.as_deref(), *exit_code, format).await;
+        }
+        if let (Some(policy), TokensCmd::Apply { .. }) = (&policy, &cmd) {
+            return policy_file::apply(&client, policy, &cmd, format, &signals).await;
         }
         dispatch(&client, cmd, format, &signals).await
     })
@@ -217,7 +222,7 @@ async fn dispatch(
         TokensCmd::EnsureDisabled(args) => {
             bulk::run(client, args, Kind::EnsureDisabled, format, signals).await
         }
-        TokensCmd::Whoami { .. } | TokensCmd::Plan { .. } => Ok(()),
+        TokensCmd::Whoami { .. } | TokensCmd::Plan { .. } | TokensCmd::Apply { .. } => Ok(()),
         TokensCmd::Rotate(step) => rotate::run(client, step, format, signals).await,
     }
 }

@@ -1,13 +1,19 @@
-//! `mpt tokens plan --policy FILE`: the drift from a policy file, changing nothing.
+//! `mpt tokens plan --policy FILE`: the drift from a policy file, changing nothing; and
+//! `mpt tokens apply`: the policy carried out, a result line per action.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use mpt::Client;
-use mpt::policy::{Plan, Policy};
+use mpt::policy::{ActionResult, ApplyError, ApplyOptions, Plan, Policy};
+use mpt::{Client, Quiet};
 
-use crate::exit::{Failure, code};
+use crate::cli::TokensCmd;
+use crate::exit::{self, Failure, code};
 use crate::files;
 use crate::output::{self, Format};
+use crate::signals::Signals;
 
 /// Reads and checks a policy file; a bad one is a usage error naming the file, line and key.
 pub fn read(path: &Path) -> Result<Policy, Failure> {
@@ -79,4 +85,135 @@ fn render(plan: &Plan, format: Format) -> String {
             text
         }
     }
+}
+
+/// The state directory when none is given: `.mpt-state` beside the policy file.
+fn default_state_dir(policy: &Path) -> PathBuf {
+    policy
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".mpt-state")
+}
+
+/// One result as a line of `format` (none for `json`, printed whole at the end).
+fn result_line(r: &ActionResult, format: Format) -> Option<String> {
+    match format {
+        Format::Json => None,
+        Format::Jsonl => Some(serde_json::to_string(r).unwrap_or_default() + "\n"),
+        Format::Table => Some(format!(
+            "{:<12} {:<10} {:<14} {}: {}{}\n",
+            r.result.as_str(),
+            r.action.kind.as_str(),
+            r.action.token_id.as_deref().unwrap_or("-"),
+            r.action.name,
+            if r.resumed { "(resumed) " } else { "" },
+            r.detail
+        )),
+    }
+}
+
+/// Applies the policy (a saved plan when `--plan`), printing each result as it is known.
+pub async fn apply(
+    client: &Client,
+    policy: &Policy,
+    cmd: &TokensCmd,
+    format: Format,
+    signals: &Signals,
+) -> Result<(), Failure> {
+    let TokensCmd::Apply {
+        policy: policy_path,
+        plan,
+        state_dir,
+        allow_destroy,
+        concurrency,
+        quiet,
+        max_wait,
+    } = cmd
+    else {
+        return Ok(());
+    };
+    let saved: Option<Plan> = match plan {
+        Some(path) => {
+            let text = files::read_regular(path).map_err(Failure::Usage)?;
+            Some(serde_json::from_str(&text).map_err(|e| {
+                Failure::Usage(format!(
+                    "{}: not a plan saved by `mpt tokens plan --out`: {}",
+                    path.display(),
+                    exit::without_quoted_values(&e.to_string())
+                ))
+            })?)
+        }
+        None => None,
+    };
+    let state_dir = state_dir
+        .clone()
+        .unwrap_or_else(|| default_state_dir(policy_path));
+    let bar = std::io::stderr().is_terminal().then(|| {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {pos} action(s) done {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+        );
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    });
+    let printed: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
+    let (shown, progress) = (printed.clone(), bar.clone());
+    let options = ApplyOptions::new(&state_dir)
+        .allow_destroy(*allow_destroy)
+        .concurrency(usize::from(*concurrency))
+        .quiet(quiet.map(|period| Quiet {
+            period,
+            poll: (period / 10).clamp(Duration::from_millis(10), Duration::from_secs(60)),
+            max_wait: *max_wait,
+        }))
+        .on_result(move |r| {
+            if let Some(line) = result_line(r, format) {
+                let print = || output::print(&line);
+                let done = match &progress {
+                    Some(bar) => bar.suspend(print),
+                    None => print(),
+                };
+                if let (Err(e), Ok(mut first)) = (done, shown.lock()) {
+                    first.get_or_insert(e);
+                }
+            }
+            if let Some(bar) = &progress {
+                bar.inc(1);
+            }
+        });
+    // A first interrupt stops sending (the work in flight fails and resumes next time); the
+    // results known so far are printed.
+    let _deferred = signals.defer();
+    let client = client.with_cancel(signals.cancel());
+    let report = client.apply(policy, saved.as_ref(), &options).await;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match report {
+        Ok(report) => report,
+        Err(ApplyError::Api(e)) => return Err(Failure::Api(e)),
+        Err(ApplyError::StateDir(e)) => {
+            return Err(Failure::Usage(format!("--state-dir: {e}")));
+        }
+        Err(e) => return Err(Failure::Other(e.to_string())),
+    };
+    if let Some(e) = printed.lock().ok().and_then(|mut e| e.take()) {
+        return Err(e);
+    }
+    match format {
+        Format::Json => {
+            output::print(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"))?
+        }
+        Format::Table => output::print(&format!("{}\n", report.summary()))?,
+        Format::Jsonl => exit::eprint(&format!("{}\n", report.summary())),
+    }
+    if let Some(signal) = signals.received() {
+        return Err(Failure::Rows(signal));
+    }
+    if report.failed() > 0 {
+        return Err(Failure::Rows(code::FAILED));
+    }
+    Ok(())
 }

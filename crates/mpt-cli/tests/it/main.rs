@@ -1,8 +1,9 @@
 //! The real `mpt` binary against the mock server on loopback, one test binary: every command
-//! (`commands`), rotations (`rotate`), and `mpt` as scripts and hostile inputs meet it
+//! (`commands`), rotations (`rotate`), policies (`policy`), and `mpt` as scripts and hostile inputs meet it
 //! (`scripting`); helpers in `common`.
 
 mod commands;
 mod common;
+mod policy;
 mod rotate;
 mod scripting;

@@ -182,8 +182,15 @@ async fn run(
     })
 }
 
-/// Whether `path` is a directory an apply may keep its state in (made when missing).
+/// Whether `path` is a directory an apply may keep its state in (made when missing, private:
+/// 0700, for the secrets it may keep).
 pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder
+        .create(path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
     files::writable_dir(path)
 }

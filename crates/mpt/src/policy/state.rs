@@ -55,8 +55,7 @@ impl StateDir {
     pub fn open(root: &Path) -> Result<StateDir, String> {
         super::sink::state_dir(root)?;
         for sub in ["rotations", "creates", "secrets", "refused"] {
-            let dir = root.join(sub);
-            std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            super::sink::state_dir(&root.join(sub))?;
         }
         let path = root.join("lock");
         let lock = File::options()

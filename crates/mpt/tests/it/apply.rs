@@ -388,6 +388,9 @@ async fn a_failing_or_hanging_sink_loses_no_secret_and_the_next_apply_hands_it_o
         }
         assert!(!report.results.iter().any(|r| r.detail.contains("idt:")));
     }
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "the state directory is private");
+    assert_eq!(mode(&state.join("secrets")), 0o700);
     // Two failed applies made one token each: the second adopted what the first made.
     assert_eq!(live_named(&client, "fresh").await.len(), 1);
     assert_eq!(

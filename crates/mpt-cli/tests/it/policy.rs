@@ -1,0 +1,325 @@
+//! `mpt tokens plan` and `apply`: a policy file's drift shown, then carried out, with a
+//! result line per action; an apply killed mid-way resumes without a second token.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE, SeedToken};
+use serde_json::Value;
+
+use crate::common::{command, mock, mpt, text};
+
+/// `mpt tokens plan`: a bad policy is refused naming the file and line before anything is sent;
+/// drift is printed with its reasons, saved with `--out`, and exits 6 with `--exit-code`; a
+/// matching account exits 0.
+#[test]
+fn plan_shows_the_drift_from_a_policy_and_exits_6_on_it_when_asked() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        "[[accounts]]\nid = \"ACC-1\"\nrotate_after = \"soon\"\n",
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    server.clear_recorded();
+    let out = mpt(&server, &["tokens", "plan", "--policy", policy_arg]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("{policy_arg}:3: rotate_after")),
+        "{err}"
+    );
+    assert!(server.recorded().is_empty(), "nothing was sent");
+
+    let kept = server.seed_token(SeedToken::named("kept").with_modules([DEFAULT_MODULE]));
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n\n[[accounts.tokens]]\nname = \"kept\"\nmodules = [\"{DEFAULT_MODULE}\"]\n\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let saved = dir.path().join("plan.json");
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--exit-code",
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("create") && table.contains("new") && table.contains("not found"),
+        "{table}"
+    );
+    let plan: Value = serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(plan["actions"].as_array().unwrap().len(), 1, "{plan}");
+    assert_eq!(plan["actions"][0]["kind"], "create");
+
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n\n[[accounts.tokens]]\nname = \"kept\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ),
+    )
+    .unwrap();
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--exit-code",
+            "-o",
+            "jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(out.stdout.is_empty());
+    assert_eq!(server.token_status(&kept.id).as_deref(), Some("Active"));
+}
+
+/// The token id in a secret file (0600).
+fn secret_owner(path: &std::path::Path) -> String {
+    let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let text = std::fs::read_to_string(path).unwrap();
+    text.trim().split(':').nth(1).unwrap().to_string()
+}
+
+#[test]
+fn apply_prints_a_line_per_action_and_a_summary_and_exits_1_when_one_failed() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let doomed = server.seed_token(SeedToken::named("doomed").with_modules([DEFAULT_MODULE]));
+    let off = server.seed_token(
+        SeedToken::named("on")
+            .with_modules([DEFAULT_MODULE])
+            .with_status("Disabled"),
+    );
+    let file = dir.path().join("new.secret");
+    let write = |sink: &str| {
+        std::fs::write(
+            &policy,
+            format!(
+                "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n\n[[accounts.tokens]]\nname = \"on\"\nmodules = [\"{DEFAULT_MODULE}\"]\n\n[[accounts.tokens]]\nname = \"doomed\"\nstatus = \"absent\"\n"
+            ),
+        )
+        .unwrap()
+    };
+    let policy_arg = policy.to_str().unwrap();
+    // A saved plan, made stale by a change after it.
+    write(&format!("{{ file = \"{}\" }}", file.display()));
+    let saved = dir.path().join("plan.json");
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--out",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    server.seed_token(SeedToken::named("on").with_modules([DEFAULT_MODULE]));
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "apply",
+            "--policy",
+            policy_arg,
+            "--plan",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("stale"), "{}", text(&out.stderr));
+    assert_eq!(server.token_status(&off.id).as_deref(), Some("Disabled"));
+    assert_eq!(server.tokens_created(), 0, "nothing made");
+    let twin = server
+        .live_token_names()
+        .into_iter()
+        .filter(|(_, name)| name == "on")
+        .count();
+    assert_eq!(twin, 2);
+    // Without the twin (deleted again), the state matches a fresh plan: apply it.
+    let out = mpt(&server, &["tokens", "list", "-o", "json"]);
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let twin_id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "on" && t["id"] != off.id.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        mpt(&server, &["tokens", "delete", &twin_id])
+            .status
+            .success()
+    );
+
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "apply",
+            "--policy",
+            policy_arg,
+            "--plan",
+            saved.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 4, "{table}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("changed") && l.contains("create") && l.contains("new:")),
+        "{table}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("skipped") && l.contains(&doomed.id)),
+        "{table}"
+    );
+    assert_eq!(
+        lines[3],
+        "1 created, 0 updated, 1 enabled, 0 disabled, 0 deleted, 0 rotated, 1 skipped (need --allow-destroy), 0 failed"
+    );
+    assert!(!table.contains("idt:"), "{table}");
+    let live: Vec<String> = server
+        .live_token_names()
+        .into_iter()
+        .filter(|(_, name)| name == "new")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(secret_owner(&file), live[0]);
+    assert_eq!(server.token_status(&off.id).as_deref(), Some("Active"));
+    assert_eq!(server.token_status(&doomed.id).as_deref(), Some("Active"));
+    assert!(dir.path().join(".mpt-state").is_dir(), "beside the policy");
+
+    // Destroy allowed, and a sink that fails for a new entry: exit 1, the secret kept.
+    write(r#"{ command = ["sh", "-c", "echo refused >&2; exit 1"] }"#);
+    std::fs::write(
+        &policy,
+        std::fs::read_to_string(&policy)
+            .unwrap()
+            .replace("name = \"new\"", "name = \"newer\""),
+    )
+    .unwrap();
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "apply",
+            "--policy",
+            policy_arg,
+            "--allow-destroy",
+            "-o",
+            "jsonl",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let results: Vec<Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed = results.iter().find(|r| r["result"] == "failed").unwrap();
+    let kept = failed["detail"].as_str().unwrap();
+    assert!(
+        kept.contains(".mpt-state/secrets/") && kept.contains("refused"),
+        "{kept}"
+    );
+    assert!(!text(&out.stdout).contains("idt:"));
+    assert!(
+        text(&out.stderr).ends_with("1 failed\n"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.token_status(&doomed.id).as_deref(), Some("Deleted"));
+}
+
+/// `mpt tokens apply` killed (SIGKILL) while the sink has the new secret: the next apply adopts
+/// the token that run made, hands its secret over, and makes no second one.
+#[test]
+fn an_apply_killed_mid_way_resumes_without_a_second_token() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let started = dir.path().join("started");
+    let file = dir.path().join("svc.secret");
+    let write = |sink: &str| {
+        std::fs::write(
+            &policy,
+            format!(
+                "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n"
+            ),
+        )
+        .unwrap()
+    };
+    write(&format!(
+        r#"{{ command = ["sh", "-c", "touch {}; sleep 60"], timeout = "2m" }}"#,
+        started.display()
+    ));
+    let policy_arg = policy.to_str().unwrap();
+    let mut child = command(&server, &["tokens", "apply", "--policy", policy_arg])
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = Instant::now();
+    while !started.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the sink never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(server.tokens_created(), 1);
+
+    write(&format!("{{ file = \"{}\" }}", file.display()));
+    let out = mpt(&server, &["tokens", "apply", "--policy", policy_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("resumed"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(server.tokens_created(), 1, "no second token");
+    let live: Vec<String> = server
+        .live_token_names()
+        .into_iter()
+        .filter(|(_, name)| name == "svc")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(live.len(), 1);
+    assert_eq!(secret_owner(&file), live[0]);
+    // And nothing is left to do.
+    let out = mpt(
+        &server,
+        &["tokens", "plan", "--policy", policy_arg, "--exit-code"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+}

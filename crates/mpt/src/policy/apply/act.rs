@@ -1,0 +1,231 @@
+//! The actions on tokens that exist: enable, disable, delete, update (with the modules the
+//! platform refuses), each judged by evidence.
+
+use chrono::Utc;
+
+use super::{ActionResult, Applied, Done, Run};
+use crate::error::Error;
+use crate::outcome::Outcome;
+use crate::policy::plan::{ActionKind, PlannedAction};
+use crate::policy::state::Refused;
+use crate::request::TokenUpdate;
+use crate::status::TokenStatus;
+use crate::token::Token;
+
+fn modules_of(list: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .unwrap_or("")
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Whether a problem is about the `modules` field.
+fn about_modules(e: &Error) -> bool {
+    match e {
+        Error::BadRequest(problem) => problem
+            .messages()
+            .iter()
+            .any(|m| m.trim_start().to_ascii_lowercase().starts_with("modules")),
+        _ => false,
+    }
+}
+
+impl Run<'_> {
+    pub(super) fn emit(&self, result: ActionResult) -> ActionResult {
+        if let Some(f) = &self.options.on_result {
+            f(&result);
+        }
+        result
+    }
+
+    pub(super) async fn one(&self, action: PlannedAction) -> ActionResult {
+        let done = match action.kind {
+            ActionKind::Unmanaged | ActionKind::Ambiguous | ActionKind::Unresolved => {
+                Done::new(Applied::Reported, action.reason.clone())
+            }
+            _ if action.destructive && !self.options.allow_destroy => Done::new(
+                Applied::Skipped,
+                format!("{} (destructive: needs allow-destroy)", action.reason),
+            ),
+            ActionKind::Create => self.create(&action).await,
+            kind => match action.token_id.clone() {
+                None => Done::failed("the action names no token"),
+                Some(id) => match kind {
+                    ActionKind::Update => self.update(&action, &id).await,
+                    ActionKind::Enable | ActionKind::Disable => {
+                        self.switch(&action, &id, kind).await
+                    }
+                    ActionKind::Delete => self.delete(&action, &id).await,
+                    _ => self.rotate(&id).await,
+                },
+            },
+        };
+        ActionResult {
+            action,
+            result: done.result,
+            detail: done.detail,
+            new_token_id: done.new_token_id,
+            secret_at: done.secret_at,
+            resumed: false,
+        }
+    }
+
+    /// After an error: `Unconfirmed` when a read shows the token as the action wanted it,
+    /// `Failed` otherwise (saying what was read).
+    pub(super) async fn failed_unless(&self, action: &PlannedAction, id: &str, e: Error) -> Done {
+        let now = match self.client.get(id).await {
+            Ok(token) => Some(token),
+            Err(Error::NotFound(_)) => None,
+            Err(read) => {
+                return Done::failed(format!("{e}; its state is unknown (a read failed: {read})"));
+            }
+        };
+        if reached(action, now.as_ref()) {
+            return Done::new(
+                Applied::Unconfirmed,
+                format!("the answer was lost ({e}); read back as declared"),
+            );
+        }
+        let status = now.map_or("gone".to_string(), |t| t.status().to_string());
+        Done::failed(format!("{e} (read back: {status})"))
+    }
+
+    pub(super) async fn switch(&self, action: &PlannedAction, id: &str, kind: ActionKind) -> Done {
+        let outcome = match kind {
+            ActionKind::Enable => self.client.ensure_active(id).await,
+            _ => self.client.ensure_disabled(id).await,
+        };
+        match outcome {
+            Ok(Outcome::Changed(_)) => Done::new(Applied::Changed, action.reason.clone()),
+            Ok(Outcome::Unchanged(_)) => Done::new(Applied::Unchanged, "already so"),
+            Ok(Outcome::Unconfirmed(_)) => Done::new(
+                Applied::Unconfirmed,
+                "in the declared state; the answers cannot tell who put it there",
+            ),
+            Err(e) => self.failed_unless(action, id, e).await,
+        }
+    }
+
+    pub(super) async fn delete(&self, action: &PlannedAction, id: &str) -> Done {
+        match self.client.delete_if_exists(id).await {
+            Ok(true) => Done::new(Applied::Changed, action.reason.clone()),
+            Ok(false) => Done::new(Applied::Unchanged, "gone already"),
+            Err(e) => self.failed_unless(action, id, e).await,
+        }
+    }
+
+    pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> Done {
+        let mut update = TokenUpdate::new();
+        let mut modules = None;
+        for change in &action.changes {
+            match (change.field.as_str(), &change.to) {
+                ("description", Some(to)) => update = update.description(to),
+                ("icon", Some(to)) => update = update.icon(to),
+                ("modules", to) => {
+                    let added: Vec<String> = modules_of(to.as_deref())
+                        .into_iter()
+                        .filter(|m| !modules_of(change.from.as_deref()).contains(m))
+                        .collect();
+                    modules = Some((modules_of(to.as_deref()), added));
+                }
+                _ => {}
+            }
+        }
+        let path = self.state.refused_path(id);
+        let mut refused_before = None;
+        if let Some((wanted, added)) = modules.clone() {
+            // Modules the platform refused before are not sent again (no loop).
+            match self.state.refused(id) {
+                Some(r) if !added.is_empty() && added.iter().all(|m| r.modules.contains(m)) => {
+                    refused_before = Some(r);
+                }
+                _ => update = update.modules(wanted),
+            }
+        }
+        let not_again = |r: &Refused, rest: &str| {
+            Done::new(
+                Applied::NotApplied,
+                format!(
+                    "could not be applied: modules {} were refused on {} ({}); the platform strips a module from every token when it leaves the account's default group. Not sent again: remove {} to retry{rest}",
+                    r.modules.join(","),
+                    r.at.format("%Y-%m-%d"),
+                    r.reason,
+                    path.display()
+                ),
+            )
+        };
+        if update.is_empty() {
+            return match refused_before {
+                Some(r) => not_again(&r, ""),
+                None => Done::new(Applied::Unchanged, "nothing to change"),
+            };
+        }
+        match self.client.update(id, &update).await {
+            Ok(_) => match refused_before {
+                Some(r) => not_again(&r, "; the other fields were updated"),
+                None => Done::new(Applied::Changed, action.reason.clone()),
+            },
+            Err(e) if about_modules(&e) => {
+                let (_, added) = modules.unwrap_or_default();
+                let refused = Refused {
+                    token_id: id.to_string(),
+                    modules: added,
+                    at: Utc::now(),
+                    reason: e.to_string(),
+                };
+                let kept = self.state.save(&path, &refused);
+                // The other fields, without the refused modules.
+                let mut rest = TokenUpdate::new();
+                for change in &action.changes {
+                    match (change.field.as_str(), &change.to) {
+                        ("description", Some(to)) => rest = rest.description(to),
+                        ("icon", Some(to)) => rest = rest.icon(to),
+                        _ => {}
+                    }
+                }
+                let others = match rest.is_empty() {
+                    true => String::new(),
+                    false => match self.client.update(id, &rest).await {
+                        Ok(_) => "; the other fields were updated".into(),
+                        Err(e) => format!("; the other fields failed too: {e}"),
+                    },
+                };
+                let mut done = not_again(&refused, &others);
+                if let Err(why) = kept {
+                    done.detail
+                        .push_str(&format!(" (the refusal was not recorded: {why})"));
+                }
+                done
+            }
+            Err(e) => self.failed_unless(action, id, e).await,
+        }
+    }
+}
+
+/// Whether `now` (the token as read; `None`: gone) is what `action` wanted.
+fn reached(action: &PlannedAction, now: Option<&Token>) -> bool {
+    let Some(token) = now else {
+        return action.kind == ActionKind::Delete;
+    };
+    match action.kind {
+        ActionKind::Enable => token.status() == TokenStatus::Active,
+        ActionKind::Disable => token.status() == TokenStatus::Disabled,
+        ActionKind::Delete => token.status() == TokenStatus::Deleted,
+        ActionKind::Update => action.changes.iter().all(|c| match c.field.as_str() {
+            "description" => c.to.as_deref() == token.description(),
+            "icon" => c.to.as_deref() == token.icon(),
+            "modules" => {
+                let mut have: Vec<String> =
+                    token.module_ids().iter().map(|m| m.to_string()).collect();
+                have.sort();
+                have == modules_of(c.to.as_deref())
+            }
+            _ => false,
+        }),
+        _ => false,
+    }
+}

@@ -1,0 +1,382 @@
+//! What makes tokens: creates and rotations, resumable from the state directory, and the
+//! hand-over of their secrets to the sinks (or the fallback file).
+
+use std::path::Path;
+
+use mpt_api::TokenSecret;
+
+use super::Applied;
+use super::{ActionResult, Done, Run};
+use crate::error::Error;
+use crate::plan::{RotationPhase, RotationPlan};
+use crate::policy::plan::{ActionKind, PlannedAction};
+use crate::policy::sink;
+use crate::policy::state::{CreateRecord, StateDir};
+use crate::policy::{TokenPolicy, Wanted};
+use crate::request::NewToken;
+use crate::status::TokenStatus;
+use crate::token::Token;
+
+impl Run<'_> {
+    /// Hands a new secret to the entry's sink, or keeps it in the state directory. `Ok`: where
+    /// it went; `Err`: the failure, naming where the secret is kept.
+    pub(super) async fn hand_over(
+        &self,
+        declared: Option<&TokenPolicy>,
+        token: &Token,
+        secret: &TokenSecret,
+        replaces: Option<&str>,
+    ) -> Result<String, String> {
+        let keep = || {
+            sink::fallback(&self.state.secrets(), token, secret).map(|p| p.display().to_string())
+        };
+        match declared.and_then(|d| d.secret.as_ref()) {
+            None => keep().map_err(|e| format!("the secret could not be kept: {e}")),
+            Some(sink) => match sink.deliver(token, secret, replaces).await {
+                Ok(at) => {
+                    sink::forget_fallback(&self.state.secrets(), token.id());
+                    Ok(at)
+                }
+                Err(why) => Err(match keep() {
+                    Ok(path) => format!(
+                        "the secret sink failed ({why}); the secret of {} is kept in {path}, and the next apply hands it over again",
+                        token.id()
+                    ),
+                    Err(e) => format!(
+                        "the secret sink failed ({why}), and the secret of {} could not be kept ({e}); read it from the platform",
+                        token.id()
+                    ),
+                }),
+            },
+        }
+    }
+
+    pub(super) async fn create(&self, action: &PlannedAction) -> Done {
+        let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
+            return Done::failed("no declared entry in the policy for this create");
+        };
+        let mut new =
+            NewToken::new(&action.account, &declared.name).modules(declared.modules.iter());
+        if let Some(d) = &declared.description {
+            new = new.description(d);
+        }
+        if let Some(i) = &declared.icon {
+            new = new.icon(i);
+        }
+        let known = match self.client.ids_named(&action.account, &declared.name).await {
+            Ok(ids) => ids,
+            Err(e) => return Done::failed(format!("nothing was made: {e}")),
+        };
+        let path = self.state.create_path(&action.account, &declared.name);
+        let record = CreateRecord {
+            account_id: action.account.clone(),
+            name: declared.name.clone(),
+            known_ids: known,
+            new_id: None,
+        };
+        // Saved before the create is sent: a crash after it finds what was made.
+        if let Err(e) = self.state.save(&path, &record) {
+            return Done::failed(format!(
+                "nothing was made: the record could not be saved: {e}"
+            ));
+        }
+        match self.client.create_excluding(&new, &record.known_ids).await {
+            Ok(made) => self.created(&path, record, made.token, made.secret).await,
+            Err(e)
+                if e.may_have_reached_server() || matches!(e, Error::CreateUnconfirmed { .. }) =>
+            {
+                match self.adopt(&path, record).await {
+                    Some(done) => done,
+                    None => Done::failed(format!("{e}; nothing was made")),
+                }
+            }
+            Err(e) => {
+                StateDir::remove(&path);
+                Done::failed(format!("nothing was made: {e}"))
+            }
+        }
+    }
+
+    /// What an earlier create of `record` made: handed over when it is one token with its
+    /// secret; `None` when it made nothing (the record is removed).
+    pub(super) async fn adopt(&self, path: &Path, record: CreateRecord) -> Option<Done> {
+        let found = self
+            .client
+            .made_excluding(&record.account_id, &record.name, &record.known_ids)
+            .await;
+        match found {
+            Ok(found) if found.is_empty() => {
+                StateDir::remove(path);
+                None
+            }
+            Ok(mut found) if found.len() == 1 => {
+                let token = found.remove(0);
+                let secret = token
+                    .secret()
+                    .cloned()
+                    .or_else(|| sink::fallen_back(&self.state.secrets(), token.id()));
+                match secret {
+                    Some(secret) => Some(self.created(path, record, token, secret).await),
+                    None => Some(Done::failed(format!(
+                        "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
+                        token.id(),
+                        path.display()
+                    ))),
+                }
+            }
+            Ok(found) => {
+                let ids: Vec<&str> = found.iter().map(|t| t.id()).collect();
+                Some(Done::failed(format!(
+                    "the create's answer was lost and {} tokens named {:?} appeared since ({}): none is adopted; record kept in {}",
+                    ids.len(),
+                    record.name,
+                    ids.join(", "),
+                    path.display()
+                )))
+            }
+            Err(e) => Some(Done::failed(format!(
+                "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
+                path.display()
+            ))),
+        }
+    }
+
+    /// A made token: its id recorded, its secret handed over, then Disabled when declared so.
+    pub(super) async fn created(
+        &self,
+        path: &Path,
+        mut record: CreateRecord,
+        token: Token,
+        secret: TokenSecret,
+    ) -> Done {
+        record.new_id = Some(token.id().to_string());
+        let _ = self.state.save(path, &record);
+        let declared = self.policy.declared(&record.account_id, &record.name, None);
+        let at = match self.hand_over(declared, &token, &secret, None).await {
+            Ok(at) => at,
+            Err(why) => {
+                return Done::failed(format!("{} was made; {why}", token.id()))
+                    .made(token.id(), None);
+            }
+        };
+        StateDir::remove(path);
+        let mut done = Done::new(
+            Applied::Changed,
+            format!("made {}; secret to {at}", token.id()),
+        )
+        .made(token.id(), Some(at));
+        if declared.is_some_and(|d| d.status == Wanted::Disabled) {
+            if let Err(e) = self.client.ensure_disabled(token.id()).await {
+                done.result = Applied::Failed;
+                done.detail.push_str(&format!(
+                    "; disabling it failed ({e}): the next apply disables it"
+                ));
+            } else {
+                done.detail.push_str("; then disabled");
+            }
+        }
+        done
+    }
+
+    /// Finishes a create an interrupted apply left (its secret not handed over yet).
+    pub(super) async fn resume_create(
+        &self,
+        path: &Path,
+        record: Result<CreateRecord, String>,
+    ) -> Option<ActionResult> {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                return Some(resumed(
+                    PlannedAction::resumed(ActionKind::Create, "", "", None),
+                    Done::failed(format!("unreadable create record: {e}")),
+                ));
+            }
+        };
+        let action =
+            PlannedAction::resumed(ActionKind::Create, &record.account_id, &record.name, None);
+        let done = match record.new_id.clone() {
+            Some(id) => match self.client.get_with_secret(id.as_str()).await {
+                Ok(token) if token.status() == TokenStatus::Deleted => {
+                    StateDir::remove(path);
+                    Done::failed(format!("{id} was made, then deleted by someone else"))
+                }
+                Ok(token) => {
+                    let secret = token
+                        .secret()
+                        .cloned()
+                        .or_else(|| sink::fallen_back(&self.state.secrets(), &id));
+                    match secret {
+                        Some(secret) => self.created(path, record, token, secret).await,
+                        None => Done::failed(format!(
+                            "{id}: its secret is neither returned nor kept; record kept in {}",
+                            path.display()
+                        )),
+                    }
+                }
+                Err(Error::NotFound(_)) => {
+                    StateDir::remove(path);
+                    Done::failed(format!("{id} was made, and is gone"))
+                }
+                Err(e) => Done::failed(format!("{e}; the next apply tries again")),
+            },
+            None => self.adopt(path, record).await?,
+        };
+        Some(resumed(action, done))
+    }
+
+    pub(super) async fn rotate(&self, id: &str) -> Done {
+        let path = self.state.rotation_path(id);
+        let plan = match self.client.plan_rotation(id).await {
+            Ok(plan) => plan,
+            Err(e) => return Done::failed(format!("nothing was made: {e}")),
+        };
+        if let Err(e) = self.state.save(&path, &plan) {
+            return Done::failed(format!(
+                "nothing was made: the rotation's plan could not be saved: {e}"
+            ));
+        }
+        self.drive(&path, plan).await
+    }
+
+    pub(super) async fn resume_rotation(
+        &self,
+        path: &Path,
+        plan: Result<RotationPlan, String>,
+    ) -> ActionResult {
+        match plan {
+            Ok(plan) => {
+                let action = PlannedAction::resumed(
+                    ActionKind::Rotate,
+                    &plan.account_id,
+                    &plan.name,
+                    Some(plan.old_id.clone()),
+                );
+                let done = self.drive(path, plan).await;
+                resumed(action, done)
+            }
+            Err(e) => resumed(
+                PlannedAction::resumed(ActionKind::Rotate, "", "", None),
+                Done::failed(format!("unreadable rotation plan: {e}")),
+            ),
+        }
+    }
+
+    /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
+    /// removed once the old token is deleted.
+    pub(super) async fn drive(&self, path: &Path, mut plan: RotationPlan) -> Done {
+        let save = |p: &RotationPlan| self.state.save(path, p);
+        let mut secret_at = None;
+        if plan.phase == RotationPhase::Planned {
+            let mut started = plan.start_saving(self.client, save).await;
+            if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
+                // Once more: a resumed start adopts what the lost create made.
+                started = plan.start_saving(self.client, save).await;
+            }
+            let made = match started {
+                Ok(Some(made)) => made,
+                Ok(None) => return Done::failed("the rotation's plan is past its start"),
+                Err(e) if !plan.create_sent => {
+                    StateDir::remove(path);
+                    return Done::failed(format!("nothing was made: {e}"));
+                }
+                Err(e) => {
+                    return Done::failed(format!(
+                        "{e}; the rotation's plan is kept in {}: the next apply resumes it",
+                        path.display()
+                    ));
+                }
+            };
+            let declared = self
+                .policy
+                .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+            // The plan stays `planned` on disk until the secret is handed over and verified:
+            // a crash before that adopts the same replacement again.
+            match self
+                .hand_over(declared, &made.token, &made.secret, Some(&plan.old_id))
+                .await
+            {
+                Ok(at) => secret_at = Some(at),
+                Err(why) => {
+                    return Done::failed(format!("{} was made; {why}", made.token.id()))
+                        .made(made.token.id(), None);
+                }
+            }
+            if let Err(e) = plan.verify(self.client, &made.secret).await {
+                return Done::failed(format!(
+                    "the new secret of {} did not verify: {e}; the next apply resumes",
+                    made.token.id()
+                ))
+                .made(made.token.id(), secret_at);
+            }
+            if let Err(e) = save(&plan) {
+                return Done::failed(format!("the rotation's plan could not be saved: {e}"))
+                    .made(made.token.id(), secret_at);
+            }
+        }
+        let new_id = plan.new_id.clone().unwrap_or_default();
+        let steps = [RotationPhase::Retired, RotationPhase::Finished];
+        for step in steps {
+            if plan.phase >= step {
+                continue;
+            }
+            // Each step is idempotent and reads the state first: once more after an error
+            // (an answer lost after the step was done is then seen as done).
+            let mut r = Ok(());
+            for _ in 0..2 {
+                r = match step {
+                    RotationPhase::Retired => plan.retire(self.client, self.options.quiet).await,
+                    _ => plan.finish(self.client).await,
+                };
+                if r.is_ok() {
+                    break;
+                }
+            }
+            if let Err(e) = r {
+                let _ = save(&plan);
+                return Done::failed(format!(
+                    "{e}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    path.display()
+                ))
+                .made(&new_id, secret_at);
+            }
+            if let Err(e) = save(&plan) {
+                return Done::failed(format!("the rotation's plan could not be saved: {e}"))
+                    .made(&new_id, secret_at);
+            }
+        }
+        StateDir::remove(path);
+        Done::new(
+            Applied::Changed,
+            format!("replaced by {new_id}; {} deleted", plan.old_id),
+        )
+        .made(&new_id, secret_at)
+    }
+}
+
+fn resumed(action: PlannedAction, done: Done) -> ActionResult {
+    ActionResult {
+        action,
+        result: done.result,
+        detail: done.detail,
+        new_token_id: done.new_token_id,
+        secret_at: done.secret_at,
+        resumed: true,
+    }
+}
+
+impl PlannedAction {
+    /// An action an earlier apply began (no plan holds it).
+    fn resumed(kind: ActionKind, account: &str, name: &str, token_id: Option<String>) -> Self {
+        PlannedAction {
+            account: account.to_string(),
+            name: name.to_string(),
+            token_id,
+            kind,
+            reason: "resumed: an earlier apply was interrupted".into(),
+            changes: Vec::new(),
+            revision: None,
+            destructive: false,
+        }
+    }
+}

@@ -1,0 +1,261 @@
+//! Carrying a plan out: each action once, its result by evidence, rotations and creates
+//! resumable from a state directory, secrets handed to their sinks and never lost. The actions
+//! on existing tokens are in `act`, what makes tokens (creates, rotations, secrets) in `made`,
+//! the results in `report`.
+
+mod act;
+mod made;
+mod report;
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+
+use super::Policy;
+use super::plan::{ActionKind, Plan, PlannedAction};
+use super::state::StateDir;
+use crate::client::Client;
+use crate::plan::Quiet;
+
+pub use report::{ActionResult, Applied, ApplyError, ApplyReport};
+
+/// A callback that sees each result as it is known.
+type OnResult = Arc<dyn Fn(&ActionResult) + Send + Sync>;
+
+/// How an apply runs.
+#[derive(Clone)]
+pub struct ApplyOptions {
+    state_dir: PathBuf,
+    allow_destroy: bool,
+    concurrency: usize,
+    quiet: Option<Quiet>,
+    on_result: Option<OnResult>,
+}
+
+impl fmt::Debug for ApplyOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApplyOptions")
+            .field("state_dir", &self.state_dir)
+            .field("allow_destroy", &self.allow_destroy)
+            .field("concurrency", &self.concurrency)
+            .field("quiet", &self.quiet)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApplyOptions {
+    /// Options with the state directory `state_dir` (made when missing, locked while the apply
+    /// runs): no destructive action, 4 tokens at a time, old tokens retired as soon as the
+    /// new secret is verified.
+    pub fn new(state_dir: impl Into<PathBuf>) -> ApplyOptions {
+        ApplyOptions {
+            state_dir: state_dir.into(),
+            allow_destroy: false,
+            concurrency: 4,
+            quiet: None,
+            on_result: None,
+        }
+    }
+
+    /// Carries out deletes and the disabling of undeclared tokens (skipped and reported
+    /// otherwise).
+    pub fn allow_destroy(mut self, allow: bool) -> ApplyOptions {
+        self.allow_destroy = allow;
+        self
+    }
+
+    /// How many tokens are worked on at once (at least 1). A token's own actions always run
+    /// one after the other.
+    pub fn concurrency(mut self, concurrency: usize) -> ApplyOptions {
+        self.concurrency = concurrency.max(1);
+        self
+    }
+
+    /// Retires a rotation's old token only once its `lastAccessAt` is quiet (see [`Quiet`]).
+    pub fn quiet(mut self, quiet: Option<Quiet>) -> ApplyOptions {
+        self.quiet = quiet;
+        self
+    }
+
+    /// Called with each result as soon as it is known (from the apply's tasks).
+    pub fn on_result(mut self, f: impl Fn(&ActionResult) + Send + Sync + 'static) -> ApplyOptions {
+        self.on_result = Some(Arc::new(f));
+        self
+    }
+
+    /// The state directory.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+}
+
+/// What an action leads to, before it is a result.
+struct Done {
+    result: Applied,
+    detail: String,
+    new_token_id: Option<String>,
+    secret_at: Option<String>,
+}
+
+impl Done {
+    fn new(result: Applied, detail: impl Into<String>) -> Done {
+        Done {
+            result,
+            detail: detail.into(),
+            new_token_id: None,
+            secret_at: None,
+        }
+    }
+
+    fn failed(detail: impl Into<String>) -> Done {
+        Done::new(Applied::Failed, detail)
+    }
+
+    fn made(mut self, id: &str, at: Option<String>) -> Done {
+        self.new_token_id = Some(id.to_string());
+        self.secret_at = at;
+        self
+    }
+}
+
+/// One apply's shared parts.
+struct Run<'a> {
+    client: &'a Client,
+    policy: &'a Policy,
+    state: &'a StateDir,
+    options: &'a ApplyOptions,
+}
+
+impl Client {
+    /// Brings the accounts of `policy` to it, and says what was done.
+    ///
+    /// First, work an interrupted apply left in the state directory is finished (creates whose
+    /// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
+    /// without one, of a plan made now. A saved plan is refused ([`ApplyError::Stale`]) when
+    /// the accounts moved since it was made: a plan made now, judged at the saved plan's time,
+    /// must be the same. The policy is needed even with a saved plan: the sinks come from it
+    /// (a plan file never names a command to run).
+    ///
+    /// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
+    /// does not stop the others. Deletes and the disabling of undeclared tokens need
+    /// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state
+    /// directory before it sends the create, and hands the secret to the entry's sink (or to
+    /// `<state dir>/secrets/<id>.secret` when it has none, or when the sink fails: the action
+    /// is then `Failed`, names the file, and the next apply hands the secret over again).
+    /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
+    /// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
+    pub async fn apply(
+        &self,
+        policy: &Policy,
+        plan: Option<&Plan>,
+        options: &ApplyOptions,
+    ) -> Result<ApplyReport, ApplyError> {
+        let state = StateDir::open(&options.state_dir).map_err(ApplyError::StateDir)?;
+        let run = Run {
+            client: self,
+            policy,
+            state: &state,
+            options,
+        };
+        let mut results = Vec::new();
+        // Tokens (and, for rotations, names) the resumed work reported: the plan's actions on
+        // them are not reported twice (a rotation between its start and its end leaves two
+        // live tokens of one name, which the plan calls ambiguous).
+        let mut resumed: HashSet<String> = HashSet::new();
+        let mut rotating: HashSet<(String, String)> = HashSet::new();
+        for (path, record) in state.pending_creates() {
+            if let Some(result) = run.resume_create(&path, record).await {
+                resumed.extend(result.new_token_id.clone());
+                results.push(run.emit(result));
+            }
+        }
+        for (path, rotation) in state.pending_rotations() {
+            let result = run.resume_rotation(&path, rotation).await;
+            rotating.insert((result.action.account.clone(), result.action.name.clone()));
+            resumed.extend(result.action.token_id.clone());
+            resumed.extend(result.new_token_id.clone());
+            results.push(run.emit(result));
+        }
+        let plan = match plan {
+            Some(saved) => {
+                let declared: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+                if saved.accounts != declared {
+                    return Err(ApplyError::OtherAccounts {
+                        planned: saved.accounts.clone(),
+                        declared,
+                    });
+                }
+                let fresh = self.plan_at(policy, saved.made_at).await?;
+                check_fresh(saved, &fresh)?;
+                saved.clone()
+            }
+            None => self.plan(policy).await?,
+        };
+        // A token's actions run in order; tokens run side by side.
+        let mut groups: Vec<Vec<PlannedAction>> = Vec::new();
+        let mut index: HashMap<String, usize> = HashMap::new();
+        for action in plan.actions {
+            if action
+                .token_id
+                .as_ref()
+                .is_some_and(|id| resumed.contains(id))
+                || (action.kind == ActionKind::Ambiguous
+                    && rotating.contains(&(action.account.clone(), action.name.clone())))
+            {
+                continue;
+            }
+            let key = match &action.token_id {
+                Some(id) => id.clone(),
+                None => format!("{}\n{}", action.account, action.name),
+            };
+            match index.get(&key) {
+                Some(&i) => groups[i].push(action),
+                None => {
+                    index.insert(key, groups.len());
+                    groups.push(vec![action]);
+                }
+            }
+        }
+        let run = &run;
+        let mut done = futures_util::stream::iter(groups)
+            .map(|group| async move {
+                let mut out = Vec::with_capacity(group.len());
+                for action in group {
+                    let result = run.one(action).await;
+                    out.push(run.emit(result));
+                }
+                out
+            })
+            .buffer_unordered(options.concurrency.max(1));
+        while let Some(group) = done.next().await {
+            results.extend(group);
+        }
+        Ok(ApplyReport { results })
+    }
+}
+
+/// Refuses a saved plan whose actions differ from a fresh plan's, naming the tokens.
+fn check_fresh(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
+    let mut moved: Vec<String> = Vec::new();
+    let name = |a: &PlannedAction| a.token_id.clone().unwrap_or_else(|| a.name.clone());
+    for a in &saved.actions {
+        if !fresh.actions.contains(a) {
+            moved.push(name(a));
+        }
+    }
+    for a in &fresh.actions {
+        if !saved.actions.contains(a) {
+            moved.push(name(a));
+        }
+    }
+    moved.sort();
+    moved.dedup();
+    if moved.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyError::Stale { tokens: moved })
+    }
+}

@@ -1,0 +1,162 @@
+//! What an apply reports: a result per action, by evidence, and why an apply did not run.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::policy::plan::{ActionKind, PlannedAction};
+
+/// What carrying out an action did, by evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum Applied {
+    /// This call made the change (its answer says so).
+    Changed,
+    /// Nothing was needed: the token was already as declared.
+    Unchanged,
+    /// The token is as declared, but the answers cannot tell whether this call put it there
+    /// (an answer was lost and a read back shows the declared state, or the server answers
+    /// no-ops with 200).
+    Unconfirmed,
+    /// The action failed; `detail` says why and what state is known.
+    Failed,
+    /// A destructive action without `allow_destroy`: shown, not carried out.
+    Skipped,
+    /// Nothing to carry out by design (an undeclared token reported, an ambiguous name, an
+    /// unresolved pin).
+    Reported,
+    /// The platform refused it (modules not enabled for the account: it strips them from every
+    /// token when they leave the account's default group); not sent again by later applies.
+    NotApplied,
+}
+
+impl Applied {
+    /// The word results use for it (`changed`, `notApplied`, ...), as in their JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Applied::Changed => "changed",
+            Applied::Unchanged => "unchanged",
+            Applied::Unconfirmed => "unconfirmed",
+            Applied::Failed => "failed",
+            Applied::Skipped => "skipped",
+            Applied::Reported => "reported",
+            Applied::NotApplied => "notApplied",
+        }
+    }
+}
+
+/// One action's result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct ActionResult {
+    /// The action (a resumed create or rotation has `resumed` set).
+    pub action: PlannedAction,
+    /// What happened.
+    pub result: Applied,
+    /// In words: what was done, or why not, and where things are.
+    pub detail: String,
+    /// The token a create or rotation made.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub new_token_id: Option<String>,
+    /// Where its new secret went (a file, a command, or the state directory's fallback file).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret_at: Option<String>,
+    /// Work an earlier, interrupted apply began, finished by this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resumed: bool,
+}
+
+/// Every action's result, each once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ApplyReport {
+    /// The results, in the order they were known.
+    pub results: Vec<ActionResult>,
+}
+
+impl ApplyReport {
+    /// How many actions failed.
+    pub fn failed(&self) -> usize {
+        self.results
+            .iter()
+            .filter(|r| r.result == Applied::Failed)
+            .count()
+    }
+
+    /// How many actions of `kind` ended in the declared state by this apply's request
+    /// (`Changed` or `Unconfirmed`).
+    pub fn done(&self, kind: ActionKind) -> usize {
+        self.results
+            .iter()
+            .filter(|r| {
+                r.action.kind == kind && matches!(r.result, Applied::Changed | Applied::Unconfirmed)
+            })
+            .count()
+    }
+
+    /// How many results are `result`.
+    pub fn count(&self, result: Applied) -> usize {
+        self.results.iter().filter(|r| r.result == result).count()
+    }
+
+    /// One line: `3 created, 1 rotated, 2 disabled, 0 failed`, with skipped, not applied and
+    /// reported actions when there are any.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = [
+            (ActionKind::Create, "created"),
+            (ActionKind::Update, "updated"),
+            (ActionKind::Enable, "enabled"),
+            (ActionKind::Disable, "disabled"),
+            (ActionKind::Delete, "deleted"),
+            (ActionKind::Rotate, "rotated"),
+        ]
+        .iter()
+        .map(|(kind, word)| format!("{} {word}", self.done(*kind)))
+        .collect();
+        for (result, word) in [
+            (Applied::Unchanged, "unchanged"),
+            (Applied::Skipped, "skipped (need --allow-destroy)"),
+            (Applied::NotApplied, "could not be applied"),
+            (Applied::Reported, "reported"),
+        ] {
+            let n = self.count(result);
+            if n > 0 {
+                parts.push(format!("{n} {word}"));
+            }
+        }
+        parts.push(format!("{} failed", self.failed()));
+        parts.join(", ")
+    }
+}
+
+/// Why an apply did not run.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApplyError {
+    /// The saved plan no longer matches the accounts: these tokens (ids, or names for creates)
+    /// moved since it was made. Nothing was changed for it; plan again.
+    #[error(
+        "the saved plan is stale: the state moved since it was made, for {}; plan again",
+        tokens.join(", ")
+    )]
+    Stale {
+        /// The tokens whose actions differ.
+        tokens: Vec<String>,
+    },
+    /// The saved plan was made for other accounts than the policy declares.
+    #[error("the saved plan is for accounts {planned:?}, the policy declares {declared:?}")]
+    OtherAccounts {
+        /// The plan's accounts.
+        planned: Vec<String>,
+        /// The policy's accounts.
+        declared: Vec<String>,
+    },
+    /// The state directory cannot be used (or another apply holds it).
+    #[error("state directory: {0}")]
+    StateDir(String),
+    /// Reading the accounts failed; nothing was changed by the plan (work resumed from the
+    /// state directory is in no report).
+    #[error(transparent)]
+    Api(#[from] Error),
+}
