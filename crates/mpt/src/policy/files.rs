@@ -3,7 +3,7 @@
 //! atomically. The CLI's secret files and an apply's sinks and state directory use them.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// A new file in `target`'s directory with a random name, created exclusively with mode 0600
@@ -144,4 +144,24 @@ pub fn writable_dir(dir: &Path) -> Result<(), String> {
         Err(e) => return Err(format!("{}: {e}", dir.display())),
     }
     Temp::new(&dir.join("probe")).map(drop)
+}
+
+/// Reads a small file the state directory or a sink holds: it must be a regular file (not a
+/// symlink, FIFO or device, so nothing planted blocks or redirects the read) of at most
+/// `max` bytes.
+pub fn read_small(path: &Path, max: u64) -> Result<String, String> {
+    let shown = path.display();
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("{shown}: not a regular file"));
+    }
+    if meta.len() > max {
+        return Err(format!("{shown}: larger than {max} bytes"));
+    }
+    let file = File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(|e| format!("{shown}: {e}"))?;
+    Ok(text)
 }

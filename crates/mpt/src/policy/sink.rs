@@ -33,6 +33,9 @@ pub enum SecretSink {
     },
 }
 
+/// The largest file taken for a secret file.
+const MAX_SECRET_FILE: u64 = 4096;
+
 /// The most of a command's stderr kept for an error message.
 const STDERR_TAIL: usize = 300;
 
@@ -104,7 +107,7 @@ pub(crate) fn fallback(dir: &Path, token: &Token, secret: &TokenSecret) -> Resul
 
 /// Reads back a secret kept by [`fallback`], if one is there.
 pub(crate) fn fallen_back(dir: &Path, token_id: &str) -> Option<TokenSecret> {
-    let text = std::fs::read_to_string(dir.join(format!("{token_id}.secret"))).ok()?;
+    let text = files::read_small(&dir.join(format!("{token_id}.secret")), MAX_SECRET_FILE).ok()?;
     let secret = TokenSecret::new(text.trim());
     (secret.token_id() == Some(token_id)).then_some(secret)
 }

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use super::files;
 use crate::plan::RotationPlan;
 
+/// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
+const MAX_STATE_FILE: u64 = 1024 * 1024;
+
 /// A create that was sent, or is about to be: enough to find what it made after a crash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -100,7 +103,7 @@ impl StateDir {
     }
 
     pub fn load<T: DeserializeOwned>(path: &Path) -> Result<T, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = files::read_small(path, MAX_STATE_FILE)?;
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
     }
 

@@ -22,6 +22,27 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
+/// A mock answering no-op transitions as `noop` says, and a client told so (as a user of such a
+/// server would configure it), retrying `attempts` times.
+async fn mock_in(noop: NoopTransitions, attempts: u32) -> (MockServer, Client) {
+    let server = MockServer::builder()
+        .noop_transitions(noop)
+        .start()
+        .await
+        .unwrap();
+    let client = Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .retry(fast_retries(attempts))
+        .noop_transitions(match noop {
+            NoopTransitions::Refused => ClientNoop::Refused,
+            _ => ClientNoop::Accepted,
+        })
+        .build()
+        .unwrap();
+    (server, client)
+}
+
 fn policy(text: &str) -> Policy {
     Policy::from_toml(text, "tokens.toml").unwrap_or_else(|e| panic!("{e}\n{text}"))
 }
@@ -82,21 +103,7 @@ fn result_of<'a>(results: &'a [ActionResult], name: &str) -> &'a ActionResult {
 #[tokio::test]
 async fn apply_converges_every_action_kind_and_a_second_apply_changes_nothing() {
     for noop in [NoopTransitions::Refused, NoopTransitions::Accepted] {
-        let server = MockServer::builder()
-            .noop_transitions(noop)
-            .start()
-            .await
-            .unwrap();
-        let client = Client::builder()
-            .base_url(format!("{}/public/v1", server.base_url()))
-            .api_token(server.admin_secret())
-            .retry(fast_retries(3))
-            .noop_transitions(match noop {
-                NoopTransitions::Refused => ClientNoop::Refused,
-                _ => ClientNoop::Accepted,
-            })
-            .build()
-            .unwrap();
+        let (server, client) = mock_in(noop, 3).await;
         let dir = temp_dir("converge");
         let now = Utc::now();
         let drifted = server.seed_token(seed("drifted").with_description("old words"));
@@ -599,8 +606,13 @@ async fn another_apply_on_the_same_state_directory_is_refused() {
 /// once, and every result is true to the server's final state.
 #[tokio::test]
 async fn under_faults_every_action_is_reported_once_and_true_to_the_final_state() {
-    let server = MockServer::start().await.unwrap();
-    let client = client_for(&server, fast_retries(4));
+    for noop in [NoopTransitions::Refused, NoopTransitions::Accepted] {
+        under_faults(noop).await;
+    }
+}
+
+async fn under_faults(noop: NoopTransitions) {
+    let (server, client) = mock_in(noop, 4).await;
     let dir = temp_dir("faults");
     let now = Utc::now();
     let mut entries = String::new();
@@ -753,4 +765,66 @@ fn bad_sinks_are_refused_naming_the_line_and_key() {
 fn nix_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
+}
+
+/// A platform that takes an update but leaves a module out of the token: reported once as not
+/// applied, recorded, and not sent again.
+#[tokio::test]
+async fn a_module_the_platform_drops_from_an_update_is_not_sent_again() {
+    let dir = temp_dir("dropped");
+    let page = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":1}},"data":[
+        {"id":"TKN-1111-1111","name":"svc","status":"Active","revision":1,"account":{"id":"ACC-1"},"modules":[{"id":"MOD-1"}]}]}"#;
+    let answer = r#"{"id":"TKN-1111-1111","name":"svc","status":"Active","revision":2,"account":{"id":"ACC-1"},"modules":[{"id":"MOD-1"}]}"#;
+    let server = canned(vec![
+        Scripted::answer(200, "application/json", page),
+        Scripted::answer(200, "application/json", answer),
+        Scripted::answer(200, "application/json", page),
+    ])
+    .await;
+    let client = canned_client(&server, "api");
+    let policy = policy(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"MOD-1\", \"MOD-2\"]\n",
+    );
+    let options = ApplyOptions::new(dir.join("state"));
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    let r = result_of(&report.results, "svc");
+    assert_eq!(r.result, Applied::NotApplied, "{r:#?}");
+    assert!(r.detail.contains("MOD-2"), "{}", r.detail);
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    assert_eq!(
+        result_of(&report.results, "svc").result,
+        Applied::NotApplied
+    );
+    let puts = server
+        .request_lines()
+        .iter()
+        .filter(|l| l.starts_with("PUT"))
+        .count();
+    assert_eq!(puts, 1, "{:#?}", server.request_lines());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A FIFO planted where a rotation's plan would be: reported, never waited on.
+#[tokio::test]
+async fn a_planted_fifo_in_the_state_directory_is_reported_not_read() {
+    let (_server, client) = start().await;
+    let dir = temp_dir("fifo");
+    let rotations = dir.join("state").join("rotations");
+    std::fs::create_dir_all(&rotations).unwrap();
+    let fifo = rotations.join("TKN-1111-1111.json");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let policy = policy(&format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n"));
+    let report = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.apply(&policy, None, &ApplyOptions::new(dir.join("state"))),
+    )
+    .await
+    .expect("the apply waited on a FIFO")
+    .unwrap();
+    let r = &report.results[0];
+    assert_eq!(r.result, Applied::Failed);
+    assert!(r.detail.contains("not a regular file"), "{}", r.detail);
+    let _ = std::fs::remove_dir_all(&dir);
 }

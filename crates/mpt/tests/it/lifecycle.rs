@@ -170,6 +170,15 @@ async fn a_lost_answer_on_an_idempotent_operation_reports_what_this_call_did() {
         client.delete_if_exists(u.id.as_str()).await.unwrap(),
         "this call deleted it"
     );
+    // A 2xx whose body is cut off: the platform did it.
+    let w = server.seed_token(SeedToken::named("c"));
+    server
+        .set_faults(
+            Faults::none().with(FaultRule::once(Fault::MalformedJson).only([Operation::Delete])),
+        )
+        .unwrap();
+    client.delete(w.id.as_str()).await.unwrap();
+    assert_eq!(server.token_status(&w.id).as_deref(), Some("Deleted"));
 
     // The bulk report says this call did it.
     let many: Vec<_> = (0..4)

@@ -77,7 +77,15 @@ impl Run<'_> {
     /// After an error: `Unconfirmed` when a read shows the token as the action wanted it,
     /// `Failed` otherwise (saying what was read).
     pub(super) async fn failed_unless(&self, action: &PlannedAction, id: &str, e: Error) -> Done {
-        let now = match self.client.get(id).await {
+        // A read whose answer is cut off is not retried by the client: read up to three times.
+        let mut read = self.client.get(id).await;
+        for _ in 1..3 {
+            match &read {
+                Err(r) if !matches!(r, Error::NotFound(_)) => read = self.client.get(id).await,
+                _ => break,
+            }
+        }
+        let now = match read {
             Ok(token) => Some(token),
             Err(Error::NotFound(_)) => None,
             Err(read) => {
@@ -165,10 +173,33 @@ impl Run<'_> {
             };
         }
         match self.client.update(id, &update).await {
-            Ok(_) => match refused_before {
-                Some(r) => not_again(&r, "; the other fields were updated"),
-                None => Done::new(Applied::Changed, action.reason.clone()),
-            },
+            Ok(token) => {
+                // A module the answer does not hold was dropped by the platform: recorded,
+                // and not sent again.
+                let held: Vec<&str> = token.module_ids();
+                let dropped: Vec<String> = match (&refused_before, &modules) {
+                    (None, Some((wanted, _))) => wanted
+                        .iter()
+                        .filter(|m| !held.contains(&m.as_str()))
+                        .cloned()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                if !dropped.is_empty() {
+                    let refused = Refused {
+                        token_id: id.to_string(),
+                        modules: dropped,
+                        at: Utc::now(),
+                        reason: "the platform answered the update without them".into(),
+                    };
+                    let _ = self.state.save(&path, &refused);
+                    return not_again(&refused, "; the other fields were updated");
+                }
+                match refused_before {
+                    Some(r) => not_again(&r, "; the other fields were updated"),
+                    None => Done::new(Applied::Changed, action.reason.clone()),
+                }
+            }
             Err(e) if about_modules(&e) => {
                 let (_, added) = modules.unwrap_or_default();
                 let refused = Refused {

@@ -17,6 +17,10 @@ use crate::request::NewToken;
 use crate::status::TokenStatus;
 use crate::token::Token;
 
+/// How many times a rotation's retire or finish is tried in one apply (each reads the state
+/// first, so a try after a lost answer sees the step done).
+const STEP_TRIES: usize = 3;
+
 impl Run<'_> {
     /// Hands a new secret to the entry's sink, or keeps it in the state directory. `Ok`: where
     /// it went; `Err`: the failure, naming where the secret is kept.
@@ -320,10 +324,10 @@ impl Run<'_> {
             if plan.phase >= step {
                 continue;
             }
-            // Each step is idempotent and reads the state first: once more after an error
-            // (an answer lost after the step was done is then seen as done).
+            // Each step is idempotent and reads the state first: again after an error (an
+            // answer lost after the step was done is then seen as done).
             let mut r = Ok(());
-            for _ in 0..2 {
+            for _ in 0..STEP_TRIES {
                 r = match step {
                     RotationPhase::Retired => plan.retire(self.client, self.options.quiet).await,
                     _ => plan.finish(self.client).await,
