@@ -232,6 +232,10 @@ pub enum TokensCmd {
         /// Exit 6 when anything differs from the policy (for a nightly drift check).
         #[arg(long)]
         exit_code: bool,
+        /// The apply's state directory, read (never written) to explain modules the platform
+        /// refused before [default: .mpt-state beside the policy file].
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
     },
     /// Bring the accounts to a policy: one result line per action, then a summary; exit 1 when
     /// any action failed. Work an interrupted apply left in the state directory is finished

@@ -153,8 +153,8 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
                     .into(),
             )
         })?;
-        if let (Some(policy), TokensCmd::Plan { out, exit_code, .. }) = (&policy, &cmd) {
-            return policy_file::plan(&client, policy, out.as_deref(), *exit_code, format).await;
+        if let (Some(policy), TokensCmd::Plan { .. }) = (&policy, &cmd) {
+            return policy_file::plan(&client, policy, &cmd, format).await;
         }
         if let (Some(policy), TokensCmd::Apply { .. }) = (&policy, &cmd) {
             return policy_file::apply(&client, policy, &cmd, format, &signals).await;

@@ -22,21 +22,37 @@ pub fn read(path: &Path) -> Result<Policy, Failure> {
         .map_err(|e| Failure::Usage(format!("policy: {e}")))
 }
 
-/// Plans, prints the actions, saves the plan to `out`; with `exit_code`, exit 6 on drift.
+/// Plans, prints the actions (explained by the state directory's records), saves the plan to
+/// `--out`; with `--exit-code`, exit 6 on drift.
 pub async fn plan(
     client: &Client,
     policy: &Policy,
-    out: Option<&Path>,
-    exit_code: bool,
+    cmd: &TokensCmd,
     format: Format,
 ) -> Result<(), Failure> {
+    let TokensCmd::Plan {
+        policy: policy_path,
+        out,
+        exit_code,
+        state_dir,
+    } = cmd
+    else {
+        return Ok(());
+    };
     let plan = client.plan(policy).await?;
     if let Some(out) = out {
+        // Saved as planned: an apply compares it with a plan it makes itself.
         let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
         files::replace(out, &json).map_err(Failure::Usage)?;
     }
-    output::print(&render(&plan, format))?;
-    if exit_code && plan.has_changes() {
+    let mut shown = plan.clone();
+    shown.explain_refused(
+        &state_dir
+            .clone()
+            .unwrap_or_else(|| default_state_dir(policy_path)),
+    );
+    output::print(&render(&shown, format))?;
+    if *exit_code && plan.has_changes() {
         return Err(Failure::Rows(code::CHANGES_PENDING));
     }
     Ok(())

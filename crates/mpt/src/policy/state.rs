@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::files;
+use super::plan::{ActionKind, FieldChange, Plan};
 use crate::plan::RotationPlan;
 
 /// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
@@ -94,7 +95,7 @@ impl StateDir {
     }
 
     pub fn refused_path(&self, token_id: &str) -> PathBuf {
-        self.root.join("refused").join(format!("{token_id}.json"))
+        refused_path(&self.root, token_id)
     }
 
     pub fn save<T: Serialize>(&self, path: &Path, value: &T) -> Result<(), String> {
@@ -149,6 +150,75 @@ impl StateDir {
 
     /// The modules the platform refused for a token, if it did.
     pub fn refused(&self, token_id: &str) -> Option<Refused> {
-        Self::load(&self.refused_path(token_id)).ok()
+        refused(&self.root, token_id)
     }
+}
+
+fn refused_path(root: &Path, token_id: &str) -> PathBuf {
+    root.join("refused").join(format!("{token_id}.json"))
+}
+
+fn refused(root: &Path, token_id: &str) -> Option<Refused> {
+    StateDir::load(&refused_path(root, token_id)).ok()
+}
+
+impl Refused {
+    /// Whether every module in `added` is one the platform refused (and there is one).
+    pub fn covers(&self, added: &[String]) -> bool {
+        !added.is_empty() && added.iter().all(|m| self.modules.contains(m))
+    }
+
+    /// Why they are not sent again, and how to retry (`root`: the state directory).
+    pub fn explain(&self, root: &Path) -> String {
+        format!(
+            "modules {} were refused on {} ({}); the platform strips a module from every token when it leaves the account's default group. Not sent again: remove {} to retry",
+            self.modules.join(","),
+            self.at.format("%Y-%m-%d"),
+            self.reason,
+            refused_path(root, &self.token_id).display()
+        )
+    }
+}
+
+impl Plan {
+    /// Adds to each update's reason the modules an earlier apply (with state directory
+    /// `state_dir`) found the platform refusing for that token, which applies do not send
+    /// again. Reads only; a missing directory adds nothing.
+    pub fn explain_refused(&mut self, state_dir: &Path) {
+        for action in &mut self.actions {
+            if action.kind != ActionKind::Update {
+                continue;
+            }
+            let (Some(id), Some(added)) = (&action.token_id, added_modules(&action.changes)) else {
+                continue;
+            };
+            if let Some(r) = refused(state_dir, id).filter(|r| r.covers(&added)) {
+                action.reason = format!("{}; {}", action.reason, r.explain(state_dir));
+            }
+        }
+    }
+}
+
+/// The modules a change list's `modules` change adds, sorted; `None` without one.
+pub(crate) fn added_modules(changes: &[FieldChange]) -> Option<Vec<String>> {
+    let change = changes.iter().find(|c| c.field == "modules")?;
+    let from = modules_of(change.from.as_deref());
+    Some(
+        modules_of(change.to.as_deref())
+            .into_iter()
+            .filter(|m| !from.contains(m))
+            .collect(),
+    )
+}
+
+/// A plan's comma-separated module list, sorted.
+pub(crate) fn modules_of(list: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .unwrap_or("")
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
 }

@@ -570,6 +570,15 @@ async fn modules_the_platform_strips_are_reported_once_and_not_sent_again() {
     assert_eq!(now.module_ids(), [kept]);
     let updates = server.requests(Operation::Update);
 
+    // A plan shows it as drift, explained by the apply's record.
+    let mut plan = client.plan(&policy).await.unwrap();
+    assert_eq!(plan.count(ActionKind::Update), 1);
+    plan.explain_refused(options.state_dir());
+    let reason = &plan.actions[0].reason;
+    assert!(
+        reason.contains(dropped) && reason.contains("strips") && reason.contains("Not sent again"),
+        "{reason}"
+    );
     // The next apply does not send it again.
     let again = client.apply(&policy, None, &options).await.unwrap();
     assert_eq!(result_of(&again.results, "svc").result, Applied::NotApplied);

@@ -7,21 +7,10 @@ use super::{ActionResult, Applied, Done, Run};
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::policy::plan::{ActionKind, PlannedAction};
-use crate::policy::state::Refused;
+use crate::policy::state::{Refused, added_modules, modules_of};
 use crate::request::TokenUpdate;
 use crate::status::TokenStatus;
 use crate::token::Token;
-
-fn modules_of(list: Option<&str>) -> Vec<String> {
-    let mut ids: Vec<String> = list
-        .unwrap_or("")
-        .split(',')
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect();
-    ids.sort();
-    ids
-}
 
 /// Whether a problem is about the `modules` field.
 fn about_modules(e: &Error) -> bool {
@@ -134,10 +123,7 @@ impl Run<'_> {
                 ("description", Some(to)) => update = update.description(to),
                 ("icon", Some(to)) => update = update.icon(to),
                 ("modules", to) => {
-                    let added: Vec<String> = modules_of(to.as_deref())
-                        .into_iter()
-                        .filter(|m| !modules_of(change.from.as_deref()).contains(m))
-                        .collect();
+                    let added = added_modules(&action.changes).unwrap_or_default();
                     modules = Some((modules_of(to.as_deref()), added));
                 }
                 _ => {}
@@ -148,22 +134,15 @@ impl Run<'_> {
         if let Some((wanted, added)) = modules.clone() {
             // Modules the platform refused before are not sent again (no loop).
             match self.state.refused(id) {
-                Some(r) if !added.is_empty() && added.iter().all(|m| r.modules.contains(m)) => {
-                    refused_before = Some(r);
-                }
+                Some(r) if r.covers(&added) => refused_before = Some(r),
                 _ => update = update.modules(wanted),
             }
         }
+        let root = self.options.state_dir();
         let not_again = |r: &Refused, rest: &str| {
             Done::new(
                 Applied::NotApplied,
-                format!(
-                    "could not be applied: modules {} were refused on {} ({}); the platform strips a module from every token when it leaves the account's default group. Not sent again: remove {} to retry{rest}",
-                    r.modules.join(","),
-                    r.at.format("%Y-%m-%d"),
-                    r.reason,
-                    path.display()
-                ),
+                format!("could not be applied: {}{rest}", r.explain(root)),
             )
         };
         if update.is_empty() {
