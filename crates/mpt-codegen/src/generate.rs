@@ -76,7 +76,10 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
             format!("the document handed to the generator is not valid OpenAPI: {e}"),
         )
     })?;
-    match render(&spec, &settings) {
+    let passes = Passes {
+        drop_version_header: amendments.generator.drop_version_header.is_some(),
+    };
+    match render_with(&spec, &settings, passes) {
         Ok(code) => Ok(format!("{GENERATED_HEADER}\n{code}")),
         Err(message) => Err(
             locate_failure(merged, &doc, &settings).unwrap_or(Error::Generate {
@@ -90,10 +93,27 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
 
 /// Runs progenitor on `spec` and formats the result; a panic becomes an `Err` with its message.
 pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Result<String, String> {
+    render_with(spec, settings, Passes::default())
+}
+
+/// The passes over progenitor's output that the amendments ask for.
+#[derive(Debug, Clone, Copy, Default)]
+struct Passes {
+    drop_version_header: bool,
+}
+
+fn render_with(
+    spec: &openapiv3::OpenAPI,
+    settings: &GenerationSettings,
+    passes: Passes,
+) -> Result<String, String> {
     let tokens =
         quietly(|| Generator::new(settings).generate_tokens(spec))?.map_err(|e| e.to_string())?;
-    let file: syn::File =
+    let mut file: syn::File =
         syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+    if passes.drop_version_header {
+        crate::passes::drop_version_header(&mut file);
+    }
     Ok(prettyplease::unparse(&file))
 }
 

@@ -17,6 +17,7 @@
 //! Per-call state (token id, filter, whether the call may be re-sent, the last status) travels in
 //! a task-local [`CallState`], set by [`Client::call`] around the generated future.
 
+use std::borrow::Cow;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -43,8 +44,8 @@ tokio::task_local! {
 pub(crate) struct CallState {
     /// The token the call is about, for the span.
     token_id: Option<String>,
-    /// An RQL filter to append to the query string.
-    rql: Option<String>,
+    /// A query to append to the query string: an RQL filter, or a constant `select`.
+    rql: Option<Cow<'static, str>>,
     /// When the request may be sent again.
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
@@ -55,7 +56,7 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    fn new(token_id: Option<String>, rql: Option<String>, resend: Resend) -> CallState {
+    fn new(token_id: Option<String>, rql: Option<Cow<'static, str>>, resend: Resend) -> CallState {
         CallState {
             token_id,
             rql,
@@ -70,9 +71,19 @@ impl CallState {
         CallState::new(Some(id.to_string()), None, Resend::Idempotent)
     }
 
+    /// An idempotent call about one token, with a constant query (a read's `select=-token`,
+    /// appended as it is instead of serialized per call).
+    pub(crate) fn token_with_query(id: &str, query: &'static str) -> CallState {
+        CallState::new(
+            Some(id.to_string()),
+            Some(Cow::Borrowed(query)),
+            Resend::Idempotent,
+        )
+    }
+
     /// An idempotent list call, with its filter.
     pub(crate) fn list(rql: Option<String>) -> CallState {
-        CallState::new(None, rql, Resend::Idempotent)
+        CallState::new(None, rql.map(Cow::Owned), Resend::Idempotent)
     }
 
     /// A call that is not idempotent (create): re-sent only when nothing was sent.
@@ -118,11 +129,13 @@ impl mpt_api::Hooks for Layer {
         let _ = CALL.try_with(|call| {
             if let Some(rql) = &call.rql {
                 let url = request.url_mut();
-                let query = match url.query() {
-                    Some(q) if !q.is_empty() => format!("{q}&{rql}"),
-                    _ => rql.clone(),
-                };
-                url.set_query(Some(&query));
+                match url.query() {
+                    Some(q) if !q.is_empty() => {
+                        let query = format!("{q}&{rql}");
+                        url.set_query(Some(&query));
+                    }
+                    _ => url.set_query(Some(rql)),
+                }
             }
         });
         Ok(())

@@ -47,6 +47,19 @@ pub(crate) fn guard(token: &impl TokenRef, action: Action) -> Result<(), Error> 
     }
 }
 
+/// What a read selects.
+enum Select {
+    /// Everything but the secret ([`NO_SECRET`]).
+    NoSecret,
+    /// These fields (the secret deselected unless named).
+    Fields(String),
+    /// The default fields, the secret included.
+    All,
+}
+
+/// The query of a read that keeps the secret off the wire, as the platform takes it.
+const NO_SECRET: &str = "select=-token";
+
 impl Client {
     /// Lists tokens: add a filter, order, select, page size, then `.stream()`, `.count()` or
     /// `.collect()`.
@@ -57,12 +70,12 @@ impl Client {
     /// One token, without its secret: the request deselects it (`select=-token`), and a secret
     /// a server sends anyway is dropped. Use [`Client::get_with_secret`] to read it.
     pub async fn get(&self, token: impl TokenRef) -> Result<Token, Error> {
-        self.get_with_select(token, [] as [&str; 0]).await
+        self.read(token.token_id(), Select::NoSecret, false).await
     }
 
     /// One token with its secret (the platform returns it on reads when asked).
     pub async fn get_with_secret(&self, token: impl TokenRef) -> Result<Token, Error> {
-        self.read(token.token_id(), None, true).await
+        self.read(token.token_id(), Select::All, true).await
     }
 
     /// One token with a `select` (e.g. `["-audit"]`); the secret stays out (and is dropped if a
@@ -75,25 +88,23 @@ impl Client {
         let fields: Vec<String> = select.into_iter().map(Into::into).collect();
         let wants = wants_secret(&fields);
         let fields = without_secret(fields);
-        self.read(token.token_id(), Some(fields.join(",")), wants)
+        self.read(token.token_id(), Select::Fields(fields.join(",")), wants)
             .await
     }
 
-    async fn read(
-        &self,
-        id: &str,
-        select: Option<String>,
-        wants_secret: bool,
-    ) -> Result<Token, Error> {
+    async fn read(&self, id: &str, select: Select, wants_secret: bool) -> Result<Token, Error> {
         check_id(id)?;
         let mut request = self.api().get_api_token().id(id);
-        if let Some(select) = select {
-            request = request.select(select);
-        }
-        let token = Token::from_boxed(
-            self.call(CallState::token(id), Box::pin(request.send()))
-                .await?,
-        );
+        let call = match select {
+            // The common read: the constant query goes on as it is (no serializing per call).
+            Select::NoSecret => CallState::token_with_query(id, NO_SECRET),
+            Select::Fields(select) => {
+                request = request.select(select);
+                CallState::token(id)
+            }
+            Select::All => CallState::token(id),
+        };
+        let token = Token::from_boxed(self.call(call, Box::pin(request.send())).await?);
         Ok(if wants_secret {
             if let Some(secret) = token.secret() {
                 self.layer().redactor.remember(secret.expose_secret());

@@ -144,6 +144,10 @@ pub struct GeneratorAmendments {
     /// Leave string `pattern`s out of the document handed to the generator (they stay in the
     /// merged spec, for contract tools): typify turns each into a `regress`-checked newtype.
     pub drop_patterns: Option<Rule>,
+    /// Leave out the constant `api-version` header progenitor adds to every request (a header
+    /// map built per request; progenitor has no setting for it): removed from the generated
+    /// code by a pass over its syntax tree, in operations that send no other header.
+    pub drop_version_header: Option<Rule>,
 }
 
 /// The generated client's hook type.
@@ -222,6 +226,9 @@ impl Amendments {
         }
         if let Some(rule) = &self.generator.drop_patterns {
             reasons.push(("/generator/dropPatterns/reason", &rule.reason));
+        }
+        if let Some(rule) = &self.generator.drop_version_header {
+            reasons.push(("/generator/dropVersionHeader/reason", &rule.reason));
         }
         for (pointer, reason) in reasons {
             if reason.trim().is_empty() {
