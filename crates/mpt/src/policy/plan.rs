@@ -189,6 +189,9 @@ impl Client {
     }
 }
 
+/// Said of a rotation due for a pinned entry, which apply leaves to the administrator.
+const PINNED_ROTATION: &str = "; pinned by `id`, so apply does not rotate it (the replacement would have a new id the pin does not follow): rotate it with `mpt tokens rotate`, then pin the replacement";
+
 fn live(token: &Token) -> bool {
     matches!(token.status(), TokenStatus::Active | TokenStatus::Disabled)
 }
@@ -344,16 +347,16 @@ fn declared_actions(
                 && let Some(made) = token.created_at()
                 && now - made > limit
             {
-                actions.push(action(
-                    account,
-                    token,
-                    ActionKind::Rotate,
-                    format!(
-                        "secret {} d old (rotate after {} d)",
-                        days(now - made),
-                        days(limit)
-                    ),
-                ));
+                let mut reason = format!(
+                    "secret {} d old (rotate after {} d)",
+                    days(now - made),
+                    days(limit)
+                );
+                if declared.id.is_some() {
+                    // A rotation makes a new id, which the pin would not follow.
+                    reason.push_str(PINNED_ROTATION);
+                }
+                actions.push(action(account, token, ActionKind::Rotate, reason));
             }
         }
         // An idle token stays disabled: enabling it would only have the next plan disable it.

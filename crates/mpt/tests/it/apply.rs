@@ -837,3 +837,32 @@ async fn a_planted_fifo_in_the_state_directory_is_reported_not_read() {
     assert!(r.detail.contains("not a regular file"), "{}", r.detail);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A rotation would give a pinned entry's token a new id the pin does not follow (and the
+/// replacement would then be an undeclared token): apply reports it and leaves it alone.
+#[tokio::test]
+async fn a_pinned_token_due_for_rotation_is_reported_not_rotated() {
+    let (server, client) = start().await;
+    let dir = temp_dir("pinned");
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nrotate_after = \"90d\"\nunmanaged = \"disable\"\n[[accounts.tokens]]\nname = \"svc\"\nid = \"{}\"\nmodules = [\"{DEFAULT_MODULE}\"]\n",
+        old.id
+    ));
+    let plan = client.plan(&policy).await.unwrap();
+    assert_eq!(plan.count(ActionKind::Rotate), 1);
+    assert!(plan.actions[0].reason.contains("pinned"), "{plan:#?}");
+    let report = client
+        .apply(
+            &policy,
+            None,
+            &ApplyOptions::new(dir.join("state")).allow_destroy(true),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 1);
+    assert_eq!(report.results[0].result, Applied::Reported, "{report:#?}");
+    assert_eq!(server.tokens_created(), 0);
+    assert_eq!(server.token_status(&old.id).unwrap(), "Active");
+    let _ = std::fs::remove_dir_all(&dir);
+}

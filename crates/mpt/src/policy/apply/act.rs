@@ -36,6 +36,15 @@ impl Run<'_> {
             ActionKind::Unmanaged | ActionKind::Ambiguous | ActionKind::Unresolved => {
                 Done::new(Applied::Reported, action.reason.clone())
             }
+            // A pinned entry's rotation is left to the administrator (the pin would not follow).
+            ActionKind::Rotate
+                if self
+                    .policy
+                    .declared(&action.account, &action.name, action.token_id.as_deref())
+                    .is_some_and(|d| d.id.is_some()) =>
+            {
+                Done::new(Applied::Reported, action.reason.clone())
+            }
             _ if action.destructive && !self.options.allow_destroy => Done::new(
                 Applied::Skipped,
                 format!("{} (destructive: needs allow-destroy)", action.reason),
