@@ -866,3 +866,44 @@ async fn a_pinned_token_due_for_rotation_is_reported_not_rotated() {
     assert_eq!(server.token_status(&old.id).unwrap(), "Active");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Cancelled mid-way (the CLI's first interrupt): no further action begins, each is reported
+/// once (`notAttempted` for those not begun), and the next apply does the rest.
+#[tokio::test]
+async fn a_cancelled_apply_begins_nothing_more_and_the_next_one_finishes() {
+    let (server, client) = start().await;
+    let dir = temp_dir("cancel");
+    let mut text = format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n");
+    for i in 0..10 {
+        text.push_str(&format!(
+            "[[accounts.tokens]]\nname = \"svc-{i}\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ));
+    }
+    let policy = policy(&text);
+    let cancel = mpt::Cancel::new();
+    let stop = cancel.clone();
+    let options = ApplyOptions::new(dir.join("state"))
+        .concurrency(1)
+        .on_result(move |_| stop.cancel());
+    let report = client
+        .with_cancel(cancel)
+        .apply(&policy, None, &options)
+        .await
+        .unwrap();
+    assert_eq!(report.results.len(), 10);
+    assert_eq!(report.done(ActionKind::Create), 1, "{report:#?}");
+    assert_eq!(report.count(Applied::NotAttempted), 9);
+    assert!(
+        report.summary().contains("9 not attempted"),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(server.tokens_created(), 1);
+    let report = client
+        .apply(&policy, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    assert_eq!(report.done(ActionKind::Create), 9, "{report:#?}");
+    assert_eq!(server.tokens_created(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}

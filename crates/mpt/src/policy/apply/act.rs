@@ -49,6 +49,10 @@ impl Run<'_> {
                 Applied::Skipped,
                 format!("{} (destructive: needs allow-destroy)", action.reason),
             ),
+            // Once cancelled ([`Client::with_cancel`]), no further change begins.
+            _ if self.client.cancelled() => {
+                Done::new(Applied::NotAttempted, "not attempted: interrupted")
+            }
             ActionKind::Create => self.create(&action).await,
             kind => match action.token_id.clone() {
                 None => Done::failed("the action names no token"),
@@ -62,14 +66,7 @@ impl Run<'_> {
                 },
             },
         };
-        ActionResult {
-            action,
-            result: done.result,
-            detail: done.detail,
-            new_token_id: done.new_token_id,
-            secret_at: done.secret_at,
-            resumed: false,
-        }
+        ActionResult::of(action, done, false)
     }
 
     /// After an error: `Unconfirmed` when a read shows the token as the action wanted it,

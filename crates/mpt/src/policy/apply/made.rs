@@ -359,14 +359,7 @@ impl Run<'_> {
 }
 
 fn resumed(action: PlannedAction, done: Done) -> ActionResult {
-    ActionResult {
-        action,
-        result: done.result,
-        detail: done.detail,
-        new_token_id: done.new_token_id,
-        secret_at: done.secret_at,
-        resumed: true,
-    }
+    ActionResult::of(action, done, true)
 }
 
 impl PlannedAction {

@@ -114,10 +114,23 @@ impl Done {
         Done::new(Applied::Failed, detail)
     }
 
-    fn made(mut self, id: &str, at: Option<String>) -> Done {
+    pub(super) fn made(mut self, id: &str, at: Option<String>) -> Done {
         self.new_token_id = Some(id.to_string());
         self.secret_at = at;
         self
+    }
+}
+
+impl ActionResult {
+    fn of(action: PlannedAction, done: Done, resumed: bool) -> ActionResult {
+        ActionResult {
+            action,
+            result: done.result,
+            detail: done.detail,
+            new_token_id: done.new_token_id,
+            secret_at: done.secret_at,
+            resumed,
+        }
     }
 }
 

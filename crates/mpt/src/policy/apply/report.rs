@@ -28,6 +28,8 @@ pub enum Applied {
     /// The platform refused it (modules not enabled for the account: it strips them from every
     /// token when they leave the account's default group); not sent again by later applies.
     NotApplied,
+    /// The apply was cancelled before this action began: nothing was sent for it.
+    NotAttempted,
 }
 
 impl Applied {
@@ -41,6 +43,7 @@ impl Applied {
             Applied::Skipped => "skipped",
             Applied::Reported => "reported",
             Applied::NotApplied => "notApplied",
+            Applied::NotAttempted => "notAttempted",
         }
     }
 }
@@ -119,6 +122,7 @@ impl ApplyReport {
             (Applied::Skipped, "skipped (need --allow-destroy)"),
             (Applied::NotApplied, "could not be applied"),
             (Applied::Reported, "reported"),
+            (Applied::NotAttempted, "not attempted"),
         ] {
             let n = self.count(result);
             if n > 0 {
