@@ -273,7 +273,8 @@ impl Policy {
                 file: file.to_string(),
                 line,
                 key,
-                message: e.message().trim().to_string(),
+                // A value quoted back from the file is redacted (a secret pasted by mistake).
+                message: crate::redact::redact(e.message().trim()),
             }
         })?;
         let error = |line: usize, key: String, message: String| PolicyError {

@@ -907,3 +907,15 @@ async fn a_cancelled_apply_begins_nothing_more_and_the_next_one_finishes() {
     assert_eq!(server.tokens_created(), 10);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A secret pasted into a policy by mistake is not quoted back in the error.
+#[test]
+fn a_policy_error_never_quotes_a_secret() {
+    let e = Policy::from_toml(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"M\"]\nstatus = \"idt:TKN-1234-5678:s3cr3tv4lue\"\n",
+        "tokens.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 6, "{e}");
+    assert!(!e.to_string().contains("s3cr3tv4lue"), "{e}");
+}
