@@ -165,13 +165,13 @@ pub async fn apply(
     let state_dir = state_dir
         .clone()
         .unwrap_or_else(|| default_state_dir(policy_path));
+    // Its length is known once the plan is: resumed work adds to it as it is reported.
     let bar = std::io::stderr().is_terminal().then(|| {
-        let bar = indicatif::ProgressBar::new_spinner();
+        let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {pos} action(s) done {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} action(s)")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
-        bar.enable_steady_tick(Duration::from_millis(120));
         bar
     });
     let printed: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
@@ -196,9 +196,16 @@ pub async fn apply(
                 }
             }
             if let Some(bar) = &progress {
+                if r.resumed {
+                    bar.inc_length(1);
+                }
                 bar.inc(1);
             }
         });
+    let options = match bar.clone() {
+        Some(bar) => options.on_plan(move |plan| bar.inc_length(plan.actions.len() as u64)),
+        None => options,
+    };
     // A first interrupt stops sending (the work in flight fails and resumes next time); the
     // results known so far are printed.
     let _deferred = signals.defer();

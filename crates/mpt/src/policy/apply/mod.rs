@@ -25,6 +25,9 @@ pub use report::{ActionResult, Applied, ApplyError, ApplyReport};
 /// A callback that sees each result as it is known.
 type OnResult = Arc<dyn Fn(&ActionResult) + Send + Sync>;
 
+/// A callback that sees the plan about to be carried out.
+type OnPlan = Arc<dyn Fn(&Plan) + Send + Sync>;
+
 /// How an apply runs.
 #[derive(Clone)]
 pub struct ApplyOptions {
@@ -33,6 +36,7 @@ pub struct ApplyOptions {
     concurrency: usize,
     quiet: Option<Quiet>,
     on_result: Option<OnResult>,
+    on_plan: Option<OnPlan>,
 }
 
 impl fmt::Debug for ApplyOptions {
@@ -57,6 +61,7 @@ impl ApplyOptions {
             concurrency: 4,
             quiet: None,
             on_result: None,
+            on_plan: None,
         }
     }
 
@@ -83,6 +88,13 @@ impl ApplyOptions {
     /// Called with each result as soon as it is known (from the apply's tasks).
     pub fn on_result(mut self, f: impl Fn(&ActionResult) + Send + Sync + 'static) -> ApplyOptions {
         self.on_result = Some(Arc::new(f));
+        self
+    }
+
+    /// Called once with the plan about to be carried out (after the work resumed from the state
+    /// directory, and the saved plan's check): for a progress bar's length, say.
+    pub fn on_plan(mut self, f: impl Fn(&Plan) + Send + Sync + 'static) -> ApplyOptions {
+        self.on_plan = Some(Arc::new(f));
         self
     }
 
@@ -207,6 +219,9 @@ impl Client {
             }
             None => self.plan(policy).await?,
         };
+        if let Some(f) = &options.on_plan {
+            f(&plan);
+        }
         // A token's actions run in order; tokens run side by side.
         let mut groups: Vec<Vec<PlannedAction>> = Vec::new();
         let mut index: HashMap<String, usize> = HashMap::new();
