@@ -89,6 +89,16 @@ fn plan_shows_the_drift_from_a_policy_and_exits_6_on_it_when_asked() {
     assert_eq!(server.token_status(&kept.id).as_deref(), Some("Active"));
 }
 
+/// The ids of the live tokens named `name`.
+fn live_named(server: &mpt_mock::MockServer, name: &str) -> Vec<String> {
+    server
+        .live_token_names()
+        .into_iter()
+        .filter(|(_, n)| n == name)
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// The token id in a secret file (0600).
 fn secret_owner(path: &std::path::Path) -> String {
     let mode = std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
@@ -134,57 +144,33 @@ fn apply_prints_a_line_per_action_and_a_summary_and_exits_1_when_one_failed() {
         ],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    server.seed_token(SeedToken::named("on").with_modules([DEFAULT_MODULE]));
-    let out = mpt(
-        &server,
-        &[
-            "tokens",
-            "apply",
-            "--policy",
-            policy_arg,
-            "--plan",
-            saved.to_str().unwrap(),
-        ],
-    );
+    let twin = server.seed_token(SeedToken::named("on").with_modules([DEFAULT_MODULE]));
+    let apply_saved = || {
+        mpt(
+            &server,
+            &[
+                "tokens",
+                "apply",
+                "--policy",
+                policy_arg,
+                "--plan",
+                saved.to_str().unwrap(),
+            ],
+        )
+    };
+    let out = apply_saved();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("stale"), "{}", text(&out.stderr));
     assert_eq!(server.token_status(&off.id).as_deref(), Some("Disabled"));
     assert_eq!(server.tokens_created(), 0, "nothing made");
-    let twin = server
-        .live_token_names()
-        .into_iter()
-        .filter(|(_, name)| name == "on")
-        .count();
-    assert_eq!(twin, 2);
+    assert_eq!(live_named(&server, "on").len(), 2);
     // Without the twin (deleted again), the state matches a fresh plan: apply it.
-    let out = mpt(&server, &["tokens", "list", "-o", "json"]);
-    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let twin_id = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["name"] == "on" && t["id"] != off.id.as_str())
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     assert!(
-        mpt(&server, &["tokens", "delete", &twin_id])
+        mpt(&server, &["tokens", "delete", &twin.id])
             .status
             .success()
     );
-
-    let out = mpt(
-        &server,
-        &[
-            "tokens",
-            "apply",
-            "--policy",
-            policy_arg,
-            "--plan",
-            saved.to_str().unwrap(),
-        ],
-    );
+    let out = apply_saved();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let table = text(&out.stdout);
     let lines: Vec<&str> = table.lines().collect();
@@ -206,12 +192,7 @@ fn apply_prints_a_line_per_action_and_a_summary_and_exits_1_when_one_failed() {
         "1 created, 0 updated, 1 enabled, 0 disabled, 0 deleted, 0 rotated, 1 skipped (need --allow-destroy), 0 failed"
     );
     assert!(!table.contains("idt:"), "{table}");
-    let live: Vec<String> = server
-        .live_token_names()
-        .into_iter()
-        .filter(|(_, name)| name == "new")
-        .map(|(id, _)| id)
-        .collect();
+    let live = live_named(&server, "new");
     assert_eq!(live.len(), 1);
     assert_eq!(secret_owner(&file), live[0]);
     assert_eq!(server.token_status(&off.id).as_deref(), Some("Active"));
@@ -308,12 +289,7 @@ fn an_apply_killed_mid_way_resumes_without_a_second_token() {
         text(&out.stdout)
     );
     assert_eq!(server.tokens_created(), 1, "no second token");
-    let live: Vec<String> = server
-        .live_token_names()
-        .into_iter()
-        .filter(|(_, name)| name == "svc")
-        .map(|(id, _)| id)
-        .collect();
+    let live = live_named(&server, "svc");
     assert_eq!(live.len(), 1);
     assert_eq!(secret_owner(&file), live[0]);
     // And nothing is left to do.

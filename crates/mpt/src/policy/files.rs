@@ -146,22 +146,41 @@ pub fn writable_dir(dir: &Path) -> Result<(), String> {
     Temp::new(&dir.join("probe")).map(drop)
 }
 
-/// Reads a small file the state directory or a sink holds: it must be a regular file (not a
-/// symlink, FIFO or device, so nothing planted blocks or redirects the read) of at most
-/// `max` bytes.
-pub fn read_small(path: &Path, max: u64) -> Result<String, String> {
+/// Reads a regular file of at most `max` bytes (symlinks followed); a FIFO, directory or
+/// device is refused before it is opened, and the file is opened without blocking and checked
+/// again, so nothing planted makes a read wait.
+pub fn read_regular(path: &Path, max: u64) -> Result<String, String> {
     let shown = path.display();
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     if !meta.is_file() {
         return Err(format!("{shown}: not a regular file"));
     }
     if meta.len() > max {
         return Err(format!("{shown}: larger than {max} bytes"));
     }
-    let file = File::open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    let file = options.open(path).map_err(|e| format!("{shown}: {e}"))?;
+    if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err(format!("{shown}: not a regular file"));
+    }
     let mut text = String::new();
     file.take(max + 1)
         .read_to_string(&mut text)
         .map_err(|e| format!("{shown}: {e}"))?;
     Ok(text)
+}
+
+/// [`read_regular`] for a file the state directory or a sink holds: a symlink is refused too.
+pub fn read_small(path: &Path, max: u64) -> Result<String, String> {
+    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if meta.file_type().is_symlink() {
+        return Err(format!(
+            "{}: not a regular file (a symlink)",
+            path.display()
+        ));
+    }
+    read_regular(path, max)
 }

@@ -10,6 +10,7 @@ use mpt::policy::{ActionKind, ActionResult, Applied, ApplyError, ApplyOptions, P
 use mpt::{NoopTransitions as ClientNoop, TokenSecret};
 
 use crate::common::*;
+use crate::drift::Drift;
 
 /// A fresh directory under the system's temporary one.
 fn temp_dir(tag: &str) -> PathBuf {
@@ -106,84 +107,34 @@ async fn apply_converges_every_action_kind_and_a_second_apply_changes_nothing() 
         let (server, client) = mock_in(noop, 3).await;
         let dir = temp_dir("converge");
         let now = Utc::now();
-        let drifted = server.seed_token(seed("drifted").with_description("old words"));
-        let off = server.seed_token(seed("should-be-on").with_status("Disabled"));
-        let on = server.seed_token(seed("should-be-off"));
-        let doomed = server.seed_token(seed("doomed"));
-        let aged = server.seed_token(
-            seed("aged")
-                .created(now - Days::days(100))
-                .last_used(now - Days::days(1)),
-        );
-        let idle = server.seed_token(
-            seed("idle")
-                .created(now - Days::days(200))
-                .last_used(now - Days::days(40)),
-        );
-        let twin_a = server.seed_token(seed("twin"));
-        let twin_b = server.seed_token(seed("twin"));
-        let stray = server.seed_token(seed("stray"));
+        let Drift {
+            drifted,
+            off,
+            on,
+            doomed,
+            aged,
+            idle,
+            twins: [twin_a, twin_b],
+            stray,
+        } = Drift::seed(&server, now);
         let missing_file = dir.join("missing.secret");
         let aged_file = dir.join("aged.secret");
         let cold_file = dir.join("cold.secret");
-        let text = format!(
-            r#"
-[[accounts]]
-id = "{DEFAULT_ACCOUNT}"
-rotate_after = "90d"
-disable_idle_after = "30d"
-
-[[accounts.tokens]]
-name = "missing"
-modules = ["{DEFAULT_MODULE}"]
-description = "made by apply"
-secret = {{ file = "{missing}" }}
-
-[[accounts.tokens]]
-name = "cold"
-modules = ["{DEFAULT_MODULE}"]
-status = "Disabled"
-secret = {{ command = ["sh", "-c", "cat > {cold}; test \"$MPT_TOKEN_NAME\" = cold"], timeout = "10s" }}
-
-[[accounts.tokens]]
-name = "drifted"
-modules = ["{DEFAULT_MODULE}"]
-description = "new words"
-
-[[accounts.tokens]]
-name = "should-be-on"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "should-be-off"
-modules = ["{DEFAULT_MODULE}"]
-status = "Disabled"
-
-[[accounts.tokens]]
-name = "doomed"
-status = "absent"
-
-[[accounts.tokens]]
-name = "aged"
-modules = ["{DEFAULT_MODULE}"]
-secret = {{ file = "{aged}" }}
-
-[[accounts.tokens]]
-name = "idle"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "twin"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "pinned"
-id = "TKN-9999-9999"
-modules = ["{DEFAULT_MODULE}"]
-"#,
-            missing = missing_file.display(),
-            aged = aged_file.display(),
-            cold = cold_file.display(),
+        let text = Drift::policy(
+            &[
+                (
+                    "missing",
+                    format!("secret = {{ file = \"{}\" }}", missing_file.display()),
+                ),
+                (
+                    "aged",
+                    format!("secret = {{ file = \"{}\" }}", aged_file.display()),
+                ),
+            ],
+            &format!(
+                "\n[[accounts.tokens]]\nname = \"cold\"\nmodules = [\"{DEFAULT_MODULE}\"]\nstatus = \"Disabled\"\nsecret = {{ command = [\"sh\", \"-c\", \"cat > {}; test \\\"$MPT_TOKEN_NAME\\\" = cold\"], timeout = \"10s\" }}\n",
+                cold_file.display()
+            ),
         );
         let policy = policy(&text);
         let planned = client.plan(&policy).await.unwrap();
@@ -211,7 +162,7 @@ modules = ["{DEFAULT_MODULE}"]
         let live = live_named(&client, "missing").await;
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id(), new_id);
-        assert_eq!(live[0].description(), Some("made by apply"));
+        assert_eq!(live[0].description(), Some("made by the policy"));
         let cold = live_named(&client, "cold").await;
         assert_eq!(cold.len(), 1);
         assert_eq!(cold[0].status(), TokenStatus::Disabled);

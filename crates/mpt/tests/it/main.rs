@@ -8,6 +8,8 @@ mod accounts;
 #[cfg(feature = "policy")]
 mod apply;
 mod bulk;
+#[cfg(feature = "policy")]
+mod drift;
 mod first_use;
 mod lifecycle;
 mod operations;

@@ -5,6 +5,7 @@ use mpt::chrono::{Duration, Utc};
 use mpt::policy::{ActionKind, Policy, PolicyError, Wanted};
 
 use crate::common::*;
+use crate::drift::Drift;
 
 fn refused(text: &str) -> PolicyError {
     Policy::from_toml(text, "tokens.toml").unwrap_err()
@@ -81,73 +82,22 @@ fn bad_policies_are_refused_naming_the_file_line_and_key() {
 async fn a_plan_names_every_drift_and_changes_nothing() {
     let (server, client) = start().await;
     let now = Utc::now();
-    let seed = |name: &str| SeedToken::named(name).with_modules([DEFAULT_MODULE]);
-    let drifted = server.seed_token(seed("drifted").with_description("old words"));
-    let off = server.seed_token(seed("should-be-on").with_status("Disabled"));
-    let on = server.seed_token(seed("should-be-off"));
-    let doomed = server.seed_token(seed("doomed"));
-    let aged = server.seed_token(
-        seed("aged")
-            .created(now - Duration::days(100))
-            .last_used(now - Duration::days(1)),
+    let Drift {
+        drifted,
+        off,
+        on,
+        doomed,
+        aged,
+        idle,
+        twins: [twin_a, twin_b],
+        stray,
+    } = Drift::seed(&server, now);
+    let elsewhere = server.seed_token(
+        SeedToken::named("missing")
+            .with_modules([DEFAULT_MODULE])
+            .in_account(VENDOR_ACCOUNT),
     );
-    let idle = server.seed_token(
-        seed("idle")
-            .created(now - Duration::days(200))
-            .last_used(now - Duration::days(40)),
-    );
-    let twin_a = server.seed_token(seed("twin"));
-    let twin_b = server.seed_token(seed("twin"));
-    let stray = server.seed_token(seed("stray"));
-    let elsewhere = server.seed_token(seed("missing").in_account(VENDOR_ACCOUNT));
-    let policy = format!(
-        r#"
-[[accounts]]
-id = "{DEFAULT_ACCOUNT}"
-rotate_after = "90d"
-disable_idle_after = "30d"
-
-[[accounts.tokens]]
-name = "missing"
-modules = ["{DEFAULT_MODULE}"]
-description = "made by the plan"
-
-[[accounts.tokens]]
-name = "drifted"
-modules = ["{DEFAULT_MODULE}"]
-description = "new words"
-
-[[accounts.tokens]]
-name = "should-be-on"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "should-be-off"
-modules = ["{DEFAULT_MODULE}"]
-status = "Disabled"
-
-[[accounts.tokens]]
-name = "doomed"
-status = "absent"
-
-[[accounts.tokens]]
-name = "aged"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "idle"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "twin"
-modules = ["{DEFAULT_MODULE}"]
-
-[[accounts.tokens]]
-name = "pinned"
-id = "TKN-9999-9999"
-modules = ["{DEFAULT_MODULE}"]
-"#
-    );
+    let policy = Drift::policy(&[], "");
     let policy = Policy::from_toml(&policy, "tokens.toml").unwrap();
     let state = || async {
         let tokens = client.list().collect().await.unwrap();
