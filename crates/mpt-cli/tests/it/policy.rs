@@ -298,4 +298,16 @@ fn an_apply_killed_mid_way_resumes_without_a_second_token() {
         &["tokens", "plan", "--policy", policy_arg, "--exit-code"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    // `-o json`: the whole report, once, at the end.
+    let out = mpt(
+        &server,
+        &["tokens", "apply", "--policy", policy_arg, "-o", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        report["results"].as_array().map(Vec::len),
+        Some(0),
+        "{report}"
+    );
 }

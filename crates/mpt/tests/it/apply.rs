@@ -290,6 +290,34 @@ async fn a_stale_saved_plan_is_refused_naming_the_tokens() {
     assert_eq!(changes(&server), before, "a refused plan changes nothing");
     assert_eq!(server.token_status(&other.id).unwrap(), "Disabled");
 
+    // A plan of other accounts than the policy's is refused before anything is read.
+    let mut elsewhere = saved.clone();
+    elsewhere.accounts = vec![VENDOR_ACCOUNT.to_string()];
+    match client.apply(&policy, Some(&elsewhere), &options).await {
+        Err(ApplyError::OtherAccounts { planned, declared }) => {
+            assert_eq!(
+                (planned, declared),
+                (
+                    vec![VENDOR_ACCOUNT.to_string()],
+                    vec![DEFAULT_ACCOUNT.to_string()]
+                )
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    // A plan file edited to add an action (here: delete another token) is stale too.
+    let mut edited = client.plan(&policy).await.unwrap();
+    let mut extra = edited.actions[0].clone();
+    extra.kind = ActionKind::Delete;
+    extra.token_id = Some(other.id.clone());
+    edited.actions.push(extra);
+    assert!(matches!(
+        client
+            .apply(&policy, Some(&edited), &options.clone().allow_destroy(true))
+            .await,
+        Err(ApplyError::Stale { .. })
+    ));
+    assert_eq!(server.token_status(&other.id).unwrap(), "Disabled");
     // A plan of the state as it is now is carried out.
     let saved = client.plan(&policy).await.unwrap();
     let report = client.apply(&policy, Some(&saved), &options).await.unwrap();
