@@ -1,6 +1,8 @@
 //! Tokens as code: policies refused with the line and key, and plans that name every drift
 //! against the mock (declared, hygiene, ambiguous, pinned, undeclared).
 
+use std::os::unix::fs::PermissionsExt;
+
 use mpt::chrono::{Duration, Utc};
 use mpt::policy::{ActionKind, Policy, PolicyError, Wanted};
 
@@ -257,4 +259,69 @@ async fn tokens_of_other_accounts_are_never_planned() {
     let ids: Vec<_> = plan.actions.iter().map(|a| a.token_id.as_deref()).collect();
     assert_eq!(ids, [Some("TKN-1111-1111")], "{plan:#?}");
     assert!(server.request_lines()[0].contains("eq(account.id,%27ACC-1%27)"));
+}
+
+#[test]
+fn bad_sinks_are_refused_naming_the_line_and_key() {
+    let entry = |sink: &str| {
+        format!(
+            "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"M\"]\nsecret = {sink}\n"
+        )
+    };
+    let refused = |sink: &str| Policy::from_toml(&entry(sink), "tokens.toml").unwrap_err();
+    let e = refused(r#"{ file = "/nonexistent-dir/a.secret" }"#);
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (6, "accounts[0].tokens[0].secret"),
+        "{e}"
+    );
+    assert!(e.message.contains("not in a writable directory"), "{e}");
+    let e = refused(r#"{ file = "a", command = ["vault"] }"#);
+    assert!(e.message.contains("one of"), "{e}");
+    let e = refused(r#"{ command = [] }"#);
+    assert!(e.message.contains("program"), "{e}");
+    let e = refused(r#"{ command = ["vault"], timeout = "soon" }"#);
+    assert_eq!(e.line, 6, "{e}");
+    let e = refused(r#"{ file = "a", mode = "0644" }"#);
+    assert_eq!(e.line, 6, "{e}");
+    if !nix_root() {
+        let dir = temp_dir("readonly");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let e = refused(&format!("{{ file = \"{}/a.secret\" }}", dir.display()));
+        assert!(e.message.contains("not in a writable directory"), "{e}");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    // One file for two tokens: the second would overwrite the first's secret.
+    let dir = temp_dir("twice");
+    let twice = format!(
+        "{}[[accounts.tokens]]\nname = \"b\"\nmodules = [\"M\"]\nsecret = {{ file = \"{}/x\" }}\n",
+        entry(&format!("{{ file = \"{}/x\" }}", dir.display())),
+        dir.display()
+    );
+    let e = Policy::from_toml(&twice, "tokens.toml").unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (10, "accounts[0].tokens[1].secret"),
+        "{e}"
+    );
+    assert!(e.message.contains("line 4"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Root writes into read-only directories: that case is checked only as another user.
+fn nix_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// A secret pasted into a policy by mistake is not quoted back in the error.
+#[test]
+fn a_policy_error_never_quotes_a_secret() {
+    let e = Policy::from_toml(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"M\"]\nstatus = \"idt:TKN-1234-5678:s3cr3tv4lue\"\n",
+        "tokens.toml",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, 6, "{e}");
+    assert!(!e.to_string().contains("s3cr3tv4lue"), "{e}");
 }
