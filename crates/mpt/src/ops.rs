@@ -211,7 +211,11 @@ impl Client {
         Ok(tokens
             .into_iter()
             .filter(|t| {
+                // The account and name are checked here too: a server that ignored the filter
+                // must not make another account's or name's token look like ours.
                 !t.id().is_empty()
+                    && t.account_id() == Some(account_id)
+                    && t.name() == Some(name)
                     && !known.iter().any(|k| k == t.id())
                     && t.status() != TokenStatus::Deleted
             })

@@ -502,3 +502,28 @@ async fn an_unconfirmed_create_offers_only_tokens_made_since_the_call() {
     assert!(!text.contains("delete the others"), "{text}");
     assert!(!text.contains(candidates[0].secret().unwrap().expose_secret()));
 }
+
+/// A create whose answer is lost, on a server that ignores the lookup's filter: a token of
+/// another account, or of another name, is never offered as the one the create made.
+#[tokio::test]
+async fn a_lost_create_never_offers_a_token_of_another_account_or_name() {
+    let empty = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#;
+    let others = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":2}},"data":[
+        {"id":"TKN-1111-1111","name":"sync","status":"Active","account":{"id":"ACC-9999-9999"},"token":"idt:TKN-1111-1111:aaaa"},
+        {"id":"TKN-2222-2222","name":"other","status":"Active","account":{"id":"ACC-0000-0001"},"token":"idt:TKN-2222-2222:bbbb"}]}"#;
+    let server = canned(vec![
+        Scripted::answer(200, "application/json", empty),
+        Scripted::dropped(),
+        Scripted::answer(200, "application/json", others),
+    ])
+    .await;
+    let client = canned_client(&server, "api");
+    let err = client
+        .create(&NewToken::new("ACC-0000-0001", "sync").module(DEFAULT_MODULE))
+        .await
+        .unwrap_err();
+    let Error::CreateUnconfirmed { candidates, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(candidates.is_empty(), "{candidates:#?}");
+}
