@@ -14,6 +14,15 @@ use crate::hooks::{ApiError, CALL, CallState, too_large_limit};
 use crate::problem::Problem;
 use crate::redact::snippet;
 
+/// What a call's state saw besides the answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Trail {
+    /// An earlier attempt may have reached the server.
+    pub(crate) landed: bool,
+    /// The answer's `Date` (the server's clock), when asked for.
+    pub(crate) date: Option<chrono::DateTime<chrono::Utc>>,
+}
+
 impl Client {
     /// Runs one generated request future under `call`, and maps its error; the answer comes back
     /// boxed. The future comes boxed too: it is large, and every move of an unstarted future
@@ -39,17 +48,37 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        let (result, status, landed) = CALL
+        let (result, trail) = self.call_traced(call, send).await;
+        (result, trail.landed)
+    }
+
+    /// [`Client::call`], also telling what the call state saw: whether an earlier attempt may
+    /// have reached the server, and the answer's `Date` when the state asked for it.
+    pub(crate) async fn call_traced<T, F>(
+        &self,
+        call: CallState,
+        send: Pin<Box<F>>,
+    ) -> (Result<Box<T>, Error>, Trail)
+    where
+        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
+    {
+        let (result, status, trail) = CALL
             .scope(call, async move {
                 // Boxed where it is made: every layer above moves a pointer, not the answer.
                 let result = send.await.map(|value| Box::new(value.into_inner()));
-                let (status, landed) = CALL.with(|c| (c.status.get(), c.maybe_landed.get()));
-                (result, status, landed)
+                let (status, trail) = CALL.with(|c| {
+                    let trail = Trail {
+                        landed: c.maybe_landed.get(),
+                        date: c.date.get(),
+                    };
+                    (c.status.get(), trail)
+                });
+                (result, status, trail)
             })
             .await;
         match result {
-            Ok(value) => (Ok(value), landed),
-            Err(e) => (Err(Box::pin(self.map_error(e, status)).await), landed),
+            Ok(value) => (Ok(value), trail),
+            Err(e) => (Err(Box::pin(self.map_error(e, status)).await), trail),
         }
     }
 

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use bytes::Bytes;
+use chrono::{DateTime, Utc};
 use mpt_api::types::ProblemDetails;
 use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
@@ -53,6 +54,10 @@ pub(crate) struct CallState {
     /// An earlier attempt may have reached the server and done the work (its answer was lost,
     /// timed out, or was a gateway's 500, 502 or 504).
     pub(crate) maybe_landed: Cell<bool>,
+    /// Whether to read the answer's `Date` (the server's clock) into `date`.
+    want_date: bool,
+    /// The answer's `Date`, when asked for and readable.
+    pub(crate) date: Cell<Option<DateTime<Utc>>>,
 }
 
 impl CallState {
@@ -63,7 +68,15 @@ impl CallState {
             resend,
             status: Cell::new(None),
             maybe_landed: Cell::new(false),
+            want_date: false,
+            date: Cell::new(None),
         }
+    }
+
+    /// Also reads the answer's `Date` header (the server's clock).
+    pub(crate) fn dated(mut self, want: bool) -> CallState {
+        self.want_date = want;
+        self
     }
 
     /// An idempotent call about one token.
@@ -172,9 +185,12 @@ impl Layer {
         };
         // Without a facade call in scope, the generated client is used directly
         // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
-        let (span, resend, raw) = CALL
-            .try_with(|c| (span(c.token_id.as_deref().unwrap_or("")), c.resend, false))
-            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method()), true));
+        let (span, resend, raw, want_date) = CALL
+            .try_with(|c| {
+                let id = c.token_id.as_deref().unwrap_or("");
+                (span(id), c.resend, false, c.want_date)
+            })
+            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method()), true, false));
         let started = Instant::now();
         // A disabled span (no subscriber wants it) costs nothing to skip.
         let (result, attempts) = if span.is_disabled() {
@@ -188,6 +204,10 @@ impl Layer {
             Ok(response) if raw => Ok(self.scrub(response, info.operation_id).await),
             other => other,
         };
+        if want_date && let Ok(response) = &result {
+            let date = server_date(response.headers());
+            let _ = CALL.try_with(|c| c.date.set(date));
+        }
         span.record("attempts", attempts);
         span.record("duration_ms", started.elapsed().as_millis() as u64);
         match &result {
@@ -380,4 +400,12 @@ pub(crate) fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
         source = err.source();
     }
     None
+}
+
+/// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.
+fn server_date(headers: &HeaderMap) -> Option<DateTime<Utc>> {
+    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }

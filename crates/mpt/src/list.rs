@@ -53,7 +53,13 @@ pub struct ListRequest {
     select: Vec<String>,
     page_size: u32,
     secrets: bool,
+    /// Where to put the server's time (`Date`) of the first page, when asked.
+    server_time: Option<ServerTime>,
 }
+
+/// The server's time as the answer to a listing's first page gave it.
+pub(crate) type ServerTime =
+    std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
 
 impl ListRequest {
     pub(crate) fn new(client: Client) -> ListRequest {
@@ -64,6 +70,7 @@ impl ListRequest {
             select: Vec::new(),
             page_size: MAX_PAGE_SIZE,
             secrets: false,
+            server_time: None,
         }
     }
 
@@ -108,6 +115,13 @@ impl ListRequest {
         self
     }
 
+    /// Puts the server's time of the first page's answer into `into` (for judging ages by the
+    /// platform's clock, not the client's).
+    pub(crate) fn server_time(mut self, into: ServerTime) -> Self {
+        self.server_time = Some(into);
+        self
+    }
+
     async fn page(&self, limit: u32, offset: u64) -> Result<ApiTokenListResponse, Error> {
         if !(1..=MAX_PAGE_SIZE).contains(&self.page_size) {
             return Err(Error::InvalidRequest(format!(
@@ -136,10 +150,18 @@ impl ListRequest {
         if !select.is_empty() {
             request = request.select(select.join(","));
         }
-        self.client
-            .call(CallState::list(rql), Box::pin(request.send()))
-            .await
-            .map(|page| *page)
+        let dated = self.server_time.as_ref().filter(|_| offset == 0);
+        let call = CallState::list(rql).dated(dated.is_some());
+        let (page, trail) = self
+            .client
+            .call_traced(call, Box::pin(request.send()))
+            .await;
+        if let (Some(into), Some(date)) = (dated, trail.date)
+            && let Ok(mut slot) = into.lock()
+        {
+            *slot = Some(date);
+        }
+        page.map(|page| *page)
     }
 
     /// How many tokens match (one request with `limit=0`).

@@ -113,7 +113,27 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             record_request,
         ))
         .layer(axum::middleware::from_fn(bounded_head))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            dated,
+        ))
         .with_state(shared)
+}
+
+/// Every answer's `Date` comes from the mock's clock (the machine's, off by the configured skew),
+/// as a real server's comes from its own clock: a client comparing the platform's timestamps with
+/// the platform's time sees no skew.
+async fn dated(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut response = next.run(request).await;
+    let date = shared.now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    if let Ok(value) = header::HeaderValue::from_str(&date) {
+        response.headers_mut().insert(header::DATE, value);
+    }
+    response
 }
 
 /// Accepts connections until `shutdown` changes; each connection can be killed by its handler.

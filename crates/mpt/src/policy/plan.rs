@@ -10,6 +10,7 @@ use super::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
 use crate::client::Client;
 use crate::error::Error;
 use crate::filter::Filter;
+use crate::list::ServerTime;
 use crate::status::TokenStatus;
 use crate::token::Token;
 
@@ -116,31 +117,41 @@ impl Plan {
 
 impl Client {
     /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
-    /// would bring it to its policy, as of now. Changes nothing.
+    /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
+    /// since) are judged at the platform's time, the `Date` of the listing's answer, against
+    /// the platform's timestamps: a client whose clock is off plans the same (the client's clock
+    /// only when an answer has no `Date`). `Plan::made_at` is that time.
     pub async fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
-        self.plan_at(policy, Utc::now()).await
+        self.plan_judged(policy, None).await
     }
 
-    /// [`Client::plan`] with the hygiene rules judged at `now` (the client's clock; ages come
-    /// from the server's timestamps).
+    /// [`Client::plan`] with the hygiene rules judged at `now` (ages come from the server's
+    /// timestamps).
     pub async fn plan_at(&self, policy: &Policy, now: DateTime<Utc>) -> Result<Plan, Error> {
+        self.plan_judged(policy, Some(now)).await
+    }
+
+    async fn plan_judged(&self, policy: &Policy, at: Option<DateTime<Utc>>) -> Result<Plan, Error> {
         let mut actions = Vec::new();
+        let mut made_at = at;
         for account in &policy.accounts {
-            self.plan_account(account, now, &mut actions).await?;
+            let judged = self.plan_account(account, at, &mut actions).await?;
+            made_at.get_or_insert(judged);
         }
         Ok(Plan {
-            made_at: now,
+            made_at: made_at.unwrap_or_else(Utc::now),
             accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
             actions,
         })
     }
 
+    /// Plans one account; returns the time its ages were judged at (`at`, else the platform's).
     async fn plan_account(
         &self,
         account: &AccountPolicy,
-        now: DateTime<Utc>,
+        at: Option<DateTime<Utc>>,
         actions: &mut Vec<PlannedAction>,
-    ) -> Result<(), Error> {
+    ) -> Result<DateTime<Utc>, Error> {
         let declared_names: HashSet<&str> =
             account.tokens.iter().map(|t| t.name.as_str()).collect();
         let pinned: HashSet<&str> = account
@@ -151,12 +162,15 @@ impl Client {
         // Only the tokens a declaration may match are kept; the rest are judged as they stream.
         let mut matching: Vec<Token> = Vec::new();
         let mut undeclared = Vec::new();
-        let mut stream = Box::pin(
-            self.list()
-                .filter(Filter::account(&account.id))
-                .select(["+audit"])
-                .stream(),
-        );
+        let server_time: ServerTime = Default::default();
+        let mut listing = self
+            .list()
+            .filter(Filter::account(&account.id))
+            .select(["+audit"]);
+        if at.is_none() {
+            listing = listing.server_time(server_time.clone());
+        }
+        let mut stream = Box::pin(listing.stream());
         while let Some(token) = stream.try_next().await? {
             // A token of another account (a server that ignored the filter) is never judged here.
             if !live(&token) || token.account_id().is_some_and(|id| id != account.id) {
@@ -169,6 +183,9 @@ impl Client {
                 undeclared.push(action);
             }
         }
+        let now = at
+            .or_else(|| server_time.lock().ok().and_then(|t| *t))
+            .unwrap_or_else(Utc::now);
         for declared in &account.tokens {
             declared_actions(account, declared, &matching, now, actions);
         }
@@ -185,7 +202,7 @@ impl Client {
             }
         }
         actions.extend(undeclared);
-        Ok(())
+        Ok(now)
     }
 }
 

@@ -348,3 +348,55 @@ async fn a_pinned_token_due_for_rotation_is_reported_not_rotated() {
     assert_eq!(server.token_status(&old.id).unwrap(), "Active");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The platform's clock 100 days behind the client's: ages are judged by the platform's time
+/// (its answers' `Date`), so a token it made today is not 100 days old, and a rotation's
+/// replacement is not rotated again by the next apply.
+#[tokio::test]
+async fn ages_are_judged_by_the_platforms_clock_not_the_clients() {
+    let server = MockServer::builder()
+        .clock_skew(mpt::chrono::TimeDelta::days(-100))
+        .start()
+        .await
+        .unwrap();
+    let client = admin(&server);
+    let dir = temp_dir("skew");
+    let platform_now = Utc::now() - Days::days(100);
+    let fresh = server.seed_token(seed("fresh").created(platform_now));
+    let aged = server.seed_token(seed("aged").created(platform_now - Days::days(91)));
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"fresh\"\nmodules = [\"{DEFAULT_MODULE}\"]\n[[accounts.tokens]]\nname = \"aged\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+    ));
+    // By the client's clock both look old; by the platform's only one is.
+    assert_eq!(
+        client
+            .plan_at(&policy, Utc::now())
+            .await
+            .unwrap()
+            .count(ActionKind::Rotate),
+        2
+    );
+    let plan = client.plan(&policy).await.unwrap();
+    let rotate: Vec<_> = plan
+        .actions
+        .iter()
+        .filter(|a| a.kind == ActionKind::Rotate)
+        .collect();
+    assert_eq!(rotate.len(), 1, "{plan:#?}");
+    assert_eq!(rotate[0].token_id.as_deref(), Some(aged.id.as_str()));
+    assert!(
+        (plan.made_at - platform_now).num_minutes().abs() < 5,
+        "{}",
+        plan.made_at
+    );
+
+    let options = ApplyOptions::new(dir.join("state"));
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    assert_eq!(report.done(ActionKind::Rotate), 1, "{report:#?}");
+    let sent = changes(&server);
+    let again = client.apply(&policy, None, &options).await.unwrap();
+    assert!(again.results.is_empty(), "{again:#?}");
+    assert_eq!(changes(&server), sent);
+    assert_eq!(server.token_status(&fresh.id).unwrap(), "Active");
+    let _ = std::fs::remove_dir_all(&dir);
+}
