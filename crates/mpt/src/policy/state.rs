@@ -19,6 +19,10 @@ use super::files;
 use super::plan::{ActionKind, FieldChange, Plan};
 use crate::plan::RotationPlan;
 
+/// How many times, and how far apart, the state directory's lock is tried.
+const LOCK_TRIES: u32 = 20;
+const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
 const MAX_STATE_FILE: u64 = 1024 * 1024;
 
@@ -56,7 +60,11 @@ fn hex(text: &str) -> String {
 
 impl StateDir {
     /// Makes (when missing) and locks the directory; another apply holding it is refused.
-    pub fn open(root: &Path) -> Result<StateDir, String> {
+    ///
+    /// The lock is tried for up to a second: a process forked elsewhere in this program (a sink
+    /// command, say) holds a copy of the lock's descriptor until it runs its program, so a lock
+    /// just released can look held for a moment. An apply holds it for its whole run.
+    pub async fn open(root: &Path) -> Result<StateDir, String> {
         super::sink::state_dir(root)?;
         for sub in ["rotations", "creates", "secrets", "refused"] {
             super::sink::state_dir(&root.join(sub))?;
@@ -68,12 +76,17 @@ impl StateDir {
             .write(true)
             .open(&path)
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        lock.try_lock().map_err(|_| {
-            format!(
-                "{}: another apply is using this state directory",
-                path.display()
-            )
-        })?;
+        let mut tries = 0;
+        while lock.try_lock().is_err() {
+            tries += 1;
+            if tries >= LOCK_TRIES {
+                return Err(format!(
+                    "{}: another apply is using this state directory",
+                    path.display()
+                ));
+            }
+            tokio::time::sleep(LOCK_PAUSE).await;
+        }
         Ok(StateDir {
             root: root.to_path_buf(),
             _lock: lock,

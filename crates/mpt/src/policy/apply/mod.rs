@@ -178,7 +178,9 @@ impl Client {
         plan: Option<&Plan>,
         options: &ApplyOptions,
     ) -> Result<ApplyReport, ApplyError> {
-        let state = StateDir::open(&options.state_dir).map_err(ApplyError::StateDir)?;
+        let state = StateDir::open(&options.state_dir)
+            .await
+            .map_err(ApplyError::StateDir)?;
         let run = Run {
             client: self,
             policy,

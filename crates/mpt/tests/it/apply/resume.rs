@@ -198,7 +198,7 @@ async fn a_rotation_crashed_between_any_two_steps_resumes_without_a_second_repla
 }
 
 #[tokio::test]
-async fn another_apply_on_the_same_state_directory_is_refused() {
+async fn another_apply_on_the_same_state_directory_is_refused_and_a_brief_hold_waited_for() {
     let (_server, client) = start().await;
     let dir = temp_dir("lock");
     let state = dir.join("state");
@@ -219,6 +219,19 @@ async fn another_apply_on_the_same_state_directory_is_refused() {
         .apply(&policy, None, &ApplyOptions::new(&state))
         .await
         .unwrap();
+    // A lock released a moment later (a forked child's copy of the descriptor, until it runs
+    // its program) is waited for.
+    let held = std::fs::File::create(state.join("lock")).unwrap();
+    held.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        drop(held);
+    });
+    client
+        .apply(&policy, None, &ApplyOptions::new(&state))
+        .await
+        .unwrap();
+    release.join().unwrap();
     let _ = std::fs::remove_dir_all(&dir);
 }
 
