@@ -55,14 +55,18 @@
 //! * retries ([`RetryPolicy`]) for idempotent operations only: a create is never re-sent once
 //!   it may have reached the server;
 //! * a `tracing` span per operation (`mpt.request`: op, token id, attempts, status, duration);
-//!   secrets never appear in spans, logs, errors or `Debug` output.
+//!   secrets never appear in spans, logs, errors or `Debug` output;
+//! * tokens as code (feature `policy`): `mpt::policy` parses a TOML policy per account,
+//!   `Client::plan` shows the drift from it and `Client::apply` carries it out (resumable
+//!   creates and rotations, secret sinks, evidence-based results).
 //!
 //! The code has one room per job: `client` (configuration), `hooks` (the hook layer) with
 //! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
 //! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
 //! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `plan` (its saved state), and the types:
 //! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
-//! engine every text goes through).
+//! engine every text goes through); `policy` (feature) holds the policy, the plan, the apply,
+//! the secret sinks and the state directory, each in its own file.
 #![deny(missing_docs)]
 
 mod age;
