@@ -92,7 +92,7 @@ async fn a_failing_or_hanging_sink_loses_no_secret_and_the_next_apply_hands_it_o
 }
 
 #[tokio::test]
-async fn a_secret_file_of_another_token_is_never_overwritten() {
+async fn a_secret_file_of_another_token_or_a_planted_symlink_is_never_written() {
     let (server, client) = start().await;
     let dir = temp_dir("owner");
     let other = server.seed_token(seed("other"));
@@ -116,6 +116,39 @@ async fn a_secret_file_of_another_token_is_never_overwritten() {
         r.detail
     );
     assert_eq!(std::fs::read_to_string(&file).unwrap(), held);
+
+    // A symlink planted at a sink's path: never written through, and the secret is kept.
+    let target = dir.join("elsewhere");
+    std::fs::write(&target, "untouched\n").unwrap();
+    let link = dir.join("planted.secret");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let planted = super::policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"newer\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        link.display()
+    ));
+    let report = client
+        .apply(&planted, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    let r = result_of(&report.results, "newer");
+    assert_eq!(r.result, Applied::Failed, "{r:#?}");
+    assert!(r.detail.contains("not a regular file"), "{}", r.detail);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
+    let id = r.new_token_id.clone().unwrap();
+    assert_eq!(
+        secret_owner(
+            &dir.join("state")
+                .join("secrets")
+                .join(format!("{id}.secret"))
+        ),
+        id
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
