@@ -188,6 +188,11 @@ async fn run(
 /// Whether `path` is a directory an apply may keep its state in (made when missing, private:
 /// 0700, for the secrets it may keep).
 pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
+    if let Ok(meta) = std::fs::metadata(path)
+        && !meta.is_dir()
+    {
+        return Err(format!("{}: not a directory", path.display()));
+    }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
