@@ -13,3 +13,19 @@ pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 pub fn read_regular(path: &Path) -> Result<String, String> {
     mpt::policy::files::read_regular(path, MAX_READ_BYTES)
 }
+
+/// Reads a JSON file ([`read_regular`]) as a `T`; `what` names what it should be in the error,
+/// which quotes no value from the file (it may hold a secret pasted by mistake).
+pub fn read_json<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> Result<T, crate::exit::Failure> {
+    let text = read_regular(path).map_err(crate::exit::Failure::Usage)?;
+    serde_json::from_str(&text).map_err(|e| {
+        crate::exit::Failure::Usage(format!(
+            "{}: not {what}: {}",
+            path.display(),
+            crate::exit::without_quoted_values(&e.to_string())
+        ))
+    })
+}

@@ -46,11 +46,7 @@ pub async fn plan(
         files::replace(out, &json).map_err(Failure::Usage)?;
     }
     let mut shown = plan.clone();
-    shown.explain_refused(
-        &state_dir
-            .clone()
-            .unwrap_or_else(|| default_state_dir(policy_path)),
-    );
+    shown.explain_refused(&state_dir_of(state_dir.as_deref(), policy_path));
     output::print(&render(&shown, format))?;
     if *exit_code && plan.has_changes() {
         return Err(Failure::Rows(code::CHANGES_PENDING));
@@ -103,8 +99,11 @@ fn render(plan: &Plan, format: Format) -> String {
     }
 }
 
-/// The state directory when none is given: `.mpt-state` beside the policy file.
-fn default_state_dir(policy: &Path) -> PathBuf {
+/// The state directory: `given`, else `.mpt-state` beside the policy file.
+fn state_dir_of(given: Option<&Path>, policy: &Path) -> PathBuf {
+    if let Some(given) = given {
+        return given.to_path_buf();
+    }
     policy
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -150,21 +149,13 @@ pub async fn apply(
         return Ok(());
     };
     let saved: Option<Plan> = match plan {
-        Some(path) => {
-            let text = files::read_regular(path).map_err(Failure::Usage)?;
-            Some(serde_json::from_str(&text).map_err(|e| {
-                Failure::Usage(format!(
-                    "{}: not a plan saved by `mpt tokens plan --out`: {}",
-                    path.display(),
-                    exit::without_quoted_values(&e.to_string())
-                ))
-            })?)
-        }
+        Some(path) => Some(files::read_json(
+            path,
+            "a plan saved by `mpt tokens plan --out`",
+        )?),
         None => None,
     };
-    let state_dir = state_dir
-        .clone()
-        .unwrap_or_else(|| default_state_dir(policy_path));
+    let state_dir = state_dir_of(state_dir.as_deref(), policy_path);
     // Its length is known once the plan is: resumed work adds to it as it is reported.
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = indicatif::ProgressBar::new(0);

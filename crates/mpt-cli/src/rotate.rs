@@ -14,14 +14,7 @@ use crate::signals::Signals;
 use crate::tokens;
 
 fn read_plan(path: &Path) -> Result<RotationPlan, Failure> {
-    let text = files::read_regular(path).map_err(Failure::Usage)?;
-    serde_json::from_str(&text).map_err(|e| {
-        Failure::Usage(format!(
-            "{}: not a rotation state file: {}",
-            path.display(),
-            exit::without_quoted_values(&e.to_string())
-        ))
-    })
+    files::read_json(path, "a rotation state file")
 }
 
 fn save_plan(path: &Path, plan: &RotationPlan) -> Result<(), String> {

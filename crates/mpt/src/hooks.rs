@@ -46,7 +46,7 @@ pub(crate) struct CallState {
     /// The token the call is about, for the span.
     token_id: Option<String>,
     /// A query to append to the query string: an RQL filter, or a constant `select`.
-    rql: Option<Cow<'static, str>>,
+    query: Option<Cow<'static, str>>,
     /// When the request may be sent again.
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
@@ -61,10 +61,14 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    fn new(token_id: Option<String>, rql: Option<Cow<'static, str>>, resend: Resend) -> CallState {
+    fn new(
+        token_id: Option<String>,
+        query: Option<Cow<'static, str>>,
+        resend: Resend,
+    ) -> CallState {
         CallState {
             token_id,
-            rql,
+            query,
             resend,
             status: Cell::new(None),
             maybe_landed: Cell::new(false),
@@ -140,14 +144,14 @@ impl mpt_api::Hooks for Layer {
             *request.timeout_mut() = self.timeout;
         }
         let _ = CALL.try_with(|call| {
-            if let Some(rql) = &call.rql {
+            if let Some(extra) = &call.query {
                 let url = request.url_mut();
                 match url.query() {
                     Some(q) if !q.is_empty() => {
-                        let query = format!("{q}&{rql}");
+                        let query = format!("{q}&{extra}");
                         url.set_query(Some(&query));
                     }
-                    _ => url.set_query(Some(rql)),
+                    _ => url.set_query(Some(extra)),
                 }
             }
         });

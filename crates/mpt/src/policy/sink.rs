@@ -99,7 +99,7 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
 
 /// Keeps a secret a sink could not take: `<dir>/<token id>.secret`, 0600.
 pub(crate) fn fallback(dir: &Path, token: &Token, secret: &TokenSecret) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    private_dir(dir)?;
     let path = dir.join(format!("{}.secret", token.id()));
     SecretFile::prepare(&path, true)?.commit(secret.expose_secret())?;
     Ok(path)
@@ -186,8 +186,14 @@ async fn run(
 }
 
 /// Whether `path` is a directory an apply may keep its state in (made when missing, private:
-/// 0700, for the secrets it may keep).
+/// 0700, for the secrets it may keep): made, then a file made and removed in it.
 pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
+    private_dir(path)?;
+    files::writable_dir(path)
+}
+
+/// Makes `path` a directory of mode 0700 when missing; refuses a file there.
+pub(crate) fn private_dir(path: &Path) -> Result<(), String> {
     if let Ok(meta) = std::fs::metadata(path)
         && !meta.is_dir()
     {
@@ -199,6 +205,5 @@ pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
     builder
         .create(path)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    files::writable_dir(path)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }

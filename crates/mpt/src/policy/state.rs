@@ -17,7 +17,6 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::files;
 use super::plan::{ActionKind, FieldChange, Plan};
-use crate::plan::RotationPlan;
 
 /// How many times, and how far apart, the state directory's lock is tried.
 const LOCK_TRIES: u32 = 20;
@@ -66,8 +65,9 @@ impl StateDir {
     /// just released can look held for a moment. An apply holds it for its whole run.
     pub async fn open(root: &Path) -> Result<StateDir, String> {
         super::sink::state_dir(root)?;
+        // The root was probed for writing; its subdirectories are only made.
         for sub in ["rotations", "creates", "secrets", "refused"] {
-            super::sink::state_dir(&root.join(sub))?;
+            super::sink::private_dir(&root.join(sub))?;
         }
         let path = root.join("lock");
         let lock = File::options()
@@ -139,24 +139,14 @@ impl StateDir {
         paths
     }
 
-    /// The rotations an earlier apply left unfinished.
-    pub fn pending_rotations(&self) -> Vec<(PathBuf, Result<RotationPlan, String>)> {
-        self.listed("rotations")
+    /// The records of `sub` an earlier apply left (rotation plans, create records), each
+    /// loaded or with why it cannot be.
+    pub fn pending<T: DeserializeOwned>(&self, sub: &str) -> Vec<(PathBuf, Result<T, String>)> {
+        self.listed(sub)
             .into_iter()
             .map(|p| {
-                let plan = Self::load(&p);
-                (p, plan)
-            })
-            .collect()
-    }
-
-    /// The creates an earlier apply left unfinished.
-    pub fn pending_creates(&self) -> Vec<(PathBuf, Result<CreateRecord, String>)> {
-        self.listed("creates")
-            .into_iter()
-            .map(|p| {
-                let record = Self::load(&p);
-                (p, record)
+                let loaded = Self::load(&p);
+                (p, loaded)
             })
             .collect()
     }

@@ -6,11 +6,22 @@ use chrono::Utc;
 use super::{ActionResult, Applied, Done, Run};
 use crate::error::Error;
 use crate::outcome::Outcome;
-use crate::policy::plan::{ActionKind, PlannedAction};
+use crate::policy::plan::{ActionKind, FieldChange, PlannedAction};
 use crate::policy::state::{Refused, added_modules, modules_of};
 use crate::request::TokenUpdate;
 use crate::status::TokenStatus;
 use crate::token::Token;
+
+/// The update of an action's `description` and `icon` changes (its modules apart).
+fn fields_update(changes: &[FieldChange]) -> TokenUpdate {
+    changes.iter().fold(TokenUpdate::new(), |update, change| {
+        match (change.field.as_str(), &change.to) {
+            ("description", Some(to)) => update.description(to),
+            ("icon", Some(to)) => update.icon(to),
+            _ => update,
+        }
+    })
+}
 
 /// Whether a problem is about the `modules` field.
 fn about_modules(e: &Error) -> bool {
@@ -122,19 +133,15 @@ impl Run<'_> {
     }
 
     pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> Done {
-        let mut update = TokenUpdate::new();
-        let mut modules = None;
-        for change in &action.changes {
-            match (change.field.as_str(), &change.to) {
-                ("description", Some(to)) => update = update.description(to),
-                ("icon", Some(to)) => update = update.icon(to),
-                ("modules", to) => {
-                    let added = added_modules(&action.changes).unwrap_or_default();
-                    modules = Some((modules_of(to.as_deref()), added));
-                }
-                _ => {}
-            }
-        }
+        let mut update = fields_update(&action.changes);
+        let modules = action
+            .changes
+            .iter()
+            .find(|c| c.field == "modules")
+            .map(|c| {
+                let added = added_modules(&action.changes).unwrap_or_default();
+                (modules_of(c.to.as_deref()), added)
+            });
         let path = self.state.refused_path(id);
         let mut refused_before = None;
         if let Some((wanted, added)) = modules.clone() {
@@ -195,14 +202,7 @@ impl Run<'_> {
                 };
                 let kept = self.state.save(&path, &refused);
                 // The other fields, without the refused modules.
-                let mut rest = TokenUpdate::new();
-                for change in &action.changes {
-                    match (change.field.as_str(), &change.to) {
-                        ("description", Some(to)) => rest = rest.description(to),
-                        ("icon", Some(to)) => rest = rest.icon(to),
-                        _ => {}
-                    }
-                }
+                let rest = fields_update(&action.changes);
                 let others = match rest.is_empty() {
                     true => String::new(),
                     false => match self.client.update(id, &rest).await {

@@ -55,6 +55,14 @@ impl Run<'_> {
         }
     }
 
+    /// A made token's secret: as the platform returned it, else as a failed hand-over kept it.
+    fn secret_of(&self, token: &Token) -> Option<TokenSecret> {
+        token
+            .secret()
+            .cloned()
+            .or_else(|| sink::fallen_back(&self.state.secrets(), token.id()))
+    }
+
     pub(super) async fn create(&self, action: &PlannedAction) -> Done {
         let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
             return Done::failed("no declared entry in the policy for this create");
@@ -115,11 +123,7 @@ impl Run<'_> {
             }
             Ok(mut found) if found.len() == 1 => {
                 let token = found.remove(0);
-                let secret = token
-                    .secret()
-                    .cloned()
-                    .or_else(|| sink::fallen_back(&self.state.secrets(), token.id()));
-                match secret {
+                match self.secret_of(&token) {
                     Some(secret) => Some(self.created(path, record, token, secret).await),
                     None => Some(Done::failed(format!(
                         "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
@@ -205,19 +209,13 @@ impl Run<'_> {
                     StateDir::remove(path);
                     Done::failed(format!("{id} was made, then deleted by someone else"))
                 }
-                Ok(token) => {
-                    let secret = token
-                        .secret()
-                        .cloned()
-                        .or_else(|| sink::fallen_back(&self.state.secrets(), &id));
-                    match secret {
-                        Some(secret) => self.created(path, record, token, secret).await,
-                        None => Done::failed(format!(
-                            "{id}: its secret is neither returned nor kept; record kept in {}",
-                            path.display()
-                        )),
-                    }
-                }
+                Ok(token) => match self.secret_of(&token) {
+                    Some(secret) => self.created(path, record, token, secret).await,
+                    None => Done::failed(format!(
+                        "{id}: its secret is neither returned nor kept; record kept in {}",
+                        path.display()
+                    )),
+                },
                 Err(Error::NotFound(_)) => {
                     StateDir::remove(path);
                     Done::failed(format!("{id} was made, and is gone"))

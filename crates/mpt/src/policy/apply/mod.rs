@@ -193,13 +193,13 @@ impl Client {
         // live tokens of one name, which the plan calls ambiguous).
         let mut resumed: HashSet<String> = HashSet::new();
         let mut rotating: HashSet<(String, String)> = HashSet::new();
-        for (path, record) in state.pending_creates() {
+        for (path, record) in state.pending("creates") {
             if let Some(result) = run.resume_create(&path, record).await {
                 resumed.extend(result.new_token_id.clone());
                 results.push(run.emit(result));
             }
         }
-        for (path, rotation) in state.pending_rotations() {
+        for (path, rotation) in state.pending("rotations") {
             let result = run.resume_rotation(&path, rotation).await;
             rotating.insert((result.action.account.clone(), result.action.name.clone()));
             resumed.extend(result.action.token_id.clone());
