@@ -6,7 +6,10 @@
 //! * no import circles between the files of a crate (`use crate::a` in `b` and `use crate::b` in
 //!   `a`, or longer), nor between the files of one module directory (`use super::…`);
 //! * no hand-written source file over [`MAX_LINES`] lines, except those [`LONG_FILES`] names
-//!   with the reason (test and bench files are listed, not refused).
+//!   with the reason (test and bench files are listed, not refused);
+//! * the facade (`crates/mpt/src`) holds no operation id or path of the merged spec as a string
+//!   literal: what it needs of an operation comes from the generated client, so a renamed
+//!   operation reaches it with `cargo xtask regen`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -44,6 +47,7 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     }
     let mut notes = Vec::new();
     long_files(root, &crates, &mut problems, &mut notes);
+    facade_names_no_operation(root, &mut problems);
     for note in &notes {
         println!("note: {note}");
     }
@@ -93,6 +97,41 @@ fn gitignore(root: &Path, problems: &mut Vec<String>) {
     for (what, line) in UNTRACKED {
         if !lines.contains(line) {
             problems.push(format!(".gitignore: add `{line}` (for {what})"));
+        }
+    }
+}
+
+/// The facade's sources hold no `"operation_id"` or `"/path"` literal of the merged spec.
+fn facade_names_no_operation(root: &Path, problems: &mut Vec<String>) {
+    let spec_path = root.join("openapi/marketplace-api-tokens.json");
+    let Ok(text) = std::fs::read_to_string(&spec_path) else {
+        problems.push(format!("{}: cannot be read", relative(root, &spec_path)));
+        return;
+    };
+    let Ok(spec) = serde_json::from_str::<serde_json::Value>(&text) else {
+        problems.push(format!("{}: not JSON", relative(root, &spec_path)));
+        return;
+    };
+    let mut names = BTreeSet::new();
+    for (path, item) in spec["paths"].as_object().into_iter().flatten() {
+        names.insert(path.clone());
+        for op in item.as_object().into_iter().flatten().map(|(_, op)| op) {
+            if let Some(id) = op.get("operationId").and_then(|v| v.as_str()) {
+                names.insert(id.to_string());
+            }
+        }
+    }
+    for file in rust_files(&root.join("crates/mpt/src")) {
+        let Ok(code) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for name in &names {
+            if code.contains(&format!("\"{name}\"")) {
+                problems.push(format!(
+                    "{}: names the spec's `{name}`; take it from the generated client (mpt_api)",
+                    relative(root, &file)
+                ));
+            }
         }
     }
 }

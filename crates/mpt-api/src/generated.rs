@@ -3647,3 +3647,36 @@ pub mod builder {
 pub mod prelude {
     pub use self::super::Client;
 }
+/// What each operation declares as its success answer, for hooks that judge a body.
+pub mod answers {
+    #[allow(unused_imports)]
+    use super::types;
+    /// Whether `body`, the body of a success answer to `operation_id`, is what that
+    /// operation declares (`None` for an operation this client does not have).
+    pub fn decodes(operation_id: &str, body: &[u8]) -> Option<bool> {
+        match operation_id {
+            "create_api_token" => {
+                Some(::serde_json::from_slice::<types::ApiToken>(body).is_ok())
+            }
+            "delete_api_token" => Some(body.is_empty()),
+            "disable_api_token" => {
+                Some(::serde_json::from_slice::<types::ApiToken>(body).is_ok())
+            }
+            "enable_api_token" => {
+                Some(::serde_json::from_slice::<types::ApiToken>(body).is_ok())
+            }
+            "get_api_token" => {
+                Some(::serde_json::from_slice::<types::ApiToken>(body).is_ok())
+            }
+            "list_api_tokens" => {
+                Some(
+                    ::serde_json::from_slice::<types::ApiTokenListResponse>(body).is_ok(),
+                )
+            }
+            "update_api_token" => {
+                Some(::serde_json::from_slice::<types::ApiToken>(body).is_ok())
+            }
+            _ => None,
+        }
+    }
+}

@@ -81,8 +81,13 @@ pub async fn run(
         .iter()
         .filter_map(|r| r.result.as_ref().err())
         .collect();
+    let refused =
+        |e: &&serde_json::Value| matches!(e["kind"].as_str(), Some("unauthorized" | "forbidden"));
     if failed.is_empty() {
         Ok(())
+    } else if failed.len() == rows.len() && failed.iter().all(refused) {
+        // Every id refused with 401 or 403: the credentials, not the ids (the README's table).
+        Err(Failure::Rows(code::AUTH))
     } else if failed
         .iter()
         .any(|e| matches!(e["kind"].as_str(), Some("unreachable" | "timeout")))

@@ -34,9 +34,9 @@ Exit codes:
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
 
-Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL, which win over the profile in
-~/.config/mpt/config.toml (--profile NAME; keys base_url, secret_command and
-secret_command_timeout; never a secret).";
+Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL / MPT_NOOP_TRANSITIONS, which
+win over the profile in ~/.config/mpt/config.toml (--profile NAME; keys base_url,
+secret_command, secret_command_timeout and noop_transitions; never a secret).";
 
 /// Administer Marketplace API tokens from a shell.
 #[derive(Parser)]
@@ -69,6 +69,22 @@ pub struct Global {
     /// Trace each request on stderr (never a secret).
     #[arg(long, short, global = true)]
     pub verbose: bool,
+    /// How the platform answers an enable of an Active token or a disable of a Disabled one:
+    /// `refused` (400, the platform's documented behaviour; a 200 then proves a change) or
+    /// `accepted` (200, as some gateways do: a 200 then proves nothing, and the change is
+    /// reported `unconfirmed`). Wins over MPT_NOOP_TRANSITIONS and the profile's
+    /// `noop_transitions` [default: refused]
+    #[arg(long, global = true, value_name = "HOW", value_parser = parse_noop)]
+    pub noop_transitions: Option<mpt::NoopTransitions>,
+}
+
+/// `refused` or `accepted` (any case).
+pub fn parse_noop(text: &str) -> Result<mpt::NoopTransitions, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "refused" => Ok(mpt::NoopTransitions::Refused),
+        "accepted" => Ok(mpt::NoopTransitions::Accepted),
+        _ => Err(format!("{text:?}: expected `refused` or `accepted`")),
+    }
 }
 
 /// The top-level commands.
@@ -95,6 +111,9 @@ pub struct FilterArgs {
     /// Only tokens of this account.
     #[arg(long, value_name = "ACC-ID")]
     pub account: Option<String>,
+    /// Only tokens with exactly this name (any name the platform accepts, quotes included).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
     /// Only tokens whose name matches (case-insensitive, `*` for any run of characters).
     #[arg(long, value_name = "PATTERN")]
     pub name_like: Option<String>,

@@ -38,6 +38,8 @@ pub struct Profile {
     /// How long `secret_command` may run (e.g. `10s`; default 30s); then it is stopped and its
     /// output is not used.
     pub secret_command_timeout: Option<String>,
+    /// How the platform answers a no-op enable or disable: `refused` or `accepted`.
+    pub noop_transitions: Option<String>,
 }
 
 /// How long a `secret_command` may run unless the profile says otherwise.
@@ -49,6 +51,8 @@ pub struct Settings {
     pub base_url: Option<String>,
     /// The API token, if one was set (`whoami` can do without).
     pub token: Option<SecretString>,
+    /// How the platform answers a no-op enable or disable.
+    pub noop_transitions: mpt::NoopTransitions,
 }
 
 /// The config file: `--config`, else `$MPT_CONFIG`, else `$XDG_CONFIG_HOME/mpt/config.toml`,
@@ -102,10 +106,14 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
     }
     let profile = Profile::deserialize(table).map_err(|e| {
         ConfigError(format!(
-            "{shown}: [{wanted}]: {} (keys: base_url, secret_command, secret_command_timeout)",
+            "{shown}: [{wanted}]: {} (keys: base_url, secret_command, secret_command_timeout, noop_transitions)",
             crate::exit::without_quoted_values(e.message())
         ))
     })?;
+    if let Some(noop) = &profile.noop_transitions {
+        crate::cli::parse_noop(noop)
+            .map_err(|e| ConfigError(format!("{shown}: [{wanted}] noop_transitions: {e}")))?;
+    }
     if let Some(timeout) = &profile.secret_command_timeout {
         crate::cli::parse_age(timeout)
             .map_err(|e| ConfigError(format!("{shown}: [{wanted}] secret_command_timeout: {e}")))?;
@@ -223,9 +231,22 @@ fn stop_group(child: &mut std::process::Child) {
 pub fn resolve(
     flag_base_url: Option<&str>,
     flag_token: Option<&str>,
+    flag_noop: Option<mpt::NoopTransitions>,
     profile: &Profile,
 ) -> Result<Settings, ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    let noop_transitions = match (
+        flag_noop,
+        env("MPT_NOOP_TRANSITIONS"),
+        &profile.noop_transitions,
+    ) {
+        (Some(flag), _, _) => flag,
+        (None, Some(env), _) => crate::cli::parse_noop(&env)
+            .map_err(|e| ConfigError(format!("MPT_NOOP_TRANSITIONS: {e}")))?,
+        (None, None, Some(profile)) => crate::cli::parse_noop(profile)
+            .map_err(|e| ConfigError(format!("noop_transitions: {e}")))?,
+        (None, None, None) => mpt::NoopTransitions::default(),
+    };
     let base_url = flag_base_url
         .map(String::from)
         .or_else(|| env("MPT_API_BASE_URL"))
@@ -244,5 +265,9 @@ pub fn resolve(
     if let Some(token) = &token {
         crate::exit::remember(token.expose_secret());
     }
-    Ok(Settings { base_url, token })
+    Ok(Settings {
+        base_url,
+        token,
+        noop_transitions,
+    })
 }

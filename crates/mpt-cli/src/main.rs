@@ -110,11 +110,14 @@ fn run(global: &Global, cmd: TokensCmd, format: output::Format) -> Result<(), Fa
     let settings = config::resolve(
         global.base_url.as_deref(),
         global.api_token.as_deref(),
+        global.noop_transitions,
         &profile,
     )?;
     let client = match &settings.token {
         Some(token) => {
-            let mut builder = Client::builder().api_token(token.clone());
+            let mut builder = Client::builder()
+                .api_token(token.clone())
+                .noop_transitions(settings.noop_transitions);
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }

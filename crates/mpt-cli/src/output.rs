@@ -217,13 +217,17 @@ pub struct Row {
 }
 
 /// One row as JSON: `{"id", "ok", "outcome", "status", "error"}` (the README's schema).
+///
+/// The id is shown as given, but a secret pasted where an id belongs is shown redacted (the
+/// facade refused to send it).
 pub fn row_json(row: &Row) -> Value {
+    let id = mpt::redact(&row.id);
     match &row.result {
         Ok((outcome, status)) => json!({
-            "id": row.id, "ok": true, "outcome": outcome.as_str(), "status": status, "error": null,
+            "id": id, "ok": true, "outcome": outcome.as_str(), "status": status, "error": null,
         }),
         Err(error) => json!({
-            "id": row.id, "ok": false, "outcome": null, "status": null, "error": error,
+            "id": id, "ok": false, "outcome": null, "status": null, "error": error,
         }),
     }
 }
@@ -242,14 +246,14 @@ pub fn rows(rows: &[Row], format: Format) -> String {
             .map(|row| match &row.result {
                 Ok((outcome, status)) => format!(
                     "{}  {}  {}\n",
-                    row.id,
+                    mpt::redact(&row.id),
                     outcome.as_str(),
                     status.as_deref().unwrap_or("")
                 )
                 .replace("  \n", "\n"),
                 Err(e) => format!(
                     "{}  failed  {}: {}\n",
-                    row.id,
+                    mpt::redact(&row.id),
                     e["kind"].as_str().unwrap_or("error"),
                     e["message"].as_str().unwrap_or("")
                 ),

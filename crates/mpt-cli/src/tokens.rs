@@ -11,7 +11,7 @@ use crate::exit::{self, Failure};
 use crate::files::{self, SecretFile};
 use crate::output::{self, Format};
 
-/// The filter of `--status`, `--account`, `--name-like` and `--stale-since`.
+/// The filter of `--status`, `--account`, `--name`, `--name-like` and `--stale-since`.
 pub fn filter_of(args: &FilterArgs) -> Result<Filter, Failure> {
     let mut parts = Vec::new();
     if let Some(status) = &args.status {
@@ -19,6 +19,9 @@ pub fn filter_of(args: &FilterArgs) -> Result<Filter, Failure> {
     }
     if let Some(account) = &args.account {
         parts.push(Filter::account(account));
+    }
+    if let Some(name) = &args.name {
+        parts.push(Filter::name(name));
     }
     if let Some(pattern) = &args.name_like {
         parts.push(Filter::name_like(pattern));

@@ -78,6 +78,7 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
     })?;
     let passes = Passes {
         drop_version_header: amendments.generator.drop_version_header.is_some(),
+        answer_table: amendments.generator.hooks.is_some(),
     };
     match render_with(&spec, &settings, passes) {
         Ok(code) => Ok(format!("{GENERATED_HEADER}\n{code}")),
@@ -100,6 +101,8 @@ pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Resul
 #[derive(Debug, Clone, Copy, Default)]
 struct Passes {
     drop_version_header: bool,
+    /// `mpt_api::answers`, for the hooks: whenever the client is generated with hooks.
+    answer_table: bool,
 }
 
 fn render_with(
@@ -113,6 +116,9 @@ fn render_with(
         syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
     if passes.drop_version_header {
         crate::passes::drop_version_header(&mut file);
+    }
+    if passes.answer_table {
+        crate::passes::answer_table(&mut file);
     }
     Ok(prettyplease::unparse(&file))
 }

@@ -71,9 +71,172 @@ impl VisitMut for DropVersionHeader {
     }
 }
 
+/// Appends `pub mod answers` with `decodes(operation_id, body)`: whether a success answer's
+/// body is what the operation's generated `send` declares (`ResponseValue<T>`: `T` from JSON;
+/// `()`: an empty body; a byte stream: anything), `None` for an operation the client does not
+/// have. Taken from the generated code itself, so hooks that must judge a body (retry a cut
+/// one, scrub one for the raw client) follow a renamed operation or a changed answer type with
+/// the next `cargo xtask regen`, and hold no operation name of their own.
+pub fn answer_table(file: &mut syn::File) {
+    let mut finder = SendFns::default();
+    syn::visit::Visit::visit_file(&mut finder, file);
+    finder.found.sort_by(|a, b| a.0.cmp(&b.0));
+    finder.found.dedup_by(|a, b| a.0 == b.0);
+    let arms = finder.found.iter().map(|(operation, answer)| {
+        let check = match answer {
+            Answer::Nothing => quote::quote! { body.is_empty() },
+            Answer::Bytes => quote::quote! { true },
+            Answer::Json(ty) => {
+                quote::quote! { ::serde_json::from_slice::<#ty>(body).is_ok() }
+            }
+        };
+        quote::quote! { #operation => Some(#check), }
+    });
+    let module: syn::Item = syn::parse_quote! {
+        /// What each operation declares as its success answer, for hooks that judge a body.
+        pub mod answers {
+            #[allow(unused_imports)]
+            use super::types;
+            /// Whether `body`, the body of a success answer to `operation_id`, is what that
+            /// operation declares (`None` for an operation this client does not have).
+            pub fn decodes(operation_id: &str, body: &[u8]) -> Option<bool> {
+                match operation_id {
+                    #(#arms)*
+                    _ => None,
+                }
+            }
+        }
+    };
+    file.items.push(module);
+}
+
+/// What a `send` answers on success.
+enum Answer {
+    Nothing,
+    Bytes,
+    Json(Box<syn::Type>),
+}
+
+/// The `send` functions of the builders: operation id and answer.
+#[derive(Default)]
+struct SendFns {
+    found: Vec<(String, Answer)>,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for SendFns {
+    fn visit_impl_item_fn(&mut self, f: &'ast syn::ImplItemFn) {
+        if f.sig.ident == "send"
+            && let Some(answer) = answer_of(&f.sig.output)
+            && let Some(operation) = operation_id_in(&f.block)
+        {
+            self.found.push((operation, answer));
+        }
+        syn::visit::visit_impl_item_fn(self, f);
+    }
+}
+
+/// `T` of a `-> Result<ResponseValue<T>, _>`.
+fn answer_of(output: &syn::ReturnType) -> Option<Answer> {
+    let syn::ReturnType::Type(_, ty) = output else {
+        return None;
+    };
+    let first_arg = |ty: &syn::Type, name: &str| -> Option<syn::Type> {
+        let syn::Type::Path(path) = ty else {
+            return None;
+        };
+        let last = path.path.segments.last()?;
+        if last.ident != name {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t.clone()),
+            _ => None,
+        })
+    };
+    let value = first_arg(ty, "Result")?;
+    let answer = first_arg(&value, "ResponseValue")?;
+    Some(match &answer {
+        syn::Type::Tuple(t) if t.elems.is_empty() => Answer::Nothing,
+        syn::Type::Path(p)
+            if p.path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "ByteStream") =>
+        {
+            Answer::Bytes
+        }
+        _ => Answer::Json(Box::new(answer)),
+    })
+}
+
+/// The string given as `operation_id` in an `OperationInfo { .. }` in `block`.
+fn operation_id_in(block: &syn::Block) -> Option<String> {
+    #[derive(Default)]
+    struct Find(Option<String>);
+    impl<'ast> syn::visit::Visit<'ast> for Find {
+        fn visit_expr_struct(&mut self, e: &'ast syn::ExprStruct) {
+            if e.path
+                .segments
+                .last()
+                .is_some_and(|s| s.ident == "OperationInfo")
+            {
+                for field in &e.fields {
+                    if let syn::Member::Named(name) = &field.member
+                        && name == "operation_id"
+                        && let Expr::Lit(lit) = &field.expr
+                        && let syn::Lit::Str(s) = &lit.lit
+                    {
+                        self.0 = Some(s.value());
+                    }
+                }
+            }
+            syn::visit::visit_expr_struct(self, e);
+        }
+    }
+    let mut find = Find::default();
+    syn::visit::Visit::visit_block(&mut find, block);
+    find.0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_answer_table_follows_each_send() {
+        let mut file: syn::File = syn::parse_str(
+            r#"impl<'a> GetThing<'a> {
+                pub async fn send(self) -> Result<ResponseValue<types::Thing>, Error<types::P>> {
+                    let info = OperationInfo { operation_id: "read_thing" };
+                    todo!()
+                }
+            }
+            impl<'a> DropThing<'a> {
+                pub async fn send(self) -> Result<ResponseValue<()>, Error<types::P>> {
+                    let info = OperationInfo { operation_id: "drop_thing" };
+                    todo!()
+                }
+            }
+            impl<'a> Other<'a> { pub fn send(self) -> u8 { 0 } }"#,
+        )
+        .unwrap();
+        answer_table(&mut file);
+        let code = prettyplease::unparse(&file);
+        assert!(
+            code.contains(
+                r#""read_thing" => Some(::serde_json::from_slice::<types::Thing>(body).is_ok())"#
+            ),
+            "{code}"
+        );
+        assert!(
+            code.contains(r#""drop_thing" => Some(body.is_empty())"#),
+            "{code}"
+        );
+        assert!(code.contains("_ => None"), "{code}");
+    }
 
     fn pass(code: &str) -> String {
         let mut file: syn::File = syn::parse_str(code).unwrap();

@@ -21,6 +21,8 @@ pub struct Scripted {
     length: bool,
     delay: Duration,
     dropped: bool,
+    /// Send only this many bytes of the body (its full length announced), then close.
+    cut: Option<usize>,
 }
 
 impl Scripted {
@@ -33,6 +35,7 @@ impl Scripted {
             length: true,
             delay: Duration::ZERO,
             dropped: false,
+            cut: None,
         }
     }
 
@@ -53,6 +56,14 @@ impl Scripted {
     /// Without `Content-Length`: the body ends when the connection closes.
     pub fn without_length(mut self) -> Scripted {
         self.length = false;
+        self
+    }
+
+    /// Only the first `bytes` of the body are sent, then the connection is closed: with a
+    /// `Content-Length` (the whole body's), an answer that ends early; with
+    /// [`Scripted::without_length`], a body cut in the middle of its JSON that looks complete.
+    pub fn cut_after(mut self, bytes: usize) -> Scripted {
+        self.cut = Some(bytes);
         self
     }
 
@@ -128,7 +139,8 @@ impl ScriptedServer {
                 }
                 head.push_str("\r\n");
                 let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(&answer.body).await;
+                let sent = answer.cut.unwrap_or(usize::MAX).min(answer.body.len());
+                let _ = stream.write_all(&answer.body[..sent]).await;
                 let _ = stream.shutdown().await;
             }
         });

@@ -98,6 +98,16 @@ impl Client {
                 Error::InvalidRequest(message)
             }
             ApiError::CommunicationError(e) | ApiError::InvalidUpgrade(e) => Error::from_reqwest(e),
+            // A success answer whose body broke off: the platform answered that it did it.
+            ApiError::ResponseBodyError(e)
+                if status_or_ok.is_success() && too_large_limit(&e).is_none() =>
+            {
+                Error::Decode {
+                    status: status_or_ok.as_u16(),
+                    message: format!("the answer's body was cut off: {}", Error::from_reqwest(e)),
+                    snippet: String::new(),
+                }
+            }
             ApiError::ResponseBodyError(e) => too_large(e),
             ApiError::ErrorResponse(value) => {
                 let status = value.status();

@@ -8,9 +8,13 @@
 //!   it: the list builder sends `limit`, `offset`, `order` and `select`, and the filter is
 //!   appended here from the call's state);
 //! * `exec`: the `mpt.request` tracing span, retries under the [`RetryPolicy`] (each attempt a
-//!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies (the
-//!   body itself is read, once, by the generated code: a connection that breaks while it is read
-//!   is reported as [`Error::Transport`], not retried);
+//!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies. A
+//!   success answer to a read (`GET`) that may still be retried is read whole here: a
+//!   body cut off (the connection broke while it was read) or one that is not what the
+//!   operation declares (`mpt_api::answers`, a JSON document cut short) ends the attempt as a
+//!   lost answer, retried like a dropped connection. Otherwise the body is read, once, by the
+//!   generated code (a body broken on the last attempt, or the body of a change's 2xx, is
+//!   [`Error::Decode`] with the 2xx status: the platform answered that it did it);
 //! * after the generated code has decoded the answer (once), mapping its error to
 //!   [`Error`], with every secret redacted.
 //!
@@ -198,9 +202,9 @@ impl Layer {
         let started = Instant::now();
         // A disabled span (no subscriber wants it) costs nothing to skip.
         let (result, attempts) = if span.is_disabled() {
-            self.attempts(client, request, resend).await
+            self.attempts(client, request, resend, info).await
         } else {
-            self.attempts(client, request, resend)
+            self.attempts(client, request, resend, info)
                 .instrument(span.clone())
                 .await
         };
@@ -232,9 +236,13 @@ impl Layer {
         client: &reqwest::Client,
         mut request: Request,
         resend: Resend,
+        info: &OperationInfo,
     ) -> (reqwest::Result<Response>, u32) {
         let mut backoff = self.retry.backoff().build();
         let mut attempt = 0;
+        // Reads only: a change answered 2xx was carried out, whatever became of its body (the
+        // caller reads the token back), so it is never sent again for a cut body.
+        let read = request.method() == reqwest::Method::GET;
         loop {
             attempt += 1;
             let spare = if attempt < self.retry.max_attempts {
@@ -246,7 +254,25 @@ impl Layer {
                 .execute(request)
                 .await
                 .map(|response| self.bound(response));
-            let decision = decide(resend, Ending::of(&result), spare.is_some());
+            // A success answer that may still be retried is read whole, so that a body cut off
+            // is retried like a dropped connection.
+            let (result, cut) = match result {
+                Ok(response)
+                    if read
+                        && resend == Resend::Idempotent
+                        && spare.is_some()
+                        && response.status().is_success() =>
+                {
+                    read_whole(response, info.operation_id).await
+                }
+                other => (other, false),
+            };
+            let ending = if cut {
+                Ending::Lost
+            } else {
+                Ending::of(&result)
+            };
+            let decision = decide(resend, ending, spare.is_some());
             let after = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
             if decision.resend
                 && let Some(next) = spare
@@ -298,7 +324,9 @@ impl Layer {
         };
         // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
         // typed parse costs less than redacting the whole body).
-        let body = if status.is_success() && decodes(operation, &body) {
+        let body = if status.is_success()
+            && mpt_api::answers::decodes(operation, &body).unwrap_or(false)
+        {
             body
         } else {
             let text = String::from_utf8_lossy(&body);
@@ -351,14 +379,29 @@ fn rebuilt(
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Whether a 2xx body decodes as what `operation` answers: a page of tokens, nothing (a
-/// delete), or one token.
-fn decodes(operation: &str, body: &[u8]) -> bool {
-    use mpt_api::types::{ApiToken, ApiTokenListResponse};
-    match operation {
-        "list_api_tokens" => serde_json::from_slice::<ApiTokenListResponse>(body).is_ok(),
-        "delete_api_token" => body.is_empty(),
-        _ => serde_json::from_slice::<ApiToken>(body).is_ok(),
+/// Reads a success answer's body whole, and hands the answer on with it in memory; the `bool`
+/// says the body was cut off: its reading broke, or it is not what `operation` declares (a
+/// JSON document that ends early). A body over the bound is handed on to fail as it would
+/// have (the same request would get the same answer: not retried).
+async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result<Response>, bool) {
+    let (status, version) = (response.status(), response.version());
+    let headers = std::mem::take(response.headers_mut());
+    match response.bytes().await {
+        Ok(body) => {
+            let whole = mpt_api::answers::decodes(operation, &body) != Some(false);
+            let response = rebuilt(status, version, headers, reqwest::Body::from(body));
+            (Ok(response), !whole)
+        }
+        Err(e) => match too_large_limit(&e) {
+            Some(limit) => {
+                let failing = futures_util::stream::once(async move {
+                    Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit })
+                });
+                let body = reqwest::Body::wrap_stream(failing);
+                (Ok(rebuilt(status, version, headers, body)), false)
+            }
+            None => (Err(e), true),
+        },
     }
 }
 

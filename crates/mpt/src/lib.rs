@@ -78,6 +78,7 @@ mod filter;
 mod hooks;
 mod lifecycle;
 mod list;
+mod name_match;
 mod ops;
 mod outcome;
 mod plan;

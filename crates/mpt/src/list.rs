@@ -74,6 +74,13 @@ impl ListRequest {
         }
     }
 
+    /// Also read each token's `audit` (its creation and last change: [`Token::created_at`],
+    /// [`Token::updated_at`]), which the platform leaves out of a listing unless asked
+    /// (`select=+audit`).
+    pub fn with_audit(self) -> Self {
+        self.select(["+audit"])
+    }
+
     /// Only tokens matching `filter` (and-ed with an earlier one).
     pub fn filter(mut self, filter: Filter) -> Self {
         self.filter = Some(match self.filter.take() {
@@ -164,8 +171,15 @@ impl ListRequest {
         page.map(|page| *page)
     }
 
-    /// How many tokens match (one request with `limit=0`).
+    /// How many tokens match: one request with `limit=0`, or, for a filter with a part checked
+    /// on the client (a name holding both quotes: see [`Filter`]), a listing counted here.
     pub async fn count(&self) -> Result<u64, Error> {
+        if self.filter.as_ref().is_some_and(Filter::checks_on_client) {
+            let listing = self.clone().select(["-audit"]).stream();
+            return listing
+                .try_fold(0u64, |n, _| async move { Ok(n + 1) })
+                .await;
+        }
         let page = self.page(0, 0).await?;
         let total = page.meta.and_then(|m| m.pagination).and_then(|p| p.total);
         total
@@ -178,8 +192,19 @@ impl ListRequest {
     }
 
     /// Every matching token, fetched a page at a time as the stream is read (one page in
-    /// memory). Stops after the last page; an error ends the stream after being yielded.
-    pub fn stream(self) -> impl Stream<Item = Result<Token, Error>> + Send + 'static {
+    /// memory). Stops after the last page; an error ends the stream after being yielded. The
+    /// stream is `Unpin`: read it with `next()` or `try_next()` from [`crate::prelude`].
+    ///
+    /// ```no_run
+    /// use mpt::prelude::*;
+    /// # async fn demo(client: mpt::Client) -> Result<(), mpt::Error> {
+    /// let mut tokens = client.list().stream();
+    /// while let Some(token) = tokens.try_next().await? {
+    ///     println!("{} {:?}", token.id(), token.name());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn stream(self) -> impl Stream<Item = Result<Token, Error>> + Send + Unpin + 'static {
         stream::try_unfold((self, 0u64, false), |(req, offset, done)| async move {
             if done {
                 return Ok::<_, Error>(None);
@@ -196,9 +221,12 @@ impl ListRequest {
                 || count < u64::from(req.page_size)
                 || total.is_some_and(|t| next >= u64::try_from(t).unwrap_or(0));
             let secrets = req.secrets;
+            let filter = req.filter.as_ref();
             let tokens: Vec<Result<Token, Error>> = page
                 .data
                 .into_iter()
+                // The parts of the filter RQL cannot write are checked here.
+                .filter(|t| filter.is_none_or(|f| f.passes(t.name.as_deref())))
                 .map(|t| {
                     let token = Token::from_api(t);
                     Ok(if secrets {

@@ -14,9 +14,9 @@ use crate::request::{NewToken, TokenUpdate};
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token, TokenRef};
 
-/// Refuses, before anything is sent, an id that would not stay in its path segment: empty,
-/// `.` or `..` (a URL resolves them to the parent path), or holding `/`, `\`, `?`, `#` or a
-/// control character.
+/// Refuses, before anything is sent, an id shaped like a token secret (`idt:TKN-…:…`, shown
+/// redacted), and an id that would not stay in its path segment: empty, `.` or `..` (a URL
+/// resolves them to the parent path), or holding `/`, `\`, `?`, `#` or a control character.
 pub(crate) fn check_id(id: &str) -> Result<(), Error> {
     let bad = id.is_empty()
         || id == "."
@@ -24,6 +24,14 @@ pub(crate) fn check_id(id: &str) -> Result<(), Error> {
         || id
             .chars()
             .any(|c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control());
+    if redact(id) != id {
+        // A secret pasted where an id belongs: never sent (it would travel in the URL), never
+        // shown.
+        return Err(Error::InvalidRequest(format!(
+            "invalid token id {:?}: it is shaped like a token secret (idt:TKN-…:…), which is never sent as an id; give the token's id (TKN-…)",
+            redact(id)
+        )));
+    }
     if bad {
         return Err(Error::InvalidRequest(format!(
             "invalid token id {:?}: an id is non-empty, not `.` or `..`, and holds no `/`, `\\`, `?`, `#` or control characters",
@@ -76,6 +84,12 @@ impl Client {
     /// One token with its secret (the platform returns it on reads when asked).
     pub async fn get_with_secret(&self, token: impl TokenRef) -> Result<Token, Error> {
         self.read(token.token_id(), Select::All, true).await
+    }
+
+    /// One token with its `audit` (creation and last change: [`Token::created_at`],
+    /// [`Token::updated_at`]), which a plain read leaves out; no secret.
+    pub async fn get_with_audit(&self, token: impl TokenRef) -> Result<Token, Error> {
+        self.get_with_select(token, ["+audit"]).await
     }
 
     /// One token with a `select` (e.g. `["-audit"]`); the secret stays out (and is dropped if a
@@ -193,6 +207,24 @@ impl Client {
         Ok(tokens.iter().map(|t| t.id().to_string()).collect())
     }
 
+    /// [`Client::ids_named`], with the platform's time of the answer (its `Date`).
+    #[cfg(feature = "policy")]
+    pub(crate) async fn ids_named_at(
+        &self,
+        account_id: &str,
+        name: &str,
+    ) -> Result<(Vec<String>, Option<DateTime<Utc>>), Error> {
+        let at: crate::list::ServerTime = Default::default();
+        let tokens = self
+            .list()
+            .filter(Filter::account(account_id).and(Filter::name(name)))
+            .server_time(at.clone())
+            .collect()
+            .await?;
+        let at = at.lock().ok().and_then(|t| *t);
+        Ok((tokens.iter().map(|t| t.id().to_string()).collect(), at))
+    }
+
     /// The tokens named `name` in `account_id` whose ids are not in `known` (and are not
     /// Deleted), with their secrets, which are remembered for redaction.
     pub(crate) async fn made_excluding(
@@ -228,7 +260,15 @@ impl Client {
     }
 
     /// Applies a delta update (only what `update` sets is sent).
-    pub async fn update(&self, token: impl TokenRef, update: &TokenUpdate) -> Result<Token, Error> {
+    ///
+    /// The update is taken by value or by reference (`update(id, change)` or
+    /// `update(id, &change)`).
+    pub async fn update(
+        &self,
+        token: impl TokenRef,
+        update: impl std::borrow::Borrow<TokenUpdate>,
+    ) -> Result<Token, Error> {
+        let update = update.borrow();
         guard(&token, Action::Update)?;
         let id = token.token_id();
         check_id(id)?;
@@ -296,7 +336,7 @@ impl Client {
     pub fn stale(
         &self,
         since: DateTime<Utc>,
-    ) -> impl Stream<Item = Result<Token, Error>> + Send + 'static {
+    ) -> impl Stream<Item = Result<Token, Error>> + Send + Unpin + 'static {
         self.list()
             .filter(
                 Filter::status(TokenStatus::Active)

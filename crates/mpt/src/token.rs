@@ -102,12 +102,18 @@ impl Token {
             .collect()
     }
 
-    /// When it was created.
+    /// When it was created, from the token's `audit`. The platform sends `audit` only when it
+    /// is asked for, so this is `None` on a plain read: read with [`Client::get_with_audit`]
+    /// or [`ListRequest::with_audit`] to have it.
+    ///
+    /// [`Client::get_with_audit`]: crate::Client::get_with_audit
+    /// [`ListRequest::with_audit`]: crate::ListRequest::with_audit
     pub fn created_at(&self) -> Option<DateTime<Utc>> {
         self.raw.audit.as_ref()?.created.as_ref()?.at
     }
 
-    /// When it was last changed.
+    /// When it was last changed, from the token's `audit`: `None` on a plain read, as
+    /// [`Token::created_at`] says.
     pub fn updated_at(&self) -> Option<DateTime<Utc>> {
         self.raw.audit.as_ref()?.updated.as_ref()?.at
     }

@@ -11,6 +11,11 @@ use serde_json::Value;
 
 /// A mock server on its own runtime thread, for the test thread to drive the binary against.
 pub fn mock() -> MockServer {
+    mock_built(MockServer::builder())
+}
+
+/// [`mock`] from a builder of the test's.
+pub fn mock_built(builder: mpt_mock::MockServerBuilder) -> MockServer {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -18,7 +23,7 @@ pub fn mock() -> MockServer {
             .enable_all()
             .build()
             .unwrap();
-        let server = rt.block_on(MockServer::start()).unwrap();
+        let server = rt.block_on(builder.start()).unwrap();
         tx.send(server).unwrap();
         rt.block_on(std::future::pending::<()>());
     });

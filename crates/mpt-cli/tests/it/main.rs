@@ -5,5 +5,6 @@
 mod commands;
 mod common;
 mod policy;
+mod promises;
 mod rotate;
 mod scripting;

@@ -19,7 +19,7 @@ impl Walk<'_> {
         &mut self,
         o: &Flat<'_>,
         n: &Flat<'_>,
-        direction: Direction,
+        (direction, optional): (Direction, bool),
         label: &str,
         oat: Option<&str>,
         nat: Option<&str>,
@@ -169,8 +169,12 @@ impl Walk<'_> {
             if was == is {
                 continue;
             }
+            // A writeOnly response field is no longer returned: an optional one is an `Option`
+            // in the generated types already, and decodes as `None` (oasdiff: INFO).
+            let absent_is_none = what == "writeOnly" && optional;
             let level = match (is, direction == breaks_in) {
                 (true, true) if what == "readOnly" => Level::PotentiallyBreaking,
+                (true, true) if absent_is_none => Level::NonBreaking,
                 (true, true) => Level::Breaking,
                 _ => Level::NonBreaking,
             };
@@ -185,6 +189,9 @@ impl Walk<'_> {
                 oat,
                 nat,
             );
+            if is && absent_is_none && direction == breaks_in {
+                self.note("an optional field is an `Option` in the generated types: no longer returned, it decodes as `None`");
+            }
         }
     }
 

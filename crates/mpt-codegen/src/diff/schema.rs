@@ -117,7 +117,7 @@ impl Walk<'_> {
             }
         }
         self.enum_values(&o, &n, direction, label, op_, np);
-        self.constraints(&o, &n, direction, label, op_, np);
+        self.constraints(&o, &n, (direction, optional), label, op_, np);
         self.branches(&o, &n, direction, label, op_, np);
         self.properties(&o, &n, direction, label);
         if let (Some((oi, oiat)), Some((ni, niat))) = (o.items, n.items) {

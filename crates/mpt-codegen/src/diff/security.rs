@@ -202,6 +202,7 @@ impl Walk<'_> {
         };
         let (olds, news) = (schemes(self.old), schemes(self.new));
         let sdk = self.sdk_schemes();
+        let required_new = required_schemes(self.new);
         for (name, o) in &olds {
             let at = format!("/components/securitySchemes/{}", escape_token(name));
             let level = if sdk.contains(name) {
@@ -210,6 +211,20 @@ impl Walk<'_> {
                 Level::NonBreaking
             };
             match news.get(name) {
+                // Removed with every requirement that used it: the server stops asking for
+                // these credentials (each operation's requirement change is judged on its own).
+                None if !required_new.contains(name.as_str()) => {
+                    self.push(
+                        "security-scheme-removed",
+                        Level::NonBreaking,
+                        format!("security scheme `{name}` removed, and no requirement uses it"),
+                        Some(&at),
+                        None,
+                    );
+                    self.note(
+                        "the credentials the SDK sends are no longer asked for, and are harmless",
+                    );
+                }
                 None => {
                     self.push(
                         "security-scheme-removed",
@@ -255,4 +270,33 @@ impl Walk<'_> {
             );
         }
     }
+}
+
+/// The names of the schemes some requirement of `doc` names (the document's own, or any
+/// operation's).
+fn required_schemes(doc: &Value) -> BTreeSet<&str> {
+    fn add<'d>(names: &mut BTreeSet<&'d str>, list: Option<&'d Value>) {
+        for alt in list.and_then(Value::as_array).into_iter().flatten() {
+            names.extend(
+                alt.as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, _)| k.as_str()),
+            );
+        }
+    }
+    let mut names = BTreeSet::new();
+    add(&mut names, doc.get("security"));
+    for item in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(_, item)| item.as_object())
+    {
+        for (_, op) in item {
+            add(&mut names, op.get("security"));
+        }
+    }
+    names
 }

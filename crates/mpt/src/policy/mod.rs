@@ -27,6 +27,7 @@
 
 mod apply;
 pub mod files;
+mod ids;
 mod plan;
 mod sink;
 mod state;
@@ -287,12 +288,9 @@ impl Policy {
         for (a, account) in raw.accounts.into_iter().enumerate() {
             let line = line_of(account.id.span().start);
             let id = account.id.into_inner();
-            if id.trim().is_empty() {
-                return Err(error(
-                    line,
-                    format!("accounts[{a}].id"),
-                    "empty account id".into(),
-                ));
+            // An id is an id: never a path, never anything a request would carry unchecked.
+            if let Err(why) = ids::check_id(ids::IdKind::Account, &id) {
+                return Err(error(line, format!("accounts[{a}].id"), why));
             }
             if accounts.iter().any(|seen| seen.id == id) {
                 return Err(error(
@@ -337,6 +335,11 @@ impl Policy {
                             twin.line
                         ),
                     ));
+                }
+                if let Some(pin) = &token.id
+                    && let Err(why) = ids::check_id(ids::IdKind::Token, pin)
+                {
+                    return Err(error(line, format!("{key}.id"), why));
                 }
                 if let Some(pin) = &token.id
                     && let Some(twin) = tokens.iter().find(|seen| seen.id.as_ref() == Some(pin))

@@ -35,6 +35,59 @@ pub(crate) struct CreateRecord {
     pub known_ids: Vec<String>,
     /// The token it made, once known.
     pub new_id: Option<String>,
+    /// The platform's time (the `Date` of the lookup's answer) when the record was made: the
+    /// token it made cannot have been created before it.
+    #[serde(default)]
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl CreateRecord {
+    /// The record's own claims, checked before anything is done with it: ids of the platform's
+    /// shape, and an account and name the policy declares.
+    pub fn check(&self, policy: &super::Policy) -> Result<(), String> {
+        use super::ids::{IdKind, check_id};
+        check_id(IdKind::Account, &self.account_id).map_err(|e| format!("accountId: {e}"))?;
+        for id in self.known_ids.iter().chain(&self.new_id) {
+            check_id(IdKind::Token, id)?;
+        }
+        if self.recorded_at.is_none() {
+            return Err("it has no recordedAt (the platform's time when it was made)".into());
+        }
+        if policy
+            .declared(&self.account_id, &self.name, None)
+            .is_none()
+        {
+            return Err(format!(
+                "the policy declares no token {:?} in account {}",
+                self.name, self.account_id
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `token` (read from the platform, with its audit) can be the one this record's
+    /// create made: of its account and name, none of the ids that had the name before, and
+    /// created no earlier than the record (by the platform's clock).
+    pub fn may_have_made(&self, token: &crate::token::Token) -> Result<(), String> {
+        let id = token.id();
+        if token.account_id() != Some(self.account_id.as_str()) {
+            return Err(format!("{id} is not of account {}", self.account_id));
+        }
+        if token.name() != Some(self.name.as_str()) {
+            return Err(format!("{id} is not named {:?}", self.name));
+        }
+        if self.known_ids.iter().any(|k| k == id) {
+            return Err(format!("{id} had the name before the create was sent"));
+        }
+        match (token.created_at(), self.recorded_at) {
+            // The record's time is a whole second (an HTTP date), cut down.
+            (Some(created), Some(recorded)) if created >= recorded => Ok(()),
+            (Some(created), Some(recorded)) => Err(format!(
+                "{id} was created at {created}, before the record ({recorded})"
+            )),
+            _ => Err(format!("{id}: its creation time is unknown")),
+        }
+    }
 }
 
 /// Modules the platform refused to put on a token (not enabled for the account).

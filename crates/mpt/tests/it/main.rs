@@ -16,6 +16,7 @@ mod operations;
 #[cfg(feature = "policy")]
 mod policy;
 mod prism;
+mod promises;
 mod rotation;
 mod secrets;
 mod transport;

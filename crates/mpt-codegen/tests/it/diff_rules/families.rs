@@ -133,13 +133,24 @@ fn patterns_unique_items_enums_defaults_and_read_write_only() {
         Some("/components/schemas/NewWidget/properties/colour"),
         Some("/components/schemas/NewWidget/properties/colour"),
     );
+    // An optional response field that turns writeOnly is no longer returned: it is an
+    // `Option` already, and decodes as `None` (oasdiff rates it INFO) ...
     check(
         |d| at(d, "/components/schemas/Widget/properties/note")["writeOnly"] = json!(true),
         ours(),
         "became-read-or-write-only",
+        Level::NonBreaking,
+        Some("/components/schemas/Widget/properties/note"),
+        Some("/components/schemas/Widget/properties/note"),
+    );
+    // ... a required one is missing from every answer: decoding breaks.
+    check(
+        |d| at(d, ID)["writeOnly"] = json!(true),
+        ours(),
+        "became-read-or-write-only",
         Level::Breaking,
-        Some("/components/schemas/Widget/properties/note"),
-        Some("/components/schemas/Widget/properties/note"),
+        Some(ID),
+        Some(ID),
     );
 }
 

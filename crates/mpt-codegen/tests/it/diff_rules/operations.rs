@@ -627,6 +627,32 @@ fn security_schemes_and_requirements() {
         (c.rule, c.level),
         ("security-requirement-removed", Level::NonBreaking)
     );
+    // The SDK's scheme removed together with every requirement that used it: the server stops
+    // asking for credentials, and the header the client still sends is harmless.
+    let mut gone = base();
+    gone["components"]["securitySchemes"] = json!({});
+    let report = compare(&new, &gone, ours());
+    assert!(!report.changes.is_empty(), "{}", report.text());
+    for c in &report.changes {
+        assert_eq!(c.level, Level::NonBreaking, "{}", report.text());
+    }
+    assert!(
+        report
+            .changes
+            .iter()
+            .any(|c| c.rule == "security-scheme-removed"),
+        "{}",
+        report.text()
+    );
+    // Removed while a requirement still names it (a dangling requirement): still breaking.
+    let mut dangling = new.clone();
+    dangling["components"]["securitySchemes"] = json!({});
+    let c = compare(&new, &dangling, ours())
+        .changes
+        .into_iter()
+        .find(|c| c.rule == "security-scheme-removed")
+        .unwrap();
+    assert_eq!(c.level, Level::Breaking);
 }
 
 #[test]

@@ -8,6 +8,7 @@ use mpt_api::TokenSecret;
 use super::Applied;
 use super::{ActionResult, Done, Run};
 use crate::error::Error;
+use crate::outcome::Outcome;
 use crate::plan::{RotationPhase, RotationPlan};
 use crate::policy::plan::{ActionKind, PlannedAction};
 use crate::policy::sink;
@@ -75,8 +76,12 @@ impl Run<'_> {
         if let Some(i) = &declared.icon {
             new = new.icon(i);
         }
-        let known = match self.client.ids_named(&action.account, &declared.name).await {
-            Ok(ids) => ids,
+        let (known, recorded_at) = match self
+            .client
+            .ids_named_at(&action.account, &declared.name)
+            .await
+        {
+            Ok(found) => found,
             Err(e) => return Done::failed(format!("nothing was made: {e}")),
         };
         let path = self.state.create_path(&action.account, &declared.name);
@@ -85,6 +90,11 @@ impl Run<'_> {
             name: declared.name.clone(),
             known_ids: known,
             new_id: None,
+            // Without the platform's time, the moment before the lookup by this clock (a
+            // platform ahead of it only widens nothing: what is older was made before).
+            recorded_at: Some(
+                recorded_at.unwrap_or_else(|| chrono::Utc::now() - chrono::TimeDelta::minutes(5)),
+            ),
         };
         // Saved before the create is sent: a crash after it finds what was made.
         if let Err(e) = self.state.save(&path, &record) {
@@ -120,6 +130,13 @@ impl Run<'_> {
             Ok(found) if found.is_empty() => {
                 StateDir::remove(path);
                 None
+            }
+            Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
+                let why: Vec<String> = found
+                    .iter()
+                    .filter_map(|t| record.may_have_made(t).err())
+                    .collect();
+                Some(refused(path, &why.join("; ")))
             }
             Ok(mut found) if found.len() == 1 => {
                 let token = found.remove(0);
@@ -174,13 +191,20 @@ impl Run<'_> {
         )
         .made(token.id(), Some(at));
         if declared.is_some_and(|d| d.status == Wanted::Disabled) {
-            if let Err(e) = self.client.ensure_disabled(token.id()).await {
-                done.result = Applied::Failed;
-                done.detail.push_str(&format!(
-                    "; disabling it failed ({e}): the next apply disables it"
-                ));
-            } else {
-                done.detail.push_str("; then disabled");
+            // Each clause says what this run's requests did: an ensure that found the token
+            // already Disabled sent no disable.
+            match self.client.ensure_disabled(token.id()).await {
+                Err(e) => {
+                    done.result = Applied::Failed;
+                    done.detail.push_str(&format!(
+                        "; disabling it failed ({e}): the next apply disables it"
+                    ));
+                }
+                Ok(Outcome::Changed(_)) => done.detail.push_str("; then disabled"),
+                Ok(Outcome::Unconfirmed(_)) => done
+                    .detail
+                    .push_str("; then Disabled (this run's disable unconfirmed)"),
+                Ok(_) => done.detail.push_str("; already Disabled (no disable sent)"),
             }
         }
         done
@@ -203,8 +227,20 @@ impl Run<'_> {
         };
         let action =
             PlannedAction::resumed(ActionKind::Create, &record.account_id, &record.name, None);
+        // A record read back is a claim: checked before anything is sent for it.
+        if let Err(why) = record.check(self.policy) {
+            return Some(resumed(action, refused(path, &why)));
+        }
         let done = match record.new_id.clone() {
-            Some(id) => match self.client.get_with_secret(id.as_str()).await {
+            Some(id) => match self
+                .client
+                .get_with_select(id.as_str(), ["+audit", "+token"])
+                .await
+            {
+                Ok(token) if record.may_have_made(&token).is_err() => {
+                    let why = record.may_have_made(&token).err().unwrap_or_default();
+                    refused(path, &why)
+                }
                 Ok(token) if token.status() == TokenStatus::Deleted => {
                     StateDir::remove(path);
                     Done::failed(format!("{id} was made, then deleted by someone else"))
@@ -254,6 +290,10 @@ impl Run<'_> {
                     &plan.name,
                     Some(plan.old_id.clone()),
                 );
+                // A record read back is a claim: checked before anything is sent for it.
+                if let Err(why) = self.check_rotation(&plan).await {
+                    return resumed(action, refused(path, &why));
+                }
                 let done = self.drive(path, plan).await;
                 resumed(action, done)
             }
@@ -374,4 +414,79 @@ impl PlannedAction {
             destructive: false,
         }
     }
+}
+
+impl Run<'_> {
+    /// A rotation's record, checked against the policy and the platform before it is resumed:
+    /// ids of the platform's shape, an entry of the policy for its account and name (and old
+    /// token, when pinned), an old token of that account and name, and a replacement (once
+    /// recorded) that a create of the rotation can have made.
+    async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
+        use crate::policy::ids::{IdKind, check_id};
+        check_id(IdKind::Account, &plan.account_id)?;
+        for id in std::iter::once(&plan.old_id)
+            .chain(&plan.new_id)
+            .chain(&plan.known_ids)
+        {
+            check_id(IdKind::Token, id)?;
+        }
+        if self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
+            .is_none()
+        {
+            return Err(format!(
+                "the policy declares no token {:?} in account {} for {}",
+                plan.name, plan.account_id, plan.old_id
+            ));
+        }
+        let same = |t: &Token, what: &str| -> Result<(), String> {
+            if t.account_id() == Some(plan.account_id.as_str())
+                && t.name() == Some(plan.name.as_str())
+            {
+                Ok(())
+            } else {
+                Err(format!(
+                    "its {what} {} is not a token {:?} of account {}",
+                    t.id(),
+                    plan.name,
+                    plan.account_id
+                ))
+            }
+        };
+        match self.client.get(plan.old_id.as_str()).await {
+            Ok(old) => same(&old, "old token")?,
+            Err(Error::NotFound(_)) => {}
+            Err(e) => {
+                return Err(format!(
+                    "its old token {} could not be read: {e}",
+                    plan.old_id
+                ));
+            }
+        }
+        if let Some(new_id) = &plan.new_id {
+            if plan.known_ids.contains(new_id) {
+                return Err(format!(
+                    "its replacement {new_id} had the name before the rotation"
+                ));
+            }
+            match self.client.get(new_id.as_str()).await {
+                Ok(new) => same(&new, "replacement")?,
+                Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(format!("its replacement {new_id} could not be read: {e}")),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A record read back that fails a check: reported, left in place, nothing sent for it.
+fn refused(path: &Path, why: &str) -> Done {
+    Done::new(
+        Applied::Refused,
+        format!(
+            "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
+            path.display()
+        ),
+    )
 }

@@ -30,6 +30,10 @@ pub enum Applied {
     NotApplied,
     /// The apply was cancelled before this action began: nothing was sent for it.
     NotAttempted,
+    /// A record read back from the state (a create's or a rotation's) failed a check against
+    /// the policy or the platform: reported with the reason and the file, left in place, and
+    /// nothing was sent for it.
+    Refused,
 }
 
 impl Applied {
@@ -44,6 +48,7 @@ impl Applied {
             Applied::Reported => "reported",
             Applied::NotApplied => "notApplied",
             Applied::NotAttempted => "notAttempted",
+            Applied::Refused => "refused",
         }
     }
 }
@@ -79,11 +84,11 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    /// How many actions failed.
+    /// How many actions failed, records refused included (each needs a look).
     pub fn failed(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| r.result == Applied::Failed)
+            .filter(|r| matches!(r.result, Applied::Failed | Applied::Refused))
             .count()
     }
 
@@ -123,13 +128,17 @@ impl ApplyReport {
             (Applied::NotApplied, "could not be applied"),
             (Applied::Reported, "reported"),
             (Applied::NotAttempted, "not attempted"),
+            (
+                Applied::Refused,
+                "refused (a state record failed its check)",
+            ),
         ] {
             let n = self.count(result);
             if n > 0 {
                 parts.push(format!("{n} {word}"));
             }
         }
-        parts.push(format!("{} failed", self.failed()));
+        parts.push(format!("{} failed", self.count(Applied::Failed)));
         parts.join(", ")
     }
 }

@@ -400,3 +400,42 @@ async fn ages_are_judged_by_the_platforms_clock_not_the_clients() {
     assert_eq!(server.token_status(&fresh.id).unwrap(), "Active");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A token declared Disabled is made, its secret handed over, then disabled: when someone else
+/// disabled it while the sink ran, no disable is sent and the detail says so (each clause of a
+/// detail matches a request this run made).
+#[tokio::test]
+async fn a_detail_names_only_what_this_run_sent() {
+    let (server, client) = start().await;
+    let dir = temp_dir("clauses");
+    let out = dir.join("out.secret");
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"parked\"\nstatus = \"Disabled\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"cat > '{}'; sleep 1\"], timeout = \"10s\" }}\n",
+        out.display()
+    ));
+    let options = ApplyOptions::new(dir.join("state"));
+    let apply = client.apply(&policy, None, &options);
+    let meddle = async {
+        // While the sink runs, another administrator disables the new token.
+        loop {
+            let made = live_named(&client, "parked").await;
+            if let [token] = made.as_slice() {
+                client.disable(token.id()).await.unwrap();
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    let (report, ()) = tokio::join!(apply, meddle);
+    let report = report.unwrap();
+    let made = result_of(&report.results, "parked");
+    assert_eq!(made.result, Applied::Changed, "{made:#?}");
+    assert!(!made.detail.contains("then disabled"), "{}", made.detail);
+    assert!(made.detail.contains("no disable sent"), "{}", made.detail);
+    assert_eq!(
+        server.requests(Operation::Disable),
+        1,
+        "only the other administrator's"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
