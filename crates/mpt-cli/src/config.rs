@@ -199,6 +199,9 @@ fn run_secret_command(command: &str, timeout: Duration) -> Result<SecretString, 
             }
         }
     };
+    // Whatever it left running (a background job holding stdout) is stopped with its group,
+    // so the output ends: its exit status decides, not its last descendant.
+    stop_group(&mut child);
     let out = reader.join().unwrap_or_default();
     if !status.success() {
         return Err(ConfigError(format!(

@@ -211,6 +211,14 @@ pub async fn apply(
         Err(ApplyError::StateDir(e)) => {
             return Err(Failure::Usage(format!("--state-dir: {e}")));
         }
+        // A saved plan that is not an approval of what would be done now: bad input.
+        Err(
+            e @ (ApplyError::Stale { .. }
+            | ApplyError::OtherAccounts { .. }
+            | ApplyError::PlanTime { .. }),
+        ) => {
+            return Err(Failure::Usage(format!("--plan: {e}")));
+        }
         Err(e) => return Err(Failure::Other(e.to_string())),
     };
     if let Some(e) = printed.lock().ok().and_then(|mut e| e.take()) {

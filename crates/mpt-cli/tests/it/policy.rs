@@ -159,7 +159,8 @@ fn apply_prints_a_line_per_action_and_a_summary_and_exits_1_when_one_failed() {
         )
     };
     let out = apply_saved();
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    // A saved plan that no longer approves what would be done: bad input, exit 2.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
     assert!(text(&out.stderr).contains("stale"), "{}", text(&out.stderr));
     assert_eq!(server.token_status(&off.id).as_deref(), Some("Disabled"));
     assert_eq!(server.tokens_created(), 0, "nothing made");

@@ -250,3 +250,91 @@ fn a_bulk_command_refused_for_every_id_exits_4() {
     }
     assert_eq!(server.token_status(&a.id).as_deref(), Some("Active"));
 }
+
+#[test]
+fn a_secret_command_leaving_a_job_behind_does_not_hold_mpt() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.toml");
+    // Prints the token, then leaves a job holding its stdout for a minute.
+    std::fs::write(
+        &config,
+        format!(
+            "[default]\nsecret_command = \"echo {}; sleep 60 &\"\nsecret_command_timeout = \"30s\"\n",
+            server.admin_secret()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let mut command = command(
+        &server,
+        &["tokens", "count", "--config", config.to_str().unwrap()],
+    );
+    command.env_remove("MPT_API_TOKEN");
+    let mut child = command.spawn().unwrap();
+    // Bounded: a hang would take the job's minute (or the 30 s timeout).
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("mpt waited for the secret_command's background job");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_saved_plan_that_adds_work_is_refused_with_exit_2() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n\n[[accounts.tokens]]\nname = \"once\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            dir.path().join("once.secret").display()
+        ),
+    )
+    .unwrap();
+    let plan = dir.path().join("plan.json");
+    let policy_arg = policy.to_str().unwrap();
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "plan",
+            "--policy",
+            policy_arg,
+            "--out",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let mut saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let create = saved["actions"][0].clone();
+    saved["actions"] = serde_json::json!([create.clone(), create.clone(), create]);
+    std::fs::write(&plan, saved.to_string()).unwrap();
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "apply",
+            "--policy",
+            policy_arg,
+            "--plan",
+            plan.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("--plan"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(server.tokens_created(), 0);
+}

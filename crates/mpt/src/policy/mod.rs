@@ -39,7 +39,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::request::NewToken;
 
-pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport};
+pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport, MAX_SAVED_PLAN_AGE};
 pub use plan::{ActionKind, FieldChange, Plan, PlannedAction};
 pub use sink::SecretSink;
 
@@ -420,7 +420,7 @@ fn sink_owner(
         .iter()
         .flat_map(|a| a.tokens.iter())
         .chain(tokens)
-        .find(|t| matches!(&t.secret, Some(SecretSink::File { path: p }) if p == path))
+        .find(|t| matches!(&t.secret, Some(SecretSink::File { path: p }) if files::same_file(p, path)))
         .map(|t| t.line)
 }
 

@@ -100,21 +100,31 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
 /// Keeps a secret a sink could not take: `<dir>/<token id>.secret`, 0600.
 pub(crate) fn fallback(dir: &Path, token: &Token, secret: &TokenSecret) -> Result<PathBuf, String> {
     private_dir(dir)?;
-    let path = dir.join(format!("{}.secret", token.id()));
+    let path = dir.join(secret_file_name(token.id()));
     SecretFile::prepare(&path, true)?.commit(secret.expose_secret())?;
     Ok(path)
 }
 
 /// Reads back a secret kept by [`fallback`], if one is there.
 pub(crate) fn fallen_back(dir: &Path, token_id: &str) -> Option<TokenSecret> {
-    let text = files::read_small(&dir.join(format!("{token_id}.secret")), MAX_SECRET_FILE).ok()?;
+    let text = files::read_small(&dir.join(secret_file_name(token_id)), MAX_SECRET_FILE).ok()?;
     let secret = TokenSecret::new(text.trim());
     (secret.token_id() == Some(token_id)).then_some(secret)
 }
 
 /// Removes a kept secret once a sink has it.
 pub(crate) fn forget_fallback(dir: &Path, token_id: &str) {
-    let _ = std::fs::remove_file(dir.join(format!("{token_id}.secret")));
+    let _ = std::fs::remove_file(dir.join(secret_file_name(token_id)));
+}
+
+/// `<id>.secret` for an id of the platform's shape; any other id hex-encoded (never a path).
+fn secret_file_name(token_id: &str) -> String {
+    if super::ids::is_id(super::ids::IdKind::Token, token_id) {
+        format!("{token_id}.secret")
+    } else {
+        let hex: String = token_id.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("x{hex}.secret")
+    }
 }
 
 async fn run(
@@ -124,7 +134,8 @@ async fn run(
     secret: &TokenSecret,
 ) -> Result<(), String> {
     let program = &argv[0];
-    let mut child = tokio::process::Command::new(program)
+    let mut command = tokio::process::Command::new(program);
+    command
         .args(&argv[1..])
         .env("MPT_TOKEN_ID", token.id())
         .env("MPT_TOKEN_NAME", token.name().unwrap_or_default())
@@ -132,11 +143,24 @@ async fn run(
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    // Its own process group, stopped whole when it is done, times out, or the apply ends.
+    #[cfg(unix)]
+    command.process_group(0);
+    let mut child = command
         .spawn()
         .map_err(|e| format!("command {program}: {e}"))?;
+    let _group = Group(child.id());
     let mut stdin = child.stdin.take();
-    let mut stderr = child.stderr.take();
+    let stderr = child.stderr.take();
+    // Read while it runs: a child that keeps stderr open must not hold the apply.
+    let reader = tokio::spawn(async move {
+        let mut said = Vec::new();
+        if let Some(stderr) = stderr {
+            let _ = stderr.take(64 * 1024).read_to_end(&mut said).await;
+        }
+        said
+    });
     let talk = async {
         if let Some(stdin) = stdin.as_mut() {
             // A program that exits without reading is judged by its exit status.
@@ -145,20 +169,22 @@ async fn run(
                 .await;
         }
         drop(stdin.take());
-        let mut said = Vec::new();
-        if let Some(stderr) = stderr.as_mut() {
-            let _ = stderr.read_to_end(&mut said).await;
-        }
-        (child.wait().await, said)
+        child.wait().await
     };
-    let (status, said) = match tokio::time::timeout(timeout, talk).await {
-        Ok(done) => done,
+    let status = match tokio::time::timeout(timeout, talk).await {
+        Ok(status) => status,
         Err(_) => {
+            reader.abort();
             return Err(format!(
-                "command {program} did not finish within {} s; it was stopped",
+                "command {program} did not finish within {} s; it and its process group were stopped",
                 timeout.as_secs_f64()
             ));
         }
+    };
+    // Its exit status decides; what it said is taken if its stderr closes soon after.
+    let said = match tokio::time::timeout(Duration::from_millis(200), reader).await {
+        Ok(Ok(said)) => said,
+        _ => Vec::new(),
     };
     let status = status.map_err(|e| format!("command {program}: {e}"))?;
     if status.success() {
@@ -192,18 +218,68 @@ pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
     files::writable_dir(path)
 }
 
-/// Makes `path` a directory of mode 0700 when missing; refuses a file there.
+/// Makes `path` a directory of mode 0700 when missing. One that is there must be a directory
+/// of this user's, not a symlink (never followed): one with group or other permissions is
+/// made private (0700) before anything is kept in it; anything else is refused.
 pub(crate) fn private_dir(path: &Path) -> Result<(), String> {
-    if let Ok(meta) = std::fs::metadata(path)
-        && !meta.is_dir()
-    {
-        return Err(format!("{}: not a directory", path.display()));
+    let shown = path.display();
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(format!(
+                "{shown}: a symlink; refused (it is never followed)"
+            ));
+        }
+        Ok(meta) if !meta.is_dir() => return Err(format!("{shown}: not a directory")),
+        Ok(meta) => return make_private(path, &meta),
+        Err(_) => {}
     }
     let mut builder = std::fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder
-        .create(path)
-        .map_err(|e| format!("{}: {e}", path.display()))
+    builder.create(path).map_err(|e| format!("{shown}: {e}"))
+}
+
+/// A directory of ours with group or other permissions made 0700; another user's refused.
+#[cfg(unix)]
+fn make_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let shown = path.display();
+    // SAFETY: geteuid(2) has no preconditions and touches no memory.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(format!(
+            "{shown}: owned by another user (uid {}); refused",
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| format!("{shown}: cannot be made private: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &Path, _: &std::fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+/// A command's process group, stopped (SIGKILL to the group) when this is dropped: when the
+/// command is done, timed out, or the apply ends or is cancelled.
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok())
+            && pid > 0
+        {
+            // SAFETY: kill(2) with a negative pid signals that process group; no memory is
+            // touched.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
+    }
 }

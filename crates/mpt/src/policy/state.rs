@@ -110,6 +110,16 @@ fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// An id as a file name: as it is when it has the platform's shape, else hex-encoded (an id a
+/// server or a file gave never becomes a path of its own).
+fn file_name(kind: super::ids::IdKind, id: &str) -> String {
+    if super::ids::is_id(kind, id) {
+        id.to_string()
+    } else {
+        format!("x{}", hex(id))
+    }
+}
+
 impl StateDir {
     /// Makes (when missing) and locks the directory; another apply holding it is refused.
     ///
@@ -123,12 +133,23 @@ impl StateDir {
             super::sink::private_dir(&root.join(sub))?;
         }
         let path = root.join("lock");
-        let lock = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let mut options = File::options();
+        options.create(true).truncate(false).write(true);
+        // Never through a link, never waiting on a FIFO planted there.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let lock = options.open(&path).map_err(|e| {
+            format!(
+                "{}: {e} (a regular file of ours is expected)",
+                path.display()
+            )
+        })?;
+        if !lock.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Err(format!("{}: not a regular file; refused", path.display()));
+        }
         let mut tries = 0;
         while lock.try_lock().is_err() {
             tries += 1;
@@ -151,13 +172,16 @@ impl StateDir {
     }
 
     pub fn rotation_path(&self, old_id: &str) -> PathBuf {
-        self.root.join("rotations").join(format!("{old_id}.json"))
+        let name = file_name(super::ids::IdKind::Token, old_id);
+        self.root.join("rotations").join(format!("{name}.json"))
     }
 
     pub fn create_path(&self, account_id: &str, name: &str) -> PathBuf {
-        self.root
-            .join("creates")
-            .join(format!("{account_id}-{}.json", hex(name)))
+        self.root.join("creates").join(format!(
+            "{}-{}.json",
+            file_name(super::ids::IdKind::Account, account_id),
+            hex(name)
+        ))
     }
 
     pub fn refused_path(&self, token_id: &str) -> PathBuf {
@@ -211,7 +235,8 @@ impl StateDir {
 }
 
 fn refused_path(root: &Path, token_id: &str) -> PathBuf {
-    root.join("refused").join(format!("{token_id}.json"))
+    let name = file_name(super::ids::IdKind::Token, token_id);
+    root.join("refused").join(format!("{name}.json"))
 }
 
 fn refused(root: &Path, token_id: &str) -> Option<Refused> {

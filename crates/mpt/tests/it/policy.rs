@@ -55,14 +55,36 @@ fn bad_policies_are_refused_naming_the_file_line_and_key() {
     let e = refused("[[accounts]]\nid = \"ACC-1\"\n[[accounts]]\nid = \"ACC-1\"\n");
     assert_eq!(e.line, 4, "{e}");
 
+    // Ids are ids: never a path, never anything a request would carry unchecked.
+    for bad in [
+        "../../outside/x",
+        "ACC-1/..",
+        "ACC-1\\u0000",
+        "",
+        "acc-1",
+        "TKN-1111",
+    ] {
+        let e = refused(&format!("[[accounts]]\nid = \"{bad}\"\n"));
+        assert_eq!(
+            (e.line, e.key.as_str()),
+            (2, "accounts[0].id"),
+            "{bad}: {e}"
+        );
+        assert!(e.message.contains("ACC-1234-5678"), "{e}");
+    }
+    let e = refused(
+        "[[accounts]]\nid = \"ACC-1\"\n[[accounts.tokens]]\nname = \"a\"\nid = \"../x\"\nmodules = [\"M\"]\n",
+    );
+    assert_eq!(e.key, "accounts[0].tokens[0].id", "{e}");
+
     // An unpinned entry and a pinned one of the same name, in either order, are refused: the
     // unpinned one would match the pinned token too.
     let unpinned_first = twice.replacen(
         "modules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\n",
-        "modules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\nid = \"TKN-X\"\n",
+        "modules = [\"M\"]\n[[accounts.tokens]]\nname = \"a\"\nid = \"TKN-1111\"\n",
         1,
     );
-    let pinned_first = twice.replacen("name = \"a\"\n", "name = \"a\"\nid = \"TKN-X\"\n", 1);
+    let pinned_first = twice.replacen("name = \"a\"\n", "name = \"a\"\nid = \"TKN-1111\"\n", 1);
     for text in [&unpinned_first, &pinned_first] {
         assert_ne!(text, twice);
         let e = refused(text);
@@ -72,9 +94,9 @@ fn bad_policies_are_refused_naming_the_file_line_and_key() {
     // Two entries of one name, each pinned to its own id, are fine.
     let pinned = twice.replace(
         "name = \"a\"\nmodules",
-        "name = \"a\"\nid = \"TKN-X\"\nmodules",
+        "name = \"a\"\nid = \"TKN-1111\"\nmodules",
     );
-    let pinned = pinned.replacen("id = \"TKN-X\"", "id = \"TKN-Y\"", 1);
+    let pinned = pinned.replacen("id = \"TKN-1111\"", "id = \"TKN-2222\"", 1);
     let policy = Policy::from_toml(&pinned, "tokens.toml").unwrap();
     assert_eq!(policy.accounts[0].tokens.len(), 2);
     assert_eq!(policy.accounts[0].tokens[0].status, Wanted::Active);

@@ -181,6 +181,19 @@ impl Client {
         let state = StateDir::open(&options.state_dir)
             .await
             .map_err(ApplyError::StateDir)?;
+        // A saved plan is an approval, never a source of work: before anything is done, it
+        // must be of the policy's accounts and made within the bounds, by the platform's clock.
+        if let Some(saved) = plan {
+            let declared: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+            if saved.accounts != declared {
+                return Err(ApplyError::OtherAccounts {
+                    planned: saved.accounts.clone(),
+                    declared,
+                });
+            }
+            let now = self.plan(policy).await?.made_at;
+            check_made_at(saved.made_at, now)?;
+        }
         let run = Run {
             client: self,
             policy,
@@ -208,16 +221,11 @@ impl Client {
         }
         let plan = match plan {
             Some(saved) => {
-                let declared: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
-                if saved.accounts != declared {
-                    return Err(ApplyError::OtherAccounts {
-                        planned: saved.accounts.clone(),
-                        declared,
-                    });
-                }
+                // Made afresh from the platform's state at the saved plan's time: the saved
+                // plan only approves it, and must equal it.
                 let fresh = self.plan_at(policy, saved.made_at).await?;
                 check_fresh(saved, &fresh)?;
-                saved.clone()
+                fresh
             }
             None => self.plan(policy).await?,
         };
@@ -267,10 +275,51 @@ impl Client {
     }
 }
 
-/// Refuses a saved plan whose actions differ from a fresh plan's, naming the tokens.
+/// How old a saved plan may be when it is applied.
+pub const MAX_SAVED_PLAN_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// How far ahead of the platform's clock a saved plan's `madeAt` may be (the platform's
+/// `Date` is whole seconds, and two of its servers' clocks may differ a little).
+const PLAN_CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+
+/// Refuses a saved plan made in the future, or longer ago than [`MAX_SAVED_PLAN_AGE`], by the
+/// platform's clock (`now`).
+fn check_made_at(
+    made_at: chrono::DateTime<chrono::Utc>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(), ApplyError> {
+    let why = if made_at > now + PLAN_CLOCK_SLACK {
+        "it was made in the future by the platform's clock"
+    } else if made_at < now - MAX_SAVED_PLAN_AGE {
+        "it is older than 24 hours"
+    } else {
+        return Ok(());
+    };
+    Err(ApplyError::PlanTime {
+        made_at,
+        now,
+        why: why.into(),
+    })
+}
+
+/// Refuses a saved plan whose actions differ from a fresh plan's, naming the tokens: each
+/// action once, nothing added, removed or repeated.
 fn check_fresh(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
     let mut moved: Vec<String> = Vec::new();
     let name = |a: &PlannedAction| a.token_id.clone().unwrap_or_else(|| a.name.clone());
+    let key = |a: &PlannedAction| serde_json::to_string(a).unwrap_or_default();
+    let mut counts: HashMap<String, (i64, String)> = HashMap::new();
+    for a in &saved.actions {
+        counts.entry(key(a)).or_insert((0, name(a))).0 += 1;
+    }
+    for a in &fresh.actions {
+        counts.entry(key(a)).or_insert((0, name(a))).0 -= 1;
+    }
+    for (n, who) in counts.values() {
+        if *n != 0 {
+            moved.push(who.clone());
+        }
+    }
     for a in &saved.actions {
         if !fresh.actions.contains(a) {
             moved.push(name(a));

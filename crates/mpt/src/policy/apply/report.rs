@@ -165,6 +165,19 @@ pub enum ApplyError {
         /// The policy's accounts.
         declared: Vec<String>,
     },
+    /// The saved plan's `madeAt` is in the future, or older than
+    /// [`MAX_SAVED_PLAN_AGE`](crate::policy::MAX_SAVED_PLAN_AGE), by the platform's clock.
+    #[error(
+        "the saved plan was made at {made_at}, and the platform's time is {now}: {why}; plan again"
+    )]
+    PlanTime {
+        /// The saved plan's `madeAt`.
+        made_at: chrono::DateTime<chrono::Utc>,
+        /// The platform's time now.
+        now: chrono::DateTime<chrono::Utc>,
+        /// What is wrong with it.
+        why: String,
+    },
     /// The state directory cannot be used (or another apply holds it).
     #[error("state directory: {0}")]
     StateDir(String),

@@ -6,6 +6,7 @@
 mod converge;
 mod faults;
 mod resume;
+mod trust;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
