@@ -27,9 +27,18 @@ impl From<ConfigError> for crate::exit::Failure {
     }
 }
 
-/// One profile of the config file.
+/// One profile of the config file, as written.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ProfileFile {
+    base_url: Option<String>,
+    secret_command: Option<String>,
+    secret_command_timeout: Option<String>,
+    noop_transitions: Option<String>,
+}
+
+/// One profile of the config file, its values parsed (once, when it is read).
+#[derive(Debug, Default)]
 pub struct Profile {
     /// The platform's base URL.
     pub base_url: Option<String>,
@@ -37,9 +46,9 @@ pub struct Profile {
     pub secret_command: Option<String>,
     /// How long `secret_command` may run (e.g. `10s`; default 30s); then it is stopped and its
     /// output is not used.
-    pub secret_command_timeout: Option<String>,
-    /// How the platform answers a no-op enable or disable: `refused` or `accepted`.
-    pub noop_transitions: Option<String>,
+    pub secret_command_timeout: Option<Duration>,
+    /// How the platform answers a no-op enable or disable.
+    pub noop_transitions: Option<mpt::NoopTransitions>,
 }
 
 /// How long a `secret_command` may run unless the profile says otherwise.
@@ -104,21 +113,28 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
             "{shown}: [{wanted}] {key}: a secret is never stored in the config file; use `secret_command = \"pass show mpt\"` or MPT_API_TOKEN"
         )));
     }
-    let profile = Profile::deserialize(table).map_err(|e| {
+    let file = ProfileFile::deserialize(table).map_err(|e| {
         ConfigError(format!(
             "{shown}: [{wanted}]: {} (keys: base_url, secret_command, secret_command_timeout, noop_transitions)",
             crate::exit::without_quoted_values(e.message())
         ))
     })?;
-    if let Some(noop) = &profile.noop_transitions {
-        crate::cli::parse_noop(noop)
-            .map_err(|e| ConfigError(format!("{shown}: [{wanted}] noop_transitions: {e}")))?;
-    }
-    if let Some(timeout) = &profile.secret_command_timeout {
-        crate::cli::parse_age(timeout)
-            .map_err(|e| ConfigError(format!("{shown}: [{wanted}] secret_command_timeout: {e}")))?;
-    }
-    Ok(profile)
+    let noop_transitions = file
+        .noop_transitions
+        .map(|text| crate::values::parse_noop(&text))
+        .transpose()
+        .map_err(|e| ConfigError(format!("{shown}: [{wanted}] noop_transitions: {e}")))?;
+    let secret_command_timeout = file
+        .secret_command_timeout
+        .map(|text| crate::values::parse_age(&text))
+        .transpose()
+        .map_err(|e| ConfigError(format!("{shown}: [{wanted}] secret_command_timeout: {e}")))?;
+    Ok(Profile {
+        base_url: file.base_url,
+        secret_command: file.secret_command,
+        secret_command_timeout,
+        noop_transitions,
+    })
 }
 
 /// A TOML error as `FILE: line L, column C: what` without the text around it: the parser's own
@@ -238,27 +254,19 @@ pub fn resolve(
     profile: &Profile,
 ) -> Result<Settings, ConfigError> {
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let noop_transitions = match (
-        flag_noop,
-        env("MPT_NOOP_TRANSITIONS"),
-        &profile.noop_transitions,
-    ) {
-        (Some(flag), _, _) => flag,
-        (None, Some(env), _) => crate::cli::parse_noop(&env)
+    let noop_transitions = match (flag_noop, env("MPT_NOOP_TRANSITIONS")) {
+        (Some(flag), _) => flag,
+        (None, Some(env)) => crate::values::parse_noop(&env)
             .map_err(|e| ConfigError(format!("MPT_NOOP_TRANSITIONS: {e}")))?,
-        (None, None, Some(profile)) => crate::cli::parse_noop(profile)
-            .map_err(|e| ConfigError(format!("noop_transitions: {e}")))?,
-        (None, None, None) => mpt::NoopTransitions::default(),
+        (None, None) => profile.noop_transitions.unwrap_or_default(),
     };
     let base_url = flag_base_url
         .map(String::from)
         .or_else(|| env("MPT_API_BASE_URL"))
         .or_else(|| profile.base_url.clone());
-    let timeout = match &profile.secret_command_timeout {
-        Some(text) => crate::cli::parse_age(text)
-            .map_err(|e| ConfigError(format!("secret_command_timeout: {e}")))?,
-        None => DEFAULT_SECRET_COMMAND_TIMEOUT,
-    };
+    let timeout = profile
+        .secret_command_timeout
+        .unwrap_or(DEFAULT_SECRET_COMMAND_TIMEOUT);
     let token = match (flag_token, env("MPT_API_TOKEN"), &profile.secret_command) {
         (Some(flag), _, _) => Some(SecretString::from(flag.to_string())),
         (None, Some(env), _) => Some(SecretString::from(env)),

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use mpt::Error;
-use serde_json::{Value, json};
+use serde::Serialize;
 
 /// Exit codes (documented in `--help` and the README).
 pub mod code {
@@ -34,8 +34,13 @@ pub enum Failure {
     Usage(String),
     /// An error of the platform or the client.
     Api(Error),
-    /// A bulk command's rows are printed already; the code says how it ended.
+    /// A bulk command's or an apply's results are printed already, and some failed; the code
+    /// says how ([`rows_code`]).
     Rows(u8),
+    /// `tokens plan --exit-code`: the accounts differ from the policy (6).
+    Drift,
+    /// Interrupted by this signal's exit code (130, 143), everything finished printed.
+    Interrupted(u8),
     /// Something else failed after work was done (1); the message says what is safe.
     Other(String),
 }
@@ -97,14 +102,66 @@ pub fn kind_of(e: &Error) -> &'static str {
     }
 }
 
-/// An error as the JSON object of a result: `kind`, `httpStatus`, `traceId`, `message`.
-pub fn error_json(e: &Error) -> Value {
-    json!({
-        "kind": kind_of(e),
-        "httpStatus": e.status(),
-        "traceId": e.problem().and_then(|p| p.trace_id.clone()),
-        "message": redact(&e.to_string()),
-    })
+/// An error as a result row shows it (`error` in JSON: `kind`, `httpStatus`, `traceId`,
+/// `message`), with the exit code it means.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorRow {
+    /// [`kind_of`] the error.
+    pub kind: &'static str,
+    /// The HTTP status of the answer, if one was read.
+    pub http_status: Option<u16>,
+    /// The platform's trace id, if it gave one.
+    pub trace_id: Option<String>,
+    /// What went wrong (redacted).
+    pub message: String,
+    /// The exit code it means for a bulk command: 5 (unreachable or timing out), 4 (refused
+    /// with 401 or 403), else 1.
+    #[serde(skip)]
+    pub code: u8,
+}
+
+impl ErrorRow {
+    /// The row of an error of the facade.
+    pub fn of(e: &Error) -> ErrorRow {
+        ErrorRow {
+            kind: kind_of(e),
+            http_status: e.status(),
+            trace_id: e.problem().and_then(|p| p.trace_id.clone()),
+            message: redact(&e.to_string()),
+            code: match e {
+                Error::Timeout | Error::Transport(_) => code::UNREACHABLE,
+                Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
+                _ => code::FAILED,
+            },
+        }
+    }
+
+    /// An id already in the wanted state, for `enable` and `disable`.
+    pub fn already(id: &str, status: &mpt::TokenStatus) -> ErrorRow {
+        ErrorRow {
+            kind: "invalid-transition",
+            http_status: None,
+            trace_id: None,
+            message: redact(&format!("API token {id} is already {status}")),
+            code: code::FAILED,
+        }
+    }
+}
+
+/// The exit code of a bulk command whose `failed` rows (of `rows` in all) are these: none when
+/// none failed; 5 when one could not reach the platform; 4 when every row was refused with
+/// 401 or 403 (the credentials, not the ids); else 1.
+pub fn rows_code(failed: &[&ErrorRow], rows: usize) -> Option<u8> {
+    if failed.is_empty() {
+        None
+    } else if failed.iter().any(|e| e.code == code::UNREACHABLE) {
+        Some(code::UNREACHABLE)
+    } else if failed.len() == rows && failed.iter().all(|e| e.code == code::AUTH) {
+        Some(code::AUTH)
+    } else {
+        Some(code::FAILED)
+    }
 }
 
 /// Secrets this run has read (the API token, a new token's secret, a secret to check): texts
@@ -150,7 +207,8 @@ pub fn error(message: &str) {
 pub fn finish(result: Result<(), Failure>) -> ExitCode {
     ExitCode::from(match result {
         Ok(()) => 0,
-        Err(Failure::Rows(code)) => code,
+        Err(Failure::Rows(code) | Failure::Interrupted(code)) => code,
+        Err(Failure::Drift) => code::CHANGES_PENDING,
         Err(Failure::Usage(message)) => {
             error(&message);
             code::USAGE

@@ -29,3 +29,30 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
         ))
     })
 }
+
+/// Reads a secret from a regular file, or from stdin (at most 64 KiB): its first line, which
+/// no text on stderr will show from then on.
+pub fn read_secret(
+    file: Option<&Path>,
+    what: &str,
+) -> Result<mpt::TokenSecret, crate::exit::Failure> {
+    use crate::exit::Failure;
+    let text = match file {
+        Some(file) => read_regular(file).map_err(Failure::Usage)?,
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(
+                &mut std::io::Read::take(std::io::stdin(), 64 * 1024),
+                &mut text,
+            )
+            .map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
+            text
+        }
+    };
+    let secret = text.lines().next().unwrap_or("").trim();
+    if secret.is_empty() {
+        return Err(Failure::Usage(format!("{what} is empty")));
+    }
+    crate::exit::remember(secret);
+    Ok(mpt::TokenSecret::new(secret))
+}

@@ -4,13 +4,33 @@
 
 use std::io::IsTerminal;
 
-use mpt::{Client, Error, Outcome as Done, TokenStatus};
+use std::path::PathBuf;
 
-use crate::cli::BulkArgs;
-use crate::exit::{self, Failure, code};
+use clap::Args;
+use mpt::{Client, Error, Outcome, TokenStatus};
+
+use super::Ctx;
+use crate::exit::{self, ErrorRow, Failure};
 use crate::files;
-use crate::output::{self, Format, Outcome, Row};
+use crate::output::{self, Row, RowOutcome};
 use crate::signals::Signals;
+
+/// The ids of a bulk command and how to work through them.
+#[derive(Args)]
+pub struct BulkArgs {
+    /// Token ids; `-` reads them from stdin (one per line). Results come in this order, then
+    /// those of `--from-file`.
+    pub ids: Vec<String>,
+    /// Read ids from this file too (one per line, `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Requests in flight at once (1 to 256).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+    /// Read the current states and say what would change; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
 
 /// What a bulk command does to each id.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -46,13 +66,8 @@ impl Kind {
 const CHUNK: usize = mpt::MAX_PAGE_SIZE as usize;
 
 /// Runs a bulk command and prints a row per id it finished.
-pub async fn run(
-    client: &Client,
-    args: BulkArgs,
-    kind: Kind,
-    format: Format,
-    signals: &Signals,
-) -> Result<(), Failure> {
+pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failure> {
+    let (client, signals) = (ctx.client()?, ctx.signals);
     let ids = ids(&args)?;
     let _deferred = signals.defer();
     let rows = if args.dry_run {
@@ -69,32 +84,21 @@ pub async fn run(
         .await
     };
     let not_attempted = ids.len() - rows.len();
-    output::print(&output::rows(&rows, format))?;
+    output::print(&output::rows(&rows, ctx.format))?;
     if let Some(signal) = signals.received() {
         exit::eprint(&format!(
             "interrupted: {} finished, {not_attempted} not attempted (nothing was sent for them)\n",
             rows.len()
         ));
-        return Err(Failure::Rows(signal));
+        return Err(Failure::Interrupted(signal));
     }
-    let failed: Vec<&serde_json::Value> = rows
+    let failed: Vec<&ErrorRow> = rows
         .iter()
         .filter_map(|r| r.result.as_ref().err())
         .collect();
-    let refused =
-        |e: &&serde_json::Value| matches!(e["kind"].as_str(), Some("unauthorized" | "forbidden"));
-    if failed.is_empty() {
-        Ok(())
-    } else if failed.len() == rows.len() && failed.iter().all(refused) {
-        // Every id refused with 401 or 403: the credentials, not the ids (the README's table).
-        Err(Failure::Rows(code::AUTH))
-    } else if failed
-        .iter()
-        .any(|e| matches!(e["kind"].as_str(), Some("unreachable" | "timeout")))
-    {
-        Err(Failure::Rows(code::UNREACHABLE))
-    } else {
-        Err(Failure::Rows(code::FAILED))
+    match exit::rows_code(&failed, rows.len()) {
+        None => Ok(()),
+        Some(code) => Err(Failure::Rows(code)),
     }
 }
 
@@ -130,21 +134,16 @@ fn ids(args: &BulkArgs) -> Result<Vec<String>, Failure> {
     Ok(ids)
 }
 
-fn row(id: String, result: Result<(Outcome, Option<String>), &Error>) -> Row {
+fn row(id: String, result: Result<(RowOutcome, Option<String>), &Error>) -> Row {
     Row {
         id,
-        result: result.map_err(exit::error_json),
+        result: result.map_err(ErrorRow::of),
     }
 }
 
 /// An id already in the wanted state, for `enable` and `disable`.
-fn already(id: &str, status: &TokenStatus) -> serde_json::Value {
-    serde_json::json!({
-        "kind": "invalid-transition",
-        "httpStatus": null,
-        "traceId": null,
-        "message": format!("API token {id} is already {status}"),
-    })
+fn already(id: &str, status: &TokenStatus) -> ErrorRow {
+    ErrorRow::already(id, status)
 }
 
 /// What each id would go through, from its current state; nothing is changed.
@@ -161,7 +160,7 @@ async fn dry_run(client: &Client, ids: &[String], kind: Kind, signals: &Signals)
                 result: Err(already(id, &t.status())),
             },
             Ok(t) if t.status() == kind.target() => {
-                row(id.clone(), Ok((Outcome::Unchanged, status(&t))))
+                row(id.clone(), Ok((RowOutcome::Unchanged, status(&t))))
             }
             Ok(t) if t.status().available_actions().is_empty() => {
                 let e = Error::UnexpectedState {
@@ -170,9 +169,9 @@ async fn dry_run(client: &Client, ids: &[String], kind: Kind, signals: &Signals)
                 };
                 row(id.clone(), Err(&e))
             }
-            Ok(t) => row(id.clone(), Ok((Outcome::WouldChange, status(&t)))),
+            Ok(t) => row(id.clone(), Ok((RowOutcome::WouldChange, status(&t)))),
             Err(Error::NotFound(_)) if kind == Kind::Delete => {
-                row(id.clone(), Ok((Outcome::Absent, None)))
+                row(id.clone(), Ok((RowOutcome::Absent, None)))
             }
             Err(e) => row(id.clone(), Err(&e)),
         };
@@ -191,14 +190,8 @@ async fn apply(
     concurrency: usize,
     cancel: &mpt::Cancel,
 ) -> Vec<Row> {
-    let bar = (std::io::stderr().is_terminal() && ids.len() > 1).then(|| {
-        let bar = indicatif::ProgressBar::new(ids.len() as u64);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-        );
-        bar
-    });
+    let bar = (std::io::stderr().is_terminal() && ids.len() > 1)
+        .then(|| output::progress_bar("{bar:40} {pos}/{len} {msg}", ids.len() as u64));
     let mut rows = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(CHUNK) {
         let chunk = chunk.iter().map(String::as_str);
@@ -209,8 +202,8 @@ async fn apply(
                 .into_iter()
                 .filter(|(_, r)| !matches!(r, Err(Error::Cancelled)))
                 .map(|(id, r)| match r {
-                    Ok(true) => row(id, Ok((Outcome::Deleted, Some("Deleted".into())))),
-                    Ok(false) => row(id, Ok((Outcome::Absent, None))),
+                    Ok(true) => row(id, Ok((RowOutcome::Deleted, Some("Deleted".into())))),
+                    Ok(false) => row(id, Ok((RowOutcome::Absent, None))),
                     Err(e) => row(id, Err(&e)),
                 })
                 .collect(),
@@ -226,14 +219,18 @@ async fn apply(
                     .map(|(id, r)| {
                         let status = |t: &mpt::Token| Some(t.status().to_string());
                         match r {
-                            Ok(Done::Unchanged(t)) if kind.strict() => Row {
+                            Ok(Outcome::Unchanged(t)) if kind.strict() => Row {
                                 result: Err(already(&id, &t.status())),
                                 id,
                             },
-                            Ok(Done::Changed(t)) => row(id, Ok((Outcome::Changed, status(&t)))),
-                            Ok(Done::Unchanged(t)) => row(id, Ok((Outcome::Unchanged, status(&t)))),
-                            Ok(Done::Unconfirmed(t)) => {
-                                row(id, Ok((Outcome::Unconfirmed, status(&t))))
+                            Ok(Outcome::Changed(t)) => {
+                                row(id, Ok((RowOutcome::Changed, status(&t))))
+                            }
+                            Ok(Outcome::Unchanged(t)) => {
+                                row(id, Ok((RowOutcome::Unchanged, status(&t))))
+                            }
+                            Ok(Outcome::Unconfirmed(t)) => {
+                                row(id, Ok((RowOutcome::Unconfirmed, status(&t))))
                             }
                             Err(e) => row(id, Err(&e)),
                         }

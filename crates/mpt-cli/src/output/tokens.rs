@@ -1,46 +1,18 @@
-//! How results are printed: a table by default, or JSON (`--output json`: one document) or JSON
-//! lines (`--output jsonl`). JSON field names are stable; timestamps are RFC 3339 in JSON and
-//! humanised in tables. A token's secret is never in these (only `create` and `rotate start`
-//! print one, on purpose).
+//! Tokens, counts, `whoami` and bulk rows, as tables or JSON.
 
 use chrono::{DateTime, Utc};
 use mpt::Token;
 use serde_json::{Value, json};
 
-pub use crate::cli::Format;
-
-/// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
-/// tools do; any other failure is an error.
-pub fn print(text: &str) -> Result<(), crate::exit::Failure> {
-    match write_stdout(text.as_bytes()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(crate::exit::Failure::Other(format!("stdout: {e}"))),
-    }
-}
-
-/// Writes a text holding a secret to stdout: unlike [`print`], a closed pipe is an error, since
-/// the secret would be lost.
-pub fn print_secret(text: &str) -> Result<(), String> {
-    write_stdout(text.as_bytes()).map_err(|e| match e.kind() {
-        std::io::ErrorKind::BrokenPipe => "stdout is closed".to_string(),
-        _ => format!("stdout: {e}"),
-    })
-}
-
-fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    out.write_all(bytes)?;
-    out.flush()
-}
+use super::{Format, ago, table};
+use crate::exit::ErrorRow;
 
 fn time(at: Option<DateTime<Utc>>) -> Value {
     at.map_or(Value::Null, |t| json!(t.to_rfc3339()))
 }
 
 /// A token as JSON: stable field names, never the secret.
-pub fn token_json(t: &Token) -> Value {
+fn token_json(t: &Token) -> Value {
     json!({
         "id": t.id(),
         "name": t.name(),
@@ -55,52 +27,6 @@ pub fn token_json(t: &Token) -> Value {
         "createdAt": time(t.created_at()),
         "updatedAt": time(t.updated_at()),
     })
-}
-
-/// `3d ago`, `in 5m`, `never`.
-pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
-    let Some(at) = at else {
-        return "never".into();
-    };
-    let secs = (now - at).num_seconds();
-    let (n, future) = (secs.unsigned_abs(), secs < 0);
-    let text = match n {
-        0..60 => format!("{n}s"),
-        60..3600 => format!("{}m", n / 60),
-        3600..86_400 => format!("{}h", n / 3600),
-        _ => format!("{}d", n / 86_400),
-    };
-    if future {
-        format!("in {text}")
-    } else {
-        format!("{text} ago")
-    }
-}
-
-/// Rows under a header, columns padded.
-pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<String>| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        out.trim_end().to_string() + "\n"
-    };
-    let mut out = line(header.iter().map(|h| h.to_string()).collect());
-    for row in rows {
-        out.push_str(&line(row.clone()));
-    }
-    out
 }
 
 /// Tokens as a table, a JSON array, or JSON lines.
@@ -178,7 +104,7 @@ pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
 
 /// What a bulk command did to one id (`outcome` in JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub enum RowOutcome {
     /// This run changed it.
     Changed,
     /// It already was in the wanted state.
@@ -193,16 +119,16 @@ pub enum Outcome {
     WouldChange,
 }
 
-impl Outcome {
+impl RowOutcome {
     /// The JSON word.
     pub fn as_str(self) -> &'static str {
         match self {
-            Outcome::Changed => "changed",
-            Outcome::Unchanged => "unchanged",
-            Outcome::Unconfirmed => "unconfirmed",
-            Outcome::Deleted => "deleted",
-            Outcome::Absent => "absent",
-            Outcome::WouldChange => "would-change",
+            RowOutcome::Changed => "changed",
+            RowOutcome::Unchanged => "unchanged",
+            RowOutcome::Unconfirmed => "unconfirmed",
+            RowOutcome::Deleted => "deleted",
+            RowOutcome::Absent => "absent",
+            RowOutcome::WouldChange => "would-change",
         }
     }
 }
@@ -212,8 +138,8 @@ impl Outcome {
 pub struct Row {
     /// The token id.
     pub id: String,
-    /// What happened and the token's status after it, or the error (see `exit::error_json`).
-    pub result: Result<(Outcome, Option<String>), Value>,
+    /// What happened and the token's status after it, or the error.
+    pub result: Result<(RowOutcome, Option<String>), ErrorRow>,
 }
 
 /// One row as JSON: `{"id", "ok", "outcome", "status", "error"}` (the README's schema).
@@ -227,7 +153,8 @@ pub fn row_json(row: &Row) -> Value {
             "id": id, "ok": true, "outcome": outcome.as_str(), "status": status, "error": null,
         }),
         Err(error) => json!({
-            "id": id, "ok": false, "outcome": null, "status": null, "error": error,
+            "id": id, "ok": false, "outcome": null, "status": null,
+            "error": serde_json::to_value(error).unwrap_or_default(),
         }),
     }
 }
@@ -254,10 +181,71 @@ pub fn rows(rows: &[Row], format: Format) -> String {
                 Err(e) => format!(
                     "{}  failed  {}: {}\n",
                     mpt::redact(&row.id),
-                    e["kind"].as_str().unwrap_or("error"),
-                    e["message"].as_str().unwrap_or("")
+                    e.kind,
+                    e.message
                 ),
             })
             .collect(),
+    }
+}
+
+/// A count: the number alone, or `{"count": n}`.
+pub fn count(n: u64, format: Format) -> String {
+    match format {
+        Format::Table => format!("{n}\n"),
+        _ => format!("{}\n", json!({ "count": n })),
+    }
+}
+
+/// What `whoami` found.
+pub struct Whoami {
+    /// The token id the secret names.
+    pub id: String,
+    /// Whether a call made with the secret was let in.
+    pub authenticates: bool,
+    /// Why it was not (the platform's refusal).
+    pub refused: Option<String>,
+    /// The token, if it could be read.
+    pub token: Option<Token>,
+}
+
+/// `whoami`'s answer: key/value lines, or a JSON object.
+pub fn whoami(found: &Whoami, format: Format) -> String {
+    let token = found.token.as_ref();
+    let value = json!({
+        "id": found.id,
+        "authenticates": found.authenticates,
+        "refused": found.refused.as_deref().map(crate::exit::redact),
+        "found": token.is_some(),
+        "status": token.map(|t| t.status().as_str().to_string()),
+        "name": token.and_then(|t| t.name().map(String::from)),
+        "accountId": token.and_then(|t| t.account_id().map(String::from)),
+        "lastAccessAt": token.and_then(|t| t.last_access_at()).map(|t| t.to_rfc3339()),
+    });
+    match format {
+        Format::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&value).unwrap_or_default()
+        ),
+        Format::Jsonl => format!("{value}\n"),
+        Format::Table => {
+            let field = |k: &str| match &value[k] {
+                Value::Null => "-".to_string(),
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            [
+                "id",
+                "authenticates",
+                "status",
+                "name",
+                "accountId",
+                "lastAccessAt",
+                "refused",
+            ]
+            .iter()
+            .map(|k| format!("{k:<14} {}\n", field(k)))
+            .collect()
+        }
     }
 }

@@ -1,0 +1,76 @@
+//! The commands, a file per group, each command's arguments a clap `Args` struct beside the
+//! code that runs it: `read` (list, count, get), `write` (create, update), `bulk` (delete,
+//! enable, disable, ensure-*), `whoami`, `rotate` (the rotation steps) and `policy` (plan,
+//! apply).
+
+mod bulk;
+mod policy;
+mod read;
+mod rotate;
+mod whoami;
+mod write;
+
+pub use bulk::{BulkArgs, Kind};
+pub use policy::{ApplyArgs, PlanArgs};
+pub use read::{CountArgs, GetArgs, ListArgs};
+pub use rotate::RotateCmd;
+pub use whoami::WhoamiArgs;
+pub use write::{CreateArgs, UpdateArgs};
+
+use mpt::Client;
+
+use crate::cli::{Format, TokensCmd};
+use crate::exit::Failure;
+use crate::signals::Signals;
+
+/// What a command runs with.
+pub struct Ctx<'a> {
+    /// The client, configured from flags, environment and profile (none without an API token).
+    pub client: Option<&'a Client>,
+    /// The platform's base URL, when one was set.
+    pub base_url: Option<&'a str>,
+    /// How to print results.
+    pub format: Format,
+    /// Interrupts.
+    pub signals: &'a Signals,
+}
+
+impl Ctx<'_> {
+    /// The client; without an API token, a usage error saying how to give one.
+    pub fn client(&self) -> Result<&Client, Failure> {
+        self.client.ok_or_else(|| {
+            Failure::Usage(
+                "no API token: set MPT_API_TOKEN, or `secret_command` in a profile of the config file"
+                    .into(),
+            )
+        })
+    }
+}
+
+/// A command: its arguments, run with the client.
+#[allow(async_fn_in_trait)]
+pub trait RunCommand {
+    /// Runs the command; what it prints goes through `output`.
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure>;
+}
+
+impl RunCommand for TokensCmd {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        match self {
+            TokensCmd::List(args) => args.run(ctx).await,
+            TokensCmd::Count(args) => args.run(ctx).await,
+            TokensCmd::Get(args) => args.run(ctx).await,
+            TokensCmd::Create(args) => args.run(ctx).await,
+            TokensCmd::Update(args) => args.run(ctx).await,
+            TokensCmd::Delete(args) => bulk::run(args, Kind::Delete, ctx).await,
+            TokensCmd::Enable(args) => bulk::run(args, Kind::Enable, ctx).await,
+            TokensCmd::Disable(args) => bulk::run(args, Kind::Disable, ctx).await,
+            TokensCmd::EnsureActive(args) => bulk::run(args, Kind::EnsureActive, ctx).await,
+            TokensCmd::EnsureDisabled(args) => bulk::run(args, Kind::EnsureDisabled, ctx).await,
+            TokensCmd::Whoami(args) => args.run(ctx).await,
+            TokensCmd::Rotate(step) => step.run(ctx).await,
+            TokensCmd::Plan(args) => args.run(ctx).await,
+            TokensCmd::Apply(args) => args.run(ctx).await,
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `mpt tokens plan --policy FILE`: the drift from a policy file, changing nothing; and
+//! `mpt tokens apply`: the policy carried out, a result line per action.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use clap::Args;
+use mpt::policy::{ApplyError, ApplyOptions, ApplyReport, Plan, Policy};
+
+use super::{Ctx, RunCommand};
+use crate::cli::Format;
+use crate::exit::{self, Failure, code};
+use crate::files;
+use crate::output;
+use crate::values::parse_age;
+
+/// `mpt tokens plan`.
+#[derive(Args)]
+pub struct PlanArgs {
+    /// The policy file (TOML).
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Also save the plan as JSON to this file (written atomically).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Exit 6 when anything differs from the policy (for a nightly drift check).
+    #[arg(long)]
+    exit_code: bool,
+    /// The apply's state directory, read (never written) to explain modules the platform
+    /// refused before [default: .mpt-state beside the policy file].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+/// `mpt tokens apply`.
+#[derive(Args)]
+pub struct ApplyArgs {
+    /// The policy file (TOML): the declared state, and where new secrets go.
+    #[arg(long, value_name = "FILE")]
+    policy: PathBuf,
+    /// Carry out this saved plan (`tokens plan --out`), refused when the accounts moved
+    /// since it was made; without it, a plan made now.
+    #[arg(long, value_name = "FILE")]
+    plan: Option<PathBuf>,
+    /// Where rotations and creates keep their state between steps, and secrets a sink
+    /// could not take (0600) [default: .mpt-state beside the policy file].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
+    /// otherwise).
+    #[arg(long)]
+    allow_destroy: bool,
+    /// How many tokens are worked on at once.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    concurrency: u16,
+    /// Retire a rotation's old token only once its lastAccessAt has not moved for this long.
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    quiet: Option<Duration>,
+    /// Give up waiting for quiet after this long (the rotation resumes next time).
+    #[arg(long, value_name = "AGE", default_value = "2h", value_parser = parse_age)]
+    max_wait: Duration,
+}
+
+/// Reads and checks a policy file; a bad one is a usage error naming the file, line and key.
+fn read(path: &Path) -> Result<Policy, Failure> {
+    let text = files::read_regular(path).map_err(Failure::Usage)?;
+    Policy::from_toml(&text, &path.display().to_string())
+        .map_err(|e| Failure::Usage(format!("policy: {e}")))
+}
+
+/// The state directory: `given`, else `.mpt-state` beside the policy file.
+fn state_dir_of(given: Option<&Path>, policy: &Path) -> PathBuf {
+    if let Some(given) = given {
+        return given.to_path_buf();
+    }
+    policy
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join(".mpt-state")
+}
+
+impl RunCommand for PlanArgs {
+    /// Plans, prints the actions (explained by the state directory's records), saves the plan
+    /// to `--out`; with `--exit-code`, exit 6 on drift.
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        // Checked before anything is sent.
+        let policy = read(&self.policy)?;
+        let plan = client.plan(&policy).await?;
+        if let Some(out) = &self.out {
+            // Saved as planned: an apply compares it with a plan it makes itself.
+            let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
+            files::replace(out, &json).map_err(Failure::Usage)?;
+        }
+        let mut shown = plan.clone();
+        shown.explain_refused(&state_dir_of(self.state_dir.as_deref(), &self.policy));
+        output::print(&output::plan(&shown, ctx.format))?;
+        if self.exit_code && plan.has_changes() {
+            return Err(Failure::Drift);
+        }
+        Ok(())
+    }
+}
+
+impl ApplyArgs {
+    /// The options: the state directory, the destroy and quiet settings, and a result line
+    /// printed (and the progress bar moved) as each action finishes; a failure to print is
+    /// kept in `printed`.
+    fn options(
+        &self,
+        format: Format,
+        bar: Option<indicatif::ProgressBar>,
+        printed: Arc<Mutex<Option<Failure>>>,
+    ) -> ApplyOptions {
+        let progress = bar.clone();
+        let options = ApplyOptions::new(state_dir_of(self.state_dir.as_deref(), &self.policy))
+            .allow_destroy(self.allow_destroy)
+            .concurrency(usize::from(self.concurrency))
+            .quiet(
+                self.quiet
+                    .map(|period| super::rotate::quiet(period, self.max_wait)),
+            )
+            .on_result(move |r| {
+                if let Some(line) = output::result_line(r, format) {
+                    let print = || output::print(&line);
+                    let done = match &progress {
+                        Some(bar) => bar.suspend(print),
+                        None => print(),
+                    };
+                    if let (Err(e), Ok(mut first)) = (done, printed.lock()) {
+                        first.get_or_insert(e);
+                    }
+                }
+                if let Some(bar) = &progress {
+                    if r.resumed {
+                        bar.inc_length(1);
+                    }
+                    bar.inc(1);
+                }
+            });
+        match bar {
+            Some(bar) => options.on_plan(move |plan| bar.inc_length(plan.actions.len() as u64)),
+            None => options,
+        }
+    }
+}
+
+impl RunCommand for ApplyArgs {
+    /// Applies the policy (a saved plan when `--plan`), printing each result as it is known.
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        // Checked before anything is sent.
+        let policy = read(&self.policy)?;
+        let saved: Option<Plan> = match &self.plan {
+            Some(path) => Some(files::read_json(
+                path,
+                "a plan saved by `mpt tokens plan --out`",
+            )?),
+            None => None,
+        };
+        // Its length is known once the plan is: resumed work adds to it as it is reported.
+        let bar = std::io::stderr()
+            .is_terminal()
+            .then(|| output::progress_bar("{bar:40} {pos}/{len} action(s)", 0));
+        let printed: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
+        let options = self.options(ctx.format, bar.clone(), printed.clone());
+        // A first interrupt stops sending (the work in flight fails and resumes next time);
+        // the results known so far are printed.
+        let _deferred = ctx.signals.defer();
+        let client = client.with_cancel(ctx.signals.cancel());
+        let report = client.apply(&policy, saved.as_ref(), &options).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        let report = report.map_err(failure_of)?;
+        if let Some(e) = printed.lock().ok().and_then(|mut e| e.take()) {
+            return Err(e);
+        }
+        print_summary(&report, ctx.format)?;
+        if let Some(signal) = ctx.signals.received() {
+            return Err(Failure::Interrupted(signal));
+        }
+        if report.failed() > 0 {
+            return Err(Failure::Rows(code::FAILED));
+        }
+        Ok(())
+    }
+}
+
+/// Why an apply did not run, as the CLI says it.
+fn failure_of(e: ApplyError) -> Failure {
+    match e {
+        ApplyError::Api(e) => Failure::Api(e),
+        ApplyError::StateDir(e) => Failure::Usage(format!("--state-dir: {e}")),
+        // A saved plan that is not an approval of what would be done now: bad input.
+        e @ (ApplyError::Stale { .. }
+        | ApplyError::OtherAccounts { .. }
+        | ApplyError::PlanTime { .. }) => Failure::Usage(format!("--plan: {e}")),
+        e => Failure::Other(e.to_string()),
+    }
+}
+
+/// The report whole (`json`), or its summary (on stderr for `jsonl`).
+fn print_summary(report: &ApplyReport, format: Format) -> Result<(), Failure> {
+    match format {
+        Format::Json => {
+            output::print(&(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"))
+        }
+        Format::Table => output::print(&format!("{}\n", report.summary())),
+        Format::Jsonl => {
+            exit::eprint(&format!("{}\n", report.summary()));
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! `mpt tokens rotate start|verify|retire|finish|status`: a zero-downtime rotation in steps,
+//! its plan kept in a state file (ids, phase and times; never a secret).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::{Args, Subcommand};
+use mpt::{Client, Quiet, RotationPhase, RotationPlan};
+
+use super::write::{SecretOut, hand_over};
+use super::{Ctx, RunCommand};
+use crate::exit::{self, Failure};
+use crate::files;
+use crate::output;
+use crate::values::parse_age;
+
+/// `mpt tokens rotate ...`.
+#[derive(Subcommand)]
+pub enum RotateCmd {
+    /// Make the replacement (the old token stays Active) and hand its secret over.
+    Start(StartArgs),
+    /// Check that the new secret authenticates (read from --secret-file, or MPT_NEW_API_TOKEN).
+    Verify(VerifyArgs),
+    /// Disable the old token, once the new secret is in use.
+    Retire(RetireArgs),
+    /// Delete the old token.
+    Finish(StateArg),
+    /// Show where the rotation is.
+    Status(StateArg),
+}
+
+impl RunCommand for RotateCmd {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        match self {
+            RotateCmd::Start(args) => args.run(ctx).await,
+            RotateCmd::Verify(args) => args.run(ctx).await,
+            RotateCmd::Retire(args) => args.run(ctx).await,
+            RotateCmd::Finish(args) => finish(args, ctx).await,
+            RotateCmd::Status(args) => status(args, ctx),
+        }
+    }
+}
+
+/// A step's state file.
+#[derive(Args)]
+pub struct StateArg {
+    /// The rotation's state file.
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+}
+
+/// `rotate start`.
+#[derive(Args)]
+pub struct StartArgs {
+    /// The token to replace (not needed to resume a saved plan).
+    id: Option<String>,
+    /// The rotation's state file (ids, phase, times; never a secret).
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+    #[command(flatten)]
+    out: SecretOut,
+}
+
+/// `rotate verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    /// The rotation's state file.
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+    /// The file holding the new secret.
+    #[arg(long, value_name = "FILE")]
+    secret_file: Option<PathBuf>,
+}
+
+/// `rotate retire`.
+#[derive(Args)]
+pub struct RetireArgs {
+    /// The rotation's state file.
+    #[arg(long, value_name = "FILE")]
+    state: PathBuf,
+    /// First wait until the old token's lastAccessAt has not moved for this long (e.g. 30m;
+    /// it moves when a session is refreshed, so choose more than that interval).
+    #[arg(long, value_name = "AGE", value_parser = parse_age)]
+    quiet: Option<Duration>,
+    /// Give up waiting after this long.
+    #[arg(long, value_name = "AGE", default_value = "2h", value_parser = parse_age)]
+    max_wait: Duration,
+}
+
+fn read_plan(path: &Path) -> Result<RotationPlan, Failure> {
+    files::read_json(path, "a rotation state file")
+}
+
+fn save_plan(path: &Path, plan: &RotationPlan) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
+    files::replace(path, &format!("{text}\n"))
+}
+
+/// How long a `--quiet` waits between reads of `lastAccessAt`, for a quiet `period`.
+pub fn quiet(period: Duration, max_wait: Duration) -> Quiet {
+    Quiet {
+        period,
+        poll: (period / 10).clamp(Duration::from_millis(10), Duration::from_secs(60)),
+        max_wait,
+    }
+}
+
+impl StartArgs {
+    /// The plan to start: the state file's, or a new one for the id, saved before anything is
+    /// made (a crash from here on resumes).
+    async fn plan(&self, client: &Client) -> Result<RotationPlan, Failure> {
+        match (self.state.exists(), &self.id) {
+            (true, _) => read_plan(&self.state),
+            (false, Some(id)) => {
+                let plan = client.plan_rotation(id.as_str()).await?;
+                save_plan(&self.state, &plan).map_err(Failure::Usage)?;
+                Ok(plan)
+            }
+            (false, None) => Err(Failure::Usage(
+                "rotate start needs the token id, or an existing --state file".into(),
+            )),
+        }
+    }
+}
+
+impl RunCommand for StartArgs {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        // The secret file is checked before anything is planned or made.
+        let file = self.out.prepare()?;
+        let mut plan = self.plan(client).await?;
+        let state = &self.state;
+        // From the create to the hand-over, a first interrupt waits for the step to end.
+        let _deferred = ctx.signals.defer();
+        // `start_saving` saves the plan (with the ids that already had this name) before it
+        // sends the create: a crash after the create resumes without a second replacement.
+        let Some(made) = plan.start_saving(client, |p| save_plan(state, p)).await? else {
+            exit::eprint(&format!(
+                "the rotation of {} was started already (phase {:?}); its secret was handed over then\n",
+                plan.old_id, plan.phase
+            ));
+            return output::print(&output::rotation(&plan, ctx.format));
+        };
+        exit::remember(made.secret.expose_secret());
+        // The plan says `created` only once the secret was handed over: until then, starting
+        // again adopts the replacement and hands its secret over again.
+        let warning = hand_over(&made.token, &made.secret, file, ctx.format).map_err(|why| {
+            Failure::Other(format!(
+                "{why}; the state file still says `planned`: run `mpt tokens rotate start --state {}` again to hand it over",
+                state.display()
+            ))
+        })?;
+        save_plan(state, &plan).map_err(|e| {
+            Failure::Other(format!(
+                "the replacement {} was made and its secret handed over, but the state file could not be updated ({e}); starting again finds the same replacement",
+                made.token.id()
+            ))
+        })?;
+        if let Some(warning) = warning {
+            return Err(Failure::Other(warning));
+        }
+        match ctx.signals.received() {
+            Some(code) => Err(Failure::Interrupted(code)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RunCommand for VerifyArgs {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        let mut plan = read_plan(&self.state)?;
+        let secret = match self.secret_file {
+            Some(file) => files::read_secret(Some(&file), "the new secret")?,
+            None => {
+                let secret = std::env::var("MPT_NEW_API_TOKEN").map_err(|_| {
+                    Failure::Usage(
+                        "the new secret: give --secret-file, or set MPT_NEW_API_TOKEN".into(),
+                    )
+                })?;
+                exit::remember(&secret);
+                mpt::TokenSecret::new(secret.trim())
+            }
+        };
+        plan.verify(client, &secret).await?;
+        save_plan(&self.state, &plan).map_err(Failure::Other)?;
+        output::print(&output::rotation(&plan, ctx.format))
+    }
+}
+
+impl RunCommand for RetireArgs {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        let mut plan = read_plan(&self.state)?;
+        let wait = self.quiet.map(|period| quiet(period, self.max_wait));
+        plan.retire(client, wait).await?;
+        save_plan(&self.state, &plan).map_err(Failure::Other)?;
+        output::print(&output::rotation(&plan, ctx.format))
+    }
+}
+
+async fn finish(args: StateArg, ctx: &Ctx<'_>) -> Result<(), Failure> {
+    let client = ctx.client()?;
+    let mut plan = read_plan(&args.state)?;
+    plan.finish(client).await?;
+    save_plan(&args.state, &plan).map_err(Failure::Other)?;
+    output::print(&output::rotation(&plan, ctx.format))
+}
+
+fn status(args: StateArg, ctx: &Ctx<'_>) -> Result<(), Failure> {
+    // Like every command but `whoami`, it is run with an API token.
+    ctx.client()?;
+    let plan = read_plan(&args.state)?;
+    if plan.phase == RotationPhase::Finished {
+        exit::eprint("the rotation is finished\n");
+    }
+    output::print(&output::rotation(&plan, ctx.format))
+}

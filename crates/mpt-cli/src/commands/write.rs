@@ -1,0 +1,157 @@
+//! `mpt tokens create` and `update`, and handing a new secret over (to a file, else stdout).
+
+use std::path::PathBuf;
+
+use clap::Args;
+use mpt::{NewToken, TokenSecret, TokenUpdate};
+use serde_json::Value;
+
+use super::{Ctx, RunCommand};
+use crate::cli::Format;
+use crate::exit::{self, Failure};
+use crate::files::SecretFile;
+use crate::output;
+
+/// Where a new secret goes.
+#[derive(Args)]
+pub struct SecretOut {
+    /// Write the secret to this new file (mode 0600) instead of stdout. An existing file is
+    /// refused unless --force; the path is checked before anything is made.
+    #[arg(long, value_name = "FILE")]
+    pub secret_file: Option<PathBuf>,
+    /// Replace an existing --secret-file.
+    #[arg(long, requires = "secret_file")]
+    pub force: bool,
+}
+
+impl SecretOut {
+    /// The secret file of `--secret-file`, checked and made ready before anything is made.
+    pub fn prepare(&self) -> Result<Option<SecretFile>, Failure> {
+        self.secret_file
+            .as_deref()
+            .map(|path| SecretFile::prepare(path, self.force))
+            .transpose()
+            .map_err(Failure::Usage)
+    }
+}
+
+/// `mpt tokens create`.
+#[derive(Args)]
+pub struct CreateArgs {
+    /// The account it belongs to.
+    #[arg(long, value_name = "ACC-ID")]
+    account: String,
+    /// Its name.
+    #[arg(long)]
+    name: String,
+    /// A module it may use (repeat for more).
+    #[arg(long = "module", value_name = "MOD-ID", required = true)]
+    modules: Vec<String>,
+    /// A description.
+    #[arg(long)]
+    description: Option<String>,
+    #[command(flatten)]
+    out: SecretOut,
+}
+
+impl RunCommand for CreateArgs {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let mut new = NewToken::new(self.account, self.name).modules(self.modules);
+        if let Some(d) = self.description {
+            new = new.description(d);
+        }
+        let client = ctx.client()?;
+        let file = self.out.prepare()?;
+        let created = client.create(&new).await?;
+        exit::remember(created.secret.expose_secret());
+        match hand_over(&created.token, &created.secret, file, ctx.format) {
+            Ok(None) => Ok(()),
+            Ok(Some(warning)) | Err(warning) => Err(Failure::Other(warning)),
+        }
+    }
+}
+
+/// Hands a new secret over: into the prepared file, else on stdout. `Ok(None)`: done as asked;
+/// `Ok(Some(why))`: the file could not be written after all, so the secret went to stdout
+/// instead (`why` names the token); `Err(why)`: stdout could not take it either.
+pub fn hand_over(
+    token: &mpt::Token,
+    secret: &TokenSecret,
+    file: Option<SecretFile>,
+    format: Format,
+) -> Result<Option<String>, String> {
+    let on_stdout = || {
+        let shown = Value::String(secret.expose_secret().to_string());
+        output::print_secret(&output::token(token, format, &[("secret", shown)])).map_err(|e| {
+            format!(
+                "the secret of the new token {} could not be handed over ({e}); it can be read again only with a read that asks for the secret",
+                token.id()
+            )
+        })
+    };
+    let Some(file) = file else {
+        return on_stdout().map(|()| None);
+    };
+    let path = file.path().to_path_buf();
+    match file.commit(secret.expose_secret()) {
+        Ok(()) => {
+            let shown = Value::String(path.display().to_string());
+            // The secret is in its file; the summary on stdout may be cut by a closed pipe.
+            let _ = output::print(&output::token(token, format, &[("secretFile", shown)]));
+            Ok(None)
+        }
+        Err(why) => {
+            on_stdout()?;
+            Ok(Some(format!(
+                "could not write the secret file ({why}); the secret of the new token {} was printed on stdout instead",
+                token.id()
+            )))
+        }
+    }
+}
+
+/// `mpt tokens update`.
+#[derive(Args)]
+pub struct UpdateArgs {
+    /// The token id.
+    id: String,
+    /// A new name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A new description.
+    #[arg(long, conflicts_with = "clear_description")]
+    description: Option<String>,
+    /// Remove the description.
+    #[arg(long)]
+    clear_description: bool,
+    /// Replace the modules (repeat for more).
+    #[arg(long = "module", value_name = "MOD-ID")]
+    modules: Vec<String>,
+}
+
+impl RunCommand for UpdateArgs {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        let client = ctx.client()?;
+        let mut update = TokenUpdate::new();
+        if let Some(name) = self.name {
+            update = update.name(name);
+        }
+        if let Some(d) = self.description {
+            update = update.description(d);
+        }
+        if self.clear_description {
+            update = update.clear_description();
+        }
+        if !self.modules.is_empty() {
+            update = update.modules(self.modules);
+        }
+        if update.is_empty() {
+            return Err(Failure::Usage(
+                "nothing to change: give --name, --description, --clear-description or --module"
+                    .into(),
+            ));
+        }
+        let token = client.update(self.id.as_str(), update).await?;
+        output::print(&output::token(&token, ctx.format, &[]))
+    }
+}

@@ -1,0 +1,95 @@
+//! How results are printed: a table by default, or JSON (`--output json`: one document) or JSON
+//! lines (`--output jsonl`). JSON field names are stable; timestamps are RFC 3339 in JSON and
+//! humanised in tables. A token's secret is never in these (only `create` and `rotate start`
+//! print one, on purpose). Every command prints through here: tokens and bulk rows in
+//! `tokens`, plans, apply results and rotations in `policy`.
+
+mod policy;
+mod tokens;
+
+use chrono::{DateTime, Utc};
+
+pub use crate::cli::Format;
+pub use policy::{plan, result_line, rotation};
+pub use tokens::{Row, RowOutcome, Whoami, count, rows, token, tokens, whoami};
+/// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
+/// tools do; any other failure is an error.
+pub fn print(text: &str) -> Result<(), crate::exit::Failure> {
+    match write_stdout(text.as_bytes()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(crate::exit::Failure::Other(format!("stdout: {e}"))),
+    }
+}
+
+/// Writes a text holding a secret to stdout: unlike [`print`], a closed pipe is an error, since
+/// the secret would be lost.
+pub fn print_secret(text: &str) -> Result<(), String> {
+    write_stdout(text.as_bytes()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::BrokenPipe => "stdout is closed".to_string(),
+        _ => format!("stdout: {e}"),
+    })
+}
+
+fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)?;
+    out.flush()
+}
+
+/// `3d ago`, `in 5m`, `never`.
+pub fn ago(at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> String {
+    let Some(at) = at else {
+        return "never".into();
+    };
+    let secs = (now - at).num_seconds();
+    let (n, future) = (secs.unsigned_abs(), secs < 0);
+    let text = match n {
+        0..60 => format!("{n}s"),
+        60..3600 => format!("{}m", n / 60),
+        3600..86_400 => format!("{}h", n / 3600),
+        _ => format!("{}d", n / 86_400),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+/// Rows under a header, columns padded.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<String>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
+            if i + 1 == cells.len() {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.iter().map(|h| h.to_string()).collect());
+    for row in rows {
+        out.push_str(&line(row.clone()));
+    }
+    out
+}
+
+/// A progress bar on stderr with this template and length.
+pub fn progress_bar(template: &str, len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(template)
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar
+}
