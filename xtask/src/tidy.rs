@@ -7,6 +7,8 @@
 //!   `a`, or longer), nor between the files of one module directory (`use super::…`);
 //! * no hand-written source file over [`MAX_LINES`] lines, except those [`LONG_FILES`] names
 //!   with the reason (test and bench files are listed, not refused);
+//! * no hand-written function over [`MAX_FN_LINES`] lines outside tests (a long function is
+//!   split into steps whose names say what each does);
 //! * the facade (`crates/mpt/src`) holds no operation id or path of the merged spec as a string
 //!   literal: what it needs of an operation comes from the generated client, so a renamed
 //!   operation reaches it with `cargo xtask regen`.
@@ -19,6 +21,9 @@ use crate::error::{Error, Result};
 
 /// The longest hand-written source file, in lines.
 pub const MAX_LINES: usize = 500;
+
+/// The longest hand-written function outside tests, in lines.
+pub const MAX_FN_LINES: usize = 100;
 
 /// Source files allowed over [`MAX_LINES`], each with the reason.
 pub const LONG_FILES: &[(&str, &str)] = &[(
@@ -48,6 +53,9 @@ pub fn run(root: &Path) -> Result<ExitCode> {
     let mut notes = Vec::new();
     long_files(root, &crates, &mut problems, &mut notes);
     facade_names_no_operation(root, &mut problems);
+    for dir in &crates {
+        long_functions(root, &dir.join("src"), &mut problems);
+    }
     for note in &notes {
         println!("note: {note}");
     }
@@ -99,6 +107,82 @@ fn gitignore(root: &Path, problems: &mut Vec<String>) {
             problems.push(format!(".gitignore: add `{line}` (for {what})"));
         }
     }
+}
+
+/// Functions of `src` (hand-written, outside `#[cfg(test)]` modules) longer than
+/// [`MAX_FN_LINES`], read from rustfmt's layout: a line opening a `fn` at some indentation,
+/// to the first line after it that is a closing brace at that indentation.
+fn long_functions(root: &Path, src: &Path, problems: &mut Vec<String>) {
+    for file in rust_files(src) {
+        let shown = relative(root, &file);
+        if LONG_FILES.iter().any(|(path, _)| *path == shown) {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(&file) else {
+            continue;
+        };
+        for (name, line, length) in function_lengths(&text) {
+            if length > MAX_FN_LINES {
+                problems.push(format!(
+                    "{shown}:{line}: fn {name} is {length} lines, over {MAX_FN_LINES}: split it into steps whose names say what each does"
+                ));
+            }
+        }
+    }
+}
+
+/// Each function's name, first line and length in `text` (rustfmt's layout), up to a
+/// `#[cfg(test)]` line.
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.trim() == "#[cfg(test)]")
+        .unwrap_or(lines.len());
+    let mut out = Vec::new();
+    for (i, line) in lines[..end].iter().enumerate() {
+        let trimmed = line.trim_start();
+        let indent = line.len() - trimmed.len();
+        let Some(at) = trimmed.find("fn ") else {
+            continue;
+        };
+        let head = &trimmed[..at];
+        let words_ok = head.split_whitespace().all(|w| {
+            [
+                "pub",
+                "pub(crate)",
+                "pub(super)",
+                "async",
+                "const",
+                "unsafe",
+            ]
+            .contains(&w)
+                || w.starts_with("pub(")
+                || w.starts_with("extern")
+        });
+        if !words_ok || trimmed.starts_with("//") {
+            continue;
+        }
+        let name: String = trimmed[at + 3..]
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            continue;
+        }
+        let close = format!("{}}}", " ".repeat(indent));
+        // A declaration without a body (a trait's) ends at its `;`.
+        let Some(last) = lines[i..end].iter().position(|l| {
+            *l == close
+                || (l.trim_end().ends_with(';')
+                    && !l.contains('{')
+                    && l.len() - l.trim_start().len() == indent)
+        }) else {
+            continue;
+        };
+        out.push((name, i + 1, last + 1));
+    }
+    out
 }
 
 /// The facade's sources hold no `"operation_id"` or `"/path"` literal of the merged spec.
@@ -331,6 +415,19 @@ fn long_files(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn function_lengths_follow_rustfmt_layout() {
+        let text = "pub fn a() {\n    x();\n}\n\nimpl T {\n    pub(crate) async fn b(\n        y: u8,\n    ) -> u8 {\n        y\n    }\n    fn c();\n}\n#[cfg(test)]\nfn d() {\n}\n";
+        assert_eq!(
+            function_lengths(text),
+            vec![
+                ("a".to_string(), 1, 3),
+                ("b".to_string(), 6, 5),
+                ("c".to_string(), 11, 1)
+            ]
+        );
+    }
 
     #[test]
     fn imports_name_crate_and_sibling_modules_outside_comments() {

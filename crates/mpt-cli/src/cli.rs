@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::commands::{
-    ApplyArgs, BulkArgs, CountArgs, CreateArgs, GetArgs, ListArgs, PlanArgs, RotateCmd, UpdateArgs,
-    WhoamiArgs,
+    ApplyArgs, BulkArgs, CountArgs, CreateArgs, Ctx, GetArgs, Kind, ListArgs, PlanArgs, RotateCmd,
+    RunCommand, UpdateArgs, WhoamiArgs,
 };
+use crate::exit::Failure;
+use crate::output::Format;
 use crate::values::parse_noop;
 
 /// `--help`'s closing text: examples, exit codes and where settings come from.
@@ -142,13 +144,27 @@ pub enum TokensCmd {
     Apply(ApplyArgs),
 }
 
-/// `--output`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// A readable table.
-    Table,
-    /// One JSON document.
-    Json,
-    /// One JSON document per line.
-    Jsonl,
+impl RunCommand for TokensCmd {
+    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
+        match self {
+            TokensCmd::List(args) => args.run(ctx).await,
+            TokensCmd::Count(args) => args.run(ctx).await,
+            TokensCmd::Get(args) => args.run(ctx).await,
+            TokensCmd::Create(args) => args.run(ctx).await,
+            TokensCmd::Update(args) => args.run(ctx).await,
+            TokensCmd::Delete(args) => crate::commands::bulk::run(args, Kind::Delete, ctx).await,
+            TokensCmd::Enable(args) => crate::commands::bulk::run(args, Kind::Enable, ctx).await,
+            TokensCmd::Disable(args) => crate::commands::bulk::run(args, Kind::Disable, ctx).await,
+            TokensCmd::EnsureActive(args) => {
+                crate::commands::bulk::run(args, Kind::EnsureActive, ctx).await
+            }
+            TokensCmd::EnsureDisabled(args) => {
+                crate::commands::bulk::run(args, Kind::EnsureDisabled, ctx).await
+            }
+            TokensCmd::Whoami(args) => args.run(ctx).await,
+            TokensCmd::Rotate(step) => step.run(ctx).await,
+            TokensCmd::Plan(args) => args.run(ctx).await,
+            TokensCmd::Apply(args) => args.run(ctx).await,
+        }
+    }
 }

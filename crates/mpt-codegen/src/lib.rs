@@ -12,7 +12,7 @@
 //!   without an optional step);
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
 //! * [`import`]: extracting a fragment from a published docs page;
-//! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its rooms:
+//! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its modules:
 //!   `model` the data, `walk` operations and parameters, `bodies` request bodies, media types and
 //!   responses, `schema` and `constraints` the schema rules, `security`, `flat` the flattened
 //!   schema, `render` the text, JSON and Markdown reports);

@@ -60,12 +60,6 @@ impl MockServerBuilder {
         self
     }
 
-    /// The former name of [`MockServerBuilder::noop_transitions`].
-    #[deprecated(since = "0.2.0", note = "renamed `noop_transitions`")]
-    pub fn noop_transition(self, noop: NoopTransitions) -> Self {
-        self.noop_transitions(noop)
-    }
-
     /// Adds an account (id, display name, and type: `Client`, `Vendor` or `Operations`) with
     /// every known module enabled, beside the three seeded ones.
     pub fn account(

@@ -37,7 +37,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Its rooms: the handle here, `builder` (settings before it starts), `seed` (what tests seed and
+//! Its modules: the handle here, `builder` (settings before it starts), `seed` (what tests seed and
 //! what it records), `store` (tokens, accounts, the lifecycle and who sees what, free of HTTP),
 //! `rql` (`filter`: the RQL parser and evaluator; paging, order, select), `faults`, `problem`
 //! (problem details), and `http/` (routes and the accept loop, `auth`, `handlers`, `validate`,
@@ -70,8 +70,7 @@ pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECOR
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use scripted::{Scripted, ScriptedServer};
 pub use seed::{RecordedRequest, SeedToken, Seeded};
-#[allow(deprecated)]
-pub use store::{NoopTransition, NoopTransitions};
+pub use store::NoopTransitions;
 
 use crate::faults::FaultState;
 use crate::http::{Shared, lock};
@@ -255,12 +254,6 @@ impl MockServer {
     /// Sets what enabling an Active token (disabling a Disabled one) answers.
     pub fn set_noop_transitions(&self, noop: NoopTransitions) {
         *lock(&self.shared.noop) = noop;
-    }
-
-    /// The former name of [`MockServer::set_noop_transitions`].
-    #[deprecated(since = "0.2.0", note = "renamed `set_noop_transitions`")]
-    pub fn set_noop_transition(&self, noop: NoopTransitions) {
-        self.set_noop_transitions(noop);
     }
 
     /// Requests seen for one operation (faulted ones included).

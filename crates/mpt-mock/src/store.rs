@@ -167,20 +167,6 @@ pub enum NoopTransitions {
     Accepted,
 }
 
-/// The former name of [`NoopTransitions`].
-#[deprecated(since = "0.2.0", note = "renamed `NoopTransitions` (as in the facade)")]
-pub type NoopTransition = NoopTransitions;
-
-#[allow(non_upper_case_globals)]
-impl NoopTransitions {
-    /// The former name of [`NoopTransitions::Refused`].
-    #[deprecated(since = "0.2.0", note = "renamed `NoopTransitions::Refused`")]
-    pub const Reject: NoopTransitions = NoopTransitions::Refused;
-    /// The former name of [`NoopTransitions::Accepted`].
-    #[deprecated(since = "0.2.0", note = "renamed `NoopTransitions::Accepted`")]
-    pub const Accept: NoopTransitions = NoopTransitions::Accepted;
-}
-
 /// The enable/disable actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Switch {

@@ -39,32 +39,6 @@ impl Client {
         self.ensure_many(tokens, concurrency, Switch::Disable).await
     }
 
-    /// [`Client::ensure_active_many`] under its former name.
-    #[deprecated(
-        since = "0.2.0",
-        note = "renamed `ensure_active_many`: it runs `ensure_active`"
-    )]
-    pub async fn enable_many<I: IntoIterator<Item = S>, S: TokenRef>(
-        &self,
-        tokens: I,
-        concurrency: usize,
-    ) -> BulkReport<Outcome> {
-        self.ensure_active_many(tokens, concurrency).await
-    }
-
-    /// [`Client::ensure_disabled_many`] under its former name.
-    #[deprecated(
-        since = "0.2.0",
-        note = "renamed `ensure_disabled_many`: it runs `ensure_disabled`"
-    )]
-    pub async fn disable_many<I: IntoIterator<Item = S>, S: TokenRef>(
-        &self,
-        tokens: I,
-        concurrency: usize,
-    ) -> BulkReport<Outcome> {
-        self.ensure_disabled_many(tokens, concurrency).await
-    }
-
     async fn ensure_many<I: IntoIterator<Item = S>, S: TokenRef>(
         &self,
         tokens: I,

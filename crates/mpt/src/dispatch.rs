@@ -27,7 +27,7 @@ impl Client {
     /// Runs one generated request future under `call`, and maps its error; the answer comes back
     /// boxed. The future comes boxed too: it is large, and every move of an unstarted future
     /// copies all of it.
-    pub(crate) async fn call<T, F>(
+    pub(crate) async fn send<T, F>(
         &self,
         call: CallState,
         send: Pin<Box<F>>,
@@ -35,12 +35,12 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        self.call_tracked(call, send).await.0
+        self.send_noting_landed(call, send).await.0
     }
 
     /// [`Client::call`], also telling whether an earlier attempt may have reached the server
     /// (so that an error of the last attempt may hide work the call did).
-    pub(crate) async fn call_tracked<T, F>(
+    pub(crate) async fn send_noting_landed<T, F>(
         &self,
         call: CallState,
         send: Pin<Box<F>>,
@@ -48,13 +48,13 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        let (result, trail) = self.call_traced(call, send).await;
+        let (result, trail) = self.send_with_trail(call, send).await;
         (result, trail.landed)
     }
 
     /// [`Client::call`], also telling what the call state saw: whether an earlier attempt may
     /// have reached the server, and the answer's `Date` when the state asked for it.
-    pub(crate) async fn call_traced<T, F>(
+    pub(crate) async fn send_with_trail<T, F>(
         &self,
         call: CallState,
         send: Pin<Box<F>>,

@@ -5,10 +5,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
-use crate::plan::{RotationPhase, RotationPlan};
 use crate::problem::Problem;
 use crate::redact::Redactor;
 use crate::retry::{Ending, Resend, decide, retry_after};
+use crate::rotation_plan::{RotationPhase, RotationPlan};
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token};
 

@@ -60,10 +60,10 @@
 //!   `Client::plan` shows the drift from it and `Client::apply` carries it out (resumable
 //!   creates and rotations, secret sinks, evidence-based results).
 //!
-//! The code has one room per job: `client` (configuration), `hooks` (the hook layer) with
+//! The code has one module per job: `client` (configuration), `hooks` (the hook layer) with
 //! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
 //! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
-//! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `plan` (its saved state), and the types:
+//! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `rotation_plan` (its saved state), `name_match` (names RQL cannot quote, matched on the client), and the types:
 //! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
 //! engine every text goes through); `policy` (feature) holds the policy, the plan, the apply,
 //! the secret sinks and the state directory, each in its own file.
@@ -81,7 +81,6 @@ mod list;
 mod name_match;
 mod ops;
 mod outcome;
-mod plan;
 #[cfg(feature = "policy")]
 pub mod policy;
 mod problem;
@@ -89,6 +88,7 @@ mod redact;
 mod request;
 mod retry;
 mod rotation;
+mod rotation_plan;
 mod status;
 mod token;
 
@@ -103,11 +103,11 @@ pub use list::{ListRequest, MAX_PAGE_SIZE, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};
-pub use plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 pub use problem::Problem;
 pub use redact::redact;
 pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
 pub use retry::RetryPolicy;
+pub use rotation_plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 pub use status::{Action, TokenStatus};
 
 /// What the public API exposes from other crates, so that no second dependency (with a matching

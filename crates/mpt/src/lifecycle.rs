@@ -61,12 +61,12 @@ impl Client {
         let (result, earlier) = match switch {
             Switch::Enable => {
                 let send = api.enable_api_token().id(id).send();
-                self.call_tracked(CallState::token(id), Box::pin(send))
+                self.send_noting_landed(CallState::token(id), Box::pin(send))
                     .await
             }
             Switch::Disable => {
                 let send = api.disable_api_token().id(id).send();
-                self.call_tracked(CallState::token(id), Box::pin(send))
+                self.send_noting_landed(CallState::token(id), Box::pin(send))
                     .await
             }
         };

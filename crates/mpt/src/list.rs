@@ -161,7 +161,7 @@ impl ListRequest {
         let call = CallState::list(rql).dated(dated.is_some());
         let (page, trail) = self
             .client
-            .call_traced(call, Box::pin(request.send()))
+            .send_with_trail(call, Box::pin(request.send()))
             .await;
         if let (Some(into), Some(date)) = (dated, trail.date)
             && let Ok(mut slot) = into.lock()

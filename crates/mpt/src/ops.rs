@@ -118,7 +118,7 @@ impl Client {
             }
             Select::All => CallState::token(id),
         };
-        let token = Token::from_boxed(self.call(call, Box::pin(request.send())).await?);
+        let token = Token::from_boxed(self.send(call, Box::pin(request.send())).await?);
         Ok(if wants_secret {
             if let Some(secret) = token.secret() {
                 self.layer().redactor.remember(secret.expose_secret());
@@ -153,7 +153,7 @@ impl Client {
         before: &[String],
     ) -> Result<CreatedToken, Error> {
         let send = self.api().create_api_token().body(new.to_body()?).send();
-        let mut raw = match self.call(CallState::not_idempotent(), Box::pin(send)).await {
+        let mut raw = match self.send(CallState::not_idempotent(), Box::pin(send)).await {
             Ok(raw) => raw,
             Err(e) if e.may_have_reached_server() => {
                 return Err(self.unconfirmed_create(new, before, e).await);
@@ -279,7 +279,7 @@ impl Client {
             .body(update.to_delta()?)
             .send();
         Ok(Token::from_boxed(
-            self.call(CallState::token(id), Box::pin(send)).await?,
+            self.send(CallState::token(id), Box::pin(send)).await?,
         ))
     }
 
@@ -294,7 +294,7 @@ impl Client {
         check_id(id)?;
         let send = self.api().delete_api_token().id(id).send();
         match self
-            .call_tracked(CallState::token(id), Box::pin(send))
+            .send_noting_landed(CallState::token(id), Box::pin(send))
             .await
         {
             (Err(Error::NotFound(_)), true) => Ok(()),

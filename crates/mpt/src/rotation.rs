@@ -18,8 +18,8 @@ use mpt_api::TokenSecret;
 
 use crate::client::Client;
 use crate::error::Error;
-use crate::plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 use crate::request::NewToken;
+use crate::rotation_plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 use crate::status::TokenStatus;
 use crate::token::{CreatedToken, Token, TokenRef};
 

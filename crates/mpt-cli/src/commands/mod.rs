@@ -3,7 +3,7 @@
 //! enable, disable, ensure-*), `whoami`, `rotate` (the rotation steps) and `policy` (plan,
 //! apply).
 
-mod bulk;
+pub mod bulk;
 mod policy;
 mod read;
 mod rotate;
@@ -19,8 +19,8 @@ pub use write::{CreateArgs, UpdateArgs};
 
 use mpt::Client;
 
-use crate::cli::{Format, TokensCmd};
 use crate::exit::Failure;
+use crate::output::Format;
 use crate::signals::Signals;
 
 /// What a command runs with.
@@ -52,25 +52,4 @@ impl Ctx<'_> {
 pub trait RunCommand {
     /// Runs the command; what it prints goes through `output`.
     async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure>;
-}
-
-impl RunCommand for TokensCmd {
-    async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
-        match self {
-            TokensCmd::List(args) => args.run(ctx).await,
-            TokensCmd::Count(args) => args.run(ctx).await,
-            TokensCmd::Get(args) => args.run(ctx).await,
-            TokensCmd::Create(args) => args.run(ctx).await,
-            TokensCmd::Update(args) => args.run(ctx).await,
-            TokensCmd::Delete(args) => bulk::run(args, Kind::Delete, ctx).await,
-            TokensCmd::Enable(args) => bulk::run(args, Kind::Enable, ctx).await,
-            TokensCmd::Disable(args) => bulk::run(args, Kind::Disable, ctx).await,
-            TokensCmd::EnsureActive(args) => bulk::run(args, Kind::EnsureActive, ctx).await,
-            TokensCmd::EnsureDisabled(args) => bulk::run(args, Kind::EnsureDisabled, ctx).await,
-            TokensCmd::Whoami(args) => args.run(ctx).await,
-            TokensCmd::Rotate(step) => step.run(ctx).await,
-            TokensCmd::Plan(args) => args.run(ctx).await,
-            TokensCmd::Apply(args) => args.run(ctx).await,
-        }
-    }
 }

@@ -10,10 +10,10 @@ use clap::Args;
 use mpt::policy::{ApplyError, ApplyOptions, ApplyReport, Plan, Policy};
 
 use super::{Ctx, RunCommand};
-use crate::cli::Format;
 use crate::exit::{self, Failure, code};
 use crate::files;
 use crate::output;
+use crate::output::Format;
 use crate::values::parse_age;
 
 /// `mpt tokens plan`.

@@ -7,10 +7,10 @@ use mpt::{NewToken, TokenSecret, TokenUpdate};
 use serde_json::Value;
 
 use super::{Ctx, RunCommand};
-use crate::cli::Format;
 use crate::exit::{self, Failure};
 use crate::files::SecretFile;
 use crate::output;
+use crate::output::Format;
 
 /// Where a new secret goes.
 #[derive(Args)]

@@ -9,7 +9,6 @@ mod tokens;
 
 use chrono::{DateTime, Utc};
 
-pub use crate::cli::Format;
 pub use policy::{plan, result_line, rotation};
 pub use tokens::{Row, RowOutcome, Whoami, count, rows, token, tokens, whoami};
 /// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
@@ -92,4 +91,15 @@ pub fn progress_bar(template: &str, len: u64) -> indicatif::ProgressBar {
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     bar
+}
+
+/// `--output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+    /// One JSON document per line.
+    Jsonl,
 }

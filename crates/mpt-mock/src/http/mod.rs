@@ -1,4 +1,4 @@
-//! The HTTP face of the mock, one room per job: this file has the routes, the accept loop (a
+//! The HTTP face of the mock, one module per job: this file has the routes, the accept loop (a
 //! handler can drop its own connection) and the run of every request (count, fault, auth, work,
 //! answer); `auth.rs` who is calling, `handlers.rs` the seven operations, `validate.rs` the body
 //! checks, `render.rs` how a token is written, `record.rs` the request record, `limits.rs` the

@@ -6,7 +6,7 @@
 //! `null()` for a missing value, `in(field,(a,b))` or `in(field,a,b)`; `*` as the `like` wildcard.
 //! Several expressions in one query string are and-ed.
 //!
-//! Its rooms: `filter` (the RQL parser and evaluator) and, here, the query string: paging,
+//! Its modules: `filter` (the RQL parser and evaluator) and, here, the query string: paging,
 //! `order` and `select`.
 
 mod filter;

@@ -16,7 +16,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use super::files;
-use super::plan::{ActionKind, FieldChange, Plan};
 
 /// How many times, and how far apart, the state directory's lock is tried.
 const LOCK_TRIES: u32 = 20;
@@ -239,7 +238,7 @@ fn refused_path(root: &Path, token_id: &str) -> PathBuf {
     root.join("refused").join(format!("{name}.json"))
 }
 
-fn refused(root: &Path, token_id: &str) -> Option<Refused> {
+pub(crate) fn refused(root: &Path, token_id: &str) -> Option<Refused> {
     StateDir::load(&refused_path(root, token_id)).ok()
 }
 
@@ -259,47 +258,4 @@ impl Refused {
             refused_path(root, &self.token_id).display()
         )
     }
-}
-
-impl Plan {
-    /// Adds to each update's reason the modules an earlier apply (with state directory
-    /// `state_dir`) found the platform refusing for that token, which applies do not send
-    /// again. Reads only; a missing directory adds nothing.
-    pub fn explain_refused(&mut self, state_dir: &Path) {
-        for action in &mut self.actions {
-            if action.kind != ActionKind::Update {
-                continue;
-            }
-            let (Some(id), Some(added)) = (&action.token_id, added_modules(&action.changes)) else {
-                continue;
-            };
-            if let Some(r) = refused(state_dir, id).filter(|r| r.covers(&added)) {
-                action.reason = format!("{}; {}", action.reason, r.explain(state_dir));
-            }
-        }
-    }
-}
-
-/// The modules a change list's `modules` change adds, sorted; `None` without one.
-pub(crate) fn added_modules(changes: &[FieldChange]) -> Option<Vec<String>> {
-    let change = changes.iter().find(|c| c.field == "modules")?;
-    let from = modules_of(change.from.as_deref());
-    Some(
-        modules_of(change.to.as_deref())
-            .into_iter()
-            .filter(|m| !from.contains(m))
-            .collect(),
-    )
-}
-
-/// A plan's comma-separated module list, sorted.
-pub(crate) fn modules_of(list: Option<&str>) -> Vec<String> {
-    let mut ids: Vec<String> = list
-        .unwrap_or("")
-        .split(',')
-        .filter(|m| !m.is_empty())
-        .map(str::to_string)
-        .collect();
-    ids.sort();
-    ids
 }

@@ -149,7 +149,7 @@ async fn a_plan_names_every_drift_and_changes_nothing() {
         .iter()
         .find(|a| a.kind == ActionKind::Update)
         .unwrap();
-    assert_eq!(update.changes[0].field, "description");
+    assert_eq!(update.changes[0].field, mpt::policy::Field::Description);
     assert_eq!(update.changes[0].from.as_deref(), Some("old words"));
     assert_eq!(update.changes[0].to.as_deref(), Some("new words"));
     assert_eq!(of(Some(&off.id), "should-be-on"), [ActionKind::Enable]);

@@ -3,11 +3,12 @@
 
 use chrono::Utc;
 
-use super::{ActionResult, Applied, Done, Run};
+use super::{ActionOutcome, ActionResult, Applied, Applying};
 use crate::error::Error;
 use crate::outcome::Outcome;
 use crate::policy::plan::{ActionKind, FieldChange, PlannedAction};
-use crate::policy::state::{Refused, added_modules, modules_of};
+use crate::policy::plan::{Field, added_modules, modules_of};
+use crate::policy::state::Refused;
 use crate::request::TokenUpdate;
 use crate::status::TokenStatus;
 use crate::token::Token;
@@ -15,9 +16,9 @@ use crate::token::Token;
 /// The update of an action's `description` and `icon` changes (its modules apart).
 fn fields_update(changes: &[FieldChange]) -> TokenUpdate {
     changes.iter().fold(TokenUpdate::new(), |update, change| {
-        match (change.field.as_str(), &change.to) {
-            ("description", Some(to)) => update.description(to),
-            ("icon", Some(to)) => update.icon(to),
+        match (change.field, &change.to) {
+            (Field::Description, Some(to)) => update.description(to),
+            (Field::Icon, Some(to)) => update.icon(to),
             _ => update,
         }
     })
@@ -34,7 +35,7 @@ fn about_modules(e: &Error) -> bool {
     }
 }
 
-impl Run<'_> {
+impl Applying<'_> {
     pub(super) fn emit(&self, result: ActionResult) -> ActionResult {
         if let Some(f) = &self.options.on_result {
             f(&result);
@@ -42,10 +43,10 @@ impl Run<'_> {
         result
     }
 
-    pub(super) async fn one(&self, action: PlannedAction) -> ActionResult {
+    pub(super) async fn carry_out(&self, action: PlannedAction) -> ActionResult {
         let done = match action.kind {
             ActionKind::Unmanaged | ActionKind::Ambiguous | ActionKind::Unresolved => {
-                Done::new(Applied::Reported, action.reason.clone())
+                ActionOutcome::new(Applied::Reported, action.reason.clone())
             }
             // A pinned entry's rotation is left to the administrator (the pin would not follow).
             ActionKind::Rotate
@@ -54,19 +55,19 @@ impl Run<'_> {
                     .declared(&action.account, &action.name, action.token_id.as_deref())
                     .is_some_and(|d| d.id.is_some()) =>
             {
-                Done::new(Applied::Reported, action.reason.clone())
+                ActionOutcome::new(Applied::Reported, action.reason.clone())
             }
-            _ if action.destructive && !self.options.allow_destroy => Done::new(
+            _ if action.destructive && !self.options.allow_destroy => ActionOutcome::new(
                 Applied::Skipped,
                 format!("{} (destructive: needs allow-destroy)", action.reason),
             ),
             // Once cancelled ([`Client::with_cancel`]), no further change begins.
             _ if self.client.cancelled() => {
-                Done::new(Applied::NotAttempted, "not attempted: interrupted")
+                ActionOutcome::new(Applied::NotAttempted, "not attempted: interrupted")
             }
             ActionKind::Create => self.create(&action).await,
             kind => match action.token_id.clone() {
-                None => Done::failed("the action names no token"),
+                None => ActionOutcome::failed("the action names no token"),
                 Some(id) => match kind {
                     ActionKind::Update => self.update(&action, &id).await,
                     ActionKind::Enable | ActionKind::Disable => {
@@ -82,7 +83,12 @@ impl Run<'_> {
 
     /// After an error: `Unconfirmed` when a read shows the token as the action wanted it,
     /// `Failed` otherwise (saying what was read).
-    pub(super) async fn failed_unless(&self, action: &PlannedAction, id: &str, e: Error) -> Done {
+    pub(super) async fn failed_unless(
+        &self,
+        action: &PlannedAction,
+        id: &str,
+        e: Error,
+    ) -> ActionOutcome {
         // A read whose answer is cut off is not retried by the client: read up to three times.
         let mut read = self.client.get(id).await;
         for _ in 1..3 {
@@ -95,28 +101,35 @@ impl Run<'_> {
             Ok(token) => Some(token),
             Err(Error::NotFound(_)) => None,
             Err(read) => {
-                return Done::failed(format!("{e}; its state is unknown (a read failed: {read})"));
+                return ActionOutcome::failed(format!(
+                    "{e}; its state is unknown (a read failed: {read})"
+                ));
             }
         };
         if reached(action, now.as_ref()) {
-            return Done::new(
+            return ActionOutcome::new(
                 Applied::Unconfirmed,
                 format!("the answer was lost ({e}); read back as declared"),
             );
         }
         let status = now.map_or("gone".to_string(), |t| t.status().to_string());
-        Done::failed(format!("{e} (read back: {status})"))
+        ActionOutcome::failed(format!("{e} (read back: {status})"))
     }
 
-    pub(super) async fn switch(&self, action: &PlannedAction, id: &str, kind: ActionKind) -> Done {
+    pub(super) async fn switch(
+        &self,
+        action: &PlannedAction,
+        id: &str,
+        kind: ActionKind,
+    ) -> ActionOutcome {
         let outcome = match kind {
             ActionKind::Enable => self.client.ensure_active(id).await,
             _ => self.client.ensure_disabled(id).await,
         };
         match outcome {
-            Ok(Outcome::Changed(_)) => Done::new(Applied::Changed, action.reason.clone()),
-            Ok(Outcome::Unchanged(_)) => Done::new(Applied::Unchanged, "already so"),
-            Ok(Outcome::Unconfirmed(_)) => Done::new(
+            Ok(Outcome::Changed(_)) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
+            Ok(Outcome::Unchanged(_)) => ActionOutcome::new(Applied::Unchanged, "already so"),
+            Ok(Outcome::Unconfirmed(_)) => ActionOutcome::new(
                 Applied::Unconfirmed,
                 "in the declared state; the answers cannot tell who put it there",
             ),
@@ -124,20 +137,20 @@ impl Run<'_> {
         }
     }
 
-    pub(super) async fn delete(&self, action: &PlannedAction, id: &str) -> Done {
+    pub(super) async fn delete(&self, action: &PlannedAction, id: &str) -> ActionOutcome {
         match self.client.delete_if_exists(id).await {
-            Ok(true) => Done::new(Applied::Changed, action.reason.clone()),
-            Ok(false) => Done::new(Applied::Unchanged, "gone already"),
+            Ok(true) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
+            Ok(false) => ActionOutcome::new(Applied::Unchanged, "gone already"),
             Err(e) => self.failed_unless(action, id, e).await,
         }
     }
 
-    pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> Done {
+    pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> ActionOutcome {
         let mut update = fields_update(&action.changes);
         let modules = action
             .changes
             .iter()
-            .find(|c| c.field == "modules")
+            .find(|c| c.field == Field::Modules)
             .map(|c| {
                 let added = added_modules(&action.changes).unwrap_or_default();
                 (modules_of(c.to.as_deref()), added)
@@ -153,7 +166,7 @@ impl Run<'_> {
         }
         let root = self.options.state_dir();
         let not_again = |r: &Refused, rest: &str| {
-            Done::new(
+            ActionOutcome::new(
                 Applied::NotApplied,
                 format!("could not be applied: {}{rest}", r.explain(root)),
             )
@@ -161,7 +174,7 @@ impl Run<'_> {
         if update.is_empty() {
             return match refused_before {
                 Some(r) => not_again(&r, ""),
-                None => Done::new(Applied::Unchanged, "nothing to change"),
+                None => ActionOutcome::new(Applied::Unchanged, "nothing to change"),
             };
         }
         match self.client.update(id, &update).await {
@@ -189,7 +202,7 @@ impl Run<'_> {
                 }
                 match refused_before {
                     Some(r) => not_again(&r, "; the other fields were updated"),
-                    None => Done::new(Applied::Changed, action.reason.clone()),
+                    None => ActionOutcome::new(Applied::Changed, action.reason.clone()),
                 }
             }
             Err(e) if about_modules(&e) => {
@@ -231,16 +244,15 @@ fn reached(action: &PlannedAction, now: Option<&Token>) -> bool {
         ActionKind::Enable => token.status() == TokenStatus::Active,
         ActionKind::Disable => token.status() == TokenStatus::Disabled,
         ActionKind::Delete => token.status() == TokenStatus::Deleted,
-        ActionKind::Update => action.changes.iter().all(|c| match c.field.as_str() {
-            "description" => c.to.as_deref() == token.description(),
-            "icon" => c.to.as_deref() == token.icon(),
-            "modules" => {
+        ActionKind::Update => action.changes.iter().all(|c| match c.field {
+            Field::Description => c.to.as_deref() == token.description(),
+            Field::Icon => c.to.as_deref() == token.icon(),
+            Field::Modules => {
                 let mut have: Vec<String> =
                     token.module_ids().iter().map(|m| m.to_string()).collect();
                 have.sort();
                 have == modules_of(c.to.as_deref())
             }
-            _ => false,
         }),
         _ => false,
     }

@@ -1,10 +1,10 @@
 //! Carrying a plan out: each action once, its result by evidence, rotations and creates
 //! resumable from a state directory, secrets handed to their sinks and never lost. The actions
-//! on existing tokens are in `act`, what makes tokens (creates, rotations, secrets) in `made`,
+//! on existing tokens are in `act`, what makes tokens (creates, rotations, secrets) in `new_tokens`,
 //! the results in `report`.
 
 mod act;
-mod made;
+mod new_tokens;
 mod report;
 
 use std::collections::{HashMap, HashSet};
@@ -18,7 +18,7 @@ use super::Policy;
 use super::plan::{ActionKind, Plan, PlannedAction};
 use super::state::StateDir;
 use crate::client::Client;
-use crate::plan::Quiet;
+use crate::rotation_plan::Quiet;
 
 pub use report::{ActionResult, Applied, ApplyError, ApplyReport};
 
@@ -105,16 +105,16 @@ impl ApplyOptions {
 }
 
 /// What an action leads to, before it is a result.
-struct Done {
+struct ActionOutcome {
     result: Applied,
     detail: String,
     new_token_id: Option<String>,
     secret_at: Option<String>,
 }
 
-impl Done {
-    fn new(result: Applied, detail: impl Into<String>) -> Done {
-        Done {
+impl ActionOutcome {
+    fn new(result: Applied, detail: impl Into<String>) -> ActionOutcome {
+        ActionOutcome {
             result,
             detail: detail.into(),
             new_token_id: None,
@@ -122,11 +122,11 @@ impl Done {
         }
     }
 
-    fn failed(detail: impl Into<String>) -> Done {
-        Done::new(Applied::Failed, detail)
+    fn failed(detail: impl Into<String>) -> ActionOutcome {
+        ActionOutcome::new(Applied::Failed, detail)
     }
 
-    pub(super) fn made(mut self, id: &str, at: Option<String>) -> Done {
+    pub(super) fn made(mut self, id: &str, at: Option<String>) -> ActionOutcome {
         self.new_token_id = Some(id.to_string());
         self.secret_at = at;
         self
@@ -134,7 +134,7 @@ impl Done {
 }
 
 impl ActionResult {
-    fn of(action: PlannedAction, done: Done, resumed: bool) -> ActionResult {
+    fn of(action: PlannedAction, done: ActionOutcome, resumed: bool) -> ActionResult {
         ActionResult {
             action,
             result: done.result,
@@ -147,7 +147,7 @@ impl ActionResult {
 }
 
 /// One apply's shared parts.
-struct Run<'a> {
+struct Applying<'a> {
     client: &'a Client,
     policy: &'a Policy,
     state: &'a StateDir,
@@ -194,31 +194,17 @@ impl Client {
             let now = self.plan(policy).await?.made_at;
             check_made_at(saved.made_at, now)?;
         }
-        let run = Run {
+        let run = Applying {
             client: self,
             policy,
             state: &state,
             options,
         };
-        let mut results = Vec::new();
-        // Tokens (and, for rotations, names) the resumed work reported: the plan's actions on
-        // them are not reported twice (a rotation between its start and its end leaves two
-        // live tokens of one name, which the plan calls ambiguous).
-        let mut resumed: HashSet<String> = HashSet::new();
-        let mut rotating: HashSet<(String, String)> = HashSet::new();
-        for (path, record) in state.pending("creates") {
-            if let Some(result) = run.resume_create(&path, record).await {
-                resumed.extend(result.new_token_id.clone());
-                results.push(run.emit(result));
-            }
-        }
-        for (path, rotation) in state.pending("rotations") {
-            let result = run.resume_rotation(&path, rotation).await;
-            rotating.insert((result.action.account.clone(), result.action.name.clone()));
-            resumed.extend(result.action.token_id.clone());
-            resumed.extend(result.new_token_id.clone());
-            results.push(run.emit(result));
-        }
+        let Resumed {
+            mut results,
+            tokens: resumed,
+            rotating,
+        } = run.resume_pending().await;
         let plan = match plan {
             Some(saved) => {
                 // Made afresh from the platform's state at the saved plan's time: the saved
@@ -232,37 +218,13 @@ impl Client {
         if let Some(f) = &options.on_plan {
             f(&plan);
         }
-        // A token's actions run in order; tokens run side by side.
-        let mut groups: Vec<Vec<PlannedAction>> = Vec::new();
-        let mut index: HashMap<String, usize> = HashMap::new();
-        for action in plan.actions {
-            if action
-                .token_id
-                .as_ref()
-                .is_some_and(|id| resumed.contains(id))
-                || (action.kind == ActionKind::Ambiguous
-                    && rotating.contains(&(action.account.clone(), action.name.clone())))
-            {
-                continue;
-            }
-            let key = match &action.token_id {
-                Some(id) => id.clone(),
-                None => format!("{}\n{}", action.account, action.name),
-            };
-            match index.get(&key) {
-                Some(&i) => groups[i].push(action),
-                None => {
-                    index.insert(key, groups.len());
-                    groups.push(vec![action]);
-                }
-            }
-        }
+        let groups = by_token(plan.actions, &resumed, &rotating);
         let run = &run;
         let mut done = futures_util::stream::iter(groups)
             .map(|group| async move {
                 let mut out = Vec::with_capacity(group.len());
                 for action in group {
-                    let result = run.one(action).await;
+                    let result = run.carry_out(action).await;
                     out.push(run.emit(result));
                 }
                 out
@@ -273,6 +235,78 @@ impl Client {
         }
         Ok(ApplyReport { results })
     }
+}
+
+/// What the work an interrupted apply left came to.
+struct Resumed {
+    /// Its results.
+    results: Vec<ActionResult>,
+    /// The tokens it reported: the plan's actions on them are not reported twice.
+    tokens: HashSet<String>,
+    /// The (account, name) of each rotation it reported: between its start and its end, a
+    /// rotation leaves two live tokens of one name, which the plan calls ambiguous.
+    rotating: HashSet<(String, String)>,
+}
+
+impl Applying<'_> {
+    /// Finishes the work an interrupted apply left in the state directory: creates whose
+    /// secret was not handed over, then rotations.
+    async fn resume_pending(&self) -> Resumed {
+        let mut done = Resumed {
+            results: Vec::new(),
+            tokens: HashSet::new(),
+            rotating: HashSet::new(),
+        };
+        for (path, record) in self.state.pending("creates") {
+            if let Some(result) = self.resume_create(&path, record).await {
+                done.tokens.extend(result.new_token_id.clone());
+                done.results.push(self.emit(result));
+            }
+        }
+        for (path, rotation) in self.state.pending("rotations") {
+            let result = self.resume_rotation(&path, rotation).await;
+            done.rotating
+                .insert((result.action.account.clone(), result.action.name.clone()));
+            done.tokens.extend(result.action.token_id.clone());
+            done.tokens.extend(result.new_token_id.clone());
+            done.results.push(self.emit(result));
+        }
+        done
+    }
+}
+
+/// The plan's actions by token, in order (a token's actions run one after another, tokens
+/// side by side), without those on tokens the resumed work reported.
+fn by_token(
+    actions: Vec<PlannedAction>,
+    resumed: &HashSet<String>,
+    rotating: &HashSet<(String, String)>,
+) -> Vec<Vec<PlannedAction>> {
+    let mut groups: Vec<Vec<PlannedAction>> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for action in actions {
+        if action
+            .token_id
+            .as_ref()
+            .is_some_and(|id| resumed.contains(id))
+            || (action.kind == ActionKind::Ambiguous
+                && rotating.contains(&(action.account.clone(), action.name.clone())))
+        {
+            continue;
+        }
+        let key = match &action.token_id {
+            Some(id) => id.clone(),
+            None => format!("{}\n{}", action.account, action.name),
+        };
+        match index.get(&key) {
+            Some(&i) => groups[i].push(action),
+            None => {
+                index.insert(key, groups.len());
+                groups.push(vec![action]);
+            }
+        }
+    }
+    groups
 }
 
 /// How old a saved plan may be when it is applied.

@@ -1,119 +1,19 @@
-//! The plan: every action that would bring the accounts to their policy, with its reason.
+//! How a plan is made: each account read once (a streamed listing, no secrets), and each
+//! declared token judged against what is there.
 
 use std::collections::HashSet;
 
 use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
-use serde::{Deserialize, Serialize};
 
-use super::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
+use super::{ActionKind, Field, FieldChange, Plan, PlannedAction};
 use crate::client::Client;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::list::ServerTime;
+use crate::policy::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
 use crate::status::TokenStatus;
 use crate::token::Token;
-
-/// What an action does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum ActionKind {
-    /// Create the declared token (then disable it when it is declared Disabled).
-    Create,
-    /// Change its description, icon or modules (see [`PlannedAction::changes`]).
-    Update,
-    /// Enable it.
-    Enable,
-    /// Disable it (declared Disabled, idle, or not declared under `unmanaged = "disable"`).
-    Disable,
-    /// Delete it (declared absent, or Disabled for longer than `delete_disabled_after`).
-    Delete,
-    /// Replace its secret without downtime (older than `rotate_after`).
-    Rotate,
-    /// A live token the policy does not declare (`unmanaged = "report"`): shown, not changed.
-    Unmanaged,
-    /// Several live tokens match one declared name: nothing is done to any of them.
-    Ambiguous,
-    /// A pinned id that is not a live token of the account: nothing can be done.
-    Unresolved,
-}
-
-/// One field an update changes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct FieldChange {
-    /// `description`, `icon` or `modules`.
-    pub field: String,
-    /// Its value now (modules comma-separated, sorted).
-    pub from: Option<String>,
-    /// Its declared value.
-    pub to: Option<String>,
-}
-
-/// One action of a plan.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct PlannedAction {
-    /// The account.
-    pub account: String,
-    /// The token's name (declared, or as read).
-    pub name: String,
-    /// The token acted on (none for a create).
-    pub token_id: Option<String>,
-    /// What to do.
-    pub kind: ActionKind,
-    /// Why, in words (`idle 134 d (disable after 90 d)`).
-    pub reason: String,
-    /// The fields an update changes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub changes: Vec<FieldChange>,
-    /// The token's revision when planned: an apply refuses a token that moved since.
-    pub revision: Option<i32>,
-    /// Whether it destroys something (a delete, or disabling a token the policy does not declare).
-    pub destructive: bool,
-}
-
-/// Every action that would bring the accounts to their policy.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[non_exhaustive]
-pub struct Plan {
-    /// When the state was read.
-    pub made_at: DateTime<Utc>,
-    /// The accounts read.
-    pub accounts: Vec<String>,
-    /// The actions, account by account, declared tokens first.
-    pub actions: Vec<PlannedAction>,
-}
-
-impl ActionKind {
-    /// The word plans use for it (`create`, `disable`, ...), as in their JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ActionKind::Create => "create",
-            ActionKind::Update => "update",
-            ActionKind::Enable => "enable",
-            ActionKind::Disable => "disable",
-            ActionKind::Delete => "delete",
-            ActionKind::Rotate => "rotate",
-            ActionKind::Unmanaged => "unmanaged",
-            ActionKind::Ambiguous => "ambiguous",
-            ActionKind::Unresolved => "unresolved",
-        }
-    }
-}
-
-impl Plan {
-    /// Whether anything differs from the policy (an action of any kind, reports included).
-    pub fn has_changes(&self) -> bool {
-        !self.actions.is_empty()
-    }
-
-    /// How many actions of `kind`.
-    pub fn count(&self, kind: ActionKind) -> usize {
-        self.actions.iter().filter(|a| a.kind == kind).count()
-    }
-}
 
 impl Client {
     /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
@@ -258,6 +158,7 @@ fn days(d: Duration) -> i64 {
     d.num_days()
 }
 
+/// The actions for one declared token, from the live tokens a declaration may match.
 fn declared_actions(
     account: &AccountPolicy,
     declared: &TokenPolicy,
@@ -272,16 +173,6 @@ fn declared_actions(
             None => t.name() == Some(declared.name.as_str()),
         })
         .collect();
-    let plain = |kind: ActionKind, reason: String| PlannedAction {
-        account: account.id.clone(),
-        name: declared.name.clone(),
-        token_id: declared.id.clone(),
-        kind,
-        reason,
-        changes: Vec::new(),
-        revision: None,
-        destructive: false,
-    };
     if declared.status == Wanted::Absent {
         for token in found {
             actions.push(action(
@@ -293,40 +184,8 @@ fn declared_actions(
         }
         return;
     }
-    let token = match found.as_slice() {
-        [] if declared.id.is_some() => {
-            actions.push(plain(
-                ActionKind::Unresolved,
-                format!(
-                    "pinned id is not a live token of {} (line {})",
-                    account.id, declared.line
-                ),
-            ));
-            return;
-        }
-        [] => {
-            let mut create = plain(ActionKind::Create, "not found".into());
-            create.changes = wanted_fields(declared);
-            if declared.status == Wanted::Disabled {
-                create.reason = "not found (created, then disabled)".into();
-            }
-            actions.push(create);
-            return;
-        }
-        [one] => *one,
-        many => {
-            let ids: Vec<&str> = many.iter().map(|t| t.id()).collect();
-            actions.push(plain(
-                ActionKind::Ambiguous,
-                format!(
-                    "{} live tokens are named {:?}: {} (pin one with `id`; nothing is done to any)",
-                    many.len(),
-                    declared.name,
-                    ids.join(", ")
-                ),
-            ));
-            return;
-        }
+    let Some(token) = the_one(account, declared, &found, actions) else {
+        return;
     };
     let changes = field_changes(declared, token);
     if !changes.is_empty() {
@@ -339,23 +198,107 @@ fn declared_actions(
         update.changes = changes;
         actions.push(update);
     }
+    status_actions(account, declared, token, now, actions);
+}
+
+/// An action about a declared token that has no live token to name (yet).
+fn plain(
+    account: &AccountPolicy,
+    declared: &TokenPolicy,
+    kind: ActionKind,
+    reason: String,
+) -> PlannedAction {
+    PlannedAction {
+        account: account.id.clone(),
+        name: declared.name.clone(),
+        token_id: declared.id.clone(),
+        kind,
+        reason,
+        changes: Vec::new(),
+        revision: None,
+        destructive: false,
+    }
+}
+
+/// The one live token a declaration matches; none found is a create (or an unresolved pin),
+/// several are ambiguous, and those actions are pushed instead.
+fn the_one<'t>(
+    account: &AccountPolicy,
+    declared: &TokenPolicy,
+    found: &[&'t Token],
+    actions: &mut Vec<PlannedAction>,
+) -> Option<&'t Token> {
+    match found {
+        [] if declared.id.is_some() => {
+            actions.push(plain(
+                account,
+                declared,
+                ActionKind::Unresolved,
+                format!(
+                    "pinned id is not a live token of {} (line {})",
+                    account.id, declared.line
+                ),
+            ));
+            None
+        }
+        [] => {
+            let mut create = plain(account, declared, ActionKind::Create, "not found".into());
+            create.changes = wanted_fields(declared);
+            if declared.status == Wanted::Disabled {
+                create.reason = "not found (created, then disabled)".into();
+            }
+            actions.push(create);
+            None
+        }
+        [one] => Some(*one),
+        many => {
+            let ids: Vec<&str> = many.iter().map(|t| t.id()).collect();
+            actions.push(plain(
+                account,
+                declared,
+                ActionKind::Ambiguous,
+                format!(
+                    "{} live tokens are named {:?}: {} (pin one with `id`; nothing is done to any)",
+                    many.len(),
+                    declared.name,
+                    ids.join(", ")
+                ),
+            ));
+            None
+        }
+    }
+}
+
+/// Why `token` counts as idle under `hygiene` at `now`, if it does.
+fn idle_reason(hygiene: &Hygiene, token: &Token, now: DateTime<Utc>) -> Option<String> {
+    let limit = hygiene.disable_idle_after?;
+    let since = token.last_access_at().or(token.created_at())?;
+    let age = now - since;
+    (age > limit).then(|| {
+        let how = if token.last_access_at().is_some() {
+            "idle"
+        } else {
+            "never used, made"
+        };
+        format!(
+            "{how} {} d ago (disable after {} d)",
+            days(age),
+            days(limit)
+        )
+    })
+}
+
+/// The actions that bring a found token's status to the declared one, and its hygiene rules
+/// (disable when idle, rotate when old, delete when Disabled too long).
+fn status_actions(
+    account: &AccountPolicy,
+    declared: &TokenPolicy,
+    token: &Token,
+    now: DateTime<Utc>,
+    actions: &mut Vec<PlannedAction>,
+) {
     let hygiene: &Hygiene = &declared.hygiene;
-    let idle = hygiene.disable_idle_after.and_then(|limit| {
-        let since = token.last_access_at().or(token.created_at())?;
-        let age = now - since;
-        (age > limit).then(|| {
-            let how = if token.last_access_at().is_some() {
-                "idle"
-            } else {
-                "never used, made"
-            };
-            format!(
-                "{how} {} d ago (disable after {} d)",
-                days(age),
-                days(limit)
-            )
-        })
-    });
+    let idle = idle_reason(hygiene, token, now);
     match (declared.status, token.status()) {
         (Wanted::Active, TokenStatus::Active) => {
             if let Some(reason) = idle {
@@ -430,17 +373,17 @@ fn sorted_modules(ids: impl Iterator<Item = String>) -> String {
 
 fn wanted_fields(declared: &TokenPolicy) -> Vec<FieldChange> {
     let mut changes = vec![FieldChange {
-        field: "modules".into(),
+        field: Field::Modules,
         from: None,
         to: Some(sorted_modules(declared.modules.iter().cloned())),
     }];
     for (field, value) in [
-        ("description", &declared.description),
-        ("icon", &declared.icon),
+        (Field::Description, &declared.description),
+        (Field::Icon, &declared.icon),
     ] {
         if let Some(value) = value {
             changes.push(FieldChange {
-                field: field.into(),
+                field,
                 from: None,
                 to: Some(value.clone()),
             });
@@ -452,14 +395,18 @@ fn wanted_fields(declared: &TokenPolicy) -> Vec<FieldChange> {
 fn field_changes(declared: &TokenPolicy, token: &Token) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, wanted, now) in [
-        ("description", &declared.description, token.description()),
-        ("icon", &declared.icon, token.icon()),
+        (
+            Field::Description,
+            &declared.description,
+            token.description(),
+        ),
+        (Field::Icon, &declared.icon, token.icon()),
     ] {
         if let Some(wanted) = wanted
             && Some(wanted.as_str()) != now
         {
             changes.push(FieldChange {
-                field: field.into(),
+                field,
                 from: now.map(str::to_string),
                 to: Some(wanted.clone()),
             });
@@ -469,7 +416,7 @@ fn field_changes(declared: &TokenPolicy, token: &Token) -> Vec<FieldChange> {
     let want = sorted_modules(declared.modules.iter().cloned());
     if have != want {
         changes.push(FieldChange {
-            field: "modules".into(),
+            field: Field::Modules,
             from: Some(have),
             to: Some(want),
         });

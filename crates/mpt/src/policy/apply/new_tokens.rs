@@ -6,15 +6,15 @@ use std::path::Path;
 use mpt_api::TokenSecret;
 
 use super::Applied;
-use super::{ActionResult, Done, Run};
+use super::{ActionOutcome, ActionResult, Applying};
 use crate::error::Error;
 use crate::outcome::Outcome;
-use crate::plan::{RotationPhase, RotationPlan};
 use crate::policy::plan::{ActionKind, PlannedAction};
 use crate::policy::sink;
 use crate::policy::state::{CreateRecord, StateDir};
 use crate::policy::{TokenPolicy, Wanted};
 use crate::request::NewToken;
+use crate::rotation_plan::{RotationPhase, RotationPlan};
 use crate::status::TokenStatus;
 use crate::token::Token;
 
@@ -22,7 +22,7 @@ use crate::token::Token;
 /// first, so a try after a lost answer sees the step done).
 const STEP_TRIES: usize = 3;
 
-impl Run<'_> {
+impl Applying<'_> {
     /// Hands a new secret to the entry's sink, or keeps it in the state directory. `Ok`: where
     /// it went; `Err`: the failure, naming where the secret is kept.
     pub(super) async fn hand_over(
@@ -64,9 +64,9 @@ impl Run<'_> {
             .or_else(|| sink::fallen_back(&self.state.secrets(), token.id()))
     }
 
-    pub(super) async fn create(&self, action: &PlannedAction) -> Done {
+    pub(super) async fn create(&self, action: &PlannedAction) -> ActionOutcome {
         let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
-            return Done::failed("no declared entry in the policy for this create");
+            return ActionOutcome::failed("no declared entry in the policy for this create");
         };
         let mut new =
             NewToken::new(&action.account, &declared.name).modules(declared.modules.iter());
@@ -82,7 +82,7 @@ impl Run<'_> {
             .await
         {
             Ok(found) => found,
-            Err(e) => return Done::failed(format!("nothing was made: {e}")),
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
         };
         let path = self.state.create_path(&action.account, &declared.name);
         let record = CreateRecord {
@@ -98,7 +98,7 @@ impl Run<'_> {
         };
         // Saved before the create is sent: a crash after it finds what was made.
         if let Err(e) = self.state.save(&path, &record) {
-            return Done::failed(format!(
+            return ActionOutcome::failed(format!(
                 "nothing was made: the record could not be saved: {e}"
             ));
         }
@@ -109,19 +109,19 @@ impl Run<'_> {
             {
                 match self.adopt(&path, record).await {
                     Some(done) => done,
-                    None => Done::failed(format!("{e}; nothing was made")),
+                    None => ActionOutcome::failed(format!("{e}; nothing was made")),
                 }
             }
             Err(e) => {
                 StateDir::remove(&path);
-                Done::failed(format!("nothing was made: {e}"))
+                ActionOutcome::failed(format!("nothing was made: {e}"))
             }
         }
     }
 
     /// What an earlier create of `record` made: handed over when it is one token with its
     /// secret; `None` when it made nothing (the record is removed).
-    pub(super) async fn adopt(&self, path: &Path, record: CreateRecord) -> Option<Done> {
+    pub(super) async fn adopt(&self, path: &Path, record: CreateRecord) -> Option<ActionOutcome> {
         let found = self
             .client
             .made_excluding(&record.account_id, &record.name, &record.known_ids)
@@ -142,7 +142,7 @@ impl Run<'_> {
                 let token = found.remove(0);
                 match self.secret_of(&token) {
                     Some(secret) => Some(self.created(path, record, token, secret).await),
-                    None => Some(Done::failed(format!(
+                    None => Some(ActionOutcome::failed(format!(
                         "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
                         token.id(),
                         path.display()
@@ -151,7 +151,7 @@ impl Run<'_> {
             }
             Ok(found) => {
                 let ids: Vec<&str> = found.iter().map(|t| t.id()).collect();
-                Some(Done::failed(format!(
+                Some(ActionOutcome::failed(format!(
                     "the create's answer was lost and {} tokens named {:?} appeared since ({}): none is adopted; record kept in {}",
                     ids.len(),
                     record.name,
@@ -159,7 +159,7 @@ impl Run<'_> {
                     path.display()
                 )))
             }
-            Err(e) => Some(Done::failed(format!(
+            Err(e) => Some(ActionOutcome::failed(format!(
                 "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
                 path.display()
             ))),
@@ -173,19 +173,19 @@ impl Run<'_> {
         mut record: CreateRecord,
         token: Token,
         secret: TokenSecret,
-    ) -> Done {
+    ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
         let _ = self.state.save(path, &record);
         let declared = self.policy.declared(&record.account_id, &record.name, None);
         let at = match self.hand_over(declared, &token, &secret, None).await {
             Ok(at) => at,
             Err(why) => {
-                return Done::failed(format!("{} was made; {why}", token.id()))
+                return ActionOutcome::failed(format!("{} was made; {why}", token.id()))
                     .made(token.id(), None);
             }
         };
         StateDir::remove(path);
-        let mut done = Done::new(
+        let mut done = ActionOutcome::new(
             Applied::Changed,
             format!("made {}; secret to {at}", token.id()),
         )
@@ -221,7 +221,7 @@ impl Run<'_> {
             Err(e) => {
                 return Some(resumed(
                     PlannedAction::resumed(ActionKind::Create, "", "", None),
-                    Done::failed(format!("unreadable create record: {e}")),
+                    ActionOutcome::failed(format!("unreadable create record: {e}")),
                 ));
             }
         };
@@ -243,34 +243,34 @@ impl Run<'_> {
                 }
                 Ok(token) if token.status() == TokenStatus::Deleted => {
                     StateDir::remove(path);
-                    Done::failed(format!("{id} was made, then deleted by someone else"))
+                    ActionOutcome::failed(format!("{id} was made, then deleted by someone else"))
                 }
                 Ok(token) => match self.secret_of(&token) {
                     Some(secret) => self.created(path, record, token, secret).await,
-                    None => Done::failed(format!(
+                    None => ActionOutcome::failed(format!(
                         "{id}: its secret is neither returned nor kept; record kept in {}",
                         path.display()
                     )),
                 },
                 Err(Error::NotFound(_)) => {
                     StateDir::remove(path);
-                    Done::failed(format!("{id} was made, and is gone"))
+                    ActionOutcome::failed(format!("{id} was made, and is gone"))
                 }
-                Err(e) => Done::failed(format!("{e}; the next apply tries again")),
+                Err(e) => ActionOutcome::failed(format!("{e}; the next apply tries again")),
             },
             None => self.adopt(path, record).await?,
         };
         Some(resumed(action, done))
     }
 
-    pub(super) async fn rotate(&self, id: &str) -> Done {
+    pub(super) async fn rotate(&self, id: &str) -> ActionOutcome {
         let path = self.state.rotation_path(id);
         let plan = match self.client.plan_rotation(id).await {
             Ok(plan) => plan,
-            Err(e) => return Done::failed(format!("nothing was made: {e}")),
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
         };
         if let Err(e) = self.state.save(&path, &plan) {
-            return Done::failed(format!(
+            return ActionOutcome::failed(format!(
                 "nothing was made: the rotation's plan could not be saved: {e}"
             ));
         }
@@ -299,14 +299,14 @@ impl Run<'_> {
             }
             Err(e) => resumed(
                 PlannedAction::resumed(ActionKind::Rotate, "", "", None),
-                Done::failed(format!("unreadable rotation plan: {e}")),
+                ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
             ),
         }
     }
 
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
     /// removed once the old token is deleted.
-    pub(super) async fn drive(&self, path: &Path, mut plan: RotationPlan) -> Done {
+    pub(super) async fn drive(&self, path: &Path, mut plan: RotationPlan) -> ActionOutcome {
         let save = |p: &RotationPlan| self.state.save(path, p);
         let mut secret_at = None;
         if plan.phase == RotationPhase::Planned {
@@ -317,13 +317,13 @@ impl Run<'_> {
             }
             let made = match started {
                 Ok(Some(made)) => made,
-                Ok(None) => return Done::failed("the rotation's plan is past its start"),
+                Ok(None) => return ActionOutcome::failed("the rotation's plan is past its start"),
                 Err(e) if !plan.create_sent => {
                     StateDir::remove(path);
-                    return Done::failed(format!("nothing was made: {e}"));
+                    return ActionOutcome::failed(format!("nothing was made: {e}"));
                 }
                 Err(e) => {
-                    return Done::failed(format!(
+                    return ActionOutcome::failed(format!(
                         "{e}; the rotation's plan is kept in {}: the next apply resumes it",
                         path.display()
                     ));
@@ -340,20 +340,22 @@ impl Run<'_> {
             {
                 Ok(at) => secret_at = Some(at),
                 Err(why) => {
-                    return Done::failed(format!("{} was made; {why}", made.token.id()))
+                    return ActionOutcome::failed(format!("{} was made; {why}", made.token.id()))
                         .made(made.token.id(), None);
                 }
             }
             if let Err(e) = plan.verify(self.client, &made.secret).await {
-                return Done::failed(format!(
+                return ActionOutcome::failed(format!(
                     "the new secret of {} did not verify: {e}; the next apply resumes",
                     made.token.id()
                 ))
                 .made(made.token.id(), secret_at);
             }
             if let Err(e) = save(&plan) {
-                return Done::failed(format!("the rotation's plan could not be saved: {e}"))
-                    .made(made.token.id(), secret_at);
+                return ActionOutcome::failed(format!(
+                    "the rotation's plan could not be saved: {e}"
+                ))
+                .made(made.token.id(), secret_at);
             }
         }
         let new_id = plan.new_id.clone().unwrap_or_default();
@@ -376,19 +378,21 @@ impl Run<'_> {
             }
             if let Err(e) = r {
                 let _ = save(&plan);
-                return Done::failed(format!(
+                return ActionOutcome::failed(format!(
                     "{e}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
                     path.display()
                 ))
                 .made(&new_id, secret_at);
             }
             if let Err(e) = save(&plan) {
-                return Done::failed(format!("the rotation's plan could not be saved: {e}"))
-                    .made(&new_id, secret_at);
+                return ActionOutcome::failed(format!(
+                    "the rotation's plan could not be saved: {e}"
+                ))
+                .made(&new_id, secret_at);
             }
         }
         StateDir::remove(path);
-        Done::new(
+        ActionOutcome::new(
             Applied::Changed,
             format!("replaced by {new_id}; {} deleted", plan.old_id),
         )
@@ -396,27 +400,11 @@ impl Run<'_> {
     }
 }
 
-fn resumed(action: PlannedAction, done: Done) -> ActionResult {
+fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResult {
     ActionResult::of(action, done, true)
 }
 
-impl PlannedAction {
-    /// An action an earlier apply began (no plan holds it).
-    fn resumed(kind: ActionKind, account: &str, name: &str, token_id: Option<String>) -> Self {
-        PlannedAction {
-            account: account.to_string(),
-            name: name.to_string(),
-            token_id,
-            kind,
-            reason: "resumed: an earlier apply was interrupted".into(),
-            changes: Vec::new(),
-            revision: None,
-            destructive: false,
-        }
-    }
-}
-
-impl Run<'_> {
+impl Applying<'_> {
     /// A rotation's record, checked against the policy and the platform before it is resumed:
     /// ids of the platform's shape, an entry of the policy for its account and name (and old
     /// token, when pinned), an old token of that account and name, and a replacement (once
@@ -481,8 +469,8 @@ impl Run<'_> {
 }
 
 /// A record read back that fails a check: reported, left in place, nothing sent for it.
-fn refused(path: &Path, why: &str) -> Done {
-    Done::new(
+fn refused(path: &Path, why: &str) -> ActionOutcome {
+    ActionOutcome::new(
         Applied::Refused,
         format!(
             "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",

@@ -1,0 +1,204 @@
+//! The plan: every action that would bring the accounts to their policy, with its reason. The
+//! types are here; how a plan is made (reading the accounts, the rules) is in `judge`.
+
+mod judge;
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What an action does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum ActionKind {
+    /// Create the declared token (then disable it when it is declared Disabled).
+    Create,
+    /// Change its description, icon or modules (see [`PlannedAction::changes`]).
+    Update,
+    /// Enable it.
+    Enable,
+    /// Disable it (declared Disabled, idle, or not declared under `unmanaged = "disable"`).
+    Disable,
+    /// Delete it (declared absent, or Disabled for longer than `delete_disabled_after`).
+    Delete,
+    /// Replace its secret without downtime (older than `rotate_after`).
+    Rotate,
+    /// A live token the policy does not declare (`unmanaged = "report"`): shown, not changed.
+    Unmanaged,
+    /// Several live tokens match one declared name: nothing is done to any of them.
+    Ambiguous,
+    /// A pinned id that is not a live token of the account: nothing can be done.
+    Unresolved,
+}
+
+/// A field of a token that a policy manages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Field {
+    /// The description.
+    Description,
+    /// The icon.
+    Icon,
+    /// The modules (comma-separated, sorted, in a [`FieldChange`]).
+    Modules,
+}
+
+impl Field {
+    /// The word plans use for it, as in their JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Field::Description => "description",
+            Field::Icon => "icon",
+            Field::Modules => "modules",
+        }
+    }
+}
+
+impl std::fmt::Display for Field {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One field an update changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FieldChange {
+    /// Which field.
+    pub field: Field,
+    /// Its value now (modules comma-separated, sorted).
+    pub from: Option<String>,
+    /// Its declared value.
+    pub to: Option<String>,
+}
+
+/// One action of a plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PlannedAction {
+    /// The account.
+    pub account: String,
+    /// The token's name (declared, or as read).
+    pub name: String,
+    /// The token acted on (none for a create).
+    pub token_id: Option<String>,
+    /// What to do.
+    pub kind: ActionKind,
+    /// Why, in words (`idle 134 d (disable after 90 d)`).
+    pub reason: String,
+    /// The fields an update changes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<FieldChange>,
+    /// The token's revision when planned: an apply refuses a token that moved since.
+    pub revision: Option<i32>,
+    /// Whether it destroys something (a delete, or disabling a token the policy does not declare).
+    pub destructive: bool,
+}
+
+/// Every action that would bring the accounts to their policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Plan {
+    /// When the state was read.
+    pub made_at: DateTime<Utc>,
+    /// The accounts read.
+    pub accounts: Vec<String>,
+    /// The actions, account by account, declared tokens first.
+    pub actions: Vec<PlannedAction>,
+}
+
+impl ActionKind {
+    /// The word plans use for it (`create`, `disable`, ...), as in their JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Create => "create",
+            ActionKind::Update => "update",
+            ActionKind::Enable => "enable",
+            ActionKind::Disable => "disable",
+            ActionKind::Delete => "delete",
+            ActionKind::Rotate => "rotate",
+            ActionKind::Unmanaged => "unmanaged",
+            ActionKind::Ambiguous => "ambiguous",
+            ActionKind::Unresolved => "unresolved",
+        }
+    }
+}
+
+impl Plan {
+    /// Whether anything differs from the policy (an action of any kind, reports included).
+    pub fn has_changes(&self) -> bool {
+        !self.actions.is_empty()
+    }
+
+    /// How many actions of `kind`.
+    pub fn count(&self, kind: ActionKind) -> usize {
+        self.actions.iter().filter(|a| a.kind == kind).count()
+    }
+}
+
+impl PlannedAction {
+    /// An action an earlier apply began (no plan holds it).
+    pub(crate) fn resumed(
+        kind: ActionKind,
+        account: &str,
+        name: &str,
+        token_id: Option<String>,
+    ) -> Self {
+        PlannedAction {
+            account: account.to_string(),
+            name: name.to_string(),
+            token_id,
+            kind,
+            reason: "resumed: an earlier apply was interrupted".into(),
+            changes: Vec::new(),
+            revision: None,
+            destructive: false,
+        }
+    }
+}
+
+impl Plan {
+    /// Adds to each update's reason the modules an earlier apply (with state directory
+    /// `state_dir`) found the platform refusing for that token, which applies do not send
+    /// again. Reads only; a missing directory adds nothing.
+    pub fn explain_refused(&mut self, state_dir: &Path) {
+        for action in &mut self.actions {
+            if action.kind != ActionKind::Update {
+                continue;
+            }
+            let (Some(id), Some(added)) = (&action.token_id, added_modules(&action.changes)) else {
+                continue;
+            };
+            if let Some(r) = super::state::refused(state_dir, id).filter(|r| r.covers(&added)) {
+                action.reason = format!("{}; {}", action.reason, r.explain(state_dir));
+            }
+        }
+    }
+}
+
+/// The modules a change list's `modules` change adds, sorted; `None` without one.
+pub(crate) fn added_modules(changes: &[FieldChange]) -> Option<Vec<String>> {
+    let change = changes.iter().find(|c| c.field == Field::Modules)?;
+    let from = modules_of(change.from.as_deref());
+    Some(
+        modules_of(change.to.as_deref())
+            .into_iter()
+            .filter(|m| !from.contains(m))
+            .collect(),
+    )
+}
+
+/// A plan's comma-separated module list, sorted.
+pub(crate) fn modules_of(list: Option<&str>) -> Vec<String> {
+    let mut ids: Vec<String> = list
+        .unwrap_or("")
+        .split(',')
+        .filter(|m| !m.is_empty())
+        .map(str::to_string)
+        .collect();
+    ids.sort();
+    ids
+}
