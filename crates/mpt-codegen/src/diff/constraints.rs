@@ -24,6 +24,22 @@ impl Walk<'_> {
         oat: Option<&str>,
         nat: Option<&str>,
     ) {
+        self.bounds(o, n, direction, label, oat, nat);
+        self.pattern(o, n, direction, label, oat, nat);
+        self.uniqueness_enum_and_default(o, n, direction, label, oat, nat);
+        self.read_write_only(o, n, (direction, optional), label, oat, nat);
+    }
+
+    /// Length, number and item-count bounds, narrowed or widened.
+    fn bounds(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
         let dir = direction.pick("request", "response");
         for (keyword, lower, _) in BOUNDS {
             let (ob, nb) = (
@@ -65,6 +81,18 @@ impl Walk<'_> {
                 self.note("the generated types do not check item counts when they decode");
             }
         }
+    }
+
+    /// A `pattern` added, changed or removed.
+    fn pattern(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
         if o.pattern != n.pattern {
             // A pattern cannot be proved to accept what another accepted: a changed one counts as
             // narrowed in a request and as widened in a response.
@@ -104,6 +132,18 @@ impl Walk<'_> {
                 self.note("patterns are left out of the generated types (generator.dropPatterns)");
             }
         }
+    }
+
+    /// `uniqueItems`, an `enum` appearing, and `default`.
+    fn uniqueness_enum_and_default(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
         if o.unique_items != n.unique_items {
             let level = match direction {
                 Direction::Request if n.unique_items => Level::Breaking,
@@ -162,6 +202,18 @@ impl Walk<'_> {
                 nat,
             );
         }
+    }
+
+    /// `readOnly` and `writeOnly` turned on or off.
+    fn read_write_only(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        (direction, optional): (Direction, bool),
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
         for (was, is, what, breaks_in) in [
             (o.read_only, n.read_only, "readOnly", Direction::Request),
             (o.write_only, n.write_only, "writeOnly", Direction::Response),

@@ -56,35 +56,7 @@ impl Walk<'_> {
                 np,
             );
         }
-        let widened = matches!(
-            (o.format, n.format),
-            (Some("int32"), Some("int64")) | (Some("float"), Some("double"))
-        );
-        if o.format != n.format && widened && direction == Direction::Request {
-            self.push(
-                "request-format-widened",
-                Level::NonBreaking,
-                format!(
-                    "{label}: format widened from `{}` to `{}` (every value sent before still fits)",
-                    o.format.unwrap_or(""),
-                    n.format.unwrap_or("")
-                ),
-                op_,
-                np,
-            );
-        } else if o.format != n.format {
-            self.push(
-                "format-changed",
-                Level::Breaking,
-                format!(
-                    "{label}: format changed from {} to {}",
-                    o.format.map_or("none".into(), |f| format!("`{f}`")),
-                    n.format.map_or("none".into(), |f| format!("`{f}`"))
-                ),
-                op_,
-                np,
-            );
-        }
+        self.format(&o, &n, direction, label, op_, np);
         if o.nullable != n.nullable {
             // An optional response field is an `Option` in the generated types already: a null
             // decodes as `None`.
@@ -125,6 +97,47 @@ impl Walk<'_> {
         }
         if let (Some((oa, oaat)), Some((na, naat))) = (o.additional, n.additional) {
             self.schema(oa, oaat, na, naat, direction, &format!("{label}{{*}}"));
+        }
+    }
+
+    /// A `format` changed (an integer or float widened in a request is harmless).
+    fn format(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        op_: Option<&str>,
+        np: Option<&str>,
+    ) {
+        let widened = matches!(
+            (o.format, n.format),
+            (Some("int32"), Some("int64")) | (Some("float"), Some("double"))
+        );
+        if o.format != n.format && widened && direction == Direction::Request {
+            self.push(
+                "request-format-widened",
+                Level::NonBreaking,
+                format!(
+                    "{label}: format widened from `{}` to `{}` (every value sent before still fits)",
+                    o.format.unwrap_or(""),
+                    n.format.unwrap_or("")
+                ),
+                op_,
+                np,
+            );
+        } else if o.format != n.format {
+            self.push(
+                "format-changed",
+                Level::Breaking,
+                format!(
+                    "{label}: format changed from {} to {}",
+                    o.format.map_or("none".into(), |f| format!("`{f}`")),
+                    n.format.map_or("none".into(), |f| format!("`{f}`"))
+                ),
+                op_,
+                np,
+            );
         }
     }
 

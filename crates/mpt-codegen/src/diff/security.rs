@@ -66,7 +66,6 @@ impl Walk<'_> {
     pub(super) fn security(&mut self, old: &Operation<'_>, new: &Operation<'_>) {
         let (olds, oat) = Self::requirements(self.old, old);
         let (news, nat) = Self::requirements(self.new, new);
-        let sdk = self.sdk_schemes();
         let show = |alt: &Alternative| {
             alt.iter()
                 .map(|(name, scopes)| {
@@ -109,7 +108,21 @@ impl Walk<'_> {
             }
             (Some(olds), Some(news)) => (olds, news),
         };
-        for alt in &olds {
+        let at = (oat.as_str(), nat.as_str());
+        self.alternatives_lost(&olds, &news, at, &show);
+        self.alternatives_gained(&olds, &news, at, &show);
+    }
+
+    /// Each old alternative no new one satisfies: removed, tightened or given a scope.
+    fn alternatives_lost(
+        &mut self,
+        olds: &[Alternative],
+        news: &[Alternative],
+        (oat, nat): (&str, &str),
+        show: &dyn Fn(&Alternative) -> String,
+    ) {
+        let sdk = self.sdk_schemes();
+        for alt in olds {
             if news.iter().any(|b| satisfies(alt, b)) {
                 continue;
             }
@@ -136,8 +149,8 @@ impl Walk<'_> {
                             show(alt),
                             show(b)
                         ),
-                        Some(&oat),
-                        Some(&nat),
+                        Some(oat),
+                        Some(nat),
                     )
                 }
                 None => {
@@ -145,7 +158,7 @@ impl Walk<'_> {
                         "security-alternative-removed",
                         level,
                         format!("security alternative `{}` removed", show(alt)),
-                        Some(&oat),
+                        Some(oat),
                         None,
                     );
                     if !uses_sdk {
@@ -156,7 +169,17 @@ impl Walk<'_> {
                 }
             }
         }
-        for alt in &news {
+    }
+
+    /// Each new alternative: added, or an old one with fewer scopes.
+    fn alternatives_gained(
+        &mut self,
+        olds: &[Alternative],
+        news: &[Alternative],
+        (oat, nat): (&str, &str),
+        show: &dyn Fn(&Alternative) -> String,
+    ) {
+        for alt in news {
             if olds.contains(alt) {
                 continue;
             }
@@ -173,8 +196,8 @@ impl Walk<'_> {
                         show(was),
                         show(alt)
                     ),
-                    Some(&oat),
-                    Some(&nat),
+                    Some(oat),
+                    Some(nat),
                 );
                 continue;
             }
@@ -187,7 +210,7 @@ impl Walk<'_> {
                 Level::NonBreaking,
                 format!("security alternative `{}` added", show(alt)),
                 None,
-                Some(&nat),
+                Some(nat),
             );
         }
     }

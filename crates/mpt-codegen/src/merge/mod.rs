@@ -49,36 +49,78 @@ impl Merged {
 pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> {
     let files: Vec<String> = fragments.iter().map(|f| file_name(&f.path)).collect();
     amendments.check_patch_targets(&files)?;
-    let mut paths = Map::new();
-    let mut origins: BTreeMap<(String, String), PathBuf> = BTreeMap::new();
-    // components kind → name → (definition, fragments defining it so)
-    let mut components: BTreeMap<String, BTreeMap<String, Candidate>> = BTreeMap::new();
-    let mut tags: Vec<Value> = Vec::new();
-    let mut servers: Vec<Value> = Vec::new();
-    let mut versions = Map::new();
-    let mut newest: Option<(Vec<u64>, String)> = None;
-    let mut title: Option<Value> = None;
-    let mut openapi_version: Option<Value> = None;
-
+    let mut gathered = Gathered::default();
     for fragment in fragments {
         let file = file_name(&fragment.path);
         let mut doc = fragment.doc.clone();
         amendments.apply_patches(&file, &mut doc)?;
         crate::fragment::check_openapi_30(&fragment.path, &doc)?;
         check_refs(&fragment.path, &doc)?;
+        gathered.info(&file, &doc);
+        gathered.lists(&doc);
+        gathered.paths(&fragment.path, &doc)?;
+        gathered.components(&fragment.path, &doc)?;
+    }
+    amendments.check_schema_winners(|component, fragment| {
+        let (kind, name) = component.split_once('/')?;
+        let candidate = gathered.components.get(kind)?.get(name)?;
+        Some(
+            candidate
+                .variants
+                .iter()
+                .any(|(_, defining)| defining.iter().any(|f| file_name(f) == fragment)),
+        )
+    })?;
+    let (components, component_origins) =
+        resolve_components(std::mem::take(&mut gathered.components), amendments)?;
+    let origins = std::mem::take(&mut gathered.origins);
+    let mut doc = gathered.document(components);
+    let spec = finish(&mut doc, amendments, &component_origins)?;
+    Ok(Merged {
+        doc,
+        spec,
+        origins,
+        component_origins,
+    })
+}
 
-        openapi_version.get_or_insert_with(|| doc["openapi"].clone());
-        if let Some(info) = doc.get("info") {
-            title.get_or_insert_with(|| info.get("title").cloned().unwrap_or(Value::Null));
-            if let Some(v) = info.get("version").and_then(Value::as_str) {
-                versions.insert(file.clone(), Value::String(v.to_string()));
-                let key = version_key(v);
-                if newest.as_ref().is_none_or(|(k, _)| key > *k) {
-                    newest = Some((key, v.to_string()));
-                }
+/// What the fragments hold, gathered one fragment at a time.
+#[derive(Default)]
+struct Gathered {
+    paths: Map<String, Value>,
+    /// `(method, route)` → the fragment that defined it.
+    origins: BTreeMap<(String, String), PathBuf>,
+    /// components kind → name → (definition, fragments defining it so)
+    components: BTreeMap<String, BTreeMap<String, Candidate>>,
+    tags: Vec<Value>,
+    servers: Vec<Value>,
+    versions: Map<String, Value>,
+    newest: Option<(Vec<u64>, String)>,
+    title: Option<Value>,
+    openapi_version: Option<Value>,
+}
+
+impl Gathered {
+    /// The OpenAPI version and title (the first fragment's), and each fragment's version.
+    fn info(&mut self, file: &str, doc: &Value) {
+        self.openapi_version
+            .get_or_insert_with(|| doc["openapi"].clone());
+        let Some(info) = doc.get("info") else { return };
+        self.title
+            .get_or_insert_with(|| info.get("title").cloned().unwrap_or(Value::Null));
+        if let Some(v) = info.get("version").and_then(Value::as_str) {
+            self.versions
+                .insert(file.to_string(), Value::String(v.to_string()));
+            let key = version_key(v);
+            if self.newest.as_ref().is_none_or(|(k, _)| key > *k) {
+                self.newest = Some((key, v.to_string()));
             }
         }
-        for list in [("servers", &mut servers), ("tags", &mut tags)] {
+    }
+
+    /// Servers and tags, each once.
+    fn lists(&mut self, doc: &Value) {
+        for list in [("servers", &mut self.servers), ("tags", &mut self.tags)] {
             if let Some(items) = doc.get(list.0).and_then(Value::as_array) {
                 for item in items {
                     if !list.1.contains(item) {
@@ -87,122 +129,139 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
                 }
             }
         }
+    }
 
+    /// The fragment's path items: each operation defined by one fragment only; path-level
+    /// members the same wherever they are given.
+    fn paths(&mut self, fragment: &Path, doc: &Value) -> Result<()> {
         let doc_paths = doc["paths"].as_object().cloned().unwrap_or_default();
         for (route, item) in doc_paths {
             let Some(item) = item.as_object() else {
                 return Err(Error::invalid(
-                    &fragment.path,
+                    fragment,
                     format!("/paths/{}", escape_token(&route)),
                     "a path item must be an object",
                 ));
             };
-            let merged_item = paths
+            let merged_item = self
+                .paths
                 .entry(route.clone())
                 .or_insert_with(|| Value::Object(Map::new()))
                 .as_object_mut()
                 .expect("path items are objects");
             for (key, value) in item {
-                let is_method = METHODS.contains(&key.as_str());
-                if is_method {
+                if METHODS.contains(&key.as_str()) {
                     let origin = (key.clone(), route.clone());
-                    if let Some(first) = origins.get(&origin) {
+                    if let Some(first) = self.origins.get(&origin) {
                         return Err(Error::DuplicateOperation {
                             method: key.to_ascii_uppercase(),
                             route,
                             first: first.clone(),
-                            second: fragment.path.clone(),
+                            second: fragment.to_path_buf(),
                         });
                     }
-                    origins.insert(origin, fragment.path.clone());
+                    self.origins.insert(origin, fragment.to_path_buf());
                     merged_item.insert(key.clone(), value.clone());
-                } else {
-                    match merged_item.get(key) {
-                        None => {
-                            merged_item.insert(key.clone(), value.clone());
-                        }
-                        Some(existing) if existing == value => {}
-                        Some(_) => {
-                            return Err(Error::invalid(
-                                &fragment.path,
-                                format!("/paths/{}/{}", escape_token(&route), escape_token(key)),
-                                "this path-level member differs from another fragment's",
-                            ));
-                        }
+                    continue;
+                }
+                match merged_item.get(key) {
+                    None => {
+                        merged_item.insert(key.clone(), value.clone());
+                    }
+                    Some(existing) if existing == value => {}
+                    Some(_) => {
+                        return Err(Error::invalid(
+                            fragment,
+                            format!("/paths/{}/{}", escape_token(&route), escape_token(key)),
+                            "this path-level member differs from another fragment's",
+                        ));
                     }
                 }
             }
         }
-
-        if let Some(comps) = doc.get("components").and_then(Value::as_object) {
-            for (kind, members) in comps {
-                let Some(members) = members.as_object() else {
-                    return Err(Error::invalid(
-                        &fragment.path,
-                        format!("/components/{}", escape_token(kind)),
-                        "expected an object",
-                    ));
-                };
-                let slot = components.entry(kind.clone()).or_default();
-                for (name, def) in members {
-                    slot.entry(name.clone())
-                        .or_default()
-                        .add(def, &fragment.path);
-                }
-            }
-        }
+        Ok(())
     }
 
-    amendments.check_schema_winners(|component, fragment| {
-        let (kind, name) = component.split_once('/')?;
-        let candidate = components.get(kind)?.get(name)?;
-        Some(
-            candidate
-                .variants
-                .iter()
-                .any(|(_, defining)| defining.iter().any(|f| file_name(f) == fragment)),
-        )
-    })?;
-    let mut merged_components = Map::new();
-    let mut component_origins = BTreeMap::new();
+    /// The fragment's components, each definition with the fragments that define it so.
+    fn components(&mut self, fragment: &Path, doc: &Value) -> Result<()> {
+        let Some(comps) = doc.get("components").and_then(Value::as_object) else {
+            return Ok(());
+        };
+        for (kind, members) in comps {
+            let Some(members) = members.as_object() else {
+                return Err(Error::invalid(
+                    fragment,
+                    format!("/components/{}", escape_token(kind)),
+                    "expected an object",
+                ));
+            };
+            let slot = self.components.entry(kind.clone()).or_default();
+            for (name, def) in members {
+                slot.entry(name.clone()).or_default().add(def, fragment);
+            }
+        }
+        Ok(())
+    }
+
+    /// The merged document, before the amendments' rules.
+    fn document(self, components: Map<String, Value>) -> Value {
+        let mut info = Map::new();
+        info.insert("title".into(), self.title.unwrap_or(Value::Null));
+        info.insert(
+            "version".into(),
+            Value::String(self.newest.map(|(_, v)| v).unwrap_or_else(|| "0".into())),
+        );
+        info.insert("x-fragment-versions".into(), Value::Object(self.versions));
+        let mut doc = Map::new();
+        doc.insert(
+            "openapi".into(),
+            self.openapi_version
+                .unwrap_or_else(|| Value::String("3.0.1".into())),
+        );
+        doc.insert("info".into(), Value::Object(info));
+        if !self.servers.is_empty() {
+            doc.insert("servers".into(), Value::Array(self.servers));
+        }
+        if !self.tags.is_empty() {
+            doc.insert("tags".into(), Value::Array(self.tags));
+        }
+        doc.insert("paths".into(), Value::Object(sorted(self.paths)));
+        doc.insert("components".into(), Value::Object(components));
+        Value::Object(doc)
+    }
+}
+
+/// Each component resolved to one definition (the amendments decide between differing ones),
+/// with the fragments whose definition was kept.
+fn resolve_components(
+    components: BTreeMap<String, BTreeMap<String, Candidate>>,
+    amendments: &Amendments,
+) -> Result<(Map<String, Value>, BTreeMap<String, Vec<PathBuf>>)> {
+    let mut merged = Map::new();
+    let mut origins = BTreeMap::new();
     for (kind, members) in components {
         let mut out = Map::new();
         for (name, candidate) in members {
             let (def, files) = candidate.resolve(&kind, &name, amendments)?;
-            component_origins.insert(format!("{kind}/{name}"), files);
+            origins.insert(format!("{kind}/{name}"), files);
             out.insert(name, def);
         }
-        merged_components.insert(kind, Value::Object(out));
+        merged.insert(kind, Value::Object(out));
     }
+    Ok((merged, origins))
+}
 
-    let mut info = Map::new();
-    info.insert("title".into(), title.unwrap_or(Value::Null));
-    info.insert(
-        "version".into(),
-        Value::String(newest.map(|(_, v)| v).unwrap_or_else(|| "0".into())),
-    );
-    info.insert("x-fragment-versions".into(), Value::Object(versions));
-
-    let mut doc = Map::new();
-    doc.insert(
-        "openapi".into(),
-        openapi_version.unwrap_or_else(|| Value::String("3.0.1".into())),
-    );
-    doc.insert("info".into(), Value::Object(info));
-    if !servers.is_empty() {
-        doc.insert("servers".into(), Value::Array(servers));
-    }
-    if !tags.is_empty() {
-        doc.insert("tags".into(), Value::Array(tags));
-    }
-    doc.insert("paths".into(), Value::Object(sorted(paths)));
-    doc.insert("components".into(), Value::Object(merged_components));
-    let mut doc = Value::Object(doc);
-
-    amendments.apply_rules(&mut doc)?;
+/// The amendments' rules applied to the merged document, its order made stable again, and the
+/// result checked: references, cycles, replacements, and OpenAPI 3.0 itself.
+fn finish(
+    doc: &mut Value,
+    amendments: &Amendments,
+    component_origins: &BTreeMap<String, Vec<PathBuf>>,
+) -> Result<openapiv3::OpenAPI> {
+    amendments.apply_rules(doc)?;
     // Patches may have added responses and components: keep status codes and component names
     // sorted.
-    crate::amend::for_each_operation(&mut doc, |_, _, op| {
+    crate::amend::for_each_operation(doc, |_, _, op| {
         if let Some(Value::Object(responses)) = op.get_mut("responses") {
             *responses = sorted(std::mem::take(responses));
         }
@@ -214,26 +273,20 @@ pub fn merge(fragments: &[Fragment], amendments: &Amendments) -> Result<Merged> 
             }
         }
     }
-    check_refs(&amendments.path, &doc)?;
-    check_cycles(&doc, |schema| {
+    check_refs(&amendments.path, doc)?;
+    check_cycles(doc, |schema| {
         component_origins
             .get(&format!("schemas/{schema}"))
             .and_then(|files| files.first())
             .map_or(amendments.path.as_path(), PathBuf::as_path)
     })?;
-    amendments.check_replacements(&doc)?;
-    let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
+    amendments.check_replacements(doc)?;
+    serde_json::from_value(doc.clone()).map_err(|e| {
         Error::invalid(
             &amendments.path,
             "",
             format!("the merged, amended document is not valid OpenAPI 3.0: {e}"),
         )
-    })?;
-    Ok(Merged {
-        doc,
-        spec,
-        origins,
-        component_origins,
     })
 }
 

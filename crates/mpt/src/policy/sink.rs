@@ -71,7 +71,7 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
                 "{shown}: not a regular file (a symlink or a directory); not replaced"
             ));
         }
-        Ok(meta) if meta.len() > 4096 => {
+        Ok(meta) if meta.len() > MAX_SECRET_FILE => {
             return Err(format!(
                 "{shown}: holds something else than a secret; not replaced"
             ));
