@@ -231,12 +231,15 @@ impl Gathered {
     }
 }
 
+/// `kind/name` of each component → the fragments whose definition was kept.
+type ComponentOrigins = BTreeMap<String, Vec<PathBuf>>;
+
 /// Each component resolved to one definition (the amendments decide between differing ones),
 /// with the fragments whose definition was kept.
 fn resolve_components(
     components: BTreeMap<String, BTreeMap<String, Candidate>>,
     amendments: &Amendments,
-) -> Result<(Map<String, Value>, BTreeMap<String, Vec<PathBuf>>)> {
+) -> Result<(Map<String, Value>, ComponentOrigins)> {
     let mut merged = Map::new();
     let mut origins = BTreeMap::new();
     for (kind, members) in components {
