@@ -27,7 +27,7 @@ pub fn run(root: &Path, consumer_build: bool, only_consumer_build: bool) -> Resu
     }
     for bench in [
         &["-p", "mpt-codegen", "--bench", "codegen"][..],
-        &["-p", "mpt", "--bench", "sdk", "--features", "policy"][..],
+        &["-p", "mpt", "--bench", "sdk"][..],
     ] {
         let mut args = vec!["bench", "--quiet", "--locked"];
         args.extend(bench);

@@ -1,9 +1,9 @@
 //! Files the CLI reads: inputs must be regular files of bounded size (a FIFO or a device never
-//! blocks a run). The reading and writing itself is `mpt::policy::files`'s.
+//! blocks a run). The reading and writing itself is `mpt_policy::files`'s.
 
 use std::path::Path;
 
-pub use mpt::policy::files::{SecretFile, replace};
+pub use mpt_policy::files::{SecretFile, replace};
 
 /// The largest file read: 1 MiB (a state file is well under 1 KiB).
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
@@ -11,7 +11,7 @@ pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 /// Reads a regular file of at most [`MAX_READ_BYTES`]; a FIFO, directory or device is refused
 /// before it is opened, so nothing blocks.
 pub fn read_regular(path: &Path) -> Result<String, String> {
-    mpt::policy::files::read_regular(path, MAX_READ_BYTES)
+    mpt_policy::files::read_regular(path, MAX_READ_BYTES)
 }
 
 /// Reads a JSON file ([`read_regular`]) as a `T`; `what` names what it should be in the error,

@@ -321,8 +321,9 @@ impl Client {
         }
     }
 
-    /// Whether a bulk call of this client must not start another request.
-    pub(crate) fn cancelled(&self) -> bool {
+    /// Whether this client's [`Cancel`] was set: no bulk call (nor an apply) starts another
+    /// change once it is.
+    pub fn cancelled(&self) -> bool {
         self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
     }
 

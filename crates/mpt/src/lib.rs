@@ -56,17 +56,15 @@
 //!   it may have reached the server;
 //! * a `tracing` span per operation (`mpt.request`: op, token id, attempts, status, duration);
 //!   secrets never appear in spans, logs, errors or `Debug` output;
-//! * tokens as code (feature `policy`): `mpt::policy` parses a TOML policy per account,
-//!   `Client::plan` shows the drift from it and `Client::apply` carries it out (resumable
-//!   creates and rotations, secret sinks, evidence-based results).
+//! * tokens as code is a crate of its own on this one, `mpt-policy` (a TOML policy per
+//!   account, its plan, and a resumable apply with a directory or PostgreSQL state store).
 //!
 //! The code has one module per job: `client` (configuration), `hooks` (the hook layer) with
 //! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
 //! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
 //! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `rotation_plan` (its saved state), `name_match` (names RQL cannot quote, matched on the client), and the types:
 //! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
-//! engine every text goes through); `policy` (feature) holds the policy, the plan, the apply,
-//! the secret sinks and the state directory, each in its own file.
+//! engine every text goes through).
 #![deny(missing_docs)]
 
 mod age;
@@ -81,8 +79,6 @@ mod list;
 mod name_match;
 mod ops;
 mod outcome;
-#[cfg(feature = "policy")]
-pub mod policy;
 mod problem;
 mod redact;
 mod request;
@@ -99,7 +95,7 @@ pub use client::{
 };
 pub use error::Error;
 pub use filter::Filter;
-pub use list::{ListRequest, MAX_PAGE_SIZE, SortField};
+pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};
@@ -125,8 +121,3 @@ pub mod prelude {
     pub use futures_util::{StreamExt, TryStreamExt};
 }
 pub use token::{CreatedToken, Token, TokenRef};
-
-/// The README's Rust examples, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -57,9 +57,9 @@ pub struct ListRequest {
     server_time: Option<ServerTime>,
 }
 
-/// The server's time as the answer to a listing's first page gave it.
-pub(crate) type ServerTime =
-    std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
+/// Where [`ListRequest::record_server_time`] puts the server's time (its `Date`) of a
+/// listing's first answer.
+pub type ServerTime = std::sync::Arc<std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>>;
 
 impl ListRequest {
     pub(crate) fn new(client: Client) -> ListRequest {
@@ -122,9 +122,9 @@ impl ListRequest {
         self
     }
 
-    /// Puts the server's time of the first page's answer into `into` (for judging ages by the
-    /// platform's clock, not the client's).
-    pub(crate) fn server_time(mut self, into: ServerTime) -> Self {
+    /// Puts the server's time of the first page's answer (its `Date`, whole seconds) into
+    /// `into`, for judging ages by the platform's clock, not the client's.
+    pub fn record_server_time(mut self, into: ServerTime) -> Self {
         self.server_time = Some(into);
         self
     }

@@ -145,9 +145,10 @@ impl Client {
         self.create_excluding(new, &before).await
     }
 
-    /// [`Client::create`] with the ids recorded before the call given: a candidate of an
-    /// unconfirmed create is a token outside them.
-    pub(crate) async fn create_excluding(
+    /// [`Client::create`] with the ids recorded before the call given (by
+    /// [`Client::ids_named_at`]): a candidate of an unconfirmed create
+    /// ([`Error::CreateUnconfirmed`]) is a token outside them.
+    pub async fn create_excluding(
         &self,
         new: &NewToken,
         before: &[String],
@@ -207,9 +208,11 @@ impl Client {
         Ok(tokens.iter().map(|t| t.id().to_string()).collect())
     }
 
-    /// [`Client::ids_named`], with the platform's time of the answer (its `Date`).
-    #[cfg(feature = "policy")]
-    pub(crate) async fn ids_named_at(
+    /// The ids of the tokens named `name` in `account_id` (one listing, no secrets), with the
+    /// platform's time of the answer (its `Date`): what a create records before it is sent, so
+    /// that what it made can be told apart ([`Client::create_excluding`],
+    /// [`Client::made_excluding`]).
+    pub async fn ids_named_at(
         &self,
         account_id: &str,
         name: &str,
@@ -218,7 +221,7 @@ impl Client {
         let tokens = self
             .list()
             .filter(Filter::account(account_id).and(Filter::name(name)))
-            .server_time(at.clone())
+            .record_server_time(at.clone())
             .collect()
             .await?;
         let at = at.lock().ok().and_then(|t| *t);
@@ -226,8 +229,10 @@ impl Client {
     }
 
     /// The tokens named `name` in `account_id` whose ids are not in `known` (and are not
-    /// Deleted), with their secrets, which are remembered for redaction.
-    pub(crate) async fn made_excluding(
+    /// Deleted), with their audit and secrets (remembered for redaction): what a create sent
+    /// after `known` was recorded may have made. The account and name are checked on the
+    /// client too.
+    pub async fn made_excluding(
         &self,
         account_id: &str,
         name: &str,

@@ -75,6 +75,13 @@ impl NewToken {
         self
     }
 
+    /// What the platform would refuse in this create (a name, description or module list it
+    /// does not take), found before anything is sent: [`Error::InvalidRequest`] naming the
+    /// field. [`Client::create`](crate::Client::create) checks the same.
+    pub fn check(&self) -> Result<(), Error> {
+        self.to_body().map(drop)
+    }
+
     /// The request body, checked as the platform checks it and against the spec's
     /// `CreateApiTokenDto`.
     pub(crate) fn to_body(&self) -> Result<CreateApiTokenDto, Error> {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
-use mpt::policy::{ApplyError, ApplyOptions, ApplyReport, Plan, Policy};
+use mpt_policy::{ApplyError, ApplyOptions, ApplyReport, Plan, Policy, PolicyClient};
 
 use super::{Ctx, RunCommand};
 use crate::exit::{self, Failure, code};

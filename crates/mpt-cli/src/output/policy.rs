@@ -1,7 +1,7 @@
 //! Plans, apply results and rotation plans, as tables or JSON.
 
 use mpt::RotationPlan;
-use mpt::policy::{ActionResult, Plan};
+use mpt_policy::{ActionResult, Plan};
 
 use super::{Format, table};
 

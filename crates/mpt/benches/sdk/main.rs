@@ -18,8 +18,7 @@
 //! lists the seeded tokens, warms up, then runs N requests of one variant (see `instructions.rs`).
 //!
 //! `MPT_BENCH_SCALE=0.1` shrinks every size, for a quick look; `MPT_BENCH_ONLY=bulk,listing`
-//! runs some sections only (overhead, python, listing, policy, bulk, server); `policy` needs
-//! `--features policy` (as `cargo xtask bench` passes).
+//! runs some sections only (overhead, python, listing, bulk, server).
 
 mod harness;
 mod instructions;
@@ -266,46 +265,6 @@ fn main() {
                 String::new()
             },
             if peaks.len() == 2 { "≤ 1.5×" } else { "" },
-        );
-    }
-
-    // --- Policy plan (issue 20) ------------------------------------------------------------
-    #[cfg(feature = "policy")]
-    if wanted("policy") {
-        let size = scaled(10_000);
-        let mock = Mock::spawn(&bin, size);
-        let (elapsed, cpu, peak, actions) = rt.block_on(async {
-            let client = facade(&mock);
-            client.list().count().await.unwrap(); // warm the connection
-            // 100 declared tokens (the seeded `token-1` ..), the rest reported as unmanaged.
-            let mut text =
-                String::from("[[accounts]]\nid = \"ACC-0000-0001\"\nrotate_after = \"90d\"\n");
-            for i in 1..=100 {
-                text.push_str(&format!(
-                    "[[accounts.tokens]]\nname = \"token-{i}\"\nmodules = [\"MOD-1756\"]\n"
-                ));
-            }
-            let policy = mpt::policy::Policy::from_toml(&text, "bench.toml").unwrap();
-            let base = reset_peak();
-            let (started, cpu) = (Instant::now(), thread_cpu());
-            let plan = client.plan(&policy).await.unwrap();
-            (
-                started.elapsed(),
-                thread_cpu() - cpu,
-                PEAK.load(Ordering::Relaxed).saturating_sub(base),
-                plan.actions.len(),
-            )
-        });
-        table.row(
-            &format!("plan a policy over {size} tokens (100 declared)"),
-            format!(
-                "{:.2} s, client CPU {:.2} s, peak heap {:.0} KiB, {actions} actions",
-                elapsed.as_secs_f64(),
-                cpu.as_secs_f64(),
-                peak as f64 / 1024.0
-            ),
-            "one streamed listing, no secrets".into(),
-            "CPU well under 1 s",
         );
     }
 

@@ -80,15 +80,3 @@ pub async fn answering(status: u16, headers: &[(&str, &str)], body: String) -> S
 
 /// A token as the API answers it.
 pub const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;
-
-/// A fresh directory under the system's temporary one.
-#[cfg(feature = "policy")]
-pub fn temp_dir(tag: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "mpt-apply-{tag}-{}-{:016x}",
-        std::process::id(),
-        fastrand::u64(..)
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}

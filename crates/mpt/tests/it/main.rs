@@ -5,16 +5,10 @@
 mod common;
 
 mod accounts;
-#[cfg(feature = "policy")]
-mod apply;
 mod bulk;
-#[cfg(feature = "policy")]
-mod drift;
 mod first_use;
 mod lifecycle;
 mod operations;
-#[cfg(feature = "policy")]
-mod policy;
 mod prism;
 mod promises;
 mod rotation;

@@ -4,14 +4,14 @@
 use chrono::Utc;
 
 use super::{ActionOutcome, ActionResult, Applied, Applying};
-use crate::error::Error;
-use crate::outcome::Outcome;
-use crate::policy::plan::{ActionKind, FieldChange, PlannedAction};
-use crate::policy::plan::{Field, added_modules, modules_of};
-use crate::policy::state::Refused;
-use crate::request::TokenUpdate;
-use crate::status::TokenStatus;
-use crate::token::Token;
+use crate::plan::{ActionKind, FieldChange, PlannedAction};
+use crate::plan::{Field, added_modules, modules_of};
+use crate::state::Refused;
+use mpt::Error;
+use mpt::Outcome;
+use mpt::Token;
+use mpt::TokenStatus;
+use mpt::TokenUpdate;
 
 /// The update of an action's `description` and `icon` changes (its modules apart).
 fn fields_update(changes: &[FieldChange]) -> TokenUpdate {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use mpt::NoopTransitions as ClientNoop;
 use mpt::TokenSecret;
-use mpt::policy::{ActionResult, Policy};
+use mpt_policy::{ActionResult, Policy};
 
 use crate::common::*;
 

@@ -4,7 +4,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use mpt::chrono::{Duration, Utc};
-use mpt::policy::{ActionKind, Policy, PolicyError, Wanted};
+use mpt_policy::{ActionKind, Policy, PolicyError, Wanted};
 
 use crate::common::*;
 use crate::drift::Drift;
@@ -149,7 +149,7 @@ async fn a_plan_names_every_drift_and_changes_nothing() {
         .iter()
         .find(|a| a.kind == ActionKind::Update)
         .unwrap();
-    assert_eq!(update.changes[0].field, mpt::policy::Field::Description);
+    assert_eq!(update.changes[0].field, mpt_policy::Field::Description);
     assert_eq!(update.changes[0].from.as_deref(), Some("old words"));
     assert_eq!(update.changes[0].to.as_deref(), Some("new words"));
     assert_eq!(of(Some(&off.id), "should-be-on"), [ActionKind::Enable]);
@@ -194,7 +194,7 @@ async fn a_plan_names_every_drift_and_changes_nothing() {
     // A plan round-trips through JSON (`--out`).
     let json = serde_json::to_string(&plan).unwrap();
     assert_eq!(
-        serde_json::from_str::<mpt::policy::Plan>(&json).unwrap(),
+        serde_json::from_str::<mpt_policy::Plan>(&json).unwrap(),
         plan
     );
 }

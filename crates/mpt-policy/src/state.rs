@@ -67,7 +67,7 @@ impl CreateRecord {
     /// Whether `token` (read from the platform, with its audit) can be the one this record's
     /// create made: of its account and name, none of the ids that had the name before, and
     /// created no earlier than the record (by the platform's clock).
-    pub fn may_have_made(&self, token: &crate::token::Token) -> Result<(), String> {
+    pub fn may_have_made(&self, token: &mpt::Token) -> Result<(), String> {
         let id = token.id();
         if token.account_id() != Some(self.account_id.as_str()) {
             return Err(format!("{id} is not of account {}", self.account_id));

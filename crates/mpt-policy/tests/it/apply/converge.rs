@@ -2,7 +2,7 @@
 //! and pinned rotations left alone.
 
 use mpt::chrono::{Duration as Days, Utc};
-use mpt::policy::{ActionKind, Applied, ApplyError, ApplyOptions};
+use mpt_policy::{ActionKind, Applied, ApplyError, ApplyOptions};
 
 use super::*;
 use crate::common::*;

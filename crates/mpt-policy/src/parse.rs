@@ -9,7 +9,7 @@ use super::files;
 use super::ids::{self, IdKind};
 use super::sink::SecretSink;
 use super::{AccountPolicy, Hygiene, Policy, PolicyError, TokenPolicy, Unmanaged, Wanted};
-use crate::request::NewToken;
+use mpt::NewToken;
 
 /// A duration as policies write it: a whole number and `d`, `h`, `m` or `s`, or `never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,12 +22,12 @@ impl<'de> Deserialize<'de> for Age {
     }
 }
 
-/// An age as [`parse_age`](crate::parse_age) takes it, or `never`.
+/// An age as [`parse_age`](mpt::parse_age) takes it, or `never`.
 fn parse_age(text: &str) -> Result<Option<Duration>, String> {
     if text.trim() == "never" {
         return Ok(None);
     }
-    let age = crate::parse_age(text).map_err(|e| format!("bad duration {e}, or `never`"))?;
+    let age = mpt::parse_age(text).map_err(|e| format!("bad duration {e}, or `never`"))?;
     Duration::from_std(age)
         .map(Some)
         .map_err(|_| format!("bad duration {text:?}"))
@@ -171,7 +171,7 @@ impl<'t> Parser<'t> {
             }
             None => (1, String::new()),
         };
-        self.error(line, key, crate::redact::redact(e.message().trim()))
+        self.error(line, key, mpt::redact(e.message().trim()))
     }
 
     /// Account `a`, checked against those read before it.
@@ -230,7 +230,7 @@ impl<'t> Parser<'t> {
             if let Some(d) = &token.description {
                 new = new.description(d);
             }
-            if let Err(e) = new.to_body() {
+            if let Err(e) = new.check() {
                 return Err(self.error(line, key.to_string(), e.to_string()));
             }
         } else if let Some(problem) = mpt_api::rules::name_problem(&name) {

@@ -3,7 +3,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use mpt::chrono::{Duration as Days, Utc};
-use mpt::policy::{ActionKind, Applied, ApplyError, ApplyOptions};
+use mpt_policy::{ActionKind, Applied, ApplyError, ApplyOptions};
 
 use super::*;
 use crate::common::*;

@@ -1,7 +1,7 @@
 //! Faults on about 10% of requests over a 500-token account.
 
 use mpt::chrono::{Duration as Days, Utc};
-use mpt::policy::{ActionKind, Applied, ApplyOptions};
+use mpt_policy::{ActionKind, Applied, ApplyOptions};
 
 use super::*;
 use crate::common::*;

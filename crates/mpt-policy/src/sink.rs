@@ -9,7 +9,7 @@ use mpt_api::TokenSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::files::{self, SecretFile};
-use crate::token::Token;
+use mpt::Token;
 
 /// Where a new secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -196,7 +196,7 @@ async fn run(
     {
         said = said.replace(opaque, "[REDACTED]");
     }
-    let said = crate::redact::redact(said.trim());
+    let said = mpt::redact(said.trim());
     let tail: String = said
         .chars()
         .rev()

@@ -46,7 +46,7 @@ pub(crate) fn check_id(kind: IdKind, id: &str) -> Result<(), String> {
     };
     Err(format!(
         "{:?} is not a{} id: `{}-` and groups of digits, like {example}",
-        crate::redact::redact(id),
+        mpt::redact(id),
         match kind {
             IdKind::Account => "n account",
             IdKind::Token => " token",

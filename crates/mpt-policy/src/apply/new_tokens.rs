@@ -7,16 +7,16 @@ use mpt_api::TokenSecret;
 
 use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
-use crate::error::Error;
-use crate::outcome::Outcome;
-use crate::policy::plan::{ActionKind, PlannedAction};
-use crate::policy::sink;
-use crate::policy::state::{CreateRecord, StateDir};
-use crate::policy::{TokenPolicy, Wanted};
-use crate::request::NewToken;
-use crate::rotation_plan::{RotationPhase, RotationPlan};
-use crate::status::TokenStatus;
-use crate::token::Token;
+use crate::plan::{ActionKind, PlannedAction};
+use crate::sink;
+use crate::state::{CreateRecord, StateDir};
+use crate::{TokenPolicy, Wanted};
+use mpt::Error;
+use mpt::NewToken;
+use mpt::Outcome;
+use mpt::Token;
+use mpt::TokenStatus;
+use mpt::{RotationPhase, RotationPlan};
 
 /// How many times a rotation's retire or finish is tried in one apply (each reads the state
 /// first, so a try after a lost answer sees the step done).
@@ -410,7 +410,7 @@ impl Applying<'_> {
     /// token, when pinned), an old token of that account and name, and a replacement (once
     /// recorded) that a create of the rotation can have made.
     async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
-        use crate::policy::ids::{IdKind, check_id};
+        use crate::ids::{IdKind, check_id};
         check_id(IdKind::Account, &plan.account_id)?;
         for id in std::iter::once(&plan.old_id)
             .chain(&plan.new_id)

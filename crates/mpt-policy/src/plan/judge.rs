@@ -7,103 +7,92 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
 
 use super::{ActionKind, Field, FieldChange, Plan, PlannedAction};
-use crate::client::Client;
-use crate::error::Error;
-use crate::filter::Filter;
-use crate::list::ServerTime;
-use crate::policy::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
-use crate::status::TokenStatus;
-use crate::token::Token;
+use crate::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
+use mpt::Client;
+use mpt::Error;
+use mpt::Filter;
+use mpt::Token;
+use mpt::TokenStatus;
 
-impl Client {
-    /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
-    /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
-    /// since) are judged at the platform's time, the `Date` of the listing's answer, against
-    /// the platform's timestamps: a client whose clock is off plans the same (the client's clock
-    /// only when an answer has no `Date`). `Plan::made_at` is that time.
-    pub async fn plan(&self, policy: &Policy) -> Result<Plan, Error> {
-        self.plan_judged(policy, None).await
+/// Reads each account of `policy` once (a streamed listing, no secrets) and returns what would
+/// bring it to its policy, its ages judged at `at` (else at the platform's time, the `Date` of
+/// the listing's answer, against the platform's timestamps: a client whose clock is off plans
+/// the same; the client's clock only when an answer has no `Date`). Changes nothing.
+pub(crate) async fn plan_judged(
+    client: &Client,
+    policy: &Policy,
+    at: Option<DateTime<Utc>>,
+) -> Result<Plan, Error> {
+    let mut actions = Vec::new();
+    let mut made_at = at;
+    for account in &policy.accounts {
+        let judged = plan_account(client, account, at, &mut actions).await?;
+        made_at.get_or_insert(judged);
     }
+    Ok(Plan {
+        made_at: made_at.unwrap_or_else(Utc::now),
+        accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
+        actions,
+    })
+}
 
-    /// [`Client::plan`] with the hygiene rules judged at `now` (ages come from the server's
-    /// timestamps).
-    pub async fn plan_at(&self, policy: &Policy, now: DateTime<Utc>) -> Result<Plan, Error> {
-        self.plan_judged(policy, Some(now)).await
+/// Plans one account; returns the time its ages were judged at (`at`, else the platform's).
+async fn plan_account(
+    client: &Client,
+    account: &AccountPolicy,
+    at: Option<DateTime<Utc>>,
+    actions: &mut Vec<PlannedAction>,
+) -> Result<DateTime<Utc>, Error> {
+    let declared_names: HashSet<&str> = account.tokens.iter().map(|t| t.name.as_str()).collect();
+    let pinned: HashSet<&str> = account
+        .tokens
+        .iter()
+        .filter_map(|t| t.id.as_deref())
+        .collect();
+    // Only the tokens a declaration may match are kept; the rest are judged as they stream.
+    let mut matching: Vec<Token> = Vec::new();
+    let mut undeclared = Vec::new();
+    let server_time: mpt::ServerTime = Default::default();
+    let mut listing = client
+        .list()
+        .filter(Filter::account(&account.id))
+        .select(["+audit"]);
+    if at.is_none() {
+        listing = listing.record_server_time(server_time.clone());
     }
-
-    async fn plan_judged(&self, policy: &Policy, at: Option<DateTime<Utc>>) -> Result<Plan, Error> {
-        let mut actions = Vec::new();
-        let mut made_at = at;
-        for account in &policy.accounts {
-            let judged = self.plan_account(account, at, &mut actions).await?;
-            made_at.get_or_insert(judged);
+    let mut stream = Box::pin(listing.stream());
+    while let Some(token) = stream.try_next().await? {
+        // A token of another account (a server that ignored the filter) is never judged here.
+        if !live(&token) || token.account_id().is_some_and(|id| id != account.id) {
+            continue;
         }
-        Ok(Plan {
-            made_at: made_at.unwrap_or_else(Utc::now),
-            accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
-            actions,
-        })
+        let name = token.name().unwrap_or("");
+        if declared_names.contains(name) || pinned.contains(token.id()) {
+            matching.push(token);
+        } else if let Some(action) = undeclared_action(account, &token) {
+            undeclared.push(action);
+        }
     }
-
-    /// Plans one account; returns the time its ages were judged at (`at`, else the platform's).
-    async fn plan_account(
-        &self,
-        account: &AccountPolicy,
-        at: Option<DateTime<Utc>>,
-        actions: &mut Vec<PlannedAction>,
-    ) -> Result<DateTime<Utc>, Error> {
-        let declared_names: HashSet<&str> =
-            account.tokens.iter().map(|t| t.name.as_str()).collect();
-        let pinned: HashSet<&str> = account
-            .tokens
-            .iter()
-            .filter_map(|t| t.id.as_deref())
-            .collect();
-        // Only the tokens a declaration may match are kept; the rest are judged as they stream.
-        let mut matching: Vec<Token> = Vec::new();
-        let mut undeclared = Vec::new();
-        let server_time: ServerTime = Default::default();
-        let mut listing = self
-            .list()
-            .filter(Filter::account(&account.id))
-            .select(["+audit"]);
-        if at.is_none() {
-            listing = listing.server_time(server_time.clone());
-        }
-        let mut stream = Box::pin(listing.stream());
-        while let Some(token) = stream.try_next().await? {
-            // A token of another account (a server that ignored the filter) is never judged here.
-            if !live(&token) || token.account_id().is_some_and(|id| id != account.id) {
-                continue;
-            }
-            let name = token.name().unwrap_or("");
-            if declared_names.contains(name) || pinned.contains(token.id()) {
-                matching.push(token);
-            } else if let Some(action) = undeclared_action(account, &token) {
-                undeclared.push(action);
-            }
-        }
-        let now = at
-            .or_else(|| server_time.lock().ok().and_then(|t| *t))
-            .unwrap_or_else(Utc::now);
-        for declared in &account.tokens {
-            declared_actions(account, declared, &matching, now, actions);
-        }
-        // A same-named token outside every pin (when all entries of that name are pinned) is
-        // not declared either.
-        for token in &matching {
-            let name = token.name().unwrap_or("");
-            let claimed = account.tokens.iter().any(|d| match &d.id {
-                Some(pin) => pin == token.id(),
-                None => d.name == name,
-            });
-            if !claimed && let Some(action) = undeclared_action(account, token) {
-                undeclared.push(action);
-            }
-        }
-        actions.extend(undeclared);
-        Ok(now)
+    let now = at
+        .or_else(|| server_time.lock().ok().and_then(|t| *t))
+        .unwrap_or_else(Utc::now);
+    for declared in &account.tokens {
+        declared_actions(account, declared, &matching, now, actions);
     }
+    // A same-named token outside every pin (when all entries of that name are pinned) is
+    // not declared either.
+    for token in &matching {
+        let name = token.name().unwrap_or("");
+        let claimed = account.tokens.iter().any(|d| match &d.id {
+            Some(pin) => pin == token.id(),
+            None => d.name == name,
+        });
+        if !claimed && let Some(action) = undeclared_action(account, token) {
+            undeclared.push(action);
+        }
+    }
+    actions.extend(undeclared);
+    Ok(now)
 }
 
 /// Said of a rotation due for a pinned entry, which apply leaves to the administrator.

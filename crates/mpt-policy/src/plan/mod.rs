@@ -3,6 +3,8 @@
 
 mod judge;
 
+pub(crate) use judge::plan_judged;
+
 use std::path::Path;
 
 use chrono::{DateTime, Utc};

@@ -2,8 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Error;
-use crate::policy::plan::{ActionKind, PlannedAction};
+use crate::plan::{ActionKind, PlannedAction};
+use mpt::Error;
 
 /// What carrying out an action did, by evidence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,7 +166,7 @@ pub enum ApplyError {
         declared: Vec<String>,
     },
     /// The saved plan's `madeAt` is in the future, or older than
-    /// [`MAX_SAVED_PLAN_AGE`](crate::policy::MAX_SAVED_PLAN_AGE), by the platform's clock.
+    /// [`MAX_SAVED_PLAN_AGE`](crate::MAX_SAVED_PLAN_AGE), by the platform's clock.
     #[error(
         "the saved plan was made at {made_at}, and the platform's time is {now}: {why}; plan again"
     )]

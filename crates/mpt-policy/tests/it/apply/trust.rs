@@ -6,7 +6,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use mpt::chrono::{Duration as Days, Utc};
-use mpt::policy::{ActionKind, Applied, ApplyError, ApplyOptions, Plan, Policy};
+use mpt_policy::{ActionKind, Applied, ApplyError, ApplyOptions, Plan, Policy};
 
 use super::*;
 use crate::common::*;

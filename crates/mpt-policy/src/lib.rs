@@ -1,5 +1,6 @@
-//! Tokens as code: the declared state of an account's tokens (a TOML policy), and the plan that
-//! shows the drift from it (feature `policy`).
+//! Tokens as code, on the `mpt` facade: the declared state of an account's tokens (a TOML
+//! policy), the plan that shows the drift from it, and the apply that carries it out, its
+//! progress kept in a state store so that an apply killed anywhere is resumed by the next.
 //!
 //! ```toml
 //! [[accounts]]
@@ -22,10 +23,24 @@
 //!
 //! [`Policy::from_toml`] refuses unknown keys, bad durations and statuses, names and
 //! descriptions the platform would refuse, tokens without modules, and duplicate declarations,
-//! naming the line and key. [`Client::plan`](crate::Client::plan) reads each account once (no
-//! secrets) and returns a [`Plan`]; [`Client::apply`](crate::Client::apply) carries it out.
+//! naming the line and key. With [`PolicyClient`] in scope, `client.plan(&policy)` reads each
+//! account once (no secrets) and returns a [`Plan`]; `client.apply(...)` carries it out.
+//!
+//! ```no_run
+//! use mpt_policy::{ApplyOptions, Policy, PolicyClient};
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = Policy::from_toml(&std::fs::read_to_string("tokens.toml")?, "tokens.toml")?;
+//! let client = mpt::Client::from_env()?;
+//! let plan = client.plan(&policy).await?;
+//! let report = client
+//!     .apply(&policy, Some(&plan), &ApplyOptions::new(".mpt-state"))
+//!     .await?;
+//! println!("{}", report.summary());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
 
-mod apply;
+pub mod apply;
 pub mod files;
 mod ids;
 mod parse;
@@ -41,6 +56,61 @@ use serde::Deserialize;
 pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport, MAX_SAVED_PLAN_AGE};
 pub use plan::{ActionKind, Field, FieldChange, Plan, PlannedAction};
 pub use sink::SecretSink;
+
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
+use mpt::Client;
+
+/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply.
+pub trait PolicyClient {
+    /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
+    /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
+    /// since) are judged at the platform's time, the `Date` of the listing's answer, against
+    /// the platform's timestamps: a client whose clock is off plans the same (the client's
+    /// clock only when an answer has no `Date`). `Plan::made_at` is that time.
+    fn plan(&self, policy: &Policy) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
+
+    /// [`PolicyClient::plan`] with the hygiene rules judged at `now` (ages come from the
+    /// server's timestamps).
+    fn plan_at(
+        &self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
+
+    /// Brings the accounts of `policy` to it, and says what was done: see [`apply`] (the
+    /// module) for the promises.
+    fn apply(
+        &self,
+        policy: &Policy,
+        plan: Option<&Plan>,
+        options: &ApplyOptions,
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send;
+}
+
+impl PolicyClient for Client {
+    fn plan(&self, policy: &Policy) -> impl Future<Output = Result<Plan, mpt::Error>> + Send {
+        plan::plan_judged(self, policy, None)
+    }
+
+    fn plan_at(
+        &self,
+        policy: &Policy,
+        now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Plan, mpt::Error>> + Send {
+        plan::plan_judged(self, policy, Some(now))
+    }
+
+    fn apply(
+        &self,
+        policy: &Policy,
+        plan: Option<&Plan>,
+        options: &ApplyOptions,
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send {
+        apply::apply(self, policy, plan, options)
+    }
+}
 
 /// A parsed, checked policy.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -182,3 +252,9 @@ impl fmt::Display for Wanted {
         })
     }
 }
+
+/// The README's Rust examples (the facade's and these), compiled as doctests so they cannot
+/// rot: this crate sees both.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -17,8 +17,8 @@ use futures_util::StreamExt;
 use super::Policy;
 use super::plan::{ActionKind, Plan, PlannedAction};
 use super::state::StateDir;
-use crate::client::Client;
-use crate::rotation_plan::Quiet;
+use mpt::Client;
+use mpt::Quiet;
 
 pub use report::{ActionResult, Applied, ApplyError, ApplyReport};
 
@@ -154,87 +154,87 @@ struct Applying<'a> {
     options: &'a ApplyOptions,
 }
 
-impl Client {
-    /// Brings the accounts of `policy` to it, and says what was done.
-    ///
-    /// First, work an interrupted apply left in the state directory is finished (creates whose
-    /// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
-    /// without one, of a plan made now. A saved plan is refused ([`ApplyError::Stale`]) when
-    /// the accounts moved since it was made: a plan made now, judged at the saved plan's time,
-    /// must be the same. The policy is needed even with a saved plan: the sinks come from it
-    /// (a plan file never names a command to run).
-    ///
-    /// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
-    /// does not stop the others. Deletes and the disabling of undeclared tokens need
-    /// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state
-    /// directory before it sends the create, and hands the secret to the entry's sink (or to
-    /// `<state dir>/secrets/<id>.secret` when it has none, or when the sink fails: the action
-    /// is then `Failed`, names the file, and the next apply hands the secret over again).
-    /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
-    /// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
-    pub async fn apply(
-        &self,
-        policy: &Policy,
-        plan: Option<&Plan>,
-        options: &ApplyOptions,
-    ) -> Result<ApplyReport, ApplyError> {
-        let state = StateDir::open(&options.state_dir)
-            .await
-            .map_err(ApplyError::StateDir)?;
-        // A saved plan is an approval, never a source of work: before anything is done, it
-        // must be of the policy's accounts and made within the bounds, by the platform's clock.
-        if let Some(saved) = plan {
-            let declared: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
-            if saved.accounts != declared {
-                return Err(ApplyError::OtherAccounts {
-                    planned: saved.accounts.clone(),
-                    declared,
-                });
-            }
-            let now = self.plan(policy).await?.made_at;
-            check_made_at(saved.made_at, now)?;
+/// Brings the accounts of `policy` to it, and says what was done.
+///
+/// First, work an interrupted apply left in the state directory is finished (creates whose
+/// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
+/// without one, of a plan made now. A saved plan is refused ([`ApplyError::Stale`]) when
+/// the accounts moved since it was made: a plan made now, judged at the saved plan's time,
+/// must be the same. The policy is needed even with a saved plan: the sinks come from it
+/// (a plan file never names a command to run).
+///
+/// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
+/// does not stop the others. Deletes and the disabling of undeclared tokens need
+/// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state
+/// directory before it sends the create, and hands the secret to the entry's sink (or to
+/// `<state dir>/secrets/<id>.secret` when it has none, or when the sink fails: the action
+/// is then `Failed`, names the file, and the next apply hands the secret over again).
+/// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
+/// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
+pub(crate) async fn apply(
+    client: &Client,
+    policy: &Policy,
+    plan: Option<&Plan>,
+    options: &ApplyOptions,
+) -> Result<ApplyReport, ApplyError> {
+    let state = StateDir::open(&options.state_dir)
+        .await
+        .map_err(ApplyError::StateDir)?;
+    // A saved plan is an approval, never a source of work: before anything is done, it
+    // must be of the policy's accounts and made within the bounds, by the platform's clock.
+    if let Some(saved) = plan {
+        let declared: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+        if saved.accounts != declared {
+            return Err(ApplyError::OtherAccounts {
+                planned: saved.accounts.clone(),
+                declared,
+            });
         }
-        let run = Applying {
-            client: self,
-            policy,
-            state: &state,
-            options,
-        };
-        let Resumed {
-            mut results,
-            tokens: resumed,
-            rotating,
-        } = run.resume_pending().await;
-        let plan = match plan {
-            Some(saved) => {
-                // Made afresh from the platform's state at the saved plan's time: the saved
-                // plan only approves it, and must equal it.
-                let fresh = self.plan_at(policy, saved.made_at).await?;
-                check_fresh(saved, &fresh)?;
-                fresh
-            }
-            None => self.plan(policy).await?,
-        };
-        if let Some(f) = &options.on_plan {
-            f(&plan);
-        }
-        let groups = by_token(plan.actions, &resumed, &rotating);
-        let run = &run;
-        let mut done = futures_util::stream::iter(groups)
-            .map(|group| async move {
-                let mut out = Vec::with_capacity(group.len());
-                for action in group {
-                    let result = run.carry_out(action).await;
-                    out.push(run.emit(result));
-                }
-                out
-            })
-            .buffer_unordered(options.concurrency.max(1));
-        while let Some(group) = done.next().await {
-            results.extend(group);
-        }
-        Ok(ApplyReport { results })
+        let now = crate::plan::plan_judged(client, policy, None)
+            .await?
+            .made_at;
+        check_made_at(saved.made_at, now)?;
     }
+    let run = Applying {
+        client,
+        policy,
+        state: &state,
+        options,
+    };
+    let Resumed {
+        mut results,
+        tokens: resumed,
+        rotating,
+    } = run.resume_pending().await;
+    let plan = match plan {
+        Some(saved) => {
+            // Made afresh from the platform's state at the saved plan's time: the saved
+            // plan only approves it, and must equal it.
+            let fresh = crate::plan::plan_judged(client, policy, Some(saved.made_at)).await?;
+            check_fresh(saved, &fresh)?;
+            fresh
+        }
+        None => crate::plan::plan_judged(client, policy, None).await?,
+    };
+    if let Some(f) = &options.on_plan {
+        f(&plan);
+    }
+    let groups = by_token(plan.actions, &resumed, &rotating);
+    let run = &run;
+    let mut done = futures_util::stream::iter(groups)
+        .map(|group| async move {
+            let mut out = Vec::with_capacity(group.len());
+            for action in group {
+                let result = run.carry_out(action).await;
+                out.push(run.emit(result));
+            }
+            out
+        })
+        .buffer_unordered(options.concurrency.max(1));
+    while let Some(group) = done.next().await {
+        results.extend(group);
+    }
+    Ok(ApplyReport { results })
 }
 
 /// What the work an interrupted apply left came to.
