@@ -28,7 +28,7 @@ Examples:
   mpt tokens rotate retire --state rotation.json --quiet 30m
   mpt tokens rotate finish --state rotation.json
   mpt tokens plan --policy tokens.toml --exit-code --out plan.json
-  mpt tokens apply --policy tokens.toml --plan plan.json --state-dir /var/lib/mpt
+  mpt tokens apply --policy tokens.toml --plan plan.json --state postgres://ci@db:5432/mpt
 
 Exit codes:
   0    done

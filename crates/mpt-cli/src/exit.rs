@@ -41,6 +41,8 @@ pub enum Failure {
     Drift,
     /// Interrupted by this signal's exit code (130, 143), everything finished printed.
     Interrupted(u8),
+    /// Something the run needs cannot be reached (the state store's database) (5).
+    Unreachable(String),
     /// Something else failed after work was done (1); the message says what is safe.
     Other(String),
 }
@@ -216,6 +218,10 @@ pub fn finish(result: Result<(), Failure>) -> ExitCode {
         Err(Failure::Other(message)) => {
             error(&message);
             code::FAILED
+        }
+        Err(Failure::Unreachable(message)) => {
+            error(&message);
+            code::UNREACHABLE
         }
         Err(Failure::Api(e)) => {
             error(&e.to_string());

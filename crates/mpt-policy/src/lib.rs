@@ -46,7 +46,7 @@ mod ids;
 mod parse;
 mod plan;
 mod sink;
-mod state;
+pub mod state;
 
 use std::fmt;
 
@@ -56,13 +56,16 @@ use serde::Deserialize;
 pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport, MAX_SAVED_PLAN_AGE};
 pub use plan::{ActionKind, Field, FieldChange, Plan, PlannedAction};
 pub use sink::SecretSink;
+pub use state::{StateLocation, StoreError};
 
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
 use mpt::Client;
 
-/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply.
+/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply. A plan's
+/// future is `Send`; an apply's is run where it is awaited (a current-thread runtime, or
+/// `block_on`), as the CLI runs it.
 pub trait PolicyClient {
     /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
     /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
@@ -86,7 +89,7 @@ pub trait PolicyClient {
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send;
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>>;
 }
 
 impl PolicyClient for Client {
@@ -107,7 +110,7 @@ impl PolicyClient for Client {
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send {
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> {
         apply::apply(self, policy, plan, options)
     }
 }
@@ -116,6 +119,9 @@ impl PolicyClient for Client {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Policy {
+    /// Where its applies keep their state (the file's top-level `state = "..."`: a directory,
+    /// or `postgres://USER@HOST:PORT/DB`), if it says.
+    pub state: Option<String>,
     /// Each account's declared state.
     pub accounts: Vec<AccountPolicy>,
 }

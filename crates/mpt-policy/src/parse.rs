@@ -36,6 +36,9 @@ fn parse_age(text: &str) -> Result<Option<Duration>, String> {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPolicy {
+    /// Where the apply's state is (`postgres://...`, or a directory).
+    #[serde(default)]
+    state: Option<String>,
     #[serde(default)]
     accounts: Vec<RawAccount>,
 }
@@ -153,7 +156,8 @@ impl<'t> Parser<'t> {
             let account = self.account(a, account, &accounts)?;
             accounts.push(account);
         }
-        Ok(Policy { accounts })
+        let state = raw.state.filter(|s| !s.trim().is_empty());
+        Ok(Policy { state, accounts })
     }
 
     /// A TOML error at the line and key it is about; a value it quotes back is redacted (a

@@ -1,5 +1,5 @@
 //! Secret sinks: where an apply hands a new secret (a file, or a command that reads it on
-//! stdin), and the fallback file that keeps it when a sink fails.
+//! stdin). No copy is kept when a sink fails: the next apply reads the secret from the platform.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -95,36 +95,6 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
         }
     };
     SecretFile::prepare(path, force)?.commit(secret.expose_secret())
-}
-
-/// Keeps a secret a sink could not take: `<dir>/<token id>.secret`, 0600.
-pub(crate) fn fallback(dir: &Path, token: &Token, secret: &TokenSecret) -> Result<PathBuf, String> {
-    private_dir(dir)?;
-    let path = dir.join(secret_file_name(token.id()));
-    SecretFile::prepare(&path, true)?.commit(secret.expose_secret())?;
-    Ok(path)
-}
-
-/// Reads back a secret kept by [`fallback`], if one is there.
-pub(crate) fn fallen_back(dir: &Path, token_id: &str) -> Option<TokenSecret> {
-    let text = files::read_small(&dir.join(secret_file_name(token_id)), MAX_SECRET_FILE).ok()?;
-    let secret = TokenSecret::new(text.trim());
-    (secret.token_id() == Some(token_id)).then_some(secret)
-}
-
-/// Removes a kept secret once a sink has it.
-pub(crate) fn forget_fallback(dir: &Path, token_id: &str) {
-    let _ = std::fs::remove_file(dir.join(secret_file_name(token_id)));
-}
-
-/// `<id>.secret` for an id of the platform's shape; any other id hex-encoded (never a path).
-fn secret_file_name(token_id: &str) -> String {
-    if super::ids::is_id(super::ids::IdKind::Token, token_id) {
-        format!("{token_id}.secret")
-    } else {
-        let hex: String = token_id.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("x{hex}.secret")
-    }
 }
 
 async fn run(

@@ -90,13 +90,14 @@ impl RotationPlan {
     /// [`RotationPlan::start_saving`] when plans are saved, so that a crash after the create
     /// cannot leave a replacement nobody knows.
     pub async fn start(&mut self, client: &Client) -> Result<Option<CreatedToken>, Error> {
-        self.start_saving(client, |_| Ok::<(), std::convert::Infallible>(()))
+        self.start_saving(client, async |_| Ok::<(), std::convert::Infallible>(()))
             .await
     }
 
-    /// [`RotationPlan::start`], calling `save` with the plan after recording the tokens that
-    /// already have this account and name and before sending the create; when `save` fails,
-    /// nothing is made ([`Error::PlanNotSaved`]). Save the plan again after it returns.
+    /// [`RotationPlan::start`], calling `save` (an async closure: a file, a database) with the
+    /// plan after recording the tokens that already have this account and name and before
+    /// sending the create; when `save` fails, nothing is made ([`Error::PlanNotSaved`]). Save
+    /// the plan again after it returns.
     ///
     /// * The first `start` adopts nothing: it creates. If the create's answer is lost, the
     ///   error is [`Error::CreateUnconfirmed`] with the tokens made since the record, and the
@@ -112,7 +113,7 @@ impl RotationPlan {
         mut save: F,
     ) -> Result<Option<CreatedToken>, Error>
     where
-        F: FnMut(&RotationPlan) -> Result<(), E>,
+        F: AsyncFnMut(&RotationPlan) -> Result<(), E>,
         E: std::fmt::Display,
     {
         if self.phase != RotationPhase::Planned {
@@ -139,7 +140,7 @@ impl RotationPlan {
                 let now = client.ids_named(&self.account_id, &self.name).await?;
                 self.remember_known(now);
                 self.create_sent = true;
-                if let Err(e) = save(self) {
+                if let Err(e) = save(self).await {
                     return Err(Error::PlanNotSaved {
                         old_id: self.old_id.clone(),
                         reason: crate::redact::redact(&e.to_string()),

@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
-use mpt_policy::{ApplyError, ApplyOptions, ApplyReport, Plan, Policy, PolicyClient};
+use mpt_policy::{
+    ApplyError, ApplyOptions, ApplyReport, Plan, Policy, PolicyClient, StateLocation, StoreError,
+};
 
 use super::{Ctx, RunCommand};
 use crate::exit::{self, Failure, code};
@@ -28,10 +30,17 @@ pub struct PlanArgs {
     /// Exit 6 when anything differs from the policy (for a nightly drift check).
     #[arg(long)]
     exit_code: bool,
-    /// The apply's state directory, read (never written) to explain modules the platform
-    /// refused before [default: .mpt-state beside the policy file].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    /// The apply's state (a directory, or postgres://USER@HOST:PORT/DB), read (never written,
+    /// never locked) to explain modules the platform refused before; wins over MPT_STATE and
+    /// the policy's `state` [default: .mpt-state beside the policy file].
+    #[arg(
+        long,
+        alias = "state-dir",
+        value_name = "DIR|URL",
+        env = "MPT_STATE",
+        hide_env_values = true
+    )]
+    state: Option<String>,
 }
 
 /// `mpt tokens apply`.
@@ -44,10 +53,22 @@ pub struct ApplyArgs {
     /// since it was made; without it, a plan made now.
     #[arg(long, value_name = "FILE")]
     plan: Option<PathBuf>,
-    /// Where rotations and creates keep their state between steps, and secrets a sink
-    /// could not take (0600) [default: .mpt-state beside the policy file].
-    #[arg(long, value_name = "DIR")]
-    state_dir: Option<PathBuf>,
+    /// Where creates and rotations keep their state between steps: a directory, or
+    /// postgres://USER@HOST:PORT/DB shared between machines (the password from the URL,
+    /// PGPASSWORD or ~/.pgpass; never shown); wins over MPT_STATE and the policy's `state`
+    /// [default: .mpt-state beside the policy file].
+    #[arg(
+        long,
+        alias = "state-dir",
+        value_name = "DIR|URL",
+        env = "MPT_STATE",
+        hide_env_values = true
+    )]
+    state: Option<String>,
+    /// How long to wait for another apply holding an account of this policy (PostgreSQL
+    /// state) before refusing with exit 2 (e.g. 60s; 0 refuses at once).
+    #[arg(long, value_name = "AGE", default_value = "0s", value_parser = parse_age)]
+    lock_timeout: Duration,
     /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
     /// otherwise).
     #[arg(long)]
@@ -70,16 +91,34 @@ fn read(path: &Path) -> Result<Policy, Failure> {
         .map_err(|e| Failure::Usage(format!("policy: {e}")))
 }
 
-/// The state directory: `given`, else `.mpt-state` beside the policy file.
-fn state_dir_of(given: Option<&Path>, policy: &Path) -> PathBuf {
-    if let Some(given) = given {
-        return given.to_path_buf();
+/// Where the state is: `--state` (or MPT_STATE), else the policy's `state`, else `.mpt-state`
+/// beside the policy file. A password in a URL is remembered, so that no text on stderr shows
+/// it.
+fn state_of(given: Option<&str>, policy: &Policy, policy_path: &Path) -> StateLocation {
+    let location = match given.or(policy.state.as_deref()) {
+        Some(text) => StateLocation::parse(text),
+        None => StateLocation::Dir(
+            policy_path
+                .parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .join(".mpt-state"),
+        ),
+    };
+    if let StateLocation::Postgres(url) = &location {
+        for secret in mpt_policy::state::url_secrets(url) {
+            exit::remember(&secret);
+        }
     }
-    policy
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."))
-        .join(".mpt-state")
+    location
+}
+
+/// A store error as the CLI says it: unreachable is exit 5, anything else a usage error (2).
+fn store_failure(e: StoreError) -> Failure {
+    match e {
+        StoreError::Unreachable { .. } => Failure::Unreachable(e.to_string()),
+        e => Failure::Usage(format!("--state: {e}")),
+    }
 }
 
 impl RunCommand for PlanArgs {
@@ -89,6 +128,12 @@ impl RunCommand for PlanArgs {
         let client = ctx.client()?;
         // Checked before anything is sent.
         let policy = read(&self.policy)?;
+        let state = state_of(self.state.as_deref(), &policy, &self.policy);
+        let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+        // Read only, and no lock: a plan changes nothing.
+        let store = mpt_policy::state::open(&state, &accounts, None)
+            .await
+            .map_err(store_failure)?;
         let plan = client.plan(&policy).await?;
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.
@@ -96,7 +141,7 @@ impl RunCommand for PlanArgs {
             files::replace(out, &json).map_err(Failure::Usage)?;
         }
         let mut shown = plan.clone();
-        shown.explain_refused(&state_dir_of(self.state_dir.as_deref(), &self.policy));
+        shown.explain_refused(store.as_ref()).await;
         output::print(&output::plan(&shown, ctx.format))?;
         if self.exit_code && plan.has_changes() {
             return Err(Failure::Drift);
@@ -111,12 +156,14 @@ impl ApplyArgs {
     /// kept in `printed`.
     fn options(
         &self,
+        state: StateLocation,
         format: Format,
         bar: Option<indicatif::ProgressBar>,
         printed: Arc<Mutex<Option<Failure>>>,
     ) -> ApplyOptions {
         let progress = bar.clone();
-        let options = ApplyOptions::new(state_dir_of(self.state_dir.as_deref(), &self.policy))
+        let options = ApplyOptions::new(state)
+            .lock_timeout(self.lock_timeout)
             .allow_destroy(self.allow_destroy)
             .concurrency(usize::from(self.concurrency))
             .quiet(
@@ -166,7 +213,8 @@ impl RunCommand for ApplyArgs {
             .is_terminal()
             .then(|| output::progress_bar("{bar:40} {pos}/{len} action(s)", 0));
         let printed: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
-        let options = self.options(ctx.format, bar.clone(), printed.clone());
+        let state = state_of(self.state.as_deref(), &policy, &self.policy);
+        let options = self.options(state, ctx.format, bar.clone(), printed.clone());
         // A first interrupt stops sending (the work in flight fails and resumes next time);
         // the results known so far are printed.
         let _deferred = ctx.signals.defer();
@@ -194,7 +242,7 @@ impl RunCommand for ApplyArgs {
 fn failure_of(e: ApplyError) -> Failure {
     match e {
         ApplyError::Api(e) => Failure::Api(e),
-        ApplyError::StateDir(e) => Failure::Usage(format!("--state-dir: {e}")),
+        ApplyError::Store(e) => store_failure(e),
         // A saved plan that is not an approval of what would be done now: bad input.
         e @ (ApplyError::Stale { .. }
         | ApplyError::OtherAccounts { .. }
@@ -209,7 +257,7 @@ fn print_summary(report: &ApplyReport, format: Format) -> Result<(), Failure> {
         Format::Json => {
             output::print(&(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"))
         }
-        Format::Table => output::print(&format!("{}\n", report.summary())),
+        Format::Table | Format::Markdown => output::print(&format!("{}\n", report.summary())),
         Format::Jsonl => {
             exit::eprint(&format!("{}\n", report.summary()));
             Ok(())

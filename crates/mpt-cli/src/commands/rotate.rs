@@ -134,7 +134,10 @@ impl RunCommand for StartArgs {
         let _deferred = ctx.signals.defer();
         // `start_saving` saves the plan (with the ids that already had this name) before it
         // sends the create: a crash after the create resumes without a second replacement.
-        let Some(made) = plan.start_saving(client, |p| save_plan(state, p)).await? else {
+        let Some(made) = plan
+            .start_saving(client, async |p: &RotationPlan| save_plan(state, p))
+            .await?
+        else {
             exit::eprint(&format!(
                 "the rotation of {} was started already (phase {:?}); its secret was handed over then\n",
                 plan.old_id, plan.phase

@@ -102,4 +102,7 @@ pub enum Format {
     Json,
     /// One JSON document per line.
     Jsonl,
+    /// A Markdown table with a summary line, for a pull request's comment (`tokens plan`;
+    /// other commands print their table).
+    Markdown,
 }

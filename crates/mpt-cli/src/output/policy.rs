@@ -1,11 +1,50 @@
 //! Plans, apply results and rotation plans, as tables or JSON.
 
 use mpt::RotationPlan;
-use mpt_policy::{ActionResult, Plan};
+use mpt_policy::{ActionKind, ActionResult, Plan, PlannedAction};
 
 use super::{Format, table};
 
-/// A plan: a table of actions with a summary line, a JSON document, or an action per line.
+/// How an action reads at a glance, as Terraform marks its plans: `+` makes, `~` changes, `-`
+/// destroys, and nothing for what is only shown.
+fn mark(a: &PlannedAction) -> &'static str {
+    match a.kind {
+        _ if a.destructive => "-",
+        ActionKind::Create => "+",
+        ActionKind::Update
+        | ActionKind::Enable
+        | ActionKind::Disable
+        | ActionKind::Delete
+        | ActionKind::Rotate => "~",
+        _ => " ",
+    }
+}
+
+/// An action's reason, with each changed field.
+fn reason(a: &PlannedAction) -> String {
+    let mut reason = a.reason.clone();
+    for c in &a.changes {
+        reason.push_str(&format!(
+            "; {}: {} -> {}",
+            c.field,
+            c.from.as_deref().unwrap_or("-"),
+            c.to.as_deref().unwrap_or("-")
+        ));
+    }
+    reason
+}
+
+/// `3 action(s), 1 destructive`.
+fn summary(plan: &Plan) -> String {
+    let destructive = plan.actions.iter().filter(|a| a.destructive).count();
+    format!(
+        "{} action(s), {destructive} destructive",
+        plan.actions.len()
+    )
+}
+
+/// A plan: a table of actions (each marked `+`, `~` or `-`, the last for what it destroys) with
+/// a summary line, a Markdown table for a pull request, a JSON document, or an action per line.
 pub fn plan(plan: &Plan, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(plan).unwrap_or_default() + "\n",
@@ -14,41 +53,65 @@ pub fn plan(plan: &Plan, format: Format) -> String {
             .iter()
             .map(|a| serde_json::to_string(a).unwrap_or_default() + "\n")
             .collect(),
-        Format::Table if plan.actions.is_empty() => {
+        Format::Table | Format::Markdown if plan.actions.is_empty() => {
             "no changes: the accounts match the policy\n".into()
         }
+        Format::Markdown => markdown(plan),
         Format::Table => {
             let rows: Vec<Vec<String>> = plan
                 .actions
                 .iter()
                 .map(|a| {
-                    let mut reason = a.reason.clone();
-                    for c in &a.changes {
-                        reason.push_str(&format!(
-                            "; {}: {} -> {}",
-                            c.field,
-                            c.from.as_deref().unwrap_or("-"),
-                            c.to.as_deref().unwrap_or("-")
-                        ));
-                    }
                     vec![
+                        mark(a).to_string(),
                         a.kind.as_str().to_string(),
                         a.account.clone(),
                         a.name.clone(),
                         a.token_id.clone().unwrap_or_else(|| "-".into()),
-                        reason,
+                        reason(a),
                     ]
                 })
                 .collect();
-            let mut text = table(&["ACTION", "ACCOUNT", "NAME", "TOKEN", "REASON"], &rows);
-            let destructive = plan.actions.iter().filter(|a| a.destructive).count();
-            text.push_str(&format!(
-                "{} action(s), {destructive} destructive\n",
-                plan.actions.len()
-            ));
+            let mut text = table(
+                &[" ", "ACTION", "ACCOUNT", "NAME", "TOKEN", "REASON"],
+                &rows,
+            );
+            text.push_str(&summary(plan));
+            text.push('\n');
             text
         }
     }
+}
+
+/// A Markdown cell: `|` escaped, on one line.
+fn cell(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
+/// The plan as a Markdown table, destructive actions marked, then the summary.
+fn markdown(plan: &Plan) -> String {
+    let mut out = String::from(
+        "| | Action | Account | Name | Token | Reason |\n| --- | --- | --- | --- | --- | --- |\n",
+    );
+    for a in &plan.actions {
+        let action = match a.destructive {
+            true => format!("**{}** (destroys)", a.kind.as_str()),
+            false => a.kind.as_str().to_string(),
+        };
+        out.push_str(&format!(
+            "| `{}` | {} | {} | {} | {} | {} |\n",
+            mark(a),
+            action,
+            cell(&a.account),
+            cell(&a.name),
+            cell(a.token_id.as_deref().unwrap_or("-")),
+            cell(&reason(a))
+        ));
+    }
+    out.push_str(&format!("\n**{}**\n", summary(plan)));
+    out
 }
 
 /// One apply result as a line of `format` (none for `json`, printed whole at the end).
@@ -56,7 +119,7 @@ pub fn result_line(r: &ActionResult, format: Format) -> Option<String> {
     match format {
         Format::Json => None,
         Format::Jsonl => Some(serde_json::to_string(r).unwrap_or_default() + "\n"),
-        Format::Table => Some(format!(
+        Format::Table | Format::Markdown => Some(format!(
             "{:<12} {:<10} {:<14} {}: {}{}\n",
             r.result.as_str(),
             r.action.kind.as_str(),
@@ -77,7 +140,7 @@ pub fn rotation(plan: &RotationPlan, format: Format) -> String {
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
         Format::Jsonl => format!("{value}\n"),
-        Format::Table => value
+        Format::Table | Format::Markdown => value
             .as_object()
             .map(|o| {
                 o.iter()

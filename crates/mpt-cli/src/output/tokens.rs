@@ -43,7 +43,7 @@ pub fn tokens(list: &[Token], format: Format) -> String {
             .iter()
             .map(|t| format!("{}\n", token_json(t)))
             .collect(),
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let now = Utc::now();
             let rows: Vec<Vec<String>> = list
                 .iter()
@@ -78,7 +78,7 @@ pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
         Format::Jsonl => format!("{value}\n"),
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let now = Utc::now();
             let mut rows = vec![
                 ("id", t.id().to_string()),
@@ -168,7 +168,7 @@ pub fn rows(rows: &[Row], format: Format) -> String {
                 .unwrap_or_default()
         ),
         Format::Jsonl => rows.iter().map(|r| format!("{}\n", row_json(r))).collect(),
-        Format::Table => rows
+        Format::Table | Format::Markdown => rows
             .iter()
             .map(|row| match &row.result {
                 Ok((outcome, status)) => format!(
@@ -192,7 +192,7 @@ pub fn rows(rows: &[Row], format: Format) -> String {
 /// A count: the number alone, or `{"count": n}`.
 pub fn count(n: u64, format: Format) -> String {
     match format {
-        Format::Table => format!("{n}\n"),
+        Format::Table | Format::Markdown => format!("{n}\n"),
         _ => format!("{}\n", json!({ "count": n })),
     }
 }
@@ -228,7 +228,7 @@ pub fn whoami(found: &Whoami, format: Format) -> String {
             serde_json::to_string_pretty(&value).unwrap_or_default()
         ),
         Format::Jsonl => format!("{value}\n"),
-        Format::Table => {
+        Format::Table | Format::Markdown => {
             let field = |k: &str| match &value[k] {
                 Value::Null => "-".to_string(),
                 Value::String(s) => s.clone(),

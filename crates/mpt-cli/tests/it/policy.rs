@@ -229,7 +229,7 @@ fn apply_prints_a_line_per_action_and_a_summary_and_exits_1_when_one_failed() {
     let failed = results.iter().find(|r| r["result"] == "failed").unwrap();
     let kept = failed["detail"].as_str().unwrap();
     assert!(
-        kept.contains(".mpt-state/secrets/") && kept.contains("refused"),
+        kept.contains("no copy of the secret is kept") && kept.contains("refused"),
         "{kept}"
     );
     assert!(!text(&out.stdout).contains("idt:"));

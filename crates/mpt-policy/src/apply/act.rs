@@ -6,7 +6,7 @@ use chrono::Utc;
 use super::{ActionOutcome, ActionResult, Applied, Applying};
 use crate::plan::{ActionKind, FieldChange, PlannedAction};
 use crate::plan::{Field, added_modules, modules_of};
-use crate::state::Refused;
+use crate::state::{Key, Refused};
 use mpt::Error;
 use mpt::Outcome;
 use mpt::Token;
@@ -74,7 +74,7 @@ impl Applying<'_> {
                         self.switch(&action, &id, kind).await
                     }
                     ActionKind::Delete => self.delete(&action, &id).await,
-                    _ => self.rotate(&id).await,
+                    _ => self.rotate(&action.account, &id).await,
                 },
             },
         };
@@ -155,20 +155,21 @@ impl Applying<'_> {
                 let added = added_modules(&action.changes).unwrap_or_default();
                 (modules_of(c.to.as_deref()), added)
             });
-        let path = self.state.refused_path(id);
+        let key = Key::refused(&action.account, id);
         let mut refused_before = None;
         if let Some((wanted, added)) = modules.clone() {
             // Modules the platform refused before are not sent again (no loop).
-            match self.state.refused(id) {
+            let before: Option<Refused> = self.state.get(&key).await;
+            match before {
                 Some(r) if r.covers(&added) => refused_before = Some(r),
                 _ => update = update.modules(wanted),
             }
         }
-        let root = self.options.state_dir();
+        let at = self.state.describe(&key);
         let not_again = |r: &Refused, rest: &str| {
             ActionOutcome::new(
                 Applied::NotApplied,
-                format!("could not be applied: {}{rest}", r.explain(root)),
+                format!("could not be applied: {}{rest}", r.explain(&at)),
             )
         };
         if update.is_empty() {
@@ -197,7 +198,7 @@ impl Applying<'_> {
                         at: Utc::now(),
                         reason: "the platform answered the update without them".into(),
                     };
-                    let _ = self.state.save(&path, &refused);
+                    let _ = self.state.put(&key, &refused).await;
                     return not_again(&refused, "; the other fields were updated");
                 }
                 match refused_before {
@@ -213,7 +214,7 @@ impl Applying<'_> {
                     at: Utc::now(),
                     reason: e.to_string(),
                 };
-                let kept = self.state.save(&path, &refused);
+                let kept = self.state.put(&key, &refused).await;
                 // The other fields, without the refused modules.
                 let rest = fields_update(&action.changes);
                 let others = match rest.is_empty() {

@@ -9,14 +9,14 @@ mod report;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use futures_util::StreamExt;
 
 use super::Policy;
 use super::plan::{ActionKind, Plan, PlannedAction};
-use super::state::StateDir;
+use super::state::{Kind, StateLocation, Store};
 use mpt::Client;
 use mpt::Quiet;
 
@@ -31,7 +31,8 @@ type OnPlan = Arc<dyn Fn(&Plan) + Send + Sync>;
 /// How an apply runs.
 #[derive(Clone)]
 pub struct ApplyOptions {
-    state_dir: PathBuf,
+    state: StateLocation,
+    lock_timeout: Duration,
     allow_destroy: bool,
     concurrency: usize,
     quiet: Option<Quiet>,
@@ -42,7 +43,8 @@ pub struct ApplyOptions {
 impl fmt::Debug for ApplyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApplyOptions")
-            .field("state_dir", &self.state_dir)
+            .field("state", &self.state.shown())
+            .field("lock_timeout", &self.lock_timeout)
             .field("allow_destroy", &self.allow_destroy)
             .field("concurrency", &self.concurrency)
             .field("quiet", &self.quiet)
@@ -51,12 +53,14 @@ impl fmt::Debug for ApplyOptions {
 }
 
 impl ApplyOptions {
-    /// Options with the state directory `state_dir` (made when missing, locked while the apply
-    /// runs): no destructive action, 4 tokens at a time, old tokens retired as soon as the
-    /// new secret is verified.
-    pub fn new(state_dir: impl Into<PathBuf>) -> ApplyOptions {
+    /// Options with the state at `state`: a directory (made when missing, locked while the
+    /// apply runs) or a PostgreSQL URL (`postgres://USER@HOST:PORT/DB`, its accounts locked
+    /// while the apply runs); no destructive action, 4 tokens at a time, old tokens retired as
+    /// soon as the new secret is verified, and no wait for another apply's lock.
+    pub fn new(state: impl Into<StateLocation>) -> ApplyOptions {
         ApplyOptions {
-            state_dir: state_dir.into(),
+            state: state.into(),
+            lock_timeout: Duration::ZERO,
             allow_destroy: false,
             concurrency: 4,
             quiet: None,
@@ -98,9 +102,16 @@ impl ApplyOptions {
         self
     }
 
-    /// The state directory.
-    pub fn state_dir(&self) -> &Path {
-        &self.state_dir
+    /// How long to wait for another apply holding an account of this one (PostgreSQL) before
+    /// refusing ([`StoreError::Locked`](crate::StoreError::Locked)); 0 (the default) refuses at once.
+    pub fn lock_timeout(mut self, wait: Duration) -> ApplyOptions {
+        self.lock_timeout = wait;
+        self
+    }
+
+    /// Where the state is.
+    pub fn state(&self) -> &StateLocation {
+        &self.state
     }
 }
 
@@ -150,7 +161,7 @@ impl ActionResult {
 struct Applying<'a> {
     client: &'a Client,
     policy: &'a Policy,
-    state: &'a StateDir,
+    state: &'a dyn Store,
     options: &'a ApplyOptions,
 }
 
@@ -177,9 +188,10 @@ pub(crate) async fn apply(
     plan: Option<&Plan>,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
-    let state = StateDir::open(&options.state_dir)
+    let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+    let state = crate::state::open(&options.state, &accounts, Some(options.lock_timeout))
         .await
-        .map_err(ApplyError::StateDir)?;
+        .map_err(ApplyError::Store)?;
     // A saved plan is an approval, never a source of work: before anything is done, it
     // must be of the policy's accounts and made within the bounds, by the platform's clock.
     if let Some(saved) = plan {
@@ -198,7 +210,7 @@ pub(crate) async fn apply(
     let run = Applying {
         client,
         policy,
-        state: &state,
+        state: state.as_ref(),
         options,
     };
     let Resumed {
@@ -257,14 +269,15 @@ impl Applying<'_> {
             tokens: HashSet::new(),
             rotating: HashSet::new(),
         };
-        for (path, record) in self.state.pending("creates") {
-            if let Some(result) = self.resume_create(&path, record).await {
+        let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
+        for (key, record) in self.state.pending_of(Kind::Create, &accounts).await {
+            if let Some(result) = self.resume_create(&key, record).await {
                 done.tokens.extend(result.new_token_id.clone());
                 done.results.push(self.emit(result));
             }
         }
-        for (path, rotation) in self.state.pending("rotations") {
-            let result = self.resume_rotation(&path, rotation).await;
+        for (key, rotation) in self.state.pending_of(Kind::Rotation, &accounts).await {
+            let result = self.resume_rotation(&key, rotation).await;
             done.rotating
                 .insert((result.action.account.clone(), result.action.name.clone()));
             done.tokens.extend(result.action.token_id.clone());

@@ -1,15 +1,13 @@
-//! What makes tokens: creates and rotations, resumable from the state directory, and the
-//! hand-over of their secrets to the sinks (or the fallback file).
-
-use std::path::Path;
+//! What makes tokens: creates and rotations, resumable from the state store, and the hand-over
+//! of their secrets to the sinks. No secret is kept anywhere: a record stays until its secret
+//! is handed over, and a resumed one reads the secret from the platform again.
 
 use mpt_api::TokenSecret;
 
 use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::sink;
-use crate::state::{CreateRecord, StateDir};
+use crate::state::{CreateRecord, Key};
 use crate::{TokenPolicy, Wanted};
 use mpt::Error;
 use mpt::NewToken;
@@ -23,8 +21,9 @@ use mpt::{RotationPhase, RotationPlan};
 const STEP_TRIES: usize = 3;
 
 impl Applying<'_> {
-    /// Hands a new secret to the entry's sink, or keeps it in the state directory. `Ok`: where
-    /// it went; `Err`: the failure, naming where the secret is kept.
+    /// Hands a new secret to the entry's sink. `Ok`: where it went; `Err`: the failure (the
+    /// caller's record stays, and the next apply reads the secret from the platform and hands
+    /// it over again). Without a sink, the secret stays with the platform only.
     pub(super) async fn hand_over(
         &self,
         declared: Option<&TokenPolicy>,
@@ -32,36 +31,14 @@ impl Applying<'_> {
         secret: &TokenSecret,
         replaces: Option<&str>,
     ) -> Result<String, String> {
-        let keep = || {
-            sink::fallback(&self.state.secrets(), token, secret).map(|p| p.display().to_string())
-        };
         match declared.and_then(|d| d.secret.as_ref()) {
-            None => keep().map_err(|e| format!("the secret could not be kept: {e}")),
-            Some(sink) => match sink.deliver(token, secret, replaces).await {
-                Ok(at) => {
-                    sink::forget_fallback(&self.state.secrets(), token.id());
-                    Ok(at)
-                }
-                Err(why) => Err(match keep() {
-                    Ok(path) => format!(
-                        "the secret sink failed ({why}); the secret of {} is kept in {path}, and the next apply hands it over again",
-                        token.id()
-                    ),
-                    Err(e) => format!(
-                        "the secret sink failed ({why}), and the secret of {} could not be kept ({e}); read it from the platform",
-                        token.id()
-                    ),
-                }),
-            },
+            None => Ok("no sink (the policy declares none: read it from the platform)".into()),
+            Some(sink) => sink.deliver(token, secret, replaces).await.map_err(|why| {
+                format!(
+                    "the secret sink failed ({why}); no copy of the secret is kept: the next apply reads it from the platform and hands it over again"
+                )
+            }),
         }
-    }
-
-    /// A made token's secret: as the platform returned it, else as a failed hand-over kept it.
-    fn secret_of(&self, token: &Token) -> Option<TokenSecret> {
-        token
-            .secret()
-            .cloned()
-            .or_else(|| sink::fallen_back(&self.state.secrets(), token.id()))
     }
 
     pub(super) async fn create(&self, action: &PlannedAction) -> ActionOutcome {
@@ -84,7 +61,7 @@ impl Applying<'_> {
             Ok(found) => found,
             Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
         };
-        let path = self.state.create_path(&action.account, &declared.name);
+        let key = Key::create(&action.account, &declared.name);
         let record = CreateRecord {
             account_id: action.account.clone(),
             name: declared.name.clone(),
@@ -97,23 +74,23 @@ impl Applying<'_> {
             ),
         };
         // Saved before the create is sent: a crash after it finds what was made.
-        if let Err(e) = self.state.save(&path, &record) {
+        if let Err(e) = self.state.put(&key, &record).await {
             return ActionOutcome::failed(format!(
                 "nothing was made: the record could not be saved: {e}"
             ));
         }
         match self.client.create_excluding(&new, &record.known_ids).await {
-            Ok(made) => self.created(&path, record, made.token, made.secret).await,
+            Ok(made) => self.created(&key, record, made.token, made.secret).await,
             Err(e)
                 if e.may_have_reached_server() || matches!(e, Error::CreateUnconfirmed { .. }) =>
             {
-                match self.adopt(&path, record).await {
+                match self.adopt(&key, record).await {
                     Some(done) => done,
                     None => ActionOutcome::failed(format!("{e}; nothing was made")),
                 }
             }
             Err(e) => {
-                StateDir::remove(&path);
+                self.state.drop_record(&key).await;
                 ActionOutcome::failed(format!("nothing was made: {e}"))
             }
         }
@@ -121,14 +98,14 @@ impl Applying<'_> {
 
     /// What an earlier create of `record` made: handed over when it is one token with its
     /// secret; `None` when it made nothing (the record is removed).
-    pub(super) async fn adopt(&self, path: &Path, record: CreateRecord) -> Option<ActionOutcome> {
+    pub(super) async fn adopt(&self, key: &Key, record: CreateRecord) -> Option<ActionOutcome> {
         let found = self
             .client
             .made_excluding(&record.account_id, &record.name, &record.known_ids)
             .await;
         match found {
             Ok(found) if found.is_empty() => {
-                StateDir::remove(path);
+                self.state.drop_record(key).await;
                 None
             }
             Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
@@ -136,16 +113,16 @@ impl Applying<'_> {
                     .iter()
                     .filter_map(|t| record.may_have_made(t).err())
                     .collect();
-                Some(refused(path, &why.join("; ")))
+                Some(self.refused(key, &why.join("; ")))
             }
             Ok(mut found) if found.len() == 1 => {
                 let token = found.remove(0);
-                match self.secret_of(&token) {
-                    Some(secret) => Some(self.created(path, record, token, secret).await),
+                match token.secret().cloned() {
+                    Some(secret) => Some(self.created(key, record, token, secret).await),
                     None => Some(ActionOutcome::failed(format!(
                         "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
                         token.id(),
-                        path.display()
+                        self.state.describe(key)
                     ))),
                 }
             }
@@ -156,12 +133,12 @@ impl Applying<'_> {
                     ids.len(),
                     record.name,
                     ids.join(", "),
-                    path.display()
+                    self.state.describe(key)
                 )))
             }
             Err(e) => Some(ActionOutcome::failed(format!(
                 "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
-                path.display()
+                self.state.describe(key)
             ))),
         }
     }
@@ -169,13 +146,13 @@ impl Applying<'_> {
     /// A made token: its id recorded, its secret handed over, then Disabled when declared so.
     pub(super) async fn created(
         &self,
-        path: &Path,
+        key: &Key,
         mut record: CreateRecord,
         token: Token,
         secret: TokenSecret,
     ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
-        let _ = self.state.save(path, &record);
+        let _ = self.state.put(key, &record).await;
         let declared = self.policy.declared(&record.account_id, &record.name, None);
         let at = match self.hand_over(declared, &token, &secret, None).await {
             Ok(at) => at,
@@ -184,7 +161,7 @@ impl Applying<'_> {
                     .made(token.id(), None);
             }
         };
-        StateDir::remove(path);
+        self.state.drop_record(key).await;
         let mut done = ActionOutcome::new(
             Applied::Changed,
             format!("made {}; secret to {at}", token.id()),
@@ -213,7 +190,7 @@ impl Applying<'_> {
     /// Finishes a create an interrupted apply left (its secret not handed over yet).
     pub(super) async fn resume_create(
         &self,
-        path: &Path,
+        key: &Key,
         record: Result<CreateRecord, String>,
     ) -> Option<ActionResult> {
         let record = match record {
@@ -229,7 +206,7 @@ impl Applying<'_> {
             PlannedAction::resumed(ActionKind::Create, &record.account_id, &record.name, None);
         // A record read back is a claim: checked before anything is sent for it.
         if let Err(why) = record.check(self.policy) {
-            return Some(resumed(action, refused(path, &why)));
+            return Some(resumed(action, self.refused(key, &why)));
         }
         let done = match record.new_id.clone() {
             Some(id) => match self
@@ -239,47 +216,47 @@ impl Applying<'_> {
             {
                 Ok(token) if record.may_have_made(&token).is_err() => {
                     let why = record.may_have_made(&token).err().unwrap_or_default();
-                    refused(path, &why)
+                    self.refused(key, &why)
                 }
                 Ok(token) if token.status() == TokenStatus::Deleted => {
-                    StateDir::remove(path);
+                    self.state.drop_record(key).await;
                     ActionOutcome::failed(format!("{id} was made, then deleted by someone else"))
                 }
-                Ok(token) => match self.secret_of(&token) {
-                    Some(secret) => self.created(path, record, token, secret).await,
+                Ok(token) => match token.secret().cloned() {
+                    Some(secret) => self.created(key, record, token, secret).await,
                     None => ActionOutcome::failed(format!(
-                        "{id}: its secret is neither returned nor kept; record kept in {}",
-                        path.display()
+                        "{id}: the platform does not return its secret; record kept in {}",
+                        self.state.describe(key)
                     )),
                 },
                 Err(Error::NotFound(_)) => {
-                    StateDir::remove(path);
+                    self.state.drop_record(key).await;
                     ActionOutcome::failed(format!("{id} was made, and is gone"))
                 }
                 Err(e) => ActionOutcome::failed(format!("{e}; the next apply tries again")),
             },
-            None => self.adopt(path, record).await?,
+            None => self.adopt(key, record).await?,
         };
         Some(resumed(action, done))
     }
 
-    pub(super) async fn rotate(&self, id: &str) -> ActionOutcome {
-        let path = self.state.rotation_path(id);
+    pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
+        let key = Key::rotation(account, id);
         let plan = match self.client.plan_rotation(id).await {
             Ok(plan) => plan,
             Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
         };
-        if let Err(e) = self.state.save(&path, &plan) {
+        if let Err(e) = self.state.put(&key, &plan).await {
             return ActionOutcome::failed(format!(
                 "nothing was made: the rotation's plan could not be saved: {e}"
             ));
         }
-        self.drive(&path, plan).await
+        self.drive(&key, plan).await
     }
 
     pub(super) async fn resume_rotation(
         &self,
-        path: &Path,
+        key: &Key,
         plan: Result<RotationPlan, String>,
     ) -> ActionResult {
         match plan {
@@ -292,9 +269,9 @@ impl Applying<'_> {
                 );
                 // A record read back is a claim: checked before anything is sent for it.
                 if let Err(why) = self.check_rotation(&plan).await {
-                    return resumed(action, refused(path, &why));
+                    return resumed(action, self.refused(key, &why));
                 }
-                let done = self.drive(path, plan).await;
+                let done = self.drive(key, plan).await;
                 resumed(action, done)
             }
             Err(e) => resumed(
@@ -306,26 +283,33 @@ impl Applying<'_> {
 
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
     /// removed once the old token is deleted.
-    pub(super) async fn drive(&self, path: &Path, mut plan: RotationPlan) -> ActionOutcome {
-        let save = |p: &RotationPlan| self.state.save(path, p);
+    pub(super) async fn drive(&self, key: &Key, mut plan: RotationPlan) -> ActionOutcome {
         let mut secret_at = None;
         if plan.phase == RotationPhase::Planned {
-            let mut started = plan.start_saving(self.client, save).await;
+            let mut started = plan
+                .start_saving(self.client, async |p: &RotationPlan| {
+                    self.state.put(key, p).await
+                })
+                .await;
             if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
                 // Once more: a resumed start adopts what the lost create made.
-                started = plan.start_saving(self.client, save).await;
+                started = plan
+                    .start_saving(self.client, async |p: &RotationPlan| {
+                        self.state.put(key, p).await
+                    })
+                    .await;
             }
             let made = match started {
                 Ok(Some(made)) => made,
                 Ok(None) => return ActionOutcome::failed("the rotation's plan is past its start"),
                 Err(e) if !plan.create_sent => {
-                    StateDir::remove(path);
+                    self.state.drop_record(key).await;
                     return ActionOutcome::failed(format!("nothing was made: {e}"));
                 }
                 Err(e) => {
                     return ActionOutcome::failed(format!(
                         "{e}; the rotation's plan is kept in {}: the next apply resumes it",
-                        path.display()
+                        self.state.describe(key)
                     ));
                 }
             };
@@ -351,7 +335,7 @@ impl Applying<'_> {
                 ))
                 .made(made.token.id(), secret_at);
             }
-            if let Err(e) = save(&plan) {
+            if let Err(e) = self.state.put(key, &plan).await {
                 return ActionOutcome::failed(format!(
                     "the rotation's plan could not be saved: {e}"
                 ))
@@ -377,21 +361,21 @@ impl Applying<'_> {
                 }
             }
             if let Err(e) = r {
-                let _ = save(&plan);
+                let _ = self.state.put(key, &plan).await;
                 return ActionOutcome::failed(format!(
                     "{e}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
-                    path.display()
+                    self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);
             }
-            if let Err(e) = save(&plan) {
+            if let Err(e) = self.state.put(key, &plan).await {
                 return ActionOutcome::failed(format!(
                     "the rotation's plan could not be saved: {e}"
                 ))
                 .made(&new_id, secret_at);
             }
         }
-        StateDir::remove(path);
+        self.state.drop_record(key).await;
         ActionOutcome::new(
             Applied::Changed,
             format!("replaced by {new_id}; {} deleted", plan.old_id),
@@ -468,13 +452,15 @@ impl Applying<'_> {
     }
 }
 
-/// A record read back that fails a check: reported, left in place, nothing sent for it.
-fn refused(path: &Path, why: &str) -> ActionOutcome {
-    ActionOutcome::new(
-        Applied::Refused,
-        format!(
-            "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
-            path.display()
-        ),
-    )
+impl Applying<'_> {
+    /// A record read back that fails a check: reported, left in place, nothing sent for it.
+    fn refused(&self, key: &Key, why: &str) -> ActionOutcome {
+        ActionOutcome::new(
+            Applied::Refused,
+            format!(
+                "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
+                self.state.describe(key)
+            ),
+        )
+    }
 }

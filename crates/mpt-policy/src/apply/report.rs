@@ -178,9 +178,10 @@ pub enum ApplyError {
         /// What is wrong with it.
         why: String,
     },
-    /// The state directory cannot be used (or another apply holds it).
-    #[error("state directory: {0}")]
-    StateDir(String),
+    /// The state store cannot be used (a bad location, a database that cannot be reached, a
+    /// newer schema, a path refused), or another apply holds an account of this one.
+    #[error(transparent)]
+    Store(#[from] crate::state::StoreError),
     /// Reading the accounts failed; nothing was changed by the plan (work resumed from the
     /// state directory is in no report).
     #[error(transparent)]

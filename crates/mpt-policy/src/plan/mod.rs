@@ -5,8 +5,6 @@ mod judge;
 
 pub(crate) use judge::plan_judged;
 
-use std::path::Path;
-
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -163,10 +161,10 @@ impl PlannedAction {
 }
 
 impl Plan {
-    /// Adds to each update's reason the modules an earlier apply (with state directory
-    /// `state_dir`) found the platform refusing for that token, which applies do not send
-    /// again. Reads only; a missing directory adds nothing.
-    pub fn explain_refused(&mut self, state_dir: &Path) {
+    /// Adds to each update's reason the modules an earlier apply (with the state `store`) found
+    /// the platform refusing for that token, which applies do not send again. Reads only; a
+    /// store without records adds nothing.
+    pub async fn explain_refused(&mut self, store: &dyn crate::state::Store) {
         for action in &mut self.actions {
             if action.kind != ActionKind::Update {
                 continue;
@@ -174,8 +172,10 @@ impl Plan {
             let (Some(id), Some(added)) = (&action.token_id, added_modules(&action.changes)) else {
                 continue;
             };
-            if let Some(r) = super::state::refused(state_dir, id).filter(|r| r.covers(&added)) {
-                action.reason = format!("{}; {}", action.reason, r.explain(state_dir));
+            let key = crate::state::Key::refused(&action.account, id);
+            let refused: Option<crate::state::Refused> = store.get(&key).await;
+            if let Some(r) = refused.filter(|r| r.covers(&added)) {
+                action.reason = format!("{}; {}", action.reason, r.explain(&store.describe(&key)));
             }
         }
     }

@@ -4,8 +4,10 @@
 
 use crate::common::*;
 
-fn save(saved: &mut String) -> impl FnMut(&RotationPlan) -> Result<(), std::convert::Infallible> {
-    move |plan| {
+fn save(
+    saved: &mut String,
+) -> impl AsyncFnMut(&RotationPlan) -> Result<(), std::convert::Infallible> {
+    async move |plan: &RotationPlan| {
         *saved = serde_json::to_string(plan).unwrap();
         Ok(())
     }
@@ -119,7 +121,7 @@ async fn a_rotation_crashed_between_every_two_phases_resumes() {
         .unwrap();
     let mut plan: mpt::RotationPlan = serde_json::from_str(&saved).unwrap();
     let _ = plan
-        .start_saving(&client, |p| {
+        .start_saving(&client, async |p: &RotationPlan| {
             saved = serde_json::to_string(p).unwrap();
             Ok::<(), std::convert::Infallible>(())
         })
@@ -392,7 +394,7 @@ async fn a_crash_between_create_and_saving_resumes_without_a_second_replacement(
     let lone = server.seed_token(SeedToken::named("lone"));
     let mut plan = client.plan_rotation(lone.id.as_str()).await.unwrap();
     let err = plan
-        .start_saving(&client, |_| Err("disk full"))
+        .start_saving(&client, async |_| Err("disk full"))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::PlanNotSaved { .. }), "{err:?}");

@@ -121,7 +121,8 @@ async fn apply_converges_every_action_kind_and_a_second_apply_changes_nothing() 
         );
         // Nothing pending is left behind, and no secret outside the sinks.
         let state = dir.join("state");
-        for sub in ["rotations", "creates", "secrets"] {
+        assert_no_secret_in(&state);
+        for sub in ["rotations", "creates"] {
             assert_eq!(
                 std::fs::read_dir(state.join(sub)).unwrap().count(),
                 0,
@@ -270,7 +271,11 @@ async fn modules_the_platform_strips_are_reported_once_and_not_sent_again() {
     // A plan shows it as drift, explained by the apply's record.
     let mut plan = client.plan(&policy).await.unwrap();
     assert_eq!(plan.count(ActionKind::Update), 1);
-    plan.explain_refused(options.state_dir());
+    let mpt_policy::StateLocation::Dir(dir) = options.state().clone() else {
+        unreachable!()
+    };
+    plan.explain_refused(&mpt_policy::state::DirStore::read_only(&dir))
+        .await;
     let reason = &plan.actions[0].reason;
     assert!(
         reason.contains(dropped) && reason.contains("strips") && reason.contains("Not sent again"),

@@ -94,3 +94,21 @@ pub(super) fn result_of<'a>(results: &'a [ActionResult], name: &str) -> &'a Acti
     assert_eq!(found.len(), 1, "{name}: {results:#?}");
     found[0]
 }
+
+/// No file under `dir` holds a token secret (`idt:` and a token id), whatever its name.
+pub(super) fn assert_no_secret_in(dir: &Path) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        if meta.is_dir() {
+            assert_no_secret_in(&path);
+        } else if meta.is_file() {
+            let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
+            assert!(
+                !text.contains("idt:TKN"),
+                "{} holds a secret",
+                path.display()
+            );
+        }
+    }
+}

@@ -208,19 +208,19 @@ async fn the_state_directory_follows_no_link_waits_on_no_fifo_and_is_made_privat
     let (server, client) = start().await;
     let dir = temp_dir("state-paths");
     let file = dir.join("wanted.secret");
-    // `secrets/` as a link to a world-writable directory: refused, nothing sent.
+    // `rotations/` as a link to a world-writable directory: refused, nothing sent.
     let state = dir.join("linked");
     let open = dir.join("open");
     std::fs::create_dir_all(&state).unwrap();
     std::fs::create_dir_all(&open).unwrap();
     std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
-    std::os::unix::fs::symlink(&open, state.join("secrets")).unwrap();
+    std::os::unix::fs::symlink(&open, state.join("rotations")).unwrap();
     let err = client
         .apply(&wanted(&file), None, &ApplyOptions::new(&state))
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ApplyError::StateDir(e) if e.contains("secrets") && e.contains("symlink")),
+        matches!(&err, ApplyError::Store(e) if e.to_string().contains("rotations") && e.to_string().contains("symlink")),
         "{err:?}"
     );
     // A FIFO at `lock`: refused at once, never waited on.
@@ -234,7 +234,7 @@ async fn the_state_directory_follows_no_link_waits_on_no_fifo_and_is_made_privat
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ApplyError::StateDir(e) if e.contains("lock")),
+        matches!(&err, ApplyError::Store(e) if e.to_string().contains("lock")),
         "{err:?}"
     );
     assert_eq!(changes(&server), 0);

@@ -1,0 +1,159 @@
+//! The directory store, the embedded default: a record per file, a lock file.
+//!
+//! ```text
+//! <dir>/lock                       held (flock) while an apply runs
+//! <dir>/creates/<key>.json         a create's record (the ids that had its name before), until
+//!                                  the secret is handed over
+//! <dir>/rotations/<old id>.json    a rotation's plan (ids, phase, times), until it is finished
+//! <dir>/refused/<id>.json          modules the platform refused to put back on a token
+//! ```
+//!
+//! The directory and everything in it is opened without following links and without blocking;
+//! it is made private (0700) before anything is kept in it.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use futures_util::future::BoxFuture;
+
+use super::{Key, Kind, Pending, Store, StoreError};
+use crate::files;
+
+/// How many times, and how far apart, the state directory's lock is tried: a process forked
+/// elsewhere in this program (a sink command, say) holds a copy of the lock's descriptor until
+/// it runs its program, so a lock just released can look held for a moment.
+const LOCK_TRIES: u32 = 20;
+const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
+const MAX_STATE_FILE: u64 = 1024 * 1024;
+
+/// A state directory: locked for an apply's whole run, or opened read-only for a plan.
+pub struct DirStore {
+    root: PathBuf,
+    _lock: Option<File>,
+}
+
+impl DirStore {
+    /// Makes (when missing) and locks the directory; another apply holding it is refused.
+    pub async fn open(root: &Path) -> Result<DirStore, StoreError> {
+        crate::sink::state_dir(root).map_err(StoreError::Refused)?;
+        // The root was probed for writing; its subdirectories are only made.
+        for kind in Kind::ALL {
+            crate::sink::private_dir(&root.join(kind.as_str())).map_err(StoreError::Refused)?;
+        }
+        let path = root.join("lock");
+        let mut options = File::options();
+        options.create(true).truncate(false).write(true);
+        // Never through a link, never waiting on a FIFO planted there.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut options,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK,
+        );
+        let lock = options.open(&path).map_err(|e| {
+            StoreError::Refused(format!(
+                "{}: {e} (a regular file of ours is expected)",
+                path.display()
+            ))
+        })?;
+        if !lock.metadata().map(|m| m.is_file()).unwrap_or(false) {
+            return Err(StoreError::Refused(format!(
+                "{}: not a regular file; refused",
+                path.display()
+            )));
+        }
+        let mut tries = 0;
+        while lock.try_lock().is_err() {
+            tries += 1;
+            if tries >= LOCK_TRIES {
+                return Err(StoreError::Locked {
+                    account: "(every account of this state directory)".into(),
+                    holder: format!("{} is locked by another apply", path.display()),
+                });
+            }
+            tokio::time::sleep(LOCK_PAUSE).await;
+        }
+        Ok(DirStore {
+            root: root.to_path_buf(),
+            _lock: Some(lock),
+        })
+    }
+
+    /// The directory for reading only (a plan): nothing is made, locked or written.
+    pub fn read_only(root: &Path) -> DirStore {
+        DirStore {
+            root: root.to_path_buf(),
+            _lock: None,
+        }
+    }
+
+    fn path(&self, key: &Key) -> PathBuf {
+        self.root
+            .join(key.kind.as_str())
+            .join(format!("{}.json", key.name))
+    }
+}
+
+impl Store for DirStore {
+    fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move { files::replace(&self.path(key), json).map_err(StoreError::Refused) })
+    }
+
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        Box::pin(async move {
+            let path = self.path(key);
+            match std::fs::symlink_metadata(&path) {
+                Err(_) => Ok(None),
+                Ok(_) => files::read_small(&path, MAX_STATE_FILE)
+                    .map(Some)
+                    .map_err(StoreError::Refused),
+            }
+        })
+    }
+
+    fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let _ = std::fs::remove_file(self.path(key));
+            Ok(())
+        })
+    }
+
+    fn pending<'a>(
+        &'a self,
+        kind: Kind,
+        _accounts: &'a [String],
+    ) -> BoxFuture<'a, Result<Pending, StoreError>> {
+        Box::pin(async move {
+            let mut paths: Vec<PathBuf> = std::fs::read_dir(self.root.join(kind.as_str()))
+                .map(|entries| {
+                    entries
+                        .filter_map(|e| e.ok().map(|e| e.path()))
+                        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+                        .collect()
+                })
+                .unwrap_or_default();
+            // Sorted, so resumes run in a stable order.
+            paths.sort();
+            Ok(paths
+                .into_iter()
+                .map(|path| {
+                    let name = path
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let key = Key {
+                        kind,
+                        account: String::new(),
+                        name,
+                    };
+                    (key, files::read_small(&path, MAX_STATE_FILE))
+                })
+                .collect())
+        })
+    }
+
+    fn describe(&self, key: &Key) -> String {
+        self.path(key).display().to_string()
+    }
+}

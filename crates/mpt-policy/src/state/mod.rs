@@ -1,0 +1,407 @@
+//! Where an apply keeps what must survive it: records of creates and rotations in flight (kept
+//! until the new secret is handed over: a sink that failed leaves its record, and the next
+//! apply reads the secret from the platform again; no store ever holds a secret), and modules
+//! the platform refused. Two stores keep them: a directory ([`DirStore`], the embedded default) and
+//! PostgreSQL ([`PgStore`], shared between machines); each locks the accounts of an apply so
+//! that two applies never work on one account at once. Nothing read back is trusted: the apply
+//! checks every record against the policy and the platform before acting on it.
+
+mod dir;
+mod pg;
+mod pgpass;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+pub use dir::DirStore;
+pub use pg::PgStore;
+
+/// A create that was sent, or is about to be: enough to find what it made after a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CreateRecord {
+    pub account_id: String,
+    pub name: String,
+    /// The ids of the tokens of this account and name before the create was sent.
+    pub known_ids: Vec<String>,
+    /// The token it made, once known.
+    pub new_id: Option<String>,
+    /// The platform's time (the `Date` of the lookup's answer) when the record was made: the
+    /// token it made cannot have been created before it.
+    #[serde(default)]
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl CreateRecord {
+    /// The record's own claims, checked before anything is done with it: ids of the platform's
+    /// shape, and an account and name the policy declares.
+    pub fn check(&self, policy: &crate::Policy) -> Result<(), String> {
+        use crate::ids::{IdKind, check_id};
+        check_id(IdKind::Account, &self.account_id).map_err(|e| format!("accountId: {e}"))?;
+        for id in self.known_ids.iter().chain(&self.new_id) {
+            check_id(IdKind::Token, id)?;
+        }
+        if self.recorded_at.is_none() {
+            return Err("it has no recordedAt (the platform's time when it was made)".into());
+        }
+        if policy
+            .declared(&self.account_id, &self.name, None)
+            .is_none()
+        {
+            return Err(format!(
+                "the policy declares no token {:?} in account {}",
+                self.name, self.account_id
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether `token` (read from the platform, with its audit) can be the one this record's
+    /// create made: of its account and name, none of the ids that had the name before, and
+    /// created no earlier than the record (by the platform's clock).
+    pub fn may_have_made(&self, token: &mpt::Token) -> Result<(), String> {
+        let id = token.id();
+        if token.account_id() != Some(self.account_id.as_str()) {
+            return Err(format!("{id} is not of account {}", self.account_id));
+        }
+        if token.name() != Some(self.name.as_str()) {
+            return Err(format!("{id} is not named {:?}", self.name));
+        }
+        if self.known_ids.iter().any(|k| k == id) {
+            return Err(format!("{id} had the name before the create was sent"));
+        }
+        match (token.created_at(), self.recorded_at) {
+            // The record's time is a whole second (an HTTP date), cut down.
+            (Some(created), Some(recorded)) if created >= recorded => Ok(()),
+            (Some(created), Some(recorded)) => Err(format!(
+                "{id} was created at {created}, before the record ({recorded})"
+            )),
+            _ => Err(format!("{id}: its creation time is unknown")),
+        }
+    }
+}
+
+/// Modules the platform refused to put on a token (not enabled for the account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Refused {
+    pub token_id: String,
+    pub modules: Vec<String>,
+    pub at: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl Refused {
+    /// Whether every module in `added` is one the platform refused (and there is one).
+    pub fn covers(&self, added: &[String]) -> bool {
+        !added.is_empty() && added.iter().all(|m| self.modules.contains(m))
+    }
+
+    /// Why they are not sent again, and how to retry (`at`: where the record is).
+    pub fn explain(&self, at: &str) -> String {
+        format!(
+            "modules {} were refused on {} ({}); the platform strips a module from every token when it leaves the account's default group. Not sent again: remove {at} to retry",
+            self.modules.join(","),
+            self.at.format("%Y-%m-%d"),
+            self.reason,
+        )
+    }
+}
+
+/// The kinds of record a store keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A create in flight.
+    Create,
+    /// A rotation in flight.
+    Rotation,
+    /// Modules the platform refused on a token.
+    Refused,
+}
+
+impl Kind {
+    /// Every kind.
+    pub const ALL: [Kind; 3] = [Kind::Create, Kind::Rotation, Kind::Refused];
+
+    /// Its name: the directory store's subdirectory, the database's `kind`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Create => "creates",
+            Kind::Rotation => "rotations",
+            Kind::Refused => "refused",
+        }
+    }
+}
+
+/// A record's key: its kind, its account, and a name of its own (an id of the platform's shape,
+/// else hex: never a path).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Key {
+    /// What it records.
+    pub kind: Kind,
+    /// The account it is about.
+    pub account: String,
+    /// Its name within the kind.
+    pub name: String,
+}
+
+fn hex(text: &str) -> String {
+    text.bytes().map(|b| format!("{b:02x}")).collect()
+}
+
+/// An id as a record name: as it is when it has the platform's shape, else hex-encoded.
+fn id_name(kind: crate::ids::IdKind, id: &str) -> String {
+    if crate::ids::is_id(kind, id) {
+        id.to_string()
+    } else {
+        format!("x{}", hex(id))
+    }
+}
+
+impl Key {
+    /// A create of `name` in `account`.
+    pub fn create(account: &str, name: &str) -> Key {
+        Key {
+            kind: Kind::Create,
+            account: account.to_string(),
+            name: format!(
+                "{}-{}",
+                id_name(crate::ids::IdKind::Account, account),
+                hex(name)
+            ),
+        }
+    }
+
+    /// The rotation of `old_id`.
+    pub fn rotation(account: &str, old_id: &str) -> Key {
+        Key::of_token(Kind::Rotation, account, old_id)
+    }
+
+    /// The modules refused on `token_id`.
+    pub fn refused(account: &str, token_id: &str) -> Key {
+        Key::of_token(Kind::Refused, account, token_id)
+    }
+
+    fn of_token(kind: Kind, account: &str, token_id: &str) -> Key {
+        Key {
+            kind,
+            account: account.to_string(),
+            name: id_name(crate::ids::IdKind::Token, token_id),
+        }
+    }
+}
+
+/// Why a store cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The state's location is not one a store can be made of (a bad URL, say); nothing was
+    /// sent anywhere.
+    #[error("state store {location}: {why}")]
+    BadLocation {
+        /// The location, its password redacted.
+        location: String,
+        /// What is wrong.
+        why: String,
+    },
+    /// The store cannot be reached (a database that does not answer).
+    #[error("the state store {location} cannot be reached: {why}")]
+    Unreachable {
+        /// The location, its password redacted.
+        location: String,
+        /// What failed.
+        why: String,
+    },
+    /// The store was written by a newer `mpt`: it is refused, never misread.
+    #[error(
+        "the state store {location} holds schema version {found}, written by a newer mpt (this one knows version {known}); upgrade mpt"
+    )]
+    NewerSchema {
+        /// The location, its password redacted.
+        location: String,
+        /// The version it holds.
+        found: i32,
+        /// The newest version this `mpt` knows.
+        known: i32,
+    },
+    /// Another apply holds the lock of an account of this one.
+    #[error(
+        "another apply holds account {account}: {holder}; try again later, or wait with --lock-timeout"
+    )]
+    Locked {
+        /// The account.
+        account: String,
+        /// Who holds it (host, process id, since when), as far as the store knows.
+        holder: String,
+    },
+    /// A path of the store, or a record, that is refused (a link, a FIFO, another user's
+    /// directory, ...), or that failed to be read or written.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Where an apply's state is: a directory, or a PostgreSQL database
+/// (`postgres://USER@HOST:PORT/DB`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateLocation {
+    /// A directory (made when missing, 0700).
+    Dir(PathBuf),
+    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`); its password, if any,
+    /// is never shown.
+    Postgres(String),
+}
+
+impl StateLocation {
+    /// `postgres://...` or `postgresql://...` is a database; anything else a directory.
+    pub fn parse(text: &str) -> StateLocation {
+        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
+            StateLocation::Postgres(text.to_string())
+        } else {
+            StateLocation::Dir(PathBuf::from(text))
+        }
+    }
+
+    /// How it is shown: a directory's path, a URL without its password.
+    pub fn shown(&self) -> String {
+        match self {
+            StateLocation::Dir(path) => path.display().to_string(),
+            StateLocation::Postgres(url) => pg::redact_url(url),
+        }
+    }
+}
+
+impl From<&str> for StateLocation {
+    fn from(text: &str) -> Self {
+        StateLocation::parse(text)
+    }
+}
+
+impl From<String> for StateLocation {
+    fn from(text: String) -> Self {
+        StateLocation::parse(&text)
+    }
+}
+
+impl From<PathBuf> for StateLocation {
+    fn from(path: PathBuf) -> Self {
+        StateLocation::Dir(path)
+    }
+}
+
+impl From<&PathBuf> for StateLocation {
+    fn from(path: &PathBuf) -> Self {
+        StateLocation::Dir(path.clone())
+    }
+}
+
+impl From<&std::path::Path> for StateLocation {
+    fn from(path: &std::path::Path) -> Self {
+        StateLocation::Dir(path.to_path_buf())
+    }
+}
+
+/// The records of a kind: each key, with its text or why it cannot be read.
+pub type Pending = Vec<(Key, Result<String, String>)>;
+
+/// A store of an apply's records. Implementations: [`DirStore`], [`PgStore`].
+pub trait Store: Send + Sync {
+    /// Saves a record (JSON), replacing one of the same key, whole or not at all.
+    fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// The record of `key`, if there is one.
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<String>, StoreError>>;
+    /// Removes the record of `key` (none there is fine).
+    fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>>;
+    /// The records of `kind` of these accounts (a directory holds one policy's: all of them),
+    /// in a stable order, each read or with why it cannot be.
+    fn pending<'a>(
+        &'a self,
+        kind: Kind,
+        accounts: &'a [String],
+    ) -> BoxFuture<'a, Result<Pending, StoreError>>;
+    /// Where the record of `key` is, in words (a file's path, the database's row).
+    fn describe(&self, key: &Key) -> String;
+}
+
+/// Typed reading and writing of records, for any store.
+impl dyn Store + '_ {
+    /// Saves `value` as the record of `key`.
+    pub(crate) async fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), String> {
+        let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
+        self.save(key, &json).await.map_err(|e| e.to_string())
+    }
+
+    /// The record of `key` as a `T`, if there is one and it reads as one.
+    pub(crate) async fn get<T: DeserializeOwned>(&self, key: &Key) -> Option<T> {
+        let text = self.load(key).await.ok()??;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Removes the record of `key`; a failure is ignored (the record is checked again when
+    /// read back).
+    pub(crate) async fn drop_record(&self, key: &Key) {
+        let _ = self.remove(key).await;
+    }
+
+    /// The records of `kind` of `accounts`, each read as a `T` or with why it cannot be.
+    pub(crate) async fn pending_of<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        accounts: &[String],
+    ) -> Vec<(Key, Result<T, String>)> {
+        match self.pending(kind, accounts).await {
+            Ok(records) => records
+                .into_iter()
+                .map(|(key, text)| {
+                    let read = text.and_then(|t| {
+                        serde_json::from_str(&t)
+                            .map_err(|e| format!("{}: {e}", self.describe(&key)))
+                    });
+                    (key, read)
+                })
+                .collect(),
+            Err(e) => vec![(
+                Key {
+                    kind,
+                    account: String::new(),
+                    name: String::new(),
+                },
+                Err(e.to_string()),
+            )],
+        }
+    }
+}
+
+/// The secrets a state URL holds (its password), for a caller that redacts them from what it
+/// prints.
+pub fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Ok(config) = url.parse::<tokio_postgres::Config>()
+        && let Some(password) = config.get_password()
+        && let Ok(password) = std::str::from_utf8(password)
+        && !password.is_empty()
+    {
+        out.push(password.to_string());
+    }
+    out
+}
+
+/// Opens (and locks, for an apply) the store at `location`: a directory, or a database whose
+/// locks on `accounts` are waited for up to `lock_timeout`. `lock`: false for a read-only use
+/// (a plan), which takes no lock.
+pub async fn open(
+    location: &StateLocation,
+    accounts: &[String],
+    lock: Option<Duration>,
+) -> Result<Box<dyn Store>, StoreError> {
+    Ok(match location {
+        StateLocation::Dir(path) => match lock {
+            Some(_) => Box::new(DirStore::open(path).await?),
+            None => Box::new(DirStore::read_only(path)),
+        },
+        StateLocation::Postgres(url) => Box::new(PgStore::connect(url, accounts, lock).await?),
+    })
+}
