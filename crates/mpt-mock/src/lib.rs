@@ -49,6 +49,7 @@
 mod builder;
 mod faults;
 mod http;
+mod postgres;
 mod problem;
 mod rql;
 mod scripted;
@@ -67,6 +68,7 @@ use tokio::sync::watch;
 pub use builder::MockServerBuilder;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
+pub use postgres::TestPostgres;
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use scripted::{Scripted, ScriptedServer};
 pub use seed::{RecordedRequest, SeedToken, Seeded};

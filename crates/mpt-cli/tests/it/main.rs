@@ -8,3 +8,4 @@ mod policy;
 mod promises;
 mod rotate;
 mod scripting;
+mod shared_state;

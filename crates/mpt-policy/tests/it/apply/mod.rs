@@ -5,6 +5,7 @@
 
 mod converge;
 mod faults;
+mod postgres;
 mod resume;
 mod trust;
 

@@ -1,0 +1,228 @@
+//! A real PostgreSQL server for tests of the shared state store, never a stand-in: a cluster
+//! made with `initdb` in a temporary directory (as the `postgres` user when run as root, since
+//! PostgreSQL refuses to run as root), listening on loopback only, stopped and removed when the
+//! handle is dropped. With `MPT_TEST_POSTGRES` set (a URL of a server `.ci/run` started), a
+//! fresh database is made in that server instead.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A PostgreSQL database of its own for one test.
+pub struct TestPostgres {
+    url: String,
+    bin: PathBuf,
+    /// The cluster this handle made (stopped and removed on drop), if it made one.
+    cluster: Option<Cluster>,
+}
+
+struct Cluster {
+    dir: PathBuf,
+    as_postgres: bool,
+}
+
+/// `PATH`'s PostgreSQL tools, else Debian's newest `/usr/lib/postgresql/<version>/bin`.
+fn bin_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .filter_map(|e| {
+                    let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
+                    let bin = e.path().join("bin");
+                    bin.join("initdb").exists().then_some((version, bin))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort();
+    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "no PostgreSQL server tools (initdb) in /usr/lib/postgresql/*/bin: install Debian's `postgresql` package, or set PG_BIN",
+        )
+    })
+}
+
+fn failed(what: &str, out: &Output) -> io::Error {
+    io::Error::other(format!(
+        "{what} failed ({}): {}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    ))
+}
+
+/// A free loopback port, as the system hands one out.
+fn free_port() -> io::Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false)
+}
+
+impl Cluster {
+    /// `tool` of `bin` with `args`, as the `postgres` user when run as root.
+    fn run(&self, bin: &Path, tool: &str, args: &[&str]) -> io::Result<Output> {
+        let program = bin.join(tool);
+        let mut command = if self.as_postgres {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(&program);
+            c
+        } else {
+            Command::new(&program)
+        };
+        command.args(args).current_dir("/").output()
+    }
+}
+
+impl TestPostgres {
+    /// A fresh database: in `MPT_TEST_POSTGRES`'s server when set, else in a new cluster of
+    /// its own on a free loopback port.
+    pub fn start() -> io::Result<TestPostgres> {
+        let bin = bin_dir()?;
+        if let Ok(server) = std::env::var("MPT_TEST_POSTGRES")
+            && !server.is_empty()
+        {
+            return TestPostgres::database_in(&server, bin);
+        }
+        let as_postgres = running_as_root();
+        let dir = std::env::temp_dir().join(format!(
+            "mpt-pg-{}-{:016x}",
+            std::process::id(),
+            fastrand::u64(..)
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let cluster = Cluster { dir, as_postgres };
+        if as_postgres {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&cluster.dir)
+                .output()?;
+            if !out.status.success() {
+                return Err(failed("chown", &out));
+            }
+        }
+        let data = cluster.dir.join("data");
+        let (data_s, dir_s) = (
+            data.display().to_string(),
+            cluster.dir.display().to_string(),
+        );
+        let out = cluster.run(
+            &bin,
+            "initdb",
+            &[
+                "-D",
+                &data_s,
+                "-U",
+                "mpt",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
+            ],
+        )?;
+        if !out.status.success() {
+            return Err(failed("initdb", &out));
+        }
+        let port = free_port()?;
+        let options = format!("-h 127.0.0.1 -p {port} -k {dir_s} -c fsync=off");
+        let log = cluster.dir.join("log").display().to_string();
+        let out = cluster.run(
+            &bin,
+            "pg_ctl",
+            &[
+                "-D", &data_s, "-o", &options, "-l", &log, "-w", "-t", "60", "start",
+            ],
+        )?;
+        if !out.status.success() {
+            let log = std::fs::read_to_string(cluster.dir.join("log")).unwrap_or_default();
+            return Err(io::Error::other(format!(
+                "{}\n{log}",
+                failed("pg_ctl start", &out)
+            )));
+        }
+        let server = format!("postgres://mpt@127.0.0.1:{port}/postgres");
+        let mut made = TestPostgres::database_in(&server, bin)?;
+        made.cluster = Some(cluster);
+        Ok(made)
+    }
+
+    /// A new database in `server` (a URL of its `postgres` database), made with `createdb`.
+    fn database_in(server: &str, bin: PathBuf) -> io::Result<TestPostgres> {
+        let name = format!("mpt_{:016x}", fastrand::u64(..));
+        let out = Command::new(bin.join("createdb"))
+            .arg("--maintenance-db")
+            .arg(server)
+            .arg(&name)
+            .output()?;
+        if !out.status.success() {
+            return Err(failed("createdb", &out));
+        }
+        let base = server.rsplit_once('/').map_or(server, |(base, _)| base);
+        Ok(TestPostgres {
+            url: format!("{base}/{name}"),
+            bin,
+            cluster: None,
+        })
+    }
+
+    /// The database's URL (`postgres://mpt@127.0.0.1:PORT/NAME`; no password).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL with `password` in it (a server that trusts loopback ignores it).
+    pub fn url_with_password(&self, password: &str) -> String {
+        self.url
+            .replacen("://mpt@", &format!("://mpt:{password}@"), 1)
+    }
+
+    /// Runs SQL in the database (`psql`), and returns what it printed.
+    pub fn sql(&self, sql: &str) -> io::Result<String> {
+        let out = Command::new(self.bin.join("psql"))
+            .args(["-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-d"])
+            .arg(&self.url)
+            .args(["-c", sql])
+            .output()?;
+        if !out.status.success() {
+            return Err(failed("psql", &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// The whole database as `pg_dump` writes it (schema and rows).
+    pub fn dump(&self) -> io::Result<String> {
+        let out = Command::new(self.bin.join("pg_dump"))
+            .args(["--no-owner", "-d"])
+            .arg(&self.url)
+            .output()?;
+        if !out.status.success() {
+            return Err(failed("pg_dump", &out));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        if let Some(cluster) = &self.cluster {
+            let data = cluster.dir.join("data").display().to_string();
+            let _ = cluster.run(
+                &self.bin,
+                "pg_ctl",
+                &["-D", &data, "-m", "immediate", "-w", "stop"],
+            );
+            let _ = std::fs::remove_dir_all(&cluster.dir);
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! The PostgreSQL state store against a real server (a cluster of the test's own, or the one
+//! `.ci/run` started): its schema, its locks, records shared between applies, and no secret in
+//! the database.
+
+use std::time::Duration;
+
+use mpt_mock::TestPostgres;
+use mpt_policy::state::{self, Key, Kind, StateLocation};
+use mpt_policy::{Applied, ApplyError, ApplyOptions, StoreError};
+
+use super::*;
+use crate::common::*;
+
+fn location(pg: &TestPostgres) -> StateLocation {
+    StateLocation::parse(pg.url())
+}
+
+#[tokio::test]
+async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
+    let pg = TestPostgres::start().unwrap();
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    // Made on first use, and used again as it is.
+    for _ in 0..2 {
+        let store = state::open(&location(&pg), &accounts, None).await.unwrap();
+        let key = Key::create(DEFAULT_ACCOUNT, "n");
+        store.save(&key, "{}").await.unwrap();
+        assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
+        let pending = store.pending(Kind::Create, &accounts).await.unwrap();
+        assert_eq!(pending.len(), 1);
+        // Another policy's accounts see none of them.
+        let others = store
+            .pending(Kind::Create, &["ACC-9999-9999".to_string()])
+            .await
+            .unwrap();
+        assert!(others.is_empty());
+    }
+    assert_eq!(
+        pg.sql("select version from mpt_schema").unwrap().trim(),
+        "1"
+    );
+    pg.sql("update mpt_schema set version = 99").unwrap();
+    let err = state::open(&location(&pg), &accounts, None)
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, .. }),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("newer mpt"), "{err}");
+}
+
+#[tokio::test]
+async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session() {
+    let pg = TestPostgres::start().unwrap();
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    let first = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let err = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    let StoreError::Locked { account, holder } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(account, DEFAULT_ACCOUNT);
+    assert!(
+        holder.contains(&format!("process {}", std::process::id())) && holder.contains("since"),
+        "{holder}"
+    );
+    // A plan takes no lock.
+    state::open(&location(&pg), &accounts, None).await.unwrap();
+    // Waiting: the lock is taken once the first session ends.
+    let waiting = tokio::spawn({
+        let at = location(&pg);
+        let accounts = accounts.clone();
+        async move {
+            state::open(&at, &accounts, Some(Duration::from_secs(20)))
+                .await
+                .map(drop)
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    drop(first);
+    waiting.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() {
+    let pg = TestPostgres::start().unwrap();
+    let (server, client) = start().await;
+    let dir = temp_dir("pg-apply");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let text = |sink: &str| {
+        format!(
+            "state = \"{}\"\n[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"shared\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n",
+            pg.url()
+        )
+    };
+    let failing = policy(&text(r#"{ command = ["sh", "-c", "exit 3"] }"#));
+    let options = ApplyOptions::new(failing.state.clone().unwrap());
+    let report = client.apply(&failing, None, &options).await.unwrap();
+    let made = result_of(&report.results, "shared");
+    assert_eq!(made.result, Applied::Failed, "{made:#?}");
+    let id = made.new_token_id.clone().unwrap();
+    // The record is in the database, and no secret is.
+    let dump = pg.dump().unwrap();
+    assert!(dump.contains(&id), "the record names the token");
+    assert!(!dump.contains("idt:"), "a secret in the database");
+    // The next apply reads the secret from the platform and hands it over: no second token.
+    let working = policy(&text(&format!(
+        r#"{{ file = "{}" }}"#,
+        out.join("shared.secret").display()
+    )));
+    let report = client.apply(&working, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(secret_owner(&out.join("shared.secret")), id);
+    assert_eq!(server.tokens_created(), 1);
+    assert_eq!(
+        pg.sql("select count(*) from mpt_records").unwrap().trim(),
+        "0"
+    );
+    assert!(!pg.dump().unwrap().contains("idt:"));
+    // A second apply while this test holds the account is refused at once.
+    let holder = state::open(
+        &location(&pg),
+        &[DEFAULT_ACCOUNT.to_string()],
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    let err = client.apply(&working, None, &options).await.unwrap_err();
+    assert!(
+        matches!(err, ApplyError::Store(StoreError::Locked { .. })),
+        "{err:?}"
+    );
+    drop(holder);
+    let _ = std::fs::remove_dir_all(&dir);
+}
