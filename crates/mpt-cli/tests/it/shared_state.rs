@@ -308,3 +308,32 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
     }
     assert_eq!(server.tokens_created(), TOKENS as u64);
 }
+
+#[test]
+fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
+    let pg = TestPostgres::start().unwrap();
+    let server = mock();
+    let slow = policy_text(true).replace("sleep 0.1", "sleep 1");
+    let (a, b) = (runner(&slow), runner(&policy_text(false)));
+    let mut holder = apply_in(&server, a.path(), pg.url(), &[]);
+    let started = Instant::now();
+    while server.tokens_created() == 0 {
+        assert!(started.elapsed() < Duration::from_secs(30), "nothing made");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let waiting = apply_in(&server, b.path(), pg.url(), &["--lock-timeout", "10m"]);
+    std::thread::sleep(Duration::from_millis(500));
+    let created = server.tokens_created();
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(waiting.id() as i32, libc::SIGINT);
+    }
+    let out = finish(waiting);
+    assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
+    // It ended while the lock was still held: the interrupt, not the lock's release, ended it.
+    assert!(holder.try_wait().unwrap().is_none(), "the holder finished first");
+    assert!(!b.path().join("secrets").read_dir().unwrap().any(|_| true));
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert!(server.tokens_created() >= created);
+}

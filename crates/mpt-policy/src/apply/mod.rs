@@ -189,9 +189,19 @@ pub(crate) async fn apply(
     options: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
     let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
-    let state = crate::state::open(&options.state, &accounts, Some(options.lock_timeout))
-        .await
-        .map_err(ApplyError::Store)?;
+    // Waiting for another apply's lock sends nothing: cancelled then (the CLI's first
+    // interrupt), the apply ends with nothing done.
+    let opening = crate::state::open(&options.state, &accounts, Some(options.lock_timeout));
+    let cancel = cancelled(client);
+    let state =
+        match futures_util::future::select(std::pin::pin!(opening), std::pin::pin!(cancel)).await {
+            futures_util::future::Either::Left((opened, _)) => opened.map_err(ApplyError::Store)?,
+            futures_util::future::Either::Right(_) => {
+                return Ok(ApplyReport {
+                    results: Vec::new(),
+                });
+            }
+        };
     // A saved plan is an approval, never a source of work: before anything is done, it
     // must be of the policy's accounts and made within the bounds, by the platform's clock.
     if let Some(saved) = plan {
@@ -247,6 +257,13 @@ pub(crate) async fn apply(
         results.extend(group);
     }
     Ok(ApplyReport { results })
+}
+
+/// Resolves once `client` is cancelled (never, without a cancel).
+async fn cancelled(client: &Client) {
+    while !client.cancelled() {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// What the work an interrupted apply left came to.
