@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::faults::{FaultState, Faults};
-use crate::http::{self, Shared};
+use crate::http::{self, RateLimit, Shared};
 use crate::store::{Account, NoopTransitions, Store};
 use crate::{
     DEFAULT_ACCOUNT, MockServer, OPERATIONS_ACCOUNT, SeedToken, VENDOR_ACCOUNT, all_modules,
@@ -26,9 +26,19 @@ pub struct MockServerBuilder {
     no_recording: bool,
     clock_skew: chrono::TimeDelta,
     accounts: Vec<(String, String, String)>,
+    rate_limit: Option<RateLimit>,
 }
 
 impl MockServerBuilder {
+    /// Limits each API secret to `limit` (a token bucket: `per_second` requests a second on
+    /// average, `burst` at once), as a platform does: a request over it is answered `429` with
+    /// `Retry-After` and not processed; every answer carries `RateLimit-*` headers. Off unless
+    /// set.
+    pub fn rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
     /// Whether to keep a copy of each request for [`MockServer::recorded`](crate::MockServer::recorded) (default on; the
     /// `mpt-mock` binary turns it off).
     pub fn record_requests(mut self, on: bool) -> Self {
@@ -121,6 +131,8 @@ impl MockServerBuilder {
             recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
             recorded: Mutex::new(std::collections::VecDeque::new()),
             clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
+            rate: Mutex::new(http::Buckets::new(self.rate_limit)),
+            throttled: AtomicU64::new(0),
         });
         let (shutdown, watcher) = watch::channel(false);
         tokio::spawn(http::serve(

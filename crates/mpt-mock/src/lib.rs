@@ -67,6 +67,7 @@ use tokio::sync::watch;
 
 pub use builder::MockServerBuilder;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
+pub use http::RateLimit;
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use postgres::TestPostgres;
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
@@ -256,6 +257,11 @@ impl MockServer {
     /// Sets what enabling an Active token (disabling a Disabled one) answers.
     pub fn set_noop_transitions(&self, noop: NoopTransitions) {
         *lock(&self.shared.noop) = noop;
+    }
+
+    /// Requests refused by the rate limit ([`MockServerBuilder::rate_limit`]), in all.
+    pub fn throttled(&self) -> u64 {
+        self.shared.throttled.load(Ordering::Relaxed)
     }
 
     /// Requests seen for one operation (faulted ones included).

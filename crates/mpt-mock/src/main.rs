@@ -26,6 +26,14 @@ struct Args {
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
+    /// Limit each API secret to this many requests a second (e.g. `200/s`): a request over it
+    /// is answered 429 with Retry-After; every answer carries RateLimit-* headers. Off unless
+    /// given.
+    #[arg(long, value_name = "N/s")]
+    rate_limit: Option<String>,
+    /// With --rate-limit: how many requests may come at once (the bucket's size).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    rate_burst: u32,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -87,6 +95,15 @@ fn main() -> std::process::ExitCode {
                 Noop::Accepted => NoopTransitions::Accepted,
             })
             .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(args.latency_ms)));
+        if let Some(rate) = &args.rate_limit {
+            match mpt_mock::RateLimit::parse(rate, args.rate_burst) {
+                Ok(limit) => builder = builder.rate_limit(limit),
+                Err(e) => {
+                    eprintln!("error: --rate-limit {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
         if let Some(secret) = args.admin_secret {
             builder = builder.admin_secret(secret);
         }

@@ -331,7 +331,10 @@ fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
     let out = finish(waiting);
     assert_eq!(out.status.code(), Some(130), "{}", text(&out.stderr));
     // It ended while the lock was still held: the interrupt, not the lock's release, ended it.
-    assert!(holder.try_wait().unwrap().is_none(), "the holder finished first");
+    assert!(
+        holder.try_wait().unwrap().is_none(),
+        "the holder finished first"
+    );
     assert!(!b.path().join("secrets").read_dir().unwrap().any(|_| true));
     holder.kill().unwrap();
     holder.wait().unwrap();

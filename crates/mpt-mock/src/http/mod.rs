@@ -2,11 +2,12 @@
 //! handler can drop its own connection) and the run of every request (count, fault, auth, work,
 //! answer); `auth.rs` who is calling, `handlers.rs` the seven operations, `validate.rs` the body
 //! checks, `render.rs` how a token is written, `record.rs` the request record, `limits.rs` the
-//! bounds and rejections.
+//! bounds and rejections, `rate.rs` the rate limit.
 
 mod auth;
 mod handlers;
 mod limits;
+mod rate;
 mod record;
 mod render;
 mod validate;
@@ -27,6 +28,8 @@ use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
 pub use limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES};
+pub(crate) use rate::Buckets;
+pub use rate::RateLimit;
 pub use record::RECORDED_REQUESTS;
 
 use crate::faults::{Fault, FaultState, Operation};
@@ -53,6 +56,10 @@ pub(crate) struct Shared {
     pub(crate) recorded: Mutex<std::collections::VecDeque<crate::RecordedRequest>>,
     /// How far the mock's clock is off the machine's, in milliseconds.
     pub(crate) clock_skew_ms: std::sync::atomic::AtomicI64,
+    /// Each caller's rate-limit bucket.
+    pub(crate) rate: Mutex<Buckets>,
+    /// Requests refused by the rate limit.
+    pub(crate) throttled: AtomicU64,
 }
 
 impl Shared {
@@ -111,6 +118,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
             record_request,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            rate::rate_limited,
         ))
         .layer(axum::middleware::from_fn(bounded_head))
         .layer(axum::middleware::from_fn_with_state(
