@@ -56,6 +56,26 @@ pub fn run(root: &Path, consumer_build: bool, only_consumer_build: bool) -> Resu
     Ok(ExitCode::SUCCESS)
 }
 
+/// `cargo xtask bench --paced`: the SDK bench's paced section alone (its JSON lines last).
+pub fn paced(root: &Path) -> Result<ExitCode> {
+    let args = [
+        "bench", "--quiet", "--locked", "-p", "mpt", "--bench", "sdk",
+    ];
+    let status =
+        std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root)
+            .args(args)
+            .env("MPT_BENCH_ONLY", "paced")
+            .status()
+            .map_err(Error::io(root))?;
+    if !status.success() {
+        return Err(Error::Failed {
+            command: format!("MPT_BENCH_ONLY=paced cargo {}", args.join(" ")),
+        });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Clean release builds of a tiny crate on the facade and on reqwest + serde alone.
 fn consumer_builds(root: &Path) -> Result<String> {
     let facade = root.join("crates/mpt").display().to_string();

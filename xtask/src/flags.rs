@@ -40,6 +40,11 @@ pub enum Command {
         /// (installs Debian's valgrind when missing); not part of CI.
         #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only"])]
         instructions: bool,
+        /// Instead, bulk work against a rate-limited mock (200/s, burst 20, 20 ms latency):
+        /// the facade, plain reqwest at concurrency 16 and 64, and the Python client; prints a
+        /// JSON line per client.
+        #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only", "instructions"])]
+        paced: bool,
     },
     /// Compare two specs and say what changed in the API, whether it breaks users, and the
     /// version bump. Each side is a merged spec (JSON) or a directory of per-operation

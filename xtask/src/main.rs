@@ -51,6 +51,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Bench {
             instructions: true, ..
         } => instructions::run(&root),
+        Command::Bench { paced: true, .. } => bench::paced(&root),
         Command::Bench {
             consumer_build,
             consumer_build_only,

@@ -12,7 +12,7 @@ use crate::commands::{
 };
 use crate::exit::Failure;
 use crate::output::Format;
-use crate::values::parse_noop;
+use crate::values::{parse_noop, parse_pacing};
 
 /// `--help`'s closing text: examples, exit codes and where settings come from.
 pub const AFTER_HELP: &str = "\
@@ -83,6 +83,11 @@ pub struct Global {
     /// `noop_transitions` [default: refused]
     #[arg(long, global = true, value_name = "HOW", value_parser = parse_noop)]
     pub noop_transitions: Option<mpt::NoopTransitions>,
+    /// The pace of requests: at most N a second, `adaptive` (learned from the platform's
+    /// RateLimit-* headers and 429s, shared by every request of the run) or `off`
+    /// [default: adaptive]
+    #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
+    pub max_rate: Option<mpt::Pacing>,
 }
 
 /// The top-level commands.

@@ -37,7 +37,8 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
         Some(token) => {
             let mut builder = Client::builder()
                 .api_token(token.clone())
-                .noop_transitions(settings.noop_transitions);
+                .noop_transitions(settings.noop_transitions)
+                .pacing(global.max_rate.unwrap_or_default());
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }

@@ -3,6 +3,22 @@
 
 use mpt::{SortField, TokenStatus};
 
+/// `adaptive`, `off`, or a rate (requests a second, more than 0).
+pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, String> {
+    match text.trim().to_ascii_lowercase().as_str() {
+        "adaptive" => Ok(mpt::Pacing::Adaptive),
+        "off" => Ok(mpt::Pacing::Off),
+        number => match number.trim_end_matches("/s").parse::<f64>() {
+            Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => {
+                Ok(mpt::Pacing::Fixed(rate))
+            }
+            _ => Err(format!(
+                "{text:?}: expected requests a second (e.g. 50), `adaptive` or `off`"
+            )),
+        },
+    }
+}
+
 /// `refused` or `accepted` (any case).
 pub fn parse_noop(text: &str) -> Result<mpt::NoopTransitions, String> {
     match text.trim().to_ascii_lowercase().as_str() {

@@ -9,6 +9,7 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::error::Error;
 use crate::hooks::Layer;
 use crate::outcome::NoopTransitions;
+use crate::pace::{Pacer, Pacing};
 use crate::redact::Redactor;
 use crate::retry::RetryPolicy;
 
@@ -60,6 +61,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     max_response_bytes: usize,
     noop: NoopTransitions,
+    pacing: Pacing,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -109,6 +111,7 @@ impl Default for ClientBuilder {
             retry: RetryPolicy::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             noop: NoopTransitions::Refused,
+            pacing: Pacing::Adaptive,
         }
     }
 }
@@ -197,6 +200,14 @@ impl ClientBuilder {
         self
     }
 
+    /// How requests are paced to the platform's rate limit ([`Pacing::Adaptive`] by default:
+    /// learned from its `RateLimit-*` headers, else from its `429`s). Every clone of the client
+    /// shares the pace, so two bulk jobs of one process do not fight.
+    pub fn pacing(mut self, pacing: Pacing) -> Self {
+        self.pacing = pacing;
+        self
+    }
+
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let secret = self
@@ -235,6 +246,7 @@ impl ClientBuilder {
             retry: self.retry,
             max_body: self.max_response_bytes,
             redactor,
+            pacer: Pacer::new(self.pacing),
         });
         Ok(Client::assemble(layer, http, self.base_url, self.noop))
     }
@@ -355,6 +367,8 @@ impl Client {
             retry: old.retry.clone(),
             max_body: old.max_body,
             redactor: old.redactor.clone(),
+            // Another secret is another caller to the platform's rate limit.
+            pacer: Pacer::new(old.pacer.mode()),
         });
         let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
         Ok(Client::assemble(

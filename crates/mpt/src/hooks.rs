@@ -137,6 +137,8 @@ pub(crate) struct Layer {
     pub(crate) retry: RetryPolicy,
     pub(crate) max_body: usize,
     pub(crate) redactor: Redactor,
+    /// The pace of this client's requests (shared by its clones).
+    pub(crate) pacer: crate::pace::Pacer,
 }
 
 impl mpt_api::Hooks for Layer {
@@ -250,6 +252,7 @@ impl Layer {
             } else {
                 None
             };
+            self.pacer.acquire().await;
             let result = client
                 .execute(request)
                 .await
@@ -274,6 +277,7 @@ impl Layer {
             };
             let decision = decide(resend, ending, spare.is_some());
             let after = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
+            self.pacer.observe(result.as_ref().ok(), after);
             if decision.resend
                 && let Some(next) = spare
                 && let Some(step) = backoff.next()
@@ -377,6 +381,42 @@ fn rebuilt(
     Response::from(out)
 }
 
+/// Whether a read's success body is whole: empty when the operation declares no body
+/// (`mpt_api::answers`), else a JSON document that ends where one ends (its last
+/// non-blank byte closes the value it opened with). A cut lands inside a string, a number or a
+/// nested value, so it shows here at the cost of a glance at two bytes; the rare cut right
+/// after a nested value's closing brace is caught by the generated code's decoding instead (a
+/// `Decode` error, not retried). A full parse here would cost a third of a request again.
+fn is_whole(operation: &str, body: &[u8]) -> bool {
+    if mpt_api::answers::decodes(operation, b"") == Some(true) {
+        return body.is_empty();
+    }
+    let text = body.trim_ascii();
+    matches!(
+        (text.first(), text.last()),
+        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
+    ) && text.len() >= 2
+}
+
+/// [`rebuilt`] keeping the answer's URL (no placeholder to parse: the common path).
+fn rebuilt_at(
+    url: reqwest::Url,
+    status: StatusCode,
+    version: reqwest::Version,
+    headers: HeaderMap,
+    body: reqwest::Body,
+) -> Response {
+    use reqwest::ResponseBuilderExt;
+    let mut out = http::Response::builder()
+        .status(status)
+        .version(version)
+        .url(url)
+        .body(body)
+        .unwrap_or_else(|_| http::Response::new(reqwest::Body::from(Bytes::new())));
+    *out.headers_mut() = headers;
+    Response::from(out)
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads a success answer's body whole, and hands the answer on with it in memory; the `bool`
@@ -385,11 +425,12 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// have (the same request would get the same answer: not retried).
 async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result<Response>, bool) {
     let (status, version) = (response.status(), response.version());
+    let url = response.url().clone();
     let headers = std::mem::take(response.headers_mut());
     match response.bytes().await {
         Ok(body) => {
-            let whole = mpt_api::answers::decodes(operation, &body) != Some(false);
-            let response = rebuilt(status, version, headers, reqwest::Body::from(body));
+            let whole = is_whole(operation, &body);
+            let response = rebuilt_at(url, status, version, headers, reqwest::Body::from(body));
             (Ok(response), !whole)
         }
         Err(e) => match too_large_limit(&e) {
@@ -398,7 +439,7 @@ async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result
                     Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit })
                 });
                 let body = reqwest::Body::wrap_stream(failing);
-                (Ok(rebuilt(status, version, headers, body)), false)
+                (Ok(rebuilt_at(url, status, version, headers, body)), false)
             }
             None => (Err(e), true),
         },

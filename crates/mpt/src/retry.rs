@@ -108,7 +108,7 @@ pub(crate) struct Decision {
 /// | ending | landed | re-sent (idempotent / create) | why |
 /// | --- | --- | --- | --- |
 /// | 2xx | yes | no | done |
-/// | 429 | no | yes / no | rate limited before any work |
+/// | 429 | no | yes / yes | rate limited before any work (even a create was not carried out) |
 /// | 500 | yes | no | the platform failed part-way: re-sending could do the work twice |
 /// | 502, 504 | yes | yes / no | a gateway lost the platform's answer; the work may be done |
 /// | 503 | no | yes / no | unavailable: refused before any work |
@@ -119,7 +119,8 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
     let idempotent = resend == Resend::Idempotent;
     let (landed, may_resend, reason) = match ending {
         Ending::Answered(200..=299) => (true, false, "answered"),
-        Ending::Answered(429) => (false, idempotent, "rate limited before any work"),
+        // The platform refused it before any work: even a create may be sent again.
+        Ending::Answered(429) => (false, true, "rate limited before any work"),
         Ending::Answered(500) => (
             true,
             false,
@@ -156,8 +157,8 @@ pub(crate) enum Resend {
     /// Idempotent (get, list, update, delete, enable, disable): after 429, 502, 503, 504, a
     /// timeout or a broken connection.
     Idempotent,
-    /// Not idempotent (create): only when the connection was never made, so the server cannot
-    /// have seen the request.
+    /// Not idempotent (create): only when the server cannot have carried it out: the
+    /// connection was never made, or a `429` refused it before any work.
     OnlyUnsent,
 }
 
@@ -203,7 +204,7 @@ mod tests {
             (Answered(201), true, false, false),
             (Answered(400), false, false, false),
             (Answered(404), false, false, false),
-            (Answered(429), false, true, false),
+            (Answered(429), false, true, true),
             (Answered(500), true, false, false),
             (Answered(502), true, true, false),
             (Answered(503), false, true, false),

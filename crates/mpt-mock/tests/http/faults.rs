@@ -228,3 +228,51 @@ async fn the_scripted_server_answers_as_scripted() {
         ]
     );
 }
+
+/// The rate limit: a bucket per secret, its burst, the headers on every answer, and a
+/// `Retry-After` that is whole seconds and never early.
+#[tokio::test]
+async fn the_rate_limit_is_a_bucket_per_secret_with_honest_headers() {
+    let limit = mpt_mock::RateLimit::parse("5/s", 3).unwrap();
+    let api = Api::with(MockServer::builder().rate_limit(limit)).await;
+    let get = |secret: String| {
+        let (http, url) = (api.http.clone(), api.url(""));
+        async move { http.get(url).bearer_auth(secret).send().await.unwrap() }
+    };
+    let admin = api.server.admin_secret().to_string();
+    let mut remaining = Vec::new();
+    for _ in 0..3 {
+        let ok = get(admin.clone()).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        let h = ok.headers();
+        assert_eq!(h["ratelimit-limit"], "5");
+        assert_eq!(h["ratelimit-policy"], "5;w=1;burst=3");
+        assert!(h.contains_key("ratelimit-reset"));
+        remaining.push(h["ratelimit-remaining"].to_str().unwrap().to_string());
+    }
+    assert_eq!(remaining, ["2", "1", "0"], "the burst, spent");
+    let refused = get(admin.clone()).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let after: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(after >= 1, "whole seconds");
+    assert_eq!(refused.headers()["ratelimit-remaining"], "0");
+    let problem: Value = refused.json().await.unwrap();
+    assert_eq!(problem["status"], 429);
+    assert_eq!(api.server.throttled(), 1);
+    assert_eq!(
+        api.server.requests(Operation::List),
+        3,
+        "refused ones are not processed"
+    );
+    // Another secret has a bucket of its own (refused here as unknown, not as throttled).
+    let other = get("idt:TKN-0000-0000:other".into()).await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+    // After Retry-After, a token is there again.
+    tokio::time::sleep(Duration::from_secs(after)).await;
+    assert_eq!(get(admin).await.status(), StatusCode::OK);
+    assert_eq!(api.server.throttled(), 1);
+}

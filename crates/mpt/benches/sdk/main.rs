@@ -18,10 +18,12 @@
 //! lists the seeded tokens, warms up, then runs N requests of one variant (see `instructions.rs`).
 //!
 //! `MPT_BENCH_SCALE=0.1` shrinks every size, for a quick look; `MPT_BENCH_ONLY=bulk,listing`
-//! runs some sections only (overhead, python, listing, bulk, server).
+//! runs some sections only (overhead, python, listing, bulk, server). `MPT_BENCH_ONLY=paced`
+//! runs the paced benchmark alone (`paced.rs`, `cargo xtask bench --paced`).
 
 mod harness;
 mod instructions;
+mod paced;
 mod python;
 
 use std::path::Path;
@@ -45,6 +47,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    // `cargo xtask bench --paced`: only the paced section (it is not part of the default run).
+    if std::env::var("MPT_BENCH_ONLY").is_ok_and(|only| only.trim() == "paced") {
+        return paced::paced(&rt);
+    }
     let bin = mock_binary();
     let mut table = Table(Vec::new());
 

@@ -9,6 +9,7 @@ mod bulk;
 mod first_use;
 mod lifecycle;
 mod operations;
+mod pacing;
 mod prism;
 mod promises;
 mod rotation;

@@ -273,10 +273,12 @@ async fn fault_rules_that_cannot_work_are_refused_and_never_panic_the_mock() {
             retry_after: Duration::MAX,
         })))
         .unwrap();
+    // (Unpaced: a paced client would hold its next request for the capped Retry-After.)
     let client = Client::builder()
         .base_url(server.base_url())
         .api_token(server.admin_secret())
         .retry(RetryPolicy::none())
+        .pacing(mpt::Pacing::Off)
         .build()
         .unwrap();
     let err = client.list().count().await.unwrap_err();
