@@ -11,7 +11,7 @@ pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 /// Reads a regular file of at most [`MAX_READ_BYTES`]; a FIFO, directory or device is refused
 /// before it is opened, so nothing blocks.
 pub fn read_regular(path: &Path) -> Result<String, String> {
-    mpt_policy::files::read_regular(path, MAX_READ_BYTES)
+    mpt_policy::files::read_regular(path, MAX_READ_BYTES).map_err(|e| e.to_string())
 }
 
 /// Reads a JSON file ([`read_regular`]) as a `T`; `what` names what it should be in the error,

@@ -6,6 +6,59 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
+/// Why a file could not be read or written, naming it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// The system refused, with the error it gave.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file (or directory) involved.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Not a regular file: a FIFO, a directory, a device, or a symlink where none is followed.
+    #[error("{}: not a regular file{}", path.display(), if *symlink { " (a symlink)" } else { "" })]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+        /// Whether it is a symlink.
+        symlink: bool,
+    },
+    /// Larger than read.
+    #[error("{}: larger than {max} bytes", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The largest read.
+        max: u64,
+    },
+    /// Refused for another reason (there already, a directory where a file goes, ...).
+    #[error("{}: {why}", path.display())]
+    Refused {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        why: String,
+    },
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> FileError + '_ {
+    move |source| FileError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+fn refused(path: &Path, why: impl Into<String>) -> FileError {
+    FileError::Refused {
+        path: path.to_path_buf(),
+        why: why.into(),
+    }
+}
+
 /// A new file in `target`'s directory with a random name, created exclusively with mode 0600
 /// (`O_EXCL`: no symlink planted at any name is followed), removed again unless it is put in
 /// place.
@@ -15,7 +68,7 @@ struct Temp {
 }
 
 impl Temp {
-    fn new(target: &Path) -> Result<Temp, String> {
+    fn new(target: &Path) -> Result<Temp, FileError> {
         let dir = parent(target);
         let stem = target.file_name().and_then(|n| n.to_str()).unwrap_or("mpt");
         for _ in 0..16 {
@@ -32,10 +85,10 @@ impl Temp {
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(format!("{}: {e}", dir.display())),
+                Err(e) => return Err(io(dir)(e)),
             }
         }
-        Err(format!("{}: no free temporary name", dir.display()))
+        Err(refused(dir, "no free temporary name"))
     }
 
     /// Writes `contents` and syncs it.
@@ -72,19 +125,24 @@ pub struct SecretFile {
 
 impl SecretFile {
     /// Checks `target` and creates the temporary file beside it.
-    pub fn prepare(target: &Path, force: bool) -> Result<SecretFile, String> {
-        let shown = target.display();
+    pub fn prepare(target: &Path, force: bool) -> Result<SecretFile, FileError> {
         let dir = parent(target);
         match std::fs::metadata(dir) {
             Ok(meta) if meta.is_dir() => {}
-            Ok(_) => return Err(format!("{shown}: {} is not a directory", dir.display())),
-            Err(e) => return Err(format!("{shown}: {}: {e}", dir.display())),
+            Ok(_) => {
+                return Err(refused(
+                    target,
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+            Err(e) => return Err(io(dir)(e)),
         }
         match std::fs::symlink_metadata(target) {
-            Ok(meta) if meta.is_dir() => return Err(format!("{shown}: is a directory")),
+            Ok(meta) if meta.is_dir() => return Err(refused(target, "is a directory")),
             Ok(_) if !force => {
-                return Err(format!(
-                    "{shown}: exists; refusing to overwrite it (give --force to replace it)"
+                return Err(refused(
+                    target,
+                    "exists; refusing to overwrite it (give --force to replace it)",
                 ));
             }
             Ok(_) | Err(_) => {}
@@ -104,19 +162,19 @@ impl SecretFile {
     /// Writes `secret` and a newline, then puts the file in place: without `force`, only if
     /// nothing is at the target now (a hard link, which never replaces); with it, by a rename
     /// (which replaces a symlink there, never writing through it).
-    pub fn commit(mut self, secret: &str) -> Result<(), String> {
-        let shown = self.target.display().to_string();
+    pub fn commit(mut self, secret: &str) -> Result<(), FileError> {
+        let target = self.target.clone();
         self.temp
             .write(&format!("{secret}\n"))
-            .map_err(|e| format!("{shown}: {e}"))?;
+            .map_err(io(&target))?;
         if self.force {
-            std::fs::rename(&self.temp.path, &self.target).map_err(|e| format!("{shown}: {e}"))
+            std::fs::rename(&self.temp.path, &target).map_err(io(&target))
         } else {
-            std::fs::hard_link(&self.temp.path, &self.target).map_err(|e| match e.kind() {
+            std::fs::hard_link(&self.temp.path, &target).map_err(|e| match e.kind() {
                 std::io::ErrorKind::AlreadyExists => {
-                    format!("{shown}: appeared meanwhile; not overwritten")
+                    refused(&target, "appeared meanwhile; not overwritten")
                 }
-                _ => format!("{shown}: {e}"),
+                _ => io(&target)(e),
             })
         }
     }
@@ -124,24 +182,26 @@ impl SecretFile {
 
 /// Replaces `target` with `contents` atomically (a private temporary file renamed over it), so
 /// a crash leaves the old file or the new one, never half of one.
-pub fn replace(target: &Path, contents: &str) -> Result<(), String> {
-    let shown = target.display();
+pub fn replace(target: &Path, contents: &str) -> Result<(), FileError> {
     if let Ok(meta) = std::fs::metadata(target)
         && !meta.is_file()
     {
-        return Err(format!("{shown}: not a regular file"));
+        return Err(FileError::NotRegular {
+            path: target.to_path_buf(),
+            symlink: false,
+        });
     }
     let mut temp = Temp::new(target)?;
-    temp.write(contents).map_err(|e| format!("{shown}: {e}"))?;
-    std::fs::rename(&temp.path, target).map_err(|e| format!("{shown}: {e}"))
+    temp.write(contents).map_err(io(target))?;
+    std::fs::rename(&temp.path, target).map_err(io(target))
 }
 
 /// Whether a file can be made in `dir` now (one is made and removed again).
-pub fn writable_dir(dir: &Path) -> Result<(), String> {
+pub fn writable_dir(dir: &Path) -> Result<(), FileError> {
     match std::fs::metadata(dir) {
         Ok(meta) if meta.is_dir() => {}
-        Ok(_) => return Err(format!("{} is not a directory", dir.display())),
-        Err(e) => return Err(format!("{}: {e}", dir.display())),
+        Ok(_) => return Err(refused(dir, "is not a directory")),
+        Err(e) => return Err(io(dir)(e)),
     }
     Temp::new(&dir.join("probe")).map(drop)
 }
@@ -149,38 +209,44 @@ pub fn writable_dir(dir: &Path) -> Result<(), String> {
 /// Reads a regular file of at most `max` bytes (symlinks followed); a FIFO, directory or
 /// device is refused before it is opened, and the file is opened without blocking and checked
 /// again, so nothing planted makes a read wait.
-pub fn read_regular(path: &Path, max: u64) -> Result<String, String> {
-    let shown = path.display();
-    let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
+pub fn read_regular(path: &Path, max: u64) -> Result<String, FileError> {
+    let not_regular = || FileError::NotRegular {
+        path: path.to_path_buf(),
+        symlink: false,
+    };
+    let meta = std::fs::metadata(path).map_err(io(path))?;
     if !meta.is_file() {
-        return Err(format!("{shown}: not a regular file"));
+        return Err(not_regular());
     }
     if meta.len() > max {
-        return Err(format!("{shown}: larger than {max} bytes"));
+        return Err(FileError::TooLarge {
+            path: path.to_path_buf(),
+            max,
+        });
     }
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
-    let file = options.open(path).map_err(|e| format!("{shown}: {e}"))?;
+    let file = options.open(path).map_err(io(path))?;
     if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
-        return Err(format!("{shown}: not a regular file"));
+        return Err(not_regular());
     }
     let mut text = String::new();
     file.take(max + 1)
         .read_to_string(&mut text)
-        .map_err(|e| format!("{shown}: {e}"))?;
+        .map_err(io(path))?;
     Ok(text)
 }
 
 /// [`read_regular`] for a file the state directory or a sink holds: a symlink is refused too.
-pub fn read_small(path: &Path, max: u64) -> Result<String, String> {
-    let meta = std::fs::symlink_metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn read_small(path: &Path, max: u64) -> Result<String, FileError> {
+    let meta = std::fs::symlink_metadata(path).map_err(io(path))?;
     if meta.file_type().is_symlink() {
-        return Err(format!(
-            "{}: not a regular file (a symlink)",
-            path.display()
-        ));
+        return Err(FileError::NotRegular {
+            path: path.to_path_buf(),
+            symlink: true,
+        });
     }
     read_regular(path, max)
 }

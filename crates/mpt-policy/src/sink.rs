@@ -94,7 +94,9 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
             }
         }
     };
-    SecretFile::prepare(path, force)?.commit(secret.expose_secret())
+    SecretFile::prepare(path, force)
+        .and_then(|file| file.commit(secret.expose_secret()))
+        .map_err(|e| e.to_string())
 }
 
 async fn run(
@@ -185,7 +187,7 @@ async fn run(
 /// 0700, for the secrets it may keep): made, then a file made and removed in it.
 pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
     private_dir(path)?;
-    files::writable_dir(path)
+    files::writable_dir(path).map_err(|e| e.to_string())
 }
 
 /// Makes `path` a directory of mode 0700 when missing. One that is there must be a directory

@@ -138,7 +138,7 @@ impl RunCommand for PlanArgs {
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.
             let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
-            files::replace(out, &json).map_err(Failure::Usage)?;
+            files::replace(out, &json).map_err(|e| Failure::Usage(e.to_string()))?;
         }
         let mut shown = plan.clone();
         shown.explain_refused(store.as_ref()).await;

@@ -93,7 +93,7 @@ fn read_plan(path: &Path) -> Result<RotationPlan, Failure> {
 
 fn save_plan(path: &Path, plan: &RotationPlan) -> Result<(), String> {
     let text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
-    files::replace(path, &format!("{text}\n"))
+    files::replace(path, &format!("{text}\n")).map_err(|e| e.to_string())
 }
 
 /// How long a `--quiet` waits between reads of `lastAccessAt`, for a quiet `period`.

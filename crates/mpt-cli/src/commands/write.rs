@@ -31,7 +31,7 @@ impl SecretOut {
             .as_deref()
             .map(|path| SecretFile::prepare(path, self.force))
             .transpose()
-            .map_err(Failure::Usage)
+            .map_err(|e| Failure::Usage(e.to_string()))
     }
 }
 

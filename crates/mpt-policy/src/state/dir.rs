@@ -97,7 +97,9 @@ impl DirStore {
 
 impl Store for DirStore {
     fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move { files::replace(&self.path(key), json).map_err(StoreError::Refused) })
+        Box::pin(async move {
+            files::replace(&self.path(key), json).map_err(|e| StoreError::Refused(e.to_string()))
+        })
     }
 
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
@@ -107,7 +109,7 @@ impl Store for DirStore {
                 Err(_) => Ok(None),
                 Ok(_) => files::read_small(&path, MAX_STATE_FILE)
                     .map(Some)
-                    .map_err(StoreError::Refused),
+                    .map_err(|e| StoreError::Refused(e.to_string())),
             }
         })
     }
@@ -147,7 +149,8 @@ impl Store for DirStore {
                         account: String::new(),
                         name,
                     };
-                    (key, files::read_small(&path, MAX_STATE_FILE))
+                    let read = files::read_small(&path, MAX_STATE_FILE).map_err(|e| e.to_string());
+                    (key, read)
                 })
                 .collect())
         })
