@@ -169,17 +169,21 @@ struct Applying<'a> {
 ///
 /// First, work an interrupted apply left in the state directory is finished (creates whose
 /// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
-/// without one, of a plan made now. A saved plan is refused ([`ApplyError::Stale`]) when
-/// the accounts moved since it was made: a plan made now, judged at the saved plan's time,
-/// must be the same. The policy is needed even with a saved plan: the sinks come from it
-/// (a plan file never names a command to run).
+/// without one, of a plan made now. A saved plan is an approval, never a source of work: its
+/// accounts must be the policy's and its `madeAt` within [`MAX_SAVED_PLAN_AGE`] of the
+/// platform's time ([`ApplyError::PlanTime`]), and a plan made afresh, judged at its time, must
+/// equal it action for action ([`ApplyError::Stale`]); the fresh one is carried out. The policy
+/// is needed even with a saved plan: the sinks come from it (a plan file never names a command
+/// to run). The state store is opened first, and its accounts locked (a directory's lock, or
+/// PostgreSQL's advisory locks, waited for up to [`ApplyOptions::lock_timeout`]).
 ///
 /// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
 /// does not stop the others. Deletes and the disabling of undeclared tokens need
-/// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state
-/// directory before it sends the create, and hands the secret to the entry's sink (or to
-/// `<state dir>/secrets/<id>.secret` when it has none, or when the sink fails: the action
-/// is then `Failed`, names the file, and the next apply hands the secret over again).
+/// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state store
+/// before it sends the create, and hands the secret to the entry's sink; when the sink fails,
+/// the action is `Failed` naming the token, the record stays, and the next apply reads the
+/// secret from the platform and hands it over again (no store ever holds a secret). Every
+/// record read back is checked against the policy and the platform first ([`Applied::Refused`]).
 /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
 /// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
 pub(crate) async fn apply(

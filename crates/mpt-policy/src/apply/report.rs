@@ -67,7 +67,7 @@ pub struct ActionResult {
     /// The token a create or rotation made.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub new_token_id: Option<String>,
-    /// Where its new secret went (a file, a command, or the state directory's fallback file).
+    /// Where its new secret went (a file, or a command).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub secret_at: Option<String>,
     /// Work an earlier, interrupted apply began, finished by this one.
