@@ -138,11 +138,6 @@ impl Filter {
         }
     }
 
-    /// Whether the filter needs no check on the client.
-    fn is_plain(&self) -> bool {
-        self.exact.is_empty()
-    }
-
     /// Whether a token of the platform's answer passes the checks made on the client (always,
     /// for a filter RQL could write whole).
     pub(crate) fn passes(&self, name: Option<&str>) -> bool {
@@ -260,7 +255,7 @@ impl Filter {
     /// cannot express: it is invalid; so is the negation of a filter checked on the client.
     #[allow(clippy::should_implement_trait)]
     pub fn not(self) -> Filter {
-        if !self.is_plain() {
+        if self.checks_on_client() {
             return Filter::of(Rql::Invalid(UNDER_OR_NOT.replace("{op}", "not")));
         }
         Filter::of(match self.rql {
@@ -295,7 +290,7 @@ impl Filter {
         let mut parts = Vec::new();
         let mut everything = false;
         for f in filters {
-            if !f.is_plain() {
+            if f.checks_on_client() {
                 return Filter::of(Rql::Invalid(UNDER_OR_NOT.replace("{op}", "or")));
             }
             match f.rql {

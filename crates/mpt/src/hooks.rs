@@ -313,12 +313,14 @@ impl Layer {
     /// it came only when it decodes (the secret is what the caller asked for), else redacted.
     async fn scrub(&self, mut response: Response, operation: &str) -> Response {
         let (status, version) = (response.status(), response.version());
+        let url = response.url().clone();
         let mut headers = std::mem::take(response.headers_mut());
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(e) => {
                 let failing = futures_util::stream::once(async move { Err::<Bytes, _>(e) });
                 return rebuilt(
+                    url,
                     status,
                     version,
                     headers,
@@ -347,7 +349,7 @@ impl Layer {
                 }
             }
         }
-        rebuilt(status, version, headers, reqwest::Body::from(body))
+        rebuilt(url, status, version, headers, reqwest::Body::from(body))
     }
 
     /// Bounds the answer's body to `max_body` bytes without reading it: an answer whose
@@ -364,21 +366,6 @@ impl Layer {
             None => limited(response, limit),
         }
     }
-}
-
-/// An answer with this status, version, headers and body (rare paths only: reqwest parses a
-/// placeholder URL for every answer built this way).
-fn rebuilt(
-    status: StatusCode,
-    version: reqwest::Version,
-    headers: HeaderMap,
-    body: reqwest::Body,
-) -> Response {
-    let mut out = http::Response::new(body);
-    *out.status_mut() = status;
-    *out.version_mut() = version;
-    *out.headers_mut() = headers;
-    Response::from(out)
 }
 
 /// Whether a read's success body is whole: empty when the operation declares no body
@@ -398,8 +385,9 @@ fn is_whole(operation: &str, body: &[u8]) -> bool {
     ) && text.len() >= 2
 }
 
-/// [`rebuilt`] keeping the answer's URL (no placeholder to parse: the common path).
-fn rebuilt_at(
+/// An answer with this URL, status, version, headers and body (the URL kept as it came:
+/// nothing to parse).
+fn rebuilt(
     url: reqwest::Url,
     status: StatusCode,
     version: reqwest::Version,
@@ -417,6 +405,13 @@ fn rebuilt_at(
     Response::from(out)
 }
 
+/// A body that fails with [`BodyTooLarge`] when read (none of the answer's is read).
+fn too_large_body(limit: usize) -> reqwest::Body {
+    reqwest::Body::wrap_stream(futures_util::stream::once(async move {
+        Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit })
+    }))
+}
+
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Reads a success answer's body whole, and hands the answer on with it in memory; the `bool`
@@ -430,16 +425,13 @@ async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result
     match response.bytes().await {
         Ok(body) => {
             let whole = is_whole(operation, &body);
-            let response = rebuilt_at(url, status, version, headers, reqwest::Body::from(body));
+            let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
             (Ok(response), !whole)
         }
         Err(e) => match too_large_limit(&e) {
             Some(limit) => {
-                let failing = futures_util::stream::once(async move {
-                    Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit })
-                });
-                let body = reqwest::Body::wrap_stream(failing);
-                (Ok(rebuilt_at(url, status, version, headers, body)), false)
+                let body = too_large_body(limit);
+                (Ok(rebuilt(url, status, version, headers, body)), false)
             }
             None => (Err(e), true),
         },
@@ -450,6 +442,7 @@ async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result
 /// than `limit` bytes have come.
 fn limited(mut response: Response, limit: usize) -> Response {
     let (status, version) = (response.status(), response.version());
+    let url = response.url().clone();
     let headers = std::mem::take(response.headers_mut());
     let mut seen = 0usize;
     let body = futures_util::StreamExt::map(response.bytes_stream(), move |chunk| {
@@ -460,21 +453,24 @@ fn limited(mut response: Response, limit: usize) -> Response {
         }
         Ok(chunk)
     });
-    rebuilt(status, version, headers, reqwest::Body::wrap_stream(body))
+    rebuilt(
+        url,
+        status,
+        version,
+        headers,
+        reqwest::Body::wrap_stream(body),
+    )
 }
 
 /// `response` with a body that fails with [`BodyTooLarge`] when read (none of it is read).
 fn too_large(mut response: Response, limit: usize) -> Response {
-    let failing =
-        futures_util::stream::once(
-            async move { Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit }) },
-        );
     let headers = std::mem::take(response.headers_mut());
     rebuilt(
+        response.url().clone(),
         response.status(),
         response.version(),
         headers,
-        reqwest::Body::wrap_stream(failing),
+        too_large_body(limit),
     )
 }
 

@@ -54,8 +54,6 @@ const MAX_HOLD: Duration = Duration::from_secs(30);
 struct State {
     /// Requests a second; `None`: unpaced (nothing learned yet).
     rate: Option<f64>,
-    /// Whether the rate comes from the platform's headers (then a `429` does not halve it).
-    stated: bool,
     /// The earliest time of the next send.
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`).
@@ -110,7 +108,6 @@ impl Pacer {
             mode,
             state: Mutex::new(State {
                 rate,
-                stated: false,
                 next: None,
                 held_until: None,
                 window: (Instant::now(), 0),
@@ -182,7 +179,6 @@ impl Pacer {
             let window = policy_window(headers).unwrap_or(1.0);
             let rate = limit / window * HEADROOM;
             s.rate = Some(rate);
-            s.stated = true;
             let remaining = header_f64(headers, &REMAINING).unwrap_or(0.0);
             s.credit = (remaining.max(0.0) as u32).saturating_sub(s.in_flight + 1);
             if throttled || remaining < 1.0 {
@@ -201,7 +197,6 @@ impl Pacer {
         if self.mode != Pacing::Adaptive {
             return;
         }
-        s.stated = false;
         // The 429s answering one burst are one signal: a cut at most once per interval (and
         // per tenth of a second).
         let recent = |rate: f64, s: &State| {

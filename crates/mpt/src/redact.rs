@@ -67,6 +67,12 @@ pub fn redact(text: &str) -> String {
     out
 }
 
+/// Whether `text` holds something shaped like a token secret ([`redact`] would change it): a
+/// scan for `idt` first, so the common text costs no copy.
+pub(crate) fn holds_secret_shape(text: &str) -> bool {
+    find_idt(text).is_some() && redact(text) != text
+}
+
 /// The next `idt` (any case) in `text`.
 fn find_idt(text: &str) -> Option<usize> {
     text.as_bytes()

@@ -216,9 +216,7 @@ pub(crate) async fn apply(
                 declared,
             });
         }
-        let now = crate::plan::plan_judged(client, policy, None)
-            .await?
-            .made_at;
+        let now = platform_now(client, declared.first().map(String::as_str)).await?;
         check_made_at(saved.made_at, now)?;
     }
     let run = Applying {
@@ -261,6 +259,22 @@ pub(crate) async fn apply(
         results.extend(group);
     }
     Ok(ApplyReport { results })
+}
+
+/// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s
+/// tokens), else this machine's clock when the answer has none (as a plan judges ages).
+async fn platform_now(
+    client: &Client,
+    account: Option<&str>,
+) -> Result<chrono::DateTime<chrono::Utc>, mpt::Error> {
+    let at: mpt::ServerTime = Default::default();
+    let mut count = client.list().record_server_time(at.clone());
+    if let Some(account) = account {
+        count = count.filter(mpt::Filter::account(account));
+    }
+    count.count().await?;
+    let now = at.lock().ok().and_then(|t| *t);
+    Ok(now.unwrap_or_else(chrono::Utc::now))
 }
 
 /// Resolves once `client` is cancelled (never, without a cancel).

@@ -7,7 +7,7 @@ use mpt_api::TokenSecret;
 use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::state::{CreateRecord, Key};
+use crate::state::{CreateRecord, Key, check_declared, check_ids, check_owner};
 use crate::{TokenPolicy, Wanted};
 use mpt::Error;
 use mpt::NewToken;
@@ -394,37 +394,20 @@ impl Applying<'_> {
     /// token, when pinned), an old token of that account and name, and a replacement (once
     /// recorded) that a create of the rotation can have made.
     async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
-        use crate::ids::{IdKind, check_id};
-        check_id(IdKind::Account, &plan.account_id)?;
-        for id in std::iter::once(&plan.old_id)
-            .chain(&plan.new_id)
-            .chain(&plan.known_ids)
-        {
-            check_id(IdKind::Token, id)?;
-        }
-        if self
-            .policy
-            .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
-            .is_none()
-        {
-            return Err(format!(
-                "the policy declares no token {:?} in account {} for {}",
-                plan.name, plan.account_id, plan.old_id
-            ));
-        }
-        let same = |t: &Token, what: &str| -> Result<(), String> {
-            if t.account_id() == Some(plan.account_id.as_str())
-                && t.name() == Some(plan.name.as_str())
-            {
-                Ok(())
-            } else {
-                Err(format!(
-                    "its {what} {} is not a token {:?} of account {}",
-                    t.id(),
-                    plan.name,
-                    plan.account_id
-                ))
-            }
+        check_ids(
+            &plan.account_id,
+            std::iter::once(&plan.old_id)
+                .chain(&plan.new_id)
+                .chain(&plan.known_ids),
+        )?;
+        check_declared(
+            self.policy,
+            &plan.account_id,
+            &plan.name,
+            Some(&plan.old_id),
+        )?;
+        let same = |t: &Token, what: &str| {
+            check_owner(t, &plan.account_id, &plan.name).map_err(|e| format!("its {what} {e}"))
         };
         match self.client.get(plan.old_id.as_str()).await {
             Ok(old) => same(&old, "old token")?,

@@ -40,24 +40,11 @@ impl CreateRecord {
     /// The record's own claims, checked before anything is done with it: ids of the platform's
     /// shape, and an account and name the policy declares.
     pub fn check(&self, policy: &crate::Policy) -> Result<(), String> {
-        use crate::ids::{IdKind, check_id};
-        check_id(IdKind::Account, &self.account_id).map_err(|e| format!("accountId: {e}"))?;
-        for id in self.known_ids.iter().chain(&self.new_id) {
-            check_id(IdKind::Token, id)?;
-        }
+        check_ids(&self.account_id, self.known_ids.iter().chain(&self.new_id))?;
         if self.recorded_at.is_none() {
             return Err("it has no recordedAt (the platform's time when it was made)".into());
         }
-        if policy
-            .declared(&self.account_id, &self.name, None)
-            .is_none()
-        {
-            return Err(format!(
-                "the policy declares no token {:?} in account {}",
-                self.name, self.account_id
-            ));
-        }
-        Ok(())
+        check_declared(policy, &self.account_id, &self.name, None)
     }
 
     /// Whether `token` (read from the platform, with its audit) can be the one this record's
@@ -65,12 +52,7 @@ impl CreateRecord {
     /// created no earlier than the record (by the platform's clock).
     pub fn may_have_made(&self, token: &mpt::Token) -> Result<(), String> {
         let id = token.id();
-        if token.account_id() != Some(self.account_id.as_str()) {
-            return Err(format!("{id} is not of account {}", self.account_id));
-        }
-        if token.name() != Some(self.name.as_str()) {
-            return Err(format!("{id} is not named {:?}", self.name));
-        }
+        check_owner(token, &self.account_id, &self.name)?;
         if self.known_ids.iter().any(|k| k == id) {
             return Err(format!("{id} had the name before the create was sent"));
         }
@@ -82,6 +64,47 @@ impl CreateRecord {
             )),
             _ => Err(format!("{id}: its creation time is unknown")),
         }
+    }
+}
+
+/// A record's ids: its account's and its tokens', each of the platform's shape.
+pub(crate) fn check_ids<'a>(
+    account: &str,
+    tokens: impl IntoIterator<Item = &'a String>,
+) -> Result<(), String> {
+    use crate::ids::{IdKind, check_id};
+    check_id(IdKind::Account, account).map_err(|e| format!("accountId: {e}"))?;
+    tokens
+        .into_iter()
+        .try_for_each(|id| check_id(IdKind::Token, id))
+}
+
+/// That the policy declares a token `name` in `account` (the one pinned to `token_id`, or the
+/// unpinned one of the name).
+pub(crate) fn check_declared(
+    policy: &crate::Policy,
+    account: &str,
+    name: &str,
+    token_id: Option<&str>,
+) -> Result<(), String> {
+    match policy.declared(account, name, token_id) {
+        Some(_) => Ok(()),
+        None => Err(format!(
+            "the policy declares no token {name:?} in account {account}{}",
+            token_id.map(|id| format!(" for {id}")).unwrap_or_default()
+        )),
+    }
+}
+
+/// That `token` (read from the platform) is of `account` and named `name`.
+pub(crate) fn check_owner(token: &mpt::Token, account: &str, name: &str) -> Result<(), String> {
+    if token.account_id() == Some(account) && token.name() == Some(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} is not a token {name:?} of account {account}",
+            token.id()
+        ))
     }
 }
 

@@ -278,15 +278,11 @@ impl PgStore {
 
 /// `text` without `url`'s password, should a driver's message quote it.
 fn scrub(text: &str, url: &str) -> String {
-    let mut out = text.to_string();
-    if let Ok(config) = url.parse::<Config>()
-        && let Some(password) = config.get_password()
-        && let Ok(password) = std::str::from_utf8(password)
-        && !password.is_empty()
-    {
-        out = out.replace(password, "***");
+    let mut out = text.replace(url, &redact_url(url));
+    for secret in super::url_secrets(url) {
+        out = out.replace(&secret, "***");
     }
-    out.replace(url, &redact_url(url))
+    out
 }
 
 impl Store for PgStore {
