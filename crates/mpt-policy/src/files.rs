@@ -135,7 +135,8 @@ impl SecretFile {
                     format!("{} is not a directory", dir.display()),
                 ));
             }
-            Err(e) => return Err(io(dir)(e)),
+            // The secret file is named, with its directory and what is wrong with it.
+            Err(e) => return Err(refused(target, format!("{}: {e}", dir.display()))),
         }
         match std::fs::symlink_metadata(target) {
             Ok(meta) if meta.is_dir() => return Err(refused(target, "is a directory")),
