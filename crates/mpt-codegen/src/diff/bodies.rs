@@ -10,6 +10,15 @@ use super::model::{Direction, Level};
 use super::walk::{Operation, Walk};
 use crate::error::escape_token;
 
+/// The one request media type the SDK sends when `requestMediaTypes` keeps JSON only.
+pub(super) const JSON: &str = "application/json";
+
+/// The note on a change to a request media type the SDK never sends.
+const UNSENT: &str = "the SDK sends request bodies as application/json only (requestMediaTypes): it never sends this one";
+
+/// The note on a change that breaks the generated Rust types, not the wire.
+const RUST_TYPE: &str = "SDK semver: the generated Rust type of the body changes (typed ↔ raw), so callers' code breaks";
+
 impl Walk<'_> {
     pub(super) fn request_body(&mut self, old: &Operation<'_>, new: &Operation<'_>) {
         fn body<'d>(doc: &'d Value, op: &Operation<'d>) -> Option<(&'d Value, String)> {
@@ -102,26 +111,51 @@ impl Walk<'_> {
         let olds_keys: BTreeSet<String> = olds.keys().map(|m| key(m)).collect();
         for (media, o) in olds {
             let oat = format!("{old_at}/content/{}", escape_token(media));
+            let unsent = direction == Direction::Request
+                && self.tolerance.json_requests_only
+                && key(media) != JSON;
             match news_by_key.get(&key(media)).map(|(m, n)| (*m, *n)) {
-                None => self.push(
-                    direction.pick("request-media-type-removed", "response-media-type-removed"),
-                    Level::Breaking,
-                    format!("{what}: media type `{media}` removed"),
-                    Some(&oat),
-                    None,
-                ),
+                None => {
+                    self.push(
+                        direction.pick("request-media-type-removed", "response-media-type-removed"),
+                        if unsent {
+                            Level::NonBreaking
+                        } else {
+                            Level::Breaking
+                        },
+                        format!("{what}: media type `{media}` removed"),
+                        Some(&oat),
+                        None,
+                    );
+                    if unsent {
+                        self.note(UNSENT);
+                    }
+                }
                 Some((new_media, n)) => {
                     let nat = format!("{new_at}/content/{}", escape_token(new_media));
-                    if let (Some(os), Some(ns)) = (o.get("schema"), n.get("schema")) {
-                        self.schema(
-                            os,
-                            format!("{oat}/schema"),
-                            ns,
-                            format!("{nat}/schema"),
-                            direction,
-                            what,
-                        );
+                    if unsent {
+                        // Judged once, where it is sent: an unsent media type that says what the
+                        // JSON one says on both sides adds nothing.
+                        let json = |c: &serde_json::Map<String, Value>| {
+                            c.iter()
+                                .find(|(m, _)| key(m) == JSON)
+                                .and_then(|(_, v)| v.get("schema").cloned())
+                        };
+                        let echoes = o.get("schema").cloned() == json(olds)
+                            && n.get("schema").cloned() == json(news);
+                        if o.get("schema") != n.get("schema") && !echoes {
+                            self.push(
+                                "request-unsent-media-type-changed",
+                                Level::NonBreaking,
+                                format!("{what}: the schema of media type `{media}` changed"),
+                                Some(&oat),
+                                Some(&nat),
+                            );
+                            self.note(UNSENT);
+                        }
+                        continue;
                     }
+                    self.media_schema(o, (&oat, &nat), n, direction, what, media);
                 }
             }
         }
@@ -133,6 +167,63 @@ impl Walk<'_> {
                 None,
                 Some(&format!("{new_at}/content/{}", escape_token(media))),
             );
+        }
+    }
+
+    /// The schemas of one media type on both sides. A schema added where there was none
+    /// constrains a request (any body was accepted), one removed frees a response (any body
+    /// may come); either way the generated Rust type of the body changes (typed ↔ raw), which
+    /// breaks callers' code even where the wire does not.
+    fn media_schema(
+        &mut self,
+        o: &Value,
+        (oat, nat): (&str, &str),
+        n: &Value,
+        direction: Direction,
+        what: &str,
+        media: &str,
+    ) {
+        match (o.get("schema"), n.get("schema")) {
+            (Some(os), Some(ns)) => self.schema(
+                os,
+                format!("{oat}/schema"),
+                ns,
+                format!("{nat}/schema"),
+                direction,
+                what,
+            ),
+            (None, None) => {}
+            (None, Some(_)) => self.push(
+                direction.pick(
+                    "request-media-type-schema-added",
+                    "response-media-type-schema-added",
+                ),
+                Level::Breaking,
+                format!("{what}: media type `{media}` now has a schema (it had none)"),
+                Some(oat),
+                Some(&format!("{nat}/schema")),
+            ),
+            (Some(_), None) => self.push(
+                direction.pick(
+                    "request-media-type-schema-removed",
+                    "response-media-type-schema-removed",
+                ),
+                Level::Breaking,
+                format!("{what}: media type `{media}` no longer has a schema"),
+                Some(&format!("{oat}/schema")),
+                Some(nat),
+            ),
+        }
+        let typed_only = matches!(
+            (
+                direction,
+                o.get("schema").is_some(),
+                n.get("schema").is_some()
+            ),
+            (Direction::Request, true, false) | (Direction::Response, false, true)
+        );
+        if typed_only {
+            self.note(RUST_TYPE);
         }
     }
 

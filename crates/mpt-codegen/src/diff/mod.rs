@@ -25,6 +25,7 @@ mod bodies;
 mod constraints;
 mod flat;
 mod model;
+mod moves;
 mod render;
 mod schema;
 mod security;

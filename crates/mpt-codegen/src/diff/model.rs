@@ -43,6 +43,9 @@ pub struct Tolerance {
     pub open_enums: bool,
     /// `pattern`s are left out of the generated types (`generator.dropPatterns`).
     pub patterns_dropped: bool,
+    /// Request bodies are sent as `application/json` only (`requestMediaTypes.keep` is
+    /// `["application/json"]`): what other request media types say is never sent.
+    pub json_requests_only: bool,
 }
 
 impl Tolerance {
@@ -52,6 +55,8 @@ impl Tolerance {
             unknown_fields: amendments.tolerant_reading.allow_unknown_fields,
             open_enums: amendments.tolerant_reading.open_enums,
             patterns_dropped: amendments.generator.drop_patterns.is_some(),
+            json_requests_only: amendments.request_media_types.keep
+                == [super::bodies::JSON.to_string()],
         }
     }
 
@@ -61,6 +66,7 @@ impl Tolerance {
             unknown_fields: false,
             open_enums: false,
             patterns_dropped: false,
+            json_requests_only: false,
         }
     }
 }

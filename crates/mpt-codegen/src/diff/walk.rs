@@ -10,6 +10,7 @@ use crate::error::escape_token;
 
 use super::flat::{is_required, resolve, word};
 use super::model::{Change, Direction, Level, Tolerance};
+use super::moves::{Key, Move, path_moves};
 use crate::fragment::METHODS;
 
 /// `/a/{id}/b` → `/a/{}/b`: the same route whatever its parameters are called.
@@ -33,7 +34,10 @@ pub(super) fn route_key(route: &str) -> String {
 /// One operation of a document.
 pub(super) struct Operation<'a> {
     pub(super) method: &'a str,
+    /// The path as the document writes it (under `paths`).
     pub(super) route: &'a str,
+    /// The path the client calls: the document's `servers` base path joined to `route`.
+    pub(super) full: String,
     pub(super) item: &'a Value,
     pub(super) op: &'a Value,
     pub(super) pointer: String,
@@ -41,7 +45,7 @@ pub(super) struct Operation<'a> {
 
 impl Operation<'_> {
     pub(super) fn name(&self) -> String {
-        format!("{} {}", self.method.to_ascii_uppercase(), self.route)
+        format!("{} {}", self.method.to_ascii_uppercase(), self.full)
     }
 
     pub(super) fn id(&self) -> Option<&str> {
@@ -49,17 +53,46 @@ impl Operation<'_> {
     }
 }
 
+/// The base path of `doc`'s first server (`https://host/public` → `/public`; a relative
+/// `/public` as it is; `{variables}` replaced by their defaults), without a trailing `/`; empty
+/// without `servers`.
+pub(super) fn base_path(doc: &Value) -> String {
+    let Some(server) = doc.pointer("/servers/0") else {
+        return String::new();
+    };
+    let mut url = server
+        .get("url")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if let Some(vars) = server.get("variables").and_then(Value::as_object) {
+        for (name, var) in vars {
+            let default = var.get("default").and_then(Value::as_str).unwrap_or("");
+            url = url.replace(&format!("{{{name}}}"), default);
+        }
+    }
+    let path = match url.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => url.as_str(),
+    };
+    let path = path.split(['?', '#']).next().unwrap_or("");
+    path.trim_end_matches('/').to_string()
+}
+
 pub(super) fn operations(doc: &Value) -> BTreeMap<(String, String), Operation<'_>> {
     let mut out = BTreeMap::new();
+    let base = base_path(doc);
     if let Some(paths) = doc.get("paths").and_then(Value::as_object) {
         for (route, item) in paths {
+            let full = format!("{base}{route}");
             for method in METHODS {
                 if let Some(op) = item.get(method) {
                     out.insert(
-                        (method.to_string(), route_key(route)),
+                        (method.to_string(), route_key(&full)),
                         Operation {
                             method,
                             route,
+                            full: full.clone(),
                             item,
                             op,
                             pointer: format!("/paths/{}/{method}", escape_token(route)),
@@ -145,7 +178,7 @@ impl Walk<'_> {
     pub(super) fn operations(&mut self) {
         let (old_ops, new_ops) = (operations(self.old), operations(self.new));
         // An operation whose operationId moved to another method or path.
-        let mut moved: BTreeMap<(String, String), (String, String)> = BTreeMap::new();
+        let mut moved: BTreeMap<Key, Move> = BTreeMap::new();
         for (key, op) in &old_ops {
             if new_ops.contains_key(key) {
                 continue;
@@ -155,30 +188,26 @@ impl Walk<'_> {
                 .iter()
                 .find(|(k, n)| !old_ops.contains_key(*k) && n.id() == Some(id));
             if let Some((new_key, _)) = target {
-                moved.insert(key.clone(), new_key.clone());
+                let to = new_key.clone();
+                moved.insert(key.clone(), Move { to, twin: false });
             }
         }
-        let moved_to: BTreeSet<&(String, String)> = moved.values().collect();
+        // Else one whose path gained or lost a module prefix, or an alias whose twin remains.
+        let claimed: BTreeSet<Key> = moved.values().map(|m| m.to.clone()).collect();
+        let removed: Vec<&Key> = old_ops
+            .keys()
+            .filter(|k| !new_ops.contains_key(*k) && !moved.contains_key(*k))
+            .collect();
+        for (from, m) in path_moves(&removed, &old_ops, &new_ops) {
+            if m.twin || !claimed.contains(&m.to) {
+                moved.insert(from, m);
+            }
+        }
+        let moved_to: BTreeSet<&Key> = moved.values().map(|m| &m.to).collect();
         for (key, old_op) in &old_ops {
             match (new_ops.get(key), moved.get(key)) {
                 (Some(new_op), _) => self.operation_pair(old_op, new_op),
-                (None, Some(to)) => {
-                    let new_op = &new_ops[to];
-                    self.operation = Some(new_op.name());
-                    self.push(
-                        "operation-method-or-path-changed",
-                        Level::Breaking,
-                        format!(
-                            "operation {} moved from {} to {}",
-                            old_op.id().unwrap_or(""),
-                            old_op.name(),
-                            new_op.name()
-                        ),
-                        Some(&old_op.pointer),
-                        Some(&new_op.pointer),
-                    );
-                    self.operation_pair(old_op, new_op);
-                }
+                (None, Some(m)) => self.moved(old_op, &new_ops[&m.to], m.twin),
                 (None, None) => {
                     self.operation = Some(old_op.name());
                     self.push(
@@ -205,6 +234,40 @@ impl Walk<'_> {
             );
         }
         self.operation = None;
+    }
+
+    /// An operation that moved to another method or path (breaking: the client calls the old
+    /// one); one that moved to a new place is compared with it, an alias whose twin remains is
+    /// not (the twin is compared with its own old definition).
+    fn moved(&mut self, old_op: &Operation<'_>, new_op: &Operation<'_>, twin: bool) {
+        self.operation = Some(new_op.name());
+        let message = match (twin, old_op.id()) {
+            (true, _) => format!(
+                "operation {} removed; the same operation remains at {} (its callers move there)",
+                old_op.name(),
+                new_op.name()
+            ),
+            (false, Some(id)) if new_op.id() == Some(id) => format!(
+                "operation {id} moved from {} to {}",
+                old_op.name(),
+                new_op.name()
+            ),
+            (false, _) => format!(
+                "operation {} moved to {} (its path gained or lost a module prefix)",
+                old_op.name(),
+                new_op.name()
+            ),
+        };
+        self.push(
+            "operation-method-or-path-changed",
+            Level::Breaking,
+            message,
+            Some(&old_op.pointer),
+            Some(&new_op.pointer),
+        );
+        if !twin {
+            self.operation_pair(old_op, new_op);
+        }
     }
 
     pub(super) fn operation_pair(&mut self, old: &Operation<'_>, new: &Operation<'_>) {

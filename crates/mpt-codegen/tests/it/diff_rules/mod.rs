@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 mod families;
 mod mutations;
 mod operations;
+mod platform;
 
 /// A spec with one operation of each kind the rules look at: a get with a query parameter and a
 /// `Widget` answer, and a post with a `NewWidget` body.
@@ -65,6 +66,7 @@ fn ours() -> Tolerance {
         unknown_fields: true,
         open_enums: true,
         patterns_dropped: true,
+        json_requests_only: true,
     }
 }
 
