@@ -21,7 +21,7 @@ pub fn extract(page: &Path, text: &str) -> Result<Value> {
     if let Ok(doc) = serde_json::from_str::<Value>(text)
         && doc.get("openapi").is_some()
     {
-        return Ok(doc);
+        return crate::oas31::read_as_30(page, doc);
     }
     let mut candidates: Vec<(usize, String)> = Vec::new(); // (1-based first line, text)
     let mut block: Option<(usize, String)> = None;
@@ -61,7 +61,7 @@ pub fn extract(page: &Path, text: &str) -> Result<Value> {
         }
     }
     match found.len() {
-        1 => Ok(found.remove(0).1),
+        1 => crate::oas31::read_as_30(page, found.remove(0).1),
         0 => Err(Error::Import {
             path: page.to_path_buf(),
             message: "no embedded OpenAPI document found (expected one JSON object with an `openapi` member)".into(),

@@ -28,6 +28,7 @@ pub mod fragment;
 pub mod generate;
 pub mod import;
 pub mod merge;
+pub mod oas31;
 pub mod passes;
 pub mod regen;
 

@@ -31,7 +31,7 @@ mod schema;
 mod security;
 mod walk;
 
-pub use model::{Change, Level, Report, Tolerance};
+pub use model::{Change, Level, NotJudged, Report, Tolerance};
 pub use render::Bump;
 use walk::Walk;
 
@@ -123,8 +123,30 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
         new_version: version(new),
         tolerance,
         changes: walk.changes,
+        not_judged: not_judged(old, new),
         facade_exposes: None,
     }
+}
+
+/// The keywords outside the 3.0 model ([`crate::oas31::unknown_keywords`]) that differ
+/// between the two sides: the report names them, since no rule judged them.
+fn not_judged(old: &Value, new: &Value) -> Vec<NotJudged> {
+    let (olds, news) = (
+        crate::oas31::unknown_keywords(old),
+        crate::oas31::unknown_keywords(new),
+    );
+    let mut out = Vec::new();
+    for (pointer, value) in &olds {
+        match news.get(pointer) {
+            Some(same) if same == value => {}
+            Some(_) => out.push(NotJudged::at(pointer, "changed")),
+            None => out.push(NotJudged::at(pointer, "removed")),
+        }
+    }
+    for pointer in news.keys().filter(|p| !olds.contains_key(*p)) {
+        out.push(NotJudged::at(pointer, "added"));
+    }
+    out
 }
 
 fn version(doc: &Value) -> String {
@@ -157,6 +179,8 @@ pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Resu
         ));
     }
     let doc: Value = crate::error::parse_json(path, &text)?;
+    // OpenAPI 3.1 is read as the 3.0 model; what 3.0 cannot say stays, listed as not judged.
+    let doc = crate::oas31::normalize(&doc);
     crate::fragment::check_openapi_30(path, &doc)?;
     // A side whose references dangle, or whose required references never end, cannot be
     // compared (an empty stand-in would report false removals): refused, as `regen` refuses it.

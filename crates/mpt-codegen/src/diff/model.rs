@@ -94,6 +94,28 @@ pub struct Change {
     pub also: Vec<String>,
 }
 
+/// A keyword outside the model the rules read, added, removed or changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotJudged {
+    /// Its JSON pointer (in the new document, or the old one when it was removed).
+    pub pointer: String,
+    /// The keyword (the pointer's last token).
+    pub keyword: String,
+    /// `added`, `removed` or `changed`.
+    pub how: &'static str,
+}
+
+impl NotJudged {
+    pub(super) fn at(pointer: &str, how: &'static str) -> NotJudged {
+        let keyword = pointer.rsplit('/').next().unwrap_or("");
+        NotJudged {
+            pointer: pointer.to_string(),
+            keyword: keyword.replace("~1", "/").replace("~0", "~"),
+            how,
+        }
+    }
+}
+
 /// Every change between two documents.
 #[derive(Debug, Clone)]
 pub struct Report {
@@ -105,6 +127,9 @@ pub struct Report {
     pub tolerance: Tolerance,
     /// The changes, by operation, then in document order.
     pub changes: Vec<Change>,
+    /// Keywords no rule reads (OpenAPI 3.1's `prefixItems`, `webhooks`, …) that differ between
+    /// the sides: not judged, and said so.
+    pub not_judged: Vec<NotJudged>,
     /// The component schemas the facade's public API exposes ([`facade_exposure`](super::facade_exposure)); `None`:
     /// not known, so every schema counts as exposed.
     pub facade_exposes: Option<BTreeSet<String>>,

@@ -122,20 +122,25 @@ impl Report {
 
     /// One line: `3 breaking, 1 potentially breaking, 12 non-breaking changes`.
     pub fn summary(&self) -> String {
+        let unjudged = match self.not_judged.len() {
+            0 => String::new(),
+            n => format!("; {n} keyword(s) not judged"),
+        };
         if self.changes.is_empty() {
             return format!(
-                "no API changes ({} → {})",
+                "no API changes ({} → {}){unjudged}",
                 self.old_version, self.new_version
             );
         }
-        format!(
+        let judged = format!(
             "{} → {}: {} breaking, {} potentially breaking, {} non-breaking change(s)",
             self.old_version,
             self.new_version,
             self.count(Level::Breaking),
             self.count(Level::PotentiallyBreaking),
             self.count(Level::NonBreaking)
-        )
+        );
+        format!("{judged}{unjudged}")
     }
 
     fn tolerance_line(&self) -> String {
@@ -172,6 +177,12 @@ impl Report {
                 out.push_str(&format!("  {:<20}   also {also}\n", ""));
             }
         }
+        for n in &self.not_judged {
+            out.push_str(&format!(
+                "  {:<20} `{}` {} at {} (no rule reads it)\n",
+                "not judged", n.keyword, n.how, n.pointer
+            ));
+        }
         out
     }
 
@@ -204,6 +215,11 @@ impl Report {
                 "newPointer": c.new,
                 "note": c.note,
                 "also": c.also,
+            })).collect::<Vec<_>>(),
+            "notJudged": self.not_judged.iter().map(|n| json!({
+                "keyword": n.keyword,
+                "how": n.how,
+                "pointer": n.pointer,
             })).collect::<Vec<_>>(),
         })
     }
@@ -251,6 +267,14 @@ impl Report {
                         .map(|p| format!("`{}`", cell(p)))
                         .unwrap_or_default(),
                 ));
+            }
+        }
+        if !self.not_judged.is_empty() {
+            out.push_str(
+                "\n## Not judged\n\nNo rule reads these keywords; review them by hand.\n\n",
+            );
+            for n in &self.not_judged {
+                out.push_str(&format!("* `{}` {} at `{}`\n", n.keyword, n.how, n.pointer));
             }
         }
         out.push_str("\n## CHANGELOG draft\n\n```markdown\n");

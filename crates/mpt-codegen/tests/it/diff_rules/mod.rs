@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 mod families;
 mod mutations;
+mod oas31;
 mod operations;
 mod platform;
 
