@@ -209,11 +209,20 @@ fn pair31(edit: impl Fn(&mut Value)) -> (Value, Value) {
     (normalize(&old), normalize(&new))
 }
 
+/// An edit, and the rule and level each way.
+type Case = (
+    Box<dyn Fn(&mut Value)>,
+    &'static str,
+    Level,
+    &'static str,
+    Level,
+);
+
 #[test]
 fn rules_judge_3_1_pairs_as_they_judge_3_0_ones_both_ways() {
     // Response: `note` loses its null (`type: [string, null]` → `string`), a required field
     // gains one; request: `name` gains a `const`, `size` an exclusive bound.
-    let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, Level, &str, Level)> = vec![
+    let cases: Vec<Case> = vec![
         (
             Box::new(|d| {
                 at(d, &format!("{WIDGET}/properties/id"))["type"] = json!(["string", "null"])
