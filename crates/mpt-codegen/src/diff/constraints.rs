@@ -247,6 +247,113 @@ impl Walk<'_> {
         }
     }
 
+    /// The discriminator: its property renamed breaks; added or removed it does not (the same
+    /// values go over the wire, the branches decide them); its mapping is judged like branches.
+    fn discriminator(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        oat: Option<&str>,
+        nat: Option<&str>,
+    ) {
+        let property = |d: Option<&Value>| d.and_then(|d| d.get("propertyName")).cloned();
+        match (property(o.discriminator), property(n.discriminator)) {
+            (Some(a), Some(b)) if a != b => self.push(
+                "discriminator-changed",
+                Level::Breaking,
+                format!(
+                    "{label}: the discriminator property changed from {} to {}",
+                    show(&a),
+                    show(&b)
+                ),
+                oat,
+                nat,
+            ),
+            (None, Some(b)) => self.push(
+                "discriminator-added",
+                Level::NonBreaking,
+                format!(
+                    "{label}: discriminator {} added (the branches are unchanged)",
+                    show(&b)
+                ),
+                oat,
+                nat,
+            ),
+            (Some(a), None) => self.push(
+                "discriminator-removed",
+                Level::NonBreaking,
+                format!(
+                    "{label}: discriminator {} removed (the branches are unchanged)",
+                    show(&a)
+                ),
+                oat,
+                nat,
+            ),
+            _ => self.mapping(o, n, direction, label, (oat, nat)),
+        }
+    }
+
+    /// A discriminator's `mapping`: a value naming another schema breaks; a value added breaks
+    /// what the client reads (the generated enum cannot decode it), one removed breaks what it
+    /// sends.
+    fn mapping(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        (oat, nat): (Option<&str>, Option<&str>),
+    ) {
+        let empty = serde_json::Map::new();
+        let of = |f: &Flat<'_>| {
+            f.discriminator
+                .and_then(|d| d.get("mapping"))
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_else(|| empty.clone())
+        };
+        let (om, nm) = (of(o), of(n));
+        for (value, target) in &om {
+            match nm.get(value) {
+                Some(t) if t != target => self.push(
+                    "discriminator-mapping-changed",
+                    Level::Breaking,
+                    format!(
+                        "{label}: discriminator value `{value}` now maps to {}",
+                        show(t)
+                    ),
+                    oat,
+                    nat,
+                ),
+                Some(_) => {}
+                None => self.push(
+                    direction.pick(
+                        "request-discriminator-mapping-removed",
+                        "response-discriminator-mapping-removed",
+                    ),
+                    direction.pick(Level::Breaking, Level::NonBreaking),
+                    format!("{label}: discriminator value `{value}` removed"),
+                    oat,
+                    nat,
+                ),
+            }
+        }
+        for value in nm.keys().filter(|v| !om.contains_key(*v)) {
+            self.push(
+                direction.pick(
+                    "request-discriminator-mapping-added",
+                    "response-discriminator-mapping-added",
+                ),
+                direction.pick(Level::NonBreaking, Level::Breaking),
+                format!("{label}: discriminator value `{value}` added"),
+                oat,
+                nat,
+            );
+        }
+    }
+
     /// `oneOf`/`anyOf` branches (matched by the schema they name, else by position) and the
     /// discriminator. A new branch breaks a response (the generated enum cannot decode it); a
     /// removed one breaks a request.
@@ -259,17 +366,7 @@ impl Walk<'_> {
         oat: Option<&str>,
         nat: Option<&str>,
     ) {
-        if o.discriminator.and_then(|d| d.get("propertyName"))
-            != n.discriminator.and_then(|d| d.get("propertyName"))
-        {
-            self.push(
-                "discriminator-changed",
-                Level::Breaking,
-                format!("{label}: the discriminator property changed"),
-                oat,
-                nat,
-            );
-        }
+        self.discriminator(o, n, direction, label, oat, nat);
         let empty = Vec::new();
         let (okind, obranches) = o.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));
         let (nkind, nbranches) = n.branches.as_ref().map_or(("", &empty), |(k, b)| (*k, b));

@@ -71,6 +71,21 @@ pub(super) fn narrower(lower: bool, old: Option<Bound>, new: Option<Bound>) -> O
     }
 }
 
+/// Whether `pattern` matches every string (`.*`, `^.*$`, `[\s\S]*`, in a group or not): `.`
+/// stops at a newline, but a pattern is about the value, and oasdiff reads `.*` the same way.
+pub(super) fn matches_everything(pattern: &str) -> bool {
+    let p = pattern.strip_prefix('^').unwrap_or(pattern);
+    let p = p.strip_suffix('$').unwrap_or(p);
+    let p = p
+        .strip_prefix('(')
+        .and_then(|p| p.strip_suffix(')'))
+        .unwrap_or(p);
+    matches!(
+        p,
+        ".*" | "[\\s\\S]*" | "[\\S\\s]*" | "[\\w\\W]*" | "[\\d\\D]*" | ""
+    )
+}
+
 /// Follows `$ref`s from `value` (at `pointer`); a reference that does not resolve, or a chain
 /// longer than 32, stops where it is.
 pub(super) fn resolve<'a>(
@@ -166,7 +181,8 @@ pub(super) fn flatten<'a>(
         }
     }
     if let Some(pattern) = schema.get("pattern").and_then(Value::as_str) {
-        flat.pattern = Some(pattern);
+        // A pattern that matches every string constrains nothing: read as none.
+        flat.pattern = (!matches_everything(pattern)).then_some(pattern);
     }
     flat.unique_items |= schema.get("uniqueItems") == Some(&Value::Bool(true));
     flat.default = schema.get("default").or(flat.default);
