@@ -21,7 +21,7 @@ fn one_of_bodies() -> [Value; 2] {
     });
     let mut d31 = d.clone();
     d31["openapi"] = json!("3.1.0");
-    at(&mut d31, &format!("{NAME}"))["type"] = json!(["string"]);
+    at(&mut d31, NAME)["type"] = json!(["string"]);
     [d, d31]
 }
 
