@@ -34,6 +34,8 @@ pub(super) struct Flat<'a> {
     /// `oneOf` or `anyOf` branches, with their pointers.
     pub(super) branches: Option<(&'static str, Vec<(&'a Value, String)>)>,
     pub(super) discriminator: Option<&'a Value>,
+    /// `deprecated: true`.
+    pub(super) deprecated: bool,
 }
 
 /// One bound of a schema: its value, and whether it excludes the value itself.
@@ -145,6 +147,7 @@ pub(super) fn flatten<'a>(
             flat.write_only |= inner.write_only;
             flat.branches = flat.branches.or(inner.branches);
             flat.discriminator = flat.discriminator.or(inner.discriminator);
+            flat.deprecated |= inner.deprecated;
         }
     }
     if let Some(kind) = schema.get("type").and_then(Value::as_str) {
@@ -157,7 +160,11 @@ pub(super) fn flatten<'a>(
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
         flat.values = Some(values.iter().collect());
         flat.closed = true;
-    } else if let Some(values) = schema.get("x-known-values").and_then(Value::as_array) {
+    } else if let Some(values) = schema
+        .get("x-known-values")
+        .or_else(|| schema.get("x-extensible-enum"))
+        .and_then(Value::as_array)
+    {
         flat.values = Some(values.iter().collect());
         flat.closed = false;
     }
@@ -199,6 +206,7 @@ pub(super) fn flatten<'a>(
             flat.branches = Some((key, branches));
         }
     }
+    flat.deprecated |= schema.get("deprecated") == Some(&Value::Bool(true));
     if let Some(d) = schema.get("discriminator") {
         flat.discriminator = Some(d);
     }

@@ -24,6 +24,7 @@ use serde_json::Value;
 mod bodies;
 mod constraints;
 mod flat;
+mod lifecycle;
 mod model;
 mod moves;
 mod render;

@@ -88,6 +88,20 @@ impl Walk<'_> {
                 self.note("an optional field is an `Option` in the generated types: null decodes as `None`");
             }
         }
+        if o.deprecated != n.deprecated {
+            let rule = match (direction, n.deprecated) {
+                (Direction::Request, true) => "request-property-deprecated",
+                (Direction::Request, false) => "request-property-reactivated",
+                (Direction::Response, true) => "response-property-deprecated",
+                (Direction::Response, false) => "response-property-reactivated",
+            };
+            let how = if n.deprecated {
+                "deprecated"
+            } else {
+                "no longer deprecated"
+            };
+            self.push(rule, Level::NonBreaking, format!("{label}: {how}"), op_, np);
+        }
         self.enum_values(&o, &n, direction, label, op_, np);
         self.constraints(&o, &n, (direction, optional), label, op_, np);
         self.branches(&o, &n, direction, label, op_, np);

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::error::escape_token;
 
 use super::flat::{is_required, resolve, word};
+use super::lifecycle::free_to_change;
 use super::model::{Change, Direction, Level, Tolerance};
 use super::moves::{Key, Move, path_moves};
 use crate::fragment::METHODS;
@@ -208,16 +209,7 @@ impl Walk<'_> {
             match (new_ops.get(key), moved.get(key)) {
                 (Some(new_op), _) => self.operation_pair(old_op, new_op),
                 (None, Some(m)) => self.moved(old_op, &new_ops[&m.to], m.twin),
-                (None, None) => {
-                    self.operation = Some(old_op.name());
-                    self.push(
-                        "operation-removed",
-                        Level::Breaking,
-                        format!("operation {} removed", old_op.name()),
-                        Some(&old_op.pointer),
-                        None,
-                    );
-                }
+                (None, None) => self.operation_removed(old_op),
             }
         }
         for (key, new_op) in &new_ops {
@@ -284,10 +276,15 @@ impl Walk<'_> {
                 Some(&format!("{}/operationId", new.pointer)),
             );
         }
+        let from = self.changes.len();
+        self.operation_lifecycle(old, new);
         self.parameters(old, new);
         self.request_body(old, new);
         self.responses(old, new);
         self.security(old, new);
+        if free_to_change(old.op) {
+            self.free_changes_since(from, &new.name());
+        }
     }
 
     /// Path-level and operation-level parameters, by `(in, name)`.
@@ -402,8 +399,11 @@ impl Walk<'_> {
                     Some(&format!("{nat}/required")),
                 );
             }
+            let label = format!("{} parameter `{}`", key.0, key.1);
+            let rules = ["parameter-deprecated", "parameter-reactivated"];
+            let (od, nd) = (format!("{oat}/deprecated"), format!("{nat}/deprecated"));
+            self.deprecation(op_, np, (&label, rules), (&od, &nd), false);
             if let (Some(os), Some(ns)) = (op_.get("schema"), np.get("schema")) {
-                let label = format!("{} parameter `{}`", key.0, key.1);
                 self.schema(
                     os,
                     format!("{oat}/schema"),

@@ -5,6 +5,7 @@ use mpt_codegen::diff::{Bump, Level, Tolerance, compare};
 use serde_json::{Value, json};
 
 mod families;
+mod lifecycle;
 mod misses;
 mod mutations;
 mod oas31;

@@ -1,0 +1,247 @@
+//! Deprecation, sunset and stability, with oasdiff's rule ids (`checker/rules.go`) as the
+//! reference: an operation, parameter or property deprecated (non-breaking) or reactivated
+//! (non-breaking); a sunset (`x-sunset`, an RFC 3339 date) that does not parse, is deleted or
+//! moves earlier (breaking); an operation removed before its sunset (breaking) or after its
+//! deprecation (breaking for this SDK, where oasdiff says INFO: the generated method
+//! disappears, and callers' code stops compiling); `x-stability-level` decreased (breaking) or
+//! increased (non-breaking), and `draft`/`alpha` operations free to change.
+
+use serde_json::Value;
+
+use super::model::Level;
+use super::walk::{Operation, Walk};
+
+/// The stability levels, least stable first; an operation without one is `stable`.
+const STABILITY: [&str; 4] = ["draft", "alpha", "beta", "stable"];
+
+/// Whether `value` is deprecated.
+pub(super) fn deprecated(value: &Value) -> bool {
+    value.get("deprecated") == Some(&Value::Bool(true))
+}
+
+/// `x-sunset` of `value`: `None` when absent, `Some(Err(text))` when it is no RFC 3339 date
+/// (`2025-12-31`, or a date-time whose date part is taken).
+fn sunset(value: &Value) -> Option<Result<String, String>> {
+    let raw = value.get("x-sunset")?;
+    let text = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
+    let date = text.get(..10).unwrap_or("");
+    let b = date.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let shaped = b.len() == 10 && b[4] == b'-' && b[7] == b'-' && digits(0..4);
+    let ok = shaped
+        && digits(5..7)
+        && digits(8..10)
+        && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))
+        && (1..=31).contains(&date[8..10].parse::<u8>().unwrap_or(0))
+        && (text.len() == 10
+            || text
+                .as_bytes()
+                .get(10)
+                .is_some_and(|c| *c == b'T' || *c == b't'));
+    Some(if ok { Ok(date.to_string()) } else { Err(text) })
+}
+
+/// Today's date (UTC) as `YYYY-MM-DD`.
+pub(super) fn today() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = (secs / 86_400) as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The stability of an operation (`stable` when it says none); `Err` with the value when it is
+/// not one of the four levels.
+fn stability(op: &Value) -> Result<usize, String> {
+    match op.get("x-stability-level") {
+        None => Ok(STABILITY.len() - 1),
+        Some(v) => v
+            .as_str()
+            .and_then(|s| STABILITY.iter().position(|l| *l == s))
+            .ok_or_else(|| v.to_string()),
+    }
+}
+
+/// Whether changes to `op` are free: it is `draft` or `alpha`.
+pub(super) fn free_to_change(op: &Value) -> bool {
+    stability(op).is_ok_and(|s| s < 2)
+}
+
+impl Walk<'_> {
+    /// An operation removed: breaking, with the rule that says whether it was deprecated first
+    /// and whether its sunset had passed (free when it was `draft` or `alpha`).
+    pub(super) fn operation_removed(&mut self, old: &Operation<'_>) {
+        self.operation = Some(old.name());
+        let at = Some(old.pointer.as_str());
+        let name = old.name();
+        if free_to_change(old.op) {
+            self.push(
+                "operation-removed",
+                Level::NonBreaking,
+                format!("operation {name} removed"),
+                at,
+                None,
+            );
+            self.note(FREE);
+            return;
+        }
+        match (deprecated(old.op), sunset(old.op)) {
+            (false, _) => self.push(
+                "operation-removed",
+                Level::Breaking,
+                format!("operation {name} removed"),
+                at,
+                None,
+            ),
+            (true, Some(Ok(date))) if date > today() => self.push(
+                "operation-removed-before-sunset",
+                Level::Breaking,
+                format!("operation {name} removed before its sunset {date}"),
+                at,
+                None,
+            ),
+            (true, _) => {
+                self.push(
+                    "operation-removed-after-deprecation",
+                    Level::Breaking,
+                    format!("operation {name} removed (it was deprecated)"),
+                    at,
+                    None,
+                );
+                self.note("SDK semver: the generated method disappears, so callers' code breaks (oasdiff: INFO)");
+            }
+        }
+    }
+
+    /// Deprecation, sunset and stability of an operation present on both sides.
+    pub(super) fn operation_lifecycle(&mut self, old: &Operation<'_>, new: &Operation<'_>) {
+        let (op_, np) = (
+            format!("{}/deprecated", old.pointer),
+            format!("{}/deprecated", new.pointer),
+        );
+        let rules = ["operation-deprecated", "operation-reactivated"];
+        self.deprecation(old.op, new.op, ("operation", rules), (&op_, &np), true);
+        let (os, ns) = (stability(old.op), stability(new.op));
+        let (oat, nat) = (
+            format!("{}/x-stability-level", old.pointer),
+            format!("{}/x-stability-level", new.pointer),
+        );
+        match (os, ns) {
+            (_, Err(bad)) => self.push(
+                "stability-level-invalid",
+                Level::Breaking,
+                format!("x-stability-level {bad} is none of draft, alpha, beta, stable"),
+                Some(&oat),
+                Some(&nat),
+            ),
+            (Ok(a), Ok(b)) if a != b => self.push(
+                if b < a {
+                    "stability-decreased"
+                } else {
+                    "stability-increased"
+                },
+                if b < a {
+                    Level::Breaking
+                } else {
+                    Level::NonBreaking
+                },
+                format!("stability {} → {}", STABILITY[a], STABILITY[b]),
+                Some(&oat),
+                Some(&nat),
+            ),
+            _ => {}
+        }
+    }
+
+    /// `deprecated` turned on or off on `what` (an operation, parameter or property; `rules`:
+    /// the rule ids for deprecated and reactivated), and, for an operation (`sunsets`), its
+    /// `x-sunset`.
+    pub(super) fn deprecation(
+        &mut self,
+        old: &Value,
+        new: &Value,
+        (what, rules): (&str, [&'static str; 2]),
+        (oat, nat): (&str, &str),
+        sunsets: bool,
+    ) {
+        let (was, is) = (deprecated(old), deprecated(new));
+        let (os, ns) = if sunsets {
+            (sunset(old), sunset(new))
+        } else {
+            (None, None)
+        };
+        if is && let Some(Err(bad)) = &ns {
+            self.push(
+                "sunset-unparseable",
+                Level::Breaking,
+                format!("{what}: sunset {bad} is not an RFC 3339 date"),
+                Some(oat),
+                Some(nat),
+            );
+        }
+        match (was, is) {
+            (false, true) => {
+                let with = match &ns {
+                    Some(Ok(date)) => format!(" (sunset {date})"),
+                    _ => String::new(),
+                };
+                self.push(
+                    rules[0],
+                    Level::NonBreaking,
+                    format!("{what} deprecated{with}"),
+                    Some(oat),
+                    Some(nat),
+                );
+            }
+            (true, false) => self.push(
+                rules[1],
+                Level::NonBreaking,
+                format!("{what} no longer deprecated"),
+                Some(oat),
+                Some(nat),
+            ),
+            (true, true) => match (os, ns) {
+                (Some(Ok(a)), Some(Ok(b))) if b < a => self.push(
+                    "sunset-moved-earlier",
+                    Level::Breaking,
+                    format!("{what}: sunset moved earlier, {a} → {b}"),
+                    Some(oat),
+                    Some(nat),
+                ),
+                (Some(Ok(a)), None) => self.push(
+                    "sunset-deleted",
+                    Level::Breaking,
+                    format!("{what}: sunset {a} deleted"),
+                    Some(oat),
+                    Some(nat),
+                ),
+                _ => {}
+            },
+            (false, false) => {}
+        }
+    }
+
+    /// Changes found since `from` in an operation that was `draft` or `alpha` are free: they
+    /// become non-breaking, with a note (a change to a shared schema that another operation
+    /// also reaches keeps its level).
+    pub(super) fn free_changes_since(&mut self, from: usize, op: &str) {
+        for c in self.changes.iter_mut().skip(from) {
+            if c.level != Level::NonBreaking && c.operations == [op] {
+                c.level = Level::NonBreaking;
+                c.note = Some(FREE.to_string());
+            }
+        }
+    }
+}
+
+/// The note on a change to a `draft` or `alpha` operation.
+const FREE: &str = "the operation is x-stability-level draft or alpha: free to change (oasdiff's default threshold is beta)";
