@@ -11,19 +11,29 @@ use crate::error::Result;
 use crate::flags::{FailOn, Format};
 use crate::{crate_version, with_exposure};
 
-/// Prints the report of `old` → `new` in `format`; exit 1 when `fail_on` is reached.
+/// Prints the report of `old` → `new` in `format`, without the changes `ignore` accepts; exit
+/// 1 when `fail_on` is reached.
 pub fn run(
     root: &Path,
     layout: &Layout,
-    old: &Path,
-    new: &Path,
+    (old, new): (&Path, &Path),
     format: Format,
     fail_on: Option<FailOn>,
+    ignore: Option<&Path>,
 ) -> Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
     let old_doc = diff::load_side(old, &amendments)?;
     let new_doc = diff::load_side(new, &amendments)?;
-    let report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    let mut report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    if let Some(file) = ignore {
+        let text = mpt_codegen::error::read_input(file)?;
+        let (kept, accepted) = report.without_ignored(&text);
+        eprintln!(
+            "{accepted} change(s) accepted by {} (not reported, not judged for --fail-on)",
+            file.display()
+        );
+        report = kept;
+    }
     let report = with_exposure(root, report, &old_doc);
     match format {
         Format::Text => print!("{}", report.text()),

@@ -61,6 +61,12 @@ pub enum Command {
         /// Exit 1 when a change of this level (or worse) is found.
         #[arg(long, value_enum)]
         fail_on: Option<FailOn>,
+        /// Accept the changes this file lists (oasdiff's ignore format: a line naming the
+        /// change's `METHOD /path` and its rule id, ours or oasdiff's, in any order and case;
+        /// other text allowed; `#` starts a comment line). Accepted changes leave the report
+        /// and the verdict; stderr says how many.
+        #[arg(long, value_name = "FILE")]
+        ignore: Option<PathBuf>,
     },
     /// Check the repository's hygiene: no tracked caches, crate roots documented, no import
     /// circles between a crate's files, no over-long hand-written files. Exit 1 listing problems.

@@ -46,7 +46,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             new,
             format,
             fail_on,
-        } => diff_cmd::run(&root, &layout, &old, &new, format, fail_on),
+            ignore,
+        } => diff_cmd::run(
+            &root,
+            &layout,
+            (&old, &new),
+            format,
+            fail_on,
+            ignore.as_deref(),
+        ),
         Command::Tidy => tidy::run(&root),
         Command::Bench {
             instructions: true, ..

@@ -27,12 +27,14 @@ mod flat;
 mod lifecycle;
 mod model;
 mod moves;
+mod oasdiff;
 mod render;
 mod schema;
 mod security;
 mod walk;
 
 pub use model::{Change, Level, NotJudged, Report, Tolerance};
+pub use oasdiff::oasdiff_id;
 pub use render::Bump;
 use walk::Walk;
 

@@ -208,6 +208,7 @@ impl Report {
             },
             "changes": self.changes.iter().map(|c| json!({
                 "rule": c.rule,
+                "oasdiffId": super::oasdiff_id(c.rule),
                 "level": c.level.as_str(),
                 "operations": c.operations,
                 "message": c.message,

@@ -224,3 +224,57 @@ fn x_extensible_enum_is_open_in_responses_and_judged_in_requests() {
         );
     }
 }
+
+#[test]
+fn json_rows_carry_the_oasdiff_id_and_an_ignore_file_accepts_a_reviewed_break() {
+    let mut new = base();
+    new["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/widgets/{id}");
+    at(&mut new, NEW_WIDGET)["required"] = json!(["name", "size"]);
+    let report = compare(&base(), &new, ours());
+    let json = report.json();
+    let ids: Vec<(&str, &str)> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["rule"].as_str().unwrap(),
+                c["oasdiffId"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    assert!(
+        ids.contains(&("operation-removed", "api-removed-without-deprecation")),
+        "{ids:?}"
+    );
+    assert!(
+        ids.contains(&(
+            "request-property-became-required",
+            "request-property-became-required"
+        )),
+        "{ids:?}"
+    );
+    assert_eq!(report.count(Level::Breaking), 2);
+    // oasdiff's id, any case, extra text: accepted. Our id works too.
+    let ignore = "# reviewed 2026-12-05\n - In get /widgets/{id} we did API-REMOVED-WITHOUT-DEPRECATION on purpose\n";
+    let (kept, accepted) = report.clone().without_ignored(ignore);
+    assert_eq!(accepted, 1);
+    assert_eq!(kept.count(Level::Breaking), 1);
+    let (_, accepted) = report
+        .clone()
+        .without_ignored("POST /widgets request-property-became-required");
+    assert_eq!(accepted, 1);
+    // The rule without the operation, another operation, or a commented line: nothing.
+    for line in [
+        "api-removed-without-deprecation",
+        "POST /widgets api-removed-without-deprecation",
+        "# GET /widgets/{id} api-removed-without-deprecation",
+        "GET /widgets/{id}",
+    ] {
+        let (kept, accepted) = report.clone().without_ignored(line);
+        assert_eq!((accepted, kept.count(Level::Breaking)), (0, 2), "{line}");
+    }
+}
