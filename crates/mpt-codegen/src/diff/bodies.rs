@@ -6,12 +6,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::flat::{is_required, resolve, word};
-use super::model::{Direction, Level};
-use super::walk::{Operation, Walk};
+use super::model::{Direction, JSON, Level};
+use super::ops::Operation;
+use super::walk::Walk;
 use crate::error::escape_token;
-
-/// The one request media type the SDK sends when `requestMediaTypes` keeps JSON only.
-pub(super) const JSON: &str = "application/json";
 
 /// The note on a change to a request media type the SDK never sends.
 const UNSENT: &str = "the SDK sends request bodies as application/json only (requestMediaTypes): it never sends this one";

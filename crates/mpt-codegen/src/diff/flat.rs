@@ -38,6 +38,33 @@ pub(super) struct Flat<'a> {
     pub(super) deprecated: bool,
 }
 
+impl<'a> Flat<'a> {
+    /// Takes in the members of one `allOf` part.
+    fn merge(&mut self, inner: Flat<'a>) {
+        self.kind = self.kind.or(inner.kind);
+        self.format = self.format.or(inner.format);
+        self.nullable |= inner.nullable;
+        if inner.values.is_some() {
+            self.values = inner.values;
+            self.closed = inner.closed;
+        }
+        self.required.extend(inner.required);
+        self.properties.extend(inner.properties);
+        self.items = self.items.take().or(inner.items);
+        self.additional = self.additional.take().or(inner.additional);
+        self.sealed |= inner.sealed;
+        self.bounds.extend(inner.bounds);
+        self.pattern = self.pattern.or(inner.pattern);
+        self.unique_items |= inner.unique_items;
+        self.default = self.default.or(inner.default);
+        self.read_only |= inner.read_only;
+        self.write_only |= inner.write_only;
+        self.branches = self.branches.take().or(inner.branches);
+        self.discriminator = self.discriminator.or(inner.discriminator);
+        self.deprecated |= inner.deprecated;
+    }
+}
+
 /// One bound of a schema: its value, and whether it excludes the value itself.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct Bound {
@@ -127,27 +154,7 @@ pub(super) fn flatten<'a>(
     if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
         for (i, part) in parts.iter().enumerate() {
             let inner = flatten(doc, part, format!("{pointer}/allOf/{i}"), depth + 1);
-            flat.kind = flat.kind.or(inner.kind);
-            flat.format = flat.format.or(inner.format);
-            flat.nullable |= inner.nullable;
-            if inner.values.is_some() {
-                flat.values = inner.values;
-                flat.closed = inner.closed;
-            }
-            flat.required.extend(inner.required);
-            flat.properties.extend(inner.properties);
-            flat.items = flat.items.or(inner.items);
-            flat.additional = flat.additional.or(inner.additional);
-            flat.sealed |= inner.sealed;
-            flat.bounds.extend(inner.bounds);
-            flat.pattern = flat.pattern.or(inner.pattern);
-            flat.unique_items |= inner.unique_items;
-            flat.default = flat.default.or(inner.default);
-            flat.read_only |= inner.read_only;
-            flat.write_only |= inner.write_only;
-            flat.branches = flat.branches.or(inner.branches);
-            flat.discriminator = flat.discriminator.or(inner.discriminator);
-            flat.deprecated |= inner.deprecated;
+            flat.merge(inner);
         }
     }
     if let Some(kind) = schema.get("type").and_then(Value::as_str) {

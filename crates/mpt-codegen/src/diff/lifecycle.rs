@@ -9,7 +9,8 @@
 use serde_json::Value;
 
 use super::model::Level;
-use super::walk::{Operation, Walk};
+use super::ops::Operation;
+use super::walk::Walk;
 
 /// The stability levels, least stable first; an operation without one is `stable`.
 const STABILITY: [&str; 4] = ["draft", "alpha", "beta", "stable"];
@@ -72,7 +73,7 @@ fn stability(op: &Value) -> Result<usize, String> {
 }
 
 /// Whether changes to `op` are free: it is `draft` or `alpha`.
-pub(super) fn free_to_change(op: &Value) -> bool {
+fn free_to_change(op: &Value) -> bool {
     stability(op).is_ok_and(|s| s < 2)
 }
 
@@ -230,10 +231,13 @@ impl Walk<'_> {
         }
     }
 
-    /// Changes found since `from` in an operation that was `draft` or `alpha` are free: they
-    /// become non-breaking, with a note (a change to a shared schema that another operation
-    /// also reaches keeps its level).
-    pub(super) fn free_changes_since(&mut self, from: usize, op: &str) {
+    /// Changes found since `from` in operation `name`, when it was `draft` or `alpha` (`old`),
+    /// are free: they become non-breaking, with a note (a change to a shared schema that another
+    /// operation also reaches keeps its level).
+    pub(super) fn free_changes_since(&mut self, old: &Value, from: usize, op: &str) {
+        if !free_to_change(old) {
+            return;
+        }
         for c in self.changes.iter_mut().skip(from) {
             if c.level != Level::NonBreaking && c.operations == [op] {
                 c.level = Level::NonBreaking;

@@ -28,6 +28,7 @@ mod lifecycle;
 mod model;
 mod moves;
 mod oasdiff;
+mod ops;
 mod render;
 mod schema;
 mod security;

@@ -6,6 +6,9 @@ use std::fmt;
 
 use crate::amend::Amendments;
 
+/// The one request media type the SDK sends when `requestMediaTypes` keeps JSON only.
+pub(super) const JSON: &str = "application/json";
+
 /// How much a change can break the SDK's users.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Level {
@@ -55,8 +58,7 @@ impl Tolerance {
             unknown_fields: amendments.tolerant_reading.allow_unknown_fields,
             open_enums: amendments.tolerant_reading.open_enums,
             patterns_dropped: amendments.generator.drop_patterns.is_some(),
-            json_requests_only: amendments.request_media_types.keep
-                == [super::bodies::JSON.to_string()],
+            json_requests_only: amendments.request_media_types.keep == [JSON.to_string()],
         }
     }
 

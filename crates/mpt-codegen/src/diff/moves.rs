@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::walk::Operation;
+use super::ops::Operation;
 
 /// The key of an operation: `(method, route key)`.
 pub(super) type Key = (String, String);

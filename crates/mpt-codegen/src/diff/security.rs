@@ -9,7 +9,8 @@ use crate::error::escape_token;
 
 use super::flat::{Alternative, satisfies};
 use super::model::Level;
-use super::walk::{Operation, Walk};
+use super::ops::Operation;
+use super::walk::Walk;
 
 impl Walk<'_> {
     /// The security requirements in force for an operation (its own, or the document's): the
