@@ -157,6 +157,11 @@ impl Walk<'_> {
                 new_op.name()
             ),
         };
+        let message = if old_op.op.get("deprecated") == Some(&Value::Bool(true)) {
+            format!("{message}; it was deprecated")
+        } else {
+            message
+        };
         self.push(
             "operation-method-or-path-changed",
             Level::Breaking,
