@@ -512,3 +512,129 @@ fn import_prints_the_changes_against_the_replaced_fragment() {
     );
     assert!(stdout.contains("error response 404 removed"), "{stdout}");
 }
+
+/// `cargo xtask diff --ignore FILE`: a reviewed break (named by operation and rule id, ours or
+/// oasdiff's) leaves the report and the verdict; JSON rows carry `oasdiffId`; an OpenAPI 3.1
+/// side is read as 3.0, and `import` takes a 3.1 page.
+#[test]
+fn diff_ignores_reviewed_changes_and_reads_openapi_3_1() {
+    let dir = scratch();
+    let old = dir.path().join("openapi/marketplace-api-tokens.json");
+    let new = dir.path().join("new.json");
+    let spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    let mut removed = spec.clone();
+    removed["paths"]["/public/v1/accounts/api-tokens/{id}/enable"]
+        .as_object_mut()
+        .unwrap()
+        .remove("post");
+    std::fs::write(&new, removed.to_string()).unwrap();
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    let out = xtask(dir.path(), &["diff", o, n, "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        json["changes"][0]["oasdiffId"],
+        "api-removed-without-deprecation"
+    );
+
+    let ignore = dir.path().join("accepted.md");
+    std::fs::write(
+        &ignore,
+        "# Accepted breaks\n- 2026-12-05 POST /public/v1/accounts/api-tokens/{id}/enable api-removed-without-deprecation (agreed)\n",
+    )
+    .unwrap();
+    let i = ignore.to_str().unwrap();
+    let out = xtask(
+        dir.path(),
+        &["diff", o, n, "--fail-on", "breaking", "--ignore", i],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("no API changes"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stderr).contains("1 change(s) accepted by"),
+        "{}",
+        text(&out.stderr)
+    );
+    // Another operation's line accepts nothing.
+    std::fs::write(
+        &ignore,
+        "GET /public/v1/accounts/api-tokens operation-removed\n",
+    )
+    .unwrap();
+    let out = xtask(
+        dir.path(),
+        &["diff", o, n, "--fail-on", "breaking", "--ignore", i],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let out = xtask(dir.path(), &["diff", o, n, "--ignore", "nowhere.txt"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("nowhere.txt"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // The same spec labelled 3.1, its nullables spelled as type lists: no change.
+    let mut v31 = spec.clone();
+    to_31(&mut v31);
+    assert!(
+        v31.to_string().contains("\"null\""),
+        "nothing was converted"
+    );
+    let text31 = v31.to_string();
+    std::fs::write(&new, &text31).unwrap();
+    let out = xtask(dir.path(), &["diff", o, n, "--fail-on", "breaking"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).starts_with("no API changes"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // A 3.1 docs page is imported as its 3.0 reading: the API does not change.
+    let target = dir.path().join("openapi/fragments/enable-api-token.json");
+    let mut page: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    to_31(&mut page);
+    let page_file = dir.path().join("enable-token-3.1.md");
+    std::fs::write(
+        &page_file,
+        format!("# Enable token\n\n```json\n{page}\n```\n"),
+    )
+    .unwrap();
+    let out = xtask(dir.path(), &["import", page_file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&target).unwrap()).unwrap();
+    assert_eq!(written["openapi"], "3.0.3");
+    assert!(
+        !text(&out.stdout).contains("against the fragment it replaces"),
+        "the 3.1 reading changed the API: {}",
+        text(&out.stdout)
+    );
+}
+
+/// `doc` as OpenAPI 3.1: `nullable` spelled as a `type` list.
+fn to_31(doc: &mut serde_json::Value) {
+    fn walk(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(obj) => {
+                if obj.get("nullable") == Some(&serde_json::json!(true))
+                    && let Some(t) = obj.get("type").cloned()
+                {
+                    obj.remove("nullable");
+                    obj.insert("type".into(), serde_json::json!([t, "null"]));
+                }
+                obj.values_mut().for_each(walk);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    doc["openapi"] = serde_json::json!("3.1.0");
+    walk(doc);
+}
