@@ -11,20 +11,24 @@ use crate::error::Result;
 use crate::flags::{FailOn, Format};
 use crate::{crate_version, with_exposure};
 
-/// Prints the report of `old` → `new` in `format`, without the changes `ignore` accepts; exit
-/// 1 when `fail_on` is reached.
+/// Prints the report of `old` → `new` in `format`, without the changes `ignore` accepts, with
+/// a sunset grace period of `deprecation_days`; exit 1 when `fail_on` is reached.
 pub fn run(
     root: &Path,
     layout: &Layout,
     (old, new): (&Path, &Path),
     format: Format,
-    fail_on: Option<FailOn>,
+    (fail_on, deprecation_days): (Option<FailOn>, u32),
     ignore: Option<&Path>,
 ) -> Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
     let old_doc = diff::load_side(old, &amendments)?;
     let new_doc = diff::load_side(new, &amendments)?;
-    let mut report = diff::compare(&old_doc, &new_doc, diff::Tolerance::of(&amendments));
+    let tolerance = diff::Tolerance {
+        deprecation_days,
+        ..diff::Tolerance::of(&amendments)
+    };
+    let mut report = diff::compare(&old_doc, &new_doc, tolerance);
     if let Some(file) = ignore {
         let text = mpt_codegen::error::read_input(file)?;
         let (kept, accepted) = report.without_ignored(&text);

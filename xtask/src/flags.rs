@@ -67,6 +67,11 @@ pub enum Command {
         /// and the verdict; stderr says how many.
         #[arg(long, value_name = "FILE")]
         ignore: Option<PathBuf>,
+        /// The sunset grace period a deprecation must give, in days (oasdiff's
+        /// `--deprecation-days-stable`): an operation or parameter newly deprecated without an
+        /// `x-sunset`, or with one sooner than this, breaks. 0 (the default): a sunset is optional.
+        #[arg(long, value_name = "DAYS", default_value_t = 0)]
+        deprecation_days: u32,
     },
     /// Check the repository's hygiene: no tracked caches, crate roots documented, no import
     /// circles between a crate's files, no over-long hand-written files. Exit 1 listing problems.

@@ -44,11 +44,16 @@ fn sunset(value: &Value) -> Option<Result<String, String>> {
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
 pub(super) fn today() -> String {
+    days_from_today(0)
+}
+
+/// The date `days` days after today (UTC), as `YYYY-MM-DD`.
+fn days_from_today(days: u32) -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
-    let z = (secs / 86_400) as i64 + 719_468;
+    let z = (secs / 86_400) as i64 + i64::from(days) + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
     let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
@@ -189,6 +194,9 @@ impl Walk<'_> {
                 Some(nat),
             );
         }
+        if sunsets && !was && is {
+            self.grace_period(&ns, what, (oat, nat));
+        }
         match (was, is) {
             (false, true) => {
                 let with = match &ns {
@@ -228,6 +236,38 @@ impl Walk<'_> {
                 _ => {}
             },
             (false, false) => {}
+        }
+    }
+
+    /// With a grace period (`Tolerance::deprecation_days`), a new deprecation must name a
+    /// sunset at least that many days away.
+    fn grace_period(
+        &mut self,
+        sunset: &Option<Result<String, String>>,
+        what: &str,
+        (oat, nat): (&str, &str),
+    ) {
+        let days = self.tolerance.deprecation_days;
+        if days == 0 {
+            return;
+        }
+        let earliest = days_from_today(days);
+        match sunset {
+            None => self.push(
+                "sunset-missing",
+                Level::Breaking,
+                format!("{what} deprecated without an x-sunset (a grace period of {days} days is required)"),
+                Some(oat),
+                Some(nat),
+            ),
+            Some(Ok(date)) if *date < earliest => self.push(
+                "sunset-too-soon",
+                Level::Breaking,
+                format!("{what}: sunset {date} is sooner than the {days}-day grace period ({earliest})"),
+                Some(oat),
+                Some(nat),
+            ),
+            _ => {}
         }
     }
 

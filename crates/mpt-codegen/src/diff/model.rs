@@ -49,6 +49,11 @@ pub struct Tolerance {
     /// Request bodies are sent as `application/json` only (`requestMediaTypes.keep` is
     /// `["application/json"]`): what other request media types say is never sent.
     pub json_requests_only: bool,
+    /// The sunset grace period, in days, a deprecation must give (oasdiff's
+    /// `--deprecation-days-stable`): with a positive value, an operation or parameter deprecated
+    /// without an `x-sunset`, or with one sooner than this many days from today, breaks; 0: a
+    /// sunset is optional.
+    pub deprecation_days: u32,
 }
 
 impl Tolerance {
@@ -59,6 +64,7 @@ impl Tolerance {
             open_enums: amendments.tolerant_reading.open_enums,
             patterns_dropped: amendments.generator.drop_patterns.is_some(),
             json_requests_only: amendments.request_media_types.keep == [JSON.to_string()],
+            deprecation_days: 0,
         }
     }
 
@@ -69,6 +75,7 @@ impl Tolerance {
             open_enums: false,
             patterns_dropped: false,
             json_requests_only: false,
+            deprecation_days: 0,
         }
     }
 }

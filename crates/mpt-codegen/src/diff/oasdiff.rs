@@ -26,6 +26,8 @@ const IDS: &[(&str, &str)] = &[
     ("sunset-unparseable", "api-deprecated-sunset-parse"),
     ("sunset-moved-earlier", "api-sunset-date-changed-too-small"),
     ("sunset-deleted", "api-sunset-deleted"),
+    ("sunset-missing", "api-deprecated-sunset-missing"),
+    ("sunset-too-soon", "api-sunset-date-too-small"),
     ("stability-decreased", "api-stability-decreased"),
     ("stability-increased", "api-stability-increased"),
     ("stability-level-invalid", "api-invalid-stability-level"),

@@ -312,7 +312,7 @@ impl Walk<'_> {
             let label = format!("{} parameter `{}`", key.0, key.1);
             let rules = ["parameter-deprecated", "parameter-reactivated"];
             let (od, nd) = (format!("{oat}/deprecated"), format!("{nat}/deprecated"));
-            self.deprecation(op_, np, (&label, rules), (&od, &nd), false);
+            self.deprecation(op_, np, (&label, rules), (&od, &nd), true);
             if let (Some(os), Some(ns)) = (op_.get("schema"), np.get("schema")) {
                 self.schema(
                     os,

@@ -278,3 +278,58 @@ fn json_rows_carry_the_oasdiff_id_and_an_ignore_file_accepts_a_reviewed_break() 
         assert_eq!((accepted, kept.count(Level::Breaking)), (0, 2), "{line}");
     }
 }
+
+#[test]
+fn a_grace_period_requires_a_sunset_far_enough_away() {
+    let strict = Tolerance {
+        deprecation_days: 180,
+        ..ours()
+    };
+    for spell in [|d: &Value| d.clone(), as31] {
+        let old = spell(&base());
+        let mut new = old.clone();
+        at(&mut new, GET)["deprecated"] = json!(true);
+        // Without a grace period (the default, as oasdiff's): no sunset needed.
+        assert_eq!(
+            rule_of(&old, &new),
+            ("operation-deprecated", Level::NonBreaking)
+        );
+        let rules = |a: &Value, b: &Value| -> Vec<(&'static str, Level)> {
+            compare(a, b, strict)
+                .changes
+                .iter()
+                .map(|c| (c.rule, c.level))
+                .collect()
+        };
+        assert_eq!(
+            rules(&old, &new),
+            [
+                ("sunset-missing", Level::Breaking),
+                ("operation-deprecated", Level::NonBreaking)
+            ]
+        );
+        at(&mut new, GET)["x-sunset"] = json!("2001-01-01");
+        assert_eq!(
+            rules(&old, &new),
+            [
+                ("sunset-too-soon", Level::Breaking),
+                ("operation-deprecated", Level::NonBreaking)
+            ]
+        );
+        at(&mut new, GET)["x-sunset"] = json!("2999-01-01");
+        assert_eq!(
+            rules(&old, &new),
+            [("operation-deprecated", Level::NonBreaking)]
+        );
+        // A parameter too.
+        let mut new = old.clone();
+        at(&mut new, SELECT)["deprecated"] = json!(true);
+        assert_eq!(
+            rules(&old, &new),
+            [
+                ("sunset-missing", Level::Breaking),
+                ("parameter-deprecated", Level::NonBreaking)
+            ]
+        );
+    }
+}

@@ -70,6 +70,7 @@ fn ours() -> Tolerance {
         open_enums: true,
         patterns_dropped: true,
         json_requests_only: true,
+        deprecation_days: 0,
     }
 }
 
