@@ -7,6 +7,7 @@ pub use progenitor_client::{ByteStream, ClientInfo, Error, ResponseValue};
 use progenitor_client::{encode_path, ClientHooks, OperationInfo, RequestBuilderExt};
 /// Types used as operation parameters and responses.
 #[allow(clippy::all)]
+#[allow(deprecated)]
 pub mod types {
     ///`AccountDto`
     #[derive(::serde::Deserialize, ::serde::Serialize, Clone, Debug)]
@@ -547,6 +548,7 @@ Known values: `Active`, `Disabled`, `Deleted`. Other values may appear and are k
             rename = "sharedAccount",
             skip_serializing_if = "::std::option::Option::is_none"
         )]
+        #[deprecated(note = "the platform deprecated this field")]
         pub shared_account: ::std::option::Option<bool>,
         #[serde(
             rename = "type",
@@ -2788,6 +2790,7 @@ pub struct Client {
     pub(crate) client: reqwest::Client,
     pub(crate) inner: crate::ClientState,
 }
+#[allow(deprecated)]
 impl Client {
     /// Create a new client.
     ///
@@ -2822,6 +2825,7 @@ impl Client {
         }
     }
 }
+#[allow(deprecated)]
 impl ClientInfo<crate::ClientState> for Client {
     fn api_version() -> &'static str {
         "5.0.5521-gb6ada4dc"
@@ -2843,6 +2847,7 @@ const _: () = {
         Client: ClientHooks<crate::ClientState>,
     {}
 };
+#[allow(deprecated)]
 impl Client {
     /**List API tokens
 
@@ -2996,6 +3001,7 @@ let response = client.enable_api_token()
 }
 /// Types for composing operation parameters.
 #[allow(clippy::all)]
+#[allow(deprecated)]
 pub mod builder {
     use super::types;
     #[allow(unused_imports)]
@@ -3644,10 +3650,12 @@ pub mod builder {
     }
 }
 /// Items consumers will typically use such as the Client.
+#[allow(deprecated)]
 pub mod prelude {
     pub use self::super::Client;
 }
 /// What each operation declares as its success answer, for hooks that judge a body.
+#[allow(deprecated)]
 pub mod answers {
     #[allow(unused_imports)]
     use super::types;

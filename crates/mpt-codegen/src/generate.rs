@@ -80,7 +80,9 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
         drop_version_header: amendments.generator.drop_version_header.is_some(),
         answer_table: amendments.generator.hooks.is_some(),
     };
-    match render_with(&spec, &settings, passes) {
+    // What the spec deprecates becomes `#[deprecated]` (progenitor drops the flag).
+    let deprecations = crate::deprecations::of(&doc);
+    match render_with(&spec, &settings, passes, Some(&deprecations)) {
         Ok(code) => Ok(format!("{GENERATED_HEADER}\n{code}")),
         Err(message) => Err(
             locate_failure(merged, &doc, &settings).unwrap_or(Error::Generate {
@@ -94,7 +96,7 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
 
 /// Runs progenitor on `spec` and formats the result; a panic becomes an `Err` with its message.
 pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Result<String, String> {
-    render_with(spec, settings, Passes::default())
+    render_with(spec, settings, Passes::default(), None)
 }
 
 /// The passes over progenitor's output that the amendments ask for.
@@ -109,6 +111,7 @@ fn render_with(
     spec: &openapiv3::OpenAPI,
     settings: &GenerationSettings,
     passes: Passes,
+    deprecations: Option<&crate::deprecations::Deprecations>,
 ) -> Result<String, String> {
     let tokens =
         quietly(|| Generator::new(settings).generate_tokens(spec))?.map_err(|e| e.to_string())?;
@@ -119,6 +122,9 @@ fn render_with(
     }
     if passes.answer_table {
         crate::passes::answer_table(&mut file);
+    }
+    if let Some(deprecations) = deprecations {
+        crate::deprecations::mark(&mut file, deprecations);
     }
     Ok(prettyplease::unparse(&file))
 }

@@ -22,6 +22,7 @@
 
 pub mod amend;
 pub mod api_listing;
+pub mod deprecations;
 pub mod diff;
 pub mod error;
 pub mod fragment;

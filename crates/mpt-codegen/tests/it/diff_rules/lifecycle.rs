@@ -333,3 +333,25 @@ fn a_grace_period_requires_a_sunset_far_enough_away() {
         );
     }
 }
+
+/// The generated client carries what the spec deprecates: today's spec deprecates
+/// `ModuleSettings.sharedAccount`, and `generated.rs` (checked by `regen --check`) marks it.
+#[test]
+fn the_generated_client_marks_what_the_spec_deprecates() {
+    let generated = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../mpt-api/src/generated.rs"),
+    )
+    .unwrap();
+    let field = generated
+        .find("pub shared_account:")
+        .expect("ModuleSettings.shared_account");
+    let before = &generated[..field];
+    let attr = before
+        .rfind("#[deprecated(")
+        .expect("a #[deprecated] attribute");
+    assert!(
+        !before[attr..].contains("pub "),
+        "the attribute belongs to another item"
+    );
+    assert!(before[attr..].contains("the platform deprecated this field"));
+}
