@@ -245,6 +245,72 @@ fn an_xml_body_type_change_is_not_judged_when_the_sdk_sends_json() {
     assert_eq!((c.rule, c.level), ("type-changed", Level::Breaking));
 }
 
+/// `doc` as an OpenAPI 3.1 document: `nullable` spelled as a `type` list, read back.
+fn as31(doc: &Value) -> Value {
+    fn walk(v: &mut Value) {
+        match v {
+            Value::Object(obj) => {
+                if obj.remove("nullable") == Some(json!(true))
+                    && let Some(t) = obj.get("type").cloned()
+                {
+                    obj.insert("type".into(), json!([t, "null"]));
+                }
+                obj.values_mut().for_each(walk);
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    let mut d = doc.clone();
+    d["openapi"] = json!("3.1.0");
+    walk(&mut d);
+    mpt_codegen::oas31::normalize(&d)
+}
+
+#[test]
+fn base_paths_moves_and_unsent_media_types_read_the_same_in_3_1() {
+    let nullable_id = |mut d: Value| {
+        d["components"]["schemas"]["Item"]["properties"]["id"]["nullable"] = json!(true);
+        d
+    };
+    let mut joined = old_platform();
+    joined.as_object_mut().unwrap().remove("servers");
+    let paths: serde_json::Map<String, Value> = joined["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(p, v)| (format!("/public{p}"), v.clone()))
+        .collect();
+    joined["paths"] = Value::Object(paths);
+    let mut unsent = old_platform();
+    at(
+        &mut unsent,
+        "/paths/~1v1~1catalog~1items/post/requestBody/content",
+    )
+    .as_object_mut()
+    .unwrap()
+    .remove("text/json");
+    let pairs = [
+        (old_platform(), joined),
+        (old_platform(), new_platform()),
+        (old_platform(), unsent),
+    ];
+    for (old, new) in pairs {
+        let (old, new) = (nullable_id(old), nullable_id(new));
+        for (a, b) in [(&old, &new), (&new, &old)] {
+            let read = |r: mpt_codegen::diff::Report| -> Vec<(&'static str, Level, Vec<String>)> {
+                r.changes
+                    .into_iter()
+                    .map(|c| (c.rule, c.level, c.operations))
+                    .collect()
+            };
+            let in30 = read(compare(a, b, ours()));
+            let in31 = read(compare(&as31(a), &as31(b), ours()));
+            assert_eq!(in30, in31);
+        }
+    }
+}
+
 /// The one change between `old` and `new`.
 pub(super) fn only_change_between(
     old: &Value,
