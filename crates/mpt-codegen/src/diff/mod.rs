@@ -1,9 +1,12 @@
-//! What changed in the API between two OpenAPI 3.0 documents, and whether it breaks the SDK's
-//! users.
+//! What changed in the API between two OpenAPI documents (3.0, or 3.1 read as 3.0 by
+//! [`crate::oas31`]), and whether it breaks the SDK's users.
 //!
-//! [`compare`] walks both documents (operations, parameters, request bodies, responses, media
-//! types, schemas with `$ref`s and `allOf`s followed, security) and lists each [`Change`] with a
-//! [`Level`] and the JSON pointer of the place on each side.
+//! [`compare`] walks both documents (operations by the path the client calls, their moves,
+//! deprecation, sunset and stability, parameters, request bodies, responses, media types,
+//! schemas with `$ref`s and `allOf`s followed, security) and lists each [`Change`] with a
+//! [`Level`] and the JSON pointer of the place on each side, and each keyword no rule reads as
+//! [`NotJudged`]. [`oasdiff_id`] names oasdiff's closest rule; [`Report::without_ignored`]
+//! takes out the changes an ignore file accepts.
 //!
 //! # Rules
 //!
@@ -109,7 +112,8 @@ fn collect_refs(value: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Compares `old` with `new` (two OpenAPI 3.0 documents, merged or one per operation).
+/// Compares `old` with `new` (two OpenAPI 3.0 documents, or 3.1 ones normalized by
+/// [`crate::oas31::normalize`]; merged or one per operation).
 pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
     let mut walk = Walk {
         old,
