@@ -10,12 +10,18 @@
 //!   rewrites they are made of);
 //! * [`merge`]: one deterministic document out of many (`refs`: every `$ref` resolves, no cycle
 //!   without an optional step);
-//! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
+//! * [`generate`]: progenitor (builder interface) formatted with prettyplease, then the passes
+//!   over its output ([`passes`], and [`deprecations`]: `#[deprecated]` for what the spec
+//!   deprecates);
 //! * [`import`]: extracting a fragment from a published docs page;
+//! * [`oas31`]: OpenAPI 3.1 read as the 3.0 model (by `import` and `diff`), and the keywords it
+//!   cannot say;
 //! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its modules:
-//!   `model` the data, `walk` operations and parameters, `bodies` request bodies, media types and
-//!   responses, `schema` and `constraints` the schema rules, `security`, `flat` the flattened
-//!   schema, `render` the text, JSON and Markdown reports);
+//!   `model` the data, `ops` the operations by the path the client calls, `moves` where a removed
+//!   one went, `walk` operations and parameters, `lifecycle` deprecation, sunset and stability,
+//!   `bodies` request bodies, media types and responses, `schema` and `constraints` the schema
+//!   rules, `security`, `flat` the flattened schema, `render` the text, JSON and Markdown
+//!   reports, `oasdiff` oasdiff's rule ids and ignore files);
 //! * [`api_listing`]: the public Rust API of a crate, to compare before and after;
 //! * [`regen`]: the whole pipeline and writing or checking its outputs.
 #![deny(missing_docs)]
