@@ -12,11 +12,12 @@
 //! * `$ref` with sibling keywords (which 3.1 applies and 3.0 ignores) → `allOf: [{$ref}]` beside
 //!   the siblings; siblings that only annotate (`description`, `title`, `summary`, `$comment`,
 //!   examples) are dropped, as 3.0 reads them;
-//! * a document without `paths` (3.1 allows it) gets an empty one; `openapi` becomes `3.0.3`.
+//! * a document without `paths` (3.1 allows it) gets an empty one; `openapi` becomes `3.0.3`;
+//! * `$defs` is read as a container of schemas (a local `$ref` reaches them by JSON pointer).
 //!
 //! What has no 3.0 meaning (`prefixItems`, `if`/`then`/`else`, `contentMediaType`,
-//! `unevaluatedProperties`, `$defs`, `webhooks`, `jsonSchemaDialect`, a `type` list of several
-//! types, …) is left where it is and listed by [`unknown_keywords`]: the change report names each
+//! `unevaluatedProperties`, `webhooks`, `jsonSchemaDialect`, a `type` list of several types,
+//! …) is left where it is and listed by [`unknown_keywords`]: the change report names each
 //! one that differs between its sides as not judged, and import refuses it, naming the place.
 
 use std::collections::BTreeMap;
@@ -65,6 +66,7 @@ const KNOWN: &[&str] = &[
     "externalDocs",
     "$ref",
     "$comment",
+    "$defs",
 ];
 
 /// Keywords beside a `$ref` that only annotate: 3.0 ignores them, and so may we.

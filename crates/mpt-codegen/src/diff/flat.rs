@@ -36,6 +36,8 @@ pub(super) struct Flat<'a> {
     pub(super) discriminator: Option<&'a Value>,
     /// `deprecated: true`.
     pub(super) deprecated: bool,
+    /// `x-stability-level`.
+    pub(super) stability: Option<&'a str>,
 }
 
 impl<'a> Flat<'a> {
@@ -62,6 +64,7 @@ impl<'a> Flat<'a> {
         self.branches = self.branches.take().or(inner.branches);
         self.discriminator = self.discriminator.or(inner.discriminator);
         self.deprecated |= inner.deprecated;
+        self.stability = self.stability.or(inner.stability);
     }
 }
 
@@ -214,6 +217,9 @@ pub(super) fn flatten<'a>(
         }
     }
     flat.deprecated |= schema.get("deprecated") == Some(&Value::Bool(true));
+    if let Some(level) = schema.get("x-stability-level").and_then(Value::as_str) {
+        flat.stability = Some(level);
+    }
     if let Some(d) = schema.get("discriminator") {
         flat.discriminator = Some(d);
     }

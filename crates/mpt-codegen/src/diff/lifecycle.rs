@@ -8,7 +8,8 @@
 
 use serde_json::Value;
 
-use super::model::Level;
+use super::flat::Flat;
+use super::model::{Direction, Level};
 use super::ops::Operation;
 use super::walk::Walk;
 
@@ -237,6 +238,45 @@ impl Walk<'_> {
             },
             (false, false) => {}
         }
+    }
+
+    /// A property's `x-stability-level` (none is stable): decreased breaks, increased does not.
+    pub(super) fn property_stability(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+        (oat, nat): (Option<&str>, Option<&str>),
+    ) {
+        let rank = |s: Option<&str>| {
+            s.map_or(Some(STABILITY.len() - 1), |s| {
+                STABILITY.iter().position(|l| *l == s)
+            })
+        };
+        let (Some(a), Some(b)) = (rank(o.stability), rank(n.stability)) else {
+            return;
+        };
+        if a == b {
+            return;
+        }
+        let rule = match (direction, b < a) {
+            (Direction::Request, true) => "request-property-stability-decreased",
+            (Direction::Request, false) => "request-property-stability-increased",
+            (Direction::Response, true) => "response-property-stability-decreased",
+            (Direction::Response, false) => "response-property-stability-increased",
+        };
+        self.push(
+            rule,
+            if b < a {
+                Level::Breaking
+            } else {
+                Level::NonBreaking
+            },
+            format!("{label}: stability {} → {}", STABILITY[a], STABILITY[b]),
+            oat,
+            nat,
+        );
     }
 
     /// With a grace period (`Tolerance::deprecation_days`), a new deprecation must name a

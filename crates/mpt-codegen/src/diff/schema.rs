@@ -102,6 +102,7 @@ impl Walk<'_> {
             };
             self.push(rule, Level::NonBreaking, format!("{label}: {how}"), op_, np);
         }
+        self.property_stability(&o, &n, direction, label, (op_, np));
         self.enum_values(&o, &n, direction, label, op_, np);
         self.constraints(&o, &n, (direction, optional), label, op_, np);
         self.branches(&o, &n, direction, label, op_, np);

@@ -355,3 +355,20 @@ fn the_generated_client_marks_what_the_spec_deprecates() {
     );
     assert!(before[attr..].contains("the platform deprecated this field"));
 }
+
+#[test]
+fn a_property_stability_level_decreased_breaks_both_directions() {
+    for spell in [|d: &Value| d.clone(), as31] {
+        let old = spell(&base());
+        for (place, dir) in [(NAME, "request"), (ID, "response")] {
+            let mut beta = old.clone();
+            at(&mut beta, place)["x-stability-level"] = json!("beta");
+            let c = only_change_between(&old, &beta, ours());
+            assert_eq!(c.level, Level::Breaking, "{c:?}");
+            assert_eq!(c.rule, format!("{dir}-property-stability-decreased"));
+            let c = only_change_between(&beta, &old, ours());
+            assert_eq!(c.level, Level::NonBreaking, "{c:?}");
+            assert_eq!(c.rule, format!("{dir}-property-stability-increased"));
+        }
+    }
+}
