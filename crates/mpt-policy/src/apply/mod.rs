@@ -4,6 +4,7 @@
 //! the results in `report`.
 
 mod act;
+mod evidence;
 mod new_tokens;
 mod report;
 

@@ -8,7 +8,7 @@ use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::policy::{TokenPolicy, Wanted};
-use crate::state::{CreateRecord, Key, check_declared, check_ids, check_owner};
+use crate::state::{CreateRecord, Key};
 use mpt::Error;
 use mpt::NewToken;
 use mpt::Outcome;
@@ -259,26 +259,76 @@ impl Applying<'_> {
         key: &Key,
         plan: Result<RotationPlan, String>,
     ) -> ActionResult {
-        match plan {
-            Ok(plan) => {
-                let action = PlannedAction::resumed(
-                    ActionKind::Rotate,
-                    &plan.account_id,
-                    &plan.name,
-                    Some(plan.old_id.clone()),
+        let mut plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => {
+                return resumed(
+                    PlannedAction::resumed(ActionKind::Rotate, "", "", None),
+                    ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
                 );
-                // A record read back is a claim: checked before anything is sent for it.
-                if let Err(why) = self.check_rotation(&plan).await {
-                    return resumed(action, self.refused(key, &why));
-                }
-                let done = self.drive(key, plan).await;
-                resumed(action, done)
             }
-            Err(e) => resumed(
-                PlannedAction::resumed(ActionKind::Rotate, "", "", None),
-                ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
-            ),
+        };
+        let action = PlannedAction::resumed(
+            ActionKind::Rotate,
+            &plan.account_id,
+            &plan.name,
+            Some(plan.old_id.clone()),
+        );
+        // A record read back is a claim: checked before anything is sent for it.
+        if let Err(why) = self.check_rotation(&plan).await {
+            return resumed(action, self.refused(key, &why));
         }
+        let mut secret_at = None;
+        if plan.phase >= RotationPhase::Created {
+            // Past its start, only the platform's evidence lets it go on: its replacement,
+            // read now, Active, of its name, made after it, and with a secret that works.
+            let replacement = match self.replacement_now(&plan).await {
+                Ok(replacement) => replacement,
+                Err(why) => return resumed(action, self.refused(key, &why)),
+            };
+            if plan.phase == RotationPhase::Created {
+                match self.deliver_and_verify(key, &mut plan, &replacement).await {
+                    Ok(at) => secret_at = Some(at),
+                    Err(done) => return resumed(action, done),
+                }
+            }
+        }
+        let mut done = self.drive(key, plan).await;
+        if done.secret_at.is_none() {
+            done.secret_at = secret_at;
+        }
+        resumed(action, done)
+    }
+
+    /// A replacement made, not yet verified (a record at `created`): its secret, read from the
+    /// platform, handed over, then verified and the record saved. `Err`: the outcome to report.
+    async fn deliver_and_verify(
+        &self,
+        key: &Key,
+        plan: &mut RotationPlan,
+        new: &super::evidence::Replacement,
+    ) -> Result<String, ActionOutcome> {
+        let id = new.token.id();
+        let declared = self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+        let at = self
+            .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
+            .await
+            .map_err(|why| ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None))?;
+        if let Err(e) = plan.verify(self.client, &new.secret).await {
+            return Err(ActionOutcome::failed(format!(
+                "the new secret of {id} did not verify: {e}; the next apply resumes"
+            ))
+            .made(id, Some(at)));
+        }
+        if let Err(e) = self.state.put(key, &*plan).await {
+            return Err(ActionOutcome::failed(format!(
+                "the rotation's plan could not be saved: {e}"
+            ))
+            .made(id, Some(at)));
+        }
+        Ok(at)
     }
 
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
@@ -313,6 +363,19 @@ impl Applying<'_> {
                     ));
                 }
             };
+            // What a resumed start adopts must have been made after the record.
+            if let Some(made_at) = made.token.created_at()
+                && made_at < plan.planned_at - super::evidence::RECORD_CLOCK_SLACK
+            {
+                return self.refused(
+                    key,
+                    &format!(
+                        "its replacement {} was made at {made_at}, before the record ({})",
+                        made.token.id(),
+                        plan.planned_at
+                    ),
+                );
+            }
             let declared = self
                 .policy
                 .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
@@ -386,53 +449,6 @@ impl Applying<'_> {
 
 fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResult {
     ActionResult::of(action, done, true)
-}
-
-impl Applying<'_> {
-    /// A rotation's record, checked against the policy and the platform before it is resumed:
-    /// ids of the platform's shape, an entry of the policy for its account and name (and old
-    /// token, when pinned), an old token of that account and name, and a replacement (once
-    /// recorded) that a create of the rotation can have made.
-    async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
-        check_ids(
-            &plan.account_id,
-            std::iter::once(&plan.old_id)
-                .chain(&plan.new_id)
-                .chain(&plan.known_ids),
-        )?;
-        check_declared(
-            self.policy,
-            &plan.account_id,
-            &plan.name,
-            Some(&plan.old_id),
-        )?;
-        let same = |t: &Token, what: &str| {
-            check_owner(t, &plan.account_id, &plan.name).map_err(|e| format!("its {what} {e}"))
-        };
-        match self.client.get(plan.old_id.as_str()).await {
-            Ok(old) => same(&old, "old token")?,
-            Err(Error::NotFound(_)) => {}
-            Err(e) => {
-                return Err(format!(
-                    "its old token {} could not be read: {e}",
-                    plan.old_id
-                ));
-            }
-        }
-        if let Some(new_id) = &plan.new_id {
-            if plan.known_ids.contains(new_id) {
-                return Err(format!(
-                    "its replacement {new_id} had the name before the rotation"
-                ));
-            }
-            match self.client.get(new_id.as_str()).await {
-                Ok(new) => same(&new, "replacement")?,
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(format!("its replacement {new_id} could not be read: {e}")),
-            }
-        }
-        Ok(())
-    }
 }
 
 impl Applying<'_> {

@@ -6,6 +6,7 @@
 mod converge;
 mod faults;
 mod postgres;
+mod records;
 mod resume;
 mod trust;
 

@@ -1,0 +1,205 @@
+//! Records forged, duplicated and left by another policy, in both stores (a directory and
+//! PostgreSQL): nothing acts on a record without evidence read from the platform now, each
+//! test asserting the platform's final state.
+
+use mpt::chrono::{Duration as Days, Utc};
+use mpt_mock::TestPostgres;
+use mpt_policy::state::{self, Key, Kind, StateLocation};
+use mpt_policy::{Applied, ApplyOptions, Policy};
+
+use super::*;
+use crate::common::*;
+
+/// The two stores a test runs against: a directory, and a PostgreSQL database of its own.
+pub(super) struct Stores {
+    pg: TestPostgres,
+    dir: std::path::PathBuf,
+    used: std::cell::Cell<u32>,
+}
+
+impl Stores {
+    pub(super) fn start(tag: &str) -> Stores {
+        Stores {
+            pg: TestPostgres::start().unwrap(),
+            dir: temp_dir(tag),
+            used: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Both stores, empty: a new directory, and the database without records.
+    pub(super) fn fresh(&self) -> Vec<StateLocation> {
+        let n = self.used.get() + 1;
+        self.used.set(n);
+        // Before the first apply the table does not exist yet: nothing to empty.
+        let _ = self.pg.sql("delete from mpt_records");
+        vec![
+            StateLocation::Dir(self.dir.join(format!("state-{n}"))),
+            StateLocation::parse(self.pg.url()),
+        ]
+    }
+}
+
+impl Drop for Stores {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Writes a record as someone with write access to the store would.
+pub(super) async fn plant(at: &StateLocation, key: &Key, json: &serde_json::Value) {
+    let store = state::open(at, &[key.account.clone()], Some(Duration::ZERO))
+        .await
+        .unwrap();
+    store.save(key, &json.to_string()).await.unwrap();
+}
+
+/// How many records of `kind` of the default account the store holds.
+pub(super) async fn records(at: &StateLocation, kind: Kind) -> usize {
+    let store = state::open(at, &[DEFAULT_ACCOUNT.to_string()], None)
+        .await
+        .unwrap();
+    store
+        .pending(kind, &[DEFAULT_ACCOUNT.to_string()])
+        .await
+        .unwrap()
+        .len()
+}
+
+/// A policy declaring `wanted` (pinned to `pin`, if set) in the default account, its secret
+/// to `file`, rotated after 90 days.
+fn wanted(file: &Path, pin: Option<&str>) -> Policy {
+    let pin = pin.map(|id| format!("id = \"{id}\"\n")).unwrap_or_default();
+    policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\n{pin}modules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ))
+}
+
+/// Each way a rotation record can name a replacement the platform does not show as its own:
+/// the apply refuses it, leaves it in place, and sends nothing for the old token.
+#[tokio::test]
+async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_read_now() {
+    let stores = Stores::start("forged-rotation");
+    let cases = [
+        ("missing", "does not exist"),
+        ("disabled", "not Active"),
+        ("older", "before the record"),
+        ("other name", "is not a token"),
+        ("old not known", "knownIds lack"),
+        ("pinned", "pinned"),
+    ];
+    for (case, why) in cases {
+        for at in stores.fresh() {
+            let (server, client) = start().await;
+            // The declared token, due for rotation, pinned or not.
+            let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(10)));
+            let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+            let mut json = serde_json::to_value(&plan).unwrap();
+            json["phase"] = "verified".into();
+            json["createSent"] = true.into();
+            let real = || server.seed_token(seed("wanted")).id;
+            let new_id = match case {
+                "missing" => "TKN-9999-9999".to_string(),
+                "disabled" => server
+                    .seed_token(seed("wanted").with_status("Disabled"))
+                    .id
+                    .clone(),
+                "older" => server
+                    .seed_token(seed("wanted").created(Utc::now() - Days::days(2)))
+                    .id
+                    .clone(),
+                "other name" => server.seed_token(seed("stranger")).id.clone(),
+                "old not known" => {
+                    json["knownIds"] = serde_json::json!([]);
+                    real()
+                }
+                _ => real(),
+            };
+            json["newId"] = new_id.clone().into();
+            plant(&at, &Key::rotation(DEFAULT_ACCOUNT, &old.id), &json).await;
+            let dir = temp_dir("forged-sink");
+            let file = dir.join("wanted.secret");
+            let pin = (case == "pinned").then_some(old.id.as_str());
+            let was = (
+                server.token_revision(&old.id),
+                server.token_revision(&new_id),
+            );
+            let sent = changes(&server);
+            let report = client
+                .apply(
+                    &wanted(&file, pin),
+                    None,
+                    &ApplyOptions::new(at.clone()).allow_destroy(true),
+                )
+                .await
+                .unwrap();
+            let shown = at.shown();
+            let resumed: Vec<_> = report.results.iter().filter(|r| r.resumed).collect();
+            assert_eq!(resumed.len(), 1, "{case} {shown}: {report:#?}");
+            assert_eq!(resumed[0].result, Applied::Refused, "{case} {shown}");
+            assert!(
+                resumed[0].detail.contains(why),
+                "{case} {shown}: {}",
+                resumed[0].detail
+            );
+            // The platform: the old token Active and unchanged, the other one untouched,
+            // nothing made, nothing sent at all; the record in place; no secret written.
+            assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+            assert_eq!(
+                (
+                    server.token_revision(&old.id),
+                    server.token_revision(&new_id)
+                ),
+                was,
+                "{case} {shown}"
+            );
+            assert_eq!(changes(&server), sent, "{case} {shown}: {report:#?}");
+            assert_eq!(records(&at, Kind::Rotation).await, 1, "{case} {shown}");
+            assert!(!file.exists(), "{case} {shown}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// The record of a real rotation (its replacement made by it, Active, of its name, with a
+/// working secret) is still finished from any phase past its start, in both stores.
+#[tokio::test]
+async fn a_true_rotation_record_is_finished_once_its_replacement_is_read_now() {
+    let stores = Stores::start("true-rotation");
+    for phase in ["created", "verified", "retired"] {
+        for at in stores.fresh() {
+            let (server, client) = start().await;
+            let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+            let mut plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+            let made = plan.start(&client).await.unwrap().unwrap();
+            if phase != "created" {
+                plan.verify(&client, &made.secret).await.unwrap();
+            }
+            if phase == "retired" {
+                plan.retire(&client, None).await.unwrap();
+            }
+            let json = serde_json::to_value(&plan).unwrap();
+            plant(&at, &Key::rotation(DEFAULT_ACCOUNT, &old.id), &json).await;
+            let dir = temp_dir("true-sink");
+            let file = dir.join("wanted.secret");
+            let report = client
+                .apply(&wanted(&file, None), None, &ApplyOptions::new(at.clone()))
+                .await
+                .unwrap();
+            let shown = at.shown();
+            assert_eq!(report.failed(), 0, "{phase} {shown}: {report:#?}");
+            assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+            assert_eq!(
+                server.token_status(made.token.id()).as_deref(),
+                Some("Active")
+            );
+            assert_eq!(server.tokens_created(), 1, "{phase} {shown}");
+            if phase == "created" {
+                // Not yet handed over: the secret read from the platform goes to the sink.
+                assert_eq!(secret_owner(&file), made.token.id());
+            }
+            assert_eq!(records(&at, Kind::Rotation).await, 0, "{phase} {shown}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
