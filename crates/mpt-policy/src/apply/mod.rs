@@ -6,7 +6,11 @@
 mod act;
 mod evidence;
 mod new_tokens;
+use new_tokens::resumed;
 mod report;
+mod reread;
+use reread::moved;
+mod rotations;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -117,6 +121,7 @@ impl ApplyOptions {
 }
 
 /// What an action leads to, before it is a result.
+#[derive(Clone)]
 struct ActionOutcome {
     result: Applied,
     detail: String,
@@ -246,18 +251,33 @@ pub(crate) async fn apply(
     }
     let groups = by_token(plan.actions, &resumed, &rotating);
     let run = &run;
-    let mut done = futures_util::stream::iter(groups)
-        .map(|group| async move {
-            let mut out = Vec::with_capacity(group.len());
-            for action in group {
-                let result = run.carry_out(action).await;
-                out.push(run.emit(result));
-            }
-            out
-        })
-        .buffer_unordered(options.concurrency.max(1));
-    while let Some(group) = done.next().await {
-        results.extend(group);
+    let width = options.concurrency.max(1);
+    let mut groups = groups.into_iter().peekable();
+    while groups.peek().is_some() {
+        // A batch of tokens, re-read in one listing right before it is acted on: a token
+        // that moved since the plan is skipped.
+        let batch: Vec<Vec<PlannedAction>> = groups.by_ref().take(width).collect();
+        let read = run.reread(&batch).await;
+        let read = &read;
+        let mut done = futures_util::stream::iter(batch)
+            .map(|group| async move {
+                let mut out = Vec::with_capacity(group.len());
+                if let Some(moved) = moved(&group, read) {
+                    for action in group {
+                        out.push(run.emit(ActionResult::of(action, moved.clone(), false)));
+                    }
+                    return out;
+                }
+                for action in group {
+                    let result = run.carry_out(action).await;
+                    out.push(run.emit(result));
+                }
+                out
+            })
+            .buffer_unordered(width);
+        while let Some(group) = done.next().await {
+            results.extend(group);
+        }
     }
     Ok(ApplyReport { results })
 }

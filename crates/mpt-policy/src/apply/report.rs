@@ -34,6 +34,10 @@ pub enum Applied {
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
     Refused,
+    /// The token changed since the plan (its revision moved, or it is gone): read again right
+    /// before acting, it was skipped, and nothing was sent for it; `detail` gives the planned
+    /// and the current revision. Plan again.
+    Moved,
 }
 
 impl Applied {
@@ -49,6 +53,7 @@ impl Applied {
             Applied::NotApplied => "notApplied",
             Applied::NotAttempted => "notAttempted",
             Applied::Refused => "refused",
+            Applied::Moved => "moved",
         }
     }
 }
@@ -84,11 +89,17 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    /// How many actions failed, records refused included (each needs a look).
+    /// How many actions failed, records refused and tokens moved since the plan included
+    /// (each needs a look).
     pub fn failed(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| matches!(r.result, Applied::Failed | Applied::Refused))
+            .filter(|r| {
+                matches!(
+                    r.result,
+                    Applied::Failed | Applied::Refused | Applied::Moved
+                )
+            })
             .count()
     }
 
@@ -132,6 +143,7 @@ impl ApplyReport {
                 Applied::Refused,
                 "refused (a state record failed its check)",
             ),
+            (Applied::Moved, "moved since the plan (plan again)"),
         ] {
             let n = self.count(result);
             if n > 0 {

@@ -5,6 +5,7 @@
 
 mod converge;
 mod faults;
+mod moved;
 mod postgres;
 mod records;
 mod resume;

@@ -47,7 +47,7 @@ impl Drop for Stores {
 
 /// Writes a record as someone with write access to the store would.
 pub(super) async fn plant(at: &StateLocation, key: &Key, json: &serde_json::Value) {
-    let store = state::open(at, &[key.account.clone()], Some(Duration::ZERO))
+    let store = state::open(at, std::slice::from_ref(&key.account), Some(Duration::ZERO))
         .await
         .unwrap();
     store.save(key, &json.to_string()).await.unwrap();
