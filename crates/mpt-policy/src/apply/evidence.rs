@@ -31,7 +31,11 @@ impl Applying<'_> {
     /// ids of the platform's shape, an unpinned entry of the policy for its account and name,
     /// the old token among its `knownIds` (as every record an apply writes has it), an old token
     /// of that account and name, and no replacement among the ids known before.
-    pub(super) async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
+    /// Returns the old token as read now (`None`: gone).
+    pub(super) async fn check_rotation(
+        &self,
+        plan: &RotationPlan,
+    ) -> Result<Option<Token>, String> {
         check_ids(
             &plan.account_id,
             std::iter::once(&plan.old_id)
@@ -60,16 +64,32 @@ impl Applying<'_> {
                 plan.old_id
             ));
         }
-        match self.client.get(plan.old_id.as_str()).await {
-            Ok(old) => check_owner(&old, &plan.account_id, &plan.name)
-                .map_err(|e| format!("its old token {e}"))?,
-            Err(Error::NotFound(_)) => {}
+        let old = match self
+            .client
+            .get_with_select(plan.old_id.as_str(), ["+audit"])
+            .await
+        {
+            Ok(old) => {
+                check_owner(&old, &plan.account_id, &plan.name)
+                    .map_err(|e| format!("its old token {e}"))?;
+                Some(old).filter(|t| t.status() != TokenStatus::Deleted)
+            }
+            Err(Error::NotFound(_)) => None,
             Err(e) => {
                 return Err(format!(
                     "its old token {} could not be read: {e}",
                     plan.old_id
                 ));
             }
+        };
+        if let Some(old) = &old
+            && plan.phase == RotationPhase::Finished
+        {
+            return Err(format!(
+                "it says the old token was deleted, but {} is {}",
+                plan.old_id,
+                old.status()
+            ));
         }
         if let Some(new_id) = &plan.new_id
             && (plan.known_ids.contains(new_id) || *new_id == plan.old_id)
@@ -78,14 +98,19 @@ impl Applying<'_> {
                 "its replacement {new_id} had the name before the rotation"
             ));
         }
-        Ok(())
+        Ok(old)
     }
 
     /// The replacement `plan` names, as the platform shows it now: a live, Active token of the
     /// record's account and name, not the old token, not among `knownIds`, made no earlier than
     /// the record (by [`RECORD_CLOCK_SLACK`]), whose secret works (the call
     /// [`RotationPlan::verify`] makes). Anything less is why the record is refused.
-    pub(super) async fn replacement_now(&self, plan: &RotationPlan) -> Result<Replacement, String> {
+    /// It must also be newer than the old token (`old`, as read now), when that is still there.
+    pub(super) async fn replacement_now(
+        &self,
+        plan: &RotationPlan,
+        old: Option<&Token>,
+    ) -> Result<Replacement, String> {
         let Some(new_id) = plan.new_id.clone() else {
             return Err(format!(
                 "it is past its start ({:?}) but names no replacement",
@@ -129,6 +154,14 @@ impl Applying<'_> {
                     "its replacement {new_id}: its creation time is unknown"
                 ));
             }
+        }
+        if let (Some(made), Some(old_made)) = (token.created_at(), old.and_then(Token::created_at))
+            && made < old_made
+        {
+            return Err(format!(
+                "its replacement {new_id} is older than the old token {} (made {made}, before {old_made})",
+                plan.old_id
+            ));
         }
         let Some(secret) = token.secret().cloned() else {
             return Err(format!(

@@ -49,14 +49,15 @@ impl Applying<'_> {
             Some(plan.old_id.clone()),
         );
         // A record read back is a claim: checked before anything is sent for it.
-        if let Err(why) = self.check_rotation(&plan).await {
-            return resumed(action, self.refused(key, &why));
-        }
+        let old = match self.check_rotation(&plan).await {
+            Ok(old) => old,
+            Err(why) => return resumed(action, self.refused(key, &why)),
+        };
         let mut secret_at = None;
         if plan.phase >= RotationPhase::Created {
             // Past its start, only the platform's evidence lets it go on: its replacement,
             // read now, Active, of its name, made after it, and with a secret that works.
-            let replacement = match self.replacement_now(&plan).await {
+            let replacement = match self.replacement_now(&plan, old.as_ref()).await {
                 Ok(replacement) => replacement,
                 Err(why) => return resumed(action, self.refused(key, &why)),
             };

@@ -87,6 +87,8 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
         ("other name", "is not a token"),
         ("old not known", "knownIds lack"),
         ("pinned", "pinned"),
+        ("older than the old one", "older than the old token"),
+        ("finished", "says the old token was deleted"),
     ];
     for (case, why) in cases {
         for at in stores.fresh() {
@@ -111,6 +113,18 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
                 "other name" => server.seed_token(seed("stranger")).id.clone(),
                 "old not known" => {
                     json["knownIds"] = serde_json::json!([]);
+                    real()
+                }
+                "older than the old one" => {
+                    // Its time moved back so far that a token older than the old one fits.
+                    json["plannedAt"] = serde_json::json!(Utc::now() - Days::days(30));
+                    server
+                        .seed_token(seed("wanted").created(Utc::now() - Days::days(20)))
+                        .id
+                        .clone()
+                }
+                "finished" => {
+                    json["phase"] = "finished".into();
                     real()
                 }
                 _ => real(),
@@ -201,5 +215,43 @@ async fn a_true_rotation_record_is_finished_once_its_replacement_is_read_now() {
             assert_eq!(records(&at, Kind::Rotation).await, 0, "{phase} {shown}");
             let _ = std::fs::remove_dir_all(&dir);
         }
+    }
+}
+
+/// A rotation retired, then its old token enabled again by an administrator: the next apply
+/// does not delete it (an Active token is deleted only when declared absent); the record stays.
+#[tokio::test]
+async fn a_retired_token_enabled_again_is_not_deleted_by_its_rotation() {
+    let stores = Stores::start("re-enabled");
+    for at in stores.fresh() {
+        let (server, client) = start().await;
+        let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+        let mut plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+        let made = plan.start(&client).await.unwrap().unwrap();
+        plan.verify(&client, &made.secret).await.unwrap();
+        plan.retire(&client, None).await.unwrap();
+        plant(
+            &at,
+            &Key::rotation(DEFAULT_ACCOUNT, &old.id),
+            &serde_json::to_value(&plan).unwrap(),
+        )
+        .await;
+        client.ensure_active(old.id.as_str()).await.unwrap();
+        let dir = temp_dir("re-enabled-sink");
+        let report = client
+            .apply(
+                &wanted(&dir.join("wanted.secret"), None),
+                None,
+                &ApplyOptions::new(at.clone()).allow_destroy(true),
+            )
+            .await
+            .unwrap();
+        let r = report.results.iter().find(|r| r.resumed).unwrap();
+        assert_eq!(r.result, Applied::Failed, "{report:#?}");
+        assert!(r.detail.contains("Active again"), "{}", r.detail);
+        assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+        assert_eq!(server.requests(Operation::Delete), 0);
+        assert_eq!(records(&at, Kind::Rotation).await, 1);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
