@@ -6,7 +6,9 @@
 mod act;
 mod evidence;
 mod new_tokens;
+mod pending;
 use new_tokens::resumed;
+use pending::Resumed;
 mod report;
 mod reread;
 use reread::moved;
@@ -21,7 +23,7 @@ use futures_util::StreamExt;
 
 use crate::plan::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Kind, StateLocation, Store};
+use crate::state::{StateLocation, Store};
 use mpt::Client;
 use mpt::Quiet;
 
@@ -209,6 +211,7 @@ pub(crate) async fn apply(
             futures_util::future::Either::Right(_) => {
                 return Ok(ApplyReport {
                     results: Vec::new(),
+                    others_pending: 0,
                 });
             }
         };
@@ -235,6 +238,7 @@ pub(crate) async fn apply(
         mut results,
         tokens: resumed,
         rotating,
+        others,
     } = run.resume_pending().await;
     let plan = match plan {
         Some(saved) => {
@@ -279,7 +283,10 @@ pub(crate) async fn apply(
             results.extend(group);
         }
     }
-    Ok(ApplyReport { results })
+    Ok(ApplyReport {
+        results,
+        others_pending: others,
+    })
 }
 
 /// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s
@@ -302,45 +309,6 @@ async fn platform_now(
 async fn cancelled(client: &Client) {
     while !client.cancelled() {
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What the work an interrupted apply left came to.
-struct Resumed {
-    /// Its results.
-    results: Vec<ActionResult>,
-    /// The tokens it reported: the plan's actions on them are not reported twice.
-    tokens: HashSet<String>,
-    /// The (account, name) of each rotation it reported: between its start and its end, a
-    /// rotation leaves two live tokens of one name, which the plan calls ambiguous.
-    rotating: HashSet<(String, String)>,
-}
-
-impl Applying<'_> {
-    /// Finishes the work an interrupted apply left in the state directory: creates whose
-    /// secret was not handed over, then rotations.
-    async fn resume_pending(&self) -> Resumed {
-        let mut done = Resumed {
-            results: Vec::new(),
-            tokens: HashSet::new(),
-            rotating: HashSet::new(),
-        };
-        let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
-        for (key, record) in self.state.pending_of(Kind::Create, &accounts).await {
-            if let Some(result) = self.resume_create(&key, record).await {
-                done.tokens.extend(result.new_token_id.clone());
-                done.results.push(self.emit(result));
-            }
-        }
-        for (key, rotation) in self.state.pending_of(Kind::Rotation, &accounts).await {
-            let result = self.resume_rotation(&key, rotation).await;
-            done.rotating
-                .insert((result.action.account.clone(), result.action.name.clone()));
-            done.tokens.extend(result.action.token_id.clone());
-            done.tokens.extend(result.new_token_id.clone());
-            done.results.push(self.emit(result));
-        }
-        done
     }
 }
 

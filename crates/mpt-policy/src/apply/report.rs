@@ -86,6 +86,10 @@ pub struct ActionResult {
 pub struct ApplyReport {
     /// The results, in the order they were known.
     pub results: Vec<ActionResult>,
+    /// How many records in the state store are another policy's pending work (of names, or
+    /// accounts, this policy does not declare): left alone, neither acted on nor refused.
+    #[serde(default)]
+    pub others_pending: usize,
 }
 
 impl ApplyReport {
@@ -151,6 +155,12 @@ impl ApplyReport {
             }
         }
         parts.push(format!("{} failed", self.count(Applied::Failed)));
+        if self.others_pending > 0 {
+            parts.push(format!(
+                "{} records of another policy's pending work left alone",
+                self.others_pending
+            ));
+        }
         parts.join(", ")
     }
 }

@@ -255,3 +255,148 @@ async fn a_retired_token_enabled_again_is_not_deleted_by_its_rotation() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A policy declaring `names` in the default account, each secret to the command `sink`.
+fn named(names: &[&str], sink: &str) -> Policy {
+    let mut text = format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n");
+    for name in names {
+        text.push_str(&format!(
+            "[[accounts.tokens]]\nname = \"{name}\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n"
+        ));
+    }
+    policy(&text)
+}
+
+/// A command sink that appends each secret it gets to `out`, one line each.
+fn appending(out: &Path) -> String {
+    format!(
+        r#"{{ command = ["sh", "-c", "cat >> {}"] }}"#,
+        out.display()
+    )
+}
+
+const FAILING: &str = r#"{ command = ["sh", "-c", "exit 3"] }"#;
+
+/// A record stored twice (a second file, a second row) is one action and one delivery.
+#[tokio::test]
+async fn a_record_stored_twice_is_acted_on_and_delivered_once() {
+    let stores = Stores::start("twice");
+    for at in stores.fresh() {
+        let (server, client) = start().await;
+        let options = ApplyOptions::new(at.clone());
+        // An apply whose sink failed leaves its create record, naming the token it made.
+        let report = client
+            .apply(&named(&["twice"], FAILING), None, &options)
+            .await
+            .unwrap();
+        let id = result_of(&report.results, "twice")
+            .new_token_id
+            .clone()
+            .unwrap();
+        let store = state::open(&at, &[DEFAULT_ACCOUNT.to_string()], None)
+            .await
+            .unwrap();
+        let pending = store
+            .pending(Kind::Create, &[DEFAULT_ACCOUNT.to_string()])
+            .await
+            .unwrap();
+        assert_eq!(pending.len(), 1);
+        let body: serde_json::Value = serde_json::from_str(pending[0].1.as_ref().unwrap()).unwrap();
+        drop(store);
+        let copy = Key {
+            kind: Kind::Create,
+            account: DEFAULT_ACCOUNT.to_string(),
+            name: "duplicate".into(),
+        };
+        plant(&at, &copy, &body).await;
+        assert_eq!(records(&at, Kind::Create).await, 2);
+        let dir = temp_dir("twice-out");
+        let out = dir.join("delivered");
+        let report = client
+            .apply(&named(&["twice"], &appending(&out)), None, &options)
+            .await
+            .unwrap();
+        let shown = at.shown();
+        assert_eq!(report.failed(), 0, "{shown}: {report:#?}");
+        assert_eq!(report.results.len(), 1, "{shown}: {report:#?}");
+        assert_eq!(report.done(mpt_policy::ActionKind::Create), 1, "{shown}");
+        assert_eq!(report.results[0].new_token_id.as_deref(), Some(id.as_str()));
+        // One delivery, of that token; one token made in all; no record left.
+        let delivered = std::fs::read_to_string(&out).unwrap();
+        assert_eq!(delivered.lines().count(), 1, "{shown}");
+        assert_eq!(written_for(&out), id);
+        assert_eq!(server.tokens_created(), 1);
+        assert_eq!(live_named(&client, "twice").await.len(), 1);
+        assert_eq!(records(&at, Kind::Create).await, 0, "{shown}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Two policies manage different names of one account: the records one leaves are not the
+/// other's to refuse. They are counted and left alone, the exit status is not touched, and the
+/// owner's next apply finishes them. A record naming this policy's own name is still checked.
+#[tokio::test]
+async fn another_policys_pending_work_is_left_alone_and_its_own_still_checked() {
+    let stores = Stores::start("others");
+    for at in stores.fresh() {
+        let (server, client) = start().await;
+        let options = ApplyOptions::new(at.clone());
+        let x_names = ["x-00", "x-01", "x-02"];
+        // Policy X's apply leaves 3 creates pending (its sink failed).
+        let report = client
+            .apply(&named(&x_names, FAILING), None, &options)
+            .await
+            .unwrap();
+        assert_eq!(report.failed(), 3);
+        let made: Vec<String> = x_names
+            .iter()
+            .map(|n| result_of(&report.results, n).new_token_id.clone().unwrap())
+            .collect();
+        assert_eq!(records(&at, Kind::Create).await, 3);
+        // Policy Y, same account, same state: its own work done, X's left alone.
+        let dir = temp_dir("others-out");
+        let y_out = dir.join("y");
+        let y = named(&["y"], &appending(&y_out));
+        let was: Vec<_> = made.iter().map(|id| server.token_revision(id)).collect();
+        let report = client.apply(&y, None, &options).await.unwrap();
+        let shown = at.shown();
+        assert_eq!(report.failed(), 0, "{shown}: {report:#?}");
+        assert_eq!(report.count(Applied::Refused), 0, "{shown}");
+        assert_eq!(report.others_pending, 3, "{shown}");
+        assert!(
+            report.summary().contains("another policy"),
+            "{}",
+            report.summary()
+        );
+        assert_eq!(
+            records(&at, Kind::Create).await,
+            3,
+            "{shown}: X's records stay"
+        );
+        let now: Vec<_> = made.iter().map(|id| server.token_revision(id)).collect();
+        assert_eq!(now, was, "X's tokens untouched");
+        // A forged record of Y's own name is still checked: refused, nothing sent.
+        plant(
+            &at,
+            &Key::create(DEFAULT_ACCOUNT, "y"),
+            &serde_json::json!({
+                "accountId": DEFAULT_ACCOUNT, "name": "y", "knownIds": [],
+                "newId": made[0], "recordedAt": Utc::now() - Days::hours(1),
+            }),
+        )
+        .await;
+        let report = client.apply(&y, None, &options).await.unwrap();
+        assert_eq!(report.count(Applied::Refused), 1, "{shown}: {report:#?}");
+        assert_eq!(std::fs::read_to_string(&y_out).unwrap().lines().count(), 1);
+        // X's next apply finishes its own work: each token handed over, nothing made again.
+        let x_out = dir.join("x");
+        let report = client
+            .apply(&named(&x_names, &appending(&x_out)), None, &options)
+            .await
+            .unwrap();
+        assert_eq!(report.failed(), 0, "{shown}: {report:#?}");
+        assert_eq!(std::fs::read_to_string(&x_out).unwrap().lines().count(), 3);
+        assert_eq!(server.tokens_created(), 4);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
