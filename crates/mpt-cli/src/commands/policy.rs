@@ -134,7 +134,9 @@ impl RunCommand for PlanArgs {
         let store = mpt_policy::state::open(&state, &accounts, None)
             .await
             .map_err(store_failure)?;
-        let plan = client.plan(&policy).await?;
+        let mut plan = client.plan(&policy).await?;
+        // The work an interrupted apply left is part of the plan: the next apply resumes it.
+        plan.include_pending(client, &policy, store.as_ref()).await;
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.
             let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
@@ -182,9 +184,6 @@ impl ApplyArgs {
                     }
                 }
                 if let Some(bar) = &progress {
-                    if r.resumed {
-                        bar.inc_length(1);
-                    }
                     bar.inc(1);
                 }
             });

@@ -4,7 +4,6 @@
 //! the results in `report`.
 
 mod act;
-mod evidence;
 mod new_tokens;
 mod pending;
 use new_tokens::resumed;
@@ -234,26 +233,28 @@ pub(crate) async fn apply(
         state: state.as_ref(),
         options,
     };
+    // The plan, made now (judged at the saved plan's time, when there is one), with the
+    // work pending in the store first: a saved plan must equal it, pending work included.
+    let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
+    fresh.include_pending(client, policy, state.as_ref()).await;
+    if let Some(saved) = plan {
+        check_fresh(saved, &fresh)?;
+    }
+    if let Some(f) = &options.on_plan {
+        f(&fresh);
+    }
     let Resumed {
         mut results,
         tokens: resumed,
         rotating,
         others,
     } = run.resume_pending().await;
-    let plan = match plan {
-        Some(saved) => {
-            // Made afresh from the platform's state at the saved plan's time: the saved
-            // plan only approves it, and must equal it.
-            let fresh = crate::plan::plan_judged(client, policy, Some(saved.made_at)).await?;
-            check_fresh(saved, &fresh)?;
-            fresh
-        }
-        None => crate::plan::plan_judged(client, policy, None).await?,
-    };
-    if let Some(f) = &options.on_plan {
-        f(&plan);
-    }
-    let groups = by_token(plan.actions, &resumed, &rotating);
+    let actions: Vec<PlannedAction> = fresh
+        .actions
+        .into_iter()
+        .filter(|a| a.kind != ActionKind::Resume)
+        .collect();
+    let groups = by_token(actions, &resumed, &rotating);
     let run = &run;
     let width = options.concurrency.max(1);
     let mut groups = groups.into_iter().peekable();

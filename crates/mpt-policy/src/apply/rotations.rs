@@ -1,8 +1,8 @@
 //! Rotations: started, or resumed from their record in the state store, each step saved, the
 //! old token retired and deleted only on evidence (see `evidence`).
 
-use super::evidence::Replacement;
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
+use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::state::Key;
 use mpt::Error;
@@ -49,7 +49,7 @@ impl Applying<'_> {
             Some(plan.old_id.clone()),
         );
         // A record read back is a claim: checked before anything is sent for it.
-        let old = match self.check_rotation(&plan).await {
+        let old = match evidence::check_rotation(self.client, self.policy, &plan).await {
             Ok(old) => old,
             Err(why) => return resumed(action, self.refused(key, &why)),
         };
@@ -57,10 +57,11 @@ impl Applying<'_> {
         if plan.phase >= RotationPhase::Created {
             // Past its start, only the platform's evidence lets it go on: its replacement,
             // read now, Active, of its name, made after it, and with a secret that works.
-            let replacement = match self.replacement_now(&plan, old.as_ref()).await {
-                Ok(replacement) => replacement,
-                Err(why) => return resumed(action, self.refused(key, &why)),
-            };
+            let replacement =
+                match evidence::replacement_now(self.client, &plan, old.as_ref()).await {
+                    Ok(replacement) => replacement,
+                    Err(why) => return resumed(action, self.refused(key, &why)),
+                };
             if plan.phase == RotationPhase::Created {
                 match self.deliver_and_verify(key, &mut plan, &replacement).await {
                     Ok(at) => secret_at = Some(at),
@@ -212,7 +213,7 @@ impl Applying<'_> {
         };
         // What a resumed start adopts must have been made after the record.
         if let Some(made_at) = made.token.created_at()
-            && made_at < plan.planned_at - super::evidence::RECORD_CLOCK_SLACK
+            && made_at < plan.planned_at - evidence::RECORD_CLOCK_SLACK
         {
             return Err(self.refused(
                 key,
@@ -225,7 +226,7 @@ impl Applying<'_> {
         }
         // The plan stays `planned` in the store until the secret is handed over and verified:
         // a crash before that adopts the same replacement again.
-        let new = super::evidence::Replacement {
+        let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };
