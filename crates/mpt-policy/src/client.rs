@@ -9,9 +9,8 @@ use crate::apply::{ApplyError, ApplyOptions, ApplyReport};
 use crate::plan::Plan;
 use crate::policy::Policy;
 
-/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply. A plan's
-/// future is `Send`; an apply's is run where it is awaited (a current-thread runtime, or
-/// `block_on`), as the CLI runs it.
+/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply. Both
+/// futures are `Send`: a service can `tokio::spawn` an apply on a multi-threaded runtime.
 pub trait PolicyClient {
     /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
     /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
@@ -35,7 +34,7 @@ pub trait PolicyClient {
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>>;
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send;
 }
 
 impl PolicyClient for Client {
@@ -56,7 +55,7 @@ impl PolicyClient for Client {
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> {
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send {
         crate::apply::apply(self, policy, plan, options)
     }
 }

@@ -314,12 +314,12 @@ fn make_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), FileError> 
     if meta.uid() != me {
         return Err(refused(
             path,
-            &format!("owned by another user (uid {}); refused", meta.uid()),
+            format!("owned by another user (uid {}); refused", meta.uid()),
         ));
     }
     if meta.mode() & 0o077 != 0 {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| refused(path, &format!("cannot be made private: {e}")))?;
+            .map_err(|e| refused(path, format!("cannot be made private: {e}")))?;
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 
 use crate::plan::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
@@ -265,7 +266,30 @@ pub(crate) async fn apply(
         let read = run.reread(&batch).await;
         let read = &read;
         let mut done = futures_util::stream::iter(batch)
-            .map(|group| async move {
+            .map(|group| -> BoxFuture<'_, Vec<ActionResult>> {
+                Box::pin(run.carry_out_group(group, read))
+            })
+            .buffer_unordered(width);
+        while let Some(group) = done.next().await {
+            results.extend(group);
+        }
+    }
+    Ok(ApplyReport {
+        results,
+        others_pending: others,
+    })
+}
+
+impl Applying<'_> {
+    /// A token's actions, one after the other, unless it moved since the plan.
+    async fn carry_out_group(
+        &self,
+        group: Vec<PlannedAction>,
+        read: &reread::Reread,
+    ) -> Vec<ActionResult> {
+        let run = self;
+        {
+            {
                 let mut out = Vec::with_capacity(group.len());
                 if let Some(moved) = moved(&group, read) {
                     for action in group {
@@ -278,16 +302,9 @@ pub(crate) async fn apply(
                     out.push(run.emit(result));
                 }
                 out
-            })
-            .buffer_unordered(width);
-        while let Some(group) = done.next().await {
-            results.extend(group);
+            }
         }
     }
-    Ok(ApplyReport {
-        results,
-        others_pending: others,
-    })
 }
 
 /// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s

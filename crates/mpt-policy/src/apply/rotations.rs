@@ -4,7 +4,8 @@
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::state::Key;
+use crate::state::{Key, StoreError};
+use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
@@ -180,18 +181,19 @@ impl Applying<'_> {
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
     /// and verified, the plan saved. `Ok`: where the secret went; `Err`: the outcome to report.
     async fn start(&self, key: &Key, plan: &mut RotationPlan) -> Result<String, ActionOutcome> {
-        let mut started = plan
-            .start_saving(self.client, async |p: &RotationPlan| {
-                self.state.put(key, p).await
+        let state = self.state;
+        // The record made into JSON at once: the future borrows nothing of it (and is `Send`).
+        let save = move |plan: &RotationPlan| -> BoxFuture<'_, Result<(), StoreError>> {
+            let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
+            Box::pin(async move {
+                let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
+                state.save(key, &json).await
             })
-            .await;
+        };
+        let mut started = plan.start_saving_send(self.client, save).await;
         if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
             // Once more: a resumed start adopts what the lost create made.
-            started = plan
-                .start_saving(self.client, async |p: &RotationPlan| {
-                    self.state.put(key, p).await
-                })
-                .await;
+            started = plan.start_saving_send(self.client, save).await;
         }
         let made = match started {
             Ok(Some(made)) => made,

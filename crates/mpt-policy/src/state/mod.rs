@@ -235,12 +235,19 @@ pub trait Store: Send + Sync {
     fn describe(&self, key: &Key) -> String;
 }
 
+/// A record as the stores keep it: pretty JSON and a newline.
+fn record_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string_pretty(value)
+        .map(|json| json + "\n")
+        .map_err(|e| StoreError::Refused(format!("a record cannot be written as JSON: {e}")))
+}
+
 /// Typed reading and writing of records, for any store.
 impl dyn Store + '_ {
     /// Saves `value` as the record of `key`.
-    pub(crate) async fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), String> {
-        let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
-        self.save(key, &json).await.map_err(|e| e.to_string())
+    pub(crate) async fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), StoreError> {
+        let json = record_json(value)?;
+        self.save(key, &json).await
     }
 
     /// The record of `key` as a `T`, if there is one and it reads as one.

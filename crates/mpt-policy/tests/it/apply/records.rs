@@ -490,3 +490,33 @@ async fn pending_work_is_in_the_plan_and_a_saved_plan_must_have_shown_it() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// `PolicyClient::apply`'s future is `Send`: a service spawns it on a multi-threaded runtime,
+/// where it creates, rotates and hands secrets to a command sink (forked from a thread of its
+/// own, so that a runtime thread ending cannot take the command with it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_apply_is_spawned_on_a_multi_threaded_runtime() {
+    let (server, client) = start().await;
+    let old = server.seed_token(seed("old").created(Utc::now() - Days::days(100)));
+    let dir = temp_dir("spawned");
+    let out = dir.join("delivered");
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"old\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n",
+        sink = appending(&out)
+    ));
+    let options = ApplyOptions::new(dir.join("state"));
+    let report = tokio::spawn(async move { client.apply(&policy, None, &options).await })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(report.done(mpt_policy::ActionKind::Create), 1);
+    assert_eq!(report.done(mpt_policy::ActionKind::Rotate), 1);
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        2,
+        "both secrets handed over"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
