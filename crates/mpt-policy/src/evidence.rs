@@ -10,7 +10,7 @@ use mpt::{RotationPhase, RotationPlan};
 use mpt_api::TokenSecret;
 
 use crate::policy::Policy;
-use crate::state::{check_declared, check_ids, check_owner};
+use crate::state::{RecordError, check_declared, check_ids, check_owner};
 use mpt::Client;
 
 /// How much earlier than the record's own time (`plannedAt`, the clock of the machine that
@@ -36,7 +36,7 @@ pub(crate) async fn check_rotation(
     client: &Client,
     policy: &Policy,
     plan: &RotationPlan,
-) -> Result<Option<Token>, String> {
+) -> Result<Option<Token>, RecordError> {
     check_ids(
         &plan.account_id,
         std::iter::once(&plan.old_id)
@@ -48,51 +48,54 @@ pub(crate) async fn check_rotation(
         .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
         .is_some_and(|d| d.id.is_some())
     {
-        return Err(format!(
-            "the policy pins {} by `id`: a pinned entry is never rotated by apply",
-            plan.old_id
-        ));
+        return Err(RecordError::Pinned {
+            id: plan.old_id.clone(),
+        });
     }
     if !plan.known_ids.contains(&plan.old_id) {
-        return Err(format!(
-            "its knownIds lack the old token {} (every record an apply writes has it)",
-            plan.old_id
-        ));
+        return Err(RecordError::OldNotKnown {
+            id: plan.old_id.clone(),
+        });
     }
     let old = match client
         .get_with_select(plan.old_id.as_str(), ["+audit"])
         .await
     {
         Ok(old) => {
-            check_owner(&old, &plan.account_id, &plan.name)
-                .map_err(|e| format!("its old token {e}"))?;
+            check_owner("its old token ", &old, &plan.account_id, &plan.name)?;
             Some(old).filter(|t| t.status() != TokenStatus::Deleted)
         }
         Err(Error::NotFound(_)) => None,
-        Err(e) => {
-            return Err(format!(
-                "its old token {} could not be read: {e}",
-                plan.old_id
-            ));
+        Err(source) => {
+            return Err(RecordError::Unreadable {
+                role: "its old token ",
+                id: plan.old_id.clone(),
+                source: Box::new(source),
+            });
         }
     };
     if let Some(old) = &old
         && plan.phase == RotationPhase::Finished
     {
-        return Err(format!(
-            "it says the old token was deleted, but {} is {}",
-            plan.old_id,
-            old.status()
-        ));
+        return Err(RecordError::OldStillLive {
+            id: plan.old_id.clone(),
+            status: old.status(),
+        });
     }
     if let Some(new_id) = &plan.new_id
         && (plan.known_ids.contains(new_id) || *new_id == plan.old_id)
     {
-        return Err(format!(
-            "its replacement {new_id} had the name before the rotation"
-        ));
+        return Err(known_before(new_id));
     }
     Ok(old)
+}
+
+fn known_before(id: &str) -> RecordError {
+    RecordError::KnownBefore {
+        role: "its replacement ",
+        id: id.to_string(),
+        what: "rotation",
+    }
 }
 
 /// The replacement `plan` names, as the platform shows it now: a live, Active token of the
@@ -104,69 +107,68 @@ pub(crate) async fn replacement_now(
     client: &Client,
     plan: &RotationPlan,
     old: Option<&Token>,
-) -> Result<Replacement, String> {
-    let Some(new_id) = plan.new_id.clone() else {
-        return Err(format!(
-            "it is past its start ({:?}) but names no replacement",
-            plan.phase
-        ));
+) -> Result<Replacement, RecordError> {
+    const ROLE: &str = "its replacement ";
+    let Some(id) = plan.new_id.clone() else {
+        return Err(RecordError::NoReplacement { phase: plan.phase });
     };
-    if new_id == plan.old_id || plan.known_ids.contains(&new_id) {
-        return Err(format!(
-            "its replacement {new_id} had the name before the rotation"
-        ));
+    if id == plan.old_id || plan.known_ids.contains(&id) {
+        return Err(known_before(&id));
     }
     let token = match client
-        .get_with_select(new_id.as_str(), ["+audit", "+token"])
+        .get_with_select(id.as_str(), ["+audit", "+token"])
         .await
     {
         Ok(token) => token,
-        Err(Error::NotFound(_)) => {
-            return Err(format!("its replacement {new_id} does not exist"));
+        Err(Error::NotFound(_)) => return Err(RecordError::Missing { role: ROLE, id }),
+        Err(source) => {
+            return Err(RecordError::Unreadable {
+                role: ROLE,
+                id,
+                source: Box::new(source),
+            });
         }
-        Err(e) => return Err(format!("its replacement {new_id} could not be read: {e}")),
     };
-    check_owner(&token, &plan.account_id, &plan.name)
-        .map_err(|e| format!("its replacement {e}"))?;
+    check_owner(ROLE, &token, &plan.account_id, &plan.name)?;
     if token.status() != TokenStatus::Active {
-        return Err(format!(
-            "its replacement {new_id} is {}, not Active",
-            token.status()
-        ));
+        return Err(RecordError::NotActive {
+            id,
+            status: token.status(),
+        });
     }
-    match token.created_at() {
-        Some(made) if made >= plan.planned_at - RECORD_CLOCK_SLACK => {}
+    let made = match token.created_at() {
+        Some(made) if made >= plan.planned_at - RECORD_CLOCK_SLACK => made,
         Some(made) => {
-            return Err(format!(
-                "its replacement {new_id} was made at {made}, before the record ({})",
-                plan.planned_at
-            ));
+            return Err(RecordError::MadeBefore {
+                role: ROLE,
+                id,
+                made,
+                recorded: plan.planned_at,
+            });
         }
-        None => {
-            return Err(format!(
-                "its replacement {new_id}: its creation time is unknown"
-            ));
-        }
-    }
-    if let (Some(made), Some(old_made)) = (token.created_at(), old.and_then(Token::created_at))
+        None => return Err(RecordError::NoCreationTime { role: ROLE, id }),
+    };
+    if let Some(old_made) = old.and_then(Token::created_at)
         && made < old_made
     {
-        return Err(format!(
-            "its replacement {new_id} is older than the old token {} (made {made}, before {old_made})",
-            plan.old_id
-        ));
+        return Err(RecordError::OlderThanOld {
+            id,
+            old: plan.old_id.clone(),
+            made,
+            old_made,
+        });
     }
     let Some(secret) = token.secret().cloned() else {
-        return Err(format!(
-            "the platform does not return the secret of its replacement {new_id}, so it cannot be verified"
-        ));
+        return Err(RecordError::NoSecret { id });
     };
     // The call `verify` makes, on a copy: the record's phase is not the evidence.
     let mut probe = plan.clone();
     probe.phase = RotationPhase::Created;
-    probe
-        .verify(client, &secret)
-        .await
-        .map_err(|e| format!("the secret of its replacement {new_id} does not work: {e}"))?;
+    if let Err(source) = probe.verify(client, &secret).await {
+        return Err(RecordError::SecretFails {
+            id,
+            source: Box::new(source),
+        });
+    }
     Ok(Replacement { token, secret })
 }

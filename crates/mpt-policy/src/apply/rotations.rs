@@ -4,7 +4,7 @@
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::state::{Key, StoreError};
+use crate::state::{Key, RecordError, StoreError};
 use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::TokenStatus;
@@ -13,6 +13,22 @@ use mpt::{RotationPhase, RotationPlan};
 /// How many times a rotation's retire or finish is tried in one apply (each reads the state
 /// first, so a try after a lost answer sees the step done).
 const STEP_TRIES: usize = 3;
+
+/// Why a rotation's retire or finish did not happen.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// The old token is Active again since it was retired (an administrator enabled it).
+    #[error("moved: the old token {id} is Active again (revision {}) since it was retired; it is not deleted", revision.map_or_else(|| "unknown".to_string(), |r| r.to_string()))]
+    EnabledAgain {
+        /// The old token.
+        id: String,
+        /// Its revision now.
+        revision: Option<i32>,
+    },
+    /// The platform refused or failed.
+    #[error(transparent)]
+    Api(Box<Error>),
+}
 
 impl Applying<'_> {
     pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
@@ -32,7 +48,7 @@ impl Applying<'_> {
     pub(super) async fn resume_rotation(
         &self,
         key: &Key,
-        plan: Result<RotationPlan, String>,
+        plan: Result<RotationPlan, StoreError>,
     ) -> ActionResult {
         let mut plan = match plan {
             Ok(plan) => plan,
@@ -151,18 +167,17 @@ impl Applying<'_> {
     /// idempotent and reads the state first, so a try after a lost answer sees the step done.
     /// The old token is deleted only while it is still Disabled: one enabled again since it was
     /// retired (by an administrator, say) has moved, and is left as it is.
-    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), String> {
+    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), StepError> {
         if step == RotationPhase::Finished {
             match self.client.get(plan.old_id.as_str()).await {
                 Ok(old) if old.status() == TokenStatus::Active => {
-                    return Err(format!(
-                        "moved: the old token {} is Active again (revision {}) since it was retired; it is not deleted",
-                        plan.old_id,
-                        old.revision().map_or("unknown".into(), |r| r.to_string())
-                    ));
+                    return Err(StepError::EnabledAgain {
+                        id: plan.old_id.clone(),
+                        revision: old.revision(),
+                    });
                 }
                 Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(format!("the old token could not be read: {e}")),
+                Err(e) => return Err(StepError::Api(Box::new(e))),
             }
         }
         let mut r = Ok(());
@@ -175,7 +190,7 @@ impl Applying<'_> {
                 break;
             }
         }
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| StepError::Api(Box::new(e)))
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
@@ -217,14 +232,13 @@ impl Applying<'_> {
         if let Some(made_at) = made.token.created_at()
             && made_at < plan.planned_at - evidence::RECORD_CLOCK_SLACK
         {
-            return Err(self.refused(
-                key,
-                &format!(
-                    "its replacement {} was made at {made_at}, before the record ({})",
-                    made.token.id(),
-                    plan.planned_at
-                ),
-            ));
+            let why = RecordError::MadeBefore {
+                role: "its replacement ",
+                id: made.token.id().to_string(),
+                made: made_at,
+                recorded: plan.planned_at,
+            };
+            return Err(self.refused(key, &why));
         }
         // The plan stays `planned` in the store until the secret is handed over and verified:
         // a crash before that adopts the same replacement again.

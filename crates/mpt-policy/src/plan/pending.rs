@@ -13,7 +13,7 @@ use mpt::{RotationPhase, RotationPlan};
 use super::{ActionKind, Plan, PlannedAction, Step};
 use crate::evidence;
 use crate::policy::{Policy, Wanted};
-use crate::state::{CreateRecord, Key, Kind, Store};
+use crate::state::{CreateRecord, Key, Kind, RecordError, Store, StoreError};
 
 /// A pending record, judged: its action, and the tokens it touches (the plan's own actions on
 /// them are left to it).
@@ -59,7 +59,7 @@ fn with_steps(mut action: PlannedAction, what: &str, at: &str, steps: Vec<Step>)
     action
 }
 
-fn refused(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
+fn refused(mut action: PlannedAction, at: &str, why: &RecordError) -> PlannedAction {
     action.reason = format!("pending record {at}: refused: {why}; it is left in place");
     action.steps = vec![Step::Refused];
     action
@@ -131,7 +131,7 @@ async fn judge_create(
     policy: &Policy,
     store: &dyn Store,
     key: &Key,
-    record: Result<CreateRecord, String>,
+    record: Result<CreateRecord, StoreError>,
 ) -> Judged {
     let at = store.describe(key);
     let record = match record {
@@ -164,8 +164,7 @@ async fn judge_create(
             .get_with_select(id.as_str(), ["+audit", "+token"])
             .await
         {
-            Ok(t) if record.may_have_made(&t).is_err() => {
-                let why = record.may_have_made(&t).err().unwrap_or_default();
+            Ok(t) if let Err(why) = record.may_have_made(&t) => {
                 return Judged {
                     action: refused(action, &at, &why),
                     touches: Vec::new(),
@@ -187,12 +186,14 @@ async fn judge_create(
         {
             Ok(found) if found.is_empty() => (vec![Step::Remove], None),
             Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
-                let why: Vec<String> = found
-                    .iter()
-                    .filter_map(|t| record.may_have_made(t).err())
-                    .collect();
+                let why = RecordError::Each(
+                    found
+                        .iter()
+                        .filter_map(|t| record.may_have_made(t).err())
+                        .collect(),
+                );
                 return Judged {
-                    action: refused(action, &at, &why.join("; ")),
+                    action: refused(action, &at, &why),
                     touches: Vec::new(),
                 };
             }
@@ -232,7 +233,7 @@ async fn judge_rotation(
     policy: &Policy,
     store: &dyn Store,
     key: &Key,
-    record: Result<RotationPlan, String>,
+    record: Result<RotationPlan, StoreError>,
 ) -> Judged {
     let at = store.describe(key);
     let plan = match record {

@@ -150,7 +150,8 @@ impl Store for DirStore {
                         account: String::new(),
                         name,
                     };
-                    let read = files::read_small(&path, MAX_STATE_FILE).map_err(|e| e.to_string());
+                    let read = files::read_small(&path, MAX_STATE_FILE)
+                        .map_err(|e| StoreError::Refused(e.to_string()));
                     (key, read)
                 })
                 .collect())

@@ -19,7 +19,9 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
 pub use pg::PgStore;
-pub(crate) use records::{CreateRecord, Refused, check_declared, check_ids, check_owner};
+pub(crate) use records::{
+    CreateRecord, RecordError, Refused, check_declared, check_ids, check_owner,
+};
 
 /// The kinds of record a store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -214,7 +216,7 @@ impl From<&std::path::Path> for StateLocation {
 }
 
 /// The records of a kind: each key, with its text or why it cannot be read.
-pub type Pending = Vec<(Key, Result<String, String>)>;
+pub type Pending = Vec<(Key, Result<String, StoreError>)>;
 
 /// A store of an apply's records. Implementations: [`DirStore`], [`PgStore`].
 pub trait Store: Send + Sync {
@@ -267,14 +269,15 @@ impl dyn Store + '_ {
         &self,
         kind: Kind,
         accounts: &[String],
-    ) -> Vec<(Key, Result<T, String>)> {
+    ) -> Vec<(Key, Result<T, StoreError>)> {
         match self.pending(kind, accounts).await {
             Ok(records) => records
                 .into_iter()
                 .map(|(key, text)| {
                     let read = text.and_then(|t| {
-                        serde_json::from_str(&t)
-                            .map_err(|e| format!("{}: {e}", self.describe(&key)))
+                        serde_json::from_str(&t).map_err(|e| {
+                            StoreError::Refused(format!("{}: {e}", self.describe(&key)))
+                        })
                     });
                     (key, read)
                 })
@@ -285,7 +288,7 @@ impl dyn Store + '_ {
                     account: String::new(),
                     name: String::new(),
                 },
-                Err(e.to_string()),
+                Err(e),
             )],
         }
     }
