@@ -86,7 +86,7 @@ pub struct ApplyArgs {
 
 /// Reads and checks a policy file; a bad one is a usage error naming the file, line and key.
 fn read(path: &Path) -> Result<Policy, Failure> {
-    let text = files::read_regular(path).map_err(Failure::Usage)?;
+    let text = files::read_regular(path).map_err(|e| Failure::Usage(e.to_string()))?;
     Policy::from_toml(&text, &path.display().to_string())
         .map_err(|e| Failure::Usage(format!("policy: {e}")))
 }
