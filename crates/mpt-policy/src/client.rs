@@ -16,7 +16,9 @@ pub trait PolicyClient {
     /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
     /// since) are judged at the platform's time, the `Date` of the listing's answer, against
     /// the platform's timestamps: a client whose clock is off plans the same (the client's
-    /// clock only when an answer has no `Date`). `Plan::made_at` is that time.
+    /// clock only when an answer has no `Date`). `Plan::made_at` is that time. It does not read
+    /// the state store: add its pending work with [`Plan::include_pending`] before saving a
+    /// plan for an apply to approve (an apply refuses pending work a saved plan did not show).
     fn plan(&self, policy: &Policy) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
 
     /// [`PolicyClient::plan`] with the hygiene rules judged at `now` (ages come from the
@@ -27,7 +29,7 @@ pub trait PolicyClient {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
 
-    /// Brings the accounts of `policy` to it, and says what was done: see [`apply`] (the
+    /// Brings the accounts of `policy` to it, and says what was done: see [`apply`](crate::apply) (the
     /// module) for the promises.
     fn apply(
         &self,

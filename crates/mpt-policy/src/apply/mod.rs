@@ -175,12 +175,16 @@ struct Applying<'a> {
 
 /// Brings the accounts of `policy` to it, and says what was done.
 ///
-/// First, work an interrupted apply left in the state directory is finished (creates whose
-/// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
-/// without one, of a plan made now. A saved plan is an approval, never a source of work: its
-/// accounts must be the policy's and its `madeAt` within [`MAX_SAVED_PLAN_AGE`] of the
-/// platform's time ([`ApplyError::PlanTime`]), and a plan made afresh, judged at its time, must
-/// equal it action for action ([`ApplyError::Stale`]); the fresh one is carried out. The policy
+/// A plan is made now (judged at the saved plan's time, when there is one), with the work an
+/// interrupted apply left in the state store first ([`Plan::include_pending`]). A saved plan is
+/// an approval, never a source of work: its accounts must be the policy's and its `madeAt`
+/// within [`MAX_SAVED_PLAN_AGE`] of the platform's time ([`ApplyError::PlanTime`]), and the
+/// plan made now must equal it action for action, pending work included
+/// ([`ApplyError::Stale`]), before anything is done. Then the pending work is resumed (creates
+/// whose secret was not handed over, rotations; two records of one token once; records of names
+/// the policy does not declare left alone and counted in [`ApplyReport::others_pending`]), and
+/// the plan's actions are carried out, a batch of tokens at a time, each batch read again in one
+/// listing right before it is acted on ([`Applied::Moved`] for a token that changed). The policy
 /// is needed even with a saved plan: the sinks come from it (a plan file never names a command
 /// to run). The state store is opened first, and its accounts locked (a directory's lock, or
 /// PostgreSQL's advisory locks, waited for up to [`ApplyOptions::lock_timeout`]).
@@ -191,7 +195,10 @@ struct Applying<'a> {
 /// before it sends the create, and hands the secret to the entry's sink; when the sink fails,
 /// the action is `Failed` naming the token, the record stays, and the next apply reads the
 /// secret from the platform and hands it over again (no store ever holds a secret). Every
-/// record read back is checked against the policy and the platform first ([`Applied::Refused`]).
+/// record read back is checked against the policy and the platform first ([`Applied::Refused`]):
+/// a resumed rotation retires or deletes its old token only once the platform shows its
+/// replacement now (live, Active, of its account and name, made after the record and the old
+/// token, its secret working).
 /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
 /// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
 pub(crate) async fn apply(
