@@ -262,7 +262,10 @@ pub(crate) async fn apply(
         .into_iter()
         .filter(|a| a.kind != ActionKind::Resume)
         .collect();
-    let groups = by_token(actions, &resumed, &rotating);
+    let mut groups = by_token(actions, &resumed, &rotating);
+    // Rotations last: one may wait long for its old token to go quiet, and a batch waits for
+    // its slowest token; every other action is done (each on a fresh read) before any waits.
+    groups.sort_by_key(|group| group.iter().any(|a| a.kind == ActionKind::Rotate));
     let run = &run;
     let width = options.concurrency.max(1);
     let mut groups = groups.into_iter().peekable();
