@@ -27,7 +27,9 @@ pub mod error;
 pub mod fragment;
 pub mod generate;
 pub mod import;
+pub mod limits;
 pub mod merge;
+pub mod naming;
 pub mod passes;
 pub mod regen;
 

@@ -72,6 +72,9 @@ pub struct OperationIds {
     /// `"METHOD /path"` → operationId; wins over the rule and over a published operationId.
     #[serde(default)]
     pub overrides: BTreeMap<String, String>,
+    /// The same, for the operations of each platform module (`openapi/fragments/<module>/`).
+    #[serde(default)]
+    pub module_overrides: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The naming rules we know.
@@ -111,6 +114,10 @@ pub struct TolerantReading {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchemaWinner {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// Component path below `components`, e.g. `schemas/ApiToken`.
     pub component: String,
     /// File name of the fragment whose definition wins.
@@ -123,6 +130,10 @@ pub struct SchemaWinner {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchEntry {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// `"merged"`, or the file name of one fragment (patched before the merge).
     pub target: String,
     /// Why.
@@ -148,6 +159,14 @@ pub struct GeneratorAmendments {
     /// map built per request; progenitor has no setting for it): removed from the generated
     /// code by a pass over its syntax tree, in operations that send no other header.
     pub drop_version_header: Option<Rule>,
+    /// Leave body-less error answers out when typed ones stand beside them (see
+    /// [`crate::limits::untyped_error_answers`]).
+    pub untyped_error_answers: Option<Rule>,
+    /// Send multipart-only request bodies as a raw, encoded form (see
+    /// [`crate::limits::multipart_bodies`]); the merged spec keeps `multipart/form-data`.
+    pub multipart_bodies: Option<Rule>,
+    /// Generate `format: uuid` as a string (see [`crate::limits::uuid_as_string`]).
+    pub uuid_as_string: Option<Rule>,
 }
 
 /// The generated client's hook type.
@@ -165,6 +184,10 @@ pub struct Hooks {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Replacement {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// Name under `components/schemas`.
     pub schema: String,
     /// Rust path of the type, as seen from the generated module.
@@ -181,6 +204,27 @@ pub struct Replacement {
 pub const MERGED: &str = "merged";
 
 impl Amendments {
+    /// The amendments that apply to one module's fragments (`None`: the API tokens pages of
+    /// `openapi/fragments/`): its overrides, patches, winners and replacements; every rule and
+    /// generator setting applies to all.
+    pub fn for_module(&self, module: Option<&str>) -> Amendments {
+        let mine = |m: &Option<String>| m.as_deref() == module;
+        let mut out = self.clone();
+        out.operation_ids.overrides = match module {
+            None => self.operation_ids.overrides.clone(),
+            Some(m) => self
+                .operation_ids
+                .module_overrides
+                .get(m)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        out.patches.retain(|p| mine(&p.module));
+        out.schema_winners.retain(|w| mine(&w.module));
+        out.generator.replacements.retain(|r| mine(&r.module));
+        out
+    }
+
     /// Reads and checks the amendments file.
     pub fn read(path: &Path) -> Result<Amendments> {
         let text = read_input(path)?;
@@ -227,8 +271,27 @@ impl Amendments {
         if let Some(rule) = &self.generator.drop_patterns {
             reasons.push(("/generator/dropPatterns/reason", &rule.reason));
         }
-        if let Some(rule) = &self.generator.drop_version_header {
-            reasons.push(("/generator/dropVersionHeader/reason", &rule.reason));
+        for (pointer, rule) in [
+            (
+                "/generator/dropVersionHeader/reason",
+                &self.generator.drop_version_header,
+            ),
+            (
+                "/generator/untypedErrorAnswers/reason",
+                &self.generator.untyped_error_answers,
+            ),
+            (
+                "/generator/multipartBodies/reason",
+                &self.generator.multipart_bodies,
+            ),
+            (
+                "/generator/uuidAsString/reason",
+                &self.generator.uuid_as_string,
+            ),
+        ] {
+            if let Some(rule) = rule {
+                reasons.push((pointer, &rule.reason));
+            }
         }
         for (pointer, reason) in reasons {
             if reason.trim().is_empty() {
@@ -268,7 +331,12 @@ impl Amendments {
                 "keep at least one media type",
             ));
         }
-        for (key, id) in &self.operation_ids.overrides {
+        let module_overrides = self
+            .operation_ids
+            .module_overrides
+            .values()
+            .flat_map(|m| m.iter());
+        for (key, id) in self.operation_ids.overrides.iter().chain(module_overrides) {
             if parse_operation_key(key).is_none() || !is_identifier(id) {
                 return Err(Error::invalid(
                     &self.path,
@@ -404,6 +472,7 @@ impl Amendments {
 
     fn apply_media_types(&self, doc: &mut Value) -> Result<()> {
         let keep = &self.request_media_types.keep;
+        let multipart = self.generator.multipart_bodies.is_some();
         let mut failure = None;
         for_each_operation(doc, |method, route, op| {
             let Some(content) = op
@@ -413,7 +482,10 @@ impl Amendments {
             else {
                 return;
             };
-            content.retain(|media, _| keep.contains(media));
+            let multipart_only = multipart && content.keys().all(|m| m == "multipart/form-data");
+            if !multipart_only {
+                content.retain(|media, _| keep.contains(media));
+            }
             if content.is_empty() && failure.is_none() {
                 failure = Some(format!(
                     "{} {route}: no request body media type left after keeping {keep:?}",
@@ -431,21 +503,52 @@ impl Amendments {
         }
     }
 
+    /// The operationIds of every operation of `operations`: an override, else the published id
+    /// (`published`), else the naming rule over the whole set (so no two share one).
+    pub fn operation_ids(
+        &self,
+        operations: &[(String, String)],
+        published: &BTreeMap<(String, String), String>,
+    ) -> BTreeMap<(String, String), String> {
+        let key = |m: &str, r: &str| format!("{} {r}", m.to_ascii_uppercase());
+        let mut fixed = BTreeMap::new();
+        let mut free = Vec::new();
+        for (m, r) in operations {
+            let chosen = self
+                .operation_ids
+                .overrides
+                .get(&key(m, r))
+                .or_else(|| published.get(&(m.clone(), r.clone())));
+            match chosen {
+                Some(id) => {
+                    fixed.insert((m.clone(), r.clone()), id.clone());
+                }
+                None => free.push((m.clone(), r.clone())),
+            }
+        }
+        let taken = fixed.values().cloned().collect();
+        let mut ids = match self.operation_ids.rule {
+            OperationIdRule::RestResource => crate::naming::name_operations(&free, &taken),
+        };
+        ids.extend(fixed);
+        ids
+    }
+
     fn apply_operation_ids(&self, doc: &mut Value) -> Result<()> {
+        let mut operations = Vec::new();
+        let mut published = BTreeMap::new();
+        for_each_operation(doc, |method, route, op| {
+            operations.push((method.to_string(), route.to_string()));
+            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
+                published.insert((method.to_string(), route.to_string()), id.to_string());
+            }
+        });
+        let ids = self.operation_ids(&operations, &published);
         let mut failure = None;
         let mut seen: BTreeMap<String, String> = BTreeMap::new();
         for_each_operation(doc, |method, route, op| {
             let key = format!("{} {route}", method.to_ascii_uppercase());
-            let published = op
-                .get("operationId")
-                .and_then(Value::as_str)
-                .map(String::from);
-            let id = match (self.operation_ids.overrides.get(&key), published) {
-                (Some(id), _) => Some(id.clone()),
-                (None, Some(id)) => Some(id),
-                (None, None) => self.operation_id(method, route),
-            };
-            match id {
+            match ids.get(&(method.to_string(), route.to_string())).cloned() {
                 Some(id) => {
                     if let Some(other) = seen.insert(id.clone(), key.clone()) {
                         failure.get_or_insert(format!(
