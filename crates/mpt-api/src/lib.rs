@@ -42,11 +42,69 @@ mod delta;
 #[rustfmt::skip]
 mod generated;
 mod hooks;
+pub mod multipart;
 pub mod rules;
+/// The platform's **accounts** module (accounts, buyers, sellers, licensees, users and groups, ERP links, cloud tenants), generated from
+/// `openapi/marketplace-accounts.json` (4.0.2162) with a `Client` of its own; feature `accounts`.
+#[cfg(feature = "accounts")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/accounts.rs"]
+pub mod accounts;
+/// The platform's **audit** module (audit records and event types), generated from
+/// `openapi/marketplace-audit.json` (4.0.2162) with a `Client` of its own; feature `audit`.
+#[cfg(feature = "audit")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/audit.rs"]
+pub mod audit;
+/// The platform's **billing** module (invoices, journals, ledgers, statements and their charges), generated from
+/// `openapi/marketplace-billing.json` (4.0.2162) with a `Client` of its own; feature `billing`.
+#[cfg(feature = "billing")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/billing.rs"]
+pub mod billing;
+/// The platform's **catalog** module (products, items, listings, price lists, pricing policies, units of measure), generated from
+/// `openapi/marketplace-catalog.json` (4.0.2162) with a `Client` of its own; feature `catalog`.
+#[cfg(feature = "catalog")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/catalog.rs"]
+pub mod catalog;
+/// The platform's **commerce** module (agreements, orders, requests, subscriptions), generated from
+/// `openapi/marketplace-commerce.json` (4.0.2162) with a `Client` of its own; feature `commerce`.
+#[cfg(feature = "commerce")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/commerce.rs"]
+pub mod commerce;
+/// The platform's **notifications** module (messages, categories, contacts, subscribers, templates, webhooks), generated from
+/// `openapi/marketplace-notifications.json` (4.0.2162) with a `Client` of its own; feature `notifications`.
+#[cfg(feature = "notifications")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/notifications.rs"]
+pub mod notifications;
+/// The platform's **program** module (programs, certificates, enrollments and their documents), generated from
+/// `openapi/marketplace-program.json` (4.0.2162) with a `Client` of its own; feature `program`.
+#[cfg(feature = "program")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/program.rs"]
+pub mod program;
+/// The platform's **spotlight** module (spotlight objects and queries), generated from
+/// `openapi/marketplace-spotlight.json` (4.0.2162) with a `Client` of its own; feature `spotlight`.
+#[cfg(feature = "spotlight")]
+#[allow(missing_docs, clippy::all, rustdoc::all)]
+#[rustfmt::skip]
+#[path = "modules/spotlight.rs"]
+pub mod spotlight;
+
 mod secret;
 
 pub use delta::TokenDelta;
 pub use generated::*;
-pub use hooks::{BoxFuture, ClientState, Hooks};
+pub use hooks::{BoxFuture, ClientState, Hooks, Refused};
 pub use progenitor_client::OperationInfo;
 pub use secret::TokenSecret;
