@@ -20,6 +20,7 @@ mod import;
 mod instructions;
 mod regen;
 mod tidy;
+mod verify;
 
 use error::{Error, Result};
 use flags::{Cli, Command};
@@ -39,7 +40,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let layout = Layout::of_repo(&root);
     match cli.command {
-        Command::Regen { check } => regen::run(&root, &layout, check),
+        Command::Regen { check, verify } => regen::run(&root, &layout, check, verify),
         Command::Import { pages, force } => import::run(&root, &layout, &pages, force),
         Command::Diff {
             old,

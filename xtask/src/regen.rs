@@ -12,8 +12,18 @@ use mpt_codegen::{api_listing, diff};
 use crate::error::Result;
 use crate::{crate_version, shown, with_exposure};
 
-/// Regenerates (or, with `check`, lists the stale files and exits 1).
-pub fn run(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
+/// Regenerates (or, with `check`, lists the stale files and exits 1); with `verify`, then
+/// builds the generated client with every module on and exits 1 naming each operation or type
+/// that does not compile.
+pub fn run(root: &Path, layout: &Layout, check: bool, verify: bool) -> Result<ExitCode> {
+    let code = generate_or_check(root, layout, check)?;
+    if code != ExitCode::SUCCESS || !verify {
+        return Ok(code);
+    }
+    crate::verify::run(root)
+}
+
+fn generate_or_check(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let built = regen::build_all(layout)?;
     let (merged, outputs) = (&built.root, &built.outputs);

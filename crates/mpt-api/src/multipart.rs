@@ -50,7 +50,10 @@ impl fmt::Display for FormError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FormError::BoundaryInContent { part } => {
-                write!(f, "form part {part:?} holds the multipart boundary {BOUNDARY}")
+                write!(
+                    f,
+                    "form part {part:?} holds the multipart boundary {BOUNDARY}"
+                )
             }
             FormError::BadHeaderValue { part } => write!(
                 f,
@@ -117,7 +120,10 @@ impl Form {
                     "Content-Disposition: form-data; name=\"{}\"; filename=\"{file}\"\r\nContent-Type: {kind}\r\n\r\n",
                     part.name
                 ),
-                None => format!("Content-Disposition: form-data; name=\"{}\"\r\n\r\n", part.name),
+                None => format!(
+                    "Content-Disposition: form-data; name=\"{}\"\r\n\r\n",
+                    part.name
+                ),
             };
             out.extend_from_slice(disposition.as_bytes());
             out.extend_from_slice(&part.body);
@@ -145,7 +151,9 @@ mod tests {
             .unwrap();
         let text = String::from_utf8(body).unwrap();
         assert!(text.starts_with(&format!("--{BOUNDARY}\r\n")), "{text}");
-        assert!(text.contains("name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"));
+        assert!(text.contains(
+            "name=\"file\"; filename=\"a.txt\"\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+        ));
         assert!(text.ends_with(&format!("--{BOUNDARY}--\r\n")));
         let sneaky = Form::new().text("x", format!("a\r\n--{BOUNDARY}--"));
         assert_eq!(
@@ -153,6 +161,9 @@ mod tests {
             Err(FormError::BoundaryInContent { part: "x".into() })
         );
         let quoted = Form::new().text("x\"y", "v");
-        assert!(matches!(quoted.encode(), Err(FormError::BadHeaderValue { .. })));
+        assert!(matches!(
+            quoted.encode(),
+            Err(FormError::BadHeaderValue { .. })
+        ));
     }
 }
