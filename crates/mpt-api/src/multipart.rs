@@ -143,6 +143,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_generated_form_calls_announce_this_boundary() {
+        let generated = include_str!("modules/catalog.rs");
+        let announced = format!("multipart/form-data; boundary={BOUNDARY}");
+        assert!(generated.contains(&announced));
+        assert!(!generated.contains("multipart/form-data; boundary=\"") );
+    }
+
+    #[test]
     fn a_form_is_encoded_with_the_boundary_and_refuses_what_would_break_it() {
         let body = Form::new()
             .text("document", "{}")

@@ -157,7 +157,7 @@ fn leave_out_failing(doc: &mut Value, settings: &GenerationSettings) -> Vec<Stri
         return Vec::new();
     }
     let mut failing = Vec::new();
-    for ((method, route), single) in crate::import::split_document(doc) {
+    for ((method, route), single) in crate::split::split_document(doc) {
         let id = single
             .pointer(&format!(
                 "/paths/{}/{method}/operationId",

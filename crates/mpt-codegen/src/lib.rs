@@ -11,13 +11,16 @@
 //! * [`merge`]: one deterministic document out of many (`refs`: every `$ref` resolves, no cycle
 //!   without an optional step);
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease;
-//! * [`import`]: extracting a fragment from a published docs page;
+//! * [`import`]: one fragment per operation out of a docs page, a module file or a whole spec;
 //! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its modules:
 //!   `model` the data, `walk` operations and parameters, `bodies` request bodies, media types and
 //!   responses, `schema` and `constraints` the schema rules, `security`, `flat` the flattened
 //!   schema, `render` the text, JSON and Markdown reports);
 //! * [`api_listing`]: the public Rust API of a crate, to compare before and after;
-//! * [`regen`]: the whole pipeline and writing or checking its outputs.
+//! * [`regen`]: the whole pipeline, one unit per namespace (the API tokens pages, each platform
+//!   module), and writing or checking its outputs;
+//! * [`naming`]: the operationId rule; [`split`]: a whole spec into one fragment per operation;
+//! * [`limits`]: the declared passes over the generator's copy for what progenitor cannot express.
 #![deny(missing_docs)]
 
 pub mod amend;
@@ -32,5 +35,6 @@ pub mod merge;
 pub mod naming;
 pub mod passes;
 pub mod regen;
+pub mod split;
 
 pub use error::{Error, Result};

@@ -1,15 +1,12 @@
 //! Our declared fixes to the published fragments.
 //!
-//! Amendments are data (`openapi/amendments.json`), never code edits to a fragment: replacing a
-//! fragment with a newer docs page stays a file copy plus `cargo xtask regen`. Each entry carries
-//! a one-line `reason`. Three kinds exist:
+//! Amendments are data (`openapi/amendments.json`), never code edits to a fragment. Each entry
+//! carries a one-line `reason`; one that belongs to a platform module says its `module`:
 //!
 //! * **rules** applied to the whole merged document: `operationIds` (a naming rule with
 //!   per-operation overrides), `requestMediaTypes`, `tolerantReading`, `simplifyRefWrappers`;
-//! * **patches**: RFC 6902 JSON Patch documents applied either to one fragment before the merge
-//!   (`"target": "<file name>"`) or to the merged document (`"target": "merged"`);
-//! * **merge and generator settings**: `schemaWinners` settles a component that two fragments
-//!   define differently, `generator.replacements` maps a schema to a hand-written Rust type.
+//! * **patches**: RFC 6902 patches to one fragment (`"target": "<file>"`) or the merged document;
+//! * **merge and generator settings**: `schemaWinners`, `generator.*` (`crate::limits`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result, escape_token, parse_json, read_input};
 
+mod ids;
 mod rewrite;
 
 pub use rewrite::{for_each_operation, is_identifier, parse_operation_key, rest_resource_id};
@@ -239,14 +237,8 @@ impl Amendments {
         Ok(amendments)
     }
 
-    fn check(&self) -> Result<()> {
-        let blank = |pointer: &str| {
-            Error::invalid(
-                &self.path,
-                pointer,
-                "every amendment needs a non-empty `reason`",
-            )
-        };
+    /// Every rule's reason, with its pointer.
+    fn rule_reasons(&self) -> Vec<(&'static str, &String)> {
         let mut reasons = vec![
             ("/operationIds/reason", &self.operation_ids.reason),
             (
@@ -260,13 +252,6 @@ impl Amendments {
         }
         if let Some(hooks) = &self.generator.hooks {
             reasons.push(("/generator/hooks/reason", &hooks.reason));
-            if syn::parse_str::<syn::Path>(&hooks.inner_type).is_err() {
-                return Err(Error::invalid(
-                    &self.path,
-                    "/generator/hooks/innerType",
-                    format!("{:?} is not a Rust type path", hooks.inner_type),
-                ));
-            }
         }
         if let Some(rule) = &self.generator.drop_patterns {
             reasons.push(("/generator/dropPatterns/reason", &rule.reason));
@@ -293,7 +278,27 @@ impl Amendments {
                 reasons.push((pointer, &rule.reason));
             }
         }
-        for (pointer, reason) in reasons {
+        reasons
+    }
+
+    fn check(&self) -> Result<()> {
+        let blank = |pointer: &str| {
+            Error::invalid(
+                &self.path,
+                pointer,
+                "every amendment needs a non-empty `reason`",
+            )
+        };
+        if let Some(hooks) = &self.generator.hooks
+            && syn::parse_str::<syn::Path>(&hooks.inner_type).is_err()
+        {
+            return Err(Error::invalid(
+                &self.path,
+                "/generator/hooks/innerType",
+                format!("{:?} is not a Rust type path", hooks.inner_type),
+            ));
+        }
+        for (pointer, reason) in self.rule_reasons() {
             if reason.trim().is_empty() {
                 return Err(blank(pointer));
             }
@@ -437,17 +442,6 @@ impl Amendments {
         Ok(())
     }
 
-    /// The operationId for `method route` under the overrides and the rule.
-    pub fn operation_id(&self, method: &str, route: &str) -> Option<String> {
-        let key = format!("{} {route}", method.to_ascii_uppercase());
-        if let Some(id) = self.operation_ids.overrides.get(&key) {
-            return Some(id.clone());
-        }
-        match self.operation_ids.rule {
-            OperationIdRule::RestResource => rest_resource_id(method, route),
-        }
-    }
-
     /// Applies every whole-document rule and the `merged` patches, in a fixed order: media types,
     /// operationIds, patches, tolerant reading, wrapper simplification.
     pub fn apply_rules(&self, doc: &mut Value) -> Result<()> {
@@ -501,87 +495,5 @@ impl Amendments {
             )),
             None => Ok(()),
         }
-    }
-
-    /// The operationIds of every operation of `operations`: an override, else the published id
-    /// (`published`), else the naming rule over the whole set (so no two share one).
-    pub fn operation_ids(
-        &self,
-        operations: &[(String, String)],
-        published: &BTreeMap<(String, String), String>,
-    ) -> BTreeMap<(String, String), String> {
-        let key = |m: &str, r: &str| format!("{} {r}", m.to_ascii_uppercase());
-        let mut fixed = BTreeMap::new();
-        let mut free = Vec::new();
-        for (m, r) in operations {
-            let chosen = self
-                .operation_ids
-                .overrides
-                .get(&key(m, r))
-                .or_else(|| published.get(&(m.clone(), r.clone())));
-            match chosen {
-                Some(id) => {
-                    fixed.insert((m.clone(), r.clone()), id.clone());
-                }
-                None => free.push((m.clone(), r.clone())),
-            }
-        }
-        let taken = fixed.values().cloned().collect();
-        let mut ids = match self.operation_ids.rule {
-            OperationIdRule::RestResource => crate::naming::name_operations(&free, &taken),
-        };
-        ids.extend(fixed);
-        ids
-    }
-
-    fn apply_operation_ids(&self, doc: &mut Value) -> Result<()> {
-        let mut operations = Vec::new();
-        let mut published = BTreeMap::new();
-        for_each_operation(doc, |method, route, op| {
-            operations.push((method.to_string(), route.to_string()));
-            if let Some(id) = op.get("operationId").and_then(Value::as_str) {
-                published.insert((method.to_string(), route.to_string()), id.to_string());
-            }
-        });
-        let ids = self.operation_ids(&operations, &published);
-        let mut failure = None;
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for_each_operation(doc, |method, route, op| {
-            let key = format!("{} {route}", method.to_ascii_uppercase());
-            match ids.get(&(method.to_string(), route.to_string())).cloned() {
-                Some(id) => {
-                    if let Some(other) = seen.insert(id.clone(), key.clone()) {
-                        failure.get_or_insert(format!(
-                            "operationId {id:?} is given to both {other} and {key}; add an override"
-                        ));
-                    }
-                    if let Some(obj) = op.as_object_mut() {
-                        obj.insert("operationId".into(), Value::String(id));
-                    }
-                }
-                None => {
-                    failure.get_or_insert(format!(
-                        "{key}: the naming rule gives no operationId; add an override"
-                    ));
-                }
-            }
-        });
-        if let Some(message) = failure {
-            return Err(Error::invalid(&self.path, "/operationIds", message));
-        }
-        // An override for an operation that does not exist would silently do nothing.
-        for (key, id) in &self.operation_ids.overrides {
-            let used = seen.get(id).is_some_and(|k| k == key);
-            if !used {
-                return Err(Error::invalid(
-                    &self.path,
-                    format!("/operationIds/overrides/{}", escape_token(key)),
-                    format!(
-                        "no fragment defines the operation {key}, so the override to {id:?} matches nothing"
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 }

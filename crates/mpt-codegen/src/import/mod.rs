@@ -26,9 +26,7 @@ use crate::generate::generate;
 use crate::merge::{check_refs, merge};
 use crate::regen::{FileStatus, Output, to_pretty_json, write};
 
-mod split;
-
-pub use split::{module_of, split_document};
+pub use crate::split::{module_of, split_document};
 
 /// Reads one source handed to `import` (a docs page, a module file or a whole spec) into the
 /// OpenAPI document it holds, checked to be OpenAPI 3.0.x with resolving `$ref`s. The one place
