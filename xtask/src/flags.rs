@@ -49,6 +49,14 @@ pub enum Command {
         /// JSON line per client.
         #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only", "instructions"])]
         paced: bool,
+        /// Instead, what building costs users, side by side: `cargo build -p mpt` at the
+        /// baseline revision and here, one platform module, every module, and `regen --check`
+        /// (wall time and peak memory; workspace crates cleaned, dependencies warm).
+        #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only", "instructions", "paced"])]
+        build: bool,
+        /// The revision `--build` compares the facade's build with.
+        #[arg(long, default_value = "main", requires = "build", value_name = "REV")]
+        baseline: String,
     },
     /// Compare two specs and say what changed in the API, whether it breaks users, and the
     /// version bump. Each side is a merged spec (JSON) or a directory of per-operation

@@ -13,6 +13,7 @@ use mpt_codegen::diff;
 use mpt_codegen::regen::Layout;
 
 mod bench;
+mod build_bench;
 mod diff_cmd;
 mod error;
 mod flags;
@@ -53,6 +54,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             instructions: true, ..
         } => instructions::run(&root),
         Command::Bench { paced: true, .. } => bench::paced(&root),
+        Command::Bench {
+            build: true,
+            baseline,
+            ..
+        } => build_bench::run(&root, &baseline),
         Command::Bench {
             consumer_build,
             consumer_build_only,

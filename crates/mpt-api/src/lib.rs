@@ -65,8 +65,18 @@ pub mod audit;
 #[rustfmt::skip]
 #[path = "modules/billing.rs"]
 pub mod billing;
-/// The platform's **catalog** module (products, items, listings, price lists, pricing policies, units of measure), generated from
-/// `openapi/marketplace-catalog.json` (4.0.2162) with a `Client` of its own; feature `catalog`.
+/// The platform's **catalog** module (products, items, listings, price lists, pricing policies,
+/// units of measure), generated from `openapi/marketplace-catalog.json` (4.0.2162) with a
+/// `Client` of its own; feature `catalog`. Every module is used the same way:
+///
+/// ```no_run
+/// # async fn demo(http: reqwest::Client) -> Result<(), Box<dyn std::error::Error>> {
+/// let base_url = "https://api.platform.softwareone.com";
+/// let catalog = mpt_api::catalog::Client::new_with_client(base_url, http, mpt_api::ClientState::default());
+/// let products = catalog.list_products().send().await?;
+/// # let _ = products;
+/// # Ok(()) }
+/// ```
 #[cfg(feature = "catalog")]
 #[allow(missing_docs, clippy::all, rustdoc::all)]
 #[rustfmt::skip]

@@ -147,7 +147,7 @@ mod tests {
         let generated = include_str!("modules/catalog.rs");
         let announced = format!("multipart/form-data; boundary={BOUNDARY}");
         assert!(generated.contains(&announced));
-        assert!(!generated.contains("multipart/form-data; boundary=\"") );
+        assert!(!generated.contains("multipart/form-data; boundary=\""));
     }
 
     #[test]
