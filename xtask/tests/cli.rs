@@ -515,3 +515,32 @@ fn import_prints_the_changes_against_the_replaced_fragment() {
     );
     assert!(stdout.contains("error response 404 removed"), "{stdout}");
 }
+
+/// `import` of a whole spec: one line per operation (new, or refused with why) and a summary;
+/// the API tokens page it also publishes stays as it was.
+#[test]
+fn import_of_a_whole_spec_reports_each_operation() {
+    let dir = scratch();
+    let spec = repo().join("crates/mpt-codegen/tests/fixtures/import/whole.json");
+    let page = dir.path().join("openapi/fragments/list-api-tokens.json");
+    let before = std::fs::read_to_string(&page).unwrap();
+    let out = xtask(dir.path(), &["import", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("new openapi/fragments/catalog/get-product-document.json (GET /public/v1/catalog/products/{productId}/documents/{id})"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("refused GET /public/v1/accounts/api-tokens: kept on its docs page ./openapi/fragments/list-api-tokens.json"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("refused GET /v1/odd: its path names no platform module"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("5 new, 2 refused"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), before);
+    let again = text(&xtask(dir.path(), &["import", spec.to_str().unwrap()]).stdout);
+    assert!(again.contains("2 refused, 5 unchanged"), "{again}");
+}

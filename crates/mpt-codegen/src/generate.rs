@@ -94,6 +94,10 @@ pub fn generator_doc_reporting(
         let n = limits::schema_pass(&mut doc, limits::drop_pattern);
         passes.push(("dropPatterns".to_string(), n));
     }
+    if g.type_name_collisions.is_some() {
+        let n = limits::type_name_collisions(&mut doc);
+        passes.push(("typeNameCollisions".to_string(), n));
+    }
     (doc, passes)
 }
 

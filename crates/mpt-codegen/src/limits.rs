@@ -193,6 +193,72 @@ pub fn drop_pattern(obj: &mut Map<String, Value>) -> bool {
     false
 }
 
+/// `Pascal` case of a property name as typify forms type names (`external-ids` → `ExternalIds`).
+fn pascal(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| {
+            let mut chars = w.chars();
+            chars
+                .next()
+                .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// Whether typify makes a type of its own for this inline schema.
+fn makes_a_type(schema: &Value) -> bool {
+    let parts = |k: &str| schema.get(k).and_then(Value::as_array).map_or(0, Vec::len);
+    schema.get("$ref").is_none()
+        && (schema.get("properties").is_some()
+            || schema.get("enum").is_some()
+            || parts("oneOf") > 1
+            || parts("anyOf") > 1
+            || parts("allOf") > 1)
+}
+
+/// `generator.typeNameCollisions`: typify names the type of an inline property schema after its
+/// parent and the property (`Charge.split` → `ChargeSplit`); when a component already has that
+/// name, two types would share it. Such an inline schema gets a `title` of its own
+/// (`ChargeSplitValue`), which typify names it by. Returns the operations it touched.
+pub fn type_name_collisions(doc: &mut Value) -> usize {
+    let names: BTreeSet<String> = doc
+        .pointer("/components/schemas")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut changed = BTreeSet::new();
+    let schemas = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut);
+    for (parent, schema) in schemas.into_iter().flatten() {
+        let properties = schema.get_mut("properties").and_then(Value::as_object_mut);
+        for (property, inline) in properties.into_iter().flatten() {
+            let suggested = format!("{parent}{}", pascal(property));
+            if names.contains(&suggested) && makes_a_type(inline) && inline.get("title").is_none() {
+                let mut title = format!("{suggested}Value");
+                while names.contains(&title) {
+                    title.push('_');
+                }
+                inline["title"] = Value::String(title);
+                changed.insert(format!("#/components/schemas/{parent}"));
+            }
+        }
+    }
+    let refs = component_refs(doc);
+    let mut touched = 0;
+    let mut probe = doc.clone();
+    operation_pass(&mut probe, |op| {
+        let op = Value::Object(op.clone());
+        if reaches(&op, &refs, &changed) {
+            touched += 1;
+        }
+        false
+    });
+    touched
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! Naming operations: the overrides, the published ids and the rule over a whole set.
+//! Naming operations (the overrides, the published ids and the rule over a whole set), and the
+//! amendments of one namespace.
 
 use std::collections::BTreeMap;
 
@@ -8,6 +9,27 @@ use super::{Amendments, OperationIdRule, for_each_operation, rest_resource_id};
 use crate::error::{Error, Result, escape_token};
 
 impl Amendments {
+    /// The amendments that apply to one module's fragments (`None`: the API tokens pages of
+    /// `openapi/fragments/`): its overrides, patches, winners and replacements; every rule and
+    /// generator setting applies to all.
+    pub fn for_module(&self, module: Option<&str>) -> Amendments {
+        let mine = |m: &Option<String>| m.as_deref() == module;
+        let mut out = self.clone();
+        out.operation_ids.overrides = match module {
+            None => self.operation_ids.overrides.clone(),
+            Some(m) => self
+                .operation_ids
+                .module_overrides
+                .get(m)
+                .cloned()
+                .unwrap_or_default(),
+        };
+        out.patches.retain(|p| mine(&p.module));
+        out.schema_winners.retain(|w| mine(&w.module));
+        out.generator.replacements.retain(|r| mine(&r.module));
+        out
+    }
+
     /// The operationId for `method route` under the overrides and the rule.
     pub fn operation_id(&self, method: &str, route: &str) -> Option<String> {
         let key = format!("{} {route}", method.to_ascii_uppercase());

@@ -165,6 +165,9 @@ pub struct GeneratorAmendments {
     pub multipart_bodies: Option<Rule>,
     /// Generate `format: uuid` as a string (see [`crate::limits::uuid_as_string`]).
     pub uuid_as_string: Option<Rule>,
+    /// Title inline schemas whose generated name is a component's (see
+    /// [`crate::limits::type_name_collisions`]).
+    pub type_name_collisions: Option<Rule>,
 }
 
 /// The generated client's hook type.
@@ -202,27 +205,6 @@ pub struct Replacement {
 pub const MERGED: &str = "merged";
 
 impl Amendments {
-    /// The amendments that apply to one module's fragments (`None`: the API tokens pages of
-    /// `openapi/fragments/`): its overrides, patches, winners and replacements; every rule and
-    /// generator setting applies to all.
-    pub fn for_module(&self, module: Option<&str>) -> Amendments {
-        let mine = |m: &Option<String>| m.as_deref() == module;
-        let mut out = self.clone();
-        out.operation_ids.overrides = match module {
-            None => self.operation_ids.overrides.clone(),
-            Some(m) => self
-                .operation_ids
-                .module_overrides
-                .get(m)
-                .cloned()
-                .unwrap_or_default(),
-        };
-        out.patches.retain(|p| mine(&p.module));
-        out.schema_winners.retain(|w| mine(&w.module));
-        out.generator.replacements.retain(|r| mine(&r.module));
-        out
-    }
-
     /// Reads and checks the amendments file.
     pub fn read(path: &Path) -> Result<Amendments> {
         let text = read_input(path)?;
@@ -272,6 +254,10 @@ impl Amendments {
             (
                 "/generator/uuidAsString/reason",
                 &self.generator.uuid_as_string,
+            ),
+            (
+                "/generator/typeNameCollisions/reason",
+                &self.generator.type_name_collisions,
             ),
         ] {
             if let Some(rule) = rule {
