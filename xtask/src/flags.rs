@@ -80,7 +80,7 @@ pub enum Command {
     /// Write one fragment per operation of each docs page (Markdown with an embedded OpenAPI
     /// document), module file or whole spec into openapi/fragments/ (a page's operation where
     /// its fragment is, else at the top; a module file's or spec's operations under
-    /// openapi/fragments/<module>/), named after each operation; print each operation new,
+    /// `openapi/fragments/<module>/`), named after each operation; print each operation new,
     /// changed, unchanged or refused (with why).
     Import {
         /// The docs pages, module files or specs to import.
