@@ -3,8 +3,8 @@
 //!
 //! A docs page (Markdown) embeds one OpenAPI document, in a fenced code block or as a bare line;
 //! a `.json` file is taken as it is. A document of one operation is written, pretty-printed but
-//! otherwise as published, where that operation's fragment already is, else to
-//! `openapi/fragments/` (the API tokens pages). A document of several operations (a module file,
+//! otherwise as published, where that operation's fragment already is, else beside the
+//! operations sharing the most of its path (the API tokens pages or a module's directory). A document of several operations (a module file,
 //! a whole spec) is split: each operation, with the components it reaches, becomes
 //! `openapi/fragments/<module>/<operation-id>.json`, the module read from its path
 //! (`/public/v1/<module>/...`). Files are named by the amendments' operationId rule over the
@@ -162,6 +162,38 @@ impl Existing {
         Ok(Existing { dirs })
     }
 
+    /// The directory of a new page's operation: the one holding the operations that share the
+    /// most leading path segments with it (`/accounts/api-tokens/{id}/rotate` joins the API
+    /// tokens pages); with none in common, its module's directory if there is one, else the API
+    /// tokens pages.
+    fn beside_siblings(&self, route: &str) -> Option<String> {
+        let segments = |r: &str| r.split('/').map(str::to_string).collect::<Vec<_>>();
+        let mine = segments(route);
+        let shared = |other: &str| {
+            mine.iter()
+                .zip(segments(other))
+                .take_while(|(a, b)| **a == *b)
+                .count()
+        };
+        // Below `/public/vN/<module>`, a shared prefix says something.
+        let floor = 4;
+        let best = self
+            .dirs
+            .iter()
+            .flat_map(|(dir, fragments)| {
+                fragments
+                    .iter()
+                    .flat_map(Fragment::operations)
+                    .map(move |(_, r)| (shared(&r), dir))
+            })
+            .filter(|(n, _)| *n > floor)
+            .max_by_key(|(n, dir)| (*n, dir.is_none()));
+        match best {
+            Some((_, dir)) => dir.clone(),
+            None => module_of(route).filter(|m| self.dirs.contains_key(&Some(m.clone()))),
+        }
+    }
+
     /// Where the operation's fragment is: its directory and file.
     fn find(&self, op: &(String, String)) -> Option<(Option<String>, &Fragment)> {
         self.dirs.iter().find_map(|(dir, fragments)| {
@@ -283,7 +315,7 @@ fn place(
             page.path.clone(),
         )),
         Some((dir, fragment)) => Ok((dir, Some(fragment.path.clone()))),
-        None if inc.page => Ok((None, None)),
+        None if inc.page => Ok((existing.beside_siblings(&inc.operation.1), None)),
         None => match module_of(&inc.operation.1) {
             Some(module) => Ok((Some(module), None)),
             None => Err((

@@ -219,3 +219,38 @@ fn a_spec_publishing_one_operation_twice_is_refused_whole() {
         "nothing written"
     );
 }
+
+#[test]
+fn a_new_page_goes_beside_the_operations_sharing_its_path() {
+    let (dir, layout, amendments) = repo();
+    import_pages(
+        &[fixture("whole.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .unwrap();
+    let page = |route: &str| -> PathBuf {
+        let parameters: Vec<Value> = route
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+            .map(|name| serde_json::json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        let doc = serde_json::json!({
+            "openapi": "3.0.1", "info": {"title": "t", "version": "5.0.2"},
+            "paths": {route: {"post": {"parameters": parameters, "responses": {"204": {"description": "done"}}}}}
+        });
+        let path = dir.path().join(format!("{}.md", route.len()));
+        std::fs::write(&path, format!("# Page\n\n```json\n{doc}\n```\n")).unwrap();
+        path
+    };
+    let rotate = page("/public/v1/accounts/api-tokens/{id}/rotate");
+    let archive = page("/public/v1/catalog/items/{itemId}/documents/{id}/archive");
+    let done = import_pages(&[rotate, archive], &layout.fragments, &amendments, false).unwrap();
+    assert_eq!(done[0].path, layout.fragments.join("rotate-api-token.json"));
+    assert_eq!(
+        done[1].path,
+        layout.fragments.join("catalog/archive-document.json")
+    );
+    assert!(done.iter().all(|d| d.status == ImportStatus::New));
+}
