@@ -25,6 +25,10 @@ pub enum Command {
         /// Write nothing; exit 1 listing every stale file with a short diff.
         #[arg(long)]
         check: bool,
+        /// Then build the generated client with every module on (`cargo check -p mpt-api
+        /// --features full`); exit 1 naming the operation or type of each error.
+        #[arg(long)]
+        verify: bool,
     },
     /// Run every benchmark (SDK against the mock server, codegen scaling; optionally the consumer
     /// build) and print one Markdown table. See BENCHMARKS.md.
@@ -45,6 +49,14 @@ pub enum Command {
         /// JSON line per client.
         #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only", "instructions"])]
         paced: bool,
+        /// Instead, what building costs users, side by side: `cargo build -p mpt` at the
+        /// baseline revision and here, one platform module, every module, and `regen --check`
+        /// (wall time and peak memory; workspace crates cleaned, dependencies warm).
+        #[arg(long, conflicts_with_all = ["consumer_build", "consumer_build_only", "instructions", "paced"])]
+        build: bool,
+        /// The revision `--build` compares the facade's build with.
+        #[arg(long, default_value = "main", requires = "build", value_name = "REV")]
+        baseline: String,
     },
     /// Compare two specs and say what changed in the API, whether it breaks users, and the
     /// version bump. Each side is a merged spec (JSON) or a directory of per-operation
@@ -76,10 +88,13 @@ pub enum Command {
     /// Check the repository's hygiene: no tracked caches, crate roots documented, no import
     /// circles between a crate's files, no over-long hand-written files. Exit 1 listing problems.
     Tidy,
-    /// Extract the OpenAPI fragment embedded in each docs page (Markdown) into
-    /// openapi/fragments/, named after its operation.
+    /// Write one fragment per operation of each docs page (Markdown with an embedded OpenAPI
+    /// document), module file or whole spec into openapi/fragments/ (a page's operation where
+    /// its fragment is, else at the top; a module file's or spec's operations under
+    /// `openapi/fragments/<module>/`), named after each operation; print each operation new,
+    /// changed, unchanged or refused (with why).
     Import {
-        /// The pages to import.
+        /// The docs pages, module files or specs to import.
         #[arg(required = true)]
         pages: Vec<PathBuf>,
         /// Replace an existing fragment even when it defines a different operation.

@@ -1,10 +1,11 @@
-//! `cargo xtask import PAGE...`: the OpenAPI fragment embedded in each docs page, into
-//! `openapi/fragments/`.
+//! `cargo xtask import SOURCE...`: one fragment per operation of each docs page, module file or
+//! whole spec, into `openapi/fragments/` (see `mpt_codegen::import`).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mpt_codegen::amend::Amendments;
+use mpt_codegen::import::ImportStatus;
 use mpt_codegen::regen::Layout;
 
 use crate::error::Result;
@@ -13,12 +14,24 @@ use crate::shown;
 /// Imports `pages`; `force` replaces a fragment that defines another operation.
 pub fn run(root: &Path, layout: &Layout, pages: &[PathBuf], force: bool) -> Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
-    for imported in mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?
-    {
-        println!("{:>9} {}", imported.status, shown(root, &imported.path));
-        if let Some(report) = imported.changes.filter(|r| !r.changes.is_empty()) {
+    let imported = mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?;
+    let mut counts = std::collections::BTreeMap::<String, usize>::new();
+    for one in imported {
+        *counts.entry(one.status.to_string()).or_default() += 1;
+        let (method, route) = &one.operation;
+        let op = format!("{} {route}", method.to_ascii_uppercase());
+        match &one.status {
+            ImportStatus::Refused(why) => {
+                let why = why.replace(&root.display().to_string(), ".");
+                println!("{:>9} {op}: {why}", one.status);
+            }
+            status => println!("{status:>9} {} ({op})", shown(root, &one.path)),
+        }
+        if let Some(report) = one.changes.filter(|r| !r.changes.is_empty()) {
             print!("  against the fragment it replaces: {}", report.text());
         }
     }
+    let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+    println!("{}", summary.join(", "));
     Ok(ExitCode::SUCCESS)
 }

@@ -13,6 +13,7 @@ use mpt_codegen::diff;
 use mpt_codegen::regen::Layout;
 
 mod bench;
+mod build_bench;
 mod diff_cmd;
 mod error;
 mod flags;
@@ -20,6 +21,7 @@ mod import;
 mod instructions;
 mod regen;
 mod tidy;
+mod verify;
 
 use error::{Error, Result};
 use flags::{Cli, Command};
@@ -39,7 +41,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     };
     let layout = Layout::of_repo(&root);
     match cli.command {
-        Command::Regen { check } => regen::run(&root, &layout, check),
+        Command::Regen { check, verify } => regen::run(&root, &layout, check, verify),
         Command::Import { pages, force } => import::run(&root, &layout, &pages, force),
         Command::Diff {
             old,
@@ -61,6 +63,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             instructions: true, ..
         } => instructions::run(&root),
         Command::Bench { paced: true, .. } => bench::paced(&root),
+        Command::Bench {
+            build: true,
+            baseline,
+            ..
+        } => build_bench::run(&root, &baseline),
         Command::Bench {
             consumer_build,
             consumer_build_only,

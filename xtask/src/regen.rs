@@ -12,13 +12,25 @@ use mpt_codegen::{api_listing, diff};
 use crate::error::Result;
 use crate::{crate_version, shown, with_exposure};
 
-/// Regenerates (or, with `check`, lists the stale files and exits 1).
-pub fn run(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
+/// Regenerates (or, with `check`, lists the stale files and exits 1); with `verify`, then
+/// builds the generated client with every module on and exits 1 naming each operation or type
+/// that does not compile.
+pub fn run(root: &Path, layout: &Layout, check: bool, verify: bool) -> Result<ExitCode> {
+    let code = generate_or_check(root, layout, check)?;
+    if code != ExitCode::SUCCESS || !verify {
+        return Ok(code);
+    }
+    crate::verify::run(root)
+}
+
+fn generate_or_check(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
     let started = Instant::now();
-    let (merged, outputs) = regen::build(layout)?;
-    print_changes(root, layout, &merged.doc, &outputs);
+    let built = regen::build_all(layout)?;
+    let (merged, outputs) = (&built.root, &built.outputs);
+    print_changes(root, layout, &merged.doc, outputs);
+    print_units(&built.units);
     if check {
-        let stale = regen::check(&outputs);
+        let stale = regen::check(outputs);
         if stale.is_empty() {
             println!("all {} generated files are up to date", outputs.len());
             return Ok(ExitCode::SUCCESS);
@@ -33,7 +45,7 @@ pub fn run(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
         );
         return Ok(ExitCode::from(1));
     }
-    for (path, status) in regen::write(&outputs)? {
+    for (path, status) in regen::write(outputs)? {
         let word = match status {
             regen::FileStatus::Unchanged => "unchanged",
             regen::FileStatus::New | regen::FileStatus::Changed => "updated",
@@ -94,4 +106,34 @@ fn print_changes(
             );
         }
     }
+}
+
+/// Per unit: its operations, what each generator pass touched, what was left out and why.
+fn print_units(units: &[regen::UnitReport]) {
+    let mut generated = 0;
+    let mut total = 0;
+    for unit in units {
+        total += unit.operations;
+        generated += unit.operations - unit.left_out.len();
+        let passes: Vec<String> = unit
+            .passes
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        println!(
+            "{}: {} of {} operations generated; passes: {}",
+            unit.name,
+            unit.operations - unit.left_out.len(),
+            unit.operations,
+            if passes.is_empty() {
+                "none".to_string()
+            } else {
+                passes.join(", ")
+            }
+        );
+        for why in &unit.left_out {
+            println!("  left out: {why}");
+        }
+    }
+    println!("{generated} of {total} operations generated");
 }

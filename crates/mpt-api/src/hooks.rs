@@ -15,6 +15,30 @@ use progenitor_client::{ClientHooks, ClientInfo, Error, OperationInfo};
 
 use crate::Client;
 
+/// Why [`Hooks::pre`] refused a request; the operation returns [`Error::Custom`] with its
+/// message, and nothing is sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    message: String,
+}
+
+impl Refused {
+    /// A refusal saying `message`.
+    pub fn new(message: impl Into<String>) -> Refused {
+        Refused {
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Refused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Refused {}
+
 /// The future [`Hooks::exec`] returns.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -23,7 +47,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 pub trait Hooks: Send + Sync + 'static {
     /// Runs before the request is sent, and may change it. An `Err` refuses the request: the
     /// operation returns [`Error::Custom`] with the message, and nothing is sent.
-    fn pre(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), String> {
+    fn pre(&self, request: &mut reqwest::Request, info: &OperationInfo) -> Result<(), Refused> {
         let _ = (request, info);
         Ok(())
     }
@@ -68,26 +92,51 @@ impl fmt::Debug for ClientState {
     }
 }
 
-impl ClientHooks<ClientState> for Client {
-    async fn pre<E>(
-        &self,
-        request: &mut reqwest::Request,
-        info: &OperationInfo,
-    ) -> Result<(), Error<E>> {
-        match &self.inner().hooks {
-            Some(hooks) => hooks.pre(request, info).map_err(Error::Custom),
-            None => Ok(()),
-        }
-    }
+/// `ClientHooks` for a generated `Client`: the API tokens client and each module's.
+macro_rules! hand_over {
+    ($client:ty) => {
+        impl ClientHooks<ClientState> for $client {
+            async fn pre<E>(
+                &self,
+                request: &mut reqwest::Request,
+                info: &OperationInfo,
+            ) -> Result<(), Error<E>> {
+                match &self.inner().hooks {
+                    Some(hooks) => hooks
+                        .pre(request, info)
+                        .map_err(|refused| Error::Custom(refused.message)),
+                    None => Ok(()),
+                }
+            }
 
-    async fn exec(
-        &self,
-        request: reqwest::Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<reqwest::Response> {
-        match &self.inner().hooks {
-            Some(hooks) => hooks.exec(self.client(), request, info).await,
-            None => self.client().execute(request).await,
+            async fn exec(
+                &self,
+                request: reqwest::Request,
+                info: &OperationInfo,
+            ) -> reqwest::Result<reqwest::Response> {
+                match &self.inner().hooks {
+                    Some(hooks) => hooks.exec(self.client(), request, info).await,
+                    None => self.client().execute(request).await,
+                }
+            }
         }
-    }
+    };
 }
+
+hand_over!(Client);
+#[cfg(feature = "accounts")]
+hand_over!(crate::accounts::Client);
+#[cfg(feature = "audit")]
+hand_over!(crate::audit::Client);
+#[cfg(feature = "billing")]
+hand_over!(crate::billing::Client);
+#[cfg(feature = "catalog")]
+hand_over!(crate::catalog::Client);
+#[cfg(feature = "commerce")]
+hand_over!(crate::commerce::Client);
+#[cfg(feature = "notifications")]
+hand_over!(crate::notifications::Client);
+#[cfg(feature = "program")]
+hand_over!(crate::program::Client);
+#[cfg(feature = "spotlight")]
+hand_over!(crate::spotlight::Client);

@@ -41,25 +41,64 @@ pub fn settings(amendments: &Amendments) -> GenerationSettings {
 /// The document handed to the generator: the merged spec, minus string `pattern`s when the
 /// amendments' `generator.dropPatterns` says so.
 pub fn generator_doc(merged: &Merged, amendments: &Amendments) -> Value {
-    let mut doc = merged.doc.clone();
-    if amendments.generator.drop_patterns.is_some() {
-        drop_patterns(&mut doc);
-    }
-    doc
+    generator_doc_reporting(merged, amendments).0
 }
 
-/// Removes `pattern` from every schema that has a string `type` (never a property named so).
-fn drop_patterns(value: &mut Value) {
-    match value {
-        Value::Object(obj) => {
-            if obj.get("type").and_then(Value::as_str) == Some("string") {
-                obj.remove("pattern");
-            }
-            obj.values_mut().for_each(drop_patterns);
-        }
-        Value::Array(items) => items.iter_mut().for_each(drop_patterns),
-        _ => {}
+/// Why the generator produced no code for a document.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RenderError {
+    /// progenitor or typify panicked (the message says where).
+    #[error("{0}")]
+    Panicked(String),
+    /// progenitor refused the document.
+    #[error("{0}")]
+    Refused(String),
+    /// What it produced is not Rust.
+    #[error("generated code does not parse: {0}")]
+    Unparsable(String),
+}
+
+/// The generated code of one unit and what the generator passes did.
+#[derive(Debug, Clone)]
+pub struct Generated {
+    /// The formatted source, header included.
+    pub code: String,
+    /// Each pass that touched something, with the number of operations it touched.
+    pub passes: Vec<(String, usize)>,
+    /// Operations the generator still cannot express, left out, each `id (METHOD path): why`.
+    pub left_out: Vec<String>,
+}
+
+/// The generator's copy with every declared pass applied, and what each touched.
+pub fn generator_doc_reporting(
+    merged: &Merged,
+    amendments: &Amendments,
+) -> (Value, Vec<(String, usize)>) {
+    use crate::limits;
+    let g = &amendments.generator;
+    let mut doc = merged.doc.clone();
+    let mut passes = Vec::new();
+    if g.untyped_error_answers.is_some() {
+        let n = limits::operation_pass(&mut doc, limits::untyped_error_answers);
+        passes.push(("untypedErrorAnswers".to_string(), n));
     }
+    if g.multipart_bodies.is_some() {
+        let n = limits::operation_pass(&mut doc, limits::multipart_bodies);
+        passes.push(("multipartBodies".to_string(), n));
+    }
+    if g.uuid_as_string.is_some() {
+        let n = limits::schema_pass(&mut doc, limits::uuid_as_string);
+        passes.push(("uuidAsString".to_string(), n));
+    }
+    if g.drop_patterns.is_some() {
+        let n = limits::schema_pass(&mut doc, limits::drop_pattern);
+        passes.push(("dropPatterns".to_string(), n));
+    }
+    if g.type_name_collisions.is_some() {
+        let n = limits::type_name_collisions(&mut doc);
+        passes.push(("typeNameCollisions".to_string(), n));
+    }
+    (doc, passes)
 }
 
 /// Generates the client source for `merged`: header plus prettyplease-formatted code.
@@ -67,8 +106,104 @@ fn drop_patterns(value: &mut Value) {
 /// When the generator fails or panics, each operation is generated alone to find the one that
 /// fails, and the error names it and its fragment.
 pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
+    generate_with(merged, amendments, false).map(|g| g.code)
+}
+
+/// Generates a unit's code, reporting the passes; with `leave_out`, operations the generator
+/// still fails on are left out (and listed) rather than failing the whole unit.
+pub fn generate_with(
+    merged: &Merged,
+    amendments: &Amendments,
+    leave_out: bool,
+) -> Result<Generated> {
+    let (mut doc, mut passes) = generator_doc_reporting(merged, amendments);
+    let mut left_out = Vec::new();
+    if leave_out {
+        left_out = leave_out_failing(&mut doc, &settings(amendments));
+    }
+    let multipart = multipart_ids(&doc);
+    let code = generate_doc(merged, amendments, &doc, &multipart)?;
+    if !multipart.is_empty() {
+        passes.push(("multipartContentType".to_string(), multipart.len()));
+    }
+    if amendments.generator.drop_version_header.is_some() {
+        let sent = code.matches("fn send(").count();
+        let kept = code.matches(".headers(header_map)").count();
+        passes.push(("dropVersionHeader".to_string(), sent.saturating_sub(kept)));
+    }
+    Ok(Generated {
+        code,
+        passes,
+        left_out,
+    })
+}
+
+/// The operationIds of the operations whose (generator's) request body is a raw form.
+fn multipart_ids(doc: &Value) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut doc = doc.clone();
+    for_each_operation(&mut doc, |_, _, op| {
+        let raw = op
+            .pointer("/requestBody/content/application~1octet-stream/schema/format")
+            .is_some();
+        if raw && let Some(id) = op.get("operationId").and_then(Value::as_str) {
+            ids.push(id.to_string());
+        }
+    });
+    ids
+}
+
+/// Generates each operation alone (with the components it reaches) and removes from `doc` the
+/// ones the generator fails on; returns them with why.
+fn leave_out_failing(doc: &mut Value, settings: &GenerationSettings) -> Vec<String> {
+    let whole: Option<openapiv3::OpenAPI> = serde_json::from_value(doc.clone()).ok();
+    if whole.is_some_and(|spec| render(&spec, settings).is_ok()) {
+        return Vec::new();
+    }
+    let mut failing = Vec::new();
+    for ((method, route), single) in crate::split::split_document(doc) {
+        let id = single
+            .pointer(&format!(
+                "/paths/{}/{method}/operationId",
+                crate::error::escape_token(&route)
+            ))
+            .and_then(Value::as_str)
+            .unwrap_or("(no operationId)")
+            .to_string();
+        let outcome = serde_json::from_value::<openapiv3::OpenAPI>(single)
+            .map_err(|e| RenderError::Refused(e.to_string()))
+            .and_then(|spec| render(&spec, settings));
+        if let Err(e) = outcome {
+            failing.push((method, route, format!("{id} ({} ..): {e}", "")));
+        }
+    }
+    let mut out = Vec::new();
+    for (method, route, why) in failing {
+        if let Some(item) = doc["paths"].get_mut(&route).and_then(Value::as_object_mut) {
+            item.remove(&method);
+            if !item
+                .keys()
+                .any(|k| crate::fragment::METHODS.contains(&k.as_str()))
+            {
+                doc["paths"].as_object_mut().map(|p| p.remove(&route));
+            }
+        }
+        out.push(
+            why.replace(" ..)", &format!("{} {route})", method.to_ascii_uppercase()))
+                .replace("( ", "("),
+        );
+    }
+    out
+}
+
+fn generate_doc(
+    merged: &Merged,
+    amendments: &Amendments,
+    doc: &Value,
+    multipart: &[String],
+) -> Result<String> {
     let settings = settings(amendments);
-    let doc = generator_doc(merged, amendments);
+    let doc = doc.clone();
     let spec: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).map_err(|e| {
         Error::invalid(
             &amendments.path,
@@ -79,44 +214,53 @@ pub fn generate(merged: &Merged, amendments: &Amendments) -> Result<String> {
     let passes = Passes {
         drop_version_header: amendments.generator.drop_version_header.is_some(),
         answer_table: amendments.generator.hooks.is_some(),
+        multipart,
     };
     // What the spec deprecates becomes `#[deprecated]` (progenitor drops the flag).
     let deprecations = crate::deprecations::of(&doc);
     match render_with(&spec, &settings, passes, Some(&deprecations)) {
         Ok(code) => Ok(format!("{GENERATED_HEADER}\n{code}")),
-        Err(message) => Err(
+        Err(e) => Err(
             locate_failure(merged, &doc, &settings).unwrap_or(Error::Generate {
                 operation: "the whole spec".into(),
                 fragment: amendments.path.clone(),
-                message,
+                message: e.to_string(),
             }),
         ),
     }
 }
 
 /// Runs progenitor on `spec` and formats the result; a panic becomes an `Err` with its message.
-pub fn render(spec: &openapiv3::OpenAPI, settings: &GenerationSettings) -> Result<String, String> {
+pub fn render(
+    spec: &openapiv3::OpenAPI,
+    settings: &GenerationSettings,
+) -> Result<String, RenderError> {
     render_with(spec, settings, Passes::default(), None)
 }
 
 /// The passes over progenitor's output that the amendments ask for.
 #[derive(Debug, Clone, Copy, Default)]
-struct Passes {
+struct Passes<'a> {
     drop_version_header: bool,
     /// `mpt_api::answers`, for the hooks: whenever the client is generated with hooks.
     answer_table: bool,
+    /// Operations whose raw body is an encoded multipart form.
+    multipart: &'a [String],
 }
 
 fn render_with(
     spec: &openapiv3::OpenAPI,
     settings: &GenerationSettings,
-    passes: Passes,
+    passes: Passes<'_>,
     deprecations: Option<&crate::deprecations::Deprecations>,
-) -> Result<String, String> {
-    let tokens =
-        quietly(|| Generator::new(settings).generate_tokens(spec))?.map_err(|e| e.to_string())?;
+) -> Result<String, RenderError> {
+    let tokens = quietly(|| Generator::new(settings).generate_tokens(spec))?
+        .map_err(|e| RenderError::Refused(e.to_string()))?;
     let mut file: syn::File =
-        syn::parse2(tokens).map_err(|e| format!("generated code does not parse: {e}"))?;
+        syn::parse2(tokens).map_err(|e| RenderError::Unparsable(e.to_string()))?;
+    if !passes.multipart.is_empty() {
+        crate::passes::multipart_content_type(&mut file, passes.multipart);
+    }
     if passes.drop_version_header {
         crate::passes::drop_version_header(&mut file);
     }
@@ -198,7 +342,8 @@ fn locate_schema_failure(
     closures.sort_by_key(|(_, set)| set.len());
     for (name, set) in closures {
         let Some(spec) = only(&set) else { continue };
-        if let Err(message) = render(&spec, settings) {
+        if let Err(e) = render(&spec, settings) {
+            let message = e.to_string();
             let fragment = merged
                 .component_origins
                 .get(&format!("schemas/{name}"))
@@ -242,11 +387,11 @@ fn locate_operation_failure(
         let Ok(spec) = serde_json::from_value::<openapiv3::OpenAPI>(single) else {
             continue;
         };
-        if let Err(message) = render(&spec, settings) {
+        if let Err(e) = render(&spec, settings) {
             return Some(Error::Generate {
                 operation: format!("{operation_id} ({} {route})", method.to_ascii_uppercase()),
                 fragment: PathBuf::from(fragment),
-                message,
+                message: e.to_string(),
             });
         }
     }
@@ -254,7 +399,7 @@ fn locate_operation_failure(
 }
 
 /// Runs `f`, turning a panic into `Err(message)` without printing it to stderr.
-fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, RenderError> {
     static HOOK_LOCK: Mutex<()> = Mutex::new(());
     let _serial = HOOK_LOCK
         .lock()
@@ -280,10 +425,12 @@ fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
     let result = catch_unwind(AssertUnwindSafe(f));
     std::panic::set_hook(previous);
     result.map_err(|_| {
-        captured
-            .lock()
-            .ok()
-            .and_then(|mut s| s.take())
-            .unwrap_or_else(|| "generator panicked".into())
+        RenderError::Panicked(
+            captured
+                .lock()
+                .ok()
+                .and_then(|mut s| s.take())
+                .unwrap_or_else(|| "generator panicked".into()),
+        )
     })
 }

@@ -13,7 +13,7 @@
 //! * [`generate`]: progenitor (builder interface) formatted with prettyplease, then the passes
 //!   over its output ([`passes`], and [`deprecations`]: `#[deprecated]` for what the spec
 //!   deprecates);
-//! * [`import`]: extracting a fragment from a published docs page;
+//! * [`import`]: one fragment per operation out of a docs page, a module file or a whole spec;
 //! * [`oas31`]: OpenAPI 3.1 read as the 3.0 model (by `import` and `diff`), and the keywords it
 //!   cannot say;
 //! * [`diff`]: what changed in the API between two specs, and whether it breaks users (its modules:
@@ -23,7 +23,10 @@
 //!   rules, `security`, `flat` the flattened schema, `render` the text, JSON and Markdown
 //!   reports, `oasdiff` oasdiff's rule ids and ignore files);
 //! * [`api_listing`]: the public Rust API of a crate, to compare before and after;
-//! * [`regen`]: the whole pipeline and writing or checking its outputs.
+//! * [`regen`]: the whole pipeline, one unit per namespace (the API tokens pages, each platform
+//!   module), and writing or checking its outputs;
+//! * [`naming`]: the operationId rule; [`split`]: a whole spec into one fragment per operation;
+//! * [`limits`]: the declared passes over the generator's copy for what progenitor cannot express.
 #![deny(missing_docs)]
 
 pub mod amend;
@@ -34,9 +37,12 @@ pub mod error;
 pub mod fragment;
 pub mod generate;
 pub mod import;
+pub mod limits;
 pub mod merge;
+pub mod naming;
 pub mod oas31;
 pub mod passes;
 pub mod regen;
+pub mod split;
 
 pub use error::{Error, Result};

@@ -9,11 +9,39 @@ use syn::{Block, Expr, Pat, Stmt};
 /// request (`generator.dropVersionHeader`): the `let mut header_map`, its `append` of that
 /// header, and the `.headers(header_map)` call, in every function whose header map holds
 /// nothing else. A function that appends any other header is left as it is.
-pub fn drop_version_header(file: &mut syn::File) {
-    DropVersionHeader.visit_file_mut(file);
+/// A header map used by anything but the version header (an optional `Accept-Language`
+/// appended inside an `if let`, say) is kept whole. Returns how many operations it changed.
+pub fn drop_version_header(file: &mut syn::File) -> usize {
+    let mut pass = DropVersionHeader(0);
+    pass.visit_file_mut(file);
+    pass.0
 }
 
-struct DropVersionHeader;
+struct DropVersionHeader(usize);
+
+/// Every use of the header map, and how many of them are `.headers(header_map)`.
+#[derive(Default)]
+struct MapUses {
+    all: usize,
+    sent: usize,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for MapUses {
+    fn visit_ident(&mut self, ident: &'ast syn::Ident) {
+        if ident == MAP {
+            self.all += 1;
+        }
+    }
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method == "headers"
+            && call.args.len() == 1
+            && matches!(&call.args[0], Expr::Path(p) if p.path.is_ident(MAP))
+        {
+            self.sent += 1;
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
+}
 
 const MAP: &str = "header_map";
 
@@ -59,7 +87,17 @@ impl VisitMut for DropVersionHeader {
     fn visit_block_mut(&mut self, block: &mut Block) {
         let declared = block.stmts.iter().any(declares_map);
         let appends: Vec<bool> = block.stmts.iter().filter_map(append_to_map).collect();
-        if declared && !appends.is_empty() && appends.iter().all(|&version| version) {
+        let mut uses = MapUses::default();
+        for stmt in block
+            .stmts
+            .iter()
+            .filter(|s| !declares_map(s) && append_to_map(s) != Some(true))
+        {
+            syn::visit::Visit::visit_stmt(&mut uses, stmt);
+        }
+        let only_version = uses.all == uses.sent;
+        if declared && only_version && !appends.is_empty() && appends.iter().all(|&v| v) {
+            self.0 += 1;
             block
                 .stmts
                 .retain(|s| !declares_map(s) && append_to_map(s).is_none());
@@ -69,6 +107,36 @@ impl VisitMut for DropVersionHeader {
         }
         visit_mut::visit_block_mut(self, block);
     }
+}
+
+/// Sends the raw body of each multipart operation (`generator.multipartBodies`) as
+/// `multipart/form-data` with the boundary `mpt_api::multipart::Form` encodes with
+/// ([`crate::limits::MULTIPART_BOUNDARY`]), instead of `application/octet-stream`.
+pub fn multipart_content_type(file: &mut syn::File, operations: &[String]) {
+    struct Swap<'a>(&'a [String]);
+    impl VisitMut for Swap<'_> {
+        fn visit_impl_item_fn_mut(&mut self, f: &mut syn::ImplItemFn) {
+            if f.sig.ident == "send"
+                && operation_id_in(&f.block).is_some_and(|id| self.0.contains(&id))
+            {
+                SwapLiteral.visit_block_mut(&mut f.block);
+            }
+            visit_mut::visit_impl_item_fn_mut(self, f);
+        }
+    }
+    struct SwapLiteral;
+    impl VisitMut for SwapLiteral {
+        fn visit_lit_str_mut(&mut self, lit: &mut syn::LitStr) {
+            if lit.value() == "application/octet-stream" {
+                let form = format!(
+                    "multipart/form-data; boundary={}",
+                    crate::limits::MULTIPART_BOUNDARY
+                );
+                *lit = syn::LitStr::new(&form, lit.span());
+            }
+        }
+    }
+    Swap(operations).visit_file_mut(file);
 }
 
 /// Appends `pub mod answers` with `decodes(operation_id, body)`: whether a success answer's
@@ -265,6 +333,16 @@ mod tests {
         assert!(
             kept.contains("x-request-id") && kept.contains(".headers(header_map)"),
             "{kept}"
+        );
+
+        let optional = r#"fn send() { let mut header_map = HeaderMap::with_capacity(2usize);
+            header_map.append(HeaderName::from_static("api-version"), v());
+            if let Some(v) = lang { header_map.append("accept-language", v.to_string().try_into()?); }
+            let request = client.get(url).headers(header_map).build()?; }"#;
+        let kept = pass(optional);
+        assert!(
+            kept.contains("accept-language") && kept.contains(".headers(header_map)"),
+            "an optional header appended in an `if let` keeps the map: {kept}"
         );
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use crate::amend::Amendments;
 use crate::error::{Error, Result};
 use crate::fragment::load_dir;
-use crate::generate::generate;
+use crate::generate::generate_with;
 pub use crate::merge::to_pretty_json;
 use crate::merge::{Merged, merge};
 
@@ -21,6 +21,58 @@ pub struct Layout {
     pub merged: PathBuf,
     /// The generated client source.
     pub generated: PathBuf,
+    /// Where each platform module's merged spec goes (`marketplace-<module>.json`).
+    pub merged_dir: PathBuf,
+    /// Where each platform module's generated code goes (`<module>.rs`).
+    pub modules_src: PathBuf,
+}
+
+/// One namespace of the pipeline: the API tokens pages (`module: None`) or one platform module,
+/// each merged and generated on its own.
+#[derive(Debug, Clone)]
+pub struct Unit {
+    /// The platform module, or `None` for the API tokens pages.
+    pub module: Option<String>,
+    /// Its fragments.
+    pub fragments: PathBuf,
+    /// Its merged spec.
+    pub merged: PathBuf,
+    /// Its generated code.
+    pub generated: PathBuf,
+}
+
+impl Unit {
+    /// The module's name, or `api-tokens`.
+    pub fn name(&self) -> &str {
+        self.module.as_deref().unwrap_or("api-tokens")
+    }
+}
+
+/// The platform modules with fragments: each subdirectory of `fragments`, sorted. A name must
+/// be lower-case letters, digits and `-` (it names a Rust module and a cargo feature).
+pub fn module_dirs(fragments: &Path) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(fragments).map_err(Error::io(fragments))? {
+        let entry = entry.map_err(Error::io(fragments))?;
+        if !entry.file_type().map_err(Error::io(entry.path()))?.is_dir() {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let ok = name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !ok {
+            return Err(Error::invalid(
+                entry.path(),
+                "",
+                "a module directory's name must be lower-case letters, digits and `-`",
+            ));
+        }
+        out.push(name);
+    }
+    out.sort();
+    Ok(out)
 }
 
 impl Layout {
@@ -31,7 +83,30 @@ impl Layout {
             amendments: root.join("openapi/amendments.json"),
             merged: root.join("openapi/marketplace-api-tokens.json"),
             generated: root.join("crates/mpt-api/src/generated.rs"),
+            merged_dir: root.join("openapi"),
+            modules_src: root.join("crates/mpt-api/src/modules"),
         }
+    }
+
+    /// Every namespace: the API tokens pages first, then each module directory.
+    pub fn units(&self) -> Result<Vec<Unit>> {
+        let mut units = vec![Unit {
+            module: None,
+            fragments: self.fragments.clone(),
+            merged: self.merged.clone(),
+            generated: self.generated.clone(),
+        }];
+        for module in module_dirs(&self.fragments)? {
+            units.push(Unit {
+                fragments: self.fragments.join(&module),
+                merged: self.merged_dir.join(format!("marketplace-{module}.json")),
+                generated: self
+                    .modules_src
+                    .join(format!("{}.rs", module.replace('-', "_"))),
+                module: Some(module),
+            });
+        }
+        Ok(units)
     }
 }
 
@@ -65,23 +140,72 @@ impl fmt::Display for FileStatus {
     }
 }
 
-/// Runs the pipeline in memory: load, merge, amend, generate. Writes nothing.
+/// Runs the pipeline in memory: load, merge, amend, generate. Writes nothing. The merged spec
+/// returned is the API tokens pages'.
 pub fn build(layout: &Layout) -> Result<(Merged, Vec<Output>)> {
+    let built = build_all(layout)?;
+    Ok((built.root, built.outputs))
+}
+
+/// What the whole pipeline produced.
+#[derive(Debug)]
+pub struct Built {
+    /// The API tokens pages' merged spec.
+    pub root: Merged,
+    /// Every file, two per unit (merged spec, generated code).
+    pub outputs: Vec<Output>,
+    /// Per unit: its name, its operation count and what each generator pass touched.
+    pub units: Vec<UnitReport>,
+}
+
+/// What regen did with one unit.
+#[derive(Debug, Clone)]
+pub struct UnitReport {
+    /// `api-tokens` or the module.
+    pub name: String,
+    /// Operations in its merged spec.
+    pub operations: usize,
+    /// Each pass that touched something, with the operations it touched.
+    pub passes: Vec<(String, usize)>,
+    /// Operations left out of the generated client, each with why.
+    pub left_out: Vec<String>,
+}
+
+/// Runs the pipeline over every unit, in memory.
+pub fn build_all(layout: &Layout) -> Result<Built> {
     let amendments = Amendments::read(&layout.amendments)?;
-    let fragments = load_dir(&layout.fragments)?;
-    let merged = merge(&fragments, &amendments)?;
-    let code = generate(&merged, &amendments)?;
-    let outputs = vec![
-        Output {
-            path: layout.merged.clone(),
+    let mut outputs = Vec::new();
+    let mut reports = Vec::new();
+    let mut root = None;
+    for unit in layout.units()? {
+        let amendments = amendments.for_module(unit.module.as_deref());
+        let fragments = load_dir(&unit.fragments)?;
+        let merged = merge(&fragments, &amendments)?;
+        let generated = generate_with(&merged, &amendments, unit.module.is_some())?;
+        outputs.push(Output {
+            path: unit.merged.clone(),
             contents: merged.to_pretty_json(),
-        },
-        Output {
-            path: layout.generated.clone(),
-            contents: code,
-        },
-    ];
-    Ok((merged, outputs))
+        });
+        outputs.push(Output {
+            path: unit.generated.clone(),
+            contents: generated.code,
+        });
+        reports.push(UnitReport {
+            name: unit.name().to_string(),
+            operations: merged.origins.len(),
+            passes: generated.passes,
+            left_out: generated.left_out,
+        });
+        if unit.module.is_none() {
+            root = Some(merged);
+        }
+    }
+    let root = root.ok_or_else(|| Error::invalid(&layout.fragments, "", "no fragments"))?;
+    Ok(Built {
+        root,
+        outputs,
+        units: reports,
+    })
 }
 
 /// Writes every output whose content changed, as one transaction: either every changed file

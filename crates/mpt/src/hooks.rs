@@ -142,7 +142,7 @@ pub(crate) struct Layer {
 }
 
 impl mpt_api::Hooks for Layer {
-    fn pre(&self, request: &mut Request, _info: &OperationInfo) -> Result<(), String> {
+    fn pre(&self, request: &mut Request, _info: &OperationInfo) -> Result<(), mpt_api::Refused> {
         let headers = request.headers_mut();
         headers.insert(AUTHORIZATION, self.auth.clone());
         headers.insert(USER_AGENT, self.user_agent.clone());

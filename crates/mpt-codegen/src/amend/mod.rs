@@ -1,15 +1,12 @@
 //! Our declared fixes to the published fragments.
 //!
-//! Amendments are data (`openapi/amendments.json`), never code edits to a fragment: replacing a
-//! fragment with a newer docs page stays a file copy plus `cargo xtask regen`. Each entry carries
-//! a one-line `reason`. Three kinds exist:
+//! Amendments are data (`openapi/amendments.json`), never code edits to a fragment. Each entry
+//! carries a one-line `reason`; one that belongs to a platform module says its `module`:
 //!
 //! * **rules** applied to the whole merged document: `operationIds` (a naming rule with
 //!   per-operation overrides), `requestMediaTypes`, `tolerantReading`, `simplifyRefWrappers`;
-//! * **patches**: RFC 6902 JSON Patch documents applied either to one fragment before the merge
-//!   (`"target": "<file name>"`) or to the merged document (`"target": "merged"`);
-//! * **merge and generator settings**: `schemaWinners` settles a component that two fragments
-//!   define differently, `generator.replacements` maps a schema to a hand-written Rust type.
+//! * **patches**: RFC 6902 patches to one fragment (`"target": "<file>"`) or the merged document;
+//! * **merge and generator settings**: `schemaWinners`, `generator.*` (`crate::limits`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -19,6 +16,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result, escape_token, parse_json, read_input};
 
+mod ids;
 mod rewrite;
 
 pub use rewrite::{for_each_operation, is_identifier, parse_operation_key, rest_resource_id};
@@ -72,6 +70,9 @@ pub struct OperationIds {
     /// `"METHOD /path"` → operationId; wins over the rule and over a published operationId.
     #[serde(default)]
     pub overrides: BTreeMap<String, String>,
+    /// The same, for the operations of each platform module (`openapi/fragments/<module>/`).
+    #[serde(default)]
+    pub module_overrides: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The naming rules we know.
@@ -111,6 +112,10 @@ pub struct TolerantReading {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SchemaWinner {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// Component path below `components`, e.g. `schemas/ApiToken`.
     pub component: String,
     /// File name of the fragment whose definition wins.
@@ -123,6 +128,10 @@ pub struct SchemaWinner {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct PatchEntry {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// `"merged"`, or the file name of one fragment (patched before the merge).
     pub target: String,
     /// Why.
@@ -148,6 +157,17 @@ pub struct GeneratorAmendments {
     /// map built per request; progenitor has no setting for it): removed from the generated
     /// code by a pass over its syntax tree, in operations that send no other header.
     pub drop_version_header: Option<Rule>,
+    /// Leave body-less error answers out when typed ones stand beside them (see
+    /// [`crate::limits::untyped_error_answers`]).
+    pub untyped_error_answers: Option<Rule>,
+    /// Send multipart-only request bodies as a raw, encoded form (see
+    /// [`crate::limits::multipart_bodies`]); the merged spec keeps `multipart/form-data`.
+    pub multipart_bodies: Option<Rule>,
+    /// Generate `format: uuid` as a string (see [`crate::limits::uuid_as_string`]).
+    pub uuid_as_string: Option<Rule>,
+    /// Title inline schemas whose generated name is a component's (see
+    /// [`crate::limits::type_name_collisions`]).
+    pub type_name_collisions: Option<Rule>,
 }
 
 /// The generated client's hook type.
@@ -165,6 +185,10 @@ pub struct Hooks {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Replacement {
+    /// The platform module it belongs to (`openapi/fragments/<module>/`); absent: the API
+    /// tokens pages of `openapi/fragments/`.
+    #[serde(default)]
+    pub module: Option<String>,
     /// Name under `components/schemas`.
     pub schema: String,
     /// Rust path of the type, as seen from the generated module.
@@ -195,14 +219,8 @@ impl Amendments {
         Ok(amendments)
     }
 
-    fn check(&self) -> Result<()> {
-        let blank = |pointer: &str| {
-            Error::invalid(
-                &self.path,
-                pointer,
-                "every amendment needs a non-empty `reason`",
-            )
-        };
+    /// Every rule's reason, with its pointer.
+    fn rule_reasons(&self) -> Vec<(&'static str, &String)> {
         let mut reasons = vec![
             ("/operationIds/reason", &self.operation_ids.reason),
             (
@@ -216,21 +234,57 @@ impl Amendments {
         }
         if let Some(hooks) = &self.generator.hooks {
             reasons.push(("/generator/hooks/reason", &hooks.reason));
-            if syn::parse_str::<syn::Path>(&hooks.inner_type).is_err() {
-                return Err(Error::invalid(
-                    &self.path,
-                    "/generator/hooks/innerType",
-                    format!("{:?} is not a Rust type path", hooks.inner_type),
-                ));
-            }
         }
         if let Some(rule) = &self.generator.drop_patterns {
             reasons.push(("/generator/dropPatterns/reason", &rule.reason));
         }
-        if let Some(rule) = &self.generator.drop_version_header {
-            reasons.push(("/generator/dropVersionHeader/reason", &rule.reason));
+        for (pointer, rule) in [
+            (
+                "/generator/dropVersionHeader/reason",
+                &self.generator.drop_version_header,
+            ),
+            (
+                "/generator/untypedErrorAnswers/reason",
+                &self.generator.untyped_error_answers,
+            ),
+            (
+                "/generator/multipartBodies/reason",
+                &self.generator.multipart_bodies,
+            ),
+            (
+                "/generator/uuidAsString/reason",
+                &self.generator.uuid_as_string,
+            ),
+            (
+                "/generator/typeNameCollisions/reason",
+                &self.generator.type_name_collisions,
+            ),
+        ] {
+            if let Some(rule) = rule {
+                reasons.push((pointer, &rule.reason));
+            }
         }
-        for (pointer, reason) in reasons {
+        reasons
+    }
+
+    fn check(&self) -> Result<()> {
+        let blank = |pointer: &str| {
+            Error::invalid(
+                &self.path,
+                pointer,
+                "every amendment needs a non-empty `reason`",
+            )
+        };
+        if let Some(hooks) = &self.generator.hooks
+            && syn::parse_str::<syn::Path>(&hooks.inner_type).is_err()
+        {
+            return Err(Error::invalid(
+                &self.path,
+                "/generator/hooks/innerType",
+                format!("{:?} is not a Rust type path", hooks.inner_type),
+            ));
+        }
+        for (pointer, reason) in self.rule_reasons() {
             if reason.trim().is_empty() {
                 return Err(blank(pointer));
             }
@@ -268,7 +322,12 @@ impl Amendments {
                 "keep at least one media type",
             ));
         }
-        for (key, id) in &self.operation_ids.overrides {
+        let module_overrides = self
+            .operation_ids
+            .module_overrides
+            .values()
+            .flat_map(|m| m.iter());
+        for (key, id) in self.operation_ids.overrides.iter().chain(module_overrides) {
             if parse_operation_key(key).is_none() || !is_identifier(id) {
                 return Err(Error::invalid(
                     &self.path,
@@ -369,17 +428,6 @@ impl Amendments {
         Ok(())
     }
 
-    /// The operationId for `method route` under the overrides and the rule.
-    pub fn operation_id(&self, method: &str, route: &str) -> Option<String> {
-        let key = format!("{} {route}", method.to_ascii_uppercase());
-        if let Some(id) = self.operation_ids.overrides.get(&key) {
-            return Some(id.clone());
-        }
-        match self.operation_ids.rule {
-            OperationIdRule::RestResource => rest_resource_id(method, route),
-        }
-    }
-
     /// Applies every whole-document rule and the `merged` patches, in a fixed order: media types,
     /// operationIds, patches, tolerant reading, wrapper simplification.
     pub fn apply_rules(&self, doc: &mut Value) -> Result<()> {
@@ -404,6 +452,7 @@ impl Amendments {
 
     fn apply_media_types(&self, doc: &mut Value) -> Result<()> {
         let keep = &self.request_media_types.keep;
+        let multipart = self.generator.multipart_bodies.is_some();
         let mut failure = None;
         for_each_operation(doc, |method, route, op| {
             let Some(content) = op
@@ -413,7 +462,10 @@ impl Amendments {
             else {
                 return;
             };
-            content.retain(|media, _| keep.contains(media));
+            let multipart_only = multipart && content.keys().all(|m| m == "multipart/form-data");
+            if !multipart_only {
+                content.retain(|media, _| keep.contains(media));
+            }
             if content.is_empty() && failure.is_none() {
                 failure = Some(format!(
                     "{} {route}: no request body media type left after keeping {keep:?}",
@@ -429,56 +481,5 @@ impl Amendments {
             )),
             None => Ok(()),
         }
-    }
-
-    fn apply_operation_ids(&self, doc: &mut Value) -> Result<()> {
-        let mut failure = None;
-        let mut seen: BTreeMap<String, String> = BTreeMap::new();
-        for_each_operation(doc, |method, route, op| {
-            let key = format!("{} {route}", method.to_ascii_uppercase());
-            let published = op
-                .get("operationId")
-                .and_then(Value::as_str)
-                .map(String::from);
-            let id = match (self.operation_ids.overrides.get(&key), published) {
-                (Some(id), _) => Some(id.clone()),
-                (None, Some(id)) => Some(id),
-                (None, None) => self.operation_id(method, route),
-            };
-            match id {
-                Some(id) => {
-                    if let Some(other) = seen.insert(id.clone(), key.clone()) {
-                        failure.get_or_insert(format!(
-                            "operationId {id:?} is given to both {other} and {key}; add an override"
-                        ));
-                    }
-                    if let Some(obj) = op.as_object_mut() {
-                        obj.insert("operationId".into(), Value::String(id));
-                    }
-                }
-                None => {
-                    failure.get_or_insert(format!(
-                        "{key}: the naming rule gives no operationId; add an override"
-                    ));
-                }
-            }
-        });
-        if let Some(message) = failure {
-            return Err(Error::invalid(&self.path, "/operationIds", message));
-        }
-        // An override for an operation that does not exist would silently do nothing.
-        for (key, id) in &self.operation_ids.overrides {
-            let used = seen.get(id).is_some_and(|k| k == key);
-            if !used {
-                return Err(Error::invalid(
-                    &self.path,
-                    format!("/operationIds/overrides/{}", escape_token(key)),
-                    format!(
-                        "no fragment defines the operation {key}, so the override to {id:?} matches nothing"
-                    ),
-                ));
-            }
-        }
-        Ok(())
     }
 }

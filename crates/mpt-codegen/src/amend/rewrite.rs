@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::fragment::METHODS;
+pub use crate::naming::rest_resource_id;
 
 /// Whether `id` can be an operationId here: ASCII letters, digits and `_`, not starting with a
 /// digit. It names a Rust method and (with `-` for `_`) a fragment file, so nothing else is safe.
@@ -21,41 +22,6 @@ pub fn parse_operation_key(key: &str) -> Option<(String, String)> {
     let method = method.to_ascii_lowercase();
     (METHODS.contains(&method.as_str()) && route.starts_with('/'))
         .then(|| (method, route.to_string()))
-}
-
-/// The `rest-resource` naming rule (see [`OperationIdRule::RestResource`](super::OperationIdRule::RestResource)).
-pub fn rest_resource_id(method: &str, route: &str) -> Option<String> {
-    let segments: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
-    let is_param = |s: &str| s.starts_with('{') && s.ends_with('}');
-    let snake = |s: &str| s.replace('-', "_").to_ascii_lowercase();
-    let singular = |s: &str| {
-        let s = snake(s);
-        match s.strip_suffix('s') {
-            Some(stem) if !stem.ends_with('s') && !stem.is_empty() => stem.to_string(),
-            _ => s,
-        }
-    };
-    let method = method.to_ascii_lowercase();
-    match segments.as_slice() {
-        [.., coll, last] if is_param(last) && !is_param(coll) => {
-            let verb = match method.as_str() {
-                "get" => "get",
-                "put" | "patch" => "update",
-                "delete" => "delete",
-                _ => return None,
-            };
-            Some(format!("{verb}_{}", singular(coll)))
-        }
-        [.., coll, param, action] if is_param(param) && !is_param(coll) && !is_param(action) => {
-            Some(format!("{}_{}", snake(action), singular(coll)))
-        }
-        [.., coll] if !is_param(coll) => match method.as_str() {
-            "get" => Some(format!("list_{}", snake(coll))),
-            "post" => Some(format!("create_{}", singular(coll))),
-            _ => None,
-        },
-        _ => None,
-    }
 }
 
 /// Calls `f(method, route, operation)` for every operation of `doc`.

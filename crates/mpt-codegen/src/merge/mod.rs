@@ -5,7 +5,8 @@
 //! * components (schemas, responses, parameters, ...) defined identically in several fragments
 //!   are kept once; defined differently, the amendments' `schemaWinners` must name the winning
 //!   fragment, else the error names the component, both files and the first differing pointer;
-//! * `info.version` is the newest fragment version (compared number by number), and
+//! * `info.version` is the newest fragment version (compared number by number),
+//!   `info.x-versions` lists every version the fragments come from and
 //!   `info.x-fragment-versions` records each fragment's own version;
 //! * every local `$ref` must resolve, in each fragment and in the amended result;
 //! * output key order is the fragments' own order, except that paths, response status codes and
@@ -211,6 +212,12 @@ impl Gathered {
             "version".into(),
             Value::String(self.newest.map(|(_, v)| v).unwrap_or_else(|| "0".into())),
         );
+        // Every version the fragments come from, oldest first: what the spec holds.
+        let mut held: Vec<&str> = self.versions.values().filter_map(Value::as_str).collect();
+        held.sort_by_key(|v| version_key(v));
+        held.dedup();
+        let held: Vec<Value> = held.into_iter().map(|v| Value::String(v.into())).collect();
+        info.insert("x-versions".into(), Value::Array(held));
         info.insert("x-fragment-versions".into(), Value::Object(self.versions));
         let mut doc = Map::new();
         doc.insert(

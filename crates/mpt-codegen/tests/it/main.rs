@@ -5,6 +5,7 @@
 
 mod cycles;
 mod diff_rules;
+mod import;
 mod merge_errors;
 mod mutations;
 mod real_spec;
