@@ -18,7 +18,7 @@ use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
-pub use pg::PgStore;
+pub use pg::{PgStore, SCHEMA_VERSION};
 
 /// A create that was sent, or is about to be: enough to find what it made after a crash.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -251,6 +251,42 @@ pub enum StoreError {
         /// The newest version this `mpt` knows.
         known: i32,
     },
+    /// The database refused the connection's credentials (SQLSTATE 28P01 or 28000), or asked
+    /// for a password that none of the URL, `PGPASSWORD` and the password file gives.
+    #[error("the state store {location} refused the login: {why}")]
+    Auth {
+        /// The location, its password redacted.
+        location: String,
+        /// The server's message and SQLSTATE.
+        why: String,
+    },
+    /// A statement failed: the server's message, its SQLSTATE, detail and hint (a read-only
+    /// database, a role without a right, a table of someone else's, a timeout, ...).
+    #[error("the state store {location}: {why}")]
+    Database {
+        /// The location, its password redacted.
+        location: String,
+        /// What was being done, and the server's own words.
+        why: String,
+    },
+    /// The store's session, and with it the accounts' locks, is gone (terminated, a restarted
+    /// server, a backend or network that stopped answering): nothing is sent on it again, and
+    /// the apply stops before its next change.
+    #[error("the state store {location} lost its session: {why}")]
+    SessionLost {
+        /// The location, its password redacted.
+        location: String,
+        /// What showed it.
+        why: String,
+    },
+    /// The schema there says a version no `mpt` writes (0, -7, null): refused, never misread.
+    #[error("the state store {location}: {why}")]
+    BadSchema {
+        /// The location, its password redacted.
+        location: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Another apply holds the lock of an account of this one.
     #[error(
         "another apply holds account {account}: {holder}; try again later, or wait with --lock-timeout"
@@ -345,6 +381,11 @@ pub trait Store: Send + Sync {
         kind: Kind,
         accounts: &'a [String],
     ) -> BoxFuture<'a, Result<Pending, StoreError>>;
+    /// Proves that this store still holds `account`'s lock, right before a change is sent for
+    /// it: an apply sends nothing for an account whose lock it cannot prove (a directory's
+    /// lock is held while the store is open; a database's lasts as long as its session).
+    /// A store opened without a lock (for a plan) never proves one.
+    fn fence<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Where the record of `key` is, in words (a file's path, the database's row).
     fn describe(&self, key: &Key) -> String;
 }
