@@ -5,11 +5,18 @@
 use chrono::Duration;
 use serde::{Deserialize, Deserializer};
 
-use super::files;
-use super::ids::{self, IdKind};
-use super::sink::SecretSink;
-use super::{AccountPolicy, Hygiene, Policy, PolicyError, TokenPolicy, Unmanaged, Wanted};
+use crate::files;
+use crate::ids::{self, IdKind};
+use crate::policy::{AccountPolicy, Hygiene, Policy, PolicyError, TokenPolicy, Unmanaged, Wanted};
+use crate::sink::SecretSink;
 use mpt::NewToken;
+
+impl Policy {
+    /// Parses and checks a policy; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str) -> Result<Policy, PolicyError> {
+        Parser::new(text, file).policy()
+    }
+}
 
 /// A duration as policies write it: a whole number and `d`, `h`, `m` or `s`, or `never`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

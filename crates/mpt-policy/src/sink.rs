@@ -8,7 +8,7 @@ use std::time::Duration;
 use mpt_api::TokenSecret;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::files::{self, SecretFile};
+use crate::files::{self, SecretFile};
 use mpt::Token;
 
 /// Where a new secret goes.

@@ -14,9 +14,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 
-use super::Policy;
-use super::plan::{ActionKind, Plan, PlannedAction};
-use super::state::{Kind, StateLocation, Store};
+use crate::plan::{ActionKind, Plan, PlannedAction};
+use crate::policy::Policy;
+use crate::state::{Kind, StateLocation, Store};
 use mpt::Client;
 use mpt::Quiet;
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use futures_util::TryStreamExt;
 
 use super::{ActionKind, Field, FieldChange, Plan, PlannedAction};
-use crate::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
+use crate::policy::{AccountPolicy, Hygiene, Policy, TokenPolicy, Unmanaged, Wanted};
 use mpt::Client;
 use mpt::Error;
 use mpt::Filter;
