@@ -4,6 +4,7 @@
 //! the results in `report`.
 
 mod act;
+mod fence;
 mod new_tokens;
 mod report;
 
@@ -32,6 +33,7 @@ type OnPlan = Arc<dyn Fn(&Plan) + Send + Sync>;
 #[derive(Clone)]
 pub struct ApplyOptions {
     state: StateLocation,
+    store: Option<Arc<dyn Store>>,
     lock_timeout: Duration,
     allow_destroy: bool,
     concurrency: usize,
@@ -44,6 +46,7 @@ impl fmt::Debug for ApplyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApplyOptions")
             .field("state", &self.state.shown())
+            .field("store", &self.store.as_ref().map(|_| "a store of the caller's"))
             .field("lock_timeout", &self.lock_timeout)
             .field("allow_destroy", &self.allow_destroy)
             .field("concurrency", &self.concurrency)
@@ -60,6 +63,7 @@ impl ApplyOptions {
     pub fn new(state: impl Into<StateLocation>) -> ApplyOptions {
         ApplyOptions {
             state: state.into(),
+            store: None,
             lock_timeout: Duration::ZERO,
             allow_destroy: false,
             concurrency: 4,
@@ -106,6 +110,14 @@ impl ApplyOptions {
     /// refusing ([`StoreError::Locked`](crate::StoreError::Locked)); 0 (the default) refuses at once.
     pub fn lock_timeout(mut self, wait: Duration) -> ApplyOptions {
         self.lock_timeout = wait;
+        self
+    }
+
+    /// Keeps the state in `store`, a store of the caller's (any [`Store`]), instead of opening
+    /// the location: it must hold the policy's accounts' locks already (it is never locked
+    /// here), and prove them in [`Store::fence`] before each change.
+    pub fn store(mut self, store: Arc<dyn Store>) -> ApplyOptions {
+        self.store = Some(store);
         self
     }
 
@@ -163,6 +175,8 @@ struct Applying<'a> {
     policy: &'a Policy,
     state: &'a dyn Store,
     options: &'a ApplyOptions,
+    /// Why the store could not prove a lock, once it could not: nothing more is sent.
+    lost: std::sync::Mutex<Option<String>>,
 }
 
 /// Brings the accounts of `policy` to it, and says what was done.
@@ -195,9 +209,16 @@ pub(crate) async fn apply(
     let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
     // Waiting for another apply's lock sends nothing: cancelled then (the CLI's first
     // interrupt), the apply ends with nothing done.
-    let opening = crate::state::open(&options.state, &accounts, Some(options.lock_timeout));
+    let opening = async {
+        match &options.store {
+            Some(store) => Ok(store.clone()),
+            None => crate::state::open(&options.state, &accounts, Some(options.lock_timeout))
+                .await
+                .map(Arc::from),
+        }
+    };
     let cancel = cancelled(client);
-    let state =
+    let state: Arc<dyn Store> =
         match futures_util::future::select(std::pin::pin!(opening), std::pin::pin!(cancel)).await {
             futures_util::future::Either::Left((opened, _)) => opened.map_err(ApplyError::Store)?,
             futures_util::future::Either::Right(_) => {
@@ -224,6 +245,7 @@ pub(crate) async fn apply(
         policy,
         state: state.as_ref(),
         options,
+        lost: std::sync::Mutex::new(None),
     };
     let Resumed {
         mut results,
@@ -258,7 +280,8 @@ pub(crate) async fn apply(
     while let Some(group) = done.next().await {
         results.extend(group);
     }
-    Ok(ApplyReport { results })
+    let report = ApplyReport { results };
+    run.ended(report).await
 }
 
 /// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s
@@ -306,12 +329,18 @@ impl Applying<'_> {
         };
         let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
         for (key, record) in self.state.pending_of(Kind::Create, &accounts).await {
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
+            }
             if let Some(result) = self.resume_create(&key, record).await {
                 done.tokens.extend(result.new_token_id.clone());
                 done.results.push(self.emit(result));
             }
         }
         for (key, rotation) in self.state.pending_of(Kind::Rotation, &accounts).await {
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
+            }
             let result = self.resume_rotation(&key, rotation).await;
             done.rotating
                 .insert((result.action.account.clone(), result.action.name.clone()));

@@ -1,4 +1,5 @@
-//! A real PostgreSQL server for tests of the shared state store, never a stand-in: a cluster
+//! A real PostgreSQL server for tests of the shared state store, never a stand-in (a crate of
+//! its own, so that users of the HTTP mock never compile it): a cluster
 //! made with `initdb` in a temporary directory (as the `postgres` user when run as root, since
 //! PostgreSQL refuses to run as root), listening on loopback only, stopped and removed when the
 //! handle is dropped. With `MPT_TEST_POSTGRES` set (a URL of a server `.ci/run` started), a
@@ -21,30 +22,68 @@ struct Cluster {
     as_postgres: bool,
 }
 
-/// `PATH`'s PostgreSQL tools, else Debian's newest `/usr/lib/postgresql/<version>/bin`.
-fn bin_dir() -> io::Result<PathBuf> {
-    if let Some(dir) = std::env::var_os("PG_BIN") {
-        return Ok(PathBuf::from(dir));
-    }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+/// Where the server tools are looked for, after `PG_BIN` and `PATH`: Debian's, Fedora's (PGDG)
+/// and Homebrew's places, newest version first within each.
+const PLACES: &[&str] = &[
+    "/usr/lib/postgresql/*/bin",
+    "/usr/pgsql-*/bin",
+    "/opt/homebrew/opt/postgresql@*/bin",
+    "/usr/local/opt/postgresql@*/bin",
+    "/opt/homebrew/bin",
+    "/usr/local/bin",
+];
+
+/// How to get the server tools, in one line.
+pub const INSTALL: &str = "install PostgreSQL's server tools (Debian: apt-get install postgresql; Fedora: dnf install postgresql-server; macOS: brew install postgresql@15) or set PG_BIN to the directory holding initdb";
+
+/// The directories of `pattern` (one `*`, in a path component), newest version first.
+fn expand(pattern: &str) -> Vec<PathBuf> {
+    let Some((head, tail)) = pattern.split_once('*') else {
+        return vec![PathBuf::from(pattern)];
+    };
+    let (parent, prefix) = head.rsplit_once('/').unwrap_or(("", head));
+    let mut found: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(if parent.is_empty() { "/" } else { parent })
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
                 .filter_map(|e| {
-                    let version = e.file_name().to_string_lossy().parse::<u32>().ok()?;
-                    let bin = e.path().join("bin");
-                    bin.join("initdb").exists().then_some((version, bin))
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    let version = name.strip_prefix(prefix)?;
+                    let key = version.split('.').filter_map(|p| p.parse().ok()).collect();
+                    Some((key, PathBuf::from(format!("{parent}/{name}{tail}"))))
                 })
                 .collect()
         })
         .unwrap_or_default();
-    versions.sort();
-    versions.pop().map(|(_, bin)| bin).ok_or_else(|| {
-        io::Error::new(
-            io::ErrorKind::NotFound,
-            "no PostgreSQL server tools (initdb) in /usr/lib/postgresql/*/bin: install Debian's `postgresql` package, or set PG_BIN",
-        )
-    })
+    found.sort();
+    found.into_iter().rev().map(|(_, dir)| dir).collect()
+}
+
+/// The directory of the server tools (`initdb`): `PG_BIN`, then `PATH`, then [`PLACES`].
+pub fn bin_dir() -> io::Result<PathBuf> {
+    if let Some(dir) = std::env::var_os("PG_BIN") {
+        return Ok(PathBuf::from(dir));
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain(PLACES.iter().flat_map(|p| expand(p)))
+        // A link on PATH (Debian's wrappers, Homebrew's) leads to the version's own directory.
+        .filter_map(|dir| std::fs::canonicalize(dir.join("initdb")).ok())
+        .filter_map(|initdb| initdb.parent().map(Path::to_path_buf))
+        .find(|dir| {
+            ["initdb", "pg_ctl", "postgres", "createdb", "psql"]
+                .iter()
+                .all(|tool| dir.join(tool).is_file())
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("no PostgreSQL server tools (initdb) on PATH or in the usual places: {INSTALL}"),
+            )
+        })
 }
 
 fn failed(what: &str, out: &Output) -> io::Error {
@@ -86,6 +125,24 @@ impl Cluster {
 }
 
 impl TestPostgres {
+    /// A fresh database, as [`start`](TestPostgres::start); or, on a machine without
+    /// PostgreSQL's server tools, `None` after one line saying that `test` did not run and how
+    /// to install them, unless `MPT_REQUIRE_POSTGRES=1` (as `.ci/run` sets), when it panics.
+    /// Any other failure to start one panics: a test that needs it fails.
+    pub fn start_or_skip(test: &str) -> Option<TestPostgres> {
+        let required = std::env::var("MPT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+        match bin_dir() {
+            Err(e) if !required => {
+                println!("{test}: did not run: {e}");
+                None
+            }
+            _ => match TestPostgres::start() {
+                Ok(pg) => Some(pg),
+                Err(e) => panic!("{test}: PostgreSQL could not be started: {e}"),
+            },
+        }
+    }
+
     /// A fresh database: in `MPT_TEST_POSTGRES`'s server when set, else in a new cluster of
     /// its own on a free loopback port.
     pub fn start() -> io::Result<TestPostgres> {
@@ -179,6 +236,19 @@ impl TestPostgres {
     /// The database's URL (`postgres://mpt@127.0.0.1:PORT/NAME`; no password).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL of the cluster's `postgres` database, for work outside the test's database.
+    pub fn server_url(&self) -> String {
+        match self.url.rsplit_once('/') {
+            Some((base, _)) => format!("{base}/postgres"),
+            None => self.url.clone(),
+        }
+    }
+
+    /// The directory of the server tools this handle uses.
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// The URL with `password` in it (a server that trusts loopback ignores it).
