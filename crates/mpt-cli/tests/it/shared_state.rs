@@ -367,3 +367,188 @@ fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
     holder.wait().unwrap();
     assert!(server.tokens_created() >= created);
 }
+
+/// The statuses of the live tokens named `t<i>`.
+fn statuses(server: &MockServer) -> Vec<String> {
+    one_per_name(server)
+        .iter()
+        .map(|(id, _)| server.token_status(id).unwrap_or_default())
+        .collect()
+}
+
+/// How many changes of any kind the platform was sent.
+fn changes_sent(server: &MockServer) -> u64 {
+    [
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+        Operation::Enable,
+        Operation::Disable,
+    ]
+    .iter()
+    .map(|op| server.requests(*op))
+    .sum()
+}
+
+/// Ends the database session of the apply of process `pid` (by its application name).
+fn terminate_session_of(pg: &TestPostgres, pid: u32) -> String {
+    pg.sql(&format!(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name like 'mpt apply on % (pid {pid})'"
+    ))
+    .unwrap()
+}
+
+/// The 30 tokens made, all Active; and a policy that disables them all.
+fn thirty_active(server: &MockServer, pg: &TestPostgres) -> String {
+    let setup = runner(&policy_text(false));
+    let made = finish(apply_in(server, setup.path(), pg.url(), &[]));
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    assert!(statuses(server).iter().all(|s| s == "Active"));
+    policy_text(false).replace("modules = [", "status = \"Disabled\"\nmodules = [")
+}
+
+/// Waits (bounded) until the platform was sent `n` disables.
+fn until_disables(server: &MockServer, n: u64) {
+    let started = Instant::now();
+    while server.requests(Operation::Disable) < n {
+        assert!(started.elapsed() < Duration::from_secs(60), "no disables");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn an_apply_whose_session_is_terminated_stops_before_its_next_change() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_whose_session_is_terminated_stops_before_its_next_change",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    assert_eq!(terminate_session_of(&pg, apply.id()).trim(), "1");
+    let at_loss = server.requests(Operation::Disable);
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(
+        said.contains("lost the state store's session after")
+            && said.contains("nothing more was sent; run apply again to finish"),
+        "{said}"
+    );
+    // At most the one change in flight when the session ended went out after it.
+    let sent = server.requests(Operation::Disable);
+    assert!(sent <= at_loss + 1, "{sent} disables, {at_loss} at the loss");
+    assert!(sent < TOKENS as u64);
+    // What it reports is what the platform holds.
+    let disabled = statuses(&server).iter().filter(|s| *s == "Disabled").count();
+    assert!(
+        text(&out.stdout).contains(&format!(" {disabled} disabled")),
+        "{disabled} disabled: {}",
+        text(&out.stdout)
+    );
+    // Run again, it finishes.
+    server.set_faults(mpt_mock::Faults::none()).unwrap();
+    let again = finish(apply_in(&server, a.path(), pg.url(), &[]));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(statuses(&server).iter().all(|s| s == "Disabled"));
+}
+
+#[test]
+fn a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let frozen = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(frozen.id() as i32, libc::SIGSTOP);
+    }
+    assert_eq!(terminate_session_of(&pg, frozen.id()).trim(), "1");
+    // The change in flight when it froze lands; then the other runner applies the opposite
+    // policy to the end.
+    std::thread::sleep(Duration::from_secs(1));
+    server.set_faults(mpt_mock::Faults::none()).unwrap();
+    let b = runner(&policy_text(false));
+    let other = finish(apply_in(&server, b.path(), pg.url(), &[]));
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other.stderr));
+    assert!(statuses(&server).iter().all(|s| s == "Active"));
+    let before = changes_sent(&server);
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(frozen.id() as i32, libc::SIGCONT);
+    }
+    let out = finish(frozen);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains("nothing more was sent"), "{said}");
+    assert_eq!(changes_sent(&server), before, "the woken apply sent changes");
+    assert!(statuses(&server).iter().all(|s| s == "Active"));
+}
+
+#[test]
+fn a_silent_server_ends_in_exit_5_within_the_connect_timeout() {
+    // A server that accepts and never answers (no PostgreSQL needed).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    for (cmd, url) in [
+        (
+            "plan",
+            format!("postgres://mpt@127.0.0.1:{port}/mpt?connect_timeout=2"),
+        ),
+        ("apply", format!("postgres://mpt@127.0.0.1:{port}/mpt")),
+    ] {
+        let mut child = command(
+            &server,
+            &["tokens", cmd, "--policy", "tokens.toml", "--state", &url],
+        )
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{cmd} hangs");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = finish(child);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{cmd}: {said}");
+        assert!(said.contains("no answer within"), "{said}");
+    }
+    assert_eq!(changes_sent(&server), 0);
+}
+
+#[test]
+fn a_lock_timeout_of_0_is_taken_as_documented() {
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let out = finish(apply_in(
+        &server,
+        dir.path(),
+        ".mpt-state",
+        &["--lock-timeout", "0"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

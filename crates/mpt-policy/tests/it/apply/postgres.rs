@@ -147,3 +147,92 @@ async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() 
     drop(holder);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn accounts_whose_hashes_collide_have_locks_of_their_own() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("accounts_whose_hashes_collide_have_locks_of_their_own")
+    else {
+        return;
+    };
+    // hashtext() gives these two one 32-bit key.
+    let hashes = pg
+        .sql("select hashtext('ACC-0002-4867') = hashtext('ACC-0017-1018')")
+        .unwrap();
+    assert_eq!(hashes.trim(), "t");
+    let one = state::open(
+        &location(&pg),
+        &["ACC-0002-4867".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    let other = state::open(
+        &location(&pg),
+        &["ACC-0017-1018".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await;
+    assert!(other.is_ok(), "{:?}", other.err());
+    // Each holds its own: the lock shows in pg_locks under the class `mpt`.
+    let held = pg
+        .sql("select count(*) from pg_locks where locktype = 'advisory' and classid = 7172212 and objsubid = 2")
+        .unwrap();
+    assert_eq!(held.trim(), "2");
+    // A held one names its holder from the server: who, since when, idle for how long.
+    let err = state::open(
+        &location(&pg),
+        &["ACC-0002-4867".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await
+    .err()
+    .unwrap();
+    let said = err.to_string();
+    assert!(
+        said.contains("mpt apply on") && said.contains("idle for") && said.contains("pg_terminate_backend"),
+        "{said}"
+    );
+    drop(one);
+}
+
+#[tokio::test]
+async fn a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing",
+    ) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    let db = pg.url().rsplit('/').next().unwrap().to_string();
+    pg.sql(&format!(
+        "alter database {db} set default_transaction_read_only = on"
+    ))
+    .unwrap();
+    let plan = state::open(&location(&pg), &accounts, None).await.unwrap();
+    assert!(plan.pending(Kind::Create, &accounts).await.unwrap().is_empty());
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    assert_eq!(plan.load(&key).await.unwrap(), None);
+    assert!(plan.save(&key, "{}").await.is_err(), "a plan wrote");
+    assert_eq!(
+        pg.sql("select count(*) from pg_tables where tablename like 'mpt%'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // An apply is refused in the server's words, with the SQLSTATE.
+    let err = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::Database { .. }) && err.to_string().contains("SQLSTATE 25006"),
+        "{err}"
+    );
+    // The plan's connection says it is a plan.
+    let named = pg
+        .sql("select count(*) from pg_stat_activity where application_name like 'mpt plan on %'")
+        .unwrap();
+    assert_eq!(named.trim(), "1");
+    drop(plan);
+}
