@@ -42,19 +42,20 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
         return vec![PathBuf::from(pattern)];
     };
     let (parent, prefix) = head.rsplit_once('/').unwrap_or(("", head));
-    let mut found: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir(if parent.is_empty() { "/" } else { parent })
-        .map(|entries| {
-            entries
-                .filter_map(|e| e.ok())
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let version = name.strip_prefix(prefix)?;
-                    let key = version.split('.').filter_map(|p| p.parse().ok()).collect();
-                    Some((key, PathBuf::from(format!("{parent}/{name}{tail}"))))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let mut found: Vec<(Vec<u32>, PathBuf)> =
+        std::fs::read_dir(if parent.is_empty() { "/" } else { parent })
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .filter_map(|e| {
+                        let name = e.file_name().to_string_lossy().into_owned();
+                        let version = name.strip_prefix(prefix)?;
+                        let key = version.split('.').filter_map(|p| p.parse().ok()).collect();
+                        Some((key, PathBuf::from(format!("{parent}/{name}{tail}"))))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
     found.sort();
     found.into_iter().rev().map(|(_, dir)| dir).collect()
 }
@@ -81,7 +82,9 @@ pub fn bin_dir() -> io::Result<PathBuf> {
         .ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
-                format!("no PostgreSQL server tools (initdb) on PATH or in the usual places: {INSTALL}"),
+                format!(
+                    "no PostgreSQL server tools (initdb) on PATH or in the usual places: {INSTALL}"
+                ),
             )
         })
 }

@@ -178,7 +178,9 @@ fn two_applies_at_once_make_every_token_once() {
 
 #[test]
 fn an_apply_killed_after_its_first_create_is_resumed_from_another_runner() {
-    let Some(pg) = TestPostgres::start_or_skip("an_apply_killed_after_its_first_create_is_resumed_from_another_runner") else {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_killed_after_its_first_create_is_resumed_from_another_runner",
+    ) else {
         return;
     };
     let server = mock();
@@ -223,7 +225,9 @@ fn an_apply_killed_after_its_first_create_is_resumed_from_another_runner() {
 
 #[test]
 fn a_failed_sink_is_delivered_by_the_next_apply_from_another_runner() {
-    let Some(pg) = TestPostgres::start_or_skip("a_failed_sink_is_delivered_by_the_next_apply_from_another_runner") else {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_failed_sink_is_delivered_by_the_next_apply_from_another_runner",
+    ) else {
         return;
     };
     let server = mock();
@@ -257,7 +261,9 @@ fn a_failed_sink_is_delivered_by_the_next_apply_from_another_runner() {
 
 #[test]
 fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
-    let Some(pg) = TestPostgres::start_or_skip("a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows") else {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows",
+    ) else {
         return;
     };
     let server = mock();
@@ -301,11 +307,17 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
         "a plan wrote"
     );
     // A store of a newer schema: exit 2, never misread; a nonsense one too.
-    pg.sql("create table mpt_schema (version integer not null); insert into mpt_schema values (-7)")
-        .unwrap();
+    pg.sql(
+        "create table mpt_schema (version integer not null); insert into mpt_schema values (-7)",
+    )
+    .unwrap();
     let out = run(&pg.url_with_password(secret), "apply");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert!(text(&out.stderr).contains("no mpt writes"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no mpt writes"),
+        "{}",
+        text(&out.stderr)
+    );
     pg.sql("update mpt_schema set version = 7").unwrap();
     let out = run(&pg.url_with_password(secret), "apply");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -331,12 +343,19 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
         assert!(!said.contains(secret), "{said}");
     }
     assert_eq!(server.tokens_created(), TOKENS as u64);
-    assert_eq!(pg.sql("select max(version) from mpt_schema").unwrap().trim(), "2");
+    assert_eq!(
+        pg.sql("select max(version) from mpt_schema")
+            .unwrap()
+            .trim(),
+        "2"
+    );
 }
 
 #[test]
 fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
-    let Some(pg) = TestPostgres::start_or_skip("an_apply_waiting_for_the_lock_ends_at_the_first_interrupt") else {
+    let Some(pg) =
+        TestPostgres::start_or_skip("an_apply_waiting_for_the_lock_ends_at_the_first_interrupt")
+    else {
         return;
     };
     let server = mock();
@@ -443,10 +462,16 @@ fn an_apply_whose_session_is_terminated_stops_before_its_next_change() {
     );
     // At most the one change in flight when the session ended went out after it.
     let sent = server.requests(Operation::Disable);
-    assert!(sent <= at_loss + 1, "{sent} disables, {at_loss} at the loss");
+    assert!(
+        sent <= at_loss + 1,
+        "{sent} disables, {at_loss} at the loss"
+    );
     assert!(sent < TOKENS as u64);
     // What it reports is what the platform holds.
-    let disabled = statuses(&server).iter().filter(|s| *s == "Disabled").count();
+    let disabled = statuses(&server)
+        .iter()
+        .filter(|s| *s == "Disabled")
+        .count();
     assert!(
         text(&out.stdout).contains(&format!(" {disabled} disabled")),
         "{disabled} disabled: {}",
@@ -496,7 +521,11 @@ fn a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes() {
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(5), "{said}");
     assert!(said.contains("nothing more was sent"), "{said}");
-    assert_eq!(changes_sent(&server), before, "the woken apply sent changes");
+    assert_eq!(
+        changes_sent(&server),
+        before,
+        "the woken apply sent changes"
+    );
     assert!(statuses(&server).iter().all(|s| s == "Active"));
 }
 

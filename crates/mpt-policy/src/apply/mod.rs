@@ -46,7 +46,10 @@ impl fmt::Debug for ApplyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApplyOptions")
             .field("state", &self.state.shown())
-            .field("store", &self.store.as_ref().map(|_| "a store of the caller's"))
+            .field(
+                "store",
+                &self.store.as_ref().map(|_| "a store of the caller's"),
+            )
             .field("lock_timeout", &self.lock_timeout)
             .field("allow_destroy", &self.allow_destroy)
             .field("concurrency", &self.concurrency)

@@ -87,12 +87,12 @@ pub(super) fn holder_words(row: &tokio_postgres::Row) -> String {
     let since: Option<chrono::DateTime<chrono::Utc>> = row.try_get(3).ok().flatten();
     let state: Option<String> = row.try_get(4).ok().flatten();
     let idle: Option<i64> = row.try_get(5).ok().flatten();
-    let pid_words = pid.map_or("an unknown backend".to_string(), |p| format!("backend pid {p}"));
+    let pid_words = pid.map_or("an unknown backend".to_string(), |p| {
+        format!("backend pid {p}")
+    });
     let mut words = match app.filter(|a| !a.is_empty()) {
         Some(app) => format!("{app:?} ({pid_words}"),
-        None => format!(
-            "a session whose name this role may not see ({pid_words}"
-        ),
+        None => format!("a session whose name this role may not see ({pid_words}"),
     };
     words.push_str(&match from {
         Some(addr) => format!(", from {addr}"),

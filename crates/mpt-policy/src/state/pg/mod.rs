@@ -79,8 +79,7 @@ impl PgStore {
             .copied()
             .unwrap_or(connect::CONNECT_TIMEOUT);
         // The whole connect, start-up and authentication included, is bounded.
-        let (client, connection) = match tokio::time::timeout(limit, config.connect(NoTls)).await
-        {
+        let (client, connection) = match tokio::time::timeout(limit, config.connect(NoTls)).await {
             Err(_) => {
                 return Err(StoreError::Unreachable {
                     location,
@@ -208,7 +207,10 @@ impl PgStore {
                     self.client
                         .query_typed_one(
                             "select pg_try_advisory_lock($1, $2)",
-                            &[(&lock::LOCK_CLASS, Type::INT4), (&key.as_int4(), Type::INT4)],
+                            &[
+                                (&lock::LOCK_CLASS, Type::INT4),
+                                (&key.as_int4(), Type::INT4),
+                            ],
                         )
                         .await
                 })

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use mpt_testpg::TestPostgres;
 use mpt_policy::state::{self, Key, Kind, StateLocation};
 use mpt_policy::{Applied, ApplyError, ApplyOptions, StoreError};
+use mpt_testpg::TestPostgres;
 
 use super::*;
 use crate::common::*;
@@ -17,7 +17,9 @@ fn location(pg: &TestPostgres) -> StateLocation {
 
 #[tokio::test]
 async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
-    let Some(pg) = TestPostgres::start_or_skip("the_schema_is_made_once_and_a_newer_one_is_refused") else {
+    let Some(pg) =
+        TestPostgres::start_or_skip("the_schema_is_made_once_and_a_newer_one_is_refused")
+    else {
         return;
     };
     let accounts = vec![DEFAULT_ACCOUNT.to_string()];
@@ -56,7 +58,9 @@ async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
 
 #[tokio::test]
 async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session() {
-    let Some(pg) = TestPostgres::start_or_skip("an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session") else {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session",
+    ) else {
         return;
     };
     let accounts = vec![DEFAULT_ACCOUNT.to_string()];
@@ -94,7 +98,9 @@ async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session
 
 #[tokio::test]
 async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() {
-    let Some(pg) = TestPostgres::start_or_skip("an_apply_with_the_database_state_converges_and_keeps_no_secret_there") else {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_with_the_database_state_converges_and_keeps_no_secret_there",
+    ) else {
         return;
     };
     let (server, client) = start().await;
@@ -190,7 +196,9 @@ async fn accounts_whose_hashes_collide_have_locks_of_their_own() {
     .unwrap();
     let said = err.to_string();
     assert!(
-        said.contains("mpt apply on") && said.contains("idle for") && said.contains("pg_terminate_backend"),
+        said.contains("mpt apply on")
+            && said.contains("idle for")
+            && said.contains("pg_terminate_backend"),
         "{said}"
     );
     drop(one);
@@ -210,7 +218,12 @@ async fn a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing() {
     ))
     .unwrap();
     let plan = state::open(&location(&pg), &accounts, None).await.unwrap();
-    assert!(plan.pending(Kind::Create, &accounts).await.unwrap().is_empty());
+    assert!(
+        plan.pending(Kind::Create, &accounts)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let key = Key::create(DEFAULT_ACCOUNT, "n");
     assert_eq!(plan.load(&key).await.unwrap(), None);
     assert!(plan.save(&key, "{}").await.is_err(), "a plan wrote");
