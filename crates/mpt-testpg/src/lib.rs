@@ -60,7 +60,7 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
     found.into_iter().rev().map(|(_, dir)| dir).collect()
 }
 
-/// The directory of the server tools (`initdb`): `PG_BIN`, then `PATH`, then [`PLACES`].
+/// The directory of the server tools (`initdb`): `PG_BIN`, then `PATH`, then Debian's, Fedora's and Homebrew's places.
 pub fn bin_dir() -> io::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("PG_BIN") {
         return Ok(PathBuf::from(dir));
