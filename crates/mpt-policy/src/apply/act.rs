@@ -6,6 +6,7 @@ use chrono::Utc;
 use super::{ActionOutcome, ActionResult, Applied, Applying};
 use crate::plan::{ActionKind, FieldChange, PlannedAction};
 use crate::plan::{Field, added_modules, modules_of};
+use crate::policy::Wanted;
 use crate::state::{Key, Refused};
 use mpt::Error;
 use mpt::Outcome;
@@ -144,8 +145,41 @@ impl Applying<'_> {
         }
     }
 
+    /// A guarded delete: the token is read right before, and deleted only as planned (its
+    /// revision unchanged) and, when it is Active, only if the policy declares it absent. The
+    /// platform has no conditional delete: the read is the last look, one request before.
     pub(super) async fn delete(&self, action: &PlannedAction, id: &str) -> ActionOutcome {
-        match self.client.delete_if_exists(id).await {
+        let now = match self.client.get(id).await {
+            Ok(now) if now.status() == TokenStatus::Deleted => {
+                return ActionOutcome::new(Applied::Unchanged, "gone already");
+            }
+            Ok(now) => now,
+            Err(Error::NotFound(_)) => {
+                return ActionOutcome::new(Applied::Unchanged, "gone already");
+            }
+            Err(e) => {
+                return ActionOutcome::failed(format!(
+                    "{id} could not be read right before its delete ({e}); not deleted"
+                ));
+            }
+        };
+        let absent = self
+            .policy
+            .declared(&action.account, &action.name, Some(id))
+            .is_some_and(|d| d.status == Wanted::Absent);
+        let shown = |r: Option<i32>| r.map_or_else(|| "unknown".into(), |r| r.to_string());
+        if now.revision() != action.revision || (now.status() == TokenStatus::Active && !absent) {
+            return ActionOutcome::new(
+                Applied::Moved,
+                format!(
+                    "moved: {id} is {} at revision {} (revision {} when planned); not deleted: an Active token is deleted only when the policy declares it absent. Plan again",
+                    now.status(),
+                    shown(now.revision()),
+                    shown(action.revision)
+                ),
+            );
+        }
+        match self.client.delete_if_exists(&now).await {
             Ok(true) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
             Ok(false) => ActionOutcome::new(Applied::Unchanged, "gone already"),
             Err(e) => self.failed_unless(action, id, e).await,

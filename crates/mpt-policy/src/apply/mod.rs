@@ -4,9 +4,16 @@
 //! the results in `report`.
 
 mod act;
+mod evidence;
 mod fence;
 mod new_tokens;
+mod pending;
+use new_tokens::resumed;
+use pending::Resumed;
 mod report;
+mod reread;
+use reread::moved;
+mod rotations;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -17,7 +24,7 @@ use futures_util::StreamExt;
 
 use crate::plan::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Kind, StateLocation, Store};
+use crate::state::{StateLocation, Store};
 use mpt::Client;
 use mpt::Quiet;
 
@@ -131,6 +138,7 @@ impl ApplyOptions {
 }
 
 /// What an action leads to, before it is a result.
+#[derive(Clone)]
 struct ActionOutcome {
     result: Applied,
     detail: String,
@@ -227,6 +235,7 @@ pub(crate) async fn apply(
             futures_util::future::Either::Right(_) => {
                 return Ok(ApplyReport {
                     results: Vec::new(),
+                    others_pending: 0,
                 });
             }
         };
@@ -254,6 +263,7 @@ pub(crate) async fn apply(
         mut results,
         tokens: resumed,
         rotating,
+        others,
     } = run.resume_pending().await;
     let plan = match plan {
         Some(saved) => {
@@ -270,20 +280,38 @@ pub(crate) async fn apply(
     }
     let groups = by_token(plan.actions, &resumed, &rotating);
     let run = &run;
-    let mut done = futures_util::stream::iter(groups)
-        .map(|group| async move {
-            let mut out = Vec::with_capacity(group.len());
-            for action in group {
-                let result = run.carry_out(action).await;
-                out.push(run.emit(result));
-            }
-            out
-        })
-        .buffer_unordered(options.concurrency.max(1));
-    while let Some(group) = done.next().await {
-        results.extend(group);
+    let width = options.concurrency.max(1);
+    let mut groups = groups.into_iter().peekable();
+    while groups.peek().is_some() {
+        // A batch of tokens, re-read in one listing right before it is acted on: a token
+        // that moved since the plan is skipped.
+        let batch: Vec<Vec<PlannedAction>> = groups.by_ref().take(width).collect();
+        let read = run.reread(&batch).await;
+        let read = &read;
+        let mut done = futures_util::stream::iter(batch)
+            .map(|group| async move {
+                let mut out = Vec::with_capacity(group.len());
+                if let Some(moved) = moved(&group, read) {
+                    for action in group {
+                        out.push(run.emit(ActionResult::of(action, moved.clone(), false)));
+                    }
+                    return out;
+                }
+                for action in group {
+                    let result = run.carry_out(action).await;
+                    out.push(run.emit(result));
+                }
+                out
+            })
+            .buffer_unordered(width);
+        while let Some(group) = done.next().await {
+            results.extend(group);
+        }
     }
-    let report = ApplyReport { results };
+    let report = ApplyReport {
+        results,
+        others_pending: others,
+    };
     run.ended(report).await
 }
 
@@ -307,51 +335,6 @@ async fn platform_now(
 async fn cancelled(client: &Client) {
     while !client.cancelled() {
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// What the work an interrupted apply left came to.
-struct Resumed {
-    /// Its results.
-    results: Vec<ActionResult>,
-    /// The tokens it reported: the plan's actions on them are not reported twice.
-    tokens: HashSet<String>,
-    /// The (account, name) of each rotation it reported: between its start and its end, a
-    /// rotation leaves two live tokens of one name, which the plan calls ambiguous.
-    rotating: HashSet<(String, String)>,
-}
-
-impl Applying<'_> {
-    /// Finishes the work an interrupted apply left in the state directory: creates whose
-    /// secret was not handed over, then rotations.
-    async fn resume_pending(&self) -> Resumed {
-        let mut done = Resumed {
-            results: Vec::new(),
-            tokens: HashSet::new(),
-            rotating: HashSet::new(),
-        };
-        let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
-        for (key, record) in self.state.pending_of(Kind::Create, &accounts).await {
-            if self.fenced_record(&key.account, &accounts).await {
-                return done;
-            }
-            if let Some(result) = self.resume_create(&key, record).await {
-                done.tokens.extend(result.new_token_id.clone());
-                done.results.push(self.emit(result));
-            }
-        }
-        for (key, rotation) in self.state.pending_of(Kind::Rotation, &accounts).await {
-            if self.fenced_record(&key.account, &accounts).await {
-                return done;
-            }
-            let result = self.resume_rotation(&key, rotation).await;
-            done.rotating
-                .insert((result.action.account.clone(), result.action.name.clone()));
-            done.tokens.extend(result.action.token_id.clone());
-            done.tokens.extend(result.new_token_id.clone());
-            done.results.push(self.emit(result));
-        }
-        done
     }
 }
 

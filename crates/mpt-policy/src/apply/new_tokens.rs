@@ -8,17 +8,12 @@ use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::policy::{TokenPolicy, Wanted};
-use crate::state::{CreateRecord, Key, check_declared, check_ids, check_owner};
+use crate::state::{CreateRecord, Key};
 use mpt::Error;
 use mpt::NewToken;
 use mpt::Outcome;
 use mpt::Token;
 use mpt::TokenStatus;
-use mpt::{RotationPhase, RotationPlan};
-
-/// How many times a rotation's retire or finish is tried in one apply (each reads the state
-/// first, so a try after a lost answer sees the step done).
-const STEP_TRIES: usize = 3;
 
 impl Applying<'_> {
     /// Hands a new secret to the entry's sink. `Ok`: where it went; `Err`: the failure (the
@@ -252,205 +247,15 @@ impl Applying<'_> {
         };
         Some(resumed(action, done))
     }
-
-    pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
-        let key = Key::rotation(account, id);
-        let plan = match self.client.plan_rotation(id).await {
-            Ok(plan) => plan,
-            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
-        };
-        if let Err(e) = self.state.put(&key, &plan).await {
-            return ActionOutcome::failed(format!(
-                "nothing was made: the rotation's plan could not be saved: {e}"
-            ));
-        }
-        self.drive(&key, plan).await
-    }
-
-    pub(super) async fn resume_rotation(
-        &self,
-        key: &Key,
-        plan: Result<RotationPlan, String>,
-    ) -> ActionResult {
-        match plan {
-            Ok(plan) => {
-                let action = PlannedAction::resumed(
-                    ActionKind::Rotate,
-                    &plan.account_id,
-                    &plan.name,
-                    Some(plan.old_id.clone()),
-                );
-                // A record read back is a claim: checked before anything is sent for it.
-                if let Err(why) = self.check_rotation(&plan).await {
-                    return resumed(action, self.refused(key, &why));
-                }
-                let done = self.drive(key, plan).await;
-                resumed(action, done)
-            }
-            Err(e) => resumed(
-                PlannedAction::resumed(ActionKind::Rotate, "", "", None),
-                ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
-            ),
-        }
-    }
-
-    /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
-    /// removed once the old token is deleted.
-    pub(super) async fn drive(&self, key: &Key, mut plan: RotationPlan) -> ActionOutcome {
-        let mut secret_at = None;
-        if plan.phase == RotationPhase::Planned {
-            let mut started = plan
-                .start_saving(self.client, async |p: &RotationPlan| {
-                    self.state.put(key, p).await
-                })
-                .await;
-            if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
-                // Once more: a resumed start adopts what the lost create made.
-                started = plan
-                    .start_saving(self.client, async |p: &RotationPlan| {
-                        self.state.put(key, p).await
-                    })
-                    .await;
-            }
-            let made = match started {
-                Ok(Some(made)) => made,
-                Ok(None) => return ActionOutcome::failed("the rotation's plan is past its start"),
-                Err(e) if !plan.create_sent => {
-                    self.state.drop_record(key).await;
-                    return ActionOutcome::failed(format!("nothing was made: {e}"));
-                }
-                Err(e) => {
-                    return ActionOutcome::failed(format!(
-                        "{e}; the rotation's plan is kept in {}: the next apply resumes it",
-                        self.state.describe(key)
-                    ));
-                }
-            };
-            let declared = self
-                .policy
-                .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-            // The plan stays `planned` on disk until the secret is handed over and verified:
-            // a crash before that adopts the same replacement again.
-            match self
-                .hand_over(declared, &made.token, &made.secret, Some(&plan.old_id))
-                .await
-            {
-                Ok(at) => secret_at = Some(at),
-                Err(why) => {
-                    return ActionOutcome::failed(format!("{} was made; {why}", made.token.id()))
-                        .made(made.token.id(), None);
-                }
-            }
-            if let Err(e) = plan.verify(self.client, &made.secret).await {
-                return ActionOutcome::failed(format!(
-                    "the new secret of {} did not verify: {e}; the next apply resumes",
-                    made.token.id()
-                ))
-                .made(made.token.id(), secret_at);
-            }
-            if let Err(e) = self.state.put(key, &plan).await {
-                return ActionOutcome::failed(format!(
-                    "the rotation's plan could not be saved: {e}"
-                ))
-                .made(made.token.id(), secret_at);
-            }
-        }
-        let new_id = plan.new_id.clone().unwrap_or_default();
-        let steps = [RotationPhase::Retired, RotationPhase::Finished];
-        for step in steps {
-            if plan.phase >= step {
-                continue;
-            }
-            // Each step is idempotent and reads the state first: again after an error (an
-            // answer lost after the step was done is then seen as done).
-            let mut r = Ok(());
-            for _ in 0..STEP_TRIES {
-                r = match step {
-                    RotationPhase::Retired => plan.retire(self.client, self.options.quiet).await,
-                    _ => plan.finish(self.client).await,
-                };
-                if r.is_ok() {
-                    break;
-                }
-            }
-            if let Err(e) = r {
-                let _ = self.state.put(key, &plan).await;
-                return ActionOutcome::failed(format!(
-                    "{e}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
-                    self.state.describe(key)
-                ))
-                .made(&new_id, secret_at);
-            }
-            if let Err(e) = self.state.put(key, &plan).await {
-                return ActionOutcome::failed(format!(
-                    "the rotation's plan could not be saved: {e}"
-                ))
-                .made(&new_id, secret_at);
-            }
-        }
-        self.state.drop_record(key).await;
-        ActionOutcome::new(
-            Applied::Changed,
-            format!("replaced by {new_id}; {} deleted", plan.old_id),
-        )
-        .made(&new_id, secret_at)
-    }
 }
 
-fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResult {
+pub(super) fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResult {
     ActionResult::of(action, done, true)
 }
 
 impl Applying<'_> {
-    /// A rotation's record, checked against the policy and the platform before it is resumed:
-    /// ids of the platform's shape, an entry of the policy for its account and name (and old
-    /// token, when pinned), an old token of that account and name, and a replacement (once
-    /// recorded) that a create of the rotation can have made.
-    async fn check_rotation(&self, plan: &RotationPlan) -> Result<(), String> {
-        check_ids(
-            &plan.account_id,
-            std::iter::once(&plan.old_id)
-                .chain(&plan.new_id)
-                .chain(&plan.known_ids),
-        )?;
-        check_declared(
-            self.policy,
-            &plan.account_id,
-            &plan.name,
-            Some(&plan.old_id),
-        )?;
-        let same = |t: &Token, what: &str| {
-            check_owner(t, &plan.account_id, &plan.name).map_err(|e| format!("its {what} {e}"))
-        };
-        match self.client.get(plan.old_id.as_str()).await {
-            Ok(old) => same(&old, "old token")?,
-            Err(Error::NotFound(_)) => {}
-            Err(e) => {
-                return Err(format!(
-                    "its old token {} could not be read: {e}",
-                    plan.old_id
-                ));
-            }
-        }
-        if let Some(new_id) = &plan.new_id {
-            if plan.known_ids.contains(new_id) {
-                return Err(format!(
-                    "its replacement {new_id} had the name before the rotation"
-                ));
-            }
-            match self.client.get(new_id.as_str()).await {
-                Ok(new) => same(&new, "replacement")?,
-                Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(format!("its replacement {new_id} could not be read: {e}")),
-            }
-        }
-        Ok(())
-    }
-}
-
-impl Applying<'_> {
     /// A record read back that fails a check: reported, left in place, nothing sent for it.
-    fn refused(&self, key: &Key, why: &str) -> ActionOutcome {
+    pub(super) fn refused(&self, key: &Key, why: &str) -> ActionOutcome {
         ActionOutcome::new(
             Applied::Refused,
             format!(

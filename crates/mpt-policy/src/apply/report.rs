@@ -34,6 +34,10 @@ pub enum Applied {
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
     Refused,
+    /// The token changed since the plan (its revision moved, or it is gone): read again right
+    /// before acting, it was skipped, and nothing was sent for it; `detail` gives the planned
+    /// and the current revision. Plan again.
+    Moved,
 }
 
 impl Applied {
@@ -49,6 +53,7 @@ impl Applied {
             Applied::NotApplied => "notApplied",
             Applied::NotAttempted => "notAttempted",
             Applied::Refused => "refused",
+            Applied::Moved => "moved",
         }
     }
 }
@@ -81,14 +86,24 @@ pub struct ActionResult {
 pub struct ApplyReport {
     /// The results, in the order they were known.
     pub results: Vec<ActionResult>,
+    /// How many records in the state store are another policy's pending work (of names, or
+    /// accounts, this policy does not declare): left alone, neither acted on nor refused.
+    #[serde(default)]
+    pub others_pending: usize,
 }
 
 impl ApplyReport {
-    /// How many actions failed, records refused included (each needs a look).
+    /// How many actions failed, records refused and tokens moved since the plan included
+    /// (each needs a look).
     pub fn failed(&self) -> usize {
         self.results
             .iter()
-            .filter(|r| matches!(r.result, Applied::Failed | Applied::Refused))
+            .filter(|r| {
+                matches!(
+                    r.result,
+                    Applied::Failed | Applied::Refused | Applied::Moved
+                )
+            })
             .count()
     }
 
@@ -132,6 +147,7 @@ impl ApplyReport {
                 Applied::Refused,
                 "refused (a state record failed its check)",
             ),
+            (Applied::Moved, "moved since the plan (plan again)"),
         ] {
             let n = self.count(result);
             if n > 0 {
@@ -139,6 +155,12 @@ impl ApplyReport {
             }
         }
         parts.push(format!("{} failed", self.count(Applied::Failed)));
+        if self.others_pending > 0 {
+            parts.push(format!(
+                "{} records of another policy's pending work left alone",
+                self.others_pending
+            ));
+        }
         parts.join(", ")
     }
 }

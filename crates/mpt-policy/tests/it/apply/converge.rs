@@ -296,7 +296,10 @@ async fn a_module_the_platform_drops_from_an_update_is_not_sent_again() {
     let page = r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":1}},"data":[
         {"id":"TKN-1111-1111","name":"svc","status":"Active","revision":1,"account":{"id":"ACC-1"},"modules":[{"id":"MOD-1"}]}]}"#;
     let answer = r#"{"id":"TKN-1111-1111","name":"svc","status":"Active","revision":2,"account":{"id":"ACC-1"},"modules":[{"id":"MOD-1"}]}"#;
+    // The plan's listing, the listing read again right before acting, the update's answer,
+    // then listings.
     let server = canned(vec![
+        Scripted::answer(200, "application/json", page),
         Scripted::answer(200, "application/json", page),
         Scripted::answer(200, "application/json", answer),
         Scripted::answer(200, "application/json", page),

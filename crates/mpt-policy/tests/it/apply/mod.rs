@@ -5,7 +5,9 @@
 
 mod converge;
 mod faults;
+mod moved;
 mod postgres;
+mod records;
 mod resume;
 mod trust;
 

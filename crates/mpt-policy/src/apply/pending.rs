@@ -1,0 +1,142 @@
+//! The work an interrupted apply left in the state store, resumed before the plan: each record
+//! checked first, two records of one token acted on once, and records of names this policy does
+//! not declare left alone as another policy's pending work.
+
+use std::collections::{HashMap, HashSet};
+
+use super::{ActionResult, Applied, Applying};
+use crate::state::{CreateRecord, Key, Kind};
+use mpt::RotationPlan;
+
+/// What the work an interrupted apply left came to.
+pub(super) struct Resumed {
+    /// Its results.
+    pub results: Vec<ActionResult>,
+    /// The tokens it reported: the plan's actions on them are not reported twice.
+    pub tokens: HashSet<String>,
+    /// The (account, name) of each rotation it reported: between its start and its end, a
+    /// rotation leaves two live tokens of one name, which the plan calls ambiguous.
+    pub rotating: HashSet<(String, String)>,
+    /// How many records are another policy's pending work (names this policy does not
+    /// declare), left alone.
+    pub others: usize,
+}
+
+/// A record acted on in this apply: what its duplicates are compared with.
+struct Acted {
+    /// The token it made, or named.
+    token: Option<String>,
+    /// Whether its record is gone (the work done): its duplicates go too.
+    finished: bool,
+}
+
+impl Applying<'_> {
+    /// Whether this policy declares `name` in `account` (pinned or not): records of other names
+    /// are another policy's work.
+    fn owns(&self, account: &str, name: &str) -> bool {
+        self.policy
+            .accounts
+            .iter()
+            .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
+    }
+
+    /// What became of the record `key` just acted on.
+    async fn acted(&self, key: &Key, token: Option<String>) -> Acted {
+        Acted {
+            token,
+            finished: matches!(self.state.load(key).await, Ok(None)),
+        }
+    }
+
+    /// A second record of work already acted on in this apply: removed when that work is done
+    /// and it names the same token (or none), else left for the next apply; never acted on, so
+    /// the token is handed over once.
+    async fn duplicate(&self, key: &Key, first: &Acted, token: Option<&String>) {
+        if first.finished && (token.is_none() || token == first.token.as_ref()) {
+            self.state.drop_record(key).await;
+        }
+    }
+
+    /// Finishes the work an interrupted apply left in the state store: creates whose secret was
+    /// not handed over, then rotations.
+    pub(super) async fn resume_pending(&self) -> Resumed {
+        let mut done = Resumed {
+            results: Vec::new(),
+            tokens: HashSet::new(),
+            rotating: HashSet::new(),
+            others: 0,
+        };
+        let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
+        let mut creates: HashMap<(String, String), Acted> = HashMap::new();
+        for (key, record) in self
+            .state
+            .pending_of::<CreateRecord>(Kind::Create, &accounts)
+            .await
+        {
+            let mut identity = None;
+            if let Ok(r) = &record {
+                if !self.owns(&r.account_id, &r.name) {
+                    done.others += 1;
+                    continue;
+                }
+                let id = (r.account_id.clone(), r.name.clone());
+                if let Some(first) = creates.get(&id) {
+                    self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    continue;
+                }
+                identity = Some(id);
+            }
+            // Only while the account's lock is proven held: else nothing more is sent.
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
+            }
+            let result = self.resume_create(&key, record).await;
+            if let Some(id) = identity
+                && result.as_ref().is_none_or(|r| r.result != Applied::Refused)
+            {
+                let token = result.as_ref().and_then(|r| r.new_token_id.clone());
+                creates.insert(id, self.acted(&key, token).await);
+            }
+            if let Some(result) = result {
+                done.tokens.extend(result.new_token_id.clone());
+                done.results.push(self.emit(result));
+            }
+        }
+        let mut rotations: HashMap<(String, String), Acted> = HashMap::new();
+        for (key, rotation) in self
+            .state
+            .pending_of::<RotationPlan>(Kind::Rotation, &accounts)
+            .await
+        {
+            let mut identity = None;
+            if let Ok(r) = &rotation {
+                if !self.owns(&r.account_id, &r.name) {
+                    done.others += 1;
+                    continue;
+                }
+                let id = (r.account_id.clone(), r.old_id.clone());
+                if let Some(first) = rotations.get(&id) {
+                    self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    continue;
+                }
+                identity = Some(id);
+            }
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
+            }
+            let result = self.resume_rotation(&key, rotation).await;
+            if let Some(id) = identity
+                && result.result != Applied::Refused
+            {
+                let acted = self.acted(&key, result.new_token_id.clone()).await;
+                rotations.insert(id, acted);
+            }
+            done.rotating
+                .insert((result.action.account.clone(), result.action.name.clone()));
+            done.tokens.extend(result.action.token_id.clone());
+            done.tokens.extend(result.new_token_id.clone());
+            done.results.push(self.emit(result));
+        }
+        done
+    }
+}

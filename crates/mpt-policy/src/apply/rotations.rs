@@ -1,0 +1,234 @@
+//! Rotations: started, or resumed from their record in the state store, each step saved, the
+//! old token retired and deleted only on evidence (see `evidence`).
+
+use super::evidence::Replacement;
+use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
+use crate::plan::{ActionKind, PlannedAction};
+use crate::state::Key;
+use mpt::Error;
+use mpt::TokenStatus;
+use mpt::{RotationPhase, RotationPlan};
+
+/// How many times a rotation's retire or finish is tried in one apply (each reads the state
+/// first, so a try after a lost answer sees the step done).
+const STEP_TRIES: usize = 3;
+
+impl Applying<'_> {
+    pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
+        let key = Key::rotation(account, id);
+        let plan = match self.client.plan_rotation(id).await {
+            Ok(plan) => plan,
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+        };
+        if let Err(e) = self.state.put(&key, &plan).await {
+            return ActionOutcome::failed(format!(
+                "nothing was made: the rotation's plan could not be saved: {e}"
+            ));
+        }
+        self.drive(&key, plan).await
+    }
+
+    pub(super) async fn resume_rotation(
+        &self,
+        key: &Key,
+        plan: Result<RotationPlan, String>,
+    ) -> ActionResult {
+        let mut plan = match plan {
+            Ok(plan) => plan,
+            Err(e) => {
+                return resumed(
+                    PlannedAction::resumed(ActionKind::Rotate, "", "", None),
+                    ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
+                );
+            }
+        };
+        let action = PlannedAction::resumed(
+            ActionKind::Rotate,
+            &plan.account_id,
+            &plan.name,
+            Some(plan.old_id.clone()),
+        );
+        // A record read back is a claim: checked before anything is sent for it.
+        let old = match self.check_rotation(&plan).await {
+            Ok(old) => old,
+            Err(why) => return resumed(action, self.refused(key, &why)),
+        };
+        let mut secret_at = None;
+        if plan.phase >= RotationPhase::Created {
+            // Past its start, only the platform's evidence lets it go on: its replacement,
+            // read now, Active, of its name, made after it, and with a secret that works.
+            let replacement = match self.replacement_now(&plan, old.as_ref()).await {
+                Ok(replacement) => replacement,
+                Err(why) => return resumed(action, self.refused(key, &why)),
+            };
+            if plan.phase == RotationPhase::Created {
+                match self.deliver_and_verify(key, &mut plan, &replacement).await {
+                    Ok(at) => secret_at = Some(at),
+                    Err(done) => return resumed(action, done),
+                }
+            }
+        }
+        let mut done = self.drive(key, plan).await;
+        if done.secret_at.is_none() {
+            done.secret_at = secret_at;
+        }
+        resumed(action, done)
+    }
+
+    /// A replacement made, not yet verified (a record at `created`): its secret, read from the
+    /// platform, handed over, then verified and the record saved. `Err`: the outcome to report.
+    async fn deliver_and_verify(
+        &self,
+        key: &Key,
+        plan: &mut RotationPlan,
+        new: &Replacement,
+    ) -> Result<String, ActionOutcome> {
+        let id = new.token.id();
+        let declared = self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+        let at = self
+            .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
+            .await
+            .map_err(|why| ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None))?;
+        if let Err(e) = plan.verify(self.client, &new.secret).await {
+            return Err(ActionOutcome::failed(format!(
+                "the new secret of {id} did not verify: {e}; the next apply resumes"
+            ))
+            .made(id, Some(at)));
+        }
+        if let Err(e) = self.state.put(key, &*plan).await {
+            return Err(ActionOutcome::failed(format!(
+                "the rotation's plan could not be saved: {e}"
+            ))
+            .made(id, Some(at)));
+        }
+        Ok(at)
+    }
+
+    /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
+    /// removed once the old token is deleted.
+    pub(super) async fn drive(&self, key: &Key, mut plan: RotationPlan) -> ActionOutcome {
+        let mut secret_at = None;
+        if plan.phase == RotationPhase::Planned {
+            match self.start(key, &mut plan).await {
+                Ok(at) => secret_at = Some(at),
+                Err(done) => return done,
+            }
+        }
+        let new_id = plan.new_id.clone().unwrap_or_default();
+        let steps = [RotationPhase::Retired, RotationPhase::Finished];
+        for step in steps {
+            if plan.phase >= step {
+                continue;
+            }
+            if let Err(why) = self.step(&mut plan, step).await {
+                let _ = self.state.put(key, &plan).await;
+                return ActionOutcome::failed(format!(
+                    "{why}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    self.state.describe(key)
+                ))
+                .made(&new_id, secret_at);
+            }
+            if let Err(e) = self.state.put(key, &plan).await {
+                return ActionOutcome::failed(format!(
+                    "the rotation's plan could not be saved: {e}"
+                ))
+                .made(&new_id, secret_at);
+            }
+        }
+        self.state.drop_record(key).await;
+        ActionOutcome::new(
+            Applied::Changed,
+            format!("replaced by {new_id}; {} deleted", plan.old_id),
+        )
+        .made(&new_id, secret_at)
+    }
+
+    /// One step past verification (retire, finish), tried up to [`STEP_TRIES`] times: each is
+    /// idempotent and reads the state first, so a try after a lost answer sees the step done.
+    /// The old token is deleted only while it is still Disabled: one enabled again since it was
+    /// retired (by an administrator, say) has moved, and is left as it is.
+    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), String> {
+        if step == RotationPhase::Finished {
+            match self.client.get(plan.old_id.as_str()).await {
+                Ok(old) if old.status() == TokenStatus::Active => {
+                    return Err(format!(
+                        "moved: the old token {} is Active again (revision {}) since it was retired; it is not deleted",
+                        plan.old_id,
+                        old.revision().map_or("unknown".into(), |r| r.to_string())
+                    ));
+                }
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(format!("the old token could not be read: {e}")),
+            }
+        }
+        let mut r = Ok(());
+        for _ in 0..STEP_TRIES {
+            r = match step {
+                RotationPhase::Retired => plan.retire(self.client, self.options.quiet).await,
+                _ => plan.finish(self.client).await,
+            };
+            if r.is_ok() {
+                break;
+            }
+        }
+        r.map_err(|e| e.to_string())
+    }
+
+    /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
+    /// and verified, the plan saved. `Ok`: where the secret went; `Err`: the outcome to report.
+    async fn start(&self, key: &Key, plan: &mut RotationPlan) -> Result<String, ActionOutcome> {
+        let mut started = plan
+            .start_saving(self.client, async |p: &RotationPlan| {
+                self.state.put(key, p).await
+            })
+            .await;
+        if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
+            // Once more: a resumed start adopts what the lost create made.
+            started = plan
+                .start_saving(self.client, async |p: &RotationPlan| {
+                    self.state.put(key, p).await
+                })
+                .await;
+        }
+        let made = match started {
+            Ok(Some(made)) => made,
+            Ok(None) => {
+                return Err(ActionOutcome::failed(
+                    "the rotation's plan is past its start",
+                ));
+            }
+            Err(e) if !plan.create_sent => {
+                self.state.drop_record(key).await;
+                return Err(ActionOutcome::failed(format!("nothing was made: {e}")));
+            }
+            Err(e) => {
+                return Err(ActionOutcome::failed(format!(
+                    "{e}; the rotation's plan is kept in {}: the next apply resumes it",
+                    self.state.describe(key)
+                )));
+            }
+        };
+        // What a resumed start adopts must have been made after the record.
+        if let Some(made_at) = made.token.created_at()
+            && made_at < plan.planned_at - super::evidence::RECORD_CLOCK_SLACK
+        {
+            return Err(self.refused(
+                key,
+                &format!(
+                    "its replacement {} was made at {made_at}, before the record ({})",
+                    made.token.id(),
+                    plan.planned_at
+                ),
+            ));
+        }
+        // The plan stays `planned` in the store until the secret is handed over and verified:
+        // a crash before that adopts the same replacement again.
+        let new = super::evidence::Replacement {
+            token: made.token,
+            secret: made.secret,
+        };
+        self.deliver_and_verify(key, plan, &new).await
+    }
+}
