@@ -3,7 +3,31 @@
 //! database session is gone, say), nothing more is sent: every later action is not attempted,
 //! and the apply ends with [`ApplyError::SessionLost`](super::ApplyError::SessionLost).
 
-use super::{ActionOutcome, Applied, ApplyError, ApplyReport, Applying};
+use std::sync::Arc;
+
+use super::{ActionOutcome, Applied, ApplyError, ApplyOptions, ApplyReport, Applying};
+use crate::policy::Policy;
+use crate::state::Store;
+
+/// The apply's store: the caller's ([`ApplyOptions::store`]), or the one at the options'
+/// location, opened and its accounts locked; `None` when `client` is cancelled while waiting
+/// for a lock (nothing was sent).
+pub(super) async fn open(
+    client: &mpt::Client,
+    policy: &Policy,
+    options: &ApplyOptions,
+) -> Result<Option<Arc<dyn Store>>, ApplyError> {
+    if let Some(store) = &options.store {
+        return Ok(Some(store.clone()));
+    }
+    let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+    let opening = crate::state::open(&options.state, &accounts, Some(options.lock_timeout));
+    let cancel = super::cancelled(client);
+    match futures_util::future::select(std::pin::pin!(opening), std::pin::pin!(cancel)).await {
+        futures_util::future::Either::Left((opened, _)) => Ok(Some(Arc::from(opened?))),
+        futures_util::future::Either::Right(_) => Ok(None),
+    }
+}
 
 impl Applying<'_> {
     /// Before a change for `account`: `None` when the store proves the lock still held, else

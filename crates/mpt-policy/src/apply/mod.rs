@@ -217,28 +217,14 @@ pub(crate) async fn apply(
     plan: Option<&Plan>,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
-    let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
     // Waiting for another apply's lock sends nothing: cancelled then (the CLI's first
     // interrupt), the apply ends with nothing done.
-    let opening = async {
-        match &options.store {
-            Some(store) => Ok(store.clone()),
-            None => crate::state::open(&options.state, &accounts, Some(options.lock_timeout))
-                .await
-                .map(Arc::from),
-        }
+    let Some(state) = fence::open(client, policy, options).await? else {
+        return Ok(ApplyReport {
+            results: Vec::new(),
+            others_pending: 0,
+        });
     };
-    let cancel = cancelled(client);
-    let state: Arc<dyn Store> =
-        match futures_util::future::select(std::pin::pin!(opening), std::pin::pin!(cancel)).await {
-            futures_util::future::Either::Left((opened, _)) => opened.map_err(ApplyError::Store)?,
-            futures_util::future::Either::Right(_) => {
-                return Ok(ApplyReport {
-                    results: Vec::new(),
-                    others_pending: 0,
-                });
-            }
-        };
     // A saved plan is an approval, never a source of work: before anything is done, it
     // must be of the policy's accounts and made within the bounds, by the platform's clock.
     if let Some(saved) = plan {

@@ -3,9 +3,9 @@
 //! test asserting the platform's final state.
 
 use mpt::chrono::{Duration as Days, Utc};
-use mpt_testpg::TestPostgres;
 use mpt_policy::state::{self, Key, Kind, StateLocation};
 use mpt_policy::{Applied, ApplyOptions, Policy};
+use mpt_testpg::TestPostgres;
 
 use super::*;
 use crate::common::*;
