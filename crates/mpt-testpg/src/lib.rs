@@ -89,6 +89,21 @@ pub fn bin_dir() -> io::Result<PathBuf> {
         })
 }
 
+/// `start()`, or `None` (said in one line) without the server tools, unless required.
+fn or_skip<T>(test: &str, start: impl FnOnce() -> io::Result<T>) -> Option<T> {
+    let required = std::env::var("MPT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
+    match bin_dir() {
+        Err(e) if !required => {
+            println!("{test}: did not run: {e}");
+            None
+        }
+        _ => match start() {
+            Ok(pg) => Some(pg),
+            Err(e) => panic!("{test}: PostgreSQL could not be started: {e}"),
+        },
+    }
+}
+
 fn failed(what: &str, out: &Output) -> io::Error {
     io::Error::other(format!(
         "{what} failed ({}): {}{}",
@@ -133,17 +148,12 @@ impl TestPostgres {
     /// to install them, unless `MPT_REQUIRE_POSTGRES=1` (as `.ci/run` sets), when it panics.
     /// Any other failure to start one panics: a test that needs it fails.
     pub fn start_or_skip(test: &str) -> Option<TestPostgres> {
-        let required = std::env::var("MPT_REQUIRE_POSTGRES").is_ok_and(|v| v == "1");
-        match bin_dir() {
-            Err(e) if !required => {
-                println!("{test}: did not run: {e}");
-                None
-            }
-            _ => match TestPostgres::start() {
-                Ok(pg) => Some(pg),
-                Err(e) => panic!("{test}: PostgreSQL could not be started: {e}"),
-            },
-        }
+        or_skip(test, TestPostgres::start)
+    }
+
+    /// [`start_tls`](TestPostgres::start_tls), or `None` as [`start_or_skip`](TestPostgres::start_or_skip).
+    pub fn start_tls_or_skip(test: &str) -> Option<(TestPostgres, TlsFiles)> {
+        or_skip(test, TestPostgres::start_tls)
     }
 
     /// A fresh database: in `MPT_TEST_POSTGRES`'s server when set, else in a new cluster of
@@ -155,6 +165,24 @@ impl TestPostgres {
         {
             return TestPostgres::database_in(&server, bin);
         }
+        TestPostgres::cluster(bin, None)
+    }
+
+    /// A cluster of its own with TLS on (always, `MPT_TEST_POSTGRES` or not): a CA made here
+    /// ([`TlsFiles`]), a server certificate for `localhost` only, and `pg_hba.conf` rules for
+    /// the roles `tlsonly` (TLS only), `secret` (password [`SECRET_PASSWORD`], SCRAM) and
+    /// everyone else (trusted on loopback).
+    pub fn start_tls() -> io::Result<(TestPostgres, TlsFiles)> {
+        let bin = bin_dir()?;
+        let files = TlsFiles::make()?;
+        let pg = TestPostgres::cluster(bin, Some(&files))?;
+        pg.sql(&format!(
+            "create role tlsonly login superuser; create role secret login password '{SECRET_PASSWORD}'"
+        ))?;
+        Ok((pg, files))
+    }
+
+    fn cluster(bin: PathBuf, tls: Option<&TlsFiles>) -> io::Result<TestPostgres> {
         let as_postgres = running_as_root();
         let dir = std::env::temp_dir().join(format!(
             "mpt-pg-{}-{:016x}",
@@ -195,7 +223,11 @@ impl TestPostgres {
             return Err(failed("initdb", &out));
         }
         let port = free_port()?;
-        let options = format!("-h 127.0.0.1 -p {port} -k {dir_s} -c fsync=off");
+        let mut options = format!("-h 127.0.0.1 -p {port} -k {dir_s} -c fsync=off");
+        if let Some(tls) = tls {
+            tls.install(&data, as_postgres)?;
+            options.push_str(" -c ssl=on");
+        }
         let log = cluster.dir.join("log").display().to_string();
         let out = cluster.run(
             &bin,
@@ -283,6 +315,89 @@ impl TestPostgres {
             return Err(failed("pg_dump", &out));
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The password of the role `secret` of a [`TestPostgres::start_tls`] cluster.
+pub const SECRET_PASSWORD: &str = "Right-Pass-1";
+
+/// A TLS cluster's files: the CA that signed the server's certificate, and another CA.
+pub struct TlsFiles {
+    dir: PathBuf,
+    /// The CA that signed the server's certificate (PEM).
+    pub ca: PathBuf,
+    /// A CA that signed nothing of the server's (PEM).
+    pub other_ca: PathBuf,
+    cert: String,
+    key: String,
+}
+
+impl TlsFiles {
+    fn make() -> io::Result<TlsFiles> {
+        use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+        let bad = |e: rcgen::Error| io::Error::other(e.to_string());
+        let dir = std::env::temp_dir().join(format!("mpt-tls-{:016x}", fastrand::u64(..)));
+        std::fs::create_dir_all(&dir)?;
+        let ca_of = |name: &str| -> io::Result<(String, Issuer<'static, KeyPair>)> {
+            let mut params = CertificateParams::new(Vec::<String>::new()).map_err(bad)?;
+            params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            params
+                .distinguished_name
+                .push(rcgen::DnType::CommonName, name);
+            let key = KeyPair::generate().map_err(bad)?;
+            let cert = params.self_signed(&key).map_err(bad)?;
+            Ok((cert.pem(), Issuer::new(params, key)))
+        };
+        let (ca_pem, issuer) = ca_of("mpt test CA")?;
+        let (other_pem, _) = ca_of("another CA")?;
+        let key = KeyPair::generate().map_err(bad)?;
+        let server = CertificateParams::new(vec!["localhost".to_string()])
+            .map_err(bad)?
+            .signed_by(&key, &issuer)
+            .map_err(bad)?;
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            other_ca: dir.join("other-ca.pem"),
+            dir,
+            cert: server.pem(),
+            key: key.serialize_pem(),
+        };
+        std::fs::write(&files.ca, ca_pem)?;
+        std::fs::write(&files.other_ca, other_pem)?;
+        Ok(files)
+    }
+
+    /// The server's certificate and key, and the rules of `pg_hba.conf`, in `data`.
+    fn install(&self, data: &Path, as_postgres: bool) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(data.join("server.crt"), &self.cert)?;
+        let key = data.join("server.key");
+        std::fs::write(&key, &self.key)?;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))?;
+        std::fs::write(
+            data.join("pg_hba.conf"),
+            "local all all trust\n\
+             hostssl all tlsonly 127.0.0.1/32 trust\n\
+             hostnossl all tlsonly 127.0.0.1/32 reject\n\
+             host all secret 127.0.0.1/32 scram-sha-256\n\
+             host all all 127.0.0.1/32 trust\n",
+        )?;
+        if as_postgres {
+            let out = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(data)
+                .output()?;
+            if !out.status.success() {
+                return Err(failed("chown", &out));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Drop for TlsFiles {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

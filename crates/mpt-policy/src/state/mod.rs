@@ -329,7 +329,7 @@ impl dyn Store + '_ {
 /// prints.
 pub fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ok(config) = url.parse::<tokio_postgres::Config>()
+    if let Ok(config) = pg::without_tls(url).parse::<tokio_postgres::Config>()
         && let Some(password) = config.get_password()
         && let Ok(password) = std::str::from_utf8(password)
         && !password.is_empty()

@@ -1,5 +1,5 @@
-//! Reaching the database as libpq would: the URL first, then `PGHOST`, `PGPORT`, `PGUSER`,
-//! `PGDATABASE`, `PGCONNECT_TIMEOUT`, then the password from `PGPASSWORD` or the password
+//! Reaching the database as libpq would: the URL first (its TLS parameters: [`super::tls`]),
+//! then `PGHOST`, `PGPORT`, `PGUSER`, `PGDATABASE`, `PGCONNECT_TIMEOUT`, then the password from `PGPASSWORD` or the password
 //! file; bounded in time everywhere (the whole connect and start-up, every statement, a dead
 //! peer found by TCP keepalives and `TCP_USER_TIMEOUT`), and every failure in the server's own
 //! words with its SQLSTATE, never with the password.
@@ -94,14 +94,16 @@ pub(super) fn config_of(
     url: &str,
     location: &str,
     purpose: Purpose,
-) -> Result<(Config, Vec<String>), StoreError> {
+) -> Result<(Config, super::tls::Tls, Vec<String>), StoreError> {
     let bad = |why: String| StoreError::BadLocation {
         location: location.to_string(),
         why,
     };
-    let mut config: Config = url
+    let (plain, tls) = super::tls::split(url).map_err(bad)?;
+    let mut config: Config = plain
         .parse()
         .map_err(|e: tokio_postgres::Error| bad(chain(&e)))?;
+    config.ssl_mode(super::tls::ssl_mode(tls.mode));
     if config.get_hosts().is_empty() {
         config.host(env("PGHOST").unwrap_or_else(|| "localhost".into()));
     }
@@ -167,7 +169,7 @@ pub(super) fn config_of(
         .keepalives_interval(Duration::from_secs(5))
         .keepalives_retries(4)
         .tcp_user_timeout(TCP_USER_TIMEOUT);
-    Ok((config, secrets))
+    Ok((config, tls, secrets))
 }
 
 /// An error and its causes, as one line: the server's message with its SQLSTATE, detail and

@@ -16,6 +16,7 @@
 mod connect;
 mod lock;
 mod schema;
+mod tls;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -23,12 +24,17 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Config, Row};
 
 use super::{Key, Kind, Pending, Store, StoreError};
 pub use connect::redact_url;
 use connect::{ANSWER_TIMEOUT, Purpose};
 pub use schema::SCHEMA_VERSION;
+
+/// `url` without the TLS parameters tokio-postgres does not read (for finding its password).
+pub(super) fn without_tls(url: &str) -> String {
+    tls::split(url).map_or_else(|_| url.to_string(), |(plain, _)| plain)
+}
 
 /// How often a held lock is tried again while waiting.
 const LOCK_POLL: Duration = Duration::from_millis(200);
@@ -73,43 +79,16 @@ impl PgStore {
             Some(_) => Purpose::Apply,
             None => Purpose::Plan,
         };
-        let (config, secrets) = connect::config_of(url, &location, purpose)?;
-        let limit = config
-            .get_connect_timeout()
-            .copied()
-            .unwrap_or(connect::CONNECT_TIMEOUT);
-        // The whole connect, start-up and authentication included, is bounded.
-        let (client, connection) = match tokio::time::timeout(limit, config.connect(NoTls)).await {
-            Err(_) => {
-                return Err(StoreError::Unreachable {
-                    location,
-                    why: format!(
-                        "no answer within {} s (connect_timeout in the URL, or PGCONNECT_TIMEOUT, sets it)",
-                        limit.as_secs()
-                    ),
-                });
-            }
-            Ok(Err(e)) => return Err(connect::connect_failed(&e, &location, &secrets)),
-            Ok(Ok(made)) => made,
-        };
+        let (config, tls, secrets) = connect::config_of(url, &location, purpose)?;
         let ended = Arc::new(Mutex::new(None));
-        let slot = ended.clone();
-        let connection = tokio::spawn(async move {
-            let why = match connection.await {
-                Ok(()) => "the server closed the connection".to_string(),
-                Err(e) => connect::chain(&e),
-            };
-            if let Ok(mut slot) = slot.lock() {
-                *slot = Some(why);
-            }
-        });
+        let client = start(config, &tls, &location, &secrets, ended.clone()).await?;
         let mut store = PgStore {
-            client,
+            client: client.0,
             location,
             purpose,
             secrets,
             tables: true,
-            connection,
+            connection: client.1,
             ended,
             lost: Mutex::new(None),
         };
@@ -272,6 +251,57 @@ impl PgStore {
             ))),
         }
     }
+}
+
+/// Connects with `config` and `tls` (`allow`: plain first, then TLS when the server refuses
+/// plain), the whole of it within the connect timeout, and runs the connection, keeping how it
+/// ended in `ended`.
+async fn start(
+    mut config: Config,
+    tls: &tls::Tls,
+    location: &str,
+    secrets: &[String],
+    ended: Arc<Mutex<Option<String>>>,
+) -> Result<(Client, tokio::task::JoinHandle<()>), StoreError> {
+    let connector = tls::connector(tls).map_err(|why| StoreError::BadLocation {
+        location: location.to_string(),
+        why,
+    })?;
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(connect::CONNECT_TIMEOUT);
+    let deadline = tokio::time::Instant::now() + limit;
+    let silent = || StoreError::Unreachable {
+        location: location.to_string(),
+        why: format!(
+            "no answer within {} s (connect_timeout in the URL, or PGCONNECT_TIMEOUT, sets it)",
+            limit.as_secs()
+        ),
+    };
+    let mut made = tokio::time::timeout_at(deadline, config.connect(connector.clone()))
+        .await
+        .map_err(|_| silent())?;
+    if tls.mode == tls::Mode::Allow
+        && let Err(e) = &made
+        && e.as_db_error().is_some()
+    {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        made = tokio::time::timeout_at(deadline, config.connect(connector))
+            .await
+            .map_err(|_| silent())?;
+    }
+    let (client, connection) = made.map_err(|e| connect::connect_failed(&e, location, secrets))?;
+    let task = tokio::spawn(async move {
+        let why = match connection.await {
+            Ok(()) => "the server closed the connection".to_string(),
+            Err(e) => connect::chain(&e),
+        };
+        if let Ok(mut slot) = ended.lock() {
+            *slot = Some(why);
+        }
+    });
+    Ok((client, task))
 }
 
 /// Whether `e` means the session is gone: the connection closed or broken, or the server

@@ -249,3 +249,103 @@ async fn a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing() {
     assert_eq!(named.trim(), "1");
     drop(plan);
 }
+
+/// Opens `url` for a plan (no lock, no write): the connection and nothing else.
+async fn reach(url: &str) -> Result<(), StoreError> {
+    state::open(
+        &StateLocation::parse(url),
+        &[DEFAULT_ACCOUNT.to_string()],
+        None,
+    )
+    .await
+    .map(drop)
+}
+
+#[tokio::test]
+async fn tls_and_logins_as_libpq_means_them_with_the_tests_own_ca() {
+    let Some((pg, tls)) =
+        TestPostgres::start_tls_or_skip("tls_and_logins_as_libpq_means_them_with_the_tests_own_ca")
+    else {
+        return;
+    };
+    let (port, db) = {
+        let rest = pg.url().rsplit_once(':').unwrap().1;
+        let (port, db) = rest.split_once('/').unwrap();
+        (port.to_string(), db.to_string())
+    };
+    let (ca, other) = (tls.ca.display(), tls.other_ca.display());
+    let url = |user: &str, host: &str, query: &str| {
+        format!("postgres://{user}@{host}:{port}/{db}?{query}")
+    };
+    // verify-full, to the name on the certificate (localhost, reached at 127.0.0.1).
+    let named = "localhost";
+    reach(&url(
+        "tlsonly",
+        named,
+        &format!("hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    // A name the certificate is not for: refused; verify-ca does not check the name.
+    let err = reach(&url(
+        "tlsonly",
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    reach(&url(
+        "tlsonly",
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    // Another CA: refused, verify-ca too.
+    for mode in ["verify-ca", "verify-full"] {
+        let err = reach(&url(
+            "tlsonly",
+            named,
+            &format!("hostaddr=127.0.0.1&sslmode={mode}&sslrootcert={other}"),
+        ))
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("certificate"), "{mode}: {err}");
+    }
+    // A role allowed only over TLS: refused without it, let in with require, prefer or allow.
+    let err = reach(&url("tlsonly", "127.0.0.1", "sslmode=disable"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Auth { .. }) && err.to_string().contains("SQLSTATE 28000"),
+        "{err}"
+    );
+    for mode in ["require", "prefer", "allow"] {
+        reach(&url("tlsonly", "127.0.0.1", &format!("sslmode={mode}")))
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+    }
+    // Logins: a wrong password is named as one (never shown), a right one works.
+    let wrong = "Wrong-Pass-9";
+    let err = reach(&url(
+        &format!("secret:{wrong}"),
+        "127.0.0.1",
+        "sslmode=disable",
+    ))
+    .await
+    .unwrap_err();
+    let said = err.to_string();
+    assert!(
+        matches!(err, StoreError::Auth { .. }) && said.contains("28P01") && !said.contains(wrong),
+        "{said}"
+    );
+    let right = mpt_testpg::SECRET_PASSWORD;
+    reach(&url(
+        &format!("secret:{right}"),
+        "127.0.0.1",
+        "sslmode=require",
+    ))
+    .await
+    .unwrap();
+}
