@@ -581,3 +581,60 @@ fn a_lock_timeout_of_0_is_taken_as_documented() {
     ));
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    let backend: i32 = pg
+        .sql(&format!(
+            "select pid from pg_stat_activity where application_name like 'mpt apply on % (pid {})'",
+            apply.id()
+        ))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The backend stops answering (as a server stalled, or a network that drops everything).
+    // SAFETY: kill(2) on a PostgreSQL backend of the test's cluster.
+    unsafe {
+        libc::kill(backend, libc::SIGSTOP);
+    }
+    let at_stall = server.requests(Operation::Disable);
+    let started = Instant::now();
+    let mut apply = apply;
+    while apply.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = apply.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(backend, libc::SIGCONT);
+    }
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(
+        said.contains("no answer within") && said.contains("nothing more was sent"),
+        "{said}"
+    );
+    let sent = server.requests(Operation::Disable);
+    assert!(
+        sent <= at_stall + 1,
+        "{sent} disables, {at_stall} at the stall"
+    );
+}
