@@ -7,7 +7,9 @@
 //! checks every record against the policy and the platform before acting on it.
 
 mod dir;
+#[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
 mod pgpass;
 mod records;
 
@@ -18,6 +20,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
+#[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{CreateRecord, Refused, check_declared, check_ids, check_owner};
 
@@ -214,7 +217,7 @@ impl StateLocation {
     pub fn shown(&self) -> String {
         match self {
             StateLocation::Dir(path) => path.display().to_string(),
-            StateLocation::Postgres(url) => pg::redact_url(url),
+            StateLocation::Postgres(url) => redact_url(url),
         }
     }
 }
@@ -329,6 +332,7 @@ impl dyn Store + '_ {
 /// prints.
 pub fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
+    #[cfg(feature = "postgres")]
     if let Ok(config) = pg::without_tls(url).parse::<tokio_postgres::Config>()
         && let Some(password) = config.get_password()
         && let Ok(password) = std::str::from_utf8(password)
@@ -336,7 +340,48 @@ pub fn url_secrets(url: &str) -> Vec<String> {
     {
         out.push(password.to_string());
     }
+    // As written in the URL too (percent-encoded, say).
+    let shown = redact_url(url);
+    if shown != url
+        && let Some(at) = url.find("://").map(|i| i + 3)
+        && let authority = url[at..].find(['/', '?']).map_or(url.len(), |i| at + i)
+        && let Some(end) = url[at..authority].rfind('@').map(|i| at + i)
+        && let Some(colon) = url[at..end].find(':').map(|i| at + i)
+        && colon + 1 < end
+    {
+        out.push(url[colon + 1..end].to_string());
+    }
+    out.dedup();
     out
+}
+
+/// `url` without its password (in the user info or a `password=` parameter).
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_string();
+    if let Some(scheme_end) = shown.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = shown[rest_start..]
+            .find(['/', '?'])
+            .map_or(shown.len(), |i| rest_start + i);
+        if let Some(at) = shown[rest_start..authority_end].rfind('@') {
+            let userinfo = &shown[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                shown.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = shown.find('?') {
+        let (head, query) = shown.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        shown = format!("{head}{}", query.join("&"));
+    }
+    shown
 }
 
 /// Opens (and locks, for an apply) the store at `location`: a directory, or a database whose
@@ -352,6 +397,15 @@ pub async fn open(
             Some(_) => Box::new(DirStore::open(path).await?),
             None => Box::new(DirStore::read_only(path)),
         },
+        #[cfg(feature = "postgres")]
         StateLocation::Postgres(url) => Box::new(PgStore::connect(url, accounts, lock).await?),
+        #[cfg(not(feature = "postgres"))]
+        StateLocation::Postgres(url) => {
+            let _ = (accounts, lock);
+            return Err(StoreError::BadLocation {
+                location: redact_url(url),
+                why: "this mpt-policy was built without its `postgres` feature".into(),
+            });
+        }
     })
 }

@@ -44,35 +44,6 @@ impl Purpose {
     }
 }
 
-/// `url` without its password (in the user info or a `password=` parameter).
-pub fn redact_url(url: &str) -> String {
-    let mut shown = url.to_string();
-    if let Some(scheme_end) = shown.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = shown[rest_start..]
-            .find(['/', '?'])
-            .map_or(shown.len(), |i| rest_start + i);
-        if let Some(at) = shown[rest_start..authority_end].rfind('@') {
-            let userinfo = &shown[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                shown.replace_range(rest_start + colon + 1..rest_start + at, "***");
-            }
-        }
-    }
-    if let Some(q) = shown.find('?') {
-        let (head, query) = shown.split_at(q + 1);
-        let query: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => pair.to_string(),
-            })
-            .collect();
-        shown = format!("{head}{}", query.join("&"));
-    }
-    shown
-}
-
 /// This machine's name, for the connection's `application_name`.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")

@@ -26,8 +26,8 @@ use futures_util::future::BoxFuture;
 use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Config, Row};
 
+pub use super::redact_url;
 use super::{Key, Kind, Pending, Store, StoreError};
-pub use connect::redact_url;
 use connect::{ANSWER_TIMEOUT, Purpose};
 pub use schema::SCHEMA_VERSION;
 

@@ -6,6 +6,7 @@
 mod converge;
 mod faults;
 mod moved;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod records;
 mod resume;
