@@ -116,19 +116,7 @@ pub(super) fn config_of(
             .map_or(CONNECT_TIMEOUT, Duration::from_secs);
         config.connect_timeout(wait);
     }
-    // A statement's limit on the server, and an idle transaction's; a plan reads only.
-    let mut options = format!(
-        "-c statement_timeout={}s -c idle_in_transaction_session_timeout=60s",
-        STATEMENT_TIMEOUT.as_secs()
-    );
-    if purpose == Purpose::Plan {
-        options.push_str(" -c default_transaction_read_only=on");
-    }
-    if let Some(theirs) = config.get_options() {
-        options = format!("{options} {theirs}");
-    }
     config
-        .options(options)
         .application_name(format!(
             "mpt {} on {} (pid {})",
             purpose.word(),

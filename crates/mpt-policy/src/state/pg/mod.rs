@@ -16,6 +16,7 @@
 mod connect;
 mod lock;
 mod schema;
+mod session;
 mod tls;
 
 use std::future::Future;
@@ -24,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use futures_util::future::BoxFuture;
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, Config, Row};
+use tokio_postgres::{Client, Row};
 
 pub use super::redact_url;
 use super::{Key, Kind, Pending, Store, StoreError};
@@ -81,7 +82,8 @@ impl PgStore {
         };
         let (config, tls, secrets) = connect::config_of(url, &location, purpose)?;
         let ended = Arc::new(Mutex::new(None));
-        let client = start(config, &tls, &location, &secrets, ended.clone()).await?;
+        let client =
+            session::start(config.clone(), &tls, &location, &secrets, ended.clone()).await?;
         let mut store = PgStore {
             client: client.0,
             location,
@@ -92,9 +94,12 @@ impl PgStore {
             ended,
             lost: Mutex::new(None),
         };
+        store.settings().await?;
         match lock {
             None => store.tables = matches!(store.schema_found().await?, schema::Found::Version(_)),
             Some(wait) => {
+                // A session lock needs a session of its own: no transaction pooling.
+                store.check_session(&config, &tls).await?;
                 let mut sorted: Vec<&String> = accounts.iter().collect();
                 sorted.sort();
                 sorted.dedup();
@@ -251,57 +256,6 @@ impl PgStore {
             ))),
         }
     }
-}
-
-/// Connects with `config` and `tls` (`allow`: plain first, then TLS when the server refuses
-/// plain), the whole of it within the connect timeout, and runs the connection, keeping how it
-/// ended in `ended`.
-async fn start(
-    mut config: Config,
-    tls: &tls::Tls,
-    location: &str,
-    secrets: &[String],
-    ended: Arc<Mutex<Option<String>>>,
-) -> Result<(Client, tokio::task::JoinHandle<()>), StoreError> {
-    let connector = tls::connector(tls).map_err(|why| StoreError::BadLocation {
-        location: location.to_string(),
-        why,
-    })?;
-    let limit = config
-        .get_connect_timeout()
-        .copied()
-        .unwrap_or(connect::CONNECT_TIMEOUT);
-    let deadline = tokio::time::Instant::now() + limit;
-    let silent = || StoreError::Unreachable {
-        location: location.to_string(),
-        why: format!(
-            "no answer within {} s (connect_timeout in the URL, or PGCONNECT_TIMEOUT, sets it)",
-            limit.as_secs()
-        ),
-    };
-    let mut made = tokio::time::timeout_at(deadline, config.connect(connector.clone()))
-        .await
-        .map_err(|_| silent())?;
-    if tls.mode == tls::Mode::Allow
-        && let Err(e) = &made
-        && e.as_db_error().is_some()
-    {
-        config.ssl_mode(tokio_postgres::config::SslMode::Require);
-        made = tokio::time::timeout_at(deadline, config.connect(connector))
-            .await
-            .map_err(|_| silent())?;
-    }
-    let (client, connection) = made.map_err(|e| connect::connect_failed(&e, location, secrets))?;
-    let task = tokio::spawn(async move {
-        let why = match connection.await {
-            Ok(()) => "the server closed the connection".to_string(),
-            Err(e) => connect::chain(&e),
-        };
-        if let Ok(mut slot) = ended.lock() {
-            *slot = Some(why);
-        }
-    });
-    Ok((client, task))
 }
 
 /// Whether `e` means the session is gone: the connection closed or broken, or the server

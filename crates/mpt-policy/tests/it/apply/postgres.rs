@@ -349,3 +349,36 @@ async fn tls_and_logins_as_libpq_means_them_with_the_tests_own_ca() {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn pgbouncer_in_session_mode_works_and_transaction_pooling_is_refused() {
+    let test = "pgbouncer_in_session_mode_works_and_transaction_pooling_is_refused";
+    let Some(pg) = TestPostgres::start_or_skip(test) else {
+        return;
+    };
+    let Some(bouncer) = pg.pgbouncer_or_skip(test) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    // Session pooling: a session of its own; unnamed statements pass.
+    let at = StateLocation::parse(&bouncer.url("session"));
+    let store = state::open(&at, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    store.save(&key, "{}").await.unwrap();
+    store.fence(DEFAULT_ACCOUNT).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
+    drop(store);
+    // Transaction pooling hands the backend (and a session lock) to the next client: refused.
+    let at = StateLocation::parse(&bouncer.url("transaction"));
+    let err = state::open(&at, &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    let said = err.to_string();
+    assert!(
+        said.contains("pooler") && said.contains("pool_mode = session"),
+        "{said}"
+    );
+}
