@@ -638,3 +638,68 @@ fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
         "{sent} disables, {at_stall} at the stall"
     );
 }
+
+#[test]
+fn logins_follow_libpq_a_readable_password_file_is_warned_about_and_a_refusal_is_exit_2() {
+    let test =
+        "logins_follow_libpq_a_readable_password_file_is_warned_about_and_a_refusal_is_exit_2";
+    let Some((pg, _tls)) = TestPostgres::start_tls_or_skip(test) else {
+        return;
+    };
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let port = pg
+        .url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let db = pg.url().rsplit('/').next().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let pgpass = home.path().join(".pgpass");
+    let right = mpt_testpg::SECRET_PASSWORD;
+    // The first matching line wins, as in libpq (a later, more specific one is not read).
+    std::fs::write(
+        &pgpass,
+        format!("# comment\nother:*:*:*:no\n127.0.0.1:{port}:*:secret:{right}\n*:*:{db}:secret:Wrong-Pass-9\n"),
+    )
+    .unwrap();
+    // No host, port, user or database in the URL: PGHOST, PGPORT, PGUSER, PGDATABASE.
+    let plan = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(mode)).unwrap();
+        command(
+            &server,
+            &[
+                "tokens",
+                "plan",
+                "--policy",
+                "tokens.toml",
+                "--state",
+                "postgres://?sslmode=disable",
+            ],
+        )
+        .env("HOME", home.path())
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", &port)
+        .env("PGUSER", "secret")
+        .env("PGDATABASE", &db)
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+    };
+    let out = plan(0o600);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Readable by others: ignored, with libpq's warning; the server's refusal is exit 2.
+    let out = plan(0o644);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("has group or world access") && said.contains("refused the login"),
+        "{said}"
+    );
+    assert!(!said.contains(right), "{said}");
+}
