@@ -44,6 +44,72 @@ impl Purpose {
     }
 }
 
+/// The URL parameters of `mpt`'s own (taken out before tokio-postgres reads the URL).
+#[derive(Debug, Clone, Default)]
+pub(super) struct Ours {
+    /// `schema=NAME`: the tables in this schema (made by the first apply unless
+    /// `skip_schema_creation`), found through the session's `search_path`.
+    pub schema: Option<String>,
+    /// `skip_schema_creation=true`: an apply makes and migrates nothing; the schema must be
+    /// there, at this `mpt`'s version (made by someone who may).
+    pub skip_creation: bool,
+}
+
+/// `url` without `mpt`'s own parameters, and them.
+fn ours(url: &str) -> Result<(String, Ours), String> {
+    let Some((head, query)) = url.split_once('?') else {
+        return Ok((url.to_string(), Ours::default()));
+    };
+    let mut found = Ours::default();
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        match pair.split_once('=').unwrap_or((pair, "")) {
+            ("schema", name) => {
+                let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+                    && name.len() <= 63
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+                if !ok {
+                    return Err(format!(
+                        "schema {name:?}: a lower-case name of letters, digits and _ is expected"
+                    ));
+                }
+                found.schema = Some(name.to_string());
+            }
+            ("skip_schema_creation", v) => {
+                found.skip_creation = match v {
+                    "true" | "1" | "yes" | "on" => true,
+                    "false" | "0" | "no" | "off" => false,
+                    other => {
+                        return Err(format!(
+                            "skip_schema_creation {other:?}: true or false is expected"
+                        ));
+                    }
+                }
+            }
+            _ => kept.push(pair),
+        }
+    }
+    let url = match kept.is_empty() {
+        true => head.to_string(),
+        false => format!("{head}?{}", kept.join("&")),
+    };
+    Ok((url, found))
+}
+
+/// What a connection is made of.
+pub(super) struct Setup {
+    /// tokio-postgres's settings.
+    pub config: Config,
+    /// TLS.
+    pub tls: super::tls::Tls,
+    /// `mpt`'s own parameters.
+    pub ours: Ours,
+    /// Every secret of it (the password), for scrubbing.
+    pub secrets: Vec<String>,
+}
+
 /// This machine's name, for the connection's `application_name`.
 fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
@@ -61,16 +127,13 @@ fn env(name: &str) -> Option<String> {
 /// The connection's settings: `url`, filled in from the environment as libpq would, its
 /// timeouts, and its name (`mpt apply on HOST (pid N)`). Also every secret it holds, for
 /// scrubbing.
-pub(super) fn config_of(
-    url: &str,
-    location: &str,
-    purpose: Purpose,
-) -> Result<(Config, super::tls::Tls, Vec<String>), StoreError> {
+pub(super) fn config_of(url: &str, location: &str, purpose: Purpose) -> Result<Setup, StoreError> {
     let bad = |why: String| StoreError::BadLocation {
         location: location.to_string(),
         why,
     };
-    let (plain, tls) = super::tls::split(url).map_err(bad)?;
+    let (url, ours) = ours(url).map_err(bad)?;
+    let (plain, tls) = super::tls::split(&url).map_err(bad)?;
     let mut config: Config = plain
         .parse()
         .map_err(|e: tokio_postgres::Error| bad(chain(&e)))?;
@@ -96,7 +159,7 @@ pub(super) fn config_of(
     if config.get_dbname().is_none() {
         config.dbname(env("PGDATABASE").unwrap_or_else(|| user.clone()));
     }
-    let mut secrets = super::super::url_secrets(url);
+    let mut secrets = super::super::url_secrets(&url);
     if config.get_password().is_none() {
         let host = match config.get_hosts().first() {
             Some(Host::Tcp(h)) => h.clone(),
@@ -128,7 +191,12 @@ pub(super) fn config_of(
         .keepalives_interval(Duration::from_secs(5))
         .keepalives_retries(4)
         .tcp_user_timeout(TCP_USER_TIMEOUT);
-    Ok((config, tls, secrets))
+    Ok(Setup {
+        config,
+        tls,
+        ours,
+        secrets,
+    })
 }
 
 /// An error and its causes, as one line: the server's message with its SQLSTATE, detail and

@@ -48,6 +48,8 @@ pub struct PgStore {
     purpose: Purpose,
     /// Every secret of the connection (its password), scrubbed from every message.
     secrets: Vec<String>,
+    /// `mpt`'s own URL parameters (a schema, no schema creation).
+    ours: connect::Ours,
     /// Whether the tables exist (false only for a plan on a fresh database: no records).
     tables: bool,
     connection: tokio::task::JoinHandle<()>,
@@ -80,7 +82,12 @@ impl PgStore {
             Some(_) => Purpose::Apply,
             None => Purpose::Plan,
         };
-        let (config, tls, secrets) = connect::config_of(url, &location, purpose)?;
+        let connect::Setup {
+            config,
+            tls,
+            ours,
+            secrets,
+        } = connect::config_of(url, &location, purpose)?;
         let ended = Arc::new(Mutex::new(None));
         let client =
             session::start(config.clone(), &tls, &location, &secrets, ended.clone()).await?;
@@ -89,6 +96,7 @@ impl PgStore {
             location,
             purpose,
             secrets,
+            ours,
             tables: true,
             connection: client.1,
             ended,

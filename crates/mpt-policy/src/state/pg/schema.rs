@@ -82,12 +82,30 @@ impl PgStore {
     /// Makes the schema, or migrates it to [`SCHEMA_VERSION`]: one apply at a time (the
     /// schema's lock), in one transaction.
     pub(super) async fn migrate(&self) -> Result<(), StoreError> {
-        if let Found::Version(SCHEMA_VERSION) = self.schema_found().await? {
+        let found = self.schema_found().await?;
+        if let Found::Version(SCHEMA_VERSION) = found {
             return Ok(());
         }
+        if self.ours.skip_creation {
+            return Err(StoreError::BadSchema {
+                location: self.location.clone(),
+                why: match found {
+                    Found::Nothing => format!(
+                        "no tables of mpt, and skip_schema_creation is set: have a role that may create them run one apply without it (schema version {SCHEMA_VERSION})"
+                    ),
+                    Found::Version(v) => format!(
+                        "schema version {v}, older than this mpt's ({SCHEMA_VERSION}), and skip_schema_creation is set: have a role that may migrate it run one apply without it"
+                    ),
+                },
+            });
+        }
         // One simple query: one implicit transaction, all or nothing.
-        let mut sql =
-            format!("select pg_advisory_xact_lock({LOCK_CLASS}, {SCHEMA_KEY});\n{VERSION_1}\n");
+        let mut sql = format!("select pg_advisory_xact_lock({LOCK_CLASS}, {SCHEMA_KEY});\n");
+        if let Some(schema) = &self.ours.schema {
+            sql.push_str(&format!("create schema if not exists \"{schema}\";\n"));
+        }
+        sql.push_str(VERSION_1);
+        sql.push('\n');
         for (version, step) in MIGRATIONS {
             sql.push_str(&format!(
                 "do $$ begin if (select max(version) from mpt_schema) < {version} then execute $step${step}$step$; update mpt_schema set version = {version}; end if; end $$;\n"

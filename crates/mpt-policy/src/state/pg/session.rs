@@ -72,6 +72,10 @@ impl PgStore {
         if self.purpose == Purpose::Plan {
             sql.push_str(" set default_transaction_read_only = on;");
         }
+        if let Some(schema) = &self.ours.schema {
+            // A checked name (lower-case letters, digits, _): quoted as it is.
+            sql.push_str(&format!(" set search_path = \"{schema}\";"));
+        }
         self.ask("setting the session's limits", async {
             self.client.batch_execute(&sql).await
         })

@@ -382,3 +382,73 @@ async fn pgbouncer_in_session_mode_works_and_transaction_pooling_is_refused() {
         "{said}"
     );
 }
+
+#[tokio::test]
+async fn a_schema_of_its_own_beside_someone_elses_tables_and_no_creation_when_told() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_schema_of_its_own_beside_someone_elses_tables_and_no_creation_when_told",
+    ) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    // Someone else's tables of the same names, in public.
+    pg.sql("create table mpt_schema (owner text); create table mpt_records (owner text)")
+        .unwrap();
+    // Told not to create the schema: refused, saying so, and nothing made.
+    let skip = format!("{}?schema=mpt_other&skip_schema_creation=true", pg.url());
+    let err = state::open(
+        &StateLocation::parse(&skip),
+        &accounts,
+        Some(Duration::ZERO),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        matches!(err, StoreError::BadSchema { .. })
+            && err.to_string().contains("skip_schema_creation"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.sql("select count(*) from pg_namespace where nspname = 'mpt_other'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // Its own schema: made there, used there, the others' tables untouched.
+    let own = StateLocation::parse(&format!("{}?schema=mpt_state", pg.url()));
+    let store = state::open(&own, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    store.save(&key, "{}").await.unwrap();
+    drop(store);
+    assert_eq!(
+        pg.sql("select count(*) from mpt_state.mpt_records")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(
+        pg.sql("select version from mpt_state.mpt_schema")
+            .unwrap()
+            .trim(),
+        state::SCHEMA_VERSION.to_string()
+    );
+    assert_eq!(
+        pg.sql("select count(*) from public.mpt_records")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // Made once, skip_schema_creation finds it and goes on.
+    let skip = format!("{}?schema=mpt_state&skip_schema_creation=true", pg.url());
+    let store = state::open(
+        &StateLocation::parse(&skip),
+        &accounts,
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
+}
