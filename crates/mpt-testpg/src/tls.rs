@@ -6,7 +6,7 @@ use std::process::Command;
 
 use super::failed;
 
-/// The password of the role `secret` of a [`TestPostgres::start_tls`] cluster.
+/// The password of the role `secret` of a [`TestPostgres::start_tls`](crate::TestPostgres::start_tls) cluster.
 pub const SECRET_PASSWORD: &str = "Right-Pass-1";
 
 /// A TLS cluster's files: the CA that signed the server's certificate, and another CA.
