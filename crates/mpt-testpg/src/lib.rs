@@ -69,7 +69,14 @@ fn expand(pattern: &str) -> Vec<PathBuf> {
 /// The directory of the server tools (`initdb`): `PG_BIN`, then `PATH`, then Debian's, Fedora's and Homebrew's places.
 pub fn bin_dir() -> io::Result<PathBuf> {
     if let Some(dir) = std::env::var_os("PG_BIN") {
-        return Ok(PathBuf::from(dir));
+        let dir = PathBuf::from(dir);
+        return match dir.join("initdb").is_file() {
+            true => Ok(dir),
+            false => Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("PG_BIN={} holds no initdb: {INSTALL}", dir.display()),
+            )),
+        };
     }
     let on_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
