@@ -582,21 +582,17 @@ fn a_lock_timeout_of_0_is_taken_as_documented() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
 
-#[test]
-fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
-    let Some(pg) = TestPostgres::start_or_skip(
-        "an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more",
-    ) else {
-        return;
-    };
-    let server = mock();
-    let disabling = thirty_active(&server, &pg);
+/// An apply disabling 30 tokens, slowly, whose database backend is then stopped (SIGSTOP: a
+/// server stalled, or a network that drops everything): the apply, the backend's pid, and the
+/// disables sent by then.
+fn stalled_apply(server: &MockServer, pg: &TestPostgres, a: &Path) -> (Child, i32, u64) {
+    let disabling = thirty_active(server, pg);
+    std::fs::write(a.join("tokens.toml"), disabling).unwrap();
     server
         .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
         .unwrap();
-    let a = runner(&disabling);
-    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
-    until_disables(&server, 3);
+    let apply = apply_in(server, a, pg.url(), &["--concurrency", "1"]);
+    until_disables(server, 3);
     let backend: i32 = pg
         .sql(&format!(
             "select pid from pg_stat_activity where application_name like 'mpt apply on % (pid {})'",
@@ -606,12 +602,55 @@ fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
         .trim()
         .parse()
         .unwrap();
-    // The backend stops answering (as a server stalled, or a network that drops everything).
     // SAFETY: kill(2) on a PostgreSQL backend of the test's cluster.
     unsafe {
         libc::kill(backend, libc::SIGSTOP);
     }
-    let at_stall = server.requests(Operation::Disable);
+    (apply, backend, server.requests(Operation::Disable))
+}
+
+#[test]
+fn a_first_sigterm_ends_an_apply_stuck_on_its_database_promptly() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("a_first_sigterm_ends_an_apply_stuck_on_its_database_promptly")
+    else {
+        return;
+    };
+    let server = mock();
+    let a = runner("");
+    let (apply, backend, _) = stalled_apply(&server, &pg, a.path());
+    // Its requests in flight answered (200 ms each), it waits on the database before its next
+    // change.
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(apply.id() as i32, libc::SIGTERM);
+    }
+    let out = finish(apply);
+    // SAFETY: as above, the backend of the test's cluster.
+    unsafe {
+        libc::kill(backend, libc::SIGCONT);
+    }
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{said}");
+    // Ended by the interrupt's bound, not by the database's answer timeout.
+    assert!(
+        said.contains("did not finish in time"),
+        "{said}\n{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let a = runner("");
+    let (apply, backend, at_stall) = stalled_apply(&server, &pg, a.path());
     let started = Instant::now();
     let mut apply = apply;
     while apply.try_wait().unwrap().is_none() {
