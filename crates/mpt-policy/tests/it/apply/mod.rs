@@ -10,6 +10,7 @@ mod moved;
 mod postgres;
 mod records;
 mod resume;
+mod store;
 mod trust;
 
 use std::os::unix::fs::PermissionsExt;
