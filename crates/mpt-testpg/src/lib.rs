@@ -164,6 +164,34 @@ impl TestPostgres {
         or_skip(test, TestPostgres::start)
     }
 
+    /// A database in a cluster of its own (even with `MPT_TEST_POSTGRES` set: for a test that
+    /// restarts it), or `None` as [`start_or_skip`](TestPostgres::start_or_skip).
+    pub fn start_own_or_skip(test: &str) -> Option<TestPostgres> {
+        or_skip(test, || TestPostgres::cluster(bin_dir()?, None))
+    }
+
+    /// Restarts its own cluster (`pg_ctl restart -m fast`: every session ended).
+    pub fn restart(&self) -> io::Result<()> {
+        let cluster = self
+            .cluster
+            .as_ref()
+            .ok_or_else(|| io::Error::other("not a cluster of its own: start_own_or_skip"))?;
+        let data = cluster.dir.join("data").display().to_string();
+        // Its log to the file (else the new server would hold this call's output open).
+        let log = cluster.dir.join("log").display().to_string();
+        let out = cluster.run(
+            &self.bin,
+            "pg_ctl",
+            &[
+                "-D", &data, "-l", &log, "-m", "fast", "-w", "-t", "60", "restart",
+            ],
+        )?;
+        match out.status.success() {
+            true => Ok(()),
+            false => Err(failed("pg_ctl restart", &out)),
+        }
+    }
+
     /// [`start_tls`](TestPostgres::start_tls), or `None` as [`start_or_skip`](TestPostgres::start_or_skip).
     pub fn start_tls_or_skip(test: &str) -> Option<(TestPostgres, TlsFiles)> {
         or_skip(test, TestPostgres::start_tls)
@@ -257,9 +285,23 @@ impl TestPostgres {
             )));
         }
         let server = format!("postgres://mpt@127.0.0.1:{port}/postgres");
-        let mut made = TestPostgres::database_in(&server, bin)?;
-        made.cluster = Some(cluster);
-        Ok(made)
+        match TestPostgres::database_in(&server, bin.clone()) {
+            Ok(mut made) => {
+                made.cluster = Some(cluster);
+                Ok(made)
+            }
+            Err(e) => {
+                // Stopped and removed, never left running.
+                let data = cluster.dir.join("data").display().to_string();
+                let _ = cluster.run(
+                    &bin,
+                    "pg_ctl",
+                    &["-D", &data, "-m", "immediate", "-w", "stop"],
+                );
+                let _ = std::fs::remove_dir_all(&cluster.dir);
+                Err(e)
+            }
+        }
     }
 
     /// A new database in `server` (a URL of its `postgres` database), made with `createdb`.

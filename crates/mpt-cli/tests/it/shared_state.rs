@@ -742,3 +742,40 @@ fn logins_follow_libpq_a_readable_password_file_is_warned_about_and_a_refusal_is
     );
     assert!(!said.contains(right), "{said}");
 }
+
+#[test]
+fn an_apply_whose_server_restarts_stops_before_its_next_change() {
+    let Some(pg) = TestPostgres::start_own_or_skip(
+        "an_apply_whose_server_restarts_stops_before_its_next_change",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    pg.restart().unwrap();
+    let at_restart = server.requests(Operation::Disable);
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains("nothing more was sent"), "{said}");
+    let sent = server.requests(Operation::Disable);
+    assert!(
+        sent <= at_restart + 1,
+        "{sent} disables, {at_restart} at the restart"
+    );
+    let disabled = statuses(&server)
+        .iter()
+        .filter(|s| *s == "Disabled")
+        .count();
+    assert!(
+        text(&out.stdout).contains(&format!(" {disabled} disabled")),
+        "{disabled} disabled: {}",
+        text(&out.stdout)
+    );
+}
