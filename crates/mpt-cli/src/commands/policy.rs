@@ -55,8 +55,9 @@ pub struct ApplyArgs {
     plan: Option<PathBuf>,
     /// Where creates and rotations keep their state between steps: a directory, or
     /// postgres://USER@HOST:PORT/DB shared between machines (the password from the URL,
-    /// PGPASSWORD or ~/.pgpass; never shown); wins over MPT_STATE and the policy's `state`
-    /// [default: .mpt-state beside the policy file].
+    /// PGPASSWORD or ~/.pgpass; never shown; ?sslmode=verify-full&sslrootcert=FILE for TLS,
+    /// ?schema=NAME, ?skip_schema_creation=true); wins over MPT_STATE and the policy's `state`
+    /// [default: .mpt-state beside the policy file]. A lost database session is exit 5.
     #[arg(
         long,
         alias = "state-dir",
