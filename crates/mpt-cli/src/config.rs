@@ -95,7 +95,7 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
         return Err(ConfigError(format!("{shown}: not a regular file")));
     }
     check_permissions(path, &meta)?;
-    let text = crate::files::read_regular(path).map_err(ConfigError)?;
+    let text = crate::files::read_regular(path).map_err(|e| ConfigError(e.to_string()))?;
     let mut profiles: BTreeMap<String, toml::Table> =
         toml::from_str(&text).map_err(|e| ConfigError(toml_error(path, &text, &e)))?;
     let wanted = name.unwrap_or("default");

@@ -3,15 +3,15 @@
 
 use std::path::Path;
 
-pub use mpt_policy::files::{SecretFile, replace};
+pub use mpt_policy::files::{FileError, SecretFile, replace};
 
 /// The largest file read: 1 MiB (a state file is well under 1 KiB).
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;
 
 /// Reads a regular file of at most [`MAX_READ_BYTES`]; a FIFO, directory or device is refused
 /// before it is opened, so nothing blocks.
-pub fn read_regular(path: &Path) -> Result<String, String> {
-    mpt_policy::files::read_regular(path, MAX_READ_BYTES).map_err(|e| e.to_string())
+pub fn read_regular(path: &Path) -> Result<String, FileError> {
+    mpt_policy::files::read_regular(path, MAX_READ_BYTES)
 }
 
 /// Reads a JSON file ([`read_regular`]) as a `T`; `what` names what it should be in the error,
@@ -20,7 +20,7 @@ pub fn read_json<T: serde::de::DeserializeOwned>(
     path: &Path,
     what: &str,
 ) -> Result<T, crate::exit::Failure> {
-    let text = read_regular(path).map_err(crate::exit::Failure::Usage)?;
+    let text = read_regular(path).map_err(|e| crate::exit::Failure::Usage(e.to_string()))?;
     serde_json::from_str(&text).map_err(|e| {
         crate::exit::Failure::Usage(format!(
             "{}: not {what}: {}",
@@ -38,7 +38,7 @@ pub fn read_secret(
 ) -> Result<mpt::TokenSecret, crate::exit::Failure> {
     use crate::exit::Failure;
     let text = match file {
-        Some(file) => read_regular(file).map_err(Failure::Usage)?,
+        Some(file) => read_regular(file).map_err(|e| Failure::Usage(e.to_string()))?,
         None => {
             let mut text = String::new();
             std::io::Read::read_to_string(

@@ -3,8 +3,28 @@
 
 use mpt::{SortField, TokenStatus};
 
+/// A value the command line refuses, with the values it takes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValueError {
+    /// Not a pace.
+    #[error("{0:?}: expected requests a second (e.g. 50), `adaptive` or `off`")]
+    Pacing(String),
+    /// Not a no-op answer.
+    #[error("{0:?}: expected `refused` or `accepted`")]
+    Noop(String),
+    /// Not a status.
+    #[error("unknown status {0:?}: one of active, disabled, deleted (any case)")]
+    Status(String),
+    /// Not a sort field.
+    #[error("unknown sort field {0:?}: one of name, status, lastAccessAt, created, updated, id")]
+    SortField(String),
+    /// No sort field at all.
+    #[error("no sort field: e.g. -name,created")]
+    NoSortField,
+}
+
 /// `adaptive`, `off`, or a rate (requests a second, more than 0).
-pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, String> {
+pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, ValueError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "adaptive" => Ok(mpt::Pacing::Adaptive),
         "off" => Ok(mpt::Pacing::Off),
@@ -12,19 +32,17 @@ pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, String> {
             Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => {
                 Ok(mpt::Pacing::Fixed(rate))
             }
-            _ => Err(format!(
-                "{text:?}: expected requests a second (e.g. 50), `adaptive` or `off`"
-            )),
+            _ => Err(ValueError::Pacing(text.to_string())),
         },
     }
 }
 
 /// `refused` or `accepted` (any case).
-pub fn parse_noop(text: &str) -> Result<mpt::NoopTransitions, String> {
+pub fn parse_noop(text: &str) -> Result<mpt::NoopTransitions, ValueError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "refused" => Ok(mpt::NoopTransitions::Refused),
         "accepted" => Ok(mpt::NoopTransitions::Accepted),
-        _ => Err(format!("{text:?}: expected `refused` or `accepted`")),
+        _ => Err(ValueError::Noop(text.to_string())),
     }
 }
 
@@ -40,13 +58,11 @@ const STATUSES: [TokenStatus; 3] = [
 ];
 
 /// `active`, `Disabled`, ... (any case); anything else is refused with the list.
-pub fn parse_status(text: &str) -> Result<TokenStatus, String> {
+pub fn parse_status(text: &str) -> Result<TokenStatus, ValueError> {
     STATUSES
         .into_iter()
         .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
-        .ok_or_else(|| {
-            format!("unknown status {text:?}: one of active, disabled, deleted (any case)")
-        })
+        .ok_or_else(|| ValueError::Status(text.to_string()))
 }
 
 /// The names `--order` takes.
@@ -62,7 +78,7 @@ const SORT_FIELDS: [(&str, SortField); 8] = [
 ];
 
 /// `-name,created`: fields, `-` for descending (`+` for ascending is accepted too).
-pub fn parse_order(text: &str) -> Result<Order, String> {
+pub fn parse_order(text: &str) -> Result<Order, ValueError> {
     let mut keys = Vec::new();
     for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         let (descending, name) = match item.strip_prefix('-') {
@@ -73,15 +89,11 @@ pub fn parse_order(text: &str) -> Result<Order, String> {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, f)| *f)
-            .ok_or_else(|| {
-                format!(
-                    "unknown sort field {name:?}: one of name, status, lastAccessAt, created, updated, id"
-                )
-            })?;
+            .ok_or_else(|| ValueError::SortField(name.to_string()))?;
         keys.push((field, descending));
     }
     if keys.is_empty() {
-        return Err("no sort field: e.g. -name,created".into());
+        return Err(ValueError::NoSortField);
     }
     Ok(Order(keys))
 }
@@ -106,7 +118,12 @@ mod tests {
     fn values_are_checked_before_anything_is_sent() {
         assert_eq!(parse_status("active"), Ok(TokenStatus::Active));
         assert_eq!(parse_status("DISABLED"), Ok(TokenStatus::Disabled));
-        assert!(parse_status("Bogus").unwrap_err().contains("one of active"));
+        assert!(
+            parse_status("Bogus")
+                .unwrap_err()
+                .to_string()
+                .contains("one of active")
+        );
         assert_eq!(
             parse_order("-name,created").unwrap(),
             Order(vec![(SortField::Name, true), (SortField::Created, false)])

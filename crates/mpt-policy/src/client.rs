@@ -9,15 +9,16 @@ use crate::apply::{ApplyError, ApplyOptions, ApplyReport};
 use crate::plan::Plan;
 use crate::policy::Policy;
 
-/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply. A plan's
-/// future is `Send`; an apply's is run where it is awaited (a current-thread runtime, or
-/// `block_on`), as the CLI runs it.
+/// Tokens as code on a [`mpt::Client`]: bring this trait into scope to plan and apply. Both
+/// futures are `Send`: a service can `tokio::spawn` an apply on a multi-threaded runtime.
 pub trait PolicyClient {
     /// Reads each account of `policy` once (a streamed listing, no secrets) and returns what
     /// would bring it to its policy. Changes nothing. Ages (`rotate_after`, idle, Disabled
     /// since) are judged at the platform's time, the `Date` of the listing's answer, against
     /// the platform's timestamps: a client whose clock is off plans the same (the client's
-    /// clock only when an answer has no `Date`). `Plan::made_at` is that time.
+    /// clock only when an answer has no `Date`). `Plan::made_at` is that time. It does not read
+    /// the state store: add its pending work with [`Plan::include_pending`] before saving a
+    /// plan for an apply to approve (an apply refuses pending work a saved plan did not show).
     fn plan(&self, policy: &Policy) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
 
     /// [`PolicyClient::plan`] with the hygiene rules judged at `now` (ages come from the
@@ -28,14 +29,14 @@ pub trait PolicyClient {
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<Plan, mpt::Error>> + Send;
 
-    /// Brings the accounts of `policy` to it, and says what was done: see [`apply`] (the
+    /// Brings the accounts of `policy` to it, and says what was done: see [`apply`](crate::apply) (the
     /// module) for the promises.
     fn apply(
         &self,
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>>;
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send;
 }
 
 impl PolicyClient for Client {
@@ -56,7 +57,7 @@ impl PolicyClient for Client {
         policy: &Policy,
         plan: Option<&Plan>,
         options: &ApplyOptions,
-    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> {
+    ) -> impl Future<Output = Result<ApplyReport, ApplyError>> + Send {
         crate::apply::apply(self, policy, plan, options)
     }
 }

@@ -279,3 +279,52 @@ fn identity(path: &Path) -> std::path::PathBuf {
         _ => path.to_path_buf(),
     }
 }
+
+/// Whether `path` is a directory an apply may keep its state in (made when missing, private:
+/// 0700): made, then a file made and removed in it.
+pub(crate) fn state_dir(path: &Path) -> Result<(), FileError> {
+    private_dir(path)?;
+    writable_dir(path)
+}
+
+/// Makes `path` a directory of mode 0700 when missing. One that is there must be a directory
+/// of this user's, not a symlink (never followed): one with group or other permissions is
+/// made private (0700) before anything is kept in it; anything else is refused.
+pub(crate) fn private_dir(path: &Path) -> Result<(), FileError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(refused(path, "a symlink; refused (it is never followed)"));
+        }
+        Ok(meta) if !meta.is_dir() => return Err(refused(path, "not a directory")),
+        Ok(meta) => return make_private(path, &meta),
+        Err(_) => {}
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(path).map_err(io(path))
+}
+
+/// A directory of ours with group or other permissions made 0700; another user's refused.
+#[cfg(unix)]
+fn make_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), FileError> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    let me = nix::unistd::geteuid().as_raw();
+    if meta.uid() != me {
+        return Err(refused(
+            path,
+            format!("owned by another user (uid {}); refused", meta.uid()),
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| refused(path, format!("cannot be made private: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn make_private(_: &Path, _: &std::fs::Metadata) -> Result<(), FileError> {
+    Ok(())
+}

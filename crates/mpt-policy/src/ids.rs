@@ -35,24 +35,32 @@ pub(crate) fn is_id(kind: IdKind, id: &str) -> bool {
             .all(|g| (1..=8).contains(&g.len()) && g.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// An id read from a file that is not of the platform's shape.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{shown:?} is not a{article} id: `{prefix}-` and groups of digits, like {example}")]
+pub(crate) struct IdError {
+    /// The id, redacted (a secret pasted there is not shown).
+    shown: String,
+    article: &'static str,
+    prefix: &'static str,
+    example: &'static str,
+}
+
 /// [`is_id`], or why not, quoting the id (shown redacted: a secret pasted here is not shown).
-pub(crate) fn check_id(kind: IdKind, id: &str) -> Result<(), String> {
+pub(crate) fn check_id(kind: IdKind, id: &str) -> Result<(), IdError> {
     if is_id(kind, id) {
         return Ok(());
     }
-    let example = match kind {
-        IdKind::Account => "ACC-1234-5678",
-        IdKind::Token => "TKN-1234-5678",
+    let (article, example) = match kind {
+        IdKind::Account => ("n account", "ACC-1234-5678"),
+        IdKind::Token => (" token", "TKN-1234-5678"),
     };
-    Err(format!(
-        "{:?} is not a{} id: `{}-` and groups of digits, like {example}",
-        mpt::redact(id),
-        match kind {
-            IdKind::Account => "n account",
-            IdKind::Token => " token",
-        },
-        kind.prefix()
-    ))
+    Err(IdError {
+        shown: mpt::redact(id),
+        article,
+        prefix: kind.prefix(),
+        example,
+    })
 }
 
 #[cfg(test)]
@@ -82,7 +90,9 @@ mod tests {
             assert!(!is_id(IdKind::Account, bad), "{bad:?}");
         }
         assert!(is_id(IdKind::Token, "TKN-2340-3557"));
-        let why = check_id(IdKind::Token, "idt:TKN-1:sekrit").unwrap_err();
+        let why = check_id(IdKind::Token, "idt:TKN-1:sekrit")
+            .unwrap_err()
+            .to_string();
         assert!(
             !why.contains("sekrit") && why.contains("TKN-1234-5678"),
             "{why}"

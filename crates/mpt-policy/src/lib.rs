@@ -42,6 +42,7 @@
 
 pub mod apply;
 mod client;
+mod evidence;
 pub mod files;
 mod ids;
 mod parse;
@@ -52,7 +53,7 @@ pub mod state;
 
 pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport, MAX_SAVED_PLAN_AGE};
 pub use client::PolicyClient;
-pub use plan::{ActionKind, Field, FieldChange, Plan, PlannedAction};
+pub use plan::{ActionKind, Field, FieldChange, Plan, PlannedAction, Step};
 pub use policy::{AccountPolicy, Hygiene, Policy, PolicyError, TokenPolicy, Unmanaged, Wanted};
 pub use sink::SecretSink;
 pub use state::{StateLocation, StoreError};

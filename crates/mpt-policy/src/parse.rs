@@ -29,15 +29,47 @@ impl<'de> Deserialize<'de> for Age {
     }
 }
 
+/// A value of a policy's key that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+enum BadValue {
+    /// A duration that is not one.
+    #[error("bad duration {0}, or `never`")]
+    Age(String),
+    /// A sink with both or neither of `file` and `command`.
+    #[error("give one of `file` or `command`")]
+    SinkKind,
+    /// A `timeout` on a file sink.
+    #[error("`timeout` is for a `command`")]
+    TimeoutOnFile,
+    /// A secret file path without a file name.
+    #[error("{0:?} names no file")]
+    NoFileName(String),
+    /// A secret file whose directory cannot take it.
+    #[error("{file:?} is not in a writable directory: {source}")]
+    Unwritable {
+        /// The file as written.
+        file: String,
+        /// Why.
+        #[source]
+        source: files::FileError,
+    },
+    /// A command without a program.
+    #[error("`command` needs a program")]
+    NoProgram,
+    /// A command timeout of `never`.
+    #[error("a `timeout` cannot be `never`")]
+    NeverTimeout,
+}
+
 /// An age as [`parse_age`](mpt::parse_age) takes it, or `never`.
-fn parse_age(text: &str) -> Result<Option<Duration>, String> {
+fn parse_age(text: &str) -> Result<Option<Duration>, BadValue> {
     if text.trim() == "never" {
         return Ok(None);
     }
-    let age = mpt::parse_age(text).map_err(|e| format!("bad duration {e}, or `never`"))?;
+    let age = mpt::parse_age(text).map_err(|e| BadValue::Age(e.to_string()))?;
     Duration::from_std(age)
         .map(Some)
-        .map_err(|_| format!("bad duration {text:?}"))
+        .map_err(|_| BadValue::Age(format!("{text:?}")))
 }
 
 #[derive(Deserialize)]
@@ -92,12 +124,12 @@ struct RawSink {
 const DEFAULT_SINK_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl RawSink {
-    fn check(self) -> Result<SecretSink, String> {
+    fn check(self) -> Result<SecretSink, BadValue> {
         match (self.file, self.command) {
-            (Some(_), Some(_)) | (None, None) => Err("give one of `file` or `command`".into()),
+            (Some(_), Some(_)) | (None, None) => Err(BadValue::SinkKind),
             (Some(file), None) => {
                 if self.timeout.is_some() {
-                    return Err("`timeout` is for a `command`".into());
+                    return Err(BadValue::TimeoutOnFile);
                 }
                 let path = std::path::PathBuf::from(&file);
                 let dir = path
@@ -105,20 +137,21 @@ impl RawSink {
                     .filter(|d| !d.as_os_str().is_empty())
                     .unwrap_or(std::path::Path::new("."));
                 if path.file_name().is_none() {
-                    return Err(format!("{file:?} names no file"));
+                    return Err(BadValue::NoFileName(file));
                 }
-                files::writable_dir(dir)
-                    .map_err(|e| format!("{file:?} is not in a writable directory: {e}"))?;
+                if let Err(source) = files::writable_dir(dir) {
+                    return Err(BadValue::Unwritable { file, source });
+                }
                 Ok(SecretSink::File { path })
             }
             (None, Some(argv)) => {
                 if argv.first().is_none_or(|program| program.trim().is_empty()) {
-                    return Err("`command` needs a program".into());
+                    return Err(BadValue::NoProgram);
                 }
                 let timeout = match self.timeout {
                     None => DEFAULT_SINK_TIMEOUT,
                     Some(Age(Some(t))) => t.to_std().unwrap_or(DEFAULT_SINK_TIMEOUT),
-                    Some(Age(None)) => return Err("a `timeout` cannot be `never`".into()),
+                    Some(Age(None)) => return Err(BadValue::NeverTimeout),
                 };
                 Ok(SecretSink::Command { argv, timeout })
             }
@@ -196,7 +229,7 @@ impl<'t> Parser<'t> {
         let id = account.id.into_inner();
         // An id is an id: never a path, never anything a request would carry unchecked.
         if let Err(why) = ids::check_id(IdKind::Account, &id) {
-            return Err(self.error(line, format!("accounts[{a}].id"), why));
+            return Err(self.error(line, format!("accounts[{a}].id"), why.to_string()));
         }
         if accounts.iter().any(|seen| seen.id == id) {
             return Err(self.error(
@@ -303,7 +336,7 @@ impl<'t> Parser<'t> {
         }
         let Some(pin) = pin else { return Ok(()) };
         if let Err(why) = ids::check_id(IdKind::Token, pin) {
-            return Err(self.error(line, format!("{key}.id"), why));
+            return Err(self.error(line, format!("{key}.id"), why.to_string()));
         }
         if let Some(twin) = tokens.iter().find(|seen| seen.id.as_deref() == Some(pin)) {
             return Err(self.error(
@@ -327,7 +360,7 @@ impl<'t> Parser<'t> {
         let sink = raw
             .into_inner()
             .check()
-            .map_err(|e| self.error(line, format!("{key}.secret"), e))?;
+            .map_err(|e| self.error(line, format!("{key}.secret"), e.to_string()))?;
         if let SecretSink::File { path } = &sink
             && let Some(twin) = accounts
                 .iter()
@@ -355,10 +388,10 @@ mod tests {
 
     #[test]
     fn durations_parse_or_say_why() {
-        assert_eq!(parse_age("90d"), Ok(Some(Duration::days(90))));
-        assert_eq!(parse_age("12h"), Ok(Some(Duration::hours(12))));
-        assert_eq!(parse_age("never"), Ok(None));
-        assert_eq!(parse_age("2w"), Ok(Some(Duration::days(14))));
+        assert_eq!(parse_age("90d").ok(), Some(Some(Duration::days(90))));
+        assert_eq!(parse_age("12h").ok(), Some(Some(Duration::hours(12))));
+        assert_eq!(parse_age("never").ok(), Some(None));
+        assert_eq!(parse_age("2w").ok(), Some(Some(Duration::days(14))));
         for bad in ["", "d", "9x", "-1d", "1.5d", "99999999999999d", "36501d"] {
             assert!(parse_age(bad).is_err(), "{bad}");
         }

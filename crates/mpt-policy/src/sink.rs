@@ -1,8 +1,20 @@
 //! Secret sinks: where an apply hands a new secret (a file, or a command that reads it on
 //! stdin). No copy is kept when a sink fails: the next apply reads the secret from the platform.
+//!
+//! A command dies with its apply. It runs in a process group of its own, stopped whole
+//! (SIGKILL) when it has exited, at its timeout, and when the apply is done with it or dropped.
+//! An apply killed outright (SIGKILL) runs none of that, so on Linux the command also gets a
+//! parent-death signal (`PR_SET_PDEATHSIG`, SIGKILL): the kernel kills it when the apply dies.
+//! That signal follows the *thread* that forked, not the process, so the command is forked
+//! from a thread of its own that lives until the apply is done with the command (never from a
+//! runtime thread, which may end first); and a command whose apply died before the signal was
+//! set (its parent is not the apply any more) does not run at all. The signal reaches the
+//! command's own process, not what it started in the background (which the group's SIGKILL
+//! reaches when the apply ends normally). On other systems there is no parent-death signal:
+//! the group is stopped when the apply ends or drops it, not when the apply is killed outright.
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use mpt_api::TokenSecret;
@@ -39,6 +51,52 @@ const MAX_SECRET_FILE: u64 = 4096;
 /// The most of a command's stderr kept for an error message.
 const STDERR_TAIL: usize = 300;
 
+/// Why a sink did not take a secret.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SinkError {
+    /// The secret file's path holds something that is not replaced.
+    #[error("{}: {why}; not replaced", path.display())]
+    NotReplaced {
+        /// The file.
+        path: PathBuf,
+        /// What it holds.
+        why: String,
+    },
+    /// Reading or writing the secret file failed.
+    #[error(transparent)]
+    File(#[from] files::FileError),
+    /// The command could not be started, or waited for.
+    #[error("command {program}: {source}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The command did not finish in time.
+    #[error(
+        "command {program} did not finish within {} s; it and its process group were stopped",
+        timeout.as_secs_f64()
+    )]
+    Timeout {
+        /// The program.
+        program: String,
+        /// Its time.
+        timeout: Duration,
+    },
+    /// The command exited with a failure.
+    #[error("command {program} failed ({status}){}", if said.is_empty() { String::new() } else { format!(": {said}") })]
+    Failed {
+        /// The program.
+        program: String,
+        /// How it exited.
+        status: ExitStatus,
+        /// The end of what it said on stderr, secrets redacted.
+        said: String,
+    },
+}
+
 impl SecretSink {
     /// Hands `secret` (of `token`) over. `replaces` is the token whose secret a file may hold
     /// and be replaced (a rotation's old token). Returns where it went, in words.
@@ -47,7 +105,7 @@ impl SecretSink {
         token: &Token,
         secret: &TokenSecret,
         replaces: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, SinkError> {
         match self {
             SecretSink::File { path } => {
                 write_file(path, secret, &[Some(token.id()), replaces])?;
@@ -62,41 +120,80 @@ impl SecretSink {
 }
 
 /// Writes a secret file, replacing one only when it holds a secret of a token in `owners`.
-fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Result<(), String> {
-    let shown = path.display();
+fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Result<(), SinkError> {
+    let not = |why: &str| SinkError::NotReplaced {
+        path: path.to_path_buf(),
+        why: why.to_string(),
+    };
     let force = match std::fs::symlink_metadata(path) {
         Err(_) => false,
         Ok(meta) if !meta.is_file() => {
-            return Err(format!(
-                "{shown}: not a regular file (a symlink or a directory); not replaced"
-            ));
+            return Err(not("not a regular file (a symlink or a directory)"));
         }
         Ok(meta) if meta.len() > MAX_SECRET_FILE => {
-            return Err(format!(
-                "{shown}: holds something else than a secret; not replaced"
-            ));
+            return Err(not("holds something else than a secret"));
         }
         Ok(_) => {
-            let held = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+            let held = files::read_small(path, MAX_SECRET_FILE)?;
             let held = TokenSecret::new(held.trim());
             match held.token_id() {
                 Some(owner) if owners.contains(&Some(owner)) => true,
                 Some(owner) => {
-                    return Err(format!(
-                        "{shown}: holds the secret of {owner}, another token; not replaced"
-                    ));
+                    return Err(not(&format!("holds the secret of {owner}, another token")));
                 }
-                None => {
-                    return Err(format!(
-                        "{shown}: holds something else than a token's secret; not replaced"
-                    ));
-                }
+                None => return Err(not("holds something else than a token's secret")),
             }
         }
     };
     SecretFile::prepare(path, force)
         .and_then(|file| file.commit(secret.expose_secret()))
-        .map_err(|e| e.to_string())
+        .map_err(SinkError::from)
+}
+
+/// The thread a sink command is forked from, held until the apply is done with the command
+/// (dropped after the command's group is stopped): the parent-death signal follows the thread
+/// that forked, so that thread lives as long as the command may.
+struct Forker {
+    _held: std::sync::mpsc::Sender<()>,
+}
+
+/// Spawns `command` from a thread of its own (see [`Forker`]).
+async fn spawn_held(
+    mut command: tokio::process::Command,
+) -> std::io::Result<(tokio::process::Child, Forker)> {
+    let runtime = tokio::runtime::Handle::current();
+    let (spawned, child) = tokio::sync::oneshot::channel();
+    let (held, until) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("mpt-sink".into())
+        .spawn(move || {
+            let _runtime = runtime.enter();
+            let _ = spawned.send(command.spawn());
+            // Until the apply is done with the command: its `Forker` dropped.
+            let _ = until.recv();
+        })?;
+    let child = child
+        .await
+        .map_err(|_| std::io::Error::other("the thread starting the command ended"))??;
+    Ok((child, Forker { _held: held }))
+}
+
+/// On Linux, the command gets SIGKILL when its apply dies (even by SIGKILL), and does not run
+/// at all when the apply is already gone.
+#[cfg(target_os = "linux")]
+fn dies_with_apply(command: &mut tokio::process::Command) {
+    let apply = nix::unistd::getpid();
+    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
+    // calls are allowed: prctl(2) and getppid(2) are, and it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
+            if nix::unistd::getppid() != apply {
+                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
+            }
+            Ok(())
+        });
+    }
 }
 
 async fn run(
@@ -104,9 +201,9 @@ async fn run(
     timeout: Duration,
     token: &Token,
     secret: &TokenSecret,
-) -> Result<(), String> {
-    let program = &argv[0];
-    let mut command = tokio::process::Command::new(program);
+) -> Result<(), SinkError> {
+    let program = argv[0].clone();
+    let mut command = tokio::process::Command::new(&program);
     command
         .args(&argv[1..])
         .env("MPT_TOKEN_ID", token.id())
@@ -119,9 +216,15 @@ async fn run(
     // Its own process group, stopped whole when it is done, times out, or the apply ends.
     #[cfg(unix)]
     command.process_group(0);
-    let mut child = command
-        .spawn()
-        .map_err(|e| format!("command {program}: {e}"))?;
+    #[cfg(target_os = "linux")]
+    dies_with_apply(&mut command);
+    let (mut child, _forker) = spawn_held(command)
+        .await
+        .map_err(|source| SinkError::Spawn {
+            program: program.clone(),
+            source,
+        })?;
+    // Dropped before `_forker`: the group is stopped, then the thread ends.
     let _group = Group(child.id());
     let mut stdin = child.stdin.take();
     let stderr = child.stderr.take();
@@ -147,10 +250,7 @@ async fn run(
         Ok(status) => status,
         Err(_) => {
             reader.abort();
-            return Err(format!(
-                "command {program} did not finish within {} s; it and its process group were stopped",
-                timeout.as_secs_f64()
-            ));
+            return Err(SinkError::Timeout { program, timeout });
         }
     };
     // Its exit status decides; what it said is taken if its stderr closes soon after.
@@ -158,83 +258,36 @@ async fn run(
         Ok(Ok(said)) => said,
         _ => Vec::new(),
     };
-    let status = status.map_err(|e| format!("command {program}: {e}"))?;
+    let status = status.map_err(|source| SinkError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
     if status.success() {
         return Ok(());
     }
-    let mut said = String::from_utf8_lossy(&said).replace(secret.expose_secret(), "[REDACTED]");
+    Err(SinkError::Failed {
+        program,
+        status,
+        said: tail(&said, secret),
+    })
+}
+
+/// The end of what a command said, its secret redacted.
+fn tail(said: &[u8], secret: &TokenSecret) -> String {
+    let mut said = String::from_utf8_lossy(said).replace(secret.expose_secret(), "[REDACTED]");
     if let Some((_, opaque)) = secret.expose_secret().rsplit_once(':')
         && opaque.len() >= 4
     {
         said = said.replace(opaque, "[REDACTED]");
     }
     let said = mpt::redact(said.trim());
-    let tail: String = said
-        .chars()
+    said.chars()
         .rev()
         .take(STDERR_TAIL)
         .collect::<Vec<_>>()
         .into_iter()
         .rev()
-        .collect();
-    Err(match tail.is_empty() {
-        true => format!("command {program} failed ({status})"),
-        false => format!("command {program} failed ({status}): {tail}"),
-    })
-}
-
-/// Whether `path` is a directory an apply may keep its state in (made when missing, private:
-/// 0700, for the secrets it may keep): made, then a file made and removed in it.
-pub(crate) fn state_dir(path: &Path) -> Result<(), String> {
-    private_dir(path)?;
-    files::writable_dir(path).map_err(|e| e.to_string())
-}
-
-/// Makes `path` a directory of mode 0700 when missing. One that is there must be a directory
-/// of this user's, not a symlink (never followed): one with group or other permissions is
-/// made private (0700) before anything is kept in it; anything else is refused.
-pub(crate) fn private_dir(path: &Path) -> Result<(), String> {
-    let shown = path.display();
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if meta.file_type().is_symlink() => {
-            return Err(format!(
-                "{shown}: a symlink; refused (it is never followed)"
-            ));
-        }
-        Ok(meta) if !meta.is_dir() => return Err(format!("{shown}: not a directory")),
-        Ok(meta) => return make_private(path, &meta),
-        Err(_) => {}
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path).map_err(|e| format!("{shown}: {e}"))
-}
-
-/// A directory of ours with group or other permissions made 0700; another user's refused.
-#[cfg(unix)]
-fn make_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), String> {
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
-    let shown = path.display();
-    // SAFETY: geteuid(2) has no preconditions and touches no memory.
-    let me = unsafe { libc::geteuid() };
-    if meta.uid() != me {
-        return Err(format!(
-            "{shown}: owned by another user (uid {}); refused",
-            meta.uid()
-        ));
-    }
-    if meta.mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))
-            .map_err(|e| format!("{shown}: cannot be made private: {e}"))?;
-    }
-    Ok(())
-}
-
-#[cfg(not(unix))]
-fn make_private(_: &Path, _: &std::fs::Metadata) -> Result<(), String> {
-    Ok(())
+        .collect()
 }
 
 /// A command's process group, stopped (SIGKILL to the group) when this is dropped: when the
@@ -247,11 +300,10 @@ impl Drop for Group {
         if let Some(pid) = self.0.and_then(|p| i32::try_from(p).ok())
             && pid > 0
         {
-            // SAFETY: kill(2) with a negative pid signals that process group; no memory is
-            // touched.
-            unsafe {
-                libc::kill(-pid, libc::SIGKILL);
-            }
+            let _ = nix::sys::signal::killpg(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
         }
     }
 }

@@ -49,6 +49,41 @@ fn out_of_order(plan: &RotationPlan, needs: RotationPhase, step: &'static str) -
     }
 }
 
+/// How a starting rotation saves its plan: an async closure ([`RotationPlan::start_saving`]) or
+/// a closure returning a future that borrows nothing of the plan
+/// ([`RotationPlan::start_saving_send`]).
+trait SavePlan {
+    type Error: std::fmt::Display;
+    fn save(&mut self, plan: &RotationPlan) -> impl Future<Output = Result<(), Self::Error>>;
+}
+
+struct AsyncSave<F>(F);
+
+impl<F, E> SavePlan for AsyncSave<F>
+where
+    F: AsyncFnMut(&RotationPlan) -> Result<(), E>,
+    E: std::fmt::Display,
+{
+    type Error = E;
+    fn save(&mut self, plan: &RotationPlan) -> impl Future<Output = Result<(), E>> {
+        (self.0)(plan)
+    }
+}
+
+struct PlainSave<F>(F);
+
+impl<F, Fut, E> SavePlan for PlainSave<F>
+where
+    F: FnMut(&RotationPlan) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    type Error = E;
+    fn save(&mut self, plan: &RotationPlan) -> impl Future<Output = Result<(), E>> {
+        (self.0)(plan)
+    }
+}
+
 impl RotationPlan {
     fn mismatch(&self, reason: impl Into<String>) -> Error {
         Error::RotationPlanMismatch {
@@ -110,12 +145,38 @@ impl RotationPlan {
     pub async fn start_saving<F, E>(
         &mut self,
         client: &Client,
-        mut save: F,
+        save: F,
     ) -> Result<Option<CreatedToken>, Error>
     where
         F: AsyncFnMut(&RotationPlan) -> Result<(), E>,
         E: std::fmt::Display,
     {
+        self.start_with(client, AsyncSave(save)).await
+    }
+
+    /// [`RotationPlan::start_saving`] with `save` a plain closure whose future borrows nothing
+    /// of the plan (make the plan into JSON first, then return the future that stores it). The
+    /// future of an async closure cannot be shown to be `Send` for every borrow of the plan, so
+    /// a `start_saving` with one cannot run in `tokio::spawn`; this one is `Send` when `save`
+    /// and its futures are.
+    pub async fn start_saving_send<F, Fut, E>(
+        &mut self,
+        client: &Client,
+        save: F,
+    ) -> Result<Option<CreatedToken>, Error>
+    where
+        F: FnMut(&RotationPlan) -> Fut,
+        Fut: std::future::Future<Output = Result<(), E>>,
+        E: std::fmt::Display,
+    {
+        self.start_with(client, PlainSave(save)).await
+    }
+
+    async fn start_with<S: SavePlan>(
+        &mut self,
+        client: &Client,
+        mut save: S,
+    ) -> Result<Option<CreatedToken>, Error> {
         if self.phase != RotationPhase::Planned {
             return Ok(None);
         }
@@ -140,7 +201,7 @@ impl RotationPlan {
                 let now = client.ids_named(&self.account_id, &self.name).await?;
                 self.remember_known(now);
                 self.create_sent = true;
-                if let Err(e) = save(self).await {
+                if let Err(e) = save.save(self).await {
                     return Err(Error::PlanNotSaved {
                         old_id: self.old_id.clone(),
                         reason: crate::redact::redact(&e.to_string()),

@@ -124,7 +124,7 @@ fn ids(args: &BulkArgs) -> Result<Vec<String>, Failure> {
         }
     }
     if let Some(file) = &args.from_file {
-        lines(&files::read_regular(file).map_err(Failure::Usage)?);
+        lines(&files::read_regular(file).map_err(|e| Failure::Usage(e.to_string()))?);
     }
     if ids.is_empty() {
         return Err(Failure::Usage(

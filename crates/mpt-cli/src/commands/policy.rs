@@ -87,7 +87,7 @@ pub struct ApplyArgs {
 
 /// Reads and checks a policy file; a bad one is a usage error naming the file, line and key.
 fn read(path: &Path) -> Result<Policy, Failure> {
-    let text = files::read_regular(path).map_err(Failure::Usage)?;
+    let text = files::read_regular(path).map_err(|e| Failure::Usage(e.to_string()))?;
     Policy::from_toml(&text, &path.display().to_string())
         .map_err(|e| Failure::Usage(format!("policy: {e}")))
 }
@@ -138,7 +138,9 @@ impl RunCommand for PlanArgs {
         let store = mpt_policy::state::open(&state, &accounts, None)
             .await
             .map_err(store_failure)?;
-        let plan = client.plan(&policy).await?;
+        let mut plan = client.plan(&policy).await?;
+        // The work an interrupted apply left is part of the plan: the next apply resumes it.
+        plan.include_pending(client, &policy, store.as_ref()).await;
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.
             let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
@@ -186,9 +188,6 @@ impl ApplyArgs {
                     }
                 }
                 if let Some(bar) = &progress {
-                    if r.resumed {
-                        bar.inc_length(1);
-                    }
                     bar.inc(1);
                 }
             });

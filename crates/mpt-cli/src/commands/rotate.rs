@@ -91,9 +91,20 @@ fn read_plan(path: &Path) -> Result<RotationPlan, Failure> {
     files::read_json(path, "a rotation state file")
 }
 
-fn save_plan(path: &Path, plan: &RotationPlan) -> Result<(), String> {
-    let text = serde_json::to_string_pretty(plan).map_err(|e| e.to_string())?;
-    files::replace(path, &format!("{text}\n")).map_err(|e| e.to_string())
+/// Why a rotation's state file could not be saved.
+#[derive(Debug, thiserror::Error)]
+pub enum SavePlanError {
+    /// The plan could not be made into JSON.
+    #[error("the rotation's plan cannot be written as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    /// The file could not be written.
+    #[error(transparent)]
+    File(#[from] files::FileError),
+}
+
+fn save_plan(path: &Path, plan: &RotationPlan) -> Result<(), SavePlanError> {
+    let text = serde_json::to_string_pretty(plan)?;
+    Ok(files::replace(path, &format!("{text}\n"))?)
 }
 
 /// How long a `--quiet` waits between reads of `lastAccessAt`, for a quiet `period`.
@@ -113,7 +124,7 @@ impl StartArgs {
             (true, _) => read_plan(&self.state),
             (false, Some(id)) => {
                 let plan = client.plan_rotation(id.as_str()).await?;
-                save_plan(&self.state, &plan).map_err(Failure::Usage)?;
+                save_plan(&self.state, &plan).map_err(|e| Failure::Usage(e.to_string()))?;
                 Ok(plan)
             }
             (false, None) => Err(Failure::Usage(
@@ -186,7 +197,7 @@ impl RunCommand for VerifyArgs {
             }
         };
         plan.verify(client, &secret).await?;
-        save_plan(&self.state, &plan).map_err(Failure::Other)?;
+        save_plan(&self.state, &plan).map_err(|e| Failure::Other(e.to_string()))?;
         output::print(&output::rotation(&plan, ctx.format))
     }
 }
@@ -197,7 +208,7 @@ impl RunCommand for RetireArgs {
         let mut plan = read_plan(&self.state)?;
         let wait = self.quiet.map(|period| quiet(period, self.max_wait));
         plan.retire(client, wait).await?;
-        save_plan(&self.state, &plan).map_err(Failure::Other)?;
+        save_plan(&self.state, &plan).map_err(|e| Failure::Other(e.to_string()))?;
         output::print(&output::rotation(&plan, ctx.format))
     }
 }
@@ -206,7 +217,7 @@ async fn finish(args: StateArg, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let client = ctx.client()?;
     let mut plan = read_plan(&args.state)?;
     plan.finish(client).await?;
-    save_plan(&args.state, &plan).map_err(Failure::Other)?;
+    save_plan(&args.state, &plan).map_err(|e| Failure::Other(e.to_string()))?;
     output::print(&output::rotation(&plan, ctx.format))
 }
 

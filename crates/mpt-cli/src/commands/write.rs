@@ -66,9 +66,23 @@ impl RunCommand for CreateArgs {
         exit::remember(created.secret.expose_secret());
         match hand_over(&created.token, &created.secret, file, ctx.format) {
             Ok(None) => Ok(()),
-            Ok(Some(warning)) | Err(warning) => Err(Failure::Other(warning)),
+            Ok(Some(warning)) => Err(Failure::Other(warning)),
+            Err(lost) => Err(Failure::Other(lost.to_string())),
         }
     }
+}
+
+/// A new token's secret that neither its file nor stdout took.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the secret of the new token {id} could not be handed over ({source}); it can be read again only with a read that asks for the secret"
+)]
+pub struct SecretLost {
+    /// The new token.
+    pub id: String,
+    /// Why stdout did not take it.
+    #[source]
+    pub source: output::StdoutError,
 }
 
 /// Hands a new secret over: into the prepared file, else on stdout. `Ok(None)`: done as asked;
@@ -79,15 +93,15 @@ pub fn hand_over(
     secret: &TokenSecret,
     file: Option<SecretFile>,
     format: Format,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, SecretLost> {
     let on_stdout = || {
         let shown = Value::String(secret.expose_secret().to_string());
-        output::print_secret(&output::token(token, format, &[("secret", shown)])).map_err(|e| {
-            format!(
-                "the secret of the new token {} could not be handed over ({e}); it can be read again only with a read that asks for the secret",
-                token.id()
-            )
-        })
+        output::print_secret(&output::token(token, format, &[("secret", shown)])).map_err(
+            |source| SecretLost {
+                id: token.id().to_string(),
+                source,
+            },
+        )
     };
     let Some(file) = file else {
         return on_stdout().map(|()| None);

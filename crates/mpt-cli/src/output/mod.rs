@@ -23,11 +23,22 @@ pub fn print(text: &str) -> Result<(), crate::exit::Failure> {
 
 /// Writes a text holding a secret to stdout: unlike [`print`], a closed pipe is an error, since
 /// the secret would be lost.
-pub fn print_secret(text: &str) -> Result<(), String> {
+pub fn print_secret(text: &str) -> Result<(), StdoutError> {
     write_stdout(text.as_bytes()).map_err(|e| match e.kind() {
-        std::io::ErrorKind::BrokenPipe => "stdout is closed".to_string(),
-        _ => format!("stdout: {e}"),
+        std::io::ErrorKind::BrokenPipe => StdoutError::Closed,
+        _ => StdoutError::Io(e),
     })
+}
+
+/// Why stdout did not take a text holding a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum StdoutError {
+    /// The pipe was closed.
+    #[error("stdout is closed")]
+    Closed,
+    /// Writing failed.
+    #[error("stdout: {0}")]
+    Io(#[source] std::io::Error),
 }
 
 fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {

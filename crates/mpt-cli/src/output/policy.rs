@@ -15,7 +15,8 @@ fn mark(a: &PlannedAction) -> &'static str {
         | ActionKind::Enable
         | ActionKind::Disable
         | ActionKind::Delete
-        | ActionKind::Rotate => "~",
+        | ActionKind::Rotate
+        | ActionKind::Resume => "~",
         _ => " ",
     }
 }
@@ -34,13 +35,27 @@ fn reason(a: &PlannedAction) -> String {
     reason
 }
 
-/// `3 action(s), 1 destructive`.
+/// `3 action(s), 1 destructive`, with the pending work among them and the records of another
+/// policy's work left alone.
 fn summary(plan: &Plan) -> String {
     let destructive = plan.actions.iter().filter(|a| a.destructive).count();
-    format!(
+    let mut text = format!(
         "{} action(s), {destructive} destructive",
         plan.actions.len()
-    )
+    );
+    let pending = plan.count(ActionKind::Resume);
+    if pending > 0 {
+        text.push_str(&format!(
+            ", {pending} of them pending work of an interrupted apply (resumed first)"
+        ));
+    }
+    if plan.others_pending > 0 {
+        text.push_str(&format!(
+            "; {} record(s) of another policy's pending work left alone",
+            plan.others_pending
+        ));
+    }
+    text
 }
 
 /// A plan: a table of actions (each marked `+`, `~` or `-`, the last for what it destroys) with
@@ -53,9 +68,12 @@ pub fn plan(plan: &Plan, format: Format) -> String {
             .iter()
             .map(|a| serde_json::to_string(a).unwrap_or_default() + "\n")
             .collect(),
-        Format::Table | Format::Markdown if plan.actions.is_empty() => {
-            "no changes: the accounts match the policy\n".into()
-        }
+        Format::Table | Format::Markdown if plan.actions.is_empty() => match plan.others_pending {
+            0 => "no changes: the accounts match the policy\n".into(),
+            n => format!(
+                "no changes: the accounts match the policy; {n} record(s) of another policy's pending work left alone\n"
+            ),
+        },
         Format::Markdown => markdown(plan),
         Format::Table => {
             let rows: Vec<Vec<String>> = plan

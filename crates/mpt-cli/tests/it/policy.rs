@@ -312,3 +312,111 @@ fn an_apply_killed_mid_way_resumes_without_a_second_token() {
         "{report}"
     );
 }
+
+/// Pending work an interrupted apply left (a create whose sink failed) is in `mpt tokens plan`,
+/// in every output format, with what resuming it would do; `--exit-code` counts it as drift.
+#[test]
+fn plan_shows_pending_work_in_every_format_and_counts_it_as_drift() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"exit 3\"] }}\n"
+        ),
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    let out = command(&server, &["tokens", "apply", "--policy", policy_arg])
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let made = live_named(&server, "svc");
+    assert_eq!(made.len(), 1);
+    let plan = |format: &str, more: &[&str]| {
+        let mut args = vec!["tokens", "plan", "--policy", policy_arg, "-o", format];
+        args.extend_from_slice(more);
+        mpt(&server, &args)
+    };
+    let out = plan("table", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(
+        table.contains("resume") && table.contains(&made[0]) && table.contains("deliver"),
+        "{table}"
+    );
+    assert!(table.contains("pending work"), "{table}");
+    let out = plan("markdown", &[]);
+    let markdown = text(&out.stdout);
+    assert!(
+        markdown.contains("| resume |") && markdown.contains("deliver"),
+        "{markdown}"
+    );
+    let out = plan("json", &[]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["actions"][0]["kind"], "resume", "{json}");
+    assert_eq!(json["actions"][0]["steps"], serde_json::json!(["deliver"]));
+    assert_eq!(json["actions"][0]["token_id"], made[0].as_str(), "{json}");
+    let out = plan("jsonl", &[]);
+    assert!(text(&out.stdout).contains("\"resume\""));
+    let out = plan("table", &["--exit-code"]);
+    assert_eq!(out.status.code(), Some(6), "{}", text(&out.stdout));
+}
+
+/// `mpt tokens apply` killed with SIGKILL while its command sink runs: the sink dies with it
+/// (its output never appears), and the next apply hands the secret over once.
+#[test]
+fn a_sink_command_dies_with_its_apply_even_under_sigkill() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let started = dir.path().join("started");
+    let late = dir.path().join("late.secret");
+    let write = |sink: &str| {
+        std::fs::write(
+            &policy,
+            format!(
+                "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n"
+            ),
+        )
+        .unwrap()
+    };
+    // It takes the secret from stdin only after a pause: written only if it outlives the kill.
+    write(&format!(
+        r#"{{ command = ["sh", "-c", "touch {}; sleep 2; cat > {}"], timeout = "1m" }}"#,
+        started.display(),
+        late.display()
+    ));
+    let policy_arg = policy.to_str().unwrap();
+    let mut child = command(&server, &["tokens", "apply", "--policy", policy_arg])
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let waited = Instant::now();
+    while !started.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "the sink never ran"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    // Past the sink's pause, and then some: nothing was written.
+    std::thread::sleep(Duration::from_secs(4));
+    assert!(
+        !late.exists(),
+        "the sink outlived its apply and wrote the secret"
+    );
+    assert_eq!(server.tokens_created(), 1);
+    // The next apply hands the secret of that one token over, once.
+    let file = dir.path().join("svc.secret");
+    write(&format!("{{ file = \"{}\" }}", file.display()));
+    let out = mpt(&server, &["tokens", "apply", "--policy", policy_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(server.tokens_created(), 1);
+    assert_eq!(secret_owner(&file), live_named(&server, "svc")[0]);
+}

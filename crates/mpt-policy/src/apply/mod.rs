@@ -4,7 +4,6 @@
 //! the results in `report`.
 
 mod act;
-mod evidence;
 mod fence;
 mod new_tokens;
 mod pending;
@@ -21,6 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
 
 use crate::plan::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
@@ -192,12 +192,16 @@ struct Applying<'a> {
 
 /// Brings the accounts of `policy` to it, and says what was done.
 ///
-/// First, work an interrupted apply left in the state directory is finished (creates whose
-/// secret was not handed over, rotations). Then the actions of `plan` are carried out, or,
-/// without one, of a plan made now. A saved plan is an approval, never a source of work: its
-/// accounts must be the policy's and its `madeAt` within [`MAX_SAVED_PLAN_AGE`] of the
-/// platform's time ([`ApplyError::PlanTime`]), and a plan made afresh, judged at its time, must
-/// equal it action for action ([`ApplyError::Stale`]); the fresh one is carried out. The policy
+/// A plan is made now (judged at the saved plan's time, when there is one), with the work an
+/// interrupted apply left in the state store first ([`Plan::include_pending`]). A saved plan is
+/// an approval, never a source of work: its accounts must be the policy's and its `madeAt`
+/// within [`MAX_SAVED_PLAN_AGE`] of the platform's time ([`ApplyError::PlanTime`]), and the
+/// plan made now must equal it action for action, pending work included
+/// ([`ApplyError::Stale`]), before anything is done. Then the pending work is resumed (creates
+/// whose secret was not handed over, rotations; two records of one token once; records of names
+/// the policy does not declare left alone and counted in [`ApplyReport::others_pending`]), and
+/// the plan's actions are carried out, a batch of tokens at a time, each batch read again in one
+/// listing right before it is acted on ([`Applied::Moved`] for a token that changed). The policy
 /// is needed even with a saved plan: the sinks come from it (a plan file never names a command
 /// to run). The state store is opened first, and its accounts locked (a directory's lock, or
 /// PostgreSQL's advisory locks, waited for up to [`ApplyOptions::lock_timeout`]).
@@ -208,7 +212,10 @@ struct Applying<'a> {
 /// before it sends the create, and hands the secret to the entry's sink; when the sink fails,
 /// the action is `Failed` naming the token, the record stays, and the next apply reads the
 /// secret from the platform and hands it over again (no store ever holds a secret). Every
-/// record read back is checked against the policy and the platform first ([`Applied::Refused`]).
+/// record read back is checked against the policy and the platform first ([`Applied::Refused`]):
+/// a resumed rotation retires or deletes its old token only once the platform shows its
+/// replacement now (live, Active, of its account and name, made after the record and the old
+/// token, its secret working).
 /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
 /// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
 pub(crate) async fn apply(
@@ -245,26 +252,31 @@ pub(crate) async fn apply(
         options,
         lost: std::sync::Mutex::new(None),
     };
+    // The plan, made now (judged at the saved plan's time, when there is one), with the
+    // work pending in the store first: a saved plan must equal it, pending work included.
+    let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
+    fresh.include_pending(client, policy, state.as_ref()).await;
+    if let Some(saved) = plan {
+        check_fresh(saved, &fresh)?;
+    }
+    if let Some(f) = &options.on_plan {
+        f(&fresh);
+    }
     let Resumed {
         mut results,
         tokens: resumed,
         rotating,
         others,
     } = run.resume_pending().await;
-    let plan = match plan {
-        Some(saved) => {
-            // Made afresh from the platform's state at the saved plan's time: the saved
-            // plan only approves it, and must equal it.
-            let fresh = crate::plan::plan_judged(client, policy, Some(saved.made_at)).await?;
-            check_fresh(saved, &fresh)?;
-            fresh
-        }
-        None => crate::plan::plan_judged(client, policy, None).await?,
-    };
-    if let Some(f) = &options.on_plan {
-        f(&plan);
-    }
-    let groups = by_token(plan.actions, &resumed, &rotating);
+    let actions: Vec<PlannedAction> = fresh
+        .actions
+        .into_iter()
+        .filter(|a| a.kind != ActionKind::Resume)
+        .collect();
+    let mut groups = by_token(actions, &resumed, &rotating);
+    // Rotations last: one may wait long for its old token to go quiet, and a batch waits for
+    // its slowest token; every other action is done (each on a fresh read) before any waits.
+    groups.sort_by_key(|group| group.iter().any(|a| a.kind == ActionKind::Rotate));
     let run = &run;
     let width = options.concurrency.max(1);
     let mut groups = groups.into_iter().peekable();
@@ -275,7 +287,31 @@ pub(crate) async fn apply(
         let read = run.reread(&batch).await;
         let read = &read;
         let mut done = futures_util::stream::iter(batch)
-            .map(|group| async move {
+            .map(|group| -> BoxFuture<'_, Vec<ActionResult>> {
+                Box::pin(run.carry_out_group(group, read))
+            })
+            .buffer_unordered(width);
+        while let Some(group) = done.next().await {
+            results.extend(group);
+        }
+    }
+    let report = ApplyReport {
+        results,
+        others_pending: others,
+    };
+    run.ended(report).await
+}
+
+impl Applying<'_> {
+    /// A token's actions, one after the other, unless it moved since the plan.
+    async fn carry_out_group(
+        &self,
+        group: Vec<PlannedAction>,
+        read: &reread::Reread,
+    ) -> Vec<ActionResult> {
+        let run = self;
+        {
+            {
                 let mut out = Vec::with_capacity(group.len());
                 if let Some(moved) = moved(&group, read) {
                     for action in group {
@@ -288,17 +324,9 @@ pub(crate) async fn apply(
                     out.push(run.emit(result));
                 }
                 out
-            })
-            .buffer_unordered(width);
-        while let Some(group) = done.next().await {
-            results.extend(group);
+            }
         }
     }
-    let report = ApplyReport {
-        results,
-        others_pending: others,
-    };
-    run.ended(report).await
 }
 
 /// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s

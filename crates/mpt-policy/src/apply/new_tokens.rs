@@ -8,12 +8,19 @@ use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::policy::{TokenPolicy, Wanted};
-use crate::state::{CreateRecord, Key};
+use crate::state::{CreateRecord, Key, RecordError, StoreError};
 use mpt::Error;
 use mpt::NewToken;
 use mpt::Outcome;
 use mpt::Token;
 use mpt::TokenStatus;
+
+/// A secret its sink did not take: no copy of it is kept anywhere.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the secret sink failed ({0}); no copy of the secret is kept: the next apply reads it from the platform and hands it over again"
+)]
+pub(super) struct NotHandedOver(#[from] crate::sink::SinkError);
 
 impl Applying<'_> {
     /// Hands a new secret to the entry's sink. `Ok`: where it went; `Err`: the failure (the
@@ -25,14 +32,10 @@ impl Applying<'_> {
         token: &Token,
         secret: &TokenSecret,
         replaces: Option<&str>,
-    ) -> Result<String, String> {
+    ) -> Result<String, NotHandedOver> {
         match declared.and_then(|d| d.secret.as_ref()) {
             None => Ok("no sink (the policy declares none: read it from the platform)".into()),
-            Some(sink) => sink.deliver(token, secret, replaces).await.map_err(|why| {
-                format!(
-                    "the secret sink failed ({why}); no copy of the secret is kept: the next apply reads it from the platform and hands it over again"
-                )
-            }),
+            Some(sink) => Ok(sink.deliver(token, secret, replaces).await?),
         }
     }
 
@@ -104,11 +107,13 @@ impl Applying<'_> {
                 None
             }
             Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
-                let why: Vec<String> = found
-                    .iter()
-                    .filter_map(|t| record.may_have_made(t).err())
-                    .collect();
-                Some(self.refused(key, &why.join("; ")))
+                let why = RecordError::Each(
+                    found
+                        .iter()
+                        .filter_map(|t| record.may_have_made(t).err())
+                        .collect(),
+                );
+                Some(self.refused(key, &why))
             }
             Ok(mut found) if found.len() == 1 => {
                 let token = found.remove(0);
@@ -153,7 +158,7 @@ impl Applying<'_> {
         let at = match self.hand_over(declared, &token, &secret, None).await {
             Ok(at) => at,
             Err(why) => {
-                let mut why = why;
+                let mut why = why.to_string();
                 if let Some(e) = &unsaved {
                     why.push_str(&format!(" (its id was not recorded: {e})"));
                 }
@@ -199,7 +204,7 @@ impl Applying<'_> {
     pub(super) async fn resume_create(
         &self,
         key: &Key,
-        record: Result<CreateRecord, String>,
+        record: Result<CreateRecord, StoreError>,
     ) -> Option<ActionResult> {
         let record = match record {
             Ok(record) => record,
@@ -222,10 +227,7 @@ impl Applying<'_> {
                 .get_with_select(id.as_str(), ["+audit", "+token"])
                 .await
             {
-                Ok(token) if record.may_have_made(&token).is_err() => {
-                    let why = record.may_have_made(&token).err().unwrap_or_default();
-                    self.refused(key, &why)
-                }
+                Ok(token) if let Err(why) = record.may_have_made(&token) => self.refused(key, &why),
                 Ok(token) if token.status() == TokenStatus::Deleted => {
                     self.state.drop_record(key).await;
                     ActionOutcome::failed(format!("{id} was made, then deleted by someone else"))
@@ -255,7 +257,7 @@ pub(super) fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResul
 
 impl Applying<'_> {
     /// A record read back that fails a check: reported, left in place, nothing sent for it.
-    pub(super) fn refused(&self, key: &Key, why: &str) -> ActionOutcome {
+    pub(super) fn refused(&self, key: &Key, why: &RecordError) -> ActionOutcome {
         ActionOutcome::new(
             Applied::Refused,
             format!(

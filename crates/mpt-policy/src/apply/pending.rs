@@ -31,15 +31,6 @@ struct Acted {
 }
 
 impl Applying<'_> {
-    /// Whether this policy declares `name` in `account` (pinned or not): records of other names
-    /// are another policy's work.
-    fn owns(&self, account: &str, name: &str) -> bool {
-        self.policy
-            .accounts
-            .iter()
-            .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
-    }
-
     /// What became of the record `key` just acted on.
     async fn acted(&self, key: &Key, token: Option<String>) -> Acted {
         Acted {
@@ -75,7 +66,7 @@ impl Applying<'_> {
         {
             let mut identity = None;
             if let Ok(r) = &record {
-                if !self.owns(&r.account_id, &r.name) {
+                if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
                     continue;
                 }
@@ -110,7 +101,7 @@ impl Applying<'_> {
         {
             let mut identity = None;
             if let Ok(r) = &rotation {
-                if !self.owns(&r.account_id, &r.name) {
+                if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
                     continue;
                 }

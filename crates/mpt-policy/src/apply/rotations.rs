@@ -1,10 +1,11 @@
 //! Rotations: started, or resumed from their record in the state store, each step saved, the
 //! old token retired and deleted only on evidence (see `evidence`).
 
-use super::evidence::Replacement;
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
+use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::state::Key;
+use crate::state::{Key, RecordError, StoreError};
+use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
@@ -12,6 +13,22 @@ use mpt::{RotationPhase, RotationPlan};
 /// How many times a rotation's retire or finish is tried in one apply (each reads the state
 /// first, so a try after a lost answer sees the step done).
 const STEP_TRIES: usize = 3;
+
+/// Why a rotation's retire or finish did not happen.
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// The old token is Active again since it was retired (an administrator enabled it).
+    #[error("moved: the old token {id} is Active again (revision {}) since it was retired; it is not deleted", revision.map_or_else(|| "unknown".to_string(), |r| r.to_string()))]
+    EnabledAgain {
+        /// The old token.
+        id: String,
+        /// Its revision now.
+        revision: Option<i32>,
+    },
+    /// The platform refused or failed.
+    #[error(transparent)]
+    Api(Box<Error>),
+}
 
 impl Applying<'_> {
     pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
@@ -31,7 +48,7 @@ impl Applying<'_> {
     pub(super) async fn resume_rotation(
         &self,
         key: &Key,
-        plan: Result<RotationPlan, String>,
+        plan: Result<RotationPlan, StoreError>,
     ) -> ActionResult {
         let mut plan = match plan {
             Ok(plan) => plan,
@@ -49,7 +66,7 @@ impl Applying<'_> {
             Some(plan.old_id.clone()),
         );
         // A record read back is a claim: checked before anything is sent for it.
-        let old = match self.check_rotation(&plan).await {
+        let old = match evidence::check_rotation(self.client, self.policy, &plan).await {
             Ok(old) => old,
             Err(why) => return resumed(action, self.refused(key, &why)),
         };
@@ -57,10 +74,11 @@ impl Applying<'_> {
         if plan.phase >= RotationPhase::Created {
             // Past its start, only the platform's evidence lets it go on: its replacement,
             // read now, Active, of its name, made after it, and with a secret that works.
-            let replacement = match self.replacement_now(&plan, old.as_ref()).await {
-                Ok(replacement) => replacement,
-                Err(why) => return resumed(action, self.refused(key, &why)),
-            };
+            let replacement =
+                match evidence::replacement_now(self.client, &plan, old.as_ref()).await {
+                    Ok(replacement) => replacement,
+                    Err(why) => return resumed(action, self.refused(key, &why)),
+                };
             if plan.phase == RotationPhase::Created {
                 match self.deliver_and_verify(key, &mut plan, &replacement).await {
                     Ok(at) => secret_at = Some(at),
@@ -122,10 +140,22 @@ impl Applying<'_> {
             if plan.phase >= step {
                 continue;
             }
-            if let Err(why) = self.step(&mut plan, step).await {
-                let _ = self.state.put(key, &plan).await;
+            // Only while the account's lock is proven held: else nothing more is sent.
+            if let Some(stopped) = self.fenced(&plan.account_id).await {
                 return ActionOutcome::failed(format!(
-                    "{why}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    "{}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    stopped.detail,
+                    self.state.describe(key)
+                ))
+                .made(&new_id, secret_at);
+            }
+            if let Err(why) = self.step(&mut plan, step).await {
+                let unsaved = match self.state.put(key, &plan).await {
+                    Ok(()) => String::new(),
+                    Err(e) => format!(" (its latest step was not saved: {e})"),
+                };
+                return ActionOutcome::failed(format!(
+                    "{why}; the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply resumes",
                     self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);
@@ -149,18 +179,17 @@ impl Applying<'_> {
     /// idempotent and reads the state first, so a try after a lost answer sees the step done.
     /// The old token is deleted only while it is still Disabled: one enabled again since it was
     /// retired (by an administrator, say) has moved, and is left as it is.
-    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), String> {
+    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), StepError> {
         if step == RotationPhase::Finished {
             match self.client.get(plan.old_id.as_str()).await {
                 Ok(old) if old.status() == TokenStatus::Active => {
-                    return Err(format!(
-                        "moved: the old token {} is Active again (revision {}) since it was retired; it is not deleted",
-                        plan.old_id,
-                        old.revision().map_or("unknown".into(), |r| r.to_string())
-                    ));
+                    return Err(StepError::EnabledAgain {
+                        id: plan.old_id.clone(),
+                        revision: old.revision(),
+                    });
                 }
                 Ok(_) | Err(Error::NotFound(_)) => {}
-                Err(e) => return Err(format!("the old token could not be read: {e}")),
+                Err(e) => return Err(StepError::Api(Box::new(e))),
             }
         }
         let mut r = Ok(());
@@ -173,24 +202,25 @@ impl Applying<'_> {
                 break;
             }
         }
-        r.map_err(|e| e.to_string())
+        r.map_err(|e| StepError::Api(Box::new(e)))
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
     /// and verified, the plan saved. `Ok`: where the secret went; `Err`: the outcome to report.
     async fn start(&self, key: &Key, plan: &mut RotationPlan) -> Result<String, ActionOutcome> {
-        let mut started = plan
-            .start_saving(self.client, async |p: &RotationPlan| {
-                self.state.put(key, p).await
+        let state = self.state;
+        // The record made into JSON at once: the future borrows nothing of it (and is `Send`).
+        let save = move |plan: &RotationPlan| -> BoxFuture<'_, Result<(), StoreError>> {
+            let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
+            Box::pin(async move {
+                let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
+                state.save(key, &json).await
             })
-            .await;
+        };
+        let mut started = plan.start_saving_send(self.client, save).await;
         if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
             // Once more: a resumed start adopts what the lost create made.
-            started = plan
-                .start_saving(self.client, async |p: &RotationPlan| {
-                    self.state.put(key, p).await
-                })
-                .await;
+            started = plan.start_saving_send(self.client, save).await;
         }
         let made = match started {
             Ok(Some(made)) => made,
@@ -212,20 +242,19 @@ impl Applying<'_> {
         };
         // What a resumed start adopts must have been made after the record.
         if let Some(made_at) = made.token.created_at()
-            && made_at < plan.planned_at - super::evidence::RECORD_CLOCK_SLACK
+            && made_at < plan.planned_at - evidence::RECORD_CLOCK_SLACK
         {
-            return Err(self.refused(
-                key,
-                &format!(
-                    "its replacement {} was made at {made_at}, before the record ({})",
-                    made.token.id(),
-                    plan.planned_at
-                ),
-            ));
+            let why = RecordError::MadeBefore {
+                role: "its replacement ",
+                id: made.token.id().to_string(),
+                made: made_at,
+                recorded: plan.planned_at,
+            };
+            return Err(self.refused(key, &why));
         }
         // The plan stays `planned` in the store until the secret is handed over and verified:
         // a crash before that adopts the same replacement again.
-        let new = super::evidence::Replacement {
+        let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };

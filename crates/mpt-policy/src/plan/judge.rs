@@ -33,6 +33,7 @@ pub(crate) async fn plan_judged(
         made_at: made_at.unwrap_or_else(Utc::now),
         accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
         actions,
+        others_pending: 0,
     })
 }
 
@@ -117,6 +118,7 @@ fn action(
         changes: Vec::new(),
         revision: token.revision(),
         destructive: matches!(kind, ActionKind::Delete),
+        steps: Vec::new(),
     }
 }
 
@@ -206,6 +208,7 @@ fn plain(
         changes: Vec::new(),
         revision: None,
         destructive: false,
+        steps: Vec::new(),
     }
 }
 

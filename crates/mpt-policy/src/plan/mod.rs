@@ -2,8 +2,10 @@
 //! types are here; how a plan is made (reading the accounts, the rules) is in `judge`.
 
 mod judge;
+mod pending;
 
 pub(crate) use judge::plan_judged;
+pub(crate) use pending::owns;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -31,6 +33,9 @@ pub enum ActionKind {
     Ambiguous,
     /// A pinned id that is not a live token of the account: nothing can be done.
     Unresolved,
+    /// Work an interrupted apply left in the state store, which the next apply resumes first:
+    /// [`PlannedAction::steps`] says what resuming it would do.
+    Resume,
 }
 
 /// A field of a token that a policy manages.
@@ -94,8 +99,57 @@ pub struct PlannedAction {
     pub changes: Vec<FieldChange>,
     /// The token's revision when planned: an apply refuses a token that moved since.
     pub revision: Option<i32>,
-    /// Whether it destroys something (a delete, or disabling a token the policy does not declare).
+    /// Whether it destroys something (a delete, disabling a token the policy does not declare,
+    /// or a resumed rotation's retire or finish).
     pub destructive: bool,
+    /// For pending work ([`ActionKind::Resume`]): what resuming it would do, in order (empty
+    /// when it cannot be judged now: the reason says why).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+}
+
+/// One thing resuming a pending record would do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[non_exhaustive]
+pub enum Step {
+    /// Take the one token an interrupted create made as its own.
+    Adopt,
+    /// Make the replacement (a rotation whose create was not sent).
+    Create,
+    /// Hand the new secret (read from the platform again) to the entry's sink.
+    Deliver,
+    /// Check that the replacement's secret works.
+    Verify,
+    /// Disable the token declared Disabled once it is made.
+    Disable,
+    /// Disable the old token (destructive).
+    Retire,
+    /// Delete the old token (destructive).
+    Finish,
+    /// Remove the record: its work is done, or it made nothing (then the plan's own actions
+    /// run).
+    Remove,
+    /// Nothing: the record fails a check against the policy or the platform (the reason says
+    /// which); it is left in place.
+    Refused,
+}
+
+impl Step {
+    /// The word plans use for it (`adopt`, `retire`, ...), as in their JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Step::Adopt => "adopt",
+            Step::Create => "create",
+            Step::Deliver => "deliver",
+            Step::Verify => "verify",
+            Step::Disable => "disable",
+            Step::Retire => "retire",
+            Step::Finish => "finish",
+            Step::Remove => "remove",
+            Step::Refused => "refused",
+        }
+    }
 }
 
 /// Every action that would bring the accounts to their policy.
@@ -106,8 +160,17 @@ pub struct Plan {
     pub made_at: DateTime<Utc>,
     /// The accounts read.
     pub accounts: Vec<String>,
-    /// The actions, account by account, declared tokens first.
+    /// The actions, account by account, declared tokens first; pending work from the state
+    /// store ([`ActionKind::Resume`]) first of all, once [`Plan::include_pending`] added it.
     pub actions: Vec<PlannedAction>,
+    /// How many records in the state store are another policy's pending work (names or
+    /// accounts this policy does not declare): left alone by apply, not drift.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub others_pending: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 impl ActionKind {
@@ -123,6 +186,7 @@ impl ActionKind {
             ActionKind::Unmanaged => "unmanaged",
             ActionKind::Ambiguous => "ambiguous",
             ActionKind::Unresolved => "unresolved",
+            ActionKind::Resume => "resume",
         }
     }
 }
@@ -156,6 +220,7 @@ impl PlannedAction {
             changes: Vec::new(),
             revision: None,
             destructive: false,
+            steps: Vec::new(),
         }
     }
 }

@@ -37,10 +37,11 @@ pub struct DirStore {
 impl DirStore {
     /// Makes (when missing) and locks the directory; another apply holding it is refused.
     pub async fn open(root: &Path) -> Result<DirStore, StoreError> {
-        crate::sink::state_dir(root).map_err(StoreError::Refused)?;
+        files::state_dir(root).map_err(|e| StoreError::Refused(e.to_string()))?;
         // The root was probed for writing; its subdirectories are only made.
         for kind in Kind::ALL {
-            crate::sink::private_dir(&root.join(kind.as_str())).map_err(StoreError::Refused)?;
+            files::private_dir(&root.join(kind.as_str()))
+                .map_err(|e| StoreError::Refused(e.to_string()))?;
         }
         let path = root.join("lock");
         let mut options = File::options();
@@ -149,7 +150,8 @@ impl Store for DirStore {
                         account: String::new(),
                         name,
                     };
-                    let read = files::read_small(&path, MAX_STATE_FILE).map_err(|e| e.to_string());
+                    let read = files::read_small(&path, MAX_STATE_FILE)
+                        .map_err(|e| StoreError::Refused(e.to_string()));
                     (key, read)
                 })
                 .collect())

@@ -22,7 +22,9 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use dir::DirStore;
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
-pub(crate) use records::{CreateRecord, Refused, check_declared, check_ids, check_owner};
+pub(crate) use records::{
+    CreateRecord, RecordError, Refused, check_declared, check_ids, check_owner,
+};
 
 /// The kinds of record a store keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -253,7 +255,7 @@ impl From<&std::path::Path> for StateLocation {
 }
 
 /// The records of a kind: each key, with its text or why it cannot be read.
-pub type Pending = Vec<(Key, Result<String, String>)>;
+pub type Pending = Vec<(Key, Result<String, StoreError>)>;
 
 /// A store of an apply's records. Implementations: [`DirStore`], [`PgStore`].
 pub trait Store: Send + Sync {
@@ -279,12 +281,19 @@ pub trait Store: Send + Sync {
     fn describe(&self, key: &Key) -> String;
 }
 
+/// A record as the stores keep it: pretty JSON and a newline.
+fn record_json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string_pretty(value)
+        .map(|json| json + "\n")
+        .map_err(|e| StoreError::Refused(format!("a record cannot be written as JSON: {e}")))
+}
+
 /// Typed reading and writing of records, for any store.
 impl dyn Store + '_ {
     /// Saves `value` as the record of `key`.
-    pub(crate) async fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), String> {
-        let json = serde_json::to_string_pretty(value).map_err(|e| e.to_string())? + "\n";
-        self.save(key, &json).await.map_err(|e| e.to_string())
+    pub(crate) async fn put<T: Serialize>(&self, key: &Key, value: &T) -> Result<(), StoreError> {
+        let json = record_json(value)?;
+        self.save(key, &json).await
     }
 
     /// The record of `key` as a `T`, if there is one and it reads as one.
@@ -304,14 +313,15 @@ impl dyn Store + '_ {
         &self,
         kind: Kind,
         accounts: &[String],
-    ) -> Vec<(Key, Result<T, String>)> {
+    ) -> Vec<(Key, Result<T, StoreError>)> {
         match self.pending(kind, accounts).await {
             Ok(records) => records
                 .into_iter()
                 .map(|(key, text)| {
                     let read = text.and_then(|t| {
-                        serde_json::from_str(&t)
-                            .map_err(|e| format!("{}: {e}", self.describe(&key)))
+                        serde_json::from_str(&t).map_err(|e| {
+                            StoreError::Refused(format!("{}: {e}", self.describe(&key)))
+                        })
                     });
                     (key, read)
                 })
@@ -322,7 +332,7 @@ impl dyn Store + '_ {
                     account: String::new(),
                     name: String::new(),
                 },
-                Err(e.to_string()),
+                Err(e),
             )],
         }
     }

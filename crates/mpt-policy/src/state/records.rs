@@ -6,6 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::ids::{IdError, IdKind, check_id};
 use crate::policy::Policy;
 
 /// A create that was sent, or is about to be: enough to find what it made after a crash.
@@ -24,13 +25,171 @@ pub(crate) struct CreateRecord {
     pub recorded_at: Option<DateTime<Utc>>,
 }
 
+/// Why a record read back is refused: what it claims that the policy or the platform, read
+/// now, does not bear out. Nothing is sent for a refused record; it is left in place.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub(crate) enum RecordError {
+    /// An id not of the platform's shape.
+    #[error("{field}: {source}")]
+    BadId {
+        /// The field (`accountId`, or the token ids).
+        field: &'static str,
+        /// Why.
+        #[source]
+        source: IdError,
+    },
+    /// A create record without its time.
+    #[error("it has no recordedAt (the platform's time when it was made)")]
+    NoTime,
+    /// The policy declares no such entry.
+    #[error("the policy declares no token {name:?} in account {account}{}", token.as_ref().map(|id| format!(" for {id}")).unwrap_or_default())]
+    Undeclared {
+        /// The account.
+        account: String,
+        /// The name.
+        name: String,
+        /// The old token of a rotation.
+        token: Option<String>,
+    },
+    /// The entry is pinned: apply never rotates it.
+    #[error("the policy pins {id} by `id`: a pinned entry is never rotated by apply")]
+    Pinned {
+        /// The pinned token.
+        id: String,
+    },
+    /// A token (`role`: the token, its old token, its replacement) of another account or name.
+    #[error("{role}{id} is not a token {name:?} of account {account}")]
+    NotOwner {
+        /// Which token of the record, in words (with a trailing space), or empty.
+        role: &'static str,
+        /// The token.
+        id: String,
+        /// The record's account.
+        account: String,
+        /// The record's name.
+        name: String,
+    },
+    /// A token that had the name before the create or rotation began.
+    #[error("{role}{id} had the name before the {what} was sent")]
+    KnownBefore {
+        /// Which token, in words (with a trailing space), or empty.
+        role: &'static str,
+        /// The token.
+        id: String,
+        /// `create` or `rotation`.
+        what: &'static str,
+    },
+    /// A token made before the record.
+    #[error("{role}{id} was made at {made}, before the record ({recorded})")]
+    MadeBefore {
+        /// Which token, in words (with a trailing space), or empty.
+        role: &'static str,
+        /// The token.
+        id: String,
+        /// When the platform says it was made.
+        made: DateTime<Utc>,
+        /// The record's own time.
+        recorded: DateTime<Utc>,
+    },
+    /// A token whose creation time the platform does not say.
+    #[error("{role}{id}: its creation time is unknown")]
+    NoCreationTime {
+        /// Which token, in words (with a trailing space), or empty.
+        role: &'static str,
+        /// The token.
+        id: String,
+    },
+    /// A rotation record whose `knownIds` lack its old token.
+    #[error("its knownIds lack the old token {id} (every record an apply writes has it)")]
+    OldNotKnown {
+        /// The old token.
+        id: String,
+    },
+    /// A rotation record that says `finished` while its old token lives.
+    #[error("it says the old token was deleted, but {id} is {status}")]
+    OldStillLive {
+        /// The old token.
+        id: String,
+        /// Its status now.
+        status: mpt::TokenStatus,
+    },
+    /// A rotation record past its start without a replacement.
+    #[error("it is past its start ({phase:?}) but names no replacement")]
+    NoReplacement {
+        /// Its phase.
+        phase: mpt::RotationPhase,
+    },
+    /// A token the record names that does not exist.
+    #[error("{role}{id} does not exist")]
+    Missing {
+        /// Which token, in words (with a trailing space).
+        role: &'static str,
+        /// The token.
+        id: String,
+    },
+    /// A replacement that is not Active.
+    #[error("its replacement {id} is {status}, not Active")]
+    NotActive {
+        /// The replacement.
+        id: String,
+        /// Its status now.
+        status: mpt::TokenStatus,
+    },
+    /// A replacement older than the old token.
+    #[error(
+        "its replacement {id} is older than the old token {old} (made {made}, before {old_made})"
+    )]
+    OlderThanOld {
+        /// The replacement.
+        id: String,
+        /// The old token.
+        old: String,
+        /// When the replacement was made.
+        made: DateTime<Utc>,
+        /// When the old token was made.
+        old_made: DateTime<Utc>,
+    },
+    /// A replacement whose secret the platform does not return.
+    #[error(
+        "the platform does not return the secret of its replacement {id}, so it cannot be verified"
+    )]
+    NoSecret {
+        /// The replacement.
+        id: String,
+    },
+    /// A replacement whose secret does not authenticate.
+    #[error("the secret of its replacement {id} does not work: {source}")]
+    SecretFails {
+        /// The replacement.
+        id: String,
+        /// What the platform answered.
+        #[source]
+        source: Box<mpt::Error>,
+    },
+    /// A token the record names could not be read.
+    #[error("{role}{id} could not be read: {source}")]
+    Unreadable {
+        /// Which token, in words (with a trailing space).
+        role: &'static str,
+        /// The token.
+        id: String,
+        /// What failed.
+        #[source]
+        source: Box<mpt::Error>,
+    },
+    /// Several tokens that the record's create may have made, each refused.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Each(Vec<RecordError>),
+}
+
 impl CreateRecord {
     /// The record's own claims, checked before anything is done with it: ids of the platform's
     /// shape, and an account and name the policy declares.
-    pub fn check(&self, policy: &Policy) -> Result<(), String> {
+    pub fn check(&self, policy: &Policy) -> Result<(), RecordError> {
         check_ids(&self.account_id, self.known_ids.iter().chain(&self.new_id))?;
         if self.recorded_at.is_none() {
-            return Err("it has no recordedAt (the platform's time when it was made)".into());
+            return Err(RecordError::NoTime);
         }
         check_declared(policy, &self.account_id, &self.name, None)
     }
@@ -38,19 +197,26 @@ impl CreateRecord {
     /// Whether `token` (read from the platform, with its audit) can be the one this record's
     /// create made: of its account and name, none of the ids that had the name before, and
     /// created no earlier than the record (by the platform's clock).
-    pub fn may_have_made(&self, token: &mpt::Token) -> Result<(), String> {
-        let id = token.id();
-        check_owner(token, &self.account_id, &self.name)?;
-        if self.known_ids.iter().any(|k| k == id) {
-            return Err(format!("{id} had the name before the create was sent"));
+    pub fn may_have_made(&self, token: &mpt::Token) -> Result<(), RecordError> {
+        let id = token.id().to_string();
+        check_owner("", token, &self.account_id, &self.name)?;
+        if self.known_ids.contains(&id) {
+            return Err(RecordError::KnownBefore {
+                role: "",
+                id,
+                what: "create",
+            });
         }
         match (token.created_at(), self.recorded_at) {
             // The record's time is a whole second (an HTTP date), cut down.
             (Some(created), Some(recorded)) if created >= recorded => Ok(()),
-            (Some(created), Some(recorded)) => Err(format!(
-                "{id} was created at {created}, before the record ({recorded})"
-            )),
-            _ => Err(format!("{id}: its creation time is unknown")),
+            (Some(made), Some(recorded)) => Err(RecordError::MadeBefore {
+                role: "",
+                id,
+                made,
+                recorded,
+            }),
+            _ => Err(RecordError::NoCreationTime { role: "", id }),
         }
     }
 }
@@ -59,12 +225,17 @@ impl CreateRecord {
 pub(crate) fn check_ids<'a>(
     account: &str,
     tokens: impl IntoIterator<Item = &'a String>,
-) -> Result<(), String> {
-    use crate::ids::{IdKind, check_id};
-    check_id(IdKind::Account, account).map_err(|e| format!("accountId: {e}"))?;
-    tokens
-        .into_iter()
-        .try_for_each(|id| check_id(IdKind::Token, id))
+) -> Result<(), RecordError> {
+    check_id(IdKind::Account, account).map_err(|source| RecordError::BadId {
+        field: "accountId",
+        source,
+    })?;
+    tokens.into_iter().try_for_each(|id| {
+        check_id(IdKind::Token, id).map_err(|source| RecordError::BadId {
+            field: "token id",
+            source,
+        })
+    })
 }
 
 /// That the policy declares a token `name` in `account` (the one pinned to `token_id`, or the
@@ -74,25 +245,34 @@ pub(crate) fn check_declared(
     account: &str,
     name: &str,
     token_id: Option<&str>,
-) -> Result<(), String> {
+) -> Result<(), RecordError> {
     match policy.declared(account, name, token_id) {
         Some(_) => Ok(()),
-        None => Err(format!(
-            "the policy declares no token {name:?} in account {account}{}",
-            token_id.map(|id| format!(" for {id}")).unwrap_or_default()
-        )),
+        None => Err(RecordError::Undeclared {
+            account: account.to_string(),
+            name: name.to_string(),
+            token: token_id.map(str::to_string),
+        }),
     }
 }
 
-/// That `token` (read from the platform) is of `account` and named `name`.
-pub(crate) fn check_owner(token: &mpt::Token, account: &str, name: &str) -> Result<(), String> {
+/// That `token` (read from the platform; `role`: which token of the record, in words with a
+/// trailing space) is of `account` and named `name`.
+pub(crate) fn check_owner(
+    role: &'static str,
+    token: &mpt::Token,
+    account: &str,
+    name: &str,
+) -> Result<(), RecordError> {
     if token.account_id() == Some(account) && token.name() == Some(name) {
         Ok(())
     } else {
-        Err(format!(
-            "{} is not a token {name:?} of account {account}",
-            token.id()
-        ))
+        Err(RecordError::NotOwner {
+            role,
+            id: token.id().to_string(),
+            account: account.to_string(),
+            name: name.to_string(),
+        })
     }
 }
 

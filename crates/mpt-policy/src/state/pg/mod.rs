@@ -390,9 +390,7 @@ impl Store for PgStore {
                     name: self.column(&row, 0, "mpt_records.name")?,
                     account: self.column(&row, 1, "mpt_records.account")?,
                 };
-                let body = self
-                    .column::<String>(&row, 2, "mpt_records.body")
-                    .map_err(|e| e.to_string());
+                let body = self.column::<String>(&row, 2, "mpt_records.body");
                 out.push((key, body));
             }
             Ok(out)

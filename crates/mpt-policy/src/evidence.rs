@@ -1,0 +1,174 @@
+//! The evidence a resumed rotation needs before it acts: its record's claims checked against the
+//! policy, and its replacement as the platform shows it now. A record read back is a claim; only
+//! what is read from the platform now lets it disable or delete the old token.
+
+use chrono::TimeDelta;
+use mpt::Error;
+use mpt::Token;
+use mpt::TokenStatus;
+use mpt::{RotationPhase, RotationPlan};
+use mpt_api::TokenSecret;
+
+use crate::policy::Policy;
+use crate::state::{RecordError, check_declared, check_ids, check_owner};
+use mpt::Client;
+
+/// How much earlier than the record's own time (`plannedAt`, the clock of the machine that
+/// planned the rotation) the platform may say its replacement was made: two clocks differ a
+/// little. A replacement made longer before the record cannot be the record's.
+pub(crate) const RECORD_CLOCK_SLACK: TimeDelta = TimeDelta::minutes(5);
+
+/// The replacement a resumed rotation's record names, as the platform shows it now: the token
+/// (with its audit) and its secret, which was seen to work.
+pub(crate) struct Replacement {
+    /// The token, read now.
+    pub token: Token,
+    /// Its secret, read from the platform (never from a store).
+    pub secret: TokenSecret,
+}
+
+/// A rotation's record, checked against the policy and the platform before it is resumed:
+/// ids of the platform's shape, an unpinned entry of the policy for its account and name,
+/// the old token among its `knownIds` (as every record an apply writes has it), an old token
+/// of that account and name, and no replacement among the ids known before.
+/// Returns the old token as read now (`None`: gone).
+pub(crate) async fn check_rotation(
+    client: &Client,
+    policy: &Policy,
+    plan: &RotationPlan,
+) -> Result<Option<Token>, RecordError> {
+    check_ids(
+        &plan.account_id,
+        std::iter::once(&plan.old_id)
+            .chain(&plan.new_id)
+            .chain(&plan.known_ids),
+    )?;
+    check_declared(policy, &plan.account_id, &plan.name, Some(&plan.old_id))?;
+    if policy
+        .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
+        .is_some_and(|d| d.id.is_some())
+    {
+        return Err(RecordError::Pinned {
+            id: plan.old_id.clone(),
+        });
+    }
+    if !plan.known_ids.contains(&plan.old_id) {
+        return Err(RecordError::OldNotKnown {
+            id: plan.old_id.clone(),
+        });
+    }
+    let old = match client
+        .get_with_select(plan.old_id.as_str(), ["+audit"])
+        .await
+    {
+        Ok(old) => {
+            check_owner("its old token ", &old, &plan.account_id, &plan.name)?;
+            Some(old).filter(|t| t.status() != TokenStatus::Deleted)
+        }
+        Err(Error::NotFound(_)) => None,
+        Err(source) => {
+            return Err(RecordError::Unreadable {
+                role: "its old token ",
+                id: plan.old_id.clone(),
+                source: Box::new(source),
+            });
+        }
+    };
+    if let Some(old) = &old
+        && plan.phase == RotationPhase::Finished
+    {
+        return Err(RecordError::OldStillLive {
+            id: plan.old_id.clone(),
+            status: old.status(),
+        });
+    }
+    if let Some(new_id) = &plan.new_id
+        && (plan.known_ids.contains(new_id) || *new_id == plan.old_id)
+    {
+        return Err(known_before(new_id));
+    }
+    Ok(old)
+}
+
+fn known_before(id: &str) -> RecordError {
+    RecordError::KnownBefore {
+        role: "its replacement ",
+        id: id.to_string(),
+        what: "rotation",
+    }
+}
+
+/// The replacement `plan` names, as the platform shows it now: a live, Active token of the
+/// record's account and name, not the old token, not among `knownIds`, made no earlier than
+/// the record (by [`RECORD_CLOCK_SLACK`]), whose secret works (the call
+/// [`RotationPlan::verify`] makes). Anything less is why the record is refused.
+/// It must also be newer than the old token (`old`, as read now), when that is still there.
+pub(crate) async fn replacement_now(
+    client: &Client,
+    plan: &RotationPlan,
+    old: Option<&Token>,
+) -> Result<Replacement, RecordError> {
+    const ROLE: &str = "its replacement ";
+    let Some(id) = plan.new_id.clone() else {
+        return Err(RecordError::NoReplacement { phase: plan.phase });
+    };
+    if id == plan.old_id || plan.known_ids.contains(&id) {
+        return Err(known_before(&id));
+    }
+    let token = match client
+        .get_with_select(id.as_str(), ["+audit", "+token"])
+        .await
+    {
+        Ok(token) => token,
+        Err(Error::NotFound(_)) => return Err(RecordError::Missing { role: ROLE, id }),
+        Err(source) => {
+            return Err(RecordError::Unreadable {
+                role: ROLE,
+                id,
+                source: Box::new(source),
+            });
+        }
+    };
+    check_owner(ROLE, &token, &plan.account_id, &plan.name)?;
+    if token.status() != TokenStatus::Active {
+        return Err(RecordError::NotActive {
+            id,
+            status: token.status(),
+        });
+    }
+    let made = match token.created_at() {
+        Some(made) if made >= plan.planned_at - RECORD_CLOCK_SLACK => made,
+        Some(made) => {
+            return Err(RecordError::MadeBefore {
+                role: ROLE,
+                id,
+                made,
+                recorded: plan.planned_at,
+            });
+        }
+        None => return Err(RecordError::NoCreationTime { role: ROLE, id }),
+    };
+    if let Some(old_made) = old.and_then(Token::created_at)
+        && made < old_made
+    {
+        return Err(RecordError::OlderThanOld {
+            id,
+            old: plan.old_id.clone(),
+            made,
+            old_made,
+        });
+    }
+    let Some(secret) = token.secret().cloned() else {
+        return Err(RecordError::NoSecret { id });
+    };
+    // The call `verify` makes, on a copy: the record's phase is not the evidence.
+    let mut probe = plan.clone();
+    probe.phase = RotationPhase::Created;
+    if let Err(source) = probe.verify(client, &secret).await {
+        return Err(RecordError::SecretFails {
+            id,
+            source: Box::new(source),
+        });
+    }
+    Ok(Replacement { token, secret })
+}

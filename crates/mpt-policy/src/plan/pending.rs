@@ -1,0 +1,303 @@
+//! Pending work in the plan: each record an interrupted apply left in the state store, judged
+//! as the next apply would judge it (the same checks, read-only), with what resuming it would
+//! do. A reviewer who approves a plan approves this work too; apply refuses pending work a
+//! saved plan did not show.
+
+use std::collections::HashSet;
+
+use mpt::Client;
+use mpt::Error;
+use mpt::TokenStatus;
+use mpt::{RotationPhase, RotationPlan};
+
+use super::{ActionKind, Plan, PlannedAction, Step};
+use crate::evidence;
+use crate::policy::{Policy, Wanted};
+use crate::state::{CreateRecord, Key, Kind, RecordError, Store, StoreError};
+
+/// A pending record, judged: its action, and the tokens it touches (the plan's own actions on
+/// them are left to it).
+struct Judged {
+    action: PlannedAction,
+    touches: Vec<String>,
+}
+
+/// Whether `policy` declares `name` in `account` (pinned or not): records of other names are
+/// another policy's work.
+pub(crate) fn owns(policy: &Policy, account: &str, name: &str) -> bool {
+    policy
+        .accounts
+        .iter()
+        .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
+}
+
+fn pending(kind: ActionKind, account: &str, name: &str, token: Option<&str>) -> PlannedAction {
+    PlannedAction {
+        account: account.to_string(),
+        name: name.to_string(),
+        token_id: token.map(str::to_string),
+        kind,
+        reason: String::new(),
+        changes: Vec::new(),
+        revision: None,
+        destructive: false,
+        steps: Vec::new(),
+    }
+}
+
+/// `action` with what resuming would do (`steps`) and why, in words.
+fn with_steps(mut action: PlannedAction, what: &str, at: &str, steps: Vec<Step>) -> PlannedAction {
+    let words: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
+    action.destructive = steps
+        .iter()
+        .any(|s| matches!(s, Step::Retire | Step::Finish));
+    action.reason = format!(
+        "pending {what} of an interrupted apply ({at}): resuming would {}",
+        words.join(", ")
+    );
+    action.steps = steps;
+    action
+}
+
+fn refused(mut action: PlannedAction, at: &str, why: &RecordError) -> PlannedAction {
+    action.reason = format!("pending record {at}: refused: {why}; it is left in place");
+    action.steps = vec![Step::Refused];
+    action
+}
+
+fn unjudged(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
+    action.reason = format!("pending record {at}: cannot be judged now: {why}");
+    action
+}
+
+impl Plan {
+    /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
+    /// each record of a name the policy declares as an [`ActionKind::Resume`] action with the
+    /// [`Step`]s resuming it would do (destructive when it retires or deletes an old token),
+    /// or refused with the reason; two records of one token once; records of other names
+    /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
+    /// work touches are left to it (removed). Reads only.
+    pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
+        let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
+        let mut judged: Vec<Judged> = Vec::new();
+        let mut seen: HashSet<(Kind, String, String)> = HashSet::new();
+        let mut rotating: HashSet<(String, String)> = HashSet::new();
+        for (key, record) in store
+            .pending_of::<CreateRecord>(Kind::Create, &accounts)
+            .await
+        {
+            if let Ok(r) = &record {
+                if !owns(policy, &r.account_id, &r.name) {
+                    self.others_pending += 1;
+                    continue;
+                }
+                if !seen.insert((Kind::Create, r.account_id.clone(), r.name.clone())) {
+                    continue;
+                }
+            }
+            judged.push(judge_create(client, policy, store, &key, record).await);
+        }
+        for (key, record) in store
+            .pending_of::<RotationPlan>(Kind::Rotation, &accounts)
+            .await
+        {
+            if let Ok(r) = &record {
+                if !owns(policy, &r.account_id, &r.name) {
+                    self.others_pending += 1;
+                    continue;
+                }
+                if !seen.insert((Kind::Rotation, r.account_id.clone(), r.old_id.clone())) {
+                    continue;
+                }
+                rotating.insert((r.account_id.clone(), r.name.clone()));
+            }
+            judged.push(judge_rotation(client, policy, store, &key, record).await);
+        }
+        let touched: HashSet<String> = judged.iter().flat_map(|j| j.touches.clone()).collect();
+        self.actions.retain(|a| {
+            !(a.token_id.as_ref().is_some_and(|id| touched.contains(id))
+                || (a.kind == ActionKind::Ambiguous
+                    && rotating.contains(&(a.account.clone(), a.name.clone()))))
+        });
+        let mut actions: Vec<PlannedAction> = judged.into_iter().map(|j| j.action).collect();
+        actions.append(&mut self.actions);
+        self.actions = actions;
+    }
+}
+
+/// What resuming a create record would do.
+async fn judge_create(
+    client: &Client,
+    policy: &Policy,
+    store: &dyn Store,
+    key: &Key,
+    record: Result<CreateRecord, StoreError>,
+) -> Judged {
+    let at = store.describe(key);
+    let record = match record {
+        Ok(record) => record,
+        Err(e) => {
+            let action = pending(ActionKind::Resume, "", "", None);
+            return Judged {
+                action: unjudged(action, &at, &format!("unreadable: {e}")),
+                touches: Vec::new(),
+            };
+        }
+    };
+    let action = pending(
+        ActionKind::Resume,
+        &record.account_id,
+        &record.name,
+        record.new_id.as_deref(),
+    );
+    if let Err(why) = record.check(policy) {
+        return Judged {
+            action: refused(action, &at, &why),
+            touches: Vec::new(),
+        };
+    }
+    let disabled = policy
+        .declared(&record.account_id, &record.name, None)
+        .is_some_and(|d| d.status == Wanted::Disabled);
+    let (mut steps, token) = match &record.new_id {
+        Some(id) => match client
+            .get_with_select(id.as_str(), ["+audit", "+token"])
+            .await
+        {
+            Ok(t) if let Err(why) = record.may_have_made(&t) => {
+                return Judged {
+                    action: refused(action, &at, &why),
+                    touches: Vec::new(),
+                };
+            }
+            Ok(t) if t.status() == TokenStatus::Deleted => (vec![Step::Remove], None),
+            Ok(t) => (vec![Step::Deliver], Some(t)),
+            Err(Error::NotFound(_)) => (vec![Step::Remove], None),
+            Err(e) => {
+                return Judged {
+                    action: unjudged(action, &at, &e.to_string()),
+                    touches: Vec::new(),
+                };
+            }
+        },
+        None => match client
+            .made_excluding(&record.account_id, &record.name, &record.known_ids)
+            .await
+        {
+            Ok(found) if found.is_empty() => (vec![Step::Remove], None),
+            Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
+                let why = RecordError::Each(
+                    found
+                        .iter()
+                        .filter_map(|t| record.may_have_made(t).err())
+                        .collect(),
+                );
+                return Judged {
+                    action: refused(action, &at, &why),
+                    touches: Vec::new(),
+                };
+            }
+            Ok(mut found) if found.len() == 1 => (vec![Step::Adopt, Step::Deliver], found.pop()),
+            Ok(found) => {
+                let ids: Vec<&str> = found.iter().map(|t| t.id()).collect();
+                let why = format!("several tokens appeared since it ({})", ids.join(", "));
+                return Judged {
+                    action: unjudged(action, &at, &why),
+                    touches: Vec::new(),
+                };
+            }
+            Err(e) => {
+                return Judged {
+                    action: unjudged(action, &at, &e.to_string()),
+                    touches: Vec::new(),
+                };
+            }
+        },
+    };
+    if disabled
+        && token
+            .as_ref()
+            .is_some_and(|t| t.status() == TokenStatus::Active)
+    {
+        steps.push(Step::Disable);
+    }
+    let touches: Vec<String> = token.iter().map(|t| t.id().to_string()).collect();
+    let mut action = with_steps(action, "create", &at, steps);
+    action.token_id = touches.first().cloned();
+    Judged { action, touches }
+}
+
+/// What resuming a rotation record would do.
+async fn judge_rotation(
+    client: &Client,
+    policy: &Policy,
+    store: &dyn Store,
+    key: &Key,
+    record: Result<RotationPlan, StoreError>,
+) -> Judged {
+    let at = store.describe(key);
+    let plan = match record {
+        Ok(plan) => plan,
+        Err(e) => {
+            let action = pending(ActionKind::Resume, "", "", None);
+            return Judged {
+                action: unjudged(action, &at, &format!("unreadable: {e}")),
+                touches: Vec::new(),
+            };
+        }
+    };
+    let action = pending(
+        ActionKind::Resume,
+        &plan.account_id,
+        &plan.name,
+        Some(&plan.old_id),
+    );
+    let mut touches = vec![plan.old_id.clone()];
+    touches.extend(plan.new_id.clone());
+    let old = match evidence::check_rotation(client, policy, &plan).await {
+        Ok(old) => old,
+        Err(why) => {
+            return Judged {
+                action: refused(action, &at, &why),
+                touches,
+            };
+        }
+    };
+    let steps = match plan.phase {
+        RotationPhase::Planned => {
+            let adopt = plan.create_sent
+                && client
+                    .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+                    .await
+                    .is_ok_and(|found| found.len() == 1);
+            let first = if adopt { Step::Adopt } else { Step::Create };
+            vec![
+                first,
+                Step::Deliver,
+                Step::Verify,
+                Step::Retire,
+                Step::Finish,
+            ]
+        }
+        phase => {
+            if let Err(why) = evidence::replacement_now(client, &plan, old.as_ref()).await {
+                return Judged {
+                    action: refused(action, &at, &why),
+                    touches,
+                };
+            }
+            match phase {
+                RotationPhase::Created => {
+                    vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]
+                }
+                RotationPhase::Verified => vec![Step::Retire, Step::Finish],
+                RotationPhase::Retired => vec![Step::Finish],
+                _ => vec![Step::Remove],
+            }
+        }
+    };
+    Judged {
+        action: with_steps(action, "rotation", &at, steps),
+        touches,
+    }
+}
