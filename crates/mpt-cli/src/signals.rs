@@ -1,11 +1,15 @@
 //! SIGINT and SIGTERM. Outside a bulk command (or a rotation's start), the first one stops the
 //! run at once. During one, the first stops scheduling (the [`mpt::Cancel`] flag): the requests
-//! in flight finish and every finished row is printed; a second one stops at once.
+//! in flight finish (for at most 10 s) and every finished row is printed; a second one stops at
+//! once.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 
 use crate::exit::{self, code};
+
+/// How long the requests in flight are given after the first signal.
+const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The run's view of the signals it got.
 #[derive(Clone, Default)]
@@ -52,6 +56,16 @@ impl Signals {
                         exit::eprint(
                             "interrupt: finishing the requests in flight; interrupt again to stop at once\n",
                         );
+                        // Never longer than GRACE: a request or a database that stopped
+                        // answering does not hold the run (what was in flight resumes next time,
+                        // as after a kill).
+                        tokio::spawn(async move {
+                            tokio::time::sleep(GRACE).await;
+                            exit::eprint(
+                                "interrupted: the requests in flight did not finish in time\n",
+                            );
+                            std::process::exit(i32::from(code));
+                        });
                     } else {
                         exit::eprint("interrupted\n");
                         std::process::exit(i32::from(code));

@@ -100,6 +100,14 @@ pub fn parse_order(text: &str) -> Result<Order, ValueError> {
 
 pub use mpt::parse_age;
 
+/// A wait such as `--lock-timeout`: an age ([`parse_age`]), or a bare `0` (no wait at all).
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    match text.trim() {
+        "0" => Ok(std::time::Duration::ZERO),
+        _ => parse_age(text),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -125,5 +133,9 @@ mod tests {
         assert!(parse_age("1000000000d").unwrap_err().contains("at most"));
         assert!(parse_age("99999999999999999999d").is_err());
         assert!(parse_age("5").is_err() && parse_age("5y").is_err());
+        assert_eq!(parse_wait("0"), Ok(Duration::ZERO));
+        assert_eq!(parse_wait("0s"), Ok(Duration::ZERO));
+        assert_eq!(parse_wait("90s"), Ok(Duration::from_secs(90)));
+        assert!(parse_wait("5").is_err());
     }
 }

@@ -49,7 +49,6 @@
 mod builder;
 mod faults;
 mod http;
-mod postgres;
 mod problem;
 mod rql;
 mod scripted;
@@ -69,7 +68,6 @@ pub use builder::MockServerBuilder;
 pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::RateLimit;
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
-pub use postgres::TestPostgres;
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
 pub use scripted::{Scripted, ScriptedServer};
 pub use seed::{RecordedRequest, SeedToken, Seeded};

@@ -16,7 +16,7 @@ use crate::exit::{self, Failure, code};
 use crate::files;
 use crate::output;
 use crate::output::Format;
-use crate::values::parse_age;
+use crate::values::{parse_age, parse_wait};
 
 /// `mpt tokens plan`.
 #[derive(Args)]
@@ -55,8 +55,9 @@ pub struct ApplyArgs {
     plan: Option<PathBuf>,
     /// Where creates and rotations keep their state between steps: a directory, or
     /// postgres://USER@HOST:PORT/DB shared between machines (the password from the URL,
-    /// PGPASSWORD or ~/.pgpass; never shown); wins over MPT_STATE and the policy's `state`
-    /// [default: .mpt-state beside the policy file].
+    /// PGPASSWORD or ~/.pgpass; never shown; ?sslmode=verify-full&sslrootcert=FILE for TLS,
+    /// ?schema=NAME, ?skip_schema_creation=true); wins over MPT_STATE and the policy's `state`
+    /// [default: .mpt-state beside the policy file]. A lost database session is exit 5.
     #[arg(
         long,
         alias = "state-dir",
@@ -67,7 +68,7 @@ pub struct ApplyArgs {
     state: Option<String>,
     /// How long to wait for another apply holding an account of this policy (PostgreSQL
     /// state) before refusing with exit 2 (e.g. 60s; 0 refuses at once).
-    #[arg(long, value_name = "AGE", default_value = "0s", value_parser = parse_age)]
+    #[arg(long, value_name = "AGE", default_value = "0", value_parser = parse_wait)]
     lock_timeout: Duration,
     /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
     /// otherwise).
@@ -113,10 +114,13 @@ fn state_of(given: Option<&str>, policy: &Policy, policy_path: &Path) -> StateLo
     location
 }
 
-/// A store error as the CLI says it: unreachable is exit 5, anything else a usage error (2).
+/// A store error as the CLI says it: unreachable (or a session lost) is exit 5, anything else
+/// (a refused login included) a usage or configuration error (2).
 fn store_failure(e: StoreError) -> Failure {
     match e {
-        StoreError::Unreachable { .. } => Failure::Unreachable(e.to_string()),
+        StoreError::Unreachable { .. } | StoreError::SessionLost { .. } => {
+            Failure::Unreachable(e.to_string())
+        }
         e => Failure::Usage(format!("--state: {e}")),
     }
 }
@@ -222,7 +226,7 @@ impl RunCommand for ApplyArgs {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let report = report.map_err(failure_of)?;
+        let report = report.map_err(|e| failure_of(e, ctx.format))?;
         if let Some(e) = printed.lock().ok().and_then(|mut e| e.take()) {
             return Err(e);
         }
@@ -238,10 +242,17 @@ impl RunCommand for ApplyArgs {
 }
 
 /// Why an apply did not run, as the CLI says it.
-fn failure_of(e: ApplyError) -> Failure {
+fn failure_of(e: ApplyError, format: Format) -> Failure {
     match e {
         ApplyError::Api(e) => Failure::Api(e),
         ApplyError::Store(e) => store_failure(e),
+        // The results so far are printed: the summary, then why it stopped (exit 5).
+        ApplyError::SessionLost { ref report, .. } => {
+            if let Err(failed) = print_summary(report, format) {
+                return failed;
+            }
+            Failure::Unreachable(e.to_string())
+        }
         // A saved plan that is not an approval of what would be done now: bad input.
         e @ (ApplyError::Stale { .. }
         | ApplyError::OtherAccounts { .. }

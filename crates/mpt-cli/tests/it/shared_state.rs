@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
-use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE, MockServer, Operation, TestPostgres};
+use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE, MockServer, Operation};
+use mpt_testpg::TestPostgres;
 
 use crate::common::*;
 
@@ -116,7 +117,9 @@ fn no_secret_outside_sinks(dir: &Path) {
 
 #[test]
 fn two_applies_at_once_make_every_token_once() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip("two_applies_at_once_make_every_token_once") else {
+        return;
+    };
     // Waiting: the second apply waits for the first, then plans afresh and changes nothing.
     let server = mock();
     let (a, b) = (runner(&policy_text(false)), runner(&policy_text(false)));
@@ -140,7 +143,9 @@ fn two_applies_at_once_make_every_token_once() {
 
     // Refusing: with no wait, the second apply is refused (exit 2, naming who holds the
     // account), or, if the first was done already, changes nothing.
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip("two_applies_at_once_make_every_token_once") else {
+        return;
+    };
     let server = mock();
     let (a, b) = (runner(&policy_text(true)), runner(&policy_text(true)));
     let first = apply_in(&server, a.path(), pg.url(), &[]);
@@ -156,7 +161,7 @@ fn two_applies_at_once_make_every_token_once() {
             let said = text(&second.stderr);
             assert!(
                 said.contains("another apply holds account")
-                    && said.contains("process")
+                    && said.contains("pid")
                     && said.contains("since"),
                 "{said}"
             );
@@ -173,7 +178,11 @@ fn two_applies_at_once_make_every_token_once() {
 
 #[test]
 fn an_apply_killed_after_its_first_create_is_resumed_from_another_runner() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_killed_after_its_first_create_is_resumed_from_another_runner",
+    ) else {
+        return;
+    };
     let server = mock();
     // Slow sinks: the first runner is killed while it delivers.
     let slow = policy_text(true).replace("sleep 0.1", "sleep 30");
@@ -216,7 +225,11 @@ fn an_apply_killed_after_its_first_create_is_resumed_from_another_runner() {
 
 #[test]
 fn a_failed_sink_is_delivered_by_the_next_apply_from_another_runner() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_failed_sink_is_delivered_by_the_next_apply_from_another_runner",
+    ) else {
+        return;
+    };
     let server = mock();
     let one = format!(
         "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = SINK\n"
@@ -248,7 +261,11 @@ fn a_failed_sink_is_delivered_by_the_next_apply_from_another_runner() {
 
 #[test]
 fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows",
+    ) else {
+        return;
+    };
     let server = mock();
     let dir = runner(&policy_text(false));
     let secret = "Pw0rd-Never-Shown";
@@ -279,10 +296,28 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
         "apply",
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    // A store of a newer schema: exit 2, never misread.
-    // (A plan makes the schema on first use, and takes no lock.)
+    // A plan on a fresh database reads no records and makes nothing.
     let out = run(&pg.url_with_password(secret), "plan");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        pg.sql("select count(*) from pg_tables where tablename like 'mpt%'")
+            .unwrap()
+            .trim(),
+        "0",
+        "a plan wrote"
+    );
+    // A store of a newer schema: exit 2, never misread; a nonsense one too.
+    pg.sql(
+        "create table mpt_schema (version integer not null); insert into mpt_schema values (-7)",
+    )
+    .unwrap();
+    let out = run(&pg.url_with_password(secret), "apply");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no mpt writes"),
+        "{}",
+        text(&out.stderr)
+    );
     pg.sql("update mpt_schema set version = 7").unwrap();
     let out = run(&pg.url_with_password(secret), "apply");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -293,6 +328,7 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
     );
     assert_eq!(server.tokens_created(), 0);
     // A working database with a password in its URL (from MPT_STATE too): it shows nowhere.
+    // Its schema, of version 1 (an older mpt's), is migrated.
     pg.sql("update mpt_schema set version = 1").unwrap();
     let out = command(
         &server,
@@ -307,11 +343,21 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
         assert!(!said.contains(secret), "{said}");
     }
     assert_eq!(server.tokens_created(), TOKENS as u64);
+    assert_eq!(
+        pg.sql("select max(version) from mpt_schema")
+            .unwrap()
+            .trim(),
+        "2"
+    );
 }
 
 #[test]
 fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) =
+        TestPostgres::start_or_skip("an_apply_waiting_for_the_lock_ends_at_the_first_interrupt")
+    else {
+        return;
+    };
     let server = mock();
     let slow = policy_text(true).replace("sleep 0.1", "sleep 1");
     let (a, b) = (runner(&slow), runner(&policy_text(false)));
@@ -339,4 +385,397 @@ fn an_apply_waiting_for_the_lock_ends_at_the_first_interrupt() {
     holder.kill().unwrap();
     holder.wait().unwrap();
     assert!(server.tokens_created() >= created);
+}
+
+/// The statuses of the live tokens named `t<i>`.
+fn statuses(server: &MockServer) -> Vec<String> {
+    one_per_name(server)
+        .iter()
+        .map(|(id, _)| server.token_status(id).unwrap_or_default())
+        .collect()
+}
+
+/// How many changes of any kind the platform was sent.
+fn changes_sent(server: &MockServer) -> u64 {
+    [
+        Operation::Create,
+        Operation::Update,
+        Operation::Delete,
+        Operation::Enable,
+        Operation::Disable,
+    ]
+    .iter()
+    .map(|op| server.requests(*op))
+    .sum()
+}
+
+/// Ends the database session of the apply of process `pid` (by its application name).
+fn terminate_session_of(pg: &TestPostgres, pid: u32) -> String {
+    pg.sql(&format!(
+        "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name like 'mpt apply on % (pid {pid})'"
+    ))
+    .unwrap()
+}
+
+/// The 30 tokens made, all Active; and a policy that disables them all.
+fn thirty_active(server: &MockServer, pg: &TestPostgres) -> String {
+    let setup = runner(&policy_text(false));
+    let made = finish(apply_in(server, setup.path(), pg.url(), &[]));
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    assert!(statuses(server).iter().all(|s| s == "Active"));
+    policy_text(false).replace("modules = [", "status = \"Disabled\"\nmodules = [")
+}
+
+/// Waits (bounded) until the platform was sent `n` disables.
+fn until_disables(server: &MockServer, n: u64) {
+    let started = Instant::now();
+    while server.requests(Operation::Disable) < n {
+        assert!(started.elapsed() < Duration::from_secs(60), "no disables");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn an_apply_whose_session_is_terminated_stops_before_its_next_change() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_whose_session_is_terminated_stops_before_its_next_change",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    assert_eq!(terminate_session_of(&pg, apply.id()).trim(), "1");
+    let at_loss = server.requests(Operation::Disable);
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(
+        said.contains("lost the state store's session after")
+            && said.contains("nothing more was sent; run apply again to finish"),
+        "{said}"
+    );
+    // At most the one change in flight when the session ended went out after it.
+    let sent = server.requests(Operation::Disable);
+    assert!(
+        sent <= at_loss + 1,
+        "{sent} disables, {at_loss} at the loss"
+    );
+    assert!(sent < TOKENS as u64);
+    // What it reports is what the platform holds.
+    let disabled = statuses(&server)
+        .iter()
+        .filter(|s| *s == "Disabled")
+        .count();
+    assert!(
+        text(&out.stdout).contains(&format!(" {disabled} disabled")),
+        "{disabled} disabled: {}",
+        text(&out.stdout)
+    );
+    // Run again, it finishes.
+    server.set_faults(mpt_mock::Faults::none()).unwrap();
+    let again = finish(apply_in(&server, a.path(), pg.url(), &[]));
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert!(statuses(&server).iter().all(|s| s == "Disabled"));
+}
+
+#[test]
+fn a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let frozen = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(frozen.id() as i32, libc::SIGSTOP);
+    }
+    assert_eq!(terminate_session_of(&pg, frozen.id()).trim(), "1");
+    // The change in flight when it froze lands; then the other runner applies the opposite
+    // policy to the end.
+    std::thread::sleep(Duration::from_secs(1));
+    server.set_faults(mpt_mock::Faults::none()).unwrap();
+    let b = runner(&policy_text(false));
+    let other = finish(apply_in(&server, b.path(), pg.url(), &[]));
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other.stderr));
+    assert!(statuses(&server).iter().all(|s| s == "Active"));
+    let before = changes_sent(&server);
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(frozen.id() as i32, libc::SIGCONT);
+    }
+    let out = finish(frozen);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains("nothing more was sent"), "{said}");
+    assert_eq!(
+        changes_sent(&server),
+        before,
+        "the woken apply sent changes"
+    );
+    assert!(statuses(&server).iter().all(|s| s == "Active"));
+}
+
+#[test]
+fn a_silent_server_ends_in_exit_5_within_the_connect_timeout() {
+    // A server that accepts and never answers (no PostgreSQL needed).
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    for (cmd, url) in [
+        (
+            "plan",
+            format!("postgres://mpt@127.0.0.1:{port}/mpt?connect_timeout=2"),
+        ),
+        ("apply", format!("postgres://mpt@127.0.0.1:{port}/mpt")),
+    ] {
+        let mut child = command(
+            &server,
+            &["tokens", cmd, "--policy", "tokens.toml", "--state", &url],
+        )
+        .current_dir(dir.path())
+        .spawn()
+        .unwrap();
+        let started = Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            assert!(started.elapsed() < Duration::from_secs(60), "{cmd} hangs");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let out = finish(child);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(5), "{cmd}: {said}");
+        assert!(said.contains("no answer within"), "{said}");
+    }
+    assert_eq!(changes_sent(&server), 0);
+}
+
+#[test]
+fn a_lock_timeout_of_0_is_taken_as_documented() {
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let out = finish(apply_in(
+        &server,
+        dir.path(),
+        ".mpt-state",
+        &["--lock-timeout", "0"],
+    ));
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// An apply disabling 30 tokens, slowly, whose database backend is then stopped (SIGSTOP: a
+/// server stalled, or a network that drops everything): the apply, the backend's pid, and the
+/// disables sent by then.
+fn stalled_apply(server: &MockServer, pg: &TestPostgres, a: &Path) -> (Child, i32, u64) {
+    let disabling = thirty_active(server, pg);
+    std::fs::write(a.join("tokens.toml"), disabling).unwrap();
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let apply = apply_in(server, a, pg.url(), &["--concurrency", "1"]);
+    until_disables(server, 3);
+    let backend: i32 = pg
+        .sql(&format!(
+            "select pid from pg_stat_activity where application_name like 'mpt apply on % (pid {})'",
+            apply.id()
+        ))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // SAFETY: kill(2) on a PostgreSQL backend of the test's cluster.
+    unsafe {
+        libc::kill(backend, libc::SIGSTOP);
+    }
+    (apply, backend, server.requests(Operation::Disable))
+}
+
+#[test]
+fn a_first_sigterm_ends_an_apply_stuck_on_its_database_promptly() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("a_first_sigterm_ends_an_apply_stuck_on_its_database_promptly")
+    else {
+        return;
+    };
+    let server = mock();
+    let a = runner("");
+    let (apply, backend, _) = stalled_apply(&server, &pg, a.path());
+    // Its requests in flight answered (200 ms each), it waits on the database before its next
+    // change.
+    std::thread::sleep(Duration::from_secs(2));
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(apply.id() as i32, libc::SIGTERM);
+    }
+    let out = finish(apply);
+    // SAFETY: as above, the backend of the test's cluster.
+    unsafe {
+        libc::kill(backend, libc::SIGCONT);
+    }
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{said}");
+    // Ended by the interrupt's bound, not by the database's answer timeout.
+    assert!(
+        said.contains("did not finish in time"),
+        "{said}\n{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_whose_backend_stalls_ends_with_exit_5_and_sends_nothing_more",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let a = runner("");
+    let (apply, backend, at_stall) = stalled_apply(&server, &pg, a.path());
+    let started = Instant::now();
+    let mut apply = apply;
+    while apply.try_wait().unwrap().is_none() {
+        if started.elapsed() > Duration::from_secs(90) {
+            let _ = apply.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // SAFETY: as above.
+    unsafe {
+        libc::kill(backend, libc::SIGCONT);
+    }
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(
+        said.contains("no answer within") && said.contains("nothing more was sent"),
+        "{said}"
+    );
+    let sent = server.requests(Operation::Disable);
+    assert!(
+        sent <= at_stall + 1,
+        "{sent} disables, {at_stall} at the stall"
+    );
+}
+
+#[test]
+fn logins_follow_libpq_a_readable_password_file_is_warned_about_and_a_refusal_is_exit_2() {
+    let test =
+        "logins_follow_libpq_a_readable_password_file_is_warned_about_and_a_refusal_is_exit_2";
+    let Some((pg, _tls)) = TestPostgres::start_tls_or_skip(test) else {
+        return;
+    };
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let port = pg
+        .url()
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let db = pg.url().rsplit('/').next().unwrap().to_string();
+    let home = tempfile::tempdir().unwrap();
+    let pgpass = home.path().join(".pgpass");
+    let right = mpt_testpg::SECRET_PASSWORD;
+    // The first matching line wins, as in libpq (a later, more specific one is not read).
+    std::fs::write(
+        &pgpass,
+        format!("# comment\nother:*:*:*:no\n127.0.0.1:{port}:*:secret:{right}\n*:*:{db}:secret:Wrong-Pass-9\n"),
+    )
+    .unwrap();
+    // No host, port, user or database in the URL: PGHOST, PGPORT, PGUSER, PGDATABASE.
+    let plan = |mode: u32| {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&pgpass, std::fs::Permissions::from_mode(mode)).unwrap();
+        command(
+            &server,
+            &[
+                "tokens",
+                "plan",
+                "--policy",
+                "tokens.toml",
+                "--state",
+                "postgres://?sslmode=disable",
+            ],
+        )
+        .env("HOME", home.path())
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", &port)
+        .env("PGUSER", "secret")
+        .env("PGDATABASE", &db)
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+    };
+    let out = plan(0o600);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    // Readable by others: ignored, with libpq's warning; the server's refusal is exit 2.
+    let out = plan(0o644);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("has group or world access") && said.contains("refused the login"),
+        "{said}"
+    );
+    assert!(!said.contains(right), "{said}");
+}
+
+#[test]
+fn an_apply_whose_server_restarts_stops_before_its_next_change() {
+    let Some(pg) = TestPostgres::start_own_or_skip(
+        "an_apply_whose_server_restarts_stops_before_its_next_change",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let disabling = thirty_active(&server, &pg);
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(200)))
+        .unwrap();
+    let a = runner(&disabling);
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    pg.restart().unwrap();
+    let at_restart = server.requests(Operation::Disable);
+    let out = finish(apply);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains("nothing more was sent"), "{said}");
+    let sent = server.requests(Operation::Disable);
+    assert!(
+        sent <= at_restart + 1,
+        "{sent} disables, {at_restart} at the restart"
+    );
+    let disabled = statuses(&server)
+        .iter()
+        .filter(|s| *s == "Disabled")
+        .count();
+    assert!(
+        text(&out.stdout).contains(&format!(" {disabled} disabled")),
+        "{disabled} disabled: {}",
+        text(&out.stdout)
+    );
 }

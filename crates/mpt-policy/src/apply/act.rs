@@ -66,20 +66,27 @@ impl Applying<'_> {
             _ if self.client.cancelled() => {
                 ActionOutcome::new(Applied::NotAttempted, "not attempted: interrupted")
             }
-            ActionKind::Create => self.create(&action).await,
-            kind => match action.token_id.clone() {
-                None => ActionOutcome::failed("the action names no token"),
-                Some(id) => match kind {
-                    ActionKind::Update => self.update(&action, &id).await,
-                    ActionKind::Enable | ActionKind::Disable => {
-                        self.switch(&action, &id, kind).await
-                    }
-                    ActionKind::Delete => self.delete(&action, &id).await,
-                    _ => self.rotate(&action.account, &id).await,
-                },
+            // Only while the account's lock is proven held: else nothing more is sent.
+            kind => match self.fenced(&action.account).await {
+                Some(stopped) => stopped,
+                None => self.send(&action, kind).await,
             },
         };
         ActionResult::of(action, done, false)
+    }
+
+    /// Sends an action's change (its lock proven held just before).
+    async fn send(&self, action: &PlannedAction, kind: ActionKind) -> ActionOutcome {
+        match (kind, action.token_id.clone()) {
+            (ActionKind::Create, _) => self.create(action).await,
+            (_, None) => ActionOutcome::failed("the action names no token"),
+            (ActionKind::Update, Some(id)) => self.update(action, &id).await,
+            (ActionKind::Enable | ActionKind::Disable, Some(id)) => {
+                self.switch(action, &id, kind).await
+            }
+            (ActionKind::Delete, Some(id)) => self.delete(action, &id).await,
+            (_, Some(id)) => self.rotate(&action.account, &id).await,
+        }
     }
 
     /// After an error: `Unconfirmed` when a read shows the token as the action wanted it,
@@ -232,8 +239,12 @@ impl Applying<'_> {
                         at: Utc::now(),
                         reason: "the platform answered the update without them".into(),
                     };
-                    let _ = self.state.put(&key, &refused).await;
-                    return not_again(&refused, "; the other fields were updated");
+                    let mut done = not_again(&refused, "; the other fields were updated");
+                    if let Err(why) = self.state.put(&key, &refused).await {
+                        done.detail
+                            .push_str(&format!(" (the refusal was not recorded: {why})"));
+                    }
+                    return done;
                 }
                 match refused_before {
                     Some(r) => not_again(&r, "; the other fields were updated"),
@@ -251,9 +262,10 @@ impl Applying<'_> {
                 let kept = self.state.put(&key, &refused).await;
                 // The other fields, without the refused modules.
                 let rest = fields_update(&action.changes);
-                let others = match rest.is_empty() {
-                    true => String::new(),
-                    false => match self.client.update(id, &rest).await {
+                let others = match (rest.is_empty(), self.fenced(&action.account).await) {
+                    (true, _) => String::new(),
+                    (false, Some(stopped)) => format!("; the other fields were {}", stopped.detail),
+                    (false, None) => match self.client.update(id, &rest).await {
                         Ok(_) => "; the other fields were updated".into(),
                         Err(e) => format!("; the other fields failed too: {e}"),
                     },

@@ -4,6 +4,7 @@
 //! the results in `report`.
 
 mod act;
+mod fence;
 mod new_tokens;
 mod pending;
 use new_tokens::resumed;
@@ -39,6 +40,7 @@ type OnPlan = Arc<dyn Fn(&Plan) + Send + Sync>;
 #[derive(Clone)]
 pub struct ApplyOptions {
     state: StateLocation,
+    store: Option<Arc<dyn Store>>,
     lock_timeout: Duration,
     allow_destroy: bool,
     concurrency: usize,
@@ -51,6 +53,10 @@ impl fmt::Debug for ApplyOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApplyOptions")
             .field("state", &self.state.shown())
+            .field(
+                "store",
+                &self.store.as_ref().map(|_| "a store of the caller's"),
+            )
             .field("lock_timeout", &self.lock_timeout)
             .field("allow_destroy", &self.allow_destroy)
             .field("concurrency", &self.concurrency)
@@ -67,6 +73,7 @@ impl ApplyOptions {
     pub fn new(state: impl Into<StateLocation>) -> ApplyOptions {
         ApplyOptions {
             state: state.into(),
+            store: None,
             lock_timeout: Duration::ZERO,
             allow_destroy: false,
             concurrency: 4,
@@ -113,6 +120,14 @@ impl ApplyOptions {
     /// refusing ([`StoreError::Locked`](crate::StoreError::Locked)); 0 (the default) refuses at once.
     pub fn lock_timeout(mut self, wait: Duration) -> ApplyOptions {
         self.lock_timeout = wait;
+        self
+    }
+
+    /// Keeps the state in `store`, a store of the caller's (any [`Store`]), instead of opening
+    /// the location: it must hold the policy's accounts' locks already (it is never locked
+    /// here), and prove them in [`Store::fence`] before each change.
+    pub fn store(mut self, store: Arc<dyn Store>) -> ApplyOptions {
+        self.store = Some(store);
         self
     }
 
@@ -171,6 +186,8 @@ struct Applying<'a> {
     policy: &'a Policy,
     state: &'a dyn Store,
     options: &'a ApplyOptions,
+    /// Why the store could not prove a lock, once it could not: nothing more is sent.
+    lost: std::sync::Mutex<Option<String>>,
 }
 
 /// Brings the accounts of `policy` to it, and says what was done.
@@ -207,21 +224,14 @@ pub(crate) async fn apply(
     plan: Option<&Plan>,
     options: &ApplyOptions,
 ) -> Result<ApplyReport, ApplyError> {
-    let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
     // Waiting for another apply's lock sends nothing: cancelled then (the CLI's first
     // interrupt), the apply ends with nothing done.
-    let opening = crate::state::open(&options.state, &accounts, Some(options.lock_timeout));
-    let cancel = cancelled(client);
-    let state =
-        match futures_util::future::select(std::pin::pin!(opening), std::pin::pin!(cancel)).await {
-            futures_util::future::Either::Left((opened, _)) => opened.map_err(ApplyError::Store)?,
-            futures_util::future::Either::Right(_) => {
-                return Ok(ApplyReport {
-                    results: Vec::new(),
-                    others_pending: 0,
-                });
-            }
-        };
+    let Some(state) = fence::open(client, policy, options).await? else {
+        return Ok(ApplyReport {
+            results: Vec::new(),
+            others_pending: 0,
+        });
+    };
     // A saved plan is an approval, never a source of work: before anything is done, it
     // must be of the policy's accounts and made within the bounds, by the platform's clock.
     if let Some(saved) = plan {
@@ -240,6 +250,7 @@ pub(crate) async fn apply(
         policy,
         state: state.as_ref(),
         options,
+        lost: std::sync::Mutex::new(None),
     };
     // The plan, made now (judged at the saved plan's time, when there is one), with the
     // work pending in the store first: a saved plan must equal it, pending work included.
@@ -284,10 +295,11 @@ pub(crate) async fn apply(
             results.extend(group);
         }
     }
-    Ok(ApplyReport {
+    let report = ApplyReport {
         results,
         others_pending: others,
-    })
+    };
+    run.ended(report).await
 }
 
 impl Applying<'_> {

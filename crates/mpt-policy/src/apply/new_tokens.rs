@@ -152,11 +152,16 @@ impl Applying<'_> {
         secret: TokenSecret,
     ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
-        let _ = self.state.put(key, &record).await;
+        // Not saved (a lost session, say): the record without it still finds the token.
+        let unsaved = self.state.put(key, &record).await.err();
         let declared = self.policy.declared(&record.account_id, &record.name, None);
         let at = match self.hand_over(declared, &token, &secret, None).await {
             Ok(at) => at,
             Err(why) => {
+                let mut why = why.to_string();
+                if let Some(e) = &unsaved {
+                    why.push_str(&format!(" (its id was not recorded: {e})"));
+                }
                 return ActionOutcome::failed(format!("{} was made; {why}", token.id()))
                     .made(token.id(), None);
             }
@@ -167,7 +172,15 @@ impl Applying<'_> {
             format!("made {}; secret to {at}", token.id()),
         )
         .made(token.id(), Some(at));
-        if declared.is_some_and(|d| d.status == Wanted::Disabled) {
+        if declared.is_some_and(|d| d.status == Wanted::Disabled)
+            && let Some(stopped) = self.fenced(&record.account_id).await
+        {
+            done.result = Applied::Failed;
+            done.detail.push_str(&format!(
+                "; disabling it was {}: the next apply disables it",
+                stopped.detail
+            ));
+        } else if declared.is_some_and(|d| d.status == Wanted::Disabled) {
             // Each clause says what this run's requests did: an ensure that found the token
             // already Disabled sent no disable.
             match self.client.ensure_disabled(token.id()).await {

@@ -77,6 +77,10 @@ impl Applying<'_> {
                 }
                 identity = Some(id);
             }
+            // Only while the account's lock is proven held: else nothing more is sent.
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
+            }
             let result = self.resume_create(&key, record).await;
             if let Some(id) = identity
                 && result.as_ref().is_none_or(|r| r.result != Applied::Refused)
@@ -107,6 +111,9 @@ impl Applying<'_> {
                     continue;
                 }
                 identity = Some(id);
+            }
+            if self.fenced_record(&key.account, &accounts).await {
+                return done;
             }
             let result = self.resume_rotation(&key, rotation).await;
             if let Some(id) = identity

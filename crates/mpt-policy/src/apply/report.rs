@@ -200,6 +200,21 @@ pub enum ApplyError {
         /// What is wrong with it.
         why: String,
     },
+    /// The state store could not prove an account's lock before a change (its database
+    /// session was lost: terminated, a restarted server, a backend or network that stopped
+    /// answering): nothing more was sent. The results so far are in `report`; run apply again
+    /// to finish.
+    #[error(
+        "lost the state store's session after {actions} actions; nothing more was sent; run apply again to finish ({why})"
+    )]
+    SessionLost {
+        /// How many actions were carried out (whatever their result) before it was lost.
+        actions: usize,
+        /// What showed it.
+        why: String,
+        /// The results so far.
+        report: ApplyReport,
+    },
     /// The state store cannot be used (a bad location, a database that cannot be reached, a
     /// newer schema, a path refused), or another apply holds an account of this one.
     #[error(transparent)]

@@ -140,10 +140,22 @@ impl Applying<'_> {
             if plan.phase >= step {
                 continue;
             }
-            if let Err(why) = self.step(&mut plan, step).await {
-                let _ = self.state.put(key, &plan).await;
+            // Only while the account's lock is proven held: else nothing more is sent.
+            if let Some(stopped) = self.fenced(&plan.account_id).await {
                 return ActionOutcome::failed(format!(
-                    "{why}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    "{}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                    stopped.detail,
+                    self.state.describe(key)
+                ))
+                .made(&new_id, secret_at);
+            }
+            if let Err(why) = self.step(&mut plan, step).await {
+                let unsaved = match self.state.put(key, &plan).await {
+                    Ok(()) => String::new(),
+                    Err(e) => format!(" (its latest step was not saved: {e})"),
+                };
+                return ActionOutcome::failed(format!(
+                    "{why}; the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply resumes",
                     self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);

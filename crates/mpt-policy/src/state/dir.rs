@@ -158,6 +158,19 @@ impl Store for DirStore {
         })
     }
 
+    fn fence<'a>(&'a self, _account: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            match self._lock {
+                // A flock lives as long as its descriptor, which lives as long as the store.
+                Some(_) => Ok(()),
+                None => Err(StoreError::Refused(format!(
+                    "{}: opened for reading only (a plan): it holds no lock",
+                    self.root.display()
+                ))),
+            }
+        })
+    }
+
     fn describe(&self, key: &Key) -> String {
         self.path(key).display().to_string()
     }

@@ -7,7 +7,9 @@
 //! checks every record against the policy and the platform before acting on it.
 
 mod dir;
+#[cfg(feature = "postgres")]
 mod pg;
+#[cfg(feature = "postgres")]
 mod pgpass;
 mod records;
 
@@ -18,7 +20,8 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
-pub use pg::PgStore;
+#[cfg(feature = "postgres")]
+pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{
     CreateRecord, RecordError, Refused, check_declared, check_ids, check_owner,
 };
@@ -139,6 +142,42 @@ pub enum StoreError {
         /// The newest version this `mpt` knows.
         known: i32,
     },
+    /// The database refused the connection's credentials (SQLSTATE 28P01 or 28000), or asked
+    /// for a password that none of the URL, `PGPASSWORD` and the password file gives.
+    #[error("the state store {location} refused the login: {why}")]
+    Auth {
+        /// The location, its password redacted.
+        location: String,
+        /// The server's message and SQLSTATE.
+        why: String,
+    },
+    /// A statement failed: the server's message, its SQLSTATE, detail and hint (a read-only
+    /// database, a role without a right, a table of someone else's, a timeout, ...).
+    #[error("the state store {location}: {why}")]
+    Database {
+        /// The location, its password redacted.
+        location: String,
+        /// What was being done, and the server's own words.
+        why: String,
+    },
+    /// The store's session, and with it the accounts' locks, is gone (terminated, a restarted
+    /// server, a backend or network that stopped answering): nothing is sent on it again, and
+    /// the apply stops before its next change.
+    #[error("the state store {location} lost its session: {why}")]
+    SessionLost {
+        /// The location, its password redacted.
+        location: String,
+        /// What showed it.
+        why: String,
+    },
+    /// The schema there says a version no `mpt` writes (0, -7, null): refused, never misread.
+    #[error("the state store {location}: {why}")]
+    BadSchema {
+        /// The location, its password redacted.
+        location: String,
+        /// What is wrong.
+        why: String,
+    },
     /// Another apply holds the lock of an account of this one.
     #[error(
         "another apply holds account {account}: {holder}; try again later, or wait with --lock-timeout"
@@ -180,7 +219,7 @@ impl StateLocation {
     pub fn shown(&self) -> String {
         match self {
             StateLocation::Dir(path) => path.display().to_string(),
-            StateLocation::Postgres(url) => pg::redact_url(url),
+            StateLocation::Postgres(url) => redact_url(url),
         }
     }
 }
@@ -233,6 +272,11 @@ pub trait Store: Send + Sync {
         kind: Kind,
         accounts: &'a [String],
     ) -> BoxFuture<'a, Result<Pending, StoreError>>;
+    /// Proves that this store still holds `account`'s lock, right before a change is sent for
+    /// it: an apply sends nothing for an account whose lock it cannot prove (a directory's
+    /// lock is held while the store is open; a database's lasts as long as its session).
+    /// A store opened without a lock (for a plan) never proves one.
+    fn fence<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Where the record of `key` is, in words (a file's path, the database's row).
     fn describe(&self, key: &Key) -> String;
 }
@@ -298,14 +342,56 @@ impl dyn Store + '_ {
 /// prints.
 pub fn url_secrets(url: &str) -> Vec<String> {
     let mut out = Vec::new();
-    if let Ok(config) = url.parse::<tokio_postgres::Config>()
+    #[cfg(feature = "postgres")]
+    if let Ok(config) = pg::without_tls(url).parse::<tokio_postgres::Config>()
         && let Some(password) = config.get_password()
         && let Ok(password) = std::str::from_utf8(password)
         && !password.is_empty()
     {
         out.push(password.to_string());
     }
+    // As written in the URL too (percent-encoded, say).
+    let shown = redact_url(url);
+    if shown != url
+        && let Some(at) = url.find("://").map(|i| i + 3)
+        && let authority = url[at..].find(['/', '?']).map_or(url.len(), |i| at + i)
+        && let Some(end) = url[at..authority].rfind('@').map(|i| at + i)
+        && let Some(colon) = url[at..end].find(':').map(|i| at + i)
+        && colon + 1 < end
+    {
+        out.push(url[colon + 1..end].to_string());
+    }
+    out.dedup();
     out
+}
+
+/// `url` without its password (in the user info or a `password=` parameter).
+pub fn redact_url(url: &str) -> String {
+    let mut shown = url.to_string();
+    if let Some(scheme_end) = shown.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = shown[rest_start..]
+            .find(['/', '?'])
+            .map_or(shown.len(), |i| rest_start + i);
+        if let Some(at) = shown[rest_start..authority_end].rfind('@') {
+            let userinfo = &shown[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                shown.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    if let Some(q) = shown.find('?') {
+        let (head, query) = shown.split_at(q + 1);
+        let query: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => pair.to_string(),
+            })
+            .collect();
+        shown = format!("{head}{}", query.join("&"));
+    }
+    shown
 }
 
 /// Opens (and locks, for an apply) the store at `location`: a directory, or a database whose
@@ -321,6 +407,15 @@ pub async fn open(
             Some(_) => Box::new(DirStore::open(path).await?),
             None => Box::new(DirStore::read_only(path)),
         },
+        #[cfg(feature = "postgres")]
         StateLocation::Postgres(url) => Box::new(PgStore::connect(url, accounts, lock).await?),
+        #[cfg(not(feature = "postgres"))]
+        StateLocation::Postgres(url) => {
+            let _ = (accounts, lock);
+            return Err(StoreError::BadLocation {
+                location: redact_url(url),
+                why: "this mpt-policy was built without its `postgres` feature".into(),
+            });
+        }
     })
 }

@@ -21,6 +21,11 @@ pub(super) fn password(host: &str, port: u16, database: &str, user: &str) -> Opt
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).ok()?.permissions().mode();
         if mode & 0o077 != 0 {
+            // As libpq says it (on stderr), and ignores the file.
+            eprintln!(
+                "WARNING: password file \"{}\" has group or world access; permissions should be u=rw (0600) or less",
+                path.display()
+            );
             return None;
         }
     }
@@ -28,7 +33,8 @@ pub(super) fn password(host: &str, port: u16, database: &str, user: &str) -> Opt
     find(&text, host, &port.to_string(), database, user)
 }
 
-/// The password of the first line of `text` that matches.
+/// The password of the first line of `text` that matches (as libpq: the first one, even when
+/// a later line is more specific).
 fn find(text: &str, host: &str, port: &str, database: &str, user: &str) -> Option<String> {
     text.lines()
         .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())

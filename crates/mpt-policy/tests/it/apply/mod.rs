@@ -6,9 +6,11 @@
 mod converge;
 mod faults;
 mod moved;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod records;
 mod resume;
+mod store;
 mod trust;
 
 use std::os::unix::fs::PermissionsExt;

@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
-use mpt_mock::TestPostgres;
 use mpt_policy::state::{self, Key, Kind, StateLocation};
 use mpt_policy::{Applied, ApplyError, ApplyOptions, StoreError};
+use mpt_testpg::TestPostgres;
 
 use super::*;
 use crate::common::*;
@@ -17,11 +17,17 @@ fn location(pg: &TestPostgres) -> StateLocation {
 
 #[tokio::test]
 async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) =
+        TestPostgres::start_or_skip("the_schema_is_made_once_and_a_newer_one_is_refused")
+    else {
+        return;
+    };
     let accounts = vec![DEFAULT_ACCOUNT.to_string()];
     // Made on first use, and used again as it is.
     for _ in 0..2 {
-        let store = state::open(&location(&pg), &accounts, None).await.unwrap();
+        let store = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
+            .await
+            .unwrap();
         let key = Key::create(DEFAULT_ACCOUNT, "n");
         store.save(&key, "{}").await.unwrap();
         assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
@@ -36,7 +42,7 @@ async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
     }
     assert_eq!(
         pg.sql("select version from mpt_schema").unwrap().trim(),
-        "1"
+        state::SCHEMA_VERSION.to_string()
     );
     pg.sql("update mpt_schema set version = 99").unwrap();
     let err = state::open(&location(&pg), &accounts, None)
@@ -52,7 +58,11 @@ async fn the_schema_is_made_once_and_a_newer_one_is_refused() {
 
 #[tokio::test]
 async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session",
+    ) else {
+        return;
+    };
     let accounts = vec![DEFAULT_ACCOUNT.to_string()];
     let first = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
         .await
@@ -66,7 +76,7 @@ async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session
     };
     assert_eq!(account, DEFAULT_ACCOUNT);
     assert!(
-        holder.contains(&format!("process {}", std::process::id())) && holder.contains("since"),
+        holder.contains(&format!("pid {}", std::process::id())) && holder.contains("since"),
         "{holder}"
     );
     // A plan takes no lock.
@@ -88,7 +98,11 @@ async fn an_account_is_held_by_one_apply_at_a_time_and_released_with_its_session
 
 #[tokio::test]
 async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() {
-    let pg = TestPostgres::start().unwrap();
+    let Some(pg) = TestPostgres::start_or_skip(
+        "an_apply_with_the_database_state_converges_and_keeps_no_secret_there",
+    ) else {
+        return;
+    };
     let (server, client) = start().await;
     let dir = temp_dir("pg-apply");
     let out = dir.join("out");
@@ -138,4 +152,303 @@ async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() 
     );
     drop(holder);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn accounts_whose_hashes_collide_have_locks_of_their_own() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("accounts_whose_hashes_collide_have_locks_of_their_own")
+    else {
+        return;
+    };
+    // hashtext() gives these two one 32-bit key.
+    let hashes = pg
+        .sql("select hashtext('ACC-0002-4867') = hashtext('ACC-0017-1018')")
+        .unwrap();
+    assert_eq!(hashes.trim(), "t");
+    let one = state::open(
+        &location(&pg),
+        &["ACC-0002-4867".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    let other = state::open(
+        &location(&pg),
+        &["ACC-0017-1018".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await;
+    assert!(other.is_ok(), "{:?}", other.err());
+    // Each holds its own: the lock shows in pg_locks under the class `mpt`.
+    let held = pg
+        .sql("select count(*) from pg_locks where locktype = 'advisory' and classid = 7172212 and objsubid = 2")
+        .unwrap();
+    assert_eq!(held.trim(), "2");
+    // A held one names its holder from the server: who, since when, idle for how long.
+    let err = state::open(
+        &location(&pg),
+        &["ACC-0002-4867".to_string()],
+        Some(Duration::ZERO),
+    )
+    .await
+    .err()
+    .unwrap();
+    let said = err.to_string();
+    assert!(
+        said.contains("mpt apply on")
+            && said.contains("idle for")
+            && said.contains("pg_terminate_backend"),
+        "{said}"
+    );
+    drop(one);
+}
+
+#[tokio::test]
+async fn a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_plan_reads_a_fresh_or_read_only_database_and_writes_nothing",
+    ) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    let db = pg.url().rsplit('/').next().unwrap().to_string();
+    pg.sql(&format!(
+        "alter database {db} set default_transaction_read_only = on"
+    ))
+    .unwrap();
+    let plan = state::open(&location(&pg), &accounts, None).await.unwrap();
+    assert!(
+        plan.pending(Kind::Create, &accounts)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    assert_eq!(plan.load(&key).await.unwrap(), None);
+    assert!(plan.save(&key, "{}").await.is_err(), "a plan wrote");
+    assert_eq!(
+        pg.sql("select count(*) from pg_tables where tablename like 'mpt%'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // An apply is refused in the server's words, with the SQLSTATE.
+    let err = state::open(&location(&pg), &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(err, StoreError::Database { .. }) && err.to_string().contains("SQLSTATE 25006"),
+        "{err}"
+    );
+    // The plan's connection says it is a plan.
+    let named = pg
+        .sql("select count(*) from pg_stat_activity where application_name like 'mpt plan on %'")
+        .unwrap();
+    assert_eq!(named.trim(), "1");
+    drop(plan);
+}
+
+/// Opens `url` for a plan (no lock, no write): the connection and nothing else.
+async fn reach(url: &str) -> Result<(), StoreError> {
+    state::open(
+        &StateLocation::parse(url),
+        &[DEFAULT_ACCOUNT.to_string()],
+        None,
+    )
+    .await
+    .map(drop)
+}
+
+#[tokio::test]
+async fn tls_and_logins_as_libpq_means_them_with_the_tests_own_ca() {
+    let Some((pg, tls)) =
+        TestPostgres::start_tls_or_skip("tls_and_logins_as_libpq_means_them_with_the_tests_own_ca")
+    else {
+        return;
+    };
+    let (port, db) = {
+        let rest = pg.url().rsplit_once(':').unwrap().1;
+        let (port, db) = rest.split_once('/').unwrap();
+        (port.to_string(), db.to_string())
+    };
+    let (ca, other) = (tls.ca.display(), tls.other_ca.display());
+    let url = |user: &str, host: &str, query: &str| {
+        format!("postgres://{user}@{host}:{port}/{db}?{query}")
+    };
+    // verify-full, to the name on the certificate (localhost, reached at 127.0.0.1).
+    let named = "localhost";
+    reach(&url(
+        "tlsonly",
+        named,
+        &format!("hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    // A name the certificate is not for: refused; verify-ca does not check the name.
+    let err = reach(&url(
+        "tlsonly",
+        "127.0.0.1",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+    reach(&url(
+        "tlsonly",
+        "127.0.0.1",
+        &format!("sslmode=verify-ca&sslrootcert={ca}"),
+    ))
+    .await
+    .unwrap();
+    // Another CA: refused, verify-ca too.
+    for mode in ["verify-ca", "verify-full"] {
+        let err = reach(&url(
+            "tlsonly",
+            named,
+            &format!("hostaddr=127.0.0.1&sslmode={mode}&sslrootcert={other}"),
+        ))
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("certificate"), "{mode}: {err}");
+    }
+    // A role allowed only over TLS: refused without it, let in with require, prefer or allow.
+    let err = reach(&url("tlsonly", "127.0.0.1", "sslmode=disable"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Auth { .. }) && err.to_string().contains("SQLSTATE 28000"),
+        "{err}"
+    );
+    for mode in ["require", "prefer", "allow"] {
+        reach(&url("tlsonly", "127.0.0.1", &format!("sslmode={mode}")))
+            .await
+            .unwrap_or_else(|e| panic!("{mode}: {e}"));
+    }
+    // Logins: a wrong password is named as one (never shown), a right one works.
+    let wrong = "Wrong-Pass-9";
+    let err = reach(&url(
+        &format!("secret:{wrong}"),
+        "127.0.0.1",
+        "sslmode=disable",
+    ))
+    .await
+    .unwrap_err();
+    let said = err.to_string();
+    assert!(
+        matches!(err, StoreError::Auth { .. }) && said.contains("28P01") && !said.contains(wrong),
+        "{said}"
+    );
+    let right = mpt_testpg::SECRET_PASSWORD;
+    reach(&url(
+        &format!("secret:{right}"),
+        "127.0.0.1",
+        "sslmode=require",
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn pgbouncer_in_session_mode_works_and_transaction_pooling_is_refused() {
+    let test = "pgbouncer_in_session_mode_works_and_transaction_pooling_is_refused";
+    let Some(pg) = TestPostgres::start_or_skip(test) else {
+        return;
+    };
+    let Some(bouncer) = pg.pgbouncer_or_skip(test) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    // Session pooling: a session of its own; unnamed statements pass.
+    let at = StateLocation::parse(&bouncer.url("session"));
+    let store = state::open(&at, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    store.save(&key, "{}").await.unwrap();
+    store.fence(DEFAULT_ACCOUNT).await.unwrap();
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
+    drop(store);
+    // Transaction pooling hands the backend (and a session lock) to the next client: refused.
+    let at = StateLocation::parse(&bouncer.url("transaction"));
+    let err = state::open(&at, &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    let said = err.to_string();
+    assert!(
+        said.contains("pooler") && said.contains("pool_mode = session"),
+        "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_schema_of_its_own_beside_someone_elses_tables_and_no_creation_when_told() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_schema_of_its_own_beside_someone_elses_tables_and_no_creation_when_told",
+    ) else {
+        return;
+    };
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    // Someone else's tables of the same names, in public.
+    pg.sql("create table mpt_schema (owner text); create table mpt_records (owner text)")
+        .unwrap();
+    // Told not to create the schema: refused, saying so, and nothing made.
+    let skip = format!("{}?schema=mpt_other&skip_schema_creation=true", pg.url());
+    let err = state::open(
+        &StateLocation::parse(&skip),
+        &accounts,
+        Some(Duration::ZERO),
+    )
+    .await
+    .err()
+    .unwrap();
+    assert!(
+        matches!(err, StoreError::BadSchema { .. })
+            && err.to_string().contains("skip_schema_creation"),
+        "{err}"
+    );
+    assert_eq!(
+        pg.sql("select count(*) from pg_namespace where nspname = 'mpt_other'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // Its own schema: made there, used there, the others' tables untouched.
+    let own = StateLocation::parse(&format!("{}?schema=mpt_state", pg.url()));
+    let store = state::open(&own, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::create(DEFAULT_ACCOUNT, "n");
+    store.save(&key, "{}").await.unwrap();
+    drop(store);
+    assert_eq!(
+        pg.sql("select count(*) from mpt_state.mpt_records")
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    assert_eq!(
+        pg.sql("select version from mpt_state.mpt_schema")
+            .unwrap()
+            .trim(),
+        state::SCHEMA_VERSION.to_string()
+    );
+    assert_eq!(
+        pg.sql("select count(*) from public.mpt_records")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    // Made once, skip_schema_creation finds it and goes on.
+    let skip = format!("{}?schema=mpt_state&skip_schema_creation=true", pg.url());
+    let store = state::open(
+        &StateLocation::parse(&skip),
+        &accounts,
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+    assert_eq!(store.load(&key).await.unwrap().as_deref(), Some("{}"));
 }

@@ -1,0 +1,150 @@
+//! The session itself: connecting (bounded, TLS as asked), its settings (sent as statements,
+//! not start-up options, which PgBouncer refuses), and the check that it is a session of its
+//! own: a pooler in transaction or statement mode hands the backend, and a session lock with
+//! it, to whoever comes next, so it is refused.
+
+use std::sync::{Arc, Mutex};
+
+use tokio_postgres::{Client, Config};
+
+use super::connect::{self, ANSWER_TIMEOUT, Purpose, STATEMENT_TIMEOUT};
+use super::{PgStore, StoreError, tls};
+
+/// Connects with `config` and `tls` (`allow`: plain first, then TLS when the server refuses
+/// plain), the whole of it within the connect timeout, and runs the connection, keeping how it
+/// ended in `ended`.
+pub(super) async fn start(
+    mut config: Config,
+    tls: &tls::Tls,
+    location: &str,
+    secrets: &[String],
+    ended: Arc<Mutex<Option<String>>>,
+) -> Result<(Client, tokio::task::JoinHandle<()>), StoreError> {
+    let connector = tls::connector(tls).map_err(|why| StoreError::BadLocation {
+        location: location.to_string(),
+        why,
+    })?;
+    let limit = config
+        .get_connect_timeout()
+        .copied()
+        .unwrap_or(connect::CONNECT_TIMEOUT);
+    let deadline = tokio::time::Instant::now() + limit;
+    let silent = || StoreError::Unreachable {
+        location: location.to_string(),
+        why: format!(
+            "no answer within {} s (connect_timeout in the URL, or PGCONNECT_TIMEOUT, sets it)",
+            limit.as_secs()
+        ),
+    };
+    let mut made = tokio::time::timeout_at(deadline, config.connect(connector.clone()))
+        .await
+        .map_err(|_| silent())?;
+    if tls.mode == tls::Mode::Allow
+        && let Err(e) = &made
+        && e.as_db_error().is_some()
+    {
+        config.ssl_mode(tokio_postgres::config::SslMode::Require);
+        made = tokio::time::timeout_at(deadline, config.connect(connector))
+            .await
+            .map_err(|_| silent())?;
+    }
+    let (client, connection) = made.map_err(|e| connect::connect_failed(&e, location, secrets))?;
+    let task = tokio::spawn(async move {
+        let why = match connection.await {
+            Ok(()) => "the server closed the connection".to_string(),
+            Err(e) => connect::chain(&e),
+        };
+        if let Ok(mut slot) = ended.lock() {
+            *slot = Some(why);
+        }
+    });
+    Ok((client, task))
+}
+
+impl PgStore {
+    /// The session's limits (a statement's, an idle transaction's) and, for a plan, read-only
+    /// transactions: sent as `SET`, which every pooler passes on.
+    pub(super) async fn settings(&self) -> Result<(), StoreError> {
+        let mut sql = format!(
+            "set statement_timeout = '{}s'; set idle_in_transaction_session_timeout = '60s';",
+            STATEMENT_TIMEOUT.as_secs()
+        );
+        if self.purpose == Purpose::Plan {
+            sql.push_str(" set default_transaction_read_only = on;");
+        }
+        if let Some(schema) = &self.ours.schema {
+            // A checked name (lower-case letters, digits, _): quoted as it is.
+            sql.push_str(&format!(" set search_path = \"{schema}\";"));
+        }
+        self.ask("setting the session's limits", async {
+            self.client.batch_execute(&sql).await
+        })
+        .await
+    }
+
+    /// Refuses a connection whose backend is not its own for the whole session: asked in
+    /// three transactions, with a second connection in between, the backend must stay the
+    /// same and differ from the second connection's (a transaction pooler hands an idle
+    /// backend to the next client).
+    pub(super) async fn check_session(
+        &self,
+        config: &Config,
+        tls: &tls::Tls,
+    ) -> Result<(), StoreError> {
+        let first = self.backend_of(&self.client).await?;
+        let other = session_pid(config, tls, &self.location, &self.secrets).await?;
+        let again = self.backend_of(&self.client).await?;
+        if first == again && first != other {
+            return Ok(());
+        }
+        Err(StoreError::BadLocation {
+            location: self.location.clone(),
+            why: format!(
+                "the connection goes through a pooler that shares backends between clients (backend pid {first}, then {again}; another connection got {other}): a session lock would pass to whoever gets the backend next. Connect to the database directly, or through session pooling (PgBouncer: pool_mode = session)"
+            ),
+        })
+    }
+
+    async fn backend_of(&self, client: &Client) -> Result<i32, StoreError> {
+        let row = self
+            .ask("asking the session's backend", async {
+                client.query_typed_one("select pg_backend_pid()", &[]).await
+            })
+            .await?;
+        self.column(&row, 0, "pg_backend_pid")
+    }
+}
+
+/// The backend pid a second connection of `config` gets (the connection closed after).
+async fn session_pid(
+    config: &Config,
+    tls: &tls::Tls,
+    location: &str,
+    secrets: &[String],
+) -> Result<i32, StoreError> {
+    let (client, task) = start(
+        config.clone(),
+        tls,
+        location,
+        secrets,
+        Arc::new(Mutex::new(None)),
+    )
+    .await?;
+    let asked = tokio::time::timeout(
+        ANSWER_TIMEOUT,
+        client.query_typed_one("select pg_backend_pid()", &[]),
+    )
+    .await;
+    task.abort();
+    let failed = |why: String| StoreError::Unreachable {
+        location: location.to_string(),
+        why: format!("a second connection, checking for a pooler: {why}"),
+    };
+    match asked {
+        Err(_) => Err(failed("no answer".into())),
+        Ok(Err(e)) => Err(failed(connect::scrub(&connect::chain(&e), secrets))),
+        Ok(Ok(row)) => row
+            .try_get::<_, i32>(0)
+            .map_err(|e| failed(connect::chain(&e))),
+    }
+}

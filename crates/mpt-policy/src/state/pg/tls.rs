@@ -1,0 +1,344 @@
+//! TLS as libpq means it, with rustls (never OpenSSL). `sslmode`:
+//!
+//! | mode | TLS | the server's certificate |
+//! | --- | --- | --- |
+//! | `disable` | never | - |
+//! | `allow` | only if the server refuses a plain connection | not checked |
+//! | `prefer` (the default, as libpq's) | if the server offers it | not checked |
+//! | `require` | always | not checked (checked as `verify-ca` when a root file is given, as libpq does) |
+//! | `verify-ca` | always | signed by a root of `sslrootcert` |
+//! | `verify-full` | always | signed by a root, and for the host name connected to |
+//!
+//! Roots: `sslrootcert` (or `PGSSLROOTCERT`; `system` for the system's roots), else
+//! `~/.postgresql/root.crt` when it exists, else (for `verify-ca` and `verify-full`) the
+//! system's roots. A client certificate: `sslcert` and `sslkey` (or `PGSSLCERT`, `PGSSLKEY`).
+//! These are taken out of the URL before tokio-postgres reads it (it knows only some of them).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// `sslmode`, as libpq reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// Never TLS.
+    Disable,
+    /// Plain first; TLS when the server refuses plain.
+    Allow,
+    /// TLS when the server offers it (libpq's default).
+    Prefer,
+    /// Always TLS; the certificate unchecked.
+    Require,
+    /// Always TLS; the certificate signed by a known root.
+    VerifyCa,
+    /// Always TLS; the certificate signed by a known root and for the host.
+    VerifyFull,
+}
+
+impl Mode {
+    fn parse(text: &str) -> Result<Mode, String> {
+        Ok(match text {
+            "disable" => Mode::Disable,
+            "allow" => Mode::Allow,
+            "prefer" => Mode::Prefer,
+            "require" => Mode::Require,
+            "verify-ca" => Mode::VerifyCa,
+            "verify-full" => Mode::VerifyFull,
+            other => {
+                return Err(format!(
+                    "sslmode {other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ));
+            }
+        })
+    }
+}
+
+/// What tokio-postgres is told of `mode` (`allow` tries plain first: [`Mode::Disable`]).
+pub(super) fn ssl_mode(mode: Mode) -> tokio_postgres::config::SslMode {
+    use tokio_postgres::config::SslMode;
+    match mode {
+        Mode::Disable | Mode::Allow => SslMode::Disable,
+        Mode::Prefer => SslMode::Prefer,
+        Mode::Require | Mode::VerifyCa | Mode::VerifyFull => SslMode::Require,
+    }
+}
+
+/// The TLS settings of a connection.
+#[derive(Debug, Clone)]
+pub(super) struct Tls {
+    /// The mode.
+    pub mode: Mode,
+    root: Option<String>,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// `%XX` escapes of a URL's query value decoded.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1), bytes.get(i + 2)) {
+            (b'%', Some(&h), Some(&l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The URL without its TLS parameters, and the settings they (or libpq's variables) give.
+pub(super) fn split(url: &str) -> Result<(String, Tls), String> {
+    let (head, query) = url.split_once('?').unwrap_or((url, ""));
+    let (mut mode, mut root, mut cert, mut key) = (None, None, None, None);
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "sslmode" => mode = Some(decode(v)),
+            "sslrootcert" => root = Some(decode(v)),
+            "sslcert" => cert = Some(decode(v)),
+            "sslkey" => key = Some(decode(v)),
+            _ => kept.push(pair),
+        }
+    }
+    let mode = match mode.or_else(|| env("PGSSLMODE")) {
+        Some(m) => Mode::parse(&m)?,
+        None => Mode::Prefer,
+    };
+    let tls = Tls {
+        mode,
+        root: root.or_else(|| env("PGSSLROOTCERT")),
+        cert: cert.or_else(|| env("PGSSLCERT")).map(PathBuf::from),
+        key: key.or_else(|| env("PGSSLKEY")).map(PathBuf::from),
+    };
+    let url = match kept.is_empty() {
+        true => head.to_string(),
+        false => format!("{head}?{}", kept.join("&")),
+    };
+    Ok((url, tls))
+}
+
+fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// The roots to check a certificate against: the given file, `~/.postgresql/root.crt`, or
+/// the system's; `None` when none is given and `system` is not wanted.
+fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, String> {
+    let default = std::env::var_os("HOME")
+        .map(|h| Path::new(&h).join(".postgresql/root.crt"))
+        .filter(|p| p.is_file());
+    let mut store = RootCertStore::empty();
+    match (tls.root.as_deref(), default) {
+        (Some("system"), _) => system(&mut store)?,
+        (Some(file), _) => add_file(&mut store, Path::new(file))?,
+        (None, Some(file)) => add_file(&mut store, &file)?,
+        (None, None) if system_when_none => system(&mut store)?,
+        (None, None) => return Ok(None),
+    }
+    Ok(Some(store))
+}
+
+fn add_file(store: &mut RootCertStore, file: &Path) -> Result<(), String> {
+    let shown = file.display();
+    let certs = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("sslrootcert {shown}: {e}"))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+    let (added, _) = store.add_parsable_certificates(certs);
+    match added {
+        0 => Err(format!("sslrootcert {shown}: no certificate in it")),
+        _ => Ok(()),
+    }
+}
+
+fn system(store: &mut RootCertStore) -> Result<(), String> {
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _) = store.add_parsable_certificates(found.certs);
+    match added {
+        0 => Err("sslrootcert: the system holds no root certificate".into()),
+        _ => Ok(()),
+    }
+}
+
+/// The connector of `tls` (for `disable`, one that is never used: tokio-postgres is told not
+/// to ask for TLS).
+pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
+    let verify: Arc<dyn ServerCertVerifier> = match tls.mode {
+        Mode::VerifyCa | Mode::VerifyFull => {
+            let Some(store) = roots(tls, true)? else {
+                return Err("no root certificates".into());
+            };
+            webpki(store, tls.mode == Mode::VerifyFull)?
+        }
+        // A root file given makes `require` check the chain, as libpq does.
+        Mode::Require => match roots(tls, false)? {
+            Some(store) => webpki(store, false)?,
+            None => Arc::new(Unchecked(provider())),
+        },
+        Mode::Disable | Mode::Allow | Mode::Prefer => Arc::new(Unchecked(provider())),
+    };
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .dangerous()
+        .with_custom_certificate_verifier(verify);
+    let config = match (&tls.cert, &tls.key) {
+        (Some(cert), Some(key)) => {
+            let chain = CertificateDer::pem_file_iter(cert)
+                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("sslkey {}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(chain, key)
+                .map_err(|e| format!("sslcert: {e}"))?
+        }
+        (None, None) => builder.with_no_client_auth(),
+        _ => return Err("sslcert and sslkey go together".into()),
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+fn webpki(store: RootCertStore, full: bool) -> Result<Arc<dyn ServerCertVerifier>, String> {
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
+        .build()
+        .map_err(|e| e.to_string())?;
+    Ok(match full {
+        true => inner,
+        false => Arc::new(AnyName(inner)),
+    })
+}
+
+/// `verify-ca`: the chain checked, the name not (webpki checks the chain first).
+#[derive(Debug)]
+struct AnyName(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for AnyName {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `allow`, `prefer`, `require` (without roots): encrypted, the certificate not checked (as
+/// libpq: these modes do not stop an active attacker), the handshake's signatures still are.
+#[derive(Debug)]
+struct Unchecked(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tls_parameters_are_taken_out_of_the_url() {
+        let (url, tls) = split(
+            "postgres://u@h/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&connect_timeout=3",
+        )
+        .unwrap();
+        assert_eq!(url, "postgres://u@h/db?connect_timeout=3");
+        assert_eq!(tls.mode, Mode::VerifyFull);
+        assert_eq!(tls.root.as_deref(), Some("/tmp/ca.pem"));
+        assert!(split("postgres://u@h/db?sslmode=sometimes").is_err());
+    }
+}
