@@ -17,6 +17,8 @@ pub(super) struct Flat<'a> {
     pub(super) values: Option<Vec<&'a Value>>,
     /// The enum is closed (an `enum` member, not `x-known-values`).
     pub(super) closed: bool,
+    /// The values are an `x-extensible-enum`.
+    pub(super) extensible: bool,
     pub(super) required: BTreeSet<&'a str>,
     pub(super) properties: BTreeMap<&'a str, (&'a Value, String)>,
     pub(super) items: Option<(&'a Value, String)>,
@@ -49,6 +51,7 @@ impl<'a> Flat<'a> {
         if inner.values.is_some() {
             self.values = inner.values;
             self.closed = inner.closed;
+            self.extensible = inner.extensible;
         }
         self.required.extend(inner.required);
         self.properties.extend(inner.properties);
@@ -103,18 +106,40 @@ pub(super) fn narrower(lower: bool, old: Option<Bound>, new: Option<Bound>) -> O
     }
 }
 
-/// Whether `pattern` matches every string (`.*`, `^.*$`, `[\s\S]*`, in a group or not): `.`
-/// stops at a newline, but a pattern is about the value, and oasdiff reads `.*` the same way.
+/// Whether `pattern` matches every string: `.*`, `[\s\S]*` (and its spellings), `.*?`,
+/// `.{0,}`, `(?s).*`, in a group or not, anchored or not; and a pattern that is empty or only
+/// one anchor (an unanchored search finds the empty match in any string). `.` stops at a
+/// newline, but a pattern is about the value, and oasdiff reads `.*` the same way. `^$` and
+/// `^()$` are not: they accept only the empty string.
 pub(super) fn matches_everything(pattern: &str) -> bool {
-    let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = p.strip_suffix('$').unwrap_or(p);
+    let (p, start) = match pattern.strip_prefix('^') {
+        Some(rest) => (rest, true),
+        None => (pattern, false),
+    };
+    let (p, end) = match p.strip_suffix('$') {
+        Some(rest) => (rest, true),
+        None => (p, false),
+    };
     let p = p
-        .strip_prefix('(')
+        .strip_prefix("(?:")
+        .or_else(|| p.strip_prefix('('))
         .and_then(|p| p.strip_suffix(')'))
         .unwrap_or(p);
+    if p.is_empty() {
+        // `^$`, `^()$`: the empty string only. ``, `^`, `$`: found in every string.
+        return !(start && end);
+    }
     matches!(
         p,
-        ".*" | "[\\s\\S]*" | "[\\S\\s]*" | "[\\w\\W]*" | "[\\d\\D]*" | ""
+        ".*" | ".*?"
+            | ".{0,}"
+            | "(?s).*"
+            | "[\\s\\S]*"
+            | "[\\S\\s]*"
+            | "[\\w\\W]*"
+            | "[\\W\\w]*"
+            | "[\\d\\D]*"
+            | "[\\D\\d]*"
     )
 }
 
@@ -177,6 +202,7 @@ pub(super) fn flatten<'a>(
     {
         flat.values = Some(values.iter().collect());
         flat.closed = false;
+        flat.extensible = schema.get("x-known-values").is_none();
     }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         flat.required

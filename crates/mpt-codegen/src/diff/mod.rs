@@ -37,7 +37,7 @@ mod schema;
 mod security;
 mod walk;
 
-pub use model::{Change, Level, NotJudged, Report, Tolerance};
+pub use model::{Change, Level, NotJudged, Place, Report, Tolerance};
 pub use oasdiff::oasdiff_id;
 pub use render::Bump;
 use walk::Walk;
@@ -123,6 +123,8 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
         operation: None,
         visited: BTreeSet::new(),
         last_merged: false,
+        place: Place::Operation,
+        moved_from: None,
     };
     walk.operations();
     walk.security_schemes();

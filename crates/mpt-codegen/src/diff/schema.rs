@@ -191,9 +191,14 @@ impl Walk<'_> {
                 self.note(note);
             }
         }
+        let removed = if o.extensible {
+            "request-extensible-enum-value-removed"
+        } else {
+            "request-enum-value-removed"
+        };
         for value in ov.iter().filter(|v| !nv.contains(v)) {
             self.push(
-                direction.pick("request-enum-value-removed", "response-enum-value-removed"),
+                direction.pick(removed, "response-enum-value-removed"),
                 direction.pick(Level::Breaking, Level::NonBreaking),
                 format!("{label}: enum value {} removed", show(value)),
                 oat,
@@ -289,6 +294,8 @@ impl Walk<'_> {
                     Some(nat),
                 );
             }
+            let place = self.place;
+            self.place = place.inside();
             self.schema_in(
                 op_,
                 oat.clone(),
@@ -298,6 +305,7 @@ impl Walk<'_> {
                 &format!("{label}.{name}"),
                 !is,
             );
+            self.place = place;
         }
     }
 }

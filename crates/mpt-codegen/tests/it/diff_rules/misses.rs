@@ -255,3 +255,35 @@ fn a_pattern_relaxed_to_match_everything_is_a_pattern_removed() {
         ("request-pattern-added-or-changed", Level::Breaking)
     );
 }
+
+/// Adversarial cases pt_added_emptyonly, pt_relax_^$: `^$` accepts the empty string only, a
+/// real constraint, not a pattern that matches everything.
+#[test]
+fn an_empty_only_pattern_is_a_constraint_not_match_all() {
+    for empty_only in ["^$", "^()$", "^(?:)$"] {
+        let plain = base();
+        let mut added = base();
+        at(&mut added, SELECT)["schema"]["pattern"] = json!(empty_only);
+        let c = only_change_between(&plain, &added, ours());
+        assert_eq!(
+            (c.rule, c.level),
+            ("request-pattern-added-or-changed", Level::Breaking),
+            "{empty_only}"
+        );
+        let mut old = base();
+        at(&mut old, SELECT)["schema"]["pattern"] = json!("^[a-z]+$");
+        let c = only_change_between(&old, &added, ours());
+        assert_eq!(
+            (c.rule, c.level),
+            ("request-pattern-added-or-changed", Level::Breaking),
+            "{empty_only}"
+        );
+    }
+    // Unanchored, the empty pattern is found in every string.
+    for everything in ["", "^", "$", ".*?", "(?:.*)", "[\\w\\W]*"] {
+        let mut added = base();
+        at(&mut added, SELECT)["schema"]["pattern"] = json!(everything);
+        let report = compare(&base(), &added, Tolerance::strict());
+        assert!(report.changes.is_empty(), "{everything}: {}", report.text());
+    }
+}

@@ -9,6 +9,7 @@ mod lifecycle;
 mod misses;
 mod mutations;
 mod oas31;
+mod oasdiff_ids;
 mod operations;
 mod platform;
 
