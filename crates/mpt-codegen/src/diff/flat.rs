@@ -40,7 +40,17 @@ pub(super) struct Flat<'a> {
     pub(super) deprecated: bool,
     /// `x-stability-level`.
     pub(super) stability: Option<&'a str>,
+    /// The pointer of an `allOf` part, or a `$ref` chain, past the bounds ([`MAX_DEPTH`],
+    /// [`MAX_REFS`]): not read, and reported as not judged.
+    pub(super) too_deep: Option<String>,
 }
+
+/// How deep schemas are followed (nested `allOf`s; properties, items and branches under one
+/// another): past it, the rest is reported as not judged, never a stack overflow.
+pub(super) const MAX_DEPTH: usize = 256;
+
+/// How many `$ref`s in a row are followed (a loop of references ends here).
+pub(super) const MAX_REFS: usize = 4096;
 
 impl<'a> Flat<'a> {
     /// Takes in the members of one `allOf` part.
@@ -68,6 +78,7 @@ impl<'a> Flat<'a> {
         self.discriminator = self.discriminator.or(inner.discriminator);
         self.deprecated |= inner.deprecated;
         self.stability = self.stability.or(inner.stability);
+        self.too_deep = self.too_deep.take().or(inner.too_deep);
     }
 }
 
@@ -144,13 +155,13 @@ pub(super) fn matches_everything(pattern: &str) -> bool {
 }
 
 /// Follows `$ref`s from `value` (at `pointer`); a reference that does not resolve, or a chain
-/// longer than 32, stops where it is.
+/// longer than [`MAX_REFS`] (a loop), stops where it is.
 pub(super) fn resolve<'a>(
     doc: &'a Value,
     mut value: &'a Value,
     mut pointer: String,
 ) -> (&'a Value, String) {
-    for _ in 0..32 {
+    for _ in 0..MAX_REFS {
         let Some(target) = value.get("$ref").and_then(Value::as_str) else {
             break;
         };
@@ -168,6 +179,8 @@ pub(super) fn resolve<'a>(
     (value, pointer)
 }
 
+/// `value` (at `pointer`) flattened: its `$ref`s followed, its `allOf` parts (`depth` deep
+/// already) merged in.
 pub(super) fn flatten<'a>(
     doc: &'a Value,
     value: &'a Value,
@@ -176,7 +189,8 @@ pub(super) fn flatten<'a>(
 ) -> Flat<'a> {
     let (schema, pointer) = resolve(doc, value, pointer);
     let mut flat = Flat::default();
-    if depth > 16 {
+    if depth > MAX_DEPTH || schema.get("$ref").is_some() {
+        flat.too_deep = Some(pointer);
         return flat;
     }
     if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {

@@ -125,15 +125,19 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
         last_merged: false,
         place: Place::Operation,
         moved_from: None,
+        depth: 0,
+        not_judged: Vec::new(),
     };
     walk.operations();
     walk.security_schemes();
+    let mut unread = not_judged(old, new);
+    unread.extend(walk.not_judged);
     Report {
         old_version: version(old),
         new_version: version(new),
         tolerance,
         changes: walk.changes,
-        not_judged: not_judged(old, new),
+        not_judged: unread,
         facade_exposes: None,
     }
 }

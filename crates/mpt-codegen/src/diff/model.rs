@@ -156,7 +156,8 @@ pub struct NotJudged {
     pub pointer: String,
     /// The keyword (the pointer's last token).
     pub keyword: String,
-    /// `added`, `removed` or `changed`.
+    /// `added`, `removed` or `changed`; `too deep to compare` for schemas nested past the
+    /// depth bound (256 schemas, or 4096 `$ref`s in a row).
     pub how: &'static str,
 }
 

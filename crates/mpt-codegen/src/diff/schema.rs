@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::flat::{Flat, flatten, resolve, show, word};
-use super::model::{Direction, Level};
+use super::flat::{Flat, MAX_DEPTH, flatten, resolve, show, word};
+use super::model::{Direction, Level, NotJudged};
 use super::walk::Walk;
 
 impl Walk<'_> {
@@ -22,6 +22,7 @@ impl Walk<'_> {
     }
 
     /// [`Walk::schema`] for a value that may be absent (`optional`: a property not required).
+    /// Schemas nested deeper than [`MAX_DEPTH`] are not compared: reported as not judged.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn schema_in(
         &mut self,
@@ -32,6 +33,36 @@ impl Walk<'_> {
         direction: Direction,
         label: &str,
         optional: bool,
+    ) {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep(&new_at);
+            return;
+        }
+        self.depth += 1;
+        self.schema_pair(old, old_at, new, new_at, (direction, optional), label);
+        self.depth -= 1;
+    }
+
+    /// Records that the schemas at `pointer` (in the new document) were not compared, being
+    /// past the depth bound.
+    pub(super) fn too_deep(&mut self, pointer: &str) {
+        if self.not_judged.iter().all(|n| n.pointer != pointer) {
+            self.not_judged.push(NotJudged {
+                pointer: pointer.to_string(),
+                keyword: "(nesting)".to_string(),
+                how: "too deep to compare",
+            });
+        }
+    }
+
+    fn schema_pair(
+        &mut self,
+        old: &Value,
+        old_at: String,
+        new: &Value,
+        new_at: String,
+        (direction, optional): (Direction, bool),
+        label: &str,
     ) {
         // Changes point at where each schema lives, after its `$ref`s.
         let (_, oat) = resolve(self.old, old, old_at.clone());
@@ -44,6 +75,9 @@ impl Walk<'_> {
         }
         let o = flatten(self.old, old, old_at, 0);
         let n = flatten(self.new, new, new_at, 0);
+        if let Some(at) = o.too_deep.as_deref().or(n.too_deep.as_deref()) {
+            self.too_deep(at);
+        }
         let (op_, np) = (Some(oat.as_str()), Some(nat.as_str()));
         if let (Some(a), Some(b)) = (o.kind, n.kind)
             && a != b

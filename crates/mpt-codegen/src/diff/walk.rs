@@ -31,6 +31,10 @@ pub(super) struct Walk<'a> {
     pub(super) place: Place,
     /// The old operation of a move being compared, for the move's change.
     pub(super) moved_from: Option<String>,
+    /// How deep the schema comparison is now.
+    pub(super) depth: usize,
+    /// What no rule read: schemas past the depth bound.
+    pub(super) not_judged: Vec<super::model::NotJudged>,
 }
 
 impl Walk<'_> {

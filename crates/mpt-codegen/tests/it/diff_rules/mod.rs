@@ -4,6 +4,7 @@
 use mpt_codegen::diff::{Bump, Level, Tolerance, compare};
 use serde_json::{Value, json};
 
+mod depth;
 mod families;
 mod lifecycle;
 mod misses;
