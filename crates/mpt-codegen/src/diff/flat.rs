@@ -53,6 +53,17 @@ pub(super) const MAX_DEPTH: usize = 256;
 pub(super) const MAX_REFS: usize = 4096;
 
 impl<'a> Flat<'a> {
+    /// Whether `null` is a valid value: `nullable`, or a schema that says nothing about the
+    /// type (`{}`, 3.1's `true`, 3.0's `{nullable: true}` without a type all accept anything).
+    pub(super) fn accepts_null(&self) -> bool {
+        self.nullable
+            || (self.kind.is_none()
+                && self.values.is_none()
+                && self.branches.is_none()
+                && self.properties.is_empty()
+                && self.items.is_none())
+    }
+
     /// Takes in the members of one `allOf` part.
     fn merge(&mut self, inner: Flat<'a>) {
         self.kind = self.kind.or(inner.kind);
@@ -207,7 +218,10 @@ pub(super) fn flatten<'a>(
     }
     flat.nullable |= schema.get("nullable") == Some(&Value::Bool(true));
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        flat.values = Some(values.iter().collect());
+        // `null` among the values is the nullable rule's business (3.0.3 lists it beside
+        // `nullable: true`; 3.1 beside `type: [T, "null"]`).
+        flat.nullable |= values.iter().any(Value::is_null);
+        flat.values = Some(values.iter().filter(|v| !v.is_null()).collect());
         flat.closed = true;
     } else if let Some(values) = schema
         .get("x-known-values")

@@ -91,13 +91,14 @@ impl Walk<'_> {
             );
         }
         self.format(&o, &n, direction, label, op_, np);
-        if o.nullable != n.nullable {
+        let (o_null, n_null) = (o.accepts_null(), n.accepts_null());
+        if o_null != n_null {
             // An optional response field is an `Option` in the generated types already: a null
             // decodes as `None`.
             let absorbed = direction == Direction::Response && optional;
-            let breaking = direction.pick(o.nullable, n.nullable && !absorbed);
+            let breaking = direction.pick(o_null, n_null && !absorbed);
             self.push(
-                if n.nullable {
+                if n_null {
                     "nullable-added"
                 } else {
                     "nullable-removed"
@@ -109,7 +110,7 @@ impl Walk<'_> {
                 },
                 format!(
                     "{label}: {}",
-                    if n.nullable {
+                    if n_null {
                         "may now be null"
                     } else {
                         "may no longer be null"
@@ -118,7 +119,7 @@ impl Walk<'_> {
                 op_,
                 np,
             );
-            if absorbed && n.nullable {
+            if absorbed && n_null {
                 self.note("an optional field is an `Option` in the generated types: null decodes as `None`");
             }
         }

@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::error::escape_token;
-
 use super::flat::{is_required, resolve, word};
 use super::model::{Change, Direction, Level, Place, Tolerance};
 use super::moves::{Key, Move, path_moves};
@@ -237,11 +235,10 @@ impl Walk<'_> {
         op: &Operation<'d>,
     ) -> BTreeMap<(String, String), (&'d Value, String)> {
         let mut out = BTreeMap::new();
-        let route = escape_token(op.route);
         for (list, base) in [
             (
                 op.item.get("parameters"),
-                format!("/paths/{route}/parameters"),
+                format!("{}/parameters", op.item_at),
             ),
             (
                 op.op.get("parameters"),
