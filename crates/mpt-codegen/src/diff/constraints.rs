@@ -317,7 +317,7 @@ impl Walk<'_> {
         let (om, nm) = (of(o), of(n));
         for (value, target) in &om {
             match nm.get(value) {
-                Some(t) if t != target => self.push(
+                Some(t) if mapped(t) != mapped(target) => self.push(
                     "discriminator-mapping-changed",
                     Level::Breaking,
                     format!(
@@ -354,8 +354,8 @@ impl Walk<'_> {
         }
     }
 
-    /// `oneOf`/`anyOf` branches (matched by the schema they name, else by position) and the
-    /// discriminator. A new branch breaks a response (the generated enum cannot decode it); a
+    /// `oneOf`/`anyOf` branches (matched by the schema they name, inline ones by content: see
+    /// [`match_branches`]) and the discriminator. A new branch breaks a response (the generated enum cannot decode it); a
     /// removed one breaks a request.
     pub(super) fn branches(
         &mut self,
@@ -373,22 +373,7 @@ impl Walk<'_> {
         if obranches.is_empty() && nbranches.is_empty() {
             return;
         }
-        let name = |b: &Value, i: usize| {
-            b.get("$ref").and_then(Value::as_str).map_or_else(
-                || format!("#{i}"),
-                |r| r.rsplit('/').next().unwrap_or(r).to_string(),
-            )
-        };
-        let onamed: BTreeMap<String, &(&Value, String)> = obranches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (name(b.0, i), b))
-            .collect();
-        let nnamed: BTreeMap<String, &(&Value, String)> = nbranches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (name(b.0, i), b))
-            .collect();
+        let (onamed, nnamed) = match_branches(obranches, nbranches);
         let kind = if nkind.is_empty() { okind } else { nkind };
         for (key, (ob, obat)) in &onamed {
             match nnamed.get(key) {
@@ -418,5 +403,99 @@ impl Walk<'_> {
                 Some(nbat),
             );
         }
+    }
+}
+
+/// A branch: its schema and pointer.
+type Branch<'a> = (&'a Value, String);
+
+/// The branches of both sides by a key they share when they match: a `$ref` branch by the
+/// schema it names; an inline one, by content: equal on both sides first, then the one branch of
+/// a `type` on each side, then the rest in order. The key of an inline pair is its old
+/// position (`#0`), of an unmatched inline branch its own position.
+fn match_branches<'v, 'b>(
+    old: &'b [Branch<'v>],
+    new: &'b [Branch<'v>],
+) -> (
+    BTreeMap<String, &'b Branch<'v>>,
+    BTreeMap<String, &'b Branch<'v>>,
+) {
+    let named = |b: &Value| {
+        b.get("$ref")
+            .and_then(Value::as_str)
+            .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+    };
+    let (mut om, mut nm) = (BTreeMap::new(), BTreeMap::new());
+    let mut olds: Vec<(usize, &Branch<'v>)> = Vec::new();
+    let mut news: Vec<(usize, &Branch<'v>)> = Vec::new();
+    for (i, b) in old.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(om.insert(name, b)),
+            None => olds.push((i, b)),
+        }
+    }
+    for (i, b) in new.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(nm.insert(name, b)),
+            None => news.push((i, b)),
+        }
+    }
+    let kind = |b: &Value| b.get("type").cloned();
+    // Step 0: equal; 1: the one branch of its `type` on each side; 2: in order.
+    let pairs = |step: usize,
+                 o: &Value,
+                 n: &Value,
+                 os: &[(usize, &Branch<'v>)],
+                 ns: &[(usize, &Branch<'v>)]| match step {
+        0 => o == n,
+        1 => {
+            let k = kind(o);
+            let one = |side: &[(usize, &Branch<'v>)]| {
+                side.iter().filter(|b| kind(b.1.0) == k).count() == 1
+            };
+            k.is_some() && k == kind(n) && one(os) && one(ns)
+        }
+        _ => true,
+    };
+    for step in 0..3 {
+        let mut i = 0;
+        while i < olds.len() {
+            let (oi, ob) = olds[i];
+            let found = news
+                .iter()
+                .position(|(_, nb)| pairs(step, ob.0, nb.0, &olds, &news));
+            match found {
+                Some(j) => {
+                    let (_, nb) = news.remove(j);
+                    olds.remove(i);
+                    om.insert(format!("#{oi}"), ob);
+                    nm.insert(format!("#{oi}"), nb);
+                }
+                None => i += 1,
+            }
+        }
+    }
+    for (i, b) in olds {
+        om.insert(format!("#{i}"), b);
+    }
+    for (i, b) in news {
+        // Not the key of an old branch that matched elsewhere.
+        let key = (i..)
+            .map(|k| format!("#{k}"))
+            .find(|k| !om.contains_key(k) && !nm.contains_key(k));
+        nm.insert(key.unwrap_or_default(), b);
+    }
+    (om, nm)
+}
+
+/// A discriminator mapping's target as a reference: a schema name (`Cat`) is
+/// `#/components/schemas/Cat`, as the specification reads it.
+fn mapped(target: &Value) -> String {
+    match target.as_str() {
+        Some(name) if !name.contains('/') && !name.starts_with('#') => {
+            format!("#/components/schemas/{name}")
+        }
+        Some(reference) => reference.to_string(),
+        None => target.to_string(),
     }
 }

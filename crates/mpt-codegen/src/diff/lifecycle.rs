@@ -49,7 +49,7 @@ fn sunset(value: &Value) -> Option<Result<String, String>> {
 /// Whether `year-month-day` is a day of the calendar (`2027-02-30` and `2027-13-01` are not;
 /// `2028-02-29` is).
 fn real_date(year: u32, month: u32, day: u32) -> bool {
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,

@@ -33,7 +33,8 @@ fn reference(i: usize) -> Value {
 
 #[test]
 fn long_ref_and_all_of_chains_are_followed() {
-    let links: [(&str, fn(usize) -> Value); 3] = [
+    type Link = fn(usize) -> Value;
+    let links: [(&str, Link); 3] = [
         ("$ref", reference),
         ("allOf", |i| json!({"allOf": [reference(i)]})),
         (

@@ -287,3 +287,59 @@ fn an_empty_only_pattern_is_a_constraint_not_match_all() {
         assert!(report.changes.is_empty(), "{everything}: {}", report.text());
     }
 }
+
+/// Adversarial case f05_oneOf_inline_reordered: inline `oneOf` branches are matched by content,
+/// not position: reordered, nothing changed; reordered with one changed, that change only.
+#[test]
+fn inline_one_of_branches_are_matched_by_content_not_position() {
+    let with = |branches: Value| {
+        let mut d = base();
+        at(
+            &mut d,
+            &format!("{POST}/requestBody/content/application~1json"),
+        )["schema"] = json!({"oneOf": branches});
+        d
+    };
+    let object = |max: u32| json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": max}}});
+    let old = with(json!([object(10), {"type": "integer"}]));
+    let reordered = with(json!([{"type": "integer"}, object(10)]));
+    let report = compare(&old, &reordered, Tolerance::strict());
+    assert!(report.changes.is_empty(), "{}", report.text());
+    // Reordered, and the object's maxLength narrowed: found in the object branch.
+    let narrowed = with(json!([{"type": "integer"}, object(5)]));
+    let c = only_change_between(&old, &narrowed, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("request-max-length-narrowed", Level::Breaking)
+    );
+    // A branch removed is a branch removed, whatever its position.
+    let removed = with(json!([object(10)]));
+    let c = only_change_between(&old, &removed, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("request-branch-removed", Level::Breaking)
+    );
+}
+
+/// Adversarial case f16: a discriminator mapping by schema name (`Cat`) means the `$ref`
+/// `#/components/schemas/Cat`.
+#[test]
+fn a_discriminator_mapping_by_name_is_the_same_as_by_ref() {
+    let mut old = with_shapes();
+    let shape = "/components/schemas/Widget/properties/shape";
+    at(&mut old, shape)["discriminator"] = json!({"propertyName": "kind", "mapping": {
+        "circle": "#/components/schemas/Circle", "square": "#/components/schemas/Square"
+    }});
+    let mut new = old.clone();
+    at(&mut new, shape)["discriminator"]["mapping"] =
+        json!({"circle": "Circle", "square": "Square"});
+    let report = compare(&old, &new, Tolerance::strict());
+    assert!(report.changes.is_empty(), "{}", report.text());
+    // A name that is another schema is still a change.
+    at(&mut new, shape)["discriminator"]["mapping"]["square"] = json!("Triangle");
+    let c = only_change_between(&old, &new, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("discriminator-mapping-changed", Level::Breaking)
+    );
+}
