@@ -366,3 +366,85 @@ pub(super) fn show(value: &Value) -> String {
         other => format!("`{other}`"),
     }
 }
+
+/// A branch: its schema and pointer.
+type Branch<'a> = (&'a Value, String);
+
+/// The branches of both sides by a key they share when they match: a `$ref` branch by the
+/// schema it names; an inline one, by content: equal on both sides first, then the one branch of
+/// a `type` on each side, then the rest in order. The key of an inline pair is its old
+/// position (`#0`), of an unmatched inline branch its own position.
+pub(super) fn match_branches<'v, 'b>(
+    old: &'b [Branch<'v>],
+    new: &'b [Branch<'v>],
+) -> (
+    BTreeMap<String, &'b Branch<'v>>,
+    BTreeMap<String, &'b Branch<'v>>,
+) {
+    let named = |b: &Value| {
+        b.get("$ref")
+            .and_then(Value::as_str)
+            .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+    };
+    let (mut om, mut nm) = (BTreeMap::new(), BTreeMap::new());
+    let mut olds: Vec<(usize, &Branch<'v>)> = Vec::new();
+    let mut news: Vec<(usize, &Branch<'v>)> = Vec::new();
+    for (i, b) in old.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(om.insert(name, b)),
+            None => olds.push((i, b)),
+        }
+    }
+    for (i, b) in new.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(nm.insert(name, b)),
+            None => news.push((i, b)),
+        }
+    }
+    let kind = |b: &Value| b.get("type").cloned();
+    // Step 0: equal; 1: the one branch of its `type` on each side; 2: in order.
+    let pairs = |step: usize,
+                 o: &Value,
+                 n: &Value,
+                 os: &[(usize, &Branch<'v>)],
+                 ns: &[(usize, &Branch<'v>)]| match step {
+        0 => o == n,
+        1 => {
+            let k = kind(o);
+            let one = |side: &[(usize, &Branch<'v>)]| {
+                side.iter().filter(|b| kind(b.1.0) == k).count() == 1
+            };
+            k.is_some() && k == kind(n) && one(os) && one(ns)
+        }
+        _ => true,
+    };
+    for step in 0..3 {
+        let mut i = 0;
+        while i < olds.len() {
+            let (oi, ob) = olds[i];
+            let found = news
+                .iter()
+                .position(|(_, nb)| pairs(step, ob.0, nb.0, &olds, &news));
+            match found {
+                Some(j) => {
+                    let (_, nb) = news.remove(j);
+                    olds.remove(i);
+                    om.insert(format!("#{oi}"), ob);
+                    nm.insert(format!("#{oi}"), nb);
+                }
+                None => i += 1,
+            }
+        }
+    }
+    for (i, b) in olds {
+        om.insert(format!("#{i}"), b);
+    }
+    for (i, b) in news {
+        // Not the key of an old branch that matched elsewhere.
+        let key = (i..)
+            .map(|k| format!("#{k}"))
+            .find(|k| !om.contains_key(k) && !nm.contains_key(k));
+        nm.insert(key.unwrap_or_default(), b);
+    }
+    (om, nm)
+}

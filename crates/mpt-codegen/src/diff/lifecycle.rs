@@ -96,7 +96,7 @@ fn stability(op: &Value) -> Result<usize, String> {
 }
 
 /// Whether changes to `op` are free: it is `draft` or `alpha`.
-pub(super) fn free_to_change(op: &Value) -> bool {
+fn free_to_change(op: &Value) -> bool {
     stability(op).is_ok_and(|s| s < 2)
 }
 
@@ -349,4 +349,4 @@ impl Walk<'_> {
 }
 
 /// The note on a change to a `draft` or `alpha` operation.
-pub(super) const FREE: &str = "the operation is x-stability-level draft or alpha: free to change (oasdiff's default threshold is beta)";
+const FREE: &str = "the operation is x-stability-level draft or alpha: free to change (oasdiff's default threshold is beta)";

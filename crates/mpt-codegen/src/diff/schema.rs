@@ -249,22 +249,7 @@ impl Walk<'_> {
         direction: Direction,
         label: &str,
     ) {
-        for (name, (_, oat)) in &o.properties {
-            if n.properties.contains_key(name) {
-                continue;
-            }
-            let (rule, level) = match direction {
-                Direction::Request => ("request-property-removed", Level::PotentiallyBreaking),
-                Direction::Response => ("response-property-removed", Level::Breaking),
-            };
-            self.push(
-                rule,
-                level,
-                format!("{label}: property `{name}` removed"),
-                Some(oat),
-                None,
-            );
-        }
+        self.properties_removed(o, n, direction, label);
         for (name, (_, nat)) in &n.properties {
             if o.properties.contains_key(name) {
                 continue;
@@ -341,6 +326,32 @@ impl Walk<'_> {
                 !is,
             );
             self.place = place;
+        }
+    }
+
+    /// The properties of `o` that `n` no longer has.
+    fn properties_removed(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+    ) {
+        for (name, (_, oat)) in &o.properties {
+            if n.properties.contains_key(name) {
+                continue;
+            }
+            let (rule, level) = match direction {
+                Direction::Request => ("request-property-removed", Level::PotentiallyBreaking),
+                Direction::Response => ("response-property-removed", Level::Breaking),
+            };
+            self.push(
+                rule,
+                level,
+                format!("{label}: property `{name}` removed"),
+                Some(oat),
+                None,
+            );
         }
     }
 }

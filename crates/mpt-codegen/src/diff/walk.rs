@@ -181,22 +181,17 @@ impl Walk<'_> {
         } else {
             "operation-method-or-path-changed"
         };
-        let free = super::lifecycle::free_to_change(old_op.op);
+        let from = self.changes.len();
         self.moved_from = Some(old_op.name());
         self.push(
             rule,
-            if free {
-                Level::NonBreaking
-            } else {
-                Level::Breaking
-            },
+            Level::Breaking,
             message,
             Some(&old_op.pointer),
             Some(&new_op.pointer),
         );
-        if free {
-            self.note(super::lifecycle::FREE);
-        }
+        // A draft or alpha operation is free to move, as it is free to go.
+        self.free_changes_since(old_op.op, from, &new_op.name());
         if !twin {
             self.operation_pair(old_op, new_op);
         }
