@@ -197,6 +197,13 @@ pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Resu
     }
     let doc: Value = crate::error::parse_json(path, &text)?;
     // OpenAPI 3.1 is read as the 3.0 model; what 3.0 cannot say stays, listed as not judged.
+    if doc.get("openapi").and_then(Value::as_str) == Some("3.1") {
+        return Err(crate::Error::invalid(
+            path,
+            "/openapi",
+            "`3.1` names no OpenAPI release: write the full version, e.g. `3.1.0` (3.0.x and 3.1.x are read)",
+        ));
+    }
     let doc = crate::oas31::normalize(&doc);
     crate::fragment::check_openapi_30(path, &doc)?;
     // A side whose references dangle, or whose required references never end, cannot be

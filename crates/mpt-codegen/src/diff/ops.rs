@@ -8,8 +8,13 @@ use serde_json::Value;
 use crate::error::escape_token;
 use crate::fragment::METHODS;
 
-/// `/a/{id}/b` → `/a/{}/b`: the same route whatever its parameters are called.
+/// `/a/{id}/b` → `/a/{}/b`: the same route whatever its parameters are called; a trailing `/`
+/// makes no other route (`/public` + `/` is `/public`).
 pub(super) fn route_key(route: &str) -> String {
+    let route = match route.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => route,
+    };
     let mut out = String::with_capacity(route.len());
     let mut in_param = false;
     for c in route.chars() {

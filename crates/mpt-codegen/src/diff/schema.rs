@@ -65,14 +65,15 @@ impl Walk<'_> {
         label: &str,
     ) {
         // Changes point at where each schema lives, after its `$ref`s.
-        let (_, oat) = resolve(self.old, old, old_at.clone());
-        let (_, nat) = resolve(self.new, new, new_at.clone());
+        let (os, oat) = resolve(self.old, old, old_at.clone());
+        let (ns, nat) = resolve(self.new, new, new_at.clone());
         if !self
             .visited
             .insert((oat.clone(), nat.clone(), direction, optional))
         {
             return;
         }
+        self.unread_keywords(os, ns, (&oat, &nat));
         let o = flatten(self.old, old, old_at, 0);
         let n = flatten(self.new, new, new_at, 0);
         if let Some(at) = o.too_deep.as_deref().or(n.too_deep.as_deref()) {
@@ -352,6 +353,40 @@ impl Walk<'_> {
                 Some(oat),
                 None,
             );
+        }
+    }
+
+    /// 3.0 keywords no rule reads (`not`, `multipleOf`, `minProperties`, `maxProperties`), and
+    /// a map's value schema (`additionalProperties`) lost or gained, that differ between the
+    /// two schemas: listed as not judged, with the pointer.
+    fn unread_keywords(&mut self, os: &Value, ns: &Value, (oat, nat): (&str, &str)) {
+        const UNREAD: [&str; 4] = ["not", "multipleOf", "minProperties", "maxProperties"];
+        fn map(s: &Value) -> Option<&Value> {
+            s.get("additionalProperties").filter(|v| v.is_object())
+        }
+        for keyword in UNREAD {
+            let how = match (os.get(keyword), ns.get(keyword)) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                (Some(a), Some(b)) if a != b => "changed",
+                _ => continue,
+            };
+            let at = if how == "removed" { oat } else { nat };
+            self.unread(&format!("{at}/{keyword}"), how);
+        }
+        match (map(os), map(ns)) {
+            (Some(_), None) => self.unread(&format!("{oat}/additionalProperties"), "removed"),
+            (None, Some(_)) if ns.get("properties").is_none() => {
+                self.unread(&format!("{nat}/additionalProperties"), "added")
+            }
+            _ => {}
+        }
+    }
+
+    /// Lists the keyword at `pointer` as not judged (once).
+    fn unread(&mut self, pointer: &str, how: &'static str) {
+        if self.not_judged.iter().all(|n| n.pointer != pointer) {
+            self.not_judged.push(NotJudged::at(pointer, how));
         }
     }
 }

@@ -343,3 +343,45 @@ fn a_discriminator_mapping_by_name_is_the_same_as_by_ref() {
         ("discriminator-mapping-changed", Level::Breaking)
     );
 }
+
+/// Adversarial cases k30_*: 3.0 keywords no rule reads (`not`, `multipleOf`, `minProperties`,
+/// `maxProperties`) and a map losing its value schema are listed as not judged, with the
+/// pointer, never passed over in silence.
+#[test]
+fn unread_three_zero_keywords_are_listed_as_not_judged() {
+    let size = "/components/schemas/NewWidget/properties/size";
+    for (keyword, value) in [
+        ("not", json!({"type": "string"})),
+        ("multipleOf", json!(5)),
+        ("minProperties", json!(1)),
+        ("maxProperties", json!(3)),
+    ] {
+        let mut new = base();
+        at(&mut new, size)[keyword] = value;
+        let report = compare(&base(), &new, Tolerance::strict());
+        assert!(report.changes.is_empty(), "{}", report.text());
+        assert_eq!(report.not_judged.len(), 1, "{}", report.text());
+        let n = &report.not_judged[0];
+        assert_eq!((n.keyword.as_str(), n.how), (keyword, "added"));
+        assert_eq!(n.pointer, format!("{size}/{keyword}"));
+    }
+    // A map that loses its value schema.
+    let mut old = base();
+    at(&mut old, size).as_object_mut().unwrap().clear();
+    at(&mut old, size)["type"] = json!("object");
+    at(&mut old, size)["additionalProperties"] = json!({"type": "integer"});
+    let mut new = old.clone();
+    at(&mut new, size)
+        .as_object_mut()
+        .unwrap()
+        .remove("additionalProperties");
+    let report = compare(&old, &new, Tolerance::strict());
+    assert!(
+        report
+            .not_judged
+            .iter()
+            .any(|n| n.keyword == "additionalProperties" && n.how == "removed"),
+        "{}",
+        report.text()
+    );
+}

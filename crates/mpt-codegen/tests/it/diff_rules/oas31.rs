@@ -392,3 +392,27 @@ fn three_one_spellings_of_untyped_nullable_enums_and_path_items_are_the_same_api
     let c = only_change_between(&v30, &typed, Tolerance::strict());
     assert_eq!((c.rule, c.level), ("nullable-removed", Level::Breaking));
 }
+
+/// Adversarial case d10_ver_3.1: `openapi: "3.1"` (no patch) is refused with a message that
+/// says what to write, not that 3.1 is unsupported.
+#[test]
+fn a_version_without_its_patch_is_refused_with_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spec.json");
+    let mut doc = base();
+    doc["openapi"] = json!("3.1");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let amendments = mpt_codegen::amend::Amendments::read(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/amendments.json"),
+    )
+    .unwrap();
+    let err = load_side(&file, &amendments).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.json") && err.contains("/openapi"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3.1.0") && !err.contains("not supported"),
+        "{err}"
+    );
+}

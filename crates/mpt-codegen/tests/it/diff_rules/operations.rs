@@ -764,3 +764,30 @@ fn a_draft_operation_moved_is_not_breaking() {
     );
     assert!(report.is_breaking(), "{}", report.text());
 }
+
+/// Adversarial cases sv_root_path, sv_root_path2: `servers` `/public` with the path `/` is the
+/// path `/public` (a trailing `/` makes no other route), not a move of a module prefix.
+#[test]
+fn the_root_path_under_a_base_path_is_the_base_path() {
+    let doc = |servers: Option<&str>, path: &str| {
+        let mut d = json!({
+            "openapi": "3.0.1",
+            "info": {"title": "T", "version": "1"},
+            "paths": {path: {"get": {"responses": {"200": {"description": "OK"}}}}}
+        });
+        if let Some(url) = servers {
+            d["servers"] = json!([{"url": url}]);
+        }
+        d
+    };
+    let rooted = doc(Some("https://x/public"), "/");
+    for plain in [doc(None, "/public"), doc(None, "/public/")] {
+        for (a, b) in [(&rooted, &plain), (&plain, &rooted)] {
+            let report = compare(a, b, Tolerance::strict());
+            assert!(report.changes.is_empty(), "{}", report.text());
+        }
+    }
+    // Another path is still another operation.
+    let report = compare(&rooted, &doc(None, "/public/v1"), Tolerance::strict());
+    assert!(report.is_breaking(), "{}", report.text());
+}
