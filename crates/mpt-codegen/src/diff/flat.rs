@@ -198,6 +198,19 @@ pub(super) fn flatten<'a>(
     pointer: String,
     depth: usize,
 ) -> Flat<'a> {
+    flatten_once(doc, value, pointer, depth, &mut BTreeSet::new())
+}
+
+/// [`flatten`], merging each schema an `allOf` reaches once (`seen`: their pointers), so that
+/// `allOf`s that share parts (`S0: allOf [S1, S1]`, `S1: allOf [S2, S2]`, …) take linear time,
+/// not exponential.
+fn flatten_once<'a>(
+    doc: &'a Value,
+    value: &'a Value,
+    pointer: String,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+) -> Flat<'a> {
     let (schema, pointer) = resolve(doc, value, pointer);
     let mut flat = Flat::default();
     if depth > MAX_DEPTH || schema.get("$ref").is_some() {
@@ -206,7 +219,11 @@ pub(super) fn flatten<'a>(
     }
     if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
         for (i, part) in parts.iter().enumerate() {
-            let inner = flatten(doc, part, format!("{pointer}/allOf/{i}"), depth + 1);
+            let (_, at) = resolve(doc, part, format!("{pointer}/allOf/{i}"));
+            if !seen.insert(at) {
+                continue;
+            }
+            let inner = flatten_once(doc, part, format!("{pointer}/allOf/{i}"), depth + 1, seen);
             flat.merge(inner);
         }
     }

@@ -34,12 +34,18 @@ fn reference(i: usize) -> Value {
 #[test]
 fn long_ref_and_all_of_chains_are_followed() {
     type Link = fn(usize) -> Value;
-    let links: [(&str, Link); 3] = [
+    let links: [(&str, Link); 4] = [
         ("$ref", reference),
         ("allOf", |i| json!({"allOf": [reference(i)]})),
         (
             "allOf of a $ref",
             |i| json!({"allOf": [{"allOf": [reference(i)]}]}),
+        ),
+        // Adversarial case h_dag_allof_20: each part twice, 2^n paths to the last schema,
+        // each merged once (this took minutes before).
+        (
+            "allOf twice",
+            |i| json!({"allOf": [reference(i), reference(i)]}),
         ),
     ];
     for (what, link) in links {
