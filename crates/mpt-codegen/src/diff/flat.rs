@@ -61,7 +61,9 @@ impl<'a> Flat<'a> {
                 && self.values.is_none()
                 && self.branches.is_none()
                 && self.properties.is_empty()
-                && self.items.is_none())
+                && self.items.is_none()
+                && self.additional.is_none()
+                && self.format.is_none())
     }
 
     /// Takes in the members of one `allOf` part.
