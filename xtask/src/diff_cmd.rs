@@ -1,5 +1,6 @@
 //! `cargo xtask diff OLD NEW`: what changed in the API, whether it breaks users, the bump.
 
+use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -39,17 +40,17 @@ pub fn run(
         report = kept;
     }
     let report = with_exposure(root, report, &old_doc);
-    match format {
-        Format::Text => print!("{}", report.text()),
-        Format::Json => println!(
-            "{}",
+    let out = match format {
+        Format::Text => report.text(),
+        Format::Json => format!(
+            "{}\n",
             serde_json::to_string_pretty(&report.json()).unwrap_or_default()
         ),
-        Format::Markdown => print!(
-            "{}",
+        Format::Markdown => {
             report.markdown(&crate_version(root, "mpt-api"), &crate_version(root, "mpt"))
-        ),
-    }
+        }
+    };
+    write_stdout(&out)?;
     let failed = match fail_on {
         Some(FailOn::Breaking) => report.is_breaking(),
         Some(FailOn::PotentiallyBreaking) => {
@@ -62,4 +63,14 @@ pub fn run(
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// Writes `text` to standard output: a reader that closed the pipe early (`| head -1`) ends
+/// the output quietly; any other failure (a full disk) is an error naming standard output.
+fn write_stdout(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(crate::error::Error::io("standard output")),
+    }
 }

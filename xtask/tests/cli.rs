@@ -720,3 +720,56 @@ impl<'a> GetThing<'a> {\n    pub fn send(self) -> u8 {\n        let n: u8 = \"no
         text(&out.stderr)
     );
 }
+
+/// `cargo xtask diff` writing to a reader that closed the pipe (`| head -1`) ends quietly, and
+/// to a full device (`> /dev/full`) fails with exit 2 and an error naming standard output:
+/// never a panic (exit 101).
+#[test]
+fn diff_output_errors_end_cleanly() {
+    let dir = scratch();
+    let old = dir.path().join("openapi/marketplace-api-tokens.json");
+    let new = dir.path().join("new.json");
+    let mut spec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&old).unwrap()).unwrap();
+    spec["paths"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|path, _| path.ends_with("/enable"));
+    std::fs::write(&new, spec.to_string()).unwrap();
+    let (o, n) = (old.to_str().unwrap(), new.to_str().unwrap());
+    // The reader goes away before the report is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--root")
+        .arg(dir.path())
+        .args(["diff", o, n, "--format", "markdown"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("panicked"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A full device.
+    if Path::new("/dev/full").exists() {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--root")
+            .arg(dir.path())
+            .args(["diff", o, n])
+            .stdout(full)
+            .output()
+            .unwrap();
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("error: standard output: "), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}

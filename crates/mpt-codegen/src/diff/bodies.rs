@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::flat::{is_required, resolve, word};
-use super::model::{Direction, JSON, Level};
+use super::model::{Direction, JSON, Level, Place};
 use super::ops::Operation;
 use super::walk::Walk;
 use crate::error::escape_token;
@@ -273,7 +273,9 @@ impl Walk<'_> {
                         Direction::Response,
                         &format!("response {code}"),
                     );
+                    self.place = Place::ResponseHeader;
                     self.headers(o, &oat, n, &nat, code);
+                    self.place = Place::ResponseBody;
                 }
             }
         }

@@ -1,11 +1,9 @@
 //! The rules on a schema's constraints (bounds, pattern, uniqueItems, an enum appearing,
 //! default, readOnly/writeOnly) and on its `oneOf`/`anyOf` branches.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 
-use super::flat::{BOUNDS, Bound, Flat, narrower, rule_name, show};
+use super::flat::{BOUNDS, Bound, Flat, match_branches, narrower, rule_name, show};
 use super::model::{Direction, Level};
 use super::walk::Walk;
 
@@ -317,7 +315,7 @@ impl Walk<'_> {
         let (om, nm) = (of(o), of(n));
         for (value, target) in &om {
             match nm.get(value) {
-                Some(t) if t != target => self.push(
+                Some(t) if mapped(t) != mapped(target) => self.push(
                     "discriminator-mapping-changed",
                     Level::Breaking,
                     format!(
@@ -354,8 +352,8 @@ impl Walk<'_> {
         }
     }
 
-    /// `oneOf`/`anyOf` branches (matched by the schema they name, else by position) and the
-    /// discriminator. A new branch breaks a response (the generated enum cannot decode it); a
+    /// `oneOf`/`anyOf` branches (matched by the schema they name, inline ones by content: see
+    /// [`match_branches`]) and the discriminator. A new branch breaks a response (the generated enum cannot decode it); a
     /// removed one breaks a request.
     pub(super) fn branches(
         &mut self,
@@ -373,22 +371,7 @@ impl Walk<'_> {
         if obranches.is_empty() && nbranches.is_empty() {
             return;
         }
-        let name = |b: &Value, i: usize| {
-            b.get("$ref").and_then(Value::as_str).map_or_else(
-                || format!("#{i}"),
-                |r| r.rsplit('/').next().unwrap_or(r).to_string(),
-            )
-        };
-        let onamed: BTreeMap<String, &(&Value, String)> = obranches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (name(b.0, i), b))
-            .collect();
-        let nnamed: BTreeMap<String, &(&Value, String)> = nbranches
-            .iter()
-            .enumerate()
-            .map(|(i, b)| (name(b.0, i), b))
-            .collect();
+        let (onamed, nnamed) = match_branches(obranches, nbranches);
         let kind = if nkind.is_empty() { okind } else { nkind };
         for (key, (ob, obat)) in &onamed {
             match nnamed.get(key) {
@@ -418,5 +401,17 @@ impl Walk<'_> {
                 Some(nbat),
             );
         }
+    }
+}
+
+/// A discriminator mapping's target as a reference: a schema name (`Cat`) is
+/// `#/components/schemas/Cat`, as the specification reads it.
+fn mapped(target: &Value) -> String {
+    match target.as_str() {
+        Some(name) if !name.contains('/') && !name.starts_with('#') => {
+            format!("#/components/schemas/{name}")
+        }
+        Some(reference) => reference.to_string(),
+        None => target.to_string(),
     }
 }

@@ -17,6 +17,8 @@ pub(super) struct Flat<'a> {
     pub(super) values: Option<Vec<&'a Value>>,
     /// The enum is closed (an `enum` member, not `x-known-values`).
     pub(super) closed: bool,
+    /// The values are an `x-extensible-enum`.
+    pub(super) extensible: bool,
     pub(super) required: BTreeSet<&'a str>,
     pub(super) properties: BTreeMap<&'a str, (&'a Value, String)>,
     pub(super) items: Option<(&'a Value, String)>,
@@ -38,9 +40,32 @@ pub(super) struct Flat<'a> {
     pub(super) deprecated: bool,
     /// `x-stability-level`.
     pub(super) stability: Option<&'a str>,
+    /// The pointer of an `allOf` part, or a `$ref` chain, past the bounds ([`MAX_DEPTH`],
+    /// [`MAX_REFS`]): not read, and reported as not judged.
+    pub(super) too_deep: Option<String>,
 }
 
+/// How deep schemas are followed (nested `allOf`s; properties, items and branches under one
+/// another): past it, the rest is reported as not judged, never a stack overflow.
+pub(super) const MAX_DEPTH: usize = 256;
+
+/// How many `$ref`s in a row are followed (a loop of references ends here).
+pub(super) const MAX_REFS: usize = 4096;
+
 impl<'a> Flat<'a> {
+    /// Whether `null` is a valid value: `nullable`, or a schema that says nothing about the
+    /// type (`{}`, 3.1's `true`, 3.0's `{nullable: true}` without a type all accept anything).
+    pub(super) fn accepts_null(&self) -> bool {
+        self.nullable
+            || (self.kind.is_none()
+                && self.values.is_none()
+                && self.branches.is_none()
+                && self.properties.is_empty()
+                && self.items.is_none()
+                && self.additional.is_none()
+                && self.format.is_none())
+    }
+
     /// Takes in the members of one `allOf` part.
     fn merge(&mut self, inner: Flat<'a>) {
         self.kind = self.kind.or(inner.kind);
@@ -49,6 +74,7 @@ impl<'a> Flat<'a> {
         if inner.values.is_some() {
             self.values = inner.values;
             self.closed = inner.closed;
+            self.extensible = inner.extensible;
         }
         self.required.extend(inner.required);
         self.properties.extend(inner.properties);
@@ -65,6 +91,7 @@ impl<'a> Flat<'a> {
         self.discriminator = self.discriminator.or(inner.discriminator);
         self.deprecated |= inner.deprecated;
         self.stability = self.stability.or(inner.stability);
+        self.too_deep = self.too_deep.take().or(inner.too_deep);
     }
 }
 
@@ -103,29 +130,51 @@ pub(super) fn narrower(lower: bool, old: Option<Bound>, new: Option<Bound>) -> O
     }
 }
 
-/// Whether `pattern` matches every string (`.*`, `^.*$`, `[\s\S]*`, in a group or not): `.`
-/// stops at a newline, but a pattern is about the value, and oasdiff reads `.*` the same way.
+/// Whether `pattern` matches every string: `.*`, `[\s\S]*` (and its spellings), `.*?`,
+/// `.{0,}`, `(?s).*`, in a group or not, anchored or not; and a pattern that is empty or only
+/// one anchor (an unanchored search finds the empty match in any string). `.` stops at a
+/// newline, but a pattern is about the value, and oasdiff reads `.*` the same way. `^$` and
+/// `^()$` are not: they accept only the empty string.
 pub(super) fn matches_everything(pattern: &str) -> bool {
-    let p = pattern.strip_prefix('^').unwrap_or(pattern);
-    let p = p.strip_suffix('$').unwrap_or(p);
+    let (p, start) = match pattern.strip_prefix('^') {
+        Some(rest) => (rest, true),
+        None => (pattern, false),
+    };
+    let (p, end) = match p.strip_suffix('$') {
+        Some(rest) => (rest, true),
+        None => (p, false),
+    };
     let p = p
-        .strip_prefix('(')
+        .strip_prefix("(?:")
+        .or_else(|| p.strip_prefix('('))
         .and_then(|p| p.strip_suffix(')'))
         .unwrap_or(p);
+    if p.is_empty() {
+        // `^$`, `^()$`: the empty string only. ``, `^`, `$`: found in every string.
+        return !(start && end);
+    }
     matches!(
         p,
-        ".*" | "[\\s\\S]*" | "[\\S\\s]*" | "[\\w\\W]*" | "[\\d\\D]*" | ""
+        ".*" | ".*?"
+            | ".{0,}"
+            | "(?s).*"
+            | "[\\s\\S]*"
+            | "[\\S\\s]*"
+            | "[\\w\\W]*"
+            | "[\\W\\w]*"
+            | "[\\d\\D]*"
+            | "[\\D\\d]*"
     )
 }
 
 /// Follows `$ref`s from `value` (at `pointer`); a reference that does not resolve, or a chain
-/// longer than 32, stops where it is.
+/// longer than [`MAX_REFS`] (a loop), stops where it is.
 pub(super) fn resolve<'a>(
     doc: &'a Value,
     mut value: &'a Value,
     mut pointer: String,
 ) -> (&'a Value, String) {
-    for _ in 0..32 {
+    for _ in 0..MAX_REFS {
         let Some(target) = value.get("$ref").and_then(Value::as_str) else {
             break;
         };
@@ -143,20 +192,40 @@ pub(super) fn resolve<'a>(
     (value, pointer)
 }
 
+/// `value` (at `pointer`) flattened: its `$ref`s followed, its `allOf` parts (`depth` deep
+/// already) merged in.
 pub(super) fn flatten<'a>(
     doc: &'a Value,
     value: &'a Value,
     pointer: String,
     depth: usize,
 ) -> Flat<'a> {
+    flatten_once(doc, value, pointer, depth, &mut BTreeSet::new())
+}
+
+/// [`flatten`], merging each schema an `allOf` reaches once (`seen`: their pointers), so that
+/// `allOf`s that share parts (`S0: allOf [S1, S1]`, `S1: allOf [S2, S2]`, …) take linear time,
+/// not exponential.
+fn flatten_once<'a>(
+    doc: &'a Value,
+    value: &'a Value,
+    pointer: String,
+    depth: usize,
+    seen: &mut BTreeSet<String>,
+) -> Flat<'a> {
     let (schema, pointer) = resolve(doc, value, pointer);
     let mut flat = Flat::default();
-    if depth > 16 {
+    if depth > MAX_DEPTH || schema.get("$ref").is_some() {
+        flat.too_deep = Some(pointer);
         return flat;
     }
     if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
         for (i, part) in parts.iter().enumerate() {
-            let inner = flatten(doc, part, format!("{pointer}/allOf/{i}"), depth + 1);
+            let (_, at) = resolve(doc, part, format!("{pointer}/allOf/{i}"));
+            if !seen.insert(at) {
+                continue;
+            }
+            let inner = flatten_once(doc, part, format!("{pointer}/allOf/{i}"), depth + 1, seen);
             flat.merge(inner);
         }
     }
@@ -168,7 +237,10 @@ pub(super) fn flatten<'a>(
     }
     flat.nullable |= schema.get("nullable") == Some(&Value::Bool(true));
     if let Some(values) = schema.get("enum").and_then(Value::as_array) {
-        flat.values = Some(values.iter().collect());
+        // `null` among the values is the nullable rule's business (3.0.3 lists it beside
+        // `nullable: true`; 3.1 beside `type: [T, "null"]`).
+        flat.nullable |= values.iter().any(Value::is_null);
+        flat.values = Some(values.iter().filter(|v| !v.is_null()).collect());
         flat.closed = true;
     } else if let Some(values) = schema
         .get("x-known-values")
@@ -177,6 +249,7 @@ pub(super) fn flatten<'a>(
     {
         flat.values = Some(values.iter().collect());
         flat.closed = false;
+        flat.extensible = schema.get("x-known-values").is_none();
     }
     if let Some(required) = schema.get("required").and_then(Value::as_array) {
         flat.required
@@ -311,4 +384,86 @@ pub(super) fn show(value: &Value) -> String {
         Value::String(s) => format!("`{s}`"),
         other => format!("`{other}`"),
     }
+}
+
+/// A branch: its schema and pointer.
+type Branch<'a> = (&'a Value, String);
+
+/// The branches of both sides by a key they share when they match: a `$ref` branch by the
+/// schema it names; an inline one, by content: equal on both sides first, then the one branch of
+/// a `type` on each side, then the rest in order. The key of an inline pair is its old
+/// position (`#0`), of an unmatched inline branch its own position.
+pub(super) fn match_branches<'v, 'b>(
+    old: &'b [Branch<'v>],
+    new: &'b [Branch<'v>],
+) -> (
+    BTreeMap<String, &'b Branch<'v>>,
+    BTreeMap<String, &'b Branch<'v>>,
+) {
+    let named = |b: &Value| {
+        b.get("$ref")
+            .and_then(Value::as_str)
+            .map(|r| r.rsplit('/').next().unwrap_or(r).to_string())
+    };
+    let (mut om, mut nm) = (BTreeMap::new(), BTreeMap::new());
+    let mut olds: Vec<(usize, &Branch<'v>)> = Vec::new();
+    let mut news: Vec<(usize, &Branch<'v>)> = Vec::new();
+    for (i, b) in old.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(om.insert(name, b)),
+            None => olds.push((i, b)),
+        }
+    }
+    for (i, b) in new.iter().enumerate() {
+        match named(b.0) {
+            Some(name) => drop(nm.insert(name, b)),
+            None => news.push((i, b)),
+        }
+    }
+    let kind = |b: &Value| b.get("type").cloned();
+    // Step 0: equal; 1: the one branch of its `type` on each side; 2: in order.
+    let pairs = |step: usize,
+                 o: &Value,
+                 n: &Value,
+                 os: &[(usize, &Branch<'v>)],
+                 ns: &[(usize, &Branch<'v>)]| match step {
+        0 => o == n,
+        1 => {
+            let k = kind(o);
+            let one = |side: &[(usize, &Branch<'v>)]| {
+                side.iter().filter(|b| kind(b.1.0) == k).count() == 1
+            };
+            k.is_some() && k == kind(n) && one(os) && one(ns)
+        }
+        _ => true,
+    };
+    for step in 0..3 {
+        let mut i = 0;
+        while i < olds.len() {
+            let (oi, ob) = olds[i];
+            let found = news
+                .iter()
+                .position(|(_, nb)| pairs(step, ob.0, nb.0, &olds, &news));
+            match found {
+                Some(j) => {
+                    let (_, nb) = news.remove(j);
+                    olds.remove(i);
+                    om.insert(format!("#{oi}"), ob);
+                    nm.insert(format!("#{oi}"), nb);
+                }
+                None => i += 1,
+            }
+        }
+    }
+    for (i, b) in olds {
+        om.insert(format!("#{i}"), b);
+    }
+    for (i, b) in news {
+        // Not the key of an old branch that matched elsewhere.
+        let key = (i..)
+            .map(|k| format!("#{k}"))
+            .find(|k| !om.contains_key(k) && !nm.contains_key(k));
+        nm.insert(key.unwrap_or_default(), b);
+    }
+    (om, nm)
 }

@@ -22,7 +22,7 @@ pub(super) fn deprecated(value: &Value) -> bool {
 }
 
 /// `x-sunset` of `value`: `None` when absent, `Some(Err(text))` when it is no RFC 3339 date
-/// (`2025-12-31`, or a date-time whose date part is taken).
+/// (`2025-12-31`, or a date-time whose date part is taken) or no day of the calendar.
 fn sunset(value: &Value) -> Option<Result<String, String>> {
     let raw = value.get("x-sunset")?;
     let text = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
@@ -33,14 +33,31 @@ fn sunset(value: &Value) -> Option<Result<String, String>> {
     let ok = shaped
         && digits(5..7)
         && digits(8..10)
-        && (1..=12).contains(&date[5..7].parse::<u8>().unwrap_or(0))
-        && (1..=31).contains(&date[8..10].parse::<u8>().unwrap_or(0))
+        && real_date(
+            date[..4].parse().unwrap_or(0),
+            date[5..7].parse().unwrap_or(0),
+            date[8..10].parse().unwrap_or(0),
+        )
         && (text.len() == 10
             || text
                 .as_bytes()
                 .get(10)
                 .is_some_and(|c| *c == b'T' || *c == b't'));
     Some(if ok { Ok(date.to_string()) } else { Err(text) })
+}
+
+/// Whether `year-month-day` is a day of the calendar (`2027-02-30` and `2027-13-01` are not;
+/// `2028-02-29` is).
+fn real_date(year: u32, month: u32, day: u32) -> bool {
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return false,
+    };
+    (1..=days).contains(&day)
 }
 
 /// Today's date (UTC) as `YYYY-MM-DD`.
@@ -135,7 +152,11 @@ impl Walk<'_> {
             format!("{}/deprecated", old.pointer),
             format!("{}/deprecated", new.pointer),
         );
-        let rules = ["operation-deprecated", "operation-reactivated"];
+        let rules = [
+            "operation-deprecated",
+            "operation-deprecated-with-sunset",
+            "operation-reactivated",
+        ];
         self.deprecation(old.op, new.op, ("operation", rules), (&op_, &np), true);
         let (os, ns) = (stability(old.op), stability(new.op));
         let (oat, nat) = (
@@ -170,13 +191,13 @@ impl Walk<'_> {
     }
 
     /// `deprecated` turned on or off on `what` (an operation, parameter or property; `rules`:
-    /// the rule ids for deprecated and reactivated), and, for an operation (`sunsets`), its
+    /// the rule ids for deprecated, deprecated with a sunset, and reactivated), and, for an operation (`sunsets`), its
     /// `x-sunset`.
     pub(super) fn deprecation(
         &mut self,
         old: &Value,
         new: &Value,
-        (what, rules): (&str, [&'static str; 2]),
+        (what, rules): (&str, [&'static str; 3]),
         (oat, nat): (&str, &str),
         sunsets: bool,
     ) {
@@ -200,12 +221,12 @@ impl Walk<'_> {
         }
         match (was, is) {
             (false, true) => {
-                let with = match &ns {
-                    Some(Ok(date)) => format!(" (sunset {date})"),
-                    _ => String::new(),
+                let (rule, with) = match &ns {
+                    Some(Ok(date)) => (rules[1], format!(" (sunset {date})")),
+                    _ => (rules[0], String::new()),
                 };
                 self.push(
-                    rules[0],
+                    rule,
                     Level::NonBreaking,
                     format!("{what} deprecated{with}"),
                     Some(oat),
@@ -213,7 +234,7 @@ impl Walk<'_> {
                 );
             }
             (true, false) => self.push(
-                rules[1],
+                rules[2],
                 Level::NonBreaking,
                 format!("{what} no longer deprecated"),
                 Some(oat),

@@ -37,7 +37,7 @@ mod schema;
 mod security;
 mod walk;
 
-pub use model::{Change, Level, NotJudged, Report, Tolerance};
+pub use model::{Change, Level, NotJudged, Place, Report, Tolerance};
 pub use oasdiff::oasdiff_id;
 pub use render::Bump;
 use walk::Walk;
@@ -123,15 +123,21 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
         operation: None,
         visited: BTreeSet::new(),
         last_merged: false,
+        place: Place::Operation,
+        moved_from: None,
+        depth: 0,
+        not_judged: Vec::new(),
     };
     walk.operations();
     walk.security_schemes();
+    let mut unread = not_judged(old, new);
+    unread.extend(walk.not_judged);
     Report {
         old_version: version(old),
         new_version: version(new),
         tolerance,
         changes: walk.changes,
-        not_judged: not_judged(old, new),
+        not_judged: unread,
         facade_exposes: None,
     }
 }
@@ -139,10 +145,13 @@ pub fn compare(old: &Value, new: &Value, tolerance: Tolerance) -> Report {
 /// The keywords outside the 3.0 model ([`crate::oas31::unknown_keywords`]) that differ
 /// between the two sides: the report names them, since no rule judged them.
 fn not_judged(old: &Value, new: &Value) -> Vec<NotJudged> {
-    let (olds, news) = (
-        crate::oas31::unknown_keywords(old),
-        crate::oas31::unknown_keywords(new),
-    );
+    // Path items under `components/pathItems` are read through the paths that refer to them.
+    let unknown = |doc| {
+        let mut all = crate::oas31::unknown_keywords(doc);
+        all.remove("/components/pathItems");
+        all
+    };
+    let (olds, news) = (unknown(old), unknown(new));
     let mut out = Vec::new();
     for (pointer, value) in &olds {
         match news.get(pointer) {
@@ -188,6 +197,13 @@ pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Resu
     }
     let doc: Value = crate::error::parse_json(path, &text)?;
     // OpenAPI 3.1 is read as the 3.0 model; what 3.0 cannot say stays, listed as not judged.
+    if doc.get("openapi").and_then(Value::as_str) == Some("3.1") {
+        return Err(crate::Error::invalid(
+            path,
+            "/openapi",
+            "`3.1` names no OpenAPI release: write the full version, e.g. `3.1.0` (3.0.x and 3.1.x are read)",
+        ));
+    }
     let doc = crate::oas31::normalize(&doc);
     crate::fragment::check_openapi_30(path, &doc)?;
     // A side whose references dangle, or whose required references never end, cannot be

@@ -101,6 +101,52 @@ pub struct Change {
     /// How the change reads in the other operations it touches, when it reads differently
     /// there (`METHOD /path: message`): a shared schema is reached at other places.
     pub also: Vec<String>,
+    /// Where in the exchange the change is (its oasdiff id depends on it).
+    pub place: Place,
+    /// For an operation that moved: the operation it was (`METHOD /old/path`), where oasdiff
+    /// reports a removal.
+    pub moved_from: Option<String>,
+}
+
+impl Change {
+    /// The oasdiff rule id (`checker/rules.go`) of this change: of its rule at its place.
+    pub fn oasdiff_id(&self) -> Option<&'static str> {
+        super::oasdiff_id(self.rule, self.place)
+    }
+}
+
+/// Where in the exchange a change is: oasdiff names the same rule apart by it
+/// (`request-parameter-type-changed`, `request-property-type-changed`,
+/// `response-body-type-changed`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Place {
+    /// The operation itself: its existence, id, deprecation, sunset, stability, security.
+    Operation,
+    /// A parameter (path, query, header, cookie) or its schema.
+    Parameter,
+    /// The request body's schema at its top.
+    RequestBody,
+    /// A property inside the request body (at any depth).
+    RequestProperty,
+    /// A response body's schema at its top, or the response itself (status, media type).
+    ResponseBody,
+    /// A property inside a response body (at any depth).
+    ResponseProperty,
+    /// A response header or its schema.
+    ResponseHeader,
+    /// The document's security schemes.
+    Components,
+}
+
+impl Place {
+    /// The place of a property of a schema at `self`.
+    pub(super) fn inside(self) -> Place {
+        match self {
+            Place::RequestBody => Place::RequestProperty,
+            Place::ResponseBody => Place::ResponseProperty,
+            other => other,
+        }
+    }
 }
 
 /// A keyword outside the model the rules read, added, removed or changed.
@@ -110,7 +156,8 @@ pub struct NotJudged {
     pub pointer: String,
     /// The keyword (the pointer's last token).
     pub keyword: String,
-    /// `added`, `removed` or `changed`.
+    /// `added`, `removed` or `changed`; `too deep to compare` for schemas nested past the
+    /// depth bound (256 schemas, or 4096 `$ref`s in a row).
     pub how: &'static str,
 }
 

@@ -208,7 +208,7 @@ impl Report {
             },
             "changes": self.changes.iter().map(|c| json!({
                 "rule": c.rule,
-                "oasdiffId": super::oasdiff_id(c.rule),
+                "oasdiffId": c.oasdiff_id(),
                 "level": c.level.as_str(),
                 "operations": c.operations,
                 "message": c.message,
@@ -216,6 +216,7 @@ impl Report {
                 "newPointer": c.new,
                 "note": c.note,
                 "also": c.also,
+                "movedFrom": c.moved_from,
             })).collect::<Vec<_>>(),
             "notJudged": self.not_judged.iter().map(|n| json!({
                 "keyword": n.keyword,

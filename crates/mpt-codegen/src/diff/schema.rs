@@ -3,8 +3,8 @@
 
 use serde_json::Value;
 
-use super::flat::{Flat, flatten, resolve, show, word};
-use super::model::{Direction, Level};
+use super::flat::{Flat, MAX_DEPTH, flatten, resolve, show, word};
+use super::model::{Direction, Level, NotJudged};
 use super::walk::Walk;
 
 impl Walk<'_> {
@@ -22,6 +22,7 @@ impl Walk<'_> {
     }
 
     /// [`Walk::schema`] for a value that may be absent (`optional`: a property not required).
+    /// Schemas nested deeper than [`MAX_DEPTH`] are not compared: reported as not judged.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn schema_in(
         &mut self,
@@ -33,17 +34,51 @@ impl Walk<'_> {
         label: &str,
         optional: bool,
     ) {
+        if self.depth >= MAX_DEPTH {
+            self.too_deep(&new_at);
+            return;
+        }
+        self.depth += 1;
+        self.schema_pair(old, old_at, new, new_at, (direction, optional), label);
+        self.depth -= 1;
+    }
+
+    /// Records that the schemas at `pointer` (in the new document) were not compared, being
+    /// past the depth bound.
+    pub(super) fn too_deep(&mut self, pointer: &str) {
+        if self.not_judged.iter().all(|n| n.pointer != pointer) {
+            self.not_judged.push(NotJudged {
+                pointer: pointer.to_string(),
+                keyword: "(nesting)".to_string(),
+                how: "too deep to compare",
+            });
+        }
+    }
+
+    fn schema_pair(
+        &mut self,
+        old: &Value,
+        old_at: String,
+        new: &Value,
+        new_at: String,
+        (direction, optional): (Direction, bool),
+        label: &str,
+    ) {
         // Changes point at where each schema lives, after its `$ref`s.
-        let (_, oat) = resolve(self.old, old, old_at.clone());
-        let (_, nat) = resolve(self.new, new, new_at.clone());
+        let (os, oat) = resolve(self.old, old, old_at.clone());
+        let (ns, nat) = resolve(self.new, new, new_at.clone());
         if !self
             .visited
             .insert((oat.clone(), nat.clone(), direction, optional))
         {
             return;
         }
+        self.unread_keywords(os, ns, (&oat, &nat));
         let o = flatten(self.old, old, old_at, 0);
         let n = flatten(self.new, new, new_at, 0);
+        if let Some(at) = o.too_deep.as_deref().or(n.too_deep.as_deref()) {
+            self.too_deep(at);
+        }
         let (op_, np) = (Some(oat.as_str()), Some(nat.as_str()));
         if let (Some(a), Some(b)) = (o.kind, n.kind)
             && a != b
@@ -57,13 +92,14 @@ impl Walk<'_> {
             );
         }
         self.format(&o, &n, direction, label, op_, np);
-        if o.nullable != n.nullable {
+        let (o_null, n_null) = (o.accepts_null(), n.accepts_null());
+        if o_null != n_null {
             // An optional response field is an `Option` in the generated types already: a null
             // decodes as `None`.
             let absorbed = direction == Direction::Response && optional;
-            let breaking = direction.pick(o.nullable, n.nullable && !absorbed);
+            let breaking = direction.pick(o_null, n_null && !absorbed);
             self.push(
-                if n.nullable {
+                if n_null {
                     "nullable-added"
                 } else {
                     "nullable-removed"
@@ -75,7 +111,7 @@ impl Walk<'_> {
                 },
                 format!(
                     "{label}: {}",
-                    if n.nullable {
+                    if n_null {
                         "may now be null"
                     } else {
                         "may no longer be null"
@@ -84,7 +120,7 @@ impl Walk<'_> {
                 op_,
                 np,
             );
-            if absorbed && n.nullable {
+            if absorbed && n_null {
                 self.note("an optional field is an `Option` in the generated types: null decodes as `None`");
             }
         }
@@ -191,9 +227,14 @@ impl Walk<'_> {
                 self.note(note);
             }
         }
+        let removed = if o.extensible {
+            "request-extensible-enum-value-removed"
+        } else {
+            "request-enum-value-removed"
+        };
         for value in ov.iter().filter(|v| !nv.contains(v)) {
             self.push(
-                direction.pick("request-enum-value-removed", "response-enum-value-removed"),
+                direction.pick(removed, "response-enum-value-removed"),
                 direction.pick(Level::Breaking, Level::NonBreaking),
                 format!("{label}: enum value {} removed", show(value)),
                 oat,
@@ -209,22 +250,7 @@ impl Walk<'_> {
         direction: Direction,
         label: &str,
     ) {
-        for (name, (_, oat)) in &o.properties {
-            if n.properties.contains_key(name) {
-                continue;
-            }
-            let (rule, level) = match direction {
-                Direction::Request => ("request-property-removed", Level::PotentiallyBreaking),
-                Direction::Response => ("response-property-removed", Level::Breaking),
-            };
-            self.push(
-                rule,
-                level,
-                format!("{label}: property `{name}` removed"),
-                Some(oat),
-                None,
-            );
-        }
+        self.properties_removed(o, n, direction, label);
         for (name, (_, nat)) in &n.properties {
             if o.properties.contains_key(name) {
                 continue;
@@ -289,6 +315,8 @@ impl Walk<'_> {
                     Some(nat),
                 );
             }
+            let place = self.place;
+            self.place = place.inside();
             self.schema_in(
                 op_,
                 oat.clone(),
@@ -298,6 +326,67 @@ impl Walk<'_> {
                 &format!("{label}.{name}"),
                 !is,
             );
+            self.place = place;
+        }
+    }
+
+    /// The properties of `o` that `n` no longer has.
+    fn properties_removed(
+        &mut self,
+        o: &Flat<'_>,
+        n: &Flat<'_>,
+        direction: Direction,
+        label: &str,
+    ) {
+        for (name, (_, oat)) in &o.properties {
+            if n.properties.contains_key(name) {
+                continue;
+            }
+            let (rule, level) = match direction {
+                Direction::Request => ("request-property-removed", Level::PotentiallyBreaking),
+                Direction::Response => ("response-property-removed", Level::Breaking),
+            };
+            self.push(
+                rule,
+                level,
+                format!("{label}: property `{name}` removed"),
+                Some(oat),
+                None,
+            );
+        }
+    }
+
+    /// 3.0 keywords no rule reads (`not`, `multipleOf`, `minProperties`, `maxProperties`), and
+    /// a map's value schema (`additionalProperties`) lost or gained, that differ between the
+    /// two schemas: listed as not judged, with the pointer.
+    fn unread_keywords(&mut self, os: &Value, ns: &Value, (oat, nat): (&str, &str)) {
+        const UNREAD: [&str; 4] = ["not", "multipleOf", "minProperties", "maxProperties"];
+        fn map(s: &Value) -> Option<&Value> {
+            s.get("additionalProperties").filter(|v| v.is_object())
+        }
+        for keyword in UNREAD {
+            let how = match (os.get(keyword), ns.get(keyword)) {
+                (None, Some(_)) => "added",
+                (Some(_), None) => "removed",
+                (Some(a), Some(b)) if a != b => "changed",
+                _ => continue,
+            };
+            let at = if how == "removed" { oat } else { nat };
+            self.unread(&format!("{at}/{keyword}"), how);
+        }
+        match (map(os), map(ns)) {
+            (Some(_), None) => self.unread(&format!("{oat}/additionalProperties"), "removed"),
+            (None, Some(_)) if ns.get("properties").is_none() => {
+                self.unread(&format!("{nat}/additionalProperties"), "added")
+            }
+            _ => {}
+        }
+    }
+
+    /// Lists the keyword at `pointer` as not judged (once).
+    fn unread(&mut self, pointer: &str, how: &'static str) {
+        if self.not_judged.iter().all(|n| n.pointer != pointer) {
+            self.not_judged.push(NotJudged::at(pointer, how));
         }
     }
 }

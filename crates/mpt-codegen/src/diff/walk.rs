@@ -6,10 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::error::escape_token;
-
 use super::flat::{is_required, resolve, word};
-use super::model::{Change, Direction, Level, Tolerance};
+use super::model::{Change, Direction, Level, Place, Tolerance};
 use super::moves::{Key, Move, path_moves};
 use super::ops::{Operation, operations};
 
@@ -27,6 +25,14 @@ pub(super) struct Walk<'a> {
     pub(super) visited: BTreeSet<(String, String, Direction, bool)>,
     /// The last change pushed was merged into an earlier one.
     pub(super) last_merged: bool,
+    /// Where the changes found now are (request parameter, body, property, response, …).
+    pub(super) place: Place,
+    /// The old operation of a move being compared, for the move's change.
+    pub(super) moved_from: Option<String>,
+    /// How deep the schema comparison is now.
+    pub(super) depth: usize,
+    /// What no rule read: schemas past the depth bound.
+    pub(super) not_judged: Vec<super::model::NotJudged>,
 }
 
 impl Walk<'_> {
@@ -42,10 +48,14 @@ impl Walk<'_> {
         let shared =
             |p: &Option<String>| p.as_deref().is_some_and(|p| p.starts_with("/components/"));
         if shared(&old) || shared(&new) {
-            let same = self
-                .changes
-                .iter_mut()
-                .find(|c| c.rule == rule && c.level == level && c.old == old && c.new == new);
+            let same = self.changes.iter_mut().find(|c| {
+                c.rule == rule
+                        && c.level == level
+                        && c.old == old
+                        && c.new == new
+                        // The same oasdiff id: a place that names it apart is another change.
+                        && super::oasdiff_id(rule, c.place) == super::oasdiff_id(rule, self.place)
+            });
             if let Some(same) = same {
                 if let Some(op) = &self.operation
                     && !same.operations.contains(op)
@@ -69,6 +79,8 @@ impl Walk<'_> {
             new,
             note: None,
             also: Vec::new(),
+            place: self.place,
+            moved_from: self.moved_from.take(),
         });
     }
 
@@ -157,18 +169,29 @@ impl Walk<'_> {
                 new_op.name()
             ),
         };
-        let message = if old_op.op.get("deprecated") == Some(&Value::Bool(true)) {
+        let was_deprecated = old_op.op.get("deprecated") == Some(&Value::Bool(true));
+        let message = if was_deprecated {
             format!("{message}; it was deprecated")
         } else {
             message
         };
+        // oasdiff reports a removal at the old path: with or without deprecation.
+        let rule = if was_deprecated {
+            "operation-moved-after-deprecation"
+        } else {
+            "operation-method-or-path-changed"
+        };
+        let from = self.changes.len();
+        self.moved_from = Some(old_op.name());
         self.push(
-            "operation-method-or-path-changed",
+            rule,
             Level::Breaking,
             message,
             Some(&old_op.pointer),
             Some(&new_op.pointer),
         );
+        // A draft or alpha operation is free to move, as it is free to go.
+        self.free_changes_since(old_op.op, from, &new_op.name());
         if !twin {
             self.operation_pair(old_op, new_op);
         }
@@ -190,9 +213,13 @@ impl Walk<'_> {
         }
         let from = self.changes.len();
         self.operation_lifecycle(old, new);
+        self.place = Place::Parameter;
         self.parameters(old, new);
+        self.place = Place::RequestBody;
         self.request_body(old, new);
+        self.place = Place::ResponseBody;
         self.responses(old, new);
+        self.place = Place::Operation;
         self.security(old, new);
         self.free_changes_since(old.op, from, &new.name());
     }
@@ -203,11 +230,10 @@ impl Walk<'_> {
         op: &Operation<'d>,
     ) -> BTreeMap<(String, String), (&'d Value, String)> {
         let mut out = BTreeMap::new();
-        let route = escape_token(op.route);
         for (list, base) in [
             (
                 op.item.get("parameters"),
-                format!("/paths/{route}/parameters"),
+                format!("{}/parameters", op.item_at),
             ),
             (
                 op.op.get("parameters"),
@@ -310,7 +336,11 @@ impl Walk<'_> {
                 );
             }
             let label = format!("{} parameter `{}`", key.0, key.1);
-            let rules = ["parameter-deprecated", "parameter-reactivated"];
+            let rules = [
+                "parameter-deprecated",
+                "parameter-deprecated",
+                "parameter-reactivated",
+            ];
             let (od, nd) = (format!("{oat}/deprecated"), format!("{nat}/deprecated"));
             self.deprecation(op_, np, (&label, rules), (&od, &nd), true);
             if let (Some(os), Some(ns)) = (op_.get("schema"), np.get("schema")) {

@@ -220,7 +220,11 @@ fn x_extensible_enum_is_open_in_responses_and_judged_in_requests() {
         let c = only_change_between(&old, &new, Tolerance::strict());
         assert_eq!(
             (c.rule, c.level),
-            ("request-enum-value-removed", Level::Breaking)
+            ("request-extensible-enum-value-removed", Level::Breaking)
+        );
+        assert_eq!(
+            c.oasdiff_id(),
+            Some("request-property-x-extensible-enum-value-removed")
         );
     }
 }
@@ -313,13 +317,13 @@ fn a_grace_period_requires_a_sunset_far_enough_away() {
             rules(&old, &new),
             [
                 ("sunset-too-soon", Level::Breaking),
-                ("operation-deprecated", Level::NonBreaking)
+                ("operation-deprecated-with-sunset", Level::NonBreaking)
             ]
         );
         at(&mut new, GET)["x-sunset"] = json!("2999-01-01");
         assert_eq!(
             rules(&old, &new),
-            [("operation-deprecated", Level::NonBreaking)]
+            [("operation-deprecated-with-sunset", Level::NonBreaking)]
         );
         // A parameter too.
         let mut new = old.clone();
@@ -370,5 +374,30 @@ fn a_property_stability_level_decreased_breaks_both_directions() {
             assert_eq!(c.level, Level::NonBreaking, "{c:?}");
             assert_eq!(c.rule, format!("{dir}-property-stability-increased"));
         }
+    }
+}
+
+/// Adversarial case l03 (`2027-02-30`): a sunset that is shaped like a date but is no day of
+/// the calendar does not parse; a leap day does.
+#[test]
+fn an_impossible_sunset_date_is_unparseable() {
+    let mut old = base();
+    at(&mut old, GET)["deprecated"] = json!(true);
+    for (date, parses) in [
+        ("2027-02-30", false),
+        ("2027-02-29", false),
+        ("2027-04-31", false),
+        ("2027-13-01", false),
+        ("2028-02-29", true),
+        ("2027-12-31T00:00:00Z", true),
+    ] {
+        let mut new = old.clone();
+        at(&mut new, GET)["x-sunset"] = json!(date);
+        let report = compare(&old, &new, ours());
+        let unparseable = report
+            .changes
+            .iter()
+            .any(|c| c.rule == "sunset-unparseable" && c.level == Level::Breaking);
+        assert_eq!(unparseable, !parses, "{date}: {}", report.text());
     }
 }

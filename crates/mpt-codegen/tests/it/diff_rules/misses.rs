@@ -255,3 +255,133 @@ fn a_pattern_relaxed_to_match_everything_is_a_pattern_removed() {
         ("request-pattern-added-or-changed", Level::Breaking)
     );
 }
+
+/// Adversarial cases pt_added_emptyonly, pt_relax_^$: `^$` accepts the empty string only, a
+/// real constraint, not a pattern that matches everything.
+#[test]
+fn an_empty_only_pattern_is_a_constraint_not_match_all() {
+    for empty_only in ["^$", "^()$", "^(?:)$"] {
+        let plain = base();
+        let mut added = base();
+        at(&mut added, SELECT)["schema"]["pattern"] = json!(empty_only);
+        let c = only_change_between(&plain, &added, ours());
+        assert_eq!(
+            (c.rule, c.level),
+            ("request-pattern-added-or-changed", Level::Breaking),
+            "{empty_only}"
+        );
+        let mut old = base();
+        at(&mut old, SELECT)["schema"]["pattern"] = json!("^[a-z]+$");
+        let c = only_change_between(&old, &added, ours());
+        assert_eq!(
+            (c.rule, c.level),
+            ("request-pattern-added-or-changed", Level::Breaking),
+            "{empty_only}"
+        );
+    }
+    // Unanchored, the empty pattern is found in every string.
+    for everything in ["", "^", "$", ".*?", "(?:.*)", "[\\w\\W]*"] {
+        let mut added = base();
+        at(&mut added, SELECT)["schema"]["pattern"] = json!(everything);
+        let report = compare(&base(), &added, Tolerance::strict());
+        assert!(report.changes.is_empty(), "{everything}: {}", report.text());
+    }
+}
+
+/// Adversarial case f05_oneOf_inline_reordered: inline `oneOf` branches are matched by content,
+/// not position: reordered, nothing changed; reordered with one changed, that change only.
+#[test]
+fn inline_one_of_branches_are_matched_by_content_not_position() {
+    let with = |branches: Value| {
+        let mut d = base();
+        at(
+            &mut d,
+            &format!("{POST}/requestBody/content/application~1json"),
+        )["schema"] = json!({"oneOf": branches});
+        d
+    };
+    let object = |max: u32| json!({"type": "object", "properties": {"name": {"type": "string", "maxLength": max}}});
+    let old = with(json!([object(10), {"type": "integer"}]));
+    let reordered = with(json!([{"type": "integer"}, object(10)]));
+    let report = compare(&old, &reordered, Tolerance::strict());
+    assert!(report.changes.is_empty(), "{}", report.text());
+    // Reordered, and the object's maxLength narrowed: found in the object branch.
+    let narrowed = with(json!([{"type": "integer"}, object(5)]));
+    let c = only_change_between(&old, &narrowed, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("request-max-length-narrowed", Level::Breaking)
+    );
+    // A branch removed is a branch removed, whatever its position.
+    let removed = with(json!([object(10)]));
+    let c = only_change_between(&old, &removed, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("request-branch-removed", Level::Breaking)
+    );
+}
+
+/// Adversarial case f16: a discriminator mapping by schema name (`Cat`) means the `$ref`
+/// `#/components/schemas/Cat`.
+#[test]
+fn a_discriminator_mapping_by_name_is_the_same_as_by_ref() {
+    let mut old = with_shapes();
+    let shape = "/components/schemas/Widget/properties/shape";
+    at(&mut old, shape)["discriminator"] = json!({"propertyName": "kind", "mapping": {
+        "circle": "#/components/schemas/Circle", "square": "#/components/schemas/Square"
+    }});
+    let mut new = old.clone();
+    at(&mut new, shape)["discriminator"]["mapping"] =
+        json!({"circle": "Circle", "square": "Square"});
+    let report = compare(&old, &new, Tolerance::strict());
+    assert!(report.changes.is_empty(), "{}", report.text());
+    // A name that is another schema is still a change.
+    at(&mut new, shape)["discriminator"]["mapping"]["square"] = json!("Triangle");
+    let c = only_change_between(&old, &new, Tolerance::strict());
+    assert_eq!(
+        (c.rule, c.level),
+        ("discriminator-mapping-changed", Level::Breaking)
+    );
+}
+
+/// Adversarial cases k30_*: 3.0 keywords no rule reads (`not`, `multipleOf`, `minProperties`,
+/// `maxProperties`) and a map losing its value schema are listed as not judged, with the
+/// pointer, never passed over in silence.
+#[test]
+fn unread_three_zero_keywords_are_listed_as_not_judged() {
+    let size = "/components/schemas/NewWidget/properties/size";
+    for (keyword, value) in [
+        ("not", json!({"type": "string"})),
+        ("multipleOf", json!(5)),
+        ("minProperties", json!(1)),
+        ("maxProperties", json!(3)),
+    ] {
+        let mut new = base();
+        at(&mut new, size)[keyword] = value;
+        let report = compare(&base(), &new, Tolerance::strict());
+        assert!(report.changes.is_empty(), "{}", report.text());
+        assert_eq!(report.not_judged.len(), 1, "{}", report.text());
+        let n = &report.not_judged[0];
+        assert_eq!((n.keyword.as_str(), n.how), (keyword, "added"));
+        assert_eq!(n.pointer, format!("{size}/{keyword}"));
+    }
+    // A map that loses its value schema.
+    let mut old = base();
+    at(&mut old, size).as_object_mut().unwrap().clear();
+    at(&mut old, size)["type"] = json!("object");
+    at(&mut old, size)["additionalProperties"] = json!({"type": "integer"});
+    let mut new = old.clone();
+    at(&mut new, size)
+        .as_object_mut()
+        .unwrap()
+        .remove("additionalProperties");
+    let report = compare(&old, &new, Tolerance::strict());
+    assert!(
+        report
+            .not_judged
+            .iter()
+            .any(|n| n.keyword == "additionalProperties" && n.how == "removed"),
+        "{}",
+        report.text()
+    );
+}

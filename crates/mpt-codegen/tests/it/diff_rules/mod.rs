@@ -4,11 +4,13 @@
 use mpt_codegen::diff::{Bump, Level, Tolerance, compare};
 use serde_json::{Value, json};
 
+mod depth;
 mod families;
 mod lifecycle;
 mod misses;
 mod mutations;
 mod oas31;
+mod oasdiff_ids;
 mod operations;
 mod platform;
 

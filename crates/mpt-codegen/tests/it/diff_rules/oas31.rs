@@ -332,3 +332,87 @@ fn what_3_0_cannot_say_is_reported_as_not_judged_and_refused_by_import() {
     let read = read_as_30(std::path::Path::new("page.md"), up(&base())).unwrap();
     assert!(compare(&base(), &read, ours()).changes.is_empty());
 }
+
+/// Adversarial cases un_empty, un_true_schema, e03_enum_null, d12, d13 and the platform spec
+/// converted to 3.1: a 3.0 document with an untyped nullable property, a nullable enum and an
+/// inline path item, and its 3.1 spelling (`{}` / `true`, `type: [string, null]` with `null`
+/// among the values, a path item under `components/pathItems`) compare as no change, and
+/// nothing is left not judged.
+#[test]
+fn three_one_spellings_of_untyped_nullable_enums_and_path_items_are_the_same_api() {
+    let body = |anything: Value, state: Value| {
+        json!({"type": "object", "required": ["state"], "properties": {
+            "anything": anything, "state": state
+        }})
+    };
+    let op = |schema: Value| {
+        json!({"post": {
+            "requestBody": {"required": true, "content": {"application/json": {"schema": schema.clone()}}},
+            "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+        }})
+    };
+    let v30 = json!({
+        "openapi": "3.0.3",
+        "info": {"title": "T", "version": "1"},
+        "paths": {"/items": op(body(
+            json!({"nullable": true}),
+            json!({"type": "string", "enum": ["a", "b"], "nullable": true})
+        ))}
+    });
+    for anything in [json!({}), json!(true)] {
+        let v31 = json!({
+            "openapi": "3.1.0",
+            "info": {"title": "T", "version": "1"},
+            "paths": {"/items": {"$ref": "#/components/pathItems/Items"}},
+            "components": {"pathItems": {"Items": op(body(
+                anything.clone(),
+                json!({"type": ["string", "null"], "enum": ["a", "b", null]})
+            ))}}
+        });
+        for (a, b) in [(&v30, &normalize(&v31)), (&normalize(&v31), &v30)] {
+            let report = compare(a, b, Tolerance::strict());
+            assert!(report.changes.is_empty(), "{anything}: {}", report.text());
+            assert!(
+                report.not_judged.is_empty(),
+                "{anything}: {}",
+                report.text()
+            );
+        }
+        // The path item emptied: its operation is removed, judged like an inline one.
+        let mut emptied = v31.clone();
+        emptied["components"]["pathItems"]["Items"] = json!({});
+        let c = only_change_between(&normalize(&v31), &normalize(&emptied), ours());
+        assert_eq!((c.rule, c.level), ("operation-removed", Level::Breaking));
+        assert_eq!(c.old.as_deref(), Some("/components/pathItems/Items/post"));
+    }
+    // A type given to the untyped property still counts: null is no longer accepted.
+    let mut typed = v30.clone();
+    let props = "/paths/~1items/post/requestBody/content/application~1json/schema/properties";
+    at(&mut typed, props)["anything"] = json!({"type": "string"});
+    let c = only_change_between(&v30, &typed, Tolerance::strict());
+    assert_eq!((c.rule, c.level), ("nullable-removed", Level::Breaking));
+}
+
+/// Adversarial case d10_ver_3.1: `openapi: "3.1"` (no patch) is refused with a message that
+/// says what to write, not that 3.1 is unsupported.
+#[test]
+fn a_version_without_its_patch_is_refused_with_what_to_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spec.json");
+    let mut doc = base();
+    doc["openapi"] = json!("3.1");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let amendments = mpt_codegen::amend::Amendments::read(
+        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../openapi/amendments.json"),
+    )
+    .unwrap();
+    let err = load_side(&file, &amendments).unwrap_err().to_string();
+    assert!(
+        err.contains("spec.json") && err.contains("/openapi"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3.1.0") && !err.contains("not supported"),
+        "{err}"
+    );
+}

@@ -725,3 +725,69 @@ fn version_advice_follows_the_worst_change() {
     assert_eq!(json["summary"]["breaking"], 1);
     assert_eq!(json["changes"][0]["oldPointer"], "/paths/~1widgets/post");
 }
+
+/// Adversarial case mv19_draft_move: a draft (or alpha) operation is free to change, its move
+/// included, as its removal is.
+#[test]
+fn a_draft_operation_moved_is_not_breaking() {
+    let doc = |path: &str, level: &str| {
+        json!({
+            "openapi": "3.0.1",
+            "info": {"title": "T", "version": "1"},
+            "paths": {path: {"get": {
+                "x-stability-level": level,
+                "responses": {"200": {"description": "OK"}}
+            }}}
+        })
+    };
+    for level in ["draft", "alpha"] {
+        let report = compare(
+            &doc("/v1/orders", level),
+            &doc("/v1/commerce/orders", level),
+            ours(),
+        );
+        assert_eq!(report.changes.len(), 1, "{}", report.text());
+        let c = &report.changes[0];
+        assert_eq!(
+            (c.rule, c.level),
+            ("operation-method-or-path-changed", Level::NonBreaking),
+            "{}",
+            report.text()
+        );
+        assert!(c.note.as_deref().is_some_and(|n| n.contains("draft")));
+    }
+    // A beta one still breaks.
+    let report = compare(
+        &doc("/v1/orders", "beta"),
+        &doc("/v1/commerce/orders", "beta"),
+        ours(),
+    );
+    assert!(report.is_breaking(), "{}", report.text());
+}
+
+/// Adversarial cases sv_root_path, sv_root_path2: `servers` `/public` with the path `/` is the
+/// path `/public` (a trailing `/` makes no other route), not a move of a module prefix.
+#[test]
+fn the_root_path_under_a_base_path_is_the_base_path() {
+    let doc = |servers: Option<&str>, path: &str| {
+        let mut d = json!({
+            "openapi": "3.0.1",
+            "info": {"title": "T", "version": "1"},
+            "paths": {path: {"get": {"responses": {"200": {"description": "OK"}}}}}
+        });
+        if let Some(url) = servers {
+            d["servers"] = json!([{"url": url}]);
+        }
+        d
+    };
+    let rooted = doc(Some("https://x/public"), "/");
+    for plain in [doc(None, "/public"), doc(None, "/public/")] {
+        for (a, b) in [(&rooted, &plain), (&plain, &rooted)] {
+            let report = compare(a, b, Tolerance::strict());
+            assert!(report.changes.is_empty(), "{}", report.text());
+        }
+    }
+    // Another path is still another operation.
+    let report = compare(&rooted, &doc(None, "/public/v1"), Tolerance::strict());
+    assert!(report.is_breaking(), "{}", report.text());
+}

@@ -95,7 +95,10 @@ fn an_endpoint_under_a_new_module_prefix_is_a_move_and_still_breaks() {
     let moves: Vec<_> = report
         .changes
         .iter()
-        .filter(|c| c.rule == "operation-method-or-path-changed")
+        .filter(|c| {
+            c.rule == "operation-method-or-path-changed"
+                || c.rule == "operation-moved-after-deprecation"
+        })
         .collect();
     assert_eq!(moves.len(), 2, "{}", report.text());
     assert!(moves.iter().all(|c| c.level == Level::Breaking));
@@ -121,13 +124,27 @@ fn an_endpoint_under_a_new_module_prefix_is_a_move_and_still_breaks() {
         .find(|c| c.operations == ["GET /public/v1/catalog/items"])
         .expect("the alias");
     assert!(alias.message.contains("remains at"), "{}", alias.message);
+    // It was deprecated: oasdiff reports a path removed with deprecation.
+    assert_eq!(alias.rule, "operation-moved-after-deprecation");
+    assert_eq!(
+        alias.oasdiff_id(),
+        Some("api-path-removed-with-deprecation")
+    );
+    assert_eq!(
+        orders.oasdiff_id(),
+        Some("api-path-removed-without-deprecation")
+    );
+    assert_eq!(
+        orders.moved_from.as_deref(),
+        Some("GET /public/v1/orders/{id}")
+    );
     assert_eq!(alias.old.as_deref(), Some("/paths/~1v1~1items/get"));
     // Nothing else: no removal, no addition.
     assert!(
         report
             .changes
             .iter()
-            .all(|c| c.rule == "operation-method-or-path-changed"),
+            .all(|c| moves.iter().any(|m| std::ptr::eq(*m, c))),
         "{}",
         report.text()
     );
