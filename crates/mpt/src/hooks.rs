@@ -34,8 +34,10 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::pace::Refused;
+use crate::ratelimit::Signal;
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, RetryPolicy, decide, retry_after};
+use crate::retry::{Ending, Resend, RetryPolicy, decide};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -62,6 +64,8 @@ pub(crate) struct CallState {
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
     pub(crate) date: Cell<Option<DateTime<Utc>>>,
+    /// The send was refused before anything went (a wait over its cap or the budget).
+    pub(crate) refused: Cell<Option<Refused>>,
 }
 
 impl CallState {
@@ -78,6 +82,7 @@ impl CallState {
             maybe_landed: Cell::new(false),
             want_date: false,
             date: Cell::new(None),
+            refused: Cell::new(None),
         }
     }
 
@@ -139,6 +144,8 @@ pub(crate) struct Layer {
     pub(crate) redactor: Redactor,
     /// The pace of this client's requests (shared by its clones).
     pub(crate) pacer: crate::pace::Pacer,
+    /// The most a call waits in all (pacing and retries).
+    pub(crate) max_wait: Duration,
 }
 
 impl mpt_api::Hooks for Layer {
@@ -242,17 +249,24 @@ impl Layer {
     ) -> (reqwest::Result<Response>, u32) {
         let mut backoff = self.retry.backoff().build();
         let mut attempt = 0;
+        // What is left of the call's wait budget.
+        let mut budget = self.max_wait;
+        let cap = self.retry.max_retry_after;
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
         let read = request.method() == reqwest::Method::GET;
         loop {
+            let (slot, waited) = match self.pacer.acquire(cap, budget).await {
+                Ok(taken) => taken,
+                Err(refused) => return (Ok(refusal(&request, refused)), attempt),
+            };
+            budget = budget.saturating_sub(waited);
             attempt += 1;
             let spare = if attempt < self.retry.max_attempts {
                 request.try_clone()
             } else {
                 None
             };
-            self.pacer.acquire().await;
             let result = client
                 .execute(request)
                 .await
@@ -270,22 +284,30 @@ impl Layer {
                 }
                 other => (other, false),
             };
-            let ending = if cut {
-                Ending::Lost
-            } else {
-                Ending::of(&result)
+            let signal = result
+                .as_ref()
+                .ok()
+                .map(|r| Signal::read(r.status(), r.headers()));
+            let ending = match (&signal, cut) {
+                (_, true) => Ending::Lost,
+                // An exhausted limit answered 403 (GitHub's way) is a 429.
+                (Some(s), _) if s.throttled && result.as_ref().is_ok_and(|r| r.status() == 403) => {
+                    Ending::Answered(429)
+                }
+                _ => Ending::of(&result),
             };
             let decision = decide(resend, ending, spare.is_some());
-            let after = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
-            self.pacer.observe(result.as_ref().ok(), after);
+            let after = signal.as_ref().and_then(|s| s.retry_after);
+            self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && let Some(next) = spare
                 && let Some(step) = backoff.next()
+                // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
+                && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
             {
                 if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
-                let delay = self.retry.delay(after, step);
                 match &result {
                     Ok(r) => tracing::warn!(
                         status = r.status().as_u16(),
@@ -299,6 +321,7 @@ impl Layer {
                     ),
                 }
                 drop(result);
+                budget = budget.saturating_sub(delay);
                 tokio::time::sleep(delay).await;
                 request = next;
                 continue;
@@ -383,6 +406,23 @@ fn is_whole(operation: &str, body: &[u8]) -> bool {
         (text.first(), text.last()),
         (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
     ) && text.len() >= 2
+}
+
+/// The answer standing for a send refused before anything went: a `429` with the wait asked
+/// for as its `Retry-After` (what the generated client used directly sees), and the refusal
+/// noted in the call's state (what the facade reports: [`crate::Error::NotAttempted`]).
+fn refusal(request: &Request, refused: Refused) -> Response {
+    let _ = CALL.try_with(|c| c.refused.set(Some(refused)));
+    let mut headers = HeaderMap::new();
+    let secs = refused.wait.as_secs() + u64::from(refused.wait.subsec_nanos() > 0);
+    headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from(secs));
+    rebuilt(
+        request.url().clone(),
+        StatusCode::TOO_MANY_REQUESTS,
+        reqwest::Version::HTTP_11,
+        headers,
+        reqwest::Body::from(Bytes::new()),
+    )
 }
 
 /// An answer with this URL, status, version, headers and body (the URL kept as it came:

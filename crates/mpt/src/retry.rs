@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-
 /// Retry policy for idempotent operations (get, list pages, update, delete, enable, disable):
 /// exponential backoff with full jitter, honouring `Retry-After` up to a cap. `create` is only
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
@@ -15,7 +13,10 @@ pub struct RetryPolicy {
     pub base_delay: Duration,
     /// Largest backoff. Default 5 s.
     pub max_delay: Duration,
-    /// Largest `Retry-After` honoured; a longer one is cut to this. Default 30 s.
+    /// Longest wait honoured: a `Retry-After` longer than this is not waited (the call fails
+    /// at once with [`Error::RateLimited`](crate::Error::RateLimited), carrying the server's
+    /// wait, and the client sends nothing more until it has passed), and no pacing wait is
+    /// longer. Default 30 s.
     pub max_retry_after: Duration,
 }
 
@@ -55,14 +56,19 @@ impl RetryPolicy {
             .with_max_times(self.max_attempts.saturating_sub(1) as usize)
     }
 
-    /// The delay before the next attempt: `Retry-After` (capped) when the server gave one, else
-    /// full jitter over the exponential backoff (uniform in `[0, backoff]`).
-    pub(crate) fn delay(&self, retry_after: Option<Duration>, backoff: Duration) -> Duration {
+    /// The delay before the next attempt: `Retry-After` when the server gave one (`None`: it
+    /// is beyond [`RetryPolicy::max_retry_after`], not waited), else full jitter over the
+    /// exponential backoff (uniform in `[0, backoff]`).
+    pub(crate) fn delay(
+        &self,
+        retry_after: Option<Duration>,
+        backoff: Duration,
+    ) -> Option<Duration> {
         if let Some(after) = retry_after {
-            return after.min(self.max_retry_after);
+            return (after <= self.max_retry_after).then_some(after);
         }
         let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
+        Some(Duration::from_nanos(fastrand::u64(0..=nanos)))
     }
 }
 
@@ -173,23 +179,6 @@ impl Resend {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.to_utc() - chrono::Utc::now())
-        .to_std()
-        .ok()
-        .or(Some(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,19 +219,5 @@ mod tests {
             let d = decide(Idempotent, ending, false);
             assert!(!d.resend, "{ending:?}: no attempts left");
         }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            "retry-after",
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }
