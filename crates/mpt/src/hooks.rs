@@ -297,7 +297,7 @@ impl Layer {
                 _ => Ending::of(&result),
             };
             let decision = decide(resend, ending, spare.is_some());
-            let after = signal.as_ref().and_then(|s| s.retry_after);
+            let after = signal.as_ref().and_then(Signal::asked_wait);
             self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && let Some(next) = spare

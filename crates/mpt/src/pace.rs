@@ -102,6 +102,9 @@ const MIN_SHARE: f64 = 0.05;
 /// What a success gives back of the share.
 const SHARE_GROWTH: f64 = 0.02;
 
+/// The longest hold a reset sets by itself (a longer wait is refused by the cap when asked).
+const MAX_RESET_HOLD: Duration = Duration::from_secs(3600);
+
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it.
 const ROUNDING: Duration = Duration::from_secs(1);
 
@@ -117,8 +120,8 @@ struct State {
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     held_until: Option<Instant>,
-    /// A `Retry-After` beyond the cap: every send is refused until then.
-    locked_until: Option<Instant>,
+    /// A `Retry-After` beyond the cap, and until when: every send is refused until then.
+    locked: Option<(Instant, Duration)>,
     /// Sends in the current one-second window, for the rate observed before the first `429`.
     window: (Instant, u32),
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
@@ -157,8 +160,8 @@ impl Drop for Slot<'_> {
 /// A send slot refused: the wait it needs is longer than allowed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Refused {
-    /// The wait the platform asks for (its `Retry-After`, or its pace's interval), or the
-    /// slot's wait in the queue.
+    /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
+    /// interval), or the slot's wait in the queue.
     pub(crate) wait: Duration,
     /// The bound it is over.
     pub(crate) cap: Duration,
@@ -174,7 +177,7 @@ impl Pacer {
                 learned: None,
                 next: None,
                 held_until: None,
-                locked_until: None,
+                locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
                 in_flight: 0,
@@ -221,11 +224,8 @@ impl Pacer {
         let wait = {
             let mut s = self.lock();
             let now = Instant::now();
-            if let Some(locked) = s.locked_until.filter(|l| *l > now) {
-                return Err(Refused {
-                    wait: locked - now,
-                    cap,
-                });
+            if let Some((_, asked)) = s.locked.filter(|(until, _)| *until > now) {
+                return Err(Refused { wait: asked, cap });
             }
             let mut slot = now;
             if let Some(held) = s.held_until {
@@ -287,10 +287,12 @@ impl Pacer {
         let now = Instant::now();
         if signal.throttled {
             s.credit = 0;
-            if let Some(after) = signal.retry_after {
+            if let Some(after) = signal.asked_wait() {
                 if after > cap {
                     let until = now + after;
-                    s.locked_until = Some(s.locked_until.map_or(until, |l| l.max(until)));
+                    if s.locked.is_none_or(|(l, _)| l < until) {
+                        s.locked = Some((until, after));
+                    }
                     return;
                 }
                 let stated = s.stated.is_some() || signal.quota.is_some();
@@ -315,10 +317,14 @@ impl Pacer {
             let cap = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(cap).min(u64::from(u32::MAX)) as u32;
             s.credit = left.saturating_sub(s.in_flight);
+            // Nothing left until the reset, when no window says how the remainder refills (with
+            // one, the stated rate spaces the sends).
+            let windowed = signal.quota.is_some_and(|q| q.window.is_some());
             if remaining == 0
+                && !windowed
                 && let Some(reset) = signal.reset
             {
-                hold(s, now + reset);
+                hold(s, now + reset.min(MAX_RESET_HOLD));
             }
         }
         let stated = signal.quota.and_then(|q| q.rate()).or_else(|| {
@@ -465,5 +471,107 @@ mod tests {
         )
         .await;
         assert!(tiny.acquire(CAP, CAP).await.is_err());
+    }
+}
+
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+    const NAMES: [&str; 10] = [
+        "ratelimit-policy",
+        "ratelimit",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "date",
+    ];
+
+    /// Header values: arbitrary bytes, or texts built from the pieces the dialects use (numbers
+    /// of every size and sign, `inf`, `NaN`, parameters, quotes, commas).
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            Just("1e-300".to_string()),
+            Just("1e308".to_string()),
+            Just("inf".to_string()),
+            Just("-inf".to_string()),
+            Just("NaN".to_string()),
+            Just(";w=".to_string()),
+            Just(";q=".to_string()),
+            Just(";r=".to_string()),
+            Just(";t=".to_string()),
+            Just(", ".to_string()),
+            Just("\"".to_string()),
+            Just("default".to_string()),
+            Just("Wed, 21 Oct 2015 07:28:00 GMT".to_string()),
+        ];
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat().into_bytes()),
+        ]
+    }
+
+    fn answer() -> impl Strategy<Value = (u16, Vec<(usize, Vec<u8>)>)> {
+        (
+            prop_oneof![Just(200u16), Just(403), Just(429), Just(503), 100u16..600],
+            proptest::collection::vec((0..NAMES.len(), value()), 0..6),
+        )
+    }
+
+    fn signal((status, headers): &(u16, Vec<(usize, Vec<u8>)>)) -> Signal {
+        let mut map = HeaderMap::new();
+        for (name, bytes) in headers {
+            if let Ok(v) = HeaderValue::from_bytes(bytes) {
+                map.append(HeaderName::from_static(NAMES[*name]), v);
+            }
+        }
+        Signal::read(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+            &map,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the headers say, in whatever order the answers come, reading them and
+        /// pacing by them never panics, and no wait is longer than the bound given.
+        #[test]
+        fn any_headers_in_any_sequence_never_panic(
+            answers in proptest::collection::vec(answer(), 1..12),
+            mode in prop_oneof![Just(Pacing::Adaptive), Just(Pacing::Fixed(1000.0)), Just(Pacing::Off)],
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let bound = Duration::from_millis(2);
+            let pacer = Pacer::new(mode);
+            runtime.block_on(async {
+                for answer in &answers {
+                    let signal = signal(answer);
+                    if let Some(q) = signal.quota {
+                        prop_assert!(q.limit.is_finite() && q.limit > 0.0);
+                    }
+                    match pacer.acquire(bound, bound).await {
+                        Ok((slot, waited)) => {
+                            prop_assert!(waited <= bound);
+                            pacer.observe(slot, Some(&signal), bound);
+                        }
+                        Err(refused) => prop_assert!(refused.wait > Duration::ZERO),
+                    }
+                }
+                Ok(())
+            })?;
+        }
     }
 }

@@ -245,6 +245,16 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 impl Signal {
+    /// The wait the platform asks for before the next request: its `Retry-After`, else, when
+    /// throttled with nothing remaining, the reset.
+    pub(crate) fn asked_wait(&self) -> Option<Duration> {
+        self.retry_after.or_else(|| {
+            (self.throttled && self.remaining == Some(0))
+                .then_some(self.reset)
+                .flatten()
+        })
+    }
+
     /// What an answer with this status and these headers says.
     pub(crate) fn read(status: StatusCode, headers: &HeaderMap) -> Signal {
         let mut signal = Signal {
