@@ -200,8 +200,8 @@ pub enum Error {
     /// was sent for it; a bulk call reports every id it did not attempt so.
     #[error(
         "not attempted: the platform asks to wait {}; over the {} cap",
-        crate::error::human(*wait),
-        crate::error::human(*cap)
+        crate::ratelimit::human(*wait),
+        crate::ratelimit::human(*cap)
     )]
     NotAttempted {
         /// The wait asked for.
@@ -436,19 +436,6 @@ impl From<std::convert::Infallible> for Error {
     /// `Result<_, mpt::Error>`.
     fn from(never: std::convert::Infallible) -> Error {
         match never {}
-    }
-}
-
-/// A wait as people read it: `1h`, `2m 5s`, `30 s`, `250 ms`.
-pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
-    match s {
-        0 => format!("{} ms", d.as_millis()),
-        1..=59 => format!("{} s", s),
-        60..=3599 if s.is_multiple_of(60) => format!("{}m", s / 60),
-        60..=3599 => format!("{}m {}s", s / 60, s % 60),
-        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
-        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
     }
 }
 

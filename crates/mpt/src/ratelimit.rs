@@ -293,6 +293,19 @@ impl Signal {
     }
 }
 
+/// A wait as people read it: `1h`, `2m 5s`, `30 s`, `250 ms`.
+pub(crate) fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0 => format!("{} ms", d.as_millis()),
+        1..=59 => format!("{} s", s),
+        60..=3599 if s.is_multiple_of(60) => format!("{}m", s / 60),
+        60..=3599 => format!("{}m {}s", s / 60, s % 60),
+        _ if s.is_multiple_of(3600) => format!("{}h", s / 3600),
+        _ => format!("{}h {}m", s / 3600, s % 3600 / 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
