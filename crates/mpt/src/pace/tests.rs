@@ -181,3 +181,31 @@ mod properties {
         }
     }
 }
+
+/// A call dropped while its request is on the wire (its answer not come yet) gives its send
+/// slot back: the count of requests in flight does not leak.
+#[tokio::test]
+async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
+    use mpt_mock::{Scripted, ScriptedServer};
+    let token = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;
+    let server = ScriptedServer::start(vec![
+        Scripted::answer(200, "application/json", token).after(Duration::from_secs(5)),
+    ])
+    .await
+    .unwrap();
+    let client = crate::Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .build()
+        .unwrap();
+    let sent = async {
+        while server.request_lines().is_empty() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        _ = client.get("TKN-1111-2222") => panic!("answered before the cancel"),
+        () = sent => {}
+    }
+    assert_eq!(client.layer().pacer.lock().in_flight, 0);
+}
