@@ -7,18 +7,19 @@
 //!
 //! * a quota with its window (`q`/`w` of `RateLimit-Policy`, or `RateLimit-Limit` with a
 //!   policy's `w`) gives the rate: sends are spaced at 98% of it; a quota with no window stated
-//!   is not taken as per second: the pace is then what remains until the reset
-//!   (`remaining ÷ reset`), and with no reset either, only the remainder is used;
+//!   is not taken as per second (nor as anything else): its remainder is used as below, and the
+//!   pace is learned as when nothing is stated;
 //! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
 //!   most the limit and less the requests in flight, may go at once (a burst): the platform's
 //!   count is trusted over the pacer's own, so several processes on one token share it;
-//! * nothing remaining with a reset stated: no send before the reset;
+//! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
+//!   is the wait asked for, as a `Retry-After` would be;
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
 //!   caller spends it too); each success gives 2% of it back;
 //! * with nothing stated, AIMD: a throttled answer halves the rate (the first one starts from
-//!   the rate observed over the last second), and a `Retry-After` longer than a second holds
-//!   every send until then (one second or less is how HTTP rounds a few milliseconds up:
+//!   the rate observed over the last second), and a `Retry-After` longer than two seconds holds
+//!   every send until then (two seconds or less is how HTTP rounds a few milliseconds up:
 //!   the halved rate is enough); each success adds 1% (at least 0.2 request a second);
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
 //!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
@@ -102,11 +103,10 @@ const MIN_SHARE: f64 = 0.05;
 /// What a success gives back of the share.
 const SHARE_GROWTH: f64 = 0.02;
 
-/// The longest hold a reset sets by itself (a longer wait is refused by the cap when asked).
-const MAX_RESET_HOLD: Duration = Duration::from_secs(3600);
-
-/// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it.
-const ROUNDING: Duration = Duration::from_secs(1);
+/// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
+/// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
+/// milliseconds reads as 1 or 2 s).
+const ROUNDING: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 struct State {
@@ -317,22 +317,11 @@ impl Pacer {
             let cap = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(cap).min(u64::from(u32::MAX)) as u32;
             s.credit = left.saturating_sub(s.in_flight);
-            // Nothing left until the reset, when no window says how the remainder refills (with
-            // one, the stated rate spaces the sends).
-            let windowed = signal.quota.is_some_and(|q| q.window.is_some());
-            if remaining == 0
-                && !windowed
-                && let Some(reset) = signal.reset
-            {
-                hold(s, now + reset.min(MAX_RESET_HOLD));
-            }
         }
-        let stated = signal.quota.and_then(|q| q.rate()).or_else(|| {
-            let (remaining, reset) = (signal.remaining?, signal.reset?.as_secs_f64());
-            (remaining > 0 && reset > 0.0).then(|| remaining as f64 / reset)
-        });
+        // Only a stated window gives a rate: a limit without one is not taken as per second.
+        let stated = signal.quota.and_then(|q| q.rate());
         let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
-            return signal.remaining.is_some() && !signal.throttled;
+            return false;
         };
         s.stated = Some(rate);
         if signal.throttled {

@@ -257,3 +257,75 @@ fn fixed_rates_are_validated() {
     }
     assert!(mpt::Pacing::fixed(50.0).is_ok());
 }
+
+/// Disables `n` seeded tokens through a mock whose rate limit speaks `dialect` (counted by
+/// `window`); returns the ids that failed, the requests sent and those refused.
+async fn through(
+    dialect: mpt_mock::RateDialect,
+    window: mpt_mock::RateWindow,
+    n: usize,
+) -> (Vec<String>, u64, u64) {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
+        .rate_dialect(dialect)
+        .rate_window(window)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(n, "paced", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    let failed: Vec<String> = report
+        .failed()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    for id in &ids {
+        let status = server.token_status(id);
+        let done = status.as_deref() == Some("Disabled");
+        assert!(
+            done || !failed.is_empty(),
+            "{dialect:?}: {id} is {status:?}"
+        );
+    }
+    let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
+    (failed, sent + server.throttled(), server.throttled())
+}
+
+/// The dialects that state the rate: read (the structured draft's fields were ignored, and
+/// GitHub's 403 over the limit failed ids as Forbidden), few refusals, no id failed.
+#[tokio::test]
+async fn dialects_that_state_the_rate_are_read() {
+    use mpt_mock::{RateDialect as D, RateWindow as W};
+    for dialect in [D::Policy, D::Structured, D::Legacy, D::XRateLimit] {
+        let (failed, sent, throttled) = through(dialect, W::TokenBucket, 150).await;
+        assert!(failed.is_empty(), "{dialect:?}: {failed:?}");
+        if matches!(dialect, D::Policy | D::Structured) {
+            assert!(
+                throttled * 20 <= sent,
+                "{dialect:?}: {throttled} of {sent} refused"
+            );
+        }
+    }
+}
+
+/// The dialects that only refuse (429 or 503, with Retry-After in seconds or as a date, or no
+/// header at all), under each window kind: no id failed.
+#[tokio::test]
+async fn dialects_that_only_refuse_fail_no_id() {
+    use mpt_mock::{RateDialect as D, RateWindow as W};
+    for (dialect, window) in [
+        (D::RetryAfter, W::TokenBucket),
+        (D::RetryAfterDate, W::TokenBucket),
+        (D::Unavailable, W::TokenBucket),
+        (D::Bare, W::TokenBucket),
+        (D::RetryAfter, W::FixedWindow),
+        (D::RetryAfter, W::SlidingLog),
+    ] {
+        let (failed, _, _) = through(dialect, window, 150).await;
+        assert!(failed.is_empty(), "{dialect:?} {window:?}: {failed:?}");
+    }
+}
