@@ -3,20 +3,28 @@
 
 use mpt::{SortField, TokenStatus};
 
-/// `adaptive`, `off`, or a rate (requests a second, more than 0).
+/// `adaptive`, `off`, or a rate (requests a second, from 0.001 to 1000000:
+/// [`mpt::Pacing::fixed`]'s range).
 pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, String> {
     match text.trim().to_ascii_lowercase().as_str() {
         "adaptive" => Ok(mpt::Pacing::Adaptive),
         "off" => Ok(mpt::Pacing::Off),
         number => match number.trim_end_matches("/s").parse::<f64>() {
-            Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => {
-                Ok(mpt::Pacing::Fixed(rate))
-            }
-            _ => Err(format!(
+            Ok(rate) => mpt::Pacing::fixed(rate).map_err(|e| format!("{text:?}: {e}")),
+            Err(_) => Err(format!(
                 "{text:?}: expected requests a second (e.g. 50), `adaptive` or `off`"
             )),
         },
     }
+}
+
+/// `--max-wait`: an age (`90s`, `5m`), at most a day.
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
+    let wait = mpt::parse_age(text).map_err(|e| e.to_string())?;
+    if wait > std::time::Duration::from_secs(86_400) {
+        return Err(format!("{text:?}: at most 1d"));
+    }
+    Ok(wait)
 }
 
 /// `refused` or `accepted` (any case).
@@ -105,7 +113,7 @@ mod tests {
         );
         assert!(parse_order("nosuchfield").is_err());
         assert_eq!(parse_age("90d"), Ok(Duration::from_secs(90 * 86_400)));
-        assert!(parse_age("1000000000d").unwrap_err().contains("at most"));
+        assert!(parse_age("1000000000d").unwrap_err().to_string().contains("at most"));
         assert!(parse_age("99999999999999999999d").is_err());
         assert!(parse_age("5").is_err() && parse_age("5y").is_err());
     }

@@ -90,7 +90,7 @@ mod rotation_plan;
 mod status;
 mod token;
 
-pub use age::{MAX_AGE, parse_age};
+pub use age::{AgeError, MAX_AGE, parse_age};
 pub use bulk::{BulkReport, Failures};
 pub use client::{
     Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WAIT,
