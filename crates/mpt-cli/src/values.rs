@@ -113,7 +113,12 @@ mod tests {
         );
         assert!(parse_order("nosuchfield").is_err());
         assert_eq!(parse_age("90d"), Ok(Duration::from_secs(90 * 86_400)));
-        assert!(parse_age("1000000000d").unwrap_err().to_string().contains("at most"));
+        assert!(
+            parse_age("1000000000d")
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
         assert!(parse_age("99999999999999999999d").is_err());
         assert!(parse_age("5").is_err() && parse_age("5y").is_err());
     }

@@ -39,7 +39,7 @@ use crate::pace::Refused;
 mod body;
 use crate::ratelimit::Signal;
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, RetryPolicy, decide};
+use crate::retry::{Ending, Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{limited, read_whole, rebuilt, too_large};
 
@@ -238,7 +238,7 @@ impl Layer {
         info: &OperationInfo,
     ) -> (reqwest::Result<Response>, u32) {
         let mut backoff = self.retry.backoff().build();
-        let mut attempt = 0;
+        let (mut attempt, mut tries) = (0, Tries::default());
         // What is left of the call's wait budget.
         let mut budget = self.max_wait;
         let cap = self.retry.max_retry_after;
@@ -252,7 +252,9 @@ impl Layer {
             };
             budget = budget.saturating_sub(waited);
             attempt += 1;
-            let spare = if attempt < self.retry.max_attempts {
+            // A cut body (no throttling) may be sent again.
+            let retry_cut = tries.may_retry_failure(&self.retry);
+            let spare = if tries.may_retry(&self.retry) {
                 request.try_clone()
             } else {
                 None
@@ -267,7 +269,7 @@ impl Layer {
                 Ok(response)
                     if read
                         && resend == Resend::Idempotent
-                        && spare.is_some()
+                        && retry_cut
                         && response.status().is_success() =>
                 {
                     read_whole(response, info.operation_id).await
@@ -286,12 +288,15 @@ impl Layer {
                 }
                 _ => Ending::of(&result),
             };
-            let decision = decide(resend, ending, spare.is_some());
+            let throttled = signal.as_ref().is_some_and(|s| s.throttled);
+            let left = tries.count(&self.retry, throttled) && spare.is_some();
+            let decision = decide(resend, ending, left);
             let after = signal.as_ref().and_then(Signal::asked_wait);
             self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && let Some(next) = spare
-                && let Some(step) = backoff.next()
+                // A throttled answer waits what it asks, else only its pace (no backoff).
+                && let Some(step) = if throttled { Some(Duration::ZERO) } else { backoff.next() }
                 // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
                 && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
             {

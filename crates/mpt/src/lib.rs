@@ -106,7 +106,7 @@ pub use pace::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use problem::Problem;
 pub use redact::redact;
 pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
-pub use retry::RetryPolicy;
+pub use retry::{MAX_THROTTLED, RetryPolicy};
 pub use rotation_plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 pub use status::{Action, TokenStatus};
 

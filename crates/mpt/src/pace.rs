@@ -17,10 +17,12 @@
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
 //!   caller spends it too); each success gives 2% of it back;
-//! * with nothing stated, AIMD: a throttled answer halves the rate (the first one starts from
-//!   the rate observed over the last second), and a `Retry-After` longer than two seconds holds
-//!   every send until then (two seconds or less is how HTTP rounds a few milliseconds up:
-//!   the halved rate is enough); each success adds 1% (at least 0.2 request a second);
+//! * with nothing stated, AIMD: a throttled answer cuts the rate to 70% and notes the rate it
+//!   came at as the ceiling (the first one starts from the rate observed over the last
+//!   second); each success adds 2% back below 95% of the ceiling, and 1% of the ceiling a
+//!   second nearer it (the limit, once found, is probed rarely); a `Retry-After` longer than
+//!   two seconds holds every send until then (two seconds or less is how HTTP rounds a few
+//!   milliseconds up: the cut rate is enough);
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
 //!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
 //!   beyond the cap refuses every send until it has passed.
@@ -88,8 +90,18 @@ impl Pacing {
 /// bucket's own remainder is spent as a burst, so the margin costs little).
 const HEADROOM: f64 = 0.98;
 
-/// What AIMD adds back per success: this fraction of the rate, at least [`INCREASE`].
-const GROWTH: f64 = 0.01;
+/// What AIMD adds back per success below [`NEAR`] of the ceiling: this fraction of the rate,
+/// at least [`INCREASE`].
+const GROWTH: f64 = 0.02;
+
+/// What a refusal leaves of the AIMD rate.
+const DECREASE: f64 = 0.7;
+
+/// The fraction of the ceiling (the rate of the last refusal) from which AIMD only probes.
+const NEAR: f64 = 0.95;
+
+/// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
+const PROBE: f64 = 0.01;
 
 /// What AIMD adds back per success at least, in requests a second.
 const INCREASE: f64 = 0.2;
@@ -116,6 +128,8 @@ struct State {
     share: f64,
     /// Requests a second learned by AIMD (nothing stated).
     learned: Option<f64>,
+    /// The AIMD rate at the last refusal.
+    ceiling: Option<f64>,
     /// The earliest time of the next spaced send.
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -175,6 +189,7 @@ impl Pacer {
                 stated: None,
                 share: 1.0,
                 learned: None,
+                ceiling: None,
                 next: None,
                 held_until: None,
                 locked: None,
@@ -339,21 +354,33 @@ impl Pacer {
         true
     }
 
-    /// AIMD, when nothing is stated.
+    /// AIMD, when nothing is stated: a refusal cuts the rate to [`DECREASE`] of itself and
+    /// notes it as the ceiling; below [`NEAR`] of the ceiling each success adds [`GROWTH`] of
+    /// the rate (at least [`INCREASE`]), nearer it the rate creeps up by [`PROBE`] of the
+    /// ceiling a second, so the limit is probed rarely once found.
     fn aimd(&self, s: &mut State, throttled: bool, now: Instant) {
         match (throttled, s.learned) {
             (true, Some(rate)) if recent(s, now, rate) => {}
             (true, Some(rate)) => {
-                s.learned = Some((rate / 2.0).max(MIN_RATE));
+                s.ceiling = Some(rate);
+                s.learned = Some((rate * DECREASE).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
             (true, None) => {
                 let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
-                s.learned = Some((f64::from(s.window.1) / seen / 2.0).max(MIN_RATE));
+                let observed = f64::from(s.window.1) / seen;
+                s.ceiling = Some(observed);
+                s.learned = Some((observed * DECREASE).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
             (false, Some(rate)) => {
-                s.learned = Some((rate + (rate * GROWTH).max(INCREASE)).min(MAX_FIXED_RATE));
+                let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
+                let step = if rate < ceiling * NEAR {
+                    (rate * GROWTH).max(INCREASE)
+                } else {
+                    ceiling * PROBE / rate.max(MIN_RATE)
+                };
+                s.learned = Some((rate + step).min(MAX_FIXED_RATE));
             }
             (false, None) => {}
         }

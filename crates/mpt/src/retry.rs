@@ -7,7 +7,10 @@ use std::time::Duration;
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = never retry). Default 3.
+    /// Attempts in all, the first included (1 = never retry). Default 3. Throttled answers
+    /// (`429`, `503` with `Retry-After`, `403` with nothing remaining: refused before any work)
+    /// are not counted: they are retried up to [`MAX_THROTTLED`] times in all while the call's
+    /// wait budget lasts (never with 1).
     pub max_attempts: u32,
     /// Backoff before the first retry, doubled each time (before jitter). Default 200 ms.
     pub base_delay: Duration,
@@ -69,6 +72,41 @@ impl RetryPolicy {
         }
         let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
         Some(Duration::from_nanos(fastrand::u64(0..=nanos)))
+    }
+}
+
+/// The most throttled answers one call retries (with more than one attempt allowed).
+pub const MAX_THROTTLED: u32 = 10;
+
+/// A call's attempts so far: throttled answers and the others, counted apart.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tries {
+    failures: u32,
+    throttles: u32,
+}
+
+impl Tries {
+    /// Whether the next attempt, however it ends, may be followed by another.
+    pub(crate) fn may_retry(&self, policy: &RetryPolicy) -> bool {
+        policy.max_attempts > 1
+            && (self.failures + 1 < policy.max_attempts || self.throttles + 1 < MAX_THROTTLED)
+    }
+
+    /// Whether the next attempt, if it fails otherwise than throttled, may be followed by
+    /// another.
+    pub(crate) fn may_retry_failure(&self, policy: &RetryPolicy) -> bool {
+        self.failures + 1 < policy.max_attempts
+    }
+
+    /// Counts an attempt; whether another may follow it.
+    pub(crate) fn count(&mut self, policy: &RetryPolicy, throttled: bool) -> bool {
+        if throttled {
+            self.throttles += 1;
+            policy.max_attempts > 1 && self.throttles < MAX_THROTTLED
+        } else {
+            self.failures += 1;
+            self.failures < policy.max_attempts
+        }
     }
 }
 

@@ -10,8 +10,8 @@
 //! `Retry-After` (seconds or a date), else after the reset the headers give, else a second;
 //! the official Python client too for the `policy` dialect. Each run gets a fresh mock (in this
 //! process, on its own runtime: the pace, not the CPU, is measured). Printed last, one JSON
-//! object per line per dialect and client; `ideal_s` is the facade's own request count at the
-//! limit's rate (the limit in force, when it changes).
+//! object per line per dialect and client; `ideal_s` is the facade's own requests the limit let
+//! through at the limit's rate (the limit in force, when it changes).
 
 use std::path::Path;
 use std::process::Command;
@@ -245,7 +245,11 @@ fn plain(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
             .buffer_unordered(CONCURRENCY)
             .collect::<Vec<()>>(),
     );
-    mock.run("reqwest-c16", failed.load(Ordering::Relaxed), started.elapsed())
+    mock.run(
+        "reqwest-c16",
+        failed.load(Ordering::Relaxed),
+        started.elapsed(),
+    )
 }
 
 fn python(setting: Setting) -> Result<Run, String> {
@@ -311,13 +315,9 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
                 Err(why) => println!("python: skipped ({why})"),
             }
         }
-        let ideal = setting.ideal(runs[0].requests);
+        // The work the facade needed (its requests the limit let through), at the limit's rate.
+        let ideal = setting.ideal(runs[0].requests - runs[0].throttled);
         for run in &runs {
-            let ideal = if run.client == "mpt-two-clients" {
-                setting.ideal(run.requests - run.throttled)
-            } else {
-                ideal
-            };
             lines.push(serde_json::json!({
                 "bench": "paced",
                 "dialect": setting.name(),
