@@ -10,19 +10,23 @@
 //!   is not taken as per second (nor as anything else): its remainder is used as below, and the
 //!   pace is learned as when nothing is stated;
 //! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
-//!   most the limit and less the requests in flight, may go at once (a burst): the platform's
-//!   count is trusted over the pacer's own, so several processes on one token share it;
+//!   most the limit, less the requests in flight, times this client's share (below), may go
+//!   at once (a burst): the platform's count is trusted over the pacer's own, so several
+//!   processes on one token share it;
 //! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
 //!   is the wait asked for, as a `Retry-After` would be;
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
-//!   caller spends it too); each success gives 2% of it back;
-//! * with nothing stated, AIMD: a throttled answer cuts the rate to 70% and notes the rate it
-//!   came at as the ceiling (the first one starts from the rate observed over the last
-//!   second); each success adds 2% back below 95% of the ceiling, and 1% of the ceiling a
-//!   second nearer it (the limit, once found, is probed rarely); a `Retry-After` longer than
-//!   two seconds holds every send until then (two seconds or less is how HTTP rounds a few
-//!   milliseconds up: the cut rate is enough);
+//!   caller spends it too); a success that leaves one request or none while requests are still
+//!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
+//!   processes on one token settle on the shared budget before it refuses them;
+//! * with nothing stated, AIMD: a throttled answer notes a ceiling (the rate the platform let
+//!   through over the last second, or the rate sent at if lower) and cuts the rate to 70% of
+//!   itself or 95% of the ceiling, whichever is lower (the first one starts from the rate
+//!   observed over the last second); each success adds 2% back below 95% of the ceiling, and
+//!   5% of the ceiling a second nearer it (the limit, once found, is probed slowly); a
+//!   `Retry-After` longer than two seconds holds every send until then (two seconds or less
+//!   is how HTTP rounds a few milliseconds up: the cut rate is enough);
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
 //!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
 //!   beyond the cap refuses every send until it has passed.
@@ -101,7 +105,7 @@ const DECREASE: f64 = 0.7;
 const NEAR: f64 = 0.95;
 
 /// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
-const PROBE: f64 = 0.01;
+const PROBE: f64 = 0.05;
 
 /// What AIMD adds back per success at least, in requests a second.
 const INCREASE: f64 = 0.2;
@@ -112,8 +116,11 @@ const MIN_RATE: f64 = 1.0;
 /// The smallest share of a stated rate this client keeps when others spend it too.
 const MIN_SHARE: f64 = 0.05;
 
-/// What a success gives back of the share.
-const SHARE_GROWTH: f64 = 0.02;
+/// What a success with room left gives back of the share.
+const SHARE_GROWTH: f64 = 0.01;
+
+/// What a success that finds the bucket about empty leaves of the share.
+const SHARE_DECAY: f64 = 0.95;
 
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
@@ -130,6 +137,10 @@ struct State {
     learned: Option<f64>,
     /// The AIMD rate at the last refusal.
     ceiling: Option<f64>,
+    /// Answers served (not throttled) since this time, for the rate the platform lets through.
+    served: (Instant, u32),
+    /// The rate the platform let through over the last full second.
+    served_rate: Option<f64>,
     /// The earliest time of the next spaced send.
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -190,6 +201,8 @@ impl Pacer {
                 share: 1.0,
                 learned: None,
                 ceiling: None,
+                served: (Instant::now(), 0),
+                served_rate: None,
                 next: None,
                 held_until: None,
                 locked: None,
@@ -331,7 +344,8 @@ impl Pacer {
         if let Some(remaining) = signal.remaining {
             let cap = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(cap).min(u64::from(u32::MAX)) as u32;
-            s.credit = left.saturating_sub(s.in_flight);
+            // This client's share of it: another caller reads the same remainder.
+            s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
         }
         // Only a stated window gives a rate: a limit without one is not taken as per second.
         let stated = signal.quota.and_then(|q| q.rate());
@@ -348,6 +362,14 @@ impl Pacer {
             let interval = secs(1.0 / (rate * s.share * HEADROOM));
             let at = now + interval;
             s.next = Some(s.next.map_or(at, |n| n.max(at)));
+        } else if signal
+            .remaining
+            .is_some_and(|left| left <= 1 && s.in_flight > 0)
+        {
+            // The bucket is about empty (one left at most) with requests still on the way: this
+            // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
+            // stated rate).
+            s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
         } else {
             s.share = (s.share + SHARE_GROWTH).min(1.0);
         }
@@ -359,18 +381,29 @@ impl Pacer {
     /// the rate (at least [`INCREASE`]), nearer it the rate creeps up by [`PROBE`] of the
     /// ceiling a second, so the limit is probed rarely once found.
     fn aimd(&self, s: &mut State, throttled: bool, now: Instant) {
+        let elapsed = now.duration_since(s.served.0).as_secs_f64();
+        if !throttled {
+            s.served.1 = s.served.1.saturating_add(1);
+            if elapsed >= 1.0 {
+                s.served_rate = Some(f64::from(s.served.1) / elapsed);
+                s.served = (now, 0);
+            }
+        }
+        // What the platform lets through: the last full second's, else this one's so far.
+        let served = s
+            .served_rate
+            .or_else(|| (elapsed >= 0.1).then(|| f64::from(s.served.1) / elapsed));
         match (throttled, s.learned) {
             (true, Some(rate)) if recent(s, now, rate) => {}
-            (true, Some(rate)) => {
-                s.ceiling = Some(rate);
-                s.learned = Some((rate * DECREASE).max(MIN_RATE));
-                s.last_cut = Some(now);
-            }
-            (true, None) => {
-                let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
-                let observed = f64::from(s.window.1) / seen;
-                s.ceiling = Some(observed);
-                s.learned = Some((observed * DECREASE).max(MIN_RATE));
+            (true, known) => {
+                let rate = known.unwrap_or_else(|| {
+                    let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
+                    f64::from(s.window.1) / seen
+                });
+                // Refused at `rate`: the limit is below it, and about what was let through.
+                let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
+                s.ceiling = Some(ceiling);
+                s.learned = Some((rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
             (false, Some(rate)) => {
