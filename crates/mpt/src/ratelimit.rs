@@ -257,6 +257,20 @@ impl Signal {
 
     /// What an answer with this status and these headers says.
     pub(crate) fn read(status: StatusCode, headers: &HeaderMap) -> Signal {
+        // Most answers carry no rate-limit field: one pass over the names says so, cheaper than
+        // a lookup of each field.
+        let relevant = headers.keys().any(|name| {
+            let name = name.as_str().as_bytes();
+            name.starts_with(b"ratelimit")
+                || name.starts_with(b"x-ratelimit")
+                || name == b"retry-after"
+        });
+        if !relevant {
+            return Signal {
+                throttled: status == StatusCode::TOO_MANY_REQUESTS,
+                ..Signal::default()
+            };
+        }
         let mut signal = Signal {
             retry_after: retry_after(headers),
             ..Signal::default()

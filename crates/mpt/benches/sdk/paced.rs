@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use futures_util::{StreamExt, stream};
 use mpt_mock::{MockServer, Operation, RateChange, RateDialect, RateLimit, RateWindow};
 
-use crate::python::python_client;
+use crate::python::{PythonError, python_client};
 
 const TOKENS: usize = 2000;
 const RATE: f64 = 200.0;
@@ -252,23 +252,22 @@ fn plain(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
     )
 }
 
-fn python(setting: Setting) -> Result<Run, String> {
+fn python(setting: Setting) -> Result<Run, PythonError> {
     let py = python_client()?;
     let mock = Limited::start(setting);
     let ids_file = std::env::temp_dir().join(format!("mpt-paced-ids-{}", std::process::id()));
-    std::fs::write(&ids_file, mock.ids.join("\n")).map_err(|e| e.to_string())?;
+    std::fs::write(&ids_file, mock.ids.join("\n"))?;
     let out = Command::new(py)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_paced.py"))
         .arg(mock.base())
         .arg(mock.server.admin_secret())
         .arg(&ids_file)
-        .output()
-        .map_err(|e| e.to_string())?;
+        .output()?;
     let _ = std::fs::remove_file(&ids_file);
-    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|_| format!("python said: {}", String::from_utf8_lossy(&out.stderr)))?;
+    let said = || PythonError::Output(String::from_utf8_lossy(&out.stderr).into_owned());
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| said())?;
     let wall = Duration::try_from_secs_f64(parsed["wall_s"].as_f64().unwrap_or(f64::NAN))
-        .map_err(|e| format!("python's wall_s: {e}"))?;
+        .map_err(|_| said())?;
     let failed = parsed["failed"].as_u64().unwrap_or(u64::MAX);
     Ok(mock.run("python", failed, wall))
 }
