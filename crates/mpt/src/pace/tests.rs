@@ -209,3 +209,19 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
     }
     assert_eq!(client.layer().pacer.lock().in_flight, 0);
 }
+
+/// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): a wait
+/// longer than a rounding holds every send.
+#[tokio::test]
+async fn a_503_with_retry_after_holds_the_pacer() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 503, &[("retry-after", "3")]).await;
+    assert!(pacer.lock().held_until.is_some());
+    assert!(pacer.rate().is_some(), "the rate was cut");
+    let plain = Pacer::new(Pacing::Adaptive);
+    observe(&plain, 503, &[]).await;
+    assert!(
+        plain.lock().held_until.is_none(),
+        "a 503 without Retry-After is an outage"
+    );
+}

@@ -329,3 +329,30 @@ async fn dialects_that_only_refuse_fail_no_id() {
         assert!(failed.is_empty(), "{dialect:?} {window:?}: {failed:?}");
     }
 }
+
+/// The limit drops from 100/s to 25/s mid-run: the new rate is read from the next answer, no id
+/// fails, and the refusals are those of the drop itself (the requests already sent or spaced
+/// at the old rate).
+#[tokio::test]
+async fn a_limit_that_drops_mid_run_is_followed() {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
+        .rate_change(mpt_mock::RateChange::parse("0.3:25/s", 5).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(80, "paced", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    assert_eq!(report.failed().count(), 0);
+    let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
+    assert!(
+        server.throttled() * 7 <= sent,
+        "{} of {sent} refused",
+        server.throttled()
+    );
+}
