@@ -12,7 +12,7 @@ use crate::commands::{
 };
 use crate::exit::Failure;
 use crate::output::Format;
-use crate::values::{parse_noop, parse_pacing};
+use crate::values::{parse_noop, parse_pacing, parse_wait};
 
 /// `--help`'s closing text: examples, exit codes and where settings come from.
 pub const AFTER_HELP: &str = "\
@@ -38,6 +38,8 @@ Exit codes:
   4    authentication refused (401) or not allowed (403)
   5    the platform is unreachable or timing out
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
+  7    rate limited: the platform asks to wait longer than allowed (30 s a wait, --max-wait in
+       all), so some ids were not attempted (each reported `not-attempted` with the wait)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
 
@@ -88,6 +90,12 @@ pub struct Global {
     /// [default: adaptive]
     #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
     pub max_rate: Option<mpt::Pacing>,
+    /// The most one request waits in all for the platform's rate limit (pacing and retries
+    /// together; each single wait is also at most 30 s). A request that would wait longer is
+    /// not sent (`not-attempted`; a bulk command reports every id it did not attempt so, and
+    /// exits 7) or fails with the platform's answer [default: 2m]
+    #[arg(long, global = true, value_name = "AGE", value_parser = parse_wait)]
+    pub max_wait: Option<std::time::Duration>,
 }
 
 /// The top-level commands.

@@ -22,6 +22,8 @@ pub mod code {
     pub const UNREACHABLE: u8 = 5;
     /// `tokens plan --exit-code`: the accounts differ from the policy.
     pub const CHANGES_PENDING: u8 = 6;
+    /// Rate limited: the platform asks to wait longer than allowed, so ids were not attempted.
+    pub const RATE_LIMITED: u8 = 7;
     /// Interrupted by SIGINT.
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM.
@@ -59,6 +61,7 @@ pub fn code_of(e: &Error) -> u8 {
         Error::NotFound(_) => code::NOT_FOUND,
         Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
         Error::Config(_) | Error::InvalidRequest(_) => code::USAGE,
+        Error::NotAttempted { .. } => code::RATE_LIMITED,
         e if unreachable(e) => code::UNREACHABLE,
         _ => code::FAILED,
     }
@@ -96,7 +99,7 @@ pub fn kind_of(e: &Error) -> &'static str {
         Error::RotationPlanMismatch { .. } => "rotation-plan-mismatch",
         Error::PlanNotSaved { .. } => "plan-not-saved",
         Error::StillInUse { .. } => "still-in-use",
-        Error::Cancelled => "not-attempted",
+        Error::Cancelled | Error::NotAttempted { .. } => "not-attempted",
         Error::InvalidRequest(_) => "invalid-request",
         Error::Config(_) => "config",
         Error::RotationIncomplete { .. } => "rotation-incomplete",
@@ -118,7 +121,7 @@ pub struct ErrorRow {
     /// What went wrong (redacted).
     pub message: String,
     /// The exit code it means for a bulk command: 5 (unreachable or timing out), 4 (refused
-    /// with 401 or 403), else 1.
+    /// with 401 or 403), 7 (not attempted: the platform asks to wait too long), else 1.
     #[serde(skip)]
     pub code: u8,
 }
@@ -134,6 +137,7 @@ impl ErrorRow {
             code: match e {
                 Error::Timeout | Error::Transport(_) => code::UNREACHABLE,
                 Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
+                Error::NotAttempted { .. } => code::RATE_LIMITED,
                 _ => code::FAILED,
             },
         }
@@ -152,13 +156,16 @@ impl ErrorRow {
 }
 
 /// The exit code of a bulk command whose `failed` rows (of `rows` in all) are these: none when
-/// none failed; 5 when one could not reach the platform; 4 when every row was refused with
-/// 401 or 403 (the credentials, not the ids); else 1.
+/// none failed; 5 when one could not reach the platform; 7 when one was not attempted because
+/// the platform asks to wait too long; 4 when every row was refused with 401 or 403 (the
+/// credentials, not the ids); else 1.
 pub fn rows_code(failed: &[&ErrorRow], rows: usize) -> Option<u8> {
     if failed.is_empty() {
         None
     } else if failed.iter().any(|e| e.code == code::UNREACHABLE) {
         Some(code::UNREACHABLE)
+    } else if failed.iter().any(|e| e.code == code::RATE_LIMITED) {
+        Some(code::RATE_LIMITED)
     } else if failed.len() == rows && failed.iter().all(|e| e.code == code::AUTH) {
         Some(code::AUTH)
     } else {

@@ -38,7 +38,8 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
             let mut builder = Client::builder()
                 .api_token(token.clone())
                 .noop_transitions(settings.noop_transitions)
-                .pacing(global.max_rate.unwrap_or_default());
+                .pacing(global.max_rate.unwrap_or_default())
+                .max_wait(global.max_wait.unwrap_or(mpt::DEFAULT_MAX_WAIT));
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }

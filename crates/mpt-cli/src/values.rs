@@ -4,7 +4,7 @@
 use mpt::{SortField, TokenStatus};
 
 /// A value the command line refuses, with the values it takes.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ValueError {
     /// Not a pace.
     #[error("{0:?}: expected requests a second (e.g. 50), `adaptive` or `off`")]
@@ -21,18 +21,34 @@ pub enum ValueError {
     /// No sort field at all.
     #[error("no sort field: e.g. -name,created")]
     NoSortField,
+    /// A rate no pace can use.
+    #[error("{text:?}: {source}")]
+    Rate {
+        /// What was given.
+        text: String,
+        /// Why it is refused.
+        source: mpt::InvalidRate,
+    },
+    /// Not an age.
+    #[error(transparent)]
+    Age(#[from] mpt::AgeError),
+    /// A wait over a day.
+    #[error("{0:?}: at most 1d")]
+    TooLong(String),
 }
 
-/// `adaptive`, `off`, or a rate (requests a second, more than 0).
+/// `adaptive`, `off`, or a rate (requests a second, from 0.001 to 1000000:
+/// [`mpt::Pacing::fixed`]'s range).
 pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, ValueError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "adaptive" => Ok(mpt::Pacing::Adaptive),
         "off" => Ok(mpt::Pacing::Off),
         number => match number.trim_end_matches("/s").parse::<f64>() {
-            Ok(rate) if rate.is_finite() && rate > 0.0 && rate <= 1e6 => {
-                Ok(mpt::Pacing::Fixed(rate))
-            }
-            _ => Err(ValueError::Pacing(text.to_string())),
+            Ok(rate) => mpt::Pacing::fixed(rate).map_err(|source| ValueError::Rate {
+                text: text.to_string(),
+                source,
+            }),
+            Err(_) => Err(ValueError::Pacing(text.to_string())),
         },
     }
 }
@@ -100,12 +116,17 @@ pub fn parse_order(text: &str) -> Result<Order, ValueError> {
 
 pub use mpt::parse_age;
 
-/// A wait such as `--lock-timeout`: an age ([`parse_age`]), or a bare `0` (no wait at all).
-pub fn parse_wait(text: &str) -> Result<std::time::Duration, String> {
-    match text.trim() {
-        "0" => Ok(std::time::Duration::ZERO),
-        _ => parse_age(text),
+/// A wait such as `--lock-timeout` or `--max-wait`: an age ([`parse_age`]) of at most a day,
+/// or a bare `0` (no wait at all).
+pub fn parse_wait(text: &str) -> Result<std::time::Duration, ValueError> {
+    if text.trim() == "0" {
+        return Ok(std::time::Duration::ZERO);
     }
+    let wait = parse_age(text)?;
+    if wait > std::time::Duration::from_secs(86_400) {
+        return Err(ValueError::TooLong(text.to_string()));
+    }
+    Ok(wait)
 }
 
 #[cfg(test)]
@@ -130,7 +151,12 @@ mod tests {
         );
         assert!(parse_order("nosuchfield").is_err());
         assert_eq!(parse_age("90d"), Ok(Duration::from_secs(90 * 86_400)));
-        assert!(parse_age("1000000000d").unwrap_err().contains("at most"));
+        assert!(
+            parse_age("1000000000d")
+                .unwrap_err()
+                .to_string()
+                .contains("at most")
+        );
         assert!(parse_age("99999999999999999999d").is_err());
         assert!(parse_age("5").is_err() && parse_age("5y").is_err());
         assert_eq!(parse_wait("0"), Ok(Duration::ZERO));

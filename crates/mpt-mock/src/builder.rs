@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::faults::{FaultState, Faults};
-use crate::http::{self, RateLimit, Shared};
+use crate::http::{self, RateChange, RateDialect, RateLimit, RateSettings, RateWindow, Shared};
 use crate::store::{Account, NoopTransitions, Store};
 use crate::{
     DEFAULT_ACCOUNT, MockServer, OPERATIONS_ACCOUNT, SeedToken, VENDOR_ACCOUNT, all_modules,
@@ -26,7 +26,7 @@ pub struct MockServerBuilder {
     no_recording: bool,
     clock_skew: chrono::TimeDelta,
     accounts: Vec<(String, String, String)>,
-    rate_limit: Option<RateLimit>,
+    rate: RateSettings,
 }
 
 impl MockServerBuilder {
@@ -35,7 +35,26 @@ impl MockServerBuilder {
     /// `Retry-After` and not processed; every answer carries `RateLimit-*` headers. Off unless
     /// set.
     pub fn rate_limit(mut self, limit: RateLimit) -> Self {
-        self.rate_limit = Some(limit);
+        self.rate.limit = Some(limit);
+        self
+    }
+
+    /// How the rate limit tells callers where they stand, and how it refuses (default
+    /// [`RateDialect::Policy`]); see [`RateDialect`] for each one's headers.
+    pub fn rate_dialect(mut self, dialect: RateDialect) -> Self {
+        self.rate.dialect = dialect;
+        self
+    }
+
+    /// How requests are counted against the rate limit (default [`RateWindow::TokenBucket`]).
+    pub fn rate_window(mut self, window: RateWindow) -> Self {
+        self.rate.window = window;
+        self
+    }
+
+    /// The rate limit changes mid-run (from the server's start); it applies to every caller.
+    pub fn rate_change(mut self, change: RateChange) -> Self {
+        self.rate.change = Some(change);
         self
     }
 
@@ -131,7 +150,7 @@ impl MockServerBuilder {
             recording: std::sync::atomic::AtomicBool::new(!self.no_recording),
             recorded: Mutex::new(std::collections::VecDeque::new()),
             clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
-            rate: Mutex::new(http::Buckets::new(self.rate_limit)),
+            rate: Mutex::new(http::Buckets::new(self.rate)),
             throttled: AtomicU64::new(0),
         });
         let (shutdown, watcher) = watch::channel(false);

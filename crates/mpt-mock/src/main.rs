@@ -34,6 +34,21 @@ struct Args {
     /// With --rate-limit: how many requests may come at once (the bucket's size).
     #[arg(long, value_name = "N", default_value_t = 20)]
     rate_burst: u32,
+    /// With --rate-limit: how the limit tells callers where they stand and refuses them:
+    /// policy (RateLimit-Limit/Remaining/Reset and RateLimit-Policy; 429 + Retry-After),
+    /// ratelimit (the same without RateLimit-Policy), structured (draft 08+ RateLimit-Policy
+    /// and RateLimit fields), x-ratelimit (X-RateLimit-* with an epoch reset; 403 when over),
+    /// retry-after (429 + Retry-After seconds only), retry-after-date (429 + Retry-After as an
+    /// HTTP date), unavailable (503 + Retry-After) or bare (429, no header).
+    #[arg(long, value_name = "DIALECT", default_value = "policy")]
+    rate_dialect: mpt_mock::RateDialect,
+    /// With --rate-limit: how requests are counted.
+    #[arg(long, value_enum, value_name = "KIND", default_value_t = WindowKind::TokenBucket)]
+    rate_window: WindowKind,
+    /// With --rate-limit: the limit changes after this many seconds, as SECONDS:RATE (e.g.
+    /// `5:50/s`; bursts of --rate-burst).
+    #[arg(long, value_name = "SECONDS:N/s")]
+    rate_change: Option<String>,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -45,20 +60,43 @@ struct Args {
     accounts: Vec<(String, String)>,
 }
 
+/// An `--account` value that is not `ID:TYPE`.
+#[derive(Debug, thiserror::Error)]
+enum AccountError {
+    /// No colon.
+    #[error("{0:?}: expected ID:TYPE, e.g. ACC-1234-5678:Vendor")]
+    Shape(String),
+    /// Nothing before the colon.
+    #[error("{0:?}: the account id is empty")]
+    EmptyId(String),
+    /// Not a known type.
+    #[error("{0:?} is not an account type (Client, Vendor or Operations)")]
+    Kind(String),
+}
+
 /// `ACC-1234-5678:Vendor` → (id, type).
-fn parse_account(value: &str) -> Result<(String, String), String> {
+fn parse_account(value: &str) -> Result<(String, String), AccountError> {
     let (id, kind) = value
         .split_once(':')
-        .ok_or_else(|| format!("{value:?}: expected ID:TYPE, e.g. ACC-1234-5678:Vendor"))?;
+        .ok_or_else(|| AccountError::Shape(value.to_string()))?;
     if id.trim().is_empty() {
-        return Err(format!("{value:?}: the account id is empty"));
+        return Err(AccountError::EmptyId(value.to_string()));
     }
     match kind {
         "Client" | "Vendor" | "Operations" => Ok((id.trim().to_string(), kind.to_string())),
-        other => Err(format!(
-            "{other:?} is not an account type (Client, Vendor or Operations)"
-        )),
+        other => Err(AccountError::Kind(other.to_string())),
     }
+}
+
+/// `--rate-window`: the kinds of `RateWindow`.
+#[derive(Clone, Copy, ValueEnum)]
+enum WindowKind {
+    /// A token bucket: the rate's refill, --rate-burst deep.
+    TokenBucket,
+    /// The rate's count in each whole second.
+    FixedWindow,
+    /// The rate's count in any one second.
+    SlidingLog,
 }
 
 /// `--noop-transitions`: the values of `NoopTransitions` (the former `reject`/`accept` work too).
@@ -100,6 +138,22 @@ fn main() -> std::process::ExitCode {
                 Ok(limit) => builder = builder.rate_limit(limit),
                 Err(e) => {
                     eprintln!("error: --rate-limit {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
+        builder = builder
+            .rate_dialect(args.rate_dialect)
+            .rate_window(match args.rate_window {
+                WindowKind::TokenBucket => mpt_mock::RateWindow::TokenBucket,
+                WindowKind::FixedWindow => mpt_mock::RateWindow::FixedWindow,
+                WindowKind::SlidingLog => mpt_mock::RateWindow::SlidingLog,
+            });
+        if let Some(change) = &args.rate_change {
+            match mpt_mock::RateChange::parse(change, args.rate_burst) {
+                Ok(change) => builder = builder.rate_change(change),
+                Err(e) => {
+                    eprintln!("error: --rate-change {e}");
                     return std::process::ExitCode::from(2);
                 }
             }

@@ -1,8 +1,10 @@
 //! Bulk work: a result per id, bounded concurrency, states read 100 at a time, and scheduling
 //! that stops when the client's [`Cancel`](crate::Cancel) flag is set.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
+use futures_util::future::BoxFuture;
+use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, stream};
 
 use crate::client::Client;
@@ -49,43 +51,74 @@ impl Client {
             .into_iter()
             .map(|t| t.token_id().to_string())
             .collect();
-        let chunks: Vec<Vec<String>> = ids
+        let mut chunks = ids
             .chunks(MAX_PAGE_SIZE as usize)
             .map(<[String]>::to_vec)
-            .collect();
-        let results: Vec<(usize, String, Result<Outcome, Error>)> = stream::iter(chunks)
-            .map(|chunk| async move {
-                let mut states = if self.cancelled() {
-                    HashMap::new()
-                } else {
-                    self.states_of(&chunk).await
+            .collect::<Vec<_>>()
+            .into_iter()
+            .enumerate();
+        let concurrency = concurrency.max(1);
+        // One sliding window of reads and changes: a change starts as soon as a slot is free
+        // and its state is known, the next states are read while changes run (two reads
+        // ahead), and no chunk waits for the slowest change of the one before.
+        let mut pending: FuturesUnordered<BoxFuture<'_, Work>> = FuturesUnordered::new();
+        let mut ready: VecDeque<(usize, String, Option<Token>)> = VecDeque::new();
+        let (mut reads, mut changes) = (0usize, 0usize);
+        let mut results = Vec::with_capacity(ids.len());
+        loop {
+            while reads < 2 && ready.len() < concurrency + MAX_PAGE_SIZE as usize {
+                let Some((n, chunk)) = chunks.next() else {
+                    break;
                 };
-                let known: Vec<(String, Option<Token>)> = chunk
-                    .into_iter()
-                    .map(|id| {
-                        let before = states.remove(&id);
-                        (id, before)
-                    })
-                    .collect();
-                stream::iter(known)
-            })
-            // The next chunk's states are read while this chunk's changes run.
-            .buffered(2)
-            .flatten()
-            .enumerate()
-            .map(|(i, (id, before))| async move {
-                // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                let result = match before {
-                    _ if self.cancelled() => Err(Error::Cancelled),
-                    Some(before) => self.ensure_from(&id, before, switch).await,
-                    None => self.ensure(&id, switch).await,
-                };
-                (i, id, result)
-            })
-            .buffer_unordered(concurrency.max(1))
-            .collect()
-            .await;
+                reads += 1;
+                pending.push(Box::pin(self.read_chunk(n * MAX_PAGE_SIZE as usize, chunk)));
+            }
+            while changes < concurrency
+                && let Some((i, id, before)) = ready.pop_front()
+            {
+                changes += 1;
+                pending.push(Box::pin(async move {
+                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                    let result = match before {
+                        _ if self.cancelled() => Err(Error::Cancelled),
+                        Some(before) => self.ensure_from(&id, before, switch).await,
+                        None => self.ensure(&id, switch).await,
+                    };
+                    Work::Done(i, id, result)
+                }));
+            }
+            match pending.next().await {
+                None => break,
+                Some(Work::Read(known)) => {
+                    reads -= 1;
+                    ready.extend(known);
+                }
+                Some(Work::Done(i, id, result)) => {
+                    changes -= 1;
+                    results.push((i, id, result));
+                }
+            }
+        }
         BulkReport::in_order(results)
+    }
+
+    /// The states of one chunk of ids (numbered from `first`), read with one list request.
+    async fn read_chunk(&self, first: usize, chunk: Vec<String>) -> Work {
+        let mut states = if self.cancelled() {
+            HashMap::new()
+        } else {
+            self.states_of(&chunk).await
+        };
+        Work::Read(
+            chunk
+                .into_iter()
+                .enumerate()
+                .map(|(k, id)| {
+                    let before = states.remove(&id);
+                    (first + k, id, before)
+                })
+                .collect(),
+        )
     }
 
     /// The current states of these tokens, read with one list request; empty when that fails
@@ -156,6 +189,14 @@ impl Client {
                 .await;
         BulkReport::in_order(results)
     }
+}
+
+/// What one piece of a bulk call's window ended with.
+enum Work {
+    /// A chunk's states were read: its ids (numbered), each with its state if the list showed it.
+    Read(Vec<(usize, String, Option<Token>)>),
+    /// An id's work is done.
+    Done(usize, String, Result<Outcome, Error>),
 }
 
 /// A token as a bulk call got it: its id, and its state if known.

@@ -16,6 +16,9 @@ use crate::retry::RetryPolicy;
 /// The platform's public API.
 pub const DEFAULT_BASE_URL: &str = "https://api.platform.softwareone.com";
 
+/// The default wait budget of a call ([`ClientBuilder::max_wait`]): 2 minutes.
+pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
+
 /// The default bound on a response body: 4 MiB (a full page of 100 tokens is about 100 KiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
@@ -62,6 +65,7 @@ pub struct ClientBuilder {
     max_response_bytes: usize,
     noop: NoopTransitions,
     pacing: Pacing,
+    max_wait: Duration,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -75,6 +79,8 @@ impl std::fmt::Debug for ClientBuilder {
             .field("retry", &self.retry)
             .field("max_response_bytes", &self.max_response_bytes)
             .field("noop_transitions", &self.noop)
+            .field("pacing", &self.pacing)
+            .field("max_wait", &self.max_wait)
             .finish_non_exhaustive()
     }
 }
@@ -112,6 +118,7 @@ impl Default for ClientBuilder {
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             noop: NoopTransitions::Refused,
             pacing: Pacing::Adaptive,
+            max_wait: DEFAULT_MAX_WAIT,
         }
     }
 }
@@ -208,8 +215,26 @@ impl ClientBuilder {
         self
     }
 
-    /// Builds the client.
+    /// The most one call waits in all, pacing and retries together (default
+    /// [`DEFAULT_MAX_WAIT`]); each single wait is bounded again by the retry policy's
+    /// [`max_retry_after`](RetryPolicy::max_retry_after). A call that would wait longer is not
+    /// sent again: it ends with the platform's last answer (a `429` as
+    /// [`Error::RateLimited`], carrying the server's wait), or, when nothing was sent, with
+    /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and once the platform
+    /// asks for a wait beyond the cap, the bulk call reports every id it has not attempted as
+    /// [`Error::NotAttempted`], at once.
+    pub fn max_wait(mut self, wait: Duration) -> Self {
+        self.max_wait = wait;
+        self
+    }
+
+    /// Builds the client. A [`Pacing::Fixed`] rate outside [`Pacing::fixed`]'s range is a
+    /// [`Error::Config`].
     pub fn build(self) -> Result<Client, Error> {
+        let pacing = self
+            .pacing
+            .validated()
+            .map_err(|e| Error::Config(format!("pacing: {e}")))?;
         let secret = self
             .api_token
             .ok_or_else(|| Error::Config("no API token: call api_token() or from_env()".into()))?;
@@ -246,7 +271,8 @@ impl ClientBuilder {
             retry: self.retry,
             max_body: self.max_response_bytes,
             redactor,
-            pacer: Pacer::new(self.pacing),
+            pacer: Pacer::new(pacing),
+            max_wait: self.max_wait,
         });
         Ok(Client::assemble(layer, http, self.base_url, self.noop))
     }
@@ -369,6 +395,7 @@ impl Client {
             redactor: old.redactor.clone(),
             // Another secret is another caller to the platform's rate limit.
             pacer: Pacer::new(old.pacer.mode()),
+            max_wait: old.max_wait,
         });
         let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
         Ok(Client::assemble(

@@ -66,19 +66,27 @@ impl Client {
             .scope(call, async move {
                 // Boxed where it is made: every layer above moves a pointer, not the answer.
                 let result = send.await.map(|value| Box::new(value.into_inner()));
-                let (status, trail) = CALL.with(|c| {
+                let (status, trail, refused) = CALL.with(|c| {
                     let trail = Trail {
                         landed: c.maybe_landed.get(),
                         date: c.date.get(),
                     };
-                    (c.status.get(), trail)
+                    (c.status.get(), trail, c.refused.get())
                 });
-                (result, status, trail)
+                (result.map_err(|e| (e, refused)), status, trail)
             })
             .await;
         match result {
             Ok(value) => (Ok(value), trail),
-            Err(e) => (Err(Box::pin(self.map_error(e, status)).await), trail),
+            // Nothing was sent: the wait asked for is over the cap or the budget.
+            Err((_, Some(refused))) => (
+                Err(Error::NotAttempted {
+                    wait: refused.wait,
+                    cap: refused.cap,
+                }),
+                trail,
+            ),
+            Err((e, None)) => (Err(Box::pin(self.map_error(e, status)).await), trail),
         }
     }
 

@@ -6,8 +6,9 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::problem::Problem;
+use crate::ratelimit::{Signal, retry_after};
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, decide, retry_after};
+use crate::retry::{Ending, Resend, decide};
 use crate::rotation_plan::{RotationPhase, RotationPlan};
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token};
@@ -192,6 +193,22 @@ pub enum Error {
     /// this id was attempted: nothing was sent for it.
     #[error("not attempted: the bulk call was cancelled first")]
     Cancelled,
+    /// Not sent: the platform asks for a wait longer than this call may wait (a `Retry-After`
+    /// beyond [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after), a pace
+    /// slower than one request per that cap, or a send slot further off than what is left of
+    /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
+    /// was sent for it; a bulk call reports every id it did not attempt so.
+    #[error(
+        "not attempted: the platform asks to wait {}; over the {} cap",
+        crate::ratelimit::human(*wait),
+        crate::ratelimit::human(*cap)
+    )]
+    NotAttempted {
+        /// The wait asked for.
+        wait: Duration,
+        /// The bound it is over.
+        cap: Duration,
+    },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
     InvalidRequest(String),
@@ -248,6 +265,12 @@ impl Error {
         match status.as_u16() {
             400 => Error::BadRequest(problem),
             401 => Error::Unauthorized(problem),
+            // A 403 with nothing remaining is an exhausted rate limit (GitHub's way), not a
+            // refusal of the secret.
+            403 if Signal::read(status, headers).throttled => Error::RateLimited {
+                retry_after: retry_after(headers),
+                problem: has_details.then_some(problem),
+            },
             403 => Error::Forbidden(problem),
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
@@ -347,7 +370,7 @@ impl Error {
     /// The HTTP status behind the error, if an answer was read.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::RateLimited { .. } => Some(429),
+            Error::RateLimited { problem, .. } => Some(problem.as_ref().map_or(429, |p| p.status)),
             Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => Some(*status),
             other => other.problem().map(|p| p.status),
         }

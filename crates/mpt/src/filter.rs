@@ -80,24 +80,25 @@ enum Rql {
     Invalid(String),
 }
 
+/// A value RQL cannot quote: it holds both `'` and `"`.
+#[derive(Debug, thiserror::Error)]
+#[error("the value {0:?} holds both ' and \", which an RQL value cannot quote")]
+struct Unquotable(String);
+
 /// Quotes an RQL value: single quotes, or double quotes if it holds a single quote; a value
 /// holding both cannot be quoted.
-fn quote(value: &str) -> Result<String, String> {
+fn quote(value: &str) -> Result<String, Unquotable> {
     let mut quoted = String::with_capacity(value.len() + 2);
     push_quoted(&mut quoted, value)?;
     Ok(quoted)
 }
 
 /// Appends `value` in the quotes RQL can use for it: `'` unless it holds one, else `"`.
-fn push_quoted(out: &mut String, value: &str) -> Result<(), String> {
+fn push_quoted(out: &mut String, value: &str) -> Result<(), Unquotable> {
     let mark = match (value.contains('\''), value.contains('"')) {
         (false, _) => '\'',
         (true, false) => '"',
-        (true, true) => {
-            return Err(format!(
-                "the value {value:?} holds both ' and \", which an RQL value cannot quote"
-            ));
-        }
+        (true, true) => return Err(Unquotable(value.to_string())),
     };
     out.push(mark);
     out.push_str(value);

@@ -34,8 +34,14 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::pace::Refused;
+
+mod body;
+use crate::ratelimit::Signal;
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, RetryPolicy, decide, retry_after};
+use crate::retry::{Ending, Resend, RetryPolicy, Tries, decide};
+pub(crate) use body::too_large_limit;
+use body::{limited, read_whole, rebuilt, too_large};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -62,6 +68,8 @@ pub(crate) struct CallState {
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
     pub(crate) date: Cell<Option<DateTime<Utc>>>,
+    /// The send was refused before anything went (a wait over its cap or the budget).
+    pub(crate) refused: Cell<Option<Refused>>,
 }
 
 impl CallState {
@@ -78,6 +86,7 @@ impl CallState {
             maybe_landed: Cell::new(false),
             want_date: false,
             date: Cell::new(None),
+            refused: Cell::new(None),
         }
     }
 
@@ -113,20 +122,6 @@ impl CallState {
     }
 }
 
-/// A body larger than the bound; the reading of the answer fails with it.
-#[derive(Debug)]
-struct BodyTooLarge {
-    limit: usize,
-}
-
-impl std::fmt::Display for BodyTooLarge {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the response body is larger than {} bytes", self.limit)
-    }
-}
-
-impl std::error::Error for BodyTooLarge {}
-
 /// The hook layer installed in the generated client.
 pub(crate) struct Layer {
     pub(crate) auth: HeaderValue,
@@ -139,6 +134,8 @@ pub(crate) struct Layer {
     pub(crate) redactor: Redactor,
     /// The pace of this client's requests (shared by its clones).
     pub(crate) pacer: crate::pace::Pacer,
+    /// The most a call waits in all (pacing and retries).
+    pub(crate) max_wait: Duration,
 }
 
 impl mpt_api::Hooks for Layer {
@@ -241,18 +238,27 @@ impl Layer {
         info: &OperationInfo,
     ) -> (reqwest::Result<Response>, u32) {
         let mut backoff = self.retry.backoff().build();
-        let mut attempt = 0;
+        let (mut attempt, mut tries) = (0, Tries::default());
+        // What is left of the call's wait budget.
+        let mut budget = self.max_wait;
+        let cap = self.retry.max_retry_after;
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
         let read = request.method() == reqwest::Method::GET;
         loop {
+            let (slot, waited) = match self.pacer.acquire(cap, budget).await {
+                Ok(taken) => taken,
+                Err(refused) => return (Ok(refusal(&request, refused)), attempt),
+            };
+            budget = budget.saturating_sub(waited);
             attempt += 1;
-            let spare = if attempt < self.retry.max_attempts {
+            // A cut body (no throttling) may be sent again.
+            let retry_cut = tries.may_retry_failure(&self.retry);
+            let spare = if tries.may_retry(&self.retry) {
                 request.try_clone()
             } else {
                 None
             };
-            self.pacer.acquire().await;
             let result = client
                 .execute(request)
                 .await
@@ -263,29 +269,40 @@ impl Layer {
                 Ok(response)
                     if read
                         && resend == Resend::Idempotent
-                        && spare.is_some()
+                        && retry_cut
                         && response.status().is_success() =>
                 {
                     read_whole(response, info.operation_id).await
                 }
                 other => (other, false),
             };
-            let ending = if cut {
-                Ending::Lost
-            } else {
-                Ending::of(&result)
+            let signal = result
+                .as_ref()
+                .ok()
+                .map(|r| Signal::read(r.status(), r.headers()));
+            let ending = match (&signal, cut) {
+                (_, true) => Ending::Lost,
+                // An exhausted limit answered 403 (GitHub's way) is a 429.
+                (Some(s), _) if s.throttled && result.as_ref().is_ok_and(|r| r.status() == 403) => {
+                    Ending::Answered(429)
+                }
+                _ => Ending::of(&result),
             };
-            let decision = decide(resend, ending, spare.is_some());
-            let after = result.as_ref().ok().and_then(|r| retry_after(r.headers()));
-            self.pacer.observe(result.as_ref().ok(), after);
+            let throttled = signal.as_ref().is_some_and(|s| s.throttled);
+            let left = tries.count(&self.retry, throttled) && spare.is_some();
+            let decision = decide(resend, ending, left);
+            let after = signal.as_ref().and_then(Signal::asked_wait);
+            self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && let Some(next) = spare
-                && let Some(step) = backoff.next()
+                // A throttled answer waits what it asks, else only its pace (no backoff).
+                && let Some(step) = if throttled { Some(Duration::ZERO) } else { backoff.next() }
+                // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
+                && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
             {
                 if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
-                let delay = self.retry.delay(after, step);
                 match &result {
                     Ok(r) => tracing::warn!(
                         status = r.status().as_u16(),
@@ -299,6 +316,7 @@ impl Layer {
                     ),
                 }
                 drop(result);
+                budget = budget.saturating_sub(delay);
                 tokio::time::sleep(delay).await;
                 request = next;
                 continue;
@@ -368,122 +386,21 @@ impl Layer {
     }
 }
 
-/// Whether a read's success body is whole: empty when the operation declares no body
-/// (`mpt_api::answers`), else a JSON document that ends where one ends (its last
-/// non-blank byte closes the value it opened with). A cut lands inside a string, a number or a
-/// nested value, so it shows here at the cost of a glance at two bytes; the rare cut right
-/// after a nested value's closing brace is caught by the generated code's decoding instead (a
-/// `Decode` error, not retried). A full parse here would cost a third of a request again.
-fn is_whole(operation: &str, body: &[u8]) -> bool {
-    if mpt_api::answers::decodes(operation, b"") == Some(true) {
-        return body.is_empty();
-    }
-    let text = body.trim_ascii();
-    matches!(
-        (text.first(), text.last()),
-        (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
-    ) && text.len() >= 2
-}
-
-/// An answer with this URL, status, version, headers and body (the URL kept as it came:
-/// nothing to parse).
-fn rebuilt(
-    url: reqwest::Url,
-    status: StatusCode,
-    version: reqwest::Version,
-    headers: HeaderMap,
-    body: reqwest::Body,
-) -> Response {
-    use reqwest::ResponseBuilderExt;
-    let mut out = http::Response::builder()
-        .status(status)
-        .version(version)
-        .url(url)
-        .body(body)
-        .unwrap_or_else(|_| http::Response::new(reqwest::Body::from(Bytes::new())));
-    *out.headers_mut() = headers;
-    Response::from(out)
-}
-
-/// A body that fails with [`BodyTooLarge`] when read (none of the answer's is read).
-fn too_large_body(limit: usize) -> reqwest::Body {
-    reqwest::Body::wrap_stream(futures_util::stream::once(async move {
-        Err::<Bytes, BodyTooLarge>(BodyTooLarge { limit })
-    }))
-}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// Reads a success answer's body whole, and hands the answer on with it in memory; the `bool`
-/// says the body was cut off: its reading broke, or it is not what `operation` declares (a
-/// JSON document that ends early). A body over the bound is handed on to fail as it would
-/// have (the same request would get the same answer: not retried).
-async fn read_whole(mut response: Response, operation: &str) -> (reqwest::Result<Response>, bool) {
-    let (status, version) = (response.status(), response.version());
-    let url = response.url().clone();
-    let headers = std::mem::take(response.headers_mut());
-    match response.bytes().await {
-        Ok(body) => {
-            let whole = is_whole(operation, &body);
-            let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
-            (Ok(response), !whole)
-        }
-        Err(e) => match too_large_limit(&e) {
-            Some(limit) => {
-                let body = too_large_body(limit);
-                (Ok(rebuilt(url, status, version, headers, body)), false)
-            }
-            None => (Err(e), true),
-        },
-    }
-}
-
-/// `response` with its body read through a counter that fails with [`BodyTooLarge`] once more
-/// than `limit` bytes have come.
-fn limited(mut response: Response, limit: usize) -> Response {
-    let (status, version) = (response.status(), response.version());
-    let url = response.url().clone();
-    let headers = std::mem::take(response.headers_mut());
-    let mut seen = 0usize;
-    let body = futures_util::StreamExt::map(response.bytes_stream(), move |chunk| {
-        let chunk = chunk.map_err(|e| -> BoxError { Box::new(e) })?;
-        seen += chunk.len();
-        if seen > limit {
-            return Err(Box::new(BodyTooLarge { limit }) as BoxError);
-        }
-        Ok(chunk)
-    });
+/// The answer standing for a send refused before anything went: a `429` with the wait asked
+/// for as its `Retry-After` (what the generated client used directly sees), and the refusal
+/// noted in the call's state (what the facade reports: [`crate::Error::NotAttempted`]).
+fn refusal(request: &Request, refused: Refused) -> Response {
+    let _ = CALL.try_with(|c| c.refused.set(Some(refused)));
+    let mut headers = HeaderMap::new();
+    let secs = refused.wait.as_secs() + u64::from(refused.wait.subsec_nanos() > 0);
+    headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from(secs));
     rebuilt(
-        url,
-        status,
-        version,
+        request.url().clone(),
+        StatusCode::TOO_MANY_REQUESTS,
+        reqwest::Version::HTTP_11,
         headers,
-        reqwest::Body::wrap_stream(body),
+        reqwest::Body::from(Bytes::new()),
     )
-}
-
-/// `response` with a body that fails with [`BodyTooLarge`] when read (none of it is read).
-fn too_large(mut response: Response, limit: usize) -> Response {
-    let headers = std::mem::take(response.headers_mut());
-    rebuilt(
-        response.url().clone(),
-        response.status(),
-        response.version(),
-        headers,
-        too_large_body(limit),
-    )
-}
-
-/// The bound of a [`BodyTooLarge`] somewhere in `e`'s sources.
-pub(crate) fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(t) = err.downcast_ref::<BodyTooLarge>() {
-            return Some(t.limit);
-        }
-        source = err.source();
-    }
-    None
 }
 
 /// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.

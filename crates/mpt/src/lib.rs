@@ -81,6 +81,7 @@ mod ops;
 mod outcome;
 mod pace;
 mod problem;
+mod ratelimit;
 mod redact;
 mod request;
 mod retry;
@@ -89,10 +90,11 @@ mod rotation_plan;
 mod status;
 mod token;
 
-pub use age::{MAX_AGE, parse_age};
+pub use age::{AgeError, MAX_AGE, parse_age};
 pub use bulk::{BulkReport, Failures};
 pub use client::{
-    Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, IntoSecret,
+    Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WAIT,
+    IntoSecret,
 };
 pub use error::Error;
 pub use filter::Filter;
@@ -100,11 +102,11 @@ pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};
-pub use pace::Pacing;
+pub use pace::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use problem::Problem;
 pub use redact::redact;
 pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
-pub use retry::RetryPolicy;
+pub use retry::{MAX_THROTTLED, RetryPolicy};
 pub use rotation_plan::{Quiet, Rotation, RotationPhase, RotationPlan};
 pub use status::{Action, TokenStatus};
 

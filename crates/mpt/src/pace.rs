@@ -1,26 +1,40 @@
 //! Pacing: requests sent at the platform's pace, so that a rate limit is met, not hit.
 //!
 //! One pacer per client, shared by all its clones (so two bulk jobs of one process do not
-//! fight). Before each attempt the hook layer takes the next send slot; after each answer it
-//! tells the pacer what the platform said:
+//! fight). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
+//! when the attempt ends or is dropped); after each answer it tells the pacer what the platform
+//! said ([`Signal`], in whichever dialect it speaks):
 //!
-//! * `RateLimit-Limit` (with `RateLimit-Policy`'s window `w`, else 1 s) gives the rate: sends
-//!   are spaced at 98% of it, and what `RateLimit-Remaining` says is left in the bucket, less
-//!   the requests still in flight, may go at once (a burst); a `429` then costs one interval;
-//! * without those headers, AIMD: a `429` halves the rate (the first one starts from the rate
-//!   observed over the last second) and holds every send until its `Retry-After`; each success
-//!   adds a little back (0.2 request a second), so the pace finds the limit again.
+//! * a quota with its window (`q`/`w` of `RateLimit-Policy`, or `RateLimit-Limit` with a
+//!   policy's `w`) gives the rate: sends are spaced at 98% of it; a quota with no window stated
+//!   is not taken as per second (nor as anything else): its remainder is used as below, and the
+//!   pace is learned as when nothing is stated;
+//! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
+//!   most the limit, less the requests in flight, times this client's share (below), may go
+//!   at once (a burst): the platform's count is trusted over the pacer's own, so several
+//!   processes on one token share it;
+//! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
+//!   is the wait asked for, as a `Retry-After` would be;
+//! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
+//!   stated rate costs one interval and halves this client's share of the stated rate (another
+//!   caller spends it too); a success that leaves one request or none while requests are still
+//!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
+//!   processes on one token settle on the shared budget before it refuses them;
+//! * with nothing stated, AIMD: a throttled answer notes a ceiling (the rate the platform let
+//!   through over the last second, or the rate sent at if lower) and cuts the rate to 70% of
+//!   itself or 95% of the ceiling, whichever is lower (the first one starts from the rate
+//!   observed over the last second); each success adds 2% back below 95% of the ceiling, and
+//!   5% of the ceiling a second nearer it (the limit, once found, is probed slowly); a
+//!   `Retry-After` longer than two seconds holds every send until then (two seconds or less
+//!   is how HTTP rounds a few milliseconds up: the cut rate is enough);
+//! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
+//!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
+//!   beyond the cap refuses every send until it has passed.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use reqwest::Response;
-use reqwest::header::{HeaderMap, HeaderName};
-
-/// The fields read, named once (a name given as text is parsed on every lookup).
-static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
-static REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+use crate::ratelimit::{MAX_COUNT, Signal, secs};
 
 /// How a client paces its requests.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -29,43 +43,118 @@ pub enum Pacing {
     /// No pacing: requests go as fast as they are made (a `429` is retried under the retry
     /// policy, after its `Retry-After`).
     Off,
-    /// Learned from the platform (the default): from its `RateLimit-*` headers when it sends
-    /// them, else from its `429`s and `Retry-After` (AIMD).
+    /// Learned from the platform (the default): from its rate-limit headers in any common
+    /// dialect when it sends them, else from its `429`s and `Retry-After` (AIMD).
     #[default]
     Adaptive,
-    /// At most this many requests a second (and `Retry-After` honoured by every request).
+    /// At most this many requests a second (and `Retry-After` honoured by every request); see
+    /// [`Pacing::fixed`] for the values taken.
     Fixed(f64),
+}
+
+/// The slowest fixed pace taken: one request in 1,000 seconds.
+pub const MIN_FIXED_RATE: f64 = 0.001;
+/// The fastest fixed pace taken: a million requests a second.
+pub const MAX_FIXED_RATE: f64 = 1e6;
+
+/// A fixed pace that cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+#[error(
+    "{0} is not a usable rate: give a number of requests a second from {MIN_FIXED_RATE} to {MAX_FIXED_RATE}"
+)]
+pub struct InvalidRate(pub f64);
+
+impl Pacing {
+    /// At most `per_second` requests a second: a finite number from [`MIN_FIXED_RATE`] to
+    /// [`MAX_FIXED_RATE`] (0, a negative number, NaN, infinity or `1e-20` is refused).
+    ///
+    /// ```
+    /// assert!(mpt::Pacing::fixed(50.0).is_ok());
+    /// assert!(mpt::Pacing::fixed(1e-20).is_err());
+    /// assert!(mpt::Pacing::fixed(f64::NAN).is_err());
+    /// ```
+    pub fn fixed(per_second: f64) -> Result<Pacing, InvalidRate> {
+        if per_second.is_finite() && (MIN_FIXED_RATE..=MAX_FIXED_RATE).contains(&per_second) {
+            Ok(Pacing::Fixed(per_second))
+        } else {
+            Err(InvalidRate(per_second))
+        }
+    }
+
+    /// The same pacing if usable ([`Pacing::fixed`]'s rule for a fixed rate).
+    pub(crate) fn validated(self) -> Result<Pacing, InvalidRate> {
+        match self {
+            Pacing::Fixed(rate) => Pacing::fixed(rate),
+            other => Ok(other),
+        }
+    }
 }
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
 const HEADROOM: f64 = 0.98;
 
-/// What AIMD adds back per success, in requests a second.
+/// What AIMD adds back per success below [`NEAR`] of the ceiling: this fraction of the rate,
+/// at least [`INCREASE`].
+const GROWTH: f64 = 0.02;
+
+/// What a refusal leaves of the AIMD rate.
+const DECREASE: f64 = 0.7;
+
+/// The fraction of the ceiling (the rate of the last refusal) from which AIMD only probes.
+const NEAR: f64 = 0.95;
+
+/// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
+const PROBE: f64 = 0.05;
+
+/// What AIMD adds back per success at least, in requests a second.
 const INCREASE: f64 = 0.2;
 
 /// The slowest AIMD goes, in requests a second.
 const MIN_RATE: f64 = 1.0;
 
-/// The longest a `Retry-After` holds the pacer.
-const MAX_HOLD: Duration = Duration::from_secs(30);
+/// The smallest share of a stated rate this client keeps when others spend it too.
+const MIN_SHARE: f64 = 0.05;
+
+/// What a success with room left gives back of the share.
+const SHARE_GROWTH: f64 = 0.01;
+
+/// What a success that finds the bucket about empty leaves of the share.
+const SHARE_DECAY: f64 = 0.95;
+
+/// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
+/// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
+/// milliseconds reads as 1 or 2 s).
+const ROUNDING: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 struct State {
-    /// Requests a second; `None`: unpaced (nothing learned yet).
-    rate: Option<f64>,
-    /// The earliest time of the next send.
+    /// Requests a second the platform states (before headroom and share).
+    stated: Option<f64>,
+    /// This client's share of the stated rate, in `[MIN_SHARE, 1]`.
+    share: f64,
+    /// Requests a second learned by AIMD (nothing stated).
+    learned: Option<f64>,
+    /// The AIMD rate at the last refusal.
+    ceiling: Option<f64>,
+    /// Answers served (not throttled) since this time, for the rate the platform lets through.
+    served: (Instant, u32),
+    /// The rate the platform let through over the last full second.
+    served_rate: Option<f64>,
+    /// The earliest time of the next spaced send.
     next: Option<Instant>,
-    /// Sends are held until then (a `Retry-After`).
+    /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     held_until: Option<Instant>,
+    /// A `Retry-After` beyond the cap, and until when: every send is refused until then.
+    locked: Option<(Instant, Duration)>,
     /// Sends in the current one-second window, for the rate observed before the first `429`.
     window: (Instant, u32),
-    /// The last time a `429` cut the rate: the `429`s of one burst are one cut.
+    /// The last time a throttled answer cut the rate: those of one burst are one cut.
     last_cut: Option<Instant>,
     /// Requests sent and not answered yet.
     in_flight: u32,
-    /// Requests that may go without spacing: what the platform said is left in the bucket,
-    /// less those in flight.
+    /// Requests that may go without spacing: what the platform said is left (at most its
+    /// limit), less those in flight.
     credit: u32,
 }
 
@@ -76,40 +165,47 @@ pub(crate) struct Pacer {
     state: Mutex<State>,
 }
 
-fn header_f64(headers: &HeaderMap, name: &HeaderName) -> Option<f64> {
-    headers
-        .get(name)?
-        .to_str()
-        .ok()?
-        .split([',', ';'])
-        .next()?
-        .trim()
-        .parse()
-        .ok()
+/// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
+/// back).
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    pacer: &'a Pacer,
+    open: bool,
 }
 
-/// `w=<seconds>` of a `RateLimit-Policy`, if it says.
-fn policy_window(headers: &HeaderMap) -> Option<f64> {
-    let policy = headers.get(&POLICY)?.to_str().ok()?;
-    policy
-        .split(';')
-        .find_map(|part| part.trim().strip_prefix("w="))
-        .and_then(|w| w.trim().parse().ok())
-        .filter(|w: &f64| *w > 0.0)
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let mut s = self.pacer.lock();
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+/// A send slot refused: the wait it needs is longer than allowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Refused {
+    /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
+    /// interval), or the slot's wait in the queue.
+    pub(crate) wait: Duration,
+    /// The bound it is over.
+    pub(crate) cap: Duration,
 }
 
 impl Pacer {
     pub(crate) fn new(mode: Pacing) -> Pacer {
-        let rate = match mode {
-            Pacing::Fixed(rate) if rate > 0.0 => Some(rate),
-            _ => None,
-        };
         Pacer {
             mode,
             state: Mutex::new(State {
-                rate,
+                stated: None,
+                share: 1.0,
+                learned: None,
+                ceiling: None,
+                served: (Instant::now(), 0),
+                served_rate: None,
                 next: None,
                 held_until: None,
+                locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
                 in_flight: 0,
@@ -127,94 +223,198 @@ impl Pacer {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for this request's send slot.
-    pub(crate) async fn acquire(&self) {
+    /// The pace now, in requests a second (`None`: unpaced).
+    fn pace(&self, s: &State) -> Option<f64> {
+        match self.mode {
+            Pacing::Off => None,
+            Pacing::Fixed(rate) => Some(rate),
+            Pacing::Adaptive => s.stated.map(|rate| rate * s.share * HEADROOM).or(s.learned),
+        }
+    }
+
+    /// Waits for this request's send slot: refused when the platform asks for a wait longer
+    /// than `cap` (a `Retry-After` beyond it, or a pace slower than one request per `cap`), or
+    /// when the slot is further off than `budget`. Returns the slot and the time waited.
+    pub(crate) async fn acquire(
+        &self,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<(Slot<'_>, Duration), Refused> {
         if self.mode == Pacing::Off {
-            return;
+            return Ok((
+                Slot {
+                    pacer: self,
+                    open: false,
+                },
+                Duration::ZERO,
+            ));
         }
         let wait = {
             let mut s = self.lock();
             let now = Instant::now();
-            if now.duration_since(s.window.0) >= Duration::from_secs(1) {
-                s.window = (now, 0);
+            if let Some((_, asked)) = s.locked.filter(|(until, _)| *until > now) {
+                return Err(Refused { wait: asked, cap });
             }
-            s.window.1 += 1;
-            s.in_flight += 1;
             let mut slot = now;
             if let Some(held) = s.held_until {
                 slot = slot.max(held);
             }
-            if s.credit > 0 {
-                // Left in the platform's bucket: no spacing.
-                s.credit -= 1;
-            } else if let Some(rate) = s.rate {
+            let spaced = s.credit == 0;
+            let interval = self.pace(&s).map(|rate| secs(1.0 / rate));
+            if spaced && let Some(interval) = interval {
+                if interval > cap {
+                    return Err(Refused {
+                        wait: interval,
+                        cap,
+                    });
+                }
                 if let Some(next) = s.next {
                     slot = slot.max(next);
                 }
-                s.next = Some(slot + Duration::from_secs_f64(1.0 / rate));
             }
-            slot.saturating_duration_since(now)
+            let wait = slot.saturating_duration_since(now);
+            if wait > budget {
+                return Err(Refused { wait, cap: budget });
+            }
+            if now.duration_since(s.window.0) >= Duration::from_secs(1) {
+                s.window = (now, 0);
+            }
+            s.window.1 = s.window.1.saturating_add(1);
+            s.in_flight = s.in_flight.saturating_add(1);
+            if !spaced {
+                // Left in the platform's bucket: no spacing.
+                s.credit -= 1;
+            } else if let Some(interval) = interval {
+                s.next = Some(slot + interval);
+            }
+            wait
+        };
+        let slot = Slot {
+            pacer: self,
+            open: true,
         };
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
+        Ok((slot, wait))
     }
 
     /// Learns from an attempt's answer (none: it got no answer, which says nothing of the
-    /// pace). Called once per [`Pacer::acquire`].
-    pub(crate) fn observe(&self, response: Option<&Response>, retry_after: Option<Duration>) {
+    /// pace), and gives its slot back. `cap`: the longest `Retry-After` honoured; a longer one
+    /// refuses every send until it has passed.
+    pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
+        let open = std::mem::replace(&mut slot.open, false);
         if self.mode == Pacing::Off {
             return;
         }
         let mut s = self.lock();
-        s.in_flight = s.in_flight.saturating_sub(1);
-        let Some(response) = response else { return };
-        let headers = response.headers();
-        let throttled = response.status().as_u16() == 429;
-        let now = Instant::now();
-        let stated = header_f64(headers, &LIMIT).filter(|l| *l > 0.0);
-        if self.mode == Pacing::Adaptive
-            && let Some(limit) = stated
-        {
-            let window = policy_window(headers).unwrap_or(1.0);
-            let rate = limit / window * HEADROOM;
-            s.rate = Some(rate);
-            let remaining = header_f64(headers, &REMAINING).unwrap_or(0.0);
-            s.credit = (remaining.max(0.0) as u32).saturating_sub(s.in_flight + 1);
-            if throttled || remaining < 1.0 {
-                // The bucket is empty: one interval before the next send.
-                s.credit = 0;
-                let hold = now + Duration::from_secs_f64(1.0 / rate);
-                s.next = Some(s.next.map_or(hold, |n| n.max(hold)));
-            }
-            return;
+        if open {
+            s.in_flight = s.in_flight.saturating_sub(1);
         }
-        if throttled {
-            let hold = retry_after.unwrap_or(Duration::from_secs(1)).min(MAX_HOLD);
-            s.held_until = Some(s.held_until.map_or(now + hold, |h| h.max(now + hold)));
+        let Some(signal) = signal else { return };
+        let now = Instant::now();
+        if signal.throttled {
             s.credit = 0;
+            if let Some(after) = signal.asked_wait() {
+                if after > cap {
+                    let until = now + after;
+                    if s.locked.is_none_or(|(l, _)| l < until) {
+                        s.locked = Some((until, after));
+                    }
+                    return;
+                }
+                let stated = s.stated.is_some() || signal.quota.is_some();
+                if after > ROUNDING || (!stated && self.mode != Pacing::Adaptive) {
+                    hold(&mut s, now + after);
+                }
+            }
         }
         if self.mode != Pacing::Adaptive {
             return;
         }
-        // The 429s answering one burst are one signal: a cut at most once per interval (and
-        // per tenth of a second).
-        let recent = |rate: f64, s: &State| {
-            let gap = Duration::from_secs_f64(1.0 / rate).max(Duration::from_millis(100));
-            s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
+        if self.learn_stated(&mut s, signal, now) {
+            return;
+        }
+        self.aimd(&mut s, signal.throttled, now);
+    }
+
+    /// Learns from what the platform states; `false` when it states no rate.
+    fn learn_stated(&self, s: &mut State, signal: &Signal, now: Instant) -> bool {
+        let limit = signal.quota.map(|q| q.limit);
+        if let Some(remaining) = signal.remaining {
+            let cap = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
+            let left = remaining.min(cap).min(u64::from(u32::MAX)) as u32;
+            // This client's share of it: another caller reads the same remainder.
+            s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
+        }
+        // Only a stated window gives a rate: a limit without one is not taken as per second.
+        let stated = signal.quota.and_then(|q| q.rate());
+        let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
+            return false;
         };
-        match (throttled, s.rate) {
-            (true, Some(rate)) if recent(rate, &s) => {}
-            (true, Some(rate)) => {
-                s.rate = Some((rate / 2.0).max(MIN_RATE));
+        s.stated = Some(rate);
+        if signal.throttled {
+            s.credit = 0;
+            if !recent(s, now, rate) {
+                s.share = (s.share / 2.0).max(MIN_SHARE);
                 s.last_cut = Some(now);
             }
-            (true, None) => {
-                let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
-                s.rate = Some((f64::from(s.window.1) / seen / 2.0).max(MIN_RATE));
+            let interval = secs(1.0 / (rate * s.share * HEADROOM));
+            let at = now + interval;
+            s.next = Some(s.next.map_or(at, |n| n.max(at)));
+        } else if signal
+            .remaining
+            .is_some_and(|left| left <= 1 && s.in_flight > 0)
+        {
+            // The bucket is about empty (one left at most) with requests still on the way: this
+            // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
+            // stated rate).
+            s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
+        } else {
+            s.share = (s.share + SHARE_GROWTH).min(1.0);
+        }
+        true
+    }
+
+    /// AIMD, when nothing is stated: a refusal cuts the rate to [`DECREASE`] of itself and
+    /// notes it as the ceiling; below [`NEAR`] of the ceiling each success adds [`GROWTH`] of
+    /// the rate (at least [`INCREASE`]), nearer it the rate creeps up by [`PROBE`] of the
+    /// ceiling a second, so the limit is probed rarely once found.
+    fn aimd(&self, s: &mut State, throttled: bool, now: Instant) {
+        let elapsed = now.duration_since(s.served.0).as_secs_f64();
+        if !throttled {
+            s.served.1 = s.served.1.saturating_add(1);
+            if elapsed >= 1.0 {
+                s.served_rate = Some(f64::from(s.served.1) / elapsed);
+                s.served = (now, 0);
+            }
+        }
+        // What the platform lets through: the last full second's, else this one's so far.
+        let served = s
+            .served_rate
+            .or_else(|| (elapsed >= 0.1).then(|| f64::from(s.served.1) / elapsed));
+        match (throttled, s.learned) {
+            (true, Some(rate)) if recent(s, now, rate) => {}
+            (true, known) => {
+                let rate = known.unwrap_or_else(|| {
+                    let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
+                    f64::from(s.window.1) / seen
+                });
+                // Refused at `rate`: the limit is below it, and about what was let through.
+                let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
+                s.ceiling = Some(ceiling);
+                s.learned = Some((rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE));
                 s.last_cut = Some(now);
             }
-            (false, Some(rate)) => s.rate = Some(rate + INCREASE),
+            (false, Some(rate)) => {
+                let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
+                let step = if rate < ceiling * NEAR {
+                    (rate * GROWTH).max(INCREASE)
+                } else {
+                    ceiling * PROBE / rate.max(MIN_RATE)
+                };
+                s.learned = Some((rate + step).min(MAX_FIXED_RATE));
+            }
             (false, None) => {}
         }
     }
@@ -222,45 +422,22 @@ impl Pacer {
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
     #[cfg(test)]
     fn rate(&self) -> Option<f64> {
-        self.lock().rate
+        let s = self.lock();
+        self.pace(&s)
     }
+}
+
+/// Holds every send until `until` (the later of two holds wins).
+fn hold(s: &mut State, until: Instant) {
+    s.held_until = Some(s.held_until.map_or(until, |h| h.max(until)));
+}
+
+/// The throttled answers to one burst are one signal: a cut at most once per interval (and per
+/// tenth of a second).
+fn recent(s: &State, now: Instant, rate: f64) -> bool {
+    let gap = secs(1.0 / rate).max(Duration::from_millis(100));
+    s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn answer(status: u16, headers: &[(&str, &str)]) -> Response {
-        let mut builder = http::Response::builder().status(status);
-        for (k, v) in headers {
-            builder = builder.header(*k, *v);
-        }
-        Response::from(builder.body(reqwest::Body::from("")).unwrap())
-    }
-
-    #[test]
-    fn stated_limits_set_the_pace_and_429s_halve_it_otherwise() {
-        let pacer = Pacer::new(Pacing::Adaptive);
-        assert_eq!(pacer.rate(), None);
-        pacer.observe(
-            Some(&answer(
-                200,
-                &[("ratelimit-limit", "200"), ("ratelimit-policy", "200;w=2")],
-            )),
-            None,
-        );
-        assert_eq!(pacer.rate(), Some(100.0 * HEADROOM));
-        let pacer = Pacer::new(Pacing::Adaptive);
-        pacer.observe(Some(&answer(429, &[])), Some(Duration::from_secs(1)));
-        let first = pacer.rate().unwrap();
-        // A second 429 of the same burst is the same signal.
-        pacer.observe(Some(&answer(429, &[])), None);
-        assert_eq!(pacer.rate(), Some(first));
-        pacer.observe(Some(&answer(200, &[])), None);
-        assert!(pacer.rate().unwrap() > first);
-        let off = Pacer::new(Pacing::Off);
-        off.observe(Some(&answer(429, &[])), None);
-        assert_eq!(off.rate(), None);
-        assert_eq!(Pacer::new(Pacing::Fixed(5.0)).rate(), Some(5.0));
-    }
-}
+mod tests;

@@ -2,20 +2,24 @@
 
 use std::time::Duration;
 
-use reqwest::header::HeaderMap;
-
 /// Retry policy for idempotent operations (get, list pages, update, delete, enable, disable):
 /// exponential backoff with full jitter, honouring `Retry-After` up to a cap. `create` is only
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = never retry). Default 3.
+    /// Attempts in all, the first included (1 = never retry). Default 3. Throttled answers
+    /// (`429`, `503` with `Retry-After`, `403` with nothing remaining: refused before any work)
+    /// are not counted: they are retried up to [`MAX_THROTTLED`] times in all while the call's
+    /// wait budget lasts (never with 1).
     pub max_attempts: u32,
     /// Backoff before the first retry, doubled each time (before jitter). Default 200 ms.
     pub base_delay: Duration,
     /// Largest backoff. Default 5 s.
     pub max_delay: Duration,
-    /// Largest `Retry-After` honoured; a longer one is cut to this. Default 30 s.
+    /// Longest wait honoured: a `Retry-After` longer than this is not waited (the call fails
+    /// at once with [`Error::RateLimited`](crate::Error::RateLimited), carrying the server's
+    /// wait, and the client sends nothing more until it has passed), and no pacing wait is
+    /// longer. Default 30 s.
     pub max_retry_after: Duration,
 }
 
@@ -55,14 +59,54 @@ impl RetryPolicy {
             .with_max_times(self.max_attempts.saturating_sub(1) as usize)
     }
 
-    /// The delay before the next attempt: `Retry-After` (capped) when the server gave one, else
-    /// full jitter over the exponential backoff (uniform in `[0, backoff]`).
-    pub(crate) fn delay(&self, retry_after: Option<Duration>, backoff: Duration) -> Duration {
+    /// The delay before the next attempt: `Retry-After` when the server gave one (`None`: it
+    /// is beyond [`RetryPolicy::max_retry_after`], not waited), else full jitter over the
+    /// exponential backoff (uniform in `[0, backoff]`).
+    pub(crate) fn delay(
+        &self,
+        retry_after: Option<Duration>,
+        backoff: Duration,
+    ) -> Option<Duration> {
         if let Some(after) = retry_after {
-            return after.min(self.max_retry_after);
+            return (after <= self.max_retry_after).then_some(after);
         }
         let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
-        Duration::from_nanos(fastrand::u64(0..=nanos))
+        Some(Duration::from_nanos(fastrand::u64(0..=nanos)))
+    }
+}
+
+/// The most throttled answers one call retries (with more than one attempt allowed).
+pub const MAX_THROTTLED: u32 = 10;
+
+/// A call's attempts so far: throttled answers and the others, counted apart.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Tries {
+    failures: u32,
+    throttles: u32,
+}
+
+impl Tries {
+    /// Whether the next attempt, however it ends, may be followed by another.
+    pub(crate) fn may_retry(&self, policy: &RetryPolicy) -> bool {
+        policy.max_attempts > 1
+            && (self.failures + 1 < policy.max_attempts || self.throttles + 1 < MAX_THROTTLED)
+    }
+
+    /// Whether the next attempt, if it fails otherwise than throttled, may be followed by
+    /// another.
+    pub(crate) fn may_retry_failure(&self, policy: &RetryPolicy) -> bool {
+        self.failures + 1 < policy.max_attempts
+    }
+
+    /// Counts an attempt; whether another may follow it.
+    pub(crate) fn count(&mut self, policy: &RetryPolicy, throttled: bool) -> bool {
+        if throttled {
+            self.throttles += 1;
+            policy.max_attempts > 1 && self.throttles < MAX_THROTTLED
+        } else {
+            self.failures += 1;
+            self.failures < policy.max_attempts
+        }
     }
 }
 
@@ -173,23 +217,6 @@ impl Resend {
     }
 }
 
-/// `Retry-After` as seconds or an HTTP date.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    (at.to_utc() - chrono::Utc::now())
-        .to_std()
-        .ok()
-        .or(Some(Duration::ZERO))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,19 +257,5 @@ mod tests {
             let d = decide(Idempotent, ending, false);
             assert!(!d.resend, "{ending:?}: no attempts left");
         }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut h = HeaderMap::new();
-        h.insert("retry-after", "7".parse().unwrap());
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            "retry-after",
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", "soon".parse().unwrap());
-        assert_eq!(retry_after(&h), None);
     }
 }

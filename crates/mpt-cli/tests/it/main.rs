@@ -4,6 +4,7 @@
 
 mod commands;
 mod common;
+mod pacing;
 mod policy;
 mod promises;
 mod rotate;

@@ -28,8 +28,8 @@ use tokio::sync::{Notify, watch};
 use tower::ServiceExt;
 
 pub use limits::{MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES};
-pub(crate) use rate::Buckets;
-pub use rate::RateLimit;
+pub(crate) use rate::{Buckets, RateSettings};
+pub use rate::{RateChange, RateDialect, RateError, RateLimit, RateWindow, UnknownDialect};
 pub use record::RECORDED_REQUESTS;
 
 use crate::faults::{Fault, FaultState, Operation};

@@ -223,7 +223,7 @@ fn main() {
             Err(why) => table.row(
                 "Python mpt-api-client",
                 "not run".into(),
-                why,
+                why.to_string(),
                 "≥ 6× / ≥ 8×",
             ),
         }

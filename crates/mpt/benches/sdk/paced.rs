@@ -1,11 +1,17 @@
-//! `cargo xtask bench --paced`: bulk work against a rate-limited platform, as users feel it.
+//! `cargo xtask bench --paced`: bulk work against a rate-limited platform, as users feel it, in
+//! every dialect a limiter speaks.
 //!
-//! `ensure_disabled_many` over 2,000 Active tokens against the mock with `--rate-limit 200/s`,
-//! burst 20 and 20 ms added latency, for the facade (default settings, concurrency 64), plain
-//! reqwest at concurrency 16 and 64 that sleeps for `Retry-After` and retries on 429, and the
-//! official Python client, sequential. Each client gets a fresh mock (in this process, on its own
-//! runtime: the pace, not the CPU, is measured). Printed last, one JSON object per line per
-//! client; `ideal_s` is the facade's own request count divided by the rate.
+//! `ensure_disabled_many` over 2,000 Active tokens against the mock with a 200/s limit (burst
+//! 20) and 20 ms added latency, for each of the mock's rate dialects (`--rate-dialect`), the
+//! `retry-after` dialect under a fixed window and a sliding log too, the `policy` dialect with
+//! the limit dropping to 50/s after 5 s, and two facade clients (two processes, say) sharing one
+//! secret's limit. Clients: the facade (default settings, concurrency 16) and plain reqwest at
+//! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
+//! `Retry-After` (seconds or a date), else after the reset the headers give, else a second;
+//! the official Python client too for the `policy` dialect. Each run gets a fresh mock (in this
+//! process, on its own runtime: the pace, not the CPU, is measured). Printed last, one JSON
+//! object per line per dialect and client; `ideal_s` is the facade's own requests the limit let
+//! through at the limit's rate (the limit in force, when it changes).
 
 use std::path::Path;
 use std::process::Command;
@@ -14,14 +20,52 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::{StreamExt, stream};
-use mpt_mock::{MockServer, Operation, RateLimit};
+use mpt_mock::{MockServer, Operation, RateChange, RateDialect, RateLimit, RateWindow};
 
-use crate::python::python_client;
+use crate::python::{PythonError, python_client};
 
 const TOKENS: usize = 2000;
 const RATE: f64 = 200.0;
 const BURST: u32 = 20;
 const LATENCY_MS: u64 = 20;
+const CONCURRENCY: usize = 16;
+/// The limit after the change, and when.
+const DROPPED: f64 = 50.0;
+const DROP_AFTER_S: f64 = 5.0;
+
+/// One setting of the limiter.
+#[derive(Clone, Copy)]
+struct Setting {
+    dialect: RateDialect,
+    window: RateWindow,
+    change: bool,
+}
+
+impl Setting {
+    fn name(&self) -> String {
+        let mut name = self.dialect.name().to_string();
+        match self.window {
+            RateWindow::FixedWindow => name.push_str("+fixed-window"),
+            RateWindow::SlidingLog => name.push_str("+sliding-log"),
+            _ => {}
+        }
+        if self.change {
+            name.push_str("+drop-to-50");
+        }
+        name
+    }
+
+    /// The least time `requests` can take under this limit.
+    fn ideal(&self, requests: u64) -> f64 {
+        let requests = requests as f64;
+        let before = RATE * DROP_AFTER_S;
+        if self.change && requests > before {
+            DROP_AFTER_S + (requests - before) / DROPPED
+        } else {
+            requests / RATE
+        }
+    }
+}
 
 /// A rate-limited mock with `TOKENS` Active tokens, served from a runtime of its own.
 struct Limited {
@@ -31,23 +75,33 @@ struct Limited {
 }
 
 impl Limited {
-    fn start() -> Limited {
+    fn start(setting: Setting) -> Limited {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
             .build()
             .unwrap();
         let server = runtime.block_on(async {
-            MockServer::builder()
-                .rate_limit(RateLimit {
-                    per_second: RATE,
-                    burst: BURST,
-                })
+            let limit = RateLimit {
+                per_second: RATE,
+                burst: BURST,
+            };
+            let mut builder = MockServer::builder()
+                .rate_limit(limit)
+                .rate_dialect(setting.dialect)
+                .rate_window(setting.window)
                 .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(LATENCY_MS)))
-                .seed(TOKENS)
-                .start()
-                .await
-                .unwrap()
+                .seed(TOKENS);
+            if setting.change {
+                builder = builder.rate_change(RateChange {
+                    after: Duration::from_secs_f64(DROP_AFTER_S),
+                    to: RateLimit {
+                        per_second: DROPPED,
+                        burst: BURST,
+                    },
+                });
+            }
+            builder.start().await.unwrap()
         });
         let ids = server
             .live_token_names()
@@ -73,6 +127,24 @@ impl Limited {
     fn base(&self) -> String {
         format!("{}/public/v1", self.server.base_url())
     }
+
+    fn client(&self) -> mpt::Client {
+        mpt::Client::builder()
+            .base_url(self.base())
+            .api_token(self.server.admin_secret())
+            .build()
+            .unwrap()
+    }
+
+    fn run(&self, client: &'static str, failed: u64, wall: Duration) -> Run {
+        Run {
+            client,
+            requests: self.requests(),
+            throttled: self.server.throttled(),
+            failed,
+            wall,
+        }
+    }
 }
 
 /// One client's figures.
@@ -84,26 +156,60 @@ struct Run {
     wall: Duration,
 }
 
-fn facade(rt: &tokio::runtime::Runtime) -> Run {
-    let mock = Limited::start();
-    let client = mpt::Client::builder()
-        .base_url(mock.base())
-        .api_token(mock.server.admin_secret())
-        .build()
-        .unwrap();
+fn facade(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
+    let mock = Limited::start(setting);
+    let client = mock.client();
     let started = Instant::now();
-    let report = rt.block_on(client.ensure_disabled_many(&mock.ids, 64));
-    Run {
-        client: "mpt",
-        requests: mock.requests(),
-        throttled: mock.server.throttled(),
-        failed: report.failed().count() as u64,
-        wall: started.elapsed(),
+    let report = rt.block_on(client.ensure_disabled_many(&mock.ids, CONCURRENCY));
+    mock.run("mpt", report.failed().count() as u64, started.elapsed())
+}
+
+/// Two clients of their own (two processes' worth of pacers) on one secret, half the ids each.
+fn two_clients(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
+    let mock = Limited::start(setting);
+    let (a, b) = (mock.client(), mock.client());
+    let (left, right) = mock.ids.split_at(mock.ids.len() / 2);
+    let started = Instant::now();
+    let (ra, rb) = rt.block_on(async {
+        tokio::join!(
+            a.ensure_disabled_many(left, CONCURRENCY),
+            b.ensure_disabled_many(right, CONCURRENCY)
+        )
+    });
+    let failed = (ra.failed().count() + rb.failed().count()) as u64;
+    mock.run("mpt-two-clients", failed, started.elapsed())
+}
+
+/// How long a naive client waits after a refusal: `Retry-After` (seconds or a date), else the
+/// reset the headers give (epoch or delta seconds), else a second.
+fn naive_wait(headers: &reqwest::header::HeaderMap) -> Duration {
+    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(after) = text("retry-after") {
+        if let Ok(secs) = after.trim().parse::<u64>() {
+            return Duration::from_secs(secs);
+        }
+        if let Ok(at) = mpt::chrono::DateTime::parse_from_rfc2822(after) {
+            let now = text("date")
+                .and_then(|d| mpt::chrono::DateTime::parse_from_rfc2822(d).ok())
+                .map_or_else(|| mpt::chrono::Utc::now().timestamp(), |d| d.timestamp());
+            return Duration::from_secs((at.timestamp() - now).max(0) as u64);
+        }
+    }
+    let reset = text("x-ratelimit-reset")
+        .or_else(|| text("ratelimit-reset"))
+        .and_then(|r| r.trim().parse::<u64>().ok());
+    match reset {
+        Some(epoch) if epoch > 1_000_000_000 => {
+            let now = mpt::chrono::Utc::now().timestamp() as u64;
+            Duration::from_secs(epoch.saturating_sub(now).max(1))
+        }
+        Some(delta) => Duration::from_secs(delta.max(1)),
+        None => Duration::from_secs(1),
     }
 }
 
-fn plain(rt: &tokio::runtime::Runtime, concurrency: usize, name: &'static str) -> Run {
-    let mock = Limited::start();
+fn plain(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
+    let mock = Limited::start(setting);
     let http = reqwest::Client::new();
     let failed = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
@@ -114,83 +220,106 @@ fn plain(rt: &tokio::runtime::Runtime, concurrency: usize, name: &'static str) -
                 let url = format!("{}/accounts/api-tokens/{id}/disable", mock.base());
                 let secret = mock.server.admin_secret().to_string();
                 async move {
-                    for _ in 0..20 {
+                    for _ in 0..50 {
                         let Ok(answer) = http.post(&url).bearer_auth(&secret).send().await else {
                             continue;
                         };
-                        if answer.status().as_u16() != 429 {
+                        let status = answer.status().as_u16();
+                        let exhausted = status == 403
+                            && answer
+                                .headers()
+                                .get("x-ratelimit-remaining")
+                                .is_some_and(|v| v.as_bytes() == b"0");
+                        if status != 429 && status != 503 && !exhausted {
                             if !answer.status().is_success() {
                                 failed.fetch_add(1, Ordering::Relaxed);
                             }
                             let _ = answer.bytes().await;
                             return;
                         }
-                        let wait = answer
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-                            .unwrap_or(1);
-                        tokio::time::sleep(Duration::from_secs(wait)).await;
+                        tokio::time::sleep(naive_wait(answer.headers())).await;
                     }
                     failed.fetch_add(1, Ordering::Relaxed);
                 }
             })
-            .buffer_unordered(concurrency)
+            .buffer_unordered(CONCURRENCY)
             .collect::<Vec<()>>(),
     );
-    Run {
-        client: name,
-        requests: mock.requests(),
-        throttled: mock.server.throttled(),
-        failed: failed.load(Ordering::Relaxed),
-        wall: started.elapsed(),
-    }
+    mock.run(
+        "reqwest-c16",
+        failed.load(Ordering::Relaxed),
+        started.elapsed(),
+    )
 }
 
-fn python() -> Result<Run, String> {
+fn python(setting: Setting) -> Result<Run, PythonError> {
     let py = python_client()?;
-    let mock = Limited::start();
+    let mock = Limited::start(setting);
     let ids_file = std::env::temp_dir().join(format!("mpt-paced-ids-{}", std::process::id()));
-    std::fs::write(&ids_file, mock.ids.join("\n")).map_err(|e| e.to_string())?;
+    std::fs::write(&ids_file, mock.ids.join("\n"))?;
     let out = Command::new(py)
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_paced.py"))
         .arg(mock.base())
         .arg(mock.server.admin_secret())
         .arg(&ids_file)
-        .output()
-        .map_err(|e| e.to_string())?;
+        .output()?;
     let _ = std::fs::remove_file(&ids_file);
-    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|_| format!("python said: {}", String::from_utf8_lossy(&out.stderr)))?;
-    Ok(Run {
-        client: "python",
-        requests: mock.requests(),
-        throttled: mock.server.throttled(),
-        failed: parsed["failed"].as_u64().unwrap_or(u64::MAX),
-        wall: Duration::from_secs_f64(parsed["wall_s"].as_f64().unwrap_or(f64::NAN)),
-    })
+    let said = || PythonError::Output(String::from_utf8_lossy(&out.stderr).into_owned());
+    let parsed: serde_json::Value = serde_json::from_slice(&out.stdout).map_err(|_| said())?;
+    let wall = Duration::try_from_secs_f64(parsed["wall_s"].as_f64().unwrap_or(f64::NAN))
+        .map_err(|_| said())?;
+    let failed = parsed["failed"].as_u64().unwrap_or(u64::MAX);
+    Ok(mock.run("python", failed, wall))
 }
 
-/// Runs every client and prints a line of JSON each, last.
+/// The settings run: every dialect on a token bucket, two more window kinds, a drop.
+fn settings() -> Vec<Setting> {
+    let bucket = |dialect| Setting {
+        dialect,
+        window: RateWindow::TokenBucket,
+        change: false,
+    };
+    let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
+    for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
+        all.push(Setting {
+            window,
+            ..bucket(RateDialect::RetryAfter)
+        });
+    }
+    all.push(Setting {
+        change: true,
+        ..bucket(RateDialect::Policy)
+    });
+    all
+}
+
+/// Runs every setting for every client and prints a line of JSON each, last. `MPT_BENCH_DIALECT`
+/// (a comma-separated list of setting names) runs some only.
 pub fn paced(rt: &tokio::runtime::Runtime) {
     println!(
-        "paced: ensure_disabled_many over {TOKENS} tokens, {RATE}/s burst {BURST}, {LATENCY_MS} ms latency"
+        "paced: ensure_disabled_many over {TOKENS} tokens, {RATE}/s burst {BURST}, {LATENCY_MS} ms latency, concurrency {CONCURRENCY}"
     );
-    let mut runs = vec![
-        facade(rt),
-        plain(rt, 16, "reqwest-c16"),
-        plain(rt, 64, "reqwest-c64"),
-    ];
-    match python() {
-        Ok(run) => runs.push(run),
-        Err(why) => println!("python: skipped ({why})"),
-    }
-    let ideal = runs[0].requests as f64 / RATE;
-    for run in &runs {
-        println!(
-            "{}",
-            serde_json::json!({
+    let only = std::env::var("MPT_BENCH_DIALECT").ok();
+    let wanted = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|w| w.trim() == name))
+    };
+    let mut lines = Vec::new();
+    for setting in settings().into_iter().filter(|s| wanted(&s.name())) {
+        let mut runs = vec![facade(rt, setting), plain(rt, setting)];
+        if setting.dialect == RateDialect::Policy && !setting.change {
+            runs.push(two_clients(rt, setting));
+            match python(setting) {
+                Ok(run) => runs.push(run),
+                Err(why) => println!("python: skipped ({why})"),
+            }
+        }
+        // The work the facade needed (its requests the limit let through), at the limit's rate.
+        let ideal = setting.ideal(runs[0].requests - runs[0].throttled);
+        for run in &runs {
+            lines.push(serde_json::json!({
                 "bench": "paced",
+                "dialect": setting.name(),
                 "client": run.client,
                 "tokens": TOKENS,
                 "limit_per_s": RATE,
@@ -200,7 +329,10 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
                 "failed": run.failed,
                 "wall_s": (run.wall.as_secs_f64() * 100.0).round() / 100.0,
                 "ideal_s": (ideal * 100.0).round() / 100.0,
-            })
-        );
+            }));
+        }
+    }
+    for line in lines {
+        println!("{line}");
     }
 }

@@ -43,9 +43,29 @@ fn find_python() -> Option<PathBuf> {
     None
 }
 
+/// Why the Python client cannot be run (its benchmark is then skipped, saying so).
+#[derive(Debug, thiserror::Error)]
+pub enum PythonError {
+    /// No interpreter new enough.
+    #[error("no Python >= 3.12 on this machine")]
+    NoPython,
+    /// `python -m venv` failed.
+    #[error("cannot create a venv")]
+    NoVenv,
+    /// `pip install mpt-api-client` failed.
+    #[error("pip could not install mpt-api-client")]
+    NoClient,
+    /// Running it, or a file it reads, failed.
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// It did not print what the benchmark reads.
+    #[error("python said: {0}")]
+    Output(String),
+}
+
 /// A venv with the official client in it.
-pub fn python_client() -> Result<PathBuf, String> {
-    let python = find_python().ok_or("no Python >= 3.12 on this machine")?;
+pub fn python_client() -> Result<PathBuf, PythonError> {
+    let python = find_python().ok_or(PythonError::NoPython)?;
     let venv = workspace().join("target/bench-venv");
     let py = venv.join("bin/python");
     if !py.exists() {
@@ -55,7 +75,7 @@ pub fn python_client() -> Result<PathBuf, String> {
             .status()
             .is_ok_and(|s| s.success());
         if !ok {
-            return Err("cannot create a venv".into());
+            return Err(PythonError::NoVenv);
         }
     }
     let ok = Command::new(&py)
@@ -72,6 +92,6 @@ pub fn python_client() -> Result<PathBuf, String> {
     if ok {
         Ok(py)
     } else {
-        Err("pip could not install mpt-api-client".into())
+        Err(PythonError::NoClient)
     }
 }

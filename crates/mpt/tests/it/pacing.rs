@@ -82,3 +82,277 @@ async fn clones_share_one_pace() {
     // Two separate clients (two processes, say) would each spend the limit: the shared pace
     // is what keeps these two in step.
 }
+
+/// A client of a scripted server with `retry`, paced adaptively.
+fn scripted_client(server: &ScriptedServer, retry: RetryPolicy) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .retry(retry)
+        .build()
+        .unwrap()
+}
+
+fn token_answer(headers: &[(&str, &str)]) -> Scripted {
+    headers.iter().fold(
+        Scripted::answer(200, "application/json", TOKEN_JSON),
+        |answer, (name, value)| answer.header(*name, *value),
+    )
+}
+
+/// Values no sane limiter sends (found in front of the mock: `1e-300` and `w=inf` made the
+/// pacer panic): the calls go on, and a pace slower than one request per cap is refused, never
+/// waited or panicked on.
+#[tokio::test]
+async fn hostile_rate_limit_values_never_panic() {
+    let hostile: [&[(&str, &str)]; 7] = [
+        &[("ratelimit-limit", "1e-300")],
+        &[("ratelimit-limit", "1e-300"), ("ratelimit-policy", "1;w=1")],
+        &[
+            ("ratelimit-limit", "200"),
+            ("ratelimit-policy", "200;w=inf"),
+        ],
+        &[
+            ("ratelimit-policy", "\"p\";q=200;w=inf"),
+            ("ratelimit", "\"p\";r=NaN;t=-1"),
+        ],
+        &[
+            ("ratelimit-limit", "200"),
+            ("ratelimit-remaining", "100000"),
+        ],
+        &[("ratelimit-limit", "-5"), ("ratelimit-reset", "1e308")],
+        &[
+            ("x-ratelimit-limit", "inf"),
+            ("x-ratelimit-reset", "99999999999999999999"),
+        ],
+    ];
+    for headers in hostile {
+        let server = canned(vec![token_answer(headers)]).await;
+        let client = scripted_client(&server, RetryPolicy::none());
+        for _ in 0..3 {
+            match client.get("TKN-1111-2222").await {
+                Ok(_) | Err(Error::NotAttempted { .. }) => {}
+                Err(e) => panic!("{headers:?}: {e}"),
+            }
+        }
+        assert!(!server.request_lines().is_empty(), "{headers:?}");
+    }
+}
+
+/// `Retry-After: 3600` is beyond the cap (30 s): the call fails at once with the server's wait
+/// (one request, no hold), and the client sends nothing more until it has passed.
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_fails_fast_with_the_servers_wait() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "3600"),
+    ])
+    .await;
+    let client = scripted_client(&server, RetryPolicy::default());
+    match client.get("TKN-1111-2222").await {
+        Err(Error::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(3600)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.request_lines().len(), 1, "not retried");
+    let e = client.get("TKN-1111-2222").await.unwrap_err();
+    assert!(matches!(e, Error::NotAttempted { .. }), "{e:?}");
+    assert!(e.to_string().contains("over the 30 s cap"), "{e}");
+    assert_eq!(server.request_lines().len(), 1, "nothing more sent");
+}
+
+/// `RetryPolicy::max_retry_after` bounds every wait, the pacer's included: a 5 s Retry-After
+/// over a 1 s cap is not waited.
+#[tokio::test]
+async fn max_retry_after_bounds_the_pacers_hold_too() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "5"),
+    ])
+    .await;
+    let retry = RetryPolicy {
+        max_retry_after: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    };
+    let client = scripted_client(&server, retry);
+    let e = client.get("TKN-1111-2222").await.unwrap_err();
+    assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
+    let e = client.get("TKN-1111-2222").await.unwrap_err();
+    assert!(e.to_string().contains("over the 1 s cap"), "{e}");
+    assert_eq!(server.request_lines().len(), 1);
+}
+
+/// Every answer `429` with `Retry-After: 3600`: a bulk job ends at once, every id reported,
+/// none attempted after the lockout showed, each with the reason.
+#[tokio::test]
+async fn a_lockout_ends_a_bulk_job_with_each_id_not_attempted() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "3600"),
+    ])
+    .await;
+    let client = scripted_client(&server, RetryPolicy::default());
+    let ids: Vec<String> = (0..300).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    assert_eq!(report.results.len(), ids.len());
+    let not_attempted = report
+        .failed()
+        .filter(|(_, e)| matches!(e, Error::NotAttempted { .. }))
+        .count();
+    let refused = report
+        .failed()
+        .filter(|(_, e)| matches!(e, Error::RateLimited { .. }))
+        .count();
+    assert_eq!(not_attempted + refused, ids.len());
+    let sent = server.request_lines().len();
+    // The first list read (one chunk, the next chunk's read beside it) shows the lockout.
+    assert!(sent <= 2, "{sent} requests sent into a lockout");
+    assert!(not_attempted >= ids.len() - 2);
+    let (_, e) = report.failed().last().unwrap();
+    assert!(e.to_string().contains("asks to wait 1h"), "{e}");
+}
+
+/// GitHub answers an exhausted limit `403` with `X-RateLimit-Remaining: 0`: throttling, retried
+/// after the reset, not Forbidden.
+#[tokio::test]
+async fn a_403_with_nothing_remaining_is_throttling_and_retried() {
+    let server = canned(vec![
+        Scripted::answer(
+            403,
+            "application/json",
+            r#"{"message":"API rate limit exceeded"}"#,
+        )
+        .header("x-ratelimit-limit", "60")
+        .header("x-ratelimit-remaining", "0")
+        .header("x-ratelimit-reset", "0"),
+        token_answer(&[("x-ratelimit-limit", "60"), ("x-ratelimit-remaining", "59")]),
+    ])
+    .await;
+    let client = scripted_client(&server, fast_retries(3));
+    let token = client.get("TKN-1111-2222").await.unwrap();
+    assert_eq!(token.id(), "TKN-1111-2222");
+    assert_eq!(server.request_lines().len(), 2);
+    // A 403 with a remainder left is a real refusal.
+    let server = canned(vec![
+        Scripted::answer(403, "application/problem+json", r#"{"status":403}"#)
+            .header("x-ratelimit-remaining", "12"),
+    ])
+    .await;
+    let client = scripted_client(&server, fast_retries(3));
+    let e = client.get("TKN-1111-2222").await.unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+}
+
+/// `--max-rate`'s values: a clear error for rates no pace can use.
+#[test]
+fn fixed_rates_are_validated() {
+    for bad in [0.0, -1.0, f64::NAN, 1e-20, f64::INFINITY] {
+        assert!(mpt::Pacing::fixed(bad).is_err(), "{bad}");
+        let built = Client::builder()
+            .api_token("s3cr3t-api-key")
+            .pacing(mpt::Pacing::Fixed(bad))
+            .build();
+        assert!(matches!(built, Err(Error::Config(_))), "{bad}");
+    }
+    assert!(mpt::Pacing::fixed(50.0).is_ok());
+}
+
+/// Disables `n` seeded tokens through a mock whose rate limit speaks `dialect` (counted by
+/// `window`); returns the ids that failed, the requests sent and those refused.
+async fn through(
+    dialect: mpt_mock::RateDialect,
+    window: mpt_mock::RateWindow,
+    n: usize,
+) -> (Vec<String>, u64, u64) {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
+        .rate_dialect(dialect)
+        .rate_window(window)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(n, "paced", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    let failed: Vec<String> = report
+        .failed()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    for id in &ids {
+        let status = server.token_status(id);
+        let done = status.as_deref() == Some("Disabled");
+        assert!(
+            done || !failed.is_empty(),
+            "{dialect:?}: {id} is {status:?}"
+        );
+    }
+    let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
+    (failed, sent + server.throttled(), server.throttled())
+}
+
+/// The dialects that state the rate: read (the structured draft's fields were ignored, and
+/// GitHub's 403 over the limit failed ids as Forbidden), few refusals, no id failed.
+#[tokio::test]
+async fn dialects_that_state_the_rate_are_read() {
+    use mpt_mock::{RateDialect as D, RateWindow as W};
+    for dialect in [D::Policy, D::Structured, D::Legacy, D::XRateLimit] {
+        let (failed, sent, throttled) = through(dialect, W::TokenBucket, 150).await;
+        assert!(failed.is_empty(), "{dialect:?}: {failed:?}");
+        if matches!(dialect, D::Policy | D::Structured) {
+            assert!(
+                throttled * 20 <= sent,
+                "{dialect:?}: {throttled} of {sent} refused"
+            );
+        }
+    }
+}
+
+/// The dialects that only refuse (429 or 503, with Retry-After in seconds or as a date, or no
+/// header at all), under each window kind: no id failed.
+#[tokio::test]
+async fn dialects_that_only_refuse_fail_no_id() {
+    use mpt_mock::{RateDialect as D, RateWindow as W};
+    for (dialect, window) in [
+        (D::RetryAfter, W::TokenBucket),
+        (D::RetryAfterDate, W::TokenBucket),
+        (D::Unavailable, W::TokenBucket),
+        (D::Bare, W::TokenBucket),
+        (D::RetryAfter, W::FixedWindow),
+        (D::RetryAfter, W::SlidingLog),
+    ] {
+        let (failed, _, _) = through(dialect, window, 150).await;
+        assert!(failed.is_empty(), "{dialect:?} {window:?}: {failed:?}");
+    }
+}
+
+/// The limit drops from 100/s to 25/s mid-run: the new rate is read from the next answer, no id
+/// fails, and the refusals are those of the drop itself (the requests already sent or spaced
+/// at the old rate).
+#[tokio::test]
+async fn a_limit_that_drops_mid_run_is_followed() {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
+        .rate_change(mpt_mock::RateChange::parse("0.3:25/s", 5).unwrap())
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(80, "paced", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    assert_eq!(report.failed().count(), 0);
+    let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
+    assert!(
+        server.throttled() * 7 <= sent,
+        "{} of {sent} refused",
+        server.throttled()
+    );
+}

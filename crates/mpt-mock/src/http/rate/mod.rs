@@ -1,0 +1,347 @@
+//! Rate limits as platforms and gateways set them: per API secret, a token bucket, a fixed
+//! window or a sliding log; a request over the limit is refused and not processed, and every
+//! answer says where the caller stands in one of the common dialects ([`RateDialect`],
+//! `dialect.rs`). The limit may change mid-run ([`RateChange`]).
+//!
+//! | window ([`RateWindow`]) | allows | a refused request waits |
+//! | --- | --- | --- |
+//! | `token-bucket` (default) | `per_second` a second on average, `burst` at once | until the bucket has a token again |
+//! | `fixed-window` | `per_second` in each whole second | until the second ends |
+//! | `sliding-log` | `per_second` in any one second | until the oldest request of the last second is a second old |
+
+mod dialect;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::http::header;
+use axum::response::Response;
+
+pub use dialect::{RateDialect, UnknownDialect};
+
+use super::{Shared, lock};
+
+/// A rate limit: `per_second` requests a second, with bursts of up to `burst`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateLimit {
+    /// Requests a second, on average (more than 0).
+    pub per_second: f64,
+    /// How many may come at once (the bucket's size, at least 1).
+    pub burst: u32,
+}
+
+/// A rate, window or dialect that cannot be used, naming the value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RateError {
+    /// Not a number of requests a second.
+    #[error("{0:?}: expected requests a second, e.g. 200/s")]
+    NotARate(String),
+    /// A rate of 0, less, or more than a million a second.
+    #[error("{0:?}: the rate must be more than 0 and at most 1000000 a second")]
+    OutOfRange(String),
+    /// A change not written `SECONDS:RATE`.
+    #[error("{0:?}: expected SECONDS:RATE, e.g. 5:50/s")]
+    NotAChange(String),
+}
+
+impl RateLimit {
+    /// `200/s` (or `200`), with bursts of `burst`.
+    pub fn parse(text: &str, burst: u32) -> Result<RateLimit, RateError> {
+        let number = text.trim().trim_end_matches("/s");
+        let per_second: f64 = number
+            .parse()
+            .map_err(|_| RateError::NotARate(text.to_string()))?;
+        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 1e6) {
+            return Err(RateError::OutOfRange(text.to_string()));
+        }
+        Ok(RateLimit {
+            per_second,
+            burst: burst.max(1),
+        })
+    }
+}
+
+/// How requests are counted against the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum RateWindow {
+    /// A token bucket: `per_second` refill, `burst` deep (the default).
+    #[default]
+    TokenBucket,
+    /// `per_second` requests in each whole second (counted from the server's start).
+    FixedWindow,
+    /// `per_second` requests in any span of one second.
+    SlidingLog,
+}
+
+/// The limit changes to `to` once `after` has passed since the server started.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateChange {
+    /// Since the start.
+    pub after: Duration,
+    /// The limit from then on.
+    pub to: RateLimit,
+}
+
+impl RateChange {
+    /// `5:50/s`: after 5 seconds, 50 a second (bursts of `burst`).
+    pub fn parse(text: &str, burst: u32) -> Result<RateChange, RateError> {
+        let (after, rate) = text
+            .split_once(':')
+            .ok_or_else(|| RateError::NotAChange(text.to_string()))?;
+        let after: f64 = after
+            .trim()
+            .parse()
+            .ok()
+            .filter(|s: &f64| s.is_finite() && *s >= 0.0 && *s <= 1e6)
+            .ok_or_else(|| RateError::NotAChange(text.to_string()))?;
+        Ok(RateChange {
+            after: Duration::from_secs_f64(after),
+            to: RateLimit::parse(rate, burst)?,
+        })
+    }
+}
+
+/// The mock's rate-limit settings.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub(crate) struct RateSettings {
+    pub(crate) limit: Option<RateLimit>,
+    pub(crate) window: RateWindow,
+    pub(crate) dialect: RateDialect,
+    pub(crate) change: Option<RateChange>,
+}
+
+/// One caller's count.
+enum Count {
+    Bucket { tokens: f64, at: Instant },
+    Fixed { window: u64, used: u32 },
+    Log(VecDeque<Instant>),
+}
+
+/// The counts of every caller, under one limit.
+pub(crate) struct Buckets {
+    settings: RateSettings,
+    started: Instant,
+    counts: HashMap<String, Count>,
+}
+
+/// What a request found.
+pub(crate) struct Taken {
+    pub(crate) allowed: bool,
+    /// The limit in force.
+    pub(crate) limit: RateLimit,
+    /// Requests left after it (whole).
+    pub(crate) remaining: u64,
+    /// Until the count is renewed (a full bucket, the window's end, the log's oldest out).
+    pub(crate) reset: Duration,
+    /// Until a request would be allowed again (when refused).
+    pub(crate) wait: Duration,
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::try_from_secs_f64(s.max(0.0)).unwrap_or(Duration::MAX)
+}
+
+impl Buckets {
+    pub(crate) fn new(settings: RateSettings) -> Buckets {
+        Buckets {
+            settings,
+            started: Instant::now(),
+            counts: HashMap::new(),
+        }
+    }
+
+    /// The limit in force at `now`.
+    fn limit(&self, now: Instant) -> Option<RateLimit> {
+        match self.settings.change {
+            Some(change) if now.saturating_duration_since(self.started) >= change.after => {
+                Some(change.to)
+            }
+            _ => self.settings.limit,
+        }
+    }
+
+    fn take(&mut self, caller: &str, limit: RateLimit, now: Instant) -> Taken {
+        let rate = limit.per_second;
+        let per_window = rate.floor().max(1.0) as u32;
+        let since = now.saturating_duration_since(self.started);
+        let count =
+            self.counts
+                .entry(caller.to_string())
+                .or_insert_with(|| match self.settings.window {
+                    RateWindow::TokenBucket => Count::Bucket {
+                        tokens: f64::from(limit.burst),
+                        at: now,
+                    },
+                    RateWindow::FixedWindow => Count::Fixed { window: 0, used: 0 },
+                    RateWindow::SlidingLog => Count::Log(VecDeque::new()),
+                });
+        let taken = |allowed, remaining: f64, reset, wait| Taken {
+            allowed,
+            limit,
+            remaining: remaining.max(0.0).floor() as u64,
+            reset,
+            wait,
+        };
+        match count {
+            Count::Bucket { tokens, at } => {
+                let burst = f64::from(limit.burst);
+                let elapsed = now.saturating_duration_since(*at).as_secs_f64();
+                *tokens = (*tokens + elapsed * rate).min(burst);
+                *at = now;
+                let allowed = *tokens >= 1.0;
+                if allowed {
+                    *tokens -= 1.0;
+                }
+                let reset = secs((burst - *tokens) / rate);
+                let wait = secs((1.0 - *tokens) / rate);
+                taken(
+                    allowed,
+                    *tokens,
+                    reset,
+                    if allowed { Duration::ZERO } else { wait },
+                )
+            }
+            Count::Fixed { window, used } => {
+                let current = since.as_secs();
+                if *window != current {
+                    (*window, *used) = (current, 0);
+                }
+                let allowed = *used < per_window;
+                if allowed {
+                    *used += 1;
+                }
+                let end = Duration::from_secs(current + 1).saturating_sub(since);
+                let wait = if allowed { Duration::ZERO } else { end };
+                taken(allowed, f64::from(per_window - *used), end, wait)
+            }
+            Count::Log(log) => {
+                let second = Duration::from_secs(1);
+                while log
+                    .front()
+                    .is_some_and(|t| now.saturating_duration_since(*t) >= second)
+                {
+                    log.pop_front();
+                }
+                let allowed = log.len() < per_window as usize;
+                if allowed {
+                    log.push_back(now);
+                }
+                let out = |t: Option<&Instant>| {
+                    t.map_or(Duration::ZERO, |t| {
+                        (*t + second).saturating_duration_since(now)
+                    })
+                };
+                let wait = if allowed {
+                    Duration::ZERO
+                } else {
+                    out(log.front())
+                };
+                let left = per_window as usize - log.len().min(per_window as usize);
+                taken(allowed, left as f64, out(log.back()), wait)
+            }
+        }
+    }
+}
+
+/// The middleware: a request is served or refused by its caller's count (its `Authorization`),
+/// and every answer carries the dialect's headers.
+pub(crate) async fn rate_limited(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let now = Instant::now();
+    let (limit, dialect) = {
+        let rate = lock(&shared.rate);
+        (rate.limit(now), rate.settings.dialect)
+    };
+    let Some(limit) = limit else {
+        return next.run(request).await;
+    };
+    let caller = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let taken = lock(&shared.rate).take(&caller, limit, now);
+    if !taken.allowed {
+        shared
+            .throttled
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        return dialect.refusal(&taken, shared.now());
+    }
+    let mut response = next.run(request).await;
+    dialect.headers(&mut response, &taken, shared.now());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn buckets(window: RateWindow, limit: RateLimit) -> Buckets {
+        Buckets::new(RateSettings {
+            limit: Some(limit),
+            window,
+            ..RateSettings::default()
+        })
+    }
+
+    #[test]
+    fn a_bucket_refills_at_its_rate_up_to_its_burst() {
+        let limit = RateLimit::parse("10/s", 3).unwrap();
+        let mut buckets = buckets(RateWindow::TokenBucket, limit);
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert!(buckets.take("a", limit, t0).allowed);
+        }
+        let refused = buckets.take("a", limit, t0);
+        assert!(!refused.allowed);
+        assert!((refused.wait.as_secs_f64() - 0.1).abs() < 1e-9);
+        // Another caller has a bucket of its own.
+        assert!(buckets.take("b", limit, t0).allowed);
+        // A tenth of a second later, one token again; never more than the burst.
+        assert!(
+            buckets
+                .take("a", limit, t0 + Duration::from_millis(100))
+                .allowed
+        );
+        let full = buckets.take("a", limit, t0 + Duration::from_secs(60));
+        assert!(full.allowed && full.remaining == 2);
+        assert!(RateLimit::parse("0/s", 1).is_err() && RateLimit::parse("x", 1).is_err());
+        assert!(RateLimit::parse("inf", 1).is_err() && RateLimit::parse("NaN", 1).is_err());
+    }
+
+    #[test]
+    fn fixed_windows_and_sliding_logs_count_per_second() {
+        let limit = RateLimit::parse("3/s", 1).unwrap();
+        for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
+            let mut b = buckets(window, limit);
+            let t0 = b.started;
+            for _ in 0..3 {
+                assert!(b.take("a", limit, t0).allowed, "{window:?}");
+            }
+            let refused = b.take("a", limit, t0);
+            assert!(!refused.allowed && refused.wait <= Duration::from_secs(1));
+            assert!(b.take("a", limit, t0 + Duration::from_secs(1)).allowed);
+        }
+    }
+
+    #[test]
+    fn the_limit_changes_mid_run() {
+        let change = RateChange::parse("5:50/s", 20).unwrap();
+        assert_eq!(change.after, Duration::from_secs(5));
+        let b = Buckets::new(RateSettings {
+            limit: Some(RateLimit::parse("200/s", 20).unwrap()),
+            change: Some(change),
+            ..RateSettings::default()
+        });
+        assert_eq!(b.limit(b.started).unwrap().per_second, 200.0);
+        let later = b.started + Duration::from_secs(6);
+        assert_eq!(b.limit(later).unwrap().per_second, 50.0);
+        assert!(RateChange::parse("soon", 1).is_err());
+    }
+}

@@ -1,0 +1,227 @@
+//! The pacer's tests: what each signal does, and a property test over any headers.
+
+use super::*;
+use reqwest::StatusCode;
+use reqwest::header::{HeaderMap, HeaderName};
+
+fn signal(status: u16, headers: &[(&str, &str)]) -> Signal {
+    let mut map = HeaderMap::new();
+    for (k, v) in headers {
+        map.append(
+            HeaderName::from_bytes(k.as_bytes()).unwrap(),
+            v.parse().unwrap(),
+        );
+    }
+    Signal::read(StatusCode::from_u16(status).unwrap(), &map)
+}
+
+const CAP: Duration = Duration::from_secs(30);
+
+async fn observe(pacer: &Pacer, status: u16, headers: &[(&str, &str)]) {
+    let (slot, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    pacer.observe(slot, Some(&signal(status, headers)), CAP);
+}
+
+#[tokio::test]
+async fn stated_limits_set_the_pace_and_429s_halve_it_otherwise() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    assert_eq!(pacer.rate(), None);
+    let stated = [("ratelimit-limit", "200"), ("ratelimit-policy", "200;w=2")];
+    observe(&pacer, 200, &stated).await;
+    assert_eq!(pacer.rate(), Some(100.0 * HEADROOM));
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 429, &[("retry-after", "1")]).await;
+    let first = pacer.rate().unwrap();
+    // A second 429 of the same burst is the same signal.
+    observe(&pacer, 429, &[]).await;
+    assert_eq!(pacer.rate(), Some(first));
+    observe(&pacer, 200, &[]).await;
+    assert!(pacer.rate().unwrap() > first);
+    let off = Pacer::new(Pacing::Off);
+    observe(&off, 429, &[]).await;
+    assert_eq!(off.rate(), None);
+    assert_eq!(Pacer::new(Pacing::Fixed(5.0)).rate(), Some(5.0));
+}
+
+#[tokio::test]
+async fn burst_credit_is_capped_at_the_limit() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let h = [
+        ("ratelimit-limit", "200"),
+        ("ratelimit-policy", "200;w=1"),
+        ("ratelimit-remaining", "100000"),
+    ];
+    observe(&pacer, 200, &h).await;
+    assert_eq!(pacer.lock().credit, 200);
+}
+
+#[tokio::test]
+async fn a_dropped_slot_is_given_back() {
+    let pacer = Pacer::new(Pacing::Fixed(1000.0));
+    let (slot, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    assert_eq!(pacer.lock().in_flight, 1);
+    drop(slot);
+    assert_eq!(pacer.lock().in_flight, 0);
+}
+
+#[tokio::test]
+async fn a_retry_after_beyond_the_cap_refuses_every_send() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 429, &[("retry-after", "3600")]).await;
+    let refused = pacer.acquire(CAP, CAP).await.unwrap_err();
+    assert!(refused.wait > Duration::from_secs(3500));
+    // A pace slower than one request per cap is refused too, never waited.
+    let tiny = Pacer::new(Pacing::Adaptive);
+    observe(
+        &tiny,
+        200,
+        &[("ratelimit-limit", "1e-300"), ("ratelimit-policy", "1;w=1")],
+    )
+    .await;
+    assert!(tiny.acquire(CAP, CAP).await.is_err());
+}
+
+mod properties {
+    use super::super::*;
+    use proptest::prelude::*;
+    use reqwest::StatusCode;
+    use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+    const NAMES: [&str; 10] = [
+        "ratelimit-policy",
+        "ratelimit",
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "retry-after",
+        "date",
+    ];
+
+    /// Header values: arbitrary bytes, or texts built from the pieces the dialects use (numbers
+    /// of every size and sign, `inf`, `NaN`, parameters, quotes, commas).
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        let piece = prop_oneof![
+            any::<f64>().prop_map(|f| f.to_string()),
+            any::<i64>().prop_map(|i| i.to_string()),
+            Just("1e-300".to_string()),
+            Just("1e308".to_string()),
+            Just("inf".to_string()),
+            Just("-inf".to_string()),
+            Just("NaN".to_string()),
+            Just(";w=".to_string()),
+            Just(";q=".to_string()),
+            Just(";r=".to_string()),
+            Just(";t=".to_string()),
+            Just(", ".to_string()),
+            Just("\"".to_string()),
+            Just("default".to_string()),
+            Just("Wed, 21 Oct 2015 07:28:00 GMT".to_string()),
+        ];
+        prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..40),
+            proptest::collection::vec(piece, 0..8).prop_map(|p| p.concat().into_bytes()),
+        ]
+    }
+
+    fn answer() -> impl Strategy<Value = (u16, Vec<(usize, Vec<u8>)>)> {
+        (
+            prop_oneof![Just(200u16), Just(403), Just(429), Just(503), 100u16..600],
+            proptest::collection::vec((0..NAMES.len(), value()), 0..6),
+        )
+    }
+
+    fn signal((status, headers): &(u16, Vec<(usize, Vec<u8>)>)) -> Signal {
+        let mut map = HeaderMap::new();
+        for (name, bytes) in headers {
+            if let Ok(v) = HeaderValue::from_bytes(bytes) {
+                map.append(HeaderName::from_static(NAMES[*name]), v);
+            }
+        }
+        Signal::read(
+            StatusCode::from_u16(*status).unwrap_or(StatusCode::OK),
+            &map,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// Whatever the headers say, in whatever order the answers come, reading them and
+        /// pacing by them never panics, and no wait is longer than the bound given.
+        #[test]
+        fn any_headers_in_any_sequence_never_panic(
+            answers in proptest::collection::vec(answer(), 1..12),
+            mode in prop_oneof![Just(Pacing::Adaptive), Just(Pacing::Fixed(1000.0)), Just(Pacing::Off)],
+        ) {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+                .unwrap();
+            let bound = Duration::from_millis(2);
+            let pacer = Pacer::new(mode);
+            runtime.block_on(async {
+                for answer in &answers {
+                    let signal = signal(answer);
+                    if let Some(q) = signal.quota {
+                        prop_assert!(q.limit.is_finite() && q.limit > 0.0);
+                    }
+                    match pacer.acquire(bound, bound).await {
+                        Ok((slot, waited)) => {
+                            prop_assert!(waited <= bound);
+                            pacer.observe(slot, Some(&signal), bound);
+                        }
+                        Err(refused) => prop_assert!(refused.wait > Duration::ZERO),
+                    }
+                }
+                Ok(())
+            })?;
+        }
+    }
+}
+
+/// A call dropped while its request is on the wire (its answer not come yet) gives its send
+/// slot back: the count of requests in flight does not leak.
+#[tokio::test]
+async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
+    use mpt_mock::{Scripted, ScriptedServer};
+    let token = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;
+    let server = ScriptedServer::start(vec![
+        Scripted::answer(200, "application/json", token).after(Duration::from_secs(5)),
+    ])
+    .await
+    .unwrap();
+    let client = crate::Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .build()
+        .unwrap();
+    let sent = async {
+        while server.request_lines().is_empty() {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    tokio::select! {
+        _ = client.get("TKN-1111-2222") => panic!("answered before the cancel"),
+        () = sent => {}
+    }
+    assert_eq!(client.layer().pacer.lock().in_flight, 0);
+}
+
+/// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): a wait
+/// longer than a rounding holds every send.
+#[tokio::test]
+async fn a_503_with_retry_after_holds_the_pacer() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 503, &[("retry-after", "3")]).await;
+    assert!(pacer.lock().held_until.is_some());
+    assert!(pacer.rate().is_some(), "the rate was cut");
+    let plain = Pacer::new(Pacing::Adaptive);
+    observe(&plain, 503, &[]).await;
+    assert!(
+        plain.lock().held_until.is_none(),
+        "a 503 without Retry-After is an outage"
+    );
+}
