@@ -2,7 +2,7 @@
 //! policy, and its replacement as the platform shows it now. A record read back is a claim; only
 //! what is read from the platform now lets it disable or delete the old token.
 
-use chrono::TimeDelta;
+use chrono::{DateTime, TimeDelta, Utc};
 use mpt::Error;
 use mpt::Token;
 use mpt::TokenStatus;
@@ -10,13 +10,47 @@ use mpt::{RotationPhase, RotationPlan};
 use mpt_api::TokenSecret;
 
 use crate::policy::Policy;
-use crate::state::{RecordError, check_declared, check_ids, check_owner};
+use crate::state::{
+    BY_RECORDED_AT, PLATFORM_CLOCK_SLACK, RecordError, check_declared, check_ids, check_owner,
+};
 use mpt::Client;
 
-/// How much earlier than the record's own time (`plannedAt`, the clock of the machine that
-/// planned the rotation) the platform may say its replacement was made: two clocks differ a
-/// little. A replacement made longer before the record cannot be the record's.
+/// How much earlier than an old record's time (`plannedAt`, the clock of the machine that
+/// planned the rotation, in records without `recordedAt`) the platform may say its replacement
+/// was made: two clocks differ a little. Records with `recordedAt` (the platform's own time)
+/// need no slack.
 pub(crate) const RECORD_CLOCK_SLACK: TimeDelta = TimeDelta::minutes(5);
+
+/// That a replacement the platform says was made at `made` can be the record's: made no
+/// earlier than the record. A record's time is its `recordedAt`, the platform's time before
+/// anything was made (the platform's clock against the platform's clock, whatever the
+/// runner's clock says; [`PLATFORM_CLOCK_SLACK`] for its servers). A record without one (written before `recordedAt` existed, or when
+/// the platform sent no `Date`) is judged by its `plannedAt` less [`RECORD_CLOCK_SLACK`], as
+/// such records always were.
+pub(crate) fn made_after_record(
+    plan: &RotationPlan,
+    role: &'static str,
+    id: &str,
+    made: DateTime<Utc>,
+) -> Result<(), RecordError> {
+    let (by, recorded) = match plan.recorded_at {
+        Some(at) => (BY_RECORDED_AT, at - PLATFORM_CLOCK_SLACK),
+        None => (
+            "its plannedAt less 5 minutes (the planning machine's clock; the record has no recordedAt)",
+            plan.planned_at - RECORD_CLOCK_SLACK,
+        ),
+    };
+    if made >= recorded {
+        return Ok(());
+    }
+    Err(RecordError::MadeBefore {
+        role,
+        id: id.to_string(),
+        made,
+        by,
+        recorded,
+    })
+}
 
 /// The replacement a resumed rotation's record names, as the platform shows it now: the token
 /// (with its audit) and its secret, which was seen to work.
@@ -100,7 +134,7 @@ fn known_before(id: &str) -> RecordError {
 
 /// The replacement `plan` names, as the platform shows it now: a live, Active token of the
 /// record's account and name, not the old token, not among `knownIds`, made no earlier than
-/// the record (by [`RECORD_CLOCK_SLACK`]), whose secret works (the call
+/// the record (see [`made_after_record`]), whose secret works (the call
 /// [`RotationPlan::verify`] makes). Anything less is why the record is refused.
 /// It must also be newer than the old token (`old`, as read now), when that is still there.
 pub(crate) async fn replacement_now(
@@ -136,18 +170,10 @@ pub(crate) async fn replacement_now(
             status: token.status(),
         });
     }
-    let made = match token.created_at() {
-        Some(made) if made >= plan.planned_at - RECORD_CLOCK_SLACK => made,
-        Some(made) => {
-            return Err(RecordError::MadeBefore {
-                role: ROLE,
-                id,
-                made,
-                recorded: plan.planned_at,
-            });
-        }
-        None => return Err(RecordError::NoCreationTime { role: ROLE, id }),
+    let Some(made) = token.created_at() else {
+        return Err(RecordError::NoCreationTime { role: ROLE, id });
     };
+    made_after_record(plan, ROLE, &id, made)?;
     if let Some(old_made) = old.and_then(Token::created_at)
         && made < old_made
     {

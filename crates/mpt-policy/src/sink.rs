@@ -1,17 +1,18 @@
 //! Secret sinks: where an apply hands a new secret (a file, or a command that reads it on
 //! stdin). No copy is kept when a sink fails: the next apply reads the secret from the platform.
 //!
-//! A command dies with its apply. It runs in a process group of its own, stopped whole
-//! (SIGKILL) when it has exited, at its timeout, and when the apply is done with it or dropped.
-//! An apply killed outright (SIGKILL) runs none of that, so on Linux the command also gets a
-//! parent-death signal (`PR_SET_PDEATHSIG`, SIGKILL): the kernel kills it when the apply dies.
-//! That signal follows the *thread* that forked, not the process, so the command is forked
-//! from a thread of its own that lives until the apply is done with the command (never from a
-//! runtime thread, which may end first); and a command whose apply died before the signal was
-//! set (its parent is not the apply any more) does not run at all. The signal reaches the
-//! command's own process, not what it started in the background (which the group's SIGKILL
-//! reaches when the apply ends normally). On other systems there is no parent-death signal:
-//! the group is stopped when the apply ends or drops it, not when the apply is killed outright.
+//! A command dies with its apply, and so does everything it starts (a pipeline's stages,
+//! subshells, background jobs). It runs in a process group of its own, stopped whole (SIGKILL)
+//! when it has exited, at its timeout, and when the apply is done with it or dropped. An apply
+//! killed outright (SIGKILL) runs none of that, so on Unix the command runs under a supervisor
+//! (`supervise`): a process of the group, forked before the command is exec'd, that holds none
+//! of the apply's descriptors, exits with the command's code, and SIGKILLs the whole group as
+//! soon as the apply is not its parent any more. On Linux the apply's death wakes the
+//! supervisor at once (a parent-death signal), and the command also dies with its supervisor
+//! (`PR_SET_PDEATHSIG`, SIGKILL); on other Unix systems the supervisor sees the apply gone
+//! within 50 ms. A command whose apply is already gone does not start. A process that leaves the
+//! group (`setsid`) is out of reach. A command killed by a signal is judged by the code
+//! 128 + the signal.
 
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
@@ -22,6 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::files::{self, SecretFile};
 use mpt::Token;
+
+#[cfg(unix)]
+mod supervise;
 
 /// Where a new secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +40,11 @@ pub enum SecretSink {
     },
     /// A program (no shell) that gets the secret and a newline on stdin, and `MPT_TOKEN_ID`,
     /// `MPT_TOKEN_NAME` and `MPT_ACCOUNT_ID` in its environment; it must exit 0 within
-    /// `timeout` (it is killed then).
+    /// `timeout` (it is killed then). It runs in a process group of its own, under a
+    /// supervisor: it and everything it starts die with the apply, even one killed with
+    /// SIGKILL (on Linux at once; on other Unix systems within 50 ms), and what it leaves
+    /// running is stopped when it exits. Killed by a signal, it is judged by the code
+    /// 128 + the signal.
     Command {
         /// The program and its arguments.
         argv: Vec<String>,
@@ -150,52 +158,6 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
         .map_err(SinkError::from)
 }
 
-/// The thread a sink command is forked from, held until the apply is done with the command
-/// (dropped after the command's group is stopped): the parent-death signal follows the thread
-/// that forked, so that thread lives as long as the command may.
-struct Forker {
-    _held: std::sync::mpsc::Sender<()>,
-}
-
-/// Spawns `command` from a thread of its own (see [`Forker`]).
-async fn spawn_held(
-    mut command: tokio::process::Command,
-) -> std::io::Result<(tokio::process::Child, Forker)> {
-    let runtime = tokio::runtime::Handle::current();
-    let (spawned, child) = tokio::sync::oneshot::channel();
-    let (held, until) = std::sync::mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("mpt-sink".into())
-        .spawn(move || {
-            let _runtime = runtime.enter();
-            let _ = spawned.send(command.spawn());
-            // Until the apply is done with the command: its `Forker` dropped.
-            let _ = until.recv();
-        })?;
-    let child = child
-        .await
-        .map_err(|_| std::io::Error::other("the thread starting the command ended"))??;
-    Ok((child, Forker { _held: held }))
-}
-
-/// On Linux, the command gets SIGKILL when its apply dies (even by SIGKILL), and does not run
-/// at all when the apply is already gone.
-#[cfg(target_os = "linux")]
-fn dies_with_apply(command: &mut tokio::process::Command) {
-    let apply = nix::unistd::getpid();
-    // SAFETY: the closure runs in the child between fork and exec, where only async-signal-safe
-    // calls are allowed: prctl(2) and getppid(2) are, and it allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)?;
-            if nix::unistd::getppid() != apply {
-                return Err(std::io::Error::from(nix::errno::Errno::ESRCH));
-            }
-            Ok(())
-        });
-    }
-}
-
 async fn run(
     argv: &[String],
     timeout: Duration,
@@ -213,19 +175,18 @@ async fn run(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    // Its own process group, stopped whole when it is done, times out, or the apply ends.
+    // Its own process group, stopped whole when it is done, times out, or the apply ends; and
+    // a supervisor that stops it when the apply dies.
     #[cfg(unix)]
-    command.process_group(0);
-    #[cfg(target_os = "linux")]
-    dies_with_apply(&mut command);
-    let (mut child, _forker) = spawn_held(command)
-        .await
-        .map_err(|source| SinkError::Spawn {
-            program: program.clone(),
-            source,
-        })?;
-    // Dropped before `_forker`: the group is stopped, then the thread ends.
-    let _group = Group(child.id());
+    {
+        command.process_group(0);
+        supervise::supervised(&mut command);
+    }
+    let mut child = command.spawn().map_err(|source| SinkError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    let group = Group(child.id());
     let mut stdin = child.stdin.take();
     let stderr = child.stderr.take();
     // Read while it runs: a child that keeps stderr open must not hold the apply.
@@ -253,6 +214,8 @@ async fn run(
             return Err(SinkError::Timeout { program, timeout });
         }
     };
+    // Whatever it left running is stopped now, before its stderr is read.
+    drop(group);
     // Its exit status decides; what it said is taken if its stderr closes soon after.
     let said = match tokio::time::timeout(Duration::from_millis(200), reader).await {
         Ok(Ok(said)) => said,

@@ -197,9 +197,12 @@ impl RotationPlan {
             Some(made) => made,
             None => {
                 // Record, before anything is made, every token that already has this account
-                // and name; then save, then create.
-                let now = client.ids_named(&self.account_id, &self.name).await?;
+                // and name, and the platform's time; then save, then create.
+                let (now, at) = client.ids_named_at(&self.account_id, &self.name).await?;
                 self.remember_known(now);
+                if at.is_some() {
+                    self.recorded_at = at;
+                }
                 self.create_sent = true;
                 if let Err(e) = save.save(self).await {
                     return Err(Error::PlanNotSaved {
@@ -388,7 +391,7 @@ impl Client {
         }
         let account_id = old.account_id().unwrap_or_default().to_string();
         let name = old.name().unwrap_or_default().to_string();
-        let known = self.ids_named(&account_id, &name).await?;
+        let (known, recorded_at) = self.ids_named_at(&account_id, &name).await?;
         let mut plan = RotationPlan {
             old_id: old.id().to_string(),
             account_id,
@@ -396,6 +399,7 @@ impl Client {
             new_id: None,
             phase: RotationPhase::Planned,
             planned_at: Utc::now(),
+            recorded_at,
             known_ids: Vec::new(),
             create_sent: false,
             created_at: None,

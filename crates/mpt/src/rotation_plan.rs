@@ -46,8 +46,15 @@ pub struct RotationPlan {
     pub new_id: Option<String>,
     /// Where the rotation is.
     pub phase: RotationPhase,
-    /// When the plan was made (informative only: no decision depends on a clock).
+    /// When the plan was made, by the clock of the machine that made it (informative: a
+    /// machine's clock may be off the platform's; see `recorded_at`).
     pub planned_at: DateTime<Utc>,
+    /// The platform's time (the `Date` of its answer to the listing that recorded `knownIds`)
+    /// before anything was made: the replacement cannot have been created before it, by the
+    /// platform's own clock. `None` when the platform sent no `Date`, and in plans saved before
+    /// this field existed.
+    #[serde(default)]
+    pub recorded_at: Option<DateTime<Utc>>,
     /// The ids of the tokens with this account and name that existed before anything was made
     /// (the old token's included), sorted. The replacement is never one of them.
     #[serde(default)]

@@ -369,11 +369,31 @@ fn plan_shows_pending_work_in_every_format_and_counts_it_as_drift() {
 /// (its output never appears), and the next apply hands the secret over once.
 #[test]
 fn a_sink_command_dies_with_its_apply_even_under_sigkill() {
+    // It takes the secret from stdin only after a pause: written only if it outlives the kill.
+    killed_while_its_sink_runs("sleep 2; cat > LATE1", &["LATE1"]);
+}
+
+/// The same for what the command starts: a pipeline's stages and a background job, which
+/// take the secret at once and write it after 2 s. The whole command dies with its apply.
+#[test]
+fn a_sink_commands_children_die_with_its_apply_even_under_sigkill() {
+    killed_while_its_sink_runs(
+        "s=$(cat); (sleep 2; echo $s > LATE1) & echo $s | (sleep 2; cat > LATE2); wait",
+        &["LATE1", "LATE2"],
+    );
+    // bash's `|` and a subshell of a subshell: the grandchild's grandchild writes.
+    killed_while_its_sink_runs("cat | (sleep 2; (cat > LATE1))", &["LATE1"]);
+}
+
+/// `mpt tokens apply` with a command sink running `script` (in `sh -c`, after it marks that it
+/// started; `LATEn` in it are files of the test's directory), killed with SIGKILL once the sink
+/// runs: none of `late` is written, past the script's pauses, and the next apply hands the
+/// secret of the one token made over, once.
+fn killed_while_its_sink_runs(script: &str, late: &[&str]) {
     let server = mock();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("tokens.toml");
     let started = dir.path().join("started");
-    let late = dir.path().join("late.secret");
     let write = |sink: &str| {
         std::fs::write(
             &policy,
@@ -383,11 +403,12 @@ fn a_sink_command_dies_with_its_apply_even_under_sigkill() {
         )
         .unwrap()
     };
-    // It takes the secret from stdin only after a pause: written only if it outlives the kill.
+    let mut script = format!("touch {}; {script}", started.display());
+    for name in late {
+        script = script.replace(name, &dir.path().join(name).display().to_string());
+    }
     write(&format!(
-        r#"{{ command = ["sh", "-c", "touch {}; sleep 2; cat > {}"], timeout = "1m" }}"#,
-        started.display(),
-        late.display()
+        r#"{{ command = ["sh", "-c", "{script}"], timeout = "1m" }}"#
     ));
     let policy_arg = policy.to_str().unwrap();
     let mut child = command(&server, &["tokens", "apply", "--policy", policy_arg])
@@ -407,10 +428,12 @@ fn a_sink_command_dies_with_its_apply_even_under_sigkill() {
     child.wait().unwrap();
     // Past the sink's pause, and then some: nothing was written.
     std::thread::sleep(Duration::from_secs(4));
-    assert!(
-        !late.exists(),
-        "the sink outlived its apply and wrote the secret"
-    );
+    for name in late {
+        assert!(
+            !dir.path().join(name).exists(),
+            "{script}: the sink (or what it started) outlived its apply and wrote the secret to {name}"
+        );
+    }
     assert_eq!(server.tokens_created(), 1);
     // The next apply hands the secret of that one token over, once.
     let file = dir.path().join("svc.secret");

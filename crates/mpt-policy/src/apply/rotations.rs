@@ -4,7 +4,7 @@
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
-use crate::state::{Key, RecordError, StoreError};
+use crate::state::{Key, StoreError};
 use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::TokenStatus;
@@ -230,14 +230,9 @@ impl Applying<'_> {
         };
         // What a resumed start adopts must have been made after the record.
         if let Some(made_at) = made.token.created_at()
-            && made_at < plan.planned_at - evidence::RECORD_CLOCK_SLACK
+            && let Err(why) =
+                evidence::made_after_record(plan, "its replacement ", made.token.id(), made_at)
         {
-            let why = RecordError::MadeBefore {
-                role: "its replacement ",
-                id: made.token.id().to_string(),
-                made: made_at,
-                recorded: plan.planned_at,
-            };
             return Err(self.refused(key, &why));
         }
         // The plan stays `planned` in the store until the secret is handed over and verified:

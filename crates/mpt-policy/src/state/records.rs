@@ -3,7 +3,7 @@
 //! [`mpt::RotationPlan`], checked by the apply), modules the platform refused ([`Refused`]).
 //! A record read back is a claim: its fields are checked against the policy and the platform.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{IdError, IdKind, check_id};
@@ -81,7 +81,7 @@ pub(crate) enum RecordError {
         what: &'static str,
     },
     /// A token made before the record.
-    #[error("{role}{id} was made at {made}, before the record ({recorded})")]
+    #[error("{role}{id} was made at {made}, before the record ({by}: {recorded})")]
     MadeBefore {
         /// Which token, in words (with a trailing space), or empty.
         role: &'static str,
@@ -89,7 +89,9 @@ pub(crate) enum RecordError {
         id: String,
         /// When the platform says it was made.
         made: DateTime<Utc>,
-        /// The record's own time.
+        /// Which of the record's times it is judged by, in words.
+        by: &'static str,
+        /// That time (less any slack allowed for it).
         recorded: DateTime<Utc>,
     },
     /// A token whose creation time the platform does not say.
@@ -207,19 +209,32 @@ impl CreateRecord {
                 what: "create",
             });
         }
-        match (token.created_at(), self.recorded_at) {
-            // The record's time is a whole second (an HTTP date), cut down.
+        match (
+            token.created_at(),
+            self.recorded_at.map(|at| at - PLATFORM_CLOCK_SLACK),
+        ) {
             (Some(created), Some(recorded)) if created >= recorded => Ok(()),
             (Some(made), Some(recorded)) => Err(RecordError::MadeBefore {
                 role: "",
                 id,
                 made,
+                by: BY_RECORDED_AT,
                 recorded,
             }),
             _ => Err(RecordError::NoCreationTime { role: "", id }),
         }
     }
 }
+
+/// How much earlier than a record's `recordedAt` (the `Date` of one of the platform's answers)
+/// the platform may say a token the record made was created: the `Date` is whole seconds, and
+/// two of the platform's servers' clocks may differ a little. Nothing is lost by it: a token
+/// made before the listing that recorded `knownIds` is among them.
+pub(crate) const PLATFORM_CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
+
+/// How a [`RecordError::MadeBefore`] names a record's `recordedAt`.
+pub(crate) const BY_RECORDED_AT: &str =
+    "its recordedAt, the platform's time, less 2 minutes for the platform's servers' clocks";
 
 /// A record's ids: its account's and its tokens', each of the platform's shape.
 pub(crate) fn check_ids<'a>(

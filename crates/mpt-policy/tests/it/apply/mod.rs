@@ -3,6 +3,7 @@
 //! after crashes, failing sinks and interrupts (`resume`), and under faults (`faults`). The
 //! helpers they share are here.
 
+mod clocks;
 mod converge;
 mod faults;
 mod moved;

@@ -126,8 +126,9 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
                     real()
                 }
                 "older than the old one" => {
-                    // Its time moved back so far that a token older than the old one fits.
+                    // Its times moved back so far that a token older than the old one fits.
                     json["plannedAt"] = serde_json::json!(Utc::now() - Days::days(30));
+                    json["recordedAt"] = serde_json::json!(Utc::now() - Days::days(30));
                     server
                         .seed_token(seed("wanted").created(Utc::now() - Days::days(20)))
                         .id

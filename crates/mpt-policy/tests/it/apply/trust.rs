@@ -316,7 +316,11 @@ async fn a_sink_command_is_stopped_with_its_whole_group_and_judged_by_its_exit()
     // Past its timeout: it and what it started are stopped.
     let slow = text(
         "slow",
-        &format!("echo $$ > {}; sleep 100 & sleep 100", pid_file.display()),
+        // The shell's process group (the command runs under a supervisor: not its own pid).
+        &format!(
+            "cut -d' ' -f5 /proc/$$/stat > {}; sleep 100 & sleep 100",
+            pid_file.display()
+        ),
         "1s",
     );
     let report = client
@@ -338,5 +342,72 @@ async fn a_sink_command_is_stopped_with_its_whole_group_and_judged_by_its_exit()
         .unwrap();
     let made = result_of(&report.results, "quick");
     assert_eq!(made.result, Applied::Changed, "{made:#?}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A sink command runs under a supervisor that holds none of the apply's descriptors: it gets
+/// its secret and the end of its stdin (a pipeline's `cat` ends), and is judged by its exit:
+/// 0 delivered, any other code failed, a signal failed as 128 + the signal. What it leaves
+/// running in its group is stopped when it ends.
+#[tokio::test]
+async fn a_supervised_sink_command_gets_its_secret_and_eof_and_is_judged_by_its_exit() {
+    let (server, client) = start().await;
+    let dir = temp_dir("supervised");
+    let out = dir.join("piped.secret");
+    let group_file = dir.join("group");
+    let entry = |name: &str, script: &str| {
+        format!(
+            "[[accounts.tokens]]\nname = \"{name}\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"{script}\"], timeout = \"20s\" }}\n"
+        )
+    };
+    let text = [
+        format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n"),
+        // Without the end of its input, `cat` waits: the timeout would say so.
+        entry(
+            "piped",
+            &format!(
+                "cat | (sleep 1; cat > {}); test -s {}",
+                out.display(),
+                out.display()
+            ),
+        ),
+        entry("four", "cat > /dev/null; exit 4"),
+        entry("killed", "cat > /dev/null; kill -9 $$"),
+        entry(
+            "leaves",
+            &format!(
+                "cut -d' ' -f5 /proc/$$/stat > {}; cat > /dev/null; (sleep 100 &); exit 0",
+                group_file.display()
+            ),
+        ),
+    ]
+    .concat();
+    let report = client
+        .apply(&policy(&text), None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    let piped = result_of(&report.results, "piped");
+    assert_eq!(piped.result, Applied::Changed, "{piped:#?}");
+    let made = live_named(&client, "piped").await;
+    assert_eq!(written_for(&out), made[0].id());
+    for (name, says) in [("four", "exit status: 4"), ("killed", "exit status: 137")] {
+        let r = result_of(&report.results, name);
+        assert_eq!(r.result, Applied::Failed, "{r:#?}");
+        assert!(r.detail.contains(says), "{name}: {}", r.detail);
+    }
+    assert_eq!(
+        result_of(&report.results, "leaves").result,
+        Applied::Changed
+    );
+    let group: i32 = std::fs::read_to_string(&group_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        !group_alive(group),
+        "what the sink left running outlived it"
+    );
+    assert_eq!(server.tokens_created(), 4);
     let _ = std::fs::remove_dir_all(&dir);
 }
