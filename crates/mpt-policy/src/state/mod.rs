@@ -20,8 +20,8 @@ use serde::{Serialize, de::DeserializeOwned};
 pub use dir::DirStore;
 pub use pg::PgStore;
 pub(crate) use records::{
-    BY_RECORDED_AT, CreateRecord, PLATFORM_CLOCK_SLACK, RecordError, Refused, check_declared,
-    check_ids, check_owner,
+    BY_RECORDED_AT, CreateRecord, PLATFORM_CLOCK_SLACK, RecordError, Refused, ambiguous_creates,
+    check_declared, check_ids, check_owner,
 };
 
 /// The kinds of record a store keeps.
