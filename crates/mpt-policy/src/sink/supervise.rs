@@ -78,8 +78,10 @@ fn split(apply: Pid, apply_group: Pid) -> io::Result<()> {
 
 /// The supervisor's life: see the module's docs.
 fn supervise(command: Pid, apply: Pid, apply_group: Pid) -> ! {
-    close_inherited();
+    // The apply's signal handlers (inherited: the supervisor never execs) are dropped first,
+    // while the descriptors they may write to are still the apply's.
     wake_on_signals();
+    close_inherited();
     loop {
         match waitpid(command, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(_, code)) => end(code, apply_group),
@@ -117,13 +119,21 @@ fn exit(code: i32) -> ! {
 /// A signal handler that does nothing: the signal only interrupts the supervisor's sleep.
 extern "C" fn wake(_: libc::c_int) {}
 
-/// SIGCHLD (the command ended) and, on Linux, the parent-death signal (SIGHUP: the apply
-/// died) wake the supervisor at once instead of at its next look.
+/// Every signal back to its default action (the apply's handlers are not the supervisor's: a
+/// SIGTERM ends it, as it would the command), but SIGCHLD (the command ended) and, on Linux,
+/// the parent-death signal (SIGHUP: the apply died), which wake the supervisor at once instead
+/// of at its next look.
 fn wake_on_signals() {
-    let action = SigAction::new(SigHandler::Handler(wake), SaFlags::empty(), SigSet::empty());
-    for sig in [Signal::SIGCHLD, Signal::SIGHUP] {
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    let woken = SigAction::new(SigHandler::Handler(wake), SaFlags::empty(), SigSet::empty());
+    for sig in Signal::iterator() {
+        let action = match sig {
+            Signal::SIGCHLD | Signal::SIGHUP => &woken,
+            _ => &default,
+        };
         // SAFETY: the handler does nothing, so it is async-signal-safe; sigaction(2) is too.
-        let _ = unsafe { signal::sigaction(sig, &action) };
+        // SIGKILL and SIGSTOP refuse (EINVAL): they keep their actions.
+        let _ = unsafe { signal::sigaction(sig, action) };
     }
     #[cfg(target_os = "linux")]
     let _ = nix::sys::prctl::set_pdeathsig(Signal::SIGHUP);
