@@ -75,7 +75,7 @@ impl Applying<'_> {
                         self.switch(&action, &id, kind).await
                     }
                     ActionKind::Delete => self.delete(&action, &id).await,
-                    _ => self.rotate(&action.account, &id, action.revision).await,
+                    _ => self.rotate(&action.account, &id).await,
                 },
             },
         };

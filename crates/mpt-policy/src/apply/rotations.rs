@@ -31,14 +31,14 @@ fn shown(revision: Option<i32>) -> String {
 }
 
 impl Applying<'_> {
-    /// Rotates `id`, planned at `revision` (read again right before, see `reread`).
-    pub(super) async fn rotate(
-        &self,
-        account: &str,
-        id: &str,
-        revision: Option<i32>,
-    ) -> ActionOutcome {
+    /// Rotates `id`. Its revision is read first (after the group's earlier actions, an update
+    /// say, which move it): what its retire expects to find after the quiet wait.
+    pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
         let key = Key::rotation(account, id);
+        let revision = match self.client.get(id).await {
+            Ok(old) => old.revision(),
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+        };
         let plan = match self.client.plan_rotation(id).await {
             Ok(plan) => plan,
             Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),

@@ -357,3 +357,45 @@ async fn a_create_record_is_resumed_only_for_an_active_token_it_alone_names() {
         }
     }
 }
+
+/// A token updated and rotated in one apply (its fields differ, its secret is old): the
+/// update's own revision is not taken for an administrator's change, and the rotation, with a
+/// quiet wait, is carried out.
+#[tokio::test]
+async fn a_rotation_after_its_tokens_update_in_the_same_apply_is_carried_out() {
+    let stores = Stores::start("update-rotate");
+    for at in stores.fresh() {
+        let (server, client) = start().await;
+        let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+        let dir = temp_dir("update-rotate-sink");
+        let file = dir.join("wanted.secret");
+        let policy = declaring(&file, "description = \"now described\"\n");
+        let quick = Quiet {
+            period: Duration::from_millis(100),
+            poll: Duration::from_millis(20),
+            max_wait: Duration::from_secs(10),
+        };
+        let report = client
+            .apply(
+                &policy,
+                None,
+                &ApplyOptions::new(at.clone()).quiet(Some(quick)),
+            )
+            .await
+            .unwrap();
+        let shown = at.shown();
+        assert_eq!(report.failed(), 0, "{shown}: {report:#?}");
+        let kinds: Vec<_> = report.results.iter().map(|r| r.action.kind).collect();
+        assert!(
+            kinds.contains(&ActionKind::Update) && kinds.contains(&ActionKind::Rotate),
+            "{shown}: {report:#?}"
+        );
+        // The platform: the old token deleted, one live replacement, its secret delivered.
+        assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+        let live = live_named(&client, "wanted").await;
+        assert_eq!(live.len(), 1, "{shown}");
+        assert_eq!(secret_owner(&file), live[0].id(), "{shown}");
+        assert_eq!(records(&at, Kind::Rotation).await, 0, "{shown}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
