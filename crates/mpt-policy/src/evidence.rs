@@ -9,11 +9,13 @@ use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
 use mpt_api::TokenSecret;
 
-use crate::policy::Policy;
+use crate::policy::{Policy, Wanted};
 use crate::state::{
-    BY_RECORDED_AT, PLATFORM_CLOCK_SLACK, RecordError, check_declared, check_ids, check_owner,
+    BY_RECORDED_AT, CreateRecord, PLATFORM_CLOCK_SLACK, RecordError, check_declared, check_ids,
+    check_owner,
 };
 use mpt::Client;
+use mpt::Filter;
 
 /// How much earlier than an old record's time (`plannedAt`, the clock of the machine that
 /// planned the rotation, in records without `recordedAt`) the platform may say its replacement
@@ -78,13 +80,18 @@ pub(crate) async fn check_rotation(
             .chain(&plan.known_ids),
     )?;
     check_declared(policy, &plan.account_id, &plan.name, Some(&plan.old_id))?;
-    if policy
-        .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
-        .is_some_and(|d| d.id.is_some())
-    {
-        return Err(RecordError::Pinned {
-            id: plan.old_id.clone(),
-        });
+    if let Some(declared) = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id)) {
+        if declared.id.is_some() {
+            return Err(RecordError::Pinned {
+                id: plan.old_id.clone(),
+            });
+        }
+        if declared.status != Wanted::Active {
+            return Err(RecordError::NotRotatable {
+                name: plan.name.clone(),
+                status: declared.status,
+            });
+        }
     }
     if !plan.known_ids.contains(&plan.old_id) {
         return Err(RecordError::OldNotKnown {
@@ -108,20 +115,73 @@ pub(crate) async fn check_rotation(
             });
         }
     };
-    if let Some(old) = &old
-        && plan.phase == RotationPhase::Finished
-    {
-        return Err(RecordError::OldStillLive {
-            id: plan.old_id.clone(),
-            status: old.status(),
-        });
+    if let Some(old) = &old {
+        check_old_status(plan, old)?;
     }
+    check_the_one(client, plan).await?;
     if let Some(new_id) = &plan.new_id
         && (plan.known_ids.contains(new_id) || *new_id == plan.old_id)
     {
         return Err(known_before(new_id));
     }
     Ok(old)
+}
+
+/// That the old token (read now, live) is in the status the record's phase leaves it in:
+/// Active before it is retired (the token the plan would rotate), Disabled once retired (one
+/// enabled again since is not deleted), gone once finished.
+fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError> {
+    let (ok, wanted) = match plan.phase {
+        RotationPhase::Finished => {
+            return Err(RecordError::OldStillLive {
+                id: plan.old_id.clone(),
+                status: old.status(),
+            });
+        }
+        RotationPhase::Retired => (old.status() == TokenStatus::Disabled, "Disabled"),
+        _ => (old.status() == TokenStatus::Active, "Active"),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(RecordError::OldStatus {
+        id: plan.old_id.clone(),
+        phase: plan.phase,
+        status: old.status(),
+        wanted,
+    })
+}
+
+/// That the record's old token is the one live token of its account and name the plan would
+/// rotate: no other live token has the name, but for its replacement (and, before a sent
+/// create is confirmed, tokens outside `knownIds`, which its resumed start judges).
+async fn check_the_one(client: &Client, plan: &RotationPlan) -> Result<(), RecordError> {
+    let live = client
+        .list()
+        .filter(Filter::account(&plan.account_id).and(Filter::name(&plan.name)))
+        .collect()
+        .await
+        .map_err(|source| RecordError::Unreadable {
+            role: "the tokens named like its old token, ",
+            id: plan.name.clone(),
+            source: Box::new(source),
+        })?;
+    let unconfirmed = plan.phase == RotationPhase::Planned && plan.create_sent;
+    let others: Vec<String> = live
+        .iter()
+        .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
+        .map(|t| t.id().to_string())
+        .filter(|id| *id != plan.old_id && Some(id) != plan.new_id.as_ref())
+        .filter(|id| !unconfirmed || plan.known_ids.contains(id))
+        .collect();
+    if others.is_empty() {
+        return Ok(());
+    }
+    Err(RecordError::NotTheOne {
+        id: plan.old_id.clone(),
+        name: plan.name.clone(),
+        others,
+    })
 }
 
 fn known_before(id: &str) -> RecordError {
@@ -197,4 +257,47 @@ pub(crate) async fn replacement_now(
         });
     }
     Ok(Replacement { token, secret })
+}
+
+/// The token a create record names (`newId`), as the platform shows it now.
+pub(crate) enum CreatedNow {
+    /// Live and Active, of the record's account and name, made after it: its secret may be
+    /// handed over.
+    Made(Token),
+    /// Deleted since (by someone else): nothing is left to hand over.
+    Gone,
+    /// It could not be read (the next apply reads it again).
+    Unreadable(Error),
+}
+
+/// Reads the token `id` a create record names, and judges it: of the record's account and
+/// name, not known before it, made after it ([`CreateRecord::may_have_made`]), and Active (a
+/// token its create made is Active until its secret is handed over: a Disabled entry's token is
+/// disabled only after). A token that does not exist is refused ([`RecordError::Missing`]): the
+/// platform keeps what is deleted, so the record's create never made it (or the caller cannot
+/// see it). Plan and apply judge by this one function.
+pub(crate) async fn created_now(
+    client: &Client,
+    record: &CreateRecord,
+    id: &str,
+) -> Result<CreatedNow, RecordError> {
+    let token = match client.get_with_select(id, ["+audit", "+token"]).await {
+        Ok(token) => token,
+        Err(Error::NotFound(_)) => {
+            return Err(RecordError::Missing {
+                role: "its token ",
+                id: id.to_string(),
+            });
+        }
+        Err(e) => return Ok(CreatedNow::Unreadable(e)),
+    };
+    record.may_have_made(&token)?;
+    match token.status() {
+        TokenStatus::Deleted => Ok(CreatedNow::Gone),
+        TokenStatus::Active => Ok(CreatedNow::Made(token)),
+        status => Err(RecordError::MadeNotActive {
+            id: id.to_string(),
+            status,
+        }),
+    }
 }

@@ -339,7 +339,11 @@ impl RotationPlan {
         Ok(())
     }
 
-    async fn wait_until_quiet(&self, client: &Client, quiet: Quiet) -> Result<(), Error> {
+    /// Waits until the old token's `lastAccessAt` stopped moving for `quiet.period` (read every
+    /// `quiet.poll`), at most `quiet.max_wait` ([`Error::StillInUse`] then). [`RotationPlan::retire`]
+    /// with a `quiet` does this itself; call it first (then `retire` with `None`) to look at the
+    /// tokens again after the wait, before the old one is disabled: the wait may be long.
+    pub async fn wait_until_quiet(&self, client: &Client, quiet: Quiet) -> Result<(), Error> {
         let started = Instant::now();
         let mut last = client.get(self.old_id.as_str()).await?.last_access_at();
         let mut still_since = Instant::now();

@@ -21,6 +21,21 @@ fn mark(a: &PlannedAction) -> &'static str {
     }
 }
 
+/// Text read from a record, the platform or an error, as a table or a line shows it: control
+/// characters escaped (`\u{1b}`, `\n`: nothing moves the cursor, clears the screen or forges a
+/// line), then anything shaped like a secret redacted. JSON output escapes by itself.
+fn shown(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    crate::exit::redact(&out)
+}
+
 /// An action's reason, with each changed field.
 fn reason(a: &PlannedAction) -> String {
     let mut reason = a.reason.clone();
@@ -32,7 +47,7 @@ fn reason(a: &PlannedAction) -> String {
             c.to.as_deref().unwrap_or("-")
         ));
     }
-    reason
+    shown(&reason)
 }
 
 /// `3 action(s), 1 destructive`, with the pending work among them and the records of another
@@ -83,9 +98,9 @@ pub fn plan(plan: &Plan, format: Format) -> String {
                     vec![
                         mark(a).to_string(),
                         a.kind.as_str().to_string(),
-                        a.account.clone(),
-                        a.name.clone(),
-                        a.token_id.clone().unwrap_or_else(|| "-".into()),
+                        shown(&a.account),
+                        shown(&a.name),
+                        shown(a.token_id.as_deref().unwrap_or("-")),
                         reason(a),
                     ]
                 })
@@ -122,9 +137,9 @@ fn markdown(plan: &Plan) -> String {
             "| `{}` | {} | {} | {} | {} | {} |\n",
             mark(a),
             action,
-            cell(&a.account),
-            cell(&a.name),
-            cell(a.token_id.as_deref().unwrap_or("-")),
+            cell(&shown(&a.account)),
+            cell(&shown(&a.name)),
+            cell(&shown(a.token_id.as_deref().unwrap_or("-"))),
             cell(&reason(a))
         ));
     }
@@ -141,10 +156,10 @@ pub fn result_line(r: &ActionResult, format: Format) -> Option<String> {
             "{:<12} {:<10} {:<14} {}: {}{}\n",
             r.result.as_str(),
             r.action.kind.as_str(),
-            r.action.token_id.as_deref().unwrap_or("-"),
-            r.action.name,
+            shown(r.action.token_id.as_deref().unwrap_or("-")),
+            shown(&r.action.name),
             if r.resumed { "(resumed) " } else { "" },
-            r.detail
+            shown(&r.detail)
         )),
     }
 }

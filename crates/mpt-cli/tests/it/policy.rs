@@ -443,3 +443,55 @@ fn killed_while_its_sink_runs(script: &str, late: &[&str]) {
     assert_eq!(server.tokens_created(), 1);
     assert_eq!(secret_owner(&file), live_named(&server, "svc")[0]);
 }
+
+/// A refused-modules record whose `reason` was edited to hold control characters (a terminal
+/// escape, a forged line) and a secret-shaped text: `mpt tokens apply` prints it with the
+/// control characters escaped and the secret redacted, and sends no module it refused.
+#[test]
+fn record_text_is_printed_escaped_and_redacted() {
+    let server = mock();
+    let token = server.seed_token(SeedToken::named("svc").with_modules([DEFAULT_MODULE]));
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\", \"MOD-2310\"]\n"
+        ),
+    )
+    .unwrap();
+    let refused = dir.path().join(".mpt-state").join("refused");
+    std::fs::create_dir_all(&refused).unwrap();
+    std::fs::set_permissions(
+        dir.path().join(".mpt-state"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let forged = "\u{1b}[2J\rdone 0 failed\nidt:TKN-1111-2222:s3cr3tOpaqueValue";
+    std::fs::write(
+        refused.join(format!("{}.json", token.id)),
+        serde_json::json!({
+            "tokenId": token.id, "modules": ["MOD-2310"],
+            "at": "2026-01-01T00:00:00Z", "reason": forged,
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let out = mpt(
+        &server,
+        &["tokens", "apply", "--policy", policy.to_str().unwrap()],
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("could not be applied"), "{stdout}");
+    assert!(
+        !stdout.contains('\u{1b}') && !stdout.contains('\r'),
+        "{stdout:?}"
+    );
+    assert!(
+        stdout.contains("\\u{1b}[2J\\rdone 0 failed\\nidt:TKN-1111-2222:[REDACTED]"),
+        "{stdout:?}"
+    );
+    assert!(!stdout.contains("s3cr3tOpaqueValue"), "{stdout}");
+    // The platform: the module it refused not sent again; the token as it was.
+    assert_eq!(server.requests(mpt_mock::Operation::Update), 0);
+}

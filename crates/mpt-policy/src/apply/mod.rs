@@ -215,9 +215,13 @@ struct Applying<'a> {
 /// record read back is checked against the policy and the platform first ([`Applied::Refused`]):
 /// a resumed rotation retires or deletes its old token only once the platform shows its
 /// replacement now (live, Active, of its account and name, made after the record and the old
-/// token, its secret working).
+/// token, its secret working), and only for the one live token of an entry declared Active.
 /// Rotations are zero-downtime: make the replacement, hand its secret over, verify it,
-/// retire the old token (after [`ApplyOptions::quiet`], if set), delete it.
+/// retire the old token (after [`ApplyOptions::quiet`], if set), delete it. Right before the
+/// retire (after the quiet wait) and the delete, both tokens are read again: a replacement no
+/// longer live and Active, or an old token changed since it was read, stops the rotation
+/// ([`Applied::Moved`], its record kept). A create is not sent when the listing right before
+/// it shows a live token of the name, which the plan did not know ([`Applied::Moved`]).
 pub(crate) async fn apply(
     client: &Client,
     policy: &Policy,

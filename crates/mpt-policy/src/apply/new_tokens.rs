@@ -6,6 +6,7 @@ use mpt_api::TokenSecret;
 
 use super::Applied;
 use super::{ActionOutcome, ActionResult, Applying};
+use crate::evidence::CreatedNow;
 use crate::plan::{ActionKind, PlannedAction};
 use crate::policy::{TokenPolicy, Wanted};
 use crate::state::{CreateRecord, Key, RecordError, StoreError};
@@ -13,7 +14,6 @@ use mpt::Error;
 use mpt::NewToken;
 use mpt::Outcome;
 use mpt::Token;
-use mpt::TokenStatus;
 
 /// A secret its sink did not take: no copy of it is kept anywhere.
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +59,23 @@ impl Applying<'_> {
             Ok(found) => found,
             Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
         };
+        // The plan found no live token of the name (else it would not create): one there now
+        // appeared since (an administrator's, another runner's), and a create would make two.
+        if !known.is_empty() {
+            return ActionOutcome::new(
+                Applied::Moved,
+                format!(
+                    "moved: {} named {:?} appeared since the plan ({}); nothing was made: plan again",
+                    if known.len() == 1 {
+                        "a live token"
+                    } else {
+                        "live tokens"
+                    },
+                    declared.name,
+                    known.join(", ")
+                ),
+            );
+        }
         let key = Key::create(&action.account, &declared.name);
         let record = CreateRecord {
             account_id: action.account.clone(),
@@ -222,28 +239,22 @@ impl Applying<'_> {
             return Some(resumed(action, self.refused(key, &why)));
         }
         let done = match record.new_id.clone() {
-            Some(id) => match self
-                .client
-                .get_with_select(id.as_str(), ["+audit", "+token"])
-                .await
-            {
-                Ok(token) if let Err(why) = record.may_have_made(&token) => self.refused(key, &why),
-                Ok(token) if token.status() == TokenStatus::Deleted => {
+            Some(id) => match crate::evidence::created_now(self.client, &record, &id).await {
+                Err(why) => self.refused(key, &why),
+                Ok(CreatedNow::Gone) => {
                     self.state.drop_record(key).await;
                     ActionOutcome::failed(format!("{id} was made, then deleted by someone else"))
                 }
-                Ok(token) => match token.secret().cloned() {
+                Ok(CreatedNow::Made(token)) => match token.secret().cloned() {
                     Some(secret) => self.created(key, record, token, secret).await,
                     None => ActionOutcome::failed(format!(
                         "{id}: the platform does not return its secret; record kept in {}",
                         self.state.describe(key)
                     )),
                 },
-                Err(Error::NotFound(_)) => {
-                    self.state.drop_record(key).await;
-                    ActionOutcome::failed(format!("{id} was made, and is gone"))
+                Ok(CreatedNow::Unreadable(e)) => {
+                    ActionOutcome::failed(format!("{e}; the next apply tries again"))
                 }
-                Err(e) => ActionOutcome::failed(format!("{e}; the next apply tries again")),
             },
             None => self.adopt(key, record).await?,
         };

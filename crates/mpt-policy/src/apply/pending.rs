@@ -4,8 +4,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ActionResult, Applied, Applying};
-use crate::state::{CreateRecord, Key, Kind};
+use super::{ActionResult, Applied, Applying, resumed};
+use crate::plan::{ActionKind, PlannedAction};
+use crate::state::{CreateRecord, Key, Kind, RecordError};
 use mpt::RotationPlan;
 
 /// What the work an interrupted apply left came to.
@@ -59,11 +60,12 @@ impl Applying<'_> {
         };
         let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut creates: HashMap<(String, String), Acted> = HashMap::new();
-        for (key, record) in self
+        let records = self
             .state
             .pending_of::<CreateRecord>(Kind::Create, &accounts)
-            .await
-        {
+            .await;
+        let ambiguous = crate::state::ambiguous_creates(records.iter().map(|(_, r)| r));
+        for (key, record) in records {
             let mut identity = None;
             if let Ok(r) = &record {
                 if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
@@ -71,6 +73,15 @@ impl Applying<'_> {
                     continue;
                 }
                 let id = (r.account_id.clone(), r.name.clone());
+                if let Some(ids) = ambiguous.get(&id) {
+                    // Records of one name naming different tokens: none is trusted.
+                    let action = PlannedAction::resumed(ActionKind::Create, &id.0, &id.1, None);
+                    let why = RecordError::Ambiguous { ids: ids.clone() };
+                    done.tokens.extend(ids.iter().cloned());
+                    done.results
+                        .push(self.emit(resumed(action, self.refused(&key, &why))));
+                    continue;
+                }
                 if let Some(first) = creates.get(&id) {
                     self.duplicate(&key, first, r.new_id.as_ref()).await;
                     continue;

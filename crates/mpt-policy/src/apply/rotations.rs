@@ -17,22 +17,28 @@ const STEP_TRIES: usize = 3;
 /// Why a rotation's retire or finish did not happen.
 #[derive(Debug, thiserror::Error)]
 enum StepError {
-    /// The old token is Active again since it was retired (an administrator enabled it).
-    #[error("moved: the old token {id} is Active again (revision {}) since it was retired; it is not deleted", revision.map_or_else(|| "unknown".to_string(), |r| r.to_string()))]
-    EnabledAgain {
-        /// The old token.
-        id: String,
-        /// Its revision now.
-        revision: Option<i32>,
-    },
+    /// A token of the rotation changed since it was read (by an administrator, during a quiet
+    /// wait, say): the step is not taken, and nothing is sent for the old token.
+    #[error("moved: {0}; nothing was sent for the old token")]
+    Moved(String),
     /// The platform refused or failed.
     #[error(transparent)]
     Api(Box<Error>),
 }
 
+fn shown(revision: Option<i32>) -> String {
+    revision.map_or_else(|| "unknown".to_string(), |r| r.to_string())
+}
+
 impl Applying<'_> {
+    /// Rotates `id`. Its revision is read first (after the group's earlier actions, an update
+    /// say, which move it): what its retire expects to find after the quiet wait.
     pub(super) async fn rotate(&self, account: &str, id: &str) -> ActionOutcome {
         let key = Key::rotation(account, id);
+        let revision = match self.client.get(id).await {
+            Ok(old) => old.revision(),
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+        };
         let plan = match self.client.plan_rotation(id).await {
             Ok(plan) => plan,
             Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
@@ -42,7 +48,7 @@ impl Applying<'_> {
                 "nothing was made: the rotation's plan could not be saved: {e}"
             ));
         }
-        self.drive(&key, plan).await
+        self.drive(&key, plan, revision).await
     }
 
     pub(super) async fn resume_rotation(
@@ -86,7 +92,8 @@ impl Applying<'_> {
                 }
             }
         }
-        let mut done = self.drive(key, plan).await;
+        let revision = old.as_ref().and_then(|t| t.revision());
+        let mut done = self.drive(key, plan, revision).await;
         if done.secret_at.is_none() {
             done.secret_at = secret_at;
         }
@@ -125,8 +132,14 @@ impl Applying<'_> {
     }
 
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
-    /// removed once the old token is deleted.
-    pub(super) async fn drive(&self, key: &Key, mut plan: RotationPlan) -> ActionOutcome {
+    /// removed once the old token is deleted. `revision`: the old token's, as last read (the
+    /// plan's, or the resumed record's check); a step finds it changed and stops (`moved`).
+    pub(super) async fn drive(
+        &self,
+        key: &Key,
+        mut plan: RotationPlan,
+        mut revision: Option<i32>,
+    ) -> ActionOutcome {
         let mut secret_at = None;
         if plan.phase == RotationPhase::Planned {
             match self.start(key, &mut plan).await {
@@ -149,15 +162,22 @@ impl Applying<'_> {
                 ))
                 .made(&new_id, secret_at);
             }
-            if let Err(why) = self.step(&mut plan, step).await {
+            if let Err(why) = self.step(&mut plan, step, &mut revision).await {
                 let unsaved = match self.state.put(key, &plan).await {
                     Ok(()) => String::new(),
                     Err(e) => format!(" (its latest step was not saved: {e})"),
                 };
-                return ActionOutcome::failed(format!(
-                    "{why}; the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply resumes",
-                    self.state.describe(key)
-                ))
+                let result = match why {
+                    StepError::Moved(_) => Applied::Moved,
+                    StepError::Api(_) => Applied::Failed,
+                };
+                return ActionOutcome::new(
+                    result,
+                    format!(
+                        "{why}; the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply checks it again",
+                        self.state.describe(key)
+                    ),
+                )
                 .made(&new_id, secret_at);
             }
             if let Err(e) = self.state.put(key, &plan).await {
@@ -177,32 +197,106 @@ impl Applying<'_> {
 
     /// One step past verification (retire, finish), tried up to [`STEP_TRIES`] times: each is
     /// idempotent and reads the state first, so a try after a lost answer sees the step done.
-    /// The old token is deleted only while it is still Disabled: one enabled again since it was
-    /// retired (by an administrator, say) has moved, and is left as it is.
-    async fn step(&self, plan: &mut RotationPlan, step: RotationPhase) -> Result<(), StepError> {
-        if step == RotationPhase::Finished {
-            match self.client.get(plan.old_id.as_str()).await {
-                Ok(old) if old.status() == TokenStatus::Active => {
-                    return Err(StepError::EnabledAgain {
-                        id: plan.old_id.clone(),
-                        revision: old.revision(),
-                    });
-                }
-                Ok(_) | Err(Error::NotFound(_)) => {}
+    /// Right before it (after the quiet wait, for a retire), both tokens are read again
+    /// ([`Applying::still_as_read`]): a step is taken only while the replacement is live and
+    /// Active, and the old token unchanged since it was last read (`revision`, updated to the
+    /// old token's after the retire).
+    async fn step(
+        &self,
+        plan: &mut RotationPlan,
+        step: RotationPhase,
+        revision: &mut Option<i32>,
+    ) -> Result<(), StepError> {
+        if step == RotationPhase::Retired
+            && let Some(quiet) = self.options.quiet
+        {
+            match plan.wait_until_quiet(self.client, quiet).await {
+                Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(StepError::Api(Box::new(e))),
             }
         }
+        self.still_as_read(plan, step, *revision).await?;
         let mut r = Ok(());
         for _ in 0..STEP_TRIES {
             r = match step {
-                RotationPhase::Retired => plan.retire(self.client, self.options.quiet).await,
+                RotationPhase::Retired => plan.retire(self.client, None).await,
                 _ => plan.finish(self.client).await,
             };
             if r.is_ok() {
                 break;
             }
         }
-        r.map_err(|e| StepError::Api(Box::new(e)))
+        r.map_err(|e| StepError::Api(Box::new(e)))?;
+        if step == RotationPhase::Retired {
+            // The old token as this retire left it: what the finish expects to find.
+            *revision = match self.client.get(plan.old_id.as_str()).await {
+                Ok(old) => old.revision(),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(StepError::Api(Box::new(e))),
+            };
+        }
+        Ok(())
+    }
+
+    /// Both tokens of a rotation, read again right before `step`: the replacement must still be
+    /// a live, Active token of the plan's account and name; the old token (unless gone) still of
+    /// them, at `revision` (unchanged since it was last read), and, before its delete, not
+    /// Active. Otherwise the rotation has moved.
+    async fn still_as_read(
+        &self,
+        plan: &RotationPlan,
+        step: RotationPhase,
+        revision: Option<i32>,
+    ) -> Result<(), StepError> {
+        let new_id = plan.new_id.clone().unwrap_or_default();
+        let owner = |t: &mpt::Token| {
+            t.account_id() == Some(plan.account_id.as_str()) && t.name() == Some(plan.name.as_str())
+        };
+        match self.client.get(new_id.as_str()).await {
+            Ok(new) if new.status() == TokenStatus::Active && owner(&new) => {}
+            Ok(new) => {
+                return Err(StepError::Moved(format!(
+                    "the replacement {new_id} is now {} {:?} in {} at revision {}, not an Active {:?} of {}",
+                    new.status(),
+                    new.name().unwrap_or_default(),
+                    new.account_id().unwrap_or_default(),
+                    shown(new.revision()),
+                    plan.name,
+                    plan.account_id
+                )));
+            }
+            Err(Error::NotFound(_)) => {
+                return Err(StepError::Moved(format!(
+                    "the replacement {new_id} is gone"
+                )));
+            }
+            Err(e) => return Err(StepError::Api(Box::new(e))),
+        }
+        let old = match self.client.get(plan.old_id.as_str()).await {
+            Ok(old) if old.status() == TokenStatus::Deleted => return Ok(()),
+            Ok(old) => old,
+            Err(Error::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(StepError::Api(Box::new(e))),
+        };
+        let active_before_delete =
+            step == RotationPhase::Finished && old.status() == TokenStatus::Active;
+        if old.revision() != revision || !owner(&old) || active_before_delete {
+            return Err(StepError::Moved(format!(
+                "the old token {} changed since it was read (revision {} then, {} now: {} {:?} in {}); it is not {}",
+                plan.old_id,
+                shown(revision),
+                shown(old.revision()),
+                old.status(),
+                old.name().unwrap_or_default(),
+                old.account_id().unwrap_or_default(),
+                if step == RotationPhase::Retired {
+                    "disabled"
+                } else {
+                    "deleted"
+                }
+            )));
+        }
+        Ok(())
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over

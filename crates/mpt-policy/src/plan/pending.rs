@@ -6,7 +6,6 @@
 use std::collections::HashSet;
 
 use mpt::Client;
-use mpt::Error;
 use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
 
@@ -82,16 +81,28 @@ impl Plan {
         let mut judged: Vec<Judged> = Vec::new();
         let mut seen: HashSet<(Kind, String, String)> = HashSet::new();
         let mut rotating: HashSet<(String, String)> = HashSet::new();
-        for (key, record) in store
+        let creates = store
             .pending_of::<CreateRecord>(Kind::Create, &accounts)
-            .await
-        {
+            .await;
+        let ambiguous = crate::state::ambiguous_creates(creates.iter().map(|(_, r)| r));
+        for (key, record) in creates {
             if let Ok(r) = &record {
                 if !owns(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;
                     continue;
                 }
-                if !seen.insert((Kind::Create, r.account_id.clone(), r.name.clone())) {
+                let name = (r.account_id.clone(), r.name.clone());
+                if let Some(ids) = ambiguous.get(&name) {
+                    // Records of one name naming different tokens: each shown, each refused.
+                    let action = pending(ActionKind::Resume, &name.0, &name.1, r.new_id.as_deref());
+                    let why = RecordError::Ambiguous { ids: ids.clone() };
+                    judged.push(Judged {
+                        action: refused(action, &store.describe(&key), &why),
+                        touches: ids.clone(),
+                    });
+                    continue;
+                }
+                if !seen.insert((Kind::Create, name.0, name.1)) {
                     continue;
                 }
             }
@@ -160,20 +171,16 @@ async fn judge_create(
         .declared(&record.account_id, &record.name, None)
         .is_some_and(|d| d.status == Wanted::Disabled);
     let (mut steps, token) = match &record.new_id {
-        Some(id) => match client
-            .get_with_select(id.as_str(), ["+audit", "+token"])
-            .await
-        {
-            Ok(t) if let Err(why) = record.may_have_made(&t) => {
+        Some(id) => match evidence::created_now(client, &record, id).await {
+            Err(why) => {
                 return Judged {
                     action: refused(action, &at, &why),
                     touches: Vec::new(),
                 };
             }
-            Ok(t) if t.status() == TokenStatus::Deleted => (vec![Step::Remove], None),
-            Ok(t) => (vec![Step::Deliver], Some(t)),
-            Err(Error::NotFound(_)) => (vec![Step::Remove], None),
-            Err(e) => {
+            Ok(evidence::CreatedNow::Gone) => (vec![Step::Remove], None),
+            Ok(evidence::CreatedNow::Made(t)) => (vec![Step::Deliver], Some(t)),
+            Ok(evidence::CreatedNow::Unreadable(e)) => {
                 return Judged {
                     action: unjudged(action, &at, &e.to_string()),
                     touches: Vec::new(),

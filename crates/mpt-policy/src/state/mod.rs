@@ -23,8 +23,8 @@ pub use dir::DirStore;
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{
-    BY_RECORDED_AT, CreateRecord, PLATFORM_CLOCK_SLACK, RecordError, Refused, check_declared,
-    check_ids, check_owner,
+    BY_RECORDED_AT, CreateRecord, PLATFORM_CLOCK_SLACK, RecordError, Refused, ambiguous_creates,
+    check_declared, check_ids, check_owner,
 };
 
 /// The kinds of record a store keeps.

@@ -180,6 +180,58 @@ pub(crate) enum RecordError {
         #[source]
         source: Box<mpt::Error>,
     },
+    /// A rotation record of an entry the policy does not declare Active: only a token declared
+    /// Active (present, not pinned) is ever rotated.
+    #[error("the policy declares {name:?} {status}: only a token declared Active is rotated")]
+    NotRotatable {
+        /// The name.
+        name: String,
+        /// What the policy declares.
+        status: crate::policy::Wanted,
+    },
+    /// A rotation record whose old token is not the one token of its name the plan would
+    /// rotate: other live tokens have the name.
+    #[error("{id} is not the only live token named {name:?} ({} too): the plan would rotate none of them", others.join(", "))]
+    NotTheOne {
+        /// The record's old token.
+        id: String,
+        /// The name.
+        name: String,
+        /// The other live tokens of the name (neither the old token nor its replacement).
+        others: Vec<String>,
+    },
+    /// A rotation record whose old token is not in the status its phase leaves it in: Active
+    /// before it is retired, Disabled once retired.
+    #[error(
+        "it is at {phase:?}, but its old token {id} is {status} (it must be {wanted}): it was changed since, and nothing is sent for it"
+    )]
+    OldStatus {
+        /// The old token.
+        id: String,
+        /// The record's phase.
+        phase: mpt::RotationPhase,
+        /// Its status now.
+        status: mpt::TokenStatus,
+        /// The status the phase leaves it in.
+        wanted: &'static str,
+    },
+    /// Create records of one account and name that name different tokens: none is trusted.
+    #[error("the create records of this name name different tokens ({}): none is delivered until the extra records are removed", ids.join(", "))]
+    Ambiguous {
+        /// The tokens they name.
+        ids: Vec<String>,
+    },
+    /// A create record naming a token that is not Active: a token its create made is Active
+    /// until its secret is handed over (a Disabled entry's token is disabled only after).
+    #[error(
+        "its token {id} is {status}, not Active: its create made an Active token, and its secret is not handed over"
+    )]
+    MadeNotActive {
+        /// The token.
+        id: String,
+        /// Its status now.
+        status: mpt::TokenStatus,
+    },
     /// Several tokens that the record's create may have made, each refused.
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Each(Vec<RecordError>),
@@ -235,6 +287,30 @@ pub(crate) const PLATFORM_CLOCK_SLACK: TimeDelta = TimeDelta::minutes(2);
 /// How a [`RecordError::MadeBefore`] names a record's `recordedAt`.
 pub(crate) const BY_RECORDED_AT: &str =
     "its recordedAt, the platform's time, less 2 minutes for the platform's servers' clocks";
+
+/// The (account, name)s whose create records name different tokens, with those tokens: none
+/// of those records is trusted (each is refused, [`RecordError::Ambiguous`]).
+pub(crate) fn ambiguous_creates<'a, E: 'a>(
+    records: impl IntoIterator<Item = &'a Result<CreateRecord, E>>,
+) -> std::collections::HashMap<(String, String), Vec<String>> {
+    let mut named: std::collections::HashMap<(String, String), Vec<String>> =
+        std::collections::HashMap::new();
+    for r in records.into_iter().flatten() {
+        let ids = named
+            .entry((r.account_id.clone(), r.name.clone()))
+            .or_default();
+        if let Some(id) = &r.new_id
+            && !ids.contains(id)
+        {
+            ids.push(id.clone());
+        }
+    }
+    named.retain(|_, ids| ids.len() > 1);
+    for ids in named.values_mut() {
+        ids.sort();
+    }
+    named
+}
 
 /// A record's ids: its account's and its tokens', each of the platform's shape.
 pub(crate) fn check_ids<'a>(

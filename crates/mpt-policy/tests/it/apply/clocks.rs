@@ -96,6 +96,9 @@ async fn a_rotation_record_is_judged_by_the_platforms_time_not_the_runners() {
                 let new_id = if honest {
                     made.token.id().to_string()
                 } else {
+                    // The true replacement gone: the older token is the only other live one of
+                    // the name (another live token would be refused as ambiguous first).
+                    client.delete(made.token.id()).await.unwrap();
                     let older = seed("wanted").created(now - Days::minutes(10));
                     server.seed_token(older).id.clone()
                 };

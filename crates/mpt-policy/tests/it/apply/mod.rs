@@ -6,6 +6,7 @@
 mod clocks;
 mod converge;
 mod faults;
+mod guarded;
 mod moved;
 #[cfg(feature = "postgres")]
 mod postgres;

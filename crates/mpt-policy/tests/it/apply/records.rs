@@ -253,6 +253,25 @@ async fn a_retired_token_enabled_again_is_not_deleted_by_its_rotation() {
         .await;
         client.ensure_active(old.id.as_str()).await.unwrap();
         let dir = temp_dir("re-enabled-sink");
+        let shown_policy = wanted(&dir.join("wanted.secret"), None);
+        let store = state::open(&at, &[DEFAULT_ACCOUNT.to_string()], None)
+            .await
+            .unwrap();
+        let mut plan = client.plan(&shown_policy).await.unwrap();
+        plan.include_pending(&client, &shown_policy, store.as_ref())
+            .await;
+        drop(store);
+        let pending = plan
+            .actions
+            .iter()
+            .find(|a| a.kind == mpt_policy::ActionKind::Resume)
+            .unwrap();
+        assert_eq!(pending.steps, vec![Step::Refused], "{plan:#?}");
+        assert!(
+            pending.reason.contains("it must be Disabled"),
+            "{}",
+            pending.reason
+        );
         let report = client
             .apply(
                 &wanted(&dir.join("wanted.secret"), None),
@@ -262,8 +281,13 @@ async fn a_retired_token_enabled_again_is_not_deleted_by_its_rotation() {
             .await
             .unwrap();
         let r = report.results.iter().find(|r| r.resumed).unwrap();
-        assert_eq!(r.result, Applied::Failed, "{report:#?}");
-        assert!(r.detail.contains("Active again"), "{}", r.detail);
+        // Refused, as the plan shows it: a retired record's old token must be Disabled.
+        assert_eq!(r.result, Applied::Refused, "{report:#?}");
+        assert!(
+            r.detail.contains("is Active (it must be Disabled)"),
+            "{}",
+            r.detail
+        );
         assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
         assert_eq!(server.requests(Operation::Delete), 0);
         assert_eq!(records(&at, Kind::Rotation).await, 1);
