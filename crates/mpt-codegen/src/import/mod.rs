@@ -235,6 +235,12 @@ fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
         };
         let page = parts.len() == 1;
         for (operation, doc) in parts {
+            if let Some(message) = undeclared_path_parameter(&doc, &operation) {
+                return Err(Error::Import {
+                    path: source.clone(),
+                    message,
+                });
+            }
             if let Some(other) = incoming.iter().find(|i| i.operation == operation) {
                 return Err(Error::Import {
                     path: source.clone(),
@@ -254,6 +260,45 @@ fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
         }
     }
     Ok(incoming)
+}
+
+/// A `{name}` of the operation's path that neither the operation nor its path item declares as
+/// an `in: path` parameter (a `$ref` to `#/components/parameters/...` is followed): where and
+/// which.
+fn undeclared_path_parameter(doc: &Value, (method, route): &(String, String)) -> Option<String> {
+    let item_pointer = format!("/paths/{}", crate::error::escape_token(route));
+    let item = doc.pointer(&item_pointer)?;
+    let resolve = |p: &Value| -> Option<Value> {
+        match p.get("$ref").and_then(Value::as_str) {
+            Some(r) => r.strip_prefix('#').and_then(|r| doc.pointer(r)).cloned(),
+            None => Some(p.clone()),
+        }
+    };
+    let declared: BTreeSet<String> = [
+        item.get("parameters"),
+        item.pointer(&format!("/{method}/parameters")),
+    ]
+    .into_iter()
+    .flatten()
+    .filter_map(Value::as_array)
+    .flatten()
+    .filter_map(resolve)
+    .filter(|p| p.get("in").and_then(Value::as_str) == Some("path"))
+    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
+    .collect();
+    let mut rest = route.as_str();
+    while let Some(open) = rest.find('{') {
+        let close = rest[open..].find('}')? + open;
+        let name = &rest[open + 1..close];
+        if !declared.contains(name) {
+            return Some(format!(
+                "{item_pointer}/{method}/parameters: the path parameter `{name}` of {} {route} is not declared (no `in: path` parameter named `{name}`)",
+                method.to_ascii_uppercase()
+            ));
+        }
+        rest = &rest[close + 1..];
+    }
+    None
 }
 
 /// Imports every operation of `sources` (docs pages, module files, whole specs) into
@@ -293,7 +338,7 @@ pub fn import_pages(
         let module_amendments = amendments.for_module(dir.as_deref());
         let old = existing.dirs.get(&dir).cloned().unwrap_or_default();
         let fragments = name_files(&dir_path, &old, items, &module_amendments, force)?;
-        check_like_regen(&old, &fragments, &module_amendments, dir.is_none())?;
+        check_like_regen(&old, &fragments, &module_amendments)?;
         planned.extend(fragments);
     }
     write_planned(planned, refused, Tolerance::of(amendments))
@@ -415,13 +460,12 @@ fn file_name_for(inc: &Incoming, id: Option<&String>, amendments: &Amendments) -
     Ok(format!("{}.json", id.replace('_', "-")))
 }
 
-/// Merges the directory's fragments with the imported ones in place (and generates, for the API
-/// tokens pages), as `regen` would.
+/// Merges the directory's fragments with the imported ones in place and generates them, as
+/// `regen` would.
 fn check_like_regen(
     old: &[Fragment],
     planned: &[(Incoming, Fragment)],
     amendments: &Amendments,
-    generate_too: bool,
 ) -> Result<()> {
     let mut set: Vec<Fragment> = old
         .iter()
@@ -434,13 +478,8 @@ fn check_like_regen(
         .iter()
         .map(|(i, _)| i.source.display().to_string())
         .collect();
-    let checked = merge(&set, amendments).and_then(|merged| {
-        if generate_too {
-            generate(&merged, amendments).map(|_| ())
-        } else {
-            Ok(())
-        }
-    });
+    let checked =
+        merge(&set, amendments).and_then(|merged| generate(&merged, amendments).map(|_| ()));
     checked.map_err(|e| Error::Import {
         path: PathBuf::from(sources.into_iter().collect::<Vec<_>>().join(", ")),
         message: format!("with this import, `regen` would fail: {e}"),

@@ -254,3 +254,76 @@ fn a_new_page_goes_beside_the_operations_sharing_its_path() {
     );
     assert!(done.iter().all(|d| d.status == ImportStatus::New));
 }
+
+/// Import checks a module's directory as regen does, generation included: a schema the generator
+/// cannot express (a `default` not of its type) is refused at import, naming the operation, and
+/// nothing is written.
+#[test]
+fn a_module_file_the_generator_fails_on_is_refused_at_import() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("bad-default.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("would fail"), "{err}");
+    assert!(
+        err.contains("list_gadgets") || err.contains("list-gadgets"),
+        "{err}"
+    );
+    assert!(!layout.fragments.join("spotlight").exists(), "{err}");
+}
+
+/// A generator failure at regen fails regen, naming the operation: nothing is left out silently.
+/// (The fragment is written by hand here: import refuses it.)
+#[test]
+fn regen_fails_on_an_operation_the_generator_cannot_express() {
+    let (_dir, layout, _) = repo();
+    let module = layout.fragments.join("spotlight");
+    std::fs::create_dir_all(&module).unwrap();
+    let fragment = |route: &str, parameters: Value| {
+        serde_json::json!({
+            "openapi": "3.0.1",
+            "info": {"title": "x", "version": "4.0.9999"},
+            "paths": {route: {"get": {"parameters": parameters, "responses": {"200": {"description": "OK"}}}}}
+        })
+        .to_string()
+    };
+    std::fs::write(
+        module.join("list-widgets.json"),
+        fragment("/public/v1/spotlight/widgets", serde_json::json!([])),
+    )
+    .unwrap();
+    std::fs::write(
+        module.join("get-gadget.json"),
+        fragment("/public/v1/spotlight/gadgets/{id}", serde_json::json!([])),
+    )
+    .unwrap();
+    let err = build_all(&layout).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("/public/v1/spotlight/gadgets/{id}"), "{err}");
+}
+
+/// A path parameter the operation does not declare is refused at import, naming the path and
+/// the pointer (progenitor would panic on it).
+#[test]
+fn an_undeclared_path_parameter_is_refused_at_import() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("undeclared-parameter.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("/paths/~1public~1v1~1spotlight~1gadgets~1{id}/get/parameters"),
+        "{err}"
+    );
+    assert!(err.contains("`id`"), "{err}");
+}
