@@ -817,3 +817,41 @@ fn a_new_module_must_be_wired_before_regen_generates_it() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(root.join("crates/mpt-api/src/modules/helpdesk.rs").exists());
 }
+
+/// A whole spec or module file that no longer has an operation of a module it covers: the
+/// operation is reported `missing from this spec` and kept; `--prune` deletes it (`removed`).
+#[test]
+fn operations_a_module_file_no_longer_has_are_reported_and_pruned_on_demand() {
+    let dir = scratch();
+    let root = dir.path();
+    let spec = repo().join("crates/mpt-codegen/tests/fixtures/import/new-module.json");
+    let out = xtask(root, &["import", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    doc["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/public/v1/helpdesk/cases/{id}");
+    let smaller = root.join("smaller.json");
+    std::fs::write(&smaller, doc.to_string()).unwrap();
+    let gone = root.join("openapi/fragments/helpdesk/get-case.json");
+    assert!(gone.exists());
+    let out = xtask(root, &["import", smaller.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("missing from this spec openapi/fragments/helpdesk/get-case.json (GET /public/v1/helpdesk/cases/{id})"),
+        "{stdout}"
+    );
+    assert!(gone.exists(), "kept without --prune");
+    let out = xtask(root, &["import", "--prune", smaller.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "removed openapi/fragments/helpdesk/get-case.json (GET /public/v1/helpdesk/cases/{id})"
+        ),
+        "{stdout}"
+    );
+    assert!(!gone.exists(), "deleted with --prune");
+}

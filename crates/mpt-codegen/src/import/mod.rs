@@ -110,6 +110,11 @@ pub enum ImportStatus {
     Unchanged,
     /// Nothing was written for it, for this reason.
     Refused(String),
+    /// Its fragment is in a module directory the imported whole spec or module file covers, but
+    /// the source no longer has it: kept, and reported (`--prune` removes it).
+    Missing,
+    /// As [`ImportStatus::Missing`], and its fragment was deleted (`--prune`).
+    Removed,
 }
 
 impl std::fmt::Display for ImportStatus {
@@ -119,6 +124,8 @@ impl std::fmt::Display for ImportStatus {
             ImportStatus::Changed => "changed",
             ImportStatus::Unchanged => "unchanged",
             ImportStatus::Refused(_) => "refused",
+            ImportStatus::Missing => "missing from this spec",
+            ImportStatus::Removed => "removed",
         })
     }
 }
@@ -315,11 +322,75 @@ pub fn import_pages(
     amendments: &Amendments,
     force: bool,
 ) -> Result<Vec<Imported>> {
+    import_sources(sources, fragments_dir, amendments, force, false)
+}
+
+/// [`import_pages`], also reporting the operations a whole spec or module file no longer has:
+/// each fragment of a module directory the source covers (one of whose operations it publishes)
+/// whose operation no source publishes is `missing from this spec` and kept, or, with `prune`,
+/// deleted and reported `removed`. A docs page covers nothing (it publishes one operation), and
+/// the API tokens pages are never pruned.
+pub fn import_sources(
+    sources: &[PathBuf],
+    fragments_dir: &Path,
+    amendments: &Amendments,
+    force: bool,
+    prune: bool,
+) -> Result<Vec<Imported>> {
     let existing = Existing::read(fragments_dir)?;
+    let incoming = gather(sources)?;
+    let published: BTreeSet<(String, String)> =
+        incoming.iter().map(|i| i.operation.clone()).collect();
+    let covered: BTreeSet<String> = incoming
+        .iter()
+        .filter(|i| !i.page)
+        .filter_map(|i| module_of(&i.operation.1))
+        .collect();
+    let mut gone: Vec<Imported> = Vec::new();
+    for module in &covered {
+        let fragments = existing
+            .dirs
+            .get(&Some(module.clone()))
+            .into_iter()
+            .flatten();
+        for fragment in fragments {
+            let ops = fragment.operations();
+            if !ops.is_empty() && ops.iter().all(|op| !published.contains(op)) {
+                gone.extend(ops.into_iter().map(|operation| Imported {
+                    operation,
+                    path: fragment.path.clone(),
+                    status: if prune {
+                        ImportStatus::Removed
+                    } else {
+                        ImportStatus::Missing
+                    },
+                    changes: None,
+                }));
+            }
+        }
+    }
+    let mut done = import_incoming(&existing, incoming, fragments_dir, amendments, force)?;
+    if prune {
+        let paths: BTreeSet<&PathBuf> = gone.iter().map(|g| &g.path).collect();
+        for path in paths {
+            std::fs::remove_file(path).map_err(Error::io(path))?;
+        }
+    }
+    done.extend(gone);
+    Ok(done)
+}
+
+fn import_incoming(
+    existing: &Existing,
+    incoming: Vec<Incoming>,
+    fragments_dir: &Path,
+    amendments: &Amendments,
+    force: bool,
+) -> Result<Vec<Imported>> {
     let mut refused: Vec<Imported> = Vec::new();
     let mut by_dir: BTreeMap<Option<String>, Vec<(Incoming, Option<PathBuf>)>> = BTreeMap::new();
-    for inc in gather(sources)? {
-        match place(&existing, &inc) {
+    for inc in incoming {
+        match place(existing, &inc) {
             Ok((dir, file)) => by_dir.entry(dir).or_default().push((inc, file)),
             Err((reason, path)) => refused.push(Imported {
                 operation: inc.operation,
