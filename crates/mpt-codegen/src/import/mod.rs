@@ -36,7 +36,37 @@ pub fn read_document(source: &Path) -> Result<Value> {
     let doc = crate::oas31::read_as_30(source, extract(source, &text)?)?;
     check_openapi_30(source, &doc)?;
     check_refs(source, &doc)?;
-    Ok(doc)
+    Ok(join_base_path(doc))
+}
+
+/// Joins the `servers` base path to every path, as `cargo xtask diff` does (the 2024-10-12
+/// spec's `https://…/public` and `/v1/orders` are `/public/v1/orders`), and takes it off the
+/// server URLs: fragments hold the path the client calls.
+fn join_base_path(mut doc: Value) -> Value {
+    let base = crate::diff::ops::base_path(&doc);
+    if base.is_empty() {
+        return doc;
+    }
+    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
+        let joined: serde_json::Map<String, Value> = std::mem::take(paths)
+            .into_iter()
+            .map(|(route, item)| (format!("{base}{route}"), item))
+            .collect();
+        *paths = joined;
+    }
+    for server in doc
+        .get_mut("servers")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(url) = server.get("url").and_then(Value::as_str) {
+            let trimmed = url.trim_end_matches('/');
+            let host = trimmed.strip_suffix(base.as_str()).unwrap_or(trimmed);
+            server["url"] = Value::String(host.to_string());
+        }
+    }
+    doc
 }
 
 /// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
@@ -369,7 +399,15 @@ pub fn import_sources(
             }
         }
     }
-    let mut done = import_incoming(&existing, incoming, fragments_dir, amendments, force)?;
+    let resources = not_modules(&existing, &incoming);
+    let mut done = import_incoming(
+        &existing,
+        incoming,
+        fragments_dir,
+        amendments,
+        force,
+        &resources,
+    )?;
     if prune {
         let paths: BTreeSet<&PathBuf> = gone.iter().map(|g| &g.path).collect();
         for path in paths {
@@ -380,17 +418,46 @@ pub fn import_sources(
     Ok(done)
 }
 
+/// The segments in module position (`/public/vN/<segment>`) of incoming operations that are no
+/// module: no directory has that name and some path continues it with a parameter or not at all
+/// (`/public/v1/products/{productId}/terms`, `/public/v1/items`): a resource of a spec without
+/// module segments (the 2024-10-12 spec's), not a new module.
+fn not_modules(existing: &Existing, incoming: &[Incoming]) -> BTreeSet<String> {
+    incoming
+        .iter()
+        .filter(|i| !i.page)
+        .filter_map(|i| {
+            let module = module_of(&i.operation.1)?;
+            let next = i.operation.1.split('/').filter(|s| !s.is_empty()).nth(3);
+            let resource = next.is_none_or(|s| s.starts_with('{'));
+            (resource && !existing.dirs.contains_key(&Some(module.clone()))).then_some(module)
+        })
+        .collect()
+}
+
 fn import_incoming(
     existing: &Existing,
     incoming: Vec<Incoming>,
     fragments_dir: &Path,
     amendments: &Amendments,
     force: bool,
+    resources: &BTreeSet<String>,
 ) -> Result<Vec<Imported>> {
     let mut refused: Vec<Imported> = Vec::new();
     let mut by_dir: BTreeMap<Option<String>, Vec<(Incoming, Option<PathBuf>)>> = BTreeMap::new();
     for inc in incoming {
-        match place(existing, &inc) {
+        let placed = match module_of(&inc.operation.1)
+            .filter(|m| !inc.page && resources.contains(m))
+        {
+            Some(m) => Err((
+                format!(
+                    "its path names no platform module: `{m}` is a resource, not a module (a path continues it with a parameter or ends there); the 4.0 paths are /public/vN/<module>/<resource>"
+                ),
+                inc.source.clone(),
+            )),
+            None => place(existing, &inc),
+        };
+        match placed {
             Ok((dir, file)) => by_dir.entry(dir).or_default().push((inc, file)),
             Err((reason, path)) => refused.push(Imported {
                 operation: inc.operation,

@@ -327,3 +327,39 @@ fn an_undeclared_path_parameter_is_refused_at_import() {
     );
     assert!(err.contains("`id`"), "{err}");
 }
+
+/// The `servers` base path is joined to the paths (as `cargo xtask diff` does): `/public` +
+/// `/v1/catalog/widgets` lands in `catalog/`; a path with no module segment (`/v1/items`) is
+/// refused per operation, saying why.
+#[test]
+fn the_servers_base_path_is_joined_and_paths_without_a_module_are_refused() {
+    let (_dir, layout, amendments) = repo();
+    let imported = import_pages(
+        &[fixture("base-path.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .unwrap();
+    let widgets = status_of(&imported, "get", "/public/v1/catalog/widgets");
+    assert_eq!(widgets.status, ImportStatus::New);
+    let fragment = read(&layout.fragments.join("catalog/list-widgets.json"));
+    assert!(
+        fragment
+            .pointer("/paths/~1public~1v1~1catalog~1widgets/get")
+            .is_some()
+    );
+    assert_eq!(
+        fragment.pointer("/servers/0/url"),
+        Some(&Value::from("https://api.platform.softwareone.com"))
+    );
+    for route in ["/public/v1/items", "/public/v1/items/{id}"] {
+        match &status_of(&imported, "get", route).status {
+            ImportStatus::Refused(why) => {
+                assert!(why.contains("`items` is a resource, not a module"), "{why}")
+            }
+            other => panic!("{route}: {other:?}"),
+        }
+    }
+    assert!(!layout.fragments.join("items").exists());
+}
