@@ -28,6 +28,8 @@ use crate::regen::{FileStatus, Output, to_pretty_json, write};
 
 pub use crate::split::{module_of, split_document};
 
+mod unique;
+
 /// Reads one source handed to `import` (a docs page, a module file or a whole spec) into the
 /// OpenAPI document it holds, checked to be OpenAPI 3.0.x with resolving `$ref`s. The one place
 /// a source is read: a normalization (e.g. of OpenAPI 3.1) goes here.
@@ -69,11 +71,59 @@ fn join_base_path(mut doc: Value) -> Value {
     doc
 }
 
+/// Two paths of `doc` that differ only in their parameters' names (`/queries/{id}` and
+/// `/queries/{queryId}`): OpenAPI holds them to be one path, so they are an error naming both.
+fn no_equivalent_paths(source: &Path, doc: &Value) -> Result<()> {
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for route in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(r, _)| r)
+    {
+        let shape: Vec<&str> = route
+            .split('/')
+            .map(|s| {
+                if s.starts_with('{') && s.ends_with('}') {
+                    "{}"
+                } else {
+                    s
+                }
+            })
+            .collect();
+        if let Some(first) = seen.insert(shape.join("/"), route) {
+            return Err(Error::invalid(
+                source,
+                format!("/paths/{}", crate::error::escape_token(route)),
+                format!(
+                    "{route} and {first} differ only in their parameters' names: OpenAPI holds them to be one path; keep one"
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A key repeated in one JSON object (`serde_json` would keep the last silently) is an error
+/// naming the file and the pointer.
+fn no_duplicate_keys(page: &Path, text: &str) -> Result<()> {
+    match unique::duplicate_key(text) {
+        None => Ok(()),
+        Some(pointer) => Err(Error::invalid(
+            page,
+            pointer,
+            "this key appears twice in its object (a JSON parser keeps only the last): remove one",
+        )),
+    }
+}
+
 /// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
 pub fn extract(page: &Path, text: &str) -> Result<Value> {
     if let Ok(doc) = serde_json::from_str::<Value>(text)
         && doc.get("openapi").is_some()
     {
+        no_duplicate_keys(page, text)?;
         return Ok(doc);
     }
     let mut candidates: Vec<(usize, String)> = Vec::new(); // (1-based first line, text)
@@ -99,7 +149,10 @@ pub fn extract(page: &Path, text: &str) -> Result<Value> {
             continue;
         }
         match serde_json::from_str::<Value>(&body) {
-            Ok(doc) if doc.get("openapi").is_some() => found.push((first_line, doc)),
+            Ok(doc) if doc.get("openapi").is_some() => {
+                no_duplicate_keys(page, &body)?;
+                found.push((first_line, doc))
+            }
             Ok(_) => {}
             Err(e) => {
                 return Err(Error::Import {
@@ -259,6 +312,7 @@ fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
     let mut incoming: Vec<Incoming> = Vec::new();
     for source in sources {
         let doc = read_document(source)?;
+        no_equivalent_paths(source, &doc)?;
         let ops = operations(&doc);
         let parts = match ops.len() {
             0 => {

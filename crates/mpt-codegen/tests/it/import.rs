@@ -363,3 +363,45 @@ fn the_servers_base_path_is_joined_and_paths_without_a_module_are_refused() {
     }
     assert!(!layout.fragments.join("items").exists());
 }
+
+/// A key repeated in one object of the document (two `get`s of a path) is an error naming the
+/// file and the pointer: a JSON parser would keep the last one silently.
+#[test]
+fn a_repeated_key_is_refused_naming_the_file_and_pointer() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("duplicate-method.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("duplicate-method.json"), "{err}");
+    assert!(
+        err.contains("/paths/~1public~1v1~1spotlight~1widgets/get"),
+        "{err}"
+    );
+    assert!(err.contains("appears twice"), "{err}");
+}
+
+/// Two paths OpenAPI treats as one (`{id}` and `{queryId}` in one place) are refused, naming both.
+#[test]
+fn paths_that_differ_only_in_parameter_names_are_refused_naming_both() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("equivalent-paths.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/public/v1/spotlight/queries/{id}"), "{err}");
+    assert!(
+        err.contains("/public/v1/spotlight/queries/{queryId}"),
+        "{err}"
+    );
+}
