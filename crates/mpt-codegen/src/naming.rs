@@ -30,7 +30,41 @@ use std::collections::{BTreeMap, BTreeSet};
 pub const READ_VERBS: [&str; 1] = ["render"];
 
 /// Words whose plural is the word itself (a collection all the same).
-pub const UNCOUNTABLE: [&str; 3] = ["media", "data", "metadata"];
+pub const UNCOUNTABLE: [&str; 8] = [
+    "media",
+    "data",
+    "metadata",
+    "feedback",
+    "information",
+    "news",
+    "series",
+    "species",
+];
+
+/// Plurals the rules below would get wrong: `(plural, singular)`.
+pub const IRREGULAR: [(&str, &str); 21] = [
+    ("analyses", "analysis"),
+    ("indices", "index"),
+    ("movies", "movie"),
+    ("cookies", "cookie"),
+    ("caches", "cache"),
+    ("gases", "gas"),
+    ("aliases", "alias"),
+    ("heroes", "hero"),
+    ("quizzes", "quiz"),
+    ("matrices", "matrix"),
+    ("vertices", "vertex"),
+    ("theses", "thesis"),
+    ("crises", "crisis"),
+    ("diagnoses", "diagnosis"),
+    ("knives", "knife"),
+    ("wolves", "wolf"),
+    ("children", "child"),
+    ("people", "person"),
+    ("criteria", "criterion"),
+    ("men", "man"),
+    ("women", "woman"),
+];
 
 /// An operation as `(method, path template)`, the method in lower case.
 pub type OperationKey = (String, String);
@@ -66,7 +100,10 @@ fn snake(word: &str) -> String {
 pub fn is_plural(segment: &str) -> bool {
     let last = segment.rsplit('-').next().unwrap_or(segment);
     let first = segment.split('-').next().unwrap_or(segment);
-    if UNCOUNTABLE.contains(&last) || segment.contains("-of-") && is_plural(first) {
+    if UNCOUNTABLE.contains(&last)
+        || IRREGULAR.iter().any(|(plural, _)| *plural == last)
+        || segment.contains("-of-") && is_plural(first)
+    {
         return true;
     }
     last.len() > 2 && last.ends_with('s') && !last.ends_with("ss") && !last.ends_with("us")
@@ -77,6 +114,15 @@ pub fn is_plural(segment: &str) -> bool {
 pub fn singular_word(word: &str) -> String {
     if UNCOUNTABLE.contains(&word) || word.len() <= 2 {
         return word.to_string();
+    }
+    if let Some((_, one)) = IRREGULAR.iter().find(|(plural, _)| *plural == word) {
+        return one.to_string();
+    }
+    if let Some(stem) = word.strip_suffix("yses") {
+        return format!("{stem}ysis");
+    }
+    if let Some(stem) = word.strip_suffix("zzes") {
+        return format!("{stem}z");
     }
     if let Some(stem) = word.strip_suffix("ies") {
         return format!("{stem}y");
@@ -220,6 +266,41 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
+/// A collection nested under another resource's item whose name is also a top-level collection's
+/// of the module (`/account-users/{id}/groups` beside `/user-groups`) is a membership: its
+/// operations always say the parent (`create_account_user_group`, `delete_account_user_group`),
+/// not `create_group` as if they made a group.
+fn qualify_memberships(ops: &mut [(&OperationKey, Shape)]) {
+    let last_word = |s: &str| s.rsplit('-').next().unwrap_or(s).to_string();
+    let top: BTreeSet<String> = ops
+        .iter()
+        .filter_map(|(key, _)| {
+            let segs = segments(&key.1);
+            let first = *segs.first()?;
+            (segs.len() <= 2 && !is_param(first) && is_plural(first)).then(|| last_word(first))
+        })
+        .collect();
+    for (key, shape) in ops.iter_mut() {
+        let segs = segments(&key.1);
+        let Some(at) = segs.iter().rposition(|s| !is_param(s)) else {
+            continue;
+        };
+        let nested =
+            at > 0 && is_param(segs[at - 1]) && segs[..at - 1].iter().all(|s| !is_param(s));
+        // `/accounts/{accountId}/users`: the parent is the module itself, not a membership.
+        let under_module = crate::split::module_of(&key.1).as_deref() == Some(segs[0]);
+        if nested
+            && !under_module
+            && at == 2
+            && is_plural(segs[at])
+            && top.contains(segs[at])
+            && !shape.parents.is_empty()
+        {
+            shape.always = shape.always.max(1);
+        }
+    }
+}
+
 /// The rule's name for one operation on its own (no other operation to tell it from).
 pub fn rest_resource_id(method: &str, route: &str) -> Option<String> {
     shape(method, route).map(|s| s.name(0))
@@ -237,6 +318,7 @@ pub fn name_operations(
         .collect();
     ops.sort_by(|a, b| (&a.0.1, &a.0.0).cmp(&(&b.0.1, &b.0.0)));
     ops.dedup_by(|a, b| a.0 == b.0);
+    qualify_memberships(&mut ops);
     let mut levels = vec![0usize; ops.len()];
     loop {
         let names: Vec<String> = ops
@@ -456,10 +538,67 @@ mod tests {
             ("media", "media"),
             ("orders", "order"),
             ("process", "process"),
+            ("analyses", "analysis"),
+            ("news", "news"),
+            ("series", "series"),
+            ("species", "species"),
+            ("indices", "index"),
+            ("movies", "movie"),
+            ("cookies", "cookie"),
+            ("caches", "cache"),
+            ("gases", "gas"),
+            ("aliases", "alias"),
+            ("heroes", "hero"),
+            ("quizzes", "quiz"),
+            ("matrices", "matrix"),
+            ("vertices", "vertex"),
+            ("theses", "thesis"),
+            ("crises", "crisis"),
+            ("diagnoses", "diagnosis"),
+            ("knives", "knife"),
+            ("wolves", "wolf"),
+            ("children", "child"),
+            ("people", "person"),
+            ("criteria", "criterion"),
+            ("men", "man"),
+            ("feedback", "feedback"),
+            ("information", "information"),
+            ("data", "data"),
+            ("invoices", "invoice"),
+            ("licenses", "license"),
+            ("archives", "archive"),
+            ("batches", "batch"),
         ] {
             assert_eq!(singular_word(plural), one);
         }
         assert!(is_plural("pricing-policies") && is_plural("media"));
+        for collection in [
+            "children", "people", "criteria", "men", "feedback", "news", "series",
+        ] {
+            assert!(is_plural(collection), "{collection}");
+        }
+        assert_eq!(one("get", "/public/v1/x/feedback"), "list_feedback");
+        assert_eq!(one("post", "/public/v1/x/feedback"), "create_feedback");
+        assert_eq!(one("get", "/public/v1/x/feedback/{id}"), "get_feedback");
+        assert_eq!(one("get", "/public/v1/x/species"), "list_species");
+        assert_eq!(one("post", "/public/v1/x/people"), "create_person");
+        assert_eq!(one("get", "/public/v1/x/analyses/{id}"), "get_analysis");
+        let ops = keys(&[
+            ("post", "/public/v1/accounts/user-groups"),
+            ("post", "/public/v1/accounts/account-users/{id}/groups"),
+            (
+                "delete",
+                "/public/v1/accounts/account-users/{id}/groups/{userGroupId}",
+            ),
+            ("post", "/public/v1/accounts/{accountId}/users"),
+        ]);
+        let names = name_operations(&ops, &BTreeSet::new());
+        assert_eq!(
+            names[&ops[1]], "create_account_user_group",
+            "a membership says its parent"
+        );
+        assert_eq!(names[&ops[2]], "delete_account_user_group");
+        assert_eq!(names[&ops[3]], "create_user", "the module is no parent");
         assert!(!is_plural("process") && !is_plural("publish") && !is_plural("status"));
     }
 }
