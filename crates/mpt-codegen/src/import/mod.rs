@@ -20,167 +20,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::amend::{Amendments, is_identifier};
 use crate::diff::{Report, Tolerance, compare};
-use crate::error::{Error, Result, read_input};
-use crate::fragment::{Fragment, check_openapi_30, load_dir, operations};
+use crate::error::{Error, Result};
+use crate::fragment::{Fragment, operations};
 use crate::generate::generate;
-use crate::merge::{check_refs, merge};
+use crate::merge::merge;
 use crate::regen::{FileStatus, Output, to_pretty_json, write};
 
 pub use crate::split::{module_of, split_document};
 
+mod checks;
+mod read;
+
+use read::Existing;
+pub use read::{extract, read_document};
 mod unique;
 
-/// Reads one source handed to `import` (a docs page, a module file or a whole spec) into the
-/// OpenAPI document it holds, checked to be OpenAPI 3.0.x with resolving `$ref`s. The one place
-/// a source is read: a normalization (e.g. of OpenAPI 3.1) goes here.
-pub fn read_document(source: &Path) -> Result<Value> {
-    let text = read_input(source)?;
-    let doc = crate::oas31::read_as_30(source, extract(source, &text)?)?;
-    check_openapi_30(source, &doc)?;
-    check_refs(source, &doc)?;
-    Ok(join_base_path(doc))
-}
-
-/// Joins the `servers` base path to every path, as `cargo xtask diff` does (the 2024-10-12
-/// spec's `https://…/public` and `/v1/orders` are `/public/v1/orders`), and takes it off the
-/// server URLs: fragments hold the path the client calls.
-fn join_base_path(mut doc: Value) -> Value {
-    let base = crate::diff::ops::base_path(&doc);
-    if base.is_empty() {
-        return doc;
-    }
-    if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
-        let joined: serde_json::Map<String, Value> = std::mem::take(paths)
-            .into_iter()
-            .map(|(route, item)| (format!("{base}{route}"), item))
-            .collect();
-        *paths = joined;
-    }
-    for server in doc
-        .get_mut("servers")
-        .and_then(Value::as_array_mut)
-        .into_iter()
-        .flatten()
-    {
-        if let Some(url) = server.get("url").and_then(Value::as_str) {
-            let trimmed = url.trim_end_matches('/');
-            let host = trimmed.strip_suffix(base.as_str()).unwrap_or(trimmed);
-            server["url"] = Value::String(host.to_string());
-        }
-    }
-    doc
-}
-
-/// Two paths of `doc` that differ only in their parameters' names (`/queries/{id}` and
-/// `/queries/{queryId}`): OpenAPI holds them to be one path, so they are an error naming both.
-fn no_equivalent_paths(source: &Path, doc: &Value) -> Result<()> {
-    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-    for route in doc
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-        .map(|(r, _)| r)
-    {
-        let shape: Vec<&str> = route
-            .split('/')
-            .map(|s| {
-                if s.starts_with('{') && s.ends_with('}') {
-                    "{}"
-                } else {
-                    s
-                }
-            })
-            .collect();
-        if let Some(first) = seen.insert(shape.join("/"), route) {
-            return Err(Error::invalid(
-                source,
-                format!("/paths/{}", crate::error::escape_token(route)),
-                format!(
-                    "{route} and {first} differ only in their parameters' names: OpenAPI holds them to be one path; keep one"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// A key repeated in one JSON object (`serde_json` would keep the last silently) is an error
-/// naming the file and the pointer.
-fn no_duplicate_keys(page: &Path, text: &str) -> Result<()> {
-    match unique::duplicate_key(text) {
-        None => Ok(()),
-        Some(pointer) => Err(Error::invalid(
-            page,
-            pointer,
-            "this key appears twice in its object (a JSON parser keeps only the last): remove one",
-        )),
-    }
-}
-
-/// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
-pub fn extract(page: &Path, text: &str) -> Result<Value> {
-    if let Ok(doc) = serde_json::from_str::<Value>(text)
-        && doc.get("openapi").is_some()
-    {
-        no_duplicate_keys(page, text)?;
-        return Ok(doc);
-    }
-    let mut candidates: Vec<(usize, String)> = Vec::new(); // (1-based first line, text)
-    let mut block: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") {
-            match block.take() {
-                Some(done) => candidates.push(done),
-                None => block = Some((i + 2, String::new())),
-            }
-        } else if let Some((_, body)) = block.as_mut() {
-            body.push_str(line);
-            body.push('\n');
-        } else if trimmed.starts_with('{') && trimmed.contains("\"openapi\"") {
-            candidates.push((i + 1, line.to_string()));
-        }
-    }
-    let mut found = Vec::new();
-    for (first_line, body) in candidates {
-        let trimmed = body.trim_start();
-        if !(trimmed.starts_with('{') && trimmed.contains("\"openapi\"")) {
-            continue;
-        }
-        match serde_json::from_str::<Value>(&body) {
-            Ok(doc) if doc.get("openapi").is_some() => {
-                no_duplicate_keys(page, &body)?;
-                found.push((first_line, doc))
-            }
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::Import {
-                    path: page.to_path_buf(),
-                    message: format!(
-                        "line {}, column {}: the embedded OpenAPI document is not valid JSON (cut off?): {e}",
-                        first_line + e.line() - 1,
-                        e.column()
-                    ),
-                });
-            }
-        }
-    }
-    match found.len() {
-        1 => Ok(found.remove(0).1),
-        0 => Err(Error::Import {
-            path: page.to_path_buf(),
-            message: "no embedded OpenAPI document found (expected one JSON object with an `openapi` member)".into(),
-        }),
-        n => Err(Error::Import {
-            path: page.to_path_buf(),
-            message: format!(
-                "{n} embedded OpenAPI documents found (at lines {}); expected exactly one",
-                found.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        }),
-    }
-}
+use checks::{no_equivalent_paths, not_modules, undeclared_path_parameter};
 
 /// What importing did to one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -235,78 +90,6 @@ struct Incoming {
     page: bool,
 }
 
-/// The fragment directories of the repository: the API tokens pages (`None`) and each module's.
-struct Existing {
-    /// `None` or the module → its fragments.
-    dirs: BTreeMap<Option<String>, Vec<Fragment>>,
-}
-
-impl Existing {
-    fn read(fragments_dir: &Path) -> Result<Existing> {
-        let mut dirs = BTreeMap::new();
-        dirs.insert(None, read_fragments(fragments_dir)?);
-        for module in crate::regen::module_dirs(fragments_dir)? {
-            let fragments = read_fragments(&fragments_dir.join(&module))?;
-            dirs.insert(Some(module), fragments);
-        }
-        Ok(Existing { dirs })
-    }
-
-    /// The directory of a new page's operation: the one holding the operations that share the
-    /// most leading path segments with it (`/accounts/api-tokens/{id}/rotate` joins the API
-    /// tokens pages); with none in common, its module's directory if there is one, else the API
-    /// tokens pages.
-    fn beside_siblings(&self, route: &str) -> Option<String> {
-        let segments = |r: &str| r.split('/').map(str::to_string).collect::<Vec<_>>();
-        let mine = segments(route);
-        let shared = |other: &str| {
-            mine.iter()
-                .zip(segments(other))
-                .take_while(|(a, b)| **a == *b)
-                .count()
-        };
-        // Below `/public/vN/<module>`, a shared prefix says something.
-        let floor = 4;
-        let best = self
-            .dirs
-            .iter()
-            .flat_map(|(dir, fragments)| {
-                fragments
-                    .iter()
-                    .flat_map(Fragment::operations)
-                    .map(move |(_, r)| (shared(&r), dir))
-            })
-            .filter(|(n, _)| *n > floor)
-            .max_by_key(|(n, dir)| (*n, dir.is_none()));
-        match best {
-            Some((_, dir)) => dir.clone(),
-            None => module_of(route).filter(|m| self.dirs.contains_key(&Some(m.clone()))),
-        }
-    }
-
-    /// Where the operation's fragment is: its directory and file.
-    fn find(&self, op: &(String, String)) -> Option<(Option<String>, &Fragment)> {
-        self.dirs.iter().find_map(|(dir, fragments)| {
-            fragments
-                .iter()
-                .find(|f| f.operations().contains(op))
-                .map(|f| (dir.clone(), f))
-        })
-    }
-}
-
-/// The `*.json` fragments of `dir` (none when it does not exist).
-fn read_fragments(dir: &Path) -> Result<Vec<Fragment>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let any = std::fs::read_dir(dir)
-        .map_err(Error::io(dir))?
-        .filter_map(|e| e.ok())
-        .any(|e| e.path().extension().is_some_and(|x| x == "json"));
-    if any { load_dir(dir) } else { Ok(Vec::new()) }
-}
-
 /// Reads every source and splits it into operations (a source of one operation stays whole).
 fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
     let mut incoming: Vec<Incoming> = Vec::new();
@@ -351,45 +134,6 @@ fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
         }
     }
     Ok(incoming)
-}
-
-/// A `{name}` of the operation's path that neither the operation nor its path item declares as
-/// an `in: path` parameter (a `$ref` to `#/components/parameters/...` is followed): where and
-/// which.
-fn undeclared_path_parameter(doc: &Value, (method, route): &(String, String)) -> Option<String> {
-    let item_pointer = format!("/paths/{}", crate::error::escape_token(route));
-    let item = doc.pointer(&item_pointer)?;
-    let resolve = |p: &Value| -> Option<Value> {
-        match p.get("$ref").and_then(Value::as_str) {
-            Some(r) => r.strip_prefix('#').and_then(|r| doc.pointer(r)).cloned(),
-            None => Some(p.clone()),
-        }
-    };
-    let declared: BTreeSet<String> = [
-        item.get("parameters"),
-        item.pointer(&format!("/{method}/parameters")),
-    ]
-    .into_iter()
-    .flatten()
-    .filter_map(Value::as_array)
-    .flatten()
-    .filter_map(resolve)
-    .filter(|p| p.get("in").and_then(Value::as_str) == Some("path"))
-    .filter_map(|p| p.get("name").and_then(Value::as_str).map(str::to_string))
-    .collect();
-    let mut rest = route.as_str();
-    while let Some(open) = rest.find('{') {
-        let close = rest[open..].find('}')? + open;
-        let name = &rest[open + 1..close];
-        if !declared.contains(name) {
-            return Some(format!(
-                "{item_pointer}/{method}/parameters: the path parameter `{name}` of {} {route} is not declared (no `in: path` parameter named `{name}`)",
-                method.to_ascii_uppercase()
-            ));
-        }
-        rest = &rest[close + 1..];
-    }
-    None
 }
 
 /// Imports every operation of `sources` (docs pages, module files, whole specs) into
@@ -470,23 +214,6 @@ pub fn import_sources(
     }
     done.extend(gone);
     Ok(done)
-}
-
-/// The segments in module position (`/public/vN/<segment>`) of incoming operations that are no
-/// module: no directory has that name and some path continues it with a parameter or not at all
-/// (`/public/v1/products/{productId}/terms`, `/public/v1/items`): a resource of a spec without
-/// module segments (the 2024-10-12 spec's), not a new module.
-fn not_modules(existing: &Existing, incoming: &[Incoming]) -> BTreeSet<String> {
-    incoming
-        .iter()
-        .filter(|i| !i.page)
-        .filter_map(|i| {
-            let module = module_of(&i.operation.1)?;
-            let next = i.operation.1.split('/').filter(|s| !s.is_empty()).nth(3);
-            let resource = next.is_none_or(|s| s.starts_with('{'));
-            (resource && !existing.dirs.contains_key(&Some(module.clone()))).then_some(module)
-        })
-        .collect()
 }
 
 fn import_incoming(
