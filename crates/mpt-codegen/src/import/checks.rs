@@ -130,18 +130,24 @@ pub(super) fn undeclared_path_parameter(
 }
 
 /// The segments in module position (`/public/vN/<segment>`) of incoming operations that are no
-/// module: no directory has that name and some path continues it with a parameter or not at all
-/// (`/public/v1/products/{productId}/terms`, `/public/v1/items`): a resource of a spec without
-/// module segments (the 2024-10-12 spec's), not a new module.
+/// module: no directory has that name and no path continues it with a literal segment, only with
+/// a parameter or not at all (`/public/v1/products/{productId}/terms`, `/public/v1/items`,
+/// `/public/v1/items/{id}`): a resource of a spec without module segments (the 2024-10-12
+/// spec's), not a new module. (`accounts` is a module though `/accounts/{accountId}/users` is
+/// also a path: `/accounts/buyers` continues it with a literal.)
 pub(super) fn not_modules(existing: &Existing, incoming: &[Incoming]) -> BTreeSet<String> {
-    incoming
-        .iter()
-        .filter(|i| !i.page)
-        .filter_map(|i| {
-            let module = module_of(&i.operation.1)?;
-            let next = i.operation.1.split('/').filter(|s| !s.is_empty()).nth(3);
-            let resource = next.is_none_or(|s| s.starts_with('{'));
-            (resource && !existing.dirs.contains_key(&Some(module.clone()))).then_some(module)
-        })
+    let mut modules: BTreeMap<String, bool> = BTreeMap::new();
+    for i in incoming.iter().filter(|i| !i.page) {
+        let Some(module) = module_of(&i.operation.1) else {
+            continue;
+        };
+        let next = i.operation.1.split('/').filter(|s| !s.is_empty()).nth(3);
+        let literal = next.is_some_and(|s| !s.starts_with('{'));
+        *modules.entry(module).or_default() |= literal;
+    }
+    modules
+        .into_iter()
+        .filter(|(m, literal)| !literal && !existing.dirs.contains_key(&Some(m.clone())))
+        .map(|(m, _)| m)
         .collect()
 }

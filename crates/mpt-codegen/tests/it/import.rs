@@ -362,6 +362,12 @@ fn the_servers_base_path_is_joined_and_paths_without_a_module_are_refused() {
         }
     }
     assert!(!layout.fragments.join("items").exists());
+    let users = status_of(&imported, "get", "/public/v1/accounts/{accountId}/users");
+    assert_eq!(
+        users.status,
+        ImportStatus::New,
+        "a module that is also a collection stays a module"
+    );
 }
 
 /// A key repeated in one object of the document (two `get`s of a path) is an error naming the
