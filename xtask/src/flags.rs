@@ -100,6 +100,10 @@ pub enum Command {
         /// Replace an existing fragment even when it defines a different operation.
         #[arg(long)]
         force: bool,
+        /// Delete the fragments of operations a whole spec or module file no longer has (in the
+        /// modules it covers); without it they are kept and reported `missing from this spec`.
+        #[arg(long)]
+        prune: bool,
     },
 }
 

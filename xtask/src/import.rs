@@ -11,10 +11,18 @@ use mpt_codegen::regen::Layout;
 use crate::error::Result;
 use crate::shown;
 
-/// Imports `pages`; `force` replaces a fragment that defines another operation.
-pub fn run(root: &Path, layout: &Layout, pages: &[PathBuf], force: bool) -> Result<ExitCode> {
+/// Imports `pages`; `force` replaces a fragment that defines another operation; `prune`
+/// deletes the fragments of operations a whole spec or module file no longer has.
+pub fn run(
+    root: &Path,
+    layout: &Layout,
+    pages: &[PathBuf],
+    force: bool,
+    prune: bool,
+) -> Result<ExitCode> {
     let amendments = Amendments::read(&layout.amendments)?;
-    let imported = mpt_codegen::import::import_pages(pages, &layout.fragments, &amendments, force)?;
+    let imported =
+        mpt_codegen::import::import_sources(pages, &layout.fragments, &amendments, force, prune)?;
     let mut counts = std::collections::BTreeMap::<String, usize>::new();
     for one in imported {
         *counts.entry(one.status.to_string()).or_default() += 1;

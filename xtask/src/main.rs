@@ -42,7 +42,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
     let layout = Layout::of_repo(&root);
     match cli.command {
         Command::Regen { check, verify } => regen::run(&root, &layout, check, verify),
-        Command::Import { pages, force } => import::run(&root, &layout, &pages, force),
+        Command::Import {
+            pages,
+            force,
+            prune,
+        } => import::run(&root, &layout, &pages, force, prune),
         Command::Diff {
             old,
             new,

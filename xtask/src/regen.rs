@@ -26,6 +26,12 @@ pub fn run(root: &Path, layout: &Layout, check: bool, verify: bool) -> Result<Ex
 fn generate_or_check(root: &Path, layout: &Layout, check: bool) -> Result<ExitCode> {
     let started = Instant::now();
     let built = regen::build_all(layout)?;
+    let modules: Vec<String> = layout
+        .units()?
+        .into_iter()
+        .filter_map(|u| u.module)
+        .collect();
+    regen::check_wiring(&layout.api_crate, &modules)?;
     let (merged, outputs) = (&built.root, &built.outputs);
     print_changes(root, layout, &merged.doc, outputs);
     print_units(&built.units);

@@ -33,6 +33,7 @@ fn scratch() -> tempfile::TempDir {
         "openapi/amendments.json",
         "openapi/marketplace-api-tokens.json",
         "crates/mpt-api/src/generated.rs",
+        "crates/mpt-api/src/lib.rs",
         "crates/mpt-api/Cargo.toml",
         "crates/mpt/Cargo.toml",
     ] {
@@ -772,4 +773,85 @@ fn diff_output_errors_end_cleanly() {
         assert!(stderr.contains("error: standard output: "), "{stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
+}
+
+/// A module new in the platform's next spec: regen (and `--check`) refuse to generate what
+/// nothing would compile, naming the feature and the `mod` to add; once they are added, regen
+/// generates it.
+#[test]
+fn a_new_module_must_be_wired_before_regen_generates_it() {
+    let dir = scratch();
+    let root = dir.path();
+    let spec = repo().join("crates/mpt-codegen/tests/fixtures/import/new-module.json");
+    let out = xtask(root, &["import", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(root.join("openapi/fragments/helpdesk").is_dir());
+    for args in [&["regen", "--check"][..], &["regen"][..]] {
+        let out = xtask(root, args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("`helpdesk = []`"), "{stderr}");
+        assert!(
+            stderr.contains("\"helpdesk\" in the `full` feature"),
+            "{stderr}"
+        );
+        assert!(stderr.contains("pub mod helpdesk;"), "{stderr}");
+        assert!(!root.join("crates/mpt-api/src/modules/helpdesk.rs").exists());
+    }
+    let manifest = root.join("crates/mpt-api/Cargo.toml");
+    let text_of = |p: &Path| std::fs::read_to_string(p).unwrap();
+    let wired = text_of(&manifest)
+        .replace(
+            "full = [\"accounts\",",
+            "full = [\"accounts\", \"helpdesk\",",
+        )
+        .replace("[features]\n", "[features]\nhelpdesk = []\n");
+    std::fs::write(&manifest, wired).unwrap();
+    let lib = root.join("crates/mpt-api/src/lib.rs");
+    let wired = text_of(&lib).replace(
+        "\nmod secret;",
+        "\n/// helpdesk\n#[cfg(feature = \"helpdesk\")]\n#[path = \"modules/helpdesk.rs\"]\npub mod helpdesk;\nmod secret;",
+    );
+    std::fs::write(&lib, wired).unwrap();
+    let out = xtask(root, &["regen"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(root.join("crates/mpt-api/src/modules/helpdesk.rs").exists());
+}
+
+/// A whole spec or module file that no longer has an operation of a module it covers: the
+/// operation is reported `missing from this spec` and kept; `--prune` deletes it (`removed`).
+#[test]
+fn operations_a_module_file_no_longer_has_are_reported_and_pruned_on_demand() {
+    let dir = scratch();
+    let root = dir.path();
+    let spec = repo().join("crates/mpt-codegen/tests/fixtures/import/new-module.json");
+    let out = xtask(root, &["import", spec.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&spec).unwrap()).unwrap();
+    doc["paths"]
+        .as_object_mut()
+        .unwrap()
+        .remove("/public/v1/helpdesk/cases/{id}");
+    let smaller = root.join("smaller.json");
+    std::fs::write(&smaller, doc.to_string()).unwrap();
+    let gone = root.join("openapi/fragments/helpdesk/get-case.json");
+    assert!(gone.exists());
+    let out = xtask(root, &["import", smaller.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        stdout.contains("missing from this spec openapi/fragments/helpdesk/get-case.json (GET /public/v1/helpdesk/cases/{id})"),
+        "{stdout}"
+    );
+    assert!(gone.exists(), "kept without --prune");
+    let out = xtask(root, &["import", "--prune", smaller.to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "removed openapi/fragments/helpdesk/get-case.json (GET /public/v1/helpdesk/cases/{id})"
+        ),
+        "{stdout}"
+    );
+    assert!(!gone.exists(), "deleted with --prune");
 }

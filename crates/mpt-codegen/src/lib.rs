@@ -37,6 +37,7 @@ pub mod error;
 pub mod fragment;
 pub mod generate;
 pub mod import;
+pub mod inflect;
 pub mod limits;
 pub mod merge;
 pub mod naming;

@@ -221,7 +221,11 @@ fn makes_a_type(schema: &Value) -> bool {
 /// `generator.typeNameCollisions`: typify names the type of an inline property schema after its
 /// parent and the property (`Charge.split` → `ChargeSplit`); when a component already has that
 /// name, two types would share it. Such an inline schema gets a `title` of its own
-/// (`ChargeSplitValue`), which typify names it by. Returns the operations it touched.
+/// (`ChargeSplitValue`), which typify names it by. The same holds for the names progenitor
+/// gives an operation's inline request body (`CreateWidgetBody`), JSON answers
+/// (`ListGadgetsResponse`) and parameters (`ListGadgetsStatus`): where a component has that
+/// name, typify silently hands out the component's type, so the inline schema is titled
+/// (`ListGadgetsResponseValue`). Returns the operations it touched.
 pub fn type_name_collisions(doc: &mut Value) -> usize {
     let names: BTreeSet<String> = doc
         .pointer("/components/schemas")
@@ -248,15 +252,91 @@ pub fn type_name_collisions(doc: &mut Value) -> usize {
     }
     let refs = component_refs(doc);
     let mut touched = 0;
-    let mut probe = doc.clone();
-    operation_pass(&mut probe, |op| {
-        let op = Value::Object(op.clone());
-        if reaches(&op, &refs, &changed) {
+    operation_pass(doc, |op| {
+        let own = title_inline_operation_types(op, &names);
+        if own || reaches(&Value::Object(op.clone()), &refs, &changed) {
             touched += 1;
         }
-        false
+        own
     });
     touched
+}
+
+/// progenitor's name for an inline type of an operation: `{operationId}-{suffix}` in Pascal
+/// case (`create_widget` + `body` → `CreateWidgetBody`), as typify's `sanitize` forms it.
+fn operation_type_name(operation_id: &str, suffix: &str) -> String {
+    use heck::ToPascalCase;
+    format!("{operation_id}-{suffix}")
+        .replace('\'', "")
+        .replace(|c: char| !(c.is_alphanumeric() || c == '_'), "-")
+        .to_pascal_case()
+}
+
+/// Titles each inline schema of `op` whose name progenitor derives (the request body
+/// `{Id}Body`, a JSON answer `{Id}Response`, a parameter `{Id}{Name}`) is a component's name:
+/// typify would otherwise hand out the component's type for it. Whether it titled any.
+fn title_inline_operation_types(op: &mut Map<String, Value>, names: &BTreeSet<String>) -> bool {
+    let Some(id) = op
+        .get("operationId")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return false;
+    };
+    let mut slots: Vec<(String, &mut Value)> = Vec::new();
+    let is_json = |media: &str| {
+        media == "application/json"
+            || media.starts_with("application/json;")
+            || media == "application/x-www-form-urlencoded"
+    };
+    for (key, part) in op.iter_mut() {
+        match key.as_str() {
+            "requestBody" => {
+                let content = part.get_mut("content").and_then(Value::as_object_mut);
+                for (media, content) in content.into_iter().flatten() {
+                    if is_json(media)
+                        && let Some(schema) = content.get_mut("schema")
+                    {
+                        slots.push((operation_type_name(&id, "body"), schema));
+                    }
+                }
+            }
+            "responses" => {
+                for response in part.as_object_mut().into_iter().flatten().map(|(_, r)| r) {
+                    let content = response.get_mut("content").and_then(Value::as_object_mut);
+                    for (media, content) in content.into_iter().flatten() {
+                        if is_json(media)
+                            && let Some(schema) = content.get_mut("schema")
+                        {
+                            slots.push((operation_type_name(&id, "response"), schema));
+                        }
+                    }
+                }
+            }
+            "parameters" => {
+                for parameter in part.as_array_mut().into_iter().flatten() {
+                    let name = parameter.get("name").and_then(Value::as_str);
+                    let name = name.map(|n| operation_type_name(&id, n));
+                    if let (Some(name), Some(schema)) = (name, parameter.get_mut("schema")) {
+                        slots.push((name, schema));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut titled = false;
+    for (name, schema) in slots {
+        if names.contains(&name) && schema.get("$ref").is_none() && schema.get("title").is_none() {
+            let mut title = format!("{name}Value");
+            while names.contains(&title) {
+                title.push('_');
+            }
+            schema["title"] = Value::String(title);
+            titled = true;
+        }
+    }
+    titled
 }
 
 #[cfg(test)]

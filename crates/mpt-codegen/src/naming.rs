@@ -26,11 +26,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+pub use crate::inflect::{IRREGULAR, UNCOUNTABLE, is_plural, singular, singular_word};
+
 /// Segments read with `GET` as a verb rather than a part of the resource.
 pub const READ_VERBS: [&str; 1] = ["render"];
-
-/// Words whose plural is the word itself (a collection all the same).
-pub const UNCOUNTABLE: [&str; 3] = ["media", "data", "metadata"];
 
 /// An operation as `(method, path template)`, the method in lower case.
 pub type OperationKey = (String, String);
@@ -60,59 +59,6 @@ impl Shape {
 /// `policy-groups` → `policy_groups`.
 fn snake(word: &str) -> String {
     word.replace('-', "_").to_ascii_lowercase()
-}
-
-/// Whether a path segment names a collection: its last word is an English plural.
-pub fn is_plural(segment: &str) -> bool {
-    let last = segment.rsplit('-').next().unwrap_or(segment);
-    let first = segment.split('-').next().unwrap_or(segment);
-    if UNCOUNTABLE.contains(&last) || segment.contains("-of-") && is_plural(first) {
-        return true;
-    }
-    last.len() > 2 && last.ends_with('s') && !last.ends_with("ss") && !last.ends_with("us")
-}
-
-/// The English singular of one word: `policies` → `policy`, `addresses` → `address`,
-/// `batches` → `batch`, `orders` → `order`; uncountable words and non-plurals stay.
-pub fn singular_word(word: &str) -> String {
-    if UNCOUNTABLE.contains(&word) || word.len() <= 2 {
-        return word.to_string();
-    }
-    if let Some(stem) = word.strip_suffix("ies") {
-        return format!("{stem}y");
-    }
-    for suffix in ["sses", "xes", "ches", "shes", "uses"] {
-        if let Some(stem) = word.strip_suffix(suffix) {
-            return format!("{stem}{}", &suffix[..suffix.len() - 2]);
-        }
-    }
-    match word.strip_suffix('s') {
-        Some(stem) if !stem.ends_with('s') && !stem.ends_with('u') => stem.to_string(),
-        _ => word.to_string(),
-    }
-}
-
-/// The singular of a segment, in snake case: the last word made singular
-/// (`pricing-policies` → `pricing_policy`), or the first of an `X-of-Y` name
-/// (`units-of-measure` → `unit_of_measure`).
-pub fn singular(segment: &str) -> String {
-    let words: Vec<&str> = segment.split('-').collect();
-    let at = match words.iter().position(|w| *w == "of") {
-        Some(of) if of > 0 => of - 1,
-        _ => words.len() - 1,
-    };
-    words
-        .iter()
-        .enumerate()
-        .map(|(i, w)| {
-            if i == at {
-                singular_word(&w.to_ascii_lowercase())
-            } else {
-                w.to_ascii_lowercase()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("_")
 }
 
 fn is_param(segment: &str) -> bool {
@@ -220,6 +166,41 @@ fn join(a: &str, b: &str) -> String {
     }
 }
 
+/// A collection nested under another resource's item whose name is also a top-level collection's
+/// of the module (`/account-users/{id}/groups` beside `/user-groups`) is a membership: its
+/// operations always say the parent (`create_account_user_group`, `delete_account_user_group`),
+/// not `create_group` as if they made a group.
+fn qualify_memberships(ops: &mut [(&OperationKey, Shape)]) {
+    let last_word = |s: &str| s.rsplit('-').next().unwrap_or(s).to_string();
+    let top: BTreeSet<String> = ops
+        .iter()
+        .filter_map(|(key, _)| {
+            let segs = segments(&key.1);
+            let first = *segs.first()?;
+            (segs.len() <= 2 && !is_param(first) && is_plural(first)).then(|| last_word(first))
+        })
+        .collect();
+    for (key, shape) in ops.iter_mut() {
+        let segs = segments(&key.1);
+        let Some(at) = segs.iter().rposition(|s| !is_param(s)) else {
+            continue;
+        };
+        let nested =
+            at > 0 && is_param(segs[at - 1]) && segs[..at - 1].iter().all(|s| !is_param(s));
+        // `/accounts/{accountId}/users`: the parent is the module itself, not a membership.
+        let under_module = crate::split::module_of(&key.1).as_deref() == Some(segs[0]);
+        if nested
+            && !under_module
+            && at == 2
+            && is_plural(segs[at])
+            && top.contains(segs[at])
+            && !shape.parents.is_empty()
+        {
+            shape.always = shape.always.max(1);
+        }
+    }
+}
+
 /// The rule's name for one operation on its own (no other operation to tell it from).
 pub fn rest_resource_id(method: &str, route: &str) -> Option<String> {
     shape(method, route).map(|s| s.name(0))
@@ -237,6 +218,7 @@ pub fn name_operations(
         .collect();
     ops.sort_by(|a, b| (&a.0.1, &a.0.0).cmp(&(&b.0.1, &b.0.0)));
     ops.dedup_by(|a, b| a.0 == b.0);
+    qualify_memberships(&mut ops);
     let mut levels = vec![0usize; ops.len()];
     loop {
         let names: Vec<String> = ops
@@ -445,21 +427,28 @@ mod tests {
     }
 
     #[test]
-    fn singulars() {
-        for (plural, one) in [
-            ("policies", "policy"),
-            ("categories", "category"),
-            ("queries", "query"),
-            ("addresses", "address"),
-            ("batches", "batch"),
-            ("statuses", "status"),
-            ("media", "media"),
-            ("orders", "order"),
-            ("process", "process"),
-        ] {
-            assert_eq!(singular_word(plural), one);
-        }
-        assert!(is_plural("pricing-policies") && is_plural("media"));
-        assert!(!is_plural("process") && !is_plural("publish") && !is_plural("status"));
+    fn uncountables_are_collections_and_a_membership_says_its_parent() {
+        assert_eq!(one("get", "/public/v1/x/feedback"), "list_feedback");
+        assert_eq!(one("post", "/public/v1/x/feedback"), "create_feedback");
+        assert_eq!(one("get", "/public/v1/x/feedback/{id}"), "get_feedback");
+        assert_eq!(one("get", "/public/v1/x/species"), "list_species");
+        assert_eq!(one("post", "/public/v1/x/people"), "create_person");
+        assert_eq!(one("get", "/public/v1/x/analyses/{id}"), "get_analysis");
+        let ops = keys(&[
+            ("post", "/public/v1/accounts/user-groups"),
+            ("post", "/public/v1/accounts/account-users/{id}/groups"),
+            (
+                "delete",
+                "/public/v1/accounts/account-users/{id}/groups/{userGroupId}",
+            ),
+            ("post", "/public/v1/accounts/{accountId}/users"),
+        ]);
+        let names = name_operations(&ops, &BTreeSet::new());
+        assert_eq!(
+            names[&ops[1]], "create_account_user_group",
+            "a membership says its parent"
+        );
+        assert_eq!(names[&ops[2]], "delete_account_user_group");
+        assert_eq!(names[&ops[3]], "create_user", "the module is no parent");
     }
 }

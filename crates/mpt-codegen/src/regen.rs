@@ -25,6 +25,9 @@ pub struct Layout {
     pub merged_dir: PathBuf,
     /// Where each platform module's generated code goes (`<module>.rs`).
     pub modules_src: PathBuf,
+    /// The generated client's crate (`crates/mpt-api`): its `Cargo.toml` declares a feature per
+    /// module and its `src/lib.rs` a `mod` per module ([`check_wiring`]).
+    pub api_crate: PathBuf,
 }
 
 /// One namespace of the pipeline: the API tokens pages (`module: None`) or one platform module,
@@ -85,6 +88,7 @@ impl Layout {
             generated: root.join("crates/mpt-api/src/generated.rs"),
             merged_dir: root.join("openapi"),
             modules_src: root.join("crates/mpt-api/src/modules"),
+            api_crate: root.join("crates/mpt-api"),
         }
     }
 
@@ -108,6 +112,64 @@ impl Layout {
         }
         Ok(units)
     }
+}
+
+/// Checks that every platform module with fragments is compiled: `crates/mpt-api/Cargo.toml`
+/// declares its feature and lists it in `full` (which `--verify` and CI build), and
+/// `src/lib.rs` declares its `mod` behind that feature. A module regen would generate but
+/// nothing compiles is an error naming exactly what to add (the lines are hand-written: each
+/// module's doc comment says what it holds).
+pub fn check_wiring(api_crate: &Path, modules: &[String]) -> Result<()> {
+    let manifest_path = api_crate.join("Cargo.toml");
+    let manifest = std::fs::read_to_string(&manifest_path).map_err(Error::io(&manifest_path))?;
+    let manifest: toml::Table = toml::from_str(&manifest)
+        .map_err(|e| Error::invalid(&manifest_path, "", format!("not TOML: {e}")))?;
+    let features = manifest.get("features").and_then(toml::Value::as_table);
+    let full: Vec<&str> = features
+        .and_then(|f| f.get("full"))
+        .and_then(toml::Value::as_array)
+        .map(|a| a.iter().filter_map(toml::Value::as_str).collect())
+        .unwrap_or_default();
+    let lib_path = api_crate.join("src/lib.rs");
+    let lib = std::fs::read_to_string(&lib_path).map_err(Error::io(&lib_path))?;
+    let mut missing = Vec::new();
+    for module in modules {
+        let rust = module.replace('-', "_");
+        if features.is_none_or(|f| !f.contains_key(module)) {
+            missing.push(format!(
+                "{}: the feature `{module} = []` under [features]",
+                manifest_path.display()
+            ));
+        }
+        if !full.contains(&module.as_str()) {
+            missing.push(format!(
+                "{}: \"{module}\" in the `full` feature",
+                manifest_path.display()
+            ));
+        }
+        let wired = lib.contains(&format!("#[cfg(feature = \"{module}\")]"))
+            && lib.contains(&format!("#[path = \"modules/{rust}.rs\"]"))
+            && lib.contains(&format!("pub mod {rust};"));
+        if !wired {
+            missing.push(format!(
+                "{}: `/// The platform's **{module}** module ...` then `#[cfg(feature = \"{module}\")]`, \
+                 `#[allow(missing_docs, clippy::all, rustdoc::all)]`, `#[rustfmt::skip]`, \
+                 `#[path = \"modules/{rust}.rs\"]`, `pub mod {rust};`",
+                lib_path.display()
+            ));
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::invalid(
+        api_crate,
+        "",
+        format!(
+            "a platform module with fragments would be generated but never compiled; add:\n  {}",
+            missing.join("\n  ")
+        ),
+    ))
 }
 
 /// One file the pipeline produces.
@@ -181,7 +243,8 @@ pub fn build_all(layout: &Layout) -> Result<Built> {
         let amendments = amendments.for_module(unit.module.as_deref());
         let fragments = load_dir(&unit.fragments)?;
         let merged = merge(&fragments, &amendments)?;
-        let generated = generate_with(&merged, &amendments, unit.module.is_some())?;
+        // An operation the generator fails on fails regen, naming it: nothing is left out.
+        let generated = generate_with(&merged, &amendments, false)?;
         outputs.push(Output {
             path: unit.merged.clone(),
             contents: merged.to_pretty_json(),

@@ -19989,26 +19989,26 @@ let response = client.update_account_user_groups()
     /**Sends a `POST` request to `/public/v1/accounts/account-users/{id}/groups`
 
 ```ignore
-let response = client.create_group()
+let response = client.create_account_user_group()
     .id(id)
     .body(body)
     .send()
     .await;
 ```*/
-    pub fn create_group(&self) -> builder::CreateGroup<'_> {
-        builder::CreateGroup::new(self)
+    pub fn create_account_user_group(&self) -> builder::CreateAccountUserGroup<'_> {
+        builder::CreateAccountUserGroup::new(self)
     }
     /**Sends a `DELETE` request to `/public/v1/accounts/account-users/{id}/groups/{userGroupId}`
 
 ```ignore
-let response = client.delete_group()
+let response = client.delete_account_user_group()
     .id(id)
     .user_group_id(user_group_id)
     .send()
     .await;
 ```*/
-    pub fn delete_group(&self) -> builder::DeleteGroup<'_> {
-        builder::DeleteGroup::new(self)
+    pub fn delete_account_user_group(&self) -> builder::DeleteAccountUserGroup<'_> {
+        builder::DeleteAccountUserGroup::new(self)
     }
     /**Sends a `POST` request to `/public/v1/accounts/account-users/{id}/resend-invite`
 
@@ -21369,16 +21369,16 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::create_group`]
+    /**Builder for [`Client::create_account_user_group`]
 
-[`Client::create_group`]: super::Client::create_group*/
+[`Client::create_account_user_group`]: super::Client::create_account_user_group*/
     #[derive(Debug, Clone)]
-    pub struct CreateGroup<'a> {
+    pub struct CreateAccountUserGroup<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
         body: Result<types::builder::UserGroupDto, String>,
     }
-    impl<'a> CreateGroup<'a> {
+    impl<'a> CreateAccountUserGroup<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -21449,7 +21449,7 @@ pub mod builder {
                 .json(&body)
                 .build()?;
             let info = OperationInfo {
-                operation_id: "create_group",
+                operation_id: "create_account_user_group",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -21475,16 +21475,16 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::delete_group`]
+    /**Builder for [`Client::delete_account_user_group`]
 
-[`Client::delete_group`]: super::Client::delete_group*/
+[`Client::delete_account_user_group`]: super::Client::delete_account_user_group*/
     #[derive(Debug, Clone)]
-    pub struct DeleteGroup<'a> {
+    pub struct DeleteAccountUserGroup<'a> {
         client: &'a super::Client,
         id: Result<::std::string::String, String>,
         user_group_id: Result<::std::string::String, String>,
     }
-    impl<'a> DeleteGroup<'a> {
+    impl<'a> DeleteAccountUserGroup<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -21537,7 +21537,7 @@ pub mod builder {
                 )
                 .build()?;
             let info = OperationInfo {
-                operation_id: "delete_group",
+                operation_id: "delete_account_user_group",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -27722,17 +27722,17 @@ pub mod answers {
                         .is_ok(),
                 )
             }
+            "create_account_user_group" => {
+                Some(
+                    ::serde_json::from_slice::<types::AccountUserQueryLegacy>(body)
+                        .is_ok(),
+                )
+            }
             "create_buyer" => {
                 Some(::serde_json::from_slice::<types::Buyer>(body).is_ok())
             }
             "create_cloud_tenant" => {
                 Some(::serde_json::from_slice::<types::CloudTenant>(body).is_ok())
-            }
-            "create_group" => {
-                Some(
-                    ::serde_json::from_slice::<types::AccountUserQueryLegacy>(body)
-                        .is_ok(),
-                )
             }
             "create_licensee" => {
                 Some(::serde_json::from_slice::<types::Licensee>(body).is_ok())
@@ -27756,9 +27756,9 @@ pub mod answers {
                 Some(::serde_json::from_slice::<types::Seller>(body).is_ok())
             }
             "delete_account_user" => Some(body.is_empty()),
+            "delete_account_user_group" => Some(body.is_empty()),
             "delete_buyer" => Some(body.is_empty()),
             "delete_cloud_tenant" => Some(body.is_empty()),
-            "delete_group" => Some(body.is_empty()),
             "delete_licensee" => Some(body.is_empty()),
             "delete_seller" => Some(body.is_empty()),
             "delete_user" => Some(body.is_empty()),

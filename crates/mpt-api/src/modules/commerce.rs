@@ -30055,14 +30055,14 @@ Arguments:
 - `order_id`
 - `id`: Id of subscription to be deleted
 ```ignore
-let response = client.delete_subscription()
+let response = client.delete_order_subscription()
     .order_id(order_id)
     .id(id)
     .send()
     .await;
 ```*/
-    pub fn delete_subscription(&self) -> builder::DeleteSubscription<'_> {
-        builder::DeleteSubscription::new(self)
+    pub fn delete_order_subscription(&self) -> builder::DeleteOrderSubscription<'_> {
+        builder::DeleteOrderSubscription::new(self)
     }
     /**Renders order subscription template
 
@@ -33504,16 +33504,16 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::delete_subscription`]
+    /**Builder for [`Client::delete_order_subscription`]
 
-[`Client::delete_subscription`]: super::Client::delete_subscription*/
+[`Client::delete_order_subscription`]: super::Client::delete_order_subscription*/
     #[derive(Debug, Clone)]
-    pub struct DeleteSubscription<'a> {
+    pub struct DeleteOrderSubscription<'a> {
         client: &'a super::Client,
         order_id: Result<::std::string::String, String>,
         id: Result<::std::string::String, String>,
     }
-    impl<'a> DeleteSubscription<'a> {
+    impl<'a> DeleteOrderSubscription<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -33566,7 +33566,7 @@ pub mod builder {
                 )
                 .build()?;
             let info = OperationInfo {
-                operation_id: "delete_subscription",
+                operation_id: "delete_order_subscription",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
@@ -36093,8 +36093,8 @@ pub mod answers {
             }
             "delete_agreement_attachment" => Some(body.is_empty()),
             "delete_order" => Some(body.is_empty()),
+            "delete_order_subscription" => Some(body.is_empty()),
             "delete_request_attachment" => Some(body.is_empty()),
-            "delete_subscription" => Some(body.is_empty()),
             "fail_order" => Some(::serde_json::from_slice::<types::Order>(body).is_ok()),
             "get_agreement" => {
                 Some(::serde_json::from_slice::<types::Agreement>(body).is_ok())

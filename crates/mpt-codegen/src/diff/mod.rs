@@ -31,7 +31,7 @@ mod lifecycle;
 mod model;
 mod moves;
 mod oasdiff;
-mod ops;
+pub(crate) mod ops;
 mod render;
 mod schema;
 mod security;

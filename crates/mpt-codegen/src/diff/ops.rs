@@ -56,7 +56,7 @@ impl Operation<'_> {
 /// The base path of `doc`'s first server (`https://host/public` → `/public`; a relative
 /// `/public` as it is; `{variables}` replaced by their defaults), without a trailing `/`; empty
 /// without `servers`.
-pub(super) fn base_path(doc: &Value) -> String {
+pub(crate) fn base_path(doc: &Value) -> String {
     let Some(server) = doc.pointer("/servers/0") else {
         return String::new();
     };

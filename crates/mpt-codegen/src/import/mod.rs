@@ -20,84 +20,22 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::amend::{Amendments, is_identifier};
 use crate::diff::{Report, Tolerance, compare};
-use crate::error::{Error, Result, read_input};
-use crate::fragment::{Fragment, check_openapi_30, load_dir, operations};
+use crate::error::{Error, Result};
+use crate::fragment::{Fragment, operations};
 use crate::generate::generate;
-use crate::merge::{check_refs, merge};
+use crate::merge::merge;
 use crate::regen::{FileStatus, Output, to_pretty_json, write};
 
 pub use crate::split::{module_of, split_document};
 
-/// Reads one source handed to `import` (a docs page, a module file or a whole spec) into the
-/// OpenAPI document it holds, checked to be OpenAPI 3.0.x with resolving `$ref`s. The one place
-/// a source is read: a normalization (e.g. of OpenAPI 3.1) goes here.
-pub fn read_document(source: &Path) -> Result<Value> {
-    let text = read_input(source)?;
-    let doc = crate::oas31::read_as_30(source, extract(source, &text)?)?;
-    check_openapi_30(source, &doc)?;
-    check_refs(source, &doc)?;
-    Ok(doc)
-}
+mod checks;
+mod read;
 
-/// Finds the one OpenAPI document embedded in a docs page (or the page is the bare document).
-pub fn extract(page: &Path, text: &str) -> Result<Value> {
-    if let Ok(doc) = serde_json::from_str::<Value>(text)
-        && doc.get("openapi").is_some()
-    {
-        return Ok(doc);
-    }
-    let mut candidates: Vec<(usize, String)> = Vec::new(); // (1-based first line, text)
-    let mut block: Option<(usize, String)> = None;
-    for (i, line) in text.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") {
-            match block.take() {
-                Some(done) => candidates.push(done),
-                None => block = Some((i + 2, String::new())),
-            }
-        } else if let Some((_, body)) = block.as_mut() {
-            body.push_str(line);
-            body.push('\n');
-        } else if trimmed.starts_with('{') && trimmed.contains("\"openapi\"") {
-            candidates.push((i + 1, line.to_string()));
-        }
-    }
-    let mut found = Vec::new();
-    for (first_line, body) in candidates {
-        let trimmed = body.trim_start();
-        if !(trimmed.starts_with('{') && trimmed.contains("\"openapi\"")) {
-            continue;
-        }
-        match serde_json::from_str::<Value>(&body) {
-            Ok(doc) if doc.get("openapi").is_some() => found.push((first_line, doc)),
-            Ok(_) => {}
-            Err(e) => {
-                return Err(Error::Import {
-                    path: page.to_path_buf(),
-                    message: format!(
-                        "line {}, column {}: the embedded OpenAPI document is not valid JSON (cut off?): {e}",
-                        first_line + e.line() - 1,
-                        e.column()
-                    ),
-                });
-            }
-        }
-    }
-    match found.len() {
-        1 => Ok(found.remove(0).1),
-        0 => Err(Error::Import {
-            path: page.to_path_buf(),
-            message: "no embedded OpenAPI document found (expected one JSON object with an `openapi` member)".into(),
-        }),
-        n => Err(Error::Import {
-            path: page.to_path_buf(),
-            message: format!(
-                "{n} embedded OpenAPI documents found (at lines {}); expected exactly one",
-                found.iter().map(|(l, _)| l.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        }),
-    }
-}
+use read::Existing;
+pub use read::{extract, read_document};
+mod unique;
+
+use checks::{no_equivalent_paths, not_modules, undeclared_path_parameter};
 
 /// What importing did to one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,6 +48,11 @@ pub enum ImportStatus {
     Unchanged,
     /// Nothing was written for it, for this reason.
     Refused(String),
+    /// Its fragment is in a module directory the imported whole spec or module file covers, but
+    /// the source no longer has it: kept, and reported (`--prune` removes it).
+    Missing,
+    /// As [`ImportStatus::Missing`], and its fragment was deleted (`--prune`).
+    Removed,
 }
 
 impl std::fmt::Display for ImportStatus {
@@ -119,6 +62,8 @@ impl std::fmt::Display for ImportStatus {
             ImportStatus::Changed => "changed",
             ImportStatus::Unchanged => "unchanged",
             ImportStatus::Refused(_) => "refused",
+            ImportStatus::Missing => "missing from this spec",
+            ImportStatus::Removed => "removed",
         })
     }
 }
@@ -145,83 +90,12 @@ struct Incoming {
     page: bool,
 }
 
-/// The fragment directories of the repository: the API tokens pages (`None`) and each module's.
-struct Existing {
-    /// `None` or the module → its fragments.
-    dirs: BTreeMap<Option<String>, Vec<Fragment>>,
-}
-
-impl Existing {
-    fn read(fragments_dir: &Path) -> Result<Existing> {
-        let mut dirs = BTreeMap::new();
-        dirs.insert(None, read_fragments(fragments_dir)?);
-        for module in crate::regen::module_dirs(fragments_dir)? {
-            let fragments = read_fragments(&fragments_dir.join(&module))?;
-            dirs.insert(Some(module), fragments);
-        }
-        Ok(Existing { dirs })
-    }
-
-    /// The directory of a new page's operation: the one holding the operations that share the
-    /// most leading path segments with it (`/accounts/api-tokens/{id}/rotate` joins the API
-    /// tokens pages); with none in common, its module's directory if there is one, else the API
-    /// tokens pages.
-    fn beside_siblings(&self, route: &str) -> Option<String> {
-        let segments = |r: &str| r.split('/').map(str::to_string).collect::<Vec<_>>();
-        let mine = segments(route);
-        let shared = |other: &str| {
-            mine.iter()
-                .zip(segments(other))
-                .take_while(|(a, b)| **a == *b)
-                .count()
-        };
-        // Below `/public/vN/<module>`, a shared prefix says something.
-        let floor = 4;
-        let best = self
-            .dirs
-            .iter()
-            .flat_map(|(dir, fragments)| {
-                fragments
-                    .iter()
-                    .flat_map(Fragment::operations)
-                    .map(move |(_, r)| (shared(&r), dir))
-            })
-            .filter(|(n, _)| *n > floor)
-            .max_by_key(|(n, dir)| (*n, dir.is_none()));
-        match best {
-            Some((_, dir)) => dir.clone(),
-            None => module_of(route).filter(|m| self.dirs.contains_key(&Some(m.clone()))),
-        }
-    }
-
-    /// Where the operation's fragment is: its directory and file.
-    fn find(&self, op: &(String, String)) -> Option<(Option<String>, &Fragment)> {
-        self.dirs.iter().find_map(|(dir, fragments)| {
-            fragments
-                .iter()
-                .find(|f| f.operations().contains(op))
-                .map(|f| (dir.clone(), f))
-        })
-    }
-}
-
-/// The `*.json` fragments of `dir` (none when it does not exist).
-fn read_fragments(dir: &Path) -> Result<Vec<Fragment>> {
-    if !dir.is_dir() {
-        return Ok(Vec::new());
-    }
-    let any = std::fs::read_dir(dir)
-        .map_err(Error::io(dir))?
-        .filter_map(|e| e.ok())
-        .any(|e| e.path().extension().is_some_and(|x| x == "json"));
-    if any { load_dir(dir) } else { Ok(Vec::new()) }
-}
-
 /// Reads every source and splits it into operations (a source of one operation stays whole).
 fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
     let mut incoming: Vec<Incoming> = Vec::new();
     for source in sources {
         let doc = read_document(source)?;
+        no_equivalent_paths(source, &doc)?;
         let ops = operations(&doc);
         let parts = match ops.len() {
             0 => {
@@ -235,6 +109,12 @@ fn gather(sources: &[PathBuf]) -> Result<Vec<Incoming>> {
         };
         let page = parts.len() == 1;
         for (operation, doc) in parts {
+            if let Some(message) = undeclared_path_parameter(&doc, &operation) {
+                return Err(Error::Import {
+                    path: source.clone(),
+                    message,
+                });
+            }
             if let Some(other) = incoming.iter().find(|i| i.operation == operation) {
                 return Err(Error::Import {
                     path: source.clone(),
@@ -270,11 +150,95 @@ pub fn import_pages(
     amendments: &Amendments,
     force: bool,
 ) -> Result<Vec<Imported>> {
+    import_sources(sources, fragments_dir, amendments, force, false)
+}
+
+/// [`import_pages`], also reporting the operations a whole spec or module file no longer has:
+/// each fragment of a module directory the source covers (one of whose operations it publishes)
+/// whose operation no source publishes is `missing from this spec` and kept, or, with `prune`,
+/// deleted and reported `removed`. A docs page covers nothing (it publishes one operation), and
+/// the API tokens pages are never pruned.
+pub fn import_sources(
+    sources: &[PathBuf],
+    fragments_dir: &Path,
+    amendments: &Amendments,
+    force: bool,
+    prune: bool,
+) -> Result<Vec<Imported>> {
     let existing = Existing::read(fragments_dir)?;
+    let incoming = gather(sources)?;
+    let published: BTreeSet<(String, String)> =
+        incoming.iter().map(|i| i.operation.clone()).collect();
+    let covered: BTreeSet<String> = incoming
+        .iter()
+        .filter(|i| !i.page)
+        .filter_map(|i| module_of(&i.operation.1))
+        .collect();
+    let mut gone: Vec<Imported> = Vec::new();
+    for module in &covered {
+        let fragments = existing
+            .dirs
+            .get(&Some(module.clone()))
+            .into_iter()
+            .flatten();
+        for fragment in fragments {
+            let ops = fragment.operations();
+            if !ops.is_empty() && ops.iter().all(|op| !published.contains(op)) {
+                gone.extend(ops.into_iter().map(|operation| Imported {
+                    operation,
+                    path: fragment.path.clone(),
+                    status: if prune {
+                        ImportStatus::Removed
+                    } else {
+                        ImportStatus::Missing
+                    },
+                    changes: None,
+                }));
+            }
+        }
+    }
+    let resources = not_modules(&existing, &incoming);
+    let mut done = import_incoming(
+        &existing,
+        incoming,
+        fragments_dir,
+        amendments,
+        force,
+        &resources,
+    )?;
+    if prune {
+        let paths: BTreeSet<&PathBuf> = gone.iter().map(|g| &g.path).collect();
+        for path in paths {
+            std::fs::remove_file(path).map_err(Error::io(path))?;
+        }
+    }
+    done.extend(gone);
+    Ok(done)
+}
+
+fn import_incoming(
+    existing: &Existing,
+    incoming: Vec<Incoming>,
+    fragments_dir: &Path,
+    amendments: &Amendments,
+    force: bool,
+    resources: &BTreeSet<String>,
+) -> Result<Vec<Imported>> {
     let mut refused: Vec<Imported> = Vec::new();
     let mut by_dir: BTreeMap<Option<String>, Vec<(Incoming, Option<PathBuf>)>> = BTreeMap::new();
-    for inc in gather(sources)? {
-        match place(&existing, &inc) {
+    for inc in incoming {
+        let placed = match module_of(&inc.operation.1)
+            .filter(|m| !inc.page && resources.contains(m))
+        {
+            Some(m) => Err((
+                format!(
+                    "its path names no platform module: `{m}` is a resource, not a module (a path continues it with a parameter or ends there); the 4.0 paths are /public/vN/<module>/<resource>"
+                ),
+                inc.source.clone(),
+            )),
+            None => place(existing, &inc),
+        };
+        match placed {
             Ok((dir, file)) => by_dir.entry(dir).or_default().push((inc, file)),
             Err((reason, path)) => refused.push(Imported {
                 operation: inc.operation,
@@ -293,7 +257,7 @@ pub fn import_pages(
         let module_amendments = amendments.for_module(dir.as_deref());
         let old = existing.dirs.get(&dir).cloned().unwrap_or_default();
         let fragments = name_files(&dir_path, &old, items, &module_amendments, force)?;
-        check_like_regen(&old, &fragments, &module_amendments, dir.is_none())?;
+        check_like_regen(&old, &fragments, &module_amendments)?;
         planned.extend(fragments);
     }
     write_planned(planned, refused, Tolerance::of(amendments))
@@ -415,13 +379,12 @@ fn file_name_for(inc: &Incoming, id: Option<&String>, amendments: &Amendments) -
     Ok(format!("{}.json", id.replace('_', "-")))
 }
 
-/// Merges the directory's fragments with the imported ones in place (and generates, for the API
-/// tokens pages), as `regen` would.
+/// Merges the directory's fragments with the imported ones in place and generates them, as
+/// `regen` would.
 fn check_like_regen(
     old: &[Fragment],
     planned: &[(Incoming, Fragment)],
     amendments: &Amendments,
-    generate_too: bool,
 ) -> Result<()> {
     let mut set: Vec<Fragment> = old
         .iter()
@@ -434,13 +397,8 @@ fn check_like_regen(
         .iter()
         .map(|(i, _)| i.source.display().to_string())
         .collect();
-    let checked = merge(&set, amendments).and_then(|merged| {
-        if generate_too {
-            generate(&merged, amendments).map(|_| ())
-        } else {
-            Ok(())
-        }
-    });
+    let checked =
+        merge(&set, amendments).and_then(|merged| generate(&merged, amendments).map(|_| ()));
     checked.map_err(|e| Error::Import {
         path: PathBuf::from(sources.into_iter().collect::<Vec<_>>().join(", ")),
         message: format!("with this import, `regen` would fail: {e}"),

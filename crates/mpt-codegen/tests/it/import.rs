@@ -254,3 +254,160 @@ fn a_new_page_goes_beside_the_operations_sharing_its_path() {
     );
     assert!(done.iter().all(|d| d.status == ImportStatus::New));
 }
+
+/// Import checks a module's directory as regen does, generation included: a schema the generator
+/// cannot express (a `default` not of its type) is refused at import, naming the operation, and
+/// nothing is written.
+#[test]
+fn a_module_file_the_generator_fails_on_is_refused_at_import() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("bad-default.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("would fail"), "{err}");
+    assert!(
+        err.contains("list_gadgets") || err.contains("list-gadgets"),
+        "{err}"
+    );
+    assert!(!layout.fragments.join("spotlight").exists(), "{err}");
+}
+
+/// A generator failure at regen fails regen, naming the operation: nothing is left out silently.
+/// (The fragment is written by hand here: import refuses it.)
+#[test]
+fn regen_fails_on_an_operation_the_generator_cannot_express() {
+    let (_dir, layout, _) = repo();
+    let module = layout.fragments.join("spotlight");
+    std::fs::create_dir_all(&module).unwrap();
+    let fragment = |route: &str, parameters: Value| {
+        serde_json::json!({
+            "openapi": "3.0.1",
+            "info": {"title": "x", "version": "4.0.9999"},
+            "paths": {route: {"get": {"parameters": parameters, "responses": {"200": {"description": "OK"}}}}}
+        })
+        .to_string()
+    };
+    std::fs::write(
+        module.join("list-widgets.json"),
+        fragment("/public/v1/spotlight/widgets", serde_json::json!([])),
+    )
+    .unwrap();
+    std::fs::write(
+        module.join("get-gadget.json"),
+        fragment("/public/v1/spotlight/gadgets/{id}", serde_json::json!([])),
+    )
+    .unwrap();
+    let err = build_all(&layout).map(|_| ()).unwrap_err().to_string();
+    assert!(err.contains("/public/v1/spotlight/gadgets/{id}"), "{err}");
+}
+
+/// A path parameter the operation does not declare is refused at import, naming the path and
+/// the pointer (progenitor would panic on it).
+#[test]
+fn an_undeclared_path_parameter_is_refused_at_import() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("undeclared-parameter.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        err.contains("/paths/~1public~1v1~1spotlight~1gadgets~1{id}/get/parameters"),
+        "{err}"
+    );
+    assert!(err.contains("`id`"), "{err}");
+}
+
+/// The `servers` base path is joined to the paths (as `cargo xtask diff` does): `/public` +
+/// `/v1/catalog/widgets` lands in `catalog/`; a path with no module segment (`/v1/items`) is
+/// refused per operation, saying why.
+#[test]
+fn the_servers_base_path_is_joined_and_paths_without_a_module_are_refused() {
+    let (_dir, layout, amendments) = repo();
+    let imported = import_pages(
+        &[fixture("base-path.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .unwrap();
+    let widgets = status_of(&imported, "get", "/public/v1/catalog/widgets");
+    assert_eq!(widgets.status, ImportStatus::New);
+    let fragment = read(&layout.fragments.join("catalog/list-widgets.json"));
+    assert!(
+        fragment
+            .pointer("/paths/~1public~1v1~1catalog~1widgets/get")
+            .is_some()
+    );
+    assert_eq!(
+        fragment.pointer("/servers/0/url"),
+        Some(&Value::from("https://api.platform.softwareone.com"))
+    );
+    for route in ["/public/v1/items", "/public/v1/items/{id}"] {
+        match &status_of(&imported, "get", route).status {
+            ImportStatus::Refused(why) => {
+                assert!(why.contains("`items` is a resource, not a module"), "{why}")
+            }
+            other => panic!("{route}: {other:?}"),
+        }
+    }
+    assert!(!layout.fragments.join("items").exists());
+    let users = status_of(&imported, "get", "/public/v1/accounts/{accountId}/users");
+    assert_eq!(
+        users.status,
+        ImportStatus::New,
+        "a module that is also a collection stays a module"
+    );
+}
+
+/// A key repeated in one object of the document (two `get`s of a path) is an error naming the
+/// file and the pointer: a JSON parser would keep the last one silently.
+#[test]
+fn a_repeated_key_is_refused_naming_the_file_and_pointer() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("duplicate-method.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("duplicate-method.json"), "{err}");
+    assert!(
+        err.contains("/paths/~1public~1v1~1spotlight~1widgets/get"),
+        "{err}"
+    );
+    assert!(err.contains("appears twice"), "{err}");
+}
+
+/// Two paths OpenAPI treats as one (`{id}` and `{queryId}` in one place) are refused, naming both.
+#[test]
+fn paths_that_differ_only_in_parameter_names_are_refused_naming_both() {
+    let (_dir, layout, amendments) = repo();
+    let err = import_pages(
+        &[fixture("equivalent-paths.json")],
+        &layout.fragments,
+        &amendments,
+        false,
+    )
+    .map(|_| ())
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("/public/v1/spotlight/queries/{id}"), "{err}");
+    assert!(
+        err.contains("/public/v1/spotlight/queries/{queryId}"),
+        "{err}"
+    );
+}

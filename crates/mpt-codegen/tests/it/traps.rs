@@ -127,3 +127,44 @@ fn problem_details_keep_their_extension_members() {
     assert!(code.contains("Error<types::ProblemDetails>"), "{code}");
     insta::assert_snapshot!(code);
 }
+
+#[test]
+fn inline_bodies_answers_and_parameters_named_like_a_schema_get_names_of_their_own() {
+    let amendments = real_rules();
+    let merged = merge(&[fixture("inline-name-collision")], &amendments).unwrap();
+    let generated = mpt_codegen::generate::generate_with(&merged, &amendments, false).unwrap();
+    let code = &generated.code;
+    for (schema, field) in [
+        ("CreateWidgetBody", "note"),
+        ("CreateWidgetResponse", "total"),
+        ("CreateWidgetMode", "level"),
+    ] {
+        let start = code
+            .find(&format!("pub struct {schema} {{"))
+            .unwrap_or_else(|| panic!("{schema} is generated as a struct: {code}"));
+        let body = &code[start..start + code[start..].find('}').unwrap()];
+        assert!(
+            body.contains(&format!("pub {field}:")),
+            "{schema} is the component schema, not the inline one: {body}"
+        );
+    }
+    assert!(
+        code.contains("pub struct CreateWidgetBodyValue {"),
+        "{code}"
+    );
+    assert!(
+        code.contains("pub struct CreateWidgetResponseValue {"),
+        "{code}"
+    );
+    assert!(
+        code.contains("mode: Result<Option<::std::string::String>, String>"),
+        "the query parameter is a string (closed enums are open), not CreateWidgetMode: {code}"
+    );
+    assert!(
+        generated
+            .passes
+            .contains(&("typeNameCollisions".to_string(), 1)),
+        "{:?}",
+        generated.passes
+    );
+}
