@@ -172,6 +172,7 @@ impl Applying<'_> {
             format!("made {}; secret to {at}", token.id()),
         )
         .made(token.id(), Some(at));
+        // The lock is proven right before the disable (the answer of the create is the read).
         if declared.is_some_and(|d| d.status == Wanted::Disabled)
             && let Some(stopped) = self.fenced(&record.account_id).await
         {
@@ -183,7 +184,7 @@ impl Applying<'_> {
         } else if declared.is_some_and(|d| d.status == Wanted::Disabled) {
             // Each clause says what this run's requests did: an ensure that found the token
             // already Disabled sent no disable.
-            match self.client.ensure_disabled(token.id()).await {
+            match self.client.ensure_disabled_from(token.clone()).await {
                 Err(e) => {
                     done.result = Applied::Failed;
                     done.detail.push_str(&format!(
