@@ -328,8 +328,16 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
     );
     assert_eq!(server.tokens_created(), 0);
     // A working database with a password in its URL (from MPT_STATE too): it shows nowhere.
-    // Its schema, of version 1 (an older mpt's), is migrated.
-    pg.sql("update mpt_schema set version = 1").unwrap();
+    // Its schema, of version 1 (an older mpt's, with its tables), is migrated.
+    pg.sql(
+        "update mpt_schema set version = 1;
+         create table mpt_records (kind text not null, name text not null, account text not null,
+             body text not null, updated_at timestamptz not null default now(),
+             primary key (kind, name));
+         create table mpt_holders (account text primary key, host text not null,
+             pid integer not null, since timestamptz not null)",
+    )
+    .unwrap();
     let out = command(
         &server,
         &["tokens", "apply", "--policy", "tokens.toml", "-v"],
