@@ -180,6 +180,8 @@ static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
 /// Remembers a secret, so that no text on stderr shows it.
 pub fn remember(secret: &str) {
     let secret = secret.trim();
+    // Nor in a sink command's environment.
+    mpt_policy::withhold_from_sinks(secret);
     if secret.chars().count() >= 4 {
         let mut known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
         if !known.iter().any(|k| k == secret) {

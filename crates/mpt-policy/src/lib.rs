@@ -55,7 +55,7 @@ pub use apply::{ActionResult, Applied, ApplyError, ApplyOptions, ApplyReport, MA
 pub use client::PolicyClient;
 pub use plan::{ActionKind, Field, FieldChange, Plan, PlannedAction, Step};
 pub use policy::{AccountPolicy, Hygiene, Policy, PolicyError, TokenPolicy, Unmanaged, Wanted};
-pub use sink::SecretSink;
+pub use sink::{SecretSink, withhold_from_sinks};
 pub use state::{StateLocation, StoreError};
 
 /// The README's Rust examples (the facade's and these), compiled as doctests so they cannot

@@ -24,8 +24,11 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::files::{self, SecretFile};
 use mpt::Token;
 
+mod env;
 #[cfg(unix)]
 mod supervise;
+
+pub use env::withhold_from_sinks;
 
 /// Where a new secret goes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +42,8 @@ pub enum SecretSink {
         path: PathBuf,
     },
     /// A program (no shell) that gets the secret and a newline on stdin, and `MPT_TOKEN_ID`,
-    /// `MPT_TOKEN_NAME` and `MPT_ACCOUNT_ID` in its environment; it must exit 0 within
+    /// `MPT_TOKEN_NAME` and `MPT_ACCOUNT_ID` in its environment (the apply's, without its
+    /// secrets: see [`withhold_from_sinks`]); it must exit 0 within
     /// `timeout` (it is killed then). It runs in a process group of its own, under a
     /// supervisor: it and everything it starts die with the apply, even one killed with
     /// SIGKILL (on Linux at once; on other Unix systems within 50 ms), and what it leaves
@@ -166,6 +170,10 @@ async fn run(
 ) -> Result<(), SinkError> {
     let program = argv[0].clone();
     let mut command = tokio::process::Command::new(&program);
+    // Without the apply's secrets (the API's, the database's, this one).
+    for name in env::removed(secret.expose_secret()) {
+        command.env_remove(name);
+    }
     command
         .args(&argv[1..])
         .env("MPT_TOKEN_ID", token.id())

@@ -111,6 +111,24 @@ impl Client {
         self.ensure(token.token_id(), Switch::Disable).await
     }
 
+    /// [`Client::ensure_active`] from `before`, the token as the caller read it just now: no
+    /// read of its own, so the enable (when one is needed) is the next request this call sends.
+    /// A caller that must prove something right before a change (a lock it holds) reads the
+    /// token, proves it, then calls this. The evidence rules are [`Client::ensure_active`]'s.
+    pub async fn ensure_active_from(&self, before: Token) -> Result<Outcome, Error> {
+        let id = before.id().to_string();
+        check_id(&id)?;
+        self.ensure_from(&id, before, Switch::Enable).await
+    }
+
+    /// [`Client::ensure_disabled`] from `before`, the token as the caller read it just now; see
+    /// [`Client::ensure_active_from`].
+    pub async fn ensure_disabled_from(&self, before: Token) -> Result<Outcome, Error> {
+        let id = before.id().to_string();
+        check_id(&id)?;
+        self.ensure_from(&id, before, Switch::Disable).await
+    }
+
     pub(crate) async fn ensure(&self, id: &str, switch: Switch) -> Result<Outcome, Error> {
         check_id(id)?;
         let before = self.get(id).await?;

@@ -328,8 +328,16 @@ fn a_bad_state_is_refused_before_anything_is_sent_and_a_password_never_shows() {
     );
     assert_eq!(server.tokens_created(), 0);
     // A working database with a password in its URL (from MPT_STATE too): it shows nowhere.
-    // Its schema, of version 1 (an older mpt's), is migrated.
-    pg.sql("update mpt_schema set version = 1").unwrap();
+    // Its schema, of version 1 (an older mpt's, with its tables), is migrated.
+    pg.sql(
+        "update mpt_schema set version = 1;
+         create table mpt_records (kind text not null, name text not null, account text not null,
+             body text not null, updated_at timestamptz not null default now(),
+             primary key (kind, name));
+         create table mpt_holders (account text primary key, host text not null,
+             pid integer not null, since timestamptz not null)",
+    )
+    .unwrap();
     let out = command(
         &server,
         &["tokens", "apply", "--policy", "tokens.toml", "-v"],
@@ -633,11 +641,69 @@ fn a_first_sigterm_ends_an_apply_stuck_on_its_database_promptly() {
     }
     let said = text(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{said}");
-    // Ended by the interrupt's bound, not by the database's answer timeout.
+    // Ended by the interrupt itself, not by a bound nor the database's answer timeout: the
+    // rest reported not attempted, and the summary printed.
+    let printed = text(&out.stdout);
     assert!(
-        said.contains("did not finish in time"),
-        "{said}\n{}",
-        text(&out.stdout)
+        !said.contains("did not finish in time"),
+        "{said}\n{printed}"
+    );
+    assert!(printed.contains("not attempted"), "{said}\n{printed}");
+    assert!(
+        printed.contains("disabled,"),
+        "no summary: {said}\n{printed}"
+    );
+}
+
+#[test]
+fn an_interrupted_apply_reads_and_sends_nothing_more() {
+    let Some(pg) = TestPostgres::start_or_skip("an_interrupted_apply_reads_and_sends_nothing_more")
+    else {
+        return;
+    };
+    let server = mock();
+    let a = runner("");
+    std::fs::write(a.path().join("tokens.toml"), thirty_active(&server, &pg)).unwrap();
+    server
+        .set_faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(100)))
+        .unwrap();
+    let apply = apply_in(&server, a.path(), pg.url(), &["--concurrency", "1"]);
+    until_disables(&server, 3);
+    let (lists, disables) = (
+        server.requests(Operation::List),
+        server.requests(Operation::Disable),
+    );
+    // SAFETY: kill(2) on our own child.
+    unsafe {
+        libc::kill(apply.id() as i32, libc::SIGTERM);
+    }
+    let out = finish(apply);
+    let (said, printed) = (text(&out.stderr), text(&out.stdout));
+    assert_eq!(out.status.code(), Some(143), "{said}");
+    // At most what was in flight at the signal: one listing or one disable (one token's read
+    // and change), never the remaining batches' listings.
+    let (more_lists, more_disables) = (
+        server.requests(Operation::List) - lists,
+        server.requests(Operation::Disable) - disables,
+    );
+    assert!(
+        more_lists <= 1,
+        "{more_lists} listings after the interrupt\n{printed}"
+    );
+    assert!(
+        more_disables <= 1,
+        "{more_disables} disables after the interrupt"
+    );
+    assert!(printed.contains("not attempted"), "{said}\n{printed}");
+    // Every token reported disabled is, and no other is.
+    let disabled = statuses(&server)
+        .iter()
+        .filter(|s| *s == "Disabled")
+        .count() as u64;
+    assert_eq!(disabled, server.requests(Operation::Disable));
+    assert!(
+        printed.contains(&format!("{disabled} disabled")),
+        "{printed}"
     );
 }
 
@@ -778,4 +844,137 @@ fn an_apply_whose_server_restarts_stops_before_its_next_change() {
         "{disabled} disabled: {}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn a_damaged_or_foreign_table_is_refused_before_anything_is_planned_or_sent() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_damaged_or_foreign_table_is_refused_before_anything_is_planned_or_sent",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let run = |cmd: &str| {
+        command(
+            &server,
+            &[
+                "tokens",
+                cmd,
+                "--policy",
+                "tokens.toml",
+                "--state",
+                pg.url(),
+            ],
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap()
+    };
+    // Someone else's mpt_records, no mpt_schema: refused, not adopted, nothing made.
+    pg.sql("create table mpt_records (id integer primary key, data jsonb)")
+        .unwrap();
+    for cmd in ["plan", "apply"] {
+        let out = run(cmd);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {said}");
+        assert!(
+            said.contains("mpt_records") && said.contains("SQLSTATE 42703"),
+            "{cmd}: {said}"
+        );
+        assert!(said.contains("never adopted"), "{cmd}: {said}");
+    }
+    assert_eq!(
+        pg.sql("select to_regclass('mpt_schema') is null")
+            .unwrap()
+            .trim(),
+        "t",
+        "mpt_schema made beside someone else's table"
+    );
+    assert_eq!(server.requests(Operation::List), 0);
+    assert_eq!(changes_sent(&server), 0);
+    // Ours, then its records table dropped: refused (not read as pending work).
+    pg.sql("drop table mpt_records").unwrap();
+    let made = run("apply");
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let sent = changes_sent(&server);
+    let listed = server.requests(Operation::List);
+    pg.sql("drop table mpt_records").unwrap();
+    for cmd in ["plan", "apply"] {
+        let out = run(cmd);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {said}");
+        assert!(
+            said.contains("mpt_records") && said.contains("SQLSTATE 42P01"),
+            "{cmd}: {said}"
+        );
+        assert!(
+            !text(&out.stdout).contains("resume"),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    assert_eq!(changes_sent(&server), sent);
+    assert_eq!(server.requests(Operation::List), listed);
+    assert_eq!(one_per_name(&server).len(), TOKENS);
+}
+
+#[test]
+fn a_sink_command_gets_no_secret_of_the_apply_in_its_environment() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_sink_command_gets_no_secret_of_the_apply_in_its_environment",
+    ) else {
+        return;
+    };
+    let server = mock();
+    let text_of = policy_text(true).replace(
+        "cat > secrets/$MPT_TOKEN_NAME.secret; sleep 0.1",
+        "env > secrets/$MPT_TOKEN_NAME.env; cat > secrets/$MPT_TOKEN_NAME.secret",
+    );
+    let dir = runner(&text_of);
+    let (password, pgpassword) = ("Db-Pw0rd-Hidden", "Pg-Pw0rd-Hidden");
+    let url = pg.url_with_password(password);
+    let out = command(&server, &["tokens", "apply", "--policy", "tokens.toml"])
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("MPT_STATE", &url)
+        .env("PGPASSWORD", pgpassword)
+        .env("DATABASE_URL", &url)
+        .env("DEPLOY_NOTE", format!("uses {}", server.admin_secret()))
+        .env("VAULT_TOKEN", "kept-for-the-sink")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let live = one_per_name(&server);
+    for (id, name) in &live {
+        let env = std::fs::read_to_string(dir.path().join("secrets").join(format!("{name}.env")))
+            .unwrap();
+        let secret =
+            std::fs::read_to_string(dir.path().join("secrets").join(format!("{name}.secret")))
+                .unwrap();
+        assert!(secret.contains(id.as_str()), "{name}: {secret}");
+        for held in [password, pgpassword, server.admin_secret(), secret.trim()] {
+            assert!(
+                !env.contains(held),
+                "{name}: a secret in the sink's environment:\n{env}"
+            );
+        }
+        for gone in [
+            "MPT_API_TOKEN=",
+            "MPT_STATE=",
+            "PGPASSWORD=",
+            "DATABASE_URL=",
+            "DEPLOY_NOTE=",
+        ] {
+            assert!(!env.contains(gone), "{name}: {gone}\n{env}");
+        }
+        for kept in [
+            "VAULT_TOKEN=kept-for-the-sink",
+            "PATH=",
+            "HOME=",
+            "MPT_TOKEN_NAME=",
+        ] {
+            assert!(env.contains(kept), "{name}: {kept} missing\n{env}");
+        }
+    }
 }

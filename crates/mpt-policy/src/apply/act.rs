@@ -66,6 +66,11 @@ impl Applying<'_> {
             _ if self.client.cancelled() => {
                 ActionOutcome::new(Applied::NotAttempted, "not attempted: interrupted")
             }
+            // An enable, disable or delete reads its token first, then proves the lock right
+            // before its change (no round trip between the proof and the change).
+            kind @ (ActionKind::Enable | ActionKind::Disable | ActionKind::Delete) => {
+                self.send(&action, kind).await
+            }
             // Only while the account's lock is proven held: else nothing more is sent.
             kind => match self.fenced(&action.account).await {
                 Some(stopped) => stopped,
@@ -75,7 +80,8 @@ impl Applying<'_> {
         ActionResult::of(action, done, false)
     }
 
-    /// Sends an action's change (its lock proven held just before).
+    /// Sends an action's change (its lock proven held just before: by the caller, or, for an
+    /// enable, disable or delete, by the action itself after its read).
     async fn send(&self, action: &PlannedAction, kind: ActionKind) -> ActionOutcome {
         match (kind, action.token_id.clone()) {
             (ActionKind::Create, _) => self.create(action).await,
@@ -130,9 +136,17 @@ impl Applying<'_> {
         id: &str,
         kind: ActionKind,
     ) -> ActionOutcome {
+        let before = match self.client.get(id).await {
+            Ok(before) => before,
+            Err(e) => return self.failed_unless(action, id, e).await,
+        };
+        // Proven after the read: the change (when one is needed) is the next request.
+        if let Some(stopped) = self.fenced(&action.account).await {
+            return stopped;
+        }
         let outcome = match kind {
-            ActionKind::Enable => self.client.ensure_active(id).await,
-            _ => self.client.ensure_disabled(id).await,
+            ActionKind::Enable => self.client.ensure_active_from(before).await,
+            _ => self.client.ensure_disabled_from(before).await,
         };
         match outcome {
             Ok(Outcome::Changed(_)) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
@@ -178,6 +192,10 @@ impl Applying<'_> {
                     shown(action.revision)
                 ),
             );
+        }
+        // Proven after the read: the delete is the next request.
+        if let Some(stopped) = self.fenced(&action.account).await {
+            return stopped;
         }
         match self.client.delete_if_exists(&now).await {
             Ok(true) => ActionOutcome::new(Applied::Changed, action.reason.clone()),

@@ -20,6 +20,12 @@ pub(super) async fn open(
     if let Some(store) = &options.store {
         return Ok(Some(store.clone()));
     }
+    // The database's password reaches no sink command.
+    if let crate::state::StateLocation::Postgres(url) = &options.state {
+        for secret in crate::state::url_secrets(url) {
+            crate::withhold_from_sinks(&secret);
+        }
+    }
     let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
     let opening = crate::state::open(&options.state, &accounts, Some(options.lock_timeout));
     let cancel = super::cancelled(client);
@@ -36,7 +42,22 @@ impl Applying<'_> {
         if let Some(why) = self.lost() {
             return Some(not_attempted(&why));
         }
-        match self.state.fence(account).await {
+        // Interrupted (the CLI's first SIGINT/SIGTERM), before or while the store answers:
+        // nothing more is sent, and a stalled store does not hold the apply's end.
+        let interrupted =
+            || ActionOutcome::new(Applied::NotAttempted, "not attempted: interrupted");
+        if self.client.cancelled() {
+            return Some(interrupted());
+        }
+        let fence = self.state.fence(account);
+        let cancel = super::cancelled(self.client);
+        let proven =
+            match futures_util::future::select(std::pin::pin!(fence), std::pin::pin!(cancel)).await
+            {
+                futures_util::future::Either::Left((proven, _)) => proven,
+                futures_util::future::Either::Right(_) => return Some(interrupted()),
+            };
+        match proven {
             Ok(()) => None,
             Err(e) => {
                 let why = e.to_string();

@@ -288,8 +288,13 @@ pub(crate) async fn apply(
         // A batch of tokens, re-read in one listing right before it is acted on: a token
         // that moved since the plan is skipped.
         let batch: Vec<Vec<PlannedAction>> = groups.by_ref().take(width).collect();
-        let read = run.reread(&batch).await;
-        let read = &read;
+        // Interrupted, or the lock lost: nothing more is read or sent (each action reports
+        // itself not attempted).
+        let read = match client.cancelled() || run.lost().is_some() {
+            true => None,
+            false => Some(run.reread(&batch).await),
+        };
+        let read = read.as_ref();
         let mut done = futures_util::stream::iter(batch)
             .map(|group| -> BoxFuture<'_, Vec<ActionResult>> {
                 Box::pin(run.carry_out_group(group, read))
@@ -307,17 +312,18 @@ pub(crate) async fn apply(
 }
 
 impl Applying<'_> {
-    /// A token's actions, one after the other, unless it moved since the plan.
+    /// A token's actions, one after the other, unless it moved since the plan (`read`: the
+    /// batch read again; `None` when the apply is stopping and nothing more is read or sent).
     async fn carry_out_group(
         &self,
         group: Vec<PlannedAction>,
-        read: &reread::Reread,
+        read: Option<&reread::Reread>,
     ) -> Vec<ActionResult> {
         let run = self;
         {
             {
                 let mut out = Vec::with_capacity(group.len());
-                if let Some(moved) = moved(&group, read) {
+                if let Some(moved) = read.and_then(|read| moved(&group, read)) {
                     for action in group {
                         out.push(run.emit(ActionResult::of(action, moved.clone(), false)));
                     }

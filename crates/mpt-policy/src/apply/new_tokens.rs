@@ -189,18 +189,35 @@ impl Applying<'_> {
             format!("made {}; secret to {at}", token.id()),
         )
         .made(token.id(), Some(at));
-        if declared.is_some_and(|d| d.status == Wanted::Disabled)
-            && let Some(stopped) = self.fenced(&record.account_id).await
-        {
+        if declared.is_some_and(|d| d.status == Wanted::Disabled) {
+            self.disable_made(&record, &token, &mut done).await;
+        }
+        done
+    }
+
+    /// Disables a token just made (declared Disabled): read now, the lock proven, then the
+    /// disable (no round trip between the proof and the change).
+    async fn disable_made(&self, record: &CreateRecord, token: &Token, done: &mut ActionOutcome) {
+        let read = match self.client.get(token.id()).await {
+            Ok(read) => read,
+            Err(e) => {
+                done.result = Applied::Failed;
+                done.detail.push_str(&format!(
+                    "; it could not be read before its disable ({e}): the next apply disables it"
+                ));
+                return;
+            }
+        };
+        if let Some(stopped) = self.fenced(&record.account_id).await {
             done.result = Applied::Failed;
             done.detail.push_str(&format!(
                 "; disabling it was {}: the next apply disables it",
                 stopped.detail
             ));
-        } else if declared.is_some_and(|d| d.status == Wanted::Disabled) {
+        } else {
             // Each clause says what this run's requests did: an ensure that found the token
             // already Disabled sent no disable.
-            match self.client.ensure_disabled(token.id()).await {
+            match self.client.ensure_disabled_from(read).await {
                 Err(e) => {
                     done.result = Applied::Failed;
                     done.detail.push_str(&format!(
@@ -214,7 +231,6 @@ impl Applying<'_> {
                 Ok(_) => done.detail.push_str("; already Disabled (no disable sent)"),
             }
         }
-        done
     }
 
     /// Finishes a create an interrupted apply left (its secret not handed over yet).

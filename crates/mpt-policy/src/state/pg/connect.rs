@@ -63,7 +63,12 @@ fn ours(url: &str) -> Result<(String, Ours), String> {
     let mut found = Ours::default();
     let mut kept = Vec::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
-        match pair.split_once('=').unwrap_or((pair, "")) {
+        let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
+        // Decoded as libpq decodes every parameter (`my%5fs` is `my_s`).
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .map_err(|_| format!("{key}: {raw:?} is not valid UTF-8 once percent-decoded"))?;
+        match (key, decoded.as_ref()) {
             ("schema", name) => {
                 let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
                     && name.len() <= 63
@@ -267,5 +272,23 @@ pub(super) fn connect_failed(
             location: location.to_string(),
             why,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn our_parameters_are_percent_decoded_before_they_are_checked() {
+        let (url, found) =
+            ours("postgres://u@h/db?schema=my%5fs&sslmode=disable&skip_schema_creation=tru%65")
+                .unwrap();
+        assert_eq!(found.schema.as_deref(), Some("my_s"));
+        assert!(found.skip_creation);
+        assert_eq!(url, "postgres://u@h/db?sslmode=disable");
+        // Decoded, then checked: an encoded character that is not allowed is still refused.
+        let refused = ours("postgres://u@h/db?schema=a%2Db").unwrap_err();
+        assert!(refused.contains("\"a-b\""), "{refused}");
     }
 }

@@ -106,19 +106,42 @@ pub(super) fn holder_words(row: &tokio_postgres::Row) -> String {
     }
     words.push(')');
     match (state.as_deref(), idle) {
-        (Some("idle"), Some(secs)) => words.push_str(&format!(
-            ", idle for {secs} s: an apply asks its lock before each change, so one idle this long may be frozen or stuck; if it is, `select pg_terminate_backend({})` ends its session and frees the lock",
-            pid.map_or("PID".into(), |p| p.to_string())
-        )),
+        (Some("idle"), Some(secs)) => words.push_str(&idle_words(secs, pid)),
         (Some(state), _) => words.push_str(&format!(", {state} now")),
         _ => {}
     }
     words
 }
 
+/// How long a holder's session may sit idle before it is said to be maybe frozen: an apply
+/// between two changes waits on the platform, seldom this long.
+pub(super) const FROZEN_AFTER_SECS: i64 = 30;
+
+/// A holder idle for `secs`: past [`FROZEN_AFTER_SECS`], maybe frozen, with what to do.
+fn idle_words(secs: i64, pid: Option<i32>) -> String {
+    if secs < FROZEN_AFTER_SECS {
+        return format!(", idle for {secs} s (between two requests)");
+    }
+    format!(
+        ", idle for {secs} s: an apply asks its lock before each change, so one idle this long may be frozen or stuck; if it is, `select pg_terminate_backend({})` ends its session and frees the lock",
+        pid.map_or("PID".into(), |p| p.to_string())
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_holder_is_called_maybe_frozen_only_past_the_threshold() {
+        let briefly = idle_words(0, Some(7));
+        assert!(briefly.contains("idle for 0 s"), "{briefly}");
+        assert!(!briefly.contains("frozen"), "{briefly}");
+        assert!(!idle_words(FROZEN_AFTER_SECS - 1, Some(7)).contains("frozen"));
+        let long = idle_words(FROZEN_AFTER_SECS, Some(7));
+        assert!(long.contains("may be frozen"), "{long}");
+        assert!(long.contains("pg_terminate_backend(7)"), "{long}");
+    }
 
     #[test]
     fn keys_are_exact_and_never_shared() {

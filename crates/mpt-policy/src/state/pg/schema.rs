@@ -53,7 +53,7 @@ impl PgStore {
             })
             .await?;
         if !self.column::<bool>(&made, 0, "to_regclass")? {
-            return Ok(Found::Nothing);
+            return self.nothing_foreign().await.map(|()| Found::Nothing);
         }
         let row = self
             .ask("reading the schema's version", async {
@@ -68,7 +68,7 @@ impl PgStore {
                 found: v,
                 known: SCHEMA_VERSION,
             }),
-            Some(v) if v >= 1 => Ok(Found::Version(v)),
+            Some(v) if v >= 1 => self.tables_whole().await.map(|()| Found::Version(v)),
             other => Err(StoreError::BadSchema {
                 location: self.location.clone(),
                 why: format!(
@@ -77,6 +77,53 @@ impl PgStore {
                 ),
             }),
         }
+    }
+
+    /// Without `mpt_schema` (our marker), no table of ours may be there: a same-named table
+    /// is someone else's (or a damaged store), refused, never adopted.
+    async fn nothing_foreign(&self) -> Result<(), StoreError> {
+        for table in ["mpt_records", "mpt_holders"] {
+            let row = self
+                .ask("looking for the schema's tables", async {
+                    self.client
+                        .query_typed_one(
+                            "select to_regclass($1) is not null",
+                            &[(&table, tokio_postgres::types::Type::TEXT)],
+                        )
+                        .await
+                })
+                .await?;
+            if self.column::<bool>(&row, 0, "to_regclass")? {
+                // The server's own words on its shape, when it is not mpt's.
+                let shape = match (table, self.tables_whole().await) {
+                    ("mpt_records", Err(e)) => format!(" ({e})"),
+                    _ => String::new(),
+                };
+                return Err(StoreError::BadSchema {
+                    location: self.location.clone(),
+                    why: format!(
+                        "a table {table} is there without mpt's schema marker (mpt_schema): it is not mpt's, or the store is damaged; refused, never adopted (use another schema=NAME, or move that table){shape}"
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// The tables the schema's version says are there, with their columns: a dropped table
+    /// or column is the server's error (its message and SQLSTATE), before anything is read as
+    /// records (a missing table would read as no records, a damaged one as pending work).
+    async fn tables_whole(&self) -> Result<(), StoreError> {
+        self.ask("checking the table mpt_records (kind, name, account, body, updated_at)", async {
+            self.client
+                .query_typed(
+                    "select kind::text, name::text, account::text, body::text, updated_at::timestamptz from mpt_records where false",
+                    &[],
+                )
+                .await
+        })
+        .await?;
+        Ok(())
     }
 
     /// Makes the schema, or migrates it to [`SCHEMA_VERSION`]: one apply at a time (the
