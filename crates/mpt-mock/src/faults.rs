@@ -70,6 +70,10 @@ pub enum Fault {
     DropAfterProcessing,
     /// The request is processed and answered 200 with a body cut off mid-JSON.
     MalformedJson,
+    /// The request is held, unanswered, until [`MockServer::release_held`](crate::MockServer::release_held)
+    /// (or the server stops), then processed and answered as usual: "one slow request".
+    /// [`MockServer::held`](crate::MockServer::held) counts the requests held now.
+    Hold,
 }
 
 impl Fault {

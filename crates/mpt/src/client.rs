@@ -220,9 +220,11 @@ impl ClientBuilder {
     /// [`max_retry_after`](RetryPolicy::max_retry_after). A call that would wait longer is not
     /// sent again: it ends with the platform's last answer (a `429` as
     /// [`Error::RateLimited`], carrying the server's wait), or, when nothing was sent, with
-    /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and once the platform
-    /// asks for a wait beyond the cap, the bulk call reports every id it has not attempted as
-    /// [`Error::NotAttempted`], at once.
+    /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and the bulk call as
+    /// a whole has it once more: the waits its calls' throttled answers ask for, summed over
+    /// all of them, are at most this. Once the platform asks for a wait beyond the cap, or the
+    /// bulk call's budget is spent, it sends nothing more and reports every id it has not
+    /// attempted as [`Error::NotAttempted`], at once.
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self
@@ -292,7 +294,9 @@ fn bearer(secret: &str, what: &str) -> Result<HeaderValue, Error> {
 pub struct Client {
     inner: Arc<Inner>,
     /// Bulk calls stop scheduling once this is cancelled ([`Client::with_cancel`]).
-    cancel: Option<Cancel>,
+    pub(crate) cancel: Option<Cancel>,
+    /// The total throttling wait budget of the bulk job this client runs, if it runs one.
+    pub(crate) budget: Option<Arc<crate::job::WaitBudget>>,
 }
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
@@ -356,6 +360,21 @@ impl Client {
         Client {
             inner: Arc::clone(&self.inner),
             cancel: Some(cancel),
+            budget: self.budget.clone(),
+        }
+    }
+
+    /// The same client for one bulk job: its calls share one total budget for the waits the
+    /// platform's throttling asks for ([`ClientBuilder::max_wait`]), kept if it has one.
+    pub(crate) fn in_job(&self) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            cancel: self.cancel.clone(),
+            budget: Some(
+                self.budget
+                    .clone()
+                    .unwrap_or_else(|| crate::job::WaitBudget::new(self.inner.layer.max_wait)),
+            ),
         }
     }
 
@@ -416,6 +435,7 @@ impl Client {
         let state = mpt_api::ClientState::with_hooks(layer.clone());
         Client {
             cancel: None,
+            budget: None,
             inner: Arc::new(Inner {
                 api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,

@@ -198,11 +198,7 @@ pub enum Error {
     /// slower than one request per that cap, or a send slot further off than what is left of
     /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
     /// was sent for it; a bulk call reports every id it did not attempt so.
-    #[error(
-        "not attempted: the platform asks to wait {}; over the {} cap",
-        crate::ratelimit::human(*wait),
-        crate::ratelimit::human(*cap)
-    )]
+    #[error("{}", not_attempted(*wait, *cap))]
     NotAttempted {
         /// The wait asked for.
         wait: Duration,
@@ -235,6 +231,25 @@ pub enum Error {
         /// Why disabling it failed.
         source: Box<Error>,
     },
+}
+
+/// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
+/// (`cap` is then the whole budget).
+fn not_attempted(wait: Duration, cap: Duration) -> String {
+    let human = crate::ratelimit::human;
+    if wait > cap {
+        format!(
+            "not attempted: the platform asks to wait {}; over the {} cap",
+            human(wait),
+            human(cap)
+        )
+    } else {
+        format!(
+            "not attempted: the platform asks to wait {}, longer than what is left of the {} wait budget",
+            human(wait),
+            human(cap)
+        )
+    }
 }
 
 impl Error {
@@ -275,6 +290,12 @@ impl Error {
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
             429 => Error::RateLimited {
+                retry_after: retry_after(headers),
+                problem: has_details.then_some(problem),
+            },
+            // A 503 with a Retry-After is throttling, as a 429 is (an invalid value: throttling
+            // with no stated wait).
+            503 if headers.contains_key(reqwest::header::RETRY_AFTER) => Error::RateLimited {
                 retry_after: retry_after(headers),
                 problem: has_details.then_some(problem),
             },

@@ -74,6 +74,7 @@ mod dispatch;
 mod error;
 mod filter;
 mod hooks;
+mod job;
 mod lifecycle;
 mod list;
 mod name_match;

@@ -60,6 +60,10 @@ pub(crate) struct Shared {
     pub(crate) rate: Mutex<Buckets>,
     /// Requests refused by the rate limit.
     pub(crate) throttled: AtomicU64,
+    /// Requests held now ([`Fault::Hold`]).
+    pub(crate) held: AtomicU64,
+    /// Set once the held requests are let go.
+    pub(crate) released: tokio::sync::watch::Sender<bool>,
 }
 
 impl Shared {
@@ -209,6 +213,13 @@ impl Handling {
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        if fault == Some(Fault::Hold) {
+            shared.held.fetch_add(1, Ordering::Relaxed);
+            let mut released = shared.released.subscribe();
+            // Ends when released, or when the server (the sender) is gone.
+            let _ = released.wait_for(|r| *r).await;
+            shared.held.fetch_sub(1, Ordering::Relaxed);
         }
         match &fault {
             Some(Fault::RateLimited { retry_after }) => {

@@ -1,0 +1,199 @@
+//! What the calls of one bulk job share besides the client: one total wait budget for the
+//! platform's throttling, and the cancel flag. Read by the hook layer from the call's state.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::future::{Either, select};
+
+use crate::client::Cancel;
+use crate::pace::{Pacer, Refused, Slot};
+
+/// How often a wait checks the cancel flag (it is a flag, not a notification).
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// One total budget for the time a bulk job's calls wait on the platform's throttling (the
+/// waits a throttled answer asks for, summed over all its calls). Once spent, nothing more is
+/// sent for the job: every call not yet sent is refused with the wait last asked for.
+#[derive(Debug)]
+pub(crate) struct WaitBudget {
+    /// The budget.
+    pub(crate) total: Duration,
+    /// Milliseconds spent so far.
+    spent_ms: AtomicU64,
+    /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
+    over_ms: AtomicU64,
+}
+
+impl WaitBudget {
+    /// A fresh budget of `total`.
+    pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
+        Arc::new(WaitBudget {
+            total,
+            spent_ms: AtomicU64::new(0),
+            over_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn total_ms(&self) -> u64 {
+        u64::try_from(self.total.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// What is left of it.
+    pub(crate) fn remaining(&self) -> Duration {
+        let spent = self.spent_ms.load(Ordering::SeqCst);
+        Duration::from_millis(self.total_ms().saturating_sub(spent))
+    }
+
+    /// The wait asked for when it ran out, once it has.
+    pub(crate) fn ran_out(&self) -> Option<Duration> {
+        match self.over_ms.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(Duration::from_millis(n - 1)),
+        }
+    }
+
+    /// Spends `wait` if that much is left; else marks it run out (asked for `asked`), spends
+    /// nothing, and says no.
+    pub(crate) fn spend(&self, wait: Duration, asked: Duration) -> bool {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let total = self.total_ms();
+        let spent = self
+            .spent_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                s.checked_add(ms).filter(|n| *n <= total)
+            });
+        if spent.is_err() {
+            let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
+            let _ = self.over_ms.compare_exchange(
+                0,
+                asked.saturating_add(1),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
+        spent.is_ok()
+    }
+}
+
+/// The job a call belongs to, if any.
+#[derive(Default)]
+pub(crate) struct Job {
+    /// Nothing more is sent once it is set.
+    pub(crate) cancel: Option<Cancel>,
+    /// The job's total throttling wait budget.
+    pub(crate) budget: Option<Arc<WaitBudget>>,
+}
+
+/// What waiting for a send slot ended with.
+pub(crate) enum Acquired<'p> {
+    /// A slot, and how long it took.
+    Slot(Slot<'p>, Duration),
+    /// The wait is over its cap or the budget.
+    Refused(Refused),
+    /// The job was cancelled meanwhile.
+    Cancelled,
+}
+
+impl Job {
+    /// Whether the job was cancelled.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
+    }
+
+    /// The refusal of every send once the job's budget has run out.
+    pub(crate) fn refusal(&self) -> Option<Refused> {
+        let budget = self.budget.as_ref()?;
+        budget.ran_out().map(|wait| Refused {
+            wait,
+            cap: budget.total,
+        })
+    }
+
+    /// The pacer's refusal as the caller should read it: a wait over the cap stands; a wait
+    /// longer than what is left of a budget names the whole budget (the job's, which is then
+    /// spent: nothing more is sent for it, or the call's `max_wait`), not the few milliseconds
+    /// left.
+    pub(crate) fn budget_refusal(
+        &self,
+        refused: Refused,
+        cap: Duration,
+        call_left: Duration,
+        call_total: Duration,
+    ) -> Refused {
+        if refused.cap >= cap {
+            return refused;
+        }
+        match &self.budget {
+            Some(b) if b.remaining() < call_left => {
+                b.spend(Duration::MAX, refused.wait);
+                Refused {
+                    wait: refused.wait,
+                    cap: b.total,
+                }
+            }
+            _ => Refused {
+                wait: refused.wait,
+                cap: call_total,
+            },
+        }
+    }
+
+    /// `budget`, or less if the job has less left.
+    pub(crate) fn bound(&self, budget: Duration) -> Duration {
+        self.budget
+            .as_ref()
+            .map_or(budget, |b| budget.min(b.remaining()))
+    }
+
+    /// A send slot, given up at once if the job is cancelled while it waits.
+    pub(crate) async fn acquire<'p>(
+        &self,
+        pacer: &'p Pacer,
+        cap: Duration,
+        budget: Duration,
+    ) -> Acquired<'p> {
+        let taken = match &self.cancel {
+            None => pacer.acquire(cap, budget).await,
+            Some(cancel) => {
+                let acquire = std::pin::pin!(pacer.acquire(cap, budget));
+                let cancelled = std::pin::pin!(until_cancelled(cancel));
+                match select(acquire, cancelled).await {
+                    Either::Left((taken, _)) => taken,
+                    Either::Right(((), _)) => return Acquired::Cancelled,
+                }
+            }
+        };
+        match taken {
+            Ok((slot, waited)) => Acquired::Slot(slot, waited),
+            Err(refused) => Acquired::Refused(refused),
+        }
+    }
+
+    /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
+    pub(crate) async fn sleep(&self, wait: Duration) -> bool {
+        let Some(cancel) = &self.cancel else {
+            tokio::time::sleep(wait).await;
+            return true;
+        };
+        let end = tokio::time::Instant::now() + wait;
+        loop {
+            if cancel.is_cancelled() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                return true;
+            }
+            tokio::time::sleep((end - now).min(CANCEL_POLL)).await;
+        }
+    }
+}
+
+/// Ends once `cancel` is set.
+async fn until_cancelled(cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(CANCEL_POLL).await;
+    }
+}
