@@ -122,6 +122,10 @@ const SHARE_GROWTH: f64 = 0.01;
 /// What a success that finds the bucket about empty leaves of the share.
 const SHARE_DECAY: f64 = 0.95;
 
+/// After the stated rate drops, refusals this long are taken as answers to requests sent at the
+/// old pace (the new pace is already followed): they do not cut this client's share.
+const DROP_GRACE: Duration = Duration::from_secs(1);
+
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
 /// milliseconds reads as 1 or 2 s).
@@ -131,6 +135,11 @@ const ROUNDING: Duration = Duration::from_secs(2);
 struct State {
     /// Requests a second the platform states (before headroom and share).
     stated: Option<f64>,
+    /// The longest reset seen of a limit whose window is not stated, in seconds (0: none).
+    longest_reset: f64,
+    /// Refusals until then answer requests sent before the stated rate dropped: they do not
+    /// cut the share.
+    dropped_until: Option<Instant>,
     /// This client's share of the stated rate, in `[MIN_SHARE, 1]`.
     share: f64,
     /// Requests a second learned by AIMD (nothing stated).
@@ -151,7 +160,10 @@ struct State {
     window: (Instant, u32),
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
     last_cut: Option<Instant>,
-    /// Requests sent and not answered yet.
+    /// Bumped when the pace is cut: slots reserved at the old pace are taken again.
+    generation: u32,
+    /// Requests sent and not answered yet (not those still waiting for their send time: they
+    /// are neither spending the platform's remainder nor about to be counted in it).
     in_flight: u32,
     /// Requests that may go without spacing: what the platform said is left (at most its
     /// limit), less those in flight.
@@ -198,6 +210,8 @@ impl Pacer {
             mode,
             state: Mutex::new(State {
                 stated: None,
+                longest_reset: 0.0,
+                dropped_until: None,
                 share: 1.0,
                 learned: None,
                 ceiling: None,
@@ -208,6 +222,7 @@ impl Pacer {
                 locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
+                generation: 0,
                 in_flight: 0,
                 credit: 0,
             }),
@@ -240,16 +255,37 @@ impl Pacer {
         cap: Duration,
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
+        let mut slot = Slot {
+            pacer: self,
+            open: false,
+        };
         if self.mode == Pacing::Off {
-            return Ok((
-                Slot {
-                    pacer: self,
-                    open: false,
-                },
-                Duration::ZERO,
-            ));
+            return Ok((slot, Duration::ZERO));
         }
-        let wait = {
+        let mut waited = Duration::ZERO;
+        loop {
+            let (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
+            if wait.is_zero() {
+                slot.open = true;
+                return Ok((slot, waited));
+            }
+            tokio::time::sleep(wait).await;
+            waited += wait;
+            let mut s = self.lock();
+            // Sent at the pace it was given, unless the pace was cut meanwhile: then it takes
+            // a slot at the new pace. In flight once sent (a slot dropped while it waits was
+            // never sent).
+            if s.generation == generation {
+                s.in_flight = s.in_flight.saturating_add(1);
+                slot.open = true;
+                return Ok((slot, waited));
+            }
+        }
+    }
+
+    /// Reserves the next send slot: the wait until it, and the pace's generation.
+    fn reserve(&self, cap: Duration, budget: Duration) -> Result<(Duration, u32), Refused> {
+        {
             let mut s = self.lock();
             let now = Instant::now();
             if let Some((_, asked)) = s.locked.filter(|(until, _)| *until > now) {
@@ -280,23 +316,17 @@ impl Pacer {
                 s.window = (now, 0);
             }
             s.window.1 = s.window.1.saturating_add(1);
-            s.in_flight = s.in_flight.saturating_add(1);
+            if wait.is_zero() {
+                s.in_flight = s.in_flight.saturating_add(1);
+            }
             if !spaced {
                 // Left in the platform's bucket: no spacing.
                 s.credit -= 1;
             } else if let Some(interval) = interval {
                 s.next = Some(slot + interval);
             }
-            wait
-        };
-        let slot = Slot {
-            pacer: self,
-            open: true,
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            Ok((wait, s.generation))
         }
-        Ok((slot, wait))
     }
 
     /// Learns from an attempt's answer (none: it got no answer, which says nothing of the
@@ -347,17 +377,33 @@ impl Pacer {
             // This client's share of it: another caller reads the same remainder.
             s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
         }
-        // Only a stated window gives a rate: a limit without one is not taken as per second.
-        let stated = signal.quota.and_then(|q| q.rate());
+        let stated = signal.quota.and_then(|q| match q.rate() {
+            Some(rate) => Some(rate),
+            // No window stated: not taken as per second, but as at least the longest reset
+            // seen (a quota is renewed within its window), and at least a second.
+            None => {
+                let reset = signal.reset.map_or(0.0, |r| r.as_secs_f64());
+                s.longest_reset = s.longest_reset.max(reset);
+                (s.longest_reset > 0.0).then(|| q.limit / s.longest_reset.max(1.0))
+            }
+        });
         let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
             return false;
         };
+        if s.stated.is_some_and(|old| rate < old) {
+            // The limit dropped: what was sent at the old pace may still be refused, and what
+            // waits to be sent takes a slot at the new pace.
+            s.dropped_until = Some(now + DROP_GRACE);
+            repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
+        }
         s.stated = Some(rate);
         if signal.throttled {
             s.credit = 0;
-            if !recent(s, now, rate) {
+            let dropped = s.dropped_until.is_some_and(|until| now < until);
+            if !dropped && !recent(s, now, rate) {
                 s.share = (s.share / 2.0).max(MIN_SHARE);
                 s.last_cut = Some(now);
+                repace(s, now);
             }
             let interval = secs(1.0 / (rate * s.share * HEADROOM));
             let at = now + interval;
@@ -403,8 +449,10 @@ impl Pacer {
                 // Refused at `rate`: the limit is below it, and about what was let through.
                 let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
                 s.ceiling = Some(ceiling);
-                s.learned = Some((rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE));
+                let learned = (rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE);
+                s.learned = Some(learned);
                 s.last_cut = Some(now);
+                repace(s, now + secs(1.0 / learned));
             }
             (false, Some(rate)) => {
                 let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
@@ -425,6 +473,12 @@ impl Pacer {
         let s = self.lock();
         self.pace(&s)
     }
+}
+
+/// The pace was cut: slots reserved at the old pace are taken again, from `next` on.
+fn repace(s: &mut State, next: Instant) {
+    s.generation = s.generation.wrapping_add(1);
+    s.next = Some(next);
 }
 
 /// Holds every send until `until` (the later of two holds wins).
