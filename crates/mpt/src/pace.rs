@@ -7,8 +7,13 @@
 //!
 //! * a quota with its window (`q`/`w` of `RateLimit-Policy`, or `RateLimit-Limit` with a
 //!   policy's `w`) gives the rate: sends are spaced at 98% of it; a quota with no window stated
-//!   is not taken as per second (nor as anything else): its remainder is used as below, and the
-//!   pace is learned as when nothing is stated;
+//!   is not assumed to be per second: its window is taken as the longest reset stated with it
+//!   (a quota is renewed within its window), at least a second; with no reset either, its
+//!   remainder is used as below and the pace is learned as when nothing is stated;
+//! * in flight are the requests sent and not answered (not those waiting for their send time);
+//!   when the pace is cut (a drop of the stated rate, a cut share, an AIMD cut), requests
+//!   waiting for their send time take a slot at the new pace, and refusals within a second of
+//!   a drop (answers to what was sent at the old pace) do not cut the share;
 //! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
 //!   most the limit, less the requests in flight, times this client's share (below), may go
 //!   at once (a burst): the platform's count is trusted over the pacer's own, so several
