@@ -259,8 +259,7 @@ async fn waiting_requests_are_not_in_flight_and_follow_a_drop() {
     let fast = [("ratelimit-limit", "10"), ("ratelimit-policy", "10;w=1")];
     observe(&pacer, 200, &fast).await;
     let (first, _) = pacer.acquire(CAP, CAP).await.unwrap();
-    let waiting = pacer.acquire(CAP, CAP);
-    tokio::pin!(waiting);
+    let mut waiting = Box::pin(pacer.acquire(CAP, CAP));
     // Polled once: it has its slot time reserved, and is not sent yet.
     assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none());
     assert_eq!(
