@@ -260,31 +260,57 @@ impl Pacer {
         cap: Duration,
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
+        if self.mode == Pacing::Off {
+            let slot = Slot {
+                pacer: self,
+                open: false,
+            };
+            return Ok((slot, Duration::ZERO));
+        }
+        let (wait, generation) = self.reserve(cap, budget)?;
+        if wait.is_zero() {
+            let slot = Slot {
+                pacer: self,
+                open: true,
+            };
+            return Ok((slot, Duration::ZERO));
+        }
+        // Boxed: a request that does not wait carries no timer in its future.
+        Box::pin(self.wait_for_slot(wait, generation, cap, budget)).await
+    }
+
+    /// Waits `wait` for a slot reserved at the pace of `generation`; takes another when the
+    /// pace was cut meanwhile.
+    async fn wait_for_slot(
+        &self,
+        mut wait: Duration,
+        mut generation: u32,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<(Slot<'_>, Duration), Refused> {
+        // Not in flight until sent (a slot dropped while it waits was never sent).
         let mut slot = Slot {
             pacer: self,
             open: false,
         };
-        if self.mode == Pacing::Off {
-            return Ok((slot, Duration::ZERO));
-        }
         let mut waited = Duration::ZERO;
         loop {
-            let (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
-            if wait.is_zero() {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                let mut s = self.lock();
+                // Sent at the pace it was given, unless the pace was cut meanwhile: then it
+                // takes a slot at the new pace.
+                if s.generation == generation {
+                    s.in_flight = s.in_flight.saturating_add(1);
+                    slot.open = true;
+                    return Ok((slot, waited));
+                }
+            } else {
                 slot.open = true;
                 return Ok((slot, waited));
             }
-            tokio::time::sleep(wait).await;
-            waited += wait;
-            let mut s = self.lock();
-            // Sent at the pace it was given, unless the pace was cut meanwhile: then it takes
-            // a slot at the new pace. In flight once sent (a slot dropped while it waits was
-            // never sent).
-            if s.generation == generation {
-                s.in_flight = s.in_flight.saturating_add(1);
-                slot.open = true;
-                return Ok((slot, waited));
-            }
+            (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
         }
     }
 
