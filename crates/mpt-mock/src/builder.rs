@@ -154,6 +154,7 @@ impl MockServerBuilder {
             throttled: AtomicU64::new(0),
             held: AtomicU64::new(0),
             released: tokio::sync::watch::Sender::new(false),
+            arrived: tokio::sync::Notify::new(),
         });
         let (shutdown, watcher) = watch::channel(false);
         tokio::spawn(http::serve(

@@ -23,6 +23,16 @@ fn max_rate_refuses_rates_no_pace_can_use() {
             "{bad}: {stderr}"
         );
     }
+    // A rate whose own interval is over the longest single wait is the user's, not the
+    // platform's: refused, saying so, before anything is sent.
+    let out = mpt(&server, &["tokens", "list", "--max-rate", "0.001"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("one request every 1000 s") && stderr.contains("longest single wait"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("platform asks"), "{stderr}");
     assert_eq!(server.total_requests(), 0);
     let ok = mpt(
         &server,
@@ -91,8 +101,8 @@ fn a_lockout_ends_a_bulk_command_with_each_id_not_attempted() {
     assert!(server.request_lines().len() <= 2);
 }
 
-/// The ids of a lockout test, and the command's arguments for them.
-fn lockout_args(ids: &[String], max_wait: &'static str) -> Vec<&str> {
+/// `ensure-disabled` of `ids` as JSON lines, with `--max-wait`.
+fn lockout_args<'a>(ids: &'a [String], max_wait: &'static str) -> Vec<&'a str> {
     let mut args = vec![
         "tokens",
         "ensure-disabled",
