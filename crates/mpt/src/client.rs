@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
 use crate::hooks::Layer;
+use crate::job::Cancel;
 use crate::outcome::NoopTransitions;
 use crate::pace::{Pacer, Pacing};
 use crate::redact::Redactor;
@@ -297,30 +298,6 @@ pub struct Client {
     pub(crate) cancel: Option<Cancel>,
     /// The total throttling wait budget of the bulk job this client runs, if it runs one.
     pub(crate) budget: Option<Arc<crate::job::WaitBudget>>,
-}
-
-/// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
-/// with [`Client::with_cancel`] sends nothing more, lets the requests already in flight finish,
-/// and reports every id it did not attempt as [`Error::Cancelled`]. Cheap to clone; every clone
-/// is the same flag (set it from a signal handler, say).
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
-
-impl Cancel {
-    /// A flag not yet set.
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    /// Sets it: no new request is started by the bulk calls watching it.
-    pub fn cancel(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Whether it is set.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
 }
 
 struct Inner {

@@ -198,7 +198,7 @@ pub enum Error {
     /// slower than one request per that cap, or a send slot further off than what is left of
     /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
     /// was sent for it; a bulk call reports every id it did not attempt so.
-    #[error("{}", not_attempted(*wait, *cap))]
+    #[error("{}", crate::job::not_attempted(*wait, *cap))]
     NotAttempted {
         /// The wait asked for.
         wait: Duration,
@@ -231,25 +231,6 @@ pub enum Error {
         /// Why disabling it failed.
         source: Box<Error>,
     },
-}
-
-/// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
-/// (`cap` is then the whole budget).
-fn not_attempted(wait: Duration, cap: Duration) -> String {
-    let human = crate::ratelimit::human;
-    if wait > cap {
-        format!(
-            "not attempted: the platform asks to wait {}; over the {} cap",
-            human(wait),
-            human(cap)
-        )
-    } else {
-        format!(
-            "not attempted: the platform asks to wait {}, longer than what is left of the {} wait budget",
-            human(wait),
-            human(cap)
-        )
-    }
 }
 
 impl Error {

@@ -34,13 +34,13 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use crate::job::{Acquired, Job};
+use crate::job::{Acquired, Job, ending_of, retrying, signal_of};
 use crate::pace::Refused;
 
 mod body;
 use crate::ratelimit::Signal;
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, RetryPolicy, Tries, decide};
+use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{limited, read_whole, rebuilt, too_large};
 
@@ -264,16 +264,7 @@ impl Layer {
         // What is left of the call's wait budget.
         let mut budget = self.max_wait;
         let cap = self.retry.max_retry_after;
-        let job = CALL
-            .try_with(|c| {
-                c.job.as_ref().map(|j| Job {
-                    cancel: j.cancel.clone(),
-                    budget: j.budget.clone(),
-                })
-            })
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let job = call_job();
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
         let read = request.method() == reqwest::Method::GET;
@@ -321,20 +312,7 @@ impl Layer {
                 other => (other, false),
             };
             let signal = result.as_ref().ok().map(signal_of);
-            let ending = match (&signal, cut) {
-                (_, true) => Ending::Lost,
-                // An exhausted limit answered 403 (GitHub's way), or a 503 asking to wait, is a
-                // 429.
-                (Some(s), _)
-                    if s.throttled
-                        && result
-                            .as_ref()
-                            .is_ok_and(|r| matches!(r.status().as_u16(), 403 | 503)) =>
-                {
-                    Ending::Answered(429)
-                }
-                _ => Ending::of(&result),
-            };
+            let ending = ending_of(signal.as_ref(), &result, cut);
             let throttled = signal.as_ref().is_some_and(|s| s.throttled);
             let left = tries.count(&self.retry, throttled) && spare.is_some();
             let decision = decide(resend, ending, left);
@@ -347,13 +325,8 @@ impl Layer {
                 && let Some(step) = if throttled { Some(Duration::ZERO) } else { backoff.next() }
                 // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
                 && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
-                // A throttled wait is spent from the job's budget too: once it is out, the
-                // answer stands and nothing more is sent for the job.
-                && (!throttled
-                    || job
-                        .budget
-                        .as_ref()
-                        .is_none_or(|b| b.spend(delay, after.unwrap_or(delay))))
+                // A throttled wait is spent from the job's budget too.
+                && job.may_wait(throttled, delay, after)
             {
                 if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
@@ -449,31 +422,17 @@ fn refusal(request: &Request, refused: Refused) -> Response {
     )
 }
 
-/// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is
-/// throttling with no stated wait, as a 429 with that value is.
-fn signal_of(response: &Response) -> Signal {
-    let mut signal = Signal::read(response.status(), response.headers());
-    signal.throttled |= response.status() == StatusCode::SERVICE_UNAVAILABLE
-        && response
-            .headers()
-            .contains_key(reqwest::header::RETRY_AFTER);
-    signal
-}
-
-/// Logs a resend.
-fn retrying(result: &reqwest::Result<Response>, delay: Duration) {
-    match result {
-        Ok(r) => tracing::warn!(
-            status = r.status().as_u16(),
-            retry_in_ms = delay.as_millis() as u64,
-            "retrying"
-        ),
-        Err(e) => tracing::warn!(
-            error = %e,
-            retry_in_ms = delay.as_millis() as u64,
-            "retrying"
-        ),
-    }
+/// The job of the call in scope, if any.
+fn call_job() -> Job {
+    CALL.try_with(|c| {
+        c.job.as_ref().map(|j| Job {
+            cancel: j.cancel.clone(),
+            budget: j.budget.clone(),
+        })
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
 }
 
 /// The end of a call whose job was cancelled while it waited to send: the answer before, or,

@@ -7,8 +7,33 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 
-use crate::client::Cancel;
 use crate::pace::{Pacer, Refused, Slot};
+use crate::ratelimit::Signal;
+use crate::retry::Ending;
+
+/// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
+/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
+/// and reports every id it did not attempt as [`Error::Cancelled`]. Cheap to clone; every clone
+/// is the same flag (set it from a signal handler, say).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A flag not yet set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Sets it: no new request is started by the bulk calls watching it.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether it is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
 
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
@@ -140,6 +165,21 @@ impl Job {
         }
     }
 
+    /// Whether a resend may wait `delay`: a throttled wait is spent from the job's budget;
+    /// once that is out, the answer stands and nothing more is sent for the job.
+    pub(crate) fn may_wait(
+        &self,
+        throttled: bool,
+        delay: Duration,
+        asked: Option<Duration>,
+    ) -> bool {
+        !throttled
+            || self
+                .budget
+                .as_ref()
+                .is_none_or(|b| b.spend(delay, asked.unwrap_or(delay)))
+    }
+
     /// `budget`, or less if the job has less left.
     pub(crate) fn bound(&self, budget: Duration) -> Duration {
         self.budget
@@ -195,5 +235,72 @@ impl Job {
 async fn until_cancelled(cancel: &Cancel) {
     while !cancel.is_cancelled() {
         tokio::time::sleep(CANCEL_POLL).await;
+    }
+}
+
+/// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
+/// (`cap` is then the whole budget).
+pub(crate) fn not_attempted(wait: Duration, cap: Duration) -> String {
+    let human = crate::ratelimit::human;
+    if wait > cap {
+        format!(
+            "not attempted: the platform asks to wait {}; over the {} cap",
+            human(wait),
+            human(cap)
+        )
+    } else {
+        format!(
+            "not attempted: the platform asks to wait {}, longer than what is left of the {} wait budget",
+            human(wait),
+            human(cap)
+        )
+    }
+}
+
+/// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is
+/// throttling with no stated wait, as a 429 with that value is.
+pub(crate) fn signal_of(response: &reqwest::Response) -> Signal {
+    let mut signal = Signal::read(response.status(), response.headers());
+    signal.throttled |= response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && response
+            .headers()
+            .contains_key(reqwest::header::RETRY_AFTER);
+    signal
+}
+
+/// Logs a resend.
+pub(crate) fn retrying(result: &reqwest::Result<reqwest::Response>, delay: Duration) {
+    match result {
+        Ok(r) => tracing::warn!(
+            status = r.status().as_u16(),
+            retry_in_ms = delay.as_millis() as u64,
+            "retrying"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            retry_in_ms = delay.as_millis() as u64,
+            "retrying"
+        ),
+    }
+}
+
+/// How an attempt ended, as the retry decision sees it: an exhausted limit answered 403
+/// (GitHub's way), or a 503 asking to wait, is a 429.
+pub(crate) fn ending_of(
+    signal: Option<&Signal>,
+    result: &reqwest::Result<reqwest::Response>,
+    cut: bool,
+) -> Ending {
+    match signal {
+        _ if cut => Ending::Lost,
+        Some(s)
+            if s.throttled
+                && result
+                    .as_ref()
+                    .is_ok_and(|r| matches!(r.status().as_u16(), 403 | 503)) =>
+        {
+            Ending::Answered(429)
+        }
+        _ => Ending::of(result),
     }
 }
