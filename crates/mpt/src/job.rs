@@ -13,7 +13,7 @@ use crate::retry::Ending;
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
 /// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
-/// and reports every id it did not attempt as [`Error::Cancelled`]. Cheap to clone; every clone
+/// and reports every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone; every clone
 /// is the same flag (set it from a signal handler, say).
 #[derive(Debug, Clone, Default)]
 pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
