@@ -91,7 +91,8 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
     pub max_rate: Option<mpt::Pacing>,
     /// The most one request waits in all for the platform's rate limit (pacing and retries
-    /// together; each single wait is also at most 30 s). A request that would wait longer is
+    /// together; each single wait is also at most 30 s), and the most a bulk command's requests
+    /// wait in all on throttled answers. A request that would wait longer is
     /// not sent (`not-attempted`; a bulk command reports every id it did not attempt so, and
     /// exits 7) or fails with the platform's answer [default: 2m]
     #[arg(long, global = true, value_name = "AGE", value_parser = parse_wait)]

@@ -29,6 +29,21 @@ pub enum ValueError {
         /// Why it is refused.
         source: mpt::InvalidRate,
     },
+    /// A rate so slow that its own interval is over the longest single wait: every request
+    /// would be refused as not attempted, for a wait the user's rate asks for, not the
+    /// platform.
+    #[error(
+        "{text:?}: one request every {interval} s is slower than the longest single wait ({cap} s): nothing would be sent; give at least {min} (a request every {cap} s)",
+        min = 1.0 / *cap as f64
+    )]
+    SlowRate {
+        /// What was given.
+        text: String,
+        /// The interval the rate asks for, in whole seconds.
+        interval: u64,
+        /// The longest single wait, in seconds.
+        cap: u64,
+    },
     /// Not an age.
     #[error(transparent)]
     Age(#[from] mpt::AgeError),
@@ -44,10 +59,21 @@ pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, ValueError> {
         "adaptive" => Ok(mpt::Pacing::Adaptive),
         "off" => Ok(mpt::Pacing::Off),
         number => match number.trim_end_matches("/s").parse::<f64>() {
-            Ok(rate) => mpt::Pacing::fixed(rate).map_err(|source| ValueError::Rate {
-                text: text.to_string(),
-                source,
-            }),
+            Ok(rate) => {
+                let pacing = mpt::Pacing::fixed(rate).map_err(|source| ValueError::Rate {
+                    text: text.to_string(),
+                    source,
+                })?;
+                let cap = mpt::RetryPolicy::default().max_retry_after.as_secs_f64();
+                if 1.0 / rate > cap {
+                    return Err(ValueError::SlowRate {
+                        text: text.to_string(),
+                        interval: (1.0 / rate).ceil() as u64,
+                        cap: cap as u64,
+                    });
+                }
+                Ok(pacing)
+            }
             Err(_) => Err(ValueError::Pacing(text.to_string())),
         },
     }

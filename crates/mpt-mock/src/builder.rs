@@ -152,6 +152,9 @@ impl MockServerBuilder {
             clock_skew_ms: std::sync::atomic::AtomicI64::new(self.clock_skew.num_milliseconds()),
             rate: Mutex::new(http::Buckets::new(self.rate)),
             throttled: AtomicU64::new(0),
+            held: AtomicU64::new(0),
+            released: tokio::sync::watch::Sender::new(false),
+            arrived: tokio::sync::Notify::new(),
         });
         let (shutdown, watcher) = watch::channel(false);
         tokio::spawn(http::serve(

@@ -70,6 +70,20 @@ pub enum Fault {
     DropAfterProcessing,
     /// The request is processed and answered 200 with a body cut off mid-JSON.
     MalformedJson,
+    /// The request is held, unanswered, until [`MockServer::release_held`](crate::MockServer::release_held)
+    /// (or the server stops), then processed and answered as usual: "one slow request".
+    /// [`MockServer::held`](crate::MockServer::held) counts the requests held now.
+    Hold,
+    /// The request is held until the server has received `requests` more requests (of any
+    /// operation), then processed and answered; if they have not come within `at_most`, it is
+    /// answered `504` unprocessed. Shows whether a client sends more while one request is slow,
+    /// by counts, not by timings.
+    Held {
+        /// How many requests must arrive after it before it is processed.
+        requests: u64,
+        /// The bound on the hold.
+        at_most: Duration,
+    },
 }
 
 impl Fault {

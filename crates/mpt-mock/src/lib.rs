@@ -262,6 +262,16 @@ impl MockServer {
         self.shared.throttled.load(Ordering::Relaxed)
     }
 
+    /// Requests held now, unanswered ([`Fault::Hold`]).
+    pub fn held(&self) -> u64 {
+        self.shared.held.load(Ordering::Relaxed)
+    }
+
+    /// Lets every held request ([`Fault::Hold`]) go on, and every later one too.
+    pub fn release_held(&self) {
+        self.shared.released.send_replace(true);
+    }
+
     /// Requests seen for one operation (faulted ones included).
     pub fn requests(&self, op: Operation) -> u64 {
         self.shared.requests[op.index()].load(Ordering::Relaxed)

@@ -3,7 +3,8 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use futures_util::future::BoxFuture;
+use futures_core::Stream;
+use futures_util::future::{BoxFuture, Either, select};
 use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, stream};
 
@@ -51,57 +52,72 @@ impl Client {
             .into_iter()
             .map(|t| t.token_id().to_string())
             .collect();
-        let mut chunks = ids
-            .chunks(MAX_PAGE_SIZE as usize)
-            .map(<[String]>::to_vec)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .enumerate();
-        let concurrency = concurrency.max(1);
-        // One sliding window of reads and changes: a change starts as soon as a slot is free
-        // and its state is known, the next states are read while changes run (two reads
-        // ahead), and no chunk waits for the slowest change of the one before.
-        let mut pending: FuturesUnordered<BoxFuture<'_, Work>> = FuturesUnordered::new();
-        let mut ready: VecDeque<(usize, String, Option<Token>)> = VecDeque::new();
-        let (mut reads, mut changes) = (0usize, 0usize);
-        let mut results = Vec::with_capacity(ids.len());
-        loop {
-            while reads < 2 && ready.len() < concurrency + MAX_PAGE_SIZE as usize {
-                let Some((n, chunk)) = chunks.next() else {
-                    break;
-                };
-                reads += 1;
-                pending.push(Box::pin(self.read_chunk(n * MAX_PAGE_SIZE as usize, chunk)));
-            }
-            while changes < concurrency
-                && let Some((i, id, before)) = ready.pop_front()
-            {
-                changes += 1;
-                pending.push(Box::pin(async move {
-                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                    let result = match before {
-                        _ if self.cancelled() => Err(Error::Cancelled),
-                        Some(before) => self.ensure_from(&id, before, switch).await,
-                        None => self.ensure(&id, switch).await,
-                    };
-                    Work::Done(i, id, result)
-                }));
-            }
-            match pending.next().await {
-                None => break,
-                Some(Work::Read(known)) => {
-                    reads -= 1;
-                    ready.extend(known);
-                }
-                Some(Work::Done(i, id, result)) => {
-                    changes -= 1;
-                    results.push((i, id, result));
-                }
-            }
-        }
+        let results = self
+            .ensure_stream(stream::iter(ids), concurrency, switch)
+            .collect()
+            .await;
         BulkReport::in_order(results)
     }
 
+    /// Makes sure each token of `ids` is Active, like [`Client::ensure_active_many`], but takes
+    /// the ids as a stream (a channel fed while the work runs, a file read line by line) and
+    /// yields each result as it finishes: `(n, id, result)`, `n` numbering the ids from 0 in
+    /// the order they came. One sliding window of reads and changes runs across all the ids
+    /// (no barrier per 100), and no more than about `concurrency + 200` ids are held at once,
+    /// however many the stream gives. Once the client's [`Cancel`](crate::Cancel) flag is set,
+    /// nothing more is sent and no more ids are taken from the stream: the ids already taken
+    /// end with [`Error::Cancelled`].
+    pub fn ensure_active_stream<'a, St>(
+        &'a self,
+        ids: St,
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, String, Result<Outcome, Error>)> + Send + 'a
+    where
+        St: Stream<Item = String> + Send + 'a,
+    {
+        self.ensure_stream(ids, concurrency, Switch::Enable)
+    }
+
+    /// Makes sure each token of `ids` is Disabled; see [`Client::ensure_active_stream`].
+    pub fn ensure_disabled_stream<'a, St>(
+        &'a self,
+        ids: St,
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, String, Result<Outcome, Error>)> + Send + 'a
+    where
+        St: Stream<Item = String> + Send + 'a,
+    {
+        self.ensure_stream(ids, concurrency, Switch::Disable)
+    }
+
+    fn ensure_stream<'a, St>(
+        &'a self,
+        ids: St,
+        concurrency: usize,
+        switch: Switch,
+    ) -> impl Stream<Item = (usize, String, Result<Outcome, Error>)> + Send + 'a
+    where
+        St: Stream<Item = String> + Send + 'a,
+    {
+        let client = self.in_job();
+        let window = Window {
+            input: Box::pin(ids.ready_chunks(MAX_PAGE_SIZE as usize)),
+            input_done: false,
+            pending: FuturesUnordered::new(),
+            ready: VecDeque::new(),
+            reads: 0,
+            changes: 0,
+            taken: 0,
+            concurrency: concurrency.max(1),
+        };
+        stream::unfold(window, move |mut w| {
+            let client = client.clone();
+            async move {
+                let done = w.next(&client, switch).await?;
+                Some((done, w))
+            }
+        })
+    }
     /// The states of one chunk of ids (numbered from `first`), read with one list request.
     async fn read_chunk(&self, first: usize, chunk: Vec<String>) -> Work {
         let mut states = if self.cancelled() {
@@ -154,6 +170,38 @@ impl Client {
         .await
     }
 
+    /// Deletes each token of `ids` unless already gone, like [`Client::delete_many`], but takes
+    /// the ids as a stream and yields each result as it finishes: `(n, id, result)`, `n`
+    /// numbering the ids from 0 in the order they came; `Ok(true)` where this call deleted it.
+    /// At most `concurrency` ids are held at once. Once the client's [`Cancel`](crate::Cancel)
+    /// flag is set, nothing more is sent and no more ids are taken from the stream.
+    pub fn delete_stream<'a, St>(
+        &'a self,
+        ids: St,
+        concurrency: usize,
+    ) -> impl Stream<Item = (usize, String, Result<bool, Error>)> + Send + 'a
+    where
+        St: Stream<Item = String> + Send + 'a,
+    {
+        let client = self.in_job();
+        let scheduling = client.clone();
+        ids.enumerate()
+            .take_while(move |_| std::future::ready(!scheduling.cancelled()))
+            .map(move |(i, id)| {
+                let client = client.clone();
+                async move {
+                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                    let result = if client.cancelled() {
+                        Err(Error::Cancelled)
+                    } else {
+                        client.delete_if_exists(id.as_str()).await
+                    };
+                    (i, id, result)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+    }
+
     async fn bulk<T, I, S, F, Fut>(&self, tokens: I, concurrency: usize, f: F) -> BulkReport<T>
     where
         I: IntoIterator<Item = S>,
@@ -168,11 +216,12 @@ impl Client {
                 status: t.known_status(),
             })
             .collect();
+        let job = self.in_job();
         let results: Vec<(usize, String, Result<T, Error>)> =
             stream::iter(known.into_iter().enumerate())
                 .map(|(i, token)| {
                     let id = token.id.clone();
-                    let fut = f(self.clone(), token);
+                    let fut = f(job.clone(), token);
                     async move {
                         // Checked as the request is scheduled: once cancelled, nothing more is
                         // sent.
@@ -197,6 +246,106 @@ enum Work {
     Read(Vec<(usize, String, Option<Token>)>),
     /// An id's work is done.
     Done(usize, String, Result<Outcome, Error>),
+}
+
+/// The state of one sliding window of reads and changes over a stream of ids.
+struct Window<'a> {
+    /// The ids still to come, up to a list request's worth at a time.
+    input: std::pin::Pin<Box<dyn Stream<Item = Vec<String>> + Send + 'a>>,
+    /// The reads and changes under way.
+    pending: FuturesUnordered<BoxFuture<'a, Work>>,
+    /// Ids whose state is known (or unknown: read on their own), waiting for a change slot.
+    ready: VecDeque<(usize, String, Option<Token>)>,
+    /// Whether the input has ended.
+    input_done: bool,
+    /// Reads under way.
+    reads: usize,
+    /// Changes under way.
+    changes: usize,
+    /// How many ids were taken from the input.
+    taken: usize,
+    /// Changes in flight at once.
+    concurrency: usize,
+}
+
+impl<'a> Window<'a> {
+    /// The next finished id; `None` once every id taken is done and the input is over (or the
+    /// client was cancelled).
+    async fn next(
+        &mut self,
+        client: &Client,
+        switch: Switch,
+    ) -> Option<(usize, String, Result<Outcome, Error>)> {
+        loop {
+            while self.changes < self.concurrency
+                && let Some((i, id, before)) = self.ready.pop_front()
+            {
+                self.changes += 1;
+                let client = client.clone();
+                self.pending.push(Box::pin(async move {
+                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                    let result = match before {
+                        _ if client.cancelled() => Err(Error::Cancelled),
+                        Some(before) => client.ensure_from(&id, before, switch).await,
+                        None => client.ensure(&id, switch).await,
+                    };
+                    Work::Done(i, id, result)
+                }));
+            }
+            // The next states are read while changes run (two reads ahead); the input is
+            // raced against the work under way, so a slow input never holds a finished id.
+            let wants = !self.input_done
+                && !client.cancelled()
+                && self.reads < 2
+                && self.ready.len() < self.concurrency + MAX_PAGE_SIZE as usize;
+            let work = if wants && self.pending.is_empty() {
+                match self.input.next().await {
+                    Some(chunk) => self.read(client, chunk),
+                    None => self.input_done = true,
+                }
+                continue;
+            } else if wants {
+                let raced = match select(self.input.next(), self.pending.next()).await {
+                    Either::Left((chunk, _)) => Either::Left(chunk),
+                    Either::Right((work, _)) => Either::Right(work),
+                };
+                match raced {
+                    Either::Left(Some(chunk)) => {
+                        self.read(client, chunk);
+                        continue;
+                    }
+                    Either::Left(None) => {
+                        self.input_done = true;
+                        continue;
+                    }
+                    Either::Right(work) => work,
+                }
+            } else {
+                self.pending.next().await
+            };
+            match work? {
+                Work::Read(known) => {
+                    self.reads -= 1;
+                    self.ready.extend(known);
+                }
+                Work::Done(i, id, result) => {
+                    self.changes -= 1;
+                    return Some((i, id, result));
+                }
+            }
+        }
+    }
+
+    /// Starts reading the states of a chunk of ids just taken from the input.
+    fn read(&mut self, client: &Client, chunk: Vec<String>) {
+        let first = self.taken;
+        self.taken += chunk.len();
+        self.reads += 1;
+        let client = client.clone();
+        self.pending.push(Box::pin(
+            async move { client.read_chunk(first, chunk).await },
+        ));
+    }
 }
 
 /// A token as a bulk call got it: its id, and its state if known.

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::error::Error;
 use crate::hooks::Layer;
+use crate::job::Cancel;
 use crate::outcome::NoopTransitions;
 use crate::pace::{Pacer, Pacing};
 use crate::redact::Redactor;
@@ -220,9 +221,11 @@ impl ClientBuilder {
     /// [`max_retry_after`](RetryPolicy::max_retry_after). A call that would wait longer is not
     /// sent again: it ends with the platform's last answer (a `429` as
     /// [`Error::RateLimited`], carrying the server's wait), or, when nothing was sent, with
-    /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and once the platform
-    /// asks for a wait beyond the cap, the bulk call reports every id it has not attempted as
-    /// [`Error::NotAttempted`], at once.
+    /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and the bulk call as
+    /// a whole has it once more: the waits its calls' throttled answers ask for, summed over
+    /// all of them, are at most this. Once the platform asks for a wait beyond the cap, or the
+    /// bulk call's budget is spent, it sends nothing more and reports every id it has not
+    /// attempted as [`Error::NotAttempted`], at once.
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self
@@ -292,31 +295,9 @@ fn bearer(secret: &str, what: &str) -> Result<HeaderValue, Error> {
 pub struct Client {
     inner: Arc<Inner>,
     /// Bulk calls stop scheduling once this is cancelled ([`Client::with_cancel`]).
-    cancel: Option<Cancel>,
-}
-
-/// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
-/// with [`Client::with_cancel`] sends nothing more, lets the requests already in flight finish,
-/// and reports every id it did not attempt as [`Error::Cancelled`]. Cheap to clone; every clone
-/// is the same flag (set it from a signal handler, say).
-#[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
-
-impl Cancel {
-    /// A flag not yet set.
-    pub fn new() -> Cancel {
-        Cancel::default()
-    }
-
-    /// Sets it: no new request is started by the bulk calls watching it.
-    pub fn cancel(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
-    }
-
-    /// Whether it is set.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
-    }
+    pub(crate) cancel: Option<Cancel>,
+    /// The total throttling wait budget of the bulk job this client runs, if it runs one.
+    pub(crate) budget: Option<Arc<crate::job::WaitBudget>>,
 }
 
 struct Inner {
@@ -356,6 +337,21 @@ impl Client {
         Client {
             inner: Arc::clone(&self.inner),
             cancel: Some(cancel),
+            budget: self.budget.clone(),
+        }
+    }
+
+    /// The same client for one bulk job: its calls share one total budget for the waits the
+    /// platform's throttling asks for ([`ClientBuilder::max_wait`]), kept if it has one.
+    pub(crate) fn in_job(&self) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            cancel: self.cancel.clone(),
+            budget: Some(
+                self.budget
+                    .clone()
+                    .unwrap_or_else(|| crate::job::WaitBudget::new(self.inner.layer.max_wait)),
+            ),
         }
     }
 
@@ -416,6 +412,7 @@ impl Client {
         let state = mpt_api::ClientState::with_hooks(layer.clone());
         Client {
             cancel: None,
+            budget: None,
             inner: Arc::new(Inner {
                 api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,

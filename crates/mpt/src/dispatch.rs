@@ -62,22 +62,25 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        let (result, status, trail) = CALL
+        let call = call.in_job(self.cancel.as_ref(), self.budget.as_ref());
+        let (result, status, trail, halted) = CALL
             .scope(call, async move {
                 // Boxed where it is made: every layer above moves a pointer, not the answer.
                 let result = send.await.map(|value| Box::new(value.into_inner()));
-                let (status, trail, refused) = CALL.with(|c| {
+                let (status, trail, refused, halted) = CALL.with(|c| {
                     let trail = Trail {
                         landed: c.maybe_landed.get(),
                         date: c.date.get(),
                     };
-                    (c.status.get(), trail, c.refused.get())
+                    (c.status.get(), trail, c.refused.get(), c.halted.get())
                 });
-                (result.map_err(|e| (e, refused)), status, trail)
+                (result.map_err(|e| (e, refused)), status, trail, halted)
             })
             .await;
         match result {
             Ok(value) => (Ok(value), trail),
+            // Nothing was sent: the job was cancelled while the call waited.
+            Err((_, Some(_))) if halted => (Err(Error::Cancelled), trail),
             // Nothing was sent: the wait asked for is over the cap or the budget.
             Err((_, Some(refused))) => (
                 Err(Error::NotAttempted {

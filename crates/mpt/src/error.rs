@@ -198,11 +198,7 @@ pub enum Error {
     /// slower than one request per that cap, or a send slot further off than what is left of
     /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
     /// was sent for it; a bulk call reports every id it did not attempt so.
-    #[error(
-        "not attempted: the platform asks to wait {}; over the {} cap",
-        crate::ratelimit::human(*wait),
-        crate::ratelimit::human(*cap)
-    )]
+    #[error("{}", crate::job::not_attempted(*wait, *cap))]
     NotAttempted {
         /// The wait asked for.
         wait: Duration,
@@ -275,6 +271,12 @@ impl Error {
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
             429 => Error::RateLimited {
+                retry_after: retry_after(headers),
+                problem: has_details.then_some(problem),
+            },
+            // A 503 with a Retry-After is throttling, as a 429 is (an invalid value: throttling
+            // with no stated wait).
+            503 if headers.contains_key(reqwest::header::RETRY_AFTER) => Error::RateLimited {
                 retry_after: retry_after(headers),
                 problem: has_details.then_some(problem),
             },

@@ -34,12 +34,13 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
+use crate::job::{Acquired, Job, ending_of, retrying, signal_of};
 use crate::pace::Refused;
 
 mod body;
 use crate::ratelimit::Signal;
 use crate::redact::Redactor;
-use crate::retry::{Ending, Resend, RetryPolicy, Tries, decide};
+use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{limited, read_whole, rebuilt, too_large};
 
@@ -70,6 +71,10 @@ pub(crate) struct CallState {
     pub(crate) date: Cell<Option<DateTime<Utc>>>,
     /// The send was refused before anything went (a wait over its cap or the budget).
     pub(crate) refused: Cell<Option<Refused>>,
+    /// The send was given up before anything went: the job was cancelled.
+    pub(crate) halted: Cell<bool>,
+    /// The bulk job the call belongs to (its cancel flag and total wait budget), if any.
+    job: Option<crate::job::Job>,
 }
 
 impl CallState {
@@ -87,7 +92,24 @@ impl CallState {
             want_date: false,
             date: Cell::new(None),
             refused: Cell::new(None),
+            halted: Cell::new(false),
+            job: None,
         }
+    }
+
+    /// Part of a bulk job (or of a cancellable client's work): its cancel flag and budget.
+    pub(crate) fn in_job(
+        mut self,
+        cancel: Option<&crate::Cancel>,
+        budget: Option<&std::sync::Arc<crate::job::WaitBudget>>,
+    ) -> CallState {
+        if cancel.is_some() || budget.is_some() {
+            self.job = Some(crate::job::Job {
+                cancel: cancel.cloned(),
+                budget: budget.cloned(),
+            });
+        }
+        self
     }
 
     /// Also reads the answer's `Date` header (the server's clock).
@@ -242,13 +264,26 @@ impl Layer {
         // What is left of the call's wait budget.
         let mut budget = self.max_wait;
         let cap = self.retry.max_retry_after;
+        let job = call_job();
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
         let read = request.method() == reqwest::Method::GET;
+        // The answer before a resend: it stands if the job is cancelled before the resend goes.
+        let mut previous = None;
         loop {
-            let (slot, waited) = match self.pacer.acquire(cap, budget).await {
-                Ok(taken) => taken,
-                Err(refused) => return (Ok(refusal(&request, refused)), attempt),
+            // The job's budget ran out: nothing more is sent for it.
+            if attempt == 0
+                && let Some(refused) = job.refusal()
+            {
+                return (Ok(refusal(&request, refused)), attempt);
+            }
+            let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
+                Acquired::Slot(slot, waited) => (slot, waited),
+                Acquired::Refused(refused) => {
+                    let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
+                    return (Ok(refusal(&request, refused)), attempt);
+                }
+                Acquired::Cancelled => return halted(&request, previous, attempt),
             };
             budget = budget.saturating_sub(waited);
             attempt += 1;
@@ -276,48 +311,32 @@ impl Layer {
                 }
                 other => (other, false),
             };
-            let signal = result
-                .as_ref()
-                .ok()
-                .map(|r| Signal::read(r.status(), r.headers()));
-            let ending = match (&signal, cut) {
-                (_, true) => Ending::Lost,
-                // An exhausted limit answered 403 (GitHub's way) is a 429.
-                (Some(s), _) if s.throttled && result.as_ref().is_ok_and(|r| r.status() == 403) => {
-                    Ending::Answered(429)
-                }
-                _ => Ending::of(&result),
-            };
+            let signal = result.as_ref().ok().map(signal_of);
+            let ending = ending_of(signal.as_ref(), &result, cut);
             let throttled = signal.as_ref().is_some_and(|s| s.throttled);
             let left = tries.count(&self.retry, throttled) && spare.is_some();
             let decision = decide(resend, ending, left);
             let after = signal.as_ref().and_then(Signal::asked_wait);
             self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
+                && !job.cancelled()
                 && let Some(next) = spare
                 // A throttled answer waits what it asks, else only its pace (no backoff).
                 && let Some(step) = if throttled { Some(Duration::ZERO) } else { backoff.next() }
                 // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
                 && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
+                // A throttled wait is spent from the job's budget too.
+                && job.may_wait(throttled, delay, after)
             {
                 if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
-                match &result {
-                    Ok(r) => tracing::warn!(
-                        status = r.status().as_u16(),
-                        retry_in_ms = delay.as_millis() as u64,
-                        "retrying"
-                    ),
-                    Err(e) => tracing::warn!(
-                        error = %e,
-                        retry_in_ms = delay.as_millis() as u64,
-                        "retrying"
-                    ),
-                }
-                drop(result);
+                retrying(&result, delay);
                 budget = budget.saturating_sub(delay);
-                tokio::time::sleep(delay).await;
+                if !job.sleep(delay).await {
+                    return (result, attempt);
+                }
+                previous = Some(result);
                 request = next;
                 continue;
             }
@@ -401,6 +420,39 @@ fn refusal(request: &Request, refused: Refused) -> Response {
         headers,
         reqwest::Body::from(Bytes::new()),
     )
+}
+
+/// The job of the call in scope, if any.
+fn call_job() -> Job {
+    CALL.try_with(|c| {
+        c.job.as_ref().map(|j| Job {
+            cancel: j.cancel.clone(),
+            budget: j.budget.clone(),
+        })
+    })
+    .ok()
+    .flatten()
+    .unwrap_or_default()
+}
+
+/// The end of a call whose job was cancelled while it waited to send: the answer before, or,
+/// when nothing was sent, a refusal noted as halted ([`crate::Error::Cancelled`]).
+fn halted(
+    request: &Request,
+    previous: Option<reqwest::Result<Response>>,
+    attempt: u32,
+) -> (reqwest::Result<Response>, u32) {
+    match previous {
+        Some(answer) => (answer, attempt),
+        None => {
+            let _ = CALL.try_with(|c| c.halted.set(true));
+            let nothing = Refused {
+                wait: Duration::ZERO,
+                cap: Duration::ZERO,
+            };
+            (Ok(refusal(request, nothing)), attempt)
+        }
+    }
 }
 
 /// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.

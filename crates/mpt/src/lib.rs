@@ -74,6 +74,7 @@ mod dispatch;
 mod error;
 mod filter;
 mod hooks;
+mod job;
 mod lifecycle;
 mod list;
 mod name_match;
@@ -93,11 +94,12 @@ mod token;
 pub use age::{AgeError, MAX_AGE, parse_age};
 pub use bulk::{BulkReport, Failures};
 pub use client::{
-    Cancel, Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WAIT,
+    Client, ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES, DEFAULT_MAX_WAIT,
     IntoSecret,
 };
 pub use error::Error;
 pub use filter::Filter;
+pub use job::Cancel;
 pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};

@@ -7,8 +7,13 @@
 //!
 //! * a quota with its window (`q`/`w` of `RateLimit-Policy`, or `RateLimit-Limit` with a
 //!   policy's `w`) gives the rate: sends are spaced at 98% of it; a quota with no window stated
-//!   is not taken as per second (nor as anything else): its remainder is used as below, and the
-//!   pace is learned as when nothing is stated;
+//!   is not assumed to be per second: its window is taken as the longest reset stated with it
+//!   (a quota is renewed within its window), at least a second; with no reset either, its
+//!   remainder is used as below and the pace is learned as when nothing is stated;
+//! * in flight are the requests sent and not answered (not those waiting for their send time);
+//!   when the pace is cut (a drop of the stated rate, a cut share, an AIMD cut), requests
+//!   waiting for their send time take a slot at the new pace, and refusals within a second of
+//!   a drop (answers to what was sent at the old pace) do not cut the share;
 //! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
 //!   most the limit, less the requests in flight, times this client's share (below), may go
 //!   at once (a burst): the platform's count is trusted over the pacer's own, so several
@@ -36,59 +41,9 @@ use std::time::{Duration, Instant};
 
 use crate::ratelimit::{MAX_COUNT, Signal, secs};
 
-/// How a client paces its requests.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-#[non_exhaustive]
-pub enum Pacing {
-    /// No pacing: requests go as fast as they are made (a `429` is retried under the retry
-    /// policy, after its `Retry-After`).
-    Off,
-    /// Learned from the platform (the default): from its rate-limit headers in any common
-    /// dialect when it sends them, else from its `429`s and `Retry-After` (AIMD).
-    #[default]
-    Adaptive,
-    /// At most this many requests a second (and `Retry-After` honoured by every request); see
-    /// [`Pacing::fixed`] for the values taken.
-    Fixed(f64),
-}
+mod mode;
 
-/// The slowest fixed pace taken: one request in 1,000 seconds.
-pub const MIN_FIXED_RATE: f64 = 0.001;
-/// The fastest fixed pace taken: a million requests a second.
-pub const MAX_FIXED_RATE: f64 = 1e6;
-
-/// A fixed pace that cannot be used.
-#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
-#[error(
-    "{0} is not a usable rate: give a number of requests a second from {MIN_FIXED_RATE} to {MAX_FIXED_RATE}"
-)]
-pub struct InvalidRate(pub f64);
-
-impl Pacing {
-    /// At most `per_second` requests a second: a finite number from [`MIN_FIXED_RATE`] to
-    /// [`MAX_FIXED_RATE`] (0, a negative number, NaN, infinity or `1e-20` is refused).
-    ///
-    /// ```
-    /// assert!(mpt::Pacing::fixed(50.0).is_ok());
-    /// assert!(mpt::Pacing::fixed(1e-20).is_err());
-    /// assert!(mpt::Pacing::fixed(f64::NAN).is_err());
-    /// ```
-    pub fn fixed(per_second: f64) -> Result<Pacing, InvalidRate> {
-        if per_second.is_finite() && (MIN_FIXED_RATE..=MAX_FIXED_RATE).contains(&per_second) {
-            Ok(Pacing::Fixed(per_second))
-        } else {
-            Err(InvalidRate(per_second))
-        }
-    }
-
-    /// The same pacing if usable ([`Pacing::fixed`]'s rule for a fixed rate).
-    pub(crate) fn validated(self) -> Result<Pacing, InvalidRate> {
-        match self {
-            Pacing::Fixed(rate) => Pacing::fixed(rate),
-            other => Ok(other),
-        }
-    }
-}
+pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -122,6 +77,10 @@ const SHARE_GROWTH: f64 = 0.01;
 /// What a success that finds the bucket about empty leaves of the share.
 const SHARE_DECAY: f64 = 0.95;
 
+/// After the stated rate drops, refusals this long are taken as answers to requests sent at the
+/// old pace (the new pace is already followed): they do not cut this client's share.
+const DROP_GRACE: Duration = Duration::from_secs(1);
+
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
 /// milliseconds reads as 1 or 2 s).
@@ -131,6 +90,11 @@ const ROUNDING: Duration = Duration::from_secs(2);
 struct State {
     /// Requests a second the platform states (before headroom and share).
     stated: Option<f64>,
+    /// The longest reset seen of a limit whose window is not stated, in seconds (0: none).
+    longest_reset: f64,
+    /// Refusals until then answer requests sent before the stated rate dropped: they do not
+    /// cut the share.
+    dropped_until: Option<Instant>,
     /// This client's share of the stated rate, in `[MIN_SHARE, 1]`.
     share: f64,
     /// Requests a second learned by AIMD (nothing stated).
@@ -151,7 +115,10 @@ struct State {
     window: (Instant, u32),
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
     last_cut: Option<Instant>,
-    /// Requests sent and not answered yet.
+    /// Bumped when the pace is cut: slots reserved at the old pace are taken again.
+    generation: u32,
+    /// Requests sent and not answered yet (not those still waiting for their send time: they
+    /// are neither spending the platform's remainder nor about to be counted in it).
     in_flight: u32,
     /// Requests that may go without spacing: what the platform said is left (at most its
     /// limit), less those in flight.
@@ -198,6 +165,8 @@ impl Pacer {
             mode,
             state: Mutex::new(State {
                 stated: None,
+                longest_reset: 0.0,
+                dropped_until: None,
                 share: 1.0,
                 learned: None,
                 ceiling: None,
@@ -208,6 +177,7 @@ impl Pacer {
                 locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
+                generation: 0,
                 in_flight: 0,
                 credit: 0,
             }),
@@ -241,15 +211,62 @@ impl Pacer {
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
         if self.mode == Pacing::Off {
-            return Ok((
-                Slot {
-                    pacer: self,
-                    open: false,
-                },
-                Duration::ZERO,
-            ));
+            let slot = Slot {
+                pacer: self,
+                open: false,
+            };
+            return Ok((slot, Duration::ZERO));
         }
-        let wait = {
+        let (wait, generation) = self.reserve(cap, budget)?;
+        if wait.is_zero() {
+            let slot = Slot {
+                pacer: self,
+                open: true,
+            };
+            return Ok((slot, Duration::ZERO));
+        }
+        // Boxed: a request that does not wait carries no timer in its future.
+        Box::pin(self.wait_for_slot(wait, generation, cap, budget)).await
+    }
+
+    /// Waits `wait` for a slot reserved at the pace of `generation`; takes another when the
+    /// pace was cut meanwhile.
+    async fn wait_for_slot(
+        &self,
+        mut wait: Duration,
+        mut generation: u32,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<(Slot<'_>, Duration), Refused> {
+        // Not in flight until sent (a slot dropped while it waits was never sent).
+        let mut slot = Slot {
+            pacer: self,
+            open: false,
+        };
+        let mut waited = Duration::ZERO;
+        loop {
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                let mut s = self.lock();
+                // Sent at the pace it was given, unless the pace was cut meanwhile: then it
+                // takes a slot at the new pace.
+                if s.generation == generation {
+                    s.in_flight = s.in_flight.saturating_add(1);
+                    slot.open = true;
+                    return Ok((slot, waited));
+                }
+            } else {
+                slot.open = true;
+                return Ok((slot, waited));
+            }
+            (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
+        }
+    }
+
+    /// Reserves the next send slot: the wait until it, and the pace's generation.
+    fn reserve(&self, cap: Duration, budget: Duration) -> Result<(Duration, u32), Refused> {
+        {
             let mut s = self.lock();
             let now = Instant::now();
             if let Some((_, asked)) = s.locked.filter(|(until, _)| *until > now) {
@@ -280,23 +297,17 @@ impl Pacer {
                 s.window = (now, 0);
             }
             s.window.1 = s.window.1.saturating_add(1);
-            s.in_flight = s.in_flight.saturating_add(1);
+            if wait.is_zero() {
+                s.in_flight = s.in_flight.saturating_add(1);
+            }
             if !spaced {
                 // Left in the platform's bucket: no spacing.
                 s.credit -= 1;
             } else if let Some(interval) = interval {
                 s.next = Some(slot + interval);
             }
-            wait
-        };
-        let slot = Slot {
-            pacer: self,
-            open: true,
-        };
-        if !wait.is_zero() {
-            tokio::time::sleep(wait).await;
+            Ok((wait, s.generation))
         }
-        Ok((slot, wait))
     }
 
     /// Learns from an attempt's answer (none: it got no answer, which says nothing of the
@@ -347,17 +358,33 @@ impl Pacer {
             // This client's share of it: another caller reads the same remainder.
             s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
         }
-        // Only a stated window gives a rate: a limit without one is not taken as per second.
-        let stated = signal.quota.and_then(|q| q.rate());
+        let stated = signal.quota.and_then(|q| match q.rate() {
+            Some(rate) => Some(rate),
+            // No window stated: not taken as per second, but as at least the longest reset
+            // seen (a quota is renewed within its window), and at least a second.
+            None => {
+                let reset = signal.reset.map_or(0.0, |r| r.as_secs_f64());
+                s.longest_reset = s.longest_reset.max(reset);
+                (s.longest_reset > 0.0).then(|| q.limit / s.longest_reset.max(1.0))
+            }
+        });
         let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
             return false;
         };
+        if s.stated.is_some_and(|old| rate < old) {
+            // The limit dropped: what was sent at the old pace may still be refused, and what
+            // waits to be sent takes a slot at the new pace.
+            s.dropped_until = Some(now + DROP_GRACE);
+            repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
+        }
         s.stated = Some(rate);
         if signal.throttled {
             s.credit = 0;
-            if !recent(s, now, rate) {
+            let dropped = s.dropped_until.is_some_and(|until| now < until);
+            if !dropped && !recent(s, now, rate) {
                 s.share = (s.share / 2.0).max(MIN_SHARE);
                 s.last_cut = Some(now);
+                repace(s, now);
             }
             let interval = secs(1.0 / (rate * s.share * HEADROOM));
             let at = now + interval;
@@ -403,8 +430,10 @@ impl Pacer {
                 // Refused at `rate`: the limit is below it, and about what was let through.
                 let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
                 s.ceiling = Some(ceiling);
-                s.learned = Some((rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE));
+                let learned = (rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE);
+                s.learned = Some(learned);
                 s.last_cut = Some(now);
+                repace(s, now + secs(1.0 / learned));
             }
             (false, Some(rate)) => {
                 let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
@@ -425,6 +454,12 @@ impl Pacer {
         let s = self.lock();
         self.pace(&s)
     }
+}
+
+/// The pace was cut: slots reserved at the old pace are taken again, from `next` on.
+fn repace(s: &mut State, next: Instant) {
+    s.generation = s.generation.wrapping_add(1);
+    s.next = Some(next);
 }
 
 /// Holds every send until `until` (the later of two holds wins).

@@ -241,7 +241,22 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         return Some(secs(n));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some(secs(at.timestamp() as f64 - server_now(headers).floor()))
+    Some(secs(at.timestamp() as f64 - date_base(headers)))
+}
+
+/// The time a `Retry-After` date is counted from, in epoch seconds: this machine's clock when
+/// the answer's `Date` agrees with it to within the second `Date` states (the date is then met
+/// to the millisecond, not a second late), else the `Date` itself (the server's clock, whole
+/// seconds: the wait is never shorter than asked), else this machine's clock.
+fn date_base(headers: &HeaderMap) -> f64 {
+    let local = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
+    let date = text(headers, &DATE)
+        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
+        .map(|d| d.timestamp() as f64);
+    match date {
+        Some(date) if !(date..date + 1.0).contains(&local) => date,
+        _ => local,
+    }
 }
 
 impl Signal {

@@ -7,12 +7,13 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use clap::Args;
+use futures_util::StreamExt;
 use mpt::{Client, Error, Outcome, TokenStatus};
 
 use super::Ctx;
 use crate::exit::{self, ErrorRow, Failure};
 use crate::files;
-use crate::output::{self, Row, RowOutcome};
+use crate::output::{self, Format, Row, RowOutcome};
 use crate::signals::Signals;
 
 /// The ids of a bulk command and how to work through them.
@@ -62,41 +63,41 @@ impl Kind {
     }
 }
 
-/// How many ids one facade bulk call takes: one list request reads their states.
-const CHUNK: usize = mpt::MAX_PAGE_SIZE as usize;
-
 /// Runs a bulk command and prints a row per id it finished.
 pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let (client, signals) = (ctx.client()?, ctx.signals);
     let ids = ids(&args)?;
+    let total = ids.len();
     let _deferred = signals.defer();
-    let rows = if args.dry_run {
-        dry_run(client, &ids, kind, signals).await
+    let mut finished = if args.dry_run {
+        let rows = dry_run(client, &ids, kind, signals).await;
+        let mut finished = Finished::default();
+        for (n, row) in rows.into_iter().enumerate() {
+            finished.push(n, row, ctx.format)?;
+        }
+        finished
     } else {
-        let cancel = signals.cancel();
-        apply(
-            &client.with_cancel(cancel.clone()),
-            &ids,
-            kind,
-            args.concurrency.into(),
-            &cancel,
-        )
-        .await
+        let client = client.with_cancel(signals.cancel());
+        apply(&client, ids, kind, args.concurrency.into(), ctx.format).await?
     };
-    let not_attempted = ids.len() - rows.len();
-    output::print(&output::rows(&rows, ctx.format))?;
+    if ctx.format == Format::Json {
+        finished.held.sort_by_key(|(n, _)| *n);
+        let rows: Vec<Row> = std::mem::take(&mut finished.held)
+            .into_iter()
+            .map(|(_, row)| row)
+            .collect();
+        output::print(&output::rows(&rows, ctx.format))?;
+    }
+    let not_attempted = total - finished.count;
     if let Some(signal) = signals.received() {
         exit::eprint(&format!(
             "interrupted: {} finished, {not_attempted} not attempted (nothing was sent for them)\n",
-            rows.len()
+            finished.count
         ));
         return Err(Failure::Interrupted(signal));
     }
-    let failed: Vec<&ErrorRow> = rows
-        .iter()
-        .filter_map(|r| r.result.as_ref().err())
-        .collect();
-    match exit::rows_code(&failed, rows.len()) {
+    let failed: Vec<&ErrorRow> = finished.failed.iter().collect();
+    match exit::rows_code(&failed, finished.count) {
         None => Ok(()),
         Some(code) => Err(Failure::Rows(code)),
     }
@@ -180,74 +181,100 @@ async fn dry_run(client: &Client, ids: &[String], kind: Kind, signals: &Signals)
     rows
 }
 
-/// Runs the facade's bulk calls a chunk at a time (a progress bar moves while stderr is a
-/// terminal). Once the client's cancel flag is set, nothing more is sent: the ids not
-/// attempted get no row.
+/// What a bulk run finished: rows printed as each id finished (kept only for `--output json`,
+/// one document printed at the end), and the failures (for the exit code).
+#[derive(Default)]
+struct Finished {
+    /// How many ids finished.
+    count: usize,
+    /// The failed ids' errors.
+    failed: Vec<ErrorRow>,
+    /// `--output json`'s rows, numbered in the order the ids were given.
+    held: Vec<(usize, Row)>,
+}
+
+impl Finished {
+    /// Prints a finished id's row at once (held for `--output json`).
+    fn push(&mut self, n: usize, row: Row, format: Format) -> Result<(), Failure> {
+        self.count += 1;
+        if let Err(e) = &row.result {
+            self.failed.push(e.clone());
+        }
+        if format == Format::Json {
+            self.held.push((n, row));
+            Ok(())
+        } else {
+            output::print(&output::rows(std::slice::from_ref(&row), format))
+        }
+    }
+}
+
+/// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
+/// and changes over the whole job, no barrier per 100 ids) and prints each id's row as it
+/// finishes (a progress bar moves while stderr is a terminal). Once the client's cancel flag
+/// is set, nothing more is sent: the ids not attempted get no row.
 async fn apply(
     client: &Client,
-    ids: &[String],
+    ids: Vec<String>,
     kind: Kind,
     concurrency: usize,
-    cancel: &mpt::Cancel,
-) -> Vec<Row> {
+    format: Format,
+) -> Result<Finished, Failure> {
     let bar = (std::io::stderr().is_terminal() && ids.len() > 1)
         .then(|| output::progress_bar("{bar:40} {pos}/{len} {msg}", ids.len() as u64));
-    let mut rows = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let chunk = chunk.iter().map(String::as_str);
-        let done: Vec<Row> = match kind {
-            Kind::Delete => client
-                .delete_many(chunk, concurrency)
-                .await
-                .into_iter()
-                .filter(|(_, r)| !matches!(r, Err(Error::Cancelled)))
-                .map(|(id, r)| match r {
-                    Ok(true) => row(id, Ok((RowOutcome::Deleted, Some("Deleted".into())))),
-                    Ok(false) => row(id, Ok((RowOutcome::Absent, None))),
-                    Err(e) => row(id, Err(&e)),
-                })
-                .collect(),
+    let mut finished = Finished::default();
+    let input = futures_util::stream::iter(ids);
+    let mut results: futures_util::stream::BoxStream<'_, (usize, String, Result<Row, Error>)> =
+        match kind {
+            Kind::Delete => Box::pin(client.delete_stream(input, concurrency).map(|(n, id, r)| {
+                let row = r.map(|deleted| match deleted {
+                    true => row(
+                        id.clone(),
+                        Ok((RowOutcome::Deleted, Some("Deleted".into()))),
+                    ),
+                    false => row(id.clone(), Ok((RowOutcome::Absent, None))),
+                });
+                (n, id, row)
+            })),
             _ => {
-                let report = if kind.target() == TokenStatus::Active {
-                    client.ensure_active_many(chunk, concurrency).await
+                let stream = if kind.target() == TokenStatus::Active {
+                    client.ensure_active_stream(input, concurrency).boxed()
                 } else {
-                    client.ensure_disabled_many(chunk, concurrency).await
+                    client.ensure_disabled_stream(input, concurrency).boxed()
                 };
-                report
-                    .into_iter()
-                    .filter(|(_, r)| !matches!(r, Err(Error::Cancelled)))
-                    .map(|(id, r)| {
-                        let status = |t: &mpt::Token| Some(t.status().to_string());
-                        match r {
-                            Ok(Outcome::Unchanged(t)) if kind.strict() => Row {
-                                result: Err(already(&id, &t.status())),
-                                id,
-                            },
-                            Ok(Outcome::Changed(t)) => {
-                                row(id, Ok((RowOutcome::Changed, status(&t))))
-                            }
-                            Ok(Outcome::Unchanged(t)) => {
-                                row(id, Ok((RowOutcome::Unchanged, status(&t))))
-                            }
-                            Ok(Outcome::Unconfirmed(t)) => {
-                                row(id, Ok((RowOutcome::Unconfirmed, status(&t))))
-                            }
-                            Err(e) => row(id, Err(&e)),
-                        }
-                    })
-                    .collect()
+                Box::pin(stream.map(move |(n, id, r)| {
+                    let row = r.map(|outcome| outcome_row(id.clone(), outcome, kind));
+                    (n, id, row)
+                }))
             }
         };
+    while let Some((n, id, result)) = results.next().await {
+        let row = match result {
+            Ok(row) => row,
+            Err(Error::Cancelled) => continue,
+            Err(e) => row(id, Err(&e)),
+        };
+        finished.push(n, row, format)?;
         if let Some(bar) = &bar {
-            bar.inc(done.len() as u64);
-        }
-        rows.extend(done);
-        if cancel.is_cancelled() {
-            break;
+            bar.inc(1);
         }
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    rows
+    Ok(finished)
+}
+
+/// The row of an id an `ensure-*`, `enable` or `disable` finished.
+fn outcome_row(id: String, outcome: Outcome, kind: Kind) -> Row {
+    let status = |t: &mpt::Token| Some(t.status().to_string());
+    match outcome {
+        Outcome::Unchanged(t) if kind.strict() => Row {
+            result: Err(already(&id, &t.status())),
+            id,
+        },
+        Outcome::Changed(t) => row(id, Ok((RowOutcome::Changed, status(&t)))),
+        Outcome::Unchanged(t) => row(id, Ok((RowOutcome::Unchanged, status(&t)))),
+        Outcome::Unconfirmed(t) => row(id, Ok((RowOutcome::Unconfirmed, status(&t)))),
+    }
 }

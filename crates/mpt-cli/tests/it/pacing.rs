@@ -3,6 +3,7 @@
 //! not attempted with the platform's wait, exit code 7.
 
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use mpt_mock::{Scripted, ScriptedServer};
 
@@ -22,6 +23,16 @@ fn max_rate_refuses_rates_no_pace_can_use() {
             "{bad}: {stderr}"
         );
     }
+    // A rate whose own interval is over the longest single wait is the user's, not the
+    // platform's: refused, saying so, before anything is sent.
+    let out = mpt(&server, &["tokens", "list", "--max-rate", "0.001"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("one request every 1000 s") && stderr.contains("longest single wait"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("platform asks"), "{stderr}");
     assert_eq!(server.total_requests(), 0);
     let ok = mpt(
         &server,
@@ -88,4 +99,102 @@ fn a_lockout_ends_a_bulk_command_with_each_id_not_attempted() {
         text(&out.stdout)
     );
     assert!(server.request_lines().len() <= 2);
+}
+
+/// `ensure-disabled` of `ids` as JSON lines, with `--max-wait`.
+fn lockout_args<'a>(ids: &'a [String], max_wait: &'static str) -> Vec<&'a str> {
+    let mut args = vec![
+        "tokens",
+        "ensure-disabled",
+        "-o",
+        "jsonl",
+        "--max-wait",
+        max_wait,
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    args
+}
+
+fn lockout_command(server: &ScriptedServer, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_mpt"));
+    command
+        .args(args)
+        .env_clear()
+        .env("HOME", home())
+        .env("MPT_API_BASE_URL", server.base_url())
+        .env("MPT_API_TOKEN", "s3cr3t-api-key")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// A lockout under the 30 s cap (every answer `429` with `Retry-After: 1`) runs no longer than
+/// the job's `--max-wait` budget: the requests sent are few, every id is reported, those not
+/// attempted with the reason, exit 7.
+#[test]
+fn a_lockout_under_the_cap_ends_once_the_jobs_budget_is_spent() {
+    let server = scripted(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "1"),
+    ]);
+    let ids: Vec<String> = (0..40).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let out = lockout_command(&server, &lockout_args(&ids, "3s"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), ids.len(), "{}", text(&out.stdout));
+    let not_attempted: Vec<&serde_json::Value> = rows
+        .iter()
+        .filter(|r| r["error"]["kind"] == "not-attempted")
+        .collect();
+    assert!(not_attempted.len() >= ids.len() - 12, "{rows:?}");
+    let message = not_attempted[0]["error"]["message"].as_str().unwrap();
+    assert!(message.contains("3 s wait budget"), "{message}");
+    let sent = server.request_lines().len();
+    assert!(sent <= 12, "{sent} requests sent into a lockout");
+}
+
+/// The first SIGINT during a lockout (every answer `429` with `Retry-After: 5`, a long
+/// `--max-wait`): no request is sent after it (only those already sent may be answered), and
+/// the command ends at once with exit 130.
+#[cfg(unix)]
+#[test]
+fn no_request_is_sent_after_the_first_sigint_of_a_lockout() {
+    let server = scripted(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "5"),
+    ]);
+    let ids: Vec<String> = (0..40).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let mut child = lockout_command(&server, &lockout_args(&ids, "1h"))
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while server.request_lines().len() < 2 && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let at_signal = server.request_lines().len();
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if started.elapsed() > Duration::from_secs(40) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let after = server.request_lines().len() - at_signal;
+    // Requests already sent (at most one per slot of --concurrency 8) may still be read.
+    assert!(after <= 8, "{after} requests sent after the SIGINT");
+    assert_eq!(status.and_then(|s| s.code()), Some(130));
 }

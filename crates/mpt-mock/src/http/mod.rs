@@ -14,6 +14,7 @@ mod validate;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -60,6 +61,12 @@ pub(crate) struct Shared {
     pub(crate) rate: Mutex<Buckets>,
     /// Requests refused by the rate limit.
     pub(crate) throttled: AtomicU64,
+    /// Requests held now ([`Fault::Hold`]).
+    pub(crate) held: AtomicU64,
+    /// Set once the held requests are let go.
+    pub(crate) released: tokio::sync::watch::Sender<bool>,
+    /// Woken at each request (for [`Fault::Held`]).
+    pub(crate) arrived: Notify,
 }
 
 impl Shared {
@@ -183,6 +190,33 @@ pub(crate) async fn serve(
     }
 }
 
+/// Requests received so far, of every operation.
+fn received(shared: &Shared) -> u64 {
+    shared
+        .requests
+        .iter()
+        .map(|n| n.load(Ordering::Relaxed))
+        .sum()
+}
+
+/// Waits until `more` requests have arrived after this one, at most `at_most`: whether they
+/// came.
+async fn held(shared: &Shared, more: u64, at_most: Duration) -> bool {
+    let target = received(shared).saturating_add(more);
+    let wait = async {
+        loop {
+            let arrived = shared.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if received(shared) >= target {
+                return;
+            }
+            arrived.await;
+        }
+    };
+    tokio::time::timeout(at_most, wait).await.is_ok()
+}
+
 /// Everything a handler needs besides its own arguments.
 pub(super) struct Handling {
     shared: Arc<Shared>,
@@ -201,6 +235,7 @@ impl Handling {
     ) -> Response {
         let shared = &self.shared;
         shared.requests[self.op.index()].fetch_add(1, Ordering::Relaxed);
+        shared.arrived.notify_waiters();
         let (fault, latency, decorate) = {
             let mut faults = lock(&shared.faults);
             let fault = faults.next(self.op, self.token_id.as_deref());
@@ -209,6 +244,19 @@ impl Handling {
         };
         if !latency.is_zero() {
             tokio::time::sleep(latency).await;
+        }
+        if fault == Some(Fault::Hold) {
+            shared.held.fetch_add(1, Ordering::Relaxed);
+            let mut released = shared.released.subscribe();
+            // Ends when released, or when the server (the sender) is gone.
+            let _ = released.wait_for(|r| *r).await;
+            shared.held.fetch_sub(1, Ordering::Relaxed);
+        }
+        if let Some(Fault::Held { requests, at_most }) = &fault
+            && !held(shared, *requests, *at_most).await
+        {
+            let problem = Problem::new(504, "Held past its bound: fewer requests came.");
+            return problem_response(&problem);
         }
         match &fault {
             Some(Fault::RateLimited { retry_after }) => {

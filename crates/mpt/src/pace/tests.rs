@@ -225,3 +225,61 @@ async fn a_503_with_retry_after_holds_the_pacer() {
         "a 503 without Retry-After is an outage"
     );
 }
+
+/// A limit with no window is not taken as per second: its window is the longest reset stated
+/// with it (at least a second); with no reset, no rate is stated at all.
+#[tokio::test]
+async fn a_limit_without_a_window_is_per_its_longest_reset() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 200, &[("ratelimit-limit", "200")]).await;
+    assert_eq!(pacer.rate(), None, "no window, no reset: nothing stated");
+    let limit = [("ratelimit-limit", "200"), ("ratelimit-reset", "4")];
+    observe(&pacer, 200, &limit).await;
+    assert_eq!(pacer.rate(), Some(50.0 * HEADROOM));
+    // A shorter reset later in the window keeps the longest seen.
+    observe(
+        &pacer,
+        200,
+        &[("ratelimit-limit", "200"), ("ratelimit-reset", "1")],
+    )
+    .await;
+    assert_eq!(pacer.rate(), Some(50.0 * HEADROOM));
+    let short = Pacer::new(Pacing::Adaptive);
+    let reset = [("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "0.25")];
+    observe(&short, 200, &reset).await;
+    assert_eq!(short.rate(), Some(60.0 * HEADROOM), "at least a second");
+}
+
+/// Requests waiting for their send time are not in flight (they neither spend the remainder nor
+/// make the bucket look contended), and when the stated rate drops they take a slot at the new
+/// pace; the refusals that follow a drop do not cut the share.
+#[tokio::test]
+async fn waiting_requests_are_not_in_flight_and_follow_a_drop() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let fast = [("ratelimit-limit", "10"), ("ratelimit-policy", "10;w=1")];
+    observe(&pacer, 200, &fast).await;
+    let (first, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    let mut waiting = Box::pin(pacer.acquire(CAP, CAP));
+    // Polled once: it has its slot time reserved, and is not sent yet.
+    assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none());
+    assert_eq!(
+        pacer.lock().in_flight,
+        1,
+        "the waiting one is not in flight"
+    );
+    let generation = pacer.lock().generation;
+    let slow = [("ratelimit-limit", "2"), ("ratelimit-policy", "2;w=1")];
+    pacer.observe(first, Some(&signal(429, &slow)), CAP);
+    assert!(
+        pacer.lock().generation != generation,
+        "the pace was taken again"
+    );
+    assert_eq!(
+        pacer.lock().share,
+        1.0,
+        "a refusal right after a drop keeps the share"
+    );
+    assert_eq!(pacer.rate(), Some(2.0 * HEADROOM));
+    drop(waiting);
+    assert_eq!(pacer.lock().in_flight, 0);
+}

@@ -217,3 +217,38 @@ async fn bulk_outcomes_match_the_final_state_under_truncated_answers() {
     let counts = fleet_under(Fault::MalformedJson).await;
     assert_eq!(counts, (1_600, 400, 0));
 }
+
+/// No barrier per chunk of 100: while one change of the first chunk is held by the server,
+/// the changes of the next chunks are sent. The server holds the disable of the 4th id until
+/// 150 more requests have come (the first chunk has 96 more changes and the reads, so the
+/// second and third chunks' changes must flow past it), else answers it 504 unprocessed; with
+/// one attempt only, a barrier shows as that id failed.
+#[tokio::test]
+async fn bulk_work_flows_past_a_slow_request_with_no_barrier_per_chunk() {
+    let server = MockServer::builder().start().await.unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(250, "flow", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let held = Fault::Held {
+        requests: 150,
+        at_most: Duration::from_secs(60),
+    };
+    server
+        .set_faults(
+            Faults::none().with(
+                FaultRule::once(held)
+                    .only([Operation::Disable])
+                    .for_token(ids[3].clone()),
+            ),
+        )
+        .unwrap();
+    let client = client_for(&server, RetryPolicy::attempts(1));
+    let report = client.ensure_disabled_many(&ids, 8).await;
+    assert_eq!(report.failed().count(), 0, "{:?}", report.failed().next());
+    assert_eq!(server.requests(Operation::Disable), 250);
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+}

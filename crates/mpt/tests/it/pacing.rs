@@ -356,3 +356,85 @@ async fn a_limit_that_drops_mid_run_is_followed() {
         server.throttled()
     );
 }
+
+/// A `503` with `Retry-After` is throttling, as a `429` is: `RateLimited` with the server's
+/// wait, not `Server`; and one whose `Retry-After` cannot be read (`-5`, empty) is throttling
+/// with no stated wait, retried like a `429` with that value, not failed as a server error.
+#[tokio::test]
+async fn a_503_with_retry_after_is_throttling_whatever_its_value() {
+    let server = canned(vec![
+        Scripted::answer(503, "application/problem+json", r#"{"status":503}"#)
+            .header("retry-after", "1"),
+    ])
+    .await;
+    let client = scripted_client(&server, RetryPolicy::none());
+    match client.get("TKN-1111-2222").await {
+        Err(Error::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(1)));
+        }
+        other => panic!("{other:?}"),
+    }
+    for status in [429, 503] {
+        for value in ["-5", ""] {
+            let refused = Scripted::answer(status, "application/problem+json", "{}")
+                .header("retry-after", value);
+            let server = canned(vec![refused.clone(), refused, token_answer(&[])]).await;
+            // Two attempts for failures: two throttled answers are still followed by a third.
+            let client = scripted_client(&server, fast_retries(2));
+            let token = client.get("TKN-1111-2222").await;
+            assert!(token.is_ok(), "{status} {value:?}: {token:?}");
+            assert_eq!(server.request_lines().len(), 3, "{status} {value:?}");
+            let server = canned(vec![
+                Scripted::answer(status, "application/problem+json", "{}")
+                    .header("retry-after", value),
+            ])
+            .await;
+            let e = scripted_client(&server, RetryPolicy::none())
+                .get("TKN-1111-2222")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    e,
+                    Error::RateLimited {
+                        retry_after: None,
+                        ..
+                    }
+                ),
+                "{status} {value:?}: {e:?}"
+            );
+        }
+    }
+}
+
+/// A lockout under the cap (every answer `429` with `Retry-After: 1`, the cap 30 s): the bulk
+/// job's waits share one budget (`max_wait`), so the job ends once it is spent, every id
+/// reported, the ones not attempted with the reason, and few requests sent.
+#[tokio::test]
+async fn a_lockout_under_the_cap_ends_within_the_jobs_wait_budget() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "1"),
+    ])
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .max_wait(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..60).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    assert!(report.succeeded().next().is_none());
+    let not_attempted = report
+        .failed()
+        .filter(|(_, e)| matches!(e, Error::NotAttempted { .. }))
+        .count();
+    let sent = server.request_lines().len();
+    // 3 s of 1 s waits: at most three resends beside the first sends of the job's window.
+    assert!(sent <= 12, "{sent} requests sent into a lockout");
+    assert!(not_attempted >= ids.len() - 12, "{not_attempted}");
+    let (_, e) = report.failed().last().unwrap();
+    assert!(e.to_string().contains("not attempted"), "{e}");
+}

@@ -1,0 +1,306 @@
+//! What the calls of one bulk job share besides the client: one total wait budget for the
+//! platform's throttling, and the cancel flag. Read by the hook layer from the call's state.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures_util::future::{Either, select};
+
+use crate::pace::{Pacer, Refused, Slot};
+use crate::ratelimit::Signal;
+use crate::retry::Ending;
+
+/// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
+/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
+/// and reports every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone; every clone
+/// is the same flag (set it from a signal handler, say).
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+
+impl Cancel {
+    /// A flag not yet set.
+    pub fn new() -> Cancel {
+        Cancel::default()
+    }
+
+    /// Sets it: no new request is started by the bulk calls watching it.
+    pub fn cancel(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Whether it is set.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// How often a wait checks the cancel flag (it is a flag, not a notification).
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// One total budget for the time a bulk job's calls wait on the platform's throttling (the
+/// waits a throttled answer asks for, summed over all its calls). Once spent, nothing more is
+/// sent for the job: every call not yet sent is refused with the wait last asked for.
+#[derive(Debug)]
+pub(crate) struct WaitBudget {
+    /// The budget.
+    pub(crate) total: Duration,
+    /// Milliseconds spent so far.
+    spent_ms: AtomicU64,
+    /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
+    over_ms: AtomicU64,
+}
+
+impl WaitBudget {
+    /// A fresh budget of `total`.
+    pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
+        Arc::new(WaitBudget {
+            total,
+            spent_ms: AtomicU64::new(0),
+            over_ms: AtomicU64::new(0),
+        })
+    }
+
+    fn total_ms(&self) -> u64 {
+        u64::try_from(self.total.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// What is left of it.
+    pub(crate) fn remaining(&self) -> Duration {
+        let spent = self.spent_ms.load(Ordering::SeqCst);
+        Duration::from_millis(self.total_ms().saturating_sub(spent))
+    }
+
+    /// The wait asked for when it ran out, once it has.
+    pub(crate) fn ran_out(&self) -> Option<Duration> {
+        match self.over_ms.load(Ordering::SeqCst) {
+            0 => None,
+            n => Some(Duration::from_millis(n - 1)),
+        }
+    }
+
+    /// Spends `wait` if that much is left; else marks it run out (asked for `asked`), spends
+    /// nothing, and says no.
+    pub(crate) fn spend(&self, wait: Duration, asked: Duration) -> bool {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
+        let total = self.total_ms();
+        let spent = self
+            .spent_ms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
+                s.checked_add(ms).filter(|n| *n <= total)
+            });
+        if spent.is_err() {
+            let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
+            let _ = self.over_ms.compare_exchange(
+                0,
+                asked.saturating_add(1),
+                Ordering::SeqCst,
+                Ordering::SeqCst,
+            );
+        }
+        spent.is_ok()
+    }
+}
+
+/// The job a call belongs to, if any.
+#[derive(Default)]
+pub(crate) struct Job {
+    /// Nothing more is sent once it is set.
+    pub(crate) cancel: Option<Cancel>,
+    /// The job's total throttling wait budget.
+    pub(crate) budget: Option<Arc<WaitBudget>>,
+}
+
+/// What waiting for a send slot ended with.
+pub(crate) enum Acquired<'p> {
+    /// A slot, and how long it took.
+    Slot(Slot<'p>, Duration),
+    /// The wait is over its cap or the budget.
+    Refused(Refused),
+    /// The job was cancelled meanwhile.
+    Cancelled,
+}
+
+impl Job {
+    /// Whether the job was cancelled.
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
+    }
+
+    /// The refusal of every send once the job's budget has run out.
+    pub(crate) fn refusal(&self) -> Option<Refused> {
+        let budget = self.budget.as_ref()?;
+        budget.ran_out().map(|wait| Refused {
+            wait,
+            cap: budget.total,
+        })
+    }
+
+    /// The pacer's refusal as the caller should read it: a wait over the cap stands; a wait
+    /// longer than what is left of a budget names the whole budget (the job's, which is then
+    /// spent: nothing more is sent for it, or the call's `max_wait`), not the few milliseconds
+    /// left.
+    pub(crate) fn budget_refusal(
+        &self,
+        refused: Refused,
+        cap: Duration,
+        call_left: Duration,
+        call_total: Duration,
+    ) -> Refused {
+        if refused.cap >= cap {
+            return refused;
+        }
+        match &self.budget {
+            Some(b) if b.remaining() < call_left => {
+                b.spend(Duration::MAX, refused.wait);
+                Refused {
+                    wait: refused.wait,
+                    cap: b.total,
+                }
+            }
+            _ => Refused {
+                wait: refused.wait,
+                cap: call_total,
+            },
+        }
+    }
+
+    /// Whether a resend may wait `delay`: a throttled wait is spent from the job's budget;
+    /// once that is out, the answer stands and nothing more is sent for the job.
+    pub(crate) fn may_wait(
+        &self,
+        throttled: bool,
+        delay: Duration,
+        asked: Option<Duration>,
+    ) -> bool {
+        !throttled
+            || self
+                .budget
+                .as_ref()
+                .is_none_or(|b| b.spend(delay, asked.unwrap_or(delay)))
+    }
+
+    /// `budget`, or less if the job has less left.
+    pub(crate) fn bound(&self, budget: Duration) -> Duration {
+        self.budget
+            .as_ref()
+            .map_or(budget, |b| budget.min(b.remaining()))
+    }
+
+    /// A send slot, given up at once if the job is cancelled while it waits.
+    pub(crate) async fn acquire<'p>(
+        &self,
+        pacer: &'p Pacer,
+        cap: Duration,
+        budget: Duration,
+    ) -> Acquired<'p> {
+        let taken = match &self.cancel {
+            None => pacer.acquire(cap, budget).await,
+            Some(cancel) => {
+                let acquire = std::pin::pin!(pacer.acquire(cap, budget));
+                let cancelled = std::pin::pin!(until_cancelled(cancel));
+                match select(acquire, cancelled).await {
+                    Either::Left((taken, _)) => taken,
+                    Either::Right(((), _)) => return Acquired::Cancelled,
+                }
+            }
+        };
+        match taken {
+            Ok((slot, waited)) => Acquired::Slot(slot, waited),
+            Err(refused) => Acquired::Refused(refused),
+        }
+    }
+
+    /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
+    pub(crate) async fn sleep(&self, wait: Duration) -> bool {
+        let Some(cancel) = &self.cancel else {
+            tokio::time::sleep(wait).await;
+            return true;
+        };
+        let end = tokio::time::Instant::now() + wait;
+        loop {
+            if cancel.is_cancelled() {
+                return false;
+            }
+            let now = tokio::time::Instant::now();
+            if now >= end {
+                return true;
+            }
+            tokio::time::sleep((end - now).min(CANCEL_POLL)).await;
+        }
+    }
+}
+
+/// Ends once `cancel` is set.
+async fn until_cancelled(cancel: &Cancel) {
+    while !cancel.is_cancelled() {
+        tokio::time::sleep(CANCEL_POLL).await;
+    }
+}
+
+/// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
+/// (`cap` is then the whole budget).
+pub(crate) fn not_attempted(wait: Duration, cap: Duration) -> String {
+    let human = crate::ratelimit::human;
+    if wait > cap {
+        format!(
+            "not attempted: the platform asks to wait {}; over the {} cap",
+            human(wait),
+            human(cap)
+        )
+    } else {
+        format!(
+            "not attempted: the platform asks to wait {}, longer than what is left of the {} wait budget",
+            human(wait),
+            human(cap)
+        )
+    }
+}
+
+/// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is
+/// throttling with no stated wait, as a 429 with that value is.
+pub(crate) fn signal_of(response: &reqwest::Response) -> Signal {
+    let mut signal = Signal::read(response.status(), response.headers());
+    signal.throttled |= response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        && response
+            .headers()
+            .contains_key(reqwest::header::RETRY_AFTER);
+    signal
+}
+
+/// Logs a resend.
+pub(crate) fn retrying(result: &reqwest::Result<reqwest::Response>, delay: Duration) {
+    match result {
+        Ok(r) => tracing::warn!(
+            status = r.status().as_u16(),
+            retry_in_ms = delay.as_millis() as u64,
+            "retrying"
+        ),
+        Err(e) => tracing::warn!(
+            error = %e,
+            retry_in_ms = delay.as_millis() as u64,
+            "retrying"
+        ),
+    }
+}
+
+/// How an attempt ended, as the retry decision sees it: an exhausted limit answered 403
+/// (GitHub's way), or a 503 asking to wait, is a 429.
+pub(crate) fn ending_of(
+    signal: Option<&Signal>,
+    result: &reqwest::Result<reqwest::Response>,
+    cut: bool,
+) -> Ending {
+    match signal {
+        _ if cut => Ending::Lost,
+        Some(s)
+            if s.throttled
+                && result
+                    .as_ref()
+                    .is_ok_and(|r| matches!(r.status().as_u16(), 403 | 503)) =>
+        {
+            Ending::Answered(429)
+        }
+        _ => Ending::of(result),
+    }
+}
