@@ -24,6 +24,10 @@ enum StepError {
     /// The platform refused or failed.
     #[error(transparent)]
     Api(Box<Error>),
+    /// The account's lock could not be proven right before the step's change (after the quiet
+    /// wait and the reads): nothing is sent.
+    #[error("{0}")]
+    Fenced(String),
 }
 
 fn shown(revision: Option<i32>) -> String {
@@ -169,7 +173,7 @@ impl Applying<'_> {
                 };
                 let result = match why {
                     StepError::Moved(_) => Applied::Moved,
-                    StepError::Api(_) => Applied::Failed,
+                    StepError::Api(_) | StepError::Fenced(_) => Applied::Failed,
                 };
                 return ActionOutcome::new(
                     result,
@@ -216,6 +220,10 @@ impl Applying<'_> {
             }
         }
         self.still_as_read(plan, step, *revision).await?;
+        // Proven again after the quiet wait and the reads, right before the change.
+        if let Some(stopped) = self.fenced(&plan.account_id).await {
+            return Err(StepError::Fenced(stopped.detail));
+        }
         let mut r = Ok(());
         for _ in 0..STEP_TRIES {
             r = match step {
