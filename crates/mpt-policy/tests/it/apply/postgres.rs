@@ -181,9 +181,21 @@ async fn accounts_whose_hashes_collide_have_locks_of_their_own() {
     )
     .await;
     assert!(other.is_ok(), "{:?}", other.err());
-    // Each holds its own: the lock shows in pg_locks under the class `mpt`.
+    // Each holds its own: the lock shows in pg_locks under the class `mpt`, its key the id's
+    // digits and dashes read as a bijective base-11 number (other tests may hold other keys of
+    // the class on a shared server).
+    let key = |id: &str| {
+        id.trim_start_matches("ACC-").chars().fold(0u64, |key, c| {
+            key * 11 + c.to_digit(10).map_or(11, |d| u64::from(d) + 1)
+        })
+    };
     let held = pg
-        .sql("select count(*) from pg_locks where locktype = 'advisory' and classid = 7172212 and objsubid = 2")
+        .sql(&format!(
+            "select count(*) from pg_locks where locktype = 'advisory' and classid = 7172212 \
+             and objsubid = 2 and objid in ({}, {})",
+            key("ACC-0002-4867"),
+            key("ACC-0017-1018")
+        ))
         .unwrap();
     assert_eq!(held.trim(), "2");
     // A held one names its holder from the server: who, since when, idle for how long.
