@@ -416,7 +416,17 @@ fn a_closed_pipe_ends_output_quietly() {
 // ---- 6. Output for machines ----
 
 /// Checks `value` against the subset of JSON Schema `result.schema.json` uses.
-fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
+/// Where a value leaves the schema (the place and the reason, for the assertion's message).
+#[derive(Debug)]
+struct Mismatch(String);
+
+impl std::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn conforms(schema: &Value, value: &Value) -> Result<(), Mismatch> {
     if let Some(options) = schema.get("oneOf").and_then(Value::as_array) {
         let fits = options
             .iter()
@@ -424,12 +434,12 @@ fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
             .count();
         return (fits == 1)
             .then_some(())
-            .ok_or(format!("{value}: {fits} oneOf branches fit"));
+            .ok_or(Mismatch(format!("{value}: {fits} oneOf branches fit")));
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
         && !allowed.contains(value)
     {
-        return Err(format!("{value} not in {allowed:?}"));
+        return Err(Mismatch(format!("{value} not in {allowed:?}")));
     }
     if let Some(types) = schema.get("type") {
         let types: Vec<&str> = match types {
@@ -447,7 +457,7 @@ fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
             Value::Object(_) => "object",
         };
         if !types.contains(&kind) {
-            return Err(format!("{value}: {kind} is not {types:?}"));
+            return Err(Mismatch(format!("{value}: {kind} is not {types:?}")));
         }
     }
     if let (Some(object), Some(properties)) = (
@@ -457,14 +467,14 @@ fn conforms(schema: &Value, value: &Value) -> Result<(), String> {
         for key in schema["required"].as_array().into_iter().flatten() {
             let key = key.as_str().unwrap_or("");
             if !object.contains_key(key) {
-                return Err(format!("{value}: missing {key}"));
+                return Err(Mismatch(format!("{value}: missing {key}")));
             }
         }
         for (key, v) in object {
             match properties.get(key) {
                 Some(s) => conforms(s, v)?,
                 None if schema["additionalProperties"] == false => {
-                    return Err(format!("{value}: unexpected {key}"));
+                    return Err(Mismatch(format!("{value}: unexpected {key}")));
                 }
                 None => {}
             }

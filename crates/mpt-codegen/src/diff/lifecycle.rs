@@ -21,9 +21,20 @@ pub(super) fn deprecated(value: &Value) -> bool {
     value.get("deprecated") == Some(&Value::Bool(true))
 }
 
+/// A lifecycle value (`x-sunset`, `x-stability-level`) that is none the rules read, as written:
+/// what the report shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unreadable(String);
+
+impl std::fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// `x-sunset` of `value`: `None` when absent, `Some(Err(text))` when it is no RFC 3339 date
 /// (`2025-12-31`, or a date-time whose date part is taken) or no day of the calendar.
-fn sunset(value: &Value) -> Option<Result<String, String>> {
+fn sunset(value: &Value) -> Option<Result<String, Unreadable>> {
     let raw = value.get("x-sunset")?;
     let text = raw.as_str().map_or_else(|| raw.to_string(), str::to_string);
     let date = text.get(..10).unwrap_or("");
@@ -43,7 +54,11 @@ fn sunset(value: &Value) -> Option<Result<String, String>> {
                 .as_bytes()
                 .get(10)
                 .is_some_and(|c| *c == b'T' || *c == b't'));
-    Some(if ok { Ok(date.to_string()) } else { Err(text) })
+    Some(if ok {
+        Ok(date.to_string())
+    } else {
+        Err(Unreadable(text))
+    })
 }
 
 /// Whether `year-month-day` is a day of the calendar (`2027-02-30` and `2027-13-01` are not;
@@ -85,13 +100,13 @@ fn days_from_today(days: u32) -> String {
 
 /// The stability of an operation (`stable` when it says none); `Err` with the value when it is
 /// not one of the four levels.
-fn stability(op: &Value) -> Result<usize, String> {
+fn stability(op: &Value) -> Result<usize, Unreadable> {
     match op.get("x-stability-level") {
         None => Ok(STABILITY.len() - 1),
         Some(v) => v
             .as_str()
             .and_then(|s| STABILITY.iter().position(|l| *l == s))
-            .ok_or_else(|| v.to_string()),
+            .ok_or_else(|| Unreadable(v.to_string())),
     }
 }
 
@@ -304,7 +319,7 @@ impl Walk<'_> {
     /// sunset at least that many days away.
     fn grace_period(
         &mut self,
-        sunset: &Option<Result<String, String>>,
+        sunset: &Option<Result<String, Unreadable>>,
         what: &str,
         (oat, nat): (&str, &str),
     ) {

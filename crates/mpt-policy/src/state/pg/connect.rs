@@ -55,8 +55,27 @@ pub(super) struct Ours {
     pub skip_creation: bool,
 }
 
+/// One of `mpt`'s own URL parameters that cannot be taken.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum ParamError {
+    /// Not UTF-8 once percent-decoded.
+    #[error("{key}: {raw:?} is not valid UTF-8 once percent-decoded")]
+    NotUtf8 {
+        /// The parameter.
+        key: String,
+        /// Its value as written.
+        raw: String,
+    },
+    /// A schema name PostgreSQL would need quoted.
+    #[error("schema {0:?}: a lower-case name of letters, digits and _ is expected")]
+    Schema(String),
+    /// Neither true nor false.
+    #[error("skip_schema_creation {0:?}: true or false is expected")]
+    SkipSchemaCreation(String),
+}
+
 /// `url` without `mpt`'s own parameters, and them.
-fn ours(url: &str) -> Result<(String, Ours), String> {
+fn ours(url: &str) -> Result<(String, Ours), ParamError> {
     let Some((head, query)) = url.split_once('?') else {
         return Ok((url.to_string(), Ours::default()));
     };
@@ -67,7 +86,10 @@ fn ours(url: &str) -> Result<(String, Ours), String> {
         // Decoded as libpq decodes every parameter (`my%5fs` is `my_s`).
         let decoded = percent_encoding::percent_decode_str(raw)
             .decode_utf8()
-            .map_err(|_| format!("{key}: {raw:?} is not valid UTF-8 once percent-decoded"))?;
+            .map_err(|_| ParamError::NotUtf8 {
+                key: key.to_string(),
+                raw: raw.to_string(),
+            })?;
         match (key, decoded.as_ref()) {
             ("schema", name) => {
                 let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -76,9 +98,7 @@ fn ours(url: &str) -> Result<(String, Ours), String> {
                         .chars()
                         .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
                 if !ok {
-                    return Err(format!(
-                        "schema {name:?}: a lower-case name of letters, digits and _ is expected"
-                    ));
+                    return Err(ParamError::Schema(name.to_string()));
                 }
                 found.schema = Some(name.to_string());
             }
@@ -87,9 +107,7 @@ fn ours(url: &str) -> Result<(String, Ours), String> {
                     "true" | "1" | "yes" | "on" => true,
                     "false" | "0" | "no" | "off" => false,
                     other => {
-                        return Err(format!(
-                            "skip_schema_creation {other:?}: true or false is expected"
-                        ));
+                        return Err(ParamError::SkipSchemaCreation(other.to_string()));
                     }
                 }
             }
@@ -137,8 +155,8 @@ pub(super) fn config_of(url: &str, location: &str, purpose: Purpose) -> Result<S
         location: location.to_string(),
         why,
     };
-    let (url, ours) = ours(url).map_err(bad)?;
-    let (plain, tls) = super::tls::split(&url).map_err(bad)?;
+    let (url, ours) = ours(url).map_err(|e| bad(e.to_string()))?;
+    let (plain, tls) = super::tls::split(&url).map_err(|e| bad(e.to_string()))?;
     let mut config: Config = plain
         .parse()
         .map_err(|e: tokio_postgres::Error| bad(chain(&e)))?;
@@ -289,6 +307,6 @@ mod tests {
         assert_eq!(url, "postgres://u@h/db?sslmode=disable");
         // Decoded, then checked: an encoded character that is not allowed is still refused.
         let refused = ours("postgres://u@h/db?schema=a%2Db").unwrap_err();
-        assert!(refused.contains("\"a-b\""), "{refused}");
+        assert!(refused.to_string().contains("\"a-b\""), "{refused}");
     }
 }

@@ -32,17 +32,37 @@ impl LockKey {
     }
 }
 
+/// Why an account has no lock key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum KeyError {
+    /// Not `ACC-...`.
+    #[error("{0:?} is not an account id (ACC-1234-5678): it has no lock key")]
+    NotAnAccount(String),
+    /// Nothing, or more than 9 characters, after `ACC-`.
+    #[error(
+        "account id {0:?} is too long for an exact 32-bit lock key (at most 9 characters after ACC-)"
+    )]
+    Length(String),
+    /// A character other than a digit or a dash.
+    #[error("account id {account:?} holds {found:?}: it has no lock key")]
+    Character {
+        /// The account id.
+        account: String,
+        /// The character.
+        found: char,
+    },
+    /// A key past 32 bits.
+    #[error("account id {0:?} has no 32-bit lock key")]
+    TooLarge(String),
+}
+
 /// The exact key of `account` (`ACC-` and up to 9 digits and dashes), or why it has none.
-pub(super) fn key_of(account: &str) -> Result<LockKey, String> {
+pub(super) fn key_of(account: &str) -> Result<LockKey, KeyError> {
     let Some(rest) = account.strip_prefix("ACC-") else {
-        return Err(format!(
-            "{account:?} is not an account id (ACC-1234-5678): it has no lock key"
-        ));
+        return Err(KeyError::NotAnAccount(account.to_string()));
     };
     if rest.is_empty() || rest.len() > 9 {
-        return Err(format!(
-            "account id {account:?} is too long for an exact 32-bit lock key (at most 9 characters after ACC-)"
-        ));
+        return Err(KeyError::Length(account.to_string()));
     }
     let mut key: u64 = 0;
     for c in rest.chars() {
@@ -50,9 +70,10 @@ pub(super) fn key_of(account: &str) -> Result<LockKey, String> {
             '0'..='9' => u64::from(c as u8 - b'0') + 1,
             '-' => 11,
             _ => {
-                return Err(format!(
-                    "account id {account:?} holds {c:?}: it has no lock key"
-                ));
+                return Err(KeyError::Character {
+                    account: account.to_string(),
+                    found: c,
+                });
             }
         };
         key = key * 11 + digit;
@@ -60,7 +81,7 @@ pub(super) fn key_of(account: &str) -> Result<LockKey, String> {
     // 9 symbols of bijective base 11 stay below 11^10 / 10 * 11 < 2^32.
     u32::try_from(key)
         .map(LockKey)
-        .map_err(|_| format!("account id {account:?} has no 32-bit lock key"))
+        .map_err(|_| KeyError::TooLarge(account.to_string()))
 }
 
 /// Whether this session (`pg_backend_pid()`) holds the lock of `$1` (the key as `objid`): an

@@ -190,7 +190,7 @@ impl PgStore {
     async fn lock(&self, account: &str, wait: Duration) -> Result<(), StoreError> {
         let key = lock::key_of(account).map_err(|why| StoreError::BadLocation {
             location: self.location.clone(),
-            why,
+            why: why.to_string(),
         })?;
         let started = Instant::now();
         loop {
@@ -250,7 +250,7 @@ impl PgStore {
         }
         lock::key_of(account).map_err(|why| StoreError::BadLocation {
             location: self.location.clone(),
-            why,
+            why: why.to_string(),
         })
     }
 

@@ -22,7 +22,7 @@ pub(super) async fn start(
 ) -> Result<(Client, tokio::task::JoinHandle<()>), StoreError> {
     let connector = tls::connector(tls).map_err(|why| StoreError::BadLocation {
         location: location.to_string(),
-        why,
+        why: why.to_string(),
     })?;
     let limit = config
         .get_connect_timeout()

@@ -42,8 +42,47 @@ pub(super) enum Mode {
     VerifyFull,
 }
 
+/// Why the connection's TLS settings cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum TlsError {
+    /// An `sslmode` libpq does not know.
+    #[error("sslmode {0:?} is not one of disable, allow, prefer, require, verify-ca, verify-full")]
+    Mode(String),
+    /// A certificate or key file that cannot be read.
+    #[error("{what} {path}: {why}")]
+    File {
+        /// `sslrootcert`, `sslcert` or `sslkey`.
+        what: &'static str,
+        /// The file.
+        path: String,
+        /// What reading it said.
+        why: String,
+    },
+    /// A root file with no certificate in it.
+    #[error("sslrootcert {0}: no certificate in it")]
+    NoCertificate(String),
+    /// `sslrootcert=system` on a system with no roots.
+    #[error("sslrootcert: the system holds no root certificate")]
+    NoSystemRoots,
+    /// A verifying mode with no roots to verify against.
+    #[error("no root certificates")]
+    NoRoots,
+    /// One of `sslcert` and `sslkey` without the other.
+    #[error("sslcert and sslkey go together")]
+    CertWithoutKey,
+    /// The client certificate refused by rustls.
+    #[error("sslcert: {0}")]
+    ClientCert(rustls::Error),
+    /// rustls refused the settings.
+    #[error("{0}")]
+    Rustls(#[from] rustls::Error),
+    /// The certificate verifier could not be built.
+    #[error("{0}")]
+    Verifier(#[from] rustls::client::VerifierBuilderError),
+}
+
 impl Mode {
-    fn parse(text: &str) -> Result<Mode, String> {
+    fn parse(text: &str) -> Result<Mode, TlsError> {
         Ok(match text {
             "disable" => Mode::Disable,
             "allow" => Mode::Allow,
@@ -52,9 +91,7 @@ impl Mode {
             "verify-ca" => Mode::VerifyCa,
             "verify-full" => Mode::VerifyFull,
             other => {
-                return Err(format!(
-                    "sslmode {other:?} is not one of disable, allow, prefer, require, verify-ca, verify-full"
-                ));
+                return Err(TlsError::Mode(other.to_string()));
             }
         })
     }
@@ -106,7 +143,7 @@ fn decode(text: &str) -> String {
 }
 
 /// The URL without its TLS parameters, and the settings they (or libpq's variables) give.
-pub(super) fn split(url: &str) -> Result<(String, Tls), String> {
+pub(super) fn split(url: &str) -> Result<(String, Tls), TlsError> {
     let (head, query) = url.split_once('?').unwrap_or((url, ""));
     let (mut mode, mut root, mut cert, mut key) = (None, None, None, None);
     let mut kept = Vec::new();
@@ -143,7 +180,7 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// The roots to check a certificate against: the given file, `~/.postgresql/root.crt`, or
 /// the system's; `None` when none is given and `system` is not wanted.
-fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, String> {
+fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, TlsError> {
     let default = std::env::var_os("HOME")
         .map(|h| Path::new(&h).join(".postgresql/root.crt"))
         .filter(|p| p.is_file());
@@ -158,35 +195,40 @@ fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, Str
     Ok(Some(store))
 }
 
-fn add_file(store: &mut RootCertStore, file: &Path) -> Result<(), String> {
-    let shown = file.display();
+fn add_file(store: &mut RootCertStore, file: &Path) -> Result<(), TlsError> {
+    let shown = file.display().to_string();
+    let unread = |e: rustls::pki_types::pem::Error| TlsError::File {
+        what: "sslrootcert",
+        path: shown.clone(),
+        why: e.to_string(),
+    };
     let certs = CertificateDer::pem_file_iter(file)
-        .map_err(|e| format!("sslrootcert {shown}: {e}"))?
+        .map_err(unread)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("sslrootcert {shown}: {e}"))?;
+        .map_err(unread)?;
     let (added, _) = store.add_parsable_certificates(certs);
     match added {
-        0 => Err(format!("sslrootcert {shown}: no certificate in it")),
+        0 => Err(TlsError::NoCertificate(shown)),
         _ => Ok(()),
     }
 }
 
-fn system(store: &mut RootCertStore) -> Result<(), String> {
+fn system(store: &mut RootCertStore) -> Result<(), TlsError> {
     let found = rustls_native_certs::load_native_certs();
     let (added, _) = store.add_parsable_certificates(found.certs);
     match added {
-        0 => Err("sslrootcert: the system holds no root certificate".into()),
+        0 => Err(TlsError::NoSystemRoots),
         _ => Ok(()),
     }
 }
 
 /// The connector of `tls` (for `disable`, one that is never used: tokio-postgres is told not
 /// to ask for TLS).
-pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
+pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, TlsError> {
     let verify: Arc<dyn ServerCertVerifier> = match tls.mode {
         Mode::VerifyCa | Mode::VerifyFull => {
             let Some(store) = roots(tls, true)? else {
-                return Err("no root certificates".into());
+                return Err(TlsError::NoRoots);
             };
             webpki(store, tls.mode == Mode::VerifyFull)?
         }
@@ -198,31 +240,35 @@ pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, String> {
         Mode::Disable | Mode::Allow | Mode::Prefer => Arc::new(Unchecked(provider())),
     };
     let builder = rustls::ClientConfig::builder_with_provider(provider())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| e.to_string())?
+        .with_safe_default_protocol_versions()?
         .dangerous()
         .with_custom_certificate_verifier(verify);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
             let chain = CertificateDer::pem_file_iter(cert)
                 .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| format!("sslcert {}: {e}", cert.display()))?;
-            let key = PrivateKeyDer::from_pem_file(key)
-                .map_err(|e| format!("sslkey {}: {e}", key.display()))?;
+                .map_err(|e| TlsError::File {
+                    what: "sslcert",
+                    path: cert.display().to_string(),
+                    why: e.to_string(),
+                })?;
+            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::File {
+                what: "sslkey",
+                path: key.display().to_string(),
+                why: e.to_string(),
+            })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| format!("sslcert: {e}"))?
+                .map_err(TlsError::ClientCert)?
         }
         (None, None) => builder.with_no_client_auth(),
-        _ => return Err("sslcert and sslkey go together".into()),
+        _ => return Err(TlsError::CertWithoutKey),
     };
     Ok(MakeRustlsConnect::new(config))
 }
 
-fn webpki(store: RootCertStore, full: bool) -> Result<Arc<dyn ServerCertVerifier>, String> {
-    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider())
-        .build()
-        .map_err(|e| e.to_string())?;
+fn webpki(store: RootCertStore, full: bool) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
+    let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider()).build()?;
     Ok(match full {
         true => inner,
         false => Arc::new(AnyName(inner)),
