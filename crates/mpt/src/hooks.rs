@@ -21,7 +21,6 @@
 //! Per-call state (token id, filter, whether the call may be re-sent, the last status) travels in
 //! a task-local [`CallState`], set by [`Client::call`] around the generated future.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
@@ -57,7 +56,7 @@ pub(crate) struct CallState {
     /// The token the call is about, for the span.
     token_id: Option<String>,
     /// A query to append to the query string: an RQL filter, or a constant `select`.
-    query: Option<Cow<'static, str>>,
+    query: Option<Query>,
     /// When the request may be sent again.
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
@@ -78,11 +77,7 @@ pub(crate) struct CallState {
 }
 
 impl CallState {
-    fn new(
-        token_id: Option<String>,
-        query: Option<Cow<'static, str>>,
-        resend: Resend,
-    ) -> CallState {
+    fn new(token_id: Option<String>, query: Option<Query>, resend: Resend) -> CallState {
         CallState {
             token_id,
             query,
@@ -120,28 +115,42 @@ impl CallState {
 
     /// An idempotent call about one token.
     pub(crate) fn token(id: &str) -> CallState {
-        CallState::new(Some(id.to_string()), None, Resend::Idempotent)
+        CallState::new(span_id(id), None, Resend::Idempotent)
     }
 
-    /// An idempotent call about one token, with a constant query (a read's `select=-token`,
-    /// appended as it is instead of serialized per call).
-    pub(crate) fn token_with_query(id: &str, query: &'static str) -> CallState {
+    /// An idempotent call about one token, with a constant query parameter (a read's
+    /// `select=-token`, appended as it is instead of serialized per call).
+    pub(crate) fn token_with_pair(id: &str, pair: (&'static str, &'static str)) -> CallState {
         CallState::new(
-            Some(id.to_string()),
-            Some(Cow::Borrowed(query)),
+            span_id(id),
+            Some(Query::Pair(pair.0, pair.1)),
             Resend::Idempotent,
         )
     }
 
     /// An idempotent list call, with its filter.
     pub(crate) fn list(rql: Option<String>) -> CallState {
-        CallState::new(None, rql.map(Cow::Owned), Resend::Idempotent)
+        CallState::new(None, rql.map(Query::Raw), Resend::Idempotent)
     }
 
     /// A call that is not idempotent (create): re-sent only when nothing was sent.
     pub(crate) fn not_idempotent() -> CallState {
         CallState::new(None, None, Resend::OnlyUnsent)
     }
+}
+
+/// The token id for the `mpt.request` span (an `INFO` span): not copied when nothing records
+/// `INFO` (the span is then disabled and never reads it).
+fn span_id(id: &str) -> Option<String> {
+    tracing::level_enabled!(tracing::Level::INFO).then(|| id.to_string())
+}
+
+/// A query a call appends to its request's.
+pub(crate) enum Query {
+    /// Appended as it is (an RQL filter is not `key=value`).
+    Raw(String),
+    /// A constant parameter, `name=value`, form-encoded (`select=-token` goes as it is).
+    Pair(&'static str, &'static str),
 }
 
 /// The hook layer installed in the generated client.
@@ -169,15 +178,22 @@ impl mpt_api::Hooks for Layer {
             *request.timeout_mut() = self.timeout;
         }
         let _ = CALL.try_with(|call| {
-            if let Some(extra) = &call.query {
-                let url = request.url_mut();
-                match url.query() {
+            let url = request.url_mut();
+            match &call.query {
+                Some(Query::Raw(extra)) => match url.query() {
                     Some(q) if !q.is_empty() => {
                         let query = format!("{q}&{extra}");
                         url.set_query(Some(&query));
                     }
                     _ => url.set_query(Some(extra)),
+                },
+                // Written straight after the query there is (`set_query` would parse it
+                // again, character by character); a pair of unreserved characters is
+                // written as it is.
+                Some(Query::Pair(name, value)) => {
+                    url.query_pairs_mut().append_pair(name, value);
                 }
+                None => {}
             }
         });
         Ok(())
@@ -220,8 +236,8 @@ impl Layer {
                 (span(id), c.resend, false, c.want_date)
             })
             .unwrap_or_else(|_| (span(""), Resend::for_method(request.method()), true, false));
-        let started = Instant::now();
-        // A disabled span (no subscriber wants it) costs nothing to skip.
+        // A disabled span (no subscriber wants it) costs nothing to skip, nor does its clock.
+        let started = (!span.is_disabled()).then(Instant::now);
         let (result, attempts) = if span.is_disabled() {
             self.attempts(client, request, resend, info).await
         } else {
@@ -238,7 +254,9 @@ impl Layer {
             let _ = CALL.try_with(|c| c.date.set(date));
         }
         span.record("attempts", attempts);
-        span.record("duration_ms", started.elapsed().as_millis() as u64);
+        if let Some(started) = started {
+            span.record("duration_ms", started.elapsed().as_millis() as u64);
+        }
         match &result {
             Ok(response) => {
                 span.record("status", response.status().as_u16());
@@ -290,7 +308,7 @@ impl Layer {
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
             let spare = if tries.may_retry(&self.retry) {
-                request.try_clone()
+                copy(&request)
             } else {
                 None
             };
@@ -420,6 +438,23 @@ fn refusal(request: &Request, refused: Refused) -> Response {
         headers,
         reqwest::Body::from(Bytes::new()),
     )
+}
+
+/// A copy of `request` to send again. A request with no body is copied by its parts: the
+/// generated builders set no extension but the per-attempt timeout, which is copied (reqwest's
+/// `try_clone` sets the timeout into a fresh extension map and then drops it for a clone of
+/// the original's: two allocations and a hash for nothing).
+fn copy(request: &Request) -> Option<Request> {
+    if request.body().is_some() {
+        return request.try_clone();
+    }
+    let mut copy = Request::new(request.method().clone(), request.url().clone());
+    *copy.headers_mut() = request.headers().clone();
+    *copy.version_mut() = request.version();
+    if let Some(timeout) = request.timeout() {
+        *copy.timeout_mut() = Some(*timeout);
+    }
+    Some(copy)
 }
 
 /// The job of the call in scope, if any.

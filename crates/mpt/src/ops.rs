@@ -18,12 +18,16 @@ use crate::token::{CreatedToken, Token, TokenRef};
 /// redacted), and an id that would not stay in its path segment: empty, `.` or `..` (a URL
 /// resolves them to the parent path), or holding `/`, `\`, `?`, `#` or a control character.
 pub(crate) fn check_id(id: &str) -> Result<(), Error> {
+    let refused = |c: char| matches!(c, '/' | '\\' | '?' | '#') || c.is_control();
     let bad = id.is_empty()
         || id == "."
         || id == ".."
-        || id
-            .chars()
-            .any(|c| matches!(c, '/' | '\\' | '?' | '#') || c.is_control());
+        // Byte by byte when the id is ASCII (every id the platform makes): no decoding.
+        || if id.is_ascii() {
+            id.bytes().any(|b| refused(char::from(b)))
+        } else {
+            id.chars().any(refused)
+        };
     if crate::redact::holds_secret_shape(id) {
         // A secret pasted where an id belongs: never sent (it would travel in the URL), never
         // shown.
@@ -66,7 +70,7 @@ enum Select {
 }
 
 /// The query of a read that keeps the secret off the wire, as the platform takes it.
-const NO_SECRET: &str = "select=-token";
+const NO_SECRET: (&str, &str) = ("select", "-token");
 
 impl Client {
     /// Lists tokens: add a filter, order, select, page size, then `.stream()`, `.count()` or
@@ -111,7 +115,7 @@ impl Client {
         let mut request = self.api().get_api_token().id(id);
         let call = match select {
             // The common read: the constant query goes on as it is (no serializing per call).
-            Select::NoSecret => CallState::token_with_query(id, NO_SECRET),
+            Select::NoSecret => CallState::token_with_pair(id, NO_SECRET),
             Select::Fields(select) => {
                 request = request.select(select);
                 CallState::token(id)

@@ -75,9 +75,11 @@ pub(crate) fn holds_secret_shape(text: &str) -> bool {
 
 /// The next `idt` (any case) in `text`.
 fn find_idt(text: &str) -> Option<usize> {
-    text.as_bytes()
-        .windows(3)
-        .position(|w| w.eq_ignore_ascii_case(b"idt"))
+    let bytes = text.as_bytes();
+    // An `i` or `I` first (`| 0x20` lowercases the letter and matches no other byte), then the
+    // three bytes.
+    (0..bytes.len().saturating_sub(2))
+        .find(|&at| bytes[at] | 0x20 == b'i' && bytes[at..at + 3].eq_ignore_ascii_case(b"idt"))
 }
 
 /// The length of the `:` (or an escaped or encoded form of it) that starts `text`.

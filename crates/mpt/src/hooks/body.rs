@@ -25,8 +25,8 @@ impl std::error::Error for BodyTooLarge {}
 /// nested value, so it shows here at the cost of a glance at two bytes; the rare cut right
 /// after a nested value's closing brace is caught by the generated code's decoding instead (a
 /// `Decode` error, not retried). A full parse here would cost a third of a request again.
-pub(super) fn is_whole(operation: &str, body: &[u8]) -> bool {
-    if mpt_api::answers::decodes(operation, b"") == Some(true) {
+pub(super) fn is_whole(operation: &'static str, body: &[u8]) -> bool {
+    if declares_nothing(operation) {
         return body.is_empty();
     }
     let text = body.trim_ascii();
@@ -34,6 +34,30 @@ pub(super) fn is_whole(operation: &str, body: &[u8]) -> bool {
         (text.first(), text.last()),
         (Some(b'{'), Some(b'}')) | (Some(b'['), Some(b']'))
     ) && text.len() >= 2
+}
+
+/// Whether `operation` declares an empty success answer (`mpt_api::answers` takes an empty
+/// body as its answer), remembered per thread: asking costs a failed JSON parse (an error
+/// allocated and dropped) for every operation that declares a document.
+fn declares_nothing(operation: &'static str) -> bool {
+    thread_local! {
+        static KNOWN: std::cell::RefCell<Vec<(&'static str, bool)>> =
+            const { std::cell::RefCell::new(Vec::new()) };
+    }
+    KNOWN.with(|known| {
+        // The same name is the same `&'static str` (the generated code's literal): compared by
+        // address first, by text when the addresses differ.
+        if let Some((_, nothing)) = known
+            .borrow()
+            .iter()
+            .find(|(name, _)| std::ptr::eq(*name, operation) || *name == operation)
+        {
+            return *nothing;
+        }
+        let nothing = mpt_api::answers::decodes(operation, b"") == Some(true);
+        known.borrow_mut().push((operation, nothing));
+        nothing
+    })
 }
 
 /// An answer with this URL, status, version, headers and body (the URL kept as it came:
@@ -71,7 +95,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// have (the same request would get the same answer: not retried).
 pub(super) async fn read_whole(
     mut response: Response,
-    operation: &str,
+    operation: &'static str,
 ) -> (reqwest::Result<Response>, bool) {
     let (status, version) = (response.status(), response.version());
     let url = response.url().clone();

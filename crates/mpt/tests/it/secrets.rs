@@ -83,6 +83,15 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
         "spans were captured: {}",
         texts[7]
     );
+    // The span names the token (its id is copied for the span only when INFO is recorded).
+    let id = created.token.id();
+    assert!(
+        texts[7]
+            .lines()
+            .any(|l| l.contains("get_api_token") && l.contains(&format!("token_id=\"{id}\""))),
+        "the read's span names its token {id}: {}",
+        texts[7]
+    );
     for text in &texts {
         assert!(!text.contains(&opaque), "token secret leaked: {text}");
         assert!(!text.contains(&admin), "API secret leaked: {text}");
