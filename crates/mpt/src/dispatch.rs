@@ -86,6 +86,7 @@ impl Client {
                 Err(Error::NotAttempted {
                     wait: refused.wait,
                     cap: refused.cap,
+                    asked: refused.asked,
                 }),
                 trail,
             ),

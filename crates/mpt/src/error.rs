@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::problem::Problem;
+use crate::ratelimit::AskedWait;
 use crate::ratelimit::{Signal, retry_after};
 use crate::redact::Redactor;
 use crate::retry::{Ending, Resend, decide};
@@ -44,10 +45,12 @@ pub enum Error {
     #[error("{0}")]
     Conflict(Box<Problem>),
     /// 429: too many requests. Retried for idempotent operations.
-    #[error("429 Too Many Requests{}", retry_after.map(|d| format!(" (retry after {} s)", d.as_secs_f32())).unwrap_or_default())]
+    #[error("429 Too Many Requests{}", AskedWait::after_429(*retry_after, asked.as_ref()))]
     RateLimited {
-        /// What `Retry-After` said, if anything.
+        /// What `Retry-After` said, if anything, clamped to a year.
         retry_after: Option<Duration>,
+        /// The wait as the server stated it (`Retry-After`, or an exhausted limit's reset).
+        asked: Option<AskedWait>,
         /// The problem details, if the answer had any.
         problem: Option<Box<Problem>>,
     },
@@ -198,12 +201,14 @@ pub enum Error {
     /// slower than one request per that cap, or a send slot further off than what is left of
     /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
     /// was sent for it; a bulk call reports every id it did not attempt so.
-    #[error("{}", crate::job::not_attempted(*wait, *cap))]
+    #[error("{}", crate::job::not_attempted(*wait, *cap, asked.as_ref()))]
     NotAttempted {
-        /// The wait asked for.
+        /// The wait asked for (clamped to a year).
         wait: Duration,
         /// The bound it is over.
         cap: Duration,
+        /// The wait as the server stated it, when it asked for one (not clamped).
+        asked: Option<AskedWait>,
     },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
@@ -265,6 +270,7 @@ impl Error {
             // refusal of the secret.
             403 if Signal::read(status, headers).throttled => Error::RateLimited {
                 retry_after: retry_after(headers),
+                asked: Signal::read(status, headers).asked,
                 problem: has_details.then_some(problem),
             },
             403 => Error::Forbidden(problem),
@@ -272,12 +278,14 @@ impl Error {
             409 => Error::Conflict(problem),
             429 => Error::RateLimited {
                 retry_after: retry_after(headers),
+                asked: Signal::read(status, headers).asked,
                 problem: has_details.then_some(problem),
             },
             // A 503 with a Retry-After is throttling, as a 429 is (an invalid value: throttling
             // with no stated wait).
             503 if headers.contains_key(reqwest::header::RETRY_AFTER) => Error::RateLimited {
                 retry_after: retry_after(headers),
+                asked: Signal::read(status, headers).asked,
                 problem: has_details.then_some(problem),
             },
             500..=599 => Error::Server(problem),
@@ -299,9 +307,11 @@ impl Error {
             Error::Server(x) => Error::Server(p(x)),
             Error::RateLimited {
                 retry_after,
+                asked,
                 problem,
             } => Error::RateLimited {
                 retry_after,
+                asked,
                 problem: problem.map(p),
             },
             Error::Decode {

@@ -484,6 +484,7 @@ fn halted(
             let nothing = Refused {
                 wait: Duration::ZERO,
                 cap: Duration::ZERO,
+                asked: None,
             };
             (Ok(refusal(request, nothing)), attempt)
         }

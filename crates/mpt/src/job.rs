@@ -133,6 +133,7 @@ impl Job {
         budget.ran_out().map(|wait| Refused {
             wait,
             cap: budget.total,
+            asked: None,
         })
     }
 
@@ -154,13 +155,13 @@ impl Job {
             Some(b) if b.remaining() < call_left => {
                 b.spend(Duration::MAX, refused.wait);
                 Refused {
-                    wait: refused.wait,
                     cap: b.total,
+                    ..refused
                 }
             }
             _ => Refused {
-                wait: refused.wait,
                 cap: call_total,
+                ..refused
             },
         }
     }
@@ -239,19 +240,23 @@ async fn until_cancelled(cancel: &Cancel) {
 }
 
 /// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
-/// (`cap` is then the whole budget).
-pub(crate) fn not_attempted(wait: Duration, cap: Duration) -> String {
+/// (`cap` is then the whole budget). A wait the server asked beyond the clamp every computation
+/// uses is shown as it asked it.
+pub(crate) fn not_attempted(
+    wait: Duration,
+    cap: Duration,
+    asked: Option<&crate::ratelimit::AskedWait>,
+) -> String {
     let human = crate::ratelimit::human;
+    let shown = crate::ratelimit::AskedWait::shown(wait, asked);
     if wait > cap {
         format!(
-            "not attempted: the platform asks to wait {}; over the {} cap",
-            human(wait),
+            "not attempted: the platform asks to wait {shown}; over the {} cap",
             human(cap)
         )
     } else {
         format!(
-            "not attempted: the platform asks to wait {}, longer than what is left of the {} wait budget",
-            human(wait),
+            "not attempted: the platform asks to wait {shown}, longer than what is left of the {} wait budget",
             human(cap)
         )
     }

@@ -39,7 +39,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ratelimit::{MAX_COUNT, Signal, secs};
+use crate::ratelimit::{AskedWait, MAX_COUNT, Signal, secs};
 
 mod mode;
 
@@ -109,8 +109,9 @@ struct State {
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     held_until: Option<Instant>,
-    /// A `Retry-After` beyond the cap, and until when: every send is refused until then.
-    locked: Option<(Instant, Duration)>,
+    /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
+    /// the wait as the server stated it, for the refusal's message).
+    locked: Option<(Instant, Duration, Option<AskedWait>)>,
     /// Sends in the current one-second window, for the rate observed before the first `429`.
     window: (Instant, u32),
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
@@ -150,13 +151,15 @@ impl Drop for Slot<'_> {
 }
 
 /// A send slot refused: the wait it needs is longer than allowed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Refused {
     /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
     /// interval), or the slot's wait in the queue.
     pub(crate) wait: Duration,
     /// The bound it is over.
     pub(crate) cap: Duration,
+    /// The wait as the server stated it, when it asked for one (not clamped: for messages).
+    pub(crate) asked: Option<AskedWait>,
 }
 
 impl Pacer {
@@ -269,8 +272,8 @@ impl Pacer {
         {
             let mut s = self.lock();
             let now = Instant::now();
-            if let Some((_, asked)) = s.locked.filter(|(until, _)| *until > now) {
-                return Err(Refused { wait: asked, cap });
+            if let Some((_, wait, asked)) = s.locked.filter(|(until, ..)| *until > now) {
+                return Err(Refused { wait, cap, asked });
             }
             let mut slot = now;
             if let Some(held) = s.held_until {
@@ -283,6 +286,7 @@ impl Pacer {
                     return Err(Refused {
                         wait: interval,
                         cap,
+                        asked: None,
                     });
                 }
                 if let Some(next) = s.next {
@@ -291,7 +295,11 @@ impl Pacer {
             }
             let wait = slot.saturating_duration_since(now);
             if wait > budget {
-                return Err(Refused { wait, cap: budget });
+                return Err(Refused {
+                    wait,
+                    cap: budget,
+                    asked: None,
+                });
             }
             if now.duration_since(s.window.0) >= Duration::from_secs(1) {
                 s.window = (now, 0);
@@ -329,8 +337,8 @@ impl Pacer {
             if let Some(after) = signal.asked_wait() {
                 if after > cap {
                     let until = now + after;
-                    if s.locked.is_none_or(|(l, _)| l < until) {
-                        s.locked = Some((until, after));
+                    if s.locked.is_none_or(|(l, ..)| l < until) {
+                        s.locked = Some((until, after, signal.asked));
                     }
                     return;
                 }

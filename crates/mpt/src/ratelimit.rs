@@ -17,6 +17,10 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use reqwest::header::{DATE, HeaderMap, HeaderName, RETRY_AFTER};
 
+mod asked;
+
+pub use asked::AskedWait;
+
 static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 static LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
@@ -33,7 +37,7 @@ pub(crate) const MAX_SECS: f64 = 365.0 * 86_400.0;
 /// The shortest window believed (a millisecond): less is not a window.
 const MIN_WINDOW: f64 = 1e-3;
 /// A `*-Reset` above this is epoch seconds (2001-09-09), below it delta seconds.
-const EPOCH_FROM: f64 = 1e9;
+pub(crate) const EPOCH_FROM: f64 = 1e9;
 
 /// A quota: `limit` requests per `window` seconds (unknown when no field states it).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,6 +69,8 @@ pub(crate) struct Signal {
     pub(crate) remaining: Option<u64>,
     /// Until the remainder is renewed, clamped to [`MAX_SECS`].
     pub(crate) reset: Option<Duration>,
+    /// A throttled answer's wait as the server stated it, not clamped (for messages only).
+    pub(crate) asked: Option<AskedWait>,
 }
 
 /// A duration of `secs` seconds, clamped to `[0, MAX_SECS]` (NaN: 0): never panics.
@@ -78,7 +84,7 @@ pub(crate) fn secs(secs: f64) -> Duration {
 }
 
 /// A non-negative finite number, clamped to `max`; `None` for anything else.
-fn number(text: &str, max: f64) -> Option<f64> {
+pub(crate) fn number(text: &str, max: f64) -> Option<f64> {
     let n: f64 = text.trim().parse().ok()?;
     (n.is_finite() && n >= 0.0).then(|| n.min(max))
 }
@@ -318,6 +324,10 @@ impl Signal {
             403 => signal.remaining == Some(0),
             _ => false,
         };
+        if signal.throttled {
+            let reset = text(headers, &RESET).or_else(|| text(headers, &X_RESET));
+            signal.asked = AskedWait::stated(&signal, text(headers, &RETRY_AFTER), reset);
+        }
         signal
     }
 }

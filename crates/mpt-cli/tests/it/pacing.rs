@@ -101,6 +101,32 @@ fn a_lockout_ends_a_bulk_command_with_each_id_not_attempted() {
     assert!(server.request_lines().len() <= 2);
 }
 
+/// A lockout until a date in 2100: each id's reason names the date the platform asked for, not
+/// the year every computation clamps it to.
+#[test]
+fn a_lockout_far_in_the_future_names_the_date_asked() {
+    let server = scripted(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "Fri, 01 Jan 2100 00:00:00 GMT"),
+    ]);
+    let ids: Vec<String> = (0..10).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let out = lockout_command(&server, &lockout_args(&ids, "1m"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let named = stdout
+        .lines()
+        .filter(|l| {
+            l.contains("the platform asks to wait until 2100-01-01T00:00:00Z (about ")
+                && l.contains(" years); over the 30 s cap")
+        })
+        .count();
+    assert!(named >= ids.len() - 2, "{stdout}");
+    assert!(!stdout.contains("8760h"), "{stdout}");
+    assert!(server.request_lines().len() <= 2);
+}
+
 /// `ensure-disabled` of `ids` as JSON lines, with `--max-wait`.
 fn lockout_args<'a>(ids: &'a [String], max_wait: &'static str) -> Vec<&'a str> {
     let mut args = vec![

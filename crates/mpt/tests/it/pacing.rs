@@ -162,6 +162,89 @@ async fn a_retry_after_beyond_the_cap_fails_fast_with_the_servers_wait() {
     assert_eq!(server.request_lines().len(), 1, "nothing more sent");
 }
 
+/// A wait asked far beyond the clamp every computation uses (a year) is named as the server
+/// asked it, in the `429`'s message and in every refusal after it; the arithmetic stays clamped
+/// (`retry_after` is a year), one request is sent, nothing after it.
+#[tokio::test]
+async fn a_wait_asked_far_in_the_future_is_named_as_asked() {
+    let year = Duration::from_secs(365 * 86_400);
+    // The answer's headers and status, and how its wait is named.
+    type Case = (&'static [(&'static str, &'static str)], u16, &'static str);
+    let cases: [Case; 4] = [
+        (
+            &[("retry-after", "Fri, 01 Jan 2100 00:00:00 GMT")],
+            429,
+            "until 2100-01-01T00:00:00Z (about ",
+        ),
+        (
+            &[("retry-after", "99999999999999")],
+            429,
+            "99999999999999 s (about 3168809 years)",
+        ),
+        (
+            &[("retry-after", "Fri, 01 Jan 2100 00:00:00 GMT")],
+            503,
+            "until 2100-01-01T00:00:00Z (about ",
+        ),
+        // GitHub's exhausted limit, its reset an epoch time in 2100.
+        (
+            &[
+                ("x-ratelimit-limit", "60"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", "4102444800"),
+            ],
+            403,
+            "until 2100-01-01T00:00:00Z (about ",
+        ),
+    ];
+    for (headers, status, named) in cases {
+        let answer = headers.iter().fold(
+            Scripted::answer(status, "application/problem+json", r#"{"status":429}"#),
+            |a, (name, value)| a.header(*name, *value),
+        );
+        let server = canned(vec![answer]).await;
+        let client = scripted_client(&server, RetryPolicy::default());
+        let e = client.get("TKN-1111-2222").await.unwrap_err();
+        match &e {
+            Error::RateLimited {
+                retry_after, asked, ..
+            } => {
+                assert!(asked.is_some(), "{headers:?}: {e:?}");
+                if headers[0].0 == "retry-after" {
+                    // Clamped where it is computed with: a year, less the time since the date
+                    // was read for a date.
+                    let r = retry_after.unwrap();
+                    assert!(r <= year && r > year - Duration::from_secs(60), "{r:?}");
+                }
+            }
+            other => panic!("{headers:?}: {other:?}"),
+        }
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("the platform asks to wait {named}")),
+            "{text}"
+        );
+        assert!(
+            !text.contains("8760h") && !text.contains("31536000"),
+            "{text}"
+        );
+        assert!(text.ends_with("years))"), "{text}");
+        let e = client.get("TKN-1111-2222").await.unwrap_err();
+        assert!(matches!(e, Error::NotAttempted { .. }), "{e:?}");
+        let text = e.to_string();
+        assert!(
+            text.starts_with(&format!("not attempted: the platform asks to wait {named}")),
+            "{text}"
+        );
+        assert!(text.ends_with(" years); over the 30 s cap"), "{text}");
+        assert_eq!(
+            server.request_lines().len(),
+            1,
+            "{headers:?}: nothing more sent"
+        );
+    }
+}
+
 /// `RetryPolicy::max_retry_after` bounds every wait, the pacer's included: a 5 s Retry-After
 /// over a 1 s cap is not waited.
 #[tokio::test]

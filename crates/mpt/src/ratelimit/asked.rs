@@ -1,0 +1,158 @@
+//! A wait the platform asked for, as it stated it: what messages show. Every computation uses
+//! the clamped [`Duration`] read beside it (`ratelimit`: at most a year); a message about a wait
+//! beyond that clamp says what the server asked instead ("until 2100-01-01T00:00:00Z (about 73
+//! years)"), not the clamp ("8760h").
+
+use std::fmt;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::{EPOCH_FROM, MAX_SECS, Signal, human, number};
+
+/// A wait the platform asked for, as it stated it (a `Retry-After`, or the reset of an
+/// exhausted limit). Kept for messages: a wait longer than a year is computed with as a year.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub enum AskedWait {
+    /// A number of seconds (`Retry-After: 120`, a `RateLimit-Reset` or a delta
+    /// `X-RateLimit-Reset`), as stated (finite, not negative).
+    Seconds(f64),
+    /// A time (`Retry-After` as an HTTP date, an epoch `X-RateLimit-Reset`).
+    Until(DateTime<Utc>),
+}
+
+/// Seconds in an average year, for "about N years".
+const YEAR_SECS: f64 = 365.25 * 86_400.0;
+
+impl AskedWait {
+    /// How long it asks to wait from `now`, in seconds (not clamped; 0 for a time past).
+    fn secs_from(&self, now: DateTime<Utc>) -> f64 {
+        match self {
+            AskedWait::Seconds(s) => *s,
+            AskedWait::Until(at) => ((*at - now).num_milliseconds() as f64 / 1000.0).max(0.0),
+        }
+    }
+
+    /// A throttled answer's wait as the server stated it (what [`Signal::asked_wait`] computes
+    /// with, before any clamp), from its `Retry-After` value, else, with nothing remaining, its
+    /// `*-Reset` value (an epoch time, above [`EPOCH_FROM`], as a time) or the reset read.
+    pub(crate) fn stated(
+        signal: &Signal,
+        retry_after: Option<&str>,
+        reset: Option<&str>,
+    ) -> Option<AskedWait> {
+        if signal.retry_after.is_some() {
+            let value = retry_after?.trim();
+            return match number(value, f64::MAX) {
+                Some(n) => Some(AskedWait::Seconds(n)),
+                None => DateTime::parse_from_rfc2822(value)
+                    .ok()
+                    .map(|at| AskedWait::Until(at.with_timezone(&Utc))),
+            };
+        }
+        if signal.remaining != Some(0) {
+            return None;
+        }
+        // chrono's dates end in the year 262143 (8.2e12 s): later is shown as that.
+        match reset.and_then(|r| number(r.split([',', ';']).next()?, f64::MAX)) {
+            Some(n) if n > EPOCH_FROM => {
+                DateTime::from_timestamp(n.min(8e12) as i64, 0).map(AskedWait::Until)
+            }
+            Some(n) => Some(AskedWait::Seconds(n)),
+            None => signal.reset.map(|r| AskedWait::Seconds(r.as_secs_f64())),
+        }
+    }
+
+    /// Whether it asks for longer than the clamp every computation uses.
+    pub(crate) fn beyond_clamp(&self) -> bool {
+        self.secs_from(Utc::now()) > MAX_SECS
+    }
+
+    /// The wait a `429`'s message names: ` (retry after 3 s)`, or, beyond the clamp, what the
+    /// server asked (` (the platform asks to wait until 2100-01-01T00:00:00Z (about 73 years))`).
+    pub(crate) fn after_429(retry_after: Option<Duration>, asked: Option<&AskedWait>) -> String {
+        match (retry_after, asked) {
+            (_, Some(asked)) if asked.beyond_clamp() => {
+                format!(" (the platform asks to wait {asked})")
+            }
+            (Some(d), _) => format!(" (retry after {} s)", d.as_secs_f32()),
+            (None, _) => String::new(),
+        }
+    }
+
+    /// The wait as a message shows it: `wait` (the clamped value computed with) in words, or,
+    /// when the platform asked for longer than the clamp, what it asked.
+    pub(crate) fn shown(wait: Duration, asked: Option<&AskedWait>) -> String {
+        match asked {
+            Some(asked) if asked.beyond_clamp() => asked.to_string(),
+            _ => human(wait),
+        }
+    }
+}
+
+/// "about 73 years", "about 3168808 years", "about 3.2e292 years".
+fn about_years(secs: f64) -> String {
+    let years = secs / YEAR_SECS;
+    if years < 1e15 {
+        format!("about {years:.0} years")
+    } else {
+        format!("about {years:.1e} years")
+    }
+}
+
+impl fmt::Display for AskedWait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.secs_from(Utc::now());
+        match self {
+            AskedWait::Seconds(s) if *s < 1e15 => write!(f, "{s:.0} s"),
+            AskedWait::Seconds(s) => write!(f, "{s:e} s"),
+            AskedWait::Until(at) => write!(
+                f,
+                "until {}",
+                at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+            ),
+        }?;
+        if secs > MAX_SECS {
+            write!(f, " ({})", about_years(secs))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_far_wait_is_shown_as_asked() {
+        let date = DateTime::parse_from_rfc3339("2100-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let until = AskedWait::Until(date);
+        assert!(until.beyond_clamp());
+        let shown = AskedWait::shown(Duration::from_secs(MAX_SECS as u64), Some(&until));
+        assert!(
+            shown.starts_with("until 2100-01-01T00:00:00Z (about "),
+            "{shown}"
+        );
+        assert!(shown.ends_with(" years)"), "{shown}");
+        let huge = AskedWait::Seconds(99_999_999_999_999.0);
+        assert_eq!(huge.to_string(), "99999999999999 s (about 3168809 years)");
+        assert_eq!(
+            AskedWait::Seconds(1e300).to_string(),
+            "1e300 s (about 3.2e292 years)"
+        );
+    }
+
+    #[test]
+    fn a_wait_within_the_clamp_is_shown_in_words() {
+        let hour = AskedWait::Seconds(3600.0);
+        assert!(!hour.beyond_clamp());
+        assert_eq!(
+            AskedWait::shown(Duration::from_secs(3600), Some(&hour)),
+            "1h"
+        );
+        assert_eq!(AskedWait::shown(Duration::from_secs(90), None), "1m 30s");
+    }
+}
