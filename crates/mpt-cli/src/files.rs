@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-pub use mpt_policy::files::{FileError, SecretFile, replace};
+pub use mpt_policy::files::{FileError, SecretFile, open_regular, replace};
 
 /// The largest file read: 1 MiB (a state file is well under 1 KiB).
 pub const MAX_READ_BYTES: u64 = 1024 * 1024;

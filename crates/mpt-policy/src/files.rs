@@ -211,19 +211,30 @@ pub fn writable_dir(dir: &Path) -> Result<(), FileError> {
 /// device is refused before it is opened, and the file is opened without blocking and checked
 /// again, so nothing planted makes a read wait.
 pub fn read_regular(path: &Path, max: u64) -> Result<String, FileError> {
-    let not_regular = || FileError::NotRegular {
-        path: path.to_path_buf(),
-        symlink: false,
-    };
-    let meta = std::fs::metadata(path).map_err(io(path))?;
-    if !meta.is_file() {
-        return Err(not_regular());
-    }
-    if meta.len() > max {
+    let file = open_regular(path)?;
+    if file.metadata().map_err(io(path))?.len() > max {
         return Err(FileError::TooLarge {
             path: path.to_path_buf(),
             max,
         });
+    }
+    let mut text = String::new();
+    file.take(max + 1)
+        .read_to_string(&mut text)
+        .map_err(io(path))?;
+    Ok(text)
+}
+
+/// Opens a regular file to read (symlinks followed), of any size; a FIFO, directory or device
+/// is refused before it is opened, and the file is opened without blocking and checked again,
+/// so nothing planted makes a read wait.
+pub fn open_regular(path: &Path) -> Result<std::fs::File, FileError> {
+    let not_regular = || FileError::NotRegular {
+        path: path.to_path_buf(),
+        symlink: false,
+    };
+    if !std::fs::metadata(path).map_err(io(path))?.is_file() {
+        return Err(not_regular());
     }
     let mut options = OpenOptions::new();
     options.read(true);
@@ -233,11 +244,7 @@ pub fn read_regular(path: &Path, max: u64) -> Result<String, FileError> {
     if !file.metadata().map(|m| m.is_file()).unwrap_or(false) {
         return Err(not_regular());
     }
-    let mut text = String::new();
-    file.take(max + 1)
-        .read_to_string(&mut text)
-        .map_err(io(path))?;
-    Ok(text)
+    Ok(file)
 }
 
 /// [`read_regular`] for a file the state directory or a sink holds: a symlink is refused too.

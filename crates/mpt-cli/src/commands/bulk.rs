@@ -11,18 +11,19 @@ use futures_util::StreamExt;
 use mpt::{Client, Error, Outcome, TokenStatus};
 
 use super::Ctx;
+use super::ids::{self, Ids, Source};
 use crate::exit::{self, ErrorRow, Failure};
-use crate::files;
 use crate::output::{self, Format, Row, RowOutcome};
 use crate::signals::Signals;
 
 /// The ids of a bulk command and how to work through them.
 #[derive(Args)]
 pub struct BulkArgs {
-    /// Token ids; `-` reads them from stdin (one per line). Results come in this order, then
-    /// those of `--from-file`.
+    /// Token ids; `-` reads them from stdin (one per line, each id sent on as it is read).
+    /// Results come in this order, then those of `--from-file`.
     pub ids: Vec<String>,
-    /// Read ids from this file too (one per line, `#` comments).
+    /// Read ids from this file too (a regular file, one id per line, `#` comments, read line
+    /// by line).
     #[arg(long, value_name = "FILE")]
     pub from_file: Option<PathBuf>,
     /// Requests in flight at once (1 to 256).
@@ -63,19 +64,16 @@ impl Kind {
     }
 }
 
-/// Runs a bulk command and prints a row per id it finished.
+/// Runs a bulk command and prints a row per id it finished. The ids flow into the work as they
+/// are read (see `ids.rs`); an unreadable line ends the input: the ids before it are worked
+/// through and printed, then the command fails naming the line.
 pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let (client, signals) = (ctx.client()?, ctx.signals);
-    let ids = ids(&args)?;
-    let total = ids.len();
+    let ids = ids::read(sources(&args))?;
+    let read = ids.read.clone();
     let _deferred = signals.defer();
     let mut finished = if args.dry_run {
-        let rows = dry_run(client, &ids, kind, signals).await;
-        let mut finished = Finished::default();
-        for (n, row) in rows.into_iter().enumerate() {
-            finished.push(n, row, ctx.format)?;
-        }
-        finished
+        dry_run(client, ids.stream, kind, signals, ctx.format).await?
     } else {
         let client = client.with_cancel(signals.cancel());
         apply(&client, ids, kind, args.concurrency.into(), ctx.format).await?
@@ -88,13 +86,16 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             .collect();
         output::print(&output::rows(&rows, ctx.format))?;
     }
-    let not_attempted = total - finished.count;
+    let not_attempted = read.count().saturating_sub(finished.count);
     if let Some(signal) = signals.received() {
         exit::eprint(&format!(
             "interrupted: {} finished, {not_attempted} not attempted (nothing was sent for them)\n",
             finished.count
         ));
         return Err(Failure::Interrupted(signal));
+    }
+    if let Some(failure) = read.failure() {
+        return Err(failure);
     }
     let failed: Vec<&ErrorRow> = finished.failed.iter().collect();
     match exit::rows_code(&failed, finished.count) {
@@ -103,36 +104,19 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
     }
 }
 
-/// The ids: arguments, `-` for stdin, and `--from-file` (a regular file).
-fn ids(args: &BulkArgs) -> Result<Vec<String>, Failure> {
-    let mut ids = Vec::new();
-    let mut lines = |text: &str| {
-        for line in text.lines() {
-            let id = line.split('#').next().unwrap_or("").trim();
-            if !id.is_empty() {
-                ids.push(id.to_string());
-            }
-        }
-    };
-    for arg in &args.ids {
-        if arg == "-" {
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                .map_err(|e| Failure::Usage(format!("stdin: {e}")))?;
-            lines(&text);
-        } else {
-            lines(arg);
-        }
-    }
-    if let Some(file) = &args.from_file {
-        lines(&files::read_regular(file).map_err(|e| Failure::Usage(e.to_string()))?);
-    }
-    if ids.is_empty() {
-        return Err(Failure::Usage(
-            "no token ids: give them as arguments, `-` for stdin, or --from-file".into(),
-        ));
-    }
-    Ok(ids)
+/// Where the ids come from: the arguments in order (`-` for stdin where it stands), then
+/// `--from-file`.
+fn sources(args: &BulkArgs) -> Vec<Source> {
+    let mut sources: Vec<Source> = args
+        .ids
+        .iter()
+        .map(|arg| match arg.as_str() {
+            "-" => Source::Stdin,
+            text => Source::Text(text.to_string()),
+        })
+        .collect();
+    sources.extend(args.from_file.clone().map(Source::File));
+    sources
 }
 
 fn row(id: String, result: Result<(RowOutcome, Option<String>), &Error>) -> Row {
@@ -147,38 +131,47 @@ fn already(id: &str, status: &TokenStatus) -> ErrorRow {
     ErrorRow::already(id, status)
 }
 
-/// What each id would go through, from its current state; nothing is changed.
-async fn dry_run(client: &Client, ids: &[String], kind: Kind, signals: &Signals) -> Vec<Row> {
-    let mut rows = Vec::new();
-    for id in ids {
+/// What each id would go through, from its current state (one read at a time, each row
+/// printed as it comes); nothing is changed.
+async fn dry_run(
+    client: &Client,
+    mut ids: std::pin::Pin<Box<dyn futures_util::Stream<Item = String> + Send>>,
+    kind: Kind,
+    signals: &Signals,
+    format: Format,
+) -> Result<Finished, Failure> {
+    let mut finished = Finished::default();
+    let mut n = 0;
+    while let Some(id) = ids.next().await {
         if signals.received().is_some() {
             break;
         }
-        let status = |t: &mpt::Token| Some(t.status().to_string());
-        let row = match client.get(id.as_str()).await {
-            Ok(t) if t.status() == kind.target() && kind.strict() => Row {
-                id: id.clone(),
-                result: Err(already(id, &t.status())),
-            },
-            Ok(t) if t.status() == kind.target() => {
-                row(id.clone(), Ok((RowOutcome::Unchanged, status(&t))))
-            }
-            Ok(t) if t.status().available_actions().is_empty() => {
-                let e = Error::UnexpectedState {
-                    id: id.clone(),
-                    status: t.status(),
-                };
-                row(id.clone(), Err(&e))
-            }
-            Ok(t) => row(id.clone(), Ok((RowOutcome::WouldChange, status(&t)))),
-            Err(Error::NotFound(_)) if kind == Kind::Delete => {
-                row(id.clone(), Ok((RowOutcome::Absent, None)))
-            }
-            Err(e) => row(id.clone(), Err(&e)),
-        };
-        rows.push(row);
+        finished.push(n, dry_row(client, id, kind).await, format)?;
+        n += 1;
     }
-    rows
+    Ok(finished)
+}
+
+/// The row of one id of a dry run.
+async fn dry_row(client: &Client, id: String, kind: Kind) -> Row {
+    let status = |t: &mpt::Token| Some(t.status().to_string());
+    match client.get(id.as_str()).await {
+        Ok(t) if t.status() == kind.target() && kind.strict() => Row {
+            result: Err(already(&id, &t.status())),
+            id,
+        },
+        Ok(t) if t.status() == kind.target() => row(id, Ok((RowOutcome::Unchanged, status(&t)))),
+        Ok(t) if t.status().available_actions().is_empty() => {
+            let e = Error::UnexpectedState {
+                id: id.clone(),
+                status: t.status(),
+            };
+            row(id, Err(&e))
+        }
+        Ok(t) => row(id, Ok((RowOutcome::WouldChange, status(&t)))),
+        Err(Error::NotFound(_)) if kind == Kind::Delete => row(id, Ok((RowOutcome::Absent, None))),
+        Err(e) => row(id, Err(&e)),
+    }
 }
 
 /// What a bulk run finished: rows printed as each id finished (kept only for `--output json`,
@@ -215,15 +208,17 @@ impl Finished {
 /// is set, nothing more is sent: the ids not attempted get no row.
 async fn apply(
     client: &Client,
-    ids: Vec<String>,
+    ids: Ids,
     kind: Kind,
     concurrency: usize,
     format: Format,
 ) -> Result<Finished, Failure> {
-    let bar = (std::io::stderr().is_terminal() && ids.len() > 1)
-        .then(|| output::progress_bar("{bar:40} {pos}/{len} {msg}", ids.len() as u64));
+    // The bar's length is what has been read so far: the input may still be coming.
+    let bar = std::io::stderr()
+        .is_terminal()
+        .then(|| output::progress_bar("{bar:40} {pos}/{len} {msg}", 0));
     let mut finished = Finished::default();
-    let input = futures_util::stream::iter(ids);
+    let (input, read) = (ids.stream, ids.read);
     let mut results: futures_util::stream::BoxStream<'_, (usize, String, Result<Row, Error>)> =
         match kind {
             Kind::Delete => Box::pin(client.delete_stream(input, concurrency).map(|(n, id, r)| {
@@ -256,6 +251,7 @@ async fn apply(
         };
         finished.push(n, row, format)?;
         if let Some(bar) = &bar {
+            bar.set_length(read.count().max(finished.count) as u64);
             bar.inc(1);
         }
     }

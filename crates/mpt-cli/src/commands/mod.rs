@@ -4,6 +4,7 @@
 //! apply).
 
 pub mod bulk;
+mod ids;
 mod policy;
 mod read;
 mod rotate;

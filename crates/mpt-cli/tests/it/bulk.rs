@@ -83,3 +83,145 @@ fn one_held_request_does_not_stall_the_ids_after_the_first_100() {
         assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
     }
 }
+
+/// Ids piped on stdin flow into the job as they are read: with stdin still open, the first
+/// ids' rows are printed (and their tokens disabled); the rest follow once written, then stdin
+/// closes and the command ends with every row.
+#[test]
+fn ids_on_stdin_are_worked_through_before_stdin_closes() {
+    use std::io::Write;
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(6, "piped", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let mut child = command(&server, &["tokens", "ensure-disabled", "-o", "jsonl", "-"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let rows: Arc<Mutex<Vec<String>>> = Arc::default();
+    let reader = {
+        let rows = Arc::clone(&rows);
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                rows.lock().unwrap().push(line);
+            }
+        })
+    };
+    writeln!(stdin, "{}\n# a comment\n{}", ids[0], ids[1]).unwrap();
+    stdin.flush().unwrap();
+    let first = until(Duration::from_secs(60), || rows.lock().unwrap().len() == 2);
+    let early: Vec<String> = rows.lock().unwrap().clone();
+    let disabled_early = [&ids[0], &ids[1]]
+        .iter()
+        .all(|id| server.token_status(id).as_deref() == Some("Disabled"));
+    let untouched = ids[2..]
+        .iter()
+        .all(|id| server.token_status(id).as_deref() == Some("Active"));
+    // The rest, then the end of the input.
+    for id in &ids[2..] {
+        writeln!(stdin, "{id}").unwrap();
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    reader.join().unwrap();
+    assert!(first, "rows printed with stdin open: {early:?}");
+    assert!(disabled_early && untouched, "{early:?}");
+    assert!(early.iter().any(|r| r.contains(&ids[0])), "{early:?}");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let rows = rows.lock().unwrap();
+    assert_eq!(rows.len(), ids.len(), "{rows:?}");
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+        assert!(
+            rows.iter().any(|r| r.contains(id.as_str())),
+            "{id}: {rows:?}"
+        );
+    }
+}
+
+/// An unreadable line ends the input: the ids before it are worked through and printed, the
+/// command then fails naming the line (exit 2), and nothing after it is read or sent.
+#[test]
+fn an_unreadable_line_on_stdin_is_named_and_ends_the_input() {
+    use std::io::Write;
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(3, "bad-line", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    for (bad, says) in [
+        (b"TKN-\xff\xfe-1\n".to_vec(), "stdin line 3: not UTF-8 text"),
+        (vec![b'x'; 5000], "stdin line 3: longer than 4096 bytes"),
+    ] {
+        let mut child = command(&server, &["tokens", "ensure-disabled", "-o", "jsonl", "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let mut input = format!("{}\n\n", ids[0]).into_bytes();
+        input.extend_from_slice(&bad);
+        input.extend_from_slice(format!("\n{}\n", ids[1]).as_bytes());
+        stdin.write_all(&input).unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert_eq!(stdout.lines().count(), 1, "{stdout}");
+        assert!(stdout.contains(&ids[0]), "{stdout}");
+        assert_eq!(
+            server.token_status(&ids[1]).as_deref(),
+            Some("Active"),
+            "nothing after the bad line is sent"
+        );
+    }
+}
+
+/// `--from-file` over 1 MiB (1,000 ids among long comment lines, two of them real) is read
+/// line by line: no size bound, every id reported.
+#[test]
+fn a_large_from_file_is_read_line_by_line() {
+    let server = mock();
+    let real: Vec<String> = server
+        .seed_tokens(2, "file", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.txt");
+    let mut text_in = format!("{}\n{}\n", real[0], real[1]);
+    let padding = format!("# {}\n", "p".repeat(1200));
+    for i in 0..1_000 {
+        text_in.push_str(&format!("TKN-9000-{i:04}\n"));
+        text_in.push_str(&padding);
+    }
+    assert!(text_in.len() > 1024 * 1024);
+    std::fs::write(&path, text_in).unwrap();
+    let out = command(
+        &server,
+        &[
+            "tokens",
+            "ensure-disabled",
+            "-o",
+            "jsonl",
+            "--concurrency",
+            "32",
+            "--from-file",
+            path.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let stdout = text(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1_002, "{}", text(&out.stderr));
+    for id in &real {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+    // The unknown ids failed as not found.
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+}

@@ -1,0 +1,183 @@
+//! A bulk command's ids, read as the work takes them: the arguments, stdin (`-`) and
+//! `--from-file` are read line by line on a thread of their own into a bounded channel, so a
+//! million ids on a pipe start flowing at once, never wait for the end of the input, and are
+//! never all held in memory.
+
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::Stream;
+use tokio::sync::mpsc;
+
+use crate::exit::Failure;
+
+/// Ids read ahead of the work, at most (the facade holds about `concurrency + 200` more).
+pub const READ_AHEAD: usize = 1024;
+
+/// The longest line read as an id, in bytes (an id is about 14; a pasted secret about 100).
+pub const MAX_LINE: usize = 4096;
+
+/// Where ids come from, in the order they are read.
+pub enum Source {
+    /// An argument (several lines are several ids).
+    Text(String),
+    /// stdin (`-`).
+    Stdin,
+    /// `--from-file`: a regular file.
+    File(PathBuf),
+}
+
+/// The ids being read: a stream for the work, and what the reading came to.
+pub struct Ids {
+    /// The ids, in order; ends at the end of the input or at its first unreadable line.
+    pub stream: std::pin::Pin<Box<dyn Stream<Item = String> + Send>>,
+    /// What the reading came to so far.
+    pub read: Arc<Reading>,
+}
+
+/// What reading the ids came to.
+#[derive(Default)]
+pub struct Reading {
+    /// Ids read so far.
+    count: AtomicUsize,
+    /// Why the reading stopped early (an unreadable line), if it did.
+    error: Mutex<Option<String>>,
+}
+
+impl Reading {
+    /// Ids read so far.
+    pub fn count(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+
+    /// The input's error, once all of it was read or the reading stopped: an unreadable line
+    /// (named by its source and number), or no id at all.
+    pub fn failure(&self) -> Option<Failure> {
+        let error = self.error.lock().map(|e| e.clone()).unwrap_or(None);
+        match error {
+            Some(message) => Some(Failure::Usage(message)),
+            None if self.count() == 0 => Some(Failure::Usage(
+                "no token ids: give them as arguments, `-` for stdin, or --from-file".into(),
+            )),
+            None => None,
+        }
+    }
+}
+
+/// Starts reading `sources` in order. A `--from-file` that is not a regular file is refused
+/// here, before anything is read or sent.
+pub fn read(sources: Vec<Source>) -> Result<Ids, Failure> {
+    let mut opened = Vec::new();
+    for source in sources {
+        opened.push(match source {
+            Source::Text(text) => Opened::Text(text),
+            Source::Stdin => Opened::Stdin,
+            Source::File(path) => {
+                let file =
+                    crate::files::open_regular(&path).map_err(|e| Failure::Usage(e.to_string()))?;
+                Opened::File(path, file)
+            }
+        });
+    }
+    let (tx, rx) = mpsc::channel::<Result<String, String>>(READ_AHEAD);
+    let read = Arc::new(Reading::default());
+    let counted = read.clone();
+    // A thread of its own, not the runtime's: a read blocked on a pipe left open must not keep
+    // the runtime from shutting down.
+    std::thread::spawn(move || {
+        for source in opened {
+            if !source.send_ids(&tx, &counted) {
+                return;
+            }
+        }
+    });
+    let stream = futures_util::stream::unfold((rx, read.clone()), |(mut rx, read)| async move {
+        match rx.recv().await? {
+            Ok(id) => Some((id, (rx, read))),
+            Err(message) => {
+                if let Ok(mut error) = read.error.lock() {
+                    *error = Some(message);
+                }
+                None
+            }
+        }
+    });
+    Ok(Ids {
+        stream: Box::pin(stream),
+        read,
+    })
+}
+
+/// A source, opened.
+enum Opened {
+    Text(String),
+    Stdin,
+    File(PathBuf, std::fs::File),
+}
+
+impl Opened {
+    /// Sends its ids; `false` once nothing more is to be read (the work stopped taking ids, or
+    /// a line could not be read).
+    fn send_ids(self, tx: &mpsc::Sender<Result<String, String>>, read: &Reading) -> bool {
+        match self {
+            Opened::Text(text) => text
+                .lines()
+                .all(|line| send_line(tx, read, line.as_bytes())),
+            Opened::Stdin => send_lines(tx, read, std::io::stdin().lock(), "stdin"),
+            Opened::File(path, file) => {
+                let name = path.display().to_string();
+                send_lines(tx, read, BufReader::new(file), &name)
+            }
+        }
+    }
+}
+
+/// Sends the id of one line (none for a blank or comment line); `false` once the work stopped
+/// taking ids.
+fn send_line(tx: &mpsc::Sender<Result<String, String>>, read: &Reading, line: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(line);
+    let id = text.split('#').next().unwrap_or("").trim();
+    if id.is_empty() {
+        return true;
+    }
+    read.count.fetch_add(1, Ordering::SeqCst);
+    tx.blocking_send(Ok(id.to_string())).is_ok()
+}
+
+/// Sends the ids of `input`'s lines as they are read; a line that cannot be read (not UTF-8,
+/// longer than [`MAX_LINE`], a read error) ends the input with an error naming it.
+fn send_lines(
+    tx: &mpsc::Sender<Result<String, String>>,
+    read: &Reading,
+    mut input: impl BufRead,
+    name: &str,
+) -> bool {
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        let got = (&mut input)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut line);
+        let error = match got {
+            Ok(0) => return true,
+            Ok(_) if line.len() > MAX_LINE && line.last() != Some(&b'\n') => {
+                format!("{name} line {number}: longer than {MAX_LINE} bytes: not a token id")
+            }
+            Ok(_) if std::str::from_utf8(&line).is_err() => {
+                format!("{name} line {number}: not UTF-8 text: not a token id")
+            }
+            Ok(_) => {
+                if !send_line(tx, read, &line) {
+                    return false;
+                }
+                continue;
+            }
+            Err(e) => format!("{name} line {number}: {e}"),
+        };
+        let _ = tx.blocking_send(Err(error));
+        return false;
+    }
+    true
+}
