@@ -283,3 +283,38 @@ async fn waiting_requests_are_not_in_flight_and_follow_a_drop() {
     drop(waiting);
     assert_eq!(pacer.lock().in_flight, 0);
 }
+
+/// A `Retry-After` of a second or two is how HTTP rounds a bucket that refills in a few
+/// milliseconds: it holds only the refused request (the cut pace is enough), not every send for
+/// the rounded-up second; a longer one holds every send.
+#[tokio::test]
+async fn a_rounded_up_retry_after_does_not_hold_every_send() {
+    for short in ["1", "2"] {
+        let pacer = Pacer::new(Pacing::Adaptive);
+        observe(&pacer, 429, &[("retry-after", short)]).await;
+        assert_eq!(pacer.lock().held_until, None, "Retry-After: {short}");
+        // Under a stated rate too, where the refusal halves the share.
+        let pacer = Pacer::new(Pacing::Adaptive);
+        let stated = [("ratelimit-limit", "200"), ("ratelimit-policy", "200;w=1")];
+        observe(&pacer, 200, &stated).await;
+        let mut refused = stated.to_vec();
+        refused.push(("retry-after", short));
+        observe(&pacer, 429, &refused).await;
+        assert_eq!(
+            pacer.lock().held_until,
+            None,
+            "stated, Retry-After: {short}"
+        );
+    }
+    let pacer = Pacer::new(Pacing::Adaptive);
+    observe(&pacer, 429, &[("retry-after", "5")]).await;
+    assert!(pacer.lock().held_until.is_some());
+}
+
+/// The README states the margin the code paces at (it said 95% where the code paced at 98%).
+#[test]
+fn the_readme_states_the_headroom_the_code_uses() {
+    let readme = include_str!("../../../../README.md");
+    let stated = format!("sends are spaced at {}% of it", (HEADROOM * 100.0).round());
+    assert!(readme.contains(&stated), "README: {stated:?}");
+}
