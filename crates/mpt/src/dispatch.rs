@@ -74,15 +74,20 @@ impl Client {
                     };
                     (c.status.get(), trail, c.refused.get(), c.halted.get())
                 });
-                (result.map_err(|e| (e, refused)), status, trail, halted)
+                // The error boxed too: the task-local future hands its output up by value.
+                let result = result.map_err(|e| Box::new((e, refused)));
+                (result, status, trail, halted)
             })
             .await;
-        match result {
-            Ok(value) => (Ok(value), trail),
+        let failed = match result {
+            Ok(value) => return (Ok(value), trail),
+            Err(failed) => failed,
+        };
+        match *failed {
             // Nothing was sent: the job was cancelled while the call waited.
-            Err((_, Some(_))) if halted => (Err(Error::Cancelled), trail),
+            (_, Some(_)) if halted => (Err(Error::Cancelled), trail),
             // Nothing was sent: the wait asked for is over the cap or the budget.
-            Err((_, Some(refused))) => (
+            (_, Some(refused)) => (
                 Err(Error::NotAttempted {
                     wait: refused.wait,
                     cap: refused.cap,
@@ -90,7 +95,7 @@ impl Client {
                 }),
                 trail,
             ),
-            Err((e, None)) => (Err(Box::pin(self.map_error(e, status)).await), trail),
+            (e, None) => (Err(Box::pin(self.map_error(e, status)).await), trail),
         }
     }
 

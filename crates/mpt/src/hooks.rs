@@ -37,11 +37,13 @@ use crate::job::{Acquired, Job, ending_of, retrying, signal_of};
 use crate::pace::Refused;
 
 mod body;
+mod spare;
 use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{limited, read_whole, rebuilt, too_large};
+use spare::copy;
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -230,18 +232,21 @@ impl Layer {
         };
         // Without a facade call in scope, the generated client is used directly
         // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
-        let (span, resend, raw, want_date) = CALL
+        let (span, resend, raw, want_date, job) = CALL
             .try_with(|c| {
                 let id = c.token_id.as_deref().unwrap_or("");
-                (span(id), c.resend, false, c.want_date)
+                (span(id), c.resend, false, c.want_date, job_of(c))
             })
-            .unwrap_or_else(|_| (span(""), Resend::for_method(request.method()), true, false));
+            .unwrap_or_else(|_| {
+                let resend = Resend::for_method(request.method());
+                (span(""), resend, true, false, Job::default())
+            });
         // A disabled span (no subscriber wants it) costs nothing to skip, nor does its clock.
         let started = (!span.is_disabled()).then(Instant::now);
         let (result, attempts) = if span.is_disabled() {
-            self.attempts(client, request, resend, info).await
+            self.attempts(client, request, resend, job, info).await
         } else {
-            self.attempts(client, request, resend, info)
+            self.attempts(client, request, resend, job, info)
                 .instrument(span.clone())
                 .await
         };
@@ -275,14 +280,15 @@ impl Layer {
         client: &reqwest::Client,
         mut request: Request,
         resend: Resend,
+        job: Job,
         info: &OperationInfo,
     ) -> (reqwest::Result<Response>, u32) {
-        let mut backoff = self.retry.backoff().build();
+        // Built at the first backoff (most calls never need one).
+        let mut backoff = None;
         let (mut attempt, mut tries) = (0, Tries::default());
         // What is left of the call's wait budget.
         let mut budget = self.max_wait;
         let cap = self.retry.max_retry_after;
-        let job = call_job();
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
         let read = request.method() == reqwest::Method::GET;
@@ -340,7 +346,11 @@ impl Layer {
                 && !job.cancelled()
                 && let Some(next) = spare
                 // A throttled answer waits what it asks, else only its pace (no backoff).
-                && let Some(step) = if throttled { Some(Duration::ZERO) } else { backoff.next() }
+                && let Some(step) = if throttled {
+                    Some(Duration::ZERO)
+                } else {
+                    backoff.get_or_insert_with(|| self.retry.backoff().build()).next()
+                }
                 // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
                 && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
                 // A throttled wait is spent from the job's budget too.
@@ -440,34 +450,12 @@ fn refusal(request: &Request, refused: Refused) -> Response {
     )
 }
 
-/// A copy of `request` to send again. A request with no body is copied by its parts: the
-/// generated builders set no extension but the per-attempt timeout, which is copied (reqwest's
-/// `try_clone` sets the timeout into a fresh extension map and then drops it for a clone of
-/// the original's: two allocations and a hash for nothing).
-fn copy(request: &Request) -> Option<Request> {
-    if request.body().is_some() {
-        return request.try_clone();
-    }
-    let mut copy = Request::new(request.method().clone(), request.url().clone());
-    *copy.headers_mut() = request.headers().clone();
-    *copy.version_mut() = request.version();
-    if let Some(timeout) = request.timeout() {
-        *copy.timeout_mut() = Some(*timeout);
-    }
-    Some(copy)
-}
-
-/// The job of the call in scope, if any.
-fn call_job() -> Job {
-    CALL.try_with(|c| {
-        c.job.as_ref().map(|j| Job {
-            cancel: j.cancel.clone(),
-            budget: j.budget.clone(),
-        })
+/// The job of a call, if any.
+fn job_of(call: &CallState) -> Job {
+    call.job.as_ref().map_or_else(Job::default, |j| Job {
+        cancel: j.cancel.clone(),
+        budget: j.budget.clone(),
     })
-    .ok()
-    .flatten()
-    .unwrap_or_default()
 }
 
 /// The end of a call whose job was cancelled while it waited to send: the answer before, or,

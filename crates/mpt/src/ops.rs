@@ -19,16 +19,12 @@ use crate::token::{CreatedToken, Token, TokenRef};
 /// resolves them to the parent path), or holding `/`, `\`, `?`, `#` or a control character.
 pub(crate) fn check_id(id: &str) -> Result<(), Error> {
     let refused = |c: char| matches!(c, '/' | '\\' | '?' | '#') || c.is_control();
-    let bad = id.is_empty()
-        || id == "."
-        || id == ".."
-        // Byte by byte when the id is ASCII (every id the platform makes): no decoding.
-        || if id.is_ascii() {
-            id.bytes().any(|b| refused(char::from(b)))
-        } else {
-            id.chars().any(refused)
-        };
-    if crate::redact::holds_secret_shape(id) {
+    // One pass over an ASCII id (every id the platform makes): a refused byte, and whether it
+    // holds an `i` at all (a secret's `idt` starts with one).
+    let (bad_char, maybe_secret) =
+        ascii_scan(id).unwrap_or_else(|| (id.chars().any(refused), true));
+    let bad = bad_char || id.is_empty() || id == "." || id == "..";
+    if maybe_secret && crate::redact::holds_secret_shape(id) {
         // A secret pasted where an id belongs: never sent (it would travel in the URL), never
         // shown.
         return Err(Error::InvalidRequest(format!(
@@ -43,6 +39,34 @@ pub(crate) fn check_id(id: &str) -> Result<(), Error> {
         )));
     }
     Ok(())
+}
+
+/// The ASCII bytes an id may not hold: `/`, `\`, `?`, `#` and the control characters.
+const REFUSED_BYTES: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 0x20 {
+        table[b] = true;
+        b += 1;
+    }
+    table[0x7f] = true;
+    table[b'/' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'?' as usize] = true;
+    table[b'#' as usize] = true;
+    table
+};
+
+/// For an ASCII `id`: whether it holds a refused byte, and whether it holds an `i` or `I`;
+/// `None` when it is not ASCII.
+fn ascii_scan(id: &str) -> Option<(bool, bool)> {
+    let (mut bad, mut has_i) = (false, false);
+    for &b in id.as_bytes() {
+        let ascii = REFUSED_BYTES.get(usize::from(b))?;
+        bad |= *ascii;
+        has_i |= b | 0x20 == b'i';
+    }
+    Some((bad, has_i))
 }
 
 /// Fails with `InvalidTransition` when `token`'s known state does not allow `action`.
