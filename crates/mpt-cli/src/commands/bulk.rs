@@ -78,6 +78,13 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
         let client = client.with_cancel(signals.cancel());
         apply(&client, ids, kind, args.concurrency.into(), ctx.format).await?
     };
+    // No id at all (none given, or the first line unreadable): nothing was done, nothing is
+    // printed.
+    if read.count() == 0
+        && let Some(failure) = read.failure()
+    {
+        return Err(failure);
+    }
     if ctx.format == Format::Json {
         finished.held.sort_by_key(|(n, _)| *n);
         let rows: Vec<Row> = std::mem::take(&mut finished.held)

@@ -225,3 +225,38 @@ fn a_large_from_file_is_read_line_by_line() {
     // The unknown ids failed as not found.
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
+
+/// No id at all (an empty stdin, or only comments) is a usage error, as before: exit 2, the
+/// message says how to give ids, and nothing is printed on stdout (not even `[]`).
+#[test]
+fn no_ids_is_a_usage_error_with_nothing_printed() {
+    use std::io::Write;
+    let server = mock();
+    for format in ["json", "jsonl", "table"] {
+        let mut child = command(&server, &["tokens", "ensure-disabled", "-o", format, "-"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"# nothing here\n\n").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{format}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr)
+                .contains("no token ids: give them as arguments, `-` for stdin, or --from-file"),
+            "{format}: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stdout).is_empty(),
+            "{format}: {}",
+            text(&out.stdout)
+        );
+    }
+}
