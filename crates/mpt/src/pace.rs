@@ -33,8 +33,8 @@
 //!   served restores it. A refusal that lasted until a window renewed (half a second or more: a
 //!   fixed window or a sliding log refuses everything until then) tells the window's quota,
 //!   what the last second let through: the pace is 99% of it. Each success adds 2% back below
-//!   95% of the ceiling, 5% of it a second up to 99% of it, 0.1% of it a second above (the
-//!   limit, once found, is probed slowly); a `Retry-After` longer than two seconds holds every
+//!   95% of the ceiling, 5% of it a second up to 99% of it, 0.1% of it a second above, rising to
+//!   5% over ten minutes with no cut (the limit, once found, is probed slowly); a `Retry-After` longer than two seconds holds every
 //!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
 //!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's

@@ -29,6 +29,9 @@ const PROBE: f64 = 0.05;
 /// limit that rises is found; one that stays is not hit again soon).
 const CREEP: f64 = 0.001;
 
+/// How long AIMD creeps above [`SETTLE`] of the ceiling before it probes at [`PROBE`] again.
+const PATIENCE: Duration = Duration::from_secs(600);
+
 /// What AIMD adds back per success at least, in requests a second.
 const INCREASE: f64 = 0.2;
 
@@ -81,7 +84,7 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
         } else if since_cut && !s.resolved {
             served_again(s, now);
         } else if let Some(rate) = s.learned {
-            grow(s, rate);
+            grow(s, rate, now);
         }
         return;
     }
@@ -127,15 +130,17 @@ fn served_again(s: &mut State, now: Instant) {
 
 /// A success adds back: [`GROWTH`] of the rate below [`NEAR`] of the ceiling, [`PROBE`] of the
 /// ceiling a second below [`SETTLE`] of it, [`CREEP`] of it a second above (the ceiling found,
-/// the pace stays near it).
-fn grow(s: &mut State, rate: f64) {
+/// the pace stays near it), rising to [`PROBE`] as [`PATIENCE`] passes with no cut (a ceiling
+/// learned while the client sent little is not kept for long).
+fn grow(s: &mut State, rate: f64, now: Instant) {
     let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
     let step = if rate < ceiling * NEAR {
         (rate * GROWTH).max(INCREASE)
     } else if rate < ceiling * SETTLE {
         ceiling * PROBE / rate.max(MIN_RATE)
     } else {
-        ceiling * CREEP / rate.max(MIN_RATE)
+        let held = now.duration_since(s.cut.at).as_secs_f64() / PATIENCE.as_secs_f64();
+        ceiling * (CREEP + (PROBE - CREEP) * held.min(1.0)) / rate.max(MIN_RATE)
     };
     s.learned = Some((rate + step).min(MAX_FIXED_RATE));
 }
