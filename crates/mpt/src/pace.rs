@@ -25,13 +25,18 @@
 //!   caller spends it too); a success that leaves one request or none while requests are still
 //!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
 //!   processes on one token settle on the shared budget before it refuses them;
-//! * with nothing stated, AIMD: a throttled answer notes a ceiling (the rate the platform let
-//!   through over the last second, or the rate sent at if lower) and cuts the rate to 70% of
-//!   itself or 95% of the ceiling, whichever is lower (the first one starts from the rate
-//!   observed over the last second); each success adds 2% back below 95% of the ceiling, and
-//!   5% of the ceiling a second nearer it (the limit, once found, is probed slowly); a
-//!   `Retry-After` longer than two seconds holds every send until then (two seconds or less
-//!   is how HTTP rounds a few milliseconds up: the cut rate is enough);
+//! * with nothing stated, AIMD: a refusal notes a ceiling (what the platform let through over
+//!   the last second, unless that second was not spent at the pace refused: then 95% of that
+//!   pace) and cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower. Only a
+//!   refusal of a request sent since the last cut, once one so sent was served, cuts again (the
+//!   others answer the old pace); until one is served, each halves the pace, and the first one
+//!   served restores it. A refusal that lasted until a window renewed (half a second or more: a
+//!   fixed window or a sliding log refuses everything until then) tells the window's quota,
+//!   what the last second let through: the pace is 99% of it. Each success adds 2% back below
+//!   95% of the ceiling, 5% of it a second up to 99% of it, 0.1% of it a second above, rising to
+//!   5% over ten minutes with no cut (the limit, once found, is probed slowly); a `Retry-After` longer than two seconds holds every
+//!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
+//!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
 //!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
 //!   beyond the cap refuses every send until it has passed.
@@ -41,6 +46,9 @@ use std::time::{Duration, Instant};
 
 use crate::ratelimit::{AskedWait, MAX_COUNT, Signal, secs};
 
+use aimd::{Cut, SLICES};
+
+mod aimd;
 mod mode;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
@@ -48,25 +56,6 @@ pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
 const HEADROOM: f64 = 0.98;
-
-/// What AIMD adds back per success below [`NEAR`] of the ceiling: this fraction of the rate,
-/// at least [`INCREASE`].
-const GROWTH: f64 = 0.02;
-
-/// What a refusal leaves of the AIMD rate.
-const DECREASE: f64 = 0.7;
-
-/// The fraction of the ceiling (the rate of the last refusal) from which AIMD only probes.
-const NEAR: f64 = 0.95;
-
-/// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
-const PROBE: f64 = 0.05;
-
-/// What AIMD adds back per success at least, in requests a second.
-const INCREASE: f64 = 0.2;
-
-/// The slowest AIMD goes, in requests a second.
-const MIN_RATE: f64 = 1.0;
 
 /// The smallest share of a stated rate this client keeps when others spend it too.
 const MIN_SHARE: f64 = 0.05;
@@ -101,10 +90,18 @@ struct State {
     learned: Option<f64>,
     /// The AIMD rate at the last refusal.
     ceiling: Option<f64>,
-    /// Answers served (not throttled) since this time, for the rate the platform lets through.
-    served: (Instant, u32),
-    /// The rate the platform let through over the last full second.
-    served_rate: Option<f64>,
+    /// What the platform served (answers not throttled) over the last second, per tenth of a
+    /// second, and the slice the newest count is in (counted from `first`).
+    served: ([u32; SLICES], u64),
+    /// The first answer AIMD learned from.
+    first: Option<Instant>,
+    /// AIMD's last cut: when, the generation it started, what the last second had served then,
+    /// and the pace it set.
+    cut: Cut,
+    /// A request sent at the pace of the last cut was served since: the platform serves again.
+    resolved: bool,
+    /// A refusal lasted until a window renewed: the limit is a window, its quota known.
+    windowed: bool,
     /// The earliest time of the next spaced send.
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -131,6 +128,8 @@ struct State {
 pub(crate) struct Pacer {
     mode: Pacing,
     state: Mutex<State>,
+    /// Wakes the sends waiting for a slot when the pace changes.
+    wake: tokio::sync::Notify,
 }
 
 /// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
@@ -139,6 +138,8 @@ pub(crate) struct Pacer {
 pub(crate) struct Slot<'a> {
     pacer: &'a Pacer,
     open: bool,
+    /// The pace's generation it was sent at.
+    generation: u32,
 }
 
 impl Drop for Slot<'_> {
@@ -173,8 +174,16 @@ impl Pacer {
                 share: 1.0,
                 learned: None,
                 ceiling: None,
-                served: (Instant::now(), 0),
-                served_rate: None,
+                served: ([0; SLICES], 0),
+                first: None,
+                cut: Cut {
+                    at: Instant::now(),
+                    generation: 0,
+                    served: 0,
+                    rate: 0.0,
+                },
+                resolved: true,
+                windowed: false,
                 next: None,
                 held_until: None,
                 locked: None,
@@ -184,6 +193,7 @@ impl Pacer {
                 in_flight: 0,
                 credit: 0,
             }),
+            wake: tokio::sync::Notify::new(),
         }
     }
 
@@ -217,6 +227,7 @@ impl Pacer {
             let slot = Slot {
                 pacer: self,
                 open: false,
+                generation: 0,
             };
             return Ok((slot, Duration::ZERO));
         }
@@ -225,6 +236,7 @@ impl Pacer {
             let slot = Slot {
                 pacer: self,
                 open: true,
+                generation,
             };
             return Ok((slot, Duration::ZERO));
         }
@@ -245,22 +257,29 @@ impl Pacer {
         let mut slot = Slot {
             pacer: self,
             open: false,
+            generation,
         };
         let mut waited = Duration::ZERO;
         loop {
             if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-                waited += wait;
+                // Until the slot's time, or until the pace changes (then it takes another).
+                let started = Instant::now();
+                let changed = std::pin::pin!(self.wake.notified());
+                let sleep = std::pin::pin!(tokio::time::sleep(wait));
+                futures_util::future::select(sleep, changed).await;
+                waited += started.elapsed().min(wait);
                 let mut s = self.lock();
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
                 // takes a slot at the new pace.
                 if s.generation == generation {
                     s.in_flight = s.in_flight.saturating_add(1);
                     slot.open = true;
+                    slot.generation = generation;
                     return Ok((slot, waited));
                 }
             } else {
                 slot.open = true;
+                slot.generation = generation;
                 return Ok((slot, waited));
             }
             (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
@@ -323,6 +342,7 @@ impl Pacer {
     /// refuses every send until it has passed.
     pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
         let open = std::mem::replace(&mut slot.open, false);
+        let sent = slot.generation;
         if self.mode == Pacing::Off {
             return;
         }
@@ -331,6 +351,18 @@ impl Pacer {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
         let Some(signal) = signal else { return };
+        let generation = s.generation;
+        self.learn(&mut s, signal, cap, sent);
+        let repaced = s.generation != generation;
+        drop(s);
+        if repaced {
+            // Sends waiting for a slot at the old pace take one at the new pace now.
+            self.wake.notify_waiters();
+        }
+    }
+
+    /// Learns from an answer's signal; `sent`: the pace's generation its request was sent at.
+    fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: u32) {
         let now = Instant::now();
         if signal.throttled {
             s.credit = 0;
@@ -344,17 +376,17 @@ impl Pacer {
                 }
                 let stated = s.stated.is_some() || signal.quota.is_some();
                 if after > ROUNDING || (!stated && self.mode != Pacing::Adaptive) {
-                    hold(&mut s, now + after);
+                    hold(s, now + after);
                 }
             }
         }
         if self.mode != Pacing::Adaptive {
             return;
         }
-        if self.learn_stated(&mut s, signal, now) {
+        if self.learn_stated(s, signal, now) {
             return;
         }
-        self.aimd(&mut s, signal.throttled, now);
+        aimd::learn(s, signal.throttled, now, sent);
     }
 
     /// Learns from what the platform states; `false` when it states no rate.
@@ -409,51 +441,6 @@ impl Pacer {
             s.share = (s.share + SHARE_GROWTH).min(1.0);
         }
         true
-    }
-
-    /// AIMD, when nothing is stated: a refusal cuts the rate to [`DECREASE`] of itself and
-    /// notes it as the ceiling; below [`NEAR`] of the ceiling each success adds [`GROWTH`] of
-    /// the rate (at least [`INCREASE`]), nearer it the rate creeps up by [`PROBE`] of the
-    /// ceiling a second, so the limit is probed rarely once found.
-    fn aimd(&self, s: &mut State, throttled: bool, now: Instant) {
-        let elapsed = now.duration_since(s.served.0).as_secs_f64();
-        if !throttled {
-            s.served.1 = s.served.1.saturating_add(1);
-            if elapsed >= 1.0 {
-                s.served_rate = Some(f64::from(s.served.1) / elapsed);
-                s.served = (now, 0);
-            }
-        }
-        // What the platform lets through: the last full second's, else this one's so far.
-        let served = s
-            .served_rate
-            .or_else(|| (elapsed >= 0.1).then(|| f64::from(s.served.1) / elapsed));
-        match (throttled, s.learned) {
-            (true, Some(rate)) if recent(s, now, rate) => {}
-            (true, known) => {
-                let rate = known.unwrap_or_else(|| {
-                    let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
-                    f64::from(s.window.1) / seen
-                });
-                // Refused at `rate`: the limit is below it, and about what was let through.
-                let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
-                s.ceiling = Some(ceiling);
-                let learned = (rate * DECREASE).min(ceiling * NEAR).max(MIN_RATE);
-                s.learned = Some(learned);
-                s.last_cut = Some(now);
-                repace(s, now + secs(1.0 / learned));
-            }
-            (false, Some(rate)) => {
-                let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
-                let step = if rate < ceiling * NEAR {
-                    (rate * GROWTH).max(INCREASE)
-                } else {
-                    ceiling * PROBE / rate.max(MIN_RATE)
-                };
-                s.learned = Some((rate + step).min(MAX_FIXED_RATE));
-            }
-            (false, None) => {}
-        }
     }
 
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.

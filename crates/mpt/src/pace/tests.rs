@@ -30,11 +30,18 @@ async fn stated_limits_set_the_pace_and_429s_halve_it_otherwise() {
     observe(&pacer, 200, &stated).await;
     assert_eq!(pacer.rate(), Some(100.0 * HEADROOM));
     let pacer = Pacer::new(Pacing::Adaptive);
-    observe(&pacer, 429, &[("retry-after", "1")]).await;
+    let (a, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    let (b, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    pacer.observe(a, Some(&signal(429, &[("retry-after", "1")])), CAP);
     let first = pacer.rate().unwrap();
-    // A second 429 of the same burst is the same signal.
-    observe(&pacer, 429, &[]).await;
+    // A 429 of a request sent before the cut answers the old pace: the same signal.
+    pacer.observe(b, Some(&signal(429, &[])), CAP);
     assert_eq!(pacer.rate(), Some(first));
+    // One sent since, before any was served: the pace is halved until one is.
+    observe(&pacer, 429, &[]).await;
+    assert_eq!(pacer.rate(), Some((first / 2.0).max(aimd::MIN_RATE)));
+    observe(&pacer, 200, &[]).await;
+    assert_eq!(pacer.rate(), Some(first), "restored once one is served");
     observe(&pacer, 200, &[]).await;
     assert!(pacer.rate().unwrap() > first);
     let off = Pacer::new(Pacing::Off);

@@ -420,7 +420,7 @@ async fn dialects_that_state_the_rate_are_read() {
 }
 
 /// The dialects that only refuse (429 or 503, with Retry-After in seconds or as a date, or no
-/// header at all), under each window kind: no id failed.
+/// header at all), under each window kind: no id failed, and with no header few refused.
 #[tokio::test]
 async fn dialects_that_only_refuse_fail_no_id() {
     use mpt_mock::{RateDialect as D, RateWindow as W};
@@ -432,8 +432,18 @@ async fn dialects_that_only_refuse_fail_no_id() {
         (D::RetryAfter, W::FixedWindow),
         (D::RetryAfter, W::SlidingLog),
     ] {
-        let (failed, _, _) = through(dialect, window, 150).await;
+        let (failed, sent, throttled) = through(dialect, window, 150).await;
         assert!(failed.is_empty(), "{dialect:?} {window:?}: {failed:?}");
+        if dialect == D::Bare {
+            // No header at all: a refusal of a request sent before the last cut answers the old
+            // pace and cuts nothing, one sent since cuts only once the platform served that
+            // pace (before, each cut waited a tenth of a second while the old pace was refused:
+            // 39 of 191).
+            assert!(
+                throttled * 8 <= sent,
+                "{dialect:?}: {throttled} of {sent} refused"
+            );
+        }
     }
 }
 
@@ -544,4 +554,40 @@ async fn a_lockout_under_the_cap_ends_within_the_jobs_wait_budget() {
     assert!(not_attempted >= ids.len() - 12, "{not_attempted}");
     let (_, e) = report.failed().last().unwrap();
     assert!(e.to_string().contains("not attempted"), "{e}");
+}
+
+/// A fixed window or a sliding log that states nothing: once a refusal has lasted until the
+/// window renewed, the pace is the quota it let through (issue 34: AIMD took the rate observed
+/// over a second spent waiting as its ceiling, and refused again and again while it probed
+/// back). Only the first window's overflow and the retries that come back together at its
+/// renewal are refused.
+#[tokio::test]
+async fn a_window_that_renews_is_paced_at_its_quota() {
+    use mpt_mock::RateWindow as W;
+    let run = |window| async move {
+        let server = MockServer::builder()
+            .rate_limit(mpt_mock::RateLimit::parse("40/s", 1).unwrap())
+            .rate_dialect(mpt_mock::RateDialect::RetryAfter)
+            .rate_window(window)
+            .start()
+            .await
+            .unwrap();
+        let ids: Vec<String> = server
+            .seed_tokens(150, "paced", DEFAULT_ACCOUNT)
+            .into_iter()
+            .map(|t| t.id)
+            .collect();
+        let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+        let report = client.ensure_disabled_many(&ids, 8).await;
+        let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
+        (report.failed().count(), sent, server.throttled())
+    };
+    let (fixed, sliding) = tokio::join!(run(W::FixedWindow), run(W::SlidingLog));
+    for (window, (failed, sent, throttled)) in [("fixed", fixed), ("sliding", sliding)] {
+        assert_eq!(failed, 0, "{window}");
+        // At most one refusal per worker for the first window's overflow (8), a few more when
+        // the retries that come back together at its renewal overflow the next one; before,
+        // every window's overflow again while AIMD probed back from a ceiling too low (16).
+        assert!(throttled <= 12, "{window}: {throttled} of {sent} refused");
+    }
 }

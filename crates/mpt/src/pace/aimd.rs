@@ -1,0 +1,225 @@
+//! AIMD, when the platform states no rate: what its refusals and answers say of the limit.
+
+use std::time::{Duration, Instant};
+
+use super::{MAX_FIXED_RATE, State, repace};
+use crate::ratelimit::secs;
+
+/// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
+/// what a bucket served over the second before it refused (at least its rate).
+const SETTLE: f64 = 0.99;
+
+/// What the last second served, as a fraction of the pace refused, for it to tell the limit.
+const BUSY: f64 = 0.9;
+
+/// What AIMD adds back per success below [`NEAR`] of the ceiling: this fraction of the rate,
+/// at least [`INCREASE`].
+const GROWTH: f64 = 0.02;
+
+/// What a refusal leaves of the AIMD rate.
+const DECREASE: f64 = 0.7;
+
+/// The fraction of the ceiling from which AIMD only probes.
+const NEAR: f64 = 0.95;
+
+/// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
+const PROBE: f64 = 0.05;
+
+/// How fast AIMD probes above [`SETTLE`] of the ceiling: this fraction of it a second (a
+/// limit that rises is found; one that stays is not hit again soon).
+const CREEP: f64 = 0.001;
+
+/// How long AIMD creeps above [`SETTLE`] of the ceiling before it probes at [`PROBE`] again.
+const PATIENCE: Duration = Duration::from_secs(600);
+
+/// What AIMD adds back per success at least, in requests a second.
+const INCREASE: f64 = 0.2;
+
+/// The slowest AIMD goes, in requests a second.
+pub(super) const MIN_RATE: f64 = 1.0;
+
+/// An AIMD refusal that lasted this long before a request sent after it was served is a window
+/// that renewed (a fixed window or a sliding log refuses everything until then; a token bucket
+/// serves again within a few milliseconds): its quota is what the last second let through.
+const RENEWAL: Duration = Duration::from_millis(500);
+
+/// How far the pace is halved while still refused after a cut: to this fraction of the cut's
+/// pace at most (the sends waiting meanwhile are not put off for long).
+const HALVINGS: f64 = 16.0;
+
+/// The slices of the second over which what the platform served is counted (50 ms each).
+pub(super) const SLICES: usize = 20;
+
+/// AIMD's last cut.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Cut {
+    /// When.
+    pub(super) at: Instant,
+    /// The pace's generation it started (a request sent at it or later was sent since).
+    pub(super) generation: u32,
+    /// What the second before it served, and the requests sent before it served after it.
+    pub(super) served: u32,
+    /// The pace it set.
+    pub(super) rate: f64,
+}
+
+/// AIMD, when nothing is stated. A refusal of a request sent before the last cut answers
+/// the old pace: it says nothing new. One sent since, before any of those was served (the
+/// platform still refuses: a window not renewed yet), halves the pace until one is served;
+/// once one was, it is a new limit: a cut to [`DECREASE`] of the rate or [`NEAR`] of the
+/// ceiling (what the platform let through over the last second), whichever is lower. When
+/// the platform refused for [`RENEWAL`] or longer before it served again, it renewed a
+/// window: its quota is what the last second let through before the cut. Below [`NEAR`] of
+/// the ceiling each success adds [`GROWTH`] of the rate (at least [`INCREASE`]), nearer it
+/// the rate creeps up by [`PROBE`] of the ceiling a second, so the limit is probed rarely.
+pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
+    let first = *s.first.get_or_insert(now);
+    // Sent at the pace of the last cut or later (generations wrap).
+    let since_cut = sent.wrapping_sub(s.cut.generation) < u32::MAX / 2;
+    if !throttled {
+        count_served(s, now, first);
+        if !since_cut && !s.resolved {
+            // Sent before the cut and served: part of what the window let through.
+            s.cut.served = s.cut.served.saturating_add(1);
+        } else if since_cut && !s.resolved {
+            served_again(s, now);
+        } else if let Some(rate) = s.learned {
+            grow(s, rate, now);
+        }
+        return;
+    }
+    match s.learned {
+        // An answer to the pace before the last cut.
+        Some(_) if !since_cut => {}
+        // Still refused since the cut, none served yet (a window not renewed yet): a
+        // bucket's pace is halved until one is, at the first refusal of each pace (those
+        // sent before it answer the pace halved); a window's is kept (it renews whatever
+        // is sent meanwhile).
+        Some(rate) if !s.resolved => {
+            if sent == s.generation && !s.windowed {
+                let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
+                let halved = (rate / 2.0).max(floor);
+                s.learned = Some(halved);
+                repace(s, now + secs(1.0 / halved));
+            }
+        }
+        known => cut(s, known, now, first),
+    }
+}
+
+/// A request sent since the last cut was served: the platform serves again. After a refusal
+/// of [`RENEWAL`] or longer, a window renewed: its quota is what the last second let through
+/// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
+fn served_again(s: &mut State, now: Instant) {
+    s.resolved = true;
+    let renewed = now.duration_since(s.cut.at) >= RENEWAL && s.cut.served > 0;
+    let learned = if renewed {
+        let quota = f64::from(s.cut.served);
+        s.windowed = true;
+        s.ceiling = Some(quota);
+        (quota * SETTLE).max(MIN_RATE)
+    } else {
+        s.learned.unwrap_or(s.cut.rate).max(s.cut.rate)
+    };
+    s.learned = Some(learned);
+    // Those waiting at a halved pace take a slot at this one; a refusal of one sent before is
+    // no new limit.
+    repace(s, now);
+    s.cut.generation = s.generation;
+}
+
+/// A success adds back: [`GROWTH`] of the rate below [`NEAR`] of the ceiling, [`PROBE`] of the
+/// ceiling a second below [`SETTLE`] of it, [`CREEP`] of it a second above (the ceiling found,
+/// the pace stays near it), rising to [`PROBE`] as [`PATIENCE`] passes with no cut (a ceiling
+/// learned while the client sent little is not kept for long).
+fn grow(s: &mut State, rate: f64, now: Instant) {
+    let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
+    let step = if rate < ceiling * NEAR {
+        (rate * GROWTH).max(INCREASE)
+    } else if rate < ceiling * SETTLE {
+        ceiling * PROBE / rate.max(MIN_RATE)
+    } else {
+        let held = now.duration_since(s.cut.at).as_secs_f64() / PATIENCE.as_secs_f64();
+        ceiling * (CREEP + (PROBE - CREEP) * held.min(1.0)) / rate.max(MIN_RATE)
+    };
+    s.learned = Some((rate + step).min(MAX_FIXED_RATE));
+}
+
+/// A refusal at a pace the platform had served: a new limit. The ceiling is what the platform
+/// let through over the last second (younger than a second: the rate so far), at least
+/// [`NEAR`] of the pace refused (the last second may have been paced below the limit), at
+/// most that pace. A bucket's pace is cut to [`DECREASE`] of itself or [`NEAR`] of the
+/// ceiling, whichever is lower; a window's to [`SETTLE`] of its quota (what it let through).
+fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
+    let age = now.duration_since(first).as_secs_f64();
+    let last_second = served_last_second(s, now, first);
+    let rate = known.unwrap_or_else(|| {
+        let seen = now.duration_since(s.window.0).as_secs_f64().max(0.05);
+        f64::from(s.window.1) / seen
+    });
+    let served = if age >= 1.0 {
+        // Counted over the last 19 slices and what has passed of this one.
+        let slice = 1.0 / SLICES as f64;
+        let covered = (SLICES - 1) as f64 * slice + age % slice;
+        let served = f64::from(last_second) / covered;
+        // Not about the pace refused at: the last second was not spent at it (a lull, then a
+        // burst), so what it served says little of the limit.
+        Some(if served >= rate * BUSY {
+            served
+        } else {
+            rate * NEAR
+        })
+    } else {
+        (age >= 0.1).then(|| f64::from(last_second) / age)
+    };
+    let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
+    s.ceiling = Some(ceiling);
+    let learned = if s.windowed {
+        (f64::from(last_second) * SETTLE).min(rate)
+    } else {
+        (rate * DECREASE).min(ceiling * NEAR)
+    }
+    .max(MIN_RATE);
+    s.learned = Some(learned);
+    repace(s, now + secs(1.0 / learned));
+    s.cut = Cut {
+        at: now,
+        generation: s.generation,
+        served: last_second,
+        rate: learned,
+    };
+    s.resolved = false;
+}
+
+/// The slice of the second `now` is in, counted from `first`.
+fn slice(now: Instant, first: Instant) -> u64 {
+    (now.duration_since(first).as_millis() / (1000 / SLICES as u128)) as u64
+}
+
+/// Moves the count of what was served on to `now`'s slice (slices older than a second are
+/// emptied).
+fn advance(s: &mut State, now: Instant, first: Instant) {
+    let at = slice(now, first);
+    let (counts, newest) = &mut s.served;
+    let stale = at.saturating_sub(*newest).min(SLICES as u64);
+    for k in 1..=stale {
+        counts[((*newest + k) % SLICES as u64) as usize] = 0;
+    }
+    *newest = (*newest).max(at);
+}
+
+/// Counts an answer served.
+fn count_served(s: &mut State, now: Instant, first: Instant) {
+    advance(s, now, first);
+    let i = (s.served.1 % SLICES as u64) as usize;
+    s.served.0[i] = s.served.0[i].saturating_add(1);
+}
+
+/// What the platform served over the last second.
+fn served_last_second(s: &mut State, now: Instant, first: Instant) -> u32 {
+    advance(s, now, first);
+    s.served
+        .0
+        .iter()
+        .fold(0u32, |sum, n| sum.saturating_add(*n))
+}
