@@ -245,14 +245,14 @@ pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, TlsError> {
         .with_custom_certificate_verifier(verify);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let (chain, key) = client_files(cert, key)?;
+            let (chain, key_der) = client_files(cert, key)?;
             builder
-                .with_client_auth_cert(chain, key)
+                .with_client_auth_cert(chain, key_der)
                 .map_err(|e| match e {
                     rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
                         TlsError::File {
                             what: "sslkey",
-                            path: key_path(tls),
+                            path: key.display().to_string(),
                             why: format!("not the key of sslcert {}", cert.display()),
                         }
                     }
@@ -286,8 +286,8 @@ pub(super) fn refused_certificate(tls: &Tls, e: &tokio_postgres::Error) -> Optio
     match (&tls.cert, about_a_certificate) {
         (Some(cert), true) => Some(format!(
             "the server refused the client certificate sslcert {} in the TLS handshake \
-             (its alert: {alert:?}): it takes one signed by a CA of its ssl_ca_file, current, \
-             whose common name is the role",
+             (its alert: {alert:?}): it takes one signed by a CA of its ssl_ca_file, and \
+             current",
             cert.display()
         )),
         (None, true) => Some(format!(
@@ -339,13 +339,6 @@ fn client_files(
     let key_der = PrivateKeyDer::from_pem_file(key)
         .map_err(|e| bad("sslkey", key, unreadable(&e, "private key")))?;
     Ok((chain, key_der))
-}
-
-/// The `sslkey` file's name, as shown.
-fn key_path(tls: &Tls) -> String {
-    tls.key
-        .as_deref()
-        .map_or_else(String::new, |k| k.display().to_string())
 }
 
 /// Why a PEM file cannot be read, in words that quote none of it (a key's file may be
