@@ -397,8 +397,8 @@ impl Layer {
         // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
         // typed parse costs less than redacting the whole body); a byte stream is any bytes.
         let body = if status.is_success()
-            && (body::shape(operation) == Some(mpt_api::AnswerShape::Bytes)
-                || mpt_api::answers::decodes(operation, &body).unwrap_or(false))
+            && (mpt_api::answers::decodes(operation, &body).unwrap_or(false)
+                || body::shape(operation) == Some(mpt_api::AnswerShape::Bytes))
         {
             body
         } else {
