@@ -92,6 +92,59 @@ impl fmt::Debug for ClientState {
     }
 }
 
+/// What an operation answers on success, as its generated `send` declares it: what a hook may
+/// expect of a success answer's body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AnswerShape {
+    /// Nothing: an empty body (`ResponseValue<()>`).
+    Nothing,
+    /// A byte stream (`ResponseValue<ByteStream>`, a download): any body, taken as it came.
+    Bytes,
+    /// A JSON document of the operation's answer type.
+    Document,
+}
+
+/// What `operation_id` answers on success, from the generated answer tables (each client's
+/// `answers::decodes`): the API tokens client's first, then those of the modules compiled in,
+/// in alphabetical order; `None` for an operation none of them has. An operation id names
+/// one shape in this spec but for `update_attachment` (a change, answered with nothing in one
+/// module and a document in another), where the first table that has it answers.
+///
+/// A table is asked twice at most, with bodies only one shape takes: an empty body (no JSON
+/// document is empty) and a lone `0xFF` byte (no document, not empty: only a byte stream takes
+/// it). Each ask of a document's table is a failed JSON parse: hooks on a hot path remember the
+/// answer.
+pub fn answer_shape(operation_id: &str) -> Option<AnswerShape> {
+    type Decodes = fn(&str, &[u8]) -> Option<bool>;
+    let tables: &[Decodes] = &[
+        crate::answers::decodes,
+        #[cfg(feature = "accounts")]
+        crate::accounts::answers::decodes,
+        #[cfg(feature = "audit")]
+        crate::audit::answers::decodes,
+        #[cfg(feature = "billing")]
+        crate::billing::answers::decodes,
+        #[cfg(feature = "catalog")]
+        crate::catalog::answers::decodes,
+        #[cfg(feature = "commerce")]
+        crate::commerce::answers::decodes,
+        #[cfg(feature = "notifications")]
+        crate::notifications::answers::decodes,
+        #[cfg(feature = "program")]
+        crate::program::answers::decodes,
+        #[cfg(feature = "spotlight")]
+        crate::spotlight::answers::decodes,
+    ];
+    tables
+        .iter()
+        .find_map(|decodes| match decodes(operation_id, b"")? {
+            false => Some(AnswerShape::Document),
+            true if decodes(operation_id, &[0xFF]) == Some(true) => Some(AnswerShape::Bytes),
+            true => Some(AnswerShape::Nothing),
+        })
+}
+
 /// `ClientHooks` for a generated `Client`: the API tokens client and each module's.
 macro_rules! hand_over {
     ($client:ty) => {
@@ -140,3 +193,20 @@ hand_over!(crate::notifications::Client);
 hand_over!(crate::program::Client);
 #[cfg(feature = "spotlight")]
 hand_over!(crate::spotlight::Client);
+
+#[cfg(test)]
+mod tests {
+    use super::{AnswerShape, answer_shape};
+
+    #[test]
+    fn each_shape_is_told_apart_and_an_unknown_operation_is_none() {
+        assert_eq!(answer_shape("delete_api_token"), Some(AnswerShape::Nothing));
+        assert_eq!(answer_shape("get_api_token"), Some(AnswerShape::Document));
+        assert_eq!(answer_shape("list_api_tokens"), Some(AnswerShape::Document));
+        assert_eq!(answer_shape("no_such_operation"), None);
+        #[cfg(feature = "accounts")]
+        assert_eq!(answer_shape("get_account_icon"), Some(AnswerShape::Bytes));
+        #[cfg(feature = "catalog")]
+        assert_eq!(answer_shape("get_media_image"), Some(AnswerShape::Bytes));
+    }
+}

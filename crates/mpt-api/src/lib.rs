@@ -118,6 +118,6 @@ mod secret;
 
 pub use delta::TokenDelta;
 pub use generated::*;
-pub use hooks::{BoxFuture, ClientState, Hooks, Refused};
+pub use hooks::{AnswerShape, BoxFuture, ClientState, Hooks, Refused, answer_shape};
 pub use progenitor_client::OperationInfo;
 pub use secret::TokenSecret;

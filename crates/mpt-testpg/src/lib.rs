@@ -13,7 +13,7 @@ mod bouncer;
 mod tls;
 
 pub use bouncer::Bouncer;
-pub use tls::{SECRET_PASSWORD, TlsFiles};
+pub use tls::{CERT_ROLE, SECRET_PASSWORD, TlsFiles};
 
 /// A PostgreSQL database of its own for one test.
 pub struct TestPostgres {
@@ -211,14 +211,16 @@ impl TestPostgres {
 
     /// A cluster of its own with TLS on (always, `MPT_TEST_POSTGRES` or not): a CA made here
     /// ([`TlsFiles`]), a server certificate for `localhost` only, and `pg_hba.conf` rules for
-    /// the roles `tlsonly` (TLS only), `secret` (password [`SECRET_PASSWORD`], SCRAM) and
+    /// the roles `tlsonly` (TLS only), [`CERT_ROLE`] (TLS and a client certificate signed by
+    /// the CA, `cert`), `secret` (password [`SECRET_PASSWORD`], SCRAM) and
     /// everyone else (trusted on loopback).
     pub fn start_tls() -> io::Result<(TestPostgres, TlsFiles)> {
         let bin = bin_dir()?;
         let files = TlsFiles::make()?;
         let pg = TestPostgres::cluster(bin, Some(&files))?;
         pg.sql(&format!(
-            "create role tlsonly login superuser; create role secret login password '{SECRET_PASSWORD}'"
+            "create role tlsonly login superuser; create role {CERT_ROLE} login superuser; \
+             create role secret login password '{SECRET_PASSWORD}'"
         ))?;
         Ok((pg, files))
     }
@@ -267,7 +269,7 @@ impl TestPostgres {
         let mut options = format!("-h 127.0.0.1 -p {port} -k {dir_s} -c fsync=off");
         if let Some(tls) = tls {
             tls.install(&data, as_postgres)?;
-            options.push_str(" -c ssl=on");
+            options.push_str(" -c ssl=on -c ssl_ca_file=root.crt");
         }
         let log = cluster.dir.join("log").display().to_string();
         let out = cluster.run(

@@ -10,11 +10,12 @@
 //! * `exec`: the `mpt.request` tracing span, retries under the [`RetryPolicy`] (each attempt a
 //!   [`reqwest::Request::try_clone`] of the one before), and the bound on response bodies. A
 //!   success answer to a read (`GET`) that may still be retried is read whole here: a
-//!   body cut off (the connection broke while it was read) or one that is not what the
-//!   operation declares (`mpt_api::answers`, a JSON document cut short) ends the attempt as a
-//!   lost answer, retried like a dropped connection. Otherwise the body is read, once, by the
-//!   generated code (a body broken on the last attempt, or the body of a change's 2xx, is
-//!   [`Error::Decode`] with the 2xx status: the platform answered that it did it);
+//!   body cut off (the connection broke while it was read, its `Content-Length` not reached) or
+//!   one that is not what the operation declares ([`mpt_api::answer_shape`]: a JSON document
+//!   cut short, a body where none is declared; a byte stream is taken as it came) ends the
+//!   attempt as a lost answer, retried like a dropped connection. Otherwise the body is read,
+//!   once, by the generated code (a body broken on the last attempt, or the body of a change's
+//!   2xx, is [`Error::Decode`] with the 2xx status: the platform answered that it did it);
 //! * after the generated code has decoded the answer (once), mapping its error to
 //!   [`Error`], with every secret redacted.
 //!
@@ -376,7 +377,7 @@ impl Layer {
     /// would quote it (their `Display` and `Debug` print bodies and headers as they came): an
     /// error answer's body and headers redacted; a 2xx body that holds a secret handed on as
     /// it came only when it decodes (the secret is what the caller asked for), else redacted.
-    async fn scrub(&self, mut response: Response, operation: &str) -> Response {
+    async fn scrub(&self, mut response: Response, operation: &'static str) -> Response {
         let (status, version) = (response.status(), response.version());
         let url = response.url().clone();
         let mut headers = std::mem::take(response.headers_mut());
@@ -394,9 +395,10 @@ impl Layer {
             }
         };
         // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
-        // typed parse costs less than redacting the whole body).
+        // typed parse costs less than redacting the whole body); a byte stream is any bytes.
         let body = if status.is_success()
-            && mpt_api::answers::decodes(operation, &body).unwrap_or(false)
+            && (mpt_api::answers::decodes(operation, &body).unwrap_or(false)
+                || body::shape(operation) == Some(mpt_api::AnswerShape::Bytes))
         {
             body
         } else {

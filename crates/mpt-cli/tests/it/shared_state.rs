@@ -978,3 +978,83 @@ fn a_sink_command_gets_no_secret_of_the_apply_in_its_environment() {
         }
     }
 }
+
+#[test]
+fn a_client_certificate_from_pgsslcert_and_pgsslkey_and_each_refusal_is_exit_2() {
+    let test = "a_client_certificate_from_pgsslcert_and_pgsslkey_and_each_refusal_is_exit_2";
+    let Some((pg, tls)) = TestPostgres::start_tls_or_skip(test) else {
+        return;
+    };
+    let server = mock();
+    let dir = runner(&policy_text(false));
+    let (port, db) = {
+        let rest = pg.url().rsplit_once(':').unwrap().1;
+        let (port, db) = rest.split_once('/').unwrap();
+        (port.to_string(), db.to_string())
+    };
+    let state = format!(
+        "postgres://{}@localhost:{port}/{db}?hostaddr=127.0.0.1",
+        mpt_testpg::CERT_ROLE
+    );
+    // The certificate and key from libpq's variables, never from the URL.
+    let plan = |files: &[(&str, &Path)]| {
+        let mut command = command(
+            &server,
+            &[
+                "tokens",
+                "plan",
+                "--policy",
+                "tokens.toml",
+                "--state",
+                &state,
+            ],
+        );
+        command
+            .env("PGSSLMODE", "verify-full")
+            .env("PGSSLROOTCERT", &tls.ca)
+            .current_dir(dir.path());
+        for (name, path) in files {
+            command.env(name, path);
+        }
+        command.output().unwrap()
+    };
+    let key_lines: Vec<String> = [&tls.client_key, &tls.stranger_key]
+        .iter()
+        .flat_map(|k| {
+            let text = std::fs::read_to_string(k).unwrap();
+            text.lines().map(str::to_string).collect::<Vec<_>>()
+        })
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let out = plan(&[
+        ("PGSSLCERT", &tls.client_cert),
+        ("PGSSLKEY", &tls.client_key),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let cases: [(&[(&str, &Path)], &str); 3] = [
+        (
+            &[],
+            "connection requires a valid client certificate (SQLSTATE 28000)",
+        ),
+        (
+            &[
+                ("PGSSLCERT", &tls.stranger_cert),
+                ("PGSSLKEY", &tls.stranger_key),
+            ],
+            "refused the client certificate",
+        ),
+        (
+            &[("PGSSLCERT", &tls.client_cert)],
+            "sslcert and sslkey go together",
+        ),
+    ];
+    for (files, why) in cases {
+        let out = plan(files);
+        let said = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(said.contains(why), "{said}");
+        for line in &key_lines {
+            assert!(!said.contains(line.as_str()), "a key shown: {said}");
+        }
+    }
+}

@@ -143,8 +143,9 @@ pub enum StoreError {
         /// The newest version this `mpt` knows.
         known: i32,
     },
-    /// The database refused the connection's credentials (SQLSTATE 28P01 or 28000), or asked
-    /// for a password that none of the URL, `PGPASSWORD` and the password file gives.
+    /// The database refused the connection's credentials (SQLSTATE 28P01 or 28000; a client
+    /// certificate refused in the TLS handshake), or asked for a password that none of the URL,
+    /// `PGPASSWORD` and the password file gives.
     #[error("the state store {location} refused the login: {why}")]
     Auth {
         /// The location, its password redacted.

@@ -2,6 +2,7 @@
 //! around a body read or replaced.
 
 use bytes::Bytes;
+use mpt_api::AnswerShape;
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 
@@ -19,15 +20,19 @@ impl std::fmt::Display for BodyTooLarge {
 
 impl std::error::Error for BodyTooLarge {}
 
-/// Whether a read's success body is whole: empty when the operation declares no body
-/// (`mpt_api::answers`), else a JSON document that ends where one ends (its last
-/// non-blank byte closes the value it opened with). A cut lands inside a string, a number or a
-/// nested value, so it shows here at the cost of a glance at two bytes; the rare cut right
-/// after a nested value's closing brace is caught by the generated code's decoding instead (a
-/// `Decode` error, not retried). A full parse here would cost a third of a request again.
+/// Whether a read's success body is whole, by what the operation declares
+/// ([`mpt_api::answer_shape`]): nothing, when it is empty; a byte stream, always (any bytes are
+/// a byte stream: one cut short shows as a broken read, its `Content-Length` not reached, before
+/// this is asked); else a JSON document that ends where one ends (its last non-blank byte
+/// closes the value it opened with). A cut lands inside a string, a number or a nested value,
+/// so it shows here at the cost of a glance at two bytes; the rare cut right after a nested
+/// value's closing brace is caught by the generated code's decoding instead (a `Decode` error,
+/// not retried). A full parse here would cost a third of a request again.
 pub(super) fn is_whole(operation: &'static str, body: &[u8]) -> bool {
-    if declares_nothing(operation) {
-        return body.is_empty();
+    match shape(operation) {
+        Some(AnswerShape::Nothing) => return body.is_empty(),
+        Some(AnswerShape::Bytes) => return true,
+        _ => {}
     }
     let text = body.trim_ascii();
     matches!(
@@ -36,27 +41,27 @@ pub(super) fn is_whole(operation: &'static str, body: &[u8]) -> bool {
     ) && text.len() >= 2
 }
 
-/// Whether `operation` declares an empty success answer (`mpt_api::answers` takes an empty
-/// body as its answer), remembered per thread: asking costs a failed JSON parse (an error
-/// allocated and dropped) for every operation that declares a document.
-fn declares_nothing(operation: &'static str) -> bool {
+/// What `operation` declares as its success answer ([`mpt_api::answer_shape`]), remembered per
+/// thread: asking costs a failed JSON parse (an error allocated and dropped) for every
+/// operation that declares a document.
+pub(super) fn shape(operation: &'static str) -> Option<AnswerShape> {
     thread_local! {
-        static KNOWN: std::cell::RefCell<Vec<(&'static str, bool)>> =
+        static KNOWN: std::cell::RefCell<Vec<(&'static str, Option<AnswerShape>)>> =
             const { std::cell::RefCell::new(Vec::new()) };
     }
     KNOWN.with(|known| {
         // The same name is the same `&'static str` (the generated code's literal): compared by
         // address first, by text when the addresses differ.
-        if let Some((_, nothing)) = known
+        if let Some((_, shape)) = known
             .borrow()
             .iter()
             .find(|(name, _)| std::ptr::eq(*name, operation) || *name == operation)
         {
-            return *nothing;
+            return *shape;
         }
-        let nothing = mpt_api::answers::decodes(operation, b"") == Some(true);
-        known.borrow_mut().push((operation, nothing));
-        nothing
+        let shape = mpt_api::answer_shape(operation);
+        known.borrow_mut().push((operation, shape));
+        shape
     })
 }
 
@@ -162,4 +167,18 @@ pub(crate) fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
         source = err.source();
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_whole;
+
+    #[test]
+    fn a_byte_stream_is_whole_whatever_its_bytes() {
+        // The accounts module's download (a dev-dependency's feature); the other shapes are
+        // judged in `mpt_api::answer_shape`'s test and the tests of cut reads.
+        for body in [&b""[..], b"\x89PNG\r\n\x1a\n", b"{", b"\xff\x00"] {
+            assert!(is_whole("get_account_icon", body), "{body:?}");
+        }
+    }
 }

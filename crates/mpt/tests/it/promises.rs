@@ -144,6 +144,55 @@ async fn a_read_whose_body_is_cut_off_is_retried_like_a_dropped_connection() {
     }
 }
 
+/// The accounts module's generated client with `client`'s hook layer installed: the generated
+/// client `client.api()` is, for another module (the same hooks, the same `reqwest::Client`).
+fn accounts_of(client: &Client, base_url: &str) -> mpt_api::accounts::Client {
+    use mpt_api::ClientInfo;
+    let api = client.api();
+    let (http, state) = (ClientInfo::client(api), ClientInfo::inner(api));
+    mpt_api::accounts::Client::new_with_client(base_url, http.clone(), state.clone())
+}
+
+/// An account's icon (a byte-stream answer) read through the hook layer, whole or not.
+async fn icon_of(server: &ScriptedServer) -> reqwest::Result<Vec<u8>> {
+    let client = retrying_client(server);
+    let accounts = accounts_of(&client, server.base_url());
+    let answer = accounts.get_account_icon().id("ACC-1111-2222").send().await;
+    let stream = answer.expect("a 200 answer").into_inner_stream();
+    stream
+        .try_fold(Vec::new(), |mut bytes, chunk| async move {
+            bytes.extend_from_slice(&chunk);
+            Ok(bytes)
+        })
+        .await
+}
+
+#[tokio::test]
+async fn a_download_is_sent_once_and_its_bytes_arrive_as_they_came() {
+    // Bytes that are no JSON document: a PNG's signature, a NUL, bytes that are not UTF-8.
+    let icon: Vec<u8> = b"\x89PNG\r\n\x1a\n\x00{"
+        .iter()
+        .copied()
+        .chain(0..=255)
+        .collect();
+    let png = || Scripted::answer(200, "image/png", icon.clone());
+    // With a Content-Length, and without one (the body ends when the connection closes).
+    for (what, whole) in [("length", png()), ("no length", png().without_length())] {
+        let server = canned(vec![whole]).await;
+        assert_eq!(icon_of(&server).await.unwrap(), icon, "{what}");
+        assert_eq!(server.request_lines().len(), 1, "sent again ({what})");
+    }
+    // Cut short of its Content-Length: read again, whole the second time.
+    let cut = png().cut_after(icon.len() / 2);
+    let server = canned(vec![cut.clone(), png()]).await;
+    assert_eq!(icon_of(&server).await.unwrap(), icon);
+    assert_eq!(server.request_lines().len(), 2);
+    // Cut every time: the policy's three attempts, and the last one's read fails.
+    let server = canned(vec![cut]).await;
+    assert!(icon_of(&server).await.is_err());
+    assert_eq!(server.request_lines().len(), 3);
+}
+
 #[tokio::test]
 async fn cut_reads_before_a_change_do_not_fail_it_and_a_cut_change_is_read_back() {
     let (server, client) = start().await;

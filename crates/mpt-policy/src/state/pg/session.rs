@@ -48,7 +48,14 @@ pub(super) async fn start(
             .await
             .map_err(|_| silent())?;
     }
-    let (client, connection) = made.map_err(|e| connect::connect_failed(&e, location, secrets))?;
+    let (client, connection) = made.map_err(|e| match tls::refused_certificate(tls, &e) {
+        // The client certificate is the login's credential: refused as a password is.
+        Some(why) => StoreError::Auth {
+            location: location.to_string(),
+            why,
+        },
+        None => connect::connect_failed(&e, location, secrets),
+    })?;
     let task = tokio::spawn(async move {
         let why = match connection.await {
             Ok(()) => "the server closed the connection".to_string(),

@@ -200,7 +200,7 @@ fn add_file(store: &mut RootCertStore, file: &Path) -> Result<(), TlsError> {
     let unread = |e: rustls::pki_types::pem::Error| TlsError::File {
         what: "sslrootcert",
         path: shown.clone(),
-        why: e.to_string(),
+        why: unreadable(&e, "certificate"),
     };
     let certs = CertificateDer::pem_file_iter(file)
         .map_err(unread)?
@@ -245,26 +245,121 @@ pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, TlsError> {
         .with_custom_certificate_verifier(verify);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let chain = CertificateDer::pem_file_iter(cert)
-                .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-                .map_err(|e| TlsError::File {
-                    what: "sslcert",
-                    path: cert.display().to_string(),
-                    why: e.to_string(),
-                })?;
-            let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::File {
-                what: "sslkey",
-                path: key.display().to_string(),
-                why: e.to_string(),
-            })?;
+            let (chain, key_der) = client_files(cert, key)?;
             builder
-                .with_client_auth_cert(chain, key)
-                .map_err(TlsError::ClientCert)?
+                .with_client_auth_cert(chain, key_der)
+                .map_err(|e| match e {
+                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                        TlsError::File {
+                            what: "sslkey",
+                            path: key.display().to_string(),
+                            why: format!("not the key of sslcert {}", cert.display()),
+                        }
+                    }
+                    other => TlsError::ClientCert(other),
+                })?
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(TlsError::CertWithoutKey),
     };
     Ok(MakeRustlsConnect::new(config))
+}
+
+/// Why the server refused the connection's client certificate in the TLS handshake, when
+/// `e` is that: the server sent an alert about a certificate (one its `ssl_ca_file` did not
+/// sign: `UnknownCA`; expired, revoked, unusable), or asked for one that was not given.
+/// `None` for any other failure.
+pub(super) fn refused_certificate(tls: &Tls, e: &tokio_postgres::Error) -> Option<String> {
+    use rustls::AlertDescription as A;
+    let alert = alert_in(e)?;
+    let about_a_certificate = matches!(
+        alert,
+        A::BadCertificate
+            | A::UnsupportedCertificate
+            | A::CertificateRevoked
+            | A::CertificateExpired
+            | A::CertificateUnknown
+            | A::UnknownCA
+            | A::AccessDenied
+            | A::CertificateRequired
+    );
+    match (&tls.cert, about_a_certificate) {
+        (Some(cert), true) => Some(format!(
+            "the server refused the client certificate sslcert {} in the TLS handshake \
+             (its alert: {alert:?}): it takes one signed by a CA of its ssl_ca_file, and \
+             current",
+            cert.display()
+        )),
+        (None, true) => Some(format!(
+            "the server wants a client certificate (its alert in the TLS handshake: {alert:?}): \
+             give sslcert and sslkey (or PGSSLCERT and PGSSLKEY)"
+        )),
+        (_, false) => None,
+    }
+}
+
+/// The TLS alert the server sent, somewhere in `e`'s causes (tokio-postgres wraps rustls's
+/// error in an I/O error, whose `source` skips it).
+fn alert_in(e: &tokio_postgres::Error) -> Option<rustls::AlertDescription> {
+    let alert = |err: &(dyn std::error::Error + 'static)| match err.downcast_ref::<rustls::Error>()
+    {
+        Some(rustls::Error::AlertReceived(alert)) => Some(*alert),
+        _ => None,
+    };
+    let mut next: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = next {
+        let inner = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+            .and_then(|inner| alert(inner));
+        if let Some(found) = alert(err).or(inner) {
+            return Some(found);
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// The client certificate's chain and its key, read from their PEM files.
+fn client_files(
+    cert: &Path,
+    key: &Path,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+    let bad = |what: &'static str, path: &Path, why: String| TlsError::File {
+        what,
+        path: path.display().to_string(),
+        why,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad("sslcert", cert, unreadable(&e, "certificate")))?;
+    if chain.is_empty() {
+        return Err(bad("sslcert", cert, "no certificate in it".into()));
+    }
+    let key_der = PrivateKeyDer::from_pem_file(key)
+        .map_err(|e| bad("sslkey", key, unreadable(&e, "private key")))?;
+    Ok((chain, key_der))
+}
+
+/// Why a PEM file cannot be read, in words that quote none of it (a key's file may be
+/// anything: its contents are never shown). The keys read: PKCS#8 (`BEGIN PRIVATE KEY`, as
+/// rcgen and `openssl genpkey` write), PKCS#1 (`BEGIN RSA PRIVATE KEY`) and SEC1
+/// (`BEGIN EC PRIVATE KEY`), unencrypted.
+fn unreadable(e: &rustls::pki_types::pem::Error, item: &str) -> String {
+    use rustls::pki_types::pem::Error as E;
+    match e {
+        E::Io(io) => io.to_string(),
+        E::NoItemsFound if item == "private key" => "no private key in it (PEM: PKCS#8 \
+            `BEGIN PRIVATE KEY`, PKCS#1 `BEGIN RSA PRIVATE KEY` or SEC1 `BEGIN EC PRIVATE KEY`, \
+            unencrypted)"
+            .into(),
+        E::NoItemsFound => format!("no {item} in it (PEM)"),
+        E::MissingSectionEnd { .. } => "a PEM section without its END line (cut short?)".into(),
+        E::IllegalSectionStart { .. } => "a PEM section whose BEGIN line is malformed".into(),
+        E::Base64Decode(_) => "a PEM section that is not valid base64".into(),
+        E::SectionTooLarge => "a PEM section over 256 MB".into(),
+        _ => format!("not a PEM file with a {item}"),
+    }
 }
 
 fn webpki(store: RootCertStore, full: bool) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {

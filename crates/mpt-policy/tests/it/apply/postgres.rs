@@ -2,6 +2,7 @@
 //! `.ci/run` started): its schema, its locks, records shared between applies, and no secret in
 //! the database.
 
+use std::path::Path;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -284,11 +285,7 @@ async fn tls_and_logins_as_libpq_means_them_with_the_tests_own_ca() {
     else {
         return;
     };
-    let (port, db) = {
-        let rest = pg.url().rsplit_once(':').unwrap().1;
-        let (port, db) = rest.split_once('/').unwrap();
-        (port.to_string(), db.to_string())
-    };
+    let (port, db) = port_and_db(&pg);
     let (ca, other) = (tls.ca.display(), tls.other_ca.display());
     let url = |user: &str, host: &str, query: &str| {
         format!("postgres://{user}@{host}:{port}/{db}?{query}")
@@ -364,6 +361,152 @@ async fn tls_and_logins_as_libpq_means_them_with_the_tests_own_ca() {
     ))
     .await
     .unwrap();
+}
+
+/// The port and database of `pg`'s URL.
+fn port_and_db(pg: &TestPostgres) -> (String, String) {
+    let rest = pg.url().rsplit_once(':').unwrap().1;
+    let (port, db) = rest.split_once('/').unwrap();
+    (port.to_string(), db.to_string())
+}
+
+#[tokio::test]
+async fn a_client_certificate_of_the_servers_ca_lets_its_role_in_and_nothing_else_does() {
+    let Some((pg, tls)) = TestPostgres::start_tls_or_skip(
+        "a_client_certificate_of_the_servers_ca_lets_its_role_in_and_nothing_else_does",
+    ) else {
+        return;
+    };
+    let (port, db) = port_and_db(&pg);
+    let (role, ca) = (mpt_testpg::CERT_ROLE, tls.ca.display());
+    let url = |query: &str| {
+        format!(
+            "postgres://{role}@localhost:{port}/{db}?hostaddr=127.0.0.1&sslmode=verify-full&sslrootcert={ca}{query}"
+        )
+    };
+    let pair =
+        |cert: &Path, key: &Path| format!("&sslcert={}&sslkey={}", cert.display(), key.display());
+    // No error may show a line of either key (its PEM body), in its Display or its Debug.
+    let key_lines: Vec<String> = [&tls.client_key, &tls.stranger_key]
+        .iter()
+        .flat_map(|k| {
+            std::fs::read_to_string(k)
+                .unwrap()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let refused = |err: &StoreError| {
+        let said = format!("{err} {err:?}");
+        for line in &key_lines {
+            // As text, or as a list of bytes (how a PEM parser's errors print what they read).
+            let bytes = format!("{:?}", &line.as_bytes()[..line.len().min(8)]);
+            let bytes = bytes.trim_matches(['[', ']']);
+            assert!(
+                !said.contains(line.as_str()) && !said.contains(bytes),
+                "a key shown: {said}"
+            );
+        }
+        err.to_string()
+    };
+    // The CA's certificate for the role (its key PKCS#8 PEM, as rcgen writes it): a plan's
+    // connection, and an apply that makes the schema, holds the account and creates a token.
+    let good = url(&pair(&tls.client_cert, &tls.client_key));
+    reach(&good).await.unwrap();
+    let (server, client) = start().await;
+    let declared = policy(&format!(
+        "state = \"{good}\"\n[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"by-certificate\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+    ));
+    let options = ApplyOptions::new(declared.state.clone().unwrap());
+    let report = client.apply(&declared, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.tokens_created(), 1);
+    assert_eq!(
+        pg.sql("select count(*) from mpt_schema").unwrap().trim(),
+        "1"
+    );
+    // No certificate: the server's refusal, its SQLSTATE and words.
+    let err = reach(&url("")).await.unwrap_err();
+    let said = refused(&err);
+    assert!(
+        matches!(err, StoreError::Auth { .. })
+            && said.contains("connection requires a valid client certificate (SQLSTATE 28000)"),
+        "{said}"
+    );
+    // Another CA's certificate: refused in the handshake, named as such.
+    let err = reach(&url(&pair(&tls.stranger_cert, &tls.stranger_key)))
+        .await
+        .unwrap_err();
+    let said = refused(&err);
+    assert!(
+        matches!(err, StoreError::Auth { .. })
+            && said.contains("refused the client certificate")
+            && said.contains("UnknownCA")
+            && said.contains(&format!("sslcert {}", tls.stranger_cert.display())),
+        "{said}"
+    );
+    // A certificate without its key, or a key without its certificate: refused before any
+    // connection, the file named.
+    for half in [
+        format!("&sslcert={}", tls.client_cert.display()),
+        format!("&sslkey={}", tls.client_key.display()),
+    ] {
+        let err = reach(&url(&half)).await.unwrap_err();
+        let said = refused(&err);
+        assert!(
+            matches!(err, StoreError::BadLocation { .. })
+                && said.contains("sslcert and sslkey go together"),
+            "{said}"
+        );
+    }
+    // Another certificate's key, a key cut short, mangled or on one line, the certificate
+    // where the key belongs (and the key where the certificate does): refused before any
+    // connection, naming the file and what is wrong, never showing the key.
+    let dir = temp_dir("pg-client-key");
+    let text = std::fs::read_to_string(&tls.client_key).unwrap();
+    let bad_keys = [
+        ("cut", text[..text.len() / 2].to_string()),
+        ("mangled", text.replacen("\n", "\n*", 2)),
+        ("one-line", text.replace('\n', "")),
+    ];
+    let mut cases = vec![(
+        tls.client_cert.clone(),
+        tls.stranger_key.clone(),
+        "not the key of sslcert",
+    )];
+    for (name, body) in bad_keys {
+        let path = dir.join(format!("{name}.key"));
+        std::fs::write(&path, body).unwrap();
+        cases.push((tls.client_cert.clone(), path, "sslkey"));
+    }
+    cases.push((
+        tls.client_cert.clone(),
+        tls.client_cert.clone(),
+        "no private key in it",
+    ));
+    cases.push((
+        tls.client_key.clone(),
+        tls.client_key.clone(),
+        "no certificate in it",
+    ));
+    for (cert, key, why) in cases {
+        let err = reach(&url(&pair(&cert, &key))).await.unwrap_err();
+        let said = refused(&err);
+        let named = if why == "no certificate in it" {
+            &cert
+        } else {
+            &key
+        };
+        assert!(
+            matches!(err, StoreError::BadLocation { .. })
+                && said.contains(why)
+                && said.contains(&named.display().to_string()),
+            "{said}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]
