@@ -120,6 +120,8 @@ struct State {
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     held_until: Option<Instant>,
+    /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
+    held_for: WaitCause,
     /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
     /// the wait as the server stated it, for the refusal's message).
     locked: Option<(Instant, Duration, Option<AskedWait>)>,
@@ -203,6 +205,7 @@ impl Pacer {
                 windowed: false,
                 next: None,
                 held_until: None,
+                held_for: WaitCause::Asked,
                 locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
@@ -346,11 +349,7 @@ impl Pacer {
                     wait,
                     cap: budget,
                     asked: None,
-                    cause: if held {
-                        WaitCause::Asked
-                    } else {
-                        WaitCause::Pace
-                    },
+                    cause: if held { s.held_for } else { WaitCause::Pace },
                 });
             }
             if now.duration_since(s.window.0) >= Duration::from_secs(1) {
@@ -409,7 +408,7 @@ impl Pacer {
                 }
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 if after > ROUNDING || (!stated && self.mode != Pacing::Adaptive) {
-                    hold(s, now + after);
+                    hold(s, now + after, WaitCause::Asked);
                 }
             }
         }
@@ -437,8 +436,10 @@ fn repace(s: &mut State, next: Instant) {
 }
 
 /// Holds every send until `until` (the later of two holds wins).
-fn hold(s: &mut State, until: Instant) {
-    s.held_until = Some(s.held_until.map_or(until, |h| h.max(until)));
+fn hold(s: &mut State, until: Instant, cause: WaitCause) {
+    if s.held_until.is_none_or(|h| h < until) {
+        (s.held_until, s.held_for) = (Some(until), cause);
+    }
 }
 
 /// The throttled answers to one burst are one signal: a cut at most once per interval (and per

@@ -102,7 +102,7 @@ fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration
     if reset > cap {
         s.spent = Some((now + reset, signal.remaining_of));
     } else if reset > ROUNDING {
-        hold(s, now + reset);
+        hold(s, now + reset, spent(reset, cap, signal.remaining_of).cause);
     }
 }
 

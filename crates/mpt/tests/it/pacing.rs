@@ -689,6 +689,15 @@ async fn a_long_window_quota_is_a_count_not_a_pace() {
         "{message}"
     );
     assert!(!message.contains("asks to wait"), "{message}");
+    // Spent until a reset within the cap: held until then, beyond the call's budget here.
+    let soon = answer(r#""burst";r=150;t=1, "day";r=0;t=20"#);
+    let (answered, not_attempted, last, sent) = gets(vec![soon], 3, Duration::from_secs(1)).await;
+    assert_eq!((answered, not_attempted, sent), (1, 2, 1));
+    let message = last.unwrap().to_string();
+    assert!(
+        message.contains("nothing remains of its quota of 100000 requests per 24h"),
+        "{message}"
+    );
 }
 
 /// Values that are not counts (`1,2`, `5;w=0`, `1e-300`) on every answer are ignored, not read
