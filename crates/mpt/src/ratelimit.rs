@@ -15,7 +15,8 @@
 //! Counts (a limit, a remainder, `q`, `r`) are non-negative integers in every dialect (`200`,
 //! `+200` and `200.0` read as 200): a fraction, an exponent (`1e-300`), a negative number or
 //! text makes the field invalid, and it is ignored, never clamped into a crawl. A window (`w`)
-//! must be more than a millisecond: a policy with `w=0`, `w=inf` or no `w` is ignored. A field
+//! must be more than a millisecond: a policy with `w=0`, `w=inf` or no `w` is ignored, and so
+//! is a `RateLimit-Policy` mixing the named and the numbered forms. A field
 //! a proxy folded from duplicate lines into one comma list (`RateLimit-Remaining: 1000, 17`) is
 //! read when its items agree and ignored when they differ (which line holds cannot be told; the
 //! pacer then learns from refusals); a folded `Retry-After` is read as its longest item (a wait
@@ -224,9 +225,16 @@ fn quota(limit: Option<f64>, window: Option<f64>) -> Option<Quota> {
 /// `RateLimit-Policy` of any draft: draft 08+ (`"name";q=200;w=1`) or older (`200;w=1`); the
 /// first [`MAX_POLICIES`] valid policies (a count, and a window from [`MIN_WINDOW`]), each with
 /// its name (empty for the older form).
+/// A field that mixes the two forms (`"p";q=1,2;w=1,2` reads as `"p";q=1`, `2;w=1`, `2`) is
+/// not a policy list: it is ignored.
 fn policies(text: &str) -> [Option<(&str, Quota)>; MAX_POLICIES] {
     let mut out = [None; MAX_POLICIES];
-    let valid = members(text).into_iter().filter_map(|m| {
+    let members = members(text);
+    let numbered = members.iter().filter(|m| is_number(m.item)).count();
+    if numbered != 0 && numbered != members.len() {
+        return out;
+    }
+    let valid = members.into_iter().filter_map(|m| {
         let (name, limit) = if is_number(m.item) {
             ("", count(m.item))
         } else {

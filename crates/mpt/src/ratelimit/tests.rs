@@ -181,6 +181,11 @@ fn counts_are_integers_and_bad_values_are_ignored() {
         &[("ratelimit-policy", r#""p";q=0.5;w=1, "d";q=10;w=0"#)],
     );
     assert_eq!(sf.quotas, [None; MAX_POLICIES]);
+    let mixed = read(200, &[("ratelimit-policy", r#""p";q=1,2;w=1,2"#)]);
+    assert_eq!(
+        mixed.quotas, [None; MAX_POLICIES],
+        "two forms mixed: not a list"
+    );
     let no_window = read(200, &[("ratelimit-policy", "1, 2")]);
     assert_eq!(
         no_window.quotas, [None; MAX_POLICIES],

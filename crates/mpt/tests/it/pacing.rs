@@ -719,10 +719,12 @@ async fn garbage_counts_do_not_pin_the_pace() {
         ("ratelimit-reset", "1"),
         ("ratelimit-policy", "1e-300;w=1"),
     ]);
+    let structured = token_answer(&[("ratelimit-policy", r#""p";q=1,2;w=1,2"#)]);
     for (what, reply) in [
         ("1,2", every("1,2")),
         ("5;w=0", every("5;w=0")),
         ("1e-300", tiny),
+        ("structured 1,2", structured),
     ] {
         let (answered, not_attempted, last, _) =
             gets(vec![reply], 10, Duration::from_millis(500)).await;
