@@ -14,8 +14,7 @@
 //! * a quota whose window (stated, or its reset when none is) is longer than the longest wait
 //!   the client takes (the retry policy's `max_retry_after`) is a count, not a pace: one reset
 //!   of an hour among resets of a second, or a daily quota beside a per-second one, does not
-//!   slow the sends; its remainder caps the burst as below (and, the smallest stated with its
-//!   reset within the cap, is spread over the time until then), and when an answer says nothing
+//!   slow the sends; its remainder caps the burst as below, and when an answer says nothing
 //!   remains of it (a remainder of 0, not a refusal) sends wait for its reset when it is
 //!   within that cap, else are refused until then ([`WaitCause::Spent`]), unless a later
 //!   answer says something remains;

@@ -39,9 +39,6 @@ impl Pacer {
                 stated = Some(stated.map_or(rate, |r| r.min(rate)));
             }
         }
-        if let Some(spread) = count_spread(signal, cap) {
-            stated = Some(stated.map_or(spread, |r| r.min(spread)));
-        }
         let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
             return false;
         };
@@ -107,17 +104,6 @@ fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration
     } else if reset > ROUNDING {
         hold(s, now + reset, spent(reset, cap, signal.remaining_of).cause);
     }
-}
-
-/// A count (a quota whose window is longer than `cap`) whose remainder is the smallest and
-/// whose reset is within `cap`: what remains of it, spread over the time until it renews, in
-/// requests a second (a quota renewed all at once is barely slowed: its remainder is large; one
-/// that refills as a bucket, its remainder small, is paced at its refill).
-fn count_spread(signal: &Signal, cap: Duration) -> Option<f64> {
-    let quota = signal.remaining_of?;
-    let (left, reset) = (signal.remaining?, signal.reset?);
-    let count = quota.window.is_some_and(|w| w > cap.as_secs_f64());
-    (count && left > 0 && reset <= cap).then(|| left as f64 / reset.as_secs_f64().max(1.0))
 }
 
 /// The window of a limit with none stated, inferred from recent resets: the longest reset seen

@@ -329,42 +329,6 @@ async fn a_rounded_up_retry_after_does_not_hold_every_send() {
     assert!(pacer.lock().held_until.is_some());
 }
 
-/// A daily quota beside a per-second one is a count: the per-second one paces; when the daily
-/// quota's remainder is the smallest and its reset near, what remains is spread until then (a
-/// quota that refills as a bucket says so), and nothing remaining holds until its reset.
-#[tokio::test]
-async fn a_long_window_is_a_count_and_its_near_remainder_is_spread() {
-    let policy = r#""burst";q=200;w=1, "day";q=100000;w=86400"#;
-    let pacer = Pacer::new(Pacing::Adaptive);
-    let state = r#""burst";r=0;t=1, "day";r=90000;t=50000"#;
-    observe(
-        &pacer,
-        200,
-        &[("ratelimit-policy", policy), ("ratelimit", state)],
-    )
-    .await;
-    assert_eq!(pacer.rate(), Some(200.0 * HEADROOM));
-    let pacer = Pacer::new(Pacing::Adaptive);
-    let near = r#""burst";r=20;t=1, "day";r=10;t=10"#;
-    observe(
-        &pacer,
-        200,
-        &[("ratelimit-policy", policy), ("ratelimit", near)],
-    )
-    .await;
-    assert_eq!(pacer.rate(), Some(1.0 * HEADROOM));
-    let empty = r#""burst";r=20;t=1, "day";r=0;t=10"#;
-    observe(
-        &pacer,
-        200,
-        &[("ratelimit-policy", policy), ("ratelimit", empty)],
-    )
-    .await;
-    let s = pacer.lock();
-    assert!(s.held_until.is_some());
-    assert!(matches!(s.held_for, WaitCause::Spent { limit: 100000, .. }));
-}
-
 /// The README states the margin the code paces at (it said 95% where the code paced at 98%).
 #[test]
 fn the_readme_states_the_headroom_the_code_uses() {
