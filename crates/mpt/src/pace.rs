@@ -344,7 +344,8 @@ impl Pacer {
             }
             let wait = slot.saturating_duration_since(now);
             if wait > budget {
-                let held = s.held_until.is_some_and(|h| h >= slot);
+                // A hold on now makes the wait (the slots queued after it too).
+                let held = s.held_until.is_some_and(|h| h > now);
                 return Err(Refused {
                     wait,
                     cap: budget,
