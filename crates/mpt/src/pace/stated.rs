@@ -92,9 +92,13 @@ pub(super) fn spent(wait: Duration, cap: Duration, quota: Option<Quota>) -> Refu
 /// its reset: within `cap` as a hold (a reset of a rounding or less: the pace is enough), beyond
 /// it by refusing every send until then. An answer that says something remains lifts that.
 fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration) {
-    if signal.remaining != Some(0) {
-        s.spent = None;
-        return;
+    match signal.remaining {
+        Some(0) => {}
+        Some(_) => {
+            s.spent = None;
+            return;
+        }
+        None => return,
     }
     let Some(reset) = signal.reset.filter(|_| !signal.throttled) else {
         return;
