@@ -92,6 +92,7 @@ impl Client {
                     wait: refused.wait,
                     cap: refused.cap,
                     asked: refused.asked,
+                    cause: refused.cause,
                 }),
                 trail,
             ),

@@ -6,8 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 
 use crate::problem::Problem;
-use crate::ratelimit::AskedWait;
-use crate::ratelimit::{Signal, retry_after};
+use crate::ratelimit::{AskedWait, Signal, WaitCause, retry_after};
 use crate::redact::Redactor;
 use crate::retry::{Ending, Resend, decide};
 use crate::rotation_plan::{RotationPhase, RotationPlan};
@@ -196,12 +195,12 @@ pub enum Error {
     /// this id was attempted: nothing was sent for it.
     #[error("not attempted: the bulk call was cancelled first")]
     Cancelled,
-    /// Not sent: the platform asks for a wait longer than this call may wait (a `Retry-After`
-    /// beyond [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after), a pace
-    /// slower than one request per that cap, or a send slot further off than what is left of
-    /// the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)). Nothing
-    /// was sent for it; a bulk call reports every id it did not attempt so.
-    #[error("{}", crate::job::not_attempted(*wait, *cap, asked.as_ref()))]
+    /// Not sent: a wait longer than this call may wait (a `Retry-After` beyond
+    /// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after), a quota said to be
+    /// spent until then, a pace slower than one request per that cap, or a send slot further
+    /// off than what is left of the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)).
+    /// Nothing was sent for it; a bulk call reports every id it did not attempt so.
+    #[error("{}", crate::job::not_attempted(*wait, *cap, asked.as_ref(), *cause))]
     NotAttempted {
         /// The wait asked for (clamped to a year).
         wait: Duration,
@@ -209,6 +208,8 @@ pub enum Error {
         cap: Duration,
         /// The wait as the server stated it, when it asked for one (not clamped).
         asked: Option<AskedWait>,
+        /// What the wait is: asked for, this client's own pace, or a quota said to be spent.
+        cause: WaitCause,
     },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).
     #[error("invalid request: {0}")]
@@ -276,18 +277,15 @@ impl Error {
             403 => Error::Forbidden(problem),
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
-            429 => Error::RateLimited {
-                retry_after: retry_after(headers),
-                asked: Signal::read(status, headers).asked,
-                problem: has_details.then_some(problem),
-            },
             // A 503 with a Retry-After is throttling, as a 429 is (an invalid value: throttling
             // with no stated wait).
-            503 if headers.contains_key(reqwest::header::RETRY_AFTER) => Error::RateLimited {
-                retry_after: retry_after(headers),
-                asked: Signal::read(status, headers).asked,
-                problem: has_details.then_some(problem),
-            },
+            429 | 503 if status == 429 || headers.contains_key(reqwest::header::RETRY_AFTER) => {
+                Error::RateLimited {
+                    retry_after: retry_after(headers),
+                    asked: Signal::read(status, headers).asked,
+                    problem: has_details.then_some(problem),
+                }
+            }
             500..=599 => Error::Server(problem),
             _ => Error::BadRequest(problem),
         }

@@ -475,6 +475,7 @@ fn halted(
                 wait: Duration::ZERO,
                 cap: Duration::ZERO,
                 asked: None,
+                cause: crate::ratelimit::WaitCause::Asked,
             };
             (Ok(refusal(request, nothing)), attempt)
         }

@@ -134,6 +134,7 @@ impl Job {
             wait,
             cap: budget.total,
             asked: None,
+            cause: crate::ratelimit::WaitCause::Asked,
         })
     }
 
@@ -246,9 +247,19 @@ pub(crate) fn not_attempted(
     wait: Duration,
     cap: Duration,
     asked: Option<&crate::ratelimit::AskedWait>,
+    cause: crate::ratelimit::WaitCause,
 ) -> String {
     let human = crate::ratelimit::human;
     let shown = crate::ratelimit::AskedWait::shown(wait, asked);
+    if let Some(what) = cause.not_asked(wait) {
+        let over = if wait > cap {
+            "over the"
+        } else {
+            "longer than what is left of the"
+        };
+        let of = if wait > cap { "cap" } else { "wait budget" };
+        return format!("not attempted: {what}; {over} {} {of}", human(cap));
+    }
     if wait > cap {
         format!(
             "not attempted: the platform asks to wait {shown}; over the {} cap",

@@ -106,7 +106,7 @@ pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};
 pub use pace::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use problem::Problem;
-pub use ratelimit::AskedWait;
+pub use ratelimit::{AskedWait, WaitCause};
 pub use redact::redact;
 pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
 pub use retry::{MAX_THROTTLED, RetryPolicy};

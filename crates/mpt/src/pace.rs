@@ -6,10 +6,18 @@
 //! said ([`Signal`], in whichever dialect it speaks):
 //!
 //! * a quota with its window (`q`/`w` of `RateLimit-Policy`, or `RateLimit-Limit` with a
-//!   policy's `w`) gives the rate: sends are spaced at 98% of it; a quota with no window stated
-//!   is not assumed to be per second: its window is taken as the longest reset stated with it
-//!   (a quota is renewed within its window), at least a second; with no reset either, its
+//!   policy's `w`) gives the rate: sends are spaced at 98% of it (the slowest of several); a
+//!   quota with no window stated is not assumed to be per second: its window is inferred from
+//!   recent resets (the longest reset seen within the window so inferred: a window's reset
+//!   counts down, the next one's starts again), at least a second; with no reset either, its
 //!   remainder is used as below and the pace is learned as when nothing is stated;
+//! * a quota whose window (stated, or its reset when none is) is longer than the longest wait
+//!   the client takes (the retry policy's `max_retry_after`) is a count, not a pace: one reset
+//!   of an hour among resets of a second, or a daily quota beside a per-second one, does not
+//!   slow the sends; its remainder caps the burst as below, and when an answer says nothing
+//!   remains of it (a remainder of 0, not a refusal) sends wait for its reset when it is
+//!   within that cap, else are refused until then ([`WaitCause::Spent`]), unless a later
+//!   answer says something remains;
 //! * in flight are the requests sent and not answered (not those waiting for their send time);
 //!   when the pace is cut (a drop of the stated rate, a cut share, an AIMD cut), requests
 //!   waiting for their send time take a slot at the new pace, and refusals within a second of
@@ -44,12 +52,13 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ratelimit::{AskedWait, MAX_COUNT, Signal, secs};
+use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause, secs};
 
 use aimd::{Cut, SLICES};
 
 mod aimd;
 mod mode;
+mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 
@@ -79,8 +88,13 @@ const ROUNDING: Duration = Duration::from_secs(2);
 struct State {
     /// Requests a second the platform states (before headroom and share).
     stated: Option<f64>,
-    /// The longest reset seen of a limit whose window is not stated, in seconds (0: none).
-    longest_reset: f64,
+    /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
+    /// when it was last set.
+    guessed: (f64, Instant),
+    /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
+    /// reset beyond the cap: every send is refused until then, or until an answer says
+    /// something remains.
+    spent: Option<(Instant, Option<Quota>)>,
     /// Refusals until then answer requests sent before the stated rate dropped: they do not
     /// cut the share.
     dropped_until: Option<Instant>,
@@ -106,6 +120,8 @@ struct State {
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     held_until: Option<Instant>,
+    /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
+    held_for: WaitCause,
     /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
     /// the wait as the server stated it, for the refusal's message).
     locked: Option<(Instant, Duration, Option<AskedWait>)>,
@@ -161,6 +177,8 @@ pub(crate) struct Refused {
     pub(crate) cap: Duration,
     /// The wait as the server stated it, when it asked for one (not clamped: for messages).
     pub(crate) asked: Option<AskedWait>,
+    /// What the wait stands for.
+    pub(crate) cause: WaitCause,
 }
 
 impl Pacer {
@@ -169,7 +187,8 @@ impl Pacer {
             mode,
             state: Mutex::new(State {
                 stated: None,
-                longest_reset: 0.0,
+                guessed: (0.0, Instant::now()),
+                spent: None,
                 dropped_until: None,
                 share: 1.0,
                 learned: None,
@@ -186,6 +205,7 @@ impl Pacer {
                 windowed: false,
                 next: None,
                 held_until: None,
+                held_for: WaitCause::Asked,
                 locked: None,
                 window: (Instant::now(), 0),
                 last_cut: None,
@@ -292,7 +312,16 @@ impl Pacer {
             let mut s = self.lock();
             let now = Instant::now();
             if let Some((_, wait, asked)) = s.locked.filter(|(until, ..)| *until > now) {
-                return Err(Refused { wait, cap, asked });
+                let cause = WaitCause::Asked;
+                return Err(Refused {
+                    wait,
+                    cap,
+                    asked,
+                    cause,
+                });
+            }
+            if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
+                return Err(stated::spent(until - now, cap, quota));
             }
             let mut slot = now;
             if let Some(held) = s.held_until {
@@ -306,6 +335,7 @@ impl Pacer {
                         wait: interval,
                         cap,
                         asked: None,
+                        cause: WaitCause::Pace,
                     });
                 }
                 if let Some(next) = s.next {
@@ -314,10 +344,13 @@ impl Pacer {
             }
             let wait = slot.saturating_duration_since(now);
             if wait > budget {
+                // A hold on now makes the wait (the slots queued after it too).
+                let held = s.held_until.is_some_and(|h| h > now);
                 return Err(Refused {
                     wait,
                     cap: budget,
                     asked: None,
+                    cause: if held { s.held_for } else { WaitCause::Pace },
                 });
             }
             if now.duration_since(s.window.0) >= Duration::from_secs(1) {
@@ -374,73 +407,19 @@ impl Pacer {
                     }
                     return;
                 }
-                let stated = s.stated.is_some() || signal.quota.is_some();
+                let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 if after > ROUNDING || (!stated && self.mode != Pacing::Adaptive) {
-                    hold(s, now + after);
+                    hold(s, now + after, WaitCause::Asked);
                 }
             }
         }
         if self.mode != Pacing::Adaptive {
             return;
         }
-        if self.learn_stated(s, signal, now) {
+        if self.learn_stated(s, signal, now, cap) {
             return;
         }
         aimd::learn(s, signal.throttled, now, sent);
-    }
-
-    /// Learns from what the platform states; `false` when it states no rate.
-    fn learn_stated(&self, s: &mut State, signal: &Signal, now: Instant) -> bool {
-        let limit = signal.quota.map(|q| q.limit);
-        if let Some(remaining) = signal.remaining {
-            let cap = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
-            let left = remaining.min(cap).min(u64::from(u32::MAX)) as u32;
-            // This client's share of it: another caller reads the same remainder.
-            s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
-        }
-        let stated = signal.quota.and_then(|q| match q.rate() {
-            Some(rate) => Some(rate),
-            // No window stated: not taken as per second, but as at least the longest reset
-            // seen (a quota is renewed within its window), and at least a second.
-            None => {
-                let reset = signal.reset.map_or(0.0, |r| r.as_secs_f64());
-                s.longest_reset = s.longest_reset.max(reset);
-                (s.longest_reset > 0.0).then(|| q.limit / s.longest_reset.max(1.0))
-            }
-        });
-        let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
-            return false;
-        };
-        if s.stated.is_some_and(|old| rate < old) {
-            // The limit dropped: what was sent at the old pace may still be refused, and what
-            // waits to be sent takes a slot at the new pace.
-            s.dropped_until = Some(now + DROP_GRACE);
-            repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
-        }
-        s.stated = Some(rate);
-        if signal.throttled {
-            s.credit = 0;
-            let dropped = s.dropped_until.is_some_and(|until| now < until);
-            if !dropped && !recent(s, now, rate) {
-                s.share = (s.share / 2.0).max(MIN_SHARE);
-                s.last_cut = Some(now);
-                repace(s, now);
-            }
-            let interval = secs(1.0 / (rate * s.share * HEADROOM));
-            let at = now + interval;
-            s.next = Some(s.next.map_or(at, |n| n.max(at)));
-        } else if signal
-            .remaining
-            .is_some_and(|left| left <= 1 && s.in_flight > 0)
-        {
-            // The bucket is about empty (one left at most) with requests still on the way: this
-            // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
-            // stated rate).
-            s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
-        } else {
-            s.share = (s.share + SHARE_GROWTH).min(1.0);
-        }
-        true
     }
 
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
@@ -458,8 +437,10 @@ fn repace(s: &mut State, next: Instant) {
 }
 
 /// Holds every send until `until` (the later of two holds wins).
-fn hold(s: &mut State, until: Instant) {
-    s.held_until = Some(s.held_until.map_or(until, |h| h.max(until)));
+fn hold(s: &mut State, until: Instant, cause: WaitCause) {
+    if s.held_until.is_none_or(|h| h < until) {
+        (s.held_until, s.held_for) = (Some(until), cause);
+    }
 }
 
 /// The throttled answers to one burst are one signal: a cut at most once per interval (and per

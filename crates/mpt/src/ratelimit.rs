@@ -3,14 +3,24 @@
 //!
 //! | dialect | fields read |
 //! | --- | --- |
-//! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; several policies: the slowest rate and the smallest remainder win) |
-//! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds), with or without `RateLimit-Policy: 200;w=1` |
-//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds when above 10⁹, relative to the answer's `Date`; else delta seconds) |
+//! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; up to [`MAX_POLICIES`] policies kept, the pacer chooses among them; the smallest remainder wins) |
+//! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds, or epoch seconds / milliseconds as below), with or without `RateLimit-Policy: 200;w=1` |
+//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, relative to the answer's `Date`; else delta seconds) |
 //! | HTTP | `Retry-After` (seconds or an HTTP date, relative to the answer's `Date`) on a `429` or `503` |
 //!
 //! Throttling is a `429`, a `503` with `Retry-After`, or a `403` whose remainder is 0 (GitHub
 //! answers an exhausted limit so). A limit with no window stated is not assumed to be per second:
-//! its window is unknown, and the pace comes from the remainder and the reset instead.
+//! its window is unknown, and the pacer infers it from recent resets.
+//!
+//! Counts (a limit, a remainder, `q`, `r`) are non-negative integers in every dialect (`200`,
+//! `+200` and `200.0` read as 200): a fraction, an exponent (`1e-300`), a negative number or
+//! text makes the field invalid, and it is ignored, never clamped into a crawl. A window (`w`)
+//! must be more than a millisecond: a policy with `w=0`, `w=inf` or no `w` is ignored, and so
+//! is a `RateLimit-Policy` mixing the named and the numbered forms. A field
+//! a proxy folded from duplicate lines into one comma list (`RateLimit-Remaining: 1000, 17`) is
+//! read when its items agree and ignored when they differ (which line holds cannot be told; the
+//! pacer then learns from refusals); a folded `Retry-After` is read as its longest item (a wait
+//! honoured longer is never a refusal). Separate header lines: the first is read.
 
 use std::time::Duration;
 
@@ -19,7 +29,7 @@ use reqwest::header::{DATE, HeaderMap, HeaderName, RETRY_AFTER};
 
 mod asked;
 
-pub use asked::AskedWait;
+pub use asked::{AskedWait, WaitCause};
 
 static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -38,6 +48,10 @@ pub(crate) const MAX_SECS: f64 = 365.0 * 86_400.0;
 const MIN_WINDOW: f64 = 1e-3;
 /// A `*-Reset` above this is epoch seconds (2001-09-09), below it delta seconds.
 pub(crate) const EPOCH_FROM: f64 = 1e9;
+/// A `*-Reset` from this on is epoch milliseconds (epoch seconds this large are the year 33658).
+pub(crate) const EPOCH_MS_FROM: f64 = 1e12;
+/// The most policies of one `RateLimit-Policy` kept (more are ignored).
+pub(crate) const MAX_POLICIES: usize = 4;
 
 /// A quota: `limit` requests per `window` seconds (unknown when no field states it).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,6 +64,7 @@ pub(crate) struct Quota {
 
 impl Quota {
     /// Requests a second, when the window is known.
+    #[cfg(test)]
     pub(crate) fn rate(&self) -> Option<f64> {
         self.window.map(|w| self.limit / w)
     }
@@ -63,10 +78,14 @@ pub(crate) struct Signal {
     pub(crate) throttled: bool,
     /// `Retry-After`, clamped to [`MAX_SECS`].
     pub(crate) retry_after: Option<Duration>,
-    /// The quota stated (the slowest of several).
-    pub(crate) quota: Option<Quota>,
+    /// The quotas stated (the first [`MAX_POLICIES`] valid ones): the pacer paces by the
+    /// slowest whose window is short, and counts the others.
+    pub(crate) quotas: [Option<Quota>; MAX_POLICIES],
     /// Requests left now (the smallest of several), at most [`MAX_COUNT`].
     pub(crate) remaining: Option<u64>,
+    /// The quota the remainder is of, when it is known (the policy of the same name, or the one
+    /// limit stated).
+    pub(crate) remaining_of: Option<Quota>,
     /// Until the remainder is renewed, clamped to [`MAX_SECS`].
     pub(crate) reset: Option<Duration>,
     /// A throttled answer's wait as the server stated it, not clamped (for messages only).
@@ -87,6 +106,40 @@ pub(crate) fn secs(secs: f64) -> Duration {
 pub(crate) fn number(text: &str, max: f64) -> Option<f64> {
     let n: f64 = text.trim().parse().ok()?;
     (n.is_finite() && n >= 0.0).then(|| n.min(max))
+}
+
+/// A count: a non-negative integer (`200`, `+200`, `200.0`), clamped to [`MAX_COUNT`]; `None`
+/// for a fraction, an exponent, a sign other than `+`, or text.
+pub(crate) fn count(text: &str) -> Option<f64> {
+    let t = text.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    let (whole, fraction) = t.split_once('.').unwrap_or((t, ""));
+    let digits = !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit());
+    if !digits || !fraction.bytes().all(|b| b == b'0') {
+        return None;
+    }
+    // Only digits: parses (a very long one as infinity, clamped).
+    let n: f64 = whole.parse().ok()?;
+    Some(n.min(MAX_COUNT))
+}
+
+/// A field's value read by `read`, or a folded list's (`17, 17`) when every item reads the same;
+/// `None` when an item does not read or two differ.
+fn agreed(text: &str, read: impl Fn(&str) -> Option<f64>) -> Option<f64> {
+    let mut out: Option<f64> = None;
+    for item in text.split(',') {
+        let n = read(item)?;
+        if out.is_some_and(|o| o != n) {
+            return None;
+        }
+        out = Some(n);
+    }
+    out
+}
+
+/// A window in seconds: a number from [`MIN_WINDOW`] (less, infinity or text: not a window).
+fn window(text: &str) -> Option<f64> {
+    number(text, f64::MAX).filter(|w| *w >= MIN_WINDOW && *w <= MAX_SECS)
 }
 
 fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
@@ -157,37 +210,41 @@ fn is_number(item: &str) -> bool {
     item.trim().parse::<f64>().is_ok()
 }
 
-/// The slowest of two quotas (a known rate beats an unknown one).
-fn slowest(a: Option<Quota>, b: Quota) -> Quota {
-    match a {
-        None => b,
-        Some(a) => match (a.rate(), b.rate()) {
-            (Some(x), Some(y)) if y < x => b,
-            (None, Some(_)) => b,
-            _ => a,
-        },
-    }
+/// One quota stated.
+fn only(quota: Option<Quota>) -> [Option<Quota>; MAX_POLICIES] {
+    let mut out = [None; MAX_POLICIES];
+    out[0] = quota;
+    out
 }
 
 fn quota(limit: Option<f64>, window: Option<f64>) -> Option<Quota> {
     let limit = limit.filter(|l| *l > 0.0)?;
-    let window = window.filter(|w| *w >= MIN_WINDOW);
     Some(Quota { limit, window })
 }
 
-/// `RateLimit-Policy` of any draft: draft 08+ (`"name";q=200;w=1`) or older (`200;w=1`).
-fn policies(text: &str) -> Option<Quota> {
-    let mut out = None;
-    for m in members(text) {
-        let limit = if is_number(m.item) {
-            number(m.item, MAX_COUNT)
+/// `RateLimit-Policy` of any draft: draft 08+ (`"name";q=200;w=1`) or older (`200;w=1`); the
+/// first [`MAX_POLICIES`] valid policies (a count, and a window from [`MIN_WINDOW`]), each with
+/// its name (empty for the older form).
+/// A field that mixes the two forms (`"p";q=1,2;w=1,2` reads as `"p";q=1`, `2;w=1`, `2`) is
+/// not a policy list: it is ignored.
+fn policies(text: &str) -> [Option<(&str, Quota)>; MAX_POLICIES] {
+    let mut out = [None; MAX_POLICIES];
+    let members = members(text);
+    let numbered = members.iter().filter(|m| is_number(m.item)).count();
+    if numbered != 0 && numbered != members.len() {
+        return out;
+    }
+    let valid = members.into_iter().filter_map(|m| {
+        let (name, limit) = if is_number(m.item) {
+            ("", count(m.item))
         } else {
-            m.param("q").and_then(|q| number(q, MAX_COUNT))
+            (m.item, m.param("q").and_then(count))
         };
-        let window = m.param("w").and_then(|w| number(w, MAX_SECS));
-        if let Some(q) = quota(limit, window) {
-            out = Some(slowest(out, q));
-        }
+        let window = window(m.param("w")?)?;
+        Some((name, quota(limit, Some(window))?))
+    });
+    for (slot, policy) in out.iter_mut().zip(valid) {
+        *slot = Some(policy);
     }
     out
 }
@@ -196,39 +253,60 @@ fn policies(text: &str) -> Option<Quota> {
 fn policy_window(text: &str) -> Option<f64> {
     members(text)
         .into_iter()
-        .find_map(|m| m.param("w").and_then(|w| number(w, MAX_SECS)))
-        .filter(|w| *w >= MIN_WINDOW)
+        .find_map(|m| m.param("w").and_then(window))
 }
 
 /// The draft 08+ `RateLimit` field (`"name";r=150;t=1, ...`): the smallest remainder, with its
-/// reset.
-fn structured_state(text: &str) -> Option<(u64, Option<Duration>)> {
+/// reset and its policy's name.
+fn structured_state(text: &str) -> Option<(u64, Option<Duration>, &str)> {
     members(text)
         .into_iter()
         .filter_map(|m| {
-            let r = number(m.param("r")?, MAX_COUNT)? as u64;
+            let r = count(m.param("r")?)? as u64;
             let t = m.param("t").and_then(|t| number(t, MAX_SECS)).map(secs);
-            Some((r, t))
+            Some((r, t, m.item))
         })
-        .min_by_key(|(r, _)| *r)
+        .min_by_key(|(r, ..)| *r)
 }
 
-/// A `*-Reset` value: epoch seconds (relative to `now_epoch`, the server's clock when it sent
-/// `Date`) when above [`EPOCH_FROM`], else delta seconds.
-fn reset(text: &str, now_epoch: f64) -> Option<Duration> {
-    let n = number(text.split([',', ';']).next()?, f64::MAX)?;
-    Some(if n > EPOCH_FROM {
-        secs(n - now_epoch)
+/// A `*-Reset` number as seconds from the answer: epoch milliseconds from [`EPOCH_MS_FROM`],
+/// epoch seconds above [`EPOCH_FROM`] (relative to `now_epoch`, the server's clock when it sent
+/// `Date`), else delta seconds; not clamped.
+pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
+    if n >= EPOCH_MS_FROM {
+        n / 1000.0 - now_epoch
+    } else if n > EPOCH_FROM {
+        n - now_epoch
     } else {
-        secs(n)
-    })
+        n
+    }
 }
 
-/// The first number of a field (`200`, or `200, 200;w=1` of an early draft) and its `w`.
-fn first_with_window(text: &str) -> (Option<f64>, Option<f64>) {
-    let first = members(text).into_iter().next().unwrap_or_default();
-    let window = first.param("w").and_then(|w| number(w, MAX_SECS));
-    (number(first.item, MAX_COUNT), window)
+/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped.
+fn reset(text: &str, now_epoch: f64) -> Option<Duration> {
+    let n = agreed(text, |item| number(item, f64::MAX))?;
+    Some(secs(reset_secs(n, now_epoch)))
+}
+
+/// A `RateLimit-Limit` (`200`, or `200, 200;w=1` of an early draft): its count and its `w`,
+/// when every item agrees and every stated window is one; else nothing.
+fn limit_field(text: &str) -> Option<(f64, Option<f64>)> {
+    let mut out: Option<(f64, Option<f64>)> = None;
+    for m in members(text) {
+        let limit = count(m.item)?;
+        let w = match m.param("w") {
+            Some(w) => Some(window(w)?),
+            None => None,
+        };
+        let (limit, w) = match out {
+            Some((l, _)) if l != limit => return None,
+            Some((_, Some(a))) if w.is_some_and(|w| w != a) => return None,
+            Some((_, a)) => (limit, w.or(a)),
+            None => (limit, w),
+        };
+        out = Some((limit, w));
+    }
+    out
 }
 
 /// The server's clock (its `Date`), else this machine's, in epoch seconds.
@@ -243,11 +321,21 @@ fn server_now(headers: &HeaderMap) -> f64 {
 /// clamped to [`MAX_SECS`]; a date in the past is 0.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = text(headers, &RETRY_AFTER)?.trim();
-    if let Some(n) = number(value, MAX_SECS) {
+    if let Some(n) = retry_after_secs(value) {
         return Some(secs(n));
     }
     let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     Some(secs(at.timestamp() as f64 - date_base(headers)))
+}
+
+/// `Retry-After` in seconds, or a folded list of them (`0, 5`): the longest, unclamped.
+pub(crate) fn retry_after_secs(value: &str) -> Option<f64> {
+    let mut longest: Option<f64> = None;
+    for item in value.split(',') {
+        let n = number(item, f64::MAX)?;
+        longest = Some(longest.map_or(n, |l| l.max(n)));
+    }
+    longest
 }
 
 /// The time a `Retry-After` date is counted from, in epoch seconds: this machine's clock when
@@ -266,6 +354,11 @@ fn date_base(headers: &HeaderMap) -> f64 {
 }
 
 impl Signal {
+    /// The quotas stated.
+    pub(crate) fn quotas(&self) -> impl Iterator<Item = Quota> + '_ {
+        self.quotas.iter().flatten().copied()
+    }
+
     /// The wait the platform asks for before the next request: its `Retry-After`, else, when
     /// throttled with nothing remaining, the reset.
     pub(crate) fn asked_wait(&self) -> Option<Duration> {
@@ -296,27 +389,42 @@ impl Signal {
             retry_after: retry_after(headers),
             ..Signal::default()
         };
-        let policy = text(headers, &POLICY).and_then(policies);
-        if let Some(state) = text(headers, &RATELIMIT).and_then(structured_state) {
+        let policy = text(headers, &POLICY).map(policies).unwrap_or_default();
+        for (slot, p) in signal.quotas.iter_mut().zip(&policy) {
+            *slot = p.map(|(_, q)| q);
+        }
+        let count_of = |name: &HeaderName| {
+            text(headers, name)
+                .and_then(|r| agreed(r, count))
+                .map(|r| r as u64)
+        };
+        if let Some((r, t, name)) = text(headers, &RATELIMIT).and_then(structured_state) {
             // Draft 08 and later.
-            (signal.remaining, signal.reset) = (Some(state.0), state.1);
-            signal.quota = policy;
+            (signal.remaining, signal.reset) = (Some(r), t);
+            signal.remaining_of = policy
+                .iter()
+                .flatten()
+                .find(|(n, _)| *n == name)
+                .map(|(_, q)| *q);
         } else if let Some(limit) = text(headers, &LIMIT) {
-            let (limit, window) = first_with_window(limit);
-            let window = window.or_else(|| text(headers, &POLICY).and_then(policy_window));
-            signal.quota = quota(limit, window).or(policy);
-            signal.remaining = text(headers, &REMAINING)
-                .and_then(|r| number(r, MAX_COUNT))
-                .map(|r| r as u64);
+            let one = limit_field(limit).and_then(|(limit, window)| {
+                let window = window.or_else(|| text(headers, &POLICY).and_then(policy_window));
+                quota(Some(limit), window)
+            });
+            if one.is_some() {
+                signal.quotas = only(one);
+            }
+            signal.remaining = count_of(&REMAINING);
+            signal.remaining_of = one;
             signal.reset = text(headers, &RESET).and_then(|r| reset(r, server_now(headers)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
-            signal.quota = quota(number(limit, MAX_COUNT), None);
-            signal.remaining = text(headers, &X_REMAINING)
-                .and_then(|r| number(r, MAX_COUNT))
-                .map(|r| r as u64);
+            let one = quota(agreed(limit, count), None);
+            if one.is_some() {
+                signal.quotas = only(one);
+            }
+            signal.remaining = count_of(&X_REMAINING);
+            signal.remaining_of = one;
             signal.reset = text(headers, &X_RESET).and_then(|r| reset(r, server_now(headers)));
-        } else {
-            signal.quota = policy;
         }
         signal.throttled = match status.as_u16() {
             429 => true,
@@ -346,150 +454,4 @@ pub(crate) fn human(d: Duration) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn read(status: u16, headers: &[(&str, &str)]) -> Signal {
-        let mut map = HeaderMap::new();
-        for (k, v) in headers {
-            map.append(
-                HeaderName::from_bytes(k.as_bytes()).unwrap(),
-                v.parse().unwrap(),
-            );
-        }
-        Signal::read(StatusCode::from_u16(status).unwrap(), &map)
-    }
-
-    #[test]
-    fn the_structured_draft_fields_are_read_with_several_policies() {
-        let s = read(
-            200,
-            &[
-                (
-                    "ratelimit-policy",
-                    r#""burst";q=100;w=1, "daily";q=1000;w=86400"#,
-                ),
-                ("ratelimit", r#""burst";r=40;t=1, "daily";r=900;t=5000"#),
-            ],
-        );
-        let quota = s.quota.unwrap();
-        assert_eq!((quota.limit, quota.window), (1000.0, Some(86400.0)));
-        assert_eq!(s.remaining, Some(40));
-        assert_eq!(s.reset, Some(Duration::from_secs(1)));
-        assert!(!s.throttled);
-        let token = read(
-            429,
-            &[
-                ("ratelimit-policy", "default;q=200;w=1"),
-                ("ratelimit", "default;r=0;t=0.25"),
-            ],
-        );
-        assert_eq!(token.quota.unwrap().rate(), Some(200.0));
-        assert_eq!(token.reset, Some(Duration::from_millis(250)));
-        assert!(token.throttled);
-    }
-
-    #[test]
-    fn the_older_fields_with_or_without_a_policy() {
-        let s = read(
-            200,
-            &[
-                ("ratelimit-limit", "200"),
-                ("ratelimit-policy", "200;w=2;burst=20"),
-                ("ratelimit-remaining", "7"),
-                ("ratelimit-reset", "3"),
-            ],
-        );
-        assert_eq!(s.quota.unwrap().rate(), Some(100.0));
-        assert_eq!(
-            (s.remaining, s.reset),
-            (Some(7), Some(Duration::from_secs(3)))
-        );
-        // No window stated: not assumed to be a second.
-        let s = read(
-            200,
-            &[("ratelimit-limit", "200"), ("ratelimit-remaining", "7")],
-        );
-        assert_eq!(s.quota.unwrap().window, None);
-    }
-
-    #[test]
-    fn x_ratelimit_reset_is_told_apart_as_epoch_or_delta() {
-        let date = "Sat, 05 Dec 2026 12:00:00 GMT";
-        let epoch = chrono::DateTime::parse_from_rfc2822(date)
-            .unwrap()
-            .timestamp()
-            + 42;
-        let epoch = epoch.to_string();
-        let s = read(
-            403,
-            &[
-                ("date", date),
-                ("x-ratelimit-limit", "5000"),
-                ("x-ratelimit-remaining", "0"),
-                ("x-ratelimit-reset", &epoch),
-            ],
-        );
-        assert_eq!(s.reset, Some(Duration::from_secs(42)));
-        assert!(s.throttled, "a 403 with nothing remaining is throttling");
-        let s = read(
-            200,
-            &[("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "30")],
-        );
-        assert_eq!(s.reset, Some(Duration::from_secs(30)));
-        assert_eq!(s.quota.unwrap().window, None);
-        let forbidden = read(403, &[("x-ratelimit-remaining", "12")]);
-        assert!(!forbidden.throttled);
-    }
-
-    #[test]
-    fn retry_after_on_429_and_503_as_seconds_or_a_date() {
-        let s = read(503, &[("retry-after", "7")]);
-        assert!(s.throttled);
-        assert_eq!(s.retry_after, Some(Duration::from_secs(7)));
-        assert!(!read(503, &[]).throttled);
-        let s = read(
-            429,
-            &[
-                ("date", "Wed, 21 Oct 2015 07:28:00 GMT"),
-                ("retry-after", "Wed, 21 Oct 2015 07:28:05 GMT"),
-            ],
-        );
-        assert_eq!(s.retry_after, Some(Duration::from_secs(5)));
-        assert_eq!(
-            read(429, &[("retry-after", "soon")]).retry_after,
-            None,
-            "unreadable"
-        );
-    }
-
-    #[test]
-    fn hostile_values_are_clamped_or_ignored() {
-        let tiny = read(200, &[("ratelimit-limit", "1e-300")]);
-        assert_eq!(tiny.quota.map(|q| q.limit), Some(1e-300));
-        let inf = read(200, &[("ratelimit-policy", "200;w=inf")]);
-        assert_eq!(
-            inf.quota.and_then(|q| q.window),
-            None,
-            "an infinite window is none"
-        );
-        let nan = read(
-            200,
-            &[("ratelimit-limit", "NaN"), ("ratelimit-remaining", "-5")],
-        );
-        assert_eq!((nan.quota, nan.remaining), (None, None));
-        let huge = read(
-            429,
-            &[
-                ("retry-after", "99999999999999999999"),
-                ("ratelimit-limit", "1e308"),
-                ("ratelimit-reset", "1e308"),
-            ],
-        );
-        assert_eq!(huge.retry_after, Some(secs(MAX_SECS)));
-        assert_eq!(huge.quota.map(|q| q.limit), Some(MAX_COUNT));
-        assert!(huge.reset.is_some_and(|r| r <= secs(MAX_SECS)));
-        assert_eq!(secs(f64::NAN), Duration::ZERO);
-        assert_eq!(secs(f64::INFINITY), secs(MAX_SECS));
-    }
-}
+mod tests;

@@ -77,15 +77,26 @@ async fn a_retry_after_beyond_the_cap_refuses_every_send() {
     observe(&pacer, 429, &[("retry-after", "3600")]).await;
     let refused = pacer.acquire(CAP, CAP).await.unwrap_err();
     assert!(refused.wait > Duration::from_secs(3500));
-    // A pace slower than one request per cap is refused too, never waited.
-    let tiny = Pacer::new(Pacing::Adaptive);
-    observe(
-        &tiny,
-        200,
-        &[("ratelimit-limit", "1e-300"), ("ratelimit-policy", "1;w=1")],
-    )
-    .await;
-    assert!(tiny.acquire(CAP, CAP).await.is_err());
+    assert_eq!(refused.cause, WaitCause::Asked);
+    // A pace slower than one request per cap is refused too, never waited, and said to be the
+    // client's pace.
+    let slow = Pacer::new(Pacing::Adaptive);
+    let once = [("ratelimit-limit", "1"), ("ratelimit-policy", "1;w=30")];
+    observe(&slow, 200, &once).await;
+    let refused = slow.acquire(CAP, CAP).await.unwrap_err();
+    assert_eq!(refused.cause, WaitCause::Pace);
+    let message = crate::Error::NotAttempted {
+        wait: refused.wait,
+        cap: refused.cap,
+        asked: refused.asked,
+        cause: refused.cause,
+    }
+    .to_string();
+    assert!(!message.contains("platform asks"), "{message}");
+    assert!(
+        message.contains("the platform asked for no wait"),
+        "{message}"
+    );
 }
 
 mod properties {
@@ -172,7 +183,7 @@ mod properties {
             runtime.block_on(async {
                 for answer in &answers {
                     let signal = signal(answer);
-                    if let Some(q) = signal.quota {
+                    for q in signal.quotas() {
                         prop_assert!(q.limit.is_finite() && q.limit > 0.0);
                     }
                     match pacer.acquire(bound, bound).await {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{EPOCH_FROM, MAX_SECS, Signal, human, number};
+use super::{EPOCH_FROM, EPOCH_MS_FROM, MAX_SECS, Signal, human, number, retry_after_secs};
 
 /// A wait the platform asked for, as it stated it (a `Retry-After`, or the reset of an
 /// exhausted limit). Kept for messages: a wait longer than a year is computed with as a year.
@@ -20,6 +20,51 @@ pub enum AskedWait {
     Seconds(f64),
     /// A time (`Retry-After` as an HTTP date, an epoch `X-RateLimit-Reset`).
     Until(DateTime<Utc>),
+}
+
+/// What a wait that was not waited stands for: what a not-attempted message says it is.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+#[non_exhaustive]
+pub enum WaitCause {
+    /// The platform asked for it: a `Retry-After`, or the reset of a throttled answer with
+    /// nothing remaining.
+    #[default]
+    Asked,
+    /// The client's own pace, computed from the limits the platform states (the platform asked
+    /// for no wait): the next send slot is this far off.
+    Pace,
+    /// The platform says nothing remains of a quota until it renews (an answer with a remainder
+    /// of 0 and a reset, not a refusal): `limit` requests, per `window` when stated.
+    Spent {
+        /// The quota's requests, when known (0: not known).
+        limit: u64,
+        /// The quota's window, when stated.
+        window: Option<Duration>,
+    },
+}
+
+impl WaitCause {
+    /// What a wait not asked by the platform is, in words (`None` when it asked for it).
+    pub(crate) fn not_asked(&self, wait: Duration) -> Option<String> {
+        match self {
+            WaitCause::Asked => None,
+            WaitCause::Pace => Some(format!(
+                "the next send is {} away at the pace this client computes from the platform's stated limits (the platform asked for no wait)",
+                human(wait)
+            )),
+            WaitCause::Spent { limit, window } => {
+                let quota = match (limit, window) {
+                    (0, _) => "a quota".to_string(),
+                    (l, Some(w)) => format!("its quota of {l} requests per {}", human(*w)),
+                    (l, None) => format!("its quota of {l} requests"),
+                };
+                Some(format!(
+                    "the platform says nothing remains of {quota}; it renews in {}",
+                    human(wait)
+                ))
+            }
+        }
+    }
 }
 
 /// Seconds in an average year, for "about N years".
@@ -44,7 +89,7 @@ impl AskedWait {
     ) -> Option<AskedWait> {
         if signal.retry_after.is_some() {
             let value = retry_after?.trim();
-            return match number(value, f64::MAX) {
+            return match retry_after_secs(value) {
                 Some(n) => Some(AskedWait::Seconds(n)),
                 None => DateTime::parse_from_rfc2822(value)
                     .ok()
@@ -56,6 +101,9 @@ impl AskedWait {
         }
         // chrono's dates end in the year 262143 (8.2e12 s): later is shown as that.
         match reset.and_then(|r| number(r.split([',', ';']).next()?, f64::MAX)) {
+            Some(n) if n >= EPOCH_MS_FROM => {
+                DateTime::from_timestamp_millis(n.min(8e15) as i64).map(AskedWait::Until)
+            }
             Some(n) if n > EPOCH_FROM => {
                 DateTime::from_timestamp(n.min(8e12) as i64, 0).map(AskedWait::Until)
             }

@@ -591,3 +591,143 @@ async fn a_window_that_renews_is_paced_at_its_quota() {
         assert!(throttled <= 12, "{window}: {throttled} of {sent} refused");
     }
 }
+
+/// `n` gets in turn from a scripted server answering `replies` (the last again once they run
+/// out), with a call wait budget of `max_wait` and no retries: how many were answered, how many
+/// were not attempted (the last such error), and how many requests the server saw.
+async fn gets(
+    replies: Vec<Scripted>,
+    n: usize,
+    max_wait: Duration,
+) -> (usize, usize, Option<Error>, usize) {
+    let server = canned(replies).await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .retry(RetryPolicy::none())
+        .max_wait(max_wait)
+        .build()
+        .unwrap();
+    let (mut answered, mut not_attempted, mut last) = (0, 0, None);
+    for _ in 0..n {
+        match client.get("TKN-1111-2222").await {
+            Ok(_) => answered += 1,
+            Err(e @ Error::NotAttempted { .. }) => {
+                not_attempted += 1;
+                last = Some(e);
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    (answered, not_attempted, last, server.request_lines().len())
+}
+
+/// One odd reset among answers that still have something left (`RateLimit-Reset: 3600`, an
+/// `X-RateLimit-Reset` of 999999999, just under the epoch cut-off) does not pace the rest of
+/// the run: the inferred window follows recent resets, and a reset longer than the cap is a
+/// count's, not a pace (issue 34: the longest reset ever was the window, and 935 of 1,000 ids
+/// were not attempted though the server refused nothing). An `X-RateLimit-Reset` in epoch
+/// milliseconds is read as such (it was a wait of 44 hours).
+#[tokio::test]
+async fn one_odd_reset_does_not_pace_the_rest_of_the_run() {
+    let older = |remaining: &str, reset: &str| {
+        token_answer(&[
+            ("ratelimit-limit", "100"),
+            ("ratelimit-remaining", remaining),
+            ("ratelimit-reset", reset),
+        ])
+    };
+    let x = |remaining: &str, reset: &str| {
+        token_answer(&[
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", remaining),
+            ("x-ratelimit-reset", reset),
+        ])
+    };
+    let ms = (chrono::Utc::now().timestamp_millis() + 1_000).to_string();
+    let runs = [
+        (
+            "RateLimit-Reset: 3600",
+            vec![older("0", "1"), older("5", "3600"), older("0", "1")],
+        ),
+        (
+            "X-RateLimit-Reset: 3600",
+            vec![x("0", "1"), x("5", "3600"), x("0", "1")],
+        ),
+        (
+            "999999999",
+            vec![x("0", "1"), x("5", "999999999"), x("0", "1")],
+        ),
+        ("epoch ms", vec![x("0", &ms)]),
+    ];
+    for (what, replies) in runs {
+        let (answered, not_attempted, last, sent) = gets(replies, 20, Duration::from_secs(3)).await;
+        assert_eq!((answered, not_attempted), (20, 0), "{what}: {last:?}");
+        assert_eq!(sent, 20, "{what}");
+    }
+}
+
+/// A daily quota beside a per-second one (`"burst";q=200;w=1, "day";q=100000;w=86400`) is a
+/// count, not a pace: the burst policy paces (issue 34: the slowest rate won, about one
+/// request a second); when the platform says nothing remains of the daily quota, nothing more
+/// is sent, and the refusal names the quota and when it renews, not a wait the platform asked.
+#[tokio::test]
+async fn a_long_window_quota_is_a_count_not_a_pace() {
+    let policy = r#""burst";q=200;w=1, "day";q=100000;w=86400"#;
+    let answer = |state: &str| token_answer(&[("ratelimit-policy", policy), ("ratelimit", state)]);
+    let left = answer(r#""burst";r=0;t=1, "day";r=90000;t=50000"#);
+    let (answered, not_attempted, last, _) = gets(vec![left], 20, Duration::from_millis(500)).await;
+    assert_eq!((answered, not_attempted), (20, 0), "{last:?}");
+    let spent = answer(r#""burst";r=150;t=1, "day";r=0;t=50000"#);
+    let (answered, not_attempted, last, sent) = gets(vec![spent], 5, Duration::from_secs(30)).await;
+    assert_eq!((answered, not_attempted, sent), (1, 4, 1));
+    let message = last.unwrap().to_string();
+    assert!(
+        message.contains(
+            "nothing remains of its quota of 100000 requests per 24h; it renews in 13h 53m"
+        ),
+        "{message}"
+    );
+    assert!(!message.contains("asks to wait"), "{message}");
+    // Spent until a reset within the cap: held until then, beyond the call's budget here.
+    let soon = answer(r#""burst";r=150;t=1, "day";r=0;t=20"#);
+    let (answered, not_attempted, last, sent) = gets(vec![soon], 3, Duration::from_secs(1)).await;
+    assert_eq!((answered, not_attempted, sent), (1, 2, 1));
+    let message = last.unwrap().to_string();
+    assert!(
+        message.contains("nothing remains of its quota of 100000 requests per 24h"),
+        "{message}"
+    );
+}
+
+/// Values that are not counts (`1,2`, `5;w=0`, `1e-300`) on every answer are ignored, not read
+/// as a limit of one request a second or less (issue 34: 147 of 200 ids in 150 s; `1e-300` made
+/// every id not attempted at once, the server refusing nothing).
+#[tokio::test]
+async fn garbage_counts_do_not_pin_the_pace() {
+    let every = |v: &str| {
+        token_answer(&[
+            ("ratelimit-limit", v),
+            ("ratelimit-remaining", v),
+            ("ratelimit-reset", v),
+            ("ratelimit-policy", v),
+        ])
+    };
+    let tiny = token_answer(&[
+        ("ratelimit-limit", "1e-300"),
+        ("ratelimit-remaining", "0"),
+        ("ratelimit-reset", "1"),
+        ("ratelimit-policy", "1e-300;w=1"),
+    ]);
+    let structured = token_answer(&[("ratelimit-policy", r#""p";q=1,2;w=1,2"#)]);
+    for (what, reply) in [
+        ("1,2", every("1,2")),
+        ("5;w=0", every("5;w=0")),
+        ("1e-300", tiny),
+        ("structured 1,2", structured),
+    ] {
+        let (answered, not_attempted, last, _) =
+            gets(vec![reply], 10, Duration::from_millis(500)).await;
+        assert_eq!((answered, not_attempted), (10, 0), "{what}: {last:?}");
+    }
+}
