@@ -296,19 +296,22 @@ impl Layer {
         let mut previous = None;
         loop {
             // The job's budget ran out: nothing more is sent for it.
-            if attempt == 0
-                && let Some(refused) = job.refusal()
-            {
-                return (Ok(refusal(&request, refused)), attempt);
+            if let Some(refused) = job.refusal() {
+                return stands(&request, previous, refused, attempt);
             }
             let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
                 Acquired::Slot(slot, waited) => (slot, waited),
                 Acquired::Refused(refused) => {
                     let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
-                    return (Ok(refusal(&request, refused)), attempt);
+                    return stands(&request, previous, refused, attempt);
                 }
                 Acquired::Cancelled => return halted(&request, previous, attempt),
             };
+            // Cancelled while it waited for its send time: nothing goes, the slot given back.
+            if job.cancelled() {
+                drop(slot);
+                return halted(&request, previous, attempt);
+            }
             budget = budget.saturating_sub(waited);
             attempt += 1;
             // A cut body (no throttling) may be sent again.
@@ -448,6 +451,21 @@ fn refusal(request: &Request, refused: Refused) -> Response {
         headers,
         reqwest::Body::from(Bytes::new()),
     )
+}
+
+/// The end of a call refused a send (a wait over its cap or the budget): the answer before,
+/// when something was sent (the call was attempted, and that is how it ended), else the refusal
+/// ([`crate::Error::NotAttempted`]).
+fn stands(
+    request: &Request,
+    previous: Option<reqwest::Result<Response>>,
+    refused: Refused,
+    attempt: u32,
+) -> (reqwest::Result<Response>, u32) {
+    match previous {
+        Some(answer) => (answer, attempt),
+        None => (Ok(refusal(request, refused)), attempt),
+    }
 }
 
 /// The job of a call, if any.

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures_util::future::{Either, select};
 
 use crate::pace::{Pacer, Refused, Slot};
@@ -38,17 +40,29 @@ impl Cancel {
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
-/// One total budget for the time a bulk job's calls wait on the platform's throttling (the
-/// waits a throttled answer asks for, summed over all its calls). Once spent, nothing more is
-/// sent for the job: every call not yet sent is refused with the wait last asked for.
+/// One total budget for the wall time a bulk job spends held by the platform's throttling.
+/// Each wait a throttled answer asks for is the interval from now to its end; the budget is
+/// charged the union of those intervals, so waits that overlap (the job's concurrent calls
+/// refused at once) count once: a job that keeps making progress is charged only the time it
+/// was held, and a lockout still ends once that time reaches the budget. Once spent, nothing
+/// more is sent for the job: every call not yet sent is refused with the wait last asked for.
 #[derive(Debug)]
 pub(crate) struct WaitBudget {
     /// The budget.
     pub(crate) total: Duration,
-    /// Milliseconds spent so far.
-    spent_ms: AtomicU64,
+    /// What has been charged.
+    charged: std::sync::Mutex<Charged>,
     /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
     over_ms: AtomicU64,
+}
+
+/// The waits a budget has been charged.
+#[derive(Debug)]
+struct Charged {
+    /// The length of the union of the wait intervals charged so far.
+    spent: Duration,
+    /// The end of the latest of them (a wait ending before it is charged only past it).
+    until: Instant,
 }
 
 impl WaitBudget {
@@ -56,19 +70,26 @@ impl WaitBudget {
     pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
         Arc::new(WaitBudget {
             total,
-            spent_ms: AtomicU64::new(0),
+            charged: std::sync::Mutex::new(Charged {
+                spent: Duration::ZERO,
+                until: Instant::now(),
+            }),
             over_ms: AtomicU64::new(0),
         })
     }
 
-    fn total_ms(&self) -> u64 {
-        u64::try_from(self.total.as_millis()).unwrap_or(u64::MAX)
+    fn charged(&self) -> std::sync::MutexGuard<'_, Charged> {
+        self.charged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// What is left of it.
-    pub(crate) fn remaining(&self) -> Duration {
-        let spent = self.spent_ms.load(Ordering::SeqCst);
-        Duration::from_millis(self.total_ms().saturating_sub(spent))
+    /// The longest wait, from now, that fits: what is left of the budget, plus the part of the
+    /// waits already charged that is still ahead (a wait within it costs nothing more).
+    pub(crate) fn room(&self) -> Duration {
+        let c = self.charged();
+        let ahead = c.until.saturating_duration_since(Instant::now());
+        self.total.saturating_sub(c.spent).saturating_add(ahead)
     }
 
     /// The wait asked for when it ran out, once it has.
@@ -79,26 +100,42 @@ impl WaitBudget {
         }
     }
 
-    /// Spends `wait` if that much is left; else marks it run out (asked for `asked`), spends
+    /// Marks it run out: a wait of `asked` did not fit.
+    pub(crate) fn run_out(&self, asked: Duration) {
+        let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
+        let _ = self.over_ms.compare_exchange(
+            0,
+            asked.saturating_add(1),
+            Ordering::SeqCst,
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Charges a wait of `wait` starting now (only the part of it past the waits already
+    /// charged) if that much is left; else marks it run out (asked for `asked`), charges
     /// nothing, and says no.
     pub(crate) fn spend(&self, wait: Duration, asked: Duration) -> bool {
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        let total = self.total_ms();
-        let spent = self
-            .spent_ms
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
-                s.checked_add(ms).filter(|n| *n <= total)
-            });
-        if spent.is_err() {
-            let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
-            let _ = self.over_ms.compare_exchange(
-                0,
-                asked.saturating_add(1),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
+        let now = Instant::now();
+        let fits = {
+            let mut c = self.charged();
+            match now.checked_add(wait) {
+                Some(end) => {
+                    let cost = end.saturating_duration_since(now.max(c.until));
+                    let spent = c.spent.saturating_add(cost);
+                    let fits = spent <= self.total;
+                    if fits {
+                        c.spent = spent;
+                        c.until = c.until.max(end);
+                    }
+                    fits
+                }
+                None => false,
+            }
+        };
+        if !fits {
+            self.run_out(asked);
         }
-        spent.is_ok()
+        fits
     }
 }
 
@@ -152,8 +189,8 @@ impl Job {
             return refused;
         }
         match &self.budget {
-            Some(b) if b.remaining() < call_left => {
-                b.spend(Duration::MAX, refused.wait);
+            Some(b) if b.room() < call_left => {
+                b.run_out(refused.wait);
                 Refused {
                     cap: b.total,
                     ..refused
@@ -185,7 +222,7 @@ impl Job {
     pub(crate) fn bound(&self, budget: Duration) -> Duration {
         self.budget
             .as_ref()
-            .map_or(budget, |b| budget.min(b.remaining()))
+            .map_or(budget, |b| budget.min(b.room()))
     }
 
     /// A send slot, given up at once if the job is cancelled while it waits.
