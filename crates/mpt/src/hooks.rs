@@ -297,20 +297,20 @@ impl Layer {
         loop {
             // The job's budget ran out: nothing more is sent for it.
             if let Some(refused) = job.refusal() {
-                return stands(&request, previous, refused, attempt);
+                return stands(&request, previous, Some(refused), attempt);
             }
             let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
                 Acquired::Slot(slot, waited) => (slot, waited),
                 Acquired::Refused(refused) => {
                     let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
-                    return stands(&request, previous, refused, attempt);
+                    return stands(&request, previous, Some(refused), attempt);
                 }
-                Acquired::Cancelled => return halted(&request, previous, attempt),
+                Acquired::Cancelled => return stands(&request, previous, None, attempt),
             };
             // Cancelled while it waited for its send time: nothing goes, the slot given back.
             if job.cancelled() {
                 drop(slot);
-                return halted(&request, previous, attempt);
+                return stands(&request, previous, None, attempt);
             }
             budget = budget.saturating_sub(waited);
             attempt += 1;
@@ -453,21 +453,6 @@ fn refusal(request: &Request, refused: Refused) -> Response {
     )
 }
 
-/// The end of a call refused a send (a wait over its cap or the budget): the answer before,
-/// when something was sent (the call was attempted, and that is how it ended), else the refusal
-/// ([`crate::Error::NotAttempted`]).
-fn stands(
-    request: &Request,
-    previous: Option<reqwest::Result<Response>>,
-    refused: Refused,
-    attempt: u32,
-) -> (reqwest::Result<Response>, u32) {
-    match previous {
-        Some(answer) => (answer, attempt),
-        None => (Ok(refusal(request, refused)), attempt),
-    }
-}
-
 /// The job of a call, if any.
 fn job_of(call: &CallState) -> Job {
     call.job.as_ref().map_or_else(Job::default, |j| Job {
@@ -476,25 +461,28 @@ fn job_of(call: &CallState) -> Job {
     })
 }
 
-/// The end of a call whose job was cancelled while it waited to send: the answer before, or,
-/// when nothing was sent, a refusal noted as halted ([`crate::Error::Cancelled`]).
-fn halted(
+/// The end of a call that sends nothing more: the answer before, when something was sent (the
+/// call was attempted, and that is how it ended); when nothing was, the refusal
+/// ([`crate::Error::NotAttempted`]: a wait over its cap or the budget), or, with none, a halt
+/// noted in the call's state ([`crate::Error::Cancelled`]: the job was cancelled).
+fn stands(
     request: &Request,
     previous: Option<reqwest::Result<Response>>,
+    refused: Option<Refused>,
     attempt: u32,
 ) -> (reqwest::Result<Response>, u32) {
-    match previous {
-        Some(answer) => (answer, attempt),
-        None => {
-            let _ = CALL.try_with(|c| c.halted.set(true));
-            let nothing = Refused {
-                wait: Duration::ZERO,
-                cap: Duration::ZERO,
-                asked: None,
-            };
-            (Ok(refusal(request, nothing)), attempt)
-        }
+    if let Some(answer) = previous {
+        return (answer, attempt);
     }
+    let refused = refused.unwrap_or_else(|| {
+        let _ = CALL.try_with(|c| c.halted.set(true));
+        Refused {
+            wait: Duration::ZERO,
+            cap: Duration::ZERO,
+            asked: None,
+        }
+    });
+    (Ok(refusal(request, refused)), attempt)
 }
 
 /// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.

@@ -54,6 +54,8 @@ pub(crate) struct WaitBudget {
     charged: std::sync::Mutex<Charged>,
     /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
     over_ms: AtomicU64,
+    /// Whether that wait is the one the server stated (else: the time left before a send).
+    over_stated: std::sync::atomic::AtomicBool,
 }
 
 /// The waits a budget has been charged.
@@ -75,6 +77,7 @@ impl WaitBudget {
                 until: Instant::now(),
             }),
             over_ms: AtomicU64::new(0),
+            over_stated: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -92,29 +95,35 @@ impl WaitBudget {
         self.total.saturating_sub(c.spent).saturating_add(ahead)
     }
 
-    /// The wait asked for when it ran out, once it has.
-    pub(crate) fn ran_out(&self) -> Option<Duration> {
+    /// The wait that did not fit when it ran out, once it has, and whether it is the one the
+    /// server stated (else: the time that was left before a send).
+    pub(crate) fn ran_out(&self) -> Option<(Duration, bool)> {
         match self.over_ms.load(Ordering::SeqCst) {
             0 => None,
-            n => Some(Duration::from_millis(n - 1)),
+            n => Some((
+                Duration::from_millis(n - 1),
+                self.over_stated.load(Ordering::SeqCst),
+            )),
         }
     }
 
-    /// Marks it run out: a wait of `asked` did not fit.
-    pub(crate) fn run_out(&self, asked: Duration) {
-        let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
-        let _ = self.over_ms.compare_exchange(
-            0,
-            asked.saturating_add(1),
-            Ordering::SeqCst,
-            Ordering::SeqCst,
-        );
+    /// Marks it run out: a wait of `wait` did not fit (`stated`: the wait the server asked
+    /// for; else the time left before a send).
+    pub(crate) fn run_out(&self, wait: Duration, stated: bool) {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX - 1);
+        if self
+            .over_ms
+            .compare_exchange(0, ms.saturating_add(1), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.over_stated.store(stated, Ordering::SeqCst);
+        }
     }
 
     /// Charges a wait of `wait` starting now (only the part of it past the waits already
-    /// charged) if that much is left; else marks it run out (asked for `asked`), charges
-    /// nothing, and says no.
-    pub(crate) fn spend(&self, wait: Duration, asked: Duration) -> bool {
+    /// charged) if that much is left; else marks it run out (with the wait the server `asked`
+    /// for, when it stated one), charges nothing, and says no.
+    pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> bool {
         let now = Instant::now();
         let fits = {
             let mut c = self.charged();
@@ -133,7 +142,7 @@ impl WaitBudget {
             }
         };
         if !fits {
-            self.run_out(asked);
+            self.run_out(asked.unwrap_or(wait), asked.is_some());
         }
         fits
     }
@@ -167,10 +176,10 @@ impl Job {
     /// The refusal of every send once the job's budget has run out.
     pub(crate) fn refusal(&self) -> Option<Refused> {
         let budget = self.budget.as_ref()?;
-        budget.ran_out().map(|wait| Refused {
+        budget.ran_out().map(|(wait, stated)| Refused {
             wait,
             cap: budget.total,
-            asked: None,
+            asked: stated.then_some(crate::ratelimit::AskedWait::Seconds(wait.as_secs_f64())),
         })
     }
 
@@ -190,7 +199,7 @@ impl Job {
         }
         match &self.budget {
             Some(b) if b.room() < call_left => {
-                b.run_out(refused.wait);
+                b.run_out(refused.wait, refused.asked.is_some());
                 Refused {
                     cap: b.total,
                     ..refused
@@ -211,11 +220,7 @@ impl Job {
         delay: Duration,
         asked: Option<Duration>,
     ) -> bool {
-        !throttled
-            || self
-                .budget
-                .as_ref()
-                .is_none_or(|b| b.spend(delay, asked.unwrap_or(delay)))
+        !throttled || self.budget.as_ref().is_none_or(|b| b.spend(delay, asked))
     }
 
     /// `budget`, or less if the job has less left.
@@ -277,8 +282,9 @@ async fn until_cancelled(cancel: &Cancel) {
 }
 
 /// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
-/// (`cap` is then the whole budget). A wait the server asked beyond the clamp every computation
-/// uses is shown as it asked it.
+/// (`cap` is then the whole budget). A wait the server stated (`asked`) is named as it asked it
+/// (beyond the clamp every computation uses, as it said it); without one, `wait` is the time left
+/// before a send (of a wait the platform asked for earlier, or of the pace), and said so.
 pub(crate) fn not_attempted(
     wait: Duration,
     cap: Duration,
@@ -286,16 +292,23 @@ pub(crate) fn not_attempted(
 ) -> String {
     let human = crate::ratelimit::human;
     let shown = crate::ratelimit::AskedWait::shown(wait, asked);
-    if wait > cap {
-        format!(
+    match asked {
+        Some(_) if wait > cap => format!(
             "not attempted: the platform asks to wait {shown}; over the {} cap",
             human(cap)
-        )
-    } else {
-        format!(
+        ),
+        Some(_) => format!(
             "not attempted: the platform asks to wait {shown}, longer than what is left of the {} wait budget",
             human(cap)
-        )
+        ),
+        None if wait > cap => format!(
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than the {} it may wait",
+            human(cap)
+        ),
+        None => format!(
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than what is left of the {} wait budget",
+            human(cap)
+        ),
     }
 }
 

@@ -129,3 +129,46 @@ async fn nothing_is_sent_after_a_paced_job_is_cancelled() {
         }
     }
 }
+
+/// Every answer `429` with `Retry-After: 9`, a 3 s budget: every id not attempted names the
+/// server's wait as it asked it ("asks to wait 9 s"), or says plainly it is the time left
+/// before a send; never the time left of the hold as if the server had asked for it ("asks to
+/// wait 8 s").
+#[tokio::test]
+async fn a_not_attempted_id_names_the_servers_wait_or_the_time_left() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "9"),
+    ])
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .max_wait(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..20).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    let mut not_attempted = 0;
+    for (id, e) in report.failed() {
+        let message = e.to_string();
+        match e {
+            Error::NotAttempted { .. } => {
+                not_attempted += 1;
+                let names_it = message.contains("asks to wait 9 s")
+                    || (message.contains("the next send is") && !message.contains("asks to"));
+                assert!(names_it, "{id}: {message}");
+            }
+            Error::RateLimited { retry_after, .. } => {
+                assert_eq!(
+                    *retry_after,
+                    Some(Duration::from_secs(9)),
+                    "{id}: {message}"
+                );
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(not_attempted > 0);
+}
