@@ -42,7 +42,7 @@ use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{limited, read_whole, rebuilt, too_large};
+use body::{kept, limited, read_whole, rebuilt, too_large};
 use spare::copy;
 
 /// The generated client's error type.
@@ -300,18 +300,17 @@ impl Layer {
                 return stands(&request, previous, Some(refused), attempt);
             }
             let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
-                Acquired::Slot(slot, waited) => (slot, waited),
+                // Checked right before the send: cancelled while it waited, nothing goes.
+                Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {
                     let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
                     return stands(&request, previous, Some(refused), attempt);
                 }
-                Acquired::Cancelled => return stands(&request, previous, None, attempt),
+                // Cancelled (a slot taken meanwhile is given back as it drops).
+                Acquired::Slot(..) | Acquired::Cancelled => {
+                    return stands(&request, previous, None, attempt);
+                }
             };
-            // Cancelled while it waited for its send time: nothing goes, the slot given back.
-            if job.cancelled() {
-                drop(slot);
-                return stands(&request, previous, None, attempt);
-            }
             budget = budget.saturating_sub(waited);
             attempt += 1;
             // A cut body (no throttling) may be sent again.
@@ -364,6 +363,8 @@ impl Layer {
                 }
                 retrying(&result, delay);
                 budget = budget.saturating_sub(delay);
+                // In memory: it stands if nothing more is sent, however long the wait.
+                let result = kept(result).await;
                 if !job.sleep(delay).await {
                     return (result, attempt);
                 }

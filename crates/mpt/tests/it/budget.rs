@@ -16,13 +16,15 @@ async fn seeded(n: usize, faults: Faults) -> (MockServer, Vec<String>) {
 }
 
 fn client(server: &MockServer, max_wait: Duration, pacing: mpt::Pacing) -> Client {
+    builder(server, max_wait, pacing).build().unwrap()
+}
+
+fn builder(server: &MockServer, max_wait: Duration, pacing: mpt::Pacing) -> mpt::ClientBuilder {
     Client::builder()
         .base_url(format!("{}/public/v1", server.base_url()))
         .api_token(server.admin_secret())
         .max_wait(max_wait)
         .pacing(pacing)
-        .build()
-        .unwrap()
 }
 
 /// The disables the mock received for `id`.
@@ -60,7 +62,9 @@ async fn concurrent_refusals_are_charged_once_to_the_jobs_wait_budget() {
 /// Every disable refused with `Retry-After: 1` (the reads pass), a 3 s budget: the job ends
 /// once the budget is spent, and each id is reported as the mock saw it: rate limited (with the
 /// server's wait) when its disable was sent at least once, not attempted only when nothing was
-/// sent for it. Every token is still Active.
+/// sent for it. Every token is still Active. The attempt's timeout (700 ms) is shorter than
+/// the waits: the answer that stands was kept through them whole, not read after them (when its
+/// body would fail to read as timed out, the id reported as a disable that may have happened).
 #[tokio::test]
 async fn an_id_sent_before_the_budget_ran_out_is_rate_limited_not_unattempted() {
     let refused = Fault::RateLimited {
@@ -68,7 +72,10 @@ async fn an_id_sent_before_the_budget_ran_out_is_rate_limited_not_unattempted() 
     };
     let faults = Faults::none().with(FaultRule::every(1, refused).only([Operation::Disable]));
     let (server, ids) = seeded(40, faults).await;
-    let client = client(&server, Duration::from_secs(3), mpt::Pacing::Adaptive);
+    let client = builder(&server, Duration::from_secs(3), mpt::Pacing::Adaptive)
+        .timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
     let report = client.ensure_disabled_many(&ids, 4).await;
     assert_eq!(report.results.len(), ids.len());
     assert!(report.succeeded().next().is_none());
