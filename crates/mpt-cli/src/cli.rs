@@ -39,7 +39,7 @@ Exit codes:
   5    the platform is unreachable or timing out
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
   7    rate limited: the platform asks to wait longer than allowed (30 s a wait, --max-wait in
-       all), so some ids were not attempted (each reported `not-attempted` with the wait)
+       all): ids sent for ended `rate-limited`, the others were not attempted (`not-attempted`)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
 
@@ -91,10 +91,12 @@ pub struct Global {
     #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
     pub max_rate: Option<mpt::Pacing>,
     /// The most one request waits in all for the platform's rate limit (pacing and retries
-    /// together; each single wait is also at most 30 s), and the most a bulk command's requests
-    /// wait in all on throttled answers. A request that would wait longer is
-    /// not sent (`not-attempted`; a bulk command reports every id it did not attempt so, and
-    /// exits 7) or fails with the platform's answer [default: 2m]
+    /// together; each single wait is also at most 30 s), and the most wall time a bulk command
+    /// spends held by throttled answers (each one's wait counted from the answer to its end,
+    /// overlapping waits once: requests refused together cost one wait; pacing not counted).
+    /// A request that would wait longer is not sent (`not-attempted`: a bulk command reports
+    /// every id it sent nothing for so) or ends with the platform's last answer
+    /// (`rate-limited`); either exits 7 [default: 2m]
     #[arg(long, global = true, value_name = "AGE", value_parser = parse_wait)]
     pub max_wait: Option<std::time::Duration>,
 }

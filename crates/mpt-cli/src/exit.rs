@@ -61,7 +61,7 @@ pub fn code_of(e: &Error) -> u8 {
         Error::NotFound(_) => code::NOT_FOUND,
         Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
         Error::Config(_) | Error::InvalidRequest(_) => code::USAGE,
-        Error::NotAttempted { .. } => code::RATE_LIMITED,
+        Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
         e if unreachable(e) => code::UNREACHABLE,
         _ => code::FAILED,
     }
@@ -121,7 +121,8 @@ pub struct ErrorRow {
     /// What went wrong (redacted).
     pub message: String,
     /// The exit code it means for a bulk command: 5 (unreachable or timing out), 4 (refused
-    /// with 401 or 403), 7 (not attempted: the platform asks to wait too long), else 1.
+    /// with 401 or 403), 7 (rate limited, or not attempted: the platform asks to wait too
+    /// long), else 1.
     #[serde(skip)]
     pub code: u8,
 }
@@ -137,9 +138,20 @@ impl ErrorRow {
             code: match e {
                 Error::Timeout | Error::Transport(_) => code::UNREACHABLE,
                 Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
-                Error::NotAttempted { .. } => code::RATE_LIMITED,
+                Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
                 _ => code::FAILED,
             },
+        }
+    }
+
+    /// An id whose request was still in flight when the grace after an interrupt was over.
+    pub fn in_flight() -> ErrorRow {
+        ErrorRow {
+            kind: "outcome-unknown",
+            http_status: None,
+            trace_id: None,
+            message: "in flight when interrupted; it may have happened".into(),
+            code: code::FAILED,
         }
     }
 
@@ -156,8 +168,8 @@ impl ErrorRow {
 }
 
 /// The exit code of a bulk command whose `failed` rows (of `rows` in all) are these: none when
-/// none failed; 5 when one could not reach the platform; 7 when one was not attempted because
-/// the platform asks to wait too long; 4 when every row was refused with 401 or 403 (the
+/// none failed; 5 when one could not reach the platform; 7 when one was rate limited or not
+/// attempted because the platform asks to wait too long; 4 when every row was refused with 401 or 403 (the
 /// credentials, not the ids); else 1.
 pub fn rows_code(failed: &[&ErrorRow], rows: usize) -> Option<u8> {
     if failed.is_empty() {

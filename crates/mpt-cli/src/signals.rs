@@ -1,7 +1,8 @@
 //! SIGINT and SIGTERM. Outside a bulk command (or a rotation's start), the first one stops the
 //! run at once. During one, the first stops scheduling (the [`mpt::Cancel`] flag): the requests
 //! in flight finish (for at most 10 s) and every finished row is printed; a second one stops at
-//! once.
+//! once. A bulk command still waiting on requests when the 10 s are over prints a row for each
+//! id in flight (it may have happened) before the run stops.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -11,6 +12,13 @@ use crate::exit::{self, code};
 /// How long the requests in flight are given after the first signal.
 const GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
+/// How long a bulk command is given, once the grace is over, to print the rows of the ids still
+/// in flight before the run stops anyway.
+const AFTER_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// How often [`Signals::grace_over`] looks at the flag.
+const POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// The run's view of the signals it got.
 #[derive(Clone, Default)]
 pub struct Signals {
@@ -18,6 +26,10 @@ pub struct Signals {
     /// The exit code of the first signal received while deferring (0: none).
     received: Arc<AtomicU8>,
     deferring: Arc<AtomicBool>,
+    /// The grace after the first signal is over, requests still in flight.
+    grace_over: Arc<AtomicBool>,
+    /// A bulk command prints the rows of its ids in flight once the grace is over.
+    rows_in_flight: Arc<AtomicBool>,
 }
 
 /// While alive, the first signal only cancels; dropped, signals stop the run again.
@@ -59,11 +71,17 @@ impl Signals {
                         // Never longer than GRACE: a request or a database that stopped
                         // answering does not hold the run (what was in flight resumes next time,
                         // as after a kill).
+                        let s = s.clone();
                         tokio::spawn(async move {
                             tokio::time::sleep(GRACE).await;
                             exit::eprint(
                                 "interrupted: the requests in flight did not finish in time\n",
                             );
+                            s.grace_over.store(true, Ordering::SeqCst);
+                            if s.rows_in_flight.load(Ordering::SeqCst) {
+                                // The bulk command prints a row for each id in flight.
+                                tokio::time::sleep(AFTER_GRACE).await;
+                            }
                             std::process::exit(i32::from(code));
                         });
                     } else {
@@ -80,6 +98,21 @@ impl Signals {
     pub fn defer(&self) -> Deferred {
         self.deferring.store(true, Ordering::SeqCst);
         Deferred(self.clone())
+    }
+
+    /// Says that the caller, a bulk command, ends by itself once the grace after the first
+    /// signal is over ([`Signals::grace_over`]), printing a row for each id in flight: the run
+    /// is then given a few more seconds before it stops anyway.
+    pub fn print_in_flight(&self) {
+        self.rows_in_flight.store(true, Ordering::SeqCst);
+    }
+
+    /// Ends once the grace after the first signal is over with requests still in flight (never,
+    /// without a signal).
+    pub async fn grace_over(&self) {
+        while !self.grace_over.load(Ordering::SeqCst) {
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// The flag bulk calls watch.

@@ -222,10 +222,13 @@ impl ClientBuilder {
     /// sent again: it ends with the platform's last answer (a `429` as
     /// [`Error::RateLimited`], carrying the server's wait), or, when nothing was sent, with
     /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and the bulk call as
-    /// a whole has it once more: the waits its calls' throttled answers ask for, summed over
-    /// all of them, are at most this. Once the platform asks for a wait beyond the cap, or the
-    /// bulk call's budget is spent, it sends nothing more and reports every id it has not
-    /// attempted as [`Error::NotAttempted`], at once.
+    /// a whole has it once more, on its wall time held by throttling: each wait a throttled
+    /// answer asks for runs from the answer to its end, and the budget is charged the union of
+    /// those intervals (waits that overlap count once; pacing waits are not charged). Once the
+    /// platform asks for a wait beyond the cap, or the bulk call's budget is spent, it sends
+    /// nothing more: an id sent for at least once ends with its last answer
+    /// ([`Error::RateLimited`]), and every id nothing was sent for is reported as
+    /// [`Error::NotAttempted`], at once.
     pub fn max_wait(mut self, wait: Duration) -> Self {
         self.max_wait = wait;
         self

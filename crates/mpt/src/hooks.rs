@@ -43,7 +43,7 @@ use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{limited, read_whole, rebuilt, too_large};
+use body::{kept, limited, read_whole, rebuilt, too_large};
 use spare::copy;
 
 /// The generated client's error type.
@@ -297,18 +297,20 @@ impl Layer {
         let mut previous = None;
         loop {
             // The job's budget ran out: nothing more is sent for it.
-            if attempt == 0
-                && let Some(refused) = job.refusal()
-            {
-                return (Ok(refusal(&request, refused)), attempt);
+            if let Some(refused) = job.refusal() {
+                return stands(&request, previous, Some(refused), attempt);
             }
             let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
-                Acquired::Slot(slot, waited) => (slot, waited),
+                // Checked right before the send: cancelled while it waited, nothing goes.
+                Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {
                     let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
-                    return (Ok(refusal(&request, refused)), attempt);
+                    return stands(&request, previous, Some(refused), attempt);
                 }
-                Acquired::Cancelled => return halted(&request, previous, attempt),
+                // Cancelled (a slot taken meanwhile is given back as it drops).
+                Acquired::Slot(..) | Acquired::Cancelled => {
+                    return stands(&request, previous, None, attempt);
+                }
             };
             budget = budget.saturating_sub(waited);
             attempt += 1;
@@ -362,6 +364,8 @@ impl Layer {
                 }
                 retrying(&result, delay);
                 budget = budget.saturating_sub(delay);
+                // In memory: it stands if nothing more is sent, however long the wait.
+                let result = kept(result).await;
                 if !job.sleep(delay).await {
                     return (result, attempt);
                 }
@@ -460,26 +464,29 @@ fn job_of(call: &CallState) -> Job {
     })
 }
 
-/// The end of a call whose job was cancelled while it waited to send: the answer before, or,
-/// when nothing was sent, a refusal noted as halted ([`crate::Error::Cancelled`]).
-fn halted(
+/// The end of a call that sends nothing more: the answer before, when something was sent (the
+/// call was attempted, and that is how it ended); when nothing was, the refusal
+/// ([`crate::Error::NotAttempted`]: a wait over its cap or the budget), or, with none, a halt
+/// noted in the call's state ([`crate::Error::Cancelled`]: the job was cancelled).
+fn stands(
     request: &Request,
     previous: Option<reqwest::Result<Response>>,
+    refused: Option<Refused>,
     attempt: u32,
 ) -> (reqwest::Result<Response>, u32) {
-    match previous {
-        Some(answer) => (answer, attempt),
-        None => {
-            let _ = CALL.try_with(|c| c.halted.set(true));
-            let nothing = Refused {
-                wait: Duration::ZERO,
-                cap: Duration::ZERO,
-                asked: None,
-                cause: crate::ratelimit::WaitCause::Asked,
-            };
-            (Ok(refusal(request, nothing)), attempt)
-        }
+    if let Some(answer) = previous {
+        return (answer, attempt);
     }
+    let refused = refused.unwrap_or_else(|| {
+        let _ = CALL.try_with(|c| c.halted.set(true));
+        Refused {
+            wait: Duration::ZERO,
+            cap: Duration::ZERO,
+            asked: None,
+            cause: crate::ratelimit::WaitCause::Asked,
+        }
+    });
+    (Ok(refusal(request, refused)), attempt)
 }
 
 /// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.

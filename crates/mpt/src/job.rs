@@ -5,6 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use futures_util::future::{Either, select};
 
 use crate::pace::{Pacer, Refused, Slot};
@@ -38,17 +40,31 @@ impl Cancel {
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
-/// One total budget for the time a bulk job's calls wait on the platform's throttling (the
-/// waits a throttled answer asks for, summed over all its calls). Once spent, nothing more is
-/// sent for the job: every call not yet sent is refused with the wait last asked for.
+/// One total budget for the wall time a bulk job spends held by the platform's throttling.
+/// Each wait a throttled answer asks for is the interval from now to its end; the budget is
+/// charged the union of those intervals, so waits that overlap (the job's concurrent calls
+/// refused at once) count once: a job that keeps making progress is charged only the time it
+/// was held, and a lockout still ends once that time reaches the budget. Once spent, nothing
+/// more is sent for the job: every call not yet sent is refused with the wait last asked for.
 #[derive(Debug)]
 pub(crate) struct WaitBudget {
     /// The budget.
     pub(crate) total: Duration,
-    /// Milliseconds spent so far.
-    spent_ms: AtomicU64,
+    /// What has been charged.
+    charged: std::sync::Mutex<Charged>,
     /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
     over_ms: AtomicU64,
+    /// Whether that wait is the one the server stated (else: the time left before a send).
+    over_stated: std::sync::atomic::AtomicBool,
+}
+
+/// The waits a budget has been charged.
+#[derive(Debug)]
+struct Charged {
+    /// The length of the union of the wait intervals charged so far.
+    spent: Duration,
+    /// The end of the latest of them (a wait ending before it is charged only past it).
+    until: Instant,
 }
 
 impl WaitBudget {
@@ -56,49 +72,79 @@ impl WaitBudget {
     pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
         Arc::new(WaitBudget {
             total,
-            spent_ms: AtomicU64::new(0),
+            charged: std::sync::Mutex::new(Charged {
+                spent: Duration::ZERO,
+                until: Instant::now(),
+            }),
             over_ms: AtomicU64::new(0),
+            over_stated: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
-    fn total_ms(&self) -> u64 {
-        u64::try_from(self.total.as_millis()).unwrap_or(u64::MAX)
+    fn charged(&self) -> std::sync::MutexGuard<'_, Charged> {
+        self.charged
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// What is left of it.
-    pub(crate) fn remaining(&self) -> Duration {
-        let spent = self.spent_ms.load(Ordering::SeqCst);
-        Duration::from_millis(self.total_ms().saturating_sub(spent))
+    /// The longest wait, from now, that fits: what is left of the budget, plus the part of the
+    /// waits already charged that is still ahead (a wait within it costs nothing more).
+    pub(crate) fn room(&self) -> Duration {
+        let c = self.charged();
+        let ahead = c.until.saturating_duration_since(Instant::now());
+        self.total.saturating_sub(c.spent).saturating_add(ahead)
     }
 
-    /// The wait asked for when it ran out, once it has.
-    pub(crate) fn ran_out(&self) -> Option<Duration> {
+    /// The wait that did not fit when it ran out, once it has, and whether it is the one the
+    /// server stated (else: the time that was left before a send).
+    pub(crate) fn ran_out(&self) -> Option<(Duration, bool)> {
         match self.over_ms.load(Ordering::SeqCst) {
             0 => None,
-            n => Some(Duration::from_millis(n - 1)),
+            n => Some((
+                Duration::from_millis(n - 1),
+                self.over_stated.load(Ordering::SeqCst),
+            )),
         }
     }
 
-    /// Spends `wait` if that much is left; else marks it run out (asked for `asked`), spends
-    /// nothing, and says no.
-    pub(crate) fn spend(&self, wait: Duration, asked: Duration) -> bool {
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX);
-        let total = self.total_ms();
-        let spent = self
-            .spent_ms
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |s| {
-                s.checked_add(ms).filter(|n| *n <= total)
-            });
-        if spent.is_err() {
-            let asked = u64::try_from(asked.as_millis()).unwrap_or(u64::MAX - 1);
-            let _ = self.over_ms.compare_exchange(
-                0,
-                asked.saturating_add(1),
-                Ordering::SeqCst,
-                Ordering::SeqCst,
-            );
+    /// Marks it run out: a wait of `wait` did not fit (`stated`: the wait the server asked
+    /// for; else the time left before a send).
+    pub(crate) fn run_out(&self, wait: Duration, stated: bool) {
+        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX - 1);
+        if self
+            .over_ms
+            .compare_exchange(0, ms.saturating_add(1), Ordering::SeqCst, Ordering::SeqCst)
+            .is_ok()
+        {
+            self.over_stated.store(stated, Ordering::SeqCst);
         }
-        spent.is_ok()
+    }
+
+    /// Charges a wait of `wait` starting now (only the part of it past the waits already
+    /// charged) if that much is left; else marks it run out (with the wait the server `asked`
+    /// for, when it stated one), charges nothing, and says no.
+    pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> bool {
+        let now = Instant::now();
+        let fits = {
+            let mut c = self.charged();
+            match now.checked_add(wait) {
+                Some(end) => {
+                    let cost = end.saturating_duration_since(now.max(c.until));
+                    let spent = c.spent.saturating_add(cost);
+                    let fits = spent <= self.total;
+                    if fits {
+                        c.spent = spent;
+                        c.until = c.until.max(end);
+                    }
+                    fits
+                }
+                None => false,
+            }
+        };
+        if !fits {
+            self.run_out(asked.unwrap_or(wait), asked.is_some());
+        }
+        fits
     }
 }
 
@@ -130,10 +176,10 @@ impl Job {
     /// The refusal of every send once the job's budget has run out.
     pub(crate) fn refusal(&self) -> Option<Refused> {
         let budget = self.budget.as_ref()?;
-        budget.ran_out().map(|wait| Refused {
+        budget.ran_out().map(|(wait, stated)| Refused {
             wait,
             cap: budget.total,
-            asked: None,
+            asked: stated.then_some(crate::ratelimit::AskedWait::Seconds(wait.as_secs_f64())),
             cause: crate::ratelimit::WaitCause::Asked,
         })
     }
@@ -153,8 +199,8 @@ impl Job {
             return refused;
         }
         match &self.budget {
-            Some(b) if b.remaining() < call_left => {
-                b.spend(Duration::MAX, refused.wait);
+            Some(b) if b.room() < call_left => {
+                b.run_out(refused.wait, refused.asked.is_some());
                 Refused {
                     cap: b.total,
                     ..refused
@@ -175,18 +221,14 @@ impl Job {
         delay: Duration,
         asked: Option<Duration>,
     ) -> bool {
-        !throttled
-            || self
-                .budget
-                .as_ref()
-                .is_none_or(|b| b.spend(delay, asked.unwrap_or(delay)))
+        !throttled || self.budget.as_ref().is_none_or(|b| b.spend(delay, asked))
     }
 
     /// `budget`, or less if the job has less left.
     pub(crate) fn bound(&self, budget: Duration) -> Duration {
         self.budget
             .as_ref()
-            .map_or(budget, |b| budget.min(b.remaining()))
+            .map_or(budget, |b| budget.min(b.room()))
     }
 
     /// A send slot, given up at once if the job is cancelled while it waits.
@@ -241,8 +283,9 @@ async fn until_cancelled(cancel: &Cancel) {
 }
 
 /// Why nothing was sent: a wait over the cap, or one longer than what is left of the budget
-/// (`cap` is then the whole budget). A wait the server asked beyond the clamp every computation
-/// uses is shown as it asked it.
+/// (`cap` is then the whole budget). A wait the server stated (`asked`) is named as it asked it
+/// (beyond the clamp every computation uses, as it said it); without one, `wait` is the time left
+/// before a send (of a wait the platform asked for earlier, or of the pace), and said so.
 pub(crate) fn not_attempted(
     wait: Duration,
     cap: Duration,
@@ -260,16 +303,23 @@ pub(crate) fn not_attempted(
         let of = if wait > cap { "cap" } else { "wait budget" };
         return format!("not attempted: {what}; {over} {} {of}", human(cap));
     }
-    if wait > cap {
-        format!(
+    match asked {
+        Some(_) if wait > cap => format!(
             "not attempted: the platform asks to wait {shown}; over the {} cap",
             human(cap)
-        )
-    } else {
-        format!(
+        ),
+        Some(_) => format!(
             "not attempted: the platform asks to wait {shown}, longer than what is left of the {} wait budget",
             human(cap)
-        )
+        ),
+        None if wait > cap => format!(
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than the {} it may wait",
+            human(cap)
+        ),
+        None => format!(
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than what is left of the {} wait budget",
+            human(cap)
+        ),
     }
 }
 

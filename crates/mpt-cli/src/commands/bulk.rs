@@ -2,6 +2,7 @@
 //! `--dry-run`, a progress bar on a terminal, one structured row per id, and interrupts that
 //! stop scheduling, let the requests in flight finish and still print every finished row.
 
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 
 use std::path::PathBuf;
@@ -72,11 +73,18 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
     let ids = ids::read(sources(&args))?;
     let read = ids.read.clone();
     let _deferred = signals.defer();
+    signals.print_in_flight();
     let mut finished = if args.dry_run {
         dry_run(client, ids.stream, kind, signals, ctx.format).await?
     } else {
         let client = client.with_cancel(signals.cancel());
-        apply(&client, ids, kind, args.concurrency.into(), ctx.format).await?
+        let work = Work {
+            kind,
+            concurrency: args.concurrency.into(),
+            format: ctx.format,
+            signals,
+        };
+        apply(&client, ids, work).await?
     };
     // No id at all (none given, or the first line unreadable): nothing was done, nothing is
     // printed.
@@ -93,10 +101,16 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             .collect();
         output::print(&output::rows(&rows, ctx.format))?;
     }
-    let not_attempted = read.count().saturating_sub(finished.count);
+    let not_attempted = read
+        .count()
+        .saturating_sub(finished.count + finished.in_flight);
     if let Some(signal) = signals.received() {
+        let in_flight = match finished.in_flight {
+            0 => String::new(),
+            n => format!(", {n} in flight when interrupted (they may have happened)"),
+        };
         exit::eprint(&format!(
-            "interrupted: {} finished, {not_attempted} not attempted (nothing was sent for them)\n",
+            "interrupted: {} finished{in_flight}, {not_attempted} not attempted (nothing was sent for them)\n",
             finished.count
         ));
         return Err(Failure::Interrupted(signal));
@@ -149,11 +163,19 @@ async fn dry_run(
 ) -> Result<Finished, Failure> {
     let mut finished = Finished::default();
     let mut n = 0;
+    let mut grace_over = std::pin::pin!(signals.grace_over());
     while let Some(id) = ids.next().await {
         if signals.received().is_some() {
             break;
         }
-        finished.push(n, dry_row(client, id, kind).await, format)?;
+        let row = tokio::select! {
+            row = dry_row(client, id.clone(), kind) => row,
+            () = &mut grace_over => {
+                finished.push_in_flight(n, id, format)?;
+                break;
+            }
+        };
+        finished.push(n, row, format)?;
         n += 1;
     }
     Ok(finished)
@@ -187,6 +209,9 @@ async fn dry_row(client: &Client, id: String, kind: Kind) -> Row {
 struct Finished {
     /// How many ids finished.
     count: usize,
+    /// How many ids were still in flight when the grace after an interrupt was over (each
+    /// with its row: it may have happened).
+    in_flight: usize,
     /// The failed ids' errors.
     failed: Vec<ErrorRow>,
     /// `--output json`'s rows, numbered in the order the ids were given.
@@ -207,25 +232,60 @@ impl Finished {
             output::print(&output::rows(std::slice::from_ref(&row), format))
         }
     }
+
+    /// Prints the row of an id whose request was still in flight when the grace after an
+    /// interrupt was over: its outcome is unknown.
+    fn push_in_flight(&mut self, n: usize, id: String, format: Format) -> Result<(), Failure> {
+        self.in_flight += 1;
+        let row = Row {
+            id,
+            result: Err(ErrorRow::in_flight()),
+        };
+        if format == Format::Json {
+            self.held.push((n, row));
+            Ok(())
+        } else {
+            output::print(&output::rows(std::slice::from_ref(&row), format))
+        }
+    }
+}
+
+/// How a bulk command works through its ids.
+struct Work<'a> {
+    kind: Kind,
+    concurrency: usize,
+    format: Format,
+    signals: &'a Signals,
 }
 
 /// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
 /// and changes over the whole job, no barrier per 100 ids) and prints each id's row as it
 /// finishes (a progress bar moves while stderr is a terminal). Once the client's cancel flag
-/// is set, nothing more is sent: the ids not attempted get no row.
-async fn apply(
-    client: &Client,
-    ids: Ids,
-    kind: Kind,
-    concurrency: usize,
-    format: Format,
-) -> Result<Finished, Failure> {
+/// is set, nothing more is sent: the ids not attempted get no row; the ids whose requests are
+/// still in flight when the grace after the interrupt is over get one each (`outcome-unknown`).
+async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Failure> {
+    let Work {
+        kind,
+        concurrency,
+        format,
+        signals,
+    } = work;
     // The bar's length is what has been read so far: the input may still be coming.
     let bar = std::io::stderr()
         .is_terminal()
         .then(|| output::progress_bar("{bar:40} {pos}/{len} {msg}", 0));
     let mut finished = Finished::default();
     let (input, read) = (ids.stream, ids.read);
+    // The ids taken into the work and not finished yet, by number.
+    let taken = std::sync::Arc::new(std::sync::Mutex::new(BTreeMap::new()));
+    let input = {
+        let (taken, mut n) = (std::sync::Arc::clone(&taken), 0usize);
+        input.map(move |id: String| {
+            lock(&taken).insert(n, id.clone());
+            n += 1;
+            id
+        })
+    };
     let mut results: futures_util::stream::BoxStream<'_, (usize, String, Result<Row, Error>)> =
         match kind {
             Kind::Delete => Box::pin(client.delete_stream(input, concurrency).map(|(n, id, r)| {
@@ -250,7 +310,24 @@ async fn apply(
                 }))
             }
         };
-    while let Some((n, id, result)) = results.next().await {
+    // One watch for the whole run (not a timer per row).
+    let mut grace_over = std::pin::pin!(signals.grace_over());
+    loop {
+        let (n, id, result) = tokio::select! {
+            next = results.next() => match next {
+                Some(next) => next,
+                None => break,
+            },
+            () = &mut grace_over => {
+                drop(results);
+                let in_flight = std::mem::take(&mut *lock(&taken));
+                for (n, id) in in_flight {
+                    finished.push_in_flight(n, id, format)?;
+                }
+                break;
+            }
+        };
+        lock(&taken).remove(&n);
         let row = match result {
             Ok(row) => row,
             Err(Error::Cancelled) => continue,
@@ -266,6 +343,11 @@ async fn apply(
         bar.finish_and_clear();
     }
     Ok(finished)
+}
+
+/// The map of ids taken, even if a thread panicked holding it.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// The row of an id an `ensure-*`, `enable` or `disable` finished.

@@ -11,3 +11,4 @@ mod promises;
 mod rotate;
 mod scripting;
 mod shared_state;
+mod throttled;

@@ -598,3 +598,79 @@ fn the_readme_shows_help_and_the_schema_as_they_are() {
     );
     assert!(readme.contains(include_str!("../../result.schema.json")));
 }
+
+/// SIGINT while three disables are stalled (the mock holds them, unanswered): after the 10 s
+/// grace the command still ends with exit 130, and every id read has its row: the finished ones
+/// true to the server, the three in flight `outcome-unknown` ("it may have happened"), counted
+/// in the summary.
+#[cfg(unix)]
+#[test]
+fn ids_in_flight_when_the_grace_runs_out_get_a_row_and_are_counted() {
+    use mpt_mock::{Fault, FaultRule};
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(40, "stalled", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    server
+        .set_faults(
+            Faults::none().with(FaultRule::first(3, Fault::Hold).only([Operation::Disable])),
+        )
+        .unwrap();
+    let mut args = vec![
+        "tokens",
+        "ensure-disabled",
+        "--concurrency",
+        "8",
+        "-o",
+        "json",
+    ];
+    args.extend(ids.iter().map(String::as_str));
+    let mut child = command(&server, &args).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    let started = Instant::now();
+    while server.requests(Operation::Disable) < ids.len() as u64 || server.held() < 3 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = wait(&mut child, Duration::from_secs(60));
+    let err = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("did not finish in time"), "{err}");
+    assert!(
+        err.contains("37 finished, 3 in flight when interrupted"),
+        "{err}"
+    );
+    let rows: Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), ids.len(), "every id read has its row");
+    let mut unknown = 0;
+    for row in rows {
+        let id = row["id"].as_str().unwrap();
+        if row["ok"] == true {
+            assert_eq!(
+                server.token_status(id).as_deref(),
+                Some("Disabled"),
+                "{row}"
+            );
+        } else {
+            assert_eq!(row["error"]["kind"], "outcome-unknown", "{row}");
+            let message = row["error"]["message"].as_str().unwrap();
+            assert!(message.contains("may have happened"), "{row}");
+            // Held, never processed.
+            assert_eq!(server.token_status(id).as_deref(), Some("Active"), "{row}");
+            unknown += 1;
+        }
+    }
+    assert_eq!(unknown, 3);
+}

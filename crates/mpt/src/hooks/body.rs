@@ -121,6 +121,21 @@ pub(super) async fn read_whole(
     }
 }
 
+/// An answer kept while the call waits to send again (it stands if nothing more is sent), its
+/// body read into memory now: kept unread through a long wait, it would outlive the attempt's
+/// timeout and fail to read as timed out. A body over the bound fails as it would have.
+pub(super) async fn kept(result: reqwest::Result<Response>) -> reqwest::Result<Response> {
+    let mut response = result?;
+    let (status, version) = (response.status(), response.version());
+    let url = response.url().clone();
+    let headers = std::mem::take(response.headers_mut());
+    let body = match response.bytes().await {
+        Ok(body) => reqwest::Body::from(body),
+        Err(e) => too_large_body(too_large_limit(&e).ok_or(e)?),
+    };
+    Ok(rebuilt(url, status, version, headers, body))
+}
+
 /// `response` with its body read through a counter that fails with [`BodyTooLarge`] once more
 /// than `limit` bytes have come.
 pub(super) fn limited(mut response: Response, limit: usize) -> Response {

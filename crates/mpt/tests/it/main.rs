@@ -5,6 +5,7 @@
 mod common;
 
 mod accounts;
+mod budget;
 mod bulk;
 mod first_use;
 mod lifecycle;

@@ -1,0 +1,181 @@
+//! A bulk job's wait budget and cancel flag, counted against the mock: the budget is the wall
+//! time the job is held by throttling (concurrent refusals count once), an id sent at least once
+//! is never reported as not attempted, and nothing is sent once the cancel is seen.
+
+use crate::common::*;
+
+/// A mock seeded with `n` Active tokens, and their ids.
+async fn seeded(n: usize, faults: Faults) -> (MockServer, Vec<String>) {
+    let server = MockServer::builder().faults(faults).start().await.unwrap();
+    let ids = server
+        .seed_tokens(n, "budget", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    (server, ids)
+}
+
+fn client(server: &MockServer, max_wait: Duration, pacing: mpt::Pacing) -> Client {
+    builder(server, max_wait, pacing).build().unwrap()
+}
+
+fn builder(server: &MockServer, max_wait: Duration, pacing: mpt::Pacing) -> mpt::ClientBuilder {
+    Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .max_wait(max_wait)
+        .pacing(pacing)
+}
+
+/// The disables the mock received for `id`.
+fn disables_of(server: &MockServer, id: &str) -> usize {
+    let path = format!("/public/v1/accounts/api-tokens/{id}/disable");
+    server
+        .recorded()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path == path)
+        .count()
+}
+
+/// Sixteen disables refused at once with `Retry-After: 1`, under a 4 s budget: they wait in
+/// parallel (about a second of the job's time), so the job goes on and every id is disabled.
+/// Summed (16 s), they used to spend the budget and end the job with ids not attempted.
+#[tokio::test]
+async fn concurrent_refusals_are_charged_once_to_the_jobs_wait_budget() {
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    let faults = Faults::none().with(FaultRule::first(16, refused).only([Operation::Disable]));
+    let (server, ids) = seeded(48, faults).await;
+    let client = client(&server, Duration::from_secs(4), mpt::Pacing::Adaptive);
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    let failed: Vec<_> = report.failed().collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    assert_eq!(report.results.len(), ids.len());
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+    // Each id disabled once, and the sixteen refused sent again once each.
+    assert_eq!(server.requests(Operation::Disable), ids.len() as u64 + 16);
+}
+
+/// Every disable refused with `Retry-After: 1` (the reads pass), a 3 s budget: the job ends
+/// once the budget is spent, and each id is reported as the mock saw it: rate limited (with the
+/// server's wait) when its disable was sent at least once, not attempted only when nothing was
+/// sent for it. Every token is still Active. The attempt's timeout (700 ms) is shorter than
+/// the waits: the answer that stands was kept through them whole, not read after them (when its
+/// body would fail to read as timed out, the id reported as a disable that may have happened).
+#[tokio::test]
+async fn an_id_sent_before_the_budget_ran_out_is_rate_limited_not_unattempted() {
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    let faults = Faults::none().with(FaultRule::every(1, refused).only([Operation::Disable]));
+    let (server, ids) = seeded(40, faults).await;
+    let client = builder(&server, Duration::from_secs(3), mpt::Pacing::Adaptive)
+        .timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    assert!(report.succeeded().next().is_none());
+    let (mut limited, mut unattempted) = (0, 0);
+    for (id, e) in report.failed() {
+        let sent = disables_of(&server, id);
+        match e {
+            Error::RateLimited { retry_after, .. } => {
+                assert!(sent > 0, "{id} reported rate limited, never sent");
+                assert_eq!(*retry_after, Some(Duration::from_secs(1)), "{id}");
+                limited += 1;
+            }
+            Error::NotAttempted { .. } => {
+                assert_eq!(sent, 0, "{id} sent {sent} times, reported {e}");
+                unattempted += 1;
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+        assert_eq!(server.token_status(id).as_deref(), Some("Active"), "{id}");
+    }
+    assert!(limited > 0 && unattempted > 0, "{limited} {unattempted}");
+    assert_eq!(limited + unattempted, ids.len());
+}
+
+/// A paced job cancelled mid-run: once the cancel is set, the mock receives nothing more (a
+/// call waiting for its send time gives its slot back instead of sending). Counted three times
+/// over, each cancel set right after a request arrived (the next is a pace interval away).
+#[tokio::test]
+async fn nothing_is_sent_after_a_paced_job_is_cancelled() {
+    for round in 0..3 {
+        let (server, ids) = seeded(60, Faults::none()).await;
+        let cancel = mpt::Cancel::new();
+        let pacing = mpt::Pacing::fixed(100.0).unwrap();
+        let client = client(&server, Duration::from_secs(30), pacing).with_cancel(cancel.clone());
+        let job = tokio::spawn(async move { client.ensure_disabled_many(&ids, 16).await });
+        let target = 8 + round * 3;
+        while server.total_requests() < target {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        cancel.cancel();
+        let at_cancel = server.total_requests();
+        let report = job.await.unwrap();
+        assert_eq!(report.results.len(), 60);
+        let cancelled = report
+            .failed()
+            .filter(|(_, e)| matches!(e, Error::Cancelled))
+            .count();
+        assert!(cancelled > 0, "round {round}");
+        assert_eq!(
+            server.total_requests(),
+            at_cancel,
+            "round {round}: requests sent after the cancel"
+        );
+        // Every id reported disabled is, and every id cancelled is still Active.
+        for (id, result) in &report.results {
+            let want = if result.is_ok() { "Disabled" } else { "Active" };
+            assert_eq!(server.token_status(id).as_deref(), Some(want), "{id}");
+        }
+    }
+}
+
+/// Every answer `429` with `Retry-After: 9`, a 3 s budget: every id not attempted names the
+/// server's wait as it asked it ("asks to wait 9 s"), or says plainly it is the time left
+/// before a send; never the time left of the hold as if the server had asked for it ("asks to
+/// wait 8 s").
+#[tokio::test]
+async fn a_not_attempted_id_names_the_servers_wait_or_the_time_left() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "9"),
+    ])
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .max_wait(Duration::from_secs(3))
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..20).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    let mut not_attempted = 0;
+    for (id, e) in report.failed() {
+        let message = e.to_string();
+        match e {
+            Error::NotAttempted { .. } => {
+                not_attempted += 1;
+                let names_it = message.contains("asks to wait 9 s")
+                    || (message.contains("the next send is") && !message.contains("asks to"));
+                assert!(names_it, "{id}: {message}");
+            }
+            Error::RateLimited { retry_after, .. } => {
+                assert_eq!(
+                    *retry_after,
+                    Some(Duration::from_secs(9)),
+                    "{id}: {message}"
+                );
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(not_attempted > 0);
+}
