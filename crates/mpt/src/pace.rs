@@ -25,7 +25,9 @@
 //! * what the platform says remains (`RateLimit-Remaining`, `r`, `X-RateLimit-Remaining`), at
 //!   most the limit, less the requests in flight, times this client's share (below), may go
 //!   at once (a burst): the platform's count is trusted over the pacer's own, so several
-//!   processes on one token share it;
+//!   processes on one token share it; after the first refusal under a stated rate (not one
+//!   answering the old pace of a drop) no longer: a sliding log keeps a burst for its whole
+//!   window, so the pace after it would be refused;
 //! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
 //!   is the wait asked for, as a `Retry-After` would be;
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
@@ -40,7 +42,9 @@
 //!   others answer the old pace); until one is served, each halves the pace, and the first one
 //!   served restores it. A refusal that lasted until a window renewed (half a second or more: a
 //!   fixed window or a sliding log refuses everything until then) tells the window's quota,
-//!   what the last second let through: the pace is 99% of it. Each success adds 2% back below
+//!   what the last second let through (ten requests at least: fewer is another caller's
+//!   spending): the pace is 99% of it, and a later refusal cuts it to 99% of what the last
+//!   second let through, to 70% of itself at most. Each success adds 2% back below
 //!   95% of the ceiling, 5% of it a second up to 99% of it, 0.1% of it a second above, rising to
 //!   5% over ten minutes with no cut (the limit, once found, is probed slowly); a `Retry-After` longer than two seconds holds every
 //!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
@@ -137,6 +141,10 @@ struct State {
     /// Requests that may go without spacing: what the platform said is left (at most its
     /// limit), less those in flight.
     credit: u32,
+    /// The remainder may be spent as a burst: until a refusal under a stated rate (not one
+    /// answering the old pace of a drop). A sliding log keeps a burst for its whole window, so
+    /// the pace after it is refused; a bucket alone is never refused at the pace.
+    bursts: bool,
 }
 
 /// A client's pacer.
@@ -212,6 +220,7 @@ impl Pacer {
                 generation: 0,
                 in_flight: 0,
                 credit: 0,
+                bursts: true,
             }),
             wake: tokio::sync::Notify::new(),
         }

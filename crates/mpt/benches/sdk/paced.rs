@@ -3,9 +3,10 @@
 //!
 //! `ensure_disabled_many` over 2,000 Active tokens against the mock with a 200/s limit (burst
 //! 20) and 20 ms added latency, for each of the mock's rate dialects (`--rate-dialect`), the
-//! `retry-after` dialect under a fixed window and a sliding log too, the `policy` dialect with
-//! the limit dropping to 50/s after 5 s, and two facade clients (two processes, say) sharing one
-//! secret's limit. Clients: the facade (default settings, concurrency 16) and plain reqwest at
+//! `retry-after` dialect under a fixed window and a sliding log too, the `structured` and `policy`
+//! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
+//! and two facade clients (two processes, say) sharing one secret's limit (`policy` and
+//! `retry-after`). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
 //! `Retry-After` (seconds or a date), else after the reset the headers give, else a second;
 //! the official Python client too for the `policy` dialect. Each run gets a fresh mock (in this
@@ -286,6 +287,13 @@ fn settings() -> Vec<Setting> {
             ..bucket(RateDialect::RetryAfter)
         });
     }
+    // A stated rate counted by a sliding log: the remainder spent at once stays in the log.
+    for dialect in [RateDialect::Structured, RateDialect::Policy] {
+        all.push(Setting {
+            window: RateWindow::SlidingLog,
+            ..bucket(dialect)
+        });
+    }
     all.push(Setting {
         change: true,
         ..bucket(RateDialect::Policy)
@@ -307,12 +315,17 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
     let mut lines = Vec::new();
     for setting in settings().into_iter().filter(|s| wanted(&s.name())) {
         let mut runs = vec![facade(rt, setting), plain(rt, setting)];
-        if setting.dialect == RateDialect::Policy && !setting.change {
+        let bucket = setting.window == RateWindow::TokenBucket && !setting.change;
+        if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));
             match python(setting) {
                 Ok(run) => runs.push(run),
                 Err(why) => println!("python: skipped ({why})"),
             }
+        }
+        if bucket && setting.dialect == RateDialect::RetryAfter {
+            // Two processes behind a limit that only refuses: each learns it from refusals.
+            runs.push(two_clients(rt, setting));
         }
         // The work the facade needed (its requests the limit let through), at the limit's rate.
         let ideal = setting.ideal(runs[0].requests - runs[0].throttled);

@@ -43,6 +43,13 @@ pub(super) const MIN_RATE: f64 = 1.0;
 /// serves again within a few milliseconds): its quota is what the last second let through.
 const RENEWAL: Duration = Duration::from_millis(500);
 
+/// The least a second must have served before a cut for a refusal that lasted [`RENEWAL`] to
+/// be taken as a window renewing: fewer is another caller's spending (two processes on one
+/// limit: a client that was served 4 requests before the other drained the bucket, and
+/// whose refused request came back after its 1 s `Retry-After`, took 4 a second as the
+/// window's quota and crept up from it for a minute).
+const MIN_QUOTA: u32 = 10;
+
 /// How far the pace is halved while still refused after a cut: to this fraction of the cut's
 /// pace at most (the sends waiting meanwhile are not put off for long).
 const HALVINGS: f64 = 16.0;
@@ -69,7 +76,8 @@ pub(super) struct Cut {
 /// once one was, it is a new limit: a cut to [`DECREASE`] of the rate or [`NEAR`] of the
 /// ceiling (what the platform let through over the last second), whichever is lower. When
 /// the platform refused for [`RENEWAL`] or longer before it served again, it renewed a
-/// window: its quota is what the last second let through before the cut. Below [`NEAR`] of
+/// window: its quota is what the last second let through before the cut ([`MIN_QUOTA`] at
+/// least). Below [`NEAR`] of
 /// the ceiling each success adds [`GROWTH`] of the rate (at least [`INCREASE`]), nearer it
 /// the rate creeps up by [`PROBE`] of the ceiling a second, so the limit is probed rarely.
 pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
@@ -112,7 +120,7 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
-    let renewed = now.duration_since(s.cut.at) >= RENEWAL && s.cut.served > 0;
+    let renewed = now.duration_since(s.cut.at) >= RENEWAL && s.cut.served >= MIN_QUOTA;
     let learned = if renewed {
         let quota = f64::from(s.cut.served);
         s.windowed = true;
@@ -149,7 +157,8 @@ fn grow(s: &mut State, rate: f64, now: Instant) {
 /// let through over the last second (younger than a second: the rate so far), at least
 /// [`NEAR`] of the pace refused (the last second may have been paced below the limit), at
 /// most that pace. A bucket's pace is cut to [`DECREASE`] of itself or [`NEAR`] of the
-/// ceiling, whichever is lower; a window's to [`SETTLE`] of its quota (what it let through).
+/// ceiling, whichever is lower; a window's to [`SETTLE`] of its quota (what it let through),
+/// to [`DECREASE`] of itself at most.
 fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
     let age = now.duration_since(first).as_secs_f64();
     let last_second = served_last_second(s, now, first);
@@ -175,7 +184,11 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
     let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
     s.ceiling = Some(ceiling);
     let learned = if s.windowed {
-        (f64::from(last_second) * SETTLE).min(rate)
+        // At least the bucket's cut: a second served below the pace (another caller spent the
+        // window too) does not ratchet the pace down refusal after refusal.
+        (f64::from(last_second) * SETTLE)
+            .max(rate * DECREASE)
+            .min(rate)
     } else {
         (rate * DECREASE).min(ceiling * NEAR)
     }

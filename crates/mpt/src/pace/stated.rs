@@ -22,8 +22,11 @@ impl Pacer {
         if let Some(remaining) = signal.remaining {
             let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
-            // This client's share of it: another caller reads the same remainder.
-            s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
+            // This client's share of it: another caller reads the same remainder. No burst
+            // once refused under the stated rate (a sliding log keeps a burst for its window).
+            if s.bursts {
+                s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
+            }
             spent_until_reset(s, signal, now, cap);
         }
         let cap_secs = cap.as_secs_f64();
@@ -52,6 +55,9 @@ impl Pacer {
         if signal.throttled {
             s.credit = 0;
             let dropped = s.dropped_until.is_some_and(|until| now < until);
+            if !dropped {
+                s.bursts = false;
+            }
             if !dropped && !recent(s, now, rate) {
                 s.share = (s.share / 2.0).max(MIN_SHARE);
                 s.last_cut = Some(now);

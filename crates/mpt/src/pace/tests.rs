@@ -62,6 +62,24 @@ async fn burst_credit_is_capped_at_the_limit() {
     assert_eq!(pacer.lock().credit, 200);
 }
 
+/// A client served a few requests before another process drained the bucket, whose next
+/// request sent since the cut is served only after half a second (its refused requests came
+/// back after a 1 s `Retry-After`): not a window renewing with a quota of 4 a second (it
+/// crept up from 4/s for a minute), but the pace of the cut restored.
+#[tokio::test]
+async fn a_few_served_then_a_long_refusal_is_not_a_window() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    for _ in 0..4 {
+        observe(&pacer, 200, &[]).await;
+    }
+    observe(&pacer, 429, &[("retry-after", "1")]).await;
+    let cut = pacer.rate().unwrap();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    observe(&pacer, 200, &[]).await;
+    assert!(!pacer.lock().windowed);
+    assert!(pacer.rate().unwrap() >= cut, "{:?} < {cut}", pacer.rate());
+}
+
 #[tokio::test]
 async fn a_dropped_slot_is_given_back() {
     let pacer = Pacer::new(Pacing::Fixed(1000.0));
