@@ -40,7 +40,7 @@ const VARIANTS: [(&str, &str, &str, &str); 6] = [
         "facade-get",
         "get: facade `Client::get`",
         "reqwest-get",
-        "≤ 1.10×",
+        "guard ≤ 1.25× (target ≤ 1.10×)",
     ),
     (
         "reqwest-disable",
@@ -52,7 +52,7 @@ const VARIANTS: [(&str, &str, &str, &str); 6] = [
         "facade-disable",
         "disable: facade `ensure_disabled_many` (per token)",
         "reqwest-disable",
-        "≤ 1.15×",
+        "guard ≤ 1.45× (target ≤ 1.15×)",
     ),
 ];
 
