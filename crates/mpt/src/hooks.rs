@@ -340,7 +340,7 @@ impl Layer {
             };
             let signal = result.as_ref().ok().map(signal_of);
             let ending = ending_of(signal.as_ref(), &result, cut);
-            let throttled = signal.as_ref().is_some_and(|s| s.throttled);
+            let throttled = job.answered(signal.as_ref());
             let left = tries.count(&self.retry, throttled) && spare.is_some();
             let decision = decide(resend, ending, left);
             let after = signal.as_ref().and_then(Signal::asked_wait);

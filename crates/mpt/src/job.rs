@@ -56,6 +56,8 @@ pub(crate) struct WaitBudget {
     over_ms: AtomicU64,
     /// Whether that wait is the one the server stated (else: the time left before a send).
     over_stated: std::sync::atomic::AtomicBool,
+    /// Whether it ran out on refusals that asked for no wait (`WaitCause::Refusing`).
+    over_refusing: std::sync::atomic::AtomicBool,
 }
 
 /// The waits a budget has been charged.
@@ -65,6 +67,9 @@ struct Charged {
     spent: Duration,
     /// The end of the latest of them (a wait ending before it is charged only past it).
     until: Instant,
+    /// Since when every answer has been a refusal (none served since): the job is held by
+    /// throttling all that time, whatever wait the refusals ask for (none, or 0 s).
+    refused_since: Option<Instant>,
 }
 
 impl WaitBudget {
@@ -75,9 +80,11 @@ impl WaitBudget {
             charged: std::sync::Mutex::new(Charged {
                 spent: Duration::ZERO,
                 until: Instant::now(),
+                refused_since: None,
             }),
             over_ms: AtomicU64::new(0),
             over_stated: std::sync::atomic::AtomicBool::new(false),
+            over_refusing: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -118,6 +125,39 @@ impl WaitBudget {
         {
             self.over_stated.store(stated, Ordering::SeqCst);
         }
+    }
+
+    /// Notes an answer of the job's: one served ends a streak of refusals; a refusal charges the
+    /// wall time since the streak's first (the union again: what waits already covered is not
+    /// charged twice), so a lockout whose refusals ask for no wait (a bare `429`, a
+    /// `Retry-After: 0`, a reset already past) still ends once the budget is spent.
+    pub(crate) fn answered(&self, throttled: bool) {
+        let now = Instant::now();
+        let over = {
+            let mut c = self.charged();
+            if !throttled {
+                c.refused_since = None;
+                return;
+            }
+            let since = *c.refused_since.get_or_insert(now);
+            let cost = now.saturating_duration_since(since.max(c.until));
+            c.spent = c.spent.saturating_add(cost);
+            c.until = c.until.max(now);
+            (c.spent > self.total).then(|| now.saturating_duration_since(since))
+        };
+        if let Some(refusing) = over
+            && self.over_ms.load(Ordering::SeqCst) == 0
+        {
+            self.over_refusing.store(true, Ordering::SeqCst);
+            self.run_out(refusing, false);
+        }
+    }
+
+    /// How long every answer of the job has been a refusal (none served since), if the last
+    /// one was.
+    fn refusing_for(&self) -> Option<Duration> {
+        let since = self.charged().refused_since?;
+        Some(Instant::now().saturating_duration_since(since))
     }
 
     /// Charges a wait of `wait` starting now (only the part of it past the waits already
@@ -180,7 +220,11 @@ impl Job {
             wait,
             cap: budget.total,
             asked: stated.then_some(crate::ratelimit::AskedWait::Seconds(wait.as_secs_f64())),
-            cause: crate::ratelimit::WaitCause::Asked,
+            cause: if budget.over_refusing.load(Ordering::SeqCst) {
+                crate::ratelimit::WaitCause::Refusing
+            } else {
+                crate::ratelimit::WaitCause::Asked
+            },
         })
     }
 
@@ -200,6 +244,17 @@ impl Job {
         }
         match &self.budget {
             Some(b) if b.room() < call_left => {
+                // Spent on refusals that asked for no wait: said so, not as the pace's wait.
+                if let Some(refusing) = b.refusing_for() {
+                    b.over_refusing.store(true, Ordering::SeqCst);
+                    b.run_out(refusing, false);
+                    return Refused {
+                        wait: refusing,
+                        cap: b.total,
+                        asked: None,
+                        cause: crate::ratelimit::WaitCause::Refusing,
+                    };
+                }
                 b.run_out(refused.wait, refused.asked.is_some());
                 Refused {
                     cap: b.total,
@@ -222,6 +277,18 @@ impl Job {
         asked: Option<Duration>,
     ) -> bool {
         !throttled || self.budget.as_ref().is_none_or(|b| b.spend(delay, asked))
+    }
+
+    /// Notes an answer (what it says of the rate limit) against the job's budget; whether it
+    /// was throttled.
+    pub(crate) fn answered(&self, signal: Option<&Signal>) -> bool {
+        let throttled = signal.is_some_and(|s| s.throttled);
+        if signal.is_some()
+            && let Some(b) = &self.budget
+        {
+            b.answered(throttled);
+        }
+        throttled
     }
 
     /// `budget`, or less if the job has less left.
@@ -294,6 +361,14 @@ pub(crate) fn not_attempted(
 ) -> String {
     let human = crate::ratelimit::human;
     let shown = crate::ratelimit::AskedWait::shown(wait, asked);
+    if cause == crate::ratelimit::WaitCause::Refusing
+        && let Some(what) = cause.not_asked(wait)
+    {
+        return format!(
+            "not attempted: {what}; the next send would go past what is left of the {} wait budget",
+            human(cap)
+        );
+    }
     if let Some(what) = cause.not_asked(wait) {
         let over = if wait > cap {
             "over the"

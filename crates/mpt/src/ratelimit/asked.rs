@@ -41,6 +41,10 @@ pub enum WaitCause {
         /// The quota's window, when stated.
         window: Option<Duration>,
     },
+    /// The platform refused every request of a bulk job for this long, none served since,
+    /// asking for no wait or none left (a bare `429`, `Retry-After: 0`): the job's wait
+    /// budget is spent on the refusals themselves.
+    Refusing,
 }
 
 impl WaitCause {
@@ -50,6 +54,10 @@ impl WaitCause {
             WaitCause::Asked => None,
             WaitCause::Pace => Some(format!(
                 "the next send is {} away at the pace this client computes from the platform's stated limits (the platform asked for no wait)",
+                human(wait)
+            )),
+            WaitCause::Refusing => Some(format!(
+                "the platform has refused every request of this job for {} (none served since; no wait asked)",
                 human(wait)
             )),
             WaitCause::Spent { limit, window } => {

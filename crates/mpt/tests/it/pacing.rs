@@ -556,6 +556,55 @@ async fn a_lockout_under_the_cap_ends_within_the_jobs_wait_budget() {
     assert!(e.to_string().contains("not attempted"), "{e}");
 }
 
+/// A lockout whose refusals ask for no wait (every answer a bare `429`, or `Retry-After: 0`):
+/// the refusals themselves hold the job, so the wall time since the first refusal with none
+/// served since is charged to the job's budget, and the job ends once it is spent, every id
+/// reported (issue 34, the tester's second round: 877 requests in 500 s for 300 ids, 83 rows,
+/// the 2 min budget never spent because no refusal asked for a wait).
+#[tokio::test]
+async fn a_lockout_that_asks_for_no_wait_ends_within_the_jobs_budget() {
+    for retry_after in [None, Some("0")] {
+        let mut answer = Scripted::answer(429, "application/problem+json", r#"{"status":429}"#);
+        if let Some(v) = retry_after {
+            answer = answer.header("retry-after", v);
+        }
+        let server = canned(vec![answer]).await;
+        let client = Client::builder()
+            .base_url(server.base_url())
+            .api_token("s3cr3t-api-key")
+            .max_wait(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let ids: Vec<String> = (0..200).map(|i| format!("TKN-0000-{i:04}")).collect();
+        let report = client.ensure_disabled_many(&ids, 4).await;
+        assert_eq!(report.results.len(), ids.len(), "{retry_after:?}");
+        assert!(report.succeeded().next().is_none());
+        let not_attempted: Vec<_> = report
+            .failed()
+            .filter(|(_, e)| matches!(e, Error::NotAttempted { .. }))
+            .collect();
+        let sent = server.request_lines().len();
+        // Each id may be refused ten times before it fails on its own: without the budget, 200
+        // ids would take 2,000 requests. AIMD paces the refused at one a second at least, and
+        // the first requests go at once: far fewer in the 2 s budget.
+        assert!(
+            sent < 200,
+            "{retry_after:?}: {sent} requests sent into a lockout"
+        );
+        assert!(
+            not_attempted.len() > 100,
+            "{retry_after:?}: {}",
+            not_attempted.len()
+        );
+        let message = not_attempted[0].1.to_string();
+        assert!(
+            message.contains("refused every request of this job")
+                && message.contains("2 s wait budget"),
+            "{retry_after:?}: {message}"
+        );
+    }
+}
+
 /// A fixed window or a sliding log that states nothing: once a refusal has lasted until the
 /// window renewed, the pace is the quota it let through (issue 34: AIMD took the rate observed
 /// over a second spent waiting as its ceiling, and refused again and again while it probed
