@@ -426,6 +426,11 @@ impl Signal {
             signal.remaining_of = one;
             signal.reset = text(headers, &X_RESET).and_then(|r| reset(r, server_now(headers)));
         }
+        if signal.remaining.is_none() {
+            // A remainder stated without its limit (a gateway that sends only
+            // `X-RateLimit-Remaining`): still what is left, and a 403 with 0 is throttling.
+            signal.remaining = count_of(&X_REMAINING).or_else(|| count_of(&REMAINING));
+        }
         signal.throttled = match status.as_u16() {
             429 => true,
             503 => signal.retry_after.is_some(),

@@ -96,6 +96,16 @@ fn x_ratelimit_reset_is_told_apart_as_epoch_or_delta() {
     assert_eq!(s.quotas[0].unwrap().window, None);
     let forbidden = read(403, &[("x-ratelimit-remaining", "12")]);
     assert!(!forbidden.throttled);
+    // Nothing remaining stated alone, without a limit or a reset (the tester's second round:
+    // read as Forbidden, exit 4).
+    for name in ["x-ratelimit-remaining", "ratelimit-remaining"] {
+        let s = read(403, &[(name, "0")]);
+        assert!(
+            s.throttled,
+            "{name}: a 403 with nothing remaining is throttling"
+        );
+        assert_eq!(s.remaining, Some(0));
+    }
 }
 
 #[test]
