@@ -121,7 +121,9 @@ fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration
 /// at least a second (resets are stated in whole seconds). A reset longer than `cap` (in
 /// seconds) is a count's, not a window to pace by: the answer gives none.
 fn guessed_window(s: &mut State, reset: Option<Duration>, cap: f64, now: Instant) -> Option<f64> {
-    let reset = reset?.as_secs_f64().max(1.0);
+    // A reset already past (0) says nothing of the window: the count was renewed, and if the
+    // platform refuses anyway, the pace is learned from its refusals.
+    let reset = reset.filter(|r| !r.is_zero())?.as_secs_f64().max(1.0);
     if reset > cap {
         return None;
     }

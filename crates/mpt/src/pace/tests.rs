@@ -284,6 +284,20 @@ async fn a_limit_without_a_window_is_per_its_longest_reset() {
     let reset = [("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "0.25")];
     observe(&short, 200, &reset).await;
     assert_eq!(short.rate(), Some(60.0 * HEADROOM), "at least a second");
+    // A reset already past says nothing of the window (the tester's second round: GitHub's
+    // 5,000 with a reset of 0 read as 5,000 a second, 210 refused requests in 0.14 s).
+    let past = Pacer::new(Pacing::Adaptive);
+    let refused = [
+        ("x-ratelimit-limit", "5000"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", "0"),
+    ];
+    observe(&past, 403, &refused).await;
+    assert!(
+        past.rate().is_none_or(|r| r < 100.0),
+        "{:?}: a reset of 0 taken as a window",
+        past.rate()
+    );
 }
 
 /// Requests waiting for their send time are not in flight (they neither spend the remainder nor
