@@ -72,6 +72,19 @@ struct Charged {
     refused_since: Option<Instant>,
 }
 
+impl Charged {
+    /// The part of the interval `start..end` past the intervals charged so far.
+    fn past(&self, start: Instant, end: Instant) -> Duration {
+        end.saturating_duration_since(start.max(self.until))
+    }
+
+    /// Charges `cost`, the part past the others of an interval ending at `end`.
+    fn add(&mut self, cost: Duration, end: Instant) {
+        self.spent = self.spent.saturating_add(cost);
+        self.until = self.until.max(end);
+    }
+}
+
 impl WaitBudget {
     /// A fresh budget of `total`.
     pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
@@ -140,14 +153,19 @@ impl WaitBudget {
                 return;
             }
             let since = *c.refused_since.get_or_insert(now);
-            let cost = now.saturating_duration_since(since.max(c.until));
-            c.spent = c.spent.saturating_add(cost);
-            c.until = c.until.max(now);
+            let cost = c.past(since, now);
+            c.add(cost, now);
             (c.spent > self.total).then(|| now.saturating_duration_since(since))
         };
-        if let Some(refusing) = over
-            && self.over_ms.load(Ordering::SeqCst) == 0
-        {
+        if let Some(refusing) = over {
+            self.run_out_refusing(refusing);
+        }
+    }
+
+    /// Marks it run out on refusals that asked for no wait, for `refusing` (unless it ran out
+    /// already, on a wait).
+    fn run_out_refusing(&self, refusing: Duration) {
+        if self.over_ms.load(Ordering::SeqCst) == 0 {
             self.over_refusing.store(true, Ordering::SeqCst);
             self.run_out(refusing, false);
         }
@@ -169,12 +187,10 @@ impl WaitBudget {
             let mut c = self.charged();
             match now.checked_add(wait) {
                 Some(end) => {
-                    let cost = end.saturating_duration_since(now.max(c.until));
-                    let spent = c.spent.saturating_add(cost);
-                    let fits = spent <= self.total;
+                    let cost = c.past(now, end);
+                    let fits = c.spent.saturating_add(cost) <= self.total;
                     if fits {
-                        c.spent = spent;
-                        c.until = c.until.max(end);
+                        c.add(cost, end);
                     }
                     fits
                 }
@@ -246,8 +262,7 @@ impl Job {
             Some(b) if b.room() < call_left => {
                 // Spent on refusals that asked for no wait: said so, not as the pace's wait.
                 if let Some(refusing) = b.refusing_for() {
-                    b.over_refusing.store(true, Ordering::SeqCst);
-                    b.run_out(refusing, false);
+                    b.run_out_refusing(refusing);
                     return Refused {
                         wait: refusing,
                         cap: b.total,
