@@ -43,14 +43,15 @@ pub enum Error {
     /// 409: a conflicting change happened.
     #[error("{0}")]
     Conflict(Box<Problem>),
-    /// 429: too many requests. Retried for idempotent operations.
-    #[error("429 Too Many Requests{}", AskedWait::after_429(*retry_after, asked.as_ref()))]
+    /// Throttled: a 429, a 503 with `Retry-After`, or a 403 with nothing remaining (GitHub's
+    /// way). Retried for idempotent operations. Named by its status and the platform's words.
+    #[error("{}", AskedWait::refusal(problem.as_deref(), *retry_after, asked.as_ref()))]
     RateLimited {
         /// What `Retry-After` said, if anything, clamped to a year.
         retry_after: Option<Duration>,
         /// The wait as the server stated it (`Retry-After`, or an exhausted limit's reset).
         asked: Option<AskedWait>,
-        /// The problem details, if the answer had any.
+        /// The problem details, if the answer had any (a 403's or 503's whatever its body).
         problem: Option<Box<Problem>>,
     },
     /// 5xx: the platform or a proxy in front of it failed.
@@ -272,7 +273,7 @@ impl Error {
             403 if Signal::read(status, headers).throttled => Error::RateLimited {
                 retry_after: retry_after(headers),
                 asked: Signal::read(status, headers).asked,
-                problem: has_details.then_some(problem),
+                problem: Some(problem),
             },
             403 => Error::Forbidden(problem),
             404 => Error::NotFound(problem),
@@ -283,7 +284,7 @@ impl Error {
                 Error::RateLimited {
                     retry_after: retry_after(headers),
                     asked: Signal::read(status, headers).asked,
-                    problem: has_details.then_some(problem),
+                    problem: (has_details || status != 429).then_some(problem),
                 }
             }
             500..=599 => Error::Server(problem),

@@ -62,9 +62,12 @@ use aimd::{Cut, SLICES};
 
 mod aimd;
 mod mode;
+mod slot;
 mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
+pub(crate) use slot::Slot;
+use slot::{Reservation, Sent};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -99,6 +102,17 @@ struct State {
     /// reset beyond the cap: every send is refused until then, or until an answer says
     /// something remains.
     spent: Option<(Instant, Option<Quota>)>,
+    /// An answer said nothing remains of a quota until a reset beyond the cap, not yet
+    /// confirmed: a claim, not an ask. Sends wait for the requests in flight, then one goes
+    /// alone (a probe); only its answer saying so again (or refusing it) ends the sends.
+    doubt: Option<(Instant, Option<Quota>)>,
+    /// What may still be sent against a stated remainder that is not renewed within a
+    /// rounding (a long quota's, or a window's longer than [`ROUNDING`]): the smallest of the
+    /// remainders stated since one was sent alone, each less the requests in flight when it
+    /// came, less those sent since (answers overtake each other: none may raise it). At 0,
+    /// sends wait for an answer; with nothing in flight, one goes alone, and its answer
+    /// restates it as it is.
+    allowance: Option<u32>,
     /// Refusals until then answer requests sent before the stated rate dropped: they do not
     /// cut the share.
     dropped_until: Option<Instant>,
@@ -156,25 +170,6 @@ pub(crate) struct Pacer {
     wake: tokio::sync::Notify,
 }
 
-/// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
-/// back).
-#[derive(Debug)]
-pub(crate) struct Slot<'a> {
-    pacer: &'a Pacer,
-    open: bool,
-    /// The pace's generation it was sent at.
-    generation: u32,
-}
-
-impl Drop for Slot<'_> {
-    fn drop(&mut self) {
-        if self.open {
-            let mut s = self.pacer.lock();
-            s.in_flight = s.in_flight.saturating_sub(1);
-        }
-    }
-}
-
 /// A send slot refused: the wait it needs is longer than allowed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Refused {
@@ -197,6 +192,8 @@ impl Pacer {
                 stated: None,
                 guessed: (0.0, Instant::now()),
                 spent: None,
+                doubt: None,
+                allowance: None,
                 dropped_until: None,
                 share: 1.0,
                 learned: None,
@@ -256,29 +253,28 @@ impl Pacer {
             let slot = Slot {
                 pacer: self,
                 open: false,
-                generation: 0,
+                sent: Sent::default(),
             };
             return Ok((slot, Duration::ZERO));
         }
-        let (wait, generation) = self.reserve(cap, budget)?;
-        if wait.is_zero() {
+        let r = self.reserve(cap, budget)?;
+        if r.wait.is_zero() && !r.gated {
             let slot = Slot {
                 pacer: self,
                 open: true,
-                generation,
+                sent: r.sent,
             };
             return Ok((slot, Duration::ZERO));
         }
         // Boxed: a request that does not wait carries no timer in its future.
-        Box::pin(self.wait_for_slot(wait, generation, cap, budget)).await
+        Box::pin(self.wait_for_slot(r, cap, budget)).await
     }
 
-    /// Waits `wait` for a slot reserved at the pace of `generation`; takes another when the
-    /// pace was cut meanwhile.
+    /// Waits for a slot reserved at the pace of its generation; takes another when the pace
+    /// was cut meanwhile, or when it was not reserved (gated) once woken.
     async fn wait_for_slot(
         &self,
-        mut wait: Duration,
-        mut generation: u32,
+        mut r: Reservation,
         cap: Duration,
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
@@ -286,97 +282,125 @@ impl Pacer {
         let mut slot = Slot {
             pacer: self,
             open: false,
-            generation,
+            sent: r.sent,
         };
         let mut waited = Duration::ZERO;
         loop {
-            if !wait.is_zero() {
-                // Until the slot's time, or until the pace changes (then it takes another).
-                let started = Instant::now();
-                let changed = std::pin::pin!(self.wake.notified());
-                let sleep = std::pin::pin!(tokio::time::sleep(wait));
-                futures_util::future::select(sleep, changed).await;
-                waited += started.elapsed().min(wait);
+            if r.wait.is_zero() && !r.gated {
+                (slot.open, slot.sent) = (true, r.sent);
+                return Ok((slot, waited));
+            }
+            // Until the slot's time, or until the pace changes or an answer comes (then it
+            // takes another).
+            let started = Instant::now();
+            let changed = std::pin::pin!(self.wake.notified());
+            let sleep = std::pin::pin!(tokio::time::sleep(r.wait));
+            futures_util::future::select(sleep, changed).await;
+            waited += started.elapsed().min(r.wait);
+            if !r.gated {
                 let mut s = self.lock();
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
                 // takes a slot at the new pace.
-                if s.generation == generation {
+                if s.generation == r.sent.generation {
                     s.in_flight = s.in_flight.saturating_add(1);
-                    slot.open = true;
-                    slot.generation = generation;
+                    (slot.open, slot.sent) = (true, r.sent);
                     return Ok((slot, waited));
                 }
-            } else {
-                slot.open = true;
-                slot.generation = generation;
-                return Ok((slot, waited));
             }
-            (wait, generation) = self.reserve(cap, budget.saturating_sub(waited))?;
+            r = self.reserve(cap, budget.saturating_sub(waited))?;
         }
     }
 
     /// Reserves the next send slot: the wait until it, and the pace's generation.
-    fn reserve(&self, cap: Duration, budget: Duration) -> Result<(Duration, u32), Refused> {
-        {
-            let mut s = self.lock();
-            let now = Instant::now();
-            if let Some((_, wait, asked)) = s.locked.filter(|(until, ..)| *until > now) {
-                let cause = WaitCause::Asked;
-                return Err(Refused {
-                    wait,
-                    cap,
-                    asked,
-                    cause,
-                });
-            }
-            if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
-                return Err(stated::spent(until - now, cap, quota));
-            }
-            let mut slot = now;
-            if let Some(held) = s.held_until {
-                slot = slot.max(held);
-            }
-            let spaced = s.credit == 0;
-            let interval = self.pace(&s).map(|rate| secs(1.0 / rate));
-            if spaced && let Some(interval) = interval {
-                if interval > cap {
-                    return Err(Refused {
-                        wait: interval,
-                        cap,
-                        asked: None,
-                        cause: WaitCause::Pace,
-                    });
-                }
-                if let Some(next) = s.next {
-                    slot = slot.max(next);
-                }
-            }
-            let wait = slot.saturating_duration_since(now);
-            if wait > budget {
-                // A hold on now makes the wait (the slots queued after it too).
-                let held = s.held_until.is_some_and(|h| h > now);
-                return Err(Refused {
-                    wait,
-                    cap: budget,
-                    asked: None,
-                    cause: if held { s.held_for } else { WaitCause::Pace },
-                });
-            }
-            if now.duration_since(s.window.0) >= Duration::from_secs(1) {
-                s.window = (now, 0);
-            }
-            s.window.1 = s.window.1.saturating_add(1);
-            if wait.is_zero() {
-                s.in_flight = s.in_flight.saturating_add(1);
-            }
-            if !spaced {
-                // Left in the platform's bucket: no spacing.
-                s.credit -= 1;
-            } else if let Some(interval) = interval {
-                s.next = Some(slot + interval);
-            }
-            Ok((wait, s.generation))
+    fn reserve(&self, cap: Duration, budget: Duration) -> Result<Reservation, Refused> {
+        let mut s = self.lock();
+        let now = Instant::now();
+        if let Some((_, wait, asked)) = s.locked.filter(|(until, ..)| *until > now) {
+            let cause = WaitCause::Asked;
+            return Err(Refused {
+                wait,
+                cap,
+                asked,
+                cause,
+            });
         }
+        if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
+            return Err(stated::spent(until - now, cap, quota));
+        }
+        let gate = stated::gate(&mut s, now);
+        if gate == stated::Gate::Shut {
+            // Until an answer restates the remainder (a bounded poll besides the wake-up).
+            return stated::shut(budget, s.generation);
+        }
+        let mut slot = now;
+        if let Some(held) = s.held_until {
+            slot = slot.max(held);
+        }
+        let spaced = s.credit == 0;
+        let interval = self.pace(&s).map(|rate| secs(1.0 / rate));
+        if spaced && let Some(interval) = interval {
+            if interval > cap {
+                return Err(Refused {
+                    wait: interval,
+                    cap,
+                    asked: None,
+                    cause: WaitCause::Pace,
+                });
+            }
+            if let Some(next) = s.next {
+                slot = slot.max(next);
+            }
+        }
+        let wait = slot.saturating_duration_since(now);
+        if wait > budget {
+            // A hold on now makes the wait (the slots queued after it too).
+            let held = s.held_until.is_some_and(|h| h > now);
+            return Err(Refused {
+                wait,
+                cap: budget,
+                asked: None,
+                cause: if held { s.held_for } else { WaitCause::Pace },
+            });
+        }
+        let alone = gate != stated::Gate::Open;
+        if alone && !wait.is_zero() {
+            // It goes alone, at its time: not reserved until then (another may go first).
+            let sent = Sent {
+                generation: s.generation,
+                ..Sent::default()
+            };
+            return Ok(Reservation {
+                wait,
+                sent,
+                gated: true,
+            });
+        }
+        if now.duration_since(s.window.0) >= Duration::from_secs(1) {
+            s.window = (now, 0);
+        }
+        s.window.1 = s.window.1.saturating_add(1);
+        if wait.is_zero() {
+            s.in_flight = s.in_flight.saturating_add(1);
+        }
+        if let Some(left) = &mut s.allowance {
+            *left = left.saturating_sub(1);
+        }
+        if !spaced {
+            // Left in the platform's bucket: no spacing.
+            s.credit -= 1;
+        } else if let Some(interval) = interval {
+            s.next = Some(slot + interval);
+        }
+        let sent = Sent {
+            generation: s.generation,
+            probe: gate == stated::Gate::Probe,
+            alone,
+        };
+        Ok(Reservation {
+            wait,
+            sent,
+            gated: false,
+        })
     }
 
     /// Learns from an attempt's answer (none: it got no answer, which says nothing of the
@@ -384,7 +408,7 @@ impl Pacer {
     /// refuses every send until it has passed.
     pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
         let open = std::mem::replace(&mut slot.open, false);
-        let sent = slot.generation;
+        let sent = slot.sent;
         if self.mode == Pacing::Off {
             return;
         }
@@ -392,19 +416,22 @@ impl Pacer {
         if open {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
-        let Some(signal) = signal else { return };
         let generation = s.generation;
-        self.learn(&mut s, signal, cap, sent);
-        let repaced = s.generation != generation;
+        let gated = stated::gated(&s);
+        if let Some(signal) = signal {
+            self.learn(&mut s, signal, cap, sent);
+        }
+        let wake = gated || stated::gated(&s) || s.generation != generation;
         drop(s);
-        if repaced {
-            // Sends waiting for a slot at the old pace take one at the new pace now.
+        if wake {
+            // Sends waiting for a slot at the old pace take one at the new pace now; those
+            // waiting for an answer to restate the remainder look again.
             self.wake.notify_waiters();
         }
     }
 
-    /// Learns from an answer's signal; `sent`: the pace's generation its request was sent at.
-    fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: u32) {
+    /// Learns from an answer's signal; `sent`: how its request was sent.
+    fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
         let now = Instant::now();
         if signal.throttled {
             s.credit = 0;
@@ -417,7 +444,9 @@ impl Pacer {
                     return;
                 }
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
-                if after > ROUNDING || (!stated && self.mode != Pacing::Adaptive) {
+                // A window's count spent (not a bucket's: it refills) renews at its reset.
+                let renews = stated::spent_window(signal);
+                if after > ROUNDING || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
             }
@@ -425,10 +454,10 @@ impl Pacer {
         if self.mode != Pacing::Adaptive {
             return;
         }
-        if self.learn_stated(s, signal, now, cap) {
+        if self.learn_stated(s, signal, now, cap, sent) {
             return;
         }
-        aimd::learn(s, signal.throttled, now, sent);
+        aimd::learn(s, signal.throttled, now, sent.generation);
     }
 
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.

@@ -3,20 +3,23 @@
 use std::time::{Duration, Instant};
 
 use super::{
-    DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, SHARE_DECAY, SHARE_GROWTH, State,
-    hold, recent, repace,
+    DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, Reservation, SHARE_DECAY,
+    SHARE_GROWTH, Sent, State, hold, recent, repace,
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
 impl Pacer {
     /// Learns from what the platform states; `false` when it states no rate. `cap`: the
     /// longest wait taken (a longer window is a count, not a pace).
+    ///
+    /// `sent`: how the answer's request was sent.
     pub(super) fn learn_stated(
         &self,
         s: &mut State,
         signal: &Signal,
         now: Instant,
         cap: Duration,
+        sent: Sent,
     ) -> bool {
         let limit = signal.quotas().map(|q| q.limit).reduce(f64::min);
         if let Some(remaining) = signal.remaining {
@@ -27,7 +30,11 @@ impl Pacer {
             if s.bursts {
                 s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
             }
-            spent_until_reset(s, signal, now, cap);
+            // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
+            // and what is sent until the next answer are all it allows.
+            let counted = counted(signal);
+            restate(s, counted.then_some(left), sent.alone);
+            spent_until_reset(s, signal, now, cap, sent.probe, counted);
         }
         let cap_secs = cap.as_secs_f64();
         let mut stated: Option<f64> = None;
@@ -54,7 +61,9 @@ impl Pacer {
         s.stated = Some(rate);
         if signal.throttled {
             s.credit = 0;
-            let dropped = s.dropped_until.is_some_and(|until| now < until);
+            // A refusal saying a window's count is spent (the allowance follows that, and the
+            // hold its reset) is no other caller's spending: the pace and the bursts stay.
+            let dropped = s.dropped_until.is_some_and(|until| now < until) || spent_window(signal);
             if !dropped {
                 s.bursts = false;
             }
@@ -94,14 +103,113 @@ pub(super) fn spent(wait: Duration, cap: Duration, quota: Option<Quota>) -> Refu
     }
 }
 
+/// Whether a stated remainder is a count that is not renewed within a rounding: its quota's
+/// window is longer than [`ROUNDING`], or, with no window stated, its reset is. (A bucket's
+/// of a second refills continuously: the pace covers it.)
+pub(super) fn counted(signal: &Signal) -> bool {
+    match signal.remaining_of.and_then(|q| q.window) {
+        Some(window) => window > ROUNDING.as_secs_f64(),
+        None => signal.reset.is_some_and(|reset| reset > ROUNDING),
+    }
+}
+
+/// Whether a refusal says a count is spent until it renews (its window stated longer than
+/// [`ROUNDING`], or, with none stated, a reset longer than that and no `Retry-After`: one odd
+/// reset beside a bucket's `Retry-After: 1` is not a window).
+pub(super) fn spent_window(signal: &Signal) -> bool {
+    signal.remaining == Some(0)
+        && match signal.remaining_of.and_then(|q| q.window) {
+            Some(window) => window > ROUNDING.as_secs_f64(),
+            None => signal.retry_after.is_none() && counted(signal),
+        }
+}
+
+/// Restates the allowance from a remainder `left` (none: not a count): what it says remains,
+/// less the requests still in flight (not counted in it yet, maybe). Only the answer to a
+/// request sent `alone` may raise it (answers overtake each other; none can overtake that one).
+fn restate(s: &mut State, left: Option<u32>, alone: bool) {
+    let allowed = left.map(|left| left.saturating_sub(s.in_flight));
+    s.allowance = match (s.allowance, allowed) {
+        (Some(now), Some(allowed)) if !alone => Some(now.min(allowed)),
+        _ => allowed,
+    };
+}
+
+/// What a send may do against the stated remainder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Gate {
+    /// Go (at the pace).
+    Open,
+    /// Wait for an answer: what remains is spent on the requests in flight (or a claim that
+    /// nothing remains is in doubt, and requests are in flight).
+    Shut,
+    /// Go alone: nothing is allowed, nothing is in flight (an answer with no remainder would
+    /// otherwise never come).
+    Alone,
+    /// Go alone, to confirm a claim that nothing remains until a reset beyond the cap.
+    Probe,
+}
+
+/// The gate for a send now (a claim in doubt whose reset has passed is dropped).
+pub(super) fn gate(s: &mut State, now: Instant) -> Gate {
+    if s.doubt.is_some_and(|(until, _)| until <= now) {
+        s.doubt = None;
+    }
+    match (s.doubt.is_some(), s.allowance == Some(0), s.in_flight) {
+        (false, false, _) => Gate::Open,
+        (_, _, 1..) => Gate::Shut,
+        (true, ..) => Gate::Probe,
+        (false, true, 0) => Gate::Alone,
+    }
+}
+
+/// Whether sends may be waiting for an answer (the remainder spent, or a claim in doubt).
+pub(super) fn gated(s: &State) -> bool {
+    s.allowance == Some(0) || s.doubt.is_some()
+}
+
+/// How long a shut gate waits before it looks again (an answer wakes it sooner).
+const LOOK_AGAIN: Duration = Duration::from_millis(50);
+
+/// A send that waits for an answer: not reserved, looked at again after [`LOOK_AGAIN`] or at
+/// the next answer; refused once the `budget` left is spent.
+pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Refused> {
+    if budget.is_zero() {
+        return Err(Refused {
+            wait: LOOK_AGAIN,
+            cap: budget,
+            asked: None,
+            cause: WaitCause::Pace,
+        });
+    }
+    Ok(Reservation {
+        wait: LOOK_AGAIN.min(budget),
+        sent: Sent {
+            generation,
+            ..Sent::default()
+        },
+        gated: true,
+    })
+}
+
 /// An answer that says nothing remains (not a refusal: those hold as asked) holds sends until
-/// its reset: within `cap` as a hold (a reset of a rounding or less: the pace is enough), beyond
-/// it by refusing every send until then. An answer that says something remains lifts that.
-fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration) {
+/// its reset: within `cap` as a hold (a reset of a rounding or less is held only for a
+/// `counted` remainder: a bucket's refills, the pace is enough), beyond it by refusing every
+/// send until then once a probe confirms it (the first answer to say so is a claim: sends wait
+/// for those in flight, then one goes alone). An answer that says something remains lifts
+/// that.
+fn spent_until_reset(
+    s: &mut State,
+    signal: &Signal,
+    now: Instant,
+    cap: Duration,
+    probe: bool,
+    counted: bool,
+) {
     match signal.remaining {
         Some(0) => {}
         Some(_) => {
-            s.spent = None;
+            (s.spent, s.doubt) = (None, None);
             return;
         }
         None => return,
@@ -110,8 +218,13 @@ fn spent_until_reset(s: &mut State, signal: &Signal, now: Instant, cap: Duration
         return;
     };
     if reset > cap {
-        s.spent = Some((now + reset, signal.remaining_of));
-    } else if reset > ROUNDING {
+        let claim = (now + reset, signal.remaining_of);
+        if probe {
+            (s.spent, s.doubt) = (Some(claim), None);
+        } else if s.doubt.is_none() {
+            s.doubt = Some(claim);
+        }
+    } else if reset > ROUNDING || (counted && !reset.is_zero()) {
         hold(s, now + reset, spent(reset, cap, signal.remaining_of).cause);
     }
 }

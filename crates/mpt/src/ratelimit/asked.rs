@@ -125,16 +125,33 @@ impl AskedWait {
         self.secs_from(Utc::now()) > MAX_SECS
     }
 
-    /// The wait a `429`'s message names: ` (retry after 3 s)`, or, beyond the clamp, what the
-    /// server asked (` (the platform asks to wait until 2100-01-01T00:00:00Z (about 73 years))`).
-    pub(crate) fn after_429(retry_after: Option<Duration>, asked: Option<&AskedWait>) -> String {
-        match (retry_after, asked) {
+    /// A throttled answer's message: its status and the platform's words (its problem
+    /// details), else `429 Too Many Requests`, and the wait it named: ` (retry after 3 s)`, or,
+    /// beyond the clamp, what the server asked (` (the platform asks to wait until
+    /// 2100-01-01T00:00:00Z (about 73 years))`), or, with nothing remaining and no
+    /// `Retry-After`, when it renews (` (nothing remains of the rate limit; it renews in 1h)`,
+    /// or `; its stated reset has passed`).
+    pub(crate) fn refusal(
+        problem: Option<&crate::Problem>,
+        retry_after: Option<Duration>,
+        asked: Option<&AskedWait>,
+    ) -> String {
+        let head = problem.map_or_else(|| "429 Too Many Requests".to_string(), |p| p.to_string());
+        let tail = match (retry_after, asked) {
             (_, Some(asked)) if asked.beyond_clamp() => {
                 format!(" (the platform asks to wait {asked})")
             }
             (Some(d), _) => format!(" (retry after {} s)", d.as_secs_f32()),
-            (None, _) => String::new(),
-        }
+            (None, Some(asked)) => match asked.secs_from(Utc::now()) {
+                s if s > 0.0 => format!(
+                    " (nothing remains of the rate limit; it renews in {})",
+                    human(Duration::from_secs_f64(s.min(MAX_SECS)))
+                ),
+                _ => " (nothing remains of the rate limit; its stated reset has passed)".into(),
+            },
+            (None, None) => String::new(),
+        };
+        head + &tail
     }
 
     /// The wait as a message shows it: `wait` (the clamped value computed with) in words, or,

@@ -256,3 +256,38 @@ fn a_reset_in_epoch_milliseconds_is_read_as_such() {
         assert_eq!(s.reset, Some(Duration::from_secs(3)), "{name}");
     }
 }
+
+/// A wait is rounded up to the whole second: one over a cap is never shown as the cap (issue
+/// 34: a reset of 31 s and a `Retry-After: 30.5` read "30 s; over the 30 s cap").
+#[test]
+fn a_wait_over_the_cap_is_never_shown_as_the_cap() {
+    assert_eq!(human(Duration::from_millis(30_500)), "31 s");
+    assert_eq!(human(Duration::from_millis(30_990)), "31 s");
+    assert_eq!(human(Duration::from_secs(30)), "30 s");
+    assert_eq!(human(Duration::from_millis(250)), "250 ms");
+    assert_eq!(human(Duration::from_millis(3_599_990)), "1h");
+    let message = crate::job::not_attempted(
+        Duration::from_millis(30_500),
+        Duration::from_secs(30),
+        Some(&AskedWait::Seconds(30.5)),
+        WaitCause::Asked,
+    );
+    assert_eq!(
+        message,
+        "not attempted: the platform asks to wait 31 s; over the 30 s cap"
+    );
+    let spent = WaitCause::Spent {
+        limit: 200,
+        window: None,
+    };
+    let message = crate::job::not_attempted(
+        Duration::from_millis(30_990),
+        Duration::from_secs(30),
+        None,
+        spent,
+    );
+    assert!(
+        message.contains("it renews in 31 s; over the 30 s cap"),
+        "{message}"
+    );
+}

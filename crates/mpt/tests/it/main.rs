@@ -15,4 +15,5 @@ mod prism;
 mod promises;
 mod rotation;
 mod secrets;
+mod stated;
 mod transport;

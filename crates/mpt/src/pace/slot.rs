@@ -1,0 +1,57 @@
+//! A send slot: counted in flight until its answer is observed or it is dropped, and what a
+//! reservation of one holds.
+
+use std::time::Duration;
+
+use super::{Pacer, stated};
+
+/// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
+/// back).
+#[derive(Debug)]
+pub(crate) struct Slot<'a> {
+    pub(super) pacer: &'a Pacer,
+    pub(super) open: bool,
+    /// How it was sent.
+    pub(super) sent: Sent,
+}
+
+/// How a request was sent.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Sent {
+    /// The pace's generation it was sent at.
+    pub(super) generation: u32,
+    /// Sent alone while a claim that nothing remains is in doubt: its answer confirms it or
+    /// not.
+    pub(super) probe: bool,
+    /// Sent alone (nothing else in flight): its answer's remainder is exact, no other answer
+    /// can overtake it.
+    pub(super) alone: bool,
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let mut s = self.pacer.lock();
+            s.in_flight = s.in_flight.saturating_sub(1);
+            let gated = stated::gated(&s);
+            drop(s);
+            if gated {
+                // Sends waiting for the requests in flight to be answered: one fewer.
+                self.pacer.wake.notify_waiters();
+            }
+        }
+    }
+}
+
+/// A send slot reserved (or not yet: `gated`).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Reservation {
+    /// The wait until it.
+    pub(super) wait: Duration,
+    /// How it is sent (its generation: the pace's).
+    pub(super) sent: Sent,
+    /// Not reserved: the stated remainder is spent (or its claim in doubt) and requests are in
+    /// flight, or it would go alone but not before `wait`. Taken again after `wait`, or once
+    /// an answer comes.
+    pub(super) gated: bool,
+}
