@@ -16,8 +16,13 @@
 //!   of an hour among resets of a second, or a daily quota beside a per-second one, does not
 //!   slow the sends; its remainder caps the burst as below, and when an answer says nothing
 //!   remains of it (a remainder of 0, not a refusal) sends wait for its reset when it is
-//!   within that cap, else are refused until then ([`WaitCause::Spent`]), unless a later
-//!   answer says something remains;
+//!   within that cap, else, once a probe confirms it, are refused until then
+//!   ([`WaitCause::Spent`]), unless a later answer says something remains (`stated`: the
+//!   first such answer is a claim; one request sent alone confirms it or not);
+//! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
+//!   overspent by the requests in flight: at most the smallest remainder stated (each less
+//!   the requests in flight when it came) is sent before another answer; at 0 sends wait
+//!   for one, and with none in flight one goes alone (`stated::Gate`);
 //! * in flight are the requests sent and not answered (not those waiting for their send time);
 //!   when the pace is cut (a drop of the stated rate, a cut share, an AIMD cut), requests
 //!   waiting for their send time take a slot at the new pace, and refusals within a second of
