@@ -19,6 +19,9 @@
 //!   within that cap, else, once a probe confirms it, are refused until then
 //!   ([`WaitCause::Spent`]), unless a later answer says something remains (`stated`: the
 //!   first such answer is a claim; one request sent alone confirms it or not);
+//! * no window of the stated quota the pace follows holds more of this client's sends than
+//!   its share of the quota less one (`stated::logged`): the remainder spent at once and the
+//!   pace after it within one window is what a sliding log refuses;
 //! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
 //!   overspent by the requests in flight: at most the smallest remainder stated (each less
 //!   the requests in flight when it came) is sent before another answer; at 0 sends wait
@@ -71,7 +74,7 @@ mod slot;
 mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
-pub(crate) use slot::Slot;
+pub(crate) use slot::{Refused, Slot};
 use slot::{Reservation, Sent};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
@@ -139,6 +142,10 @@ struct State {
     resolved: bool,
     /// A refusal lasted until a window renewed: the limit is a window, its quota known.
     windowed: bool,
+    /// The stated quota the pace follows (requests per window, in seconds), and the send
+    /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
+    quota: Option<(f64, f64)>,
+    log: std::collections::VecDeque<Instant>,
     /// The earliest time of the next spaced send.
     next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -175,20 +182,6 @@ pub(crate) struct Pacer {
     wake: tokio::sync::Notify,
 }
 
-/// A send slot refused: the wait it needs is longer than allowed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Refused {
-    /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
-    /// interval), or the slot's wait in the queue.
-    pub(crate) wait: Duration,
-    /// The bound it is over.
-    pub(crate) cap: Duration,
-    /// The wait as the server stated it, when it asked for one (not clamped: for messages).
-    pub(crate) asked: Option<AskedWait>,
-    /// What the wait stands for.
-    pub(crate) cause: WaitCause,
-}
-
 impl Pacer {
     pub(crate) fn new(mode: Pacing) -> Pacer {
         Pacer {
@@ -213,6 +206,8 @@ impl Pacer {
                 },
                 resolved: true,
                 windowed: false,
+                quota: None,
+                log: std::collections::VecDeque::new(),
                 next: None,
                 held_until: None,
                 held_for: WaitCause::Asked,
@@ -356,6 +351,7 @@ impl Pacer {
                 slot = slot.max(next);
             }
         }
+        slot = stated::logged(&mut s, slot, now);
         let wait = slot.saturating_duration_since(now);
         if wait > budget {
             // A hold on now makes the wait (the slots queued after it too).
@@ -390,6 +386,7 @@ impl Pacer {
         if let Some(left) = &mut s.allowance {
             *left = left.saturating_sub(1);
         }
+        stated::log(&mut s, slot);
         if !spaced {
             // Left in the platform's bucket: no spacing.
             s.credit -= 1;

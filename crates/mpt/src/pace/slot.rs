@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::ratelimit::{AskedWait, WaitCause};
+
 use super::{Pacer, stated};
 
 /// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
@@ -54,4 +56,18 @@ pub(super) struct Reservation {
     /// flight, or it would go alone but not before `wait`. Taken again after `wait`, or once
     /// an answer comes.
     pub(super) gated: bool,
+}
+
+/// A send slot refused: the wait it needs is longer than allowed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Refused {
+    /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
+    /// interval), or the slot's wait in the queue.
+    pub(crate) wait: Duration,
+    /// The bound it is over.
+    pub(crate) cap: Duration,
+    /// The wait as the server stated it, when it asked for one (not clamped: for messages).
+    pub(crate) asked: Option<AskedWait>,
+    /// What the wait stands for.
+    pub(crate) cause: WaitCause,
 }

@@ -37,7 +37,8 @@ impl Pacer {
             spent_until_reset(s, signal, now, cap, sent.probe, counted);
         }
         let cap_secs = cap.as_secs_f64();
-        let mut stated: Option<f64> = None;
+        // The slowest quota whose window is a pace: its rate, limit and window.
+        let mut slowest: Option<(f64, f64, f64)> = None;
         for q in signal.quotas() {
             let window = match q.window {
                 Some(w) => Some(w),
@@ -46,9 +47,15 @@ impl Pacer {
             // A window longer than the longest wait taken is a count, not a pace.
             if let Some(w) = window.filter(|w| *w <= cap_secs) {
                 let rate = q.limit / w;
-                stated = Some(stated.map_or(rate, |r| r.min(rate)));
+                if slowest.is_none_or(|(r, ..)| rate < r) {
+                    slowest = Some((rate, q.limit, w));
+                }
             }
         }
+        if let Some((_, limit, window)) = slowest {
+            s.quota = Some((limit, window));
+        }
+        let stated = slowest.map(|(rate, ..)| rate);
         let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
             return false;
         };
@@ -245,4 +252,47 @@ fn guessed_window(s: &mut State, reset: Option<Duration>, cap: f64, now: Instant
         s.guessed = (reset, now);
     }
     Some(s.guessed.0)
+}
+
+/// The most sends the log keeps: a quota larger is not logged (its pace is enough).
+pub(super) const LOG_MOST: usize = 4096;
+
+/// The most sends this client makes within one window of the stated quota: the quota less one
+/// (jitter on the way; the pace keeps its headroom and this client's share: a cut share
+/// does not also stall the sends until the window drains), at least one (`None`: not logged;
+/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder).
+fn most(s: &State) -> Option<(usize, Duration)> {
+    let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
+    let most = (limit.floor() - 1.0).max(1.0);
+    (most < LOG_MOST as f64).then(|| (most as usize, secs(window)))
+}
+
+/// The earliest a send planned at `slot` may go so that no window of the stated quota holds
+/// more of this client's sends than [`most`]: the remainder spent at once and the pace after it
+/// within one window is what a sliding log refuses (a bucket refills meanwhile; the cost there
+/// is the burst's few milliseconds once).
+pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
+    let Some((most, window)) = most(s) else {
+        s.log.clear();
+        return slot;
+    };
+    while s.log.front().is_some_and(|t| *t + window <= now) {
+        s.log.pop_front();
+    }
+    match s.log.len().checked_sub(most) {
+        Some(i) => slot.max(s.log[i] + window),
+        None => slot,
+    }
+}
+
+/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]).
+pub(super) fn log(s: &mut State, slot: Instant) {
+    if most(s).is_none() {
+        return;
+    }
+    let at = s.log.partition_point(|t| *t <= slot);
+    s.log.insert(at, slot);
+    if s.log.len() > LOG_MOST {
+        s.log.pop_front();
+    }
 }

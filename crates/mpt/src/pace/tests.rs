@@ -368,3 +368,25 @@ fn the_readme_states_the_headroom_the_code_uses() {
     let stated = format!("sends are spaced at {}% of it", (HEADROOM * 100.0).round());
     assert!(readme.contains(&stated), "README: {stated:?}");
 }
+
+/// No window of a short stated quota holds more of this client's sends than the quota less one
+/// (a sliding log refused the remainder's burst and the pace after it within one window); a
+/// window longer than a rounding is counted by the allowance instead.
+#[test]
+fn no_window_of_the_stated_quota_holds_more_than_it() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut s = pacer.lock();
+    s.quota = Some((10.0, 1.0));
+    let t0 = Instant::now();
+    for _ in 0..9 {
+        let at = stated::logged(&mut s, t0, t0);
+        assert_eq!(at, t0);
+        stated::log(&mut s, at);
+    }
+    assert_eq!(stated::logged(&mut s, t0, t0), t0 + Duration::from_secs(1));
+    // A cut share does not stall the sends too (the pace follows it).
+    s.share = 0.5;
+    assert_eq!(stated::logged(&mut s, t0, t0), t0 + Duration::from_secs(1));
+    s.quota = Some((10.0, 5.0));
+    assert_eq!(stated::logged(&mut s, t0, t0), t0);
+}

@@ -848,19 +848,17 @@ async fn two_clients_behind_a_limit_that_only_refuses_both_progress() {
 /// A stated rate counted by a sliding log (the structured draft's fields and the policy
 /// dialect): the remainder spent as a burst stays in the log for its whole window, so the pace
 /// after it was refused, and each refusal only halved the share while the next burst refilled
-/// the log (issue 34: 7.6% refused of 2,000 ids). After a refusal the remainder is no longer spent at once:
-/// only the first window's overflow is refused.
+/// the log (issue 34: 7.6% refused of 2,000 ids). After a refusal the remainder is no longer spent at once,
+/// and no window of the stated quota holds more of this client's sends than the quota less
+/// one: the first window no longer overflows (12 or 13 of about 416 were refused there).
 #[tokio::test]
 async fn a_stated_rate_under_a_sliding_log_is_rarely_refused() {
     use mpt_mock::{RateDialect as D, RateWindow as W};
     for dialect in [D::Structured, D::Policy] {
         let (failed, sent, throttled) = through(dialect, W::SlidingLog, 400).await;
         assert!(failed.is_empty(), "{dialect:?}: {failed:?}");
-        // One refusal per worker or so for the first window's overflow (12 or 13 of about 416;
-        // 43 of 447 before).
-        assert!(
-            throttled * 20 <= sent,
-            "{dialect:?}: {throttled} of {sent} refused"
-        );
+        // A few at most, for jitter on the way (12 or 13 of about 416 in the first window's
+        // overflow before; 43 of 447 before that).
+        assert!(throttled <= 4, "{dialect:?}: {throttled} of {sent} refused");
     }
 }
