@@ -153,8 +153,8 @@ struct State {
     /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
     held_for: WaitCause,
     /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
-    /// the wait as the server stated it, for the refusal's message).
-    locked: Option<(Instant, Duration, Option<AskedWait>)>,
+    /// the wait as the server stated it, and what it is, for the refusal's message).
+    locked: Option<(Instant, Duration, Option<AskedWait>, WaitCause)>,
     /// Sends in the current one-second window, for the rate observed before the first `429`.
     window: (Instant, u32),
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
@@ -315,8 +315,7 @@ impl Pacer {
     fn reserve(&self, cap: Duration, budget: Duration) -> Result<Reservation, Refused> {
         let mut s = self.lock();
         let now = Instant::now();
-        if let Some((_, wait, asked)) = s.locked.filter(|(until, ..)| *until > now) {
-            let cause = WaitCause::Asked;
+        if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
             return Err(Refused {
                 wait,
                 cap,
@@ -441,7 +440,7 @@ impl Pacer {
                 if after > cap {
                     let until = now + after;
                     if s.locked.is_none_or(|(l, ..)| l < until) {
-                        s.locked = Some((until, after, signal.asked));
+                        s.locked = Some((until, after, signal.asked, stated::lock_cause(signal)));
                     }
                     return;
                 }

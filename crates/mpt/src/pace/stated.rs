@@ -199,6 +199,18 @@ pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Ref
     })
 }
 
+/// What a refusal's wait beyond the cap is: a quota the platform says is spent (nothing
+/// remains, no `Retry-After`, its reset within the clamp: GitHub's `403`), else a wait it asked
+/// for.
+pub(super) fn lock_cause(signal: &Signal) -> WaitCause {
+    let far = signal.asked.is_some_and(|a| a.beyond_clamp());
+    if signal.retry_after.is_none() && signal.remaining == Some(0) && !far {
+        spent(Duration::ZERO, Duration::ZERO, signal.remaining_of).cause
+    } else {
+        WaitCause::Asked
+    }
+}
+
 /// An answer that says nothing remains (not a refusal: those hold as asked) holds sends until
 /// its reset: within `cap` as a hold (a reset of a rounding or less is held only for a
 /// `counted` remainder: a bucket's refills, the pace is enough), beyond it by refusing every
