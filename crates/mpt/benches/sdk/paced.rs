@@ -144,6 +144,7 @@ impl Limited {
             throttled: self.server.throttled(),
             failed,
             wall,
+            walls: None,
         }
     }
 }
@@ -155,6 +156,8 @@ struct Run {
     throttled: u64,
     failed: u64,
     wall: Duration,
+    /// Two clients: each one's wall, the faster first (how fairly they shared the limit).
+    walls: Option<(Duration, Duration)>,
 }
 
 fn facade(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
@@ -165,20 +168,23 @@ fn facade(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
     mock.run("mpt", report.failed().count() as u64, started.elapsed())
 }
 
+/// One client's bulk job: its failures and its wall since `started`.
+async fn timed(client: &mpt::Client, ids: &[String], started: Instant) -> (u64, Duration) {
+    let report = client.ensure_disabled_many(ids, CONCURRENCY).await;
+    (report.failed().count() as u64, started.elapsed())
+}
+
 /// Two clients of their own (two processes' worth of pacers) on one secret, half the ids each.
 fn two_clients(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
     let mock = Limited::start(setting);
     let (a, b) = (mock.client(), mock.client());
-    let (left, right) = mock.ids.split_at(mock.ids.len() / 2);
     let started = Instant::now();
-    let (ra, rb) = rt.block_on(async {
-        tokio::join!(
-            a.ensure_disabled_many(left, CONCURRENCY),
-            b.ensure_disabled_many(right, CONCURRENCY)
-        )
-    });
-    let failed = (ra.failed().count() + rb.failed().count()) as u64;
-    mock.run("mpt-two-clients", failed, started.elapsed())
+    let (left, right) = mock.ids.split_at(mock.ids.len() / 2);
+    let ((fa, wa), (fb, wb)) =
+        rt.block_on(async { tokio::join!(timed(&a, left, started), timed(&b, right, started)) });
+    let mut run = mock.run("mpt-two-clients", fa + fb, started.elapsed());
+    run.walls = Some((wa.min(wb), wa.max(wb)));
+    run
 }
 
 /// How long a naive client waits after a refusal: `Retry-After` (seconds or a date), else the
@@ -330,7 +336,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
         // The work the facade needed (its requests the limit let through), at the limit's rate.
         let ideal = setting.ideal(runs[0].requests - runs[0].throttled);
         for run in &runs {
-            lines.push(serde_json::json!({
+            let mut line = serde_json::json!({
                 "bench": "paced",
                 "dialect": setting.name(),
                 "client": run.client,
@@ -342,7 +348,13 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
                 "failed": run.failed,
                 "wall_s": (run.wall.as_secs_f64() * 100.0).round() / 100.0,
                 "ideal_s": (ideal * 100.0).round() / 100.0,
-            }));
+            });
+            if let Some((faster, slower)) = run.walls {
+                let round = |d: Duration| (d.as_secs_f64() * 100.0).round() / 100.0;
+                line["faster_wall_s"] = round(faster).into();
+                line["slower_wall_s"] = round(slower).into();
+            }
+            lines.push(line);
         }
     }
     for line in lines {
