@@ -5,6 +5,7 @@
 //! 20) and 20 ms added latency, for each of the mock's rate dialects (`--rate-dialect`), the
 //! `retry-after` dialect under a fixed window and a sliding log too, the `structured` and `policy`
 //! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
+//! the `retry-after` dialect with the limit alternating between 200/s and 50/s each second,
 //! and two facade clients (two processes, say) sharing one secret's limit (`policy` and
 //! `retry-after`). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
@@ -40,6 +41,8 @@ struct Setting {
     dialect: RateDialect,
     window: RateWindow,
     change: bool,
+    /// The limit alternates between `RATE` and `DROPPED` each second.
+    alternating: bool,
 }
 
 impl Setting {
@@ -53,6 +56,9 @@ impl Setting {
         if self.change {
             name.push_str("+drop-to-50");
         }
+        if self.alternating {
+            name.push_str("+alternating-50");
+        }
         name
     }
 
@@ -60,6 +66,17 @@ impl Setting {
     fn ideal(&self, requests: u64) -> f64 {
         let requests = requests as f64;
         let before = RATE * DROP_AFTER_S;
+        if self.alternating {
+            // A second at RATE, a second at DROPPED, and so on.
+            let pairs = (requests / (RATE + DROPPED)).floor();
+            let left = requests - pairs * (RATE + DROPPED);
+            let last = if left <= RATE {
+                left / RATE
+            } else {
+                1.0 + (left - RATE) / DROPPED
+            };
+            return 2.0 * pairs + last;
+        }
         if self.change && requests > before {
             DROP_AFTER_S + (requests - before) / DROPPED
         } else {
@@ -93,13 +110,20 @@ impl Limited {
                 .rate_window(setting.window)
                 .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(LATENCY_MS)))
                 .seed(TOKENS);
+            let dropped = RateLimit {
+                per_second: DROPPED,
+                burst: BURST,
+            };
             if setting.change {
                 builder = builder.rate_change(RateChange {
                     after: Duration::from_secs_f64(DROP_AFTER_S),
-                    to: RateLimit {
-                        per_second: DROPPED,
-                        burst: BURST,
-                    },
+                    to: dropped,
+                });
+            }
+            if setting.alternating {
+                builder = builder.rate_alternation(RateChange {
+                    after: Duration::from_secs(1),
+                    to: dropped,
                 });
             }
             builder.start().await.unwrap()
@@ -285,6 +309,7 @@ fn settings() -> Vec<Setting> {
         dialect,
         window: RateWindow::TokenBucket,
         change: false,
+        alternating: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
     for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
@@ -304,6 +329,11 @@ fn settings() -> Vec<Setting> {
         change: true,
         ..bucket(RateDialect::Policy)
     });
+    // A limit that changes every second, learned from refusals alone.
+    all.push(Setting {
+        alternating: true,
+        ..bucket(RateDialect::RetryAfter)
+    });
     all
 }
 
@@ -321,7 +351,8 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
     let mut lines = Vec::new();
     for setting in settings().into_iter().filter(|s| wanted(&s.name())) {
         let mut runs = vec![facade(rt, setting), plain(rt, setting)];
-        let bucket = setting.window == RateWindow::TokenBucket && !setting.change;
+        let bucket =
+            setting.window == RateWindow::TokenBucket && !setting.change && !setting.alternating;
         if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));
             match python(setting) {
