@@ -48,9 +48,10 @@
 //!   amount a second that does not depend on the client's own rate (so that several processes
 //!   on one token converge on a fair share): a quarter of the most the platform served in a
 //!   second (the peak) below 95% of the ceiling, 5% of the peak up to 99% of it, 1% above,
-//!   rising to a quarter over three seconds with no cut; a second that served over 110% of the
-//!   ceiling forgets it (another process stopped, or the limit rose), and each success adds 2%
-//!   back until the next refusal; a `Retry-After` longer than two seconds holds every
+//!   rising to a quarter over three seconds with no cut (above a window's quota 0.1%, rising to
+//!   5% over ten minutes); a second that served over 110% of the ceiling forgets it (another
+//!   process stopped, or the limit rose), and each success adds 2% back until the next
+//!   refusal; a `Retry-After` longer than two seconds holds every
 //!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
 //!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's

@@ -41,6 +41,14 @@ const CREEP: f64 = 0.01;
 /// ceiling learned while another client spent most of the limit is not kept for long).
 const PATIENCE: Duration = Duration::from_secs(3);
 
+/// How fast AIMD probes above [`SETTLE`] of a window's quota: this fraction of the peak a
+/// second, rising to [`PROBE`] over [`WINDOW_PATIENCE`] (a fixed window or a sliding log refuses
+/// everything until it renews: a probe past its quota stalls every request until then).
+const WINDOW_CREEP: f64 = 0.001;
+
+/// How long AIMD creeps above [`SETTLE`] of a window's quota before it probes at [`PROBE`].
+const WINDOW_PATIENCE: Duration = Duration::from_secs(600);
+
 /// What AIMD adds back a second at least, in requests a second.
 const INCREASE: f64 = 1.0;
 
@@ -146,7 +154,8 @@ fn served_again(s: &mut State, now: Instant) {
 
 /// A success adds back its part of an amount a second: [`ADD`] of the peak below [`NEAR`] of the
 /// ceiling, [`PROBE`] of it up to [`SETTLE`] of the ceiling, [`CREEP`] of it above (the ceiling
-/// found, the pace stays near it), rising to [`ADD`] as [`PATIENCE`] passes with no cut. The
+/// found, the pace stays near it), rising to [`ADD`] as [`PATIENCE`] passes with no cut (above
+/// a window's quota: [`WINDOW_CREEP`], rising to [`PROBE`] over [`WINDOW_PATIENCE`]). The
 /// amount is the same whatever the client's own rate, so that two clients served alike
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
 /// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
@@ -166,6 +175,10 @@ fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
         ADD
     } else if rate < ceiling * SETTLE {
         PROBE
+    } else if s.windowed {
+        // A window refuses everything until it renews: its quota, once known, is probed slowly.
+        let held = now.duration_since(s.cut.at).as_secs_f64() / WINDOW_PATIENCE.as_secs_f64();
+        WINDOW_CREEP + (PROBE - WINDOW_CREEP) * held.min(1.0)
     } else {
         let held = now.duration_since(s.cut.at).as_secs_f64() / PATIENCE.as_secs_f64();
         CREEP + (ADD - CREEP) * held.min(1.0)
