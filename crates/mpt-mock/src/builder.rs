@@ -55,6 +55,16 @@ impl MockServerBuilder {
     /// The rate limit changes mid-run (from the server's start); it applies to every caller.
     pub fn rate_change(mut self, change: RateChange) -> Self {
         self.rate.change = Some(change);
+        self.rate.alternate = false;
+        self
+    }
+
+    /// The rate limit alternates: `change.to` for `change.after`, then the limit of
+    /// [`rate_limit`](Self::rate_limit) as long, and so on (from the server's start: the
+    /// first `after` is at the first limit); it applies to every caller.
+    pub fn rate_alternation(mut self, change: RateChange) -> Self {
+        self.rate.change = Some(change);
+        self.rate.alternate = true;
         self
     }
 

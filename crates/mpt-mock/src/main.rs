@@ -49,6 +49,10 @@ struct Args {
     /// `5:50/s`; bursts of --rate-burst).
     #[arg(long, value_name = "SECONDS:N/s")]
     rate_change: Option<String>,
+    /// With --rate-limit: the limit alternates, as SECONDS:RATE (e.g. `1:50/s`: --rate-limit for
+    /// a second, then 50/s for a second, and so on; bursts of --rate-burst).
+    #[arg(long, value_name = "SECONDS:N/s", conflicts_with = "rate_change")]
+    rate_alternate: Option<String>,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -154,6 +158,15 @@ fn main() -> std::process::ExitCode {
                 Ok(change) => builder = builder.rate_change(change),
                 Err(e) => {
                     eprintln!("error: --rate-change {e}");
+                    return std::process::ExitCode::from(2);
+                }
+            }
+        }
+        if let Some(change) = &args.rate_alternate {
+            match mpt_mock::RateChange::parse(change, args.rate_burst) {
+                Ok(change) => builder = builder.rate_alternation(change),
+                Err(e) => {
+                    eprintln!("error: --rate-alternate {e}");
                     return std::process::ExitCode::from(2);
                 }
             }

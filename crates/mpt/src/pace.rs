@@ -52,9 +52,14 @@
 //!   fixed window or a sliding log refuses everything until then) tells the window's quota,
 //!   what the last second let through (ten requests at least: fewer is another caller's
 //!   spending): the pace is 99% of it, and a later refusal cuts it to 99% of what the last
-//!   second let through, to 70% of itself at most. Each success adds 2% back below
-//!   95% of the ceiling, 5% of it a second up to 99% of it, 0.1% of it a second above, rising to
-//!   5% over ten minutes with no cut (the limit, once found, is probed slowly); a `Retry-After` longer than two seconds holds every
+//!   second let through, to 70% of itself at most. Each success adds back its part of an
+//!   amount a second that does not depend on the client's own rate (so that several processes
+//!   on one token converge on a fair share): a quarter of the most the platform served in a
+//!   second (the peak) below 95% of the ceiling, 5% of the peak up to 99% of it, 1% above,
+//!   rising to a quarter over three seconds with no cut (above a window's quota 0.1%, rising to
+//!   5% over ten minutes); a second that served over 110% of the ceiling forgets it (another
+//!   process stopped, or the limit rose), and each success adds 2% back until the next
+//!   refusal; a `Retry-After` longer than two seconds holds every
 //!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
 //!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
 //! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
@@ -130,6 +135,8 @@ struct State {
     learned: Option<f64>,
     /// The AIMD rate at the last refusal.
     ceiling: Option<f64>,
+    /// The most the platform served in a second (AIMD's scale: what it adds back a second).
+    peak: f64,
     /// What the platform served (answers not throttled) over the last second, per tenth of a
     /// second, and the slice the newest count is in (counted from `first`).
     served: ([u32; SLICES], u64),
@@ -196,6 +203,7 @@ impl Pacer {
                 share: 1.0,
                 learned: None,
                 ceiling: None,
+                peak: 0.0,
                 served: ([0; SLICES], 0),
                 first: None,
                 cut: Cut {

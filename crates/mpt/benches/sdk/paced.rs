@@ -5,6 +5,7 @@
 //! 20) and 20 ms added latency, for each of the mock's rate dialects (`--rate-dialect`), the
 //! `retry-after` dialect under a fixed window and a sliding log too, the `structured` and `policy`
 //! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
+//! the `retry-after` dialect with the limit alternating between 200/s and 50/s each second,
 //! and two facade clients (two processes, say) sharing one secret's limit (`policy` and
 //! `retry-after`). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
@@ -40,6 +41,8 @@ struct Setting {
     dialect: RateDialect,
     window: RateWindow,
     change: bool,
+    /// The limit alternates between `RATE` and `DROPPED` each second.
+    alternating: bool,
 }
 
 impl Setting {
@@ -53,6 +56,9 @@ impl Setting {
         if self.change {
             name.push_str("+drop-to-50");
         }
+        if self.alternating {
+            name.push_str("+alternating-50");
+        }
         name
     }
 
@@ -60,6 +66,17 @@ impl Setting {
     fn ideal(&self, requests: u64) -> f64 {
         let requests = requests as f64;
         let before = RATE * DROP_AFTER_S;
+        if self.alternating {
+            // A second at RATE, a second at DROPPED, and so on.
+            let pairs = (requests / (RATE + DROPPED)).floor();
+            let left = requests - pairs * (RATE + DROPPED);
+            let last = if left <= RATE {
+                left / RATE
+            } else {
+                1.0 + (left - RATE) / DROPPED
+            };
+            return 2.0 * pairs + last;
+        }
         if self.change && requests > before {
             DROP_AFTER_S + (requests - before) / DROPPED
         } else {
@@ -93,13 +110,20 @@ impl Limited {
                 .rate_window(setting.window)
                 .faults(mpt_mock::Faults::none().with_latency(Duration::from_millis(LATENCY_MS)))
                 .seed(TOKENS);
+            let dropped = RateLimit {
+                per_second: DROPPED,
+                burst: BURST,
+            };
             if setting.change {
                 builder = builder.rate_change(RateChange {
                     after: Duration::from_secs_f64(DROP_AFTER_S),
-                    to: RateLimit {
-                        per_second: DROPPED,
-                        burst: BURST,
-                    },
+                    to: dropped,
+                });
+            }
+            if setting.alternating {
+                builder = builder.rate_alternation(RateChange {
+                    after: Duration::from_secs(1),
+                    to: dropped,
                 });
             }
             builder.start().await.unwrap()
@@ -144,6 +168,7 @@ impl Limited {
             throttled: self.server.throttled(),
             failed,
             wall,
+            walls: None,
         }
     }
 }
@@ -155,6 +180,8 @@ struct Run {
     throttled: u64,
     failed: u64,
     wall: Duration,
+    /// Two clients: each one's wall, the faster first (how fairly they shared the limit).
+    walls: Option<(Duration, Duration)>,
 }
 
 fn facade(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
@@ -165,20 +192,23 @@ fn facade(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
     mock.run("mpt", report.failed().count() as u64, started.elapsed())
 }
 
+/// One client's bulk job: its failures and its wall since `started`.
+async fn timed(client: &mpt::Client, ids: &[String], started: Instant) -> (u64, Duration) {
+    let report = client.ensure_disabled_many(ids, CONCURRENCY).await;
+    (report.failed().count() as u64, started.elapsed())
+}
+
 /// Two clients of their own (two processes' worth of pacers) on one secret, half the ids each.
 fn two_clients(rt: &tokio::runtime::Runtime, setting: Setting) -> Run {
     let mock = Limited::start(setting);
     let (a, b) = (mock.client(), mock.client());
-    let (left, right) = mock.ids.split_at(mock.ids.len() / 2);
     let started = Instant::now();
-    let (ra, rb) = rt.block_on(async {
-        tokio::join!(
-            a.ensure_disabled_many(left, CONCURRENCY),
-            b.ensure_disabled_many(right, CONCURRENCY)
-        )
-    });
-    let failed = (ra.failed().count() + rb.failed().count()) as u64;
-    mock.run("mpt-two-clients", failed, started.elapsed())
+    let (left, right) = mock.ids.split_at(mock.ids.len() / 2);
+    let ((fa, wa), (fb, wb)) =
+        rt.block_on(async { tokio::join!(timed(&a, left, started), timed(&b, right, started)) });
+    let mut run = mock.run("mpt-two-clients", fa + fb, started.elapsed());
+    run.walls = Some((wa.min(wb), wa.max(wb)));
+    run
 }
 
 /// How long a naive client waits after a refusal: `Retry-After` (seconds or a date), else the
@@ -279,6 +309,7 @@ fn settings() -> Vec<Setting> {
         dialect,
         window: RateWindow::TokenBucket,
         change: false,
+        alternating: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
     for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
@@ -298,6 +329,11 @@ fn settings() -> Vec<Setting> {
         change: true,
         ..bucket(RateDialect::Policy)
     });
+    // A limit that changes every second, learned from refusals alone.
+    all.push(Setting {
+        alternating: true,
+        ..bucket(RateDialect::RetryAfter)
+    });
     all
 }
 
@@ -315,7 +351,8 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
     let mut lines = Vec::new();
     for setting in settings().into_iter().filter(|s| wanted(&s.name())) {
         let mut runs = vec![facade(rt, setting), plain(rt, setting)];
-        let bucket = setting.window == RateWindow::TokenBucket && !setting.change;
+        let bucket =
+            setting.window == RateWindow::TokenBucket && !setting.change && !setting.alternating;
         if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));
             match python(setting) {
@@ -330,7 +367,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
         // The work the facade needed (its requests the limit let through), at the limit's rate.
         let ideal = setting.ideal(runs[0].requests - runs[0].throttled);
         for run in &runs {
-            lines.push(serde_json::json!({
+            let mut line = serde_json::json!({
                 "bench": "paced",
                 "dialect": setting.name(),
                 "client": run.client,
@@ -342,7 +379,13 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
                 "failed": run.failed,
                 "wall_s": (run.wall.as_secs_f64() * 100.0).round() / 100.0,
                 "ideal_s": (ideal * 100.0).round() / 100.0,
-            }));
+            });
+            if let Some((faster, slower)) = run.walls {
+                let round = |d: Duration| (d.as_secs_f64() * 100.0).round() / 100.0;
+                line["faster_wall_s"] = round(faster).into();
+                line["slower_wall_s"] = round(slower).into();
+            }
+            lines.push(line);
         }
     }
     for line in lines {

@@ -12,8 +12,16 @@ const SETTLE: f64 = 0.99;
 /// What the last second served, as a fraction of the pace refused, for it to tell the limit.
 const BUSY: f64 = 0.9;
 
-/// What AIMD adds back per success below [`NEAR`] of the ceiling: this fraction of the rate,
-/// at least [`INCREASE`].
+/// What AIMD adds back a second below [`NEAR`] of the ceiling: this fraction of the most the
+/// platform served the client in a second (its peak), whatever the client's own rate (TCP adds
+/// one segment per round trip, not a share of its window).
+const ADD: f64 = 0.25;
+
+/// A second that served this many times the ceiling says the ceiling was too low.
+const LIFT: f64 = 1.1;
+
+/// What AIMD adds back per success with no ceiling (one forgotten as too low): this fraction of
+/// the rate, until the next refusal.
 const GROWTH: f64 = 0.02;
 
 /// What a refusal leaves of the AIMD rate.
@@ -22,18 +30,27 @@ const DECREASE: f64 = 0.7;
 /// The fraction of the ceiling from which AIMD only probes.
 const NEAR: f64 = 0.95;
 
-/// How fast AIMD probes near the ceiling: this fraction of the ceiling a second.
+/// How fast AIMD probes near the ceiling: this fraction of the peak a second.
 const PROBE: f64 = 0.05;
 
-/// How fast AIMD probes above [`SETTLE`] of the ceiling: this fraction of it a second (a
+/// How fast AIMD probes above [`SETTLE`] of the ceiling: this fraction of the peak a second (a
 /// limit that rises is found; one that stays is not hit again soon).
-const CREEP: f64 = 0.001;
+const CREEP: f64 = 0.01;
 
-/// How long AIMD creeps above [`SETTLE`] of the ceiling before it probes at [`PROBE`] again.
-const PATIENCE: Duration = Duration::from_secs(600);
+/// How long AIMD creeps above [`SETTLE`] of the ceiling before it grows at [`ADD`] again (a
+/// ceiling learned while another client spent most of the limit is not kept for long).
+const PATIENCE: Duration = Duration::from_secs(3);
 
-/// What AIMD adds back per success at least, in requests a second.
-const INCREASE: f64 = 0.2;
+/// How fast AIMD probes above [`SETTLE`] of a window's quota: this fraction of the peak a
+/// second, rising to [`PROBE`] over [`WINDOW_PATIENCE`] (a fixed window or a sliding log refuses
+/// everything until it renews: a probe past its quota stalls every request until then).
+const WINDOW_CREEP: f64 = 0.001;
+
+/// How long AIMD creeps above [`SETTLE`] of a window's quota before it probes at [`PROBE`].
+const WINDOW_PATIENCE: Duration = Duration::from_secs(600);
+
+/// What AIMD adds back a second at least, in requests a second.
+const INCREASE: f64 = 1.0;
 
 /// The slowest AIMD goes, in requests a second.
 pub(super) const MIN_RATE: f64 = 1.0;
@@ -77,9 +94,8 @@ pub(super) struct Cut {
 /// ceiling (what the platform let through over the last second), whichever is lower. When
 /// the platform refused for [`RENEWAL`] or longer before it served again, it renewed a
 /// window: its quota is what the last second let through before the cut ([`MIN_QUOTA`] at
-/// least). Below [`NEAR`] of
-/// the ceiling each success adds [`GROWTH`] of the rate (at least [`INCREASE`]), nearer it
-/// the rate creeps up by [`PROBE`] of the ceiling a second, so the limit is probed rarely.
+/// least). Each success adds back its part of an amount a second the same whatever the
+/// client's own rate ([`grow`]).
 pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
     let first = *s.first.get_or_insert(now);
     // Sent at the pace of the last cut or later (generations wrap).
@@ -92,7 +108,7 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
         } else if since_cut && !s.resolved {
             served_again(s, now);
         } else if let Some(rate) = s.learned {
-            grow(s, rate, now);
+            grow(s, rate, now, first);
         }
         return;
     }
@@ -136,20 +152,38 @@ fn served_again(s: &mut State, now: Instant) {
     s.cut.generation = s.generation;
 }
 
-/// A success adds back: [`GROWTH`] of the rate below [`NEAR`] of the ceiling, [`PROBE`] of the
-/// ceiling a second below [`SETTLE`] of it, [`CREEP`] of it a second above (the ceiling found,
-/// the pace stays near it), rising to [`PROBE`] as [`PATIENCE`] passes with no cut (a ceiling
-/// learned while the client sent little is not kept for long).
-fn grow(s: &mut State, rate: f64, now: Instant) {
-    let ceiling = s.ceiling.unwrap_or(f64::INFINITY);
-    let step = if rate < ceiling * NEAR {
-        (rate * GROWTH).max(INCREASE)
+/// A success adds back its part of an amount a second: [`ADD`] of the peak below [`NEAR`] of the
+/// ceiling, [`PROBE`] of it up to [`SETTLE`] of the ceiling, [`CREEP`] of it above (the ceiling
+/// found, the pace stays near it), rising to [`ADD`] as [`PATIENCE`] passes with no cut (above
+/// a window's quota: [`WINDOW_CREEP`], rising to [`PROBE`] over [`WINDOW_PATIENCE`]). The
+/// amount is the same whatever the client's own rate, so that two clients served alike
+/// converge on a fair share (a growth in proportion to the rate let the faster of two grow
+/// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
+/// the ceiling was too low (another client stopped, or the limit rose): it is forgotten, and
+/// the pace grows by [`GROWTH`] a success until the next refusal.
+fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
+    let served = f64::from(served_last_second(s, now, first));
+    if s.ceiling.is_some_and(|c| served > c * LIFT) {
+        s.ceiling = None;
+        s.windowed = false;
+    }
+    let Some(ceiling) = s.ceiling else {
+        s.learned = Some((rate * (1.0 + GROWTH)).min(MAX_FIXED_RATE));
+        return;
+    };
+    let per_second = if rate < ceiling * NEAR {
+        ADD
     } else if rate < ceiling * SETTLE {
-        ceiling * PROBE / rate.max(MIN_RATE)
+        PROBE
+    } else if s.windowed {
+        // A window refuses everything until it renews: its quota, once known, is probed slowly.
+        let held = now.duration_since(s.cut.at).as_secs_f64() / WINDOW_PATIENCE.as_secs_f64();
+        WINDOW_CREEP + (PROBE - WINDOW_CREEP) * held.min(1.0)
     } else {
         let held = now.duration_since(s.cut.at).as_secs_f64() / PATIENCE.as_secs_f64();
-        ceiling * (CREEP + (PROBE - CREEP) * held.min(1.0)) / rate.max(MIN_RATE)
+        CREEP + (ADD - CREEP) * held.min(1.0)
     };
+    let step = (per_second * s.peak).max(INCREASE) / rate.max(MIN_RATE);
     s.learned = Some((rate + step).min(MAX_FIXED_RATE));
 }
 
@@ -221,11 +255,13 @@ fn advance(s: &mut State, now: Instant, first: Instant) {
     *newest = (*newest).max(at);
 }
 
-/// Counts an answer served.
+/// Counts an answer served, and the most served in a second.
 fn count_served(s: &mut State, now: Instant, first: Instant) {
     advance(s, now, first);
     let i = (s.served.1 % SLICES as u64) as usize;
     s.served.0[i] = s.served.0[i].saturating_add(1);
+    let second = f64::from(served_last_second(s, now, first));
+    s.peak = s.peak.max(second);
 }
 
 /// What the platform served over the last second.

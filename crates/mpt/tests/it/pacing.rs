@@ -474,6 +474,32 @@ async fn a_limit_that_drops_mid_run_is_followed() {
     );
 }
 
+/// The limit alternates between 100/s and 20/s every half second and says nothing but
+/// `Retry-After` when over (`--rate-alternate`): both limits are enforced over HTTP, and a bulk
+/// job learning them from refusals alone ends with every id done as the server has it.
+#[tokio::test]
+async fn a_limit_that_alternates_is_followed_from_refusals() {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
+        .rate_alternation(mpt_mock::RateChange::parse("0.5:20/s", 10).unwrap())
+        .rate_dialect(mpt_mock::RateDialect::RetryAfter)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(120, "paced", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    assert_eq!(report.failed().count(), 0);
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+    assert!(server.throttled() > 0, "the low limit refused");
+}
+
 /// A `503` with `Retry-After` is throttling, as a `429` is: `RateLimited` with the server's
 /// wait, not `Server`; and one whose `Retry-After` cannot be read (`-5`, empty) is throttling
 /// with no stated wait, retried like a `429` with that value, not failed as a server error.

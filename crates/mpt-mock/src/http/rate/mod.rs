@@ -1,7 +1,7 @@
 //! Rate limits as platforms and gateways set them: per API secret, a token bucket, a fixed
 //! window or a sliding log; a request over the limit is refused and not processed, and every
 //! answer says where the caller stands in one of the common dialects ([`RateDialect`],
-//! `dialect.rs`). The limit may change mid-run ([`RateChange`]).
+//! `dialect.rs`). The limit may change mid-run, once or back and forth ([`RateChange`]).
 //!
 //! | window ([`RateWindow`]) | allows | a refused request waits |
 //! | --- | --- | --- |
@@ -111,6 +111,8 @@ pub(crate) struct RateSettings {
     pub(crate) window: RateWindow,
     pub(crate) dialect: RateDialect,
     pub(crate) change: Option<RateChange>,
+    /// The change alternates: every `after`, the limit swaps between `limit` and `to`.
+    pub(crate) alternate: bool,
 }
 
 /// One caller's count.
@@ -155,10 +157,18 @@ impl Buckets {
 
     /// The limit in force at `now`.
     fn limit(&self, now: Instant) -> Option<RateLimit> {
+        let since = now.saturating_duration_since(self.started);
         match self.settings.change {
-            Some(change) if now.saturating_duration_since(self.started) >= change.after => {
-                Some(change.to)
+            // Every `after`, the other limit: the first, then `to`, then the first again.
+            Some(change) if self.settings.alternate && !change.after.is_zero() => {
+                let period = since.as_nanos() / change.after.as_nanos();
+                if period % 2 == 1 {
+                    Some(change.to)
+                } else {
+                    self.settings.limit
+                }
             }
+            Some(change) if since >= change.after => Some(change.to),
             _ => self.settings.limit,
         }
     }
@@ -343,5 +353,24 @@ mod tests {
         let later = b.started + Duration::from_secs(6);
         assert_eq!(b.limit(later).unwrap().per_second, 50.0);
         assert!(RateChange::parse("soon", 1).is_err());
+    }
+
+    #[test]
+    fn the_limit_alternates_each_period() {
+        let b = Buckets::new(RateSettings {
+            limit: Some(RateLimit::parse("200/s", 20).unwrap()),
+            change: Some(RateChange::parse("1:50/s", 20).unwrap()),
+            alternate: true,
+            ..RateSettings::default()
+        });
+        let at = |ms| {
+            b.limit(b.started + Duration::from_millis(ms))
+                .unwrap()
+                .per_second
+        };
+        assert_eq!(
+            [at(0), at(999), at(1000), at(1999), at(2000), at(3500)],
+            [200.0, 200.0, 50.0, 50.0, 200.0, 50.0]
+        );
     }
 }
