@@ -374,43 +374,51 @@ pub(crate) fn not_attempted(
     asked: Option<&crate::ratelimit::AskedWait>,
     cause: crate::ratelimit::WaitCause,
 ) -> String {
-    let human = crate::ratelimit::human;
-    let shown = crate::ratelimit::AskedWait::shown(wait, asked);
+    let (in_words, cap_shown) = distinct(wait, cap);
+    let shown = crate::ratelimit::AskedWait::shown(in_words, asked);
     if cause == crate::ratelimit::WaitCause::Refusing
-        && let Some(what) = cause.not_asked(wait)
+        && let Some(what) = cause.not_asked(&shown)
     {
         return format!(
-            "not attempted: {what}; the next send would go past what is left of the {} wait budget",
-            human(cap)
+            "not attempted: {what}; the next send would go past what is left of the {cap_shown} wait budget"
         );
     }
-    if let Some(what) = cause.not_asked(wait) {
+    if let Some(what) = cause.not_asked(&shown) {
         let over = if wait > cap {
             "over the"
         } else {
             "longer than what is left of the"
         };
         let of = if wait > cap { "cap" } else { "wait budget" };
-        return format!("not attempted: {what}; {over} {} {of}", human(cap));
+        return format!("not attempted: {what}; {over} {cap_shown} {of}");
     }
     match asked {
-        Some(_) if wait > cap => format!(
-            "not attempted: the platform asks to wait {shown}; over the {} cap",
-            human(cap)
-        ),
+        Some(_) if wait > cap => {
+            format!("not attempted: the platform asks to wait {shown}; over the {cap_shown} cap")
+        }
         Some(_) => format!(
-            "not attempted: the platform asks to wait {shown}, longer than what is left of the {} wait budget",
-            human(cap)
+            "not attempted: the platform asks to wait {shown}, longer than what is left of the {cap_shown} wait budget"
         ),
         None if wait > cap => format!(
-            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than the {} it may wait",
-            human(cap)
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait), longer than the {cap_shown} it may wait"
         ),
         None => format!(
-            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than what is left of the {} wait budget",
-            human(cap)
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait), longer than what is left of the {cap_shown} wait budget"
         ),
     }
+}
+
+/// `wait` and `cap` in words (rounded up to the second from a second on), or, where those would
+/// read the same though they differ, exactly: never "1 s away; over the 1 s cap" for a wait of
+/// 1.97 s, nor "0 ms" over "0 ms".
+pub(crate) fn distinct(wait: Duration, cap: Duration) -> (String, String) {
+    let human = crate::ratelimit::human;
+    let (w, c) = (human(wait), human(cap));
+    if w != c || wait == cap {
+        return (w, c);
+    }
+    let exact = |d: Duration| format!("{} s", d.as_secs_f64());
+    (exact(wait), exact(cap))
 }
 
 /// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is

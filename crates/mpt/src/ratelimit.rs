@@ -445,9 +445,14 @@ impl Signal {
     }
 }
 
-/// A wait as people read it: `1h`, `2m 5s`, `30 s`, `250 ms`.
+/// A wait as people read it: `1h`, `2m 5s`, `30 s`, `250 ms`; from a second on, rounded up to
+/// the whole second (a wait of 30.5 s over a 30 s cap reads `31 s`, never as the cap).
 pub(crate) fn human(d: Duration) -> String {
-    let s = d.as_secs();
+    let s = if d < Duration::from_secs(1) {
+        0
+    } else {
+        d.as_secs() + u64::from(d.subsec_nanos() > 0)
+    };
     match s {
         0 => format!("{} ms", d.as_millis()),
         1..=59 => format!("{} s", s),
