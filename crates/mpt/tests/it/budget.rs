@@ -283,3 +283,41 @@ async fn a_pace_beyond_the_cap_fails_fast_naming_its_source() {
     );
     assert_eq!(server.total_requests(), 0);
 }
+
+/// Every answer `429` with `Retry-After: 1`, a wait budget of 0 (no throttling waited): the job
+/// ends at once, and no id is said to be refused "asking for no wait" (they used to be, "for
+/// 0 ms … past what is left of the 0 ms wait budget": the budget run out on the run of
+/// refusals was named as if they asked for none); each names the platform's wait.
+#[tokio::test]
+async fn a_budget_spent_on_refusals_that_ask_a_wait_names_it() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "1"),
+    ])
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .max_wait(Duration::ZERO)
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..20).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    let mut not_attempted = 0;
+    for (id, e) in report.failed() {
+        let message = e.to_string();
+        assert!(!message.contains("no wait asked"), "{id}: {message}");
+        match e {
+            Error::NotAttempted { .. } => {
+                not_attempted += 1;
+                assert!(message.contains("asks to wait 1 s"), "{id}: {message}");
+            }
+            Error::RateLimited { retry_after, .. } => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(1)), "{id}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(not_attempted > 0);
+}
