@@ -207,13 +207,14 @@ async fn a_queue_at_a_fixed_pace_is_progress_not_a_wait_over_the_budget() {
     all_disabled(&server, &ids, &report);
 }
 
-/// The mock states 60 requests a second (`RateLimit-Policy`), a job of 300 ids at a concurrency
-/// of 256 and a 2 s wait budget: some 200 changes wait for their slots at the stated pace,
-/// the last over 3 s away. None is refused for its place in the queue: every id is disabled.
+/// The mock states 30 requests a second (`RateLimit-Policy`), a job of 300 ids at a concurrency
+/// of 256 and a 4 s wait budget (room for a few refusals' waits): some 200 changes wait for
+/// their slots at the stated pace, the last over 6 s away. None is refused for its place in the
+/// queue: every id is disabled.
 #[tokio::test]
 async fn a_queue_at_the_stated_pace_is_progress_not_a_wait_over_the_budget() {
     let server = MockServer::builder()
-        .rate_limit(mpt_mock::RateLimit::parse("60/s", 6).unwrap())
+        .rate_limit(mpt_mock::RateLimit::parse("30/s", 3).unwrap())
         .rate_dialect(mpt_mock::RateDialect::Policy)
         .start()
         .await
@@ -223,7 +224,7 @@ async fn a_queue_at_the_stated_pace_is_progress_not_a_wait_over_the_budget() {
         .into_iter()
         .map(|t| t.id)
         .collect();
-    let client = client(&server, Duration::from_secs(2), mpt::Pacing::Adaptive);
+    let client = client(&server, Duration::from_secs(4), mpt::Pacing::Adaptive);
     let report = client.ensure_disabled_many(&ids, 256).await;
     all_disabled(&server, &ids, &report);
 }
