@@ -39,7 +39,8 @@ Exit codes:
   5    the platform is unreachable or timing out
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
   7    rate limited: the platform asks to wait longer than allowed (30 s a wait, --max-wait in
-       all): ids sent for ended `rate-limited`, the others were not attempted (`not-attempted`)
+       all), or the pace's interval is over 30 s: ids sent for ended `rate-limited`, the
+       others were not attempted (`not-attempted`)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
 
@@ -85,18 +86,23 @@ pub struct Global {
     /// `noop_transitions` [default: refused]
     #[arg(long, global = true, value_name = "HOW", value_parser = parse_noop)]
     pub noop_transitions: Option<mpt::NoopTransitions>,
-    /// The pace of requests: at most N a second, `adaptive` (learned from the platform's
-    /// RateLimit-* headers and 429s, shared by every request of the run) or `off`
-    /// [default: adaptive]
+    /// The pace of requests: at most N a second (from one request every 30 s, 0.0333…, to
+    /// 1000000), `adaptive` (learned from the platform's RateLimit-* headers and 429s, shared
+    /// by every request of the run) or `off` [default: adaptive]
     #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
     pub max_rate: Option<mpt::Pacing>,
-    /// The most one request waits in all for the platform's rate limit (pacing and retries
-    /// together; each single wait is also at most 30 s), and the most wall time a bulk command
-    /// spends held by throttled answers (each one's wait counted from the answer to its end,
-    /// overlapping waits once: requests refused together cost one wait; pacing not counted).
-    /// A request that would wait longer is not sent (`not-attempted`: a bulk command reports
-    /// every id it sent nothing for so) or ends with the platform's last answer
-    /// (`rate-limited`); either exits 7 [default: 2m]
+    /// The most one request waits in all for what the platform's throttling asks (a
+    /// Retry-After, a spent quota's reset; each single wait is also at most 30 s), and the most
+    /// wall time a bulk command spends held by throttled answers (each one's wait counted from
+    /// the answer to its end, overlapping waits once: requests refused together cost one wait;
+    /// a run of refusals with none served between them counts whole). The pace is not a wait
+    /// and is never counted: a request queued behind others at the pace (--max-rate, or the one
+    /// read from the platform's limits or learned from its refusals) waits its turn, each send
+    /// at most 30 s after the one before. A request that would wait longer is not sent
+    /// (`not-attempted`: a bulk command reports every id it sent nothing for so) or ends with
+    /// the platform's last answer (`rate-limited`); either exits 7. `0` waits for no throttling
+    /// at all: a bulk command ends at the first throttled answer that asks for a wait, or at a
+    /// second refusal in a row (the pace still applies). At most 1d [default: 2m]
     #[arg(long, global = true, value_name = "AGE", value_parser = parse_wait)]
     pub max_wait: Option<std::time::Duration>,
 }

@@ -155,6 +155,18 @@ impl ErrorRow {
         }
     }
 
+    /// The row of an id read and not attempted when the command was interrupted: nothing was
+    /// sent for it.
+    pub fn interrupted() -> ErrorRow {
+        ErrorRow {
+            kind: "not-attempted",
+            http_status: None,
+            trace_id: None,
+            message: "not attempted: interrupted (nothing was sent for it)".into(),
+            code: code::FAILED,
+        }
+    }
+
     /// An id already in the wanted state, for `enable` and `disable`.
     pub fn already(id: &str, status: &mpt::TokenStatus) -> ErrorRow {
         ErrorRow {

@@ -21,8 +21,8 @@ pub enum ValueError {
     /// No sort field at all.
     #[error("no sort field: e.g. -name,created")]
     NoSortField,
-    /// A rate no pace can use.
-    #[error("{text:?}: {source}")]
+    /// A rate no pace can use (0, negative, not finite, over the fastest).
+    #[error("{text:?}: {} is not a usable rate: {}", source.0, rate_range())]
     Rate {
         /// What was given.
         text: String,
@@ -33,16 +33,15 @@ pub enum ValueError {
     /// would be refused as not attempted, for a wait the user's rate asks for, not the
     /// platform.
     #[error(
-        "{text:?}: one request every {interval} s is slower than the longest single wait ({cap} s): nothing would be sent; give at least {min} (a request every {cap} s)",
-        min = 1.0 / *cap as f64
+        "{text:?}: one request every {interval} s is slower than the longest single wait ({} s): nothing would be sent; {}",
+        cap_secs(),
+        rate_range()
     )]
     SlowRate {
         /// What was given.
         text: String,
-        /// The interval the rate asks for, in whole seconds.
-        interval: u64,
-        /// The longest single wait, in seconds.
-        cap: u64,
+        /// The interval the rate asks for, in seconds, rounded up to the hundredth.
+        interval: String,
     },
     /// Not an age.
     #[error(transparent)]
@@ -52,8 +51,24 @@ pub enum ValueError {
     TooLong(String),
 }
 
-/// `adaptive`, `off`, or a rate (requests a second, from 0.001 to 1000000:
-/// [`mpt::Pacing::fixed`]'s range).
+/// The longest single wait of the command line (the retry policy's default
+/// `max_retry_after`), in seconds: the slowest pace is one request in that long.
+fn cap_secs() -> u64 {
+    mpt::RetryPolicy::default().max_retry_after.as_secs()
+}
+
+/// The rates `--max-rate` takes, in words: one range for every refusal.
+fn rate_range() -> String {
+    let cap = cap_secs();
+    format!(
+        "give a rate from one request every {cap} s ({:.4}… a second) to {} a second",
+        1.0 / cap as f64,
+        mpt::MAX_FIXED_RATE
+    )
+}
+
+/// `adaptive`, `off`, or a rate: requests a second, from one request every 30 s (the longest
+/// single wait: a slower pace would refuse every request) to 1000000.
 pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, ValueError> {
     match text.trim().to_ascii_lowercase().as_str() {
         "adaptive" => Ok(mpt::Pacing::Adaptive),
@@ -64,12 +79,20 @@ pub fn parse_pacing(text: &str) -> Result<mpt::Pacing, ValueError> {
                     text: text.to_string(),
                     source,
                 })?;
-                let cap = mpt::RetryPolicy::default().max_retry_after.as_secs_f64();
-                if 1.0 / rate > cap {
+                if 1.0 / rate > cap_secs() as f64 {
+                    // To the hundredth, up where the nearest would read as the floor (never
+                    // "every 30 s" for 30.001 s).
+                    let near = (100.0 / rate).round() / 100.0;
+                    let shown = if near > cap_secs() as f64 {
+                        near
+                    } else {
+                        (100.0 / rate).ceil() / 100.0
+                    };
+                    let interval = format!("{shown:.2}");
+                    let interval = interval.trim_end_matches('0').trim_end_matches('.');
                     return Err(ValueError::SlowRate {
                         text: text.to_string(),
-                        interval: (1.0 / rate).ceil() as u64,
-                        cap: cap as u64,
+                        interval: interval.to_string(),
                     });
                 }
                 Ok(pacing)
@@ -142,13 +165,17 @@ pub fn parse_order(text: &str) -> Result<Order, ValueError> {
 
 pub use mpt::parse_age;
 
-/// A wait such as `--lock-timeout` or `--max-wait`: an age ([`parse_age`]) of at most a day,
-/// or a bare `0` (no wait at all).
+/// A wait such as `--lock-timeout` or `--max-wait`: an age ([`parse_age`]) of at most a day
+/// (one bound, whatever the age: `36500d` and `100000d` are both refused as over a day), or a
+/// bare `0` (no wait at all).
 pub fn parse_wait(text: &str) -> Result<std::time::Duration, ValueError> {
     if text.trim() == "0" {
         return Ok(std::time::Duration::ZERO);
     }
-    let wait = parse_age(text)?;
+    let wait = parse_age(text).map_err(|e| match e {
+        mpt::AgeError::TooLong(_) => ValueError::TooLong(text.to_string()),
+        other => other.into(),
+    })?;
     if wait > std::time::Duration::from_secs(86_400) {
         return Err(ValueError::TooLong(text.to_string()));
     }
@@ -189,5 +216,36 @@ mod tests {
         assert_eq!(parse_wait("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_wait("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_wait("5").is_err());
+    }
+
+    /// One bound and one range per flag: `--max-wait` is at most a day whatever the age given
+    /// (`100000d` used to be refused as "at most 36500d", then `36500d` as "at most 1d"), and
+    /// `--max-rate` names the range it takes for every rate it refuses (`1000001` used to be
+    /// told "from 0.001 to 1000000", then `0.001` refused), with a slow rate's interval never
+    /// rounded to another ("every 31 s" for 30.03 s).
+    #[test]
+    fn each_flag_states_the_bound_it_applies() {
+        for text in ["100000d", "36500d", "2d", "25h", "1000000000000d"] {
+            let e = parse_wait(text).unwrap_err().to_string();
+            assert_eq!(e, format!("{text:?}: at most 1d"));
+        }
+        assert_eq!(parse_wait("1d"), Ok(Duration::from_secs(86_400)));
+        let range =
+            "give a rate from one request every 30 s (0.0333… a second) to 1000000 a second";
+        for text in [
+            "1000001", "0", "1e-20", "0.001", "0.0333", "0.033332", "NaN",
+        ] {
+            let e = parse_pacing(text).unwrap_err().to_string();
+            assert!(e.ends_with(range), "{text}: {e}");
+        }
+        let e = parse_pacing("0.0333").unwrap_err().to_string();
+        assert!(e.contains("one request every 30.03 s"), "{e}");
+        let e = parse_pacing("0.033332").unwrap_err().to_string();
+        assert!(e.contains("one request every 30.01 s"), "{e}");
+        let e = parse_pacing("0.001").unwrap_err().to_string();
+        assert!(e.contains("one request every 1000 s"), "{e}");
+        for text in ["0.03334", "0.034", "1000000", "5/s"] {
+            assert!(parse_pacing(text).is_ok(), "{text}");
+        }
     }
 }

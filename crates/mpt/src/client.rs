@@ -216,9 +216,13 @@ impl ClientBuilder {
         self
     }
 
-    /// The most one call waits in all, pacing and retries together (default
-    /// [`DEFAULT_MAX_WAIT`]); each single wait is bounded again by the retry policy's
-    /// [`max_retry_after`](RetryPolicy::max_retry_after). A call that would wait longer is not
+    /// The most one call waits in all for the holds the platform's throttling asks for (a
+    /// `Retry-After`, a spent quota's reset; default [`DEFAULT_MAX_WAIT`]; `Duration::ZERO`
+    /// waits for none); each single wait is bounded again by the retry policy's
+    /// [`max_retry_after`](RetryPolicy::max_retry_after). The pace is not charged: a call
+    /// queued behind others at the pace waits its turn, each send one interval (within that
+    /// cap) after the one before; only a pace whose interval is over the cap refuses it. A call
+    /// that would wait longer is not
     /// sent again: it ends with the platform's last answer (a `429` as
     /// [`Error::RateLimited`], carrying the server's wait), or, when nothing was sent, with
     /// [`Error::NotAttempted`]. A bulk call's every call has this budget, and the bulk call as

@@ -198,9 +198,10 @@ pub enum Error {
     Cancelled,
     /// Not sent: a wait longer than this call may wait (a `Retry-After` beyond
     /// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after), a quota said to be
-    /// spent until then, a pace slower than one request per that cap, or a send slot further
-    /// off than what is left of the wait budget, [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait)).
-    /// Nothing was sent for it; a bulk call reports every id it did not attempt so.
+    /// spent until then, a pace slower than one request per that cap, or a hold the platform
+    /// asked for lasting longer than what is left of the wait budget,
+    /// [`ClientBuilder::max_wait`](crate::ClientBuilder::max_wait); a place in the pace's queue
+    /// is never one). Nothing was sent for it; a bulk call reports every id it did not attempt so.
     #[error("{}", crate::job::not_attempted(*wait, *cap, asked.as_ref(), *cause))]
     NotAttempted {
         /// The wait asked for (clamped to a year).
@@ -209,7 +210,7 @@ pub enum Error {
         cap: Duration,
         /// The wait as the server stated it, when it asked for one (not clamped).
         asked: Option<AskedWait>,
-        /// What the wait is: asked for, this client's own pace, or a quota said to be spent.
+        /// What the wait is: asked for, this client's pace (stated, fixed, learned), a quota spent.
         cause: WaitCause,
     },
     /// The request was refused before sending: a value breaks the spec (an empty name, ...).

@@ -70,6 +70,9 @@ struct Charged {
     /// Since when every answer has been a refusal (none served since): the job is held by
     /// throttling all that time, whatever wait the refusals ask for (none, or 0 s).
     refused_since: Option<Instant>,
+    /// The wait the streak's last refusal asked for, if it asked for one (not 0): a budget run
+    /// out on the streak then names it, not a refusal that "asked for no wait".
+    asked: Option<Duration>,
 }
 
 impl Charged {
@@ -94,6 +97,7 @@ impl WaitBudget {
                 spent: Duration::ZERO,
                 until: Instant::now(),
                 refused_since: None,
+                asked: None,
             }),
             over_ms: AtomicU64::new(0),
             over_stated: std::sync::atomic::AtomicBool::new(false),
@@ -143,22 +147,27 @@ impl WaitBudget {
     /// Notes an answer of the job's: one served ends a streak of refusals; a refusal charges the
     /// wall time since the streak's first (the union again: what waits already covered is not
     /// charged twice), so a lockout whose refusals ask for no wait (a bare `429`, a
-    /// `Retry-After: 0`, a reset already past) still ends once the budget is spent.
-    pub(crate) fn answered(&self, throttled: bool) {
+    /// `Retry-After: 0`, a reset already past) still ends once the budget is spent. `asked`:
+    /// the wait the refusal asked for (once spent on refusals that asked for one, it is named).
+    pub(crate) fn answered(&self, throttled: bool, asked: Option<Duration>) {
         let now = Instant::now();
+        let asked = asked.filter(|a| !a.is_zero());
         let over = {
             let mut c = self.charged();
             if !throttled {
                 c.refused_since = None;
                 return;
             }
+            c.asked = asked;
             let since = *c.refused_since.get_or_insert(now);
             let cost = c.past(since, now);
             c.add(cost, now);
             (c.spent > self.total).then(|| now.saturating_duration_since(since))
         };
-        if let Some(refusing) = over {
-            self.run_out_refusing(refusing);
+        match (over, asked) {
+            (Some(_), Some(asked)) => self.run_out(asked, true),
+            (Some(refusing), None) => self.run_out_refusing(refusing),
+            (None, _) => {}
         }
     }
 
@@ -172,9 +181,10 @@ impl WaitBudget {
     }
 
     /// How long every answer of the job has been a refusal (none served since), if the last
-    /// one was.
+    /// one was, asking for no wait.
     fn refusing_for(&self) -> Option<Duration> {
-        let since = self.charged().refused_since?;
+        let c = self.charged();
+        let since = c.refused_since.filter(|_| c.asked.is_none())?;
         Some(Instant::now().saturating_duration_since(since))
     }
 
@@ -301,7 +311,7 @@ impl Job {
         if signal.is_some()
             && let Some(b) = &self.budget
         {
-            b.answered(throttled);
+            b.answered(throttled, signal.and_then(Signal::asked_wait));
         }
         throttled
     }
@@ -374,43 +384,51 @@ pub(crate) fn not_attempted(
     asked: Option<&crate::ratelimit::AskedWait>,
     cause: crate::ratelimit::WaitCause,
 ) -> String {
-    let human = crate::ratelimit::human;
-    let shown = crate::ratelimit::AskedWait::shown(wait, asked);
+    let (in_words, cap_shown) = distinct(wait, cap);
+    let shown = crate::ratelimit::AskedWait::shown(in_words, asked);
     if cause == crate::ratelimit::WaitCause::Refusing
-        && let Some(what) = cause.not_asked(wait)
+        && let Some(what) = cause.not_asked(&shown)
     {
         return format!(
-            "not attempted: {what}; the next send would go past what is left of the {} wait budget",
-            human(cap)
+            "not attempted: {what}; the next send would go past what is left of the {cap_shown} wait budget"
         );
     }
-    if let Some(what) = cause.not_asked(wait) {
+    if let Some(what) = cause.not_asked(&shown) {
         let over = if wait > cap {
             "over the"
         } else {
             "longer than what is left of the"
         };
         let of = if wait > cap { "cap" } else { "wait budget" };
-        return format!("not attempted: {what}; {over} {} {of}", human(cap));
+        return format!("not attempted: {what}; {over} {cap_shown} {of}");
     }
     match asked {
-        Some(_) if wait > cap => format!(
-            "not attempted: the platform asks to wait {shown}; over the {} cap",
-            human(cap)
-        ),
+        Some(_) if wait > cap => {
+            format!("not attempted: the platform asks to wait {shown}; over the {cap_shown} cap")
+        }
         Some(_) => format!(
-            "not attempted: the platform asks to wait {shown}, longer than what is left of the {} wait budget",
-            human(cap)
+            "not attempted: the platform asks to wait {shown}, longer than what is left of the {cap_shown} wait budget"
         ),
         None if wait > cap => format!(
-            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than the {} it may wait",
-            human(cap)
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait), longer than the {cap_shown} it may wait"
         ),
         None => format!(
-            "not attempted: the next send is {shown} away (what is left of the platform's last wait, or the pace), longer than what is left of the {} wait budget",
-            human(cap)
+            "not attempted: the next send is {shown} away (what is left of the platform's last wait), longer than what is left of the {cap_shown} wait budget"
         ),
     }
+}
+
+/// `wait` and `cap` in words (rounded up to the second from a second on), or, where those would
+/// read the same though they differ, exactly: never "1 s away; over the 1 s cap" for a wait of
+/// 1.97 s, nor "0 ms" over "0 ms".
+pub(crate) fn distinct(wait: Duration, cap: Duration) -> (String, String) {
+    let human = crate::ratelimit::human;
+    let (w, c) = (human(wait), human(cap));
+    if w != c || wait == cap {
+        return (w, c);
+    }
+    let exact = |d: Duration| format!("{} s", d.as_secs_f64());
+    (exact(wait), exact(cap))
 }
 
 /// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is

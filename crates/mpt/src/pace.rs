@@ -62,9 +62,13 @@
 //!   refusal; a `Retry-After` longer than two seconds holds every
 //!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
 //!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
-//! * a wait longer than the retry policy's `max_retry_after`, or than what is left of the call's
-//!   wait budget, is never waited: the slot is refused ([`Refused`]), and a `Retry-After`
-//!   beyond the cap refuses every send until it has passed.
+//! * a wait longer than the retry policy's `max_retry_after`, or a hold longer than what is
+//!   left of the call's wait budget, is never waited: the slot is refused ([`Refused`]), and a
+//!   `Retry-After` beyond the cap refuses every send until it has passed. The pace's queue is
+//!   not a wait against the budget: a slot behind others at the pace is as far off as the
+//!   sends before it (each one interval, within the cap, apart), and that is progress; only an
+//!   interval beyond the cap refuses it (naming the pace's source: [`WaitCause::Pace`],
+//!   [`WaitCause::FixedPace`], [`WaitCause::LearnedPace`]).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -251,7 +255,8 @@ impl Pacer {
 
     /// Waits for this request's send slot: refused when the platform asks for a wait longer
     /// than `cap` (a `Retry-After` beyond it, or a pace slower than one request per `cap`), or
-    /// when the slot is further off than `budget`. Returns the slot and the time waited.
+    /// when a hold the platform asked for lasts longer than `budget` (the pace's queue is not
+    /// compared with it). Returns the slot and the time waited held (not the pace's queue).
     pub(crate) async fn acquire(
         &self,
         cap: Duration,
@@ -300,11 +305,13 @@ impl Pacer {
             }
             // Until the slot's time, or until the pace changes or an answer comes (then it
             // takes another).
+            // Only the part of it the platform asked for is charged (the pace is not).
+            let hold = self.held_part(r.wait);
             let started = Instant::now();
             let changed = std::pin::pin!(self.wake.notified());
             let sleep = std::pin::pin!(tokio::time::sleep(r.wait));
             futures_util::future::select(sleep, changed).await;
-            waited += started.elapsed().min(r.wait);
+            waited += started.elapsed().min(hold);
             if !r.gated {
                 let mut s = self.lock();
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
@@ -351,7 +358,7 @@ impl Pacer {
                     wait: interval,
                     cap,
                     asked: None,
-                    cause: WaitCause::Pace,
+                    cause: self.pace_cause(&s),
                 });
             }
             if let Some(next) = s.next {
@@ -360,14 +367,16 @@ impl Pacer {
         }
         slot = stated::logged(&mut s, slot, now);
         let wait = slot.saturating_duration_since(now);
-        if wait > budget {
-            // A hold on now makes the wait (the slots queued after it too).
-            let held = s.held_until.is_some_and(|h| h > now);
+        // Only a hold the platform asked for is a wait against the budget: the queue at the pace
+        // (the sends reserved before this one, each an interval within the cap apart) is
+        // progress, not a hold.
+        let held = held_part(&s, now, wait);
+        if held > budget {
             return Err(Refused {
-                wait,
+                wait: held,
                 cap: budget,
                 asked: None,
-                cause: if held { s.held_for } else { WaitCause::Pace },
+                cause: s.held_for,
             });
         }
         let alone = gate != stated::Gate::Open;
@@ -469,6 +478,21 @@ impl Pacer {
         aimd::learn(s, signal.throttled, now, sent.generation);
     }
 
+    /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the
+    /// pace's queue): what a call's wait budget is charged.
+    fn held_part(&self, wait: Duration) -> Duration {
+        held_part(&self.lock(), Instant::now(), wait)
+    }
+
+    /// What a refusal for the pace's own interval names as its source.
+    fn pace_cause(&self, s: &State) -> WaitCause {
+        match self.mode {
+            Pacing::Fixed(_) => WaitCause::FixedPace,
+            _ if s.stated.is_none() => WaitCause::LearnedPace,
+            _ => WaitCause::Pace,
+        }
+    }
+
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
     #[cfg(test)]
     fn rate(&self) -> Option<f64> {
@@ -481,6 +505,13 @@ impl Pacer {
 fn repace(s: &mut State, next: Instant) {
     s.generation = s.generation.wrapping_add(1);
     s.next = Some(next);
+}
+
+/// What of a wait of `wait` from `now` is a hold the platform asked for.
+fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
+    s.held_until
+        .map_or(Duration::ZERO, |h| h.saturating_duration_since(now))
+        .min(wait)
 }
 
 /// Holds every send until `until` (the later of two holds wins).

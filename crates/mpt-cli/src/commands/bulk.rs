@@ -71,7 +71,7 @@ impl Kind {
 pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let (client, signals) = (ctx.client()?, ctx.signals);
     let ids = ids::read(sources(&args))?;
-    let read = ids.read.clone();
+    let (read, unread) = (ids.read.clone(), ids.unread.clone());
     let _deferred = signals.defer();
     signals.print_in_flight();
     let mut finished = if args.dry_run {
@@ -86,6 +86,14 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
         };
         apply(&client, ids, work).await?
     };
+    if signals.received().is_some() {
+        // Each id read and not taken into the work gets its row too (those still unread on
+        // stdin are not read any more).
+        for id in unread.take() {
+            let n = finished.next;
+            finished.push_not_attempted(n, id, ctx.format)?;
+        }
+    }
     // No id at all (none given, or the first line unreadable): nothing was done, nothing is
     // printed.
     if read.count() == 0
@@ -101,9 +109,7 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             .collect();
         output::print(&output::rows(&rows, ctx.format))?;
     }
-    let not_attempted = read
-        .count()
-        .saturating_sub(finished.count + finished.in_flight);
+    let not_attempted = finished.not_attempted;
     if let Some(signal) = signals.received() {
         let in_flight = match finished.in_flight {
             0 => String::new(),
@@ -166,6 +172,7 @@ async fn dry_run(
     let mut grace_over = std::pin::pin!(signals.grace_over());
     while let Some(id) = ids.next().await {
         if signals.received().is_some() {
+            finished.push_not_attempted(n, id, format)?;
             break;
         }
         let row = tokio::select! {
@@ -212,6 +219,10 @@ struct Finished {
     /// How many ids were still in flight when the grace after an interrupt was over (each
     /// with its row: it may have happened).
     in_flight: usize,
+    /// How many ids read were not attempted because of an interrupt (each with its row).
+    not_attempted: usize,
+    /// The number of the next id (one more than the highest with a row).
+    next: usize,
     /// The failed ids' errors.
     failed: Vec<ErrorRow>,
     /// `--output json`'s rows, numbered in the order the ids were given.
@@ -225,12 +236,7 @@ impl Finished {
         if let Err(e) = &row.result {
             self.failed.push(e.clone());
         }
-        if format == Format::Json {
-            self.held.push((n, row));
-            Ok(())
-        } else {
-            output::print(&output::rows(std::slice::from_ref(&row), format))
-        }
+        self.print(n, row, format)
     }
 
     /// Prints the row of an id whose request was still in flight when the grace after an
@@ -241,6 +247,23 @@ impl Finished {
             id,
             result: Err(ErrorRow::in_flight()),
         };
+        self.print(n, row, format)
+    }
+
+    /// Prints the row of an id read and not attempted because of an interrupt (nothing was
+    /// sent for it).
+    fn push_not_attempted(&mut self, n: usize, id: String, format: Format) -> Result<(), Failure> {
+        self.not_attempted += 1;
+        let row = Row {
+            id,
+            result: Err(ErrorRow::interrupted()),
+        };
+        self.print(n, row, format)
+    }
+
+    /// Prints a row at once, or holds it for `--output json`.
+    fn print(&mut self, n: usize, row: Row, format: Format) -> Result<(), Failure> {
+        self.next = self.next.max(n + 1);
         if format == Format::Json {
             self.held.push((n, row));
             Ok(())
@@ -261,8 +284,9 @@ struct Work<'a> {
 /// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
 /// and changes over the whole job, no barrier per 100 ids) and prints each id's row as it
 /// finishes (a progress bar moves while stderr is a terminal). Once the client's cancel flag
-/// is set, nothing more is sent: the ids not attempted get no row; the ids whose requests are
-/// still in flight when the grace after the interrupt is over get one each (`outcome-unknown`).
+/// is set, nothing more is sent: each id taken and not attempted gets its row (`not-attempted`:
+/// interrupted); the ids whose requests are still in flight when the grace after the interrupt
+/// is over get one each (`outcome-unknown`).
 async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Failure> {
     let Work {
         kind,
@@ -330,7 +354,10 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
         lock(&taken).remove(&n);
         let row = match result {
             Ok(row) => row,
-            Err(Error::Cancelled) => continue,
+            Err(Error::Cancelled) => {
+                finished.push_not_attempted(n, id, format)?;
+                continue;
+            }
             Err(e) => row(id, Err(&e)),
         };
         finished.push(n, row, format)?;

@@ -35,6 +35,30 @@ pub struct Ids {
     pub stream: std::pin::Pin<Box<dyn Stream<Item = String> + Send>>,
     /// What the reading came to so far.
     pub read: Arc<Reading>,
+    /// The ids read and not yet taken by the stream.
+    pub unread: Unread,
+}
+
+/// The ids read ahead of the work and not taken by it (an interrupted command's: each gets its
+/// row).
+#[derive(Clone)]
+pub struct Unread(Arc<tokio::sync::Mutex<mpsc::Receiver<Result<String, String>>>>);
+
+impl Unread {
+    /// Stops the reading (the lines not read yet stay unread, and uncounted) and takes the
+    /// ids already read and not taken, in order (up to an unreadable line). Empty while the
+    /// stream is still taking ids.
+    pub fn take(&self) -> Vec<String> {
+        let Ok(mut rx) = self.0.try_lock() else {
+            return Vec::new();
+        };
+        rx.close();
+        let mut ids = Vec::new();
+        while let Ok(Ok(id)) = rx.try_recv() {
+            ids.push(id);
+        }
+        ids
+    }
 }
 
 /// What reading the ids came to.
@@ -93,8 +117,11 @@ pub fn read(sources: Vec<Source>) -> Result<Ids, Failure> {
             }
         }
     });
-    let stream = futures_util::stream::unfold((rx, read.clone()), |(mut rx, read)| async move {
-        match rx.recv().await? {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let unread = Unread(rx.clone());
+    let stream = futures_util::stream::unfold((rx, read.clone()), |(rx, read)| async move {
+        let next = rx.lock().await.recv().await;
+        match next? {
             Ok(id) => Some((id, (rx, read))),
             Err(message) => {
                 if let Ok(mut error) = read.error.lock() {
@@ -107,6 +134,7 @@ pub fn read(sources: Vec<Source>) -> Result<Ids, Failure> {
     Ok(Ids {
         stream: Box::pin(stream),
         read,
+        unread,
     })
 }
 
@@ -143,7 +171,12 @@ fn send_line(tx: &mpsc::Sender<Result<String, String>>, read: &Reading, line: &[
         return true;
     }
     read.count.fetch_add(1, Ordering::SeqCst);
-    tx.blocking_send(Ok(id.to_string())).is_ok()
+    if tx.blocking_send(Ok(id.to_string())).is_err() {
+        // Not taken (the work stopped): not read either.
+        read.count.fetch_sub(1, Ordering::SeqCst);
+        return false;
+    }
+    true
 }
 
 /// Sends the ids of `input`'s lines as they are read; a line that cannot be read (not UTF-8,

@@ -61,8 +61,8 @@ pub(super) struct Reservation {
 /// A send slot refused: the wait it needs is longer than allowed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Refused {
-    /// The wait the platform asks for (its `Retry-After` as it said it, or its pace's
-    /// interval), or the slot's wait in the queue.
+    /// The wait the platform asks for (its `Retry-After` as it said it), the pace's interval,
+    /// or what is left of a hold (never a place in the pace's queue).
     pub(crate) wait: Duration,
     /// The bound it is over.
     pub(crate) cap: Duration,

@@ -117,6 +117,57 @@ async fn a_retry_after_beyond_the_cap_refuses_every_send() {
     );
 }
 
+/// A pace whose interval is over the cap is refused naming where it comes from: the rate the
+/// caller set, the one learned from refusals, or the platform's stated limits (each used to be
+/// said to come from the stated limits); and its message never reads the same for the wait and
+/// the cap it is over.
+#[tokio::test]
+async fn a_pace_beyond_the_cap_names_its_source() {
+    let message = |r: Refused| crate::job::not_attempted(r.wait, r.cap, None, r.cause);
+    let cap = Duration::from_secs(1);
+    let fixed = Pacer::new(Pacing::Fixed(0.5));
+    let refused = fixed.acquire(cap, CAP).await.unwrap_err();
+    assert_eq!(refused.cause, WaitCause::FixedPace);
+    assert!(message(refused).contains("one send every 2 s at the pace this client was set to"));
+    let learned = Pacer::new(Pacing::Adaptive);
+    learned.lock().learned = Some(0.4);
+    let refused = learned.acquire(cap, CAP).await.unwrap_err();
+    assert_eq!(refused.cause, WaitCause::LearnedPace);
+    let text = message(refused);
+    assert!(
+        text.contains("every 3 s at the pace this client learned from the platform's refusals"),
+        "{text}"
+    );
+    let stated = Pacer::new(Pacing::Adaptive);
+    observe(
+        &stated,
+        200,
+        &[("ratelimit-limit", "1"), ("ratelimit-policy", "1;w=1")],
+    )
+    .await;
+    let refused = stated
+        .acquire(Duration::from_millis(500), CAP)
+        .await
+        .unwrap_err();
+    assert_eq!(refused.cause, WaitCause::Pace);
+    assert!(message(refused).contains("from the platform's stated limits"));
+    // 1.97 s over a 1 s cap reads 2 s; 1.7 s over 1.5 s, and 0.4 ms over 0, exactly.
+    let ms = Duration::from_millis;
+    assert_eq!(
+        crate::job::distinct(ms(1970), ms(1000)),
+        ("2 s".into(), "1 s".into())
+    );
+    assert_eq!(
+        crate::job::distinct(ms(1700), ms(1500)),
+        ("1.7 s".into(), "1.5 s".into())
+    );
+    let tiny = Duration::from_micros(400);
+    assert_eq!(
+        crate::job::distinct(tiny, Duration::ZERO),
+        ("0.0004 s".into(), "0 s".into())
+    );
+}
+
 mod properties {
     use super::super::*;
     use proptest::prelude::*;

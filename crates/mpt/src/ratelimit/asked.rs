@@ -31,8 +31,15 @@ pub enum WaitCause {
     #[default]
     Asked,
     /// The client's own pace, computed from the limits the platform states (the platform asked
-    /// for no wait): the next send slot is this far off.
+    /// for no wait): its interval between two sends is this long (over the cap: a request
+    /// queued behind others at a pace within the cap is never refused for its place).
     Pace,
+    /// The fixed pace this client was given ([`Pacing::Fixed`](crate::Pacing::Fixed), `mpt
+    /// --max-rate`): its interval between two sends is this long, over the cap.
+    FixedPace,
+    /// The pace this client learned from the platform's refusals (it states no limit; AIMD):
+    /// its interval between two sends is this long, over the cap.
+    LearnedPace,
     /// The platform says nothing remains of a quota until it renews (an answer with a remainder
     /// of 0 and a reset, not a refusal): `limit` requests, per `window` when stated.
     Spent {
@@ -48,17 +55,25 @@ pub enum WaitCause {
 }
 
 impl WaitCause {
-    /// What a wait not asked by the platform is, in words (`None` when it asked for it).
-    pub(crate) fn not_asked(&self, wait: Duration) -> Option<String> {
+    /// What a wait not asked by the platform is, in words (`None` when it asked for it); `wait`:
+    /// the wait as the message shows it.
+    pub(crate) fn not_asked(&self, wait: &str) -> Option<String> {
+        let pace = |source: &str| {
+            format!("one send every {wait} at the pace {source} (the platform asked for no wait)")
+        };
         match self {
             WaitCause::Asked => None,
-            WaitCause::Pace => Some(format!(
-                "the next send is {} away at the pace this client computes from the platform's stated limits (the platform asked for no wait)",
-                human(wait)
+            WaitCause::Pace => Some(pace(
+                "this client computes from the platform's stated limits",
+            )),
+            WaitCause::FixedPace => Some(pace(
+                "this client was set to (Pacing::Fixed, mpt --max-rate)",
+            )),
+            WaitCause::LearnedPace => Some(pace(
+                "this client learned from the platform's refusals (it states no limit)",
             )),
             WaitCause::Refusing => Some(format!(
-                "the platform has refused every request of this job for {} (none served since; no wait asked)",
-                human(wait)
+                "the platform has refused every request of this job for {wait} (none served since; no wait asked)"
             )),
             WaitCause::Spent { limit, window } => {
                 let quota = match (limit, window) {
@@ -67,8 +82,7 @@ impl WaitCause {
                     (l, None) => format!("its quota of {l} requests"),
                 };
                 Some(format!(
-                    "the platform says nothing remains of {quota}; it renews in {}",
-                    human(wait)
+                    "the platform says nothing remains of {quota}; it renews in {wait}"
                 ))
             }
         }
@@ -154,12 +168,12 @@ impl AskedWait {
         head + &tail
     }
 
-    /// The wait as a message shows it: `wait` (the clamped value computed with) in words, or,
-    /// when the platform asked for longer than the clamp, what it asked.
-    pub(crate) fn shown(wait: Duration, asked: Option<&AskedWait>) -> String {
+    /// The wait as a message shows it: `in_words` (the clamped value computed with, in words),
+    /// or, when the platform asked for longer than the clamp, what it asked.
+    pub(crate) fn shown(in_words: String, asked: Option<&AskedWait>) -> String {
         match asked {
             Some(asked) if asked.beyond_clamp() => asked.to_string(),
-            _ => human(wait),
+            _ => in_words,
         }
     }
 }
@@ -204,7 +218,7 @@ mod tests {
             .with_timezone(&Utc);
         let until = AskedWait::Until(date);
         assert!(until.beyond_clamp());
-        let shown = AskedWait::shown(Duration::from_secs(MAX_SECS as u64), Some(&until));
+        let shown = AskedWait::shown(human(Duration::from_secs(MAX_SECS as u64)), Some(&until));
         assert!(
             shown.starts_with("until 2100-01-01T00:00:00Z (about "),
             "{shown}"
@@ -223,9 +237,12 @@ mod tests {
         let hour = AskedWait::Seconds(3600.0);
         assert!(!hour.beyond_clamp());
         assert_eq!(
-            AskedWait::shown(Duration::from_secs(3600), Some(&hour)),
+            AskedWait::shown(human(Duration::from_secs(3600)), Some(&hour)),
             "1h"
         );
-        assert_eq!(AskedWait::shown(Duration::from_secs(90), None), "1m 30s");
+        assert_eq!(
+            AskedWait::shown(human(Duration::from_secs(90)), None),
+            "1m 30s"
+        );
     }
 }

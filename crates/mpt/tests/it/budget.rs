@@ -179,3 +179,151 @@ async fn a_not_attempted_id_names_the_servers_wait_or_the_time_left() {
     }
     assert!(not_attempted > 0);
 }
+
+/// Every id of a job disabled, none failed, and the mock agrees.
+fn all_disabled(server: &MockServer, ids: &[String], report: &mpt::BulkReport<Outcome>) {
+    let failed: Vec<String> = report
+        .failed()
+        .map(|(id, e)| format!("{id}: {e}"))
+        .collect();
+    let some = &failed[..failed.len().min(5)];
+    assert!(
+        failed.is_empty(),
+        "{} failed, among them {some:?}",
+        failed.len()
+    );
+    assert_eq!(report.results.len(), ids.len());
+    for id in ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+}
+
+/// A fixed pace of 40 a second, 64 disables at once, a 1 s wait budget: the last of them is
+/// 1.6 s back in the pacer's queue, but the queue is progress (one send every 25 ms), not a
+/// wait the platform asked for. Every id is disabled; the queue used to be compared with the
+/// budget, and the ids past its first second were reported not attempted ("the next send is
+/// 1 s away at the pace this client computes from the platform's stated limits").
+#[tokio::test]
+async fn a_queue_at_a_fixed_pace_is_progress_not_a_wait_over_the_budget() {
+    let (server, ids) = seeded(100, Faults::none()).await;
+    let pacing = mpt::Pacing::fixed(40.0).unwrap();
+    let client = client(&server, Duration::from_secs(1), pacing);
+    let report = client.ensure_disabled_many(&ids, 64).await;
+    all_disabled(&server, &ids, &report);
+}
+
+/// The mock states 30 requests a second (`RateLimit-Policy`), a job of 300 ids at a concurrency
+/// of 256 and a 4 s wait budget (room for a few refusals' waits): some 200 changes wait for
+/// their slots at the stated pace, the last over 6 s away. None is refused for its place in the
+/// queue: every id is disabled.
+#[tokio::test]
+async fn a_queue_at_the_stated_pace_is_progress_not_a_wait_over_the_budget() {
+    let server = MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse("30/s", 3).unwrap())
+        .rate_dialect(mpt_mock::RateDialect::Policy)
+        .start()
+        .await
+        .unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(300, "queued", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let client = client(&server, Duration::from_secs(4), mpt::Pacing::Adaptive);
+    let report = client.ensure_disabled_many(&ids, 256).await;
+    all_disabled(&server, &ids, &report);
+}
+
+/// One call after another at a fixed pace of one request every 2 s, with a 1 s wait budget:
+/// the second call waits its interval and is sent (the pace is not a wait the platform asked
+/// for, and is not charged). It used to be refused, said to be "1 s away at the pace this
+/// client computes from the platform's stated limits; over the 1 s cap" (for 1.97 s, and a pace
+/// the caller set).
+#[tokio::test]
+async fn a_fixed_pace_slower_than_the_budget_is_waited_not_refused() {
+    let (server, ids) = seeded(2, Faults::none()).await;
+    let client = client(
+        &server,
+        Duration::from_secs(1),
+        mpt::Pacing::fixed(0.5).unwrap(),
+    );
+    for id in &ids {
+        let token = client.get(id.as_str()).await;
+        assert!(token.is_ok(), "{id}: {token:?}");
+    }
+}
+
+/// A fixed pace whose own interval (2 s) is over the longest single wait (1 s here) still
+/// fails fast, named as the caller's pace, with the interval rounded up, never "1 s over the 1 s
+/// cap" nor "the platform's stated limits".
+#[tokio::test]
+async fn a_pace_beyond_the_cap_fails_fast_naming_its_source() {
+    let (server, ids) = seeded(2, Faults::none()).await;
+    let retry = RetryPolicy {
+        max_retry_after: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    };
+    let client = builder(
+        &server,
+        Duration::from_secs(60),
+        mpt::Pacing::fixed(0.5).unwrap(),
+    )
+    .retry(retry)
+    .build()
+    .unwrap();
+    let e = client.get(ids[0].as_str()).await.unwrap_err();
+    let message = e.to_string();
+    assert!(
+        matches!(
+            e,
+            Error::NotAttempted {
+                cause: mpt::WaitCause::FixedPace,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        message,
+        "not attempted: one send every 2 s at the pace this client was set to (Pacing::Fixed, mpt --max-rate) (the platform asked for no wait); over the 1 s cap"
+    );
+    assert_eq!(server.total_requests(), 0);
+}
+
+/// Every answer `429` with `Retry-After: 1`, a wait budget of 0 (no throttling waited): the job
+/// ends at once, and no id is said to be refused "asking for no wait" (they used to be, "for
+/// 0 ms … past what is left of the 0 ms wait budget": the budget run out on the run of
+/// refusals was named as if they asked for none); each names the platform's wait.
+#[tokio::test]
+async fn a_budget_spent_on_refusals_that_ask_a_wait_names_it() {
+    let server = canned(vec![
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "1"),
+    ])
+    .await;
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .max_wait(Duration::ZERO)
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..20).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    assert_eq!(report.results.len(), ids.len());
+    let mut not_attempted = 0;
+    for (id, e) in report.failed() {
+        let message = e.to_string();
+        assert!(!message.contains("no wait asked"), "{id}: {message}");
+        match e {
+            Error::NotAttempted { .. } => {
+                not_attempted += 1;
+                assert!(message.contains("asks to wait 1 s"), "{id}: {message}");
+            }
+            Error::RateLimited { retry_after, .. } => {
+                assert_eq!(*retry_after, Some(Duration::from_secs(1)), "{id}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    assert!(not_attempted > 0);
+}
