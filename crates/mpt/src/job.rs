@@ -270,8 +270,10 @@ impl Job {
         }
         match &self.budget {
             Some(b) if b.room() < call_left => {
-                // Spent on refusals that asked for no wait: said so, not as the pace's wait.
-                if let Some(refusing) = b.refusing_for() {
+                // Spent on refusals that asked for no wait: said so, not as the pace's wait (a
+                // hold the platform asked for is a wait asked).
+                let asked = refused.cause == crate::ratelimit::WaitCause::Asked;
+                if let Some(refusing) = b.refusing_for().filter(|_| !asked) {
                     b.run_out_refusing(refusing);
                     return Refused {
                         wait: refusing,

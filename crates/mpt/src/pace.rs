@@ -43,25 +43,18 @@
 //!   caller spends it too); a success that leaves one request or none while requests are still
 //!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
 //!   processes on one token settle on the shared budget before it refuses them;
-//! * with nothing stated, AIMD: a refusal notes a ceiling (what the platform let through over
-//!   the last second, unless that second was not spent at the pace refused: then 95% of that
-//!   pace) and cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower. Only a
-//!   refusal of a request sent since the last cut, once one so sent was served, cuts again (the
-//!   others answer the old pace); until one is served, each halves the pace, and the first one
-//!   served restores it. A refusal that lasted until a window renewed (half a second or more: a
-//!   fixed window or a sliding log refuses everything until then) tells the window's quota,
-//!   what the last second let through (ten requests at least: fewer is another caller's
-//!   spending): the pace is 99% of it, and a later refusal cuts it to 99% of what the last
-//!   second let through, to 70% of itself at most. Each success adds back its part of an
-//!   amount a second that does not depend on the client's own rate (so that several processes
-//!   on one token converge on a fair share): a quarter of the most the platform served in a
-//!   second (the peak) below 95% of the ceiling, 5% of the peak up to 99% of it, 1% above,
-//!   rising to a quarter over three seconds with no cut (above a window's quota 0.1%, rising to
-//!   5% over ten minutes); a second that served over 110% of the ceiling forgets it (another
-//!   process stopped, or the limit rose), and each success adds 2% back until the next
-//!   refusal; a `Retry-After` longer than two seconds holds every
-//!   send until then (two seconds or less is how HTTP rounds a few milliseconds up: the cut
-//!   rate is enough); sends waiting for their slot take one at the new pace whenever it changes;
+//! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
+//!   through over the last second, unless that second was not spent at the pace refused) and
+//!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
+//!   sent since is served, each refusal of one halves the pace. A refusal that lasted until a
+//!   window renewed (half a second or more of sending, a hold not counted) tells the window's
+//!   quota: the pace is 99% of it. Each success adds back its part of an amount a second that
+//!   does not depend on the client's own rate (several processes on one token converge on a
+//!   fair share), smaller near the ceiling; a second served well past the ceiling forgets it.
+//!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
+//!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
+//!   serves again within milliseconds); sends waiting for their slot take one at the new pace
+//!   whenever it changes;
 //! * a wait longer than the retry policy's `max_retry_after`, or a hold longer than what is
 //!   left of the call's wait budget, is never waited: the slot is refused ([`Refused`]), and a
 //!   `Retry-After` beyond the cap refuses every send until it has passed. The pace's queue is
@@ -464,7 +457,9 @@ impl Pacer {
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
                 let renews = stated::spent_window(signal);
-                if after > ROUNDING || renews || (!stated && self.mode != Pacing::Adaptive) {
+                let aimd = !stated && self.mode == Pacing::Adaptive;
+                let asks = after > ROUNDING && (!aimd || aimd::holds(s, sent.generation));
+                if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
             }

@@ -131,12 +131,27 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
     }
 }
 
+/// Whether a refusal asking for a wait longer than a rounding holds every send (`sent`: the
+/// pace's generation its request was sent at): only when the platform refused again at a pace
+/// already halved since the last cut, none served meanwhile (it refuses everything: a lockout,
+/// a window to renew). The first refusal of a new limit, and those answering the pace before
+/// it, only cut the pace (the refused request waits): a bucket that asks for a fixed
+/// `Retry-After` of seconds serves again within milliseconds, and a hold at each refusal
+/// stalled every send for seconds (a naive loop, whose other requests go on, was faster).
+pub(super) fn holds(s: &State, sent: u32) -> bool {
+    let halvings = sent.wrapping_sub(s.cut.generation);
+    s.learned.is_some() && !s.resolved && (1..u32::MAX / 2).contains(&halvings)
+}
+
 /// A request sent since the last cut was served: the platform serves again. After a refusal
 /// of [`RENEWAL`] or longer, a window renewed: its quota is what the last second let through
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
-    let renewed = now.duration_since(s.cut.at) >= RENEWAL && s.cut.served >= MIN_QUOTA;
+    // Counted from the end of a hold (nothing was sent during it: served right after, the
+    // platform refused for as long as it was asked to wait, no longer).
+    let refused_from = s.held_until.map_or(s.cut.at, |h| h.max(s.cut.at));
+    let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
     let learned = if renewed {
         let quota = f64::from(s.cut.served);
         s.windowed = true;

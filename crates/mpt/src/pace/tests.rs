@@ -297,14 +297,18 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
     assert_eq!(client.layer().pacer.lock().in_flight, 0);
 }
 
-/// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): a wait
-/// longer than a rounding holds every send.
+/// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): it cuts the
+/// pace, and a wait longer than a rounding, asked again at the pace halved since (the platform
+/// refuses everything), holds every send.
 #[tokio::test]
 async fn a_503_with_retry_after_holds_the_pacer() {
     let pacer = Pacer::new(Pacing::Adaptive);
     observe(&pacer, 503, &[("retry-after", "3")]).await;
-    assert!(pacer.lock().held_until.is_some());
     assert!(pacer.rate().is_some(), "the rate was cut");
+    for _ in 0..2 {
+        observe(&pacer, 503, &[("retry-after", "3")]).await;
+    }
+    assert!(pacer.lock().held_until.is_some());
     let plain = Pacer::new(Pacing::Adaptive);
     observe(&plain, 503, &[]).await;
     assert!(
@@ -387,7 +391,10 @@ async fn waiting_requests_are_not_in_flight_and_follow_a_drop() {
 
 /// A `Retry-After` of a second or two is how HTTP rounds a bucket that refills in a few
 /// milliseconds: it holds only the refused request (the cut pace is enough), not every send for
-/// the rounded-up second; a longer one holds every send.
+/// the rounded-up second; a longer one holds every send under a stated rate, and under AIMD
+/// once the platform refused again at the pace halved since the cut (the first refusal of a
+/// new limit only cuts the pace: a bucket asking for a fixed `Retry-After: 3` serves again
+/// within milliseconds, and a hold per refusal stalled every send; the tester's F1).
 #[tokio::test]
 async fn a_rounded_up_retry_after_does_not_hold_every_send() {
     for short in ["1", "2"] {
@@ -409,7 +416,23 @@ async fn a_rounded_up_retry_after_does_not_hold_every_send() {
     }
     let pacer = Pacer::new(Pacing::Adaptive);
     observe(&pacer, 429, &[("retry-after", "5")]).await;
-    assert!(pacer.lock().held_until.is_some());
+    assert_eq!(pacer.lock().held_until, None, "the first refusal cuts");
+    // Sent at the cut pace, refused: the pace is halved; sent at the halved pace, refused:
+    // held.
+    observe(&pacer, 429, &[("retry-after", "5")]).await;
+    assert_eq!(pacer.lock().held_until, None, "refused at the cut pace");
+    observe(&pacer, 429, &[("retry-after", "5")]).await;
+    assert!(
+        pacer.lock().held_until.is_some(),
+        "refused at the halved pace"
+    );
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let stated = [("ratelimit-limit", "200"), ("ratelimit-policy", "200;w=1")];
+    observe(&pacer, 200, &stated).await;
+    let mut refused = stated.to_vec();
+    refused.push(("retry-after", "5"));
+    observe(&pacer, 429, &refused).await;
+    assert!(pacer.lock().held_until.is_some(), "stated: held at once");
 }
 
 /// The README states the margin the code paces at (it said 95% where the code paced at 98%).

@@ -888,3 +888,45 @@ async fn a_stated_rate_under_a_sliding_log_is_rarely_refused() {
         assert!(throttled <= 4, "{dialect:?}: {throttled} of {sent} refused");
     }
 }
+
+/// A limit that answers a refusal with a fixed `Retry-After: 3` and states nothing else (the
+/// tester's F1: a bucket that serves again within milliseconds): the first refusal cuts the
+/// pace and holds only the refused request, so the next call goes at once (each refusal held
+/// every send for 3 s: under a 1 s wait budget the next call was not attempted). Refused again
+/// at the pace halved since the cut (a lockout), every send is held.
+#[tokio::test]
+async fn a_first_long_retry_after_holds_only_the_refused_request() {
+    let refused = || {
+        Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+            .header("retry-after", "3")
+    };
+    let client = |server: &ScriptedServer| {
+        Client::builder()
+            .base_url(server.base_url())
+            .api_token("s3cr3t-api-key")
+            .max_wait(Duration::from_secs(1))
+            .build()
+            .unwrap()
+    };
+    let rate_limited = |r: Result<mpt::Token, Error>| match r {
+        Err(Error::RateLimited { retry_after, .. }) => {
+            assert_eq!(retry_after, Some(Duration::from_secs(3)));
+        }
+        other => panic!("{other:?}"),
+    };
+    let server = canned(vec![refused(), token_answer(&[])]).await;
+    let bucket = client(&server);
+    rate_limited(bucket.get("TKN-1111-2222").await);
+    bucket.get("TKN-1111-2222").await.unwrap();
+    // Refused at the cut pace, then at the halved pace: held, the next call not attempted.
+    let server = canned(vec![refused(), refused(), refused(), token_answer(&[])]).await;
+    let lockout = client(&server);
+    for _ in 0..3 {
+        rate_limited(lockout.get("TKN-1111-2222").await);
+    }
+    match lockout.get("TKN-1111-2222").await {
+        Err(Error::NotAttempted { .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.request_lines().len(), 3);
+}
