@@ -300,7 +300,7 @@ impl Layer {
             if let Some(refused) = job.refusal() {
                 return stands(&request, previous, Some(refused), attempt);
             }
-            let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
+            let (slot, waited) = match job.acquire(&self.pacer, info.operation_id, cap, job.bound(budget)).await {
                 // Checked right before the send: cancelled while it waited, nothing goes.
                 Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {

@@ -69,6 +69,7 @@ use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause, secs};
 use aimd::{Cut, SLICES};
 
 mod aimd;
+mod kinds;
 mod mode;
 mod slot;
 mod stated;
@@ -101,8 +102,12 @@ const ROUNDING: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 struct State {
-    /// Requests a second the platform states (before headroom and share).
+    /// Requests a second the platform states (before headroom and share); `None` too while
+    /// the stated limit is unsteady.
     stated: Option<f64>,
+    /// How often the stated rate changed lately: one that changes on every answer is not
+    /// followed.
+    steady: stated::Steady,
     /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
     /// when it was last set.
     guessed: (f64, Instant),
@@ -177,7 +182,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Pacer {
     mode: Pacing,
-    state: Mutex<State>,
+    state: Mutex<kinds::Paces>,
     /// Wakes the sends waiting for a slot when the pace changes.
     wake: tokio::sync::Notify,
 }
@@ -186,39 +191,7 @@ impl Pacer {
     pub(crate) fn new(mode: Pacing) -> Pacer {
         Pacer {
             mode,
-            state: Mutex::new(State {
-                stated: None,
-                guessed: (0.0, Instant::now()),
-                spent: None,
-                doubt: None,
-                allowance: None,
-                dropped_until: None,
-                share: 1.0,
-                learned: None,
-                ceiling: None,
-                served: ([0; SLICES], 0),
-                first: None,
-                cut: Cut {
-                    at: Instant::now(),
-                    generation: 0,
-                    served: 0,
-                    rate: 0.0,
-                },
-                resolved: true,
-                windowed: false,
-                quota: None,
-                log: std::collections::VecDeque::new(),
-                next: None,
-                held_until: None,
-                held_for: WaitCause::Asked,
-                locked: None,
-                window: (Instant::now(), 0),
-                last_cut: None,
-                generation: 0,
-                in_flight: 0,
-                credit: 0,
-                bursts: true,
-            }),
+            state: Mutex::new(kinds::Paces::new()),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -228,7 +201,7 @@ impl Pacer {
         self.mode
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, kinds::Paces> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -244,8 +217,10 @@ impl Pacer {
     /// Waits for this request's send slot: refused when the platform asks for a wait longer
     /// than `cap` (a `Retry-After` beyond it, or a pace slower than one request per `cap`), or
     /// when the slot is further off than `budget`. Returns the slot and the time waited.
+    /// `kind`: the request's operation (its pace is the one its last answer stated).
     pub(crate) async fn acquire(
         &self,
+        kind: &'static str,
         cap: Duration,
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
@@ -257,7 +232,7 @@ impl Pacer {
             };
             return Ok((slot, Duration::ZERO));
         }
-        let r = self.reserve(cap, budget)?;
+        let r = self.reserve(kind, cap, budget)?;
         if r.wait.is_zero() && !r.gated {
             let slot = Slot {
                 pacer: self,
@@ -267,13 +242,14 @@ impl Pacer {
             return Ok((slot, Duration::ZERO));
         }
         // Boxed: a request that does not wait carries no timer in its future.
-        Box::pin(self.wait_for_slot(r, cap, budget)).await
+        Box::pin(self.wait_for_slot(kind, r, cap, budget)).await
     }
 
     /// Waits for a slot reserved at the pace of its generation; takes another when the pace
     /// was cut meanwhile, or when it was not reserved (gated) once woken.
     async fn wait_for_slot(
         &self,
+        kind: &'static str,
         mut r: Reservation,
         cap: Duration,
         budget: Duration,
@@ -298,23 +274,43 @@ impl Pacer {
             futures_util::future::select(sleep, changed).await;
             waited += started.elapsed().min(r.wait);
             if !r.gated {
-                let mut s = self.lock();
+                let mut paces = self.lock();
+                let s = paces.state(r.sent.index);
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
-                // takes a slot at the new pace.
+                // takes a slot at the new pace. Woken before its time by another change (of
+                // another policy's pace): it waits the rest.
                 if s.generation == r.sent.generation {
+                    let rest = r.wait.saturating_sub(started.elapsed());
+                    if !rest.is_zero() {
+                        r.wait = rest;
+                        continue;
+                    }
                     s.in_flight = s.in_flight.saturating_add(1);
                     (slot.open, slot.sent) = (true, r.sent);
                     return Ok((slot, waited));
                 }
             }
-            r = self.reserve(cap, budget.saturating_sub(waited))?;
+            r = self.reserve(kind, cap, budget.saturating_sub(waited))?;
         }
     }
 
     /// Reserves the next send slot: the wait until it, and the pace's generation.
-    fn reserve(&self, cap: Duration, budget: Duration) -> Result<Reservation, Refused> {
-        let mut s = self.lock();
+    fn reserve(
+        &self,
+        kind: &'static str,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<Reservation, Refused> {
+        let mut paces = self.lock();
+        let index = paces.index(kind);
+        let s = paces.state(index);
         let now = Instant::now();
+        let mine = Sent {
+            generation: s.generation,
+            index,
+            kind,
+            ..Sent::default()
+        };
         if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
             return Err(Refused {
                 wait,
@@ -326,17 +322,17 @@ impl Pacer {
         if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
             return Err(stated::spent(until - now, cap, quota));
         }
-        let gate = stated::gate(&mut s, now);
+        let gate = stated::gate(s, now);
         if gate == stated::Gate::Shut {
             // Until an answer restates the remainder (a bounded poll besides the wake-up).
-            return stated::shut(budget, s.generation);
+            return stated::shut(budget, mine);
         }
         let mut slot = now;
         if let Some(held) = s.held_until {
             slot = slot.max(held);
         }
         let spaced = s.credit == 0;
-        let interval = self.pace(&s).map(|rate| secs(1.0 / rate));
+        let interval = self.pace(s).map(|rate| secs(1.0 / rate));
         if spaced && let Some(interval) = interval {
             if interval > cap {
                 return Err(Refused {
@@ -350,7 +346,7 @@ impl Pacer {
                 slot = slot.max(next);
             }
         }
-        slot = stated::logged(&mut s, slot, now);
+        slot = stated::logged(s, slot, now);
         let wait = slot.saturating_duration_since(now);
         if wait > budget {
             // A hold on now makes the wait (the slots queued after it too).
@@ -365,13 +361,9 @@ impl Pacer {
         let alone = gate != stated::Gate::Open;
         if alone && !wait.is_zero() {
             // It goes alone, at its time: not reserved until then (another may go first).
-            let sent = Sent {
-                generation: s.generation,
-                ..Sent::default()
-            };
             return Ok(Reservation {
                 wait,
-                sent,
+                sent: mine,
                 gated: true,
             });
         }
@@ -385,7 +377,7 @@ impl Pacer {
         if let Some(left) = &mut s.allowance {
             *left = left.saturating_sub(1);
         }
-        stated::log(&mut s, slot);
+        stated::log(s, slot);
         if !spaced {
             // Left in the platform's bucket: no spacing.
             s.credit -= 1;
@@ -393,9 +385,9 @@ impl Pacer {
             s.next = Some(slot + interval);
         }
         let sent = Sent {
-            generation: s.generation,
             probe: gate == stated::Gate::Probe,
             alone,
+            ..mine
         };
         Ok(Reservation {
             wait,
@@ -413,17 +405,20 @@ impl Pacer {
         if self.mode == Pacing::Off {
             return;
         }
-        let mut s = self.lock();
+        let mut paces = self.lock();
+        let s = paces.state(sent.index);
         if open {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
-        let generation = s.generation;
-        let gated = stated::gated(&s);
+        let mut wake = stated::gated(s);
         if let Some(signal) = signal {
-            self.learn(&mut s, signal, cap, sent);
+            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap));
+            let s = paces.state(learner);
+            let (generation, gated) = (s.generation, stated::gated(s));
+            self.learn(s, signal, cap, sent);
+            wake |= gated || stated::gated(s) || s.generation != generation;
         }
-        let wake = gated || stated::gated(&s) || s.generation != generation;
-        drop(s);
+        drop(paces);
         if wake {
             // Sends waiting for a slot at the old pace take one at the new pace now; those
             // waiting for an answer to restate the remainder look again.
@@ -464,8 +459,9 @@ impl Pacer {
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
     #[cfg(test)]
     fn rate(&self) -> Option<f64> {
-        let s = self.lock();
-        self.pace(&s)
+        let mut paces = self.lock();
+        let index = paces.index("");
+        self.pace(paces.state(index))
     }
 }
 

@@ -22,6 +22,9 @@ pub(crate) struct Slot<'a> {
 pub(super) struct Sent {
     /// The pace's generation it was sent at.
     pub(super) generation: u32,
+    /// The state it is paced by (`kinds::Paces`), and its kind (its operation).
+    pub(super) index: usize,
+    pub(super) kind: &'static str,
     /// Sent alone while a claim that nothing remains is in doubt: its answer confirms it or
     /// not.
     pub(super) probe: bool,
@@ -33,10 +36,11 @@ pub(super) struct Sent {
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if self.open {
-            let mut s = self.pacer.lock();
+            let mut paces = self.pacer.lock();
+            let s = paces.state(self.sent.index);
             s.in_flight = s.in_flight.saturating_sub(1);
-            let gated = stated::gated(&s);
-            drop(s);
+            let gated = stated::gated(s);
+            drop(paces);
             if gated {
                 // Sends waiting for the requests in flight to be answered: one fewer.
                 self.pacer.wake.notify_waiters();

@@ -52,6 +52,18 @@ impl Pacer {
                 }
             }
         }
+        if let Some((rate, ..)) = slowest
+            && s.steady.note(rate, now)
+        {
+            // A limit that changes on every answer says nothing of the limit: the pace is
+            // learned from refusals as when nothing is stated (the remainder, which the
+            // platform counts, still caps the burst, until a refusal).
+            (s.stated, s.quota) = (None, None);
+            if signal.throttled {
+                (s.credit, s.bursts) = (0, false);
+            }
+            return false;
+        }
         if let Some((_, limit, window)) = slowest {
             s.quota = Some((limit, window));
         }
@@ -180,7 +192,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(50);
 
 /// A send that waits for an answer: not reserved, looked at again after [`LOOK_AGAIN`] or at
 /// the next answer; refused once the `budget` left is spent.
-pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Refused> {
+pub(super) fn shut(budget: Duration, sent: Sent) -> Result<Reservation, Refused> {
     if budget.is_zero() {
         return Err(Refused {
             wait: LOOK_AGAIN,
@@ -191,10 +203,7 @@ pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Ref
     }
     Ok(Reservation {
         wait: LOOK_AGAIN.min(budget),
-        sent: Sent {
-            generation,
-            ..Sent::default()
-        },
+        sent,
         gated: true,
     })
 }
@@ -306,5 +315,50 @@ pub(super) fn log(s: &mut State, slot: Instant) {
     s.log.insert(at, slot);
     if s.log.len() > LOG_MOST {
         s.log.pop_front();
+    }
+}
+
+/// How often the stated rate changed lately: a limit that changes on every answer (a gateway
+/// stating a random or per-node limit) is not followed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Steady {
+    /// The rate stated last (0: none yet).
+    last: f64,
+    /// The changes counted since `since` (counted afresh every [`ROUNDING`]).
+    since: Instant,
+    changes: u32,
+    /// The stated rate is unsteady until then.
+    until: Option<Instant>,
+}
+
+/// The changes of the stated rate within [`ROUNDING`] that make it unsteady (a drop or a rise
+/// is one; a window inferred from resets changes a few times a window).
+const UNSTEADY: u32 = 8;
+
+impl Steady {
+    pub(super) fn new(now: Instant) -> Steady {
+        Steady {
+            last: 0.0,
+            since: now,
+            changes: 0,
+            until: None,
+        }
+    }
+
+    /// Notes the rate an answer states; whether the stated rate is unsteady: it changed (by
+    /// more than 1%) [`UNSTEADY`] times within [`ROUNDING`], and it stays so until [`ROUNDING`]
+    /// after the last such change.
+    pub(super) fn note(&mut self, rate: f64, now: Instant) -> bool {
+        if now.saturating_duration_since(self.since) >= ROUNDING {
+            (self.since, self.changes) = (now, 0);
+        }
+        if self.last > 0.0 && (rate - self.last).abs() > self.last * 0.01 {
+            self.changes = self.changes.saturating_add(1);
+            if self.changes >= UNSTEADY {
+                self.until = Some(now + ROUNDING);
+            }
+        }
+        self.last = rate;
+        self.until.is_some_and(|until| now < until)
     }
 }
