@@ -96,17 +96,26 @@ impl Pacer {
             s.next = Some(s.next.map_or(at, |n| n.max(at)));
         } else if signal
             .remaining
-            .is_some_and(|left| left <= 1 && s.in_flight > 0)
+            .is_some_and(|left| left <= about_empty(limit) && s.in_flight > 0)
         {
             // The bucket is about empty (one left at most) with requests still on the way: this
             // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
             // stated rate).
             s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
         } else {
-            s.share = (s.share + SHARE_GROWTH).min(1.0);
+            // One request of the quota back (1% of it at least): a small quota's share grows
+            // back in as many windows as a large one's.
+            let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
+            s.share = (s.share + growth).min(1.0);
         }
         true
     }
+}
+
+/// The remainder at which a stated bucket is about empty: one left, or none of a quota under 4
+/// (one left of 2 is half of it).
+fn about_empty(limit: Option<f64>) -> u64 {
+    u64::from(limit.is_none_or(|l| l >= 4.0))
 }
 
 /// A refusal of a send while a quota is spent, for `wait` more.
@@ -281,12 +290,20 @@ pub(super) const LOG_MOST: usize = 4096;
 /// The most sends this client makes within one window of the stated quota: the quota less one
 /// (jitter on the way; the pace keeps its headroom and this client's share: a cut share
 /// does not also stall the sends until the window drains), at least one (`None`: not logged;
-/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder).
+/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder). A quota under
+/// [`SMALL_QUOTA`] is kept whole, its window lengthened by the headroom instead (one less of
+/// `2;w=1` would halve its pace).
 fn most(s: &State) -> Option<(usize, Duration)> {
     let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
+    if limit < SMALL_QUOTA {
+        return Some(((limit.floor() as usize).max(1), secs(window / HEADROOM)));
+    }
     let most = (limit.floor() - 1.0).max(1.0);
     (most < LOG_MOST as f64).then(|| (most as usize, secs(window)))
 }
+
+/// A quota this small is logged whole (see [`most`]).
+const SMALL_QUOTA: f64 = 10.0;
 
 /// The earliest a send planned at `slot` may go so that no window of the stated quota holds
 /// more of this client's sends than [`most`]: the remainder spent at once and the pace after it

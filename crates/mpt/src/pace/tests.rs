@@ -429,3 +429,20 @@ fn a_stated_rate_that_keeps_changing_is_unsteady() {
     let mut step = stated::Steady::new(t0);
     assert!((0..20).all(|i| !step.note(if i < 10 { 200.0 } else { 50.0 }, t0)));
 }
+
+/// A small quota (2 a second) is logged whole over its window lengthened by the headroom:
+/// two sends a window, not one (issue 34: a list endpoint of `2;w=1` went at 1 a second).
+#[test]
+fn a_small_quota_is_logged_whole() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    s.quota = Some((2.0, 1.0));
+    let t0 = Instant::now();
+    for _ in 0..2 {
+        let at = stated::logged(s, t0, t0);
+        assert_eq!(at, t0);
+        stated::log(s, at);
+    }
+    assert_eq!(stated::logged(s, t0, t0), t0 + secs(1.0 / HEADROOM));
+}
