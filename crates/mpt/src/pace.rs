@@ -412,7 +412,7 @@ impl Pacer {
         }
         let mut wake = stated::gated(s);
         if let Some(signal) = signal {
-            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap));
+            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), Instant::now());
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
             self.learn(s, signal, cap, sent);

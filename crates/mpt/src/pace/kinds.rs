@@ -8,7 +8,8 @@
 //! kinds whose answers state the same policy share one state (a global limit stated on every
 //! endpoint is one count, never doubled); kinds stating different ones are paced apart. A kind
 //! that states a policy no other kind holds, where it held one alone before, keeps its state:
-//! the policy's limit changed (an unnamed policy's quota is its identity). A kind not answered
+//! the policy's limit changed (an unnamed policy's quota is its identity); so does a kind whose
+//! stated limit is unsteady (it changes on every answer: its quotas name nothing). A kind not answered
 //! yet, or whose answers state nothing, is paced by the one state of everything unstated; the
 //! first policy stated takes that state over (with its requests in flight), and a fresh one
 //! stands for the unstated from then on.
@@ -16,8 +17,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::aimd::{Cut, SLICES};
 use super::State;
+use super::aimd::{Cut, SLICES};
 use super::stated::Steady;
 use crate::ratelimit::{Signal, WaitCause};
 
@@ -98,17 +99,27 @@ impl Paces {
         &mut self.entries[index].state
     }
 
-    /// The state an answer to `kind` stating `key` is learned by; from now on, `kind` is paced
-    /// by it.
-    pub(super) fn learner(&mut self, kind: &'static str, key: Option<Key>) -> usize {
+    /// The state an answer to `kind` stating `key` (at `now`) is learned by; from now on,
+    /// `kind` is paced by it. A kind whose stated limit is unsteady keeps its state.
+    pub(super) fn learner(&mut self, kind: &'static str, key: Option<Key>, now: Instant) -> usize {
+        let mine = self.kinds.get(kind).copied();
         let Some(key) = key else {
-            return self.index(kind);
+            return mine.unwrap_or(self.default);
         };
-        if let Some(j) = self.entries.iter().position(|e| e.key.as_ref() == Some(&key)) {
+        if let Some(j) = mine
+            && self.entries[j].state.steady.unsteady(now)
+        {
+            // Its stated limit changes on every answer: a quota so stated names no policy.
+            return j;
+        }
+        if let Some(j) = self
+            .entries
+            .iter()
+            .position(|e| e.key.as_ref() == Some(&key))
+        {
             self.kinds.insert(kind, j);
             return j;
         }
-        let mine = self.kinds.get(kind).copied();
         if let Some(j) = mine
             && !self.kinds.iter().any(|(k, i)| *i == j && *k != kind)
         {

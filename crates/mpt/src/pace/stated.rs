@@ -362,6 +362,11 @@ impl Steady {
         }
     }
 
+    /// Whether the stated rate is unsteady at `now`.
+    pub(super) fn unsteady(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
     /// Notes the rate an answer states; whether the stated rate is unsteady: it changed (by
     /// more than 1%) [`UNSTEADY`] times within [`ROUNDING`], and it stays so until [`ROUNDING`]
     /// after the last such change.
@@ -376,6 +381,6 @@ impl Steady {
             }
         }
         self.last = rate;
-        self.until.is_some_and(|until| now < until)
+        self.unsteady(now)
     }
 }

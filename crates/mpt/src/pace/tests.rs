@@ -243,7 +243,17 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
         _ = client.get("TKN-1111-2222") => panic!("answered before the cancel"),
         () = sent => {}
     }
-    assert_eq!(client.layer().pacer.lock().entries.iter().map(|e| e.state.in_flight).sum::<u32>(), 0);
+    assert_eq!(
+        client
+            .layer()
+            .pacer
+            .lock()
+            .entries
+            .iter()
+            .map(|e| e.state.in_flight)
+            .sum::<u32>(),
+        0
+    );
 }
 
 /// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): a wait
@@ -403,16 +413,37 @@ fn kinds_are_paced_by_the_policy_their_answers_state() {
     assert_eq!(named("a"), Some(kinds::Key::Named("a".into())));
     assert_ne!(q("2"), q("200"));
     let mut paces = kinds::Paces::new();
-    assert_eq!(paces.learner("list", q("2")), 0, "takes the unstated over");
+    let now = Instant::now();
+    assert_eq!(
+        paces.learner("list", q("2"), now),
+        0,
+        "takes the unstated over"
+    );
     let unstated = paces.index("other");
     assert_ne!(unstated, 0);
-    let post = paces.learner("post", q("200"));
+    let post = paces.learner("post", q("200"), now);
     assert!(![0, unstated].contains(&post));
-    assert_eq!(paces.learner("get", q("200")), post, "one policy, one state");
-    assert_eq!(paces.learner("post", None), post);
-    assert_eq!(paces.learner("list", q("3")), 0, "its limit changed");
-    assert_eq!(paces.learner("post", q("300")), paces.entries.len() - 1, "not post's alone");
+    assert_eq!(
+        paces.learner("get", q("200"), now),
+        post,
+        "one policy, one state"
+    );
+    assert_eq!(paces.learner("post", None, now), post);
+    assert_eq!(paces.learner("list", q("3"), now), 0, "its limit changed");
+    assert_eq!(
+        paces.learner("post", q("300"), now),
+        paces.entries.len() - 1,
+        "not post's alone"
+    );
     assert_eq!(paces.index("get"), post);
+    for i in 0..10 {
+        paces.state(0).steady.note(f64::from(i % 2 + 1), now);
+    }
+    assert_eq!(
+        paces.learner("list", q("300"), now),
+        0,
+        "unsteady: its quotas name nothing"
+    );
 }
 
 /// A stated rate that changes on every answer is unsteady; one step is not.

@@ -64,7 +64,10 @@ async fn each_endpoint_is_paced_by_its_own_stated_policy() {
         for i in 0..5 {
             assert!(served(client.disable("TKN-1111-2222").await), "change {i}");
         }
-        assert!(!served(client.get("TKN-1111-2222").await), "the read's own pace");
+        assert!(
+            !served(client.get("TKN-1111-2222").await),
+            "the read's own pace"
+        );
         assert_eq!(server.request_lines().len(), 7);
     }
 }
