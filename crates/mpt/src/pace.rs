@@ -67,6 +67,7 @@ use std::time::{Duration, Instant};
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause, secs};
 
 use aimd::{Cut, SLICES};
+use stated::hold;
 
 mod aimd;
 mod kinds;
@@ -290,7 +291,11 @@ impl Pacer {
                     return Ok((slot, waited));
                 }
             }
+            if std::mem::take(&mut slot.sent.first) {
+                self.lock().unmark(kind);
+            }
             r = self.reserve(kind, cap, budget.saturating_sub(waited))?;
+            slot.sent = r.sent;
         }
     }
 
@@ -302,15 +307,24 @@ impl Pacer {
         budget: Duration,
     ) -> Result<Reservation, Refused> {
         let mut paces = self.lock();
-        let index = paces.index(kind);
+        let r = self.reserve_in(&mut paces, kind, cap, budget)?;
+        if r.sent.first {
+            paces.mark(kind);
+        }
+        Ok(r)
+    }
+
+    fn reserve_in(
+        &self,
+        paces: &mut kinds::Paces,
+        kind: &'static str,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<Reservation, Refused> {
+        let (index, first) = (paces.index(kind), paces.first(kind));
         let s = paces.state(index);
         let now = Instant::now();
-        let mine = Sent {
-            generation: s.generation,
-            index,
-            kind,
-            ..Sent::default()
-        };
+        let mine = Sent::new(s.generation, index, kind, first == Some(true));
         if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
             return Err(Refused {
                 wait,
@@ -322,7 +336,11 @@ impl Pacer {
         if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
             return Err(stated::spent(until - now, cap, quota));
         }
-        let gate = stated::gate(s, now);
+        // The first of its kind out: its answer tells the policy this one is under.
+        let gate = match first {
+            Some(false) => stated::Gate::Shut,
+            _ => stated::gate(s, now),
+        };
         if gate == stated::Gate::Shut {
             // Until an answer restates the remainder (a bounded poll besides the wake-up).
             return stated::shut(budget, mine);
@@ -402,6 +420,7 @@ impl Pacer {
     pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
         let open = std::mem::replace(&mut slot.open, false);
         let sent = slot.sent;
+        slot.sent.first = false;
         if self.mode == Pacing::Off {
             return;
         }
@@ -410,7 +429,7 @@ impl Pacer {
         if open {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
-        let mut wake = stated::gated(s);
+        let mut wake = stated::gated(s) | (sent.first && paces.unmark(sent.kind));
         if let Some(signal) = signal {
             let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), Instant::now());
             let s = paces.state(learner);
@@ -469,20 +488,6 @@ impl Pacer {
 fn repace(s: &mut State, next: Instant) {
     s.generation = s.generation.wrapping_add(1);
     s.next = Some(next);
-}
-
-/// Holds every send until `until` (the later of two holds wins).
-fn hold(s: &mut State, until: Instant, cause: WaitCause) {
-    if s.held_until.is_none_or(|h| h < until) {
-        (s.held_until, s.held_for) = (Some(until), cause);
-    }
-}
-
-/// The throttled answers to one burst are one signal: a cut at most once per interval (and per
-/// tenth of a second).
-fn recent(s: &State, now: Instant, rate: f64) -> bool {
-    let gap = secs(1.0 / rate).max(Duration::from_millis(100));
-    s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
 }
 
 #[cfg(test)]

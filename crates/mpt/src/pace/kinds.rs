@@ -7,14 +7,17 @@
 //! is the one that paces (the slowest whose window is at most the cap), else its first. Two
 //! kinds whose answers state the same policy share one state (a global limit stated on every
 //! endpoint is one count, never doubled); kinds stating different ones are paced apart. A kind
-//! that states a policy no other kind holds, where it held one alone before, keeps its state:
-//! the policy's limit changed (an unnamed policy's quota is its identity); so does a kind whose
+//! that states a policy no other kind holds, where its state was unnamed or its alone, keeps
+//! its state: the policy's limit changed (a global limit that drops is seen by one kind first;
+//! a kind still stating the old limit parts at its next answer); so does a kind whose
 //! stated limit is unsteady (it changes on every answer: its quotas name nothing). A kind not answered
 //! yet, or whose answers state nothing, is paced by the one state of everything unstated; the
 //! first policy stated takes that state over (with its requests in flight), and a fresh one
-//! stands for the unstated from then on.
+//! stands for the unstated from then on. Once a policy is stated, a kind not answered yet sends
+//! one request first, alone of its kind, and the others of its kind wait for its answer (which
+//! tells the policy they are under: a global one is not overspent by a new kind's burst).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::State;
@@ -68,6 +71,8 @@ pub(super) struct Paces {
     kinds: HashMap<&'static str, usize>,
     /// The state of everything unstated.
     default: usize,
+    /// The kinds not answered yet whose first request is out.
+    firsts: HashSet<&'static str>,
 }
 
 impl Paces {
@@ -79,7 +84,28 @@ impl Paces {
             }],
             kinds: HashMap::new(),
             default: 0,
+            firsts: HashSet::new(),
         }
+    }
+
+    /// For a request of `kind`: `None` when it goes as any other (its kind was answered, or
+    /// nothing is stated yet); `Some(true)` when it goes first, alone of its kind, to learn the
+    /// policy it is under; `Some(false)` when it waits for that one's answer.
+    pub(super) fn first(&self, kind: &str) -> Option<bool> {
+        if self.kinds.contains_key(kind) || self.entries.iter().all(|e| e.key.is_none()) {
+            return None;
+        }
+        Some(!self.firsts.contains(kind))
+    }
+
+    /// A first request of `kind` is out (or reserved).
+    pub(super) fn mark(&mut self, kind: &'static str) {
+        self.firsts.insert(kind);
+    }
+
+    /// The first request of `kind` was answered, or dropped; whether one was out.
+    pub(super) fn unmark(&mut self, kind: &str) -> bool {
+        self.firsts.remove(kind)
     }
 
     /// The state a request of `kind` is paced by.
@@ -104,6 +130,10 @@ impl Paces {
     pub(super) fn learner(&mut self, kind: &'static str, key: Option<Key>, now: Instant) -> usize {
         let mine = self.kinds.get(kind).copied();
         let Some(key) = key else {
+            if mine.is_none() && self.first(kind).is_some() {
+                // Answered, stating nothing while others state policies: the unstated pace.
+                self.kinds.insert(kind, self.default);
+            }
             return mine.unwrap_or(self.default);
         };
         if let Some(j) = mine
@@ -120,10 +150,13 @@ impl Paces {
             self.kinds.insert(kind, j);
             return j;
         }
+        let unnamed = |key: Option<&Key>| matches!(key, Some(Key::Quota(..)));
         if let Some(j) = mine
-            && !self.kinds.iter().any(|(k, i)| *i == j && *k != kind)
+            && ((unnamed(Some(&key)) && unnamed(self.entries[j].key.as_ref()))
+                || !self.kinds.iter().any(|(k, i)| *i == j && *k != kind))
         {
-            // The policy this kind alone was paced by, stated anew: its limit changed.
+            // The policy this kind was paced by, stated anew (unnamed, or this kind's alone):
+            // its limit changed (a kind still stating the old one parts when it is answered).
             self.entries[j].key = Some(key);
             return j;
         }

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, Reservation, SHARE_DECAY,
-    SHARE_GROWTH, Sent, State, hold, recent, repace,
+    SHARE_GROWTH, Sent, State, repace,
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
@@ -383,4 +383,18 @@ impl Steady {
         self.last = rate;
         self.unsteady(now)
     }
+}
+
+/// Holds every send until `until` (the later of two holds wins).
+pub(super) fn hold(s: &mut State, until: Instant, cause: WaitCause) {
+    if s.held_until.is_none_or(|h| h < until) {
+        (s.held_until, s.held_for) = (Some(until), cause);
+    }
+}
+
+/// The throttled answers to one burst are one signal: a cut at most once per interval (and per
+/// tenth of a second).
+fn recent(s: &State, now: Instant, rate: f64) -> bool {
+    let gap = secs(1.0 / rate).max(Duration::from_millis(100));
+    s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
 }

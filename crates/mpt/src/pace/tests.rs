@@ -432,10 +432,23 @@ fn kinds_are_paced_by_the_policy_their_answers_state() {
     assert_eq!(paces.learner("list", q("3"), now), 0, "its limit changed");
     assert_eq!(
         paces.learner("post", q("300"), now),
-        paces.entries.len() - 1,
-        "not post's alone"
+        post,
+        "a limit that changed"
     );
     assert_eq!(paces.index("get"), post);
+    assert_eq!(
+        paces.learner("get", q("200"), now),
+        paces.entries.len() - 1,
+        "parts"
+    );
+    assert_eq!(paces.learner("x", named("a"), now), paces.entries.len() - 1);
+    assert_eq!(paces.learner("y", named("a"), now), paces.entries.len() - 1);
+    let n = paces.entries.len();
+    assert_eq!(
+        paces.learner("x", named("b"), now),
+        n,
+        "a new name: not y's policy"
+    );
     for i in 0..10 {
         paces.state(0).steady.note(f64::from(i % 2 + 1), now);
     }
