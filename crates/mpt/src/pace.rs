@@ -1,7 +1,9 @@
 //! Pacing: requests sent at the platform's pace, so that a rate limit is met, not hit.
 //!
 //! One pacer per client, shared by all its clones (so two bulk jobs of one process do not
-//! fight). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
+//! fight), with one pace per stated policy (`kinds`: a request is paced by the policy its
+//! operation's last answer stated; a stated limit that changes on every answer is not
+//! followed, `stated::Steady`). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
 //! when the attempt ends or is dropped); after each answer it tells the pacer what the platform
 //! said ([`Signal`], in whichever dialect it speaks):
 //!
@@ -41,7 +43,8 @@
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
 //!   caller spends it too); a success that leaves one request or none while requests are still
-//!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
+//!   on the way cuts the share by 5%, and one that leaves more gives one request of the quota
+//!   back (1% of it at least): several
 //!   processes on one token settle on the shared budget before it refuses them;
 //! * with nothing stated, AIMD: a refusal notes a ceiling (what the platform let through over
 //!   the last second, unless that second was not spent at the pace refused: then 95% of that
