@@ -78,6 +78,7 @@ impl Pacer {
             repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
         }
         s.stated = Some(rate);
+        space_when_empty(s, signal, now, rate);
         if signal.throttled {
             s.credit = 0;
             // A refusal saying a window's count is spent (the allowance follows that, and the
@@ -116,6 +117,19 @@ impl Pacer {
 /// (one left of 2 is half of it).
 fn about_empty(limit: Option<f64>) -> u64 {
     u64::from(limit.is_none_or(|l| l >= 4.0))
+}
+
+/// An answer (not a refusal) saying nothing is left beyond the requests in flight puts the next
+/// send an interval away at least, at `rate` (a send reserved before the pace was known, or as
+/// credit, went at once: a list endpoint of 2 a second refused the third read at the start).
+fn space_when_empty(s: &mut State, signal: &Signal, now: Instant, rate: f64) {
+    let empty = signal
+        .remaining
+        .is_some_and(|left| left <= u64::from(s.in_flight));
+    if empty && !signal.throttled {
+        let at = now + secs(1.0 / (rate * s.share * HEADROOM));
+        s.next = Some(s.next.map_or(at, |n| n.max(at)));
+    }
 }
 
 /// A refusal of a send while a quota is spent, for `wait` more.
