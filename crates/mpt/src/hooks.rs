@@ -284,9 +284,8 @@ impl Layer {
         job: Job,
         info: &OperationInfo,
     ) -> (reqwest::Result<Response>, u32) {
-        // Built at the first backoff (most calls never need one).
-        let mut backoff = None;
-        let (mut attempt, mut tries) = (0, Tries::default());
+        // The backoff is built at the first one (most calls never need one).
+        let (mut attempt, mut tries, mut backoff) = (0, Tries::default(), None);
         // What is left of the call's wait budget.
         let mut budget = self.max_wait;
         let cap = self.retry.max_retry_after;
@@ -300,7 +299,8 @@ impl Layer {
             if let Some(refused) = job.refusal() {
                 return stands(&request, previous, Some(refused), attempt);
             }
-            let (slot, waited) = match job.acquire(&self.pacer, cap, job.bound(budget)).await {
+            let paced = job.acquire(&self.pacer, info.operation_id, cap, job.bound(budget));
+            let (slot, waited) = match paced.await {
                 // Checked right before the send: cancelled while it waited, nothing goes.
                 Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {

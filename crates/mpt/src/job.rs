@@ -329,13 +329,14 @@ impl Job {
     pub(crate) async fn acquire<'p>(
         &self,
         pacer: &'p Pacer,
+        kind: &'static str,
         cap: Duration,
         budget: Duration,
     ) -> Acquired<'p> {
         let taken = match &self.cancel {
-            None => pacer.acquire(cap, budget).await,
+            None => pacer.acquire(kind, cap, budget).await,
             Some(cancel) => {
-                let acquire = std::pin::pin!(pacer.acquire(cap, budget));
+                let acquire = std::pin::pin!(pacer.acquire(kind, cap, budget));
                 let cancelled = std::pin::pin!(until_cancelled(cancel));
                 match select(acquire, cancelled).await {
                     Either::Left((taken, _)) => taken,

@@ -1,7 +1,9 @@
 //! Pacing: requests sent at the platform's pace, so that a rate limit is met, not hit.
 //!
 //! One pacer per client, shared by all its clones (so two bulk jobs of one process do not
-//! fight). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
+//! fight), with one pace per stated policy (`kinds`: a request is paced by the policy its
+//! operation's last answer stated; a stated limit that changes on every answer is not
+//! followed, `stated::Steady`). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
 //! when the attempt ends or is dropped); after each answer it tells the pacer what the platform
 //! said ([`Signal`], in whichever dialect it speaks):
 //!
@@ -41,7 +43,8 @@
 //! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
 //!   caller spends it too); a success that leaves one request or none while requests are still
-//!   on the way cuts the share by 5%, and one that leaves more gives 1% of the rate back: several
+//!   on the way cuts the share by 5%, and one that leaves more gives one request of the quota
+//!   back (1% of it at least): several
 //!   processes on one token settle on the shared budget before it refuses them;
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
@@ -69,8 +72,10 @@ use std::time::{Duration, Instant};
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause, secs};
 
 use aimd::{Cut, SLICES};
+use stated::hold;
 
 mod aimd;
+mod kinds;
 mod mode;
 mod slot;
 mod stated;
@@ -103,8 +108,12 @@ const ROUNDING: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 struct State {
-    /// Requests a second the platform states (before headroom and share).
+    /// Requests a second the platform states (before headroom and share); `None` too while
+    /// the stated limit is unsteady.
     stated: Option<f64>,
+    /// How often the stated rate changed lately: one that changes on every answer is not
+    /// followed.
+    steady: stated::Steady,
     /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
     /// when it was last set.
     guessed: (f64, Instant),
@@ -181,7 +190,7 @@ struct State {
 #[derive(Debug)]
 pub(crate) struct Pacer {
     mode: Pacing,
-    state: Mutex<State>,
+    state: Mutex<kinds::Paces>,
     /// Wakes the sends waiting for a slot when the pace changes.
     wake: tokio::sync::Notify,
 }
@@ -190,40 +199,7 @@ impl Pacer {
     pub(crate) fn new(mode: Pacing) -> Pacer {
         Pacer {
             mode,
-            state: Mutex::new(State {
-                stated: None,
-                guessed: (0.0, Instant::now()),
-                spent: None,
-                doubt: None,
-                allowance: None,
-                dropped_until: None,
-                share: 1.0,
-                learned: None,
-                ceiling: None,
-                peak: 0.0,
-                served: ([0; SLICES], 0),
-                first: None,
-                cut: Cut {
-                    at: Instant::now(),
-                    generation: 0,
-                    served: 0,
-                    rate: 0.0,
-                },
-                resolved: true,
-                windowed: false,
-                quota: None,
-                log: std::collections::VecDeque::new(),
-                next: None,
-                held_until: None,
-                held_for: WaitCause::Asked,
-                locked: None,
-                window: (Instant::now(), 0),
-                last_cut: None,
-                generation: 0,
-                in_flight: 0,
-                credit: 0,
-                bursts: true,
-            }),
+            state: Mutex::new(kinds::Paces::new()),
             wake: tokio::sync::Notify::new(),
         }
     }
@@ -233,7 +209,7 @@ impl Pacer {
         self.mode
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, kinds::Paces> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -250,8 +226,10 @@ impl Pacer {
     /// than `cap` (a `Retry-After` beyond it, or a pace slower than one request per `cap`), or
     /// when a hold the platform asked for lasts longer than `budget` (the pace's queue is not
     /// compared with it). Returns the slot and the time waited held (not the pace's queue).
+    /// `kind`: the request's operation (its pace is the one its last answer stated).
     pub(crate) async fn acquire(
         &self,
+        kind: &'static str,
         cap: Duration,
         budget: Duration,
     ) -> Result<(Slot<'_>, Duration), Refused> {
@@ -263,7 +241,7 @@ impl Pacer {
             };
             return Ok((slot, Duration::ZERO));
         }
-        let r = self.reserve(cap, budget)?;
+        let r = self.reserve(kind, cap, budget)?;
         if r.wait.is_zero() && !r.gated {
             let slot = Slot {
                 pacer: self,
@@ -273,13 +251,14 @@ impl Pacer {
             return Ok((slot, Duration::ZERO));
         }
         // Boxed: a request that does not wait carries no timer in its future.
-        Box::pin(self.wait_for_slot(r, cap, budget)).await
+        Box::pin(self.wait_for_slot(kind, r, cap, budget)).await
     }
 
     /// Waits for a slot reserved at the pace of its generation; takes another when the pace
     /// was cut meanwhile, or when it was not reserved (gated) once woken.
     async fn wait_for_slot(
         &self,
+        kind: &'static str,
         mut r: Reservation,
         cap: Duration,
         budget: Duration,
@@ -299,30 +278,63 @@ impl Pacer {
             // Until the slot's time, or until the pace changes or an answer comes (then it
             // takes another).
             // Only the part of it the platform asked for is charged (the pace is not).
-            let hold = self.held_part(r.wait);
+            let hold = self.held_part(r.sent.index, r.wait);
             let started = Instant::now();
             let changed = std::pin::pin!(self.wake.notified());
             let sleep = std::pin::pin!(tokio::time::sleep(r.wait));
             futures_util::future::select(sleep, changed).await;
             waited += started.elapsed().min(hold);
             if !r.gated {
-                let mut s = self.lock();
+                let mut paces = self.lock();
+                let s = paces.state(r.sent.index);
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
-                // takes a slot at the new pace.
+                // takes a slot at the new pace. Woken before its time by another change (of
+                // another policy's pace): it waits the rest.
                 if s.generation == r.sent.generation {
+                    let rest = r.wait.saturating_sub(started.elapsed());
+                    if !rest.is_zero() {
+                        r.wait = rest;
+                        continue;
+                    }
                     s.in_flight = s.in_flight.saturating_add(1);
                     (slot.open, slot.sent) = (true, r.sent);
                     return Ok((slot, waited));
                 }
             }
-            r = self.reserve(cap, budget.saturating_sub(waited))?;
+            if std::mem::take(&mut slot.sent.first) {
+                self.lock().unmark(kind);
+            }
+            r = self.reserve(kind, cap, budget.saturating_sub(waited))?;
+            slot.sent = r.sent;
         }
     }
 
     /// Reserves the next send slot: the wait until it, and the pace's generation.
-    fn reserve(&self, cap: Duration, budget: Duration) -> Result<Reservation, Refused> {
-        let mut s = self.lock();
+    fn reserve(
+        &self,
+        kind: &'static str,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<Reservation, Refused> {
+        let mut paces = self.lock();
+        let r = self.reserve_in(&mut paces, kind, cap, budget)?;
+        if r.sent.first {
+            paces.mark(kind);
+        }
+        Ok(r)
+    }
+
+    fn reserve_in(
+        &self,
+        paces: &mut kinds::Paces,
+        kind: &'static str,
+        cap: Duration,
+        budget: Duration,
+    ) -> Result<Reservation, Refused> {
+        let (index, first) = (paces.index(kind), paces.first(kind));
+        let s = paces.state(index);
         let now = Instant::now();
+        let mine = Sent::new(s.generation, index, kind, first == Some(true));
         if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
             return Err(Refused {
                 wait,
@@ -334,17 +346,21 @@ impl Pacer {
         if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
             return Err(stated::spent(until - now, cap, quota));
         }
-        let gate = stated::gate(&mut s, now);
+        // The first of its kind out: its answer tells the policy this one is under.
+        let gate = match first {
+            Some(false) => stated::Gate::Shut,
+            _ => stated::gate(s, now),
+        };
         if gate == stated::Gate::Shut {
             // Until an answer restates the remainder (a bounded poll besides the wake-up).
-            return stated::shut(budget, s.generation);
+            return stated::shut(budget, mine);
         }
         let mut slot = now;
         if let Some(held) = s.held_until {
             slot = slot.max(held);
         }
         let spaced = s.credit == 0;
-        let interval = self.pace(&s).map(|rate| secs(1.0 / rate));
+        let interval = self.pace(s).map(|rate| secs(1.0 / rate));
         if spaced && let Some(interval) = interval {
             if interval > cap {
                 return Err(Refused {
@@ -358,12 +374,12 @@ impl Pacer {
                 slot = slot.max(next);
             }
         }
-        slot = stated::logged(&mut s, slot, now);
+        slot = stated::logged(s, slot, now);
         let wait = slot.saturating_duration_since(now);
         // Only a hold the platform asked for is a wait against the budget: the queue at the pace
         // (the sends reserved before this one, each an interval within the cap apart) is
         // progress, not a hold.
-        let held = held_part(&s, now, wait);
+        let held = held_part(s, now, wait);
         if held > budget {
             return Err(Refused {
                 wait: held,
@@ -375,13 +391,9 @@ impl Pacer {
         let alone = gate != stated::Gate::Open;
         if alone && !wait.is_zero() {
             // It goes alone, at its time: not reserved until then (another may go first).
-            let sent = Sent {
-                generation: s.generation,
-                ..Sent::default()
-            };
             return Ok(Reservation {
                 wait,
-                sent,
+                sent: mine,
                 gated: true,
             });
         }
@@ -395,7 +407,7 @@ impl Pacer {
         if let Some(left) = &mut s.allowance {
             *left = left.saturating_sub(1);
         }
-        stated::log(&mut s, slot);
+        stated::log(s, slot);
         if !spaced {
             // Left in the platform's bucket: no spacing.
             s.credit -= 1;
@@ -403,9 +415,9 @@ impl Pacer {
             s.next = Some(slot + interval);
         }
         let sent = Sent {
-            generation: s.generation,
             probe: gate == stated::Gate::Probe,
             alone,
+            ..mine
         };
         Ok(Reservation {
             wait,
@@ -420,20 +432,24 @@ impl Pacer {
     pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
         let open = std::mem::replace(&mut slot.open, false);
         let sent = slot.sent;
+        slot.sent.first = false;
         if self.mode == Pacing::Off {
             return;
         }
-        let mut s = self.lock();
+        let mut paces = self.lock();
+        let s = paces.state(sent.index);
         if open {
             s.in_flight = s.in_flight.saturating_sub(1);
         }
-        let generation = s.generation;
-        let gated = stated::gated(&s);
+        let mut wake = stated::gated(s) | (sent.first && paces.unmark(sent.kind));
         if let Some(signal) = signal {
-            self.learn(&mut s, signal, cap, sent);
+            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), Instant::now());
+            let s = paces.state(learner);
+            let (generation, gated) = (s.generation, stated::gated(s));
+            self.learn(s, signal, cap, sent);
+            wake |= gated || stated::gated(s) || s.generation != generation;
         }
-        let wake = gated || stated::gated(&s) || s.generation != generation;
-        drop(s);
+        drop(paces);
         if wake {
             // Sends waiting for a slot at the old pace take one at the new pace now; those
             // waiting for an answer to restate the remainder look again.
@@ -475,8 +491,8 @@ impl Pacer {
 
     /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the
     /// pace's queue): what a call's wait budget is charged.
-    fn held_part(&self, wait: Duration) -> Duration {
-        held_part(&self.lock(), Instant::now(), wait)
+    fn held_part(&self, index: usize, wait: Duration) -> Duration {
+        held_part(self.lock().state(index), Instant::now(), wait)
     }
 
     /// What a refusal for the pace's own interval names as its source.
@@ -491,8 +507,9 @@ impl Pacer {
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
     #[cfg(test)]
     fn rate(&self) -> Option<f64> {
-        let s = self.lock();
-        self.pace(&s)
+        let mut paces = self.lock();
+        let index = paces.index("");
+        self.pace(paces.state(index))
     }
 }
 
@@ -507,20 +524,6 @@ fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
     s.held_until
         .map_or(Duration::ZERO, |h| h.saturating_duration_since(now))
         .min(wait)
-}
-
-/// Holds every send until `until` (the later of two holds wins).
-fn hold(s: &mut State, until: Instant, cause: WaitCause) {
-    if s.held_until.is_none_or(|h| h < until) {
-        (s.held_until, s.held_for) = (Some(until), cause);
-    }
-}
-
-/// The throttled answers to one burst are one signal: a cut at most once per interval (and per
-/// tenth of a second).
-fn recent(s: &State, now: Instant, rate: f64) -> bool {
-    let gap = secs(1.0 / rate).max(Duration::from_millis(100));
-    s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
 }
 
 #[cfg(test)]

@@ -81,6 +81,9 @@ pub(crate) struct Signal {
     /// The quotas stated (the first [`MAX_POLICIES`] valid ones): the pacer paces by the
     /// slowest whose window is short, and counts the others.
     pub(crate) quotas: [Option<Quota>; MAX_POLICIES],
+    /// The name of each quota, when the draft 08+ `RateLimit-Policy` names it (`"list";q=2`):
+    /// the pacer tells policies apart by name, else by quota and window.
+    pub(crate) names: [Option<Box<str>>; MAX_POLICIES],
     /// Requests left now (the smallest of several), at most [`MAX_COUNT`].
     pub(crate) remaining: Option<u64>,
     /// The quota the remainder is of, when it is known (the policy of the same name, or the one
@@ -390,8 +393,9 @@ impl Signal {
             ..Signal::default()
         };
         let policy = text(headers, &POLICY).map(policies).unwrap_or_default();
-        for (slot, p) in signal.quotas.iter_mut().zip(&policy) {
+        for ((slot, name), p) in signal.quotas.iter_mut().zip(&mut signal.names).zip(&policy) {
             *slot = p.map(|(_, q)| q);
+            *name = p.and_then(|(n, _)| (!n.is_empty()).then(|| n.into()));
         }
         let count_of = |name: &HeaderName| {
             text(headers, name)
@@ -412,7 +416,7 @@ impl Signal {
                 quota(Some(limit), window)
             });
             if one.is_some() {
-                signal.quotas = only(one);
+                (signal.quotas, signal.names) = (only(one), Default::default());
             }
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
@@ -420,7 +424,7 @@ impl Signal {
         } else if let Some(limit) = text(headers, &X_LIMIT) {
             let one = quota(agreed(limit, count), None);
             if one.is_some() {
-                signal.quotas = only(one);
+                (signal.quotas, signal.names) = (only(one), Default::default());
             }
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;

@@ -22,6 +22,11 @@ pub(crate) struct Slot<'a> {
 pub(super) struct Sent {
     /// The pace's generation it was sent at.
     pub(super) generation: u32,
+    /// The state it is paced by (`kinds::Paces`), and its kind (its operation).
+    pub(super) index: usize,
+    pub(super) kind: &'static str,
+    /// The first request of its kind, sent alone of it (`kinds::Paces::first`).
+    pub(super) first: bool,
     /// Sent alone while a claim that nothing remains is in doubt: its answer confirms it or
     /// not.
     pub(super) probe: bool,
@@ -30,13 +35,30 @@ pub(super) struct Sent {
     pub(super) alone: bool,
 }
 
+impl Sent {
+    /// A request of `kind` paced by the state at `index`, at its `generation`.
+    pub(super) fn new(generation: u32, index: usize, kind: &'static str, first: bool) -> Sent {
+        Sent {
+            generation,
+            index,
+            kind,
+            first,
+            ..Sent::default()
+        }
+    }
+}
+
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        if self.open {
-            let mut s = self.pacer.lock();
-            s.in_flight = s.in_flight.saturating_sub(1);
-            let gated = stated::gated(&s);
-            drop(s);
+        if self.open || self.sent.first {
+            let mut paces = self.pacer.lock();
+            let mut gated = self.sent.first && paces.unmark(self.sent.kind);
+            if self.open {
+                let s = paces.state(self.sent.index);
+                s.in_flight = s.in_flight.saturating_sub(1);
+                gated |= stated::gated(s);
+            }
+            drop(paces);
             if gated {
                 // Sends waiting for the requests in flight to be answered: one fewer.
                 self.pacer.wake.notify_waiters();

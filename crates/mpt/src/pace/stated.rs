@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, Reservation, SHARE_DECAY,
-    SHARE_GROWTH, Sent, State, hold, recent, repace,
+    SHARE_GROWTH, Sent, State, repace,
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
@@ -52,6 +52,18 @@ impl Pacer {
                 }
             }
         }
+        if let Some((rate, ..)) = slowest
+            && s.steady.note(rate, now)
+        {
+            // A limit that changes on every answer says nothing of the limit: the pace is
+            // learned from refusals as when nothing is stated (the remainder, which the
+            // platform counts, still caps the burst, until a refusal).
+            (s.stated, s.quota) = (None, None);
+            if signal.throttled {
+                (s.credit, s.bursts) = (0, false);
+            }
+            return false;
+        }
         if let Some((_, limit, window)) = slowest {
             s.quota = Some((limit, window));
         }
@@ -66,6 +78,7 @@ impl Pacer {
             repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
         }
         s.stated = Some(rate);
+        space_when_empty(s, signal, now, rate);
         if signal.throttled {
             s.credit = 0;
             // A refusal saying a window's count is spent (the allowance follows that, and the
@@ -84,16 +97,38 @@ impl Pacer {
             s.next = Some(s.next.map_or(at, |n| n.max(at)));
         } else if signal
             .remaining
-            .is_some_and(|left| left <= 1 && s.in_flight > 0)
+            .is_some_and(|left| left <= about_empty(limit) && s.in_flight > 0)
         {
             // The bucket is about empty (one left at most) with requests still on the way: this
             // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
             // stated rate).
             s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
         } else {
-            s.share = (s.share + SHARE_GROWTH).min(1.0);
+            // One request of the quota back (1% of it at least): a small quota's share grows
+            // back in as many windows as a large one's.
+            let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
+            s.share = (s.share + growth).min(1.0);
         }
         true
+    }
+}
+
+/// The remainder at which a stated bucket is about empty: one left, or none of a quota under 4
+/// (one left of 2 is half of it).
+fn about_empty(limit: Option<f64>) -> u64 {
+    u64::from(limit.is_none_or(|l| l >= 4.0))
+}
+
+/// An answer (not a refusal) saying nothing is left beyond the requests in flight puts the next
+/// send an interval away at least, at `rate` (a send reserved before the pace was known, or as
+/// credit, went at once: a list endpoint of 2 a second refused the third read at the start).
+fn space_when_empty(s: &mut State, signal: &Signal, now: Instant, rate: f64) {
+    let empty = signal
+        .remaining
+        .is_some_and(|left| left <= u64::from(s.in_flight));
+    if empty && !signal.throttled {
+        let at = now + secs(1.0 / (rate * s.share * HEADROOM));
+        s.next = Some(s.next.map_or(at, |n| n.max(at)));
     }
 }
 
@@ -180,7 +215,7 @@ const LOOK_AGAIN: Duration = Duration::from_millis(50);
 
 /// A send that waits for an answer: not reserved, looked at again after [`LOOK_AGAIN`] or at
 /// the next answer; refused once the `budget` left is spent.
-pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Refused> {
+pub(super) fn shut(budget: Duration, sent: Sent) -> Result<Reservation, Refused> {
     if budget.is_zero() {
         return Err(Refused {
             wait: LOOK_AGAIN,
@@ -191,10 +226,7 @@ pub(super) fn shut(budget: Duration, generation: u32) -> Result<Reservation, Ref
     }
     Ok(Reservation {
         wait: LOOK_AGAIN.min(budget),
-        sent: Sent {
-            generation,
-            ..Sent::default()
-        },
+        sent,
         gated: true,
     })
 }
@@ -272,12 +304,20 @@ pub(super) const LOG_MOST: usize = 4096;
 /// The most sends this client makes within one window of the stated quota: the quota less one
 /// (jitter on the way; the pace keeps its headroom and this client's share: a cut share
 /// does not also stall the sends until the window drains), at least one (`None`: not logged;
-/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder).
+/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder). A quota under
+/// [`SMALL_QUOTA`] is kept whole, its window lengthened by the headroom instead (one less of
+/// `2;w=1` would halve its pace).
 fn most(s: &State) -> Option<(usize, Duration)> {
     let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
+    if limit < SMALL_QUOTA {
+        return Some(((limit.floor() as usize).max(1), secs(window / HEADROOM)));
+    }
     let most = (limit.floor() - 1.0).max(1.0);
     (most < LOG_MOST as f64).then(|| (most as usize, secs(window)))
 }
+
+/// A quota this small is logged whole (see [`most`]).
+const SMALL_QUOTA: f64 = 10.0;
 
 /// The earliest a send planned at `slot` may go so that no window of the stated quota holds
 /// more of this client's sends than [`most`]: the remainder spent at once and the pace after it
@@ -307,4 +347,68 @@ pub(super) fn log(s: &mut State, slot: Instant) {
     if s.log.len() > LOG_MOST {
         s.log.pop_front();
     }
+}
+
+/// How often the stated rate changed lately: a limit that changes on every answer (a gateway
+/// stating a random or per-node limit) is not followed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Steady {
+    /// The rate stated last (0: none yet).
+    last: f64,
+    /// The changes counted since `since` (counted afresh every [`ROUNDING`]).
+    since: Instant,
+    changes: u32,
+    /// The stated rate is unsteady until then.
+    until: Option<Instant>,
+}
+
+/// The changes of the stated rate within [`ROUNDING`] that make it unsteady (a drop or a rise
+/// is one; a window inferred from resets changes a few times a window).
+const UNSTEADY: u32 = 8;
+
+impl Steady {
+    pub(super) fn new(now: Instant) -> Steady {
+        Steady {
+            last: 0.0,
+            since: now,
+            changes: 0,
+            until: None,
+        }
+    }
+
+    /// Whether the stated rate is unsteady at `now`.
+    pub(super) fn unsteady(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    /// Notes the rate an answer states; whether the stated rate is unsteady: it changed (by
+    /// more than 1%) [`UNSTEADY`] times within [`ROUNDING`], and it stays so until [`ROUNDING`]
+    /// after the last such change.
+    pub(super) fn note(&mut self, rate: f64, now: Instant) -> bool {
+        if now.saturating_duration_since(self.since) >= ROUNDING {
+            (self.since, self.changes) = (now, 0);
+        }
+        if self.last > 0.0 && (rate - self.last).abs() > self.last * 0.01 {
+            self.changes = self.changes.saturating_add(1);
+            if self.changes >= UNSTEADY {
+                self.until = Some(now + ROUNDING);
+            }
+        }
+        self.last = rate;
+        self.unsteady(now)
+    }
+}
+
+/// Holds every send until `until` (the later of two holds wins).
+pub(super) fn hold(s: &mut State, until: Instant, cause: WaitCause) {
+    if s.held_until.is_none_or(|h| h < until) {
+        (s.held_until, s.held_for) = (Some(until), cause);
+    }
+}
+
+/// The throttled answers to one burst are one signal: a cut at most once per interval (and per
+/// tenth of a second).
+fn recent(s: &State, now: Instant, rate: f64) -> bool {
+    let gap = secs(1.0 / rate).max(Duration::from_millis(100));
+    s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
 }

@@ -18,7 +18,7 @@ fn signal(status: u16, headers: &[(&str, &str)]) -> Signal {
 const CAP: Duration = Duration::from_secs(30);
 
 async fn observe(pacer: &Pacer, status: u16, headers: &[(&str, &str)]) {
-    let (slot, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
     pacer.observe(slot, Some(&signal(status, headers)), CAP);
 }
 
@@ -30,8 +30,8 @@ async fn stated_limits_set_the_pace_and_429s_halve_it_otherwise() {
     observe(&pacer, 200, &stated).await;
     assert_eq!(pacer.rate(), Some(100.0 * HEADROOM));
     let pacer = Pacer::new(Pacing::Adaptive);
-    let (a, _) = pacer.acquire(CAP, CAP).await.unwrap();
-    let (b, _) = pacer.acquire(CAP, CAP).await.unwrap();
+    let (a, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    let (b, _) = pacer.acquire("", CAP, CAP).await.unwrap();
     pacer.observe(a, Some(&signal(429, &[("retry-after", "1")])), CAP);
     let first = pacer.rate().unwrap();
     // A 429 of a request sent before the cut answers the old pace: the same signal.
@@ -59,7 +59,7 @@ async fn burst_credit_is_capped_at_the_limit() {
         ("ratelimit-remaining", "100000"),
     ];
     observe(&pacer, 200, &h).await;
-    assert_eq!(pacer.lock().credit, 200);
+    assert_eq!(pacer.lock().of("").credit, 200);
 }
 
 /// A client served a few requests before another process drained the bucket, whose next
@@ -76,24 +76,24 @@ async fn a_few_served_then_a_long_refusal_is_not_a_window() {
     let cut = pacer.rate().unwrap();
     tokio::time::sleep(Duration::from_millis(600)).await;
     observe(&pacer, 200, &[]).await;
-    assert!(!pacer.lock().windowed);
+    assert!(!pacer.lock().of("").windowed);
     assert!(pacer.rate().unwrap() >= cut, "{:?} < {cut}", pacer.rate());
 }
 
 #[tokio::test]
 async fn a_dropped_slot_is_given_back() {
     let pacer = Pacer::new(Pacing::Fixed(1000.0));
-    let (slot, _) = pacer.acquire(CAP, CAP).await.unwrap();
-    assert_eq!(pacer.lock().in_flight, 1);
+    let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    assert_eq!(pacer.lock().of("").in_flight, 1);
     drop(slot);
-    assert_eq!(pacer.lock().in_flight, 0);
+    assert_eq!(pacer.lock().of("").in_flight, 0);
 }
 
 #[tokio::test]
 async fn a_retry_after_beyond_the_cap_refuses_every_send() {
     let pacer = Pacer::new(Pacing::Adaptive);
     observe(&pacer, 429, &[("retry-after", "3600")]).await;
-    let refused = pacer.acquire(CAP, CAP).await.unwrap_err();
+    let refused = pacer.acquire("", CAP, CAP).await.unwrap_err();
     assert!(refused.wait > Duration::from_secs(3500));
     assert_eq!(refused.cause, WaitCause::Asked);
     // A pace slower than one request per cap is refused too, never waited, and said to be the
@@ -101,7 +101,7 @@ async fn a_retry_after_beyond_the_cap_refuses_every_send() {
     let slow = Pacer::new(Pacing::Adaptive);
     let once = [("ratelimit-limit", "1"), ("ratelimit-policy", "1;w=30")];
     observe(&slow, 200, &once).await;
-    let refused = slow.acquire(CAP, CAP).await.unwrap_err();
+    let refused = slow.acquire("", CAP, CAP).await.unwrap_err();
     assert_eq!(refused.cause, WaitCause::Pace);
     let message = crate::Error::NotAttempted {
         wait: refused.wait,
@@ -126,12 +126,12 @@ async fn a_pace_beyond_the_cap_names_its_source() {
     let message = |r: Refused| crate::job::not_attempted(r.wait, r.cap, None, r.cause);
     let cap = Duration::from_secs(1);
     let fixed = Pacer::new(Pacing::Fixed(0.5));
-    let refused = fixed.acquire(cap, CAP).await.unwrap_err();
+    let refused = fixed.acquire("", cap, CAP).await.unwrap_err();
     assert_eq!(refused.cause, WaitCause::FixedPace);
     assert!(message(refused).contains("one send every 2 s at the pace this client was set to"));
     let learned = Pacer::new(Pacing::Adaptive);
-    learned.lock().learned = Some(0.4);
-    let refused = learned.acquire(cap, CAP).await.unwrap_err();
+    learned.lock().of("").learned = Some(0.4);
+    let refused = learned.acquire("", cap, CAP).await.unwrap_err();
     assert_eq!(refused.cause, WaitCause::LearnedPace);
     let text = message(refused);
     assert!(
@@ -146,7 +146,7 @@ async fn a_pace_beyond_the_cap_names_its_source() {
     )
     .await;
     let refused = stated
-        .acquire(Duration::from_millis(500), CAP)
+        .acquire("", Duration::from_millis(500), CAP)
         .await
         .unwrap_err();
     assert_eq!(refused.cause, WaitCause::Pace);
@@ -255,7 +255,7 @@ mod properties {
                     for q in signal.quotas() {
                         prop_assert!(q.limit.is_finite() && q.limit > 0.0);
                     }
-                    match pacer.acquire(bound, bound).await {
+                    match pacer.acquire("", bound, bound).await {
                         Ok((slot, waited)) => {
                             prop_assert!(waited <= bound);
                             pacer.observe(slot, Some(&signal), bound);
@@ -294,7 +294,17 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
         _ = client.get("TKN-1111-2222") => panic!("answered before the cancel"),
         () = sent => {}
     }
-    assert_eq!(client.layer().pacer.lock().in_flight, 0);
+    assert_eq!(
+        client
+            .layer()
+            .pacer
+            .lock()
+            .entries
+            .iter()
+            .map(|e| e.state.in_flight)
+            .sum::<u32>(),
+        0
+    );
 }
 
 /// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): it cuts the
@@ -308,11 +318,11 @@ async fn a_503_with_retry_after_holds_the_pacer() {
     for _ in 0..2 {
         observe(&pacer, 503, &[("retry-after", "3")]).await;
     }
-    assert!(pacer.lock().held_until.is_some());
+    assert!(pacer.lock().of("").held_until.is_some());
     let plain = Pacer::new(Pacing::Adaptive);
     observe(&plain, 503, &[]).await;
     assert!(
-        plain.lock().held_until.is_none(),
+        plain.lock().of("").held_until.is_none(),
         "a 503 without Retry-After is an outage"
     );
 }
@@ -363,30 +373,30 @@ async fn waiting_requests_are_not_in_flight_and_follow_a_drop() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let fast = [("ratelimit-limit", "10"), ("ratelimit-policy", "10;w=1")];
     observe(&pacer, 200, &fast).await;
-    let (first, _) = pacer.acquire(CAP, CAP).await.unwrap();
-    let mut waiting = Box::pin(pacer.acquire(CAP, CAP));
+    let (first, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    let mut waiting = Box::pin(pacer.acquire("", CAP, CAP));
     // Polled once: it has its slot time reserved, and is not sent yet.
     assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none());
     assert_eq!(
-        pacer.lock().in_flight,
+        pacer.lock().of("").in_flight,
         1,
         "the waiting one is not in flight"
     );
-    let generation = pacer.lock().generation;
+    let generation = pacer.lock().of("").generation;
     let slow = [("ratelimit-limit", "2"), ("ratelimit-policy", "2;w=1")];
     pacer.observe(first, Some(&signal(429, &slow)), CAP);
     assert!(
-        pacer.lock().generation != generation,
+        pacer.lock().of("").generation != generation,
         "the pace was taken again"
     );
     assert_eq!(
-        pacer.lock().share,
+        pacer.lock().of("").share,
         1.0,
         "a refusal right after a drop keeps the share"
     );
     assert_eq!(pacer.rate(), Some(2.0 * HEADROOM));
     drop(waiting);
-    assert_eq!(pacer.lock().in_flight, 0);
+    assert_eq!(pacer.lock().of("").in_flight, 0);
 }
 
 /// A `Retry-After` of a second or two is how HTTP rounds a bucket that refills in a few
@@ -400,7 +410,7 @@ async fn a_rounded_up_retry_after_does_not_hold_every_send() {
     for short in ["1", "2"] {
         let pacer = Pacer::new(Pacing::Adaptive);
         observe(&pacer, 429, &[("retry-after", short)]).await;
-        assert_eq!(pacer.lock().held_until, None, "Retry-After: {short}");
+        assert_eq!(pacer.lock().of("").held_until, None, "Retry-After: {short}");
         // Under a stated rate too, where the refusal halves the share.
         let pacer = Pacer::new(Pacing::Adaptive);
         let stated = [("ratelimit-limit", "200"), ("ratelimit-policy", "200;w=1")];
@@ -409,21 +419,29 @@ async fn a_rounded_up_retry_after_does_not_hold_every_send() {
         refused.push(("retry-after", short));
         observe(&pacer, 429, &refused).await;
         assert_eq!(
-            pacer.lock().held_until,
+            pacer.lock().of("").held_until,
             None,
             "stated, Retry-After: {short}"
         );
     }
     let pacer = Pacer::new(Pacing::Adaptive);
     observe(&pacer, 429, &[("retry-after", "5")]).await;
-    assert_eq!(pacer.lock().held_until, None, "the first refusal cuts");
+    assert_eq!(
+        pacer.lock().of("").held_until,
+        None,
+        "the first refusal cuts"
+    );
     // Sent at the cut pace, refused: the pace is halved; sent at the halved pace, refused:
     // held.
     observe(&pacer, 429, &[("retry-after", "5")]).await;
-    assert_eq!(pacer.lock().held_until, None, "refused at the cut pace");
+    assert_eq!(
+        pacer.lock().of("").held_until,
+        None,
+        "refused at the cut pace"
+    );
     observe(&pacer, 429, &[("retry-after", "5")]).await;
     assert!(
-        pacer.lock().held_until.is_some(),
+        pacer.lock().of("").held_until.is_some(),
         "refused at the halved pace"
     );
     let pacer = Pacer::new(Pacing::Adaptive);
@@ -432,7 +450,10 @@ async fn a_rounded_up_retry_after_does_not_hold_every_send() {
     let mut refused = stated.to_vec();
     refused.push(("retry-after", "5"));
     observe(&pacer, 429, &refused).await;
-    assert!(pacer.lock().held_until.is_some(), "stated: held at once");
+    assert!(
+        pacer.lock().of("").held_until.is_some(),
+        "stated: held at once"
+    );
 }
 
 /// The README states the margin the code paces at (it said 95% where the code paced at 98%).
@@ -449,20 +470,21 @@ fn the_readme_states_the_headroom_the_code_uses() {
 #[test]
 fn no_window_of_the_stated_quota_holds_more_than_it() {
     let pacer = Pacer::new(Pacing::Adaptive);
-    let mut s = pacer.lock();
+    let mut paces = pacer.lock();
+    let s = paces.of("");
     s.quota = Some((10.0, 1.0));
     let t0 = Instant::now();
     for _ in 0..9 {
-        let at = stated::logged(&mut s, t0, t0);
+        let at = stated::logged(s, t0, t0);
         assert_eq!(at, t0);
-        stated::log(&mut s, at);
+        stated::log(s, at);
     }
-    assert_eq!(stated::logged(&mut s, t0, t0), t0 + Duration::from_secs(1));
+    assert_eq!(stated::logged(s, t0, t0), t0 + Duration::from_secs(1));
     // A cut share does not stall the sends too (the pace follows it).
     s.share = 0.5;
-    assert_eq!(stated::logged(&mut s, t0, t0), t0 + Duration::from_secs(1));
+    assert_eq!(stated::logged(s, t0, t0), t0 + Duration::from_secs(1));
     s.quota = Some((10.0, 5.0));
-    assert_eq!(stated::logged(&mut s, t0, t0), t0);
+    assert_eq!(stated::logged(s, t0, t0), t0);
 }
 /// AIMD adds back the same amount a second whatever the client's own rate (it added 2% of the
 /// rate per success, so a client at 150/s grew nine times as fast as one at 50/s and never gave
@@ -472,10 +494,11 @@ fn aimd_adds_the_same_amount_a_second_whatever_the_rate() {
     let t0 = Instant::now();
     let grown = |rate: f64| {
         let pacer = Pacer::new(Pacing::Adaptive);
-        let mut s = pacer.lock();
+        let mut paces = pacer.lock();
+        let s = paces.of("");
         // The platform served both alike: 200 in a second, then a lull.
         for i in 0..200 {
-            aimd::learn(&mut s, false, t0 + Duration::from_millis(5 * i), 0);
+            aimd::learn(s, false, t0 + Duration::from_millis(5 * i), 0);
         }
         (s.learned, s.ceiling) = (Some(rate), Some(1000.0));
         // A tenth of a second of successes, each sent at the pace then.
@@ -483,7 +506,7 @@ fn aimd_adds_the_same_amount_a_second_whatever_the_rate() {
         let (mut at, end) = (at, at + Duration::from_millis(100));
         while at < end {
             let sent = s.generation;
-            aimd::learn(&mut s, false, at, sent);
+            aimd::learn(s, false, at, sent);
             at += Duration::from_secs_f64(1.0 / s.learned.unwrap());
         }
         s.learned.unwrap() - rate
@@ -497,3 +520,5 @@ fn aimd_adds_the_same_amount_a_second_whatever_the_rate() {
 }
 
 mod sharing;
+
+mod per_policy;

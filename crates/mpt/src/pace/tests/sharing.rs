@@ -117,15 +117,16 @@ impl Client {
                 break;
             }
             self.wire.pop_front();
-            let mut s = self.pacer.lock();
+            let mut paces = self.pacer.lock();
+            let s = paces.of("");
             // As `Pacer::learn`: a wait longer than a rounding may hold every send.
             if let Some(after) = limit.retry_after.filter(|a| refused && *a > ROUNDING)
-                && aimd::holds(&s, sent)
+                && aimd::holds(s, sent)
             {
-                hold(&mut s, at + after, WaitCause::Asked);
+                stated::hold(s, at + after, WaitCause::Asked);
             }
-            aimd::learn(&mut s, refused, at, sent);
-            drop(s);
+            aimd::learn(s, refused, at, sent);
+            drop(paces);
             if refused {
                 let wait = if limit.fixed {
                     // Until the window's end, rounded up to a whole second.
@@ -151,7 +152,8 @@ impl Client {
             if !due && (!fresh || busy) {
                 return;
             }
-            let mut s = self.pacer.lock();
+            let mut paces = self.pacer.lock();
+            let s = paces.of("");
             if s.held_until.is_some_and(|h| h > now) {
                 return;
             }
@@ -169,7 +171,7 @@ impl Client {
             }
             s.window.1 += 1;
             let generation = s.generation;
-            drop(s);
+            drop(paces);
             if due {
                 self.retries.pop_front();
             }

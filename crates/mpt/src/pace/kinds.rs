@@ -1,0 +1,229 @@
+//! Paces per stated policy: each policy the platform states is paced by its own state, and a
+//! request is paced by the policy that the last answer to its kind of request (its operation)
+//! stated.
+//!
+//! A policy is identified by its name when the draft 08+ `RateLimit-Policy` names it
+//! (`"list";q=2;w=1`), else by its quota and window (`2;w=1`). The policy an answer stands for
+//! is the one that paces (the slowest whose window is at most the cap), else its first. Two
+//! kinds whose answers state the same policy share one state (a global limit stated on every
+//! endpoint is one count, never doubled); kinds stating different ones are paced apart. A kind
+//! that states a policy no other kind holds, where its state was unnamed or its alone, keeps
+//! its state: the policy's limit changed (a global limit that drops is seen by one kind first;
+//! a kind still stating the old limit parts at its next answer); so does a kind whose
+//! stated limit is unsteady (it changes on every answer: its quotas name nothing). A kind not answered
+//! yet, or whose answers state nothing, is paced by the one state of everything unstated; the
+//! first policy stated takes that state over (with its requests in flight), and a fresh one
+//! stands for the unstated from then on. Once a policy is stated, a kind not answered yet sends
+//! one request first, alone of its kind, and the others of its kind wait for its answer (which
+//! tells the policy they are under: a global one is not overspent by a new kind's burst).
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
+
+use super::State;
+use super::aimd::{Cut, SLICES};
+use super::stated::Steady;
+use crate::ratelimit::{Signal, WaitCause};
+
+/// The most states kept: beyond, a kind stating a new policy keeps the state it has.
+const MOST: usize = 64;
+
+/// What identifies a stated policy.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Key {
+    /// Its draft 08+ name.
+    Named(Box<str>),
+    /// Its quota and window (the bits of each number).
+    Quota(u64, Option<u64>),
+}
+
+/// The policy an answer stands for: the one that paces (the slowest whose window is at most
+/// `cap`), else the first stated; `None` when it states none.
+pub(super) fn key_of(signal: &Signal, cap: Duration) -> Option<Key> {
+    let cap = cap.as_secs_f64();
+    let pacing = signal
+        .quotas
+        .iter()
+        .enumerate()
+        .filter_map(|(i, q)| Some((i, q.as_ref()?)))
+        .filter_map(|(i, q)| Some((i, q.limit / q.window.filter(|w| *w <= cap)?)))
+        .reduce(|a, b| if b.1 < a.1 { b } else { a })
+        .map(|(i, _)| i);
+    let i = pacing.or_else(|| signal.quotas.iter().position(Option::is_some))?;
+    let quota = signal.quotas[i]?;
+    Some(match &signal.names[i] {
+        Some(name) => Key::Named(name.clone()),
+        None => Key::Quota(quota.limit.to_bits(), quota.window.map(f64::to_bits)),
+    })
+}
+
+/// One state and the policy it paces (`None`: everything unstated).
+#[derive(Debug)]
+pub(super) struct Entry {
+    pub(super) key: Option<Key>,
+    pub(super) state: State,
+}
+
+/// Every state, and which one each kind of request is paced by.
+#[derive(Debug)]
+pub(super) struct Paces {
+    pub(super) entries: Vec<Entry>,
+    kinds: HashMap<&'static str, usize>,
+    /// The state of everything unstated.
+    default: usize,
+    /// The kinds not answered yet whose first request is out.
+    firsts: HashSet<&'static str>,
+}
+
+impl Paces {
+    pub(super) fn new() -> Paces {
+        Paces {
+            entries: vec![Entry {
+                key: None,
+                state: State::fresh(),
+            }],
+            kinds: HashMap::new(),
+            default: 0,
+            firsts: HashSet::new(),
+        }
+    }
+
+    /// For a request of `kind`: `None` when it goes as any other (its kind was answered, or
+    /// nothing is stated yet); `Some(true)` when it goes first, alone of its kind, to learn the
+    /// policy it is under; `Some(false)` when it waits for that one's answer.
+    pub(super) fn first(&self, kind: &str) -> Option<bool> {
+        if self.kinds.contains_key(kind) || self.entries.iter().all(|e| e.key.is_none()) {
+            return None;
+        }
+        Some(!self.firsts.contains(kind))
+    }
+
+    /// A first request of `kind` is out (or reserved).
+    pub(super) fn mark(&mut self, kind: &'static str) {
+        self.firsts.insert(kind);
+    }
+
+    /// The first request of `kind` was answered, or dropped; whether one was out.
+    pub(super) fn unmark(&mut self, kind: &str) -> bool {
+        self.firsts.remove(kind)
+    }
+
+    /// The state a request of `kind` is paced by.
+    pub(super) fn index(&self, kind: &str) -> usize {
+        self.kinds.get(kind).copied().unwrap_or(self.default)
+    }
+
+    /// The state requests of `kind` are paced by now.
+    #[cfg(test)]
+    pub(super) fn of(&mut self, kind: &str) -> &mut State {
+        let index = self.index(kind);
+        self.state(index)
+    }
+
+    /// The state at `index`.
+    pub(super) fn state(&mut self, index: usize) -> &mut State {
+        &mut self.entries[index].state
+    }
+
+    /// The state an answer to `kind` stating `key` (at `now`) is learned by; from now on,
+    /// `kind` is paced by it. A kind whose stated limit is unsteady keeps its state.
+    pub(super) fn learner(&mut self, kind: &'static str, key: Option<Key>, now: Instant) -> usize {
+        let mine = self.kinds.get(kind).copied();
+        let Some(key) = key else {
+            if mine.is_none() && self.first(kind).is_some() {
+                // Answered, stating nothing while others state policies: the unstated pace.
+                self.kinds.insert(kind, self.default);
+            }
+            return mine.unwrap_or(self.default);
+        };
+        if let Some(j) = mine
+            && self.entries[j].state.steady.unsteady(now)
+        {
+            // Its stated limit changes on every answer: a quota so stated names no policy.
+            return j;
+        }
+        if let Some(j) = self
+            .entries
+            .iter()
+            .position(|e| e.key.as_ref() == Some(&key))
+        {
+            self.kinds.insert(kind, j);
+            return j;
+        }
+        let unnamed = |key: Option<&Key>| matches!(key, Some(Key::Quota(..)));
+        if let Some(j) = mine
+            && ((unnamed(Some(&key)) && unnamed(self.entries[j].key.as_ref()))
+                || !self.kinds.iter().any(|(k, i)| *i == j && *k != kind))
+        {
+            // The policy this kind was paced by, stated anew (unnamed, or this kind's alone):
+            // its limit changed (a kind still stating the old one parts when it is answered).
+            self.entries[j].key = Some(key);
+            return j;
+        }
+        if self.entries.len() >= MOST {
+            return mine.unwrap_or(self.default);
+        }
+        let fresh = Entry {
+            key: None,
+            state: State::fresh(),
+        };
+        let j = if self.entries.iter().all(|e| e.key.is_none()) {
+            // The first policy stated takes the pace so far over (its requests in flight).
+            let j = self.default;
+            self.entries[j].key = Some(key);
+            self.entries.push(fresh);
+            self.default = self.entries.len() - 1;
+            j
+        } else {
+            self.entries.push(Entry {
+                key: Some(key),
+                ..fresh
+            });
+            self.entries.len() - 1
+        };
+        self.kinds.insert(kind, j);
+        j
+    }
+}
+
+impl State {
+    /// A state that has learned nothing yet.
+    pub(super) fn fresh() -> State {
+        let now = Instant::now();
+        State {
+            stated: None,
+            steady: Steady::new(now),
+            guessed: (0.0, now),
+            spent: None,
+            doubt: None,
+            allowance: None,
+            dropped_until: None,
+            share: 1.0,
+            learned: None,
+            ceiling: None,
+            peak: 0.0,
+            served: ([0; SLICES], 0),
+            first: None,
+            cut: Cut {
+                at: now,
+                generation: 0,
+                served: 0,
+                rate: 0.0,
+            },
+            resolved: true,
+            windowed: false,
+            quota: None,
+            log: VecDeque::new(),
+            next: None,
+            held_until: None,
+            held_for: WaitCause::Asked,
+            locked: None,
+            window: (now, 0),
+            last_cut: None,
+            generation: 0,
+            in_flight: 0,
+            credit: 0,
+            bursts: true,
+        }
+    }
+}
