@@ -367,7 +367,7 @@ impl Pacer {
                     wait: interval,
                     cap,
                     asked: None,
-                    cause: self.pace_cause(&s),
+                    cause: self.pace_cause(s),
                 });
             }
             if let Some(next) = s.next {
