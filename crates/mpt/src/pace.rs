@@ -69,13 +69,13 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause, secs};
+use crate::ratelimit::{Signal, WaitCause, secs};
 
-use aimd::{Cut, SLICES};
 use stated::hold;
 
 mod aimd;
 mod kinds;
+use kinds::State;
 mod mode;
 mod slot;
 mod stated;
@@ -105,86 +105,6 @@ const DROP_GRACE: Duration = Duration::from_secs(1);
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
 /// milliseconds reads as 1 or 2 s).
 const ROUNDING: Duration = Duration::from_secs(2);
-
-#[derive(Debug)]
-struct State {
-    /// Requests a second the platform states (before headroom and share); `None` too while
-    /// the stated limit is unsteady.
-    stated: Option<f64>,
-    /// How often the stated rate changed lately: one that changes on every answer is not
-    /// followed.
-    steady: stated::Steady,
-    /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
-    /// when it was last set.
-    guessed: (f64, Instant),
-    /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
-    /// reset beyond the cap: every send is refused until then, or until an answer says
-    /// something remains.
-    spent: Option<(Instant, Option<Quota>)>,
-    /// An answer said nothing remains of a quota until a reset beyond the cap, not yet
-    /// confirmed: a claim, not an ask. Sends wait for the requests in flight, then one goes
-    /// alone (a probe); only its answer saying so again (or refusing it) ends the sends.
-    doubt: Option<(Instant, Option<Quota>)>,
-    /// What may still be sent against a stated remainder that is not renewed within a
-    /// rounding (a long quota's, or a window's longer than [`ROUNDING`]): the smallest of the
-    /// remainders stated since one was sent alone, each less the requests in flight when it
-    /// came, less those sent since (answers overtake each other: none may raise it). At 0,
-    /// sends wait for an answer; with nothing in flight, one goes alone, and its answer
-    /// restates it as it is.
-    allowance: Option<u32>,
-    /// Refusals until then answer requests sent before the stated rate dropped: they do not
-    /// cut the share.
-    dropped_until: Option<Instant>,
-    /// This client's share of the stated rate, in `[MIN_SHARE, 1]`.
-    share: f64,
-    /// Requests a second learned by AIMD (nothing stated).
-    learned: Option<f64>,
-    /// The AIMD rate at the last refusal.
-    ceiling: Option<f64>,
-    /// The most the platform served in a second (AIMD's scale: what it adds back a second).
-    peak: f64,
-    /// What the platform served (answers not throttled) over the last second, per tenth of a
-    /// second, and the slice the newest count is in (counted from `first`).
-    served: ([u32; SLICES], u64),
-    /// The first answer AIMD learned from.
-    first: Option<Instant>,
-    /// AIMD's last cut: when, the generation it started, what the last second had served then,
-    /// and the pace it set.
-    cut: Cut,
-    /// A request sent at the pace of the last cut was served since: the platform serves again.
-    resolved: bool,
-    /// A refusal lasted until a window renewed: the limit is a window, its quota known.
-    windowed: bool,
-    /// The stated quota the pace follows (requests per window, in seconds), and the send
-    /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
-    quota: Option<(f64, f64)>,
-    log: std::collections::VecDeque<Instant>,
-    /// The earliest time of the next spaced send.
-    next: Option<Instant>,
-    /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
-    held_until: Option<Instant>,
-    /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
-    held_for: WaitCause,
-    /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
-    /// the wait as the server stated it, and what it is, for the refusal's message).
-    locked: Option<(Instant, Duration, Option<AskedWait>, WaitCause)>,
-    /// Sends in the current one-second window, for the rate observed before the first `429`.
-    window: (Instant, u32),
-    /// The last time a throttled answer cut the rate: those of one burst are one cut.
-    last_cut: Option<Instant>,
-    /// Bumped when the pace is cut: slots reserved at the old pace are taken again.
-    generation: u32,
-    /// Requests sent and not answered yet (not those still waiting for their send time: they
-    /// are neither spending the platform's remainder nor about to be counted in it).
-    in_flight: u32,
-    /// Requests that may go without spacing: what the platform said is left (at most its
-    /// limit), less those in flight.
-    credit: u32,
-    /// The remainder may be spent as a burst: until a refusal under a stated rate (not one
-    /// answering the old pace of a drop). A sliding log keeps a burst for its whole window, so
-    /// the pace after it is refused; a bucket alone is never refused at the pace.
-    bursts: bool,
-}
 
 /// A client's pacer.
 #[derive(Debug)]
@@ -335,16 +255,8 @@ impl Pacer {
         let s = paces.state(index);
         let now = Instant::now();
         let mine = Sent::new(s.generation, index, kind, first == Some(true));
-        if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
-            return Err(Refused {
-                wait,
-                cap,
-                asked,
-                cause,
-            });
-        }
-        if let Some((until, quota)) = s.spent.filter(|(until, _)| *until > now) {
-            return Err(stated::spent(until - now, cap, quota));
+        if let Some(refused) = barred(s, now, cap) {
+            return Err(refused);
         }
         // The first of its kind out: its answer tells the policy this one is under.
         let gate = match first {
@@ -517,6 +429,21 @@ impl Pacer {
 fn repace(s: &mut State, next: Instant) {
     s.generation = s.generation.wrapping_add(1);
     s.next = Some(next);
+}
+
+/// A refusal every send gets now: a wait asked beyond the cap, or a quota confirmed spent
+/// until a reset beyond it.
+fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> {
+    if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
+        return Some(Refused {
+            wait,
+            cap,
+            asked,
+            cause,
+        });
+    }
+    let (until, quota) = s.spent.filter(|(until, _)| *until > now)?;
+    Some(stated::spent(until - now, cap, quota))
 }
 
 /// What of a wait of `wait` from `now` is a hold the platform asked for.

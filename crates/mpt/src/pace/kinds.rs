@@ -20,10 +20,9 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
-use super::State;
 use super::aimd::{Cut, SLICES};
 use super::stated::Steady;
-use crate::ratelimit::{Signal, WaitCause};
+use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
 /// The most states kept: beyond, a kind stating a new policy keeps the state it has.
 const MOST: usize = 64;
@@ -184,6 +183,86 @@ impl Paces {
         self.kinds.insert(kind, j);
         j
     }
+}
+
+#[derive(Debug)]
+pub(super) struct State {
+    /// Requests a second the platform states (before headroom and share); `None` too while
+    /// the stated limit is unsteady.
+    pub(super) stated: Option<f64>,
+    /// How often the stated rate changed lately: one that changes on every answer is not
+    /// followed.
+    pub(super) steady: Steady,
+    /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
+    /// when it was last set.
+    pub(super) guessed: (f64, Instant),
+    /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
+    /// reset beyond the cap: every send is refused until then, or until an answer says
+    /// something remains.
+    pub(super) spent: Option<(Instant, Option<Quota>)>,
+    /// An answer said nothing remains of a quota until a reset beyond the cap, not yet
+    /// confirmed: a claim, not an ask. Sends wait for the requests in flight, then one goes
+    /// alone (a probe); only its answer saying so again (or refusing it) ends the sends.
+    pub(super) doubt: Option<(Instant, Option<Quota>)>,
+    /// What may still be sent against a stated remainder that is not renewed within a
+    /// rounding (a long quota's, or a window's longer than [`ROUNDING`]): the smallest of the
+    /// remainders stated since one was sent alone, each less the requests in flight when it
+    /// came, less those sent since (answers overtake each other: none may raise it). At 0,
+    /// sends wait for an answer; with nothing in flight, one goes alone, and its answer
+    /// restates it as it is.
+    pub(super) allowance: Option<u32>,
+    /// Refusals until then answer requests sent before the stated rate dropped: they do not
+    /// cut the share.
+    pub(super) dropped_until: Option<Instant>,
+    /// This client's share of the stated rate, in `[MIN_SHARE, 1]`.
+    pub(super) share: f64,
+    /// Requests a second learned by AIMD (nothing stated).
+    pub(super) learned: Option<f64>,
+    /// The AIMD rate at the last refusal.
+    pub(super) ceiling: Option<f64>,
+    /// The most the platform served in a second (AIMD's scale: what it adds back a second).
+    pub(super) peak: f64,
+    /// What the platform served (answers not throttled) over the last second, per tenth of a
+    /// second, and the slice the newest count is in (counted from `first`).
+    pub(super) served: ([u32; SLICES], u64),
+    /// The first answer AIMD learned from.
+    pub(super) first: Option<Instant>,
+    /// AIMD's last cut: when, the generation it started, what the last second had served then,
+    /// and the pace it set.
+    pub(super) cut: Cut,
+    /// A request sent at the pace of the last cut was served since: the platform serves again.
+    pub(super) resolved: bool,
+    /// A refusal lasted until a window renewed: the limit is a window, its quota known.
+    pub(super) windowed: bool,
+    /// The stated quota the pace follows (requests per window, in seconds), and the send
+    /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
+    pub(super) quota: Option<(f64, f64)>,
+    pub(super) log: std::collections::VecDeque<Instant>,
+    /// The earliest time of the next spaced send.
+    pub(super) next: Option<Instant>,
+    /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
+    pub(super) held_until: Option<Instant>,
+    /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
+    pub(super) held_for: WaitCause,
+    /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
+    /// the wait as the server stated it, and what it is, for the refusal's message).
+    pub(super) locked: Option<(Instant, Duration, Option<AskedWait>, WaitCause)>,
+    /// Sends in the current one-second window, for the rate observed before the first `429`.
+    pub(super) window: (Instant, u32),
+    /// The last time a throttled answer cut the rate: those of one burst are one cut.
+    pub(super) last_cut: Option<Instant>,
+    /// Bumped when the pace is cut: slots reserved at the old pace are taken again.
+    pub(super) generation: u32,
+    /// Requests sent and not answered yet (not those still waiting for their send time: they
+    /// are neither spending the platform's remainder nor about to be counted in it).
+    pub(super) in_flight: u32,
+    /// Requests that may go without spacing: what the platform said is left (at most its
+    /// limit), less those in flight.
+    pub(super) credit: u32,
+    /// The remainder may be spent as a burst: until a refusal under a stated rate (not one
+    /// answering the old pace of a drop). A sliding log keeps a burst for its whole window, so
+    /// the pace after it is refused; a bucket alone is never refused at the pace.
+    pub(super) bursts: bool,
 }
 
 impl State {
