@@ -119,6 +119,19 @@ fn reason(status: StatusCode) -> Option<String> {
     status.canonical_reason().map(String::from)
 }
 
+/// A throttled answer's status in words, as it came (`429 Too Many Requests`, `503 Service
+/// Unavailable`), whatever its body's title says; a `403` says why it is throttling.
+pub(crate) fn throttled_words(status: u16) -> String {
+    let words = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    match status {
+        403 => format!("403 {words} (nothing remains of the rate limit)"),
+        _ => format!("{status} {words}"),
+    }
+}
+
 impl fmt::Display for Problem {
     /// `404 Not Found: API token TKN-1 was not found. (trace 00-ab...-00)`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -247,19 +247,39 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
 }
 
 /// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): a wait
-/// longer than a rounding holds every send.
+/// longer than a rounding holds every send. A bare `503` (load shed) asks for no wait: it holds
+/// nothing, but it cuts the pace as a bare `429` does (it did not slow the pacer at all).
 #[tokio::test]
-async fn a_503_with_retry_after_holds_the_pacer() {
+async fn a_503_with_retry_after_holds_the_pacer_and_a_bare_one_cuts_it() {
     let pacer = Pacer::new(Pacing::Adaptive);
     observe(&pacer, 503, &[("retry-after", "3")]).await;
     assert!(pacer.lock().held_until.is_some());
     assert!(pacer.rate().is_some(), "the rate was cut");
     let plain = Pacer::new(Pacing::Adaptive);
     observe(&plain, 503, &[]).await;
-    assert!(
-        plain.lock().held_until.is_none(),
-        "a 503 without Retry-After is an outage"
-    );
+    assert!(plain.lock().held_until.is_none(), "no wait asked");
+    assert!(plain.rate().is_some(), "a bare 503 cuts the pace");
+}
+
+/// A connection closed or reset before an answer (a gateway shedding load instead of
+/// answering `429`) cuts the pace, through the hook layer, as a refusal does; the pacer learned
+/// nothing from it before.
+#[tokio::test]
+async fn a_connection_closed_before_an_answer_cuts_the_pace() {
+    use mpt_mock::{Scripted, ScriptedServer};
+    let token = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;
+    for drop in [Scripted::dropped, Scripted::reset] {
+        let script = vec![drop(), Scripted::answer(200, "application/json", token)];
+        let server = ScriptedServer::start(script).await.unwrap();
+        let client = crate::Client::builder()
+            .base_url(server.base_url())
+            .api_token("s3cr3t-api-key")
+            .build()
+            .unwrap();
+        client.get("TKN-1111-2222").await.unwrap();
+        assert_eq!(server.request_lines().len(), 2);
+        assert!(client.layer().pacer.rate().is_some(), "the pace was cut");
+    }
 }
 
 /// A limit with no window is not taken as per second: its window is the longest reset stated

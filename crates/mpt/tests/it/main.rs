@@ -10,6 +10,7 @@ mod bulk;
 mod first_use;
 mod lifecycle;
 mod operations;
+mod overload;
 mod pacing;
 mod prism;
 mod promises;
