@@ -13,9 +13,10 @@ fn shed(id: &str, n: u64, op: Operation) -> FaultRule {
 }
 
 /// A read answered `503` with no `Retry-After` four times in a row (more than the three
-/// attempts a failure gets) is retried as throttling and succeeds; a bulk disable whose ids
-/// meet such `503`s on reads and on the disable itself ends with every id disabled, none failed
-/// (they failed as `503 Server` errors after three attempts).
+/// attempts a failure gets) is retried as throttling and succeeds. A bulk disable whose list
+/// of states is answered `503` past the throttled retries (so each state is read on its own),
+/// whose reads of two ids and one disable meet four `503`s each, ends with every id disabled,
+/// none failed (they failed as `503` server errors after three attempts).
 #[tokio::test]
 async fn a_bare_503_is_throttling_retried_within_the_budget() {
     let server = MockServer::start().await.unwrap();
@@ -25,11 +26,9 @@ async fn a_bare_503_is_throttling_retried_within_the_budget() {
         .map(|s| s.id)
         .collect();
     let client = admin(&server);
-    let faults = Faults::none()
-        .with(shed(&ids[0], 4, Operation::Get))
-        .with(shed(&ids[1], 4, Operation::Get))
-        .with(shed(&ids[2], 4, Operation::Disable));
-    server.set_faults(faults).unwrap();
+    server
+        .set_faults(Faults::none().with(shed(&ids[0], 4, Operation::Get)))
+        .unwrap();
     let token = client.get(ids[0].as_str()).await.unwrap();
     assert_eq!(token.id(), ids[0]);
     assert_eq!(
@@ -37,6 +36,12 @@ async fn a_bare_503_is_throttling_retried_within_the_budget() {
         5,
         "four 503s, then the answer"
     );
+    let faults = Faults::none()
+        .with(FaultRule::first(12, Fault::Status(503)).only([Operation::List]))
+        .with(shed(&ids[0], 4, Operation::Get))
+        .with(shed(&ids[1], 4, Operation::Get))
+        .with(shed(&ids[2], 4, Operation::Disable));
+    server.set_faults(faults).unwrap();
     let report = client.ensure_disabled_many(ids.clone(), 4).await;
     let failed: Vec<_> = report
         .failed()
@@ -96,7 +101,8 @@ async fn a_read_whose_connection_is_closed_or_reset_is_retried_until_answered() 
 }
 
 /// A bulk disable through a gateway that drops connections (the mock closes them after the
-/// work, on reads and on disables, for some ids four times in a row): every id ends disabled
+/// work: the list of states past the throttled retries, then four times in a row the reads of
+/// two ids and one id's disable): every id ends disabled
 /// and reported so; a create dropped so is still not sent again.
 #[tokio::test]
 async fn a_bulk_disable_under_dropped_connections_fails_no_id() {
@@ -111,7 +117,9 @@ async fn a_bulk_disable_under_dropped_connections_fails_no_id() {
             .only([op])
             .for_token(id)
     };
+    // The list of states is dropped past the throttled retries: each state is read alone.
     let faults = Faults::none()
+        .with(FaultRule::first(12, Fault::DropAfterProcessing).only([Operation::List]))
         .with(dropped(&ids[0], Operation::Get))
         .with(dropped(&ids[1], Operation::Get))
         .with(dropped(&ids[2], Operation::Disable))
