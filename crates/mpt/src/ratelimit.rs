@@ -9,8 +9,9 @@
 //! | HTTP | `Retry-After` (seconds or an HTTP date, relative to the answer's `Date`) on a `429` or `503` |
 //!
 //! Throttling is a `429`, a `503` (with `Retry-After` or without: a limiter shedding load says
-//! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so). A limit with no window stated is not assumed to be per second:
-//! its window is unknown, and the pacer infers it from recent resets.
+//! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so). A limit
+//! with no window stated is not assumed to be per second: its window is unknown, and the pacer
+//! infers it from recent resets.
 //!
 //! Counts (a limit, a remainder, `q`, `r`) are non-negative integers in every dialect (`200`,
 //! `+200` and `200.0` read as 200): a fraction, an exponent (`1e-300`), a negative number or
