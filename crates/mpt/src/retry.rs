@@ -12,7 +12,7 @@ pub struct RetryPolicy {
     /// remaining, and a connection closed or reset before an answer came (a gateway shedding
     /// load); they are retried up to [`MAX_THROTTLED`] times in all while the call's wait budget
     /// lasts (never with 1), each after the wait it asks for, else at the pace it cut, with no
-    /// backoff. Which of them are sent again is [the one retry decision](Self)'s: a create only
+    /// backoff. Which of them are sent again is the one retry decision's: a create only
     /// after a `429` (or a `503` with `Retry-After`, a `403` with nothing remaining) or a
     /// connection never made.
     pub max_attempts: u32,
