@@ -1,6 +1,6 @@
 //! A scripted wire server, beside the stateful mock: for the answers a well-behaved server never
 //! gives (any status and headers, a body with no length or cut anywhere, a delay, a connection
-//! dropped without an answer), answered one per request, in turn.
+//! closed or reset without an answer), answered one per request, in turn.
 
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -21,6 +21,8 @@ pub struct Scripted {
     length: bool,
     delay: Duration,
     dropped: bool,
+    /// Dropped with a reset (`RST`) rather than closed.
+    reset: bool,
     /// Send only this many bytes of the body (its full length announced), then close.
     cut: Option<usize>,
 }
@@ -35,6 +37,7 @@ impl Scripted {
             length: true,
             delay: Duration::ZERO,
             dropped: false,
+            reset: false,
             cut: None,
         }
     }
@@ -44,6 +47,15 @@ impl Scripted {
         Scripted {
             dropped: true,
             ..Scripted::answer(200, "application/json", Vec::new())
+        }
+    }
+
+    /// The connection is reset (`RST`, as a gateway aborting it) once the request was read,
+    /// without an answer.
+    pub fn reset() -> Scripted {
+        Scripted {
+            reset: true,
+            ..Scripted::dropped()
         }
     }
 
@@ -128,6 +140,10 @@ impl ScriptedServer {
                     tokio::time::sleep(answer.delay).await;
                 }
                 if answer.dropped {
+                    if answer.reset {
+                        // A zero linger: closing sends a reset, and never blocks.
+                        let _ = stream.set_zero_linger();
+                    }
                     continue;
                 }
                 let mut head = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", answer.status);

@@ -43,10 +43,13 @@ pub enum Error {
     /// 409: a conflicting change happened.
     #[error("{0}")]
     Conflict(Box<Problem>),
-    /// Throttled: a 429, a 503 with `Retry-After`, or a 403 with nothing remaining (GitHub's
-    /// way). Retried for idempotent operations. Named by its status and the platform's words.
+    /// Throttled: a 429, a 503 (load shed, with a `Retry-After` or without one), or a 403 with
+    /// nothing remaining (GitHub's way). Retried for idempotent operations. Named by its status
+    /// and the platform's words (`503 Service Unavailable` when it had none).
     #[error("{}", AskedWait::refusal(problem.as_deref(), *retry_after, asked.as_ref()))]
     RateLimited {
+        /// The HTTP status of the answer: 429, 503 or 403.
+        status: u16,
         /// What `Retry-After` said, if anything, clamped to a year.
         retry_after: Option<Duration>,
         /// The wait as the server stated it (`Retry-After`, or an exhausted limit's reset).
@@ -62,7 +65,7 @@ pub enum Error {
     Timeout,
     /// The connection failed or broke (no whole answer was read). Its `Display` says what
     /// happened: connection refused or reset, DNS, TLS, or another failure.
-    #[error("transport error ({kind}): {0}", kind = transport_kind(.0))]
+    #[error("transport error ({kind}): {0}", kind = crate::transport::kind(.0))]
     Transport(#[source] reqwest::Error),
     /// The answer's body was larger than the client's bound
     /// ([`ClientBuilder::max_response_bytes`](crate::ClientBuilder::max_response_bytes)); it was
@@ -272,6 +275,7 @@ impl Error {
             // A 403 with nothing remaining is an exhausted rate limit (GitHub's way), not a
             // refusal of the secret.
             403 if Signal::read(status, headers).throttled => Error::RateLimited {
+                status: 403,
                 retry_after: retry_after(headers),
                 asked: Signal::read(status, headers).asked,
                 problem: Some(problem),
@@ -279,15 +283,14 @@ impl Error {
             403 => Error::Forbidden(problem),
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
-            // A 503 with a Retry-After is throttling, as a 429 is (an invalid value: throttling
-            // with no stated wait).
-            429 | 503 if status == 429 || headers.contains_key(reqwest::header::RETRY_AFTER) => {
-                Error::RateLimited {
-                    retry_after: retry_after(headers),
-                    asked: Signal::read(status, headers).asked,
-                    problem: (has_details || status != 429).then_some(problem),
-                }
-            }
+            // A 503 is throttling, as a 429 is: a limiter shedding load, with a `Retry-After`
+            // or without one (no stated wait).
+            429 | 503 => Error::RateLimited {
+                status: status.as_u16(),
+                retry_after: retry_after(headers),
+                asked: Signal::read(status, headers).asked,
+                problem: (has_details || status != 429).then_some(problem),
+            },
             500..=599 => Error::Server(problem),
             _ => Error::BadRequest(problem),
         }
@@ -306,10 +309,12 @@ impl Error {
             Error::Conflict(x) => Error::Conflict(p(x)),
             Error::Server(x) => Error::Server(p(x)),
             Error::RateLimited {
+                status,
                 retry_after,
                 asked,
                 problem,
             } => Error::RateLimited {
+                status,
                 retry_after,
                 asked,
                 problem: problem.map(p),
@@ -382,7 +387,7 @@ impl Error {
     /// The HTTP status behind the error, if an answer was read.
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::RateLimited { problem, .. } => Some(problem.as_ref().map_or(429, |p| p.status)),
+            Error::RateLimited { status, .. } => Some(*status),
             Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => Some(*status),
             other => other.problem().map(|p| p.status),
         }
@@ -461,40 +466,5 @@ fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
             "made since the call began (none existed before it): {}; one is very likely this call's, but check who made each before deleting any",
             found.iter().map(Token::id).collect::<Vec<_>>().join(", ")
         ),
-    }
-}
-
-/// What a transport error was, in a word or two.
-fn transport_kind(e: &reqwest::Error) -> &'static str {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    let mut texts = String::new();
-    while let Some(err) = source {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            match io.kind() {
-                std::io::ErrorKind::ConnectionRefused => return "connection refused",
-                std::io::ErrorKind::ConnectionReset => return "connection reset",
-                std::io::ErrorKind::ConnectionAborted => return "connection aborted",
-                std::io::ErrorKind::UnexpectedEof => return "connection closed early",
-                std::io::ErrorKind::TimedOut => return "timed out",
-                _ => {}
-            }
-        }
-        texts.push_str(&err.to_string().to_ascii_lowercase());
-        texts.push('\n');
-        source = err.source();
-    }
-    if texts.contains("dns error") || texts.contains("failed to lookup address") {
-        "DNS lookup failed"
-    } else if texts.contains("certificate") || texts.contains("tls") || texts.contains("handshake")
-    {
-        "TLS failed"
-    } else if texts.contains("connection closed") || texts.contains("incomplete message") {
-        "connection closed early"
-    } else if e.is_connect() {
-        "could not connect"
-    } else if e.is_body() || e.is_decode() {
-        "the answer broke off"
-    } else {
-        "request failed"
     }
 }

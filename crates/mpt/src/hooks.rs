@@ -338,7 +338,7 @@ impl Layer {
                 }
                 other => (other, false),
             };
-            let signal = result.as_ref().ok().map(signal_of);
+            let signal = signal_of(&result, cut);
             let ending = ending_of(signal.as_ref(), &result, cut);
             let throttled = job.answered(signal.as_ref());
             let left = tries.count(&self.retry, throttled) && spare.is_some();

@@ -434,15 +434,19 @@ pub(crate) fn distinct(wait: Duration, cap: Duration) -> (String, String) {
     (exact(wait), exact(cap))
 }
 
-/// What an answer says of the rate limit. A 503 with a `Retry-After` it cannot read is
-/// throttling with no stated wait, as a 429 with that value is.
-pub(crate) fn signal_of(response: &reqwest::Response) -> Signal {
-    let mut signal = Signal::read(response.status(), response.headers());
-    signal.throttled |= response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
-        && response
-            .headers()
-            .contains_key(reqwest::header::RETRY_AFTER);
-    signal
+/// What an attempt says of the rate limit: its answer's signal, or, for a connection closed or
+/// reset before an answer came ([`crate::transport::closed_early`]), a refusal with no wait asked:
+/// a gateway or limiter shedding load closes connections instead of answering `429`. A body
+/// cut off after a status was read (`cut`) says nothing: the platform served it.
+pub(crate) fn signal_of(result: &reqwest::Result<reqwest::Response>, cut: bool) -> Option<Signal> {
+    match result {
+        Ok(response) => Some(Signal::read(response.status(), response.headers())),
+        Err(e) if !cut && crate::transport::closed_early(e) => Some(Signal {
+            throttled: true,
+            ..Signal::default()
+        }),
+        Err(_) => None,
+    }
 }
 
 /// Logs a resend.
@@ -462,7 +466,8 @@ pub(crate) fn retrying(result: &reqwest::Result<reqwest::Response>, delay: Durat
 }
 
 /// How an attempt ended, as the retry decision sees it: an exhausted limit answered 403
-/// (GitHub's way), or a 503 asking to wait, is a 429.
+/// (GitHub's way), or a 503 asking to wait (its `Retry-After` readable or not), is a 429; a
+/// bare 503 stays a 503 (refused before any work, but only what may be repeated is re-sent).
 pub(crate) fn ending_of(
     signal: Option<&Signal>,
     result: &reqwest::Result<reqwest::Response>,
@@ -472,9 +477,11 @@ pub(crate) fn ending_of(
         _ if cut => Ending::Lost,
         Some(s)
             if s.throttled
-                && result
-                    .as_ref()
-                    .is_ok_and(|r| matches!(r.status().as_u16(), 403 | 503)) =>
+                && result.as_ref().is_ok_and(|r| match r.status().as_u16() {
+                    403 => true,
+                    503 => r.headers().contains_key(reqwest::header::RETRY_AFTER),
+                    _ => false,
+                }) =>
         {
             Ending::Answered(429)
         }

@@ -90,6 +90,7 @@ mod rotation;
 mod rotation_plan;
 mod status;
 mod token;
+mod transport;
 
 pub use age::{AgeError, MAX_AGE, parse_age};
 pub use bulk::{BulkReport, Failures};

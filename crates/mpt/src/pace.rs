@@ -40,7 +40,8 @@
 //!   window, so the pace after it would be refused;
 //! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
 //!   is the wait asked for, as a `Retry-After` would be;
-//! * a throttled answer (`429`, `503` with `Retry-After`, `403` with nothing remaining) under a
+//! * a throttled answer (`429`, `503`, `403` with nothing remaining; and a connection closed
+//!   or reset before an answer, which the hook layer observes as a refusal with no wait) under a
 //!   stated rate costs one interval and halves this client's share of the stated rate (another
 //!   caller spends it too); a success that leaves one request or none while requests are still
 //!   on the way cuts the share by 5%, and one that leaves more gives one request of the quota

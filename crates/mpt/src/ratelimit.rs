@@ -8,9 +8,10 @@
 //! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, relative to the answer's `Date`; else delta seconds) |
 //! | HTTP | `Retry-After` (seconds or an HTTP date, relative to the answer's `Date`) on a `429` or `503` |
 //!
-//! Throttling is a `429`, a `503` with `Retry-After`, or a `403` whose remainder is 0 (GitHub
-//! answers an exhausted limit so). A limit with no window stated is not assumed to be per second:
-//! its window is unknown, and the pacer infers it from recent resets.
+//! Throttling is a `429`, a `503` (with `Retry-After` or without: a limiter shedding load says
+//! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so). A limit
+//! with no window stated is not assumed to be per second: its window is unknown, and the pacer
+//! infers it from recent resets.
 //!
 //! Counts (a limit, a remainder, `q`, `r`) are non-negative integers in every dialect (`200`,
 //! `+200` and `200.0` read as 200): a fraction, an exponent (`1e-300`), a negative number or
@@ -73,8 +74,8 @@ impl Quota {
 /// What one answer says about the rate limit.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Signal {
-    /// The request was refused for the rate: 429, 503 with `Retry-After`, or 403 with nothing
-    /// remaining.
+    /// The request was refused for the rate or the load: 429, 503, or 403 with nothing
+    /// remaining (and, made by the hook layer, a connection closed before an answer).
     pub(crate) throttled: bool,
     /// `Retry-After`, clamped to [`MAX_SECS`].
     pub(crate) retry_after: Option<Duration>,
@@ -384,7 +385,7 @@ impl Signal {
         });
         if !relevant {
             return Signal {
-                throttled: status == StatusCode::TOO_MANY_REQUESTS,
+                throttled: matches!(status.as_u16(), 429 | 503),
                 ..Signal::default()
             };
         }
@@ -437,7 +438,8 @@ impl Signal {
         }
         signal.throttled = match status.as_u16() {
             429 => true,
-            503 => signal.retry_after.is_some(),
+            // With a `Retry-After` or not (none, or one unreadable): load shed, a refusal.
+            503 => true,
             403 => signal.remaining == Some(0),
             _ => false,
         };

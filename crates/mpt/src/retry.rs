@@ -7,10 +7,14 @@ use std::time::Duration;
 /// re-sent when the connection was never made, so a retry can never make a duplicate token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts in all, the first included (1 = never retry). Default 3. Throttled answers
-    /// (`429`, `503` with `Retry-After`, `403` with nothing remaining: refused before any work)
-    /// are not counted: they are retried up to [`MAX_THROTTLED`] times in all while the call's
-    /// wait budget lasts (never with 1).
+    /// Attempts in all, the first included (1 = never retry). Default 3. Throttled attempts
+    /// are not counted: a `429`, a `503` (with `Retry-After` or without), a `403` with nothing
+    /// remaining, and a connection closed or reset before an answer came (a gateway shedding
+    /// load); they are retried up to [`MAX_THROTTLED`] times in all while the call's wait budget
+    /// lasts (never with 1), each after the wait it asks for, else at the pace it cut, with no
+    /// backoff. Which of them are sent again is the one retry decision's: a create only
+    /// after a `429` (or a `503` with `Retry-After`, a `403` with nothing remaining) or a
+    /// connection never made.
     pub max_attempts: u32,
     /// Backoff before the first retry, doubled each time (before jitter). Default 200 ms.
     pub base_delay: Duration,
@@ -155,7 +159,7 @@ pub(crate) struct Decision {
 /// | 429 | no | yes / yes | rate limited before any work (even a create was not carried out) |
 /// | 500 | yes | no | the platform failed part-way: re-sending could do the work twice |
 /// | 502, 504 | yes | yes / no | a gateway lost the platform's answer; the work may be done |
-/// | 503 | no | yes / no | unavailable: refused before any work |
+/// | 503 | no | yes / no | unavailable: refused before any work (a `503` with `Retry-After` is taken as a 429) |
 /// | other 4xx, 1xx, 3xx | no | no | refused: the same request fails the same way |
 /// | connection never made | no | yes / yes | nothing reached the server |
 /// | answer lost | yes | yes / no | the work may be done |

@@ -307,26 +307,6 @@ async fn a_request_cancelled_mid_flight_gives_its_slot_back() {
     );
 }
 
-/// A `503` with `Retry-After` is throttling too (the pacer reacted to `429` only): it cuts the
-/// pace, and a wait longer than a rounding, asked again at the pace halved since (the platform
-/// refuses everything), holds every send.
-#[tokio::test]
-async fn a_503_with_retry_after_holds_the_pacer() {
-    let pacer = Pacer::new(Pacing::Adaptive);
-    observe(&pacer, 503, &[("retry-after", "3")]).await;
-    assert!(pacer.rate().is_some(), "the rate was cut");
-    for _ in 0..2 {
-        observe(&pacer, 503, &[("retry-after", "3")]).await;
-    }
-    assert!(pacer.lock().of("").held_until.is_some());
-    let plain = Pacer::new(Pacing::Adaptive);
-    observe(&plain, 503, &[]).await;
-    assert!(
-        plain.lock().of("").held_until.is_none(),
-        "a 503 without Retry-After is an outage"
-    );
-}
-
 /// A limit with no window is not taken as per second: its window is the longest reset stated
 /// with it (at least a second); with no reset, no rate is stated at all.
 #[tokio::test]
@@ -487,5 +467,6 @@ fn no_window_of_the_stated_quota_holds_more_than_it() {
     assert_eq!(stated::logged(s, t0, t0), t0);
 }
 mod sharing;
+mod shed;
 
 mod per_policy;

@@ -113,7 +113,9 @@ fn retry_after_on_429_and_503_as_seconds_or_a_date() {
     let s = read(503, &[("retry-after", "7")]);
     assert!(s.throttled);
     assert_eq!(s.retry_after, Some(Duration::from_secs(7)));
-    assert!(!read(503, &[]).throttled);
+    // A bare 503 is load shed: throttling with no stated wait.
+    let bare = read(503, &[]);
+    assert!(bare.throttled && bare.retry_after.is_none() && bare.asked_wait().is_none());
     let s = read(
         429,
         &[

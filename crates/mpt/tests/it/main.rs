@@ -11,6 +11,7 @@ mod endpoints;
 mod first_use;
 mod lifecycle;
 mod operations;
+mod overload;
 mod pacing;
 mod prism;
 mod promises;

@@ -61,7 +61,12 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
         "{err}"
     );
 
-    for (code, check) in [(403u16, "Forbidden"), (409, "Conflict"), (503, "Server")] {
+    // A 503 is throttling (load shed), as a 429 is.
+    for (code, check) in [
+        (403u16, "Forbidden"),
+        (409, "Conflict"),
+        (503, "RateLimited"),
+    ] {
         server
             .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(code))))
             .unwrap();
@@ -70,7 +75,7 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
         assert!(format!("{err:?}").starts_with(check), "{err:?}");
         assert!(err.problem().unwrap().trace_id.is_some());
     }
-    // 500 is not retried, 503 is.
+    // 500 is not retried; 503 is, as throttling: up to `MAX_THROTTLED` attempts, not 3.
     let counted = server.requests(Operation::Get);
     let retrying = client_for(&server, fast_retries(3));
     server
@@ -81,7 +86,10 @@ async fn rate_limits_and_server_errors_surface_when_retries_run_out() {
         .set_faults(Faults::none().with(FaultRule::every(1, Fault::Status(503))))
         .unwrap();
     assert!(retrying.get("TKN-1").await.is_err());
-    assert_eq!(server.requests(Operation::Get) - counted, 1 + 3);
+    assert_eq!(
+        server.requests(Operation::Get) - counted,
+        1 + u64::from(mpt::MAX_THROTTLED)
+    );
 }
 
 #[tokio::test]

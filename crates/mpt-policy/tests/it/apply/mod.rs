@@ -27,6 +27,15 @@ use crate::common::*;
 /// A mock answering no-op transitions as `noop` says, and a client told so (as a user of such a
 /// server would configure it), retrying `attempts` times.
 pub(super) async fn mock_in(noop: NoopTransitions, attempts: u32) -> (MockServer, Client) {
+    mock_paced(noop, attempts, mpt::Pacing::Adaptive).await
+}
+
+/// [`mock_in`], with the client pacing as `pacing` says.
+pub(super) async fn mock_paced(
+    noop: NoopTransitions,
+    attempts: u32,
+    pacing: mpt::Pacing,
+) -> (MockServer, Client) {
     let server = MockServer::builder()
         .noop_transitions(noop)
         .start()
@@ -36,6 +45,7 @@ pub(super) async fn mock_in(noop: NoopTransitions, attempts: u32) -> (MockServer
         .base_url(format!("{}/public/v1", server.base_url()))
         .api_token(server.admin_secret())
         .retry(fast_retries(attempts))
+        .pacing(pacing)
         .noop_transitions(match noop {
             NoopTransitions::Refused => ClientNoop::Refused,
             _ => ClientNoop::Accepted,
