@@ -193,6 +193,9 @@ pub(super) struct State {
     /// How often the stated rate changed lately: one that changes on every answer is not
     /// followed.
     pub(super) steady: Steady,
+    /// When an answer last stated the rate: one no answer has restated for a while is forgotten
+    /// (the platform stopped stating it).
+    pub(super) stated_at: Instant,
     /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
     /// when it was last set.
     pub(super) guessed: (f64, Instant),
@@ -272,6 +275,7 @@ impl State {
         State {
             stated: None,
             steady: Steady::new(now),
+            stated_at: now,
             guessed: (0.0, now),
             spent: None,
             doubt: None,

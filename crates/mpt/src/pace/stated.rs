@@ -68,7 +68,8 @@ impl Pacer {
             s.quota = Some((limit, window));
         }
         let stated = slowest.map(|(rate, ..)| rate);
-        let Some(rate) = stated.filter(|r| *r > 0.0).or(s.stated) else {
+        let kept = (!stale(s, stated, now)).then_some(s.stated).flatten();
+        let Some(rate) = stated.filter(|r| *r > 0.0).or(kept) else {
             return false;
         };
         if s.stated.is_some_and(|old| rate < old) {
@@ -411,4 +412,26 @@ pub(super) fn hold(s: &mut State, until: Instant, cause: WaitCause) {
 fn recent(s: &State, now: Instant, rate: f64) -> bool {
     let gap = secs(1.0 / rate).max(Duration::from_millis(100));
     s.last_cut.is_some_and(|at| now.duration_since(at) < gap)
+}
+
+/// Whether the platform stopped stating its rate: no answer restated it for two of its windows
+/// (two seconds at least). Then it is forgotten, and the pace is learned from refusals (AIMD),
+/// from the pace it was (a limiter that stops stating its limit as it lets more through was
+/// followed at the old stated pace to the end of the job).
+/// `stated`: what this answer states (then it is fresh).
+fn stale(s: &mut State, stated: Option<f64>, now: Instant) -> bool {
+    if stated.is_some() {
+        s.stated_at = now;
+        return false;
+    }
+    let Some(old) = s.stated else {
+        return false;
+    };
+    let window = s.quota.map_or(1.0, |(_, w)| w);
+    if now.duration_since(s.stated_at) <= secs((2.0 * window).max(2.0)) {
+        return false;
+    }
+    s.learned = s.learned.or(Some(old * s.share * HEADROOM));
+    (s.stated, s.quota) = (None, None);
+    true
 }

@@ -106,3 +106,32 @@ async fn nothing_left_beyond_those_in_flight_spaces_the_next_send() {
     pacer.observe(a, Some(&signal(200, &h)), CAP);
     assert!(pacer.lock().of("").next.is_some(), "the third is spaced");
 }
+
+/// A rate the platform stops stating is forgotten two windows (two seconds at least) after the
+/// last answer that stated it: the pace is then learned from refusals, from the pace it was
+/// (a limiter stating `100;w=1`, then nothing while it let 300 a second through, was followed
+/// at 98 a second to the end of the job). An answer stating nothing within that time keeps it.
+#[test]
+fn a_rate_no_longer_stated_is_forgotten() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let stated = signal(
+        200,
+        &[("ratelimit-limit", "100"), ("ratelimit-policy", "100;w=1")],
+    );
+    let bare = signal(200, &[]);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let sent = Sent::default();
+    assert!(pacer.learn_stated(s, &stated, t0, CAP, sent));
+    assert_eq!(s.stated, Some(100.0));
+    assert!(pacer.learn_stated(s, &bare, t0 + Duration::from_secs(1), CAP, sent));
+    assert_eq!(s.stated, Some(100.0), "within two windows: kept");
+    assert!(!pacer.learn_stated(s, &bare, t0 + Duration::from_secs(3), CAP, sent));
+    assert_eq!(s.stated, None, "no longer stated: forgotten");
+    assert_eq!(
+        s.learned,
+        Some(100.0 * HEADROOM),
+        "learned on from the pace it was"
+    );
+}
