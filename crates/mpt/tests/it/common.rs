@@ -71,11 +71,34 @@ pub async fn canned(replies: Vec<Scripted>) -> ScriptedServer {
 
 /// A scripted server answering every request with `status`, `headers` and a JSON `body`.
 pub async fn answering(status: u16, headers: &[(&str, &str)], body: String) -> ScriptedServer {
-    let answer = headers.iter().fold(
-        Scripted::answer(status, "application/json", body),
-        |answer, (name, value)| answer.header(*name, *value),
-    );
+    let answer = with_headers(Scripted::answer(status, "application/json", body), headers);
     ScriptedServer::start(vec![answer]).await.unwrap()
+}
+
+/// `answer` with these headers added.
+pub fn with_headers(answer: Scripted, headers: &[(&str, &str)]) -> Scripted {
+    headers
+        .iter()
+        .fold(answer, |answer, (name, value)| answer.header(*name, *value))
+}
+
+/// A token answered `200` with these headers.
+pub fn token_answer(headers: &[(&str, &str)]) -> Scripted {
+    with_headers(
+        Scripted::answer(200, "application/json", TOKEN_JSON),
+        headers,
+    )
+}
+
+/// A client of a scripted server with `retry` and a call wait budget of `max_wait`.
+pub fn scripted(server: &ScriptedServer, retry: RetryPolicy, max_wait: Duration) -> Client {
+    Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .retry(retry)
+        .max_wait(max_wait)
+        .build()
+        .unwrap()
 }
 
 /// A token as the API answers it.

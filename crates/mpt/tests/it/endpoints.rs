@@ -9,31 +9,17 @@ use crate::common::*;
 
 /// A client of a scripted server with no retries and a call wait budget of 1 s.
 fn budgeted(server: &ScriptedServer) -> Client {
-    Client::builder()
-        .base_url(server.base_url())
-        .api_token("s3cr3t-api-key")
-        .retry(RetryPolicy::none())
-        .max_wait(Duration::from_secs(1))
-        .build()
-        .unwrap()
-}
-
-/// A token answered with these headers.
-fn token(headers: &[(&str, &str)]) -> Scripted {
-    headers.iter().fold(
-        Scripted::answer(200, "application/json", TOKEN_JSON),
-        |answer, (name, value)| answer.header(*name, *value),
-    )
+    scripted(server, RetryPolicy::none(), Duration::from_secs(1))
 }
 
 /// A draft 08+ policy `name` of `q` per `w` seconds (no remainder stated: the pace alone).
 fn named(name: &str, q: u32, w: u32) -> Scripted {
-    token(&[("ratelimit-policy", &format!("\"{name}\";q={q};w={w}"))])
+    token_answer(&[("ratelimit-policy", &format!("\"{name}\";q={q};w={w}"))])
 }
 
 /// An older-draft policy of `q` per `w` seconds (no remainder stated).
 fn numbered(q: u32, w: u32) -> Scripted {
-    token(&[
+    token_answer(&[
         ("ratelimit-limit", &q.to_string()),
         ("ratelimit-policy", &format!("{q};w={w}")),
     ])

@@ -117,13 +117,6 @@ fn scripted_client(server: &ScriptedServer, retry: RetryPolicy) -> Client {
         .unwrap()
 }
 
-fn token_answer(headers: &[(&str, &str)]) -> Scripted {
-    headers.iter().fold(
-        Scripted::answer(200, "application/json", TOKEN_JSON),
-        |answer, (name, value)| answer.header(*name, *value),
-    )
-}
-
 /// Values no sane limiter sends (found in front of the mock: `1e-300` and `w=inf` made the
 /// pacer panic): the calls go on, and a pace slower than one request per cap is refused, never
 /// waited or panicked on.

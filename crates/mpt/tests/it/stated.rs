@@ -5,25 +5,6 @@
 
 use crate::common::*;
 
-/// A client of a scripted server with `retry` and a call wait budget of `max_wait`.
-fn scripted(server: &ScriptedServer, retry: RetryPolicy, max_wait: Duration) -> Client {
-    Client::builder()
-        .base_url(server.base_url())
-        .api_token("s3cr3t-api-key")
-        .retry(retry)
-        .max_wait(max_wait)
-        .build()
-        .unwrap()
-}
-
-/// A token answered with these headers.
-fn token(headers: &[(&str, &str)]) -> Scripted {
-    headers.iter().fold(
-        Scripted::answer(200, "application/json", TOKEN_JSON),
-        |answer, (name, value)| answer.header(*name, *value),
-    )
-}
-
 /// What `n` gets, `concurrency` at a time, ended with: served, refused (`RateLimited`), not
 /// attempted, and the last not-attempted message (else the last refusal's).
 async fn gets(client: &Client, n: usize, concurrency: usize) -> (usize, usize, usize, String) {
@@ -61,7 +42,7 @@ async fn gets(client: &Client, n: usize, concurrency: usize) -> (usize, usize, u
 #[tokio::test]
 async fn a_nearly_spent_long_quota_is_spent_exactly() {
     let x = |left: u32| {
-        token(&[
+        token_answer(&[
             ("x-ratelimit-limit", "5000"),
             ("x-ratelimit-remaining", &left.to_string()),
             ("x-ratelimit-reset", "3600"),
@@ -97,7 +78,7 @@ async fn a_nearly_spent_long_quota_is_spent_exactly() {
 #[tokio::test]
 async fn a_claim_that_nothing_remains_is_probed_before_a_job_stops() {
     let older = |left: &str, reset: &str| {
-        token(&[
+        token_answer(&[
             ("ratelimit-limit", "200"),
             ("ratelimit-remaining", left),
             ("ratelimit-reset", reset),
@@ -152,7 +133,7 @@ async fn a_wait_just_over_the_cap_is_not_named_as_the_cap() {
 #[tokio::test]
 async fn a_windows_quota_is_spent_without_refusals() {
     let window = |left: u32| {
-        token(&[
+        token_answer(&[
             ("ratelimit-limit", "20"),
             ("ratelimit-policy", "20;w=5"),
             ("ratelimit-remaining", &left.to_string()),
