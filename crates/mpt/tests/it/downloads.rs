@@ -183,9 +183,10 @@ async fn a_download_cut_short_is_asked_again_and_arrives_whole() {
 }
 
 #[tokio::test]
-async fn the_metadata_the_json_accept_asks_for_is_in_the_batch() {
-    // What the old call asked for (Accept: application/json) is the attachment's metadata,
-    // which the batch carries too (`Batch::attachments`): the same fields decode there.
+async fn json_asked_first_gets_the_metadata_and_no_file() {
+    // What the old call sent (Accept: application/json) gets the attachment's metadata, never
+    // the file: the server keeps the rule the download's test relies on. The metadata decodes
+    // as the type the batch holds it in (`Batch::attachments`).
     let server = AttachmentServer::start(0).await;
     let url = format!("{}{ATTACHMENT}", server.base_url);
     let answer = reqwest::Client::new()
