@@ -109,7 +109,8 @@ pub enum AnswerShape {
 /// `answers::decodes`): the API tokens client's first, then those of the modules compiled in,
 /// in alphabetical order; `None` for an operation none of them has. An operation id names
 /// one shape in this spec but for `update_attachment` (a change, answered with nothing in one
-/// module and a document in another), where the first table that has it answers.
+/// module and a document in another), where the first table that has it answers; a read
+/// (`GET`) always names one, which `cargo xtask regen` checks across the modules.
 ///
 /// A table is asked twice at most, with bodies only one shape takes: an empty body (no JSON
 /// document is empty) and a lone `0xFF` byte (no document, not empty: only a byte stream takes
@@ -208,5 +209,10 @@ mod tests {
         assert_eq!(answer_shape("get_account_icon"), Some(AnswerShape::Bytes));
         #[cfg(feature = "catalog")]
         assert_eq!(answer_shape("get_media_image"), Some(AnswerShape::Bytes));
+        #[cfg(feature = "notifications")]
+        assert_eq!(
+            answer_shape("download_batch_attachment"),
+            Some(AnswerShape::Bytes)
+        );
     }
 }

@@ -78,6 +78,11 @@ pub fn generator_doc_reporting(
     let g = &amendments.generator;
     let mut doc = merged.doc.clone();
     let mut passes = Vec::new();
+    if !amendments.binary_answers.is_empty() {
+        // The merged document has every entry's answer (`apply_binary_answers` checked it).
+        let n = amendments.binary_answers_pass(&mut doc).unwrap_or(0);
+        passes.push(("binaryAnswers".to_string(), n));
+    }
     if g.untyped_error_answers.is_some() {
         let n = limits::operation_pass(&mut doc, limits::untyped_error_answers);
         passes.push(("untypedErrorAnswers".to_string(), n));

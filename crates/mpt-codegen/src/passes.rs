@@ -1,7 +1,10 @@
 //! Passes over progenitor's output, each asked for by an amendment: what no generator setting
 //! reaches, changed in the syntax tree before it is formatted (never by editing the file).
 
+use std::collections::BTreeMap;
+
 use quote::ToTokens;
+use serde_json::Value;
 use syn::visit_mut::{self, VisitMut};
 use syn::{Block, Expr, Pat, Stmt};
 
@@ -178,6 +181,66 @@ pub fn answer_table(file: &mut syn::File) {
     file.items.push(module);
 }
 
+/// Each operation's success answer in generated code `code`, in words: `nothing`, `a byte
+/// stream` or `a JSON document` (what [`answer_table`] tells the hooks); empty when `code` is not
+/// Rust.
+pub fn answer_shapes(code: &str) -> Vec<(String, &'static str)> {
+    let Ok(file) = syn::parse_file(code) else {
+        return Vec::new();
+    };
+    let mut finder = SendFns::default();
+    syn::visit::Visit::visit_file(&mut finder, &file);
+    finder
+        .found
+        .into_iter()
+        .map(|(operation, answer)| {
+            let shape = match answer {
+                Answer::Nothing => "nothing",
+                Answer::Bytes => "a byte stream",
+                Answer::Json(_) => "a JSON document",
+            };
+            (operation, shape)
+        })
+        .collect()
+}
+
+/// Reads (`GET`s) that share an operationId across namespaces must answer alike: the facade's
+/// hook layer knows what a success answer should be by its operation id alone
+/// (`mpt_api::answer_shape`: the first client compiled in that has the id says), so a download
+/// named like another module's JSON read would be read whole and judged a document cut short.
+/// `reads` holds each read's first namespace and answer; the error names both.
+pub fn check_read_shapes(
+    reads: &mut BTreeMap<String, (String, &'static str)>,
+    unit: &str,
+    doc: &Value,
+    code: &str,
+) -> std::result::Result<(), String> {
+    let shapes: BTreeMap<String, &'static str> = answer_shapes(code).into_iter().collect();
+    let paths = doc.get("paths").and_then(Value::as_object).into_iter();
+    let ids = paths
+        .flatten()
+        .filter_map(|(_, item)| item.pointer("/get/operationId")?.as_str());
+    for id in ids {
+        let Some(&shape) = shapes.get(id) else {
+            continue;
+        };
+        match reads.get(id) {
+            Some((first, other)) if *other != shape => {
+                return Err(format!(
+                    "the read {id:?} answers {other} in {first} and {shape} in {unit}; the hook \
+                     layer knows an answer by its operation id alone: give one of them another \
+                     id (operationIds.moduleOverrides)"
+                ));
+            }
+            Some(_) => {}
+            None => {
+                reads.insert(id.to_string(), (unit.to_string(), shape));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// What a `send` answers on success.
 enum Answer {
     Nothing,
@@ -344,5 +407,36 @@ mod tests {
             kept.contains("accept-language") && kept.contains(".headers(header_map)"),
             "an optional header appended in an `if let` keeps the map: {kept}"
         );
+    }
+
+    #[test]
+    fn a_read_answering_otherwise_under_another_modules_id_is_refused_naming_both() {
+        let code = |answer: &str| {
+            format!(
+                r#"impl<'a> GetThing<'a> {{
+                    pub async fn send(self) -> Result<ResponseValue<{answer}>, Error<()>> {{
+                        let info = OperationInfo {{ operation_id: "get_attachment" }};
+                        todo!()
+                    }}
+                }}"#
+            )
+        };
+        let doc = |method: &str| serde_json::json!({"paths": {"/x/{id}": {method: {"operationId": "get_attachment"}}}});
+        let mut reads = BTreeMap::new();
+        let document = code("types::Attachment");
+        check_read_shapes(&mut reads, "catalog", &doc("get"), &document).unwrap();
+        // The same answer in another module is fine; so is a change answering otherwise.
+        check_read_shapes(&mut reads, "program", &doc("get"), &document).unwrap();
+        let bytes = code("ByteStream");
+        check_read_shapes(&mut reads, "billing", &doc("put"), &bytes).unwrap();
+        let err = check_read_shapes(&mut reads, "notifications", &doc("get"), &bytes).unwrap_err();
+        for words in [
+            "\"get_attachment\"",
+            "a JSON document in catalog",
+            "a byte stream in notifications",
+            "moduleOverrides",
+        ] {
+            assert!(err.contains(words), "{words}: {err}");
+        }
     }
 }

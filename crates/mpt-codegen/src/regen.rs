@@ -1,5 +1,6 @@
 //! `cargo xtask regen [--check]`: the whole pipeline, and writing or checking its outputs.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -239,12 +240,15 @@ pub fn build_all(layout: &Layout) -> Result<Built> {
     let mut outputs = Vec::new();
     let mut reports = Vec::new();
     let mut root = None;
+    let mut reads = BTreeMap::new();
     for unit in layout.units()? {
         let amendments = amendments.for_module(unit.module.as_deref());
         let fragments = load_dir(&unit.fragments)?;
         let merged = merge(&fragments, &amendments)?;
         // An operation the generator fails on fails regen, naming it: nothing is left out.
         let generated = generate_with(&merged, &amendments, false)?;
+        crate::passes::check_read_shapes(&mut reads, unit.name(), &merged.doc, &generated.code)
+            .map_err(|m| Error::invalid(&layout.amendments, "/operationIds/moduleOverrides", m))?;
         outputs.push(Output {
             path: unit.merged.clone(),
             contents: merged.to_pretty_json(),

@@ -14986,14 +14986,14 @@ Arguments:
 - `batch_id`:
 - `attachment_id`:
 ```ignore
-let response = client.get_attachment()
+let response = client.download_batch_attachment()
     .batch_id(batch_id)
     .attachment_id(attachment_id)
     .send()
     .await;
 ```*/
-    pub fn get_attachment(&self) -> builder::GetAttachment<'_> {
-        builder::GetAttachment::new(self)
+    pub fn download_batch_attachment(&self) -> builder::DownloadBatchAttachment<'_> {
+        builder::DownloadBatchAttachment::new(self)
     }
     /**Sends a `GET` request to `/public/v1/notifications/batches/{id}`
 
@@ -15603,16 +15603,16 @@ pub mod builder {
             }
         }
     }
-    /**Builder for [`Client::get_attachment`]
+    /**Builder for [`Client::download_batch_attachment`]
 
-[`Client::get_attachment`]: super::Client::get_attachment*/
+[`Client::download_batch_attachment`]: super::Client::download_batch_attachment*/
     #[derive(Debug, Clone)]
-    pub struct GetAttachment<'a> {
+    pub struct DownloadBatchAttachment<'a> {
         client: &'a super::Client,
         batch_id: Result<::std::string::String, String>,
         attachment_id: Result<::std::string::String, String>,
     }
-    impl<'a> GetAttachment<'a> {
+    impl<'a> DownloadBatchAttachment<'a> {
         pub fn new(client: &'a super::Client) -> Self {
             Self {
                 client: client,
@@ -15645,7 +15645,7 @@ pub mod builder {
             self
         }
         ///Sends a `GET` request to `/public/v1/notifications/batches/{batchId}/attachments/{attachmentId}`
-        pub async fn send(self) -> Result<ResponseValue<types::Attachment>, Error<()>> {
+        pub async fn send(self) -> Result<ResponseValue<ByteStream>, Error<()>> {
             let Self { client, batch_id, attachment_id } = self;
             let batch_id = batch_id.map_err(Error::InvalidRequest)?;
             let attachment_id = attachment_id.map_err(Error::InvalidRequest)?;
@@ -15655,23 +15655,16 @@ pub mod builder {
                 .to_string()),
             );
             #[allow(unused_mut)]
-            let mut request = client
-                .client
-                .get(url)
-                .header(
-                    ::reqwest::header::ACCEPT,
-                    ::reqwest::header::HeaderValue::from_static("application/json"),
-                )
-                .build()?;
+            let mut request = client.client.get(url).build()?;
             let info = OperationInfo {
-                operation_id: "get_attachment",
+                operation_id: "download_batch_attachment",
             };
             client.pre(&mut request, &info).await?;
             let result = client.exec(request, &info).await;
             client.post(&result, &info).await?;
             let response = result?;
             match response.status().as_u16() {
-                200u16 => ResponseValue::from_response(response).await,
+                200u16 => Ok(ResponseValue::stream(response)),
                 _ => Err(Error::UnexpectedResponse(response)),
             }
         }
@@ -17953,13 +17946,11 @@ pub mod answers {
                 Some(::serde_json::from_slice::<types::Subscriber>(body).is_ok())
             }
             "disable_webhook" => Some(body.is_empty()),
+            "download_batch_attachment" => Some(true),
             "enable_subscriber" => {
                 Some(::serde_json::from_slice::<types::Subscriber>(body).is_ok())
             }
             "enable_webhook" => Some(body.is_empty()),
-            "get_attachment" => {
-                Some(::serde_json::from_slice::<types::Attachment>(body).is_ok())
-            }
             "get_batch" => Some(::serde_json::from_slice::<types::Batch>(body).is_ok()),
             "get_category" => {
                 Some(::serde_json::from_slice::<types::Category>(body).is_ok())

@@ -26,6 +26,7 @@ impl Amendments {
         };
         out.patches.retain(|p| mine(&p.module));
         out.schema_winners.retain(|w| mine(&w.module));
+        out.binary_answers.retain(|b| mine(&b.module));
         out.generator.replacements.retain(|r| mine(&r.module));
         out
     }

@@ -5,6 +5,8 @@
 //!
 //! * **rules** applied to the whole merged document: `operationIds` (a naming rule with
 //!   per-operation overrides), `requestMediaTypes`, `tolerantReading`, `simplifyRefWrappers`;
+//! * **`binaryAnswers`**: answers that are downloads, declared with a JSON answer's schema
+//!   (`binary`);
 //! * **patches**: RFC 6902 patches to one fragment (`"target": "<file>"`) or the merged document;
 //! * **merge and generator settings**: `schemaWinners`, `generator.*` (`crate::limits`).
 
@@ -16,9 +18,11 @@ use serde_json::Value;
 
 use crate::error::{Error, Result, escape_token, parse_json, read_input};
 
+mod binary;
 mod ids;
 mod rewrite;
 
+pub use binary::BinaryAnswer;
 pub use rewrite::{for_each_operation, is_identifier, parse_operation_key, rest_resource_id};
 use rewrite::{open_enum, simplify_ref_wrapper, walk_mut};
 
@@ -40,6 +44,9 @@ pub struct Amendments {
     /// Which fragment's definition wins when two fragments define one component differently.
     #[serde(default)]
     pub schema_winners: Vec<SchemaWinner>,
+    /// Answers whose media types other than `application/json` carry a file's bytes.
+    #[serde(default)]
+    pub binary_answers: Vec<BinaryAnswer>,
     /// RFC 6902 patches, applied in order.
     #[serde(default)]
     pub patches: Vec<PatchEntry>,
@@ -216,6 +223,7 @@ impl Amendments {
         let mut amendments: Amendments = parse_json(path, text)?;
         amendments.path = path.to_path_buf();
         amendments.check()?;
+        amendments.check_binary_answers()?;
         Ok(amendments)
     }
 
@@ -428,10 +436,12 @@ impl Amendments {
         Ok(())
     }
 
-    /// Applies every whole-document rule and the `merged` patches, in a fixed order: media types,
-    /// operationIds, patches, tolerant reading, wrapper simplification.
+    /// Applies every whole-document rule and the `merged` patches, in a fixed order: media types
+    /// (request bodies, then binary answers), operationIds, patches, tolerant reading, wrapper
+    /// simplification.
     pub fn apply_rules(&self, doc: &mut Value) -> Result<()> {
         self.apply_media_types(doc)?;
+        self.apply_binary_answers(doc)?;
         self.apply_operation_ids(doc)?;
         self.apply_patches(MERGED, doc)?;
         if self.tolerant_reading.allow_unknown_fields {

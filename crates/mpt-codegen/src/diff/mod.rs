@@ -174,13 +174,15 @@ fn version(doc: &Value) -> String {
 }
 
 /// One side of a comparison: a merged spec (a JSON file), or a directory of per-operation
-/// documents, merged here with `amendments`' rules (without its patches and generator
-/// settings, which name the current API's schemas). Errors name the file.
+/// documents, merged here with `amendments`' rules (without its patches, binary answers and
+/// generator settings, which name the current API's operations and schemas). Errors name the
+/// file.
 pub fn load_side(path: &std::path::Path, amendments: &Amendments) -> crate::Result<Value> {
     if path.is_dir() {
         let mut rules = amendments.clone();
         rules.patches.clear();
         rules.schema_winners.clear();
+        rules.binary_answers.clear();
         rules.operation_ids.overrides.clear();
         rules.generator = Default::default();
         let fragments = crate::fragment::load_dir(path)?;

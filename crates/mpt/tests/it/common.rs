@@ -101,5 +101,22 @@ pub fn scripted(server: &ScriptedServer, retry: RetryPolicy, max_wait: Duration)
         .unwrap()
 }
 
+/// A module's generated client (`new` is its `Client::new_with_client`) at `base_url` with
+/// `client`'s hook layer installed: the generated client `client.api()` is, for another module
+/// (the same hooks, the same `reqwest::Client`).
+pub fn with_hooks<C>(
+    client: &Client,
+    base_url: &str,
+    new: fn(&str, reqwest::Client, mpt_api::ClientState) -> C,
+) -> C {
+    use mpt::mpt_api::ClientInfo;
+    let api = client.api();
+    new(
+        base_url,
+        ClientInfo::client(api).clone(),
+        ClientInfo::inner(api).clone(),
+    )
+}
+
 /// A token as the API answers it.
 pub const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;

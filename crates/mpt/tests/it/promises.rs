@@ -144,19 +144,14 @@ async fn a_read_whose_body_is_cut_off_is_retried_like_a_dropped_connection() {
     }
 }
 
-/// The accounts module's generated client with `client`'s hook layer installed: the generated
-/// client `client.api()` is, for another module (the same hooks, the same `reqwest::Client`).
-fn accounts_of(client: &Client, base_url: &str) -> mpt_api::accounts::Client {
-    use mpt_api::ClientInfo;
-    let api = client.api();
-    let (http, state) = (ClientInfo::client(api), ClientInfo::inner(api));
-    mpt_api::accounts::Client::new_with_client(base_url, http.clone(), state.clone())
-}
-
 /// An account's icon (a byte-stream answer) read through the hook layer, whole or not.
 async fn icon_of(server: &ScriptedServer) -> reqwest::Result<Vec<u8>> {
     let client = retrying_client(server);
-    let accounts = accounts_of(&client, server.base_url());
+    let accounts = with_hooks(
+        &client,
+        server.base_url(),
+        mpt_api::accounts::Client::new_with_client,
+    );
     let answer = accounts.get_account_icon().id("ACC-1111-2222").send().await;
     let stream = answer.expect("a 200 answer").into_inner_stream();
     stream
