@@ -75,6 +75,7 @@ use crate::ratelimit::{Signal, WaitCause, secs};
 use stated::hold;
 
 mod aimd;
+mod bucket;
 mod kinds;
 use kinds::State;
 mod mode;
@@ -373,6 +374,7 @@ impl Pacer {
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
         let now = Instant::now();
+        s.refills.note(signal, now);
         if signal.throttled {
             s.credit = 0;
             if let Some(after) = signal.asked_wait() {
@@ -385,7 +387,7 @@ impl Pacer {
                 }
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
-                let renews = stated::spent_window(signal);
+                let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
                 let aimd = !stated && self.mode == Pacing::Adaptive;
                 let asks = after > ROUNDING && (!aimd || aimd::holds(s, sent.generation));
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
