@@ -101,10 +101,13 @@ fn share_after(s: &mut State, signal: &Signal, now: Instant, rate: f64, limit: O
     if signal.throttled {
         s.credit = 0;
         // A refusal saying a window's count is spent (the allowance follows that, and the
-        // hold its reset) is no other caller's spending: the pace and the bursts stay.
+        // hold its reset) is no other caller's spending: the pace and the bursts stay; so is
+        // one by a faster policy than the pace's (both count every request: another caller's
+        // spending would show in the paced one too), which the burst overspent.
         let refills = s.refills.of(signal.remaining_of);
-        let dropped =
-            s.dropped_until.is_some_and(|until| now < until) || spent_window(signal, refills);
+        let dropped = s.dropped_until.is_some_and(|until| now < until)
+            || spent_window(signal, refills)
+            || faster(signal, s.quota);
         if !dropped {
             s.bursts = false;
         }
@@ -133,6 +136,18 @@ fn share_after(s: &mut State, signal: &Signal, now: Instant, rate: f64, limit: O
         let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
         s.share = (s.share + growth).min(1.0);
     }
+}
+
+/// Whether a refusal's remainder (0) is of a faster policy than `paced` (the quota and window
+/// the pace follows): another policy stated beside it, that the burst overspent.
+fn faster(signal: &Signal, paced: Option<(f64, f64)>) -> bool {
+    let Some((limit, window)) = paced else {
+        return false;
+    };
+    signal
+        .remaining_of
+        .and_then(|q| Some(q.limit / q.window?))
+        .is_some_and(|rate| rate > limit / window)
 }
 
 /// The remainder at which a stated bucket is about empty: one left, or none of a quota under 4

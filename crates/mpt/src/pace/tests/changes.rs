@@ -110,3 +110,31 @@ fn a_bucket_is_told_from_a_window_by_its_reset() {
     pacer.learn(s, &answer(0, 8), CAP, Sent::default());
     assert!(s.held_until.is_some(), "a window is held until its reset");
 }
+
+/// A refusal by the faster of two stated policies (`"burst";q=50;w=1` beside
+/// `"sustained";q=300;w=10`, which paces) is the burst's overspending, not another caller's:
+/// the remainder is still spent as a burst and the share stays (three such refusals at the
+/// start held a run at the sustained pace to its end: 33.6 s where 24 s were enough).
+#[test]
+fn a_refusal_by_a_faster_policy_keeps_the_bursts() {
+    let policies = (
+        "ratelimit-policy",
+        "\"burst\";q=50;w=1, \"sustained\";q=300;w=10",
+    );
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let fresh = [
+        policies,
+        ("ratelimit", "\"burst\";r=49;t=1, \"sustained\";r=299;t=1"),
+    ];
+    pacer.learn(s, &signal(200, &fresh), CAP, Sent::default());
+    let refused = [
+        policies,
+        ("ratelimit", "\"burst\";r=0;t=1, \"sustained\";r=250;t=2"),
+        ("retry-after", "1"),
+    ];
+    pacer.learn(s, &signal(429, &refused), CAP, Sent::default());
+    assert!(s.bursts, "the remainder is still spent as a burst");
+    assert_eq!(s.share, 1.0);
+}
