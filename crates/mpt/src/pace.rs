@@ -23,7 +23,11 @@
 //!   first such answer is a claim; one request sent alone confirms it or not);
 //! * no window of the stated quota the pace follows holds more of this client's sends than
 //!   its share of the quota less one (`stated::logged`): the remainder spent at once and the
-//!   pace after it within one window is what a sliding log refuses;
+//!   pace after it within one window is what a sliding log refuses (a remainder saying the
+//!   platform forgot sends of the window, a bucket's, turns the log off: `bucket`);
+//! * a stated window over [`ROUNDING`] whose reset moves later while its remainder does not
+//!   grow is a bucket's (its reset the time until full): its remainder refills, and is neither
+//!   held until its reset nor counted as below (`bucket::Refills`);
 //! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
 //!   overspent by the requests in flight: at most the smallest remainder stated (each less
 //!   the requests in flight when it came) is sent before another answer; at 0 sends wait
