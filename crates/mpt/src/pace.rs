@@ -226,6 +226,10 @@ impl Pacer {
                     (slot.open, slot.sent) = (true, r.sent);
                     return Ok((slot, waited));
                 }
+                // Taken again at the new pace: this slot was never sent.
+                if let Some(at) = r.logged {
+                    stated::unlog(s, at);
+                }
             }
             if std::mem::take(&mut slot.sent.first) {
                 self.lock().unmark(kind);
@@ -313,6 +317,7 @@ impl Pacer {
                 wait,
                 sent: mine,
                 gated: true,
+                logged: None,
             });
         }
         if now.duration_since(s.window.0) >= Duration::from_secs(1) {
@@ -325,7 +330,7 @@ impl Pacer {
         if let Some(left) = &mut s.allowance {
             *left = left.saturating_sub(1);
         }
-        stated::log(s, slot);
+        let logged = stated::log(s, slot).then_some(slot);
         if !spaced {
             // Left in the platform's bucket: no spacing.
             s.credit -= 1;
@@ -341,6 +346,7 @@ impl Pacer {
             wait,
             sent,
             gated: false,
+            logged,
         })
     }
 

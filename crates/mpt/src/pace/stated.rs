@@ -269,6 +269,7 @@ pub(super) fn shut(budget: Duration, sent: Sent) -> Result<Reservation, Refused>
         wait: LOOK_AGAIN.min(budget),
         sent,
         gated: true,
+        logged: None,
     })
 }
 
@@ -381,16 +382,27 @@ pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
     }
 }
 
-/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]).
-pub(super) fn log(s: &mut State, slot: Instant) {
+/// Takes a slot noted in the log out of it (taken again at a new pace, it was never sent: a
+/// sliding log's remainder would otherwise read as a bucket's, `bucket::trust_remainder`).
+pub(super) fn unlog(s: &mut State, slot: Instant) {
+    let at = s.log.partition_point(|t| *t < slot);
+    if s.log.get(at) == Some(&slot) {
+        s.log.remove(at);
+    }
+}
+
+/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]); whether it
+/// was.
+pub(super) fn log(s: &mut State, slot: Instant) -> bool {
     if most(s).is_none() {
-        return;
+        return false;
     }
     let at = s.log.partition_point(|t| *t <= slot);
     s.log.insert(at, slot);
     if s.log.len() > LOG_MOST {
         s.log.pop_front();
     }
+    true
 }
 
 /// How often the stated rate changed lately: a limit that changes on every answer (a gateway

@@ -138,3 +138,41 @@ fn a_refusal_by_a_faster_policy_keeps_the_bursts() {
     assert!(s.bursts, "the remainder is still spent as a burst");
     assert_eq!(s.share, 1.0);
 }
+
+/// A slot taken again at a new pace (a refusal cut it) is taken out of the send log: it was
+/// never sent (each cut left up to one slot per waiting request in it, and a sliding log's
+/// remainder read as a bucket's that forgot them).
+#[tokio::test]
+async fn a_slot_taken_again_at_a_new_pace_leaves_the_log() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let stated = [
+        ("ratelimit-limit", "20"),
+        ("ratelimit-policy", "20;w=1"),
+        ("ratelimit-remaining", "10"),
+    ];
+    observe(&pacer, 200, &stated).await;
+    {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        (s.credit, s.bursts) = (0, false);
+    }
+    let (first, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    let mut waiting = Box::pin(pacer.acquire("", CAP, CAP));
+    assert!(futures_util::FutureExt::now_or_never(waiting.as_mut()).is_none());
+    let before = pacer.lock().of("").log.len();
+    let generation = pacer.lock().of("").generation;
+    let refused = [
+        ("ratelimit-limit", "20"),
+        ("ratelimit-policy", "20;w=1"),
+        ("ratelimit-remaining", "0"),
+    ];
+    pacer.observe(first, Some(&signal(429, &refused)), CAP);
+    assert_ne!(
+        pacer.lock().of("").generation,
+        generation,
+        "the pace was cut"
+    );
+    let (second, _) = waiting.await.unwrap();
+    assert_eq!(pacer.lock().of("").log.len(), before, "one slot each");
+    drop(second);
+}
