@@ -23,7 +23,11 @@
 //!   first such answer is a claim; one request sent alone confirms it or not);
 //! * no window of the stated quota the pace follows holds more of this client's sends than
 //!   its share of the quota less one (`stated::logged`): the remainder spent at once and the
-//!   pace after it within one window is what a sliding log refuses;
+//!   pace after it within one window is what a sliding log refuses (a remainder saying the
+//!   platform forgot sends of the window, a bucket's, turns the log off: `bucket`);
+//! * a stated window over [`ROUNDING`] whose reset moves later while its remainder does not
+//!   grow is a bucket's (its reset the time until full): its remainder refills, and is neither
+//!   held until its reset nor counted as below (`bucket::Refills`);
 //! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
 //!   overspent by the requests in flight: at most the smallest remainder stated (each less
 //!   the requests in flight when it came) is sent before another answer; at 0 sends wait
@@ -75,6 +79,7 @@ use crate::ratelimit::{Signal, WaitCause, secs};
 use stated::hold;
 
 mod aimd;
+mod bucket;
 mod kinds;
 use kinds::State;
 mod mode;
@@ -221,6 +226,10 @@ impl Pacer {
                     (slot.open, slot.sent) = (true, r.sent);
                     return Ok((slot, waited));
                 }
+                // Taken again at the new pace: this slot was never sent.
+                if let Some(at) = r.logged {
+                    stated::unlog(s, at);
+                }
             }
             if std::mem::take(&mut slot.sent.first) {
                 self.lock().unmark(kind);
@@ -308,6 +317,7 @@ impl Pacer {
                 wait,
                 sent: mine,
                 gated: true,
+                logged: None,
             });
         }
         if now.duration_since(s.window.0) >= Duration::from_secs(1) {
@@ -320,7 +330,7 @@ impl Pacer {
         if let Some(left) = &mut s.allowance {
             *left = left.saturating_sub(1);
         }
-        stated::log(s, slot);
+        let logged = stated::log(s, slot).then_some(slot);
         if !spaced {
             // Left in the platform's bucket: no spacing.
             s.credit -= 1;
@@ -336,6 +346,7 @@ impl Pacer {
             wait,
             sent,
             gated: false,
+            logged,
         })
     }
 
@@ -373,6 +384,7 @@ impl Pacer {
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
         let now = Instant::now();
+        s.refills.note(signal, now);
         if signal.throttled {
             s.credit = 0;
             if let Some(after) = signal.asked_wait() {
@@ -385,7 +397,7 @@ impl Pacer {
                 }
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
-                let renews = stated::spent_window(signal);
+                let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
                 let aimd = !stated && self.mode == Pacing::Adaptive;
                 let asks = after > ROUNDING && (!aimd || aimd::holds(s, sent.generation));
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {

@@ -92,6 +92,10 @@ pub(crate) struct Signal {
     pub(crate) remaining_of: Option<Quota>,
     /// Until the remainder is renewed, clamped to [`MAX_SECS`].
     pub(crate) reset: Option<Duration>,
+    /// Each quota's own remainder and reset, beside `quotas` (the draft 08+ `RateLimit` states
+    /// one per policy; the older dialects, the one limit's): the pacer tells a bucket that
+    /// refills from a window that renews by how each one's reset moves.
+    pub(crate) states: [Option<(u64, Option<Duration>)>; MAX_POLICIES],
     /// A throttled answer's wait as the server stated it, not clamped (for messages only).
     pub(crate) asked: Option<AskedWait>,
 }
@@ -260,9 +264,9 @@ fn policy_window(text: &str) -> Option<f64> {
         .find_map(|m| m.param("w").and_then(window))
 }
 
-/// The draft 08+ `RateLimit` field (`"name";r=150;t=1, ...`): the smallest remainder, with its
-/// reset and its policy's name.
-fn structured_state(text: &str) -> Option<(u64, Option<Duration>, &str)> {
+/// The draft 08+ `RateLimit` field (`"name";r=150;t=1, ...`): each remainder, with its reset
+/// and its policy's name.
+fn structured_states(text: &str) -> Vec<(u64, Option<Duration>, &str)> {
     members(text)
         .into_iter()
         .filter_map(|m| {
@@ -270,7 +274,7 @@ fn structured_state(text: &str) -> Option<(u64, Option<Duration>, &str)> {
             let t = m.param("t").and_then(|t| number(t, MAX_SECS)).map(secs);
             Some((r, t, m.item))
         })
-        .min_by_key(|(r, ..)| *r)
+        .collect()
 }
 
 /// A `*-Reset` number as seconds from the answer: epoch milliseconds from [`EPOCH_MS_FROM`],
@@ -403,9 +407,14 @@ impl Signal {
                 .and_then(|r| agreed(r, count))
                 .map(|r| r as u64)
         };
-        if let Some((r, t, name)) = text(headers, &RATELIMIT).and_then(structured_state) {
-            // Draft 08 and later.
+        let states = text(headers, &RATELIMIT).map(structured_states);
+        if let Some(&(r, t, name)) = states.iter().flatten().min_by_key(|(r, ..)| *r) {
+            // Draft 08 and later: the smallest remainder, and each policy's.
             (signal.remaining, signal.reset) = (Some(r), t);
+            for (state, p) in signal.states.iter_mut().zip(&policy) {
+                let of = |(n, _): (&str, Quota)| states.iter().flatten().find(|s| s.2 == n);
+                *state = p.and_then(of).map(|&(r, t, _)| (r, t));
+            }
             signal.remaining_of = policy
                 .iter()
                 .flatten()
@@ -422,6 +431,7 @@ impl Signal {
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
             signal.reset = text(headers, &RESET).and_then(|r| reset(r, server_now(headers)));
+            signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
             let one = quota(agreed(limit, count), None);
             if one.is_some() {
@@ -430,6 +440,7 @@ impl Signal {
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;
             signal.reset = text(headers, &X_RESET).and_then(|r| reset(r, server_now(headers)));
+            signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         }
         if signal.remaining.is_none() {
             // A remainder stated without its limit (a gateway that sends only

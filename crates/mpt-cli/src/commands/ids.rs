@@ -120,7 +120,10 @@ pub fn read(sources: Vec<Source>) -> Result<Ids, Failure> {
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let unread = Unread(rx.clone());
     let stream = futures_util::stream::unfold((rx, read.clone()), |(rx, read)| async move {
-        let next = rx.lock().await.recv().await;
+        // Outside tokio's cooperative budget: each id would spend two units of it (the lock,
+        // the receive), so the job's reads, which take what is ready up to 100, got 64 ids
+        // each: a list request more per 64 ids than needed (102 requests for 100 ids).
+        let next = tokio::task::unconstrained(async { rx.lock().await.recv().await }).await;
         match next? {
             Ok(id) => Some((id, (rx, read))),
             Err(message) => {

@@ -226,6 +226,31 @@ fn a_large_from_file_is_read_line_by_line() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
 }
 
+/// Ids read from a file are read 100 to a list request (the job's reads take the ids ready, up
+/// to 100): they came 64 at a time (tokio's cooperative budget cut the ids ready short), so
+/// 100 ids took two list requests and a 5 s window of 20 requests a sixth window.
+#[test]
+fn ids_from_a_file_are_read_100_to_a_list_request() {
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(300, "read", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ids.txt");
+    std::fs::write(&path, ids.join("\n")).unwrap();
+    let args = ["tokens", "ensure-disabled", "-o", "jsonl", "--from-file"];
+    let mut args = args.to_vec();
+    args.push(path.to_str().unwrap());
+    let out = command(&server, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).lines().count(), 300);
+    // 3 at best (a read may find fewer ids ready: the file is read on a thread); 5 at 64.
+    let lists = server.requests(Operation::List);
+    assert!(lists <= 4, "{lists} list requests for 300 ids");
+}
+
 /// No id at all (an empty stdin, or only comments) is a usage error, as before: exit 2, the
 /// message says how to give ids, and nothing is printed on stdout (not even `[]`).
 #[test]

@@ -241,6 +241,11 @@ pub(super) struct State {
     /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
     pub(super) quota: Option<(f64, f64)>,
     pub(super) log: std::collections::VecDeque<Instant>,
+    /// Which stated quotas refill (buckets) rather than renew (windows), by their resets.
+    pub(super) refills: super::bucket::Refills,
+    /// The platform's remainder said it forgot sends the log counted within its window: it
+    /// refills (a bucket), and the log is not kept (`stated::logged`).
+    pub(super) forgets: bool,
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -297,6 +302,8 @@ impl State {
             windowed: false,
             quota: None,
             log: VecDeque::new(),
+            forgets: false,
+            refills: super::bucket::Refills::default(),
             next: None,
             held_until: None,
             held_for: WaitCause::Asked,

@@ -78,6 +78,9 @@ pub(super) struct Reservation {
     /// flight, or it would go alone but not before `wait`. Taken again after `wait`, or once
     /// an answer comes.
     pub(super) gated: bool,
+    /// The slot noted in the send log, when it was (`stated::log`): a slot taken again at a
+    /// new pace is taken out of it (it was never sent).
+    pub(super) logged: Option<std::time::Instant>,
 }
 
 /// A send slot refused: the wait it needs is longer than allowed.

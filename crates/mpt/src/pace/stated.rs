@@ -32,9 +32,12 @@ impl Pacer {
             }
             // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
             // and what is sent until the next answer are all it allows.
-            let counted = counted(signal);
+            let refills = s.refills.of(signal.remaining_of);
+            let counted = counted(signal, refills);
             restate(s, counted.then_some(left), sent.alone);
-            spent_until_reset(s, signal, now, cap, sent.probe, counted);
+            if !refills {
+                spent_until_reset(s, signal, now, cap, sent.probe, counted);
+            }
         }
         let cap_secs = cap.as_secs_f64();
         // The slowest quota whose window is a pace: its rate, limit and window.
@@ -77,41 +80,74 @@ impl Pacer {
             // waits to be sent takes a slot at the new pace.
             s.dropped_until = Some(now + DROP_GRACE);
             repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
+            // The sends at the old pace are the platform's to judge (its remainder, and its
+            // refusals, which do not cut the share within the grace): a bucket has forgotten
+            // them as it refilled, and the log would stall every send for most of a window.
+            s.log.clear();
         }
         s.stated = Some(rate);
+        super::bucket::trust_remainder(s, signal, now);
         space_when_empty(s, signal, now, rate);
-        if signal.throttled {
-            s.credit = 0;
-            // A refusal saying a window's count is spent (the allowance follows that, and the
-            // hold its reset) is no other caller's spending: the pace and the bursts stay.
-            let dropped = s.dropped_until.is_some_and(|until| now < until) || spent_window(signal);
-            if !dropped {
-                s.bursts = false;
-            }
-            if !dropped && !recent(s, now, rate) {
-                s.share = (s.share / 2.0).max(MIN_SHARE);
-                s.last_cut = Some(now);
-                repace(s, now);
-            }
-            let interval = secs(1.0 / (rate * s.share * HEADROOM));
-            let at = now + interval;
-            s.next = Some(s.next.map_or(at, |n| n.max(at)));
-        } else if signal
-            .remaining
-            .is_some_and(|left| left <= about_empty(limit) && s.in_flight > 0)
-        {
-            // The bucket is about empty (one left at most) with requests still on the way: this
-            // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
-            // stated rate).
-            s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
-        } else {
-            // One request of the quota back (1% of it at least): a small quota's share grows
-            // back in as many windows as a large one's.
-            let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
-            s.share = (s.share + growth).min(1.0);
-        }
+        share_after(s, signal, now, rate, limit);
         true
     }
+}
+
+/// This client's share of the stated `rate` after an answer at `now`: halved by a refusal
+/// (not one answering the old pace of a drop, nor one saying a window's count is spent), 5%
+/// less when the bucket is about empty with requests in flight, else one request of the quota
+/// (`limit`) back.
+fn share_after(s: &mut State, signal: &Signal, now: Instant, rate: f64, limit: Option<f64>) {
+    if signal.throttled {
+        s.credit = 0;
+        // A refusal saying a window's count is spent (the allowance follows that, and the
+        // hold its reset) is no other caller's spending: the pace and the bursts stay; so is
+        // one by a faster policy than the pace's (both count every request: another caller's
+        // spending would show in the paced one too), which the burst overspent.
+        let refills = s.refills.of(signal.remaining_of);
+        let dropped = s.dropped_until.is_some_and(|until| now < until)
+            || spent_window(signal, refills)
+            || faster(signal, s.quota);
+        if !dropped {
+            s.bursts = false;
+        }
+        if !dropped && !recent(s, now, rate) {
+            s.share = (s.share / 2.0).max(MIN_SHARE);
+            s.last_cut = Some(now);
+            repace(s, now);
+        }
+        let interval = secs(1.0 / (rate * s.share * HEADROOM));
+        let at = now + interval;
+        s.next = Some(s.next.map_or(at, |n| n.max(at)));
+    } else if signal
+        .remaining
+        .is_some_and(|left| left <= about_empty(limit) && s.in_flight > 0)
+    {
+        // The bucket is about empty (one left at most) with requests still on the way: this
+        // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
+        // stated rate). Not within a second of a drop: those answer what was sent at the old
+        // pace (the bucket the new limit left is empty, whoever spends it).
+        if s.dropped_until.is_none_or(|until| now >= until) {
+            s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
+        }
+    } else {
+        // One request of the quota back (1% of it at least): a small quota's share grows
+        // back in as many windows as a large one's.
+        let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
+        s.share = (s.share + growth).min(1.0);
+    }
+}
+
+/// Whether a refusal's remainder (0) is of a faster policy than `paced` (the quota and window
+/// the pace follows): another policy stated beside it, that the burst overspent.
+fn faster(signal: &Signal, paced: Option<(f64, f64)>) -> bool {
+    let Some((limit, window)) = paced else {
+        return false;
+    };
+    signal
+        .remaining_of
+        .and_then(|q| Some(q.limit / q.window?))
+        .is_some_and(|rate| rate > limit / window)
 }
 
 /// The remainder at which a stated bucket is about empty: one left, or none of a quota under 4
@@ -149,7 +185,10 @@ pub(super) fn spent(wait: Duration, cap: Duration, quota: Option<Quota>) -> Refu
 /// Whether a stated remainder is a count that is not renewed within a rounding: its quota's
 /// window is longer than [`ROUNDING`], or, with no window stated, its reset is. (A bucket's
 /// of a second refills continuously: the pace covers it.)
-pub(super) fn counted(signal: &Signal) -> bool {
+pub(super) fn counted(signal: &Signal, refills: bool) -> bool {
+    if refills {
+        return false;
+    }
     match signal.remaining_of.and_then(|q| q.window) {
         Some(window) => window > ROUNDING.as_secs_f64(),
         None => signal.reset.is_some_and(|reset| reset > ROUNDING),
@@ -159,11 +198,12 @@ pub(super) fn counted(signal: &Signal) -> bool {
 /// Whether a refusal says a count is spent until it renews (its window stated longer than
 /// [`ROUNDING`], or, with none stated, a reset longer than that and no `Retry-After`: one odd
 /// reset beside a bucket's `Retry-After: 1` is not a window).
-pub(super) fn spent_window(signal: &Signal) -> bool {
+pub(super) fn spent_window(signal: &Signal, refills: bool) -> bool {
     signal.remaining == Some(0)
+        && !refills
         && match signal.remaining_of.and_then(|q| q.window) {
             Some(window) => window > ROUNDING.as_secs_f64(),
-            None => signal.retry_after.is_none() && counted(signal),
+            None => signal.retry_after.is_none() && counted(signal, refills),
         }
 }
 
@@ -229,6 +269,7 @@ pub(super) fn shut(budget: Duration, sent: Sent) -> Result<Reservation, Refused>
         wait: LOOK_AGAIN.min(budget),
         sent,
         gated: true,
+        logged: None,
     })
 }
 
@@ -309,6 +350,9 @@ pub(super) const LOG_MOST: usize = 4096;
 /// [`SMALL_QUOTA`] is kept whole, its window lengthened by the headroom instead (one less of
 /// `2;w=1` would halve its pace).
 fn most(s: &State) -> Option<(usize, Duration)> {
+    if s.forgets {
+        return None;
+    }
     let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
     if limit < SMALL_QUOTA {
         return Some(((limit.floor() as usize).max(1), secs(window / HEADROOM)));
@@ -338,16 +382,27 @@ pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
     }
 }
 
-/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]).
-pub(super) fn log(s: &mut State, slot: Instant) {
+/// Takes a slot noted in the log out of it (taken again at a new pace, it was never sent: a
+/// sliding log's remainder would otherwise read as a bucket's, `bucket::trust_remainder`).
+pub(super) fn unlog(s: &mut State, slot: Instant) {
+    let at = s.log.partition_point(|t| *t < slot);
+    if s.log.get(at) == Some(&slot) {
+        s.log.remove(at);
+    }
+}
+
+/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]); whether it
+/// was.
+pub(super) fn log(s: &mut State, slot: Instant) -> bool {
     if most(s).is_none() {
-        return;
+        return false;
     }
     let at = s.log.partition_point(|t| *t <= slot);
     s.log.insert(at, slot);
     if s.log.len() > LOG_MOST {
         s.log.pop_front();
     }
+    true
 }
 
 /// How often the stated rate changed lately: a limit that changes on every answer (a gateway

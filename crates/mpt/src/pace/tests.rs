@@ -470,3 +470,5 @@ mod sharing;
 mod shed;
 
 mod per_policy;
+
+mod changes;

@@ -1,0 +1,107 @@
+//! A bucket told from a window by evidence: a bucket refills as it goes (its remainder is not a
+//! count held until its reset, and it forgets the sends it served), a window renews at its end
+//! (a fixed window), or counts every send of its length (a sliding log).
+
+use std::time::{Duration, Instant};
+
+use super::{ROUNDING, State};
+use crate::ratelimit::{Quota, Signal, secs};
+
+/// The platform's count over the log's: an answer (not a refusal) saying more remains of the
+/// quota the log follows than the log allows (the quota less this client's sends within the
+/// window, those still in flight aside, which it may not count yet), by [`FORGOTTEN`] or more,
+/// says the platform does not count them all: it forgets sends as it refills (a bucket), and
+/// the log is not kept for it (it would cap the sends at the quota less one a window, under
+/// what the bucket serves). A sliding log counts every send of its window: its remainder never
+/// says so.
+pub(super) fn trust_remainder(s: &mut State, signal: &Signal, now: Instant) {
+    let (Some((limit, window)), Some(left)) = (s.quota, signal.remaining) else {
+        return;
+    };
+    let same = signal
+        .remaining_of
+        .is_some_and(|q| q.limit == limit && q.window == Some(window));
+    if signal.throttled || !same || s.log.is_empty() {
+        return;
+    }
+    let counted = (limit - left as f64).max(0.0) as usize + s.in_flight as usize;
+    let window = secs(window);
+    let sent = s.log.partition_point(|t| *t <= now);
+    let gone = s.log.partition_point(|t| *t + window <= now);
+    if (sent - gone).saturating_sub(counted) >= FORGOTTEN {
+        s.forgets = true;
+        s.log.clear();
+    }
+}
+
+/// The sends of a window the platform no longer counts that say it forgets them (a bucket
+/// refilling), not a sliding log (one is an answer overtaken by another).
+const FORGOTTEN: usize = 2;
+
+/// How much later than the reference a reset must put a quota's renewal, its remainder not
+/// grown, to say it refills rather than renews (resets are whole seconds: one is a rounding).
+const REFILL_EVIDENCE: Duration = Duration::from_millis(1500);
+
+/// The most quotas whose resets are followed.
+const TRACKED: usize = 8;
+
+/// Whether each stated quota whose reset is followed (its window stated, over [`ROUNDING`];
+/// with none stated, a reset that jumps is one odd answer, not evidence) is a bucket that refills or a window that renews, by evidence: a window's reset
+/// counts down to one instant, and only its renewal gives its count back; a bucket's reset
+/// (the time until it is full again, the draft's `t`) moves later as its remainder is spent.
+/// A reset that moved more than [`REFILL_EVIDENCE`] later while the remainder did not grow is
+/// a bucket: its remainder refills as it goes (not a count held until the reset), and the
+/// pace covers it.
+#[derive(Debug, Default)]
+pub(super) struct Refills(Vec<Track>);
+
+/// One quota's reference: its remainder, and the instant its reset said it renews.
+#[derive(Debug, Clone, Copy)]
+struct Track {
+    quota: (u64, Option<u64>),
+    left: u64,
+    renews: Instant,
+    refills: bool,
+}
+
+fn bits(q: Quota) -> (u64, Option<u64>) {
+    (q.limit.to_bits(), q.window.map(f64::to_bits))
+}
+
+impl Refills {
+    /// Notes what an answer at `now` says of each quota's remainder and reset.
+    pub(super) fn note(&mut self, signal: &Signal, now: Instant) {
+        for (quota, state) in signal.quotas.iter().zip(&signal.states) {
+            let (Some(quota), Some((left, Some(reset)))) = (quota, state) else {
+                continue;
+            };
+            if quota.window.is_none_or(|w| w <= ROUNDING.as_secs_f64()) {
+                continue;
+            }
+            let (key, renews, left) = (bits(*quota), now + *reset, *left);
+            let full = self.0.len() >= TRACKED;
+            match self.0.iter_mut().find(|t| t.quota == key) {
+                // Renewed, or refilled: the reference starts again.
+                Some(t) if left > t.left => (t.left, t.renews) = (left, renews),
+                Some(t) => {
+                    if renews > t.renews + REFILL_EVIDENCE {
+                        (t.refills, t.renews) = (true, renews);
+                    }
+                    t.left = left;
+                }
+                None if !full => self.0.push(Track {
+                    quota: key,
+                    left,
+                    renews,
+                    refills: false,
+                }),
+                None => {}
+            }
+        }
+    }
+
+    /// Whether `quota` is known to refill (a bucket).
+    pub(super) fn of(&self, quota: Option<Quota>) -> bool {
+        quota.is_some_and(|q| self.0.iter().any(|t| t.quota == bits(q) && t.refills))
+    }
+}
