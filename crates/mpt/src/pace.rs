@@ -23,7 +23,9 @@
 //!   first such answer is a claim; one request sent alone confirms it or not);
 //! * no window of the stated quota the pace follows holds more of this client's sends than
 //!   its share of the quota less one (`stated::logged`): the remainder spent at once and the
-//!   pace after it within one window is what a sliding log refuses;
+//!   pace after it within one window is what a sliding log refuses; unless the remainders
+//!   stated are not one count's (`stated::note_room`: each backend of a load balancer states
+//!   its own): then the log holds nothing for a window of the quota;
 //! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
 //!   overspent by the requests in flight: at most the smallest remainder stated (each less
 //!   the requests in flight when it came) is sent before another answer; at 0 sends wait
@@ -330,6 +332,7 @@ impl Pacer {
         let sent = Sent {
             probe: gate == stated::Gate::Probe,
             alone,
+            at: Some(slot),
             ..mine
         };
         Ok(Reservation {

@@ -241,6 +241,14 @@ pub(super) struct State {
     /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
     pub(super) quota: Option<(f64, f64)>,
     pub(super) log: std::collections::VecDeque<Instant>,
+    /// Until then the log holds no send: the remainders stated are not one count's
+    /// (`stated::note_room`).
+    pub(super) roomy_until: Option<Instant>,
+    /// The last answers' remainders, and when their requests were planned to go (at most
+    /// [`stated::LEFTS_KEPT`]).
+    pub(super) lefts: VecDeque<(Instant, u64)>,
+    /// A send beyond the quota was refused while the log held none: it never lifts again.
+    pub(super) room_refuted: bool,
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -297,6 +305,9 @@ impl State {
             windowed: false,
             quota: None,
             log: VecDeque::new(),
+            roomy_until: None,
+            lefts: VecDeque::new(),
+            room_refuted: false,
             next: None,
             held_until: None,
             held_for: WaitCause::Asked,

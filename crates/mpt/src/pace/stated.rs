@@ -67,6 +67,7 @@ impl Pacer {
         if let Some((_, limit, window)) = slowest {
             s.quota = Some((limit, window));
         }
+        let probed = note_room(s, signal, now, sent);
         let stated = slowest.map(|(rate, ..)| rate);
         let kept = (!stale(s, stated, now)).then_some(s.stated).flatten();
         let Some(rate) = stated.filter(|r| *r > 0.0).or(kept) else {
@@ -85,10 +86,9 @@ impl Pacer {
             // A refusal saying a window's count is spent (the allowance follows that, and the
             // hold its reset) is no other caller's spending: the pace and the bursts stay.
             let dropped = s.dropped_until.is_some_and(|until| now < until) || spent_window(signal);
-            if !dropped {
-                s.bursts = false;
-            }
-            if !dropped && !recent(s, now, rate) {
+            s.bursts &= dropped;
+            // Nor a send's beyond the quota while the log was lifted (`note_room`): no cut.
+            if !dropped && !probed && !recent(s, now, rate) {
                 s.share = (s.share / 2.0).max(MIN_SHARE);
                 s.last_cut = Some(now);
                 repace(s, now);
@@ -332,10 +332,60 @@ pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
     while s.log.front().is_some_and(|t| *t + window <= now) {
         s.log.pop_front();
     }
+    if s.roomy_until.is_some_and(|until| now < until) {
+        return slot;
+    }
     match s.log.len().checked_sub(most) {
         Some(i) => slot.max(s.log[i] + window),
         None => slot,
     }
+}
+
+/// How many answers, to requests sent within one request's time at the quota's rate, stating one
+/// same remainder (not 0) show that the remainders are not one count's: one count falls by one
+/// with each request it counts and refills less than one in that time, so two answers may
+/// state one value (a refill between them), never three.
+const SAME_LEFT: usize = 3;
+
+/// The answers kept for that ([`SAME_LEFT`]): when each one's request was planned to go, and
+/// the remainder it stated.
+pub(super) const LEFTS_KEPT: usize = 16;
+
+/// Notes evidence that the stated quota is not all this client may send in its window: the
+/// remainders are not one count's (three answers to requests sent within one request's time at
+/// the quota's rate state the same remainder: each backend of a load balancer states its own
+/// count, and each stays up while the client sends the quota). Then, for a window of the
+/// quota, the log holds no send (the platform's remainder is trusted over the client's own
+/// count; it still caps the burst). One count never says so: a bucket, a sliding log, a
+/// limit another caller spends too. A refusal while it lasts ends it for good, and is not
+/// another caller's spending: it does not cut the share (whether it was one is returned).
+pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent) -> bool {
+    if signal.throttled {
+        let probed = s.roomy_until.is_some_and(|until| now < until);
+        s.roomy_until = None;
+        s.room_refuted |= probed;
+        return probed;
+    }
+    let (Some(left), Some(at), Some((limit, window))) = (signal.remaining, sent.at, s.quota) else {
+        return false;
+    };
+    if left == 0 || window > ROUNDING.as_secs_f64() || s.room_refuted || limit < 1.0 {
+        return false;
+    }
+    let apart = secs(window / limit);
+    let same = s
+        .lefts
+        .iter()
+        .filter(|(t, l)| *l == left && t.max(&at).saturating_duration_since(*t.min(&at)) < apart)
+        .count();
+    if same + 1 >= SAME_LEFT {
+        s.roomy_until = Some(now + secs(window));
+    }
+    if s.lefts.len() >= LEFTS_KEPT {
+        s.lefts.pop_front();
+    }
+    s.lefts.push_back((at, left));
+    false
 }
 
 /// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]).
