@@ -1,22 +1,22 @@
 //! Bulk work: a result per id, bounded concurrency, states read 100 at a time, and scheduling
 //! that stops when the client's [`Cancel`](crate::Cancel) flag is set.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 
 use futures_core::Stream;
-use futures_util::future::{BoxFuture, Either, select};
-use futures_util::stream::FuturesUnordered;
 use futures_util::{StreamExt, stream};
 
 use crate::client::Client;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::lifecycle::Switch;
-use crate::list::MAX_PAGE_SIZE;
 use crate::ops::check_id;
 use crate::outcome::Outcome;
 use crate::status::TokenStatus;
 use crate::token::{Token, TokenRef};
+
+mod window;
+use window::Window;
 
 impl Client {
     /// Makes sure each token is Active ([`Client::ensure_active`]), `concurrency` at a time; one
@@ -100,16 +100,7 @@ impl Client {
         St: Stream<Item = String> + Send + 'a,
     {
         let client = self.in_job();
-        let window = Window {
-            input: Box::pin(ids.ready_chunks(MAX_PAGE_SIZE as usize)),
-            input_done: false,
-            pending: FuturesUnordered::new(),
-            ready: VecDeque::new(),
-            reads: 0,
-            changes: 0,
-            taken: 0,
-            concurrency: concurrency.max(1),
-        };
+        let window = Window::new(Box::pin(ids), concurrency);
         stream::unfold(window, move |mut w| {
             let client = client.clone();
             async move {
@@ -118,23 +109,12 @@ impl Client {
             }
         })
     }
-    /// The states of one chunk of ids (numbered from `first`), read with one list request.
-    async fn read_chunk(&self, first: usize, chunk: Vec<String>) -> Work {
-        let mut states = if self.cancelled() {
-            HashMap::new()
-        } else {
-            self.states_of(&chunk).await
-        };
-        Work::Read(
-            chunk
-                .into_iter()
-                .enumerate()
-                .map(|(k, id)| {
-                    let before = states.remove(&id);
-                    (first + k, id, before)
-                })
-                .collect(),
-        )
+    /// The states of one chunk of ids, read with one list request (none once cancelled).
+    async fn read_states(&self, chunk: &[String]) -> HashMap<String, Token> {
+        if self.cancelled() {
+            return HashMap::new();
+        }
+        self.states_of(chunk).await
     }
 
     /// The current states of these tokens, read with one list request; empty when that fails
@@ -237,114 +217,6 @@ impl Client {
                 .collect()
                 .await;
         BulkReport::in_order(results)
-    }
-}
-
-/// What one piece of a bulk call's window ended with.
-enum Work {
-    /// A chunk's states were read: its ids (numbered), each with its state if the list showed it.
-    Read(Vec<(usize, String, Option<Token>)>),
-    /// An id's work is done.
-    Done(usize, String, Result<Outcome, Error>),
-}
-
-/// The state of one sliding window of reads and changes over a stream of ids.
-struct Window<'a> {
-    /// The ids still to come, up to a list request's worth at a time.
-    input: std::pin::Pin<Box<dyn Stream<Item = Vec<String>> + Send + 'a>>,
-    /// The reads and changes under way.
-    pending: FuturesUnordered<BoxFuture<'a, Work>>,
-    /// Ids whose state is known (or unknown: read on their own), waiting for a change slot.
-    ready: VecDeque<(usize, String, Option<Token>)>,
-    /// Whether the input has ended.
-    input_done: bool,
-    /// Reads under way.
-    reads: usize,
-    /// Changes under way.
-    changes: usize,
-    /// How many ids were taken from the input.
-    taken: usize,
-    /// Changes in flight at once.
-    concurrency: usize,
-}
-
-impl<'a> Window<'a> {
-    /// The next finished id; `None` once every id taken is done and the input is over (or the
-    /// client was cancelled).
-    async fn next(
-        &mut self,
-        client: &Client,
-        switch: Switch,
-    ) -> Option<(usize, String, Result<Outcome, Error>)> {
-        loop {
-            while self.changes < self.concurrency
-                && let Some((i, id, before)) = self.ready.pop_front()
-            {
-                self.changes += 1;
-                let client = client.clone();
-                self.pending.push(Box::pin(async move {
-                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                    let result = match before {
-                        _ if client.cancelled() => Err(Error::Cancelled),
-                        Some(before) => client.ensure_from(&id, before, switch).await,
-                        None => client.ensure(&id, switch).await,
-                    };
-                    Work::Done(i, id, result)
-                }));
-            }
-            // The next states are read while changes run (two reads ahead); the input is
-            // raced against the work under way, so a slow input never holds a finished id.
-            let wants = !self.input_done
-                && !client.cancelled()
-                && self.reads < 2
-                && self.ready.len() < self.concurrency + MAX_PAGE_SIZE as usize;
-            let work = if wants && self.pending.is_empty() {
-                match self.input.next().await {
-                    Some(chunk) => self.read(client, chunk),
-                    None => self.input_done = true,
-                }
-                continue;
-            } else if wants {
-                let raced = match select(self.input.next(), self.pending.next()).await {
-                    Either::Left((chunk, _)) => Either::Left(chunk),
-                    Either::Right((work, _)) => Either::Right(work),
-                };
-                match raced {
-                    Either::Left(Some(chunk)) => {
-                        self.read(client, chunk);
-                        continue;
-                    }
-                    Either::Left(None) => {
-                        self.input_done = true;
-                        continue;
-                    }
-                    Either::Right(work) => work,
-                }
-            } else {
-                self.pending.next().await
-            };
-            match work? {
-                Work::Read(known) => {
-                    self.reads -= 1;
-                    self.ready.extend(known);
-                }
-                Work::Done(i, id, result) => {
-                    self.changes -= 1;
-                    return Some((i, id, result));
-                }
-            }
-        }
-    }
-
-    /// Starts reading the states of a chunk of ids just taken from the input.
-    fn read(&mut self, client: &Client, chunk: Vec<String>) {
-        let first = self.taken;
-        self.taken += chunk.len();
-        self.reads += 1;
-        let client = client.clone();
-        self.pending.push(Box::pin(
-            async move { client.read_chunk(first, chunk).await },
-        ));
     }
 }
 

@@ -3,7 +3,7 @@
 //! One pacer per client, shared by all its clones (so two bulk jobs of one process do not
 //! fight), with one pace per stated policy (`kinds`: a request is paced by the policy its
 //! operation's last answer stated; a stated limit that changes on every answer is not
-//! followed, `stated::Steady`). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
+//! followed, `kinds::Steady`). Before each attempt the hook layer takes the next send slot (a [`Slot`], given back
 //! when the attempt ends or is dropped); after each answer it tells the pacer what the platform
 //! said ([`Signal`], in whichever dialect it speaks):
 //!
@@ -24,7 +24,9 @@
 //! * no window of the stated quota the pace follows holds more of this client's sends than
 //!   its share of the quota less one (`stated::logged`): the remainder spent at once and the
 //!   pace after it within one window is what a sliding log refuses (a remainder saying the
-//!   platform forgot sends of the window, a bucket's, turns the log off: `bucket`);
+//!   platform forgot sends of the window, a bucket's, turns the log off: `bucket`; remainders
+//!   that are not one count's, `bucket::note_room`, each backend of a load balancer stating its
+//!   own, lift it for a window of the quota);
 //! * a stated window over [`ROUNDING`] whose reset moves later while its remainder does not
 //!   grow is a bucket's (its reset the time until full): its remainder refills, and is neither
 //!   held until its reset nor counted as below (`bucket::Refills`);
@@ -340,6 +342,7 @@ impl Pacer {
         let sent = Sent {
             probe: gate == stated::Gate::Probe,
             alone,
+            at: Some(slot),
             ..mine
         };
         Ok(Reservation {

@@ -1,10 +1,11 @@
 //! A bucket told from a window by evidence: a bucket refills as it goes (its remainder is not a
 //! count held until its reset, and it forgets the sends it served), a window renews at its end
-//! (a fixed window), or counts every send of its length (a sliding log).
+//! (a fixed window), or counts every send of its length (a sliding log); and remainders that are
+//! not one count's (a load balancer's backends, each stating its own).
 
 use std::time::{Duration, Instant};
 
-use super::{ROUNDING, State};
+use super::{ROUNDING, Sent, State};
 use crate::ratelimit::{Quota, Signal, secs};
 
 /// The platform's count over the log's: an answer (not a refusal) saying more remains of the
@@ -21,7 +22,7 @@ pub(super) fn trust_remainder(s: &mut State, signal: &Signal, now: Instant) {
     let same = signal
         .remaining_of
         .is_some_and(|q| q.limit == limit && q.window == Some(window));
-    if signal.throttled || !same || s.log.is_empty() {
+    if signal.throttled || !same || s.log.is_empty() || s.room_refuted {
         return;
     }
     let counted = (limit - left as f64).max(0.0) as usize + s.in_flight as usize;
@@ -104,4 +105,51 @@ impl Refills {
     pub(super) fn of(&self, quota: Option<Quota>) -> bool {
         quota.is_some_and(|q| self.0.iter().any(|t| t.quota == bits(q) && t.refills))
     }
+}
+
+/// How many answers, to requests sent within one request's time at the quota's rate, stating one
+/// same remainder (not 0) show that the remainders are not one count's: one count falls by one
+/// with each request it counts and refills less than one in that time, so two answers may
+/// state one value (a refill between them), never three.
+const SAME_LEFT: usize = 3;
+
+/// The answers kept for that ([`SAME_LEFT`]): when each one's request was planned to go, and
+/// the remainder it stated.
+pub(super) const LEFTS_KEPT: usize = 16;
+
+/// Notes evidence that the stated quota is not all this client may send in its window: the
+/// remainders are not one count's (three answers to requests sent within one request's time at
+/// the quota's rate state the same remainder: each backend of a load balancer states its own
+/// count, and each stays up while the client sends the quota). Then, for a window of the
+/// quota, the log holds no send (the platform's remainder is trusted over the client's own
+/// count; it still caps the burst). One count never says so: a bucket, a sliding log, a
+/// limit another caller spends too. A refusal while it lasts ends it for good, and is not
+/// another caller's spending: it does not cut the share (whether it was one is returned).
+pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent) -> bool {
+    if signal.throttled {
+        let probed = s.roomy_until.is_some_and(|until| now < until);
+        s.roomy_until = None;
+        s.room_refuted |= probed;
+        return probed;
+    }
+    let (Some(left), Some(at), Some((limit, window))) = (signal.remaining, sent.at, s.quota) else {
+        return false;
+    };
+    if left == 0 || window > ROUNDING.as_secs_f64() || s.room_refuted || limit < 1.0 {
+        return false;
+    }
+    let apart = secs(window / limit);
+    let same = s
+        .lefts
+        .iter()
+        .filter(|(t, l)| *l == left && t.max(&at).saturating_duration_since(*t.min(&at)) < apart)
+        .count();
+    if same + 1 >= SAME_LEFT {
+        s.roomy_until = Some(now + secs(window));
+    }
+    if s.lefts.len() >= LEFTS_KEPT {
+        s.lefts.pop_front();
+    }
+    s.lefts.push_back((at, left));
+    false
 }

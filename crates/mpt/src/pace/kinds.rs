@@ -20,8 +20,8 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
+use super::ROUNDING;
 use super::aimd::{Cut, SLICES};
-use super::stated::Steady;
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
 /// The most states kept: beyond, a kind stating a new policy keeps the state it has.
@@ -246,6 +246,15 @@ pub(super) struct State {
     /// The platform's remainder said it forgot sends the log counted within its window: it
     /// refills (a bucket), and the log is not kept (`stated::logged`).
     pub(super) forgets: bool,
+    /// Until then the log holds no send: the remainders stated are not one count's
+    /// (`bucket::note_room`).
+    pub(super) roomy_until: Option<Instant>,
+    /// The last answers' remainders, and when their requests were planned to go (at most
+    /// [`bucket::LEFTS_KEPT`]).
+    pub(super) lefts: VecDeque<(Instant, u64)>,
+    /// A send beyond the quota was refused while the log held none (lifted, `bucket::note_room`,
+    /// or off for a bucket that seemed to forget sends, `forgets`): it never lifts again.
+    pub(super) room_refuted: bool,
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
@@ -304,6 +313,9 @@ impl State {
             log: VecDeque::new(),
             forgets: false,
             refills: super::bucket::Refills::default(),
+            roomy_until: None,
+            lefts: VecDeque::new(),
+            room_refuted: false,
             next: None,
             held_until: None,
             held_for: WaitCause::Asked,
@@ -315,5 +327,55 @@ impl State {
             credit: 0,
             bursts: true,
         }
+    }
+}
+
+/// How often the stated rate changed lately: a limit that changes on every answer (a gateway
+/// stating a random or per-node limit) is not followed.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Steady {
+    /// The rate stated last (0: none yet).
+    last: f64,
+    /// The changes counted since `since` (counted afresh every [`ROUNDING`]).
+    since: Instant,
+    changes: u32,
+    /// The stated rate is unsteady until then.
+    until: Option<Instant>,
+}
+
+/// The changes of the stated rate within [`ROUNDING`] that make it unsteady (a drop or a rise
+/// is one; a window inferred from resets changes a few times a window).
+const UNSTEADY: u32 = 8;
+
+impl Steady {
+    pub(super) fn new(now: Instant) -> Steady {
+        Steady {
+            last: 0.0,
+            since: now,
+            changes: 0,
+            until: None,
+        }
+    }
+
+    /// Whether the stated rate is unsteady at `now`.
+    pub(super) fn unsteady(&self, now: Instant) -> bool {
+        self.until.is_some_and(|until| now < until)
+    }
+
+    /// Notes the rate an answer states; whether the stated rate is unsteady: it changed (by
+    /// more than 1%) [`UNSTEADY`] times within [`ROUNDING`], and it stays so until [`ROUNDING`]
+    /// after the last such change.
+    pub(super) fn note(&mut self, rate: f64, now: Instant) -> bool {
+        if now.saturating_duration_since(self.since) >= ROUNDING {
+            (self.since, self.changes) = (now, 0);
+        }
+        if self.last > 0.0 && (rate - self.last).abs() > self.last * 0.01 {
+            self.changes = self.changes.saturating_add(1);
+            if self.changes >= UNSTEADY {
+                self.until = Some(now + ROUNDING);
+            }
+        }
+        self.last = rate;
+        self.unsteady(now)
     }
 }

@@ -33,6 +33,8 @@ pub(super) struct Sent {
     /// Sent alone (nothing else in flight): its answer's remainder is exact, no other answer
     /// can overtake it.
     pub(super) alone: bool,
+    /// When it was planned to go (its slot), once reserved.
+    pub(super) at: Option<std::time::Instant>,
 }
 
 impl Sent {

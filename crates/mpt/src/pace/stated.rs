@@ -70,6 +70,7 @@ impl Pacer {
         if let Some((_, limit, window)) = slowest {
             s.quota = Some((limit, window));
         }
+        let probed = super::bucket::note_room(s, signal, now, sent);
         let stated = slowest.map(|(rate, ..)| rate);
         let kept = (!stale(s, stated, now)).then_some(s.stated).flatten();
         let Some(rate) = stated.filter(|r| *r > 0.0).or(kept) else {
@@ -88,7 +89,7 @@ impl Pacer {
         s.stated = Some(rate);
         super::bucket::trust_remainder(s, signal, now);
         space_when_empty(s, signal, now, rate);
-        share_after(s, signal, now, rate, limit);
+        share_after(s, signal, now, (rate, limit), probed);
         true
     }
 }
@@ -97,7 +98,13 @@ impl Pacer {
 /// (not one answering the old pace of a drop, nor one saying a window's count is spent), 5%
 /// less when the bucket is about empty with requests in flight, else one request of the quota
 /// (`limit`) back.
-fn share_after(s: &mut State, signal: &Signal, now: Instant, rate: f64, limit: Option<f64>) {
+fn share_after(
+    s: &mut State,
+    signal: &Signal,
+    now: Instant,
+    (rate, limit): (f64, Option<f64>),
+    probed: bool,
+) {
     if signal.throttled {
         s.credit = 0;
         // A refusal saying a window's count is spent (the allowance follows that, and the
@@ -110,8 +117,12 @@ fn share_after(s: &mut State, signal: &Signal, now: Instant, rate: f64, limit: O
             || faster(signal, s.quota);
         if !dropped {
             s.bursts = false;
+            // The platform's remainder was trusted over the log (it seemed to forget sends):
+            // refused beyond the quota, the log holds again, for good.
+            s.room_refuted |= std::mem::take(&mut s.forgets);
         }
-        if !dropped && !recent(s, now, rate) {
+        // Nor a send's beyond the quota while the log was lifted (`bucket::note_room`): no cut.
+        if !dropped && !probed && !recent(s, now, rate) {
             s.share = (s.share / 2.0).max(MIN_SHARE);
             s.last_cut = Some(now);
             repace(s, now);
@@ -376,6 +387,9 @@ pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
     while s.log.front().is_some_and(|t| *t + window <= now) {
         s.log.pop_front();
     }
+    if s.roomy_until.is_some_and(|until| now < until) {
+        return slot;
+    }
     match s.log.len().checked_sub(most) {
         Some(i) => slot.max(s.log[i] + window),
         None => slot,
@@ -403,56 +417,6 @@ pub(super) fn log(s: &mut State, slot: Instant) -> bool {
         s.log.pop_front();
     }
     true
-}
-
-/// How often the stated rate changed lately: a limit that changes on every answer (a gateway
-/// stating a random or per-node limit) is not followed.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Steady {
-    /// The rate stated last (0: none yet).
-    last: f64,
-    /// The changes counted since `since` (counted afresh every [`ROUNDING`]).
-    since: Instant,
-    changes: u32,
-    /// The stated rate is unsteady until then.
-    until: Option<Instant>,
-}
-
-/// The changes of the stated rate within [`ROUNDING`] that make it unsteady (a drop or a rise
-/// is one; a window inferred from resets changes a few times a window).
-const UNSTEADY: u32 = 8;
-
-impl Steady {
-    pub(super) fn new(now: Instant) -> Steady {
-        Steady {
-            last: 0.0,
-            since: now,
-            changes: 0,
-            until: None,
-        }
-    }
-
-    /// Whether the stated rate is unsteady at `now`.
-    pub(super) fn unsteady(&self, now: Instant) -> bool {
-        self.until.is_some_and(|until| now < until)
-    }
-
-    /// Notes the rate an answer states; whether the stated rate is unsteady: it changed (by
-    /// more than 1%) [`UNSTEADY`] times within [`ROUNDING`], and it stays so until [`ROUNDING`]
-    /// after the last such change.
-    pub(super) fn note(&mut self, rate: f64, now: Instant) -> bool {
-        if now.saturating_duration_since(self.since) >= ROUNDING {
-            (self.since, self.changes) = (now, 0);
-        }
-        if self.last > 0.0 && (rate - self.last).abs() > self.last * 0.01 {
-            self.changes = self.changes.saturating_add(1);
-            if self.changes >= UNSTEADY {
-                self.until = Some(now + ROUNDING);
-            }
-        }
-        self.last = rate;
-        self.unsteady(now)
-    }
 }
 
 /// Holds every send until `until` (the later of two holds wins).

@@ -261,3 +261,71 @@ async fn bulk_work_flows_past_a_slow_request_with_no_barrier_per_chunk() {
         assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
     }
 }
+
+/// Ids fed the way `mpt --from-file` feeds them (a channel behind a lock, filled ahead): each
+/// list request reads the states of 100 of them (issue 34: a task gets a bounded number of
+/// channel items a turn, so each read took 64 ids, and a list endpoint paced at 2 a second
+/// read 125 ids a second where the changes went at 200).
+#[tokio::test]
+async fn each_read_of_a_streamed_bulk_job_takes_a_full_page_of_ids() {
+    let server = MockServer::builder().start().await.unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(300, "paged", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let (tx, rx) = tokio::sync::mpsc::channel(1024);
+    for id in &ids {
+        tx.send(id.clone()).await.unwrap();
+    }
+    drop(tx);
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let input = futures_util::stream::unfold(rx, |rx| async move {
+        let id = rx.lock().await.recv().await?;
+        Some((id, rx))
+    });
+    let client = admin(&server);
+    let results: Vec<_> = client.ensure_disabled_stream(input, 16).collect().await;
+    assert_eq!(results.len(), 300);
+    assert!(results.iter().all(|(_, _, r)| r.is_ok()));
+    assert_eq!(server.requests(Operation::List), 3, "one list per 100 ids");
+    assert_eq!(server.requests(Operation::Get), 0);
+}
+
+/// A list endpoint slow to answer (every list held by the server until 40 more requests have
+/// come, else answered 504 after 10 s) does not hold the changes: with the changes run dry, the
+/// ids of the read they wait for are read on their own (one get each) and changed, and those
+/// requests release the lists, whose states serve the other ids (fewer than a page is read on
+/// its own). Every change follows a read made for it; every id is disabled once. (Issue 34:
+/// the job waited for the lists, sending nothing; once they were answered 504, it read their
+/// 200 ids on their own.)
+#[tokio::test]
+async fn a_slow_list_does_not_hold_the_changes_of_a_bulk_job() {
+    let server = MockServer::builder().start().await.unwrap();
+    let ids: Vec<String> = server
+        .seed_tokens(250, "slowlist", DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let held = Fault::Held {
+        requests: 40,
+        at_most: Duration::from_secs(10),
+    };
+    server
+        .set_faults(Faults::none().with(FaultRule::every(1, held).only([Operation::List])))
+        .unwrap();
+    let client = client_for(&server, RetryPolicy::attempts(1));
+    let report = client.ensure_disabled_many(&ids, 16).await;
+    assert_eq!(report.failed().count(), 0, "{:?}", report.failed().next());
+    assert!(
+        report
+            .succeeded()
+            .all(|(_, o)| matches!(o, Outcome::Changed(_)))
+    );
+    assert_eq!(server.requests(Operation::Disable), 250);
+    let gets = server.requests(Operation::Get);
+    assert!(gets > 0 && gets < 100, "read on their own: {gets}");
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+}

@@ -63,14 +63,14 @@ fn kinds_are_paced_by_the_policy_their_answers_state() {
 #[test]
 fn a_stated_rate_that_keeps_changing_is_unsteady() {
     let t0 = Instant::now();
-    let mut steady = stated::Steady::new(t0);
+    let mut steady = kinds::Steady::new(t0);
     let unsteady: Vec<bool> = (0..10)
         .map(|i| steady.note(if i % 2 == 0 { 1000.0 } else { 500.0 }, t0))
         .collect();
     assert_eq!(unsteady.iter().position(|u| *u), Some(8));
     let later = t0 + Duration::from_secs(5);
     assert!(!steady.note(500.0, later), "steady again");
-    let mut step = stated::Steady::new(t0);
+    let mut step = kinds::Steady::new(t0);
     assert!((0..20).all(|i| !step.note(if i < 10 { 200.0 } else { 50.0 }, t0)));
 }
 
@@ -134,4 +134,101 @@ fn a_rate_no_longer_stated_is_forgotten() {
         Some(100.0 * HEADROOM),
         "learned on from the pace it was"
     );
+}
+
+/// Three answers to requests sent at once stating the same remainder (9, 9 and 9 of 100: each
+/// backend of a load balancer states its own count) show the remainders are not one count's:
+/// the log's hold (99 sent within the window) is lifted for a window of the quota, the
+/// platform's remainder trusted over the client's own count (issue 34: three backends of 100 a
+/// second each were followed at 99 a second). Remainders that fall with the sends (9, 8, 7:
+/// one count) do not lift it, and a refusal ends it without cutting the share.
+#[tokio::test]
+async fn remainders_that_are_not_one_count_lift_the_log() {
+    let stated = |left: &'static str| {
+        [
+            ("ratelimit-limit", "100"),
+            ("ratelimit-policy", "100;w=1"),
+            ("ratelimit-remaining", left),
+        ]
+    };
+    for (lefts, lifted) in [(["9", "9", "9"], true), (["9", "8", "7"], false)] {
+        let pacer = Pacer::new(Pacing::Adaptive);
+        observe(&pacer, 200, &stated("50")).await;
+        let mut slots = Vec::new();
+        for _ in 0..3 {
+            slots.push(pacer.acquire("", CAP, CAP).await.unwrap().0);
+        }
+        for (slot, left) in slots.into_iter().zip(lefts) {
+            pacer.observe(slot, Some(&signal(200, &stated(left))), CAP);
+        }
+        {
+            let mut paces = pacer.lock();
+            let s = paces.of("");
+            let now = Instant::now();
+            for _ in 0..99 {
+                stated::log(s, now);
+            }
+            assert_eq!(stated::logged(s, now, now) == now, lifted, "{lefts:?}");
+        }
+        if lifted {
+            let refused = [("ratelimit-limit", "100"), ("ratelimit-policy", "100;w=1")];
+            observe(&pacer, 429, &refused).await;
+            let mut paces = pacer.lock();
+            let s = paces.of("");
+            let now = Instant::now();
+            assert!(
+                stated::logged(s, now, now) > now,
+                "refused: the log holds again"
+            );
+            assert!(s.share > 0.9, "not another caller's spending: {}", s.share);
+        }
+    }
+}
+
+/// Once a send beyond the quota was refused while the log held none, the remainders are not
+/// trusted over the log again: three more answers stating one remainder do not lift it.
+#[test]
+fn a_refusal_while_the_log_is_lifted_ends_it_for_good() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let h = |left: &'static str| {
+        signal(
+            200,
+            &[
+                ("ratelimit-limit", "100"),
+                ("ratelimit-policy", "100;w=1"),
+                ("ratelimit-remaining", left),
+            ],
+        )
+    };
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let sent = |at| Sent {
+        at: Some(at),
+        ..Sent::default()
+    };
+    assert!(pacer.learn_stated(s, &h("50"), t0, CAP, sent(t0)));
+    for _ in 0..99 {
+        stated::log(s, t0);
+    }
+    for _ in 0..3 {
+        assert!(pacer.learn_stated(s, &h("60"), t0, CAP, sent(t0)));
+    }
+    assert_eq!(stated::logged(s, t0, t0), t0, "lifted");
+    let refused = signal(
+        429,
+        &[("ratelimit-limit", "100"), ("ratelimit-policy", "100;w=1")],
+    );
+    assert!(pacer.learn_stated(s, &refused, t0, CAP, sent(t0)));
+    // The remainders also read as a bucket's that forgot the logged sends (`bucket`), which
+    // emptied the log: the sends of the window are logged again.
+    for _ in 0..99 {
+        stated::log(s, t0);
+    }
+    assert!(stated::logged(s, t0, t0) > t0, "held again");
+    for _ in 0..3 {
+        assert!(pacer.learn_stated(s, &h("60"), t0, CAP, sent(t0)));
+    }
+    assert!(stated::logged(s, t0, t0) > t0, "for good");
+    assert_eq!(s.share, 1.0, "not cut");
 }
