@@ -21,6 +21,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::aimd::{Cut, SLICES};
+use super::flight::Flight;
 use super::stated::Steady;
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
@@ -266,6 +267,11 @@ pub(super) struct State {
     /// answering the old pace of a drop). A sliding log keeps a burst for its whole window, so
     /// the pace after it is refused; a bucket alone is never refused at the pace.
     pub(super) bursts: bool,
+    /// The requests in flight a concurrency limiter allows, as learned (nothing stated).
+    pub(super) flight: Flight,
+    /// Since when sends wait for an answer to restate a spent remainder, none coming (or when
+    /// the gate last let one go alone): after [`super::stated::STALLED`], one goes alone.
+    pub(super) awaited: Option<Instant>,
 }
 
 impl State {
@@ -307,6 +313,8 @@ impl State {
             in_flight: 0,
             credit: 0,
             bursts: true,
+            flight: Flight::new(),
+            awaited: None,
         }
     }
 }

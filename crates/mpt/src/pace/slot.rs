@@ -1,11 +1,11 @@
 //! A send slot: counted in flight until its answer is observed or it is dropped, and what a
 //! reservation of one holds.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ratelimit::{AskedWait, WaitCause};
 
-use super::{Pacer, stated};
+use super::{Pacer, State, stated};
 
 /// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
 /// back).
@@ -33,6 +33,8 @@ pub(super) struct Sent {
     /// Sent alone (nothing else in flight): its answer's remainder is exact, no other answer
     /// can overtake it.
     pub(super) alone: bool,
+    /// The requests in flight once it was sent, itself included (0: not sent yet).
+    pub(super) level: u32,
 }
 
 impl Sent {
@@ -56,7 +58,7 @@ impl Drop for Slot<'_> {
             if self.open {
                 let s = paces.state(self.sent.index);
                 s.in_flight = s.in_flight.saturating_sub(1);
-                gated |= stated::gated(s);
+                gated |= stated::gated(s) || s.flight.ceiling().is_some();
             }
             drop(paces);
             if gated {
@@ -92,4 +94,37 @@ pub(crate) struct Refused {
     pub(crate) asked: Option<AskedWait>,
     /// What the wait stands for.
     pub(crate) cause: WaitCause,
+}
+
+/// Takes the send slot at `slot` (`wait` from `now`; `interval`: the pace's, spaced when no
+/// credit is left): counts it against the window, the allowance, the log and the credit, and
+/// in flight when it goes now. Returns its level (the requests in flight once it is sent,
+/// itself included; 0: not sent yet).
+pub(super) fn take(
+    s: &mut State,
+    slot: Instant,
+    now: Instant,
+    wait: Duration,
+    interval: Option<Duration>,
+) -> u32 {
+    if now.duration_since(s.window.0) >= Duration::from_secs(1) {
+        s.window = (now, 0);
+    }
+    s.window.1 = s.window.1.saturating_add(1);
+    let mut level = 0;
+    if wait.is_zero() {
+        s.in_flight = s.in_flight.saturating_add(1);
+        level = s.in_flight;
+    }
+    if let Some(left) = &mut s.allowance {
+        *left = left.saturating_sub(1);
+    }
+    stated::log(s, slot);
+    if s.credit > 0 {
+        // Left in the platform's bucket: no spacing.
+        s.credit -= 1;
+    } else if let Some(interval) = interval {
+        s.next = Some(slot + interval);
+    }
+    level
 }
