@@ -25,6 +25,8 @@ pub struct Scripted {
     reset: bool,
     /// Send only this many bytes of the body (its full length announced), then close.
     cut: Option<usize>,
+    /// Never answered: the connection is kept open, unanswered, while the server runs.
+    held: bool,
 }
 
 impl Scripted {
@@ -39,6 +41,7 @@ impl Scripted {
             dropped: false,
             reset: false,
             cut: None,
+            held: false,
         }
     }
 
@@ -56,6 +59,16 @@ impl Scripted {
         Scripted {
             reset: true,
             ..Scripted::dropped()
+        }
+    }
+
+    /// Never answered: the request is read and its connection kept open, with no answer, until
+    /// the server is dropped (the next requests are answered meanwhile), as a request lost on
+    /// the way is answered only by the client's timeout.
+    pub fn held() -> Scripted {
+        Scripted {
+            held: true,
+            ..Scripted::answer(200, "application/json", Vec::new())
         }
     }
 
@@ -124,6 +137,8 @@ impl ScriptedServer {
         };
         tokio::spawn(async move {
             let mut served = 0usize;
+            // The connections of requests never answered, kept open while the server runs.
+            let mut held = Vec::new();
             loop {
                 let accepted = tokio::select! {
                     accepted = listener.accept() => accepted,
@@ -136,6 +151,10 @@ impl ScriptedServer {
                 lock(&seen).push(line);
                 let answer = &script[served.min(script.len() - 1)];
                 served += 1;
+                if answer.held {
+                    held.push(stream);
+                    continue;
+                }
                 if !answer.delay.is_zero() {
                     tokio::time::sleep(answer.delay).await;
                 }

@@ -33,7 +33,9 @@
 //! * a remainder not renewed within [`ROUNDING`] (a long quota's, a window's of 5 s) is never
 //!   overspent by the requests in flight: at most the smallest remainder stated (each less
 //!   the requests in flight when it came) is sent before another answer; at 0 sends wait
-//!   for one, and with none in flight one goes alone (`stated::Gate`);
+//!   for one, and with none in flight one goes alone (`stated::Gate`); with none answered for
+//!   `stated::STALLED` (2 s), one goes alone all the same (a request never answered does not
+//!   hold every send until its timeout);
 //! * in flight are the requests sent and not answered (not those waiting for their send time);
 //!   when the pace is cut (a drop of the stated rate, a cut share, an AIMD cut), requests
 //!   waiting for their send time take a slot at the new pace, and refusals within a second of
@@ -65,6 +67,10 @@
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
 //!   whenever it changes;
+//! * with nothing stated, a concurrency limiter (at most so many in flight, refused over it)
+//!   is told from a rate limiter by the requests in flight each refused request was sent at
+//!   (`flight`): refusals at a level and rarely below it set a ceiling; at most that many go at
+//!   once, and refusals over it cut nothing (those under it are learned from as before);
 //! * a wait longer than the retry policy's `max_retry_after`, or a hold longer than what is
 //!   left of the call's wait budget, is never waited: the slot is refused ([`Refused`]), and a
 //!   `Retry-After` beyond the cap refuses every send until it has passed. The pace's queue is
@@ -82,6 +88,7 @@ use stated::hold;
 
 mod aimd;
 mod bucket;
+mod flight;
 mod kinds;
 use kinds::State;
 mod mode;
@@ -90,7 +97,7 @@ mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub(crate) use slot::{Refused, Slot};
-use slot::{Reservation, Sent};
+use slot::{Reservation, Sent, take};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -224,9 +231,13 @@ impl Pacer {
                         r.wait = rest;
                         continue;
                     }
-                    s.in_flight = s.in_flight.saturating_add(1);
-                    (slot.open, slot.sent) = (true, r.sent);
-                    return Ok((slot, waited));
+                    // Not over a concurrency limiter's ceiling (else it waits for an answer).
+                    if !s.flight.full(s.in_flight) {
+                        s.in_flight = s.in_flight.saturating_add(1);
+                        r.sent.level = s.in_flight;
+                        (slot.open, slot.sent) = (true, r.sent);
+                        return Ok((slot, waited));
+                    }
                 }
                 // Taken again at the new pace: this slot was never sent.
                 if let Some(at) = r.logged {
@@ -279,6 +290,16 @@ impl Pacer {
             // Until an answer restates the remainder (a bounded poll besides the wake-up).
             return stated::shut(budget, mine);
         }
+        if s.flight.full(s.in_flight) {
+            // As many in flight as a concurrency limiter allows: until an answer comes (the
+            // wait is the pace's, not a hold: not charged to the budget).
+            return Ok(Reservation {
+                wait: flight::LOOK_AGAIN,
+                sent: mine,
+                gated: true,
+                logged: None,
+            });
+        }
         let mut slot = now;
         if let Some(held) = s.held_until {
             slot = slot.max(held);
@@ -322,27 +343,16 @@ impl Pacer {
                 logged: None,
             });
         }
-        if now.duration_since(s.window.0) >= Duration::from_secs(1) {
-            s.window = (now, 0);
+        if alone {
+            // The bound on the wait for an answer starts again from it.
+            s.awaited = Some(now);
         }
-        s.window.1 = s.window.1.saturating_add(1);
-        if wait.is_zero() {
-            s.in_flight = s.in_flight.saturating_add(1);
-        }
-        if let Some(left) = &mut s.allowance {
-            *left = left.saturating_sub(1);
-        }
-        let logged = stated::log(s, slot).then_some(slot);
-        if !spaced {
-            // Left in the platform's bucket: no spacing.
-            s.credit -= 1;
-        } else if let Some(interval) = interval {
-            s.next = Some(slot + interval);
-        }
+        let (level, logged) = take(s, slot, now, wait, interval);
         let sent = Sent {
             probe: gate == stated::Gate::Probe,
             alone,
             at: Some(slot),
+            level,
             ..mine
         };
         Ok(Reservation {
@@ -367,14 +377,21 @@ impl Pacer {
         let s = paces.state(sent.index);
         if open {
             s.in_flight = s.in_flight.saturating_sub(1);
+            // An answer came (or the attempt ended): sends waiting for one look again.
+            s.awaited = None;
         }
-        let mut wake = stated::gated(s) | (sent.first && paces.unmark(sent.kind));
+        let mut wake = stated::gated(s)
+            | s.flight.ceiling().is_some()
+            | (sent.first && paces.unmark(sent.kind));
         if let Some(signal) = signal {
             let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), Instant::now());
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
             self.learn(s, signal, cap, sent);
-            wake |= gated || stated::gated(s) || s.generation != generation;
+            wake |= gated
+                || stated::gated(s)
+                || s.flight.ceiling().is_some()
+                || s.generation != generation;
         }
         drop(paces);
         if wake {
@@ -388,6 +405,10 @@ impl Pacer {
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
         let now = Instant::now();
         s.refills.note(signal, now);
+        let stated = s.stated.is_some() || signal.quotas().next().is_some();
+        let aimd = !stated && self.mode == Pacing::Adaptive;
+        // A refusal a concurrency limiter's ceiling explains: no cut, no hold.
+        let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
         if signal.throttled {
             s.credit = 0;
             if let Some(after) = signal.asked_wait() {
@@ -398,11 +419,10 @@ impl Pacer {
                     }
                     return;
                 }
-                let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
                 let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
-                let aimd = !stated && self.mode == Pacing::Adaptive;
-                let asks = after > ROUNDING && (!aimd || aimd::holds(s, sent.generation));
+                let asks =
+                    after > ROUNDING && (!aimd || (!crowded && aimd::holds(s, sent.generation)));
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
@@ -411,7 +431,7 @@ impl Pacer {
         if self.mode != Pacing::Adaptive {
             return;
         }
-        if self.learn_stated(s, signal, now, cap, sent) {
+        if self.learn_stated(s, signal, now, cap, sent) || crowded {
             return;
         }
         aimd::learn(s, signal.throttled, now, sent.generation);

@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 
 use super::ROUNDING;
 use super::aimd::{Cut, SLICES};
+use super::flight::Flight;
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
 /// The most states kept: beyond, a kind stating a new policy keeps the state it has.
@@ -280,6 +281,11 @@ pub(super) struct State {
     /// answering the old pace of a drop). A sliding log keeps a burst for its whole window, so
     /// the pace after it is refused; a bucket alone is never refused at the pace.
     pub(super) bursts: bool,
+    /// The requests in flight a concurrency limiter allows, as learned (nothing stated).
+    pub(super) flight: Flight,
+    /// Since when sends wait for an answer to restate a spent remainder, none coming (or when
+    /// the gate last let one go alone): after [`super::stated::STALLED`], one goes alone.
+    pub(super) awaited: Option<Instant>,
 }
 
 impl State {
@@ -326,6 +332,8 @@ impl State {
             in_flight: 0,
             credit: 0,
             bursts: true,
+            flight: Flight::new(),
+            awaited: None,
         }
     }
 }

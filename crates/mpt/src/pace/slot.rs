@@ -1,11 +1,11 @@
 //! A send slot: counted in flight until its answer is observed or it is dropped, and what a
 //! reservation of one holds.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::ratelimit::{AskedWait, WaitCause};
 
-use super::{Pacer, stated};
+use super::{Pacer, State, stated};
 
 /// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
 /// back).
@@ -35,6 +35,8 @@ pub(super) struct Sent {
     pub(super) alone: bool,
     /// When it was planned to go (its slot), once reserved.
     pub(super) at: Option<std::time::Instant>,
+    /// The requests in flight once it was sent, itself included (0: not sent yet).
+    pub(super) level: u32,
 }
 
 impl Sent {
@@ -58,7 +60,7 @@ impl Drop for Slot<'_> {
             if self.open {
                 let s = paces.state(self.sent.index);
                 s.in_flight = s.in_flight.saturating_sub(1);
-                gated |= stated::gated(s);
+                gated |= stated::gated(s) || s.flight.ceiling().is_some();
             }
             drop(paces);
             if gated {
@@ -97,4 +99,37 @@ pub(crate) struct Refused {
     pub(crate) asked: Option<AskedWait>,
     /// What the wait stands for.
     pub(crate) cause: WaitCause,
+}
+
+/// Takes the send slot at `slot` (`wait` from `now`; `interval`: the pace's, spaced when no
+/// credit is left): counts it against the window, the allowance, the log and the credit, and
+/// in flight when it goes now. Returns its level (the requests in flight once it is sent,
+/// itself included; 0: not sent yet), and its slot when the log noted it.
+pub(super) fn take(
+    s: &mut State,
+    slot: Instant,
+    now: Instant,
+    wait: Duration,
+    interval: Option<Duration>,
+) -> (u32, Option<Instant>) {
+    if now.duration_since(s.window.0) >= Duration::from_secs(1) {
+        s.window = (now, 0);
+    }
+    s.window.1 = s.window.1.saturating_add(1);
+    let mut level = 0;
+    if wait.is_zero() {
+        s.in_flight = s.in_flight.saturating_add(1);
+        level = s.in_flight;
+    }
+    if let Some(left) = &mut s.allowance {
+        *left = left.saturating_sub(1);
+    }
+    let logged = stated::log(s, slot).then_some(slot);
+    if s.credit > 0 {
+        // Left in the platform's bucket: no spacing.
+        s.credit -= 1;
+    } else if let Some(interval) = interval {
+        s.next = Some(slot + interval);
+    }
+    (level, logged)
 }

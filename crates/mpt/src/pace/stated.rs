@@ -244,16 +244,29 @@ pub(super) enum Gate {
     Probe,
 }
 
-/// The gate for a send now (a claim in doubt whose reset has passed is dropped).
+/// How long sends wait for an answer to restate a spent remainder (or a claim in doubt) before
+/// one goes alone as if none were in flight: a request in flight that is never answered (lost
+/// on the way, or held by a proxy) does not hold every send until its timeout. Well below any
+/// request timeout, and long beside a healthy answer's few milliseconds: one send in this long
+/// at most goes past what the remainder allows.
+pub(super) const STALLED: Duration = Duration::from_secs(2);
+
+/// The gate for a send now (a claim in doubt whose reset has passed is dropped). Shut for
+/// [`STALLED`] with no answer: one goes alone (a probe, when a claim is in doubt), and the
+/// others wait for its answer, or for [`STALLED`] again.
 pub(super) fn gate(s: &mut State, now: Instant) -> Gate {
     if s.doubt.is_some_and(|(until, _)| until <= now) {
         s.doubt = None;
     }
+    let stalled = *s.awaited.get_or_insert(now) + STALLED <= now;
     match (s.doubt.is_some(), s.allowance == Some(0), s.in_flight) {
-        (false, false, _) => Gate::Open,
-        (_, _, 1..) => Gate::Shut,
+        (false, false, _) => {
+            s.awaited = None;
+            Gate::Open
+        }
+        (_, _, 1..) if !stalled => Gate::Shut,
         (true, ..) => Gate::Probe,
-        (false, true, 0) => Gate::Alone,
+        (false, ..) => Gate::Alone,
     }
 }
 

@@ -1,0 +1,196 @@
+//! A concurrency limiter's ceiling, when the platform states no rate: at most so many requests
+//! in flight, learned from the refusals that come only while that many or more are.
+//!
+//! A limiter that counts the requests in flight (not a rate) refuses a request sent while `n`
+//! or more are already in flight, and none sent while fewer are, whatever the pace: AIMD cuts
+//! the rate to no end (the refusals follow the job's concurrency, not its rate). Each answer
+//! is counted at its request's level (the requests in flight once it was sent, itself
+//! included: this client's count is never below the limiter's, since an answer leaves the
+//! limiter before it arrives). The refusals say the ceiling is below level `k` when most
+//! answers at `k` are refusals (at least [`CROWDED`] of them), and few below it are (at most
+//! [`RARE`], over the last few hundred answers), of which many ([`SERVED_BELOW`]) were served:
+//! a rate limiter, which refuses a few at whatever level the pace leaves, or random loss, which
+//! strikes every level alike, shows neither. Then at most `k - 1` go at once (the others wait
+//! for an answer), and a refusal sent over it does not cut the rate; one at or under it is a
+//! rate's (or random loss): the pace learns from it as before, and once the counts show no
+//! ceiling (refusals under it are no longer rare) it is forgotten. Raised by one after
+//! [`PROBE_AFTER`] successes at it (the limit may rise, or have been learned a step low): one
+//! probe refused in 200 at most.
+
+use std::time::Duration;
+
+/// Levels counted apart; a level above is counted at the top one (the job's concurrency is
+/// 16 by default).
+const LEVELS: usize = 64;
+
+/// Answers counted before every count is halved: the recent ones weigh most.
+const FORGET: u32 = 256;
+
+/// The least share of refusals among the answers at a level for the refusals to be its
+/// (a rate limiter paced near its limit refuses a few of each level's answers).
+const CROWDED: f64 = 1.0 / 3.0;
+
+/// The most share of refusals among the answers below the ceiling (another caller's, or
+/// random loss).
+const RARE: f64 = 0.05;
+
+/// The least successes below a level for refusals at it to tell a ceiling.
+const SERVED_BELOW: u32 = 16;
+
+/// Successes at the ceiling before it is raised by one.
+const PROBE_AFTER: u32 = 200;
+
+/// How long a send waits for an answer under the ceiling before it looks again (an answer wakes
+/// it sooner).
+pub(super) const LOOK_AGAIN: Duration = Duration::from_millis(50);
+
+/// What a client learned of the requests in flight a limiter allows.
+#[derive(Debug, Clone)]
+pub(super) struct Flight {
+    /// Answers served and refused per level (index: level less one).
+    served: [u32; LEVELS],
+    refused: [u32; LEVELS],
+    /// Answers counted since the counts were last halved.
+    counted: u32,
+    /// The most requests sent at once, when learned.
+    ceiling: Option<u32>,
+    /// Successes at the ceiling since it was set or raised.
+    at_ceiling: u32,
+}
+
+impl Flight {
+    /// Nothing learned.
+    pub(super) fn new() -> Flight {
+        Flight {
+            served: [0; LEVELS],
+            refused: [0; LEVELS],
+            counted: 0,
+            ceiling: None,
+            at_ceiling: 0,
+        }
+    }
+
+    /// The most requests in flight at once, when learned.
+    pub(super) fn ceiling(&self) -> Option<u32> {
+        self.ceiling
+    }
+
+    /// Whether a send must wait for an answer, `in_flight` being in flight.
+    pub(super) fn full(&self, in_flight: u32) -> bool {
+        self.ceiling.is_some_and(|c| in_flight >= c)
+    }
+
+    /// Learns from an answer to a request sent at `level` (0: not counted); whether a refusal
+    /// is the ceiling's (sent over it, or showing it): the rate is not cut for it.
+    pub(super) fn learn(&mut self, throttled: bool, level: u32) -> bool {
+        let Some(i) = (level as usize).checked_sub(1).map(|i| i.min(LEVELS - 1)) else {
+            return false;
+        };
+        self.counted += 1;
+        if self.counted >= FORGET {
+            self.served.iter_mut().for_each(|n| *n /= 2);
+            self.refused.iter_mut().for_each(|n| *n /= 2);
+            self.counted /= 2;
+        }
+        if !throttled {
+            self.served[i] = self.served[i].saturating_add(1);
+            if let Some(c) = self.ceiling.filter(|c| level >= *c) {
+                self.at_ceiling += 1;
+                if self.at_ceiling >= PROBE_AFTER {
+                    self.ceiling = Some((c + 1).min(LEVELS as u32));
+                    self.at_ceiling = 0;
+                }
+            }
+            return false;
+        }
+        self.refused[i] = self.refused[i].saturating_add(1);
+        let shown = self.shown();
+        if shown != self.ceiling {
+            self.at_ceiling = 0;
+        }
+        self.ceiling = shown;
+        // Sent over the ceiling (before it was learned or lowered): it answers that. One
+        // under it is a rate's, or random loss: the pace learns from it as before.
+        shown.is_some_and(|c| level > c)
+    }
+
+    /// The ceiling the counts show: the level under the lowest one whose answers are mostly
+    /// refusals, when the levels below it were served often and refused rarely.
+    fn shown(&self) -> Option<u32> {
+        let (mut served, mut refused) = (0u32, 0u32);
+        for (i, (r, s)) in self.refused.iter().zip(&self.served).enumerate() {
+            let (r, s) = (*r, *s);
+            if r > 0 && f64::from(r) >= CROWDED * f64::from(r + s) {
+                let rare = f64::from(refused) <= RARE * f64::from(served + refused);
+                return (i > 0 && served >= SERVED_BELOW && rare).then_some(i as u32);
+            }
+            (served, refused) = (served + s, refused + r);
+        }
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A limiter of 8 in flight, 16 sent at once: those sent at 9 to 16 refused, then 8 at a
+    /// time served; the ceiling is 8, and the refusals over it do not cut the rate.
+    #[test]
+    fn refusals_only_over_a_level_set_the_ceiling_below_it() {
+        let mut f = Flight::new();
+        for level in 9..=16 {
+            assert!(!f.learn(true, level), "nothing served below yet");
+        }
+        assert_eq!(f.ceiling(), None);
+        for _ in 0..4 {
+            for level in 1..=8 {
+                f.learn(false, level);
+            }
+        }
+        assert!(f.learn(true, 9));
+        assert_eq!(f.ceiling(), Some(8));
+        assert!(f.full(8) && !f.full(7));
+        assert!(f.learn(true, 12), "sent over the ceiling: its answer");
+        // Raised by one after PROBE_AFTER served at it, and back at the next refusal over 8.
+        for _ in 0..PROBE_AFTER {
+            f.learn(false, 8);
+        }
+        assert_eq!(f.ceiling(), Some(9));
+        assert!(f.learn(true, 9));
+        assert_eq!(f.ceiling(), Some(8));
+    }
+
+    /// A rate limiter refuses a few answers at whatever level the pace leaves: no ceiling, and
+    /// one learned is forgotten once the refusals under it are no longer rare.
+    #[test]
+    fn refusals_at_every_level_set_no_ceiling() {
+        let mut f = Flight::new();
+        for round in 0..200u32 {
+            let level = 1 + round % 6;
+            f.learn(round % 50 == 7, level);
+        }
+        assert_eq!(f.ceiling(), None);
+        let mut f = Flight::new();
+        for _ in 0..4 {
+            for level in 1..=8 {
+                f.learn(false, level);
+            }
+        }
+        assert!(f.learn(true, 9));
+        assert_eq!(f.ceiling(), Some(8));
+        for _ in 0..10 {
+            f.learn(false, 4);
+        }
+        assert!(!f.learn(true, 4), "a refusal under it: the rate's");
+        assert_eq!(
+            f.ceiling(),
+            Some(8),
+            "kept while refusals under it are rare"
+        );
+        assert!(!f.learn(true, 4));
+        assert_eq!(f.ceiling(), Some(8), "2 in 44");
+        assert!(!f.learn(true, 4));
+        assert_eq!(f.ceiling(), None, "3 in 45: refusals at every level");
+    }
+}
