@@ -180,6 +180,11 @@ impl WaitBudget {
         }
     }
 
+    /// Whether the job's last answer was a refusal (none served since).
+    pub(crate) fn refusing(&self) -> bool {
+        self.charged().refused_since.is_some()
+    }
+
     /// How long every answer of the job has been a refusal (none served since), if the last
     /// one was, asking for no wait.
     fn refusing_for(&self) -> Option<Duration> {

@@ -78,6 +78,9 @@ pub(super) struct Window<'a> {
     taken: usize,
     /// Changes in flight at once.
     concurrency: usize,
+    /// The job's last answer was a refusal: a read slow to come is held by throttling, which
+    /// reading its ids on their own would only meet again (more requests into a lockout).
+    refused: bool,
 }
 
 impl<'a> Window<'a> {
@@ -97,6 +100,7 @@ impl<'a> Window<'a> {
             changes: 0,
             taken: 0,
             concurrency: concurrency.max(1),
+            refused: false,
         }
     }
 
@@ -109,6 +113,7 @@ impl<'a> Window<'a> {
     ) -> Option<(usize, String, Result<Outcome, Error>)> {
         loop {
             self.start_changes(client, switch);
+            self.refused = client.budget.as_ref().is_some_and(|b| b.refusing());
             if self.read_alone(Instant::now()) {
                 continue;
             }
@@ -211,9 +216,9 @@ impl<'a> Window<'a> {
     }
 
     /// When the changes, run dry (a change slot free, no id ready), stop waiting for the
-    /// oldest read with ids left: `None` when they are not run dry.
+    /// oldest read with ids left: `None` when they are not run dry, or the job is being refused.
     fn starved_until(&self) -> Option<Instant> {
-        if self.changes >= self.concurrency || !self.ready.is_empty() {
+        if self.refused || self.changes >= self.concurrency || !self.ready.is_empty() {
             return None;
         }
         let oldest = self.readings.iter().find(|r| r.next < r.ids.len())?;
