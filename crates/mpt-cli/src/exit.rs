@@ -71,6 +71,8 @@ pub fn code_of(e: &Error) -> u8 {
 pub fn unreachable(e: &Error) -> bool {
     match e {
         Error::Timeout | Error::Transport(_) => true,
+        // 408 Request Timeout: the platform timed out waiting for the request.
+        Error::NotProcessed(p) => p.status == 408,
         Error::OutcomeUnknown { source, .. } => unreachable(source),
         _ => false,
     }
@@ -88,6 +90,9 @@ pub fn kind_of(e: &Error) -> &'static str {
         Error::RateLimited { .. } => "rate-limited",
         Error::Server(_) => "server-error",
         Error::Timeout => "timeout",
+        // 408 Request Timeout is a timeout; 425 Too Early, the server would not risk a replay.
+        Error::NotProcessed(p) if p.status == 408 => "timeout",
+        Error::NotProcessed(_) => "too-early",
         Error::Transport(_) => "unreachable",
         Error::ResponseTooLarge { .. } => "response-too-large",
         Error::Decode { .. } => "bad-answer",
@@ -137,6 +142,7 @@ impl ErrorRow {
             message: redact(&e.to_string()),
             code: match e {
                 Error::Timeout | Error::Transport(_) => code::UNREACHABLE,
+                Error::NotProcessed(p) if p.status == 408 => code::UNREACHABLE,
                 Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
                 Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
                 _ => code::FAILED,

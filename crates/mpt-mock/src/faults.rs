@@ -68,6 +68,9 @@ pub enum Fault {
     /// The request **is processed**, then the connection is closed without an answer: the
     /// client cannot know whether its create or delete happened.
     DropAfterProcessing,
+    /// The request **is processed**, then answered with this status (e.g. 502, 504) and problem
+    /// details instead of the platform's answer, as a gateway that lost that answer would.
+    StatusAfterProcessing(u16),
     /// The request is processed and answered 200 with a body cut off mid-JSON.
     MalformedJson,
     /// The request is held, unanswered, until [`MockServer::release_held`](crate::MockServer::release_held)
@@ -89,7 +92,10 @@ pub enum Fault {
 impl Fault {
     /// Whether the request is carried out before the fault shows.
     pub fn processes_request(&self) -> bool {
-        matches!(self, Fault::DropAfterProcessing | Fault::MalformedJson)
+        matches!(
+            self,
+            Fault::DropAfterProcessing | Fault::StatusAfterProcessing(_) | Fault::MalformedJson
+        )
     }
 }
 
@@ -192,8 +198,8 @@ impl std::fmt::Display for InvalidFault {
 impl std::error::Error for InvalidFault {}
 
 impl Faults {
-    /// Checks every rule: `every` at least 1, statuses of [`Fault::Status`] and
-    /// [`Fault::HtmlPage`] from 100 to 599. [`MockServerBuilder::start`](crate::MockServerBuilder::start)
+    /// Checks every rule: `every` at least 1, statuses of [`Fault::Status`],
+    /// [`Fault::StatusAfterProcessing`] and [`Fault::HtmlPage`] from 100 to 599. [`MockServerBuilder::start`](crate::MockServerBuilder::start)
     /// and [`MockServer::set_faults`](crate::MockServer::set_faults) refuse faults that fail it.
     pub fn validate(&self) -> Result<(), InvalidFault> {
         for (rule, r) in self.rules.iter().enumerate() {
@@ -201,7 +207,8 @@ impl Faults {
             if r.every == 0 {
                 return invalid("`every` is 0; 1 is every request, 2 every second one".into());
             }
-            if let Fault::Status(code) | Fault::HtmlPage(code) = r.fault
+            if let Fault::Status(code) | Fault::StatusAfterProcessing(code) | Fault::HtmlPage(code) =
+                r.fault
                 && !(100..=599).contains(&code)
             {
                 return invalid(format!("{code} is not an HTTP status (100 to 599)"));

@@ -63,6 +63,12 @@ pub enum Error {
     /// The request or connection timed out.
     #[error("the request timed out")]
     Timeout,
+    /// `408 Request Timeout` or `425 Too Early`: the server (or a gateway in front of it) did
+    /// not act on the request and says it may be sent again (RFC 9110 15.5.9, RFC 8470 5.2).
+    /// It was, within [`RetryPolicy::max_attempts`](crate::RetryPolicy::max_attempts) (a
+    /// create too: it was not carried out); this is the last answer.
+    #[error("{0}")]
+    NotProcessed(Box<Problem>),
     /// The connection failed or broke (no whole answer was read). Its `Display` says what
     /// happened: connection refused or reset, DNS, TLS, or another failure.
     #[error("transport error ({kind}): {0}", kind = crate::transport::kind(.0))]
@@ -138,8 +144,10 @@ pub enum Error {
         /// The token being rotated.
         old_id: String,
     },
-    /// A change of a token (enable, disable) whose every answer was lost: it may or may not have
-    /// happened, and reading the token back to find out failed too.
+    /// A change of a token (enable, disable, delete) whose every answer was lost, or whose
+    /// answer was lost and whose retry was refused (the refusal may answer the lost attempt's
+    /// own work, and its words do not say the token is in the wanted state): it may or may not
+    /// have happened, and reading the token back to find out failed too.
     #[error(
         "cannot tell whether the {action} of API token {id} happened: {source}; reading it back failed too: {read}"
     )]
@@ -148,7 +156,7 @@ pub enum Error {
         id: String,
         /// What was asked.
         action: Action,
-        /// Why the change's answer was lost.
+        /// Why the change's answer was lost (or the refusal that came after a lost answer).
         source: Box<Error>,
         /// Why reading the token back failed.
         read: Box<Error>,
@@ -283,6 +291,7 @@ impl Error {
             403 => Error::Forbidden(problem),
             404 => Error::NotFound(problem),
             409 => Error::Conflict(problem),
+            408 | 425 => Error::NotProcessed(problem),
             // A 503 is throttling, as a 429 is: a limiter shedding load, with a `Retry-After`
             // or without one (no stated wait).
             429 | 503 => Error::RateLimited {
@@ -308,6 +317,7 @@ impl Error {
             Error::Forbidden(x) => Error::Forbidden(p(x)),
             Error::Conflict(x) => Error::Conflict(p(x)),
             Error::Server(x) => Error::Server(p(x)),
+            Error::NotProcessed(x) => Error::NotProcessed(p(x)),
             Error::RateLimited {
                 status,
                 retry_after,
@@ -401,6 +411,7 @@ impl Error {
             | Error::Unauthorized(p)
             | Error::Forbidden(p)
             | Error::Conflict(p)
+            | Error::NotProcessed(p)
             | Error::Server(p) => Some(p),
             Error::RateLimited { problem, .. } => problem.as_deref(),
             _ => None,
@@ -414,13 +425,13 @@ impl Error {
             Error::Transport(e) if e.is_connect() => Ending::NotConnected,
             Error::Transport(_) => Ending::Lost,
             Error::RateLimited { .. } => Ending::Answered(429),
-            Error::Server(p) => Ending::Answered(p.status),
+            Error::Server(p) | Error::NotProcessed(p) => Ending::Answered(p.status),
             _ => return None,
         })
     }
 
-    /// Whether sending the same idempotent request again may succeed: 429, 502, 503, 504,
-    /// timeouts and broken connections (the SDK's one retry decision).
+    /// Whether sending the same idempotent request again may succeed: 408, 425, 429, 502, 503,
+    /// 504, timeouts and broken connections (the SDK's one retry decision).
     pub fn is_retryable(&self) -> bool {
         self.ending()
             .is_some_and(|ending| decide(Resend::Idempotent, ending, true).resend)

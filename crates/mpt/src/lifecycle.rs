@@ -50,6 +50,19 @@ impl Client {
             }
             Sent::Lost { current, .. } if current.status() == switch.target() => Ok(current),
             Sent::Lost { source, .. } => Err(source),
+            // Refused after an attempt whose answer was lost, and not read back: the refusal
+            // may answer this call's own change; with no token read, it may have happened.
+            Sent::RefusedUnread {
+                problem,
+                earlier: true,
+                read,
+            } => Err(Error::OutcomeUnknown {
+                id: id.to_string(),
+                action,
+                source: Box::new(Error::BadRequest(problem)),
+                read: Box::new(read),
+            }),
+            Sent::RefusedUnread { problem, .. } => Err(Error::BadRequest(problem)),
         }
     }
 
@@ -73,14 +86,18 @@ impl Client {
         let source = match result {
             Ok(raw) => return Ok(Sent::Answered(Token::from_boxed(raw))),
             Err(Error::BadRequest(problem)) => {
-                return match self.get(id).await {
-                    Ok(current) => Ok(Sent::Refused {
+                return Ok(match self.get(id).await {
+                    Ok(current) => Sent::Refused {
                         current,
                         problem,
                         earlier,
-                    }),
-                    Err(_) => Err(Error::BadRequest(problem)),
-                };
+                    },
+                    Err(read) => Sent::RefusedUnread {
+                        problem,
+                        earlier,
+                        read,
+                    },
+                });
             }
             Err(e) if e.answered_success() || e.may_have_reached_server() || earlier => e,
             Err(e) => return Err(e),
@@ -191,6 +208,11 @@ impl Client {
                 Outcome::Unconfirmed(current)
             }
             Sent::Lost { source, .. } => return Err(source),
+            Sent::RefusedUnread {
+                problem,
+                earlier,
+                read,
+            } => refused_unread(id, before, switch, problem, earlier, read)?,
         };
         // Never `Ok` with a token outside the wanted state.
         match outcome.token().status() {
@@ -200,6 +222,40 @@ impl Client {
                 status,
             }),
         }
+    }
+}
+
+/// [`Client::ensure_from`]'s outcome when the change was refused and the token could not be read
+/// back: the refusal's own words, when they state the token is in the wanted state (`… is
+/// Disabled; it cannot be disabled.`), are the evidence of its state: `Unconfirmed` after an
+/// attempt whose answer was lost (that attempt, or another caller, did it), else `Unchanged`
+/// (refused as a no-op). Otherwise, after a lost answer, the change may have happened
+/// ([`Error::OutcomeUnknown`]); with none lost, the refusal stands.
+fn refused_unread(
+    id: &str,
+    before: Token,
+    switch: Switch,
+    problem: Box<Problem>,
+    earlier: bool,
+    read: Error,
+) -> Result<Outcome, Error> {
+    let target = switch.target();
+    match problem.stated_status(id) {
+        Some(stated) if stated == target => {
+            let token = before.in_stated_state(stated);
+            Ok(if earlier {
+                Outcome::Unconfirmed(token)
+            } else {
+                Outcome::Unchanged(token)
+            })
+        }
+        _ if earlier => Err(Error::OutcomeUnknown {
+            id: id.to_string(),
+            action: switch.action(),
+            source: Box::new(Error::BadRequest(problem)),
+            read: Box::new(read),
+        }),
+        _ => Err(Error::BadRequest(problem)),
     }
 }
 
@@ -240,4 +296,10 @@ enum Sent {
     },
     /// No answer could be read on any attempt; `current` is the token read back.
     Lost { current: Token, source: Error },
+    /// The platform refused it, and reading the token back failed (`read`).
+    RefusedUnread {
+        problem: Box<Problem>,
+        earlier: bool,
+        read: Error,
+    },
 }

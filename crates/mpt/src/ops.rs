@@ -342,7 +342,20 @@ impl Client {
                         action: Action::Delete,
                     })
                 }
-                _ => Err(Error::BadRequest(problem)),
+                Ok(_) => Err(Error::BadRequest(problem)),
+                // Not read back after a lost answer: the refusal's words saying it is Deleted
+                // are the evidence that the lost attempt (or another caller) deleted it; else
+                // it may have happened.
+                Err(_) if earlier && problem.stated_status(id) == Some(TokenStatus::Deleted) => {
+                    Ok(())
+                }
+                Err(read) if earlier => Err(Error::OutcomeUnknown {
+                    id: id.to_string(),
+                    action: Action::Delete,
+                    source: Box::new(Error::BadRequest(problem)),
+                    read: Box::new(read),
+                }),
+                Err(_) => Err(Error::BadRequest(problem)),
             },
             (result, _) => result.map(|_| ()),
         }

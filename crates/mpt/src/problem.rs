@@ -6,6 +6,7 @@ use mpt_api::types::{ProblemDetails, ProblemErrors};
 use reqwest::StatusCode;
 
 use crate::redact::{Redactor, snippet};
+use crate::status::TokenStatus;
 
 /// RFC 9457 problem details as the platform writes them, with `traceId` and `errors`.
 #[derive(Debug, Clone)]
@@ -92,6 +93,54 @@ impl Problem {
         self
     }
 
+    /// The state a `400` says token `id` is in, when it refuses a change for its `status`: an
+    /// `errors` entry about the `status` property (either shape) saying `… {id} is {State}…`
+    /// (the platform's words, `API token TKN-1 is Disabled; it cannot be disabled.`), with a
+    /// known state, and no other text of the problem naming another state for `id`. `None` when
+    /// the words are not so (the refusal is then not read as a statement of the state).
+    pub(crate) fn stated_status(&self, id: &str) -> Option<TokenStatus> {
+        if self.status != 400 || id.is_empty() {
+            return None;
+        }
+        let about_status: Vec<&str> = match &self.errors {
+            Some(ProblemErrors::ByField(map)) => map
+                .iter()
+                .filter(|(field, _)| field.eq_ignore_ascii_case("status"))
+                .flat_map(|(_, msgs)| msgs.iter().map(String::as_str))
+                .collect(),
+            Some(ProblemErrors::List(items)) => items
+                .iter()
+                .filter(|e| {
+                    e.properties
+                        .iter()
+                        .any(|p| p.eq_ignore_ascii_case("status"))
+                })
+                .filter_map(|e| e.message.as_deref())
+                .collect(),
+            None => Vec::new(),
+        };
+        let said = format!("{id} is ");
+        let stated = |text: &str| -> Option<TokenStatus> {
+            // The id whole: `KN-1 is` inside `TKN-1 is` is not it.
+            let (at, _) = text.match_indices(&said).find(|(at, _)| {
+                text[..*at]
+                    .chars()
+                    .next_back()
+                    .is_none_or(|c| !c.is_alphanumeric() && c != '-' && c != '_')
+            })?;
+            let rest = &text[at + said.len()..];
+            let word: String = rest.chars().take_while(char::is_ascii_alphabetic).collect();
+            Some(
+                word.parse::<TokenStatus>()
+                    .unwrap_or(TokenStatus::Unknown(String::new())),
+            )
+        };
+        let mut said = about_status.iter().filter_map(|m| stated(m));
+        let first = said.next().filter(TokenStatus::is_known)?;
+        let detail = self.detail.as_deref().and_then(stated);
+        (said.all(|s| s == first) && detail.is_none_or(|d| d == first)).then_some(first)
+    }
+
     /// The messages of `errors`, flattened to `field: message` (or just `message`) lines.
     pub fn messages(&self) -> Vec<String> {
         match &self.errors {
@@ -161,5 +210,47 @@ mod tests {
             html.to_string(),
             "502 Bad Gateway: non-JSON body: <html><h1>502</h1></html>"
         );
+    }
+
+    /// A refusal is read as a statement of the state only in the platform's words, about the
+    /// `status` property, for this id, with a known state, every text agreeing.
+    #[test]
+    fn a_refusal_states_the_state_only_in_the_platforms_words() {
+        let read = |status: StatusCode, body: &str| {
+            Problem::from_response(status, body.as_bytes(), &Redactor::default())
+        };
+        let listed = |msg: &str, prop: &str, detail: &str| {
+            format!(
+                r#"{{"status":400,"detail":"{detail}","errors":[{{"message":"{msg}","properties":["{prop}"]}}]}}"#
+            )
+        };
+        let says = "API token TKN-1 is Disabled; it cannot be disabled.";
+        let p = read(StatusCode::BAD_REQUEST, &listed(says, "status", says));
+        assert_eq!(p.stated_status("TKN-1"), Some(TokenStatus::Disabled));
+        // Another id (TKN-12 is not TKN-1), another property, another status, no errors: none.
+        assert_eq!(p.stated_status("TKN-12"), None);
+        assert_eq!(p.stated_status("TKN"), None);
+        assert_eq!(p.stated_status("KN-1"), None);
+        let p = read(StatusCode::BAD_REQUEST, &listed(says, "name", says));
+        assert_eq!(p.stated_status("TKN-1"), None);
+        let p = read(StatusCode::CONFLICT, &listed(says, "status", says));
+        assert_eq!(p.stated_status("TKN-1"), None);
+        let p = read(
+            StatusCode::BAD_REQUEST,
+            &format!(r#"{{"status":400,"detail":"{says}"}}"#),
+        );
+        assert_eq!(p.stated_status("TKN-1"), None);
+        // An unknown state, or texts that disagree: none.
+        let odd = "API token TKN-1 is Frozen; it cannot be disabled.";
+        let p = read(StatusCode::BAD_REQUEST, &listed(odd, "status", odd));
+        assert_eq!(p.stated_status("TKN-1"), None);
+        let p = read(StatusCode::BAD_REQUEST, &listed(says, "status", odd));
+        assert_eq!(p.stated_status("TKN-1"), None);
+        // The field-keyed shape.
+        let p = read(
+            StatusCode::BAD_REQUEST,
+            &format!(r#"{{"status":400,"errors":{{"Status":["{says}"]}}}}"#),
+        );
+        assert_eq!(p.stated_status("TKN-1"), Some(TokenStatus::Disabled));
     }
 }

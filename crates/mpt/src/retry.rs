@@ -4,7 +4,10 @@ use std::time::Duration;
 
 /// Retry policy for idempotent operations (get, list pages, update, delete, enable, disable):
 /// exponential backoff with full jitter, honouring `Retry-After` up to a cap. `create` is only
-/// re-sent when the connection was never made, so a retry can never make a duplicate token.
+/// re-sent when the server cannot have carried it out (the connection was never made, or a
+/// `429`, `408 Request Timeout` or `425 Too Early` refused it before any work), so a retry can
+/// never make a duplicate token. A `408` or `425` counts among `max_attempts` (a failure, not
+/// throttling).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = never retry). Default 3. Throttled attempts
@@ -157,6 +160,7 @@ pub(crate) struct Decision {
 /// | --- | --- | --- | --- |
 /// | 2xx | yes | no | done |
 /// | 429 | no | yes / yes | rate limited before any work (even a create was not carried out) |
+/// | 408, 425 | no | yes / yes | the server did not act on it and says it may be sent again (RFC 9110 15.5.9, RFC 8470 5.2) |
 /// | 500 | yes | no | the platform failed part-way: re-sending could do the work twice |
 /// | 502, 504 | yes | yes / no | a gateway lost the platform's answer; the work may be done |
 /// | 503 | no | yes / no | unavailable: refused before any work (a `503` with `Retry-After` is taken as a 429) |
@@ -169,6 +173,15 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
         Ending::Answered(200..=299) => (true, false, "answered"),
         // The platform refused it before any work: even a create may be sent again.
         Ending::Answered(429) => (false, true, "rate limited before any work"),
+        // RFC 9110 15.5.9: the server did not receive the whole request in time, and the
+        // client may repeat it; RFC 8470 5.2: the server would not risk processing it (a
+        // replay), and the client retries it. Neither was acted on: even a create may be sent
+        // again, as after a 429.
+        Ending::Answered(408 | 425) => (
+            false,
+            true,
+            "the server did not act on it (408 Request Timeout, 425 Too Early)",
+        ),
         Ending::Answered(500) => (
             true,
             false,
@@ -202,11 +215,11 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
 /// Which failures an operation may be sent again after.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Resend {
-    /// Idempotent (get, list, update, delete, enable, disable): after 429, 502, 503, 504, a
-    /// timeout or a broken connection.
+    /// Idempotent (get, list, update, delete, enable, disable): after 408, 425, 429, 502, 503,
+    /// 504, a timeout or a broken connection.
     Idempotent,
     /// Not idempotent (create): only when the server cannot have carried it out: the
-    /// connection was never made, or a `429` refused it before any work.
+    /// connection was never made, or a `429`, `408` or `425` refused it before any work.
     OnlyUnsent,
 }
 
@@ -235,6 +248,8 @@ mod tests {
             (Answered(201), true, false, false),
             (Answered(400), false, false, false),
             (Answered(404), false, false, false),
+            (Answered(408), false, true, true),
+            (Answered(425), false, true, true),
             (Answered(429), false, true, true),
             (Answered(500), true, false, false),
             (Answered(502), true, true, false),

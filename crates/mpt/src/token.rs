@@ -176,6 +176,14 @@ impl Token {
         &self.raw
     }
 
+    /// The token as read earlier, in the state the platform's refusal stated since (its read
+    /// back failed): the status is the platform's word, every other field as read.
+    pub(crate) fn in_stated_state(mut self, status: TokenStatus) -> Token {
+        self.raw.status = Some(status.as_str().to_string().into());
+        self.status = status;
+        self
+    }
+
     /// The same token without its secret.
     pub(crate) fn without_secret(mut self) -> Token {
         self.raw.token = None;

@@ -285,3 +285,61 @@ fn no_ids_is_a_usage_error_with_nothing_printed() {
         );
     }
 }
+
+/// Round 5's F6 and F7 as rows: a disable processed but answered `504`, its retry refused ("is
+/// Disabled"), every read-back `504`: the row is `unconfirmed` with status Disabled, not a
+/// `bad-request` failure; a disable answered `408` on every attempt: the row's kind is `timeout`
+/// (and a `425`'s `too-early`), the token still Active; a single `408` is retried: `changed`.
+/// Every row matches the mock's final state.
+#[test]
+fn a_lost_answer_then_a_refusal_and_408_or_425_rows_match_the_final_state() {
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(4, "f", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let on = |i: usize, rule: FaultRule| rule.only([Operation::Disable]).for_token(ids[i].clone());
+    server
+        .set_faults(
+            Faults::none()
+                .with(on(0, FaultRule::once(Fault::StatusAfterProcessing(504))))
+                .with(FaultRule::every(1, Fault::Status(504)).only([Operation::Get]))
+                .with(on(1, FaultRule::every(1, Fault::Status(408))))
+                .with(on(2, FaultRule::every(1, Fault::Status(425))))
+                .with(on(3, FaultRule::once(Fault::Status(408)))),
+        )
+        .unwrap();
+    let mut args = vec!["tokens", "ensure-disabled", "-o", "jsonl"];
+    args.extend(ids.iter().map(String::as_str));
+    let out = command(&server, &args).output().unwrap();
+    let rows: Vec<serde_json::Value> = text(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let row = |id: &str| rows.iter().find(|r| r["id"] == id).unwrap().clone();
+    let status = |i: usize| server.token_status(&ids[i]).unwrap();
+
+    let r = row(&ids[0]);
+    assert_eq!(
+        (r["ok"].clone(), r["outcome"].clone()),
+        (true.into(), "unconfirmed".into()),
+        "{r}"
+    );
+    assert_eq!(r["status"], "Disabled", "{r}");
+    assert_eq!(status(0), "Disabled");
+
+    for (i, kind, code) in [(1, "timeout", 408), (2, "too-early", 425)] {
+        let r = row(&ids[i]);
+        assert_eq!(r["ok"], false, "{r}");
+        assert_eq!(r["error"]["kind"], kind, "{r}");
+        assert_eq!(r["error"]["httpStatus"], code, "{r}");
+        assert_eq!(status(i), "Active");
+    }
+
+    let r = row(&ids[3]);
+    assert_eq!(r["outcome"], "changed", "{r}");
+    assert_eq!(status(3), "Disabled");
+    // The 408 rows say the platform is timing out.
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+}

@@ -308,6 +308,10 @@ impl Handling {
                 }
                 problem_response(&Problem::new(500, "connection could not be dropped"))
             }
+            (Some(Fault::StatusAfterProcessing(code)), _) => problem_response(&Problem::new(
+                *code,
+                "Injected failure after the request was processed.",
+            )),
             (Some(Fault::MalformedJson), Ok(_)) => (
                 StatusCode::OK,
                 [(header::CONTENT_TYPE, "application/json")],

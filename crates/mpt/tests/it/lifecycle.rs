@@ -381,3 +381,114 @@ async fn an_answer_lost_on_every_attempt_is_resolved_by_a_read() {
     assert!(outcome.changed(), "{outcome:?}");
     assert_eq!(outcome.token().status(), TokenStatus::Active);
 }
+
+/// `408 Request Timeout` and `425 Too Early` say the server did not act on the request (RFC 9110
+/// 15.5.9, RFC 8470 5.2): a read, a disable, an `ensure_*` and a create are sent again within the
+/// retry policy's attempts, and succeed; when every attempt gets one, the error is
+/// `NotProcessed` with its status (retryable, not landed), never `BadRequest`.
+#[tokio::test]
+async fn a_408_or_425_is_retried_as_not_processed() {
+    for status in [408, 425] {
+        let server = MockServer::start().await.unwrap();
+        let client = admin(&server);
+        let first =
+            |op: Operation| Faults::none().with(FaultRule::once(Fault::Status(status)).only([op]));
+        let t = server.seed_token(SeedToken::named("a"));
+
+        server.set_faults(first(Operation::Get)).unwrap();
+        let read = client.get(t.id.as_str()).await.unwrap();
+        assert_eq!(read.status(), TokenStatus::Active, "{status}");
+        assert_eq!(server.requests(Operation::Get), 2, "{status}");
+
+        server.set_faults(first(Operation::Disable)).unwrap();
+        let token = client.disable(t.id.as_str()).await.unwrap();
+        assert_eq!(token.status(), TokenStatus::Disabled, "{status}");
+        assert_eq!(server.token_status(&t.id).as_deref(), Some("Disabled"));
+
+        // Not processed: the retry's 2xx is this call's change.
+        server.set_faults(first(Operation::Enable)).unwrap();
+        let outcome = client.ensure_active(t.id.as_str()).await.unwrap();
+        assert!(outcome.changed(), "{status}: {outcome:?}");
+        assert_eq!(server.token_status(&t.id).as_deref(), Some("Active"));
+
+        // Even a create: nothing was made by the refused attempt; exactly one token is.
+        server.set_faults(first(Operation::Create)).unwrap();
+        let made = client
+            .create(
+                &NewToken::new(DEFAULT_ACCOUNT, format!("made-{status}")).module(DEFAULT_MODULE),
+            )
+            .await
+            .unwrap();
+        assert_eq!(server.tokens_created(), 1, "{status}");
+        assert_eq!(
+            server.token_status(made.token.id()).as_deref(),
+            Some("Active")
+        );
+
+        // Every attempt refused so: three attempts (the policy's), then the status named.
+        server
+            .set_faults(
+                Faults::none()
+                    .with(FaultRule::every(1, Fault::Status(status)).only([Operation::Disable])),
+            )
+            .unwrap();
+        let before = server.requests(Operation::Disable);
+        let err = client.disable(t.id.as_str()).await.unwrap_err();
+        assert!(matches!(err, Error::NotProcessed(_)), "{status}: {err:?}");
+        assert_eq!(err.status(), Some(status));
+        assert!(
+            err.is_retryable() && !err.may_have_reached_server(),
+            "{err:?}"
+        );
+        assert_eq!(server.requests(Operation::Disable) - before, 3, "{status}");
+        assert_eq!(server.token_status(&t.id).as_deref(), Some("Active"));
+    }
+}
+
+/// A disable processed but answered `504` (a gateway lost the answer), whose retry is refused
+/// (`… is Disabled; it cannot be disabled.`), and every read-back `504` too: the refusal's own
+/// words are the evidence of the state, so `ensure_disabled_many` reports `Unconfirmed`
+/// (Disabled), never a `BadRequest` row, and the mock shows it Disabled; a plain `disable`
+/// says the outcome is unknown (it has no token to return); a delete is done (`Ok`).
+#[tokio::test]
+async fn a_lost_answer_then_a_refusal_saying_so_is_not_a_failure_when_the_read_back_fails() {
+    let server = MockServer::start().await.unwrap();
+    let client = admin(&server);
+    let lost_then_unreadable = |op: Operation, id: &str| {
+        Faults::none()
+            .with(
+                FaultRule::once(Fault::StatusAfterProcessing(504))
+                    .only([op])
+                    .for_token(id),
+            )
+            .with(FaultRule::every(1, Fault::Status(504)).only([Operation::Get]))
+    };
+    let t = server.seed_token(SeedToken::named("a"));
+    server
+        .set_faults(lost_then_unreadable(Operation::Disable, &t.id))
+        .unwrap();
+    let report = client.ensure_disabled_many([t.id.as_str()], 4).await;
+    let rows: Vec<_> = report.iter().collect();
+    assert_eq!(rows.len(), 1);
+    match rows[0].1 {
+        Ok(Outcome::Unconfirmed(token)) => assert_eq!(token.status(), TokenStatus::Disabled),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(server.token_status(&t.id).as_deref(), Some("Disabled"));
+    assert_eq!(server.requests(Operation::Disable), 2);
+
+    let u = server.seed_token(SeedToken::named("b"));
+    server
+        .set_faults(lost_then_unreadable(Operation::Disable, &u.id))
+        .unwrap();
+    let err = client.disable(u.id.as_str()).await.unwrap_err();
+    assert!(matches!(err, Error::OutcomeUnknown { .. }), "{err:?}");
+    assert_eq!(server.token_status(&u.id).as_deref(), Some("Disabled"));
+
+    let v = server.seed_token(SeedToken::named("c"));
+    server
+        .set_faults(lost_then_unreadable(Operation::Delete, &v.id))
+        .unwrap();
+    client.delete(v.id.as_str()).await.unwrap();
+    assert_eq!(server.token_status(&v.id).as_deref(), Some("Deleted"));
+}
