@@ -118,5 +118,20 @@ pub fn with_hooks<C>(
     )
 }
 
+/// A download's bytes (a generated call answering a byte stream), read whole, or the error
+/// that cut them off.
+pub async fn bytes_of<E: std::fmt::Debug>(
+    answer: Result<mpt_api::accounts::ResponseValue<mpt_api::accounts::ByteStream>, E>,
+) -> reqwest::Result<Vec<u8>> {
+    answer
+        .expect("a 200 answer")
+        .into_inner_stream()
+        .try_fold(Vec::new(), |mut bytes, chunk| async move {
+            bytes.extend_from_slice(&chunk);
+            Ok(bytes)
+        })
+        .await
+}
+
 /// A token as the API answers it.
 pub const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;

@@ -133,13 +133,7 @@ async fn download(server: &AttachmentServer) -> reqwest::Result<Vec<u8>> {
         .attachment_id("ATT-1")
         .send()
         .await;
-    let stream = answer.expect("a 200 answer").into_inner_stream();
-    stream
-        .try_fold(Vec::new(), |mut bytes, chunk| async move {
-            bytes.extend_from_slice(&chunk);
-            Ok(bytes)
-        })
-        .await
+    bytes_of(answer).await
 }
 
 #[tokio::test]

@@ -152,14 +152,7 @@ async fn icon_of(server: &ScriptedServer) -> reqwest::Result<Vec<u8>> {
         server.base_url(),
         mpt_api::accounts::Client::new_with_client,
     );
-    let answer = accounts.get_account_icon().id("ACC-1111-2222").send().await;
-    let stream = answer.expect("a 200 answer").into_inner_stream();
-    stream
-        .try_fold(Vec::new(), |mut bytes, chunk| async move {
-            bytes.extend_from_slice(&chunk);
-            Ok(bytes)
-        })
-        .await
+    bytes_of(accounts.get_account_icon().id("ACC-1111-2222").send().await).await
 }
 
 #[tokio::test]
