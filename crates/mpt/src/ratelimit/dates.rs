@@ -45,18 +45,30 @@ pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
 
 /// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped. Epoch
 /// seconds are counted from the answer's `Date` (both whole seconds of the server's clock);
-/// epoch milliseconds as a `Retry-After` date is ([`date_base`]): from this machine's clock
-/// when `Date` agrees with it to within its second, since a reset stated to the millisecond
-/// counted from a `Date` cut to the second is up to a second late (a bucket's reset of 1 s read
-/// as 1 to 2 s made its window look twice as long, and the pace half of it).
+/// epoch milliseconds from [`ms_base`]: a reset stated to the millisecond counted from a `Date`
+/// cut to the second is up to a second late (a bucket's reset of 1 s read as 1 to 2 s made its
+/// inferred window change on every answer, and the pace a third of the limit).
 pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<Duration> {
     let n = agreed(text, |item| number(item, f64::MAX))?;
     let now = if n >= EPOCH_MS_FROM {
-        date_base(headers)
+        ms_base(headers)
     } else {
         server_now(headers)
     };
     Some(secs(reset_secs(n, now)))
+}
+
+/// The time an epoch-millisecond reset is counted from, in epoch seconds: this machine's clock
+/// when the answer's `Date` agrees with it to within a second either way of the second `Date`
+/// states (its transit and a clock a little off included: a reset is not a wait asked, and one
+/// read a little short is learned from), else the `Date` (a server's clock far off), else this
+/// machine's clock.
+fn ms_base(headers: &HeaderMap) -> f64 {
+    let local = local_now();
+    match date(headers) {
+        Some(date) if !(date - 1.0..date + 2.0).contains(&local) => date,
+        _ => local,
+    }
 }
 
 /// The answer's `Date` in epoch seconds (whole seconds), if it has one that reads.

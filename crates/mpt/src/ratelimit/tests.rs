@@ -357,17 +357,24 @@ fn an_epoch_millisecond_reset_is_counted_to_the_millisecond() {
         }
         std::thread::sleep(Duration::from_millis(20));
     };
-    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     let ms = (now.timestamp_millis() + 1000).to_string();
-    for name in ["ratelimit-reset", "x-ratelimit-reset"] {
-        let limit = name.trim_end_matches("reset").to_string() + "limit";
-        let s = read(200, &[("date", &date), (&limit, "200"), (name, &ms)]);
-        let reset = s.reset.unwrap();
-        assert!(
-            reset <= Duration::from_secs(1) && reset > Duration::from_millis(800),
-            "{name}: {reset:?}"
-        );
+    // `Date` the second this machine is in, or the one before (an answer sent at x.999 s and
+    // read at x+1.001 s).
+    for before in [0, 1] {
+        let date = (now - chrono::Duration::seconds(before))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        for name in ["ratelimit-reset", "x-ratelimit-reset"] {
+            let limit = name.trim_end_matches("reset").to_string() + "limit";
+            let s = read(200, &[("date", &date), (&limit, "200"), (name, &ms)]);
+            let reset = s.reset.unwrap();
+            assert!(
+                reset <= Duration::from_secs(1) && reset > Duration::from_millis(800),
+                "{name}, Date {before} s before: {reset:?}"
+            );
+        }
     }
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
     // Epoch seconds are counted from `Date` still (both whole seconds).
     let epoch = (now.timestamp() + 2).to_string();
     let s = read(
