@@ -18,7 +18,7 @@ fn first<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
 /// (IMF-fixdate `Sun, 06 Dec 2026 01:05:00 GMT`, the obsolete RFC 850 `Sunday, 06-Dec-26
 /// 01:05:00 GMT` and asctime `Sun Dec  6 01:05:00 2026`), else an RFC 2822 date (`+0000` for
 /// `GMT`, as some servers send).
-pub(crate) fn http_date(text: &str) -> Option<DateTime<Utc>> {
+fn http_date(text: &str) -> Option<DateTime<Utc>> {
     let t = text.trim();
     if let Ok(at) = httpdate::parse_http_date(t) {
         // From 1970 to 9999: fits.
@@ -89,7 +89,7 @@ fn server_now(headers: &HeaderMap) -> f64 {
 }
 
 /// `Retry-After` as seconds or an HTTP date (see [`retry_after_field`]), clamped to
-/// [`MAX_SECS`]; a date in the past is 0.
+/// [`MAX_SECS`](super::MAX_SECS); a date in the past is 0.
 pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     retry_after_field(headers).map(|(s, _)| secs(s))
 }
