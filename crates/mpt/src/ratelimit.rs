@@ -6,7 +6,7 @@
 //! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; up to [`MAX_POLICIES`] policies kept, the pacer chooses among them; the smallest remainder wins) |
 //! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds, or epoch seconds / milliseconds as below), with or without `RateLimit-Policy: 200;w=1` |
 //! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, relative to the answer's `Date`; else delta seconds) |
-//! | HTTP | `Retry-After` (seconds or an HTTP date, relative to the answer's `Date`) on a `429` or `503` |
+//! | HTTP | `Retry-After` (seconds or an HTTP date in any of its three forms, relative to the answer's `Date`) on a `429` or `503` |
 //!
 //! Throttling is a `429`, a `503` (with `Retry-After` or without: a limiter shedding load says
 //! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so). A limit
@@ -21,16 +21,24 @@
 //! a proxy folded from duplicate lines into one comma list (`RateLimit-Remaining: 1000, 17`) is
 //! read when its items agree and ignored when they differ (which line holds cannot be told; the
 //! pacer then learns from refusals); a folded `Retry-After` is read as its longest item (a wait
-//! honoured longer is never a refusal). Separate header lines: the first is read.
+//! honoured longer is never a refusal; an HTTP date's own comma, after its weekday, does not
+//! split it). Several lines of one field are the one comma list they stand for (RFC 9110
+//! section 5.3), read as such: the policies and states of every `RateLimit-Policy` and
+//! `RateLimit` line, and, of the single-value fields, the rule above (items that agree, the
+//! longest `Retry-After`).
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use reqwest::header::{DATE, HeaderMap, HeaderName, RETRY_AFTER};
+use reqwest::header::{HeaderMap, HeaderName};
 
 mod asked;
+mod dates;
 
 pub use asked::{AskedWait, WaitCause};
+pub(crate) use dates::retry_after;
+use dates::{reset, retry_after_field};
 
 static POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 static RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
@@ -150,8 +158,19 @@ fn window(text: &str) -> Option<f64> {
     number(text, f64::MAX).filter(|w| *w >= MIN_WINDOW && *w <= MAX_SECS)
 }
 
-fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<&'a str> {
-    headers.get(name)?.to_str().ok()
+/// A field's value: its lines joined into the one comma list they stand for (RFC 9110 section
+/// 5.3; most answers have one line, borrowed as is). A line that is not text makes the field
+/// unreadable, as an item that does not read does.
+fn text<'a>(headers: &'a HeaderMap, name: &HeaderName) -> Option<Cow<'a, str>> {
+    let mut lines = headers.get_all(name).iter();
+    let first = lines.next()?.to_str().ok()?;
+    let mut out = Cow::Borrowed(first);
+    for line in lines {
+        let joined = out.to_mut();
+        joined.push_str(", ");
+        joined.push_str(line.to_str().ok()?);
+    }
+    Some(out)
 }
 
 /// An RFC 8941 list member: its bare item (unquoted) and its parameters.
@@ -277,25 +296,6 @@ fn structured_states(text: &str) -> Vec<(u64, Option<Duration>, &str)> {
         .collect()
 }
 
-/// A `*-Reset` number as seconds from the answer: epoch milliseconds from [`EPOCH_MS_FROM`],
-/// epoch seconds above [`EPOCH_FROM`] (relative to `now_epoch`, the server's clock when it sent
-/// `Date`), else delta seconds; not clamped.
-pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
-    if n >= EPOCH_MS_FROM {
-        n / 1000.0 - now_epoch
-    } else if n > EPOCH_FROM {
-        n - now_epoch
-    } else {
-        n
-    }
-}
-
-/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped.
-fn reset(text: &str, now_epoch: f64) -> Option<Duration> {
-    let n = agreed(text, |item| number(item, f64::MAX))?;
-    Some(secs(reset_secs(n, now_epoch)))
-}
-
 /// A `RateLimit-Limit` (`200`, or `200, 200;w=1` of an early draft): its count and its `w`,
 /// when every item agrees and every stated window is one; else nothing.
 fn limit_field(text: &str) -> Option<(f64, Option<f64>)> {
@@ -315,50 +315,6 @@ fn limit_field(text: &str) -> Option<(f64, Option<f64>)> {
         out = Some((limit, w));
     }
     out
-}
-
-/// The server's clock (its `Date`), else this machine's, in epoch seconds.
-fn server_now(headers: &HeaderMap) -> f64 {
-    let date = text(headers, &DATE)
-        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
-        .map(|d| d.timestamp() as f64);
-    date.unwrap_or_else(|| chrono::Utc::now().timestamp_millis() as f64 / 1000.0)
-}
-
-/// `Retry-After` as seconds or an HTTP date (relative to the answer's `Date` when it has one),
-/// clamped to [`MAX_SECS`]; a date in the past is 0.
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = text(headers, &RETRY_AFTER)?.trim();
-    if let Some(n) = retry_after_secs(value) {
-        return Some(secs(n));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    Some(secs(at.timestamp() as f64 - date_base(headers)))
-}
-
-/// `Retry-After` in seconds, or a folded list of them (`0, 5`): the longest, unclamped.
-pub(crate) fn retry_after_secs(value: &str) -> Option<f64> {
-    let mut longest: Option<f64> = None;
-    for item in value.split(',') {
-        let n = number(item, f64::MAX)?;
-        longest = Some(longest.map_or(n, |l| l.max(n)));
-    }
-    longest
-}
-
-/// The time a `Retry-After` date is counted from, in epoch seconds: this machine's clock when
-/// the answer's `Date` agrees with it to within the second `Date` states (the date is then met
-/// to the millisecond, not a second late), else the `Date` itself (the server's clock, whole
-/// seconds: the wait is never shorter than asked), else this machine's clock.
-fn date_base(headers: &HeaderMap) -> f64 {
-    let local = chrono::Utc::now().timestamp_millis() as f64 / 1000.0;
-    let date = text(headers, &DATE)
-        .and_then(|d| chrono::DateTime::parse_from_rfc2822(d.trim()).ok())
-        .map(|d| d.timestamp() as f64);
-    match date {
-        Some(date) if !(date..date + 1.0).contains(&local) => date,
-        _ => local,
-    }
 }
 
 impl Signal {
@@ -393,21 +349,24 @@ impl Signal {
                 ..Signal::default()
             };
         }
+        let asked = retry_after_field(headers);
         let mut signal = Signal {
-            retry_after: retry_after(headers),
+            retry_after: asked.as_ref().map(|(s, _)| secs(*s)),
             ..Signal::default()
         };
-        let policy = text(headers, &POLICY).map(policies).unwrap_or_default();
+        let policy_text = text(headers, &POLICY);
+        let policy = policy_text.as_deref().map(policies).unwrap_or_default();
         for ((slot, name), p) in signal.quotas.iter_mut().zip(&mut signal.names).zip(&policy) {
             *slot = p.map(|(_, q)| q);
             *name = p.and_then(|(n, _)| (!n.is_empty()).then(|| n.into()));
         }
         let count_of = |name: &HeaderName| {
             text(headers, name)
-                .and_then(|r| agreed(r, count))
+                .and_then(|r| agreed(&r, count))
                 .map(|r| r as u64)
         };
-        let states = text(headers, &RATELIMIT).map(structured_states);
+        let states_text = text(headers, &RATELIMIT);
+        let states = states_text.as_deref().map(structured_states);
         if let Some(&(r, t, name)) = states.iter().flatten().min_by_key(|(r, ..)| *r) {
             // Draft 08 and later: the smallest remainder, and each policy's.
             (signal.remaining, signal.reset) = (Some(r), t);
@@ -421,8 +380,8 @@ impl Signal {
                 .find(|(n, _)| *n == name)
                 .map(|(_, q)| *q);
         } else if let Some(limit) = text(headers, &LIMIT) {
-            let one = limit_field(limit).and_then(|(limit, window)| {
-                let window = window.or_else(|| text(headers, &POLICY).and_then(policy_window));
+            let one = limit_field(&limit).and_then(|(limit, window)| {
+                let window = window.or_else(|| policy_text.as_deref().and_then(policy_window));
                 quota(Some(limit), window)
             });
             if one.is_some() {
@@ -430,16 +389,16 @@ impl Signal {
             }
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &RESET).and_then(|r| reset(r, server_now(headers)));
+            signal.reset = text(headers, &RESET).and_then(|r| reset(&r, headers));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
-            let one = quota(agreed(limit, count), None);
+            let one = quota(agreed(&limit, count), None);
             if one.is_some() {
                 (signal.quotas, signal.names) = (only(one), Default::default());
             }
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &X_RESET).and_then(|r| reset(r, server_now(headers)));
+            signal.reset = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         }
         if signal.remaining.is_none() {
@@ -456,7 +415,8 @@ impl Signal {
         };
         if signal.throttled {
             let reset = text(headers, &RESET).or_else(|| text(headers, &X_RESET));
-            signal.asked = AskedWait::stated(&signal, text(headers, &RETRY_AFTER), reset);
+            let asked = asked.map(|(_, asked)| asked);
+            signal.asked = AskedWait::stated(&signal, asked, reset.as_deref());
         }
         signal
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use super::{EPOCH_FROM, EPOCH_MS_FROM, MAX_SECS, Signal, human, number, retry_after_secs};
+use super::{EPOCH_FROM, EPOCH_MS_FROM, MAX_SECS, Signal, human, number};
 
 /// A wait the platform asked for, as it stated it (a `Retry-After`, or the reset of an
 /// exhausted limit). Kept for messages: a wait longer than a year is computed with as a year.
@@ -102,21 +102,16 @@ impl AskedWait {
     }
 
     /// A throttled answer's wait as the server stated it (what [`Signal::asked_wait`] computes
-    /// with, before any clamp), from its `Retry-After` value, else, with nothing remaining, its
-    /// `*-Reset` value (an epoch time, above [`EPOCH_FROM`], as a time) or the reset read.
+    /// with, before any clamp): its `Retry-After` as read (`retry_after`: the longest item, as
+    /// stated), else, with nothing remaining, its `*-Reset` value (an epoch time, above
+    /// [`EPOCH_FROM`], as a time) or the reset read.
     pub(crate) fn stated(
         signal: &Signal,
-        retry_after: Option<&str>,
+        retry_after: Option<AskedWait>,
         reset: Option<&str>,
     ) -> Option<AskedWait> {
         if signal.retry_after.is_some() {
-            let value = retry_after?.trim();
-            return match retry_after_secs(value) {
-                Some(n) => Some(AskedWait::Seconds(n)),
-                None => DateTime::parse_from_rfc2822(value)
-                    .ok()
-                    .map(|at| AskedWait::Until(at.with_timezone(&Utc))),
-            };
+            return retry_after;
         }
         if signal.remaining != Some(0) {
             return None;

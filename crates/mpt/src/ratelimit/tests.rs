@@ -230,7 +230,8 @@ fn folded_lists_are_read_when_they_agree() {
     );
     assert_eq!(same.quotas[0].unwrap().rate(), Some(200.0));
     assert_eq!(same.remaining, Some(17));
-    // Separate lines: the first is read.
+    // Separate lines are the list they stand for: read as when folded (round 5: the first
+    // was read, the others ignored).
     let lines = read(
         200,
         &[
@@ -239,7 +240,152 @@ fn folded_lists_are_read_when_they_agree() {
             ("ratelimit-remaining", "1000"),
         ],
     );
-    assert_eq!(lines.remaining, Some(17));
+    assert_eq!(lines.remaining, None, "two lines that differ");
+    let lines = read(
+        429,
+        &[
+            ("ratelimit-limit", "200"),
+            ("ratelimit-remaining", "17"),
+            ("ratelimit-remaining", "17"),
+            ("retry-after", "1"),
+            ("retry-after", "4"),
+        ],
+    );
+    assert_eq!(lines.remaining, Some(17), "two lines that agree");
+    assert_eq!(
+        lines.retry_after,
+        Some(Duration::from_secs(4)),
+        "the longest"
+    );
+}
+
+/// Two policies on two `RateLimit-Policy` lines and their states on two `RateLimit` lines
+/// (round 5's F10: only the first line, the hourly count, was read, and the per-second policy
+/// that paces was lost: 6.2% refused) read as the same policies on one line.
+#[test]
+fn policies_on_several_lines_are_one_list() {
+    let one_line = read(
+        200,
+        &[
+            (
+                "ratelimit-policy",
+                r#""hour";q=1000000;w=3600, "default";q=200;w=1"#,
+            ),
+            ("ratelimit", r#""hour";r=999000;t=3000, "default";r=12;t=1"#),
+        ],
+    );
+    let two_lines = read(
+        200,
+        &[
+            ("ratelimit-policy", r#""hour";q=1000000;w=3600"#),
+            ("ratelimit-policy", r#""default";q=200;w=1"#),
+            ("ratelimit", r#""hour";r=999000;t=3000"#),
+            ("ratelimit", r#""default";r=12;t=1"#),
+        ],
+    );
+    assert_eq!(two_lines, one_line);
+    assert_eq!(two_lines.quotas[1].unwrap().rate(), Some(200.0));
+    assert_eq!(two_lines.remaining, Some(12));
+    assert_eq!(
+        two_lines.states[1],
+        Some((12, Some(Duration::from_secs(1))))
+    );
+}
+
+/// `Retry-After` as an HTTP date in each of the three forms RFC 9110 (section 5.6.7) says a
+/// recipient must accept, and folded with seconds (round 5's F2: the RFC 850 and asctime forms
+/// and `3, <date>` were ignored, read as "no wait asked").
+#[test]
+fn retry_after_reads_every_http_date_form() {
+    let date = ("date", "Wed, 21 Oct 2015 07:28:00 GMT");
+    let at = chrono::DateTime::parse_from_rfc3339("2015-10-21T07:28:05Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    for value in [
+        "Wed, 21 Oct 2015 07:28:05 GMT",
+        "Wednesday, 21-Oct-15 07:28:05 GMT",
+        "Wed Oct 21 07:28:05 2015",
+        " Wed Oct 21 07:28:05 2015 ",
+        "3, Wed, 21 Oct 2015 07:28:05 GMT",
+        "Wed, 21 Oct 2015 07:28:05 GMT, 3",
+        "Wednesday, 21-Oct-15 07:28:05 GMT, 0",
+        "Wed Oct 21 07:28:05 2015, 2",
+        "Wed, 21 Oct 2015 07:28:01 GMT, Wed, 21 Oct 2015 07:28:05 GMT",
+    ] {
+        let s = read(429, &[date, ("retry-after", value)]);
+        assert_eq!(s.retry_after, Some(Duration::from_secs(5)), "{value:?}");
+        assert_eq!(s.asked, Some(AskedWait::Until(at)), "{value:?}");
+    }
+    // The longest item is a number: it is the wait asked.
+    let s = read(429, &[date, ("retry-after", "9, Wed Oct 21 07:28:05 2015")]);
+    assert_eq!(s.retry_after, Some(Duration::from_secs(9)));
+    assert_eq!(s.asked, Some(AskedWait::Seconds(9.0)));
+    // On two lines, as folded.
+    let s = read(
+        429,
+        &[
+            date,
+            ("retry-after", "3"),
+            ("retry-after", "Wednesday, 21-Oct-15 07:28:05 GMT"),
+        ],
+    );
+    assert_eq!(s.retry_after, Some(Duration::from_secs(5)));
+    // A date's weekday must be its own; an item that does not read makes the field unread.
+    for value in [
+        "Thu, 21 Oct 2015 07:28:05 GMT",
+        "Wed Oct 21 07:28:05 15",
+        "3, soon",
+        "Sun,",
+        ", 3",
+    ] {
+        let s = read(429, &[date, ("retry-after", value)]);
+        assert_eq!(s.retry_after, None, "{value:?}");
+    }
+}
+
+/// `RateLimit-Reset` in epoch milliseconds is counted from this machine's clock when the
+/// answer's `Date` (whole seconds) agrees with it (round 5's F9: counted from `Date`, a bucket's
+/// reset of 1 s read as 1 to 2 s, its inferred window twice a second, and the pace 3x slower).
+#[test]
+fn an_epoch_millisecond_reset_is_counted_to_the_millisecond() {
+    // Away from a second's edges: `Date` then agrees with this machine's clock throughout, and
+    // the old reading (from `Date`) is 1.2 s or more.
+    let now = loop {
+        let now = chrono::Utc::now();
+        if (200..800).contains(&now.timestamp_subsec_millis()) {
+            break now;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let ms = (now.timestamp_millis() + 1000).to_string();
+    // `Date` the second this machine is in, or the one before (an answer sent at x.999 s and
+    // read at x+1.001 s).
+    for before in [0, 1] {
+        let date = (now - chrono::Duration::seconds(before))
+            .format("%a, %d %b %Y %H:%M:%S GMT")
+            .to_string();
+        for name in ["ratelimit-reset", "x-ratelimit-reset"] {
+            let limit = name.trim_end_matches("reset").to_string() + "limit";
+            let s = read(200, &[("date", &date), (&limit, "200"), (name, &ms)]);
+            let reset = s.reset.unwrap();
+            assert!(
+                reset <= Duration::from_secs(1) && reset > Duration::from_millis(800),
+                "{name}, Date {before} s before: {reset:?}"
+            );
+        }
+    }
+    let date = now.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    // Epoch seconds are counted from `Date` still (both whole seconds).
+    let epoch = (now.timestamp() + 2).to_string();
+    let s = read(
+        200,
+        &[
+            ("date", &date),
+            ("x-ratelimit-limit", "60"),
+            ("x-ratelimit-reset", &epoch),
+        ],
+    );
+    assert_eq!(s.reset, Some(Duration::from_secs(2)));
 }
 
 /// `X-RateLimit-Reset` as epoch milliseconds (some gateways) is read as such, not as a wait

@@ -262,6 +262,59 @@ async fn a_wait_asked_far_in_the_future_is_named_as_asked() {
     }
 }
 
+/// `Retry-After` as an HTTP date in each of the three forms RFC 9110 says a recipient must
+/// accept (IMF-fixdate, RFC 850, asctime), folded after a number, or on two lines, an hour
+/// away: beyond the cap, so the call fails at once with that wait, one request sent (round 5's
+/// F2: the RFC 850 and asctime forms and `3, <date>` were read as no wait asked, and a lockout
+/// that enforces its wait was hit ~9 times a second for 2 min).
+#[tokio::test]
+async fn retry_after_in_every_http_date_form_is_the_servers_wait() {
+    let at = chrono::Utc::now() + chrono::Duration::hours(1);
+    let imf = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let rfc850 = at.format("%A, %d-%b-%y %H:%M:%S GMT").to_string();
+    let asctime = at.format("%a %b %e %H:%M:%S %Y").to_string();
+    let folded = format!("3, {imf}");
+    let cases: [&[&str]; 5] = [
+        &[&imf],
+        &[&rfc850],
+        &[&asctime],
+        &[&folded],
+        &["3", &rfc850],
+    ];
+    for lines in cases {
+        let answer = lines.iter().fold(
+            Scripted::answer(429, "application/problem+json", r#"{"status":429}"#),
+            |a, value| a.header("retry-after", *value),
+        );
+        let server = canned(vec![answer]).await;
+        let client = scripted_client(&server, RetryPolicy::default());
+        match client.get("TKN-1111-2222").await {
+            Err(Error::RateLimited {
+                retry_after, asked, ..
+            }) => {
+                let r = retry_after.unwrap_or_default();
+                assert!(
+                    r > Duration::from_secs(3500) && r <= Duration::from_secs(3600),
+                    "{lines:?}: {r:?}"
+                );
+                assert!(asked.is_some(), "{lines:?}");
+            }
+            other => panic!("{lines:?}: {other:?}"),
+        }
+        assert_eq!(server.request_lines().len(), 1, "{lines:?}: not retried");
+        let e = client.get("TKN-1111-2222").await.unwrap_err();
+        assert!(
+            e.to_string().contains("over the 30 s cap"),
+            "{lines:?}: {e}"
+        );
+        assert_eq!(
+            server.request_lines().len(),
+            1,
+            "{lines:?}: nothing more sent"
+        );
+    }
+}
+
 /// `RetryPolicy::max_retry_after` bounds every wait, the pacer's included: a 5 s Retry-After
 /// over a 1 s cap is not waited.
 #[tokio::test]
