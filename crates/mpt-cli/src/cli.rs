@@ -12,7 +12,7 @@ use crate::commands::{
 };
 use crate::exit::Failure;
 use crate::output::Format;
-use crate::values::{parse_noop, parse_pacing, parse_wait};
+use crate::values::{parse_noop, parse_pacing, parse_retry_cap, parse_wait};
 
 /// `--help`'s closing text: examples, exit codes and where settings come from.
 pub const AFTER_HELP: &str = "\
@@ -38,9 +38,9 @@ Exit codes:
   4    authentication refused (401) or not allowed (403)
   5    the platform is unreachable or timing out
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
-  7    rate limited: the platform asks to wait longer than allowed (30 s a wait, --max-wait in
-       all), or the pace's interval is over 30 s: ids sent for ended `rate-limited`, the
-       others were not attempted (`not-attempted`)
+  7    rate limited: the platform asks to wait longer than allowed (--max-retry-after a wait,
+       30 s by default; --max-wait in all), or the pace's interval is over that cap: ids sent
+       for ended `rate-limited`, the others were not attempted (`not-attempted`)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
 
@@ -87,24 +87,31 @@ pub struct Global {
     #[arg(long, global = true, value_name = "HOW", value_parser = parse_noop)]
     pub noop_transitions: Option<mpt::NoopTransitions>,
     /// The pace of requests: at most N a second (from one request every 30 s, 0.0333…, to
-    /// 1000000), `adaptive` (learned from the platform's RateLimit-* headers and 429s, shared
+    /// 1000000, whatever --max-retry-after is), `adaptive` (learned from the platform's RateLimit-* headers and 429s, shared
     /// by every request of the run) or `off` [default: adaptive]
     #[arg(long, global = true, value_name = "N|adaptive|off", value_parser = parse_pacing)]
     pub max_rate: Option<mpt::Pacing>,
     /// The most one request waits in all for what the platform's throttling asks (a
-    /// Retry-After, a spent quota's reset; each single wait is also at most 30 s), and the most
+    /// Retry-After, a spent quota's reset; each single wait is also at most --max-retry-after), and the most
     /// wall time a bulk command spends held by throttled answers (each one's wait counted from
     /// the answer to its end, overlapping waits once: requests refused together cost one wait;
     /// a run of refusals with none served between them counts whole). The pace is not a wait
     /// and is never counted: a request queued behind others at the pace (--max-rate, or the one
     /// read from the platform's limits or learned from its refusals) waits its turn, each send
-    /// at most 30 s after the one before. A request that would wait longer is not sent
+    /// at most --max-retry-after after the one before. A request that would wait longer is not sent
     /// (`not-attempted`: a bulk command reports every id it sent nothing for so) or ends with
     /// the platform's last answer (`rate-limited`); either exits 7. `0` waits for no throttling
     /// at all: a bulk command ends at the first throttled answer that asks for a wait, or at a
     /// second refusal in a row (the pace still applies). At most 1d [default: 2m]
     #[arg(long, global = true, value_name = "AGE", value_parser = parse_wait)]
     pub max_wait: Option<std::time::Duration>,
+    /// The longest single wait: a Retry-After, a spent quota's reset or a pace's interval
+    /// longer than this is not waited (the request is not sent, or ends `rate-limited`: exit
+    /// 7). Raise it for a quota per minute (a limiter of 300 requests per 60 s window asks for
+    /// waits up to 60 s: `--max-retry-after 1m`); the waits are still bounded by --max-wait.
+    /// From 1s to 1d. --max-rate's slowest rate stays one request every 30 s [default: 30s]
+    #[arg(long, global = true, value_name = "AGE", value_parser = parse_retry_cap)]
+    pub max_retry_after: Option<std::time::Duration>,
 }
 
 /// The top-level commands.

@@ -40,6 +40,13 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
                 .noop_transitions(settings.noop_transitions)
                 .pacing(global.max_rate.unwrap_or_default())
                 .max_wait(global.max_wait.unwrap_or(mpt::DEFAULT_MAX_WAIT));
+            if let Some(cap) = global.max_retry_after {
+                // Only the longest single wait: every other retry setting stays the default.
+                builder = builder.retry(mpt::RetryPolicy {
+                    max_retry_after: cap,
+                    ..mpt::RetryPolicy::default()
+                });
+            }
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }

@@ -49,6 +49,9 @@ pub enum ValueError {
     /// A wait over a day.
     #[error("{0:?}: at most 1d")]
     TooLong(String),
+    /// Not a longest single wait (`--max-retry-after`): an age from a second to a day.
+    #[error("{0:?}: give an age from 1s to 1d (e.g. 30s, 5m, 1h)")]
+    RetryCap(String),
 }
 
 /// The longest single wait of the command line (the retry policy's default
@@ -182,6 +185,20 @@ pub fn parse_wait(text: &str) -> Result<std::time::Duration, ValueError> {
     Ok(wait)
 }
 
+/// `--max-retry-after`: the longest single wait, an age ([`parse_age`]) from a second to a day;
+/// anything else (`0`, `500ms`, `2d`, `fast`) is refused with that range.
+pub fn parse_retry_cap(text: &str) -> Result<std::time::Duration, ValueError> {
+    match parse_age(text) {
+        Ok(cap)
+            if (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(86_400))
+                .contains(&cap) =>
+        {
+            Ok(cap)
+        }
+        _ => Err(ValueError::RetryCap(text.to_string())),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -216,6 +233,16 @@ mod tests {
         assert_eq!(parse_wait("0s"), Ok(Duration::ZERO));
         assert_eq!(parse_wait("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_wait("5").is_err());
+        assert_eq!(parse_retry_cap("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_retry_cap("1s"), Ok(Duration::from_secs(1)));
+        assert_eq!(parse_retry_cap("1d"), Ok(Duration::from_secs(86_400)));
+        for text in ["0", "0s", "2d", "25h", "fast", "5", ""] {
+            let e = parse_retry_cap(text).unwrap_err().to_string();
+            assert!(
+                e.ends_with("give an age from 1s to 1d (e.g. 30s, 5m, 1h)"),
+                "{e}"
+            );
+        }
     }
 
     /// One bound and one range per flag: `--max-wait` is at most a day whatever the age given

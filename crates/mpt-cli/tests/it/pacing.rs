@@ -1,6 +1,7 @@
-//! `--max-rate` and `--max-wait`: rates no pace can use are refused before anything is sent,
-//! and a lockout (every answer `429` with `Retry-After: 3600`) ends at once, every id reported
-//! not attempted with the platform's wait, exit code 7.
+//! `--max-rate`, `--max-wait` and `--max-retry-after`: values out of range are refused before
+//! anything is sent, a lockout (every answer `429` with `Retry-After: 3600`) ends at once, every
+//! id reported not attempted with the platform's wait, exit code 7, and a raised cap waits out a
+//! per-minute quota.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -223,4 +224,96 @@ fn no_request_is_sent_after_the_first_sigint_of_a_lockout() {
     // Requests already sent (at most one per slot of --concurrency 8) may still be read.
     assert!(after <= 8, "{after} requests sent after the SIGINT");
     assert_eq!(status.and_then(|s| s.code()), Some(130));
+}
+
+/// A per-minute quota (a `429` with `Retry-After: 31`, over the default 30 s cap, once, then
+/// successes): with `--max-retry-after 1m` the job waits and every id ends ok (exit 0), the
+/// refused read sent once again; without it the wait is over the cap and the job ends at once
+/// (exit 7, ids not attempted or rate-limited, the cap named).
+#[test]
+fn max_retry_after_lets_a_bulk_job_wait_out_a_per_minute_quota() {
+    let ids: Vec<String> = (1..=3).map(|i| format!("TKN-0000-{i:04}")).collect();
+    let script = || {
+        let mut script = vec![
+            Scripted::answer(429, "application/problem+json", r#"{"status":429}"#)
+                .header("retry-after", "31"),
+        ];
+        // The job reads the ids' states in one page: every one already Disabled.
+        let data: Vec<String> = ids
+            .iter()
+            .map(|id| format!(r#"{{"id":"{id}","name":"n","status":"Disabled"}}"#))
+            .collect();
+        let page = format!(
+            r#"{{"$meta":{{"pagination":{{"offset":0,"limit":100,"total":{}}}}},"data":[{}]}}"#,
+            ids.len(),
+            data.join(",")
+        );
+        script.push(Scripted::answer(200, "application/json", page));
+        script
+    };
+    let rows = |out: &std::process::Output| -> Vec<serde_json::Value> {
+        text(&out.stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+
+    let server = scripted(script());
+    let mut args = vec!["--max-retry-after", "1m"];
+    args.extend(lockout_args(&ids, "2m"));
+    let out = lockout_command(&server, &args).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let done = rows(&out);
+    assert_eq!(done.len(), ids.len(), "{}", text(&out.stdout));
+    assert!(
+        done.iter().all(|r| r["error"].is_null()),
+        "{}",
+        text(&out.stdout)
+    );
+    // The page refused, then read again after the wait: nothing else.
+    assert_eq!(
+        server.request_lines().len(),
+        2,
+        "{:?}",
+        server.request_lines()
+    );
+
+    let server = scripted(script());
+    let out = lockout_command(&server, &lockout_args(&ids, "2m"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let ended = rows(&out);
+    assert_eq!(ended.len(), ids.len(), "{}", text(&out.stdout));
+    assert!(
+        ended.iter().all(|r| {
+            let kind = &r["error"]["kind"];
+            *kind == "not-attempted" || *kind == "rate-limited"
+        }),
+        "{}",
+        text(&out.stdout)
+    );
+    assert!(
+        text(&out.stdout).contains("the platform asks to wait 31 s; over the 30 s cap"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(server.request_lines().len(), 1);
+}
+
+/// `--max-retry-after` takes an age from a second to a day: anything else is a usage error
+/// naming the flag and that range, before anything is sent.
+#[test]
+fn max_retry_after_refuses_a_wait_out_of_its_range() {
+    let server = mock();
+    for bad in ["0", "fast", "0s", "2d", "30"] {
+        let out = mpt(&server, &["tokens", "list", "--max-retry-after", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains("--max-retry-after") && stderr.contains("from 1s to 1d"),
+            "{bad}: {stderr}"
+        );
+    }
+    assert_eq!(server.total_requests(), 0);
 }
