@@ -113,10 +113,44 @@ impl WaitBudget {
 
     /// The longest wait, from now, that fits: what is left of the budget, plus the part of the
     /// waits already charged that is still ahead (a wait within it costs nothing more).
+    /// A run of refusals still going is charged up to now (as its next answer would be).
     pub(crate) fn room(&self) -> Duration {
         let c = self.charged();
-        let ahead = c.until.saturating_duration_since(Instant::now());
-        self.total.saturating_sub(c.spent).saturating_add(ahead)
+        let now = Instant::now();
+        let ahead = c.until.saturating_duration_since(now);
+        let refusing = c
+            .refused_since
+            .map_or(Duration::ZERO, |since| c.past(since, now));
+        self.total
+            .saturating_sub(c.spent.saturating_add(refusing))
+            .saturating_add(ahead)
+    }
+
+    /// Whether it has run out: once marked so, or once a run of refusals still going (none
+    /// served since its first) has reached it by now, without waiting for the next answer
+    /// (marked run out then, with the wait the last refusal asked for or the time refused):
+    /// sends waiting for their slot stop then, not at the next answer (the AIMD pace may be a
+    /// second apart, and the job ran 10 s over a 10 s `--max-wait`).
+    pub(crate) fn out(&self) -> bool {
+        if self.over_ms.load(Ordering::SeqCst) != 0 {
+            return true;
+        }
+        let now = Instant::now();
+        let (refusing, asked) = {
+            let c = self.charged();
+            let Some(since) = c.refused_since else {
+                return false;
+            };
+            if c.spent.saturating_add(c.past(since, now)) <= self.total {
+                return false;
+            }
+            (now.saturating_duration_since(since), c.asked)
+        };
+        match asked {
+            Some(asked) => self.run_out(asked, true),
+            None => self.run_out_refusing(refusing),
+        }
+        true
     }
 
     /// The wait that did not fit when it ran out, once it has, and whether it is the one the
@@ -214,6 +248,68 @@ impl WaitBudget {
     }
 }
 
+/// A call's own wait budget (`max_wait`): what is left of it after the holds and throttled
+/// waits it took, or after the wall time of a run of refusals going on (none served since the
+/// first), whichever is less. A run of bare `429`s asks for no wait, and its resends queued at
+/// the pace were not charged: a `get` with `max_wait(3s)` ran 5.7 s.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallBudget {
+    /// The whole budget.
+    total: Duration,
+    /// What is left of it after the holds and throttled waits taken.
+    left: Duration,
+    /// Since when every answer of the call has been a refusal, and what was left then.
+    refused: Option<(Instant, Duration)>,
+}
+
+impl CallBudget {
+    /// A fresh budget of `total`.
+    pub(crate) fn new(total: Duration) -> CallBudget {
+        CallBudget {
+            total,
+            left: total,
+            refused: None,
+        }
+    }
+
+    /// What is left of it now.
+    pub(crate) fn left(&self) -> Duration {
+        match self.refused {
+            Some((since, then)) => self.left.min(then.saturating_sub(since.elapsed())),
+            None => self.left,
+        }
+    }
+
+    /// Charges a hold or a wait taken.
+    pub(crate) fn spend(&mut self, wait: Duration) {
+        self.left = self.left.saturating_sub(wait);
+    }
+
+    /// Notes an answer, throttled or not (one served ends a run of refusals); returns
+    /// `throttled`.
+    pub(crate) fn answered(&mut self, throttled: bool) -> bool {
+        if throttled {
+            let left = self.left;
+            self.refused.get_or_insert((Instant::now(), left));
+        } else {
+            self.left = self.left();
+            self.refused = None;
+        }
+        throttled
+    }
+
+    /// The refusal of the next send once a run of refusals has taken all of it.
+    pub(crate) fn spent(&self) -> Option<Refused> {
+        let (since, _) = self.refused.filter(|_| self.left().is_zero())?;
+        Some(Refused {
+            wait: since.elapsed(),
+            cap: self.total,
+            asked: None,
+            cause: crate::ratelimit::WaitCause::Refusing,
+        })
+    }
+}
+
 /// The job a call belongs to, if any.
 #[derive(Default)]
 pub(crate) struct Job {
@@ -241,7 +337,7 @@ impl Job {
 
     /// The refusal of every send once the job's budget has run out.
     pub(crate) fn refusal(&self) -> Option<Refused> {
-        let budget = self.budget.as_ref()?;
+        let budget = self.budget.as_ref().filter(|b| b.out())?;
         budget.ran_out().map(|(wait, stated)| Refused {
             wait,
             cap: budget.total,
@@ -325,27 +421,57 @@ impl Job {
             .map_or(budget, |b| budget.min(b.room()))
     }
 
-    /// A send slot, given up at once if the job is cancelled while it waits.
+    /// A send slot, given up at once if the job is cancelled or its budget runs out while it
+    /// waits, or once the call's run of refusals has taken what is left of its own budget.
     pub(crate) async fn acquire<'p>(
+        &self,
+        pacer: &'p Pacer,
+        kind: &'static str,
+        cap: Duration,
+        call: &CallBudget,
+    ) -> Acquired<'p> {
+        let budget = self.bound(call.left());
+        let acquire = self.acquire_within(pacer, kind, cap, budget);
+        if call.refused.is_none() {
+            return acquire.await;
+        }
+        // A run of refusals: the wait for a slot (the pace's queue too) is its wall time.
+        match tokio::time::timeout(call.left(), Box::pin(acquire)).await {
+            Ok(taken) => taken,
+            Err(_) => call.spent().map_or(Acquired::Cancelled, Acquired::Refused),
+        }
+    }
+
+    /// A send slot within `budget`, given up at once if the job is cancelled or its budget runs
+    /// out while it waits (or has when it is taken: nothing is sent then).
+    async fn acquire_within<'p>(
         &self,
         pacer: &'p Pacer,
         kind: &'static str,
         cap: Duration,
         budget: Duration,
     ) -> Acquired<'p> {
-        let taken = match &self.cancel {
-            None => pacer.acquire(kind, cap, budget).await,
-            Some(cancel) => {
-                let acquire = std::pin::pin!(pacer.acquire(kind, cap, budget));
-                let cancelled = std::pin::pin!(until_cancelled(cancel));
-                match select(acquire, cancelled).await {
-                    Either::Left((taken, _)) => taken,
-                    Either::Right(((), _)) => return Acquired::Cancelled,
+        let taken = if self.cancel.is_none() && self.budget.is_none() {
+            pacer.acquire(kind, cap, budget).await
+        } else {
+            let acquire = std::pin::pin!(pacer.acquire(kind, cap, budget));
+            let stopped = std::pin::pin!(self.until_stopped());
+            match select(acquire, stopped).await {
+                Either::Left((taken, _)) => taken,
+                Either::Right(((), _)) => {
+                    return match self.refusal() {
+                        Some(refused) if !self.cancelled() => Acquired::Refused(refused),
+                        _ => Acquired::Cancelled,
+                    };
                 }
             }
         };
         match taken {
-            Ok((slot, waited)) => Acquired::Slot(slot, waited),
+            Ok((slot, waited)) => match self.refusal() {
+                // The slot is given back unsent as it drops.
+                Some(refused) => Acquired::Refused(refused),
+                None => Acquired::Slot(slot, waited),
+            },
             Err(refused) => Acquired::Refused(refused),
         }
     }
@@ -370,10 +496,13 @@ impl Job {
     }
 }
 
-/// Ends once `cancel` is set.
-async fn until_cancelled(cancel: &Cancel) {
-    while !cancel.is_cancelled() {
-        tokio::time::sleep(CANCEL_POLL).await;
+impl Job {
+    /// Ends once the job is cancelled or its budget has run out (a run of refusals going on
+    /// reached it: [`WaitBudget::out`]).
+    async fn until_stopped(&self) {
+        while !self.cancelled() && !self.budget.as_ref().is_some_and(|b| b.out()) {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
     }
 }
 
@@ -486,5 +615,59 @@ pub(crate) fn ending_of(
             Ending::Answered(429)
         }
         _ => Ending::of(result),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A run of refusals still going reaches the job's budget without waiting for its next
+    /// answer (the pace may be a second apart): the job is then out, every send refused, and
+    /// its refusal says how long the platform refused (the tester's round-5 F5: a 10 s
+    /// `--max-wait` ended at 20 s, saying 11 s).
+    #[tokio::test]
+    async fn a_run_of_refusals_runs_the_job_budget_out_between_answers() {
+        let budget = WaitBudget::new(Duration::from_millis(40));
+        let job = Job {
+            cancel: None,
+            budget: Some(budget.clone()),
+        };
+        budget.answered(true, None);
+        assert!(job.refusal().is_none(), "within the budget");
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(budget.room(), Duration::ZERO, "the run so far is charged");
+        let refused = job.refusal().expect("out with no answer since");
+        assert_eq!(refused.cause, crate::ratelimit::WaitCause::Refusing);
+        assert!(
+            refused.wait >= Duration::from_millis(40),
+            "{:?}",
+            refused.wait
+        );
+        // One served ends a run before it reaches the budget.
+        let budget = WaitBudget::new(Duration::from_millis(40));
+        budget.answered(true, None);
+        budget.answered(false, None);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(!budget.out());
+    }
+
+    /// A call's run of refusals is charged its wall time (a bare `429` asks for no wait, and
+    /// its resends queued at the pace were not: `max_wait(3s)` let a `get` run 5.7 s); one
+    /// served ends the run.
+    #[tokio::test]
+    async fn a_run_of_refusals_spends_the_call_budget() {
+        let mut call = CallBudget::new(Duration::from_millis(40));
+        call.answered(true);
+        assert!(call.spent().is_none());
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert_eq!(call.left(), Duration::ZERO);
+        let refused = call.spent().expect("spent on the refusals");
+        assert_eq!(refused.cap, Duration::from_millis(40));
+        let mut call = CallBudget::new(Duration::from_millis(40));
+        call.answered(true);
+        call.answered(false);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        assert!(call.spent().is_none() && !call.left().is_zero());
     }
 }

@@ -216,7 +216,9 @@ impl Pacer {
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
                 // takes a slot at the new pace. Woken before its time by another change (of
                 // another policy's pace): it waits the rest.
-                if s.generation == r.sent.generation {
+                // A hold that began after it was reserved (a lockout's) holds it too.
+                let held = s.held_until.is_some_and(|h| h > Instant::now());
+                if s.generation == r.sent.generation && !held {
                     let rest = r.wait.saturating_sub(started.elapsed());
                     if !rest.is_zero() {
                         r.wait = rest;
@@ -387,7 +389,13 @@ impl Pacer {
         s.refills.note(signal, now);
         if signal.throttled {
             s.credit = 0;
-            if let Some(after) = signal.asked_wait() {
+            let aimd = self.mode == Pacing::Adaptive
+                && s.stated.is_none()
+                && signal.quotas().next().is_none();
+            // A lockout under AIMD (refused again at the halved pace, none served): every send
+            // is held, for the wait asked however short, or a backoff when none is asked.
+            let locked_out = aimd && aimd::holds(s, sent.generation);
+            if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
                 if after > cap {
                     let until = now + after;
                     if s.locked.is_none_or(|(l, ..)| l < until) {
@@ -398,11 +406,13 @@ impl Pacer {
                 let stated = s.stated.is_some() || signal.quotas().next().is_some();
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
                 let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
-                let aimd = !stated && self.mode == Pacing::Adaptive;
-                let asks = after > ROUNDING && (!aimd || aimd::holds(s, sent.generation));
+                let asks = if aimd { locked_out } else { after > ROUNDING };
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
+            } else if locked_out {
+                let until = aimd::back_off(s, now, cap);
+                hold(s, until, WaitCause::Refusing);
             }
         }
         if self.mode != Pacing::Adaptive {
