@@ -216,10 +216,14 @@ impl Pacer {
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
                 // takes a slot at the new pace. Woken before its time by another change (of
                 // another policy's pace): it waits the rest.
-                // A hold that began after it was reserved (a lockout's) holds it too.
-                let held = s.held_until.is_some_and(|h| h > Instant::now());
-                if s.generation == r.sent.generation && !held {
-                    let rest = r.wait.saturating_sub(started.elapsed());
+                if s.generation == r.sent.generation {
+                    let mut rest = r.wait.saturating_sub(started.elapsed());
+                    // A hold that began after it was reserved (a lockout's) holds it too, to
+                    // its end, in the same place at the pace.
+                    let (now, left) = (Instant::now(), budget.saturating_sub(waited));
+                    if let Some(h) = held_within(s, now, left).filter(|h| *h > started + r.wait) {
+                        rest = rest.max(h.saturating_duration_since(now));
+                    }
                     if !rest.is_zero() {
                         r.wait = rest;
                         continue;
@@ -280,7 +284,8 @@ impl Pacer {
             return stated::shut(budget, mine);
         }
         let mut slot = now;
-        if let Some(held) = s.held_until {
+        let hold_end = held_within(s, now, budget);
+        if let Some(held) = hold_end {
             slot = slot.max(held);
         }
         let spaced = s.credit == 0;
@@ -303,7 +308,9 @@ impl Pacer {
         // Only a hold the platform asked for is a wait against the budget: the queue at the pace
         // (the sends reserved before this one, each an interval within the cap apart) is
         // progress, not a hold.
-        let held = held_part(s, now, wait);
+        let held = hold_end.map_or(Duration::ZERO, |h| {
+            h.saturating_duration_since(now).min(wait)
+        });
         if held > budget {
             return Err(Refused {
                 wait: held,
@@ -467,6 +474,17 @@ fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> {
     }
     let (until, quota) = s.spent.filter(|(until, _)| *until > now)?;
     Some(stated::spent(until - now, cap, quota))
+}
+
+/// The end of the hold from `now`: a backoff of this client's own (none asked, a lockout's) is
+/// cut to what is left of the `budget` (a lockout gets all of it, and the budget ends the run,
+/// not the hold).
+fn held_within(s: &State, now: Instant, budget: Duration) -> Option<Instant> {
+    let held = s.held_until?;
+    if s.held_for == WaitCause::Refusing {
+        return Some(held.min(now.checked_add(budget).unwrap_or(held)));
+    }
+    Some(held)
 }
 
 /// What of a wait of `wait` from `now` is a hold the platform asked for.
