@@ -287,7 +287,7 @@ impl Layer {
         // The backoff is built at the first one (most calls never need one).
         let (mut attempt, mut tries, mut backoff) = (0, Tries::default(), None);
         // What is left of the call's wait budget.
-        let mut budget = CallBudget::new(self.max_wait);
+        let mut budget = CallBudget::new(self.max_wait, job.budget.is_none());
         let cap = self.retry.max_retry_after;
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.

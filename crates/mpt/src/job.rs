@@ -269,15 +269,21 @@ pub(crate) struct CallBudget {
     left: Duration,
     /// Since when every answer of the call has been a refusal, and what was left then.
     refused: Option<(Instant, Duration)>,
+    /// Whether a run of refusals is charged (not for a call of a bulk job: the job's budget
+    /// charges the job's run, and a call queued behind the job's others at the pace makes
+    /// progress).
+    runs: bool,
 }
 
 impl CallBudget {
-    /// A fresh budget of `total`.
-    pub(crate) fn new(total: Duration) -> CallBudget {
+    /// A fresh budget of `total`; `runs`: whether a run of refusals is charged (a call not
+    /// part of a bulk job with its own budget).
+    pub(crate) fn new(total: Duration, runs: bool) -> CallBudget {
         CallBudget {
             total,
             left: total,
             refused: None,
+            runs,
         }
     }
 
@@ -297,7 +303,7 @@ impl CallBudget {
     /// Notes an answer, throttled or not (one served ends a run of refusals); returns
     /// `throttled`.
     pub(crate) fn answered(&mut self, throttled: bool) -> bool {
-        if throttled {
+        if throttled && self.runs {
             let left = self.left;
             self.refused.get_or_insert((Instant::now(), left));
         } else {
@@ -663,14 +669,14 @@ mod tests {
     /// served ends the run.
     #[tokio::test]
     async fn a_run_of_refusals_spends_the_call_budget() {
-        let mut call = CallBudget::new(Duration::from_millis(40));
+        let mut call = CallBudget::new(Duration::from_millis(40), true);
         call.answered(true);
         assert!(call.spent().is_none());
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert_eq!(call.left(), Duration::ZERO);
         let refused = call.spent().expect("spent on the refusals");
         assert_eq!(refused.cap, Duration::from_millis(40));
-        let mut call = CallBudget::new(Duration::from_millis(40));
+        let mut call = CallBudget::new(Duration::from_millis(40), true);
         call.answered(true);
         call.answered(false);
         tokio::time::sleep(Duration::from_millis(60)).await;

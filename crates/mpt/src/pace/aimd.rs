@@ -72,8 +72,13 @@ const MIN_QUOTA: u32 = 10;
 const HALVINGS: f64 = 16.0;
 
 /// The first hold of a lockout that asks for no wait (a bare `429` refused again at the halved
-/// pace, none served): doubled at each refusal of a send after a hold, up to the cap.
+/// pace, none served): doubled at each refusal of a send after a hold, up to [`BACKOFF_MOST`].
 const BACKOFF: Duration = Duration::from_millis(250);
+
+/// The longest hold of a lockout that asks for no wait (a naive loop sleeps a second): a
+/// refusal that is a count, not a time (a gateway shedding a dozen requests in a row), is not
+/// made to cost minutes.
+const BACKOFF_MOST: Duration = Duration::from_secs(2);
 
 /// The slices of the second over which what the platform served is counted (50 ms each).
 pub(super) const SLICES: usize = 20;
@@ -149,12 +154,12 @@ pub(super) fn holds(s: &State, sent: u32) -> bool {
 
 /// Until when every send is held for a lockout that asks for no wait ([`holds`] says it is
 /// one): [`BACKOFF`] at first, doubled at each refusal that came after the hold ended (those
-/// answering sends made before it do not double it), at most `cap`. A limiter that locks out
+/// answering sends made before it do not double it), at most [`BACKOFF_MOST`] and `cap`. A limiter that locks out
 /// and extends the lockout on every refused request (fail2ban-like) gets its quiet time; the
 /// pace halved to its floor kept refreshing it (the tester's F1).
 pub(super) fn back_off(s: &mut State, now: Instant, cap: Duration) -> Instant {
     if s.held_until.is_none_or(|h| h <= now) {
-        s.backoff = s.backoff.saturating_mul(2).clamp(BACKOFF, cap.max(BACKOFF));
+        s.backoff = s.backoff.saturating_mul(2).clamp(BACKOFF, BACKOFF_MOST);
     }
     let hold = s.backoff.min(cap);
     now.checked_add(hold).unwrap_or(now + BACKOFF)
