@@ -196,7 +196,9 @@ impl WaitBudget {
     pub(super) fn refusing_for(&self) -> Option<Duration> {
         let c = self.charged();
         let since = c.refused_since.filter(|_| c.asked.is_none())?;
-        Some(Instant::now().saturating_duration_since(since))
+        // Past the budget: how long it had refused when the budget ran out.
+        let refusing = Instant::now().saturating_duration_since(since);
+        Some(refusing.min(c.refused_for(since, self.total)))
     }
 
     /// Charges a wait of `wait` starting now (only the part of it past the waits already

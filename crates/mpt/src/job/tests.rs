@@ -21,6 +21,8 @@ async fn a_run_of_refusals_runs_the_job_budget_out_between_answers() {
     assert_eq!(refused.cause, crate::ratelimit::WaitCause::Refusing);
     // How long it had refused when the budget ran out, not when that was found.
     assert_eq!(refused.wait, Duration::from_millis(40));
+    // And so does a later look at the run (a message said 11 s for a 10 s budget).
+    assert_eq!(budget.refusing_for(), Some(Duration::from_millis(40)));
     // One served ends a run before it reaches the budget.
     let budget = WaitBudget::new(Duration::from_millis(40));
     budget.answered(true, None);
