@@ -95,8 +95,8 @@ pub struct Global {
     /// Retry-After, a spent quota's reset; each single wait is also at most --max-retry-after), and the most
     /// wall time a bulk command spends held by throttled answers (each one's wait counted from
     /// the answer to its end, overlapping waits once: requests refused together cost one wait;
-    /// a run of refusals with none served between them counts whole). The pace is not a wait
-    /// and is never counted: a request queued behind others at the pace (--max-rate, or the one
+    /// a run of refusals with none served between them counts whole, the pace within it too,
+    /// as it passes). Else the pace is not a wait and is never counted: a request queued behind others at the pace (--max-rate, or the one
     /// read from the platform's limits or learned from its refusals) waits its turn, each send
     /// at most --max-retry-after after the one before. A request that would wait longer is not sent
     /// (`not-attempted`: a bulk command reports every id it sent nothing for so) or ends with

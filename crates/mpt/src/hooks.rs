@@ -34,7 +34,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use crate::job::{Acquired, Job, ending_of, retrying, signal_of};
+use crate::job::{Acquired, CallBudget, Job, ending_of, retrying, signal_of};
 use crate::pace::Refused;
 
 mod body;
@@ -287,7 +287,7 @@ impl Layer {
         // The backoff is built at the first one (most calls never need one).
         let (mut attempt, mut tries, mut backoff) = (0, Tries::default(), None);
         // What is left of the call's wait budget.
-        let mut budget = self.max_wait;
+        let mut budget = CallBudget::new(self.max_wait, job.budget.is_none());
         let cap = self.retry.max_retry_after;
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
         // caller reads the token back), so it is never sent again for a cut body.
@@ -296,15 +296,15 @@ impl Layer {
         let mut previous = None;
         loop {
             // The job's budget ran out: nothing more is sent for it.
-            if let Some(refused) = job.refusal() {
+            if let Some(refused) = job.refusal().or_else(|| budget.spent()) {
                 return stands(&request, previous, Some(refused), attempt);
             }
-            let paced = job.acquire(&self.pacer, info.operation_id, cap, job.bound(budget));
+            let paced = job.acquire(&self.pacer, info.operation_id, cap, &budget);
             let (slot, waited) = match paced.await {
                 // Checked right before the send: cancelled while it waited, nothing goes.
                 Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {
-                    let refused = job.budget_refusal(refused, cap, budget, self.max_wait);
+                    let refused = job.budget_refusal(refused, cap, budget.left(), self.max_wait);
                     return stands(&request, previous, Some(refused), attempt);
                 }
                 // Cancelled (a slot taken meanwhile is given back as it drops).
@@ -312,7 +312,7 @@ impl Layer {
                     return stands(&request, previous, None, attempt);
                 }
             };
-            budget = budget.saturating_sub(waited);
+            budget.spend(waited);
             attempt += 1;
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
@@ -340,7 +340,7 @@ impl Layer {
             };
             let signal = signal_of(&result, cut);
             let ending = ending_of(signal.as_ref(), &result, cut);
-            let throttled = job.answered(signal.as_ref());
+            let throttled = budget.answered(job.answered(signal.as_ref()));
             let left = tries.count(&self.retry, throttled) && spare.is_some();
             let decision = decide(resend, ending, left);
             let after = signal.as_ref().and_then(Signal::asked_wait);
@@ -355,7 +355,7 @@ impl Layer {
                     backoff.get_or_insert_with(|| self.retry.backoff().build()).next()
                 }
                 // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
-                && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget)
+                && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget.left())
                 // A throttled wait is spent from the job's budget too.
                 && job.may_wait(throttled, delay, after)
             {
@@ -363,7 +363,7 @@ impl Layer {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
                 retrying(&result, delay);
-                budget = budget.saturating_sub(delay);
+                budget.spend(delay);
                 // In memory: it stands if nothing more is sent, however long the wait.
                 let result = kept(result).await;
                 if !job.sleep(delay).await {

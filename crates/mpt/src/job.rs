@@ -2,16 +2,17 @@
 //! platform's throttling, and the cancel flag. Read by the hook layer from the call's state.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
-
-use tokio::time::Instant;
 
 use futures_util::future::{Either, select};
 
 use crate::pace::{Pacer, Refused, Slot};
 use crate::ratelimit::Signal;
 use crate::retry::Ending;
+
+mod budget;
+pub(crate) use budget::{CallBudget, WaitBudget};
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
 /// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
@@ -40,185 +41,6 @@ impl Cancel {
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
-/// One total budget for the wall time a bulk job spends held by the platform's throttling.
-/// Each wait a throttled answer asks for is the interval from now to its end; the budget is
-/// charged the union of those intervals, so waits that overlap (the job's concurrent calls
-/// refused at once) count once: a job that keeps making progress is charged only the time it
-/// was held, and a lockout still ends once that time reaches the budget. Once spent, nothing
-/// more is sent for the job: every call not yet sent is refused with the wait last asked for.
-#[derive(Debug)]
-pub(crate) struct WaitBudget {
-    /// The budget.
-    pub(crate) total: Duration,
-    /// What has been charged.
-    charged: std::sync::Mutex<Charged>,
-    /// The wait asked for when the budget ran out, in milliseconds plus one (0: not spent).
-    over_ms: AtomicU64,
-    /// Whether that wait is the one the server stated (else: the time left before a send).
-    over_stated: std::sync::atomic::AtomicBool,
-    /// Whether it ran out on refusals that asked for no wait (`WaitCause::Refusing`).
-    over_refusing: std::sync::atomic::AtomicBool,
-}
-
-/// The waits a budget has been charged.
-#[derive(Debug)]
-struct Charged {
-    /// The length of the union of the wait intervals charged so far.
-    spent: Duration,
-    /// The end of the latest of them (a wait ending before it is charged only past it).
-    until: Instant,
-    /// Since when every answer has been a refusal (none served since): the job is held by
-    /// throttling all that time, whatever wait the refusals ask for (none, or 0 s).
-    refused_since: Option<Instant>,
-    /// The wait the streak's last refusal asked for, if it asked for one (not 0): a budget run
-    /// out on the streak then names it, not a refusal that "asked for no wait".
-    asked: Option<Duration>,
-}
-
-impl Charged {
-    /// The part of the interval `start..end` past the intervals charged so far.
-    fn past(&self, start: Instant, end: Instant) -> Duration {
-        end.saturating_duration_since(start.max(self.until))
-    }
-
-    /// Charges `cost`, the part past the others of an interval ending at `end`.
-    fn add(&mut self, cost: Duration, end: Instant) {
-        self.spent = self.spent.saturating_add(cost);
-        self.until = self.until.max(end);
-    }
-}
-
-impl WaitBudget {
-    /// A fresh budget of `total`.
-    pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
-        Arc::new(WaitBudget {
-            total,
-            charged: std::sync::Mutex::new(Charged {
-                spent: Duration::ZERO,
-                until: Instant::now(),
-                refused_since: None,
-                asked: None,
-            }),
-            over_ms: AtomicU64::new(0),
-            over_stated: std::sync::atomic::AtomicBool::new(false),
-            over_refusing: std::sync::atomic::AtomicBool::new(false),
-        })
-    }
-
-    fn charged(&self) -> std::sync::MutexGuard<'_, Charged> {
-        self.charged
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// The longest wait, from now, that fits: what is left of the budget, plus the part of the
-    /// waits already charged that is still ahead (a wait within it costs nothing more).
-    pub(crate) fn room(&self) -> Duration {
-        let c = self.charged();
-        let ahead = c.until.saturating_duration_since(Instant::now());
-        self.total.saturating_sub(c.spent).saturating_add(ahead)
-    }
-
-    /// The wait that did not fit when it ran out, once it has, and whether it is the one the
-    /// server stated (else: the time that was left before a send).
-    pub(crate) fn ran_out(&self) -> Option<(Duration, bool)> {
-        match self.over_ms.load(Ordering::SeqCst) {
-            0 => None,
-            n => Some((
-                Duration::from_millis(n - 1),
-                self.over_stated.load(Ordering::SeqCst),
-            )),
-        }
-    }
-
-    /// Marks it run out: a wait of `wait` did not fit (`stated`: the wait the server asked
-    /// for; else the time left before a send).
-    pub(crate) fn run_out(&self, wait: Duration, stated: bool) {
-        let ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX - 1);
-        if self
-            .over_ms
-            .compare_exchange(0, ms.saturating_add(1), Ordering::SeqCst, Ordering::SeqCst)
-            .is_ok()
-        {
-            self.over_stated.store(stated, Ordering::SeqCst);
-        }
-    }
-
-    /// Notes an answer of the job's: one served ends a streak of refusals; a refusal charges the
-    /// wall time since the streak's first (the union again: what waits already covered is not
-    /// charged twice), so a lockout whose refusals ask for no wait (a bare `429`, a
-    /// `Retry-After: 0`, a reset already past) still ends once the budget is spent. `asked`:
-    /// the wait the refusal asked for (once spent on refusals that asked for one, it is named).
-    pub(crate) fn answered(&self, throttled: bool, asked: Option<Duration>) {
-        let now = Instant::now();
-        let asked = asked.filter(|a| !a.is_zero());
-        let over = {
-            let mut c = self.charged();
-            if !throttled {
-                c.refused_since = None;
-                return;
-            }
-            c.asked = asked;
-            let since = *c.refused_since.get_or_insert(now);
-            let cost = c.past(since, now);
-            c.add(cost, now);
-            (c.spent > self.total).then(|| now.saturating_duration_since(since))
-        };
-        match (over, asked) {
-            (Some(_), Some(asked)) => self.run_out(asked, true),
-            (Some(refusing), None) => self.run_out_refusing(refusing),
-            (None, _) => {}
-        }
-    }
-
-    /// Marks it run out on refusals that asked for no wait, for `refusing` (unless it ran out
-    /// already, on a wait).
-    fn run_out_refusing(&self, refusing: Duration) {
-        if self.over_ms.load(Ordering::SeqCst) == 0 {
-            self.over_refusing.store(true, Ordering::SeqCst);
-            self.run_out(refusing, false);
-        }
-    }
-
-    /// Whether the job's last answer was a refusal (none served since).
-    pub(crate) fn refusing(&self) -> bool {
-        self.charged().refused_since.is_some()
-    }
-
-    /// How long every answer of the job has been a refusal (none served since), if the last
-    /// one was, asking for no wait.
-    fn refusing_for(&self) -> Option<Duration> {
-        let c = self.charged();
-        let since = c.refused_since.filter(|_| c.asked.is_none())?;
-        Some(Instant::now().saturating_duration_since(since))
-    }
-
-    /// Charges a wait of `wait` starting now (only the part of it past the waits already
-    /// charged) if that much is left; else marks it run out (with the wait the server `asked`
-    /// for, when it stated one), charges nothing, and says no.
-    pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> bool {
-        let now = Instant::now();
-        let fits = {
-            let mut c = self.charged();
-            match now.checked_add(wait) {
-                Some(end) => {
-                    let cost = c.past(now, end);
-                    let fits = c.spent.saturating_add(cost) <= self.total;
-                    if fits {
-                        c.add(cost, end);
-                    }
-                    fits
-                }
-                None => false,
-            }
-        };
-        if !fits {
-            self.run_out(asked.unwrap_or(wait), asked.is_some());
-        }
-        fits
-    }
-}
-
 /// The job a call belongs to, if any.
 #[derive(Default)]
 pub(crate) struct Job {
@@ -246,7 +68,7 @@ impl Job {
 
     /// The refusal of every send once the job's budget has run out.
     pub(crate) fn refusal(&self) -> Option<Refused> {
-        let budget = self.budget.as_ref()?;
+        let budget = self.budget.as_ref().filter(|b| b.out())?;
         budget.ran_out().map(|(wait, stated)| Refused {
             wait,
             cap: budget.total,
@@ -330,27 +152,57 @@ impl Job {
             .map_or(budget, |b| budget.min(b.room()))
     }
 
-    /// A send slot, given up at once if the job is cancelled while it waits.
+    /// A send slot, given up at once if the job is cancelled or its budget runs out while it
+    /// waits, or once the call's run of refusals has taken what is left of its own budget.
     pub(crate) async fn acquire<'p>(
+        &self,
+        pacer: &'p Pacer,
+        kind: &'static str,
+        cap: Duration,
+        call: &CallBudget,
+    ) -> Acquired<'p> {
+        let budget = self.bound(call.left());
+        let acquire = self.acquire_within(pacer, kind, cap, budget);
+        if call.refused.is_none() {
+            return acquire.await;
+        }
+        // A run of refusals: the wait for a slot (the pace's queue too) is its wall time.
+        match tokio::time::timeout(call.left(), Box::pin(acquire)).await {
+            Ok(taken) => taken,
+            Err(_) => call.spent().map_or(Acquired::Cancelled, Acquired::Refused),
+        }
+    }
+
+    /// A send slot within `budget`, given up at once if the job is cancelled or its budget runs
+    /// out while it waits (or has when it is taken: nothing is sent then).
+    async fn acquire_within<'p>(
         &self,
         pacer: &'p Pacer,
         kind: &'static str,
         cap: Duration,
         budget: Duration,
     ) -> Acquired<'p> {
-        let taken = match &self.cancel {
-            None => pacer.acquire(kind, cap, budget).await,
-            Some(cancel) => {
-                let acquire = std::pin::pin!(pacer.acquire(kind, cap, budget));
-                let cancelled = std::pin::pin!(until_cancelled(cancel));
-                match select(acquire, cancelled).await {
-                    Either::Left((taken, _)) => taken,
-                    Either::Right(((), _)) => return Acquired::Cancelled,
+        let taken = if self.cancel.is_none() && self.budget.is_none() {
+            pacer.acquire(kind, cap, budget).await
+        } else {
+            let acquire = std::pin::pin!(pacer.acquire(kind, cap, budget));
+            let stopped = std::pin::pin!(self.until_stopped());
+            match select(acquire, stopped).await {
+                Either::Left((taken, _)) => taken,
+                Either::Right(((), _)) => {
+                    return match self.refusal() {
+                        Some(refused) if !self.cancelled() => Acquired::Refused(refused),
+                        _ => Acquired::Cancelled,
+                    };
                 }
             }
         };
         match taken {
-            Ok((slot, waited)) => Acquired::Slot(slot, waited),
+            Ok((slot, waited)) => match self.refusal() {
+                // The slot is given back unsent as it drops.
+                Some(refused) => Acquired::Refused(refused),
+                None => Acquired::Slot(slot, waited),
+            },
             Err(refused) => Acquired::Refused(refused),
         }
     }
@@ -375,10 +227,13 @@ impl Job {
     }
 }
 
-/// Ends once `cancel` is set.
-async fn until_cancelled(cancel: &Cancel) {
-    while !cancel.is_cancelled() {
-        tokio::time::sleep(CANCEL_POLL).await;
+impl Job {
+    /// Ends once the job is cancelled or its budget has run out (a run of refusals going on
+    /// reached it: [`WaitBudget::out`]).
+    async fn until_stopped(&self) {
+        while !self.cancelled() && !self.budget.as_ref().is_some_and(|b| b.out()) {
+            tokio::time::sleep(CANCEL_POLL).await;
+        }
     }
 }
 
@@ -493,3 +348,6 @@ pub(crate) fn ending_of(
         _ => Ending::of(result),
     }
 }
+
+#[cfg(test)]
+mod tests;

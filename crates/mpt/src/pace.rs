@@ -97,7 +97,7 @@ mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub(crate) use slot::{Refused, Slot};
-use slot::{Reservation, Sent, take};
+use slot::{Reservation, Sent, barred, held_part, held_within, take};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -226,7 +226,13 @@ impl Pacer {
                 // takes a slot at the new pace. Woken before its time by another change (of
                 // another policy's pace): it waits the rest.
                 if s.generation == r.sent.generation {
-                    let rest = r.wait.saturating_sub(started.elapsed());
+                    let mut rest = r.wait.saturating_sub(started.elapsed());
+                    // A hold that began after it was reserved (a lockout's) holds it too, to
+                    // its end, in the same place at the pace.
+                    let (now, left) = (Instant::now(), budget.saturating_sub(waited));
+                    if let Some(h) = held_within(s, now, left).filter(|h| *h > started + r.wait) {
+                        rest = rest.max(h.saturating_duration_since(now));
+                    }
                     if !rest.is_zero() {
                         r.wait = rest;
                         continue;
@@ -301,7 +307,8 @@ impl Pacer {
             });
         }
         let mut slot = now;
-        if let Some(held) = s.held_until {
+        let hold_end = held_within(s, now, budget);
+        if let Some(held) = hold_end {
             slot = slot.max(held);
         }
         let spaced = s.credit == 0;
@@ -324,7 +331,9 @@ impl Pacer {
         // Only a hold the platform asked for is a wait against the budget: the queue at the pace
         // (the sends reserved before this one, each an interval within the cap apart) is
         // progress, not a hold.
-        let held = held_part(s, now, wait);
+        let held = hold_end.map_or(Duration::ZERO, |h| {
+            h.saturating_duration_since(now).min(wait)
+        });
         if held > budget {
             return Err(Refused {
                 wait: held,
@@ -411,7 +420,11 @@ impl Pacer {
         let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
         if signal.throttled {
             s.credit = 0;
-            if let Some(after) = signal.asked_wait() {
+            // A lockout under AIMD (refused again at the halved pace, none served; not a
+            // concurrency limiter's refusal over its ceiling): every send is held, for the wait
+            // asked however short, or a backoff when none is asked.
+            let locked_out = aimd && !crowded && aimd::holds(s, sent.generation);
+            if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
                 if after > cap {
                     let until = now + after;
                     if s.locked.is_none_or(|(l, ..)| l < until) {
@@ -421,11 +434,13 @@ impl Pacer {
                 }
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
                 let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
-                let asks =
-                    after > ROUNDING && (!aimd || (!crowded && aimd::holds(s, sent.generation)));
+                let asks = if aimd { locked_out } else { after > ROUNDING };
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
+            } else if locked_out {
+                let until = aimd::back_off(s, now, cap);
+                hold(s, until, WaitCause::Refusing);
             }
         }
         if self.mode != Pacing::Adaptive {
@@ -465,28 +480,6 @@ impl Pacer {
 fn repace(s: &mut State, next: Instant) {
     s.generation = s.generation.wrapping_add(1);
     s.next = Some(next);
-}
-
-/// A refusal every send gets now: a wait asked beyond the cap, or a quota confirmed spent
-/// until a reset beyond it.
-fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> {
-    if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
-        return Some(Refused {
-            wait,
-            cap,
-            asked,
-            cause,
-        });
-    }
-    let (until, quota) = s.spent.filter(|(until, _)| *until > now)?;
-    Some(stated::spent(until - now, cap, quota))
-}
-
-/// What of a wait of `wait` from `now` is a hold the platform asked for.
-fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
-    s.held_until
-        .map_or(Duration::ZERO, |h| h.saturating_duration_since(now))
-        .min(wait)
 }
 
 #[cfg(test)]

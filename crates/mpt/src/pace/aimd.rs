@@ -71,6 +71,15 @@ const MIN_QUOTA: u32 = 10;
 /// pace at most (the sends waiting meanwhile are not put off for long).
 const HALVINGS: f64 = 16.0;
 
+/// The first hold of a lockout that asks for no wait (a bare `429` refused again at the halved
+/// pace, none served): doubled at each refusal of a send after a hold, up to [`BACKOFF_MOST`].
+const BACKOFF: Duration = Duration::from_millis(250);
+
+/// The longest hold of a lockout that asks for no wait (a naive loop sleeps a second): a
+/// refusal that is a count, not a time (a gateway shedding a dozen requests in a row), is not
+/// made to cost minutes.
+const BACKOFF_MOST: Duration = Duration::from_secs(2);
+
 /// The slices of the second over which what the platform served is counted (50 ms each).
 pub(super) const SLICES: usize = 20;
 
@@ -143,11 +152,25 @@ pub(super) fn holds(s: &State, sent: u32) -> bool {
     s.learned.is_some() && !s.resolved && (1..u32::MAX / 2).contains(&halvings)
 }
 
+/// Until when every send is held for a lockout that asks for no wait ([`holds`] says it is
+/// one): [`BACKOFF`] at first, doubled at each refusal that came after the hold ended (those
+/// answering sends made before it do not double it), at most [`BACKOFF_MOST`] and `cap`. A limiter that locks out
+/// and extends the lockout on every refused request (fail2ban-like) gets its quiet time; the
+/// pace halved to its floor kept refreshing it (the tester's F1).
+pub(super) fn back_off(s: &mut State, now: Instant, cap: Duration) -> Instant {
+    if s.held_until.is_none_or(|h| h <= now) {
+        s.backoff = s.backoff.saturating_mul(2).clamp(BACKOFF, BACKOFF_MOST);
+    }
+    let hold = s.backoff.min(cap);
+    now.checked_add(hold).unwrap_or(now + BACKOFF)
+}
+
 /// A request sent since the last cut was served: the platform serves again. After a refusal
 /// of [`RENEWAL`] or longer, a window renewed: its quota is what the last second let through
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
+    s.backoff = Duration::ZERO;
     // Counted from the end of a hold (nothing was sent during it: served right after, the
     // platform refused for as long as it was asked to wait, no longer).
     let refused_from = s.held_until.map_or(s.cut.at, |h| h.max(s.cut.at));

@@ -238,6 +238,9 @@ pub(super) struct State {
     pub(super) resolved: bool,
     /// A refusal lasted until a window renewed: the limit is a window, its quota known.
     pub(super) windowed: bool,
+    /// The hold of a lockout that asks for no wait (AIMD's refusals continuing at the halved
+    /// pace, none served): doubled at each refusal after a hold, cleared once one is served.
+    pub(super) backoff: Duration,
     /// The stated quota the pace follows (requests per window, in seconds), and the send
     /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
     pub(super) quota: Option<(f64, f64)>,
@@ -315,6 +318,7 @@ impl State {
             },
             resolved: true,
             windowed: false,
+            backoff: Duration::ZERO,
             quota: None,
             log: VecDeque::new(),
             forgets: false,

@@ -133,3 +133,36 @@ pub(super) fn take(
     }
     (level, logged)
 }
+
+/// A refusal every send gets now: a wait asked beyond the cap, or a quota confirmed spent
+/// until a reset beyond it.
+pub(super) fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> {
+    if let Some((_, wait, asked, cause)) = s.locked.filter(|(until, ..)| *until > now) {
+        return Some(Refused {
+            wait,
+            cap,
+            asked,
+            cause,
+        });
+    }
+    let (until, quota) = s.spent.filter(|(until, _)| *until > now)?;
+    Some(stated::spent(until - now, cap, quota))
+}
+
+/// The end of the hold from `now`: a backoff of this client's own (none asked, a lockout's) is
+/// cut to what is left of the `budget` (a lockout gets all of it, and the budget ends the run,
+/// not the hold).
+pub(super) fn held_within(s: &State, now: Instant, budget: Duration) -> Option<Instant> {
+    let held = s.held_until?;
+    if s.held_for == WaitCause::Refusing {
+        return Some(held.min(now.checked_add(budget).unwrap_or(held)));
+    }
+    Some(held)
+}
+
+/// What of a wait of `wait` from `now` is a hold the platform asked for.
+pub(super) fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
+    s.held_until
+        .map_or(Duration::ZERO, |h| h.saturating_duration_since(now))
+        .min(wait)
+}

@@ -375,3 +375,5 @@ mod stalled;
 mod per_policy;
 
 mod changes;
+
+mod lockout;

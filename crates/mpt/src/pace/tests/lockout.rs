@@ -1,0 +1,54 @@
+//! A lockout that extends on every refused request.
+
+use super::*;
+
+/// A limiter that locks out on a refusal and extends the lockout on every request refused
+/// during it (the tester's round-5 F1): refused again at the pace halved since the cut, none
+/// served, AIMD holds every send for the `Retry-After` asked even when it is 2 s or less (the
+/// pace halved to its floor kept refreshing a 2 s lockout for two minutes), and with no
+/// `Retry-After` for a backoff that doubles at each refusal after a hold, cleared once one is
+/// served.
+#[tokio::test]
+async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
+    for short in [Some("1"), Some("2"), None] {
+        let pacer = Pacer::new(Pacing::Adaptive);
+        let headers: Vec<(&str, &str)> = short.map(|s| ("retry-after", s)).into_iter().collect();
+        observe(&pacer, 200, &[]).await;
+        observe(&pacer, 429, &headers).await;
+        observe(&pacer, 429, &headers).await;
+        assert_eq!(
+            pacer.lock().of("").held_until,
+            None,
+            "{short:?}: cut, halved"
+        );
+        observe(&pacer, 429, &headers).await;
+        let (held_until, held_for, backoff) = {
+            let mut paces = pacer.lock();
+            let s = paces.of("");
+            (s.held_until, s.held_for, s.backoff)
+        };
+        assert!(
+            held_until.is_some(),
+            "{short:?}: refused at the halved pace"
+        );
+        let cause = if short.is_some() {
+            WaitCause::Asked
+        } else {
+            WaitCause::Refusing
+        };
+        assert_eq!(held_for, cause, "{short:?}");
+        if short.is_none() {
+            let first = backoff;
+            assert!(!first.is_zero());
+            // Sent after the hold, refused: the backoff doubles.
+            observe(&pacer, 429, &headers).await;
+            assert_eq!(pacer.lock().of("").backoff, first * 2);
+        }
+        observe(&pacer, 200, &[]).await;
+        assert_eq!(
+            pacer.lock().of("").backoff,
+            Duration::ZERO,
+            "cleared once served"
+        );
+    }
+}
