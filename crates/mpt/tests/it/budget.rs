@@ -7,11 +7,7 @@ use crate::common::*;
 /// A mock seeded with `n` Active tokens, and their ids.
 async fn seeded(n: usize, faults: Faults) -> (MockServer, Vec<String>) {
     let server = MockServer::builder().faults(faults).start().await.unwrap();
-    let ids = server
-        .seed_tokens(n, "budget", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids = seeded_ids(&server, n, "budget", DEFAULT_ACCOUNT);
     (server, ids)
 }
 
@@ -218,17 +214,8 @@ async fn a_queue_at_a_fixed_pace_is_progress_not_a_wait_over_the_budget() {
 /// queue: every id is disabled.
 #[tokio::test]
 async fn a_queue_at_the_stated_pace_is_progress_not_a_wait_over_the_budget() {
-    let server = MockServer::builder()
-        .rate_limit(mpt_mock::RateLimit::parse("30/s", 3).unwrap())
-        .rate_dialect(mpt_mock::RateDialect::Policy)
-        .start()
-        .await
-        .unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(300, "queued", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let server = rate_limited("30/s", 3, mpt_mock::RateDialect::Policy).await;
+    let ids: Vec<String> = seeded_ids(&server, 300, "queued", DEFAULT_ACCOUNT);
     let client = client(&server, Duration::from_secs(4), mpt::Pacing::Adaptive);
     let report = client.ensure_disabled_many(&ids, 256).await;
     all_disabled(&server, &ids, &report);

@@ -235,11 +235,7 @@ async fn bulk_outcomes_match_the_final_state_under_truncated_answers() {
 #[tokio::test]
 async fn bulk_work_flows_past_a_slow_request_with_no_barrier_per_chunk() {
     let server = MockServer::builder().start().await.unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(250, "flow", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, 250, "flow", DEFAULT_ACCOUNT);
     let held = Fault::Held {
         requests: 150,
         at_most: Duration::from_secs(60),
@@ -269,11 +265,7 @@ async fn bulk_work_flows_past_a_slow_request_with_no_barrier_per_chunk() {
 #[tokio::test]
 async fn each_read_of_a_streamed_bulk_job_takes_a_full_page_of_ids() {
     let server = MockServer::builder().start().await.unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(300, "paged", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, 300, "paged", DEFAULT_ACCOUNT);
     let (tx, rx) = tokio::sync::mpsc::channel(1024);
     for id in &ids {
         tx.send(id.clone()).await.unwrap();
@@ -302,11 +294,7 @@ async fn each_read_of_a_streamed_bulk_job_takes_a_full_page_of_ids() {
 #[tokio::test]
 async fn a_slow_list_does_not_hold_the_changes_of_a_bulk_job() {
     let server = MockServer::builder().start().await.unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(250, "slowlist", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, 250, "slowlist", DEFAULT_ACCOUNT);
     let held = Fault::Held {
         requests: 40,
         at_most: Duration::from_secs(10),

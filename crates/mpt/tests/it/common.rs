@@ -133,5 +133,25 @@ pub async fn bytes_of<E: std::fmt::Debug>(
         .await
 }
 
+/// The mock with a rate limit (`rate` as `RateLimit::parse` reads it, and its burst), stated in
+/// `dialect`.
+pub async fn rate_limited(rate: &str, burst: u32, dialect: mpt_mock::RateDialect) -> MockServer {
+    MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse(rate, burst).unwrap())
+        .rate_dialect(dialect)
+        .start()
+        .await
+        .unwrap()
+}
+
+/// Seeds `n` tokens named from `prefix` in `account`: their ids.
+pub fn seeded_ids(server: &MockServer, n: usize, prefix: &str, account: &str) -> Vec<String> {
+    server
+        .seed_tokens(n, prefix, account)
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
+}
+
 /// A token as the API answers it.
 pub const TOKEN_JSON: &str = r#"{"id":"TKN-1111-2222","name":"n","status":"Active"}"#;

@@ -11,11 +11,7 @@ async fn limited(per_second: &str, burst: u32, seed: usize) -> (MockServer, Vec<
         .start()
         .await
         .unwrap();
-    let ids = server
-        .seed_tokens(seed, "paced", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids = seeded_ids(&server, seed, "paced", DEFAULT_ACCOUNT);
     (server, ids)
 }
 
@@ -425,11 +421,7 @@ async fn through(
         .start()
         .await
         .unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(n, "paced", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, n, "paced", DEFAULT_ACCOUNT);
     let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
     let report = client.ensure_disabled_many(&ids, 16).await;
     let failed: Vec<String> = report
@@ -504,11 +496,7 @@ async fn a_limit_that_drops_mid_run_is_followed() {
         .start()
         .await
         .unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(80, "paced", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, 80, "paced", DEFAULT_ACCOUNT);
     let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
     let report = client.ensure_disabled_many(&ids, 16).await;
     assert_eq!(report.failed().count(), 0);
@@ -532,11 +520,7 @@ async fn a_limit_that_alternates_is_followed_from_refusals() {
         .start()
         .await
         .unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(120, "paced", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let ids: Vec<String> = seeded_ids(&server, 120, "paced", DEFAULT_ACCOUNT);
     let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
     let report = client.ensure_disabled_many(&ids, 16).await;
     assert_eq!(report.failed().count(), 0);
@@ -693,11 +677,7 @@ async fn a_window_that_renews_is_paced_at_its_quota() {
             .start()
             .await
             .unwrap();
-        let ids: Vec<String> = server
-            .seed_tokens(150, "paced", DEFAULT_ACCOUNT)
-            .into_iter()
-            .map(|t| t.id)
-            .collect();
+        let ids: Vec<String> = seeded_ids(&server, 150, "paced", DEFAULT_ACCOUNT);
         let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
         let report = client.ensure_disabled_many(&ids, 8).await;
         let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
@@ -861,17 +841,8 @@ async fn garbage_counts_do_not_pin_the_pace() {
 /// and had done 11 of 150 ids; it then took a minute for the rest), and few are refused.
 #[tokio::test]
 async fn two_clients_behind_a_limit_that_only_refuses_both_progress() {
-    let server = MockServer::builder()
-        .rate_limit(mpt_mock::RateLimit::parse("100/s", 10).unwrap())
-        .rate_dialect(mpt_mock::RateDialect::RetryAfter)
-        .start()
-        .await
-        .unwrap();
-    let ids: Vec<String> = server
-        .seed_tokens(300, "paced", DEFAULT_ACCOUNT)
-        .into_iter()
-        .map(|t| t.id)
-        .collect();
+    let server = rate_limited("100/s", 10, mpt_mock::RateDialect::RetryAfter).await;
+    let ids: Vec<String> = seeded_ids(&server, 300, "paced", DEFAULT_ACCOUNT);
     let halves = ids.split_at(150);
     let done = |half: &[String]| {
         half.iter()
