@@ -69,7 +69,7 @@ pub use faults::{Fault, FaultRule, Faults, InvalidFault, Operation};
 pub use http::{BASE_PATH, MAX_BODY_BYTES, MAX_HEADER_BYTES, MAX_URI_BYTES, RECORDED_REQUESTS};
 pub use http::{RateChange, RateDialect, RateError, RateLimit, RateWindow, UnknownDialect};
 pub use rql::{DEFAULT_LIMIT, MAX_LIMIT, MAX_RQL_DEPTH};
-pub use scripted::{Scripted, ScriptedServer};
+pub use scripted::{RequestHead, Scripted, ScriptedServer};
 pub use seed::{RecordedRequest, SeedToken, Seeded};
 pub use store::NoopTransitions;
 

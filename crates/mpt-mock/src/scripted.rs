@@ -99,9 +99,35 @@ impl Scripted {
     }
 }
 
+/// A request as a [`ScriptedServer`] read it: its line and headers (the `Authorization`
+/// header's value is `[REDACTED]`, as the mock records it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// `GET /path?query HTTP/1.1`.
+    pub line: String,
+    /// Every header as sent (name as sent, value trimmed), in order.
+    pub headers: Vec<(String, String)>,
+}
+
+impl RequestHead {
+    /// The request target: `/path?query`.
+    pub fn target(&self) -> &str {
+        self.line.split(' ').nth(1).unwrap_or_default()
+    }
+
+    /// The first value of a header (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
 /// A tiny HTTP/1.1 server on `127.0.0.1:0` answering each request with the next [`Scripted`]
-/// answer (the last one again once they run out), one connection at a time, each closed after
-/// its answer; it records each request line. Dropping it stops it.
+/// answer (the last one again once they run out), or the one a route picks for it
+/// ([`ScriptedServer::routed`]), one connection at a time, each closed after its answer; it
+/// records each request's head. Dropping it stops it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
@@ -117,26 +143,51 @@ impl Scripted {
 /// ```
 pub struct ScriptedServer {
     base_url: String,
-    lines: Arc<Mutex<Vec<String>>>,
+    heads: Arc<Mutex<Vec<RequestHead>>>,
     _shutdown: watch::Sender<bool>,
 }
 
 impl ScriptedServer {
-    /// Binds a loopback port and starts answering with `script` (it must not be empty: an
-    /// empty one answers 500).
+    /// Binds a loopback port and starts answering with `script`, in turn (it must not be
+    /// empty: an empty one answers 500).
     pub async fn start(script: Vec<Scripted>) -> io::Result<ScriptedServer> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
-        let base_url = format!("http://{}", listener.local_addr()?);
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let seen = Arc::clone(&lines);
-        let (shutdown, mut stop) = watch::channel(false);
         let script = if script.is_empty() {
             vec![Scripted::answer(500, "text/plain", "empty script")]
         } else {
             script
         };
+        let mut served = 0usize;
+        ScriptedServer::routed(move |_| {
+            let answer = script[served.min(script.len() - 1)].clone();
+            served += 1;
+            answer
+        })
+        .await
+    }
+
+    /// Binds a loopback port and answers each request with what `route` picks for its head
+    /// (a server with one rule: by path, by `Accept`, by how many came before).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> std::io::Result<()> {
+    /// use mpt_mock::{Scripted, ScriptedServer};
+    /// let server = ScriptedServer::routed(|head| match head.target() {
+    ///     "/health" => Scripted::answer(200, "text/plain", "ok"),
+    ///     _ => Scripted::answer(404, "text/plain", "no"),
+    /// })
+    /// .await?;
+    /// assert!(server.requests().is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn routed(
+        mut route: impl FnMut(&RequestHead) -> Scripted + Send + 'static,
+    ) -> io::Result<ScriptedServer> {
+        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        let base_url = format!("http://{}", listener.local_addr()?);
+        let heads: Arc<Mutex<Vec<RequestHead>>> = Arc::default();
+        let seen = Arc::clone(&heads);
+        let (shutdown, mut stop) = watch::channel(false);
         tokio::spawn(async move {
-            let mut served = 0usize;
             // The connections of requests never answered, kept open while the server runs.
             let mut held = Vec::new();
             loop {
@@ -147,41 +198,19 @@ impl ScriptedServer {
                 let Ok((mut stream, _)) = accepted else {
                     continue;
                 };
-                let line = read_request(&mut stream).await;
-                lock(&seen).push(line);
-                let answer = &script[served.min(script.len() - 1)];
-                served += 1;
+                let head = read_request(&mut stream).await;
+                let answer = route(&head);
+                lock(&seen).push(head);
                 if answer.held {
                     held.push(stream);
                     continue;
                 }
-                if !answer.delay.is_zero() {
-                    tokio::time::sleep(answer.delay).await;
-                }
-                if answer.dropped {
-                    if answer.reset {
-                        // A zero linger: closing sends a reset, and never blocks.
-                        let _ = stream.set_zero_linger();
-                    }
-                    continue;
-                }
-                let mut head = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", answer.status);
-                for (name, value) in &answer.headers {
-                    head.push_str(&format!("{name}: {value}\r\n"));
-                }
-                if answer.length {
-                    head.push_str(&format!("content-length: {}\r\n", answer.body.len()));
-                }
-                head.push_str("\r\n");
-                let _ = stream.write_all(head.as_bytes()).await;
-                let sent = answer.cut.unwrap_or(usize::MAX).min(answer.body.len());
-                let _ = stream.write_all(&answer.body[..sent]).await;
-                let _ = stream.shutdown().await;
+                answer.send(&mut stream).await;
             }
         });
         Ok(ScriptedServer {
             base_url,
-            lines,
+            heads,
             _shutdown: shutdown,
         })
     }
@@ -193,13 +222,46 @@ impl ScriptedServer {
 
     /// The request line of every request received (`GET /path?query HTTP/1.1`), in order.
     pub fn request_lines(&self) -> Vec<String> {
-        lock(&self.lines).clone()
+        lock(&self.heads).iter().map(|h| h.line.clone()).collect()
+    }
+
+    /// The head of every request received, in order.
+    pub fn requests(&self) -> Vec<RequestHead> {
+        lock(&self.heads).clone()
+    }
+}
+
+impl Scripted {
+    /// Writes this answer on `stream` (after its delay), or drops the connection.
+    async fn send(&self, stream: &mut tokio::net::TcpStream) {
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        if self.dropped {
+            if self.reset {
+                // A zero linger: closing sends a reset, and never blocks.
+                let _ = stream.set_zero_linger();
+            }
+            return;
+        }
+        let mut head = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", self.status);
+        for (name, value) in &self.headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        if self.length {
+            head.push_str(&format!("content-length: {}\r\n", self.body.len()));
+        }
+        head.push_str("\r\n");
+        let _ = stream.write_all(head.as_bytes()).await;
+        let sent = self.cut.unwrap_or(usize::MAX).min(self.body.len());
+        let _ = stream.write_all(&self.body[..sent]).await;
+        let _ = stream.shutdown().await;
     }
 }
 
 /// Reads one request (head, then the body its `Content-Length` announces, at most 1 MiB);
-/// returns its request line.
-async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
+/// returns its head.
+async fn read_request(stream: &mut tokio::net::TcpStream) -> RequestHead {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
@@ -208,17 +270,26 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> String {
             _ => break,
         }
     }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let length = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+    let text = String::from_utf8_lossy(&head).into_owned();
+    let mut lines = text.lines();
+    let line = lines.next().unwrap_or("").to_string();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(name, value)| {
+            let value = match name.eq_ignore_ascii_case("authorization") {
+                true => "[REDACTED]",
+                false => value.trim(),
+            };
+            (name.trim().to_string(), value.to_string())
         })
+        .collect();
+    let head = RequestHead { line, headers };
+    let length = head
+        .header("content-length")
+        .map(|v| v.parse::<usize>().unwrap_or(0))
         .unwrap_or(0)
         .min(crate::MAX_BODY_BYTES);
     let mut body = vec![0u8; length];
     let _ = stream.read_exact(&mut body).await;
-    head.lines().next().unwrap_or("").to_string()
+    head
 }

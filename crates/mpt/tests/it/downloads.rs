@@ -3,8 +3,7 @@
 //! `application/json` first, else a redirect to the file, whose bytes come in its own media
 //! type. The mock does not serve notifications; this server is the one rule and nothing more.
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use mpt_mock::RequestHead;
 
 use crate::common::*;
 
@@ -19,99 +18,54 @@ fn file() -> Vec<u8> {
     b"%PDF-1.7\n\x00{".iter().copied().chain(0..=255).collect()
 }
 
-/// Each request's line and `Accept` header, in order.
-type Seen = Arc<Mutex<Vec<(String, String)>>>;
-
 /// The platform's rule on loopback; the file's first answer is cut short of its
 /// `Content-Length` `cuts` times.
 struct AttachmentServer {
     base_url: String,
-    seen: Seen,
+    server: ScriptedServer,
 }
 
 impl AttachmentServer {
     async fn start(cuts: usize) -> AttachmentServer {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base_url = format!("http://{}", listener.local_addr().unwrap());
-        let seen = Seen::default();
-        let log = Arc::clone(&seen);
-        tokio::spawn(async move {
-            let mut cuts = cuts;
-            while let Ok((mut stream, _)) = listener.accept().await {
-                let (line, accept) = read_head(&mut stream).await;
-                log.lock().unwrap().push((line.clone(), accept.clone()));
-                let target = line.split(' ').nth(1).unwrap_or_default().to_string();
-                let (head, body) = answer(&target, &accept);
-                let mut sent = body.len();
-                if target == FILE && cuts > 0 {
+        let mut cuts = cuts;
+        let server = ScriptedServer::routed(move |head| {
+            let accept = head.header("accept").unwrap_or_default();
+            let answer = answer(head.target(), accept);
+            match head.target() == FILE && cuts > 0 {
+                true => {
                     cuts -= 1;
-                    sent /= 2;
+                    answer.cut_after(file().len() / 2)
                 }
-                let _ = stream.write_all(head.as_bytes()).await;
-                let _ = stream.write_all(&body[..sent]).await;
-                let _ = stream.shutdown().await;
+                false => answer,
             }
-        });
-        AttachmentServer { base_url, seen }
+        })
+        .await
+        .unwrap();
+        let base_url = server.base_url().to_string();
+        AttachmentServer { base_url, server }
     }
 
+    /// Each request's line and `Accept` header (empty when none was sent), in order.
     fn seen(&self) -> Vec<(String, String)> {
-        self.seen.lock().unwrap().clone()
+        let heads = self.server.requests();
+        let accept = |h: &RequestHead| h.header("accept").unwrap_or_default().to_string();
+        heads.iter().map(|h| (h.line.clone(), accept(h))).collect()
     }
 }
 
-/// The answer's head and body for `target` asked with `accept`.
-fn answer(target: &str, accept: &str) -> (String, Vec<u8>) {
-    let head = |status: &str, headers: &str, length: usize| {
-        format!(
-            "HTTP/1.1 {status}\r\nconnection: close\r\n{headers}content-length: {length}\r\n\r\n"
-        )
-    };
+/// The answer to `target` asked with `accept`.
+fn answer(target: &str, accept: &str) -> Scripted {
     let json_first = accept
         .split(',')
         .next()
         .and_then(|first| first.split(';').next())
         .is_some_and(|media| media.trim().eq_ignore_ascii_case("application/json"));
     match target {
-        ATTACHMENT if json_first => {
-            let headers = "content-type: application/json\r\n";
-            (head("200 OK", headers, METADATA.len()), METADATA.into())
-        }
-        ATTACHMENT => (
-            head("301 Moved Permanently", &format!("location: {FILE}\r\n"), 0),
-            Vec::new(),
-        ),
-        FILE => {
-            let body = file();
-            let headers = "content-type: application/pdf\r\n";
-            (head("200 OK", headers, body.len()), body)
-        }
-        _ => (head("404 Not Found", "", 0), Vec::new()),
+        ATTACHMENT if json_first => Scripted::answer(200, "application/json", METADATA),
+        ATTACHMENT => Scripted::answer(301, "text/plain", "").header("location", FILE),
+        FILE => Scripted::answer(200, "application/pdf", file()),
+        _ => Scripted::answer(404, "text/plain", ""),
     }
-}
-
-/// Reads a request's head (these requests have no body): its line and `Accept` header (empty
-/// when none was sent).
-async fn read_head(stream: &mut tokio::net::TcpStream) -> (String, String) {
-    let mut head = Vec::new();
-    let mut byte = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") && head.len() < 64 * 1024 {
-        match stream.read(&mut byte).await {
-            Ok(1) => head.push(byte[0]),
-            _ => break,
-        }
-    }
-    let head = String::from_utf8_lossy(&head).into_owned();
-    let line = head.lines().next().unwrap_or_default().to_string();
-    let accept = head
-        .lines()
-        .find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case("accept")
-                .then(|| value.trim().to_string())
-        })
-        .unwrap_or_default();
-    (line, accept)
 }
 
 /// The attachment downloaded through the hook layer of a client with three quick attempts.
