@@ -97,7 +97,7 @@ mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub(crate) use slot::{Refused, Slot};
-use slot::{Reservation, Sent, barred, held_part, held_within, take};
+use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, take};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -233,6 +233,12 @@ impl Pacer {
                     if let Some(h) = held_within(s, now, left).filter(|h| *h > started + r.wait) {
                         rest = rest.max(h.saturating_duration_since(now));
                     }
+                    // Woken late with others (this process was not running at their
+                    // times): spaced from the last send as it went, not all at once.
+                    let rate = self.pace(s);
+                    if let Some(late) = departs(s, rate, r.sent.at, now) {
+                        rest = rest.max(late);
+                    }
                     if !rest.is_zero() {
                         r.wait = rest;
                         continue;
@@ -240,6 +246,7 @@ impl Pacer {
                     // Not over a concurrency limiter's ceiling (else it waits for an answer).
                     if !s.flight.full(s.in_flight) {
                         s.in_flight = s.in_flight.saturating_add(1);
+                        depart(s, rate, r.sent.at, now);
                         r.sent.level = s.in_flight;
                         (slot.open, slot.sent) = (true, r.sent);
                         return Ok((slot, waited));

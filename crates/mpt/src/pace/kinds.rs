@@ -261,6 +261,8 @@ pub(super) struct State {
     pub(super) room_refuted: bool,
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
+    /// When the last send went (`slot::departs`).
+    pub(super) departed: Option<Instant>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     pub(super) held_until: Option<Instant>,
     /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
@@ -327,6 +329,7 @@ impl State {
             lefts: VecDeque::new(),
             room_refuted: false,
             next: None,
+            departed: None,
             held_until: None,
             held_for: WaitCause::Asked,
             locked: None,

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::ratelimit::{AskedWait, WaitCause};
+use crate::ratelimit::{AskedWait, WaitCause, secs};
 
 use super::{Pacer, State, stated};
 
@@ -119,6 +119,7 @@ pub(super) fn take(
     let mut level = 0;
     if wait.is_zero() {
         s.in_flight = s.in_flight.saturating_add(1);
+        s.departed = Some(now);
         level = s.in_flight;
     }
     if let Some(left) = &mut s.allowance {
@@ -165,4 +166,44 @@ pub(super) fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
     s.held_until
         .map_or(Duration::ZERO, |h| h.saturating_duration_since(now))
         .min(wait)
+}
+
+/// A send woken this much after its slot, and more than an interval (it owes the next one
+/// too), was not run at its time: this process was not running (a loaded machine, a paused
+/// container), not a timer's rounding.
+const LATE: Duration = Duration::from_millis(3);
+
+/// Whether a send planned at `planned`, at `rate` a second, is woken at `now` late enough to
+/// owe the next send too (see [`LATE`]).
+fn late(rate: f64, planned: Option<Instant>, now: Instant) -> bool {
+    let owed = LATE.max(secs(1.0 / rate));
+    planned.is_some_and(|p| now.saturating_duration_since(p) > owed)
+}
+
+/// How much longer a spaced send woken at `now` for its slot `planned` must wait: a send woken
+/// late goes no sooner than an interval (at `rate` a second) after the last send as it went, so
+/// the sends a process that was not running owes are not sent at once when it runs again (a
+/// burst a sliding log or a fixed window refuses: sends planned over more than its window would
+/// land in one). `None`: it may go (on time, not spaced, or the interval has passed).
+pub(super) fn departs(
+    s: &State,
+    rate: Option<f64>,
+    planned: Option<Instant>,
+    now: Instant,
+) -> Option<Duration> {
+    let rate = rate.filter(|_| s.credit == 0)?;
+    let last = s.departed.filter(|_| late(rate, planned, now))?;
+    let earliest = last + secs(1.0 / rate);
+    (earliest > now).then(|| earliest - now)
+}
+
+/// A send goes at `now`: noted, and when it goes late (see [`LATE`]), the next slots are
+/// planned from it at `rate`, not from the slots of a process that was not running.
+pub(super) fn depart(s: &mut State, rate: Option<f64>, planned: Option<Instant>, now: Instant) {
+    s.departed = Some(now);
+    let rate = rate.filter(|r| s.credit == 0 && late(*r, planned, now));
+    if let Some(rate) = rate {
+        let next = now + secs(1.0 / rate);
+        s.next = Some(s.next.map_or(next, |n| n.max(next)));
+    }
 }

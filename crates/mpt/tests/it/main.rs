@@ -18,5 +18,6 @@ mod prism;
 mod promises;
 mod rotation;
 mod secrets;
+mod stall;
 mod stated;
 mod transport;

@@ -687,9 +687,10 @@ async fn a_window_that_renews_is_paced_at_its_quota() {
     for (window, (failed, sent, throttled)) in [("fixed", fixed), ("sliding", sliding)] {
         assert_eq!(failed, 0, "{window}");
         // At most one refusal per worker for the first window's overflow (8), a few more when
-        // the retries that come back together at its renewal overflow the next one; before,
-        // every window's overflow again while AIMD probed back from a ceiling too low (16).
-        assert!(throttled <= 12, "{window}: {throttled} of {sent} refused");
+        // the retries that come back together at its renewal overflow the next one (up to 12
+        // on a quiet machine, 15 seen at a load of 9 on 2 cores); before, every window's
+        // overflow again while AIMD probed back from a ceiling too low (16 and more).
+        assert!(throttled <= 15, "{window}: {throttled} of {sent} refused");
     }
 }
 
