@@ -125,6 +125,41 @@ impl MockServerBuilder {
         self
     }
 
+    /// Binds and starts serving on a thread of its own, with a tokio runtime of its own (one
+    /// worker), as [`start`](Self::start) does on the current one: for a caller with no tokio
+    /// runtime (a test that runs a command against it), and for a server that stamps requests
+    /// as they come whatever the caller's runtime is doing (stalled, or busy). The thread ends
+    /// when the server is dropped.
+    pub fn start_on_own_thread(self) -> std::io::Result<MockServer> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("mpt-mock".into())
+            .spawn(move || {
+                let rt = match tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                {
+                    Ok(rt) => rt,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                rt.block_on(async move {
+                    let server = self.start().await;
+                    let mut stopped = server.as_ref().ok().map(|s| s.shutdown.subscribe());
+                    let _ = tx.send(server);
+                    if let Some(stopped) = stopped.as_mut() {
+                        // Until the server is dropped (its sender with it: an error).
+                        while stopped.changed().await.is_ok() && !*stopped.borrow() {}
+                    }
+                });
+            })?;
+        rx.recv()
+            .map_err(|_| std::io::Error::other("the mock's thread ended before it started"))?
+    }
+
     /// Binds and starts serving on the current tokio runtime. Faults that fail
     /// [`Faults::validate`] are refused (`InvalidInput`, naming the rule).
     pub async fn start(self) -> std::io::Result<MockServer> {

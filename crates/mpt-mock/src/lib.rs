@@ -99,7 +99,7 @@ pub struct MockServer {
     addr: SocketAddr,
     base_url: String,
     shared: Arc<Shared>,
-    shutdown: watch::Sender<bool>,
+    pub(crate) shutdown: watch::Sender<bool>,
 }
 
 impl fmt::Debug for MockServer {

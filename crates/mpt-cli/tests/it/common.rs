@@ -16,18 +16,7 @@ pub fn mock() -> MockServer {
 
 /// [`mock`] from a builder of the test's.
 pub fn mock_built(builder: mpt_mock::MockServerBuilder) -> MockServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = rt.block_on(builder.start()).unwrap();
-        tx.send(server).unwrap();
-        rt.block_on(std::future::pending::<()>());
-    });
-    rx.recv().unwrap()
+    builder.start_on_own_thread().unwrap()
 }
 
 /// An empty directory as HOME, so no real config file is read.

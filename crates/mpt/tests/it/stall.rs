@@ -8,23 +8,12 @@ use crate::common::*;
 /// The mock behind a sliding log of `per_second` (refused with a bare `429`: no hold follows a
 /// refusal, so each send over the log is counted), on a runtime of its own.
 fn sliding_log_on_its_own_thread(per_second: &str) -> MockServer {
-    let rate = mpt_mock::RateLimit::parse(per_second, 1).unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .unwrap();
-        let server = MockServer::builder()
-            .rate_limit(rate)
-            .rate_dialect(mpt_mock::RateDialect::Bare)
-            .rate_window(mpt_mock::RateWindow::SlidingLog);
-        let server = rt.block_on(server.start()).unwrap();
-        tx.send(server).unwrap();
-        rt.block_on(std::future::pending::<()>());
-    });
-    rx.recv().unwrap()
+    MockServer::builder()
+        .rate_limit(mpt_mock::RateLimit::parse(per_second, 1).unwrap())
+        .rate_dialect(mpt_mock::RateDialect::Bare)
+        .rate_window(mpt_mock::RateWindow::SlidingLog)
+        .start_on_own_thread()
+        .unwrap()
 }
 
 /// Sixty gets at a fixed pace of 19 a second under a sliding log of 20 a second; 0.7 s in,
