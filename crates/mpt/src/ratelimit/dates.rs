@@ -31,8 +31,8 @@ fn http_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A `*-Reset` number as seconds from the answer: epoch milliseconds from [`EPOCH_MS_FROM`],
-/// epoch seconds above [`EPOCH_FROM`] (relative to `now_epoch`, the server's clock when it sent
-/// `Date`), else delta seconds; not clamped.
+/// epoch seconds above [`EPOCH_FROM`] (both relative to `now_epoch`, the time the answer is
+/// counted from), else delta seconds; not clamped.
 pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
     if n >= EPOCH_MS_FROM {
         n / 1000.0 - now_epoch
