@@ -60,7 +60,7 @@ pub fn code_of(e: &Error) -> u8 {
     match e {
         Error::NotFound(_) => code::NOT_FOUND,
         Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
-        Error::Config(_) | Error::InvalidRequest(_) => code::USAGE,
+        Error::Config(_) | Error::FixedPaceOverCap { .. } | Error::InvalidRequest(_) => code::USAGE,
         Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
         e if unreachable(e) => code::UNREACHABLE,
         _ => code::FAILED,
@@ -106,7 +106,7 @@ pub fn kind_of(e: &Error) -> &'static str {
         Error::StillInUse { .. } => "still-in-use",
         Error::Cancelled | Error::NotAttempted { .. } => "not-attempted",
         Error::InvalidRequest(_) => "invalid-request",
-        Error::Config(_) => "config",
+        Error::Config(_) | Error::FixedPaceOverCap { .. } => "config",
         Error::RotationIncomplete { .. } => "rotation-incomplete",
         _ => "error",
     }

@@ -239,12 +239,28 @@ impl ClientBuilder {
     }
 
     /// Builds the client. A [`Pacing::Fixed`] rate outside [`Pacing::fixed`]'s range is a
-    /// [`Error::Config`].
+    /// [`Error::Config`]; one whose interval between sends (`1 / rate` seconds) is over the retry
+    /// policy's [`max_retry_after`](RetryPolicy::max_retry_after) is
+    /// [`Error::FixedPaceOverCap`] (every request would be refused).
     pub fn build(self) -> Result<Client, Error> {
         let pacing = self
             .pacing
             .validated()
             .map_err(|e| Error::Config(format!("pacing: {e}")))?;
+        if let Pacing::Fixed(rate) = pacing {
+            // Its own interval over the cap would refuse every request (`WaitCause::FixedPace`).
+            let (interval, cap) = (
+                crate::ratelimit::secs(1.0 / rate),
+                self.retry.max_retry_after,
+            );
+            if interval > cap {
+                return Err(Error::FixedPaceOverCap {
+                    rate,
+                    interval,
+                    cap,
+                });
+            }
+        }
         let secret = self
             .api_token
             .ok_or_else(|| Error::Config("no API token: call api_token() or from_env()".into()))?;

@@ -230,6 +230,24 @@ pub enum Error {
     /// The client could not be configured (missing `MPT_API_TOKEN`, a bad base URL, ...).
     #[error("configuration error: {0}")]
     Config(String),
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build): a [`Pacing::Fixed`](crate::Pacing::Fixed)
+    /// rate whose own interval between sends is over the longest single wait
+    /// ([`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after)), so that every
+    /// request would be refused as not attempted; raise the rate or the cap.
+    #[error(
+        "configuration error: pacing: a fixed rate of {rate} requests a second sends one request every {}, over the {} cap (RetryPolicy::max_retry_after): every request would be refused; give at least {} a second, or raise the cap",
+        crate::job::distinct(*interval, *cap).0,
+        crate::job::distinct(*interval, *cap).1,
+        1.0 / cap.as_secs_f64()
+    )]
+    FixedPaceOverCap {
+        /// The rate set, in requests a second.
+        rate: f64,
+        /// Its interval between two sends.
+        interval: Duration,
+        /// The longest single wait it is over.
+        cap: Duration,
+    },
     /// [`Client::rotate_now_with_outage`](crate::Client::rotate_now_with_outage) made the
     /// replacement but could not verify it or disable the old token. The replacement (with its
     /// secret) is here: store it before anything else.

@@ -440,7 +440,8 @@ impl Pacer {
                     return;
                 }
                 // A window's count spent (not a bucket's: it refills) renews at its reset.
-                let renews = stated::spent_window(signal, s.refills.of(signal.remaining_of));
+                let refills = s.refills.of(signal.remaining_of);
+                let renews = stated::spent_window(signal, refills, stated::inferred(s, now));
                 let asks = if aimd { locked_out } else { after > ROUNDING };
                 if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);

@@ -30,7 +30,12 @@ pub struct InvalidRate(pub f64);
 
 impl Pacing {
     /// At most `per_second` requests a second: a finite number from [`MIN_FIXED_RATE`] to
-    /// [`MAX_FIXED_RATE`] (0, a negative number, NaN, infinity or `1e-20` is refused).
+    /// [`MAX_FIXED_RATE`] (0, a negative number, NaN, infinity or `1e-20` is refused). A rate
+    /// slower than one request per the retry policy's
+    /// [`max_retry_after`](crate::RetryPolicy::max_retry_after) (30 s by default) is taken here
+    /// but refused by [`ClientBuilder::build`](crate::ClientBuilder::build)
+    /// ([`Error::FixedPaceOverCap`](crate::Error::FixedPaceOverCap)): its own interval would
+    /// refuse every request.
     ///
     /// ```
     /// assert!(mpt::Pacing::fixed(50.0).is_ok());

@@ -33,7 +33,7 @@ impl Pacer {
             // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
             // and what is sent until the next answer are all it allows.
             let refills = s.refills.of(signal.remaining_of);
-            let counted = counted(signal, refills);
+            let counted = counted(signal, refills, inferred(s, now));
             restate(s, counted.then_some(left), sent.alone);
             if !refills {
                 spent_until_reset(s, signal, now, cap, sent.probe, counted);
@@ -113,7 +113,7 @@ fn share_after(
         // spending would show in the paced one too), which the burst overspent.
         let refills = s.refills.of(signal.remaining_of);
         let dropped = s.dropped_until.is_some_and(|until| now < until)
-            || spent_window(signal, refills)
+            || spent_window(signal, refills, inferred(s, now))
             || faster(signal, s.quota);
         if !dropped {
             s.bursts = false;
@@ -194,28 +194,41 @@ pub(super) fn spent(wait: Duration, cap: Duration, quota: Option<Quota>) -> Refu
 }
 
 /// Whether a stated remainder is a count that is not renewed within a rounding: its quota's
-/// window is longer than [`ROUNDING`], or, with no window stated, its reset is. (A bucket's
-/// of a second refills continuously: the pace covers it.)
-pub(super) fn counted(signal: &Signal, refills: bool) -> bool {
+/// window is longer than [`ROUNDING`], or, with no window stated, its reset is, or the window
+/// `inferred` from recent resets is (a window of 5 s near its end states a reset of 1 s: its
+/// count is not a bucket's, which refills; read as one, the requests in flight overspent it
+/// and its refusals halved the share at every window's end). (A bucket's of a second refills
+/// continuously: the pace covers it.)
+pub(super) fn counted(signal: &Signal, refills: bool, inferred: Option<f64>) -> bool {
     if refills {
         return false;
     }
+    let long = |w: f64| w > ROUNDING.as_secs_f64();
     match signal.remaining_of.and_then(|q| q.window) {
-        Some(window) => window > ROUNDING.as_secs_f64(),
-        None => signal.reset.is_some_and(|reset| reset > ROUNDING),
+        Some(window) => long(window),
+        None => signal
+            .reset
+            .is_some_and(|reset| reset > ROUNDING || inferred.is_some_and(long)),
     }
 }
 
 /// Whether a refusal says a count is spent until it renews (its window stated longer than
-/// [`ROUNDING`], or, with none stated, a reset longer than that and no `Retry-After`: one odd
+/// [`ROUNDING`], or, with none stated, a [`counted`] remainder and no `Retry-After`: one odd
 /// reset beside a bucket's `Retry-After: 1` is not a window).
-pub(super) fn spent_window(signal: &Signal, refills: bool) -> bool {
+pub(super) fn spent_window(signal: &Signal, refills: bool, inferred: Option<f64>) -> bool {
     signal.remaining == Some(0)
         && !refills
         && match signal.remaining_of.and_then(|q| q.window) {
             Some(window) => window > ROUNDING.as_secs_f64(),
-            None => signal.retry_after.is_none() && counted(signal, refills),
+            None => signal.retry_after.is_none() && counted(signal, refills, inferred),
         }
+}
+
+/// The window inferred from recent resets for a limit with none stated ([`guessed_window`]),
+/// while it is current (inferred within two of it).
+pub(super) fn inferred(s: &State, now: Instant) -> Option<f64> {
+    let (window, at) = s.guessed;
+    (window > 0.0 && now.saturating_duration_since(at) < secs(2.0 * window)).then_some(window)
 }
 
 /// Restates the allowance from a remainder `left` (none: not a count): what it says remains,

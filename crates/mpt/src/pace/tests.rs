@@ -377,3 +377,4 @@ mod per_policy;
 mod changes;
 
 mod lockout;
+mod window_end;

@@ -31,8 +31,8 @@ fn http_date(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// A `*-Reset` number as seconds from the answer: epoch milliseconds from [`EPOCH_MS_FROM`],
-/// epoch seconds above [`EPOCH_FROM`] (relative to `now_epoch`, the server's clock when it sent
-/// `Date`), else delta seconds; not clamped.
+/// epoch seconds above [`EPOCH_FROM`] (both relative to `now_epoch`, the time the answer is
+/// counted from), else delta seconds; not clamped.
 pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
     if n >= EPOCH_MS_FROM {
         n / 1000.0 - now_epoch
@@ -44,26 +44,23 @@ pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
 }
 
 /// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped. Epoch
-/// seconds are counted from the answer's `Date` (both whole seconds of the server's clock);
-/// epoch milliseconds from [`ms_base`]: a reset stated to the millisecond counted from a `Date`
-/// cut to the second is up to a second late (a bucket's reset of 1 s read as 1 to 2 s made its
-/// inferred window change on every answer, and the pace a third of the limit).
+/// seconds and epoch milliseconds are counted from [`epoch_base`]: a reset stated to the
+/// millisecond counted from a `Date` cut to the second is up to a second late (a bucket's reset
+/// of 1 s read as 1 to 2 s made its inferred window change on every answer, and the pace a
+/// third of the limit), and so is one stated to the second (GitHub's `X-RateLimit-Reset`): a
+/// window renewing at a whole second of the server's clock was met up to a second after it
+/// renewed, each window.
 pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<Duration> {
     let n = agreed(text, |item| number(item, f64::MAX))?;
-    let now = if n >= EPOCH_MS_FROM {
-        ms_base(headers)
-    } else {
-        server_now(headers)
-    };
-    Some(secs(reset_secs(n, now)))
+    Some(secs(reset_secs(n, epoch_base(headers))))
 }
 
-/// The time an epoch-millisecond reset is counted from, in epoch seconds: this machine's clock
-/// when the answer's `Date` agrees with it to within a second either way of the second `Date`
-/// states (its transit and a clock a little off included: a reset is not a wait asked, and one
-/// read a little short is learned from), else the `Date` (a server's clock far off), else this
+/// The time an epoch reset is counted from, in epoch seconds: this machine's clock when the
+/// answer's `Date` agrees with it to within a second either way of the second `Date` states
+/// (its transit and a clock a little off included: a reset is not a wait asked, and one read a
+/// little short is learned from), else the `Date` (a server's clock far off), else this
 /// machine's clock.
-fn ms_base(headers: &HeaderMap) -> f64 {
+fn epoch_base(headers: &HeaderMap) -> f64 {
     let local = local_now();
     match date(headers) {
         Some(date) if !(date - 1.0..date + 2.0).contains(&local) => date,
@@ -81,11 +78,6 @@ fn date(headers: &HeaderMap) -> Option<f64> {
 /// This machine's clock in epoch seconds, to the millisecond.
 fn local_now() -> f64 {
     Utc::now().timestamp_millis() as f64 / 1000.0
-}
-
-/// The server's clock (its `Date`), else this machine's, in epoch seconds.
-fn server_now(headers: &HeaderMap) -> f64 {
-    date(headers).unwrap_or_else(local_now)
 }
 
 /// `Retry-After` as seconds or an HTTP date (see [`retry_after_field`]), clamped to

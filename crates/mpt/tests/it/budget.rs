@@ -240,39 +240,32 @@ async fn a_fixed_pace_slower_than_the_budget_is_waited_not_refused() {
     }
 }
 
-/// A fixed pace whose own interval (2 s) is over the longest single wait (1 s here) still
-/// fails fast, named as the caller's pace, with the interval rounded up, never "1 s over the 1 s
-/// cap" nor "the platform's stated limits".
+/// A fixed pace whose own interval (2 s) is over the longest single wait (1 s here) is refused
+/// when the client is built, named as the caller's pace with its interval and the cap, never
+/// "1 s over the 1 s cap" nor "the platform's stated limits" (it used to build, then refuse
+/// every call as not attempted, `WaitCause::FixedPace`); nothing is sent.
 #[tokio::test]
 async fn a_pace_beyond_the_cap_fails_fast_naming_its_source() {
-    let (server, ids) = seeded(2, Faults::none()).await;
+    let (server, _ids) = seeded(2, Faults::none()).await;
     let retry = RetryPolicy {
         max_retry_after: Duration::from_secs(1),
         ..RetryPolicy::default()
     };
-    let client = builder(
+    let built = builder(
         &server,
         Duration::from_secs(60),
         mpt::Pacing::fixed(0.5).unwrap(),
     )
     .retry(retry)
-    .build()
-    .unwrap();
-    let e = client.get(ids[0].as_str()).await.unwrap_err();
+    .build();
+    let Err(e) = built else {
+        panic!("a fixed pace of one send every 2 s built under a 1 s cap");
+    };
     let message = e.to_string();
-    assert!(
-        matches!(
-            e,
-            Error::NotAttempted {
-                cause: mpt::WaitCause::FixedPace,
-                ..
-            }
-        ),
-        "{e:?}"
-    );
+    assert!(matches!(e, Error::FixedPaceOverCap { .. }), "{e:?}");
     assert_eq!(
         message,
-        "not attempted: one send every 2 s at the pace this client was set to (Pacing::Fixed, mpt --max-rate) (the platform asked for no wait); over the 1 s cap"
+        "configuration error: pacing: a fixed rate of 0.5 requests a second sends one request every 2 s, over the 1 s cap (RetryPolicy::max_retry_after): every request would be refused; give at least 1 a second, or raise the cap"
     );
     assert_eq!(server.total_requests(), 0);
 }

@@ -407,6 +407,54 @@ fn fixed_rates_are_validated() {
     assert!(mpt::Pacing::fixed(50.0).is_ok());
 }
 
+/// A fixed rate whose own interval is over the longest single wait is refused when the client
+/// is built, naming the rate, its interval and the cap (it used to build, then refuse every
+/// request as not attempted); with the cap raised to the interval, the same rate builds and
+/// serves.
+#[tokio::test]
+async fn a_fixed_rate_slower_than_the_cap_is_refused_at_build() {
+    let (server, ids) = limited("100/s", 10, 1).await;
+    let slow = mpt::Pacing::fixed(0.001).unwrap();
+    let built = Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .pacing(slow)
+        .build();
+    let Err(e) = built else {
+        panic!("Pacing::fixed(0.001) built under the 30 s cap");
+    };
+    let text = e.to_string();
+    assert!(
+        matches!(e, Error::FixedPaceOverCap { rate, interval, cap }
+            if rate == 0.001 && interval == Duration::from_secs(1000) && cap == Duration::from_secs(30)),
+        "{e:?}"
+    );
+    for part in [
+        "0.001 requests a second",
+        "every 16m 40s",
+        "over the 30 s cap",
+    ] {
+        assert!(text.contains(part), "{text}");
+    }
+    let tight = RetryPolicy {
+        max_retry_after: Duration::from_secs(1),
+        ..RetryPolicy::default()
+    };
+    let built = Client::builder()
+        .api_token("s3cr3t-api-key")
+        .retry(tight.clone())
+        .pacing(mpt::Pacing::Fixed(0.5))
+        .build();
+    assert!(matches!(built, Err(Error::FixedPaceOverCap { .. })));
+    let long = RetryPolicy {
+        max_retry_after: Duration::from_secs(1000),
+        ..RetryPolicy::default()
+    };
+    let client = client_with(&server, slow, long);
+    client.get(&ids[0]).await.unwrap();
+    client_with(&server, mpt::Pacing::Fixed(1.0), tight);
+}
+
 /// Disables `n` seeded tokens through a mock whose rate limit speaks `dialect` (counted by
 /// `window`); returns the ids that failed, the requests sent and those refused.
 async fn through(
