@@ -118,10 +118,22 @@ pub(crate) fn secs(secs: f64) -> Duration {
     Duration::try_from_secs_f64(clamped).unwrap_or(Duration::ZERO)
 }
 
-/// A non-negative finite number, clamped to `max`; `None` for anything else.
+/// A non-negative decimal number (`7`, `+7`, `0.5`, `.5`), clamped to `max`; `None` for
+/// anything else: an exponent (`1e3`: RFC 9110's delay-seconds are digits, and one random
+/// `Retry-After: 1e3` read as 1,000 s ended a job), a sign other than `+`, `inf`, `NaN`, text.
 pub(crate) fn number(text: &str, max: f64) -> Option<f64> {
-    let n: f64 = text.trim().parse().ok()?;
-    (n.is_finite() && n >= 0.0).then(|| n.min(max))
+    let t = text.trim();
+    let digits = t.strip_prefix('+').unwrap_or(t);
+    let (whole, fraction) = digits.split_once('.').unwrap_or((digits, ""));
+    let decimal = !(whole.is_empty() && fraction.is_empty())
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && fraction.bytes().all(|b| b.is_ascii_digit());
+    if !decimal {
+        return None;
+    }
+    // Only digits and a point: parses (a very long one as infinity, clamped).
+    let n: f64 = digits.parse().ok()?;
+    (n >= 0.0).then(|| n.min(max))
 }
 
 /// A count: a non-negative integer (`200`, `+200`, `200.0`), clamped to [`MAX_COUNT`]; `None`

@@ -87,7 +87,7 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// `Retry-After` (every line of it) as seconds from now, unclamped, with the wait as stated:
-/// seconds or an HTTP date (counted from [`date_base`]), or a folded list of them (`0, 5`, `3,
+/// seconds or an HTTP date (counted from [`date_bases`], [`sooner`]), or a folded list of them (`0, 5`, `3,
 /// Sun, 06 Dec 2026 01:05:00 GMT`), the longest; `None` when an item does not read.
 pub(super) fn retry_after_field(headers: &HeaderMap) -> Option<(f64, AskedWait)> {
     let value = text(headers, &RETRY_AFTER)?;
@@ -98,9 +98,13 @@ pub(super) fn retry_after_field(headers: &HeaderMap) -> Option<(f64, AskedWait)>
             Some(n) => (n, AskedWait::Seconds(n)),
             None => {
                 let at = http_date(item)?;
-                let base = *base.get_or_insert_with(|| date_base(headers));
+                let (local, date) = *base.get_or_insert_with(|| date_bases(headers));
                 let ms = at.timestamp_millis() as f64 / 1000.0;
-                (ms - base, AskedWait::Until(at))
+                let wait = match date {
+                    Some(date) => sooner(ms - date, ms - local),
+                    None => ms - local,
+                };
+                (wait, AskedWait::Until(at))
             }
         };
         if longest.as_ref().is_none_or(|(l, _)| n > *l) {
@@ -144,14 +148,30 @@ fn retry_after_items(value: &str) -> Vec<&str> {
     out
 }
 
-/// The time a `Retry-After` date is counted from, in epoch seconds: this machine's clock when
-/// the answer's `Date` agrees with it to within the second `Date` states (the date is then met
-/// to the millisecond, not a second late), else the `Date` itself (the server's clock, whole
-/// seconds: the wait is never shorter than asked), else this machine's clock.
-fn date_base(headers: &HeaderMap) -> f64 {
+/// The times a `Retry-After` date is counted from, in epoch seconds: this machine's clock, and
+/// the answer's `Date` when it does not agree with it to within the second it states (`None`
+/// when it does, or there is none: the date is then met to the millisecond, not a second late).
+fn date_bases(headers: &HeaderMap) -> (f64, Option<f64>) {
     let local = local_now();
     match date(headers) {
-        Some(date) if !(date..date + 1.0).contains(&local) => date,
-        _ => local,
+        Some(date) if !(date..date + 1.0).contains(&local) => (local, Some(date)),
+        _ => (local, None),
+    }
+}
+
+/// A date's wait read from a `Date` far off this machine's clock (`from_date`) and from this
+/// machine's clock (`from_local`): the shorter that is not past. A server whose clock is off
+/// states its date in that clock (the wait from its `Date` is the one asked: the other is past,
+/// or longer by the skew); a gateway whose `Date` is off while its date is not (a `Date` two
+/// hours behind, a date a second ahead of this machine) asks for the wait from this machine's
+/// clock: read from its `Date`, it was two hours, over the cap, and ended a job a naive loop
+/// finished. A wait read too short is refused again and learned from; one read too long ends
+/// the work. Both past: the date has passed.
+fn sooner(from_date: f64, from_local: f64) -> f64 {
+    match (from_date >= 0.0, from_local >= 0.0) {
+        (true, true) => from_date.min(from_local),
+        (true, false) => from_date,
+        (false, true) => from_local,
+        (false, false) => from_date.max(from_local),
     }
 }
