@@ -15,11 +15,19 @@ mod budget;
 pub(crate) use budget::{CallBudget, WaitBudget};
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
-/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
-/// and reports every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone; every clone
-/// is the same flag (set it from a signal handler, say).
+/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the changes
+/// already in flight finish, gives up the reads in flight (they change nothing), and reports
+/// every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone;
+/// every clone is the same flag (set it from a signal handler, say).
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+pub struct Cancel(Arc<Flag>);
+
+/// The flag, and the tasks waiting for it.
+#[derive(Debug, Default)]
+struct Flag {
+    set: std::sync::atomic::AtomicBool,
+    woken: tokio::sync::Notify,
+}
 
 impl Cancel {
     /// A flag not yet set.
@@ -29,12 +37,24 @@ impl Cancel {
 
     /// Sets it: no new request is started by the bulk calls watching it.
     pub fn cancel(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.set.store(true, Ordering::SeqCst);
+        self.0.woken.notify_waiters();
     }
 
     /// Whether it is set.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.set.load(Ordering::SeqCst)
+    }
+
+    /// Ends once it is set.
+    pub(crate) async fn set(&self) {
+        loop {
+            let woken = self.0.woken.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
@@ -204,6 +224,30 @@ impl Job {
                 None => Acquired::Slot(slot, waited),
             },
             Err(refused) => Acquired::Refused(refused),
+        }
+    }
+
+    /// Sends `request`. A read (`GET`) of a job that is cancelled before its answer comes is
+    /// given up (`Err`, with its URL): it changes nothing, and an id for which only reads went is not
+    /// attempted, never "in flight" (a gateway that never answers held every such id until the
+    /// grace after an interrupt was over, then reported it `outcome-unknown`). A change in
+    /// flight is waited for: it may happen.
+    pub(crate) async fn send(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        read: bool,
+    ) -> Result<reqwest::Result<reqwest::Response>, reqwest::Url> {
+        match &self.cancel {
+            Some(cancel) if read => {
+                let url = request.url().clone();
+                let sent = std::pin::pin!(client.execute(request));
+                match select(sent, std::pin::pin!(cancel.set())).await {
+                    Either::Left((answer, _)) => Ok(answer),
+                    Either::Right(_) => Err(url),
+                }
+            }
+            _ => Ok(client.execute(request).await),
         }
     }
 

@@ -1,0 +1,95 @@
+//! A platform (or a gateway in front of it) that takes requests and never answers: an
+//! interrupt reports the ids whose change was never sent `not-attempted`, not
+//! `outcome-unknown`; and a bulk job stops sending once its requests go unanswered.
+
+use std::io::Read;
+use std::process::Child;
+use std::time::{Duration, Instant};
+
+use mpt_mock::{Fault, FaultRule, Faults, MockServer, Operation};
+use serde_json::Value;
+
+use crate::common::{command, mock};
+use crate::scripting::{stderr_of, wait};
+
+/// `n` seeded tokens' ids.
+fn seeded(server: &MockServer, n: usize, name: &str) -> Vec<String> {
+    server
+        .seed_tokens(n, name, mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect()
+}
+
+/// Starts `mpt` with `args` then the ids, its stdout read on a thread (jsonl rows).
+fn spawn(
+    server: &MockServer,
+    args: &[&str],
+    ids: &[String],
+) -> (Child, std::thread::JoinHandle<String>) {
+    let mut args = args.to_vec();
+    args.extend(ids.iter().map(String::as_str));
+    let mut child = command(server, &args).spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut out = String::new();
+        let _ = stdout.read_to_string(&mut out);
+        out
+    });
+    (child, reader)
+}
+
+fn rows(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// SIGINT (and SIGTERM) while every read hangs (the list of states and each read alone held,
+/// never answered): no change was sent, so every id is `not-attempted` ("interrupted"), its
+/// token untouched, and the run ends without waiting out the grace for the reads (it reported
+/// every id read `outcome-unknown`, "it may have happened", after 10 s).
+#[cfg(unix)]
+#[test]
+fn an_interrupt_while_reads_hang_reports_no_id_as_in_flight() {
+    for (signal, code) in [(libc::SIGINT, 130), (libc::SIGTERM, 143)] {
+        let server = mock();
+        let ids = seeded(&server, 20, "hung");
+        let held = FaultRule::every(1, Fault::Hold).only([Operation::List, Operation::Get]);
+        server.set_faults(Faults::none().with(held)).unwrap();
+        let args = [
+            "tokens",
+            "ensure-disabled",
+            "--concurrency",
+            "4",
+            "-o",
+            "jsonl",
+        ];
+        let (mut child, reader) = spawn(&server, &args, &ids);
+        // The list of states, then four reads alone (the changes ran dry behind it).
+        let started = Instant::now();
+        while server.held() < 5 {
+            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(child.id() as i32, signal);
+        }
+        let status = wait(&mut child, Duration::from_secs(60));
+        let err = stderr_of(&mut child);
+        assert_eq!(status.code(), Some(code), "{err}");
+        let rows = rows(&reader.join().unwrap());
+        assert_eq!(rows.len(), ids.len(), "{rows:?}\n{err}");
+        for row in &rows {
+            assert_eq!(row["error"]["kind"], "not-attempted", "{row}\n{err}");
+            let message = row["error"]["message"].as_str().unwrap();
+            assert!(message.contains("interrupted"), "{row}");
+            let id = row["id"].as_str().unwrap();
+            assert_eq!(server.token_status(id).as_deref(), Some("Active"), "{row}");
+        }
+        assert_eq!(server.requests(Operation::Disable), 0);
+        assert!(!err.contains("did not finish in time"), "{err}");
+        assert!(err.contains("20 not attempted"), "{err}");
+    }
+}
