@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use mpt_api::types::ProblemDetails;
 use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
@@ -43,7 +42,7 @@ use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{kept, limited, read_whole, rebuilt, too_large};
+use body::{kept, limited, read_whole, rebuilt, server_date, too_large};
 use spare::copy;
 
 /// The generated client's error type.
@@ -70,7 +69,7 @@ pub(crate) struct CallState {
     /// Whether to read the answer's `Date` (the server's clock) into `date`.
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
-    pub(crate) date: Cell<Option<DateTime<Utc>>>,
+    pub(crate) date: Cell<Option<chrono::DateTime<chrono::Utc>>>,
     /// The send was refused before anything went (a wait over its cap or the budget).
     pub(crate) refused: Cell<Option<Refused>>,
     /// The send was given up before anything went: the job was cancelled.
@@ -163,6 +162,8 @@ pub(crate) struct Layer {
     /// The per-attempt timeout to set on each request: `None` when the `reqwest::Client` was
     /// built by the facade with it as its default (cheaper: no per-request extension map).
     pub(crate) timeout: Option<Duration>,
+    /// The per-attempt timeout, however it is set (a bulk job stopped on timeouts names it).
+    pub(crate) per_attempt: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_body: usize,
     pub(crate) redactor: Redactor,
@@ -322,7 +323,7 @@ impl Layer {
                 None
             };
             let result = match job.send(client, request, read).await {
-                Ok(result) => result.map(|response| self.bound(response)),
+                Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                 // A read given up as the job was cancelled: it changed nothing.
                 Err(url) => return stands(&url, previous, None, attempt),
             };
@@ -488,12 +489,4 @@ fn stands(
         }
     });
     (Ok(refusal(url, refused)), attempt)
-}
-
-/// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.
-fn server_date(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
-    DateTime::parse_from_rfc2822(text)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
 }

@@ -11,7 +11,9 @@ use crate::pace::{Pacer, Refused, Slot};
 use crate::ratelimit::Signal;
 use crate::retry::Ending;
 
+mod breaker;
 mod budget;
+pub(crate) use breaker::Breaker;
 pub(crate) use budget::{CallBudget, WaitBudget};
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
@@ -86,8 +88,19 @@ impl Job {
         self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
     }
 
-    /// The refusal of every send once the job's budget has run out.
+    /// The refusal of every send once the job's budget has run out, or its requests went
+    /// unanswered ([`Breaker`]).
     pub(crate) fn refusal(&self) -> Option<Refused> {
+        if let Some(b) = &self.budget
+            && let Some(requests) = b.breaker.tripped()
+        {
+            return Some(Refused {
+                wait: Duration::ZERO,
+                cap: b.breaker.timeout,
+                asked: None,
+                cause: crate::ratelimit::WaitCause::Unanswered { requests },
+            });
+        }
         let budget = self.budget.as_ref().filter(|b| b.out())?;
         budget.ran_out().map(|(wait, stated)| Refused {
             wait,
@@ -112,7 +125,11 @@ impl Job {
         call_left: Duration,
         call_total: Duration,
     ) -> Refused {
-        if refused.cap >= cap {
+        let unanswered = matches!(
+            refused.cause,
+            crate::ratelimit::WaitCause::Unanswered { .. }
+        );
+        if refused.cap >= cap || unanswered {
             return refused;
         }
         match &self.budget {
@@ -251,6 +268,17 @@ impl Job {
         }
     }
 
+    /// Notes how an attempt ended, for the job's breaker.
+    pub(crate) fn attempted(
+        &self,
+        result: reqwest::Result<reqwest::Response>,
+    ) -> reqwest::Result<reqwest::Response> {
+        if let Some(b) = &self.budget {
+            b.breaker.attempt(&result);
+        }
+        result
+    }
+
     /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
     pub(crate) async fn sleep(&self, wait: Duration) -> bool {
         let Some(cancel) = &self.cancel else {
@@ -275,7 +303,8 @@ impl Job {
     /// Ends once the job is cancelled or its budget has run out (a run of refusals going on
     /// reached it: [`WaitBudget::out`]).
     async fn until_stopped(&self) {
-        while !self.cancelled() && !self.budget.as_ref().is_some_and(|b| b.out()) {
+        let stopped = |b: &Arc<WaitBudget>| b.out() || b.breaker.tripped().is_some();
+        while !self.cancelled() && !self.budget.as_ref().is_some_and(stopped) {
             tokio::time::sleep(CANCEL_POLL).await;
         }
     }
@@ -291,6 +320,12 @@ pub(crate) fn not_attempted(
     asked: Option<&crate::ratelimit::AskedWait>,
     cause: crate::ratelimit::WaitCause,
 ) -> String {
+    if let crate::ratelimit::WaitCause::Unanswered { requests } = cause {
+        return format!(
+            "not attempted: the platform answered none of the last {requests} requests of this job within the {} timeout; nothing more is sent for it",
+            crate::ratelimit::human(cap)
+        );
+    }
     let (in_words, cap_shown) = distinct(wait, cap);
     let shown = crate::ratelimit::AskedWait::shown(in_words, asked);
     if cause == crate::ratelimit::WaitCause::Refusing

@@ -93,3 +93,61 @@ fn an_interrupt_while_reads_hang_reports_no_id_as_in_flight() {
         assert!(err.contains("20 not attempted"), "{err}");
     }
 }
+
+/// A gateway that takes every disable and never answers: with `--timeout 1s`, the four sent
+/// first (the concurrency) time out, none answered, and the command sends nothing more; each
+/// id not sent is `not-attempted` naming the cause, its token untouched, and the run exits 5
+/// (unreachable or timing out). It sent every id's disable three times, each held a timeout.
+/// `--timeout` out of its range is a usage error naming the flag.
+#[test]
+fn a_bulk_command_stops_once_its_requests_go_unanswered() {
+    let server = mock();
+    let ids = seeded(&server, 20, "hung");
+    let held = FaultRule::every(1, Fault::Hold).only([Operation::Disable]);
+    server.set_faults(Faults::none().with(held)).unwrap();
+    let args = [
+        "--timeout",
+        "1s",
+        "tokens",
+        "ensure-disabled",
+        "--concurrency",
+        "4",
+        "-o",
+        "jsonl",
+    ];
+    let (mut child, reader) = spawn(&server, &args, &ids);
+    let status = wait(&mut child, Duration::from_secs(120));
+    let err = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(5), "{err}");
+    let rows = rows(&reader.join().unwrap());
+    assert_eq!(rows.len(), ids.len(), "{rows:?}\n{err}");
+    let mut not_attempted = 0;
+    for row in &rows {
+        let message = row["error"]["message"].as_str().unwrap_or_default();
+        match row["error"]["kind"].as_str() {
+            Some("outcome-unknown") => assert!(message.contains("timed out"), "{row}"),
+            Some("not-attempted") => {
+                assert!(
+                    message.contains(
+                        "answered none of the last 4 requests of this job within the 1 s timeout"
+                    ),
+                    "{row}"
+                );
+                let id = row["id"].as_str().unwrap();
+                assert_eq!(server.token_status(id).as_deref(), Some("Active"), "{row}");
+                not_attempted += 1;
+            }
+            _ => panic!("{row}"),
+        }
+    }
+    let sent = server.requests(Operation::Disable);
+    assert!(sent <= 8, "{sent} disables sent");
+    assert!(not_attempted >= ids.len() - 8, "{rows:?}");
+    for bad in ["0", "500ms", "2h", "never"] {
+        let out = crate::common::mpt(&server, &["--timeout", bad, "tokens", "list"]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        let err = crate::common::text(&out.stderr);
+        assert!(err.contains("--timeout"), "{bad}: {err}");
+        assert!(err.contains("give an age from 1s to 1h"), "{bad}: {err}");
+    }
+}

@@ -20,3 +20,4 @@ mod rotation;
 mod secrets;
 mod stated;
 mod transport;
+mod unanswered;
