@@ -75,7 +75,9 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
     let _deferred = signals.defer();
     signals.print_in_flight();
     let mut finished = if args.dry_run {
-        dry_run(client, ids.stream, kind, signals, ctx.format).await?
+        // Its reads are given up at the first signal: it changes nothing.
+        let client = client.with_cancel(signals.cancel());
+        dry_run(&client, ids.stream, kind, signals, ctx.format).await?
     } else {
         let client = client.with_cancel(signals.cancel());
         let work = Work {
@@ -177,11 +179,21 @@ async fn dry_run(
         }
         let row = tokio::select! {
             row = dry_row(client, id.clone(), kind) => row,
+            // A read changes nothing: not attempted, never "in flight".
             () = &mut grace_over => {
-                finished.push_in_flight(n, id, format)?;
+                finished.push_not_attempted(n, id, format)?;
                 break;
             }
         };
+        if signals.received().is_some()
+            && row
+                .result
+                .as_ref()
+                .is_err_and(|e| e.kind == "not-attempted")
+        {
+            finished.push_not_attempted(n, row.id, format)?;
+            break;
+        }
         finished.push(n, row, format)?;
         n += 1;
     }
