@@ -324,7 +324,6 @@ impl Layer {
             };
             let result = match job.send(client, request, read).await {
                 Ok(result) => job.attempted(result).map(|response| self.bound(response)),
-                // A read given up as the job was cancelled: it changed nothing.
                 Err(url) => return stands(&url, previous, None, attempt),
             };
             // A success answer that may still be retried is read whole, so that a body cut off

@@ -412,22 +412,8 @@ impl Pacer {
 
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
-        // A gateway's 502 or 504 right after another (none served between them: a gateway
-        // that queues the requests over what it serves in time gives up on those that waited
-        // too long) is a bare refusal, when nothing is stated; one alone (a lost answer, a
-        // proxy's hiccup) is not: random ones would cut the pace to no end.
-        let again = std::mem::replace(&mut s.gave_up, signal.gateway) && signal.gateway;
-        let bare;
-        let signal = match signal.quotas().next() {
-            None if again && s.stated.is_none() => {
-                bare = Signal {
-                    throttled: true,
-                    ..Signal::default()
-                };
-                &bare
-            }
-            _ => signal,
-        };
+        let bare = aimd::gave_up_again(s, signal);
+        let signal = bare.as_ref().unwrap_or(signal);
         let now = Instant::now();
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();

@@ -3,7 +3,7 @@
 use std::time::{Duration, Instant};
 
 use super::{MAX_FIXED_RATE, State, repace};
-use crate::ratelimit::secs;
+use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
 /// what a bucket served over the second before it refused (at least its rate).
@@ -309,4 +309,16 @@ fn served_last_second(s: &mut State, now: Instant, first: Instant) -> u32 {
         .0
         .iter()
         .fold(0u32, |sum, n| sum.saturating_add(*n))
+}
+
+/// A gateway's `502` or `504` right after another, none served between them (a gateway that
+/// queues the requests over what it serves in time gives up on those that waited too long),
+/// when nothing is stated: a bare refusal, learned from as a bare `429`. One alone (a lost
+/// answer, a proxy's hiccup) is not: random ones would cut the pace to no end.
+pub(super) fn gave_up_again(s: &mut State, signal: &Signal) -> Option<Signal> {
+    let again = std::mem::replace(&mut s.gave_up, signal.gateway) && signal.gateway;
+    (again && s.stated.is_none() && signal.quotas().next().is_none()).then(|| Signal {
+        throttled: true,
+        ..Signal::default()
+    })
 }
