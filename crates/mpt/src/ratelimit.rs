@@ -86,7 +86,7 @@ pub(crate) struct Signal {
     /// remaining (and, made by the hook layer, a connection closed before an answer).
     pub(crate) throttled: bool,
     /// A gateway gave up on the request (`502`, `504`): the work may be done (the retry
-    /// decision's), and, for the pacer, a refusal when it comes right after another.
+    /// decision's), and, for the pacer, a refusal when it makes three in a row.
     pub(crate) gateway: bool,
     /// `Retry-After`, clamped to [`MAX_SECS`].
     pub(crate) retry_after: Option<Duration>,
