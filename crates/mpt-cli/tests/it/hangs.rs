@@ -108,8 +108,8 @@ fn an_interrupt_while_reads_hang_reports_no_id_as_in_flight() {
 
 /// A gateway that takes every disable and never answers: with `--timeout 1s`, the four sent
 /// first (the concurrency) time out, none answered, and the command sends nothing more; each
-/// id not sent is `not-attempted` naming the cause, its token untouched, and the run exits 5
-/// (unreachable or timing out). It sent every id's disable three times, each held a timeout.
+/// id not sent is `not-attempted` naming the cause, its token untouched, stderr says so with
+/// the count, and the run exits 5 (unreachable or timing out). It sent every id's disable three times, each held a timeout.
 /// `--timeout` out of its range is a usage error naming the flag.
 #[test]
 fn a_bulk_command_stops_once_its_requests_go_unanswered() {
@@ -154,6 +154,10 @@ fn a_bulk_command_stops_once_its_requests_go_unanswered() {
     }
     let sent = server.requests(Operation::Disable);
     assert!(sent <= 8, "{sent} disables sent");
+    let said = format!(
+        "stopped: the platform answered none of the last 4 requests of this job within the 1 s timeout; {not_attempted} ids not attempted (nothing was sent for them)"
+    );
+    assert!(err.contains(&said), "{err}");
     assert!(not_attempted >= ids.len() - 8, "{rows:?}");
     for bad in ["0", "500ms", "2h", "never"] {
         let out = crate::common::mpt(&server, &["--timeout", bad, "tokens", "list"]);
