@@ -12,7 +12,7 @@ use crate::commands::{
 };
 use crate::exit::Failure;
 use crate::output::Format;
-use crate::values::{parse_noop, parse_pacing, parse_retry_cap, parse_wait};
+use crate::values::{parse_noop, parse_pacing, parse_retry_cap, parse_timeout, parse_wait};
 
 /// `--help`'s closing text: examples, exit codes and where settings come from.
 pub const AFTER_HELP: &str = "\
@@ -36,7 +36,8 @@ Exit codes:
   2    usage or configuration error (nothing was sent)
   3    not found
   4    authentication refused (401) or not allowed (403)
-  5    the platform is unreachable or timing out
+  5    the platform is unreachable or timing out (a bulk command stops once its last requests
+       all timed out: the ids not sent yet are `not-attempted`)
   6    `tokens plan --exit-code`: the accounts differ from the policy (changes pending)
   7    rate limited: the platform asks to wait longer than allowed (--max-retry-after a wait,
        30 s by default; --max-wait in all), or the pace's interval is over that cap: ids sent
@@ -112,6 +113,12 @@ pub struct Global {
     /// From 1s to 1d. --max-rate's slowest rate stays one request every 30 s [default: 30s]
     #[arg(long, global = true, value_name = "AGE", value_parser = parse_retry_cap)]
     pub max_retry_after: Option<std::time::Duration>,
+    /// The time allowed for each attempt of a request, its answer included (connecting: 10 s
+    /// at most). A bulk command whose last requests all timed out, none answered between
+    /// them (as many as --concurrency, 3 at least), sends nothing more: each id not sent yet is
+    /// `not-attempted`, exit 5. From 1s to 1h [default: 30s]
+    #[arg(long, global = true, value_name = "AGE", value_parser = parse_timeout)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// The top-level commands.

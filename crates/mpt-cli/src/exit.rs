@@ -61,8 +61,8 @@ pub fn code_of(e: &Error) -> u8 {
         Error::NotFound(_) => code::NOT_FOUND,
         Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
         Error::Config(_) | Error::FixedPaceOverCap { .. } | Error::InvalidRequest(_) => code::USAGE,
-        Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
         e if unreachable(e) => code::UNREACHABLE,
+        Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
         _ => code::FAILED,
     }
 }
@@ -74,6 +74,11 @@ pub fn unreachable(e: &Error) -> bool {
         // 408 Request Timeout: the platform timed out waiting for the request.
         Error::NotProcessed(p) => p.status == 408,
         Error::OutcomeUnknown { source, .. } => unreachable(source),
+        // Not sent: the job's last requests all timed out, none answered.
+        Error::NotAttempted {
+            cause: mpt::WaitCause::Unanswered { .. },
+            ..
+        } => true,
         _ => false,
     }
 }
@@ -125,7 +130,8 @@ pub struct ErrorRow {
     pub trace_id: Option<String>,
     /// What went wrong (redacted).
     pub message: String,
-    /// The exit code it means for a bulk command: 5 (unreachable or timing out), 4 (refused
+    /// The exit code it means for a bulk command: 5 (unreachable or timing out, or not
+    /// attempted after the job's requests timed out, none answered), 4 (refused
     /// with 401 or 403), 7 (rate limited, or not attempted: the platform asks to wait too
     /// long), else 1.
     #[serde(skip)]
@@ -141,8 +147,10 @@ impl ErrorRow {
             trace_id: e.problem().and_then(|p| p.trace_id.clone()),
             message: redact(&e.to_string()),
             code: match e {
-                Error::Timeout | Error::Transport(_) => code::UNREACHABLE,
-                Error::NotProcessed(p) if p.status == 408 => code::UNREACHABLE,
+                // A timeout, a transport failure, or not sent after the job's requests timed out.
+                e if unreachable(e) && !matches!(e, Error::OutcomeUnknown { .. }) => {
+                    code::UNREACHABLE
+                }
                 Error::Unauthorized(_) | Error::Forbidden(_) => code::AUTH,
                 Error::NotAttempted { .. } | Error::RateLimited { .. } => code::RATE_LIMITED,
                 _ => code::FAILED,
@@ -186,7 +194,8 @@ impl ErrorRow {
 }
 
 /// The exit code of a bulk command whose `failed` rows (of `rows` in all) are these: none when
-/// none failed; 5 when one could not reach the platform; 7 when one was rate limited or not
+/// none failed; 5 when one could not reach the platform (or was not attempted because the
+/// job's requests timed out, none answered); 7 when one was rate limited or not
 /// attempted because the platform asks to wait too long; 4 when every row was refused with 401 or 403 (the
 /// credentials, not the ids); else 1.
 pub fn rows_code(failed: &[&ErrorRow], rows: usize) -> Option<u8> {

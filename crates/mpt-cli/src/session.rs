@@ -47,6 +47,9 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
                     ..mpt::RetryPolicy::default()
                 });
             }
+            if let Some(timeout) = global.timeout {
+                builder = builder.timeout(timeout);
+            }
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }

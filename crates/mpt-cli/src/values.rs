@@ -52,6 +52,9 @@ pub enum ValueError {
     /// Not a longest single wait (`--max-retry-after`): an age from a second to a day.
     #[error("{0:?}: give an age from 1s to 1d (e.g. 30s, 5m, 1h)")]
     RetryCap(String),
+    /// Not a per-attempt timeout (`--timeout`): an age from a second to an hour.
+    #[error("{0:?}: give an age from 1s to 1h (e.g. 10s, 2m)")]
+    Timeout(String),
 }
 
 /// The longest single wait of the command line (the retry policy's default
@@ -196,6 +199,20 @@ pub fn parse_retry_cap(text: &str) -> Result<std::time::Duration, ValueError> {
             Ok(cap)
         }
         _ => Err(ValueError::RetryCap(text.to_string())),
+    }
+}
+
+/// `--timeout`: the time allowed for each attempt of a request, an age ([`parse_age`]) from a
+/// second to an hour; anything else (`0`, `500ms`, `2h`, `never`) is refused with that range.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, ValueError> {
+    match parse_age(text) {
+        Ok(t)
+            if (std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(3_600))
+                .contains(&t) =>
+        {
+            Ok(t)
+        }
+        _ => Err(ValueError::Timeout(text.to_string())),
     }
 }
 

@@ -99,7 +99,7 @@ impl Client {
     where
         St: Stream<Item = String> + Send + 'a,
     {
-        let client = self.in_job();
+        let client = self.in_job(concurrency);
         let window = Window::new(Box::pin(ids), concurrency);
         stream::unfold(window, move |mut w| {
             let client = client.clone();
@@ -163,7 +163,7 @@ impl Client {
     where
         St: Stream<Item = String> + Send + 'a,
     {
-        let client = self.in_job();
+        let client = self.in_job(concurrency);
         let scheduling = client.clone();
         ids.enumerate()
             .take_while(move |_| std::future::ready(!scheduling.cancelled()))
@@ -196,7 +196,7 @@ impl Client {
                 status: t.known_status(),
             })
             .collect();
-        let job = self.in_job();
+        let job = self.in_job(concurrency);
         let results: Vec<(usize, String, Result<T, Error>)> =
             stream::iter(known.into_iter().enumerate())
                 .map(|(i, token)| {

@@ -294,6 +294,7 @@ impl ClientBuilder {
             auth,
             user_agent,
             timeout,
+            per_attempt: self.timeout,
             retry: self.retry,
             max_body: self.max_response_bytes,
             redactor,
@@ -364,16 +365,20 @@ impl Client {
         }
     }
 
-    /// The same client for one bulk job: its calls share one total budget for the waits the
-    /// platform's throttling asks for ([`ClientBuilder::max_wait`]), kept if it has one.
-    pub(crate) fn in_job(&self) -> Client {
+    /// The same client for one bulk job of `concurrency` requests at once: its calls share one
+    /// total budget for the waits the platform's throttling asks for
+    /// ([`ClientBuilder::max_wait`]), kept if it has one, and one breaker (a run of its requests
+    /// unanswered stops it).
+    pub(crate) fn in_job(&self, concurrency: usize) -> Client {
+        let layer = &self.inner.layer;
+        let breaker = crate::job::Breaker::new(concurrency, layer.per_attempt);
         Client {
             inner: Arc::clone(&self.inner),
             cancel: self.cancel.clone(),
             budget: Some(
                 self.budget
                     .clone()
-                    .unwrap_or_else(|| crate::job::WaitBudget::new(self.inner.layer.max_wait)),
+                    .unwrap_or_else(|| crate::job::WaitBudget::for_job(layer.max_wait, breaker)),
             ),
         }
     }
@@ -409,6 +414,7 @@ impl Client {
             auth,
             user_agent: old.user_agent.clone(),
             timeout: old.timeout,
+            per_attempt: old.per_attempt,
             retry: old.retry.clone(),
             max_body: old.max_body,
             redactor: old.redactor.clone(),

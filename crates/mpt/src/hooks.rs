@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use mpt_api::types::ProblemDetails;
 use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
@@ -43,7 +42,7 @@ use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{kept, limited, read_whole, rebuilt, too_large};
+use body::{kept, limited, read_whole, rebuilt, server_date, too_large};
 use spare::copy;
 
 /// The generated client's error type.
@@ -70,7 +69,7 @@ pub(crate) struct CallState {
     /// Whether to read the answer's `Date` (the server's clock) into `date`.
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
-    pub(crate) date: Cell<Option<DateTime<Utc>>>,
+    pub(crate) date: Cell<Option<chrono::DateTime<chrono::Utc>>>,
     /// The send was refused before anything went (a wait over its cap or the budget).
     pub(crate) refused: Cell<Option<Refused>>,
     /// The send was given up before anything went: the job was cancelled.
@@ -163,6 +162,8 @@ pub(crate) struct Layer {
     /// The per-attempt timeout to set on each request: `None` when the `reqwest::Client` was
     /// built by the facade with it as its default (cheaper: no per-request extension map).
     pub(crate) timeout: Option<Duration>,
+    /// The per-attempt timeout, however it is set (a bulk job stopped on timeouts names it).
+    pub(crate) per_attempt: Duration,
     pub(crate) retry: RetryPolicy,
     pub(crate) max_body: usize,
     pub(crate) redactor: Redactor,
@@ -297,7 +298,7 @@ impl Layer {
         loop {
             // The job's budget ran out: nothing more is sent for it.
             if let Some(refused) = job.refusal().or_else(|| budget.spent()) {
-                return stands(&request, previous, Some(refused), attempt);
+                return stands(request.url(), previous, Some(refused), attempt);
             }
             let paced = job.acquire(&self.pacer, info.operation_id, cap, &budget);
             let (slot, waited) = match paced.await {
@@ -305,11 +306,11 @@ impl Layer {
                 Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
                 Acquired::Refused(refused) => {
                     let refused = job.budget_refusal(refused, cap, budget.left(), self.max_wait);
-                    return stands(&request, previous, Some(refused), attempt);
+                    return stands(request.url(), previous, Some(refused), attempt);
                 }
                 // Cancelled (a slot taken meanwhile is given back as it drops).
                 Acquired::Slot(..) | Acquired::Cancelled => {
-                    return stands(&request, previous, None, attempt);
+                    return stands(request.url(), previous, None, attempt);
                 }
             };
             budget.spend(waited);
@@ -321,10 +322,10 @@ impl Layer {
             } else {
                 None
             };
-            let result = client
-                .execute(request)
-                .await
-                .map(|response| self.bound(response));
+            let result = match job.send(client, request, read).await {
+                Ok(result) => job.attempted(result).map(|response| self.bound(response)),
+                Err(url) => return stands(&url, previous, None, attempt),
+            };
             // A success answer that may still be retried is read whole, so that a body cut off
             // is retried like a dropped connection.
             let (result, cut) = match result {
@@ -442,13 +443,13 @@ impl Layer {
 /// The answer standing for a send refused before anything went: a `429` with the wait asked
 /// for as its `Retry-After` (what the generated client used directly sees), and the refusal
 /// noted in the call's state (what the facade reports: [`crate::Error::NotAttempted`]).
-fn refusal(request: &Request, refused: Refused) -> Response {
+fn refusal(url: &reqwest::Url, refused: Refused) -> Response {
     let _ = CALL.try_with(|c| c.refused.set(Some(refused)));
     let mut headers = HeaderMap::new();
     let secs = refused.wait.as_secs() + u64::from(refused.wait.subsec_nanos() > 0);
     headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from(secs));
     rebuilt(
-        request.url().clone(),
+        url.clone(),
         StatusCode::TOO_MANY_REQUESTS,
         reqwest::Version::HTTP_11,
         headers,
@@ -469,7 +470,7 @@ fn job_of(call: &CallState) -> Job {
 /// ([`crate::Error::NotAttempted`]: a wait over its cap or the budget), or, with none, a halt
 /// noted in the call's state ([`crate::Error::Cancelled`]: the job was cancelled).
 fn stands(
-    request: &Request,
+    url: &reqwest::Url,
     previous: Option<reqwest::Result<Response>>,
     refused: Option<Refused>,
     attempt: u32,
@@ -486,13 +487,5 @@ fn stands(
             cause: crate::ratelimit::WaitCause::Asked,
         }
     });
-    (Ok(refusal(request, refused)), attempt)
-}
-
-/// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.
-fn server_date(headers: &HeaderMap) -> Option<DateTime<Utc>> {
-    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
-    DateTime::parse_from_rfc2822(text)
-        .ok()
-        .map(|d| d.with_timezone(&Utc))
+    (Ok(refusal(url, refused)), attempt)
 }

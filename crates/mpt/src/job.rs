@@ -11,15 +11,25 @@ use crate::pace::{Pacer, Refused, Slot};
 use crate::ratelimit::Signal;
 use crate::retry::Ending;
 
+mod breaker;
 mod budget;
+pub(crate) use breaker::Breaker;
 pub(crate) use budget::{CallBudget, WaitBudget};
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
-/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the requests already in flight finish,
-/// and reports every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone; every clone
-/// is the same flag (set it from a signal handler, say).
+/// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the changes
+/// already in flight finish, gives up the reads in flight (they change nothing), and reports
+/// every id it did not attempt as [`Error::Cancelled`](crate::Error::Cancelled). Cheap to clone;
+/// every clone is the same flag (set it from a signal handler, say).
 #[derive(Debug, Clone, Default)]
-pub struct Cancel(Arc<std::sync::atomic::AtomicBool>);
+pub struct Cancel(Arc<Flag>);
+
+/// The flag, and the tasks waiting for it.
+#[derive(Debug, Default)]
+struct Flag {
+    set: std::sync::atomic::AtomicBool,
+    woken: tokio::sync::Notify,
+}
 
 impl Cancel {
     /// A flag not yet set.
@@ -29,12 +39,24 @@ impl Cancel {
 
     /// Sets it: no new request is started by the bulk calls watching it.
     pub fn cancel(&self) {
-        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.set.store(true, Ordering::SeqCst);
+        self.0.woken.notify_waiters();
     }
 
     /// Whether it is set.
     pub fn is_cancelled(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::SeqCst)
+        self.0.set.load(Ordering::SeqCst)
+    }
+
+    /// Ends once it is set.
+    pub(crate) async fn set(&self) {
+        loop {
+            let woken = self.0.woken.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            woken.await;
+        }
     }
 }
 
@@ -66,8 +88,19 @@ impl Job {
         self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
     }
 
-    /// The refusal of every send once the job's budget has run out.
+    /// The refusal of every send once the job's budget has run out, or its requests went
+    /// unanswered ([`Breaker`]).
     pub(crate) fn refusal(&self) -> Option<Refused> {
+        if let Some(b) = &self.budget
+            && let Some(requests) = b.breaker.tripped()
+        {
+            return Some(Refused {
+                wait: Duration::ZERO,
+                cap: b.breaker.timeout,
+                asked: None,
+                cause: crate::ratelimit::WaitCause::Unanswered { requests },
+            });
+        }
         let budget = self.budget.as_ref().filter(|b| b.out())?;
         budget.ran_out().map(|(wait, stated)| Refused {
             wait,
@@ -92,7 +125,11 @@ impl Job {
         call_left: Duration,
         call_total: Duration,
     ) -> Refused {
-        if refused.cap >= cap {
+        let unanswered = matches!(
+            refused.cause,
+            crate::ratelimit::WaitCause::Unanswered { .. }
+        );
+        if refused.cap >= cap || unanswered {
             return refused;
         }
         match &self.budget {
@@ -207,6 +244,41 @@ impl Job {
         }
     }
 
+    /// Sends `request`. A read (`GET`) of a job that is cancelled before its answer comes is
+    /// given up (`Err`, with its URL): it changes nothing, and an id for which only reads went is not
+    /// attempted, never "in flight" (a gateway that never answers held every such id until the
+    /// grace after an interrupt was over, then reported it `outcome-unknown`). A change in
+    /// flight is waited for: it may happen.
+    pub(crate) async fn send(
+        &self,
+        client: &reqwest::Client,
+        request: reqwest::Request,
+        read: bool,
+    ) -> Result<reqwest::Result<reqwest::Response>, reqwest::Url> {
+        match &self.cancel {
+            Some(cancel) if read => {
+                let url = request.url().clone();
+                let sent = std::pin::pin!(client.execute(request));
+                match select(sent, std::pin::pin!(cancel.set())).await {
+                    Either::Left((answer, _)) => Ok(answer),
+                    Either::Right(_) => Err(url),
+                }
+            }
+            _ => Ok(client.execute(request).await),
+        }
+    }
+
+    /// Notes how an attempt ended, for the job's breaker.
+    pub(crate) fn attempted(
+        &self,
+        result: reqwest::Result<reqwest::Response>,
+    ) -> reqwest::Result<reqwest::Response> {
+        if let Some(b) = &self.budget {
+            b.breaker.attempt(&result);
+        }
+        result
+    }
+
     /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
     pub(crate) async fn sleep(&self, wait: Duration) -> bool {
         let Some(cancel) = &self.cancel else {
@@ -231,7 +303,8 @@ impl Job {
     /// Ends once the job is cancelled or its budget has run out (a run of refusals going on
     /// reached it: [`WaitBudget::out`]).
     async fn until_stopped(&self) {
-        while !self.cancelled() && !self.budget.as_ref().is_some_and(|b| b.out()) {
+        let stopped = |b: &Arc<WaitBudget>| b.out() || b.breaker.tripped().is_some();
+        while !self.cancelled() && !self.budget.as_ref().is_some_and(stopped) {
             tokio::time::sleep(CANCEL_POLL).await;
         }
     }
@@ -247,6 +320,12 @@ pub(crate) fn not_attempted(
     asked: Option<&crate::ratelimit::AskedWait>,
     cause: crate::ratelimit::WaitCause,
 ) -> String {
+    if let crate::ratelimit::WaitCause::Unanswered { requests } = cause {
+        return format!(
+            "not attempted: the platform answered none of the last {requests} requests of this job within the {} timeout; nothing more is sent for it",
+            crate::ratelimit::human(cap)
+        );
+    }
     let (in_words, cap_shown) = distinct(wait, cap);
     let shown = crate::ratelimit::AskedWait::shown(in_words, asked);
     if cause == crate::ratelimit::WaitCause::Refusing

@@ -419,6 +419,8 @@ impl Pacer {
 
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
+        let bare = aimd::gave_up_again(s, signal);
+        let signal = bare.as_ref().unwrap_or(signal);
         let now = Instant::now();
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();

@@ -85,6 +85,9 @@ pub(crate) struct Signal {
     /// The request was refused for the rate or the load: 429, 503, or 403 with nothing
     /// remaining (and, made by the hook layer, a connection closed before an answer).
     pub(crate) throttled: bool,
+    /// A gateway gave up on the request (`502`, `504`): the work may be done (the retry
+    /// decision's), and, for the pacer, a refusal when it makes three in a row.
+    pub(crate) gateway: bool,
     /// `Retry-After`, clamped to [`MAX_SECS`].
     pub(crate) retry_after: Option<Duration>,
     /// The quotas stated (the first [`MAX_POLICIES`] valid ones): the pacer paces by the
@@ -358,6 +361,7 @@ impl Signal {
         if !relevant {
             return Signal {
                 throttled: matches!(status.as_u16(), 429 | 503),
+                gateway: matches!(status.as_u16(), 502 | 504),
                 ..Signal::default()
             };
         }
@@ -418,6 +422,7 @@ impl Signal {
             // `X-RateLimit-Remaining`): still what is left, and a 403 with 0 is throttling.
             signal.remaining = count_of(&X_REMAINING).or_else(|| count_of(&REMAINING));
         }
+        signal.gateway = matches!(status.as_u16(), 502 | 504);
         signal.throttled = match status.as_u16() {
             429 => true,
             // With a `Retry-After` or not (none, or one unreadable): load shed, a refusal.

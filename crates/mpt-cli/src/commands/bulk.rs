@@ -75,7 +75,9 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
     let _deferred = signals.defer();
     signals.print_in_flight();
     let mut finished = if args.dry_run {
-        dry_run(client, ids.stream, kind, signals, ctx.format).await?
+        // Its reads are given up at the first signal: it changes nothing.
+        let client = client.with_cancel(signals.cancel());
+        dry_run(&client, ids.stream, kind, signals, ctx.format).await?
     } else {
         let client = client.with_cancel(signals.cancel());
         let work = Work {
@@ -125,9 +127,28 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
         return Err(failure);
     }
     let failed: Vec<&ErrorRow> = finished.failed.iter().collect();
+    say_if_stopped_on_silence(&failed);
     match exit::rows_code(&failed, finished.count) {
         None => Ok(()),
         Some(code) => Err(Failure::Rows(code)),
+    }
+}
+
+/// Says on stderr that the job stopped on silence (its last requests all timed out, none
+/// answered: each id not sent is `not-attempted`, exit 5), and for how many ids: with `-o
+/// json` the rows come only at the end, and the run must not look like it stopped for nothing.
+fn say_if_stopped_on_silence(failed: &[&ErrorRow]) {
+    let mut silent = failed
+        .iter()
+        .filter(|e| e.kind == "not-attempted" && e.code == exit::code::UNREACHABLE);
+    if let Some(first) = silent.next() {
+        let n = 1 + silent.count();
+        let why = first.message.trim_start_matches("not attempted: ");
+        let why = why.trim_end_matches("; nothing more is sent for it");
+        exit::eprint(&format!(
+            "stopped: {why}; {n} id{} not attempted (nothing was sent for them)\n",
+            if n == 1 { "" } else { "s" }
+        ));
     }
 }
 
@@ -177,11 +198,21 @@ async fn dry_run(
         }
         let row = tokio::select! {
             row = dry_row(client, id.clone(), kind) => row,
+            // A read changes nothing: not attempted, never "in flight".
             () = &mut grace_over => {
-                finished.push_in_flight(n, id, format)?;
+                finished.push_not_attempted(n, id, format)?;
                 break;
             }
         };
+        if signals.received().is_some()
+            && row
+                .result
+                .as_ref()
+                .is_err_and(|e| e.kind == "not-attempted")
+        {
+            finished.push_not_attempted(n, row.id, format)?;
+            break;
+        }
         finished.push(n, row, format)?;
         n += 1;
     }

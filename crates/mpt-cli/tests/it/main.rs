@@ -5,6 +5,7 @@
 mod bulk;
 mod commands;
 mod common;
+mod hangs;
 mod pacing;
 mod policy;
 mod promises;

@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::common::{command, json, mock, mpt, mpt_with, text};
 
 /// Waits for `child`, at most `limit` (then it is killed and the test fails: a hang).
-fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
+pub(crate) fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
     let started = Instant::now();
     loop {
         if let Some(status) = child.try_wait().unwrap() {
@@ -25,7 +25,7 @@ fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
-fn stderr_of(child: &mut Child) -> String {
+pub(crate) fn stderr_of(child: &mut Child) -> String {
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
         let _ = e.read_to_string(&mut err);

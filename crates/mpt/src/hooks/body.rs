@@ -184,6 +184,14 @@ pub(crate) fn too_large_limit(e: &reqwest::Error) -> Option<usize> {
     None
 }
 
+/// The time an answer's `Date` header gives (an HTTP date, whole seconds), if it has one.
+pub(super) fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono::Utc>> {
+    let text = headers.get(reqwest::header::DATE)?.to_str().ok()?;
+    chrono::DateTime::parse_from_rfc2822(text)
+        .ok()
+        .map(|d| d.with_timezone(&chrono::Utc))
+}
+
 #[cfg(test)]
 mod tests {
     use super::is_whole;

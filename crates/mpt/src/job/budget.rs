@@ -26,6 +26,8 @@ pub(crate) struct WaitBudget {
     over_stated: std::sync::atomic::AtomicBool,
     /// Whether it ran out on refusals that asked for no wait (`WaitCause::Refusing`).
     pub(super) over_refusing: std::sync::atomic::AtomicBool,
+    /// The job's run of requests unanswered.
+    pub(crate) breaker: super::Breaker,
 }
 
 /// The waits a budget has been charged.
@@ -65,8 +67,14 @@ impl Charged {
 }
 
 impl WaitBudget {
-    /// A fresh budget of `total`.
+    /// A fresh budget of `total` (the breaker of a job of one request at a time, 30 s each).
+    #[cfg(test)]
     pub(crate) fn new(total: Duration) -> Arc<WaitBudget> {
+        WaitBudget::for_job(total, super::Breaker::new(1, Duration::from_secs(30)))
+    }
+
+    /// A fresh budget of `total`, with the job's breaker.
+    pub(crate) fn for_job(total: Duration, breaker: super::Breaker) -> Arc<WaitBudget> {
         Arc::new(WaitBudget {
             total,
             charged: std::sync::Mutex::new(Charged {
@@ -78,6 +86,7 @@ impl WaitBudget {
             over_ms: AtomicU64::new(0),
             over_stated: std::sync::atomic::AtomicBool::new(false),
             over_refusing: std::sync::atomic::AtomicBool::new(false),
+            breaker,
         })
     }
 

@@ -272,6 +272,8 @@ pub(super) struct State {
     pub(super) locked: Option<(Instant, Duration, Option<AskedWait>, WaitCause)>,
     /// Sends in the current one-second window, for the rate observed before the first `429`.
     pub(super) window: (Instant, u32),
+    /// How many of the last answers in a row were a gateway's `502` or `504`.
+    pub(super) gave_up: u8,
     /// The last time a throttled answer cut the rate: those of one burst are one cut.
     pub(super) last_cut: Option<Instant>,
     /// Bumped when the pace is cut: slots reserved at the old pace are taken again.
@@ -334,6 +336,7 @@ impl State {
             held_for: WaitCause::Asked,
             locked: None,
             window: (now, 0),
+            gave_up: 0,
             last_cut: None,
             generation: 0,
             in_flight: 0,

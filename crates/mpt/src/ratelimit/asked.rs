@@ -52,6 +52,13 @@ pub enum WaitCause {
     /// asking for no wait or none left (a bare `429`, `Retry-After: 0`): the job's wait
     /// budget is spent on the refusals themselves.
     Refusing,
+    /// Not a wait: the platform answered none of a bulk job's last `requests` requests, each
+    /// timing out (a gateway that accepts connections and never answers): nothing more is sent
+    /// for the job. The bound named is the per-attempt timeout.
+    Unanswered {
+        /// How many requests in a row timed out, none answered between them.
+        requests: u32,
+    },
 }
 
 impl WaitCause {
@@ -71,6 +78,9 @@ impl WaitCause {
             )),
             WaitCause::LearnedPace => Some(pace(
                 "this client learned from the platform's refusals (it states no limit)",
+            )),
+            WaitCause::Unanswered { requests } => Some(format!(
+                "the platform answered none of the last {requests} requests of this job"
             )),
             WaitCause::Refusing => Some(format!(
                 "the platform has refused every request of this job for {wait} (none served since; no wait asked)"
