@@ -10,6 +10,7 @@ mod bulk;
 mod downloads;
 mod endpoints;
 mod first_use;
+mod gateway;
 mod lifecycle;
 mod operations;
 mod overload;
