@@ -101,6 +101,7 @@ pub fn kind_of(e: &Error) -> &'static str {
         Error::Transport(_) => "unreachable",
         Error::ResponseTooLarge { .. } => "response-too-large",
         Error::Decode { .. } => "bad-answer",
+        Error::ForeignAnswer { .. } => "foreign-answer",
         Error::UnexpectedState { .. } => "unexpected-state",
         Error::CreateUnconfirmed { .. } => "create-unconfirmed",
         Error::EarlierRunInterrupted { .. } => "earlier-run-interrupted",

@@ -75,7 +75,10 @@ impl Client {
                     (c.status.get(), trail, c.refused.get(), c.halted.get())
                 });
                 // The error boxed too: the task-local future hands its output up by value.
-                let result = result.map_err(|e| Box::new((e, refused)));
+                let result = result.map_err(|e| {
+                    let foreign = CALL.with(|c| c.foreign.take());
+                    Box::new((e, refused, foreign))
+                });
                 (result, status, trail, halted)
             })
             .await;
@@ -85,9 +88,9 @@ impl Client {
         };
         match *failed {
             // Nothing was sent: the job was cancelled while the call waited.
-            (_, Some(_)) if halted => (Err(Error::Cancelled), trail),
+            (_, Some(_), _) if halted => (Err(Error::Cancelled), trail),
             // Nothing was sent: the wait asked for is over the cap or the budget.
-            (_, Some(refused)) => (
+            (_, Some(refused), _) => (
                 Err(Error::NotAttempted {
                     wait: refused.wait,
                     cap: refused.cap,
@@ -96,14 +99,48 @@ impl Client {
                 }),
                 trail,
             ),
-            (e, None) => (Err(Box::pin(self.map_error(e, status)).await), trail),
+            (e, None, foreign) => (
+                Err(Box::pin(self.map_error(e, status, foreign)).await),
+                trail,
+            ),
         }
     }
 
-    /// The generated client's error as an [`Error`], every text in it redacted.
-    async fn map_error(&self, e: ApiError, status: Option<StatusCode>) -> Error {
+    /// The generated client's error as an [`Error`], every text in it redacted; `foreign`: the
+    /// answer was a `2xx` that is not the platform's, of this media type (a gateway's page).
+    async fn map_error(
+        &self,
+        e: ApiError,
+        status: Option<StatusCode>,
+        foreign: Option<String>,
+    ) -> Error {
         let redactor = &self.layer().redactor;
         let status_or_ok = status.unwrap_or(StatusCode::OK);
+        // A gateway's page in the platform's place: named as such, never as the platform's.
+        let e = match (foreign.filter(|_| status_or_ok.is_success()), e) {
+            (
+                Some(media_type),
+                e @ (ApiError::InvalidResponsePayload(..)
+                | ApiError::UnexpectedResponse(_)
+                | ApiError::ResponseBodyError(_)),
+            ) => {
+                let snippet = match e {
+                    ApiError::InvalidResponsePayload(body, _) => snippet(&body, redactor),
+                    ApiError::UnexpectedResponse(response) => match response.bytes().await {
+                        Ok(body) => snippet(&body, redactor),
+                        Err(_) => String::new(),
+                    },
+                    _ => String::new(),
+                };
+                return Error::ForeignAnswer {
+                    status: status_or_ok.as_u16(),
+                    media_type,
+                    snippet,
+                }
+                .redacted(redactor);
+            }
+            (_, e) => e,
+        };
         let too_large = |e: reqwest::Error| match too_large_limit(&e) {
             Some(limit) => Error::ResponseTooLarge {
                 status: e.status().unwrap_or(status_or_ok).as_u16(),

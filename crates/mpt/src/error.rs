@@ -10,6 +10,8 @@ use crate::ratelimit::{AskedWait, Signal, WaitCause, retry_after};
 use crate::redact::Redactor;
 use crate::retry::{Ending, Resend, decide};
 use crate::rotation_plan::{RotationPhase, RotationPlan};
+
+mod redacted;
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token};
 
@@ -90,6 +92,23 @@ pub enum Error {
         status: u16,
         /// What the decoder said.
         message: String,
+        /// The start of the body, with secrets redacted.
+        snippet: String,
+    },
+    /// A `2xx` that is not the platform's answer: the operation answers JSON (or nothing), and
+    /// this one is of another media type (`text/html`: a gateway's or a proxy's page) or not
+    /// JSON at all. A gateway answered in the platform's place; whether it passed the request on
+    /// is unknown. An idempotent request was sent again within the retry policy (this is the
+    /// last answer); a create was not ([`Error::CreateUnconfirmed`] holds this as its source).
+    #[error(
+        "{} with {media_type}, not the platform's JSON: a gateway's page? (body starts {snippet:?})",
+        status_text(*status)
+    )]
+    ForeignAnswer {
+        /// HTTP status of the answer (a `2xx`).
+        status: u16,
+        /// Its media type as it came (`text/html`), or `no media type`.
+        media_type: String,
         /// The start of the body, with secrets redacted.
         snippet: String,
     },
@@ -323,86 +342,6 @@ impl Error {
         }
     }
 
-    /// The same error with every text it holds redacted: the API secret and every secret the
-    /// client has handled (by value, also JSON-escaped or percent-encoded), and anything shaped
-    /// like a token secret.
-    pub(crate) fn redacted(self, r: &Redactor) -> Error {
-        let p = |p: Box<Problem>| Box::new(p.redacted(r));
-        match self {
-            Error::NotFound(x) => Error::NotFound(p(x)),
-            Error::BadRequest(x) => Error::BadRequest(p(x)),
-            Error::Unauthorized(x) => Error::Unauthorized(p(x)),
-            Error::Forbidden(x) => Error::Forbidden(p(x)),
-            Error::Conflict(x) => Error::Conflict(p(x)),
-            Error::Server(x) => Error::Server(p(x)),
-            Error::NotProcessed(x) => Error::NotProcessed(p(x)),
-            Error::RateLimited {
-                status,
-                retry_after,
-                asked,
-                problem,
-            } => Error::RateLimited {
-                status,
-                retry_after,
-                asked,
-                problem: problem.map(p),
-            },
-            Error::Decode {
-                status,
-                message,
-                snippet,
-            } => Error::Decode {
-                status,
-                message: r.redact(&message),
-                snippet: r.redact(&snippet),
-            },
-            Error::InvalidRequest(m) => Error::InvalidRequest(r.redact(&m)),
-            Error::Config(m) => Error::Config(r.redact(&m)),
-            Error::RotationIncomplete {
-                new,
-                plan,
-                old_id,
-                old_status,
-                source,
-            } => Error::RotationIncomplete {
-                new,
-                plan,
-                old_id,
-                old_status,
-                source: Box::new(source.redacted(r)),
-            },
-            Error::CreateUnconfirmed {
-                account_id,
-                name,
-                candidates,
-                lookup,
-                source,
-            } => Error::CreateUnconfirmed {
-                account_id,
-                name,
-                candidates,
-                lookup: lookup.map(|e| Box::new(e.redacted(r))),
-                source: Box::new(source.redacted(r)),
-            },
-            Error::OutcomeUnknown {
-                id,
-                action,
-                source,
-                read,
-            } => Error::OutcomeUnknown {
-                id,
-                action,
-                source: Box::new(source.redacted(r)),
-                read: Box::new(read.redacted(r)),
-            },
-            Error::PlanNotSaved { old_id, reason } => Error::PlanNotSaved {
-                old_id,
-                reason: r.redact(&reason),
-            },
-            other => other,
-        }
-    }
-
     /// Maps a transport error.
     pub(crate) fn from_reqwest(e: reqwest::Error) -> Error {
         if e.is_timeout() {
@@ -416,7 +355,9 @@ impl Error {
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::RateLimited { status, .. } => Some(*status),
-            Error::Decode { status, .. } | Error::ResponseTooLarge { status, .. } => Some(*status),
+            Error::Decode { status, .. }
+            | Error::ResponseTooLarge { status, .. }
+            | Error::ForeignAnswer { status, .. } => Some(*status),
             other => other.problem().map(|p| p.status),
         }
     }
@@ -440,6 +381,7 @@ impl Error {
     fn ending(&self) -> Option<Ending> {
         Some(match self {
             Error::Timeout | Error::Decode { .. } | Error::ResponseTooLarge { .. } => Ending::Lost,
+            Error::ForeignAnswer { .. } => Ending::Foreign,
             Error::Transport(e) if e.is_connect() => Ending::NotConnected,
             Error::Transport(_) => Ending::Lost,
             Error::RateLimited { .. } => Ending::Answered(429),
@@ -449,15 +391,16 @@ impl Error {
     }
 
     /// Whether sending the same idempotent request again may succeed: 408, 425, 429, 502, 503,
-    /// 504, timeouts and broken connections (the SDK's one retry decision).
+    /// 504, a gateway's page in a `2xx`, timeouts and broken connections (the SDK's one retry
+    /// decision).
     pub fn is_retryable(&self) -> bool {
         self.ending()
             .is_some_and(|ending| decide(Resend::Idempotent, ending, true).resend)
     }
 
     /// Whether a request that failed this way may still have been carried out by the platform:
-    /// its answer was lost (timeout, broken connection after sending), unreadable, or a 500,
-    /// 502 or 504 (the SDK's one retry decision).
+    /// its answer was lost (timeout, broken connection after sending), unreadable, a gateway's
+    /// page in a `2xx`, or a 500, 502 or 504 (the SDK's one retry decision).
     pub fn may_have_reached_server(&self) -> bool {
         self.ending()
             .is_some_and(|ending| decide(Resend::Idempotent, ending, true).landed)
@@ -483,6 +426,11 @@ impl From<std::convert::Infallible> for Error {
     fn from(never: std::convert::Infallible) -> Error {
         match never {}
     }
+}
+
+/// `200 OK`.
+fn status_text(status: u16) -> String {
+    StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
 }
 
 fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {

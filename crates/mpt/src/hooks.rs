@@ -15,7 +15,12 @@
 //!   cut short, a body where none is declared; a byte stream is taken as it came) ends the
 //!   attempt as a lost answer, retried like a dropped connection. Otherwise the body is read,
 //!   once, by the generated code (a body broken on the last attempt, or the body of a change's
-//!   2xx, is [`Error::Decode`] with the 2xx status: the platform answered that it did it);
+//!   2xx, is [`Error::Decode`] with the 2xx status: the platform answered that it did it).
+//!   Every success answer is first checked for being the platform's: a `2xx` of another media
+//!   type than JSON (`text/html`: a gateway's page), or whose body is not JSON at all, where the
+//!   operation answers JSON (or nothing), is a gateway's answer in the platform's place
+//!   ([`crate::retry::Ending::Foreign`]): sent again when the request may be repeated, and
+//!   [`Error::ForeignAnswer`] when it is the last answer, never taken for the platform's;
 //! * after the generated code has decoded the answer (once), mapping its error to
 //!   [`Error`], with every secret redacted.
 //!
@@ -42,7 +47,7 @@ use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{kept, limited, read_whole, rebuilt, server_date, too_large};
+use body::{checked, kept, limited, read_whole, rebuilt, scrub, server_date, too_large};
 use spare::copy;
 
 /// The generated client's error type.
@@ -70,6 +75,9 @@ pub(crate) struct CallState {
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
     pub(crate) date: Cell<Option<chrono::DateTime<chrono::Utc>>>,
+    /// The last answer was a `2xx` that is not the platform's (a gateway's page): its media
+    /// type as it came.
+    pub(crate) foreign: std::cell::RefCell<Option<String>>,
     /// The send was refused before anything went (a wait over its cap or the budget).
     pub(crate) refused: Cell<Option<Refused>>,
     /// The send was given up before anything went: the job was cancelled.
@@ -88,6 +96,7 @@ impl CallState {
             maybe_landed: Cell::new(false),
             want_date: false,
             date: Cell::new(None),
+            foreign: std::cell::RefCell::new(None),
             refused: Cell::new(None),
             halted: Cell::new(false),
             job: None,
@@ -253,7 +262,7 @@ impl Layer {
                 .await
         };
         let result = match result {
-            Ok(response) if raw => Ok(self.scrub(response, info.operation_id).await),
+            Ok(response) if raw => Ok(scrub(&self.redactor, response, info.operation_id).await),
             other => other,
         };
         if want_date && let Ok(response) = &result {
@@ -291,7 +300,8 @@ impl Layer {
         let mut budget = CallBudget::new(self.max_wait, job.budget.is_none());
         let cap = self.retry.max_retry_after;
         // Reads only: a change answered 2xx was carried out, whatever became of its body (the
-        // caller reads the token back), so it is never sent again for a cut body.
+        // caller reads the token back), so it is never sent again for a cut body (one that is
+        // not the platform's, a gateway's page, is another matter: `Ending::Foreign`).
         let read = request.method() == reqwest::Method::GET;
         // The answer before a resend: it stands if the job is cancelled before the resend goes.
         let mut previous = None;
@@ -326,21 +336,15 @@ impl Layer {
                 Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                 Err(url) => return stands(&url, previous, None, attempt),
             };
-            // A success answer that may still be retried is read whole, so that a body cut off
-            // is retried like a dropped connection.
-            let (result, cut) = match result {
-                Ok(response)
-                    if read
-                        && resend == Resend::Idempotent
-                        && retry_cut
-                        && response.status().is_success() =>
-                {
-                    read_whole(response, info.operation_id).await
-                }
-                other => (other, false),
-            };
+            // A success answer to a read that may still be retried is read whole, so that a
+            // body cut off is retried like a dropped connection; every success answer is
+            // checked for being the platform's (not a gateway's page in its place).
+            let whole = read && resend == Resend::Idempotent && retry_cut;
+            let (result, cut, foreign) = examined(result, whole, info.operation_id).await;
+            let alien = foreign.is_some();
+            let _ = CALL.try_with(|c| c.foreign.replace(foreign));
             let signal = signal_of(&result, cut);
-            let ending = ending_of(signal.as_ref(), &result, cut);
+            let ending = ending_of(signal.as_ref(), &result, cut, alien);
             let throttled = budget.answered(job.answered(signal.as_ref()));
             let left = tries.count(&self.retry, throttled) && spare.is_some();
             let decision = decide(resend, ending, left);
@@ -378,52 +382,6 @@ impl Layer {
         }
     }
 
-    /// An answer for the generated client used directly, with no secret left where its errors
-    /// would quote it (their `Display` and `Debug` print bodies and headers as they came): an
-    /// error answer's body and headers redacted; a 2xx body that holds a secret handed on as
-    /// it came only when it decodes (the secret is what the caller asked for), else redacted.
-    async fn scrub(&self, mut response: Response, operation: &'static str) -> Response {
-        let (status, version) = (response.status(), response.version());
-        let url = response.url().clone();
-        let mut headers = std::mem::take(response.headers_mut());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => {
-                let failing = futures_util::stream::once(async move { Err::<Bytes, _>(e) });
-                return rebuilt(
-                    url,
-                    status,
-                    version,
-                    headers,
-                    reqwest::Body::wrap_stream(failing),
-                );
-            }
-        };
-        // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
-        // typed parse costs less than redacting the whole body); a byte stream is any bytes.
-        let body = if status.is_success()
-            && (mpt_api::answers::decodes(operation, &body).unwrap_or(false)
-                || body::shape(operation) == Some(mpt_api::AnswerShape::Bytes))
-        {
-            body
-        } else {
-            let text = String::from_utf8_lossy(&body);
-            match self.redactor.redact(&text) {
-                redacted if redacted == text => body,
-                redacted => Bytes::from(redacted),
-            }
-        };
-        if !status.is_success() {
-            for value in headers.values_mut() {
-                let shown = String::from_utf8_lossy(value.as_bytes());
-                if self.redactor.redact(&shown) != shown {
-                    *value = HeaderValue::from_static(crate::redact::REDACTED);
-                }
-            }
-        }
-        rebuilt(url, status, version, headers, reqwest::Body::from(body))
-    }
-
     /// Bounds the answer's body to `max_body` bytes without reading it: an answer whose
     /// `Content-Length` is within the bound is handed on untouched (hyper never reads past that
     /// length); a larger one fails with [`BodyTooLarge`] when its body is read, without reading
@@ -455,6 +413,26 @@ fn refusal(url: &reqwest::Url, refused: Refused) -> Response {
         headers,
         reqwest::Body::from(Bytes::new()),
     )
+}
+
+/// A success answer read whole when `whole` (a read that may be retried: the `bool` says its
+/// body was cut off), else checked; either way, what it came as when it is not the platform's
+/// answer (a gateway's page).
+async fn examined(
+    result: reqwest::Result<Response>,
+    whole: bool,
+    operation: &'static str,
+) -> (reqwest::Result<Response>, bool, Option<String>) {
+    match result {
+        Ok(response) if response.status().is_success() && whole => {
+            read_whole(response, operation).await
+        }
+        Ok(response) if response.status().is_success() => {
+            let (response, foreign) = checked(response, operation).await;
+            (Ok(response), false, foreign)
+        }
+        other => (other, false, None),
+    }
 }
 
 /// The job of a call, if any.

@@ -127,6 +127,10 @@ pub(crate) enum Ending {
     /// The request may have been sent, but no usable answer came (a timeout, a connection
     /// broken after sending, a body that could not be read).
     Lost,
+    /// A `2xx` that is not the platform's answer: the operation answers JSON, and this one is
+    /// of another media type (`text/html`: a gateway's page) or not JSON at all. A gateway
+    /// answered in the platform's place; whether it forwarded the request is unknown.
+    Foreign,
 }
 
 impl Ending {
@@ -167,6 +171,7 @@ pub(crate) struct Decision {
 /// | other 4xx, 1xx, 3xx | no | no | refused: the same request fails the same way |
 /// | connection never made | no | yes / yes | nothing reached the server |
 /// | answer lost | yes | yes / no | the work may be done |
+/// | 2xx not the platform's (a gateway's page, not JSON) | yes | yes / no | a gateway answered in the platform's place: the work may be done |
 pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Decision {
     let idempotent = resend == Resend::Idempotent;
     let (landed, may_resend, reason) = match ending {
@@ -195,6 +200,11 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
         Ending::Answered(503) => (false, idempotent, "unavailable: refused before any work"),
         Ending::Answered(_) => (false, false, "refused: the same request fails the same way"),
         Ending::NotConnected => (false, true, "the connection was never made"),
+        Ending::Foreign => (
+            true,
+            idempotent,
+            "a gateway answered in the platform's place (not its JSON): the work may be done",
+        ),
         Ending::Lost => (
             true,
             idempotent,
@@ -257,6 +267,7 @@ mod tests {
             (Answered(504), true, true, false),
             (NotConnected, false, true, true),
             (Lost, true, true, false),
+            (Foreign, true, true, false),
         ];
         for (ending, landed, idempotent, create) in table {
             let d = decide(Idempotent, ending, true);

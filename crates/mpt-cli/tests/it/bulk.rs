@@ -343,3 +343,48 @@ fn a_lost_answer_then_a_refusal_and_408_or_425_rows_match_the_final_state() {
     // The 408 rows say the platform is timing out.
     assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
 }
+
+/// A gateway answering `200 OK` with its HTML page in the platform's place (not passing the
+/// request on): a disable it answered once is sent again and done; one it answers every time
+/// is named (`foreign-answer`, its status and media type), never `unexpected-state`; each row
+/// matches the mock after.
+#[test]
+fn a_gateway_page_in_a_200_is_sent_again_and_named_when_it_persists() {
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(4, "page", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    let page = || FaultRule::every(1, Fault::HtmlPage(200)).only([Operation::Disable]);
+    server
+        .set_faults(
+            Faults::none()
+                .with(page().for_token(ids[0].clone()))
+                .with(page().for_token(ids[1].clone()).times(1)),
+        )
+        .unwrap();
+    let mut args = vec!["tokens", "ensure-disabled", "-o", "json"];
+    args.extend(ids.iter().map(String::as_str));
+    let out = crate::common::mpt(&server, &args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = rows.as_array().unwrap();
+    let failed = rows.iter().find(|r| r["id"] == ids[0].as_str()).unwrap();
+    assert_eq!(failed["ok"], false, "{failed}");
+    assert_eq!(failed["error"]["kind"], "foreign-answer", "{failed}");
+    assert_eq!(failed["error"]["httpStatus"], 200, "{failed}");
+    let message = failed["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("200 OK with text/html, not the platform's JSON: a gateway's page?"),
+        "{message}"
+    );
+    assert_eq!(server.token_status(&ids[0]).as_deref(), Some("Active"));
+    for id in &ids[1..] {
+        let row = rows.iter().find(|r| r["id"] == id.as_str()).unwrap();
+        assert_eq!(row["ok"], true, "{row}");
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"));
+    }
+    // Three attempts for the first, two for the second, one each for the others.
+    assert_eq!(server.requests(Operation::Disable), 3 + 2 + 1 + 1);
+}

@@ -6,6 +6,8 @@ use mpt_api::AnswerShape;
 use reqwest::header::HeaderMap;
 use reqwest::{Response, StatusCode};
 
+use crate::redact::Redactor;
+
 /// A body larger than the bound; the reading of the answer fails with it.
 #[derive(Debug)]
 pub(super) struct BodyTooLarge {
@@ -94,31 +96,161 @@ pub(super) fn too_large_body(limit: usize) -> reqwest::Body {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
+/// An answer for the generated client used directly, with no secret left where its errors
+/// would quote it (their `Display` and `Debug` print bodies and headers as they came): an
+/// error answer's body and headers redacted; a 2xx body that holds a secret handed on as
+/// it came only when it decodes (the secret is what the caller asked for), else redacted.
+pub(super) async fn scrub(
+    redactor: &Redactor,
+    mut response: Response,
+    operation: &'static str,
+) -> Response {
+    let (status, version) = (response.status(), response.version());
+    let url = response.url().clone();
+    let mut headers = std::mem::take(response.headers_mut());
+    let body = match response.bytes().await {
+        Ok(body) => body,
+        Err(e) => {
+            let failing = futures_util::stream::once(async move { Err::<Bytes, _>(e) });
+            return rebuilt(
+                url,
+                status,
+                version,
+                headers,
+                reqwest::Body::wrap_stream(failing),
+            );
+        }
+    };
+    // A 2xx that decodes as the operation's answer goes on as it came (checked first: one
+    // typed parse costs less than redacting the whole body); a byte stream is any bytes.
+    let body = if status.is_success()
+        && (mpt_api::answers::decodes(operation, &body).unwrap_or(false)
+            || shape(operation) == Some(mpt_api::AnswerShape::Bytes))
+    {
+        body
+    } else {
+        let text = String::from_utf8_lossy(&body);
+        match redactor.redact(&text) {
+            redacted if redacted == text => body,
+            redacted => Bytes::from(redacted),
+        }
+    };
+    if !status.is_success() {
+        for value in headers.values_mut() {
+            let shown = String::from_utf8_lossy(value.as_bytes());
+            if redactor.redact(&shown) != shown {
+                *value = reqwest::header::HeaderValue::from_static(crate::redact::REDACTED);
+            }
+        }
+    }
+    rebuilt(url, status, version, headers, reqwest::Body::from(body))
+}
+
 /// Reads a success answer's body whole, and hands the answer on with it in memory; the `bool`
 /// says the body was cut off: its reading broke, or it is not what `operation` declares (a
-/// JSON document that ends early). A body over the bound is handed on to fail as it would
-/// have (the same request would get the same answer: not retried).
+/// JSON document that ends early); the `Option` says it is not the platform's answer
+/// ([`foreign`]). A body over the bound is handed on to fail as it would have (the same
+/// request would get the same answer: not retried).
 pub(super) async fn read_whole(
     mut response: Response,
     operation: &'static str,
-) -> (reqwest::Result<Response>, bool) {
+) -> (reqwest::Result<Response>, bool, Option<String>) {
     let (status, version) = (response.status(), response.version());
     let url = response.url().clone();
     let headers = std::mem::take(response.headers_mut());
     match response.bytes().await {
         Ok(body) => {
             let whole = is_whole(operation, &body);
+            let alien = foreign(operation, &headers, Some(&body));
             let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
-            (Ok(response), !whole)
+            (Ok(response), !whole, alien)
         }
         Err(e) => match too_large_limit(&e) {
             Some(limit) => {
                 let body = too_large_body(limit);
-                (Ok(rebuilt(url, status, version, headers, body)), false)
+                (
+                    Ok(rebuilt(url, status, version, headers, body)),
+                    false,
+                    None,
+                )
             }
-            None => (Err(e), true),
+            None => (Err(e), true, None),
         },
     }
+}
+
+/// A success answer checked for being the platform's ([`foreign`]): an operation that answers a
+/// JSON document has its body read into memory first (a body that breaks, or is over the
+/// bound, is handed on to fail as it would have: a change answered `2xx` was carried out,
+/// whatever became of its body); any other is judged by its headers alone.
+pub(super) async fn checked(
+    mut response: Response,
+    operation: &'static str,
+) -> (Response, Option<String>) {
+    if shape(operation) != Some(AnswerShape::Document) {
+        let alien = foreign(operation, response.headers(), None)
+            .filter(|_| response.content_length() != Some(0));
+        return (response, alien);
+    }
+    let (status, version) = (response.status(), response.version());
+    let url = response.url().clone();
+    let headers = std::mem::take(response.headers_mut());
+    match response.bytes().await {
+        Ok(body) => {
+            let alien = foreign(operation, &headers, Some(&body));
+            let body = reqwest::Body::from(body);
+            (rebuilt(url, status, version, headers, body), alien)
+        }
+        Err(e) => {
+            let alien = foreign(operation, &headers, None);
+            let body = match too_large_limit(&e) {
+                Some(limit) => too_large_body(limit),
+                None => reqwest::Body::wrap_stream(futures_util::stream::once(async move {
+                    Err::<Bytes, _>(e)
+                })),
+            };
+            (rebuilt(url, status, version, headers, body), alien)
+        }
+    }
+}
+
+/// What a success answer came as, when it is not the platform's answer: the platform answers
+/// `operation` with a JSON document (or nothing), and this answer is of another stated media
+/// type (`text/html`: a gateway's page), or its body (when read) is not JSON at all (its first
+/// byte opens no object or array). Its media type as it came (`text/html`), or
+/// `"no media type"`. A JSON document cut short is the platform's (its answer broke); a byte
+/// stream is any bytes.
+pub(super) fn foreign(
+    operation: &'static str,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Option<String> {
+    match shape(operation) {
+        Some(AnswerShape::Document) => {}
+        // Nothing came, as declared.
+        Some(AnswerShape::Nothing) if body.is_some_and(<[u8]>::is_empty) => return None,
+        Some(AnswerShape::Nothing) => {}
+        _ => return None,
+    }
+    let stated = headers
+        .get(reqwest::header::CONTENT_TYPE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let media = stated.as_deref().map(|t| {
+        t.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let json_type = media
+        .as_deref()
+        .is_none_or(|m| m == "application/json" || m == "text/json" || m.ends_with("+json"));
+    let json_body =
+        body.is_none_or(|b| matches!(b.trim_ascii().first(), None | Some(b'{') | Some(b'[')));
+    if json_type && json_body {
+        return None;
+    }
+    Some(media.unwrap_or_else(|| "no media type".into()))
 }
 
 /// An answer kept while the call waits to send again (it stands if nothing more is sent), its
@@ -194,7 +326,45 @@ pub(super) fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono
 
 #[cfg(test)]
 mod tests {
-    use super::is_whole;
+    use super::{foreign, is_whole};
+    use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
+
+    #[test]
+    fn an_answer_not_json_is_not_the_platforms() {
+        let typed = |t: &'static str| {
+            let mut h = HeaderMap::new();
+            h.insert(CONTENT_TYPE, HeaderValue::from_static(t));
+            h
+        };
+        let page = b"<html><h1>502 Bad Gateway</h1></html>";
+        let op = mpt_mock::Operation::Disable.operation_id();
+        let html = typed("text/html; charset=utf-8");
+        assert_eq!(foreign(op, &html, Some(page)).as_deref(), Some("text/html"));
+        assert_eq!(foreign(op, &html, None).as_deref(), Some("text/html"));
+        let json = typed("application/json; charset=utf-8");
+        assert_eq!(foreign(op, &json, Some(b"{\"id\": 1}")), None);
+        // Cut short, or empty: the platform's answer, broken (the existing rules read it back).
+        assert_eq!(foreign(op, &json, Some(b"{\"id\": ")), None);
+        assert_eq!(foreign(op, &HeaderMap::new(), Some(b"")), None);
+        assert_eq!(
+            foreign(op, &typed("application/problem+json"), Some(b"{}")),
+            None
+        );
+        // A page labelled JSON, or unlabelled: its body says what it is.
+        assert_eq!(
+            foreign(op, &json, Some(page)).as_deref(),
+            Some("application/json")
+        );
+        let bare = foreign(op, &HeaderMap::new(), Some(page));
+        assert_eq!(bare.as_deref(), Some("no media type"));
+        // A delete answers nothing: a page in its place is not the platform's either.
+        assert_eq!(
+            foreign(mpt_mock::Operation::Delete.operation_id(), &html, None).as_deref(),
+            Some("text/html")
+        );
+        // A download is any bytes.
+        assert_eq!(foreign("get_account_icon", &html, Some(page)), None);
+    }
 
     #[test]
     fn a_byte_stream_is_whole_whatever_its_bytes() {

@@ -11,6 +11,7 @@ mod downloads;
 mod endpoints;
 mod first_use;
 mod gateway;
+mod gateway_page;
 mod lifecycle;
 mod operations;
 mod overload;
