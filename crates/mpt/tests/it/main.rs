@@ -11,6 +11,7 @@ mod downloads;
 mod endpoints;
 mod first_use;
 mod lifecycle;
+mod lockout;
 mod operations;
 mod overload;
 mod pacing;
