@@ -82,6 +82,10 @@ const BACKOFF: Duration = Duration::from_millis(250);
 /// one length ended in lock-step kept extending one shared lockout until their budgets ran out.
 const LOCKOUT_GROWTH: f64 = 2.0;
 
+/// The longest hold of a lockout that asks for no wait, before its random part (a naive loop
+/// sleeps a second; twelve bare `503`s in a row grown to the cap failed bulk jobs).
+const BACKOFF_MOST: Duration = Duration::from_secs(2);
+
 /// The random extra part of a grown lockout hold: up to this fraction of it, drawn anew by each
 /// client (two processes' grown holds do not end together).
 const LOCKOUT_JITTER: f64 = 0.5;
@@ -176,7 +180,12 @@ pub(super) fn lockout_hold(
         let repeats = s.lockouts.min(32);
         s.lockouts = s.lockouts.saturating_add(1);
         let base = asked.unwrap_or(BACKOFF).as_secs_f64();
-        let grown = base * LOCKOUT_GROWTH.powi(repeats as i32);
+        let mut grown = base * LOCKOUT_GROWTH.powi(repeats as i32);
+        if asked.is_none() {
+            // A refusal that is a count, not a time (a gateway shedding a dozen requests in a
+            // row), is not made to cost minutes.
+            grown = grown.min(BACKOFF_MOST.as_secs_f64());
+        }
         let jitter = if repeats == 0 {
             0.0
         } else {
