@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -49,6 +50,15 @@ impl MockServerBuilder {
     /// How requests are counted against the rate limit (default [`RateWindow::TokenBucket`]).
     pub fn rate_window(mut self, window: RateWindow) -> Self {
         self.rate.window = window;
+        self
+    }
+
+    /// A refusal of the rate limit locks its caller (its API secret) out for `lockout`: every
+    /// request during the lockout is refused (`Retry-After` of the lockout's length; as an HTTP
+    /// date, its end cut to the whole second) and extends it to that request's arrival plus
+    /// `lockout`, as fail2ban-like gateways and some WAFs do. Off unless set.
+    pub fn rate_lockout(mut self, lockout: Duration) -> Self {
+        self.rate.lockout = Some(lockout);
         self
     }
 

@@ -53,6 +53,11 @@ struct Args {
     /// a second, then 50/s for a second, and so on; bursts of --rate-burst).
     #[arg(long, value_name = "SECONDS:N/s", conflicts_with = "rate_change")]
     rate_alternate: Option<String>,
+    /// With --rate-limit: a refusal locks its API secret out for this many seconds (e.g. `2`),
+    /// and every request refused during the lockout extends it to its arrival plus as many
+    /// (Retry-After of that length; with retry-after-date, the lockout's end cut to the second).
+    #[arg(long, value_name = "SECONDS", value_parser = parse_lockout)]
+    rate_lockout: Option<Duration>,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -90,6 +95,22 @@ fn parse_account(value: &str) -> Result<(String, String), AccountError> {
         "Client" | "Vendor" | "Operations" => Ok((id.trim().to_string(), kind.to_string())),
         other => Err(AccountError::Kind(other.to_string())),
     }
+}
+
+/// A `--rate-lockout` that is not a number of seconds from 0.001 to 86400.
+#[derive(Debug, thiserror::Error)]
+#[error("{0:?}: expected seconds from 0.001 to 86400, e.g. 2")]
+struct LockoutError(String);
+
+/// `--rate-lockout 2` → two seconds.
+fn parse_lockout(value: &str) -> Result<Duration, LockoutError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| (0.001..=86400.0).contains(s))
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| LockoutError(value.to_string()))
 }
 
 /// `--rate-window`: the kinds of `RateWindow`.
@@ -153,6 +174,9 @@ fn main() -> std::process::ExitCode {
                 WindowKind::FixedWindow => mpt_mock::RateWindow::FixedWindow,
                 WindowKind::SlidingLog => mpt_mock::RateWindow::SlidingLog,
             });
+        if let Some(lockout) = args.rate_lockout {
+            builder = builder.rate_lockout(lockout);
+        }
         if let Some(change) = &args.rate_change {
             match mpt_mock::RateChange::parse(change, args.rate_burst) {
                 Ok(change) => builder = builder.rate_change(change),

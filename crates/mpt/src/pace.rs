@@ -82,7 +82,7 @@
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::ratelimit::{Signal, WaitCause, secs};
+use crate::ratelimit::{AskedWait, Signal, WaitCause, secs};
 
 use stated::hold;
 
@@ -445,11 +445,18 @@ impl Pacer {
                 let refills = s.refills.of(signal.remaining_of);
                 let renews = stated::spent_window(signal, refills, stated::inferred(s, now));
                 let asks = if aimd { locked_out } else { after > ROUNDING };
-                if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
+                if locked_out {
+                    // An HTTP date names a whole second: a lockout's end cut to it is up to a
+                    // second later (a probe sent at the date extended the lockout again).
+                    let dated = matches!(signal.asked, Some(AskedWait::Until(_)));
+                    let asked = after + Duration::from_secs(u64::from(dated));
+                    let until = aimd::lockout_hold(s, now, Some(asked), cap);
+                    hold(s, until, WaitCause::Asked);
+                } else if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
                     hold(s, now + after, WaitCause::Asked);
                 }
             } else if locked_out {
-                let until = aimd::back_off(s, now, cap);
+                let until = aimd::lockout_hold(s, now, None, cap);
                 hold(s, until, WaitCause::Refusing);
             }
         }

@@ -6,10 +6,12 @@
 //! `retry-after` dialect under a fixed window and a sliding log too, the `structured` and `policy`
 //! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
 //! the `retry-after` dialect with the limit alternating between 200/s and 50/s each second,
-//! and two facade clients (two processes, say) sharing one secret's limit (`policy` and
-//! `retry-after`). Clients: the facade (default settings, concurrency 16) and plain reqwest at
+//! the `retry-after`, `retry-after-date` and `bare` dialects behind a lockout of 2 s that each
+//! refused request extends (`--rate-lockout 2`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
+//! `retry-after`, and each lockout). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
-//! `Retry-After` (seconds or a date), else after the reset the headers give, else a second;
+//! `Retry-After` (seconds or a date), else after the reset the headers give, else a second
+//! (not behind a lockout: it never leaves one quiet, and never ends);
 //! the official Python client too for the `policy` dialect. Each run gets a fresh mock (in this
 //! process, on its own runtime: the pace, not the CPU, is measured). Printed last, one JSON
 //! object per line per dialect and client; `ideal_s` is the facade's own requests the limit let
@@ -34,6 +36,8 @@ const CONCURRENCY: usize = 16;
 /// The limit after the change, and when.
 const DROPPED: f64 = 50.0;
 const DROP_AFTER_S: f64 = 5.0;
+/// A refusal's lockout, extended by each request refused during it.
+const LOCKOUT: Duration = Duration::from_secs(2);
 
 /// One setting of the limiter.
 #[derive(Clone, Copy)]
@@ -43,6 +47,8 @@ struct Setting {
     change: bool,
     /// The limit alternates between `RATE` and `DROPPED` each second.
     alternating: bool,
+    /// A refusal locks the secret out for [`LOCKOUT`], extended by each request refused then.
+    lockout: bool,
 }
 
 impl Setting {
@@ -58,6 +64,9 @@ impl Setting {
         }
         if self.alternating {
             name.push_str("+alternating-50");
+        }
+        if self.lockout {
+            name.push_str("+lockout-2s");
         }
         name
     }
@@ -119,6 +128,9 @@ impl Limited {
                     after: Duration::from_secs_f64(DROP_AFTER_S),
                     to: dropped,
                 });
+            }
+            if setting.lockout {
+                builder = builder.rate_lockout(LOCKOUT);
             }
             if setting.alternating {
                 builder = builder.rate_alternation(RateChange {
@@ -310,6 +322,7 @@ fn settings() -> Vec<Setting> {
         window: RateWindow::TokenBucket,
         change: false,
         alternating: false,
+        lockout: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
     for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
@@ -334,6 +347,17 @@ fn settings() -> Vec<Setting> {
         alternating: true,
         ..bucket(RateDialect::RetryAfter)
     });
+    // A lockout that each refused request extends (fail2ban-like), in the forms it may ask.
+    for dialect in [
+        RateDialect::RetryAfter,
+        RateDialect::RetryAfterDate,
+        RateDialect::Bare,
+    ] {
+        all.push(Setting {
+            lockout: true,
+            ..bucket(dialect)
+        });
+    }
     all
 }
 
@@ -350,9 +374,16 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
     };
     let mut lines = Vec::new();
     for setting in settings().into_iter().filter(|s| wanted(&s.name())) {
-        let mut runs = vec![facade(rt, setting), plain(rt, setting)];
-        let bucket =
-            setting.window == RateWindow::TokenBucket && !setting.change && !setting.alternating;
+        let mut runs = vec![facade(rt, setting)];
+        if !setting.lockout {
+            // Under a lockout that each refusal extends, sixteen naive loops sleeping the
+            // `Retry-After` never leave it quiet: they ran for over 40 min without an end.
+            runs.push(plain(rt, setting));
+        }
+        let bucket = setting.window == RateWindow::TokenBucket
+            && !setting.change
+            && !setting.alternating
+            && !setting.lockout;
         if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));
             match python(setting) {
@@ -362,6 +393,10 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
         }
         if bucket && setting.dialect == RateDialect::RetryAfter {
             // Two processes behind a limit that only refuses: each learns it from refusals.
+            runs.push(two_clients(rt, setting));
+        }
+        if setting.lockout {
+            // Two processes on one secret share one lockout.
             runs.push(two_clients(rt, setting));
         }
         // The work the facade needed (its requests the limit let through), at the limit's rate.

@@ -72,13 +72,23 @@ const MIN_QUOTA: u32 = 10;
 const HALVINGS: f64 = 16.0;
 
 /// The first hold of a lockout that asks for no wait (a bare `429` refused again at the halved
-/// pace, none served): doubled at each refusal of a send after a hold, up to [`BACKOFF_MOST`].
+/// pace, none served); it grows as [`LOCKOUT_GROWTH`] says.
 const BACKOFF: Duration = Duration::from_millis(250);
 
-/// The longest hold of a lockout that asks for no wait (a naive loop sleeps a second): a
-/// refusal that is a count, not a time (a gateway shedding a dozen requests in a row), is not
-/// made to cost minutes.
+/// How much a lockout's hold grows at each refusal of a request sent after the hold before it
+/// ended, none served since (the lockout was extended: another process on the token sent into
+/// it, or the hold ended inside it): the hold is this many times the one before, at most the
+/// cap (`max_retry_after`) and what is left of the wait budget. Two processes whose holds of
+/// one length ended in lock-step kept extending one shared lockout until their budgets ran out.
+const LOCKOUT_GROWTH: f64 = 2.0;
+
+/// The longest hold of a lockout that asks for no wait, before its random part (a naive loop
+/// sleeps a second; twelve bare `503`s in a row grown to the cap failed bulk jobs).
 const BACKOFF_MOST: Duration = Duration::from_secs(2);
+
+/// The random extra part of a grown lockout hold: up to this fraction of it, drawn anew by each
+/// client (two processes' grown holds do not end together).
+const LOCKOUT_JITTER: f64 = 0.5;
 
 /// The slices of the second over which what the platform served is counted (50 ms each).
 pub(super) const SLICES: usize = 20;
@@ -152,16 +162,40 @@ pub(super) fn holds(s: &State, sent: u32) -> bool {
     s.learned.is_some() && !s.resolved && (1..u32::MAX / 2).contains(&halvings)
 }
 
-/// Until when every send is held for a lockout that asks for no wait ([`holds`] says it is
-/// one): [`BACKOFF`] at first, doubled at each refusal that came after the hold ended (those
-/// answering sends made before it do not double it), at most [`BACKOFF_MOST`] and `cap`. A limiter that locks out
-/// and extends the lockout on every refused request (fail2ban-like) gets its quiet time; the
-/// pace halved to its floor kept refreshing it (the tester's F1).
-pub(super) fn back_off(s: &mut State, now: Instant, cap: Duration) -> Instant {
-    if s.held_until.is_none_or(|h| h <= now) {
-        s.backoff = s.backoff.saturating_mul(2).clamp(BACKOFF, BACKOFF_MOST);
-    }
-    let hold = s.backoff.min(cap);
+/// Until when every send is held for a lockout ([`holds`] says it is one): `asked` (the
+/// `Retry-After`, its date read to the end of its second), or [`BACKOFF`] when none is asked.
+/// Each refusal that came after the hold before it ended (a request sent after it: the lockout
+/// was extended, or the hold ended inside it) grows the hold [`LOCKOUT_GROWTH`] times, with a
+/// random extra part of up to [`LOCKOUT_JITTER`] of it, at most `cap`; those answering sends
+/// made before the hold ended only hold until their own wait has passed. Reset once one is
+/// served. A limiter that locks out and extends the lockout on every refused request
+/// (fail2ban-like) gets its quiet time, from one process or several on one token.
+pub(super) fn lockout_hold(
+    s: &mut State,
+    now: Instant,
+    asked: Option<Duration>,
+    cap: Duration,
+) -> Instant {
+    let hold = if s.held_until.is_none_or(|h| h <= now) {
+        let repeats = s.lockouts.min(32);
+        s.lockouts = s.lockouts.saturating_add(1);
+        let base = asked.unwrap_or(BACKOFF).as_secs_f64();
+        let mut grown = base * LOCKOUT_GROWTH.powi(repeats as i32);
+        if asked.is_none() {
+            // A refusal that is a count, not a time (a gateway shedding a dozen requests in a
+            // row), is not made to cost minutes.
+            grown = grown.min(BACKOFF_MOST.as_secs_f64());
+        }
+        let jitter = if repeats == 0 {
+            0.0
+        } else {
+            fastrand::f64() * LOCKOUT_JITTER
+        };
+        s.backoff = secs(grown * (1.0 + jitter)).min(cap);
+        s.backoff
+    } else {
+        asked.unwrap_or(s.backoff).min(cap)
+    };
     now.checked_add(hold).unwrap_or(now + BACKOFF)
 }
 
@@ -171,6 +205,7 @@ pub(super) fn back_off(s: &mut State, now: Instant, cap: Duration) -> Instant {
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
     s.backoff = Duration::ZERO;
+    s.lockouts = 0;
     // Counted from the end of a hold (nothing was sent during it: served right after, the
     // platform refused for as long as it was asked to wait, no longer).
     let refused_from = s.held_until.map_or(s.cut.at, |h| h.max(s.cut.at));

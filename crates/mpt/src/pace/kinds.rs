@@ -238,9 +238,11 @@ pub(super) struct State {
     pub(super) resolved: bool,
     /// A refusal lasted until a window renewed: the limit is a window, its quota known.
     pub(super) windowed: bool,
-    /// The hold of a lockout that asks for no wait (AIMD's refusals continuing at the halved
-    /// pace, none served): doubled at each refusal after a hold, cleared once one is served.
+    /// The last hold of a lockout (AIMD's refusals continuing at the halved pace, none served),
+    /// and how many there were in a row: it grows at each refusal after a hold, cleared once
+    /// one is served (`aimd::lockout_hold`).
     pub(super) backoff: Duration,
+    pub(super) lockouts: u32,
     /// The stated quota the pace follows (requests per window, in seconds), and the send
     /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
     pub(super) quota: Option<(f64, f64)>,
@@ -323,6 +325,7 @@ impl State {
             resolved: true,
             windowed: false,
             backoff: Duration::ZERO,
+            lockouts: 0,
             quota: None,
             log: VecDeque::new(),
             forgets: false,

@@ -150,12 +150,12 @@ pub(super) fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> 
     Some(stated::spent(until - now, cap, quota))
 }
 
-/// The end of the hold from `now`: a backoff of this client's own (none asked, a lockout's) is
-/// cut to what is left of the `budget` (a lockout gets all of it, and the budget ends the run,
-/// not the hold).
+/// The end of the hold from `now`: a backoff of this client's own (none asked, a lockout's, or
+/// a lockout's hold grown past the wait asked) is cut to what is left of the `budget` (a
+/// lockout gets all of it, and the budget ends the run, not the hold).
 pub(super) fn held_within(s: &State, now: Instant, budget: Duration) -> Option<Instant> {
     let held = s.held_until?;
-    if s.held_for == WaitCause::Refusing {
+    if s.held_for == WaitCause::Refusing || s.lockouts > 1 {
         return Some(held.min(now.checked_add(budget).unwrap_or(held)));
     }
     Some(held)

@@ -13,6 +13,7 @@ mod first_use;
 mod gateway;
 mod gateway_page;
 mod lifecycle;
+mod lockout;
 mod operations;
 mod overload;
 mod pacing;

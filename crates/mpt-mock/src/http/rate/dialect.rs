@@ -127,9 +127,18 @@ impl RateDialect {
         match self {
             RateDialect::Bare => {}
             RateDialect::RetryAfterDate => {
-                // Rounded up to a whole second: never earlier than allowed.
-                let ms = now.timestamp_millis().saturating_add(wait as i64 * 1000);
-                let at = DateTime::from_timestamp((ms + 999).div_euclid(1000), 0).unwrap_or(now);
+                // Rounded up to a whole second: never earlier than allowed; a lockout's end
+                // cut to the second, as a gateway formatting its end time states it.
+                let second = if taken.locked {
+                    let end = now
+                        .timestamp_millis()
+                        .saturating_add(taken.wait.as_millis() as i64);
+                    end.div_euclid(1000)
+                } else {
+                    let ms = now.timestamp_millis().saturating_add(wait as i64 * 1000);
+                    (ms + 999).div_euclid(1000)
+                };
+                let at = DateTime::from_timestamp(second, 0).unwrap_or(now);
                 set(&mut response, "retry-after", http_date(at));
                 set(&mut response, "date", http_date(now));
             }
@@ -201,6 +210,7 @@ mod tests {
             remaining: 0,
             reset: Duration::from_millis(100),
             wait: Duration::from_millis(5),
+            locked: false,
         };
         let now = Utc::now();
         let expect: [(RateDialect, u16, &[&str], &[&str]); 8] = [

@@ -8,6 +8,12 @@
 //! | `token-bucket` (default) | `per_second` a second on average, `burst` at once | until the bucket has a token again |
 //! | `fixed-window` | `per_second` in each whole second | until the second ends |
 //! | `sliding-log` | `per_second` in any one second | until the oldest request of the last second is a second old |
+//!
+//! A **lockout** (`lockout`, off unless set; fail2ban-like gateways, some WAFs) penalises a
+//! refusal: once a caller is refused, it is locked out for `L`, every request in the lockout is
+//! refused (and not counted) and extends it to that request's arrival plus `L`, and its wait is
+//! `L` (`Retry-After: L`; as an HTTP date, the lockout's end cut to the whole second, as a
+//! gateway formatting its end time states it).
 
 mod dialect;
 
@@ -113,6 +119,9 @@ pub(crate) struct RateSettings {
     pub(crate) change: Option<RateChange>,
     /// The change alternates: every `after`, the limit swaps between `limit` and `to`.
     pub(crate) alternate: bool,
+    /// A refusal locks its caller out for this long, and each request refused during the
+    /// lockout extends it to its arrival plus this.
+    pub(crate) lockout: Option<Duration>,
 }
 
 /// One caller's count.
@@ -127,6 +136,8 @@ pub(crate) struct Buckets {
     settings: RateSettings,
     started: Instant,
     counts: HashMap<String, Count>,
+    /// Until when each caller locked out is (with [`RateSettings::lockout`]).
+    locked: HashMap<String, Instant>,
 }
 
 /// What a request found.
@@ -140,6 +151,9 @@ pub(crate) struct Taken {
     pub(crate) reset: Duration,
     /// Until a request would be allowed again (when refused).
     pub(crate) wait: Duration,
+    /// Refused by a lockout (its wait is the lockout's length, its end cut to the second when
+    /// stated as a date).
+    pub(crate) locked: bool,
 }
 
 fn secs(s: f64) -> Duration {
@@ -152,7 +166,34 @@ impl Buckets {
             settings,
             started: Instant::now(),
             counts: HashMap::new(),
+            locked: HashMap::new(),
         }
+    }
+
+    /// A request of `caller` at `now` under the limit, and under the lockout when one is set:
+    /// refused while locked out, which extends the lockout; a refusal by the count starts one.
+    fn admit(&mut self, caller: &str, limit: RateLimit, now: Instant) -> Taken {
+        let Some(lockout) = self.settings.lockout else {
+            return self.take(caller, limit, now);
+        };
+        let locked = self.locked.get(caller).is_some_and(|until| *until > now);
+        let mut taken = if locked {
+            Taken {
+                allowed: false,
+                limit,
+                remaining: 0,
+                reset: lockout,
+                wait: lockout,
+                locked: true,
+            }
+        } else {
+            self.take(caller, limit, now)
+        };
+        if !taken.allowed {
+            self.locked.insert(caller.to_string(), now + lockout);
+            (taken.wait, taken.reset, taken.locked) = (lockout, lockout, true);
+        }
+        taken
     }
 
     /// The limit in force at `now`.
@@ -194,6 +235,7 @@ impl Buckets {
             remaining: remaining.max(0.0).floor() as u64,
             reset,
             wait,
+            locked: false,
         };
         match count {
             Count::Bucket { tokens, at } => {
@@ -276,7 +318,7 @@ pub(crate) async fn rate_limited(
         .get(header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let taken = lock(&shared.rate).take(&caller, limit, now);
+    let taken = lock(&shared.rate).admit(&caller, limit, now);
     if !taken.allowed {
         shared
             .throttled
@@ -338,6 +380,30 @@ mod tests {
             assert!(!refused.allowed && refused.wait <= Duration::from_secs(1));
             assert!(b.take("a", limit, t0 + Duration::from_secs(1)).allowed);
         }
+    }
+
+    #[test]
+    fn a_lockout_refuses_and_extends_until_quiet_for_its_length() {
+        let limit = RateLimit::parse("10/s", 1).unwrap();
+        let mut b = Buckets::new(RateSettings {
+            limit: Some(limit),
+            lockout: Some(Duration::from_secs(2)),
+            ..RateSettings::default()
+        });
+        let t0 = b.started;
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(b.admit("a", limit, at(0)).allowed);
+        let refused = b.admit("a", limit, at(1));
+        assert!(!refused.allowed && refused.locked);
+        assert_eq!(refused.wait, Duration::from_secs(2));
+        // The bucket has refilled, but the lockout holds, and each refusal extends it.
+        assert!(!b.admit("a", limit, at(1500)).allowed);
+        assert!(!b.admit("a", limit, at(3000)).allowed);
+        // Another caller is not locked out.
+        assert!(b.admit("b", limit, at(3000)).allowed);
+        // Quiet for 2 s after the last refusal: served.
+        assert!(!b.admit("a", limit, at(4999)).allowed);
+        assert!(b.admit("a", limit, at(7000)).allowed);
     }
 
     #[test]

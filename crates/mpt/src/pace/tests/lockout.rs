@@ -40,9 +40,11 @@ async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
         if short.is_none() {
             let first = backoff;
             assert!(!first.is_zero());
-            // Sent after the hold, refused: the backoff doubles.
+            // Sent after the hold, refused: the backoff doubles, with a random extra part of
+            // up to half of it.
             observe(&pacer, 429, &headers).await;
-            assert_eq!(pacer.lock().of("").backoff, first * 2);
+            let grown = pacer.lock().of("").backoff;
+            assert!(grown >= first * 2 && grown <= first * 3, "{grown:?}");
         }
         observe(&pacer, 200, &[]).await;
         assert_eq!(
@@ -51,4 +53,43 @@ async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
             "cleared once served"
         );
     }
+}
+
+/// A lockout asked as an HTTP date is held to the end of the second the date names: a gateway
+/// that cuts its lockout's end to the second names a moment up to a second early, and a probe
+/// sent then extends the lockout again (one process took twice as long as with the same
+/// lockout asked in seconds). A refusal of a probe sent after the hold grows the hold.
+#[tokio::test]
+async fn a_lockout_asked_as_a_date_is_held_to_the_end_of_its_second() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let at = std::time::SystemTime::now() + Duration::from_secs(2);
+    let date = httpdate::fmt_http_date(at);
+    let secs_to = |t: std::time::SystemTime| {
+        t.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default()
+    };
+    // The date names the whole second it is cut to.
+    let named = at
+        - Duration::from_nanos(u64::from(
+            at.duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+        ));
+    let headers = [("retry-after", date.as_str())];
+    observe(&pacer, 200, &[]).await;
+    observe(&pacer, 429, &headers).await;
+    observe(&pacer, 429, &headers).await;
+    let before = secs_to(named);
+    observe(&pacer, 429, &headers).await;
+    let held = pacer
+        .lock()
+        .of("")
+        .held_until
+        .expect("refused at the halved pace: held")
+        .saturating_duration_since(Instant::now());
+    assert!(
+        held > before + Duration::from_millis(900),
+        "held {held:?}, the date {before:?} away"
+    );
+    assert_eq!(pacer.lock().of("").lockouts, 1);
 }
