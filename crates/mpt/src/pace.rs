@@ -420,6 +420,7 @@ impl Pacer {
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
         let now = Instant::now();
+        s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();
         let aimd = !stated && self.mode == Pacing::Adaptive;
@@ -456,7 +457,7 @@ impl Pacer {
         if self.learn_stated(s, signal, now, cap, sent) || crowded {
             return;
         }
-        aimd::learn(s, signal.throttled, now, sent.generation);
+        aimd::learn_tallied(s, signal.throttled, now, sent.generation);
     }
 
     /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the

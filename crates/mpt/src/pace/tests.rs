@@ -377,3 +377,5 @@ mod per_policy;
 mod changes;
 
 mod lockout;
+
+mod loss;
