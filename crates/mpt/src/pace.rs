@@ -422,6 +422,7 @@ impl Pacer {
         let bare = aimd::gave_up_again(s, signal);
         let signal = bare.as_ref().unwrap_or(signal);
         let now = Instant::now();
+        s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();
         let aimd = !stated && self.mode == Pacing::Adaptive;
@@ -466,7 +467,7 @@ impl Pacer {
         if self.learn_stated(s, signal, now, cap, sent) || crowded {
             return;
         }
-        aimd::learn(s, signal.throttled, now, sent.generation);
+        aimd::learn_tallied(s, signal.throttled, now, sent.generation);
     }
 
     /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the

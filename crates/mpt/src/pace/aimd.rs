@@ -89,6 +89,15 @@ const BACKOFF_MOST: Duration = Duration::from_secs(2);
 /// The random extra part of a grown lockout hold: up to this fraction of it, drawn anew by each
 /// client (two processes' grown holds do not end together).
 const LOCKOUT_JITTER: f64 = 0.5;
+/// The most of the answers over the last second that may be refusals for a refusal to be taken
+/// as loss on the way (a gateway shedding a request now and then, whatever the rate), not as a
+/// limit: it cuts nothing. A limit refuses whatever is sent over it (a rate 3% over a bucket's
+/// is refused 3% of the time, one twice the limit half of the time), and a drop refuses most.
+const LOSS: f64 = 0.03;
+
+/// The least a refusal taken as loss leaves of the pace (it comes down to what the last second
+/// delivered, if less).
+const TRIM: f64 = 0.94;
 
 /// The slices of the second over which what the platform served is counted (50 ms each).
 pub(super) const SLICES: usize = 20;
@@ -115,12 +124,18 @@ pub(super) struct Cut {
 /// window: its quota is what the last second let through before the cut ([`MIN_QUOTA`] at
 /// least). Each success adds back its part of an amount a second the same whatever the
 /// client's own rate ([`grow`]).
+#[cfg(test)]
 pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
+    s.loss = tally(s, throttled, now);
+    learn_tallied(s, throttled, now, sent);
+}
+
+/// What `learn` does (the rule above), the answer already counted ([`tally`]).
+pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: u32) {
     let first = *s.first.get_or_insert(now);
     // Sent at the pace of the last cut or later (generations wrap).
     let since_cut = sent.wrapping_sub(s.cut.generation) < u32::MAX / 2;
     if !throttled {
-        count_served(s, now, first);
         if !since_cut && !s.resolved {
             // Sent before the cut and served: part of what the window let through.
             s.cut.served = s.cut.served.saturating_add(1);
@@ -146,6 +161,14 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
                 repace(s, now + secs(1.0 / halved));
             }
         }
+        // Loss on the way, not a limit: no cut; a pace above what the last second delivered
+        // comes down to it (by [`TRIM`] at most: a bucket the pace crept past by a little is
+        // not overrun for long).
+        Some(rate) if s.loss => {
+            let delivered = f64::from(served_last_second(s, now, first));
+            s.learned = Some(delivered.clamp(rate * TRIM, rate).max(MIN_RATE));
+        }
+        None if s.loss => {}
         known => cut(s, known, now, first),
     }
 }
@@ -323,7 +346,9 @@ fn advance(s: &mut State, now: Instant, first: Instant) {
     let (counts, newest) = &mut s.served;
     let stale = at.saturating_sub(*newest).min(SLICES as u64);
     for k in 1..=stale {
-        counts[((*newest + k) % SLICES as u64) as usize] = 0;
+        let i = ((*newest + k) % SLICES as u64) as usize;
+        counts[i] = 0;
+        s.refused[i] = 0;
     }
     *newest = (*newest).max(at);
 }
@@ -335,6 +360,26 @@ fn count_served(s: &mut State, now: Instant, first: Instant) {
     s.served.0[i] = s.served.0[i].saturating_add(1);
     let second = f64::from(served_last_second(s, now, first));
     s.peak = s.peak.max(second);
+}
+
+/// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last
+/// second (this one included) are at most [`LOSS`] of its answers, and those number at least
+/// as many as make two refusals that fraction (a second that served a few dozen says nothing:
+/// a window of 40 a second refusing its 41st is a limit).
+/// Random loss refuses at any rate, and a cut for each one kept the pace far below what the
+/// platform served (2% of requests refused at random: 109 served a second where 383 were).
+pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
+    let first = *s.first.get_or_insert(now);
+    if !throttled {
+        count_served(s, now, first);
+        return false;
+    }
+    advance(s, now, first);
+    let i = (s.served.1 % SLICES as u64) as usize;
+    s.refused[i] = s.refused[i].saturating_add(1);
+    let refused = f64::from(s.refused.iter().fold(0u32, |sum, n| sum.saturating_add(*n)));
+    let answers = f64::from(served_last_second(s, now, first)) + refused;
+    answers * LOSS >= 2.0 && refused <= answers * LOSS
 }
 
 /// What the platform served over the last second.

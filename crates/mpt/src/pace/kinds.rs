@@ -229,6 +229,10 @@ pub(super) struct State {
     /// What the platform served (answers not throttled) over the last second, per tenth of a
     /// second, and the slice the newest count is in (counted from `first`).
     pub(super) served: ([u32; SLICES], u64),
+    /// What the platform refused over the last second, per slice (the slices of `served`).
+    pub(super) refused: [u32; SLICES],
+    /// The answer learned from is a refusal taken as loss on the way (`aimd::tally`).
+    pub(super) loss: bool,
     /// The first answer AIMD learned from.
     pub(super) first: Option<Instant>,
     /// AIMD's last cut: when, the generation it started, what the last second had served then,
@@ -315,6 +319,8 @@ impl State {
             ceiling: None,
             peak: 0.0,
             served: ([0; SLICES], 0),
+            refused: [0; SLICES],
+            loss: false,
             first: None,
             cut: Cut {
                 at: now,

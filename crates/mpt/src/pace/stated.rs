@@ -122,7 +122,9 @@ fn share_after(
             s.room_refuted |= std::mem::take(&mut s.forgets);
         }
         // Nor a send's beyond the quota while the log was lifted (`bucket::note_room`): no cut.
-        if !dropped && !probed && !recent(s, now, rate) {
+        // Nor a refusal stating no remainder among many served (loss on the way, `aimd::tally`).
+        let lost = s.loss && signal.remaining.is_none();
+        if !dropped && !probed && !lost && !recent(s, now, rate) {
             s.share = (s.share / 2.0).max(MIN_SHARE);
             s.last_cut = Some(now);
             repace(s, now);

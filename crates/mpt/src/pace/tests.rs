@@ -378,3 +378,5 @@ mod changes;
 
 mod lockout;
 mod window_end;
+
+mod loss;
