@@ -97,7 +97,7 @@ mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub(crate) use slot::{Refused, Slot};
-use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, take};
+use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, pace_cause, take};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -326,7 +326,7 @@ impl Pacer {
                     wait: interval,
                     cap,
                     asked: None,
-                    cause: self.pace_cause(s),
+                    cause: pace_cause(self.mode, s),
                 });
             }
             if let Some(next) = s.next {
@@ -474,15 +474,6 @@ impl Pacer {
     /// pace's queue): what a call's wait budget is charged.
     fn held_part(&self, index: usize, wait: Duration) -> Duration {
         held_part(self.lock().state(index), Instant::now(), wait)
-    }
-
-    /// What a refusal for the pace's own interval names as its source.
-    fn pace_cause(&self, s: &State) -> WaitCause {
-        match self.mode {
-            Pacing::Fixed(_) => WaitCause::FixedPace,
-            _ if s.stated.is_none() => WaitCause::LearnedPace,
-            _ => WaitCause::Pace,
-        }
     }
 
     /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.

@@ -207,3 +207,12 @@ pub(super) fn depart(s: &mut State, rate: Option<f64>, planned: Option<Instant>,
         s.next = Some(s.next.map_or(next, |n| n.max(next)));
     }
 }
+
+/// What a refusal for the pace's own interval names as its source, under `mode`.
+pub(super) fn pace_cause(mode: super::Pacing, s: &State) -> WaitCause {
+    match mode {
+        super::Pacing::Fixed(_) => WaitCause::FixedPace,
+        _ if s.stated.is_none() => WaitCause::LearnedPace,
+        _ => WaitCause::Pace,
+    }
+}
