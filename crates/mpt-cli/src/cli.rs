@@ -44,6 +44,8 @@ Exit codes:
        for ended `rate-limited`, the others were not attempted (`not-attempted`)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
+  141  stdout closed under a bulk command or apply (`| head -1`): it stopped beginning changes
+       as on a first SIGINT (those not begun are `not-attempted`), finished those in flight
 
 Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL / MPT_NOOP_TRANSITIONS, which
 win over the profile in ~/.config/mpt/config.toml (--profile NAME; keys base_url,
@@ -203,4 +205,53 @@ impl RunCommand for TokensCmd {
             TokensCmd::Apply(args) => args.run(ctx).await,
         }
     }
+}
+
+/// What a parse error of a value that is not UTF-8 says: the flag it is the value of (or its
+/// position), never the value, which may be a secret (`--api-token`).
+pub fn not_utf8(cmd: &clap::Command, args: &[std::ffi::OsString]) -> String {
+    let Some(at) = args.iter().skip(1).position(|a| a.to_str().is_none()) else {
+        // Not an argument: an environment variable clap reads (`MPT_STATE`).
+        return "MPT_STATE is not valid UTF-8 (its text is not shown): give it as UTF-8 text"
+            .into();
+    };
+    let at = at + 1;
+    let shown = args[at].to_string_lossy();
+    let flag = match shown.split_once('=') {
+        Some((flag, _)) if flag.starts_with("--") && !flag.contains('\u{fffd}') => {
+            Some(flag.to_string())
+        }
+        _ => args[at - 1]
+            .to_str()
+            .filter(|prev| takes_value(cmd, prev))
+            .map(String::from),
+    };
+    let what = match flag {
+        Some(flag) => format!("the value of {flag}"),
+        None => format!("argument {at}"),
+    };
+    format!("{what} is not valid UTF-8 (its text is not shown): give it as UTF-8 text")
+}
+
+/// Whether `flag` (`--name` or `-n`) is an option that takes a value, in `cmd` or any of its
+/// subcommands.
+fn takes_value(cmd: &clap::Command, flag: &str) -> bool {
+    let long = flag.strip_prefix("--");
+    let short = flag
+        .strip_prefix('-')
+        .filter(|s| s.chars().count() == 1)
+        .and_then(|s| s.chars().next());
+    let named = |arg: &clap::Arg| match (long, short) {
+        (Some(long), _) => {
+            arg.get_long() == Some(long)
+                || arg
+                    .get_all_aliases()
+                    .is_some_and(|aliases| aliases.contains(&long))
+        }
+        (None, Some(short)) => arg.get_short() == Some(short),
+        (None, None) => false,
+    };
+    cmd.get_arguments()
+        .any(|arg| named(arg) && arg.get_action().takes_values())
+        || cmd.get_subcommands().any(|sub| takes_value(sub, flag))
 }

@@ -65,31 +65,35 @@ pub struct Settings {
 }
 
 /// The config file: `--config`, else `$MPT_CONFIG`, else `$XDG_CONFIG_HOME/mpt/config.toml`,
-/// else `~/.config/mpt/config.toml`.
-pub fn config_path(flag: Option<&Path>) -> Option<PathBuf> {
+/// else `~/.config/mpt/config.toml`; with whether it was named (`--config`, `$MPT_CONFIG`), so
+/// that a file named and missing is an error, not an empty profile.
+pub fn config_path(flag: Option<&Path>) -> Option<(PathBuf, bool)> {
     if let Some(path) = flag {
-        return Some(path.to_path_buf());
+        return Some((path.to_path_buf(), true));
     }
-    if let Some(path) = std::env::var_os("MPT_CONFIG") {
-        return Some(PathBuf::from(path));
+    if let Some(path) = std::env::var_os("MPT_CONFIG").filter(|p| !p.is_empty()) {
+        return Some((PathBuf::from(path), true));
     }
     let base = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("mpt/config.toml"))
+    Some((base.join("mpt/config.toml"), false))
 }
 
 /// Keys that would hold a secret in plain text.
 const SECRET_KEYS: [&str; 5] = ["token", "api_token", "secret", "password", "api_secret"];
 
 /// Reads `profile` from the file at `path` (the default profile is `default`). A missing file is
-/// an empty profile unless the profile was asked for by name.
-pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigError> {
+/// an empty profile unless the file was `named` (`--config`, `$MPT_CONFIG`) or the profile
+/// was asked for by name.
+pub fn read_profile(path: &Path, named: bool, name: Option<&str>) -> Result<Profile, ConfigError> {
     let shown = path.display();
     let meta = match std::fs::metadata(path) {
         Ok(meta) => meta,
-        Err(_) if name.is_none() => return Ok(Profile::default()),
-        Err(e) => return Err(ConfigError(format!("{shown}: {e}"))),
+        Err(e) if absent(&e) && name.is_none() && !named => {
+            return Ok(Profile::default());
+        }
+        Err(e) => return Err(ConfigError(format!("the config file {shown}: {e}"))),
     };
     if !meta.is_file() {
         return Err(ConfigError(format!("{shown}: not a regular file")));
@@ -135,6 +139,14 @@ pub fn read_profile(path: &Path, name: Option<&str>) -> Result<Profile, ConfigEr
         secret_command_timeout,
         noop_transitions,
     })
+}
+
+/// The file is not there (nor a directory on its way): the default file may be absent.
+fn absent(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// A TOML error as `FILE: line L, column C: what` without the text around it: the parser's own
@@ -246,32 +258,34 @@ fn stop_group(child: &mut std::process::Child) {
     let _ = child.wait();
 }
 
-/// The settings, from flags, then the environment, then the profile.
+/// The settings, from flags, then the environment, then the profile. A variable that is set
+/// but not UTF-8 is an error naming it (never mistaken for unset), when it is the one used.
 pub fn resolve(
     flag_base_url: Option<&str>,
     flag_token: Option<&str>,
     flag_noop: Option<mpt::NoopTransitions>,
     profile: &Profile,
 ) -> Result<Settings, ConfigError> {
-    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-    let noop_transitions = match (flag_noop, env("MPT_NOOP_TRANSITIONS")) {
+    let noop_transitions = match (flag_noop, env_text("MPT_NOOP_TRANSITIONS")?) {
         (Some(flag), _) => flag,
         (None, Some(env)) => crate::values::parse_noop(&env)
             .map_err(|e| ConfigError(format!("MPT_NOOP_TRANSITIONS: {e}")))?,
         (None, None) => profile.noop_transitions.unwrap_or_default(),
     };
-    let base_url = flag_base_url
-        .map(String::from)
-        .or_else(|| env("MPT_API_BASE_URL"))
-        .or_else(|| profile.base_url.clone());
+    let base_url = match flag_base_url {
+        Some(url) => Some(url.to_string()),
+        None => env_text("MPT_API_BASE_URL")?.or_else(|| profile.base_url.clone()),
+    };
     let timeout = profile
         .secret_command_timeout
         .unwrap_or(DEFAULT_SECRET_COMMAND_TIMEOUT);
-    let token = match (flag_token, env("MPT_API_TOKEN"), &profile.secret_command) {
-        (Some(flag), _, _) => Some(SecretString::from(flag.to_string())),
-        (None, Some(env), _) => Some(SecretString::from(env)),
-        (None, None, Some(command)) => Some(run_secret_command(command, timeout)?),
-        (None, None, None) => None,
+    let token = match flag_token {
+        Some(flag) => Some(SecretString::from(flag.to_string())),
+        None => match (env_text("MPT_API_TOKEN")?, &profile.secret_command) {
+            (Some(env), _) => Some(SecretString::from(env)),
+            (None, Some(command)) => Some(run_secret_command(command, timeout)?),
+            (None, None) => None,
+        },
     };
     if let Some(token) = &token {
         crate::exit::remember(token.expose_secret());
@@ -281,4 +295,16 @@ pub fn resolve(
         token,
         noop_transitions,
     })
+}
+
+/// An environment variable's text: `None` when unset or blank; an error naming it (never its
+/// value: it may be a secret) when it is not UTF-8.
+pub fn env_text(name: &str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Ok(Some(value)),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError(format!(
+            "{name} is set but is not valid UTF-8 (its value is not shown)"
+        ))),
+    }
 }

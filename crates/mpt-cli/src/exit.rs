@@ -28,6 +28,9 @@ pub mod code {
     pub const SIGINT: u8 = 130;
     /// Interrupted by SIGTERM.
     pub const SIGTERM: u8 = 143;
+    /// stdout was closed under a bulk command or an apply (128 + SIGPIPE, as a shell reports a
+    /// command a closed pipe ended): it stopped beginning changes, and rows were lost.
+    pub const CLOSED_STDOUT: u8 = 141;
 }
 
 /// Why a command did not succeed.
@@ -228,6 +231,12 @@ pub fn remember(secret: &str) {
             known.push(secret.to_string());
         }
     }
+}
+
+/// Calls `f` with each secret remembered so far.
+pub fn each_known(mut f: impl FnMut(&str)) {
+    let known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
+    known.iter().for_each(|secret| f(secret));
 }
 
 /// `text` without any secret: by value (every remembered one), then by shape ([`mpt::redact`]).

@@ -18,6 +18,7 @@ mod session;
 mod signals;
 mod values;
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -26,10 +27,12 @@ use crate::cli::{Cli, Top};
 use crate::exit::{Failure, code};
 
 fn main() -> ExitCode {
-    remember_secrets_given();
-    let cli = match Cli::try_parse() {
+    // As the OS gave them: a value that is not UTF-8 is clap's to refuse (never a panic).
+    let args: Vec<OsString> = std::env::args_os().collect();
+    remember_secrets_given(&args);
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, &args),
     };
     let result = match cli.command {
         Top::Completions { shell } => {
@@ -50,34 +53,55 @@ fn main() -> ExitCode {
 }
 
 /// Secrets given on the command line or in the environment: no text on stderr shows them, a
-/// usage error included.
-fn remember_secrets_given() {
-    let args: Vec<String> = std::env::args().collect();
+/// usage error included. One that is not UTF-8 is remembered as it would be shown (lossily), and
+/// so is each of its valid runs.
+fn remember_secrets_given(args: &[OsString]) {
     for (i, arg) in args.iter().enumerate() {
+        let arg = arg.to_string_lossy();
         if let Some(value) = arg.strip_prefix("--api-token=") {
-            exit::remember(value);
+            remember_lossy(value);
         } else if arg == "--api-token"
             && let Some(value) = args.get(i + 1)
         {
-            exit::remember(value);
+            remember_lossy(&value.to_string_lossy());
         }
     }
     for name in ["MPT_API_TOKEN", "MPT_NEW_API_TOKEN"] {
-        if let Ok(value) = std::env::var(name) {
-            exit::remember(&value);
+        if let Some(value) = std::env::var_os(name) {
+            remember_lossy(&value.to_string_lossy());
         }
     }
 }
 
+/// Remembers a secret as shown, and each part of it between characters that were not UTF-8.
+fn remember_lossy(shown: &str) {
+    exit::remember(shown);
+    if shown.contains(char::REPLACEMENT_CHARACTER) {
+        shown
+            .split(char::REPLACEMENT_CHARACTER)
+            .for_each(exit::remember);
+    }
+}
+
 /// A parse error (or `--help`, `--version`): help and version on stdout, errors redacted on
-/// stderr with exit code 2.
-fn usage_error(e: clap::Error) -> ExitCode {
+/// stderr with exit code 2. A value that is not UTF-8 is named by its flag (or position), never
+/// shown.
+fn usage_error(e: clap::Error, args: &[OsString]) -> ExitCode {
     use clap::error::ErrorKind;
     let text = e.render().to_string();
     match e.kind() {
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
             let _ = output::print(&text);
             ExitCode::SUCCESS
+        }
+        // Also any other error quoting an argument that is not UTF-8 (lossily): an unknown
+        // subcommand may be a secret pasted in the wrong place.
+        kind if kind == ErrorKind::InvalidUtf8
+            || (text.contains(char::REPLACEMENT_CHARACTER)
+                && args.iter().skip(1).any(|a| a.to_str().is_none())) =>
+        {
+            exit::error(&cli::not_utf8(&Cli::command(), args));
+            ExitCode::from(code::USAGE)
         }
         _ => {
             exit::eprint(&text);

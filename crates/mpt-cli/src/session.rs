@@ -19,7 +19,7 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
             .try_init();
     }
     let profile = match config::config_path(global.config.as_deref()) {
-        Some(path) => config::read_profile(&path, global.profile.as_deref())?,
+        Some((path, named)) => config::read_profile(&path, named, global.profile.as_deref())?,
         None if global.profile.is_some() => {
             return Err(Failure::Usage(
                 "no config file to read the profile from".into(),
@@ -53,7 +53,11 @@ pub fn run(global: &Global, cmd: TokensCmd) -> Result<(), Failure> {
             if let Some(url) = &settings.base_url {
                 builder = builder.base_url(url);
             }
-            Some(builder.build()?)
+            let client = builder.build()?;
+            // Every secret of this run (MPT_NEW_API_TOKEN, ...), not only the API token: never
+            // sent as an id, and redacted by value in the client's errors and traces.
+            crate::exit::each_known(|secret| client.withhold(secret));
+            Some(client)
         }
         None => None,
     };

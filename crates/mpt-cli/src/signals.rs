@@ -1,8 +1,10 @@
-//! SIGINT and SIGTERM. Outside a bulk command (or a rotation's start), the first one stops the
-//! run at once. During one, the first stops scheduling (the [`mpt::Cancel`] flag): the requests
-//! in flight finish (for at most 10 s) and every finished row is printed; a second one stops at
-//! once. A bulk command still waiting on requests when the 10 s are over prints a row for each
-//! id in flight (it may have happened) before the run stops.
+//! SIGINT and SIGTERM, and a closed stdout. Outside a bulk command (or a rotation's start), the
+//! first signal stops the run at once. During one, the first stops scheduling (the
+//! [`mpt::Cancel`] flag): the requests in flight finish (for at most 10 s) and every finished
+//! row is printed; a second one stops at once. A bulk command still waiting on requests when
+//! the 10 s are over prints a row for each id in flight (it may have happened) before the run
+//! stops. A closed stdout under a bulk command or an apply stops it as a first signal does
+//! (exit 141).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
@@ -61,29 +63,10 @@ impl Signals {
                         _ = int.recv() => code::SIGINT,
                         _ = term.recv() => code::SIGTERM,
                     };
-                    let first = s.received.load(Ordering::SeqCst) == 0;
-                    if first && s.deferring.load(Ordering::SeqCst) {
-                        s.received.store(code, Ordering::SeqCst);
-                        s.cancel.cancel();
+                    if s.stop(code) {
                         exit::eprint(
                             "interrupt: finishing the requests in flight; interrupt again to stop at once\n",
                         );
-                        // Never longer than GRACE: a request or a database that stopped
-                        // answering does not hold the run (what was in flight resumes next time,
-                        // as after a kill).
-                        let s = s.clone();
-                        tokio::spawn(async move {
-                            tokio::time::sleep(GRACE).await;
-                            exit::eprint(
-                                "interrupted: the requests in flight did not finish in time\n",
-                            );
-                            s.grace_over.store(true, Ordering::SeqCst);
-                            if s.rows_in_flight.load(Ordering::SeqCst) {
-                                // The bulk command prints a row for each id in flight.
-                                tokio::time::sleep(AFTER_GRACE).await;
-                            }
-                            std::process::exit(i32::from(code));
-                        });
                     } else {
                         exit::eprint("interrupted\n");
                         std::process::exit(i32::from(code));
@@ -92,6 +75,41 @@ impl Signals {
             });
         }
         signals
+    }
+
+    /// Stops scheduling as a first signal does, with this exit code, while deferring and
+    /// before any other stop: `true` if it did. The requests in flight are given [`GRACE`]
+    /// (a request or a database that stopped answering does not hold the run: what was in
+    /// flight resumes next time, as after a kill), then the run stops.
+    fn stop(&self, code: u8) -> bool {
+        let first = self.received.load(Ordering::SeqCst) == 0;
+        if !(first && self.deferring.load(Ordering::SeqCst)) {
+            return false;
+        }
+        self.received.store(code, Ordering::SeqCst);
+        self.cancel.cancel();
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return true;
+        };
+        let s = self.clone();
+        runtime.spawn(async move {
+            tokio::time::sleep(GRACE).await;
+            exit::eprint("interrupted: the requests in flight did not finish in time\n");
+            s.grace_over.store(true, Ordering::SeqCst);
+            if s.rows_in_flight.load(Ordering::SeqCst) {
+                // The bulk command prints a row for each id in flight.
+                tokio::time::sleep(AFTER_GRACE).await;
+            }
+            std::process::exit(i32::from(code));
+        });
+        true
+    }
+
+    /// stdout was closed (a row could not be written: `| head -1`): a bulk command or an apply
+    /// stops beginning changes as on a first SIGINT (those not begun are not attempted), lets
+    /// the ones in flight finish, and exits [`code::CLOSED_STDOUT`].
+    pub fn stdout_closed(&self) {
+        self.stop(code::CLOSED_STDOUT);
     }
 
     /// Defers the first signal until the returned guard is dropped.

@@ -21,6 +21,12 @@ pub enum ValueError {
     /// No sort field at all.
     #[error("no sort field: e.g. -name,created")]
     NoSortField,
+    /// Not a field of a token (`--select`).
+    #[error("unknown field {0:?}: one of {fields} (`-field` leaves it out, `+field` adds it; e.g. -audit,+modules)", fields = SELECTABLE.join(", "))]
+    SelectField(String),
+    /// No field at all (`--select`).
+    #[error("no field to select: e.g. -audit,+modules")]
+    NoSelectField,
     /// A rate no pace can use (0, negative, not finite, over the fastest).
     #[error("{text:?}: {} is not a usable rate: {}", source.0, rate_range())]
     Rate {
@@ -169,6 +175,55 @@ pub fn parse_order(text: &str) -> Result<Order, ValueError> {
     Ok(Order(keys))
 }
 
+/// `--select`: the fields to leave out (`-field`) or add (`+field`, `field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Select(pub Vec<String>);
+
+/// The fields of a token `--select` may name (the platform refuses any other: 400).
+const SELECTABLE: [&str; 13] = [
+    "id",
+    "name",
+    "description",
+    "icon",
+    "status",
+    "revision",
+    "lastAccessAt",
+    "token",
+    "account",
+    "modules",
+    "audit",
+    "extensions",
+    "$meta",
+];
+
+/// `-audit,+modules`: each a token's field (a part of one, `audit.created`, by its field),
+/// `-` to leave it out, `+` (or nothing) to add it; any other name is refused with the list.
+pub fn parse_select(text: &str) -> Result<Select, ValueError> {
+    let mut fields = Vec::new();
+    for item in text.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        let name = item
+            .strip_prefix('-')
+            .or_else(|| item.strip_prefix('+'))
+            .unwrap_or(item);
+        let (root, sub) = match name.split_once('.') {
+            Some((root, sub)) => (root, Some(sub)),
+            None => (name, None),
+        };
+        let part_ok = sub.is_none_or(|sub| {
+            sub.split('.')
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        });
+        if !SELECTABLE.contains(&root) || !part_ok {
+            return Err(ValueError::SelectField(name.to_string()));
+        }
+        fields.push(item.to_string());
+    }
+    if fields.is_empty() {
+        return Err(ValueError::NoSelectField);
+    }
+    Ok(Select(fields))
+}
+
 pub use mpt::parse_age;
 
 /// A wait such as `--lock-timeout` or `--max-wait`: an age ([`parse_age`]) of at most a day
@@ -237,6 +292,20 @@ mod tests {
             Order(vec![(SortField::Name, true), (SortField::Created, false)])
         );
         assert!(parse_order("nosuchfield").is_err());
+        assert_eq!(
+            parse_select("-audit, +modules,name").unwrap(),
+            Select(vec!["-audit".into(), "+modules".into(), "name".into()])
+        );
+        assert!(parse_select("-audit.created").is_ok());
+        for text in ["-audti", "", ",", "+audit.", "-nope.x", "-audit..x"] {
+            assert!(parse_select(text).is_err(), "{text}");
+        }
+        assert!(
+            parse_select("-audti")
+                .unwrap_err()
+                .to_string()
+                .contains("one of id, name")
+        );
         assert_eq!(parse_age("90d"), Ok(Duration::from_secs(90 * 86_400)));
         assert!(
             parse_age("1000000000d")

@@ -10,7 +10,6 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::filter::Filter;
 use crate::lifecycle::Switch;
-use crate::ops::check_id;
 use crate::outcome::Outcome;
 use crate::status::TokenStatus;
 use crate::token::{Token, TokenRef};
@@ -123,7 +122,7 @@ impl Client {
         let valid: Vec<&str> = ids
             .iter()
             .map(String::as_str)
-            .filter(|id| check_id(id).is_ok())
+            .filter(|id| self.check_id(id).is_ok())
             .collect();
         if valid.is_empty() {
             return HashMap::new();

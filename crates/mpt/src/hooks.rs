@@ -245,8 +245,15 @@ impl Layer {
         // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
         let (span, resend, raw, want_date, job) = CALL
             .try_with(|c| {
-                let id = c.token_id.as_deref().unwrap_or("");
-                (span(id), c.resend, false, c.want_date, job_of(c))
+                // Redacted by value too: the span's field is a text shown like any other.
+                let id = c.token_id.as_deref().map(|id| self.redactor.redact(id));
+                (
+                    span(id.as_deref().unwrap_or("")),
+                    c.resend,
+                    false,
+                    c.want_date,
+                    job_of(c),
+                )
             })
             .unwrap_or_else(|_| {
                 let resend = Resend::for_method(request.method());
@@ -280,7 +287,9 @@ impl Layer {
             }
             Err(e) => {
                 span.record("status", 0);
-                span.in_scope(|| tracing::debug!(error = %e, "failed"));
+                span.in_scope(|| {
+                    tracing::debug!(error = self.redactor.redact(&e.to_string()), "failed")
+                });
             }
         }
         result
@@ -367,7 +376,7 @@ impl Layer {
                 if decision.landed {
                     let _ = CALL.try_with(|c| c.maybe_landed.set(true));
                 }
-                retrying(&result, delay);
+                retrying(&result, delay, &self.redactor);
                 budget.spend(delay);
                 // In memory: it stands if nothing more is sent, however long the wait.
                 let result = kept(result).await;

@@ -388,8 +388,12 @@ pub(crate) fn signal_of(result: &reqwest::Result<reqwest::Response>, cut: bool) 
     }
 }
 
-/// Logs a resend.
-pub(crate) fn retrying(result: &reqwest::Result<reqwest::Response>, delay: Duration) {
+/// Logs a resend (the transport's error redacted: it quotes the URL).
+pub(crate) fn retrying(
+    result: &reqwest::Result<reqwest::Response>,
+    delay: Duration,
+    redactor: &crate::redact::Redactor,
+) {
     match result {
         Ok(r) => tracing::warn!(
             status = r.status().as_u16(),
@@ -397,7 +401,7 @@ pub(crate) fn retrying(result: &reqwest::Result<reqwest::Response>, delay: Durat
             "retrying"
         ),
         Err(e) => tracing::warn!(
-            error = %e,
+            error = redactor.redact(&e.to_string()),
             retry_in_ms = delay.as_millis() as u64,
             "retrying"
         ),

@@ -4,7 +4,7 @@
 use crate::client::Client;
 use crate::error::Error;
 use crate::hooks::CallState;
-use crate::ops::{check_id, guard};
+use crate::ops::guard;
 use crate::outcome::{NoopTransitions, Outcome};
 use crate::problem::Problem;
 use crate::status::{Action, TokenStatus};
@@ -27,7 +27,7 @@ impl Client {
         let action = switch.action();
         guard(&token, action)?;
         let id = token.token_id();
-        check_id(id)?;
+        self.check_id(id)?;
         match self.send_switch(id, switch).await? {
             Sent::Answered(t) => Ok(t),
             Sent::Refused {
@@ -134,7 +134,7 @@ impl Client {
     /// token, proves it, then calls this. The evidence rules are [`Client::ensure_active`]'s.
     pub async fn ensure_active_from(&self, before: Token) -> Result<Outcome, Error> {
         let id = before.id().to_string();
-        check_id(&id)?;
+        self.check_id(&id)?;
         self.ensure_from(&id, before, Switch::Enable).await
     }
 
@@ -142,12 +142,12 @@ impl Client {
     /// [`Client::ensure_active_from`].
     pub async fn ensure_disabled_from(&self, before: Token) -> Result<Outcome, Error> {
         let id = before.id().to_string();
-        check_id(&id)?;
+        self.check_id(&id)?;
         self.ensure_from(&id, before, Switch::Disable).await
     }
 
     pub(crate) async fn ensure(&self, id: &str, switch: Switch) -> Result<Outcome, Error> {
-        check_id(id)?;
+        self.check_id(id)?;
         let before = self.get(id).await?;
         self.ensure_from(id, before, switch).await
     }

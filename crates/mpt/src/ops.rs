@@ -97,6 +97,30 @@ enum Select {
 const NO_SECRET: (&str, &str) = ("select", "-token");
 
 impl Client {
+    /// Remembers another secret this process knows (one this client is not given: a
+    /// replacement's secret read from a file, another credential): from now on it is
+    /// redacted by value from every text the client shows (errors, traces), as the API secret
+    /// is, and refused as a token id (never sent in a URL). Shorter than 4 characters, it is
+    /// ignored.
+    pub fn withhold(&self, secret: &str) {
+        self.layer().redactor.remember(secret);
+    }
+
+    /// [`check_id`], then an id holding a secret this client knows (its API secret, a token
+    /// secret it handled, one it was told to [`withhold`](Client::withhold)), whatever its
+    /// shape: refused before anything is sent, and shown redacted.
+    pub(crate) fn check_id(&self, id: &str) -> Result<(), Error> {
+        check_id(id)?;
+        let redactor = &self.layer().redactor;
+        if redactor.holds_known(id) {
+            return Err(Error::InvalidRequest(format!(
+                "invalid token id {:?}: it holds a secret (the API secret, or a token's), which is never sent as an id; give the token's id (TKN-…)",
+                redactor.redact(id)
+            )));
+        }
+        Ok(())
+    }
+
     /// Lists tokens: add a filter, order, select, page size, then `.stream()`, `.count()` or
     /// `.collect()`.
     pub fn list(&self) -> ListRequest {
@@ -135,7 +159,7 @@ impl Client {
     }
 
     async fn read(&self, id: &str, select: Select, wants_secret: bool) -> Result<Token, Error> {
-        check_id(id)?;
+        self.check_id(id)?;
         let mut request = self.api().get_api_token().id(id);
         let call = match select {
             // The common read: the constant query goes on as it is (no serializing per call).
@@ -304,7 +328,7 @@ impl Client {
         let update = update.borrow();
         guard(&token, Action::Update)?;
         let id = token.token_id();
-        check_id(id)?;
+        self.check_id(id)?;
         let send = self
             .api()
             .update_api_token()
@@ -324,7 +348,7 @@ impl Client {
     pub async fn delete(&self, token: impl TokenRef) -> Result<(), Error> {
         guard(&token, Action::Delete)?;
         let id = token.token_id();
-        check_id(id)?;
+        self.check_id(id)?;
         let send = self.api().delete_api_token().id(id).send();
         match self
             .send_noting_landed(CallState::token(id), Box::pin(send))

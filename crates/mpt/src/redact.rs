@@ -159,6 +159,17 @@ impl Redactor {
         known.push_back(SecretString::from(secret.to_string()));
     }
 
+    /// Whether `text` holds a secret remembered here (plain, percent-encoded or JSON-escaped),
+    /// with no copy made.
+    pub(crate) fn holds_known(&self, text: &str) -> bool {
+        let known = self.known.read().unwrap_or_else(|p| p.into_inner());
+        let bytes = text.as_bytes();
+        known.iter().any(|secret| {
+            let secret = secret.expose_secret().as_bytes();
+            (0..bytes.len()).any(|at| encoded_match(bytes, at, secret).is_some())
+        })
+    }
+
     /// `text` without any secret.
     pub(crate) fn redact(&self, text: &str) -> String {
         let known = self.known.read().unwrap_or_else(|p| p.into_inner());

@@ -117,11 +117,23 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             0 => String::new(),
             n => format!(", {n} in flight when interrupted (they may have happened)"),
         };
+        let why = match signal {
+            exit::code::CLOSED_STDOUT => "stdout closed (rows not written)",
+            _ => "interrupted",
+        };
         exit::eprint(&format!(
-            "interrupted: {} finished{in_flight}, {not_attempted} not attempted (nothing was sent for them)\n",
+            "{why}: {} finished{in_flight}, {not_attempted} not attempted (nothing was sent for them)\n",
             finished.count
         ));
         return Err(Failure::Interrupted(signal));
+    }
+    if output::stdout_closed() {
+        // `-o json`: every id was worked through, and the one document was not written.
+        exit::eprint(&format!(
+            "stdout closed (rows not written): {} finished\n",
+            finished.count
+        ));
+        return Err(Failure::Interrupted(exit::code::CLOSED_STDOUT));
     }
     if let Some(failure) = read.failure() {
         return Err(failure);
@@ -214,6 +226,7 @@ async fn dry_run(
             break;
         }
         finished.push(n, row, format)?;
+        stop_if_stdout_closed(signals);
         n += 1;
     }
     Ok(finished)
@@ -392,6 +405,7 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
             Err(e) => row(id, Err(&e)),
         };
         finished.push(n, row, format)?;
+        stop_if_stdout_closed(signals);
         if let Some(bar) = &bar {
             bar.set_length(read.count().max(finished.count) as u64);
             bar.inc(1);
@@ -401,6 +415,14 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
         bar.finish_and_clear();
     }
     Ok(finished)
+}
+
+/// Once a row could not be written (stdout closed: `| head -1`), nothing more is begun, as on a
+/// first SIGINT: the ids taken and not begun end `not-attempted`, and the run exits 141.
+fn stop_if_stdout_closed(signals: &Signals) {
+    if output::stdout_closed() {
+        signals.stdout_closed();
+    }
 }
 
 /// The map of ids taken, even if a thread panicked holding it.

@@ -159,13 +159,15 @@ impl RunCommand for PlanArgs {
 impl ApplyArgs {
     /// The options: the state directory, the destroy and quiet settings, and a result line
     /// printed (and the progress bar moved) as each action finishes; a failure to print is
-    /// kept in `printed`.
+    /// kept in `printed`, and a closed stdout stops the apply beginning changes as a first
+    /// SIGINT does (`signals`).
     fn options(
         &self,
         state: StateLocation,
         format: Format,
         bar: Option<indicatif::ProgressBar>,
         printed: Arc<Mutex<Option<Failure>>>,
+        signals: crate::signals::Signals,
     ) -> ApplyOptions {
         let progress = bar.clone();
         let options = ApplyOptions::new(state)
@@ -185,6 +187,9 @@ impl ApplyArgs {
                     };
                     if let (Err(e), Ok(mut first)) = (done, printed.lock()) {
                         first.get_or_insert(e);
+                    }
+                    if output::stdout_closed() {
+                        signals.stdout_closed();
                     }
                 }
                 if let Some(bar) = &progress {
@@ -217,9 +222,10 @@ impl RunCommand for ApplyArgs {
             .then(|| output::progress_bar("{bar:40} {pos}/{len} action(s)", 0));
         let printed: Arc<Mutex<Option<Failure>>> = Arc::new(Mutex::new(None));
         let state = state_of(self.state.as_deref(), &policy, &self.policy);
-        let options = self.options(state, ctx.format, bar.clone(), printed.clone());
-        // A first interrupt stops sending (the work in flight fails and resumes next time);
-        // the results known so far are printed.
+        let signals = ctx.signals.clone();
+        let options = self.options(state, ctx.format, bar.clone(), printed.clone(), signals);
+        // A first interrupt (or a closed stdout) stops sending (the work in flight fails and
+        // resumes next time); the results known so far are printed.
         let _deferred = ctx.signals.defer();
         let client = client.with_cancel(ctx.signals.cancel());
         let report = client.apply(&policy, saved.as_ref(), &options).await;
@@ -232,6 +238,12 @@ impl RunCommand for ApplyArgs {
         }
         print_summary(&report, ctx.format)?;
         if let Some(signal) = ctx.signals.received() {
+            if signal == code::CLOSED_STDOUT {
+                exit::eprint(&format!(
+                    "stdout closed (results not written): {}\n",
+                    report.summary()
+                ));
+            }
             return Err(Failure::Interrupted(signal));
         }
         if report.failed() > 0 {

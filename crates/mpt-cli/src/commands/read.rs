@@ -9,7 +9,7 @@ use mpt::{Filter, TokenStatus};
 use super::{Ctx, RunCommand};
 use crate::exit::Failure;
 use crate::output;
-use crate::values::{Order, parse_age, parse_order, parse_status};
+use crate::values::{Order, Select, parse_age, parse_order, parse_select, parse_status};
 
 /// Which tokens a list or count is about.
 #[derive(Args, Clone)]
@@ -70,9 +70,10 @@ pub struct ListArgs {
     /// created, updated, id.
     #[arg(long, allow_hyphen_values = true, value_parser = parse_order)]
     order: Option<Order>,
-    /// Fields to leave out or add (`-audit`, `+modules`).
-    #[arg(long, allow_hyphen_values = true)]
-    select: Option<String>,
+    /// Fields to leave out or add (`-audit`, `+modules`): id, name, description, icon, status,
+    /// revision, lastAccessAt, token, account, modules, audit, extensions, $meta.
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_select)]
+    select: Option<Select>,
     /// At most this many tokens (1 to 1000000).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     limit: Option<u32>,
@@ -94,7 +95,7 @@ impl RunCommand for ListArgs {
             };
         }
         if let Some(select) = self.select {
-            request = request.select(select.split(',').map(str::trim));
+            request = request.select(select.0);
         }
         if let Some(limit) = self.limit {
             request = request.page_size(limit.min(mpt::MAX_PAGE_SIZE));

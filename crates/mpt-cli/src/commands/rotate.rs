@@ -187,7 +187,7 @@ impl RunCommand for VerifyArgs {
         let secret = match self.secret_file {
             Some(file) => files::read_secret(Some(&file), "the new secret")?,
             None => {
-                let secret = std::env::var("MPT_NEW_API_TOKEN").map_err(|_| {
+                let secret = crate::config::env_text("MPT_NEW_API_TOKEN")?.ok_or_else(|| {
                     Failure::Usage(
                         "the new secret: give --secret-file, or set MPT_NEW_API_TOKEN".into(),
                     )

@@ -25,8 +25,14 @@ pub struct SecretOut {
 }
 
 impl SecretOut {
-    /// The secret file of `--secret-file`, checked and made ready before anything is made.
+    /// The secret file of `--secret-file`, checked and made ready before anything is made;
+    /// without one, stdout is checked to keep what it is given (not `/dev/null`, nor closed).
     pub fn prepare(&self) -> Result<Option<SecretFile>, Failure> {
+        if self.secret_file.is_none() && output::stdout_discards() {
+            return Err(Failure::Usage(
+                "stdout is /dev/null (or was closed): the new secret would be thrown away; give --secret-file FILE, or send stdout where it is kept".into(),
+            ));
+        }
         self.secret_file
             .as_deref()
             .map(|path| SecretFile::prepare(path, self.force))

@@ -12,13 +12,24 @@ use chrono::{DateTime, Utc};
 pub use policy::{plan, result_line, rotation};
 pub use tokens::{Row, RowOutcome, Whoami, count, rows, token, tokens, whoami};
 /// Writes to stdout. A closed pipe (`mpt tokens list | head -1`) ends the output quietly, as Unix
-/// tools do; any other failure is an error.
+/// tools do (and is remembered: [`stdout_closed`]); any other failure is an error.
 pub fn print(text: &str) -> Result<(), crate::exit::Failure> {
     match write_stdout(text.as_bytes()) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+            CLOSED.store(true, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
         Err(e) => Err(crate::exit::Failure::Other(format!("stdout: {e}"))),
     }
+}
+
+/// Whether a [`print`] found stdout closed.
+static CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether stdout was found closed: a text [`print`] wrote was lost, and so will the next be.
+pub fn stdout_closed() -> bool {
+    CLOSED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
 /// Writes a text holding a secret to stdout: unlike [`print`], a closed pipe is an error, since
@@ -41,11 +52,56 @@ pub enum StdoutError {
     Io(#[source] std::io::Error),
 }
 
+/// Whether stdout throws away what is written: it is `/dev/null` (a closed fd 1 is reopened
+/// there at start, so `>&-` is too). A secret printed there would be lost.
+#[cfg(unix)]
+pub fn stdout_discards() -> bool {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let Ok(out) = std::io::stdout().as_fd().try_clone_to_owned() else {
+        return false;
+    };
+    let (Ok(out), Ok(null)) = (
+        std::fs::File::from(out).metadata(),
+        std::fs::metadata("/dev/null"),
+    ) else {
+        return false;
+    };
+    out.file_type().is_char_device() && out.rdev() == null.rdev()
+}
+
+/// Whether stdout throws away what is written (never known off Unix).
+#[cfg(not(unix))]
+pub fn stdout_discards() -> bool {
+    false
+}
+
 fn write_stdout(bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     out.write_all(bytes)?;
     out.flush()
+}
+
+/// Text read from a record, the platform or an error, as a table or a line shows it: control
+/// characters escaped ([`escaped`]), then anything shaped like a secret redacted. JSON output
+/// escapes by itself.
+pub fn shown(text: &str) -> String {
+    crate::exit::redact(&escaped(text))
+}
+
+/// `text` with its control characters escaped (`\u{1b}`, `\n`): nothing moves the cursor,
+/// clears the screen or forges a line. A secret printed on purpose goes through this alone.
+pub fn escaped(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// `3d ago`, `in 5m`, `never`.

@@ -3,7 +3,7 @@
 use mpt::RotationPlan;
 use mpt_policy::{ActionKind, ActionResult, Plan, PlannedAction};
 
-use super::{Format, table};
+use super::{Format, shown, table};
 
 /// How an action reads at a glance, as Terraform marks its plans: `+` makes, `~` changes, `-`
 /// destroys, and nothing for what is only shown.
@@ -19,21 +19,6 @@ fn mark(a: &PlannedAction) -> &'static str {
         | ActionKind::Resume => "~",
         _ => " ",
     }
-}
-
-/// Text read from a record, the platform or an error, as a table or a line shows it: control
-/// characters escaped (`\u{1b}`, `\n`: nothing moves the cursor, clears the screen or forges a
-/// line), then anything shaped like a secret redacted. JSON output escapes by itself.
-fn shown(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    crate::exit::redact(&out)
 }
 
 /// An action's reason, with each changed field.

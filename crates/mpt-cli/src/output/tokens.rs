@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use mpt::Token;
 use serde_json::{Value, json};
 
-use super::{Format, ago, table};
+use super::{Format, ago, escaped, shown, table};
 use crate::exit::ErrorRow;
 
 fn time(at: Option<DateTime<Utc>>) -> Value {
@@ -49,10 +49,10 @@ pub fn tokens(list: &[Token], format: Format) -> String {
                 .iter()
                 .map(|t| {
                     vec![
-                        t.id().to_string(),
-                        t.name().unwrap_or("").to_string(),
-                        t.status().to_string(),
-                        t.account_id().unwrap_or("").to_string(),
+                        shown(t.id()),
+                        shown(t.name().unwrap_or("")),
+                        shown(&t.status().to_string()),
+                        shown(t.account_id().unwrap_or("")),
                         ago(t.last_access_at(), now),
                         ago(t.created_at(), now),
                     ]
@@ -80,7 +80,7 @@ pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
         Format::Jsonl => format!("{value}\n"),
         Format::Table | Format::Markdown => {
             let now = Utc::now();
-            let mut rows = vec![
+            let rows = [
                 ("id", t.id().to_string()),
                 ("name", t.name().unwrap_or("").to_string()),
                 ("status", t.status().to_string()),
@@ -94,10 +94,18 @@ pub fn token(t: &Token, format: Format, extra: &[(&str, Value)]) -> String {
                 ("last access", ago(t.last_access_at(), now)),
                 ("created", ago(t.created_at(), now)),
             ];
+            // Every value as the platform gave it, control characters escaped: a description
+            // never clears the screen nor forges a line.
+            let mut out: String = rows
+                .iter()
+                .map(|(k, v)| format!("{k:<12} {}\n", shown(v)))
+                .collect();
+            // The caller's own (the new secret, printed on purpose): escaped, not redacted.
             for (k, v) in extra {
-                rows.push((k, v.as_str().map_or_else(|| v.to_string(), String::from)));
+                let v = v.as_str().map_or_else(|| v.to_string(), String::from);
+                out.push_str(&format!("{k:<12} {}\n", escaped(&v)));
             }
-            rows.iter().map(|(k, v)| format!("{k:<12} {v}\n")).collect()
+            out
         }
     }
 }
@@ -145,9 +153,10 @@ pub struct Row {
 /// One row as JSON: `{"id", "ok", "outcome", "status", "error"}` (the README's schema).
 ///
 /// The id is shown as given, but a secret pasted where an id belongs is shown redacted (the
-/// facade refused to send it).
+/// facade refused to send it), by shape and by value (the API secret, any secret this run
+/// read).
 pub fn row_json(row: &Row) -> Value {
-    let id = mpt::redact(&row.id);
+    let id = crate::exit::redact(&row.id);
     match &row.result {
         Ok((outcome, status)) => json!({
             "id": id, "ok": true, "outcome": outcome.as_str(), "status": status, "error": null,
@@ -173,16 +182,16 @@ pub fn rows(rows: &[Row], format: Format) -> String {
             .map(|row| match &row.result {
                 Ok((outcome, status)) => format!(
                     "{}  {}  {}\n",
-                    mpt::redact(&row.id),
+                    shown(&row.id),
                     outcome.as_str(),
-                    status.as_deref().unwrap_or("")
+                    shown(status.as_deref().unwrap_or(""))
                 )
                 .replace("  \n", "\n"),
                 Err(e) => format!(
                     "{}  failed  {}: {}\n",
-                    mpt::redact(&row.id),
+                    shown(&row.id),
                     e.kind,
-                    e.message
+                    shown(&e.message)
                 ),
             })
             .collect(),
@@ -244,7 +253,7 @@ pub fn whoami(found: &Whoami, format: Format) -> String {
                 "refused",
             ]
             .iter()
-            .map(|k| format!("{k:<14} {}\n", field(k)))
+            .map(|k| format!("{k:<14} {}\n", shown(&field(k))))
             .collect()
         }
     }

@@ -211,6 +211,65 @@ fn a_secret_pasted_as_an_id_is_never_sent_nor_shown() {
     assert_eq!(server.requests(Operation::Get), 0);
 }
 
+/// A secret of any shape pasted as an id (the API secret in use, another the run knows: here
+/// MPT_NEW_API_TOKEN) is refused before sending, its row redacted, and no `-v` trace shows it
+/// (it used to be sent in the URL, and printed in the row's `id` and the span's `token_id`).
+#[test]
+fn the_api_secret_pasted_as_an_id_is_never_sent_nor_shown() {
+    let server = mock();
+    let t = server.seed_token(SeedToken::named("real").with_modules([DEFAULT_MODULE]));
+    let admin = server.admin_secret().to_string();
+    let other = "Other-Known-Secret-42";
+    let env = [("MPT_NEW_API_TOKEN", other)];
+    for pasted in [admin.as_str(), other] {
+        let out = run(&server, &["tokens", "get", pasted, "-v"], &env);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+        let stdin = format!("{pasted}\n{}\n", t.id);
+        for format in ["jsonl", "table"] {
+            let mut command = command(
+                &server,
+                &["tokens", "ensure-active", "-", "-v", "-o", format],
+            );
+            command.env("MPT_NEW_API_TOKEN", other);
+            let out = with_stdin(command, &stdin);
+            assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            for shown in [&stdout, &stderr] {
+                assert!(!shown.contains(pasted), "{pasted} shown: {shown}");
+            }
+            assert!(stdout.contains("[REDACTED]"), "{stdout}");
+            assert!(
+                stdout.contains(&t.id),
+                "the real id worked through: {stdout}"
+            );
+        }
+    }
+    // Only the real id's reads went out: a get by the pasted secret never did.
+    assert!(
+        server
+            .recorded()
+            .iter()
+            .all(|r| [&r.path, r.query.as_ref().unwrap_or(&r.path)]
+                .iter()
+                .all(|text| !text.contains(&admin) && !text.contains(other))),
+        "a secret travelled in a URL"
+    );
+}
+
+/// Runs a command with `stdin` written to it (its stderr unchecked).
+fn with_stdin(mut command: std::process::Command, stdin: &str) -> Output {
+    use std::io::Write;
+    command.stdin(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
 /// [`mpt_with`] without its stderr checks (a redacted secret's shape stays on stderr).
 fn mpt_with_unchecked(server: &MockServer, args: &[&str], stdin: &str) -> Output {
     use std::io::Write;
@@ -337,4 +396,207 @@ fn a_saved_plan_that_adds_work_is_refused_with_exit_2() {
         text(&out.stderr)
     );
     assert_eq!(server.tokens_created(), 0);
+}
+
+/// Arguments that are not UTF-8 (`$(printf 'my-api-s3cret\xff')`) used to panic (exit 101)
+/// with the argument in the panic message: now a usage error naming the flag or position,
+/// never the text; a path flag takes such a path; a variable set but not UTF-8 is named as
+/// such (it used to read as unset: "no API token").
+#[cfg(unix)]
+#[test]
+fn arguments_that_are_not_utf8_are_named_never_shown() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let server = mock();
+    let odd = |bytes: &[u8]| OsStr::from_bytes(bytes).to_os_string();
+    let secret = odd(b"my-api-s3cret\xff");
+    let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
+        (
+            vec![
+                "--api-token".into(),
+                secret.clone(),
+                "tokens".into(),
+                "count".into(),
+            ],
+            "the value of --api-token",
+        ),
+        (
+            vec![
+                odd(b"--api-token=my-api-s3cret\xff"),
+                "tokens".into(),
+                "count".into(),
+            ],
+            "the value of --api-token",
+        ),
+        (
+            vec!["tokens".into(), "get".into(), odd(b"TKN-\xffs3cret")],
+            "argument 3",
+        ),
+        (vec![odd(b"my-api-s3cret\xff")], "argument 1"),
+        (
+            vec![
+                "tokens".into(),
+                "list".into(),
+                "--account".into(),
+                secret.clone(),
+            ],
+            "the value of --account",
+        ),
+    ];
+    for (args, named) in cases {
+        let out = command(&server, &[]).args(&args).output().unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(named), "{args:?}: {err}");
+        assert!(err.contains("not valid UTF-8"), "{args:?}: {err}");
+        assert!(
+            !err.contains("s3cret") && !err.contains("panicked"),
+            "{err}"
+        );
+        assert!(text(&out.stdout).is_empty());
+    }
+    let out = command(&server, &["tokens", "count"])
+        .env("MPT_API_TOKEN", odd(b"abc-s3cret\xff"))
+        .output()
+        .unwrap();
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("MPT_API_TOKEN is set but is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cret"), "{err}");
+    assert_eq!(server.total_requests(), 0, "nothing was sent");
+    // A path may be any bytes.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(odd(b"s\xfe.secret"));
+    let out = command(
+        &server,
+        &[
+            "tokens",
+            "create",
+            "--account",
+            DEFAULT_ACCOUNT,
+            "--name",
+            "odd path",
+            "--module",
+            DEFAULT_MODULE,
+            "--secret-file",
+        ],
+    )
+    .arg(&file)
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&file).unwrap().starts_with("idt:"));
+}
+
+/// `get` prints what the platform holds with control characters escaped: a description with
+/// terminal escapes and a line break used to clear the screen and forge a line.
+#[test]
+fn get_never_prints_terminal_escapes_or_forged_lines() {
+    let server = mock();
+    let forged = "evil\u{1b}[2J\u{1b}[31mRED\nstatus       Active (forged line)";
+    let t = server.seed_token(
+        SeedToken::named("esc\u{7}")
+            .with_description(forged)
+            .with_modules([DEFAULT_MODULE]),
+    );
+    for args in [vec!["tokens", "get", t.id.as_str()], vec!["tokens", "list"]] {
+        let out = run(&server, &args, &[]);
+        let shown = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert!(
+            !shown.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?}: {shown:?}"
+        );
+    }
+    let out = run(&server, &["tokens", "get", t.id.as_str()], &[]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("evil\\u{1b}[2J"), "{shown}");
+    assert_eq!(
+        shown.lines().filter(|l| l.starts_with("status")).count(),
+        1,
+        "no forged line: {shown}"
+    );
+    // JSON escapes by itself, and keeps the text as it is.
+    let out = run(
+        &server,
+        &["tokens", "get", t.id.as_str(), "-o", "json"],
+        &[],
+    );
+    assert_eq!(json(&out)["description"], forged);
+}
+
+/// A value the platform would refuse is refused before anything is sent (`--select` with an
+/// unknown field used to go out: 400, exit 1), and a config file named and missing is an error
+/// naming it (it used to be ignored).
+#[test]
+fn an_unknown_select_field_and_a_missing_config_file_are_refused_unsent() {
+    let server = mock();
+    let out = run(&server, &["tokens", "list", "--select=-audti"], &[]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("\"audti\"") && err.contains("lastAccessAt"),
+        "{err}"
+    );
+    let missing = "/nonexistent-mpt-dir/config.toml";
+    for (args, env) in [
+        (vec!["--config", missing, "tokens", "count"], vec![]),
+        (vec!["tokens", "count"], vec![("MPT_CONFIG", missing)]),
+    ] {
+        let out = run(&server, &args, &env);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(missing), "{err}");
+    }
+    assert_eq!(server.total_requests(), 0, "nothing was sent");
+    let out = run(
+        &server,
+        &["tokens", "list", "--select=-audit,+modules"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}
+
+/// `create` and `rotate start` without --secret-file refuse, before anything is made, a stdout
+/// that throws the secret away (`> /dev/null`; `>&-` is reopened there): the secret used to
+/// be lost, exit 0.
+#[cfg(unix)]
+#[test]
+fn a_secret_is_never_printed_to_dev_null() {
+    let server = mock();
+    let old = server.seed_token(SeedToken::named("old").with_modules([DEFAULT_MODULE]));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let create = [
+        "tokens",
+        "create",
+        "--account",
+        DEFAULT_ACCOUNT,
+        "--name",
+        "lost",
+        "--module",
+        DEFAULT_MODULE,
+    ];
+    let start = [
+        "tokens",
+        "rotate",
+        "start",
+        old.id.as_str(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    for args in [&create[..], &start[..]] {
+        let out = command(&server, args)
+            .stdout(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("--secret-file"), "{err}");
+    }
+    assert_eq!(server.tokens_created(), 0, "nothing was made");
+    assert!(!state.exists());
 }

@@ -483,6 +483,74 @@ fn a_closed_pipe_ends_output_quietly() {
     }
 }
 
+/// A bulk command whose stdout is closed (`| head -1`) stops beginning changes, as on a first
+/// SIGINT: it used to change every id, rows lost, and exit 0. The ids in flight finish, the
+/// others are not attempted, and it exits 141, saying so on stderr. So does an apply.
+#[test]
+fn a_closed_stdout_stops_a_bulk_command_beginning_changes() {
+    let server = mock();
+    let seeded = server.seed_tokens(100, "t", mpt_mock::DEFAULT_ACCOUNT);
+    let dir = tempfile::tempdir().unwrap();
+    let ids = dir.path().join("ids.txt");
+    let list: Vec<&str> = seeded.iter().map(|t| t.id.as_str()).collect();
+    std::fs::write(&ids, list.join("\n")).unwrap();
+    let ids = ids.to_str().unwrap();
+    for format in ["table", "jsonl"] {
+        let args = [
+            "tokens",
+            "ensure-disabled",
+            "--from-file",
+            ids,
+            "--concurrency",
+            "2",
+            "-o",
+            format,
+        ];
+        let mut child = command(&server, &args).spawn().unwrap();
+        drop(child.stdout.take()); // closed before the first row is written
+        let status = wait(&mut child, Duration::from_secs(30));
+        let err = stderr_of(&mut child);
+        assert_eq!(status.code(), Some(141), "{format}: {err}");
+        assert!(err.contains("stdout closed"), "{err}");
+        assert!(err.contains("not attempted"), "{err}");
+    }
+    let disabled = seeded
+        .iter()
+        .filter(|t| server.token_status(&t.id).as_deref() == Some("Disabled"))
+        .count();
+    assert!(
+        disabled < 20,
+        "{disabled} of 100 changed after stdout closed"
+    );
+    // An apply likewise: it stops beginning actions.
+    let policy = dir.path().join("tokens.toml");
+    let mut toml = format!(
+        "[[accounts]]\nid = \"{}\"\nunmanaged = \"ignore\"\n",
+        mpt_mock::DEFAULT_ACCOUNT
+    );
+    for i in 0..40 {
+        toml.push_str(&format!(
+            "[[accounts.tokens]]\nname = \"new-{i}\"\nmodules = [\"{}\"]\n",
+            mpt_mock::DEFAULT_MODULE,
+        ));
+    }
+    std::fs::write(&policy, toml).unwrap();
+    let args = [
+        "tokens",
+        "apply",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--concurrency",
+        "1",
+    ];
+    let mut child = command(&server, &args).spawn().unwrap();
+    drop(child.stdout.take());
+    let status = wait(&mut child, Duration::from_secs(60));
+    let err = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(141), "{err}");
+    assert!(server.tokens_created() < 20, "{}", server.tokens_created());
+}
+
 // ---- 6. Output for machines ----
 
 /// Checks `value` against the subset of JSON Schema `result.schema.json` uses.

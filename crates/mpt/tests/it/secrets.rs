@@ -67,6 +67,8 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
         .rotate_now_with_outage(created.token.id())
         .await
         .unwrap();
+    // The API secret pasted as an id: refused unsent, so no span names it either.
+    let pasted_err = client.get(admin.as_str()).await.unwrap_err();
 
     let texts = [
         format!("{created:?}"),
@@ -76,21 +78,21 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
         serde_json::to_string(&created.token).unwrap(),
         format!("{decode_err} {decode_err:?}"),
         format!("{server_err} {server_err:?}"),
+        format!("{pasted_err} {pasted_err:?}"),
         String::from_utf8(kept.lock().unwrap().clone()).unwrap(),
     ];
+    let traces = &texts[8];
     assert!(
-        texts[7].contains("mpt.request"),
-        "spans were captured: {}",
-        texts[7]
+        traces.contains("mpt.request"),
+        "spans were captured: {traces}"
     );
     // The span names the token (its id is copied for the span only when INFO is recorded).
     let id = created.token.id();
     assert!(
-        texts[7]
+        traces
             .lines()
             .any(|l| l.contains("get_api_token") && l.contains(&format!("token_id=\"{id}\""))),
-        "the read's span names its token {id}: {}",
-        texts[7]
+        "the read's span names its token {id}: {traces}"
     );
     for text in &texts {
         assert!(!text.contains(&opaque), "token secret leaked: {text}");
@@ -99,6 +101,60 @@ async fn secrets_never_show_in_debug_display_errors_or_traces() {
             !text.contains(rotated.new.secret.expose_secret()),
             "new secret leaked: {text}"
         );
+    }
+}
+
+/// An id holding a secret the client knows, whatever its shape (its API secret, a token secret
+/// it handled, one it was told to withhold), is refused before anything is sent and shown
+/// redacted: it used to travel in the URL (only `idt:`-shaped ids were caught).
+#[tokio::test]
+async fn an_id_holding_a_known_secret_is_never_sent() {
+    let (server, client) = start().await;
+    let created = client.create(&new_token("known")).await.unwrap();
+    let opaque = created
+        .secret
+        .expose_secret()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let admin = server.admin_secret().to_string();
+    let other = "Another-Known-Secret";
+    client.withhold(other);
+    server.clear_recorded();
+    for id in [
+        admin.clone(),
+        opaque.clone(),
+        other.into(),
+        format!("x{admin}y"),
+    ] {
+        let refusals = [
+            client.get(id.as_str()).await.unwrap_err(),
+            client.disable(id.as_str()).await.unwrap_err(),
+            client.ensure_active(id.as_str()).await.unwrap_err(),
+            client.delete(id.as_str()).await.unwrap_err(),
+        ];
+        for e in refusals {
+            assert!(matches!(e, Error::InvalidRequest(_)), "{e:?}");
+            let shown = format!("{e} {e:?}");
+            assert!(shown.contains("[REDACTED]"), "{shown}");
+            for secret in [admin.as_str(), opaque.as_str(), other] {
+                assert!(!shown.contains(secret), "{shown}");
+            }
+        }
+    }
+    let report = client
+        .ensure_disabled_many([admin.as_str(), created.token.id(), other], 4)
+        .await;
+    assert_eq!(report.failed().count(), 2);
+    assert!(report.results[1].1.is_ok());
+    let sent = server.recorded();
+    assert!(!sent.is_empty(), "the real id was worked through");
+    for r in sent {
+        let url = format!("{}?{}", r.path, r.query.unwrap_or_default());
+        for secret in [admin.as_str(), opaque.as_str(), other] {
+            assert!(!url.contains(secret), "{secret} sent: {url}");
+        }
     }
 }
 
