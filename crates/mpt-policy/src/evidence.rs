@@ -127,6 +127,22 @@ pub(crate) async fn check_rotation(
     Ok(old)
 }
 
+/// Whether the policy rotates a rotation record's old token now (`old`, as read now; judged at
+/// `at`, the plan's time): a record that has made nothing yet (phase `planned`) is no reason to
+/// rotate, and starts one only when the policy would.
+pub(crate) fn rotation_wanted(
+    policy: &Policy,
+    plan: &RotationPlan,
+    old: Option<&Token>,
+    at: DateTime<Utc>,
+) -> bool {
+    let declared = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+    match (declared, old) {
+        (Some(declared), Some(old)) => crate::plan::rotation_due(declared, old, at),
+        _ => false,
+    }
+}
+
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
 /// Active before it is retired (the token the plan would rotate), Disabled once retired (one
 /// enabled again since is not deleted), gone once finished.

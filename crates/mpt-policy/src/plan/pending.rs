@@ -47,9 +47,6 @@ fn pending(kind: ActionKind, account: &str, name: &str, token: Option<&str>) -> 
 /// `action` with what resuming would do (`steps`) and why, in words.
 fn with_steps(mut action: PlannedAction, what: &str, at: &str, steps: Vec<Step>) -> PlannedAction {
     let words: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
-    action.destructive = steps
-        .iter()
-        .any(|s| matches!(s, Step::Retire | Step::Finish));
     action.reason = format!(
         "pending {what} of an interrupted apply ({at}): resuming would {}",
         words.join(", ")
@@ -122,7 +119,8 @@ impl Plan {
                 }
                 rotating.insert((r.account_id.clone(), r.name.clone()));
             }
-            judged.push(judge_rotation(client, policy, store, &key, record).await);
+            let at = self.made_at;
+            judged.push(judge_rotation(client, (policy, at), store, &key, record).await);
         }
         let touched: HashSet<String> = judged.iter().flat_map(|j| j.touches.clone()).collect();
         self.actions.retain(|a| {
@@ -234,10 +232,13 @@ async fn judge_create(
     Judged { action, touches }
 }
 
-/// What resuming a rotation record would do.
+/// What resuming a rotation record would do, the policy's rules judged at `at` (the plan's
+/// time). A record at `planned` that made nothing is no reason to rotate: unless the policy
+/// rotates its old token now, it is removed (the plan's own actions on the token stay), and
+/// one whose create may have made a replacement is destructive (it needs `--allow-destroy`).
 async fn judge_rotation(
     client: &Client,
-    policy: &Policy,
+    (policy, at_time): (&Policy, chrono::DateTime<chrono::Utc>),
     store: &dyn Store,
     key: &Key,
     record: Result<RotationPlan, StoreError>,
@@ -270,14 +271,42 @@ async fn judge_rotation(
             };
         }
     };
+    let mut unwanted = false;
     let steps = match plan.phase {
         RotationPhase::Planned => {
-            let adopt = plan.create_sent
-                && client
+            let found = match plan.create_sent {
+                false => 0,
+                true => match client
                     .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
                     .await
-                    .is_ok_and(|found| found.len() == 1);
-            let first = if adopt { Step::Adopt } else { Step::Create };
+                {
+                    Ok(found) => found.len(),
+                    Err(e) => {
+                        return Judged {
+                            action: unjudged(action, &at, &e.to_string()),
+                            touches,
+                        };
+                    }
+                },
+            };
+            unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
+            if unwanted && found == 0 {
+                // It made nothing, and the policy does not rotate the token: nothing to resume.
+                let mut action = with_steps(action, "rotation", &at, vec![Step::Remove]);
+                action.reason.push_str(&format!(
+                    " (it made nothing, and the policy does not rotate {} now: nothing is sent for it)",
+                    plan.old_id
+                ));
+                return Judged {
+                    action,
+                    touches: Vec::new(),
+                };
+            }
+            let first = if found == 1 {
+                Step::Adopt
+            } else {
+                Step::Create
+            };
             vec![
                 first,
                 Step::Deliver,
@@ -303,8 +332,15 @@ async fn judge_rotation(
             }
         }
     };
-    Judged {
-        action: with_steps(action, "rotation", &at, steps),
-        touches,
+    let mut action = with_steps(action, "rotation", &at, steps);
+    if unwanted {
+        // Its create may have made a replacement, but the policy does not rotate the token
+        // now: retiring and deleting it on the record's word needs --allow-destroy.
+        action.destructive = true;
+        action.reason.push_str(&format!(
+            " (the policy does not rotate {} now: destructive, needs --allow-destroy)",
+            plan.old_id
+        ));
     }
+    Judged { action, touches }
 }
