@@ -70,8 +70,9 @@ pub struct ApplyArgs {
     /// state) or its state directory before refusing with exit 2 (e.g. 60s; 0 refuses at once).
     #[arg(long, value_name = "AGE", default_value = "0", value_parser = parse_wait)]
     lock_timeout: Duration,
-    /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
-    /// otherwise).
+    /// Carry out the actions the plan marks destructive: deletes, the disabling of undeclared
+    /// tokens, and a resumed rotation whose record is its only reason to retire and delete the
+    /// old token (shown and skipped otherwise).
     #[arg(long)]
     allow_destroy: bool,
     /// How many tokens are worked on at once.

@@ -14,6 +14,9 @@ mod report;
 mod reread;
 use reread::moved;
 mod rotations;
+mod saved;
+pub use saved::MAX_SAVED_PLAN_AGE;
+use saved::{check_fresh, check_made_at, platform_now};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -96,8 +99,9 @@ impl ApplyOptions {
         self
     }
 
-    /// Carries out deletes and the disabling of undeclared tokens (skipped and reported
-    /// otherwise).
+    /// Carries out the actions a plan marks destructive: deletes, the disabling of undeclared
+    /// tokens, and a resumed rotation whose record is its only reason to retire and delete the
+    /// old token (skipped and reported otherwise).
     pub fn allow_destroy(mut self, allow: bool) -> ApplyOptions {
         self.allow_destroy = allow;
         self
@@ -229,7 +233,7 @@ struct Applying<'a> {
 ///
 /// A plan is made now (judged at the saved plan's time, when there is one), with the work an
 /// interrupted apply left in the state store first ([`Plan::include_pending`]). A saved plan is
-/// an approval, never a source of work: its accounts must be the policy's and its `madeAt`
+/// an approval, never a source of work: its accounts must be the policy's and its `made_at`
 /// within [`MAX_SAVED_PLAN_AGE`] of the platform's time ([`ApplyError::PlanTime`]), and the
 /// plan made now must equal it action for action, pending work included
 /// ([`ApplyError::Stale`]), before anything is done. Then the pending work is resumed (creates
@@ -242,8 +246,11 @@ struct Applying<'a> {
 /// PostgreSQL's advisory locks, waited for up to [`ApplyOptions::lock_timeout`]).
 ///
 /// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
-/// does not stop the others. Deletes and the disabling of undeclared tokens need
-/// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state store
+/// does not stop the others. The actions the plan marks destructive (deletes, the disabling of
+/// undeclared tokens, a resumed rotation whose record is its only reason to retire and delete
+/// the old token) need [`ApplyOptions::allow_destroy`]; a rotation record at `planned` of a
+/// token the policy does not rotate now, which made nothing, is removed. The secret sinks are
+/// checked first ([`Plan::check_sinks`], [`ApplyError::Sink`]). A create or rotation saves its record in the state store
 /// before it sends the create, and hands the secret to the entry's sink; when the sink fails,
 /// the action is `Failed` naming the token, the record stays, and the next apply reads the
 /// secret from the platform and hands it over again (no store ever holds a secret). Every
@@ -422,22 +429,6 @@ impl Applying<'_> {
     }
 }
 
-/// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s
-/// tokens), else this machine's clock when the answer has none (as a plan judges ages).
-async fn platform_now(
-    client: &Client,
-    account: Option<&str>,
-) -> Result<chrono::DateTime<chrono::Utc>, mpt::Error> {
-    let at: mpt::ServerTime = Default::default();
-    let mut count = client.list().record_server_time(at.clone());
-    if let Some(account) = account {
-        count = count.filter(mpt::Filter::account(account));
-    }
-    count.count().await?;
-    let now = at.lock().ok().and_then(|t| *t);
-    Ok(now.unwrap_or_else(chrono::Utc::now))
-}
-
 /// Resolves once `client` is cancelled (never, without a cancel).
 async fn cancelled(client: &Client) {
     while !client.cancelled() {
@@ -477,68 +468,4 @@ fn by_token(
         }
     }
     groups
-}
-
-/// How old a saved plan may be when it is applied.
-pub const MAX_SAVED_PLAN_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// How far ahead of the platform's clock a saved plan's `madeAt` may be (the platform's
-/// `Date` is whole seconds, and two of its servers' clocks may differ a little).
-const PLAN_CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
-
-/// Refuses a saved plan made in the future, or longer ago than [`MAX_SAVED_PLAN_AGE`], by the
-/// platform's clock (`now`).
-fn check_made_at(
-    made_at: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), ApplyError> {
-    let why = if made_at > now + PLAN_CLOCK_SLACK {
-        "it was made in the future by the platform's clock"
-    } else if made_at < now - MAX_SAVED_PLAN_AGE {
-        "it is older than 24 hours"
-    } else {
-        return Ok(());
-    };
-    Err(ApplyError::PlanTime {
-        made_at,
-        now,
-        why: why.into(),
-    })
-}
-
-/// Refuses a saved plan whose actions differ from a fresh plan's, naming the tokens: each
-/// action once, nothing added, removed or repeated.
-fn check_fresh(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
-    let mut moved: Vec<String> = Vec::new();
-    let name = |a: &PlannedAction| a.token_id.clone().unwrap_or_else(|| a.name.clone());
-    let key = |a: &PlannedAction| serde_json::to_string(a).unwrap_or_default();
-    let mut counts: HashMap<String, (i64, String)> = HashMap::new();
-    for a in &saved.actions {
-        counts.entry(key(a)).or_insert((0, name(a))).0 += 1;
-    }
-    for a in &fresh.actions {
-        counts.entry(key(a)).or_insert((0, name(a))).0 -= 1;
-    }
-    for (n, who) in counts.values() {
-        if *n != 0 {
-            moved.push(who.clone());
-        }
-    }
-    for a in &saved.actions {
-        if !fresh.actions.contains(a) {
-            moved.push(name(a));
-        }
-    }
-    for a in &fresh.actions {
-        if !saved.actions.contains(a) {
-            moved.push(name(a));
-        }
-    }
-    moved.sort();
-    moved.dedup();
-    if moved.is_empty() {
-        Ok(())
-    } else {
-        Err(ApplyError::Stale { tokens: moved })
-    }
 }

@@ -198,13 +198,13 @@ pub enum ApplyError {
         /// The policy's accounts.
         declared: Vec<String>,
     },
-    /// The saved plan's `madeAt` is in the future, or older than
+    /// The saved plan's `made_at` is in the future, or older than
     /// [`MAX_SAVED_PLAN_AGE`](crate::MAX_SAVED_PLAN_AGE), by the platform's clock.
     #[error(
         "the saved plan was made at {made_at}, and the platform's time is {now}: {why}; plan again"
     )]
     PlanTime {
-        /// The saved plan's `madeAt`.
+        /// The saved plan's `made_at`.
         made_at: chrono::DateTime<chrono::Utc>,
         /// The platform's time now.
         now: chrono::DateTime<chrono::Utc>,

@@ -101,8 +101,10 @@ pub struct PlannedAction {
     pub changes: Vec<FieldChange>,
     /// The token's revision when planned: an apply refuses a token that moved since.
     pub revision: Option<i32>,
-    /// Whether it destroys something (a delete, disabling a token the policy does not declare,
-    /// or a resumed rotation's retire or finish).
+    /// Whether it destroys something on a word apply needs `allow_destroy` for: a delete,
+    /// disabling a token the policy does not declare, or a resumed rotation whose record is its
+    /// only reason to retire and delete the old token (not one whose replacement the platform
+    /// shows now, nor one whose old token the policy rotates now).
     pub destructive: bool,
     /// For pending work ([`ActionKind::Resume`]): what resuming it would do, in order (empty
     /// when it cannot be judged now: the reason says why).
@@ -125,9 +127,9 @@ pub enum Step {
     Verify,
     /// Disable the token declared Disabled once it is made.
     Disable,
-    /// Disable the old token (destructive).
+    /// Disable the old token.
     Retire,
-    /// Delete the old token (destructive).
+    /// Delete the old token.
     Finish,
     /// Remove the record: its work is done, or it made nothing (then the plan's own actions
     /// run).

@@ -69,7 +69,8 @@ fn unjudged(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
 impl Plan {
     /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
     /// each record of a name the policy declares as an [`ActionKind::Resume`] action with the
-    /// [`Step`]s resuming it would do (destructive when it retires or deletes an old token),
+    /// [`Step`]s resuming it would do (destructive when the record is its only reason to
+    /// retire and delete an old token: see [`PlannedAction::destructive`]),
     /// or refused with the reason; two records of one token once; records of other names
     /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
     /// work touches are left to it (removed). Reads only.
