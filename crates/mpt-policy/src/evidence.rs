@@ -143,6 +143,18 @@ pub(crate) fn rotation_wanted(
     }
 }
 
+/// How many tokens of a rotation record's account and name outside its `knownIds` there are
+/// now: what its create may have made (0 when the record says no create was sent).
+pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<usize, Error> {
+    if !plan.create_sent {
+        return Ok(0);
+    }
+    let found = client
+        .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+        .await?;
+    Ok(found.len())
+}
+
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
 /// Active before it is retired (the token the plan would rotate), Disabled once retired (one
 /// enabled again since is not deleted), gone once finished.

@@ -313,8 +313,9 @@ pub(crate) async fn apply(
         f(&fresh);
     }
     let planned = fresh.actions.clone();
-    let work = std::pin::pin!(run.carry_out_plan(fresh));
-    let give_up = std::pin::pin!(given_up(options));
+    // Boxed: dropped when given up on (its sink commands stopped with it) before the report.
+    let work = Box::pin(run.carry_out_plan(fresh));
+    let give_up = Box::pin(given_up(options));
     let mut report = match futures_util::future::select(work, give_up).await {
         futures_util::future::Either::Left((report, _)) => report,
         // The grace after an interrupt is over: the work in flight is dropped (a sink command

@@ -110,10 +110,17 @@ impl Applying<'_> {
             }
             self.end(ticket);
         }
+        self.resume_rotations(&accounts, &mut done).await;
+        done
+    }
+
+    /// Finishes the rotations an interrupted apply left in the state store (after its
+    /// creates), adding to `done`; stops when the store cannot prove a lock (or an interrupt).
+    async fn resume_rotations(&self, accounts: &[String], done: &mut Resumed) {
         let mut rotations: HashMap<(String, String), Acted> = HashMap::new();
         for (key, rotation) in self
             .state
-            .pending_of::<RotationPlan>(Kind::Rotation, &accounts)
+            .pending_of::<RotationPlan>(Kind::Rotation, accounts)
             .await
         {
             let mut identity = None;
@@ -131,8 +138,8 @@ impl Applying<'_> {
                 }
                 identity = Some(id);
             }
-            if self.fenced_record(&key.account, &accounts).await {
-                return done;
+            if self.fenced_record(&key.account, accounts).await {
+                return;
             }
             let (account, old) = identity.clone().unwrap_or_default();
             let ticket = self.begin(
@@ -156,6 +163,5 @@ impl Applying<'_> {
             done.results.push(self.emit(result));
             self.end(ticket);
         }
-        done
     }
 }

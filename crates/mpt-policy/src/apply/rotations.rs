@@ -101,22 +101,15 @@ impl Applying<'_> {
             &plan.name,
             Some(plan.old_id.clone()),
         );
-        let found = match plan.create_sent {
-            false => 0,
-            true => match self
-                .client
-                .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
-                .await
-            {
-                Ok(found) => found.len(),
-                Err(e) => {
-                    let done = ActionOutcome::not_sent(
-                        &e,
-                        format!("{e}; the record is kept: the next apply looks again"),
-                    );
-                    return Some((resumed(action, done), true));
-                }
-            },
+        let found = match evidence::made_since(self.client, plan).await {
+            Ok(found) => found,
+            Err(e) => {
+                let done = ActionOutcome::not_sent(
+                    &e,
+                    format!("{e}; the record is kept: the next apply looks again"),
+                );
+                return Some((resumed(action, done), true));
+            }
         };
         if found == 0 {
             self.state.drop_record(key).await;

@@ -233,6 +233,19 @@ async fn judge_create(
     Judged { action, touches }
 }
 
+/// A rotation record at `planned` that made nothing, of a token the policy does not rotate now:
+/// nothing to resume; it is removed, and the plan's own actions on the token stay.
+fn removed(action: PlannedAction, at: &str, old: &str) -> Judged {
+    let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
+    action.reason.push_str(&format!(
+        " (it made nothing, and the policy does not rotate {old} now: nothing is sent for it)"
+    ));
+    Judged {
+        action,
+        touches: Vec::new(),
+    }
+}
+
 /// What resuming a rotation record would do, the policy's rules judged at `at` (the plan's
 /// time). A record at `planned` that made nothing is no reason to rotate: unless the policy
 /// rotates its old token now, it is removed (the plan's own actions on the token stay), and
@@ -275,33 +288,16 @@ async fn judge_rotation(
     let mut unwanted = false;
     let steps = match plan.phase {
         RotationPhase::Planned => {
-            let found = match plan.create_sent {
-                false => 0,
-                true => match client
-                    .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
-                    .await
-                {
-                    Ok(found) => found.len(),
-                    Err(e) => {
-                        return Judged {
-                            action: unjudged(action, &at, &e.to_string()),
-                            touches,
-                        };
-                    }
-                },
+            let found = match evidence::made_since(client, &plan).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let action = unjudged(action, &at, &e.to_string());
+                    return Judged { action, touches };
+                }
             };
             unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
             if unwanted && found == 0 {
-                // It made nothing, and the policy does not rotate the token: nothing to resume.
-                let mut action = with_steps(action, "rotation", &at, vec![Step::Remove]);
-                action.reason.push_str(&format!(
-                    " (it made nothing, and the policy does not rotate {} now: nothing is sent for it)",
-                    plan.old_id
-                ));
-                return Judged {
-                    action,
-                    touches: Vec::new(),
-                };
+                return removed(action, &at, &plan.old_id);
             }
             let first = if found == 1 {
                 Step::Adopt
