@@ -32,6 +32,8 @@ pub struct Signals {
     grace_over: Arc<AtomicBool>,
     /// A bulk command prints the rows of its ids in flight once the grace is over.
     rows_in_flight: Arc<AtomicBool>,
+    /// Set with `grace_over`: an apply's flag to stop waiting for its actions in flight.
+    given_up: mpt::Cancel,
 }
 
 /// While alive, the first signal only cancels; dropped, signals stop the run again.
@@ -96,6 +98,7 @@ impl Signals {
             tokio::time::sleep(GRACE).await;
             exit::eprint("interrupted: the requests in flight did not finish in time\n");
             s.grace_over.store(true, Ordering::SeqCst);
+            s.given_up.cancel();
             if s.rows_in_flight.load(Ordering::SeqCst) {
                 // The bulk command prints a row for each id in flight.
                 tokio::time::sleep(AFTER_GRACE).await;
@@ -131,6 +134,12 @@ impl Signals {
         while !self.grace_over.load(Ordering::SeqCst) {
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// A flag set once the grace after the first signal is over with requests still in flight
+    /// (an apply's [`mpt_policy::ApplyOptions::give_up`]).
+    pub fn given_up(&self) -> mpt::Cancel {
+        self.given_up.clone()
     }
 
     /// The flag bulk calls watch.

@@ -127,6 +127,34 @@ pub(crate) async fn check_rotation(
     Ok(old)
 }
 
+/// Whether the policy rotates a rotation record's old token now (`old`, as read now; judged at
+/// `at`, the plan's time): a record that has made nothing yet (phase `planned`) is no reason to
+/// rotate, and starts one only when the policy would.
+pub(crate) fn rotation_wanted(
+    policy: &Policy,
+    plan: &RotationPlan,
+    old: Option<&Token>,
+    at: DateTime<Utc>,
+) -> bool {
+    let declared = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+    match (declared, old) {
+        (Some(declared), Some(old)) => crate::plan::rotation_due(declared, old, at),
+        _ => false,
+    }
+}
+
+/// How many tokens of a rotation record's account and name outside its `knownIds` there are
+/// now: what its create may have made (0 when the record says no create was sent).
+pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<usize, Error> {
+    if !plan.create_sent {
+        return Ok(0);
+    }
+    let found = client
+        .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+        .await?;
+    Ok(found.len())
+}
+
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
 /// Active before it is retired (the token the plan would rotate), Disabled once retired (one
 /// enabled again since is not deleted), gone once finished.

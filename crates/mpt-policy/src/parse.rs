@@ -59,6 +59,9 @@ enum BadValue {
     /// A command timeout of `never`.
     #[error("a `timeout` cannot be `never`")]
     NeverTimeout,
+    /// A command timeout of zero: the command could not even read the secret in time.
+    #[error("a `timeout` must be more than 0 s")]
+    ZeroTimeout,
 }
 
 /// An age as [`parse_age`](mpt::parse_age) takes it, or `never`.
@@ -150,6 +153,9 @@ impl RawSink {
                 }
                 let timeout = match self.timeout {
                     None => DEFAULT_SINK_TIMEOUT,
+                    Some(Age(Some(t))) if t <= Duration::zero() => {
+                        return Err(BadValue::ZeroTimeout);
+                    }
                     Some(Age(Some(t))) => t.to_std().unwrap_or(DEFAULT_SINK_TIMEOUT),
                     Some(Age(None)) => return Err(BadValue::NeverTimeout),
                 };
@@ -197,7 +203,11 @@ impl<'t> Parser<'t> {
             accounts.push(account);
         }
         let state = raw.state.filter(|s| !s.trim().is_empty());
-        Ok(Policy { state, accounts })
+        Ok(Policy {
+            state,
+            accounts,
+            file: self.file.to_string(),
+        })
     }
 
     /// A TOML error at the line and key it is about; a value it quotes back is redacted (a

@@ -17,6 +17,8 @@ pub struct Policy {
     pub state: Option<String>,
     /// Each account's declared state.
     pub accounts: Vec<AccountPolicy>,
+    /// The file it was read from, as named to [`Policy::from_toml`] (its errors name it).
+    pub file: String,
 }
 
 /// What to do with live tokens a policy does not declare.

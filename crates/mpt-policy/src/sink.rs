@@ -131,13 +131,40 @@ impl SecretSink {
     }
 }
 
+impl SecretSink {
+    /// Checks, before anything is made, that a delivery could use this sink: a file the
+    /// delivery would write (the checks of [`SecretFile::prepare`], which the CLI's
+    /// `--secret-file` makes, and what [`SecretSink::deliver`] checks of a file there), holding
+    /// nothing but a secret of a token in `owners` (`None`: of any token). A command is checked
+    /// when it is read (a program, a timeout).
+    pub(crate) fn check(&self, owners: Option<&[Option<&str>]>) -> Result<(), SinkError> {
+        match self {
+            SecretSink::File { path } => {
+                let force = check_file(path, owners)?;
+                SecretFile::prepare(path, force).map(drop)?;
+                Ok(())
+            }
+            SecretSink::Command { .. } => Ok(()),
+        }
+    }
+}
+
 /// Writes a secret file, replacing one only when it holds a secret of a token in `owners`.
 fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Result<(), SinkError> {
+    let force = check_file(path, Some(owners))?;
+    SecretFile::prepare(path, force)
+        .and_then(|file| file.commit(secret.expose_secret()))
+        .map_err(SinkError::from)
+}
+
+/// Whether a secret file may be written at `path`: nothing there, or a regular file holding a
+/// secret of a token in `owners` (`None`: of any token), which is then replaced (`true`).
+fn check_file(path: &Path, owners: Option<&[Option<&str>]>) -> Result<bool, SinkError> {
     let not = |why: &str| SinkError::NotReplaced {
         path: path.to_path_buf(),
         why: why.to_string(),
     };
-    let force = match std::fs::symlink_metadata(path) {
+    Ok(match std::fs::symlink_metadata(path) {
         Err(_) => false,
         Ok(meta) if !meta.is_file() => {
             return Err(not("not a regular file (a symlink or a directory)"));
@@ -149,17 +176,14 @@ fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Res
             let held = files::read_small(path, MAX_SECRET_FILE)?;
             let held = TokenSecret::new(held.trim());
             match held.token_id() {
-                Some(owner) if owners.contains(&Some(owner)) => true,
+                Some(owner) if owners.is_none_or(|o| o.contains(&Some(owner))) => true,
                 Some(owner) => {
                     return Err(not(&format!("holds the secret of {owner}, another token")));
                 }
                 None => return Err(not("holds something else than a token's secret")),
             }
         }
-    };
-    SecretFile::prepare(path, force)
-        .and_then(|file| file.commit(secret.expose_secret()))
-        .map_err(SinkError::from)
+    })
 }
 
 async fn run(

@@ -67,11 +67,12 @@ pub struct ApplyArgs {
     )]
     state: Option<String>,
     /// How long to wait for another apply holding an account of this policy (PostgreSQL
-    /// state) before refusing with exit 2 (e.g. 60s; 0 refuses at once).
+    /// state) or its state directory before refusing with exit 2 (e.g. 60s; 0 refuses at once).
     #[arg(long, value_name = "AGE", default_value = "0", value_parser = parse_wait)]
     lock_timeout: Duration,
-    /// Carry out deletes and the disabling of undeclared tokens (shown and skipped
-    /// otherwise).
+    /// Carry out the actions the plan marks destructive: deletes, the disabling of undeclared
+    /// tokens, and a resumed rotation whose record is its only reason to retire and delete the
+    /// old token (shown and skipped otherwise).
     #[arg(long)]
     allow_destroy: bool,
     /// How many tokens are worked on at once.
@@ -141,6 +142,9 @@ impl RunCommand for PlanArgs {
         let mut plan = client.plan(&policy).await?;
         // The work an interrupted apply left is part of the plan: the next apply resumes it.
         plan.include_pending(client, &policy, store.as_ref()).await;
+        // A sink the apply could not use is refused now, as apply refuses it before sending.
+        plan.check_sinks(&policy)
+            .map_err(|e| Failure::Usage(format!("policy: {e}")))?;
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.
             let json = serde_json::to_string_pretty(&plan).unwrap_or_default() + "\n";
@@ -224,9 +228,13 @@ impl RunCommand for ApplyArgs {
         let state = state_of(self.state.as_deref(), &policy, &self.policy);
         let signals = ctx.signals.clone();
         let options = self.options(state, ctx.format, bar.clone(), printed.clone(), signals);
-        // A first interrupt (or a closed stdout) stops sending (the work in flight fails and
-        // resumes next time); the results known so far are printed.
+        // A first interrupt (or a closed stdout) stops sending: the actions in flight finish,
+        // each not begun is not attempted. Past the grace, the apply stops waiting for those in
+        // flight (their outcome unknown; the next apply checks them). Every action's row is
+        // printed.
         let _deferred = ctx.signals.defer();
+        ctx.signals.print_in_flight();
+        let options = options.give_up(ctx.signals.given_up());
         let client = client.with_cancel(ctx.signals.cancel());
         let report = client.apply(&policy, saved.as_ref(), &options).await;
         if let Some(bar) = bar {
@@ -269,6 +277,8 @@ fn failure_of(e: ApplyError, format: Format) -> Failure {
         e @ (ApplyError::Stale { .. }
         | ApplyError::OtherAccounts { .. }
         | ApplyError::PlanTime { .. }) => Failure::Usage(format!("--plan: {e}")),
+        // A sink that cannot be used: refused before anything was sent.
+        e @ ApplyError::Sink(_) => Failure::Usage(e.to_string()),
         e => Failure::Other(e.to_string()),
     }
 }

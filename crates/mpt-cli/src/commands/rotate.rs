@@ -137,9 +137,23 @@ impl StartArgs {
 impl RunCommand for StartArgs {
     async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
         let client = ctx.client()?;
-        // The secret file is checked before anything is planned or made.
-        let file = self.out.prepare()?;
-        let mut plan = self.plan(client).await?;
+        // The secret file is checked before anything is planned or made. A start resumed after
+        // its create was sent may find there the secret of the replacement it made (a token
+        // outside the ids known before): it hands that one over again, so the file is replaced.
+        let resumed = match self.state.exists() {
+            true => Some(read_plan(&self.state)?),
+            false => None,
+        };
+        let file = match &resumed {
+            Some(p) if p.phase == RotationPhase::Planned && p.create_sent => self
+                .out
+                .prepare_ours(|id| id != p.old_id && !p.known_ids.iter().any(|k| k == id))?,
+            _ => self.out.prepare()?,
+        };
+        let mut plan = match resumed {
+            Some(plan) => plan,
+            None => self.plan(client).await?,
+        };
         let state = &self.state;
         // From the create to the hand-over, a first interrupt waits for the step to end.
         let _deferred = ctx.signals.defer();

@@ -28,14 +28,28 @@ impl SecretOut {
     /// The secret file of `--secret-file`, checked and made ready before anything is made;
     /// without one, stdout is checked to keep what it is given (not `/dev/null`, nor closed).
     pub fn prepare(&self) -> Result<Option<SecretFile>, Failure> {
+        self.prepare_ours(|_| false)
+    }
+
+    /// [`SecretOut::prepare`], replacing without `--force` a file there that holds the secret
+    /// of a token `ours` says is the one this run hands over (a resumed rotation's
+    /// replacement, whose secret an interrupted start wrote already).
+    pub fn prepare_ours(&self, ours: impl Fn(&str) -> bool) -> Result<Option<SecretFile>, Failure> {
         if self.secret_file.is_none() && output::stdout_discards() {
             return Err(Failure::Usage(
                 "stdout is /dev/null (or was closed): the new secret would be thrown away; give --secret-file FILE, or send stdout where it is kept".into(),
             ));
         }
+        let held = |path: &std::path::Path| {
+            mpt_policy::files::read_small(path, 4096)
+                .ok()
+                .and_then(|text| TokenSecret::new(text.trim()).token_id().map(str::to_string))
+        };
         self.secret_file
             .as_deref()
-            .map(|path| SecretFile::prepare(path, self.force))
+            .map(|path| {
+                SecretFile::prepare(path, self.force || held(path).is_some_and(|id| ours(&id)))
+            })
             .transpose()
             .map_err(|e| Failure::Usage(e.to_string()))
     }

@@ -43,6 +43,9 @@ fn summary(plan: &Plan) -> String {
         "{} action(s), {destructive} destructive",
         plan.actions.len()
     );
+    if !plan.has_changes() {
+        text.push_str(", reports only: nothing to change");
+    }
     let pending = plan.count(ActionKind::Resume);
     if pending > 0 {
         text.push_str(&format!(

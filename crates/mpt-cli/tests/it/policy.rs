@@ -87,6 +87,19 @@ fn plan_shows_the_drift_from_a_policy_and_exits_6_on_it_when_asked() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
     assert!(out.stdout.is_empty());
     assert_eq!(server.token_status(&kept.id).as_deref(), Some("Active"));
+    // A token the policy does not declare is reported (`unmanaged = "report"`): shown, not a
+    // change an apply would make.
+    server.seed_token(SeedToken::named("stray").with_modules([DEFAULT_MODULE]));
+    let out = mpt(
+        &server,
+        &["tokens", "plan", "--policy", policy_arg, "--exit-code"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("unmanaged"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 /// The ids of the live tokens named `name`.
@@ -494,4 +507,184 @@ fn record_text_is_printed_escaped_and_redacted() {
     assert!(!stdout.contains("s3cr3tOpaqueValue"), "{stdout}");
     // The platform: the module it refused not sent again; the token as it was.
     assert_eq!(server.requests(mpt_mock::Operation::Update), 0);
+}
+
+/// A policy `apply` run in `dir` with `args`, its output piped (`sh` on its PATH, for sinks).
+fn apply_in(
+    server: &mpt_mock::MockServer,
+    dir: &std::path::Path,
+    args: &[&str],
+) -> std::process::Child {
+    let policy = dir.join("tokens.toml");
+    let state = dir.join("state");
+    let mut all = vec![
+        "tokens",
+        "apply",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    command(server, &all)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `path` exists (a sink marks that it runs), at most 30 s.
+fn until_exists(path: &std::path::Path) {
+    let waited = Instant::now();
+    while !path.exists() {
+        assert!(
+            waited.elapsed() < Duration::from_secs(30),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// SIGTERM while a sink command hangs: once the 10 s grace is over, `apply` prints a row for
+/// every action (the token made and handed over `changed`, the one whose sink still runs
+/// `outcomeUnknown`, the one not begun `notAttempted`) and the summary, in a table and in
+/// `-o json`, and exits 143.
+#[test]
+fn an_apply_interrupted_past_its_grace_prints_a_row_for_every_action() {
+    for format in ["table", "json"] {
+        let server = mock();
+        let dir = tempfile::tempdir().unwrap();
+        let started = dir.path().join("started");
+        std::fs::write(
+            dir.path().join("tokens.toml"),
+            format!(
+                "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"fast\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n[[accounts.tokens]]\nname = \"slow\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"cat > /dev/null; touch {}; sleep 300\"], timeout = \"10m\" }}\n[[accounts.tokens]]\nname = \"later\"\nmodules = [\"{DEFAULT_MODULE}\"]\n",
+                dir.path().join("fast.secret").display(),
+                started.display()
+            ),
+        )
+        .unwrap();
+        let mut child = apply_in(&server, dir.path(), &["--concurrency", "1", "-o", format]);
+        until_exists(&started);
+        // SAFETY: kill(2) on our own child.
+        unsafe {
+            libc::kill(child.id() as i32, libc::SIGTERM);
+        }
+        let status = crate::scripting::wait(&mut child, Duration::from_secs(60));
+        let out = child.wait_with_output().unwrap();
+        let stdout = text(&out.stdout);
+        assert_eq!(status.code(), Some(143), "{stdout}{}", text(&out.stderr));
+        let results: Vec<(String, String)> = match format {
+            "json" => {
+                let report: Value = serde_json::from_str(&stdout).unwrap();
+                report["results"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| {
+                        let name = r["action"]["name"].as_str().unwrap().to_string();
+                        (name, r["result"].as_str().unwrap().to_string())
+                    })
+                    .collect()
+            }
+            _ => {
+                assert!(
+                    stdout.contains("1 created")
+                        && stdout.contains("1 in flight when interrupted")
+                        && stdout.contains("1 not attempted"),
+                    "{stdout}"
+                );
+                stdout
+                    .lines()
+                    .filter_map(|l| {
+                        let mut words = l.split_whitespace();
+                        let result = words.next()?.to_string();
+                        let name = words.nth(2)?.trim_end_matches(':').to_string();
+                        Some((name, result))
+                    })
+                    .filter(|(name, _)| ["fast", "slow", "later"].contains(&name.as_str()))
+                    .collect()
+            }
+        };
+        let mut results = results;
+        results.sort();
+        assert_eq!(
+            results,
+            [
+                ("fast".to_string(), "changed".to_string()),
+                ("later".to_string(), "notAttempted".to_string()),
+                ("slow".to_string(), "outcomeUnknown".to_string()),
+            ],
+            "{format}: {stdout}"
+        );
+        assert_eq!(server.tokens_created(), 2);
+    }
+}
+
+/// A second apply on a state directory another holds waits up to its `--lock-timeout`, then
+/// plans afresh (here: nothing left to do).
+#[test]
+fn a_second_apply_on_a_state_directory_waits_up_to_its_lock_timeout() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let (started, go) = (dir.path().join("started"), dir.path().join("go"));
+    std::fs::write(
+        dir.path().join("tokens.toml"),
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"held\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"cat > /dev/null; touch {}; while [ ! -e {} ]; do sleep 0.05; done\"], timeout = \"5m\" }}\n",
+            started.display(),
+            go.display()
+        ),
+    )
+    .unwrap();
+    let mut first = apply_in(&server, dir.path(), &[]);
+    until_exists(&started);
+    let mut second = apply_in(&server, dir.path(), &["--lock-timeout", "2m"]);
+    // Longer than the second a lock just released is waited for.
+    std::thread::sleep(Duration::from_secs(3));
+    std::fs::write(&go, "").unwrap();
+    assert_eq!(
+        crate::scripting::wait(&mut first, Duration::from_secs(60)).code(),
+        Some(0)
+    );
+    let status = crate::scripting::wait(&mut second, Duration::from_secs(60));
+    let out = second.wait_with_output().unwrap();
+    assert_eq!(status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 created"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(server.tokens_created(), 1);
+}
+
+/// A sink that cannot be used (a directory where the secret file goes) is refused by `plan` and
+/// `apply` with exit 2, naming the policy file, the entry and its `secret`, before anything is
+/// made.
+#[test]
+fn a_sink_that_cannot_be_used_is_refused_before_anything_is_made() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let sink = dir.path().join("a-directory");
+    std::fs::create_dir(&sink).unwrap();
+    let policy = dir.path().join("tokens.toml");
+    std::fs::write(
+        &policy,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            sink.display()
+        ),
+    )
+    .unwrap();
+    let policy_arg = policy.to_str().unwrap();
+    for verb in ["plan", "apply"] {
+        let out = mpt(&server, &["tokens", verb, "--policy", policy_arg]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{verb}: {err}");
+        assert!(
+            err.contains(&format!("{policy_arg}:5: accounts[0].tokens[0].secret")),
+            "{verb}: {err}"
+        );
+    }
+    assert_eq!(server.tokens_created(), 0);
 }

@@ -191,3 +191,56 @@ fn rotate_start_never_takes_a_same_named_token_for_its_replacement() {
     assert!(known.contains(&a.id.as_str()) && known.contains(&b.id.as_str()));
     assert!(!known.contains(&new_id.as_str()));
 }
+
+/// `rotate start` killed after it wrote the new secret and before it saved `created` (its state
+/// still `planned`, the create sent): run again, it adopts the same replacement and writes its
+/// secret again over the file the killed start wrote (no `--force`), makes nothing more. A
+/// file holding the old token's secret is still refused.
+#[test]
+fn a_start_killed_after_writing_its_secret_file_is_resumed() {
+    let server = mock();
+    let old = server.seed_token(SeedToken::named("svc"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let secret_file = dir.path().join("new.secret");
+    let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
+    let start = |extra: &[&str]| {
+        let mut args = vec![
+            "tokens",
+            "rotate",
+            "start",
+            "--state",
+            state_s,
+            "--secret-file",
+            secret_s,
+        ];
+        args.extend_from_slice(extra);
+        mpt(&server, &args)
+    };
+    let out = start(&[&old.id]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let written = std::fs::read_to_string(&secret_file).unwrap();
+    // What a kill between the file's write and the state's save leaves.
+    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let new_id = saved["newId"].as_str().unwrap().to_string();
+    saved["phase"] = "planned".into();
+    saved["newId"] = Value::Null;
+    saved["createdAt"] = Value::Null;
+    assert_eq!(saved["createSent"], true);
+    std::fs::write(&state, saved.to_string()).unwrap();
+    let out = start(&[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(server.tokens_created(), 1, "no second replacement");
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), written);
+    assert!(written.contains(&new_id), "{written}");
+    // The old token's secret there is not this rotation's to replace.
+    std::fs::write(&state, saved.to_string()).unwrap();
+    std::fs::write(&secret_file, format!("idt:{}:old-secret\n", old.id)).unwrap();
+    let out = start(&[]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("exists"),
+        "{}",
+        text(&out.stderr)
+    );
+}

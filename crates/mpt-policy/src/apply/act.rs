@@ -38,6 +38,7 @@ fn about_modules(e: &Error) -> bool {
 
 impl Applying<'_> {
     pub(super) fn emit(&self, result: ActionResult) -> ActionResult {
+        self.record(&result);
         if let Some(f) = &self.options.on_result {
             f(&result);
         }
@@ -103,6 +104,10 @@ impl Applying<'_> {
         id: &str,
         e: Error,
     ) -> ActionOutcome {
+        // Interrupted before the change was sent: nothing was sent for it.
+        if matches!(e, Error::Cancelled) {
+            return ActionOutcome::interrupted();
+        }
         // A read whose answer is cut off is not retried by the client: read up to three times.
         let mut read = self.client.get(id).await;
         for _ in 1..3 {
@@ -172,9 +177,10 @@ impl Applying<'_> {
                 return ActionOutcome::new(Applied::Unchanged, "gone already");
             }
             Err(e) => {
-                return ActionOutcome::failed(format!(
-                    "{id} could not be read right before its delete ({e}); not deleted"
-                ));
+                return ActionOutcome::not_sent(
+                    &e,
+                    format!("{id} could not be read right before its delete ({e}); not deleted"),
+                );
             }
         };
         let absent = self

@@ -7,12 +7,16 @@ mod act;
 mod fence;
 mod new_tokens;
 mod pending;
+mod progress;
 use new_tokens::resumed;
 use pending::Resumed;
 mod report;
 mod reread;
 use reread::moved;
 mod rotations;
+mod saved;
+pub use saved::MAX_SAVED_PLAN_AGE;
+use saved::{check_fresh, check_made_at, platform_now};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -47,6 +51,7 @@ pub struct ApplyOptions {
     quiet: Option<Quiet>,
     on_result: Option<OnResult>,
     on_plan: Option<OnPlan>,
+    give_up: Option<mpt::Cancel>,
 }
 
 impl fmt::Debug for ApplyOptions {
@@ -80,11 +85,23 @@ impl ApplyOptions {
             quiet: None,
             on_result: None,
             on_plan: None,
+            give_up: None,
         }
     }
 
-    /// Carries out deletes and the disabling of undeclared tokens (skipped and reported
-    /// otherwise).
+    /// Once `flag` is set (after the client's cancel, when the actions in flight were given
+    /// long enough: the CLI's grace after an interrupt), the apply stops waiting for them and
+    /// returns at once: every result so far, each action still in flight reported
+    /// [`Applied::OutcomeUnknown`] (it may have happened: what it began is in the state store,
+    /// which the next apply checks), and each not begun [`Applied::NotAttempted`].
+    pub fn give_up(mut self, flag: mpt::Cancel) -> ApplyOptions {
+        self.give_up = Some(flag);
+        self
+    }
+
+    /// Carries out the actions a plan marks destructive: deletes, the disabling of undeclared
+    /// tokens, and a resumed rotation whose record is its only reason to retire and delete the
+    /// old token (skipped and reported otherwise).
     pub fn allow_destroy(mut self, allow: bool) -> ApplyOptions {
         self.allow_destroy = allow;
         self
@@ -116,8 +133,9 @@ impl ApplyOptions {
         self
     }
 
-    /// How long to wait for another apply holding an account of this one (PostgreSQL) before
-    /// refusing ([`StoreError::Locked`](crate::StoreError::Locked)); 0 (the default) refuses at once.
+    /// How long to wait for another apply holding an account of this one (PostgreSQL), or its
+    /// state directory, before refusing ([`StoreError::Locked`](crate::StoreError::Locked)); 0
+    /// (the default) refuses at once (a directory's lock just released is waited for a second).
     pub fn lock_timeout(mut self, wait: Duration) -> ApplyOptions {
         self.lock_timeout = wait;
         self
@@ -160,6 +178,23 @@ impl ActionOutcome {
         ActionOutcome::new(Applied::Failed, detail)
     }
 
+    /// An action stopped by `e` before its change was sent: not attempted when `e` is the
+    /// client's cancel (an interrupt: nothing was sent for it), else failed with `detail`.
+    fn not_sent(e: &mpt::Error, detail: impl Into<String>) -> ActionOutcome {
+        match e {
+            mpt::Error::Cancelled => ActionOutcome::interrupted(),
+            _ => ActionOutcome::failed(detail),
+        }
+    }
+
+    /// An action the interrupt stopped before anything was sent for it.
+    fn interrupted() -> ActionOutcome {
+        ActionOutcome::new(
+            Applied::NotAttempted,
+            "not attempted: interrupted (nothing was sent for it)",
+        )
+    }
+
     pub(super) fn made(mut self, id: &str, at: Option<String>) -> ActionOutcome {
         self.new_token_id = Some(id.to_string());
         self.secret_at = at;
@@ -186,15 +221,19 @@ struct Applying<'a> {
     policy: &'a Policy,
     state: &'a dyn Store,
     options: &'a ApplyOptions,
+    /// The plan's time: the policy's rules are judged at it.
+    at: chrono::DateTime<chrono::Utc>,
     /// Why the store could not prove a lock, once it could not: nothing more is sent.
     lost: std::sync::Mutex<Option<String>>,
+    /// What has begun and finished, for the report of an interrupted apply.
+    progress: std::sync::Mutex<progress::Progress>,
 }
 
 /// Brings the accounts of `policy` to it, and says what was done.
 ///
 /// A plan is made now (judged at the saved plan's time, when there is one), with the work an
 /// interrupted apply left in the state store first ([`Plan::include_pending`]). A saved plan is
-/// an approval, never a source of work: its accounts must be the policy's and its `madeAt`
+/// an approval, never a source of work: its accounts must be the policy's and its `made_at`
 /// within [`MAX_SAVED_PLAN_AGE`] of the platform's time ([`ApplyError::PlanTime`]), and the
 /// plan made now must equal it action for action, pending work included
 /// ([`ApplyError::Stale`]), before anything is done. Then the pending work is resumed (creates
@@ -207,8 +246,11 @@ struct Applying<'a> {
 /// PostgreSQL's advisory locks, waited for up to [`ApplyOptions::lock_timeout`]).
 ///
 /// Each action is reported once ([`ActionResult`]), by evidence ([`Applied`]); a failed one
-/// does not stop the others. Deletes and the disabling of undeclared tokens need
-/// [`ApplyOptions::allow_destroy`]. A create or rotation saves its record in the state store
+/// does not stop the others. The actions the plan marks destructive (deletes, the disabling of
+/// undeclared tokens, a resumed rotation whose record is its only reason to retire and delete
+/// the old token) need [`ApplyOptions::allow_destroy`]; a rotation record at `planned` of a
+/// token the policy does not rotate now, which made nothing, is removed. The secret sinks are
+/// checked first ([`Plan::check_sinks`], [`ApplyError::Sink`]). A create or rotation saves its record in the state store
 /// before it sends the create, and hands the secret to the entry's sink; when the sink fails,
 /// the action is `Failed` naming the token, the record stays, and the next apply reads the
 /// secret from the platform and hands it over again (no store ever holds a secret). Every
@@ -249,66 +291,113 @@ pub(crate) async fn apply(
         let now = platform_now(client, declared.first().map(String::as_str)).await?;
         check_made_at(saved.made_at, now)?;
     }
+    // The plan, made now (judged at the saved plan's time, when there is one), with the
+    // work pending in the store first: a saved plan must equal it, pending work included.
+    let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
+    fresh.include_pending(client, policy, state.as_ref()).await;
     let run = Applying {
         client,
         policy,
         state: state.as_ref(),
         options,
+        at: fresh.made_at,
         lost: std::sync::Mutex::new(None),
+        progress: Default::default(),
     };
-    // The plan, made now (judged at the saved plan's time, when there is one), with the
-    // work pending in the store first: a saved plan must equal it, pending work included.
-    let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
-    fresh.include_pending(client, policy, state.as_ref()).await;
     if let Some(saved) = plan {
         check_fresh(saved, &fresh)?;
     }
+    // Every sink a delivery would use, checked before anything is sent.
+    fresh.check_sinks(policy)?;
     if let Some(f) = &options.on_plan {
         f(&fresh);
     }
-    let Resumed {
-        mut results,
-        tokens: resumed,
-        rotating,
-        others,
-    } = run.resume_pending().await;
-    let actions: Vec<PlannedAction> = fresh
-        .actions
-        .into_iter()
-        .filter(|a| a.kind != ActionKind::Resume)
-        .collect();
-    let mut groups = by_token(actions, &resumed, &rotating);
-    // Rotations last: one may wait long for its old token to go quiet, and a batch waits for
-    // its slowest token; every other action is done (each on a fresh read) before any waits.
-    groups.sort_by_key(|group| group.iter().any(|a| a.kind == ActionKind::Rotate));
-    let run = &run;
-    let width = options.concurrency.max(1);
-    let mut groups = groups.into_iter().peekable();
-    while groups.peek().is_some() {
-        // A batch of tokens, re-read in one listing right before it is acted on: a token
-        // that moved since the plan is skipped.
-        let batch: Vec<Vec<PlannedAction>> = groups.by_ref().take(width).collect();
-        // Interrupted, or the lock lost: nothing more is read or sent (each action reports
-        // itself not attempted).
-        let read = match client.cancelled() || run.lost().is_some() {
-            true => None,
-            false => Some(run.reread(&batch).await),
-        };
-        let read = read.as_ref();
-        let mut done = futures_util::stream::iter(batch)
-            .map(|group| -> BoxFuture<'_, Vec<ActionResult>> {
-                Box::pin(run.carry_out_group(group, read))
-            })
-            .buffer_unordered(width);
-        while let Some(group) = done.next().await {
-            results.extend(group);
+    let planned = fresh.actions.clone();
+    // Boxed: dropped when given up on (its sink commands stopped with it) before the report.
+    let work = Box::pin(run.carry_out_plan(fresh));
+    let give_up = Box::pin(given_up(options));
+    let mut report = match futures_util::future::select(work, give_up).await {
+        futures_util::future::Either::Left((report, _)) => report,
+        // The grace after an interrupt is over: the work in flight is dropped (a sink command
+        // stopped with it), and every action gets its row.
+        futures_util::future::Either::Right((_, work)) => {
+            drop(work);
+            let others = run.others();
+            return Ok(ApplyReport {
+                results: run.abandoned(&planned),
+                others_pending: others,
+            });
+        }
+    };
+    if client.cancelled() {
+        // Interrupted: each action not begun (pending work not reached included) gets its row.
+        let rest = run.not_begun(&planned, &report.results);
+        report.results.extend(rest);
+    }
+    run.ended(report).await
+}
+
+/// Resolves once the options' [`ApplyOptions::give_up`] flag is set (never, without one).
+async fn given_up(options: &ApplyOptions) {
+    match &options.give_up {
+        Some(flag) => {
+            while !flag.is_cancelled() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        None => std::future::pending().await,
+    }
+}
+
+impl Applying<'_> {
+    /// The pending work resumed, then the plan's actions carried out, a batch at a time.
+    async fn carry_out_plan(&self, fresh: Plan) -> ApplyReport {
+        let client = self.client;
+        let options = self.options;
+        let run = self;
+        let Resumed {
+            mut results,
+            tokens: resumed,
+            rotating,
+            others,
+        } = run.resume_pending().await;
+        run.set_others(others);
+        let actions: Vec<PlannedAction> = fresh
+            .actions
+            .into_iter()
+            .filter(|a| a.kind != ActionKind::Resume)
+            .collect();
+        let mut groups = by_token(actions, &resumed, &rotating);
+        // Rotations last: one may wait long for its old token to go quiet, and a batch waits for
+        // its slowest token; every other action is done (each on a fresh read) before any waits.
+        groups.sort_by_key(|group| group.iter().any(|a| a.kind == ActionKind::Rotate));
+        let width = options.concurrency.max(1);
+        let mut groups = groups.into_iter().peekable();
+        while groups.peek().is_some() {
+            // A batch of tokens, re-read in one listing right before it is acted on: a token
+            // that moved since the plan is skipped.
+            let batch: Vec<Vec<PlannedAction>> = groups.by_ref().take(width).collect();
+            // Interrupted, or the lock lost: nothing more is read or sent (each action reports
+            // itself not attempted).
+            let read = match client.cancelled() || run.lost().is_some() {
+                true => None,
+                false => Some(run.reread(&batch).await),
+            };
+            let read = read.as_ref();
+            let mut done = futures_util::stream::iter(batch)
+                .map(|group| -> BoxFuture<'_, Vec<ActionResult>> {
+                    Box::pin(run.carry_out_group(group, read))
+                })
+                .buffer_unordered(width);
+            while let Some(group) = done.next().await {
+                results.extend(group);
+            }
+        }
+        ApplyReport {
+            results,
+            others_pending: others,
         }
     }
-    let report = ApplyReport {
-        results,
-        others_pending: others,
-    };
-    run.ended(report).await
 }
 
 impl Applying<'_> {
@@ -330,29 +419,15 @@ impl Applying<'_> {
                     return out;
                 }
                 for action in group {
+                    let ticket = run.begin(&action, false);
                     let result = run.carry_out(action).await;
                     out.push(run.emit(result));
+                    run.end(ticket);
                 }
                 out
             }
         }
     }
-}
-
-/// The platform's time now: the `Date` of one request (a count, `limit=0`, of `account`'s
-/// tokens), else this machine's clock when the answer has none (as a plan judges ages).
-async fn platform_now(
-    client: &Client,
-    account: Option<&str>,
-) -> Result<chrono::DateTime<chrono::Utc>, mpt::Error> {
-    let at: mpt::ServerTime = Default::default();
-    let mut count = client.list().record_server_time(at.clone());
-    if let Some(account) = account {
-        count = count.filter(mpt::Filter::account(account));
-    }
-    count.count().await?;
-    let now = at.lock().ok().and_then(|t| *t);
-    Ok(now.unwrap_or_else(chrono::Utc::now))
 }
 
 /// Resolves once `client` is cancelled (never, without a cancel).
@@ -394,68 +469,4 @@ fn by_token(
         }
     }
     groups
-}
-
-/// How old a saved plan may be when it is applied.
-pub const MAX_SAVED_PLAN_AGE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// How far ahead of the platform's clock a saved plan's `madeAt` may be (the platform's
-/// `Date` is whole seconds, and two of its servers' clocks may differ a little).
-const PLAN_CLOCK_SLACK: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
-
-/// Refuses a saved plan made in the future, or longer ago than [`MAX_SAVED_PLAN_AGE`], by the
-/// platform's clock (`now`).
-fn check_made_at(
-    made_at: chrono::DateTime<chrono::Utc>,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), ApplyError> {
-    let why = if made_at > now + PLAN_CLOCK_SLACK {
-        "it was made in the future by the platform's clock"
-    } else if made_at < now - MAX_SAVED_PLAN_AGE {
-        "it is older than 24 hours"
-    } else {
-        return Ok(());
-    };
-    Err(ApplyError::PlanTime {
-        made_at,
-        now,
-        why: why.into(),
-    })
-}
-
-/// Refuses a saved plan whose actions differ from a fresh plan's, naming the tokens: each
-/// action once, nothing added, removed or repeated.
-fn check_fresh(saved: &Plan, fresh: &Plan) -> Result<(), ApplyError> {
-    let mut moved: Vec<String> = Vec::new();
-    let name = |a: &PlannedAction| a.token_id.clone().unwrap_or_else(|| a.name.clone());
-    let key = |a: &PlannedAction| serde_json::to_string(a).unwrap_or_default();
-    let mut counts: HashMap<String, (i64, String)> = HashMap::new();
-    for a in &saved.actions {
-        counts.entry(key(a)).or_insert((0, name(a))).0 += 1;
-    }
-    for a in &fresh.actions {
-        counts.entry(key(a)).or_insert((0, name(a))).0 -= 1;
-    }
-    for (n, who) in counts.values() {
-        if *n != 0 {
-            moved.push(who.clone());
-        }
-    }
-    for a in &saved.actions {
-        if !fresh.actions.contains(a) {
-            moved.push(name(a));
-        }
-    }
-    for a in &fresh.actions {
-        if !saved.actions.contains(a) {
-            moved.push(name(a));
-        }
-    }
-    moved.sort();
-    moved.dedup();
-    if moved.is_empty() {
-        Ok(())
-    } else {
-        Err(ApplyError::Stale { tokens: moved })
-    }
 }

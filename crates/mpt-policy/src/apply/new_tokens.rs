@@ -57,7 +57,7 @@ impl Applying<'_> {
             .await
         {
             Ok(found) => found,
-            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+            Err(e) => return ActionOutcome::not_sent(&e, format!("nothing was made: {e}")),
         };
         // The plan found no live token of the name (else it would not create): one there now
         // appeared since (an administrator's, another runner's), and a create would make two.
@@ -106,7 +106,7 @@ impl Applying<'_> {
             }
             Err(e) => {
                 self.state.drop_record(&key).await;
-                ActionOutcome::failed(format!("nothing was made: {e}"))
+                ActionOutcome::not_sent(&e, format!("nothing was made: {e}"))
             }
         }
     }

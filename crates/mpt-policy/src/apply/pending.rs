@@ -92,6 +92,11 @@ impl Applying<'_> {
             if self.fenced_record(&key.account, &accounts).await {
                 return done;
             }
+            let (account, name) = identity.clone().unwrap_or_default();
+            let ticket = self.begin(
+                &PlannedAction::resumed(ActionKind::Create, &account, &name, None),
+                true,
+            );
             let result = self.resume_create(&key, record).await;
             if let Some(id) = identity
                 && result.as_ref().is_none_or(|r| r.result != Applied::Refused)
@@ -103,15 +108,25 @@ impl Applying<'_> {
                 done.tokens.extend(result.new_token_id.clone());
                 done.results.push(self.emit(result));
             }
+            self.end(ticket);
         }
+        self.resume_rotations(&accounts, &mut done).await;
+        done
+    }
+
+    /// Finishes the rotations an interrupted apply left in the state store (after its
+    /// creates), adding to `done`; stops when the store cannot prove a lock (or an interrupt).
+    async fn resume_rotations(&self, accounts: &[String], done: &mut Resumed) {
         let mut rotations: HashMap<(String, String), Acted> = HashMap::new();
         for (key, rotation) in self
             .state
-            .pending_of::<RotationPlan>(Kind::Rotation, &accounts)
+            .pending_of::<RotationPlan>(Kind::Rotation, accounts)
             .await
         {
             let mut identity = None;
+            let mut name = String::new();
             if let Ok(r) = &rotation {
+                name = r.name.clone();
                 if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
                     continue;
@@ -123,22 +138,30 @@ impl Applying<'_> {
                 }
                 identity = Some(id);
             }
-            if self.fenced_record(&key.account, &accounts).await {
-                return done;
+            if self.fenced_record(&key.account, accounts).await {
+                return;
             }
-            let result = self.resume_rotation(&key, rotation).await;
+            let (account, old) = identity.clone().unwrap_or_default();
+            let ticket = self.begin(
+                &PlannedAction::resumed(ActionKind::Rotate, &account, &name, Some(old)),
+                true,
+            );
+            let (result, holds) = self.resume_rotation(&key, rotation).await;
             if let Some(id) = identity
                 && result.result != Applied::Refused
             {
                 let acted = self.acted(&key, result.new_token_id.clone()).await;
                 rotations.insert(id, acted);
             }
-            done.rotating
-                .insert((result.action.account.clone(), result.action.name.clone()));
-            done.tokens.extend(result.action.token_id.clone());
-            done.tokens.extend(result.new_token_id.clone());
+            // A record removed because it made nothing leaves its token to the plan.
+            if holds {
+                done.rotating
+                    .insert((result.action.account.clone(), result.action.name.clone()));
+                done.tokens.extend(result.action.token_id.clone());
+                done.tokens.extend(result.new_token_id.clone());
+            }
             done.results.push(self.emit(result));
+            self.end(ticket);
         }
-        done
     }
 }

@@ -28,8 +28,14 @@ pub enum Applied {
     /// The platform refused it (modules not enabled for the account: it strips them from every
     /// token when they leave the account's default group); not sent again by later applies.
     NotApplied,
-    /// The apply was cancelled before this action began: nothing was sent for it.
+    /// The apply was cancelled before this action began: nothing was sent for it (for a
+    /// rotation stopped after its replacement was made and handed over: nothing more, the old
+    /// token untouched).
     NotAttempted,
+    /// The apply was interrupted while this action was in flight, and stopped waiting for it
+    /// (the grace after the interrupt was over): it may have happened. What it began is in the
+    /// state store, and the next apply checks it.
+    OutcomeUnknown,
     /// A record read back from the state (a create's or a rotation's) failed a check against
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
@@ -52,6 +58,7 @@ impl Applied {
             Applied::Reported => "reported",
             Applied::NotApplied => "notApplied",
             Applied::NotAttempted => "notAttempted",
+            Applied::OutcomeUnknown => "outcomeUnknown",
             Applied::Refused => "refused",
             Applied::Moved => "moved",
         }
@@ -93,15 +100,15 @@ pub struct ApplyReport {
 }
 
 impl ApplyReport {
-    /// How many actions failed, records refused and tokens moved since the plan included
-    /// (each needs a look).
+    /// How many actions failed, records refused, tokens moved since the plan and actions whose
+    /// outcome is unknown included (each needs a look).
     pub fn failed(&self) -> usize {
         self.results
             .iter()
             .filter(|r| {
                 matches!(
                     r.result,
-                    Applied::Failed | Applied::Refused | Applied::Moved
+                    Applied::Failed | Applied::Refused | Applied::Moved | Applied::OutcomeUnknown
                 )
             })
             .count()
@@ -143,6 +150,10 @@ impl ApplyReport {
             (Applied::NotApplied, "could not be applied"),
             (Applied::Reported, "reported"),
             (Applied::NotAttempted, "not attempted"),
+            (
+                Applied::OutcomeUnknown,
+                "in flight when interrupted (they may have happened)",
+            ),
             (
                 Applied::Refused,
                 "refused (a state record failed its check)",
@@ -187,13 +198,13 @@ pub enum ApplyError {
         /// The policy's accounts.
         declared: Vec<String>,
     },
-    /// The saved plan's `madeAt` is in the future, or older than
+    /// The saved plan's `made_at` is in the future, or older than
     /// [`MAX_SAVED_PLAN_AGE`](crate::MAX_SAVED_PLAN_AGE), by the platform's clock.
     #[error(
         "the saved plan was made at {made_at}, and the platform's time is {now}: {why}; plan again"
     )]
     PlanTime {
-        /// The saved plan's `madeAt`.
+        /// The saved plan's `made_at`.
         made_at: chrono::DateTime<chrono::Utc>,
         /// The platform's time now.
         now: chrono::DateTime<chrono::Utc>,
@@ -219,6 +230,10 @@ pub enum ApplyError {
     /// newer schema, a path refused), or another apply holds an account of this one.
     #[error(transparent)]
     Store(#[from] crate::state::StoreError),
+    /// A secret sink of the policy cannot be used (a secret file where a directory, a
+    /// symlink or another token's secret is): refused before anything was sent.
+    #[error("policy: {0}")]
+    Sink(#[from] crate::policy::PolicyError),
     /// Reading the accounts failed; nothing was changed by the plan (work resumed from the
     /// state directory is in no report).
     #[error(transparent)]

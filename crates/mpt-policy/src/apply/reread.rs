@@ -16,6 +16,8 @@ pub(super) enum Reread {
     Read(HashMap<String, Token>),
     /// The listing failed: nothing of the batch is acted on.
     Failed(String),
+    /// Interrupted before the listing was answered: nothing of the batch is acted on.
+    Cancelled,
 }
 
 /// The action of a group that changes an existing token (reports and creates change none).
@@ -56,6 +58,7 @@ impl Applying<'_> {
                     .map(|t| (t.id().to_string(), t))
                     .collect(),
             ),
+            Err(mpt::Error::Cancelled) => Reread::Cancelled,
             Err(e) => Reread::Failed(e.to_string()),
         }
     }
@@ -68,6 +71,7 @@ pub(super) fn moved(group: &[PlannedAction], read: &Reread) -> Option<ActionOutc
     let id = action.token_id.as_deref()?;
     let planned = shown(action.revision);
     let tokens = match read {
+        Reread::Cancelled => return Some(ActionOutcome::interrupted()),
         Reread::Failed(e) => {
             return Some(ActionOutcome::failed(format!(
                 "{id} could not be read again right before acting ({e}); nothing was sent for it"

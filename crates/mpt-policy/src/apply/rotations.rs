@@ -41,11 +41,11 @@ impl Applying<'_> {
         let key = Key::rotation(account, id);
         let revision = match self.client.get(id).await {
             Ok(old) => old.revision(),
-            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+            Err(e) => return ActionOutcome::not_sent(&e, format!("nothing was made: {e}")),
         };
         let plan = match self.client.plan_rotation(id).await {
             Ok(plan) => plan,
-            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+            Err(e) => return ActionOutcome::not_sent(&e, format!("nothing was made: {e}")),
         };
         if let Err(e) = self.state.put(&key, &plan).await {
             return ActionOutcome::failed(format!(
@@ -55,18 +55,20 @@ impl Applying<'_> {
         self.drive(&key, plan, revision).await
     }
 
+    /// Resumes a rotation's record, checked first. The bool: whether its tokens are the
+    /// rotation's (the plan's own actions on them are not carried out), false once a record
+    /// that made nothing is removed.
     pub(super) async fn resume_rotation(
         &self,
         key: &Key,
         plan: Result<RotationPlan, StoreError>,
-    ) -> ActionResult {
-        let mut plan = match plan {
+    ) -> (ActionResult, bool) {
+        let plan = match plan {
             Ok(plan) => plan,
             Err(e) => {
-                return resumed(
-                    PlannedAction::resumed(ActionKind::Rotate, "", "", None),
-                    ActionOutcome::failed(format!("unreadable rotation plan: {e}")),
-                );
+                let action = PlannedAction::resumed(ActionKind::Rotate, "", "", None);
+                let why = format!("unreadable rotation plan: {e}");
+                return (resumed(action, ActionOutcome::failed(why)), true);
             }
         };
         let action = PlannedAction::resumed(
@@ -78,8 +80,77 @@ impl Applying<'_> {
         // A record read back is a claim: checked before anything is sent for it.
         let old = match evidence::check_rotation(self.client, self.policy, &plan).await {
             Ok(old) => old,
-            Err(why) => return resumed(action, self.refused(key, &why)),
+            Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
+        if plan.phase == RotationPhase::Planned
+            && !evidence::rotation_wanted(self.policy, &plan, old.as_ref(), self.at)
+            && let Some(done) = self.unwanted_start(key, &plan).await
+        {
+            return done;
+        }
+        (self.resume_checked(key, plan, old).await, true)
+    }
+
+    /// A record at `planned` whose old token the policy does not rotate now: removed when it
+    /// made nothing (a record is no reason to rotate), skipped without `allow_destroy` when
+    /// its create may have made a replacement. `None`: resumed (with `allow_destroy`).
+    async fn unwanted_start(&self, key: &Key, plan: &RotationPlan) -> Option<(ActionResult, bool)> {
+        let action = PlannedAction::resumed(
+            ActionKind::Rotate,
+            &plan.account_id,
+            &plan.name,
+            Some(plan.old_id.clone()),
+        );
+        let found = match evidence::made_since(self.client, plan).await {
+            Ok(found) => found,
+            Err(e) => {
+                let done = ActionOutcome::not_sent(
+                    &e,
+                    format!("{e}; the record is kept: the next apply looks again"),
+                );
+                return Some((resumed(action, done), true));
+            }
+        };
+        if found == 0 {
+            self.state.drop_record(key).await;
+            let done = ActionOutcome::new(
+                Applied::Unchanged,
+                format!(
+                    "{}: it made nothing, and the policy does not rotate {} now: the record is removed, nothing was sent for it",
+                    self.state.describe(key),
+                    plan.old_id
+                ),
+            );
+            return Some((resumed(action, done), false));
+        }
+        if self.options.allow_destroy {
+            return None;
+        }
+        let done = ActionOutcome::new(
+            Applied::Skipped,
+            format!(
+                "{}: its create may have made a replacement, but the policy does not rotate {} now: resuming it retires and deletes {} (destructive: needs allow-destroy); the record is kept",
+                self.state.describe(key),
+                plan.old_id,
+                plan.old_id
+            ),
+        );
+        Some((resumed(action, done), true))
+    }
+
+    /// Resumes a rotation whose record passed its checks (`old`: its old token, read now).
+    async fn resume_checked(
+        &self,
+        key: &Key,
+        mut plan: RotationPlan,
+        old: Option<mpt::Token>,
+    ) -> ActionResult {
+        let action = PlannedAction::resumed(
+            ActionKind::Rotate,
+            &plan.account_id,
+            &plan.name,
+            Some(plan.old_id.clone()),
+        );
         let mut secret_at = None;
         if plan.phase >= RotationPhase::Created {
             // Past its start, only the platform's evidence lets it go on: its replacement,
@@ -159,11 +230,15 @@ impl Applying<'_> {
             }
             // Only while the account's lock is proven held: else nothing more is sent.
             if let Some(stopped) = self.fenced(&plan.account_id).await {
-                return ActionOutcome::failed(format!(
-                    "{}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
-                    stopped.detail,
-                    self.state.describe(key)
-                ))
+                // Not attempted (an interrupt, a lock lost): nothing was sent for the old token.
+                return ActionOutcome::new(
+                    stopped.result,
+                    format!(
+                        "{}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                        stopped.detail,
+                        self.state.describe(key)
+                    ),
+                )
                 .made(&new_id, secret_at);
             }
             if let Err(why) = self.step(&mut plan, step, &mut revision).await {
@@ -171,8 +246,11 @@ impl Applying<'_> {
                     Ok(()) => String::new(),
                     Err(e) => format!(" (its latest step was not saved: {e})"),
                 };
-                let result = match why {
+                let result = match &why {
                     StepError::Moved(_) => Applied::Moved,
+                    // Interrupted (during a quiet wait, say): nothing was sent for the old token.
+                    StepError::Api(e) if matches!(**e, Error::Cancelled) => Applied::NotAttempted,
+                    StepError::Fenced(_) if self.client.cancelled() => Applied::NotAttempted,
                     StepError::Api(_) | StepError::Fenced(_) => Applied::Failed,
                 };
                 return ActionOutcome::new(
@@ -214,7 +292,17 @@ impl Applying<'_> {
         if step == RotationPhase::Retired
             && let Some(quiet) = self.options.quiet
         {
-            match plan.wait_until_quiet(self.client, quiet).await {
+            // An interrupt ends the wait at once: nothing is sent for the old token.
+            let wait = plan.wait_until_quiet(self.client, quiet);
+            let cancel = super::cancelled(self.client);
+            let waited =
+                match futures_util::future::select(std::pin::pin!(wait), std::pin::pin!(cancel))
+                    .await
+                {
+                    futures_util::future::Either::Left((waited, _)) => waited,
+                    futures_util::future::Either::Right(_) => Err(Error::Cancelled),
+                };
+            match waited {
                 Ok(()) | Err(Error::NotFound(_)) => {}
                 Err(e) => return Err(StepError::Api(Box::new(e))),
             }
@@ -333,7 +421,10 @@ impl Applying<'_> {
             }
             Err(e) if !plan.create_sent => {
                 self.state.drop_record(key).await;
-                return Err(ActionOutcome::failed(format!("nothing was made: {e}")));
+                return Err(ActionOutcome::not_sent(
+                    &e,
+                    format!("nothing was made: {e}"),
+                ));
             }
             Err(e) => {
                 return Err(ActionOutcome::failed(format!(

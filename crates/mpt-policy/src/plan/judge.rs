@@ -145,8 +145,30 @@ fn undeclared_action(account: &AccountPolicy, token: &Token) -> Option<PlannedAc
     }
 }
 
-fn days(d: Duration) -> i64 {
-    d.num_days()
+/// An age as a reason shows it: whole days, or, under a day, whole hours, minutes or seconds
+/// (`134 d`, `5 h`, `2 s`).
+fn age(d: Duration) -> String {
+    match d {
+        d if d.num_days() > 0 => format!("{} d", d.num_days()),
+        d if d.num_hours() > 0 => format!("{} h", d.num_hours()),
+        d if d.num_minutes() > 0 => format!("{} min", d.num_minutes()),
+        d => format!("{} s", d.num_seconds()),
+    }
+}
+
+/// Whether the policy rotates `token` (a live token `declared` matches) at `now`: declared
+/// Active and Active, not idle (an idle token is disabled instead), and its secret older than
+/// the entry's `rotate_after`. What a plan's `rotate` says, and what a resumed rotation that has
+/// made nothing yet needs (a record is no reason to rotate).
+pub(crate) fn rotation_due(declared: &TokenPolicy, token: &Token, now: DateTime<Utc>) -> bool {
+    let hygiene = &declared.hygiene;
+    declared.status == Wanted::Active
+        && token.status() == TokenStatus::Active
+        && idle_reason(hygiene, token, now).is_none()
+        && hygiene
+            .rotate_after
+            .zip(token.created_at())
+            .is_some_and(|(limit, made)| now - made > limit)
 }
 
 /// The actions for one declared token, from the live tokens a declaration may match.
@@ -273,9 +295,9 @@ fn idle_reason(hygiene: &Hygiene, token: &Token, now: DateTime<Utc>) -> Option<S
             "never used, made"
         };
         format!(
-            "{how} {} d ago (disable after {} d)",
-            days(age),
-            days(limit)
+            "{how} {} ago (disable after {})",
+            self::age(age),
+            self::age(limit)
         )
     })
 }
@@ -297,12 +319,12 @@ fn status_actions(
                 actions.push(action(account, token, ActionKind::Disable, reason));
             } else if let Some(limit) = hygiene.rotate_after
                 && let Some(made) = token.created_at()
-                && now - made > limit
+                && rotation_due(declared, token, now)
             {
                 let mut reason = format!(
-                    "secret {} d old (rotate after {} d)",
-                    days(now - made),
-                    days(limit)
+                    "secret {} old (rotate after {})",
+                    age(now - made),
+                    age(limit)
                 );
                 if declared.id.is_some() {
                     // A rotation makes a new id, which the pin would not follow.
@@ -348,9 +370,9 @@ fn delete_if_stale(
             token,
             ActionKind::Delete,
             format!(
-                "Disabled {} d (delete after {} d)",
-                days(now - since),
-                days(limit)
+                "Disabled {} (delete after {})",
+                age(now - since),
+                age(limit)
             ),
         ));
     }

@@ -4,11 +4,13 @@
 mod judge;
 mod pending;
 
-pub(crate) use judge::plan_judged;
+pub(crate) use judge::{plan_judged, rotation_due};
 pub(crate) use pending::owns;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::policy::{Policy, PolicyError};
 
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,8 +101,10 @@ pub struct PlannedAction {
     pub changes: Vec<FieldChange>,
     /// The token's revision when planned: an apply refuses a token that moved since.
     pub revision: Option<i32>,
-    /// Whether it destroys something (a delete, disabling a token the policy does not declare,
-    /// or a resumed rotation's retire or finish).
+    /// Whether it destroys something on a word apply needs `allow_destroy` for: a delete,
+    /// disabling a token the policy does not declare, or a resumed rotation whose record is its
+    /// only reason to retire and delete the old token (not one whose replacement the platform
+    /// shows now, nor one whose old token the policy rotates now).
     pub destructive: bool,
     /// For pending work ([`ActionKind::Resume`]): what resuming it would do, in order (empty
     /// when it cannot be judged now: the reason says why).
@@ -123,9 +127,9 @@ pub enum Step {
     Verify,
     /// Disable the token declared Disabled once it is made.
     Disable,
-    /// Disable the old token (destructive).
+    /// Disable the old token.
     Retire,
-    /// Delete the old token (destructive).
+    /// Delete the old token.
     Finish,
     /// Remove the record: its work is done, or it made nothing (then the plan's own actions
     /// run).
@@ -192,9 +196,16 @@ impl ActionKind {
 }
 
 impl Plan {
-    /// Whether anything differs from the policy (an action of any kind, reports included).
+    /// Whether an apply has anything to do: an action that changes a token, or pending work.
+    /// Reports alone (an undeclared token under `unmanaged = "report"`, an ambiguous name, an
+    /// unresolved pin) are shown, and are not changes: an apply right after an apply plans none.
     pub fn has_changes(&self) -> bool {
-        !self.actions.is_empty()
+        self.actions.iter().any(|a| {
+            !matches!(
+                a.kind,
+                ActionKind::Unmanaged | ActionKind::Ambiguous | ActionKind::Unresolved
+            )
+        })
     }
 
     /// How many actions of `kind`.
@@ -268,4 +279,52 @@ pub(crate) fn modules_of(list: Option<&str>) -> Vec<String> {
         .collect();
     ids.sort();
     ids
+}
+
+impl Plan {
+    /// Checks, before anything is sent, each secret sink of `policy`'s entries as a delivery
+    /// of this plan would use it: a file where a directory, a symlink, or anything but a
+    /// secret is (the checks `mpt tokens create --secret-file` makes of its file, then those
+    /// of a delivery), or, for an entry this plan creates or rotates, a file holding the secret
+    /// of another token than the one rotated. The error names the policy's file, the entry's
+    /// line and its `secret` key.
+    pub fn check_sinks(&self, policy: &Policy) -> Result<(), PolicyError> {
+        for (a, account) in policy.accounts.iter().enumerate() {
+            for (t, declared) in account.tokens.iter().enumerate() {
+                let Some(sink) = &declared.secret else {
+                    continue;
+                };
+                let delivering: Vec<&PlannedAction> = self
+                    .actions
+                    .iter()
+                    .filter(|x| {
+                        x.account == account.id
+                            && policy
+                                .declared(&x.account, &x.name, x.token_id.as_deref())
+                                .is_some_and(|d| std::ptr::eq(d, declared))
+                            && matches!(x.kind, ActionKind::Create | ActionKind::Rotate)
+                    })
+                    .collect();
+                // A rotation's file may hold its old token's secret; a create's, none. Pending
+                // work may have written its new secret already: any token's then.
+                let resumed = self.actions.iter().any(|x| {
+                    x.kind == ActionKind::Resume
+                        && x.account == account.id
+                        && x.name == declared.name
+                });
+                let owners: Vec<Option<&str>> =
+                    delivering.iter().map(|x| x.token_id.as_deref()).collect();
+                let owners = (!delivering.is_empty() && !resumed).then_some(owners.as_slice());
+                if let Err(e) = sink.check(owners) {
+                    return Err(PolicyError {
+                        file: policy.file.clone(),
+                        line: declared.line,
+                        key: format!("accounts[{a}].tokens[{t}].secret"),
+                        message: format!("{:?}: {e}; nothing was sent", declared.name),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
 }

@@ -47,9 +47,6 @@ fn pending(kind: ActionKind, account: &str, name: &str, token: Option<&str>) -> 
 /// `action` with what resuming would do (`steps`) and why, in words.
 fn with_steps(mut action: PlannedAction, what: &str, at: &str, steps: Vec<Step>) -> PlannedAction {
     let words: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
-    action.destructive = steps
-        .iter()
-        .any(|s| matches!(s, Step::Retire | Step::Finish));
     action.reason = format!(
         "pending {what} of an interrupted apply ({at}): resuming would {}",
         words.join(", ")
@@ -72,7 +69,8 @@ fn unjudged(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
 impl Plan {
     /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
     /// each record of a name the policy declares as an [`ActionKind::Resume`] action with the
-    /// [`Step`]s resuming it would do (destructive when it retires or deletes an old token),
+    /// [`Step`]s resuming it would do (destructive when the record is its only reason to
+    /// retire and delete an old token: see [`PlannedAction::destructive`]),
     /// or refused with the reason; two records of one token once; records of other names
     /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
     /// work touches are left to it (removed). Reads only.
@@ -122,7 +120,8 @@ impl Plan {
                 }
                 rotating.insert((r.account_id.clone(), r.name.clone()));
             }
-            judged.push(judge_rotation(client, policy, store, &key, record).await);
+            let at = self.made_at;
+            judged.push(judge_rotation(client, (policy, at), store, &key, record).await);
         }
         let touched: HashSet<String> = judged.iter().flat_map(|j| j.touches.clone()).collect();
         self.actions.retain(|a| {
@@ -234,10 +233,26 @@ async fn judge_create(
     Judged { action, touches }
 }
 
-/// What resuming a rotation record would do.
+/// A rotation record at `planned` that made nothing, of a token the policy does not rotate now:
+/// nothing to resume; it is removed, and the plan's own actions on the token stay.
+fn removed(action: PlannedAction, at: &str, old: &str) -> Judged {
+    let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
+    action.reason.push_str(&format!(
+        " (it made nothing, and the policy does not rotate {old} now: nothing is sent for it)"
+    ));
+    Judged {
+        action,
+        touches: Vec::new(),
+    }
+}
+
+/// What resuming a rotation record would do, the policy's rules judged at `at` (the plan's
+/// time). A record at `planned` that made nothing is no reason to rotate: unless the policy
+/// rotates its old token now, it is removed (the plan's own actions on the token stay), and
+/// one whose create may have made a replacement is destructive (it needs `--allow-destroy`).
 async fn judge_rotation(
     client: &Client,
-    policy: &Policy,
+    (policy, at_time): (&Policy, chrono::DateTime<chrono::Utc>),
     store: &dyn Store,
     key: &Key,
     record: Result<RotationPlan, StoreError>,
@@ -270,14 +285,25 @@ async fn judge_rotation(
             };
         }
     };
+    let mut unwanted = false;
     let steps = match plan.phase {
         RotationPhase::Planned => {
-            let adopt = plan.create_sent
-                && client
-                    .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
-                    .await
-                    .is_ok_and(|found| found.len() == 1);
-            let first = if adopt { Step::Adopt } else { Step::Create };
+            let found = match evidence::made_since(client, &plan).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let action = unjudged(action, &at, &e.to_string());
+                    return Judged { action, touches };
+                }
+            };
+            unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
+            if unwanted && found == 0 {
+                return removed(action, &at, &plan.old_id);
+            }
+            let first = if found == 1 {
+                Step::Adopt
+            } else {
+                Step::Create
+            };
             vec![
                 first,
                 Step::Deliver,
@@ -303,8 +329,15 @@ async fn judge_rotation(
             }
         }
     };
-    Judged {
-        action: with_steps(action, "rotation", &at, steps),
-        touches,
+    let mut action = with_steps(action, "rotation", &at, steps);
+    if unwanted {
+        // Its create may have made a replacement, but the policy does not rotate the token
+        // now: retiring and deleting it on the record's word needs --allow-destroy.
+        action.destructive = true;
+        action.reason.push_str(&format!(
+            " (the policy does not rotate {} now: destructive, needs --allow-destroy)",
+            plan.old_id
+        ));
     }
+    Judged { action, touches }
 }

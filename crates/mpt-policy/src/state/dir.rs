@@ -37,6 +37,15 @@ pub struct DirStore {
 impl DirStore {
     /// Makes (when missing) and locks the directory; another apply holding it is refused.
     pub async fn open(root: &Path) -> Result<DirStore, StoreError> {
+        DirStore::open_within(root, std::time::Duration::ZERO).await
+    }
+
+    /// [`DirStore::open`], waiting up to `wait` for another apply's lock (a second at least,
+    /// for a lock just released) before refusing.
+    pub async fn open_within(
+        root: &Path,
+        wait: std::time::Duration,
+    ) -> Result<DirStore, StoreError> {
         files::state_dir(root).map_err(|e| StoreError::Refused(e.to_string()))?;
         // The root was probed for writing; its subdirectories are only made.
         for kind in Kind::ALL {
@@ -65,9 +74,10 @@ impl DirStore {
             )));
         }
         let mut tries = 0;
+        let started = std::time::Instant::now();
         while lock.try_lock().is_err() {
             tries += 1;
-            if tries >= LOCK_TRIES {
+            if tries >= LOCK_TRIES && started.elapsed() >= wait {
                 return Err(StoreError::Locked {
                     account: "(every account of this state directory)".into(),
                     holder: format!("{} is locked by another apply", path.display()),

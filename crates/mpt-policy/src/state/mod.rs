@@ -406,7 +406,7 @@ pub async fn open(
 ) -> Result<Box<dyn Store>, StoreError> {
     Ok(match location {
         StateLocation::Dir(path) => match lock {
-            Some(_) => Box::new(DirStore::open(path).await?),
+            Some(wait) => Box::new(DirStore::open_within(path, wait).await?),
             None => Box::new(DirStore::read_only(path)),
         },
         #[cfg(feature = "postgres")]

@@ -199,6 +199,23 @@ async fn a_plan_names_every_drift_and_changes_nothing() {
     );
 }
 
+/// A sink command's timeout of 0 s is refused when the policy is read: the command could not
+/// even read the secret in time.
+#[test]
+fn a_sink_command_timeout_of_zero_is_refused() {
+    let text = format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"a\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"true\"], timeout = \"0s\" }}\n"
+    );
+    let e = Policy::from_toml(&text, "p.toml").unwrap_err();
+    assert_eq!(
+        (e.line, e.key.as_str()),
+        (6, "accounts[0].tokens[0].secret"),
+        "{e}"
+    );
+    assert!(e.message.contains("more than 0 s"), "{e}");
+    assert!(Policy::from_toml(&text.replace("\"0s\"", "\"1s\""), "p.toml").is_ok());
+}
+
 #[tokio::test]
 async fn undeclared_tokens_follow_the_unmanaged_setting() {
     let (server, client) = start().await;
@@ -229,14 +246,10 @@ async fn undeclared_tokens_follow_the_unmanaged_setting() {
             .unwrap()
             .has_changes()
     );
-    assert_eq!(
-        client
-            .plan(&plan_with("report"))
-            .await
-            .unwrap()
-            .count(ActionKind::Unmanaged),
-        2
-    );
+    let reported = client.plan(&plan_with("report")).await.unwrap();
+    assert_eq!(reported.count(ActionKind::Unmanaged), 2);
+    // Reports are shown, not changes: an apply would do nothing (`--exit-code` exits 0).
+    assert!(!reported.has_changes(), "{reported:#?}");
     let e = Policy::from_toml("[[accounts]]\nid = \"A\"\nunmanaged = \"keep\"\n", "p.toml")
         .unwrap_err();
     assert_eq!((e.line, e.key.as_str()), (3, "unmanaged"), "{e}");

@@ -92,47 +92,50 @@ async fn a_failing_or_hanging_sink_loses_no_secret_and_the_next_apply_hands_it_o
 }
 
 #[tokio::test]
-async fn a_secret_file_of_another_token_or_a_planted_symlink_is_never_written() {
+async fn a_secret_file_of_another_token_or_a_planted_symlink_is_refused_before_anything_is_made() {
     let (server, client) = start().await;
     let dir = temp_dir("owner");
     let other = server.seed_token(seed("other"));
     let file = dir.join("taken.secret");
     let held = format!("idt:{}:somebody-elses-secret\n", other.id);
     std::fs::write(&file, &held).unwrap();
-    let policy = policy(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
-        file.display()
-    ));
-    let report = client
-        .apply(&policy, None, &ApplyOptions::new(dir.join("state")))
-        .await
-        .unwrap();
-    let r = result_of(&report.results, "new");
-    assert_eq!(r.result, Applied::Failed);
-    assert!(
-        r.detail
-            .contains(&format!("holds the secret of {}", other.id)),
-        "{}",
-        r.detail
-    );
-    assert_eq!(std::fs::read_to_string(&file).unwrap(), held);
-
-    // A symlink planted at a sink's path: never written through, and the secret is kept.
+    // A symlink planted at a sink's path, and a directory: never written through either.
     let target = dir.join("elsewhere");
     std::fs::write(&target, "untouched\n").unwrap();
     let link = dir.join("planted.secret");
     std::os::unix::fs::symlink(&target, &link).unwrap();
-    let planted = super::policy(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\n[[accounts.tokens]]\nname = \"newer\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
-        link.display()
-    ));
-    let report = client
-        .apply(&planted, None, &ApplyOptions::new(dir.join("state")))
-        .await
-        .unwrap();
-    let r = result_of(&report.results, "newer");
-    assert_eq!(r.result, Applied::Failed, "{r:#?}");
-    assert!(r.detail.contains("not a regular file"), "{}", r.detail);
+    let directory = dir.join("a-directory");
+    std::fs::create_dir_all(&directory).unwrap();
+    for (path, why) in [
+        (&file, format!("holds the secret of {}", other.id)),
+        (&link, "not a regular file".to_string()),
+        (&directory, "not a regular file".to_string()),
+    ] {
+        let policy = policy(&format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"fine\"\nmodules = [\"{DEFAULT_MODULE}\"]\n[[accounts.tokens]]\nname = \"new\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            path.display()
+        ));
+        // The plan says so, naming the file, the entry's line and key.
+        let plan = client.plan(&policy).await.unwrap();
+        let e = plan.check_sinks(&policy).unwrap_err();
+        assert_eq!(
+            (e.file.as_str(), e.line, e.key.as_str()),
+            ("tokens.toml", 8, "accounts[0].tokens[1].secret"),
+            "{e}"
+        );
+        assert!(e.message.contains(&why), "{e}");
+        // And apply refuses it before anything is sent (no token made, not even the other).
+        let err = client
+            .apply(&policy, None, &ApplyOptions::new(dir.join("state")))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, ApplyError::Sink(e) if e.message.contains(&why)),
+            "{err:?}"
+        );
+        assert_eq!(server.tokens_created(), 0, "{err}");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), held);
     assert_eq!(std::fs::read_to_string(&target).unwrap(), "untouched\n");
     assert!(
         std::fs::symlink_metadata(&link)
@@ -327,5 +330,90 @@ async fn a_cancelled_apply_begins_nothing_more_and_the_next_one_finishes() {
         .unwrap();
     assert_eq!(report.done(ActionKind::Create), 9, "{report:#?}");
     assert_eq!(server.tokens_created(), 10);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An interrupt while a create's lookup of its name is in flight (a read: given up at once):
+/// nothing was sent for it, so it is not attempted, never failed.
+#[tokio::test]
+async fn a_create_interrupted_before_it_sent_anything_is_not_attempted() {
+    let (server, client) = start().await;
+    let server = Arc::new(server);
+    let dir = temp_dir("cancel-read");
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+    ));
+    // Once the plan is made, the next listing (the create's lookup) is held, unanswered.
+    let faults = server.clone();
+    let options = ApplyOptions::new(dir.join("state")).on_plan(move |_| {
+        faults
+            .set_faults(Faults::none().with(FaultRule::once(Fault::Hold).only([Operation::List])))
+            .unwrap();
+    });
+    let cancel = mpt::Cancel::new();
+    let interrupt = async {
+        while server.held() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+    };
+    let cancellable = client.with_cancel(cancel.clone());
+    let (report, ()) = tokio::join!(cancellable.apply(&policy, None, &options), interrupt);
+    server.release_held();
+    let report = report.unwrap();
+    let r = result_of(&report.results, "svc");
+    assert_eq!(r.result, Applied::NotAttempted, "{r:#?}");
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.tokens_created(), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Given up on after an interrupt (the CLI's grace over) while a sink command still runs: the
+/// apply returns at once with a row for every action, the one in flight `outcomeUnknown`, the
+/// one not begun `notAttempted`; the next apply hands the secret over.
+#[tokio::test]
+async fn an_apply_given_up_on_reports_every_action() {
+    let (server, client) = start().await;
+    let dir = temp_dir("give-up");
+    let started = dir.join("started");
+    let text = format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"slow\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ command = [\"sh\", \"-c\", \"cat > /dev/null; touch {}; sleep 60\"], timeout = \"120s\" }}\n[[accounts.tokens]]\nname = \"later\"\nmodules = [\"{DEFAULT_MODULE}\"]\n",
+        started.display()
+    );
+    let cancel = mpt::Cancel::new();
+    let give_up = mpt::Cancel::new();
+    let options = ApplyOptions::new(dir.join("state"))
+        .concurrency(1)
+        .give_up(give_up.clone());
+    let interrupt = async {
+        while !started.exists() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+        give_up.cancel();
+    };
+    let cancellable = client.with_cancel(cancel.clone());
+    let declared = policy(&text);
+    let (report, ()) = tokio::join!(cancellable.apply(&declared, None, &options), interrupt);
+    let report = report.unwrap();
+    assert_eq!(report.results.len(), 2, "{report:#?}");
+    let slow = result_of(&report.results, "slow");
+    assert_eq!(slow.result, Applied::OutcomeUnknown, "{slow:#?}");
+    let later = result_of(&report.results, "later");
+    assert_eq!(later.result, Applied::NotAttempted, "{later:#?}");
+    assert!(
+        report.summary().contains("1 in flight when interrupted"),
+        "{}",
+        report.summary()
+    );
+    assert_eq!(server.tokens_created(), 1);
+    // Its record was kept: the next apply hands the same token's secret over, and makes the other.
+    let text = text.replace("sleep 60", "true");
+    let report = client
+        .apply(&policy(&text), None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.tokens_created(), 2, "{report:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

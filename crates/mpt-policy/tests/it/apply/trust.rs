@@ -166,6 +166,69 @@ async fn a_rotation_record_naming_a_stranger_never_disables_or_deletes_it() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A rotation record at `planned` claims nothing was made: it is no reason to rotate. Planted
+/// for a token the policy never rotates (`rotate_after = "never"`), it is removed (the plan
+/// says so, nothing destructive), and apply, without `--allow-destroy`, makes nothing and leaves
+/// the token Active. One whose create was sent, with a token of the name made since, would
+/// retire and delete the old token on the record's word: destructive, skipped without
+/// `allow_destroy`, the record kept.
+#[tokio::test]
+async fn a_planned_rotation_record_rotates_only_what_the_policy_rotates_now() {
+    let (server, client) = start().await;
+    let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(400)));
+    let dir = temp_dir("planned-record");
+    let state = dir.join("state");
+    let file = dir.join("wanted.secret");
+    let never = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"never\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ));
+    let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let mut json = serde_json::to_value(&plan).unwrap();
+    json["phase"] = "planned".into();
+    json["createSent"] = false.into();
+    std::fs::create_dir_all(state.join("rotations")).unwrap();
+    std::fs::set_permissions(&state, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let path = state.join("rotations").join(format!("{}.json", old.id));
+    std::fs::write(&path, json.to_string()).unwrap();
+    let store = mpt_policy::state::open(&state.clone().into(), &[], None)
+        .await
+        .unwrap();
+    let mut shown = client.plan(&never).await.unwrap();
+    shown.include_pending(&client, &never, store.as_ref()).await;
+    drop(store);
+    assert_eq!(shown.actions.len(), 1, "{shown:#?}");
+    assert_eq!(
+        shown.actions[0].steps,
+        [mpt_policy::Step::Remove],
+        "{shown:#?}"
+    );
+    assert!(!shown.actions[0].destructive, "{shown:#?}");
+    let report = client
+        .apply(&never, None, &ApplyOptions::new(&state))
+        .await
+        .unwrap();
+    assert_eq!(changes(&server), 0, "{report:#?}");
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+    assert!(!path.exists(), "{report:#?}");
+    // Its create said sent, and a token of the name made since: retiring the old one on the
+    // record's word is destructive.
+    let made = server.seed_token(seed("wanted"));
+    json["createSent"] = true.into();
+    std::fs::write(&path, json.to_string()).unwrap();
+    let report = client
+        .apply(&never, None, &ApplyOptions::new(&state))
+        .await
+        .unwrap();
+    let resumed = report.results.iter().find(|r| r.resumed).unwrap();
+    assert_eq!(resumed.result, Applied::Skipped, "{report:#?}");
+    assert_eq!(changes(&server), 0, "{report:#?}");
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+    assert_eq!(server.token_status(&made.id).as_deref(), Some("Active"));
+    assert!(path.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn a_saved_plan_approves_work_and_never_adds_any() {
     let (server, client) = start().await;
