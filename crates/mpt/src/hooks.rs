@@ -231,24 +231,29 @@ impl Layer {
         request: Request,
         info: &OperationInfo,
     ) -> reqwest::Result<Response> {
-        let span = |token_id: &str| {
-            tracing::info_span!(
+        let span = |token_id: Option<&str>| {
+            let span = tracing::info_span!(
                 "mpt.request",
                 op = info.operation_id,
-                token_id,
+                token_id = tracing::field::Empty,
                 attempts = tracing::field::Empty,
                 status = tracing::field::Empty,
                 duration_ms = tracing::field::Empty,
-            )
+            );
+            // Redacted by value too: the span's field is a text shown like any other (only
+            // when some subscriber wants the span: nothing is done for one skipped).
+            if !span.is_disabled() {
+                let id = token_id.map(|id| self.redactor.redact(id));
+                span.record("token_id", id.as_deref().unwrap_or(""));
+            }
+            span
         };
         // Without a facade call in scope, the generated client is used directly
         // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
         let (span, resend, raw, want_date, job) = CALL
             .try_with(|c| {
-                // Redacted by value too: the span's field is a text shown like any other.
-                let id = c.token_id.as_deref().map(|id| self.redactor.redact(id));
                 (
-                    span(id.as_deref().unwrap_or("")),
+                    span(c.token_id.as_deref()),
                     c.resend,
                     false,
                     c.want_date,
@@ -257,7 +262,7 @@ impl Layer {
             })
             .unwrap_or_else(|_| {
                 let resend = Resend::for_method(request.method());
-                (span(""), resend, true, false, Job::default())
+                (span(None), resend, true, false, Job::default())
             });
         // A disabled span (no subscriber wants it) costs nothing to skip, nor does its clock.
         let started = (!span.is_disabled()).then(Instant::now);

@@ -123,6 +123,8 @@ fn opaque_len(text: &str) -> usize {
 #[derive(Clone, Default)]
 pub(crate) struct Redactor {
     known: std::sync::Arc<std::sync::RwLock<std::collections::VecDeque<SecretString>>>,
+    /// The length of the shortest secret remembered, in bytes (none: 0, read as "none").
+    shortest: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Most secrets a client remembers for redaction by value (the oldest are forgotten; their
@@ -157,16 +159,30 @@ impl Redactor {
             known.pop_front();
         }
         known.push_back(SecretString::from(secret.to_string()));
+        let shortest = known.iter().map(|k| k.expose_secret().len()).min();
+        self.shortest
+            .store(shortest.unwrap_or(0), std::sync::atomic::Ordering::Relaxed);
     }
 
     /// Whether `text` holds a secret remembered here (plain, percent-encoded or JSON-escaped),
     /// with no copy made.
     pub(crate) fn holds_known(&self, text: &str) -> bool {
+        // Each of a secret's bytes is written in one byte at least: a text shorter than every
+        // secret (a token id) holds none (the usual case, decided without the lock).
+        let shortest = self.shortest.load(std::sync::atomic::Ordering::Relaxed);
+        if shortest == 0 || text.len() < shortest {
+            return false;
+        }
         let known = self.known.read().unwrap_or_else(|p| p.into_inner());
         let bytes = text.as_bytes();
         known.iter().any(|secret| {
             let secret = secret.expose_secret().as_bytes();
-            (0..bytes.len()).any(|at| encoded_match(bytes, at, secret).is_some())
+            // No start past the last that leaves room for the secret can begin one.
+            let starts = bytes
+                .len()
+                .checked_sub(secret.len())
+                .map_or(0, |last| last + 1);
+            (0..starts).any(|at| encoded_match(bytes, at, secret).is_some())
         })
     }
 

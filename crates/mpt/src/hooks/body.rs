@@ -179,10 +179,13 @@ pub(super) async fn read_whole(
     }
 }
 
-/// A success answer checked for being the platform's ([`foreign`]): an operation that answers a
-/// JSON document has its body read into memory first (a body that breaks, or is over the
-/// bound, is handed on to fail as it would have: a change answered `2xx` was carried out,
-/// whatever became of its body); any other is judged by its headers alone.
+/// A success answer checked for being the platform's ([`foreign`]) by what it is labelled: a
+/// JSON label is the platform's answer (its decoding judges the body: a page labelled JSON
+/// fails there, as a `Decode` error, never as a success); another media type is not (a
+/// gateway's `text/html` page), its body left unread; an answer with no label has its body
+/// read into memory first to tell (a body that breaks, or is over the bound, is handed on to
+/// fail as it would have: a change answered `2xx` was carried out, whatever became of its
+/// body). An operation that answers no JSON document is judged by its headers alone.
 pub(super) async fn checked(
     mut response: Response,
     operation: &'static str,
@@ -191,6 +194,14 @@ pub(super) async fn checked(
         let alien = foreign(operation, response.headers(), None)
             .filter(|_| response.content_length() != Some(0));
         return (response, alien);
+    }
+    match labelled(response.headers()) {
+        Some(true) => return (response, None),
+        Some(false) => {
+            let alien = alien(response.headers());
+            return (response, Some(alien));
+        }
+        None => {}
     }
     let (status, version) = (response.status(), response.version());
     let url = response.url().clone();
@@ -232,25 +243,42 @@ pub(super) fn foreign(
         Some(AnswerShape::Nothing) => {}
         _ => return None,
     }
-    let stated = headers
-        .get(reqwest::header::CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let media = stated.as_deref().map(|t| {
-        t.split(';')
-            .next()
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase()
-    });
-    let json_type = media
-        .as_deref()
-        .is_none_or(|m| m == "application/json" || m == "text/json" || m.ends_with("+json"));
-    let json_body =
-        body.is_none_or(|b| matches!(b.trim_ascii().first(), None | Some(b'{') | Some(b'[')));
-    if json_type && json_body {
-        return None;
-    }
-    Some(media.unwrap_or_else(|| "no media type".into()))
+    let platforms = match body {
+        // A body read says what it is, whatever its label (a JSON document, or nothing).
+        Some(b) => matches!(b.trim_ascii().first(), None | Some(b'{') | Some(b'[')),
+        None => labelled(headers) != Some(false),
+    };
+    (!platforms).then(|| alien(headers))
+}
+
+/// What an answer that is not the platform's came as: its media type as stated (lowercase), or
+/// `"no media type"` (allocated only now, off the usual path).
+fn alien(headers: &HeaderMap) -> String {
+    media(headers)
+        .map(|m| String::from_utf8_lossy(m).to_ascii_lowercase())
+        .unwrap_or_else(|| "no media type".into())
+}
+
+/// The media type an answer states (`Content-Type` before its parameters, trimmed).
+fn media(headers: &HeaderMap) -> Option<&[u8]> {
+    let stated = headers.get(reqwest::header::CONTENT_TYPE)?.as_bytes();
+    let end = stated
+        .iter()
+        .position(|b| *b == b';')
+        .unwrap_or(stated.len());
+    Some(stated[..end].trim_ascii())
+}
+
+/// Whether an answer is labelled JSON (`application/json`, `text/json`, `…+json`, in any case):
+/// `None` when it states no media type.
+fn labelled(headers: &HeaderMap) -> Option<bool> {
+    let m = media(headers)?;
+    let suffix = m.len() >= 5 && m[m.len() - 5..].eq_ignore_ascii_case(b"+json");
+    Some(
+        m.eq_ignore_ascii_case(b"application/json")
+            || m.eq_ignore_ascii_case(b"text/json")
+            || suffix,
+    )
 }
 
 /// An answer kept while the call waits to send again (it stands if nothing more is sent), its
