@@ -44,6 +44,8 @@ Exit codes:
        for ended `rate-limited`, the others were not attempted (`not-attempted`)
   130  interrupted by SIGINT, 143 by SIGTERM (bulk commands and apply finish the requests in
        flight and print every finished row first; a second signal stops at once)
+Every exit other than 0 says why on stderr (a bulk command: how many ids failed, of which
+kinds, and the first reason), whatever the output format.
 
 Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL / MPT_NOOP_TRANSITIONS, which
 win over the profile in ~/.config/mpt/config.toml (--profile NAME; keys base_url,
