@@ -47,6 +47,9 @@ Exit codes:
   141  stdout closed under a bulk command or apply (`| head -1`): it stopped beginning changes
        as on a first SIGINT (those not begun are `not-attempted`), finished those in flight
 
+Every exit other than 0 says why on stderr (a bulk command: how many ids failed, of which
+kinds, and the first reason), whatever the output format.
+
 Configuration: flags win over MPT_API_TOKEN / MPT_API_BASE_URL / MPT_NOOP_TRANSITIONS, which
 win over the profile in ~/.config/mpt/config.toml (--profile NAME; keys base_url,
 secret_command, secret_command_timeout and noop_transitions; never a secret).";

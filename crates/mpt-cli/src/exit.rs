@@ -40,8 +40,10 @@ pub enum Failure {
     /// An error of the platform or the client.
     Api(Error),
     /// A bulk command's or an apply's results are printed already, and some failed; the code
-    /// says how ([`rows_code`]).
-    Rows(u8),
+    /// says how ([`rows_code`]), the line why ([`rows_why`]): said on stderr, as every other
+    /// failure is (with `-o json` the rows hold the reasons, and stderr was empty); `None` when
+    /// stderr said it already (an apply's summary with `-o jsonl`).
+    Rows(u8, Option<String>),
     /// `tokens plan --exit-code`: the accounts differ from the policy (6).
     Drift,
     /// Interrupted by this signal's exit code (130, 143), everything finished printed.
@@ -216,6 +218,30 @@ pub fn rows_code(failed: &[&ErrorRow], rows: usize) -> Option<u8> {
     }
 }
 
+/// Why a bulk command's `failed` rows (of `rows` in all) end it with `code`, in one line: how
+/// many failed, of which kinds (the most first), and the first message of a row that decided
+/// the code (`3 of 40 ids failed (2 not-attempted, 1 rate-limited): not attempted: the platform
+/// asks to wait 1h; over the 30 s cap`).
+pub fn rows_why(failed: &[&ErrorRow], rows: usize, code: u8) -> String {
+    let mut kinds: Vec<(&str, usize)> = Vec::new();
+    for e in failed {
+        match kinds.iter_mut().find(|(kind, _)| *kind == e.kind) {
+            Some((_, n)) => *n += 1,
+            None => kinds.push((e.kind, 1)),
+        }
+    }
+    kinds.sort_by_key(|k| std::cmp::Reverse(k.1));
+    let kinds: Vec<String> = kinds.iter().map(|(k, n)| format!("{n} {k}")).collect();
+    let first = failed.iter().find(|e| e.code == code).or(failed.first());
+    let why = first.and_then(|e| e.message.lines().next()).unwrap_or("");
+    format!(
+        "{} of {rows} id{} failed ({}): {why}",
+        failed.len(),
+        if rows == 1 { "" } else { "s" },
+        kinds.join(", ")
+    )
+}
+
 /// Secrets this run has read (the API token, a new token's secret, a secret to check): texts
 /// on stderr never show them.
 static KNOWN: Mutex<Vec<String>> = Mutex::new(Vec::new());
@@ -267,8 +293,18 @@ pub fn error(message: &str) {
 pub fn finish(result: Result<(), Failure>) -> ExitCode {
     ExitCode::from(match result {
         Ok(()) => 0,
-        Err(Failure::Rows(code) | Failure::Interrupted(code)) => code,
-        Err(Failure::Drift) => code::CHANGES_PENDING,
+        // Its line was said when the signal came.
+        Err(Failure::Interrupted(code)) => code,
+        Err(Failure::Rows(code, why)) => {
+            if let Some(why) = why {
+                error(&why);
+            }
+            code
+        }
+        Err(Failure::Drift) => {
+            error("changes pending: the accounts differ from the policy (--exit-code)");
+            code::CHANGES_PENDING
+        }
         Err(Failure::Usage(message)) => {
             error(&message);
             code::USAGE

@@ -17,8 +17,12 @@ use crate::redact::snippet;
 /// What a call's state saw besides the answer.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Trail {
-    /// An earlier attempt may have reached the server.
+    /// An earlier attempt may have reached the server and done the work (its answer was lost,
+    /// or a gateway's 5xx): an error of the last attempt may hide work the call did.
     pub(crate) landed: bool,
+    /// Nothing proves that the earlier attempts did nothing (`landed`, or one was refused with
+    /// a `429` or `503`: see `Decision::unproven`): a later "already so" may be this call's work.
+    pub(crate) unproven: bool,
     /// The answer's `Date` (the server's clock), when asked for.
     pub(crate) date: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -35,21 +39,7 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        self.send_noting_landed(call, send).await.0
-    }
-
-    /// [`Client::call`], also telling whether an earlier attempt may have reached the server
-    /// (so that an error of the last attempt may hide work the call did).
-    pub(crate) async fn send_noting_landed<T, F>(
-        &self,
-        call: CallState,
-        send: Pin<Box<F>>,
-    ) -> (Result<Box<T>, Error>, bool)
-    where
-        F: Future<Output = Result<ResponseValue<T>, ApiError>>,
-    {
-        let (result, trail) = self.send_with_trail(call, send).await;
-        (result, trail.landed)
+        self.send_with_trail(call, send).await.0
     }
 
     /// [`Client::call`], also telling what the call state saw: whether an earlier attempt may
@@ -70,14 +60,15 @@ impl Client {
                 let (status, trail, refused, halted) = CALL.with(|c| {
                     let trail = Trail {
                         landed: c.maybe_landed.get(),
+                        unproven: c.unproven.get(),
                         date: c.date.get(),
                     };
                     (c.status.get(), trail, c.refused.get(), c.halted.get())
                 });
                 // The error boxed too: the task-local future hands its output up by value.
                 let result = result.map_err(|e| {
-                    let foreign = CALL.with(|c| c.foreign.take());
-                    Box::new((e, refused, foreign))
+                    let (foreign, headers) = CALL.with(|c| (c.foreign.take(), c.headers.take()));
+                    Box::new((e, refused, foreign, headers))
                 });
                 (result, status, trail, halted)
             })
@@ -88,9 +79,9 @@ impl Client {
         };
         match *failed {
             // Nothing was sent: the job was cancelled while the call waited.
-            (_, Some(_), _) if halted => (Err(Error::Cancelled), trail),
+            (_, Some(_), ..) if halted => (Err(Error::Cancelled), trail),
             // Nothing was sent: the wait asked for is over the cap or the budget.
-            (_, Some(refused), _) => (
+            (_, Some(refused), ..) => (
                 Err(Error::NotAttempted {
                     wait: refused.wait,
                     cap: refused.cap,
@@ -99,20 +90,24 @@ impl Client {
                 }),
                 trail,
             ),
-            (e, None, foreign) => (
-                Err(Box::pin(self.map_error(e, status, foreign)).await),
+            (e, None, foreign, headers) => (
+                Err(
+                    Box::pin(self.map_error(e, status, foreign, headers.unwrap_or_default())).await,
+                ),
                 trail,
             ),
         }
     }
 
     /// The generated client's error as an [`Error`], every text in it redacted; `foreign`: the
-    /// answer was a `2xx` that is not the platform's, of this media type (a gateway's page).
+    /// answer was a `2xx` that is not the platform's, of this media type (a gateway's page);
+    /// `headers`: the last answer's, when it was not a success (empty otherwise).
     async fn map_error(
         &self,
         e: ApiError,
         status: Option<StatusCode>,
         foreign: Option<String>,
+        headers: HeaderMap,
     ) -> Error {
         let redactor = &self.layer().redactor;
         let status_or_ok = status.unwrap_or(StatusCode::OK);
@@ -177,9 +172,11 @@ impl Client {
                     snippet: snippet(&body, redactor),
                 }
             }
-            // A documented error status whose body is not problem JSON (a proxy's page, say).
+            // A documented error status whose body is not problem JSON (a proxy's page, say, or
+            // a gateway's own JSON): read with the answer's headers (a 403 asking for a wait
+            // is throttling, not a refusal).
             ApiError::InvalidResponsePayload(body, _) => {
-                Error::from_response(status_or_ok, &HeaderMap::new(), &body, redactor)
+                Error::from_response(status_or_ok, &headers, &body, redactor)
             }
             ApiError::UnexpectedResponse(response) => {
                 let status = response.status();

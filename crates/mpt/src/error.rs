@@ -46,7 +46,8 @@ pub enum Error {
     #[error("{0}")]
     Conflict(Box<Problem>),
     /// Throttled: a 429, a 503 (load shed, with a `Retry-After` or without one), or a 403 with
-    /// nothing remaining (GitHub's way). Retried for idempotent operations. Named by its status
+    /// nothing remaining or a readable `Retry-After` (GitHub's primary and secondary limits).
+    /// Retried for idempotent operations. Named by its status
     /// and the platform's words (`503 Service Unavailable` when it had none).
     #[error("{}", AskedWait::refusal(problem.as_deref(), *retry_after, asked.as_ref()))]
     RateLimited {
@@ -317,8 +318,8 @@ impl Error {
         match status.as_u16() {
             400 => Error::BadRequest(problem),
             401 => Error::Unauthorized(problem),
-            // A 403 with nothing remaining is an exhausted rate limit (GitHub's way), not a
-            // refusal of the secret.
+            // A 403 with nothing remaining, or asking for a wait, is a rate limit (GitHub's
+            // primary and secondary ones), not a refusal of the secret.
             403 if Signal::read(status, headers).throttled => Error::RateLimited {
                 status: 403,
                 retry_after: retry_after(headers),

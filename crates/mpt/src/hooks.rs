@@ -68,9 +68,17 @@ pub(crate) struct CallState {
     resend: Resend,
     /// The status of the last answer read, for errors that lost it.
     pub(crate) status: Cell<Option<StatusCode>>,
+    /// The headers of the last answer read when it was not a success, for errors that lost
+    /// them (a documented error status whose body the generated client could not decode: a
+    /// throttling `403` is told from a refusal by its headers).
+    pub(crate) headers: std::cell::RefCell<Option<HeaderMap>>,
     /// An earlier attempt may have reached the server and done the work (its answer was lost,
     /// timed out, or was a gateway's 500, 502 or 504).
     pub(crate) maybe_landed: Cell<bool>,
+    /// Nothing proves that an earlier attempt did nothing: `maybe_landed`, or it was refused
+    /// with a status that does not prove it (a `429` or `503`: a gateway may answer so after
+    /// the platform did the work), so a later "already so" is no evidence of the state before.
+    pub(crate) unproven: Cell<bool>,
     /// Whether to read the answer's `Date` (the server's clock) into `date`.
     want_date: bool,
     /// The answer's `Date`, when asked for and readable.
@@ -93,7 +101,9 @@ impl CallState {
             query,
             resend,
             status: Cell::new(None),
+            headers: std::cell::RefCell::new(None),
             maybe_landed: Cell::new(false),
+            unproven: Cell::new(false),
             want_date: false,
             date: Cell::new(None),
             foreign: std::cell::RefCell::new(None),
@@ -378,8 +388,11 @@ impl Layer {
                 // A throttled wait is spent from the job's budget too.
                 && job.may_wait(throttled, delay, after)
             {
-                if decision.landed {
-                    let _ = CALL.try_with(|c| c.maybe_landed.set(true));
+                if decision.landed || decision.unproven {
+                    let _ = CALL.try_with(|c| {
+                        c.maybe_landed.set(c.maybe_landed.get() || decision.landed);
+                        c.unproven.set(true);
+                    });
                 }
                 retrying(&result, delay, &self.redactor);
                 budget.spend(delay);
@@ -402,7 +415,11 @@ impl Layer {
     /// any of it; one with no length (chunked, or ending when the connection closes) is read
     /// through a counter that fails as soon as it passes the bound.
     fn bound(&self, response: Response) -> Response {
-        let _ = CALL.try_with(|c| c.status.set(Some(response.status())));
+        let _ = CALL.try_with(|c| {
+            c.status.set(Some(response.status()));
+            let headers = (!response.status().is_success()).then(|| response.headers().clone());
+            c.headers.replace(headers);
+        });
         let limit = self.max_body;
         match response.content_length() {
             Some(length) if length <= limit as u64 => response,

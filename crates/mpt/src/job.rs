@@ -408,9 +408,9 @@ pub(crate) fn retrying(
     }
 }
 
-/// How an attempt ended, as the retry decision sees it: an exhausted limit answered 403
-/// (GitHub's way), or a 503 asking to wait (its `Retry-After` readable or not), is a 429; a
-/// bare 503 stays a 503 (refused before any work, but only what may be repeated is re-sent); a
+/// How an attempt ended, as the retry decision sees it: a throttling 403 (nothing remaining, or
+/// a wait asked for: GitHub's primary and secondary limits), or a 503 asking to wait (its
+/// `Retry-After` readable or not), is a 429; a bare 503 stays a 503 (refused before any work, but only what may be repeated is re-sent); a
 /// `2xx` that is not the platform's (`foreign`: a gateway's page) is [`Ending::Foreign`].
 pub(crate) fn ending_of(
     signal: Option<&Signal>,

@@ -71,18 +71,22 @@ impl Client {
     /// say why in lifecycle terms), every answer lost.
     async fn send_switch(&self, id: &str, switch: Switch) -> Result<Sent, Error> {
         let api = self.api();
-        let (result, earlier) = match switch {
+        let (result, trail) = match switch {
             Switch::Enable => {
                 let send = api.enable_api_token().id(id).send();
-                self.send_noting_landed(CallState::token(id), Box::pin(send))
+                self.send_with_trail(CallState::token(id), Box::pin(send))
                     .await
             }
             Switch::Disable => {
                 let send = api.disable_api_token().id(id).send();
-                self.send_noting_landed(CallState::token(id), Box::pin(send))
+                self.send_with_trail(CallState::token(id), Box::pin(send))
                     .await
             }
         };
+        // A refusal as a no-op after an attempt not proven undone (its answer lost, a 429 or
+        // 503) is no evidence of the state before; a failure after one that may have landed
+        // (its answer lost, a gateway's 5xx) may hide the change: read back.
+        let earlier = trail.unproven;
         let source = match result {
             Ok(raw) => return Ok(Sent::Answered(Token::from_boxed(raw))),
             Err(Error::BadRequest(problem)) => {
@@ -99,7 +103,7 @@ impl Client {
                     },
                 });
             }
-            Err(e) if e.answered_success() || e.may_have_reached_server() || earlier => e,
+            Err(e) if e.answered_success() || e.may_have_reached_server() || trail.landed => e,
             Err(e) => return Err(e),
         };
         match self.get(id).await {
@@ -190,7 +194,8 @@ impl Client {
                 earlier,
             } => {
                 if current.status() == target && earlier {
-                    // This call's earlier attempt, or another caller, did it.
+                    // This call's earlier attempt (its answer lost, or a 429 or 503 that does
+                    // not prove it undone), or another caller, did it.
                     Outcome::Unconfirmed(current)
                 } else if current.status() == target {
                     // Refused as a no-op: another caller got there first.
@@ -228,7 +233,8 @@ impl Client {
 /// [`Client::ensure_from`]'s outcome when the change was refused and the token could not be read
 /// back: the refusal's own words, when they state the token is in the wanted state (`… is
 /// Disabled; it cannot be disabled.`), are the evidence of its state: `Unconfirmed` after an
-/// attempt whose answer was lost (that attempt, or another caller, did it), else `Unchanged`
+/// attempt whose answer was lost, or a `429` or `503` (that attempt, or another caller, did
+/// it), else `Unchanged`
 /// (refused as a no-op). Otherwise, after a lost answer, the change may have happened
 /// ([`Error::OutcomeUnknown`]); with none lost, the refusal stands.
 fn refused_unread(
@@ -287,8 +293,8 @@ enum Sent {
     /// The platform answered 2xx (the token as answered, or as read back when the body was
     /// unreadable).
     Answered(Token),
-    /// The platform refused it; `current` is the token read back; `earlier`: an earlier
-    /// attempt of the call may have reached the platform.
+    /// The platform refused it; `current` is the token read back; `earlier`: nothing proves
+    /// that an earlier attempt of the call did nothing (it may have done it).
     Refused {
         current: Token,
         problem: Box<Problem>,

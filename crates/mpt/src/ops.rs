@@ -341,7 +341,8 @@ impl Client {
     }
 
     /// Deletes a token (Active or Disabled → Deleted; a soft delete: Operations accounts can
-    /// still read it). When an earlier attempt may have done it (its answer was lost) and the
+    /// still read it). When an earlier attempt may have done it (its answer was lost, or it was
+    /// refused with a `429` or `503`, which a gateway may answer after the work) and the
     /// retry finds the token gone or Deleted, this call did it: `Ok`; a 2xx whose body cannot
     /// be read is `Ok` too (the platform said it did it). A token already Deleted
     /// (as an Operations account sees it) is [`Error::InvalidTransition`] from `Deleted`.
@@ -350,10 +351,12 @@ impl Client {
         let id = token.token_id();
         self.check_id(id)?;
         let send = self.api().delete_api_token().id(id).send();
-        match self
-            .send_noting_landed(CallState::token(id), Box::pin(send))
-            .await
-        {
+        let (result, trail) = self
+            .send_with_trail(CallState::token(id), Box::pin(send))
+            .await;
+        // An earlier attempt not proven undone (its answer lost, a 429 or 503) may have deleted
+        // it: the refusals below are then no evidence that it was gone before.
+        match (result, trail.unproven) {
             (Err(Error::NotFound(_)), true) => Ok(()),
             // A 2xx whose body is cut off or not the documented one: the platform did it.
             (Err(e), _) if e.answered_success() => Ok(()),

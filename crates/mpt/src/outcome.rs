@@ -16,15 +16,17 @@ impl From<Outcome> for Token {
 /// rule is evidence, never a guess:
 ///
 /// * `Unchanged`: the token was read in the wanted state (nothing was sent), or the platform
-///   refused this call's only attempt as a no-op (another caller got there first);
+///   refused this call's change as a no-op (another caller got there first) with every earlier
+///   attempt of it provably undone (a connection never made, a `408` or `425`);
 /// * `Changed`: the platform answered this call's change with 2xx on a platform that refuses
 ///   no-ops (the documented behaviour, [`NoopTransitions::Refused`]) and the token's revision
 ///   moved since it was read. A 2xx whose body was cut off counts (the token is read back);
 /// * `Unconfirmed`: the token is in the wanted state but the answers cannot tell who put it
-///   there: an earlier attempt's answer was lost and the retry was refused, every answer was
-///   lost (the token was read back), the revision did not move, or the server answers no-ops
-///   with 200 ([`NoopTransitions::Accepted`]), where a 200 cannot tell this call's change from
-///   a concurrent one's.
+///   there: an earlier attempt's answer was lost, or was a `429` or `503` (a gateway may answer
+///   so after the platform did the work: no proof that it did nothing), and the retry was
+///   refused as a no-op, every answer was lost (the token was read back), the revision did not
+///   move, or the server answers no-ops with 200 ([`NoopTransitions::Accepted`]), where a 200
+///   cannot tell this call's change from a concurrent one's.
 #[derive(Debug, Clone)]
 pub enum Outcome {
     /// This call changed the token's state.

@@ -48,13 +48,13 @@
 //!   window, so the pace after it would be refused;
 //! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
 //!   is the wait asked for, as a `Retry-After` would be;
-//! * a throttled answer (`429`, `503`, `403` with nothing remaining; and a connection closed
-//!   or reset before an answer, which the hook layer observes as a refusal with no wait) under a
-//!   stated rate costs one interval and halves this client's share of the stated rate (another
-//!   caller spends it too); a success that leaves one request or none while requests are still
-//!   on the way cuts the share by 5%, and one that leaves more gives one request of the quota
-//!   back (1% of it at least): several
-//!   processes on one token settle on the shared budget before it refuses them;
+//! * a throttled answer (`429`, `503`, `403` with nothing remaining or a `Retry-After`; and a
+//!   connection closed or reset before an answer, which the hook layer observes as a refusal
+//!   with no wait) under a stated rate costs one interval and halves this client's share of
+//!   the stated rate (another caller spends it too); a success that leaves one request or none
+//!   while requests are still on the way cuts the share by 5%, and one that leaves more gives
+//!   one request of the quota back (1% of it at least): several processes on one token settle
+//!   on the shared budget before it refuses them;
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request

@@ -30,33 +30,73 @@ pub struct Problem {
 
 impl Problem {
     /// A problem from the details the generated client decoded (once) from an error answer.
+    /// With no `detail`, a gateway's own words are it (`message`, `error` or `error.message`:
+    /// GitHub's `{"message": …}`).
     pub(crate) fn from_details(status: StatusCode, p: ProblemDetails) -> Problem {
         Problem {
             status: status.as_u16(),
             kind: p.type_,
             title: p.title.or_else(|| reason(status)),
-            detail: p.detail,
+            detail: p.detail.or_else(|| said(&p.extra)),
             instance: p.instance,
             trace_id: p.trace_id,
             errors: p.errors,
         }
     }
 
-    /// Builds a problem from an error answer's status and body. A body that is not problem JSON
-    /// (an HTML error page from a proxy, say) becomes the detail, redacted and shortened.
+    /// Builds a problem from an error answer's status and body. JSON that is not the platform's
+    /// problem details (a gateway's own: GitHub's `{"message": …, "status": "403"}`, whose
+    /// `status` is text) is read field by field, its `message` (or `error`) taken as the
+    /// detail; a body that is not JSON at all (an HTML error page from a proxy, say) becomes
+    /// the detail, redacted and shortened.
     pub(crate) fn from_response(status: StatusCode, body: &[u8], r: &Redactor) -> Problem {
-        match serde_json::from_slice::<ProblemDetails>(body) {
-            Ok(p) => Problem::from_details(status, p),
-            Err(_) => Problem {
-                status: status.as_u16(),
-                kind: None,
-                title: reason(status),
-                detail: (!body.is_empty()).then(|| format!("non-JSON body: {}", snippet(body, r))),
-                instance: None,
-                trace_id: None,
-                errors: None,
-            },
+        if let Ok(p) = serde_json::from_slice::<ProblemDetails>(body) {
+            return Problem::from_details(status, p);
         }
+        let bare = |detail: Option<String>| Problem {
+            status: status.as_u16(),
+            kind: None,
+            title: reason(status),
+            detail,
+            instance: None,
+            trace_id: None,
+            errors: None,
+        };
+        match serde_json::from_slice::<serde_json::Value>(body) {
+            Ok(serde_json::Value::Object(object)) => Problem::from_object(status, &object)
+                .unwrap_or_else(|| bare(Some(format!("body: {}", snippet(body, r))))),
+            Ok(_) => bare(Some(format!("body: {}", snippet(body, r)))),
+            Err(_) => {
+                bare((!body.is_empty()).then(|| format!("non-JSON body: {}", snippet(body, r))))
+            }
+        }
+    }
+
+    /// A JSON object's problem fields, each read when it is of its type (text, the `errors`
+    /// list), the detail from `detail`, `message`, `error` or `error.message`; `None` when it
+    /// has none of them.
+    fn from_object(
+        status: StatusCode,
+        object: &serde_json::Map<String, serde_json::Value>,
+    ) -> Option<Problem> {
+        let text = |key: &str| object.get(key)?.as_str().map(String::from);
+        let detail = text("detail").or_else(|| said(object));
+        let errors = object
+            .get("errors")
+            .and_then(|e| serde_json::from_value::<ProblemErrors>(e.clone()).ok());
+        let (kind, title, instance) = (text("type"), text("title"), text("instance"));
+        if detail.is_none() && errors.is_none() && title.is_none() && kind.is_none() {
+            return None;
+        }
+        Some(Problem {
+            status: status.as_u16(),
+            kind,
+            title: title.or_else(|| reason(status)),
+            detail,
+            instance,
+            trace_id: text("traceId"),
+            errors,
+        })
     }
 
     /// Every text field with secrets redacted.
@@ -164,6 +204,19 @@ impl Problem {
     }
 }
 
+/// A gateway's words in a JSON object that is not problem details: its `message`, `error` or
+/// `error.message`, when it is text.
+fn said(object: &serde_json::Map<String, serde_json::Value>) -> Option<String> {
+    let text = |key: &str| object.get(key)?.as_str().map(String::from);
+    text("message").or_else(|| text("error")).or_else(|| {
+        object
+            .get("error")?
+            .get("message")?
+            .as_str()
+            .map(String::from)
+    })
+}
+
 fn reason(status: StatusCode) -> Option<String> {
     status.canonical_reason().map(String::from)
 }
@@ -209,6 +262,47 @@ mod tests {
         assert_eq!(
             html.to_string(),
             "502 Bad Gateway: non-JSON body: <html><h1>502</h1></html>"
+        );
+    }
+
+    /// JSON that is not the platform's problem details is never called "non-JSON": GitHub's
+    /// secondary limit (its `status` is text, which failed the whole decode) reads its
+    /// `message`; an object with no problem field is quoted as a body.
+    #[test]
+    fn a_gateways_own_json_is_read_field_by_field() {
+        let read = |status: StatusCode, body: &str| {
+            Problem::from_response(status, body.as_bytes(), &Redactor::default()).to_string()
+        };
+        let github = r#"{"message":"You have exceeded a secondary rate limit.","documentation_url":"https://docs.github.com/rest","status":"403"}"#;
+        assert_eq!(
+            read(StatusCode::FORBIDDEN, github),
+            "403 Forbidden: You have exceeded a secondary rate limit."
+        );
+        assert_eq!(
+            read(
+                StatusCode::TOO_MANY_REQUESTS,
+                r#"{"error":{"message":"slow down"}}"#
+            ),
+            "429 Too Many Requests: slow down"
+        );
+        // Problem details whose other fields read: the gateway's words are the detail.
+        assert_eq!(
+            read(
+                StatusCode::FORBIDDEN,
+                r#"{"message":"API rate limit exceeded"}"#
+            ),
+            "403 Forbidden: API rate limit exceeded"
+        );
+        assert_eq!(
+            read(
+                StatusCode::TOO_MANY_REQUESTS,
+                r#"{"title":7,"retry":"later"}"#
+            ),
+            r#"429 Too Many Requests: body: {"title":7,"retry":"later"}"#
+        );
+        assert_eq!(
+            read(StatusCode::SERVICE_UNAVAILABLE, "[1,2]"),
+            "503 Service Unavailable: body: [1,2]"
         );
     }
 

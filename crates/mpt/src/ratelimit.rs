@@ -6,10 +6,13 @@
 //! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; up to [`MAX_POLICIES`] policies kept, the pacer chooses among them; the smallest remainder wins) |
 //! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds, or epoch seconds / milliseconds as below), with or without `RateLimit-Policy: 200;w=1` |
 //! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, both counted from this machine's clock when the answer's `Date` agrees with it, else from the `Date`; else delta seconds) |
-//! | HTTP | `Retry-After` (seconds or an HTTP date in any of its three forms, relative to the answer's `Date`) on a `429` or `503` |
+//! | HTTP | `Retry-After` (seconds or an HTTP date in any of its three forms, relative to the answer's `Date`) on a `429`, a `503` or a `403` |
+//! | GitHub's secondary limits | a `403` (or `429`) with a `Retry-After`, whatever its `X-RateLimit-Remaining` says (the primary limit's) |
 //!
 //! Throttling is a `429`, a `503` (with `Retry-After` or without: a limiter shedding load says
-//! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so). A limit
+//! no more), or a `403` whose remainder is 0 (GitHub answers an exhausted limit so) or that
+//! carries a readable `Retry-After` (GitHub's secondary limits: a refusal of the secret says no
+//! wait would help, so a wait asked for is throttling). A limit
 //! with no window stated is not assumed to be per second: its window is unknown, and the pacer
 //! infers it from recent resets.
 //!
@@ -83,7 +86,8 @@ impl Quota {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct Signal {
     /// The request was refused for the rate or the load: 429, 503, or 403 with nothing
-    /// remaining (and, made by the hook layer, a connection closed before an answer).
+    /// remaining or a readable `Retry-After` (and, made by the hook layer, a connection closed
+    /// before an answer).
     pub(crate) throttled: bool,
     /// A gateway gave up on the request (`502`, `504`): the work may be done (the retry
     /// decision's), and, for the pacer, a refusal when it makes three in a row.
@@ -427,7 +431,9 @@ impl Signal {
             429 => true,
             // With a `Retry-After` or not (none, or one unreadable): load shed, a refusal.
             503 => true,
-            403 => signal.remaining == Some(0),
+            // GitHub's exhausted primary limit (nothing remains), or its secondary limit (a
+            // wait asked for, the primary limit's remainder above 0).
+            403 => signal.remaining == Some(0) || signal.retry_after.is_some(),
             _ => false,
         };
         if signal.throttled {

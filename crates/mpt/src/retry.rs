@@ -12,11 +12,11 @@ use std::time::Duration;
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = never retry). Default 3. Throttled attempts
     /// are not counted: a `429`, a `503` (with `Retry-After` or without), a `403` with nothing
-    /// remaining, and a connection closed or reset before an answer came (a gateway shedding
+    /// remaining or a readable `Retry-After`, and a connection closed or reset before an answer came (a gateway shedding
     /// load); they are retried up to [`MAX_THROTTLED`] times in all while the call's wait budget
     /// lasts (never with 1), each after the wait it asks for, else at the pace it cut, with no
     /// backoff. Which of them are sent again is the one retry decision's: a create only
-    /// after a `429` (or a `503` with `Retry-After`, a `403` with nothing remaining) or a
+    /// after a `429` (or a `503` with `Retry-After`, a throttling `403`) or a
     /// connection never made.
     pub max_attempts: u32,
     /// Backoff before the first retry, doubled each time (before jitter). Default 200 ms.
@@ -152,6 +152,13 @@ pub(crate) struct Decision {
     /// The attempt may have been carried out by the server (so a later refusal may be this
     /// call's own work, and a failure may hide a change that happened).
     pub(crate) landed: bool,
+    /// Nothing proves the attempt was not carried out: its answer was lost or a failure, or a
+    /// refusal whose status does not prove the request unprocessed (a `429` or a `503`: a
+    /// gateway may answer so after the platform did the work). So a later answer that the work
+    /// is already done is no evidence that it was done before this call: it may be this
+    /// attempt's. False only where the request provably did nothing: a connection never made,
+    /// a `408` or `425` (the server says it did not act on it), or a final answer.
+    pub(crate) unproven: bool,
     /// Why, in words.
     pub(crate) reason: &'static str,
 }
@@ -160,18 +167,18 @@ pub(crate) struct Decision {
 /// attempts left. Pure: the hook layer, [`Error::is_retryable`](crate::Error::is_retryable) and
 /// [`Error::may_have_reached_server`](crate::Error::may_have_reached_server) all ask it.
 ///
-/// | ending | landed | re-sent (idempotent / create) | why |
-/// | --- | --- | --- | --- |
-/// | 2xx | yes | no | done |
-/// | 429 | no | yes / yes | rate limited before any work (even a create was not carried out) |
-/// | 408, 425 | no | yes / yes | the server did not act on it and says it may be sent again (RFC 9110 15.5.9, RFC 8470 5.2) |
-/// | 500 | yes | no | the platform failed part-way: re-sending could do the work twice |
-/// | 502, 504 | yes | yes / no | a gateway lost the platform's answer; the work may be done |
-/// | 503 | no | yes / no | unavailable: refused before any work (a `503` with `Retry-After` is taken as a 429) |
-/// | other 4xx, 1xx, 3xx | no | no | refused: the same request fails the same way |
-/// | connection never made | no | yes / yes | nothing reached the server |
-/// | answer lost | yes | yes / no | the work may be done |
-/// | 2xx not the platform's (a gateway's page, not JSON) | yes | yes / no | a gateway answered in the platform's place: the work may be done |
+/// | ending | landed | unproven | re-sent (idempotent / create) | why |
+/// | --- | --- | --- | --- | --- |
+/// | 2xx | yes | no | no | done |
+/// | 429 | no | yes | yes / yes | rate limited before any work by convention (even a create is sent again), but a gateway may answer so after the platform did it: no evidence that it did nothing |
+/// | 408, 425 | no | no | yes / yes | the server did not act on it and says it may be sent again (RFC 9110 15.5.9, RFC 8470 5.2) |
+/// | 500 | yes | yes | no | the platform failed part-way: re-sending could do the work twice |
+/// | 502, 504 | yes | yes | yes / no | a gateway lost the platform's answer; the work may be done |
+/// | 503 | no | yes | yes / no | unavailable: taken as refused before any work (a `503` with `Retry-After` is taken as a 429), though RFC 9110 (15.6.4) does not say it was not processed |
+/// | other 4xx, 1xx, 3xx | no | no | no | refused: the same request fails the same way |
+/// | connection never made | no | no | yes / yes | nothing reached the server |
+/// | answer lost | yes | yes | yes / no | the work may be done |
+/// | 2xx not the platform's (a gateway's page, not JSON) | yes | yes | yes / no | a gateway answered in the platform's place: the work may be done |
 pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Decision {
     let idempotent = resend == Resend::Idempotent;
     let (landed, may_resend, reason) = match ending {
@@ -211,9 +218,16 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
             "the answer was lost: the work may be done",
         ),
     };
+    // Only a connection never made, a 408 or a 425 proves the request did nothing; a final
+    // answer (2xx, a refusal) is not followed by another attempt.
+    let unproven = match ending {
+        Ending::Answered(429 | 500..=599) | Ending::Lost | Ending::Foreign => true,
+        Ending::Answered(_) | Ending::NotConnected => false,
+    };
     Decision {
         resend: may_resend && attempts_left,
         landed,
+        unproven,
         reason: if may_resend && !attempts_left {
             "no attempts left"
         } else {
@@ -252,28 +266,28 @@ mod tests {
     fn one_decision_for_every_ending() {
         use Ending::*;
         use Resend::*;
-        // (ending, landed, re-sent when idempotent, re-sent for a create)
+        // (ending, landed, unproven, re-sent when idempotent, re-sent for a create)
         let table = [
-            (Answered(200), true, false, false),
-            (Answered(201), true, false, false),
-            (Answered(400), false, false, false),
-            (Answered(404), false, false, false),
-            (Answered(408), false, true, true),
-            (Answered(425), false, true, true),
-            (Answered(429), false, true, true),
-            (Answered(500), true, false, false),
-            (Answered(502), true, true, false),
-            (Answered(503), false, true, false),
-            (Answered(504), true, true, false),
-            (NotConnected, false, true, true),
-            (Lost, true, true, false),
-            (Foreign, true, true, false),
+            (Answered(200), true, false, false, false),
+            (Answered(201), true, false, false, false),
+            (Answered(400), false, false, false, false),
+            (Answered(404), false, false, false, false),
+            (Answered(408), false, false, true, true),
+            (Answered(425), false, false, true, true),
+            (Answered(429), false, true, true, true),
+            (Answered(500), true, true, false, false),
+            (Answered(502), true, true, true, false),
+            (Answered(503), false, true, true, false),
+            (Answered(504), true, true, true, false),
+            (NotConnected, false, false, true, true),
+            (Lost, true, true, true, false),
+            (Foreign, true, true, true, false),
         ];
-        for (ending, landed, idempotent, create) in table {
+        for (ending, landed, unproven, idempotent, create) in table {
             let d = decide(Idempotent, ending, true);
             assert_eq!(
-                (d.landed, d.resend),
-                (landed, idempotent),
+                (d.landed, d.unproven, d.resend),
+                (landed, unproven, idempotent),
                 "{ending:?}: {}",
                 d.reason
             );

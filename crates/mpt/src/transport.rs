@@ -34,6 +34,13 @@ pub(crate) fn kind(e: &reqwest::Error) -> &'static str {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
     let mut texts = String::new();
     while let Some(err) = source {
+        // hyper's "message head is too large" (`is_parse_too_large` needs its server feature).
+        if err
+            .downcast_ref::<hyper::Error>()
+            .is_some_and(|h| h.is_parse() && h.to_string().contains("too large"))
+        {
+            return "the answer's header section is too large: too many header lines or too long";
+        }
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return "connection refused",

@@ -139,29 +139,33 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
         return Err(failure);
     }
     let failed: Vec<&ErrorRow> = finished.failed.iter().collect();
-    say_if_stopped_on_silence(&failed);
     match exit::rows_code(&failed, finished.count) {
         None => Ok(()),
-        Some(code) => Err(Failure::Rows(code)),
+        Some(code) => Err(Failure::Rows(
+            code,
+            Some(
+                stopped_on_silence(&failed)
+                    .unwrap_or_else(|| exit::rows_why(&failed, finished.count, code)),
+            ),
+        )),
     }
 }
 
-/// Says on stderr that the job stopped on silence (its last requests all timed out, none
+/// The line saying that the job stopped on silence (its last requests all timed out, none
 /// answered: each id not sent is `not-attempted`, exit 5), and for how many ids: with `-o
 /// json` the rows come only at the end, and the run must not look like it stopped for nothing.
-fn say_if_stopped_on_silence(failed: &[&ErrorRow]) {
+fn stopped_on_silence(failed: &[&ErrorRow]) -> Option<String> {
     let mut silent = failed
         .iter()
         .filter(|e| e.kind == "not-attempted" && e.code == exit::code::UNREACHABLE);
-    if let Some(first) = silent.next() {
-        let n = 1 + silent.count();
-        let why = first.message.trim_start_matches("not attempted: ");
-        let why = why.trim_end_matches("; nothing more is sent for it");
-        exit::eprint(&format!(
-            "stopped: {why}; {n} id{} not attempted (nothing was sent for them)\n",
-            if n == 1 { "" } else { "s" }
-        ));
-    }
+    let first = silent.next()?;
+    let n = 1 + silent.count();
+    let why = first.message.trim_start_matches("not attempted: ");
+    let why = why.trim_end_matches("; nothing more is sent for it");
+    Some(format!(
+        "stopped: {why}; {n} id{} not attempted (nothing was sent for them)",
+        if n == 1 { "" } else { "s" }
+    ))
 }
 
 /// Where the ids come from: the arguments in order (`-` for stdin where it stands), then

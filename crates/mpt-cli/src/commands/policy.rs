@@ -255,7 +255,16 @@ impl RunCommand for ApplyArgs {
             return Err(Failure::Interrupted(signal));
         }
         if report.failed() > 0 {
-            return Err(Failure::Rows(code::FAILED));
+            // With `-o jsonl` the summary, on stderr, said it.
+            let n = report.failed();
+            let why = format!(
+                "{n} action{} failed (see the results)",
+                if n == 1 { "" } else { "s" }
+            );
+            return Err(Failure::Rows(
+                code::FAILED,
+                (ctx.format != Format::Jsonl).then_some(why),
+            ));
         }
         Ok(())
     }

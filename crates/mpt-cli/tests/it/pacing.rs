@@ -102,6 +102,31 @@ fn a_lockout_ends_a_bulk_command_with_each_id_not_attempted() {
         text(&out.stdout)
     );
     assert!(server.request_lines().len() <= 2);
+    // With `-o json` (the rows only at the end, on stdout), stderr still says why, in one line
+    // (the tester's r8: exit 7 with nothing on stderr).
+    let mut json = args.clone();
+    json[3] = "json";
+    let out = Command::new(env!("CARGO_BIN_EXE_mpt"))
+        .args(&json)
+        .env_clear()
+        .env("HOME", home())
+        .env("MPT_API_BASE_URL", server.base_url())
+        .env("MPT_API_TOKEN", "s3cr3t-api-key")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].starts_with("error: 40 of 40 ids failed ("),
+        "{err}"
+    );
+    assert!(
+        lines[0].contains("not-attempted") && lines[0].contains("asks to wait 1h"),
+        "{err}"
+    );
 }
 
 /// A lockout until a date in 2100: each id's reason names the date the platform asked for, not

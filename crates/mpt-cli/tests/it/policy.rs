@@ -56,6 +56,12 @@ fn plan_shows_the_drift_from_a_policy_and_exits_6_on_it_when_asked() {
         ],
     );
     assert_eq!(out.status.code(), Some(6), "{}", text(&out.stderr));
+    // Every exit other than 0 says why on stderr.
+    assert!(
+        text(&out.stderr).contains("changes pending"),
+        "{}",
+        text(&out.stderr)
+    );
     let table = text(&out.stdout);
     assert!(
         table.contains("create") && table.contains("new") && table.contains("not found"),

@@ -96,6 +96,22 @@ fn x_ratelimit_reset_is_told_apart_as_epoch_or_delta() {
     assert_eq!(s.quotas[0].unwrap().window, None);
     let forbidden = read(403, &[("x-ratelimit-remaining", "12")]);
     assert!(!forbidden.throttled);
+    // GitHub's secondary limit: a 403 asking for a wait, its primary remainder above 0, is
+    // throttling (the tester's r8: read as Forbidden, 1,309 of 1,503 ids failed); one whose
+    // `Retry-After` does not read is a refusal still.
+    let secondary = read(
+        403,
+        &[("x-ratelimit-remaining", "4990"), ("retry-after", "1")],
+    );
+    assert!(secondary.throttled);
+    assert_eq!(secondary.asked_wait(), Some(Duration::from_secs(1)));
+    for unreadable in ["soon", "-1", ""] {
+        let s = read(
+            403,
+            &[("x-ratelimit-remaining", "12"), ("retry-after", unreadable)],
+        );
+        assert!(!s.throttled, "{unreadable:?}");
+    }
     // Nothing remaining stated alone, without a limit or a reset (the tester's second round:
     // read as Forbidden, exit 4).
     for name in ["x-ratelimit-remaining", "ratelimit-remaining"] {

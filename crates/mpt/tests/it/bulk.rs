@@ -317,3 +317,53 @@ async fn a_slow_list_does_not_hold_the_changes_of_a_bulk_job() {
         assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
     }
 }
+
+/// A disable the platform carried out, its answer then replaced by a `429` or a `503` (a gateway
+/// answering after the fact: the tester's r8 `late`, every 10th POST); the retry is refused as
+/// a no-op ("… is Disabled"), and that refusal is no evidence that the token already was
+/// Disabled: the row is `Unconfirmed`, never `Unchanged` (136 wrong rows of 1,500 with a 429,
+/// 38 of 500 with a 503). A `429` or `503` refusing the disable before any work is retried and
+/// the retry changes it: `Changed`, as before. Every row matches the mock's final state.
+#[tokio::test]
+async fn a_refusal_after_the_work_then_a_no_op_refusal_is_unconfirmed_never_unchanged() {
+    for status in [429, 503] {
+        let (server, client) = start().await;
+        let ids: Vec<String> = server
+            .seed_tokens(4, "late", DEFAULT_ACCOUNT)
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        let on = |i: usize, fault: Fault| {
+            FaultRule::once(fault)
+                .only([Operation::Disable])
+                .for_token(ids[i].clone())
+        };
+        server
+            .set_faults(
+                Faults::none()
+                    .with(on(0, Fault::StatusAfterProcessing(status)))
+                    .with(on(1, Fault::StatusAfterProcessing(status)))
+                    .with(on(2, Fault::Status(status))),
+            )
+            .unwrap();
+        let report = client.ensure_disabled_many(ids[..3].to_vec(), 4).await;
+        for (i, (id, result)) in report.results.iter().enumerate() {
+            let token = match (i, result) {
+                (0 | 1, Ok(Outcome::Unconfirmed(t))) | (2, Ok(Outcome::Changed(t))) => t,
+                other => panic!("{status}: {other:?}"),
+            };
+            assert_eq!(token.status(), TokenStatus::Disabled, "{status}: {id}");
+            assert_eq!(server.token_status(id).as_deref(), Some("Disabled"));
+        }
+        // One call: the same rule.
+        server
+            .set_faults(Faults::none().with(on(3, Fault::StatusAfterProcessing(status))))
+            .unwrap();
+        let outcome = client.ensure_disabled(ids[3].as_str()).await.unwrap();
+        assert!(
+            matches!(outcome, Outcome::Unconfirmed(_)),
+            "{status}: {outcome:?}"
+        );
+        assert_eq!(server.token_status(&ids[3]).as_deref(), Some("Disabled"));
+    }
+}

@@ -393,6 +393,55 @@ async fn a_403_with_nothing_remaining_is_throttling_and_retried() {
     assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
 }
 
+/// GitHub's secondary limit answers `403` with `Retry-After` while its primary limit's
+/// `X-RateLimit-Remaining` is above 0, and a JSON body whose `status` is text: throttling,
+/// retried after the wait (the tester's r8: 1,309 of 1,503 ids failed `forbidden`), and, as the
+/// last answer, `RateLimited` with its status and the body's message (it was "403 Forbidden:
+/// non-JSON body: {…}", exit 4); a `403` whose `Retry-After` does not read stays a refusal.
+#[tokio::test]
+async fn a_403_asking_for_a_wait_is_throttling_and_retried() {
+    let body = r#"{"message":"You have exceeded a secondary rate limit. Please wait a few minutes before you try again.","documentation_url":"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api","status":"403"}"#;
+    let secondary = |retry_after: &str| {
+        Scripted::answer(403, "application/json", body)
+            .header("x-ratelimit-limit", "5000")
+            .header("x-ratelimit-remaining", "4990")
+            .header("retry-after", retry_after)
+    };
+    let server = canned(vec![
+        secondary("1"),
+        token_answer(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "4989"),
+        ]),
+    ])
+    .await;
+    let client = scripted_client(&server, fast_retries(3));
+    let token = client.get("TKN-1111-2222").await.unwrap();
+    assert_eq!(token.id(), "TKN-1111-2222");
+    assert_eq!(server.request_lines().len(), 2);
+    // The last answer (no retries): rate limited, its status and the platform's words.
+    let server = canned(vec![secondary("1")]).await;
+    let e = canned_client(&server, "s3cr3t")
+        .get("TKN-1111-2222")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::RateLimited { .. }), "{e:?}");
+    assert_eq!(e.status(), Some(403));
+    assert!(
+        e.to_string()
+            .starts_with("403 Forbidden: You have exceeded a secondary rate limit."),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("non-JSON"), "{e}");
+    // No readable wait: a refusal of the secret.
+    let server = canned(vec![secondary("soon")]).await;
+    let e = canned_client(&server, "s3cr3t")
+        .get("TKN-1111-2222")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Forbidden(_)), "{e:?}");
+}
+
 /// `--max-rate`'s values: a clear error for rates no pace can use.
 #[test]
 fn fixed_rates_are_validated() {

@@ -293,3 +293,27 @@ async fn fault_rules_that_cannot_work_are_refused_and_never_panic_the_mock() {
     assert!(matches!(err, Error::RateLimited { .. }), "{err:?}");
     assert!(client.list().count().await.is_ok(), "the mock still serves");
 }
+
+/// An answer with many header lines (a CDN or debug layer adding its own: the tester's r8
+/// `manyhdr`, 100 or more lines failed every request as `unreachable` with "error sending
+/// request", hyper's default limit): 150 lines are read; past the client's bound (1,000), the
+/// error names the cause.
+#[tokio::test]
+async fn an_answer_with_many_header_lines_is_read_and_too_many_are_named() {
+    let lines = |n: usize| {
+        (0..n).fold(
+            Scripted::answer(200, "application/json", TOKEN_JSON),
+            |answer, i| answer.header(format!("x-debug-{i}"), "1"),
+        )
+    };
+    let server = canned(vec![lines(150)]).await;
+    let token = canned_client(&server, "s3cr3t").get("TKN-1111-2222").await;
+    assert_eq!(token.unwrap().id(), "TKN-1111-2222");
+    let server = canned(vec![lines(1_100)]).await;
+    let e = canned_client(&server, "s3cr3t")
+        .get("TKN-1111-2222")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::Transport(_)), "{e:?}");
+    assert!(e.to_string().contains("too many header lines"), "{e}");
+}
