@@ -103,6 +103,9 @@ pub(crate) struct Signal {
     pub(crate) remaining_of: Option<Quota>,
     /// Until the remainder is renewed, clamped to [`MAX_SECS`].
     pub(crate) reset: Option<Duration>,
+    /// The reset was stated as a time (an epoch `*-Reset`), read against a clock that may be
+    /// off: the pacer holds on it only so long before one request checks it.
+    pub(crate) reset_at: bool,
     /// Each quota's own remainder and reset, beside `quotas` (the draft 08+ `RateLimit` states
     /// one per policy; the older dialects, the one limit's): the pacer tells a bucket that
     /// refills from a window that renews by how each one's reset moves.
@@ -405,7 +408,9 @@ impl Signal {
             }
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &RESET).and_then(|r| reset(&r, headers));
+            let stated = text(headers, &RESET).and_then(|r| reset(&r, headers));
+            (signal.reset, signal.reset_at) =
+                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
             let one = quota(agreed(&limit, count), None);
@@ -414,7 +419,9 @@ impl Signal {
             }
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
+            let stated = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
+            (signal.reset, signal.reset_at) =
+                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         }
         if signal.remaining.is_none() {

@@ -357,7 +357,8 @@ fn spent_until_reset(
             s.doubt = Some(claim);
         }
     } else if reset > ROUNDING || (counted && !reset.is_zero()) {
-        hold(s, now + reset, spent(reset, cap, signal.remaining_of).cause);
+        let cause = spent(reset, cap, signal.remaining_of).cause;
+        super::skew::hold(s, signal, now, reset, cause);
     }
 }
 
