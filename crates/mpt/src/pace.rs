@@ -455,7 +455,8 @@ impl Pacer {
                     let until = aimd::lockout_hold(s, now, Some(asked), cap);
                     hold(s, until, WaitCause::Asked);
                 } else if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
-                    skew::hold(s, signal, now, after, WaitCause::Asked);
+                    let until = skew::until(s, signal, now, after);
+                    hold(s, until, WaitCause::Asked);
                 }
             } else if locked_out {
                 let until = aimd::lockout_hold(s, now, None, cap);

@@ -60,18 +60,16 @@ pub(super) fn correct(
     Some(fixed)
 }
 
-/// Holds every send for `wait` from `now` on what `signal` states (`cause`: what the hold is):
-/// a stated time (no `Retry-After`) at most [`State::probe_after`], then it is checked.
-pub(super) fn hold(s: &mut State, signal: &Signal, now: Instant, wait: Duration, cause: WaitCause) {
+/// The end of a hold of `wait` from `now` on what `signal` states: a stated time (no
+/// `Retry-After`) is held at most [`State::probe_after`], then it is checked.
+pub(super) fn until(s: &mut State, signal: &Signal, now: Instant, wait: Duration) -> Instant {
     let stated = signal.reset_at && signal.retry_after.is_none();
-    let until = if !stated || wait <= s.probe_after {
-        now + wait
-    } else {
-        let end = now + s.probe_after;
-        s.checking = Some((end, now + wait));
-        end
-    };
-    super::stated::hold(s, until, cause);
+    if !stated || wait <= s.probe_after {
+        return now + wait;
+    }
+    let end = now + s.probe_after;
+    s.checking = Some((end, now + wait));
+    end
 }
 
 /// The wait a hold cut short for a check stands for: until the renewal it stated (what a

@@ -357,8 +357,8 @@ fn spent_until_reset(
             s.doubt = Some(claim);
         }
     } else if reset > ROUNDING || (counted && !reset.is_zero()) {
-        let cause = spent(reset, cap, signal.remaining_of).cause;
-        super::skew::hold(s, signal, now, reset, cause);
+        let until = super::skew::until(s, signal, now, reset);
+        hold(s, until, spent(reset, cap, signal.remaining_of).cause);
     }
 }
 

@@ -217,8 +217,9 @@ async fn a_stated_reset_a_check_finds_renewed_is_not_held() {
 }
 
 /// A reset that is right is held once a check is refused: a `403` saying nothing remains
-/// doubles the next hold's bound, and the job stops on the budget (2 s here) when a hold is
-/// over it, naming the quota, after a few checks (never one per second for the whole reset).
+/// doubles the next hold's bound, and the job stops on the budget (3 s here) when a hold is
+/// over it, naming the stated wait, not the bound, after a few checks (never one a second for
+/// the whole reset).
 #[tokio::test]
 async fn a_stated_reset_a_check_confirms_is_held() {
     let reset = epoch_in(25);
