@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; up to [`MAX_POLICIES`] policies kept, the pacer chooses among them; the smallest remainder wins) |
 //! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds, or epoch seconds / milliseconds as below), with or without `RateLimit-Policy: 200;w=1` |
-//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, both counted from this machine's clock when the answer's `Date` agrees with it, else from the `Date`; else delta seconds) |
+//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, both counted from this machine's clock when the answer's `Date` agrees with it, else both ways, from the `Date` and from this machine's clock, the shorter wait not past winning; else delta seconds; a time is a claim the pacer checks, `pace::skew`) |
 //! | HTTP | `Retry-After` (seconds or an HTTP date in any of its three forms, relative to the answer's `Date`) on a `429` or `503` |
 //!
 //! Throttling is a `429`, a `503` (with `Retry-After` or without: a limiter shedding load says
