@@ -92,6 +92,7 @@ mod flight;
 mod kinds;
 use kinds::State;
 mod mode;
+mod skew;
 mod slot;
 mod stated;
 
@@ -343,7 +344,7 @@ impl Pacer {
         });
         if held > budget {
             return Err(Refused {
-                wait: held,
+                wait: skew::stated(s, now).max(held),
                 cap: budget,
                 asked: None,
                 cause: s.held_for,
@@ -419,9 +420,9 @@ impl Pacer {
 
     /// Learns from an answer's signal; `sent`: how its request was sent.
     fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
-        let bare = aimd::gave_up_again(s, signal);
-        let signal = bare.as_ref().unwrap_or(signal);
-        let now = Instant::now();
+        let (bare, now) = (aimd::gave_up_again(s, signal), Instant::now());
+        let fixed = skew::correct(s, bare.as_ref().unwrap_or(signal), sent.at, now).or(bare);
+        let signal = fixed.as_ref().unwrap_or(signal);
         s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();
@@ -454,7 +455,8 @@ impl Pacer {
                     let until = aimd::lockout_hold(s, now, Some(asked), cap);
                     hold(s, until, WaitCause::Asked);
                 } else if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
-                    hold(s, now + after, WaitCause::Asked);
+                    let until = skew::until(s, signal, now, after);
+                    hold(s, until, WaitCause::Asked);
                 }
             } else if locked_out {
                 let until = aimd::lockout_hold(s, now, None, cap);

@@ -5,7 +5,7 @@
 //! | --- | --- |
 //! | IETF httpapi draft 08 and later | `RateLimit-Policy: "p";q=200;w=1, ...` and `RateLimit: "p";r=150;t=1, ...` (structured fields, RFC 8941; up to [`MAX_POLICIES`] policies kept, the pacer chooses among them; the smallest remainder wins) |
 //! | the draft's older fields | `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset` (delta seconds, or epoch seconds / milliseconds as below), with or without `RateLimit-Policy: 200;w=1` |
-//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, both counted from this machine's clock when the answer's `Date` agrees with it, else from the `Date`; else delta seconds) |
+//! | GitHub and many gateways | `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch milliseconds from 10¹², epoch seconds above 10⁹, both counted from this machine's clock when the answer's `Date` agrees with it, else both ways, from the `Date` and from this machine's clock, the shorter wait not past winning; else delta seconds; a time is a claim the pacer checks, `pace::skew`) |
 //! | HTTP | `Retry-After` (seconds or an HTTP date in any of its three forms, relative to the answer's `Date`) on a `429`, a `503` or a `403` |
 //! | GitHub's secondary limits | a `403` (or `429`) with a `Retry-After`, whatever its `X-RateLimit-Remaining` says (the primary limit's) |
 //!
@@ -107,6 +107,9 @@ pub(crate) struct Signal {
     pub(crate) remaining_of: Option<Quota>,
     /// Until the remainder is renewed, clamped to [`MAX_SECS`].
     pub(crate) reset: Option<Duration>,
+    /// The reset was stated as a time (an epoch `*-Reset`), read against a clock that may be
+    /// off: the pacer holds on it only so long before one request checks it.
+    pub(crate) reset_at: bool,
     /// Each quota's own remainder and reset, beside `quotas` (the draft 08+ `RateLimit` states
     /// one per policy; the older dialects, the one limit's): the pacer tells a bucket that
     /// refills from a window that renews by how each one's reset moves.
@@ -409,7 +412,9 @@ impl Signal {
             }
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &RESET).and_then(|r| reset(&r, headers));
+            let stated = text(headers, &RESET).and_then(|r| reset(&r, headers));
+            (signal.reset, signal.reset_at) =
+                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
             let one = quota(agreed(&limit, count), None);
@@ -418,7 +423,9 @@ impl Signal {
             }
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;
-            signal.reset = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
+            let stated = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
+            (signal.reset, signal.reset_at) =
+                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         }
         if signal.remaining.is_none() {

@@ -269,6 +269,15 @@ pub(super) struct State {
     pub(super) next: Option<Instant>,
     /// When the last send went (`slot::departs`).
     pub(super) departed: Option<Instant>,
+    /// How far the times this policy states (epoch resets) lie ahead of the renewals observed
+    /// (`skew`): each is read that much sooner.
+    pub(super) lead: Duration,
+    /// The longest hold on a stated time before one request checks it (`skew`): doubled at
+    /// each check refused.
+    pub(super) probe_after: Duration,
+    /// A hold on a stated time cut short: from when sends check it, and when it said the count
+    /// renews (as read).
+    pub(super) checking: Option<(Instant, Instant)>,
     /// Sends are held until then (a `Retry-After`, or a reset with nothing remaining).
     pub(super) held_until: Option<Instant>,
     /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
@@ -341,6 +350,9 @@ impl State {
             room_refuted: false,
             next: None,
             departed: None,
+            lead: Duration::ZERO,
+            probe_after: super::skew::PROBE_AFTER,
+            checking: None,
             held_until: None,
             held_for: WaitCause::Asked,
             locked: None,

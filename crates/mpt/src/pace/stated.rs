@@ -357,7 +357,8 @@ fn spent_until_reset(
             s.doubt = Some(claim);
         }
     } else if reset > ROUNDING || (counted && !reset.is_zero()) {
-        hold(s, now + reset, spent(reset, cap, signal.remaining_of).cause);
+        let until = super::skew::until(s, signal, now, reset);
+        hold(s, until, spent(reset, cap, signal.remaining_of).cause);
     }
 }
 

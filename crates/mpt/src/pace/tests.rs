@@ -377,6 +377,7 @@ mod per_policy;
 mod changes;
 
 mod lockout;
+mod skew;
 mod window_end;
 
 mod loss;

@@ -43,28 +43,40 @@ pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
     }
 }
 
-/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped. Epoch
-/// seconds and epoch milliseconds are counted from [`epoch_base`]: a reset stated to the
-/// millisecond counted from a `Date` cut to the second is up to a second late (a bucket's reset
-/// of 1 s read as 1 to 2 s made its inferred window change on every answer, and the pace a
-/// third of the limit), and so is one stated to the second (GitHub's `X-RateLimit-Reset`): a
-/// window renewing at a whole second of the server's clock was met up to a second after it
-/// renewed, each window.
-pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<Duration> {
+/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped, and whether
+/// it states a time (epoch seconds or milliseconds: read against a clock, which may be off).
+/// A time is counted from [`epoch_bases`], both ways when the answer's `Date` disagrees with
+/// this machine's clock, the shorter wait not past winning ([`sooner`], as a `Retry-After`
+/// date): a server whose clock is off states its reset in that clock, and its `Date` agrees
+/// with it (the wait from the `Date` is the one meant); a gateway whose `Date` is off in front
+/// of a backend whose clock is right (a `Date` 20 s behind) states the reset of this machine's
+/// clock (read from its `Date`, each window of a second was held for 21 s: 86 s where a naive
+/// loop took 16 s). A reset read too short is refused and learned from; one read too long
+/// holds every send for nothing. A reset stated to the millisecond counted from a `Date` cut to
+/// the second is up to a second late, and so is one stated to the second (GitHub's
+/// `X-RateLimit-Reset`): with a `Date` that agrees, this machine's clock alone counts.
+pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<(Duration, bool)> {
     let n = agreed(text, |item| number(item, f64::MAX))?;
-    Some(secs(reset_secs(n, epoch_base(headers))))
+    if n <= EPOCH_FROM {
+        return Some((secs(n), false));
+    }
+    let (local, date) = epoch_bases(headers);
+    let wait = match date {
+        Some(date) => sooner(reset_secs(n, date), reset_secs(n, local)),
+        None => reset_secs(n, local),
+    };
+    Some((secs(wait), true))
 }
 
-/// The time an epoch reset is counted from, in epoch seconds: this machine's clock when the
-/// answer's `Date` agrees with it to within a second either way of the second `Date` states
-/// (its transit and a clock a little off included: a reset is not a wait asked, and one read a
-/// little short is learned from), else the `Date` (a server's clock far off), else this
-/// machine's clock.
-fn epoch_base(headers: &HeaderMap) -> f64 {
+/// The times an epoch reset is counted from, in epoch seconds: this machine's clock, and the
+/// answer's `Date` when it does not agree with it to within a second either way of the second
+/// `Date` states (its transit and a clock a little off included: a reset is not a wait asked,
+/// and one read a little short is learned from); `None` when it agrees or there is none.
+fn epoch_bases(headers: &HeaderMap) -> (f64, Option<f64>) {
     let local = local_now();
     match date(headers) {
-        Some(date) if !(date - 1.0..date + 2.0).contains(&local) => date,
-        _ => local,
+        Some(date) if !(date - 1.0..date + 2.0).contains(&local) => (local, Some(date)),
+        _ => (local, None),
     }
 }
 

@@ -181,3 +181,92 @@ async fn a_403_refusal_names_its_status_and_the_platforms_words() {
     assert_eq!(e.status(), Some(403), "{e:?}");
     assert!(e.to_string().starts_with("403 Forbidden: "), "{e}");
 }
+
+/// This machine's clock in epoch seconds, plus `ahead`, as a `*-Reset` states it.
+fn epoch_in(ahead: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    (now.as_secs() as i64 + ahead).to_string()
+}
+
+/// A backend whose clock is 20 s ahead (tester round 8): its epoch `X-RateLimit-Reset` says a
+/// spent count renews in 20 s (within the 30 s cap, beyond the call's 10 s budget), while it
+/// renews at once. The hold on a stated time is checked by one request within a second; served,
+/// the rest are served too (before: held for the whole reset, over the budget: the other 20 ids
+/// not attempted, "it renews in 21 s"). The answers after the check count down to nothing
+/// again with the same reset, read about 19 s sooner since: not held for it again.
+#[tokio::test]
+async fn a_stated_reset_a_check_finds_renewed_is_not_held() {
+    let reset = epoch_in(20);
+    let x = |left: u32| {
+        token_answer(&[
+            ("x-ratelimit-limit", "20"),
+            ("x-ratelimit-remaining", &left.to_string()),
+            ("x-ratelimit-reset", &reset),
+        ])
+    };
+    let mut replies: Vec<Scripted> = (0..20).rev().map(x).collect();
+    replies.extend((0..20).rev().map(x));
+    replies.push(x(19));
+    let server = canned(replies).await;
+    let client = scripted(&server, RetryPolicy::none(), Duration::from_secs(10));
+    let (served, refused, not_attempted, last) = gets(&client, 41, 4).await;
+    assert_eq!((served, refused, not_attempted), (41, 0, 0), "{last}");
+    assert_eq!(server.request_lines().len(), 41);
+}
+
+/// A reset that is right is held once a check is refused: a `403` saying nothing remains
+/// doubles the next hold's bound, and the job stops on the budget (3 s here) when a hold is
+/// over it, naming the stated wait, not the bound, after a few checks (never one a second for
+/// the whole reset).
+#[tokio::test]
+async fn a_stated_reset_a_check_confirms_is_held() {
+    let reset = epoch_in(25);
+    let x = |status: u16, left: u32| {
+        with_headers(
+            Scripted::answer(status, "application/json", TOKEN_JSON),
+            &[
+                ("x-ratelimit-limit", "5"),
+                ("x-ratelimit-remaining", &left.to_string()),
+                ("x-ratelimit-reset", &reset),
+            ],
+        )
+    };
+    let mut replies: Vec<Scripted> = (0..5).rev().map(|l| x(200, l)).collect();
+    replies.push(x(403, 0));
+    let server = canned(replies).await;
+    let client = scripted(&server, RetryPolicy::none(), Duration::from_secs(3));
+    let (served, refused, not_attempted, last) = gets(&client, 20, 1).await;
+    let sent = server.request_lines().len();
+    assert_eq!(served, 5, "{last}");
+    assert!((6..=8).contains(&sent), "{sent} sent: {last}");
+    assert_eq!(refused + not_attempted, 15, "{last}");
+    // The wait named is the stated one (about 20 s), not the bound on the hold (4 s).
+    let named = last.split(" s away").next().unwrap();
+    let named: u64 = named.rsplit(' ').next().unwrap().parse().expect(&last);
+    assert!((8..=25).contains(&named), "{last}");
+}
+
+/// An edge whose `Date` is 20 s behind, the backend's epoch reset right (tester round 8): the
+/// reset is read from this machine's clock too, the shorter wait winning (before: from the
+/// `Date`, 21 s, over the call's 10 s budget: the other ids not attempted).
+#[tokio::test]
+async fn an_epoch_reset_beside_a_date_behind_is_not_held_long() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now() - Duration::from_secs(20));
+    let reset = epoch_in(1);
+    let x = |left: u32| {
+        token_answer(&[
+            ("date", &date),
+            ("x-ratelimit-limit", "10"),
+            ("x-ratelimit-remaining", &left.to_string()),
+            ("x-ratelimit-reset", &reset),
+        ])
+    };
+    let mut replies: Vec<Scripted> = (0..10).rev().map(x).collect();
+    replies.push(x(9));
+    let server = canned(replies).await;
+    let client = scripted(&server, RetryPolicy::none(), Duration::from_secs(10));
+    let (served, refused, not_attempted, last) = gets(&client, 20, 4).await;
+    assert_eq!((served, refused, not_attempted), (20, 0, 0), "{last}");
+}

@@ -159,6 +159,48 @@ fn a_retry_after_date_beside_a_date_far_off_is_read_both_ways() {
     assert_eq!(s.retry_after, Some(Duration::ZERO));
 }
 
+/// An epoch `X-RateLimit-Reset` beside a `Date` off this machine's clock is read both ways, as a
+/// `Retry-After` date is, the shorter wait not past winning (tester round 8: an edge's `Date`
+/// 20 s behind a backend whose reset was right read each window of a second as 21 s, 86 s
+/// where a naive loop took 16 s). A server whose clock is off, its reset in it, is still read
+/// from its `Date`.
+#[test]
+fn an_epoch_reset_beside_a_date_far_off_is_read_both_ways() {
+    let http = |t: chrono::DateTime<chrono::Utc>| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let now = chrono::Utc::now();
+    let secs_ = chrono::Duration::seconds;
+    let cases = [
+        // `Date` off, the reset this machine's: the wait from this machine's clock.
+        (now - secs_(20), now + secs_(5)),
+        (now - secs_(3600), now + secs_(5)),
+        (now + secs_(20), now + secs_(5)),
+        // A server's clock off, its reset in it: the wait from its `Date`.
+        (now - secs_(20), now - secs_(20) + secs_(5)),
+        (now + secs_(3600), now + secs_(3600) + secs_(5)),
+    ];
+    for (date, at) in cases {
+        for name in ["x-ratelimit-reset", "ratelimit-reset"] {
+            let limit = name.trim_end_matches("reset").to_string() + "limit";
+            let epoch = at.timestamp().to_string();
+            let s = read(
+                200,
+                &[("date", &http(date)), (&limit, "60"), (name, &epoch)],
+            );
+            let wait = s.reset.unwrap();
+            assert!(
+                wait > Duration::from_secs(3) && wait <= Duration::from_secs(6),
+                "{name}: Date {date}, reset {at}: {wait:?}"
+            );
+            assert!(s.reset_at, "a time");
+        }
+    }
+    let s = read(
+        200,
+        &[("x-ratelimit-limit", "60"), ("x-ratelimit-reset", "30")],
+    );
+    assert!(!s.reset_at, "delta seconds are not a time");
+}
+
 /// `Retry-After` seconds are digits (RFC 9110's delay-seconds; a fraction is read too): an
 /// exponent, `inf` or a sign other than `+` does not read, and the refusal asks for no wait
 /// (round 7: one random `Retry-After: 1e3` was read as 1,000 s, over the cap, and ended a job).

@@ -1,0 +1,80 @@
+//! A reset stated as a time (an epoch `*-Reset`) is read against a clock: the backend's that
+//! stamped it may be ahead of the one its `Date` and this machine keep (a backend 5 s ahead
+//! states each window of a second as renewing in 6 s). Such a reset is a claim this client
+//! checks, and corrects once evidence proves it wrong:
+//!
+//! * a hold on a stated time lasts at most [`State::probe_after`] (a second at first) before
+//!   one request checks it (sent alone when the remainder is counted); each check refused (the
+//!   count was not renewed: the reset held) doubles that bound, so a reset that is right costs a
+//!   few refusals over a run and is then held in full;
+//! * a check served with something remaining before the stated renewal proves the reset early
+//!   by at least the time left to it: that lead is learned, and every later time stated is read
+//!   that much sooner (a window of a second stated 6 s off is then held under a second);
+//! * a refusal's own `Retry-After` is the server's word for that refusal: it bounds a hold set
+//!   on a stated reset, whatever the reset says.
+
+use std::time::{Duration, Instant};
+
+use super::State;
+use crate::ratelimit::{Signal, WaitCause};
+
+/// The longest hold on a stated time before one request checks it, at first.
+pub(super) const PROBE_AFTER: Duration = Duration::from_secs(1);
+
+/// The answer's signal with its stated times read [`State::lead`] sooner (`None`: no change),
+/// once what it says of a check in progress is learned: a check served with something left
+/// before the stated renewal sets the lead; one refused doubles the bound on the next hold. A
+/// refusal with a `Retry-After` cuts a hold set on a stated reset to it.
+pub(super) fn correct(
+    s: &mut State,
+    signal: &Signal,
+    planned: Option<Instant>,
+    now: Instant,
+) -> Option<Signal> {
+    if let Some((from, expected)) = s.checking
+        && planned.is_some_and(|at| at >= from)
+    {
+        s.checking = None;
+        if signal.throttled || signal.remaining == Some(0) {
+            s.probe_after = s.probe_after.saturating_mul(2);
+        } else if signal.remaining.is_some() && expected > now {
+            // Renewed before the stated time: the times stated are that much early.
+            s.lead += expected - now;
+        }
+    }
+    if let Some(ra) = signal.retry_after.filter(|_| signal.throttled)
+        && matches!(s.held_for, WaitCause::Spent { .. })
+        && s.held_until.is_some_and(|h| h > now + ra)
+    {
+        s.held_until = Some(now + ra);
+    }
+    if !signal.reset_at || s.lead.is_zero() {
+        return None;
+    }
+    let mut fixed = signal.clone();
+    let sooner = |r: Duration| r.saturating_sub(s.lead);
+    fixed.reset = fixed.reset.map(sooner);
+    for (_, reset) in fixed.states.iter_mut().flatten() {
+        *reset = reset.map(sooner);
+    }
+    Some(fixed)
+}
+
+/// The end of a hold of `wait` from `now` on what `signal` states: a stated time (no
+/// `Retry-After`) is held at most [`State::probe_after`], then it is checked.
+pub(super) fn until(s: &mut State, signal: &Signal, now: Instant, wait: Duration) -> Instant {
+    let stated = signal.reset_at && signal.retry_after.is_none();
+    if !stated || wait <= s.probe_after {
+        return now + wait;
+    }
+    let end = now + s.probe_after;
+    s.checking = Some((end, now + wait));
+    end
+}
+
+/// The wait a hold cut short for a check stands for: until the renewal it stated (what a
+/// refusal over the budget names; zero when none is being checked).
+pub(super) fn stated(s: &State, now: Instant) -> Duration {
+    s.checking
+        .map_or(Duration::ZERO, |(_, at)| at.saturating_duration_since(now))
+}
