@@ -23,10 +23,6 @@ pub const DEFAULT_MAX_WAIT: Duration = Duration::from_secs(120);
 /// The default bound on a response body: 4 MiB (a full page of 100 tokens is about 100 KiB).
 pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 4 * 1024 * 1024;
 
-/// The most header lines an answer may have (hyper's default, 100, failed every request behind a
-/// CDN or debug layer adding its own); the header section stays bounded by hyper's 400 KiB.
-const MAX_HEADER_LINES: usize = 1_000;
-
 /// What [`ClientBuilder::api_token`] takes: a [`SecretString`], `String`, `&String` or `&str`.
 pub trait IntoSecret {
     /// The secret, wrapped so that it never shows in `Debug` output.
@@ -287,7 +283,6 @@ impl ClientBuilder {
                 reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .timeout(self.timeout)
-                    .http1_max_headers(MAX_HEADER_LINES)
                     .build()
                     .map_err(|e| Error::Config(format!("cannot build the HTTP client: {e}")))?,
                 None,

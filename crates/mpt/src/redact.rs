@@ -177,12 +177,18 @@ impl Redactor {
         let bytes = text.as_bytes();
         known.iter().any(|secret| {
             let secret = secret.expose_secret().as_bytes();
-            // No start past the last that leaves room for the secret can begin one.
+            // No start past the last that leaves room for the secret can begin one, and one
+            // begins with its first byte as it is, or encoded (`%`, a backslash, `+`).
             let starts = bytes
                 .len()
                 .checked_sub(secret.len())
                 .map_or(0, |last| last + 1);
-            (0..starts).any(|at| encoded_match(bytes, at, secret).is_some())
+            let first = secret.first().copied();
+            (0..starts).any(|at| {
+                let b = bytes[at];
+                (Some(b) == first || matches!(b, b'%' | b'\\' | b'+'))
+                    && encoded_match(bytes, at, secret).is_some()
+            })
         })
     }
 
