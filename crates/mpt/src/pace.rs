@@ -92,6 +92,7 @@ mod flight;
 mod kinds;
 use kinds::State;
 mod mode;
+mod noise;
 mod skew;
 mod slot;
 mod stated;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FIXED_RATE, State, repace};
+use super::{MAX_FIXED_RATE, State, noise, repace};
 use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
@@ -89,15 +89,11 @@ const BACKOFF_MOST: Duration = Duration::from_secs(2);
 /// The random extra part of a grown lockout hold: up to this fraction of it, drawn anew by each
 /// client (two processes' grown holds do not end together).
 const LOCKOUT_JITTER: f64 = 0.5;
-/// The most of the answers over the last second that may be refusals for a refusal to be taken
-/// as loss on the way (a gateway shedding a request now and then, whatever the rate), not as a
-/// limit: it cuts nothing. A limit refuses whatever is sent over it (a rate 3% over a bucket's
-/// is refused 3% of the time, one twice the limit half of the time), and a drop refuses most.
+/// The most of the answers over the last second that may be refusals for a refusal that states
+/// no remainder, under a stated limit, to be taken as loss on the way (a gateway shedding a
+/// request now and then), not as others spending the limit: it does not halve this client's
+/// share (`stated`). With nothing stated, loss is told from a limit otherwise (`noise`).
 const LOSS: f64 = 0.03;
-
-/// The least a refusal taken as loss leaves of the pace (it comes down to what the last second
-/// delivered, if less).
-const TRIM: f64 = 0.94;
 
 /// The slices of the second over which what the platform served is counted (50 ms each).
 pub(super) const SLICES: usize = 20;
@@ -135,6 +131,8 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
     let first = *s.first.get_or_insert(now);
     // Sent at the pace of the last cut or later (generations wrap).
     let since_cut = sent.wrapping_sub(s.cut.generation) < u32::MAX / 2;
+    // Whether the refusals stop at the lower pace (a cut's trial).
+    noise::note(s, throttled, since_cut, now);
     if !throttled {
         if !since_cut && !s.resolved {
             // Sent before the cut and served: part of what the window let through.
@@ -161,15 +159,18 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
                 repace(s, now + secs(1.0 / halved));
             }
         }
-        // Loss on the way, not a limit: no cut; a pace above what the last second delivered
-        // comes down to it (by [`TRIM`] at most: a bucket the pace crept past by a little is
-        // not overrun for long).
-        Some(rate) if s.loss => {
-            let delivered = f64::from(served_last_second(s, now, first));
-            s.learned = Some(delivered.clamp(rate * TRIM, rate).max(MIN_RATE));
+        // A new limit, unless the refusals over the last second are within the loss level
+        // learned; the cut's trial tells loss from a limit (`noise`).
+        known => {
+            let (refused, answers) = last_second(s, now, first);
+            if !noise::explained(s, refused, answers) {
+                let (before, open) = ((known, s.ceiling), s.trial.is_some());
+                cut(s, known, now, first);
+                if !open {
+                    noise::begin(s, before, refused, answers);
+                }
+            }
         }
-        None if s.loss => {}
-        known => cut(s, known, now, first),
     }
 }
 
@@ -377,9 +378,16 @@ pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
     advance(s, now, first);
     let i = (s.served.1 % SLICES as u64) as usize;
     s.refused[i] = s.refused[i].saturating_add(1);
-    let refused = f64::from(s.refused.iter().fold(0u32, |sum, n| sum.saturating_add(*n)));
-    let answers = f64::from(served_last_second(s, now, first)) + refused;
+    let (refused, answers) = last_second(s, now, first);
+    let (refused, answers) = (f64::from(refused), f64::from(answers));
     answers * LOSS >= 2.0 && refused <= answers * LOSS
+}
+
+/// The refusals over the last second, and all its answers (those included).
+fn last_second(s: &mut State, now: Instant, first: Instant) -> (u32, u32) {
+    let served = served_last_second(s, now, first);
+    let refused = s.refused.iter().fold(0u32, |sum, n| sum.saturating_add(*n));
+    (refused, served.saturating_add(refused))
 }
 
 /// What the platform served over the last second.

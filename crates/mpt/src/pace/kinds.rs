@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 use super::ROUNDING;
 use super::aimd::{Cut, SLICES};
 use super::flight::Flight;
+use super::noise;
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
 /// The most states kept: beyond, a kind stating a new policy keeps the state it has.
@@ -233,6 +234,13 @@ pub(super) struct State {
     pub(super) refused: [u32; SLICES],
     /// The answer learned from is a refusal taken as loss on the way (`aimd::tally`).
     pub(super) loss: bool,
+    /// The loss level learned (the share of answers refused on the way whatever the pace,
+    /// `noise`), 0 when none is.
+    pub(super) noise: f64,
+    /// The open trial of AIMD's last cut (`noise`).
+    pub(super) trial: Option<noise::Trial>,
+    /// A trial saw the refusals stop at the lower pace (a limit, `noise`).
+    pub(super) stopped: bool,
     /// The first answer AIMD learned from.
     pub(super) first: Option<Instant>,
     /// AIMD's last cut: when, the generation it started, what the last second had served then,
@@ -330,6 +338,9 @@ impl State {
             served: ([0; SLICES], 0),
             refused: [0; SLICES],
             loss: false,
+            noise: 0.0,
+            trial: None,
+            stopped: false,
             first: None,
             cut: Cut {
                 at: now,

@@ -1,0 +1,123 @@
+//! Loss on the way told from a limit, when nothing is stated: not by how few the refusals are
+//! (a token bucket the pace crept just past refuses about 1% of its answers, as random loss
+//! may), but by what a cut does to them. A limit's refusals stop once the pace is below it;
+//! loss refuses the same fraction whatever the pace.
+//!
+//! Each AIMD cut whose refusal was at most [`MOST`] of the last second's answers, until a
+//! trial saw the refusals stop or once a loss level is learned, opens a trial ([`begin`]): the answers to
+//! requests sent at the lower pace are counted until as many came as the last second before the
+//! cut gave, or enough to see a few refusals at the share before the cut ([`ENOUGH`],
+//! [`LEAST`]); refusals during it cut as AIMD's do ([`note`]). If they kept coming at about the
+//! share before the cut ([`SAME`]), they are loss: the pace before the cut is restored and the
+//! fraction is the loss level learned. Later refusals whose share of the last second stays
+//! within [`MARGIN`] times that level cut nothing ([`explained`]); a clearly larger share (a
+//! limit appearing above the loss) cuts, and opens a trial again.
+
+use std::time::Instant;
+
+use super::{State, repace};
+
+/// The most of the last second's answers a refusal may be for its cut to open a trial, and
+/// the highest loss level learned (a drop to a limit far below refuses far more).
+const MOST: f64 = 0.25;
+
+/// The fraction of the refusals' share before the cut that, kept at the lower pace, makes
+/// them loss (a limit's stop altogether); the share at the lower pace is at most the share
+/// before divided by it (more is a limit another client spends too).
+const SAME: f64 = 0.65;
+
+/// The fewest answers a trial counts.
+const LEAST: u32 = 20;
+
+/// How many refusals at the share before the cut a trial lasts long enough to see (of
+/// [`LONGEST`] answers at most, else of a second's answers): loss refuses them again.
+const ENOUGH: f64 = 5.0;
+
+/// The most answers a trial waits for [`ENOUGH`] refusals (a bucket's pace grows back to it).
+const LONGEST: f64 = 100.0;
+
+/// How many times the loss level learned the refusals over the last second may be and still be
+/// loss (random loss of 5% refuses 8 of 100 now and then).
+const MARGIN: f64 = 1.5;
+
+/// Refusals beyond the share allowed that are still taken as chance (a count of a few is
+/// noisy).
+const SLACK: f64 = 1.0;
+
+/// A trial of an AIMD cut: whether the refusals it answered stop at the lower pace.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Trial {
+    /// The pace before the cut (`None`: unpaced) and its ceiling: restored if the refusals
+    /// are loss.
+    before: (Option<f64>, Option<f64>),
+    /// The refusals' share of the last second's answers at the cut.
+    share: f64,
+    /// The answers to requests sent since the cut that end the trial.
+    needed: u32,
+    /// The answers to requests sent since the cut, and how many of them were refusals.
+    answers: u32,
+    refused: u32,
+}
+
+/// Opens the trial of a cut made at a refusal that was `refused` of the last second's
+/// `answers`, the pace before it `before`: only when that share was at most [`MOST`] (more is
+/// a limit, not loss), until a trial saw the refusals stop or once a loss level is learned, and none is
+/// open (the cuts within a trial are its own).
+pub(super) fn begin(s: &mut State, before: (Option<f64>, Option<f64>), refused: u32, answers: u32) {
+    let share = f64::from(refused) / f64::from(answers.max(1));
+    // Only until a trial saw the refusals stop (a limit), or once a loss level is learned: two
+    // clients on one limit
+    // keep refusing each other at a cut pace while the other grows (taken for loss, both
+    // overran the limit).
+    let fresh = !s.stopped || s.noise > 0.0;
+    s.trial = (fresh && share <= MOST).then_some(Trial {
+        before,
+        share,
+        // Enough to see the refusals again at that share (a few), or a second's answers.
+        needed: answers.max(LEAST).max((ENOUGH / share).min(LONGEST) as u32),
+        answers: 0,
+        refused: 0,
+    });
+}
+
+/// Counts an answer to a request sent since the last cut (`since_cut`) in the open trial, and
+/// ends the trial once it counted enough: loss (the refusals kept about their share) restores
+/// the pace from before the cut and learns the loss level; a limit halves the level learned.
+/// Refusals during it cut as AIMD's do (a limit far below is followed at once); far more than
+/// twice the share before the cut (and twice [`SLACK`] more) end it as a limit.
+pub(super) fn note(s: &mut State, throttled: bool, since_cut: bool, now: Instant) {
+    // Counted once a request sent since the cut was served (a window refuses everything until
+    // it renews: those refusals say nothing of the share).
+    let counted = since_cut && s.resolved;
+    let Some(t) = s.trial.as_mut().filter(|_| counted) else {
+        return;
+    };
+    t.answers = t.answers.saturating_add(1);
+    t.refused = t.refused.saturating_add(u32::from(throttled));
+    let (answers, refused) = (f64::from(t.answers), f64::from(t.refused));
+    let far_more = refused > SLACK * 2.0 + answers * 2.0 * t.share;
+    if !far_more && t.answers < t.needed {
+        return;
+    }
+    let t = *t;
+    s.trial = None;
+    let share = refused / answers;
+    // About the same share (more at a lower pace is a limit others spend too).
+    let same = share >= SAME * t.share && share <= t.share / SAME;
+    if !far_more && t.refused >= 2 && same && share <= MOST {
+        (s.learned, s.ceiling) = t.before;
+        s.noise = share;
+        s.resolved = true;
+        repace(s, now);
+    } else {
+        s.noise /= 2.0;
+        // The refusals stopped at the lower pace: a limit, seen.
+        s.stopped |= t.refused == 0;
+    }
+}
+
+/// Whether a refusal, `refused` of the last second's `answers`, is within the loss level
+/// learned (none learned: never): it cuts nothing.
+pub(super) fn explained(s: &State, refused: u32, answers: u32) -> bool {
+    s.noise > 0.0 && f64::from(refused) <= s.noise * MARGIN * f64::from(answers) + SLACK
+}
