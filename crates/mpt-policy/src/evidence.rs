@@ -143,6 +143,33 @@ pub(crate) fn rotation_wanted(
     }
 }
 
+/// Whether the policy's rotation rule covers a rotation record's old token (`old`, as read now;
+/// judged at `at`): it is declared Active with a `rotate_after` its age has passed, whatever
+/// its status now (a rotation past its start has retired it), or it is gone (nothing is left to
+/// retire or delete). A record past `planned` of a token the policy never rotates (`rotate_after
+/// = "never"`, not declared, not due) retires and deletes it on the record's word alone: that
+/// needs `--allow-destroy` (a same-named token made by hand, named in a planted record as the
+/// replacement, cost the managed token).
+pub(crate) fn rotation_covered(
+    policy: &Policy,
+    plan: &RotationPlan,
+    old: Option<&Token>,
+    at: DateTime<Utc>,
+) -> bool {
+    let Some(old) = old else {
+        return true;
+    };
+    let declared = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+    declared.is_some_and(|declared| {
+        declared.status == crate::policy::Wanted::Active
+            && declared
+                .hygiene
+                .rotate_after
+                .zip(old.created_at())
+                .is_some_and(|(limit, made)| at - made > limit)
+    })
+}
+
 /// How many tokens of a rotation record's account and name outside its `knownIds` there are
 /// now: what its create may have made (0 when the record says no create was sent).
 pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<usize, Error> {

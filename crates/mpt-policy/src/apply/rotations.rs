@@ -88,6 +88,23 @@ impl Applying<'_> {
         {
             return done;
         }
+        if matches!(
+            plan.phase,
+            RotationPhase::Created | RotationPhase::Verified | RotationPhase::Retired
+        ) && !self.options.allow_destroy
+            && !evidence::rotation_covered(self.policy, &plan, old.as_ref(), self.at)
+        {
+            let done = ActionOutcome::new(
+                Applied::Skipped,
+                format!(
+                    "{}: the policy does not rotate {} (not declared Active with a rotate_after its age has passed): resuming it retires and deletes {} on the record's word (destructive: needs allow-destroy); the record is kept",
+                    self.state.describe(key),
+                    plan.old_id,
+                    plan.old_id
+                ),
+            );
+            return (resumed(action, done), true);
+        }
         (self.resume_checked(key, plan, old).await, true)
     }
 

@@ -285,7 +285,7 @@ async fn judge_rotation(
             };
         }
     };
-    let mut unwanted = false;
+    let unwanted;
     let steps = match plan.phase {
         RotationPhase::Planned => {
             let found = match evidence::made_since(client, &plan).await {
@@ -319,6 +319,12 @@ async fn judge_rotation(
                     touches,
                 };
             }
+            // Retiring and deleting the old token on the record's word alone needs
+            // --allow-destroy when the policy's rotation rule does not cover it.
+            unwanted = matches!(
+                phase,
+                RotationPhase::Created | RotationPhase::Verified | RotationPhase::Retired
+            ) && !evidence::rotation_covered(policy, &plan, old.as_ref(), at_time);
             match phase {
                 RotationPhase::Created => {
                     vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]

@@ -492,9 +492,10 @@ async fn pending_work_is_in_the_plan_and_a_saved_plan_must_have_shown_it() {
         assert_eq!(resume.len(), 2, "{shown:#?}");
         let real = resume.iter().find(|a| a.name == "wanted").unwrap();
         assert_eq!(real.steps, [Step::Retire, Step::Finish], "{real:#?}");
-        // Its replacement, read now, is the evidence: like a rotation, it needs no
-        // --allow-destroy.
-        assert!(!real.destructive);
+        // Its replacement, read now, is the evidence that it was made; but this policy does not
+        // rotate "wanted" (no rotate_after): retiring and deleting the old token on the
+        // record's word is destructive (the apply below allows it).
+        assert!(real.destructive, "{real:#?}");
         assert_eq!(real.token_id.as_deref(), Some(old.id.as_str()));
         let fake = resume.iter().find(|a| a.name == "other").unwrap();
         assert_eq!(fake.steps, [Step::Refused], "{fake:#?}");

@@ -226,6 +226,44 @@ async fn a_planned_rotation_record_rotates_only_what_the_policy_rotates_now() {
     assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
     assert_eq!(server.token_status(&made.id).as_deref(), Some("Active"));
     assert!(path.exists());
+    // Past its start (`created`, `verified`, `retired`), naming that same-named token, made by
+    // hand, as the replacement: the policy never rotates the old token, so retiring and
+    // deleting it on the record's word is destructive too (the plan says so; apply skips it).
+    for phase in ["created", "verified", "retired"] {
+        if phase == "retired" {
+            client.disable(old.id.as_str()).await.unwrap();
+        }
+        json["phase"] = phase.into();
+        json["newId"] = made.id.clone().into();
+        json["createdAt"] = serde_json::to_value(Utc::now() - Days::minutes(5)).unwrap();
+        if phase != "created" {
+            json["verifiedAt"] = serde_json::to_value(Utc::now() - Days::minutes(4)).unwrap();
+        }
+        if phase == "retired" {
+            json["retiredAt"] = serde_json::to_value(Utc::now() - Days::minutes(3)).unwrap();
+        }
+        std::fs::write(&path, json.to_string()).unwrap();
+        let store = mpt_policy::state::open(&state.clone().into(), &[], None)
+            .await
+            .unwrap();
+        let mut shown = client.plan(&never).await.unwrap();
+        shown.include_pending(&client, &never, store.as_ref()).await;
+        drop(store);
+        let resume = shown.actions.iter().find(|a| a.kind == ActionKind::Resume);
+        assert!(resume.is_none_or(|a| a.destructive), "{phase}: {shown:#?}");
+        let before = changes(&server);
+        let report = client
+            .apply(&never, None, &ApplyOptions::new(&state))
+            .await
+            .unwrap();
+        assert_eq!(changes(&server), before, "{phase}: {report:#?}");
+        assert_ne!(
+            server.token_status(&old.id).as_deref(),
+            Some("Deleted"),
+            "{phase}"
+        );
+        assert_eq!(server.token_status(&made.id).as_deref(), Some("Active"));
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
