@@ -211,16 +211,33 @@ impl RunCommand for TokensCmd {
 }
 
 /// What a parse error of a value that is not UTF-8 says: the flag it is the value of (or its
-/// position), never the value, which may be a secret (`--api-token`).
+/// position), never the value, which may be a secret (`--api-token`). A path flag's value
+/// (`--policy`) may be any bytes: the first other value that is not UTF-8 is the one at fault.
 pub fn not_utf8(cmd: &clap::Command, args: &[std::ffi::OsString]) -> String {
-    let Some(at) = args.iter().skip(1).position(|a| a.to_str().is_none()) else {
+    let at_fault = (1..args.len())
+        .filter(|&at| args[at].to_str().is_none())
+        .map(|at| (at, flag_of(cmd, args, at)))
+        .find(|(_, flag)| {
+            !flag
+                .as_deref()
+                .is_some_and(|flag| takes_path(cmd, args, flag))
+        });
+    let Some((at, flag)) = at_fault else {
         // Not an argument: an environment variable clap reads (`MPT_STATE`).
         return "MPT_STATE is not valid UTF-8 (its text is not shown): give it as UTF-8 text"
             .into();
     };
-    let at = at + 1;
+    let what = match flag {
+        Some(flag) => format!("the value of {flag}"),
+        None => format!("argument {at}"),
+    };
+    format!("{what} is not valid UTF-8 (its text is not shown): give it as UTF-8 text")
+}
+
+/// The flag `args[at]` is the value of (`--flag=value`, or after `--flag`), if any.
+fn flag_of(cmd: &clap::Command, args: &[std::ffi::OsString], at: usize) -> Option<String> {
     let shown = args[at].to_string_lossy();
-    let flag = match shown.split_once('=') {
+    match shown.split_once('=') {
         Some((flag, _)) if flag.starts_with("--") && !flag.contains('\u{fffd}') => {
             Some(flag.to_string())
         }
@@ -228,12 +245,31 @@ pub fn not_utf8(cmd: &clap::Command, args: &[std::ffi::OsString]) -> String {
             .to_str()
             .filter(|prev| takes_value(cmd, prev))
             .map(String::from),
+    }
+}
+
+/// Whether `flag` takes a path (any bytes) in the command `args` run: `cmd` or one of the
+/// subcommands `args` name (`--state` takes a path in `rotate`, not in `plan`).
+fn takes_path(cmd: &clap::Command, args: &[std::ffi::OsString], flag: &str) -> bool {
+    let path = std::any::TypeId::of::<std::path::PathBuf>();
+    let named = |arg: &clap::Arg| {
+        arg.get_value_parser().type_id() == path
+            && (arg
+                .get_long()
+                .is_some_and(|long| flag.strip_prefix("--") == Some(long))
+                || arg
+                    .get_short()
+                    .is_some_and(|short| flag == format!("-{short}")))
     };
-    let what = match flag {
-        Some(flag) => format!("the value of {flag}"),
-        None => format!("argument {at}"),
-    };
-    format!("{what} is not valid UTF-8 (its text is not shown): give it as UTF-8 text")
+    let mut cur = cmd;
+    let mut found = cur.get_arguments().any(named);
+    for arg in args.iter().skip(1).filter_map(|a| a.to_str()) {
+        if let Some(sub) = cur.find_subcommand(arg) {
+            cur = sub;
+            found |= cur.get_arguments().any(named);
+        }
+    }
+    found
 }
 
 /// Whether `flag` (`--name` or `-n`) is an option that takes a value, in `cmd` or any of its

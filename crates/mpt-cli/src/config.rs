@@ -259,7 +259,8 @@ fn stop_group(child: &mut std::process::Child) {
 }
 
 /// The settings, from flags, then the environment, then the profile. A variable that is set
-/// but not UTF-8 is an error naming it (never mistaken for unset), when it is the one used.
+/// but not UTF-8 is an error naming it (never mistaken for unset), when it is the one used;
+/// `MPT_NEW_API_TOKEN` (a secret the run knows) always.
 pub fn resolve(
     flag_base_url: Option<&str>,
     flag_token: Option<&str>,
@@ -290,6 +291,9 @@ pub fn resolve(
     if let Some(token) = &token {
         crate::exit::remember(token.expose_secret());
     }
+    // A secret every command knows (refused as an id, redacted): set but not UTF-8, it is an
+    // error naming it, as the others are, not a secret silently dropped.
+    env_text("MPT_NEW_API_TOKEN")?;
     Ok(Settings {
         base_url,
         token,

@@ -265,14 +265,14 @@ pub fn each_known(mut f: impl FnMut(&str)) {
     known.iter().for_each(|secret| f(secret));
 }
 
-/// `text` without any secret: by value (every remembered one), then by shape ([`mpt::redact`]).
+/// `text` without any secret: by value (every remembered one, plain, percent-encoded or
+/// JSON-escaped: [`mpt::redact_secret`]), then by shape ([`mpt::redact`]).
 pub fn redact(text: &str) -> String {
     let known = KNOWN.lock().unwrap_or_else(|p| p.into_inner());
     let mut out = text.to_string();
     for secret in known.iter() {
-        if out.contains(secret.as_str()) {
-            out = out.replace(secret.as_str(), "[REDACTED]");
-        }
+        // Plain, percent-encoded or JSON-escaped: the facade's matcher.
+        out = mpt::redact_secret(&out, secret);
     }
     mpt::redact(&out)
 }

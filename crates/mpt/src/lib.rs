@@ -108,7 +108,7 @@ pub use outcome::{NoopTransitions, Outcome};
 pub use pace::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use problem::Problem;
 pub use ratelimit::{AskedWait, WaitCause};
-pub use redact::redact;
+pub use redact::{redact, redact_secret};
 pub use request::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, NewToken, TokenUpdate};
 pub use retry::{MAX_THROTTLED, RetryPolicy};
 pub use rotation_plan::{Quiet, Rotation, RotationPhase, RotationPlan};

@@ -203,6 +203,15 @@ impl Redactor {
     }
 }
 
+/// `text` with every occurrence of `secret` (a value this program knows: an API secret, a
+/// token's secret) replaced by `[REDACTED]`, whether each of its characters is written as it
+/// is, percent-encoded (`%2D`, any case) or JSON-escaped (`\u002d`): the by-value half of the
+/// redaction a client does, for a program that keeps its own secrets (then [`redact`] for the
+/// shape). An empty `secret` changes nothing.
+pub fn redact_secret(text: &str, secret: &str) -> String {
+    redact_value(text, secret.as_bytes())
+}
+
 /// `text` with every occurrence of `secret` replaced by [`REDACTED`], whether each of its
 /// characters is written as it is, percent-encoded (`%2F`, any case) or JSON-escaped (`\u002f`),
 /// so that no encoder's choice of what to leave raw lets it through.

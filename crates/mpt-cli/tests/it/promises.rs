@@ -221,7 +221,15 @@ fn the_api_secret_pasted_as_an_id_is_never_sent_nor_shown() {
     let admin = server.admin_secret().to_string();
     let other = "Other-Known-Secret-42";
     let env = [("MPT_NEW_API_TOKEN", other)];
-    for pasted in [admin.as_str(), other] {
+    // Also percent-encoded and JSON-escaped (its row's id used to show these as given, and the
+    // escaped one, refused for its backslashes, in its message too).
+    let encoded: String = admin.bytes().map(|b| format!("%{b:02X}")).collect();
+    let escaped: String = admin
+        .chars()
+        .map(|c| format!("\\u{:04x}", c as u32))
+        .collect();
+    let pastes = [admin.as_str(), other, encoded.as_str(), escaped.as_str()];
+    for pasted in pastes {
         let out = run(&server, &["tokens", "get", pasted, "-v"], &env);
         assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
         let stdin = format!("{pasted}\n{}\n", t.id);
@@ -236,6 +244,9 @@ fn the_api_secret_pasted_as_an_id_is_never_sent_nor_shown() {
             let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
             for shown in [&stdout, &stderr] {
                 assert!(!shown.contains(pasted), "{pasted} shown: {shown}");
+                // As JSON output quotes it.
+                let quoted = pasted.replace('\\', "\\\\");
+                assert!(!shown.contains(&quoted), "{pasted} shown: {shown}");
             }
             assert!(stdout.contains("[REDACTED]"), "{stdout}");
             assert!(
@@ -251,7 +262,7 @@ fn the_api_secret_pasted_as_an_id_is_never_sent_nor_shown() {
             .iter()
             .all(|r| [&r.path, r.query.as_ref().unwrap_or(&r.path)]
                 .iter()
-                .all(|text| !text.contains(&admin) && !text.contains(other))),
+                .all(|text| pastes.iter().all(|pasted| !text.contains(pasted)))),
         "a secret travelled in a URL"
     );
 }
@@ -442,6 +453,19 @@ fn arguments_that_are_not_utf8_are_named_never_shown() {
             ],
             "the value of --account",
         ),
+        // A policy path may be any bytes: the state that may not is named (it used to name
+        // --policy).
+        (
+            vec![
+                "tokens".into(),
+                "plan".into(),
+                "--policy".into(),
+                odd(b"p\xff.toml"),
+                "--state".into(),
+                odd(b"st-s3cret\xff"),
+            ],
+            "the value of --state",
+        ),
     ];
     for (args, named) in cases {
         let out = command(&server, &[]).args(&args).output().unwrap();
@@ -455,17 +479,27 @@ fn arguments_that_are_not_utf8_are_named_never_shown() {
         );
         assert!(text(&out.stdout).is_empty());
     }
-    let out = command(&server, &["tokens", "count"])
-        .env("MPT_API_TOKEN", odd(b"abc-s3cret\xff"))
-        .output()
-        .unwrap();
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.contains("MPT_API_TOKEN is set but is not valid UTF-8"),
-        "{err}"
-    );
-    assert!(!err.contains("s3cret"), "{err}");
+    // MPT_NEW_API_TOKEN too, by a command that does not use it but knows it (it used to be
+    // read as unset: exit 0).
+    for (name, args) in [
+        ("MPT_API_TOKEN", &["tokens", "count"][..]),
+        (
+            "MPT_NEW_API_TOKEN",
+            &["tokens", "get", "TKN-0000-0000-0001"],
+        ),
+    ] {
+        let out = command(&server, args)
+            .env(name, odd(b"abc-s3cret\xff"))
+            .output()
+            .unwrap();
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(
+            err.contains(&format!("{name} is set but is not valid UTF-8")),
+            "{err}"
+        );
+        assert!(!err.contains("s3cret"), "{err}");
+    }
     assert_eq!(server.total_requests(), 0, "nothing was sent");
     // A path may be any bytes.
     let dir = tempfile::tempdir().unwrap();

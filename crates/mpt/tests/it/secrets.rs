@@ -127,6 +127,13 @@ async fn an_id_holding_a_known_secret_is_never_sent() {
         opaque.clone(),
         other.into(),
         format!("x{admin}y"),
+        // Percent-encoded, and JSON-escaped (refused for its backslashes too: that refusal
+        // used to redact by shape only, and show it).
+        admin.bytes().map(|b| format!("%{b:02x}")).collect(),
+        admin
+            .chars()
+            .map(|c| format!("\\u{:04X}", c as u32))
+            .collect(),
     ] {
         let refusals = [
             client.get(id.as_str()).await.unwrap_err(),
@@ -138,7 +145,7 @@ async fn an_id_holding_a_known_secret_is_never_sent() {
             assert!(matches!(e, Error::InvalidRequest(_)), "{e:?}");
             let shown = format!("{e} {e:?}");
             assert!(shown.contains("[REDACTED]"), "{shown}");
-            for secret in [admin.as_str(), opaque.as_str(), other] {
+            for secret in [admin.as_str(), opaque.as_str(), other, id.as_str()] {
                 assert!(!shown.contains(secret), "{shown}");
             }
         }
