@@ -969,18 +969,22 @@ async fn two_clients_behind_a_limit_that_only_refuses_both_progress() {
     let (fa, fb) = tokio::join!(run("one"), run("two"));
     assert_eq!(fa + fb, 0);
     let other = at_first.into_inner().unwrap().unwrap();
-    // 21 to 50 in runs on a quiet and on a loaded machine: the clients do not converge on
-    // equal shares yet (the faster grows faster), but the starved one no longer crawls.
+    // 21 to 50 in runs on a quiet and on a loaded machine before 34z3, 13 seen since at a load
+    // of 6 (a refusal cuts again, as AIMD does): the clients do not converge on equal shares
+    // yet (the faster grows faster), but the starved one no longer crawls (11, and a minute
+    // for the rest, before).
     assert!(
-        other >= 15,
+        other >= 12,
         "{other} of 150 ids done when the other client had done its 150"
     );
     let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
     let refused = server.throttled();
     // Most are the start's: both clients unpaced until their first refusals (39 of 343 here;
-    // 45 of 1,545 over 2,000 ids through a limiting proxy).
+    // 45 of 1,545 over 2,000 ids through a limiting proxy). Since 34z3 a cut whose refusals
+    // keep their share is put on trial, and the other client's spending keeps them: 58 to 101
+    // of 362 to 405 seen here (16% to 25%), about 2.5% over the paced bench's 2,000 ids.
     assert!(
-        refused * 100 <= (sent + refused) * 15,
+        refused * 100 <= (sent + refused) * 30,
         "{refused} of {} refused",
         sent + refused
     );
