@@ -143,24 +143,31 @@ pub(crate) fn rotation_wanted(
     }
 }
 
-/// Whether the policy's rotation rule covers a rotation record's old token (`old`, as read now;
-/// judged at `at`): it is declared Active with a `rotate_after` its age has passed, whatever
-/// its status now (a rotation past its start has retired it), or it is gone (nothing is left to
-/// retire or delete). A record past `planned` of a token the policy never rotates (`rotate_after
-/// = "never"`, not declared, not due) retires and deletes it on the record's word alone: that
-/// needs `--allow-destroy` (a same-named token made by hand, named in a planted record as the
-/// replacement, cost the managed token).
-pub(crate) fn rotation_covered(
+/// Whether resuming a rotation record past its start (`created`, `verified`, `retired`) would
+/// retire and delete its old token (`old`, as read now; judged at `at`) on the record's word
+/// alone: the policy's rotation rule does not cover it (declared Active with a `rotate_after`
+/// its age has passed, whatever its status now: a rotation past its start has retired it), and
+/// the token is still there to retire or delete. That needs `--allow-destroy` (a same-named
+/// token made by hand, named in a planted record as the replacement of a token declared
+/// `rotate_after = "never"`, cost the managed token). Other phases: `false` (a record at
+/// `planned` is judged by [`rotation_wanted`]; a finished one only removes itself).
+pub(crate) fn retires_on_word(
     policy: &Policy,
     plan: &RotationPlan,
     old: Option<&Token>,
     at: DateTime<Utc>,
 ) -> bool {
+    if !matches!(
+        plan.phase,
+        RotationPhase::Created | RotationPhase::Verified | RotationPhase::Retired
+    ) {
+        return false;
+    }
     let Some(old) = old else {
-        return true;
+        return false;
     };
     let declared = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-    declared.is_some_and(|declared| {
+    !declared.is_some_and(|declared| {
         declared.status == crate::policy::Wanted::Active
             && declared
                 .hygiene

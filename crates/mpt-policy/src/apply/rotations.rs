@@ -88,11 +88,8 @@ impl Applying<'_> {
         {
             return done;
         }
-        if matches!(
-            plan.phase,
-            RotationPhase::Created | RotationPhase::Verified | RotationPhase::Retired
-        ) && !self.options.allow_destroy
-            && !evidence::rotation_covered(self.policy, &plan, old.as_ref(), self.at)
+        if !self.options.allow_destroy
+            && evidence::retires_on_word(self.policy, &plan, old.as_ref(), self.at)
         {
             let done = ActionOutcome::new(
                 Applied::Skipped,

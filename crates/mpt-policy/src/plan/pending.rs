@@ -321,10 +321,7 @@ async fn judge_rotation(
             }
             // Retiring and deleting the old token on the record's word alone needs
             // --allow-destroy when the policy's rotation rule does not cover it.
-            unwanted = matches!(
-                phase,
-                RotationPhase::Created | RotationPhase::Verified | RotationPhase::Retired
-            ) && !evidence::rotation_covered(policy, &plan, old.as_ref(), at_time);
+            unwanted = evidence::retires_on_word(policy, &plan, old.as_ref(), at_time);
             match phase {
                 RotationPhase::Created => {
                     vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]
