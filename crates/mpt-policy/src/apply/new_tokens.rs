@@ -31,7 +31,8 @@ pub(super) enum Came {
     /// record, none other): [`Applied::Unconfirmed`], as the create may not have been the one
     /// that made it.
     Found,
-    /// Made by an earlier, interrupted apply whose record this one resumed: [`Applied::Adopted`].
+    /// Made by an earlier apply (interrupted, or its sink failed) whose record this one
+    /// resumed: [`Applied::Adopted`].
     Earlier,
 }
 
@@ -219,7 +220,9 @@ impl Applying<'_> {
             ),
             Came::Earlier => (
                 Applied::Adopted,
-                format!("{id} was made by an earlier, interrupted apply; adopted"),
+                format!(
+                    "{id} was made by an earlier apply (its create record was pending); adopted"
+                ),
             ),
         };
         let mut done =

@@ -40,7 +40,8 @@ pub enum Applied {
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
     Refused,
-    /// A create an earlier, interrupted apply sent (its record was pending in the state store):
+    /// A create an earlier apply sent (interrupted, or its sink failed: its record was pending in
+    /// the state store):
     /// the token it made, found on the platform now and checked against the record, was
     /// adopted, and its secret handed over (disabled too, when declared so). Not made by this
     /// call, so not counted as created.
@@ -153,7 +154,7 @@ impl ApplyReport {
         for (result, word) in [
             (
                 Applied::Adopted,
-                "adopted (made by an interrupted apply, finished now)",
+                "adopted (made by an earlier apply, finished now)",
             ),
             (Applied::Unchanged, "unchanged"),
             (Applied::Skipped, "skipped (need --allow-destroy)"),

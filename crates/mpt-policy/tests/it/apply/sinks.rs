@@ -1,5 +1,5 @@
 //! Sink commands checked before anything is sent, and what a create's result says when the
-//! token was made by an earlier, interrupted apply: adopted, not created by this call.
+//! token was made by an earlier apply: adopted, not created by this call.
 
 use std::os::unix::fs::PermissionsExt;
 
