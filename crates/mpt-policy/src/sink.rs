@@ -25,6 +25,7 @@ use crate::files::{self, SecretFile};
 use mpt::Token;
 
 mod env;
+mod program;
 #[cfg(unix)]
 mod supervise;
 
@@ -77,6 +78,17 @@ pub(crate) enum SinkError {
     /// Reading or writing the secret file failed.
     #[error(transparent)]
     File(#[from] files::FileError),
+    /// The command's program cannot be started: not found (at its path, or in `PATH`), not a
+    /// regular file, or not executable. Found before anything is sent.
+    #[error("command {program:?} cannot be started: {why}{}", if *in_path && *why == program::NotRunnable::Missing { " in PATH" } else { "" })]
+    NotRunnable {
+        /// The program, as the policy names it.
+        program: String,
+        /// Why.
+        why: program::NotRunnable,
+        /// Whether `PATH` was searched (the name has no `/`).
+        in_path: bool,
+    },
     /// The command could not be started, or waited for.
     #[error("command {program}: {source}")]
     Spawn {
@@ -135,8 +147,9 @@ impl SecretSink {
     /// Checks, before anything is made, that a delivery could use this sink: a file the
     /// delivery would write (the checks of [`SecretFile::prepare`], which the CLI's
     /// `--secret-file` makes, and what [`SecretSink::deliver`] checks of a file there), holding
-    /// nothing but a secret of a token in `owners` (`None`: of any token). A command is checked
-    /// when it is read (a program, a timeout).
+    /// nothing but a secret of a token in `owners` (`None`: of any token); a command whose
+    /// program can be started (found as the system finds it, at its path or in `PATH`, a
+    /// regular file this process may execute).
     pub(crate) fn check(&self, owners: Option<&[Option<&str>]>) -> Result<(), SinkError> {
         match self {
             SecretSink::File { path } => {
@@ -144,7 +157,16 @@ impl SecretSink {
                 SecretFile::prepare(path, force).map(drop)?;
                 Ok(())
             }
-            SecretSink::Command { .. } => Ok(()),
+            SecretSink::Command { argv, .. } => {
+                let name = argv.first().map(String::as_str).unwrap_or_default();
+                program::find(name)
+                    .map(drop)
+                    .map_err(|(why, in_path)| SinkError::NotRunnable {
+                        program: name.to_string(),
+                        why,
+                        in_path,
+                    })
+            }
         }
     }
 }

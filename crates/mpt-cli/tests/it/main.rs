@@ -2,6 +2,7 @@
 //! (`commands`), rotations (`rotate`), policies (`policy`), and `mpt` as scripts and hostile inputs meet it
 //! (`scripting`); helpers in `common`.
 
+mod adopted;
 mod bulk;
 mod commands;
 mod common;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Policy, PolicyError};
+use crate::sink::SecretSink;
 
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -286,8 +287,11 @@ impl Plan {
     /// of this plan would use it: a file where a directory, a symlink, or anything but a
     /// secret is (the checks `mpt tokens create --secret-file` makes of its file, then those
     /// of a delivery), or, for an entry this plan creates or rotates, a file holding the secret
-    /// of another token than the one rotated. The error names the policy's file, the entry's
-    /// line and its `secret` key.
+    /// of another token than the one rotated; for an entry this plan creates, rotates or
+    /// resumes, a command whose program cannot be started (not found at its path or in
+    /// `PATH`, not a regular file, not executable). The error names the policy's file, the
+    /// entry's line and its `secret` key (`secret.command` for a command), the entry's name,
+    /// and the file or program.
     pub fn check_sinks(&self, policy: &Policy) -> Result<(), PolicyError> {
         for (a, account) in policy.accounts.iter().enumerate() {
             for (t, declared) in account.tokens.iter().enumerate() {
@@ -315,11 +319,20 @@ impl Plan {
                 let owners: Vec<Option<&str>> =
                     delivering.iter().map(|x| x.token_id.as_deref()).collect();
                 let owners = (!delivering.is_empty() && !resumed).then_some(owners.as_slice());
+                // A command only where this plan delivers: its program may be installed only
+                // where the applies that need it run.
+                let command = matches!(sink, SecretSink::Command { .. });
+                if command && delivering.is_empty() && !resumed {
+                    continue;
+                }
                 if let Err(e) = sink.check(owners) {
                     return Err(PolicyError {
                         file: policy.file.clone(),
                         line: declared.line,
-                        key: format!("accounts[{a}].tokens[{t}].secret"),
+                        key: format!(
+                            "accounts[{a}].tokens[{t}].secret{}",
+                            if command { ".command" } else { "" }
+                        ),
                         message: format!("{:?}: {e}; nothing was sent", declared.name),
                     });
                 }

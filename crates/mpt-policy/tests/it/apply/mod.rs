@@ -12,6 +12,7 @@ mod moved;
 mod postgres;
 mod records;
 mod resume;
+mod sinks;
 mod store;
 mod trust;
 
