@@ -402,7 +402,7 @@ impl Layer {
                     return (result, attempt);
                 }
                 previous = Some(result);
-                request = next;
+                request = next.request();
                 continue;
             }
             return (result, attempt);
