@@ -215,14 +215,15 @@ pub(super) async fn checked(
             (rebuilt(url, status, version, headers, body), alien)
         }
         Err(e) => {
-            let alien = foreign(operation, &headers, None);
+            // Unlabelled (labelled answers were judged above) and unread: nothing says it is
+            // not the platform's; it fails as its read failed.
             let body = match too_large_limit(&e) {
                 Some(limit) => too_large_body(limit),
                 None => reqwest::Body::wrap_stream(futures_util::stream::once(async move {
                     Err::<Bytes, _>(e)
                 })),
             };
-            (rebuilt(url, status, version, headers, body), alien)
+            (rebuilt(url, status, version, headers, body), None)
         }
     }
 }
