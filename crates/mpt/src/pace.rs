@@ -420,12 +420,6 @@ impl Pacer {
         }
     }
 
-    /// Learns from an answer's signal; `sent`: how its request was sent.
-    #[cfg(test)]
-    fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
-        self.learn_at(s, signal, cap, sent, Instant::now());
-    }
-
     /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
     fn learn_at(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent, now: Instant) {
         let bare = aimd::gave_up_again(s, signal);
@@ -484,14 +478,6 @@ impl Pacer {
     /// pace's queue): what a call's wait budget is charged.
     fn held_part(&self, index: usize, wait: Duration) -> Duration {
         held_part(self.lock().state(index), Instant::now(), wait)
-    }
-
-    /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
-    #[cfg(test)]
-    fn rate(&self) -> Option<f64> {
-        let mut paces = self.lock();
-        let index = paces.index("");
-        self.pace(paces.state(index))
     }
 }
 
