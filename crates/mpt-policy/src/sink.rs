@@ -25,6 +25,7 @@ use crate::files::{self, SecretFile};
 use mpt::Token;
 
 mod env;
+mod format;
 mod program;
 #[cfg(unix)]
 mod supervise;
@@ -79,7 +80,8 @@ pub(crate) enum SinkError {
     #[error(transparent)]
     File(#[from] files::FileError),
     /// The command's program cannot be started: not found (at its path, or in `PATH`), not a
-    /// regular file, or not executable. Found before anything is sent.
+    /// regular file, or not executable; or its `#!` interpreter or ELF loader cannot be, or it
+    /// is a file the system does not start. Found before anything is sent.
     #[error("command {program:?} cannot be started: {why}{}", if *in_path && *why == program::NotRunnable::Missing { " in PATH" } else { "" })]
     NotRunnable {
         /// The program, as the policy names it.

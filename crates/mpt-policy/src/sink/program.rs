@@ -2,9 +2,12 @@
 //! command is started: a name with a `/` is a path (relative ones from the working directory),
 //! any other name is looked for in each directory of `PATH` in turn (an empty entry is the
 //! working directory; without `PATH`, `/bin` and `/usr/bin`). What is found must be a regular
-//! file this process may execute.
+//! file this process may execute, and one the system starts (`format`): a script's `#!`
+//! interpreter and an ELF program's loader must be found and runnable too.
 
 use std::path::{Path, PathBuf};
+
+use super::format;
 
 /// Where the system looks for a program without `PATH` (as the C library's `execvp`).
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
@@ -18,6 +21,26 @@ pub(crate) enum NotRunnable {
     Irregular(PathBuf),
     /// A regular file this process may not execute.
     Unexecutable(PathBuf),
+    /// The interpreter a script names on its `#!` line, or an ELF program's loader (its
+    /// `PT_INTERP`), cannot be started.
+    Interpreter {
+        /// The script or program.
+        at: PathBuf,
+        /// `"#! interpreter"` or `"ELF loader (PT_INTERP)"`.
+        what: &'static str,
+        /// The interpreter or loader, as the file names it.
+        interpreter: PathBuf,
+        /// Why it cannot be started.
+        why: Box<NotRunnable>,
+    },
+    /// A file the system does not start as it is (a malformed ELF file, a `#!` line naming
+    /// nothing, too many levels of interpreters).
+    NotAProgram {
+        /// The file.
+        at: PathBuf,
+        /// What it is.
+        why: String,
+    },
 }
 
 impl std::fmt::Display for NotRunnable {
@@ -26,6 +49,28 @@ impl std::fmt::Display for NotRunnable {
             NotRunnable::Missing => f.write_str("not found"),
             NotRunnable::Irregular(at) => write!(f, "{} is not a regular file", at.display()),
             NotRunnable::Unexecutable(at) => write!(f, "{} is not executable", at.display()),
+            NotRunnable::Interpreter {
+                at,
+                what,
+                interpreter,
+                why,
+            } => {
+                let why = match why.as_ref() {
+                    NotRunnable::Missing => "not found".to_string(),
+                    NotRunnable::Irregular(_) => "not a regular file".to_string(),
+                    NotRunnable::Unexecutable(_) => "not executable".to_string(),
+                    other => other.to_string(),
+                };
+                write!(
+                    f,
+                    "{}'s {what} {}: {why}",
+                    at.display(),
+                    interpreter.display()
+                )
+            }
+            NotRunnable::NotAProgram { at, why } => {
+                write!(f, "{} is {why}", at.display())
+            }
         }
     }
 }
@@ -59,8 +104,16 @@ pub(crate) fn find(program: &str) -> Result<PathBuf, (NotRunnable, bool)> {
     Err((first.unwrap_or(NotRunnable::Missing), true))
 }
 
-/// Whether the file at `at` (symlinks followed, as `exec` follows them) can be started.
+/// Whether the file at `at` (symlinks followed, as `exec` follows them) can be started: a
+/// regular file this process may execute, whose `#!` interpreter or ELF loader can be too.
 fn runnable(at: &Path) -> Result<(), NotRunnable> {
+    file_runnable(at)?;
+    format::startable(at, 0)
+}
+
+/// Whether `at` is a regular file this process may execute (what `exec` asks of a program,
+/// an interpreter and a loader alike).
+pub(super) fn file_runnable(at: &Path) -> Result<(), NotRunnable> {
     let Ok(meta) = std::fs::metadata(at) else {
         return Err(NotRunnable::Missing);
     };

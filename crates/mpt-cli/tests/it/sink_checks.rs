@@ -1,0 +1,124 @@
+//! `mpt tokens plan|apply` and secret sinks the apply could not use: a sink command whose
+//! program the system would not start as it is (a `#!` interpreter or an ELF loader that is
+//! missing, a file that is no program) is refused before anything is made.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use mpt_mock::{DEFAULT_ACCOUNT, DEFAULT_MODULE};
+
+use crate::common::{mock, mpt, text};
+
+/// A policy of one entry, `name`, its secret to `sink`.
+fn write_policy(path: &Path, name: &str, sink: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"{name}\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// An executable file holding `bytes`.
+fn program(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `plan` and `apply` with a sink command `program`: both exit 2 naming it and saying
+/// `expected`, and nothing is made.
+fn refused(program: &Path, expected: &str) {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let state = dir.path().join("state");
+    let shown = program.display().to_string();
+    write_policy(&policy, "svc", &format!("{{ command = [\"{shown}\"] }}"));
+    for verb in ["plan", "apply"] {
+        let out = mpt(
+            &server,
+            &[
+                "tokens",
+                verb,
+                "--policy",
+                policy.to_str().unwrap(),
+                "--state",
+                state.to_str().unwrap(),
+            ],
+        );
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{verb} {shown}: {err}");
+        assert!(
+            err.contains(&format!("command \"{shown}\" cannot be started: "))
+                && err.contains(expected),
+            "{verb} {shown}: {err}"
+        );
+    }
+    assert_eq!(server.tokens_created(), 0, "{shown}");
+}
+
+/// A script whose `#!` interpreter is missing, or a directory, and one whose interpreter is a
+/// script whose own interpreter is missing: refused, the interpreter named.
+#[test]
+fn a_script_whose_interpreter_cannot_start_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing.sh");
+    program(&missing, b"#!/nonexistent/interp -e\ncat\n");
+    refused(
+        &missing,
+        &format!(
+            "{}'s #! interpreter /nonexistent/interp: not found",
+            missing.display()
+        ),
+    );
+    let directory = dir.path().join("directory.sh");
+    program(
+        &directory,
+        format!("#! {}\ncat\n", dir.path().display()).as_bytes(),
+    );
+    refused(
+        &directory,
+        &format!(
+            "#! interpreter {}: not a regular file",
+            dir.path().display()
+        ),
+    );
+    let nested = dir.path().join("nested.sh");
+    program(&nested, format!("#!{}\n", missing.display()).as_bytes());
+    refused(&nested, "#! interpreter /nonexistent/interp: not found");
+}
+
+/// An ELF program (a copy of `/bin/true`) whose loader (`PT_INTERP`) is missing: refused, the
+/// loader named.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_elf_program_whose_loader_is_missing_is_refused() {
+    let mut bytes = std::fs::read("/bin/true")
+        .or_else(|_| std::fs::read("/usr/bin/true"))
+        .unwrap();
+    // The loader's path is the first "/lib…ld…" string near the start of the file.
+    let head = &bytes[..bytes.len().min(8192)];
+    let start = (0..head.len())
+        .find(|&i| {
+            head[i..].starts_with(b"/lib") && {
+                let end = head[i..].iter().position(|&b| b == 0).unwrap_or(0);
+                head[i..i + end].windows(3).any(|w| w == b"ld-")
+            }
+        })
+        .expect("a dynamically linked /bin/true");
+    let end = start + bytes[start..].iter().position(|&b| b == 0).unwrap();
+    bytes[end - 1] = b'X';
+    let loader = String::from_utf8(bytes[start..end].to_vec()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let nold = dir.path().join("nold");
+    program(&nold, &bytes);
+    refused(
+        &nold,
+        &format!(
+            "{}'s ELF loader (PT_INTERP) {loader}: not found",
+            nold.display()
+        ),
+    );
+}
+
