@@ -122,3 +122,70 @@ fn an_elf_program_whose_loader_is_missing_is_refused() {
     );
 }
 
+/// `apply` with `args` (after `tokens apply`) against `server`.
+fn apply(server: &mpt_mock::MockServer, policy: &Path, state: &Path) -> std::process::Output {
+    mpt(
+        server,
+        &[
+            "tokens",
+            "apply",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ],
+    )
+}
+
+/// A name of 200 characters (the platform's longest) with a directory state: its create record
+/// gets a file name that fits (its hex-encoded key is 414 bytes), the sink's failure leaves
+/// it, and the next apply finds it and adopts the token made (no second one).
+#[test]
+fn a_name_of_200_characters_is_created_and_resumed_with_a_directory_state() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let state = dir.path().join("state");
+    let name = format!("long {}", "n".repeat(195));
+    assert_eq!(name.chars().count(), 200);
+    write_policy(
+        &policy,
+        &name,
+        r#"{ command = ["sh", "-c", "cat > /dev/null; exit 3"] }"#,
+    );
+    let out = apply(&server, &policy, &state);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("was made; the secret sink failed"),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    assert_eq!(server.tokens_created(), 1);
+    let records: Vec<String> = std::fs::read_dir(state.join("creates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert!(records[0].len() <= 255, "{records:?}");
+
+    let file = dir.path().join("long.secret");
+    write_policy(
+        &policy,
+        &name,
+        &format!("{{ file = \"{}\" }}", file.display()),
+    );
+    let out = apply(&server, &policy, &state);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("1 adopted"), "{stdout}");
+    assert_eq!(server.tokens_created(), 1, "no second token: {stdout}");
+    assert!(
+        std::fs::read_dir(state.join("creates"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
+    assert!(std::fs::metadata(&file).is_ok());
+}
+
