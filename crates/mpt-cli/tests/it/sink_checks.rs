@@ -189,3 +189,45 @@ fn a_name_of_200_characters_is_created_and_resumed_with_a_directory_state() {
     assert!(std::fs::metadata(&file).is_ok());
 }
 
+/// A secret file declared inside the state directory (spelled through `..`): `plan` and
+/// `apply` refuse it, exit 2, before anything is made; no store holds a secret.
+#[test]
+fn a_secret_file_inside_the_state_directory_is_refused() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let state = dir.path().join("state");
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    let inside = dir
+        .path()
+        .join("other/../state/creates/ACC-0000-0001-00.json");
+    std::fs::create_dir_all(state.join("creates")).unwrap();
+    {
+        write_policy(
+            &policy,
+            "svc",
+            &format!("{{ file = \"{}\" }}", inside.display()),
+        );
+        for verb in ["plan", "apply"] {
+            let out = mpt(
+                &server,
+                &[
+                    "tokens",
+                    verb,
+                    "--policy",
+                    policy.to_str().unwrap(),
+                    "--state",
+                    state.to_str().unwrap(),
+                ],
+            );
+            let err = text(&out.stderr);
+            assert_eq!(out.status.code(), Some(2), "{verb}: {err}");
+            assert!(
+                err.contains("accounts[0].tokens[0].secret: \"svc\": ")
+                    && err.contains("is inside the state directory"),
+                "{verb}: {err}"
+            );
+        }
+    }
+    assert_eq!(server.tokens_created(), 0);
+}

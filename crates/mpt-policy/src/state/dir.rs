@@ -214,4 +214,8 @@ impl Store for DirStore {
     fn describe(&self, key: &Key) -> String {
         self.path(key).display().to_string()
     }
+
+    fn holds_path(&self, path: &Path) -> bool {
+        files::within(path, &self.root)
+    }
 }
