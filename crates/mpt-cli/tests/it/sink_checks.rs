@@ -231,3 +231,24 @@ fn a_secret_file_inside_the_state_directory_is_refused() {
     }
     assert_eq!(server.tokens_created(), 0);
 }
+
+/// Files the system does not start and `execvp` would hand to `/bin/sh`: a text file without
+/// `#!` (`cat`: the shell would have run it and taken the secret), garbage after ELF's magic, an
+/// empty file (it "succeeded", the secret gone nowhere): refused before anything is made.
+#[test]
+fn a_sink_program_that_is_no_program_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = dir.path().join("noshebang.sh");
+    program(&text, b"cat > /dev/null\n");
+    refused(
+        &text,
+        "neither an ELF program nor a script starting with #!",
+    );
+    let garbage = dir.path().join("badelf");
+    program(&garbage, b"\x7fELFgarbage");
+    refused(&garbage, "not an ELF program the system starts");
+    let empty = dir.path().join("empty.sh");
+    program(&empty, b"");
+    refused(&empty, "an empty file, not a program");
+}
+

@@ -6,6 +6,9 @@
 //! [`MAX_PHDRS`] bytes), the loader's path (at most [`MAX_INTERP`] bytes). Not checked: an ELF
 //! program's machine, its shared libraries, what an interpreter does with the script. A file
 //! this process may not read is taken as it is (the system may still run an ELF program).
+//! Anything else (a file starting neither with `#!` nor with ELF's magic, an empty one) is
+//! refused: the system does not start it, and `execvp`, which starts the command, would hand it
+//! to `/bin/sh`.
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -72,7 +75,12 @@ pub(super) fn startable(at: &Path, depth: usize) -> Result<(), NotRunnable> {
         }
         return Ok(());
     }
-    Ok(())
+    // `execvp` would hand such a file to `/bin/sh` (its ENOEXEC fallback): no shell.
+    Err(not(if head.is_empty() {
+        "an empty file, not a program (the system would run it with /bin/sh, which does nothing with the secret)"
+    } else {
+        "neither an ELF program nor a script starting with #! (the system would run it with /bin/sh)"
+    }))
 }
 
 /// The interpreter a `#!` line names: its first word, spaces and tabs around it skipped.
