@@ -252,3 +252,39 @@ fn a_sink_program_that_is_no_program_is_refused() {
     refused(&empty, "an empty file, not a program");
 }
 
+/// A failing sink that prints parts of the secret on stderr (half of its opaque part, the
+/// secret split by a space, the secret uppercased): the failure shown names none of them; no
+/// run of 8 characters of the opaque part shows, in any case.
+#[test]
+fn a_failing_sink_shows_no_part_of_the_secret() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("tokens.toml");
+    let state = dir.path().join("state");
+    let got = dir.path().join("got");
+    let sink = dir.path().join("part.sh");
+    program(
+        &sink,
+        format!(
+            "#!/bin/sh\nread s\nprintf '%s' \"$s\" > {}\no=${{s##*:}}\necho \"half: $(printf %s \"$o\" | cut -c3-18)\" >&2\necho \"split: $(printf %s \"$s\" | cut -c1-30) $(printf %s \"$s\" | cut -c31-)\" >&2\necho \"upper: $(printf %s \"$s\" | tr a-z A-Z)\" >&2\nexit 1\n",
+            got.display()
+        )
+        .as_bytes(),
+    );
+    write_policy(
+        &policy,
+        "svc",
+        &format!("{{ command = [\"{}\"] }}", sink.display()),
+    );
+    let out = apply(&server, &policy, &state);
+    assert_eq!(out.status.code(), Some(1));
+    let shown = format!("{}{}", text(&out.stdout), text(&out.stderr)).to_ascii_lowercase();
+    assert!(shown.contains("half: [redacted]"), "{shown}");
+    let secret = std::fs::read_to_string(&got).unwrap();
+    let opaque = secret.rsplit_once(':').unwrap().1.to_ascii_lowercase();
+    assert!(opaque.len() >= 16, "{secret}");
+    for at in 0..=opaque.len() - 8 {
+        let run = &opaque[at..at + 8];
+        assert!(!shown.contains(run), "{run} of the secret shown: {shown}");
+    }
+}
