@@ -27,6 +27,7 @@ use mpt::Token;
 mod env;
 mod format;
 mod program;
+mod runnable;
 #[cfg(unix)]
 mod supervise;
 

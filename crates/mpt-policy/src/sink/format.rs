@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::program::{NotRunnable, file_runnable};
+use super::runnable::{NotRunnable, file_runnable};
 
 /// How much of a file the kernel reads to tell its format (Linux's `BINPRM_BUF_SIZE`).
 const HEAD: u64 = 256;
