@@ -139,15 +139,22 @@ fn apply(server: &mpt_mock::MockServer, policy: &Path, state: &Path) -> std::pro
 
 /// A name of 200 characters (the platform's longest) with a directory state: its create record
 /// gets a file name that fits (its hex-encoded key is 414 bytes), the sink's failure leaves
-/// it, and the next apply finds it and adopts the token made (no second one).
+/// it, and the next apply finds it and adopts the token made (no second one). The same for 110
+/// characters (a key of 234 bytes: its record's temporary file name was over 255).
 #[test]
 fn a_name_of_200_characters_is_created_and_resumed_with_a_directory_state() {
+    for length in [200, 110] {
+        long_name_created_and_resumed(length);
+    }
+}
+
+fn long_name_created_and_resumed(length: usize) {
     let server = mock();
     let dir = tempfile::tempdir().unwrap();
     let policy = dir.path().join("tokens.toml");
     let state = dir.path().join("state");
-    let name = format!("long {}", "n".repeat(195));
-    assert_eq!(name.chars().count(), 200);
+    let name = format!("long {}", "n".repeat(length - 5));
+    assert_eq!(name.chars().count(), length);
     write_policy(
         &policy,
         &name,

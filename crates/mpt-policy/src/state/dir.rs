@@ -8,11 +8,12 @@
 //! <dir>/refused/<id>.json          modules the platform refused to put back on a token
 //! ```
 //!
-//! A key whose name is longer than [`MAX_STEM`] bytes (a create's key is the account and the
-//! token's name hex-encoded: a name of 200 characters is up to 1,600 bytes of hex) is kept in
-//! a file named by the name's first [`STEM_PREFIX`] bytes, `-h` and the SHA-256 of the whole
-//! name (250 bytes at most, `.json` included: any file system's 255 bytes fit). A name that
-//! fits is its own file name, as it always was, so every record kept before is found.
+//! A key whose name is longer than [`MAX_STEM`] (228) bytes (a create's key is the account and
+//! the token's name hex-encoded: a name of 200 characters is up to 1,600 bytes of hex) is kept
+//! in a file named by the name's first [`STEM_PREFIX`] bytes, `-h` and the SHA-256 of the whole
+//! name (191 bytes with `.json`, 213 for the temporary file it is written to first: any file
+//! system's 255 bytes fit). A name that fits is its own file name, as it always was, so every
+//! record kept before is found (a longer one could never be written).
 //!
 //! The directory and everything in it is opened without following links and without blocking;
 //! it is made private (0700) before anything is kept in it.
@@ -34,8 +35,9 @@ const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 /// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
 const MAX_STATE_FILE: u64 = 1024 * 1024;
 
-/// The longest key name that is its own file name (255 bytes, less `.json`).
-const MAX_STEM: usize = 250;
+/// The longest key name that is its own file name: 255 bytes, less `.json` and what the
+/// temporary file a record is written to adds (`.`, `.`, 16 hex digits and `.tmp`).
+const MAX_STEM: usize = 255 - ".json".len() - 22;
 /// How much of a longer name its file name keeps, before its digest.
 const STEM_PREFIX: usize = 120;
 
