@@ -25,7 +25,9 @@ use crate::files::{self, SecretFile};
 use mpt::Token;
 
 mod env;
+mod format;
 mod program;
+mod runnable;
 #[cfg(unix)]
 mod supervise;
 
@@ -79,7 +81,8 @@ pub(crate) enum SinkError {
     #[error(transparent)]
     File(#[from] files::FileError),
     /// The command's program cannot be started: not found (at its path, or in `PATH`), not a
-    /// regular file, or not executable. Found before anything is sent.
+    /// regular file, or not executable; or its `#!` interpreter or ELF loader cannot be, or it
+    /// is a file the system does not start. Found before anything is sent.
     #[error("command {program:?} cannot be started: {why}{}", if *in_path && *why == program::NotRunnable::Missing { " in PATH" } else { "" })]
     NotRunnable {
         /// The program, as the policy names it.
@@ -289,13 +292,19 @@ async fn run(
     })
 }
 
-/// The end of what a command said, its secret redacted.
+/// The shortest run of a secret's opaque part redacted wherever it shows, in any case.
+const SECRET_RUN: usize = 8;
+
+/// The end of what a command said, its secret redacted: whole (as it is, percent-encoded or
+/// JSON-escaped), and any run of [`SECRET_RUN`] or more characters of its opaque part, in any
+/// case (half of it, or its end after a split, no longer shows).
 fn tail(said: &[u8], secret: &TokenSecret) -> String {
-    let mut said = String::from_utf8_lossy(said).replace(secret.expose_secret(), "[REDACTED]");
+    let mut said = mpt::redact_secret(&String::from_utf8_lossy(said), secret.expose_secret());
     if let Some((_, opaque)) = secret.expose_secret().rsplit_once(':')
         && opaque.len() >= 4
     {
         said = said.replace(opaque, "[REDACTED]");
+        said = redact_runs(&said, opaque);
     }
     let said = mpt::redact(said.trim());
     said.chars()
@@ -305,6 +314,34 @@ fn tail(said: &[u8], secret: &TokenSecret) -> String {
         .into_iter()
         .rev()
         .collect()
+}
+
+/// `text` with every run of [`SECRET_RUN`] or more ASCII characters that is a part of `secret`
+/// (ignoring case) replaced by `[REDACTED]`, each run taken as long as it goes.
+fn redact_runs(text: &str, secret: &str) -> String {
+    let secret = secret.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let part = |from: usize, to: usize| {
+        bytes[from..to].is_ascii() && secret.contains(&text[from..to].to_ascii_lowercase())
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied) = (0, 0);
+    while i + SECRET_RUN <= bytes.len() {
+        if !part(i, i + SECRET_RUN) {
+            i += 1;
+            continue;
+        }
+        let mut end = i + SECRET_RUN;
+        while end < bytes.len() && part(i, end + 1) {
+            end += 1;
+        }
+        out.push_str(&text[copied..i]);
+        out.push_str("[REDACTED]");
+        i = end;
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// A command's process group, stopped (SIGKILL to the group) when this is dropped: when the

@@ -13,4 +13,5 @@ mod promises;
 mod rotate;
 mod scripting;
 mod shared_state;
+mod sink_checks;
 mod throttled;

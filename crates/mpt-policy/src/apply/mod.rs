@@ -308,7 +308,7 @@ pub(crate) async fn apply(
         check_fresh(saved, &fresh)?;
     }
     // Every sink a delivery would use, checked before anything is sent.
-    fresh.check_sinks(policy)?;
+    fresh.check_sinks_in(policy, state.as_ref())?;
     if let Some(f) = &options.on_plan {
         f(&fresh);
     }

@@ -291,7 +291,35 @@ impl Plan {
     /// resumes, a command whose program cannot be started (not found at its path or in
     /// `PATH`, not a regular file, not executable). The error names the policy's file, the
     /// entry's line and its `secret` key (`secret.command` for a command), the entry's name,
-    /// and the file or program.
+    /// and the file or program. A secret file inside the store `state` (a state directory) is
+    /// refused: no store holds a secret.
+    pub fn check_sinks_in(
+        &self,
+        policy: &Policy,
+        state: &dyn crate::state::Store,
+    ) -> Result<(), PolicyError> {
+        for (a, account) in policy.accounts.iter().enumerate() {
+            for (t, declared) in account.tokens.iter().enumerate() {
+                if let Some(SecretSink::File { path }) = &declared.secret
+                    && state.holds_path(path)
+                {
+                    return Err(PolicyError {
+                        file: policy.file.clone(),
+                        line: declared.line,
+                        key: format!("accounts[{a}].tokens[{t}].secret"),
+                        message: format!(
+                            "{:?}: {} is inside the state directory, where no secret may go; nothing was sent",
+                            declared.name,
+                            path.display()
+                        ),
+                    });
+                }
+            }
+        }
+        self.check_sinks(policy)
+    }
+
+    /// [`Plan::check_sinks_in`] without the store: every check but where the store is.
     pub fn check_sinks(&self, policy: &Policy) -> Result<(), PolicyError> {
         for (a, account) in policy.accounts.iter().enumerate() {
             for (t, declared) in account.tokens.iter().enumerate() {

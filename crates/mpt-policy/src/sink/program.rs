@@ -2,33 +2,17 @@
 //! command is started: a name with a `/` is a path (relative ones from the working directory),
 //! any other name is looked for in each directory of `PATH` in turn (an empty entry is the
 //! working directory; without `PATH`, `/bin` and `/usr/bin`). What is found must be a regular
-//! file this process may execute.
+//! file this process may execute, and one the system starts (`format`): a script's `#!`
+//! interpreter and an ELF program's loader must be found and runnable too.
 
 use std::path::{Path, PathBuf};
 
+use super::format;
+pub(crate) use super::runnable::NotRunnable;
+use super::runnable::file_runnable;
+
 /// Where the system looks for a program without `PATH` (as the C library's `execvp`).
 const DEFAULT_PATH: &str = "/bin:/usr/bin";
-
-/// Why a sink command's program cannot be started.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum NotRunnable {
-    /// Nothing at the path, or nothing of the name in any directory of `PATH`.
-    Missing,
-    /// Something that is not a regular file (a directory, a device) at the path.
-    Irregular(PathBuf),
-    /// A regular file this process may not execute.
-    Unexecutable(PathBuf),
-}
-
-impl std::fmt::Display for NotRunnable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            NotRunnable::Missing => f.write_str("not found"),
-            NotRunnable::Irregular(at) => write!(f, "{} is not a regular file", at.display()),
-            NotRunnable::Unexecutable(at) => write!(f, "{} is not executable", at.display()),
-        }
-    }
-}
 
 /// Finds `program` as starting it would: its path, or the first runnable file of the name in
 /// `PATH`'s directories. When none is, the reason for the first candidate that exists (else
@@ -59,29 +43,9 @@ pub(crate) fn find(program: &str) -> Result<PathBuf, (NotRunnable, bool)> {
     Err((first.unwrap_or(NotRunnable::Missing), true))
 }
 
-/// Whether the file at `at` (symlinks followed, as `exec` follows them) can be started.
+/// Whether the file at `at` (symlinks followed, as `exec` follows them) can be started: a
+/// regular file this process may execute, whose `#!` interpreter or ELF loader can be too.
 fn runnable(at: &Path) -> Result<(), NotRunnable> {
-    let Ok(meta) = std::fs::metadata(at) else {
-        return Err(NotRunnable::Missing);
-    };
-    if !meta.is_file() {
-        return Err(NotRunnable::Irregular(at.to_path_buf()));
-    }
-    if !executable(at, &meta) {
-        return Err(NotRunnable::Unexecutable(at.to_path_buf()));
-    }
-    Ok(())
-}
-
-/// Whether this process may execute the regular file at `at`.
-#[cfg(unix)]
-fn executable(at: &Path, _meta: &std::fs::Metadata) -> bool {
-    use nix::unistd::{AccessFlags, access};
-    access(at, AccessFlags::X_OK).is_ok()
-}
-
-/// Whether this process may execute the regular file at `at`.
-#[cfg(not(unix))]
-fn executable(_at: &Path, _meta: &std::fs::Metadata) -> bool {
-    true
+    file_runnable(at)?;
+    format::startable(at, 0)
 }

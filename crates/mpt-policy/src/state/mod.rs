@@ -281,6 +281,11 @@ pub trait Store: Send + Sync {
     fn fence<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Where the record of `key` is, in words (a file's path, the database's row).
     fn describe(&self, key: &Key) -> String;
+    /// Whether a file at `path` would be in this store (a directory store's directory, by
+    /// what it is, not how it is spelled), where no secret may go. None by default.
+    fn holds_path(&self, _path: &std::path::Path) -> bool {
+        false
+    }
 }
 
 /// A record as the stores keep it: pretty JSON and a newline.
