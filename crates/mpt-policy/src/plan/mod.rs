@@ -5,7 +5,7 @@ mod judge;
 mod pending;
 
 pub(crate) use judge::{plan_judged, rotation_due};
-pub(crate) use pending::owns;
+pub(crate) use pending::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
