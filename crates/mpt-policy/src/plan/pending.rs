@@ -97,7 +97,10 @@ impl Plan {
     /// retire and delete an old token: see [`PlannedAction::destructive`]),
     /// or refused with the reason; two records of one token once; records of other names
     /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
-    /// work touches are left to it (removed). Reads only.
+    /// work touches are left to it (removed), but for a create's token it hands over, whose
+    /// other actions (an update) run after it; a create or rotation that would write its record
+    /// over a refused (or unreadable) one is removed too. A record of a name declared absent
+    /// leaves the name's tokens to the plan's deletes. Reads only.
     pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut judged: Vec<Judged> = Vec::new();
