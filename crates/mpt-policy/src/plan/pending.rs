@@ -222,6 +222,43 @@ impl Plan {
     }
 }
 
+/// A record that cannot be read: refused, with the account and name (a create's) or the old
+/// token (a rotation's) its key gives; a rotation's old token waits, as for a record refused
+/// after it was read (its name is filled in from the plan's actions on it).
+fn unreadable(key: &Key, at: &str, e: &StoreError) -> Judged {
+    let why = RecordError::Garbled(e.to_string());
+    if key.kind == Kind::Rotation {
+        let old = key.rotation_of();
+        let action = pending(ActionKind::Resume, &key.account, "", old.as_deref());
+        return Judged {
+            action: refused(action, at, &why),
+            touches: old.into_iter().collect(),
+        };
+    }
+    // A create's key is `<account>-<hex of the name>`, when it is one.
+    let (account, name) = key.create_of().unwrap_or_default();
+    let action = pending(ActionKind::Resume, &account, &name, None);
+    Judged {
+        action: refused(action, at, &why),
+        touches: Vec::new(),
+    }
+}
+
+/// The row of a rotation record whose name is declared absent: ids of the platform's shape are
+/// left to the plan's deletes ([`moot`]); others are refused.
+fn moot_rotation(action: PlannedAction, plan: &RotationPlan, at: &str) -> Judged {
+    let ids = std::iter::once(&plan.old_id).chain(&plan.new_id);
+    match crate::state::check_ids(&plan.account_id, ids) {
+        Ok(()) => moot(action, "rotation", at),
+        Err(why) => Judged {
+            action: refused(action, at, &why),
+            touches: std::iter::once(plan.old_id.clone())
+                .chain(plan.new_id.clone())
+                .collect(),
+        },
+    }
+}
+
 /// What resuming a create record would do.
 async fn judge_create(
     client: &Client,
@@ -233,15 +270,7 @@ async fn judge_create(
     let at = store.describe(key);
     let record = match record {
         Ok(record) => record,
-        Err(e) => {
-            // Its key may still say whose it is (`<account>-<hex of the name>`).
-            let (account, name) = key.create_of().unwrap_or_default();
-            let action = pending(ActionKind::Resume, &account, &name, None);
-            return Judged {
-                action: refused(action, &at, &RecordError::Garbled(e.to_string())),
-                touches: Vec::new(),
-            };
-        }
+        Err(e) => return unreadable(key, &at, &e),
     };
     let action = pending(
         ActionKind::Resume,
@@ -352,16 +381,7 @@ async fn judge_rotation(
     let at = store.describe(key);
     let plan = match record {
         Ok(plan) => plan,
-        Err(e) => {
-            // Its key may still name its old token: the plan's actions on it wait, as for a
-            // record refused after it was read.
-            let old = key.rotation_of();
-            let action = pending(ActionKind::Resume, &key.account, "", old.as_deref());
-            return Judged {
-                action: refused(action, &at, &RecordError::Garbled(e.to_string())),
-                touches: old.into_iter().collect(),
-            };
-        }
+        Err(e) => return unreadable(key, &at, &e),
     };
     let action = pending(
         ActionKind::Resume,
@@ -372,14 +392,7 @@ async fn judge_rotation(
     let mut touches = vec![plan.old_id.clone()];
     touches.extend(plan.new_id.clone());
     if declared_absent(policy, &plan.account_id, &plan.name) {
-        let ids = std::iter::once(&plan.old_id).chain(&plan.new_id);
-        return match crate::state::check_ids(&plan.account_id, ids) {
-            Ok(()) => moot(action, "rotation", &at),
-            Err(why) => Judged {
-                action: refused(action, &at, &why),
-                touches,
-            },
-        };
+        return moot_rotation(action, &plan, &at);
     }
     let old = match evidence::check_rotation(client, policy, &plan).await {
         Ok(old) => old,

@@ -70,7 +70,7 @@ fn hex(text: &str) -> String {
 
 /// The text `hex` encodes (as [`hex`] makes it), if it is that.
 fn unhex(hex: &str) -> Option<String> {
-    if hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..hex.len())
