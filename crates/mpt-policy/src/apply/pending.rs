@@ -94,18 +94,6 @@ impl Applying<'_> {
                     done.others += 1;
                     continue;
                 }
-                if r.check(self.policy).is_ok()
-                    && crate::plan::declared_absent(self.policy, &r.account_id, &r.name)
-                {
-                    done.moot.push(Moot {
-                        key,
-                        kind: ActionKind::Create,
-                        account: r.account_id.clone(),
-                        name: r.name.clone(),
-                        token: r.new_id.clone(),
-                    });
-                    continue;
-                }
                 let id = (r.account_id.clone(), r.name.clone());
                 if let Some(ids) = ambiguous.get(&id) {
                     // Records of one name naming different tokens: none is trusted.
@@ -119,6 +107,27 @@ impl Applying<'_> {
                 }
                 if let Some(first) = creates.get(&id) {
                     self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    continue;
+                }
+                // A name declared absent: settled after the plan's deletes (its copies wait for
+                // the next apply, as a duplicate of unfinished work does).
+                if r.check(self.policy).is_ok()
+                    && crate::plan::declared_absent(self.policy, &r.account_id, &r.name)
+                {
+                    creates.insert(
+                        id,
+                        Acted {
+                            token: r.new_id.clone(),
+                            finished: false,
+                        },
+                    );
+                    done.moot.push(Moot {
+                        key,
+                        kind: ActionKind::Create,
+                        account: r.account_id.clone(),
+                        name: r.name.clone(),
+                        token: r.new_id.clone(),
+                    });
                     continue;
                 }
                 identity = Some(id);
@@ -173,6 +182,11 @@ impl Applying<'_> {
                     done.others += 1;
                     continue;
                 }
+                let id = (r.account_id.clone(), r.old_id.clone());
+                if let Some(first) = rotations.get(&id) {
+                    self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    continue;
+                }
                 let ids = std::iter::once(&r.old_id).chain(&r.new_id);
                 if crate::state::check_ids(&r.account_id, ids).is_ok()
                     && crate::plan::declared_absent(self.policy, &r.account_id, &r.name)
@@ -184,11 +198,13 @@ impl Applying<'_> {
                         name: r.name.clone(),
                         token: Some(r.old_id.clone()),
                     });
-                    continue;
-                }
-                let id = (r.account_id.clone(), r.old_id.clone());
-                if let Some(first) = rotations.get(&id) {
-                    self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    rotations.insert(
+                        id,
+                        Acted {
+                            token: r.new_id.clone(),
+                            finished: false,
+                        },
+                    );
                     continue;
                 }
                 identity = Some(id);
