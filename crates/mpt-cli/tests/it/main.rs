@@ -10,6 +10,7 @@ mod hangs;
 mod pacing;
 mod policy;
 mod promises;
+mod records;
 mod rotate;
 mod scripting;
 mod shared_state;

@@ -280,9 +280,12 @@ impl Applying<'_> {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
+                // Its key may still say whose it is (`<account>-<hex of the name>`).
+                let (account, name) = key.create_of().unwrap_or_default();
+                let why = RecordError::Garbled(e.to_string());
                 return Some(resumed(
-                    PlannedAction::resumed(ActionKind::Create, "", "", None),
-                    ActionOutcome::failed(format!("unreadable create record: {e}")),
+                    PlannedAction::resumed(ActionKind::Create, &account, &name, None),
+                    self.refused(key, &why),
                 ));
             }
         };

@@ -5,7 +5,7 @@ mod judge;
 mod pending;
 
 pub(crate) use judge::{plan_judged, rotation_due};
-pub(crate) use pending::owns;
+pub(crate) use pending::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -133,10 +133,12 @@ pub enum Step {
     /// Delete the old token.
     Finish,
     /// Remove the record: its work is done, or it made nothing (then the plan's own actions
-    /// run).
+    /// run), or its name is declared absent (nothing of it is resumed: the plan's deletes of
+    /// the name's tokens run, and the record goes once none is live).
     Remove,
-    /// Nothing: the record fails a check against the policy or the platform (the reason says
-    /// which); it is left in place.
+    /// Nothing: the record fails a check against the policy or the platform, or cannot be read
+    /// (the reason says which); it is left in place, and the plan's create or rotation that
+    /// would write its own record over it waits (taken out of the plan) until it is removed.
     Refused,
 }
 

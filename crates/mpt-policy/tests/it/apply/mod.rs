@@ -7,6 +7,7 @@ mod clocks;
 mod converge;
 mod faults;
 mod guarded;
+mod held;
 mod moved;
 #[cfg(feature = "postgres")]
 mod postgres;
