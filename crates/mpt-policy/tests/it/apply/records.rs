@@ -402,6 +402,10 @@ async fn another_policys_pending_work_is_left_alone_and_its_own_still_checked() 
         let report = client.apply(&y, None, &options).await.unwrap();
         let shown = at.shown();
         assert_eq!(report.failed(), 0, "{shown}: {report:#?}");
+        assert!(
+            y_out.exists(),
+            "y's secret handed over: {shown}: {report:#?}"
+        );
         assert_eq!(report.count(Applied::Refused), 0, "{shown}");
         assert_eq!(report.others_pending, 3, "{shown}");
         assert!(
@@ -428,7 +432,9 @@ async fn another_policys_pending_work_is_left_alone_and_its_own_still_checked() 
         .await;
         let report = client.apply(&y, None, &options).await.unwrap();
         assert_eq!(report.count(Applied::Refused), 1, "{shown}: {report:#?}");
-        assert_eq!(std::fs::read_to_string(&y_out).unwrap().lines().count(), 1);
+        let delivered = std::fs::read_to_string(&y_out)
+            .unwrap_or_else(|e| panic!("{}: {e}; {shown}: {report:#?}", y_out.display()));
+        assert_eq!(delivered.lines().count(), 1);
         // X's next apply finishes its own work: each token handed over, nothing made again.
         let x_out = dir.join("x");
         let report = client
