@@ -435,7 +435,8 @@ impl Pacer {
             // A lockout under AIMD (refused again at the halved pace, none served; not a
             // concurrency limiter's refusal over its ceiling): every send is held, for the wait
             // asked however short, or a backoff when none is asked.
-            let locked_out = aimd && !crowded && aimd::holds(s, sent.generation);
+            let locked_out =
+                aimd && !crowded && aimd::holds(s, sent.generation, signal.asked_wait());
             if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
                 if after > cap {
                     let until = now + after;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FIXED_RATE, State, noise, repace};
+use super::{MAX_FIXED_RATE, ROUNDING, State, noise, repace};
 use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
@@ -70,6 +70,15 @@ const MIN_QUOTA: u32 = 10;
 /// How far the pace is halved while still refused after a cut: to this fraction of the cut's
 /// pace at most (the sends waiting meanwhile are not put off for long).
 const HALVINGS: f64 = 16.0;
+
+/// How many halvings since a cut, each pace refused, a refusal asking for a rounding at most
+/// (or for nothing) must come after to hold every send ([`holds`]): the pace halved to its
+/// floor ([`HALVINGS`]) and refused there (a lockout refuses every probe; a fixed window or a
+/// sliding log the pace overspent serves again within tens of milliseconds). After one
+/// halving, as a longer wait does, a fixed window's `Retry-After: 1` (its renewal, a few
+/// milliseconds off, rounded up) held every send for a second at each of its refusals and hid
+/// the renewal that tells a window: `retry-after+fixed-window` 13.6 s, reqwest c16 10.7 s.
+pub(super) const SHORT_HALVINGS: u32 = 5;
 
 /// The first hold of a lockout that asks for no wait (a bare `429` refused again at the halved
 /// pace, none served); it grows as [`LOCKOUT_GROWTH`] says.
@@ -181,9 +190,18 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
 /// it, only cut the pace (the refused request waits): a bucket that asks for a fixed
 /// `Retry-After` of seconds serves again within milliseconds, and a hold at each refusal
 /// stalled every send for seconds (a naive loop, whose other requests go on, was faster).
-pub(super) fn holds(s: &State, sent: u32) -> bool {
+///
+/// A refusal asking for a rounding at most (`asked`: a `Retry-After` of 2 s or less) or for
+/// nothing holds only once the pace was halved to its floor and refused there
+/// ([`SHORT_HALVINGS`]): a fixed window or a sliding log the pace overspent refuses for a few
+/// milliseconds more and asks for a whole second.
+pub(super) fn holds(s: &State, sent: u32, asked: Option<Duration>) -> bool {
     let halvings = sent.wrapping_sub(s.cut.generation);
-    s.learned.is_some() && !s.resolved && (1..u32::MAX / 2).contains(&halvings)
+    let least = match asked {
+        Some(wait) if wait > ROUNDING => 1,
+        _ => SHORT_HALVINGS,
+    };
+    s.learned.is_some() && !s.resolved && (least..u32::MAX / 2).contains(&halvings)
 }
 
 /// Until when every send is held for a lockout ([`holds`] says it is one): `asked` (the
