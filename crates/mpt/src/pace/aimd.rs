@@ -73,8 +73,8 @@ const HALVINGS: f64 = 16.0;
 
 /// How many halvings since a cut, each pace refused, a refusal asking for a rounding at most
 /// (or for nothing) must come after to hold every send ([`holds`]): the pace halved to its
-/// floor ([`HALVINGS`]) and refused there (a lockout refuses every probe; a fixed window or a
-/// sliding log the pace overspent serves again within tens of milliseconds). After one
+/// floor ([`HALVINGS`]) and refused there once more (a lockout refuses every probe; a fixed
+/// window or a sliding log the pace overspent serves again within tens of milliseconds). After one
 /// halving, as a longer wait does, a fixed window's `Retry-After: 1` (its renewal, a few
 /// milliseconds off, rounded up) held every send for a second at each of its refusals and hid
 /// the renewal that tells a window: `retry-after+fixed-window` 13.6 s, reqwest c16 10.7 s.
@@ -192,7 +192,7 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
 /// stalled every send for seconds (a naive loop, whose other requests go on, was faster).
 ///
 /// A refusal asking for a rounding at most (`asked`: a `Retry-After` of 2 s or less) or for
-/// nothing holds only once the pace was halved to its floor and refused there
+/// nothing holds only once the pace was halved to its floor and refused there once more
 /// ([`SHORT_HALVINGS`]): a fixed window or a sliding log the pace overspent refuses for a few
 /// milliseconds more and asks for a whole second.
 pub(super) fn holds(s: &State, sent: u32, asked: Option<Duration>) -> bool {
