@@ -60,6 +60,10 @@ pub(super) const MIN_RATE: f64 = 1.0;
 /// serves again within a few milliseconds): its quota is what the last second let through.
 const RENEWAL: Duration = Duration::from_millis(500);
 
+/// How long after a cut a window learned ([`RENEWAL`]) may go on refusing, none served: its
+/// second, and the round trip of a request sent just before it renewed. Longer, it was none.
+const WINDOW_RENEWS: Duration = Duration::from_millis(1500);
+
 /// The least a second must have served before a cut for a refusal that lasted [`RENEWAL`] to
 /// be taken as a window renewing: fewer is another caller's spending (two processes on one
 /// limit: a client that was served 4 requests before the other drained the bucket, and
@@ -161,6 +165,11 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
         // sent before it answer the pace halved); a window's is kept (it renews whatever
         // is sent meanwhile).
         Some(rate) if !s.resolved => {
+            if s.windowed && now.duration_since(s.cut.at) > WINDOW_RENEWS {
+                // Refused past a window's renewal, none served: no window (a lockout one hold
+                // ended looked like one); its pace is halved, and held at the floor.
+                (s.windowed, s.window_refuted) = (false, true);
+            }
             if sent == s.generation && !s.windowed {
                 let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
                 let halved = (rate / 2.0).max(floor);
@@ -246,11 +255,19 @@ pub(super) fn lockout_hold(
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
+    // One hold of a rounding at most (a window's `Retry-After: 1`, its renewal rounded up) hides
+    // when the window renewed, not that it did: counted from the cut (a window's start refused
+    // for most of its second was held, and its quota, unlearned, let the pace climb back to
+    // twice it, a hold at each refusal: `retry-after+fixed-window` 13.0 s in one run of five).
+    let short_hold = s.lockouts == 1 && s.backoff <= ROUNDING && !s.window_refuted;
     s.backoff = Duration::ZERO;
     s.lockouts = 0;
-    // Counted from the end of a hold (nothing was sent during it: served right after, the
+    // Else counted from the end of a hold (nothing was sent during it: served right after, the
     // platform refused for as long as it was asked to wait, no longer).
-    let refused_from = s.held_until.map_or(s.cut.at, |h| h.max(s.cut.at));
+    let refused_from = match s.held_until {
+        Some(h) if !short_hold => h.max(s.cut.at),
+        _ => s.cut.at,
+    };
     let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
     let learned = if renewed {
         let quota = f64::from(s.cut.served);

@@ -124,3 +124,36 @@ async fn a_window_refusing_the_halved_pace_briefly_holds_no_send() {
     assert!(pacer.lock().of("").resolved, "served again");
     assert_eq!(pacer.lock().of("").held_until, None);
 }
+
+/// A window's start refused for most of its second, held once for its `Retry-After: 1` (its
+/// renewal rounded up) and served right after: the hold hid when it renewed, not that it did,
+/// so its quota is learned (the pace stayed at twice it, a hold at each refusal); a limit so
+/// taken for a window that then refuses past its renewal, none served, is none (a lockout one
+/// hold ended): its pace is halved again, and a hold no longer tells a window.
+#[tokio::test]
+async fn a_window_held_once_for_a_rounding_is_learned_and_a_lockout_refutes_it() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    assert!(pacer.lock().of("").held_until.is_some(), "held");
+    observe(&pacer, 200, &[]).await;
+    {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        assert!(s.windowed, "renewed across one short hold");
+        assert_eq!(s.ceiling, Some(f64::from(s.cut.served)));
+        // Refused again, none served since, past a window's renewal.
+        let now = Instant::now();
+        s.cut.at = now - Duration::from_secs(2);
+        (s.resolved, s.cut.generation) = (false, s.generation);
+        let before = s.learned.unwrap();
+        aimd::learn(s, true, now, s.generation);
+        assert!(!s.windowed && s.window_refuted, "no window");
+        assert!(s.learned.unwrap() < before, "halved");
+    }
+}
