@@ -271,6 +271,44 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
     identity(a) == identity(b)
 }
 
+/// Whether `path` is `dir` or inside it, by what they are, not how they are spelled: each
+/// resolved as far as it exists (`.`, `..` and symlinks resolved), the rest taken as written.
+pub fn within(path: &Path, dir: &Path) -> bool {
+    resolved(path).starts_with(resolved(dir))
+}
+
+/// `path` made absolute, its longest existing ancestor canonical, the rest appended (`.`
+/// dropped, `..` taking a component off).
+fn resolved(path: &Path) -> std::path::PathBuf {
+    use std::path::Component;
+    let absolute = std::env::current_dir().unwrap_or_default().join(path);
+    let mut base = absolute.as_path();
+    let mut rest = Vec::new();
+    let canonical = loop {
+        if let Ok(canonical) = std::fs::canonicalize(base) {
+            break canonical;
+        }
+        match (base.parent(), base.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                base = parent;
+            }
+            _ => break base.to_path_buf(),
+        }
+    };
+    let mut out = canonical;
+    for part in rest.into_iter().rev() {
+        match Path::new(&part).components().next() {
+            Some(Component::ParentDir) => {
+                out.pop();
+            }
+            Some(Component::CurDir) => {}
+            _ => out.push(part),
+        }
+    }
+    out
+}
+
 /// A file's canonical path: the file's own when it exists, else its canonical directory and
 /// its name (the path as given when even the directory cannot be resolved).
 fn identity(path: &Path) -> std::path::PathBuf {

@@ -25,6 +25,9 @@ use crate::files::{self, SecretFile};
 use mpt::Token;
 
 mod env;
+mod format;
+mod program;
+mod runnable;
 #[cfg(unix)]
 mod supervise;
 
@@ -77,6 +80,18 @@ pub(crate) enum SinkError {
     /// Reading or writing the secret file failed.
     #[error(transparent)]
     File(#[from] files::FileError),
+    /// The command's program cannot be started: not found (at its path, or in `PATH`), not a
+    /// regular file, or not executable; or its `#!` interpreter or ELF loader cannot be, or it
+    /// is a file the system does not start. Found before anything is sent.
+    #[error("command {program:?} cannot be started: {why}{}", if *in_path && *why == program::NotRunnable::Missing { " in PATH" } else { "" })]
+    NotRunnable {
+        /// The program, as the policy names it.
+        program: String,
+        /// Why.
+        why: program::NotRunnable,
+        /// Whether `PATH` was searched (the name has no `/`).
+        in_path: bool,
+    },
     /// The command could not be started, or waited for.
     #[error("command {program}: {source}")]
     Spawn {
@@ -135,8 +150,9 @@ impl SecretSink {
     /// Checks, before anything is made, that a delivery could use this sink: a file the
     /// delivery would write (the checks of [`SecretFile::prepare`], which the CLI's
     /// `--secret-file` makes, and what [`SecretSink::deliver`] checks of a file there), holding
-    /// nothing but a secret of a token in `owners` (`None`: of any token). A command is checked
-    /// when it is read (a program, a timeout).
+    /// nothing but a secret of a token in `owners` (`None`: of any token); a command whose
+    /// program can be started (found as the system finds it, at its path or in `PATH`, a
+    /// regular file this process may execute).
     pub(crate) fn check(&self, owners: Option<&[Option<&str>]>) -> Result<(), SinkError> {
         match self {
             SecretSink::File { path } => {
@@ -144,7 +160,16 @@ impl SecretSink {
                 SecretFile::prepare(path, force).map(drop)?;
                 Ok(())
             }
-            SecretSink::Command { .. } => Ok(()),
+            SecretSink::Command { argv, .. } => {
+                let name = argv.first().map(String::as_str).unwrap_or_default();
+                program::find(name)
+                    .map(drop)
+                    .map_err(|(why, in_path)| SinkError::NotRunnable {
+                        program: name.to_string(),
+                        why,
+                        in_path,
+                    })
+            }
         }
     }
 }
@@ -267,13 +292,19 @@ async fn run(
     })
 }
 
-/// The end of what a command said, its secret redacted.
+/// The shortest run of a secret's opaque part redacted wherever it shows, in any case.
+const SECRET_RUN: usize = 8;
+
+/// The end of what a command said, its secret redacted: whole (as it is, percent-encoded or
+/// JSON-escaped), and any run of [`SECRET_RUN`] or more characters of its opaque part, in any
+/// case (half of it, or its end after a split, no longer shows).
 fn tail(said: &[u8], secret: &TokenSecret) -> String {
-    let mut said = String::from_utf8_lossy(said).replace(secret.expose_secret(), "[REDACTED]");
+    let mut said = mpt::redact_secret(&String::from_utf8_lossy(said), secret.expose_secret());
     if let Some((_, opaque)) = secret.expose_secret().rsplit_once(':')
         && opaque.len() >= 4
     {
         said = said.replace(opaque, "[REDACTED]");
+        said = redact_runs(&said, opaque);
     }
     let said = mpt::redact(said.trim());
     said.chars()
@@ -283,6 +314,34 @@ fn tail(said: &[u8], secret: &TokenSecret) -> String {
         .into_iter()
         .rev()
         .collect()
+}
+
+/// `text` with every run of [`SECRET_RUN`] or more ASCII characters that is a part of `secret`
+/// (ignoring case) replaced by `[REDACTED]`, each run taken as long as it goes.
+fn redact_runs(text: &str, secret: &str) -> String {
+    let secret = secret.to_ascii_lowercase();
+    let bytes = text.as_bytes();
+    let part = |from: usize, to: usize| {
+        bytes[from..to].is_ascii() && secret.contains(&text[from..to].to_ascii_lowercase())
+    };
+    let mut out = String::with_capacity(text.len());
+    let (mut i, mut copied) = (0, 0);
+    while i + SECRET_RUN <= bytes.len() {
+        if !part(i, i + SECRET_RUN) {
+            i += 1;
+            continue;
+        }
+        let mut end = i + SECRET_RUN;
+        while end < bytes.len() && part(i, end + 1) {
+            end += 1;
+        }
+        out.push_str(&text[copied..i]);
+        out.push_str("[REDACTED]");
+        i = end;
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    out
 }
 
 /// A command's process group, stopped (SIGKILL to the group) when this is dropped: when the

@@ -54,7 +54,7 @@ impl Client {
     {
         let call = call.in_job(self.cancel.as_ref(), self.budget.as_ref());
         let (result, status, trail, halted) = CALL
-            .scope(call, async move {
+            .scope(Box::new(call), async move {
                 // Boxed where it is made: every layer above moves a pointer, not the answer.
                 let result = send.await.map(|value| Box::new(value.into_inner()));
                 let (status, trail, refused, halted) = CALL.with(|c| {

@@ -55,7 +55,7 @@ pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
 
 tokio::task_local! {
     /// The state of the facade call under way in this task.
-    pub(crate) static CALL: CallState;
+    pub(crate) static CALL: Box<CallState>;
 }
 
 /// What the facade tells the hook layer about one call.
@@ -402,7 +402,7 @@ impl Layer {
                     return (result, attempt);
                 }
                 previous = Some(result);
-                request = next;
+                request = next.request();
                 continue;
             }
             return (result, attempt);

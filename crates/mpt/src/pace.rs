@@ -402,10 +402,11 @@ impl Pacer {
             | s.flight.ceiling().is_some()
             | (sent.first && paces.unmark(sent.kind));
         if let Some(signal) = signal {
-            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), Instant::now());
+            let now = Instant::now();
+            let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), now);
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
-            self.learn(s, signal, cap, sent);
+            self.learn_at(s, signal, cap, sent, now);
             wake |= gated
                 || stated::gated(s)
                 || s.flight.ceiling().is_some()
@@ -419,9 +420,9 @@ impl Pacer {
         }
     }
 
-    /// Learns from an answer's signal; `sent`: how its request was sent.
-    fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
-        let (bare, now) = (aimd::gave_up_again(s, signal), Instant::now());
+    /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
+    fn learn_at(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent, now: Instant) {
+        let bare = aimd::gave_up_again(s, signal);
         let fixed = skew::correct(s, bare.as_ref().unwrap_or(signal), sent.at, now).or(bare);
         let signal = fixed.as_ref().unwrap_or(signal);
         s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
@@ -478,14 +479,6 @@ impl Pacer {
     /// pace's queue): what a call's wait budget is charged.
     fn held_part(&self, index: usize, wait: Duration) -> Duration {
         held_part(self.lock().state(index), Instant::now(), wait)
-    }
-
-    /// The pace now, in requests a second (`None`: unpaced), for tests and diagnostics.
-    #[cfg(test)]
-    fn rate(&self) -> Option<f64> {
-        let mut paces = self.lock();
-        let index = paces.index("");
-        self.pace(paces.state(index))
     }
 }
 

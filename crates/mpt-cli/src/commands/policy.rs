@@ -143,7 +143,7 @@ impl RunCommand for PlanArgs {
         // The work an interrupted apply left is part of the plan: the next apply resumes it.
         plan.include_pending(client, &policy, store.as_ref()).await;
         // A sink the apply could not use is refused now, as apply refuses it before sending.
-        plan.check_sinks(&policy)
+        plan.check_sinks_in(&policy, store.as_ref())
             .map_err(|e| Failure::Usage(format!("policy: {e}")))?;
         if let Some(out) = &self.out {
             // Saved as planned: an apply compares it with a plan it makes itself.

@@ -2,6 +2,7 @@
 //! (`commands`), rotations (`rotate`), policies (`policy`), and `mpt` as scripts and hostile inputs meet it
 //! (`scripting`); helpers in `common`.
 
+mod adopted;
 mod bulk;
 mod commands;
 mod common;
@@ -9,7 +10,9 @@ mod hangs;
 mod pacing;
 mod policy;
 mod promises;
+mod records;
 mod rotate;
 mod scripting;
 mod shared_state;
+mod sink_checks;
 mod throttled;

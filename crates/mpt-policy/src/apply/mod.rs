@@ -308,7 +308,7 @@ pub(crate) async fn apply(
         check_fresh(saved, &fresh)?;
     }
     // Every sink a delivery would use, checked before anything is sent.
-    fresh.check_sinks(policy)?;
+    fresh.check_sinks_in(policy, state.as_ref())?;
     if let Some(f) = &options.on_plan {
         f(&fresh);
     }
@@ -360,13 +360,28 @@ impl Applying<'_> {
             tokens: resumed,
             rotating,
             others,
+            held,
+            moot,
         } = run.resume_pending().await;
         run.set_others(others);
-        let actions: Vec<PlannedAction> = fresh
-            .actions
-            .into_iter()
-            .filter(|a| a.kind != ActionKind::Resume)
-            .collect();
+        let mut actions: Vec<PlannedAction> = Vec::new();
+        for a in fresh.actions {
+            if a.kind == ActionKind::Resume {
+                continue;
+            }
+            // A create that would overwrite a refused record (the plan keeps none: a record
+            // refused only now).
+            let writes = crate::state::Key::create(&a.account, &a.name).name;
+            if a.kind == ActionKind::Create && held.contains(&writes) {
+                let done = ActionOutcome::new(
+                    Applied::Refused,
+                    "not sent: a create record of this name was refused (see its row); this create would write its own record over it: remove it once checked",
+                );
+                results.push(run.emit(ActionResult::of(a, done, false)));
+                continue;
+            }
+            actions.push(a);
+        }
         let mut groups = by_token(actions, &resumed, &rotating);
         // Rotations last: one may wait long for its old token to go quiet, and a batch waits for
         // its slowest token; every other action is done (each on a fresh read) before any waits.
@@ -392,6 +407,14 @@ impl Applying<'_> {
             while let Some(group) = done.next().await {
                 results.extend(group);
             }
+        }
+        // The records of names declared absent, once the plan's deletes are done (interrupted,
+        // or the lock lost: each is reported not attempted, and kept).
+        for record in moot {
+            if client.cancelled() || run.lost().is_some() {
+                break;
+            }
+            results.push(run.settle(record).await);
         }
         ApplyReport {
             results,

@@ -22,6 +22,20 @@ use mpt::Token;
 )]
 pub(super) struct NotHandedOver(#[from] crate::sink::SinkError);
 
+/// How a token this apply hands over came to it: what its result says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Came {
+    /// This call's create, its answer received: [`Applied::Changed`].
+    Made,
+    /// Found after this call's create lost its answer (a token of the name made since the
+    /// record, none other): [`Applied::Unconfirmed`], as the create may not have been the one
+    /// that made it.
+    Found,
+    /// Made by an earlier apply (interrupted, or its sink failed) whose record this one
+    /// resumed: [`Applied::Adopted`].
+    Earlier,
+}
+
 impl Applying<'_> {
     /// Hands a new secret to the entry's sink. `Ok`: where it went; `Err`: the failure (the
     /// caller's record stays, and the next apply reads the secret from the platform and hands
@@ -95,11 +109,14 @@ impl Applying<'_> {
             ));
         }
         match self.client.create_excluding(&new, &record.known_ids).await {
-            Ok(made) => self.created(&key, record, made.token, made.secret).await,
+            Ok(made) => {
+                self.created(&key, record, made.token, made.secret, Came::Made)
+                    .await
+            }
             Err(e)
                 if e.may_have_reached_server() || matches!(e, Error::CreateUnconfirmed { .. }) =>
             {
-                match self.adopt(&key, record).await {
+                match self.adopt(&key, record, Came::Found).await {
                     Some(done) => done,
                     None => ActionOutcome::failed(format!("{e}; nothing was made")),
                 }
@@ -112,8 +129,14 @@ impl Applying<'_> {
     }
 
     /// What an earlier create of `record` made: handed over when it is one token with its
-    /// secret; `None` when it made nothing (the record is removed).
-    pub(super) async fn adopt(&self, key: &Key, record: CreateRecord) -> Option<ActionOutcome> {
+    /// secret; `None` when it made nothing (the record is removed). `came`: whose create it
+    /// was ([`Came::Found`]: this call's, its answer lost; [`Came::Earlier`]: a resumed one).
+    pub(super) async fn adopt(
+        &self,
+        key: &Key,
+        record: CreateRecord,
+        came: Came,
+    ) -> Option<ActionOutcome> {
         let found = self
             .client
             .made_excluding(&record.account_id, &record.name, &record.known_ids)
@@ -135,7 +158,7 @@ impl Applying<'_> {
             Ok(mut found) if found.len() == 1 => {
                 let token = found.remove(0);
                 match token.secret().cloned() {
-                    Some(secret) => Some(self.created(key, record, token, secret).await),
+                    Some(secret) => Some(self.created(key, record, token, secret, came).await),
                     None => Some(ActionOutcome::failed(format!(
                         "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
                         token.id(),
@@ -161,12 +184,14 @@ impl Applying<'_> {
     }
 
     /// A made token: its id recorded, its secret handed over, then Disabled when declared so.
+    /// `came`: how it came to this call ([`Came`]), which the result says.
     pub(super) async fn created(
         &self,
         key: &Key,
         mut record: CreateRecord,
         token: Token,
         secret: TokenSecret,
+        came: Came,
     ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
         // Not saved (a lost session, say): the record without it still finds the token.
@@ -184,11 +209,24 @@ impl Applying<'_> {
             }
         };
         self.state.drop_record(key).await;
-        let mut done = ActionOutcome::new(
-            Applied::Changed,
-            format!("made {}; secret to {at}", token.id()),
-        )
-        .made(token.id(), Some(at));
+        let id = token.id();
+        let (result, what) = match came {
+            Came::Made => (Applied::Changed, format!("made {id}")),
+            Came::Found => (
+                Applied::Unconfirmed,
+                format!(
+                    "{id} found after the create's answer was lost (made by it, or by another at the same time)"
+                ),
+            ),
+            Came::Earlier => (
+                Applied::Adopted,
+                format!(
+                    "{id} was made by an earlier apply (its create record was pending); adopted"
+                ),
+            ),
+        };
+        let mut done =
+            ActionOutcome::new(result, format!("{what}; secret to {at}")).made(id, Some(at));
         if declared.is_some_and(|d| d.status == Wanted::Disabled) {
             self.disable_made(&record, &token, &mut done).await;
         }
@@ -242,9 +280,12 @@ impl Applying<'_> {
         let record = match record {
             Ok(record) => record,
             Err(e) => {
+                // Its key may still say whose it is (`<account>-<hex of the name>`).
+                let (account, name) = key.create_of().unwrap_or_default();
+                let why = RecordError::Garbled(e.to_string());
                 return Some(resumed(
-                    PlannedAction::resumed(ActionKind::Create, "", "", None),
-                    ActionOutcome::failed(format!("unreadable create record: {e}")),
+                    PlannedAction::resumed(ActionKind::Create, &account, &name, None),
+                    self.refused(key, &why),
                 ));
             }
         };
@@ -262,7 +303,10 @@ impl Applying<'_> {
                     ActionOutcome::failed(format!("{id} was made, then deleted by someone else"))
                 }
                 Ok(CreatedNow::Made(token)) => match token.secret().cloned() {
-                    Some(secret) => self.created(key, record, token, secret).await,
+                    Some(secret) => {
+                        self.created(key, record, token, secret, Came::Earlier)
+                            .await
+                    }
                     None => ActionOutcome::failed(format!(
                         "{id}: the platform does not return its secret; record kept in {}",
                         self.state.describe(key)
@@ -272,7 +316,7 @@ impl Applying<'_> {
                     ActionOutcome::failed(format!("{e}; the next apply tries again"))
                 }
             },
-            None => self.adopt(key, record).await?,
+            None => self.adopt(key, record, Came::Earlier).await?,
         };
         Some(resumed(action, done))
     }

@@ -4,10 +4,12 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::{ActionResult, Applied, Applying, resumed};
+use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::state::{CreateRecord, Key, Kind, RecordError};
+use mpt::Filter;
 use mpt::RotationPlan;
+use mpt::TokenStatus;
 
 /// What the work an interrupted apply left came to.
 pub(super) struct Resumed {
@@ -21,6 +23,23 @@ pub(super) struct Resumed {
     /// How many records are another policy's pending work (names this policy does not
     /// declare), left alone.
     pub others: usize,
+    /// The keys of the create records refused (or unreadable): the plan's create that would
+    /// write its record under one of them is not sent (it would overwrite the record, then
+    /// remove it).
+    pub held: HashSet<String>,
+    /// The records of names the policy declares absent: nothing of them is resumed; each is
+    /// settled after the plan's own actions (its deletes) ([`Applying::settle`]).
+    pub moot: Vec<Moot>,
+}
+
+/// A record of a name the policy declares absent, settled after the plan's actions.
+pub(super) struct Moot {
+    key: Key,
+    kind: ActionKind,
+    account: String,
+    name: String,
+    /// The token its row names (a rotation's old token, a create's token).
+    token: Option<String>,
 }
 
 /// A record acted on in this apply: what its duplicates are compared with.
@@ -57,6 +76,8 @@ impl Applying<'_> {
             tokens: HashSet::new(),
             rotating: HashSet::new(),
             others: 0,
+            held: HashSet::new(),
+            moot: Vec::new(),
         };
         let accounts: Vec<String> = self.policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut creates: HashMap<(String, String), Acted> = HashMap::new();
@@ -67,6 +88,7 @@ impl Applying<'_> {
         let ambiguous = crate::state::ambiguous_creates(records.iter().map(|(_, r)| r));
         for (key, record) in records {
             let mut identity = None;
+            let keys = vec![key.name.clone()];
             if let Ok(r) = &record {
                 if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
@@ -78,12 +100,34 @@ impl Applying<'_> {
                     let action = PlannedAction::resumed(ActionKind::Create, &id.0, &id.1, None);
                     let why = RecordError::Ambiguous { ids: ids.clone() };
                     done.tokens.extend(ids.iter().cloned());
+                    done.held.extend(keys);
                     done.results
                         .push(self.emit(resumed(action, self.refused(&key, &why))));
                     continue;
                 }
                 if let Some(first) = creates.get(&id) {
                     self.duplicate(&key, first, r.new_id.as_ref()).await;
+                    continue;
+                }
+                // A name declared absent: settled after the plan's deletes (its copies wait for
+                // the next apply, as a duplicate of unfinished work does).
+                if r.check(self.policy).is_ok()
+                    && crate::plan::declared_absent(self.policy, &r.account_id, &r.name)
+                {
+                    creates.insert(
+                        id,
+                        Acted {
+                            token: r.new_id.clone(),
+                            finished: false,
+                        },
+                    );
+                    done.moot.push(Moot {
+                        key,
+                        kind: ActionKind::Create,
+                        account: r.account_id.clone(),
+                        name: r.name.clone(),
+                        token: r.new_id.clone(),
+                    });
                     continue;
                 }
                 identity = Some(id);
@@ -105,7 +149,14 @@ impl Applying<'_> {
                 creates.insert(id, self.acted(&key, token).await);
             }
             if let Some(result) = result {
-                done.tokens.extend(result.new_token_id.clone());
+                if result.result == Applied::Refused {
+                    done.held.extend(keys);
+                }
+                // A token adopted and handed over is the plan's again: its own actions on it
+                // (an update, say) run after it.
+                if result.result != Applied::Adopted {
+                    done.tokens.extend(result.new_token_id.clone());
+                }
                 done.results.push(self.emit(result));
             }
             self.end(ticket);
@@ -136,6 +187,26 @@ impl Applying<'_> {
                     self.duplicate(&key, first, r.new_id.as_ref()).await;
                     continue;
                 }
+                let ids = std::iter::once(&r.old_id).chain(&r.new_id);
+                if crate::state::check_ids(&r.account_id, ids).is_ok()
+                    && crate::plan::declared_absent(self.policy, &r.account_id, &r.name)
+                {
+                    done.moot.push(Moot {
+                        key,
+                        kind: ActionKind::Rotate,
+                        account: r.account_id.clone(),
+                        name: r.name.clone(),
+                        token: Some(r.old_id.clone()),
+                    });
+                    rotations.insert(
+                        id,
+                        Acted {
+                            token: r.new_id.clone(),
+                            finished: false,
+                        },
+                    );
+                    continue;
+                }
                 identity = Some(id);
             }
             if self.fenced_record(&key.account, accounts).await {
@@ -163,5 +234,72 @@ impl Applying<'_> {
             done.results.push(self.emit(result));
             self.end(ticket);
         }
+    }
+}
+
+impl Applying<'_> {
+    /// Settles a record of a name the policy declares absent, after the plan's own actions (its
+    /// deletes): removed once no live token has the name (nothing of it was resumed, and no
+    /// secret handed over), else kept and reported with the tokens still live.
+    pub(super) async fn settle(&self, moot: Moot) -> ActionResult {
+        let Moot {
+            key,
+            kind,
+            account,
+            name,
+            token,
+        } = moot;
+        let action = PlannedAction::resumed(kind, &account, &name, token);
+        let ticket = self.begin(&action, true);
+        let at = self.state.describe(&key);
+        let listed = self
+            .client
+            .list()
+            .filter(Filter::account(&account).and(Filter::name(&name)))
+            .collect()
+            .await;
+        let done = match listed {
+            Err(e) => ActionOutcome::failed(format!(
+                "{at}: the policy declares {name:?} absent; the tokens of the name could not be read ({e}): the record is kept, and the next apply looks again"
+            )),
+            Ok(tokens) => {
+                let live: Vec<&str> = tokens
+                    .iter()
+                    .filter(|t| {
+                        matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled)
+                            && t.account_id() == Some(account.as_str())
+                            && t.name() == Some(name.as_str())
+                    })
+                    .map(|t| t.id())
+                    .collect();
+                if live.is_empty() {
+                    self.state.drop_record(&key).await;
+                    ActionOutcome::new(
+                        Applied::Unchanged,
+                        format!(
+                            "{at}: the policy declares {name:?} absent, and no live token has the name: the record is removed (nothing of it was resumed, no secret handed over)"
+                        ),
+                    )
+                } else {
+                    let (result, why) = match self.options.allow_destroy {
+                        true => (
+                            Applied::Failed,
+                            "their deletes did not happen (see their rows)",
+                        ),
+                        false => (Applied::Skipped, "their deletes need allow-destroy"),
+                    };
+                    ActionOutcome::new(
+                        result,
+                        format!(
+                            "{at}: the policy declares {name:?} absent, but {} still live: {why}; nothing of the record was resumed (no secret handed over), and it is kept until none is left",
+                            live.join(", ")
+                        ),
+                    )
+                }
+            }
+        };
+        let result = self.emit(resumed(action, done));
+        self.end(ticket);
+        result
     }
 }

@@ -40,6 +40,12 @@ pub enum Applied {
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
     Refused,
+    /// A create an earlier apply sent (interrupted, or its sink failed: its record was pending in
+    /// the state store):
+    /// the token it made, found on the platform now and checked against the record, was
+    /// adopted, and its secret handed over (disabled too, when declared so). Not made by this
+    /// call, so not counted as created.
+    Adopted,
     /// The token changed since the plan (its revision moved, or it is gone): read again right
     /// before acting, it was skipped, and nothing was sent for it; `detail` gives the planned
     /// and the current revision. Plan again.
@@ -61,6 +67,7 @@ impl Applied {
             Applied::OutcomeUnknown => "outcomeUnknown",
             Applied::Refused => "refused",
             Applied::Moved => "moved",
+            Applied::Adopted => "adopted",
         }
     }
 }
@@ -130,8 +137,8 @@ impl ApplyReport {
         self.results.iter().filter(|r| r.result == result).count()
     }
 
-    /// One line: `3 created, 1 rotated, 2 disabled, 0 failed`, with skipped, not applied and
-    /// reported actions when there are any.
+    /// One line: `3 created, 1 rotated, 2 disabled, 0 failed`, with adopted, skipped, not
+    /// applied and reported actions when there are any.
     pub fn summary(&self) -> String {
         let mut parts: Vec<String> = [
             (ActionKind::Create, "created"),
@@ -145,6 +152,10 @@ impl ApplyReport {
         .map(|(kind, word)| format!("{} {word}", self.done(*kind)))
         .collect();
         for (result, word) in [
+            (
+                Applied::Adopted,
+                "adopted (made by an earlier apply, finished now)",
+            ),
             (Applied::Unchanged, "unchanged"),
             (Applied::Skipped, "skipped (need --allow-destroy)"),
             (Applied::NotApplied, "could not be applied"),

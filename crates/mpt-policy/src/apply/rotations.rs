@@ -66,9 +66,13 @@ impl Applying<'_> {
         let plan = match plan {
             Ok(plan) => plan,
             Err(e) => {
-                let action = PlannedAction::resumed(ActionKind::Rotate, "", "", None);
-                let why = format!("unreadable rotation plan: {e}");
-                return (resumed(action, ActionOutcome::failed(why)), true);
+                // Its key may still name its old token, whose actions then wait (as for a
+                // record refused after it was read).
+                let old = key.rotation_of();
+                let (account, name) = self.whose(old.as_deref()).await;
+                let action = PlannedAction::resumed(ActionKind::Rotate, &account, &name, old);
+                let why = crate::state::RecordError::Garbled(e.to_string());
+                return (resumed(action, self.refused(key, &why)), true);
             }
         };
         let action = PlannedAction::resumed(
@@ -103,6 +107,21 @@ impl Applying<'_> {
             return (resumed(action, done), true);
         }
         (self.resume_checked(key, plan, old).await, true)
+    }
+
+    /// The account and name of the token `id`, as the platform shows it now (empty when there
+    /// is none, or it cannot be read): what the row of a record that cannot be read says.
+    async fn whose(&self, id: Option<&str>) -> (String, String) {
+        let Some(id) = id else {
+            return Default::default();
+        };
+        match self.client.get(id).await {
+            Ok(t) => (
+                t.account_id().unwrap_or_default().to_string(),
+                t.name().unwrap_or_default().to_string(),
+            ),
+            Err(_) => Default::default(),
+        }
     }
 
     /// A record at `planned` whose old token the policy does not rotate now: removed when it

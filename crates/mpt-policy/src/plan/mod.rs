@@ -5,12 +5,13 @@ mod judge;
 mod pending;
 
 pub(crate) use judge::{plan_judged, rotation_due};
-pub(crate) use pending::owns;
+pub(crate) use pending::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::policy::{Policy, PolicyError};
+use crate::sink::SecretSink;
 
 /// What an action does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -132,10 +133,12 @@ pub enum Step {
     /// Delete the old token.
     Finish,
     /// Remove the record: its work is done, or it made nothing (then the plan's own actions
-    /// run).
+    /// run), or its name is declared absent (nothing of it is resumed: the plan's deletes of
+    /// the name's tokens run, and the record goes once none is live).
     Remove,
-    /// Nothing: the record fails a check against the policy or the platform (the reason says
-    /// which); it is left in place.
+    /// Nothing: the record fails a check against the policy or the platform, or cannot be read
+    /// (the reason says which); it is left in place, and the plan's create or rotation that
+    /// would write its own record over it waits (taken out of the plan) until it is removed.
     Refused,
 }
 
@@ -286,8 +289,39 @@ impl Plan {
     /// of this plan would use it: a file where a directory, a symlink, or anything but a
     /// secret is (the checks `mpt tokens create --secret-file` makes of its file, then those
     /// of a delivery), or, for an entry this plan creates or rotates, a file holding the secret
-    /// of another token than the one rotated. The error names the policy's file, the entry's
-    /// line and its `secret` key.
+    /// of another token than the one rotated; for an entry this plan creates, rotates or
+    /// resumes, a command whose program cannot be started (not found at its path or in
+    /// `PATH`, not a regular file, not executable). The error names the policy's file, the
+    /// entry's line and its `secret` key (`secret.command` for a command), the entry's name,
+    /// and the file or program. A secret file inside the store `state` (a state directory) is
+    /// refused: no store holds a secret.
+    pub fn check_sinks_in(
+        &self,
+        policy: &Policy,
+        state: &dyn crate::state::Store,
+    ) -> Result<(), PolicyError> {
+        for (a, account) in policy.accounts.iter().enumerate() {
+            for (t, declared) in account.tokens.iter().enumerate() {
+                if let Some(SecretSink::File { path }) = &declared.secret
+                    && state.holds_path(path)
+                {
+                    return Err(PolicyError {
+                        file: policy.file.clone(),
+                        line: declared.line,
+                        key: format!("accounts[{a}].tokens[{t}].secret"),
+                        message: format!(
+                            "{:?}: {} is inside the state directory, where no secret may go; nothing was sent",
+                            declared.name,
+                            path.display()
+                        ),
+                    });
+                }
+            }
+        }
+        self.check_sinks(policy)
+    }
+
+    /// [`Plan::check_sinks_in`] without the store: every check but where the store is.
     pub fn check_sinks(&self, policy: &Policy) -> Result<(), PolicyError> {
         for (a, account) in policy.accounts.iter().enumerate() {
             for (t, declared) in account.tokens.iter().enumerate() {
@@ -315,11 +349,20 @@ impl Plan {
                 let owners: Vec<Option<&str>> =
                     delivering.iter().map(|x| x.token_id.as_deref()).collect();
                 let owners = (!delivering.is_empty() && !resumed).then_some(owners.as_slice());
+                // A command only where this plan delivers: its program may be installed only
+                // where the applies that need it run.
+                let command = matches!(sink, SecretSink::Command { .. });
+                if command && delivering.is_empty() && !resumed {
+                    continue;
+                }
                 if let Err(e) = sink.check(owners) {
                     return Err(PolicyError {
                         file: policy.file.clone(),
                         line: declared.line,
-                        key: format!("accounts[{a}].tokens[{t}].secret"),
+                        key: format!(
+                            "accounts[{a}].tokens[{t}].secret{}",
+                            if command { ".command" } else { "" }
+                        ),
                         message: format!("{:?}: {e}; nothing was sent", declared.name),
                     });
                 }

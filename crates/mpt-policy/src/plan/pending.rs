@@ -61,6 +61,30 @@ fn refused(mut action: PlannedAction, at: &str, why: &RecordError) -> PlannedAct
     action
 }
 
+/// Whether `policy` declares `name` in `account` absent (unpinned): every live token of the
+/// name is then the plan's to delete, and a record of its pending work has nothing left to
+/// resume (no secret is handed over for a token to be deleted). Its record is removed once no
+/// live token has the name.
+pub(crate) fn declared_absent(policy: &Policy, account: &str, name: &str) -> bool {
+    policy
+        .declared(account, name, None)
+        .is_some_and(|d| d.status == Wanted::Absent)
+}
+
+/// The row of a record whose name is declared absent (see [`declared_absent`]): the plan's
+/// own deletes stay.
+fn moot(action: PlannedAction, what: &str, at: &str) -> Judged {
+    let mut action = with_steps(action, what, at, vec![Step::Remove]);
+    action.reason = format!(
+        "pending {what} of an interrupted apply ({at}): the policy declares {:?} absent: nothing of it is resumed (no secret is handed over); the live tokens of the name are the plan's to delete (destructive: needs --allow-destroy), and the record is removed once none is left",
+        action.name
+    );
+    Judged {
+        action,
+        touches: Vec::new(),
+    }
+}
+
 fn unjudged(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
     action.reason = format!("pending record {at}: cannot be judged now: {why}");
     action
@@ -73,7 +97,10 @@ impl Plan {
     /// retire and delete an old token: see [`PlannedAction::destructive`]),
     /// or refused with the reason; two records of one token once; records of other names
     /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
-    /// work touches are left to it (removed). Reads only.
+    /// work touches are left to it (removed), but for a create's token it hands over, whose
+    /// other actions (an update) run after it; a create or rotation that would write its record
+    /// over a refused (or unreadable) one is removed too. A record of a name declared absent
+    /// leaves the name's tokens to the plan's deletes. Reads only.
     pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut judged: Vec<Judged> = Vec::new();
@@ -83,7 +110,13 @@ impl Plan {
             .pending_of::<CreateRecord>(Kind::Create, &accounts)
             .await;
         let ambiguous = crate::state::ambiguous_creates(creates.iter().map(|(_, r)| r));
+        // The create records refused (or unreadable), by their keys.
+        let mut blocking: Vec<(usize, Vec<String>)> = Vec::new();
+        let mut covered: HashSet<String> = HashSet::new();
         for (key, record) in creates {
+            // A create of the name writes its record to that file only when the record is
+            // kept under its own name (one under any other file name is left alone by it).
+            let keys = vec![key.name.clone()];
             if let Ok(r) = &record {
                 if !owns(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;
@@ -94,6 +127,7 @@ impl Plan {
                     // Records of one name naming different tokens: each shown, each refused.
                     let action = pending(ActionKind::Resume, &name.0, &name.1, r.new_id.as_deref());
                     let why = RecordError::Ambiguous { ids: ids.clone() };
+                    blocking.push((judged.len(), keys));
                     judged.push(Judged {
                         action: refused(action, &store.describe(&key), &why),
                         touches: ids.clone(),
@@ -104,7 +138,19 @@ impl Plan {
                     continue;
                 }
             }
-            judged.push(judge_create(client, policy, store, &key, record).await);
+            let mut judgement = judge_create(client, policy, store, &key, record).await;
+            if judgement.action.steps == [Step::Refused] {
+                blocking.push((judged.len(), keys));
+            }
+            if judgement.action.steps.contains(&Step::Deliver) {
+                // The entry's own actions on the token it hands over (an update, say) run
+                // after it, in the same apply; a disable it does itself is its own.
+                if judgement.action.steps.contains(&Step::Disable) {
+                    covered.extend(judgement.touches.iter().cloned());
+                }
+                judgement.touches.clear();
+            }
+            judged.push(judgement);
         }
         for (key, record) in store
             .pending_of::<RotationPlan>(Kind::Rotation, &accounts)
@@ -123,15 +169,93 @@ impl Plan {
             let at = self.made_at;
             judged.push(judge_rotation(client, (policy, at), store, &key, record).await);
         }
+        self.hold_for_records(&mut judged, &blocking);
         let touched: HashSet<String> = judged.iter().flat_map(|j| j.touches.clone()).collect();
         self.actions.retain(|a| {
-            !(a.token_id.as_ref().is_some_and(|id| touched.contains(id))
+            let id = a.token_id.as_ref();
+            !(id.is_some_and(|id| touched.contains(id))
+                || (a.kind == ActionKind::Disable && id.is_some_and(|id| covered.contains(id)))
                 || (a.kind == ActionKind::Ambiguous
                     && rotating.contains(&(a.account.clone(), a.name.clone()))))
         });
         let mut actions: Vec<PlannedAction> = judged.into_iter().map(|j| j.action).collect();
         actions.append(&mut self.actions);
         self.actions = actions;
+    }
+}
+
+impl Plan {
+    /// The plan's creates whose record would be the file of a refused (or unreadable) create
+    /// record (`blocking`: the row of each such record, and the keys a create would write to
+    /// it): taken out of the plan, and said in that record's row. A create writes its own record
+    /// there, and removes it once done: the refused one would be gone, unchecked. A refused
+    /// rotation record's row names its old token, whose rotation (and other actions) wait the
+    /// same way; one that cannot be read is given the account and name of the plan's actions
+    /// on that token.
+    fn hold_for_records(&mut self, judged: &mut [Judged], blocking: &[(usize, Vec<String>)]) {
+        for j in judged.iter_mut() {
+            if j.action.name.is_empty()
+                && let Some(id) = &j.action.token_id
+                && let Some(a) = self
+                    .actions
+                    .iter()
+                    .find(|a| a.token_id.as_ref() == Some(id))
+            {
+                j.action.account = a.account.clone();
+                j.action.name = a.name.clone();
+            }
+        }
+        self.actions.retain(|a| {
+            if a.kind != ActionKind::Create {
+                return true;
+            }
+            let writes = Key::create(&a.account, &a.name).name;
+            let Some((row, _)) = blocking.iter().find(|(_, keys)| keys.contains(&writes)) else {
+                return true;
+            };
+            judged[*row].action.reason.push_str(&format!(
+                "; the create of {:?} waits until it is removed (it would write its own record there)",
+                a.name
+            ));
+            false
+        });
+    }
+}
+
+/// A record that cannot be read: refused, with the account and name (a create's) or the old
+/// token (a rotation's) its key gives; a rotation's old token waits, as for a record refused
+/// after it was read (its name is filled in from the plan's actions on it).
+fn unreadable(key: &Key, at: &str, e: &StoreError) -> Judged {
+    let why = RecordError::Garbled(e.to_string());
+    if key.kind == Kind::Rotation {
+        let old = key.rotation_of();
+        let action = pending(ActionKind::Resume, &key.account, "", old.as_deref());
+        return Judged {
+            action: refused(action, at, &why),
+            touches: old.into_iter().collect(),
+        };
+    }
+    // A create's key is `<account>-<hex of the name>`, when it is one.
+    let (account, name) = key.create_of().unwrap_or_default();
+    let action = pending(ActionKind::Resume, &account, &name, None);
+    Judged {
+        action: refused(action, at, &why),
+        touches: Vec::new(),
+    }
+}
+
+/// The row of a rotation record whose name is declared absent: ids of the platform's shape are
+/// left to the plan's deletes ([`moot`]); others are refused.
+fn moot_rotation(action: PlannedAction, plan: &RotationPlan, at: &str) -> Judged {
+    let ids = std::iter::once(&plan.old_id).chain(&plan.new_id);
+    match crate::state::check_ids(&plan.account_id, ids) {
+        Ok(()) => moot(action, "rotation", at),
+        Err(why) => Judged {
+            action: refused(action, at, &why),
+            touches: std::iter::once(plan.old_id.clone())
+                .chain(plan.new_id.clone())
+                .collect(),
+        },
     }
 }
 
@@ -146,13 +270,7 @@ async fn judge_create(
     let at = store.describe(key);
     let record = match record {
         Ok(record) => record,
-        Err(e) => {
-            let action = pending(ActionKind::Resume, "", "", None);
-            return Judged {
-                action: unjudged(action, &at, &format!("unreadable: {e}")),
-                touches: Vec::new(),
-            };
-        }
+        Err(e) => return unreadable(key, &at, &e),
     };
     let action = pending(
         ActionKind::Resume,
@@ -165,6 +283,9 @@ async fn judge_create(
             action: refused(action, &at, &why),
             touches: Vec::new(),
         };
+    }
+    if declared_absent(policy, &record.account_id, &record.name) {
+        return moot(action, "create", &at);
     }
     let disabled = policy
         .declared(&record.account_id, &record.name, None)
@@ -260,13 +381,7 @@ async fn judge_rotation(
     let at = store.describe(key);
     let plan = match record {
         Ok(plan) => plan,
-        Err(e) => {
-            let action = pending(ActionKind::Resume, "", "", None);
-            return Judged {
-                action: unjudged(action, &at, &format!("unreadable: {e}")),
-                touches: Vec::new(),
-            };
-        }
+        Err(e) => return unreadable(key, &at, &e),
     };
     let action = pending(
         ActionKind::Resume,
@@ -276,6 +391,9 @@ async fn judge_rotation(
     );
     let mut touches = vec![plan.old_id.clone()];
     touches.extend(plan.new_id.clone());
+    if declared_absent(policy, &plan.account_id, &plan.name) {
+        return moot_rotation(action, &plan, &at);
+    }
     let old = match evidence::check_rotation(client, policy, &plan).await {
         Ok(old) => old,
         Err(why) => {

@@ -8,6 +8,13 @@
 //! <dir>/refused/<id>.json          modules the platform refused to put back on a token
 //! ```
 //!
+//! A key whose name is longer than [`MAX_STEM`] (228) bytes (a create's key is the account and
+//! the token's name hex-encoded: a name of 200 characters is up to 1,600 bytes of hex) is kept
+//! in a file named by the name's first [`STEM_PREFIX`] bytes, `-h` and the SHA-256 of the whole
+//! name (191 bytes with `.json`, 213 for the temporary file it is written to first: any file
+//! system's 255 bytes fit). A name that fits is its own file name, as it always was, so every
+//! record kept before is found (a longer one could never be written).
+//!
 //! The directory and everything in it is opened without following links and without blocking;
 //! it is made private (0700) before anything is kept in it.
 
@@ -27,6 +34,31 @@ const LOCK_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// The largest state file read (a rotation's plan is well under 4 KiB, its known ids included).
 const MAX_STATE_FILE: u64 = 1024 * 1024;
+
+/// The longest key name that is its own file name: 255 bytes, less `.json` and what the
+/// temporary file a record is written to adds (`.`, `.`, 16 hex digits and `.tmp`).
+const MAX_STEM: usize = 255 - ".json".len() - 22;
+/// How much of a longer name its file name keeps, before its digest.
+const STEM_PREFIX: usize = 120;
+
+/// The file name (without `.json`) of a record whose key's name is `name`: the name, or when it
+/// is too long for a file name, its first bytes and its digest. A name that is such a file name
+/// (one `pending` read back) is its own.
+fn file_stem(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    if name.len() <= MAX_STEM {
+        return name.to_string();
+    }
+    let cut = (0..=STEM_PREFIX)
+        .rev()
+        .find(|&i| name.is_char_boundary(i))
+        .unwrap_or(0);
+    let digest: String = Sha256::digest(name.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{}-h{digest}", &name[..cut])
+}
 
 /// A state directory: locked for an apply's whole run, or opened read-only for a plan.
 pub struct DirStore {
@@ -102,7 +134,7 @@ impl DirStore {
     fn path(&self, key: &Key) -> PathBuf {
         self.root
             .join(key.kind.as_str())
-            .join(format!("{}.json", key.name))
+            .join(format!("{}.json", file_stem(&key.name)))
     }
 }
 
@@ -183,5 +215,9 @@ impl Store for DirStore {
 
     fn describe(&self, key: &Key) -> String {
         self.path(key).display().to_string()
+    }
+
+    fn holds_path(&self, path: &Path) -> bool {
+        files::within(path, &self.root)
     }
 }

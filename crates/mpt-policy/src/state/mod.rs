@@ -68,6 +68,18 @@ fn hex(text: &str) -> String {
     text.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The text `hex` encodes (as [`hex`] makes it), if it is that.
+fn unhex(hex: &str) -> Option<String> {
+    if !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let bytes: Option<Vec<u8>> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok())
+        .collect();
+    String::from_utf8(bytes?).ok()
+}
+
 /// An id as a record name: as it is when it has the platform's shape, else hex-encoded.
 fn id_name(kind: crate::ids::IdKind, id: &str) -> String {
     if crate::ids::is_id(kind, id) {
@@ -99,6 +111,34 @@ impl Key {
     /// The modules refused on `token_id`.
     pub fn refused(account: &str, token_id: &str) -> Key {
         Key::of_token(Kind::Refused, account, token_id)
+    }
+
+    /// The account and name of a create's key, as [`Key::create`] makes it (`None` for any
+    /// other key: a record kept under a name of its own).
+    pub(crate) fn create_of(&self) -> Option<(String, String)> {
+        if self.kind != Kind::Create {
+            return None;
+        }
+        let (account, name) = self.name.rsplit_once('-')?;
+        let name = unhex(name)?;
+        let account = match account.strip_prefix('x') {
+            Some(encoded) => unhex(encoded)?,
+            None => account.to_string(),
+        };
+        (Key::create(&account, &name).name == self.name).then_some((account, name))
+    }
+
+    /// The old token of a rotation's key, as [`Key::rotation`] makes it (`None` for any other
+    /// key).
+    pub(crate) fn rotation_of(&self) -> Option<String> {
+        if self.kind != Kind::Rotation {
+            return None;
+        }
+        let id = match self.name.strip_prefix('x') {
+            Some(encoded) => unhex(encoded)?,
+            None => self.name.clone(),
+        };
+        (Key::rotation(&self.account, &id).name == self.name).then_some(id)
     }
 
     fn of_token(kind: Kind, account: &str, token_id: &str) -> Key {
@@ -281,6 +321,11 @@ pub trait Store: Send + Sync {
     fn fence<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<(), StoreError>>;
     /// Where the record of `key` is, in words (a file's path, the database's row).
     fn describe(&self, key: &Key) -> String;
+    /// Whether a file at `path` would be in this store (a directory store's directory, by
+    /// what it is, not how it is spelled), where no secret may go. None by default.
+    fn holds_path(&self, _path: &std::path::Path) -> bool {
+        false
+    }
 }
 
 /// A record as the stores keep it: pretty JSON and a newline.

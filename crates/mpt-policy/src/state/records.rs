@@ -169,6 +169,10 @@ pub(crate) enum RecordError {
         #[source]
         source: Box<mpt::Error>,
     },
+    /// The record itself cannot be read (not JSON of a record, empty, a link, a FIFO, ...):
+    /// nothing it may claim is known, and its file stays for a look.
+    #[error("it cannot be read ({0})")]
+    Garbled(String),
     /// A token the record names could not be read.
     #[error("{role}{id} could not be read: {source}")]
     Unreadable {

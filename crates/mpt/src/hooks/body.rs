@@ -22,16 +22,16 @@ impl std::fmt::Display for BodyTooLarge {
 
 impl std::error::Error for BodyTooLarge {}
 
-/// Whether a read's success body is whole, by what the operation declares
-/// ([`mpt_api::answer_shape`]): nothing, when it is empty; a byte stream, always (any bytes are
+/// Whether a read's success body is whole, by what its operation declares (`declared`, its
+/// [`shape`]): nothing, when it is empty; a byte stream, always (any bytes are
 /// a byte stream: one cut short shows as a broken read, its `Content-Length` not reached, before
 /// this is asked); else a JSON document that ends where one ends (its last non-blank byte
 /// closes the value it opened with). A cut lands inside a string, a number or a nested value,
 /// so it shows here at the cost of a glance at two bytes; the rare cut right after a nested
 /// value's closing brace is caught by the generated code's decoding instead (a `Decode` error,
 /// not retried). A full parse here would cost a third of a request again.
-pub(super) fn is_whole(operation: &'static str, body: &[u8]) -> bool {
-    match shape(operation) {
+fn is_whole(declared: Option<AnswerShape>, body: &[u8]) -> bool {
+    match declared {
         Some(AnswerShape::Nothing) => return body.is_empty(),
         Some(AnswerShape::Bytes) => return true,
         _ => {}
@@ -160,8 +160,10 @@ pub(super) async fn read_whole(
     let headers = std::mem::take(response.headers_mut());
     match response.bytes().await {
         Ok(body) => {
-            let whole = is_whole(operation, &body);
-            let alien = foreign(operation, &headers, Some(&body));
+            // What the operation declares, asked once for both.
+            let declared = shape(operation);
+            let whole = is_whole(declared, &body);
+            let alien = foreign_as(declared, &headers, Some(&body));
             let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
             (Ok(response), !whole, alien)
         }
@@ -213,14 +215,15 @@ pub(super) async fn checked(
             (rebuilt(url, status, version, headers, body), alien)
         }
         Err(e) => {
-            let alien = foreign(operation, &headers, None);
+            // Unlabelled (labelled answers were judged above) and unread: nothing says it is
+            // not the platform's; it fails as its read failed.
             let body = match too_large_limit(&e) {
                 Some(limit) => too_large_body(limit),
                 None => reqwest::Body::wrap_stream(futures_util::stream::once(async move {
                     Err::<Bytes, _>(e)
                 })),
             };
-            (rebuilt(url, status, version, headers, body), alien)
+            (rebuilt(url, status, version, headers, body), None)
         }
     }
 }
@@ -236,7 +239,16 @@ pub(super) fn foreign(
     headers: &HeaderMap,
     body: Option<&[u8]>,
 ) -> Option<String> {
-    match shape(operation) {
+    foreign_as(shape(operation), headers, body)
+}
+
+/// [`foreign`] for an operation that declares `declared`.
+fn foreign_as(
+    declared: Option<AnswerShape>,
+    headers: &HeaderMap,
+    body: Option<&[u8]>,
+) -> Option<String> {
+    match declared {
         Some(AnswerShape::Document) => {}
         // Nothing came, as declared.
         Some(AnswerShape::Nothing) if body.is_some_and(<[u8]>::is_empty) => return None,
@@ -354,7 +366,7 @@ pub(super) fn server_date(headers: &HeaderMap) -> Option<chrono::DateTime<chrono
 
 #[cfg(test)]
 mod tests {
-    use super::{foreign, is_whole};
+    use super::{foreign, is_whole, shape};
     use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 
     #[test]
@@ -399,7 +411,7 @@ mod tests {
         // The accounts module's download (a dev-dependency's feature); the other shapes are
         // judged in `mpt_api::answer_shape`'s test and the tests of cut reads.
         for body in [&b""[..], b"\x89PNG\r\n\x1a\n", b"{", b"\xff\x00"] {
-            assert!(is_whole("get_account_icon", body), "{body:?}");
+            assert!(is_whole(shape("get_account_icon"), body), "{body:?}");
         }
     }
 }

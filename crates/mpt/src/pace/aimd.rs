@@ -372,7 +372,14 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
 
 /// The slice of the second `now` is in, counted from `first`.
 fn slice(now: Instant, first: Instant) -> u64 {
-    (now.duration_since(first).as_millis() / (1000 / SLICES as u128)) as u64
+    // In `u64` (a `u128` division is a call at every answer): `u64` milliseconds last
+    // 584 million years.
+    let since = now.saturating_duration_since(first);
+    let millis = since
+        .as_secs()
+        .saturating_mul(1000)
+        .saturating_add(u64::from(since.subsec_millis()));
+    millis / (1000 / SLICES as u64)
 }
 
 /// Moves the count of what was served on to `now`'s slice (slices older than a second are
@@ -394,8 +401,13 @@ fn count_served(s: &mut State, now: Instant, first: Instant) {
     advance(s, now, first);
     let i = (s.served.1 % SLICES as u64) as usize;
     s.served.0[i] = s.served.0[i].saturating_add(1);
-    let second = f64::from(served_last_second(s, now, first));
-    s.peak = s.peak.max(second);
+    // Advanced just now: summed as it is.
+    let second = s
+        .served
+        .0
+        .iter()
+        .fold(0u32, |sum, n| sum.saturating_add(*n));
+    s.peak = s.peak.max(f64::from(second));
 }
 
 /// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last

@@ -74,6 +74,14 @@ impl Pacer {
         let stated = slowest.map(|(rate, ..)| rate);
         let kept = (!stale(s, stated, now)).then_some(s.stated).flatten();
         let Some(rate) = stated.filter(|r| *r > 0.0).or(kept) else {
+            if signal.throttled {
+                // A refusal is never a burst's credit, whatever remains of a count (the pace
+                // is learned from it); one saying something remains is another limit's
+                // (GitHub's secondary beside its hourly count): the remainder is not spent as
+                // a burst from then on (a burst of 4,000 retried each refused id at once).
+                s.credit = 0;
+                s.bursts &= signal.remaining == Some(0);
+            }
             return false;
         };
         if s.stated.is_some_and(|old| rate < old) {

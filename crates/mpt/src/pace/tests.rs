@@ -17,6 +17,20 @@ fn signal(status: u16, headers: &[(&str, &str)]) -> Signal {
 
 const CAP: Duration = Duration::from_secs(30);
 
+impl Pacer {
+    /// Learns from an answer's signal, come now; `sent`: how its request was sent.
+    pub(super) fn learn(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent) {
+        self.learn_at(s, signal, cap, sent, Instant::now());
+    }
+
+    /// The pace now, in requests a second (`None`: unpaced).
+    pub(super) fn rate(&self) -> Option<f64> {
+        let mut paces = self.lock();
+        let index = paces.index("");
+        self.pace(paces.state(index))
+    }
+}
+
 async fn observe(pacer: &Pacer, status: u16, headers: &[(&str, &str)]) {
     let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
     pacer.observe(slot, Some(&signal(status, headers)), CAP);

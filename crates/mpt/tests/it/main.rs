@@ -19,6 +19,7 @@ mod overload;
 mod pacing;
 mod prism;
 mod promises;
+mod refusals;
 mod rotation;
 mod secrets;
 mod stall;

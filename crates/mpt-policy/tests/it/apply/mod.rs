@@ -7,11 +7,13 @@ mod clocks;
 mod converge;
 mod faults;
 mod guarded;
+mod held;
 mod moved;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod records;
 mod resume;
+mod sinks;
 mod store;
 mod trust;
 

@@ -737,3 +737,41 @@ async fn an_enable_disable_or_delete_is_the_very_next_request_after_its_lock_is_
     assert!(!statuses.iter().any(|(n, _)| n == "t1"), "{statuses:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A name of 200 characters (the platform's longest; its record's name is 414 bytes of hex)
+/// with the database state: the record is kept (a `text` key has no file name's limit), found
+/// by the next apply, and its token adopted, not made again.
+#[tokio::test]
+async fn a_name_of_200_characters_is_kept_and_resumed_in_the_database() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("a_name_of_200_characters_is_kept_and_resumed_in_the_database")
+    else {
+        return;
+    };
+    let (server, client) = start().await;
+    let dir = temp_dir("pg-long-name");
+    let name = format!("long {}", "n".repeat(195));
+    let text = |sink: &str| {
+        format!(
+            "state = \"{}\"\n[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"{name}\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {sink}\n",
+            pg.url()
+        )
+    };
+    let failing = policy(&text(r#"{ command = ["sh", "-c", "exit 3"] }"#));
+    let options = ApplyOptions::new(failing.state.clone().unwrap());
+    let report = client.apply(&failing, None, &options).await.unwrap();
+    let made = result_of(&report.results, &name);
+    assert_eq!(made.result, Applied::Failed, "{made:#?}");
+    let id = made.new_token_id.clone().unwrap();
+    assert_eq!(
+        pg.sql("select count(*) from mpt_records").unwrap().trim(),
+        "1"
+    );
+    let file = dir.join("long.secret");
+    let working = policy(&text(&format!(r#"{{ file = "{}" }}"#, file.display())));
+    let report = client.apply(&working, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(result_of(&report.results, &name).result, Applied::Adopted);
+    assert_eq!(secret_owner(&file), id);
+    assert_eq!(server.tokens_created(), 1);
+}

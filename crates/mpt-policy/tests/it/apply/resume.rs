@@ -287,8 +287,11 @@ async fn a_planted_fifo_in_the_state_directory_is_reported_not_read() {
     .expect("the apply waited on a FIFO")
     .unwrap();
     let r = &report.results[0];
-    assert_eq!(r.result, Applied::Failed);
+    // A record that cannot be read is refused with its file, and left in place.
+    assert_eq!(r.result, Applied::Refused, "{r:#?}");
     assert!(r.detail.contains("not a regular file"), "{}", r.detail);
+    assert_eq!(r.action.token_id.as_deref(), Some("TKN-1111-1111"));
+    assert!(fifo.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

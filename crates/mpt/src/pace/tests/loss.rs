@@ -61,6 +61,25 @@ async fn refusals_that_keep_their_share_at_a_lower_pace_are_loss() {
     }
 }
 
+/// A third of the answers refused whatever the pace (a gateway answering every third change
+/// `503` after the work, no `Retry-After`; tester round 9): loss too. A share over 25% opened no
+/// trial, and each refusal cut the pace as a limit's, to a request or two a second (400 ids not
+/// done in 50 s where a naive loop took 14.6 s).
+#[tokio::test]
+async fn a_third_refused_whatever_the_pace_is_loss() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    for i in 1..=600 {
+        let status = if i % 3 == 0 { 503 } else { 200 };
+        observe(&pacer, status, &[]).await;
+    }
+    let noise = pacer.lock().of("").noise;
+    assert!(
+        noise > 0.25,
+        "a loss level of about a third learned: {noise}"
+    );
+    assert_eq!(pacer.rate(), None, "unpaced as before the first cut");
+}
+
 /// A refusal that states no remainder among many served under a stated limit does not halve
 /// this client's share (1% random 429s in front of a 300/s policy: 0.73 of ideal).
 #[tokio::test]
