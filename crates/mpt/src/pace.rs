@@ -59,7 +59,7 @@
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
 //!   sent since is served, each refusal of one halves the pace. A refusal that lasted until a
-//!   window renewed (half a second or more of sending, a hold not counted) tells the window's
+//!   window renewed (half a second or more, a hold not counted unless one of a rounding) tells its
 //!   quota: the pace is 99% of it. Each success adds back its part of an amount a second that
 //!   does not depend on the client's own rate (several processes on one token converge on a
 //!   fair share), smaller near the ceiling; a second served well past the ceiling forgets it.
@@ -436,7 +436,8 @@ impl Pacer {
             // A lockout under AIMD (refused again at the halved pace, none served; not a
             // concurrency limiter's refusal over its ceiling): every send is held, for the wait
             // asked however short, or a backoff when none is asked.
-            let locked_out = aimd && !crowded && aimd::holds(s, sent.generation);
+            let locked_out =
+                aimd && !crowded && aimd::holds(s, sent.generation, signal.asked_wait());
             if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
                 if after > cap {
                     let until = now + after;

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FIXED_RATE, State, noise, repace};
+use super::{MAX_FIXED_RATE, ROUNDING, State, noise, repace};
 use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
@@ -60,6 +60,10 @@ pub(super) const MIN_RATE: f64 = 1.0;
 /// serves again within a few milliseconds): its quota is what the last second let through.
 const RENEWAL: Duration = Duration::from_millis(500);
 
+/// How long after a cut a window learned ([`RENEWAL`]) may go on refusing, none served: its
+/// second, and the round trip of a request sent just before it renewed. Longer, it was none.
+const WINDOW_RENEWS: Duration = Duration::from_millis(1500);
+
 /// The least a second must have served before a cut for a refusal that lasted [`RENEWAL`] to
 /// be taken as a window renewing: fewer is another caller's spending (two processes on one
 /// limit: a client that was served 4 requests before the other drained the bucket, and
@@ -70,6 +74,15 @@ const MIN_QUOTA: u32 = 10;
 /// How far the pace is halved while still refused after a cut: to this fraction of the cut's
 /// pace at most (the sends waiting meanwhile are not put off for long).
 const HALVINGS: f64 = 16.0;
+
+/// How many halvings since a cut, each pace refused, a refusal asking for a rounding at most
+/// (or for nothing) must come after to hold every send ([`holds`]): the pace halved to its
+/// floor ([`HALVINGS`]) and refused there once more (a lockout refuses every probe; a fixed
+/// window or a sliding log the pace overspent serves again within tens of milliseconds). After one
+/// halving, as a longer wait does, a fixed window's `Retry-After: 1` (its renewal, a few
+/// milliseconds off, rounded up) held every send for a second at each of its refusals and hid
+/// the renewal that tells a window: `retry-after+fixed-window` 13.6 s, reqwest c16 10.7 s.
+pub(super) const SHORT_HALVINGS: u32 = 5;
 
 /// The first hold of a lockout that asks for no wait (a bare `429` refused again at the halved
 /// pace, none served); it grows as [`LOCKOUT_GROWTH`] says.
@@ -152,6 +165,11 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
         // sent before it answer the pace halved); a window's is kept (it renews whatever
         // is sent meanwhile).
         Some(rate) if !s.resolved => {
+            if s.windowed && now.duration_since(s.cut.at) > WINDOW_RENEWS {
+                // Refused past a window's renewal, none served: no window (a lockout one hold
+                // ended looked like one); its pace is halved, and held at the floor.
+                (s.windowed, s.window_refuted) = (false, true);
+            }
             if sent == s.generation && !s.windowed {
                 let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
                 let halved = (rate / 2.0).max(floor);
@@ -181,9 +199,18 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
 /// it, only cut the pace (the refused request waits): a bucket that asks for a fixed
 /// `Retry-After` of seconds serves again within milliseconds, and a hold at each refusal
 /// stalled every send for seconds (a naive loop, whose other requests go on, was faster).
-pub(super) fn holds(s: &State, sent: u32) -> bool {
+///
+/// A refusal asking for a rounding at most (`asked`: a `Retry-After` of 2 s or less) or for
+/// nothing holds only once the pace was halved to its floor and refused there once more
+/// ([`SHORT_HALVINGS`]): a fixed window or a sliding log the pace overspent refuses for a few
+/// milliseconds more and asks for a whole second.
+pub(super) fn holds(s: &State, sent: u32, asked: Option<Duration>) -> bool {
     let halvings = sent.wrapping_sub(s.cut.generation);
-    s.learned.is_some() && !s.resolved && (1..u32::MAX / 2).contains(&halvings)
+    let least = match asked {
+        Some(wait) if wait > ROUNDING => 1,
+        _ => SHORT_HALVINGS,
+    };
+    s.learned.is_some() && !s.resolved && (least..u32::MAX / 2).contains(&halvings)
 }
 
 /// Until when every send is held for a lockout ([`holds`] says it is one): `asked` (the
@@ -228,11 +255,19 @@ pub(super) fn lockout_hold(
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
+    // One hold of a rounding at most (a window's `Retry-After: 1`, its renewal rounded up) hides
+    // when the window renewed, not that it did: counted from the cut (a window's start refused
+    // for most of its second was held, and its quota, unlearned, let the pace climb back to
+    // twice it, a hold at each refusal: `retry-after+fixed-window` 13.0 s in one run of five).
+    let short_hold = s.lockouts == 1 && s.backoff <= ROUNDING && !s.window_refuted;
     s.backoff = Duration::ZERO;
     s.lockouts = 0;
-    // Counted from the end of a hold (nothing was sent during it: served right after, the
+    // Else counted from the end of a hold (nothing was sent during it: served right after, the
     // platform refused for as long as it was asked to wait, no longer).
-    let refused_from = s.held_until.map_or(s.cut.at, |h| h.max(s.cut.at));
+    let refused_from = match s.held_until {
+        Some(h) if !short_hold => h.max(s.cut.at),
+        _ => s.cut.at,
+    };
     let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
     let learned = if renewed {
         let quota = f64::from(s.cut.served);

@@ -255,6 +255,9 @@ pub(super) struct State {
     pub(super) resolved: bool,
     /// A refusal lasted until a window renewed: the limit is a window, its quota known.
     pub(super) windowed: bool,
+    /// A limit taken for a window refused past its renewal (a lockout that one hold of a
+    /// rounding ended looked like one): a hold no longer tells a window (`aimd::served_again`).
+    pub(super) window_refuted: bool,
     /// The last hold of a lockout (AIMD's refusals continuing at the halved pace, none served),
     /// and how many there were in a row: it grows at each refusal after a hold, cleared once
     /// one is served (`aimd::lockout_hold`).
@@ -355,6 +358,7 @@ impl State {
             },
             resolved: true,
             windowed: false,
+            window_refuted: false,
             backoff: Duration::ZERO,
             lockouts: 0,
             quota: None,

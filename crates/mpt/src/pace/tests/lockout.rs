@@ -3,24 +3,29 @@
 use super::*;
 
 /// A limiter that locks out on a refusal and extends the lockout on every request refused
-/// during it (the tester's round-5 F1): refused again at the pace halved since the cut, none
-/// served, AIMD holds every send for the `Retry-After` asked even when it is 2 s or less (the
-/// pace halved to its floor kept refreshing a 2 s lockout for two minutes), and with no
-/// `Retry-After` for a backoff that doubles at each refusal after a hold, cleared once one is
-/// served.
+/// during it (the tester's round-5 F1): refused again at every pace halved since the cut down to
+/// its floor, none served, AIMD holds every send for the `Retry-After` asked even when it is 2 s
+/// or less (the pace halved to its floor kept refreshing a 2 s lockout for two minutes), and
+/// with no `Retry-After` for a backoff that doubles at each refusal after a hold, cleared once
+/// one is served.
 #[tokio::test]
 async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
     for short in [Some("1"), Some("2"), None] {
         let pacer = Pacer::new(Pacing::Adaptive);
         let headers: Vec<(&str, &str)> = short.map(|s| ("retry-after", s)).into_iter().collect();
-        observe(&pacer, 200, &[]).await;
+        // Served unpaced (hundreds a second): the cut's floor is tens a second.
+        for _ in 0..20 {
+            observe(&pacer, 200, &[]).await;
+        }
         observe(&pacer, 429, &headers).await;
-        observe(&pacer, 429, &headers).await;
-        assert_eq!(
-            pacer.lock().of("").held_until,
-            None,
-            "{short:?}: cut, halved"
-        );
+        for _ in 0..aimd::SHORT_HALVINGS {
+            observe(&pacer, 429, &headers).await;
+            assert_eq!(
+                pacer.lock().of("").held_until,
+                None,
+                "{short:?}: cut, halved towards the floor"
+            );
+        }
         observe(&pacer, 429, &headers).await;
         let (held_until, held_for, backoff) = {
             let mut paces = pacer.lock();
@@ -76,9 +81,13 @@ async fn a_lockout_asked_as_a_date_is_held_to_the_end_of_its_second() {
                 .subsec_nanos(),
         ));
     let headers = [("retry-after", date.as_str())];
-    observe(&pacer, 200, &[]).await;
-    observe(&pacer, 429, &headers).await;
-    observe(&pacer, 429, &headers).await;
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    // Cut, then refused at every pace halved down to its floor.
+    for _ in 0..=aimd::SHORT_HALVINGS {
+        observe(&pacer, 429, &headers).await;
+    }
     let before = secs_to(named);
     observe(&pacer, 429, &headers).await;
     let held = pacer
@@ -92,4 +101,59 @@ async fn a_lockout_asked_as_a_date_is_held_to_the_end_of_its_second() {
         "held {held:?}, the date {before:?} away"
     );
     assert_eq!(pacer.lock().of("").lockouts, 1);
+}
+
+/// A fixed window or a sliding log the pace overspent refuses the pace halved once or twice
+/// for a few milliseconds more, and asks for a whole second (`Retry-After: 1`, its renewal
+/// rounded up): that holds no send (held for the second at each of its refusals, and the
+/// renewal hidden, `retry-after+fixed-window` took 13.6 s where reqwest c16 took 10.7 s), and a
+/// request sent since served ends the refusal.
+#[tokio::test]
+async fn a_window_refusing_the_halved_pace_briefly_holds_no_send() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    observe(&pacer, 429, &headers).await;
+    for _ in 0..3 {
+        observe(&pacer, 429, &headers).await;
+        assert_eq!(pacer.lock().of("").held_until, None, "halved, not held");
+    }
+    observe(&pacer, 200, &[]).await;
+    assert!(pacer.lock().of("").resolved, "served again");
+    assert_eq!(pacer.lock().of("").held_until, None);
+}
+
+/// A window's start refused for most of its second, held once for its `Retry-After: 1` (its
+/// renewal rounded up) and served right after: the hold hid when it renewed, not that it did,
+/// so its quota is learned (the pace stayed at twice it, a hold at each refusal); a limit so
+/// taken for a window that then refuses past its renewal, none served, is none (a lockout one
+/// hold ended): its pace is halved again, and a hold no longer tells a window.
+#[tokio::test]
+async fn a_window_held_once_for_a_rounding_is_learned_and_a_lockout_refutes_it() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    assert!(pacer.lock().of("").held_until.is_some(), "held");
+    observe(&pacer, 200, &[]).await;
+    {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        assert!(s.windowed, "renewed across one short hold");
+        assert_eq!(s.ceiling, Some(f64::from(s.cut.served)));
+        // Refused again, none served since, past a window's renewal.
+        let now = Instant::now();
+        s.cut.at = now - Duration::from_secs(2);
+        (s.resolved, s.cut.generation) = (false, s.generation);
+        let before = s.learned.unwrap();
+        aimd::learn(s, true, now, s.generation);
+        assert!(!s.windowed && s.window_refuted, "no window");
+        assert!(s.learned.unwrap() < before, "halved");
+    }
 }

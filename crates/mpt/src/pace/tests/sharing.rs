@@ -121,7 +121,7 @@ impl Client {
             let s = paces.of("");
             // As `Pacer::learn`: a wait longer than a rounding may hold every send.
             if let Some(after) = limit.retry_after.filter(|a| refused && *a > ROUNDING)
-                && aimd::holds(s, sent)
+                && aimd::holds(s, sent, Some(after))
             {
                 stated::hold(s, at + after, WaitCause::Asked);
             }
