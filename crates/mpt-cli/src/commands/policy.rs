@@ -292,11 +292,14 @@ fn failure_of(e: ApplyError, format: Format) -> Failure {
     }
 }
 
-/// The report whole (`json`), or its summary (on stderr for `jsonl`).
+/// The report whole (`json`), then its summary (on stderr for `json` and `jsonl`: stdout stays
+/// one JSON document, or one per line).
 fn print_summary(report: &ApplyReport, format: Format) -> Result<(), Failure> {
     match format {
         Format::Json => {
-            output::print(&(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"))
+            output::print(&(serde_json::to_string_pretty(report).unwrap_or_default() + "\n"))?;
+            exit::eprint(&format!("{}\n", report.summary()));
+            Ok(())
         }
         Format::Table | Format::Markdown => output::print(&format!("{}\n", report.summary())),
         Format::Jsonl => {

@@ -318,12 +318,17 @@ fn an_apply_killed_mid_way_resumes_without_a_second_token() {
         &["tokens", "plan", "--policy", policy_arg, "--exit-code"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
-    // `-o json`: the whole report, once, at the end.
+    // `-o json`: the whole report, once, at the end; its summary on stderr.
     let out = mpt(
         &server,
         &["tokens", "apply", "--policy", policy_arg, "-o", "json"],
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("0 created, 0 updated"),
+        "{}",
+        text(&out.stderr)
+    );
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         report["results"].as_array().map(Vec::len),
