@@ -402,12 +402,7 @@ fn count_served(s: &mut State, now: Instant, first: Instant) {
     let i = (s.served.1 % SLICES as u64) as usize;
     s.served.0[i] = s.served.0[i].saturating_add(1);
     // Advanced just now: summed as it is.
-    let second = s
-        .served
-        .0
-        .iter()
-        .fold(0u32, |sum, n| sum.saturating_add(*n));
-    s.peak = s.peak.max(f64::from(second));
+    s.peak = s.peak.max(f64::from(served_sum(s)));
 }
 
 /// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last
@@ -440,6 +435,11 @@ fn last_second(s: &mut State, now: Instant, first: Instant) -> (u32, u32) {
 /// What the platform served over the last second.
 fn served_last_second(s: &mut State, now: Instant, first: Instant) -> u32 {
     advance(s, now, first);
+    served_sum(s)
+}
+
+/// What the slices hold (the last second, once [`advance`]d).
+fn served_sum(s: &State) -> u32 {
     s.served
         .0
         .iter()
