@@ -260,15 +260,15 @@ pub fn read_small(path: &Path, max: u64) -> Result<String, FileError> {
 }
 
 /// Whether two paths name one file, by what they are, not how they are spelled: the same
-/// device and inode when both exist (hard links, symlinks, any spelling); else the same
-/// canonical directory (`.`, `..` and symlinked directories resolved) and file name.
+/// device and inode when both exist (hard links, symlinks, any spelling); else the same path
+/// once each is [`resolved`] (`.`, `..` and symlinked directories resolved).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
         use std::os::unix::fs::MetadataExt;
         return (ma.dev(), ma.ino()) == (mb.dev(), mb.ino());
     }
-    identity(a) == identity(b)
+    resolved(a) == resolved(b)
 }
 
 /// Whether `path` is `dir` or inside it, by what they are, not how they are spelled: each
@@ -307,22 +307,6 @@ fn resolved(path: &Path) -> std::path::PathBuf {
         }
     }
     out
-}
-
-/// A file's canonical path: the file's own when it exists, else its canonical directory and
-/// its name (the path as given when even the directory cannot be resolved).
-fn identity(path: &Path) -> std::path::PathBuf {
-    if let Ok(canonical) = std::fs::canonicalize(path) {
-        return canonical;
-    }
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    match (std::fs::canonicalize(dir), path.file_name()) {
-        (Ok(dir), Some(name)) => dir.join(name),
-        _ => path.to_path_buf(),
-    }
 }
 
 /// Whether `path` is a directory an apply may keep its state in (made when missing, private:
