@@ -261,7 +261,8 @@ pub fn read_small(path: &Path, max: u64) -> Result<String, FileError> {
 
 /// Whether two paths name one file, by what they are, not how they are spelled: the same
 /// device and inode when both exist (hard links, symlinks, any spelling); else the same path
-/// once each is [`resolved`] (`.`, `..` and symlinked directories resolved).
+/// once each is resolved (its longest existing ancestor canonical: `.`, `..` and symlinked
+/// directories resolved).
 pub fn same_file(a: &Path, b: &Path) -> bool {
     #[cfg(unix)]
     if let (Ok(ma), Ok(mb)) = (std::fs::metadata(a), std::fs::metadata(b)) {
