@@ -13,6 +13,7 @@ use pending::Resumed;
 mod report;
 mod reread;
 use reread::moved;
+mod rotation_steps;
 mod rotations;
 mod saved;
 pub use saved::MAX_SAVED_PLAN_AGE;

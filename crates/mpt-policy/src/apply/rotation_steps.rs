@@ -1,0 +1,151 @@
+//! A rotation's steps past verification (retire, finish): each taken only while both its
+//! tokens are as last read, right before it, and tried again after a lost answer.
+
+use super::Applying;
+use mpt::Error;
+use mpt::TokenStatus;
+use mpt::{RotationPhase, RotationPlan};
+
+/// How many times a rotation's retire or finish is tried in one apply (each reads the state
+/// first, so a try after a lost answer sees the step done).
+const STEP_TRIES: usize = 3;
+
+/// Why a rotation's retire or finish did not happen.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum StepError {
+    /// A token of the rotation changed since it was read (by an administrator, during a quiet
+    /// wait, say): the step is not taken, and nothing is sent for the old token.
+    #[error("moved: {0}; nothing was sent for the old token")]
+    Moved(String),
+    /// The platform refused or failed.
+    #[error(transparent)]
+    Api(Box<Error>),
+    /// The account's lock could not be proven right before the step's change (after the quiet
+    /// wait and the reads): nothing is sent.
+    #[error("{0}")]
+    Fenced(String),
+}
+
+fn shown(revision: Option<i32>) -> String {
+    revision.map_or_else(|| "unknown".to_string(), |r| r.to_string())
+}
+
+impl Applying<'_> {
+    /// One step past verification (retire, finish), tried up to [`STEP_TRIES`] times: each is
+    /// idempotent and reads the state first, so a try after a lost answer sees the step done.
+    /// Right before it (after the quiet wait, for a retire), both tokens are read again
+    /// ([`Applying::still_as_read`]): a step is taken only while the replacement is live and
+    /// Active, and the old token unchanged since it was last read (`revision`, updated to the
+    /// old token's after the retire).
+    pub(super) async fn step(
+        &self,
+        plan: &mut RotationPlan,
+        step: RotationPhase,
+        revision: &mut Option<i32>,
+    ) -> Result<(), StepError> {
+        if step == RotationPhase::Retired
+            && let Some(quiet) = self.options.quiet
+        {
+            // An interrupt ends the wait at once: nothing is sent for the old token.
+            let wait = plan.wait_until_quiet(self.client, quiet);
+            let cancel = super::cancelled(self.client);
+            let waited =
+                match futures_util::future::select(std::pin::pin!(wait), std::pin::pin!(cancel))
+                    .await
+                {
+                    futures_util::future::Either::Left((waited, _)) => waited,
+                    futures_util::future::Either::Right(_) => Err(Error::Cancelled),
+                };
+            match waited {
+                Ok(()) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(StepError::Api(Box::new(e))),
+            }
+        }
+        self.still_as_read(plan, step, *revision).await?;
+        // Proven again after the quiet wait and the reads, right before the change.
+        if let Some(stopped) = self.fenced(&plan.account_id).await {
+            return Err(StepError::Fenced(stopped.detail));
+        }
+        let mut r = Ok(());
+        for _ in 0..STEP_TRIES {
+            r = match step {
+                RotationPhase::Retired => plan.retire(self.client, None).await,
+                _ => plan.finish(self.client).await,
+            };
+            if r.is_ok() {
+                break;
+            }
+        }
+        r.map_err(|e| StepError::Api(Box::new(e)))?;
+        if step == RotationPhase::Retired {
+            // The old token as this retire left it: what the finish expects to find.
+            *revision = match self.client.get(plan.old_id.as_str()).await {
+                Ok(old) => old.revision(),
+                Err(Error::NotFound(_)) => None,
+                Err(e) => return Err(StepError::Api(Box::new(e))),
+            };
+        }
+        Ok(())
+    }
+
+    /// Both tokens of a rotation, read again right before `step`: the replacement must still be
+    /// a live, Active token of the plan's account and name; the old token (unless gone) still of
+    /// them, at `revision` (unchanged since it was last read), and, before its delete, not
+    /// Active. Otherwise the rotation has moved.
+    async fn still_as_read(
+        &self,
+        plan: &RotationPlan,
+        step: RotationPhase,
+        revision: Option<i32>,
+    ) -> Result<(), StepError> {
+        let new_id = plan.new_id.clone().unwrap_or_default();
+        let owner = |t: &mpt::Token| {
+            t.account_id() == Some(plan.account_id.as_str()) && t.name() == Some(plan.name.as_str())
+        };
+        match self.client.get(new_id.as_str()).await {
+            Ok(new) if new.status() == TokenStatus::Active && owner(&new) => {}
+            Ok(new) => {
+                return Err(StepError::Moved(format!(
+                    "the replacement {new_id} is now {} {:?} in {} at revision {}, not an Active {:?} of {}",
+                    new.status(),
+                    new.name().unwrap_or_default(),
+                    new.account_id().unwrap_or_default(),
+                    shown(new.revision()),
+                    plan.name,
+                    plan.account_id
+                )));
+            }
+            Err(Error::NotFound(_)) => {
+                return Err(StepError::Moved(format!(
+                    "the replacement {new_id} is gone"
+                )));
+            }
+            Err(e) => return Err(StepError::Api(Box::new(e))),
+        }
+        let old = match self.client.get(plan.old_id.as_str()).await {
+            Ok(old) if old.status() == TokenStatus::Deleted => return Ok(()),
+            Ok(old) => old,
+            Err(Error::NotFound(_)) => return Ok(()),
+            Err(e) => return Err(StepError::Api(Box::new(e))),
+        };
+        let active_before_delete =
+            step == RotationPhase::Finished && old.status() == TokenStatus::Active;
+        if old.revision() != revision || !owner(&old) || active_before_delete {
+            return Err(StepError::Moved(format!(
+                "the old token {} changed since it was read (revision {} then, {} now: {} {:?} in {}); it is not {}",
+                plan.old_id,
+                shown(revision),
+                shown(old.revision()),
+                old.status(),
+                old.name().unwrap_or_default(),
+                old.account_id().unwrap_or_default(),
+                if step == RotationPhase::Retired {
+                    "disabled"
+                } else {
+                    "deleted"
+                }
+            )));
+        }
+        Ok(())
+    }
+}
