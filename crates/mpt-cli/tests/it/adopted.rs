@@ -137,3 +137,127 @@ fn a_token_a_failed_sink_left_is_adopted_by_the_next_apply_not_created() {
         }
     }
 }
+
+/// A policy of one entry, `svc`, rotated after 90 days, `extra` added (a status), its secret to
+/// `sink`.
+fn write_rotated(path: &std::path::Path, extra: &str, sink: &str) {
+    std::fs::write(
+        path,
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\n{extra}\nsecret = {sink}\n"
+        ),
+    )
+    .unwrap();
+}
+
+/// `svc`'s live tokens on the mock, by id.
+fn live_svc(server: &mpt_mock::MockServer) -> Vec<String> {
+    server
+        .live_token_names()
+        .into_iter()
+        .filter(|(_, name)| name == "svc")
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// A due rotation whose sink exits 3 (`failed`, exit 1, its replacement made and named), then
+/// the next apply, the sink fixed (or the entry declared Disabled): that apply makes no token,
+/// and its row says the replacement was made by the earlier apply: `adopted`, resumed, counted
+/// once (`0 rotated, ..., 1 adopted`), in the table and in `-o jsonl`, exit 0; the platform
+/// then holds that one token, Disabled when declared so (with `--allow-destroy`: without it
+/// the resume is `skipped` and both tokens stay).
+#[test]
+fn a_rotation_a_failed_sink_left_is_adopted_by_the_next_apply() {
+    for (format, status) in [("table", ""), ("jsonl", "")] {
+        let shown = format!("{format} {status}");
+        let server = mock();
+        let aged = mpt::chrono::Utc::now() - mpt::chrono::Duration::days(100);
+        let old = server.seed_token(
+            mpt_mock::SeedToken::named("svc")
+                .with_modules([DEFAULT_MODULE])
+                .created(aged),
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let policy = dir.path().join("tokens.toml");
+        let state = dir.path().join("state");
+        let mut args = vec![
+            "tokens",
+            "apply",
+            "--policy",
+            policy.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+            "-o",
+            format,
+        ];
+        let failing = r#"{ command = ["sh", "-c", "cat > /dev/null; exit 3"] }"#;
+        write_rotated(&policy, "", failing);
+        let out = mpt(&server, &args);
+        assert_eq!(out.status.code(), Some(1), "{shown}: {}", text(&out.stdout));
+        assert_eq!(server.tokens_created(), 1);
+        let file = dir.path().join("svc.secret");
+        write_rotated(
+            &policy,
+            status,
+            &format!("{{ file = \"{}\" }}", file.display()),
+        );
+        if !status.is_empty() {
+            // Declared Disabled, the rotation no longer wanted: finishing it is destructive.
+            let out = mpt(&server, &args);
+            let stdout = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "{shown}: {stdout}");
+            assert!(stdout.lines().any(|l| l.starts_with("skipped")), "{stdout}");
+            assert_eq!(live_svc(&server).len(), 2, "{shown}: {stdout}");
+            args.push("--allow-destroy");
+        }
+        let out = mpt(&server, &args);
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{shown}: {stdout}{stderr}");
+        assert_eq!(server.tokens_created(), 1, "no second token: {stdout}");
+        let live = live_svc(&server);
+        assert_eq!(live.len(), 1, "{shown}: {live:?}");
+        let id = &live[0];
+        assert_ne!(*id, old.id);
+        assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+        let wanted = if status.is_empty() {
+            "Active"
+        } else {
+            "Disabled"
+        };
+        assert_eq!(server.token_status(id).as_deref(), Some(wanted), "{shown}");
+        assert!(
+            std::fs::read_to_string(&file)
+                .unwrap()
+                .contains(id.as_str())
+        );
+        // The summary, on stdout for the table and on stderr for jsonl.
+        assert!(
+            format!("{stdout}{stderr}").contains("0 rotated, 1 adopted"),
+            "{shown}: {stdout}{stderr}"
+        );
+        if format == "jsonl" {
+            let rows: Vec<Value> = stdout
+                .lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect();
+            assert_eq!(rows.len(), 1, "{stdout}");
+            assert_eq!(rows[0]["result"], "adopted", "{stdout}");
+            assert_eq!(rows[0]["resumed"], true, "{stdout}");
+            assert_eq!(rows[0]["newTokenId"], id.as_str(), "{stdout}");
+        } else {
+            assert!(
+                stdout.lines().any(|l| l.starts_with("adopted")
+                    && l.contains("rotate")
+                    && l.contains("(resumed)")
+                    && l.contains("earlier apply")
+                    && l.contains(id.as_str())),
+                "{shown}: {stdout}"
+            );
+        }
+        // Nothing left to do.
+        let out = mpt(&server, &args);
+        assert_eq!(out.status.code(), Some(0), "{shown}");
+        assert_eq!(live_svc(&server), live, "{shown}");
+    }
+}

@@ -22,7 +22,8 @@ use mpt::Token;
 )]
 pub(super) struct NotHandedOver(#[from] crate::sink::SinkError);
 
-/// How a token this apply hands over came to it: what its result says.
+/// How a token this apply hands over (a create's, or a rotation's replacement) came to it:
+/// what its result says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Came {
     /// This call's create, its answer received: [`Applied::Changed`].
@@ -32,7 +33,7 @@ pub(super) enum Came {
     /// that made it.
     Found,
     /// Made by an earlier apply (interrupted, or its sink failed) whose record this one
-    /// resumed: [`Applied::Adopted`].
+    /// resumed, found by the ids the record kept: [`Applied::Adopted`].
     Earlier,
 }
 

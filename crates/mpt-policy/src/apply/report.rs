@@ -16,7 +16,8 @@ pub enum Applied {
     Unchanged,
     /// The token is as declared, but the answers cannot tell whether this call put it there
     /// (an answer was lost and a read back shows the declared state, or the server answers
-    /// no-ops with 200).
+    /// no-ops with 200; a create's token, or a rotation's replacement, found after this call's
+    /// create lost its answer).
     Unconfirmed,
     /// The action failed; `detail` says why and what state is known.
     Failed,
@@ -40,11 +41,12 @@ pub enum Applied {
     /// the policy or the platform: reported with the reason and the file, left in place, and
     /// nothing was sent for it.
     Refused,
-    /// A create an earlier apply sent (interrupted, or its sink failed: its record was pending in
-    /// the state store):
-    /// the token it made, found on the platform now and checked against the record, was
-    /// adopted, and its secret handed over (disabled too, when declared so). Not made by this
-    /// call, so not counted as created.
+    /// A create or rotation an earlier apply began (interrupted, or its sink failed: its record
+    /// was pending in the state store): the token it made (a create's token, a rotation's
+    /// replacement), found on the platform now by the ids its record kept and checked against
+    /// the record, was adopted, its secret handed over (unless that apply had done it) and the
+    /// work finished (a rotation's old token retired and deleted; disabled too, when declared
+    /// so). Not made by this call, so counted once, as adopted: not as created or rotated.
     Adopted,
     /// The token changed since the plan (its revision moved, or it is gone): read again right
     /// before acting, it was skipped, and nothing was sent for it; `detail` gives the planned

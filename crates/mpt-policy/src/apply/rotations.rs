@@ -1,6 +1,7 @@
 //! Rotations: started, or resumed from their record in the state store, each step saved, the
 //! old token retired and deleted only on evidence (see `evidence`).
 
+use super::new_tokens::Came;
 use super::rotation_steps::StepError;
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
@@ -9,6 +10,7 @@ use crate::state::{Key, StoreError};
 use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::{RotationPhase, RotationPlan};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 impl Applying<'_> {
     /// Rotates `id`. Its revision is read first (after the group's earlier actions, an update
@@ -28,7 +30,7 @@ impl Applying<'_> {
                 "nothing was made: the rotation's plan could not be saved: {e}"
             ));
         }
-        self.drive(&key, plan, revision).await
+        self.drive(&key, plan, revision, Came::Made).await
     }
 
     /// Resumes a rotation's record, checked first. The bool: whether its tokens are the
@@ -147,7 +149,9 @@ impl Applying<'_> {
         Some((resumed(action, done), true))
     }
 
-    /// Resumes a rotation whose record passed its checks (`old`: its old token, read now).
+    /// Resumes a rotation whose record passed its checks (`old`: its old token, read now). A
+    /// replacement made by an earlier apply (any record past `planned`, or one a resumed start
+    /// adopts) is reported [`Applied::Adopted`].
     async fn resume_checked(
         &self,
         key: &Key,
@@ -170,14 +174,17 @@ impl Applying<'_> {
                     Err(why) => return resumed(action, self.refused(key, &why)),
                 };
             if plan.phase == RotationPhase::Created {
-                match self.deliver_and_verify(key, &mut plan, &replacement).await {
+                match self
+                    .deliver_and_verify(key, &mut plan, &replacement, Came::Earlier)
+                    .await
+                {
                     Ok(at) => secret_at = Some(at),
                     Err(done) => return resumed(action, done),
                 }
             }
         }
         let revision = old.as_ref().and_then(|t| t.revision());
-        let mut done = self.drive(key, plan, revision).await;
+        let mut done = self.drive(key, plan, revision, Came::Earlier).await;
         if done.secret_at.is_none() {
             done.secret_at = secret_at;
         }
@@ -185,21 +192,27 @@ impl Applying<'_> {
     }
 
     /// A replacement made, not yet verified (a record at `created`): its secret, read from the
-    /// platform, handed over, then verified and the record saved. `Err`: the outcome to report.
+    /// platform, handed over, then verified and the record saved. `came`: who made it (the
+    /// words of a failure say). `Err`: the outcome to report.
     async fn deliver_and_verify(
         &self,
         key: &Key,
         plan: &mut RotationPlan,
         new: &Replacement,
+        came: Came,
     ) -> Result<String, ActionOutcome> {
         let id = new.token.id();
+        let made = match came {
+            Came::Earlier => "was made by an earlier apply",
+            _ => "was made",
+        };
         let declared = self
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
         let at = self
             .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
             .await
-            .map_err(|why| ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None))?;
+            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
         if let Err(e) = plan.verify(self.client, &new.secret).await {
             return Err(ActionOutcome::failed(format!(
                 "the new secret of {id} did not verify: {e}; the next apply resumes"
@@ -218,16 +231,21 @@ impl Applying<'_> {
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
     /// removed once the old token is deleted. `revision`: the old token's, as last read (the
     /// plan's, or the resumed record's check); a step finds it changed and stops (`moved`).
+    /// `came`: who made a replacement the plan already names; one its start makes or adopts
+    /// says for itself. Finished, it is `changed` (this run's create made the replacement),
+    /// `unconfirmed` (found after this run's create lost its answer) or `adopted` (made by an
+    /// earlier apply: that apply was interrupted, or its sink failed).
     pub(super) async fn drive(
         &self,
         key: &Key,
         mut plan: RotationPlan,
         mut revision: Option<i32>,
+        mut came: Came,
     ) -> ActionOutcome {
         let mut secret_at = None;
         if plan.phase == RotationPhase::Planned {
             match self.start(key, &mut plan).await {
-                Ok(at) => secret_at = Some(at),
+                Ok((at, how)) => (secret_at, came) = (Some(at), how),
                 Err(done) => return done,
             }
         }
@@ -279,19 +297,40 @@ impl Applying<'_> {
             }
         }
         self.state.drop_record(key).await;
+        let (result, how) = match came {
+            Came::Made => (Applied::Changed, String::new()),
+            Came::Found => (
+                Applied::Unconfirmed,
+                " (found after this run's create lost its answer: made by it, or by another at the same time)".to_string(),
+            ),
+            Came::Earlier => (
+                Applied::Adopted,
+                " (made by an earlier apply, found by the ids its record kept before the create: adopted)".to_string(),
+            ),
+        };
         ActionOutcome::new(
-            Applied::Changed,
-            format!("replaced by {new_id}; {} deleted", plan.old_id),
+            result,
+            format!("replaced by {new_id}{how}; {} deleted", plan.old_id),
         )
         .made(&new_id, secret_at)
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
-    /// and verified, the plan saved. `Ok`: where the secret went; `Err`: the outcome to report.
-    async fn start(&self, key: &Key, plan: &mut RotationPlan) -> Result<String, ActionOutcome> {
+    /// and verified, the plan saved. `Ok`: where the secret went, and who made the replacement
+    /// (a start that saved its record made it: its create was sent); `Err`: the outcome to
+    /// report.
+    async fn start(
+        &self,
+        key: &Key,
+        plan: &mut RotationPlan,
+    ) -> Result<(String, Came), ActionOutcome> {
         let state = self.state;
+        // Set when a start saves its record: right before it sends a create.
+        let sent = AtomicBool::new(false);
+        let sends = &sent;
         // The record made into JSON at once: the future borrows nothing of it (and is `Send`).
         let save = move |plan: &RotationPlan| -> BoxFuture<'_, Result<(), StoreError>> {
+            sends.store(true, Ordering::Relaxed);
             let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
             Box::pin(async move {
                 let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
@@ -299,9 +338,21 @@ impl Applying<'_> {
             })
         };
         let mut started = plan.start_saving_send(self.client, save).await;
+        let mut came = if sent.load(Ordering::Relaxed) {
+            Came::Made
+        } else {
+            Came::Earlier
+        };
         if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
-            // Once more: a resumed start adopts what the lost create made.
+            // Once more: a resumed start adopts what the lost create made (this run's create,
+            // when the first start sent one: found, not proven made by it).
+            sent.store(false, Ordering::Relaxed);
             started = plan.start_saving_send(self.client, save).await;
+            came = match (came, sent.load(Ordering::Relaxed)) {
+                (_, true) => Came::Made,
+                (Came::Made, false) => Came::Found,
+                (how, false) => how,
+            };
         }
         let made = match started {
             Ok(Some(made)) => made,
@@ -337,6 +388,7 @@ impl Applying<'_> {
             token: made.token,
             secret: made.secret,
         };
-        self.deliver_and_verify(key, plan, &new).await
+        let at = self.deliver_and_verify(key, plan, &new, came).await?;
+        Ok((at, came))
     }
 }

@@ -118,7 +118,8 @@ async fn a_rotation_record_is_judged_by_the_platforms_time_not_the_runners() {
                 let resumed: Vec<_> = report.results.iter().filter(|r| r.resumed).collect();
                 assert_eq!(resumed.len(), 1, "{shown}: {report:#?}");
                 if honest {
-                    assert_eq!(resumed[0].result, Applied::Changed, "{shown}: {report:#?}");
+                    // Its replacement was made before this apply: adopted.
+                    assert_eq!(resumed[0].result, Applied::Adopted, "{shown}: {report:#?}");
                     assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
                     assert_eq!(records(&at, Kind::Rotation).await, 0, "{shown}");
                 } else {
@@ -169,7 +170,7 @@ async fn a_record_without_recorded_at_is_judged_by_its_planned_at() {
                 .unwrap();
             let r = report.results.iter().find(|r| r.resumed).unwrap();
             if skew.is_zero() {
-                assert_eq!(r.result, Applied::Changed, "{shown}: {report:#?}");
+                assert_eq!(r.result, Applied::Adopted, "{shown}: {report:#?}");
                 assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
             } else {
                 assert_eq!(r.result, Applied::Refused, "{shown}: {report:#?}");

@@ -87,6 +87,14 @@ async fn a_failing_or_hanging_sink_loses_no_secret_and_the_next_apply_hands_it_o
     assert_eq!(aged_now.len(), 1);
     assert_eq!(written_for(&out.join("aged")), aged_now[0].id());
     assert_eq!(server.token_status(&aged.id).unwrap(), "Deleted");
+    // Both tokens were made by the failed applies: each row says so, and each is counted once,
+    // as adopted (the rotation finished from an earlier apply's replacement too).
+    assert_eq!(report.count(Applied::Adopted), 2, "{report:#?}");
+    let summary = report.summary();
+    assert!(
+        summary.starts_with("0 created,") && summary.contains("0 rotated, 2 adopted"),
+        "{summary}"
+    );
     assert_no_secret_in(&state);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -148,7 +156,9 @@ async fn a_secret_file_of_another_token_or_a_planted_symlink_is_refused_before_a
 }
 
 /// A crash at each point a rotation saves its plan: the next apply finishes it, and makes no
-/// second replacement.
+/// second replacement. Its row says who made the replacement: `changed` (counted as rotated)
+/// when this apply's create made it, else `adopted` (made by the killed apply, found by the
+/// ids its record kept), counted once, as adopted.
 #[tokio::test]
 async fn a_rotation_crashed_between_any_two_steps_resumes_without_a_second_replacement() {
     for crash_after in [
@@ -224,7 +234,24 @@ async fn a_rotation_crashed_between_any_two_steps_resumes_without_a_second_repla
         );
         // Each rotation is reported once: by the resume, not again by the plan.
         assert_eq!(report.results.len(), 1, "{crash_after}: {report:#?}");
-        assert!(report.results[0].resumed);
+        let row = &report.results[0];
+        assert!(row.resumed);
+        assert_eq!(row.new_token_id.as_deref(), Some(live[0].id()));
+        let (result, rotated, adopted) = match crash_after {
+            "planned" => (Applied::Changed, 1, 0),
+            _ => (Applied::Adopted, 0, 1),
+        };
+        assert_eq!(row.result, result, "{crash_after}: {row:#?}");
+        assert_eq!(report.done(ActionKind::Rotate), rotated, "{crash_after}");
+        assert_eq!(report.count(Applied::Adopted), adopted, "{crash_after}");
+        if adopted == 1 {
+            assert!(row.detail.contains("earlier apply"), "{row:#?}");
+        }
+        let summary = report.summary();
+        assert!(
+            summary.contains(&format!("{rotated} rotated")),
+            "{crash_after}: {summary}"
+        );
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

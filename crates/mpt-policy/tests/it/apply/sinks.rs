@@ -1,5 +1,6 @@
-//! Sink commands checked before anything is sent, and what a create's result says when the
-//! token was made by an earlier apply: adopted, not created by this call.
+//! Sink commands checked before anything is sent, and what a create's or a rotation's result
+//! says when the token was made by an earlier apply (adopted, not created by this call) or
+//! found after this call's create lost its answer (unconfirmed).
 
 use std::os::unix::fs::PermissionsExt;
 
@@ -200,5 +201,46 @@ async fn a_create_whose_answer_was_lost_is_unconfirmed() {
     if lost[0].action.name == "new" {
         assert_eq!(secret_owner(&file), id);
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A rotation of this apply whose create lost its answer (the platform made the replacement):
+/// the one token of the name made since its record is taken as the replacement, its secret
+/// handed over and the rotation finished, reported `unconfirmed` (counted as rotated, but no
+/// answer proves this call made it), never `changed` nor `adopted`.
+#[tokio::test]
+async fn a_rotation_whose_create_lost_its_answer_is_unconfirmed() {
+    let (server, client) = start().await;
+    let dir = temp_dir("lost-rotation");
+    let file = dir.join("svc.secret");
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    let policy = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ));
+    server
+        .set_faults(
+            Faults::none()
+                .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create])),
+        )
+        .unwrap();
+    let report = client
+        .apply(&policy, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    server.set_faults(Faults::none()).unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.tokens_created(), 1, "one replacement: {report:#?}");
+    let row = result_of(&report.results, "svc");
+    assert_eq!(row.result, Applied::Unconfirmed, "{row:#?}");
+    assert!(row.detail.contains("lost its answer"), "{}", row.detail);
+    assert_eq!(report.done(ActionKind::Rotate), 1, "{report:#?}");
+    assert_eq!(report.count(Applied::Adopted), 0, "{report:#?}");
+    let live = live_named(&client, "svc").await;
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0].id(), old.id);
+    assert_eq!(row.new_token_id.as_deref(), Some(live[0].id()));
+    assert_eq!(secret_owner(&file), live[0].id());
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
     let _ = std::fs::remove_dir_all(&dir);
 }
