@@ -64,7 +64,8 @@ pub(crate) struct Replacement {
 }
 
 /// A rotation's record, checked against the policy and the platform before it is resumed:
-/// ids of the platform's shape, an unpinned entry of the policy for its account and name,
+/// ids of the platform's shape, an unpinned entry of the policy for its account and name (not
+/// declared absent),
 /// the old token among its `knownIds` (as every record an apply writes has it), an old token
 /// of that account and name, and no replacement among the ids known before.
 /// Returns the old token as read now (`None`: gone).
@@ -86,7 +87,11 @@ pub(crate) async fn check_rotation(
                 id: plan.old_id.clone(),
             });
         }
-        if declared.status != Wanted::Active {
+        // A name declared absent is not resumed (its tokens are the plan's to delete): a
+        // record of it reaches this check only when its ids are not of the platform's shape.
+        // One declared Disabled is: its rotation is finished (never started: see
+        // `rotation_wanted`), then its replacement disabled.
+        if declared.status == Wanted::Absent {
             return Err(RecordError::NotRotatable {
                 name: plan.name.clone(),
                 status: declared.status,

@@ -168,7 +168,11 @@ fn live_svc(server: &mpt_mock::MockServer) -> Vec<String> {
 /// the resume is `skipped` and both tokens stay).
 #[test]
 fn a_rotation_a_failed_sink_left_is_adopted_by_the_next_apply() {
-    for (format, status) in [("table", ""), ("jsonl", "")] {
+    for (format, status) in [
+        ("table", ""),
+        ("jsonl", ""),
+        ("table", "status = \"Disabled\""),
+    ] {
         let shown = format!("{format} {status}");
         let server = mock();
         let aged = mpt::chrono::Utc::now() - mpt::chrono::Duration::days(100);

@@ -229,28 +229,31 @@ impl Applying<'_> {
         let mut done =
             ActionOutcome::new(result, format!("{what}; secret to {at}")).made(id, Some(at));
         if declared.is_some_and(|d| d.status == Wanted::Disabled) {
-            self.disable_made(&record, &token, &mut done).await;
+            self.disable_made(&record.account_id, token.id(), &mut done)
+                .await;
         }
         done
     }
 
-    /// Disables a token just made (declared Disabled): read now, the lock proven, then the
-    /// disable (no round trip between the proof and the change).
-    async fn disable_made(&self, record: &CreateRecord, token: &Token, done: &mut ActionOutcome) {
-        let read = match self.client.get(token.id()).await {
+    /// Disables a token just made and handed over (a create's, or a finished rotation's
+    /// replacement, of an entry declared Disabled) in `account`: read now, the lock proven,
+    /// then the disable (no round trip between the proof and the change). What happened is
+    /// added to `done` (failed, when it did not: the next apply's plan disables it).
+    pub(super) async fn disable_made(&self, account: &str, id: &str, done: &mut ActionOutcome) {
+        let read = match self.client.get(id).await {
             Ok(read) => read,
             Err(e) => {
                 done.result = Applied::Failed;
                 done.detail.push_str(&format!(
-                    "; it could not be read before its disable ({e}): the next apply disables it"
+                    "; {id} could not be read before its disable ({e}): the next apply disables it"
                 ));
                 return;
             }
         };
-        if let Some(stopped) = self.fenced(&record.account_id).await {
+        if let Some(stopped) = self.fenced(account).await {
             done.result = Applied::Failed;
             done.detail.push_str(&format!(
-                "; disabling it was {}: the next apply disables it",
+                "; disabling {id} was {}: the next apply disables it",
                 stopped.detail
             ));
         } else {
@@ -260,14 +263,16 @@ impl Applying<'_> {
                 Err(e) => {
                     done.result = Applied::Failed;
                     done.detail.push_str(&format!(
-                        "; disabling it failed ({e}): the next apply disables it"
+                        "; disabling {id} failed ({e}): the next apply disables it"
                     ));
                 }
-                Ok(Outcome::Changed(_)) => done.detail.push_str("; then disabled"),
-                Ok(Outcome::Unconfirmed(_)) => done
+                Ok(Outcome::Changed(_)) => done.detail.push_str(&format!("; then {id} disabled")),
+                Ok(Outcome::Unconfirmed(_)) => done.detail.push_str(&format!(
+                    "; then {id} Disabled (this run's disable unconfirmed)"
+                )),
+                Ok(_) => done
                     .detail
-                    .push_str("; then Disabled (this run's disable unconfirmed)"),
-                Ok(_) => done.detail.push_str("; already Disabled (no disable sent)"),
+                    .push_str(&format!("; {id} already Disabled (no disable sent)")),
             }
         }
     }

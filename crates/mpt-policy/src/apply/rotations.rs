@@ -151,7 +151,8 @@ impl Applying<'_> {
 
     /// Resumes a rotation whose record passed its checks (`old`: its old token, read now). A
     /// replacement made by an earlier apply (any record past `planned`, or one a resumed start
-    /// adopts) is reported [`Applied::Adopted`].
+    /// adopts) is reported [`Applied::Adopted`]. For an entry declared Disabled, its
+    /// replacement is disabled once the rotation is finished (see [`Applying::disable_made`]).
     async fn resume_checked(
         &self,
         key: &Key,
@@ -184,9 +185,28 @@ impl Applying<'_> {
             }
         }
         let revision = old.as_ref().and_then(|t| t.revision());
+        let (account, name) = (plan.account_id.clone(), plan.name.clone());
+        let declared = self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+        let disabled = declared.is_some_and(|d| d.status == crate::policy::Wanted::Disabled);
         let mut done = self.drive(key, plan, revision, Came::Earlier).await;
         if done.secret_at.is_none() {
             done.secret_at = secret_at;
+        }
+        let finished = matches!(
+            done.result,
+            Applied::Changed | Applied::Unconfirmed | Applied::Adopted
+        );
+        if disabled
+            && finished
+            && let Some(new_id) = done.new_token_id.clone()
+        {
+            // The rotation the record began is finished; the policy declares the entry
+            // Disabled: its replacement, whose secret the sink now has, is disabled.
+            done.detail
+                .push_str(&format!("; the policy declares {name:?} Disabled"));
+            self.disable_made(&account, &new_id, &mut done).await;
         }
         resumed(action, done)
     }

@@ -450,7 +450,28 @@ async fn judge_rotation(
             }
         }
     };
-    let mut action = with_steps(action, "rotation", &at, steps);
+    let action = rotation_row(action, (policy, &plan), &at, steps, unwanted);
+    Judged { action, touches }
+}
+
+/// A rotation record's row, resuming it would do `steps`: destructive when `unwanted` (the
+/// policy does not rotate its old token now). For an entry declared Disabled, a rotation that
+/// is finished has its replacement disabled then, as a Disabled entry's created token is once
+/// its secret is handed over: the name ends with that one token, Disabled.
+fn rotation_row(
+    action: PlannedAction,
+    (policy, plan): (&Policy, &RotationPlan),
+    at: &str,
+    mut steps: Vec<Step>,
+    unwanted: bool,
+) -> PlannedAction {
+    let disabled = policy
+        .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
+        .is_some_and(|d| d.status == Wanted::Disabled);
+    if disabled && steps.contains(&Step::Finish) {
+        steps.push(Step::Disable);
+    }
+    let mut action = with_steps(action, "rotation", at, steps);
     if unwanted {
         // Its create may have made a replacement, but the policy does not rotate the token
         // now: retiring and deleting it on the record's word needs --allow-destroy.
@@ -460,5 +481,11 @@ async fn judge_rotation(
             plan.old_id
         ));
     }
-    Judged { action, touches }
+    if disabled && action.steps.contains(&Step::Disable) {
+        action.reason.push_str(&format!(
+            "; the policy declares {:?} Disabled: its replacement is disabled once {} is deleted, and is the one token of the name",
+            plan.name, plan.old_id
+        ));
+    }
+    action
 }

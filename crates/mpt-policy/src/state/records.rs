@@ -184,9 +184,11 @@ pub(crate) enum RecordError {
         #[source]
         source: Box<mpt::Error>,
     },
-    /// A rotation record of an entry the policy does not declare Active: only a token declared
-    /// Active (present, not pinned) is ever rotated.
-    #[error("the policy declares {name:?} {status}: only a token declared Active is rotated")]
+    /// A rotation record of an entry the policy declares absent, whose ids are not of the
+    /// platform's shape (one whose ids are is not resumed: its name's tokens are the plan's to
+    /// delete). A record of an entry declared Disabled is resumed: it never starts a rotation,
+    /// and one past its start is finished, its replacement then disabled.
+    #[error("the policy declares {name:?} {status}: a rotation of it is not resumed")]
     NotRotatable {
         /// The name.
         name: String,

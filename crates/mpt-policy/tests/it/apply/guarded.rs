@@ -137,12 +137,13 @@ async fn a_token_changed_during_the_quiet_wait_stops_the_rotation() {
     }
 }
 
-/// A rotation record for an entry not declared Active, or naming a token that is not the one
-/// the plan would rotate (a Disabled token beside the live one): refused in the plan and by
-/// apply (declared absent: not resumed, kept until its name's tokens are deleted), nothing
-/// made, no secret delivered, the record in place.
+/// A rotation record not yet started for an entry not declared Active, or naming a token that
+/// is not the one the plan would rotate (a Disabled token beside the live one): nothing made,
+/// no secret delivered. Refused in the plan and by apply, the record in place; declared absent:
+/// not resumed, kept until its name's tokens are deleted; declared Disabled: it made nothing
+/// and is no reason to rotate, so it is removed, and the plan's own disable of the token runs.
 #[tokio::test]
-async fn a_rotation_record_of_a_token_the_plan_would_not_rotate_is_refused() {
+async fn a_rotation_record_of_a_token_the_plan_would_not_rotate_never_makes_one() {
     let stores = Stores::start("not-rotatable");
     let cases = [
         (
@@ -150,11 +151,7 @@ async fn a_rotation_record_of_a_token_the_plan_would_not_rotate_is_refused() {
             "status = \"absent\"\n",
             "declares \"wanted\" absent",
         ),
-        (
-            "disabled",
-            "status = \"Disabled\"\n",
-            "declares \"wanted\" Disabled",
-        ),
+        ("disabled", "status = \"Disabled\"\n", "it made nothing"),
         ("a disabled twin", "", "must be Active"),
     ];
     for (case, extra, why) in cases {
@@ -196,9 +193,10 @@ async fn a_rotation_record_of_a_token_the_plan_would_not_rotate_is_refused() {
             assert_eq!(pending.len(), 1, "{case}: {shown_plan:#?}");
             // A name declared absent has nothing to resume: its record waits for the plan's
             // deletes (destructive), then goes; here, without allow-destroy, it is kept.
-            let (step, result) = match case {
-                "absent" => (Step::Remove, Applied::Skipped),
-                _ => (Step::Refused, Applied::Refused),
+            let (step, result, kept, status) = match case {
+                "absent" => (Step::Remove, Applied::Skipped, 1, "Active"),
+                "disabled" => (Step::Remove, Applied::Unchanged, 0, "Disabled"),
+                _ => (Step::Refused, Applied::Refused, 1, "Active"),
             };
             assert_eq!(pending[0].steps, vec![step], "{case}");
             assert!(
@@ -214,12 +212,13 @@ async fn a_rotation_record_of_a_token_the_plan_would_not_rotate_is_refused() {
             let r = report.results.iter().find(|r| r.resumed).unwrap();
             assert_eq!(r.result, result, "{case} {shown}: {report:#?}");
             assert!(r.detail.contains(why), "{case} {shown}: {}", r.detail);
-            // The platform: nothing made, both tokens as they were; no secret; the record kept.
+            // The platform: nothing made, nothing deleted, the live token as the policy's own
+            // actions leave it; no secret; the record kept, unless it was removed.
             assert_eq!(server.requests(Operation::Create), 0, "{case} {shown}");
             assert_eq!(server.requests(Operation::Delete), 0, "{case} {shown}");
-            assert_eq!(server.token_status(&live.id).as_deref(), Some("Active"));
+            assert_eq!(server.token_status(&live.id).as_deref(), Some(status));
             assert!(!file.exists(), "{case} {shown}");
-            assert_eq!(records(&at, Kind::Rotation).await, 1, "{case} {shown}");
+            assert_eq!(records(&at, Kind::Rotation).await, kept, "{case} {shown}");
             let _ = std::fs::remove_dir_all(&dir);
         }
     }

@@ -21,7 +21,7 @@ async fn plant_text(at: &StateLocation, key: &Key, text: &str) {
 }
 
 /// The text of the record of `key`, if there is one.
-async fn text_of(at: &StateLocation, key: &Key) -> Option<String> {
+pub(super) async fn text_of(at: &StateLocation, key: &Key) -> Option<String> {
     let accounts = [DEFAULT_ACCOUNT.to_string()];
     let store = state::open(at, &accounts, None).await.unwrap();
     store.load(key).await.unwrap()
@@ -136,22 +136,22 @@ async fn an_unreadable_rotation_record_holds_the_rotation_of_its_token() {
 
 /// A policy declaring `name` in the default account as `extra` says (`status`, a description,
 /// ...), rotated after 90 days, its secret to the command `sink`.
-fn entry(name: &str, extra: &str, sink: &str) -> mpt_policy::Policy {
+pub(super) fn entry(name: &str, extra: &str, sink: &str) -> mpt_policy::Policy {
     policy(&format!(
         "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"{name}\"\nmodules = [\"{DEFAULT_MODULE}\"]\n{extra}\nsecret = {sink}\n"
     ))
 }
 
 /// A command sink that fails.
-const FAILING: &str = r#"{ command = ["sh", "-c", "cat >/dev/null; exit 3"] }"#;
+pub(super) const FAILING: &str = r#"{ command = ["sh", "-c", "cat >/dev/null; exit 3"] }"#;
 
 /// A command sink that writes the secret to `out`.
-fn writing(out: &Path) -> String {
+pub(super) fn writing(out: &Path) -> String {
     format!(r#"{{ command = ["sh", "-c", "cat > {}"] }}"#, out.display())
 }
 
 /// The plan with the pending work of the store at `at`.
-async fn plan_with_pending(
+pub(super) async fn plan_with_pending(
     client: &Client,
     policy: &mpt_policy::Policy,
     at: &StateLocation,

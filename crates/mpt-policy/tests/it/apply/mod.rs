@@ -5,6 +5,7 @@
 
 mod clocks;
 mod converge;
+mod disabled;
 mod faults;
 mod guarded;
 mod held;
