@@ -148,6 +148,16 @@ pub(crate) fn rotation_wanted(
     }
 }
 
+/// Whether the policy declares a rotation record's entry Disabled: the rotation it began is
+/// then finished (only with `--allow-destroy`: the policy does not rotate the token) and its
+/// replacement disabled last, as a Disabled entry's created token is once its secret is
+/// handed over. Plan and apply ask this one function.
+pub(crate) fn declared_disabled(policy: &Policy, plan: &RotationPlan) -> bool {
+    policy
+        .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
+        .is_some_and(|d| d.status == Wanted::Disabled)
+}
+
 /// Whether resuming a rotation record past its start (`created`, `verified`, `retired`) would
 /// retire and delete its old token (`old`, as read now; judged at `at`) on the record's word
 /// alone: the policy's rotation rule does not cover it (declared Active with a `rotate_after`

@@ -76,10 +76,11 @@ impl Applying<'_> {
             let done = ActionOutcome::new(
                 Applied::Skipped,
                 format!(
-                    "{}: the policy does not rotate {} (not declared Active with a rotate_after its age has passed): resuming it retires and deletes {} on the record's word (destructive: needs allow-destroy); the record is kept",
+                    "{}: the policy does not rotate {} (not declared Active with a rotate_after its age has passed): resuming it retires and deletes {} on the record's word{} (destructive: needs allow-destroy); the record is kept",
                     self.state.describe(key),
                     plan.old_id,
-                    plan.old_id
+                    plan.old_id,
+                    then_disabled(self.policy, &plan)
                 ),
             );
             return (resumed(action, done), true);
@@ -140,10 +141,11 @@ impl Applying<'_> {
         let done = ActionOutcome::new(
             Applied::Skipped,
             format!(
-                "{}: its create may have made a replacement, but the policy does not rotate {} now: resuming it retires and deletes {} (destructive: needs allow-destroy); the record is kept",
+                "{}: its create may have made a replacement, but the policy does not rotate {} now: resuming it retires and deletes {}{} (destructive: needs allow-destroy); the record is kept",
                 self.state.describe(key),
                 plan.old_id,
-                plan.old_id
+                plan.old_id,
+                then_disabled(self.policy, plan)
             ),
         );
         Some((resumed(action, done), true))
@@ -186,10 +188,7 @@ impl Applying<'_> {
         }
         let revision = old.as_ref().and_then(|t| t.revision());
         let (account, name) = (plan.account_id.clone(), plan.name.clone());
-        let declared = self
-            .policy
-            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-        let disabled = declared.is_some_and(|d| d.status == crate::policy::Wanted::Disabled);
+        let disabled = evidence::declared_disabled(self.policy, &plan);
         let mut done = self.drive(key, plan, revision, Came::Earlier).await;
         if done.secret_at.is_none() {
             done.secret_at = secret_at;
@@ -410,5 +409,17 @@ impl Applying<'_> {
         };
         let at = self.deliver_and_verify(key, plan, &new, came).await?;
         Ok((at, came))
+    }
+}
+
+/// What a resumed rotation of an entry declared Disabled does last, in words (see
+/// [`evidence::declared_disabled`]); nothing for other entries.
+fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan) -> String {
+    match evidence::declared_disabled(policy, plan) {
+        true => format!(
+            ", then disables its replacement (the policy declares {:?} Disabled)",
+            plan.name
+        ),
+        false => String::new(),
     }
 }

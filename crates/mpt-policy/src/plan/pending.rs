@@ -465,9 +465,7 @@ fn rotation_row(
     mut steps: Vec<Step>,
     unwanted: bool,
 ) -> PlannedAction {
-    let disabled = policy
-        .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
-        .is_some_and(|d| d.status == Wanted::Disabled);
+    let disabled = evidence::declared_disabled(policy, plan);
     if disabled && steps.contains(&Step::Finish) {
         steps.push(Step::Disable);
     }

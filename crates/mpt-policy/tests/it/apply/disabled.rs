@@ -95,7 +95,12 @@ async fn a_pending_rotation_of_an_entry_declared_disabled_ends_with_one_disabled
             let options = ApplyOptions::new(at.clone());
             let report = client.apply(&disabled, None, &options).await.unwrap();
             assert_eq!(report.results.len(), 1, "{shown}: {report:#?}");
-            assert_eq!(report.results[0].result, Applied::Skipped, "{shown}");
+            let row = &report.results[0];
+            assert_eq!(row.result, Applied::Skipped, "{shown}: {row:#?}");
+            assert!(
+                row.detail.contains("then disables its replacement"),
+                "{shown}: {row:#?}"
+            );
             let live = live_named(&client, "rot").await;
             assert_eq!(live.len(), 2, "{shown}");
             assert!(live.iter().all(|t| t.status() == TokenStatus::Active));
