@@ -1,6 +1,23 @@
 //! The platform's rules for a token's `name` and `description`, as its object canon states them
-//! (BR-006), in one place: the `mpt` facade checks them before sending, and `mpt-mock` enforces
-//! them as the platform does.
+//! (BR-006), and the fields a `select` may name, in one place: the `mpt` facade and its CLI check
+//! them before sending, and `mpt-mock` enforces them as the platform does.
+
+/// The fields of a token a `select` may name (the platform refuses any other with a 400).
+pub const SELECTABLE: [&str; 13] = [
+    "id",
+    "name",
+    "description",
+    "icon",
+    "status",
+    "revision",
+    "lastAccessAt",
+    "token",
+    "account",
+    "modules",
+    "audit",
+    "extensions",
+    "$meta",
+];
 
 /// Longest name the platform accepts, in characters.
 pub const MAX_NAME_CHARS: usize = 200;

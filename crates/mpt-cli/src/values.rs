@@ -1,6 +1,7 @@
 //! The strict value parsers of the command line: statuses, sort fields, ages and no-op
 //! answers are checked before anything is sent, and refused with the accepted values.
 
+use mpt::mpt_api::rules::SELECTABLE;
 use mpt::{SortField, TokenStatus};
 
 /// A value the command line refuses, with the values it takes.
@@ -178,23 +179,6 @@ pub fn parse_order(text: &str) -> Result<Order, ValueError> {
 /// `--select`: the fields to leave out (`-field`) or add (`+field`, `field`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Select(pub Vec<String>);
-
-/// The fields of a token `--select` may name (the platform refuses any other: 400).
-const SELECTABLE: [&str; 13] = [
-    "id",
-    "name",
-    "description",
-    "icon",
-    "status",
-    "revision",
-    "lastAccessAt",
-    "token",
-    "account",
-    "modules",
-    "audit",
-    "extensions",
-    "$meta",
-];
 
 /// `-audit,+modules`: each a token's field (a part of one, `audit.created`, by its field),
 /// `-` to leave it out, `+` (or nothing) to add it; any other name is refused with the list.

@@ -75,22 +75,8 @@ enum SortValue {
     Time(Option<DateTime<Utc>>),
 }
 
-/// Fields `select` may name.
-pub const SELECTABLE: [&str; 13] = [
-    "id",
-    "name",
-    "description",
-    "icon",
-    "status",
-    "revision",
-    "lastAccessAt",
-    "token",
-    "account",
-    "modules",
-    "audit",
-    "extensions",
-    "$meta",
-];
+/// Fields `select` may name (the platform's rule, shared with the facade's CLI).
+pub use mpt_api::rules::SELECTABLE;
 
 /// A parsed list query.
 #[derive(Debug, Clone, Default)]
