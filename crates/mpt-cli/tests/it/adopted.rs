@@ -110,30 +110,12 @@ fn a_token_a_failed_sink_left_is_adopted_by_the_next_apply_not_created() {
                 .unwrap()
                 .contains(id.as_str())
         );
-        match format {
-            "jsonl" => {
-                let rows: Vec<Value> = stdout
-                    .lines()
-                    .map(|l| serde_json::from_str(l).unwrap())
-                    .collect();
-                assert_eq!(rows.len(), 1, "{stdout}");
-                assert_eq!(rows[0]["result"], "adopted", "{stdout}");
-                assert_eq!(rows[0]["resumed"], true, "{stdout}");
-                assert_eq!(rows[0]["newTokenId"], id.as_str(), "{stdout}");
-            }
-            _ => {
-                assert!(
-                    stdout.lines().any(|l| l.starts_with("adopted")
-                        && l.contains("create")
-                        && l.contains("(resumed)")
-                        && l.contains(id.as_str())),
-                    "{stdout}"
-                );
-                assert!(
-                    stdout.contains("0 created,") && stdout.contains("1 adopted"),
-                    "{stdout}"
-                );
-            }
+        assert_adopted(format, &stdout, "create", id);
+        if format != "jsonl" {
+            assert!(
+                stdout.contains("0 created,") && stdout.contains("1 adopted"),
+                "{stdout}"
+            );
         }
     }
 }
@@ -240,22 +222,12 @@ fn a_rotation_a_failed_sink_left_is_adopted_by_the_next_apply() {
             format!("{stdout}{stderr}").contains("0 rotated, 1 adopted"),
             "{shown}: {stdout}{stderr}"
         );
-        if format == "jsonl" {
-            let rows: Vec<Value> = stdout
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            assert_eq!(rows.len(), 1, "{stdout}");
-            assert_eq!(rows[0]["result"], "adopted", "{stdout}");
-            assert_eq!(rows[0]["resumed"], true, "{stdout}");
-            assert_eq!(rows[0]["newTokenId"], id.as_str(), "{stdout}");
-        } else {
+        assert_adopted(format, &stdout, "rotate", id);
+        if format != "jsonl" {
             assert!(
-                stdout.lines().any(|l| l.starts_with("adopted")
-                    && l.contains("rotate")
-                    && l.contains("(resumed)")
-                    && l.contains("earlier apply")
-                    && l.contains(id.as_str())),
+                stdout
+                    .lines()
+                    .any(|l| l.starts_with("adopted") && l.contains("earlier apply")),
                 "{shown}: {stdout}"
             );
         }
@@ -263,5 +235,28 @@ fn a_rotation_a_failed_sink_left_is_adopted_by_the_next_apply() {
         let out = mpt(&server, &args);
         assert_eq!(out.status.code(), Some(0), "{shown}");
         assert_eq!(live_svc(&server), live, "{shown}");
+    }
+}
+
+/// The one row of an apply that resumed `action` (`create` or `rotate`) and adopted `id`,
+/// in `format` (`jsonl` or the table).
+fn assert_adopted(format: &str, stdout: &str, action: &str, id: &str) {
+    if format == "jsonl" {
+        let rows: Vec<Value> = stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(rows.len(), 1, "{stdout}");
+        assert_eq!(rows[0]["result"], "adopted", "{stdout}");
+        assert_eq!(rows[0]["resumed"], true, "{stdout}");
+        assert_eq!(rows[0]["newTokenId"], id, "{stdout}");
+    } else {
+        assert!(
+            stdout.lines().any(|l| l.starts_with("adopted")
+                && l.contains(action)
+                && l.contains("(resumed)")
+                && l.contains(id)),
+            "{stdout}"
+        );
     }
 }
