@@ -114,7 +114,8 @@ pub(crate) struct Signal {
     /// one per policy; the older dialects, the one limit's): the pacer tells a bucket that
     /// refills from a window that renews by how each one's reset moves.
     pub(crate) states: [Option<(u64, Option<Duration>)>; MAX_POLICIES],
-    /// A throttled answer's wait as the server stated it, not clamped (for messages only).
+    /// A throttled answer's wait as the server stated it, or the reset of an answer saying
+    /// nothing remains, not clamped (for messages only).
     pub(crate) asked: Option<AskedWait>,
 }
 
@@ -443,7 +444,9 @@ impl Signal {
             403 => signal.remaining == Some(0) || signal.retry_after.is_some(),
             _ => false,
         };
-        if signal.throttled {
+        // A spent quota's reset too (an answer saying nothing remains): a hold beyond the cap
+        // names it as stated.
+        if signal.throttled || signal.remaining == Some(0) {
             let reset = text(headers, &RESET).or_else(|| text(headers, &X_RESET));
             let asked = asked.map(|(_, asked)| asked);
             signal.asked = AskedWait::stated(&signal, asked, reset.as_deref());

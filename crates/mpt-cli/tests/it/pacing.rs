@@ -155,6 +155,57 @@ fn a_lockout_far_in_the_future_names_the_date_asked() {
     assert!(server.request_lines().len() <= 2);
 }
 
+/// A quota said spent (answers, not refusals: `X-RateLimit-Remaining: 0`) until an epoch reset
+/// far beyond the year every computation clamps to: each id not attempted names the reset as
+/// stated, its date or, past the last date shown, its number, never "8760h" (tester round
+/// 11's #7).
+#[test]
+fn a_quota_spent_until_a_far_reset_names_it_as_stated() {
+    for (reset, named) in [
+        ("4102444800", "it renews at 2100-01-01T00:00:00Z (about 7"),
+        (
+            "9999999999999999999",
+            "it renews at 1e19 ms after 1970-01-01T00:00:00Z (about 31688",
+        ),
+    ] {
+        let server = scripted(vec![
+            Scripted::answer(
+                200,
+                "application/json",
+                r#"{"id":"TKN-0000-0000","name":"n","status":"Disabled"}"#,
+            )
+            .header("x-ratelimit-limit", "5000")
+            .header("x-ratelimit-remaining", "0")
+            .header("x-ratelimit-reset", reset),
+        ]);
+        let ids: Vec<String> = (0..10).map(|i| format!("TKN-0000-{i:04}")).collect();
+        let mut args = lockout_args(&ids, "1m");
+        args.extend(["--concurrency", "1"]);
+        let out = lockout_command(&server, &args).output().unwrap();
+        assert_eq!(out.status.code(), Some(7), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        let head = "the platform says nothing remains of its quota of 5000 requests; ";
+        let named_rows = stdout
+            .lines()
+            .filter(|l| {
+                l.contains(r#""kind":"not-attempted""#)
+                    && l.contains(&format!("{head}{named}"))
+                    && l.contains(" years); over the 30 s cap")
+            })
+            .count();
+        // The first answer is a claim, the probe's confirms it: the other 8 not attempted.
+        assert_eq!(named_rows, 8, "{reset}: {stdout}");
+        assert!(!stdout.contains("8760h"), "{stdout}");
+        // The ids' batch read (its answer no page: each id is read alone), the claim, the probe.
+        assert_eq!(
+            server.request_lines().len(),
+            3,
+            "{:?}",
+            server.request_lines()
+        );
+    }
+}
+
 /// `ensure-disabled` of `ids` as JSON lines, with `--max-wait`.
 fn lockout_args<'a>(ids: &'a [String], max_wait: &'static str) -> Vec<&'a str> {
     let mut args = vec![

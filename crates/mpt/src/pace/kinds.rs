@@ -208,8 +208,8 @@ pub(super) struct State {
     pub(super) guessed: (f64, Instant),
     /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
     /// reset beyond the cap: every send is refused until then, or until an answer says
-    /// something remains.
-    pub(super) spent: Option<(Instant, Option<Quota>)>,
+    /// something remains (the reset as stated, for messages).
+    pub(super) spent: Option<(Instant, Option<Quota>, Option<AskedWait>)>,
     /// An answer said nothing remains of a quota until a reset beyond the cap, not yet
     /// confirmed: a claim, not an ask. Sends wait for the requests in flight, then one goes
     /// alone (a probe); only its answer saying so again (or refusing it) ends the sends.

@@ -146,8 +146,9 @@ pub(super) fn barred(s: &State, now: Instant, cap: Duration) -> Option<Refused> 
             cause,
         });
     }
-    let (until, quota) = s.spent.filter(|(until, _)| *until > now)?;
-    Some(stated::spent(until - now, cap, quota))
+    let (until, quota, asked) = s.spent.filter(|(until, ..)| *until > now)?;
+    let refused = stated::spent(until - now, cap, quota);
+    Some(Refused { asked, ..refused })
 }
 
 /// The end of the hold from `now`: a backoff of this client's own (none asked, a lockout's, or

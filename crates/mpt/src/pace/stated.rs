@@ -360,7 +360,7 @@ fn spent_until_reset(
     if reset > cap {
         let claim = (now + reset, signal.remaining_of);
         if probe {
-            (s.spent, s.doubt) = (Some(claim), None);
+            (s.spent, s.doubt) = (Some((claim.0, claim.1, signal.asked)), None);
         } else if s.doubt.is_none() {
             s.doubt = Some(claim);
         }

@@ -20,6 +20,10 @@ pub enum AskedWait {
     Seconds(f64),
     /// A time (`Retry-After` as an HTTP date, an epoch `X-RateLimit-Reset`).
     Until(DateTime<Utc>),
+    /// An epoch `*-Reset` in milliseconds past the last date shown (the year 262143), as
+    /// stated: `X-RateLimit-Reset: 9999999999999999999` is "until 1e19 ms after
+    /// 1970-01-01T00:00:00Z", not a date it does not mean.
+    EpochMillis(f64),
 }
 
 /// What a wait that was not waited stands for: what a not-attempted message says it is.
@@ -91,8 +95,12 @@ impl WaitCause {
                     (l, Some(w)) => format!("its quota of {l} requests per {}", human(*w)),
                     (l, None) => format!("its quota of {l} requests"),
                 };
+                // A wait named as a time (beyond the clamp, as stated) is when, not how long.
+                let when = wait
+                    .strip_prefix("until ")
+                    .map_or_else(|| format!("in {wait}"), |at| format!("at {at}"));
                 Some(format!(
-                    "the platform says nothing remains of {quota}; it renews in {wait}"
+                    "the platform says nothing remains of {quota}; it renews {when}"
                 ))
             }
         }
@@ -108,31 +116,35 @@ impl AskedWait {
         match self {
             AskedWait::Seconds(s) => *s,
             AskedWait::Until(at) => ((*at - now).num_milliseconds() as f64 / 1000.0).max(0.0),
+            AskedWait::EpochMillis(ms) => ((ms - now.timestamp_millis() as f64) / 1000.0).max(0.0),
         }
     }
 
     /// A throttled answer's wait as the server stated it (what [`Signal::asked_wait`] computes
     /// with, before any clamp): its `Retry-After` as read (`retry_after`: the longest item, as
     /// stated), else, with nothing remaining, its `*-Reset` value (an epoch time, above
-    /// [`EPOCH_FROM`], as a time) or the reset read.
+    /// [`EPOCH_FROM`], as a time: past the last date shown, its milliseconds) or the reset
+    /// read. An answer that is not a refusal, saying nothing remains, gets its `*-Reset` so
+    /// too (a spent quota's renewal, named as stated).
     pub(crate) fn stated(
         signal: &Signal,
         retry_after: Option<AskedWait>,
         reset: Option<&str>,
     ) -> Option<AskedWait> {
-        if signal.retry_after.is_some() {
+        if signal.throttled && signal.retry_after.is_some() {
             return retry_after;
         }
         if signal.remaining != Some(0) {
             return None;
         }
-        // chrono's dates end in the year 262143 (8.2e12 s): later is shown as that.
+        // chrono's dates end in the year 262143 (8.2e12 s): later is named as its number.
         match reset.and_then(|r| number(r.split([',', ';']).next()?, f64::MAX)) {
-            Some(n) if n >= EPOCH_MS_FROM => {
-                DateTime::from_timestamp_millis(n.min(8e15) as i64).map(AskedWait::Until)
-            }
+            Some(n) if n >= EPOCH_MS_FROM => Some(
+                DateTime::from_timestamp_millis(n as i64)
+                    .map_or(AskedWait::EpochMillis(n), AskedWait::Until),
+            ),
             Some(n) if n > EPOCH_FROM => {
-                DateTime::from_timestamp(n.min(8e12) as i64, 0).map(AskedWait::Until)
+                DateTime::from_timestamp(n as i64, 0).map(AskedWait::Until)
             }
             Some(n) => Some(AskedWait::Seconds(n)),
             None => signal.reset.map(|r| AskedWait::Seconds(r.as_secs_f64())),
@@ -204,6 +216,7 @@ impl fmt::Display for AskedWait {
                 "until {}",
                 at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
             ),
+            AskedWait::EpochMillis(ms) => write!(f, "until {ms:e} ms after 1970-01-01T00:00:00Z"),
         }?;
         if secs > MAX_SECS {
             write!(f, " ({})", about_years(secs))?;

@@ -107,6 +107,41 @@ async fn a_claim_that_nothing_remains_is_probed_before_a_job_stops() {
     );
 }
 
+/// A quota said spent (answers, not refusals) until an epoch reset beyond the year every
+/// computation clamps to is named by that reset as stated: its date, or past the last date
+/// shown, its number; never the clamp (tester round 11's #7: `X-RateLimit-Reset:
+/// 9999999999999999999` read "it renews in 8760h").
+#[tokio::test]
+async fn a_quota_spent_until_a_far_reset_names_it_as_stated() {
+    for (reset, named) in [
+        ("4102444800", "it renews at 2100-01-01T00:00:00Z (about 7"),
+        (
+            "9999999999999999999",
+            "it renews at 1e19 ms after 1970-01-01T00:00:00Z (about 31688",
+        ),
+    ] {
+        let spent = token_answer(&[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", reset),
+        ]);
+        let server = canned(vec![spent]).await;
+        let client = scripted(&server, RetryPolicy::default(), Duration::from_secs(120));
+        // The first answer is a claim, the probe's confirms it: nothing more is sent.
+        let (served, refused, not_attempted, last) = gets(&client, 10, 1).await;
+        assert_eq!((served, refused, not_attempted), (2, 0, 8), "{last}");
+        assert_eq!(server.request_lines().len(), 2);
+        let head =
+            "not attempted: the platform says nothing remains of its quota of 5000 requests; ";
+        assert!(
+            last.starts_with(&format!("{head}{named}"))
+                && last.ends_with(" years); over the 30 s cap"),
+            "{reset}: {last}"
+        );
+        assert!(!last.contains("8760h"), "{last}");
+    }
+}
+
 /// A `Retry-After` of 30.5 s over a 30 s cap is named as more than the cap, never as it.
 #[tokio::test]
 async fn a_wait_just_over_the_cap_is_not_named_as_the_cap() {

@@ -216,3 +216,113 @@ fn retry_after_seconds_with_an_exponent_do_not_read() {
         assert_eq!(s.retry_after, Some(Duration::from_millis(ms)), "{v:?}");
     }
 }
+
+/// A `Retry-After` date in the past, however far (the epoch itself, before it, the year 1), in
+/// each of its three forms, with a `Date` or without, asks for no wait: retry now, on a `403` as
+/// on a `429` and a `503` (a `403` with it is throttling, not `Forbidden`). A value that is not
+/// a date (`25:61:61`, tester round 11's #6 sent it, not the epoch) does not read: a `403` with
+/// it stays a refusal of the secret, a `429` asks for no wait.
+#[test]
+fn a_retry_after_date_in_the_past_asks_for_no_wait() {
+    let dates = [
+        "Thu, 01 Jan 1970 00:00:00 GMT",
+        "Thursday, 01-Jan-70 00:00:00 GMT",
+        "Thu Jan  1 00:00:00 1970",
+        "Wed, 31 Dec 1969 23:59:59 GMT",
+        "Mon, 01 Jan 0001 00:00:00 GMT",
+        "Sun, 06 Dec 2026 00:00:00 GMT, 0",
+    ];
+    let with_date = [("date", "Sun, 06 Dec 2026 12:00:00 GMT")];
+    for value in dates {
+        for status in [403, 429, 503] {
+            for date in [&with_date[..], &[]] {
+                let mut headers = date.to_vec();
+                headers.push(("retry-after", value));
+                headers.push(("x-ratelimit-remaining", "4000"));
+                let s = read(status, &headers);
+                assert!(s.throttled, "{status} {value:?} {date:?}");
+                assert_eq!(s.retry_after, Some(Duration::ZERO), "{status} {value:?}");
+                assert_eq!(s.asked_wait(), Some(Duration::ZERO), "{status} {value:?}");
+            }
+        }
+    }
+    let not_a_date = "Sun, 06 Dec 2026 25:61:61 GMT";
+    let s = read(403, &[("retry-after", not_a_date)]);
+    assert!(!s.throttled && s.retry_after.is_none(), "{s:?}");
+    let s = read(429, &[("retry-after", not_a_date)]);
+    assert!(s.throttled && s.retry_after.is_none(), "{s:?}");
+}
+
+/// An answer (not a refusal) saying nothing remains until an epoch reset beyond the year every
+/// computation clamps to keeps the reset as stated, for messages: its date, or, past the last
+/// date shown (the year 262143), its number (tester round 11's #7: `X-RateLimit-Reset:
+/// 9999999999999999999` was named "it renews in 8760h", the clamp).
+#[test]
+fn a_spent_quota_keeps_its_far_reset_as_stated() {
+    let at = |s: &str| {
+        chrono::DateTime::parse_from_rfc3339(s)
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    let spent = |reset: &str| {
+        read(
+            200,
+            &[
+                ("x-ratelimit-limit", "5000"),
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset", reset),
+            ],
+        )
+    };
+    let s = spent("4102444800");
+    assert_eq!(s.asked, Some(AskedWait::Until(at("2100-01-01T00:00:00Z"))));
+    assert_eq!(s.reset, Some(secs(MAX_SECS)), "computed with as a year");
+    let s = spent("4102444800000");
+    assert_eq!(s.asked, Some(AskedWait::Until(at("2100-01-01T00:00:00Z"))));
+    let s = spent("9999999999999999999");
+    assert_eq!(
+        s.asked,
+        Some(AskedWait::EpochMillis(9_999_999_999_999_999_999.0))
+    );
+    let far = s.asked.unwrap();
+    assert!(far.beyond_clamp());
+    assert!(
+        far.to_string()
+            .starts_with("until 1e19 ms after 1970-01-01T00:00:00Z (about 31688"),
+        "{far}"
+    );
+    let spent_cause = WaitCause::Spent {
+        limit: 5000,
+        window: None,
+    };
+    let year = secs(MAX_SECS);
+    for (reset, named) in [
+        ("4102444800", "it renews at 2100-01-01T00:00:00Z (about "),
+        (
+            "9999999999999999999",
+            "it renews at 1e19 ms after 1970-01-01T00:00:00Z (about ",
+        ),
+    ] {
+        let asked = spent(reset).asked;
+        let message =
+            crate::job::not_attempted(year, Duration::from_secs(30), asked.as_ref(), spent_cause);
+        assert!(
+            message.starts_with(&format!(
+                "not attempted: the platform says nothing remains of its quota of 5000 requests; {named}"
+            )) && message.ends_with(" years); over the 30 s cap"),
+            "{message}"
+        );
+        assert!(!message.contains("8760h"), "{message}");
+    }
+    // Within the clamp, or something left: nothing kept (the wait in words is the one asked).
+    assert_eq!(spent("3600").asked, Some(AskedWait::Seconds(3600.0)));
+    let left = read(
+        200,
+        &[
+            ("x-ratelimit-limit", "5000"),
+            ("x-ratelimit-remaining", "1"),
+            ("x-ratelimit-reset", "4102444800"),
+        ],
+    );
+    assert_eq!(left.asked, None);
+}
