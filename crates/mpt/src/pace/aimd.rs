@@ -265,8 +265,11 @@ pub(super) fn lockout_hold(
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
-    // Held, and refused past a window's renewal none served: a lockout, whatever it asked.
-    if s.lockouts > 0 && now.duration_since(s.cut.at) > WINDOW_RENEWS {
+    // Held over a second, and refused past a window's renewal none served: a lockout (a hold of
+    // `Retry-After: 1`, a bucket's rounding, outlasted by another process spending the bucket,
+    // is none).
+    let long_hold = s.lockouts > 0 && s.backoff > Duration::from_secs(1);
+    if long_hold && now.duration_since(s.cut.at) > WINDOW_RENEWS {
         s.locks = Some(s.backoff);
     }
     // One hold of a rounding at most (a window's `Retry-After: 1`, its renewal rounded up) hides

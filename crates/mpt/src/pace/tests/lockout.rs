@@ -241,3 +241,22 @@ async fn a_window_held_once_within_its_renewal_is_no_lockout() {
     observe(&pacer, 429, &headers).await;
     assert_eq!(pacer.lock().of("").held_until, None, "cut, not held");
 }
+
+/// A bucket's `Retry-After: 1` (its rounding) held once and outlasted, another process on the
+/// token spending the bucket meanwhile, is no lockout either: its next refusal only cuts.
+#[tokio::test]
+async fn a_hold_of_a_second_outlasted_is_no_lockout() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    locked_out_for(&pacer, Duration::from_secs(3));
+    observe(&pacer, 200, &[]).await;
+    pacer.lock().of("").held_until = None;
+    observe(&pacer, 429, &headers).await;
+    assert_eq!(pacer.lock().of("").held_until, None, "cut, not held");
+}
