@@ -203,8 +203,13 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
 /// A refusal asking for a rounding at most (`asked`: a `Retry-After` of 2 s or less) or for
 /// nothing holds only once the pace was halved to its floor and refused there once more
 /// ([`SHORT_HALVINGS`]): a fixed window or a sliding log the pace overspent refuses for a few
-/// milliseconds more and asks for a whole second.
+/// milliseconds more and asks for a whole second. A limiter seen to lock out (`State::locks`):
+/// every refusal holds, at once.
 pub(super) fn holds(s: &State, sent: u32, asked: Option<Duration>) -> bool {
+    if s.locks.is_some() {
+        // A limiter seen to lock out: each request sent into its lockout extends it.
+        return true;
+    }
     let halvings = sent.wrapping_sub(s.cut.generation);
     let least = match asked {
         Some(wait) if wait > ROUNDING => 1,
@@ -216,8 +221,9 @@ pub(super) fn holds(s: &State, sent: u32, asked: Option<Duration>) -> bool {
 /// Until when every send is held for a lockout ([`holds`] says it is one): `asked` (the
 /// `Retry-After`, its date read to the end of its second), or [`BACKOFF`] when none is asked.
 /// Each refusal that came after the hold before it ended (a request sent after it: the lockout
-/// was extended, or the hold ended inside it) grows the hold [`LOCKOUT_GROWTH`] times, with a
-/// random extra part of up to [`LOCKOUT_JITTER`] of it, at most `cap`; those answering sends
+/// was extended, or the hold ended inside it) grows the hold [`LOCKOUT_GROWTH`] times (a wait
+/// asked: once), with a random extra part of up to [`LOCKOUT_JITTER`] of it, at most `cap`; none
+/// asked of a limiter seen to lock out, the hold that ended its last lockout; those answering sends
 /// made before the hold ended only hold until their own wait has passed. Reset once one is
 /// served. A limiter that locks out and extends the lockout on every refused request
 /// (fail2ban-like) gets its quiet time, from one process or several on one token.
@@ -228,14 +234,18 @@ pub(super) fn lockout_hold(
     cap: Duration,
 ) -> Instant {
     let hold = if s.held_until.is_none_or(|h| h <= now) {
-        let repeats = s.lockouts.min(32);
+        // A wait asked grows once (grown at each probe refused, one process's hold reached
+        // 18 s while the other finished its half alone).
+        let repeats = s.lockouts.min(if asked.is_some() { 1 } else { 32 });
         s.lockouts = s.lockouts.saturating_add(1);
-        let base = asked.unwrap_or(BACKOFF).as_secs_f64();
+        // None asked of a limiter seen to lock out: the hold that ended its last lockout.
+        let base = asked.or(s.locks).unwrap_or(BACKOFF).as_secs_f64();
         let mut grown = base * LOCKOUT_GROWTH.powi(repeats as i32);
         if asked.is_none() {
             // A refusal that is a count, not a time (a gateway shedding a dozen requests in a
             // row), is not made to cost minutes.
-            grown = grown.min(BACKOFF_MOST.as_secs_f64());
+            let most = s.locks.map_or(BACKOFF_MOST, |l| l.max(BACKOFF_MOST));
+            grown = grown.min(most.as_secs_f64());
         }
         let jitter = if repeats == 0 {
             0.0
@@ -255,11 +265,19 @@ pub(super) fn lockout_hold(
 /// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
+    // Held over a second, and refused past a window's renewal none served: a lockout (a hold of
+    // `Retry-After: 1`, a bucket's rounding, outlasted by another process spending the bucket,
+    // is none).
+    let long_hold = s.lockouts > 0 && s.backoff > Duration::from_secs(1);
+    if long_hold && now.duration_since(s.cut.at) > WINDOW_RENEWS {
+        s.locks = Some(s.backoff);
+    }
     // One hold of a rounding at most (a window's `Retry-After: 1`, its renewal rounded up) hides
     // when the window renewed, not that it did: counted from the cut (a window's start refused
     // for most of its second was held, and its quota, unlearned, let the pace climb back to
     // twice it, a hold at each refusal: `retry-after+fixed-window` 13.0 s in one run of five).
-    let short_hold = s.lockouts == 1 && s.backoff <= ROUNDING && !s.window_refuted;
+    let short_hold =
+        s.lockouts == 1 && s.backoff <= ROUNDING && !s.window_refuted && s.locks.is_none();
     s.backoff = Duration::ZERO;
     s.lockouts = 0;
     // Else counted from the end of a hold (nothing was sent during it: served right after, the
@@ -274,6 +292,12 @@ fn served_again(s: &mut State, now: Instant) {
         s.windowed = true;
         s.ceiling = Some(quota);
         (quota * SETTLE).max(MIN_RATE)
+    } else if s.locks.is_some() {
+        // After a lockout, at half the cut's pace, grown back as after a cut (each process on
+        // the token back at its own cut's pace at once locked them out again; from the floor,
+        // the pace took 10 s to grow back).
+        let half = (s.cut.rate / 2.0).max(MIN_RATE);
+        s.learned.map_or(half, |l| l.max(half)).min(s.cut.rate)
     } else {
         s.learned.unwrap_or(s.cut.rate).max(s.cut.rate)
     };
@@ -303,7 +327,13 @@ fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
         s.learned = Some((rate * (1.0 + GROWTH)).min(MAX_FIXED_RATE));
         return;
     };
-    let per_second = if rate < ceiling * NEAR {
+    // A limiter that locks out: a probe past its limit costs a whole lockout, so the pace past
+    // the last cut's is probed as a window's quota is.
+    let locked = s.locks.is_some() && rate >= s.cut.rate;
+    let per_second = if locked {
+        let held = now.duration_since(s.cut.at).as_secs_f64() / WINDOW_PATIENCE.as_secs_f64();
+        WINDOW_CREEP + (PROBE - WINDOW_CREEP) * held.min(1.0)
+    } else if rate < ceiling * NEAR {
         ADD
     } else if rate < ceiling * SETTLE {
         PROBE

@@ -263,6 +263,10 @@ pub(super) struct State {
     /// one is served (`aimd::lockout_hold`).
     pub(super) backoff: Duration,
     pub(super) lockouts: u32,
+    /// The limiter locks out (a refusal went on past a window's renewal with every send held,
+    /// none served): the hold that ended its last lockout (`aimd::served_again`). From then on
+    /// each refusal holds every send at once (`aimd::holds`).
+    pub(super) locks: Option<Duration>,
     /// The stated quota the pace follows (requests per window, in seconds), and the send
     /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
     pub(super) quota: Option<(f64, f64)>,
@@ -361,6 +365,7 @@ impl State {
             window_refuted: false,
             backoff: Duration::ZERO,
             lockouts: 0,
+            locks: None,
             quota: None,
             log: VecDeque::new(),
             forgets: false,

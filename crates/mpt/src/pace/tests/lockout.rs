@@ -157,3 +157,106 @@ async fn a_window_held_once_for_a_rounding_is_learned_and_a_lockout_refutes_it()
         assert!(s.learned.unwrap() < before, "halved");
     }
 }
+
+/// Cut, refused at every pace halved to the floor and once more there (held for the 2 s asked),
+/// then the hold made to have passed with the refusals lasting `refused_for` since the cut:
+/// the pace of the cut.
+fn locked_out_for(pacer: &Pacer, refused_for: Duration) -> f64 {
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    assert!(s.held_until.is_some(), "held at the floor");
+    let now = Instant::now();
+    s.cut.at = now - refused_for;
+    s.held_until = Some(now);
+    s.cut.rate
+}
+
+/// A limiter that locks out and extends the lockout on every request refused during it, seen
+/// once (held for the wait asked, and refused past a window's renewal before one was served:
+/// neither a bucket nor a window of a second refuses that long) is a lockout from then on: its
+/// next refusal holds every send at once (no halvings first: each one a request sent into the
+/// lockout, extending it for every process on the token), the pace re-enters at half the cut's
+/// (two processes back at their cuts' paces at once locked each other out again; a 2 s lockout
+/// taken for a window's renewal set the pace to what the second before it served, 25 a second),
+/// and a hold grows once at most (twice the wait asked, with its random part): one process's
+/// hold grown at each probe refused reached 18 s while the other finished its half alone.
+#[tokio::test]
+async fn a_limiter_seen_to_lock_out_is_held_at_its_next_refusal() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "2")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    let cut = locked_out_for(&pacer, Duration::from_secs(3));
+    observe(&pacer, 200, &[]).await;
+    {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        assert!(!s.windowed, "a lockout is no window's renewal");
+        let pace = s.learned.unwrap();
+        assert!(pace <= cut && pace >= cut / 2.0, "{pace}: the cut's {cut}");
+    }
+    // Served since: its next refusal is a new limit's first, and holds every send.
+    observe(&pacer, 429, &headers).await;
+    let held = |pacer: &Pacer| {
+        pacer
+            .lock()
+            .of("")
+            .held_until
+            .map(|h| h.saturating_duration_since(Instant::now()))
+    };
+    let first = held(&pacer).unwrap_or_default();
+    assert!(first > Duration::from_secs(1), "held at once: {first:?}");
+    // Probes refused after each hold: the hold grows once, to 2 to 3 times the wait asked.
+    for _ in 0..3 {
+        pacer.lock().of("").held_until = Some(Instant::now());
+        observe(&pacer, 429, &headers).await;
+        let grown = held(&pacer).unwrap_or_default();
+        assert!(
+            grown > Duration::from_millis(3900) && grown <= Duration::from_secs(6),
+            "{grown:?}"
+        );
+    }
+}
+
+/// A window that refuses for most of its second, held once for its rounding (`Retry-After:
+/// 1`) and served within its renewal, is no lockout: its next refusal only cuts the pace.
+#[tokio::test]
+async fn a_window_held_once_within_its_renewal_is_no_lockout() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    locked_out_for(&pacer, Duration::from_millis(1200));
+    observe(&pacer, 200, &[]).await;
+    assert!(pacer.lock().of("").windowed, "a window's renewal");
+    pacer.lock().of("").held_until = None;
+    observe(&pacer, 429, &headers).await;
+    assert_eq!(pacer.lock().of("").held_until, None, "cut, not held");
+}
+
+/// A bucket's `Retry-After: 1` (its rounding) held once and outlasted, another process on the
+/// token spending the bucket meanwhile, is no lockout either: its next refusal only cuts.
+#[tokio::test]
+async fn a_hold_of_a_second_outlasted_is_no_lockout() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let headers = [("retry-after", "1")];
+    for _ in 0..20 {
+        observe(&pacer, 200, &[]).await;
+    }
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(&pacer, 429, &headers).await;
+    }
+    locked_out_for(&pacer, Duration::from_secs(3));
+    observe(&pacer, 200, &[]).await;
+    pacer.lock().of("").held_until = None;
+    observe(&pacer, 429, &headers).await;
+    assert_eq!(pacer.lock().of("").held_until, None, "cut, not held");
+}
