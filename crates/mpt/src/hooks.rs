@@ -348,6 +348,7 @@ impl Layer {
                 }
             };
             budget.spend(waited);
+            let polls = slot.polls();
             attempt += 1;
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
@@ -370,7 +371,9 @@ impl Layer {
             let signal = signal_of(&result, cut);
             let ending = ending_of(signal.as_ref(), &result, cut, alien);
             let throttled = budget.answered(job.answered(signal.as_ref()));
-            let left = tries.count(&self.retry, throttled) && spare.is_some();
+            // The pacer's poll of a refuted reset, refused: not one of the call's attempts.
+            let polled = polls && throttled;
+            let left = (polled || tries.count(&self.retry, throttled)) && spare.is_some();
             let decision = decide(resend, ending, left);
             let after = signal.as_ref().and_then(Signal::asked_wait);
             self.pacer.observe(slot, signal.as_ref(), cap);

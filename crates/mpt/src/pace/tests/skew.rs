@@ -28,3 +28,108 @@ async fn a_refusals_retry_after_bounds_a_hold_on_a_stated_reset() {
     let (_, held) = got.expect("held for the refusal's second, not the reset's 9 s");
     assert!(held <= budget, "{held:?}");
 }
+
+/// This machine's clock in epoch seconds plus `ahead`, as an `X-RateLimit-Reset` states it.
+fn epoch_in(ahead: i64) -> String {
+    (chrono::Utc::now().timestamp() + ahead).to_string()
+}
+
+/// `X-RateLimit-*` of a limit of 200 with `left` remaining, its epoch reset `reset`, and a
+/// `Date` that is right.
+fn x_ratelimit<'a>(left: &'a str, reset: &'a str, date: &'a str) -> [(&'a str, &'a str); 4] {
+    [
+        ("x-ratelimit-limit", "200"),
+        ("x-ratelimit-remaining", left),
+        ("x-ratelimit-reset", reset),
+        ("date", date),
+    ]
+}
+
+/// A fixed window of a second behind a backend 20 s ahead, its `Date` right (tester round 9,
+/// `skewdrift`): each window is stated as renewing in 21 s, then, the backend's clock off the
+/// other way, in the past. The window is the step between two resets stated (a second), not
+/// the time to one read on this machine's clock (before: 20 s, a limit of 200 a second paced at
+/// under 10); a reset in the past says nothing of it.
+#[tokio::test]
+async fn an_epoch_resets_window_is_its_step_not_the_time_to_it() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let (first, second, behind) = (epoch_in(21), epoch_in(22), epoch_in(-19));
+    observe(&pacer, 200, &x_ratelimit("150", &first, &date)).await;
+    let read = pacer.rate().unwrap();
+    assert!(
+        read < 10.0,
+        "one reset served: the time to it, read here ({read})"
+    );
+    observe(&pacer, 200, &x_ratelimit("199", &second, &date)).await;
+    assert_eq!(pacer.rate(), Some(200.0 * HEADROOM));
+    observe(&pacer, 200, &x_ratelimit("120", &behind, &date)).await;
+    assert_eq!(pacer.rate(), Some(200.0 * HEADROOM), "a step back is none");
+    observe(&pacer, 200, &x_ratelimit("199", &second, &date)).await;
+    assert_eq!(
+        pacer.rate(),
+        Some(200.0 * HEADROOM),
+        "a step of 41 s is not the window"
+    );
+}
+
+/// A limiter whose clock is behind (tester round 9, `longhold --skew -10`): its refusals say
+/// nothing remains until a time that has passed. The time is refuted: every send is held, and
+/// the next goes alone (before: no wait asked, each call's 10 throttled attempts spent at once,
+/// ids reported rate-limited on a hold of 15 s).
+#[tokio::test]
+async fn a_refusal_stating_a_reset_past_holds_and_sends_alone() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let past = epoch_in(-5);
+    let refused = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", past.as_str()),
+        ("date", date.as_str()),
+    ];
+    assert!(crate::pace::skew::refuted(&signal(429, &refused)));
+    observe(&pacer, 429, &refused).await;
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    assert!(s.held_until.is_some_and(|h| h > Instant::now()), "held");
+    assert_eq!(s.held_for, WaitCause::Refusing);
+    assert_eq!(stated::gate(s, Instant::now()), stated::Gate::Alone);
+}
+
+/// Checks of a stated time refused again and again: the hold before the next check grows to
+/// [`crate::pace::skew::PROBE_AFTER_MOST`], no more (tester round 9, `longhold --skew 10`: a reset stated
+/// 10 s late, found out 5 s after the renewal when the hold doubled without a bound).
+#[tokio::test]
+async fn the_hold_before_a_check_is_bounded() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let late = epoch_in(25);
+    let refused = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", late.as_str()),
+        ("date", date.as_str()),
+    ];
+    let seen = signal(429, &refused);
+    for _ in 0..6 {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        // A check planned at the end of the hold is refused.
+        let at = s.checking.map(|(end, _)| end);
+        pacer.learn(
+            s,
+            &seen,
+            CAP,
+            Sent {
+                at,
+                ..Sent::default()
+            },
+        );
+    }
+    let mut paces = pacer.lock();
+    assert_eq!(
+        paces.of("").probe_after,
+        crate::pace::skew::PROBE_AFTER_MOST
+    );
+}
