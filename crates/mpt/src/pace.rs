@@ -437,6 +437,9 @@ impl Pacer {
         let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
         if signal.throttled {
             s.credit = 0;
+            s.count_spent = signal.retry_after.is_none()
+                && signal.remaining == Some(0)
+                && signal.reset.is_some();
             // A lockout under AIMD (refused again at the halved pace, none served; not a
             // concurrency limiter's refusal over its ceiling): every send is held, for the wait
             // asked however short, or a backoff when none is asked.

@@ -215,6 +215,9 @@ pub(super) struct State {
     /// The last refusal refuted its stated reset (`skew::refuted`), none served since: a
     /// request sent alone now is the pacer's poll (`Slot::polls`).
     pub(super) refuted: bool,
+    /// The last refusal said a count is spent until a stated reset (nothing remaining, no
+    /// `Retry-After`): its renewal after a long hold is not a quota a second (`aimd`).
+    pub(super) count_spent: bool,
     /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
     /// reset beyond the cap: every send is refused until then, or until an answer says
     /// something remains.
@@ -347,6 +350,7 @@ impl State {
             last_epoch: 0.0,
             stepped: (0.0, now),
             refuted: false,
+            count_spent: false,
             spent: None,
             doubt: None,
             allowance: None,

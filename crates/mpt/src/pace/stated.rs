@@ -22,6 +22,13 @@ impl Pacer {
         sent: Sent,
     ) -> bool {
         let limit = signal.quotas().map(|q| q.limit).reduce(f64::min);
+        if signal.remaining.is_none() && !signal.throttled {
+            // Served, stating no remainder (a limiter that states its count on its refusals
+            // only): the count was not spent, and sends no longer go one at a time (they did
+            // to the end of the job, one in flight, after a hold of 15 s: tester round 9). Its
+            // next refusal says when it is spent again.
+            s.allowance = None;
+        }
         if let Some(remaining) = signal.remaining {
             let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
