@@ -39,11 +39,10 @@ use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::job::{Acquired, CallBudget, Job, ending_of, retrying, signal_of};
-use crate::pace::Refused;
+use crate::pace::{Refused, retry_wait};
 
 mod body;
 mod spare;
-use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
@@ -348,7 +347,6 @@ impl Layer {
                 }
             };
             budget.spend(waited);
-            let polls = slot.polls();
             attempt += 1;
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
@@ -371,11 +369,10 @@ impl Layer {
             let signal = signal_of(&result, cut);
             let ending = ending_of(signal.as_ref(), &result, cut, alien);
             let throttled = budget.answered(job.answered(signal.as_ref()));
-            // The pacer's poll of a refuted reset, refused: not one of the call's attempts.
-            let polled = polls && throttled;
-            let left = (polled || tries.count(&self.retry, throttled)) && spare.is_some();
+            let more = (throttled && slot.polls()) || tries.count(&self.retry, throttled);
+            let left = more && spare.is_some();
             let decision = decide(resend, ending, left);
-            let after = signal.as_ref().and_then(|s| checked_wait(s, cap));
+            let after = signal.as_ref().and_then(|s| retry_wait(s, cap));
             self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && !job.cancelled()
@@ -430,19 +427,6 @@ impl Layer {
             None => limited(response, limit),
         }
     }
-}
-
-/// The wait a throttled answer asks its call to sleep before the retry: its
-/// [`Signal::asked_wait`], but for a reset stated as a time (no `Retry-After`) over a rounding
-/// (2 s) and within `cap`: that is a claim the pacer holds every send for and checks
-/// (`pace::skew`), and the retry takes its slot when the pacer lets it (slept whole, a reset
-/// stated 10 s late kept the ids refused before the check for 19 s, where the pacer found the
-/// renewal at 11 s: tester round 9). A shorter one is slept (the pacer holds for none).
-fn checked_wait(signal: &Signal, cap: Duration) -> Option<Duration> {
-    let asked = signal.asked_wait()?;
-    let long = asked > Duration::from_secs(2) && asked <= cap;
-    let claim = signal.reset_at && signal.retry_after.is_none() && long;
-    Some(if claim { Duration::ZERO } else { asked })
 }
 
 /// The answer standing for a send refused before anything went: a `429` with the wait asked

@@ -102,6 +102,7 @@ mod slot;
 mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
+pub(crate) use skew::retry_wait;
 pub(crate) use slot::{Refused, Slot};
 use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, pace_cause, take};
 
@@ -437,9 +438,6 @@ impl Pacer {
         let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
         if signal.throttled {
             s.credit = 0;
-            s.count_spent = signal.retry_after.is_none()
-                && signal.remaining == Some(0)
-                && signal.reset.is_some();
             // A lockout under AIMD (refused again at the halved pace, none served; not a
             // concurrency limiter's refusal over its ceiling): every send is held, for the wait
             // asked however short, or a backoff when none is asked.
@@ -471,13 +469,9 @@ impl Pacer {
             } else if locked_out {
                 let until = aimd::lockout_hold(s, now, None, cap);
                 hold(s, until, WaitCause::Refusing);
-            } else if skew::refuted(signal) {
-                s.refuted = true;
-                hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
             }
-        } else {
-            s.refuted = false;
         }
+        skew::note(s, signal, now);
         if self.mode != Pacing::Adaptive {
             return;
         }

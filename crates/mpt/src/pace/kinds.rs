@@ -207,9 +207,9 @@ pub(super) struct State {
     /// when it was last set.
     pub(super) guessed: (f64, Instant),
     /// The last time an epoch reset stated, in epoch seconds of the clock that stated it (0:
-    /// none yet): the next one's step from it is the window (`stated::stepped_window`).
+    /// none yet): the next one's step from it is the window (`stated::window`).
     pub(super) last_epoch: f64,
-    /// The window inferred from the steps between epoch resets (`stated::stepped_window`), and
+    /// The window inferred from the steps between epoch resets (`stated::window`), and
     /// when it was last seen (0: none).
     pub(super) stepped: (f64, Instant),
     /// The last refusal refuted its stated reset (`skew::refuted`), none served since: a

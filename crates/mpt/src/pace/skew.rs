@@ -46,6 +46,22 @@ pub(super) fn refuted(signal: &Signal) -> bool {
         && signal.reset.is_some_and(|r| r.is_zero())
 }
 
+/// Notes what a refusal says of a stated reset: whether it says a count is spent until one
+/// (`State::count_spent`), and whether it refutes one ([`refuted`]: every send is held
+/// [`PROBE_AFTER`], and the next goes alone, the pacer's poll); an answer served ends the polls.
+pub(super) fn note(s: &mut State, signal: &Signal, now: Instant) {
+    if !signal.throttled {
+        s.refuted = false;
+        return;
+    }
+    s.count_spent =
+        signal.retry_after.is_none() && signal.remaining == Some(0) && signal.reset.is_some();
+    if refuted(signal) {
+        s.refuted = true;
+        super::stated::hold(s, now + PROBE_AFTER, WaitCause::Refusing);
+    }
+}
+
 /// The answer's signal with its stated times read [`State::lead`] sooner (`None`: no change),
 /// once what it says of a check in progress is learned: a check served with something left
 /// before the stated renewal sets the lead; one refused doubles the bound on the next hold. A
@@ -102,4 +118,17 @@ pub(super) fn until(s: &mut State, signal: &Signal, now: Instant, wait: Duration
 pub(super) fn stated(s: &State, now: Instant) -> Duration {
     s.checking
         .map_or(Duration::ZERO, |(_, at)| at.saturating_duration_since(now))
+}
+
+/// The wait a throttled answer asks its call to sleep before the retry: its
+/// [`Signal::asked_wait`], but for a reset stated as a time (no `Retry-After`) over a rounding
+/// (2 s) and within `cap`: that is a claim the pacer holds every send for and checks
+/// (this module), and the retry takes its slot when the pacer lets it (slept whole, a reset
+/// stated 10 s late kept the ids refused before the check for 19 s, where the pacer found the
+/// renewal at 11 s: tester round 9). A shorter one is slept (the pacer holds for none).
+pub(crate) fn retry_wait(signal: &Signal, cap: Duration) -> Option<Duration> {
+    let asked = signal.asked_wait()?;
+    let long = asked > super::ROUNDING && asked <= cap;
+    let claim = signal.reset_at && signal.retry_after.is_none() && long;
+    Some(if claim { Duration::ZERO } else { asked })
 }

@@ -8,6 +8,10 @@ use super::{
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
+mod window;
+pub(super) use window::inferred;
+use window::{epoch_window, guessed_window};
+
 impl Pacer {
     /// Learns from what the platform states; `false` when it states no rate. `cap`: the
     /// longest wait taken (a longer window is a count, not a pace).
@@ -244,48 +248,6 @@ pub(super) fn spent_window(signal: &Signal, refills: bool, inferred: Option<f64>
         }
 }
 
-/// The window inferred from recent resets for a limit with none stated ([`guessed_window`]),
-/// while it is current (inferred within two of it).
-pub(super) fn inferred(s: &State, now: Instant) -> Option<f64> {
-    let (window, at) = s.guessed;
-    let guessed =
-        (window > 0.0 && now.saturating_duration_since(at) < secs(2.0 * window)).then_some(window);
-    shorter(guessed, stepped(s, now))
-}
-
-/// The shorter of two windows, either when the other is unknown.
-fn shorter(a: Option<f64>, b: Option<f64>) -> Option<f64> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.min(b)),
-        (a, b) => a.or(b),
-    }
-}
-
-/// The window of a limit with none stated whose reset is a time (`at`): the shorter of the
-/// step between two resets stated ([`stepped_window`]) and the window inferred from the resets
-/// read on this machine's clock ([`guessed_window`], from answers served only: a refusal's
-/// reset is the end of its hold, a claim the pacer checks, `skew`, and a limiter that refuses
-/// for 15 s with `X-RateLimit-Limit: 100` and then serves, stating nothing, was paced at 100 per
-/// 15 s for 30 s after it served again).
-fn epoch_window(s: &mut State, signal: &Signal, at: f64, cap: f64, now: Instant) -> Option<f64> {
-    let stepped = stepped_window(s, at, cap, now);
-    let read = if signal.throttled {
-        None
-    } else {
-        guessed_window(s, signal.reset, cap, now)
-    };
-    shorter(stepped, read)
-}
-
-/// The window [`stepped_window`] saw last, while it is current (seen again within two of it and
-/// a rounding).
-fn stepped(s: &State, now: Instant) -> Option<f64> {
-    let (window, since) = s.stepped;
-    let current =
-        window > 0.0 && now.saturating_duration_since(since) < secs(2.0 * window) + ROUNDING;
-    current.then_some(window)
-}
-
 /// Restates the allowance from a remainder `left` (none: not a count): what it says remains,
 /// less the requests still in flight (not counted in it yet, maybe). Only the answer to a
 /// request sent `alone` may raise it (answers overtake each other; none can overtake that one).
@@ -413,43 +375,6 @@ fn spent_until_reset(
         let until = super::skew::until(s, signal, now, reset);
         hold(s, until, spent(reset, cap, signal.remaining_of).cause);
     }
-}
-
-/// The window of a limit with none stated, inferred from recent resets: the longest reset seen
-/// within the window so inferred (a window's reset counts down; the next one's starts again),
-/// at least a second (resets are stated in whole seconds). A reset longer than `cap` (in
-/// seconds) is a count's, not a window to pace by: the answer gives none.
-fn guessed_window(s: &mut State, reset: Option<Duration>, cap: f64, now: Instant) -> Option<f64> {
-    // A reset already past (0) says nothing of the window: the count was renewed, and if the
-    // platform refuses anyway, the pace is learned from its refusals.
-    let reset = reset.filter(|r| !r.is_zero())?.as_secs_f64().max(1.0);
-    if reset > cap {
-        return None;
-    }
-    let (window, at) = s.guessed;
-    if reset >= window || now.saturating_duration_since(at) >= secs(window) {
-        s.guessed = (reset, now);
-    }
-    Some(s.guessed.0)
-}
-
-/// The window of a limit with none stated whose reset is a time (`at`, in epoch seconds of the
-/// clock that stated it): the step between two resets it states in turn (a count renews once a
-/// window, and the time of its renewal moves on by one window), whatever that clock's offset
-/// from this machine's. The time to the reset read on this machine's clock is a claim the pacer
-/// checks (`skew`), not the window: a backend 20 s ahead states each window of a second as
-/// renewing in 21 s, read as the window it paced a limit of 200 a second at 10. The shortest
-/// step seen while it is current ([`stepped`]), at least a second; a step back (the clock
-/// moved) or longer than `cap` (in seconds: a count's) is none. `None` until a step is seen:
-/// one reset restated on every refusal is a hold, not a window.
-fn stepped_window(s: &mut State, at: f64, cap: f64, now: Instant) -> Option<f64> {
-    let last = std::mem::replace(&mut s.last_epoch, at);
-    let step = (at - last).max(1.0);
-    let shorter = stepped(s, now).is_none_or(|window| step <= window);
-    if last > 0.0 && at > last && step <= cap && shorter {
-        s.stepped = (step, now);
-    }
-    stepped(s, now)
 }
 
 /// The most sends the log keeps: a quota larger is not logged (its pace is enough).

@@ -133,3 +133,92 @@ async fn the_hold_before_a_check_is_bounded() {
         crate::pace::skew::PROBE_AFTER_MOST
     );
 }
+
+/// A limiter stating its count on its refusals only (tester round 9, `longhold`): a refusal
+/// says nothing of 100 remains until a reset 15 s off (sends go alone); an answer served
+/// stating nothing lifts that (before: every send went alone to the end of the job, one in
+/// flight at a time).
+#[tokio::test]
+async fn an_answer_served_stating_no_remainder_lifts_the_gate() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let reset = epoch_in(15);
+    let refused = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", reset.as_str()),
+        ("date", date.as_str()),
+    ];
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    pacer.learn(s, &signal(429, &refused), CAP, Sent::default());
+    assert_eq!(s.allowance, Some(0), "nothing remains: sends go alone");
+    pacer.learn(s, &signal(200, &[]), CAP, Sent::default());
+    assert_eq!(s.allowance, None);
+    assert_eq!(stated::gate(s, Instant::now()), stated::Gate::Open);
+}
+
+/// The same limiter after its hold: the count its refusals said was spent is served again
+/// 16 s later. What was served before the hold is the count, not a quota a second: sends are
+/// not paced until the next refusal (before: paced at the 50 a second served before the hold,
+/// its ceiling, to the end of the job).
+#[tokio::test]
+async fn a_count_renewed_after_a_long_stated_hold_is_not_a_quota_a_second() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let reset = epoch_in(15);
+    let refused = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", reset.as_str()),
+        ("date", date.as_str()),
+    ];
+    for _ in 0..50 {
+        observe(&pacer, 200, &[]).await;
+    }
+    let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    pacer.observe(slot, Some(&signal(429, &refused)), CAP);
+    assert!(pacer.rate().is_some(), "the refusal cut the pace");
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let sent = Sent {
+        generation: s.generation,
+        ..Sent::default()
+    };
+    let later = Instant::now() + Duration::from_secs(16);
+    pacer.learn_at(s, &signal(200, &[]), CAP, sent, later);
+    assert_eq!(
+        pacer.pace(s),
+        None,
+        "served again after the hold: not paced"
+    );
+}
+
+/// A reset stated as a time over a rounding is the pacer's to hold and check: the retry does
+/// not sleep it (before: slept whole, 19 s, where the check found the renewal at 11 s). A
+/// `Retry-After`, a reset of a rounding or less, and one over the cap are slept (or not
+/// retried) as before.
+#[test]
+fn a_retry_does_not_sleep_a_stated_time_the_pacer_checks() {
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let refused = |reset: &str, retry_after: Option<&str>| {
+        let mut h = vec![
+            ("x-ratelimit-limit", "100"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", reset),
+            ("date", date.as_str()),
+        ];
+        h.extend(retry_after.map(|r| ("retry-after", r)));
+        signal(429, &h)
+    };
+    let (long, short, far) = (epoch_in(20), epoch_in(1), epoch_in(3600));
+    assert_eq!(
+        crate::pace::skew::retry_wait(&refused(&long, None), CAP),
+        Some(Duration::ZERO)
+    );
+    let asked = crate::pace::skew::retry_wait(&refused(&long, Some("7")), CAP);
+    assert_eq!(asked, Some(Duration::from_secs(7)));
+    let short = crate::pace::skew::retry_wait(&refused(&short, None), CAP).unwrap();
+    assert!(short <= Duration::from_secs(1), "{short:?}");
+    assert!(crate::pace::skew::retry_wait(&refused(&far, None), CAP).unwrap() > CAP);
+}
