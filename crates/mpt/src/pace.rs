@@ -471,7 +471,9 @@ impl Pacer {
                 hold(s, until, WaitCause::Refusing);
             }
         }
-        skew::note(s, signal, now);
+        if skew::note(s, signal) {
+            hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
+        }
         if self.mode != Pacing::Adaptive {
             return;
         }

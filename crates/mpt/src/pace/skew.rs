@@ -47,19 +47,18 @@ pub(super) fn refuted(signal: &Signal) -> bool {
 }
 
 /// Notes what a refusal says of a stated reset: whether it says a count is spent until one
-/// (`State::count_spent`), and whether it refutes one ([`refuted`]: every send is held
-/// [`PROBE_AFTER`], and the next goes alone, the pacer's poll); an answer served ends the polls.
-pub(super) fn note(s: &mut State, signal: &Signal, now: Instant) {
+/// (`State::count_spent`), and whether it refutes one ([`refuted`]: the caller holds every
+/// send [`PROBE_AFTER`], and the next goes alone, the pacer's poll); an answer served ends the
+/// polls. Whether it refutes one.
+pub(super) fn note(s: &mut State, signal: &Signal) -> bool {
     if !signal.throttled {
         s.refuted = false;
-        return;
+        return false;
     }
     s.count_spent =
         signal.retry_after.is_none() && signal.remaining == Some(0) && signal.reset.is_some();
-    if refuted(signal) {
-        s.refuted = true;
-        super::stated::hold(s, now + PROBE_AFTER, WaitCause::Refusing);
-    }
+    s.refuted |= refuted(signal);
+    refuted(signal)
 }
 
 /// The answer's signal with its stated times read [`State::lead`] sooner (`None`: no change),

@@ -222,3 +222,26 @@ fn a_retry_does_not_sleep_a_stated_time_the_pacer_checks() {
     assert!(short <= Duration::from_secs(1), "{short:?}");
     assert!(crate::pace::skew::retry_wait(&refused(&far, None), CAP).unwrap() > CAP);
 }
+
+/// After a refusal that refutes its stated reset, the next send goes alone once the hold has
+/// passed, and it is the pacer's poll: the hook layer does not count its refusal among the
+/// call's throttled attempts (before: whichever call won the polls spent its 10 on a hold of
+/// 10 s and was reported rate-limited). Once one is served, a send alone is no poll.
+#[tokio::test]
+async fn the_send_after_a_refuted_reset_is_the_pacers_poll() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let past = epoch_in(-5);
+    let refused = [
+        ("x-ratelimit-limit", "100"),
+        ("x-ratelimit-remaining", "0"),
+        ("x-ratelimit-reset", past.as_str()),
+        ("date", date.as_str()),
+    ];
+    observe(&pacer, 429, &refused).await;
+    let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    assert!(slot.polls());
+    pacer.observe(slot, Some(&signal(200, &[])), CAP);
+    let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
+    assert!(!slot.polls(), "served: no poll");
+}
