@@ -39,11 +39,10 @@ use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
 use crate::job::{Acquired, CallBudget, Job, ending_of, retrying, signal_of};
-use crate::pace::Refused;
+use crate::pace::{Refused, retry_wait};
 
 mod body;
 mod spare;
-use crate::ratelimit::Signal;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
@@ -370,9 +369,10 @@ impl Layer {
             let signal = signal_of(&result, cut);
             let ending = ending_of(signal.as_ref(), &result, cut, alien);
             let throttled = budget.answered(job.answered(signal.as_ref()));
-            let left = tries.count(&self.retry, throttled) && spare.is_some();
+            let more = (throttled && slot.polls()) || tries.count(&self.retry, throttled);
+            let left = more && spare.is_some();
             let decision = decide(resend, ending, left);
-            let after = signal.as_ref().and_then(Signal::asked_wait);
+            let after = signal.as_ref().and_then(|s| retry_wait(s, cap));
             self.pacer.observe(slot, signal.as_ref(), cap);
             if decision.resend
                 && !job.cancelled()

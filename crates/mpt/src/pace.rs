@@ -11,7 +11,9 @@
 //!   policy's `w`) gives the rate: sends are spaced at 98% of it (the slowest of several); a
 //!   quota with no window stated is not assumed to be per second: its window is inferred from
 //!   recent resets (the longest reset seen within the window so inferred: a window's reset
-//!   counts down, the next one's starts again), at least a second; with no reset either, its
+//!   counts down, the next one's starts again; of a reset stated as a time, the step between
+//!   two stated in turn, whatever the clock that states them), at least a second; with no
+//!   reset either, its
 //!   remainder is used as below and the pace is learned as when nothing is stated;
 //! * a quota whose window (stated, or its reset when none is) is longer than the longest wait
 //!   the client takes (the retry policy's `max_retry_after`) is a count, not a pace: one reset
@@ -47,7 +49,9 @@
 //!   answering the old pace of a drop) no longer: a sliding log keeps a burst for its whole
 //!   window, so the pace after it would be refused;
 //! * a throttled answer with nothing remaining and a reset stated (GitHub's `403`): the reset
-//!   is the wait asked for, as a `Retry-After` would be;
+//!   is the wait asked for, as a `Retry-After` would be; a reset stated as a time is checked
+//!   (`skew`), and one that has passed while the limiter still refuses is refuted: sends go
+//!   alone, a second apart, until one is served;
 //! * a throttled answer (`429`, `503`, `403` with nothing remaining or a `Retry-After`; and a
 //!   connection closed or reset before an answer, which the hook layer observes as a refusal
 //!   with no wait) under a stated rate costs one interval and halves this client's share of
@@ -98,6 +102,7 @@ mod slot;
 mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
+pub(crate) use skew::retry_wait;
 pub(crate) use slot::{Refused, Slot};
 use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, pace_cause, take};
 
@@ -465,6 +470,9 @@ impl Pacer {
                 let until = aimd::lockout_hold(s, now, None, cap);
                 hold(s, until, WaitCause::Refusing);
             }
+        }
+        if skew::note(s, signal) {
+            hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
         }
         if self.mode != Pacing::Adaptive {
             return;

@@ -110,6 +110,9 @@ pub(crate) struct Signal {
     /// The reset was stated as a time (an epoch `*-Reset`), read against a clock that may be
     /// off: the pacer holds on it only so long before one request checks it.
     pub(crate) reset_at: bool,
+    /// The time an epoch reset states, in epoch seconds of the clock that stated it: the step
+    /// between two of them is the window, whatever that clock's offset (`pace::stated`).
+    pub(crate) reset_epoch: Option<f64>,
     /// Each quota's own remainder and reset, beside `quotas` (the draft 08+ `RateLimit` states
     /// one per policy; the older dialects, the one limit's): the pacer tells a bucket that
     /// refills from a window that renews by how each one's reset moves.
@@ -414,8 +417,8 @@ impl Signal {
             signal.remaining = count_of(&REMAINING);
             signal.remaining_of = one;
             let stated = text(headers, &RESET).and_then(|r| reset(&r, headers));
-            (signal.reset, signal.reset_at) =
-                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
+            (signal.reset, signal.reset_epoch) = (stated.map(|(r, _)| r), stated.and_then(|s| s.1));
+            signal.reset_at = signal.reset_epoch.is_some();
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         } else if let Some(limit) = text(headers, &X_LIMIT) {
             let one = quota(agreed(&limit, count), None);
@@ -425,8 +428,8 @@ impl Signal {
             signal.remaining = count_of(&X_REMAINING);
             signal.remaining_of = one;
             let stated = text(headers, &X_RESET).and_then(|r| reset(&r, headers));
-            (signal.reset, signal.reset_at) =
-                (stated.map(|(r, _)| r), stated.is_some_and(|(_, at)| at));
+            (signal.reset, signal.reset_epoch) = (stated.map(|(r, _)| r), stated.and_then(|s| s.1));
+            signal.reset_at = signal.reset_epoch.is_some();
             signal.states[0] = one.and(signal.remaining.map(|r| (r, signal.reset)));
         }
         if signal.remaining.is_none() {

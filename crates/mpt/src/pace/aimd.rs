@@ -286,6 +286,17 @@ fn served_again(s: &mut State, now: Instant) {
         Some(h) if !short_hold => h.max(s.cut.at),
         _ => s.cut.at,
     };
+    if std::mem::take(&mut s.count_spent) && now.duration_since(s.cut.at) > ROUNDING {
+        // A count the refusals said was spent until a stated reset, renewed after a hold
+        // longer than a rounding: what was served before it is the count, not a quota a
+        // second; sends are not paced until the next refusal says it is spent again (tester
+        // round 9: a limiter that refused for 15 s, stating `X-RateLimit-Limit: 100`, then
+        // served all, stating nothing, was paced at the 50 a second served before the hold).
+        (s.learned, s.ceiling, s.windowed) = (None, None, false);
+        repace(s, now);
+        s.cut.generation = s.generation;
+        return;
+    }
     let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
     let learned = if renewed {
         let quota = f64::from(s.cut.served);

@@ -206,6 +206,18 @@ pub(super) struct State {
     /// The window inferred for a limit whose window is not stated, in seconds (0: none), and
     /// when it was last set.
     pub(super) guessed: (f64, Instant),
+    /// The last time an epoch reset stated, in epoch seconds of the clock that stated it (0:
+    /// none yet): the next one's step from it is the window (`stated::window`).
+    pub(super) last_epoch: f64,
+    /// The window inferred from the steps between epoch resets (`stated::window`), and
+    /// when it was last seen (0: none).
+    pub(super) stepped: (f64, Instant),
+    /// The last refusal refuted its stated reset (`skew::refuted`), none served since: a
+    /// request sent alone now is the pacer's poll (`Slot::polls`).
+    pub(super) refuted: bool,
+    /// The last refusal said a count is spent until a stated reset (nothing remaining, no
+    /// `Retry-After`): its renewal after a long hold is not a quota a second (`aimd`).
+    pub(super) count_spent: bool,
     /// The platform said nothing remains of a quota (a remainder of 0, not a refusal) until a
     /// reset beyond the cap: every send is refused until then, or until an answer says
     /// something remains (the reset as stated, for messages).
@@ -339,6 +351,10 @@ impl State {
             steady: Steady::new(now),
             stated_at: now,
             guessed: (0.0, now),
+            last_epoch: 0.0,
+            stepped: (0.0, now),
+            refuted: false,
+            count_spent: false,
             spent: None,
             doubt: None,
             allowance: None,

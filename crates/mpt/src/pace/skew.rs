@@ -5,8 +5,11 @@
 //!
 //! * a hold on a stated time lasts at most [`State::probe_after`] (a second at first) before
 //!   one request checks it (sent alone when the remainder is counted); each check refused (the
-//!   count was not renewed: the reset held) doubles that bound, so a reset that is right costs a
-//!   few refusals over a run and is then held in full;
+//!   count was not renewed: the reset held) doubles that bound, up to [`PROBE_AFTER_MOST`], so
+//!   a reset that is right costs a few refusals, and one stated late is found out within a few
+//!   seconds of the renewal;
+//! * a refusal stating nothing remains until a time that has passed refutes it ([`refuted`]):
+//!   sends go one at a time, alone, a second apart, until one is served;
 //! * a check served with something remaining before the stated renewal proves the reset early
 //!   by at least the time left to it: that lead is learned, and every later time stated is read
 //!   that much sooner (a window of a second stated 6 s off is then held under a second);
@@ -18,8 +21,45 @@ use std::time::{Duration, Instant};
 use super::State;
 use crate::ratelimit::{Signal, WaitCause};
 
-/// The longest hold on a stated time before one request checks it, at first.
+/// The longest hold on a stated time before one request checks it, at first; and the hold
+/// between two requests sent alone once a stated time is [`refuted`].
 pub(super) const PROBE_AFTER: Duration = Duration::from_secs(1);
+
+/// The longest hold on a stated time before one request checks it, however many checks were
+/// refused: a reset stated 10 s late is found out within this of the renewal (doubling
+/// without a bound, checks at 1, 3, 7 and 15 s found a renewal at 10 s 5 s late, where a
+/// naive loop sleeping a second per refusal was 1 s late), and a right reset of 30 s costs
+/// 8 refusals, within a call's 10 (`retry::MAX_THROTTLED`).
+pub(super) const PROBE_AFTER_MOST: Duration = Duration::from_secs(4);
+
+/// Whether a refusal says nothing remains until a stated time that has passed (no
+/// `Retry-After`): the stated time is refuted (the clock that stated it is behind, or the
+/// limiter holds past it), and it says nothing of when the count renews. Sends then go one at
+/// a time, alone, [`PROBE_AFTER`] apart, as a naive loop sleeping a second per refusal would
+/// (before: each refusal asked for no wait, and every call spent its 10 throttled attempts
+/// within half a second).
+pub(super) fn refuted(signal: &Signal) -> bool {
+    signal.throttled
+        && signal.remaining == Some(0)
+        && signal.retry_after.is_none()
+        && signal.reset_at
+        && signal.reset.is_some_and(|r| r.is_zero())
+}
+
+/// Notes what a refusal says of a stated reset: whether it says a count is spent until one
+/// (`State::count_spent`), and whether it refutes one ([`refuted`]: the caller holds every
+/// send [`PROBE_AFTER`], and the next goes alone, the pacer's poll); an answer served ends the
+/// polls. Whether it refutes one.
+pub(super) fn note(s: &mut State, signal: &Signal) -> bool {
+    if !signal.throttled {
+        s.refuted = false;
+        return false;
+    }
+    s.count_spent =
+        signal.retry_after.is_none() && signal.remaining == Some(0) && signal.reset.is_some();
+    s.refuted |= refuted(signal);
+    refuted(signal)
+}
 
 /// The answer's signal with its stated times read [`State::lead`] sooner (`None`: no change),
 /// once what it says of a check in progress is learned: a check served with something left
@@ -36,7 +76,7 @@ pub(super) fn correct(
     {
         s.checking = None;
         if signal.throttled || signal.remaining == Some(0) {
-            s.probe_after = s.probe_after.saturating_mul(2);
+            s.probe_after = s.probe_after.saturating_mul(2).min(PROBE_AFTER_MOST);
         } else if signal.remaining.is_some() && expected > now {
             // Renewed before the stated time: the times stated are that much early.
             s.lead += expected - now;
@@ -77,4 +117,17 @@ pub(super) fn until(s: &mut State, signal: &Signal, now: Instant, wait: Duration
 pub(super) fn stated(s: &State, now: Instant) -> Duration {
     s.checking
         .map_or(Duration::ZERO, |(_, at)| at.saturating_duration_since(now))
+}
+
+/// The wait a throttled answer asks its call to sleep before the retry: its
+/// [`Signal::asked_wait`], but for a reset stated as a time (no `Retry-After`) over a rounding
+/// (2 s) and within `cap`: that is a claim the pacer holds every send for and checks
+/// (this module), and the retry takes its slot when the pacer lets it (slept whole, a reset
+/// stated 10 s late kept the ids refused before the check for 19 s, where the pacer found the
+/// renewal at 11 s: tester round 9). A shorter one is slept (the pacer holds for none).
+pub(crate) fn retry_wait(signal: &Signal, cap: Duration) -> Option<Duration> {
+    let asked = signal.asked_wait()?;
+    let long = asked > super::ROUNDING && asked <= cap;
+    let claim = signal.reset_at && signal.retry_after.is_none() && long;
+    Some(if claim { Duration::ZERO } else { asked })
 }

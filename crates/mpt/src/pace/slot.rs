@@ -52,6 +52,18 @@ impl Sent {
     }
 }
 
+impl Slot<'_> {
+    /// Whether the request is the pacer's poll of a limiter that refuted its stated reset
+    /// (sent alone, a second after the last refusal, none served since): its refusal is the
+    /// pacer's, not the call's, and the hook layer does not count it among the call's
+    /// throttled attempts (the call's wait budget bounds the polls: each follows a hold
+    /// charged to it). Before, whichever call won each poll spent its 10 throttled attempts
+    /// on a hold of 10 s and was reported rate-limited.
+    pub(crate) fn polls(&self) -> bool {
+        self.open && self.sent.alone && self.pacer.lock().state(self.sent.index).refuted
+    }
+}
+
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if self.open || self.sent.first {

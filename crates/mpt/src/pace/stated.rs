@@ -8,6 +8,10 @@ use super::{
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
+mod window;
+pub(super) use window::inferred;
+use window::{epoch_window, guessed_window};
+
 impl Pacer {
     /// Learns from what the platform states; `false` when it states no rate. `cap`: the
     /// longest wait taken (a longer window is a count, not a pace).
@@ -22,6 +26,13 @@ impl Pacer {
         sent: Sent,
     ) -> bool {
         let limit = signal.quotas().map(|q| q.limit).reduce(f64::min);
+        if signal.remaining.is_none() && !signal.throttled {
+            // Served, stating no remainder (a limiter that states its count on its refusals
+            // only): the count was not spent, and sends no longer go one at a time (they did
+            // to the end of the job, one in flight, after a hold of 15 s: tester round 9). Its
+            // next refusal says when it is spent again.
+            s.allowance = None;
+        }
         if let Some(remaining) = signal.remaining {
             let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
             let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
@@ -33,7 +44,9 @@ impl Pacer {
             // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
             // and what is sent until the next answer are all it allows.
             let refills = s.refills.of(signal.remaining_of);
-            let counted = counted(signal, refills, inferred(s, now));
+            // A refuted reset (passed, still refused): sends go alone, as for a count spent.
+            let counted =
+                counted(signal, refills, inferred(s, now)) || super::skew::refuted(signal);
             restate(s, counted.then_some(left), sent.alone);
             if !refills {
                 spent_until_reset(s, signal, now, cap, sent.probe, counted);
@@ -43,9 +56,10 @@ impl Pacer {
         // The slowest quota whose window is a pace: its rate, limit and window.
         let mut slowest: Option<(f64, f64, f64)> = None;
         for q in signal.quotas() {
-            let window = match q.window {
-                Some(w) => Some(w),
-                None => guessed_window(s, signal.reset, cap_secs, now),
+            let window = match (q.window, signal.reset_epoch) {
+                (Some(w), _) => Some(w),
+                (None, Some(at)) => epoch_window(s, signal, at, cap_secs, now),
+                (None, None) => guessed_window(s, signal.reset, cap_secs, now),
             };
             // A window longer than the longest wait taken is a count, not a pace.
             if let Some(w) = window.filter(|w| *w <= cap_secs) {
@@ -234,13 +248,6 @@ pub(super) fn spent_window(signal: &Signal, refills: bool, inferred: Option<f64>
         }
 }
 
-/// The window inferred from recent resets for a limit with none stated ([`guessed_window`]),
-/// while it is current (inferred within two of it).
-pub(super) fn inferred(s: &State, now: Instant) -> Option<f64> {
-    let (window, at) = s.guessed;
-    (window > 0.0 && now.saturating_duration_since(at) < secs(2.0 * window)).then_some(window)
-}
-
 /// Restates the allowance from a remainder `left` (none: not a count): what it says remains,
 /// less the requests still in flight (not counted in it yet, maybe). Only the answer to a
 /// request sent `alone` may raise it (answers overtake each other; none can overtake that one).
@@ -368,24 +375,6 @@ fn spent_until_reset(
         let until = super::skew::until(s, signal, now, reset);
         hold(s, until, spent(reset, cap, signal.remaining_of).cause);
     }
-}
-
-/// The window of a limit with none stated, inferred from recent resets: the longest reset seen
-/// within the window so inferred (a window's reset counts down; the next one's starts again),
-/// at least a second (resets are stated in whole seconds). A reset longer than `cap` (in
-/// seconds) is a count's, not a window to pace by: the answer gives none.
-fn guessed_window(s: &mut State, reset: Option<Duration>, cap: f64, now: Instant) -> Option<f64> {
-    // A reset already past (0) says nothing of the window: the count was renewed, and if the
-    // platform refuses anyway, the pace is learned from its refusals.
-    let reset = reset.filter(|r| !r.is_zero())?.as_secs_f64().max(1.0);
-    if reset > cap {
-        return None;
-    }
-    let (window, at) = s.guessed;
-    if reset >= window || now.saturating_duration_since(at) >= secs(window) {
-        s.guessed = (reset, now);
-    }
-    Some(s.guessed.0)
 }
 
 /// The most sends the log keeps: a quota larger is not logged (its pace is enough).

@@ -43,8 +43,9 @@ pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
     }
 }
 
-/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped, and whether
-/// it states a time (epoch seconds or milliseconds: read against a clock, which may be off).
+/// A `*-Reset` field (folded items must agree), as [`reset_secs`] reads it, clamped, and the
+/// time it states in epoch seconds when it states one (epoch seconds or milliseconds: read
+/// against a clock, which may be off).
 /// A time is counted from [`epoch_bases`], both ways when the answer's `Date` disagrees with
 /// this machine's clock, the shorter wait not past winning ([`sooner`], as a `Retry-After`
 /// date): a server whose clock is off states its reset in that clock, and its `Date` agrees
@@ -55,17 +56,18 @@ pub(crate) fn reset_secs(n: f64, now_epoch: f64) -> f64 {
 /// holds every send for nothing. A reset stated to the millisecond counted from a `Date` cut to
 /// the second is up to a second late, and so is one stated to the second (GitHub's
 /// `X-RateLimit-Reset`): with a `Date` that agrees, this machine's clock alone counts.
-pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<(Duration, bool)> {
+pub(super) fn reset(text: &str, headers: &HeaderMap) -> Option<(Duration, Option<f64>)> {
     let n = agreed(text, |item| number(item, f64::MAX))?;
     if n <= EPOCH_FROM {
-        return Some((secs(n), false));
+        return Some((secs(n), None));
     }
     let (local, date) = epoch_bases(headers);
     let wait = match date {
         Some(date) => sooner(reset_secs(n, date), reset_secs(n, local)),
         None => reset_secs(n, local),
     };
-    Some((secs(wait), true))
+    // The time stated, in epoch seconds (what `reset_secs` counts from 0).
+    Some((secs(wait), Some(reset_secs(n, 0.0))))
 }
 
 /// The times an epoch reset is counted from, in epoch seconds: this machine's clock, and the
