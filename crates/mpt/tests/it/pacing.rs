@@ -762,7 +762,8 @@ async fn a_lockout_that_asks_for_no_wait_ends_within_the_jobs_budget() {
 /// window renewed, the pace is the quota it let through (issue 34: AIMD took the rate observed
 /// over a second spent waiting as its ceiling, and refused again and again while it probed
 /// back). Only the first window's overflow and the retries that come back together at its
-/// renewal are refused.
+/// renewal are refused, and at most twice more the workers' sends at a renewal (a stall of
+/// the machine at one).
 #[tokio::test]
 async fn a_window_that_renews_is_paced_at_its_quota() {
     use mpt_mock::RateWindow as W;
@@ -774,20 +775,24 @@ async fn a_window_that_renews_is_paced_at_its_quota() {
             .start()
             .await
             .unwrap();
-        let ids: Vec<String> = seeded_ids(&server, 150, "paced", DEFAULT_ACCOUNT);
+        let ids: Vec<String> = seeded_ids(&server, 300, "paced", DEFAULT_ACCOUNT);
         let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
         let report = client.ensure_disabled_many(&ids, 8).await;
         let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
         (report.failed().count(), sent, server.throttled())
     };
-    let (fixed, sliding) = tokio::join!(run(W::FixedWindow), run(W::SlidingLog));
+    // One after the other: two at once on 2 cores stall each other's sends.
+    let fixed = run(W::FixedWindow).await;
+    let sliding = run(W::SlidingLog).await;
     for (window, (failed, sent, throttled)) in [("fixed", fixed), ("sliding", sliding)] {
         assert_eq!(failed, 0, "{window}");
-        // At most one refusal per worker for the first window's overflow (8), a few more when
-        // the retries that come back together at its renewal overflow the next one (up to 12
-        // on a quiet machine, 15 seen at a load of 9 on 2 cores); before, every window's
-        // overflow again while AIMD probed back from a ceiling too low (16 and more).
-        assert!(throttled <= 15, "{window}: {throttled} of {sent} refused");
+        // At most one refusal per worker for the first window's overflow (8), one more when
+        // the retries that come back together at its renewal overflow the next one (9), and
+        // the sliding log now and then once more per worker (17: 1 run in 10, at a load of
+        // 2.5 on 2 cores); 25 allows that twice. Before, every window's overflow again while
+        // AIMD probed back from a ceiling too low: 16 in the first 150 requests, and on for
+        // each of the 8 windows of these 300.
+        assert!(throttled <= 25, "{window}: {throttled} of {sent} refused");
     }
 }
 
