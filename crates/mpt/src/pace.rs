@@ -70,10 +70,15 @@
 //!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
-//!   whenever it changes;
+//!   whenever it changes. Once a few requests sent since a cut were answered, a cut (and the pace restored after
+//!   the halvings) is at most the pace times the share of them the platform served, and a
+//!   rate the platform served over a half second within the last 2 s is climbed back to
+//!   quickly from 150 ms after a cut below half of it (`lately`: a limit that drops for a while
+//!   and comes back);
 //! * with nothing stated, a concurrency limiter (at most so many in flight, refused over it)
 //!   is told from a rate limiter by the requests in flight each refused request was sent at
-//!   (`flight`): refusals at a level and rarely below it set a ceiling; at most that many go at
+//!   (`flight`): refusals at a level and rarely below it, the levels above it mostly refused
+//!   too, set a ceiling; at most that many go at
 //!   once, and refusals over it cut nothing (those under it are learned from as before);
 //! * a wait longer than the retry policy's `max_retry_after`, or a hold longer than what is
 //!   left of the call's wait budget, is never waited: the slot is refused ([`Refused`]), and a
@@ -95,6 +100,7 @@ mod bucket;
 mod flight;
 mod kinds;
 use kinds::State;
+mod lately;
 mod mode;
 mod noise;
 mod skew;

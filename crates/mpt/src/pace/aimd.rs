@@ -2,12 +2,12 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FIXED_RATE, ROUNDING, State, noise, repace};
+use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise, repace};
 use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
 /// what a bucket served over the second before it refused (at least its rate).
-const SETTLE: f64 = 0.99;
+pub(super) const SETTLE: f64 = 0.99;
 
 /// What the last second served, as a fraction of the pace refused, for it to tell the limit.
 const BUSY: f64 = 0.9;
@@ -122,6 +122,8 @@ pub(super) struct Cut {
     pub(super) served: u32,
     /// The pace it set.
     pub(super) rate: f64,
+    /// The answers to requests sent since, served and refused.
+    pub(super) answers: (u32, u32),
 }
 
 /// AIMD, when nothing is stated. A refusal of a request sent before the last cut answers
@@ -146,6 +148,9 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
     let since_cut = sent.wrapping_sub(s.cut.generation) < u32::MAX / 2;
     // Whether the refusals stop at the lower pace (a cut's trial).
     noise::note(s, throttled, since_cut, now);
+    if since_cut {
+        lately::count_answer(s, throttled);
+    }
     if !throttled {
         if !since_cut && !s.resolved {
             // Sent before the cut and served: part of what the window let through.
@@ -310,7 +315,11 @@ fn served_again(s: &mut State, now: Instant) {
         let half = (s.cut.rate / 2.0).max(MIN_RATE);
         s.learned.map_or(half, |l| l.max(half)).min(s.cut.rate)
     } else {
-        s.learned.unwrap_or(s.cut.rate).max(s.cut.rate)
+        let restored = match lately::served_share(s) {
+            Some(share) => s.cut.rate * share,
+            _ => s.cut.rate,
+        };
+        s.learned.unwrap_or(restored).max(restored)
     };
     s.learned = Some(learned);
     // Those waiting at a halved pace take a slot at this one; a refusal of one sent before is
@@ -327,9 +336,19 @@ fn served_again(s: &mut State, now: Instant) {
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
 /// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
 /// the ceiling was too low (another client stopped, or the limit rose): it is forgotten, and
-/// the pace grows by [`GROWTH`] a success until the next refusal.
+/// the pace grows by [`GROWTH`] a success until the next refusal. A rate the platform served
+/// lately is climbed back to faster when that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
     let served = f64::from(served_last_second(s, now, first));
+    let climb = lately::climb(s, rate, now);
+    grow_additive(s, rate, now, served);
+    if let Some(climb) = climb {
+        s.learned = s.learned.map(|r| r.max(climb));
+    }
+}
+
+/// [`grow`]'s additive part (the rule above but the climb back).
+fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
     if s.ceiling.is_some_and(|c| served > c * LIFT) {
         s.ceiling = None;
         s.windowed = false;
@@ -365,7 +384,9 @@ fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
 /// [`NEAR`] of the pace refused (the last second may have been paced below the limit), at
 /// most that pace. A bucket's pace is cut to [`DECREASE`] of itself or [`NEAR`] of the
 /// ceiling, whichever is lower; a window's to [`SETTLE`] of its quota (what it let through),
-/// to [`DECREASE`] of itself at most.
+/// to [`DECREASE`] of itself at most. Either is at most the pace times the share of the answers
+/// since the last cut the platform served, when enough came (`lately::served_share`), and at
+/// least a [`HALVINGS`]th of the pace.
 fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
     let age = now.duration_since(first).as_secs_f64();
     let last_second = served_last_second(s, now, first);
@@ -400,6 +421,12 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         (rate * DECREASE).min(ceiling * NEAR)
     }
     .max(MIN_RATE);
+    let learned = match lately::served_share(s) {
+        Some(share) => learned
+            .min(rate * share)
+            .max((rate / HALVINGS).max(MIN_RATE)),
+        _ => learned,
+    };
     s.learned = Some(learned);
     repace(s, now + secs(1.0 / learned));
     s.cut = Cut {
@@ -407,6 +434,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         generation: s.generation,
         served: last_second,
         rate: learned,
+        answers: (0, 0),
     };
     s.resolved = false;
 }
@@ -444,6 +472,7 @@ fn count_served(s: &mut State, now: Instant, first: Instant) {
     s.served.0[i] = s.served.0[i].saturating_add(1);
     // Advanced just now: summed as it is.
     s.peak = s.peak.max(f64::from(served_sum(s)));
+    lately::note(s, now);
 }
 
 /// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last

@@ -7,7 +7,8 @@
 //! is counted at its request's level (the requests in flight once it was sent, itself
 //! included: this client's count is never below the limiter's, since an answer leaves the
 //! limiter before it arrives). The refusals say the ceiling is below level `k` when most
-//! answers at `k` are refusals (at least [`CROWDED`] of them), and few below it are (at most
+//! answers at `k` are refusals (at least [`CROWDED`] of them, and of those at `k` and above
+//! together: a level above served often was allowed), and few below it are (at most
 //! [`RARE`], over the last few hundred answers), of which many ([`SERVED_BELOW`]) were served:
 //! a rate limiter, which refuses a few at whatever level the pace leaves, or random loss, which
 //! strikes every level alike, shows neither. Then at most `k - 1` go at once (the others wait
@@ -122,7 +123,13 @@ impl Flight {
             let (r, s) = (*r, *s);
             if r > 0 && f64::from(r) >= CROWDED * f64::from(r + s) {
                 let rare = f64::from(refused) <= RARE * f64::from(served + refused);
-                return (i > 0 && served >= SERVED_BELOW && rare).then_some(i as u32);
+                // The levels at it and above, together, mostly refused too: one served often
+                // above it was allowed (a rate limiter refuses at the level its pace leaves, and
+                // serves higher ones at a faster pace it allows).
+                let above = |n: &[u32]| n[i..].iter().fold(0u32, |a, n| a.saturating_add(*n));
+                let (ra, sa) = (above(&self.refused), above(&self.served));
+                let crowded = f64::from(ra) >= CROWDED * f64::from(ra.saturating_add(sa));
+                return (i > 0 && served >= SERVED_BELOW && rare && crowded).then_some(i as u32);
             }
             (served, refused) = (served + s, refused + r);
         }
@@ -192,5 +199,26 @@ mod tests {
         assert_eq!(f.ceiling(), Some(8), "2 in 44");
         assert!(!f.learn(true, 4));
         assert_eq!(f.ceiling(), None, "3 in 45: refusals at every level");
+    }
+
+    /// A rate limiter whose limit drops to about one request in flight at the pace (50 a
+    /// second, answers in 20 ms): levels up to 5 served at the faster limit, then level 1
+    /// served and level 2 mostly refused. Not a ceiling of 1 (levels above it were served):
+    /// taken for one, it held the job to one request at a time for 5 s after the limit rose
+    /// again (`retry-after+alternating-50`).
+    #[test]
+    fn refusals_at_a_level_with_higher_ones_served_set_no_ceiling() {
+        let mut f = Flight::new();
+        for _ in 0..30 {
+            for level in 1..=5 {
+                f.learn(false, level);
+            }
+        }
+        for _ in 0..20 {
+            f.learn(false, 1);
+            assert!(!f.learn(true, 2));
+            f.learn(true, 2);
+        }
+        assert_eq!(f.ceiling(), None);
     }
 }

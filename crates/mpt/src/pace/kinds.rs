@@ -244,6 +244,9 @@ pub(super) struct State {
     pub(super) ceiling: Option<f64>,
     /// The most the platform served in a second (AIMD's scale: what it adds back a second).
     pub(super) peak: f64,
+    /// The most the platform served over a half second lately (in requests a second), and
+    /// when (`lately`).
+    pub(super) lately: (f64, Option<Instant>),
     /// What the platform served (answers not throttled) over the last second, per tenth of a
     /// second, and the slice the newest count is in (counted from `first`).
     pub(super) served: ([u32; SLICES], u64),
@@ -363,6 +366,7 @@ impl State {
             learned: None,
             ceiling: None,
             peak: 0.0,
+            lately: (0.0, None),
             served: ([0; SLICES], 0),
             refused: [0; SLICES],
             loss: false,
@@ -375,6 +379,7 @@ impl State {
                 generation: 0,
                 served: 0,
                 rate: 0.0,
+                answers: (0, 0),
             },
             resolved: true,
             windowed: false,

@@ -381,6 +381,7 @@ fn no_window_of_the_stated_quota_holds_more_than_it() {
     s.quota = Some((10.0, 5.0));
     assert_eq!(stated::logged(s, t0, t0), t0);
 }
+mod alternating;
 mod flight;
 mod sharing;
 mod shed;

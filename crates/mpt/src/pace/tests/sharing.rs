@@ -280,7 +280,9 @@ fn two_clients_on_one_limit_converge_on_a_fair_share() {
 
 /// A limit that alternates between 200/s and 50/s every second, learned from refusals alone
 /// (the tester: 32.7 s for 2,000 ids, a naive loop 17.5 s; the ideal 16 s): faster than the old
-/// pacer (27.8 s on average here), not yet as fast as a naive loop.
+/// pacer (27.8 s on average here, 25.5 s before the cut in proportion to what was served and
+/// the climb back to a rate served lately, `lately`; 21.5 s with them), not yet as fast as a
+/// naive loop.
 #[test]
 fn a_limit_alternating_each_second_is_followed_faster() {
     let alternating = |e: Duration| {
@@ -295,7 +297,7 @@ fn a_limit_alternating_each_second_is_followed_faster() {
         .map(|r| r.0)
         .collect();
     let average = mean(walls.iter().copied());
-    assert!(average <= 26.5, "mean {average:.2} s: {walls:.2?}");
+    assert!(average <= 23.5, "mean {average:.2} s: {walls:.2?}");
 }
 
 /// One client under a fixed window (a window refuses everything until it renews, so a probe

@@ -1,0 +1,88 @@
+//! AIMD after a drop, when nothing is stated: what the platform served lately, and how much of
+//! the pace it serves since a cut.
+//!
+//! * **A cut in proportion to what was served.** The answers to requests sent since the last
+//!   cut are counted; once [`SHARE_ANSWERS`] came, a new cut (and the pace restored when a
+//!   request is served again after the halvings of a refusal that went on) is at most the
+//!   pace times the share of them the platform served: a limit that drops to a quarter serves
+//!   about a quarter of the pace, and the pace goes there at once, not by 30% a round trip
+//!   (each round trip's refusals sleep their `Retry-After` in the job's slots).
+//! * **A climb back to a rate served lately.** The most the platform served over a half
+//!   second within [`LATELY`] is a rate it allows again soon (a limit that alternates, or a
+//!   neighbour's burst over); after a cut below [`DROP`] of it (a drop, not a trim), from
+//!   [`QUIET`] after the cut, each success closes the gap to it with a time constant of
+//!   [`CLIMB`] (AIMD's own growth, a quarter of its peak a second, took seconds to climb back,
+//!   and the limit was down again by then). A window's quota, once
+//!   learned, is not climbed past this way (a probe past it is refused until it renews).
+
+use std::time::{Duration, Instant};
+
+use super::State;
+use super::aimd::{MIN_RATE, SETTLE, SLICES};
+
+/// How long a rate the platform served is remembered as served lately ([`climb`] climbs back
+/// to it quickly): a limit that drops for a while and comes back is met again within a
+/// fraction of a second; one that stays down is no longer climbed back to after this.
+const LATELY: Duration = Duration::from_secs(2);
+
+/// How long after a cut the pace waits before it climbs back to a rate served lately: the
+/// refusals of the pace cut were answered, and the lower pace was served a few times.
+const QUIET: Duration = Duration::from_millis(150);
+
+/// How fast the pace climbs back to a rate served lately: the gap closes with this time
+/// constant, in seconds (about two thirds of it in this long).
+const CLIMB: f64 = 0.1;
+
+/// A cut to under this fraction of the rate served lately is a drop of the limit, climbed back
+/// from quickly; one above it is a trim (a bucket's pace probed just past it, another client's
+/// share), regrown as AIMD does: a bucket's half second can serve its burst over its rate, and
+/// climbing back to that, each time, was refused each time.
+const DROP: f64 = 0.5;
+
+/// The least answers since a cut for the share served to cut the pace in proportion.
+const SHARE_ANSWERS: u32 = 4;
+
+/// Counts an answer to a request sent since the last cut.
+pub(super) fn count_answer(s: &mut State, throttled: bool) {
+    let (served, refused) = &mut s.cut.answers;
+    let n = if throttled { refused } else { served };
+    *n = n.saturating_add(1);
+}
+
+/// The share of the answers to requests sent since the last cut that the platform served,
+/// once [`SHARE_ANSWERS`] came.
+pub(super) fn served_share(s: &State) -> Option<f64> {
+    let (served, refused) = s.cut.answers;
+    let answers = served.saturating_add(refused);
+    (answers >= SHARE_ANSWERS).then(|| f64::from(served) / f64::from(answers))
+}
+
+/// Notes the rate served over the last half second (the served slices, just advanced to
+/// `now`), as the most served lately when it is more, or when that one is older than
+/// [`LATELY`].
+pub(super) fn note(s: &mut State, now: Instant) {
+    let newest = s.served.1;
+    let half = (0..SLICES as u64 / 2).fold(0u32, |sum, k| {
+        let i = ((newest + SLICES as u64 - k) % SLICES as u64) as usize;
+        sum.saturating_add(s.served.0[i])
+    });
+    let rate = f64::from(half) * 2.0;
+    let (most, at) = s.lately;
+    if rate >= most || at.is_none_or(|at| now.duration_since(at) > LATELY) {
+        s.lately = (rate, Some(now));
+    }
+}
+
+/// The pace a success at `rate` climbs back to: [`SETTLE`] of the most served lately, the gap
+/// closed by its part of [`CLIMB`] (`None`: none served lately above the pace, the last cut
+/// not below [`DROP`] of it, a window's quota learned, or within [`QUIET`] of the last cut).
+pub(super) fn climb(s: &State, rate: f64, now: Instant) -> Option<f64> {
+    let (most, at) = s.lately;
+    let recent = at.is_some_and(|at| now.duration_since(at) <= LATELY);
+    let target = most * SETTLE;
+    let quiet = now.duration_since(s.cut.at) >= QUIET;
+    // A drop, not a trim: the last cut went below [`DROP`] of that rate.
+    let dropped = s.cut.rate < most * DROP;
+    (recent && dropped && rate < target && !s.windowed && quiet)
+        .then(|| (rate + (target - rate) / (CLIMB * rate.max(MIN_RATE))).min(target))
+}

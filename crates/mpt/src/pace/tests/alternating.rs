@@ -1,0 +1,72 @@
+//! A limit that drops for a while and comes back (the bench's `retry-after+alternating-50`:
+//! 200 a second and 50 a second in turn), learned from refusals alone, with the instants
+//! injected: the pace follows the drop within a few refusals and climbs back to the rate the
+//! platform served lately within a fraction of a second once it serves again.
+
+use std::collections::VecDeque;
+
+use super::super::*;
+
+/// Answers `n` requests `every` apart from `at` on, each sent `LATENCY` before its answer (at
+/// the pace's generation then): `refused(i)` says which are refused. Returns the instant after
+/// the last.
+fn answer(
+    s: &mut State,
+    sent: &mut VecDeque<u32>,
+    at: Instant,
+    every: Duration,
+    n: u32,
+    refused: impl Fn(u32) -> bool,
+) -> Instant {
+    let mut now = at;
+    for i in 0..n {
+        // The answer to the request sent four answers ago (20 ms at 200 a second).
+        sent.push_back(s.generation);
+        let generation = if sent.len() > 4 {
+            sent.pop_front().unwrap_or(s.generation)
+        } else {
+            sent[0]
+        };
+        aimd::learn(s, refused(i), now, generation);
+        now += every;
+    }
+    now
+}
+
+/// Served at 200 a second for two seconds, then the limit drops to 50 a second: one answer in
+/// four served while the pace is over it. Before, the first cut went to 70% of the pace, the
+/// halvings while refused were undone at the first success, and the pace stayed above 100 a
+/// second into the drop (every request of the job's sixteen refused and asleep for its
+/// `Retry-After`). Now the pace goes to what the platform served of it: under 80 a second
+/// after a fifth of a second. Then the limit rises again: successes only, each at the pace, and
+/// half a second later the pace is back near 200 (it crept at a quarter of the peak a second:
+/// 100 a second at most).
+#[test]
+fn a_drop_is_followed_and_the_rate_served_lately_is_climbed_back_to() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let mut sent = VecDeque::new();
+    (s.learned, s.ceiling) = (Some(196.0), Some(200.0));
+    let at = answer(s, &mut sent, t0, Duration::from_millis(5), 400, |_| false);
+    assert!(s.learned.is_some_and(|r| r >= 190.0), "{:?}", s.learned);
+    // The drop: three in four refused, for 200 ms.
+    let at = answer(s, &mut sent, at, Duration::from_millis(5), 40, |i| {
+        i % 4 != 0
+    });
+    let dropped = s.learned.unwrap_or(0.0);
+    assert!(dropped < 80.0, "the pace after the drop: {dropped:.0}/s");
+    // Served at the pace for 100 ms (below the limit: no refusal), then the limit rises.
+    let mut at = at;
+    let end = at + Duration::from_millis(600);
+    while at < end {
+        let every = secs(1.0 / s.learned.unwrap_or(1.0)).min(Duration::from_millis(20));
+        at = answer(s, &mut sent, at, every, 1, |_| false);
+    }
+    let climbed = s.learned.unwrap_or(0.0);
+    assert!(
+        climbed >= 170.0,
+        "the pace 0.6 s after the limit rose again: {climbed:.0}/s (from {dropped:.0}/s)"
+    );
+}
