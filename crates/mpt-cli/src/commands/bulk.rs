@@ -415,6 +415,12 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
             bar.inc(1);
         }
     }
+    // The work ended (not given up): an id taken that has no result was never scheduled
+    // (taken from the input as the cancel flag was set), and nothing was sent for it.
+    let left = std::mem::take(&mut *lock(&taken));
+    for (n, id) in left {
+        finished.push_not_attempted(n, id, format)?;
+    }
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -54,6 +54,8 @@ enum Event {
     Work(Option<Work>),
     /// The changes waited long enough for a read.
     Patience,
+    /// The job was cancelled: the ids not being changed are settled at once.
+    Cancelled,
 }
 
 /// The state of one sliding window of reads and changes over a stream of ids.
@@ -112,6 +114,11 @@ impl<'a> Window<'a> {
         switch: Switch,
     ) -> Option<(usize, String, Result<Outcome, Error>)> {
         loop {
+            if client.cancelled()
+                && let Some(done) = self.settle(switch)
+            {
+                return Some(done);
+            }
             self.start_changes(client, switch);
             self.refused = client.budget.as_ref().is_some_and(|b| b.refusing());
             if self.read_alone(Instant::now()) {
@@ -126,7 +133,7 @@ impl<'a> Window<'a> {
             let event = if wants && self.pending.is_empty() {
                 Event::Input(self.input.next().await)
             } else {
-                self.wait(wants).await
+                self.wait(wants, client.cancel.as_ref()).await
             };
             match event {
                 Event::Input(Some(id)) => {
@@ -134,7 +141,7 @@ impl<'a> Window<'a> {
                     self.read(client, chunk);
                 }
                 Event::Input(None) => self.input_done = true,
-                Event::Patience => {}
+                Event::Patience | Event::Cancelled => {}
                 Event::Work(work) => match work? {
                     Work::Read(seq, states) => self.answered(seq, states),
                     Work::Done(i, id, result) => {
@@ -172,6 +179,26 @@ impl<'a> Window<'a> {
         chunk
     }
 
+    /// Once the job is cancelled, the next id whose change is not under way, settled by the
+    /// evidence at hand (no slot waited for, nothing sent): read in the wanted state (by a
+    /// served list read), it is `Unchanged`; else nothing changing was sent for it, and it is
+    /// not attempted ([`Error::Cancelled`]). The reads under way are given up first (a read
+    /// changes nothing), their ids not attempted. `None` when only changes are left.
+    fn settle(&mut self, switch: Switch) -> Option<(usize, String, Result<Outcome, Error>)> {
+        for reading in std::mem::take(&mut self.readings) {
+            reading.abort.abort();
+            for (j, id) in reading.ids.into_iter().enumerate().skip(reading.next) {
+                self.ready.push_back((reading.first + j, id, None));
+            }
+        }
+        let (i, id, before) = self.ready.pop_front()?;
+        let result = match before {
+            Some(token) if token.status() == switch.target() => Ok(Outcome::Unchanged(token)),
+            _ => Err(Error::Cancelled),
+        };
+        Some((i, id, result))
+    }
+
     /// Starts a change for each id ready, up to the concurrency.
     fn start_changes(&mut self, client: &Client, switch: Switch) {
         while self.changes < self.concurrency
@@ -191,10 +218,12 @@ impl<'a> Window<'a> {
         }
     }
 
-    /// Waits for the input (when it `wants` more), the work under way, or the end of the
-    /// changes' patience with the oldest read.
-    async fn wait(&mut self, wants: bool) -> Event {
+    /// Waits for the input (when it `wants` more), the work under way, the end of the
+    /// changes' patience with the oldest read, or the job's `cancel` flag (the ids waiting for
+    /// a change slot behind changes that hang are settled at once, not when those end).
+    async fn wait(&mut self, wants: bool, cancel: Option<&crate::Cancel>) -> Event {
         let deadline = self.starved_until();
+        let cancel = cancel.filter(|c| !c.is_cancelled()).cloned();
         let input = &mut self.input;
         let input = async move {
             match wants {
@@ -210,9 +239,18 @@ impl<'a> Window<'a> {
             }
             Event::Patience
         };
+        let cancelled = async move {
+            match cancel {
+                Some(cancel) => cancel.set().await,
+                None => std::future::pending().await,
+            }
+            Event::Cancelled
+        };
         let (input, patience) = (std::pin::pin!(input), std::pin::pin!(patience));
+        let cancelled = std::pin::pin!(cancelled);
         let first = select(input, work).map(|e| e.factor_first().0);
-        select(first, patience).await.factor_first().0
+        let second = select(patience, cancelled).map(|e| e.factor_first().0);
+        select(first, second).await.factor_first().0
     }
 
     /// When the changes, run dry (a change slot free, no id ready), stop waiting for the
