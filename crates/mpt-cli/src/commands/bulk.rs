@@ -332,9 +332,10 @@ struct Work<'a> {
 /// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
 /// and changes over the whole job, no barrier per 100 ids) and prints each id's row as it
 /// finishes (a progress bar moves while stderr is a terminal). Once the client's cancel flag
-/// is set, nothing more is sent: each id taken and not attempted gets its row (`not-attempted`:
-/// interrupted); the ids whose requests are still in flight when the grace after the interrupt
-/// is over get one each (`outcome-unknown`).
+/// is set, nothing more is sent, and the pipeline settles at once each id whose change was not
+/// sent (`unchanged` when a served read showed it in the wanted state, else `not-attempted`:
+/// interrupted); the ids left when the grace after the interrupt is over, those whose change
+/// is still in flight, get one each (`outcome-unknown`).
 async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Failure> {
     let Work {
         kind,

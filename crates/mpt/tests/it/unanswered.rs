@@ -129,7 +129,10 @@ async fn a_cancelled_job_settles_at_once_every_id_whose_change_was_not_sent() {
     // Bounded: before, the stream yielded nothing more until a held change ended.
     while done.len() < ids.len() - 4 {
         let next = tokio::time::timeout(Duration::from_secs(60), stream.next()).await;
-        done.push(next.expect("ids not being changed wait behind held changes").unwrap());
+        done.push(
+            next.expect("ids not being changed wait behind held changes")
+                .unwrap(),
+        );
     }
     let sent: HashSet<String> = server
         .recorded()
@@ -139,9 +142,15 @@ async fn a_cancelled_job_settles_at_once_every_id_whose_change_was_not_sent() {
         .collect();
     assert_eq!(sent.len(), 4, "{sent:?}");
     for (_, id, result) in &done {
-        assert!(!sent.contains(id), "{id}: its disable is in flight: {result:?}");
+        assert!(
+            !sent.contains(id),
+            "{id}: its disable is in flight: {result:?}"
+        );
         if disabled.contains(id.as_str()) {
-            assert!(matches!(result, Ok(Outcome::Unchanged(_))), "{id}: {result:?}");
+            assert!(
+                matches!(result, Ok(Outcome::Unchanged(_))),
+                "{id}: {result:?}"
+            );
         } else {
             assert!(matches!(result, Err(Error::Cancelled)), "{id}: {result:?}");
             assert_eq!(server.token_status(id).as_deref(), Some("Active"), "{id}");
