@@ -5,6 +5,8 @@
 //! the list does not show is): every change still follows a read of the platform made for it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -35,6 +37,16 @@ pub(super) enum Work {
     Read(u64, Option<HashMap<String, Token>>),
     /// An id's work is done.
     Done(usize, String, Result<Outcome, Error>),
+    /// An id's change work was given up before its change was sent (already settled).
+    Dropped,
+}
+
+/// A change under way: its id, whether its change was handed to the transport, and the handle
+/// that gives it up.
+struct Changing {
+    id: String,
+    sent: Arc<AtomicBool>,
+    abort: AbortHandle,
 }
 
 /// A read under way: a chunk of ids (numbered from `first`) whose states one list request reads.
@@ -76,6 +88,8 @@ pub(super) struct Window<'a> {
     quickest: Option<Duration>,
     /// Changes under way.
     changes: usize,
+    /// The changes under way, by the number of their id.
+    changing: HashMap<usize, Changing>,
     /// How many ids were taken from the input.
     taken: usize,
     /// Changes in flight at once.
@@ -100,6 +114,7 @@ impl<'a> Window<'a> {
             seq: 0,
             quickest: None,
             changes: 0,
+            changing: HashMap::new(),
             taken: 0,
             concurrency: concurrency.max(1),
             refused: false,
@@ -146,8 +161,10 @@ impl<'a> Window<'a> {
                     Work::Read(seq, states) => self.answered(seq, states),
                     Work::Done(i, id, result) => {
                         self.changes -= 1;
+                        self.changing.remove(&i);
                         return Some((i, id, result));
                     }
+                    Work::Dropped => {}
                 },
             }
         }
@@ -179,17 +196,31 @@ impl<'a> Window<'a> {
         chunk
     }
 
-    /// Once the job is cancelled, the next id whose change is not under way, settled by the
-    /// evidence at hand (no slot waited for, nothing sent): read in the wanted state (by a
+    /// Once the job is cancelled, the next id whose change was not sent, settled by the
+    /// evidence at hand (no slot waited for, nothing more sent): read in the wanted state (by a
     /// served list read), it is `Unchanged`; else nothing changing was sent for it, and it is
     /// not attempted ([`Error::Cancelled`]). The reads under way are given up first (a read
-    /// changes nothing), their ids not attempted. `None` when only changes are left.
+    /// changes nothing), their ids not attempted, and so is the work of an id whose change was
+    /// not handed to the transport (its own read, or its wait for a send slot). `None` when
+    /// only the ids whose change was sent are left.
     fn settle(&mut self, switch: Switch) -> Option<(usize, String, Result<Outcome, Error>)> {
         for reading in std::mem::take(&mut self.readings) {
             reading.abort.abort();
             for (j, id) in reading.ids.into_iter().enumerate().skip(reading.next) {
                 self.ready.push_back((reading.first + j, id, None));
             }
+        }
+        let unsent = self
+            .changing
+            .iter()
+            .find(|(_, c)| !c.sent.load(Ordering::SeqCst))
+            .map(|(i, _)| *i);
+        if let Some(i) = unsent
+            && let Some(change) = self.changing.remove(&i)
+        {
+            change.abort.abort();
+            self.changes -= 1;
+            return Some((i, change.id, Err(Error::Cancelled)));
         }
         let (i, id, before) = self.ready.pop_front()?;
         let result = match before {
@@ -206,15 +237,26 @@ impl<'a> Window<'a> {
         {
             self.changes += 1;
             let client = client.clone();
-            self.pending.push(Box::pin(async move {
-                // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                let result = match before {
-                    _ if client.cancelled() => Err(Error::Cancelled),
-                    Some(before) => client.ensure_from(&id, before, switch).await,
-                    None => client.ensure(&id, switch).await,
-                };
-                Work::Done(i, id, result)
-            }));
+            let sent = Arc::new(AtomicBool::new(false));
+            let kept = id.clone();
+            let (work, abort) =
+                abortable(crate::job::noting_changes(Arc::clone(&sent), async move {
+                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                    let result = match before {
+                        _ if client.cancelled() => Err(Error::Cancelled),
+                        Some(before) => client.ensure_from(&id, before, switch).await,
+                        None => client.ensure(&id, switch).await,
+                    };
+                    Work::Done(i, id, result)
+                }));
+            let changing = Changing {
+                id: kept,
+                sent,
+                abort,
+            };
+            self.changing.insert(i, changing);
+            self.pending
+                .push(Box::pin(work.map(|done| done.unwrap_or(Work::Dropped))));
         }
     }
 

@@ -171,3 +171,68 @@ async fn a_cancelled_job_settles_at_once_every_id_whose_change_was_not_sent() {
         assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
     }
 }
+
+/// The list of states shows neither id, so each is read on its own: one read's answer comes
+/// with its body stalled (a gateway that sends the head and no more), the other id's read is
+/// served Active and its disable sent and never answered. Once the job is cancelled, the id
+/// whose read stalls ends at once `Cancelled` (nothing changing was sent for it: its work is
+/// given up), the one whose disable was sent is the only one left. (A read's body was not
+/// given up: that id waited out the timeout, then ended as timing out, or, past an
+/// interrupt's grace, was reported in flight.)
+#[tokio::test]
+async fn a_cancelled_job_gives_up_an_id_whose_read_stalls_not_one_whose_change_was_sent() {
+    const STALLED: &str = "TKN-1111-2222";
+    const CHANGED: &str = "TKN-1111-3333";
+    let server = ScriptedServer::routed(|head| {
+        let target = head.target();
+        let path = target.split('?').next().unwrap_or(target);
+        let json = |body: String| Scripted::answer(200, "application/json", body);
+        if target.contains("api-tokens?") {
+            json(r#"{"$meta":{"pagination":{"offset":0,"limit":100,"total":0}},"data":[]}"#.into())
+        } else if path.ends_with(STALLED) {
+            json(TOKEN_JSON.replace("TKN-1111-2222", STALLED)).stalled_after(10)
+        } else if path.ends_with(CHANGED) {
+            json(TOKEN_JSON.replace("TKN-1111-2222", CHANGED))
+        } else {
+            Scripted::held()
+        }
+    })
+    .await
+    .unwrap();
+    let cancel = mpt::Cancel::new();
+    let client = Client::builder()
+        .base_url(server.base_url())
+        .api_token("s3cr3t-api-key")
+        .retry(fast_retries(3))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .with_cancel(cancel.clone());
+    let input = futures_util::stream::iter([STALLED.to_string(), CHANGED.to_string()]);
+    let mut stream = std::pin::pin!(client.ensure_disabled_stream(input, 2));
+    let disable = format!("{CHANGED}/disable ");
+    let sent = |server: &ScriptedServer| {
+        let lines = server.request_lines();
+        let stalled = lines.iter().any(|l| l.contains(&format!("{STALLED}?")));
+        stalled
+            && lines
+                .iter()
+                .any(|l| l.starts_with("POST") && l.contains(&disable))
+    };
+    let started = Instant::now();
+    while !sent(&server) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        tokio::select! {
+            next = stream.next() => panic!("nothing ends before the interrupt: {next:?}"),
+            () = tokio::time::sleep(Duration::from_millis(10)) => {}
+        }
+    }
+    cancel.cancel();
+    let (_, id, result) = stream.next().await.unwrap();
+    assert_eq!(id, STALLED, "{result:?}");
+    assert!(matches!(result, Err(Error::Cancelled)), "{result:?}");
+    let (_, id, result) = stream.next().await.unwrap();
+    assert_eq!(id, CHANGED, "{result:?}");
+    assert!(!matches!(result, Err(Error::Cancelled)), "{result:?}");
+    assert!(stream.next().await.is_none());
+}
