@@ -1,9 +1,9 @@
 //! SIGINT and SIGTERM, and a closed stdout. Outside a bulk command (or a rotation's start), the
 //! first signal stops the run at once. During one, the first stops scheduling (the
 //! [`mpt::Cancel`] flag): the requests in flight finish (for at most 10 s) and every finished
-//! row is printed; a second one stops at once. A bulk command still waiting on requests when
-//! the 10 s are over prints a row for each id in flight (it may have happened) before the run
-//! stops. A closed stdout under a bulk command or an apply stops it as a first signal does
+//! row is printed; a second one stops at once. A bulk command still waiting on changes when
+//! the 10 s are over prints a row for each id whose change is in flight (it may have happened)
+//! before the run stops. A closed stdout under a bulk command or an apply stops it as a first signal does
 //! (exit 141).
 
 use std::sync::Arc;

@@ -27,6 +27,8 @@ pub struct Scripted {
     cut: Option<usize>,
     /// Never answered: the connection is kept open, unanswered, while the server runs.
     held: bool,
+    /// After the part of the body sent, the connection is kept open, with no more.
+    stalled: bool,
 }
 
 impl Scripted {
@@ -42,6 +44,7 @@ impl Scripted {
             reset: false,
             cut: None,
             held: false,
+            stalled: false,
         }
     }
 
@@ -89,6 +92,14 @@ impl Scripted {
     /// [`Scripted::without_length`], a body cut in the middle of its JSON that looks complete.
     pub fn cut_after(mut self, bytes: usize) -> Scripted {
         self.cut = Some(bytes);
+        self
+    }
+
+    /// Only the first `bytes` of the body are sent (its full length announced), then nothing
+    /// more: the connection is kept open while the server runs, as an answer whose body stalls.
+    pub fn stalled_after(mut self, bytes: usize) -> Scripted {
+        self.cut = Some(bytes);
+        self.stalled = true;
         self
     }
 
@@ -205,7 +216,9 @@ impl ScriptedServer {
                     held.push(stream);
                     continue;
                 }
-                answer.send(&mut stream).await;
+                if answer.send(&mut stream).await {
+                    held.push(stream);
+                }
             }
         });
         Ok(ScriptedServer {
@@ -232,8 +245,9 @@ impl ScriptedServer {
 }
 
 impl Scripted {
-    /// Writes this answer on `stream` (after its delay), or drops the connection.
-    async fn send(&self, stream: &mut tokio::net::TcpStream) {
+    /// Writes this answer on `stream` (after its delay), or drops the connection; whether the
+    /// connection is to be kept open (its body stalled).
+    async fn send(&self, stream: &mut tokio::net::TcpStream) -> bool {
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }
@@ -242,7 +256,7 @@ impl Scripted {
                 // A zero linger: closing sends a reset, and never blocks.
                 let _ = stream.set_zero_linger();
             }
-            return;
+            return false;
         }
         let mut head = format!("HTTP/1.1 {} X\r\nconnection: close\r\n", self.status);
         for (name, value) in &self.headers {
@@ -255,7 +269,11 @@ impl Scripted {
         let _ = stream.write_all(head.as_bytes()).await;
         let sent = self.cut.unwrap_or(usize::MAX).min(self.body.len());
         let _ = stream.write_all(&self.body[..sent]).await;
+        if self.stalled {
+            return true;
+        }
         let _ = stream.shutdown().await;
+        false
     }
 }
 

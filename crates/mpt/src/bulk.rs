@@ -64,8 +64,10 @@ impl Client {
     /// the order they came. One sliding window of reads and changes runs across all the ids
     /// (no barrier per 100), and no more than about `concurrency + 200` ids are held at once,
     /// however many the stream gives. Once the client's [`Cancel`](crate::Cancel) flag is set,
-    /// nothing more is sent and no more ids are taken from the stream: the ids already taken
-    /// end with [`Error::Cancelled`].
+    /// nothing more is sent and no more ids are taken from the stream; the reads under way are
+    /// given up, and each id taken whose change was not sent ends at once (not when the changes
+    /// in flight end): [`Outcome::Unchanged`] when a served read showed it in the wanted
+    /// state, else [`Error::Cancelled`]. Only the ids whose change is in flight are left.
     pub fn ensure_active_stream<'a, St>(
         &'a self,
         ids: St,

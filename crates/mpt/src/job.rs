@@ -60,6 +60,26 @@ impl Cancel {
     }
 }
 
+tokio::task_local! {
+    /// Set once a change (a request other than a read) of the bulk item worked in this task is
+    /// handed to the transport: from then on it may happen, whatever becomes of its answer.
+    static CHANGE_SENT: Arc<std::sync::atomic::AtomicBool>;
+}
+
+/// Runs `work` (one bulk item's), noting in `sent` whether a change of it was handed to the
+/// transport.
+pub(crate) fn noting_changes<F: Future>(
+    sent: Arc<std::sync::atomic::AtomicBool>,
+    work: F,
+) -> impl Future<Output = F::Output> {
+    CHANGE_SENT.scope(sent, work)
+}
+
+/// A change is handed to the transport now (see [`noting_changes`]).
+pub(crate) fn change_sent() {
+    let _ = CHANGE_SENT.try_with(|sent| sent.store(true, Ordering::SeqCst));
+}
+
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
@@ -248,13 +268,16 @@ impl Job {
     /// given up (`Err`, with its URL): it changes nothing, and an id for which only reads went is not
     /// attempted, never "in flight" (a gateway that never answers held every such id until the
     /// grace after an interrupt was over, then reported it `outcome-unknown`). A change in
-    /// flight is waited for: it may happen.
+    /// flight is waited for: it may happen (so noted, for the bulk item it is of).
     pub(crate) async fn send(
         &self,
         client: &reqwest::Client,
         request: reqwest::Request,
         read: bool,
     ) -> Result<reqwest::Result<reqwest::Response>, reqwest::Url> {
+        if !read {
+            change_sent();
+        }
         match &self.cancel {
             Some(cancel) if read => {
                 let url = request.url().clone();

@@ -332,9 +332,10 @@ struct Work<'a> {
 /// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
 /// and changes over the whole job, no barrier per 100 ids) and prints each id's row as it
 /// finishes (a progress bar moves while stderr is a terminal). Once the client's cancel flag
-/// is set, nothing more is sent: each id taken and not attempted gets its row (`not-attempted`:
-/// interrupted); the ids whose requests are still in flight when the grace after the interrupt
-/// is over get one each (`outcome-unknown`).
+/// is set, nothing more is sent, and the pipeline settles at once each id whose change was not
+/// sent (`unchanged` when a served read showed it in the wanted state, else `not-attempted`:
+/// interrupted); the ids left when the grace after the interrupt is over, those whose change
+/// is still in flight, get one each (`outcome-unknown`).
 async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Failure> {
     let Work {
         kind,
@@ -414,6 +415,12 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
             bar.set_length(read.count().max(finished.count) as u64);
             bar.inc(1);
         }
+    }
+    // The work ended (not given up): an id taken that has no result was never scheduled
+    // (taken from the input as the cancel flag was set), and nothing was sent for it.
+    let left = std::mem::take(&mut *lock(&taken));
+    for (n, id) in left {
+        finished.push_not_attempted(n, id, format)?;
     }
     if let Some(bar) = bar {
         bar.finish_and_clear();

@@ -167,3 +167,91 @@ fn a_bulk_command_stops_once_its_requests_go_unanswered() {
         assert!(err.contains("give an age from 1s to 1h"), "{bad}: {err}");
     }
 }
+
+/// SIGINT while the four disables of `--concurrency 4` hang (a gateway that takes them and
+/// never answers), the states of every id read (one served list), the other ids waiting for a
+/// change slot: once the 10 s grace is over, each id gets the row its evidence supports, checked
+/// against what the server received and its final state. Only the four ids whose disable was
+/// sent are `outcome-unknown` (in flight); an id the served list showed Disabled is
+/// `unchanged`; every other id had nothing changing sent and is `not-attempted`, its token
+/// untouched; stderr's counts agree with the rows. (Every id still waiting for its change was
+/// `outcome-unknown`, "in flight", those read Disabled too.)
+#[cfg(unix)]
+#[test]
+fn at_the_end_of_the_grace_each_id_gets_the_row_its_evidence_supports() {
+    use std::collections::BTreeSet;
+    let server = mock();
+    // Every fourth id Disabled already.
+    let ids: Vec<String> = (0..40)
+        .map(|i| {
+            let mut seed = mpt_mock::SeedToken::named(format!("waiting-{i}"));
+            if i % 4 == 3 {
+                seed.status = "Disabled".into();
+            }
+            server.seed_token(seed).id
+        })
+        .collect();
+    let disabled: BTreeSet<&str> = ids.iter().skip(3).step_by(4).map(String::as_str).collect();
+    let held = FaultRule::every(1, Fault::Hold).only([Operation::Disable]);
+    server.set_faults(Faults::none().with(held)).unwrap();
+    let args = [
+        "tokens",
+        "ensure-disabled",
+        "--concurrency",
+        "4",
+        "-o",
+        "jsonl",
+    ];
+    let (mut child, reader) = spawn(&server, &args, &ids);
+    let started = Instant::now();
+    while server.held() < 4 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGINT);
+    }
+    let status = wait(&mut child, Duration::from_secs(60));
+    let err = stderr_of(&mut child);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(err.contains("did not finish in time"), "{err}");
+    // The ids whose disable the server received (and holds, unanswered).
+    let sent: BTreeSet<String> = server
+        .recorded()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/disable"))
+        .filter_map(|r| r.path.split('/').rev().nth(1).map(str::to_string))
+        .collect();
+    assert_eq!(sent.len(), 4, "{sent:?}");
+    let rows = rows(&reader.join().unwrap());
+    assert_eq!(rows.len(), ids.len(), "{rows:?}\n{err}");
+    let (mut finished, mut in_flight, mut not_attempted) = (0, 0, 0);
+    for row in &rows {
+        let id = row["id"].as_str().unwrap();
+        let now = server.token_status(id);
+        if sent.contains(id) {
+            assert_eq!(row["error"]["kind"], "outcome-unknown", "{row}\n{err}");
+            let message = row["error"]["message"].as_str().unwrap();
+            assert!(message.contains("in flight when interrupted"), "{row}");
+            in_flight += 1;
+        } else if disabled.contains(id) {
+            assert_eq!(row["outcome"], "unchanged", "{row}\n{err}");
+            assert_eq!(row["status"], "Disabled", "{row}");
+            assert_eq!(now.as_deref(), Some("Disabled"), "{row}");
+            finished += 1;
+        } else {
+            assert_eq!(row["error"]["kind"], "not-attempted", "{row}\n{err}");
+            let message = row["error"]["message"].as_str().unwrap();
+            assert!(message.contains("interrupted"), "{row}");
+            assert_eq!(now.as_deref(), Some("Active"), "{row}");
+            not_attempted += 1;
+        }
+    }
+    assert_eq!(in_flight, 4);
+    assert_eq!(finished, disabled.len());
+    let said = format!(
+        "interrupted: {finished} finished, {in_flight} in flight when interrupted (they may have happened), {not_attempted} not attempted (nothing was sent for them)"
+    );
+    assert!(err.contains(&said), "{err}");
+}

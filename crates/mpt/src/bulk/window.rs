@@ -5,6 +5,8 @@
 //! the list does not show is): every change still follows a read of the platform made for it.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -35,6 +37,16 @@ pub(super) enum Work {
     Read(u64, Option<HashMap<String, Token>>),
     /// An id's work is done.
     Done(usize, String, Result<Outcome, Error>),
+    /// An id's change work was given up before its change was sent (already settled).
+    Dropped,
+}
+
+/// A change under way: its id, whether its change was handed to the transport, and the handle
+/// that gives it up.
+struct Changing {
+    id: String,
+    sent: Arc<AtomicBool>,
+    abort: AbortHandle,
 }
 
 /// A read under way: a chunk of ids (numbered from `first`) whose states one list request reads.
@@ -54,6 +66,8 @@ enum Event {
     Work(Option<Work>),
     /// The changes waited long enough for a read.
     Patience,
+    /// The job was cancelled: the ids not being changed are settled at once.
+    Cancelled,
 }
 
 /// The state of one sliding window of reads and changes over a stream of ids.
@@ -74,6 +88,8 @@ pub(super) struct Window<'a> {
     quickest: Option<Duration>,
     /// Changes under way.
     changes: usize,
+    /// The changes under way, by the number of their id.
+    changing: HashMap<usize, Changing>,
     /// How many ids were taken from the input.
     taken: usize,
     /// Changes in flight at once.
@@ -98,6 +114,7 @@ impl<'a> Window<'a> {
             seq: 0,
             quickest: None,
             changes: 0,
+            changing: HashMap::new(),
             taken: 0,
             concurrency: concurrency.max(1),
             refused: false,
@@ -112,6 +129,11 @@ impl<'a> Window<'a> {
         switch: Switch,
     ) -> Option<(usize, String, Result<Outcome, Error>)> {
         loop {
+            if client.cancelled()
+                && let Some(done) = self.settle(switch)
+            {
+                return Some(done);
+            }
             self.start_changes(client, switch);
             self.refused = client.budget.as_ref().is_some_and(|b| b.refusing());
             if self.read_alone(Instant::now()) {
@@ -126,7 +148,7 @@ impl<'a> Window<'a> {
             let event = if wants && self.pending.is_empty() {
                 Event::Input(self.input.next().await)
             } else {
-                self.wait(wants).await
+                self.wait(wants, client.cancel.as_ref()).await
             };
             match event {
                 Event::Input(Some(id)) => {
@@ -134,13 +156,15 @@ impl<'a> Window<'a> {
                     self.read(client, chunk);
                 }
                 Event::Input(None) => self.input_done = true,
-                Event::Patience => {}
+                Event::Patience | Event::Cancelled => {}
                 Event::Work(work) => match work? {
                     Work::Read(seq, states) => self.answered(seq, states),
                     Work::Done(i, id, result) => {
                         self.changes -= 1;
+                        self.changing.remove(&i);
                         return Some((i, id, result));
                     }
+                    Work::Dropped => {}
                 },
             }
         }
@@ -172,6 +196,40 @@ impl<'a> Window<'a> {
         chunk
     }
 
+    /// Once the job is cancelled, the next id whose change was not sent, settled by the
+    /// evidence at hand (no slot waited for, nothing more sent): read in the wanted state (by a
+    /// served list read), it is `Unchanged`; else nothing changing was sent for it, and it is
+    /// not attempted ([`Error::Cancelled`]). The reads under way are given up first (a read
+    /// changes nothing), their ids not attempted, and so is the work of an id whose change was
+    /// not handed to the transport (its own read, or its wait for a send slot). `None` when
+    /// only the ids whose change was sent are left.
+    fn settle(&mut self, switch: Switch) -> Option<(usize, String, Result<Outcome, Error>)> {
+        for reading in std::mem::take(&mut self.readings) {
+            reading.abort.abort();
+            for (j, id) in reading.ids.into_iter().enumerate().skip(reading.next) {
+                self.ready.push_back((reading.first + j, id, None));
+            }
+        }
+        let unsent = self
+            .changing
+            .iter()
+            .find(|(_, c)| !c.sent.load(Ordering::SeqCst))
+            .map(|(i, _)| *i);
+        if let Some(i) = unsent
+            && let Some(change) = self.changing.remove(&i)
+        {
+            change.abort.abort();
+            self.changes -= 1;
+            return Some((i, change.id, Err(Error::Cancelled)));
+        }
+        let (i, id, before) = self.ready.pop_front()?;
+        let result = match before {
+            Some(token) if token.status() == switch.target() => Ok(Outcome::Unchanged(token)),
+            _ => Err(Error::Cancelled),
+        };
+        Some((i, id, result))
+    }
+
     /// Starts a change for each id ready, up to the concurrency.
     fn start_changes(&mut self, client: &Client, switch: Switch) {
         while self.changes < self.concurrency
@@ -179,22 +237,35 @@ impl<'a> Window<'a> {
         {
             self.changes += 1;
             let client = client.clone();
-            self.pending.push(Box::pin(async move {
-                // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                let result = match before {
-                    _ if client.cancelled() => Err(Error::Cancelled),
-                    Some(before) => client.ensure_from(&id, before, switch).await,
-                    None => client.ensure(&id, switch).await,
-                };
-                Work::Done(i, id, result)
-            }));
+            let sent = Arc::new(AtomicBool::new(false));
+            let kept = id.clone();
+            let (work, abort) =
+                abortable(crate::job::noting_changes(Arc::clone(&sent), async move {
+                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                    let result = match before {
+                        _ if client.cancelled() => Err(Error::Cancelled),
+                        Some(before) => client.ensure_from(&id, before, switch).await,
+                        None => client.ensure(&id, switch).await,
+                    };
+                    Work::Done(i, id, result)
+                }));
+            let changing = Changing {
+                id: kept,
+                sent,
+                abort,
+            };
+            self.changing.insert(i, changing);
+            self.pending
+                .push(Box::pin(work.map(|done| done.unwrap_or(Work::Dropped))));
         }
     }
 
-    /// Waits for the input (when it `wants` more), the work under way, or the end of the
-    /// changes' patience with the oldest read.
-    async fn wait(&mut self, wants: bool) -> Event {
+    /// Waits for the input (when it `wants` more), the work under way, the end of the
+    /// changes' patience with the oldest read, or the job's `cancel` flag (the ids waiting for
+    /// a change slot behind changes that hang are settled at once, not when those end).
+    async fn wait(&mut self, wants: bool, cancel: Option<&crate::Cancel>) -> Event {
         let deadline = self.starved_until();
+        let cancel = cancel.filter(|c| !c.is_cancelled()).cloned();
         let input = &mut self.input;
         let input = async move {
             match wants {
@@ -210,9 +281,18 @@ impl<'a> Window<'a> {
             }
             Event::Patience
         };
+        let cancelled = async move {
+            match cancel {
+                Some(cancel) => cancel.set().await,
+                None => std::future::pending().await,
+            }
+            Event::Cancelled
+        };
         let (input, patience) = (std::pin::pin!(input), std::pin::pin!(patience));
+        let cancelled = std::pin::pin!(cancelled);
         let first = select(input, work).map(|e| e.factor_first().0);
-        select(first, patience).await.factor_first().0
+        let second = select(patience, cancelled).map(|e| e.factor_first().0);
+        select(first, second).await.factor_first().0
     }
 
     /// When the changes, run dry (a change slot free, no id ready), stop waiting for the
