@@ -206,7 +206,11 @@ pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<u
 
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
 /// Active before it is retired (the token the plan would rotate), Disabled once retired (one
-/// enabled again since is not deleted), gone once finished.
+/// enabled again since is not deleted), gone once finished. At `verified`, Disabled too: the
+/// retire's disable landed, but the apply that sent it stopped before it saved `retired` (an
+/// interrupt while the disable was slow, a kill within its round trip); the resumed retire
+/// finds the token Disabled and sends nothing, and the finish deletes it, as the rotation
+/// would have.
 fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError> {
     let (ok, wanted) = match plan.phase {
         RotationPhase::Finished => {
@@ -216,6 +220,10 @@ fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError>
             });
         }
         RotationPhase::Retired => (old.status() == TokenStatus::Disabled, "Disabled"),
+        RotationPhase::Verified => (
+            matches!(old.status(), TokenStatus::Active | TokenStatus::Disabled),
+            "Active (or Disabled by its retire)",
+        ),
         _ => (old.status() == TokenStatus::Active, "Active"),
     };
     if ok {

@@ -36,7 +36,8 @@ impl Applying<'_> {
     /// Right before it (after the quiet wait, for a retire), both tokens are read again
     /// ([`Applying::still_as_read`]): a step is taken only while the replacement is live and
     /// Active, and the old token unchanged since it was last read (`revision`, updated to the
-    /// old token's after the retire).
+    /// old token's after the retire). A quiet wait is for an Active old token only: one
+    /// Disabled (its retire landed, unsaved) is used by nothing.
     pub(super) async fn step(
         &self,
         plan: &mut RotationPlan,
@@ -45,6 +46,7 @@ impl Applying<'_> {
     ) -> Result<(), StepError> {
         if step == RotationPhase::Retired
             && let Some(quiet) = self.options.quiet
+            && self.old_active(plan).await?
         {
             // An interrupt ends the wait at once: nothing is sent for the old token.
             let wait = plan.wait_until_quiet(self.client, quiet);
@@ -86,6 +88,15 @@ impl Applying<'_> {
             };
         }
         Ok(())
+    }
+
+    /// Whether the rotation's old token is Active now (what a quiet wait watches).
+    async fn old_active(&self, plan: &RotationPlan) -> Result<bool, StepError> {
+        match self.client.get(plan.old_id.as_str()).await {
+            Ok(old) => Ok(old.status() == TokenStatus::Active),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(StepError::Api(Box::new(e))),
+        }
     }
 
     /// Both tokens of a rotation, read again right before `step`: the replacement must still be

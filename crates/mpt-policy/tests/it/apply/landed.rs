@@ -1,0 +1,131 @@
+//! Rotation records the platform has moved past: a retire whose disable landed but whose
+//! apply stopped before it saved `retired`. It is finished by the next apply, judged by the
+//! platform's state now.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use mpt::RotationPlan;
+use mpt::chrono::{Duration as Days, Utc};
+use mpt_policy::state;
+use mpt_policy::{Applied, ApplyOptions, Plan, Step};
+
+use super::*;
+use crate::common::*;
+
+/// The policy of one entry "svc" whose secret goes to `file`: declared Active and rotated
+/// after 90 days, or declared Disabled.
+fn declaring(file: &Path, disabled: bool) -> mpt_policy::Policy {
+    let status = match disabled {
+        true => "status = \"Disabled\"",
+        false => "rotate_after = \"90d\"",
+    };
+    policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\n{status}\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ))
+}
+
+/// The plan now, with the pending work of the state directory `state`.
+async fn planned(client: &Client, policy: &mpt_policy::Policy, state: &Path) -> Plan {
+    let mut plan = client.plan(policy).await.unwrap();
+    let store = state::open(&state.into(), &[DEFAULT_ACCOUNT.to_string()], None)
+        .await
+        .unwrap();
+    plan.include_pending(client, policy, store.as_ref()).await;
+    plan
+}
+
+/// A rotation of a 100-day-old "svc" begun as an apply begins it, its record in `state`:
+/// saved at `planned`, its create sent (the replacement made). Returns the old token's id, the
+/// record's path, the plan (at `created`) and the replacement's secret.
+async fn begun(
+    server: &MockServer,
+    client: &Client,
+    state: &Path,
+) -> (String, PathBuf, RotationPlan, mpt::TokenSecret) {
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    std::fs::create_dir_all(state.join("rotations")).unwrap();
+    let saved = state.join("rotations").join(format!("{}.json", old.id));
+    let save = |p: &RotationPlan| {
+        std::fs::write(&saved, serde_json::to_string(p).unwrap()).map_err(|e| e.to_string())
+    };
+    let mut plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let made = plan
+        .start_saving(client, async |p: &RotationPlan| save(p))
+        .await
+        .unwrap()
+        .unwrap();
+    (old.id, saved, plan, made.secret)
+}
+
+fn write_secret(file: &Path, secret: &mpt::TokenSecret) {
+    std::fs::write(file, format!("{}\n", secret.expose_secret())).unwrap();
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// A record at `verified` whose old token is Disabled: its retire's disable landed, but the
+/// apply that sent it stopped before saving `retired` (an interrupt while the disable was
+/// slow, a kill within its round trip). The plan shows the retire and the delete; the next
+/// apply sends no second disable, deletes the old token, and removes the record (for an entry
+/// declared Disabled, with --allow-destroy as before, then disables the replacement). A
+/// replacement no longer Active is still refused, and the old token kept.
+#[tokio::test]
+async fn a_retire_that_landed_unsaved_is_finished_by_the_next_apply() {
+    for case in ["active", "disabled", "replacement disabled"] {
+        let (server, client) = start().await;
+        let dir = temp_dir("landed");
+        let state = dir.join("state");
+        let file = dir.join("svc.secret");
+        let (old, saved, mut plan, secret) = begun(&server, &client, &state).await;
+        write_secret(&file, &secret);
+        plan.verify(&client, &secret).await.unwrap();
+        std::fs::write(&saved, serde_json::to_string(&plan).unwrap()).unwrap();
+        let new = plan.new_id.clone().unwrap();
+        // The retire's disable landed; `retired` was never saved.
+        client.disable(old.as_str()).await.unwrap();
+        if case == "replacement disabled" {
+            client.disable(new.as_str()).await.unwrap();
+        }
+        let policy = declaring(&file, case == "disabled");
+        let shown = planned(&client, &policy, &state).await;
+        let row = &shown.actions[0];
+        let options = ApplyOptions::new(state.clone()).allow_destroy(true);
+        let sent = changes(&server);
+        let disables = server.requests(Operation::Disable);
+        let report = client.apply(&policy, None, &options).await.unwrap();
+        if case == "replacement disabled" {
+            assert_eq!(row.steps, [Step::Refused], "{row:#?}");
+            assert_eq!(report.count(Applied::Refused), 1, "{report:#?}");
+            assert_eq!(changes(&server), sent, "nothing is sent");
+            assert_eq!(server.token_status(&old).as_deref(), Some("Disabled"));
+            assert!(saved.exists());
+            let _ = std::fs::remove_dir_all(&dir);
+            continue;
+        }
+        let mut steps = vec![Step::Retire, Step::Finish];
+        if case == "disabled" {
+            steps.push(Step::Disable);
+        }
+        assert_eq!(row.steps, steps, "{case}: {row:#?}");
+        assert_eq!(report.failed(), 0, "{case}: {report:#?}");
+        assert_eq!(report.count(Applied::Refused), 0, "{case}: {report:#?}");
+        assert_eq!(report.count(Applied::Adopted), 1, "{case}: {report:#?}");
+        assert_eq!(server.token_status(&old).as_deref(), Some("Deleted"));
+        // No second disable of the old token: only the replacement's, when declared Disabled.
+        let expected = u64::from(case == "disabled");
+        assert_eq!(server.requests(Operation::Disable) - disables, expected);
+        let live = live_named(&client, "svc").await;
+        assert_eq!(live.len(), 1, "{case}");
+        assert_eq!(live[0].id(), new);
+        let status = if case == "disabled" {
+            "Disabled"
+        } else {
+            "Active"
+        };
+        assert_eq!(server.token_status(&new).as_deref(), Some(status));
+        assert_eq!(secret_owner(&file), new);
+        assert!(!saved.exists(), "{case}: the record is removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
