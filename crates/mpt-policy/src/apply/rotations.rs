@@ -64,6 +64,10 @@ impl Applying<'_> {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
+        if plan.phase == RotationPhase::Planned && old.is_none() {
+            // Its old token is gone: nothing is left to retire (see `resume_gone`).
+            return self.resume_gone(key, plan).await;
+        }
         if plan.phase == RotationPhase::Planned
             && !evidence::rotation_wanted(self.policy, &plan, old.as_ref(), self.at)
             && let Some(done) = self.unwanted_start(key, &plan).await
@@ -155,7 +159,7 @@ impl Applying<'_> {
     /// replacement made by an earlier apply (any record past `planned`, or one a resumed start
     /// adopts) is reported [`Applied::Adopted`]. For an entry declared Disabled, its
     /// replacement is disabled once the rotation is finished (see [`Applying::disable_made`]).
-    async fn resume_checked(
+    pub(super) async fn resume_checked(
         &self,
         key: &Key,
         mut plan: RotationPlan,
@@ -269,6 +273,8 @@ impl Applying<'_> {
             }
         }
         let new_id = plan.new_id.clone().unwrap_or_default();
+        // The first step that found the old token gone (deleted outside this rotation).
+        let mut gone: Option<RotationPhase> = None;
         let steps = [RotationPhase::Retired, RotationPhase::Finished];
         for step in steps {
             if plan.phase >= step {
@@ -287,7 +293,11 @@ impl Applying<'_> {
                 )
                 .made(&new_id, secret_at);
             }
-            if let Err(why) = self.step(&mut plan, step, &mut revision).await {
+            let stepped = self.step(&mut plan, step, &mut revision).await;
+            if matches!(stepped, Ok(true)) && gone.is_none() {
+                gone = Some(step);
+            }
+            if let Err(why) = stepped {
                 let unsaved = match self.state.put(key, &plan).await {
                     Ok(()) => String::new(),
                     Err(e) => format!(" (its latest step was not saved: {e})"),
@@ -327,11 +337,19 @@ impl Applying<'_> {
                 " (made by an earlier apply, found by the ids its record kept before the create: adopted)".to_string(),
             ),
         };
-        ActionOutcome::new(
-            result,
-            format!("replaced by {new_id}{how}; {} deleted", plan.old_id),
-        )
-        .made(&new_id, secret_at)
+        let old = match gone {
+            None => format!("{} deleted", plan.old_id),
+            Some(RotationPhase::Retired) => format!(
+                "{} was already gone (deleted outside this rotation): nothing was sent to retire or delete it",
+                plan.old_id
+            ),
+            Some(_) => format!(
+                "{} was already gone (deleted outside this rotation): no delete was sent for it",
+                plan.old_id
+            ),
+        };
+        ActionOutcome::new(result, format!("replaced by {new_id}{how}; {old}"))
+            .made(&new_id, secret_at)
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over

@@ -1,6 +1,6 @@
 //! Rotation records the platform has moved past: a retire whose disable landed but whose
-//! apply stopped before it saved `retired`. It is finished by the next apply, judged by the
-//! platform's state now.
+//! apply stopped before it saved `retired`, and a pending rotation whose old token was then
+//! deleted outside it. Each is finished by the next apply, judged by the platform's state now.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use mpt::RotationPlan;
 use mpt::chrono::{Duration as Days, Utc};
 use mpt_policy::state;
-use mpt_policy::{Applied, ApplyOptions, Plan, Step};
+use mpt_policy::{Applied, ApplyError, ApplyOptions, Plan, Step};
 
 use super::*;
 use crate::common::*;
@@ -126,6 +126,60 @@ async fn a_retire_that_landed_unsaved_is_finished_by_the_next_apply() {
         assert_eq!(server.token_status(&new).as_deref(), Some(status));
         assert_eq!(secret_owner(&file), new);
         assert!(!saved.exists(), "{case}: the record is removed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// A pending rotation (its sink failed: the record at `planned`, its replacement made) whose
+/// old token was then deleted outside it: nothing is left to retire. The plan shows the
+/// replacement adopted, handed over and verified, the record removed (and, for an entry
+/// declared Disabled, the replacement disabled), not destructive; the apply does that without
+/// --allow-destroy, sending nothing for the old token. A saved plan made while the old token was
+/// still there is refused as stale.
+#[tokio::test]
+async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_over() {
+    for disabled in [false, true] {
+        let (server, client) = start().await;
+        let dir = temp_dir("gone");
+        let state = dir.join("state");
+        let file = dir.join("svc.secret");
+        let (old, saved, plan, _) = begun(&server, &client, &state).await;
+        let new = plan.new_id.clone().unwrap();
+        let policy = declaring(&file, disabled);
+        let before = planned(&client, &policy, &state).await;
+        client.delete(old.as_str()).await.unwrap();
+        let shown = planned(&client, &policy, &state).await;
+        let row = &shown.actions[0];
+        let mut steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
+        if disabled {
+            steps.push(Step::Disable);
+        }
+        assert_eq!(row.steps, steps, "{row:#?}");
+        assert!(!row.destructive, "{row:#?}");
+        assert!(row.reason.contains("is gone"), "{}", row.reason);
+        let options = ApplyOptions::new(state.clone());
+        let sent = changes(&server);
+        let err = client
+            .apply(&policy, Some(&before), &options)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ApplyError::Stale { .. }), "{err:?}");
+        assert_eq!(changes(&server), sent);
+        let report = client.apply(&policy, Some(&shown), &options).await.unwrap();
+        assert_eq!(report.failed(), 0, "{report:#?}");
+        assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
+        assert_eq!(report.count(Applied::Skipped), 0, "{report:#?}");
+        let detail = &report.results[0].detail;
+        assert!(detail.contains("already gone"), "{detail}");
+        // Nothing but the replacement's own disable (declared Disabled) was sent.
+        assert_eq!(changes(&server) - sent, u64::from(disabled), "{report:#?}");
+        let live = live_named(&client, "svc").await;
+        assert_eq!(live.len(), 1);
+        assert_eq!(live[0].id(), new);
+        let status = if disabled { "Disabled" } else { "Active" };
+        assert_eq!(server.token_status(&new).as_deref(), Some(status));
+        assert_eq!(secret_owner(&file), new);
+        assert!(!saved.exists(), "the record is removed");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -1,0 +1,237 @@
+//! Pending rotations in the plan: each rotation record judged as the next apply would judge it
+//! (the same checks, read-only), with what resuming it would do.
+
+use mpt::Client;
+use mpt::{RotationPhase, RotationPlan};
+
+use super::pending_rows::{
+    Judged, declared_absent, moot, pending, refused, unjudged, unreadable, with_steps,
+};
+use super::{ActionKind, PlannedAction, Step};
+use crate::evidence;
+use crate::policy::Policy;
+use crate::state::{Key, Store, StoreError};
+
+/// The row of a rotation record whose name is declared absent: ids of the platform's shape are
+/// left to the plan's deletes ([`moot`]); others are refused.
+fn moot_rotation(action: PlannedAction, plan: &RotationPlan, at: &str) -> Judged {
+    let ids = std::iter::once(&plan.old_id).chain(&plan.new_id);
+    match crate::state::check_ids(&plan.account_id, ids) {
+        Ok(()) => moot(action, "rotation", at),
+        Err(why) => Judged {
+            action: refused(action, at, &why),
+            touches: std::iter::once(plan.old_id.clone())
+                .chain(plan.new_id.clone())
+                .collect(),
+        },
+    }
+}
+
+/// A rotation record at `planned` that made nothing, of a token the policy does not rotate now:
+/// nothing to resume; it is removed, and the plan's own actions on the token stay.
+fn removed(action: PlannedAction, at: &str, old: &str) -> Judged {
+    let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
+    action.reason.push_str(&format!(
+        " (it made nothing, and the policy does not rotate {old} now: nothing is sent for it)"
+    ));
+    Judged {
+        action,
+        touches: Vec::new(),
+    }
+}
+
+/// What resuming a rotation record would do, the policy's rules judged at `at` (the plan's
+/// time). A record at `planned` that made nothing is no reason to rotate: unless the policy
+/// rotates its old token now, it is removed (the plan's own actions on the token stay), and
+/// one whose create may have made a replacement is destructive (it needs `--allow-destroy`).
+pub(super) async fn judge_rotation(
+    client: &Client,
+    (policy, at_time): (&Policy, chrono::DateTime<chrono::Utc>),
+    store: &dyn Store,
+    key: &Key,
+    record: Result<RotationPlan, StoreError>,
+) -> Judged {
+    let at = store.describe(key);
+    let plan = match record {
+        Ok(plan) => plan,
+        Err(e) => return unreadable(key, &at, &e),
+    };
+    let action = pending(
+        ActionKind::Resume,
+        &plan.account_id,
+        &plan.name,
+        Some(&plan.old_id),
+    );
+    let mut touches = vec![plan.old_id.clone()];
+    touches.extend(plan.new_id.clone());
+    if declared_absent(policy, &plan.account_id, &plan.name) {
+        return moot_rotation(action, &plan, &at);
+    }
+    let old = match evidence::check_rotation(client, policy, &plan).await {
+        Ok(old) => old,
+        Err(why) => {
+            return Judged {
+                action: refused(action, &at, &why),
+                touches,
+            };
+        }
+    };
+    // What the old token is now: what a saved plan approved (see `check_fresh`).
+    let mut action = action;
+    action.revision = old.as_ref().and_then(mpt::Token::revision);
+    let unwanted;
+    let steps = match plan.phase {
+        RotationPhase::Planned if old.is_none() => {
+            return judge_gone(client, (policy, &plan), &at, action).await;
+        }
+        RotationPhase::Planned => {
+            let found = match evidence::made_since(client, &plan).await {
+                Ok(found) => found,
+                Err(e) => {
+                    let action = unjudged(action, &at, &e.to_string());
+                    return Judged { action, touches };
+                }
+            };
+            unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
+            if unwanted && found == 0 {
+                return removed(action, &at, &plan.old_id);
+            }
+            let first = if found == 1 {
+                Step::Adopt
+            } else {
+                Step::Create
+            };
+            vec![
+                first,
+                Step::Deliver,
+                Step::Verify,
+                Step::Retire,
+                Step::Finish,
+            ]
+        }
+        phase => {
+            if let Err(why) = evidence::replacement_now(client, &plan, old.as_ref()).await {
+                return Judged {
+                    action: refused(action, &at, &why),
+                    touches,
+                };
+            }
+            // Retiring and deleting the old token on the record's word alone needs
+            // --allow-destroy when the policy's rotation rule does not cover it.
+            unwanted = evidence::retires_on_word(policy, &plan, old.as_ref(), at_time);
+            match phase {
+                // Its old token is gone: nothing is left to retire or delete.
+                RotationPhase::Created if old.is_none() => {
+                    vec![Step::Deliver, Step::Verify, Step::Remove]
+                }
+                _ if old.is_none() => vec![Step::Remove],
+                RotationPhase::Created => {
+                    vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]
+                }
+                RotationPhase::Verified => vec![Step::Retire, Step::Finish],
+                RotationPhase::Retired => vec![Step::Finish],
+                _ => vec![Step::Remove],
+            }
+        }
+    };
+    let mut action = rotation_row(action, (policy, &plan), &at, steps, unwanted);
+    if old.is_none() {
+        action.reason.push_str(&gone_words(&plan.old_id));
+    }
+    Judged { action, touches }
+}
+
+fn gone_words(old: &str) -> String {
+    format!(" (its old token {old} is gone: nothing is left to retire or delete)")
+}
+
+/// The row of a rotation record at `planned` whose old token is gone (see
+/// `Applying::resume_gone`): removed when its create made nothing; the one token it made
+/// adopted, handed over and verified, the record then removed (not destructive: nothing is
+/// retired or deleted).
+async fn judge_gone(
+    client: &Client,
+    (policy, plan): (&Policy, &RotationPlan),
+    at: &str,
+    action: PlannedAction,
+) -> Judged {
+    let mut touches = vec![plan.old_id.clone()];
+    let found = match plan.create_sent {
+        true => client
+            .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+            .await
+            .map(|found| found.iter().map(|t| t.id().to_string()).collect()),
+        false => Ok(Vec::new()),
+    };
+    let found: Vec<String> = match found {
+        Ok(found) => found,
+        Err(e) => {
+            let action = unjudged(action, at, &e.to_string());
+            return Judged { action, touches };
+        }
+    };
+    match found.as_slice() {
+        [] => {
+            let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
+            action.reason.push_str(&format!(
+                " (it made nothing, and its old token {} is gone: nothing is sent for it)",
+                plan.old_id
+            ));
+            Judged {
+                action,
+                touches: Vec::new(),
+            }
+        }
+        [made] => {
+            touches.push(made.clone());
+            let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
+            let mut action = rotation_row(action, (policy, plan), at, steps, false);
+            action.reason.push_str(&gone_words(&plan.old_id));
+            Judged { action, touches }
+        }
+        several => {
+            let why = format!(
+                "its old token {} is gone, and several tokens appeared since it ({})",
+                plan.old_id,
+                several.join(", ")
+            );
+            let action = unjudged(action, at, &why);
+            Judged { action, touches }
+        }
+    }
+}
+
+/// A rotation record's row, resuming it would do `steps`: destructive when `unwanted` (the
+/// policy does not rotate its old token now). For an entry declared Disabled, a rotation that
+/// is finished has its replacement disabled then, as a Disabled entry's created token is once
+/// its secret is handed over: the name ends with that one token, Disabled.
+fn rotation_row(
+    action: PlannedAction,
+    (policy, plan): (&Policy, &RotationPlan),
+    at: &str,
+    mut steps: Vec<Step>,
+    unwanted: bool,
+) -> PlannedAction {
+    let disabled = evidence::declared_disabled(policy, plan);
+    // The rotation is finished: by its delete, or (its old token gone) by its record's removal.
+    if disabled && (steps.contains(&Step::Finish) || steps.last() == Some(&Step::Remove)) {
+        steps.push(Step::Disable);
+    }
+    let mut action = with_steps(action, "rotation", at, steps);
+    if unwanted {
+        // Its create may have made a replacement, but the policy does not rotate the token
+        // now: retiring and deleting it on the record's word needs --allow-destroy.
+        action.destructive = true;
+        action.reason.push_str(&format!(
+            " (the policy does not rotate {} now: destructive, needs --allow-destroy)",
+            plan.old_id
+        ));
+    }
+    if disabled && action.steps.contains(&Step::Disable) {
+        action.reason.push_str(&format!(
+            "; the policy declares {:?} Disabled: its replacement is disabled once {} is gone, and is the one token of the name",
+            plan.name, plan.old_id
+        ));
+    }
+    action
+}
