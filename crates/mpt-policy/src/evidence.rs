@@ -386,3 +386,27 @@ pub(crate) async fn created_now(
         }),
     }
 }
+
+/// The one token a rotation record's create made (`token`, found now outside its `knownIds`),
+/// when its old token is gone, the token Disabled, and the entry declared Disabled: the name is
+/// already as the policy declares it, and only the secret is left to hand over. It must be made
+/// no earlier than the record, and come with its secret, which is handed over unverified (a
+/// Disabled token's secret cannot make a call). Plan and apply judge by this one function.
+pub(crate) fn disabled_replacement(
+    plan: &RotationPlan,
+    token: &Token,
+) -> Result<TokenSecret, RecordError> {
+    const ROLE: &str = "its replacement ";
+    let id = token.id().to_string();
+    let Some(made) = token.created_at() else {
+        return Err(RecordError::NoCreationTime { role: ROLE, id });
+    };
+    made_after_record(plan, ROLE, &id, made)?;
+    token.secret().cloned().ok_or(RecordError::NoSecret { id })
+}
+
+/// Whether `token`, the one a rotation record's create made, is to be handed over as
+/// [`disabled_replacement`] says: Disabled, of an entry declared Disabled.
+pub(crate) fn is_disabled_replacement(policy: &Policy, plan: &RotationPlan, token: &Token) -> bool {
+    token.status() == TokenStatus::Disabled && declared_disabled(policy, plan)
+}

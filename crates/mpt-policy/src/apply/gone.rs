@@ -3,6 +3,7 @@
 //! delete, so nothing about it is destructive; what its create made is handed over.
 
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
+use crate::evidence;
 use crate::plan::{ActionKind, PlannedAction};
 use crate::state::Key;
 use mpt::{RotationPhase, RotationPlan};
@@ -15,6 +16,7 @@ impl Applying<'_> {
     /// ([`crate::evidence::replacement_now`]: Active, of its account and name, made after the
     /// record, its secret working), handed over, verified, and the rotation finished without a
     /// retire or a delete (then its replacement disabled, for an entry declared Disabled).
+    /// One Disabled, of an entry declared Disabled: see [`Applying::hand_over_disabled`].
     /// Several: none is taken, the record is kept.
     pub(super) async fn resume_gone(
         &self,
@@ -58,6 +60,9 @@ impl Applying<'_> {
                 );
                 (resumed(action, done), false)
             }
+            [made] if evidence::is_disabled_replacement(self.policy, &plan, made) => {
+                self.hand_over_disabled(key, &plan, made).await
+            }
             [made] => {
                 // The one token its create made: the replacement, judged as a recorded one.
                 plan.new_id = Some(made.id().to_string());
@@ -77,5 +82,52 @@ impl Applying<'_> {
                 (resumed(action, done), true)
             }
         }
+    }
+
+    /// The one token a record's create made, Disabled (by hand) while its old token is gone,
+    /// the entry declared Disabled ([`evidence::disabled_replacement`]): its secret is handed
+    /// over unverified and the record removed; nothing is sent for either token.
+    async fn hand_over_disabled(
+        &self,
+        key: &Key,
+        plan: &RotationPlan,
+        made: &mpt::Token,
+    ) -> (ActionResult, bool) {
+        let action = PlannedAction::resumed(
+            ActionKind::Rotate,
+            &plan.account_id,
+            &plan.name,
+            Some(plan.old_id.clone()),
+        );
+        let id = made.id();
+        let secret = match evidence::disabled_replacement(plan, made) {
+            Ok(secret) => secret,
+            Err(why) => return (resumed(action, self.refused(key, &why)), true),
+        };
+        let declared = self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+        let at = match self
+            .hand_over(declared, made, &secret, Some(&plan.old_id))
+            .await
+        {
+            Ok(at) => at,
+            Err(why) => {
+                let done =
+                    ActionOutcome::failed(format!("{id} was made by an earlier apply; {why}"))
+                        .made(id, None);
+                return (resumed(action, done), true);
+            }
+        };
+        self.state.drop_record(key).await;
+        let done = ActionOutcome::new(
+            Applied::Adopted,
+            format!(
+                "replaced by {id} (made by an earlier apply, found by the ids its record kept before the create: adopted); {} was already gone (deleted outside this rotation), and {id} is Disabled, as the policy declares {:?}: its secret was handed over unverified (a Disabled token's cannot make a call); nothing was sent for either token",
+                plan.old_id, plan.name
+            ),
+        )
+        .made(id, Some(at));
+        (resumed(action, done), true)
     }
 }

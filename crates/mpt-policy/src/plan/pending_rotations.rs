@@ -157,13 +157,14 @@ async fn judge_gone(
 ) -> Judged {
     let mut touches = vec![plan.old_id.clone()];
     let found = match plan.create_sent {
-        true => client
-            .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
-            .await
-            .map(|found| found.iter().map(|t| t.id().to_string()).collect()),
+        true => {
+            client
+                .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+                .await
+        }
         false => Ok(Vec::new()),
     };
-    let found: Vec<String> = match found {
+    let found = match found {
         Ok(found) => found,
         Err(e) => {
             let action = unjudged(action, at, &e.to_string());
@@ -183,17 +184,49 @@ async fn judge_gone(
             }
         }
         [made] => {
-            touches.push(made.clone());
-            let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
-            let mut action = rotation_row(action, (policy, plan), at, steps, false);
+            touches.push(made.id().to_string());
+            let disabled = evidence::is_disabled_replacement(policy, plan, made);
+            // Judged as the apply judges it: a Disabled one of a Disabled entry by
+            // `disabled_replacement`, any other as a recorded replacement.
+            let judged = match disabled {
+                true => evidence::disabled_replacement(plan, made).map(|_| ()),
+                false => {
+                    let mut probe = plan.clone();
+                    probe.new_id = Some(made.id().to_string());
+                    probe.phase = RotationPhase::Created;
+                    evidence::replacement_now(client, &probe, None)
+                        .await
+                        .map(|_| ())
+                }
+            };
+            if let Err(why) = judged {
+                let action = refused(action, at, &why);
+                return Judged { action, touches };
+            }
+            let mut action = match disabled {
+                true => {
+                    let steps = vec![Step::Adopt, Step::Deliver, Step::Remove];
+                    let mut action = with_steps(action, "rotation", at, steps);
+                    action.reason.push_str(&format!(
+                        " (its replacement {} is Disabled, as the policy declares: its secret is handed over unverified)",
+                        made.id()
+                    ));
+                    action
+                }
+                false => {
+                    let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
+                    rotation_row(action, (policy, plan), at, steps, false)
+                }
+            };
             action.reason.push_str(&gone_words(&plan.old_id));
             Judged { action, touches }
         }
         several => {
+            let ids: Vec<&str> = several.iter().map(|t| t.id()).collect();
             let why = format!(
                 "its old token {} is gone, and several tokens appeared since it ({})",
                 plan.old_id,
-                several.join(", ")
+                ids.join(", ")
             );
             let action = unjudged(action, at, &why);
             Judged { action, touches }

@@ -134,11 +134,13 @@ async fn a_retire_that_landed_unsaved_is_finished_by_the_next_apply() {
 /// old token was then deleted outside it: nothing is left to retire. The plan shows the
 /// replacement adopted, handed over and verified, the record removed (and, for an entry
 /// declared Disabled, the replacement disabled), not destructive; the apply does that without
-/// --allow-destroy, sending nothing for the old token. A saved plan made while the old token was
-/// still there is refused as stale.
+/// --allow-destroy, sending nothing for the old token. Its replacement disabled by hand too, of
+/// an entry declared Disabled: its secret is handed over (unverified: a Disabled token's cannot
+/// make a call), nothing sent. A saved plan made while the old token was still there is refused
+/// as stale.
 #[tokio::test]
 async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_over() {
-    for disabled in [false, true] {
+    for (disabled, by_hand) in [(false, false), (true, false), (true, true)] {
         let (server, client) = start().await;
         let dir = temp_dir("gone");
         let state = dir.join("state");
@@ -148,10 +150,15 @@ async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_ov
         let policy = declaring(&file, disabled);
         let before = planned(&client, &policy, &state).await;
         client.delete(old.as_str()).await.unwrap();
+        if by_hand {
+            client.disable(new.as_str()).await.unwrap();
+        }
         let shown = planned(&client, &policy, &state).await;
         let row = &shown.actions[0];
         let mut steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
-        if disabled {
+        if by_hand {
+            steps = vec![Step::Adopt, Step::Deliver, Step::Remove];
+        } else if disabled {
             steps.push(Step::Disable);
         }
         assert_eq!(row.steps, steps, "{row:#?}");
@@ -172,7 +179,11 @@ async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_ov
         let detail = &report.results[0].detail;
         assert!(detail.contains("already gone"), "{detail}");
         // Nothing but the replacement's own disable (declared Disabled) was sent.
-        assert_eq!(changes(&server) - sent, u64::from(disabled), "{report:#?}");
+        let disable = disabled && !by_hand;
+        assert_eq!(changes(&server) - sent, u64::from(disable), "{report:#?}");
+        if by_hand {
+            assert!(detail.contains("unverified"), "{detail}");
+        }
         let live = live_named(&client, "svc").await;
         assert_eq!(live.len(), 1);
         assert_eq!(live[0].id(), new);
