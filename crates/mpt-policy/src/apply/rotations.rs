@@ -419,14 +419,26 @@ impl Applying<'_> {
         {
             return Err(self.refused(key, &why));
         }
-        // The plan stays `planned` in the store until the secret is handed over and verified:
-        // a crash before that adopts the same replacement again.
+        // Saved at `created`, with the replacement's id, as soon as the create answered and
+        // before the sink runs: a failed sink, a crash, a twin made by hand since, or the
+        // replacement disabled by hand are then judged by that id, not by a search of the
+        // name. Should that save fail, the record at `planned` still finds it again.
+        let unsaved = self.state.put(key, &*plan).await.err();
         let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };
-        let at = self.deliver_and_verify(key, plan, &new, came).await?;
-        Ok((at, came))
+        let at = self.deliver_and_verify(key, plan, &new, came).await;
+        match (at, unsaved) {
+            (Ok(at), _) => Ok((at, came)),
+            (Err(mut done), Some(e)) => {
+                done.detail.push_str(&format!(
+                    " (its replacement's id was not saved: {e}; the record at planned finds it again)"
+                ));
+                Err(done)
+            }
+            (Err(done), None) => Err(done),
+        }
     }
 }
 

@@ -194,3 +194,58 @@ async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_ov
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A rotation whose sink failed keeps its replacement's id: the record is saved at `created`
+/// with `newId` as soon as the create answered, before the sink runs. A twin made by hand
+/// since is then no candidate: the record is refused naming it (nothing sent), and once the
+/// twin is gone the next apply hands over the recorded replacement's secret, not the twin's.
+#[tokio::test]
+async fn a_rotation_whose_sink_failed_keeps_its_replacements_id() {
+    let (server, client) = start().await;
+    let dir = temp_dir("keeps-id");
+    let state = dir.join("state");
+    let file = dir.join("svc.secret");
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    let failing = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\nsecret = {}\n",
+        held::FAILING
+    ));
+    let options = ApplyOptions::new(state.clone());
+    let report = client.apply(&failing, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 1, "{report:#?}");
+    let live = live_named(&client, "svc").await;
+    let new = live
+        .iter()
+        .find(|t| t.id() != old.id)
+        .unwrap()
+        .id()
+        .to_string();
+    let saved = state.join("rotations").join(format!("{}.json", old.id));
+    let record: RotationPlan =
+        serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
+    assert_eq!(record.new_id.as_deref(), Some(new.as_str()), "{record:#?}");
+    assert_eq!(record.phase, mpt::RotationPhase::Created, "{record:#?}");
+    // A twin made by hand: refused by name, nothing sent.
+    let twin = client
+        .create(&mpt::NewToken::new(DEFAULT_ACCOUNT, "svc").modules([DEFAULT_MODULE]))
+        .await
+        .unwrap();
+    let policy = declaring(&file, false);
+    let shown = planned(&client, &policy, &state).await;
+    let row = &shown.actions[0];
+    assert_eq!(row.steps, [Step::Refused], "{row:#?}");
+    assert!(row.reason.contains(twin.token.id()), "{}", row.reason);
+    let sent = changes(&server);
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    assert_eq!(report.count(Applied::Refused), 1, "{report:#?}");
+    assert_eq!(changes(&server), sent);
+    client.delete(twin.token.id()).await.unwrap();
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
+    assert_eq!(secret_owner(&file), new);
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    assert_eq!(server.token_status(&new).as_deref(), Some("Active"));
+    assert!(!saved.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
