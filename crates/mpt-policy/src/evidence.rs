@@ -398,11 +398,32 @@ pub(crate) fn disabled_replacement(
 ) -> Result<TokenSecret, RecordError> {
     const ROLE: &str = "its replacement ";
     let id = token.id().to_string();
+    check_owner(ROLE, token, &plan.account_id, &plan.name)?;
+    if id == plan.old_id || plan.known_ids.contains(&id) {
+        return Err(known_before(&id));
+    }
     let Some(made) = token.created_at() else {
         return Err(RecordError::NoCreationTime { role: ROLE, id });
     };
     made_after_record(plan, ROLE, &id, made)?;
     token.secret().cloned().ok_or(RecordError::NoSecret { id })
+}
+
+/// The recorded replacement of a record at `created`, read now with its secret, when it is
+/// to be handed over as [`disabled_replacement`] says (see [`is_disabled_replacement`]);
+/// `None` otherwise (or when it cannot be read: the recorded replacement's own checks then say
+/// why).
+pub(crate) async fn recorded_disabled(
+    client: &Client,
+    policy: &Policy,
+    plan: &RotationPlan,
+) -> Option<Token> {
+    let id = plan.new_id.as_deref()?;
+    let token = client
+        .get_with_select(id, ["+audit", "+token"])
+        .await
+        .ok()?;
+    is_disabled_replacement(policy, plan, &token).then_some(token)
 }
 
 /// Whether `token`, the one a rotation record's create made, is to be handed over as

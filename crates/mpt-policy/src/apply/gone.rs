@@ -9,7 +9,8 @@ use crate::state::Key;
 use mpt::{RotationPhase, RotationPlan};
 
 impl Applying<'_> {
-    /// Resumes a record at `planned` whose old token is gone (Deleted, or not found). When its
+    /// Resumes a record at `planned` or `created` whose old token is gone (Deleted, or not
+    /// found). At `created`, its recorded replacement is the one (see below). At `planned`, when its
     /// create made nothing (none sent, or no live token of its account and name outside its
     /// `knownIds`), the record is removed (the bool: false, the plan's own actions go on). When
     /// it made one, that token is taken as its replacement and checked as a recorded one is
@@ -23,6 +24,14 @@ impl Applying<'_> {
         key: &Key,
         mut plan: RotationPlan,
     ) -> (ActionResult, bool) {
+        if plan.phase == RotationPhase::Created {
+            // Its recorded replacement: Disabled by hand, of an entry declared Disabled, its
+            // secret is handed over unverified; else checked and resumed as any.
+            if let Some(made) = evidence::recorded_disabled(self.client, self.policy, &plan).await {
+                return self.hand_over_disabled(key, &plan, &made).await;
+            }
+            return (self.resume_checked(key, plan, None).await, true);
+        }
         let action = PlannedAction::resumed(
             ActionKind::Rotate,
             &plan.account_id,

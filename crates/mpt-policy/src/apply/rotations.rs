@@ -64,7 +64,7 @@ impl Applying<'_> {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
-        if plan.phase == RotationPhase::Planned && old.is_none() {
+        if plan.phase <= RotationPhase::Created && old.is_none() {
             // Its old token is gone: nothing is left to retire (see `resume_gone`).
             return self.resume_gone(key, plan).await;
         }

@@ -109,6 +109,12 @@ pub(super) async fn judge_rotation(
                 Step::Finish,
             ]
         }
+        RotationPhase::Created
+            if old.is_none()
+                && let Some(made) = evidence::recorded_disabled(client, policy, &plan).await =>
+        {
+            return judge_disabled(action, &plan, &made, at.as_str(), touches, Vec::new());
+        }
         phase => {
             if let Err(why) = evidence::replacement_now(client, &plan, old.as_ref()).await {
                 return Judged {
@@ -119,19 +125,7 @@ pub(super) async fn judge_rotation(
             // Retiring and deleting the old token on the record's word alone needs
             // --allow-destroy when the policy's rotation rule does not cover it.
             unwanted = evidence::retires_on_word(policy, &plan, old.as_ref(), at_time);
-            match phase {
-                // Its old token is gone: nothing is left to retire or delete.
-                RotationPhase::Created if old.is_none() => {
-                    vec![Step::Deliver, Step::Verify, Step::Remove]
-                }
-                _ if old.is_none() => vec![Step::Remove],
-                RotationPhase::Created => {
-                    vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]
-                }
-                RotationPhase::Verified => vec![Step::Retire, Step::Finish],
-                RotationPhase::Retired => vec![Step::Finish],
-                _ => vec![Step::Remove],
-            }
+            steps_past_start(phase, old.is_none())
         }
     };
     let mut action = rotation_row(action, (policy, &plan), &at, steps, unwanted);
@@ -139,6 +133,19 @@ pub(super) async fn judge_rotation(
         action.reason.push_str(&gone_words(&plan.old_id));
     }
     Judged { action, touches }
+}
+
+/// What resuming a record past `planned` (at `phase`) would do; `gone`: its old token is gone,
+/// and nothing is left to retire or delete.
+fn steps_past_start(phase: RotationPhase, gone: bool) -> Vec<Step> {
+    match phase {
+        RotationPhase::Created if gone => vec![Step::Deliver, Step::Verify, Step::Remove],
+        _ if gone => vec![Step::Remove],
+        RotationPhase::Created => vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish],
+        RotationPhase::Verified => vec![Step::Retire, Step::Finish],
+        RotationPhase::Retired => vec![Step::Finish],
+        _ => vec![Step::Remove],
+    }
 }
 
 fn gone_words(old: &str) -> String {
@@ -185,39 +192,19 @@ async fn judge_gone(
         }
         [made] => {
             touches.push(made.id().to_string());
-            let disabled = evidence::is_disabled_replacement(policy, plan, made);
-            // Judged as the apply judges it: a Disabled one of a Disabled entry by
-            // `disabled_replacement`, any other as a recorded replacement.
-            let judged = match disabled {
-                true => evidence::disabled_replacement(plan, made).map(|_| ()),
-                false => {
-                    let mut probe = plan.clone();
-                    probe.new_id = Some(made.id().to_string());
-                    probe.phase = RotationPhase::Created;
-                    evidence::replacement_now(client, &probe, None)
-                        .await
-                        .map(|_| ())
-                }
-            };
-            if let Err(why) = judged {
+            if evidence::is_disabled_replacement(policy, plan, made) {
+                return judge_disabled(action, plan, made, at, touches, vec![Step::Adopt]);
+            }
+            // Judged as the apply judges it: as a recorded replacement.
+            let mut probe = plan.clone();
+            probe.new_id = Some(made.id().to_string());
+            probe.phase = RotationPhase::Created;
+            if let Err(why) = evidence::replacement_now(client, &probe, None).await {
                 let action = refused(action, at, &why);
                 return Judged { action, touches };
             }
-            let mut action = match disabled {
-                true => {
-                    let steps = vec![Step::Adopt, Step::Deliver, Step::Remove];
-                    let mut action = with_steps(action, "rotation", at, steps);
-                    action.reason.push_str(&format!(
-                        " (its replacement {} is Disabled, as the policy declares: its secret is handed over unverified)",
-                        made.id()
-                    ));
-                    action
-                }
-                false => {
-                    let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
-                    rotation_row(action, (policy, plan), at, steps, false)
-                }
-            };
+            let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
+            let mut action = rotation_row(action, (policy, plan), at, steps, false);
             action.reason.push_str(&gone_words(&plan.old_id));
             Judged { action, touches }
         }
@@ -267,4 +254,32 @@ fn rotation_row(
         ));
     }
     action
+}
+
+/// The row of a record whose old token is gone and whose replacement (`made`: the one its
+/// create made, or its recorded one) is Disabled, of an entry declared Disabled (see
+/// [`evidence::disabled_replacement`]): its secret handed over unverified, the record removed.
+/// `first`: the steps before the delivery (`adopt`, for a replacement found).
+fn judge_disabled(
+    action: PlannedAction,
+    plan: &RotationPlan,
+    made: &mpt::Token,
+    at: &str,
+    mut touches: Vec<String>,
+    first: Vec<Step>,
+) -> Judged {
+    touches.push(made.id().to_string());
+    touches.dedup();
+    if let Err(why) = evidence::disabled_replacement(plan, made) {
+        let action = refused(action, at, &why);
+        return Judged { action, touches };
+    }
+    let steps = [first, vec![Step::Deliver, Step::Remove]].concat();
+    let mut action = with_steps(action, "rotation", at, steps);
+    action.reason.push_str(&format!(
+        " (its replacement {} is Disabled, as the policy declares: its secret is handed over unverified)",
+        made.id()
+    ));
+    action.reason.push_str(&gone_words(&plan.old_id));
+    Judged { action, touches }
 }
