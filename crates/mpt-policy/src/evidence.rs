@@ -431,3 +431,28 @@ pub(crate) async fn recorded_disabled(
 pub(crate) fn is_disabled_replacement(policy: &Policy, plan: &RotationPlan, token: &Token) -> bool {
     token.status() == TokenStatus::Disabled && declared_disabled(policy, plan)
 }
+
+/// A record at `created` whose recorded replacement was deleted since (by hand: nothing of the
+/// rotation was retired, its secret never verified): the rotation starts again, as a record at
+/// `planned` whose create made nothing that is left, the deleted replacement among its
+/// `knownIds` (never adopted). `None`: the record stands as it is (another phase, a replacement
+/// not Deleted, or one that cannot be read: its own checks then say why).
+pub(crate) async fn restarted(client: &Client, plan: &RotationPlan) -> Option<RotationPlan> {
+    let id = plan
+        .new_id
+        .as_deref()
+        .filter(|_| plan.phase == RotationPhase::Created)?;
+    let token = client.get(id).await.ok()?;
+    let ours = check_owner("its replacement ", &token, &plan.account_id, &plan.name).is_ok();
+    if !ours || token.status() != TokenStatus::Deleted {
+        return None;
+    }
+    let mut again = plan.clone();
+    again.known_ids.push(id.to_string());
+    again.known_ids.sort();
+    again.known_ids.dedup();
+    again.new_id = None;
+    again.phase = RotationPhase::Planned;
+    again.created_at = None;
+    Some(again)
+}

@@ -64,6 +64,10 @@ impl Applying<'_> {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
+        // Its replacement deleted (by hand) before it was verified: started again.
+        let plan = evidence::restarted(self.client, &plan)
+            .await
+            .unwrap_or(plan);
         if plan.phase <= RotationPhase::Created && old.is_none() {
             // Its old token is gone: nothing is left to retire (see `resume_gone`).
             return self.resume_gone(key, plan).await;

@@ -76,6 +76,11 @@ pub(super) async fn judge_rotation(
             };
         }
     };
+    // Its replacement deleted (by hand) before it was verified: started again.
+    let (plan, restarted) = match evidence::restarted(client, &plan).await {
+        Some(again) => (again, plan.new_id),
+        None => (plan, None),
+    };
     // What the old token is now: what a saved plan approved (see `check_fresh`).
     let mut action = action;
     action.revision = old.as_ref().and_then(mpt::Token::revision);
@@ -131,6 +136,11 @@ pub(super) async fn judge_rotation(
     let mut action = rotation_row(action, (policy, &plan), &at, steps, unwanted);
     if old.is_none() {
         action.reason.push_str(&gone_words(&plan.old_id));
+    }
+    if let Some(deleted) = restarted {
+        action.reason.push_str(&format!(
+            " (its replacement {deleted} was deleted before it was verified: the rotation starts again)"
+        ));
     }
     Judged { action, touches }
 }

@@ -257,3 +257,46 @@ async fn a_rotation_whose_sink_failed_keeps_its_replacements_id() {
     assert!(!saved.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A rotation whose sink failed, its recorded replacement then deleted by hand before it was
+/// verified: nothing of the rotation was retired, so it starts again (the plan says so), makes
+/// a new replacement, and finishes; the deleted one is never adopted.
+#[tokio::test]
+async fn a_rotation_whose_replacement_was_deleted_before_it_was_verified_starts_again() {
+    let (server, client) = start().await;
+    let dir = temp_dir("restart");
+    let state = dir.join("state");
+    let file = dir.join("svc.secret");
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    let failing = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\nsecret = {}\n",
+        held::FAILING
+    ));
+    let options = ApplyOptions::new(state.clone());
+    let report = client.apply(&failing, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 1, "{report:#?}");
+    let live = live_named(&client, "svc").await;
+    let first = live
+        .iter()
+        .find(|t| t.id() != old.id)
+        .unwrap()
+        .id()
+        .to_string();
+    client.delete(first.as_str()).await.unwrap();
+    let policy = declaring(&file, false);
+    let shown = planned(&client, &policy, &state).await;
+    let row = &shown.actions[0];
+    assert_eq!(row.steps[0], Step::Create, "{row:#?}");
+    assert!(row.reason.contains("starts again"), "{}", row.reason);
+    let created = server.tokens_created();
+    let report = client.apply(&policy, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(report.count(Applied::Changed), 1, "{report:#?}");
+    assert_eq!(server.tokens_created() - created, 1);
+    let live = live_named(&client, "svc").await;
+    assert_eq!(live.len(), 1);
+    assert_ne!(live[0].id(), first);
+    assert_eq!(secret_owner(&file), live[0].id());
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
