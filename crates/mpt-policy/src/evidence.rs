@@ -206,7 +206,11 @@ pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<u
 
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
 /// Active before it is retired (the token the plan would rotate), Disabled once retired (one
-/// enabled again since is not deleted), gone once finished.
+/// enabled again since is not deleted), gone once finished. At `verified`, Disabled too: the
+/// retire's disable landed, but the apply that sent it stopped before it saved `retired` (an
+/// interrupt while the disable was slow, a kill within its round trip); the resumed retire
+/// finds the token Disabled and sends nothing, and the finish deletes it, as the rotation
+/// would have.
 fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError> {
     let (ok, wanted) = match plan.phase {
         RotationPhase::Finished => {
@@ -216,6 +220,10 @@ fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError>
             });
         }
         RotationPhase::Retired => (old.status() == TokenStatus::Disabled, "Disabled"),
+        RotationPhase::Verified => (
+            matches!(old.status(), TokenStatus::Active | TokenStatus::Disabled),
+            "Active (or Disabled by its retire)",
+        ),
         _ => (old.status() == TokenStatus::Active, "Active"),
     };
     if ok {
@@ -377,4 +385,74 @@ pub(crate) async fn created_now(
             status,
         }),
     }
+}
+
+/// The one token a rotation record's create made (`token`, found now outside its `knownIds`),
+/// when its old token is gone, the token Disabled, and the entry declared Disabled: the name is
+/// already as the policy declares it, and only the secret is left to hand over. It must be made
+/// no earlier than the record, and come with its secret, which is handed over unverified (a
+/// Disabled token's secret cannot make a call). Plan and apply judge by this one function.
+pub(crate) fn disabled_replacement(
+    plan: &RotationPlan,
+    token: &Token,
+) -> Result<TokenSecret, RecordError> {
+    const ROLE: &str = "its replacement ";
+    let id = token.id().to_string();
+    check_owner(ROLE, token, &plan.account_id, &plan.name)?;
+    if id == plan.old_id || plan.known_ids.contains(&id) {
+        return Err(known_before(&id));
+    }
+    let Some(made) = token.created_at() else {
+        return Err(RecordError::NoCreationTime { role: ROLE, id });
+    };
+    made_after_record(plan, ROLE, &id, made)?;
+    token.secret().cloned().ok_or(RecordError::NoSecret { id })
+}
+
+/// The recorded replacement of a record at `created`, read now with its secret, when it is
+/// to be handed over as [`disabled_replacement`] says (see [`is_disabled_replacement`]);
+/// `None` otherwise (or when it cannot be read: the recorded replacement's own checks then say
+/// why).
+pub(crate) async fn recorded_disabled(
+    client: &Client,
+    policy: &Policy,
+    plan: &RotationPlan,
+) -> Option<Token> {
+    let id = plan.new_id.as_deref()?;
+    let token = client
+        .get_with_select(id, ["+audit", "+token"])
+        .await
+        .ok()?;
+    is_disabled_replacement(policy, plan, &token).then_some(token)
+}
+
+/// Whether `token`, the one a rotation record's create made, is to be handed over as
+/// [`disabled_replacement`] says: Disabled, of an entry declared Disabled.
+pub(crate) fn is_disabled_replacement(policy: &Policy, plan: &RotationPlan, token: &Token) -> bool {
+    token.status() == TokenStatus::Disabled && declared_disabled(policy, plan)
+}
+
+/// A record at `created` whose recorded replacement was deleted since (by hand: nothing of the
+/// rotation was retired, its secret never verified): the rotation starts again, as a record at
+/// `planned` whose create made nothing that is left, the deleted replacement among its
+/// `knownIds` (never adopted). `None`: the record stands as it is (another phase, a replacement
+/// not Deleted, or one that cannot be read: its own checks then say why).
+pub(crate) async fn restarted(client: &Client, plan: &RotationPlan) -> Option<RotationPlan> {
+    let id = plan
+        .new_id
+        .as_deref()
+        .filter(|_| plan.phase == RotationPhase::Created)?;
+    let token = client.get(id).await.ok()?;
+    let ours = check_owner("its replacement ", &token, &plan.account_id, &plan.name).is_ok();
+    if !ours || token.status() != TokenStatus::Deleted {
+        return None;
+    }
+    let mut again = plan.clone();
+    again.known_ids.push(id.to_string());
+    again.known_ids.sort();
+    again.known_ids.dedup();
+    again.new_id = None;
+    again.phase = RotationPhase::Planned;
+    again.created_at = None;
+    Some(again)
 }

@@ -5,6 +5,7 @@
 
 mod act;
 mod fence;
+mod gone;
 mod new_tokens;
 mod pending;
 mod progress;

@@ -36,15 +36,18 @@ impl Applying<'_> {
     /// Right before it (after the quiet wait, for a retire), both tokens are read again
     /// ([`Applying::still_as_read`]): a step is taken only while the replacement is live and
     /// Active, and the old token unchanged since it was last read (`revision`, updated to the
-    /// old token's after the retire).
+    /// old token's after the retire). A quiet wait is for an Active old token only: one
+    /// Disabled (its retire landed, unsaved) or gone is used by nothing. `Ok(true)`: the old
+    /// token was gone (Deleted, or not found) right before the step, which then sent nothing.
     pub(super) async fn step(
         &self,
         plan: &mut RotationPlan,
         step: RotationPhase,
         revision: &mut Option<i32>,
-    ) -> Result<(), StepError> {
+    ) -> Result<bool, StepError> {
         if step == RotationPhase::Retired
             && let Some(quiet) = self.options.quiet
+            && self.old_active(plan).await?
         {
             // An interrupt ends the wait at once: nothing is sent for the old token.
             let wait = plan.wait_until_quiet(self.client, quiet);
@@ -61,7 +64,7 @@ impl Applying<'_> {
                 Err(e) => return Err(StepError::Api(Box::new(e))),
             }
         }
-        self.still_as_read(plan, step, *revision).await?;
+        let gone = self.still_as_read(plan, step, *revision).await?;
         // Proven again after the quiet wait and the reads, right before the change.
         if let Some(stopped) = self.fenced(&plan.account_id).await {
             return Err(StepError::Fenced(stopped.detail));
@@ -85,19 +88,28 @@ impl Applying<'_> {
                 Err(e) => return Err(StepError::Api(Box::new(e))),
             };
         }
-        Ok(())
+        Ok(gone)
+    }
+
+    /// Whether the rotation's old token is Active now (what a quiet wait watches).
+    async fn old_active(&self, plan: &RotationPlan) -> Result<bool, StepError> {
+        match self.client.get(plan.old_id.as_str()).await {
+            Ok(old) => Ok(old.status() == TokenStatus::Active),
+            Err(Error::NotFound(_)) => Ok(false),
+            Err(e) => Err(StepError::Api(Box::new(e))),
+        }
     }
 
     /// Both tokens of a rotation, read again right before `step`: the replacement must still be
     /// a live, Active token of the plan's account and name; the old token (unless gone) still of
     /// them, at `revision` (unchanged since it was last read), and, before its delete, not
-    /// Active. Otherwise the rotation has moved.
+    /// Active. Otherwise the rotation has moved. `Ok(true)`: the old token is gone.
     async fn still_as_read(
         &self,
         plan: &RotationPlan,
         step: RotationPhase,
         revision: Option<i32>,
-    ) -> Result<(), StepError> {
+    ) -> Result<bool, StepError> {
         let new_id = plan.new_id.clone().unwrap_or_default();
         let owner = |t: &mpt::Token| {
             t.account_id() == Some(plan.account_id.as_str()) && t.name() == Some(plan.name.as_str())
@@ -123,9 +135,9 @@ impl Applying<'_> {
             Err(e) => return Err(StepError::Api(Box::new(e))),
         }
         let old = match self.client.get(plan.old_id.as_str()).await {
-            Ok(old) if old.status() == TokenStatus::Deleted => return Ok(()),
+            Ok(old) if old.status() == TokenStatus::Deleted => return Ok(true),
             Ok(old) => old,
-            Err(Error::NotFound(_)) => return Ok(()),
+            Err(Error::NotFound(_)) => return Ok(true),
             Err(e) => return Err(StepError::Api(Box::new(e))),
         };
         let active_before_delete =
@@ -146,6 +158,6 @@ impl Applying<'_> {
                 }
             )));
         }
-        Ok(())
+        Ok(false)
     }
 }

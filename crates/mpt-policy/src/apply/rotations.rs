@@ -64,6 +64,14 @@ impl Applying<'_> {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
+        // Its replacement deleted (by hand) before it was verified: started again.
+        let plan = evidence::restarted(self.client, &plan)
+            .await
+            .unwrap_or(plan);
+        if plan.phase <= RotationPhase::Created && old.is_none() {
+            // Its old token is gone: nothing is left to retire (see `resume_gone`).
+            return self.resume_gone(key, plan).await;
+        }
         if plan.phase == RotationPhase::Planned
             && !evidence::rotation_wanted(self.policy, &plan, old.as_ref(), self.at)
             && let Some(done) = self.unwanted_start(key, &plan).await
@@ -155,7 +163,7 @@ impl Applying<'_> {
     /// replacement made by an earlier apply (any record past `planned`, or one a resumed start
     /// adopts) is reported [`Applied::Adopted`]. For an entry declared Disabled, its
     /// replacement is disabled once the rotation is finished (see [`Applying::disable_made`]).
-    async fn resume_checked(
+    pub(super) async fn resume_checked(
         &self,
         key: &Key,
         mut plan: RotationPlan,
@@ -269,6 +277,8 @@ impl Applying<'_> {
             }
         }
         let new_id = plan.new_id.clone().unwrap_or_default();
+        // The first step that found the old token gone (deleted outside this rotation).
+        let mut gone: Option<RotationPhase> = None;
         let steps = [RotationPhase::Retired, RotationPhase::Finished];
         for step in steps {
             if plan.phase >= step {
@@ -287,7 +297,11 @@ impl Applying<'_> {
                 )
                 .made(&new_id, secret_at);
             }
-            if let Err(why) = self.step(&mut plan, step, &mut revision).await {
+            let stepped = self.step(&mut plan, step, &mut revision).await;
+            if matches!(stepped, Ok(true)) && gone.is_none() {
+                gone = Some(step);
+            }
+            if let Err(why) = stepped {
                 let unsaved = match self.state.put(key, &plan).await {
                     Ok(()) => String::new(),
                     Err(e) => format!(" (its latest step was not saved: {e})"),
@@ -327,11 +341,19 @@ impl Applying<'_> {
                 " (made by an earlier apply, found by the ids its record kept before the create: adopted)".to_string(),
             ),
         };
-        ActionOutcome::new(
-            result,
-            format!("replaced by {new_id}{how}; {} deleted", plan.old_id),
-        )
-        .made(&new_id, secret_at)
+        let old = match gone {
+            None => format!("{} deleted", plan.old_id),
+            Some(RotationPhase::Retired) => format!(
+                "{} was already gone (deleted outside this rotation): nothing was sent to retire or delete it",
+                plan.old_id
+            ),
+            Some(_) => format!(
+                "{} was already gone (deleted outside this rotation): no delete was sent for it",
+                plan.old_id
+            ),
+        };
+        ActionOutcome::new(result, format!("replaced by {new_id}{how}; {old}"))
+            .made(&new_id, secret_at)
     }
 
     /// A rotation's start: the replacement made (or, resumed, adopted), its secret handed over
@@ -401,14 +423,26 @@ impl Applying<'_> {
         {
             return Err(self.refused(key, &why));
         }
-        // The plan stays `planned` in the store until the secret is handed over and verified:
-        // a crash before that adopts the same replacement again.
+        // Saved at `created`, with the replacement's id, as soon as the create answered and
+        // before the sink runs: a failed sink, a crash, a twin made by hand since, or the
+        // replacement disabled by hand are then judged by that id, not by a search of the
+        // name. Should that save fail, the record at `planned` still finds it again.
+        let unsaved = self.state.put(key, &*plan).await.err();
         let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };
-        let at = self.deliver_and_verify(key, plan, &new, came).await?;
-        Ok((at, came))
+        let at = self.deliver_and_verify(key, plan, &new, came).await;
+        match (at, unsaved) {
+            (Ok(at), _) => Ok((at, came)),
+            (Err(mut done), Some(e)) => {
+                done.detail.push_str(&format!(
+                    " (its replacement's id was not saved: {e}; the record at planned finds it again)"
+                ));
+                Err(done)
+            }
+            (Err(done), None) => Err(done),
+        }
     }
 }
 

@@ -3,9 +3,11 @@
 
 mod judge;
 mod pending;
+mod pending_rotations;
+mod pending_rows;
 
 pub(crate) use judge::{plan_judged, rotation_due};
-pub(crate) use pending::{declared_absent, owns};
+pub(crate) use pending_rows::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -6,89 +6,17 @@
 use std::collections::HashSet;
 
 use mpt::Client;
+use mpt::RotationPlan;
 use mpt::TokenStatus;
-use mpt::{RotationPhase, RotationPlan};
 
+use super::pending_rotations::judge_rotation;
+use super::pending_rows::{
+    Judged, declared_absent, moot, owns, pending, refused, unjudged, unreadable, with_steps,
+};
 use super::{ActionKind, Plan, PlannedAction, Step};
 use crate::evidence;
 use crate::policy::{Policy, Wanted};
 use crate::state::{CreateRecord, Key, Kind, RecordError, Store, StoreError};
-
-/// A pending record, judged: its action, and the tokens it touches (the plan's own actions on
-/// them are left to it).
-struct Judged {
-    action: PlannedAction,
-    touches: Vec<String>,
-}
-
-/// Whether `policy` declares `name` in `account` (pinned or not): records of other names are
-/// another policy's work.
-pub(crate) fn owns(policy: &Policy, account: &str, name: &str) -> bool {
-    policy
-        .accounts
-        .iter()
-        .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
-}
-
-fn pending(kind: ActionKind, account: &str, name: &str, token: Option<&str>) -> PlannedAction {
-    PlannedAction {
-        account: account.to_string(),
-        name: name.to_string(),
-        token_id: token.map(str::to_string),
-        kind,
-        reason: String::new(),
-        changes: Vec::new(),
-        revision: None,
-        destructive: false,
-        steps: Vec::new(),
-    }
-}
-
-/// `action` with what resuming would do (`steps`) and why, in words.
-fn with_steps(mut action: PlannedAction, what: &str, at: &str, steps: Vec<Step>) -> PlannedAction {
-    let words: Vec<&str> = steps.iter().map(|s| s.as_str()).collect();
-    action.reason = format!(
-        "pending {what} of an interrupted apply ({at}): resuming would {}",
-        words.join(", ")
-    );
-    action.steps = steps;
-    action
-}
-
-fn refused(mut action: PlannedAction, at: &str, why: &RecordError) -> PlannedAction {
-    action.reason = format!("pending record {at}: refused: {why}; it is left in place");
-    action.steps = vec![Step::Refused];
-    action
-}
-
-/// Whether `policy` declares `name` in `account` absent (unpinned): every live token of the
-/// name is then the plan's to delete, and a record of its pending work has nothing left to
-/// resume (no secret is handed over for a token to be deleted). Its record is removed once no
-/// live token has the name.
-pub(crate) fn declared_absent(policy: &Policy, account: &str, name: &str) -> bool {
-    policy
-        .declared(account, name, None)
-        .is_some_and(|d| d.status == Wanted::Absent)
-}
-
-/// The row of a record whose name is declared absent (see [`declared_absent`]): the plan's
-/// own deletes stay.
-fn moot(action: PlannedAction, what: &str, at: &str) -> Judged {
-    let mut action = with_steps(action, what, at, vec![Step::Remove]);
-    action.reason = format!(
-        "pending {what} of an interrupted apply ({at}): the policy declares {:?} absent: nothing of it is resumed (no secret is handed over); the live tokens of the name are the plan's to delete (destructive: needs --allow-destroy), and the record is removed once none is left",
-        action.name
-    );
-    Judged {
-        action,
-        touches: Vec::new(),
-    }
-}
-
-fn unjudged(mut action: PlannedAction, at: &str, why: &str) -> PlannedAction {
-    action.reason = format!("pending record {at}: cannot be judged now: {why}");
-    action
-}
 
 impl Plan {
     /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
@@ -222,43 +150,6 @@ impl Plan {
     }
 }
 
-/// A record that cannot be read: refused, with the account and name (a create's) or the old
-/// token (a rotation's) its key gives; a rotation's old token waits, as for a record refused
-/// after it was read (its name is filled in from the plan's actions on it).
-fn unreadable(key: &Key, at: &str, e: &StoreError) -> Judged {
-    let why = RecordError::Garbled(e.to_string());
-    if key.kind == Kind::Rotation {
-        let old = key.rotation_of();
-        let action = pending(ActionKind::Resume, &key.account, "", old.as_deref());
-        return Judged {
-            action: refused(action, at, &why),
-            touches: old.into_iter().collect(),
-        };
-    }
-    // A create's key is `<account>-<hex of the name>`, when it is one.
-    let (account, name) = key.create_of().unwrap_or_default();
-    let action = pending(ActionKind::Resume, &account, &name, None);
-    Judged {
-        action: refused(action, at, &why),
-        touches: Vec::new(),
-    }
-}
-
-/// The row of a rotation record whose name is declared absent: ids of the platform's shape are
-/// left to the plan's deletes ([`moot`]); others are refused.
-fn moot_rotation(action: PlannedAction, plan: &RotationPlan, at: &str) -> Judged {
-    let ids = std::iter::once(&plan.old_id).chain(&plan.new_id);
-    match crate::state::check_ids(&plan.account_id, ids) {
-        Ok(()) => moot(action, "rotation", at),
-        Err(why) => Judged {
-            action: refused(action, at, &why),
-            touches: std::iter::once(plan.old_id.clone())
-                .chain(plan.new_id.clone())
-                .collect(),
-        },
-    }
-}
-
 /// What resuming a create record would do.
 async fn judge_create(
     client: &Client,
@@ -352,138 +243,4 @@ async fn judge_create(
     let mut action = with_steps(action, "create", &at, steps);
     action.token_id = touches.first().cloned();
     Judged { action, touches }
-}
-
-/// A rotation record at `planned` that made nothing, of a token the policy does not rotate now:
-/// nothing to resume; it is removed, and the plan's own actions on the token stay.
-fn removed(action: PlannedAction, at: &str, old: &str) -> Judged {
-    let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
-    action.reason.push_str(&format!(
-        " (it made nothing, and the policy does not rotate {old} now: nothing is sent for it)"
-    ));
-    Judged {
-        action,
-        touches: Vec::new(),
-    }
-}
-
-/// What resuming a rotation record would do, the policy's rules judged at `at` (the plan's
-/// time). A record at `planned` that made nothing is no reason to rotate: unless the policy
-/// rotates its old token now, it is removed (the plan's own actions on the token stay), and
-/// one whose create may have made a replacement is destructive (it needs `--allow-destroy`).
-async fn judge_rotation(
-    client: &Client,
-    (policy, at_time): (&Policy, chrono::DateTime<chrono::Utc>),
-    store: &dyn Store,
-    key: &Key,
-    record: Result<RotationPlan, StoreError>,
-) -> Judged {
-    let at = store.describe(key);
-    let plan = match record {
-        Ok(plan) => plan,
-        Err(e) => return unreadable(key, &at, &e),
-    };
-    let action = pending(
-        ActionKind::Resume,
-        &plan.account_id,
-        &plan.name,
-        Some(&plan.old_id),
-    );
-    let mut touches = vec![plan.old_id.clone()];
-    touches.extend(plan.new_id.clone());
-    if declared_absent(policy, &plan.account_id, &plan.name) {
-        return moot_rotation(action, &plan, &at);
-    }
-    let old = match evidence::check_rotation(client, policy, &plan).await {
-        Ok(old) => old,
-        Err(why) => {
-            return Judged {
-                action: refused(action, &at, &why),
-                touches,
-            };
-        }
-    };
-    let unwanted;
-    let steps = match plan.phase {
-        RotationPhase::Planned => {
-            let found = match evidence::made_since(client, &plan).await {
-                Ok(found) => found,
-                Err(e) => {
-                    let action = unjudged(action, &at, &e.to_string());
-                    return Judged { action, touches };
-                }
-            };
-            unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
-            if unwanted && found == 0 {
-                return removed(action, &at, &plan.old_id);
-            }
-            let first = if found == 1 {
-                Step::Adopt
-            } else {
-                Step::Create
-            };
-            vec![
-                first,
-                Step::Deliver,
-                Step::Verify,
-                Step::Retire,
-                Step::Finish,
-            ]
-        }
-        phase => {
-            if let Err(why) = evidence::replacement_now(client, &plan, old.as_ref()).await {
-                return Judged {
-                    action: refused(action, &at, &why),
-                    touches,
-                };
-            }
-            // Retiring and deleting the old token on the record's word alone needs
-            // --allow-destroy when the policy's rotation rule does not cover it.
-            unwanted = evidence::retires_on_word(policy, &plan, old.as_ref(), at_time);
-            match phase {
-                RotationPhase::Created => {
-                    vec![Step::Deliver, Step::Verify, Step::Retire, Step::Finish]
-                }
-                RotationPhase::Verified => vec![Step::Retire, Step::Finish],
-                RotationPhase::Retired => vec![Step::Finish],
-                _ => vec![Step::Remove],
-            }
-        }
-    };
-    let action = rotation_row(action, (policy, &plan), &at, steps, unwanted);
-    Judged { action, touches }
-}
-
-/// A rotation record's row, resuming it would do `steps`: destructive when `unwanted` (the
-/// policy does not rotate its old token now). For an entry declared Disabled, a rotation that
-/// is finished has its replacement disabled then, as a Disabled entry's created token is once
-/// its secret is handed over: the name ends with that one token, Disabled.
-fn rotation_row(
-    action: PlannedAction,
-    (policy, plan): (&Policy, &RotationPlan),
-    at: &str,
-    mut steps: Vec<Step>,
-    unwanted: bool,
-) -> PlannedAction {
-    let disabled = evidence::declared_disabled(policy, plan);
-    if disabled && steps.contains(&Step::Finish) {
-        steps.push(Step::Disable);
-    }
-    let mut action = with_steps(action, "rotation", at, steps);
-    if unwanted {
-        // Its create may have made a replacement, but the policy does not rotate the token
-        // now: retiring and deleting it on the record's word needs --allow-destroy.
-        action.destructive = true;
-        action.reason.push_str(&format!(
-            " (the policy does not rotate {} now: destructive, needs --allow-destroy)",
-            plan.old_id
-        ));
-    }
-    if disabled && action.steps.contains(&Step::Disable) {
-        action.reason.push_str(&format!(
-            "; the policy declares {:?} Disabled: its replacement is disabled once {} is deleted, and is the one token of the name",
-            plan.name, plan.old_id
-        ));
-    }
-    action
 }

@@ -9,6 +9,7 @@ mod disabled;
 mod faults;
 mod guarded;
 mod held;
+mod landed;
 mod moved;
 #[cfg(feature = "postgres")]
 mod postgres;
