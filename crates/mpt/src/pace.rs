@@ -103,6 +103,7 @@ use kinds::State;
 mod lately;
 mod mode;
 mod noise;
+mod served;
 mod skew;
 mod slot;
 mod stated;
@@ -444,9 +445,8 @@ impl Pacer {
         let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
         if signal.throttled {
             s.credit = 0;
-            // A lockout under AIMD (refused again at the halved pace, none served; not a
-            // concurrency limiter's refusal over its ceiling): every send is held, for the wait
-            // asked however short, or a backoff when none is asked.
+            // A lockout under AIMD (`aimd::holds`; no concurrency limiter's refusal): every
+            // send is held, for the wait asked however short, or a backoff when none is asked.
             let locked_out =
                 aimd && !crowded && aimd::holds(s, sent.generation, signal.asked_wait());
             if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
@@ -494,12 +494,6 @@ impl Pacer {
     fn held_part(&self, index: usize, wait: Duration) -> Duration {
         held_part(self.lock().state(index), Instant::now(), wait)
     }
-}
-
-/// The pace was cut: slots reserved at the old pace are taken again, from `next` on.
-fn repace(s: &mut State, next: Instant) {
-    s.generation = s.generation.wrapping_add(1);
-    s.next = Some(next);
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise, repace};
+use super::served::{SLICES, advance, count_served, last_second, served_last_second};
+use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise};
 use crate::ratelimit::{Signal, secs};
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
@@ -108,9 +109,6 @@ const LOCKOUT_JITTER: f64 = 0.5;
 /// share (`stated`). With nothing stated, loss is told from a limit otherwise (`noise`).
 const LOSS: f64 = 0.03;
 
-/// The slices of the second over which what the platform served is counted (50 ms each).
-pub(super) const SLICES: usize = 20;
-
 /// AIMD's last cut.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Cut {
@@ -179,7 +177,7 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
                 let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
                 let halved = (rate / 2.0).max(floor);
                 s.learned = Some(halved);
-                repace(s, now + secs(1.0 / halved));
+                s.repace(now + secs(1.0 / halved));
             }
         }
         // A new limit, unless the refusals over the last second are within the loss level
@@ -298,7 +296,7 @@ fn served_again(s: &mut State, now: Instant) {
         // round 9: a limiter that refused for 15 s, stating `X-RateLimit-Limit: 100`, then
         // served all, stating nothing, was paced at the 50 a second served before the hold).
         (s.learned, s.ceiling, s.windowed) = (None, None, false);
-        repace(s, now);
+        s.repace(now);
         s.cut.generation = s.generation;
         return;
     }
@@ -324,7 +322,7 @@ fn served_again(s: &mut State, now: Instant) {
     s.learned = Some(learned);
     // Those waiting at a halved pace take a slot at this one; a refusal of one sent before is
     // no new limit.
-    repace(s, now);
+    s.repace(now);
     s.cut.generation = s.generation;
 }
 
@@ -428,7 +426,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         _ => learned,
     };
     s.learned = Some(learned);
-    repace(s, now + secs(1.0 / learned));
+    s.repace(now + secs(1.0 / learned));
     s.cut = Cut {
         at: now,
         generation: s.generation,
@@ -437,42 +435,6 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         answers: (0, 0),
     };
     s.resolved = false;
-}
-
-/// The slice of the second `now` is in, counted from `first`.
-fn slice(now: Instant, first: Instant) -> u64 {
-    // In `u64` (a `u128` division is a call at every answer): `u64` milliseconds last
-    // 584 million years.
-    let since = now.saturating_duration_since(first);
-    let millis = since
-        .as_secs()
-        .saturating_mul(1000)
-        .saturating_add(u64::from(since.subsec_millis()));
-    millis / (1000 / SLICES as u64)
-}
-
-/// Moves the count of what was served on to `now`'s slice (slices older than a second are
-/// emptied).
-fn advance(s: &mut State, now: Instant, first: Instant) {
-    let at = slice(now, first);
-    let (counts, newest) = &mut s.served;
-    let stale = at.saturating_sub(*newest).min(SLICES as u64);
-    for k in 1..=stale {
-        let i = ((*newest + k) % SLICES as u64) as usize;
-        counts[i] = 0;
-        s.refused[i] = 0;
-    }
-    *newest = (*newest).max(at);
-}
-
-/// Counts an answer served, and the most served in a second.
-fn count_served(s: &mut State, now: Instant, first: Instant) {
-    advance(s, now, first);
-    let i = (s.served.1 % SLICES as u64) as usize;
-    s.served.0[i] = s.served.0[i].saturating_add(1);
-    // Advanced just now: summed as it is.
-    s.peak = s.peak.max(f64::from(served_sum(s)));
-    lately::note(s, now);
 }
 
 /// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last
@@ -485,6 +447,7 @@ pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
     let first = *s.first.get_or_insert(now);
     if !throttled {
         count_served(s, now, first);
+        lately::note(s, now);
         return false;
     }
     advance(s, now, first);
@@ -493,27 +456,6 @@ pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
     let (refused, answers) = last_second(s, now, first);
     let (refused, answers) = (f64::from(refused), f64::from(answers));
     answers * LOSS >= 2.0 && refused <= answers * LOSS
-}
-
-/// The refusals over the last second, and all its answers (those included).
-fn last_second(s: &mut State, now: Instant, first: Instant) -> (u32, u32) {
-    let served = served_last_second(s, now, first);
-    let refused = s.refused.iter().fold(0u32, |sum, n| sum.saturating_add(*n));
-    (refused, served.saturating_add(refused))
-}
-
-/// What the platform served over the last second.
-fn served_last_second(s: &mut State, now: Instant, first: Instant) -> u32 {
-    advance(s, now, first);
-    served_sum(s)
-}
-
-/// What the slices hold (the last second, once [`advance`]d).
-fn served_sum(s: &State) -> u32 {
-    s.served
-        .0
-        .iter()
-        .fold(0u32, |sum, n| sum.saturating_add(*n))
 }
 
 /// How many `502`s or `504`s in a row, none served between them, make one a refusal.

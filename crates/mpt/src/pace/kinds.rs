@@ -26,9 +26,10 @@ type Fast = foldhash::fast::FixedState;
 use std::time::{Duration, Instant};
 
 use super::ROUNDING;
-use super::aimd::{Cut, SLICES};
+use super::aimd::Cut;
 use super::flight::Flight;
 use super::noise;
+use super::served::SLICES;
 use crate::ratelimit::{AskedWait, Quota, Signal, WaitCause};
 
 /// The most states kept: beyond, a kind stating a new policy keeps the state it has.
@@ -346,6 +347,12 @@ pub(super) struct State {
 }
 
 impl State {
+    /// The pace was cut: slots reserved at the old pace are taken again, from `next` on.
+    pub(super) fn repace(&mut self, next: Instant) {
+        self.generation = self.generation.wrapping_add(1);
+        self.next = Some(next);
+    }
+
     /// A state that has learned nothing yet.
     pub(super) fn fresh() -> State {
         let now = Instant::now();

@@ -18,7 +18,8 @@
 use std::time::{Duration, Instant};
 
 use super::State;
-use super::aimd::{MIN_RATE, SETTLE, SLICES};
+use super::aimd::{MIN_RATE, SETTLE};
+use super::served::SLICES;
 
 /// How long a rate the platform served is remembered as served lately ([`climb`] climbs back
 /// to it quickly): a limit that drops for a while and comes back is met again within a

@@ -15,7 +15,7 @@
 
 use std::time::Instant;
 
-use super::{State, repace};
+use super::State;
 
 /// The most of the last second's answers a refusal may be for its cut to open a trial, and
 /// the highest loss level learned (a drop to a limit far below refuses far more). A gateway
@@ -112,7 +112,7 @@ pub(super) fn note(s: &mut State, throttled: bool, since_cut: bool, now: Instant
         (s.learned, s.ceiling) = t.before;
         s.noise = share;
         s.resolved = true;
-        repace(s, now);
+        s.repace(now);
     } else {
         s.noise /= 2.0;
         // The refusals stopped at the lower pace: a limit, seen.

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, Reservation, SHARE_DECAY,
-    SHARE_GROWTH, Sent, State, repace,
+    SHARE_GROWTH, Sent, State,
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
@@ -102,7 +102,7 @@ impl Pacer {
             // The limit dropped: what was sent at the old pace may still be refused, and what
             // waits to be sent takes a slot at the new pace.
             s.dropped_until = Some(now + DROP_GRACE);
-            repace(s, now + secs(1.0 / (rate * s.share * HEADROOM)));
+            s.repace(now + secs(1.0 / (rate * s.share * HEADROOM)));
             // The sends at the old pace are the platform's to judge (its remainder, and its
             // refusals, which do not cut the share within the grace): a bucket has forgotten
             // them as it refilled, and the log would stall every send for most of a window.
@@ -149,7 +149,7 @@ fn share_after(
         if !dropped && !probed && !lost && !recent(s, now, rate) {
             s.share = (s.share / 2.0).max(MIN_SHARE);
             s.last_cut = Some(now);
-            repace(s, now);
+            s.repace(now);
         }
         let interval = secs(1.0 / (rate * s.share * HEADROOM));
         let at = now + interval;
