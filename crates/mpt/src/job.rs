@@ -2,7 +2,7 @@
 //! platform's throttling, and the cancel flag. Read by the hook layer from the call's state.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_util::future::{Either, select};
@@ -27,7 +27,7 @@ pub struct Cancel(Arc<Flag>);
 /// The flag, and the tasks waiting for it.
 #[derive(Debug, Default)]
 struct Flag {
-    set: std::sync::atomic::AtomicBool,
+    set: AtomicBool,
     woken: tokio::sync::Notify,
 }
 
@@ -60,24 +60,54 @@ impl Cancel {
     }
 }
 
-tokio::task_local! {
-    /// Set once a change (a request other than a read) of the bulk item worked in this task is
-    /// handed to the transport: from then on it may happen, whatever becomes of its answer.
-    static CHANGE_SENT: Arc<std::sync::atomic::AtomicBool>;
+/// One bulk item's change under way: its id, and whether its change was handed to the
+/// transport (from then on it may happen, whatever becomes of its answer). One allocation
+/// for both: the id is not copied for the window that waits for it.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    /// The id the change is for.
+    pub(crate) id: String,
+    /// Set once a request of the change other than a read is handed to the transport.
+    pub(crate) sent: AtomicBool,
 }
 
-/// Runs `work` (one bulk item's), noting in `sent` whether a change of it was handed to the
+impl Ticket {
+    /// A change for `id`, nothing sent yet.
+    pub(crate) fn new(id: String) -> Arc<Ticket> {
+        Arc::new(Ticket {
+            id,
+            sent: AtomicBool::new(false),
+        })
+    }
+
+    /// Whether a request of it other than a read was handed to the transport.
+    pub(crate) fn sent(&self) -> bool {
+        self.sent.load(Ordering::SeqCst)
+    }
+
+    /// The id, taken back once the change's work is over (copied if it is still shared).
+    pub(crate) fn into_id(ticket: Arc<Ticket>) -> String {
+        Arc::try_unwrap(ticket).map_or_else(|shared| shared.id.clone(), |t| t.id)
+    }
+}
+
+tokio::task_local! {
+    /// The bulk item worked in this task (see [`noting_changes`]).
+    static CHANGE_SENT: Arc<Ticket>;
+}
+
+/// Runs `work` (one bulk item's), noting in `ticket` whether a change of it was handed to the
 /// transport.
 pub(crate) fn noting_changes<F: Future>(
-    sent: Arc<std::sync::atomic::AtomicBool>,
+    ticket: Arc<Ticket>,
     work: F,
 ) -> impl Future<Output = F::Output> {
-    CHANGE_SENT.scope(sent, work)
+    CHANGE_SENT.scope(ticket, work)
 }
 
 /// A change is handed to the transport now (see [`noting_changes`]).
 pub(crate) fn change_sent() {
-    let _ = CHANGE_SENT.try_with(|sent| sent.store(true, Ordering::SeqCst));
+    let _ = CHANGE_SENT.try_with(|ticket| ticket.sent.store(true, Ordering::SeqCst));
 }
 
 /// How often a wait checks the cancel flag (it is a flag, not a notification).

@@ -6,7 +6,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use futures_core::Stream;
@@ -35,18 +34,17 @@ pub(super) enum Work {
     /// A read was answered (`None`: given up, every id of it read on its own): the states the
     /// list showed, by id.
     Read(u64, Option<HashMap<String, Token>>),
-    /// An id's work is done.
-    Done(usize, String, Result<Outcome, Error>),
+    /// An id's change work is done (its id is in its [`Changing`] entry).
+    Done(usize, Result<Outcome, Error>),
     /// An id's change work was given up before its change was sent (already settled).
     Dropped,
 }
 
-/// A change under way: its id, whether its change was handed to the transport, and the handle
-/// that gives it up.
+/// A change under way: its id and whether its change was handed to the transport (one
+/// ticket, shared with its work), and the handle that gives it up.
 struct Changing {
-    id: String,
-    sent: Arc<AtomicBool>,
-    abort: AbortHandle,
+    ticket: Arc<crate::job::Ticket>,
+    abort: Option<AbortHandle>,
 }
 
 /// A read under way: a chunk of ids (numbered from `first`) whose states one list request reads.
@@ -88,8 +86,9 @@ pub(super) struct Window<'a> {
     quickest: Option<Duration>,
     /// Changes under way.
     changes: usize,
-    /// The changes under way, by the number of their id.
-    changing: HashMap<usize, Changing>,
+    /// The changes under way, with the number of their id (at most `concurrency`: a list
+    /// searched, no map hashed at every change).
+    changing: Vec<(usize, Changing)>,
     /// How many ids were taken from the input.
     taken: usize,
     /// Changes in flight at once.
@@ -114,7 +113,7 @@ impl<'a> Window<'a> {
             seq: 0,
             quickest: None,
             changes: 0,
-            changing: HashMap::new(),
+            changing: Vec::with_capacity(concurrency.max(1)),
             taken: 0,
             concurrency: concurrency.max(1),
             refused: false,
@@ -159,10 +158,13 @@ impl<'a> Window<'a> {
                 Event::Patience | Event::Cancelled => {}
                 Event::Work(work) => match work? {
                     Work::Read(seq, states) => self.answered(seq, states),
-                    Work::Done(i, id, result) => {
-                        self.changes -= 1;
-                        self.changing.remove(&i);
-                        return Some((i, id, result));
+                    Work::Done(i, result) => {
+                        // None: settled at the cancel already (its work ended meanwhile).
+                        if let Some(k) = self.changing.iter().position(|(j, _)| *j == i) {
+                            self.changes -= 1;
+                            let ticket = self.changing.swap_remove(k).1.ticket;
+                            return Some((i, crate::job::Ticket::into_id(ticket), result));
+                        }
                     }
                     Work::Dropped => {}
                 },
@@ -210,17 +212,15 @@ impl<'a> Window<'a> {
                 self.ready.push_back((reading.first + j, id, None));
             }
         }
-        let unsent = self
-            .changing
-            .iter()
-            .find(|(_, c)| !c.sent.load(Ordering::SeqCst))
-            .map(|(i, _)| *i);
-        if let Some(i) = unsent
-            && let Some(change) = self.changing.remove(&i)
-        {
-            change.abort.abort();
+        let unsent = self.changing.iter().position(|(_, c)| !c.ticket.sent());
+        if let Some(k) = unsent {
+            let (i, change) = self.changing.swap_remove(k);
+            if let Some(abort) = change.abort {
+                abort.abort();
+            }
             self.changes -= 1;
-            return Some((i, change.id, Err(Error::Cancelled)));
+            let id = crate::job::Ticket::into_id(change.ticket);
+            return Some((i, id, Err(Error::Cancelled)));
         }
         let (i, id, before) = self.ready.pop_front()?;
         let result = match before {
@@ -236,27 +236,34 @@ impl<'a> Window<'a> {
             && let Some((i, id, before)) = self.ready.pop_front()
         {
             self.changes += 1;
+            let cancellable = client.cancel.is_some();
             let client = client.clone();
-            let sent = Arc::new(AtomicBool::new(false));
-            let kept = id.clone();
-            let (work, abort) =
-                abortable(crate::job::noting_changes(Arc::clone(&sent), async move {
-                    // Checked as the request is scheduled: once cancelled, nothing more is sent.
-                    let result = match before {
-                        _ if client.cancelled() => Err(Error::Cancelled),
-                        Some(before) => client.ensure_from(&id, before, switch).await,
-                        None => client.ensure(&id, switch).await,
-                    };
-                    Work::Done(i, id, result)
-                }));
-            let changing = Changing {
-                id: kept,
-                sent,
-                abort,
+            let ticket = crate::job::Ticket::new(id);
+            let kept = Arc::clone(&ticket);
+            let work = async move {
+                let id = kept.id.as_str();
+                // Checked as the request is scheduled: once cancelled, nothing more is sent.
+                let result = match before {
+                    _ if client.cancelled() => Err(Error::Cancelled),
+                    Some(before) => client.ensure_from(id, before, switch).await,
+                    None => client.ensure(id, switch).await,
+                };
+                Work::Done(i, result)
             };
-            self.changing.insert(i, changing);
-            self.pending
-                .push(Box::pin(work.map(|done| done.unwrap_or(Work::Dropped))));
+            // What was sent, and the handle that gives the work up, serve a cancel only: a
+            // client without a `Cancel` flag pays for neither (a task-local swapped at every
+            // poll, and an abort check: 600 instructions a change).
+            let abort = if cancellable {
+                let (work, abort) =
+                    abortable(crate::job::noting_changes(Arc::clone(&ticket), work));
+                self.pending
+                    .push(Box::pin(work.map(|done| done.unwrap_or(Work::Dropped))));
+                Some(abort)
+            } else {
+                self.pending.push(Box::pin(work));
+                None
+            };
+            self.changing.push((i, Changing { ticket, abort }));
         }
     }
 
