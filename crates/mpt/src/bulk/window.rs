@@ -84,10 +84,8 @@ pub(super) struct Window<'a> {
     seq: u64,
     /// The quickest a read was answered in.
     quickest: Option<Duration>,
-    /// Changes under way.
-    changes: usize,
-    /// The changes under way, with the number of their id (at most `concurrency`: a list
-    /// searched, no map hashed at every change).
+    /// The changes under way (as many as are in flight), with the number of their id (at most
+    /// `concurrency`: a list searched, no map hashed at every change).
     changing: Vec<(usize, Changing)>,
     /// How many ids were taken from the input.
     taken: usize,
@@ -112,7 +110,6 @@ impl<'a> Window<'a> {
             readings: VecDeque::new(),
             seq: 0,
             quickest: None,
-            changes: 0,
             changing: Vec::with_capacity(concurrency.max(1)),
             taken: 0,
             concurrency: concurrency.max(1),
@@ -159,9 +156,8 @@ impl<'a> Window<'a> {
                 Event::Work(work) => match work? {
                     Work::Read(seq, states) => self.answered(seq, states),
                     Work::Done(i, result) => {
-                        // None: settled at the cancel already (its work ended meanwhile).
+                        // No entry: settled at the cancel already (its work ended meanwhile).
                         if let Some(k) = self.changing.iter().position(|(j, _)| *j == i) {
-                            self.changes -= 1;
                             let ticket = self.changing.swap_remove(k).1.ticket;
                             return Some((i, crate::job::Ticket::into_id(ticket), result));
                         }
@@ -218,7 +214,6 @@ impl<'a> Window<'a> {
             if let Some(abort) = change.abort {
                 abort.abort();
             }
-            self.changes -= 1;
             let id = crate::job::Ticket::into_id(change.ticket);
             return Some((i, id, Err(Error::Cancelled)));
         }
@@ -232,10 +227,9 @@ impl<'a> Window<'a> {
 
     /// Starts a change for each id ready, up to the concurrency.
     fn start_changes(&mut self, client: &Client, switch: Switch) {
-        while self.changes < self.concurrency
+        while self.changing.len() < self.concurrency
             && let Some((i, id, before)) = self.ready.pop_front()
         {
-            self.changes += 1;
             let cancellable = client.cancel.is_some();
             let client = client.clone();
             let ticket = crate::job::Ticket::new(id);
@@ -305,7 +299,7 @@ impl<'a> Window<'a> {
     /// When the changes, run dry (a change slot free, no id ready), stop waiting for the
     /// oldest read with ids left: `None` when they are not run dry, or the job is being refused.
     fn starved_until(&self) -> Option<Instant> {
-        if self.refused || self.changes >= self.concurrency || !self.ready.is_empty() {
+        if self.refused || self.changing.len() >= self.concurrency || !self.ready.is_empty() {
             return None;
         }
         let oldest = self.readings.iter().find(|r| r.next < r.ids.len())?;
@@ -320,7 +314,7 @@ impl<'a> Window<'a> {
         if self.starved_until().is_none_or(|at| at > now) {
             return false;
         }
-        let free = self.concurrency - self.changes;
+        let free = self.concurrency - self.changing.len();
         let Some(k) = self.readings.iter().position(|r| r.next < r.ids.len()) else {
             return false;
         };
