@@ -13,8 +13,8 @@
 //!   recent resets (the longest reset seen within the window so inferred: a window's reset
 //!   counts down, the next one's starts again; of a reset stated as a time, the step between
 //!   two stated in turn, whatever the clock that states them), at least a second; with no
-//!   reset either, its
-//!   remainder is used as below and the pace is learned as when nothing is stated;
+//!   reset either, its remainder is used as below and the pace is learned as when nothing is
+//!   stated;
 //! * a quota whose window (stated, or its reset when none is) is longer than the longest wait
 //!   the client takes (the retry policy's `max_retry_after`) is a count, not a pace: one reset
 //!   of an hour among resets of a second, or a daily quota beside a per-second one, does not
@@ -70,16 +70,16 @@
 //!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
-//!   whenever it changes. Once a few requests sent since a cut were answered, a cut (and the pace restored after
-//!   the halvings) is at most the pace times the share of them the platform served, and a
-//!   rate the platform served over a half second within the last 2 s is climbed back to
-//!   quickly from 150 ms after a cut below half of it (`lately`: a limit that drops for a while
-//!   and comes back);
+//!   whenever it changes. Once a few requests sent since a cut were answered, a cut (and the
+//!   pace restored after the halvings) is at most the pace times the share of them the
+//!   platform served, and a rate the platform served over a half second within the last 2 s
+//!   is climbed back to quickly from 150 ms after a cut below half of it (`lately`: a limit
+//!   that drops for a while and comes back);
 //! * with nothing stated, a concurrency limiter (at most so many in flight, refused over it)
 //!   is told from a rate limiter by the requests in flight each refused request was sent at
 //!   (`flight`): refusals at a level and rarely below it, the levels above it mostly refused
-//!   too, set a ceiling; at most that many go at
-//!   once, and refusals over it cut nothing (those under it are learned from as before);
+//!   too, set a ceiling; at most that many go at once, and refusals over it cut nothing (those
+//!   under it are learned from as before);
 //! * a wait longer than the retry policy's `max_retry_after`, or a hold longer than what is
 //!   left of the call's wait budget, is never waited: the slot is refused ([`Refused`]), and a
 //!   `Retry-After` beyond the cap refuses every send until it has passed. The pace's queue is

@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use super::State;
 use super::aimd::{MIN_RATE, SETTLE};
-use super::served::SLICES;
+use super::served::{SLICES, served_newest};
 
 /// How long a rate the platform served is remembered as served lately ([`climb`] climbs back
 /// to it quickly): a limit that drops for a while and comes back is met again within a
@@ -62,12 +62,7 @@ pub(super) fn served_share(s: &State) -> Option<f64> {
 /// `now`), as the most served lately when it is more, or when that one is older than
 /// [`LATELY`].
 pub(super) fn note(s: &mut State, now: Instant) {
-    let newest = s.served.1;
-    let half = (0..SLICES as u64 / 2).fold(0u32, |sum, k| {
-        let i = ((newest + SLICES as u64 - k) % SLICES as u64) as usize;
-        sum.saturating_add(s.served.0[i])
-    });
-    let rate = f64::from(half) * 2.0;
+    let rate = f64::from(served_newest(s, SLICES / 2)) * 2.0;
     let (most, at) = s.lately;
     if rate >= most || at.is_none_or(|at| now.duration_since(at) > LATELY) {
         s.lately = (rate, Some(now));

@@ -63,3 +63,12 @@ pub(super) fn served_sum(s: &State) -> u32 {
         .iter()
         .fold(0u32, |sum, n| sum.saturating_add(*n))
 }
+
+/// What the newest `n` slices served (the last `n` × 50 ms, once [`advance`]d).
+pub(super) fn served_newest(s: &State, n: usize) -> u32 {
+    let (counts, newest) = &s.served;
+    (0..n.min(SLICES) as u64).fold(0u32, |sum, k| {
+        let i = ((newest + SLICES as u64 - k) % SLICES as u64) as usize;
+        sum.saturating_add(counts[i])
+    })
+}
