@@ -49,7 +49,7 @@ pub(super) fn refuted(signal: &Signal) -> bool {
 /// Notes what a refusal says of a stated reset: whether it says a count is spent until one
 /// (`State::count_spent`), and whether it refutes one ([`refuted`]: the caller holds every
 /// send [`PROBE_AFTER`], and the next goes alone, the pacer's poll); an answer served ends the
-/// polls. Whether it refutes one.
+/// polls. Returns whether this answer refutes one.
 pub(super) fn note(s: &mut State, signal: &Signal) -> bool {
     if !signal.throttled {
         s.refuted = false;
@@ -57,8 +57,9 @@ pub(super) fn note(s: &mut State, signal: &Signal) -> bool {
     }
     s.count_spent =
         signal.retry_after.is_none() && signal.remaining == Some(0) && signal.reset.is_some();
-    s.refuted |= refuted(signal);
-    refuted(signal)
+    let refutes = refuted(signal);
+    s.refuted |= refutes;
+    refutes
 }
 
 /// The answer's signal with its stated times read [`State::lead`] sooner (`None`: no change),
