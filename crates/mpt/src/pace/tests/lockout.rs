@@ -13,10 +13,7 @@ async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
     for short in [Some("1"), Some("2"), None] {
         let pacer = Pacer::new(Pacing::Adaptive);
         let headers: Vec<(&str, &str)> = short.map(|s| ("retry-after", s)).into_iter().collect();
-        // Served unpaced (hundreds a second): the cut's floor is tens a second.
-        for _ in 0..20 {
-            observe(&pacer, 200, &[]).await;
-        }
+        served_unpaced(&pacer).await;
         observe(&pacer, 429, &headers).await;
         for _ in 0..aimd::SHORT_HALVINGS {
             observe(&pacer, 429, &headers).await;
@@ -81,9 +78,7 @@ async fn a_lockout_asked_as_a_date_is_held_to_the_end_of_its_second() {
                 .subsec_nanos(),
         ));
     let headers = [("retry-after", date.as_str())];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
+    served_unpaced(&pacer).await;
     // Cut, then refused at every pace halved down to its floor.
     for _ in 0..=aimd::SHORT_HALVINGS {
         observe(&pacer, 429, &headers).await;
@@ -112,9 +107,7 @@ async fn a_lockout_asked_as_a_date_is_held_to_the_end_of_its_second() {
 async fn a_window_refusing_the_halved_pace_briefly_holds_no_send() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let headers = [("retry-after", "1")];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
+    served_unpaced(&pacer).await;
     observe(&pacer, 429, &headers).await;
     for _ in 0..3 {
         observe(&pacer, 429, &headers).await;
@@ -134,12 +127,7 @@ async fn a_window_refusing_the_halved_pace_briefly_holds_no_send() {
 async fn a_window_held_once_for_a_rounding_is_learned_and_a_lockout_refutes_it() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let headers = [("retry-after", "1")];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
-    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
-        observe(&pacer, 429, &headers).await;
-    }
+    held_at_the_floor(&pacer, &headers).await;
     assert!(pacer.lock().of("").held_until.is_some(), "held");
     observe(&pacer, 200, &[]).await;
     {
@@ -155,6 +143,22 @@ async fn a_window_held_once_for_a_rounding_is_learned_and_a_lockout_refutes_it()
         aimd::learn(s, true, now, s.generation);
         assert!(!s.windowed && s.window_refuted, "no window");
         assert!(s.learned.unwrap() < before, "halved");
+    }
+}
+
+/// Served unpaced (hundreds a second): a cut's floor is tens a second.
+async fn served_unpaced(pacer: &Pacer) {
+    for _ in 0..20 {
+        observe(pacer, 200, &[]).await;
+    }
+}
+
+/// Served unpaced, then cut and refused at every pace halved to the floor and once more there
+/// with `headers`: held.
+async fn held_at_the_floor(pacer: &Pacer, headers: &[(&str, &str)]) {
+    served_unpaced(pacer).await;
+    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
+        observe(pacer, 429, headers).await;
     }
 }
 
@@ -184,12 +188,7 @@ fn locked_out_for(pacer: &Pacer, refused_for: Duration) -> f64 {
 async fn a_limiter_seen_to_lock_out_is_held_at_its_next_refusal() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let headers = [("retry-after", "2")];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
-    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
-        observe(&pacer, 429, &headers).await;
-    }
+    held_at_the_floor(&pacer, &headers).await;
     let cut = locked_out_for(&pacer, Duration::from_secs(3));
     observe(&pacer, 200, &[]).await;
     {
@@ -228,12 +227,7 @@ async fn a_limiter_seen_to_lock_out_is_held_at_its_next_refusal() {
 async fn a_window_held_once_within_its_renewal_is_no_lockout() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let headers = [("retry-after", "1")];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
-    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
-        observe(&pacer, 429, &headers).await;
-    }
+    held_at_the_floor(&pacer, &headers).await;
     locked_out_for(&pacer, Duration::from_millis(1200));
     observe(&pacer, 200, &[]).await;
     assert!(pacer.lock().of("").windowed, "a window's renewal");
@@ -248,12 +242,7 @@ async fn a_window_held_once_within_its_renewal_is_no_lockout() {
 async fn a_hold_of_a_second_outlasted_is_no_lockout() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let headers = [("retry-after", "1")];
-    for _ in 0..20 {
-        observe(&pacer, 200, &[]).await;
-    }
-    for _ in 0..=aimd::SHORT_HALVINGS + 1 {
-        observe(&pacer, 429, &headers).await;
-    }
+    held_at_the_floor(&pacer, &headers).await;
     locked_out_for(&pacer, Duration::from_secs(3));
     observe(&pacer, 200, &[]).await;
     pacer.lock().of("").held_until = None;

@@ -37,8 +37,25 @@ fn epoch_in(ahead: i64) -> String {
 /// `X-RateLimit-*` of a limit of 200 with `left` remaining, its epoch reset `reset`, and a
 /// `Date` that is right.
 fn x_ratelimit<'a>(left: &'a str, reset: &'a str, date: &'a str) -> [(&'a str, &'a str); 4] {
+    x_ratelimit_of("200", left, reset, date)
+}
+
+/// `X-RateLimit-*` of a limit of 100 with nothing remaining until the epoch reset `reset`, and
+/// a `Date` that is right: what a spent limiter says.
+fn spent<'a>(reset: &'a str, date: &'a str) -> [(&'a str, &'a str); 4] {
+    x_ratelimit_of("100", "0", reset, date)
+}
+
+/// `X-RateLimit-*` of a limit of `limit` with `left` remaining, its epoch reset `reset`, and a
+/// `Date`.
+fn x_ratelimit_of<'a>(
+    limit: &'a str,
+    left: &'a str,
+    reset: &'a str,
+    date: &'a str,
+) -> [(&'a str, &'a str); 4] {
     [
-        ("x-ratelimit-limit", "200"),
+        ("x-ratelimit-limit", limit),
         ("x-ratelimit-remaining", left),
         ("x-ratelimit-reset", reset),
         ("date", date),
@@ -82,12 +99,7 @@ async fn a_refusal_stating_a_reset_past_holds_and_sends_alone() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let past = epoch_in(-5);
-    let refused = [
-        ("x-ratelimit-limit", "100"),
-        ("x-ratelimit-remaining", "0"),
-        ("x-ratelimit-reset", past.as_str()),
-        ("date", date.as_str()),
-    ];
+    let refused = spent(&past, &date);
     assert!(crate::pace::skew::refuted(&signal(429, &refused)));
     observe(&pacer, 429, &refused).await;
     let mut paces = pacer.lock();
@@ -105,12 +117,7 @@ async fn the_hold_before_a_check_is_bounded() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let late = epoch_in(25);
-    let refused = [
-        ("x-ratelimit-limit", "100"),
-        ("x-ratelimit-remaining", "0"),
-        ("x-ratelimit-reset", late.as_str()),
-        ("date", date.as_str()),
-    ];
+    let refused = spent(&late, &date);
     let seen = signal(429, &refused);
     for _ in 0..6 {
         let mut paces = pacer.lock();
@@ -143,12 +150,7 @@ async fn an_answer_served_stating_no_remainder_lifts_the_gate() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let reset = epoch_in(15);
-    let refused = [
-        ("x-ratelimit-limit", "100"),
-        ("x-ratelimit-remaining", "0"),
-        ("x-ratelimit-reset", reset.as_str()),
-        ("date", date.as_str()),
-    ];
+    let refused = spent(&reset, &date);
     let mut paces = pacer.lock();
     let s = paces.of("");
     pacer.learn(s, &signal(429, &refused), CAP, Sent::default());
@@ -167,12 +169,7 @@ async fn a_count_renewed_after_a_long_stated_hold_is_not_a_quota_a_second() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let reset = epoch_in(15);
-    let refused = [
-        ("x-ratelimit-limit", "100"),
-        ("x-ratelimit-remaining", "0"),
-        ("x-ratelimit-reset", reset.as_str()),
-        ("date", date.as_str()),
-    ];
+    let refused = spent(&reset, &date);
     for _ in 0..50 {
         observe(&pacer, 200, &[]).await;
     }
@@ -202,12 +199,7 @@ async fn a_count_renewed_after_a_long_stated_hold_is_not_a_quota_a_second() {
 fn a_retry_does_not_sleep_a_stated_time_the_pacer_checks() {
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let refused = |reset: &str, retry_after: Option<&str>| {
-        let mut h = vec![
-            ("x-ratelimit-limit", "100"),
-            ("x-ratelimit-remaining", "0"),
-            ("x-ratelimit-reset", reset),
-            ("date", date.as_str()),
-        ];
+        let mut h = spent(reset, &date).to_vec();
         h.extend(retry_after.map(|r| ("retry-after", r)));
         signal(429, &h)
     };
@@ -232,12 +224,7 @@ async fn the_send_after_a_refuted_reset_is_the_pacers_poll() {
     let pacer = Pacer::new(Pacing::Adaptive);
     let date = httpdate::fmt_http_date(std::time::SystemTime::now());
     let past = epoch_in(-5);
-    let refused = [
-        ("x-ratelimit-limit", "100"),
-        ("x-ratelimit-remaining", "0"),
-        ("x-ratelimit-reset", past.as_str()),
-        ("date", date.as_str()),
-    ];
+    let refused = spent(&past, &date);
     observe(&pacer, 429, &refused).await;
     let (slot, _) = pacer.acquire("", CAP, CAP).await.unwrap();
     assert!(slot.polls());
