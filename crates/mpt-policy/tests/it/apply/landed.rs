@@ -59,6 +59,26 @@ async fn begun(
     (old.id, saved, plan, made.secret)
 }
 
+/// A token of 100 days whose rotation a failing sink left at `created`: the old token and the
+/// replacement's id.
+async fn left_by_a_failed_sink(
+    server: &MockServer,
+    client: &Client,
+    options: &ApplyOptions,
+) -> (mpt_mock::Seeded, String) {
+    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
+    let failing = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\nsecret = {}\n",
+        held::FAILING
+    ));
+    let report = client.apply(&failing, None, options).await.unwrap();
+    assert_eq!(report.failed(), 1, "{report:#?}");
+    let live = live_named(client, "svc").await;
+    let new = live.iter().find(|t| t.id() != old.id).unwrap().id();
+    let new = new.to_string();
+    (old, new)
+}
+
 fn write_secret(file: &Path, secret: &mpt::TokenSecret) {
     std::fs::write(file, format!("{}\n", secret.expose_secret())).unwrap();
     std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -213,21 +233,8 @@ async fn a_rotation_whose_sink_failed_keeps_its_replacements_id() {
     let dir = temp_dir("keeps-id");
     let state = dir.join("state");
     let file = dir.join("svc.secret");
-    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
-    let failing = policy(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\nsecret = {}\n",
-        held::FAILING
-    ));
     let options = ApplyOptions::new(state.clone());
-    let report = client.apply(&failing, None, &options).await.unwrap();
-    assert_eq!(report.failed(), 1, "{report:#?}");
-    let live = live_named(&client, "svc").await;
-    let new = live
-        .iter()
-        .find(|t| t.id() != old.id)
-        .unwrap()
-        .id()
-        .to_string();
+    let (old, new) = left_by_a_failed_sink(&server, &client, &options).await;
     let saved = state.join("rotations").join(format!("{}.json", old.id));
     let record: RotationPlan =
         serde_json::from_str(&std::fs::read_to_string(&saved).unwrap()).unwrap();
@@ -267,21 +274,8 @@ async fn a_rotation_whose_replacement_was_deleted_before_it_was_verified_starts_
     let dir = temp_dir("restart");
     let state = dir.join("state");
     let file = dir.join("svc.secret");
-    let old = server.seed_token(seed("svc").created(Utc::now() - Days::days(100)));
-    let failing = policy(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"svc\"\nmodules = [\"{DEFAULT_MODULE}\"]\nrotate_after = \"90d\"\nsecret = {}\n",
-        held::FAILING
-    ));
     let options = ApplyOptions::new(state.clone());
-    let report = client.apply(&failing, None, &options).await.unwrap();
-    assert_eq!(report.failed(), 1, "{report:#?}");
-    let live = live_named(&client, "svc").await;
-    let first = live
-        .iter()
-        .find(|t| t.id() != old.id)
-        .unwrap()
-        .id()
-        .to_string();
+    let (old, first) = left_by_a_failed_sink(&server, &client, &options).await;
     client.delete(first.as_str()).await.unwrap();
     let policy = declaring(&file, false);
     let shown = planned(&client, &policy, &state).await;
