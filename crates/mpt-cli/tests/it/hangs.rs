@@ -4,13 +4,13 @@
 
 use std::io::Read;
 use std::process::Child;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mpt_mock::{Fault, FaultRule, Faults, MockServer, Operation};
 use serde_json::Value;
 
 use crate::common::{command, mock};
-use crate::scripting::{stderr_of, wait};
+use crate::scripting::{signal_when, stderr_of, wait};
 
 /// `n` seeded tokens' ids.
 fn seeded(server: &MockServer, n: usize, name: &str) -> Vec<String> {
@@ -78,16 +78,7 @@ fn an_interrupt_while_reads_hang_reports_no_id_as_in_flight() {
         // The list of states, then four reads alone (the changes ran dry behind it); a dry
         // run reads one id at a time.
         let reads = if dry_run { 1 } else { 5 };
-        let started = Instant::now();
-        while server.held() < reads {
-            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(child.id() as i32, signal);
-        }
-        let status = wait(&mut child, Duration::from_secs(60));
+        let status = signal_when(&mut child, signal, || server.held() >= reads);
         let err = stderr_of(&mut child);
         assert_eq!(status.code(), Some(code), "{err}");
         let rows = rows(&reader.join().unwrap());
@@ -203,16 +194,7 @@ fn at_the_end_of_the_grace_each_id_gets_the_row_its_evidence_supports() {
         "jsonl",
     ];
     let (mut child, reader) = spawn(&server, &args, &ids);
-    let started = Instant::now();
-    while server.held() < 4 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = wait(&mut child, Duration::from_secs(60));
+    let status = signal_when(&mut child, libc::SIGINT, || server.held() >= 4);
     let err = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("did not finish in time"), "{err}");

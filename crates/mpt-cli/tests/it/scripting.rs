@@ -25,6 +25,23 @@ pub(crate) fn wait(child: &mut Child, limit: Duration) -> ExitStatus {
     }
 }
 
+/// Waits until `ready` (a minute at most, else the test fails: no progress), then sends
+/// `signal` to `child` (ours) and waits for it to exit (a minute at most).
+#[cfg(unix)]
+pub(crate) fn signal_when(child: &mut Child, signal: i32, ready: impl Fn() -> bool) -> ExitStatus {
+    let started = Instant::now();
+    while !ready() {
+        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // SAFETY: kill(2) on our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, signal);
+    }
+    wait(child, Duration::from_secs(60))
+}
+
+/// What `child` wrote on stderr (once it is done).
 pub(crate) fn stderr_of(child: &mut Child) -> String {
     let mut err = String::new();
     if let Some(mut e) = child.stderr.take() {
@@ -254,16 +271,9 @@ fn an_interrupted_bulk_command_prints_every_finished_row_true_to_the_server() {
             let _ = stdout.read_to_string(&mut out);
             out
         });
-        let started = Instant::now();
-        while server.requests(Operation::Disable) < 100 {
-            assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        // SAFETY: kill(2) on our own child's pid.
-        unsafe {
-            libc::kill(child.id() as i32, signal);
-        }
-        let status = wait(&mut child, Duration::from_secs(60));
+        let status = signal_when(&mut child, signal, || {
+            server.requests(Operation::Disable) >= 100
+        });
         let err = stderr_of(&mut child);
         assert_eq!(status.code(), Some(code), "{err}");
         let rows: Value = serde_json::from_str(&reader.join().unwrap()).unwrap();
@@ -329,16 +339,7 @@ fn ids_not_attempted_when_interrupted_get_a_row_each() {
         let _ = stdout.read_to_string(&mut out);
         out
     });
-    let started = Instant::now();
-    while server.total_requests() < 1 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = wait(&mut child, Duration::from_secs(60));
+    let status = signal_when(&mut child, libc::SIGINT, || server.total_requests() >= 1);
     let err = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     let out = reader.join().unwrap();
@@ -772,16 +773,9 @@ fn ids_in_flight_when_the_grace_runs_out_get_a_row_and_are_counted() {
         let _ = stdout.read_to_string(&mut out);
         out
     });
-    let started = Instant::now();
-    while server.requests(Operation::Disable) < ids.len() as u64 || server.held() < 3 {
-        assert!(started.elapsed() < Duration::from_secs(60), "no progress");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    // SAFETY: kill(2) on our own child's pid.
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGINT);
-    }
-    let status = wait(&mut child, Duration::from_secs(60));
+    let status = signal_when(&mut child, libc::SIGINT, || {
+        server.requests(Operation::Disable) >= ids.len() as u64 && server.held() >= 3
+    });
     let err = stderr_of(&mut child);
     assert_eq!(status.code(), Some(130), "{err}");
     assert!(err.contains("did not finish in time"), "{err}");
