@@ -17,6 +17,7 @@ use reread::moved;
 mod rotation_steps;
 mod rotations;
 mod saved;
+mod then;
 pub use saved::MAX_SAVED_PLAN_AGE;
 use saved::{check_fresh, check_made_at, platform_now};
 
@@ -95,7 +96,8 @@ impl ApplyOptions {
     /// long enough: the CLI's grace after an interrupt), the apply stops waiting for them and
     /// returns at once: every result so far, each action still in flight reported
     /// [`Applied::OutcomeUnknown`] (it may have happened: what it began is in the state store,
-    /// which the next apply checks), and each not begun [`Applied::NotAttempted`].
+    /// which the next apply checks, or its record was removed, its work done, which its row
+    /// says), and each not begun [`Applied::NotAttempted`].
     pub fn give_up(mut self, flag: mpt::Cancel) -> ApplyOptions {
         self.give_up = Some(flag);
         self
@@ -297,14 +299,16 @@ pub(crate) async fn apply(
     // work pending in the store first: a saved plan must equal it, pending work included.
     let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
     fresh.include_pending(client, policy, state.as_ref()).await;
+    let progress = progress::Progress::default();
+    let noting = progress::Noting::new(state.as_ref(), &progress);
     let run = Applying {
         client,
         policy,
-        state: state.as_ref(),
+        state: &noting,
         options,
         at: fresh.made_at,
         lost: std::sync::Mutex::new(None),
-        progress: Default::default(),
+        progress: std::sync::Mutex::new(progress),
     };
     if let Some(saved) = plan {
         check_fresh(saved, &fresh)?;
@@ -353,7 +357,7 @@ async fn given_up(options: &ApplyOptions) {
 
 impl Applying<'_> {
     /// The pending work resumed, then the plan's actions carried out, a batch at a time.
-    async fn carry_out_plan(&self, fresh: Plan) -> ApplyReport {
+    async fn carry_out_plan(&self, mut fresh: Plan) -> ApplyReport {
         let client = self.client;
         let options = self.options;
         let run = self;
@@ -364,7 +368,7 @@ impl Applying<'_> {
             others,
             held,
             moot,
-        } = run.resume_pending().await;
+        } = run.resume_pending(&mut fresh.actions).await;
         run.set_others(others);
         let mut actions: Vec<PlannedAction> = Vec::new();
         for a in fresh.actions {
@@ -434,24 +438,20 @@ impl Applying<'_> {
         read: Option<&reread::Reread>,
     ) -> Vec<ActionResult> {
         let run = self;
-        {
-            {
-                let mut out = Vec::with_capacity(group.len());
-                if let Some(moved) = read.and_then(|read| moved(&group, read)) {
-                    for action in group {
-                        out.push(run.emit(ActionResult::of(action, moved.clone(), false)));
-                    }
-                    return out;
-                }
-                for action in group {
-                    let ticket = run.begin(&action, false);
-                    let result = run.carry_out(action).await;
-                    out.push(run.emit(result));
-                    run.end(ticket);
-                }
-                out
+        let mut out = Vec::with_capacity(group.len());
+        if let Some(moved) = read.and_then(|read| moved(&group, read)) {
+            for action in group {
+                out.push(run.emit(ActionResult::of(action, moved.clone(), false)));
             }
+            return out;
         }
+        for action in group {
+            let ticket = run.begin(&action, false);
+            let result = run.carry_out(action).await;
+            out.push(run.emit(result));
+            run.end(ticket);
+        }
+        out
     }
 }
 

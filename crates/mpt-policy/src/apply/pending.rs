@@ -69,8 +69,9 @@ impl Applying<'_> {
     }
 
     /// Finishes the work an interrupted apply left in the state store: creates whose secret was
-    /// not handed over, then rotations.
-    pub(super) async fn resume_pending(&self) -> Resumed {
+    /// not handed over, then rotations, each followed by the plan's update of the token it ends
+    /// with (taken out of `planned`, the plan's actions: see [`Applying::then_update`]).
+    pub(super) async fn resume_pending(&self, planned: &mut Vec<PlannedAction>) -> Resumed {
         let mut done = Resumed {
             results: Vec::new(),
             tokens: HashSet::new(),
@@ -152,22 +153,32 @@ impl Applying<'_> {
                 if result.result == Applied::Refused {
                     done.held.extend(keys);
                 }
-                // A token adopted and handed over is the plan's again: its own actions on it
-                // (an update, say) run after it.
+                // A token adopted and handed over is the plan's again: its update follows it
+                // here, and its other actions run after it.
                 if result.result != Applied::Adopted {
                     done.tokens.extend(result.new_token_id.clone());
                 }
-                done.results.push(self.emit(result));
+                let result = self.emit(result);
+                done.results.push(result.clone());
+                self.end(ticket);
+                let then = self.then_update(planned, &result).await;
+                done.results.extend(then.map(|then| self.emit(then)));
+                continue;
             }
             self.end(ticket);
         }
-        self.resume_rotations(&accounts, &mut done).await;
+        self.resume_rotations(&accounts, &mut done, planned).await;
         done
     }
 
     /// Finishes the rotations an interrupted apply left in the state store (after its
     /// creates), adding to `done`; stops when the store cannot prove a lock (or an interrupt).
-    async fn resume_rotations(&self, accounts: &[String], done: &mut Resumed) {
+    async fn resume_rotations(
+        &self,
+        accounts: &[String],
+        done: &mut Resumed,
+        planned: &mut Vec<PlannedAction>,
+    ) {
         let mut rotations: HashMap<(String, String), Acted> = HashMap::new();
         for (key, rotation) in self
             .state
@@ -213,10 +224,15 @@ impl Applying<'_> {
                 return;
             }
             let (account, old) = identity.clone().unwrap_or_default();
-            let ticket = self.begin(
-                &PlannedAction::resumed(ActionKind::Rotate, &account, &name, Some(old)),
-                true,
-            );
+            let mut begun = PlannedAction::resumed(ActionKind::Rotate, &account, &name, Some(old));
+            // Destructive as the plan's row of it says (the row of an apply given up on).
+            begun.destructive = planned.iter().any(|a| {
+                a.kind == ActionKind::Resume
+                    && a.account == begun.account
+                    && a.token_id == begun.token_id
+                    && a.destructive
+            });
+            let ticket = self.begin(&begun, true);
             let (result, holds) = self.resume_rotation(&key, rotation).await;
             if let Some(id) = identity
                 && result.result != Applied::Refused
@@ -231,8 +247,11 @@ impl Applying<'_> {
                 done.tokens.extend(result.action.token_id.clone());
                 done.tokens.extend(result.new_token_id.clone());
             }
-            done.results.push(self.emit(result));
+            let result = self.emit(result);
+            done.results.push(result.clone());
             self.end(ticket);
+            let then = self.then_update(planned, &result).await;
+            done.results.extend(then.map(|then| self.emit(then)));
         }
     }
 }

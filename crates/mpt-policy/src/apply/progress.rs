@@ -2,8 +2,14 @@
 //! action of its plan, those still in flight when it stops waiting for them
 //! ([`Applied::OutcomeUnknown`]) and those never begun ([`Applied::NotAttempted`]) included.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use futures_util::future::BoxFuture;
+
 use super::{ActionOutcome, ActionResult, Applied, Applying};
 use crate::plan::{ActionKind, PlannedAction};
+use crate::state::{Key, Kind, Pending, Store, StoreError};
 
 /// The results so far, and the actions begun and not finished.
 #[derive(Default)]
@@ -16,6 +22,70 @@ pub(super) struct Progress {
     next: u64,
     /// How many records are another policy's pending work, once counted.
     others: usize,
+    /// The records this apply removed (their work done, or moot), by kind and name (a
+    /// directory's keys name no account).
+    removed: Arc<Mutex<HashSet<(Kind, String)>>>,
+}
+
+/// The apply's store, noting each record it removes: what the row of an action in flight when
+/// the apply stopped waiting says of its record.
+pub(super) struct Noting<'a> {
+    inner: &'a dyn Store,
+    removed: Arc<Mutex<HashSet<(Kind, String)>>>,
+}
+
+impl<'a> Noting<'a> {
+    /// `inner`, noting its removals in `progress`.
+    pub(super) fn new(inner: &'a dyn Store, progress: &Progress) -> Noting<'a> {
+        Noting {
+            inner,
+            removed: Arc::clone(&progress.removed),
+        }
+    }
+}
+
+impl Store for Noting<'_> {
+    fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.save(key, json)
+    }
+    fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
+        self.inner.load(key)
+    }
+    fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.inner.remove(key).await?;
+            if let Ok(mut removed) = self.removed.lock() {
+                removed.insert((key.kind, key.name.clone()));
+            }
+            Ok(())
+        })
+    }
+    fn pending<'a>(
+        &'a self,
+        kind: Kind,
+        accounts: &'a [String],
+    ) -> BoxFuture<'a, Result<Pending, StoreError>> {
+        self.inner.pending(kind, accounts)
+    }
+    fn fence<'a>(&'a self, account: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.fence(account)
+    }
+    fn describe(&self, key: &Key) -> String {
+        self.inner.describe(key)
+    }
+    fn holds_path(&self, path: &std::path::Path) -> bool {
+        self.inner.holds_path(path)
+    }
+}
+
+/// The record `action` keeps its work in, when it is one that does: a rotation's (by its old
+/// token), a create's (by its name).
+fn record_of(action: &PlannedAction) -> Option<Key> {
+    match (action.kind, &action.token_id) {
+        (ActionKind::Rotate, Some(old)) => Some(Key::rotation(&action.account, old)),
+        (ActionKind::Create, _) => Some(Key::create(&action.account, &action.name)),
+        _ => None,
+    }
 }
 
 /// Whether `a` has a row among `rows` (resumed work by its account and name: a record's row
@@ -110,11 +180,18 @@ impl Applying<'_> {
                 std::mem::take(&mut progress.in_flight),
             )
         };
+        let removed = Arc::clone(&self.progress().removed);
+        let removed = removed.lock().map(|r| r.clone()).unwrap_or_default();
         for (_, action, resumed) in in_flight.iter().cloned() {
-            let done = ActionOutcome::new(
-                Applied::OutcomeUnknown,
-                "in flight when interrupted; it may have happened (what it began is in the state: the next apply checks it)",
-            );
+            let detail = match record_of(&action) {
+                Some(key) if removed.contains(&(key.kind, key.name.clone())) => format!(
+                    "in flight when interrupted, after its record ({}) was removed (the work it kept was done): what was in flight then may have happened; the next apply's plan reads the tokens again and shows what is left",
+                    self.state.describe(&key)
+                ),
+                Some(_) => "in flight when interrupted; it may have happened (what it began is in the state: the next apply checks it)".into(),
+                None => "in flight when interrupted; it may have happened (no record keeps it: the next apply's plan reads the token again)".into(),
+            };
+            let done = ActionOutcome::new(Applied::OutcomeUnknown, detail);
             results.push(self.emit(ActionResult::of(action, done, resumed)));
         }
         let rest = self.not_begun(planned, &results);

@@ -34,8 +34,11 @@ pub enum Applied {
     /// token untouched).
     NotAttempted,
     /// The apply was interrupted while this action was in flight, and stopped waiting for it
-    /// (the grace after the interrupt was over): it may have happened. What it began is in the
-    /// state store, and the next apply checks it.
+    /// (the grace after the interrupt was over), or a rotation of this apply sent its create and
+    /// the interrupt came after its answer was lost, before it adopted what it made: it may have
+    /// happened. What it began is in the state store, and the next apply checks it (an action
+    /// whose record was removed once its work was done says so: the next plan shows what is
+    /// left).
     OutcomeUnknown,
     /// A record read back from the state (a create's or a rotation's) failed a check against
     /// the policy or the platform: reported with the reason and the file, left in place, and

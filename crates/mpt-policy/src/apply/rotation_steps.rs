@@ -1,7 +1,7 @@
 //! A rotation's steps past verification (retire, finish): each taken only while both its
 //! tokens are as last read, right before it, and tried again after a lost answer.
 
-use super::Applying;
+use super::{ActionOutcome, Applied, Applying};
 use mpt::Error;
 use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
@@ -160,4 +160,46 @@ impl Applying<'_> {
         }
         Ok(false)
     }
+}
+
+/// What a rotation's start comes to when its first attempt (`first`) lost the create's answer
+/// and it looked again (`again`: a resumed start, which adopts the one token the create made):
+/// `again`, but for an interrupt that stopped it (the first answer stands), and with the first
+/// attempt's cause when this run sent the create (`ours`): the look again's own words would say
+/// an earlier run sent it.
+pub(super) fn looked_again(
+    mut first: Result<Option<mpt::CreatedToken>, Error>,
+    mut again: Result<Option<mpt::CreatedToken>, Error>,
+    ours: bool,
+) -> Result<Option<mpt::CreatedToken>, Error> {
+    if matches!(again, Err(Error::Cancelled)) {
+        return first;
+    }
+    if let (
+        true,
+        Err(Error::CreateUnconfirmed { source: lost, .. }),
+        Err(Error::CreateUnconfirmed { source, .. }),
+    ) = (ours, &mut first, &mut again)
+        && matches!(**source, Error::EarlierRunInterrupted { .. })
+    {
+        std::mem::swap(source, lost);
+    }
+    again
+}
+
+/// The outcome of a rotation's start that sent its create and did not see what it made (`e`),
+/// its record kept at `kept`: unknown when this run sent the create, lost its answer, and was
+/// interrupted before it adopted what it made (`stopped`); else failed.
+pub(super) fn create_lost(e: &Error, kept: &str, stopped: bool) -> ActionOutcome {
+    if stopped && let Error::CreateUnconfirmed { source, .. } = e {
+        return ActionOutcome::new(
+            Applied::OutcomeUnknown,
+            format!(
+                "outcome unknown: this run sent the create of the replacement and its answer was lost ({source}); interrupted, the apply adopted nothing: the rotation's plan is kept in {kept} (the create sent): the next apply resumes it, adopting the token the create made (or creating one, if it made none)"
+            ),
+        );
+    }
+    ActionOutcome::failed(format!(
+        "{e}; the rotation's plan is kept in {kept}: the next apply resumes it"
+    ))
 }

@@ -72,15 +72,23 @@ impl Applying<'_> {
             // Its old token is gone: nothing is left to retire (see `resume_gone`).
             return self.resume_gone(key, plan).await;
         }
+        // What the plan's row says (see `rotation_row`): resuming it retires and deletes the
+        // old token on the record's word.
+        let destroys = match plan.phase {
+            RotationPhase::Planned => {
+                !evidence::rotation_wanted(self.policy, &plan, old.as_ref(), self.at)
+            }
+            _ => evidence::retires_on_word(self.policy, &plan, old.as_ref(), self.at),
+        };
         if plan.phase == RotationPhase::Planned
-            && !evidence::rotation_wanted(self.policy, &plan, old.as_ref(), self.at)
+            && destroys
             && let Some(done) = self.unwanted_start(key, &plan).await
         {
             return done;
         }
-        if !self.options.allow_destroy
-            && evidence::retires_on_word(self.policy, &plan, old.as_ref(), self.at)
-        {
+        let mut action = action;
+        action.destructive = destroys;
+        if !self.options.allow_destroy && destroys {
             let done = ActionOutcome::new(
                 Applied::Skipped,
                 format!(
@@ -93,7 +101,9 @@ impl Applying<'_> {
             );
             return (resumed(action, done), true);
         }
-        (self.resume_checked(key, plan, old).await, true)
+        let mut done = self.resume_checked(key, plan, old).await;
+        done.action.destructive = destroys;
+        (done, true)
     }
 
     /// The account and name of the token `id`, as the platform shows it now (empty when there
@@ -146,6 +156,8 @@ impl Applying<'_> {
         if self.options.allow_destroy {
             return None;
         }
+        let mut action = action;
+        action.destructive = true;
         let done = ActionOutcome::new(
             Applied::Skipped,
             format!(
@@ -379,21 +391,23 @@ impl Applying<'_> {
             })
         };
         let mut started = plan.start_saving_send(self.client, save).await;
-        let mut came = if sent.load(Ordering::Relaxed) {
-            Came::Made
-        } else {
-            Came::Earlier
-        };
-        if matches!(started, Err(Error::CreateUnconfirmed { .. })) && plan.create_sent {
+        // Whether this run sent a create (its record saved right before it).
+        let ours = sent.load(Ordering::Relaxed);
+        let mut came = if ours { Came::Made } else { Came::Earlier };
+        if matches!(started, Err(Error::CreateUnconfirmed { .. }))
+            && plan.create_sent
+            && !self.client.cancelled()
+        {
             // Once more: a resumed start adopts what the lost create made (this run's create,
             // when the first start sent one: found, not proven made by it).
             sent.store(false, Ordering::Relaxed);
-            started = plan.start_saving_send(self.client, save).await;
+            let again = plan.start_saving_send(self.client, save).await;
             came = match (came, sent.load(Ordering::Relaxed)) {
                 (_, true) => Came::Made,
                 (Came::Made, false) => Came::Found,
                 (how, false) => how,
             };
+            started = super::rotation_steps::looked_again(started, again, ours);
         }
         let made = match started {
             Ok(Some(made)) => made,
@@ -410,10 +424,9 @@ impl Applying<'_> {
                 ));
             }
             Err(e) => {
-                return Err(ActionOutcome::failed(format!(
-                    "{e}; the rotation's plan is kept in {}: the next apply resumes it",
-                    self.state.describe(key)
-                )));
+                let kept = self.state.describe(key);
+                let stopped = ours && self.client.cancelled();
+                return Err(super::rotation_steps::create_lost(&e, &kept, stopped));
             }
         };
         // What a resumed start adopts must have been made after the record.

@@ -406,7 +406,8 @@ fn wanted_fields(declared: &TokenPolicy) -> Vec<FieldChange> {
     changes
 }
 
-fn field_changes(declared: &TokenPolicy, token: &Token) -> Vec<FieldChange> {
+/// The fields of `token` that differ from `declared` (what an update changes).
+pub(crate) fn field_changes(declared: &TokenPolicy, token: &Token) -> Vec<FieldChange> {
     let mut changes = Vec::new();
     for (field, wanted, now) in [
         (

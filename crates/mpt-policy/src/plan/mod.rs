@@ -6,7 +6,7 @@ mod pending;
 mod pending_rotations;
 mod pending_rows;
 
-pub(crate) use judge::{plan_judged, rotation_due};
+pub(crate) use judge::{field_changes, plan_judged, rotation_due};
 pub(crate) use pending_rows::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
@@ -93,7 +93,8 @@ pub struct PlannedAction {
     pub account: String,
     /// The token's name (declared, or as read).
     pub name: String,
-    /// The token acted on (none for a create).
+    /// The token acted on (none for a create, nor for the update of a pending rotation's
+    /// replacement still to be made).
     pub token_id: Option<String>,
     /// What to do.
     pub kind: ActionKind,

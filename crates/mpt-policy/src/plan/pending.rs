@@ -9,7 +9,7 @@ use mpt::Client;
 use mpt::RotationPlan;
 use mpt::TokenStatus;
 
-use super::pending_rotations::judge_rotation;
+use super::pending_rotations::{judge_rotation, then_update};
 use super::pending_rows::{
     Judged, declared_absent, moot, owns, pending, refused, unjudged, unreadable, with_steps,
 };
@@ -26,8 +26,12 @@ impl Plan {
     /// or refused with the reason; two records of one token once; records of other names
     /// counted in [`Plan::others_pending`]. The plan's own actions on the tokens that pending
     /// work touches are left to it (removed), but for a create's token it hands over, whose
-    /// other actions (an update) run after it; a create or rotation that would write its record
-    /// over a refused (or unreadable) one is removed too. A record of a name declared absent
+    /// other actions (an update) run after it; a rotation that ends with its replacement as the
+    /// entry's token is followed by an [`ActionKind::Update`] of the replacement's fields that
+    /// differ from the entry's (no token named when the replacement is still to be made: it is
+    /// made like the old token), carried out once the rotation is finished, in the same apply; a
+    /// create or rotation that would write its record over a refused (or unreadable) one is
+    /// removed too. A record of a name declared absent
     /// leaves the name's tokens to the plan's deletes. Reads only.
     pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
@@ -95,7 +99,18 @@ impl Plan {
                 rotating.insert((r.account_id.clone(), r.name.clone()));
             }
             let at = self.made_at;
-            judged.push(judge_rotation(client, (policy, at), store, &key, record).await);
+            let read = record.as_ref().ok().cloned();
+            let row = judge_rotation(client, (policy, at), store, &key, record).await;
+            // The entry's declared fields, brought to its replacement once it is finished.
+            let then = match &read {
+                Some(plan) => then_update(client, policy, plan, &row.action).await,
+                None => None,
+            };
+            judged.push(row);
+            judged.extend(then.map(|action| Judged {
+                action,
+                touches: Vec::new(),
+            }));
         }
         self.hold_for_records(&mut judged, &blocking);
         let touched: HashSet<String> = judged.iter().flat_map(|j| j.touches.clone()).collect();

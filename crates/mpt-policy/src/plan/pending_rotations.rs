@@ -7,7 +7,7 @@ use mpt::{RotationPhase, RotationPlan};
 use super::pending_rows::{
     Judged, declared_absent, moot, pending, refused, unjudged, unreadable, with_steps,
 };
-use super::{ActionKind, PlannedAction, Step};
+use super::{ActionKind, PlannedAction, Step, field_changes};
 use crate::evidence;
 use crate::policy::Policy;
 use crate::state::{Key, Store, StoreError};
@@ -292,4 +292,61 @@ fn judge_disabled(
     ));
     action.reason.push_str(&gone_words(&plan.old_id));
     Judged { action, touches }
+}
+
+/// The update that follows a rotation record's resume (`row`, as judged): the fields of the
+/// token the rotation ends with (its replacement: the one recorded, the one a resumed start
+/// adopts, or, made like the old token, the one it creates) that differ from the entry's
+/// declared ones. `None` when resuming it ends with no replacement (refused, made nothing,
+/// declared absent, cannot be judged), or nothing differs. The update is carried out once the
+/// rotation is finished (see `Applying::then_update`): it has no revision to check, and names
+/// no token when the replacement is still to be made.
+pub(super) async fn then_update(
+    client: &Client,
+    policy: &Policy,
+    plan: &RotationPlan,
+    row: &PlannedAction,
+) -> Option<PlannedAction> {
+    let replaced = match row.steps.as_slice() {
+        [] | [Step::Refused] => false,
+        [Step::Remove] => plan.phase > RotationPhase::Planned,
+        _ => true,
+    };
+    if !replaced || declared_absent(policy, &plan.account_id, &plan.name) {
+        return None;
+    }
+    let declared = policy.declared(&plan.account_id, &plan.name, Some(&plan.old_id))?;
+    let (id, token) = if row.steps.contains(&Step::Create) {
+        (None, client.get(plan.old_id.as_str()).await.ok()?)
+    } else if row.steps.contains(&Step::Adopt) {
+        let found = client
+            .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+            .await
+            .ok()?;
+        let [one] = <[mpt::Token; 1]>::try_from(found).ok()?;
+        (Some(one.id().to_string()), one)
+    } else {
+        let id = plan.new_id.clone()?;
+        let token = client.get(id.as_str()).await.ok()?;
+        (Some(id), token)
+    };
+    let changes = field_changes(declared, &token);
+    if changes.is_empty() {
+        return None;
+    }
+    let which = match &id {
+        Some(id) => format!("{id}, the replacement of {},", plan.old_id),
+        None => format!("the replacement of {} (made like it)", plan.old_id),
+    };
+    let mut action = pending(
+        ActionKind::Update,
+        &plan.account_id,
+        &plan.name,
+        id.as_deref(),
+    );
+    action.reason = format!(
+        "differs from the policy: {which} is updated once its pending rotation is finished"
+    );
+    action.changes = changes;
+    Some(action)
 }

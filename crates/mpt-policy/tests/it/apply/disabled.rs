@@ -17,7 +17,7 @@ use crate::common::*;
 
 /// Leaves a rotation of `old` (named `rot`, due) pending in the store at `at`, as `case` says:
 /// returns its replacement's id and whether its secret reached `out` (the sink) already.
-async fn leave_pending(
+pub(super) async fn leave_pending(
     case: &str,
     client: &Client,
     at: &StateLocation,

@@ -6,9 +6,11 @@
 mod clocks;
 mod converge;
 mod disabled;
+mod drifted;
 mod faults;
 mod guarded;
 mod held;
+mod interrupted;
 mod landed;
 mod moved;
 #[cfg(feature = "postgres")]
