@@ -67,7 +67,9 @@ pub(crate) struct Replacement {
 /// ids of the platform's shape, an unpinned entry of the policy for its account and name (not
 /// declared absent),
 /// the old token among its `knownIds` (as every record an apply writes has it), an old token
-/// of that account and name, and no replacement among the ids known before.
+/// of that account and name, no replacement among the ids known before, and, for a create that
+/// may have been sent, no token outside `knownIds` but the one that carries its marker
+/// ([`crate::marked::landed`]).
 /// Returns the old token as read now (`None`: gone).
 pub(crate) async fn check_rotation(
     client: &Client,
@@ -122,6 +124,22 @@ pub(crate) async fn check_rotation(
     };
     if let Some(old) = &old {
         check_old_status(plan, old)?;
+    }
+    if plan.phase == RotationPhase::Planned && plan.create_sent {
+        // Tokens outside `knownIds` since its create may have been sent: only the one that
+        // carries its marker can be its replacement (see `crate::marked`).
+        crate::marked::made_by_record(
+            client,
+            (&plan.account_id, &plan.name, &plan.known_ids),
+            plan.marker.as_deref(),
+            "rotation",
+        )
+        .await
+        .map_err(|source| RecordError::Unreadable {
+            role: "the tokens named like its old token, ",
+            id: plan.name.clone(),
+            source: Box::new(source),
+        })??;
     }
     check_the_one(client, plan).await?;
     if let Some(new_id) = &plan.new_id
@@ -332,9 +350,11 @@ pub(crate) async fn replacement_now(
     let Some(secret) = token.secret().cloned() else {
         return Err(RecordError::NoSecret { id });
     };
-    // The call `verify` makes, on a copy: the record's phase is not the evidence.
+    // The call `verify` makes, on a copy: the record's phase is not the evidence. Without its
+    // marker, the copy only reads (the description is put back by the real `verify`).
     let mut probe = plan.clone();
     probe.phase = RotationPhase::Created;
+    probe.marker = None;
     if let Err(source) = probe.verify(client, &secret).await {
         return Err(RecordError::SecretFails {
             id,

@@ -45,6 +45,7 @@ mod client;
 mod evidence;
 pub mod files;
 mod ids;
+mod marked;
 mod parse;
 mod plan;
 mod policy;

@@ -11,9 +11,11 @@ use crate::redact::Redactor;
 use crate::retry::{Ending, Resend, decide};
 use crate::rotation_plan::{RotationPhase, RotationPlan};
 
+mod not_made;
 mod redacted;
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token};
+use not_made::describe_not_made;
 
 /// Everything that can go wrong. Never holds or prints a secret.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +165,24 @@ pub enum Error {
     EarlierRunInterrupted {
         /// The token being rotated.
         old_id: String,
+    },
+    /// A resumed [`RotationPlan::start`] found tokens with the plan's account and name outside
+    /// its record that it cannot show it made (the `source` of a [`Error::CreateUnconfirmed`]
+    /// then, nothing adopted): tokens whose description does not carry the plan's marker (made
+    /// by someone else), several that carry it, or, in a plan saved by a version without
+    /// markers (`has_marker` false), any token at all. Check each (its `created_by` and
+    /// creation time): remove or fix the plan once checked; never delete a token that is not
+    /// yours.
+    #[error("{}", describe_not_made(old_id, unmarked, marked, *has_marker))]
+    NotMadeByPlan {
+        /// The token being rotated.
+        old_id: String,
+        /// The tokens outside the record that do not carry the plan's marker.
+        unmarked: Vec<String>,
+        /// Those that carry it.
+        marked: Vec<String>,
+        /// Whether the plan has a marker (plans saved before markers existed have none).
+        has_marker: bool,
     },
     /// A change of a token (enable, disable, delete) whose every answer was lost, or whose
     /// answer was lost and whose retry was refused (the refusal may answer the lost attempt's

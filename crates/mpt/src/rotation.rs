@@ -137,11 +137,20 @@ impl RotationPlan {
     /// * The first `start` adopts nothing: it creates. If the create's answer is lost, the
     ///   error is [`Error::CreateUnconfirmed`] with the tokens made since the record, and the
     ///   plan stays `Planned` with `createSent` set.
+    /// * Before the create, a random marker is saved in the plan (`marker`), and the create
+    ///   sends the description with the marker's tag (see [`marked_description`](crate::marked_description)).
     /// * A resumed `start` (the plan has `createSent`) first looks for a token with this
-    ///   account and name outside the record (never the old token): exactly one, Active, with
-    ///   its secret, is adopted as the replacement; none means the earlier create made nothing,
-    ///   and it creates; several (or one whose secret the platform does not return) is
-    ///   [`Error::CreateUnconfirmed`], and nothing is adopted.
+    ///   account and name outside the record (never the old token): the one token there, if
+    ///   its description carries the plan's marker (Active, with its secret), is adopted as the
+    ///   replacement; none means the earlier create made nothing, and it creates. A token
+    ///   without the marker (made by someone else), several, one whose secret the platform does
+    ///   not return, or any token at all for a plan saved without a marker (by an older
+    ///   version) is [`Error::CreateUnconfirmed`] (its source [`Error::NotMadeByPlan`] names
+    ///   them), and nothing is adopted.
+    /// * The replacement made or adopted keeps the tag in its description until
+    ///   [`RotationPlan::verify`] puts the intended one back (see
+    ///   [`RotationPlan::restore_description`]): save the plan at `Created` first, so that a
+    ///   run that stops in between resumes by the replacement's id.
     pub async fn start_saving<F, E>(
         &mut self,
         client: &Client,
@@ -204,17 +213,23 @@ impl RotationPlan {
                     self.recorded_at = at;
                 }
                 self.create_sent = true;
+                let marker = crate::marker::new_marker();
+                self.marker = Some(marker.clone());
                 if let Err(e) = save.save(self).await {
                     return Err(Error::PlanNotSaved {
                         old_id: self.old_id.clone(),
                         reason: crate::redact::redact(&e.to_string()),
                     });
                 }
-                client
-                    .create_excluding(&NewToken::like(&old), &self.known_ids)
-                    .await?
+                let new = NewToken::like(&old).description(crate::marker::marked_description(
+                    old.description(),
+                    &marker,
+                ));
+                client.create_excluding(&new, &self.known_ids).await?
             }
         };
+        // Its description keeps the marker's tag until `verify` puts it back: a plan still
+        // saved at `Planned` (the caller saves `Created` after this returns) finds it again.
         self.new_id = Some(made.token.id().to_string());
         self.phase = RotationPhase::Created;
         self.created_at = Some(Utc::now());
@@ -229,35 +244,9 @@ impl RotationPlan {
         self.known_ids.dedup();
     }
 
-    /// The replacement an earlier run of this plan made, if one is on the platform: a token
-    /// with this account and name outside the record.
-    async fn made_by_earlier_run(&self, client: &Client) -> Result<Option<CreatedToken>, Error> {
-        let mut found = client
-            .made_excluding(&self.account_id, &self.name, &self.known_ids)
-            .await?;
-        if found.is_empty() {
-            return Ok(None);
-        }
-        if found.len() == 1
-            && found[0].status() == TokenStatus::Active
-            && let Some(secret) = found[0].secret().cloned()
-        {
-            let token = found.remove(0);
-            return Ok(Some(CreatedToken { token, secret }));
-        }
-        Err(Error::CreateUnconfirmed {
-            account_id: self.account_id.clone(),
-            name: self.name.clone(),
-            candidates: found,
-            lookup: None,
-            source: Box::new(Error::EarlierRunInterrupted {
-                old_id: self.old_id.clone(),
-            }),
-        })
-    }
-
-    /// Checks that the new secret authenticates: a call made with it reads the replacement.
-    /// Refuses ([`Error::RotationPlanMismatch`]) a secret of another token than `newId`, a
+    /// Checks that the new secret authenticates: a call made with it reads the replacement;
+    /// then puts back the replacement's intended description while it still carries the plan's
+    /// marker ([`RotationPlan::restore_description`]; its failure is this call's). Refuses ([`Error::RotationPlanMismatch`]) a secret of another token than `newId`, a
     /// `newId` that existed before the rotation, and a replacement of another account or name.
     pub async fn verify(&mut self, client: &Client, secret: &TokenSecret) -> Result<(), Error> {
         if self.phase >= RotationPhase::Verified {
@@ -290,6 +279,9 @@ impl RotationPlan {
                 self.account_id
             )));
         }
+        // Past `Created` the marker no longer matters: the replacement's description is put
+        // back first (nothing is sent when it was already).
+        self.restore_description(client, &new).await?;
         self.phase = RotationPhase::Verified;
         self.verified_at = Some(Utc::now());
         Ok(())
@@ -406,6 +398,7 @@ impl Client {
             recorded_at,
             known_ids: Vec::new(),
             create_sent: false,
+            marker: None,
             created_at: None,
             verified_at: None,
             retired_at: None,
@@ -415,15 +408,25 @@ impl Client {
         Ok(plan)
     }
 
-    /// Starts a zero-downtime rotation: makes the replacement and leaves the old token Active,
-    /// so both secrets work. Then, once the new secret is deployed: [`Rotation::verify`],
+    /// Starts a zero-downtime rotation: makes the replacement (its description as the old
+    /// token's: the create's marker is put back at once, no plan having been saved before it)
+    /// and leaves the old token Active, so both secrets work. Then, once the new secret is deployed: [`Rotation::verify`],
     /// [`Rotation::retire`], [`Rotation::finish`]. Save `rotation.plan` to resume after a crash.
     /// A crash during this call leaves no saved plan: when that matters, use
     /// [`Client::plan_rotation`], save the plan, and [`RotationPlan::start_saving`].
     pub async fn rotate(&self, token: impl TokenRef) -> Result<Rotation, Error> {
         let mut plan = self.plan_rotation(token).await?;
         match plan.start(self).await? {
-            Some(new) => Ok(Rotation { plan, new }),
+            Some(mut new) => {
+                // No plan was saved before the create (none finds it by the marker): the
+                // description is put back at once (should that fail, `verify` does it).
+                if let Some(marker) = &plan.marker
+                    && let Ok(now) = self.restore_description(&new.token, marker, None).await
+                {
+                    new.token = new.token.with_description(now.description());
+                }
+                Ok(Rotation { plan, new })
+            }
             // A fresh plan is always `Planned`: `start` makes or fails.
             None => Err(out_of_order(&plan, RotationPhase::Planned, "start")),
         }

@@ -30,8 +30,11 @@ pub enum RotationPhase {
 /// neither is trusted. Before anything is made, the plan records the ids of every token that
 /// already has the old token's account and name (`knownIds`, the old token's included); the
 /// replacement is always a token outside that set. [`RotationPlan::start_saving`] saves the
-/// plan, with that set and `createSent`, before it sends the create, so a run that crashed
-/// after the create resumes without making a second replacement.
+/// plan, with that set, `createSent` and a random `marker`, before it sends the create, whose
+/// description carries the marker: a run that crashed after the create resumes without making
+/// a second replacement, and adopts only the token that carries the marker (a token of the same
+/// name made by anyone else does not). [`RotationPlan::verify`] puts the replacement's intended
+/// description back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
@@ -63,6 +66,13 @@ pub struct RotationPlan {
     /// finds it set is a resumed one, and looks for what the earlier run made.
     #[serde(default)]
     pub create_sent: bool,
+    /// The random marker the create carries in the replacement's description until the
+    /// replacement is known to be this plan's (see [`new_marker`](crate::new_marker)): set,
+    /// and saved, before the create is sent, so that a resumed `start` adopts only the token
+    /// that carries it. `None` before a create is sent, and in plans saved before markers
+    /// existed (a resumed `start` of one adopts nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
     /// When the replacement was made.
     pub created_at: Option<DateTime<Utc>>,
     /// When its secret was verified.

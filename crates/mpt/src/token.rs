@@ -189,6 +189,12 @@ impl Token {
         self.raw.token = None;
         self
     }
+
+    /// The same token with `description` (as an update the platform answered set it).
+    pub(crate) fn with_description(mut self, description: Option<&str>) -> Token {
+        self.raw.description = description.map(str::to_string);
+        self
+    }
 }
 
 impl<'de> serde::Deserialize<'de> for Token {

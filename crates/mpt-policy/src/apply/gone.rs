@@ -38,26 +38,32 @@ impl Applying<'_> {
             &plan.name,
             Some(plan.old_id.clone()),
         );
-        let found = if plan.create_sent {
-            match self
-                .client
-                .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+        // What its create made: the one token that carries its marker (none other is taken).
+        let found = match plan.create_sent {
+            false => Ok(Ok(None)),
+            true => {
+                crate::marked::made_by_record(
+                    self.client,
+                    (&plan.account_id, &plan.name, &plan.known_ids),
+                    plan.marker.as_deref(),
+                    "rotation",
+                )
                 .await
-            {
-                Ok(found) => found,
-                Err(e) => {
-                    let done = ActionOutcome::not_sent(
-                        &e,
-                        format!("{e}; the record is kept: the next apply looks again"),
-                    );
-                    return (resumed(action, done), true);
-                }
             }
-        } else {
-            Vec::new()
         };
-        match found.as_slice() {
-            [] => {
+        let found = match found {
+            Ok(Ok(found)) => found,
+            Ok(Err(why)) => return (resumed(action, self.refused(key, &why)), true),
+            Err(e) => {
+                let done = ActionOutcome::not_sent(
+                    &e,
+                    format!("{e}; the record is kept: the next apply looks again"),
+                );
+                return (resumed(action, done), true);
+            }
+        };
+        match found.as_ref() {
+            None => {
                 self.state.drop_record(key).await;
                 let done = ActionOutcome::new(
                     Applied::Unchanged,
@@ -69,26 +75,23 @@ impl Applying<'_> {
                 );
                 (resumed(action, done), false)
             }
-            [made] if evidence::is_disabled_replacement(self.policy, &plan, made) => {
+            Some(made) if evidence::is_disabled_replacement(self.policy, &plan, made) => {
                 self.hand_over_disabled(key, &plan, made).await
             }
-            [made] => {
-                // The one token its create made: the replacement, judged as a recorded one.
+            Some(made) => {
+                // The one token its create made: the replacement, judged as a recorded one,
+                // saved as such before its description is put back (by the verify).
                 plan.new_id = Some(made.id().to_string());
                 plan.phase = RotationPhase::Created;
                 plan.created_at = Some(chrono::Utc::now());
+                if let Err(e) = self.state.put(key, &plan).await {
+                    let done = ActionOutcome::failed(format!(
+                        "{} was made by an earlier apply; the record could not be saved with its id ({e}): the next apply finds it again",
+                        made.id()
+                    ));
+                    return (resumed(action, done), true);
+                }
                 (self.resume_checked(key, plan, None).await, true)
-            }
-            several => {
-                let ids: Vec<&str> = several.iter().map(|t| t.id()).collect();
-                let done = ActionOutcome::failed(format!(
-                    "{}: its old token {} is gone, and several tokens of {:?} appeared since the record ({}): none is taken as its replacement; the record is kept",
-                    self.state.describe(key),
-                    plan.old_id,
-                    plan.name,
-                    ids.join(", ")
-                ));
-                (resumed(action, done), true)
             }
         }
     }
@@ -113,6 +116,24 @@ impl Applying<'_> {
             Ok(secret) => secret,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
+        // Its description put back (it may still carry the create's marker), the record saved
+        // with its id first: a run stopped after the restore finds it by that id.
+        let mut plan = plan.clone();
+        plan.new_id = Some(id.to_string());
+        plan.phase = plan.phase.max(RotationPhase::Created);
+        let restored = match self.state.put(key, &plan).await {
+            Ok(()) => plan.restore_description(self.client, made).await,
+            Err(e) => Err(mpt::Error::InvalidRequest(format!(
+                "the record could not be saved with its id ({e})"
+            ))),
+        };
+        if let Err(e) = restored {
+            let done = ActionOutcome::failed(format!(
+                "{id} was made by an earlier apply; its description (which may carry the create's marker) was not put back: {e}; the record is kept: the next apply tries again"
+            ))
+            .made(id, None);
+            return (resumed(action, done), true);
+        }
         let declared = self
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
@@ -132,7 +153,7 @@ impl Applying<'_> {
         let done = ActionOutcome::new(
             Applied::Adopted,
             format!(
-                "replaced by {id} (made by an earlier apply, found by the ids its record kept before the create: adopted); {} was already gone (deleted outside this rotation), and {id} is Disabled, as the policy declares {:?}: its secret was handed over unverified (a Disabled token's cannot make a call); nothing was sent for either token",
+                "replaced by {id} (made by an earlier apply, found by its record: the ids it kept before the create and the marker the create carried: adopted); {} was already gone (deleted outside this rotation), and {id} is Disabled, as the policy declares {:?}: its secret was handed over unverified (a Disabled token's cannot make a call); nothing was sent for either token",
                 plan.old_id, plan.name
             ),
         )

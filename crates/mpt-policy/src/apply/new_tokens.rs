@@ -33,7 +33,8 @@ pub(super) enum Came {
     /// that made it.
     Found,
     /// Made by an earlier apply (interrupted, or its sink failed) whose record this one
-    /// resumed, found by the ids the record kept: [`Applied::Adopted`].
+    /// resumed, found by the ids the record kept and the marker its create carried:
+    /// [`Applied::Adopted`].
     Earlier,
 }
 
@@ -58,11 +59,15 @@ impl Applying<'_> {
         let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
             return ActionOutcome::failed("no declared entry in the policy for this create");
         };
-        let mut new =
-            NewToken::new(&action.account, &declared.name).modules(declared.modules.iter());
-        if let Some(d) = &declared.description {
-            new = new.description(d);
-        }
+        // The marker, saved in the record before the create is sent and sent in the token's
+        // description: a resumed record adopts only the token that carries it.
+        let marker = mpt::new_marker();
+        let mut new = NewToken::new(&action.account, &declared.name)
+            .modules(declared.modules.iter())
+            .description(mpt::marked_description(
+                declared.description.as_deref(),
+                &marker,
+            ));
         if let Some(i) = &declared.icon {
             new = new.icon(i);
         }
@@ -102,6 +107,7 @@ impl Applying<'_> {
             recorded_at: Some(
                 recorded_at.unwrap_or_else(|| chrono::Utc::now() - chrono::TimeDelta::minutes(5)),
             ),
+            marker: Some(marker),
         };
         // Saved before the create is sent: a crash after it finds what was made.
         if let Err(e) = self.state.put(&key, &record).await {
@@ -129,56 +135,46 @@ impl Applying<'_> {
         }
     }
 
-    /// What an earlier create of `record` made: handed over when it is one token with its
-    /// secret; `None` when it made nothing (the record is removed). `came`: whose create it
-    /// was ([`Came::Found`]: this call's, its answer lost; [`Came::Earlier`]: a resumed one).
+    /// What an earlier create of `record` made: handed over when it is the one token that
+    /// carries the record's marker ([`crate::marked::landed`]), with its secret; `None` when it
+    /// made nothing (the record is removed). A token without the marker (made by someone else)
+    /// is refused, never adopted. `came`: whose create it was ([`Came::Found`]: this call's,
+    /// its answer lost; [`Came::Earlier`]: a resumed one).
     pub(super) async fn adopt(
         &self,
         key: &Key,
         record: CreateRecord,
         came: Came,
     ) -> Option<ActionOutcome> {
-        let found = self
-            .client
-            .made_excluding(&record.account_id, &record.name, &record.known_ids)
-            .await;
-        match found {
-            Ok(found) if found.is_empty() => {
+        let found = crate::marked::made_by_record(
+            self.client,
+            (&record.account_id, &record.name, &record.known_ids),
+            record.marker.as_deref(),
+            "create",
+        )
+        .await;
+        let token = match found {
+            Ok(Ok(None)) => {
                 self.state.drop_record(key).await;
-                None
+                return None;
             }
-            Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
-                let why = RecordError::Each(
-                    found
-                        .iter()
-                        .filter_map(|t| record.may_have_made(t).err())
-                        .collect(),
-                );
-                Some(self.refused(key, &why))
-            }
-            Ok(mut found) if found.len() == 1 => {
-                let token = found.remove(0);
-                match token.secret().cloned() {
-                    Some(secret) => Some(self.created(key, record, token, secret, came).await),
-                    None => Some(ActionOutcome::failed(format!(
-                        "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
-                        token.id(),
-                        self.state.describe(key)
-                    ))),
-                }
-            }
-            Ok(found) => {
-                let ids: Vec<&str> = found.iter().map(|t| t.id()).collect();
-                Some(ActionOutcome::failed(format!(
-                    "the create's answer was lost and {} tokens named {:?} appeared since ({}): none is adopted; record kept in {}",
-                    ids.len(),
-                    record.name,
-                    ids.join(", "),
+            Ok(Ok(Some(token))) => token,
+            Ok(Err(why)) => return Some(self.refused(key, &why)),
+            Err(e) => {
+                return Some(ActionOutcome::failed(format!(
+                    "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
                     self.state.describe(key)
-                )))
+                )));
             }
-            Err(e) => Some(ActionOutcome::failed(format!(
-                "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
+        };
+        if let Err(why) = record.may_have_made(&token) {
+            return Some(self.refused(key, &why));
+        }
+        match token.secret().cloned() {
+            Some(secret) => Some(self.created(key, record, token, secret, came).await),
+            None => Some(ActionOutcome::failed(format!(
+                "{} was made, but its secret is neither returned by the platform nor kept; record kept in {}",
+                token.id(),
                 self.state.describe(key)
             ))),
         }
@@ -195,9 +191,27 @@ impl Applying<'_> {
         came: Came,
     ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
-        // Not saved (a lost session, say): the record without it still finds the token.
+        // Not saved (a lost session, say): the record without it still finds the token, by
+        // the marker its description keeps (not put back then: the next apply does it).
         let unsaved = self.state.put(key, &record).await.err();
         let declared = self.policy.declared(&record.account_id, &record.name, None);
+        if unsaved.is_none()
+            && let Some(marker) = &record.marker
+        {
+            let intended = declared.map(|d| d.description.as_deref());
+            if let Err(e) = self
+                .client
+                .restore_description(&token, marker, intended)
+                .await
+            {
+                return ActionOutcome::failed(format!(
+                    "{} was made; putting back its description (it still carries the create's marker) failed: {e}; its secret is not handed over yet: the record (with its id) is kept in {}, and the next apply puts it back and hands the secret over",
+                    token.id(),
+                    self.state.describe(key)
+                ))
+                .made(token.id(), None);
+            }
+        }
         let at = match self.hand_over(declared, &token, &secret, None).await {
             Ok(at) => at,
             Err(why) => {

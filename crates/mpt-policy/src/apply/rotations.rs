@@ -252,6 +252,14 @@ impl Applying<'_> {
             .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
             .await
             .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
+        // Its record names it (saved at `created`): its description, which may still carry the
+        // create's marker, is put back (part of the rotation; `verify` would do it too).
+        if let Err(e) = plan.restore_description(self.client, &new.token).await {
+            return Err(ActionOutcome::failed(format!(
+                "{id}'s description (it still carries the create's marker) could not be put back: {e}; the next apply resumes"
+            ))
+            .made(id, Some(at)));
+        }
         if let Err(e) = plan.verify(self.client, &new.secret).await {
             return Err(ActionOutcome::failed(format!(
                 "the new secret of {id} did not verify: {e}; the next apply resumes"
@@ -350,7 +358,7 @@ impl Applying<'_> {
             ),
             Came::Earlier => (
                 Applied::Adopted,
-                " (made by an earlier apply, found by the ids its record kept before the create: adopted)".to_string(),
+                " (made by an earlier apply, found by its record: the ids it kept before the create and the marker the create carried: adopted)".to_string(),
             ),
         };
         let old = match gone {

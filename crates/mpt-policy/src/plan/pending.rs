@@ -70,7 +70,9 @@ impl Plan {
                     continue;
                 }
             }
-            let mut judgement = judge_create(client, policy, store, &key, record).await;
+            let mut marked = Vec::new();
+            let mut judgement =
+                judge_create(client, (policy, store), &key, record, &mut marked).await;
             if judgement.action.steps == [Step::Refused] {
                 blocking.push((judged.len(), keys));
             }
@@ -80,7 +82,9 @@ impl Plan {
                 if judgement.action.steps.contains(&Step::Disable) {
                     covered.extend(judgement.touches.iter().cloned());
                 }
-                judgement.touches.clear();
+                // A token still carrying the create's marker gets its description back by the
+                // resume itself (part of the create): no update of the plan's own for it.
+                judgement.touches.retain(|id| marked.contains(id));
             }
             judged.push(judgement);
         }
@@ -165,13 +169,14 @@ impl Plan {
     }
 }
 
-/// What resuming a create record would do.
+/// What resuming a create record would do. The token it hands over, when its description
+/// still carries the record's marker, is added to `marked`.
 async fn judge_create(
     client: &Client,
-    policy: &Policy,
-    store: &dyn Store,
+    (policy, store): (&Policy, &dyn Store),
     key: &Key,
     record: Result<CreateRecord, StoreError>,
+    marked: &mut Vec<String>,
 ) -> Judged {
     let at = store.describe(key);
     let record = match record {
@@ -213,29 +218,27 @@ async fn judge_create(
                 };
             }
         },
-        None => match client
-            .made_excluding(&record.account_id, &record.name, &record.known_ids)
-            .await
+        None => match crate::marked::made_by_record(
+            client,
+            (&record.account_id, &record.name, &record.known_ids),
+            record.marker.as_deref(),
+            "create",
+        )
+        .await
         {
-            Ok(found) if found.is_empty() => (vec![Step::Remove], None),
-            Ok(found) if found.iter().any(|t| record.may_have_made(t).is_err()) => {
-                let why = RecordError::Each(
-                    found
-                        .iter()
-                        .filter_map(|t| record.may_have_made(t).err())
-                        .collect(),
-                );
+            Ok(Ok(None)) => (vec![Step::Remove], None),
+            Ok(Ok(Some(made))) => match record.may_have_made(&made) {
+                Ok(()) => (vec![Step::Adopt, Step::Deliver], Some(made)),
+                Err(why) => {
+                    return Judged {
+                        action: refused(action, &at, &why),
+                        touches: Vec::new(),
+                    };
+                }
+            },
+            Ok(Err(why)) => {
                 return Judged {
                     action: refused(action, &at, &why),
-                    touches: Vec::new(),
-                };
-            }
-            Ok(mut found) if found.len() == 1 => (vec![Step::Adopt, Step::Deliver], found.pop()),
-            Ok(found) => {
-                let ids: Vec<&str> = found.iter().map(|t| t.id()).collect();
-                let why = format!("several tokens appeared since it ({})", ids.join(", "));
-                return Judged {
-                    action: unjudged(action, &at, &why),
                     touches: Vec::new(),
                 };
             }
@@ -255,6 +258,11 @@ async fn judge_create(
         steps.push(Step::Disable);
     }
     let touches: Vec<String> = token.iter().map(|t| t.id().to_string()).collect();
+    if let (Some(t), Some(m)) = (&token, &record.marker)
+        && mpt::carries_marker(t.description(), m)
+    {
+        marked.push(t.id().to_string());
+    }
     let mut action = with_steps(action, "create", &at, steps);
     action.token_id = touches.first().cloned();
     Judged { action, touches }

@@ -173,23 +173,32 @@ async fn judge_gone(
     action: PlannedAction,
 ) -> Judged {
     let mut touches = vec![plan.old_id.clone()];
+    // What its create made: the one token that carries its marker (see `crate::marked`).
     let found = match plan.create_sent {
         true => {
-            client
-                .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
-                .await
+            crate::marked::made_by_record(
+                client,
+                (&plan.account_id, &plan.name, &plan.known_ids),
+                plan.marker.as_deref(),
+                "rotation",
+            )
+            .await
         }
-        false => Ok(Vec::new()),
+        false => Ok(Ok(None)),
     };
     let found = match found {
-        Ok(found) => found,
+        Ok(Ok(found)) => found,
+        Ok(Err(why)) => {
+            let action = refused(action, at, &why);
+            return Judged { action, touches };
+        }
         Err(e) => {
             let action = unjudged(action, at, &e.to_string());
             return Judged { action, touches };
         }
     };
-    match found.as_slice() {
-        [] => {
+    match found.as_ref() {
+        None => {
             let mut action = with_steps(action, "rotation", at, vec![Step::Remove]);
             action.reason.push_str(&format!(
                 " (it made nothing, and its old token {} is gone: nothing is sent for it)",
@@ -200,7 +209,7 @@ async fn judge_gone(
                 touches: Vec::new(),
             }
         }
-        [made] => {
+        Some(made) => {
             touches.push(made.id().to_string());
             if evidence::is_disabled_replacement(policy, plan, made) {
                 return judge_disabled(action, plan, made, at, touches, vec![Step::Adopt]);
@@ -216,16 +225,6 @@ async fn judge_gone(
             let steps = vec![Step::Adopt, Step::Deliver, Step::Verify, Step::Remove];
             let mut action = rotation_row(action, (policy, plan), at, steps, false);
             action.reason.push_str(&gone_words(&plan.old_id));
-            Judged { action, touches }
-        }
-        several => {
-            let ids: Vec<&str> = several.iter().map(|t| t.id()).collect();
-            let why = format!(
-                "its old token {} is gone, and several tokens appeared since it ({})",
-                plan.old_id,
-                ids.join(", ")
-            );
-            let action = unjudged(action, at, &why);
             Judged { action, touches }
         }
     }

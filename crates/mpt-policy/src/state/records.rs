@@ -23,6 +23,11 @@ pub(crate) struct CreateRecord {
     /// token it made cannot have been created before it.
     #[serde(default)]
     pub recorded_at: Option<DateTime<Utc>>,
+    /// The random marker the create sent in the token's description (see
+    /// [`mpt::marked_description`]), saved before it: a token outside `knownIds` is this
+    /// record's only if it carries it. `None` in records written before markers existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub marker: Option<String>,
 }
 
 /// Why a record read back is refused: what it claims that the policy or the platform, read
@@ -238,9 +243,39 @@ pub(crate) enum RecordError {
         /// Its status now.
         status: mpt::TokenStatus,
     },
-    /// Several tokens that the record's create may have made, each refused.
-    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
-    Each(Vec<RecordError>),
+    /// Tokens of the record's account and name outside its `knownIds` whose description does
+    /// not carry its marker: made by someone else, never adopted.
+    #[error("{tokens} named {name:?} in account {account}: not made by this record's {what} (its description does not carry the record's marker), never adopted; {}", match marked.as_slice() {
+        [] => "nothing carries the marker: its create never landed, and none is made while another token has the name".to_string(),
+        ids => format!("{} carries the marker, but is not taken while another token has the name", ids.join(", ")),
+    })]
+    NotMadeByRecord {
+        /// The tokens, each with who made it and when.
+        tokens: String,
+        /// The record's account.
+        account: String,
+        /// The record's name.
+        name: String,
+        /// `create` or `rotation`.
+        what: &'static str,
+        /// The tokens that carry the marker.
+        marked: Vec<String>,
+    },
+    /// A record written before markers existed (its create may have been sent, no marker kept)
+    /// and tokens of its account and name outside its `knownIds`: whose they are cannot be told.
+    #[error(
+        "it was written by an older version (its create may have been sent; it keeps no create marker), and {tokens} appeared with its name since it was recorded: made by its create or by someone else, that cannot be told, so none is adopted; check each (created_by, and its creation time against when the interrupted apply ran)"
+    )]
+    NoMarker {
+        /// The tokens, each with who made it and when.
+        tokens: String,
+    },
+    /// Several tokens that carry the record's marker (only one create is ever sent for it).
+    #[error("{} all carry its create's marker, but only one create is ever sent: none is adopted", ids.join(", "))]
+    SeveralMarked {
+        /// The tokens.
+        ids: Vec<String>,
+    },
 }
 
 impl CreateRecord {

@@ -346,7 +346,81 @@ async fn a_resumed_start_adopts_its_replacement_whatever_the_server_clock() {
         assert_eq!(server.tokens_created(), 1, "{skew}: no second replacement");
         assert_eq!(plan.new_id.as_deref(), Some(made_id.as_str()));
         plan.verify(&client, &adopted.secret).await.unwrap();
+        // Found by the marker its description carried; the description then put back.
+        let marker = plan.marker.clone().unwrap();
+        assert!(mpt::carries_marker(candidates[0].description(), &marker));
+        let now = client.get(made_id.as_str()).await.unwrap();
+        assert_eq!(now.description(), None, "{skew}: the old token has none");
     }
+}
+
+/// The plan saved before the create, the process killed before the create left the machine,
+/// then a token of the same account and name made by hand: the resumed start adopts nothing
+/// (the twin does not carry the plan's marker), makes nothing, and names the twin. A plan saved
+/// by a version without markers adopts nothing either. With the twin gone, it creates.
+#[tokio::test]
+async fn a_resumed_start_never_adopts_a_twin_made_by_hand() {
+    let server = MockServer::start().await.unwrap();
+    let client = admin(&server);
+    let old = server.seed_token(SeedToken::named("svc").with_description("ci"));
+    let mut plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let mut saved = String::new();
+    // Saved; the process dies before the create is sent (its save never returned).
+    let err = plan
+        .start_saving(&client, async |p: &RotationPlan| {
+            saved = serde_json::to_string(p).unwrap();
+            Err("killed")
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::PlanNotSaved { .. }), "{err:?}");
+    assert_eq!(server.tokens_created(), 0);
+    let twin = client
+        .create(
+            &mpt::NewToken::new(DEFAULT_ACCOUNT, "svc")
+                .modules([DEFAULT_MODULE])
+                .description("ci"),
+        )
+        .await
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_str(&saved).unwrap();
+    assert_eq!(json["createSent"], true);
+    assert!(json["marker"].is_string(), "{json}");
+    for legacy in [false, true] {
+        let mut json = json.clone();
+        if legacy {
+            // As a version without markers saved it.
+            json.as_object_mut().unwrap().remove("marker");
+        }
+        let mut resumed: RotationPlan = serde_json::from_value(json).unwrap();
+        let err = resumed.start(&client).await.unwrap_err();
+        let Error::CreateUnconfirmed { source, .. } = &err else {
+            panic!("{legacy}: {err:?}")
+        };
+        let words = source.to_string();
+        assert!(words.contains(twin.token.id()), "{words}");
+        let why = match legacy {
+            false => "does not carry the plan's marker",
+            true => "no create marker",
+        };
+        assert!(words.contains(why), "{legacy}: {words}");
+        assert_eq!(resumed.phase, RotationPhase::Planned);
+        assert_eq!(resumed.new_id, None);
+        assert_eq!(server.tokens_created(), 1, "{legacy}: nothing made");
+        assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+        assert_eq!(
+            server.token_status(twin.token.id()).as_deref(),
+            Some("Active")
+        );
+    }
+    // The twin deleted: the earlier create made nothing, and the resumed start creates.
+    client.delete(twin.token.id()).await.unwrap();
+    let mut resumed: RotationPlan = serde_json::from_str(&saved).unwrap();
+    let made = resumed.start(&client).await.unwrap().unwrap();
+    assert_eq!(server.tokens_created(), 2);
+    resumed.verify(&client, &made.secret).await.unwrap();
+    let now = client.get(made.token.id()).await.unwrap();
+    assert_eq!(now.description(), Some("ci"));
 }
 
 /// A crash between the create and saving the plan as Created (the plan saved by
@@ -367,11 +441,17 @@ async fn a_crash_between_create_and_saving_resumes_without_a_second_replacement(
     // The process dies before saving `plan` (Created): `saved` is the plan as it was sent.
     let mut resumed: RotationPlan = serde_json::from_str(&saved).unwrap();
     assert_eq!(resumed.phase, RotationPhase::Planned);
+    let marker = resumed.marker.clone().expect("saved before the create");
+    assert!(mpt::carries_marker(made.token.description(), &marker));
     let adopted = resumed.start(&client).await.unwrap().unwrap();
     assert_eq!(adopted.token.id(), made.token.id());
     assert_eq!(server.tokens_created(), 1);
+    // Adopted by the marker; `verify` puts its description (the old token's: none) back.
+    resumed.verify(&client, &adopted.secret).await.unwrap();
+    let now = client.get(made.token.id()).await.unwrap();
+    assert_eq!(now.description(), None, "{now:?}");
 
-    // Two tokens outside the record: refused, nothing adopted, nothing made.
+    // Another token outside the record (made by hand): refused, nothing adopted, nothing made.
     let stray = server.seed_token(SeedToken::named("svc"));
     let mut again: RotationPlan = serde_json::from_str(&saved).unwrap();
     let err = again.start(&client).await.unwrap_err();
@@ -384,7 +464,7 @@ async fn a_crash_between_create_and_saving_resumes_without_a_second_replacement(
     assert_eq!(candidates.len(), 2);
     assert!(candidates.iter().any(|c| c.id() == stray.id));
     assert!(
-        matches!(**source, Error::EarlierRunInterrupted { .. }),
+        matches!(**source, Error::NotMadeByPlan { .. }),
         "{source:?}"
     );
     assert_eq!(again.phase, RotationPhase::Planned);

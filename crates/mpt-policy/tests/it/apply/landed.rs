@@ -206,9 +206,16 @@ async fn a_pending_rotation_whose_old_token_was_deleted_hands_its_replacement_ov
         assert_eq!(report.count(Applied::Skipped), 0, "{report:#?}");
         let detail = &report.results[0].detail;
         assert!(detail.contains("already gone"), "{detail}");
-        // Nothing but the replacement's own disable (declared Disabled) was sent.
+        // Nothing but the update that puts back the replacement's description (the create's
+        // marker removed) and its own disable (declared Disabled) was sent.
         let disable = disabled && !by_hand;
-        assert_eq!(changes(&server) - sent, u64::from(disable), "{report:#?}");
+        assert_eq!(
+            changes(&server) - sent,
+            1 + u64::from(disable),
+            "{report:#?}"
+        );
+        let now = client.get(new.as_str()).await.unwrap();
+        assert_eq!(now.description(), None, "{now:?}");
         if by_hand {
             assert!(detail.contains("unverified"), "{detail}");
         }

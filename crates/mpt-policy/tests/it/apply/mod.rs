@@ -20,6 +20,7 @@ mod resume;
 mod sinks;
 mod store;
 mod trust;
+mod twins;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;

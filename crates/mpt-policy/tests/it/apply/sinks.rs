@@ -130,20 +130,26 @@ async fn a_token_made_by_an_earlier_apply_is_adopted_not_created() {
     );
 
     // A record saved before its create was sent, the process gone before the answer: the
-    // token the create made is on the platform, and the record does not name it.
+    // token the create made (its description carrying the record's marker) is on the
+    // platform, and the record does not name it.
     let records = state.join("creates");
     std::fs::create_dir_all(&records).unwrap();
+    let marker = mpt::new_marker();
     std::fs::write(
         records.join("died.json"),
         serde_json::json!({
             "accountId": DEFAULT_ACCOUNT, "name": "late", "knownIds": [],
-            "newId": null, "recordedAt": Utc::now() - Days::minutes(1),
+            "newId": null, "recordedAt": Utc::now() - Days::minutes(1), "marker": marker,
         })
         .to_string(),
     )
     .unwrap();
     let late = client
-        .create(&mpt::NewToken::new(DEFAULT_ACCOUNT, "late").modules([DEFAULT_MODULE]))
+        .create(
+            &mpt::NewToken::new(DEFAULT_ACCOUNT, "late")
+                .modules([DEFAULT_MODULE])
+                .description(mpt::marked_description(None, &marker)),
+        )
         .await
         .unwrap();
     let created = server.tokens_created();
@@ -159,6 +165,14 @@ async fn a_token_made_by_an_earlier_apply_is_adopted_not_created() {
     assert_eq!(secret_owner(&dir.join("late.secret")), late.token.id());
     assert_eq!(server.tokens_created(), created, "no second token");
     assert_eq!(report.done(ActionKind::Create), 0, "{report:#?}");
+    assert_eq!(
+        report.done(ActionKind::Update),
+        0,
+        "no update counted: {report:#?}"
+    );
+    // Its description put back: the marker gone (the policy declares none).
+    let now = client.get(late.token.id()).await.unwrap();
+    assert_eq!(now.description(), None, "{now:?}");
     assert_no_secret_in(&state);
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -201,6 +215,11 @@ async fn a_create_whose_answer_was_lost_is_unconfirmed() {
     if lost[0].action.name == "new" {
         assert_eq!(secret_owner(&file), id);
     }
+    // Found by the marker its description carried; the description then put back (the
+    // policy declares none), which is part of the create: no update counted.
+    let now = client.get(id.as_str()).await.unwrap();
+    assert_eq!(now.description(), None, "{now:?}");
+    assert_eq!(report.done(ActionKind::Update), 0, "{report:#?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -242,5 +261,8 @@ async fn a_rotation_whose_create_lost_its_answer_is_unconfirmed() {
     assert_eq!(row.new_token_id.as_deref(), Some(live[0].id()));
     assert_eq!(secret_owner(&file), live[0].id());
     assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+    // Adopted by the marker; its description (the old token's: none) put back.
+    let now = client.get(live[0].id()).await.unwrap();
+    assert_eq!(now.description(), None, "{now:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -84,8 +84,9 @@ async fn a_create_record_naming_a_token_it_did_not_make_is_refused_and_nothing_i
             !file.exists() || secret_owner(&file) != stranger.id,
             "{case}"
         );
-        // The declared token itself was made by the plan: one create, nothing else.
-        assert_eq!(changes(&server), sent + 1, "{case}");
+        // The declared token itself was made by the plan: one create, and the update that
+        // puts back its description (the create's marker removed), nothing else.
+        assert_eq!(changes(&server), sent + 2, "{case}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
@@ -98,25 +99,31 @@ async fn a_create_record_whose_known_ids_were_emptied_adopts_nothing() {
     let dir = temp_dir("emptied");
     let state = dir.join("state");
     let file = dir.join("wanted.secret");
-    let path = plant_create(
-        &state,
-        serde_json::json!({
-            "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
-            "newId": null, "recordedAt": Utc::now() - Days::minutes(1),
-        }),
-    );
-    let report = client
-        .apply(&wanted(&file), None, &ApplyOptions::new(&state))
-        .await
-        .unwrap();
-    let refused = report.results.iter().find(|r| r.resumed).unwrap();
-    assert_eq!(refused.result, Applied::Refused, "{report:#?}");
-    assert!(
-        refused.detail.contains("before the record"),
-        "{}",
-        refused.detail
-    );
-    assert!(path.exists());
+    // With a marker the old token does not carry, and without one (an older version's).
+    for (marker, why) in [
+        (
+            Some("0123456789abcdef0123456789abcdef"),
+            "does not carry the record's marker",
+        ),
+        (None, "older version"),
+    ] {
+        let path = plant_create(
+            &state,
+            serde_json::json!({
+                "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
+                "newId": null, "recordedAt": Utc::now() - Days::minutes(1), "marker": marker,
+            }),
+        );
+        let report = client
+            .apply(&wanted(&file), None, &ApplyOptions::new(&state))
+            .await
+            .unwrap();
+        let refused = report.results.iter().find(|r| r.resumed).unwrap();
+        assert_eq!(refused.result, Applied::Refused, "{report:#?}");
+        assert!(refused.detail.contains(why), "{}", refused.detail);
+        assert!(refused.detail.contains(&old.id), "{}", refused.detail);
+        assert!(path.exists());
+    }
     assert!(
         !file.exists(),
         "no secret of a token this apply did not make"
@@ -213,8 +220,12 @@ async fn a_planned_rotation_record_rotates_only_what_the_policy_rotates_now() {
     assert!(!path.exists(), "{report:#?}");
     // Its create said sent, and a token of the name made since: retiring the old one on the
     // record's word is destructive.
-    let made = server.seed_token(seed("wanted"));
+    // (The token its create made carries its marker.)
+    let marker = "0123456789abcdef0123456789abcdef";
+    let made =
+        server.seed_token(seed("wanted").with_description(mpt::marked_description(None, marker)));
     json["createSent"] = true.into();
+    json["marker"] = marker.into();
     std::fs::write(&path, json.to_string()).unwrap();
     let report = client
         .apply(&never, None, &ApplyOptions::new(&state))
