@@ -62,7 +62,7 @@
 //! The code has one module per job: `client` (configuration), `hooks` (the hook layer) with
 //! `dispatch` (running a generated request under it) and `retry` (the one retry decision),
 //! `ops` (read, create, update, delete), `lifecycle` (enable, disable, `ensure_*`), `bulk`,
-//! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `rotation_plan` (its saved state), `name_match` (names RQL cannot quote, matched on the client), and the types:
+//! `filter` (RQL filters), `list` (paging and the stream), `rotation` with `rotation_plan` (its saved state) and `marker` (the tag a create carries until its token is known), `name_match` (names RQL cannot quote, matched on the client), and the types:
 //! `token`, `status`, `request`, `outcome`, `error`, `problem`, and `redact` (the redaction
 //! engine every text goes through).
 #![deny(missing_docs)]
