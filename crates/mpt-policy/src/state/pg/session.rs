@@ -69,19 +69,29 @@ pub(super) async fn start(
 }
 
 impl PgStore {
-    /// The session's limits (a statement's, an idle transaction's) and, for a plan, read-only
-    /// transactions: sent as `SET`, which every pooler passes on.
+    /// The session's limits and, for a plan, read-only transactions: sent as `SET`, which
+    /// every pooler passes on. Whatever the server's or the database's defaults say: a
+    /// statement's limit and an idle transaction's are ours; a lock wait is bounded by the
+    /// statement's; nothing ends the session for idling between two statements
+    /// (`idle_session_timeout`, PostgreSQL 14+) or for its age (`transaction_timeout`, 17+):
+    /// the session idles on purpose, holding its locks, while a sink runs. The server's end of
+    /// the socket gets keepalives and a user timeout of its own, so that a vanished client's
+    /// session (and its locks) ends within a minute, not the kernel's two hours.
     pub(super) async fn settings(&self) -> Result<(), StoreError> {
         let mut sql = format!(
-            "set statement_timeout = '{}s'; set idle_in_transaction_session_timeout = '60s';",
-            STATEMENT_TIMEOUT.as_secs()
+            "set statement_timeout = '{}s'; set idle_in_transaction_session_timeout = '60s';
+             set lock_timeout = 0;
+             set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5;
+             set tcp_keepalives_count = 4;
+             select set_config(s.name, s.value, false)
+                 from (values ('idle_session_timeout', '0'), ('transaction_timeout', '0'),
+                     ('tcp_user_timeout', '{}')) as s(name, value)
+                 where exists (select 1 from pg_settings p where p.name = s.name);",
+            STATEMENT_TIMEOUT.as_secs(),
+            connect::TCP_USER_TIMEOUT.as_millis()
         );
         if self.purpose == Purpose::Plan {
             sql.push_str(" set default_transaction_read_only = on;");
-        }
-        if let Some(schema) = &self.ours.schema {
-            // A checked name (lower-case letters, digits, _): quoted as it is.
-            sql.push_str(&format!(" set search_path = \"{schema}\";"));
         }
         self.ask("setting the session's limits", async {
             self.client.batch_execute(&sql).await
