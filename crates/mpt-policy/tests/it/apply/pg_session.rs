@@ -153,3 +153,54 @@ async fn tables_of_a_role_we_are_a_member_of_are_ours_and_a_trigger_is_not() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn transaction_pooling_with_warm_backends_in_turn_is_refused_and_holds_no_lock() {
+    let test = "transaction_pooling_with_warm_backends_in_turn_is_refused_and_holds_no_lock";
+    let Some(pg) = TestPostgres::start_or_skip(test) else {
+        return;
+    };
+    let Some(bouncer) = pg.pgbouncer_or_skip(test) else {
+        return;
+    };
+    let url = bouncer.url("transaction");
+    // Two backends in the pool, idle: two clients at once make them.
+    let warm: Vec<_> = (0..2)
+        .map(|_| {
+            std::process::Command::new(pg.bin().join("psql"))
+                .args(["-X", "-q", "-A", "-t", "-d", &url])
+                .args(["-c", "select pg_sleep(1)"])
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for mut client in warm {
+        assert!(client.wait().unwrap().success());
+    }
+    let accounts = vec![DEFAULT_ACCOUNT.to_string()];
+    for _ in 0..3 {
+        let err = state::open(&StateLocation::parse(&url), &accounts, Some(Duration::ZERO))
+            .await
+            .err()
+            .unwrap();
+        let said = err.to_string();
+        assert!(
+            said.contains("pooler") && said.contains("pool_mode = session"),
+            "{said}"
+        );
+    }
+    // No lock left on a pooled backend: a direct apply takes the account.
+    assert_eq!(
+        pg.sql("select count(*) from pg_locks where locktype = 'advisory'")
+            .unwrap()
+            .trim(),
+        "0"
+    );
+    state::open(
+        &StateLocation::parse(pg.url()),
+        &accounts,
+        Some(Duration::ZERO),
+    )
+    .await
+    .unwrap();
+}
