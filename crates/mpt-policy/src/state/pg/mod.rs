@@ -120,6 +120,7 @@ impl PgStore {
                     store.lock(account, wait).await?;
                 }
                 store.migrate().await?;
+                store.may_write().await?;
             }
         }
         Ok(store)

@@ -106,6 +106,37 @@ impl PgStore {
         })
     }
 
+    /// Refuses, at an apply's start, a role that cannot write the records (a select-only
+    /// role, say): before anything is sent, not as a failed row after a change.
+    pub(super) async fn may_write(&self) -> Result<(), StoreError> {
+        let row = self
+            .ask("checking the role's rights on the store's tables", async {
+                self.client
+                    .query_typed_one(
+                        "select array_to_string(array_remove(array[
+                             case when has_table_privilege('mpt_records', 'select') then null else 'select on mpt_records' end,
+                             case when has_table_privilege('mpt_records', 'insert') then null else 'insert on mpt_records' end,
+                             case when has_table_privilege('mpt_records', 'update') then null else 'update on mpt_records' end,
+                             case when has_table_privilege('mpt_records', 'delete') then null else 'delete on mpt_records' end,
+                             case when has_table_privilege('mpt_schema', 'select') then null else 'select on mpt_schema' end],
+                             null), ', ')",
+                        &[],
+                    )
+                    .await
+            })
+            .await?;
+        let missing: String = self.column(&row, 0, "the role's rights")?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::BadSchema {
+            location: self.location.clone(),
+            why: format!(
+                "the role may not write the store's records: it lacks {missing} (an apply needs select, insert, update and delete on mpt_records, and select on mpt_schema)"
+            ),
+        })
+    }
+
     /// The SQL that makes the store's tables in its schema (the creation schema is the first
     /// of the path) and pins the path again after.
     pub(super) fn creating_in(&self, sql: &str) -> String {

@@ -204,3 +204,42 @@ async fn transaction_pooling_with_warm_backends_in_turn_is_refused_and_holds_no_
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn a_role_that_may_only_read_the_records_is_refused_at_an_applys_start() {
+    let Some(pg) = TestPostgres::start_or_skip(
+        "a_role_that_may_only_read_the_records_is_refused_at_an_applys_start",
+    ) else {
+        return;
+    };
+    let (db, accounts) = (db_name(&pg), vec![DEFAULT_ACCOUNT.to_string()]);
+    drop(
+        state::open(
+            &StateLocation::parse(pg.url()),
+            &accounts,
+            Some(Duration::ZERO),
+        )
+        .await
+        .unwrap(),
+    );
+    let reader = format!("reader_{db}");
+    pg.sql(&format!(
+        "create role {reader} login; grant select on mpt_records, mpt_schema to {reader}"
+    ))
+    .unwrap();
+    let url = pg.url().replacen("://mpt@", &format!("://{reader}@"), 1);
+    // A plan reads.
+    state::open(&StateLocation::parse(&url), &accounts, None)
+        .await
+        .unwrap();
+    let err = state::open(&StateLocation::parse(&url), &accounts, Some(Duration::ZERO))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(err, StoreError::BadSchema { .. }), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("lacks insert on mpt_records, update on mpt_records, delete on mpt_records"),
+        "{err}"
+    );
+}
