@@ -13,7 +13,8 @@ use super::{PgStore, StoreError};
 
 /// The roles whose objects are ours: the session's role and every role it is a member of
 /// (`pg_auth_members`, not `pg_has_role`, which says yes to a superuser for every role), the
-/// superusers, and `pg_database_owner`.
+/// superusers, and `pg_database_owner`. The schema `public` is the database's, whoever owns it
+/// (a managed service's administrator role, before PostgreSQL 15): only its tables are checked.
 const TRUSTED: &str = "with recursive mine(oid) as (
          select oid from pg_roles where rolname = current_user
          union select m.roleid from pg_auth_members m join mine on m.member = mine.oid),
@@ -26,7 +27,7 @@ const TRUSTED: &str = "with recursive mine(oid) as (
          where n.nspname = $1 and c.relname in ('mpt_schema', 'mpt_records', 'mpt_holders'))
      select format('schema %I is owned by the role %I', n.nspname, pg_get_userbyid(n.nspowner))
          from pg_namespace n
-         where n.nspname = $1 and n.nspowner not in (select oid from trusted)
+         where n.nspname = $1 and n.nspname <> 'public' and n.nspowner not in (select oid from trusted)
      union all
      select format('%s is owned by the role %I', o.what, pg_get_userbyid(c.relowner))
          from ours o join pg_class c on c.oid = o.oid
