@@ -7,7 +7,9 @@ use std::process::Command;
 use super::{TestPostgres, failed, free_port, running_as_root};
 
 /// PgBouncer in front of a [`TestPostgres`] database, with two aliases of it: `session`
-/// (`pool_mode = session`) and `transaction` (`pool_mode = transaction`). Stopped on drop.
+/// (`pool_mode = session`) and `transaction` (`pool_mode = transaction`); idle backends are
+/// handed out in turn (`server_round_robin = 1`), not most recently used first. Stopped on
+/// drop.
 pub struct Bouncer {
     dir: PathBuf,
     port: u16,
@@ -79,7 +81,7 @@ impl TestPostgres {
                  transaction = host=127.0.0.1 port={pg_port} dbname={db} pool_mode=transaction\n\
                  [pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
                  auth_type = trust\nauth_file = {d}/users.txt\nlogfile = {d}/log\npidfile = {d}/pid\n\
-                 max_client_conn = 50\ndefault_pool_size = 5\n"
+                 max_client_conn = 50\ndefault_pool_size = 5\nserver_round_robin = 1\n"
             ),
         )?;
         let bouncer = Bouncer { dir, port };

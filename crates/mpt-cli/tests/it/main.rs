@@ -15,4 +15,5 @@ mod rotate;
 mod scripting;
 mod shared_state;
 mod sink_checks;
+mod state_spelling;
 mod throttled;

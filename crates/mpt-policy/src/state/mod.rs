@@ -7,6 +7,7 @@
 //! checks every record against the policy and the platform before acting on it.
 
 mod dir;
+mod lookalike;
 #[cfg(feature = "postgres")]
 mod pg;
 #[cfg(feature = "postgres")]
@@ -248,19 +249,30 @@ pub enum StateLocation {
 }
 
 impl StateLocation {
-    /// `postgres://...` or `postgresql://...` is a database; anything else a directory.
+    /// `postgres://...` or `postgresql://...` (the scheme in any case) is a database; anything
+    /// else a directory, which [`open`] refuses when it looks like a connection string (another
+    /// scheme's URL, or libpq's `host=... password=...` form).
     pub fn parse(text: &str) -> StateLocation {
-        if text.starts_with("postgres://") || text.starts_with("postgresql://") {
-            StateLocation::Postgres(text.to_string())
-        } else {
-            StateLocation::Dir(PathBuf::from(text))
+        match text.split_once("://") {
+            // The scheme as tokio-postgres reads it (lower case), the rest as written.
+            Some((scheme, rest))
+                if scheme.eq_ignore_ascii_case("postgres")
+                    || scheme.eq_ignore_ascii_case("postgresql") =>
+            {
+                StateLocation::Postgres(format!("{}://{rest}", scheme.to_ascii_lowercase()))
+            }
+            _ => StateLocation::Dir(PathBuf::from(text)),
         }
     }
 
-    /// How it is shown: a directory's path, a URL without its password.
+    /// How it is shown: a directory's path, a URL without its password (a directory that looks
+    /// like a connection string: without any value).
     pub fn shown(&self) -> String {
         match self {
-            StateLocation::Dir(path) => path.display().to_string(),
+            StateLocation::Dir(path) => match lookalike::not_a_dir(path) {
+                Some(refused) => refused.shown,
+                None => path.display().to_string(),
+            },
             StateLocation::Postgres(url) => redact_url(url),
         }
     }
@@ -449,6 +461,14 @@ pub async fn open(
     accounts: &[String],
     lock: Option<Duration>,
 ) -> Result<Box<dyn Store>, StoreError> {
+    if let StateLocation::Dir(path) = location
+        && let Some(refused) = lookalike::not_a_dir(path)
+    {
+        return Err(StoreError::BadLocation {
+            location: refused.shown,
+            why: refused.why,
+        });
+    }
     Ok(match location {
         StateLocation::Dir(path) => match lock {
             Some(wait) => Box::new(DirStore::open_within(path, wait).await?),

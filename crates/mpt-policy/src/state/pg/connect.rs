@@ -72,6 +72,9 @@ pub(super) enum ParamError {
     /// Neither true nor false.
     #[error("skip_schema_creation {0:?}: true or false is expected")]
     SkipSchemaCreation(String),
+    /// Given twice (which one was meant is not guessed).
+    #[error("{0} is given more than once: give it once")]
+    Twice(String),
 }
 
 /// `url` without `mpt`'s own parameters, and them.
@@ -81,6 +84,7 @@ fn ours(url: &str) -> Result<(String, Ours), ParamError> {
     };
     let mut found = Ours::default();
     let mut kept = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, raw) = pair.split_once('=').unwrap_or((pair, ""));
         // Decoded as libpq decodes every parameter (`my%5fs` is `my_s`).
@@ -90,6 +94,9 @@ fn ours(url: &str) -> Result<(String, Ours), ParamError> {
                 key: key.to_string(),
                 raw: raw.to_string(),
             })?;
+        if matches!(key, "schema" | "skip_schema_creation") && !seen.insert(key) {
+            return Err(ParamError::Twice(key.to_string()));
+        }
         match (key, decoded.as_ref()) {
             ("schema", name) => {
                 let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -104,8 +111,8 @@ fn ours(url: &str) -> Result<(String, Ours), ParamError> {
             }
             ("skip_schema_creation", v) => {
                 found.skip_creation = match v {
-                    "true" | "1" | "yes" | "on" => true,
-                    "false" | "0" | "no" | "off" => false,
+                    "true" => true,
+                    "false" => false,
                     other => {
                         return Err(ParamError::SkipSchemaCreation(other.to_string()));
                     }
@@ -308,5 +315,15 @@ mod tests {
         // Decoded, then checked: an encoded character that is not allowed is still refused.
         let refused = ours("postgres://u@h/db?schema=a%2Db").unwrap_err();
         assert!(refused.to_string().contains("\"a-b\""), "{refused}");
+        // Given twice, or a boolean spelled otherwise: refused, never guessed.
+        for url in [
+            "postgres://u@h/db?schema=x&schema=y",
+            "postgres://u@h/db?skip_schema_creation=true&skip_schema_creation=false",
+        ] {
+            let refused = ours(url).unwrap_err();
+            assert!(refused.to_string().contains("more than once"), "{refused}");
+        }
+        let refused = ours("postgres://u@h/db?skip_schema_creation=yes").unwrap_err();
+        assert!(refused.to_string().contains("\"yes\""), "{refused}");
     }
 }

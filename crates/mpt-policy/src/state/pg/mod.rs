@@ -15,6 +15,7 @@
 
 mod connect;
 mod lock;
+mod owner;
 mod schema;
 mod session;
 mod tls;
@@ -50,6 +51,8 @@ pub struct PgStore {
     secrets: Vec<String>,
     /// `mpt`'s own URL parameters (a schema, no schema creation).
     ours: connect::Ours,
+    /// The schema the store is in, pinned as the session's `search_path` ([`owner`]).
+    schema: Option<String>,
     /// Whether the tables exist (false only for a plan on a fresh database: no records).
     tables: bool,
     connection: tokio::task::JoinHandle<()>,
@@ -97,12 +100,14 @@ impl PgStore {
             purpose,
             secrets,
             ours,
+            schema: None,
             tables: true,
             connection: client.1,
             ended,
             lost: Mutex::new(None),
         };
         store.settings().await?;
+        store.pin_schema().await?;
         match lock {
             None => store.tables = matches!(store.schema_found().await?, schema::Found::Version(_)),
             Some(wait) => {
@@ -115,6 +120,7 @@ impl PgStore {
                     store.lock(account, wait).await?;
                 }
                 store.migrate().await?;
+                store.may_write().await?;
             }
         }
         Ok(store)

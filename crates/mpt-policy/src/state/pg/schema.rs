@@ -45,6 +45,7 @@ impl PgStore {
     /// The schema's version, checked: `Nothing` when there are no tables, an error for a
     /// version this `mpt` does not know.
     pub(super) async fn schema_found(&self) -> Result<Found, StoreError> {
+        self.owned_by_us().await?;
         let made = self
             .ask("looking for the schema", async {
                 self.client
@@ -158,6 +159,7 @@ impl PgStore {
                 "do $$ begin if (select max(version) from mpt_schema) < {version} then execute $step${step}$step$; update mpt_schema set version = {version}; end if; end $$;\n"
             ));
         }
+        let sql = self.creating_in(&sql);
         self.ask("making or migrating the schema", async {
             self.client.batch_execute(&sql).await
         })

@@ -69,19 +69,29 @@ pub(super) async fn start(
 }
 
 impl PgStore {
-    /// The session's limits (a statement's, an idle transaction's) and, for a plan, read-only
-    /// transactions: sent as `SET`, which every pooler passes on.
+    /// The session's limits and, for a plan, read-only transactions: sent as `SET`, which
+    /// every pooler passes on. Whatever the server's or the database's defaults say: a
+    /// statement's limit and an idle transaction's are ours; a lock wait is bounded by the
+    /// statement's; nothing ends the session for idling between two statements
+    /// (`idle_session_timeout`, PostgreSQL 14+) or for its age (`transaction_timeout`, 17+):
+    /// the session idles on purpose, holding its locks, while a sink runs. The server's end of
+    /// the socket gets keepalives and a user timeout of its own, so that a vanished client's
+    /// session (and its locks) ends within a minute, not the kernel's two hours.
     pub(super) async fn settings(&self) -> Result<(), StoreError> {
         let mut sql = format!(
-            "set statement_timeout = '{}s'; set idle_in_transaction_session_timeout = '60s';",
-            STATEMENT_TIMEOUT.as_secs()
+            "set statement_timeout = '{}s'; set idle_in_transaction_session_timeout = '60s';
+             set lock_timeout = 0;
+             set tcp_keepalives_idle = 10; set tcp_keepalives_interval = 5;
+             set tcp_keepalives_count = 4;
+             select set_config(s.name, s.value, false)
+                 from (values ('idle_session_timeout', '0'), ('transaction_timeout', '0'),
+                     ('tcp_user_timeout', '{}')) as s(name, value)
+                 where exists (select 1 from pg_settings p where p.name = s.name);",
+            STATEMENT_TIMEOUT.as_secs(),
+            connect::TCP_USER_TIMEOUT.as_millis()
         );
         if self.purpose == Purpose::Plan {
             sql.push_str(" set default_transaction_read_only = on;");
-        }
-        if let Some(schema) = &self.ours.schema {
-            // A checked name (lower-case letters, digits, _): quoted as it is.
-            sql.push_str(&format!(" set search_path = \"{schema}\";"));
         }
         self.ask("setting the session's limits", async {
             self.client.batch_execute(&sql).await
@@ -89,46 +99,84 @@ impl PgStore {
         .await
     }
 
-    /// Refuses a connection whose backend is not its own for the whole session: asked in
-    /// three transactions, with a second connection in between, the backend must stay the
-    /// same and differ from the second connection's (a transaction pooler hands an idle
-    /// backend to the next client).
+    /// Refuses a connection whose backend is not its own for the whole session. The session
+    /// sets a mark of its own (`mpt.session_check`, a placeholder setting that no pooler
+    /// tracks), then asks for its backend and the mark in three transactions in a row, a
+    /// second connection asks twice, and the session once more: its backend must stay the same
+    /// with the mark on it, and the second connection must get other backends, never marked. A
+    /// transaction pooler hands an idle backend to whoever asks next: most recently used (the
+    /// second connection gets ours) or in turn (`server_round_robin`: our next transaction
+    /// gets another).
     pub(super) async fn check_session(
         &self,
         config: &Config,
         tls: &tls::Tls,
     ) -> Result<(), StoreError> {
-        let first = self.backend_of(&self.client).await?;
-        let other = session_pid(config, tls, &self.location, &self.secrets).await?;
-        let again = self.backend_of(&self.client).await?;
-        if first == again && first != other {
+        let mark = format!("{:016x}", fastrand::u64(..));
+        self.ask("marking the session", async {
+            self.client
+                .batch_execute(&format!("set mpt.session_check = '{mark}'"))
+                .await
+        })
+        .await?;
+        let mut ours = Vec::new();
+        for _ in 0..3 {
+            ours.push(self.backend_of(&self.client).await?);
+        }
+        let others = session_pids(config, tls, &self.location, &self.secrets).await?;
+        ours.push(self.backend_of(&self.client).await?);
+        let first = ours[0].0;
+        let own = ours.iter().all(|(pid, m)| *pid == first && *m == mark);
+        let apart = others.iter().all(|(pid, m)| *pid != first && *m != mark);
+        if own && apart {
             return Ok(());
         }
+        let pids = |all: &[(i32, String)]| {
+            all.iter()
+                .map(|(pid, _)| pid.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         Err(StoreError::BadLocation {
             location: self.location.clone(),
             why: format!(
-                "the connection goes through a pooler that shares backends between clients (backend pid {first}, then {again}; another connection got {other}): a session lock would pass to whoever gets the backend next. Connect to the database directly, or through session pooling (PgBouncer: pool_mode = session)"
+                "the connection goes through a pooler that shares backends between clients (this session's transactions ran on backends {}; another connection's on {}{}): a session lock would pass to whoever gets the backend next. Connect to the database directly, or through session pooling (PgBouncer: pool_mode = session)",
+                pids(&ours),
+                pids(&others),
+                match own {
+                    true => "",
+                    false => ", and the session's own setting did not stay with it",
+                }
             ),
         })
     }
 
-    async fn backend_of(&self, client: &Client) -> Result<i32, StoreError> {
+    /// The session's backend, and its mark (empty when it has none).
+    async fn backend_of(&self, client: &Client) -> Result<(i32, String), StoreError> {
         let row = self
             .ask("asking the session's backend", async {
-                client.query_typed_one("select pg_backend_pid()", &[]).await
+                client.query_typed_one(CHECK_SQL, &[]).await
             })
             .await?;
-        self.column(&row, 0, "pg_backend_pid")
+        Ok((
+            self.column(&row, 0, "pg_backend_pid")?,
+            self.column(&row, 1, "mpt.session_check")?,
+        ))
     }
 }
 
-/// The backend pid a second connection of `config` gets (the connection closed after).
-async fn session_pid(
+/// A backend's pid and mark.
+const CHECK_SQL: &str =
+    "select pg_backend_pid(), coalesce(current_setting('mpt.session_check', true), '')";
+
+/// The backends (and marks) a second connection of `config` gets in two transactions (the
+/// connection closed after).
+async fn session_pids(
     config: &Config,
     tls: &tls::Tls,
     location: &str,
     secrets: &[String],
-) -> Result<i32, StoreError> {
+) -> Result<Vec<(i32, String)>, StoreError> {
     let (client, task) = start(
         config.clone(),
         tls,
@@ -137,21 +185,33 @@ async fn session_pid(
         Arc::new(Mutex::new(None)),
     )
     .await?;
-    let asked = tokio::time::timeout(
-        ANSWER_TIMEOUT,
-        client.query_typed_one("select pg_backend_pid()", &[]),
-    )
-    .await;
-    task.abort();
     let failed = |why: String| StoreError::Unreachable {
         location: location.to_string(),
         why: format!("a second connection, checking for a pooler: {why}"),
     };
-    match asked {
-        Err(_) => Err(failed("no answer".into())),
-        Ok(Err(e)) => Err(failed(connect::scrub(&connect::chain(&e), secrets))),
-        Ok(Ok(row)) => row
-            .try_get::<_, i32>(0)
-            .map_err(|e| failed(connect::chain(&e))),
+    let mut out = Vec::new();
+    for _ in 0..2 {
+        let asked =
+            tokio::time::timeout(ANSWER_TIMEOUT, client.query_typed_one(CHECK_SQL, &[])).await;
+        let row = match asked {
+            Err(_) => Err(failed("no answer".into())),
+            Ok(Err(e)) => Err(failed(connect::scrub(&connect::chain(&e), secrets))),
+            Ok(Ok(row)) => Ok(row),
+        };
+        let pid = row.and_then(|row| {
+            let pid = row.try_get::<_, i32>(0);
+            let mark = row.try_get::<_, String>(1);
+            pid.and_then(|p| mark.map(|m| (p, m)))
+                .map_err(|e| failed(connect::chain(&e)))
+        });
+        match pid {
+            Ok(p) => out.push(p),
+            Err(e) => {
+                task.abort();
+                return Err(e);
+            }
+        }
     }
+    task.abort();
+    Ok(out)
 }

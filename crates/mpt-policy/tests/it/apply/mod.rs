@@ -14,6 +14,7 @@ mod interrupted;
 mod landed;
 mod moved;
 #[cfg(feature = "postgres")]
+mod pg_session;
 mod postgres;
 mod records;
 mod resume;
