@@ -11,9 +11,10 @@ use std::process::{Command, Output};
 
 mod bouncer;
 mod tls;
+mod v1;
 
 pub use bouncer::Bouncer;
-pub use tls::{CERT_ROLE, SECRET_PASSWORD, TlsFiles};
+pub use tls::{CERT_ROLE, SECRET_PASSWORD, ServerCert, TlsFiles};
 
 /// A PostgreSQL database of its own for one test.
 pub struct TestPostgres {
@@ -197,6 +198,15 @@ impl TestPostgres {
         or_skip(test, TestPostgres::start_tls)
     }
 
+    /// [`start_tls_or_skip`](TestPostgres::start_tls_or_skip) with the server certificate
+    /// `server_cert`.
+    pub fn start_tls_with_or_skip(
+        test: &str,
+        server_cert: ServerCert,
+    ) -> Option<(TestPostgres, TlsFiles)> {
+        or_skip(test, || TestPostgres::start_tls_with(server_cert))
+    }
+
     /// A fresh database: in `MPT_TEST_POSTGRES`'s server when set, else in a new cluster of
     /// its own on a free loopback port.
     pub fn start() -> io::Result<TestPostgres> {
@@ -215,8 +225,13 @@ impl TestPostgres {
     /// the CA, `cert`), `secret` (password [`SECRET_PASSWORD`], SCRAM) and
     /// everyone else (trusted on loopback).
     pub fn start_tls() -> io::Result<(TestPostgres, TlsFiles)> {
+        TestPostgres::start_tls_with(ServerCert::V3)
+    }
+
+    /// [`start_tls`](TestPostgres::start_tls) with the server certificate `server_cert`.
+    pub fn start_tls_with(server_cert: ServerCert) -> io::Result<(TestPostgres, TlsFiles)> {
         let bin = bin_dir()?;
-        let files = TlsFiles::make()?;
+        let files = TlsFiles::make(server_cert)?;
         let pg = TestPostgres::cluster(bin, Some(&files))?;
         pg.sql(&format!(
             "create role tlsonly login superuser; create role {CERT_ROLE} login superuser; \

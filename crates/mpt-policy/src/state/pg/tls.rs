@@ -17,13 +17,17 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustls::RootCertStore;
 use rustls::client::WebPkiServerVerifier;
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
-use rustls::{CertificateError, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
+
+use verify::{Checked, Unchecked};
+
+mod files;
+mod verify;
+mod x509;
 
 /// `sslmode`, as libpq reads it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,9 +74,6 @@ pub(super) enum TlsError {
     /// One of `sslcert` and `sslkey` without the other.
     #[error("sslcert and sslkey go together")]
     CertWithoutKey,
-    /// The client certificate refused by rustls.
-    #[error("sslcert: {0}")]
-    ClientCert(rustls::Error),
     /// rustls refused the settings.
     #[error("{0}")]
     Rustls(#[from] rustls::Error),
@@ -183,7 +184,8 @@ fn provider() -> Arc<CryptoProvider> {
 fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, TlsError> {
     let default = std::env::var_os("HOME")
         .map(|h| Path::new(&h).join(".postgresql/root.crt"))
-        .filter(|p| p.is_file());
+        // There when it is anything (a FIFO, a directory): refused then, never waited on.
+        .filter(|p| p.exists());
     let mut store = RootCertStore::empty();
     match (tls.root.as_deref(), default) {
         (Some("system"), _) => system(&mut store)?,
@@ -196,19 +198,10 @@ fn roots(tls: &Tls, system_when_none: bool) -> Result<Option<RootCertStore>, Tls
 }
 
 fn add_file(store: &mut RootCertStore, file: &Path) -> Result<(), TlsError> {
-    let shown = file.display().to_string();
-    let unread = |e: rustls::pki_types::pem::Error| TlsError::File {
-        what: "sslrootcert",
-        path: shown.clone(),
-        why: unreadable(&e, "certificate"),
-    };
-    let certs = CertificateDer::pem_file_iter(file)
-        .map_err(unread)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(unread)?;
+    let certs = files::certificates("sslrootcert", file)?;
     let (added, _) = store.add_parsable_certificates(certs);
     match added {
-        0 => Err(TlsError::NoCertificate(shown)),
+        0 => Err(TlsError::NoCertificate(file.display().to_string())),
         _ => Ok(()),
     }
 }
@@ -245,19 +238,7 @@ pub(super) fn connector(tls: &Tls) -> Result<MakeRustlsConnect, TlsError> {
         .with_custom_certificate_verifier(verify);
     let config = match (&tls.cert, &tls.key) {
         (Some(cert), Some(key)) => {
-            let (chain, key_der) = client_files(cert, key)?;
-            builder
-                .with_client_auth_cert(chain, key_der)
-                .map_err(|e| match e {
-                    rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                        TlsError::File {
-                            what: "sslkey",
-                            path: key.display().to_string(),
-                            why: format!("not the key of sslcert {}", cert.display()),
-                        }
-                    }
-                    other => TlsError::ClientCert(other),
-                })?
+            builder.with_client_cert_resolver(files::client_auth(cert, key, &provider())?)
         }
         (None, None) => builder.with_no_client_auth(),
         _ => return Err(TlsError::CertWithoutKey),
@@ -320,151 +301,12 @@ fn alert_in(e: &tokio_postgres::Error) -> Option<rustls::AlertDescription> {
     None
 }
 
-/// The client certificate's chain and its key, read from their PEM files.
-fn client_files(
-    cert: &Path,
-    key: &Path,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-    let bad = |what: &'static str, path: &Path, why: String| TlsError::File {
-        what,
-        path: path.display().to_string(),
-        why,
-    };
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| bad("sslcert", cert, unreadable(&e, "certificate")))?;
-    if chain.is_empty() {
-        return Err(bad("sslcert", cert, "no certificate in it".into()));
-    }
-    let key_der = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| bad("sslkey", key, unreadable(&e, "private key")))?;
-    Ok((chain, key_der))
-}
-
-/// Why a PEM file cannot be read, in words that quote none of it (a key's file may be
-/// anything: its contents are never shown). The keys read: PKCS#8 (`BEGIN PRIVATE KEY`, as
-/// rcgen and `openssl genpkey` write), PKCS#1 (`BEGIN RSA PRIVATE KEY`) and SEC1
-/// (`BEGIN EC PRIVATE KEY`), unencrypted.
-fn unreadable(e: &rustls::pki_types::pem::Error, item: &str) -> String {
-    use rustls::pki_types::pem::Error as E;
-    match e {
-        E::Io(io) => io.to_string(),
-        E::NoItemsFound if item == "private key" => "no private key in it (PEM: PKCS#8 \
-            `BEGIN PRIVATE KEY`, PKCS#1 `BEGIN RSA PRIVATE KEY` or SEC1 `BEGIN EC PRIVATE KEY`, \
-            unencrypted)"
-            .into(),
-        E::NoItemsFound => format!("no {item} in it (PEM)"),
-        E::MissingSectionEnd { .. } => "a PEM section without its END line (cut short?)".into(),
-        E::IllegalSectionStart { .. } => "a PEM section whose BEGIN line is malformed".into(),
-        E::Base64Decode(_) => "a PEM section that is not valid base64".into(),
-        E::SectionTooLarge => "a PEM section over 256 MB".into(),
-        _ => format!("not a PEM file with a {item}"),
-    }
-}
-
 fn webpki(store: RootCertStore, full: bool) -> Result<Arc<dyn ServerCertVerifier>, TlsError> {
     let inner = WebPkiServerVerifier::builder_with_provider(Arc::new(store), provider()).build()?;
-    Ok(match full {
-        true => inner,
-        false => Arc::new(AnyName(inner)),
-    })
-}
-
-/// `verify-ca`: the chain checked, the name not (webpki checks the chain first).
-#[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
-
-impl ServerCertVerifier for AnyName {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
-            Err(rustls::Error::InvalidCertificate(
-                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
-            other => other,
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `allow`, `prefer`, `require` (without roots): encrypted, the certificate not checked (as
-/// libpq: these modes do not stop an active attacker), the handshake's signatures still are.
-#[derive(Debug)]
-struct Unchecked(Arc<CryptoProvider>);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _: &CertificateDer<'_>,
-        _: &[CertificateDer<'_>],
-        _: &ServerName<'_>,
-        _: &[u8],
-        _: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+    Ok(Arc::new(Checked {
+        inner,
+        any_name: !full,
+    }))
 }
 
 #[cfg(test)]

@@ -15,6 +15,9 @@ mod landed;
 mod moved;
 #[cfg(feature = "postgres")]
 mod pg_session;
+#[cfg(feature = "postgres")]
+mod pg_tls;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod records;
 mod resume;

@@ -1,0 +1,172 @@
+//! The server's certificate, as each `sslmode` checks it: not at all ([`Unchecked`]: any
+//! certificate, X.509 v1 included, as libpq takes it), or by webpki against the roots
+//! ([`Checked`]: v3 only, a v1 one refused naming why).
+
+use std::sync::Arc;
+
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, WebPkiSupportedAlgorithms};
+use rustls::pki_types::{CertificateDer, ServerName, SubjectPublicKeyInfoDer, UnixTime};
+use rustls::{CertificateError, DigitallySignedStruct, PeerMisbehaved, SignatureScheme};
+
+use super::x509;
+
+/// `verify-ca` (`any_name`) and `verify-full`: the chain checked by webpki, and the name for
+/// `verify-full`. A certificate that is not v3 is refused with words saying so (webpki's own
+/// are `Other(OtherError(UnsupportedCertVersion))`).
+#[derive(Debug)]
+pub(super) struct Checked {
+    /// webpki's verifier of the roots.
+    pub inner: Arc<WebPkiServerVerifier>,
+    /// `verify-ca`: the name is not checked (webpki checks the chain first).
+    pub any_name: bool,
+}
+
+/// Why a certificate that is not X.509 v3 is refused by the verifying modes.
+fn not_v3(version: u8) -> rustls::Error {
+    rustls::Error::General(format!(
+        "the server's certificate is X.509 v{version}, which this client does not verify \
+         (sslmode verify-ca, verify-full, or require with a root file): reissue it as v3 \
+         (openssl x509 -req ... -extfile with basicConstraints and subjectAltName) or \
+         connect without checking it (sslmode=require, no root file)"
+    ))
+}
+
+impl ServerCertVerifier for Checked {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        if let Some(found) = x509::certificate(end_entity)
+            && found.version != 3
+        {
+            return Err(not_v3(found.version));
+        }
+        match self
+            .inner
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if self.any_name => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}
+
+/// `allow`, `prefer`, `require` (without roots): encrypted, the certificate not checked (as
+/// libpq: these modes do not stop an active attacker), whatever its version; the handshake's
+/// signature still is, with the certificate's key (read here: webpki reads only v3).
+#[derive(Debug)]
+pub(super) struct Unchecked(pub Arc<CryptoProvider>);
+
+/// The whole `SubjectPublicKeyInfo` of `cert`.
+fn spki_of<'a>(cert: &'a CertificateDer<'_>) -> Result<&'a [u8], rustls::Error> {
+    x509::certificate(cert)
+        .map(|found| found.spki)
+        .ok_or(rustls::Error::InvalidCertificate(
+            CertificateError::BadEncoding,
+        ))
+}
+
+/// TLS 1.2's handshake signature checked with `cert`'s key, as rustls's
+/// `verify_tls12_signature` does (each algorithm of the scheme for the key's kind) without
+/// reading the rest of the certificate.
+fn tls12_signature(
+    message: &[u8],
+    cert: &CertificateDer<'_>,
+    dss: &DigitallySignedStruct,
+    algorithms: &WebPkiSupportedAlgorithms,
+) -> Result<HandshakeSignatureValid, rustls::Error> {
+    let (key_algorithm, key) = x509::key_of(spki_of(cert)?).ok_or(
+        rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
+    )?;
+    let candidates = algorithms
+        .mapping
+        .iter()
+        .find(|(scheme, _)| *scheme == dss.scheme)
+        .map(|(_, candidates)| *candidates)
+        .ok_or(PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme)?;
+    let for_the_key = candidates
+        .iter()
+        .find(|alg| alg.public_key_alg_id().as_ref() == key_algorithm)
+        .ok_or(rustls::Error::InvalidCertificate(
+            CertificateError::BadSignature,
+        ))?;
+    for_the_key
+        .verify_signature(key, message, dss.signature())
+        .map(|()| HandshakeSignatureValid::assertion())
+        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadSignature))
+}
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _: &CertificateDer<'_>,
+        _: &[CertificateDer<'_>],
+        _: &ServerName<'_>,
+        _: &[u8],
+        _: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature_with_raw_key(
+            message,
+            &SubjectPublicKeyInfoDer::from(spki_of(cert)?),
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
