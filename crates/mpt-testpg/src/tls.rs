@@ -21,6 +21,8 @@ pub enum ServerCert {
     /// X.509 v1 (no extensions: the name only in its common name), as PostgreSQL's own
     /// recipe (`openssl x509 -req` without `-extfile`) makes it.
     V1,
+    /// X.509 v3 without a subjectAltName: the name only in its common name.
+    CommonNameOnly,
 }
 
 /// A TLS cluster's files: the CA that signed the server's certificate, another CA, and client
@@ -75,13 +77,17 @@ impl TlsFiles {
         let (ca_pem, issuer) = ca_of("mpt test CA")?;
         let (other_pem, other_issuer) = ca_of("another CA")?;
         let key = KeyPair::generate().map_err(bad)?;
-        let mut params = CertificateParams::new(vec!["localhost".to_string()]).map_err(bad)?;
+        let alt_names = match server_cert {
+            ServerCert::CommonNameOnly => vec![],
+            ServerCert::V3 | ServerCert::V1 => vec!["localhost".to_string()],
+        };
+        let mut params = CertificateParams::new(alt_names).map_err(bad)?;
         params
             .distinguished_name
             .push(rcgen::DnType::CommonName, "localhost");
         let server = params.signed_by(&key, &issuer).map_err(bad)?;
         let server = match server_cert {
-            ServerCert::V3 => server.pem(),
+            ServerCert::V3 | ServerCert::CommonNameOnly => server.pem(),
             ServerCert::V1 => super::v1::v1(server.der(), issuer.key())?,
         };
         // A client certificate names its role in its common name (`cert` authentication).

@@ -67,7 +67,8 @@ async fn a_v1_server_certificate_is_taken_unchecked_and_refused_by_name_when_che
         let err = reach(&url("tlsonly", &query)).await.unwrap_err();
         let said = err.to_string();
         assert!(
-            said.contains("the server's certificate is X.509 v1")
+            matches!(err, StoreError::Unreachable { .. })
+                && said.contains("the server's certificate is X.509 v1")
                 && said.contains("reissue it as v3"),
             "{query}: {said}"
         );
@@ -191,4 +192,31 @@ async fn a_client_key_its_group_or_others_may_read_is_refused_as_libpq_refuses_i
     // Readable by its group: only when root owns it.
     let said = with_key_mode(&files, key, 0o640).await;
     assert_eq!(refused(&said), !(root && owned_by_root), "{said}");
+}
+
+#[tokio::test]
+async fn a_server_certificate_named_only_in_its_common_name_is_refused_by_verify_full_saying_why() {
+    let test =
+        "a_server_certificate_named_only_in_its_common_name_is_refused_by_verify_full_saying_why";
+    let Some((pg, tls)) = TestPostgres::start_tls_with_or_skip(test, ServerCert::CommonNameOnly)
+    else {
+        return;
+    };
+    let (port, db) = port_and_db(&pg);
+    let ca = tls.ca.display();
+    let url = |mode: &str| {
+        format!(
+            "postgres://tlsonly@localhost:{port}/{db}?hostaddr=127.0.0.1&sslmode={mode}&sslrootcert={ca}"
+        )
+    };
+    let err = reach(&url("verify-full")).await.unwrap_err();
+    let said = err.to_string();
+    assert!(
+        matches!(err, StoreError::Unreachable { .. })
+            && said.contains("has no subjectAltName, its name only in its common name")
+            && said.contains("sslmode=verify-ca"),
+        "{said}"
+    );
+    // The chain is sound: verify-ca takes it.
+    reach(&url("verify-ca")).await.unwrap();
 }

@@ -33,6 +33,17 @@ fn not_v3(version: u8) -> rustls::Error {
     ))
 }
 
+/// Why `verify-full` refuses a certificate whose name is only in its common name.
+fn common_name_only() -> rustls::Error {
+    rustls::Error::General(
+        "the server's certificate has no subjectAltName, its name only in its common name, \
+         which this client does not match to the host (libpq does, when there is no \
+         subjectAltName): reissue it with subjectAltName=DNS:HOST, or use sslmode=verify-ca \
+         (the chain checked, not the name)"
+            .to_string(),
+    )
+}
+
 impl ServerCertVerifier for Checked {
     fn verify_server_cert(
         &self,
@@ -42,7 +53,8 @@ impl ServerCertVerifier for Checked {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        if let Some(found) = x509::certificate(end_entity)
+        let read = x509::certificate(end_entity);
+        if let Some(found) = read
             && found.version != 3
         {
             return Err(not_v3(found.version));
@@ -54,6 +66,9 @@ impl ServerCertVerifier for Checked {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if self.any_name => Ok(ServerCertVerified::assertion()),
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) if read.is_some_and(|found| !found.alt_names) => Err(common_name_only()),
             other => other,
         }
     }

@@ -8,6 +8,11 @@ const INTEGER: u8 = 0x02;
 const BIT_STRING: u8 = 0x03;
 /// `[0] EXPLICIT Version`, absent in a v1 certificate.
 const VERSION: u8 = 0xa0;
+/// `[3] EXPLICIT Extensions`, in a v3 certificate only.
+const EXTENSIONS: u8 = 0xa3;
+const OID: u8 = 0x06;
+/// subjectAltName's object identifier (2.5.29.17), its content.
+const SUBJECT_ALT_NAME: &[u8] = &[0x55, 0x1d, 0x11];
 
 /// What this client reads of a certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +21,9 @@ pub(super) struct Certificate<'a> {
     pub version: u8,
     /// The `SubjectPublicKeyInfo`, its whole DER (tag and length included).
     pub spki: &'a [u8],
+    /// Whether it has a subjectAltName extension (else its name is only in its subject's
+    /// common name, which libpq matches and webpki does not).
+    pub alt_names: bool,
 }
 
 /// A DER element: its tag, its content, its whole encoding, and what follows it.
@@ -69,13 +77,39 @@ pub(super) fn certificate(der: &[u8]) -> Option<Certificate<'_>> {
         };
         rest = after;
     }
-    let (SEQUENCE, _, spki, _) = element(rest)? else {
+    let (SEQUENCE, _, spki, mut rest) = element(rest)? else {
         return None;
     };
+    // Then issuerUniqueID [1] and subjectUniqueID [2] (rare), then the extensions [3].
+    let mut alt_names = false;
+    while let Some((tag, content, _, after)) = element(rest) {
+        if tag == EXTENSIONS {
+            alt_names = has_alt_names(content)?;
+        }
+        rest = after;
+    }
     Some(Certificate {
         version: version.checked_add(1)?,
         spki,
+        alt_names,
     })
+}
+
+/// Whether the extensions `explicit` (the content of `[3]`) have a subjectAltName.
+fn has_alt_names(explicit: &[u8]) -> Option<bool> {
+    let (SEQUENCE, mut extensions, ..) = element(explicit)? else {
+        return None;
+    };
+    while !extensions.is_empty() {
+        let (SEQUENCE, extension, _, after) = element(extensions)? else {
+            return None;
+        };
+        if let (OID, SUBJECT_ALT_NAME, ..) = element(extension)? {
+            return Some(true);
+        }
+        extensions = after;
+    }
+    Some(false)
 }
 
 /// A `SubjectPublicKeyInfo`'s algorithm (its `AlgorithmIdentifier`'s content, as
@@ -127,6 +161,21 @@ mod tests {
         tbs.extend(wrap(SEQUENCE, &[]));
         tbs.extend(wrap(SEQUENCE, &[]));
         tbs.extend(spki());
+        if version == Some(2) {
+            let other = wrap(
+                SEQUENCE,
+                &[wrap(OID, &[0x55, 0x1d, 0x13]), wrap(0x04, &[])].concat(),
+            );
+            let san = wrap(
+                SEQUENCE,
+                &[wrap(OID, SUBJECT_ALT_NAME), wrap(0x04, &[])].concat(),
+            );
+            let extensions = match name_len {
+                0 => other,
+                _ => [other, san].concat(),
+            };
+            tbs.extend(wrap(EXTENSIONS, &wrap(SEQUENCE, &extensions)));
+        }
         let tbs = wrap(SEQUENCE, &tbs);
         wrap(
             SEQUENCE,
@@ -136,10 +185,15 @@ mod tests {
 
     #[test]
     fn the_version_and_key_of_v1_and_v3_certificates_and_nothing_of_a_broken_one() {
-        for (version, name_len, expected) in [(None, 3, 1), (Some(2), 300, 3), (Some(1), 0, 2)] {
+        for (version, name_len, expected, alt_names) in [
+            (None, 3, 1, false),
+            (Some(2), 300, 3, true),
+            (Some(2), 0, 3, false),
+            (Some(1), 0, 2, false),
+        ] {
             let der = cert(version, name_len);
             let found = certificate(&der).unwrap();
-            assert_eq!(found.version, expected);
+            assert_eq!((found.version, found.alt_names), (expected, alt_names));
             assert_eq!(found.spki, spki().as_slice());
             let (algorithm, key) = key_of(found.spki).unwrap();
             assert_eq!((algorithm, key), (&[0x06, 0x01, 0x2a][..], &[1, 2, 3][..]));
