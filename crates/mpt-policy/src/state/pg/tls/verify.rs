@@ -112,33 +112,32 @@ fn spki_of<'a>(cert: &'a CertificateDer<'_>) -> Result<&'a [u8], rustls::Error> 
 }
 
 /// TLS 1.2's handshake signature checked with `cert`'s key, as rustls's
-/// `verify_tls12_signature` does (each algorithm of the scheme for the key's kind) without
-/// reading the rest of the certificate.
+/// `verify_tls12_signature` does (the algorithm of `scheme` for the key's kind), without
+/// reading the rest of the certificate. (TLS 1.3's is rustls's own raw-key check.)
 fn tls12_signature(
     message: &[u8],
     cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
+    (scheme, signature): (SignatureScheme, &[u8]),
     algorithms: &WebPkiSupportedAlgorithms,
 ) -> Result<HandshakeSignatureValid, rustls::Error> {
-    let (key_algorithm, key) = x509::key_of(spki_of(cert)?).ok_or(
-        rustls::Error::InvalidCertificate(CertificateError::BadEncoding),
-    )?;
+    let bad = |why| rustls::Error::InvalidCertificate(why);
+    let (key_algorithm, key) =
+        x509::key_of(spki_of(cert)?).ok_or(bad(CertificateError::BadEncoding))?;
+    let unadvertised = PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme;
     let candidates = algorithms
         .mapping
         .iter()
-        .find(|(scheme, _)| *scheme == dss.scheme)
+        .find(|(offered, _)| *offered == scheme)
         .map(|(_, candidates)| *candidates)
-        .ok_or(PeerMisbehaved::SignedHandshakeWithUnadvertisedSigScheme)?;
+        .ok_or(unadvertised)?;
     let for_the_key = candidates
         .iter()
         .find(|alg| alg.public_key_alg_id().as_ref() == key_algorithm)
-        .ok_or(rustls::Error::InvalidCertificate(
-            CertificateError::BadSignature,
-        ))?;
+        .ok_or(bad(CertificateError::BadSignature))?;
     for_the_key
-        .verify_signature(key, message, dss.signature())
+        .verify_signature(key, message, signature)
         .map(|()| HandshakeSignatureValid::assertion())
-        .map_err(|_| rustls::Error::InvalidCertificate(CertificateError::BadSignature))
+        .map_err(|_| bad(CertificateError::BadSignature))
 }
 
 impl ServerCertVerifier for Unchecked {
@@ -159,10 +158,11 @@ impl ServerCertVerifier for Unchecked {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        let signed = (dss.scheme, dss.signature());
         tls12_signature(
             message,
             cert,
-            dss,
+            signed,
             &self.0.signature_verification_algorithms,
         )
     }
@@ -183,5 +183,68 @@ impl ServerCertVerifier for Unchecked {
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+
+    use super::*;
+
+    /// The certificate of `cert` and a signature of `message` by `key` (ECDSA P-256, as rcgen
+    /// makes keys), as a handshake carries them.
+    fn signed(
+        cert: &std::path::Path,
+        key: &std::path::Path,
+        message: &[u8],
+    ) -> (CertificateDer<'static>, (SignatureScheme, Vec<u8>)) {
+        let provider = rustls::crypto::aws_lc_rs::default_provider();
+        let key = PrivateKeyDer::from_pem_file(key).unwrap();
+        let signing = provider.key_provider.load_private_key(key).unwrap();
+        let scheme = SignatureScheme::ECDSA_NISTP256_SHA256;
+        let signer = signing.choose_scheme(&[scheme]).unwrap();
+        let signature = signer.sign(message).unwrap();
+        let cert = CertificateDer::from_pem_file(cert).unwrap();
+        (cert, (scheme, signature))
+    }
+
+    fn signed_by_stranger(
+        files: &mpt_testpg::TlsFiles,
+        message: &[u8],
+    ) -> (CertificateDer<'static>, (SignatureScheme, Vec<u8>)) {
+        signed(&files.stranger_cert, &files.stranger_key, message)
+    }
+
+    #[test]
+    fn unchecked_modes_still_check_the_tls12_handshake_signature_with_the_certificates_key_v1_too()
+    {
+        let files = mpt_testpg::TlsFiles::new().unwrap();
+        let unchecked = Unchecked(Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        let message = b"the handshake's transcript";
+        let algorithms = &unchecked.0.signature_verification_algorithms;
+        // TLS 1.2's check, written here (TLS 1.3's is rustls's, given the key read here).
+        let check =
+            |message: &[u8], der: &CertificateDer<'_>, signed: &(SignatureScheme, Vec<u8>)| {
+                tls12_signature(message, der, (signed.0, &signed.1), algorithms).is_ok()
+            };
+        for (cert, key) in [
+            (&files.client_cert, &files.client_key),
+            (&files.v1_client_cert, &files.v1_client_key),
+        ] {
+            let (der, signed) = signed(cert, key, message);
+            let v1 = cert == &files.v1_client_cert;
+            let version = if v1 { 1 } else { 3 };
+            assert_eq!(x509::certificate(&der).map(|c| c.version), Some(version));
+            assert!(check(message, &der, &signed));
+            // Another message, or another key's signature: refused.
+            assert!(!check(b"another transcript", &der, &signed));
+            let (_, stranger) = signed_by_stranger(&files, message);
+            assert!(!check(message, &der, &stranger));
+            // Not a certificate: refused, not read as one.
+            let junk = CertificateDer::from(b"junk".to_vec());
+            assert!(!check(message, &junk, &signed));
+        }
     }
 }
