@@ -17,3 +17,4 @@ mod shared_state;
 mod sink_checks;
 mod state_spelling;
 mod throttled;
+mod tls_files;

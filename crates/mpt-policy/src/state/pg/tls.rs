@@ -13,6 +13,12 @@
 //! `~/.postgresql/root.crt` when it exists, else (for `verify-ca` and `verify-full`) the
 //! system's roots. A client certificate: `sslcert` and `sslkey` (or `PGSSLCERT`, `PGSSLKEY`).
 //! These are taken out of the URL before tokio-postgres reads it (it knows only some of them).
+//!
+//! Where libpq and this client differ (rustls's webpki verifies v3 certificates only, and no
+//! certificate check is written here): a server certificate that is X.509 v1, or named only in
+//! its common name (no subjectAltName), is refused by the modes that check it, saying why
+//! ([`verify`]); the modes that do not check it take any certificate, v1 included. The files:
+//! regular files only, and the key private as libpq wants it ([`files`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
