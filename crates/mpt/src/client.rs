@@ -322,6 +322,8 @@ pub struct Client {
     pub(crate) cancel: Option<Cancel>,
     /// The total throttling wait budget of the bulk job this client runs, if it runs one.
     pub(crate) budget: Option<Arc<crate::job::WaitBudget>>,
+    /// Proved right before every change this client sends ([`Client::with_guard`]).
+    pub(crate) guard: Option<crate::guard::Shared>,
 }
 
 struct Inner {
@@ -362,6 +364,36 @@ impl Client {
             inner: Arc::clone(&self.inner),
             cancel: Some(cancel),
             budget: self.budget.clone(),
+            guard: self.guard.clone(),
+        }
+    }
+
+    /// The same client (same pool, secret, settings and cancel flag) proving `guard` right
+    /// before every change it sends: every request other than a read (`GET`), its first
+    /// attempt and every retry, after any pacing or `Retry-After` wait. When the guard fails,
+    /// that request is not sent, nothing more is sent for the call, and the call fails with
+    /// [`Error::GuardFailed`] (saying how many attempts went before). Reads are not guarded.
+    /// A client without a guard pays nothing for this. Replaces a guard set before.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// # fn demo(client: &mpt::Client) {
+    /// let held = Arc::new(AtomicBool::new(true));
+    /// let lock = held.clone();
+    /// let guarded = client.with_guard(Arc::new(move || -> mpt::GuardFuture<'static> {
+    ///     let held = lock.load(Ordering::SeqCst);
+    ///     Box::pin(async move { if held { Ok(()) } else { Err("the lock was lost".into()) } })
+    /// }));
+    /// # let _ = guarded;
+    /// # }
+    /// ```
+    pub fn with_guard(&self, guard: Arc<dyn crate::Guard>) -> Client {
+        Client {
+            inner: Arc::clone(&self.inner),
+            cancel: self.cancel.clone(),
+            budget: self.budget.clone(),
+            guard: Some(guard),
         }
     }
 
@@ -375,6 +407,7 @@ impl Client {
         Client {
             inner: Arc::clone(&self.inner),
             cancel: self.cancel.clone(),
+            guard: self.guard.clone(),
             budget: Some(
                 self.budget
                     .clone()
@@ -442,6 +475,7 @@ impl Client {
         Client {
             cancel: None,
             budget: None,
+            guard: None,
             inner: Arc::new(Inner {
                 api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,
