@@ -368,35 +368,6 @@ impl Client {
         }
     }
 
-    /// The same client (same pool, secret, settings and cancel flag) proving `guard` right
-    /// before every change it sends: every request other than a read (`GET`), its first
-    /// attempt and every retry, after any pacing or `Retry-After` wait. When the guard fails,
-    /// that request is not sent, nothing more is sent for the call, and the call fails with
-    /// [`Error::GuardFailed`] (saying how many attempts went before). Reads are not guarded.
-    /// A client without a guard pays nothing for this. Replaces a guard set before.
-    ///
-    /// ```
-    /// use std::sync::Arc;
-    /// use std::sync::atomic::{AtomicBool, Ordering};
-    /// # fn demo(client: &mpt::Client) {
-    /// let held = Arc::new(AtomicBool::new(true));
-    /// let lock = held.clone();
-    /// let guarded = client.with_guard(Arc::new(move || -> mpt::GuardFuture<'static> {
-    ///     let held = lock.load(Ordering::SeqCst);
-    ///     Box::pin(async move { if held { Ok(()) } else { Err("the lock was lost".into()) } })
-    /// }));
-    /// # let _ = guarded;
-    /// # }
-    /// ```
-    pub fn with_guard(&self, guard: Arc<dyn crate::Guard>) -> Client {
-        Client {
-            inner: Arc::clone(&self.inner),
-            cancel: self.cancel.clone(),
-            budget: self.budget.clone(),
-            guard: Some(guard),
-        }
-    }
-
     /// The same client for one bulk job of `concurrency` requests at once: its calls share one
     /// total budget for the waits the platform's throttling asks for
     /// ([`ClientBuilder::max_wait`]), kept if it has one, and one breaker (a run of its requests

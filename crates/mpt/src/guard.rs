@@ -4,8 +4,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use crate::Client;
 #[cfg(doc)]
-use crate::{Client, Error};
+use crate::Error;
 
 /// What [`Guard::prove`] returns: `Ok` when the change may be sent now, else why not.
 pub type GuardFuture<'a> = Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
@@ -41,4 +42,32 @@ pub(crate) struct Stopped {
     pub(crate) reason: String,
     /// How many attempts of the change were sent before it.
     pub(crate) sent: u32,
+}
+
+impl Client {
+    /// The same client (same pool, secret, settings and cancel flag) proving `guard` right
+    /// before every change it sends: every request other than a read (`GET`), its first
+    /// attempt and every retry, after any pacing or `Retry-After` wait. When the guard fails,
+    /// that request is not sent, nothing more is sent for the call, and the call fails with
+    /// [`Error::GuardFailed`] (saying how many attempts went before). Reads are not guarded.
+    /// A client without a guard pays nothing for this. Replaces a guard set before.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicBool, Ordering};
+    /// # fn demo(client: &mpt::Client) {
+    /// let held = Arc::new(AtomicBool::new(true));
+    /// let lock = held.clone();
+    /// let guarded = client.with_guard(Arc::new(move || -> mpt::GuardFuture<'static> {
+    ///     let held = lock.load(Ordering::SeqCst);
+    ///     Box::pin(async move { if held { Ok(()) } else { Err("the lock was lost".into()) } })
+    /// }));
+    /// # let _ = guarded;
+    /// # }
+    /// ```
+    pub fn with_guard(&self, guard: Arc<dyn Guard>) -> Client {
+        let mut guarded = self.clone();
+        guarded.guard = Some(guard);
+        guarded
+    }
 }

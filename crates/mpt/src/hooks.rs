@@ -48,7 +48,7 @@ use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{checked, kept, limited, read_whole, scrub, server_date, too_large};
 use spare::copy;
-use stop::{guarded, job_of, stands};
+use stop::{guarded, job_of, proof, stands, unproven};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -354,22 +354,19 @@ impl Layer {
                 }
             };
             budget.spend(waited);
-            // A guarded client proves its guard right before every change it sends (a retry
-            // too, after its wait); nothing goes when it fails.
-            if !read
-                && let Some(guard) = &job.guard
-                && let Err(reason) = guard.prove().await
+            // A guarded client's every change (a retry too, after its wait): none when it fails.
+            if let Some(proof) = proof(&job, read)
+                && let Err(reason) = proof.await
             {
                 return guarded(request.url(), reason, attempt);
             }
             attempt += 1;
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
-            let spare = if tries.may_retry(&self.retry) {
-                copy(&request)
-            } else {
-                None
-            };
+            let spare = tries
+                .may_retry(&self.retry)
+                .then(|| copy(&request))
+                .flatten();
             let result = match job.send(client, request, read).await {
                 Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                 Err(url) => return stands(&url, previous, None, attempt),
@@ -403,12 +400,7 @@ impl Layer {
                 // A throttled wait is spent from the job's budget too.
                 && job.may_wait(throttled, delay, after)
             {
-                if decision.landed || decision.unproven {
-                    let _ = CALL.try_with(|c| {
-                        c.maybe_landed.set(c.maybe_landed.get() || decision.landed);
-                        c.unproven.set(true);
-                    });
-                }
+                unproven(&decision);
                 retrying(&result, delay, &self.redactor);
                 budget.spend(delay);
                 // In memory: it stands if nothing more is sent, however long the wait.

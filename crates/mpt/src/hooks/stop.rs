@@ -87,3 +87,23 @@ pub(super) fn guarded(
     );
     (Ok(answer), sent)
 }
+
+/// Notes, before a resend, that an earlier attempt may have done the work (`landed`), or that
+/// nothing proves it did not (`unproven`).
+pub(super) fn unproven(decision: &crate::retry::Decision) {
+    if decision.landed || decision.unproven {
+        let _ = CALL.try_with(|c| {
+            c.maybe_landed.set(c.maybe_landed.get() || decision.landed);
+            c.unproven.set(true);
+        });
+    }
+}
+
+/// The proof of the client's guard ([`crate::Client::with_guard`]) to await before a change is
+/// sent (`Err`: why it failed); none for a read, or without a guard.
+pub(super) fn proof(job: &Job, read: bool) -> Option<crate::guard::GuardFuture<'_>> {
+    match &job.guard {
+        Some(guard) if !read => Some(guard.prove()),
+        _ => None,
+    }
+}
