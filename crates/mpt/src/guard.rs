@@ -50,7 +50,8 @@ impl Client {
     /// attempt and every retry, after any pacing or `Retry-After` wait. When the guard fails,
     /// that request is not sent, nothing more is sent for the call, and the call fails with
     /// [`Error::GuardFailed`] (saying how many attempts went before). Reads are not guarded.
-    /// A client without a guard pays nothing for this. Replaces a guard set before.
+    /// A client without a guard pays nothing for this. Replaces a guard set before. The
+    /// facade's calls are guarded; the generated client used directly ([`Client::api`]) is not.
     ///
     /// ```
     /// use std::sync::Arc;
