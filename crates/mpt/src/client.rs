@@ -322,6 +322,8 @@ pub struct Client {
     pub(crate) cancel: Option<Cancel>,
     /// The total throttling wait budget of the bulk job this client runs, if it runs one.
     pub(crate) budget: Option<Arc<crate::job::WaitBudget>>,
+    /// Proved right before every change this client sends ([`Client::with_guard`]).
+    pub(crate) guard: Option<crate::guard::Shared>,
 }
 
 struct Inner {
@@ -362,6 +364,7 @@ impl Client {
             inner: Arc::clone(&self.inner),
             cancel: Some(cancel),
             budget: self.budget.clone(),
+            guard: self.guard.clone(),
         }
     }
 
@@ -375,6 +378,7 @@ impl Client {
         Client {
             inner: Arc::clone(&self.inner),
             cancel: self.cancel.clone(),
+            guard: self.guard.clone(),
             budget: Some(
                 self.budget
                     .clone()
@@ -442,6 +446,7 @@ impl Client {
         Client {
             cancel: None,
             budget: None,
+            guard: None,
             inner: Arc::new(Inner {
                 api: mpt_api::Client::new_with_client(&base_url, http, state),
                 layer,

@@ -52,8 +52,12 @@ impl Client {
     where
         F: Future<Output = Result<ResponseValue<T>, ApiError>>,
     {
-        let call = call.in_job(self.cancel.as_ref(), self.budget.as_ref());
-        let (result, status, trail, halted) = CALL
+        let call = call.in_job(
+            self.cancel.as_ref(),
+            self.budget.as_ref(),
+            self.guard.as_ref(),
+        );
+        let (result, status, trail, halted, guarded) = CALL
             .scope(Box::new(call), async move {
                 // Boxed where it is made: every layer above moves a pointer, not the answer.
                 let result = send.await.map(|value| Box::new(value.into_inner()));
@@ -70,13 +74,23 @@ impl Client {
                     let (foreign, headers) = CALL.with(|c| (c.foreign.take(), c.headers.take()));
                     Box::new((e, refused, foreign, headers))
                 });
-                (result, status, trail, halted)
+                let guarded = CALL.with(|c| c.guarded.take());
+                (result, status, trail, halted, guarded)
             })
             .await;
         let failed = match result {
             Ok(value) => return (Ok(value), trail),
             Err(failed) => failed,
         };
+        if let Some(stopped) = guarded {
+            let error = Error::GuardFailed {
+                reason: stopped.reason,
+                sent: stopped.sent,
+                last_status: status.map(|s| s.as_u16()).filter(|_| stopped.sent > 0),
+                maybe_done: trail.landed,
+            };
+            return (Err(error.redacted(&self.layer().redactor)), trail);
+        }
         match *failed {
             // Nothing was sent: the job was cancelled while the call waited.
             (_, Some(_), ..) if halted => (Err(Error::Cancelled), trail),

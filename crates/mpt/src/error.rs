@@ -247,6 +247,23 @@ pub enum Error {
     /// this id was attempted: nothing was sent for it.
     #[error("not attempted: the bulk call was cancelled first")]
     Cancelled,
+    /// The client's guard ([`Client::with_guard`](crate::Client::with_guard)) did not prove
+    /// itself right before a change was to be sent: that request was not sent, nor anything
+    /// after it for the call. `sent` attempts of the change went before (`0`: nothing was sent
+    /// for the call); `last_status` is the status of the last answer read for them (a `429` or
+    /// `503`: the platform did not act on that attempt); `maybe_done` says an answer to one of
+    /// them was lost (or was a gateway's `5xx`), so the change may have happened.
+    #[error("{}", guard_failed(reason, *sent, *last_status, *maybe_done))]
+    GuardFailed {
+        /// Why the guard failed, in its words.
+        reason: String,
+        /// How many attempts of the change were sent before the guard stopped the next.
+        sent: u32,
+        /// The status of the last answer read for them, if any.
+        last_status: Option<u16>,
+        /// An answer to an earlier attempt was lost: the change may have happened.
+        maybe_done: bool,
+    },
     /// Not sent: a wait longer than this call may wait (a `Retry-After` beyond
     /// [`RetryPolicy::max_retry_after`](crate::RetryPolicy::max_retry_after), a quota said to be
     /// spent until then, a pace slower than one request per that cap, or a hold the platform
@@ -452,6 +469,19 @@ impl From<std::convert::Infallible> for Error {
 /// `200 OK`.
 fn status_text(status: u16) -> String {
     StatusCode::from_u16(status).map_or_else(|_| status.to_string(), |s| s.to_string())
+}
+
+/// The words of [`Error::GuardFailed`].
+fn guard_failed(reason: &str, sent: u32, last_status: Option<u16>, maybe_done: bool) -> String {
+    let stopped = format!("the client's guard failed ({reason})");
+    let before = match (last_status, maybe_done) {
+        _ if sent == 0 => return format!("not sent: {stopped}; nothing was sent"),
+        (_, true) => "an earlier attempt's answer was lost: it may have happened".to_string(),
+        (Some(status), false) => format!("the last answer was {}", status_text(status)),
+        (None, false) => "no answer was read".to_string(),
+    };
+    let attempts = if sent == 1 { "attempt" } else { "attempts" };
+    format!("the retry was not sent: {stopped}; {sent} {attempts} went before ({before})")
 }
 
 fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {

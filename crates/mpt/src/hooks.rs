@@ -31,7 +31,6 @@ use std::cell::Cell;
 use std::time::{Duration, Instant};
 
 use backon::BackoffBuilder;
-use bytes::Bytes;
 use mpt_api::types::ProblemDetails;
 use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
@@ -43,11 +42,13 @@ use crate::pace::{Refused, retry_wait};
 
 mod body;
 mod spare;
+mod stop;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
-use body::{checked, kept, limited, read_whole, rebuilt, scrub, server_date, too_large};
+use body::{checked, kept, limited, read_whole, scrub, server_date, too_large};
 use spare::copy;
+use stop::{guarded, job_of, proof, stands, unproven};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -89,6 +90,8 @@ pub(crate) struct CallState {
     pub(crate) refused: Cell<Option<Refused>>,
     /// The send was given up before anything went: the job was cancelled.
     pub(crate) halted: Cell<bool>,
+    /// The client's guard stopped a change before it was sent.
+    pub(crate) guarded: std::cell::RefCell<Option<crate::guard::Stopped>>,
     /// The bulk job the call belongs to (its cancel flag and total wait budget), if any.
     job: Option<crate::job::Job>,
 }
@@ -108,20 +111,24 @@ impl CallState {
             foreign: std::cell::RefCell::new(None),
             refused: Cell::new(None),
             halted: Cell::new(false),
+            guarded: std::cell::RefCell::new(None),
             job: None,
         }
     }
 
-    /// Part of a bulk job (or of a cancellable client's work): its cancel flag and budget.
+    /// Part of a bulk job (or of a cancellable or guarded client's work): its cancel flag,
+    /// budget and guard.
     pub(crate) fn in_job(
         mut self,
         cancel: Option<&crate::Cancel>,
         budget: Option<&std::sync::Arc<crate::job::WaitBudget>>,
+        guard: Option<&crate::guard::Shared>,
     ) -> CallState {
-        if cancel.is_some() || budget.is_some() {
+        if cancel.is_some() || budget.is_some() || guard.is_some() {
             self.job = Some(crate::job::Job {
                 cancel: cancel.cloned(),
                 budget: budget.cloned(),
+                guard: guard.cloned(),
             });
         }
         self
@@ -347,14 +354,19 @@ impl Layer {
                 }
             };
             budget.spend(waited);
+            // A guarded client's every change (a retry too, after its wait): none when it fails.
+            if let Some(proof) = proof(&job, read)
+                && let Err(reason) = proof.await
+            {
+                return guarded(request.url(), reason, attempt);
+            }
             attempt += 1;
             // A cut body (no throttling) may be sent again.
             let retry_cut = tries.may_retry_failure(&self.retry);
-            let spare = if tries.may_retry(&self.retry) {
-                copy(&request)
-            } else {
-                None
-            };
+            let spare = tries
+                .may_retry(&self.retry)
+                .then(|| copy(&request))
+                .flatten();
             let result = match job.send(client, request, read).await {
                 Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                 Err(url) => return stands(&url, previous, None, attempt),
@@ -388,12 +400,7 @@ impl Layer {
                 // A throttled wait is spent from the job's budget too.
                 && job.may_wait(throttled, delay, after)
             {
-                if decision.landed || decision.unproven {
-                    let _ = CALL.try_with(|c| {
-                        c.maybe_landed.set(c.maybe_landed.get() || decision.landed);
-                        c.unproven.set(true);
-                    });
-                }
+                unproven(&decision);
                 retrying(&result, delay, &self.redactor);
                 budget.spend(delay);
                 // In memory: it stands if nothing more is sent, however long the wait.
@@ -429,23 +436,6 @@ impl Layer {
     }
 }
 
-/// The answer standing for a send refused before anything went: a `429` with the wait asked
-/// for as its `Retry-After` (what the generated client used directly sees), and the refusal
-/// noted in the call's state (what the facade reports: [`crate::Error::NotAttempted`]).
-fn refusal(url: &reqwest::Url, refused: Refused) -> Response {
-    let _ = CALL.try_with(|c| c.refused.set(Some(refused)));
-    let mut headers = HeaderMap::new();
-    let secs = refused.wait.as_secs() + u64::from(refused.wait.subsec_nanos() > 0);
-    headers.insert(reqwest::header::RETRY_AFTER, HeaderValue::from(secs));
-    rebuilt(
-        url.clone(),
-        StatusCode::TOO_MANY_REQUESTS,
-        reqwest::Version::HTTP_11,
-        headers,
-        reqwest::Body::from(Bytes::new()),
-    )
-}
-
 /// A success answer read whole when `whole` (a read that may be retried: the `bool` says its
 /// body was cut off), else checked; either way, what it came as when it is not the platform's
 /// answer (a gateway's page).
@@ -464,37 +454,4 @@ async fn examined(
         }
         other => (other, false, None),
     }
-}
-
-/// The job of a call, if any.
-fn job_of(call: &CallState) -> Job {
-    call.job.as_ref().map_or_else(Job::default, |j| Job {
-        cancel: j.cancel.clone(),
-        budget: j.budget.clone(),
-    })
-}
-
-/// The end of a call that sends nothing more: the answer before, when something was sent (the
-/// call was attempted, and that is how it ended); when nothing was, the refusal
-/// ([`crate::Error::NotAttempted`]: a wait over its cap or the budget), or, with none, a halt
-/// noted in the call's state ([`crate::Error::Cancelled`]: the job was cancelled).
-fn stands(
-    url: &reqwest::Url,
-    previous: Option<reqwest::Result<Response>>,
-    refused: Option<Refused>,
-    attempt: u32,
-) -> (reqwest::Result<Response>, u32) {
-    if let Some(answer) = previous {
-        return (answer, attempt);
-    }
-    let refused = refused.unwrap_or_else(|| {
-        let _ = CALL.try_with(|c| c.halted.set(true));
-        Refused {
-            wait: Duration::ZERO,
-            cap: Duration::ZERO,
-            asked: None,
-            cause: crate::ratelimit::WaitCause::Asked,
-        }
-    });
-    (Ok(refusal(url, refused)), attempt)
 }

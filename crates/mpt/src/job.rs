@@ -120,6 +120,8 @@ pub(crate) struct Job {
     pub(crate) cancel: Option<Cancel>,
     /// The job's total throttling wait budget.
     pub(crate) budget: Option<Arc<WaitBudget>>,
+    /// Proved right before every change is sent ([`crate::Client::with_guard`]).
+    pub(crate) guard: Option<crate::guard::Shared>,
 }
 
 /// What waiting for a send slot ended with.

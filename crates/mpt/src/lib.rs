@@ -73,6 +73,7 @@ mod client;
 mod dispatch;
 mod error;
 mod filter;
+mod guard;
 mod hooks;
 mod job;
 mod lifecycle;
@@ -101,6 +102,7 @@ pub use client::{
 };
 pub use error::Error;
 pub use filter::Filter;
+pub use guard::{Guard, GuardFuture};
 pub use job::Cancel;
 pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
 pub use marker::{carries_marker, marked_description, new_marker, unmarked_description};

@@ -492,6 +492,59 @@ fn an_apply_whose_session_is_terminated_stops_before_its_next_change() {
     assert!(statuses(&server).iter().all(|s| s == "Disabled"));
 }
 
+/// The tester's round-14 finding 1, end to end: apply A's delete is answered `429` with
+/// `Retry-After: 5` (not carried out); while A waits to retry, its session is terminated and
+/// apply B, which declares the token Active, runs to its end. A's retry is never sent (its
+/// client proves the lock right before it): the token stays Active, and A exits 5 saying
+/// nothing more was sent, its delete not reported as done.
+#[test]
+fn a_retry_waiting_when_the_session_is_terminated_is_never_sent() {
+    let Some(pg) =
+        TestPostgres::start_or_skip("a_retry_waiting_when_the_session_is_terminated_is_never_sent")
+    else {
+        return;
+    };
+    let server = mock();
+    let head = format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n");
+    let b = runner(&format!(
+        "{head}[[accounts.tokens]]\nname = \"t1\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"secrets/t1.secret\" }}\n"
+    ));
+    let made = finish(apply_in(&server, b.path(), pg.url(), &[]));
+    assert_eq!(made.status.code(), Some(0), "{}", text(&made.stderr));
+    let refused = mpt_mock::Fault::RateLimited {
+        retry_after: Duration::from_secs(5),
+    };
+    let once = mpt_mock::FaultRule::once(refused).only([Operation::Delete]);
+    server
+        .set_faults(mpt_mock::Faults::none().with(once))
+        .unwrap();
+    let a = runner(&format!(
+        "{head}[[accounts.tokens]]\nname = \"t1\"\nstatus = \"absent\"\n"
+    ));
+    let deleting = apply_in(&server, a.path(), pg.url(), &["--allow-destroy"]);
+    let started = Instant::now();
+    while server.requests(Operation::Delete) < 1 {
+        assert!(started.elapsed() < Duration::from_secs(60), "no delete");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(terminate_session_of(&pg, deleting.id()).trim(), "1");
+    let other = finish(apply_in(&server, b.path(), pg.url(), &[]));
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other.stderr));
+    let out = finish(deleting);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(5), "{said}");
+    assert!(said.contains("nothing more was sent"), "{said}");
+    assert!(
+        !text(&out.stdout).contains(" 1 deleted"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(server.requests(Operation::Delete), 1, "the retry was sent");
+    let live = server.live_token_names();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_eq!(server.token_status(&live[0].0).as_deref(), Some("Active"));
+}
+
 #[test]
 fn a_frozen_apply_whose_session_was_ended_sends_nothing_when_it_wakes() {
     let Some(pg) = TestPostgres::start_or_skip(

@@ -108,6 +108,11 @@ impl Applying<'_> {
         if matches!(e, Error::Cancelled) {
             return ActionOutcome::interrupted();
         }
+        // Stopped by the client's guard (the lock lost): before anything was sent, or before
+        // the retry of an attempt the platform refused.
+        if let Some(stopped) = super::fence::stopped_by_guard(&e, "nothing happened") {
+            return stopped;
+        }
         // A read whose answer is cut off is not retried by the client: read up to three times.
         let mut read = self.client.get(id).await;
         for _ in 1..3 {

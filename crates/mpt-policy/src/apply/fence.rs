@@ -2,8 +2,16 @@
 //! to prove the lock ([`Store::fence`](crate::state::Store::fence)). Once that fails (the
 //! database session is gone, say), nothing more is sent: every later action is not attempted,
 //! and the apply ends with [`ApplyError::SessionLost`](super::ApplyError::SessionLost).
+//!
+//! The proof before an action is not the last: the apply's client is guarded
+//! ([`mpt::Client::with_guard`]) by the same proof, asked again right before every request of a
+//! change it sends (each retry after a `429`'s wait, each step of a rotation), so a session lost
+//! while the client waits to retry stops the retry. At the end of an apply that sent anything,
+//! each account's lock is proven once more.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+use mpt::Error;
 
 use super::{ActionOutcome, Applied, ApplyError, ApplyOptions, ApplyReport, Applying};
 use crate::policy::Policy;
@@ -35,6 +43,102 @@ pub(super) async fn open(
     }
 }
 
+tokio::task_local! {
+    /// The account whose action is carried out in this task (see [`for_account`]).
+    static ACCOUNT: String;
+}
+
+/// Runs `work` (one action of `account`): the guard of the apply's client proves that
+/// account's lock only (without one in scope, every account's).
+pub(super) fn for_account<F: Future>(account: String, work: F) -> impl Future<Output = F::Output> {
+    ACCOUNT.scope(account, work)
+}
+
+/// Why the apply stopped sending, once it did: shared by the apply and its client's guard.
+pub(super) type Lost = Arc<Mutex<Option<String>>>;
+
+/// Notes why the apply stops sending (the first reason stands), and gives it back.
+fn note(lost: &Lost, why: String) -> String {
+    match lost.lock() {
+        Ok(mut lost) => lost.get_or_insert(why).clone(),
+        Err(_) => why,
+    }
+}
+
+/// The guard of an apply's client: before every change it sends, the store proves the lock of
+/// the account the change is for ([`for_account`]; every account of the apply when none is in
+/// scope). Once a proof failed, it fails at once, without asking again: a session lost is never
+/// used again.
+struct LockGuard {
+    state: Arc<dyn Store>,
+    accounts: Vec<String>,
+    lost: Lost,
+}
+
+impl mpt::Guard for LockGuard {
+    fn prove(&self) -> mpt::GuardFuture<'_> {
+        Box::pin(async move {
+            if let Some(why) = self.lost.lock().ok().and_then(|l| l.clone()) {
+                return Err(why);
+            }
+            let scoped = ACCOUNT.try_with(|a| vec![a.clone()]).ok();
+            for account in scoped.as_ref().unwrap_or(&self.accounts) {
+                if let Err(e) = self.state.fence(account).await {
+                    return Err(note(&self.lost, e.to_string()));
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+/// `client`, guarded by the locks of `state` (see [`LockGuard`]), and where the guard notes
+/// why it failed, once it does.
+pub(super) fn guarded(
+    client: &mpt::Client,
+    state: &Arc<dyn Store>,
+    policy: &Policy,
+) -> (mpt::Client, Lost) {
+    let lost = Lost::default();
+    let guard = LockGuard {
+        state: state.clone(),
+        accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
+        lost: lost.clone(),
+    };
+    (client.with_guard(Arc::new(guard)), lost)
+}
+
+/// The row of a change the client's guard stopped ([`Error::GuardFailed`]): not attempted when
+/// nothing was sent; when the platform refused what was sent (a `429` or `503`: not carried
+/// out) and the guard stopped the retry, a failure saying nothing happened. `None` when an
+/// earlier attempt's answer was lost (it may have happened: the caller reads back).
+pub(super) fn stopped_by_guard(e: &Error, what: &str) -> Option<ActionOutcome> {
+    let Error::GuardFailed {
+        reason,
+        sent,
+        last_status,
+        maybe_done,
+    } = e
+    else {
+        return None;
+    };
+    match (*sent, *last_status) {
+        (0, _) => Some(not_attempted(reason)),
+        (sent, Some(status @ (429 | 503))) if !maybe_done => {
+            let refused = match sent {
+                1 => "the first attempt".to_string(),
+                n => format!("all {n} attempts"),
+            };
+            let status = mpt::reqwest::StatusCode::from_u16(status)
+                .map_or_else(|_| status.to_string(), |s| s.to_string());
+            Some(ActionOutcome::failed(format!(
+                "not done: the platform refused {refused} ({status}: not carried out), and the retry was not sent: the account's lock could not be proven ({reason}); {what}"
+            )))
+        }
+        _ => None,
+    }
+}
+
 impl Applying<'_> {
     /// Before a change for `account`: `None` when the store proves the lock still held, else
     /// the outcome of an action not attempted (and the loss kept, for the apply's end).
@@ -59,13 +163,7 @@ impl Applying<'_> {
             };
         match proven {
             Ok(()) => None,
-            Err(e) => {
-                let why = e.to_string();
-                if let Ok(mut lost) = self.lost.lock() {
-                    lost.get_or_insert(why.clone());
-                }
-                Some(not_attempted(&why))
-            }
+            Err(e) => Some(not_attempted(&note(&self.lost, e.to_string()))),
         }
     }
 
@@ -90,6 +188,23 @@ impl Applying<'_> {
             // A write that failed mid-action may have been the first sign of it.
             for account in &self.policy.accounts {
                 if self.fenced(&account.id).await.is_some() {
+                    break;
+                }
+            }
+        }
+        // An apply that sent anything proves each lock once more at its end: a lock lost after
+        // its last proof is told (the rows stay: what they say happened), never exit 0.
+        let sent = report.results.iter().any(|r| {
+            !matches!(
+                r.result,
+                Applied::NotAttempted | Applied::Skipped | Applied::Reported | Applied::Unchanged
+            )
+        });
+        if self.lost().is_none() && sent && !self.client.cancelled() {
+            for account in &self.policy.accounts {
+                if let Err(e) = self.state.fence(&account.id).await {
+                    let why = format!("the account's lock could not be proven at the end: {e}");
+                    note(&self.lost, why);
                     break;
                 }
             }

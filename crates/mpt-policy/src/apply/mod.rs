@@ -228,7 +228,7 @@ struct Applying<'a> {
     /// The plan's time: the policy's rules are judged at it.
     at: chrono::DateTime<chrono::Utc>,
     /// Why the store could not prove a lock, once it could not: nothing more is sent.
-    lost: std::sync::Mutex<Option<String>>,
+    lost: fence::Lost,
     /// What has begun and finished, for the report of an interrupted apply.
     progress: std::sync::Mutex<progress::Progress>,
 }
@@ -299,6 +299,9 @@ pub(crate) async fn apply(
     // work pending in the store first: a saved plan must equal it, pending work included.
     let mut fresh = crate::plan::plan_judged(client, policy, plan.map(|p| p.made_at)).await?;
     fresh.include_pending(client, policy, state.as_ref()).await;
+    // Every change of the apply's client proves its account's lock right before it is sent.
+    let (guarded, lost) = fence::guarded(client, &state, policy);
+    let client = &guarded;
     let progress = progress::Progress::default();
     let noting = progress::Noting::new(state.as_ref(), &progress);
     let run = Applying {
@@ -307,7 +310,7 @@ pub(crate) async fn apply(
         state: &noting,
         options,
         at: fresh.made_at,
-        lost: std::sync::Mutex::new(None),
+        lost,
         progress: std::sync::Mutex::new(progress),
     };
     if let Some(saved) = plan {
@@ -447,7 +450,7 @@ impl Applying<'_> {
         }
         for action in group {
             let ticket = run.begin(&action, false);
-            let result = run.carry_out(action).await;
+            let result = fence::for_account(action.account.clone(), run.carry_out(action)).await;
             out.push(run.emit(result));
             run.end(ticket);
         }

@@ -121,7 +121,15 @@ impl Applying<'_> {
                     .await
             }
             Err(e)
-                if e.may_have_reached_server() || matches!(e, Error::CreateUnconfirmed { .. }) =>
+                if e.may_have_reached_server()
+                    || matches!(
+                        e,
+                        Error::CreateUnconfirmed { .. }
+                            | Error::GuardFailed {
+                                maybe_done: true,
+                                ..
+                            }
+                    ) =>
             {
                 match self.adopt(&key, record, Came::Found).await {
                     Some(done) => done,
@@ -130,7 +138,11 @@ impl Applying<'_> {
             }
             Err(e) => {
                 self.state.drop_record(&key).await;
-                ActionOutcome::not_sent(&e, format!("nothing was made: {e}"))
+                // Stopped by the client's guard (the lock lost), before anything was sent or
+                // before the retry of a create the platform refused: nothing was made.
+                super::fence::stopped_by_guard(&e, "nothing was made").unwrap_or_else(|| {
+                    ActionOutcome::not_sent(&e, format!("nothing was made: {e}"))
+                })
             }
         }
     }

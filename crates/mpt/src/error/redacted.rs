@@ -47,6 +47,17 @@ impl Error {
                 media_type: r.redact(&media_type),
                 snippet: r.redact(&snippet),
             },
+            Error::GuardFailed {
+                reason,
+                sent,
+                last_status,
+                maybe_done,
+            } => Error::GuardFailed {
+                reason: r.redact(&reason),
+                sent,
+                last_status,
+                maybe_done,
+            },
             Error::InvalidRequest(m) => Error::InvalidRequest(r.redact(&m)),
             Error::Config(m) => Error::Config(r.redact(&m)),
             Error::RotationIncomplete {

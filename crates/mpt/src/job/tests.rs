@@ -12,6 +12,7 @@ async fn a_run_of_refusals_runs_the_job_budget_out_between_answers() {
     let job = Job {
         cancel: None,
         budget: Some(budget.clone()),
+        guard: None,
     };
     budget.answered(true, None);
     assert!(job.refusal().is_none(), "within the budget");

@@ -12,6 +12,7 @@ mod endpoints;
 mod first_use;
 mod gateway;
 mod gateway_page;
+mod guard;
 mod lifecycle;
 mod lockout;
 mod operations;

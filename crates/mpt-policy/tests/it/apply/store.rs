@@ -1,6 +1,8 @@
 //! A store of the caller's (`ApplyOptions::store`), and the fence every change waits for: a
 //! store that stops proving its lock stops the apply before its next change, whatever the
-//! store (no database needed here).
+//! store (no database needed here). The apply's client proves the lock again right before
+//! every request of a change (a retry after a `429`'s wait too), and the apply proves it once
+//! more at its end.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,6 +52,15 @@ impl Store for Losing {
     }
 }
 
+/// A [`Losing`] store in `dir`, its lock proven `allowed` times.
+async fn losing(dir: &std::path::Path, allowed: usize) -> Arc<Losing> {
+    Arc::new(Losing {
+        inner: DirStore::open(&dir.join("state")).await.unwrap(),
+        fences: AtomicUsize::new(0),
+        allowed,
+    })
+}
+
 #[tokio::test]
 async fn a_store_that_stops_proving_its_lock_stops_the_apply_before_its_next_change() {
     let (server, client) = start().await;
@@ -62,11 +73,8 @@ async fn a_store_that_stops_proving_its_lock_stops_the_apply_before_its_next_cha
         ));
     }
     let wanted = policy(&text);
-    let store = Arc::new(Losing {
-        inner: DirStore::open(&dir.join("state")).await.unwrap(),
-        fences: AtomicUsize::new(0),
-        allowed: 3,
-    });
+    // Each create proves the lock twice: before the action, and right before its request.
+    let store = losing(&dir, 6).await;
     let options = ApplyOptions::new(dir.join("unused"))
         .store(store)
         .concurrency(1);
@@ -89,5 +97,121 @@ async fn a_store_that_stops_proving_its_lock_stops_the_apply_before_its_next_cha
     assert_eq!(server.tokens_created(), 3);
     // The caller's store was used, and the location never opened.
     assert!(!dir.join("unused").exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A policy of one account, its tokens `entries` (TOML of each `[[accounts.tokens]]`).
+fn one_account(entries: &str) -> mpt_policy::Policy {
+    policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n{entries}"
+    ))
+}
+
+/// The change of `op` answered `429` with `Retry-After: 1` (not carried out) once.
+fn refused_once(op: Operation) -> Faults {
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    Faults::none().with(FaultRule::once(refused).only([op]))
+}
+
+/// The tester's round-14 finding 1: a delete answered `429` with `Retry-After` while the lock
+/// is lost during the wait is never sent again (another apply may have declared the token
+/// Active meanwhile): its row is not `changed` and says the platform refused the first attempt
+/// and the retry was not sent, the apply ends with the session lost, and the token is Active.
+#[tokio::test]
+async fn a_delete_retry_is_not_sent_once_the_lock_is_lost_during_its_wait() {
+    let (server, client) = start().await;
+    let dir = temp_dir("losing-retry-delete");
+    let doomed = server.seed_token(seed("doomed"));
+    server.set_faults(refused_once(Operation::Delete)).unwrap();
+    // Proven before the delete and right before its first send; lost before the retry.
+    let store = losing(&dir, 2).await;
+    let options = ApplyOptions::new(dir.join("unused"))
+        .store(store.clone())
+        .allow_destroy(true);
+    let wanted = one_account("[[accounts.tokens]]\nname = \"doomed\"\nstatus = \"absent\"\n");
+    let err = client.apply(&wanted, None, &options).await.unwrap_err();
+    let ApplyError::SessionLost { report, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        server.requests(Operation::Delete),
+        1,
+        "the retry never went"
+    );
+    assert_eq!(server.token_status(&doomed.id).as_deref(), Some("Active"));
+    assert_eq!(
+        store.fences.load(Ordering::SeqCst),
+        3,
+        "asked before the retry"
+    );
+    let row = &report.results[0];
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail
+            .contains("the platform refused the first attempt (429 Too Many Requests")
+            && row.detail.contains("the retry was not sent")
+            && row.detail.contains("nothing happened"),
+        "{}",
+        row.detail
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A create answered `429` with `Retry-After` while the lock is lost during the wait is never
+/// sent again: nothing was made (no second token of the name beside another apply's), and the
+/// row says so.
+#[tokio::test]
+async fn a_create_retry_is_not_sent_once_the_lock_is_lost_during_its_wait() {
+    let (server, client) = start().await;
+    let dir = temp_dir("losing-retry-create");
+    server.set_faults(refused_once(Operation::Create)).unwrap();
+    let store = losing(&dir, 2).await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let wanted = one_account(&format!(
+        "[[accounts.tokens]]\nname = \"made\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        dir.join("made.secret").display()
+    ));
+    let err = client.apply(&wanted, None, &options).await.unwrap_err();
+    let ApplyError::SessionLost { report, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        server.requests(Operation::Create),
+        1,
+        "the retry never went"
+    );
+    assert_eq!(server.tokens_created(), 0);
+    let row = &report.results[0];
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail.contains("the retry was not sent") && row.detail.contains("nothing was made"),
+        "{}",
+        row.detail
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// An apply whose changes went while its lock was proven, and whose lock cannot be proven at
+/// its end, ends with the session lost (never as a success): its rows stay as they happened.
+#[tokio::test]
+async fn an_apply_that_cannot_prove_its_lock_at_its_end_is_not_a_success() {
+    let (server, client) = start().await;
+    let dir = temp_dir("losing-at-end");
+    let stray = server.seed_token(seed("stray"));
+    // Proven before the disable and right before it; not at the end.
+    let store = losing(&dir, 2).await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let wanted = one_account(&format!(
+        "[[accounts.tokens]]\nname = \"stray\"\nstatus = \"Disabled\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+    ));
+    let err = client.apply(&wanted, None, &options).await.unwrap_err();
+    let ApplyError::SessionLost { report, why, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert!(why.contains("could not be proven at the end"), "{why}");
+    assert_eq!(report.count(Applied::Changed), 1, "{report:#?}");
+    assert_eq!(server.token_status(&stray.id).as_deref(), Some("Disabled"));
     let _ = std::fs::remove_dir_all(&dir);
 }
