@@ -25,7 +25,7 @@
 use std::time::{Duration, Instant};
 
 use super::{ROUNDING, Sent, State};
-use crate::ratelimit::{Signal, WaitCause, secs};
+use crate::ratelimit::{Signal, secs};
 
 /// What is known of a fixed window's renewals: the latest answer, and the phase of the renewal.
 #[derive(Debug, Clone, Copy, Default)]
@@ -50,16 +50,12 @@ struct Phase {
 /// How many windows a phase is trusted for without another renewal seen.
 const TRUSTED_WINDOWS: u32 = 60;
 
-/// Notes an answer's remainder (for the quota the pace follows, its window a rounding or less),
-/// and after a refusal saying nothing remains holds every send until the next renewal at the
-/// confirmed phase, when that is within the refusal's asked wait.
-pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) {
-    let Some((limit, window)) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64()) else {
-        return;
-    };
-    let (Some(left), Some(at)) = (signal.remaining, sent.at) else {
-        return;
-    };
+/// Notes an answer's remainder (for the quota the pace follows, its window a rounding or less);
+/// after a refusal saying nothing remains, returns the next renewal at the known phase, when
+/// that is within the refusal's asked wait: every send is held until then.
+pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> Option<Instant> {
+    let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
+    let (left, at) = (signal.remaining?, sent.at?);
     let w = secs(window);
     let r = &mut s.renewals;
     match r.last {
@@ -80,15 +76,15 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) {
         None => r.last = Some((at, left)),
     }
     if !signal.throttled || left != 0 {
-        return;
+        return None;
     }
-    let Some(next) = next_renewal(s.renewals.phase, w, at, now) else {
-        return;
-    };
-    if next > now && signal.asked_wait().is_none_or(|asked| next <= now + asked) {
-        super::stated::hold(s, next, WaitCause::Asked);
-        s.renewals.held = Some(next);
+    let next = next_renewal(s.renewals.phase, w, at, now)?;
+    let asked = signal.asked_wait();
+    if next <= now || asked.is_some_and(|asked| next > now + asked) {
+        return None;
     }
+    s.renewals.held = Some(next);
+    Some(next)
 }
 
 /// Another caller spends the count too: between requests sent at `before` and `at`, it fell by

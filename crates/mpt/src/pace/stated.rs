@@ -109,31 +109,30 @@ impl Pacer {
             s.log.clear();
         }
         s.stated = Some(rate);
-        super::renewal::note(s, signal, sent, now);
+        if let Some(renews) = super::renewal::note(s, signal, sent, now) {
+            hold(s, renews, WaitCause::Asked);
+        }
         super::bucket::trust_remainder(s, signal, now);
         space_when_empty(s, signal, now, rate);
-        let lasted = signal
-            .throttled
-            .then(|| super::renewal::lasted(s, sent, now));
-        let cut = lasted.flatten().unwrap_or(0.5);
-        share_after(s, signal, now, (rate, limit, cut), probed);
+        share_after(s, signal, now, (rate, limit, sent), probed);
         true
     }
 }
 
-/// This client's share of the stated `rate` after an answer at `now`: cut by a refusal to `cut`
-/// of itself (half; what of a fixed window it lasted, `renewal::lasted`), not by one answering
-/// the old pace of a drop, nor one saying a window's count is spent; 5% less when the bucket is
-/// about empty with requests in flight, else one request of the quota (`limit`) back (a fixed
-/// window's renewal known: by what the window left, `renewal`).
+/// This client's share of the stated `rate` after an answer at `now` (to a request `sent` so):
+/// cut by a refusal to half of itself (what of a fixed window it lasted, `renewal::lasted`),
+/// not by one answering the old pace of a drop, nor one saying a window's count is spent; 5%
+/// less when the bucket is about empty with requests in flight, else one request of the quota
+/// (`limit`) back (a fixed window's renewal known: by what the window left, `renewal`).
 fn share_after(
     s: &mut State,
     signal: &Signal,
     now: Instant,
-    (rate, limit, cut): (f64, Option<f64>, f64),
+    (rate, limit, sent): (f64, Option<f64>, Sent),
     probed: bool,
 ) {
     if signal.throttled {
+        let cut = super::renewal::lasted(s, sent, now).unwrap_or(0.5);
         s.credit = 0;
         // A refusal saying a window's count is spent (the allowance follows that, and the
         // hold its reset) is no other caller's spending: the pace and the bursts stay; so is
