@@ -63,6 +63,7 @@
 //!   in that time) is a fixed window renewing at that phase (`renewal`): a refusal saying nothing
 //!   remains holds every send until the renewal, the share is cut to what of the window it
 //!   lasted (not halved) and grows by what a window left unspent (not a request per success);
+//!   a remainder that falls by more than this client's sends is another caller's: no burst;
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
