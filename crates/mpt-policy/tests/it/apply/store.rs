@@ -73,8 +73,9 @@ async fn a_store_that_stops_proving_its_lock_stops_the_apply_before_its_next_cha
         ));
     }
     let wanted = policy(&text);
-    // Each create proves the lock twice: before the action, and right before its request.
-    let store = losing(&dir, 6).await;
+    // Each create proves the lock three times: before the action, and right before each of
+    // its two requests (the create, and the update that puts its description back).
+    let store = losing(&dir, 9).await;
     let options = ApplyOptions::new(dir.join("unused"))
         .store(store)
         .concurrency(1);
