@@ -263,11 +263,14 @@ impl Applying<'_> {
             }
         };
         // Its id not saved past the interrupt, the record is kept whatever it says: the next
-        // apply finds the token by it, and puts its description back.
-        let kept = abandoned
-            || unless_interrupted(self.client, self.state.drop_record(key))
+        // apply finds the token by it, and puts its description back. Its removal not waited
+        // for past the interrupt, it may be kept (or removed once the store answers).
+        let kept = match abandoned {
+            true => Some("is kept, its id unsaved"),
+            false => unless_interrupted(self.client, self.state.drop_record(key))
                 .await
-                .is_none();
+                .map_or(Some("may be kept (its removal may still land)"), |()| None),
+        };
         let id = token.id();
         let (result, what) = match came {
             Came::Made => (Applied::Changed, format!("made {id}")),
@@ -286,9 +289,9 @@ impl Applying<'_> {
         };
         let mut done =
             ActionOutcome::new(result, format!("{what}; secret to {at}")).made(id, Some(at));
-        if kept {
+        if let Some(kept) = kept {
             done.detail.push_str(&format!(
-                "; its record ({}) is kept ({NOT_WAITED}): the next apply finds {id} by it, puts its description back and hands its secret over again",
+                "; interrupted, the state store was not waited for: its record ({}) {kept}, and the next apply that finds it finds {id} by it, puts its description back and hands its secret over again",
                 self.state.describe(key)
             ));
         }
