@@ -114,6 +114,7 @@ impl Applying<'_> {
         // while it is in flight (a stalled database), it is abandoned: nothing was sent.
         match self.save_before_send(&key, &record).await {
             Ok(()) => {}
+            Err(Unsaved::NotBegun) => return ActionOutcome::interrupted(),
             Err(Unsaved::Interrupted) => {
                 return self.abandoned_save(
                     &key,

@@ -27,6 +27,7 @@ impl Applying<'_> {
         };
         match self.save_before_send(&key, &plan).await {
             Ok(()) => {}
+            Err(Unsaved::NotBegun) => return ActionOutcome::interrupted(),
             Err(Unsaved::Interrupted) => {
                 return self.abandoned_save(
                     &key,

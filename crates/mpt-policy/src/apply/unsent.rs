@@ -15,7 +15,9 @@ use crate::state::{Key, Store, StoreError};
 
 /// Why a record saved before its action's first change is not known to be saved.
 pub(super) enum Unsaved {
-    /// The interrupt came first (before the save, or while it was in flight): abandoned.
+    /// The interrupt came before the save began: nothing was saved or sent.
+    NotBegun,
+    /// The interrupt came while the save was in flight: abandoned (it may still land).
     Interrupted,
     /// The store refused it or failed.
     Failed(StoreError),
@@ -84,8 +86,9 @@ pub(super) fn plan_saver<'s>(
 }
 
 impl Applying<'_> {
-    /// Saves `value` as the record of `key` before anything is sent for its action: abandoned
-    /// at the first interrupt ([`Unsaved::Interrupted`]).
+    /// Saves `value` as the record of `key` before anything is sent for its action: not begun
+    /// once interrupted ([`Unsaved::NotBegun`]), abandoned at the interrupt while in flight
+    /// ([`Unsaved::Interrupted`]).
     pub(super) async fn save_before_send<T: Serialize>(
         &self,
         key: &Key,
@@ -93,7 +96,7 @@ impl Applying<'_> {
     ) -> Result<(), Unsaved> {
         // Interrupted already (while its token was looked up, say): not begun.
         if self.client.cancelled() {
-            return Err(Unsaved::Interrupted);
+            return Err(Unsaved::NotBegun);
         }
         match unless_interrupted(self.client, self.state.put(key, value)).await {
             None => Err(Unsaved::Interrupted),
