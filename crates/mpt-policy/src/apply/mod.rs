@@ -18,6 +18,7 @@ mod rotation_steps;
 mod rotations;
 mod saved;
 mod then;
+mod unsent;
 pub use saved::MAX_SAVED_PLAN_AGE;
 use saved::{check_fresh, check_made_at, platform_now};
 

@@ -5,6 +5,7 @@
 use mpt_api::TokenSecret;
 
 use super::Applied;
+use super::unsent::{NOT_WAITED, Unsaved, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::evidence::CreatedNow;
 use crate::plan::{ActionKind, PlannedAction};
@@ -109,11 +110,23 @@ impl Applying<'_> {
             ),
             marker: Some(marker),
         };
-        // Saved before the create is sent: a crash after it finds what was made.
-        if let Err(e) = self.state.put(&key, &record).await {
-            return ActionOutcome::failed(format!(
-                "nothing was made: the record could not be saved: {e}"
-            ));
+        // Saved before the create is sent: a crash after it finds what was made. Interrupted
+        // while it is in flight (a stalled database), it is abandoned: nothing was sent.
+        match self.save_before_send(&key, &record).await {
+            Ok(()) => {}
+            Err(Unsaved::NotBegun) => return ActionOutcome::interrupted(),
+            Err(Unsaved::Interrupted) => {
+                return self.abandoned_save(
+                    &key,
+                    "the create",
+                    "the next apply finds no token carrying its marker: the create never landed, and it creates",
+                );
+            }
+            Err(Unsaved::Failed(e)) => {
+                return ActionOutcome::failed(format!(
+                    "nothing was made: the record could not be saved: {e}"
+                ));
+            }
         }
         match self.client.create_excluding(&new, &record.known_ids).await {
             Ok(made) => {
@@ -131,19 +144,36 @@ impl Applying<'_> {
                             }
                     ) =>
             {
-                match self.adopt(&key, record, Came::Found).await {
-                    Some(done) => done,
-                    None => ActionOutcome::failed(format!("{e}; nothing was made")),
-                }
+                self.answer_lost(&key, record, e).await
             }
             Err(e) => {
-                self.state.drop_record(&key).await;
+                // Not waited for past an interrupt (a stalled database): a record left behind
+                // made nothing, which the next apply finds.
+                unless_interrupted(self.client, self.state.drop_record(&key)).await;
                 // Stopped by the client's guard (the lock lost), before anything was sent or
                 // before the retry of a create the platform refused: nothing was made.
                 super::fence::stopped_by_guard(&e, "nothing was made").unwrap_or_else(|| {
                     ActionOutcome::not_sent(&e, format!("nothing was made: {e}"))
                 })
             }
+        }
+    }
+
+    /// This call's create of `record` (saved as `key`) lost its answer (`e`): what it made,
+    /// adopted, or, interrupted before it was found, an outcome unknown.
+    async fn answer_lost(&self, key: &Key, record: CreateRecord, e: Error) -> ActionOutcome {
+        // Interrupted before it looked for what it made: the create may have landed.
+        if self.client.cancelled() {
+            // The create's own cause (its look again, cut short, says nothing more).
+            let cause = match &e {
+                Error::CreateUnconfirmed { source, .. } => source.to_string(),
+                e => e.to_string(),
+            };
+            return self.create_unknown(key, &cause);
+        }
+        match self.adopt(key, record, Came::Found).await {
+            Some(done) => done,
+            None => ActionOutcome::failed(format!("{e}; nothing was made")),
         }
     }
 
@@ -172,6 +202,11 @@ impl Applying<'_> {
             }
             Ok(Ok(Some(token))) => token,
             Ok(Err(why)) => return Some(self.refused(key, &why)),
+            // This run's create, its answer lost, and the look for what it made cut short by
+            // the interrupt: it may have landed.
+            Err(e) if came == Came::Found && self.client.cancelled() => {
+                return Some(self.create_unknown(key, &format!("looking for what it made: {e}")));
+            }
             Err(e) => {
                 return Some(ActionOutcome::failed(format!(
                     "the create's answer was lost and looking for what it made failed ({e}); the next apply looks again (record in {})",
@@ -203,9 +238,14 @@ impl Applying<'_> {
         came: Came,
     ) -> ActionOutcome {
         record.new_id = Some(token.id().to_string());
-        // Not saved (a lost session, say): the record without it still finds the token, by
-        // the marker its description keeps (not put back then: the next apply does it).
-        let unsaved = self.state.put(key, &record).await.err();
+        // Not saved (a lost session, say, or a stalled database past the interrupt, not waited
+        // for): the record without it still finds the token, by the marker its description
+        // keeps (not put back then: the next apply does it).
+        let (unsaved, abandoned) =
+            match unless_interrupted(self.client, self.state.put(key, &record)).await {
+                Some(saved) => (saved.err().map(|e| e.to_string()), false),
+                None => (Some(NOT_WAITED.to_string()), true),
+            };
         let declared = self.policy.declared(&record.account_id, &record.name, None);
         if unsaved.is_none()
             && let Some(marker) = &record.marker
@@ -235,7 +275,15 @@ impl Applying<'_> {
                     .made(token.id(), None);
             }
         };
-        self.state.drop_record(key).await;
+        // Its id not saved past the interrupt, the record is kept whatever it says: the next
+        // apply finds the token by it, and puts its description back. Its removal not waited
+        // for past the interrupt, it may be kept (or removed once the store answers).
+        let kept = match abandoned {
+            true => Some("is kept, its id unsaved"),
+            false => unless_interrupted(self.client, self.state.drop_record(key))
+                .await
+                .map_or(Some("may be kept (its removal may still land)"), |()| None),
+        };
         let id = token.id();
         let (result, what) = match came {
             Came::Made => (Applied::Changed, format!("made {id}")),
@@ -254,6 +302,12 @@ impl Applying<'_> {
         };
         let mut done =
             ActionOutcome::new(result, format!("{what}; secret to {at}")).made(id, Some(at));
+        if let Some(kept) = kept {
+            done.detail.push_str(&format!(
+                "; interrupted, the state store was not waited for: its record ({}) {kept}, and the next apply that finds it finds {id} by it, puts its description back and hands its secret over again",
+                self.state.describe(key)
+            ));
+        }
         if declared.is_some_and(|d| d.status == Wanted::Disabled) {
             self.disable_made(&record.account_id, token.id(), &mut done)
                 .await;
@@ -359,6 +413,24 @@ pub(super) fn resumed(action: PlannedAction, done: ActionOutcome) -> ActionResul
 }
 
 impl Applying<'_> {
+    /// The outcome of this run's create of `key`'s record whose answer was lost (`source`: why)
+    /// when the interrupt came before the apply adopted what it made: unknown, never "not
+    /// attempted" (the create was sent); the record is kept, and the next apply adopts the token
+    /// that carries its marker, or creates when none does.
+    pub(super) fn create_unknown(
+        &self,
+        key: &Key,
+        source: &dyn std::fmt::Display,
+    ) -> ActionOutcome {
+        ActionOutcome::new(
+            Applied::OutcomeUnknown,
+            format!(
+                "outcome unknown: this run sent the create and its answer was lost ({source}); interrupted, the apply adopted nothing: the record is kept in {} (the create sent): the next apply adopts the token carrying its marker (or creates one, if none does)",
+                self.state.describe(key)
+            ),
+        )
+    }
+
     /// A record read back that fails a check: reported, left in place, nothing sent for it.
     pub(super) fn refused(&self, key: &Key, why: &RecordError) -> ActionOutcome {
         ActionOutcome::new(

@@ -29,16 +29,17 @@ pub enum Applied {
     /// The platform refused it (modules not enabled for the account: it strips them from every
     /// token when they leave the account's default group); not sent again by later applies.
     NotApplied,
-    /// The apply was cancelled before this action began: nothing was sent for it (for a
-    /// rotation stopped after its replacement was made and handed over: nothing more, the old
-    /// token untouched).
+    /// The apply was cancelled before this action began, or while it saved its record before
+    /// sending anything (that save abandoned: it may still land, and the next apply finds that
+    /// its create made nothing): nothing was sent for it (for a rotation stopped after its
+    /// replacement was made and handed over: nothing more, the old token untouched).
     NotAttempted,
     /// The apply was interrupted while this action was in flight, and stopped waiting for it
-    /// (the grace after the interrupt was over), or a rotation of this apply sent its create and
-    /// the interrupt came after its answer was lost, before it adopted what it made: it may have
-    /// happened. What it began is in the state store, and the next apply checks it (an action
-    /// whose record was removed once its work was done says so: the next plan shows what is
-    /// left).
+    /// (the grace after the interrupt was over), or a create or rotation of this apply sent its
+    /// create and the interrupt came after its answer was lost, before it adopted what it made:
+    /// it may have happened. What it began is in the state store, and the next apply checks it
+    /// (an action whose record was removed once its work was done says so: the next plan shows
+    /// what is left).
     OutcomeUnknown,
     /// A record read back from the state (a create's or a rotation's) failed a check against
     /// the policy or the platform: reported with the reason and the file, left in place, and

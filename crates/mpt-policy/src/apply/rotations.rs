@@ -3,11 +3,11 @@
 
 use super::new_tokens::Came;
 use super::rotation_steps::StepError;
+use super::unsent::{Unsaved, plan_saver, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
 use crate::state::{Key, StoreError};
-use futures_util::future::BoxFuture;
 use mpt::Error;
 use mpt::{RotationPhase, RotationPlan};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,10 +25,21 @@ impl Applying<'_> {
             Ok(plan) => plan,
             Err(e) => return ActionOutcome::not_sent(&e, format!("nothing was made: {e}")),
         };
-        if let Err(e) = self.state.put(&key, &plan).await {
-            return ActionOutcome::failed(format!(
-                "nothing was made: the rotation's plan could not be saved: {e}"
-            ));
+        match self.save_before_send(&key, &plan).await {
+            Ok(()) => {}
+            Err(Unsaved::NotBegun) => return ActionOutcome::interrupted(),
+            Err(Unsaved::Interrupted) => {
+                return self.abandoned_save(
+                    &key,
+                    "the replacement's create",
+                    "the old token is untouched and the next apply finds a plan that made nothing",
+                );
+            }
+            Err(Unsaved::Failed(e)) => {
+                return ActionOutcome::failed(format!(
+                    "nothing was made: the rotation's plan could not be saved: {e}"
+                ));
+            }
         }
         self.drive(&key, plan, revision, Came::Made).await
     }
@@ -385,19 +396,10 @@ impl Applying<'_> {
         key: &Key,
         plan: &mut RotationPlan,
     ) -> Result<(String, Came), ActionOutcome> {
-        let state = self.state;
-        // Set when a start saves its record: right before it sends a create.
-        let sent = AtomicBool::new(false);
-        let sends = &sent;
-        // The record made into JSON at once: the future borrows nothing of it (and is `Send`).
-        let save = move |plan: &RotationPlan| -> BoxFuture<'_, Result<(), StoreError>> {
-            sends.store(true, Ordering::Relaxed);
-            let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
-            Box::pin(async move {
-                let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
-                state.save(key, &json).await
-            })
-        };
+        // Set when a start saves its record (right before it sends a create), and when the
+        // interrupt abandoned that save (nothing was sent).
+        let (sent, abandoned) = (AtomicBool::new(false), AtomicBool::new(false));
+        let save = plan_saver(self.state, self.client, key, &sent, &abandoned);
         let mut started = plan.start_saving_send(self.client, save).await;
         // Whether this run sent a create (its record saved right before it).
         let ours = sent.load(Ordering::Relaxed);
@@ -424,8 +426,16 @@ impl Applying<'_> {
                     "the rotation's plan is past its start",
                 ));
             }
+            // Interrupted while the record was being saved, before the create: nothing sent.
+            Err(Error::PlanNotSaved { .. }) if abandoned.load(Ordering::Relaxed) => {
+                return Err(self.abandoned_save(
+                    key,
+                    "the replacement's create",
+                    "the next apply finds no token carrying its marker: the create never landed, and it makes the replacement",
+                ));
+            }
             Err(e) if !plan.create_sent => {
-                self.state.drop_record(key).await;
+                unless_interrupted(self.client, self.state.drop_record(key)).await;
                 return Err(ActionOutcome::not_sent(
                     &e,
                     format!("nothing was made: {e}"),

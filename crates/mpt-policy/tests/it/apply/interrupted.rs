@@ -13,10 +13,10 @@ use super::*;
 use crate::common::*;
 
 /// What a hook sees: a record saved (its JSON), or removed.
-type Hook = Box<dyn Fn(&Key, Option<&str>) + Send + Sync>;
+pub(super) type Hook = Box<dyn Fn(&Key, Option<&str>) + Send + Sync>;
 
 /// A directory store that calls `hook` after each record it saves or removes.
-struct Hooked {
+pub(super) struct Hooked {
     inner: DirStore,
     hook: Hook,
 }
@@ -55,12 +55,12 @@ impl Store for Hooked {
 }
 
 /// A rotation record saved right before its create is sent (`planned`, `createSent`).
-fn before_create(key: &Key, json: Option<&str>) -> bool {
+pub(super) fn before_create(key: &Key, json: Option<&str>) -> bool {
     key.kind == Kind::Rotation
         && json.is_some_and(|j| j.contains("\"planned\"") && j.contains("\"createSent\": true"))
 }
 
-async fn hooked(dir: &Path, hook: Hook) -> Arc<Hooked> {
+pub(super) async fn hooked(dir: &Path, hook: Hook) -> Arc<Hooked> {
     let inner = DirStore::open(&dir.join("state")).await.unwrap();
     Arc::new(Hooked { inner, hook })
 }
@@ -124,6 +124,78 @@ async fn a_rotation_interrupted_after_its_create_lost_its_answer_is_outcome_unkn
     assert_eq!(report.failed(), 0, "{report:#?}");
     assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
     assert_eq!(server.tokens_created(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A create record saved right before its create is sent (no `newId` yet).
+pub(super) fn before_plain_create(key: &Key, json: Option<&str>) -> bool {
+    key.kind == Kind::Create && json.is_some_and(|j| j.contains("\"newId\": null"))
+}
+
+/// A plain create is sent and its answer lost, and the interrupt comes while the apply looks
+/// for what it made: the row is `outcomeUnknown` as a rotation's (the create was sent, its
+/// answer not seen), counted among the failed; the record is kept, and the next apply adopts the
+/// token the create made.
+#[tokio::test]
+async fn a_create_interrupted_after_it_lost_its_answer_is_outcome_unknown() {
+    let (server, client) = start().await;
+    let server = Arc::new(server);
+    let dir = temp_dir("lost-plain-create-interrupted");
+    let declared = entry("new", "", &writing(&dir.join("delivered")));
+    let faults = server.clone();
+    let store = hooked(
+        &dir,
+        Box::new(move |key, json| {
+            if before_plain_create(key, json) {
+                let rules = Faults::none()
+                    .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create]))
+                    .with(FaultRule::once(Fault::Hold).only([Operation::List]));
+                faults.set_faults(rules).unwrap();
+            }
+        }),
+    )
+    .await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let cancel = mpt::Cancel::new();
+    let interrupt = async {
+        while server.held() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        cancel.cancel();
+    };
+    let cancellable = client.with_cancel(cancel.clone());
+    let (report, ()) = tokio::join!(cancellable.apply(&declared, None, &options), interrupt);
+    server.release_held();
+    let report = report.unwrap();
+    let row = result_of(&report.results, "new");
+    assert_eq!(row.result, Applied::OutcomeUnknown, "{row:#?}");
+    assert!(row.detail.contains("this run sent the create"), "{row:#?}");
+    assert!(row.detail.contains("the record is kept"), "{row:#?}");
+    assert!(!row.detail.contains("not attempted"), "{row:#?}");
+    assert_eq!(
+        report.failed(),
+        1,
+        "counted as a rotation's is: {report:#?}"
+    );
+    assert_eq!(server.tokens_created(), 1, "the create was made");
+    drop(options);
+    let key = Key::create(DEFAULT_ACCOUNT, "new");
+    let store = DirStore::open(&dir.join("state")).await.unwrap();
+    assert!(
+        store.load(&key).await.unwrap().is_some(),
+        "the record is kept"
+    );
+    drop(store);
+    // The next apply adopts what the create made, and makes nothing.
+    server.set_faults(Faults::none()).unwrap();
+    let report = client
+        .apply(&declared, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
+    assert_eq!(server.tokens_created(), 1);
+    assert_eq!(live_named(&client, "new").await.len(), 1);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

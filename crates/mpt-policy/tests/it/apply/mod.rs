@@ -22,6 +22,7 @@ mod postgres;
 mod records;
 mod resume;
 mod sinks;
+mod stalled;
 mod store;
 mod trust;
 mod twins;

@@ -1,0 +1,119 @@
+//! Records saved before anything is sent for their action (a create's, a rotation's plan): the
+//! first interrupt abandons such a save in flight (a stalled database does not hold the apply,
+//! as the lock's proof does not), and the action is not attempted, as nothing was sent for it.
+//! A save that may have landed all the same leaves a record whose create made nothing: the
+//! next apply finds no token carrying its marker, and creates.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures_util::future::BoxFuture;
+use mpt::RotationPlan;
+use serde::Serialize;
+
+use super::{ActionOutcome, Applied, Applying};
+use crate::state::{Key, Store, StoreError};
+
+/// Why a record saved before its action's first change is not known to be saved.
+pub(super) enum Unsaved {
+    /// The interrupt came before the save began: nothing was saved or sent.
+    NotBegun,
+    /// The interrupt came while the save was in flight: abandoned (it may still land).
+    Interrupted,
+    /// The store refused it or failed.
+    Failed(StoreError),
+}
+
+/// How often a write in flight looks at the client's cancel.
+const CANCEL_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// Why a write to the store was given up: the interrupt came while it was in flight.
+pub(super) const NOT_WAITED: &str =
+    "interrupted: the state store was not waited for, and the write may still land";
+
+/// `work` (a write to the store), unless `client` is cancelled while it runs: `None` then, and
+/// `work` is dropped (a write in flight abandoned: it may still land). The cancel is first
+/// looked at a poll's interval after `work` starts: a store that answers gets that long, even
+/// past the interrupt; one that stalls does not hold the apply.
+pub(super) async fn unless_interrupted<F: std::future::Future>(
+    client: &mpt::Client,
+    work: F,
+) -> Option<F::Output> {
+    let cancel = async {
+        loop {
+            tokio::time::sleep(CANCEL_POLL).await;
+            if client.cancelled() {
+                break;
+            }
+        }
+    };
+    match futures_util::future::select(std::pin::pin!(work), std::pin::pin!(cancel)).await {
+        futures_util::future::Either::Left((done, _)) => Some(done),
+        futures_util::future::Either::Right(_) => None,
+    }
+}
+
+/// A rotation start's save of its plan as the record of `key` in `state`, right before its
+/// create: sets `sent` when called, and `abandoned` when the interrupt abandoned it
+/// ([`StoreError::Refused`] then). The plan is made into JSON at once: the future borrows
+/// nothing of it (and is `Send`).
+pub(super) fn plan_saver<'s>(
+    state: &'s dyn Store,
+    client: &'s mpt::Client,
+    key: &'s Key,
+    sent: &'s AtomicBool,
+    abandoned: &'s AtomicBool,
+) -> impl Fn(&RotationPlan) -> BoxFuture<'s, Result<(), StoreError>> + Copy + 's {
+    move |plan: &RotationPlan| -> BoxFuture<'s, Result<(), StoreError>> {
+        sent.store(true, Ordering::Relaxed);
+        let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
+        Box::pin(async move {
+            let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
+            let saving = async {
+                match client.cancelled() {
+                    true => None,
+                    false => unless_interrupted(client, state.save(key, &json)).await,
+                }
+            };
+            match saving.await {
+                Some(saved) => saved,
+                None => {
+                    abandoned.store(true, Ordering::Relaxed);
+                    Err(StoreError::Refused("interrupted".into()))
+                }
+            }
+        })
+    }
+}
+
+impl Applying<'_> {
+    /// Saves `value` as the record of `key` before anything is sent for its action: not begun
+    /// once interrupted ([`Unsaved::NotBegun`]), abandoned at the interrupt while in flight
+    /// ([`Unsaved::Interrupted`]).
+    pub(super) async fn save_before_send<T: Serialize>(
+        &self,
+        key: &Key,
+        value: &T,
+    ) -> Result<(), Unsaved> {
+        // Interrupted already (while its token was looked up, say): not begun.
+        if self.client.cancelled() {
+            return Err(Unsaved::NotBegun);
+        }
+        match unless_interrupted(self.client, self.state.put(key, value)).await {
+            None => Err(Unsaved::Interrupted),
+            Some(saved) => saved.map_err(Unsaved::Failed),
+        }
+    }
+
+    /// The outcome of an action whose record's save, before its first change (`what`: "the
+    /// create", say), was abandoned at the interrupt: not attempted, nothing was sent; the save
+    /// may still land, and the next apply copes with it.
+    pub(super) fn abandoned_save(&self, key: &Key, what: &str, next: &str) -> ActionOutcome {
+        ActionOutcome::new(
+            Applied::NotAttempted,
+            format!(
+                "not attempted: interrupted while its record was being saved, before {what} was sent (nothing was sent for it); should that save land all the same ({}), {next}",
+                self.state.describe(key)
+            ),
+        )
+    }
+}
