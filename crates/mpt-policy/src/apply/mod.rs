@@ -7,6 +7,7 @@ mod act;
 mod fence;
 mod gone;
 mod new_tokens;
+mod outcome;
 mod pending;
 mod progress;
 use new_tokens::resumed;
@@ -19,6 +20,7 @@ mod rotations;
 mod saved;
 mod then;
 mod unsent;
+use outcome::ActionOutcome;
 pub use saved::MAX_SAVED_PLAN_AGE;
 use saved::{check_fresh, check_made_at, platform_now};
 
@@ -157,66 +159,6 @@ impl ApplyOptions {
     /// Where the state is.
     pub fn state(&self) -> &StateLocation {
         &self.state
-    }
-}
-
-/// What an action leads to, before it is a result.
-#[derive(Clone)]
-struct ActionOutcome {
-    result: Applied,
-    detail: String,
-    new_token_id: Option<String>,
-    secret_at: Option<String>,
-}
-
-impl ActionOutcome {
-    fn new(result: Applied, detail: impl Into<String>) -> ActionOutcome {
-        ActionOutcome {
-            result,
-            detail: detail.into(),
-            new_token_id: None,
-            secret_at: None,
-        }
-    }
-
-    fn failed(detail: impl Into<String>) -> ActionOutcome {
-        ActionOutcome::new(Applied::Failed, detail)
-    }
-
-    /// An action stopped by `e` before its change was sent: not attempted when `e` is the
-    /// client's cancel (an interrupt: nothing was sent for it), else failed with `detail`.
-    fn not_sent(e: &mpt::Error, detail: impl Into<String>) -> ActionOutcome {
-        match e {
-            mpt::Error::Cancelled => ActionOutcome::interrupted(),
-            _ => ActionOutcome::failed(detail),
-        }
-    }
-
-    /// An action the interrupt stopped before anything was sent for it.
-    fn interrupted() -> ActionOutcome {
-        ActionOutcome::new(
-            Applied::NotAttempted,
-            "not attempted: interrupted (nothing was sent for it)",
-        )
-    }
-
-    pub(super) fn made(mut self, id: &str, at: Option<String>) -> ActionOutcome {
-        self.new_token_id = Some(id.to_string());
-        self.secret_at = at;
-        self
-    }
-}
-
-impl ActionResult {
-    fn of(action: PlannedAction, done: ActionOutcome, resumed: bool) -> ActionResult {
-        ActionResult {
-            action,
-            result: done.result,
-            detail: done.detail,
-            new_token_id: done.new_token_id,
-            secret_at: done.secret_at,
-            resumed,
-        }
     }
 }
 

@@ -128,9 +128,15 @@ impl Applying<'_> {
                 ));
             }
         }
-        match self.client.create_excluding(&new, &record.known_ids).await {
+        self.send_create(&key, record, &new).await
+    }
+
+    /// Sends the create of `new`, its record saved as `key`: what it made, or, its answer lost,
+    /// what the record finds; nothing made, the record dropped.
+    async fn send_create(&self, key: &Key, record: CreateRecord, new: &NewToken) -> ActionOutcome {
+        match self.client.create_excluding(new, &record.known_ids).await {
             Ok(made) => {
-                self.created(&key, record, made.token, made.secret, Came::Made)
+                self.created(key, record, made.token, made.secret, Came::Made)
                     .await
             }
             Err(e)
@@ -144,12 +150,12 @@ impl Applying<'_> {
                             }
                     ) =>
             {
-                self.answer_lost(&key, record, e).await
+                self.answer_lost(key, record, e).await
             }
             Err(e) => {
                 // Not waited for past an interrupt (a stalled database): a record left behind
                 // made nothing, which the next apply finds.
-                unless_interrupted(self.client, self.state.drop_record(&key)).await;
+                unless_interrupted(self.client, self.state.drop_record(key)).await;
                 // Stopped by the client's guard (the lock lost), before anything was sent or
                 // before the retry of a create the platform refused: nothing was made.
                 super::fence::stopped_by_guard(&e, "nothing was made").unwrap_or_else(|| {
