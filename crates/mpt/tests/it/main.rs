@@ -14,6 +14,7 @@ mod gateway;
 mod gateway_page;
 mod lifecycle;
 mod lockout;
+mod markers;
 mod operations;
 mod overload;
 mod pacing;
