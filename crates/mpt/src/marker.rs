@@ -135,7 +135,7 @@ pub fn unmarked_description<'a>(
 ) -> Option<Option<&'a str>> {
     let (marker, kept) = split_tag(description?)?;
     let hash = marker_hash(marker);
-    hashes.iter().any(|h| *h == hash).then_some(kept)
+    hashes.contains(&hash).then_some(kept)
 }
 
 impl Client {
