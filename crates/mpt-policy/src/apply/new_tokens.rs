@@ -364,7 +364,7 @@ impl Applying<'_> {
         ActionOutcome::new(
             Applied::Refused,
             format!(
-                "refused: this run sent the create and its answer was lost; then: {why}; which token it made cannot be told, so none is adopted or counted as created, and no secret is handed over; the record is kept in {} (check the tokens, remove the ones not wanted, then the record: the next apply adopts the one left carrying the marker)",
+                "refused: this run sent the create and its answer was lost; then: {why}; which token it made cannot be told, so none is adopted or counted as created, and no secret is handed over; the record is kept in {} (once the tokens not wanted are removed, the next apply adopts the one left carrying the marker)",
                 self.state.describe(key)
             ),
         )
