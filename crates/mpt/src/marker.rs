@@ -222,11 +222,12 @@ impl RotationPlan {
     /// Puts back the intended description of the replacement `new` (read now) while it carries
     /// the tag of one of this plan's markers ([`Client::restore_description`]): the old
     /// token's description, read now (the create's may have been cut to make room for the
-    /// tag), or, once the old token is gone, the replacement's without the tag. Nothing is sent
-    /// when `new` carries no tag of the plan's. [`RotationPlan::verify`] does it before it moves
-    /// the plan past `Created`; call it sooner once the plan is saved at `Created` (never
-    /// before: a plan saved at `Planned` finds its replacement by the tag). A restore that
-    /// failed, or a run that stopped before it, is done by the next `verify`.
+    /// tag), or, once the old token is gone (or of another account or name), the replacement's
+    /// without the tag. Nothing is sent when `new` carries no tag of the plan's.
+    /// [`RotationPlan::verify`] does it before it moves the plan past `Created`; call it sooner
+    /// once the plan is saved at `Created` (never before: a plan saved at `Planned` finds its
+    /// replacement by the tag). A restore that failed, or a run that stopped before it, is done
+    /// by the next `verify`.
     pub async fn restore_description(&self, client: &Client, new: &Token) -> Result<(), Error> {
         self.restored(client, new).await.map(|_| ())
     }
@@ -236,9 +237,13 @@ impl RotationPlan {
         if !carries_marker(new.description(), &self.marker_hashes) {
             return Ok(new.clone());
         }
+        // The old token's description, unless it is gone or no longer the plan's (another
+        // account or name: `retire` refuses it; the restore then keeps the replacement's own).
         let old = match client.get(self.old_id.as_str()).await {
-            Ok(old) if old.status() != crate::status::TokenStatus::Deleted => {
-                self.check_old(&old)?;
+            Ok(old)
+                if old.status() != crate::status::TokenStatus::Deleted
+                    && self.check_old(&old).is_ok() =>
+            {
                 Some(old)
             }
             Ok(_) | Err(Error::NotFound(_)) => None,
