@@ -131,7 +131,7 @@ pub(crate) async fn check_rotation(
         crate::marked::made_by_record(
             client,
             (&plan.account_id, &plan.name, &plan.known_ids),
-            plan.marker.as_deref(),
+            &plan.marker_hashes,
             "rotation",
         )
         .await
@@ -351,10 +351,10 @@ pub(crate) async fn replacement_now(
         return Err(RecordError::NoSecret { id });
     };
     // The call `verify` makes, on a copy: the record's phase is not the evidence. Without its
-    // marker, the copy only reads (the description is put back by the real `verify`).
+    // marker hashes, the copy only reads (the description is put back by the real `verify`).
     let mut probe = plan.clone();
     probe.phase = RotationPhase::Created;
-    probe.marker = None;
+    probe.marker_hashes = Vec::new();
     if let Err(source) = probe.verify(client, &secret).await {
         return Err(RecordError::SecretFails {
             id,

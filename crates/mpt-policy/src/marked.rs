@@ -1,47 +1,48 @@
 //! What a record's create made, judged by its marker: the one token outside the record's
-//! `knownIds` whose description carries the marker the record saved before the create was sent
-//! (see [`mpt::marked_description`]). A token of the same account and name made by anyone else
-//! does not carry it, and is never adopted. Plan and apply judge by this one function.
+//! `knownIds` whose description carries a marker whose hash the record saved before the create
+//! was sent (see [`mpt::marked_description`], [`mpt::marker_hash`]). A token of the same account
+//! and name made by anyone else does not carry it (the record holds only the hash: reading the
+//! store yields no marker to copy), and is never adopted. Plan and apply judge by this one function.
 
 use mpt::{Client, Token, carries_marker};
 
 use crate::state::RecordError;
 
 /// The live tokens of `account` and `name` outside `known`, read now (with their audit and
-/// secrets), judged by `marker` ([`landed`]). `Err(Err)`: they could not be read.
+/// secrets), judged by `hashes` ([`landed`]). `Err(Err)`: they could not be read.
 pub(crate) async fn made_by_record(
     client: &Client,
     (account, name, known): (&str, &str, &[String]),
-    marker: Option<&str>,
+    hashes: &[String],
     what: &'static str,
 ) -> Result<Result<Option<Token>, RecordError>, mpt::Error> {
     let found = client.made_excluding(account, name, known).await?;
-    Ok(landed(found, (account, name), marker, what))
+    Ok(landed(found, (account, name), hashes, what))
 }
 
 /// Judges `found` (the live tokens of the record's `account` and `name` outside its
-/// `knownIds`): none, `Ok(None)` (its create made nothing); the one that carries `marker`,
-/// alone, `Ok(Some)`. Refused: any token without the marker ([`RecordError::NotMadeByRecord`]),
+/// `knownIds`): none, `Ok(None)` (its create made nothing); the one that carries a marker whose
+/// hash is in `hashes` (the record's `markerHashes`), alone, `Ok(Some)`. Refused: any token without the marker ([`RecordError::NotMadeByRecord`]),
 /// several with it ([`RecordError::SeveralMarked`]), and any token at all when the record has
-/// no marker (written by an older version: [`RecordError::NoMarker`]). `what`: `create` or
+/// no marker hash (written by an older version: [`RecordError::NoMarker`]). `what`: `create` or
 /// `rotation`, for the words.
 pub(crate) fn landed(
     mut found: Vec<Token>,
     (account, name): (&str, &str),
-    marker: Option<&str>,
+    hashes: &[String],
     what: &'static str,
 ) -> Result<Option<Token>, RecordError> {
     if found.is_empty() {
         return Ok(None);
     }
-    let Some(marker) = marker else {
+    if hashes.is_empty() {
         return Err(RecordError::NoMarker {
             tokens: described(found.iter()),
         });
-    };
+    }
     let (marked, unmarked): (Vec<&Token>, Vec<&Token>) = found
         .iter()
-        .partition(|t| carries_marker(t.description(), marker));
+        .partition(|t| carries_marker(t.description(), hashes));
     if !unmarked.is_empty() {
         return Err(RecordError::NotMadeByRecord {
             tokens: described(unmarked.into_iter()),

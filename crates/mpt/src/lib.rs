@@ -105,7 +105,9 @@ pub use filter::Filter;
 pub use guard::{Guard, GuardFuture};
 pub use job::Cancel;
 pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
-pub use marker::{carries_marker, marked_description, new_marker, unmarked_description};
+pub use marker::{
+    carries_marker, marked_description, marker_hash, new_marker, unmarked_description,
+};
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};

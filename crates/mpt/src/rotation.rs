@@ -93,7 +93,7 @@ impl RotationPlan {
     }
 
     /// Refuses `token` as this plan's old token when its account or name is not the plan's.
-    fn check_old(&self, old: &Token) -> Result<(), Error> {
+    pub(crate) fn check_old(&self, old: &Token) -> Result<(), Error> {
         if old.account_id() != Some(self.account_id.as_str())
             || old.name() != Some(self.name.as_str())
         {
@@ -137,11 +137,12 @@ impl RotationPlan {
     /// * The first `start` adopts nothing: it creates. If the create's answer is lost, the
     ///   error is [`Error::CreateUnconfirmed`] with the tokens made since the record, and the
     ///   plan stays `Planned` with `createSent` set.
-    /// * Before the create, a random marker is saved in the plan (`marker`), and the create
-    ///   sends the description with the marker's tag (see [`marked_description`](crate::marked_description)).
+    /// * Before the create, the SHA-256 of a new random marker is saved in the plan
+    ///   (`markerHashes`: never the marker itself), and the create sends the description with
+    ///   the marker's tag (see [`marked_description`](crate::marked_description)).
     /// * A resumed `start` (the plan has `createSent`) first looks for a token with this
     ///   account and name outside the record (never the old token): the one token there, if
-    ///   its description carries the plan's marker (Active, with its secret), is adopted as the
+    ///   its description carries the tag of a marker whose hash the plan keeps (Active, with its secret), is adopted as the
     ///   replacement; none means the earlier create made nothing, and it creates. A token
     ///   without the marker (made by someone else), several, one whose secret the platform does
     ///   not return, or any token at all for a plan saved without a marker (by an older
@@ -213,8 +214,9 @@ impl RotationPlan {
                     self.recorded_at = at;
                 }
                 self.create_sent = true;
+                // The marker itself is never saved: only its hash (see `crate::marker`).
                 let marker = crate::marker::new_marker();
-                self.marker = Some(marker.clone());
+                self.marker_hashes.push(crate::marker::marker_hash(&marker));
                 if let Err(e) = save.save(self).await {
                     return Err(Error::PlanNotSaved {
                         old_id: self.old_id.clone(),
@@ -398,7 +400,7 @@ impl Client {
             recorded_at,
             known_ids: Vec::new(),
             create_sent: false,
-            marker: None,
+            marker_hashes: Vec::new(),
             created_at: None,
             verified_at: None,
             retired_at: None,
@@ -420,9 +422,7 @@ impl Client {
             Some(mut new) => {
                 // No plan was saved before the create (none finds it by the marker): the
                 // description is put back at once (should that fail, `verify` does it).
-                if let Some(marker) = &plan.marker
-                    && let Ok(now) = self.restore_description(&new.token, marker, None).await
-                {
+                if let Ok(now) = plan.restored(self, &new.token).await {
                     new.token = new.token.with_description(now.description());
                 }
                 Ok(Rotation { plan, new })

@@ -30,10 +30,11 @@ pub enum RotationPhase {
 /// neither is trusted. Before anything is made, the plan records the ids of every token that
 /// already has the old token's account and name (`knownIds`, the old token's included); the
 /// replacement is always a token outside that set. [`RotationPlan::start_saving`] saves the
-/// plan, with that set, `createSent` and a random `marker`, before it sends the create, whose
-/// description carries the marker: a run that crashed after the create resumes without making
-/// a second replacement, and adopts only the token that carries the marker (a token of the same
-/// name made by anyone else does not). [`RotationPlan::verify`] puts the replacement's intended
+/// plan, with that set, `createSent` and the hash of a random marker (`markerHashes`), before it
+/// sends the create, whose description carries the marker itself: a run that crashed after the
+/// create resumes without making a second replacement, and adopts only the token that carries a
+/// marker of the plan's (a token of the same name made by anyone else does not, and the saved
+/// plan holds no marker to copy). [`RotationPlan::verify`] puts the replacement's intended
 /// description back.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -66,13 +67,16 @@ pub struct RotationPlan {
     /// finds it set is a resumed one, and looks for what the earlier run made.
     #[serde(default)]
     pub create_sent: bool,
-    /// The random marker the create carries in the replacement's description until the
-    /// replacement is known to be this plan's (see [`new_marker`](crate::new_marker)): set,
-    /// and saved, before the create is sent, so that a resumed `start` adopts only the token
-    /// that carries it. `None` before a create is sent, and in plans saved before markers
-    /// existed (a resumed `start` of one adopts nothing).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub marker: Option<String>,
+    /// The SHA-256 (hex, see [`marker_hash`](crate::marker_hash)) of each random marker a
+    /// create of this plan carried in the replacement's description (see
+    /// [`new_marker`](crate::new_marker)), the latest last: added, and saved, before each
+    /// create is sent, so that a resumed `start` adopts only a token that carries one of them.
+    /// The marker itself is never saved: whoever reads the plan cannot make a token carry it.
+    /// Empty before a create is sent, and in plans saved before marker hashes existed (a
+    /// resumed `start` of one adopts nothing; a `marker` saved by an unreleased version in its
+    /// place is ignored).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marker_hashes: Vec<String>,
     /// When the replacement was made.
     pub created_at: Option<DateTime<Utc>>,
     /// When its secret was verified.

@@ -87,6 +87,56 @@ pub struct RetireArgs {
     max_wait: Duration,
 }
 
+/// The lock of a rotation's state file, held for a whole step: `FILE.lock` beside it (the state
+/// file itself is replaced on each save, so it cannot carry the lock). Made when missing, never
+/// removed (removing it would let two runs hold two locks); a link or anything but a regular
+/// file there is refused. A second step on the same file while one runs is refused at once
+/// (exit 2), before anything is read or sent.
+fn lock_state(state: &Path) -> Result<std::fs::File, Failure> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut name = state.as_os_str().to_os_string();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&path)
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "the lock of the rotation state file {}: {} cannot be opened: {e}",
+                state.display(),
+                path.display()
+            ))
+        })?;
+    match file.metadata() {
+        Ok(m) if m.is_file() => {}
+        _ => {
+            return Err(Failure::Usage(format!(
+                "{} (the lock of the rotation state file {}) is not a regular file",
+                path.display(),
+                state.display()
+            )));
+        }
+    }
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Failure::Usage(format!(
+            "the rotation state file {} is in use: another `mpt tokens rotate` holds its lock {}; nothing was done (run it again once that one ended)",
+            state.display(),
+            path.display()
+        ))),
+        Err(std::fs::TryLockError::Error(e)) => Err(Failure::Usage(format!(
+            "the lock {} of the rotation state file {} cannot be taken: {e}",
+            path.display(),
+            state.display()
+        ))),
+    }
+}
+
 fn read_plan(path: &Path) -> Result<RotationPlan, Failure> {
     files::read_json(path, "a rotation state file")
 }
@@ -137,6 +187,8 @@ impl StartArgs {
 impl RunCommand for StartArgs {
     async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
         let client = ctx.client()?;
+        // Held to the end: a second start on this file would make a second replacement.
+        let _lock = lock_state(&self.state)?;
         // The secret file is checked before anything is planned or made. A start resumed after
         // its create was sent may find there the secret of the replacement it made (a token
         // outside the ids known before): it hands that one over again, so the file is replaced.
@@ -197,6 +249,7 @@ impl RunCommand for StartArgs {
 impl RunCommand for VerifyArgs {
     async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
         let client = ctx.client()?;
+        let _lock = lock_state(&self.state)?;
         let mut plan = read_plan(&self.state)?;
         let secret = match self.secret_file {
             Some(file) => files::read_secret(Some(&file), "the new secret")?,
@@ -219,6 +272,7 @@ impl RunCommand for VerifyArgs {
 impl RunCommand for RetireArgs {
     async fn run(self, ctx: &Ctx<'_>) -> Result<(), Failure> {
         let client = ctx.client()?;
+        let _lock = lock_state(&self.state)?;
         let mut plan = read_plan(&self.state)?;
         let wait = self.quiet.map(|period| quiet(period, self.max_wait));
         plan.retire(client, wait).await?;
@@ -229,6 +283,7 @@ impl RunCommand for RetireArgs {
 
 async fn finish(args: StateArg, ctx: &Ctx<'_>) -> Result<(), Failure> {
     let client = ctx.client()?;
+    let _lock = lock_state(&args.state)?;
     let mut plan = read_plan(&args.state)?;
     plan.finish(client).await?;
     save_plan(&args.state, &plan).map_err(|e| Failure::Other(e.to_string()))?;

@@ -244,3 +244,55 @@ fn a_start_killed_after_writing_its_secret_file_is_resumed() {
         text(&out.stderr)
     );
 }
+
+/// Two `rotate start` on one state file at once: the second is refused (exit 2, naming the
+/// file) while the first holds the file's lock, and sends nothing: one replacement only.
+#[test]
+fn a_second_start_on_the_same_state_file_is_refused_while_the_first_runs() {
+    let server = mock();
+    let old = server.seed_token(SeedToken::named("svc"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let state_s = state.to_str().unwrap();
+    let (a_file, b_file) = (dir.path().join("a.secret"), dir.path().join("b.secret"));
+    // The first start's create held until released: it runs, holding the lock, meanwhile.
+    server
+        .set_faults(Faults::none().with(FaultRule::once(Fault::Hold).only([Operation::Create])))
+        .unwrap();
+    let args = |file: &std::path::Path| {
+        [
+            "tokens",
+            "rotate",
+            "start",
+            &old.id,
+            "--state",
+            state_s,
+            "--secret-file",
+            file.to_str().unwrap(),
+        ]
+        .map(str::to_string)
+    };
+    let a_args = args(&a_file);
+    let a_refs: Vec<&str> = a_args.iter().map(String::as_str).collect();
+    let first = crate::common::command(&server, &a_refs).spawn().unwrap();
+    for _ in 0..3000 {
+        if server.held() > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(server.held(), 1, "the first start's create is held");
+    let b_args = args(&b_file);
+    let b_refs: Vec<&str> = b_args.iter().map(String::as_str).collect();
+    let second = mpt(&server, &b_refs);
+    let said = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(2), "{said}");
+    assert!(said.contains("in use"), "{said}");
+    assert!(said.contains(state_s), "{said}");
+    assert!(!b_file.exists());
+    server.release_held();
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    assert_eq!(server.tokens_created(), 1, "one replacement");
+    assert!(a_file.exists());
+}

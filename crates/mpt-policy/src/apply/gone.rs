@@ -45,7 +45,7 @@ impl Applying<'_> {
                 crate::marked::made_by_record(
                     self.client,
                     (&plan.account_id, &plan.name, &plan.known_ids),
-                    plan.marker.as_deref(),
+                    &plan.marker_hashes,
                     "rotation",
                 )
                 .await

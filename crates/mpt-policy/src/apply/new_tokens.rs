@@ -60,8 +60,9 @@ impl Applying<'_> {
         let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
             return ActionOutcome::failed("no declared entry in the policy for this create");
         };
-        // The marker, saved in the record before the create is sent and sent in the token's
-        // description: a resumed record adopts only the token that carries it.
+        // The marker, sent in the token's description; its hash saved in the record before the
+        // create is sent (never the marker: a reader of the store could copy it): a resumed
+        // record adopts only the token that carries it.
         let marker = mpt::new_marker();
         let mut new = NewToken::new(&action.account, &declared.name)
             .modules(declared.modules.iter())
@@ -108,7 +109,7 @@ impl Applying<'_> {
             recorded_at: Some(
                 recorded_at.unwrap_or_else(|| chrono::Utc::now() - chrono::TimeDelta::minutes(5)),
             ),
-            marker: Some(marker),
+            marker_hashes: vec![mpt::marker_hash(&marker)],
         };
         // Saved before the create is sent: a crash after it finds what was made. Interrupted
         // while it is in flight (a stalled database), it is abandoned: nothing was sent.
@@ -197,7 +198,7 @@ impl Applying<'_> {
         let found = crate::marked::made_by_record(
             self.client,
             (&record.account_id, &record.name, &record.known_ids),
-            record.marker.as_deref(),
+            &record.marker_hashes,
             "create",
         )
         .await;
@@ -207,6 +208,7 @@ impl Applying<'_> {
                 return None;
             }
             Ok(Ok(Some(token))) => token,
+            Ok(Err(why)) if came == Came::Found => return Some(self.refused_own(key, &why)),
             Ok(Err(why)) => return Some(self.refused(key, &why)),
             // This run's create, its answer lost, and the look for what it made cut short by
             // the interrupt: it may have landed.
@@ -253,13 +255,11 @@ impl Applying<'_> {
                 None => (Some(NOT_WAITED.to_string()), true),
             };
         let declared = self.policy.declared(&record.account_id, &record.name, None);
-        if unsaved.is_none()
-            && let Some(marker) = &record.marker
-        {
+        if unsaved.is_none() && !record.marker_hashes.is_empty() {
             let intended = declared.map(|d| d.description.as_deref());
             if let Err(e) = self
                 .client
-                .restore_description(&token, marker, intended)
+                .restore_description(&token, &record.marker_hashes, intended)
                 .await
             {
                 return ActionOutcome::failed(format!(
@@ -443,6 +443,18 @@ impl Applying<'_> {
             Applied::Refused,
             format!(
                 "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
+                self.state.describe(key)
+            ),
+        )
+    }
+
+    /// A refusal after this run's own create lost its answer: the create was sent (and may
+    /// have made one of the tokens named), so the words are not [`Applying::refused`]'s.
+    fn refused_own(&self, key: &Key, why: &RecordError) -> ActionOutcome {
+        ActionOutcome::new(
+            Applied::Refused,
+            format!(
+                "refused: this run sent the create and its answer was lost; then: {why}; which token it made cannot be told, so none is adopted or counted as created, and no secret is handed over; the record is kept in {} (once the tokens not wanted are removed, the next apply adopts the one left carrying the marker)",
                 self.state.describe(key)
             ),
         )

@@ -221,7 +221,7 @@ async fn judge_create(
         None => match crate::marked::made_by_record(
             client,
             (&record.account_id, &record.name, &record.known_ids),
-            record.marker.as_deref(),
+            &record.marker_hashes,
             "create",
         )
         .await
@@ -258,8 +258,8 @@ async fn judge_create(
         steps.push(Step::Disable);
     }
     let touches: Vec<String> = token.iter().map(|t| t.id().to_string()).collect();
-    if let (Some(t), Some(m)) = (&token, &record.marker)
-        && mpt::carries_marker(t.description(), m)
+    if let Some(t) = &token
+        && mpt::carries_marker(t.description(), &record.marker_hashes)
     {
         marked.push(t.id().to_string());
     }

@@ -179,7 +179,7 @@ async fn judge_gone(
             crate::marked::made_by_record(
                 client,
                 (&plan.account_id, &plan.name, &plan.known_ids),
-                plan.marker.as_deref(),
+                &plan.marker_hashes,
                 "rotation",
             )
             .await

@@ -23,11 +23,14 @@ pub(crate) struct CreateRecord {
     /// token it made cannot have been created before it.
     #[serde(default)]
     pub recorded_at: Option<DateTime<Utc>>,
-    /// The random marker the create sent in the token's description (see
-    /// [`mpt::marked_description`]), saved before it: a token outside `knownIds` is this
-    /// record's only if it carries it. `None` in records written before markers existed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub marker: Option<String>,
+    /// The SHA-256 ([`mpt::marker_hash`]) of each random marker a create of this record sent in
+    /// the token's description (see [`mpt::marked_description`]), saved before it, the latest
+    /// last: a token outside `knownIds` is this record's only if it carries one of those
+    /// markers. The marker itself is never saved, so whoever reads the store cannot make a
+    /// token carry it. Empty in records written before marker hashes existed (a `marker` an
+    /// unreleased version saved in its place is ignored: such a record adopts nothing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marker_hashes: Vec<String>,
 }
 
 /// Why a record read back is refused: what it claims that the policy or the platform, read
@@ -264,14 +267,14 @@ pub(crate) enum RecordError {
     /// A record written before markers existed (its create may have been sent, no marker kept)
     /// and tokens of its account and name outside its `knownIds`: whose they are cannot be told.
     #[error(
-        "it was written by an older version (its create may have been sent; it keeps no create marker), and {tokens} appeared with its name since it was recorded: made by its create or by someone else, that cannot be told, so none is adopted; check each (created_by, and its creation time against when the interrupted apply ran)"
+        "it was written by an older version (its create may have been sent; it keeps no hash of a create marker, or only the marker itself, which anyone who read the store could have copied), and {tokens} appeared with its name since it was recorded: made by its create or by someone else, that cannot be told, so none is adopted; check each (created_by, and its creation time against when the interrupted apply ran)"
     )]
     NoMarker {
         /// The tokens, each with who made it and when.
         tokens: String,
     },
     /// Several tokens that carry the record's marker (only one create is ever sent for it).
-    #[error("{} all carry its create's marker, but only one create is ever sent: none is adopted", ids.join(", "))]
+    #[error("{} all carry a marker of its create, but only one create is ever sent with a marker: none is adopted (a token copied from ours, or a late create beside a later one); check each (created_by, creation time), remove the ones not wanted, then the record", ids.join(", "))]
     SeveralMarked {
         /// The tokens.
         ids: Vec<String>,

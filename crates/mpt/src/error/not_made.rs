@@ -10,7 +10,7 @@ pub(super) fn describe_not_made(
     let list = |ids: &[String]| ids.join(", ");
     if !has_marker {
         return format!(
-            "the rotation plan of {old_id} has no create marker (saved by an older version), and {} appeared with its account and name since it was recorded: made by its create or by someone else, it cannot tell; none is adopted (check each: its created_by and creation time; then remove the plan)",
+            "the rotation plan of {old_id} has no create marker hash (saved by an older version; a plan that kept the marker itself, which whoever read it could copy, counts as one without), and {} appeared with its account and name since it was recorded: made by its create or by someone else, it cannot tell; none is adopted (check each: its created_by and creation time; then remove the plan)",
             list(unmarked)
         );
     }
@@ -30,7 +30,7 @@ pub(super) fn describe_not_made(
             list(marked)
         )),
         _ => words.push(format!(
-            "{} all carry the marker (only one create is ever sent): none is adopted",
+            "{} all carry a marker of the plan (one create is sent per marker: a copy of ours, or a late create beside a later one): none is adopted",
             list(marked)
         )),
     }

@@ -15,6 +15,7 @@ mod gateway_page;
 mod guard;
 mod lifecycle;
 mod lockout;
+mod markers;
 mod operations;
 mod overload;
 mod pacing;

@@ -347,8 +347,10 @@ async fn a_resumed_start_adopts_its_replacement_whatever_the_server_clock() {
         assert_eq!(plan.new_id.as_deref(), Some(made_id.as_str()));
         plan.verify(&client, &adopted.secret).await.unwrap();
         // Found by the marker its description carried; the description then put back.
-        let marker = plan.marker.clone().unwrap();
-        assert!(mpt::carries_marker(candidates[0].description(), &marker));
+        assert!(mpt::carries_marker(
+            candidates[0].description(),
+            &plan.marker_hashes
+        ));
         let now = client.get(made_id.as_str()).await.unwrap();
         assert_eq!(now.description(), None, "{skew}: the old token has none");
     }
@@ -385,12 +387,16 @@ async fn a_resumed_start_never_adopts_a_twin_made_by_hand() {
         .unwrap();
     let json: serde_json::Value = serde_json::from_str(&saved).unwrap();
     assert_eq!(json["createSent"], true);
-    assert!(json["marker"].is_string(), "{json}");
+    assert!(json["markerHashes"][0].is_string(), "{json}");
+    assert!(
+        json.get("marker").is_none(),
+        "never the marker itself: {json}"
+    );
     for legacy in [false, true] {
         let mut json = json.clone();
         if legacy {
             // As a version without markers saved it.
-            json.as_object_mut().unwrap().remove("marker");
+            json.as_object_mut().unwrap().remove("markerHashes");
         }
         let mut resumed: RotationPlan = serde_json::from_value(json).unwrap();
         let err = resumed.start(&client).await.unwrap_err();
@@ -441,8 +447,11 @@ async fn a_crash_between_create_and_saving_resumes_without_a_second_replacement(
     // The process dies before saving `plan` (Created): `saved` is the plan as it was sent.
     let mut resumed: RotationPlan = serde_json::from_str(&saved).unwrap();
     assert_eq!(resumed.phase, RotationPhase::Planned);
-    let marker = resumed.marker.clone().expect("saved before the create");
-    assert!(mpt::carries_marker(made.token.description(), &marker));
+    assert_eq!(resumed.marker_hashes.len(), 1, "saved before the create");
+    assert!(mpt::carries_marker(
+        made.token.description(),
+        &resumed.marker_hashes
+    ));
     let adopted = resumed.start(&client).await.unwrap().unwrap();
     assert_eq!(adopted.token.id(), made.token.id());
     assert_eq!(server.tokens_created(), 1);

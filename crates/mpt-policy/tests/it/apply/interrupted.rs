@@ -289,3 +289,61 @@ async fn a_resume_given_up_on_after_its_record_was_removed_says_so() {
     assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A create's answer is lost, and while the apply looks for what it made an administrator
+/// clones the token it made (its description, the marker's tag included): refused (two carry
+/// the marker), and the row says what is true: this run sent the create, its answer was lost,
+/// the record is kept; never that nothing was sent for it.
+#[tokio::test]
+async fn a_lost_create_whose_token_is_cloned_meanwhile_says_this_run_sent_it() {
+    let (server, client) = start().await;
+    let server = Arc::new(server);
+    let dir = temp_dir("lost-create-cloned");
+    let out = dir.join("delivered");
+    let declared = entry("made", "", &writing(&out));
+    let faults = server.clone();
+    let store = hooked(
+        &dir,
+        Box::new(move |key, json| {
+            if key.kind == Kind::Create && json.is_some_and(|j| j.contains("\"newId\": null")) {
+                let rules = Faults::none()
+                    .with(FaultRule::once(Fault::DropAfterProcessing).only([Operation::Create]))
+                    .with(FaultRule::once(Fault::Hold).only([Operation::List]));
+                faults.set_faults(rules).unwrap();
+            }
+        }),
+    )
+    .await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let clone = async {
+        for _ in 0..3000 {
+            if server.held() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(
+            server.held(),
+            1,
+            "the look for what the create made is held"
+        );
+        let made = live_named(&client, "made").await;
+        assert_eq!(made.len(), 1, "the create landed: {made:?}");
+        let copy = mpt::NewToken::new(DEFAULT_ACCOUNT, "made")
+            .modules([DEFAULT_MODULE])
+            .description(made[0].description().unwrap_or_default());
+        client.create(&copy).await.unwrap();
+        server.release_held();
+    };
+    let (report, ()) = tokio::join!(client.apply(&declared, None, &options), clone);
+    let report = report.unwrap();
+    let row = result_of(&report.results, "made");
+    assert_eq!(row.result, Applied::Refused, "{row:#?}");
+    assert!(row.detail.contains("this run sent the create"), "{row:#?}");
+    assert!(row.detail.contains("answer was lost"), "{row:#?}");
+    assert!(row.detail.contains("all carry a marker"), "{row:#?}");
+    assert!(!row.detail.contains("nothing was sent"), "{row:#?}");
+    assert!(!out.exists(), "no secret handed over");
+    assert_eq!(server.tokens_created(), 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -139,7 +139,8 @@ async fn a_token_made_by_an_earlier_apply_is_adopted_not_created() {
         records.join("died.json"),
         serde_json::json!({
             "accountId": DEFAULT_ACCOUNT, "name": "late", "knownIds": [],
-            "newId": null, "recordedAt": Utc::now() - Days::minutes(1), "marker": marker,
+            "newId": null, "recordedAt": Utc::now() - Days::minutes(1),
+            "markerHashes": [mpt::marker_hash(&marker)],
         })
         .to_string(),
     )

@@ -102,7 +102,7 @@ async fn a_create_record_whose_known_ids_were_emptied_adopts_nothing() {
     // With a marker the old token does not carry, and without one (an older version's).
     for (marker, why) in [
         (
-            Some("0123456789abcdef0123456789abcdef"),
+            Some(mpt::marker_hash("0123456789abcdef0123456789abcdef")),
             "does not carry the record's marker",
         ),
         (None, "older version"),
@@ -111,7 +111,8 @@ async fn a_create_record_whose_known_ids_were_emptied_adopts_nothing() {
             &state,
             serde_json::json!({
                 "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
-                "newId": null, "recordedAt": Utc::now() - Days::minutes(1), "marker": marker,
+                "newId": null, "recordedAt": Utc::now() - Days::minutes(1),
+                "markerHashes": marker.into_iter().collect::<Vec<_>>(),
             }),
         );
         let report = client
@@ -225,7 +226,7 @@ async fn a_planned_rotation_record_rotates_only_what_the_policy_rotates_now() {
     let made =
         server.seed_token(seed("wanted").with_description(mpt::marked_description(None, marker)));
     json["createSent"] = true.into();
-    json["marker"] = marker.into();
+    json["markerHashes"] = vec![mpt::marker_hash(marker)].into();
     std::fs::write(&path, json.to_string()).unwrap();
     let report = client
         .apply(&never, None, &ApplyOptions::new(&state))

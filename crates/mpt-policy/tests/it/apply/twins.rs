@@ -3,6 +3,9 @@
 //! take the twin for the record's token (it does not carry the marker the record saved), in
 //! both stores. Nothing is sent for the twin or the old token, no secret handed over; the row
 //! says why and the record stays. A record of a version without markers adopts nothing either.
+//! The record keeps only the marker's hash: a twin whose description copies what the record
+//! holds carries no marker of it; a record of the unreleased format that kept the marker itself
+//! (which anyone reading the store could copy) adopts nothing, even a twin carrying its tag.
 
 use mpt::chrono::{Duration as Days, Utc};
 use mpt_policy::state::{Key, Kind, StateLocation};
@@ -21,16 +24,29 @@ fn wanted(file: &Path, extra: &str) -> Policy {
     ))
 }
 
-/// The marker of a record as an apply saves it (32 hexadecimal digits); `None`: a record of a
-/// version without markers.
+/// The marker a killed apply sent (32 hexadecimal digits): it is never saved, only its hash.
 const MARKER: &str = "00112233445566778899aabbccddeeff";
+
+/// What the record keeps of its marker, and what the twin made by hand copies of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Saved {
+    /// The marker's hash, as an apply saves it; the twin's description is plain.
+    Hash,
+    /// The marker's hash; the twin copies it into a tag (all a reader of the store can copy).
+    HashCopied,
+    /// The marker itself (`marker`, the unreleased format before hashes); the twin carries its
+    /// exact tag, copied from the record.
+    PlainCopied,
+    /// Nothing: a record of a version without markers.
+    None,
+}
 
 /// What a record of a create or a rotation whose create never left, planted at `at`, does
 /// once a twin was made by hand: the plan's row and the apply's, the platform and the sink.
 struct Case {
     kind: Kind,
     extra: &'static str,
-    marker: Option<&'static str>,
+    saved: Saved,
 }
 
 impl Case {
@@ -62,16 +78,29 @@ impl Case {
                 (Key::rotation(DEFAULT_ACCOUNT, &old.id), Some(old.id), json)
             }
         };
-        if let Some(marker) = self.marker {
-            json["marker"] = marker.into();
-        }
+        let hash = mpt::marker_hash(MARKER);
+        let description = match self.saved {
+            Saved::Hash => {
+                json["markerHashes"] = vec![hash].into();
+                "ci".to_string()
+            }
+            Saved::HashCopied => {
+                json["markerHashes"] = vec![hash.clone()].into();
+                format!("ci [mpt: being made, marker {hash}]")
+            }
+            Saved::PlainCopied => {
+                json["marker"] = MARKER.into();
+                mpt::marked_description(Some("ci"), MARKER)
+            }
+            Saved::None => "ci".to_string(),
+        };
         plant(at, &key, &json).await;
         // Made by hand after the record, of the same account and name (and description).
         let twin = client
             .create(
                 &mpt::NewToken::new(DEFAULT_ACCOUNT, "wanted")
                     .modules([DEFAULT_MODULE])
-                    .description("ci"),
+                    .description(description),
             )
             .await
             .unwrap();
@@ -83,29 +112,29 @@ impl Case {
 async fn a_record_whose_create_never_left_never_adopts_a_twin_made_by_hand() {
     let stores = Stores::start("twins");
     let cases = [
-        (Kind::Create, "", Some(MARKER)),
-        (Kind::Create, "status = \"Disabled\"", Some(MARKER)),
-        (Kind::Create, "", None),
-        (Kind::Rotation, "rotate_after = \"90d\"", Some(MARKER)),
-        (Kind::Rotation, "status = \"Disabled\"", Some(MARKER)),
-        (Kind::Rotation, "rotate_after = \"90d\"", None),
+        (Kind::Create, "", Saved::Hash),
+        (Kind::Create, "", Saved::HashCopied),
+        (Kind::Create, "", Saved::PlainCopied),
+        (Kind::Create, "status = \"Disabled\"", Saved::Hash),
+        (Kind::Create, "", Saved::None),
+        (Kind::Rotation, "rotate_after = \"90d\"", Saved::Hash),
+        (Kind::Rotation, "rotate_after = \"90d\"", Saved::HashCopied),
+        (Kind::Rotation, "rotate_after = \"90d\"", Saved::PlainCopied),
+        (Kind::Rotation, "status = \"Disabled\"", Saved::Hash),
+        (Kind::Rotation, "rotate_after = \"90d\"", Saved::None),
     ];
-    for (kind, extra, marker) in cases {
-        let case = Case {
-            kind,
-            extra,
-            marker,
-        };
+    for (kind, extra, saved) in cases {
+        let case = Case { kind, extra, saved };
         for at in stores.fresh() {
-            let shown = format!("{kind:?} {extra} {marker:?} {at:?}");
+            let shown = format!("{kind:?} {extra} {saved:?} {at:?}");
             let (server, client) = start().await;
             let dir = temp_dir("twin");
             let file = dir.join("wanted.secret");
             let policy = wanted(&file, case.extra);
             let (_, old, twin) = case.plant(&server, &client, &at).await;
-            let why = match marker {
-                Some(_) => "not made by this record",
-                None => "older version",
+            let why = match saved {
+                Saved::Hash | Saved::HashCopied => "not made by this record",
+                Saved::PlainCopied | Saved::None => "older version",
             };
             // The plan shows the record refused, naming the twin.
             let store = mpt_policy::state::open(&at, &[DEFAULT_ACCOUNT.to_string()], None)
