@@ -31,15 +31,18 @@ const TAG_START: &str = "[mpt: being made, marker ";
 /// A new marker: 32 hexadecimal digits, 128 bits from the operating system's random source
 /// (`getrandom`, a CSPRNG). It is never saved: only its [`marker_hash`] is.
 ///
-/// # Panics
+/// # Errors
 ///
-/// When the operating system has no random source to read (`getrandom` fails): no marker can
-/// be made, and none is faked.
-pub fn new_marker() -> String {
+/// [`Error::Config`] when the operating system has no random source to read (`getrandom`
+/// fails): no marker can be made, none is faked, and nothing should be created.
+pub fn new_marker() -> Result<String, Error> {
     let mut bytes = [0u8; 16];
-    #[allow(clippy::expect_used)]
-    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    hex(&bytes)
+    getrandom::fill(&mut bytes).map_err(|e| {
+        Error::Config(format!(
+            "the operating system's random source failed ({e}): no create marker can be made, so nothing is created"
+        ))
+    })?;
+    Ok(hex(&bytes))
 }
 
 /// The SHA-256 of `marker`, in lowercase hexadecimal: what a record keeps of it.
@@ -262,9 +265,9 @@ mod tests {
 
     #[test]
     fn the_tag_is_parsed_exactly_and_judged_by_the_hash() {
-        let m = new_marker();
+        let m = new_marker().unwrap();
         assert_eq!(m.len(), 32);
-        assert_ne!(m, new_marker());
+        assert_ne!(m, new_marker().unwrap());
         let h = vec![marker_hash(&m)];
         assert_eq!(h[0].len(), 64);
         let d = marked_description(Some("CI bot"), &m);
@@ -275,7 +278,10 @@ mod tests {
             Some(None)
         );
         assert!(!carries_marker(Some("CI bot"), &h));
-        assert!(!carries_marker(Some(&d), &[marker_hash(&new_marker())]));
+        assert!(!carries_marker(
+            Some(&d),
+            &[marker_hash(&new_marker().unwrap())]
+        ));
         assert!(!carries_marker(Some(&d), &[]));
         assert!(!carries_marker(Some(&format!("{d}.")), &h));
         // The hash in place of the marker (what a reader of the record could copy) is no tag.
@@ -291,7 +297,7 @@ mod tests {
 
     #[test]
     fn a_cut_never_splits_a_combining_mark_off_its_letter() {
-        let m = new_marker();
+        let m = new_marker().unwrap();
         let tag_room = MAX_DESCRIPTION_CHARS - tag(&m).chars().count() - 1;
         // The letter `e` is the last char that fits; its accent (U+0301) would be the first cut.
         let d = format!("{}e\u{301}xyz", "a".repeat(tag_room - 1));

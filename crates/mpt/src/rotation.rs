@@ -206,6 +206,8 @@ impl RotationPlan {
         let made = match earlier {
             Some(made) => made,
             None => {
+                // The marker itself is never saved: only its hash (see `crate::marker`).
+                let marker = crate::marker::new_marker()?;
                 // Record, before anything is made, every token that already has this account
                 // and name, and the platform's time; then save, then create.
                 let (now, at) = client.ids_named_at(&self.account_id, &self.name).await?;
@@ -214,8 +216,6 @@ impl RotationPlan {
                     self.recorded_at = at;
                 }
                 self.create_sent = true;
-                // The marker itself is never saved: only its hash (see `crate::marker`).
-                let marker = crate::marker::new_marker();
                 self.marker_hashes.push(crate::marker::marker_hash(&marker));
                 if let Err(e) = save.save(self).await {
                     return Err(Error::PlanNotSaved {

@@ -63,7 +63,10 @@ impl Applying<'_> {
         // The marker, sent in the token's description; its hash saved in the record before the
         // create is sent (never the marker: a reader of the store could copy it): a resumed
         // record adopts only the token that carries it.
-        let marker = mpt::new_marker();
+        let marker = match mpt::new_marker() {
+            Ok(marker) => marker,
+            Err(e) => return ActionOutcome::failed(format!("nothing was made: {e}")),
+        };
         let mut new = NewToken::new(&action.account, &declared.name)
             .modules(declared.modules.iter())
             .description(mpt::marked_description(

@@ -134,7 +134,7 @@ async fn a_token_made_by_an_earlier_apply_is_adopted_not_created() {
     // platform, and the record does not name it.
     let records = state.join("creates");
     std::fs::create_dir_all(&records).unwrap();
-    let marker = mpt::new_marker();
+    let marker = mpt::new_marker().unwrap();
     std::fs::write(
         records.join("died.json"),
         serde_json::json!({
