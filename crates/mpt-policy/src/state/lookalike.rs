@@ -43,6 +43,12 @@ pub(super) fn not_a_dir(path: &Path) -> Option<Refused> {
     if text.starts_with('/') || text.starts_with("./") || text.starts_with("../") {
         return None;
     }
+    if let Some(why) = misspelt_url(text) {
+        return Some(Refused {
+            shown: "(not shown: it may hold a password)".to_string(),
+            why: why.to_string(),
+        });
+    }
     if let Some((scheme, _)) = text.split_once("://")
         && !scheme.is_empty()
         && scheme
@@ -77,6 +83,34 @@ pub(super) fn not_a_dir(path: &Path) -> Option<Refused> {
     })
 }
 
+/// Why `text` looks like a `postgres://` URL mistyped (a space before or after it, `postgres:`
+/// without the slashes, `postgres//`, or credentials `USER:PASSWORD@HOST` before the first
+/// slash): as a directory it would be a local store named with the password.
+fn misspelt_url(text: &str) -> Option<&'static str> {
+    if text.trim() != text {
+        return Some(
+            "begins or ends with white space: give the postgres:// URL without it, or ./NAME for a directory of that name",
+        );
+    }
+    let lower = text.to_ascii_lowercase();
+    let scheme = ["postgresql", "postgres"]
+        .into_iter()
+        .find(|s| lower.starts_with(s))
+        .map(|s| &lower[s.len()..]);
+    if scheme.is_some_and(|rest| rest.starts_with(':') || rest.starts_with("//")) {
+        return Some(
+            "looks like a mistyped postgres:// URL (its scheme not followed by ://): give postgres://USER@HOST:PORT/DB, or ./NAME for a directory of that name",
+        );
+    }
+    let first = text.split('/').next().unwrap_or_default();
+    if first.contains('@') && first.contains(':') {
+        return Some(
+            "looks like a URL's USER:PASSWORD@HOST without its postgres:// scheme: give postgres://USER@HOST:PORT/DB, or ./NAME for a directory of that name",
+        );
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,7 +125,28 @@ mod tests {
         let url = not_a_dir(Path::new("mysql://u:Hunter2@h/db")).unwrap();
         assert!(!url.shown.contains("Hunter2"), "{}", url.shown);
         assert!(url.why.contains("mysql://"), "{}", url.why);
-        for dir in [".mpt-state", "state/dir", "./host=x", "/tmp/a=b", "a=b"] {
+        for bad in [
+            " postgres://mpt:Hunter2Secret@127.0.0.1:29432/mpt",
+            "postgres:/mpt:Hunter2Secret@127.0.0.1:29432/mpt",
+            "postgres:mpt:Hunter2Secret@127.0.0.1:29432/mpt",
+            "postgres//mpt:Hunter2Secret@127.0.0.1:29432/mpt",
+            "PostgreSQL:/mpt@h/db",
+            "mpt:Hunter2Secret@127.0.0.1:29432/mpt",
+        ] {
+            let refused = not_a_dir(Path::new(bad)).expect(bad);
+            assert!(!refused.shown.contains("Hunter2"), "{}", refused.shown);
+            assert!(!refused.why.contains("Hunter2"), "{}", refused.why);
+        }
+        for dir in [
+            ".mpt-state",
+            "state/dir",
+            "./host=x",
+            "/tmp/a=b",
+            "a=b",
+            "postgres/state",
+            "postgres-state",
+            "./ postgres:/x@y",
+        ] {
             assert!(not_a_dir(Path::new(dir)).is_none(), "{dir}");
         }
     }
