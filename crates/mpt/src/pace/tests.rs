@@ -392,7 +392,6 @@ mod per_policy;
 mod changes;
 
 mod lockout;
-mod renewal;
 mod skew;
 mod window_end;
 
