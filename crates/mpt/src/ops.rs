@@ -207,12 +207,24 @@ impl Client {
         new: &NewToken,
         before: &[String],
     ) -> Result<CreatedToken, Error> {
-        let mut sent = 0;
+        let (mut sent, mut refused) = (0, None);
         let mut raw = loop {
             let send = self.api().create_api_token().body(new.to_body()?).send();
             sent += 1;
             let refusal = match self.send(CallState::not_idempotent(), Box::pin(send)).await {
                 Ok(raw) => break raw,
+                // A resend stopped by the guard: the earlier attempts went, and were refused
+                // (the look found nothing they made).
+                Err(Error::GuardFailed {
+                    reason, sent: 0, ..
+                }) if refused.is_some() => {
+                    return Err(Error::GuardFailed {
+                        reason,
+                        sent: sent - 1,
+                        last_status: refused,
+                        maybe_done: false,
+                    });
+                }
                 Err(e) if e.may_have_reached_server() => {
                     return Err(self.unconfirmed_create(new, before, e).await);
                 }
@@ -221,6 +233,7 @@ impl Client {
                 Err(e @ Error::RateLimited { .. }) => e,
                 Err(e) => return Err(e),
             };
+            refused = refusal.status();
             let wait = self.wait_before_resend(&refusal, sent);
             if let Some(wait) = wait
                 && !self.pause(wait).await
