@@ -48,7 +48,7 @@ use crate::retry::{Resend, RetryPolicy, Tries, decide};
 pub(crate) use body::too_large_limit;
 use body::{checked, kept, limited, read_whole, scrub, server_date, too_large};
 use spare::copy;
-use stop::{guarded, job_of, proof, stands, unproven};
+use stop::{guarded, job_of, prove, stands, unproven};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -355,10 +355,11 @@ impl Layer {
             };
             budget.spend(waited);
             // A guarded client's every change (a retry too, after its wait): none when it fails.
-            if let Some(proof) = proof(&job, read)
-                && let Err(reason) = proof.await
-            {
-                return guarded(request.url(), reason, attempt);
+            if let Err(failed) = prove(&job, read).await {
+                return match failed {
+                    Some(reason) => guarded(request.url(), reason, attempt),
+                    None => stands(request.url(), previous, None, attempt),
+                };
             }
             attempt += 1;
             // A cut body (no throttling) may be sent again.

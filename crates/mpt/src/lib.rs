@@ -91,6 +91,7 @@ mod retry;
 mod rotation;
 mod rotation_plan;
 mod status;
+mod throttled;
 mod token;
 mod transport;
 

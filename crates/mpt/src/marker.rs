@@ -124,6 +124,11 @@ fn split_tag(description: &str) -> Option<(&str, Option<&str>)> {
     }
 }
 
+/// The marker in `description`'s tag, if it ends with one as [`marked_description`] writes it.
+pub(crate) fn marker_of(description: Option<&str>) -> Option<&str> {
+    split_tag(description?).map(|(marker, _)| marker)
+}
+
 /// Whether `description` carries the tag of a marker whose [`marker_hash`] is one of `hashes`
 /// (a record's `markerHashes`): the marker it shows is hashed and compared.
 pub fn carries_marker(description: Option<&str>, hashes: &[String]) -> bool {

@@ -12,6 +12,7 @@ use crate::list::{ListRequest, wants_secret, without_secret};
 use crate::redact::redact;
 use crate::request::{NewToken, TokenUpdate};
 use crate::status::{Action, TokenStatus};
+use crate::throttled::Found;
 use crate::token::{CreatedToken, Token, TokenRef};
 
 /// Refuses, before anything is sent, an id shaped like a token secret (`idt:TKN-…:…`, shown
@@ -206,13 +207,45 @@ impl Client {
         new: &NewToken,
         before: &[String],
     ) -> Result<CreatedToken, Error> {
-        let send = self.api().create_api_token().body(new.to_body()?).send();
-        let mut raw = match self.send(CallState::not_idempotent(), Box::pin(send)).await {
-            Ok(raw) => raw,
-            Err(e) if e.may_have_reached_server() => {
-                return Err(self.unconfirmed_create(new, before, e).await);
+        let (mut sent, mut refused) = (0, None);
+        let mut raw = loop {
+            let send = self.api().create_api_token().body(new.to_body()?).send();
+            sent += 1;
+            let refusal = match self.send(CallState::not_idempotent(), Box::pin(send)).await {
+                Ok(raw) => break raw,
+                // A resend stopped by the guard: the earlier attempts went, and were refused
+                // (the look found nothing they made).
+                Err(Error::GuardFailed {
+                    reason, sent: 0, ..
+                }) if refused.is_some() => {
+                    return Err(Error::GuardFailed {
+                        reason,
+                        sent: sent - 1,
+                        last_status: refused,
+                        maybe_done: false,
+                    });
+                }
+                Err(e) if e.may_have_reached_server() => {
+                    return Err(self.unconfirmed_create(new, before, e).await);
+                }
+                // A 429 or 503 (or a throttling 403): a gateway may answer so after the
+                // platform made the token, so it is looked for before any resend.
+                Err(e @ Error::RateLimited { .. }) => e,
+                Err(e) => return Err(e),
+            };
+            refused = refusal.status();
+            let wait = self.wait_before_resend(&refusal, sent);
+            if let Some(wait) = wait
+                && !self.pause(wait).await
+            {
+                return Err(refusal);
             }
-            Err(e) => return Err(e),
+            match self.look_after_refusal(new, before, refusal).await {
+                Found::Ours(made) => return Ok(*made),
+                Found::Unsure(e) => return Err(e),
+                Found::Nothing(_) if wait.is_some() => continue,
+                Found::Nothing(refusal) => return Err(refusal),
+            }
         };
         let Some(secret) = raw.token.take() else {
             let e = Error::Decode {

@@ -51,6 +51,11 @@ impl NewToken {
         &self.name
     }
 
+    /// The description it is sent with, if any.
+    pub(crate) fn sent_description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
     /// With a description.
     pub fn description(mut self, description: impl Into<String>) -> NewToken {
         self.description = Some(description.into());

@@ -170,7 +170,7 @@ pub(crate) struct Decision {
 /// | ending | landed | unproven | re-sent (idempotent / create) | why |
 /// | --- | --- | --- | --- | --- |
 /// | 2xx | yes | no | no | done |
-/// | 429 | no | yes | yes / yes | rate limited before any work by convention (even a create is sent again), but a gateway may answer so after the platform did it: no evidence that it did nothing |
+/// | 429 | no | yes | yes / no | rate limited before any work by convention, but a gateway may answer so after the platform did it: no evidence that it did nothing (a create is sent again only by the facade's create, after it looked for what the create may have made) |
 /// | 408, 425 | no | no | yes / yes | the server did not act on it and says it may be sent again (RFC 9110 15.5.9, RFC 8470 5.2) |
 /// | 500 | yes | yes | no | the platform failed part-way: re-sending could do the work twice |
 /// | 502, 504 | yes | yes | yes / no | a gateway lost the platform's answer; the work may be done |
@@ -183,8 +183,10 @@ pub(crate) fn decide(resend: Resend, ending: Ending, attempts_left: bool) -> Dec
     let idempotent = resend == Resend::Idempotent;
     let (landed, may_resend, reason) = match ending {
         Ending::Answered(200..=299) => (true, false, "answered"),
-        // The platform refused it before any work: even a create may be sent again.
-        Ending::Answered(429) => (false, true, "rate limited before any work"),
+        // Rate limited, by convention before any work; but a gateway may answer so after the
+        // platform did the work, so a create is not sent again here: the facade's create
+        // looks for what it may have made first (`throttled.rs`).
+        Ending::Answered(429) => (false, idempotent, "rate limited before any work"),
         // RFC 9110 15.5.9: the server did not receive the whole request in time, and the
         // client may repeat it; RFC 8470 5.2: the server would not risk processing it (a
         // replay), and the client retries it. Neither was acted on: even a create may be sent
@@ -243,7 +245,8 @@ pub(crate) enum Resend {
     /// 504, a timeout or a broken connection.
     Idempotent,
     /// Not idempotent (create): only when the server cannot have carried it out: the
-    /// connection was never made, or a `429`, `408` or `425` refused it before any work.
+    /// connection was never made, or a `408` or `425` refused it before any work (not after a
+    /// `429` or `503`: a gateway may answer so after the platform did the work).
     OnlyUnsent,
 }
 
@@ -274,7 +277,7 @@ mod tests {
             (Answered(404), false, false, false, false),
             (Answered(408), false, false, true, true),
             (Answered(425), false, false, true, true),
-            (Answered(429), false, true, true, true),
+            (Answered(429), false, true, true, false),
             (Answered(500), true, true, false, false),
             (Answered(502), true, true, true, false),
             (Answered(503), false, true, true, false),

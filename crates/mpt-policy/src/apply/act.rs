@@ -110,8 +110,38 @@ impl Applying<'_> {
         }
         // Stopped by the client's guard (the lock lost): before anything was sent, or before
         // the retry of an attempt the platform refused.
-        if let Some(stopped) = super::fence::stopped_by_guard(&e, "nothing happened") {
+        if matches!(e, Error::GuardFailed { sent: 0, .. })
+            && let Some(stopped) = super::fence::stopped_by_guard(&e, "nothing happened")
+        {
             return stopped;
+        }
+        // Stopped before a retry of an attempt answered 429/503 (which does not prove it was
+        // not carried out): what a read shows now (reads are not guarded) is what is said.
+        if matches!(e, Error::GuardFailed { .. }) {
+            let (done, what) = match self.client.get(id).await {
+                Ok(now) if reached(action, Some(&now)) => (
+                    true,
+                    "a read now shows it as declared: the first attempt did it".to_string(),
+                ),
+                Ok(now) => (
+                    false,
+                    format!("a read now shows it {}: nothing happened", now.status()),
+                ),
+                Err(Error::NotFound(_)) if reached(action, None) => (
+                    true,
+                    "a read now finds it gone: the first attempt did it".to_string(),
+                ),
+                Err(read) => (
+                    false,
+                    format!("its state is unknown (a read failed: {read})"),
+                ),
+            };
+            if let Some(mut stopped) = super::fence::stopped_by_guard(&e, &what) {
+                if done {
+                    stopped.result = Applied::Unconfirmed;
+                }
+                return stopped;
+            }
         }
         // A read whose answer is cut off is not retried by the client: read up to three times.
         let mut read = self.client.get(id).await;

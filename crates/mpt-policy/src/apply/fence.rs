@@ -109,8 +109,9 @@ pub(super) fn guarded(
 }
 
 /// The row of a change the client's guard stopped ([`Error::GuardFailed`]): not attempted when
-/// nothing was sent; when the platform refused what was sent (a `429` or `503`: not carried
-/// out) and the guard stopped the retry, a failure saying nothing happened. `None` when an
+/// nothing was sent; when the platform answered what was sent `429` or `503` (which does not
+/// prove it was not carried out: a gateway may answer so after the platform did it) and the
+/// guard stopped the retry, a failure saying so, and `what` (what a read shows). `None` when an
 /// earlier attempt's answer was lost (it may have happened: the caller reads back).
 pub(super) fn stopped_by_guard(e: &Error, what: &str) -> Option<ActionOutcome> {
     let Error::GuardFailed {
@@ -127,12 +128,12 @@ pub(super) fn stopped_by_guard(e: &Error, what: &str) -> Option<ActionOutcome> {
         (sent, Some(status @ (429 | 503))) if !maybe_done => {
             let refused = match sent {
                 1 => "the first attempt".to_string(),
-                n => format!("all {n} attempts"),
+                n => format!("each of {n} attempts"),
             };
             let status = mpt::reqwest::StatusCode::from_u16(status)
                 .map_or_else(|_| status.to_string(), |s| s.to_string());
             Some(ActionOutcome::failed(format!(
-                "not done: the platform refused {refused} ({status}: not carried out), and the retry was not sent: the account's lock could not be proven ({reason}); {what}"
+                "the platform answered {refused} {status}, which does not prove it was not carried out, and the retry was not sent: the account's lock could not be proven ({reason}); {what}"
             )))
         }
         _ => None,

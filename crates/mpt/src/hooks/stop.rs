@@ -101,9 +101,26 @@ pub(super) fn unproven(decision: &crate::retry::Decision) {
 
 /// The proof of the client's guard ([`crate::Client::with_guard`]) to await before a change is
 /// sent (`Err`: why it failed); none for a read, or without a guard.
-pub(super) fn proof(job: &Job, read: bool) -> Option<crate::guard::GuardFuture<'_>> {
+fn proof(job: &Job, read: bool) -> Option<crate::guard::GuardFuture<'_>> {
     match &job.guard {
         Some(guard) if !read => Some(guard.prove()),
         _ => None,
+    }
+}
+
+/// Proves the job's guard before a change is sent: `Ok` when proven or there is none (a read);
+/// `Err(Some(reason))` when it failed; `Err(None)` when the job was cancelled while the proof
+/// stalled (abandoned: a stalled proof does not hold an interrupted job; nothing is sent).
+pub(super) async fn prove(job: &Job, read: bool) -> Result<(), Option<String>> {
+    let Some(proof) = proof(job, read) else {
+        return Ok(());
+    };
+    let Some(cancel) = &job.cancel else {
+        return proof.await.map_err(Some);
+    };
+    let cancelled = std::pin::pin!(cancel.set());
+    match futures_util::future::select(proof, cancelled).await {
+        futures_util::future::Either::Left((proved, _)) => proved.map_err(Some),
+        futures_util::future::Either::Right(_) => Err(None),
     }
 }

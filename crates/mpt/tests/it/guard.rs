@@ -94,3 +94,44 @@ async fn a_change_is_not_sent_when_the_guard_fails_first() {
     client.create(&new_token("unfenced")).await.unwrap();
     assert_eq!(server.requests(Operation::Create), 1);
 }
+
+/// The tester's round-16 finding 3: a job cancelled while the guard's proof before a retry
+/// stalls (a lock store that stopped answering) does not wait for the proof: the retry is not
+/// sent and the first answer stands. The guard here sets the cancel itself at its second proof
+/// and never answers it; the call ends (bounded at 60 s, not timed: without the fix it hangs).
+#[tokio::test]
+async fn a_stalled_proof_is_abandoned_once_the_job_is_cancelled() {
+    let (server, client) = start().await;
+    let id = server.seed_tokens(1, "stalled", DEFAULT_ACCOUNT)[0]
+        .id
+        .clone();
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    let faults = Faults::none().with(FaultRule::once(refused).only([Operation::Delete]));
+    server.set_faults(faults).unwrap();
+    let cancel = mpt::Cancel::new();
+    let asked = Arc::new(AtomicU32::new(0));
+    let (count, stop) = (asked.clone(), cancel.clone());
+    let guard = move || -> mpt::GuardFuture<'static> {
+        if count.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Box::pin(async { Ok(()) });
+        }
+        stop.cancel();
+        Box::pin(std::future::pending())
+    };
+    let guard: Arc<dyn mpt::Guard> = Arc::new(guard);
+    let guarded = client.with_guard(guard).with_cancel(cancel);
+    let call = guarded.delete(id.as_str());
+    let e = tokio::time::timeout(Duration::from_secs(60), call)
+        .await
+        .expect("the stalled proof held the cancelled call")
+        .unwrap_err();
+    assert_eq!(e.status(), Some(429), "{e:?}");
+    assert_eq!(
+        server.requests(Operation::Delete),
+        1,
+        "the retry never went"
+    );
+    assert_eq!(asked.load(Ordering::SeqCst), 2);
+}

@@ -26,5 +26,6 @@ mod rotation;
 mod secrets;
 mod stall;
 mod stated;
+mod throttled_create;
 mod transport;
 mod unanswered;

@@ -150,9 +150,9 @@ async fn a_delete_retry_is_not_sent_once_the_lock_is_lost_during_its_wait() {
     let row = &report.results[0];
     assert_eq!(row.result, Applied::Failed, "{row:#?}");
     assert!(
-        row.detail
-            .contains("the platform refused the first attempt (429 Too Many Requests")
-            && row.detail.contains("the retry was not sent")
+        row.detail.contains(
+            "the platform answered the first attempt 429 Too Many Requests, which does not prove"
+        ) && row.detail.contains("the retry was not sent")
             && row.detail.contains("nothing happened"),
         "{}",
         row.detail
@@ -214,5 +214,43 @@ async fn an_apply_that_cannot_prove_its_lock_at_its_end_is_not_a_success() {
     assert!(why.contains("could not be proven at the end"), "{why}");
     assert_eq!(report.count(Applied::Changed), 1, "{report:#?}");
     assert_eq!(server.token_status(&stray.id).as_deref(), Some("Disabled"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The tester's round-16 finding 2: a delete the platform carried out, answered `429` by a
+/// gateway, its lock lost during the wait: the retry is not sent, and the row does not say
+/// nothing happened: a read shows the token gone, and the row says so (`unconfirmed`).
+#[tokio::test]
+async fn a_delete_answered_429_after_the_work_says_what_a_read_shows_when_the_lock_is_lost() {
+    let (server, client) = start().await;
+    let dir = temp_dir("losing-retry-delete-done");
+    let doomed = server.seed_token(seed("doomed"));
+    let late = FaultRule::once(Fault::StatusAfterProcessing(429)).only([Operation::Delete]);
+    server.set_faults(Faults::none().with(late)).unwrap();
+    let store = losing(&dir, 2).await;
+    let options = ApplyOptions::new(dir.join("unused"))
+        .store(store)
+        .allow_destroy(true);
+    let wanted = one_account("[[accounts.tokens]]\nname = \"doomed\"\nstatus = \"absent\"\n");
+    let err = client.apply(&wanted, None, &options).await.unwrap_err();
+    let ApplyError::SessionLost { report, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(
+        server.requests(Operation::Delete),
+        1,
+        "the retry never went"
+    );
+    assert_ne!(server.token_status(&doomed.id).as_deref(), Some("Active"));
+    let row = &report.results[0];
+    assert_eq!(row.result, Applied::Unconfirmed, "{row:#?}");
+    assert!(
+        row.detail.contains("the retry was not sent")
+            && row.detail.contains("the first attempt did it")
+            && !row.detail.contains("nothing happened")
+            && !row.detail.contains("not carried out)"),
+        "{}",
+        row.detail
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
