@@ -264,19 +264,12 @@ impl Client {
 
     /// The error for a create that may have reached the platform: the tokens it may have made.
     async fn unconfirmed_create(&self, new: &NewToken, before: &[String], source: Error) -> Error {
-        let (candidates, lookup) = match self
+        match self
             .made_excluding(new.account_id(), new.name(), before)
             .await
         {
-            Ok(tokens) => (tokens, None),
-            Err(e) => (Vec::new(), Some(Box::new(e))),
-        };
-        Error::CreateUnconfirmed {
-            account_id: new.account_id().to_string(),
-            name: new.name().to_string(),
-            candidates,
-            lookup,
-            source: Box::new(source),
+            Ok(tokens) => crate::throttled::unconfirmed(new, tokens, None, source),
+            Err(e) => crate::throttled::unconfirmed(new, Vec::new(), Some(e), source),
         }
     }
 

@@ -98,8 +98,9 @@ impl Client {
     }
 }
 
-/// The error for a create refused as `refusal` that may have made `candidates`.
-fn unconfirmed(
+/// The error for a create that may have made `candidates` (`lookup`: why they could not be
+/// read), ended by `refusal` (a refusal, or an answer lost).
+pub(crate) fn unconfirmed(
     new: &NewToken,
     candidates: Vec<Token>,
     lookup: Option<Error>,
