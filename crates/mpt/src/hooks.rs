@@ -385,8 +385,8 @@ impl Layer {
             let more = (throttled && slot.polls()) || tries.count(&self.retry, throttled);
             let left = more && spare.is_some();
             let decision = decide(resend, ending, left);
-            let after = signal.as_ref().and_then(|s| retry_wait(s, cap));
-            self.pacer.observe(slot, signal.as_ref(), cap);
+            let renews = self.pacer.observe(slot, signal.as_ref(), cap);
+            let after = signal.as_ref().and_then(|s| retry_wait(s, cap, renews));
             if decision.resend
                 && !job.cancelled()
                 && let Some(next) = spare

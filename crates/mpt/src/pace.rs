@@ -59,6 +59,11 @@
 //!   while requests are still on the way cuts the share by 5%, and one that leaves more gives
 //!   one request of the quota back (1% of it at least): several processes on one token settle
 //!   on the shared budget before it refuses them;
+//! * a stated window of a rounding or less whose remainder jumps back (more than a bucket refills
+//!   in that time) is a fixed window renewing at that phase (`renewal`): a refusal saying nothing
+//!   remains holds every send until the renewal, the share is cut to what of the window it
+//!   lasted (not halved) and grows by what a window left unspent (not a request per success);
+//!   a remainder that falls by more than this client's sends is another caller's: no burst;
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
@@ -94,7 +99,6 @@ use std::time::{Duration, Instant};
 use crate::ratelimit::{AskedWait, Signal, WaitCause, secs};
 
 use stated::hold;
-
 mod aimd;
 mod bucket;
 mod flight;
@@ -103,6 +107,7 @@ use kinds::State;
 mod lately;
 mod mode;
 mod noise;
+mod renewal;
 mod served;
 mod skew;
 mod slot;
@@ -111,7 +116,7 @@ mod stated;
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub(crate) use skew::retry_wait;
 pub(crate) use slot::{Refused, Slot};
-use slot::{Reservation, Sent, barred, depart, departs, held_part, held_within, pace_cause, take};
+use slot::{Reservation, Sent, barred, depart, departs, held_within, pace_cause, take};
 
 /// The fraction of the platform's stated rate sent at: a margin for jitter on the way (the
 /// bucket's own remainder is spent as a burst, so the margin costs little).
@@ -160,15 +165,6 @@ impl Pacer {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, kinds::Paces> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The pace now, in requests a second (`None`: unpaced).
-    fn pace(&self, s: &State) -> Option<f64> {
-        match self.mode {
-            Pacing::Off => None,
-            Pacing::Fixed(rate) => Some(rate),
-            Pacing::Adaptive => s.stated.map(|rate| rate * s.share * HEADROOM).or(s.learned),
-        }
     }
 
     /// Waits for this request's send slot: refused when the platform asks for a wait longer
@@ -395,14 +391,20 @@ impl Pacer {
 
     /// Learns from an attempt's answer (none: it got no answer, which says nothing of the
     /// pace), and gives its slot back. `cap`: the longest `Retry-After` honoured; a longer one
-    /// refuses every send until it has passed.
-    pub(crate) fn observe(&self, mut slot: Slot<'_>, signal: Option<&Signal>, cap: Duration) {
-        let open = std::mem::replace(&mut slot.open, false);
-        let sent = slot.sent;
+    /// refuses every send until it has passed. Returns the hold until a fixed window renews
+    /// that a refusal set (`renewal`): its retry waits that, not its whole `Retry-After`.
+    pub(crate) fn observe(
+        &self,
+        mut slot: Slot<'_>,
+        signal: Option<&Signal>,
+        cap: Duration,
+    ) -> Option<Duration> {
+        let (open, sent) = (std::mem::replace(&mut slot.open, false), slot.sent);
         slot.sent.first = false;
         if self.mode == Pacing::Off {
-            return;
+            return None;
         }
+        let mut renews = None;
         let mut paces = self.lock();
         let s = paces.state(sent.index);
         if open {
@@ -419,6 +421,7 @@ impl Pacer {
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
             self.learn_at(s, signal, cap, sent, now);
+            renews = renewal::take_hold(s).map(|until| until.saturating_duration_since(now));
             wake |= gated
                 || stated::gated(s)
                 || s.flight.ceiling().is_some()
@@ -430,6 +433,7 @@ impl Pacer {
             // waiting for an answer to restate the remainder look again.
             self.wake.notify_waiters();
         }
+        renews
     }
 
     /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
@@ -487,12 +491,6 @@ impl Pacer {
             return;
         }
         aimd::learn_tallied(s, signal.throttled, now, sent.generation);
-    }
-
-    /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the
-    /// pace's queue): what a call's wait budget is charged.
-    fn held_part(&self, index: usize, wait: Duration) -> Duration {
-        held_part(self.lock().state(index), Instant::now(), wait)
     }
 }
 

@@ -289,6 +289,8 @@ pub(super) struct State {
     pub(super) log: std::collections::VecDeque<Instant>,
     /// Which stated quotas refill (buckets) rather than renew (windows), by their resets.
     pub(super) refills: super::bucket::Refills,
+    /// A fixed window's renewals as seen (`renewal`).
+    pub(super) renewals: super::renewal::Renewals,
     /// The platform's remainder said it forgot sends the log counted within its window: it
     /// refills (a bucket), and the log is not kept (`stated::logged`).
     pub(super) forgets: bool,
@@ -398,6 +400,7 @@ impl State {
             log: VecDeque::new(),
             forgets: false,
             refills: super::bucket::Refills::default(),
+            renewals: super::renewal::Renewals::default(),
             roomy_until: None,
             lefts: VecDeque::new(),
             room_refuted: false,

@@ -125,10 +125,17 @@ pub(super) fn stated(s: &State, now: Instant) -> Duration {
 /// (2 s) and within `cap`: that is a claim the pacer holds every send for and checks
 /// (this module), and the retry takes its slot when the pacer lets it (slept whole, a reset
 /// stated 10 s late kept the ids refused before the check for 19 s, where the pacer found the
-/// renewal at 11 s: tester round 9). A shorter one is slept (the pacer holds for none).
-pub(crate) fn retry_wait(signal: &Signal, cap: Duration) -> Option<Duration> {
+/// renewal at 11 s: tester round 9). A shorter one is slept (the pacer holds for none), or the
+/// hold until a fixed window renews that the refusal set when that is shorter (`renews`, from
+/// [`super::Pacer::observe`]: a `Retry-After: 1` rounds up a wait that ends at the renewal).
+pub(crate) fn retry_wait(
+    signal: &Signal,
+    cap: Duration,
+    renews: Option<Duration>,
+) -> Option<Duration> {
     let asked = signal.asked_wait()?;
     let long = asked > super::ROUNDING && asked <= cap;
     let claim = signal.reset_at && signal.retry_after.is_none() && long;
+    let asked = renews.map_or(asked, |r| asked.min(r));
     Some(if claim { Duration::ZERO } else { asked })
 }

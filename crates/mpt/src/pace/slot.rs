@@ -174,6 +174,26 @@ pub(super) fn held_within(s: &State, now: Instant, budget: Duration) -> Option<I
     Some(held)
 }
 
+impl Pacer {
+    /// The pace now, in requests a second (`None`: unpaced).
+    pub(super) fn pace(&self, s: &State) -> Option<f64> {
+        match self.mode {
+            super::Pacing::Off => None,
+            super::Pacing::Fixed(rate) => Some(rate),
+            super::Pacing::Adaptive => s
+                .stated
+                .map(|rate| rate * s.share * super::HEADROOM)
+                .or(s.learned),
+        }
+    }
+
+    /// What of a wait of `wait` from now is a hold the platform asked for (the rest is the
+    /// pace's queue): what a call's wait budget is charged.
+    pub(super) fn held_part(&self, index: usize, wait: Duration) -> Duration {
+        held_part(self.lock().state(index), Instant::now(), wait)
+    }
+}
+
 /// What of a wait of `wait` from `now` is a hold the platform asked for.
 pub(super) fn held_part(s: &State, now: Instant, wait: Duration) -> Duration {
     s.held_until

@@ -109,25 +109,30 @@ impl Pacer {
             s.log.clear();
         }
         s.stated = Some(rate);
+        if let Some(renews) = super::renewal::note(s, signal, sent, now) {
+            hold(s, renews, WaitCause::Asked);
+        }
         super::bucket::trust_remainder(s, signal, now);
         space_when_empty(s, signal, now, rate);
-        share_after(s, signal, now, (rate, limit), probed);
+        share_after(s, signal, now, (rate, limit, sent), probed);
         true
     }
 }
 
-/// This client's share of the stated `rate` after an answer at `now`: halved by a refusal
-/// (not one answering the old pace of a drop, nor one saying a window's count is spent), 5%
+/// This client's share of the stated `rate` after an answer at `now` (to a request `sent` so):
+/// cut by a refusal to half of itself (what of a fixed window it lasted, `renewal::lasted`),
+/// not by one answering the old pace of a drop, nor one saying a window's count is spent; 5%
 /// less when the bucket is about empty with requests in flight, else one request of the quota
-/// (`limit`) back.
+/// (`limit`) back (a fixed window's renewal known: by what the window left, `renewal`).
 fn share_after(
     s: &mut State,
     signal: &Signal,
     now: Instant,
-    (rate, limit): (f64, Option<f64>),
+    (rate, limit, sent): (f64, Option<f64>, Sent),
     probed: bool,
 ) {
     if signal.throttled {
+        let cut = super::renewal::lasted(s, sent, now).unwrap_or(0.5);
         s.credit = 0;
         // A refusal saying a window's count is spent (the allowance follows that, and the
         // hold its reset) is no other caller's spending: the pace and the bursts stay; so is
@@ -147,7 +152,7 @@ fn share_after(
         // Nor a refusal stating no remainder among many served (loss on the way, `aimd::tally`).
         let lost = s.loss && signal.remaining.is_none();
         if !dropped && !probed && !lost && !recent(s, now, rate) {
-            s.share = (s.share / 2.0).max(MIN_SHARE);
+            s.share = (s.share * cut).max(MIN_SHARE);
             s.last_cut = Some(now);
             s.repace(now);
         }
@@ -165,9 +170,9 @@ fn share_after(
         if s.dropped_until.is_none_or(|until| now >= until) {
             s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
         }
-    } else {
+    } else if !super::renewal::known(s, now) {
         // One request of the quota back (1% of it at least): a small quota's share grows
-        // back in as many windows as a large one's.
+        // back in as many windows as a large one's (a fixed window's renewal: by what it left).
         let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));
         s.share = (s.share + growth).min(1.0);
     }

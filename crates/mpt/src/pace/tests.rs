@@ -392,6 +392,7 @@ mod per_policy;
 mod changes;
 
 mod lockout;
+mod renewal;
 mod skew;
 mod window_end;
 

@@ -205,14 +205,14 @@ fn a_retry_does_not_sleep_a_stated_time_the_pacer_checks() {
     };
     let (long, short, far) = (epoch_in(20), epoch_in(1), epoch_in(3600));
     assert_eq!(
-        crate::pace::skew::retry_wait(&refused(&long, None), CAP),
+        crate::pace::skew::retry_wait(&refused(&long, None), CAP, None),
         Some(Duration::ZERO)
     );
-    let asked = crate::pace::skew::retry_wait(&refused(&long, Some("7")), CAP);
+    let asked = crate::pace::skew::retry_wait(&refused(&long, Some("7")), CAP, None);
     assert_eq!(asked, Some(Duration::from_secs(7)));
-    let short = crate::pace::skew::retry_wait(&refused(&short, None), CAP).unwrap();
+    let short = crate::pace::skew::retry_wait(&refused(&short, None), CAP, None).unwrap();
     assert!(short <= Duration::from_secs(1), "{short:?}");
-    assert!(crate::pace::skew::retry_wait(&refused(&far, None), CAP).unwrap() > CAP);
+    assert!(crate::pace::skew::retry_wait(&refused(&far, None), CAP, None).unwrap() > CAP);
 }
 
 /// After a refusal that refutes its stated reset, the next send goes alone once the hold has

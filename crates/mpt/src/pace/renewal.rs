@@ -1,0 +1,220 @@
+//! A fixed window's renewal, told by evidence: after a refusal saying its count is spent, sends
+//! are held until the window renews, not sent at the pace into a window that serves nothing
+//! until its end; and several callers of one window settle on its quota by what each window
+//! lasted or left.
+//!
+//! A stated window of a rounding or less (`w=1`) states its reset in whole seconds (`t=1`,
+//! `Retry-After: 1`): it does not say where in the window the client is. Its renewal does: the
+//! remainder jumps back by more than a bucket refilling at the quota's rate could give back
+//! between two requests sent less than a window apart (and [`SLACK`] more). A fixed window
+//! renews at one phase of its window: each jump narrows where (the renewal lies between the two
+//! sends), and a phase a quarter of the window wide, or half of it seen twice, is held for: a
+//! refusal with nothing remaining holds every send until the next renewal at that phase
+//! ([`MARGIN`] after it, within the refusal's own `Retry-After`), and its call's retry waits
+//! for that, not the whole `Retry-After` (a second's rounding up). Two processes on one token
+//! overspent a fixed window at its end: each one's sends after the window was spent were refused
+//! until it renewed, up to its concurrency of them (16 a process), every call then sleeping a
+//! whole second (round 13: 5.8% of the requests refused).
+//!
+//! With the phase known, the share follows the window: a refusal cuts it to what of the window
+//! it lasted (each caller by the same fraction, so together they come to the quota in one
+//! step, where halving left them at half of it), and a renewal grows it by what the window left
+//! unspent (at most [`GROW_MOST`] a window), not by a request per success (two processes each
+//! grew back to all of the rate within a window, and overspent every window).
+
+use std::time::{Duration, Instant};
+
+use super::{ROUNDING, Sent, State};
+use crate::ratelimit::{Signal, secs};
+
+/// What is known of a fixed window's renewals: the latest answer, and the phase of the renewal.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Renewals {
+    /// The latest answer's planned send and remainder (of the latest request sent answered).
+    last: Option<(Instant, u64)>,
+    /// The renewal's phase: it lies within `width` before `at` (give or take whole windows),
+    /// and how many renewals seen agree with it.
+    phase: Option<Phase>,
+    /// The end of the hold the last refusal set, until its call takes it ([`take_hold`]).
+    held: Option<Instant>,
+}
+
+/// Where a window renews (see [`Renewals`]).
+#[derive(Debug, Clone, Copy)]
+struct Phase {
+    at: Instant,
+    width: Duration,
+    seen: u32,
+}
+
+/// How many windows a phase is trusted for without another renewal seen.
+const TRUSTED_WINDOWS: u32 = 60;
+
+/// Notes an answer's remainder (for the quota the pace follows, its window a rounding or less);
+/// after a refusal saying nothing remains, returns the next renewal at the known phase, when
+/// that is within the refusal's asked wait: every send is held until then.
+pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> Option<Instant> {
+    let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
+    let (left, at) = (signal.remaining?, sent.at?);
+    let w = secs(window);
+    let r = &mut s.renewals;
+    match r.last {
+        Some((before, _)) if at < before => {}
+        Some((before, was)) => {
+            shared(s, before, at, was.saturating_sub(left), limit);
+            let r = &mut s.renewals;
+            // More back than a bucket refilling at the quota's rate gives in that time.
+            let gap = at.duration_since(before);
+            let back = (gap.as_secs_f64() / window) * limit + slack(limit) as f64;
+            if gap < w && left as f64 > was as f64 + back {
+                r.phase = Some(narrowed(r.phase, before, at, w));
+                r.last = Some((at, left));
+                regrow(s, limit, was, now);
+            }
+            s.renewals.last = Some((at, left));
+        }
+        None => r.last = Some((at, left)),
+    }
+    if !signal.throttled || left != 0 {
+        return None;
+    }
+    let next = next_renewal(s.renewals.phase, w, at, now)?;
+    let asked = signal.asked_wait();
+    if next <= now || asked.is_some_and(|asked| next > now + asked) {
+        return None;
+    }
+    s.renewals.held = Some(next);
+    Some(next)
+}
+
+/// Another caller spends the count too: between requests sent at `before` and `at`, it fell by
+/// `fell`, more than this client's own sends between them (its log) and [`SLACK`] (or a
+/// fiftieth of the `limit`) for requests counted out of their order. Then the remainder is not
+/// this client's to spend as a burst: two processes starting together each spent a fresh
+/// window's whole remainder, their requests in flight all refused.
+fn shared(s: &mut State, before: Instant, at: Instant, fell: u64, limit: f64) {
+    if !s.bursts || s.log.is_empty() {
+        return;
+    }
+    let mine = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= before);
+    if fell > mine as u64 + slack(limit) {
+        (s.bursts, s.credit) = (false, 0);
+    }
+}
+
+/// Requests counted out of the order they were sent in, at most: [`SLACK`], or a fiftieth of
+/// the `limit`.
+fn slack(limit: f64) -> u64 {
+    SLACK.max((limit / 50.0) as u64)
+}
+
+/// See [`slack`].
+const SLACK: u64 = 4;
+
+/// What of its window a fixed window lasted before it refused a request sent at `sent` (from
+/// its renewal at the confirmed phase; at least half): the pace that spent it was its quota
+/// over that time, so the share is cut to that fraction, not halved (each caller cuts its own by
+/// the same fraction: together they come to the quota at once, not to half of it).
+pub(super) fn lasted(s: &State, sent: Sent, now: Instant) -> Option<f64> {
+    let (_, window) = s.quota?;
+    let (w, at) = (secs(window), sent.at?);
+    let renews = next_renewal(s.renewals.phase, w, at, now)?.checked_sub(w / MARGIN)?;
+    let since = at.saturating_duration_since(renews.checked_sub(w)?);
+    Some((since.as_secs_f64() / window).clamp(0.5, 1.0))
+}
+
+/// The end of the hold a refusal just set (taken: told its call once).
+pub(super) fn take_hold(s: &mut State) -> Option<Instant> {
+    s.renewals.held.take()
+}
+
+/// The phase after a renewal seen between requests sent at `lo` and `hi` (windows `w`): the
+/// part of it the phase known agrees with, or this one alone when none does.
+fn narrowed(known: Option<Phase>, lo: Instant, hi: Instant, w: Duration) -> Phase {
+    let fresh = Phase {
+        at: hi,
+        width: hi.duration_since(lo),
+        seen: 1,
+    };
+    let Some(p) = known else {
+        return fresh;
+    };
+    // The known phase moved by whole windows to the one nearest `hi`.
+    let (ws, apart) = (w.as_secs_f64(), signed(hi, p.at));
+    let shifted = (apart / ws).round() * ws - apart;
+    // Both as offsets from `hi`: (lo, hi] and (shifted - width, shifted].
+    let top = shifted.min(0.0);
+    let bottom = (shifted - p.width.as_secs_f64()).max(-fresh.width.as_secs_f64());
+    if top <= bottom {
+        return fresh;
+    }
+    Phase {
+        at: instant_at(hi, top),
+        width: secs(top - bottom),
+        seen: p.seen.saturating_add(1),
+    }
+}
+
+/// `a - b` in seconds, either way.
+fn signed(a: Instant, b: Instant) -> f64 {
+    match a.checked_duration_since(b) {
+        Some(d) => d.as_secs_f64(),
+        None => -b.duration_since(a).as_secs_f64(),
+    }
+}
+
+/// `at` moved by `offset` seconds (at most 0).
+fn instant_at(at: Instant, offset: f64) -> Instant {
+    at.checked_sub(secs(-offset)).unwrap_or(at)
+}
+
+/// The end of a hold for a request sent at `sent` and refused: the first renewal at a phase
+/// seen twice after it was sent (or within [`MARGIN`] before: the phase is as late as a request
+/// seen counted in the new window, and one sent a little sooner than that was not), and
+/// [`MARGIN`] more for the jitter on the way (none unconfirmed, nor when stale at `now`).
+fn next_renewal(phase: Option<Phase>, w: Duration, sent: Instant, now: Instant) -> Option<Instant> {
+    let p = usable(phase, w, now)?;
+    let (ws, margin) = (w.as_secs_f64(), (w / MARGIN).as_secs_f64());
+    // Whole windows from the phase to that renewal.
+    let windows = ((signed(sent, p.at) - margin) / ws).floor() + 1.0;
+    let offset = windows * ws + margin;
+    Some(if offset >= 0.0 {
+        p.at + secs(offset)
+    } else {
+        instant_at(p.at, offset)
+    })
+}
+
+/// The phase, when it is narrow enough to hold for (a quarter of the window, or half of it seen
+/// twice) and not stale at `now`.
+fn usable(phase: Option<Phase>, w: Duration, now: Instant) -> Option<Phase> {
+    let p = phase.filter(|p| p.width <= w / 4 || (p.seen >= 2 && p.width <= w / 2))?;
+    let stale = w.is_zero() || now.saturating_duration_since(p.at) > w * TRUSTED_WINDOWS;
+    (!stale).then_some(p)
+}
+
+/// Whether the pace follows a fixed window whose renewal is known: its share grows by what a
+/// window left unspent ([`regrow`]), not by a request per success.
+pub(super) fn known(s: &State, now: Instant) -> bool {
+    s.quota
+        .is_some_and(|(_, w)| usable(s.renewals.phase, secs(w), now).is_some())
+}
+
+/// A window renewed, `was` left of it as last stated: the share grows by what the callers
+/// spending it left unspent (each by the same factor, so together they come to the quota at
+/// once), at most [`GROW_MOST`] a window, to all of the stated rate.
+fn regrow(s: &mut State, limit: f64, was: u64, now: Instant) {
+    if !known(s, now) {
+        return;
+    }
+    let used = (limit - was as f64).max(1.0);
+    let factor = (limit * super::HEADROOM / used).clamp(1.0, GROW_MOST);
+    s.share = (s.share * factor).min(1.0);
+}
+
+/// The most a share grows in a window ([`regrow`]): from half the rate (another caller done)
+/// to all of it in three windows.
+const GROW_MOST: f64 = 1.3;
+
+/// The margin of a renewal's phase: a hundredth of the window (10 ms of a second's).
+const MARGIN: u32 = 100;
