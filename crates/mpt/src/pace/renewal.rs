@@ -6,11 +6,13 @@
 //! A stated window of a rounding or less (`w=1`) states its reset in whole seconds (`t=1`,
 //! `Retry-After: 1`): it does not say where in the window the client is. Its renewal does: the
 //! remainder jumps back by more than a bucket refilling at the quota's rate could give back
-//! between two requests sent less than a window apart (and [`SLACK`] more). A request is
-//! counted somewhere between its send and its answer, so the refill is reckoned from the first
-//! one's send to the second one's answer: two requests sent 0.5 ms apart, answered 40 ms
-//! later, may be counted 40 ms apart (in the other order, another caller's burst between
-//! them), and a token bucket of 200 a second gave back 6 in that time; taken for a renewal,
+//! between two requests sent less than a window apart (and [`SLACK`] more, and this client's
+//! requests in flight, which may have been counted between them). A request is counted
+//! somewhere between its send and its answer, so the refill is reckoned from the first one's
+//! send to the second one's answer: two requests sent 0.5 ms apart, answered 40 ms later, may
+//! be counted 40 ms apart (in the other order, a burst between them), and a token bucket of
+//! 200 a second gave back 6 in that time (the bench: 4 then 17 left, sent 23 µs apart, the
+//! client's own burst counted between them); taken for a renewal,
 //! the share a refusal then cut grew back only at renewals, which a bucket never shows (the
 //! paced bench: one of two clients finished in 6.3 s, the other in 46.5 s, 22 a second alone).
 //! A fixed window renews at one phase of its window: each jump narrows where (the renewal lies
@@ -20,7 +22,7 @@
 //! their order with a burst between them, does not replace it then); until then, and once it
 //! is stale, nothing here applies: the share grows by a request per success, as on a bucket
 //! (a share cut never stays cut for want of a renewal).
-//! Confirmed, a refusal with nothing remaining holds every send until the next renewal at that phase
+//! Held for, a refusal with nothing remaining holds every send until the next renewal at that phase
 //! ([`MARGIN`] after it, within the refusal's own `Retry-After`), and its call's retry waits
 //! for that, not the whole `Retry-After` (a second's rounding up). Two processes on one token
 //! overspent a fixed window at its end: each one's sends after the window was spent were refused
@@ -74,12 +76,15 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
         Some((before, _)) if at < before => {}
         Some((before, was)) => {
             shared(s, before, at, was.saturating_sub(left), limit);
+            // This client's requests in flight may have been counted between the two, the
+            // later one first (its own burst: 4 then 17 left, 23 µs apart, on a bucket of 20).
+            let own = f64::from(s.in_flight);
             let r = &mut s.renewals;
             // More back than a bucket refilling at the quota's rate gives in that time: from
             // the first one's send to this one's answer (each was counted in between).
             let gap = at.duration_since(before);
             let span = now.saturating_duration_since(before).max(gap);
-            let back = (span.as_secs_f64() / window) * limit + slack(limit) as f64;
+            let back = (span.as_secs_f64() / window) * limit + slack(limit) as f64 + own;
             if gap < w && left as f64 > was as f64 + back {
                 let trusted = usable(r.phase, w, now).is_some();
                 r.phase = Some(narrowed(r.phase, (before, at), w, trusted));
