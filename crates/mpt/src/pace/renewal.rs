@@ -117,7 +117,8 @@ fn shared(s: &mut State, before: Instant, at: Instant, fell: u64, limit: f64) {
         return;
     }
     let mine = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= before);
-    if fell > mine as u64 + slack(limit) {
+    // Its own requests in flight may have been counted between the two as well (its burst).
+    if fell > mine as u64 + slack(limit) + u64::from(s.in_flight) {
         (s.bursts, s.credit) = (false, 0);
     }
 }
