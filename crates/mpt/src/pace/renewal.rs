@@ -75,7 +75,7 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
     match r.last {
         Some((before, _)) if at < before => {}
         Some((before, was)) => {
-            shared(s, before, at, was.saturating_sub(left), limit);
+            shared(s, (before, at, now), was.saturating_sub(left), limit);
             // This client's requests in flight may have been counted between the two, the
             // later one first (its own burst: 4 then 17 left, 23 µs apart, on a bucket of 20).
             let own = f64::from(s.in_flight);
@@ -112,13 +112,16 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
 /// fiftieth of the `limit`) for requests counted out of their order. Then the remainder is not
 /// this client's to spend as a burst: two processes starting together each spent a fresh
 /// window's whole remainder, their requests in flight all refused.
-fn shared(s: &mut State, before: Instant, at: Instant, fell: u64, limit: f64) {
+fn shared(s: &mut State, (before, at, now): (Instant, Instant, Instant), fell: u64, limit: f64) {
     if !s.bursts || s.log.is_empty() {
         return;
     }
-    let mine = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= before);
-    // Its own requests in flight may have been counted between the two as well (its burst).
-    if fell > mine as u64 + slack(limit) + u64::from(s.in_flight) {
+    // Its own requests sent up to a round trip sooner, or before this answer came, may have
+    // been counted between the two as well (its burst, counted out of order).
+    let trip = now.saturating_duration_since(at);
+    let from = before.checked_sub(trip).unwrap_or(before);
+    let mine = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= from);
+    if fell > mine as u64 + slack(limit) {
         (s.bursts, s.credit) = (false, 0);
     }
 }

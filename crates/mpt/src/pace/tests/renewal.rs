@@ -116,10 +116,19 @@ struct Ran {
 /// limiter's jitter after its slot) and answered 20 ms after; a refused request is sent again
 /// after its `Retry-After`, or the renewal its pacer holds for ([`Pacer::observe`]'s return).
 fn run(clients: usize, each: usize, limiter: Limiter) -> Ran {
+    // Each pacer's state is made (stamped with the clock) before the simulated start: the run
+    // does not depend on how long that took (a loaded machine's test run).
+    let pacers: Vec<Pacer> = (0..clients)
+        .map(|_| {
+            let pacer = Pacer::new(Pacing::Adaptive);
+            pacer.lock().of("");
+            pacer
+        })
+        .collect();
     let start = Instant::now();
-    let mut all: Vec<Client> = (0..clients)
-        .map(|j| Client {
-            pacer: Pacer::new(Pacing::Adaptive),
+    let mut all: Vec<Client> = (pacers.into_iter().enumerate())
+        .map(|(j, pacer)| Client {
+            pacer,
             flight: Vec::new(),
             next: start,
             // Not in lockstep: each process starts a few milliseconds after the one before.
