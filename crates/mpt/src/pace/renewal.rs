@@ -108,8 +108,9 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
 }
 
 /// Another caller spends the count too: between requests sent at `before` and `at`, it fell by
-/// `fell`, more than this client's own sends between them (its log) and [`SLACK`] (or a
-/// fiftieth of the `limit`) for requests counted out of their order. Then the remainder is not
+/// `fell` (the latter answered at `now`), more than this client's own sends between them, from
+/// a round trip before `before` (its log: its own burst may be counted out of order), and
+/// [`SLACK`] (or a fiftieth of the `limit`). Then the remainder is not
 /// this client's to spend as a burst: two processes starting together each spent a fresh
 /// window's whole remainder, their requests in flight all refused.
 fn shared(s: &mut State, (before, at, now): (Instant, Instant, Instant), fell: u64, limit: f64) {
