@@ -45,6 +45,9 @@ use crate::ratelimit::{Signal, secs};
 pub(super) struct Renewals {
     /// The latest answer's planned send and remainder (of the latest request sent answered).
     last: Option<(Instant, u64)>,
+    /// This client's requests still in flight when that answer came that were planned before
+    /// its request: they may be counted after it ([`shared`]).
+    older: u32,
     /// The renewal's phase: it lies within `width` before `at` (give or take whole windows),
     /// and how many renewals seen agree with it.
     phase: Option<Phase>,
@@ -75,7 +78,7 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
     match r.last {
         Some((before, _)) if at < before => {}
         Some((before, was)) => {
-            shared(s, (before, at, now), was.saturating_sub(left), limit);
+            shared(s, (before, at), was.saturating_sub(left), limit);
             // This client's requests in flight may have been counted between the two, the
             // later one first (its own burst: 4 then 17 left, 23 µs apart, on a bucket of 20).
             let own = f64::from(s.in_flight);
@@ -95,6 +98,9 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
         }
         None => r.last = Some((at, left)),
     }
+    if s.renewals.last.is_some_and(|(last, _)| last == at) {
+        s.renewals.older = older(s, at);
+    }
     if !signal.throttled || left != 0 {
         return None;
     }
@@ -107,24 +113,38 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) -> 
     Some(next)
 }
 
-/// Another caller spends the count too: between requests sent at `before` and `at`, it fell by
-/// `fell` (the latter answered at `now`), more than this client's own sends between them, from
-/// a round trip before `before` (its log: its own burst may be counted out of order), and
-/// [`SLACK`] (or a fiftieth of the `limit`). Then the remainder is not
-/// this client's to spend as a burst: two processes starting together each spent a fresh
-/// window's whole remainder, their requests in flight all refused.
-fn shared(s: &mut State, (before, at, now): (Instant, Instant, Instant), fell: u64, limit: f64) {
+/// Another caller spends the count too: between the answers to requests sent at `before` and
+/// `at`, its remainder fell by `fell`, more than this client's own sends that may have been
+/// counted between the two, and [`SLACK`] (or a fiftieth of the `limit`). Then the remainder
+/// is not this client's to spend as a burst: two processes starting together each spent a
+/// fresh window's whole remainder, their requests in flight all refused.
+///
+/// This client's own sends counted between the two are those sent between them, and those
+/// sent before `before` still in flight when its answer came (`Renewals::older`: its own burst,
+/// counted out of order, 4 then 17 left of a bucket of 20 for two sent 23 µs apart). Not its
+/// sends before `before` answered by then: counted in its order, they were already in the
+/// remainder it stated. Counting all of its sends from a round trip before `before` (how this
+/// was first reckoned) counts a job's first burst, once the log holds the sends made before a
+/// quota is stated (34aj), for its own: 16 sent in 7.5 ms, answered 20 ms later, hid the 16
+/// another process sent meanwhile, both spent the window's whole remainder at once, and 64 of
+/// 1,264 requests were refused (the simulation's two processes), over 5%.
+fn shared(s: &mut State, (before, at): (Instant, Instant), fell: u64, limit: f64) {
     if !s.bursts || s.log.is_empty() {
         return;
     }
-    // Its own requests sent up to a round trip sooner, or before this answer came, may have
-    // been counted between the two as well (its burst, counted out of order).
-    let trip = now.saturating_duration_since(at);
-    let from = before.checked_sub(trip).unwrap_or(before);
-    let mine = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= from);
-    if fell > mine as u64 + slack(limit) {
+    let between = s.log.partition_point(|t| *t <= at) - s.log.partition_point(|t| *t <= before);
+    let mine = between as u64 + u64::from(s.renewals.older);
+    if fell > mine + slack(limit) {
         (s.bursts, s.credit) = (false, 0);
     }
+}
+
+/// This client's requests in flight planned before `at` (an answer's request just taken): those
+/// in flight less those of the log planned after it (sent or waiting for their slot).
+fn older(s: &State, at: Instant) -> u32 {
+    let later = s.log.len() - s.log.partition_point(|t| *t <= at);
+    s.in_flight
+        .saturating_sub(u32::try_from(later).unwrap_or(u32::MAX))
 }
 
 /// Requests counted out of the order they were sent in, at most: [`SLACK`], or a fiftieth of
