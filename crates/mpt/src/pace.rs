@@ -72,7 +72,9 @@
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
 //!   whenever it changes. Once a few requests sent since a cut were answered, a cut (and the
 //!   pace restored after the halvings) is at most the pace times the share of them the
-//!   platform served, and a rate the platform served over a half second within the last 2 s
+//!   platform served (the pace restored: what the second before the cut served, when the
+//!   refusals outlasted what a bucket at that pace leaves empty, `lately::outlasted`: a window
+//!   spent before its end), and a rate the platform served over a half second within the last 2 s
 //!   is climbed back to quickly from 150 ms after a cut below half of it (`lately`: a limit
 //!   that drops for a while and comes back);
 //! * with nothing stated, a concurrency limiter (at most so many in flight, refused over it)
