@@ -222,12 +222,17 @@ impl Applying<'_> {
             .policy
             .declared(&action.account, &action.name, Some(id))
             .is_some_and(|d| d.status == Wanted::Absent);
+        // A late landing of this tool's own create given up on, by the marker it carries now.
+        let absent = absent
+            || self
+                .is_late_landing(&action.account, &action.name, &now)
+                .await;
         let shown = |r: Option<i32>| r.map_or_else(|| "unknown".into(), |r| r.to_string());
         if now.revision() != action.revision || (now.status() == TokenStatus::Active && !absent) {
             return ActionOutcome::new(
                 Applied::Moved,
                 format!(
-                    "moved: {id} is {} at revision {} (revision {} when planned); not deleted: an Active token is deleted only when the policy declares it absent. Plan again",
+                    "moved: {id} is {} at revision {} (revision {} when planned); not deleted: an Active token is deleted only when the policy declares it absent, or it is a late landing of this tool's own create. Plan again",
                     now.status(),
                     shown(now.revision()),
                     shown(action.revision)

@@ -34,6 +34,7 @@ impl Plan {
     /// removed too. A record of a name declared absent
     /// leaves the name's tokens to the plan's deletes. Reads only.
     pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
+        self.include_late(client, policy, store).await;
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut judged: Vec<Judged> = Vec::new();
         let mut seen: HashSet<(Kind, String, String)> = HashSet::new();

@@ -7,6 +7,7 @@
 //! checks every record against the policy and the platform before acting on it.
 
 mod dir;
+mod late;
 mod lookalike;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -21,6 +22,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
+pub(crate) use late::{LateRecord, late_marks, remember_late, waited_hashes};
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{
@@ -37,11 +39,14 @@ pub enum Kind {
     Rotation,
     /// Modules the platform refused on a token.
     Refused,
+    /// The markers of earlier creates of a name that were given up on (no token carried them)
+    /// and may still land: a token carrying one is this tool's own late landing.
+    Late,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [Kind::Create, Kind::Rotation, Kind::Refused];
+    pub const ALL: [Kind; 4] = [Kind::Create, Kind::Rotation, Kind::Refused, Kind::Late];
 
     /// Its name: the directory store's subdirectory, the database's `kind`.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +54,7 @@ impl Kind {
             Kind::Create => "creates",
             Kind::Rotation => "rotations",
             Kind::Refused => "refused",
+            Kind::Late => "late",
         }
     }
 }
@@ -101,6 +107,14 @@ impl Key {
                 id_name(crate::ids::IdKind::Account, account),
                 hex(name)
             ),
+        }
+    }
+
+    /// The markers given up on of the creates of `name` in `account` (see [`Kind::Late`]).
+    pub fn late(account: &str, name: &str) -> Key {
+        Key {
+            kind: Kind::Late,
+            ..Key::create(account, name)
         }
     }
 
