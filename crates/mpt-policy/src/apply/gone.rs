@@ -65,7 +65,7 @@ impl Applying<'_> {
         match found.as_ref() {
             None => {
                 let owner = (plan.account_id.as_str(), plan.name.as_str());
-                let hashes = super::rotations::sent_markers(&plan);
+                let hashes = super::unsent::sent_markers(&plan);
                 if let Some(kept) = self.give_up(key, owner, &hashes).await {
                     return (resumed(action, kept), true);
                 }

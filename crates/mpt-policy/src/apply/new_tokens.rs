@@ -198,11 +198,11 @@ impl Applying<'_> {
         record: CreateRecord,
         came: Came,
     ) -> Option<ActionOutcome> {
-        let found = crate::marked::made_by_record(
+        let found = crate::marked::made_by_create(
             self.client,
+            self.state,
             (&record.account_id, &record.name, &record.known_ids),
             &record.marker_hashes,
-            "create",
         )
         .await;
         let token = match found {

@@ -154,7 +154,10 @@ impl Applying<'_> {
         };
         if found == 0 {
             let owner = (plan.account_id.as_str(), plan.name.as_str());
-            if let Some(kept) = self.give_up(key, owner, &sent_markers(plan)).await {
+            if let Some(kept) = self
+                .give_up(key, owner, &super::unsent::sent_markers(plan))
+                .await
+            {
                 return Some((resumed(action, kept), true));
             }
             let done = ActionOutcome::new(
@@ -489,13 +492,5 @@ fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan) -> String 
             plan.name
         ),
         false => String::new(),
-    }
-}
-
-/// The markers a rotation's record says its creates sent (none when no create was sent).
-pub(super) fn sent_markers(plan: &RotationPlan) -> Vec<String> {
-    match plan.create_sent {
-        true => plan.marker_hashes.clone(),
-        false => Vec::new(),
     }
 }

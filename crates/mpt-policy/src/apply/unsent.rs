@@ -202,3 +202,11 @@ impl Applying<'_> {
         crate::plan::is_late(token, &live, &hashes)
     }
 }
+
+/// The markers a rotation's record says its creates sent (none when no create was sent).
+pub(super) fn sent_markers(plan: &RotationPlan) -> Vec<String> {
+    match plan.create_sent {
+        true => plan.marker_hashes.clone(),
+        false => Vec::new(),
+    }
+}

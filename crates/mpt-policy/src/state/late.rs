@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use super::{Key, Kind, Store, StoreError};
 
+impl Key {
+    /// The markers given up on of the creates of `name` in `account` (see [`Kind::Late`]).
+    pub fn late(account: &str, name: &str) -> Key {
+        let kind = Kind::Late;
+        Key {
+            kind,
+            ..Key::create(account, name)
+        }
+    }
+}
+
 /// How many markers given up on are kept per name, the newest last.
 pub(crate) const MAX_LATE: usize = 8;
 

@@ -39,8 +39,7 @@ pub enum Kind {
     Rotation,
     /// Modules the platform refused on a token.
     Refused,
-    /// The markers of earlier creates of a name that were given up on (no token carried them)
-    /// and may still land: a token carrying one is this tool's own late landing.
+    /// Markers of creates of a name given up on, which may still land (this tool's own).
     Late,
 }
 
@@ -107,14 +106,6 @@ impl Key {
                 id_name(crate::ids::IdKind::Account, account),
                 hex(name)
             ),
-        }
-    }
-
-    /// The markers given up on of the creates of `name` in `account` (see [`Kind::Late`]).
-    pub fn late(account: &str, name: &str) -> Key {
-        Key {
-            kind: Kind::Late,
-            ..Key::create(account, name)
         }
     }
 

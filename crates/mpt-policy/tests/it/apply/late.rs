@@ -170,3 +170,61 @@ async fn a_create_landing_after_the_next_apply_made_its_own_is_deleted_and_the_n
         }
     }
 }
+
+#[tokio::test]
+async fn a_late_landing_beside_a_pending_create_is_not_its_twin() {
+    let stores = Stores::start("late-pending");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, client) = start().await;
+        let dir = temp_dir("late-pending");
+        let file = dir.join("wanted.secret");
+        let policy = wanted(&file, "");
+        // The second apply gave the held create up (its marker kept) and was stopped in turn
+        // while its own create was in flight: its record waits for its marker.
+        let second = "fedcba9876543210fedcba9876543210";
+        let late = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted",
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        plant(&at, &Key::late(DEFAULT_ACCOUNT, "wanted"), &late).await;
+        let json = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
+            "newId": null, "recordedAt": Utc::now() - Days::minutes(1),
+            "markerHashes": [mpt::marker_hash(second)],
+        });
+        plant(&at, &Key::create(DEFAULT_ACCOUNT, "wanted"), &json).await;
+        // Both creates land: the second's, then the held one.
+        let made = land(&client, &mpt::marked_description(None, second)).await;
+        let held = land(&client, &mpt::marked_description(None, MARKER)).await;
+        let plan = planned(&client, &policy, &at).await;
+        assert_eq!(plan.count(ActionKind::Ambiguous), 0, "{shown}: {plan:#?}");
+        let resume = plan
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Resume)
+            .unwrap_or_else(|| panic!("{shown}: {plan:#?}"));
+        assert_eq!(
+            resume.token_id.as_deref(),
+            Some(made.as_str()),
+            "{resume:#?}"
+        );
+        let delete = plan.actions.iter().find(|a| a.kind == ActionKind::Delete);
+        assert_eq!(
+            delete.and_then(|a| a.token_id.as_deref()),
+            Some(held.as_str())
+        );
+        // The apply adopts the second's token, hands it over, and deletes the held one.
+        let report = client
+            .apply(&policy, None, &ApplyOptions::new(at.clone()))
+            .await
+            .unwrap();
+        assert_eq!(report.count(Applied::Adopted), 1, "{shown}: {report:#?}");
+        assert_eq!(server.token_status(&held).as_deref(), Some("Deleted"));
+        assert_eq!(server.token_status(&made).as_deref(), Some("Active"));
+        assert!(file.exists(), "{shown}: {report:#?}");
+        let plan = planned(&client, &policy, &at).await;
+        assert!(!plan.has_changes(), "{shown}: {plan:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
