@@ -153,18 +153,16 @@ impl Applying<'_> {
         None
     }
 
-    /// Whether `token` (read now) of `account` and `name` carries the marker of a create of
-    /// that name given up on ([`crate::state::LateRecord`]) that no pending create record
-    /// waits for: a late landing of this tool's own, whose secret nobody holds.
+    /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
+    /// other live tokens of its name, is the only one that carries the marker of a create of
+    /// that name given up on ([`crate::state::LateRecord`]) that no pending record waits for: a
+    /// late landing of this tool's own, whose secret nobody holds.
     pub(super) async fn is_late_landing(
         &self,
-        account: &str,
-        name: &str,
-        token: &mpt::Token,
+        (account, name): (&str, &str),
+        id: &str,
+        revision: Option<i32>,
     ) -> bool {
-        if token.account_id() != Some(account) || token.name() != Some(name) {
-            return false;
-        }
         let Some(late) = self
             .state
             .get::<crate::state::LateRecord>(&Key::late(account, name))
@@ -178,10 +176,6 @@ impl Applying<'_> {
             .into_iter()
             .filter(|h| !waited.contains(h))
             .collect();
-        if !mpt::carries_marker(token.description(), &hashes) {
-            return false;
-        }
-        // The only live token of the name carrying its marker (else one may be a copy).
         let listed = self
             .client
             .list()
@@ -199,7 +193,9 @@ impl Applying<'_> {
                     && t.name() == Some(name)
             })
             .collect();
-        crate::plan::is_late(token, &live, &hashes)
+        live.iter()
+            .find(|t| t.id() == id && t.revision() == revision)
+            .is_some_and(|token| crate::plan::is_late(token, &live, &hashes))
     }
 }
 
