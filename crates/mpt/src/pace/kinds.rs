@@ -294,6 +294,8 @@ pub(super) struct State {
     pub(super) forgets: bool,
     /// Answers in a row whose remainder said so (`bucket::trust_remainder`).
     pub(super) forgetting: u8,
+    /// An answer was learned from: until then sends are logged for the quota it may state.
+    pub(super) heard: bool,
     /// Until then the log holds no send: the remainders stated are not one count's
     /// (`bucket::note_room`).
     pub(super) roomy_until: Option<Instant>,
@@ -400,6 +402,7 @@ impl State {
             log: VecDeque::new(),
             forgets: false,
             forgetting: 0,
+            heard: false,
             refills: super::bucket::Refills::default(),
             roomy_until: None,
             lefts: VecDeque::new(),

@@ -28,6 +28,8 @@ impl Pacer {
         sent: Sent,
     ) -> bool {
         let limit = signal.quotas().map(|q| q.limit).reduce(f64::min);
+        // Sends are no longer logged for a quota not stated yet (`sends::unknown`).
+        s.heard = true;
         if signal.remaining.is_none() && !signal.throttled {
             // Served, stating no remainder (a limiter that states its count on its refusals
             // only): the count was not spent, and sends no longer go one at a time (they did

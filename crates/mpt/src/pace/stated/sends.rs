@@ -40,7 +40,8 @@ const SMALL_QUOTA: f64 = 10.0;
 pub(in crate::pace) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
     let Some((most, window)) = most(s) else {
         if unknown(s) {
-            // Kept for a quota stated later (of a window up to a rounding: the longest logged).
+            // Kept for a quota the first answer may state (of a window up to a rounding: the
+            // longest logged).
             while s.log.front().is_some_and(|t| *t + ROUNDING <= now) {
                 s.log.pop_front();
             }
@@ -64,12 +65,13 @@ pub(in crate::pace) fn logged(s: &mut State, slot: Instant, now: Instant) -> Ins
     }
 }
 
-/// Whether no quota is known yet (none stated, or no longer): the sends are logged all the same,
-/// so that once one is stated the sends made before it count in its window (the first requests
-/// of a job, sent before an answer stated the quota, were not logged: the log let the quota's
-/// remainder go on top of them, and the send over the quota was refused, halving the share).
+/// Whether no answer came yet to state a quota: the sends are logged all the same, so that once
+/// one is stated the sends made before it count in its window (the first requests of a job,
+/// sent before an answer stated the quota, were not logged: the log let the quota's remainder go
+/// on top of them, and the send over the quota was refused, halving the share). Once answers
+/// came stating none, nothing is logged (a send costs no more than before).
 fn unknown(s: &State) -> bool {
-    s.quota.is_none() && !s.forgets
+    s.quota.is_none() && !s.forgets && !s.heard
 }
 
 /// Takes a slot noted in the log out of it (taken again at a new pace, it was never sent: a

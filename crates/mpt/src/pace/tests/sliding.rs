@@ -139,4 +139,12 @@ fn sends_before_the_quota_is_stated_count_in_its_window() {
         stated::logged(s, at, at) >= t0 + Duration::from_secs(1),
         "199 sent within the window"
     );
+    // Once an answer came stating no quota, nothing is logged (a send costs what it did).
+    let unstated = Pacer::new(Pacing::Adaptive);
+    let mut paces = unstated.lock();
+    let s = paces.of("");
+    unstated.learn_at(s, &signal(200, &[]), CAP, sent_at(t0), now);
+    assert_eq!(stated::logged(s, now, now), now);
+    assert!(!stated::log(s, now), "logged with no quota stated");
+    assert!(s.log.is_empty());
 }
