@@ -156,14 +156,16 @@ pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent
         return false;
     }
     let apart = secs(window / limit);
-    let same: Vec<Instant> = s
+    // The answers stating it (this one too), and the first and last of their sends.
+    let (mut same, mut first, mut last) = (1, at, at);
+    for (t, _) in s
         .lefts
         .iter()
         .filter(|(t, l)| *l == left && t.max(&at).saturating_duration_since(*t.min(&at)) < apart)
-        .map(|(t, _)| *t)
-        .chain([at])
-        .collect();
-    if same.len() >= SAME_LEFT && !renewed(s, &same, secs(window), apart) {
+    {
+        (same, first, last) = (same + 1, first.min(*t), last.max(*t));
+    }
+    if same >= SAME_LEFT && !renewed(s, same, (first, last), secs(window), apart) {
         s.roomy_until = Some(now + secs(window));
     }
     if s.lefts.len() >= LEFTS_KEPT {
@@ -174,23 +176,25 @@ pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent
 }
 
 /// Whether this client's own sends leaving the quota's window explain one remainder stated to
-/// the sends planned at `same`: a sliding log renews as its oldest sends leave it, so a burst a
-/// window after a burst finds its remainder where the last one left it, answer after answer
-/// (read as remainders that are not one count's, the log was lifted and the burst overran the
-/// window: refused, the share halved). Of `n` sends stating one remainder, the `n - 1` after
-/// the first were counted by it too: all but one of them (the jitter on the way, `slack`)
-/// were matched by a send of the log leaving the window meanwhile.
-fn renewed(s: &State, same: &[Instant], window: Duration, slack: Duration) -> bool {
-    let (Some(first), Some(last)) = (same.iter().min(), same.iter().max()) else {
-        return false;
-    };
-    let gap = window + slack;
-    let from = first.checked_sub(gap);
-    let to = (*last + slack).checked_sub(window);
+/// `same` sends planned from `first` to `last`: a sliding log renews as its oldest sends leave
+/// it, so a burst a window after a burst finds its remainder where the last one left it, answer
+/// after answer (read as remainders that are not one count's, the log was lifted and the burst
+/// overran the window: refused, the share halved). Of `n` sends stating one remainder, the
+/// `n - 1` after the first were counted by it too: all but one of them (the jitter on the way,
+/// `slack`) were matched by a send of the log leaving the window meanwhile.
+fn renewed(
+    s: &State,
+    same: usize,
+    (first, last): (Instant, Instant),
+    window: Duration,
+    slack: Duration,
+) -> bool {
+    let from = first.checked_sub(window + slack);
+    let to = last.checked_add(slack).and_then(|l| l.checked_sub(window));
     let left = s
         .log
         .iter()
         .filter(|t| from.is_none_or(|f| f <= **t) && to.is_some_and(|to| **t <= to))
         .count();
-    left + 2 >= same.len()
+    left + 2 >= same
 }
