@@ -246,11 +246,28 @@ impl Applying<'_> {
         if let Some(stopped) = self.fenced(&action.account).await {
             return stopped;
         }
-        match self.client.delete_if_exists(&now).await {
+        let outcome = match self.client.delete_if_exists(&now).await {
             Ok(true) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
             Ok(false) => ActionOutcome::new(Applied::Unchanged, "gone already"),
-            Err(e) => self.failed_unless(action, id, e).await,
+            Err(e) => return self.failed_unless(action, id, e).await,
+        };
+        if late {
+            // Its create landed and is gone: a later token carrying its marker is a copy.
+            let (account, name) = (&action.account, &action.name);
+            if let Err(e) =
+                crate::state::retire_late(self.state, account, name, now.description()).await
+            {
+                let key = self.state.describe(&Key::late(account, name));
+                return ActionOutcome::new(
+                    outcome.result,
+                    format!(
+                        "{}; its marker could not be retired from {key} ({e}): a token carrying a copy of it would be taken for a late landing",
+                        outcome.detail
+                    ),
+                );
+            }
         }
+        outcome
     }
 
     pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> ActionOutcome {

@@ -117,8 +117,18 @@ impl Plan {
 
 /// Whether `token` carries the marker of one of `hashes` and is the only one of `live` (the
 /// live tokens of its account and name) that does: two carriers of one marker may be a copy of
-/// the other's tag, made by hand once ours landed, and neither is taken for ours.
+/// the other's tag, made by hand once ours landed, and neither is taken for ours. And it is as
+/// it landed: Active, at its first revision, its secret never used (`lastAccessAt` unset). A
+/// carrier someone edited, disabled or used is not one whose secret nobody holds: it is judged
+/// as any token of its name (a tag copied into the managed token's description was taken for a
+/// late landing and the managed token deleted: tester round 18).
 pub(crate) fn is_late(token: &Token, live: &[Token], hashes: &[String]) -> bool {
+    let untouched = token.status() == TokenStatus::Active
+        && token.revision().is_some_and(|r| r <= 1)
+        && token.last_access_at().is_none();
+    if !untouched {
+        return false;
+    }
     let Some(hash) = hashes
         .iter()
         .find(|h| carries_marker(token.description(), std::slice::from_ref(*h)))

@@ -107,3 +107,31 @@ pub(crate) async fn waited_hashes(store: &dyn Store, accounts: &[String]) -> Has
     }
     waited
 }
+
+/// Retires the markers `description` carries from the record of `account` and `name`: their
+/// create landed and its token was deleted, so any later token carrying one is a copy of its
+/// tag, never a late landing (a tag read back from the deleted token and copied into the managed
+/// token's description had it deleted: tester round 18). A record that does not read is left.
+pub(crate) async fn retire_late(
+    store: &dyn Store,
+    account: &str,
+    name: &str,
+    description: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = Key::late(account, name);
+    let Some(mut record) = store
+        .get::<LateRecord>(&key)
+        .await
+        .filter(|r| r.account_id == account && r.name == name)
+    else {
+        return Ok(());
+    };
+    let before = record.marker_hashes.len();
+    record
+        .marker_hashes
+        .retain(|h| !mpt::carries_marker(description, std::slice::from_ref(h)));
+    if record.marker_hashes.len() == before {
+        return Ok(());
+    }
+    store.put(&key, &record).await
+}

@@ -138,11 +138,30 @@ async fn a_create_landing_after_the_next_apply_made_its_own_is_deleted_and_the_n
             assert_eq!(std::fs::read_to_string(&file).unwrap(), ours, "{shown}");
             let plan = planned(&client, &policy, &at).await;
             assert!(!plan.has_changes(), "{shown}: {plan:#?}");
+            // Its tag, read back from the deleted token, copied into the managed token's
+            // description: the marker was retired with its landing, and the managed token (an
+            // edited one, at a later revision) is never taken for a late landing (tester round
+            // 18: it was deleted, its secret in the sink).
+            let update = mpt::TokenUpdate::default().description(held.clone());
+            client.update(managed.as_str(), &update).await.unwrap();
+            let plan = planned(&client, &policy, &at).await;
+            assert_eq!(plan.count(ActionKind::Delete), 0, "{shown}: {plan:#?}");
+            let report = client.apply(&policy, None, &options).await.unwrap();
+            assert_eq!(server.token_status(&managed).as_deref(), Some("Active"));
+            assert_eq!(
+                std::fs::read_to_string(&file).unwrap(),
+                ours,
+                "{shown}: {report:#?}"
+            );
+            let update = mpt::TokenUpdate::default().description(String::new());
+            client.update(managed.as_str(), &update).await.unwrap();
             // A twin made by hand without the marker (plain, or showing the hash a reader of
             // the store could copy, or another marker's tag) is judged as before: ambiguous,
             // never deleted.
             let hash = mpt::marker_hash(MARKER);
             for description in [
+                // A copy of the late landing's tag once it is gone: the marker was retired.
+                held.clone(),
                 "ci".to_string(),
                 format!("[mpt: being made, marker {hash}]"),
                 mpt::marked_description(None, "ffeeddccbbaa99887766554433221100"),
