@@ -175,6 +175,15 @@ async fn a_pace_beyond_the_cap_names_its_source() {
         crate::job::distinct(ms(1700), ms(1500)),
         ("1.7 s".into(), "1.5 s".into())
     );
+    // A run of refusals that lasted 14.999907256 s against a budget of 15 s: the fewest
+    // decimals that tell them apart, not nine (tester round 17).
+    assert_eq!(
+        crate::job::distinct(
+            Duration::from_nanos(14_999_907_256),
+            Duration::from_secs(15)
+        ),
+        ("14.9999 s".into(), "15 s".into())
+    );
     let tiny = Duration::from_micros(400);
     assert_eq!(
         crate::job::distinct(tiny, Duration::ZERO),
