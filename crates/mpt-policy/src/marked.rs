@@ -30,14 +30,10 @@ pub(crate) async fn made_by_create(
     hashes: &[String],
 ) -> Result<Result<Option<Token>, RecordError>, mpt::Error> {
     let mut found = client.made_excluding(account, name, known).await?;
-    let late = crate::state::late_marks(store, &[account.to_string()]).await;
-    if let Some(late) = late.get(&(account.to_string(), name.to_string())) {
-        let waited = crate::state::waited_hashes(store, &[account.to_string()]).await;
-        let late: Vec<String> = late
-            .iter()
-            .filter(|h| !hashes.contains(h) && !waited.contains(*h))
-            .cloned()
-            .collect();
+    let mut late = crate::state::given_up(store, account, name).await;
+    // Its own markers are never taken as given up.
+    late.retain(|h| !hashes.contains(h));
+    if !late.is_empty() {
         let all = found.clone();
         found.retain(|t| !crate::plan::is_late(t, &all, &late));
     }

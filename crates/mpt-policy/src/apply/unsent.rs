@@ -155,7 +155,7 @@ impl Applying<'_> {
 
     /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
     /// other live tokens of its name, is the only one that carries the marker of a create of
-    /// that name given up on ([`crate::state::LateRecord`]) that no pending record waits for: a
+    /// that name given up on that no pending record waits for ([`crate::state::given_up`]): a
     /// late landing of this tool's own, whose secret nobody holds.
     pub(super) async fn is_late_landing(
         &self,
@@ -163,36 +163,13 @@ impl Applying<'_> {
         id: &str,
         revision: Option<i32>,
     ) -> bool {
-        let Some(late) = self
-            .state
-            .get::<crate::state::LateRecord>(&Key::late(account, name))
-            .await
-        else {
+        let hashes = crate::state::given_up(self.state, account, name).await;
+        if hashes.is_empty() {
+            return false;
+        }
+        let Ok(live) = crate::plan::live_named(self.client, account, name).await else {
             return false;
         };
-        let waited = crate::state::waited_hashes(self.state, &[account.to_string()]).await;
-        let hashes: Vec<String> = late
-            .marker_hashes
-            .into_iter()
-            .filter(|h| !waited.contains(h))
-            .collect();
-        let listed = self
-            .client
-            .list()
-            .filter(mpt::Filter::account(account).and(mpt::Filter::name(name)))
-            .collect()
-            .await;
-        let Ok(listed) = listed else { return false };
-        let live: Vec<mpt::Token> = listed
-            .into_iter()
-            .filter(|t| {
-                matches!(
-                    t.status(),
-                    mpt::TokenStatus::Active | mpt::TokenStatus::Disabled
-                ) && t.account_id() == Some(account)
-                    && t.name() == Some(name)
-            })
-            .collect();
         live.iter()
             .find(|t| t.id() == id && t.revision() == revision)
             .is_some_and(|token| crate::plan::is_late(token, &live, &hashes))

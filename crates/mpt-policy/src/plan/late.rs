@@ -62,22 +62,10 @@ impl Plan {
         if entries.is_empty() || entries.iter().any(|t| t.id.is_some()) {
             return;
         }
-        let listed = client
-            .list()
-            .filter(Filter::account(account).and(Filter::name(name)))
-            .select(["+audit"])
-            .collect()
-            .await;
         // Unread: no evidence, the name judged as before.
-        let Ok(listed) = listed else { return };
-        let live: Vec<Token> = listed
-            .into_iter()
-            .filter(|t| {
-                matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled)
-                    && t.account_id() == Some(account)
-                    && t.name() == Some(name)
-            })
-            .collect();
+        let Ok(live) = live_named(client, account, name).await else {
+            return;
+        };
         let (late, kept): (Vec<Token>, Vec<Token>) = live
             .iter()
             .cloned()
@@ -113,6 +101,29 @@ impl Plan {
         }
         self.actions.splice(at..at, judged);
     }
+}
+
+/// The live (Active or Disabled) tokens of `account` and `name`, read now, their account and
+/// name checked on the client too: what a late landing is judged among (plan and apply).
+pub(crate) async fn live_named(
+    client: &Client,
+    account: &str,
+    name: &str,
+) -> Result<Vec<Token>, mpt::Error> {
+    let listed = client
+        .list()
+        .filter(Filter::account(account).and(Filter::name(name)))
+        .select(["+audit"])
+        .collect()
+        .await?;
+    Ok(listed
+        .into_iter()
+        .filter(|t| {
+            matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled)
+                && t.account_id() == Some(account)
+                && t.name() == Some(name)
+        })
+        .collect())
 }
 
 /// Whether `token` carries the marker of one of `hashes` and is the only one of `live` (the

@@ -37,6 +37,28 @@ pub(crate) struct LateRecord {
     pub marker_hashes: Vec<String>,
 }
 
+/// The record of `account` and `name`, when it reads and says it is theirs.
+async fn record_of(store: &dyn Store, account: &str, name: &str) -> Option<LateRecord> {
+    store
+        .get::<LateRecord>(&Key::late(account, name))
+        .await
+        .filter(|r| r.account_id == account && r.name == name)
+}
+
+/// The markers of the creates of `account` and `name` given up on that no pending record waits
+/// for ([`waited_hashes`]): a live token carrying one is a late landing.
+pub(crate) async fn given_up(store: &dyn Store, account: &str, name: &str) -> Vec<String> {
+    let Some(record) = record_of(store, account, name).await else {
+        return Vec::new();
+    };
+    let waited = waited_hashes(store, &[account.to_string()]).await;
+    record
+        .marker_hashes
+        .into_iter()
+        .filter(|h| !waited.contains(h))
+        .collect()
+}
+
 /// Adds `hashes` (the markers of a create given up on) to the record of `account` and `name`,
 /// keeping the last [`MAX_LATE`]. Nothing is written when all of them are kept already.
 pub(crate) async fn remember_late(
@@ -46,10 +68,8 @@ pub(crate) async fn remember_late(
     hashes: &[String],
 ) -> Result<(), StoreError> {
     let key = Key::late(account, name);
-    let mut record = store
-        .get::<LateRecord>(&key)
+    let mut record = record_of(store, account, name)
         .await
-        .filter(|r| r.account_id == account && r.name == name)
         .unwrap_or_else(|| LateRecord {
             account_id: account.to_string(),
             name: name.to_string(),
@@ -119,11 +139,7 @@ pub(crate) async fn retire_late(
     description: Option<&str>,
 ) -> Result<(), StoreError> {
     let key = Key::late(account, name);
-    let Some(mut record) = store
-        .get::<LateRecord>(&key)
-        .await
-        .filter(|r| r.account_id == account && r.name == name)
-    else {
+    let Some(mut record) = record_of(store, account, name).await else {
         return Ok(());
     };
     let before = record.marker_hashes.len();
