@@ -20,6 +20,26 @@ pub(crate) async fn made_by_record(
     Ok(landed(found, (account, name), hashes, what))
 }
 
+/// [`made_by_record`] for a create record, read beside the state `store`: a token that is a
+/// late landing of a create of the name given up on before this record (see
+/// [`crate::plan::is_late`]) is neither its token nor a twin: left to the plan's delete.
+pub(crate) async fn made_by_create(
+    client: &Client,
+    store: &dyn crate::state::Store,
+    (account, name, known): (&str, &str, &[String]),
+    hashes: &[String],
+) -> Result<Result<Option<Token>, RecordError>, mpt::Error> {
+    let mut found = client.made_excluding(account, name, known).await?;
+    let mut late = crate::state::given_up(store, account, name).await;
+    // Its own markers are never taken as given up.
+    late.retain(|h| !hashes.contains(h));
+    if !late.is_empty() {
+        let all = found.clone();
+        found.retain(|t| !crate::plan::is_late(t, &all, &late));
+    }
+    Ok(landed(found, (account, name), hashes, "create"))
+}
+
 /// Judges `found` (the live tokens of the record's `account` and `name` outside its
 /// `knownIds`): none, `Ok(None)` (its create made nothing); the one that carries a marker whose
 /// hash is in `hashes` (the record's `markerHashes`), alone, `Ok(Some)`. Refused: any token without the marker ([`RecordError::NotMadeByRecord`]),

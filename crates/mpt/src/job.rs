@@ -416,16 +416,22 @@ pub(crate) fn not_attempted(
 }
 
 /// `wait` and `cap` in words (rounded up to the second from a second on), or, where those would
-/// read the same though they differ, exactly: never "1 s away; over the 1 s cap" for a wait of
-/// 1.97 s, nor "0 ms" over "0 ms".
+/// read the same though they differ, in the fewest decimals that tell them apart (14.9999 s of a
+/// 15 s budget): never "1 s away; over the 1 s cap" for a wait of 1.97 s, nor "0 ms" over "0 ms".
 pub(crate) fn distinct(wait: Duration, cap: Duration) -> (String, String) {
     let human = crate::ratelimit::human;
     let (w, c) = (human(wait), human(cap));
     if w != c || wait == cap {
         return (w, c);
     }
-    let exact = |d: Duration| format!("{} s", d.as_secs_f64());
-    (exact(wait), exact(cap))
+    let exact = |d: Duration, places: usize| {
+        let text = format!("{:.*}", places, d.as_secs_f64());
+        format!("{} s", text.trim_end_matches('0').trim_end_matches('.'))
+    };
+    let places = (1..9)
+        .find(|p| exact(wait, *p) != exact(cap, *p))
+        .unwrap_or(9);
+    (exact(wait, places), exact(cap, places))
 }
 
 /// What an attempt says of the rate limit: its answer's signal, or, for a connection closed or

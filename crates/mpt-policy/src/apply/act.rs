@@ -203,6 +203,17 @@ impl Applying<'_> {
     /// revision unchanged) and, when it is Active, only if the policy declares it absent. The
     /// platform has no conditional delete: the read is the last look, one request before.
     pub(super) async fn delete(&self, action: &PlannedAction, id: &str) -> ActionOutcome {
+        let absent = self
+            .policy
+            .declared(&action.account, &action.name, Some(id))
+            .is_some_and(|d| d.status == Wanted::Absent);
+        // A late landing of this tool's own create given up on, by the marker it carries (read
+        // with the other tokens of its name, before the last read, which must show it as
+        // planned: its revision unchanged).
+        let late = !absent
+            && self
+                .is_late_landing((&action.account, &action.name), id, action.revision)
+                .await;
         let now = match self.client.get(id).await {
             Ok(now) if now.status() == TokenStatus::Deleted => {
                 return ActionOutcome::new(Applied::Unchanged, "gone already");
@@ -218,16 +229,13 @@ impl Applying<'_> {
                 );
             }
         };
-        let absent = self
-            .policy
-            .declared(&action.account, &action.name, Some(id))
-            .is_some_and(|d| d.status == Wanted::Absent);
+        let absent = absent || late;
         let shown = |r: Option<i32>| r.map_or_else(|| "unknown".into(), |r| r.to_string());
         if now.revision() != action.revision || (now.status() == TokenStatus::Active && !absent) {
             return ActionOutcome::new(
                 Applied::Moved,
                 format!(
-                    "moved: {id} is {} at revision {} (revision {} when planned); not deleted: an Active token is deleted only when the policy declares it absent. Plan again",
+                    "moved: {id} is {} at revision {} (revision {} when planned); not deleted: an Active token is deleted only when the policy declares it absent, or it is a late landing of this tool's own create. Plan again",
                     now.status(),
                     shown(now.revision()),
                     shown(action.revision)
@@ -238,11 +246,28 @@ impl Applying<'_> {
         if let Some(stopped) = self.fenced(&action.account).await {
             return stopped;
         }
-        match self.client.delete_if_exists(&now).await {
+        let outcome = match self.client.delete_if_exists(&now).await {
             Ok(true) => ActionOutcome::new(Applied::Changed, action.reason.clone()),
             Ok(false) => ActionOutcome::new(Applied::Unchanged, "gone already"),
-            Err(e) => self.failed_unless(action, id, e).await,
+            Err(e) => return self.failed_unless(action, id, e).await,
+        };
+        if late {
+            // Its create landed and is gone: a later token carrying its marker is a copy.
+            let (account, name) = (&action.account, &action.name);
+            if let Err(e) =
+                crate::state::retire_late(self.state, account, name, now.description()).await
+            {
+                let key = self.state.describe(&Key::late(account, name));
+                return ActionOutcome::new(
+                    outcome.result,
+                    format!(
+                        "{}; its marker could not be retired from {key} ({e}): a token carrying a copy of it would be taken for a late landing",
+                        outcome.detail
+                    ),
+                );
+            }
         }
+        outcome
     }
 
     pub(super) async fn update(&self, action: &PlannedAction, id: &str) -> ActionOutcome {

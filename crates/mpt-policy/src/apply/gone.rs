@@ -64,7 +64,11 @@ impl Applying<'_> {
         };
         match found.as_ref() {
             None => {
-                self.state.drop_record(key).await;
+                let owner = (plan.account_id.as_str(), plan.name.as_str());
+                let hashes = super::unsent::sent_markers(&plan);
+                if let Some(kept) = self.give_up(key, owner, &hashes).await {
+                    return (resumed(action, kept), true);
+                }
                 let done = ActionOutcome::new(
                     Applied::Unchanged,
                     format!(

@@ -198,17 +198,19 @@ impl Applying<'_> {
         record: CreateRecord,
         came: Came,
     ) -> Option<ActionOutcome> {
-        let found = crate::marked::made_by_record(
+        let found = crate::marked::made_by_create(
             self.client,
+            self.state,
             (&record.account_id, &record.name, &record.known_ids),
             &record.marker_hashes,
-            "create",
         )
         .await;
         let token = match found {
             Ok(Ok(None)) => {
-                self.state.drop_record(key).await;
-                return None;
+                // Given up on: its create may still land (held in a gateway). Its markers are
+                // kept first, so that a token carrying one later is known as this tool's own.
+                let owner = (record.account_id.as_str(), record.name.as_str());
+                return self.give_up(key, owner, &record.marker_hashes).await;
             }
             Ok(Ok(Some(token))) => token,
             Ok(Err(why)) if came == Came::Found => return Some(self.refused_own(key, &why)),

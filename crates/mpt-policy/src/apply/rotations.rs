@@ -153,7 +153,13 @@ impl Applying<'_> {
             }
         };
         if found == 0 {
-            self.state.drop_record(key).await;
+            let owner = (plan.account_id.as_str(), plan.name.as_str());
+            if let Some(kept) = self
+                .give_up(key, owner, &super::unsent::sent_markers(plan))
+                .await
+            {
+                return Some((resumed(action, kept), true));
+            }
             let done = ActionOutcome::new(
                 Applied::Unchanged,
                 format!(

@@ -66,12 +66,26 @@ pub(super) fn plan_saver<'s>(
     move |plan: &RotationPlan| -> BoxFuture<'s, Result<(), StoreError>> {
         sent.store(true, Ordering::Relaxed);
         let json = serde_json::to_string_pretty(plan).map(|j| j + "\n");
+        // A resumed start that found nothing carrying its earlier markers creates again: those
+        // (all but the newest) are kept first as creates given up on that may still land.
+        let (account, name) = (plan.account_id.clone(), plan.name.clone());
+        let given_up = plan
+            .marker_hashes
+            .split_last()
+            .map(|(_, earlier)| earlier.to_vec())
+            .unwrap_or_default();
         Box::pin(async move {
             let json = json.map_err(|e| StoreError::Refused(e.to_string()))?;
+            let save = async {
+                if !given_up.is_empty() {
+                    crate::state::remember_late(state, &account, &name, &given_up).await?;
+                }
+                state.save(key, &json).await
+            };
             let saving = async {
                 match client.cancelled() {
                     true => None,
-                    false => unless_interrupted(client, state.save(key, &json)).await,
+                    false => unless_interrupted(client, save).await,
                 }
             };
             match saving.await {
@@ -115,5 +129,57 @@ impl Applying<'_> {
                 self.state.describe(key)
             ),
         )
+    }
+
+    /// Removes the record `key` of a create (or a rotation's) that made nothing, after keeping
+    /// `hashes` (its markers) as a create given up on that may still land
+    /// ([`crate::state::remember_late`]). `Some`: they could not be kept, the record stays (the
+    /// outcome to report: nothing was made, the next apply looks again).
+    pub(super) async fn give_up(
+        &self,
+        key: &Key,
+        (account, name): (&str, &str),
+        hashes: &[String],
+    ) -> Option<ActionOutcome> {
+        if !hashes.is_empty()
+            && let Err(e) = crate::state::remember_late(self.state, account, name, hashes).await
+        {
+            return Some(ActionOutcome::failed(format!(
+                "no token carries its marker, but the marker could not be kept as that of a create that may still land ({e}): the record is kept ({}), nothing was made, and the next apply looks again",
+                self.state.describe(key)
+            )));
+        }
+        self.state.drop_record(key).await;
+        None
+    }
+
+    /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
+    /// other live tokens of its name, is the only one that carries the marker of a create of
+    /// that name given up on that no pending record waits for ([`crate::state::given_up`]): a
+    /// late landing of this tool's own, whose secret nobody holds.
+    pub(super) async fn is_late_landing(
+        &self,
+        (account, name): (&str, &str),
+        id: &str,
+        revision: Option<i32>,
+    ) -> bool {
+        let hashes = crate::state::given_up(self.state, account, name).await;
+        if hashes.is_empty() {
+            return false;
+        }
+        let Ok(live) = crate::plan::live_named(self.client, account, name).await else {
+            return false;
+        };
+        live.iter()
+            .find(|t| t.id() == id && t.revision() == revision)
+            .is_some_and(|token| crate::plan::is_late(token, &live, &hashes))
+    }
+}
+
+/// The markers a rotation's record says its creates sent (none when no create was sent).
+pub(super) fn sent_markers(plan: &RotationPlan) -> Vec<String> {
+    match plan.create_sent {
+        true => plan.marker_hashes.clone(),
+        false => Vec::new(),
     }
 }

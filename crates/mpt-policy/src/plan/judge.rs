@@ -172,7 +172,7 @@ pub(crate) fn rotation_due(declared: &TokenPolicy, token: &Token, now: DateTime<
 }
 
 /// The actions for one declared token, from the live tokens a declaration may match.
-fn declared_actions(
+pub(super) fn declared_actions(
     account: &AccountPolicy,
     declared: &TokenPolicy,
     matching: &[Token],

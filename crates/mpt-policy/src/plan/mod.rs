@@ -2,11 +2,13 @@
 //! types are here; how a plan is made (reading the accounts, the rules) is in `judge`.
 
 mod judge;
+mod late;
 mod pending;
 mod pending_rotations;
 mod pending_rows;
 
 pub(crate) use judge::{field_changes, plan_judged, rotation_due};
+pub(crate) use late::{is_late, live_named};
 pub(crate) use pending_rows::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};

@@ -32,8 +32,12 @@ impl Plan {
     /// made like the old token), carried out once the rotation is finished, in the same apply; a
     /// create or rotation that would write its record over a refused (or unreadable) one is
     /// removed too. A record of a name declared absent
-    /// leaves the name's tokens to the plan's deletes. Reads only.
+    /// leaves the name's tokens to the plan's deletes. A live token of a declared name carrying
+    /// the marker of a create given up on (a late landing of this tool's own, see the README's
+    /// "late landings") is taken out of its name's judgement and deleted (not destructive).
+    /// Reads only.
     pub async fn include_pending(&mut self, client: &Client, policy: &Policy, store: &dyn Store) {
+        self.include_late(client, policy, store).await;
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let mut judged: Vec<Judged> = Vec::new();
         let mut seen: HashSet<(Kind, String, String)> = HashSet::new();
@@ -218,11 +222,11 @@ async fn judge_create(
                 };
             }
         },
-        None => match crate::marked::made_by_record(
+        None => match crate::marked::made_by_create(
             client,
+            store,
             (&record.account_id, &record.name, &record.known_ids),
             &record.marker_hashes,
-            "create",
         )
         .await
         {

@@ -7,6 +7,7 @@
 //! checks every record against the policy and the platform before acting on it.
 
 mod dir;
+mod late;
 mod lookalike;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -21,6 +22,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
+pub(crate) use late::{given_up, late_marks, remember_late, retire_late, waited_hashes};
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{
@@ -37,11 +39,13 @@ pub enum Kind {
     Rotation,
     /// Modules the platform refused on a token.
     Refused,
+    /// Markers of creates of a name given up on, which may still land (this tool's own).
+    Late,
 }
 
 impl Kind {
     /// Every kind.
-    pub const ALL: [Kind; 3] = [Kind::Create, Kind::Rotation, Kind::Refused];
+    pub const ALL: [Kind; 4] = [Kind::Create, Kind::Rotation, Kind::Refused, Kind::Late];
 
     /// Its name: the directory store's subdirectory, the database's `kind`.
     pub fn as_str(self) -> &'static str {
@@ -49,6 +53,7 @@ impl Kind {
             Kind::Create => "creates",
             Kind::Rotation => "rotations",
             Kind::Refused => "refused",
+            Kind::Late => "late",
         }
     }
 }

@@ -325,11 +325,15 @@ fn settings() -> Vec<Setting> {
         lockout: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
-    for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
-        all.push(Setting {
-            window,
-            ..bucket(RateDialect::RetryAfter)
-        });
+    // Gateways that state nothing (Envoy's global limit: a fixed window, a bare `429`; HAProxy's
+    // stick table: a sliding log) as well as a `Retry-After`.
+    for dialect in [RateDialect::RetryAfter, RateDialect::Bare] {
+        for window in [RateWindow::FixedWindow, RateWindow::SlidingLog] {
+            all.push(Setting {
+                window,
+                ..bucket(dialect)
+            });
+        }
     }
     // A stated rate counted by a sliding log: the remainder spent at once stays in the log.
     for dialect in [RateDialect::Structured, RateDialect::Policy] {

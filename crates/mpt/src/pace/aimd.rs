@@ -314,8 +314,14 @@ fn served_again(s: &mut State, now: Instant) {
         s.learned.map_or(half, |l| l.max(half)).min(s.cut.rate)
     } else {
         let restored = match lately::served_share(s) {
-            Some(share) => s.cut.rate * share,
-            _ => s.cut.rate,
+            Some(share) if !lately::outlasted(s, now, share) => s.cut.rate * share,
+            // What the second before the cut served is what the limiter lets through in one
+            // (a sliding log's count; a fixed window's, give or take its renewal).
+            Some(_) => s
+                .cut
+                .rate
+                .min(f64::from(s.cut.served.max(MIN_QUOTA)) * SETTLE),
+            None => s.cut.rate,
         };
         s.learned.unwrap_or(restored).max(restored)
     };

@@ -10,12 +10,16 @@ use crate::ratelimit::{Quota, Signal, secs};
 
 /// The platform's count over the log's: an answer (not a refusal) saying more remains of the
 /// quota the log follows than the log allows (the quota less this client's sends within the
-/// window, those still in flight aside, which it may not count yet), by [`FORGOTTEN`] or more,
-/// says the platform does not count them all: it forgets sends as it refills (a bucket), and
-/// the log is not kept for it (it would cap the sends at the quota less one a window, under
-/// what the bucket serves). A sliding log counts every send of its window: its remainder never
-/// says so.
-pub(super) fn trust_remainder(s: &mut State, signal: &Signal, now: Instant) {
+/// window up to the answer's own request, those still in flight aside, which it may not count
+/// yet), by [`FORGOTTEN`] or more, says the platform does not count them all: it forgets sends
+/// as it refills (a bucket), and the log is not kept for it (it would cap the sends at the
+/// quota less one a window, under what the bucket serves). A sliding log counts every send of
+/// its window: its remainder never says so. `at`: when the answer's request was planned to go
+/// (its slot): the platform counted it then or later, not the sends planned after it (compared
+/// with those, an answer overtaken by the answers to later sends read as a count that forgot
+/// them: the log was dropped, the burst after it refused, 16 of them, and the share halved to
+/// an eighth, `policy+sliding-log` 11.7 s for an ideal of 10.1).
+pub(super) fn trust_remainder(s: &mut State, signal: &Signal, now: Instant, at: Option<Instant>) {
     let (Some((limit, window)), Some(left)) = (s.quota, signal.remaining) else {
         return;
     };
@@ -27,16 +31,29 @@ pub(super) fn trust_remainder(s: &mut State, signal: &Signal, now: Instant) {
     }
     let counted = (limit - left as f64).max(0.0) as usize + s.in_flight as usize;
     let window = secs(window);
-    let sent = s.log.partition_point(|t| *t <= now);
+    let upto = at.map_or(now, |at| at.min(now));
+    let sent = s.log.partition_point(|t| *t <= upto);
     let gone = s.log.partition_point(|t| *t + window <= now);
-    if (sent - gone).saturating_sub(counted) >= FORGOTTEN {
+    if sent.saturating_sub(gone).saturating_sub(counted) < FORGOTTEN {
+        s.forgetting = 0;
+        return;
+    }
+    s.forgetting = s.forgetting.saturating_add(1);
+    if usize::from(s.forgetting) >= FORGETTING {
         s.forgets = true;
         s.log.clear();
     }
 }
 
+/// The answers in a row that must say the platform forgot sends: a bucket's remainder says so
+/// on every answer; a sliding log's only on an answer whose request reached it after sends
+/// planned later (woken late, or overtaken on the way in: its count did not hold them yet, and
+/// their answers came first), the next answers counting them all again.
+const FORGETTING: usize = 3;
+
 /// The sends of a window the platform no longer counts that say it forgets them (a bucket
-/// refilling), not a sliding log (one is an answer overtaken by another).
+/// refilling), not a sliding log (one is a send planned before the answer's and counted after
+/// it, on the way; more, on one answer, see [`FORGETTING`]).
 const FORGOTTEN: usize = 2;
 
 /// How much later than the reference a reset must put a quota's renewal, its remainder not
@@ -139,12 +156,16 @@ pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent
         return false;
     }
     let apart = secs(window / limit);
-    let same = s
+    // The answers stating it (this one too), and the first and last of their sends.
+    let (mut same, mut first, mut last) = (1, at, at);
+    for (t, _) in s
         .lefts
         .iter()
         .filter(|(t, l)| *l == left && t.max(&at).saturating_duration_since(*t.min(&at)) < apart)
-        .count();
-    if same + 1 >= SAME_LEFT {
+    {
+        (same, first, last) = (same + 1, first.min(*t), last.max(*t));
+    }
+    if same >= SAME_LEFT && !renewed(s, same, (first, last), secs(window), apart) {
         s.roomy_until = Some(now + secs(window));
     }
     if s.lefts.len() >= LEFTS_KEPT {
@@ -152,4 +173,28 @@ pub(super) fn note_room(s: &mut State, signal: &Signal, now: Instant, sent: Sent
     }
     s.lefts.push_back((at, left));
     false
+}
+
+/// Whether this client's own sends leaving the quota's window explain one remainder stated to
+/// `same` sends planned from `first` to `last`: a sliding log renews as its oldest sends leave
+/// it, so a burst a window after a burst finds its remainder where the last one left it, answer
+/// after answer (read as remainders that are not one count's, the log was lifted and the burst
+/// overran the window: refused, the share halved). Of `n` sends stating one remainder, the
+/// `n - 1` after the first were counted by it too: all but one of them (the jitter on the way,
+/// `slack`) were matched by a send of the log leaving the window meanwhile.
+fn renewed(
+    s: &State,
+    same: usize,
+    (first, last): (Instant, Instant),
+    window: Duration,
+    slack: Duration,
+) -> bool {
+    let from = first.checked_sub(window + slack);
+    let to = last.checked_add(slack).and_then(|l| l.checked_sub(window));
+    let left = s
+        .log
+        .iter()
+        .filter(|t| from.is_none_or(|f| f <= **t) && to.is_some_and(|to| **t <= to))
+        .count();
+    left + 2 >= same
 }

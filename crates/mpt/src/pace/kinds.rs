@@ -284,7 +284,7 @@ pub(super) struct State {
     /// each refusal holds every send at once (`aimd::holds`).
     pub(super) locks: Option<Duration>,
     /// The stated quota the pace follows (requests per window, in seconds), and the send
-    /// times of this client within its window, oldest first (at most [`stated::LOG_MOST`]).
+    /// times of this client within its window, oldest first (at most `stated::sends::LOG_MOST`).
     pub(super) quota: Option<(f64, f64)>,
     pub(super) log: std::collections::VecDeque<Instant>,
     /// Which stated quotas refill (buckets) rather than renew (windows), by their resets.
@@ -294,6 +294,10 @@ pub(super) struct State {
     /// The platform's remainder said it forgot sends the log counted within its window: it
     /// refills (a bucket), and the log is not kept (`stated::logged`).
     pub(super) forgets: bool,
+    /// Answers in a row whose remainder said so (`bucket::trust_remainder`).
+    pub(super) forgetting: u8,
+    /// An answer was learned from: until then sends are logged for the quota it may state.
+    pub(super) heard: bool,
     /// Until then the log holds no send: the remainders stated are not one count's
     /// (`bucket::note_room`).
     pub(super) roomy_until: Option<Instant>,
@@ -399,6 +403,8 @@ impl State {
             quota: None,
             log: VecDeque::new(),
             forgets: false,
+            forgetting: 0,
+            heard: false,
             refills: super::bucket::Refills::default(),
             renewals: super::renewal::Renewals::default(),
             roomy_until: None,

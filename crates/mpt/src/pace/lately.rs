@@ -14,6 +14,9 @@
 //!   [`CLIMB`] (AIMD's own growth, a quarter of its peak a second, took seconds to climb back,
 //!   and the limit was down again by then). A window's quota, once
 //!   learned, is not climbed past this way (a probe past it is refused until it renews).
+//! * **Refusals that outlasted a bucket.** A limiter that refused everything for a while after
+//!   a cut and serves again (a window spent before its end) is not cut in proportion to the
+//!   probes it refused ([`outlasted`]).
 
 use std::time::{Duration, Instant};
 
@@ -82,3 +85,27 @@ pub(super) fn climb(s: &State, rate: f64, now: Instant) -> Option<f64> {
     (recent && dropped && rate < target && !s.windowed && quiet)
         .then(|| (rate + (target - rate) / (CLIMB * rate.max(MIN_RATE))).min(target))
 }
+
+/// Whether the refusals since the last cut, none served until `now`, lasted longer than a
+/// bucket refilling at the pace they would restore (`share` of the cut's) leaves empty: more
+/// than [`OUTLASTED`] of its intervals, and [`MIN_OUTLASTED`]. Then the limiter refused
+/// everything for a while and serves again (a fixed window renewed, a sliding log's oldest
+/// sends left it): the share of refused probes counts the probes sent while it was spent, not
+/// how much of the pace it serves. A bucket whose rate dropped serves its first request within
+/// about one interval of its new rate and a round trip (an alternating limit's slow second):
+/// the cut in proportion stands. (Restored in proportion, a fixed window's renewal put the pace
+/// at a fifth of the quota, and AIMD's climb took four seconds back to it: `bare+fixed-window`
+/// 14.8 s where reqwest c16 took 10.7 s.)
+pub(super) fn outlasted(s: &State, now: Instant, share: f64) -> bool {
+    let restored = (s.cut.rate * share).max(MIN_RATE);
+    let lasted = now.saturating_duration_since(s.cut.at);
+    lasted > MIN_OUTLASTED && lasted.as_secs_f64() > OUTLASTED / restored
+}
+
+/// See [`outlasted`]: how many intervals of the pace restored in proportion a bucket's first
+/// request served may take after a cut (the probes' round trips and their halved pace).
+const OUTLASTED: f64 = 4.0;
+
+/// See [`outlasted`]: refusals this short say nothing of a window (a bucket's first request
+/// served after a cut comes back within a few round trips).
+const MIN_OUTLASTED: Duration = Duration::from_millis(100);

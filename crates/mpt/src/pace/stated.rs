@@ -8,6 +8,8 @@ use super::{
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
+mod sends;
+pub(super) use sends::{log, logged, unlog};
 mod window;
 pub(super) use window::inferred;
 use window::{epoch_window, guessed_window};
@@ -26,6 +28,8 @@ impl Pacer {
         sent: Sent,
     ) -> bool {
         let limit = signal.quotas().map(|q| q.limit).reduce(f64::min);
+        // Sends are no longer logged for a quota not stated yet (`sends::unknown`).
+        s.heard = true;
         if signal.remaining.is_none() && !signal.throttled {
             // Served, stating no remainder (a limiter that states its count on its refusals
             // only): the count was not spent, and sends no longer go one at a time (they did
@@ -112,7 +116,7 @@ impl Pacer {
         if let Some(renews) = super::renewal::note(s, signal, sent, now) {
             hold(s, renews, WaitCause::Asked);
         }
-        super::bucket::trust_remainder(s, signal, now);
+        super::bucket::trust_remainder(s, signal, now, sent.at);
         space_when_empty(s, signal, now, rate);
         share_after(s, signal, now, (rate, limit, sent), probed);
         true
@@ -380,74 +384,6 @@ fn spent_until_reset(
         let until = super::skew::until(s, signal, now, reset);
         hold(s, until, spent(reset, cap, signal.remaining_of).cause);
     }
-}
-
-/// The most sends the log keeps: a quota larger is not logged (its pace is enough).
-pub(super) const LOG_MOST: usize = 4096;
-
-/// The most sends this client makes within one window of the stated quota: the quota less one
-/// (jitter on the way; the pace keeps its headroom and this client's share: a cut share
-/// does not also stall the sends until the window drains), at least one (`None`: not logged;
-/// nor is a window longer than [`ROUNDING`]: the allowance counts its remainder). A quota under
-/// [`SMALL_QUOTA`] is kept whole, its window lengthened by the headroom instead (one less of
-/// `2;w=1` would halve its pace).
-fn most(s: &State) -> Option<(usize, Duration)> {
-    if s.forgets {
-        return None;
-    }
-    let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
-    if limit < SMALL_QUOTA {
-        return Some(((limit.floor() as usize).max(1), secs(window / HEADROOM)));
-    }
-    let most = (limit.floor() - 1.0).max(1.0);
-    (most < LOG_MOST as f64).then(|| (most as usize, secs(window)))
-}
-
-/// A quota this small is logged whole (see [`most`]).
-const SMALL_QUOTA: f64 = 10.0;
-
-/// The earliest a send planned at `slot` may go so that no window of the stated quota holds
-/// more of this client's sends than [`most`]: the remainder spent at once and the pace after it
-/// within one window is what a sliding log refuses (a bucket refills meanwhile; the cost there
-/// is the burst's few milliseconds once).
-pub(super) fn logged(s: &mut State, slot: Instant, now: Instant) -> Instant {
-    let Some((most, window)) = most(s) else {
-        s.log.clear();
-        return slot;
-    };
-    while s.log.front().is_some_and(|t| *t + window <= now) {
-        s.log.pop_front();
-    }
-    if s.roomy_until.is_some_and(|until| now < until) {
-        return slot;
-    }
-    match s.log.len().checked_sub(most) {
-        Some(i) => slot.max(s.log[i] + window),
-        None => slot,
-    }
-}
-
-/// Takes a slot noted in the log out of it (taken again at a new pace, it was never sent: a
-/// sliding log's remainder would otherwise read as a bucket's, `bucket::trust_remainder`).
-pub(super) fn unlog(s: &mut State, slot: Instant) {
-    let at = s.log.partition_point(|t| *t < slot);
-    if s.log.get(at) == Some(&slot) {
-        s.log.remove(at);
-    }
-}
-
-/// Notes a send planned at `slot` in the log (kept in order, at most [`LOG_MOST`]); whether it
-/// was.
-pub(super) fn log(s: &mut State, slot: Instant) -> bool {
-    if most(s).is_none() {
-        return false;
-    }
-    let at = s.log.partition_point(|t| *t <= slot);
-    s.log.insert(at, slot);
-    if s.log.len() > LOG_MOST {
-        s.log.pop_front();
-    }
-    true
 }
 
 /// Holds every send until `until` (the later of two holds wins).

@@ -175,6 +175,15 @@ async fn a_pace_beyond_the_cap_names_its_source() {
         crate::job::distinct(ms(1700), ms(1500)),
         ("1.7 s".into(), "1.5 s".into())
     );
+    // A run of refusals that lasted 14.999907256 s against a budget of 15 s: the fewest
+    // decimals that tell them apart, not nine (tester round 17).
+    assert_eq!(
+        crate::job::distinct(
+            Duration::from_nanos(14_999_907_256),
+            Duration::from_secs(15)
+        ),
+        ("14.9999 s".into(), "15 s".into())
+    );
     let tiny = Duration::from_micros(400);
     assert_eq!(
         crate::job::distinct(tiny, Duration::ZERO),
@@ -374,10 +383,12 @@ fn no_window_of_the_stated_quota_holds_more_than_it() {
         assert_eq!(at, t0);
         stated::log(s, at);
     }
-    assert_eq!(stated::logged(s, t0, t0), t0 + Duration::from_secs(1));
+    // A window and one request's time at the quota's rate (the jitter on the way).
+    let window = Duration::from_millis(1100);
+    assert_eq!(stated::logged(s, t0, t0), t0 + window);
     // A cut share does not stall the sends too (the pace follows it).
     s.share = 0.5;
-    assert_eq!(stated::logged(s, t0, t0), t0 + Duration::from_secs(1));
+    assert_eq!(stated::logged(s, t0, t0), t0 + window);
     s.quota = Some((10.0, 5.0));
     assert_eq!(stated::logged(s, t0, t0), t0);
 }
@@ -397,3 +408,4 @@ mod skew;
 mod window_end;
 
 mod loss;
+mod sliding;

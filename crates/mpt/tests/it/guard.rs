@@ -6,6 +6,19 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::common::*;
 
+/// The mock with one token named `name` (its id) whose first delete is answered `429` with
+/// `Retry-After: 1`, not processed.
+async fn refused_once(name: &str) -> (MockServer, Client, String) {
+    let (server, client) = start().await;
+    let id = server.seed_tokens(1, name, DEFAULT_ACCOUNT)[0].id.clone();
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    let faults = Faults::none().with(FaultRule::once(refused).only([Operation::Delete]));
+    server.set_faults(faults).unwrap();
+    (server, client, id)
+}
+
 /// A guard that holds for its first `holds` proofs, then fails; it counts the proofs asked.
 fn guard_holding(holds: u32) -> (Arc<AtomicU32>, Arc<dyn mpt::Guard>) {
     let asked = Arc::new(AtomicU32::new(0));
@@ -29,15 +42,7 @@ fn guard_holding(holds: u32) -> (Arc<AtomicU32>, Arc<dyn mpt::Guard>) {
 /// not sent, after a `429`. Reads of the same client pass without asking the guard.
 #[tokio::test]
 async fn a_retry_is_not_sent_once_the_guard_fails() {
-    let (server, client) = start().await;
-    let id = server.seed_tokens(1, "guarded", DEFAULT_ACCOUNT)[0]
-        .id
-        .clone();
-    let refused = Fault::RateLimited {
-        retry_after: Duration::from_secs(1),
-    };
-    let faults = Faults::none().with(FaultRule::once(refused).only([Operation::Delete]));
-    server.set_faults(faults).unwrap();
+    let (server, client, id) = refused_once("guarded").await;
     let (asked, guard) = guard_holding(1);
     let guarded = client.with_guard(guard);
     let e = guarded.delete(id.as_str()).await.unwrap_err();
@@ -101,15 +106,7 @@ async fn a_change_is_not_sent_when_the_guard_fails_first() {
 /// and never answers it; the call ends (bounded at 60 s, not timed: without the fix it hangs).
 #[tokio::test]
 async fn a_stalled_proof_is_abandoned_once_the_job_is_cancelled() {
-    let (server, client) = start().await;
-    let id = server.seed_tokens(1, "stalled", DEFAULT_ACCOUNT)[0]
-        .id
-        .clone();
-    let refused = Fault::RateLimited {
-        retry_after: Duration::from_secs(1),
-    };
-    let faults = Faults::none().with(FaultRule::once(refused).only([Operation::Delete]));
-    server.set_faults(faults).unwrap();
+    let (server, client, id) = refused_once("stalled").await;
     let cancel = mpt::Cancel::new();
     let asked = Arc::new(AtomicU32::new(0));
     let (count, stop) = (asked.clone(), cancel.clone());

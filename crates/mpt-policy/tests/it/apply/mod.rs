@@ -12,6 +12,7 @@ mod guarded;
 mod held;
 mod interrupted;
 mod landed;
+mod late;
 mod moved;
 #[cfg(feature = "postgres")]
 mod pg_session;

@@ -70,3 +70,35 @@ fn a_drop_is_followed_and_the_rate_served_lately_is_climbed_back_to() {
         "the pace 0.6 s after the limit rose again: {climbed:.0}/s (from {dropped:.0}/s)"
     );
 }
+
+/// A window spent before its end (Envoy's global limit, HAProxy's stick table: a bare `429`
+/// until it renews): served at 220 a second for two seconds, then everything refused for
+/// 280 ms (the probes of the halved pace too), then served again. The refusals outlasted what
+/// a bucket at the pace restored in proportion would leave empty, so the pace goes back to
+/// what the second before the cut served, not to the share of refused probes: before, a fifth
+/// of the quota, and AIMD's climb took four seconds back to it (the bench's
+/// `bare+fixed-window` 14.8 s where reqwest c16 took 10.7 s).
+#[test]
+fn a_window_refusing_until_it_renews_gets_back_the_pace_it_served() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let mut sent = VecDeque::new();
+    (s.learned, s.ceiling) = (Some(220.0), Some(800.0));
+    let every = Duration::from_micros(4_545);
+    let at = answer(s, &mut sent, t0, every, 440, |_| false);
+    // Spent: every answer refused for 280 ms, those to the halved pace's probes too (fewer
+    // and further apart as the pace halves).
+    let at = answer(s, &mut sent, at, Duration::from_millis(10), 4, |_| true);
+    let at = answer(s, &mut sent, at, Duration::from_millis(40), 2, |_| true);
+    let at = answer(s, &mut sent, at, Duration::from_millis(80), 2, |_| true);
+    let cut = s.cut.rate;
+    // Renewed: served again.
+    answer(s, &mut sent, at, Duration::from_millis(5), 6, |_| false);
+    let restored = s.learned.unwrap_or(0.0);
+    assert!(
+        restored >= 150.0,
+        "the pace after the window renewed: {restored:.0}/s (cut to {cut:.0}/s)"
+    );
+}

@@ -32,7 +32,11 @@ fn a_remainder_that_forgets_sends_turns_the_log_off() {
     // 49 sent, 1 left: a sliding log's count.
     pacer.learn(s, &fifty("1"), CAP, Sent::default());
     assert!(stated::logged(s, now, now) > now, "a sliding log is logged");
-    // 49 sent, 20 left: the platform counts 30 of them.
+    // 49 sent, 20 left: the platform counts 30 of them (answer after answer: one answer
+    // overtaken on the way says so of a sliding log too).
+    pacer.learn(s, &fifty("20"), CAP, Sent::default());
+    pacer.learn(s, &fifty("20"), CAP, Sent::default());
+    assert!(stated::logged(s, now, now) > now, "two answers in a row");
     pacer.learn(s, &fifty("20"), CAP, Sent::default());
     assert_eq!(stated::logged(s, now, now), now, "a bucket is not logged");
 }

@@ -1,0 +1,153 @@
+//! Creates given up on that may still land. A create whose answer never came (held in a
+//! gateway, its apply killed or interrupted) can land after the next apply looked for it, found
+//! no token carrying its marker, and made the entry's token again. Before that apply gives up on
+//! it, the hashes of its markers are kept here (per account and name, the last
+//! [`MAX_LATE`]): a token of the name that carries one of them is this tool's own, made by a
+//! create nobody waits for any more, its secret handed to no one. The plan deletes it (see
+//! `plan::late`); a token of the name without such a marker is judged as before.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::{Key, Kind, Store, StoreError};
+
+impl Key {
+    /// The markers given up on of the creates of `name` in `account` (see [`Kind::Late`]).
+    pub fn late(account: &str, name: &str) -> Key {
+        let kind = Kind::Late;
+        Key {
+            kind,
+            ..Key::create(account, name)
+        }
+    }
+}
+
+/// How many markers given up on are kept per name, the newest last.
+pub(crate) const MAX_LATE: usize = 8;
+
+/// The markers given up on of one account and name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct LateRecord {
+    pub account_id: String,
+    pub name: String,
+    /// The SHA-256 ([`mpt::marker_hash`]) of each marker given up on, the newest last; never
+    /// the marker itself.
+    pub marker_hashes: Vec<String>,
+}
+
+/// The record of `account` and `name`, when it reads and says it is theirs.
+async fn record_of(store: &dyn Store, account: &str, name: &str) -> Option<LateRecord> {
+    store
+        .get::<LateRecord>(&Key::late(account, name))
+        .await
+        .filter(|r| r.account_id == account && r.name == name)
+}
+
+/// The markers of the creates of `account` and `name` given up on that no pending record waits
+/// for ([`waited_hashes`]): a live token carrying one is a late landing.
+pub(crate) async fn given_up(store: &dyn Store, account: &str, name: &str) -> Vec<String> {
+    let Some(record) = record_of(store, account, name).await else {
+        return Vec::new();
+    };
+    let waited = waited_hashes(store, &[account.to_string()]).await;
+    record
+        .marker_hashes
+        .into_iter()
+        .filter(|h| !waited.contains(h))
+        .collect()
+}
+
+/// Adds `hashes` (the markers of a create given up on) to the record of `account` and `name`,
+/// keeping the last [`MAX_LATE`]. Nothing is written when all of them are kept already.
+pub(crate) async fn remember_late(
+    store: &dyn Store,
+    account: &str,
+    name: &str,
+    hashes: &[String],
+) -> Result<(), StoreError> {
+    let key = Key::late(account, name);
+    let mut record = record_of(store, account, name)
+        .await
+        .unwrap_or_else(|| LateRecord {
+            account_id: account.to_string(),
+            name: name.to_string(),
+            marker_hashes: Vec::new(),
+        });
+    let new: Vec<&String> = hashes
+        .iter()
+        .filter(|h| !record.marker_hashes.contains(h))
+        .collect();
+    if new.is_empty() {
+        return Ok(());
+    }
+    record.marker_hashes.extend(new.into_iter().cloned());
+    let over = record.marker_hashes.len().saturating_sub(MAX_LATE);
+    record.marker_hashes.drain(..over);
+    store.put(&key, &record).await
+}
+
+/// The markers given up on of `accounts`, by account and name. A record that does not read
+/// gives no evidence (its name's tokens are judged as if it were not there).
+pub(crate) async fn late_marks(
+    store: &dyn Store,
+    accounts: &[String],
+) -> HashMap<(String, String), Vec<String>> {
+    let mut marks: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for (_, record) in store.pending_of::<LateRecord>(Kind::Late, accounts).await {
+        let Ok(record) = record else { continue };
+        if !accounts.contains(&record.account_id) {
+            continue;
+        }
+        marks
+            .entry((record.account_id, record.name))
+            .or_default()
+            .extend(record.marker_hashes);
+    }
+    marks
+}
+
+/// The markers the pending records of `accounts` still wait for, never taken as given up on:
+/// every marker of a create record, and the newest of a rotation's (its earlier ones were given
+/// up on when it created again).
+pub(crate) async fn waited_hashes(store: &dyn Store, accounts: &[String]) -> HashSet<String> {
+    let mut waited: HashSet<String> = HashSet::new();
+    for (_, r) in store
+        .pending_of::<super::CreateRecord>(Kind::Create, accounts)
+        .await
+    {
+        waited.extend(r.into_iter().flat_map(|r| r.marker_hashes));
+    }
+    for (_, r) in store
+        .pending_of::<mpt::RotationPlan>(Kind::Rotation, accounts)
+        .await
+    {
+        waited.extend(r.ok().and_then(|r| r.marker_hashes.last().cloned()));
+    }
+    waited
+}
+
+/// Retires the markers `description` carries from the record of `account` and `name`: their
+/// create landed and its token was deleted, so any later token carrying one is a copy of its
+/// tag, never a late landing (a tag read back from the deleted token and copied into the managed
+/// token's description had it deleted: tester round 18). A record that does not read is left.
+pub(crate) async fn retire_late(
+    store: &dyn Store,
+    account: &str,
+    name: &str,
+    description: Option<&str>,
+) -> Result<(), StoreError> {
+    let key = Key::late(account, name);
+    let Some(mut record) = record_of(store, account, name).await else {
+        return Ok(());
+    };
+    let before = record.marker_hashes.len();
+    record
+        .marker_hashes
+        .retain(|h| !mpt::carries_marker(description, std::slice::from_ref(h)));
+    if record.marker_hashes.len() == before {
+        return Ok(());
+    }
+    store.put(&key, &record).await
+}
