@@ -103,14 +103,7 @@ impl Pacer {
             return false;
         };
         if s.stated.is_some_and(|old| rate < old) {
-            // The limit dropped: what was sent at the old pace may still be refused, and what
-            // waits to be sent takes a slot at the new pace.
-            s.dropped_until = Some(now + DROP_GRACE);
-            s.repace(now + secs(1.0 / (rate * s.share * HEADROOM)));
-            // The sends at the old pace are the platform's to judge (its remainder, and its
-            // refusals, which do not cut the share within the grace): a bucket has forgotten
-            // them as it refilled, and the log would stall every send for most of a window.
-            s.log.clear();
+            dropped(s, rate, now);
         }
         s.stated = Some(rate);
         if let Some(renews) = super::renewal::note(s, signal, sent, now) {
@@ -121,6 +114,17 @@ impl Pacer {
         share_after(s, signal, now, (rate, limit, sent), probed);
         true
     }
+}
+
+/// The stated limit dropped to `rate`: what was sent at the old pace may still be refused, and
+/// what waits to be sent takes a slot at the new pace.
+fn dropped(s: &mut State, rate: f64, now: Instant) {
+    s.dropped_until = Some(now + DROP_GRACE);
+    s.repace(now + secs(1.0 / (rate * s.share * HEADROOM)));
+    // The sends at the old pace are the platform's to judge (its remainder, and its refusals,
+    // which do not cut the share within the grace): a bucket has forgotten them as it
+    // refilled, and the log would stall every send for most of a window.
+    s.log.clear();
 }
 
 /// This client's share of the stated `rate` after an answer at `now` (to a request `sent` so):
