@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use futures_core::Stream;
-use futures_util::{StreamExt, stream};
+use futures_util::{StreamExt, TryStreamExt, stream};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -129,13 +129,16 @@ impl Client {
         if valid.is_empty() {
             return HashMap::new();
         }
-        match self.list().filter(Filter::id_in(valid)).collect().await {
-            Ok(tokens) => tokens
-                .into_iter()
-                .map(|t| (t.id().to_string(), t))
-                .collect(),
-            Err(_) => HashMap::new(),
-        }
+        // Into the map as they come, sized for the chunk (no list collected first, no rehash).
+        let states = HashMap::with_capacity(valid.len());
+        let listing = self.list().filter(Filter::id_in(valid)).stream();
+        listing
+            .try_fold(states, |mut states, t| async move {
+                states.insert(t.id().to_string(), t);
+                Ok(states)
+            })
+            .await
+            .unwrap_or_default()
     }
 
     /// Deletes each token unless already gone, `concurrency` at a time; `Ok(true)` where this

@@ -221,21 +221,26 @@ impl ListRequest {
                 || count < u64::from(req.page_size)
                 || total.is_some_and(|t| next >= u64::try_from(t).unwrap_or(0));
             let secrets = req.secrets;
-            let filter = req.filter.as_ref();
-            let tokens: Vec<Result<Token, Error>> = page
+            // The parts of the filter RQL cannot write are checked here. The page's tokens are
+            // converted as the stream is read: collecting them first moved the page once more
+            // (`cargo xtask bench --instructions`, bulk).
+            let exact = req
+                .filter
+                .as_ref()
+                .filter(|f| f.checks_on_client())
+                .cloned();
+            let tokens = page
                 .data
                 .into_iter()
-                // The parts of the filter RQL cannot write are checked here.
-                .filter(|t| filter.is_none_or(|f| f.passes(t.name.as_deref())))
-                .map(|t| {
+                .filter(move |t| exact.as_ref().is_none_or(|f| f.passes(t.name.as_deref())))
+                .map(move |t| {
                     let token = Token::from_api(t);
                     Ok(if secrets {
                         token
                     } else {
                         token.without_secret()
                     })
-                })
-                .collect();
+                });
             Ok(Some((stream::iter(tokens), (req, next, finished))))
         })
         .try_flatten()

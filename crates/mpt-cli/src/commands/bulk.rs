@@ -89,8 +89,8 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
         apply(&client, ids, work).await?
     };
     if signals.received().is_some() {
-        // Each id read and not taken into the work gets its row too (those still unread on
-        // stdin are not read any more).
+        // Each id read and not taken into the work gets its row too (those still unread, on
+        // stdin or in a file, are not read any more: the summary says where the reading stopped).
         for id in unread.take() {
             let n = finished.next;
             finished.push_not_attempted(n, id, ctx.format)?;
@@ -121,8 +121,16 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             exit::code::CLOSED_STDOUT => "stdout closed (rows not written)",
             _ => "interrupted",
         };
+        // Rows are numbered in the order the ids were read: the first `next` have one.
+        let unread = match read.complete() {
+            true => String::new(),
+            false => format!(
+                "; the input was not read past its id {} (any after it has no row)",
+                finished.next
+            ),
+        };
         exit::eprint(&format!(
-            "{why}: {} finished{in_flight}, {not_attempted} not attempted (nothing was sent for them)\n",
+            "{why}: {} finished{in_flight}, {not_attempted} not attempted (nothing was sent for them){unread}\n",
             finished.count
         ));
         return Err(Failure::Interrupted(signal));

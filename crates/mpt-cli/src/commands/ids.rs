@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::Stream;
@@ -68,12 +68,20 @@ pub struct Reading {
     count: AtomicUsize,
     /// Why the reading stopped early (an unreadable line), if it did.
     error: Mutex<Option<String>>,
+    /// Whether every source was read to its end.
+    complete: AtomicBool,
 }
 
 impl Reading {
     /// Ids read so far.
     pub fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
+    }
+
+    /// Whether every source was read to its end (`false` while the reading goes on, and once
+    /// it stopped early: the work stopped taking ids, or a line could not be read).
+    pub fn complete(&self) -> bool {
+        self.complete.load(Ordering::SeqCst)
     }
 
     /// The input's error, once all of it was read or the reading stopped: an unreadable line
@@ -116,6 +124,7 @@ pub fn read(sources: Vec<Source>) -> Result<Ids, Failure> {
                 return;
             }
         }
+        counted.complete.store(true, Ordering::SeqCst);
     });
     let rx = Arc::new(tokio::sync::Mutex::new(rx));
     let unread = Unread(rx.clone());

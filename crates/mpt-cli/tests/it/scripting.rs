@@ -282,6 +282,16 @@ fn an_interrupted_bulk_command_prints_every_finished_row_true_to_the_server() {
         assert!(done > 0 && done < ids.len(), "{done}");
         let count = format!("{not_attempted} not attempted (nothing was sent for them)");
         assert!(not_attempted > 0 && err.contains(&count), "{err}");
+        // The ids not read yet get no row: the summary says where the reading stopped, and the
+        // rows are those of the ids before it, in order.
+        let read: Vec<&str> = rows.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        assert!(read.len() < ids.len(), "{err}");
+        assert_eq!(read, ids[..read.len()], "{err}");
+        let unread = format!(
+            "the input was not read past its id {} (any after it has no row)",
+            read.len()
+        );
+        assert!(err.contains(&unread), "{err}");
         let disabled = ids
             .iter()
             .filter(|id| server.token_status(id).as_deref() == Some("Disabled"))
