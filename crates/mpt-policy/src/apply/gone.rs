@@ -142,7 +142,13 @@ impl Applying<'_> {
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
         let at = match self
-            .hand_over(declared, made, &secret, Some(&plan.old_id))
+            .hand_over(
+                &plan.account_id,
+                declared,
+                made,
+                &secret,
+                Some(&plan.old_id),
+            )
             .await
         {
             Ok(at) => at,

@@ -265,18 +265,26 @@ impl Applying<'_> {
         let declared = self
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-        let at = self
-            .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
-            .await
-            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
         // Its record names it (saved at `created`): its description, which may still carry the
-        // create's marker, is put back (part of the rotation; `verify` would do it too).
+        // create's marker, is put back before its secret goes anywhere (part of the rotation;
+        // `verify` would do it too): a token handed over never carries a marker, which is what
+        // makes a marker's carrier one whose secret nobody holds.
         if let Err(e) = plan.restore_description(self.client, &new.token).await {
             return Err(ActionOutcome::failed(format!(
-                "{id}'s description (it still carries the create's marker) could not be put back: {e}; the next apply resumes"
+                "{id} {made}; its description (it still carries the create's marker) could not be put back: {e}; its secret is not handed over yet: the next apply resumes"
             ))
-            .made(id, Some(at)));
+            .made(id, None));
         }
+        let at = self
+            .hand_over(
+                &plan.account_id,
+                declared,
+                &new.token,
+                &new.secret,
+                Some(&plan.old_id),
+            )
+            .await
+            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
         if let Err(e) = plan.verify(self.client, &new.secret).await {
             return Err(ActionOutcome::failed(format!(
                 "the new secret of {id} did not verify: {e}; the next apply resumes"
@@ -464,22 +472,20 @@ impl Applying<'_> {
         // before the sink runs: a failed sink, a crash, a twin made by hand since, or the
         // replacement disabled by hand are then judged by that id, not by a search of the
         // name. Should that save fail, the record at `planned` still finds it again.
-        let unsaved = self.state.put(key, &*plan).await.err();
+        // Unsaved, the replacement keeps the marker the record at `planned` finds it by: its
+        // description is not put back, nor its secret handed over (a token carrying a marker
+        // never is).
+        if let Err(e) = self.state.put(key, &*plan).await {
+            let id = made.token.id();
+            let why = super::new_tokens::NotHandedOver::Unsaved(e.to_string());
+            return Err(ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None));
+        }
         let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };
-        let at = self.deliver_and_verify(key, plan, &new, came).await;
-        match (at, unsaved) {
-            (Ok(at), _) => Ok((at, came)),
-            (Err(mut done), Some(e)) => {
-                done.detail.push_str(&format!(
-                    " (its replacement's id was not saved: {e}; the record at planned finds it again)"
-                ));
-                Err(done)
-            }
-            (Err(done), None) => Err(done),
-        }
+        let at = self.deliver_and_verify(key, plan, &new, came).await?;
+        Ok((at, came))
     }
 }
 
