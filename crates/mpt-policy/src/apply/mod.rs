@@ -6,6 +6,7 @@
 mod act;
 mod fence;
 mod gone;
+mod handover;
 mod new_tokens;
 mod outcome;
 mod pending;

@@ -471,13 +471,11 @@ impl Applying<'_> {
         // Saved at `created`, with the replacement's id, as soon as the create answered and
         // before the sink runs: a failed sink, a crash, a twin made by hand since, or the
         // replacement disabled by hand are then judged by that id, not by a search of the
-        // name. Should that save fail, the record at `planned` still finds it again.
-        // Unsaved, the replacement keeps the marker the record at `planned` finds it by: its
-        // description is not put back, nor its secret handed over (a token carrying a marker
-        // never is).
+        // name. Unsaved, the record at `planned` finds it by its marker, which it keeps: not
+        // put back, nor its secret handed over (a token carrying a marker never is).
         if let Err(e) = self.state.put(key, &*plan).await {
             let id = made.token.id();
-            let why = super::new_tokens::NotHandedOver::Unsaved(e.to_string());
+            let why = super::handover::NotHandedOver::Unsaved(e.to_string());
             return Err(ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None));
         }
         let new = evidence::Replacement {
