@@ -307,6 +307,9 @@ impl Applying<'_> {
         let client = self.client;
         let options = self.options;
         let run = self;
+        // Markers whose landing the platform shows Deleted are spent: retired first.
+        let accounts: Vec<String> = run.policy.accounts.iter().map(|a| a.id.clone()).collect();
+        run.retire_spent(&accounts).await;
         let Resumed {
             mut results,
             tokens: resumed,
@@ -316,6 +319,13 @@ impl Applying<'_> {
             moot,
         } = run.resume_pending(&mut fresh.actions).await;
         run.set_others(others);
+        // The `late` records that do not read: refused, as the plan shows them.
+        let (_, unread) = crate::state::late_marks(run.state, &accounts).await;
+        for (key, why) in unread {
+            let row = crate::plan::unread_row(run.state, &key, &why);
+            let done = ActionOutcome::new(Applied::Refused, row.reason.clone());
+            results.push(run.emit(new_tokens::resumed(row, done)));
+        }
         let mut actions: Vec<PlannedAction> = Vec::new();
         for a in fresh.actions {
             if a.kind == ActionKind::Resume {

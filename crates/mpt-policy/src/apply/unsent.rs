@@ -154,9 +154,10 @@ impl Applying<'_> {
     }
 
     /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
-    /// other live tokens of its name, is the only one that carries the marker of a create of
-    /// that name given up on that no pending record waits for ([`crate::state::given_up`]): a
-    /// late landing of this tool's own, whose secret nobody holds.
+    /// other tokens of its name (Deleted ones included), is the only one that carries the
+    /// marker of a create of that name given up on that no pending record waits for
+    /// ([`crate::state::given_up`]), and no pending record names: a late landing of this tool's
+    /// own, whose secret nobody holds.
     pub(super) async fn is_late_landing(
         &self,
         (account, name): (&str, &str),
@@ -167,12 +168,40 @@ impl Applying<'_> {
         if hashes.is_empty() {
             return false;
         }
-        let Ok(live) = crate::plan::live_named(self.client, account, name).await else {
+        let accounts = [account.to_string()];
+        let named = crate::state::named_ids(self.state, &accounts).await;
+        let Ok(all) = crate::plan::named_tokens(self.client, account, name).await else {
             return false;
         };
-        live.iter()
+        let late = crate::plan::Late {
+            hashes: &hashes,
+            named: &named,
+        };
+        crate::plan::live(&all)
+            .iter()
             .find(|t| t.id() == id && t.revision() == revision)
-            .is_some_and(|token| crate::plan::is_late(token, &live, &hashes))
+            .is_some_and(|token| late.is_late(token, &all))
+    }
+
+    /// Retires from the `late` records of `accounts` every marker a token the platform shows
+    /// Deleted carries: a create lands once, so its landing was deleted (by this tool, or by
+    /// hand before any apply saw it), and a later token carrying the marker is a copy of its
+    /// tag. Seen only by a caller that reads Deleted tokens (an Operations account). A record
+    /// that cannot be read or written is left (the plan shows it refused, or reads it again).
+    pub(super) async fn retire_spent(&self, accounts: &[String]) {
+        let (marks, _) = crate::state::late_marks(self.state, accounts).await;
+        for ((account, name), _) in marks {
+            let Ok(all) = crate::plan::named_tokens(self.client, &account, &name).await else {
+                continue;
+            };
+            let deleted: Vec<mpt::Token> = all
+                .into_iter()
+                .filter(|t| t.status() == mpt::TokenStatus::Deleted)
+                .collect();
+            if !deleted.is_empty() {
+                let _ = crate::state::retire_carried(self.state, &account, &name, &deleted).await;
+            }
+        }
     }
 }
 
