@@ -13,10 +13,21 @@ use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
 use crate::state::{Key, Kind, Store, late_marks, named_ids, waited_hashes};
 
+/// How the reason of a late landing's delete begins ([`is_late_row`]).
+const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
+
+/// Whether `action` is the delete of a late landing (see [`Plan::include_late`]): apply does
+/// those first, before it resumes pending records, so a record judges its name without them.
+pub(crate) fn is_late_row(action: &PlannedAction) -> bool {
+    action.kind == ActionKind::Delete
+        && !action.destructive
+        && action.reason.starts_with(LATE_WORDS)
+}
+
 /// Why a late landing is deleted, in words (its row's reason).
 fn late_reason(store: &dyn Store, account: &str, name: &str) -> String {
     format!(
-        "a late landing of this tool's own earlier create: it carries the marker of a create given up on ({}) and its secret was never handed out; deleted (not destructive: nobody holds it)",
+        "{LATE_WORDS}it carries the marker of a create given up on ({}) and its secret was never handed out; deleted (not destructive: nobody holds it)",
         store.describe(&Key::late(account, name))
     )
 }

@@ -67,7 +67,8 @@ pub(super) async fn judge_rotation(
     if declared_absent(policy, &plan.account_id, &plan.name) {
         return moot_rotation(action, &plan, &at);
     }
-    let old = match evidence::check_rotation(client, policy, &plan).await {
+    let late = crate::state::given_up(store, &plan.account_id, &plan.name).await;
+    let old = match evidence::check_rotation(client, policy, &plan, &late).await {
         Ok(old) => old,
         Err(why) => {
             return Judged {
@@ -87,10 +88,10 @@ pub(super) async fn judge_rotation(
     let unwanted;
     let steps = match plan.phase {
         RotationPhase::Planned if old.is_none() => {
-            return judge_gone(client, (policy, &plan), &at, action).await;
+            return judge_gone(client, (policy, &plan), (&at, &late), action).await;
         }
         RotationPhase::Planned => {
-            let found = match evidence::made_since(client, &plan).await {
+            let found = match evidence::made_since(client, &plan, &late).await {
                 Ok(found) => found,
                 Err(e) => {
                     let action = unjudged(action, &at, &e.to_string());
@@ -98,10 +99,15 @@ pub(super) async fn judge_rotation(
                 }
             };
             unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
-            if unwanted && found == 0 {
+            if unwanted && found.is_empty() {
                 return removed(action, &at, &plan.old_id);
             }
-            let first = if found == 1 {
+            // The one it adopts is its own: no other action of the plan touches it (a late
+            // delete of it, when it carries a marker given up on: tester round 18).
+            if let [made] = found.as_slice() {
+                touches.push(made.clone());
+            }
+            let first = if found.len() == 1 {
                 Step::Adopt
             } else {
                 Step::Create
@@ -169,7 +175,7 @@ fn gone_words(old: &str) -> String {
 async fn judge_gone(
     client: &Client,
     (policy, plan): (&Policy, &RotationPlan),
-    at: &str,
+    (at, late): (&str, &[String]),
     action: PlannedAction,
 ) -> Judged {
     let mut touches = vec![plan.old_id.clone()];
@@ -179,7 +185,7 @@ async fn judge_gone(
             crate::marked::made_by_record(
                 client,
                 (&plan.account_id, &plan.name, &plan.known_ids),
-                &plan.marker_hashes,
+                (&plan.marker_hashes, late),
                 "rotation",
             )
             .await

@@ -10,6 +10,7 @@ use mpt_policy::{ActionKind, Applied, ApplyOptions};
 
 use super::late::{MARKER, land, planned, plant_held, wanted};
 use super::records::Stores;
+use super::seed;
 use crate::common::*;
 
 /// The markers the `late` record of `wanted` keeps, as stored (none when there is no record).
@@ -147,5 +148,95 @@ async fn a_late_landing_beside_a_pinned_entry_is_shown_never_deleted() {
         assert_eq!(server.token_status(&late).as_deref(), Some("Active"));
         assert_eq!(server.token_status(&managed).as_deref(), Some("Active"));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// Plants a rotation of an old token made 100 days ago, at `planned`, its create sent twice
+/// (markers `first` then `second`), the first given up on (kept in `late`). Returns the
+/// descriptions each create sent.
+async fn plant_twice(
+    server: &MockServer,
+    client: &Client,
+    at: &StateLocation,
+    (first, second): (&str, &str),
+) -> (String, String) {
+    use mpt::chrono::{Duration as Days, Utc};
+    let old = server.seed_token(
+        seed("wanted")
+            .with_description("ci")
+            .created(Utc::now() - Days::days(100)),
+    );
+    let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let mut json = serde_json::to_value(&plan).unwrap();
+    json["createSent"] = true.into();
+    let hashes = vec![mpt::marker_hash(first), mpt::marker_hash(second)];
+    json["markerHashes"] = hashes.clone().into();
+    let accounts = [DEFAULT_ACCOUNT.to_string()];
+    let store = mpt_policy::state::open(at, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::rotation(DEFAULT_ACCOUNT, &old.id);
+    store.save(&key, &json.to_string()).await.unwrap();
+    let late = serde_json::json!({
+        "accountId": DEFAULT_ACCOUNT, "name": "wanted", "markerHashes": [hashes[0]],
+    });
+    let key = Key::late(DEFAULT_ACCOUNT, "wanted");
+    store.save(&key, &late.to_string()).await.unwrap();
+    (
+        mpt::marked_description(Some("ci"), first),
+        mpt::marked_description(Some("ci"), second),
+    )
+}
+
+#[tokio::test]
+async fn a_rotation_whose_given_up_create_lands_too_finishes_in_one_apply() {
+    let stores = Stores::start("late-rot");
+    // Both creates land (the given-up one is deleted, the later one adopted), or only the
+    // given-up one (adopted: one action for it, no delete).
+    for both in [true, false] {
+        for at in stores.fresh() {
+            let shown = format!("both {both} {at:?}");
+            let (server, client) = start().await;
+            let dir = temp_dir("late-rot");
+            let file = dir.join("wanted.secret");
+            let policy = wanted(&file, "rotate_after = \"90d\"");
+            let second = "fedcba9876543210fedcba9876543210";
+            let (d1, d2) = plant_twice(&server, &client, &at, (MARKER, second)).await;
+            let early = land(&client, &d1).await;
+            let later = match both {
+                true => Some(land(&client, &d2).await),
+                false => None,
+            };
+            let plan = planned(&client, &policy, &at).await;
+            let resume = plan
+                .actions
+                .iter()
+                .find(|a| a.kind == ActionKind::Resume)
+                .unwrap_or_else(|| panic!("{shown}: {plan:#?}"));
+            assert!(!resume.reason.contains("refused"), "{shown}: {resume:#?}");
+            let deletes: Vec<_> = plan
+                .actions
+                .iter()
+                .filter(|a| a.kind == ActionKind::Delete)
+                .collect();
+            match both {
+                true => assert_eq!(deletes.len(), 1, "{shown}: {plan:#?}"),
+                false => assert!(deletes.is_empty(), "{shown}: {plan:#?}"),
+            }
+            let report = client
+                .apply(&policy, None, &ApplyOptions::new(at.clone()))
+                .await
+                .unwrap();
+            assert_eq!(report.count(Applied::Refused), 0, "{shown}: {report:#?}");
+            let kept = later.clone().unwrap_or_else(|| early.clone());
+            assert_eq!(server.token_status(&kept).as_deref(), Some("Active"));
+            if both {
+                assert_eq!(server.token_status(&early).as_deref(), Some("Deleted"));
+            }
+            assert!(file.exists(), "{shown}: {report:#?}");
+            let plan = planned(&client, &policy, &at).await;
+            assert!(!plan.has_changes(), "{shown}: {plan:#?}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
     }
 }
