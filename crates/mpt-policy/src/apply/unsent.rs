@@ -205,6 +205,53 @@ impl Applying<'_> {
     }
 }
 
+impl Applying<'_> {
+    /// The late landing a rotation record at `planned` would adopt: the one token its create
+    /// made carries a marker of it given up on (an earlier create of the rotation, landed when
+    /// the later one never did). `None` when there is none, or nothing can be read.
+    pub(super) async fn late_made(&self, plan: &RotationPlan) -> Option<mpt::Token> {
+        if plan.phase != mpt::RotationPhase::Planned || !plan.create_sent {
+            return None;
+        }
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        if late.is_empty() {
+            return None;
+        }
+        let found = self
+            .client
+            .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+            .await
+            .ok()?;
+        match crate::marked::without_late(found, &late, &plan.marker_hashes).as_slice() {
+            [made] if mpt::carries_marker(made.description(), &late) => Some(made.clone()),
+            _ => None,
+        }
+    }
+
+    /// Once `landing` ([`Applying::late_made`]) is adopted (`result` names it), its marker is
+    /// retired from the `late` record: its create landed once, and is the entry's token now (a
+    /// copy of its tag is never a late landing). A retire that fails is said in `result`.
+    pub(super) async fn retire_adopted(
+        &self,
+        landing: Option<mpt::Token>,
+        result: &mut crate::ActionResult,
+    ) {
+        let Some(landing) = landing else { return };
+        if result.new_token_id.as_deref() != Some(landing.id()) {
+            return;
+        }
+        let (account, name) = (&result.action.account, &result.action.name);
+        if let Err(e) =
+            crate::state::retire_late(self.state, account, name, landing.description()).await
+        {
+            let key = self.state.describe(&Key::late(account, name));
+            result.detail.push_str(&format!(
+                "; its marker could not be retired from {key} ({e}): a token carrying a copy of it would be taken for a late landing"
+            ));
+        }
+    }
+}
+
 /// The markers a rotation's record says its creates sent (none when no create was sent).
 pub(super) fn sent_markers(plan: &RotationPlan) -> Vec<String> {
     match plan.create_sent {

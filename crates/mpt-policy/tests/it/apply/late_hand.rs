@@ -234,6 +234,8 @@ async fn a_rotation_whose_given_up_create_lands_too_finishes_in_one_apply() {
                 assert_eq!(server.token_status(&early).as_deref(), Some("Deleted"));
             }
             assert!(file.exists(), "{shown}: {report:#?}");
+            // The given-up marker landed once (deleted, or adopted): retired.
+            assert!(late_hashes(&at).await.is_empty(), "{shown}: retired");
             let plan = planned(&client, &policy, &at).await;
             assert!(!plan.has_changes(), "{shown}: {plan:#?}");
             let _ = std::fs::remove_dir_all(&dir);
