@@ -242,3 +242,110 @@ async fn a_rotation_whose_given_up_create_lands_too_finishes_in_one_apply() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_late_landing_beside_a_rotation_past_its_start_leaves_it_to_finish() {
+    use mpt::chrono::{Duration as Days, Utc};
+    let stores = Stores::start("late-rotpend");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, client) = start().await;
+        let dir = temp_dir("late-rotpend");
+        let file = dir.join("wanted.secret");
+        let policy = wanted(&file, "rotate_after = \"90d\"");
+        // A rotation at `created` (its sink failed): its replacement made, the old token live.
+        let old = server.seed_token(
+            seed("wanted")
+                .with_description("ci")
+                .created(Utc::now() - Days::days(100)),
+        );
+        let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+        let replacement = land(&client, "ci").await;
+        let mut json = serde_json::to_value(&plan).unwrap();
+        json["createSent"] = true.into();
+        json["phase"] = "created".into();
+        json["newId"] = replacement.clone().into();
+        json["createdAt"] = serde_json::to_value(Utc::now()).unwrap();
+        let accounts = [DEFAULT_ACCOUNT.to_string()];
+        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        let key = Key::rotation(DEFAULT_ACCOUNT, &old.id);
+        store.save(&key, &json.to_string()).await.unwrap();
+        // An earlier create of the name, given up on, lands now.
+        let late = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted",
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        let late_key = Key::late(DEFAULT_ACCOUNT, "wanted");
+        store.save(&late_key, &late.to_string()).await.unwrap();
+        drop(store);
+        let landed = land(&client, &mpt::marked_description(None, MARKER)).await;
+        let plan = planned(&client, &policy, &at).await;
+        let resume = plan
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Resume)
+            .unwrap_or_else(|| panic!("{shown}: {plan:#?}"));
+        assert!(!resume.reason.contains("refused"), "{shown}: {resume:#?}");
+        assert_eq!(plan.count(ActionKind::Delete), 1, "{shown}: {plan:#?}");
+        // One apply deletes the late landing and finishes the rotation.
+        let report = client
+            .apply(&policy, None, &ApplyOptions::new(at.clone()))
+            .await
+            .unwrap();
+        assert_eq!(report.count(Applied::Refused), 0, "{shown}: {report:#?}");
+        assert_eq!(server.token_status(&landed).as_deref(), Some("Deleted"));
+        assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+        assert_eq!(server.token_status(&replacement).as_deref(), Some("Active"));
+        assert!(file.exists(), "{shown}: {report:#?}");
+        let plan = planned(&client, &policy, &at).await;
+        assert!(!plan.has_changes(), "{shown}: {plan:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn a_token_a_pending_record_names_is_never_a_late_landing() {
+    use mpt::chrono::{Duration as Days, Utc};
+    let stores = Stores::start("late-named");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, client) = start().await;
+        let dir = temp_dir("late-named");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        // A create record names its token, which still carries a tag (its description not
+        // put back yet); a `late` record (forged) keeps the hash of that tag's marker.
+        let made = land(&client, &mpt::marked_description(None, MARKER)).await;
+        let record = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
+            "newId": made, "recordedAt": Utc::now() - Days::minutes(1),
+            "markerHashes": [mpt::marker_hash("fedcba9876543210fedcba9876543210")],
+        });
+        let late = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted",
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        let accounts = [DEFAULT_ACCOUNT.to_string()];
+        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        let key = Key::create(DEFAULT_ACCOUNT, "wanted");
+        store.save(&key, &record.to_string()).await.unwrap();
+        let key = Key::late(DEFAULT_ACCOUNT, "wanted");
+        store.save(&key, &late.to_string()).await.unwrap();
+        drop(store);
+        let plan = planned(&client, &policy, &at).await;
+        assert_eq!(plan.count(ActionKind::Delete), 0, "{shown}: {plan:#?}");
+        client
+            .apply(&policy, None, &ApplyOptions::new(at.clone()))
+            .await
+            .unwrap();
+        assert_eq!(
+            server.token_status(&made).as_deref(),
+            Some("Active"),
+            "{shown}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
