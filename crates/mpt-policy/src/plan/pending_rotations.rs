@@ -102,23 +102,7 @@ pub(super) async fn judge_rotation(
             if unwanted && found.is_empty() {
                 return removed(action, &at, &plan.old_id);
             }
-            // The one it adopts is its own: no other action of the plan touches it (a late
-            // delete of it, when it carries a marker given up on: tester round 18).
-            if let [made] = found.as_slice() {
-                touches.push(made.clone());
-            }
-            let first = if found.len() == 1 {
-                Step::Adopt
-            } else {
-                Step::Create
-            };
-            vec![
-                first,
-                Step::Deliver,
-                Step::Verify,
-                Step::Retire,
-                Step::Finish,
-            ]
+            start_steps(&found, &mut touches)
         }
         RotationPhase::Created
             if old.is_none()
@@ -149,6 +133,26 @@ pub(super) async fn judge_rotation(
         ));
     }
     Judged { action, touches }
+}
+
+/// What resuming a record at `planned` that starts its rotation would do, `found` what its
+/// create may have made: the one it adopts is its own, and no other action of the plan touches
+/// it (`touches`; a late delete of it, when it carries a marker given up on: tester round 18).
+fn start_steps(found: &[String], touches: &mut Vec<String>) -> Vec<Step> {
+    let first = match found {
+        [made] => {
+            touches.push(made.clone());
+            Step::Adopt
+        }
+        _ => Step::Create,
+    };
+    vec![
+        first,
+        Step::Deliver,
+        Step::Verify,
+        Step::Retire,
+        Step::Finish,
+    ]
 }
 
 /// What resuming a record past `planned` (at `phase`) would do; `gone`: its old token is gone,
