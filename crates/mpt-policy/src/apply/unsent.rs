@@ -190,7 +190,10 @@ impl Applying<'_> {
     /// that cannot be read or written is left (the plan shows it refused, or reads it again).
     pub(super) async fn retire_spent(&self, accounts: &[String]) {
         let (marks, _) = crate::state::late_marks(self.state, accounts).await;
-        for ((account, name), _) in marks {
+        for ((account, name), hashes) in marks {
+            if hashes.is_empty() {
+                continue;
+            }
             let Ok(all) = crate::plan::named_tokens(self.client, &account, &name).await else {
                 continue;
             };

@@ -159,14 +159,16 @@ pub(crate) fn unread_row(store: &dyn Store, key: &Key, why: &str) -> PlannedActi
         ..key.clone()
     };
     let (account, name) = as_create.create_of().unwrap_or_default();
+    let at = store.describe(key);
+    // The store's words may name the record already.
+    let why = why.strip_prefix(&format!("{at}: ")).unwrap_or(why);
     PlannedAction {
         account,
         name,
         token_id: None,
         kind: ActionKind::Resume,
         reason: format!(
-            "pending record {}: refused: it does not read ({why}): no token is taken for a late landing on its word; it is left in place (remove it once checked)",
-            store.describe(key)
+            "pending record {at}: refused: it does not read ({why}): no token is taken for a late landing on its word; it is left in place (remove it once checked)"
         ),
         changes: Vec::new(),
         revision: None,
@@ -193,33 +195,36 @@ fn beside_pinned(store: &dyn Store, token: &Token, (account, name): (&str, &str)
     }
 }
 
-/// Every token of `account` and `name` the platform shows, Deleted ones included (an
-/// Operations account sees them; others see the live ones only), read now with their audit,
-/// their account and name checked on the client too: what a late landing is judged among (plan
-/// and apply).
+/// Every token of `account` and `name` the platform shows, Deleted ones included, read now
+/// with their audit, their account and name checked on the client too: what a late landing is
+/// judged among (plan and apply). The Deleted ones are read apart, and only an Operations
+/// account sees them: a listing of them that fails (a platform that refuses the filter to
+/// another account) gives none, as for an account that sees none, never an error.
 pub(crate) async fn named_tokens(
     client: &Client,
     account: &str,
     name: &str,
 ) -> Result<Vec<Token>, mpt::Error> {
-    let statuses = [
-        TokenStatus::Active,
-        TokenStatus::Disabled,
-        TokenStatus::Deleted,
-    ];
+    let named = Filter::account(account).and(Filter::name(name));
     let listed = client
         .list()
-        .filter(
-            Filter::account(account)
-                .and(Filter::name(name))
-                .and(Filter::status_in(statuses)),
-        )
+        .filter(named.clone())
         .select(["+audit"])
         .collect()
         .await?;
+    let deleted = client
+        .list()
+        .filter(named.and(Filter::status(TokenStatus::Deleted)))
+        .select(["+audit"])
+        .collect()
+        .await
+        .unwrap_or_default();
+    let mut seen = HashSet::new();
     Ok(listed
         .into_iter()
+        .chain(deleted)
         .filter(|t| t.account_id() == Some(account) && t.name() == Some(name))
+        .filter(|t| seen.insert(t.id().to_string()))
         .collect())
 }
 

@@ -349,3 +349,35 @@ async fn a_token_a_pending_record_names_is_never_a_late_landing() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+#[tokio::test]
+async fn a_caller_that_sees_no_deleted_tokens_still_deletes_a_late_landing() {
+    let stores = Stores::start("late-client");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, admin) = start().await;
+        // A token of the default (Client) account: it sees its own account's live tokens only.
+        let own = admin
+            .create(&mpt::NewToken::new(DEFAULT_ACCOUNT, "runner").modules([DEFAULT_MODULE]))
+            .await
+            .unwrap();
+        let client = Client::builder()
+            .base_url(format!("{}/public/v1", server.base_url()))
+            .api_token(own.secret.expose_secret().to_string())
+            .retry(fast_retries(3))
+            .build()
+            .unwrap();
+        let dir = temp_dir("late-client");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        let held = plant_held(&server, &client, &at, false).await;
+        let options = ApplyOptions::new(at.clone());
+        client.apply(&policy, None, &options).await.unwrap();
+        let late = land(&client, &held).await;
+        let plan = planned(&client, &policy, &at).await;
+        assert_eq!(plan.count(ActionKind::Delete), 1, "{shown}: {plan:#?}");
+        let report = client.apply(&policy, None, &options).await.unwrap();
+        assert_eq!(report.count(Applied::Changed), 1, "{shown}: {report:#?}");
+        assert_eq!(server.token_status(&late).as_deref(), Some("Deleted"));
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
