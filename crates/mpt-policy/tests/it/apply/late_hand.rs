@@ -243,9 +243,37 @@ async fn a_rotation_whose_given_up_create_lands_too_finishes_in_one_apply() {
     }
 }
 
+/// Plants a rotation of an old token made 100 days ago at `created` (its sink failed): its
+/// replacement made, the old token live. Returns the old token's id and the replacement's.
+async fn plant_created(
+    server: &MockServer,
+    client: &Client,
+    at: &StateLocation,
+) -> (String, String) {
+    use mpt::chrono::{Duration as Days, Utc};
+    let old = server.seed_token(
+        seed("wanted")
+            .with_description("ci")
+            .created(Utc::now() - Days::days(100)),
+    );
+    let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
+    let replacement = land(client, "ci").await;
+    let mut json = serde_json::to_value(&plan).unwrap();
+    json["createSent"] = true.into();
+    json["phase"] = "created".into();
+    json["newId"] = replacement.clone().into();
+    json["createdAt"] = serde_json::to_value(Utc::now()).unwrap();
+    let accounts = [DEFAULT_ACCOUNT.to_string()];
+    let store = mpt_policy::state::open(at, &accounts, Some(Duration::ZERO))
+        .await
+        .unwrap();
+    let key = Key::rotation(DEFAULT_ACCOUNT, &old.id);
+    store.save(&key, &json.to_string()).await.unwrap();
+    (old.id, replacement)
+}
+
 #[tokio::test]
 async fn a_late_landing_beside_a_rotation_past_its_start_leaves_it_to_finish() {
-    use mpt::chrono::{Duration as Days, Utc};
     let stores = Stores::start("late-rotpend");
     for at in stores.fresh() {
         let shown = format!("{at:?}");
@@ -253,30 +281,16 @@ async fn a_late_landing_beside_a_rotation_past_its_start_leaves_it_to_finish() {
         let dir = temp_dir("late-rotpend");
         let file = dir.join("wanted.secret");
         let policy = wanted(&file, "rotate_after = \"90d\"");
-        // A rotation at `created` (its sink failed): its replacement made, the old token live.
-        let old = server.seed_token(
-            seed("wanted")
-                .with_description("ci")
-                .created(Utc::now() - Days::days(100)),
-        );
-        let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
-        let replacement = land(&client, "ci").await;
-        let mut json = serde_json::to_value(&plan).unwrap();
-        json["createSent"] = true.into();
-        json["phase"] = "created".into();
-        json["newId"] = replacement.clone().into();
-        json["createdAt"] = serde_json::to_value(Utc::now()).unwrap();
-        let accounts = [DEFAULT_ACCOUNT.to_string()];
-        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
-            .await
-            .unwrap();
-        let key = Key::rotation(DEFAULT_ACCOUNT, &old.id);
-        store.save(&key, &json.to_string()).await.unwrap();
+        let (old, replacement) = plant_created(&server, &client, &at).await;
         // An earlier create of the name, given up on, lands now.
         let late = serde_json::json!({
             "accountId": DEFAULT_ACCOUNT, "name": "wanted",
             "markerHashes": [mpt::marker_hash(MARKER)],
         });
+        let accounts = [DEFAULT_ACCOUNT.to_string()];
+        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
+            .await
+            .unwrap();
         let late_key = Key::late(DEFAULT_ACCOUNT, "wanted");
         store.save(&late_key, &late.to_string()).await.unwrap();
         drop(store);
@@ -296,11 +310,43 @@ async fn a_late_landing_beside_a_rotation_past_its_start_leaves_it_to_finish() {
             .unwrap();
         assert_eq!(report.count(Applied::Refused), 0, "{shown}: {report:#?}");
         assert_eq!(server.token_status(&landed).as_deref(), Some("Deleted"));
-        assert_eq!(server.token_status(&old.id).as_deref(), Some("Deleted"));
+        assert_eq!(server.token_status(&old).as_deref(), Some("Deleted"));
         assert_eq!(server.token_status(&replacement).as_deref(), Some("Active"));
         assert!(file.exists(), "{shown}: {report:#?}");
         let plan = planned(&client, &policy, &at).await;
         assert!(!plan.has_changes(), "{shown}: {plan:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn a_rotation_refused_for_a_twin_advises_removing_the_twin_not_the_record() {
+    let stores = Stores::start("late-twin-advice");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, client) = start().await;
+        let dir = temp_dir("late-twin-advice");
+        let file = dir.join("wanted.secret");
+        let policy = wanted(&file, "rotate_after = \"90d\"");
+        let (old, replacement) = plant_created(&server, &client, &at).await;
+        // A twin made by hand (no marker): the record is refused, and kept.
+        let twin = land(&client, "by hand").await;
+        let options = ApplyOptions::new(at.clone());
+        let report = client.apply(&policy, None, &options).await.unwrap();
+        let row = report
+            .results
+            .iter()
+            .find(|r| r.result == Applied::Refused)
+            .unwrap_or_else(|| panic!("{shown}: {report:#?}"));
+        assert!(row.detail.contains("not the record"), "{shown}: {row:#?}");
+        assert!(!row.detail.contains("remove it once"), "{shown}: {row:#?}");
+        // Followed, the advice loses nothing: the twin removed, the next apply finishes.
+        client.delete(twin.as_str()).await.unwrap();
+        let report = client.apply(&policy, None, &options).await.unwrap();
+        assert_eq!(report.count(Applied::Refused), 0, "{shown}: {report:#?}");
+        assert_eq!(server.token_status(&old).as_deref(), Some("Deleted"));
+        assert_eq!(server.token_status(&replacement).as_deref(), Some("Active"));
+        assert!(file.exists(), "{shown}: {report:#?}");
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
