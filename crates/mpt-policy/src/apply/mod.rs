@@ -393,8 +393,6 @@ impl Applying<'_> {
 }
 
 impl Applying<'_> {
-    /// A token's actions, one after the other, unless it moved since the plan (`read`: the
-    /// batch read again; `None` when the apply is stopping and nothing more is read or sent).
     /// The deletes of late landings (see [`crate::plan::is_late_row`]), each re-read right
     /// before it, as any action is.
     async fn late_first(&self, late: Vec<PlannedAction>) -> Vec<ActionResult> {
@@ -410,6 +408,8 @@ impl Applying<'_> {
         out
     }
 
+    /// A token's actions, one after the other, unless it moved since the plan (`read`: the
+    /// batch read again; `None` when the apply is stopping and nothing more is read or sent).
     async fn carry_out_group(
         &self,
         group: Vec<PlannedAction>,

@@ -2,9 +2,11 @@
 //! gateway, its apply killed or interrupted) can land after the next apply looked for it, found
 //! no token carrying its marker, and made the entry's token again. Before that apply gives up on
 //! it, the hashes of its markers are kept here (per account and name, the last
-//! [`MAX_LATE`]): a token of the name that carries one of them is this tool's own, made by a
+//! [`MAX_LATE`]): a token of the name that carries one of them (untouched since it landed, the
+//! only one ever seen carrying it, named by no pending record) is this tool's own, made by a
 //! create nobody waits for any more, its secret handed to no one. The plan deletes it (see
-//! `plan::late`); a token of the name without such a marker is judged as before.
+//! `plan::late`); a token of the name without such a marker is judged as before. A marker is
+//! retired once its landing is deleted or adopted, or seen Deleted: a create lands once.
 
 use std::collections::{HashMap, HashSet};
 
