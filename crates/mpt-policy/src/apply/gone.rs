@@ -42,10 +42,11 @@ impl Applying<'_> {
         let found = match plan.create_sent {
             false => Ok(Ok(None)),
             true => {
+                let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
                 crate::marked::made_by_record(
                     self.client,
                     (&plan.account_id, &plan.name, &plan.known_ids),
-                    &plan.marker_hashes,
+                    (&plan.marker_hashes, &late),
                     "rotation",
                 )
                 .await

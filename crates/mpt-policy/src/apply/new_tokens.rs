@@ -438,8 +438,9 @@ impl Applying<'_> {
         ActionOutcome::new(
             Applied::Refused,
             format!(
-                "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
-                self.state.describe(key)
+                "{}: refused: {why}; the record is left in place and nothing was sent for it ({})",
+                self.state.describe(key),
+                why.advice()
             ),
         )
     }

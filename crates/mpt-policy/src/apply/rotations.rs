@@ -71,7 +71,8 @@ impl Applying<'_> {
             Some(plan.old_id.clone()),
         );
         // A record read back is a claim: checked before anything is sent for it.
-        let old = match evidence::check_rotation(self.client, self.policy, &plan).await {
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        let old = match evidence::check_rotation(self.client, self.policy, &plan, &late).await {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
@@ -142,7 +143,8 @@ impl Applying<'_> {
             &plan.name,
             Some(plan.old_id.clone()),
         );
-        let found = match evidence::made_since(self.client, plan).await {
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        let found = match evidence::made_since(self.client, plan, &late).await {
             Ok(found) => found,
             Err(e) => {
                 let done = ActionOutcome::not_sent(
@@ -152,7 +154,7 @@ impl Applying<'_> {
                 return Some((resumed(action, done), true));
             }
         };
-        if found == 0 {
+        if found.is_empty() {
             let owner = (plan.account_id.as_str(), plan.name.as_str());
             if let Some(kept) = self
                 .give_up(key, owner, &super::unsent::sent_markers(plan))
