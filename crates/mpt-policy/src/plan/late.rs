@@ -237,6 +237,14 @@ pub(crate) fn live(tokens: &[Token]) -> Vec<Token> {
         .collect()
 }
 
+/// Whether `token`, read now, is as a create left it: Active, at its first revision, its secret
+/// never used (`lastAccessAt` unset).
+pub(crate) fn as_landed(token: &Token) -> bool {
+    token.status() == TokenStatus::Active
+        && token.revision().is_some_and(|r| r <= 1)
+        && token.last_access_at().is_none()
+}
+
 /// Whether `token` carries the marker of one of `hashes` and is the only one of `all` (every
 /// token of its account and name the platform shows, Deleted ones included) that does: a
 /// create lands once, so two carriers of one marker are a landing and a copy of its tag (made
@@ -246,10 +254,7 @@ pub(crate) fn live(tokens: &[Token]) -> Vec<Token> {
 /// nobody holds: it is judged as any token of its name (a tag copied into the managed token's
 /// description was taken for a late landing and the managed token deleted: tester round 18).
 pub(crate) fn is_late(token: &Token, all: &[Token], hashes: &[String]) -> bool {
-    let untouched = token.status() == TokenStatus::Active
-        && token.revision().is_some_and(|r| r <= 1)
-        && token.last_access_at().is_none();
-    if !untouched {
+    if !as_landed(token) {
         return false;
     }
     let Some(hash) = hashes

@@ -427,3 +427,53 @@ async fn a_caller_that_sees_no_deleted_tokens_still_deletes_a_late_landing() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// Tester round 19, F4: the read right before a late landing's delete is the last look at it:
+/// a landing whose secret someone used between the apply's listing and that read (the read
+/// held in a gateway meanwhile) is someone's now, and is not deleted.
+#[tokio::test]
+async fn a_late_landing_used_right_before_its_delete_is_not_deleted() {
+    let stores = Stores::start("late-used");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (server, client) = start().await;
+        let dir = temp_dir("late-used");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        let held = plant_held(&server, &client, &at, false).await;
+        let options = ApplyOptions::new(at.clone());
+        client.apply(&policy, None, &options).await.unwrap();
+        // The held create lands: its answer, with the secret, reached someone after all.
+        let new = mpt::NewToken::new(DEFAULT_ACCOUNT, "wanted")
+            .modules([DEFAULT_MODULE])
+            .description(&held);
+        let made = client.create(&new).await.unwrap();
+        let landed = made.token.id().to_string();
+        let plan = planned(&client, &policy, &at).await;
+        assert_eq!(plan.count(ActionKind::Delete), 1, "{shown}: {plan:#?}");
+        // The apply's single read of it is held until its secret has been used.
+        let hold = FaultRule::once(Fault::Hold).only([Operation::Get]);
+        server.set_faults(Faults::none().with(hold)).unwrap();
+        let user = async {
+            while server.held() == 0 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            let theirs = Client::builder()
+                .base_url(format!("{}/public/v1", server.base_url()))
+                .api_token(made.secret.expose_secret())
+                .build()
+                .unwrap();
+            theirs.get(landed.as_str()).await.unwrap();
+            server.release_held();
+        };
+        let (report, ()) = tokio::join!(client.apply(&policy, None, &options), user);
+        let report = report.unwrap();
+        assert_eq!(
+            server.token_status(&landed).as_deref(),
+            Some("Active"),
+            "{shown}: {report:#?}"
+        );
+        assert_eq!(report.count(Applied::Moved), 1, "{shown}: {report:#?}");
+        server.set_faults(Faults::none()).unwrap();
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
