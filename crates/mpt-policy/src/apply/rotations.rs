@@ -108,7 +108,7 @@ impl Applying<'_> {
                     self.state.describe(key),
                     plan.old_id,
                     plan.old_id,
-                    then_disabled(self.policy, &plan)
+                    super::rotation_steps::then_disabled(self.policy, &plan)
                 ),
             );
             return (resumed(action, done), true);
@@ -184,7 +184,7 @@ impl Applying<'_> {
                 self.state.describe(key),
                 plan.old_id,
                 plan.old_id,
-                then_disabled(self.policy, plan)
+                super::rotation_steps::then_disabled(self.policy, plan)
             ),
         );
         Some((resumed(action, done), true))
@@ -486,17 +486,5 @@ impl Applying<'_> {
         };
         let at = self.deliver_and_verify(key, plan, &new, came).await?;
         Ok((at, came))
-    }
-}
-
-/// What a resumed rotation of an entry declared Disabled does last, in words (see
-/// [`evidence::declared_disabled`]); nothing for other entries.
-fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan) -> String {
-    match evidence::declared_disabled(policy, plan) {
-        true => format!(
-            ", then disables its replacement (the policy declares {:?} Disabled)",
-            plan.name
-        ),
-        false => String::new(),
     }
 }
