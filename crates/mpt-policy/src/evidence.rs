@@ -75,6 +75,7 @@ pub(crate) async fn check_rotation(
     client: &Client,
     policy: &Policy,
     plan: &RotationPlan,
+    late: &[String],
 ) -> Result<Option<Token>, RecordError> {
     check_ids(
         &plan.account_id,
@@ -131,7 +132,7 @@ pub(crate) async fn check_rotation(
         crate::marked::made_by_record(
             client,
             (&plan.account_id, &plan.name, &plan.known_ids),
-            &plan.marker_hashes,
+            (&plan.marker_hashes, late),
             "rotation",
         )
         .await
@@ -141,7 +142,7 @@ pub(crate) async fn check_rotation(
             source: Box::new(source),
         })??;
     }
-    check_the_one(client, plan).await?;
+    check_the_one(client, plan, late).await?;
     if let Some(new_id) = &plan.new_id
         && (plan.known_ids.contains(new_id) || *new_id == plan.old_id)
     {
@@ -212,14 +213,19 @@ pub(crate) fn retires_on_word(
 
 /// How many tokens of a rotation record's account and name outside its `knownIds` there are
 /// now: what its create may have made (0 when the record says no create was sent).
-pub(crate) async fn made_since(client: &Client, plan: &RotationPlan) -> Result<usize, Error> {
+pub(crate) async fn made_since(
+    client: &Client,
+    plan: &RotationPlan,
+    late: &[String],
+) -> Result<Vec<String>, Error> {
     if !plan.create_sent {
-        return Ok(0);
+        return Ok(Vec::new());
     }
     let found = client
         .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
         .await?;
-    Ok(found.len())
+    let found = crate::marked::without_late(found, late, &plan.marker_hashes);
+    Ok(found.iter().map(|t| t.id().to_string()).collect())
 }
 
 /// That the old token (read now, live) is in the status the record's phase leaves it in:
@@ -258,7 +264,11 @@ fn check_old_status(plan: &RotationPlan, old: &Token) -> Result<(), RecordError>
 /// That the record's old token is the one live token of its account and name the plan would
 /// rotate: no other live token has the name, but for its replacement (and, before a sent
 /// create is confirmed, tokens outside `knownIds`, which its resumed start judges).
-async fn check_the_one(client: &Client, plan: &RotationPlan) -> Result<(), RecordError> {
+async fn check_the_one(
+    client: &Client,
+    plan: &RotationPlan,
+    late: &[String],
+) -> Result<(), RecordError> {
     let live = client
         .list()
         .filter(Filter::account(&plan.account_id).and(Filter::name(&plan.name)))
@@ -270,6 +280,13 @@ async fn check_the_one(client: &Client, plan: &RotationPlan) -> Result<(), Recor
             source: Box::new(source),
         })?;
     let unconfirmed = plan.phase == RotationPhase::Planned && plan.create_sent;
+    // A late landing of a create given up on is the plan's to delete, not another token the
+    // plan would rotate (see `crate::marked::without_late`; once the record names its
+    // replacement, none is what it made).
+    let live = match &plan.new_id {
+        Some(_) => crate::marked::without_late(live, late, &[]),
+        None => crate::marked::without_late(live, late, &plan.marker_hashes),
+    };
     let others: Vec<String> = live
         .iter()
         .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))

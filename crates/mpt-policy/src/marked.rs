@@ -13,11 +13,36 @@ use crate::state::RecordError;
 pub(crate) async fn made_by_record(
     client: &Client,
     (account, name, known): (&str, &str, &[String]),
-    hashes: &[String],
+    (hashes, late): (&[String], &[String]),
     what: &'static str,
 ) -> Result<Result<Option<Token>, RecordError>, mpt::Error> {
     let found = client.made_excluding(account, name, known).await?;
+    let found = without_late(found, late, hashes);
     Ok(landed(found, (account, name), hashes, what))
+}
+
+/// `found` (live tokens of a record's name outside its `knownIds`) without the late landings
+/// among them ([`crate::plan::is_late`] by `late`, the markers of the name given up on): those
+/// are the plan's to delete, before the record is resumed, and are neither what the record made
+/// nor a twin of it (a late landing beside a pending rotation had its record refused: tester
+/// round 18). But when no other token carries one of the record's own markers (`hashes`), a
+/// late landing that carries one is what the record made (a rotation's earlier create, given
+/// up on when it created again, landing when the later one never did): kept, and adopted.
+pub(crate) fn without_late(found: Vec<Token>, late: &[String], hashes: &[String]) -> Vec<Token> {
+    if late.is_empty() {
+        return found;
+    }
+    let all = found.clone();
+    let (landings, rest): (Vec<Token>, Vec<Token>) = found
+        .into_iter()
+        .partition(|t| crate::plan::is_late(t, &all, late));
+    let ours = |t: &Token| carries_marker(t.description(), hashes);
+    if rest.iter().any(ours) {
+        return rest;
+    }
+    rest.into_iter()
+        .chain(landings.into_iter().filter(|t| ours(t)))
+        .collect()
 }
 
 /// [`made_by_record`] for a create record, read beside the state `store`: a token that is a
@@ -34,7 +59,8 @@ pub(crate) async fn made_by_create(
     // Its own markers are never taken as given up.
     late.retain(|h| !hashes.contains(h));
     if !late.is_empty() {
-        let all = found.clone();
+        // Judged among every token of the name, Deleted ones included (as the plan judges it).
+        let all = crate::plan::named_tokens(client, account, name).await?;
         found.retain(|t| !crate::plan::is_late(t, &all, &late));
     }
     Ok(landed(found, (account, name), hashes, "create"))

@@ -229,8 +229,24 @@ impl Applying<'_> {
                 );
             }
         };
-        let absent = absent || late;
         let shown = |r: Option<i32>| r.map_or_else(|| "unknown".into(), |r| r.to_string());
+        // The last read is the last look at a late landing too: used since (its secret read
+        // and used between the listing and this read), someone holds it (tester round 19 F4).
+        if late && !absent && !crate::plan::as_landed(&now) {
+            return ActionOutcome::new(
+                Applied::Moved,
+                format!(
+                    "moved: {id} is no longer as it landed (now {} at revision {}{}); not deleted: someone may hold its secret. Plan again",
+                    now.status(),
+                    shown(now.revision()),
+                    match now.last_access_at() {
+                        Some(at) => format!(", last used {at}"),
+                        None => String::new(),
+                    }
+                ),
+            );
+        }
+        let absent = absent || late;
         if now.revision() != action.revision || (now.status() == TokenStatus::Active && !absent) {
             return ActionOutcome::new(
                 Applied::Moved,

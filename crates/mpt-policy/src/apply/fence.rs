@@ -168,6 +168,20 @@ impl Applying<'_> {
         }
     }
 
+    /// Right before a secret is handed to a sink: `Err` (why) unless the store proves the lock
+    /// of `account` still held. An interrupt does not stop a hand-over by itself, but a proof
+    /// the store has not given by then is not waited for (a stalled database): unproven.
+    pub(super) async fn proven(&self, account: &str) -> Result<(), String> {
+        if let Some(why) = self.lost() {
+            return Err(why);
+        }
+        match super::unsent::unless_interrupted(self.client, self.state.fence(account)).await {
+            Some(Ok(())) => Ok(()),
+            Some(Err(e)) => Err(note(&self.lost, e.to_string())),
+            None => Err("interrupted before the state store proved it".into()),
+        }
+    }
+
     /// Before resuming a record of `account` (a directory's records name none: then every
     /// account of the policy): whether the apply must stop.
     pub(super) async fn fenced_record(&self, account: &str, accounts: &[String]) -> bool {

@@ -42,10 +42,11 @@ impl Applying<'_> {
         let found = match plan.create_sent {
             false => Ok(Ok(None)),
             true => {
+                let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
                 crate::marked::made_by_record(
                     self.client,
                     (&plan.account_id, &plan.name, &plan.known_ids),
-                    &plan.marker_hashes,
+                    (&plan.marker_hashes, &late),
                     "rotation",
                 )
                 .await
@@ -142,7 +143,13 @@ impl Applying<'_> {
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
         let at = match self
-            .hand_over(declared, made, &secret, Some(&plan.old_id))
+            .hand_over(
+                &plan.account_id,
+                declared,
+                made,
+                &secret,
+                Some(&plan.old_id),
+            )
             .await
         {
             Ok(at) => at,

@@ -6,6 +6,7 @@
 mod act;
 mod fence;
 mod gone;
+mod handover;
 mod new_tokens;
 mod outcome;
 mod pending;
@@ -307,6 +308,15 @@ impl Applying<'_> {
         let client = self.client;
         let options = self.options;
         let run = self;
+        // Markers whose landing the platform shows Deleted are spent: retired first.
+        let accounts: Vec<String> = run.policy.accounts.iter().map(|a| a.id.clone()).collect();
+        run.retire_spent(&accounts).await;
+        // Late landings deleted first: a pending record then judges its name without them.
+        let (late, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut fresh.actions)
+            .into_iter()
+            .partition(crate::plan::is_late_row);
+        fresh.actions = rest;
+        let first = run.late_first(late).await;
         let Resumed {
             mut results,
             tokens: resumed,
@@ -316,6 +326,14 @@ impl Applying<'_> {
             moot,
         } = run.resume_pending(&mut fresh.actions).await;
         run.set_others(others);
+        results.splice(0..0, first);
+        // The `late` records that do not read: refused, as the plan shows them.
+        let (_, unread) = crate::state::late_marks(run.state, &accounts).await;
+        for (key, why) in unread {
+            let row = crate::plan::unread_row(run.state, &key, &why);
+            let done = ActionOutcome::new(Applied::Refused, row.reason.clone());
+            results.push(run.emit(new_tokens::resumed(row, done)));
+        }
         let mut actions: Vec<PlannedAction> = Vec::new();
         for a in fresh.actions {
             if a.kind == ActionKind::Resume {
@@ -376,6 +394,21 @@ impl Applying<'_> {
 }
 
 impl Applying<'_> {
+    /// The deletes of late landings (see [`crate::plan::is_late_row`]), each re-read right
+    /// before it, as any action is.
+    async fn late_first(&self, late: Vec<PlannedAction>) -> Vec<ActionResult> {
+        let mut out = Vec::new();
+        for action in late {
+            let group = vec![action];
+            let read = match self.client.cancelled() || self.lost().is_some() {
+                true => None,
+                false => Some(self.reread(std::slice::from_ref(&group)).await),
+            };
+            out.extend(self.carry_out_group(group, read.as_ref()).await);
+        }
+        out
+    }
+
     /// A token's actions, one after the other, unless it moved since the plan (`read`: the
     /// batch read again; `None` when the apply is stopping and nothing more is read or sent).
     async fn carry_out_group(

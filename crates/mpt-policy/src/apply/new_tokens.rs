@@ -5,23 +5,17 @@
 use mpt_api::TokenSecret;
 
 use super::Applied;
+use super::handover::NotHandedOver;
 use super::unsent::{NOT_WAITED, Unsaved, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applying};
 use crate::evidence::CreatedNow;
 use crate::plan::{ActionKind, PlannedAction};
-use crate::policy::{TokenPolicy, Wanted};
+use crate::policy::Wanted;
 use crate::state::{CreateRecord, Key, RecordError, StoreError};
 use mpt::Error;
 use mpt::NewToken;
 use mpt::Outcome;
 use mpt::Token;
-
-/// A secret its sink did not take: no copy of it is kept anywhere.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "the secret sink failed ({0}); no copy of the secret is kept: the next apply reads it from the platform and hands it over again"
-)]
-pub(super) struct NotHandedOver(#[from] crate::sink::SinkError);
 
 /// How a token this apply hands over (a create's, or a rotation's replacement) came to it:
 /// what its result says.
@@ -40,22 +34,6 @@ pub(super) enum Came {
 }
 
 impl Applying<'_> {
-    /// Hands a new secret to the entry's sink. `Ok`: where it went; `Err`: the failure (the
-    /// caller's record stays, and the next apply reads the secret from the platform and hands
-    /// it over again). Without a sink, the secret stays with the platform only.
-    pub(super) async fn hand_over(
-        &self,
-        declared: Option<&TokenPolicy>,
-        token: &Token,
-        secret: &TokenSecret,
-        replaces: Option<&str>,
-    ) -> Result<String, NotHandedOver> {
-        match declared.and_then(|d| d.secret.as_ref()) {
-            None => Ok("no sink (the policy declares none: read it from the platform)".into()),
-            Some(sink) => Ok(sink.deliver(token, secret, replaces).await?),
-        }
-    }
-
     pub(super) async fn create(&self, action: &PlannedAction) -> ActionOutcome {
         let Some(declared) = self.policy.declared(&action.account, &action.name, None) else {
             return ActionOutcome::failed("no declared entry in the policy for this create");
@@ -260,7 +238,16 @@ impl Applying<'_> {
                 None => (Some(NOT_WAITED.to_string()), true),
             };
         let declared = self.policy.declared(&record.account_id, &record.name, None);
-        if unsaved.is_none() && !record.marker_hashes.is_empty() {
+        // Unsaved, its description keeps the marker (the record finds it by it): not handed
+        // over, as a token carrying a marker never is.
+        if let Some(e) = &unsaved
+            && !record.marker_hashes.is_empty()
+        {
+            let why = NotHandedOver::Unsaved(e.clone());
+            return ActionOutcome::failed(format!("{} was made; {why}", token.id()))
+                .made(token.id(), None);
+        }
+        if !record.marker_hashes.is_empty() {
             let intended = declared.map(|d| d.description.as_deref());
             if let Err(e) = self
                 .client
@@ -275,7 +262,11 @@ impl Applying<'_> {
                 .made(token.id(), None);
             }
         }
-        let at = match self.hand_over(declared, &token, &secret, None).await {
+        let account = record.account_id.as_str();
+        let at = match self
+            .hand_over(account, declared, &token, &secret, None)
+            .await
+        {
             Ok(at) => at,
             Err(why) => {
                 let mut why = why.to_string();
@@ -447,8 +438,9 @@ impl Applying<'_> {
         ActionOutcome::new(
             Applied::Refused,
             format!(
-                "{}: refused: {why}; the record is left in place and nothing was sent for it (remove it once checked)",
-                self.state.describe(key)
+                "{}: refused: {why}; the record is left in place and nothing was sent for it ({})",
+                self.state.describe(key),
+                why.advice()
             ),
         )
     }

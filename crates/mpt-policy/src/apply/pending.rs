@@ -233,7 +233,12 @@ impl Applying<'_> {
                     && a.destructive
             });
             let ticket = self.begin(&begun, true);
-            let (result, holds) = self.resume_rotation(&key, rotation).await;
+            let landing = match &rotation {
+                Ok(plan) => self.late_made(plan).await,
+                Err(_) => None,
+            };
+            let (mut result, holds) = self.resume_rotation(&key, rotation).await;
+            self.retire_adopted(landing, &mut result).await;
             if let Some(id) = identity
                 && result.result != Applied::Refused
             {

@@ -203,3 +203,15 @@ pub(super) fn create_lost(e: &Error, kept: &str, stopped: bool) -> ActionOutcome
         "{e}; the rotation's plan is kept in {kept}: the next apply resumes it"
     ))
 }
+
+/// What a resumed rotation of an entry declared Disabled does last, in words (see
+/// [`crate::evidence::declared_disabled`]); nothing for other entries.
+pub(super) fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan) -> String {
+    match crate::evidence::declared_disabled(policy, plan) {
+        true => format!(
+            ", then disables its replacement (the policy declares {:?} Disabled)",
+            plan.name
+        ),
+        false => String::new(),
+    }
+}

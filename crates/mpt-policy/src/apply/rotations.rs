@@ -71,7 +71,8 @@ impl Applying<'_> {
             Some(plan.old_id.clone()),
         );
         // A record read back is a claim: checked before anything is sent for it.
-        let old = match evidence::check_rotation(self.client, self.policy, &plan).await {
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        let old = match evidence::check_rotation(self.client, self.policy, &plan, &late).await {
             Ok(old) => old,
             Err(why) => return (resumed(action, self.refused(key, &why)), true),
         };
@@ -107,7 +108,7 @@ impl Applying<'_> {
                     self.state.describe(key),
                     plan.old_id,
                     plan.old_id,
-                    then_disabled(self.policy, &plan)
+                    super::rotation_steps::then_disabled(self.policy, &plan)
                 ),
             );
             return (resumed(action, done), true);
@@ -142,7 +143,8 @@ impl Applying<'_> {
             &plan.name,
             Some(plan.old_id.clone()),
         );
-        let found = match evidence::made_since(self.client, plan).await {
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        let found = match evidence::made_since(self.client, plan, &late).await {
             Ok(found) => found,
             Err(e) => {
                 let done = ActionOutcome::not_sent(
@@ -152,7 +154,7 @@ impl Applying<'_> {
                 return Some((resumed(action, done), true));
             }
         };
-        if found == 0 {
+        if found.is_empty() {
             let owner = (plan.account_id.as_str(), plan.name.as_str());
             if let Some(kept) = self
                 .give_up(key, owner, &super::unsent::sent_markers(plan))
@@ -182,7 +184,7 @@ impl Applying<'_> {
                 self.state.describe(key),
                 plan.old_id,
                 plan.old_id,
-                then_disabled(self.policy, plan)
+                super::rotation_steps::then_disabled(self.policy, plan)
             ),
         );
         Some((resumed(action, done), true))
@@ -265,18 +267,26 @@ impl Applying<'_> {
         let declared = self
             .policy
             .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-        let at = self
-            .hand_over(declared, &new.token, &new.secret, Some(&plan.old_id))
-            .await
-            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
         // Its record names it (saved at `created`): its description, which may still carry the
-        // create's marker, is put back (part of the rotation; `verify` would do it too).
+        // create's marker, is put back before its secret goes anywhere (part of the rotation;
+        // `verify` would do it too): a token handed over never carries a marker, which is what
+        // makes a marker's carrier one whose secret nobody holds.
         if let Err(e) = plan.restore_description(self.client, &new.token).await {
             return Err(ActionOutcome::failed(format!(
-                "{id}'s description (it still carries the create's marker) could not be put back: {e}; the next apply resumes"
+                "{id} {made}; its description (it still carries the create's marker) could not be put back: {e}; its secret is not handed over yet: the next apply resumes"
             ))
-            .made(id, Some(at)));
+            .made(id, None));
         }
+        let at = self
+            .hand_over(
+                &plan.account_id,
+                declared,
+                &new.token,
+                &new.secret,
+                Some(&plan.old_id),
+            )
+            .await
+            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
         if let Err(e) = plan.verify(self.client, &new.secret).await {
             return Err(ActionOutcome::failed(format!(
                 "the new secret of {id} did not verify: {e}; the next apply resumes"
@@ -463,34 +473,18 @@ impl Applying<'_> {
         // Saved at `created`, with the replacement's id, as soon as the create answered and
         // before the sink runs: a failed sink, a crash, a twin made by hand since, or the
         // replacement disabled by hand are then judged by that id, not by a search of the
-        // name. Should that save fail, the record at `planned` still finds it again.
-        let unsaved = self.state.put(key, &*plan).await.err();
+        // name. Unsaved, the record at `planned` finds it by its marker, which it keeps: not
+        // put back, nor its secret handed over (a token carrying a marker never is).
+        if let Err(e) = self.state.put(key, &*plan).await {
+            let id = made.token.id();
+            let why = super::handover::NotHandedOver::Unsaved(e.to_string());
+            return Err(ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None));
+        }
         let new = evidence::Replacement {
             token: made.token,
             secret: made.secret,
         };
-        let at = self.deliver_and_verify(key, plan, &new, came).await;
-        match (at, unsaved) {
-            (Ok(at), _) => Ok((at, came)),
-            (Err(mut done), Some(e)) => {
-                done.detail.push_str(&format!(
-                    " (its replacement's id was not saved: {e}; the record at planned finds it again)"
-                ));
-                Err(done)
-            }
-            (Err(done), None) => Err(done),
-        }
-    }
-}
-
-/// What a resumed rotation of an entry declared Disabled does last, in words (see
-/// [`evidence::declared_disabled`]); nothing for other entries.
-fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan) -> String {
-    match evidence::declared_disabled(policy, plan) {
-        true => format!(
-            ", then disables its replacement (the policy declares {:?} Disabled)",
-            plan.name
-        ),
-        false => String::new(),
+        let at = self.deliver_and_verify(key, plan, &new, came).await?;
+        Ok((at, came))
     }
 }

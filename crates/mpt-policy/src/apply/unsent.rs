@@ -154,9 +154,10 @@ impl Applying<'_> {
     }
 
     /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
-    /// other live tokens of its name, is the only one that carries the marker of a create of
-    /// that name given up on that no pending record waits for ([`crate::state::given_up`]): a
-    /// late landing of this tool's own, whose secret nobody holds.
+    /// other tokens of its name (Deleted ones included), is the only one that carries the
+    /// marker of a create of that name given up on that no pending record waits for
+    /// ([`crate::state::given_up`]), and no pending record names: a late landing of this tool's
+    /// own, whose secret nobody holds.
     pub(super) async fn is_late_landing(
         &self,
         (account, name): (&str, &str),
@@ -167,12 +168,90 @@ impl Applying<'_> {
         if hashes.is_empty() {
             return false;
         }
-        let Ok(live) = crate::plan::live_named(self.client, account, name).await else {
+        let accounts = [account.to_string()];
+        let named = crate::state::named_ids(self.state, &accounts).await;
+        let Ok(all) = crate::plan::named_tokens(self.client, account, name).await else {
             return false;
         };
-        live.iter()
+        let late = crate::plan::Late {
+            hashes: &hashes,
+            named: &named,
+        };
+        crate::plan::live(&all)
+            .iter()
             .find(|t| t.id() == id && t.revision() == revision)
-            .is_some_and(|token| crate::plan::is_late(token, &live, &hashes))
+            .is_some_and(|token| late.is_late(token, &all))
+    }
+
+    /// Retires from the `late` records of `accounts` every marker a token the platform shows
+    /// Deleted carries: a create lands once, so its landing was deleted (by this tool, or by
+    /// hand before any apply saw it), and a later token carrying the marker is a copy of its
+    /// tag. Seen only by a caller that reads Deleted tokens (an Operations account). A record
+    /// that cannot be read or written is left (the plan shows it refused, or reads it again).
+    pub(super) async fn retire_spent(&self, accounts: &[String]) {
+        let (marks, _) = crate::state::late_marks(self.state, accounts).await;
+        for ((account, name), hashes) in marks {
+            if hashes.is_empty() {
+                continue;
+            }
+            let Ok(all) = crate::plan::named_tokens(self.client, &account, &name).await else {
+                continue;
+            };
+            let deleted: Vec<mpt::Token> = all
+                .into_iter()
+                .filter(|t| t.status() == mpt::TokenStatus::Deleted)
+                .collect();
+            if !deleted.is_empty() {
+                let _ = crate::state::retire_carried(self.state, &account, &name, &deleted).await;
+            }
+        }
+    }
+}
+
+impl Applying<'_> {
+    /// The late landing a rotation record at `planned` would adopt: the one token its create
+    /// made carries a marker of it given up on (an earlier create of the rotation, landed when
+    /// the later one never did). `None` when there is none, or nothing can be read.
+    pub(super) async fn late_made(&self, plan: &RotationPlan) -> Option<mpt::Token> {
+        if plan.phase != mpt::RotationPhase::Planned || !plan.create_sent {
+            return None;
+        }
+        let late = crate::state::given_up(self.state, &plan.account_id, &plan.name).await;
+        if late.is_empty() {
+            return None;
+        }
+        let found = self
+            .client
+            .made_excluding(&plan.account_id, &plan.name, &plan.known_ids)
+            .await
+            .ok()?;
+        match crate::marked::without_late(found, &late, &plan.marker_hashes).as_slice() {
+            [made] if mpt::carries_marker(made.description(), &late) => Some(made.clone()),
+            _ => None,
+        }
+    }
+
+    /// Once `landing` ([`Applying::late_made`]) is adopted (`result` names it), its marker is
+    /// retired from the `late` record: its create landed once, and is the entry's token now (a
+    /// copy of its tag is never a late landing). A retire that fails is said in `result`.
+    pub(super) async fn retire_adopted(
+        &self,
+        landing: Option<mpt::Token>,
+        result: &mut crate::ActionResult,
+    ) {
+        let Some(landing) = landing else { return };
+        if result.new_token_id.as_deref() != Some(landing.id()) {
+            return;
+        }
+        let (account, name) = (&result.action.account, &result.action.name);
+        if let Err(e) =
+            crate::state::retire_late(self.state, account, name, landing.description()).await
+        {
+            let key = self.state.describe(&Key::late(account, name));
+            result.detail.push_str(&format!(
+                "; its marker could not be retired from {key} ({e}): a token carrying a copy of it would be taken for a late landing"
+            ));
+        }
     }
 }
 

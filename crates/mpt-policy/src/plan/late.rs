@@ -5,16 +5,29 @@
 //! token, does not make the name ambiguous, and the plan deletes it (no `allow_destroy`: nothing
 //! anyone holds is destroyed). A token without such a marker is judged as before.
 
+use std::collections::HashSet;
+
 use mpt::{Client, Filter, Token, TokenStatus, carries_marker};
 
 use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Key, Store, late_marks, waited_hashes};
+use crate::state::{Key, Kind, Store, late_marks, named_ids, waited_hashes};
+
+/// How the reason of a late landing's delete begins ([`is_late_row`]).
+const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
+
+/// Whether `action` is the delete of a late landing (see [`Plan::include_late`]): apply does
+/// those first, before it resumes pending records, so a record judges its name without them.
+pub(crate) fn is_late_row(action: &PlannedAction) -> bool {
+    action.kind == ActionKind::Delete
+        && !action.destructive
+        && action.reason.starts_with(LATE_WORDS)
+}
 
 /// Why a late landing is deleted, in words (its row's reason).
 fn late_reason(store: &dyn Store, account: &str, name: &str) -> String {
     format!(
-        "a late landing of this tool's own earlier create: it carries the marker of a create given up on ({}) and its secret was never handed out; deleted (not destructive: nobody holds it)",
+        "{LATE_WORDS}it carries the marker of a create given up on ({}) and its secret was never handed out; deleted (not destructive: nobody holds it)",
         store.describe(&Key::late(account, name))
     )
 }
@@ -29,17 +42,25 @@ impl Plan {
         store: &dyn Store,
     ) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
-        let marks = late_marks(store, &accounts).await;
+        let (marks, unread) = late_marks(store, &accounts).await;
+        for (key, why) in unread {
+            self.actions.push(unread_row(store, &key, &why));
+        }
         if marks.is_empty() {
             return;
         }
         let waited = waited_hashes(store, &accounts).await;
+        let named = named_ids(store, &accounts).await;
         let mut names: Vec<_> = marks.into_iter().collect();
         names.sort();
         for ((account, name), mut hashes) in names {
             hashes.retain(|h| !waited.contains(h));
             if !hashes.is_empty() {
-                self.judge_late(client, policy, store, (&account, &name), &hashes)
+                let late = Late {
+                    hashes: &hashes,
+                    named: &named,
+                };
+                self.judge_late(client, policy, store, (&account, &name), late)
                     .await;
             }
         }
@@ -52,25 +73,34 @@ impl Plan {
         policy: &Policy,
         store: &dyn Store,
         (account, name): (&str, &str),
-        hashes: &[String],
+        evidence: Late<'_>,
     ) {
         let Some(declaring) = policy.accounts.iter().find(|a| a.id == account) else {
             return;
         };
         let entries: Vec<_> = declaring.tokens.iter().filter(|t| t.name == name).collect();
-        // A pinned entry is matched by its id, never by a name: left as judged.
-        if entries.is_empty() || entries.iter().any(|t| t.id.is_some()) {
+        if entries.is_empty() {
             return;
         }
         // Unread: no evidence, the name judged as before.
-        let Ok(live) = live_named(client, account, name).await else {
+        let Ok(all) = named_tokens(client, account, name).await else {
             return;
         };
-        let (late, kept): (Vec<Token>, Vec<Token>) = live
-            .iter()
-            .cloned()
-            .partition(|t| is_late(t, &live, hashes));
+        let (late, kept): (Vec<Token>, Vec<Token>) = live(&all)
+            .into_iter()
+            .partition(|t| evidence.is_late(t, &all));
         if late.is_empty() {
+            return;
+        }
+        // A pinned entry is matched by its id, never by a name: its name is left as judged, and
+        // a late landing beside it is shown, never deleted (tester round 18: it was silent).
+        if entries.iter().any(|t| t.id.is_some()) {
+            for token in &late {
+                self.actions
+                    .retain(|a| a.token_id.as_deref() != Some(token.id()));
+                self.actions
+                    .push(beside_pinned(store, token, (account, name)));
+            }
             return;
         }
         let ours = |a: &PlannedAction| {
@@ -103,41 +133,128 @@ impl Plan {
     }
 }
 
-/// The live (Active or Disabled) tokens of `account` and `name`, read now, their account and
-/// name checked on the client too: what a late landing is judged among (plan and apply).
-pub(crate) async fn live_named(
+/// What a late landing is judged by: the markers given up on of its name that no pending
+/// record waits for, and the tokens the pending records name (never one).
+#[derive(Clone, Copy)]
+pub(crate) struct Late<'a> {
+    /// The hashes of the markers given up on.
+    pub hashes: &'a [String],
+    /// The tokens the state's pending records name ([`crate::state::named_ids`]).
+    pub named: &'a HashSet<String>,
+}
+
+impl Late<'_> {
+    /// Whether `token` is a late landing ([`is_late`]) that no pending record names.
+    pub(crate) fn is_late(&self, token: &Token, all: &[Token]) -> bool {
+        !self.named.contains(token.id()) && is_late(token, all, self.hashes)
+    }
+}
+
+/// The row of a `late` record that does not read: refused, naming it (its name's tokens are
+/// judged as if it were not there).
+pub(crate) fn unread_row(store: &dyn Store, key: &Key, why: &str) -> PlannedAction {
+    // A late record's key is a create's (`<account>-<hex of the name>`), when it is one.
+    let as_create = Key {
+        kind: Kind::Create,
+        ..key.clone()
+    };
+    let (account, name) = as_create.create_of().unwrap_or_default();
+    let at = store.describe(key);
+    // The store's words may name the record already.
+    let why = why.strip_prefix(&format!("{at}: ")).unwrap_or(why);
+    PlannedAction {
+        account,
+        name,
+        token_id: None,
+        kind: ActionKind::Resume,
+        reason: format!(
+            "pending record {at}: refused: it does not read ({why}): no token is taken for a late landing on its word; it is left in place (remove it once checked)"
+        ),
+        changes: Vec::new(),
+        revision: None,
+        destructive: false,
+        steps: Vec::new(),
+    }
+}
+
+/// The row of a late landing beside a pinned entry's token: shown, not deleted.
+fn beside_pinned(store: &dyn Store, token: &Token, (account, name): (&str, &str)) -> PlannedAction {
+    PlannedAction {
+        account: account.to_string(),
+        name: name.to_string(),
+        token_id: Some(token.id().to_string()),
+        kind: ActionKind::Unmanaged,
+        reason: format!(
+            "a late landing of this tool's own earlier create ({}), beside a pinned entry's token: not deleted (a pinned entry is matched by its id, never by its name's tokens); delete it by hand once checked",
+            store.describe(&Key::late(account, name))
+        ),
+        changes: Vec::new(),
+        revision: token.revision(),
+        destructive: false,
+        steps: Vec::new(),
+    }
+}
+
+/// Every token of `account` and `name` the platform shows, Deleted ones included, read now
+/// with their audit, their account and name checked on the client too: what a late landing is
+/// judged among (plan and apply). The Deleted ones are read apart, and only an Operations
+/// account sees them: a listing of them that fails (a platform that refuses the filter to
+/// another account) gives none, as for an account that sees none, never an error.
+pub(crate) async fn named_tokens(
     client: &Client,
     account: &str,
     name: &str,
 ) -> Result<Vec<Token>, mpt::Error> {
+    let named = Filter::account(account).and(Filter::name(name));
     let listed = client
         .list()
-        .filter(Filter::account(account).and(Filter::name(name)))
+        .filter(named.clone())
         .select(["+audit"])
         .collect()
         .await?;
+    let deleted = client
+        .list()
+        .filter(named.and(Filter::status(TokenStatus::Deleted)))
+        .select(["+audit"])
+        .collect()
+        .await
+        .unwrap_or_default();
+    let mut seen = HashSet::new();
     Ok(listed
         .into_iter()
-        .filter(|t| {
-            matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled)
-                && t.account_id() == Some(account)
-                && t.name() == Some(name)
-        })
+        .chain(deleted)
+        .filter(|t| t.account_id() == Some(account) && t.name() == Some(name))
+        .filter(|t| seen.insert(t.id().to_string()))
         .collect())
 }
 
-/// Whether `token` carries the marker of one of `hashes` and is the only one of `live` (the
-/// live tokens of its account and name) that does: two carriers of one marker may be a copy of
-/// the other's tag, made by hand once ours landed, and neither is taken for ours. And it is as
-/// it landed: Active, at its first revision, its secret never used (`lastAccessAt` unset). A
-/// carrier someone edited, disabled or used is not one whose secret nobody holds: it is judged
-/// as any token of its name (a tag copied into the managed token's description was taken for a
-/// late landing and the managed token deleted: tester round 18).
-pub(crate) fn is_late(token: &Token, live: &[Token], hashes: &[String]) -> bool {
-    let untouched = token.status() == TokenStatus::Active
+/// The live (Active or Disabled) ones of `tokens`.
+pub(crate) fn live(tokens: &[Token]) -> Vec<Token> {
+    tokens
+        .iter()
+        .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
+        .cloned()
+        .collect()
+}
+
+/// Whether `token`, read now, is as a create left it: Active, at its first revision, its secret
+/// never used (`lastAccessAt` unset).
+pub(crate) fn as_landed(token: &Token) -> bool {
+    token.status() == TokenStatus::Active
         && token.revision().is_some_and(|r| r <= 1)
-        && token.last_access_at().is_none();
-    if !untouched {
+        && token.last_access_at().is_none()
+}
+
+/// Whether `token` carries the marker of one of `hashes` and is the only one of `all` (every
+/// token of its account and name the platform shows, Deleted ones included) that does: a
+/// create lands once, so two carriers of one marker are a landing and a copy of its tag (made
+/// by hand once ours landed; the landing perhaps deleted since, by hand), and neither is taken
+/// for ours. And it is as it landed: Active, at its first revision, its secret never used
+/// (`lastAccessAt` unset). A carrier someone edited, disabled or used is not one whose secret
+/// nobody holds: it is judged as any token of its name (a tag copied into the managed token's
+/// description was taken for a late landing and the managed token deleted: tester round 18).
+pub(crate) fn is_late(token: &Token, all: &[Token], hashes: &[String]) -> bool {
+    if !as_landed(token) {
         return false;
     }
     let Some(hash) = hashes
@@ -146,7 +263,7 @@ pub(crate) fn is_late(token: &Token, live: &[Token], hashes: &[String]) -> bool 
     else {
         return false;
     };
-    let carriers = live
+    let carriers = all
         .iter()
         .filter(|t| carries_marker(t.description(), std::slice::from_ref(hash)))
         .count();

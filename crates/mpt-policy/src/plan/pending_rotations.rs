@@ -67,7 +67,8 @@ pub(super) async fn judge_rotation(
     if declared_absent(policy, &plan.account_id, &plan.name) {
         return moot_rotation(action, &plan, &at);
     }
-    let old = match evidence::check_rotation(client, policy, &plan).await {
+    let late = crate::state::given_up(store, &plan.account_id, &plan.name).await;
+    let old = match evidence::check_rotation(client, policy, &plan, &late).await {
         Ok(old) => old,
         Err(why) => {
             return Judged {
@@ -87,10 +88,10 @@ pub(super) async fn judge_rotation(
     let unwanted;
     let steps = match plan.phase {
         RotationPhase::Planned if old.is_none() => {
-            return judge_gone(client, (policy, &plan), &at, action).await;
+            return judge_gone(client, (policy, &plan), (&at, &late), action).await;
         }
         RotationPhase::Planned => {
-            let found = match evidence::made_since(client, &plan).await {
+            let found = match evidence::made_since(client, &plan, &late).await {
                 Ok(found) => found,
                 Err(e) => {
                     let action = unjudged(action, &at, &e.to_string());
@@ -98,21 +99,10 @@ pub(super) async fn judge_rotation(
                 }
             };
             unwanted = !evidence::rotation_wanted(policy, &plan, old.as_ref(), at_time);
-            if unwanted && found == 0 {
+            if unwanted && found.is_empty() {
                 return removed(action, &at, &plan.old_id);
             }
-            let first = if found == 1 {
-                Step::Adopt
-            } else {
-                Step::Create
-            };
-            vec![
-                first,
-                Step::Deliver,
-                Step::Verify,
-                Step::Retire,
-                Step::Finish,
-            ]
+            start_steps(&found, &mut touches)
         }
         RotationPhase::Created
             if old.is_none()
@@ -145,6 +135,26 @@ pub(super) async fn judge_rotation(
     Judged { action, touches }
 }
 
+/// What resuming a record at `planned` that starts its rotation would do, `found` what its
+/// create may have made: the one it adopts is its own, and no other action of the plan touches
+/// it (`touches`; a late delete of it, when it carries a marker given up on: tester round 18).
+fn start_steps(found: &[String], touches: &mut Vec<String>) -> Vec<Step> {
+    let first = match found {
+        [made] => {
+            touches.push(made.clone());
+            Step::Adopt
+        }
+        _ => Step::Create,
+    };
+    vec![
+        first,
+        Step::Deliver,
+        Step::Verify,
+        Step::Retire,
+        Step::Finish,
+    ]
+}
+
 /// What resuming a record past `planned` (at `phase`) would do; `gone`: its old token is gone,
 /// and nothing is left to retire or delete.
 fn steps_past_start(phase: RotationPhase, gone: bool) -> Vec<Step> {
@@ -169,7 +179,7 @@ fn gone_words(old: &str) -> String {
 async fn judge_gone(
     client: &Client,
     (policy, plan): (&Policy, &RotationPlan),
-    at: &str,
+    (at, late): (&str, &[String]),
     action: PlannedAction,
 ) -> Judged {
     let mut touches = vec![plan.old_id.clone()];
@@ -179,7 +189,7 @@ async fn judge_gone(
             crate::marked::made_by_record(
                 client,
                 (&plan.account_id, &plan.name, &plan.known_ids),
-                &plan.marker_hashes,
+                (&plan.marker_hashes, late),
                 "rotation",
             )
             .await

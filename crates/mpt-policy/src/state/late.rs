@@ -2,9 +2,11 @@
 //! gateway, its apply killed or interrupted) can land after the next apply looked for it, found
 //! no token carrying its marker, and made the entry's token again. Before that apply gives up on
 //! it, the hashes of its markers are kept here (per account and name, the last
-//! [`MAX_LATE`]): a token of the name that carries one of them is this tool's own, made by a
+//! [`MAX_LATE`]): a token of the name that carries one of them (untouched since it landed, the
+//! only one ever seen carrying it, named by no pending record) is this tool's own, made by a
 //! create nobody waits for any more, its secret handed to no one. The plan deletes it (see
-//! `plan::late`); a token of the name without such a marker is judged as before.
+//! `plan::late`); a token of the name without such a marker is judged as before. A marker is
+//! retired once its landing is deleted or adopted, or seen Deleted: a create lands once.
 
 use std::collections::{HashMap, HashSet};
 
@@ -88,16 +90,37 @@ pub(crate) async fn remember_late(
     store.put(&key, &record).await
 }
 
-/// The markers given up on of `accounts`, by account and name. A record that does not read
-/// gives no evidence (its name's tokens are judged as if it were not there).
+/// The markers given up on of `accounts`, by account and name, and the records that do not
+/// read (not JSON, cut short, not a file, or kept under a name that is not their account's and
+/// name's): each with its key and why, reported `refused` (a record read back is a claim, and
+/// one that cannot be read gives no evidence: its name's tokens are judged as if it were not
+/// there).
 pub(crate) async fn late_marks(
     store: &dyn Store,
     accounts: &[String],
-) -> HashMap<(String, String), Vec<String>> {
+) -> (HashMap<(String, String), Vec<String>>, Vec<(Key, String)>) {
     let mut marks: HashMap<(String, String), Vec<String>> = HashMap::new();
-    for (_, record) in store.pending_of::<LateRecord>(Kind::Late, accounts).await {
-        let Ok(record) = record else { continue };
+    let mut unread = Vec::new();
+    for (key, record) in store.pending_of::<LateRecord>(Kind::Late, accounts).await {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                unread.push((key, e.to_string()));
+                continue;
+            }
+        };
         if !accounts.contains(&record.account_id) {
+            continue;
+        }
+        // The directory store's keys name no account: the name is the file's.
+        if key.name != Key::late(&record.account_id, &record.name).name {
+            let why = format!(
+                "{} says it is the record of {:?} in {}, which is kept under another name: not read",
+                store.describe(&key),
+                record.name,
+                record.account_id
+            );
+            unread.push((key, why));
             continue;
         }
         marks
@@ -105,7 +128,29 @@ pub(crate) async fn late_marks(
             .or_default()
             .extend(record.marker_hashes);
     }
-    marks
+    (marks, unread)
+}
+
+/// The tokens the pending records of `accounts` name (a create's token, a rotation's old token
+/// and replacement): the state's own, never taken for a late landing, whatever they carry.
+pub(crate) async fn named_ids(store: &dyn Store, accounts: &[String]) -> HashSet<String> {
+    let mut named: HashSet<String> = HashSet::new();
+    for (_, r) in store
+        .pending_of::<super::CreateRecord>(Kind::Create, accounts)
+        .await
+    {
+        named.extend(r.ok().and_then(|r| r.new_id));
+    }
+    for (_, r) in store
+        .pending_of::<mpt::RotationPlan>(Kind::Rotation, accounts)
+        .await
+    {
+        named.extend(
+            r.into_iter()
+                .flat_map(|r| std::iter::once(r.old_id).chain(r.new_id)),
+        );
+    }
+    named
 }
 
 /// The markers the pending records of `accounts` still wait for, never taken as given up on:
@@ -138,14 +183,43 @@ pub(crate) async fn retire_late(
     name: &str,
     description: Option<&str>,
 ) -> Result<(), StoreError> {
+    retire_where(store, account, name, |h| {
+        mpt::carries_marker(description, std::slice::from_ref(h))
+    })
+    .await
+}
+
+/// Retires from the record of `account` and `name` the markers that one of `tokens` carries
+/// (tokens the platform shows Deleted: a create lands once, so a marker seen on a deleted
+/// token is spent, whoever deleted it). A record that does not read is left.
+pub(crate) async fn retire_carried(
+    store: &dyn Store,
+    account: &str,
+    name: &str,
+    tokens: &[mpt::Token],
+) -> Result<(), StoreError> {
+    retire_where(store, account, name, |h| {
+        tokens
+            .iter()
+            .any(|t| mpt::carries_marker(t.description(), std::slice::from_ref(h)))
+    })
+    .await
+}
+
+/// Drops the hashes `spent` says are spent from the record of `account` and `name`, writing it
+/// only when one was.
+async fn retire_where(
+    store: &dyn Store,
+    account: &str,
+    name: &str,
+    spent: impl Fn(&String) -> bool,
+) -> Result<(), StoreError> {
     let key = Key::late(account, name);
     let Some(mut record) = record_of(store, account, name).await else {
         return Ok(());
     };
     let before = record.marker_hashes.len();
-    record
-        .marker_hashes
-        .retain(|h| !mpt::carries_marker(description, std::slice::from_ref(h)));
+    record.marker_hashes.retain(|h| !spent(h));
     if record.marker_hashes.len() == before {
         return Ok(());
     }

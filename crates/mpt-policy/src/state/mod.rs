@@ -22,7 +22,9 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
-pub(crate) use late::{given_up, late_marks, remember_late, retire_late, waited_hashes};
+pub(crate) use late::{
+    given_up, late_marks, named_ids, remember_late, retire_carried, retire_late, waited_hashes,
+};
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{

@@ -205,7 +205,7 @@ pub(crate) enum RecordError {
     },
     /// A rotation record whose old token is not the one token of its name the plan would
     /// rotate: other live tokens have the name.
-    #[error("{id} is not the only live token named {name:?} ({} too): the plan would rotate none of them", others.join(", "))]
+    #[error("{id} is not the only live token named {name:?} ({} too): the plan would rotate none of them; check them and remove the ones not wanted, not the record (it may name a replacement whose secret only it leads to): the next apply resumes it", others.join(", "))]
     NotTheOne {
         /// The record's old token.
         id: String,
@@ -274,11 +274,26 @@ pub(crate) enum RecordError {
         tokens: String,
     },
     /// Several tokens that carry the record's marker (only one create is ever sent for it).
-    #[error("{} all carry a marker of its create, but only one create is ever sent with a marker: none is adopted (a token copied from ours, or a late create beside a later one); check each (created_by, creation time), remove the ones not wanted, then the record", ids.join(", "))]
+    #[error("{} all carry a marker of its create, but only one create is ever sent with a marker: none is adopted (a token copied from ours, or a late create beside a later one); check each (created_by, creation time) and remove the ones not wanted, not the record: the next apply adopts the one left carrying the marker", ids.join(", "))]
     SeveralMarked {
         /// The tokens.
         ids: Vec<String>,
     },
+}
+
+impl RecordError {
+    /// What to do about the refused record, in words: remove it once checked, but for a
+    /// refusal that other tokens of its name cause, where the record is the way to its own
+    /// token and the other tokens are what to remove (advice that removed the record lost the
+    /// replacement it names: tester round 18).
+    pub(crate) fn advice(&self) -> &'static str {
+        match self {
+            RecordError::SeveralMarked { .. } | RecordError::NotTheOne { .. } => {
+                "keep it: see above"
+            }
+            _ => "remove it once checked",
+        }
+    }
 }
 
 impl CreateRecord {

@@ -342,6 +342,8 @@ async fn a_lost_create_whose_token_is_cloned_meanwhile_says_this_run_sent_it() {
     assert!(row.detail.contains("this run sent the create"), "{row:#?}");
     assert!(row.detail.contains("answer was lost"), "{row:#?}");
     assert!(row.detail.contains("all carry a marker"), "{row:#?}");
+    // Never advice that loses the record of the one that is ours (tester round 18).
+    assert!(!row.detail.contains("then the record"), "{row:#?}");
     assert!(!row.detail.contains("nothing was sent"), "{row:#?}");
     assert!(!out.exists(), "no secret handed over");
     assert_eq!(server.tokens_created(), 2);

@@ -16,11 +16,11 @@ use super::*;
 use crate::common::*;
 
 /// The marker of the create held in the gateway (never saved: only its hash).
-const MARKER: &str = "0123456789abcdef0123456789abcdef";
+pub(super) const MARKER: &str = "0123456789abcdef0123456789abcdef";
 
 /// A policy declaring `wanted` in the default account (`extra`: its rotation), its secret to
 /// `file`.
-fn wanted(file: &Path, extra: &str) -> Policy {
+pub(super) fn wanted(file: &Path, extra: &str) -> Policy {
     policy(&format!(
         "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\n{extra}\nsecret = {{ file = \"{}\" }}\n",
         file.display()
@@ -30,7 +30,7 @@ fn wanted(file: &Path, extra: &str) -> Policy {
 /// Plants the record the killed apply left (its create held, never answered): a create's, or
 /// (`rotation`) a rotation's at `planned` of an old token made 100 days ago. Returns the
 /// description the held create sent.
-async fn plant_held(
+pub(super) async fn plant_held(
     server: &MockServer,
     client: &Client,
     at: &StateLocation,
@@ -60,7 +60,7 @@ async fn plant_held(
 }
 
 /// Makes a token of the declared name with `description`, as a create landing now would.
-async fn land(client: &Client, description: &str) -> String {
+pub(super) async fn land(client: &Client, description: &str) -> String {
     let made = client
         .create(
             &mpt::NewToken::new(DEFAULT_ACCOUNT, "wanted")
@@ -73,7 +73,7 @@ async fn land(client: &Client, description: &str) -> String {
 }
 
 /// The plan with the store's pending work and late landings, as `mpt tokens plan` shows it.
-async fn planned(client: &Client, policy: &Policy, at: &StateLocation) -> Plan {
+pub(super) async fn planned(client: &Client, policy: &Policy, at: &StateLocation) -> Plan {
     let store = mpt_policy::state::open(at, &[DEFAULT_ACCOUNT.to_string()], None)
         .await
         .unwrap();

@@ -13,6 +13,7 @@ mod held;
 mod interrupted;
 mod landed;
 mod late;
+mod late_hand;
 mod moved;
 #[cfg(feature = "postgres")]
 mod pg_session;

@@ -162,10 +162,11 @@ fn with_new_id(key: &Key, json: Option<&str>) -> bool {
 }
 
 /// The save after the create answered (its new id) stalls, then the interrupt: the apply does
-/// not wait for it (the record at `planned` finds the token by its marker), hands the secret
-/// over, and its row says what happened on the platform (made, never "not attempted"); it
-/// returns with the save still held (without the fix it waited until the give-up and reported
-/// the create `outcomeUnknown`). The next apply makes nothing more.
+/// not wait for it (the record at `planned` finds the token by its marker), and its row says
+/// what happened on the platform (made, never "not attempted"); it returns with the save still
+/// held (without the fix it waited until the give-up and reported the create `outcomeUnknown`).
+/// The token still carries its marker, so its secret is not handed over (a carrier is one
+/// nobody holds: tester round 19): the next apply hands it over, and makes nothing more.
 #[tokio::test]
 async fn an_interrupt_does_not_wait_for_a_stalled_save_after_the_create() {
     let (server, client) = start().await;
@@ -201,15 +202,19 @@ async fn an_interrupt_does_not_wait_for_a_stalled_save_after_the_create() {
         () = interrupt => unreachable!(),
     };
     let row = result_of(&report.results, "new");
-    assert_eq!(row.result, Applied::Changed, "{row:#?}");
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
     let id = row.new_token_id.clone().unwrap();
-    assert!(row.detail.contains(&format!("made {id}")), "{row:#?}");
+    assert!(row.detail.contains(&format!("{id} was made")), "{row:#?}");
     assert!(row.detail.contains("not waited for"), "{row:#?}");
+    assert!(
+        row.detail.contains("its secret is not handed over"),
+        "{row:#?}"
+    );
     assert!(
         !finished.load(Ordering::SeqCst),
         "the held save never ended"
     );
-    assert!(out.exists(), "the secret handed over");
+    assert!(!out.exists(), "the secret not handed over");
     assert_eq!(server.tokens_created(), 1);
     drop(options);
     let report = client
@@ -223,5 +228,6 @@ async fn an_interrupt_does_not_wait_for_a_stalled_save_after_the_create() {
     assert_eq!(live.len(), 1);
     let description = live[0].description().unwrap_or_default();
     assert!(!description.contains("being made"), "put back: {live:#?}");
+    assert!(out.exists(), "the secret handed over by the next apply");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -8,22 +8,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::future::BoxFuture;
+use mpt::chrono::{Duration as Days, Utc};
 use mpt_policy::state::{DirStore, Key, Kind, Pending, Store};
 use mpt_policy::{Applied, ApplyError, ApplyOptions, StoreError};
 
 use super::*;
 use crate::common::*;
 
-/// A directory store whose lock is proven `allowed` times, then lost.
+/// A directory store whose lock is proven `allowed` times, then lost, and that saves
+/// `saves` records, then fails to.
 struct Losing {
     inner: DirStore,
     fences: AtomicUsize,
     allowed: usize,
+    saved: AtomicUsize,
+    saves: usize,
 }
 
 impl Store for Losing {
     fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.save(key, json)
+        if self.saved.fetch_add(1, Ordering::SeqCst) < self.saves {
+            self.inner.save(key, json)
+        } else {
+            Box::pin(async { Err(StoreError::Refused("the save failed (a test's)".into())) })
+        }
     }
     fn load<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<Option<String>, StoreError>> {
         self.inner.load(key)
@@ -52,12 +60,19 @@ impl Store for Losing {
     }
 }
 
-/// A [`Losing`] store in `dir`, its lock proven `allowed` times.
+/// A [`Losing`] store in `dir`, its lock proven `allowed` times, every save made.
 async fn losing(dir: &std::path::Path, allowed: usize) -> Arc<Losing> {
+    losing_saves(dir, allowed, usize::MAX).await
+}
+
+/// A [`Losing`] store in `dir`, its lock proven `allowed` times, `saves` saves made.
+async fn losing_saves(dir: &std::path::Path, allowed: usize, saves: usize) -> Arc<Losing> {
     Arc::new(Losing {
         inner: DirStore::open(&dir.join("state")).await.unwrap(),
         fences: AtomicUsize::new(0),
         allowed,
+        saved: AtomicUsize::new(0),
+        saves,
     })
 }
 
@@ -73,9 +88,10 @@ async fn a_store_that_stops_proving_its_lock_stops_the_apply_before_its_next_cha
         ));
     }
     let wanted = policy(&text);
-    // Each create proves the lock three times: before the action, and right before each of
-    // its two requests (the create, and the update that puts its description back).
-    let store = losing(&dir, 9).await;
+    // Each create proves the lock four times: before the action, right before each of its
+    // two requests (the create, and the update that puts its description back), and right
+    // before its sink.
+    let store = losing(&dir, 12).await;
     let options = ApplyOptions::new(dir.join("unused"))
         .store(store)
         .concurrency(1);
@@ -252,5 +268,142 @@ async fn a_delete_answered_429_after_the_work_says_what_a_read_shows_when_the_lo
         "{}",
         row.detail
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A policy of one account declaring `made`, its secret to a file in `dir`.
+fn made_in(dir: &std::path::Path) -> mpt_policy::Policy {
+    one_account(&format!(
+        "[[accounts.tokens]]\nname = \"made\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        dir.join("made.secret").display()
+    ))
+}
+
+/// Tester round 19, F1: an apply whose lock is lost once its create landed (its PostgreSQL
+/// session ended while the create was held in a gateway: another apply may have given its
+/// record up and made the name's token itself) does not run the sink: the token's secret goes
+/// nowhere, and the row says so. With the lock its record still holds, the next apply hands
+/// it over.
+#[tokio::test]
+async fn a_made_tokens_secret_is_not_handed_over_once_the_lock_is_lost_before_its_sink() {
+    let (server, client) = start().await;
+    let dir = temp_dir("losing-before-sink");
+    // Proven before the action and right before its two requests; lost before the sink.
+    let store = losing(&dir, 3).await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let wanted = made_in(&dir);
+    let err = client.apply(&wanted, None, &options).await.unwrap_err();
+    let ApplyError::SessionLost { report, .. } = &err else {
+        panic!("{err:?}")
+    };
+    let row = &report.results[0];
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail
+            .contains("its secret is not handed over: the account's lock could not be proven"),
+        "{}",
+        row.detail
+    );
+    assert!(!dir.join("made.secret").exists(), "the sink never ran");
+    assert_eq!(server.live_tokens(), 1);
+    // The record (with its id) is the lock's: the next apply hands the secret over.
+    drop(options);
+    let report = client
+        .apply(&wanted, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
+    let (id, _) = server.live_token_names().remove(0);
+    let secret = std::fs::read_to_string(dir.join("made.secret")).unwrap();
+    // The mock's secrets name their token.
+    assert!(secret.starts_with(&format!("idt:{id}:")), "{id}");
+    assert_eq!(server.live_tokens(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Tester round 19, F2: a made token whose id could not be saved in its record keeps its
+/// create's marker (the record finds it by it), and a token carrying a marker is never handed
+/// over (a late landing's evidence is that nobody holds its secret): the sink does not run,
+/// and the next apply finds it, puts its description back and hands it over.
+#[tokio::test]
+async fn a_made_token_still_carrying_its_marker_is_not_handed_over() {
+    let (server, client) = start().await;
+    let dir = temp_dir("unsaved-before-sink");
+    // The record saved before the create; its id, after, not.
+    let store = losing_saves(&dir, usize::MAX, 1).await;
+    let options = ApplyOptions::new(dir.join("unused")).store(store);
+    let wanted = made_in(&dir);
+    let report = client.apply(&wanted, None, &options).await.unwrap();
+    let row = &report.results[0];
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail
+            .contains("its secret is not handed over: its id could not be saved in its record"),
+        "{}",
+        row.detail
+    );
+    assert!(!dir.join("made.secret").exists(), "the sink never ran");
+    let (id, _) = server.live_token_names().remove(0);
+    let tagged = client.get(&id).await.unwrap();
+    assert!(
+        tagged
+            .description()
+            .is_some_and(|d| d.contains("[mpt: being made")),
+        "{tagged:?}"
+    );
+    drop(options);
+    let report = client
+        .apply(&wanted, None, &ApplyOptions::new(dir.join("state")))
+        .await
+        .unwrap();
+    assert_eq!(report.count(Applied::Adopted), 1, "{report:#?}");
+    let token = client.get(&id).await.unwrap();
+    assert!(
+        !token
+            .description()
+            .is_some_and(|d| d.contains("[mpt: being made")),
+        "{token:?}"
+    );
+    assert!(dir.join("made.secret").exists());
+    assert_eq!(server.live_tokens(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Tester round 19, F2: a rotation's replacement was handed to its sink before its description
+/// (still carrying its create's marker) was put back, so a delivered token could carry one,
+/// and a forged `late` record could have it deleted as nobody's. Now the description is put
+/// back first: when that fails, the secret goes nowhere, and the next apply finishes the
+/// rotation.
+#[tokio::test]
+async fn a_rotations_replacement_is_handed_over_only_once_its_description_is_put_back() {
+    let (server, client) = start().await;
+    let dir = temp_dir("rotation-restore-first");
+    let file = dir.join("wanted.secret");
+    let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+    let refused = FaultRule::first(10, Fault::Status(422)).only([Operation::Update]);
+    server.set_faults(Faults::none().with(refused)).unwrap();
+    let wanted = policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ));
+    let options = ApplyOptions::new(dir.join("state"));
+    let report = client.apply(&wanted, None, &options).await.unwrap();
+    let row = result_of(&report.results, "wanted");
+    assert_eq!(row.result, Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail.contains("could not be put back")
+            && row.detail.contains("its secret is not handed over yet"),
+        "{}",
+        row.detail
+    );
+    assert!(!file.exists(), "the sink never ran");
+    assert_eq!(server.token_status(&old.id).as_deref(), Some("Active"));
+    server.set_faults(Faults::none()).unwrap();
+    let report = client.apply(&wanted, None, &options).await.unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    let live = live_named(&client, "wanted").await;
+    assert_eq!(live.len(), 1, "{live:#?}");
+    assert_ne!(live[0].id(), old.id);
+    assert!(file.exists(), "handed over by the next apply");
     let _ = std::fs::remove_dir_all(&dir);
 }
