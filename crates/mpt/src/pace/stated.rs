@@ -8,6 +8,7 @@ use super::{
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
+pub(super) mod claim;
 mod sends;
 pub(super) use sends::{log, logged, unlog};
 mod window;
@@ -38,23 +39,7 @@ impl Pacer {
             s.allowance = None;
         }
         if let Some(remaining) = signal.remaining {
-            let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
-            let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
-            // This client's share of it: another caller reads the same remainder. No burst
-            // once refused under the stated rate (a sliding log keeps a burst for its window).
-            if s.bursts {
-                s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
-            }
-            // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
-            // and what is sent until the next answer are all it allows.
-            let refills = s.refills.of(signal.remaining_of);
-            // A refuted reset (passed, still refused): sends go alone, as for a count spent.
-            let counted =
-                counted(signal, refills, inferred(s, now)) || super::skew::refuted(signal);
-            restate(s, counted.then_some(left), sent.alone);
-            if !refills {
-                spent_until_reset(s, signal, now, cap, sent.probe, counted);
-            }
+            learn_remainder(s, signal, now, (cap, sent), (remaining, limit));
         }
         let cap_secs = cap.as_secs_f64();
         // The slowest quota whose window is a pace: its rate, limit and window.
@@ -82,6 +67,16 @@ impl Pacer {
             (s.stated, s.quota) = (None, None);
             if signal.throttled {
                 (s.credit, s.bursts) = (0, false);
+            }
+            return false;
+        }
+        // The statement checked against what is served (`claim`): refuted, the pace is
+        // learned from the answers as when nothing is stated (bounded by the claim).
+        let paced = slowest.or_else(|| Some((s.stated?, s.quota?.0, s.quota?.1)));
+        let dropped = s.dropped_until.is_some_and(|until| now < until);
+        if claim::refuted(s, signal, now, paced, dropped) {
+            if let Some((rate, limit, window)) = slowest {
+                (s.stated, s.quota, s.stated_at) = (Some(rate), Some((limit, window)), now);
             }
             return false;
         }
@@ -117,6 +112,38 @@ impl Pacer {
         space_when_empty(s, signal, now, rate);
         share_after(s, signal, now, (rate, limit), probed);
         true
+    }
+}
+
+/// Learns from a stated remainder (`remaining`, of the slowest `limit` stated): the burst it
+/// allows, the room it states, and what a count not renewed within a rounding still allows.
+fn learn_remainder(
+    s: &mut State,
+    signal: &Signal,
+    now: Instant,
+    (cap, sent): (Duration, Sent),
+    (remaining, limit): (u64, Option<f64>),
+) {
+    let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
+    let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
+    // This client's share of it: another caller reads the same remainder. No burst
+    // once refused under the stated rate (a sliding log keeps a burst for its window).
+    if s.bursts {
+        s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
+    }
+    if !signal.throttled {
+        // The room a served answer states, for `claim` (a refusal with room is another
+        // limit's).
+        s.room = left.saturating_sub(s.in_flight);
+    }
+    // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
+    // and what is sent until the next answer are all it allows.
+    let refills = s.refills.of(signal.remaining_of);
+    // A refuted reset (passed, still refused): sends go alone, as for a count spent.
+    let counted = counted(signal, refills, inferred(s, now)) || super::skew::refuted(signal);
+    restate(s, counted.then_some(left), sent.alone);
+    if !refills {
+        spent_until_reset(s, signal, now, cap, sent.probe, counted);
     }
 }
 

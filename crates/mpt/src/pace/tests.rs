@@ -406,5 +406,6 @@ mod lockout;
 mod skew;
 mod window_end;
 
+mod claims;
 mod loss;
 mod sliding;
