@@ -73,7 +73,9 @@ impl Pacer {
         // The statement checked against what is served (`claim`): refuted, the pace is
         // learned from the answers as when nothing is stated (bounded by the claim).
         let paced = slowest.or_else(|| Some((s.stated?, s.quota?.0, s.quota?.1)));
-        let dropped = s.dropped_until.is_some_and(|until| now < until);
+        // Within a second of a drop (this answer's too), what was served was at the old pace.
+        let dropped = s.dropped_until.is_some_and(|until| now < until)
+            || slowest.is_some_and(|(rate, ..)| s.stated.is_some_and(|old| rate < old));
         if claim::refuted(s, signal, now, paced, dropped) {
             if let Some((rate, limit, window)) = slowest {
                 (s.stated, s.quota, s.stated_at) = (Some(rate), Some((limit, window)), now);

@@ -64,8 +64,8 @@ pub(in crate::pace) fn pace(s: &State) -> Option<f64> {
 
 /// Checks the stated limit the pace follows (`paced`: its rate, limit and window; the last one
 /// stated when this answer states none) against an answer at `now`; whether it stands refuted
-/// (the pace is then learned from the answers, `aimd`). `room`: the room the last served answer
-/// stated.
+/// (the pace is then learned from the answers, `aimd`). `dropped`: within a second of a drop
+/// of the stated rate (what was served, and refused, answers the old pace).
 pub(in crate::pace) fn refuted(
     s: &mut State,
     signal: &Signal,
@@ -93,6 +93,9 @@ pub(in crate::pace) fn refuted(
             true
         }
         Claim::Trusted => {
+            if dropped {
+                return false;
+            }
             let (refused, _) = last_second(s, now, first);
             let served = f64::from(served_last_second(s, now, first));
             if refused > 0 || served <= most_served(limit, window) * OVER {

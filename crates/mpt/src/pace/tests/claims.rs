@@ -250,3 +250,39 @@ fn a_refuted_statement_proven_true_is_trusted_again() {
     pacer.learn_at(s, &stated(200, "40"), CAP, sent, later);
     assert_eq!((s.claim, pacer.pace(s)), (Claim::Trusted, Some(49.0)));
 }
+
+/// A drop of the stated rate is no refutation: the second before it served the old rate, over
+/// what the new quota could serve in one, none refused (the bench's `policy+drop-to-50`).
+#[test]
+fn a_drop_of_the_stated_rate_is_not_served_over_it() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let policy = |q: &str, left: &str| {
+        let policy = format!("{q};w=1");
+        signal(
+            200,
+            &[
+                ("ratelimit-policy", policy.as_str()),
+                ("ratelimit-limit", q),
+                ("ratelimit-remaining", left),
+            ],
+        )
+    };
+    for k in 0..196u32 {
+        let at = t0 + Duration::from_millis(5) * k;
+        let sent = Sent {
+            at: Some(at),
+            ..Sent::default()
+        };
+        pacer.learn_at(s, &policy("200", "10"), CAP, sent, at);
+    }
+    let at = t0 + Duration::from_millis(980);
+    let sent = Sent {
+        at: Some(at),
+        ..Sent::default()
+    };
+    pacer.learn_at(s, &policy("50", "10"), CAP, sent, at);
+    assert_eq!((s.claim, pacer.pace(s)), (Claim::Trusted, Some(49.0)));
+}
