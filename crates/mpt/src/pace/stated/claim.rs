@@ -4,7 +4,7 @@
 //! load balancer, each stating its own bucket), refutes it, and the pace is learned from the
 //! platform's answers (AIMD) instead, bounded by the claim where it is an upper one.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::super::served::{last_second, served_last_second};
 use super::super::{HEADROOM, State};
@@ -31,6 +31,10 @@ pub(in crate::pace) enum Claim {
 /// How far above the most the platform served this client in a second the pace may be probed
 /// while the stated quota is refuted as too low ([`Claim::Higher`]).
 const PROBE_BOUND: f64 = 2.0;
+
+/// How long after a cut the pace is not probed past its ceiling while the stated quota is
+/// refuted as too low ([`Claim::Higher`]).
+const SETTLED: Duration = Duration::from_secs(10);
 
 /// The room the last served answer stated (its remainder less the requests in flight then), as
 /// a share of the quota, over which a refusal not saying the quota is spent is another limit's
@@ -109,6 +113,8 @@ pub(in crate::pace) fn refuted(
                 !signal.throttled && s.learned.is_some_and(|l| l >= rate * s.share * HEADROOM);
             if proven {
                 trust(s);
+            } else {
+                settle(s, now, f64::INFINITY);
             }
             !proven
         }
@@ -119,11 +125,22 @@ pub(in crate::pace) fn refuted(
             if signal.throttled && served <= rate * OVER {
                 trust(s);
             }
-            let bound = PROBE_BOUND * s.peak.max(rate);
-            s.learned = s.learned.map(|l| l.min(bound));
+            settle(s, now, PROBE_BOUND * s.peak.max(rate));
             true
         }
     }
+}
+
+/// Bounds the learned pace at `bound`, and, for [`SETTLED`] after a cut, at the ceiling the
+/// cut found (the limit enforced, refusing a probe past it at once: one replica's small burst, a
+/// gateway's bucket), then probed again as AIMD probes (another caller left, the limit rose).
+fn settle(s: &mut State, now: Instant, bound: f64) {
+    let held = now.saturating_duration_since(s.cut.at) < SETTLED;
+    let bound = match s.ceiling {
+        Some(c) if held => bound.min(c),
+        _ => bound,
+    };
+    s.learned = s.learned.map(|l| l.min(bound));
 }
 
 /// The stated limit is refuted (`claim`): the pace is learned from here, from `learned` (none:
