@@ -171,7 +171,9 @@ fn run(mut limiter: Limiter, t0: Instant) -> (Duration, u64, u64, Claim) {
 /// with its own remainder: served well over what one bucket of 50 could serve in a second, none
 /// refused, the statement is refuted as too low, and the pace probes above it to the aggregate
 /// (before, paced at the stated 50 a second: 1,500 requests took 25.3 s here, none refused;
-/// through the tester's proxy, 21.6 s where a naive loop took 14.7 s).
+/// through the tester's proxy, 21.6 s where a naive loop took 14.7 s); and not probed past
+/// the sum for a while after a cut (each probe was refused by one replica's burst of 5: 8.26 s
+/// here, now 7.51 s).
 #[test]
 fn replicas_each_stating_a_quarter_are_paced_at_their_sum() {
     let t0 = Instant::now();
@@ -180,7 +182,7 @@ fn replicas_each_stating_a_quarter_are_paced_at_their_sum() {
     let floor = IDS as f64 / 200.0;
     assert_eq!(claim, Claim::Higher);
     assert!(
-        wall.as_secs_f64() < floor * 1.3,
+        wall.as_secs_f64() < floor * 1.05,
         "{wall:?} for a floor of {floor} s"
     );
     assert!(refused * 50 <= sent, "{refused} of {sent} refused");
@@ -190,7 +192,8 @@ fn replicas_each_stating_a_quarter_are_paced_at_their_sum() {
 /// `Retry-After: 1`: refused while the stated count says most of it remains, the statement is
 /// refuted as too high, and the pace is learned under it (before, each refusal halved the
 /// share of the stated rate and each success gave 1% back: 6.3-6.6% refused in the tester's
-/// runs, 404 of 1,904 here).
+/// runs, 404 of 1,904 here; learned under the statement but probed again right after each
+/// cut, 8.51 s, now 7.64 s).
 #[test]
 fn a_gateway_enforcing_less_than_stated_is_paced_by_what_it_serves() {
     let t0 = Instant::now();
@@ -202,7 +205,7 @@ fn a_gateway_enforcing_less_than_stated_is_paced_by_what_it_serves() {
     assert_eq!(claim, Claim::Lower);
     assert!(refused * 50 <= sent, "{refused} of {sent} refused");
     let floor = IDS as f64 / 200.0;
-    assert!(wall.as_secs_f64() < floor * 1.2, "{wall:?}");
+    assert!(wall.as_secs_f64() < floor * 1.1, "{wall:?}");
 }
 
 /// One bucket stating its own limit (the mock's `policy` dialect) is followed as stated: the
