@@ -32,8 +32,8 @@ pub(in crate::pace) enum Claim {
 /// while the stated quota is refuted as too low ([`Claim::Higher`]).
 const PROBE_BOUND: f64 = 2.0;
 
-/// How long after a cut the pace is not probed past its ceiling while the stated quota is
-/// refuted as too low ([`Claim::Higher`]).
+/// How long after a cut the learned pace is not probed past the ceiling it found while the
+/// stated limit is refuted, either way ([`settle`]).
 const SETTLED: Duration = Duration::from_secs(10);
 
 /// The room the last served answer stated (its remainder less the requests in flight then), as
