@@ -62,6 +62,16 @@ impl MockServerBuilder {
         self
     }
 
+    /// The rate limit is enforced by `replicas` replicas behind round robin (each request goes
+    /// to the next): each counts a caller's requests against its own share of the limit (the
+    /// rate and the burst divided among them, a burst of 1 at least) and states that share and
+    /// its own remainder, as a quota counted per replica behind a load balancer is. 0 or 1: one
+    /// count (the default).
+    pub fn rate_replicas(mut self, replicas: u32) -> Self {
+        self.rate.replicas = replicas;
+        self
+    }
+
     /// The rate limit changes mid-run (from the server's start); it applies to every caller.
     pub fn rate_change(mut self, change: RateChange) -> Self {
         self.rate.change = Some(change);

@@ -58,6 +58,11 @@ struct Args {
     /// (Retry-After of that length; with retry-after-date, the lockout's end cut to the second).
     #[arg(long, value_name = "SECONDS", value_parser = parse_lockout)]
     rate_lockout: Option<Duration>,
+    /// With --rate-limit: enforced by this many replicas behind round robin, each counting its
+    /// own share of the limit and stating it (e.g. `4`: four buckets of 50/s for 200/s).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    rate_replicas: u32,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -177,6 +182,7 @@ fn main() -> std::process::ExitCode {
         if let Some(lockout) = args.rate_lockout {
             builder = builder.rate_lockout(lockout);
         }
+        builder = builder.rate_replicas(args.rate_replicas);
         if let Some(change) = &args.rate_change {
             match mpt_mock::RateChange::parse(change, args.rate_burst) {
                 Ok(change) => builder = builder.rate_change(change),

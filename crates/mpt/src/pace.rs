@@ -64,6 +64,9 @@
 //!   remains holds every send until the renewal, the share is cut to what of the window it
 //!   lasted (not halved) and grows by what a window left unspent (not a request per success);
 //!   a remainder that falls by more than this client's sends is another caller's: no burst;
+//! * a stated limit is a claim checked against what is served (`stated::claim`): refused while
+//!   it says room remains, or served more in a second than it could serve, none refused, the
+//!   pace is learned as below (under the claim; above it, bounded) until it proves true;
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
@@ -123,13 +126,11 @@ const HEADROOM: f64 = 0.98;
 
 /// The smallest share of a stated rate this client keeps when others spend it too.
 const MIN_SHARE: f64 = 0.05;
-
 /// What a success with room left gives back of the share.
 const SHARE_GROWTH: f64 = 0.01;
 
 /// What a success that finds the bucket about empty leaves of the share.
 const SHARE_DECAY: f64 = 0.95;
-
 /// After the stated rate drops, refusals this long are taken as answers to requests sent at the
 /// old pace (the new pace is already followed): they do not cut this client's share.
 const DROP_GRACE: Duration = Duration::from_secs(1);
@@ -220,8 +221,7 @@ impl Pacer {
                 return Ok((slot, waited));
             }
             // Until the slot's time, or until the pace changes or an answer comes (then it
-            // takes another).
-            // Only the part of it the platform asked for is charged (the pace is not).
+            // takes another). Only the part the platform asked for is charged (not the pace).
             let hold = self.held_part(r.sent.index, r.wait);
             let started = Instant::now();
             let changed = std::pin::pin!(self.wake.notified());

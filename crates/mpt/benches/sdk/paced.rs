@@ -7,7 +7,8 @@
 //! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
 //! the `retry-after` dialect with the limit alternating between 200/s and 50/s each second,
 //! the `retry-after`, `retry-after-date` and `bare` dialects behind a lockout of 2 s that each
-//! refused request extends (`--rate-lockout 2`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
+//! refused request extends (`--rate-lockout 2`), the `ratelimit` dialect enforced by 4 replicas
+//! behind round robin each stating its own quarter (`--rate-replicas 4`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
 //! `retry-after`, and each lockout). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
 //! `Retry-After` (seconds or a date), else after the reset the headers give, else a second
@@ -49,7 +50,13 @@ struct Setting {
     alternating: bool,
     /// A refusal locks the secret out for [`LOCKOUT`], extended by each request refused then.
     lockout: bool,
+    /// The limit is enforced by [`REPLICAS`] replicas behind round robin, each stating its own
+    /// share of it.
+    replicas: bool,
 }
+
+/// The replicas of a replicated limit.
+const REPLICAS: u32 = 4;
 
 impl Setting {
     fn name(&self) -> String {
@@ -67,6 +74,9 @@ impl Setting {
         }
         if self.lockout {
             name.push_str("+lockout-2s");
+        }
+        if self.replicas {
+            name.push_str(&format!("+replicas-{REPLICAS}"));
         }
         name
     }
@@ -131,6 +141,9 @@ impl Limited {
             }
             if setting.lockout {
                 builder = builder.rate_lockout(LOCKOUT);
+            }
+            if setting.replicas {
+                builder = builder.rate_replicas(REPLICAS);
             }
             if setting.alternating {
                 builder = builder.rate_alternation(RateChange {
@@ -323,6 +336,7 @@ fn settings() -> Vec<Setting> {
         change: false,
         alternating: false,
         lockout: false,
+        replicas: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
     // Gateways that state nothing (Envoy's global limit: a fixed window, a bare `429`; HAProxy's
@@ -350,6 +364,12 @@ fn settings() -> Vec<Setting> {
     all.push(Setting {
         alternating: true,
         ..bucket(RateDialect::RetryAfter)
+    });
+    // Replicas behind round robin, each stating its own quarter of the limit (tester round 17
+    // F2: paced at the stated quarter).
+    all.push(Setting {
+        replicas: true,
+        ..bucket(RateDialect::Legacy)
     });
     // A lockout that each refused request extends (fail2ban-like), in the forms it may ask.
     for dialect in [
@@ -385,6 +405,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
             runs.push(plain(rt, setting));
         }
         let bucket = setting.window == RateWindow::TokenBucket
+            && !setting.replicas
             && !setting.change
             && !setting.alternating
             && !setting.lockout;

@@ -307,6 +307,11 @@ pub(super) struct State {
     /// A send beyond the quota was refused while the log held none (lifted, `bucket::note_room`,
     /// or off for a bucket that seemed to forget sends, `forgets`): it never lifts again.
     pub(super) room_refuted: bool,
+    /// What the pacer holds of the stated limit: followed, or refuted by what is served
+    /// (`stated::claim`).
+    pub(super) claim: super::stated::claim::Claim,
+    /// The room the last served answer stated: its remainder less the requests in flight then.
+    pub(super) room: u32,
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
     /// When the last send went (`slot::departs`).
@@ -410,6 +415,8 @@ impl State {
             roomy_until: None,
             lefts: VecDeque::new(),
             room_refuted: false,
+            claim: super::stated::claim::Claim::Trusted,
+            room: 0,
             next: None,
             departed: None,
             lead: Duration::ZERO,

@@ -180,10 +180,7 @@ impl Pacer {
         match self.mode {
             super::Pacing::Off => None,
             super::Pacing::Fixed(rate) => Some(rate),
-            super::Pacing::Adaptive => s
-                .stated
-                .map(|rate| rate * s.share * super::HEADROOM)
-                .or(s.learned),
+            super::Pacing::Adaptive => super::stated::claim::pace(s),
         }
     }
 
@@ -245,7 +242,9 @@ pub(super) fn depart(s: &mut State, rate: Option<f64>, planned: Option<Instant>,
 pub(super) fn pace_cause(mode: super::Pacing, s: &State) -> WaitCause {
     match mode {
         super::Pacing::Fixed(_) => WaitCause::FixedPace,
-        _ if s.stated.is_none() => WaitCause::LearnedPace,
+        _ if s.stated.is_none() || s.claim != stated::claim::Claim::Trusted => {
+            WaitCause::LearnedPace
+        }
         _ => WaitCause::Pace,
     }
 }

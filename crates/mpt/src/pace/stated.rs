@@ -8,6 +8,7 @@ use super::{
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
+pub(super) mod claim;
 mod sends;
 pub(super) use sends::{log, logged, unlog};
 mod window;
@@ -38,23 +39,7 @@ impl Pacer {
             s.allowance = None;
         }
         if let Some(remaining) = signal.remaining {
-            let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
-            let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
-            // This client's share of it: another caller reads the same remainder. No burst
-            // once refused under the stated rate (a sliding log keeps a burst for its window).
-            if s.bursts {
-                s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
-            }
-            // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
-            // and what is sent until the next answer are all it allows.
-            let refills = s.refills.of(signal.remaining_of);
-            // A refuted reset (passed, still refused): sends go alone, as for a count spent.
-            let counted =
-                counted(signal, refills, inferred(s, now)) || super::skew::refuted(signal);
-            restate(s, counted.then_some(left), sent.alone);
-            if !refills {
-                spent_until_reset(s, signal, now, cap, sent.probe, counted);
-            }
+            learn_remainder(s, signal, now, (cap, sent), (remaining, limit));
         }
         let cap_secs = cap.as_secs_f64();
         // The slowest quota whose window is a pace: its rate, limit and window.
@@ -85,6 +70,18 @@ impl Pacer {
             }
             return false;
         }
+        // The statement checked against what is served (`claim`): refuted, the pace is
+        // learned from the answers as when nothing is stated (bounded by the claim).
+        let paced = slowest.or_else(|| Some((s.stated?, s.quota?.0, s.quota?.1)));
+        // Within a second of a drop (this answer's too), what was served was at the old pace.
+        let dropped = s.dropped_until.is_some_and(|until| now < until)
+            || slowest.is_some_and(|(rate, ..)| s.stated.is_some_and(|old| rate < old));
+        if claim::refuted(s, signal, now, paced, dropped) {
+            if let Some((rate, limit, window)) = slowest {
+                (s.stated, s.quota, s.stated_at) = (Some(rate), Some((limit, window)), now);
+            }
+            return false;
+        }
         if let Some((_, limit, window)) = slowest {
             s.quota = Some((limit, window));
         }
@@ -103,7 +100,7 @@ impl Pacer {
             return false;
         };
         if s.stated.is_some_and(|old| rate < old) {
-            dropped(s, rate, now);
+            drop_to(s, rate, now);
         }
         s.stated = Some(rate);
         if let Some(renews) = super::renewal::note(s, signal, sent, now) {
@@ -118,13 +115,45 @@ impl Pacer {
 
 /// The stated limit dropped to `rate`: what was sent at the old pace may still be refused, and
 /// what waits to be sent takes a slot at the new pace.
-fn dropped(s: &mut State, rate: f64, now: Instant) {
+fn drop_to(s: &mut State, rate: f64, now: Instant) {
     s.dropped_until = Some(now + DROP_GRACE);
     s.repace(now + secs(1.0 / (rate * s.share * HEADROOM)));
     // The sends at the old pace are the platform's to judge (its remainder, and its refusals,
     // which do not cut the share within the grace): a bucket has forgotten them as it
     // refilled, and the log would stall every send for most of a window.
     s.log.clear();
+}
+
+/// Learns from a stated remainder (`remaining`, of the slowest `limit` stated): the burst it
+/// allows, the room it states, and what a count not renewed within a rounding still allows.
+fn learn_remainder(
+    s: &mut State,
+    signal: &Signal,
+    now: Instant,
+    (cap, sent): (Duration, Sent),
+    (remaining, limit): (u64, Option<f64>),
+) {
+    let most = limit.unwrap_or(MAX_COUNT).min(f64::from(u32::MAX)) as u64;
+    let left = remaining.min(most).min(u64::from(u32::MAX)) as u32;
+    // This client's share of it: another caller reads the same remainder. No burst
+    // once refused under the stated rate (a sliding log keeps a burst for its window).
+    if s.bursts {
+        s.credit = (f64::from(left.saturating_sub(s.in_flight)) * s.share) as u32;
+    }
+    if !signal.throttled {
+        // The room a served answer states, for `claim` (a refusal with room is another
+        // limit's).
+        s.room = left.saturating_sub(s.in_flight);
+    }
+    // Not renewed within a rounding: what is in flight (sent, maybe not counted yet)
+    // and what is sent until the next answer are all it allows.
+    let refills = s.refills.of(signal.remaining_of);
+    // A refuted reset (passed, still refused): sends go alone, as for a count spent.
+    let counted = counted(signal, refills, inferred(s, now)) || super::skew::refuted(signal);
+    restate(s, counted.then_some(left), sent.alone);
+    if !refills {
+        spent_until_reset(s, signal, now, cap, sent.probe, counted);
+    }
 }
 
 /// This client's share of the stated `rate` after an answer at `now` (to a request `sent` so):

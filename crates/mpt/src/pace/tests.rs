@@ -407,5 +407,6 @@ mod renewal;
 mod skew;
 mod window_end;
 
+mod claims;
 mod loss;
 mod sliding;

@@ -122,6 +122,9 @@ pub(crate) struct RateSettings {
     /// A refusal locks its caller out for this long, and each request refused during the
     /// lockout extends it to its arrival plus this.
     pub(crate) lockout: Option<Duration>,
+    /// Replicas behind round robin, each counting a caller's requests against its own share of
+    /// the limit and stating that share (0 or 1: one count).
+    pub(crate) replicas: u32,
 }
 
 /// One caller's count.
@@ -138,6 +141,8 @@ pub(crate) struct Buckets {
     counts: HashMap<String, Count>,
     /// Until when each caller locked out is (with [`RateSettings::lockout`]).
     locked: HashMap<String, Instant>,
+    /// The requests taken so far: the replica of the next one (with [`RateSettings::replicas`]).
+    turn: u64,
 }
 
 /// What a request found.
@@ -167,7 +172,24 @@ impl Buckets {
             started: Instant::now(),
             counts: HashMap::new(),
             locked: HashMap::new(),
+            turn: 0,
         }
+    }
+
+    /// A request of `caller` at `now`: with replicas, by the next one in turn, against its share
+    /// of `limit` (its own count, stated as its own); else by the one count.
+    fn admit_replicated(&mut self, caller: &str, limit: RateLimit, now: Instant) -> Taken {
+        let n = self.settings.replicas;
+        if n <= 1 {
+            return self.admit(caller, limit, now);
+        }
+        let replica = self.turn % u64::from(n);
+        self.turn = self.turn.wrapping_add(1);
+        let share = RateLimit {
+            per_second: limit.per_second / f64::from(n),
+            burst: (limit.burst / n).max(1),
+        };
+        self.admit(&format!("{caller}\u{0}{replica}"), share, now)
     }
 
     /// A request of `caller` at `now` under the limit, and under the lockout when one is set:
@@ -318,7 +340,7 @@ pub(crate) async fn rate_limited(
         .get(header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    let taken = lock(&shared.rate).admit(&caller, limit, now);
+    let taken = lock(&shared.rate).admit_replicated(&caller, limit, now);
     if !taken.allowed {
         shared
             .throttled
@@ -404,6 +426,25 @@ mod tests {
         // Quiet for 2 s after the last refusal: served.
         assert!(!b.admit("a", limit, at(4999)).allowed);
         assert!(b.admit("a", limit, at(7000)).allowed);
+    }
+
+    #[test]
+    fn replicas_take_turns_each_with_its_share() {
+        let limit = RateLimit::parse("200/s", 20).unwrap();
+        let mut b = Buckets::new(RateSettings {
+            limit: Some(limit),
+            replicas: 4,
+            ..RateSettings::default()
+        });
+        let t0 = b.started;
+        // Four buckets of 50/s, 5 deep: 20 at once are served, each stating its own share.
+        for k in 0..20 {
+            let taken = b.admit_replicated("a", limit, t0);
+            assert!(taken.allowed, "{k}");
+            assert_eq!((taken.limit.per_second, taken.limit.burst), (50.0, 5));
+            assert_eq!(taken.remaining, 4 - k / 4);
+        }
+        assert!(!b.admit_replicated("a", limit, t0).allowed);
     }
 
     #[test]

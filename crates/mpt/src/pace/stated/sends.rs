@@ -16,7 +16,7 @@ const LOG_MOST: usize = 4096;
 /// [`SMALL_QUOTA`] is kept whole, its window lengthened by the headroom instead (one less of
 /// `2;w=1` would halve its pace).
 fn most(s: &State) -> Option<(usize, Duration)> {
-    if s.forgets {
+    if s.forgets || s.claim != super::claim::Claim::Trusted {
         return None;
     }
     let (limit, window) = s.quota.filter(|(_, w)| *w <= ROUNDING.as_secs_f64())?;
