@@ -408,3 +408,5 @@ mod window_end;
 
 mod loss;
 mod sliding;
+
+mod rising;
