@@ -4,8 +4,10 @@
 //! `ensure_disabled_many` over 2,000 Active tokens against the mock with a 200/s limit (burst
 //! 20) and 20 ms added latency, for each of the mock's rate dialects (`--rate-dialect`), the
 //! `retry-after` dialect under a fixed window and a sliding log too, the `structured` and `policy`
-//! dialects under a sliding log, the `policy` dialect with the limit dropping to 50/s after 5 s,
+//! dialects under a sliding log, the `policy` and `retry-after` dialects with the limit dropping to
+//! 50/s after 5 s,
 //! the `retry-after` dialect with the limit alternating between 200/s and 50/s each second,
+//! the `retry-after` dialect with a limit of 50/s that rises to 400/s after 3 s,
 //! the `retry-after`, `retry-after-date` and `bare` dialects behind a lockout of 2 s that each
 //! refused request extends (`--rate-lockout 2`), the `ratelimit` dialect enforced by 4 replicas
 //! behind round robin each stating its own quarter (`--rate-replicas 4`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
@@ -37,6 +39,10 @@ const CONCURRENCY: usize = 16;
 /// The limit after the change, and when.
 const DROPPED: f64 = 50.0;
 const DROP_AFTER_S: f64 = 5.0;
+/// A limit that rises once the pace settled: from `RISE_FROM` to `RISEN` after `RISE_AFTER_S`.
+const RISE_FROM: f64 = 50.0;
+const RISEN: f64 = 400.0;
+const RISE_AFTER_S: f64 = 3.0;
 /// A refusal's lockout, extended by each request refused during it.
 const LOCKOUT: Duration = Duration::from_secs(2);
 
@@ -48,6 +54,8 @@ struct Setting {
     change: bool,
     /// The limit alternates between `RATE` and `DROPPED` each second.
     alternating: bool,
+    /// The limit is `RISE_FROM` until `RISE_AFTER_S`, then `RISEN`.
+    rising: bool,
     /// A refusal locks the secret out for [`LOCKOUT`], extended by each request refused then.
     lockout: bool,
     /// The limit is enforced by [`REPLICAS`] replicas behind round robin, each stating its own
@@ -72,6 +80,9 @@ impl Setting {
         if self.alternating {
             name.push_str("+alternating-50");
         }
+        if self.rising {
+            name.push_str("+rise-50-to-400");
+        }
         if self.lockout {
             name.push_str("+lockout-2s");
         }
@@ -85,6 +96,14 @@ impl Setting {
     fn ideal(&self, requests: u64) -> f64 {
         let requests = requests as f64;
         let before = RATE * DROP_AFTER_S;
+        if self.rising {
+            let before = RISE_FROM * RISE_AFTER_S;
+            return if requests > before {
+                RISE_AFTER_S + (requests - before) / RISEN
+            } else {
+                requests / RISE_FROM
+            };
+        }
         if self.alternating {
             // A second at RATE, a second at DROPPED, and so on.
             let pairs = (requests / (RATE + DROPPED)).floor();
@@ -120,7 +139,7 @@ impl Limited {
             .unwrap();
         let server = runtime.block_on(async {
             let limit = RateLimit {
-                per_second: RATE,
+                per_second: if setting.rising { RISE_FROM } else { RATE },
                 burst: BURST,
             };
             let mut builder = MockServer::builder()
@@ -144,6 +163,15 @@ impl Limited {
             }
             if setting.replicas {
                 builder = builder.rate_replicas(REPLICAS);
+            }
+            if setting.rising {
+                builder = builder.rate_change(RateChange {
+                    after: Duration::from_secs_f64(RISE_AFTER_S),
+                    to: RateLimit {
+                        per_second: RISEN,
+                        burst: BURST,
+                    },
+                });
             }
             if setting.alternating {
                 builder = builder.rate_alternation(RateChange {
@@ -335,6 +363,7 @@ fn settings() -> Vec<Setting> {
         window: RateWindow::TokenBucket,
         change: false,
         alternating: false,
+        rising: false,
         lockout: false,
         replicas: false,
     };
@@ -356,10 +385,13 @@ fn settings() -> Vec<Setting> {
             ..bucket(dialect)
         });
     }
-    all.push(Setting {
-        change: true,
-        ..bucket(RateDialect::Policy)
-    });
+    // A drop to 50/s after 5 s, stated and learned from refusals alone.
+    for dialect in [RateDialect::Policy, RateDialect::RetryAfter] {
+        all.push(Setting {
+            change: true,
+            ..bucket(dialect)
+        });
+    }
     // A limit that changes every second, learned from refusals alone.
     all.push(Setting {
         alternating: true,
@@ -370,6 +402,11 @@ fn settings() -> Vec<Setting> {
     all.push(Setting {
         replicas: true,
         ..bucket(RateDialect::Legacy)
+    });
+    // A limit that rises once the pace settled (50/s, then 400/s), learned from refusals alone.
+    all.push(Setting {
+        rising: true,
+        ..bucket(RateDialect::RetryAfter)
     });
     // A lockout that each refused request extends (fail2ban-like), in the forms it may ask.
     for dialect in [
@@ -408,6 +445,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
             && !setting.replicas
             && !setting.change
             && !setting.alternating
+            && !setting.rising
             && !setting.lockout;
         if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));

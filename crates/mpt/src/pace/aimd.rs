@@ -122,6 +122,8 @@ pub(super) struct Cut {
     pub(super) rate: f64,
     /// The answers to requests sent since, served and refused.
     pub(super) answers: (u32, u32),
+    /// The answers served since, whenever sent (`lately::between_cuts`).
+    pub(super) served_since: u32,
 }
 
 /// AIMD, when nothing is stated. A refusal of a request sent before the last cut answers
@@ -414,6 +416,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         (age >= 0.1).then(|| f64::from(last_second) / age)
     };
     let ceiling = served.filter(|r| *r > 0.0).map_or(rate, |r| r.min(rate));
+    let ceiling = lately::between_cuts(s, now, ceiling);
     s.ceiling = Some(ceiling);
     let learned = if s.windowed {
         // At least the bucket's cut: a second served below the pace (another caller spent the
@@ -439,6 +442,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         served: last_second,
         rate: learned,
         answers: (0, 0),
+        served_since: 0,
     };
     s.resolved = false;
 }

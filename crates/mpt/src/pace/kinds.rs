@@ -398,6 +398,7 @@ impl State {
                 served: 0,
                 rate: 0.0,
                 answers: (0, 0),
+                served_since: 0,
             },
             resolved: true,
             windowed: false,

@@ -61,10 +61,11 @@ pub(super) fn served_share(s: &State) -> Option<f64> {
     (answers >= SHARE_ANSWERS).then(|| f64::from(served) / f64::from(answers))
 }
 
-/// Notes the rate served over the last half second (the served slices, just advanced to
-/// `now`), as the most served lately when it is more, or when that one is older than
-/// [`LATELY`].
+/// Counts an answer served (for [`between_cuts`]), and notes the rate served over the last half
+/// second (the served slices, just advanced to `now`), as the most served lately when it is
+/// more, or when that one is older than [`LATELY`].
 pub(super) fn note(s: &mut State, now: Instant) {
+    s.cut.served_since = s.cut.served_since.saturating_add(1);
     let rate = f64::from(served_newest(s, SLICES / 2)) * 2.0;
     let (most, at) = s.lately;
     if rate >= most || at.is_none_or(|at| now.duration_since(at) > LATELY) {
@@ -109,3 +110,29 @@ const OUTLASTED: f64 = 4.0;
 /// See [`outlasted`]: refusals this short say nothing of a window (a bucket's first request
 /// served after a cut comes back within a few round trips).
 const MIN_OUTLASTED: Duration = Duration::from_millis(100);
+
+/// The ceiling a new cut notes, `ceiling` being what the last second served: at most what the
+/// platform served since the last cut, a second or two ago, over the time since
+/// ([`BETWEEN`]), not under [`TRIM`] of `ceiling`. A token bucket is empty at each refusal, so
+/// what it served between two is its rate times the time between; what a second served counts
+/// the burst it refilled while the pace was cut, too (a bucket of 50 a second was noted at 60
+/// a second, the pace settled at 59, and every second or so was refused again: the tester's
+/// drop to 50 a second, 6.7% refused). Not for a window (its quota is counted apart), nor
+/// before a first cut.
+pub(super) fn between_cuts(s: &State, now: Instant, ceiling: f64) -> f64 {
+    let between = now.saturating_duration_since(s.cut.at);
+    if s.windowed || s.cut.rate <= 0.0 || !BETWEEN.contains(&between) {
+        return ceiling;
+    }
+    let rate = f64::from(s.cut.served_since) / between.as_secs_f64();
+    ceiling.min(rate.max(ceiling * TRIM))
+}
+
+/// See [`between_cuts`]: the time between two cuts over which what was served tells a bucket's
+/// rate (shorter, a round trip's answers weigh too much; longer, a bucket left to fill while
+/// the pace was below it served less than its rate).
+const BETWEEN: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(500)..=Duration::from_millis(2500);
+
+/// See [`between_cuts`]: the most it trims the ceiling the last second gives.
+const TRIM: f64 = 0.75;

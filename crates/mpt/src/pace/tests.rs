@@ -410,3 +410,5 @@ mod window_end;
 mod claims;
 mod loss;
 mod sliding;
+
+mod rising;

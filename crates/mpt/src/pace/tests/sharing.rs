@@ -19,7 +19,7 @@ const TICK: Duration = Duration::from_micros(500);
 /// bucket), the `Retry-After` of its refusals (none: a bare `429`, retried after the backoff),
 /// and a limit of requests in flight (refused at once) instead of a rate.
 #[derive(Clone, Copy)]
-struct Limit {
+pub(super) struct Limit {
     fixed: bool,
     burst: f64,
     retry_after: Option<Duration>,
@@ -28,7 +28,7 @@ struct Limit {
 }
 
 /// The bench's limit: a token bucket of 200 a second, `Retry-After: 1`.
-const BUCKET: Limit = Limit {
+pub(super) const BUCKET: Limit = Limit {
     fixed: false,
     burst: BURST,
     retry_after: Some(RETRY_AFTER),
@@ -80,11 +80,12 @@ impl Bucket {
 }
 
 /// One client (one process): its pacer, the ids left, the requests on the wire (when answered,
-/// refused or not, the pace's generation sent at) and those waiting their `Retry-After`.
+/// refused or not, the pace's generation and the level in flight sent at) and those waiting
+/// their `Retry-After`.
 struct Client {
     pacer: Pacer,
     left: usize,
-    wire: VecDeque<(Instant, bool, u32)>,
+    wire: VecDeque<(Instant, bool, u32, u32)>,
     retries: VecDeque<Instant>,
     done: Option<Duration>,
     sent: u64,
@@ -112,20 +113,27 @@ impl Client {
 
     /// Learns from the answers come by `now`.
     fn answers(&mut self, now: Instant, limit: Limit) {
-        while let Some(&(at, refused, sent)) = self.wire.front() {
+        while let Some(&(at, refused, sent, level)) = self.wire.front() {
             if at > now {
                 break;
             }
             self.wire.pop_front();
             let mut paces = self.pacer.lock();
             let s = paces.of("");
-            // As `Pacer::learn`: a wait longer than a rounding may hold every send.
+            // As `Pacer::learn_at`: a refusal a concurrency limiter's ceiling explains is
+            // counted, and neither holds nor cuts.
+            s.loss = aimd::tally(s, refused, at);
+            let crowded = s.flight.learn(refused, level);
+            // A wait longer than a rounding may hold every send.
             if let Some(after) = limit.retry_after.filter(|a| refused && *a > ROUNDING)
+                && !crowded
                 && aimd::holds(s, sent, Some(after))
             {
                 stated::hold(s, at + after, WaitCause::Asked);
             }
-            aimd::learn(s, refused, at, sent);
+            if !crowded {
+                aimd::learn_tallied(s, refused, at, sent);
+            }
             drop(paces);
             if refused {
                 let wait = if limit.fixed {
@@ -154,7 +162,7 @@ impl Client {
             }
             let mut paces = self.pacer.lock();
             let s = paces.of("");
-            if s.held_until.is_some_and(|h| h > now) {
+            if s.held_until.is_some_and(|h| h > now) || s.flight.full(self.wire.len() as u32) {
                 return;
             }
             if let Some(pace) = s.learned {
@@ -170,7 +178,7 @@ impl Client {
                 s.window = (now, 0);
             }
             s.window.1 += 1;
-            let generation = s.generation;
+            let (generation, level) = (s.generation, self.wire.len() as u32 + 1);
             drop(paces);
             if due {
                 self.retries.pop_front();
@@ -190,7 +198,7 @@ impl Client {
             self.sent += 1;
             self.refused += u64::from(refused);
             let i = self.wire.partition_point(|(t, ..)| *t <= at);
-            self.wire.insert(i, (at, refused, generation));
+            self.wire.insert(i, (at, refused, generation, level));
         }
     }
 }
@@ -203,12 +211,26 @@ fn run(
     limit: Limit,
     rate: impl Fn(Duration) -> f64,
 ) -> Vec<(Duration, u64, u64)> {
+    run_from(ids, seed, limit, rate, |_| {})
+}
+
+/// [`run`], each client's pace first set by `prepare` (what it learned before).
+pub(super) fn run_from(
+    ids: &[usize],
+    seed: u64,
+    limit: Limit,
+    rate: impl Fn(Duration) -> f64,
+    prepare: impl Fn(&mut State),
+) -> Vec<(Duration, u64, u64)> {
     let t0 = Instant::now();
     let mut clients: Vec<Client> = ids
         .iter()
         .enumerate()
         .map(|(i, n)| Client::new(*n, seed * 7919 + i as u64 + 1, t0))
         .collect();
+    for c in &clients {
+        prepare(c.pacer.lock().of(""));
+    }
     let mut bucket = Bucket {
         limit,
         busy: Vec::new(),
@@ -253,7 +275,7 @@ fn runs(ids: &[usize], limit: Limit, rate: impl Fn(Duration) -> f64 + Copy) -> V
         .collect()
 }
 
-fn mean(values: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0.0), |(s, n), v| (s + v, n + 1.0));
     sum / n
 }

@@ -1,0 +1,87 @@
+//! A limit that changes after the pace settled, nothing stated (tester round 17): a token
+//! bucket of 50 a second that goes to 400 a second (F1), and one that dropped to 50 (F8).
+
+use super::super::*;
+use super::sharing::{BUCKET, mean, run_from};
+
+/// What a client paced at a bucket of 50 a second with 20 ms round trips learned (the tester's
+/// trace): the send that went while the one before was on the way (level 2) refused, level 1
+/// served, so a ceiling of one in flight, and those refusals not cut for (AIMD's pace 400 a
+/// second: the ceiling is what paces).
+fn settled_at_one(s: &mut State) {
+    for _ in 0..20 {
+        s.flight.learn(false, 1);
+    }
+    for _ in 0..30 {
+        s.flight.learn(false, 1);
+        s.flight.learn(true, 2);
+    }
+    (s.learned, s.ceiling) = (Some(400.0), Some(579.0));
+}
+
+/// The tester's F1 in simulated time: a client settled at a bucket of 50 a second as above, the
+/// limit at 400 a second from one second on, 1,300 ids (the floor about 4.1 s). The ceiling
+/// of one is probed after 50 successes and, its raises served, doubled at each: the job ends
+/// in under 7 s on average over 24 runs (raised one level per 200 successes at it, the old
+/// ceiling regained 25 requests a second per second: 12.4 s, a naive loop 9.5 s).
+#[test]
+fn a_limit_that_rises_after_the_pace_settled_is_regained_within_a_second_or_two() {
+    let rise = |e: Duration| {
+        if e < Duration::from_secs(1) {
+            50.0
+        } else {
+            400.0
+        }
+    };
+    let each: Vec<(f64, f64)> = (0..24)
+        .map(|seed| {
+            let run = run_from(&[1300], seed, BUCKET, rise, settled_at_one);
+            let (wall, sent, refused) = run[0];
+            (wall.as_secs_f64(), refused as f64 / sent as f64)
+        })
+        .collect();
+    let wall = mean(each.iter().map(|r| r.0));
+    let refused = mean(each.iter().map(|r| r.1));
+    eprintln!("mean {wall:.2} s, {:.2}% refused", refused * 100.0);
+    assert!(
+        wall <= 7.0 && refused <= 0.02,
+        "mean {wall:.2} s, {:.2}% refused: {each:.2?}",
+        refused * 100.0
+    );
+}
+
+/// A bucket of 50 a second, refused 1.5 s apart, nothing stated: after the first refusal the
+/// pace was low for half a second (the bucket refilled its 20), then 70 a second for a second
+/// (the burst spent, and the rate). Served over the last second: 70; between the two refusals,
+/// 75 in 1.5 s, the bucket's 50 a second (empty at both). The ceiling the second cut notes is
+/// the latter (75% of the former at least): the pace settles under the bucket, not at 99% of
+/// 70 to be refused again within a second or two (the tester's drop to 50 a second, F8: the
+/// ceiling noted at 60, a refusal every 0.9 s).
+#[test]
+fn a_cut_notes_at_most_what_was_served_since_the_cut_before() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let mut at = t0;
+    for _ in 0..50 {
+        aimd::learn(s, false, at, s.generation);
+        at += ms(20);
+    }
+    aimd::learn(s, true, at, s.generation);
+    let first = s.cut.at;
+    for (n, every) in [(5, ms(100)), (70, Duration::from_micros(14_286))] {
+        for _ in 0..n {
+            at += every;
+            aimd::learn(s, false, at, s.generation);
+        }
+    }
+    s.learned = Some(70.0);
+    at += ms(1);
+    aimd::learn(s, true, at, s.generation);
+    assert!(s.cut.at > first, "a second cut");
+    let ceiling = s.ceiling.unwrap_or(0.0);
+    assert!(ceiling <= 55.0, "the ceiling noted: {ceiling:.1}/s");
+    assert!(s.learned.is_some_and(|r| r < 50.0), "{:?}", s.learned);
+}
