@@ -206,7 +206,11 @@ impl RotationPlan {
             && let Some(secret) = found[i].secret().cloned()
         {
             let token = found.remove(i);
-            return Ok(Some(CreatedToken { token, secret }));
+            return Ok(Some(CreatedToken {
+                token,
+                secret,
+                other_sends: 0,
+            }));
         }
         let source = Error::NotMadeByPlan {
             old_id: self.old_id.clone(),

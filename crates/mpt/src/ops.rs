@@ -193,6 +193,13 @@ impl Client {
     /// with the tokens of this account and name that are not in that record (so none of them
     /// existed before the call), their secrets included when the platform returns them: see
     /// that variant for what to do. Nothing is left behind silently.
+    ///
+    /// A create answered `429` or `503` (which a gateway can send after the platform made the
+    /// token) is looked for first, and sent again (after its `Retry-After`, within the retry
+    /// policy) only when the look found nothing it made. A gateway that answered so may still
+    /// forward the refused send later: [`CreatedToken::other_sends`] says how many such sends
+    /// there were, each of which may yet land as a second token of this account, name and
+    /// description.
     pub async fn create(&self, new: &NewToken) -> Result<CreatedToken, Error> {
         new.to_body()?;
         let before = self.ids_named(new.account_id(), new.name()).await?;
@@ -241,7 +248,13 @@ impl Client {
                 return Err(refusal);
             }
             match self.look_after_refusal(new, before, refusal).await {
-                Found::Ours(made) => return Ok(*made),
+                // Made by one of the sends: the others may still land.
+                Found::Ours(made) => {
+                    return Ok(CreatedToken {
+                        other_sends: sent - 1,
+                        ..*made
+                    });
+                }
                 Found::Unsure(e) => return Err(e),
                 Found::Nothing(_) if wait.is_some() => continue,
                 Found::Nothing(refusal) => return Err(refusal),
@@ -259,6 +272,8 @@ impl Client {
         Ok(CreatedToken {
             token: Token::from_boxed(raw),
             secret,
+            // The earlier sends were refused (429 or 503), and may still land.
+            other_sends: sent - 1,
         })
     }
 

@@ -52,6 +52,7 @@ impl Client {
                         Some(secret) => Found::Ours(Box::new(CreatedToken {
                             token: token.without_secret(),
                             secret,
+                            other_sends: 0,
                         })),
                         None => Found::Unsure(unconfirmed(new, vec![token], None, refusal)),
                     },

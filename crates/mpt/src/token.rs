@@ -232,6 +232,13 @@ pub struct CreatedToken {
     pub token: Token,
     /// Its secret; `Debug` prints `[REDACTED]`.
     pub secret: TokenSecret,
+    /// How many sends of this create other than the one that made `token` there were: each
+    /// was answered `429` or `503` and a look after it found nothing it made, so the create was
+    /// sent again ([`Client::create_excluding`](crate::Client::create_excluding)). `0` for a
+    /// create sent once, or a token found otherwise. A gateway can answer so and forward the
+    /// request all the same: each of these sends may still land later, as a token of the same
+    /// account, name and description (its marker included), whose secret nobody was shown.
+    pub other_sends: u32,
 }
 
 /// What every operation takes to name a token: an id (`&str`, `String`) or a token whose state

@@ -30,6 +30,14 @@ pub(super) enum NotHandedOver {
         "its secret is not handed over: its id could not be saved in its record ({0}), and its description still carries the create's marker; the next apply finds it by that marker, puts the description back and hands its secret over"
     )]
     Unsaved(String),
+    /// Its create was sent more than once (a send answered `429` or `503`, then sent again),
+    /// and the marker such a send carries could not be kept as that of a create given up on
+    /// ([`crate::state::remember_late`]): should it land later, it would not be known as this
+    /// tool's own. Its record is kept, its description still carrying the marker.
+    #[error(
+        "its secret is not handed over: an earlier send of its create, answered 429 or 503, may still land carrying its marker, and that marker could not be kept as one given up on ({0}); its record is kept: the next apply finds it by that marker and hands its secret over"
+    )]
+    LateUnkept(String),
 }
 
 impl Applying<'_> {

@@ -118,6 +118,17 @@ impl Applying<'_> {
     async fn send_create(&self, key: &Key, record: CreateRecord, new: &NewToken) -> ActionOutcome {
         match self.client.create_excluding(new, &record.known_ids).await {
             Ok(made) => {
+                // A refused send of it may still land: its marker is kept first (see
+                // `Applying::keep_unclaimed`).
+                let unclaimed = match made.other_sends {
+                    0 => Vec::new(),
+                    _ => record.marker_hashes.clone(),
+                };
+                let owner = (record.account_id.as_str(), record.name.as_str());
+                if let Err(why) = self.keep_unclaimed(owner, &unclaimed).await {
+                    let id = made.token.id();
+                    return ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None);
+                }
                 self.created(key, record, made.token, made.secret, Came::Made)
                     .await
             }

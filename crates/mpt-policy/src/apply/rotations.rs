@@ -3,7 +3,7 @@
 
 use super::new_tokens::Came;
 use super::rotation_steps::StepError;
-use super::unsent::{Unsaved, plan_saver, unless_interrupted};
+use super::unsent::{Unsaved, plan_saver, unclaimed, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence::{self, Replacement};
 use crate::plan::{ActionKind, PlannedAction};
@@ -475,6 +475,11 @@ impl Applying<'_> {
         // replacement disabled by hand are then judged by that id, not by a search of the
         // name. Unsaved, the record at `planned` finds it by its marker, which it keeps: not
         // put back, nor its secret handed over (a token carrying a marker never is).
+        let owner = (plan.account_id.as_str(), plan.name.as_str());
+        if let Err(why) = self.keep_unclaimed(owner, &unclaimed(plan, &made)).await {
+            let id = made.token.id();
+            return Err(ActionOutcome::failed(format!("{id} was made; {why}")).made(id, None));
+        }
         if let Err(e) = self.state.put(key, &*plan).await {
             let id = made.token.id();
             let why = super::handover::NotHandedOver::Unsaved(e.to_string());

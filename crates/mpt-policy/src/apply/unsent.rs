@@ -255,6 +255,42 @@ impl Applying<'_> {
     }
 }
 
+impl Applying<'_> {
+    /// Keeps `hashes` of a record whose token was just made or adopted as markers of creates
+    /// given up on ([`crate::state::remember_late`]): sends of it that may still land, which
+    /// nobody waits for once the record is done. The record waits for them until then (never
+    /// taken for late while it is pending: [`crate::state::given_up`]).
+    pub(super) async fn keep_unclaimed(
+        &self,
+        (account, name): (&str, &str),
+        hashes: &[String],
+    ) -> Result<(), super::handover::NotHandedOver> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        crate::state::remember_late(self.state, account, name, hashes)
+            .await
+            .map_err(|e| super::handover::NotHandedOver::LateUnkept(e.to_string()))
+    }
+}
+
+/// The marker of rotation `plan` that may still land once `made` is its replacement: its
+/// newest (the one the record waits for; its earlier ones were kept when it created again)
+/// when `made` does not carry it (an earlier create's landing, adopted: the newest create was
+/// sent too, and may land after: tester round 20, M2), or when a send of it was refused and
+/// sent again ([`mpt::CreatedToken::other_sends`]: the refused one may land after, carrying
+/// the same marker: tester round 20, M1).
+pub(super) fn unclaimed(plan: &RotationPlan, made: &mpt::CreatedToken) -> Vec<String> {
+    let Some(newest) = plan.marker_hashes.last().filter(|_| plan.create_sent) else {
+        return Vec::new();
+    };
+    let carried = mpt::carries_marker(made.token.description(), std::slice::from_ref(newest));
+    match made.other_sends > 0 || !carried {
+        true => vec![newest.clone()],
+        false => Vec::new(),
+    }
+}
+
 /// The markers a rotation's record says its creates sent (none when no create was sent).
 pub(super) fn sent_markers(plan: &RotationPlan) -> Vec<String> {
     match plan.create_sent {

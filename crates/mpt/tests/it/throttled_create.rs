@@ -1,6 +1,7 @@
 //! A create answered `429` after the platform made the token (a gateway on the answer's
 //! path): never sent again blindly. With a marker, the token carrying it is the answer; without
-//! one, the token that appeared is reported, not doubled. A `429` before any work: sent again.
+//! one, the token that appeared is reported, not doubled. A `429` before any work: sent again,
+//! and the refused send counted ([`mpt::CreatedToken::other_sends`]): it may still land.
 
 use crate::common::*;
 
@@ -32,6 +33,8 @@ async fn a_marked_create_answered_429_after_the_work_is_adopted_not_doubled() {
         server.token_status(made.token.id()).as_deref(),
         Some("Active")
     );
+    // Sent once: nothing else of it can land.
+    assert_eq!(made.other_sends, 0);
 }
 
 #[tokio::test]
@@ -57,6 +60,9 @@ async fn a_marked_create_refused_429_before_any_work_is_sent_again() {
     let made = client.create(&marked(&marker)).await.unwrap();
     assert_eq!(server.tokens_created(), 1);
     assert!(made.token.description().unwrap().contains(&marker));
+    // The refused send is said: a gateway that answered so may still forward it.
+    assert_eq!(server.requests(Operation::Create), 2);
+    assert_eq!(made.other_sends, 1);
 }
 
 #[tokio::test]

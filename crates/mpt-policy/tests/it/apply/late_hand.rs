@@ -14,7 +14,7 @@ use super::seed;
 use crate::common::*;
 
 /// The markers the `late` record of `wanted` keeps, as stored (none when there is no record).
-async fn late_hashes(at: &StateLocation) -> Vec<String> {
+pub(super) async fn late_hashes(at: &StateLocation) -> Vec<String> {
     let store = mpt_policy::state::open(at, &[DEFAULT_ACCOUNT.to_string()], None)
         .await
         .unwrap();
@@ -154,7 +154,7 @@ async fn a_late_landing_beside_a_pinned_entry_is_shown_never_deleted() {
 /// Plants a rotation of an old token made 100 days ago, at `planned`, its create sent twice
 /// (markers `first` then `second`), the first given up on (kept in `late`). Returns the
 /// descriptions each create sent.
-async fn plant_twice(
+pub(super) async fn plant_twice(
     server: &MockServer,
     client: &Client,
     at: &StateLocation,
@@ -234,8 +234,13 @@ async fn a_rotation_whose_given_up_create_lands_too_finishes_in_one_apply() {
                 assert_eq!(server.token_status(&early).as_deref(), Some("Deleted"));
             }
             assert!(file.exists(), "{shown}: {report:#?}");
-            // The given-up marker landed once (deleted, or adopted): retired.
-            assert!(late_hashes(&at).await.is_empty(), "{shown}: retired");
+            // The given-up marker landed once (deleted, or adopted): retired. The later one,
+            // when it did not land, is kept: it may still (tester round 20, M2).
+            let kept = match both {
+                true => Vec::new(),
+                false => vec![mpt::marker_hash(second)],
+            };
+            assert_eq!(late_hashes(&at).await, kept, "{shown}: retired");
             let plan = planned(&client, &policy, &at).await;
             assert!(!plan.has_changes(), "{shown}: {plan:#?}");
             let _ = std::fs::remove_dir_all(&dir);
