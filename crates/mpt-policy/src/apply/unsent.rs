@@ -169,7 +169,7 @@ impl Applying<'_> {
             return false;
         }
         let accounts = [account.to_string()];
-        let named = crate::state::named_ids(self.state, &accounts).await;
+        let named = crate::state::claims(self.state, &accounts).await.named;
         let Ok(all) = crate::plan::named_tokens(self.client, account, name).await else {
             return false;
         };

@@ -11,7 +11,7 @@ use mpt::{Client, Filter, Token, TokenStatus, carries_marker};
 
 use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Key, Kind, Store, late_marks, named_ids, waited_hashes};
+use crate::state::{Key, Kind, Store, claims, late_marks};
 
 /// How the reason of a late landing's delete begins ([`is_late_row`]).
 const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
@@ -49,8 +49,7 @@ impl Plan {
         if marks.is_empty() {
             return;
         }
-        let waited = waited_hashes(store, &accounts).await;
-        let named = named_ids(store, &accounts).await;
+        let crate::state::Claims { waited, named } = claims(store, &accounts).await;
         let mut names: Vec<_> = marks.into_iter().collect();
         names.sort();
         for ((account, name), mut hashes) in names {
@@ -139,7 +138,7 @@ impl Plan {
 pub(crate) struct Late<'a> {
     /// The hashes of the markers given up on.
     pub hashes: &'a [String],
-    /// The tokens the state's pending records name ([`crate::state::named_ids`]).
+    /// The tokens the state's pending records name ([`crate::state::Claims::named`]).
     pub named: &'a HashSet<String>,
 }
 

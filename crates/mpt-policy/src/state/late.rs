@@ -48,12 +48,12 @@ async fn record_of(store: &dyn Store, account: &str, name: &str) -> Option<LateR
 }
 
 /// The markers of the creates of `account` and `name` given up on that no pending record waits
-/// for ([`waited_hashes`]): a live token carrying one is a late landing.
+/// for ([`Claims::waited`]): a live token carrying one is a late landing.
 pub(crate) async fn given_up(store: &dyn Store, account: &str, name: &str) -> Vec<String> {
     let Some(record) = record_of(store, account, name).await else {
         return Vec::new();
     };
-    let waited = waited_hashes(store, &[account.to_string()]).await;
+    let waited = claims(store, &[account.to_string()]).await.waited;
     record
         .marker_hashes
         .into_iter()
@@ -131,46 +131,40 @@ pub(crate) async fn late_marks(
     (marks, unread)
 }
 
-/// The tokens the pending records of `accounts` name (a create's token, a rotation's old token
-/// and replacement): the state's own, never taken for a late landing, whatever they carry.
-pub(crate) async fn named_ids(store: &dyn Store, accounts: &[String]) -> HashSet<String> {
-    let mut named: HashSet<String> = HashSet::new();
-    for (_, r) in store
-        .pending_of::<super::CreateRecord>(Kind::Create, accounts)
-        .await
-    {
-        named.extend(r.ok().and_then(|r| r.new_id));
-    }
-    for (_, r) in store
-        .pending_of::<mpt::RotationPlan>(Kind::Rotation, accounts)
-        .await
-    {
-        named.extend(
-            r.into_iter()
-                .flat_map(|r| std::iter::once(r.old_id).chain(r.new_id)),
-        );
-    }
-    named
+/// What the pending records of `accounts` claim, read once: the markers they still wait for
+/// (every marker of a create record, and the newest of a rotation's: its earlier ones were
+/// given up on when it created again), never taken as given up on; and the tokens they name (a
+/// create's token, a rotation's old token and replacement), the state's own, never taken for a
+/// late landing, whatever they carry.
+pub(crate) struct Claims {
+    /// The markers still waited for.
+    pub(crate) waited: HashSet<String>,
+    /// The tokens named.
+    pub(crate) named: HashSet<String>,
 }
 
-/// The markers the pending records of `accounts` still wait for, never taken as given up on:
-/// every marker of a create record, and the newest of a rotation's (its earlier ones were given
-/// up on when it created again).
-pub(crate) async fn waited_hashes(store: &dyn Store, accounts: &[String]) -> HashSet<String> {
-    let mut waited: HashSet<String> = HashSet::new();
+/// The [`Claims`] of the pending records of `accounts`.
+pub(crate) async fn claims(store: &dyn Store, accounts: &[String]) -> Claims {
+    let (mut waited, mut named) = (HashSet::new(), HashSet::new());
     for (_, r) in store
         .pending_of::<super::CreateRecord>(Kind::Create, accounts)
         .await
     {
-        waited.extend(r.into_iter().flat_map(|r| r.marker_hashes));
+        if let Ok(r) = r {
+            named.extend(r.new_id);
+            waited.extend(r.marker_hashes);
+        }
     }
     for (_, r) in store
         .pending_of::<mpt::RotationPlan>(Kind::Rotation, accounts)
         .await
     {
-        waited.extend(r.ok().and_then(|r| r.marker_hashes.last().cloned()));
+        if let Ok(r) = r {
+            waited.extend(r.marker_hashes.last().cloned());
+            named.extend(std::iter::once(r.old_id).chain(r.new_id));
+        }
     }
-    waited
+    Claims { waited, named }
 }
 
 /// Retires the markers `description` carries from the record of `account` and `name`: their

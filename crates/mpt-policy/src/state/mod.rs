@@ -23,7 +23,7 @@ use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
 pub(crate) use late::{
-    given_up, late_marks, named_ids, remember_late, retire_carried, retire_late, waited_hashes,
+    Claims, claims, given_up, late_marks, remember_late, retire_carried, retire_late,
 };
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
