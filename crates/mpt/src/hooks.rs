@@ -30,25 +30,26 @@
 use std::cell::Cell;
 use std::time::{Duration, Instant};
 
-use backon::BackoffBuilder;
 use mpt_api::types::ProblemDetails;
 use mpt_api::{BoxFuture, OperationInfo};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue, USER_AGENT};
 use reqwest::{Request, Response, StatusCode};
 use tracing::Instrument;
 
-use crate::job::{Acquired, CallBudget, Job, ending_of, retrying, signal_of};
-use crate::pace::{Refused, retry_wait};
+use crate::job::{Acquired, CallBudget, Job};
+use crate::pace::Refused;
 
 mod body;
+mod resend;
 mod spare;
 mod stop;
 use crate::redact::Redactor;
-use crate::retry::{Resend, RetryPolicy, Tries, decide};
+use crate::retry::{Resend, RetryPolicy, Tries};
 pub(crate) use body::too_large_limit;
 use body::{checked, kept, limited, read_whole, scrub, server_date, too_large};
+use resend::Round;
 use spare::copy;
-use stop::{guarded, job_of, prove, stands, unproven};
+use stop::{guarded, job_of, prove, stands};
 
 /// The generated client's error type.
 pub(crate) type ApiError = mpt_api::Error<ProblemDetails>;
@@ -241,179 +242,180 @@ impl mpt_api::Hooks for Layer {
 impl Layer {
     /// Sends `request` under the retry policy, in the `mpt.request` span, and bounds the
     /// answer's body before handing it to the generated code.
-    async fn exec(
-        &self,
-        client: &reqwest::Client,
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
+    fn exec<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         request: Request,
-        info: &OperationInfo,
-    ) -> reqwest::Result<Response> {
-        let span = |token_id: Option<&str>| {
-            let span = tracing::info_span!(
-                "mpt.request",
-                op = info.operation_id,
-                token_id = tracing::field::Empty,
-                attempts = tracing::field::Empty,
-                status = tracing::field::Empty,
-                duration_ms = tracing::field::Empty,
-            );
-            // Redacted by value too: the span's field is a text shown like any other (only
-            // when some subscriber wants the span: nothing is done for one skipped).
-            if !span.is_disabled() {
-                let id = token_id.map(|id| self.redactor.redact(id));
-                span.record("token_id", id.as_deref().unwrap_or(""));
-            }
-            span
-        };
-        // Without a facade call in scope, the generated client is used directly
-        // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
-        let (span, resend, raw, want_date, job) = CALL
-            .try_with(|c| {
-                (
-                    span(c.token_id.as_deref()),
-                    c.resend,
-                    false,
-                    c.want_date,
-                    job_of(c),
-                )
-            })
-            .unwrap_or_else(|_| {
-                let resend = Resend::for_method(request.method());
-                (span(None), resend, true, false, Job::default())
-            });
-        // A disabled span (no subscriber wants it) costs nothing to skip, nor does its clock.
-        let started = (!span.is_disabled()).then(Instant::now);
-        let (result, attempts) = if span.is_disabled() {
-            self.attempts(client, request, resend, job, info).await
-        } else {
-            self.attempts(client, request, resend, job, info)
-                .instrument(span.clone())
-                .await
-        };
-        let result = match result {
-            Ok(response) if raw => Ok(scrub(&self.redactor, response, info.operation_id).await),
-            other => other,
-        };
-        if want_date && let Ok(response) = &result {
-            let date = server_date(response.headers());
-            let _ = CALL.try_with(|c| c.date.set(date));
-        }
-        span.record("attempts", attempts);
-        if let Some(started) = started {
-            span.record("duration_ms", started.elapsed().as_millis() as u64);
-        }
-        match &result {
-            Ok(response) => {
-                span.record("status", response.status().as_u16());
-                span.in_scope(|| tracing::debug!("answered"));
-            }
-            Err(e) => {
-                span.record("status", 0);
-                span.in_scope(|| {
-                    tracing::debug!(error = self.redactor.redact(&e.to_string()), "failed")
+        info: &'a OperationInfo,
+    ) -> impl Future<Output = reqwest::Result<Response>> + 'a {
+        // An `async move` block: the request kept once in the future (see `attempts`).
+        async move {
+            let span = |token_id: Option<&str>| {
+                let span = tracing::info_span!(
+                    "mpt.request",
+                    op = info.operation_id,
+                    token_id = tracing::field::Empty,
+                    attempts = tracing::field::Empty,
+                    status = tracing::field::Empty,
+                    duration_ms = tracing::field::Empty,
+                );
+                // Redacted by value too: the span's field is a text shown like any other (only
+                // when some subscriber wants the span: nothing is done for one skipped).
+                if !span.is_disabled() {
+                    let id = token_id.map(|id| self.redactor.redact(id));
+                    span.record("token_id", id.as_deref().unwrap_or(""));
+                }
+                span
+            };
+            // Without a facade call in scope, the generated client is used directly
+            // ([`Client::api`]): its errors quote answers as they came, so they are scrubbed here.
+            let (span, resend, raw, want_date, job) = CALL
+                .try_with(|c| {
+                    (
+                        span(c.token_id.as_deref()),
+                        c.resend,
+                        false,
+                        c.want_date,
+                        job_of(c),
+                    )
+                })
+                .unwrap_or_else(|_| {
+                    let resend = Resend::for_method(request.method());
+                    (span(None), resend, true, false, Job::default())
                 });
+            // A disabled span (no subscriber wants it) costs nothing to skip, nor does its clock.
+            let started = (!span.is_disabled()).then(Instant::now);
+            let (result, attempts) = if span.is_disabled() {
+                self.attempts(client, request, resend, job, info).await
+            } else {
+                self.attempts(client, request, resend, job, info)
+                    .instrument(span.clone())
+                    .await
+            };
+            let result = match result {
+                Ok(response) if raw => Ok(scrub(&self.redactor, response, info.operation_id).await),
+                other => other,
+            };
+            if want_date && let Ok(response) = &result {
+                let date = server_date(response.headers());
+                let _ = CALL.try_with(|c| c.date.set(date));
             }
+            span.record("attempts", attempts);
+            if let Some(started) = started {
+                span.record("duration_ms", started.elapsed().as_millis() as u64);
+            }
+            match &result {
+                Ok(response) => {
+                    span.record("status", response.status().as_u16());
+                    span.in_scope(|| tracing::debug!("answered"));
+                }
+                Err(e) => {
+                    span.record("status", 0);
+                    span.in_scope(|| {
+                        tracing::debug!(error = self.redactor.redact(&e.to_string()), "failed")
+                    });
+                }
+            }
+            result
         }
-        result
     }
 
-    async fn attempts(
-        &self,
-        client: &reqwest::Client,
+    /// The attempts of one request (an `async move` block, not an `async fn`: the request and
+    /// the job are kept once in the future, where an `async fn` keeps each twice, its argument
+    /// and the local it becomes; every layer above copies this future whole).
+    #[allow(
+        clippy::manual_async_fn,
+        reason = "an async fn keeps its arguments twice"
+    )]
+    fn attempts<'a>(
+        &'a self,
+        client: &'a reqwest::Client,
         mut request: Request,
         resend: Resend,
         job: Job,
-        info: &OperationInfo,
-    ) -> (reqwest::Result<Response>, u32) {
-        // The backoff is built at the first one (most calls never need one).
-        let (mut attempt, mut tries, mut backoff) = (0, Tries::default(), None);
-        // What is left of the call's wait budget.
-        let mut budget = CallBudget::new(self.max_wait, job.budget.is_none());
-        let cap = self.retry.max_retry_after;
-        // Reads only: a change answered 2xx was carried out, whatever became of its body (the
-        // caller reads the token back), so it is never sent again for a cut body (one that is
-        // not the platform's, a gateway's page, is another matter: `Ending::Foreign`).
-        let read = request.method() == reqwest::Method::GET;
-        // The answer before a resend: it stands if the job is cancelled before the resend goes.
-        let mut previous = None;
-        loop {
-            // The job's budget ran out: nothing more is sent for it.
-            if let Some(refused) = job.refusal().or_else(|| budget.spent()) {
-                return stands(request.url(), previous, Some(refused), attempt);
-            }
-            let paced = job.acquire(&self.pacer, info.operation_id, cap, &budget);
-            let (slot, waited) = match paced.await {
-                // Checked right before the send: cancelled while it waited, nothing goes.
-                Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
-                Acquired::Refused(refused) => {
-                    let refused = job.budget_refusal(refused, cap, budget.left(), self.max_wait);
+        info: &'a OperationInfo,
+    ) -> impl Future<Output = (reqwest::Result<Response>, u32)> + 'a {
+        async move {
+            let mut attempt = 0;
+            // What is left of the call's wait budget; the backoff is built at the first one (most
+            // calls never need one).
+            let mut round = Round {
+                tries: Tries::default(),
+                backoff: None,
+                budget: CallBudget::new(self.max_wait, job.budget.is_none()),
+                resend,
+            };
+            let cap = self.retry.max_retry_after;
+            // Reads only: a change answered 2xx was carried out, whatever became of its body (the
+            // caller reads the token back), so it is never sent again for a cut body (one that is
+            // not the platform's, a gateway's page, is another matter: `Ending::Foreign`).
+            let read = request.method() == reqwest::Method::GET;
+            // The answer before a resend: it stands if the job is cancelled before the resend goes.
+            let mut previous = None;
+            loop {
+                // The job's budget ran out: nothing more is sent for it.
+                if let Some(refused) = job.refusal().or_else(|| round.budget.spent()) {
                     return stands(request.url(), previous, Some(refused), attempt);
                 }
-                // Cancelled (a slot taken meanwhile is given back as it drops).
-                Acquired::Slot(..) | Acquired::Cancelled => {
-                    return stands(request.url(), previous, None, attempt);
-                }
-            };
-            budget.spend(waited);
-            // A guarded client's every change (a retry too, after its wait): none when it fails.
-            if let Err(failed) = prove(&job, read).await {
-                return match failed {
-                    Some(reason) => guarded(request.url(), reason, attempt),
-                    None => stands(request.url(), previous, None, attempt),
+                let paced = job.acquire(&self.pacer, info.operation_id, cap, &round.budget);
+                let (slot, waited) = match paced.await {
+                    // Checked right before the send: cancelled while it waited, nothing goes.
+                    Acquired::Slot(slot, waited) if !job.cancelled() => (slot, waited),
+                    Acquired::Refused(refused) => {
+                        let refused =
+                            job.budget_refusal(refused, cap, round.budget.left(), self.max_wait);
+                        return stands(request.url(), previous, Some(refused), attempt);
+                    }
+                    // Cancelled (a slot taken meanwhile is given back as it drops).
+                    Acquired::Slot(..) | Acquired::Cancelled => {
+                        return stands(request.url(), previous, None, attempt);
+                    }
                 };
-            }
-            attempt += 1;
-            // A cut body (no throttling) may be sent again.
-            let retry_cut = tries.may_retry_failure(&self.retry);
-            let spare = tries
-                .may_retry(&self.retry)
-                .then(|| copy(&request))
-                .flatten();
-            let result = match job.send(client, request, read).await {
-                Ok(result) => job.attempted(result).map(|response| self.bound(response)),
-                Err(url) => return stands(&url, previous, None, attempt),
-            };
-            // A success answer to a read that may still be retried is read whole, so that a
-            // body cut off is retried like a dropped connection; every success answer is
-            // checked for being the platform's (not a gateway's page in its place).
-            let whole = read && resend == Resend::Idempotent && retry_cut;
-            let (result, cut, foreign) = examined(result, whole, info.operation_id).await;
-            let alien = foreign.is_some();
-            let _ = CALL.try_with(|c| c.foreign.replace(foreign));
-            let signal = signal_of(&result, cut);
-            let ending = ending_of(signal.as_ref(), &result, cut, alien);
-            let throttled = budget.answered(job.answered(signal.as_ref()));
-            let more = (throttled && slot.polls()) || tries.count(&self.retry, throttled);
-            let left = more && spare.is_some();
-            let decision = decide(resend, ending, left);
-            let renews = self.pacer.observe(slot, signal.as_ref(), cap);
-            let after = signal.as_ref().and_then(|s| retry_wait(s, cap, renews));
-            if decision.resend
-                && !job.cancelled()
-                && let Some(next) = spare
-                // A throttled answer waits what it asks, else only its pace (no backoff).
-                && let Some(step) = if throttled {
-                    Some(Duration::ZERO)
-                } else {
-                    backoff.get_or_insert_with(|| self.retry.backoff().build()).next()
+                round.budget.spend(waited);
+                // A guarded client's every change (a retry too, after its wait): none when it fails.
+                if let Err(failed) = prove(&job, read).await {
+                    return match failed {
+                        Some(reason) => guarded(request.url(), reason, attempt),
+                        None => stands(request.url(), previous, None, attempt),
+                    };
                 }
-                // A Retry-After beyond the cap, or a delay beyond the budget: the answer stands.
-                && let Some(delay) = self.retry.delay(after, step).filter(|d| *d <= budget.left())
-                // A throttled wait is spent from the job's budget too.
-                && job.may_wait(throttled, delay, after)
-            {
-                unproven(&decision);
-                retrying(&result, delay, &self.redactor);
-                budget.spend(delay);
-                // In memory: it stands if nothing more is sent, however long the wait.
-                let result = kept(result).await;
+                attempt += 1;
+                // A cut body (no throttling) may be sent again.
+                let retry_cut = round.tries.may_retry_failure(&self.retry);
+                let spare = round
+                    .tries
+                    .may_retry(&self.retry)
+                    .then(|| copy(&request))
+                    .flatten();
+                let result = match job.send(client, request, read).await {
+                    Ok(result) => job.attempted(result).map(|response| self.bound(response)),
+                    Err(url) => return stands(&url, previous, None, attempt),
+                };
+                // A success answer to a read that may still be retried is read whole, so that a
+                // body cut off is retried like a dropped connection; every success answer is
+                // checked for being the platform's (not a gateway's page in its place).
+                let whole = read && round.resend == Resend::Idempotent && retry_cut;
+                let (result, cut, foreign) = examined(result, whole, info.operation_id).await;
+                let alien = foreign.is_some();
+                let _ = CALL.try_with(|c| c.foreign.replace(foreign));
+                let Some((delay, next)) =
+                    self.resend_after(&mut round, &job, &result, (cut, alien), slot, spare)
+                else {
+                    return (result, attempt);
+                };
+                // In memory: it stands if nothing more is sent, however long the wait (rare: boxed,
+                // its reading is no part of every request's future).
+                let result = Box::pin(kept(result)).await;
                 if !job.sleep(delay).await {
                     return (result, attempt);
                 }
                 previous = Some(result);
                 request = next.request();
-                continue;
             }
-            return (result, attempt);
         }
     }
 
@@ -440,19 +442,26 @@ impl Layer {
 /// A success answer read whole when `whole` (a read that may be retried: the `bool` says its
 /// body was cut off), else checked; either way, what it came as when it is not the platform's
 /// answer (a gateway's page).
-async fn examined(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+fn examined(
     result: reqwest::Result<Response>,
     whole: bool,
     operation: &'static str,
-) -> (reqwest::Result<Response>, bool, Option<String>) {
-    match result {
-        Ok(response) if response.status().is_success() && whole => {
-            read_whole(response, operation).await
+) -> impl Future<Output = (reqwest::Result<Response>, bool, Option<String>)> {
+    // An `async move` block: the answer kept once in the future (see `Layer::attempts`).
+    async move {
+        match result {
+            Ok(response) if response.status().is_success() && whole => {
+                read_whole(response, operation).await
+            }
+            Ok(response) if response.status().is_success() => {
+                let (response, foreign) = checked(response, operation).await;
+                (Ok(response), false, foreign)
+            }
+            other => (other, false, None),
         }
-        Ok(response) if response.status().is_success() => {
-            let (response, foreign) = checked(response, operation).await;
-            (Ok(response), false, foreign)
-        }
-        other => (other, false, None),
     }
 }

@@ -151,33 +151,40 @@ pub(super) async fn scrub(
 /// JSON document that ends early); the `Option` says it is not the platform's answer
 /// ([`foreign`]). A body over the bound is handed on to fail as it would have (the same
 /// request would get the same answer: not retried).
-pub(super) async fn read_whole(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(super) fn read_whole(
     mut response: Response,
     operation: &'static str,
-) -> (reqwest::Result<Response>, bool, Option<String>) {
-    let (status, version) = (response.status(), response.version());
-    let url = response.url().clone();
-    let headers = std::mem::take(response.headers_mut());
-    match response.bytes().await {
-        Ok(body) => {
-            // What the operation declares, asked once for both.
-            let declared = shape(operation);
-            let whole = is_whole(declared, &body);
-            let alien = foreign_as(declared, &headers, Some(&body));
-            let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
-            (Ok(response), !whole, alien)
-        }
-        Err(e) => match too_large_limit(&e) {
-            Some(limit) => {
-                let body = too_large_body(limit);
-                (
-                    Ok(rebuilt(url, status, version, headers, body)),
-                    false,
-                    None,
-                )
+) -> impl Future<Output = (reqwest::Result<Response>, bool, Option<String>)> {
+    // An `async move` block: the answer kept once in the future (see `Layer::attempts`).
+    async move {
+        let (status, version) = (response.status(), response.version());
+        let url = response.url().clone();
+        let headers = std::mem::take(response.headers_mut());
+        match response.bytes().await {
+            Ok(body) => {
+                // What the operation declares, asked once for both.
+                let declared = shape(operation);
+                let whole = is_whole(declared, &body);
+                let alien = foreign_as(declared, &headers, Some(&body));
+                let response = rebuilt(url, status, version, headers, reqwest::Body::from(body));
+                (Ok(response), !whole, alien)
             }
-            None => (Err(e), true, None),
-        },
+            Err(e) => match too_large_limit(&e) {
+                Some(limit) => {
+                    let body = too_large_body(limit);
+                    (
+                        Ok(rebuilt(url, status, version, headers, body)),
+                        false,
+                        None,
+                    )
+                }
+                None => (Err(e), true, None),
+            },
+        }
     }
 }
 
@@ -188,42 +195,49 @@ pub(super) async fn read_whole(
 /// read into memory first to tell (a body that breaks, or is over the bound, is handed on to
 /// fail as it would have: a change answered `2xx` was carried out, whatever became of its
 /// body). An operation that answers no JSON document is judged by its headers alone.
-pub(super) async fn checked(
+#[allow(
+    clippy::manual_async_fn,
+    reason = "an async fn keeps its arguments twice"
+)]
+pub(super) fn checked(
     mut response: Response,
     operation: &'static str,
-) -> (Response, Option<String>) {
-    if shape(operation) != Some(AnswerShape::Document) {
-        let alien = foreign(operation, response.headers(), None)
-            .filter(|_| response.content_length() != Some(0));
-        return (response, alien);
-    }
-    match labelled(response.headers()) {
-        Some(true) => return (response, None),
-        Some(false) => {
-            let alien = alien(response.headers());
-            return (response, Some(alien));
+) -> impl Future<Output = (Response, Option<String>)> {
+    // An `async move` block: the answer kept once in the future (see `Layer::attempts`).
+    async move {
+        if shape(operation) != Some(AnswerShape::Document) {
+            let alien = foreign(operation, response.headers(), None)
+                .filter(|_| response.content_length() != Some(0));
+            return (response, alien);
         }
-        None => {}
-    }
-    let (status, version) = (response.status(), response.version());
-    let url = response.url().clone();
-    let headers = std::mem::take(response.headers_mut());
-    match response.bytes().await {
-        Ok(body) => {
-            let alien = foreign(operation, &headers, Some(&body));
-            let body = reqwest::Body::from(body);
-            (rebuilt(url, status, version, headers, body), alien)
+        match labelled(response.headers()) {
+            Some(true) => return (response, None),
+            Some(false) => {
+                let alien = alien(response.headers());
+                return (response, Some(alien));
+            }
+            None => {}
         }
-        Err(e) => {
-            // Unlabelled (labelled answers were judged above) and unread: nothing says it is
-            // not the platform's; it fails as its read failed.
-            let body = match too_large_limit(&e) {
-                Some(limit) => too_large_body(limit),
-                None => reqwest::Body::wrap_stream(futures_util::stream::once(async move {
-                    Err::<Bytes, _>(e)
-                })),
-            };
-            (rebuilt(url, status, version, headers, body), None)
+        let (status, version) = (response.status(), response.version());
+        let url = response.url().clone();
+        let headers = std::mem::take(response.headers_mut());
+        match response.bytes().await {
+            Ok(body) => {
+                let alien = foreign(operation, &headers, Some(&body));
+                let body = reqwest::Body::from(body);
+                (rebuilt(url, status, version, headers, body), alien)
+            }
+            Err(e) => {
+                // Unlabelled (labelled answers were judged above) and unread: nothing says it is
+                // not the platform's; it fails as its read failed.
+                let body = match too_large_limit(&e) {
+                    Some(limit) => too_large_body(limit),
+                    None => reqwest::Body::wrap_stream(futures_util::stream::once(async move {
+                        Err::<Bytes, _>(e)
+                    })),
+                };
+                (rebuilt(url, status, version, headers, body), None)
+            }
         }
     }
 }
