@@ -393,6 +393,12 @@ impl Client {
         self.cancel.as_ref().is_some_and(Cancel::is_cancelled)
     }
 
+    /// The pace this client's sends go at now, the slowest of its operations', and any hold
+    /// the platform asked for (`None`: unpaced so far). For a caller reporting on a long job.
+    pub fn pace(&self) -> Option<crate::CurrentPace> {
+        self.inner.layer.pacer.current()
+    }
+
     /// The base URL requests go to.
     pub fn base_url(&self) -> &str {
         &self.inner.base_url

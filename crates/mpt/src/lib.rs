@@ -112,7 +112,7 @@ pub use marker::{
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};
 pub use outcome::{NoopTransitions, Outcome};
-pub use pace::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
+pub use pace::{CurrentPace, InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use problem::Problem;
 pub use ratelimit::{AskedWait, WaitCause};
 pub use redact::{redact, redact_secret};

@@ -109,6 +109,7 @@ use kinds::State;
 mod lately;
 mod mode;
 mod noise;
+mod now;
 mod renewal;
 mod served;
 mod skew;
@@ -116,6 +117,7 @@ mod slot;
 mod stated;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
+pub use now::CurrentPace;
 pub(crate) use skew::retry_wait;
 pub(crate) use slot::{Refused, Slot};
 use slot::{Reservation, Sent, barred, depart, departs, held_within, pace_cause, take};

@@ -13,6 +13,7 @@ use mpt::{Client, Error, Outcome, TokenStatus};
 
 use super::Ctx;
 use super::ids::{self, Ids, Source};
+use super::progress::Progress;
 use crate::exit::{self, ErrorRow, Failure};
 use crate::output::{self, Format, Row, RowOutcome};
 use crate::signals::Signals;
@@ -33,6 +34,10 @@ pub struct BulkArgs {
     /// Read the current states and say what would change; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Every AGE, a line on stderr saying how many ids are done and the pace the sends go at
+    /// (on a terminal, the progress bar shows both instead); `0`: no lines. At most 1d
+    #[arg(long, value_name = "AGE", default_value = "30s", value_parser = crate::values::parse_wait)]
+    pub progress: std::time::Duration,
 }
 
 /// What a bulk command does to each id.
@@ -85,6 +90,7 @@ pub async fn run(args: BulkArgs, kind: Kind, ctx: &Ctx<'_>) -> Result<(), Failur
             concurrency: args.concurrency.into(),
             format: ctx.format,
             signals,
+            progress: args.progress,
         };
         apply(&client, ids, work).await?
     };
@@ -335,6 +341,8 @@ struct Work<'a> {
     concurrency: usize,
     format: Format,
     signals: &'a Signals,
+    /// How often a progress line is due (`--progress`).
+    progress: std::time::Duration,
 }
 
 /// Feeds every id through one of the facade's rolling pipelines (one sliding window of reads
@@ -350,7 +358,9 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
         concurrency,
         format,
         signals,
+        progress,
     } = work;
+    let mut progress = Progress::new(progress);
     // The bar's length is what has been read so far: the input may still be coming.
     let bar = std::io::stderr()
         .is_terminal()
@@ -399,6 +409,10 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
                 Some(next) => next,
                 None => break,
             },
+            () = progress.due() => {
+                progress.report(client, finished.count, read.count(), bar.as_ref());
+                continue;
+            }
             () = &mut grace_over => {
                 drop(results);
                 let in_flight = std::mem::take(&mut *lock(&taken));

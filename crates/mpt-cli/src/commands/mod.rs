@@ -6,6 +6,7 @@
 pub mod bulk;
 mod ids;
 mod policy;
+mod progress;
 mod read;
 mod rotate;
 mod whoami;

@@ -10,7 +10,7 @@ use mpt_mock::{
     Fault, FaultRule, Faults, MockServer, Operation, Scripted, ScriptedServer, SeedToken,
 };
 
-use crate::common::{command, home, mock, mpt, text};
+use crate::common::{command, home, mock, mock_built, mpt, text};
 
 #[test]
 fn max_rate_refuses_rates_no_pace_can_use() {
@@ -391,4 +391,59 @@ fn max_retry_after_refuses_a_wait_out_of_its_range() {
         );
     }
     assert_eq!(server.total_requests(), 0);
+}
+
+/// A job the platform's stated limit slows is not silent: with stderr not a terminal (a CI
+/// log), `--progress` prints how many ids are done and the pace the sends go at, naming where
+/// it comes from (tester round 17, F10: a stated limit of one request a second paced a whole
+/// job with no word). `--progress 0` prints none.
+#[test]
+fn a_paced_bulk_command_says_how_far_it_is_and_at_what_pace() {
+    let server =
+        mock_built(MockServer::builder().rate_limit(mpt_mock::RateLimit::parse("5/s", 1).unwrap()));
+    let seeded = server.seed_tokens(8, "paced", mpt_mock::DEFAULT_ACCOUNT);
+    let ids: Vec<&str> = seeded.iter().map(|s| s.id.as_str()).collect();
+    let run = |progress: &str| {
+        let mut args = vec![
+            "tokens",
+            "ensure-disabled",
+            "-o",
+            "jsonl",
+            "--progress",
+            progress,
+        ];
+        args.extend(ids.iter().copied());
+        let out = mpt(&server, &args);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    // Sixteen requests (a read and a disable each) at five a second: three seconds at least.
+    let stderr = run("1s");
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("mpt: ")).collect();
+    assert!(!lines.is_empty(), "{stderr}");
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.contains(" of ") && l.contains("ids done in")),
+        "{stderr}"
+    );
+    assert!(
+        lines.iter().any(|l| l
+            .contains("a second, the pace this client computes from the platform's stated limits")),
+        "{stderr}"
+    );
+    // The same job again (every id already Disabled: eight reads), with no lines.
+    let stderr = run("0");
+    assert!(!stderr.contains("ids done in"), "{stderr}");
+    // A value that is not an age is a usage error naming the flag.
+    let out = mpt(
+        &server,
+        &["tokens", "ensure-disabled", "--progress", "often", ids[0]],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--progress"),
+        "{}",
+        text(&out.stderr)
+    );
 }

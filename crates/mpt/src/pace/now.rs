@@ -1,0 +1,96 @@
+//! What a client's sends go at now, for a caller that reports on a long job (`mpt`'s progress
+//! lines): a pace of one request a second over 1,500 ids is 25 minutes, and should not be
+//! silent.
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use super::slot::pace_cause;
+use super::{Pacer, Pacing};
+use crate::ratelimit::WaitCause;
+
+/// The pace a client sends at now ([`Client::pace`](crate::Client::pace)): the slowest of the
+/// paces of the operations it has sent, and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+#[non_exhaustive]
+pub struct CurrentPace {
+    /// Requests a second (`None`: no pace, only a hold).
+    pub per_second: Option<f64>,
+    /// Where the pace comes from: [`WaitCause::Pace`] (computed from the limits the platform
+    /// states), [`WaitCause::FixedPace`] (`Pacing::Fixed`, `mpt --max-rate`) or
+    /// [`WaitCause::LearnedPace`] (learned from the platform's refusals; it states no limit);
+    /// [`WaitCause::Asked`] with no pace.
+    pub cause: WaitCause,
+    /// Every send held this much longer, as the platform asked (a `Retry-After`, a spent
+    /// window's reset), when it did.
+    pub held: Option<Duration>,
+}
+
+impl fmt::Display for CurrentPace {
+    /// `1.96 requests a second, the pace this client computes from the platform's stated
+    /// limits; every send held 12 s more, as the platform asked`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(per_second) = self.per_second {
+            let rate = if per_second >= 10.0 {
+                format!("{per_second:.0}")
+            } else {
+                format!("{per_second:.2}")
+            };
+            let source = match self.cause {
+                WaitCause::FixedPace => "the pace this client was set to (--max-rate)",
+                WaitCause::LearnedPace => {
+                    "the pace this client learned from the platform's refusals (it states no limit)"
+                }
+                _ => "the pace this client computes from the platform's stated limits",
+            };
+            let unit = if rate == "1.00" {
+                "request"
+            } else {
+                "requests"
+            };
+            write!(f, "{rate} {unit} a second, {source}")?;
+        }
+        if let Some(held) = self.held {
+            let held = held.as_secs_f64().ceil();
+            let sep = if self.per_second.is_some() { "; " } else { "" };
+            write!(
+                f,
+                "{sep}every send held {held:.0} s more, as the platform asked"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl Pacer {
+    /// The slowest pace of the operations this client has sent (`None`: unpaced, or none
+    /// paced yet).
+    pub(crate) fn current(&self) -> Option<CurrentPace> {
+        if self.mode == Pacing::Off {
+            return None;
+        }
+        let now = Instant::now();
+        let paces = self.lock();
+        let held = paces
+            .entries
+            .iter()
+            .filter_map(|e| e.state.held_until)
+            .max()
+            .map(|until| until.saturating_duration_since(now))
+            .filter(|left| !left.is_zero());
+        let slowest = paces
+            .entries
+            .iter()
+            .filter_map(|e| Some((self.pace(&e.state)?, &e.state)))
+            .filter(|(rate, _)| rate.is_finite() && *rate > 0.0)
+            .min_by(|a, b| a.0.total_cmp(&b.0));
+        if slowest.is_none() && held.is_none() {
+            return None;
+        }
+        Some(CurrentPace {
+            per_second: slowest.map(|(rate, _)| rate),
+            cause: slowest.map_or(WaitCause::Asked, |(_, s)| pace_cause(self.mode, s)),
+            held,
+        })
+    }
+}
