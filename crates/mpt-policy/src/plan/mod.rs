@@ -8,7 +8,9 @@ mod pending_rotations;
 mod pending_rows;
 
 pub(crate) use judge::{field_changes, plan_judged, rotation_due};
-pub(crate) use late::{Late, as_landed, is_late, is_late_row, live, named_tokens, unread_row};
+pub(crate) use late::{
+    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, live, unread_row,
+};
 pub(crate) use pending_rows::{declared_absent, owns};
 
 use chrono::{DateTime, Utc};
