@@ -23,6 +23,8 @@ pub(super) struct Resumed {
     /// How many records are another policy's pending work (names this policy does not
     /// declare), left alone.
     pub others: usize,
+    /// Where those of them that do not read are (named in the report).
+    pub others_unread: Vec<String>,
     /// The keys of the create records refused (or unreadable): the plan's create that would
     /// write its record under one of them is not sent (it would overwrite the record, then
     /// remove it).
@@ -77,6 +79,7 @@ impl Applying<'_> {
             tokens: HashSet::new(),
             rotating: HashSet::new(),
             others: 0,
+            others_unread: Vec::new(),
             held: HashSet::new(),
             moot: Vec::new(),
         };
@@ -90,6 +93,16 @@ impl Applying<'_> {
         for (key, record) in records {
             let mut identity = None;
             let keys = vec![key.name.clone()];
+            // One that does not read, of a name this policy does not declare (by its key):
+            // another policy's, left alone and named (tester round 20, L2).
+            if record.is_err()
+                && let Some((account, name)) = key.create_of()
+                && !crate::plan::owns(self.policy, &account, &name)
+            {
+                done.others += 1;
+                done.others_unread.push(self.state.describe(&key));
+                continue;
+            }
             if let Ok(r) = &record {
                 if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
                     done.others += 1;

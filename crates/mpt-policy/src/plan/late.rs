@@ -11,7 +11,7 @@ use mpt::{Client, Filter, Token, TokenStatus, carries_marker};
 
 use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Key, Kind, Store, claims, late_marks};
+use crate::state::{Key, Store, claims, late_marks};
 
 /// How the reason of a late landing's delete begins ([`is_late_row`]).
 const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
@@ -43,9 +43,10 @@ impl Plan {
     ) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let (marks, unread) = late_marks(store, &accounts).await;
-        for (key, why) in unread {
-            self.actions.push(unread_row(store, &key, &why));
-        }
+        let (rows, others) = unread_rows(policy, unread);
+        self.actions.extend(rows);
+        self.others_pending += others.len();
+        self.others_unread.extend(others);
         if marks.is_empty() {
             return;
         }
@@ -158,31 +159,41 @@ impl Late<'_> {
     }
 }
 
-/// The row of a `late` record that does not read: refused, naming it (its name's tokens are
-/// judged as if it were not there).
-pub(crate) fn unread_row(store: &dyn Store, key: &Key, why: &str) -> PlannedAction {
-    // A late record's key is a create's (`<account>-<hex of the name>`), when it is one.
-    let as_create = Key {
-        kind: Kind::Create,
-        ..key.clone()
-    };
-    let (account, name) = as_create.create_of().unwrap_or_default();
-    let at = store.describe(key);
-    // The store's words may name the record already.
-    let why = why.strip_prefix(&format!("{at}: ")).unwrap_or(why);
-    PlannedAction {
-        account,
-        name,
-        token_id: None,
-        kind: ActionKind::Resume,
-        reason: format!(
-            "pending record {at}: refused: it does not read ({why}): no token is taken for a late landing on its word; it is left in place (remove it once checked)"
-        ),
-        changes: Vec::new(),
-        revision: None,
-        destructive: false,
-        steps: Vec::new(),
+/// The rows of the `late` records (and records of unknown kinds) that do not read: refused,
+/// naming them, when they are of a name `policy` declares (or name none), their names'
+/// tokens judged as if they were not there; the others are another policy's (left alone,
+/// counted: tester round 20, L2), returned by where they are.
+pub(crate) fn unread_rows(
+    policy: &Policy,
+    unread: Vec<crate::state::Unread>,
+) -> (Vec<PlannedAction>, Vec<String>) {
+    let (mut rows, mut others) = (Vec::new(), Vec::new());
+    for record in unread {
+        let ours = record
+            .names
+            .iter()
+            .find(|(account, name)| super::owns(policy, account, name));
+        if ours.is_none() && !record.names.is_empty() {
+            others.push(record.at);
+            continue;
+        }
+        let (account, name) = ours.cloned().unwrap_or_default();
+        rows.push(PlannedAction {
+            account,
+            name,
+            token_id: None,
+            kind: ActionKind::Resume,
+            reason: format!(
+                "pending record {}: refused: it does not read ({}): no token is taken for a late landing on its word; it is left in place (remove it once checked)",
+                record.at, record.why
+            ),
+            changes: Vec::new(),
+            revision: None,
+            destructive: false,
+            steps: Vec::new(),
+        });
     }
+    (rows, others)
 }
 
 /// The row of a late landing beside a pinned entry's token: shown, not deleted.

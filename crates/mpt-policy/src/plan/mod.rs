@@ -9,7 +9,7 @@ mod pending_rows;
 
 pub(crate) use judge::{field_changes, plan_judged, rotation_due};
 pub(crate) use late::{
-    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, live, unread_row,
+    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, live, unread_rows,
 };
 pub(crate) use pending_rows::{declared_absent, owns};
 
@@ -181,6 +181,10 @@ pub struct Plan {
     /// accounts this policy does not declare): left alone by apply, not drift.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub others_pending: usize,
+    /// Where those of them that do not read are (of names this policy does not declare: left
+    /// alone, counted in [`Plan::others_pending`] and named here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others_unread: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

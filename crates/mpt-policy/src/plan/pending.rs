@@ -53,6 +53,16 @@ impl Plan {
             // A create of the name writes its record to that file only when the record is
             // kept under its own name (one under any other file name is left alone by it).
             let keys = vec![key.name.clone()];
+            // One that does not read, of a name this policy does not declare (by its key):
+            // another policy's, left alone and named (tester round 20, L2).
+            if record.is_err()
+                && let Some((account, name)) = key.create_of()
+                && !owns(policy, &account, &name)
+            {
+                self.others_pending += 1;
+                self.others_unread.push(store.describe(&key));
+                continue;
+            }
             if let Ok(r) = &record {
                 if !owns(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;

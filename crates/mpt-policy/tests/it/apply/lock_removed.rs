@@ -45,7 +45,10 @@ async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
     assert_eq!(second.failed(), 0, "{second:#?}");
     match first {
         Err(ApplyError::SessionLost { why, .. }) => {
-            assert!(why.contains("no longer the file this apply locked"), "{why}")
+            assert!(
+                why.contains("no longer the file this apply locked"),
+                "{why}"
+            )
         }
         other => panic!("the first apply must stop as if its lock were lost: {other:#?}"),
     }

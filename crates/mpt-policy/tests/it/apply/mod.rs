@@ -16,6 +16,7 @@ mod late;
 mod late_hand;
 mod late_renamed;
 mod late_resent;
+mod late_unread;
 mod lock_removed;
 mod moved;
 #[cfg(feature = "postgres")]
