@@ -337,7 +337,12 @@ impl Applying<'_> {
         others_unread.extend(unread);
         run.set_others(others);
         for row in rows {
-            let done = ActionOutcome::new(Applied::Refused, row.reason.clone());
+            let done = match crate::plan::is_listing_row(&row) {
+                // The store not answering: the lock's loss, once proven, says it (exit 5).
+                true if run.fenced_record("", &accounts).await => continue,
+                true => ActionOutcome::failed(row.reason.clone()),
+                false => ActionOutcome::new(Applied::Refused, row.reason.clone()),
+            };
             results.push(run.emit(new_tokens::resumed(row, done)));
         }
         let mut actions: Vec<PlannedAction> = Vec::new();

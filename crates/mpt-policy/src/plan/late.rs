@@ -13,6 +13,14 @@ use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
 use crate::state::{Key, Store, claims, late_marks};
 
+/// How the row of `late` records that could not be listed begins ([`is_listing_row`]).
+const LISTING_WORDS: &str = "the state store's `late` records could not be read (";
+
+/// Whether `action` says the `late` records could not be listed (no record refused).
+pub(crate) fn is_listing_row(action: &PlannedAction) -> bool {
+    action.kind == ActionKind::Resume && action.reason.starts_with(LISTING_WORDS)
+}
+
 /// How the reason of a late landing's delete begins ([`is_late_row`]).
 const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
 
@@ -178,15 +186,23 @@ pub(crate) fn unread_rows(
             continue;
         }
         let (account, name) = ours.cloned().unwrap_or_default();
+        let reason = match record.listing {
+            // No record is at fault: nothing to remove (tester round 20, L3).
+            true => format!(
+                "{LISTING_WORDS}{}): no token is taken for a late landing; plan again once the store answers",
+                record.why
+            ),
+            false => format!(
+                "pending record {}: refused: it does not read ({}): no token is taken for a late landing on its word; it is left in place (remove it once checked)",
+                record.at, record.why
+            ),
+        };
         rows.push(PlannedAction {
             account,
             name,
             token_id: None,
             kind: ActionKind::Resume,
-            reason: format!(
-                "pending record {}: refused: it does not read ({}): no token is taken for a late landing on its word; it is left in place (remove it once checked)",
-                record.at, record.why
-            ),
+            reason,
             changes: Vec::new(),
             revision: None,
             destructive: false,

@@ -9,7 +9,8 @@ mod pending_rows;
 
 pub(crate) use judge::{field_changes, plan_judged, rotation_due};
 pub(crate) use late::{
-    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, live, unread_rows,
+    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, is_listing_row, live,
+    unread_rows,
 };
 pub(crate) use pending_rows::{declared_absent, owns};
 

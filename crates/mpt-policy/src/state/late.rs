@@ -102,6 +102,21 @@ pub(crate) struct Unread {
     /// The accounts and names it is of, by its key (and by its body, when that reads): none
     /// when its key names none.
     pub names: Vec<(String, String)>,
+    /// Not a record: the store's `late` records could not be listed at all (a lost session, a
+    /// database that stopped answering), so no late landing is judged (tester round 20, L3).
+    pub listing: bool,
+}
+
+impl Unread {
+    /// A record that does not read.
+    fn record(at: String, why: String, names: Vec<(String, String)>) -> Unread {
+        Unread {
+            at,
+            why,
+            names,
+            listing: false,
+        }
+    }
 }
 
 /// Whether `hash` is a SHA-256 in hex, as [`mpt::marker_hash`] writes it.
@@ -143,7 +158,12 @@ pub(crate) async fn late_marks(
                     .unwrap_or(&why)
                     .to_string();
                 let names = named(&key.name);
-                unread.push(Unread { at, why, names });
+                // A listing that failed comes back as one entry without a name.
+                let listing = key.name.is_empty();
+                unread.push(Unread {
+                    listing,
+                    ..Unread::record(at, why, names)
+                });
                 continue;
             }
         };
@@ -158,12 +178,12 @@ pub(crate) async fn late_marks(
                 "it says it is the record of {:?} in {}, which is kept under another name: not read",
                 record.name, record.account_id
             );
-            unread.push(Unread { at, why, names });
+            unread.push(Unread::record(at, why, names));
             continue;
         }
         if let Some(bad) = record.marker_hashes.iter().position(|h| !is_hash(h)) {
             let why = format!("markerHashes[{bad}] is not a SHA-256 in hex (64 digits 0-9, a-f)");
-            unread.push(Unread { at, why, names });
+            unread.push(Unread::record(at, why, names));
             continue;
         }
         marks
@@ -174,11 +194,7 @@ pub(crate) async fn late_marks(
     for stray in store.strays(accounts).await {
         let why = format!("its kind `{}` is none `mpt` writes", stray.kind);
         let names = named(&stray.name);
-        unread.push(Unread {
-            at: stray.at,
-            why,
-            names,
-        });
+        unread.push(Unread::record(stray.at, why, names));
     }
     (marks, unread)
 }

@@ -18,6 +18,7 @@ mod late_renamed;
 mod late_resent;
 mod late_unread;
 mod lock_removed;
+mod lost_answer;
 mod moved;
 #[cfg(feature = "postgres")]
 mod pg_session;
