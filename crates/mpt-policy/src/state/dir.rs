@@ -112,6 +112,25 @@ impl DirStore {
         }
     }
 
+    /// `Ok` unless this store locked its directory and `lock` is no longer the file it locked:
+    /// a flock lives as long as its descriptor, which lives as long as the store, and excludes
+    /// others only while `lock` is still the file it is on (tester round 20, L1). A store
+    /// opened for reading only locked nothing, and is never refused here.
+    fn still_locked(&self) -> Result<(), StoreError> {
+        match &self._lock {
+            Some(lock) if !same_file(lock, &self.root.join("lock")) => {
+                Err(StoreError::SessionLost {
+                    location: self.root.display().to_string(),
+                    why: format!(
+                        "its lock file {} is no longer the file this apply locked (removed or replaced by hand): another apply may hold the directory now",
+                        self.root.join("lock").display()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn path(&self, key: &Key) -> PathBuf {
         self.root
             .join(key.kind.as_str())
@@ -173,6 +192,9 @@ fn same_file(locked: &File, path: &Path) -> bool {
 impl Store for DirStore {
     fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            // As a database's write checks its lock in the same statement: an apply whose lock
+            // file was removed writes no record another apply may have given up since.
+            self.still_locked()?;
             files::replace(&self.path(key), json).map_err(|e| StoreError::Refused(e.to_string()))
         })
     }
@@ -191,6 +213,7 @@ impl Store for DirStore {
 
     fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            self.still_locked()?;
             let _ = std::fs::remove_file(self.path(key));
             Ok(())
         })
@@ -235,16 +258,7 @@ impl Store for DirStore {
     fn fence<'a>(&'a self, _account: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             match &self._lock {
-                // A flock lives as long as its descriptor, which lives as long as the store; it
-                // excludes others only while `lock` is still the file it is on.
-                Some(lock) if same_file(lock, &self.root.join("lock")) => Ok(()),
-                Some(_) => Err(StoreError::SessionLost {
-                    location: self.root.display().to_string(),
-                    why: format!(
-                        "its lock file {} is no longer the file this apply locked (removed or replaced by hand): another apply may hold the directory now",
-                        self.root.join("lock").display()
-                    ),
-                }),
+                Some(_) => self.still_locked(),
                 None => Err(StoreError::Refused(format!(
                     "{}: opened for reading only (a plan): it holds no lock",
                     self.root.display()

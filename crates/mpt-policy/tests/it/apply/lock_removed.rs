@@ -3,7 +3,7 @@
 //! first one's flock is on the removed file, which excludes no one, so its proof of the lock
 //! (before each change and before a secret goes to a sink) checks that the path still names
 //! the file it locked (same device and inode): it no longer does, and the first apply stops as
-//! if its lock were lost, handing nothing over.
+//! if its lock were lost, handing nothing over and writing no record.
 
 use std::sync::Arc;
 
@@ -55,5 +55,14 @@ async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
     // The sink still holds the second apply's token: the first one handed nothing over.
     assert_eq!(std::fs::read_to_string(&file).unwrap(), made);
     assert_eq!(server.tokens_created(), 2);
+    // Nor did it write its record again (the second gave it up): the next apply takes its
+    // token for the late landing it is, never adopting it over the second's.
+    let report = client
+        .apply(&policy, None, &ApplyOptions::new(state.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.live_tokens(), 1, "{report:#?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), made);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -14,6 +14,7 @@ mod interrupted;
 mod landed;
 mod late;
 mod late_hand;
+mod late_lost;
 mod late_renamed;
 mod late_resent;
 mod late_unread;
