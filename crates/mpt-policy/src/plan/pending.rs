@@ -19,6 +19,17 @@ use crate::policy::{Policy, Wanted};
 use crate::state::{CreateRecord, Key, Kind, RecordError, Store, StoreError};
 
 impl Plan {
+    /// Whether the unreadable create record kept as `key` is another policy's (of a name
+    /// `policy` does not declare: [`super::pending_rows::undeclared`]): then counted and named.
+    fn left_alone(&mut self, policy: &Policy, store: &dyn Store, key: &Key) -> bool {
+        let theirs = super::pending_rows::undeclared(policy, key);
+        if theirs {
+            self.others_pending += 1;
+            self.others_unread.push(store.describe(key));
+        }
+        theirs
+    }
+
     /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
     /// each record of a name the policy declares as an [`ActionKind::Resume`] action with the
     /// [`Step`]s resuming it would do (destructive when the record is its only reason to
@@ -53,14 +64,7 @@ impl Plan {
             // A create of the name writes its record to that file only when the record is
             // kept under its own name (one under any other file name is left alone by it).
             let keys = vec![key.name.clone()];
-            // One that does not read, of a name this policy does not declare (by its key):
-            // another policy's, left alone and named (tester round 20, L2).
-            if record.is_err()
-                && let Some((account, name)) = key.create_of()
-                && !owns(policy, &account, &name)
-            {
-                self.others_pending += 1;
-                self.others_unread.push(store.describe(&key));
+            if record.is_err() && self.left_alone(policy, store, &key) {
                 continue;
             }
             if let Ok(r) = &record {

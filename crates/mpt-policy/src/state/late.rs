@@ -25,6 +25,17 @@ impl Key {
     }
 }
 
+/// A record of a kind no `mpt` writes ([`Store::strays`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// Its kind, as kept.
+    pub kind: String,
+    /// Its key's name, as kept (a create's is its account and hex-encoded name).
+    pub name: String,
+    /// Where it is, in words.
+    pub at: String,
+}
+
 /// How many markers given up on are kept per name, the newest last.
 pub(crate) const MAX_LATE: usize = 8;
 

@@ -22,6 +22,7 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
+pub use late::Stray;
 pub(crate) use late::{
     Claims, Unread, claims, given_up, late_marks, remember_late, retire_carried, retire_late,
 };
@@ -345,23 +346,10 @@ pub trait Store: Send + Sync {
     fn holds_path(&self, _path: &std::path::Path) -> bool {
         false
     }
-    /// The records of these accounts of a kind no `mpt` writes (a row planted or left by
-    /// hand), each as its kind, its name and where it is, in words: none can be read. None by
-    /// default (a directory's other files are never read).
+    /// The records of these accounts of a kind no `mpt` writes (unreadable); none by default.
     fn strays<'a>(&'a self, _accounts: &'a [String]) -> BoxFuture<'a, Vec<Stray>> {
         Box::pin(async { Vec::new() })
     }
-}
-
-/// A record of a kind no `mpt` writes ([`Store::strays`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stray {
-    /// Its kind, as kept.
-    pub kind: String,
-    /// Its key's name, as kept (a create's is its account and hex-encoded name).
-    pub name: String,
-    /// Where it is, in words.
-    pub at: String,
 }
 
 /// A record as the stores keep it: pretty JSON and a newline.
