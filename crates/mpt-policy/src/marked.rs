@@ -59,8 +59,8 @@ pub(crate) async fn made_by_create(
     // Its own markers are never taken as given up.
     late.retain(|h| !hashes.contains(h));
     if !late.is_empty() {
-        // Judged among every token of the name, Deleted ones included (as the plan judges it).
-        let all = crate::plan::named_tokens(client, account, name).await?;
+        // Judged among every token of the account, Deleted ones included (as the plan judges it).
+        let all = crate::plan::account_tokens(client, account).await?;
         found.retain(|t| !crate::plan::is_late(t, &all, &late));
     }
     Ok(landed(found, (account, name), hashes, "create"))

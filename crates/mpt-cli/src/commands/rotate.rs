@@ -191,7 +191,8 @@ impl RunCommand for StartArgs {
         let _lock = lock_state(&self.state)?;
         // The secret file is checked before anything is planned or made. A start resumed after
         // its create was sent may find there the secret of the replacement it made (a token
-        // outside the ids known before): it hands that one over again, so the file is replaced.
+        // outside the ids known before, or the recorded one at `created`): it hands that one
+        // over again, so the file is replaced.
         let resumed = match self.state.exists() {
             true => Some(read_plan(&self.state)?),
             false => None,
@@ -200,6 +201,9 @@ impl RunCommand for StartArgs {
             Some(p) if p.phase == RotationPhase::Planned && p.create_sent => self
                 .out
                 .prepare_ours(|id| id != p.old_id && !p.known_ids.iter().any(|k| k == id))?,
+            Some(p) if p.phase == RotationPhase::Created => self
+                .out
+                .prepare_ours(|id| p.new_id.as_deref() == Some(id))?,
             _ => self.out.prepare()?,
         };
         let mut plan = match resumed {
@@ -211,29 +215,37 @@ impl RunCommand for StartArgs {
         let _deferred = ctx.signals.defer();
         // `start_saving` saves the plan (with the ids that already had this name) before it
         // sends the create: a crash after the create resumes without a second replacement.
-        let Some(made) = plan
+        let made = plan
             .start_saving(client, async |p: &RotationPlan| save_plan(state, p))
-            .await?
-        else {
-            exit::eprint(&format!(
-                "the rotation of {} was started already (phase {:?}); its secret was handed over then\n",
-                plan.old_id, plan.phase
-            ));
-            return output::print(&output::rotation(&plan, ctx.format));
+            .await?;
+        let (token, secret) = match made {
+            Some(made) => {
+                exit::remember(made.secret.expose_secret());
+                // `created` (with the replacement's id) is saved before its description is put
+                // back: from here on a start resumed finds it by that id, not by its tag.
+                save_plan(state, &plan).map_err(|e| {
+                    Failure::Other(format!(
+                        "the replacement {} was made, but the state file could not be updated ({e}); its secret is not written: `mpt tokens rotate start --state {}` again finds the same replacement by its marker and hands it over",
+                        made.token.id(),
+                        state.display()
+                    ))
+                })?;
+                (made.token, made.secret)
+            }
+            None if plan.phase == RotationPhase::Created => recorded(client, &plan).await?,
+            None => {
+                exit::eprint(&format!(
+                    "the rotation of {} was started already (phase {:?}); its secret was handed over then\n",
+                    plan.old_id, plan.phase
+                ));
+                return output::print(&output::rotation(&plan, ctx.format));
+            }
         };
-        exit::remember(made.secret.expose_secret());
-        // The plan says `created` only once the secret was handed over: until then, starting
-        // again adopts the replacement and hands its secret over again.
-        let warning = hand_over(&made.token, &made.secret, file, ctx.format).map_err(|why| {
+        let token = put_back(client, &plan, &token, state).await?;
+        let warning = hand_over(&token, &secret, file, ctx.format).map_err(|why| {
             Failure::Other(format!(
-                "{why}; the state file still says `planned`: run `mpt tokens rotate start --state {}` again to hand it over",
+                "{why}; run `mpt tokens rotate start --state {}` again to hand it over",
                 state.display()
-            ))
-        })?;
-        save_plan(state, &plan).map_err(|e| {
-            Failure::Other(format!(
-                "the replacement {} was made and its secret handed over, but the state file could not be updated ({e}); starting again finds the same replacement",
-                made.token.id()
             ))
         })?;
         if let Some(warning) = warning {
@@ -243,6 +255,73 @@ impl RunCommand for StartArgs {
             Some(code) => Err(Failure::Interrupted(code)),
             None => Ok(()),
         }
+    }
+}
+
+/// The replacement a plan at `created` recorded, read now with its secret (a start stopped
+/// between saving `created` and writing the secret hands it over again): of the plan's account
+/// and name, Active. A secret the platform does not return is an error, nothing written.
+async fn recorded(
+    client: &Client,
+    plan: &RotationPlan,
+) -> Result<(mpt::Token, mpt::TokenSecret), Failure> {
+    let Some(new_id) = plan.new_id.as_deref() else {
+        return Err(Failure::Usage(
+            "the rotation state file says `created` but names no replacement (newId)".into(),
+        ));
+    };
+    let found = client
+        .list()
+        .filter(mpt::Filter::id(new_id))
+        .select(["+audit"])
+        .with_secrets()
+        .collect()
+        .await?;
+    let token = found
+        .into_iter()
+        .find(|t| {
+            t.id() == new_id
+                && t.account_id() == Some(plan.account_id.as_str())
+                && t.name() == Some(plan.name.as_str())
+                && t.status() == mpt::TokenStatus::Active
+        })
+        .ok_or_else(|| {
+            Failure::Other(format!(
+                "the replacement {new_id} the rotation state file names is not an Active token of {:?} in {}: nothing was handed over",
+                plan.name, plan.account_id
+            ))
+        })?;
+    let Some(secret) = token.secret().cloned() else {
+        return Err(Failure::Other(format!(
+            "the platform does not return the secret of the replacement {new_id}: nothing was handed over (start a new rotation)"
+        )));
+    };
+    exit::remember(secret.expose_secret());
+    Ok((token, secret))
+}
+
+/// Puts back the replacement's intended description (its create's marker tag removed) before
+/// its secret is handed over: a token carrying a tag is one this tool never handed out (a
+/// `late` record with its marker's hash would have it deleted, nobody holding it: tester round
+/// 20, M4). When that fails, the secret is not written: the state file says `created`, and
+/// `rotate start` again puts it back and hands the secret over (read from the platform).
+async fn put_back(
+    client: &Client,
+    plan: &RotationPlan,
+    token: &mpt::Token,
+    state: &Path,
+) -> Result<mpt::Token, Failure> {
+    match plan.restore_description(client, token).await {
+        // Read again for the summary (the description as put back); the token as made else.
+        Ok(()) => Ok(client
+            .get(token.id())
+            .await
+            .unwrap_or_else(|_| token.clone())),
+        Err(e) => Err(Failure::Other(format!(
+            "the replacement {} was made (the state file says `created`), but its description could not be put back ({e}): it still carries its create's marker, so its secret is not written (a token carrying a marker may be deleted as one nobody holds); run `mpt tokens rotate start --state {}` again to put it back and hand its secret over",
+            token.id(),
+            state.display()
+        ))),
     }
 }
 

@@ -54,8 +54,9 @@ fn summary(plan: &Plan) -> String {
     }
     if plan.others_pending > 0 {
         text.push_str(&format!(
-            "; {} record(s) of another policy's pending work left alone",
-            plan.others_pending
+            "; {} record(s) of another policy's pending work left alone{}",
+            plan.others_pending,
+            unread_named(&plan.others_unread)
         ));
     }
     text
@@ -74,7 +75,8 @@ pub fn plan(plan: &Plan, format: Format) -> String {
         Format::Table | Format::Markdown if plan.actions.is_empty() => match plan.others_pending {
             0 => "no changes: the accounts match the policy\n".into(),
             n => format!(
-                "no changes: the accounts match the policy; {n} record(s) of another policy's pending work left alone\n"
+                "no changes: the accounts match the policy; {n} record(s) of another policy's pending work left alone{}\n",
+                unread_named(&plan.others_unread)
             ),
         },
         Format::Markdown => markdown(plan),
@@ -172,5 +174,18 @@ pub fn rotation(plan: &RotationPlan, format: Format) -> String {
                     .collect()
             })
             .unwrap_or_default(),
+    }
+}
+
+/// How a plan's summary names the records of another policy's pending work that do not read
+/// (left alone): nothing when there are none.
+fn unread_named(unread: &[String]) -> String {
+    match unread {
+        [] => String::new(),
+        _ => format!(
+            " ({} of them not read: {})",
+            unread.len(),
+            unread.join(", ")
+        ),
     }
 }

@@ -192,12 +192,12 @@ fn rotate_start_never_takes_a_same_named_token_for_its_replacement() {
     assert!(!known.contains(&new_id.as_str()));
 }
 
-/// `rotate start` killed after it wrote the new secret and before it saved `created` (its state
-/// still `planned`, the create sent): run again, it adopts the same replacement and writes its
-/// secret again over the file the killed start wrote (no `--force`), makes nothing more. A
-/// file holding the old token's secret is still refused.
+/// `rotate start` killed after it saved `created` and before (or after) it wrote the new
+/// secret: run again, it reads the recorded replacement's secret from the platform and writes
+/// it again over the file the killed start may have written (no `--force`), makes nothing
+/// more. A file holding the old token's secret is still refused.
 #[test]
-fn a_start_killed_after_writing_its_secret_file_is_resumed() {
+fn a_start_killed_after_saving_created_hands_the_secret_over_again() {
     let server = mock();
     let old = server.seed_token(SeedToken::named("svc"));
     let dir = tempfile::tempdir().unwrap();
@@ -220,21 +220,21 @@ fn a_start_killed_after_writing_its_secret_file_is_resumed() {
     let out = start(&[&old.id]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let written = std::fs::read_to_string(&secret_file).unwrap();
-    // What a kill between the file's write and the state's save leaves.
-    let mut saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["phase"], "created");
     let new_id = saved["newId"].as_str().unwrap().to_string();
-    saved["phase"] = "planned".into();
-    saved["newId"] = Value::Null;
-    saved["createdAt"] = Value::Null;
-    assert_eq!(saved["createSent"], true);
-    std::fs::write(&state, saved.to_string()).unwrap();
-    let out = start(&[]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(server.tokens_created(), 1, "no second replacement");
-    assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), written);
+    // Killed before the file was written, or after: run again, the same secret, once more.
+    for file_there in [false, true] {
+        if !file_there {
+            std::fs::remove_file(&secret_file).unwrap();
+        }
+        let out = start(&[]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        assert_eq!(server.tokens_created(), 1, "no second replacement");
+        assert_eq!(std::fs::read_to_string(&secret_file).unwrap(), written);
+    }
     assert!(written.contains(&new_id), "{written}");
     // The old token's secret there is not this rotation's to replace.
-    std::fs::write(&state, saved.to_string()).unwrap();
     std::fs::write(&secret_file, format!("idt:{}:old-secret\n", old.id)).unwrap();
     let out = start(&[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
@@ -243,6 +243,83 @@ fn a_start_killed_after_writing_its_secret_file_is_resumed() {
         "{}",
         text(&out.stderr)
     );
+}
+
+/// The replacement's description as the platform shows it now.
+fn description_of(server: &mpt_mock::MockServer, id: &str) -> String {
+    let shown = json(&mpt(server, &["tokens", "get", id, "-o", "json"]));
+    shown["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `rotate start` hands its replacement's secret over only once the replacement's description
+/// is put back (its create's marker tag gone: a tagged token is one never handed out, and a
+/// `late` record with its marker's hash would have it deleted: tester round 20, M4). When the
+/// put-back fails, the secret is not written (exit 1, the state file at `created`); `rotate
+/// start` again puts it back and writes it.
+#[test]
+fn rotate_start_writes_the_secret_only_once_the_marker_tag_is_gone() {
+    let server = mock();
+    let old = server.seed_token(SeedToken::named("svc").with_description("ci deploys"));
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("rotation.json");
+    let secret_file = dir.path().join("new.secret");
+    let (state_s, secret_s) = (state.to_str().unwrap(), secret_file.to_str().unwrap());
+    let args = [
+        "tokens",
+        "rotate",
+        "start",
+        "--state",
+        state_s,
+        "--secret-file",
+        secret_s,
+    ];
+    server
+        .set_faults(
+            Faults::none().with(FaultRule::once(Fault::Status(403)).only([Operation::Update])),
+        )
+        .unwrap();
+    let mut first = args.to_vec();
+    first.push(&old.id);
+    let out = mpt(&server, &first);
+    let said = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("could not be put back"), "{said}");
+    assert!(!secret_file.exists(), "no secret of a tagged token written");
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state).unwrap()).unwrap();
+    assert_eq!(saved["phase"], "created");
+    let new_id = saved["newId"].as_str().unwrap().to_string();
+    assert!(description_of(&server, &new_id).contains("[mpt:"));
+    server.set_faults(Faults::none()).unwrap();
+    let out = mpt(&server, &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(description_of(&server, &new_id), "ci deploys");
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert!(secret.starts_with(&format!("idt:{new_id}:")), "{secret}");
+    assert_eq!(server.tokens_created(), 1, "one replacement");
+    // A start without a fault: the secret is written with the tag gone already.
+    let other = server.seed_token(SeedToken::named("api"));
+    let (state2, file2) = (dir.path().join("r2.json"), dir.path().join("r2.secret"));
+    let out = mpt(
+        &server,
+        &[
+            "tokens",
+            "rotate",
+            "start",
+            &other.id,
+            "--state",
+            state2.to_str().unwrap(),
+            "--secret-file",
+            file2.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let saved: Value = serde_json::from_str(&std::fs::read_to_string(&state2).unwrap()).unwrap();
+    let id2 = saved["newId"].as_str().unwrap().to_string();
+    assert!(!description_of(&server, &id2).contains("[mpt:"));
+    assert!(file2.exists());
 }
 
 /// Two `rotate start` on one state file at once: the second is refused (exit 2, naming the

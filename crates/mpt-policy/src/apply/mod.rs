@@ -224,6 +224,7 @@ pub(crate) async fn apply(
         return Ok(ApplyReport {
             results: Vec::new(),
             others_pending: 0,
+            others_unread: Vec::new(),
         });
     };
     // A saved plan is an approval, never a source of work: before anything is done, it
@@ -279,6 +280,7 @@ pub(crate) async fn apply(
             return Ok(ApplyReport {
                 results: run.abandoned(&planned),
                 others_pending: others,
+                others_unread: Vec::new(),
             });
         }
     };
@@ -321,17 +323,26 @@ impl Applying<'_> {
             mut results,
             tokens: resumed,
             rotating,
-            others,
+            mut others,
+            mut others_unread,
             held,
             moot,
         } = run.resume_pending(&mut fresh.actions).await;
-        run.set_others(others);
         results.splice(0..0, first);
-        // The `late` records that do not read: refused, as the plan shows them.
+        // The `late` records that do not read: refused, as the plan shows them (another
+        // policy's: counted, named).
         let (_, unread) = crate::state::late_marks(run.state, &accounts).await;
-        for (key, why) in unread {
-            let row = crate::plan::unread_row(run.state, &key, &why);
-            let done = ActionOutcome::new(Applied::Refused, row.reason.clone());
+        let (rows, unread) = crate::plan::unread_rows(run.policy, unread);
+        others += unread.len();
+        others_unread.extend(unread);
+        run.set_others(others);
+        for row in rows {
+            let done = match crate::plan::is_listing_row(&row) {
+                // The store not answering: the lock's loss, once proven, says it (exit 5).
+                true if run.fenced_record("", &accounts).await => continue,
+                true => ActionOutcome::failed(row.reason.clone()),
+                false => ActionOutcome::new(Applied::Refused, row.reason.clone()),
+            };
             results.push(run.emit(new_tokens::resumed(row, done)));
         }
         let mut actions: Vec<PlannedAction> = Vec::new();
@@ -389,6 +400,7 @@ impl Applying<'_> {
         ApplyReport {
             results,
             others_pending: others,
+            others_unread,
         }
     }
 }

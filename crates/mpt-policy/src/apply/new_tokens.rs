@@ -170,9 +170,12 @@ impl Applying<'_> {
             };
             return self.create_unknown(key, &cause);
         }
+        let what = format!("the create of {:?} in {}", record.name, record.account_id);
         match self.adopt(key, record, Came::Found).await {
             Some(done) => done,
-            None => ActionOutcome::failed(format!("{e}; nothing was made")),
+            // Given up, its marker kept: the create may still land (held on the way), so
+            // "nothing was made" would not be known (tester round 20, L4).
+            None => ActionOutcome::failed(given_up_words(&what, &e)),
         }
     }
 
@@ -467,4 +470,16 @@ impl Applying<'_> {
             ),
         )
     }
+}
+
+/// The row of a create whose answer was lost (`e`) and that no token carrying its marker shows
+/// yet: given up, its marker kept as that of a create that may still land.
+fn given_up_words(what: &str, e: &Error) -> String {
+    let cause = match e {
+        Error::CreateUnconfirmed { source, .. } => source.to_string(),
+        e => e.to_string(),
+    };
+    format!(
+        "{what} may have reached the platform, but its answer was lost ({cause}); no token carrying its marker is on the platform yet: it is given up on, its marker kept as that of a create that may still land (should it land, the next apply deletes it: nobody holds its secret)"
+    )
 }

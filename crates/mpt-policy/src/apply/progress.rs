@@ -76,6 +76,9 @@ impl Store for Noting<'_> {
     fn holds_path(&self, path: &std::path::Path) -> bool {
         self.inner.holds_path(path)
     }
+    fn strays<'a>(&'a self, accounts: &'a [String]) -> BoxFuture<'a, Vec<crate::state::Stray>> {
+        self.inner.strays(accounts)
+    }
 }
 
 /// The record `action` keeps its work in, when it is one that does: a rotation's (by its old

@@ -110,6 +110,10 @@ pub struct ApplyReport {
     /// accounts, this policy does not declare): left alone, neither acted on nor refused.
     #[serde(default)]
     pub others_pending: usize,
+    /// Where those of them that do not read are (of names this policy does not declare: left
+    /// alone, counted in [`ApplyReport::others_pending`] and named here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others_unread: Vec<String>,
 }
 
 impl ApplyReport {
@@ -185,8 +189,9 @@ impl ApplyReport {
         parts.push(format!("{} failed", self.count(Applied::Failed)));
         if self.others_pending > 0 {
             parts.push(format!(
-                "{} records of another policy's pending work left alone",
-                self.others_pending
+                "{} records of another policy's pending work left alone{}",
+                self.others_pending,
+                unread_named(&self.others_unread)
             ));
         }
         parts.join(", ")
@@ -255,4 +260,17 @@ pub enum ApplyError {
     /// state directory is in no report).
     #[error(transparent)]
     Api(#[from] Error),
+}
+
+/// How a summary names the records of another policy's pending work that do not read:
+/// nothing when there are none.
+pub(crate) fn unread_named(unread: &[String]) -> String {
+    match unread {
+        [] => String::new(),
+        _ => format!(
+            " ({} of them not read: {})",
+            unread.len(),
+            unread.join(", ")
+        ),
+    }
 }

@@ -154,7 +154,8 @@ impl Applying<'_> {
     }
 
     /// Whether token `id` of `account` and `name`, read now at revision `revision` with the
-    /// other tokens of its name (Deleted ones included), is the only one that carries the
+    /// other tokens of its account (whatever their name, Deleted ones included), is the only
+    /// one that carries the
     /// marker of a create of that name given up on that no pending record waits for
     /// ([`crate::state::given_up`]), and no pending record names: a late landing of this tool's
     /// own, whose secret nobody holds.
@@ -170,7 +171,7 @@ impl Applying<'_> {
         }
         let accounts = [account.to_string()];
         let named = crate::state::claims(self.state, &accounts).await.named;
-        let Ok(all) = crate::plan::named_tokens(self.client, account, name).await else {
+        let Ok(all) = crate::plan::account_tokens(self.client, account).await else {
             return false;
         };
         let late = crate::plan::Late {
@@ -179,30 +180,30 @@ impl Applying<'_> {
         };
         crate::plan::live(&all)
             .iter()
-            .find(|t| t.id() == id && t.revision() == revision)
+            .find(|t| t.id() == id && t.revision() == revision && t.name() == Some(name))
             .is_some_and(|token| late.is_late(token, &all))
     }
 
     /// Retires from the `late` records of `accounts` every marker a token the platform shows
-    /// Deleted carries: a create lands once, so its landing was deleted (by this tool, or by
-    /// hand before any apply saw it), and a later token carrying the marker is a copy of its
-    /// tag. Seen only by a caller that reads Deleted tokens (an Operations account). A record
-    /// that cannot be read or written is left (the plan shows it refused, or reads it again).
+    /// Deleted carries, whatever its name (an administrator may rename a landing before
+    /// deleting it: tester round 20, M3): a create lands once, so its landing was deleted (by
+    /// this tool, or by hand before any apply saw it), and a later token carrying the marker is
+    /// a copy of its tag. Seen only by a caller that reads Deleted tokens (an Operations
+    /// account). The Deleted tokens are listed once per account. A record that cannot be read
+    /// or written is left (the plan shows it refused, or reads it again).
     pub(super) async fn retire_spent(&self, accounts: &[String]) {
         let (marks, _) = crate::state::late_marks(self.state, accounts).await;
-        for ((account, name), hashes) in marks {
-            if hashes.is_empty() {
-                continue;
+        let mut read: std::collections::HashMap<String, Vec<mpt::Token>> = Default::default();
+        let mut names: Vec<_> = marks.into_iter().filter(|(_, h)| !h.is_empty()).collect();
+        names.sort();
+        for ((account, name), _) in names {
+            if !read.contains_key(&account) {
+                let deleted = crate::plan::deleted_tokens(self.client, &account).await;
+                read.insert(account.clone(), deleted);
             }
-            let Ok(all) = crate::plan::named_tokens(self.client, &account, &name).await else {
-                continue;
-            };
-            let deleted: Vec<mpt::Token> = all
-                .into_iter()
-                .filter(|t| t.status() == mpt::TokenStatus::Deleted)
-                .collect();
+            let deleted = read.get(&account).map(Vec::as_slice).unwrap_or_default();
             if !deleted.is_empty() {
-                let _ = crate::state::retire_carried(self.state, &account, &name, &deleted).await;
+                let _ = crate::state::retire_carried(self.state, &account, &name, deleted).await;
             }
         }
     }

@@ -34,6 +34,7 @@ pub(crate) async fn plan_judged(
         accounts: policy.accounts.iter().map(|a| a.id.clone()).collect(),
         actions,
         others_pending: 0,
+        others_unread: Vec::new(),
     })
 }
 

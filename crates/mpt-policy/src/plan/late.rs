@@ -5,13 +5,21 @@
 //! token, does not make the name ambiguous, and the plan deletes it (no `allow_destroy`: nothing
 //! anyone holds is destroyed). A token without such a marker is judged as before.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use mpt::{Client, Filter, Token, TokenStatus, carries_marker};
 
 use super::{ActionKind, Plan, PlannedAction};
 use crate::policy::Policy;
-use crate::state::{Key, Kind, Store, claims, late_marks};
+use crate::state::{Key, Store, claims, late_marks};
+
+/// How the row of `late` records that could not be listed begins ([`is_listing_row`]).
+const LISTING_WORDS: &str = "the state store's `late` records could not be read (";
+
+/// Whether `action` says the `late` records could not be listed (no record refused).
+pub(crate) fn is_listing_row(action: &PlannedAction) -> bool {
+    action.kind == ActionKind::Resume && action.reason.starts_with(LISTING_WORDS)
+}
 
 /// How the reason of a late landing's delete begins ([`is_late_row`]).
 const LATE_WORDS: &str = "a late landing of this tool's own earlier create: ";
@@ -43,36 +51,49 @@ impl Plan {
     ) {
         let accounts: Vec<String> = policy.accounts.iter().map(|a| a.id.clone()).collect();
         let (marks, unread) = late_marks(store, &accounts).await;
-        for (key, why) in unread {
-            self.actions.push(unread_row(store, &key, &why));
-        }
+        let (rows, others) = unread_rows(policy, unread);
+        self.actions.extend(rows);
+        self.others_pending += others.len();
+        self.others_unread.extend(others);
         if marks.is_empty() {
             return;
         }
         let crate::state::Claims { waited, named } = claims(store, &accounts).await;
         let mut names: Vec<_> = marks.into_iter().collect();
         names.sort();
+        // Every token of an account, read once for all its names (a marker's carriers are
+        // looked for whatever their name: tester round 20, M3); `None` when it does not read.
+        let mut read: HashMap<String, Option<Vec<Token>>> = HashMap::new();
         for ((account, name), mut hashes) in names {
             hashes.retain(|h| !waited.contains(h));
-            if !hashes.is_empty() {
-                let late = Late {
-                    hashes: &hashes,
-                    named: &named,
-                };
-                self.judge_late(client, policy, store, (&account, &name), late)
-                    .await;
+            if hashes.is_empty() {
+                continue;
             }
+            if !read.contains_key(&account) {
+                let tokens = account_tokens(client, &account).await.ok();
+                read.insert(account.clone(), tokens);
+            }
+            // Unread: no evidence, the name judged as before.
+            let Some(Some(all)) = read.get(&account) else {
+                continue;
+            };
+            let late = Late {
+                hashes: &hashes,
+                named: &named,
+            };
+            self.judge_late(policy, store, (&account, &name), late, all);
         }
     }
 
-    /// [`Plan::include_late`] for one account and name.
-    async fn judge_late(
+    /// [`Plan::include_late`] for one account and name, among `all` the tokens of its account
+    /// the platform shows (Deleted ones included: [`account_tokens`]).
+    fn judge_late(
         &mut self,
-        client: &Client,
         policy: &Policy,
         store: &dyn Store,
         (account, name): (&str, &str),
         evidence: Late<'_>,
+        all: &[Token],
     ) {
         let Some(declaring) = policy.accounts.iter().find(|a| a.id == account) else {
             return;
@@ -81,13 +102,10 @@ impl Plan {
         if entries.is_empty() {
             return;
         }
-        // Unread: no evidence, the name judged as before.
-        let Ok(all) = named_tokens(client, account, name).await else {
-            return;
-        };
-        let (late, kept): (Vec<Token>, Vec<Token>) = live(&all)
+        let (late, kept): (Vec<Token>, Vec<Token>) = live(all)
             .into_iter()
-            .partition(|t| evidence.is_late(t, &all));
+            .filter(|t| t.name() == Some(name))
+            .partition(|t| evidence.is_late(t, all));
         if late.is_empty() {
             return;
         }
@@ -149,31 +167,49 @@ impl Late<'_> {
     }
 }
 
-/// The row of a `late` record that does not read: refused, naming it (its name's tokens are
-/// judged as if it were not there).
-pub(crate) fn unread_row(store: &dyn Store, key: &Key, why: &str) -> PlannedAction {
-    // A late record's key is a create's (`<account>-<hex of the name>`), when it is one.
-    let as_create = Key {
-        kind: Kind::Create,
-        ..key.clone()
-    };
-    let (account, name) = as_create.create_of().unwrap_or_default();
-    let at = store.describe(key);
-    // The store's words may name the record already.
-    let why = why.strip_prefix(&format!("{at}: ")).unwrap_or(why);
-    PlannedAction {
-        account,
-        name,
-        token_id: None,
-        kind: ActionKind::Resume,
-        reason: format!(
-            "pending record {at}: refused: it does not read ({why}): no token is taken for a late landing on its word; it is left in place (remove it once checked)"
-        ),
-        changes: Vec::new(),
-        revision: None,
-        destructive: false,
-        steps: Vec::new(),
+/// The rows of the `late` records (and records of unknown kinds) that do not read: refused,
+/// naming them, when they are of a name `policy` declares (or name none), their names'
+/// tokens judged as if they were not there; the others are another policy's (left alone,
+/// counted: tester round 20, L2), returned by where they are.
+pub(crate) fn unread_rows(
+    policy: &Policy,
+    unread: Vec<crate::state::Unread>,
+) -> (Vec<PlannedAction>, Vec<String>) {
+    let (mut rows, mut others) = (Vec::new(), Vec::new());
+    for record in unread {
+        let ours = record
+            .names
+            .iter()
+            .find(|(account, name)| super::owns(policy, account, name));
+        if ours.is_none() && !record.names.is_empty() {
+            others.push(record.at);
+            continue;
+        }
+        let (account, name) = ours.cloned().unwrap_or_default();
+        let reason = match record.listing {
+            // No record is at fault: nothing to remove (tester round 20, L3).
+            true => format!(
+                "{LISTING_WORDS}{}): no token is taken for a late landing; plan again once the store answers",
+                record.why
+            ),
+            false => format!(
+                "pending record {}: refused: it does not read ({}): no token is taken for a late landing on its word; it is left in place (remove it once checked)",
+                record.at, record.why
+            ),
+        };
+        rows.push(PlannedAction {
+            account,
+            name,
+            token_id: None,
+            kind: ActionKind::Resume,
+            reason,
+            changes: Vec::new(),
+            revision: None,
+            destructive: false,
+            steps: Vec::new(),
+        });
     }
+    (rows, others)
 }
 
 /// The row of a late landing beside a pinned entry's token: shown, not deleted.
@@ -194,37 +230,47 @@ fn beside_pinned(store: &dyn Store, token: &Token, (account, name): (&str, &str)
     }
 }
 
-/// Every token of `account` and `name` the platform shows, Deleted ones included, read now
-/// with their audit, their account and name checked on the client too: what a late landing is
-/// judged among (plan and apply). The Deleted ones are read apart, and only an Operations
-/// account sees them: a listing of them that fails (a platform that refuses the filter to
-/// another account) gives none, as for an account that sees none, never an error.
-pub(crate) async fn named_tokens(
+/// Every token of `account` the platform shows, whatever its name, Deleted ones included,
+/// read now with their audit, their account checked on the client too: what a late landing is
+/// judged among (plan and apply). A create lands once, and an administrator may rename its
+/// landing: a copy of its tag under the declared name is then the second carrier of its
+/// marker, never a late landing (tester round 20, M3). Two listings per account, whatever the
+/// number of names. The Deleted ones are read apart ([`deleted_tokens`]).
+pub(crate) async fn account_tokens(
     client: &Client,
     account: &str,
-    name: &str,
 ) -> Result<Vec<Token>, mpt::Error> {
-    let named = Filter::account(account).and(Filter::name(name));
     let listed = client
         .list()
-        .filter(named.clone())
+        .filter(Filter::account(account))
         .select(["+audit"])
         .collect()
         .await?;
-    let deleted = client
-        .list()
-        .filter(named.and(Filter::status(TokenStatus::Deleted)))
-        .select(["+audit"])
-        .collect()
-        .await
-        .unwrap_or_default();
+    let deleted = deleted_tokens(client, account).await;
     let mut seen = HashSet::new();
     Ok(listed
         .into_iter()
+        .filter(|t| t.account_id() == Some(account))
         .chain(deleted)
-        .filter(|t| t.account_id() == Some(account) && t.name() == Some(name))
         .filter(|t| seen.insert(t.id().to_string()))
         .collect())
+}
+
+/// Every token of `account` the platform shows Deleted, whatever its name, their account
+/// checked on the client too. Only an Operations account sees them: a listing of them that
+/// fails (a platform that refuses the filter to another account) gives none, as for an
+/// account that sees none, never an error.
+pub(crate) async fn deleted_tokens(client: &Client, account: &str) -> Vec<Token> {
+    client
+        .list()
+        .filter(Filter::account(account).and(Filter::status(TokenStatus::Deleted)))
+        .select(["+audit"])
+        .collect()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| t.account_id() == Some(account) && t.status() == TokenStatus::Deleted)
+        .collect()
 }
 
 /// The live (Active or Disabled) ones of `tokens`.
@@ -245,7 +291,7 @@ pub(crate) fn as_landed(token: &Token) -> bool {
 }
 
 /// Whether `token` carries the marker of one of `hashes` and is the only one of `all` (every
-/// token of its account and name the platform shows, Deleted ones included) that does: a
+/// token of its account the platform shows, whatever its name, Deleted ones included) that does: a
 /// create lands once, so two carriers of one marker are a landing and a copy of its tag (made
 /// by hand once ours landed; the landing perhaps deleted since, by hand), and neither is taken
 /// for ours. And it is as it landed: Active, at its first revision, its secret never used

@@ -8,8 +8,11 @@ mod pending_rotations;
 mod pending_rows;
 
 pub(crate) use judge::{field_changes, plan_judged, rotation_due};
-pub(crate) use late::{Late, as_landed, is_late, is_late_row, live, named_tokens, unread_row};
-pub(crate) use pending_rows::{declared_absent, owns};
+pub(crate) use late::{
+    Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, is_listing_row, live,
+    unread_rows,
+};
+pub(crate) use pending_rows::{declared_absent, owns, undeclared};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -179,6 +182,10 @@ pub struct Plan {
     /// accounts this policy does not declare): left alone by apply, not drift.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub others_pending: usize,
+    /// Where those of them that do not read are (of names this policy does not declare: left
+    /// alone, counted in [`Plan::others_pending`] and named here).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub others_unread: Vec<String>,
 }
 
 fn is_zero(n: &usize) -> bool {

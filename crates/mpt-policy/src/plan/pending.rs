@@ -19,6 +19,17 @@ use crate::policy::{Policy, Wanted};
 use crate::state::{CreateRecord, Key, Kind, RecordError, Store, StoreError};
 
 impl Plan {
+    /// Whether the unreadable create record kept as `key` is another policy's (of a name
+    /// `policy` does not declare: [`super::pending_rows::undeclared`]): then counted and named.
+    fn left_alone(&mut self, policy: &Policy, store: &dyn Store, key: &Key) -> bool {
+        let theirs = super::pending_rows::undeclared(policy, key);
+        if theirs {
+            self.others_pending += 1;
+            self.others_unread.push(store.describe(key));
+        }
+        theirs
+    }
+
     /// Adds the work pending in the state `store` for `policy` (as read by `client`), first:
     /// each record of a name the policy declares as an [`ActionKind::Resume`] action with the
     /// [`Step`]s resuming it would do (destructive when the record is its only reason to
@@ -53,6 +64,9 @@ impl Plan {
             // A create of the name writes its record to that file only when the record is
             // kept under its own name (one under any other file name is left alone by it).
             let keys = vec![key.name.clone()];
+            if record.is_err() && self.left_alone(policy, store, &key) {
+                continue;
+            }
             if let Ok(r) = &record {
                 if !owns(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;

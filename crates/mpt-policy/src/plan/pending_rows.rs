@@ -21,6 +21,14 @@ pub(crate) fn owns(policy: &Policy, account: &str, name: &str) -> bool {
         .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
 }
 
+/// Whether a create record kept as `key` is of a name `policy` does not declare, by its key
+/// (one that does not read is then another policy's: left alone, counted and named, tester
+/// round 20, L2); `false` when its key names none.
+pub(crate) fn undeclared(policy: &Policy, key: &crate::state::Key) -> bool {
+    key.create_of()
+        .is_some_and(|(account, name)| !owns(policy, &account, &name))
+}
+
 pub(super) fn pending(
     kind: ActionKind,
     account: &str,

@@ -85,42 +85,23 @@ impl DirStore {
                 .map_err(|e| StoreError::Refused(e.to_string()))?;
         }
         let path = root.join("lock");
-        let mut options = File::options();
-        options.create(true).truncate(false).write(true);
-        // Never through a link, never waiting on a FIFO planted there.
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(
-            &mut options,
-            libc::O_NOFOLLOW | libc::O_NONBLOCK,
-        );
-        let lock = options.open(&path).map_err(|e| {
-            StoreError::Refused(format!(
-                "{}: {e} (a regular file of ours is expected)",
-                path.display()
-            ))
-        })?;
-        if !lock.metadata().map(|m| m.is_file()).unwrap_or(false) {
-            return Err(StoreError::Refused(format!(
-                "{}: not a regular file; refused",
-                path.display()
-            )));
-        }
-        let mut tries = 0;
         let started = std::time::Instant::now();
-        while lock.try_lock().is_err() {
-            tries += 1;
-            if tries >= LOCK_TRIES && started.elapsed() >= wait {
-                return Err(StoreError::Locked {
-                    account: "(every account of this state directory)".into(),
-                    holder: format!("{} is locked by another apply", path.display()),
+        // The classic race: the file locked may have been removed (or replaced) between its
+        // open and its lock; a lock on a file no longer at `lock` excludes no one, so it is
+        // taken again on the file there now.
+        for _ in 0..LOCK_TRIES {
+            let lock = lock_file(&path, started, wait).await?;
+            if same_file(&lock, &path) {
+                return Ok(DirStore {
+                    root: root.to_path_buf(),
+                    _lock: Some(lock),
                 });
             }
-            tokio::time::sleep(LOCK_PAUSE).await;
         }
-        Ok(DirStore {
-            root: root.to_path_buf(),
-            _lock: Some(lock),
-        })
+        Err(StoreError::Refused(format!(
+            "{}: the lock file was locked {LOCK_TRIES} times, and each time it had been removed or replaced by then; refused",
+            path.display()
+        )))
     }
 
     /// The directory for reading only (a plan): nothing is made, locked or written.
@@ -131,6 +112,25 @@ impl DirStore {
         }
     }
 
+    /// `Ok` unless this store locked its directory and `lock` is no longer the file it locked:
+    /// a flock lives as long as its descriptor, which lives as long as the store, and excludes
+    /// others only while `lock` is still the file it is on (tester round 20, L1). A store
+    /// opened for reading only locked nothing, and is never refused here.
+    fn still_locked(&self) -> Result<(), StoreError> {
+        match &self._lock {
+            Some(lock) if !same_file(lock, &self.root.join("lock")) => {
+                Err(StoreError::SessionLost {
+                    location: self.root.display().to_string(),
+                    why: format!(
+                        "its lock file {} is no longer the file this apply locked (removed or replaced by hand): another apply may hold the directory now",
+                        self.root.join("lock").display()
+                    ),
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn path(&self, key: &Key) -> PathBuf {
         self.root
             .join(key.kind.as_str())
@@ -138,9 +138,63 @@ impl DirStore {
     }
 }
 
+/// Opens `path` (made when missing, never through a link, never waiting on a FIFO) and locks
+/// it, trying [`LOCK_TRIES`] times and for `wait` since `started` at least.
+async fn lock_file(
+    path: &Path,
+    started: std::time::Instant,
+    wait: std::time::Duration,
+) -> Result<File, StoreError> {
+    let mut options = File::options();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(
+        &mut options,
+        libc::O_NOFOLLOW | libc::O_NONBLOCK,
+    );
+    let lock = options.open(path).map_err(|e| {
+        StoreError::Refused(format!(
+            "{}: {e} (a regular file of ours is expected)",
+            path.display()
+        ))
+    })?;
+    if !lock.metadata().map(|m| m.is_file()).unwrap_or(false) {
+        return Err(StoreError::Refused(format!(
+            "{}: not a regular file; refused",
+            path.display()
+        )));
+    }
+    let mut tries = 0;
+    while lock.try_lock().is_err() {
+        tries += 1;
+        if tries >= LOCK_TRIES && started.elapsed() >= wait {
+            return Err(StoreError::Locked {
+                account: "(every account of this state directory)".into(),
+                holder: format!("{} is locked by another apply", path.display()),
+            });
+        }
+        tokio::time::sleep(LOCK_PAUSE).await;
+    }
+    Ok(lock)
+}
+
+/// Whether `path` still names the file `locked` is open on (same device and inode, the path
+/// not followed): a lock file removed by hand (a "stale lock" cleanup) or replaced while an
+/// apply holds it no longer excludes anyone (tester round 20, L1).
+fn same_file(locked: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (locked.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(held), Ok(there)) => held.dev() == there.dev() && held.ino() == there.ino(),
+        _ => false,
+    }
+}
+
 impl Store for DirStore {
     fn save<'a>(&'a self, key: &'a Key, json: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            // As a database's write checks its lock in the same statement: an apply whose lock
+            // file was removed writes no record another apply may have given up since.
+            self.still_locked()?;
             files::replace(&self.path(key), json).map_err(|e| StoreError::Refused(e.to_string()))
         })
     }
@@ -159,6 +213,7 @@ impl Store for DirStore {
 
     fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            self.still_locked()?;
             let _ = std::fs::remove_file(self.path(key));
             Ok(())
         })
@@ -202,9 +257,8 @@ impl Store for DirStore {
 
     fn fence<'a>(&'a self, _account: &'a str) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            match self._lock {
-                // A flock lives as long as its descriptor, which lives as long as the store.
-                Some(_) => Ok(()),
+            match &self._lock {
+                Some(_) => self.still_locked(),
                 None => Err(StoreError::Refused(format!(
                     "{}: opened for reading only (a plan): it holds no lock",
                     self.root.display()

@@ -25,6 +25,17 @@ impl Key {
     }
 }
 
+/// A record of a kind no `mpt` writes ([`Store::strays`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stray {
+    /// Its kind, as kept.
+    pub kind: String,
+    /// Its key's name, as kept (a create's is its account and hex-encoded name).
+    pub name: String,
+    /// Where it is, in words.
+    pub at: String,
+}
+
 /// How many markers given up on are kept per name, the newest last.
 pub(crate) const MAX_LATE: usize = 8;
 
@@ -90,43 +101,111 @@ pub(crate) async fn remember_late(
     store.put(&key, &record).await
 }
 
+/// A `late` record that does not read, or a record of a kind no `mpt` writes
+/// ([`super::Store::strays`]): refused when it is of a name the policy declares, else another
+/// policy's (left alone, counted).
+#[derive(Debug, Clone)]
+pub(crate) struct Unread {
+    /// Where it is, in words.
+    pub at: String,
+    /// Why it does not read.
+    pub why: String,
+    /// The accounts and names it is of, by its key (and by its body, when that reads): none
+    /// when its key names none.
+    pub names: Vec<(String, String)>,
+    /// Not a record: the store's `late` records could not be listed at all (a lost session, a
+    /// database that stopped answering), so no late landing is judged (tester round 20, L3).
+    pub listing: bool,
+}
+
+impl Unread {
+    /// A record that does not read.
+    fn record(at: String, why: String, names: Vec<(String, String)>) -> Unread {
+        Unread {
+            at,
+            why,
+            names,
+            listing: false,
+        }
+    }
+}
+
+/// Whether `hash` is a SHA-256 in hex, as [`mpt::marker_hash`] writes it.
+fn is_hash(hash: &str) -> bool {
+    hash.len() == 64
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// The markers given up on of `accounts`, by account and name, and the records that do not
-/// read (not JSON, cut short, not a file, or kept under a name that is not their account's and
-/// name's): each with its key and why, reported `refused` (a record read back is a claim, and
-/// one that cannot be read gives no evidence: its name's tokens are judged as if it were not
-/// there).
+/// read (not JSON, cut short, not a file, kept under a name that is not their account's and
+/// name's, a hash that is not a SHA-256 in hex, or of a kind no `mpt` writes): each with where
+/// it is and why (a record read back is a claim, and one that cannot be read gives no evidence:
+/// its name's tokens are judged as if it were not there).
 pub(crate) async fn late_marks(
     store: &dyn Store,
     accounts: &[String],
-) -> (HashMap<(String, String), Vec<String>>, Vec<(Key, String)>) {
+) -> (HashMap<(String, String), Vec<String>>, Vec<Unread>) {
     let mut marks: HashMap<(String, String), Vec<String>> = HashMap::new();
     let mut unread = Vec::new();
+    // A late record's key is a create's (`<account>-<hex of the name>`), when it is one.
+    let named = |name: &str| {
+        let key = Key {
+            kind: Kind::Create,
+            account: String::new(),
+            name: name.to_string(),
+        };
+        key.create_of().into_iter().collect::<Vec<_>>()
+    };
     for (key, record) in store.pending_of::<LateRecord>(Kind::Late, accounts).await {
+        let at = store.describe(&key);
         let record = match record {
             Ok(record) => record,
             Err(e) => {
-                unread.push((key, e.to_string()));
+                let why = e.to_string();
+                let why = why
+                    .strip_prefix(&format!("{at}: "))
+                    .unwrap_or(&why)
+                    .to_string();
+                let names = named(&key.name);
+                // A listing that failed comes back as one entry without a name.
+                let listing = key.name.is_empty();
+                unread.push(Unread {
+                    listing,
+                    ..Unread::record(at, why, names)
+                });
                 continue;
             }
         };
         if !accounts.contains(&record.account_id) {
             continue;
         }
+        let mut names = named(&key.name);
+        names.push((record.account_id.clone(), record.name.clone()));
         // The directory store's keys name no account: the name is the file's.
         if key.name != Key::late(&record.account_id, &record.name).name {
             let why = format!(
-                "{} says it is the record of {:?} in {}, which is kept under another name: not read",
-                store.describe(&key),
-                record.name,
-                record.account_id
+                "it says it is the record of {:?} in {}, which is kept under another name: not read",
+                record.name, record.account_id
             );
-            unread.push((key, why));
+            unread.push(Unread::record(at, why, names));
+            continue;
+        }
+        if let Some(bad) = record.marker_hashes.iter().position(|h| !is_hash(h)) {
+            let why = format!("markerHashes[{bad}] is not a SHA-256 in hex (64 digits 0-9, a-f)");
+            unread.push(Unread::record(at, why, names));
             continue;
         }
         marks
             .entry((record.account_id, record.name))
             .or_default()
             .extend(record.marker_hashes);
+    }
+    for stray in store.strays(accounts).await {
+        let why = format!("its kind `{}` is none `mpt` writes", stray.kind);
+        let names = named(&stray.name);
+        unread.push(Unread::record(stray.at, why, names));
     }
     (marks, unread)
 }

@@ -22,8 +22,9 @@ use futures_util::future::BoxFuture;
 use serde::{Serialize, de::DeserializeOwned};
 
 pub use dir::DirStore;
+pub use late::Stray;
 pub(crate) use late::{
-    Claims, claims, given_up, late_marks, remember_late, retire_carried, retire_late,
+    Claims, Unread, claims, given_up, late_marks, remember_late, retire_carried, retire_late,
 };
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
@@ -344,6 +345,10 @@ pub trait Store: Send + Sync {
     /// what it is, not how it is spelled), where no secret may go. None by default.
     fn holds_path(&self, _path: &std::path::Path) -> bool {
         false
+    }
+    /// The records of these accounts of a kind no `mpt` writes (unreadable); none by default.
+    fn strays<'a>(&'a self, _accounts: &'a [String]) -> BoxFuture<'a, Vec<Stray>> {
+        Box::pin(async { Vec::new() })
     }
 }
 

@@ -426,6 +426,36 @@ impl Store for PgStore {
             self.location
         )
     }
+
+    fn strays<'a>(&'a self, accounts: &'a [String]) -> BoxFuture<'a, Vec<super::Stray>> {
+        Box::pin(async move {
+            if !self.tables {
+                return Vec::new();
+            }
+            let known: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+            let rows = self
+                .ask("reading the records of unknown kinds", async {
+                    self.client
+                        .query_typed(
+                            "select kind, name from mpt_records
+                             where kind <> all($1) and account = any($2) order by kind, name",
+                            &[(&known, Type::TEXT_ARRAY), (&accounts, Type::TEXT_ARRAY)],
+                        )
+                        .await
+                })
+                .await;
+            // A failed read shows no stray: the store's own reads say what failed.
+            let Ok(rows) = rows else { return Vec::new() };
+            rows.iter()
+                .filter_map(|row| {
+                    let kind: String = row.try_get(0).ok()?;
+                    let name: String = row.try_get(1).ok()?;
+                    let at = format!("the record {kind}/{name} of {}", self.location);
+                    Some(super::Stray { kind, name, at })
+                })
+                .collect()
+        })
+    }
 }
 
 #[cfg(test)]

@@ -14,7 +14,12 @@ mod interrupted;
 mod landed;
 mod late;
 mod late_hand;
+mod late_lost;
+mod late_renamed;
 mod late_resent;
+mod late_unread;
+mod lock_removed;
+mod lost_answer;
 mod moved;
 #[cfg(feature = "postgres")]
 mod pg_session;

@@ -39,6 +39,13 @@ impl Stores {
         }
     }
 
+    /// Runs `sql` in the database half (none without one).
+    pub(super) fn pg_sql(&self, sql: &str) {
+        if let Some(pg) = &self.pg {
+            pg.sql(sql).unwrap();
+        }
+    }
+
     /// Both stores, empty: a new directory, and the database without records.
     pub(super) fn fresh(&self) -> Vec<StateLocation> {
         let n = self.used.get() + 1;

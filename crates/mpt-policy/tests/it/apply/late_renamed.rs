@@ -1,0 +1,50 @@
+//! A late landing renamed by an administrator (tester round 20, M3): a create lands once, so
+//! its marker's carriers are looked for among every token of the account, whatever its name
+//! (Deleted ones included). A token made by hand under the declared name with the landing's tag
+//! copied is then a second carrier (a copy), never taken for the late landing and deleted, when
+//! the landing was renamed and left live, or renamed and then deleted (its marker spent).
+
+use mpt::TokenUpdate;
+use mpt_policy::{ActionKind, Applied, ApplyOptions};
+
+use super::late::{land, planned, plant_held, wanted};
+use super::late_hand::late_hashes;
+use super::records::Stores;
+use crate::common::*;
+
+#[tokio::test]
+async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
+    let stores = Stores::start("late-renamed");
+    for deleted in [false, true] {
+        for at in stores.fresh() {
+            let shown = format!("deleted {deleted} {at:?}");
+            let (server, client) = start().await;
+            let dir = temp_dir("late-renamed");
+            let policy = wanted(&dir.join("wanted.secret"), "");
+            let held = plant_held(&server, &client, &at, false).await;
+            let options = ApplyOptions::new(at.clone());
+            client.apply(&policy, None, &options).await.unwrap();
+            assert_eq!(late_hashes(&at).await.len(), 1, "{shown}: marker kept");
+            // The held create lands; an administrator renames it (and maybe deletes it); then
+            // someone makes a token by hand under the declared name carrying its tag.
+            let landed = land(&client, &held).await;
+            client
+                .update(landed.as_str(), TokenUpdate::new().name("renamed"))
+                .await
+                .unwrap();
+            if deleted {
+                client.delete(landed.as_str()).await.unwrap();
+            }
+            let copy = land(&client, &held).await;
+            let plan = planned(&client, &policy, &at).await;
+            assert_eq!(plan.count(ActionKind::Delete), 0, "{shown}: {plan:#?}");
+            assert_eq!(plan.count(ActionKind::Ambiguous), 1, "{shown}: {plan:#?}");
+            let report = client.apply(&policy, None, &options).await.unwrap();
+            assert_eq!(report.count(Applied::Changed), 0, "{shown}: {report:#?}");
+            assert_eq!(server.token_status(&copy).as_deref(), Some("Active"));
+            // Seen Deleted under its new name, the landing's marker is spent: retired.
+            assert_eq!(late_hashes(&at).await.is_empty(), deleted, "{shown}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The directory store's lock file removed by hand while an apply holds it (a "stale lock"
+//! cleanup, tester round 20, L1): a second apply locks a new file at that path and acts; the
+//! first one's flock is on the removed file, which excludes no one, so its proof of the lock
+//! (before each change and before a secret goes to a sink) checks that the path still names
+//! the file it locked (same device and inode): it no longer does, and the first apply stops as
+//! if its lock were lost, handing nothing over and writing no record.
+
+use std::sync::Arc;
+
+use mpt_policy::{ApplyError, ApplyOptions};
+
+use super::late::wanted;
+use crate::common::*;
+
+#[tokio::test]
+async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
+    let (server, client) = start().await;
+    let server = Arc::new(server);
+    let dir = temp_dir("lock-removed");
+    let state = dir.join("state");
+    let file = dir.join("wanted.secret");
+    let policy = wanted(&file, "");
+    // The first apply's create is held until released.
+    server
+        .set_faults(Faults::none().with(FaultRule::once(Fault::Hold).only([Operation::Create])))
+        .unwrap();
+    let options = ApplyOptions::new(state.clone());
+    let first = client.apply(&policy, None, &options);
+    let second = async {
+        while server.held() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        std::fs::remove_file(state.join("lock")).unwrap();
+        // Another apply locks a new file at that path, gives the first one's record up, makes
+        // the entry's token and hands it over.
+        let report = client
+            .apply(&policy, None, &ApplyOptions::new(state.clone()))
+            .await
+            .unwrap();
+        let made = std::fs::read_to_string(&file).unwrap();
+        server.release_held();
+        (report, made)
+    };
+    let (first, (second, made)) = tokio::join!(first, second);
+    assert_eq!(second.failed(), 0, "{second:#?}");
+    match first {
+        Err(ApplyError::SessionLost { why, .. }) => {
+            assert!(
+                why.contains("no longer the file this apply locked"),
+                "{why}"
+            )
+        }
+        other => panic!("the first apply must stop as if its lock were lost: {other:#?}"),
+    }
+    // The sink still holds the second apply's token: the first one handed nothing over.
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), made);
+    assert_eq!(server.tokens_created(), 2);
+    // Nor did it write its record again (the second gave it up): the next apply takes its
+    // token for the late landing it is, never adopting it over the second's.
+    let report = client
+        .apply(&policy, None, &ApplyOptions::new(state.clone()))
+        .await
+        .unwrap();
+    assert_eq!(report.failed(), 0, "{report:#?}");
+    assert_eq!(server.live_tokens(), 1, "{report:#?}");
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), made);
+    let _ = std::fs::remove_dir_all(&dir);
+}
