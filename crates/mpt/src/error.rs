@@ -15,7 +15,7 @@ mod not_made;
 mod redacted;
 use crate::status::{Action, TokenStatus};
 use crate::token::{CreatedToken, Token};
-use not_made::describe_not_made;
+use not_made::{describe_candidates, describe_not_made, describe_other_sends};
 
 /// Everything that can go wrong. Never holds or prints a secret.
 #[derive(Debug, thiserror::Error)]
@@ -142,8 +142,9 @@ pub enum Error {
     /// `candidates` is empty with `lookup` set when looking for them failed: list the account's
     /// tokens by name before creating again.
     #[error(
-        "the create of {name:?} in {account_id} may have reached the platform, but its answer was lost ({source}); {}",
-        describe_candidates(candidates, lookup.as_deref())
+        "the create of {name:?} in {account_id} may have reached the platform, but its answer was lost ({source}); {}{}",
+        describe_candidates(candidates, lookup.as_deref()),
+        describe_other_sends(*other_sends)
     )]
     CreateUnconfirmed {
         /// The account the token was to be made in.
@@ -156,6 +157,11 @@ pub enum Error {
         lookup: Option<Box<Error>>,
         /// What went wrong with the create.
         source: Box<Error>,
+        /// Sends of this create other than the last, each answered `429` or `503` with nothing
+        /// found made after it, so it was sent again: a gateway that answered so may still
+        /// forward each, and it may land later as another token of this account and name,
+        /// carrying the same description (its marker, when it has one).
+        other_sends: u32,
     },
     /// A resumed [`RotationPlan::start`] found that an earlier run sent the create and stopped
     /// before its answer was saved (the `source` of a [`Error::CreateUnconfirmed`] then).
@@ -482,17 +488,4 @@ fn guard_failed(reason: &str, sent: u32, last_status: Option<u16>, maybe_done: b
     };
     let attempts = if sent == 1 { "attempt" } else { "attempts" };
     format!("the retry was not sent: {stopped}; {sent} {attempts} went before ({before})")
-}
-
-fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
-    match (candidates, lookup) {
-        (_, Some(e)) => {
-            format!("looking for what it made failed too ({e}): list the account's tokens by name")
-        }
-        ([], None) => "no token it could have made is on the platform: nothing was made".into(),
-        (found, None) => format!(
-            "made since the call began (none existed before it): {}; one is very likely this call's, but check who made each before deleting any",
-            found.iter().map(Token::id).collect::<Vec<_>>().join(", ")
-        ),
-    }
 }

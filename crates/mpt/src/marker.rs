@@ -228,6 +228,7 @@ impl RotationPlan {
             candidates: found,
             lookup: None,
             source: Box::new(source),
+            other_sends: 0,
         })
     }
 

@@ -233,7 +233,8 @@ impl Client {
                     });
                 }
                 Err(e) if e.may_have_reached_server() => {
-                    return Err(self.unconfirmed_create(new, before, e).await);
+                    let e = self.unconfirmed_create(new, before, e).await;
+                    return Err(crate::throttled::with_other_sends(e, sent - 1));
                 }
                 // A 429 or 503 (or a throttling 403): a gateway may answer so after the
                 // platform made the token, so it is looked for before any resend.
@@ -255,7 +256,7 @@ impl Client {
                         ..*made
                     });
                 }
-                Found::Unsure(e) => return Err(e),
+                Found::Unsure(e) => return Err(crate::throttled::with_other_sends(e, sent - 1)),
                 Found::Nothing(_) if wait.is_some() => continue,
                 Found::Nothing(refusal) => return Err(refusal),
             }

@@ -113,5 +113,15 @@ pub(crate) fn unconfirmed(
         candidates,
         lookup: lookup.map(Box::new),
         source: Box::new(refusal),
+        other_sends: 0,
     }
+}
+
+/// `e` saying that `n` sends of its create other than the last were refused and sent again
+/// (see [`Error::CreateUnconfirmed::other_sends`]); any other error as it is.
+pub(crate) fn with_other_sends(mut e: Error, n: u32) -> Error {
+    if let Error::CreateUnconfirmed { other_sends, .. } = &mut e {
+        *other_sends = n;
+    }
+    e
 }

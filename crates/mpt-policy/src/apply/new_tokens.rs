@@ -171,6 +171,17 @@ impl Applying<'_> {
             return self.create_unknown(key, &cause);
         }
         let what = format!("the create of {:?} in {}", record.name, record.account_id);
+        // A refused send of it, sent again, may still land after what the resend made is
+        // adopted, carrying the same marker: the marker is kept first (see `keep_unclaimed`).
+        if let Error::CreateUnconfirmed {
+            other_sends: 1.., ..
+        } = &e
+        {
+            let owner = (record.account_id.as_str(), record.name.as_str());
+            if let Err(why) = self.keep_unclaimed(owner, &record.marker_hashes).await {
+                return ActionOutcome::failed(format!("{what} lost its answer; {why}"));
+            }
+        }
         match self.adopt(key, record, Came::Found).await {
             Some(done) => done,
             // Given up, its marker kept: the create may still land (held on the way), so

@@ -187,6 +187,15 @@ pub(super) fn looked_again(
     again
 }
 
+/// The sends of a rotation's create refused and sent again before the one whose answer was
+/// lost (`started`'s): each may still land after a resumed start adopts what the last made.
+pub(super) fn refused_sends(started: &Result<Option<mpt::CreatedToken>, Error>) -> u32 {
+    match started {
+        Err(Error::CreateUnconfirmed { other_sends, .. }) => *other_sends,
+        _ => 0,
+    }
+}
+
 /// The outcome of a rotation's start that sent its create and did not see what it made (`e`),
 /// its record kept at `kept`: unknown when this run sent the create, lost its answer, and was
 /// interrupted before it adopted what it made (`stopped`); else failed.

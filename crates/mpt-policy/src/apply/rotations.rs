@@ -420,6 +420,7 @@ impl Applying<'_> {
         // Whether this run sent a create (its record saved right before it).
         let ours = sent.load(Ordering::Relaxed);
         let mut came = if ours { Came::Made } else { Came::Earlier };
+        let refused = super::rotation_steps::refused_sends(&started);
         if matches!(started, Err(Error::CreateUnconfirmed { .. }))
             && plan.create_sent
             && !self.client.cancelled()
@@ -436,7 +437,10 @@ impl Applying<'_> {
             started = super::rotation_steps::looked_again(started, again, ours);
         }
         let made = match started {
-            Ok(Some(made)) => made,
+            Ok(Some(made)) => mpt::CreatedToken {
+                other_sends: made.other_sends.max(refused),
+                ..made
+            },
             Ok(None) => {
                 return Err(ActionOutcome::failed(
                     "the rotation's plan is past its start",

@@ -1,4 +1,8 @@
-//! The words of [`Error::NotMadeByPlan`](super::Error::NotMadeByPlan).
+//! The words of [`Error::NotMadeByPlan`](super::Error::NotMadeByPlan) and of
+//! [`Error::CreateUnconfirmed`](super::Error::CreateUnconfirmed).
+
+use super::Error;
+use crate::token::Token;
 
 /// The words of `Error::NotMadeByPlan`.
 pub(super) fn describe_not_made(
@@ -35,4 +39,27 @@ pub(super) fn describe_not_made(
         )),
     }
     words.join("; ")
+}
+
+/// What a lost create's refused sends before it may still do, in words (nothing for none).
+pub(super) fn describe_other_sends(other_sends: u32) -> String {
+    match other_sends {
+        0 => String::new(),
+        1 => "; an earlier send of it was refused (429 or 503) and sent again: a gateway may still forward it, as a second token of this name".into(),
+        n => format!("; {n} earlier sends of it were refused (429 or 503) and sent again: a gateway may still forward them, as more tokens of this name"),
+    }
+}
+
+/// A lost create's candidates (or the failed look for them), in words.
+pub(super) fn describe_candidates(candidates: &[Token], lookup: Option<&Error>) -> String {
+    match (candidates, lookup) {
+        (_, Some(e)) => {
+            format!("looking for what it made failed too ({e}): list the account's tokens by name")
+        }
+        ([], None) => "no token it could have made is on the platform: nothing was made".into(),
+        (found, None) => format!(
+            "made since the call began (none existed before it): {}; one is very likely this call's, but check who made each before deleting any",
+            found.iter().map(Token::id).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }

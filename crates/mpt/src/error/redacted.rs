@@ -79,12 +79,14 @@ impl Error {
                 candidates,
                 lookup,
                 source,
+                other_sends,
             } => Error::CreateUnconfirmed {
                 account_id,
                 name,
                 candidates,
                 lookup: lookup.map(|e| Box::new(e.redacted(r))),
                 source: Box::new(source.redacted(r)),
+                other_sends,
             },
             Error::OutcomeUnknown {
                 id,

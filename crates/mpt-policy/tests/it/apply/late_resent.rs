@@ -143,3 +143,66 @@ async fn a_rotation_adopting_its_earlier_create_keeps_its_later_one_that_may_sti
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// As above, the resend's answer lost this time (the connection closed once it was carried
+/// out): the apply finds what the resend made by its marker and hands it over; the refused
+/// send lands after. Its marker was kept all the same (`Error::CreateUnconfirmed::other_sends`):
+/// a late landing, deleted, never leaving the name `ambiguous` (left open in round 20's fix).
+#[tokio::test]
+async fn a_refused_send_landing_after_its_resend_lost_its_answer_is_a_late_landing() {
+    let stores = Stores::start("late-resent-lost");
+    for rotation in [false, true] {
+        for at in stores.fresh() {
+            let shown = format!("rotation {rotation} {at:?}");
+            let (server, client) = start().await;
+            let dir = temp_dir("late-resent-lost");
+            let file = dir.join("wanted.secret");
+            let extra = match rotation {
+                true => "rotate_after = \"90d\"",
+                false => "",
+            };
+            let policy = wanted(&file, extra);
+            if rotation {
+                let old = seed("wanted")
+                    .with_description("ci")
+                    .created(Utc::now() - Days::days(100));
+                server.seed_token(old);
+            }
+            // The first create is refused (a gateway forwards it later); the resend is carried
+            // out and its answer lost.
+            let refused = Fault::RateLimited {
+                retry_after: Duration::ZERO,
+            };
+            let faults = Faults::none()
+                .with(FaultRule::once(refused).only([Operation::Create]))
+                .with(
+                    FaultRule::every(2, Fault::DropAfterProcessing)
+                        .only([Operation::Create])
+                        .times(1),
+                );
+            server.set_faults(faults).unwrap();
+            let report = client
+                .apply(&policy, None, &ApplyOptions::new(at.clone()))
+                .await
+                .unwrap();
+            assert_eq!(
+                server.requests(Operation::Create),
+                2,
+                "{shown}: {report:#?}"
+            );
+            let managed = report
+                .results
+                .iter()
+                .find_map(|r| r.new_token_id.clone())
+                .unwrap_or_else(|| panic!("{shown}: {report:#?}"));
+            assert!(file.exists(), "{shown}: {report:#?}");
+            assert_eq!(server.token_status(&managed).as_deref(), Some("Active"));
+            // The refused send lands now, carrying the same marker.
+            server.set_faults(Faults::none()).unwrap();
+            let late = land(&client, &first_create_description(&server)).await;
+            let pair = (&server, &client);
+            deleted_as_late(pair, (&policy, &at, &file), (&late, &managed), &shown).await;
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
