@@ -52,12 +52,8 @@ fn summary(plan: &Plan) -> String {
             ", {pending} of them pending work of an interrupted apply (resumed first)"
         ));
     }
-    if plan.others_pending > 0 {
-        text.push_str(&format!(
-            "; {} record(s) of another policy's pending work left alone{}",
-            plan.others_pending,
-            unread_named(&plan.others_unread)
-        ));
+    if let Some(others) = plan.others_left_alone() {
+        text.push_str(&format!("; {others}"));
     }
     text
 }
@@ -72,13 +68,12 @@ pub fn plan(plan: &Plan, format: Format) -> String {
             .iter()
             .map(|a| serde_json::to_string(a).unwrap_or_default() + "\n")
             .collect(),
-        Format::Table | Format::Markdown if plan.actions.is_empty() => match plan.others_pending {
-            0 => "no changes: the accounts match the policy\n".into(),
-            n => format!(
-                "no changes: the accounts match the policy; {n} record(s) of another policy's pending work left alone{}\n",
-                unread_named(&plan.others_unread)
-            ),
-        },
+        Format::Table | Format::Markdown if plan.actions.is_empty() => {
+            match plan.others_left_alone() {
+                None => "no changes: the accounts match the policy\n".into(),
+                Some(others) => format!("no changes: the accounts match the policy; {others}\n"),
+            }
+        }
         Format::Markdown => markdown(plan),
         Format::Table => {
             let rows: Vec<Vec<String>> = plan
@@ -174,18 +169,5 @@ pub fn rotation(plan: &RotationPlan, format: Format) -> String {
                     .collect()
             })
             .unwrap_or_default(),
-    }
-}
-
-/// How a plan's summary names the records of another policy's pending work that do not read
-/// (left alone): nothing when there are none.
-fn unread_named(unread: &[String]) -> String {
-    match unread {
-        [] => String::new(),
-        _ => format!(
-            " ({} of them not read: {})",
-            unread.len(),
-            unread.join(", ")
-        ),
     }
 }

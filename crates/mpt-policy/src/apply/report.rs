@@ -191,7 +191,7 @@ impl ApplyReport {
             parts.push(format!(
                 "{} records of another policy's pending work left alone{}",
                 self.others_pending,
-                unread_named(&self.others_unread)
+                crate::plan::unread_named(&self.others_unread)
             ));
         }
         parts.join(", ")
@@ -260,17 +260,4 @@ pub enum ApplyError {
     /// state directory is in no report).
     #[error(transparent)]
     Api(#[from] Error),
-}
-
-/// How a summary names the records of another policy's pending work that do not read:
-/// nothing when there are none.
-pub(crate) fn unread_named(unread: &[String]) -> String {
-    match unread {
-        [] => String::new(),
-        _ => format!(
-            " ({} of them not read: {})",
-            unread.len(),
-            unread.join(", ")
-        ),
-    }
 }

@@ -272,6 +272,34 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// The records of another policy's pending work in the state store, in words, naming
+    /// those that do not read: `3 record(s) of another policy's pending work left alone (1 of
+    /// them not read: …)`; `None` when there are none.
+    pub fn others_left_alone(&self) -> Option<String> {
+        (self.others_pending > 0).then(|| {
+            format!(
+                "{} record(s) of another policy's pending work left alone{}",
+                self.others_pending,
+                unread_named(&self.others_unread)
+            )
+        })
+    }
+}
+
+/// How a summary names the records of another policy's pending work that do not read:
+/// nothing when there are none.
+pub(crate) fn unread_named(unread: &[String]) -> String {
+    match unread {
+        [] => String::new(),
+        _ => format!(
+            " ({} of them not read: {})",
+            unread.len(),
+            unread.join(", ")
+        ),
+    }
+}
+
 /// The modules a change list's `modules` change adds, sorted; `None` without one.
 pub(crate) fn added_modules(changes: &[FieldChange]) -> Option<Vec<String>> {
     let change = changes.iter().find(|c| c.field == Field::Modules)?;
