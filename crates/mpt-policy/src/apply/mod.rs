@@ -289,7 +289,12 @@ pub(crate) async fn apply(
         let rest = run.not_begun(&planned, &report.results);
         report.results.extend(rest);
     }
-    run.ended(report).await
+    let ended = run.ended(report).await;
+    // Its locks given up before it returns (a store of the caller's stays the caller's).
+    if options.store.is_none() {
+        state.release().await;
+    }
+    ended
 }
 
 /// Resolves once the options' [`ApplyOptions::give_up`] flag is set (never, without one).

@@ -8,6 +8,7 @@
 
 mod dir;
 mod late;
+mod location;
 mod lookalike;
 #[cfg(feature = "postgres")]
 mod pg;
@@ -15,7 +16,6 @@ mod pg;
 mod pgpass;
 mod records;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
@@ -26,6 +26,7 @@ pub use late::Stray;
 pub(crate) use late::{
     Claims, Unread, claims, given_up, late_marks, remember_late, retire_carried, retire_late,
 };
+pub use location::StateLocation;
 #[cfg(feature = "postgres")]
 pub use pg::{PgStore, SCHEMA_VERSION};
 pub(crate) use records::{
@@ -245,77 +246,6 @@ pub enum StoreError {
     Refused(String),
 }
 
-/// Where an apply's state is: a directory, or a PostgreSQL database
-/// (`postgres://USER@HOST:PORT/DB`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StateLocation {
-    /// A directory (made when missing, 0700).
-    Dir(PathBuf),
-    /// A PostgreSQL connection URL (`postgres://` or `postgresql://`); its password, if any,
-    /// is never shown.
-    Postgres(String),
-}
-
-impl StateLocation {
-    /// `postgres://...` or `postgresql://...` (the scheme in any case) is a database; anything
-    /// else a directory, which [`open`] refuses when it looks like a connection string (another
-    /// scheme's URL, or libpq's `host=... password=...` form).
-    pub fn parse(text: &str) -> StateLocation {
-        match text.split_once("://") {
-            // The scheme as tokio-postgres reads it (lower case), the rest as written.
-            Some((scheme, rest))
-                if scheme.eq_ignore_ascii_case("postgres")
-                    || scheme.eq_ignore_ascii_case("postgresql") =>
-            {
-                StateLocation::Postgres(format!("{}://{rest}", scheme.to_ascii_lowercase()))
-            }
-            _ => StateLocation::Dir(PathBuf::from(text)),
-        }
-    }
-
-    /// How it is shown: a directory's path, a URL without its password (a directory that looks
-    /// like a connection string: without any value).
-    pub fn shown(&self) -> String {
-        match self {
-            StateLocation::Dir(path) => match lookalike::not_a_dir(path) {
-                Some(refused) => refused.shown,
-                None => path.display().to_string(),
-            },
-            StateLocation::Postgres(url) => redact_url(url),
-        }
-    }
-}
-
-impl From<&str> for StateLocation {
-    fn from(text: &str) -> Self {
-        StateLocation::parse(text)
-    }
-}
-
-impl From<String> for StateLocation {
-    fn from(text: String) -> Self {
-        StateLocation::parse(&text)
-    }
-}
-
-impl From<PathBuf> for StateLocation {
-    fn from(path: PathBuf) -> Self {
-        StateLocation::Dir(path)
-    }
-}
-
-impl From<&PathBuf> for StateLocation {
-    fn from(path: &PathBuf) -> Self {
-        StateLocation::Dir(path.clone())
-    }
-}
-
-impl From<&std::path::Path> for StateLocation {
-    fn from(path: &std::path::Path) -> Self {
-        StateLocation::Dir(path.to_path_buf())
-    }
-}
-
 /// The records of a kind: each key, with its text or why it cannot be read.
 pub type Pending = Vec<(Key, Result<String, StoreError>)>;
 
@@ -349,6 +279,13 @@ pub trait Store: Send + Sync {
     /// The records of these accounts of a kind no `mpt` writes (unreadable); none by default.
     fn strays<'a>(&'a self, _accounts: &'a [String]) -> BoxFuture<'a, Vec<Stray>> {
         Box::pin(async { Vec::new() })
+    }
+    /// Gives up the store's locks now, once its apply is done with them (nothing is saved or
+    /// proven after). A database session's locks end with the session, but its close is not
+    /// waited for when the store is dropped: the next apply of the same accounts, right after,
+    /// could find them still held. Nothing for a store whose locks end as it is dropped.
+    fn release(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
     }
 }
 

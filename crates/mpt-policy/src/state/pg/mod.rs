@@ -427,6 +427,21 @@ impl Store for PgStore {
         )
     }
 
+    fn release(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if matches!(self.purpose, Purpose::Apply) {
+                // Bounded as every request is; a session lost already holds nothing.
+                let _ = self
+                    .ask("releasing the accounts' locks", async {
+                        self.client
+                            .batch_execute("select pg_advisory_unlock_all()")
+                            .await
+                    })
+                    .await;
+            }
+        })
+    }
+
     fn strays<'a>(&'a self, accounts: &'a [String]) -> BoxFuture<'a, Vec<super::Stray>> {
         Box::pin(async move {
             if !self.tables {

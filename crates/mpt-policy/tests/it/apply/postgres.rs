@@ -118,6 +118,16 @@ async fn an_apply_with_the_database_state_converges_and_keeps_no_secret_there() 
     let failing = policy(&text(r#"{ command = ["sh", "-c", "exit 3"] }"#));
     let options = ApplyOptions::new(failing.state.clone().unwrap());
     let report = client.apply(&failing, None, &options).await.unwrap();
+    // Its locks were given up before it returned, not left to its session's close (which this
+    // runtime has not run yet: `psql` blocks its only thread): the next apply of the account,
+    // right after, finds them free even without waiting.
+    assert_eq!(
+        // This test's database only: a shared server holds other tests' locks.
+        pg.sql("select count(*) from pg_locks l join pg_database d on d.oid = l.database where l.locktype = 'advisory' and d.datname = current_database()")
+            .unwrap()
+            .trim(),
+        "0"
+    );
     let made = result_of(&report.results, "shared");
     assert_eq!(made.result, Applied::Failed, "{made:#?}");
     let id = made.new_token_id.clone().unwrap();
