@@ -107,7 +107,8 @@ pub use guard::{Guard, GuardFuture};
 pub use job::Cancel;
 pub use list::{ListRequest, MAX_PAGE_SIZE, ServerTime, SortField};
 pub use marker::{
-    carries_marker, marked_description, marker_hash, new_marker, unmarked_description,
+    carries_marker, marked_description, marker_hash, mentions_marker, new_marker,
+    unmarked_description,
 };
 pub use mpt_api::TokenSecret;
 pub use mpt_api::types::{ProblemError, ProblemErrors};

@@ -135,6 +135,36 @@ pub fn carries_marker(description: Option<&str>, hashes: &[String]) -> bool {
     unmarked_description(description, hashes).is_some()
 }
 
+/// Whether `description` names, anywhere and in any case, a marker whose [`marker_hash`] is
+/// one of `hashes`: a run of 32 hex digits (each 32 in a longer run), whatever the text around
+/// it. Looser than [`carries_marker`], for evidence that a marker is not this tool's alone: a
+/// tag an administrator rewrote (upper-cased, its brackets dropped, quoted in other words)
+/// still names the marker, so a token carrying its exact tag is then not its only carrier.
+pub fn mentions_marker(description: Option<&str>, hashes: &[String]) -> bool {
+    let Some(text) = description else {
+        return false;
+    };
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    while start < bytes.len() {
+        let run = bytes[start..]
+            .iter()
+            .take_while(|b| b.is_ascii_hexdigit())
+            .count();
+        if run >= 32 {
+            let named = (0..=run - 32).any(|i| {
+                let marker = text[start + i..start + i + 32].to_ascii_lowercase();
+                hashes.contains(&marker_hash(&marker))
+            });
+            if named {
+                return true;
+            }
+        }
+        start += run.max(1);
+    }
+    false
+}
+
 /// `description` without the tag of a marker whose [`marker_hash`] is one of `hashes`
 /// (`Some(None)`: the tag was all of it); `None` when it does not carry such a tag.
 pub fn unmarked_description<'a>(
@@ -272,6 +302,31 @@ impl RotationPlan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A marker is named however its tag was rewritten; another marker, or one cut short, is not.
+    #[test]
+    fn a_marker_is_named_in_any_case_and_any_words() {
+        let m = new_marker().unwrap();
+        let h = [marker_hash(&m)];
+        for d in [
+            marked_description(Some("ci"), &m),
+            format!("[mpt: being made, marker {}]", m.to_ascii_uppercase()),
+            format!("marker {m}"),
+            format!("parked by ops (was {m}); do not use"),
+            format!("ff{m}00"),
+        ] {
+            assert!(mentions_marker(Some(&d), &h), "{d}");
+        }
+        let other = new_marker().unwrap();
+        for d in [
+            format!("marker {other}"),
+            format!("marker {}", &m[..31]),
+            String::new(),
+        ] {
+            assert!(!mentions_marker(Some(&d), &h), "{d}");
+        }
+        assert!(!mentions_marker(None, &h));
+    }
 
     #[test]
     fn the_tag_is_parsed_exactly_and_judged_by_the_hash() {

@@ -308,9 +308,12 @@ pub(crate) fn is_late(token: &Token, all: &[Token], hashes: &[String]) -> bool {
     else {
         return false;
     };
+    // Any token that names the marker, its tag rewritten by hand or not, is another carrier
+    // (tester round 21, N1: a landing renamed, its tag upper-cased, left a hand copy of the
+    // exact tag the only one carrying it).
     let carriers = all
         .iter()
-        .filter(|t| carries_marker(t.description(), std::slice::from_ref(hash)))
+        .filter(|t| mpt::mentions_marker(t.description(), std::slice::from_ref(hash)))
         .count();
     carriers == 1
 }

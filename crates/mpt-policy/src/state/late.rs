@@ -262,9 +262,10 @@ pub(crate) async fn retire_late(
     .await
 }
 
-/// Retires from the record of `account` and `name` the markers that one of `tokens` carries
-/// (tokens the platform shows Deleted: a create lands once, so a marker seen on a deleted
-/// token is spent, whoever deleted it). A record that does not read is left.
+/// Retires from the record of `account` and `name` the markers that one of `tokens` names, in
+/// its tag or rewritten ([`mpt::mentions_marker`]; tokens the platform shows Deleted: a create
+/// lands once, so a marker seen on a deleted token is spent, whoever deleted it). A record
+/// that does not read is left.
 pub(crate) async fn retire_carried(
     store: &dyn Store,
     account: &str,
@@ -274,7 +275,7 @@ pub(crate) async fn retire_carried(
     retire_where(store, account, name, |h| {
         tokens
             .iter()
-            .any(|t| mpt::carries_marker(t.description(), std::slice::from_ref(h)))
+            .any(|t| mpt::mentions_marker(t.description(), std::slice::from_ref(h)))
     })
     .await
 }

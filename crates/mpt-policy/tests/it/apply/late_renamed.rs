@@ -2,7 +2,9 @@
 //! its marker's carriers are looked for among every token of the account, whatever its name
 //! (Deleted ones included). A token made by hand under the declared name with the landing's tag
 //! copied is then a second carrier (a copy), never taken for the late landing and deleted, when
-//! the landing was renamed and left live, or renamed and then deleted (its marker spent).
+//! the landing was renamed and left live, or renamed and then deleted (its marker spent); and
+//! when the administrator also rewrote its tag (the marker upper-cased, or its brackets
+//! dropped: tester round 21, N1), the landing still names the marker.
 
 use mpt::TokenUpdate;
 use mpt_policy::{ActionKind, Applied, ApplyOptions};
@@ -15,9 +17,12 @@ use crate::common::*;
 #[tokio::test]
 async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
     let stores = Stores::start("late-renamed");
-    for deleted in [false, true] {
+    for (deleted, rewrite) in [false, true]
+        .into_iter()
+        .flat_map(|d| [Rewrite::No, Rewrite::Upper, Rewrite::Bare].map(|r| (d, r)))
+    {
         for at in stores.fresh() {
-            let shown = format!("deleted {deleted} {at:?}");
+            let shown = format!("deleted {deleted} {rewrite:?} {at:?}");
             let (server, client) = start().await;
             let dir = temp_dir("late-renamed");
             let policy = wanted(&dir.join("wanted.secret"), "");
@@ -28,10 +33,12 @@ async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
             // The held create lands; an administrator renames it (and maybe deletes it); then
             // someone makes a token by hand under the declared name carrying its tag.
             let landed = land(&client, &held).await;
-            client
-                .update(landed.as_str(), TokenUpdate::new().name("renamed"))
-                .await
-                .unwrap();
+            let renamed = TokenUpdate::new().name("renamed");
+            let renamed = match rewrite.of(&held) {
+                Some(description) => renamed.description(description),
+                None => renamed,
+            };
+            client.update(landed.as_str(), renamed).await.unwrap();
             if deleted {
                 client.delete(landed.as_str()).await.unwrap();
             }
@@ -45,6 +52,30 @@ async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
             // Seen Deleted under its new name, the landing's marker is spent: retired.
             assert_eq!(late_hashes(&at).await.is_empty(), deleted, "{shown}");
             let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
+
+/// How the administrator left the renamed landing's tag.
+#[derive(Debug, Clone, Copy)]
+enum Rewrite {
+    /// As it landed.
+    No,
+    /// `[mpt: being made, marker 0123ABCD…]`.
+    Upper,
+    /// `marker 0123abcd…`, the brackets and words dropped.
+    Bare,
+}
+
+impl Rewrite {
+    /// The description the landing is given (`None`: kept), from `held`, the one it landed with.
+    fn of(self, held: &str) -> Option<String> {
+        let at = held.find("marker ")? + "marker ".len();
+        let marker = &held[at..at + 32];
+        match self {
+            Rewrite::No => None,
+            Rewrite::Upper => Some(held.replace(marker, &marker.to_ascii_uppercase())),
+            Rewrite::Bare => Some(format!("marker {marker}")),
         }
     }
 }
