@@ -64,6 +64,9 @@ fn file_stem(name: &str) -> String {
 pub struct DirStore {
     root: PathBuf,
     _lock: Option<File>,
+    /// What this store wrote to the directory's `holder` file once it locked it (see
+    /// [`DirStore::still_locked`]).
+    holder: Option<String>,
 }
 
 impl DirStore {
@@ -92,9 +95,11 @@ impl DirStore {
         for _ in 0..LOCK_TRIES {
             let lock = lock_file(&path, started, wait).await?;
             if same_file(&lock, &path) {
+                let holder = claim(root)?;
                 return Ok(DirStore {
                     root: root.to_path_buf(),
                     _lock: Some(lock),
+                    holder: Some(holder),
                 });
             }
         }
@@ -109,25 +114,44 @@ impl DirStore {
         DirStore {
             root: root.to_path_buf(),
             _lock: None,
+            holder: None,
         }
     }
 
     /// `Ok` unless this store locked its directory and `lock` is no longer the file it locked:
     /// a flock lives as long as its descriptor, which lives as long as the store, and excludes
-    /// others only while `lock` is still the file it is on (tester round 20, L1). A store
-    /// opened for reading only locked nothing, and is never refused here.
+    /// others only while `lock` is still the file it is on (tester round 20, L1), and while the
+    /// directory's `holder` file still names this store (its file put back by hand after another
+    /// apply took the directory: round 21, N2). A store opened for reading only locked nothing,
+    /// and is never refused here.
     fn still_locked(&self) -> Result<(), StoreError> {
-        match &self._lock {
-            Some(lock) if !same_file(lock, &self.root.join("lock")) => {
-                Err(StoreError::SessionLost {
-                    location: self.root.display().to_string(),
-                    why: format!(
-                        "its lock file {} is no longer the file this apply locked (removed or replaced by hand): another apply may hold the directory now",
-                        self.root.join("lock").display()
-                    ),
-                })
-            }
-            _ => Ok(()),
+        let (Some(lock), Some(holder)) = (&self._lock, &self.holder) else {
+            return Ok(());
+        };
+        let lost = |why: String| StoreError::SessionLost {
+            location: self.root.display().to_string(),
+            why,
+        };
+        let path = self.root.join("lock");
+        if !same_file(lock, &path) {
+            return Err(lost(format!(
+                "its lock file {} is no longer the file this apply locked (removed or replaced by hand): another apply may hold the directory now",
+                path.display()
+            )));
+        }
+        // The file locked may be back at `lock` (a hard link put back) after another apply
+        // locked a new one there and acted: the `holder` file, written by each apply as it
+        // takes the lock, says whose turn it is (tester round 21, N2).
+        let path = self.root.join(HOLDER);
+        match files::read_small(&path, 256) {
+            Ok(text) if text.trim() == holder => Ok(()),
+            Ok(_) => Err(lost(format!(
+                "{} names another apply: another apply took the directory since (its lock file was removed or replaced by hand)",
+                path.display()
+            ))),
+            Err(e) => Err(lost(format!(
+                "{e}: the file naming the apply that holds the directory is gone or unreadable (removed by hand?)"
+            ))),
         }
     }
 
@@ -136,6 +160,19 @@ impl DirStore {
             .join(key.kind.as_str())
             .join(format!("{}.json", file_stem(&key.name)))
     }
+}
+
+/// The file naming the apply that holds a state directory's lock.
+const HOLDER: &str = "holder";
+
+/// Writes a new `holder` file in `root` (its lock just taken): what the store's proof of the
+/// lock compares, so an apply whose lock file was put back after another took the directory
+/// knows it.
+fn claim(root: &Path) -> Result<String, StoreError> {
+    let holder = mpt::new_marker().map_err(|e| StoreError::Refused(e.to_string()))?;
+    files::replace(&root.join(HOLDER), &format!("{holder}\n"))
+        .map_err(|e| StoreError::Refused(e.to_string()))?;
+    Ok(holder)
 }
 
 /// Opens `path` (made when missing, never through a link, never waiting on a FIFO) and locks

@@ -3,7 +3,9 @@
 //! first one's flock is on the removed file, which excludes no one, so its proof of the lock
 //! (before each change and before a secret goes to a sink) checks that the path still names
 //! the file it locked (same device and inode): it no longer does, and the first apply stops as
-//! if its lock were lost, handing nothing over and writing no record.
+//! if its lock were lost, handing nothing over and writing no record. So does it when its lock
+//! file is put back (a hard link kept aside) after the second apply took the directory (tester
+//! round 21, N2): the directory's `holder` file names the second apply then.
 
 use std::sync::Arc;
 
@@ -14,6 +16,14 @@ use crate::common::*;
 
 #[tokio::test]
 async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
+    for put_back in [false, true] {
+        removed_then(put_back).await;
+    }
+}
+
+/// The first apply's lock file removed while its create is held, a second apply run, and the
+/// file put back as it was (`put_back`, a hard link kept aside) before the create is answered.
+async fn removed_then(put_back: bool) {
     let (server, client) = start().await;
     let server = Arc::new(server);
     let dir = temp_dir("lock-removed");
@@ -30,6 +40,9 @@ async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
         while server.held() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
+        if put_back {
+            std::fs::hard_link(state.join("lock"), state.join("lock.kept")).unwrap();
+        }
         std::fs::remove_file(state.join("lock")).unwrap();
         // Another apply locks a new file at that path, gives the first one's record up, makes
         // the entry's token and hands it over.
@@ -38,6 +51,9 @@ async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
             .await
             .unwrap();
         let made = std::fs::read_to_string(&file).unwrap();
+        if put_back {
+            std::fs::rename(state.join("lock.kept"), state.join("lock")).unwrap();
+        }
         server.release_held();
         (report, made)
     };
@@ -45,10 +61,11 @@ async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
     assert_eq!(second.failed(), 0, "{second:#?}");
     match first {
         Err(ApplyError::SessionLost { why, .. }) => {
-            assert!(
-                why.contains("no longer the file this apply locked"),
-                "{why}"
-            )
+            let words = match put_back {
+                true => "names another apply",
+                false => "no longer the file this apply locked",
+            };
+            assert!(why.contains(words), "{why}")
         }
         other => panic!("the first apply must stop as if its lock were lost: {other:#?}"),
     }
