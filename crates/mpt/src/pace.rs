@@ -109,6 +109,7 @@ use kinds::State;
 mod lately;
 mod mode;
 mod noise;
+mod others;
 mod renewal;
 mod served;
 mod skew;

@@ -172,7 +172,7 @@ fn older(s: &State, at: Instant, now: Instant) -> u32 {
 
 /// Requests counted out of the order they were sent in, at most: [`SLACK`], or a fiftieth of
 /// the `limit`.
-fn slack(limit: f64) -> u64 {
+pub(super) fn slack(limit: f64) -> u64 {
     SLACK.max((limit / 50.0) as u64)
 }
 

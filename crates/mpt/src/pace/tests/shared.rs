@@ -81,7 +81,7 @@ fn slots_not_sent_yet_do_not_hide_its_requests_in_flight() {
     let mut paces = pacer.lock();
     let s = paces.of("");
     let t0 = Instant::now();
-    // A burst of 9; the last one counted first (190 left), its 8 before it after it.
+    // A burst of 9; the last one counted first (198 left), its 8 before it after it.
     let t1 = burst(&pacer, s, t0, 9);
     let ms = Duration::from_millis;
     // Eight slots reserved at the pace, 6 ms apart from 10 ms on, not sent yet.
@@ -90,18 +90,18 @@ fn slots_not_sent_yet_do_not_hide_its_requests_in_flight() {
         stated::log(s, *at);
     }
     let first = t1 + LATENCY + ms(1);
-    learn(&pacer, s, (t1 + APART * 8, 190), first);
+    learn(&pacer, s, (t1 + APART * 8, 198), first);
     for i in 0..8u32 {
         learn(
             &pacer,
             s,
-            (t1 + APART * i, 189 - i),
+            (t1 + APART * i, 197 - i),
             first + APART * (i + 1),
         );
     }
-    // The first slot's request, sent at its time, counted after the 8: 181 left.
+    // The first slot's request, sent at its time, counted after the 8: 189 left.
     s.in_flight += 1;
-    learn(&pacer, s, (slots[0], 181), slots[0] + LATENCY);
+    learn(&pacer, s, (slots[0], 189), slots[0] + LATENCY);
     assert!(
         s.bursts,
         "its requests in flight, counted after the answer's, read as another caller's"
