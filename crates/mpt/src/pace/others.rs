@@ -52,8 +52,9 @@ pub(super) struct Others {
 }
 
 /// Notes what an answer (to a request `sent` so, come at `now`) says of other callers' sends
-/// within the window of the stated quota the pace follows.
-pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) {
+/// within the window of the stated quota the pace follows (`trusted`: the statement is
+/// followed, not refuted, `stated::claim`).
+pub(super) fn note(s: &mut State, signal: &Signal, (sent, trusted): (Sent, bool), now: Instant) {
     let Some(at) = sent.at else {
         return;
     };
@@ -67,7 +68,7 @@ pub(super) fn note(s: &mut State, signal: &Signal, sent: Sent, now: Instant) {
     let same = signal
         .remaining_of
         .is_some_and(|q| q.limit == limit && q.window == Some(window));
-    let logged = !s.forgets && s.claim == super::stated::claim::Claim::Trusted;
+    let logged = !s.forgets && trusted;
     if !same || !logged || window > ROUNDING.as_secs_f64() || limit < 1.0 {
         s.others.room = None;
         return;
