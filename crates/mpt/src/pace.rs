@@ -64,6 +64,8 @@
 //!   remains holds every send until the renewal, the share is cut to what of the window it
 //!   lasted (not halved) and grows by what a window left unspent (not a request per success);
 //!   a remainder that falls by more than this client's sends is another caller's: no burst;
+//! * other callers' sends of a sliding log's window (its quota less its remainder less this
+//!   client's own) leave it its own and half of what is left, and no burst (`others`);
 //! * a stated limit is a claim checked against what is served (`stated::claim`): refused while
 //!   it says room remains, or served more in a second than it could serve, none refused, the
 //!   pace is learned as below (under the claim; above it, bounded) until it proves true;
@@ -110,6 +112,7 @@ mod lately;
 mod mode;
 mod noise;
 mod now;
+mod others;
 mod renewal;
 mod served;
 mod skew;
@@ -158,11 +161,6 @@ impl Pacer {
             state: Mutex::new(kinds::Paces::new()),
             wake: tokio::sync::Notify::new(),
         }
-    }
-
-    /// How it paces.
-    pub(crate) fn mode(&self) -> Pacing {
-        self.mode
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, kinds::Paces> {

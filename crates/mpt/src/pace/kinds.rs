@@ -291,6 +291,8 @@ pub(super) struct State {
     pub(super) refills: super::bucket::Refills,
     /// A fixed window's renewals as seen (`renewal`).
     pub(super) renewals: super::renewal::Renewals,
+    /// Other callers' sends within the stated window (`others`).
+    pub(super) others: super::others::Others,
     /// The platform's remainder said it forgot sends the log counted within its window: it
     /// refills (a bucket), and the log is not kept (`stated::logged`).
     pub(super) forgets: bool,
@@ -413,6 +415,7 @@ impl State {
             heard: false,
             refills: super::bucket::Refills::default(),
             renewals: super::renewal::Renewals::default(),
+            others: super::others::Others::default(),
             roomy_until: None,
             lefts: VecDeque::new(),
             room_refuted: false,

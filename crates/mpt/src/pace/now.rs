@@ -63,6 +63,11 @@ impl fmt::Display for CurrentPace {
 }
 
 impl Pacer {
+    /// How it paces.
+    pub(crate) fn mode(&self) -> Pacing {
+        self.mode
+    }
+
     /// The slowest pace of the operations this client has sent (`None`: unpaced, or none
     /// paced yet).
     pub(crate) fn current(&self) -> Option<CurrentPace> {

@@ -107,6 +107,8 @@ impl Pacer {
             hold(s, renews, WaitCause::Asked);
         }
         super::bucket::trust_remainder(s, signal, now, sent.at);
+        let trusted = s.claim == claim::Claim::Trusted;
+        super::others::note(s, signal, (sent, trusted), now);
         space_when_empty(s, signal, now, rate);
         share_after(s, signal, now, (rate, limit, sent), probed);
         true

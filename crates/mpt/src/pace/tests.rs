@@ -404,6 +404,7 @@ mod changes;
 
 mod lockout;
 mod renewal;
+mod shared;
 mod skew;
 mod window_end;
 

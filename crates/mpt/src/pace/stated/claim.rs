@@ -55,7 +55,11 @@ fn most_served(limit: f64, window: f64) -> f64 {
 /// The pace under the claim, from the stated one (its rate times the share and the headroom)
 /// and the learned one.
 pub(in crate::pace) fn pace(s: &State) -> Option<f64> {
-    let stated = s.stated.map(|rate| rate * s.share * HEADROOM);
+    // At most what other callers left of the quota (a sliding log's remainder tells it).
+    let stated = s.stated.map(|rate| {
+        let room = super::super::others::room(s, rate).unwrap_or(rate);
+        (rate * s.share).min(room) * HEADROOM
+    });
     match s.claim {
         Claim::Trusted => stated.or(s.learned),
         Claim::Lower => match (stated, s.learned) {

@@ -48,12 +48,15 @@ fn bucket_answer(left: u32, refused: bool) -> Signal {
 #[derive(Clone, Copy)]
 struct Limiter {
     fixed: bool,
+    /// A sliding log of 200 a second (the mock's, in the `policy` dialect) instead.
+    log: bool,
     jitter: Duration,
 }
 
 /// The fixed window of 200 a second, each request counted as it is sent.
 const FIXED: Limiter = Limiter {
     fixed: true,
+    log: false,
     jitter: Duration::ZERO,
 };
 
@@ -65,11 +68,24 @@ struct Count {
     used: u32,
     tokens: f64,
     at: Instant,
+    /// A sliding log's: when each request of the last second was counted.
+    counted: VecDeque<Instant>,
 }
 
 impl Count {
     /// Counts a request at `now`: its answer.
     fn take(&mut self, now: Instant) -> Signal {
+        if self.limiter.log {
+            let second = Duration::from_secs(1);
+            while self.counted.front().is_some_and(|t| *t + second <= now) {
+                self.counted.pop_front();
+            }
+            let served = self.counted.len() < LIMIT as usize;
+            if served {
+                self.counted.push_back(now);
+            }
+            return bucket_answer(LIMIT - self.counted.len() as u32, !served);
+        }
         if self.limiter.fixed {
             let second = now.duration_since(self.start).as_secs();
             if second != self.window {
@@ -144,6 +160,7 @@ fn run(clients: usize, each: usize, limiter: Limiter) -> Ran {
         used: 0,
         tokens: BURST,
         at: start,
+        counted: VecDeque::new(),
     };
     // Requests on their way: counted at, the client, planned at (in the order counted).
     let mut going: Vec<(Instant, usize, Instant)> = Vec::new();
@@ -254,6 +271,23 @@ fn two_processes_on_one_fixed_window_are_rarely_refused() {
     );
 }
 
+/// Two processes on one sliding log stated in the `policy` dialect (the mock's) converge on the
+/// shared budget: at most 5% of their requests refused. Its remainder does not jump back at a
+/// renewal; each process paces to what the other callers' sends within its window leave of the
+/// quota (its limit, less its remainder, less this process's own sends), not to all of it (each
+/// overran the log, was refused, halved its share and grew it back within a second: tester
+/// round 17 F5, 7.8-8.5% refused; here 110 of 1,310 without it, 58 of 1,258 with it).
+#[test]
+fn two_processes_on_one_sliding_log_are_rarely_refused() {
+    let sliding = Limiter {
+        fixed: false,
+        log: true,
+        jitter: Duration::ZERO,
+    };
+    let Ran { sent, refused, .. } = run(2, 600, sliding);
+    assert!(refused * 20 <= sent, "{refused} of {sent} requests refused");
+}
+
 /// One process alone on a fixed window is held for its renewal after a refusal, never sent
 /// into it while spent, and its share is not halved for its own burst.
 #[test]
@@ -305,6 +339,7 @@ fn a_refusal_at_a_fixed_window_s_end_holds_until_its_renewal() {
 fn two_processes_on_a_token_bucket_finish_together() {
     let limiter = Limiter {
         fixed: false,
+        log: false,
         jitter: Duration::from_millis(20),
     };
     let Ran {
