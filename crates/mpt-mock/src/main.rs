@@ -26,9 +26,9 @@ struct Args {
     /// Latency added to every request, in milliseconds.
     #[arg(long, default_value_t = 0)]
     latency_ms: u64,
-    /// Limit each API secret to this many requests a second (e.g. `200/s`): a request over it
-    /// is answered 429 with Retry-After; every answer carries RateLimit-* headers. Off unless
-    /// given.
+    /// Limit each API secret to this many requests a second (e.g. `200/s`, a whole number from 1):
+    /// a request over it is answered 429 with Retry-After; every answer carries RateLimit-*
+    /// headers. Off unless given.
     #[arg(long, value_name = "N/s")]
     rate_limit: Option<String>,
     /// With --rate-limit: how many requests may come at once (the bucket's size).

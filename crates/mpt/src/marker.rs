@@ -275,8 +275,10 @@ impl RotationPlan {
         self.restored(client, new).await.map(|_| ())
     }
 
-    /// [`RotationPlan::restore_description`], returning the replacement as it is now.
-    pub(crate) async fn restored(&self, client: &Client, new: &Token) -> Result<Token, Error> {
+    /// [`RotationPlan::restore_description`], returning the replacement as it is now (the
+    /// update's answer, or `new` itself when it carries no tag): no read after it is needed to
+    /// show it.
+    pub async fn restored(&self, client: &Client, new: &Token) -> Result<Token, Error> {
         if !carries_marker(new.description(), &self.marker_hashes) {
             return Ok(new.clone());
         }

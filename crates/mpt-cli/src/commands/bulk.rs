@@ -410,7 +410,7 @@ async fn apply(client: &Client, ids: Ids, work: Work<'_>) -> Result<Finished, Fa
                 None => break,
             },
             () = progress.due() => {
-                progress.report(client, finished.count, read.count(), bar.as_ref());
+                progress.report(client, finished.count, &read, bar.as_ref());
                 continue;
             }
             () = &mut grace_over => {

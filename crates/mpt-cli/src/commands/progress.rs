@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use mpt::Client;
 
+use super::ids::Reading;
+
 /// The progress lines of one bulk command.
 pub struct Progress {
     /// Every this long (`None`: never).
@@ -39,27 +41,39 @@ impl Progress {
         }
     }
 
-    /// Reports `done` ids finished of `read` read so far: a line on stderr, or the pace as the
-    /// terminal's bar message when there is a `bar`.
+    /// Reports `done` ids finished of those `read` so far (all of them once the input was read
+    /// to its end): a line on stderr, or the pace as the terminal's bar message when there is a
+    /// `bar`.
     pub fn report(
         &self,
         client: &Client,
         done: usize,
-        read: usize,
+        read: &Reading,
         bar: Option<&indicatif::ProgressBar>,
     ) {
-        let pace = client.pace().map(|p| format!("sending at {p}"));
+        let pace = match client.pace() {
+            Some(p) => format!("sending at {p}"),
+            None => "no pace: sending as fast as the concurrency allows".into(),
+        };
         if let Some(bar) = bar {
-            bar.set_message(pace.unwrap_or_default());
+            bar.set_message(pace);
             return;
         }
-        let pace = pace.map(|p| format!("; {p}")).unwrap_or_default();
-        let elapsed = shown(self.started.elapsed());
+        let read = (read.count(), read.complete());
+        let line = line(done, read, self.started.elapsed(), &pace);
         // A stderr closed is no reason to stop the work (nor to panic).
-        let _ = writeln!(
-            std::io::stderr(),
-            "mpt: {done} of {read} ids done in {elapsed}{pace}"
-        );
+        let _ = writeln!(std::io::stderr(), "{line}");
+    }
+}
+
+/// A progress line: `done` ids of `read` (all the input when `all`), `elapsed`, the `pace`.
+fn line(done: usize, (read, all): (usize, bool), elapsed: Duration, pace: &str) -> String {
+    let elapsed = shown(elapsed);
+    match all {
+        true => format!("mpt: {done} of {read} ids done in {elapsed}; {pace}"),
+        false => format!(
+            "mpt: {done} ids done of {read} read so far (the input is still being read), in {elapsed}; {pace}"
+        ),
     }
 }
 
@@ -76,6 +90,20 @@ fn shown(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
+
+    /// Ids still coming in are not counted as all of them (tester round 21, N6).
+    #[test]
+    fn a_line_says_whether_the_input_was_read_whole() {
+        let d = Duration::from_secs(65);
+        assert_eq!(
+            super::line(3, (8, true), d, "p"),
+            "mpt: 3 of 8 ids done in 1m 05s; p"
+        );
+        assert_eq!(
+            super::line(1, (1, false), d, "p"),
+            "mpt: 1 ids done of 1 read so far (the input is still being read), in 1m 05s; p"
+        );
+    }
 
     #[test]
     fn elapsed_times_read_as_a_clock() {

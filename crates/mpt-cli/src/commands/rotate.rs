@@ -311,12 +311,10 @@ async fn put_back(
     token: &mpt::Token,
     state: &Path,
 ) -> Result<mpt::Token, Failure> {
-    match plan.restore_description(client, token).await {
-        // Read again for the summary (the description as put back); the token as made else.
-        Ok(()) => Ok(client
-            .get(token.id())
-            .await
-            .unwrap_or_else(|_| token.clone())),
+    // The replacement as the put-back left it (its answer): no read after it, which could fail
+    // and show the token as made, its tag on (tester round 21, N7).
+    match plan.restored(client, token).await {
+        Ok(now) => Ok(now),
         Err(e) => Err(Failure::Other(format!(
             "the replacement {} was made (the state file says `created`), but its description could not be put back ({e}): it still carries its create's marker, so its secret is not written (a token carrying a marker may be deleted as one nobody holds); run `mpt tokens rotate start --state {}` again to put it back and hand its secret over",
             token.id(),

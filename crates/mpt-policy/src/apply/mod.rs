@@ -290,9 +290,10 @@ pub(crate) async fn apply(
         report.results.extend(rest);
     }
     let ended = run.ended(report).await;
-    // Its locks given up before it returns (a store of the caller's stays the caller's).
-    if options.store.is_none() {
-        state.release().await;
+    // Its locks given up before it returns (a store of the caller's stays the caller's); never
+    // waited for past an interrupt (a stalled database: its session's end releases them).
+    if options.store.is_none() && !client.cancelled() {
+        unsent::unless_interrupted(client, state.release()).await;
     }
     ended
 }

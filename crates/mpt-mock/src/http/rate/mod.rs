@@ -44,8 +44,10 @@ pub enum RateError {
     /// Not a number of requests a second.
     #[error("{0:?}: expected requests a second, e.g. 200/s")]
     NotARate(String),
-    /// A rate of 0, less, or more than a million a second.
-    #[error("{0:?}: the rate must be more than 0 and at most 1000000 a second")]
+    /// Not a whole number from 1 to a million a second (the headers state whole counts).
+    #[error(
+        "{0:?}: the rate must be a whole number of requests a second, from 1 to 1000000 (the headers state whole counts)"
+    )]
     OutOfRange(String),
     /// A change not written `SECONDS:RATE`.
     #[error("{0:?}: expected SECONDS:RATE, e.g. 5:50/s")]
@@ -59,7 +61,7 @@ impl RateLimit {
         let per_second: f64 = number
             .parse()
             .map_err(|_| RateError::NotARate(text.to_string()))?;
-        if !(per_second.is_finite() && per_second > 0.0 && per_second <= 1e6) {
+        if !((1.0..=1e6).contains(&per_second) && per_second.fract() == 0.0) {
             return Err(RateError::OutOfRange(text.to_string()));
         }
         Ok(RateLimit {
@@ -362,6 +364,17 @@ mod tests {
             window,
             ..RateSettings::default()
         })
+    }
+
+    /// The headers state whole counts: `0.2/s` is refused (tester round 21, N6).
+    #[test]
+    fn a_rate_is_a_whole_number_a_second() {
+        for bad in ["0.2/s", "2.5", "0", "-1/s", "1e7", "fast"] {
+            assert!(RateLimit::parse(bad, 1).is_err(), "{bad}");
+        }
+        for good in ["1/s", "200", " 3/s "] {
+            assert!(RateLimit::parse(good, 1).is_ok(), "{good}");
+        }
     }
 
     #[test]

@@ -38,6 +38,9 @@ pub(super) fn without_tls(url: &str) -> String {
     tls::split(url).map_or_else(|_| url.to_string(), |(plain, _)| plain)
 }
 
+/// The longest an apply's end waits for its locks to be given up (see [`Store::release`]).
+const RELEASE_WAIT: Duration = Duration::from_secs(1);
+
 /// How often a held lock is tried again while waiting.
 const LOCK_POLL: Duration = Duration::from_millis(200);
 
@@ -429,15 +432,11 @@ impl Store for PgStore {
 
     fn release(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            if matches!(self.purpose, Purpose::Apply) {
-                // Bounded as every request is; a session lost already holds nothing.
-                let _ = self
-                    .ask("releasing the accounts' locks", async {
-                        self.client
-                            .batch_execute("select pg_advisory_unlock_all()")
-                            .await
-                    })
-                    .await;
+            // A session lost already holds nothing; a stalled one is not waited for long (its
+            // end, when the store is dropped, releases them too).
+            if matches!(self.purpose, Purpose::Apply) && self.lost_why().is_none() {
+                let unlock = self.client.batch_execute("select pg_advisory_unlock_all()");
+                let _ = tokio::time::timeout(RELEASE_WAIT, unlock).await;
             }
         })
     }
