@@ -477,15 +477,17 @@ const GAVE_UP_RUN: u8 = 3;
 /// stated: a bare refusal, learned from as a bare `429`. Fewer (a lost answer, a proxy's
 /// hiccup, one in five at random) are not: random ones would cut the pace to no end (one in
 /// five, each right after another a refusal, took a job of 1,000 ids from 7 s to 43 s).
-pub(super) fn gave_up_again(s: &mut State, signal: &Signal) -> Option<Signal> {
+pub(super) fn gave_up_again(s: &mut State, signal: &Signal) -> Option<Box<Signal>> {
     s.gave_up = if signal.gateway {
         s.gave_up.saturating_add(1)
     } else {
         0
     };
     let again = s.gave_up >= GAVE_UP_RUN;
-    (again && s.stated.is_none() && signal.quotas().next().is_none()).then(|| Signal {
-        throttled: true,
-        ..Signal::default()
+    (again && s.stated.is_none() && signal.quotas().next().is_none()).then(|| {
+        Box::new(Signal {
+            throttled: true,
+            ..Signal::default()
+        })
     })
 }

@@ -71,7 +71,7 @@ pub(super) fn correct(
     signal: &Signal,
     planned: Option<Instant>,
     now: Instant,
-) -> Option<Signal> {
+) -> Option<Box<Signal>> {
     if let Some((from, expected)) = s.checking
         && planned.is_some_and(|at| at >= from)
     {
@@ -92,7 +92,8 @@ pub(super) fn correct(
     if !signal.reset_at || s.lead.is_zero() {
         return None;
     }
-    let mut fixed = signal.clone();
+    // Boxed: the common answer (no change) moves a pointer, not the whole signal.
+    let mut fixed = Box::new(signal.clone());
     let sooner = |r: Duration| r.saturating_sub(s.lead);
     fixed.reset = fixed.reset.map(sooner);
     for (_, reset) in fixed.states.iter_mut().flatten() {
