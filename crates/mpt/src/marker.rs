@@ -135,34 +135,25 @@ pub fn carries_marker(description: Option<&str>, hashes: &[String]) -> bool {
     unmarked_description(description, hashes).is_some()
 }
 
-/// Whether `description` names, anywhere and in any case, a marker whose [`marker_hash`] is
-/// one of `hashes`: a run of 32 hex digits (each 32 in a longer run), whatever the text around
-/// it. Looser than [`carries_marker`], for evidence that a marker is not this tool's alone: a
-/// tag an administrator rewrote (upper-cased, its brackets dropped, quoted in other words)
+/// Whether `text` (a description, a name) names, anywhere and in any case, a marker whose
+/// [`marker_hash`] is one of `hashes`: its 32 hex digits in order, whatever stands between
+/// or around them (the text's other characters are skipped). Looser than [`carries_marker`],
+/// for evidence that a marker is not this tool's alone: a tag an administrator rewrote
+/// (upper-cased, its brackets dropped, split by dashes or spaces, quoted in other words)
 /// still names the marker, so a token carrying its exact tag is then not its only carrier.
-pub fn mentions_marker(description: Option<&str>, hashes: &[String]) -> bool {
-    let Some(text) = description else {
+/// (A marker encoded, in base64 say, is not read.)
+pub fn mentions_marker(text: Option<&str>, hashes: &[String]) -> bool {
+    let Some(text) = text else {
         return false;
     };
-    let bytes = text.as_bytes();
-    let mut start = 0;
-    while start < bytes.len() {
-        let run = bytes[start..]
-            .iter()
-            .take_while(|b| b.is_ascii_hexdigit())
-            .count();
-        if run >= 32 {
-            let named = (0..=run - 32).any(|i| {
-                let marker = text[start + i..start + i + 32].to_ascii_lowercase();
-                hashes.contains(&marker_hash(&marker))
-            });
-            if named {
-                return true;
-            }
-        }
-        start += run.max(1);
-    }
-    false
+    let digits: Vec<u8> = text
+        .bytes()
+        .filter(u8::is_ascii_hexdigit)
+        .map(|b| b.to_ascii_lowercase())
+        .collect();
+    digits.windows(32).any(|marker| {
+        std::str::from_utf8(marker).is_ok_and(|marker| hashes.contains(&marker_hash(marker)))
+    })
 }
 
 /// `description` without the tag of a marker whose [`marker_hash`] is one of `hashes`
@@ -316,6 +307,8 @@ mod tests {
             format!("marker {m}"),
             format!("parked by ops (was {m}); do not use"),
             format!("ff{m}00"),
+            format!("{}-{}-{}", &m[..8], &m[8..20], &m[20..]),
+            m.chars().map(|c| format!("{c} ")).collect::<String>(),
         ] {
             assert!(mentions_marker(Some(&d), &h), "{d}");
         }

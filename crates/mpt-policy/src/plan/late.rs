@@ -313,7 +313,10 @@ pub(crate) fn is_late(token: &Token, all: &[Token], hashes: &[String]) -> bool {
     // exact tag the only one carrying it).
     let carriers = all
         .iter()
-        .filter(|t| mpt::mentions_marker(t.description(), std::slice::from_ref(hash)))
+        .filter(|t| {
+            let named = |text| mpt::mentions_marker(text, std::slice::from_ref(hash));
+            named(t.description()) || named(t.name())
+        })
         .count();
     carriers == 1
 }

@@ -67,6 +67,12 @@ pub struct DirStore {
     /// What this store wrote to the directory's `holder` file once it locked it (see
     /// [`DirStore::still_locked`]).
     holder: Option<String>,
+    /// The records this store wrote, as it wrote them (`None`: removed): each is checked
+    /// unchanged before this store writes or removes it again ([`DirStore::unchanged`]).
+    written: std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
+    /// Why this store stopped trusting its lock, once it did: for good (a lock file put back
+    /// later proves nothing).
+    lost: std::sync::Mutex<Option<String>>,
 }
 
 impl DirStore {
@@ -100,6 +106,8 @@ impl DirStore {
                     root: root.to_path_buf(),
                     _lock: Some(lock),
                     holder: Some(holder),
+                    written: Default::default(),
+                    lost: Default::default(),
                 });
             }
         }
@@ -115,6 +123,8 @@ impl DirStore {
             root: root.to_path_buf(),
             _lock: None,
             holder: None,
+            written: Default::default(),
+            lost: Default::default(),
         }
     }
 
@@ -128,10 +138,13 @@ impl DirStore {
         let (Some(lock), Some(holder)) = (&self._lock, &self.holder) else {
             return Ok(());
         };
-        let lost = |why: String| StoreError::SessionLost {
-            location: self.root.display().to_string(),
-            why,
-        };
+        let lost = |why: String| self.lose(why);
+        if let Some(why) = self.lost.lock().unwrap_or_else(|p| p.into_inner()).clone() {
+            return Err(StoreError::SessionLost {
+                location: self.root.display().to_string(),
+                why,
+            });
+        }
         let path = self.root.join("lock");
         if !same_file(lock, &path) {
             return Err(lost(format!(
@@ -153,6 +166,45 @@ impl DirStore {
                 "{e}: the file naming the apply that holds the directory is gone or unreadable (removed by hand?)"
             ))),
         }
+    }
+
+    /// `Ok` unless this store wrote the record at `path` and it is not as it wrote it: another
+    /// apply wrote or removed it since, which a lock proven by its files cannot rule out (its
+    /// `lock` and `holder` both put back as they were, copies kept aside: tester round 22, R2),
+    /// so this one stops as if its lock were lost, writing and removing nothing of the other's.
+    fn unchanged(&self, path: &Path) -> Result<(), StoreError> {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(ours) = written.get(path) else {
+            return Ok(());
+        };
+        let now = match std::fs::symlink_metadata(path) {
+            Err(_) => None,
+            Ok(_) => Some(files::read_small(path, MAX_STATE_FILE).ok()),
+        };
+        match (ours, now) {
+            (None, None) => Ok(()),
+            (Some(ours), Some(Some(now))) if now == *ours => Ok(()),
+            _ => Err(self.lose(format!(
+                "{} is no longer the record this apply wrote: another apply wrote or removed it since (the directory's lock files put back by hand?)",
+                path.display()
+            ))),
+        }
+    }
+
+    /// The store's lock lost for `why`, kept for good: every later proof fails the same way.
+    fn lose(&self, why: String) -> StoreError {
+        let mut lost = self.lost.lock().unwrap_or_else(|p| p.into_inner());
+        let why = lost.get_or_insert(why).clone();
+        StoreError::SessionLost {
+            location: self.root.display().to_string(),
+            why,
+        }
+    }
+
+    /// Notes what this store left at `path` (`None`: removed).
+    fn written_now(&self, path: PathBuf, json: Option<&str>) {
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written.insert(path, json.map(str::to_string));
     }
 
     fn path(&self, key: &Key) -> PathBuf {
@@ -232,7 +284,11 @@ impl Store for DirStore {
             // As a database's write checks its lock in the same statement: an apply whose lock
             // file was removed writes no record another apply may have given up since.
             self.still_locked()?;
-            files::replace(&self.path(key), json).map_err(|e| StoreError::Refused(e.to_string()))
+            let path = self.path(key);
+            self.unchanged(&path)?;
+            files::replace(&path, json).map_err(|e| StoreError::Refused(e.to_string()))?;
+            self.written_now(path, Some(json));
+            Ok(())
         })
     }
 
@@ -251,7 +307,10 @@ impl Store for DirStore {
     fn remove<'a>(&'a self, key: &'a Key) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.still_locked()?;
-            let _ = std::fs::remove_file(self.path(key));
+            let path = self.path(key);
+            self.unchanged(&path)?;
+            let _ = std::fs::remove_file(&path);
+            self.written_now(path, None);
             Ok(())
         })
     }

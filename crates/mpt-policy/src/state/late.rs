@@ -273,9 +273,10 @@ pub(crate) async fn retire_carried(
     tokens: &[mpt::Token],
 ) -> Result<(), StoreError> {
     retire_where(store, account, name, |h| {
-        tokens
-            .iter()
-            .any(|t| mpt::mentions_marker(t.description(), std::slice::from_ref(h)))
+        tokens.iter().any(|t| {
+            let named = |text| mpt::mentions_marker(text, std::slice::from_ref(h));
+            named(t.description()) || named(t.name())
+        })
     })
     .await
 }

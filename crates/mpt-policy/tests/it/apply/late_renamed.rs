@@ -19,7 +19,7 @@ async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
     let stores = Stores::start("late-renamed");
     for (deleted, rewrite) in [false, true]
         .into_iter()
-        .flat_map(|d| [Rewrite::No, Rewrite::Upper, Rewrite::Bare].map(|r| (d, r)))
+        .flat_map(|d| Rewrite::ALL.map(|r| (d, r)))
     {
         for at in stores.fresh() {
             let shown = format!("deleted {deleted} {rewrite:?} {at:?}");
@@ -33,8 +33,9 @@ async fn a_copy_of_a_renamed_late_landing_is_never_deleted() {
             // The held create lands; an administrator renames it (and maybe deletes it); then
             // someone makes a token by hand under the declared name carrying its tag.
             let landed = land(&client, &held).await;
-            let renamed = TokenUpdate::new().name("renamed");
-            let renamed = match rewrite.of(&held) {
+            let (name, description) = rewrite.of(&held);
+            let renamed = TokenUpdate::new().name(name);
+            let renamed = match description {
                 Some(description) => renamed.description(description),
                 None => renamed,
             };
@@ -65,17 +66,39 @@ enum Rewrite {
     Upper,
     /// `marker 0123abcd…`, the brackets and words dropped.
     Bare,
+    /// `was 0123abcd-…-…`, the marker split by dashes (round 22, R1).
+    Dashes,
+    /// The marker moved to the landing's new name, its description another (round 22, R1).
+    InName,
 }
 
 impl Rewrite {
-    /// The description the landing is given (`None`: kept), from `held`, the one it landed with.
-    fn of(self, held: &str) -> Option<String> {
-        let at = held.find("marker ")? + "marker ".len();
+    const ALL: [Rewrite; 5] = [
+        Rewrite::No,
+        Rewrite::Upper,
+        Rewrite::Bare,
+        Rewrite::Dashes,
+        Rewrite::InName,
+    ];
+
+    /// The name and description the landing is given (`None`: kept), from `held`, the
+    /// description it landed with.
+    fn of(self, held: &str) -> (String, Option<String>) {
+        let at = held.find("marker ").unwrap() + "marker ".len();
         let marker = &held[at..at + 32];
+        let renamed = "renamed".to_string();
         match self {
-            Rewrite::No => None,
-            Rewrite::Upper => Some(held.replace(marker, &marker.to_ascii_uppercase())),
-            Rewrite::Bare => Some(format!("marker {marker}")),
+            Rewrite::No => (renamed, None),
+            Rewrite::Upper => (
+                renamed,
+                Some(held.replace(marker, &marker.to_ascii_uppercase())),
+            ),
+            Rewrite::Bare => (renamed, Some(format!("marker {marker}"))),
+            Rewrite::Dashes => {
+                let (a, b) = marker.split_at(8);
+                (renamed, Some(format!("was {a}-{}-{}", &b[..12], &b[12..])))
+            }
+            Rewrite::InName => (format!("parked-{marker}"), Some("parked".into())),
         }
     }
 }

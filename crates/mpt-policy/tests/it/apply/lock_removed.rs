@@ -5,7 +5,8 @@
 //! the file it locked (same device and inode): it no longer does, and the first apply stops as
 //! if its lock were lost, handing nothing over and writing no record. So does it when its lock
 //! file is put back (a hard link kept aside) after the second apply took the directory (tester
-//! round 21, N2): the directory's `holder` file names the second apply then.
+//! round 21, N2): the directory's `holder` file names the second apply then; and when `holder`
+//! is put back too (round 22, R2), the record the first apply wrote is no longer as it wrote it.
 
 use std::sync::Arc;
 
@@ -16,14 +17,24 @@ use crate::common::*;
 
 #[tokio::test]
 async fn an_apply_whose_lock_file_was_removed_stops_before_its_sink() {
-    for put_back in [false, true] {
+    for put_back in [PutBack::None, PutBack::Lock, PutBack::Both] {
         removed_then(put_back).await;
     }
 }
 
+/// What is put back as it was once the second apply is done.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum PutBack {
+    None,
+    /// `lock` (a hard link kept aside).
+    Lock,
+    /// `lock` and `holder` (a copy kept aside).
+    Both,
+}
+
 /// The first apply's lock file removed while its create is held, a second apply run, and the
-/// file put back as it was (`put_back`, a hard link kept aside) before the create is answered.
-async fn removed_then(put_back: bool) {
+/// files put back as they were (`put_back`) before the create is answered.
+async fn removed_then(put_back: PutBack) {
     let (server, client) = start().await;
     let server = Arc::new(server);
     let dir = temp_dir("lock-removed");
@@ -40,8 +51,11 @@ async fn removed_then(put_back: bool) {
         while server.held() == 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        if put_back {
+        if put_back != PutBack::None {
             std::fs::hard_link(state.join("lock"), state.join("lock.kept")).unwrap();
+        }
+        if put_back == PutBack::Both {
+            std::fs::copy(state.join("holder"), state.join("holder.kept")).unwrap();
         }
         std::fs::remove_file(state.join("lock")).unwrap();
         // Another apply locks a new file at that path, gives the first one's record up, makes
@@ -51,8 +65,11 @@ async fn removed_then(put_back: bool) {
             .await
             .unwrap();
         let made = std::fs::read_to_string(&file).unwrap();
-        if put_back {
+        if put_back != PutBack::None {
             std::fs::rename(state.join("lock.kept"), state.join("lock")).unwrap();
+        }
+        if put_back == PutBack::Both {
+            std::fs::rename(state.join("holder.kept"), state.join("holder")).unwrap();
         }
         server.release_held();
         (report, made)
@@ -62,8 +79,9 @@ async fn removed_then(put_back: bool) {
     match first {
         Err(ApplyError::SessionLost { why, .. }) => {
             let words = match put_back {
-                true => "names another apply",
-                false => "no longer the file this apply locked",
+                PutBack::None => "no longer the file this apply locked",
+                PutBack::Lock => "names another apply",
+                PutBack::Both => "no longer the record this apply wrote",
             };
             assert!(why.contains(words), "{why}")
         }
