@@ -80,10 +80,11 @@
 //!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
-//!   whenever it changes. A cut (and the pace restored after the halvings) is at most the pace
-//!   times the share served of the answers since the cut (restored: what the second before it
-//!   served, when the refusals outlasted a bucket's, `lately::outlasted`); a rate served over a
-//!   half second within 2 s is climbed back to from 150 ms after a cut below half of it (`lately`);
+//!   whenever it changes, an interval of it after the last send at least. A cut (and the
+//!   pace restored after the halvings) is at most the pace times the share served of the
+//!   answers since the cut (restored: what the second before it served, when the refusals
+//!   outlasted a bucket's, `lately::outlasted`); a rate served over a half second within 2 s
+//!   is climbed back to from 150 ms after a cut below half of it (`lately`);
 //! * with nothing stated, a concurrency limiter (at most so many in flight, refused over it)
 //!   is told from a rate limiter by the requests in flight each refused request was sent at
 //!   (`flight`): refusals at a level and rarely below it, the levels above it mostly refused

@@ -360,10 +360,11 @@ pub(super) struct State {
 }
 
 impl State {
-    /// The pace was cut: slots reserved at the old pace are taken again, from `next` on.
+    /// The pace was cut (or restored): slots reserved at the old pace are taken again, from
+    /// `next` on, none within an interval at the new pace of the last send (`slot::after_last`).
     pub(super) fn repace(&mut self, next: Instant) {
         self.generation = self.generation.wrapping_add(1);
-        self.next = Some(next);
+        self.next = Some(super::slot::after_last(self).map_or(next, |at| at.max(next)));
     }
 
     /// A state that has learned nothing yet.

@@ -238,6 +238,17 @@ pub(super) fn depart(s: &mut State, rate: Option<f64>, planned: Option<Instant>,
     }
 }
 
+/// The earliest the next send may go once the pace changes: an interval at the new pace after
+/// the last send as it went (`None`: unpaced, or none sent). A pace restored when a request
+/// sent since a cut is served (`aimd`'s `served_again`) planned its next slot from that answer:
+/// the first send waiting left within a millisecond of the one just served (tester round 21:
+/// `Retry-After: 1` at 3 a second, burst 1; each retry served took the next paced send with it,
+/// one of the two refused every second, and ids failed after 10 refusals).
+pub(super) fn after_last(s: &State) -> Option<Instant> {
+    let rate = super::stated::claim::pace(s)?;
+    s.departed?.checked_add(secs(1.0 / rate))
+}
+
 /// What a refusal for the pace's own interval names as its source, under `mode`.
 pub(super) fn pace_cause(mode: super::Pacing, s: &State) -> WaitCause {
     match mode {

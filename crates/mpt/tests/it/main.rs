@@ -7,6 +7,7 @@ mod common;
 mod accounts;
 mod budget;
 mod bulk;
+mod collision;
 mod downloads;
 mod endpoints;
 mod first_use;
