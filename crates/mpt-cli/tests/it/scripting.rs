@@ -816,3 +816,37 @@ fn ids_in_flight_when_the_grace_runs_out_get_a_row_and_are_counted() {
     }
     assert_eq!(unknown, 3);
 }
+
+/// A first interrupt while the ids on stdin have stopped coming (the pipe open, silent): the
+/// input is read no more and the command ends at once with every finished row, not when the
+/// grace for requests in flight is over (none is: tester round 22, R3).
+#[cfg(unix)]
+#[test]
+fn an_interrupt_while_stdin_is_silent_ends_without_waiting_for_the_grace() {
+    use std::io::Write;
+    let server = mock();
+    let ids: Vec<String> = server
+        .seed_tokens(2, "quiet", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let mut child = command(&server, &["tokens", "ensure-disabled", "-", "-o", "jsonl"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Both ids, then nothing more: the pipe stays open until the end of the test.
+    let mut stdin = child.stdin.take().unwrap();
+    stdin
+        .write_all(format!("{}\n{}\n", ids[0], ids[1]).as_bytes())
+        .unwrap();
+    stdin.flush().unwrap();
+    let status = signal_when(&mut child, libc::SIGINT, || {
+        ids.iter()
+            .all(|id| server.token_status(id).as_deref() == Some("Disabled"))
+    });
+    let err = stderr_of(&mut child);
+    drop(stdin);
+    assert_eq!(status.code(), Some(130), "{err}");
+    assert!(!err.contains("did not finish in time"), "{err}");
+    assert!(!err.contains("in flight when interrupted"), "{err}");
+}
