@@ -96,7 +96,7 @@
 //!   not a wait against the budget: a slot behind others at the pace is as far off as the
 //!   sends before it (each one interval, within the cap, apart), and that is progress; only an
 //!   interval beyond the cap refuses it (naming the pace's source: [`WaitCause::Pace`],
-//!   [`WaitCause::FixedPace`], [`WaitCause::LearnedPace`]).
+//!   [`WaitCause::FixedPace`], [`WaitCause::LearnedPace`], [`WaitCause::RevisedPace`]).
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -447,3 +447,54 @@ fn a_paced_bulk_command_says_how_far_it_is_and_at_what_pace() {
         text(&out.stderr)
     );
 }
+
+/// A progress line names the pace's source as it is (tester round 22, R4): ids fed slowly on
+/// stdin to a bucket of 2 a second, burst 20, that states its limit on every answer; the burst
+/// serves more in a second than the stated quota allows, so the client paces at what it learns
+/// from the answers, over the stated rate. Its lines said "learned from the platform's refusals
+/// (it states no limit)": none was refused, and every answer stated the limit.
+#[test]
+fn a_progress_line_does_not_say_a_stating_platform_states_no_limit() {
+    use std::io::Write;
+    let server = mock_built(
+        MockServer::builder().rate_limit(mpt_mock::RateLimit::parse("2/s", 20).unwrap()),
+    );
+    let ids: Vec<String> = server
+        .seed_tokens(12, "trickle", mpt_mock::DEFAULT_ACCOUNT)
+        .into_iter()
+        .map(|t| t.id)
+        .collect();
+    let mut child = command(
+        &server,
+        &[
+            "tokens",
+            "ensure-disabled",
+            "-",
+            "-o",
+            "jsonl",
+            "--progress",
+            "1s",
+        ],
+    )
+    .stdin(Stdio::piped())
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    for id in &ids {
+        stdin.write_all(format!("{id}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    for id in &ids {
+        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
+    }
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("mpt: ")).collect();
+    assert!(lines.len() >= 2, "{stderr}");
+    assert!(!stderr.contains("it states no limit"), "{stderr}");
+}

@@ -18,7 +18,8 @@ pub struct CurrentPace {
     pub per_second: Option<f64>,
     /// Where the pace comes from: [`WaitCause::Pace`] (computed from the limits the platform
     /// states), [`WaitCause::FixedPace`] (`Pacing::Fixed`, `mpt --max-rate`) or
-    /// [`WaitCause::LearnedPace`] (learned from the platform's refusals; it states no limit);
+    /// [`WaitCause::LearnedPace`] (learned from the platform's refusals; it states no limit),
+    /// [`WaitCause::RevisedPace`] (learned from its answers; the limit it states did not hold);
     /// [`WaitCause::Asked`] with no pace.
     pub cause: WaitCause,
     /// Every send held this much longer, as the platform asked (a `Retry-After`, a spent
@@ -40,6 +41,9 @@ impl fmt::Display for CurrentPace {
                 WaitCause::FixedPace => "the pace this client was set to (--max-rate)",
                 WaitCause::LearnedPace => {
                     "the pace this client learned from the platform's refusals (it states no limit)"
+                }
+                WaitCause::RevisedPace => {
+                    "the pace this client learned from the platform's answers (its stated limit did not hold)"
                 }
                 _ => "the pace this client computes from the platform's stated limits",
             };

@@ -253,9 +253,8 @@ pub(super) fn after_last(s: &State) -> Option<Instant> {
 pub(super) fn pace_cause(mode: super::Pacing, s: &State) -> WaitCause {
     match mode {
         super::Pacing::Fixed(_) => WaitCause::FixedPace,
-        _ if s.stated.is_none() || s.claim != stated::claim::Claim::Trusted => {
-            WaitCause::LearnedPace
-        }
+        _ if s.stated.is_none() => WaitCause::LearnedPace,
+        _ if s.claim != stated::claim::Claim::Trusted => WaitCause::RevisedPace,
         _ => WaitCause::Pace,
     }
 }

@@ -44,6 +44,11 @@ pub enum WaitCause {
     /// The pace this client learned from the platform's refusals (it states no limit; AIMD):
     /// its interval between two sends is this long, over the cap.
     LearnedPace,
+    /// The pace this client learned from the platform's answers (AIMD) where the limit it
+    /// states did not hold: it refused under it, or served more than it allows (each replica of
+    /// a load balancer stating its own share); its interval between two sends is this long,
+    /// over the cap.
+    RevisedPace,
     /// The platform says nothing remains of a quota until it renews (an answer with a remainder
     /// of 0 and a reset, not a refusal): `limit` requests, per `window` when stated.
     Spent {
@@ -82,6 +87,9 @@ impl WaitCause {
             )),
             WaitCause::LearnedPace => Some(pace(
                 "this client learned from the platform's refusals (it states no limit)",
+            )),
+            WaitCause::RevisedPace => Some(pace(
+                "this client learned from the platform's answers (its stated limit did not hold)",
             )),
             WaitCause::Unanswered { requests } => Some(format!(
                 "the platform answered none of the last {requests} requests of this job"
