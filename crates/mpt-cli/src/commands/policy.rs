@@ -240,7 +240,15 @@ impl RunCommand for ApplyArgs {
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        let report = report.map_err(|e| failure_of(e, ctx.format))?;
+        let report = report.map_err(|e| match (e, ctx.signals.received()) {
+            // Interrupted while the plan was read (the accounts, the secret files' tokens):
+            // nothing was changed, and the exit says the signal (tester round 22, R3).
+            (ApplyError::Api(mpt::Error::Cancelled), Some(signal)) => {
+                exit::eprint("interrupted before any change: nothing was changed\n");
+                Failure::Interrupted(signal)
+            }
+            (e, _) => failure_of(e, ctx.format),
+        })?;
         if let Some(e) = printed.lock().ok().and_then(|mut e| e.take()) {
             return Err(e);
         }

@@ -556,6 +556,38 @@ fn until_exists(path: &std::path::Path) {
     }
 }
 
+/// SIGTERM while an apply reads the accounts (every list and read held, never answered):
+/// nothing was changed, and the exit says the signal, 143 (tester round 22, R3: exit 1, "error:
+/// not attempted: the bulk call was cancelled first").
+#[test]
+fn an_apply_interrupted_while_it_reads_the_accounts_exits_with_the_signal() {
+    use mpt_mock::{Fault, FaultRule, Faults, Operation};
+    let server = mock();
+    let made = server.seed_token(SeedToken::named("fast").with_modules([DEFAULT_MODULE]));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fast.secret");
+    std::fs::write(&file, format!("{}\n", made.secret.expose_secret())).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::fs::write(
+        dir.path().join("tokens.toml"),
+        format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"fast\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    let held = FaultRule::every(1, Fault::Hold).only([Operation::List, Operation::Get]);
+    server.set_faults(Faults::none().with(held)).unwrap();
+    let mut child = apply_in(&server, dir.path(), &["-o", "json"]);
+    let status = crate::scripting::signal_when(&mut child, libc::SIGTERM, || server.held() >= 1);
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(status.code(), Some(143), "{stderr}");
+    assert!(!stderr.contains("cancelled first"), "{stderr}");
+    assert_eq!(server.token_status(&made.id).as_deref(), Some("Active"));
+    assert_eq!(server.requests(Operation::Create), 0);
+}
+
 /// SIGTERM while a sink command hangs: once the 10 s grace is over, `apply` prints a row for
 /// every action (the token made and handed over `changed`, the one whose sink still runs
 /// `outcomeUnknown`, the one not begun `notAttempted`) and the summary, in a table and in
