@@ -72,6 +72,15 @@ impl MockServerBuilder {
         self
     }
 
+    /// The rate limit is counted per TCP connection: each connection of a caller has a count
+    /// of its own against the whole limit (a caller's requests over 16 connections may go at 16
+    /// times the rate), as a limiter counting per connection is (Envoy's local rate limit with
+    /// `local_rate_limit_per_downstream_connection`; a proxy keyed by connection).
+    pub fn rate_per_connection(mut self, per_connection: bool) -> Self {
+        self.rate.per_connection = per_connection;
+        self
+    }
+
     /// The rate limit changes mid-run (from the server's start); it applies to every caller.
     pub fn rate_change(mut self, change: RateChange) -> Self {
         self.rate.change = Some(change);

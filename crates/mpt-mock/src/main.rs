@@ -63,6 +63,10 @@ struct Args {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     rate_replicas: u32,
+    /// With --rate-limit: the limit is counted per TCP connection (each of a caller's
+    /// connections against the whole limit), as a limiter keyed by connection counts.
+    #[arg(long)]
+    rate_per_connection: bool,
     /// Also seed a token `client` in the Client account ACC-0000-0001 whose secret is this, to
     /// call the mock as a Client account (scoped to its own tokens) rather than as Operations.
     #[arg(long, env = "MPT_MOCK_CLIENT_SECRET", hide_env_values = true)]
@@ -183,6 +187,7 @@ fn main() -> std::process::ExitCode {
             builder = builder.rate_lockout(lockout);
         }
         builder = builder.rate_replicas(args.rate_replicas);
+        builder = builder.rate_per_connection(args.rate_per_connection);
         if let Some(change) = &args.rate_change {
             match mpt_mock::RateChange::parse(change, args.rate_burst) {
                 Ok(change) => builder = builder.rate_change(change),

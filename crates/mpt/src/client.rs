@@ -6,8 +6,10 @@ use std::time::Duration;
 use reqwest::header::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
 
+use crate::base_url::{normalize_base_url, without_userinfo};
 use crate::error::Error;
 use crate::hooks::Layer;
+use crate::hooks::spread::Spread;
 use crate::job::Cancel;
 use crate::outcome::NoopTransitions;
 use crate::pace::{Pacer, Pacing};
@@ -86,26 +88,6 @@ impl std::fmt::Debug for ClientBuilder {
     }
 }
 
-/// `url` with its userinfo (`user:password@`), if any, replaced by `[REDACTED]@`: a password in a
-/// base URL never shows in `Debug` output or errors.
-pub(crate) fn without_userinfo(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_string();
-    };
-    let authority_end = url[scheme_end..]
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + i);
-    match url[scheme_end..authority_end].rfind('@') {
-        Some(at) => format!(
-            "{}{}@{}",
-            &url[..scheme_end],
-            crate::redact::REDACTED,
-            &url[scheme_end + at + 1..]
-        ),
-        None => url.to_string(),
-    }
-}
-
 impl Default for ClientBuilder {
     fn default() -> Self {
         ClientBuilder {
@@ -122,19 +104,6 @@ impl Default for ClientBuilder {
             max_wait: DEFAULT_MAX_WAIT,
         }
     }
-}
-
-/// `https://host/public/v1/` → `https://host`: the official client accepts base URLs with or
-/// without the API prefix, and so do we.
-pub(crate) fn normalize_base_url(url: &str) -> String {
-    let mut url = url.trim().trim_end_matches('/');
-    for suffix in ["/public/v1", "/public"] {
-        if let Some(stripped) = url.strip_suffix(suffix) {
-            url = stripped.trim_end_matches('/');
-            break;
-        }
-    }
-    url.to_string()
 }
 
 impl ClientBuilder {
@@ -183,6 +152,9 @@ impl ClientBuilder {
     }
 
     /// Use this `reqwest::Client` (its pool, proxy and TLS settings) instead of building one.
+    /// It is used alone: the client built by default spreads its sends over 16 connection
+    /// pools once the platform has refused one (a limiter counting per connection), which a
+    /// client passed in, whose settings cannot be copied, does not.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -277,6 +249,10 @@ impl ClientBuilder {
         }
         // The per-attempt timeout: the default of the client built here, or set on each request
         // of a client passed in.
+        let spread = self
+            .http
+            .is_none()
+            .then(|| Spread::new(self.connect_timeout, self.timeout));
         let (http, timeout) = match self.http {
             Some(http) => (http, Some(self.timeout)),
             None => (
@@ -300,6 +276,7 @@ impl ClientBuilder {
             redactor,
             pacer: Pacer::new(pacing),
             max_wait: self.max_wait,
+            spread,
         });
         Ok(Client::assemble(layer, http, self.base_url, self.noop))
     }
@@ -431,6 +408,7 @@ impl Client {
             // Another secret is another caller to the platform's rate limit.
             pacer: Pacer::new(old.pacer.mode()),
             max_wait: old.max_wait,
+            spread: old.spread.as_ref().map(Spread::alike),
         });
         let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
         Ok(Client::assemble(
@@ -464,33 +442,5 @@ impl Client {
 
     pub(crate) fn noop_transitions(&self) -> NoopTransitions {
         self.inner.noop
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{normalize_base_url, without_userinfo};
-
-    #[test]
-    fn userinfo_is_redacted() {
-        assert_eq!(
-            without_userinfo("http://user:PASSWORD@host:8080/x?y"),
-            "http://[REDACTED]@host:8080/x?y"
-        );
-        assert_eq!(without_userinfo("https://host/a@b"), "https://host/a@b");
-        assert_eq!(without_userinfo("not a url"), "not a url");
-    }
-
-    #[test]
-    fn base_urls_with_the_api_prefix_are_accepted() {
-        for url in [
-            "https://api.example.com",
-            "https://api.example.com/",
-            "https://api.example.com/public",
-            "https://api.example.com/public/v1",
-            "https://api.example.com/public/v1/",
-        ] {
-            assert_eq!(normalize_base_url(url), "https://api.example.com", "{url}");
-        }
     }
 }

@@ -42,6 +42,7 @@ use crate::pace::Refused;
 mod body;
 mod resend;
 mod spare;
+pub(crate) mod spread;
 mod stop;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries};
@@ -197,6 +198,9 @@ pub(crate) struct Layer {
     pub(crate) pacer: crate::pace::Pacer,
     /// The most a call waits in all (pacing and retries).
     pub(crate) max_wait: Duration,
+    /// The pools the sends spread over once the platform refused one (`None`: a
+    /// `reqwest::Client` passed in, used alone).
+    pub(crate) spread: Option<spread::Spread>,
 }
 
 impl mpt_api::Hooks for Layer {
@@ -391,6 +395,7 @@ impl Layer {
                     .may_retry(&self.retry)
                     .then(|| copy(&request))
                     .flatten();
+                let client = self.spread.as_ref().map_or(client, |s| s.pick(client));
                 let result = match job.send(client, request, read).await {
                     Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                     Err(url) => return stands(&url, previous, None, attempt),

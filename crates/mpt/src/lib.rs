@@ -68,6 +68,7 @@
 #![deny(missing_docs)]
 
 mod age;
+mod base_url;
 mod bulk;
 mod client;
 mod dispatch;

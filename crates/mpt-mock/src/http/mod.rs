@@ -86,6 +86,10 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 pub(super) struct ConnectionKill(Arc<Notify>);
 
+/// The connection a request came on (numbered as accepted), for a limit counted per connection.
+#[derive(Clone, Copy)]
+pub(super) struct ConnectionId(pub(super) u64);
+
 pub(super) enum Reply {
     Json(StatusCode, Value),
     NoContent,
@@ -160,6 +164,7 @@ pub(crate) async fn serve(
     router: Router,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let mut accepted_so_far = 0u64;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -167,6 +172,8 @@ pub(crate) async fn serve(
         };
         let Ok((stream, _)) = accepted else { continue };
         let _ = stream.set_nodelay(true);
+        accepted_so_far += 1;
+        let connection = ConnectionId(accepted_so_far);
         let router = router.clone();
         let mut shutdown = shutdown.clone();
         tokio::spawn(async move {
@@ -175,6 +182,7 @@ pub(crate) async fn serve(
             let service = hyper::service::service_fn(
                 move |mut req: hyper::Request<hyper::body::Incoming>| {
                     req.extensions_mut().insert(handle.clone());
+                    req.extensions_mut().insert(connection);
                     router.clone().oneshot(req.map(Body::new))
                 },
             );

@@ -10,7 +10,8 @@
 //! the `retry-after` dialect with a limit of 50/s that rises to 400/s after 3 s,
 //! the `retry-after`, `retry-after-date` and `bare` dialects behind a lockout of 2 s that each
 //! refused request extends (`--rate-lockout 2`), the `ratelimit` dialect enforced by 4 replicas
-//! behind round robin each stating its own quarter (`--rate-replicas 4`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
+//! behind round robin each stating its own quarter (`--rate-replicas 4`), the `retry-after`
+//! dialect counted per connection (25/s, burst 5, for each: `--rate-per-connection`), and two facade clients (two processes, say) sharing one secret's limit (`policy` and
 //! `retry-after`, and each lockout). Clients: the facade (default settings, concurrency 16) and plain reqwest at
 //! concurrency 16 that retries a refusal (429, 503, 403 with nothing remaining) after its
 //! `Retry-After` (seconds or a date), else after the reset the headers give, else a second
@@ -45,6 +46,10 @@ const RISEN: f64 = 400.0;
 const RISE_AFTER_S: f64 = 3.0;
 /// A refusal's lockout, extended by each request refused during it.
 const LOCKOUT: Duration = Duration::from_secs(2);
+/// A limit counted per connection: this rate (and a burst of `PER_CONNECTION_BURST`) for each
+/// of a caller's connections; 16 connections busy (the concurrency) may send 400 a second.
+const PER_CONNECTION: f64 = 25.0;
+const PER_CONNECTION_BURST: u32 = 5;
 
 /// One setting of the limiter.
 #[derive(Clone, Copy)]
@@ -61,6 +66,8 @@ struct Setting {
     /// The limit is enforced by [`REPLICAS`] replicas behind round robin, each stating its own
     /// share of it.
     replicas: bool,
+    /// The limit is counted per connection: [`PER_CONNECTION`] a second for each.
+    per_connection: bool,
 }
 
 /// The replicas of a replicated limit.
@@ -89,12 +96,28 @@ impl Setting {
         if self.replicas {
             name.push_str(&format!("+replicas-{REPLICAS}"));
         }
+        if self.per_connection {
+            name.push_str("+per-connection");
+        }
         name
+    }
+
+    /// The limit a caller may reach: the per-connection rate over as many connections as the
+    /// concurrency, for a limit counted per connection.
+    fn limit_per_s(&self) -> f64 {
+        if self.per_connection {
+            PER_CONNECTION * CONCURRENCY as f64
+        } else {
+            RATE
+        }
     }
 
     /// The least time `requests` can take under this limit.
     fn ideal(&self, requests: u64) -> f64 {
         let requests = requests as f64;
+        if self.per_connection {
+            return requests / self.limit_per_s();
+        }
         let before = RATE * DROP_AFTER_S;
         if self.rising {
             let before = RISE_FROM * RISE_AFTER_S;
@@ -138,9 +161,19 @@ impl Limited {
             .build()
             .unwrap();
         let server = runtime.block_on(async {
-            let limit = RateLimit {
-                per_second: if setting.rising { RISE_FROM } else { RATE },
-                burst: BURST,
+            let limit = match (setting.rising, setting.per_connection) {
+                (true, _) => RateLimit {
+                    per_second: RISE_FROM,
+                    burst: BURST,
+                },
+                (_, true) => RateLimit {
+                    per_second: PER_CONNECTION,
+                    burst: PER_CONNECTION_BURST,
+                },
+                _ => RateLimit {
+                    per_second: RATE,
+                    burst: BURST,
+                },
             };
             let mut builder = MockServer::builder()
                 .rate_limit(limit)
@@ -163,6 +196,9 @@ impl Limited {
             }
             if setting.replicas {
                 builder = builder.rate_replicas(REPLICAS);
+            }
+            if setting.per_connection {
+                builder = builder.rate_per_connection(true);
             }
             if setting.rising {
                 builder = builder.rate_change(RateChange {
@@ -366,6 +402,7 @@ fn settings() -> Vec<Setting> {
         rising: false,
         lockout: false,
         replicas: false,
+        per_connection: false,
     };
     let mut all: Vec<Setting> = RateDialect::ALL.into_iter().map(bucket).collect();
     // Gateways that state nothing (Envoy's global limit: a fixed window, a bare `429`; HAProxy's
@@ -408,6 +445,12 @@ fn settings() -> Vec<Setting> {
         rising: true,
         ..bucket(RateDialect::RetryAfter)
     });
+    // A limit counted per connection (Envoy's local rate limit per downstream connection),
+    // learned from refusals alone (tester round 17 F3: paced at one connection's share).
+    all.push(Setting {
+        per_connection: true,
+        ..bucket(RateDialect::RetryAfter)
+    });
     // A lockout that each refused request extends (fail2ban-like), in the forms it may ask.
     for dialect in [
         RateDialect::RetryAfter,
@@ -446,6 +489,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
             && !setting.change
             && !setting.alternating
             && !setting.rising
+            && !setting.per_connection
             && !setting.lockout;
         if bucket && setting.dialect == RateDialect::Policy {
             runs.push(two_clients(rt, setting));
@@ -470,7 +514,7 @@ pub fn paced(rt: &tokio::runtime::Runtime) {
                 "dialect": setting.name(),
                 "client": run.client,
                 "tokens": TOKENS,
-                "limit_per_s": RATE,
+                "limit_per_s": setting.limit_per_s(),
                 "latency_ms": LATENCY_MS,
                 "requests": run.requests,
                 "throttled": run.throttled,
