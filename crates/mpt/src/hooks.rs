@@ -395,8 +395,9 @@ impl Layer {
                     .may_retry(&self.retry)
                     .then(|| copy(&request))
                     .flatten();
-                let client = self.spread.as_ref().map_or(client, |s| s.pick(client));
-                let result = match job.send(client, request, read).await {
+                // The pool it goes through (one of several once the platform refused one).
+                let pool = self.spread.as_ref().map_or(client, |s| s.pick(client));
+                let result = match job.send(pool, request, read).await {
                     Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                     Err(url) => return stands(&url, previous, None, attempt),
                 };

@@ -16,8 +16,8 @@
 //! (no connection is opened for nothing). A `reqwest::Client` passed in
 //! (`ClientBuilder::http_client`) is used alone: its settings cannot be copied.
 
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// How many pools the sends go through in turn once the platform has refused one (the first
@@ -31,10 +31,11 @@ pub(crate) struct Spread {
     settings: (Duration, Duration),
     /// Whether the platform has refused a request of this client.
     refused: AtomicBool,
-    /// The extra pools, each built the first time its turn comes (a client takes milliseconds
-    /// to build, its TLS roots loaded: not all at once on one send's way). `None` inside:
-    /// building failed, and that turn goes to the client's own pool.
-    extra: [OnceLock<Option<reqwest::Client>>; POOLS - 1],
+    /// The extra pools, built on a thread of their own at the first refusal (a client takes
+    /// milliseconds to build, its TLS roots loaded: built on the runtime's thread, fifteen held
+    /// every answer back meanwhile, and the pace's halvings went unheard). Until they are
+    /// built, or when building failed, every send goes through the client's own pool.
+    extra: Arc<OnceLock<Box<[reqwest::Client]>>>,
     /// The next pool, in turn.
     next: AtomicUsize,
 }
@@ -45,7 +46,7 @@ impl Spread {
         Spread {
             settings: (connect, timeout),
             refused: AtomicBool::new(false),
-            extra: std::array::from_fn(|_| OnceLock::new()),
+            extra: Arc::default(),
             next: AtomicUsize::new(0),
         }
     }
@@ -55,35 +56,43 @@ impl Spread {
         Spread::new(self.settings.0, self.settings.1)
     }
 
-    /// Notes that the platform refused a request (throttling): the sends spread from now on.
+    /// Notes that the platform refused a request (throttling): the extra pools are built, and
+    /// the sends spread over them once they are.
     pub(crate) fn refused(&self) {
-        if !self.refused.load(Ordering::Relaxed) {
-            self.refused.store(true, Ordering::Relaxed);
+        if self.refused.swap(true, Ordering::Relaxed) {
+            return;
         }
+        let (extra, (connect, timeout)) = (Arc::clone(&self.extra), self.settings);
+        let build = move || {
+            let clients: Option<Box<[reqwest::Client]>> = (1..POOLS)
+                .map(|_| {
+                    reqwest::Client::builder()
+                        .connect_timeout(connect)
+                        .timeout(timeout)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if let Some(clients) = clients {
+                let _ = extra.set(clients);
+            }
+        };
+        // No thread to be had: the sends stay on the one pool.
+        let _ = std::thread::Builder::new()
+            .name("mpt-pools".into())
+            .spawn(build);
     }
 
-    /// The client the next send goes through: `own` until a refusal, then each pool in turn.
+    /// The client the next send goes through: `own` until the extra pools are built after a
+    /// refusal, then each pool in turn.
     pub(crate) fn pick<'a>(&'a self, own: &'a reqwest::Client) -> &'a reqwest::Client {
-        if !self.refused.load(Ordering::Relaxed) {
+        let Some(extra) = self.extra.get() else {
             return own;
-        }
+        };
         match self.next.fetch_add(1, Ordering::Relaxed) % POOLS {
             0 => own,
-            i => self.extra[i - 1]
-                .get_or_init(|| self.build())
-                .as_ref()
-                .unwrap_or(own),
+            i => extra.get(i - 1).unwrap_or(own),
         }
-    }
-
-    /// An extra pool's client.
-    fn build(&self) -> Option<reqwest::Client> {
-        let (connect, timeout) = self.settings;
-        reqwest::Client::builder()
-            .connect_timeout(connect)
-            .timeout(timeout)
-            .build()
-            .ok()
     }
 }
 
@@ -103,10 +112,16 @@ mod tests {
             assert!(std::ptr::eq(spread.pick(&own), &own));
         }
         assert!(
-            spread.extra.iter().all(|p| p.get().is_none()),
+            spread.extra.get().is_none(),
             "no pool built before a refusal"
         );
         spread.refused();
+        // Built on a thread of their own: the sends stay on the own pool meanwhile.
+        let waited = std::time::Instant::now();
+        while spread.extra.get().is_none() {
+            assert!(waited.elapsed() < Duration::from_secs(30), "never built");
+            std::thread::sleep(Duration::from_millis(5));
+        }
         let picked: Vec<*const reqwest::Client> = (0..2 * POOLS)
             .map(|_| spread.pick(&own) as *const _)
             .collect();
