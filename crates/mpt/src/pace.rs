@@ -438,7 +438,7 @@ impl Pacer {
 
     /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
     fn learn_at(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent, now: Instant) {
-        let bare = aimd::gave_up_again(s, signal);
+        let bare = noise::gave_up_again(s, signal);
         let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
         let signal = fixed.as_deref().unwrap_or(signal);
         s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
