@@ -74,9 +74,11 @@
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
 //!   sent since is served, each refusal of one halves the pace. A refusal that lasted until a
 //!   window renewed (half a second or more, a hold not counted unless one of a rounding) tells its
-//!   quota: the pace is 99% of it. Each success adds back its part of an amount a second that
+//!   quota (what the second before the last refusal served, if fewer than the one before the
+//!   cut): the pace is 99% of it. Each success adds back its part of an amount a second that
 //!   does not depend on the client's own rate (several processes on one token converge on a
-//!   fair share), smaller near the ceiling; a second served well past the ceiling forgets it.
+//!   fair share), smaller near the ceiling; a second served well past the ceiling (750 ms or
+//!   more after the last cut) forgets it.
 //!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace
@@ -438,7 +440,7 @@ impl Pacer {
 
     /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
     fn learn_at(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent, now: Instant) {
-        let bare = aimd::gave_up_again(s, signal);
+        let bare = noise::gave_up_again(s, signal);
         let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
         let signal = fixed.as_deref().unwrap_or(signal);
         s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);

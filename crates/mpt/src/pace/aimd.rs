@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::served::{SLICES, advance, count_served, last_second, served_last_second};
 use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise};
-use crate::ratelimit::{Signal, secs};
+use crate::ratelimit::secs;
 
 /// The fraction of the ceiling AIMD settles at: a window's quota (learned from its renewal), or
 /// what a bucket served over the second before it refused (at least its rate).
@@ -20,6 +20,15 @@ const ADD: f64 = 0.25;
 
 /// A second that served this many times the ceiling says the ceiling was too low.
 const LIFT: f64 = 1.1;
+
+/// How long after the last cut a second that served [`LIFT`] times the ceiling may say it was
+/// too low: most of the second counted is at the pace the cut set. Sooner, it counts what was
+/// served before the cut, and, on a fixed window, the end of one window and the start of the
+/// next (up to twice its quota: the ceiling of Envoy's window of 200 a clock second was
+/// forgotten 0.1 s after a cut, and the pace grew 2% a success to thousands a second). A
+/// whole second: a limit alternating each second between 200 and 50 a second was followed
+/// more slowly (the climb back waited for it).
+const LIFT_AFTER: Duration = Duration::from_millis(750);
 
 /// What AIMD adds back per success with no ceiling (one forgotten as too low): this fraction of
 /// the rate, until the next refusal.
@@ -63,7 +72,7 @@ const RENEWAL: Duration = Duration::from_millis(500);
 
 /// How long after a cut a window learned ([`RENEWAL`]) may go on refusing, none served: its
 /// second, and the round trip of a request sent just before it renewed. Longer, it was none.
-const WINDOW_RENEWS: Duration = Duration::from_millis(1500);
+pub(super) const WINDOW_RENEWS: Duration = Duration::from_millis(1500);
 
 /// The least a second must have served before a cut for a refusal that lasted [`RENEWAL`] to
 /// be taken as a window renewing: fewer is another caller's spending (two processes on one
@@ -124,6 +133,9 @@ pub(super) struct Cut {
     pub(super) answers: (u32, u32),
     /// The answers served since, whenever sent (`lately::between_cuts`).
     pub(super) served_since: u32,
+    /// What the second before the last refusal of a request sent since it served, that refusal
+    /// within a second of it, none served since it (`u32::MAX`: none yet): `lately::window_count`.
+    pub(super) window: u32,
 }
 
 /// AIMD, when nothing is stated. A refusal of a request sent before the last cut answers
@@ -150,6 +162,14 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
     noise::note(s, throttled, since_cut, now);
     if since_cut {
         lately::count_answer(s, throttled);
+    }
+    if throttled
+        && since_cut
+        && !s.resolved
+        && now.saturating_duration_since(s.cut.at) < Duration::from_secs(1)
+    {
+        // Refused still: a window not renewed yet (`lately::window_count`).
+        s.cut.window = s.cut.window.min(served_last_second(s, now, first));
     }
     if !throttled {
         if !since_cut && !s.resolved {
@@ -303,8 +323,11 @@ fn served_again(s: &mut State, now: Instant) {
         return;
     }
     let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
+    // What the window let through: the second before the cut, or the one before the last
+    // refusal since, whichever served fewer (`lately::window_count`).
+    let counted = lately::window_count(s, now);
     let learned = if renewed {
-        let quota = f64::from(s.cut.served);
+        let quota = f64::from(counted.max(MIN_QUOTA));
         s.windowed = true;
         s.ceiling = Some(quota);
         (quota * SETTLE).max(MIN_RATE)
@@ -340,10 +363,11 @@ fn served_again(s: &mut State, now: Instant) {
 /// a window's quota: [`WINDOW_CREEP`], rising to [`PROBE`] over [`WINDOW_PATIENCE`]). The
 /// amount is the same whatever the client's own rate, so that two clients served alike
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
-/// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
-/// the ceiling was too low (another client stopped, or the limit rose): it is forgotten, and
-/// the pace grows by [`GROWTH`] a success until the next refusal. A rate the platform served
-/// lately is climbed back to faster when that is more (`lately::climb`).
+/// faster and starve the other). A second that served more than [`LIFT`] times the ceiling,
+/// [`LIFT_AFTER`] or longer after the last cut, says the ceiling was too low (another client
+/// stopped, or the limit rose): it is forgotten, and the pace grows by [`GROWTH`] a success
+/// until the next refusal. A rate the platform served lately is climbed back to faster when
+/// that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
     let served = f64::from(served_last_second(s, now, first));
     let climb = lately::climb(s, rate, now);
@@ -355,7 +379,9 @@ fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
 
 /// [`grow`]'s additive part (the rule above but the climb back).
 fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
-    if s.ceiling.is_some_and(|c| served > c * LIFT) {
+    // Not sooner than [`LIFT_AFTER`] after the last cut: the second counted then straddles it.
+    let after_cut = now.saturating_duration_since(s.cut.at) >= LIFT_AFTER;
+    if after_cut && s.ceiling.is_some_and(|c| served > c * LIFT) {
         s.ceiling = None;
         s.windowed = false;
     }
@@ -443,6 +469,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         rate: learned,
         answers: (0, 0),
         served_since: 0,
+        window: u32::MAX,
     };
     s.resolved = false;
 }
@@ -466,28 +493,4 @@ pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
     let (refused, answers) = last_second(s, now, first);
     let (refused, answers) = (f64::from(refused), f64::from(answers));
     answers * LOSS >= 2.0 && refused <= answers * LOSS
-}
-
-/// How many `502`s or `504`s in a row, none served between them, make one a refusal.
-const GAVE_UP_RUN: u8 = 3;
-
-/// A gateway's `502` or `504` that makes [`GAVE_UP_RUN`] in a row, none served between them (a
-/// gateway that queues the requests over what it serves in time gives up on those that waited
-/// too long, and on most of them while the client keeps its queue full), when nothing is
-/// stated: a bare refusal, learned from as a bare `429`. Fewer (a lost answer, a proxy's
-/// hiccup, one in five at random) are not: random ones would cut the pace to no end (one in
-/// five, each right after another a refusal, took a job of 1,000 ids from 7 s to 43 s).
-pub(super) fn gave_up_again(s: &mut State, signal: &Signal) -> Option<Box<Signal>> {
-    s.gave_up = if signal.gateway {
-        s.gave_up.saturating_add(1)
-    } else {
-        0
-    };
-    let again = s.gave_up >= GAVE_UP_RUN;
-    (again && s.stated.is_none() && signal.quotas().next().is_none()).then(|| {
-        Box::new(Signal {
-            throttled: true,
-            ..Signal::default()
-        })
-    })
 }

@@ -402,6 +402,7 @@ impl State {
                 rate: 0.0,
                 answers: (0, 0),
                 served_since: 0,
+                window: u32::MAX,
             },
             resolved: true,
             windowed: false,

@@ -21,7 +21,7 @@
 use std::time::{Duration, Instant};
 
 use super::State;
-use super::aimd::{MIN_RATE, SETTLE};
+use super::aimd::{MIN_RATE, SETTLE, WINDOW_RENEWS};
 use super::served::{SLICES, served_newest};
 
 /// How long a rate the platform served is remembered as served lately ([`climb`] climbs back
@@ -136,3 +136,23 @@ const BETWEEN: std::ops::RangeInclusive<Duration> =
 
 /// See [`between_cuts`]: the most it trims the ceiling the last second gives.
 const TRIM: f64 = 0.75;
+
+/// What a window that refused from the last cut until `now` let through: what the second
+/// before the cut served (and the requests sent before it served after it), or what the second
+/// before the last refusal of a request sent since the cut served (`Cut::window`), whichever is
+/// fewer, when served again within [`WINDOW_RENEWS`]. A window of a second that still refused then renewed less
+/// than a second before that refusal, so that second holds what it served since it renewed
+/// and little of the window before; the second before the cut often straddles that renewal
+/// and counts the end of the window before too (Envoy's fixed window of 200 a clock second, a
+/// bare `429`: quotas of 330 to 347 learned, the pace settled at 99% of them, and 8% of the
+/// requests refused: tester round 17, F8 `envoy`). The second before the answer served again
+/// is no measure: sent late (a hold, the halved pace's probes), it misses some of the window.
+/// Refusals of requests sent before the cut are not counted: the answers to a burst sent into
+/// another caller's spending of a shared bucket took this client's share for the quota (two
+/// clients on one bucket: one of them 0.3 s slower).
+pub(super) fn window_count(s: &State, now: Instant) -> u32 {
+    if now.saturating_duration_since(s.cut.at) > WINDOW_RENEWS {
+        return s.cut.served;
+    }
+    s.cut.served.min(s.cut.window)
+}

@@ -410,6 +410,7 @@ mod window_end;
 
 mod claims;
 mod loss;
+mod phased;
 mod sliding;
 
 mod rising;
