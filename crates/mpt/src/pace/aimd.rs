@@ -2,9 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::served::{
-    SLICES, advance, count_served, last_second, served_last_second, served_newest,
-};
+use super::served::{SLICES, advance, count_served, last_second, served_last_second};
 use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise};
 use crate::ratelimit::{Signal, secs};
 
@@ -344,8 +342,9 @@ fn served_again(s: &mut State, now: Instant) {
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
 /// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
 /// the ceiling was too low (another client stopped, or the limit rose): it is forgotten, and
-/// the pace grows by [`GROWTH`] a success until the next refusal. A rate the platform served
-/// lately is climbed back to faster when that is more (`lately::climb`).
+/// the pace grows by [`GROWTH`] a success until the next refusal, while served in full. A pace
+/// past the peak, served in full, refused nothing, grows by a share of itself (`lately::rising`);
+/// a rate served lately is climbed back to faster when that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
     let served = f64::from(served_last_second(s, now, first));
     let climb = lately::climb(s, rate, now);
@@ -362,9 +361,8 @@ fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
         s.windowed = false;
     }
     let Some(ceiling) = s.ceiling else {
-        // Only a pace served in full: one the requests in flight hold back (a ceiling of 3 at
-        // 20 ms, 150 a second) grew to 7,000 a second, all sent at once when it was raised.
-        if served_in_full(s, rate) {
+        // Served in full only: one held back by the requests in flight grew to 7,000 a second.
+        if lately::served_in_full(s, rate) {
             s.learned = Some((rate * (1.0 + GROWTH)).min(MAX_FIXED_RATE));
         }
         return;
@@ -375,7 +373,7 @@ fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
     let per_second = if locked {
         let held = now.duration_since(s.cut.at).as_secs_f64() / WINDOW_PATIENCE.as_secs_f64();
         WINDOW_CREEP + (PROBE - WINDOW_CREEP) * held.min(1.0)
-    } else if let Some(rise) = rising(s, rate) {
+    } else if let Some(rise) = lately::rising(s, rate) {
         rise
     } else if rate < ceiling * NEAR {
         ADD
@@ -392,36 +390,6 @@ fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
     let step = (per_second * s.peak).max(INCREASE) / rate.max(MIN_RATE);
     s.learned = Some((rate + step).min(MAX_FIXED_RATE));
 }
-
-/// What [`grow_additive`] adds a second below [`NEAR`] of the ceiling, as a fraction of the peak,
-/// for a limit that rose ([`RISE`] of the pace, 0 otherwise): the pace is above the most the
-/// platform ever served in a second, it was served in full over the last half second
-/// ([`FULL`]), and nothing was refused over the last second. Such a pace is past anything
-/// the platform served, so it does not take a neighbour's share (two clients below their
-/// ceilings after a cut are under their peaks, and grow alike, [`ADD`] of it): it grows by a
-/// share of itself. A quarter of a peak learned at 50 a second, once the limit was 400,
-/// regained it by 25% a second: 6 s from a cut to 83 a second (`retry-after+rise-50-to-400`
-/// 12.3 s, reqwest c16 8.3 s).
-fn rising(s: &State, rate: f64) -> Option<f64> {
-    let refused = s.refused.iter().any(|n| *n > 0);
-    let rises = rate > s.peak && served_in_full(s, rate) && !refused && !s.windowed;
-    (rises && s.peak > 0.0).then(|| RISE * rate / s.peak)
-}
-
-/// Whether the last half second served at least [`FULL`] of the pace (the slices advanced).
-fn served_in_full(s: &State, rate: f64) -> bool {
-    let recent = f64::from(served_newest(s, SLICES / 2)) * (SLICES / (SLICES / 2)) as f64;
-    recent >= rate * FULL
-}
-
-/// How fast a pace grows past its peak, served in full, below its ceiling ([`rising`]): this
-/// fraction of itself a second (slow start's doubling a round trip, spread over a second).
-const RISE: f64 = 1.0;
-
-/// The least share of the pace the last half second served for [`rising`] to call it served in
-/// full: a pace that grows by [`RISE`] serves 85% of itself over the half second before; one
-/// the requests in flight hold back (a ceiling of one at 20 ms: 50 a second) much less.
-const FULL: f64 = 0.75;
 
 /// A refusal at a pace the platform had served: a new limit. The ceiling is what the platform
 /// let through over the last second (younger than a second: the rate so far), at least
