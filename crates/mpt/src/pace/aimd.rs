@@ -342,9 +342,8 @@ fn served_again(s: &mut State, now: Instant) {
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
 /// faster and starve the other). A second that served more than [`LIFT`] times the ceiling says
 /// the ceiling was too low (another client stopped, or the limit rose): it is forgotten, and
-/// the pace grows by [`GROWTH`] a success until the next refusal, while served in full. A pace
-/// past the peak, served in full, refused nothing, grows by a share of itself (`lately::rising`);
-/// a rate served lately is climbed back to faster when that is more (`lately::climb`).
+/// the pace grows by [`GROWTH`] a success until the next refusal, while served in full. A rate
+/// the platform served lately is climbed back to faster when that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
     let served = f64::from(served_last_second(s, now, first));
     let climb = lately::climb(s, rate, now);
@@ -373,8 +372,6 @@ fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
     let per_second = if locked {
         let held = now.duration_since(s.cut.at).as_secs_f64() / WINDOW_PATIENCE.as_secs_f64();
         WINDOW_CREEP + (PROBE - WINDOW_CREEP) * held.min(1.0)
-    } else if let Some(rise) = lately::rising(s, rate) {
-        rise
     } else if rate < ceiling * NEAR {
         ADD
     } else if rate < ceiling * SETTLE {

@@ -14,9 +14,8 @@
 //!   [`CLIMB`] (AIMD's own growth, a quarter of its peak a second, took seconds to climb back,
 //!   and the limit was down again by then). A window's quota, once
 //!   learned, is not climbed past this way (a probe past it is refused until it renews).
-//! * **A limit that rose.** A pace past the most the platform ever served in a second, served
-//!   in full, refused nothing, grows by a share of itself ([`rising`]), not by a quarter of a
-//!   peak learned at the old limit.
+//! * **A pace served in full.** With no ceiling, the pace grows only while the last half
+//!   second served most of it ([`served_in_full`]).
 //! * **Refusals that outlasted a bucket.** A limiter that refused everything for a while after
 //!   a cut and serves again (a window spent before its end) is not cut in proportion to the
 //!   probes it refused ([`outlasted`]).
@@ -140,32 +139,13 @@ const BETWEEN: std::ops::RangeInclusive<Duration> =
 /// See [`between_cuts`]: the most it trims the ceiling the last second gives.
 const TRIM: f64 = 0.75;
 
-/// What AIMD's growth (`aimd::grow`) adds a second, as a fraction of the peak, when the limit
-/// rose ([`RISE`] of the pace; `None` otherwise): the pace is above the most the platform ever
-/// served in a second (the peak), it was served in full over the last half second ([`FULL`]),
-/// nothing was refused over the last second, and no window's quota is known (a probe past it
-/// is refused until it renews). Such a pace is past anything the platform served, so it takes
-/// no neighbour's share (two clients below their ceilings after a cut are under their peaks,
-/// and grow alike, by a quarter of the peak a second): it grows by a share of itself. A quarter
-/// of a peak learned at 50 a second, once the limit was 400, regained it by 25% a second: 6 s
-/// from a cut to 83 a second (`retry-after+rise-50-to-400` 12.3 s, reqwest c16 8.3 s).
-pub(super) fn rising(s: &State, rate: f64) -> Option<f64> {
-    let refused = s.refused.iter().any(|n| *n > 0);
-    let rises = rate > s.peak && served_in_full(s, rate) && !refused && !s.windowed;
-    (rises && s.peak > 0.0).then(|| RISE * rate / s.peak)
-}
-
 /// Whether the last half second served at least [`FULL`] of the pace (the slices advanced).
 pub(super) fn served_in_full(s: &State, rate: f64) -> bool {
     let recent = f64::from(served_newest(s, SLICES / 2)) * (SLICES / (SLICES / 2)) as f64;
     recent >= rate * FULL
 }
 
-/// How fast a pace grows past its peak, served in full ([`rising`]): this
-/// fraction of itself a second (slow start's doubling a round trip, spread over a second).
-const RISE: f64 = 1.0;
-
-/// The least share of the pace the last half second served for [`rising`] to call it served in
-/// full: a pace that grows by [`RISE`] serves 85% of itself over the half second before; one
-/// the requests in flight hold back (a ceiling of one at 20 ms: 50 a second) much less.
+/// The least share of the pace the last half second served for [`served_in_full`]: a pace that
+/// grows past it waits for what is served to catch up; one the requests in flight hold back (a
+/// ceiling of 3 at 20 ms: 150 a second) stays within a third above what they let through.
 const FULL: f64 = 0.75;

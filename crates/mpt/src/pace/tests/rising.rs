@@ -86,46 +86,6 @@ fn a_cut_notes_at_most_what_was_served_since_the_cut_before() {
     assert!(s.learned.is_some_and(|r| r < 50.0), "{:?}", s.learned);
 }
 
-/// What the real run reached (the CLI's trace, `retry-after+rise-50-to-400`): the ceiling of one
-/// in flight learned as above, the pace 490 a second held by it, refused when a raise sent two
-/// at once, and cut to 83 a second; the ceiling noted at 317 (the pace refused, not what was
-/// served: 50 a second), the peak 66 (the first second's burst).
-fn cut_below_a_ceiling_far_above(s: &mut State) {
-    settled_at_one(s);
-    (s.learned, s.ceiling, s.peak) = (Some(83.0), Some(317.0), 66.0);
-    s.cut.rate = 83.0;
-}
-
-/// The real run in simulated time: a client cut to 83 a second under a ceiling noted at 317 (as
-/// above), the limit at 400 a second from one second on, 1,800 ids (the floor about 5.4 s). A
-/// pace past its peak, served in full and refused nothing, grows by a share of itself: the job
-/// ends in under 8.5 s on average over 24 runs (a quarter of the peak a second, learned at 50
-/// a second, regained 25% a second: 10.0 s in every run).
-#[test]
-fn a_pace_cut_far_below_its_ceiling_regains_a_limit_that_rose_within_seconds() {
-    let rise = |e: Duration| {
-        if e < Duration::from_secs(1) {
-            50.0
-        } else {
-            400.0
-        }
-    };
-    let each: Vec<(f64, f64)> = (0..24)
-        .map(|seed| {
-            let run = run_from(&[1800], seed, BUCKET, rise, cut_below_a_ceiling_far_above);
-            let (wall, sent, refused) = run[0];
-            (wall.as_secs_f64(), refused as f64 / sent as f64)
-        })
-        .collect();
-    let wall = mean(each.iter().map(|r| r.0));
-    let refused = mean(each.iter().map(|r| r.1));
-    assert!(
-        wall <= 8.5 && refused <= 0.02,
-        "mean {wall:.2} s, {:.2}% refused: {each:.2?}",
-        refused * 100.0
-    );
-}
-
 /// A pace with no ceiling (one forgotten as too low) that the requests in flight hold back: a
 /// ceiling of 3 in flight at 20 ms serves 150 a second. The pace does not grow past what it is
 /// served (the real run: 7,187 a second, sent all at once when the ceiling was raised, 16
