@@ -366,8 +366,8 @@ fn served_again(s: &mut State, now: Instant) {
 /// faster and starve the other). A second that served more than [`LIFT`] times the ceiling,
 /// [`LIFT_AFTER`] or longer after the last cut, says the ceiling was too low (another client
 /// stopped, or the limit rose): it is forgotten, and the pace grows by [`GROWTH`] a success
-/// until the next refusal. A rate the platform served lately is climbed back to faster when
-/// that is more (`lately::climb`).
+/// until the next refusal, while served in full. A rate the platform served lately is climbed
+/// back to faster when that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
     let served = f64::from(served_last_second(s, now, first));
     let climb = lately::climb(s, rate, now);
@@ -386,7 +386,10 @@ fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
         s.windowed = false;
     }
     let Some(ceiling) = s.ceiling else {
-        s.learned = Some((rate * (1.0 + GROWTH)).min(MAX_FIXED_RATE));
+        // Served in full only: one held back by the requests in flight grew to 7,000 a second.
+        if lately::served_in_full(s, rate) {
+            s.learned = Some((rate * (1.0 + GROWTH)).min(MAX_FIXED_RATE));
+        }
         return;
     };
     // A limiter that locks out: a probe past its limit costs a whole lockout, so the pace past

@@ -14,6 +14,8 @@
 //!   [`CLIMB`] (AIMD's own growth, a quarter of its peak a second, took seconds to climb back,
 //!   and the limit was down again by then). A window's quota, once
 //!   learned, is not climbed past this way (a probe past it is refused until it renews).
+//! * **A pace served in full.** With no ceiling, the pace grows only while the last half
+//!   second served most of it ([`served_in_full`]).
 //! * **Refusals that outlasted a bucket.** A limiter that refused everything for a while after
 //!   a cut and serves again (a window spent before its end) is not cut in proportion to the
 //!   probes it refused ([`outlasted`]).
@@ -156,3 +158,14 @@ pub(super) fn window_count(s: &State, now: Instant) -> u32 {
     }
     s.cut.served.min(s.cut.window)
 }
+
+/// Whether the last half second served at least [`FULL`] of the pace (the slices advanced).
+pub(super) fn served_in_full(s: &State, rate: f64) -> bool {
+    let recent = f64::from(served_newest(s, SLICES / 2)) * (SLICES / (SLICES / 2)) as f64;
+    recent >= rate * FULL
+}
+
+/// The least share of the pace the last half second served for [`served_in_full`]: a pace that
+/// grows past it waits for what is served to catch up; one the requests in flight hold back (a
+/// ceiling of 3 at 20 ms: 150 a second) stays within a third above what they let through.
+const FULL: f64 = 0.75;

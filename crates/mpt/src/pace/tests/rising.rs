@@ -85,3 +85,22 @@ fn a_cut_notes_at_most_what_was_served_since_the_cut_before() {
     assert!(ceiling <= 55.0, "the ceiling noted: {ceiling:.1}/s");
     assert!(s.learned.is_some_and(|r| r < 50.0), "{:?}", s.learned);
 }
+
+/// A pace with no ceiling (one forgotten as too low) that the requests in flight hold back: a
+/// ceiling of 3 in flight at 20 ms serves 150 a second. The pace does not grow past what it is
+/// served (the real run: 7,187 a second, sent all at once when the ceiling was raised, 16
+/// refused and the pace cut to 128 under a limit of 400).
+#[test]
+fn a_pace_held_back_by_the_requests_in_flight_does_not_grow_past_what_is_served() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let mut at = Instant::now();
+    (s.learned, s.ceiling) = (Some(100.0), None);
+    for _ in 0..300 {
+        at += Duration::from_micros(6_667);
+        aimd::learn(s, false, at, s.generation);
+    }
+    let pace = s.learned.unwrap_or(0.0);
+    assert!((100.0..=250.0).contains(&pace), "the pace: {pace:.0}/s");
+}
