@@ -178,18 +178,20 @@ pub(crate) async fn late_marks(
                 continue;
             }
         };
-        if !accounts.contains(&record.account_id) {
-            continue;
-        }
         let mut names = named(&key.name);
         names.push((record.account_id.clone(), record.name.clone()));
-        // The directory store's keys name no account: the name is the file's.
+        // The directory store's keys name no account: the name is the file's. Checked before the
+        // account it names (a record kept under this policy's name whose body names another
+        // account was passed over in silence: tester round 21, N4).
         if key.name != Key::late(&record.account_id, &record.name).name {
             let why = format!(
                 "it says it is the record of {:?} in {}, which is kept under another name: not read",
                 record.name, record.account_id
             );
             unread.push(Unread::record(at, why, names));
+            continue;
+        }
+        if !accounts.contains(&record.account_id) {
             continue;
         }
         if let Some(bad) = record.marker_hashes.iter().position(|h| !is_hash(h)) {

@@ -117,6 +117,42 @@ async fn a_late_record_that_does_not_read_is_refused_by_name() {
     }
 }
 
+/// A `late` record kept under this policy's name whose body names another account does not
+/// read: refused by name, as one kept under another name's key (tester round 21, N4: passed
+/// over in silence, its name's tokens judged as if it were not there, and nothing said).
+#[tokio::test]
+async fn a_late_record_naming_another_account_is_refused_by_name() {
+    let stores = Stores::start("late-other");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (_server, client) = start().await;
+        let dir = temp_dir("late-other");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        let accounts = [DEFAULT_ACCOUNT.to_string()];
+        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
+            .await
+            .unwrap();
+        let json = serde_json::json!({
+            "accountId": "ACC-0000-1057", "name": "wanted",
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        let key = Key::late(DEFAULT_ACCOUNT, "wanted");
+        store.save(&key, &json.to_string()).await.unwrap();
+        drop(store);
+        let report = client
+            .apply(&policy, None, &ApplyOptions::new(at.clone()))
+            .await
+            .unwrap();
+        assert_eq!(report.count(Applied::Refused), 1, "{shown}: {report:#?}");
+        assert!(
+            report.results.iter().any(|r| r.detail.contains(&key.name)),
+            "{shown}: {} named: {report:#?}",
+            key.name
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[tokio::test]
 async fn a_late_landing_beside_a_pinned_entry_is_shown_never_deleted() {
     let stores = Stores::start("late-pinned");
