@@ -9,7 +9,6 @@ use secrecy::{ExposeSecret, SecretString};
 use crate::base_url::{normalize_base_url, without_userinfo};
 use crate::error::Error;
 use crate::hooks::Layer;
-use crate::hooks::spread::Spread;
 use crate::job::Cancel;
 use crate::outcome::NoopTransitions;
 use crate::pace::{Pacer, Pacing};
@@ -152,9 +151,6 @@ impl ClientBuilder {
     }
 
     /// Use this `reqwest::Client` (its pool, proxy and TLS settings) instead of building one.
-    /// It is used alone: the client built by default spreads its sends over 16 connection
-    /// pools once the platform has refused one (a limiter counting per connection), which a
-    /// client passed in, whose settings cannot be copied, does not.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -249,10 +245,6 @@ impl ClientBuilder {
         }
         // The per-attempt timeout: the default of the client built here, or set on each request
         // of a client passed in.
-        let spread = self
-            .http
-            .is_none()
-            .then(|| Spread::new(self.connect_timeout, self.timeout));
         let (http, timeout) = match self.http {
             Some(http) => (http, Some(self.timeout)),
             None => (
@@ -276,7 +268,6 @@ impl ClientBuilder {
             redactor,
             pacer: Pacer::new(pacing),
             max_wait: self.max_wait,
-            spread,
         });
         Ok(Client::assemble(layer, http, self.base_url, self.noop))
     }
@@ -408,7 +399,6 @@ impl Client {
             // Another secret is another caller to the platform's rate limit.
             pacer: Pacer::new(old.pacer.mode()),
             max_wait: old.max_wait,
-            spread: old.spread.as_ref().map(Spread::alike),
         });
         let http = mpt_api::ClientInfo::client(&self.inner.api).clone();
         Ok(Client::assemble(

@@ -42,7 +42,6 @@ use crate::pace::Refused;
 mod body;
 mod resend;
 mod spare;
-pub(crate) mod spread;
 mod stop;
 use crate::redact::Redactor;
 use crate::retry::{Resend, RetryPolicy, Tries};
@@ -198,9 +197,6 @@ pub(crate) struct Layer {
     pub(crate) pacer: crate::pace::Pacer,
     /// The most a call waits in all (pacing and retries).
     pub(crate) max_wait: Duration,
-    /// The pools the sends spread over once the platform refused one (`None`: a
-    /// `reqwest::Client` passed in, used alone).
-    pub(crate) spread: Option<spread::Spread>,
 }
 
 impl mpt_api::Hooks for Layer {
@@ -395,9 +391,7 @@ impl Layer {
                     .may_retry(&self.retry)
                     .then(|| copy(&request))
                     .flatten();
-                // The pool it goes through (one of several once the platform refused one).
-                let pool = self.spread.as_ref().map_or(client, |s| s.pick(client));
-                let result = match job.send(pool, request, read).await {
+                let result = match job.send(client, request, read).await {
                     Ok(result) => job.attempted(result).map(|response| self.bound(response)),
                     Err(url) => return stands(&url, previous, None, attempt),
                 };

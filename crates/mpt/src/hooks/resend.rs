@@ -41,9 +41,6 @@ impl Layer {
         let signal = signal_of(result, cut);
         let ending = ending_of(signal.as_ref(), result, cut, alien);
         let throttled = round.budget.answered(job.answered(signal.as_ref()));
-        if throttled && let Some(spread) = &self.spread {
-            spread.refused();
-        }
         let more = (throttled && slot.polls()) || round.tries.count(&self.retry, throttled);
         let left = more && spare.is_some();
         let decision = decide(round.resend, ending, left);

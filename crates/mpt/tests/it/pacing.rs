@@ -627,39 +627,6 @@ async fn a_limit_that_alternates_is_followed_from_refusals() {
     assert!(server.throttled() > 0, "the low limit refused");
 }
 
-/// A limit counted per TCP connection (`rate_per_connection`: a bucket of 20 a second, burst 5,
-/// for each connection; `429` with `Retry-After`, nothing stated): once refused, the client's
-/// sends spread over 16 connection pools, so a job of 16 in flight keeps 16 connections at
-/// work, as a naive loop does. One pool hands out the connection idle last: paced to about one
-/// request in flight, nearly every send rode one connection, its bucket refused, and the pace
-/// learned was one connection's 20 a second (tester round 17, F3: 264 of 1,568 requests
-/// refused, 929 over one connection; 42.7 s where a naive loop took 25.3 s; now 5 refused). Here
-/// 77 of 808 refused without the spread (its extra pools built on a thread of their own after
-/// the first refusal: a few refusals more meanwhile).
-#[tokio::test]
-async fn a_limit_counted_per_connection_is_met_over_many_connections() {
-    let server = MockServer::builder()
-        .rate_limit(mpt_mock::RateLimit::parse("20/s", 5).unwrap())
-        .rate_dialect(mpt_mock::RateDialect::RetryAfter)
-        .rate_per_connection(true)
-        .start()
-        .await
-        .unwrap();
-    let ids: Vec<String> = seeded_ids(&server, 800, "per-connection", DEFAULT_ACCOUNT);
-    let client = client_with(&server, mpt::Pacing::Adaptive, RetryPolicy::default());
-    let report = client.ensure_disabled_many(&ids, 16).await;
-    assert_eq!(report.failed().count(), 0);
-    for id in &ids {
-        assert_eq!(server.token_status(id).as_deref(), Some("Disabled"), "{id}");
-    }
-    let sent: u64 = Operation::ALL.iter().map(|op| server.requests(*op)).sum();
-    assert!(
-        server.throttled() * 20 <= sent,
-        "{} of {sent} refused",
-        server.throttled()
-    );
-}
-
 /// A `503` with `Retry-After` is throttling, as a `429` is: `RateLimited` with the server's
 /// wait, not `Server`; and one whose `Retry-After` cannot be read (`-5`, empty) is throttling
 /// with no stated wait, retried like a `429` with that value, not failed as a server error.
