@@ -161,7 +161,8 @@ pub(super) fn window_count(s: &State, now: Instant) -> u32 {
 
 /// Whether the last half second served at least [`FULL`] of the pace (the slices advanced).
 pub(super) fn served_in_full(s: &State, rate: f64) -> bool {
-    let recent = f64::from(served_newest(s, SLICES / 2)) * (SLICES / (SLICES / 2)) as f64;
+    let half = SLICES / 2;
+    let recent = f64::from(served_newest(s, half)) * SLICES as f64 / half as f64;
     recent >= rate * FULL
 }
 

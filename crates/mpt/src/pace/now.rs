@@ -38,21 +38,18 @@ impl fmt::Display for CurrentPace {
                 format!("{per_second:.2}")
             };
             let source = match self.cause {
-                WaitCause::FixedPace => "the pace this client was set to (--max-rate)",
-                WaitCause::LearnedPace => {
-                    "the pace this client learned from the platform's refusals (it states no limit)"
-                }
-                WaitCause::RevisedPace => {
-                    "the pace this client learned from the platform's answers (its stated limit did not hold)"
-                }
-                _ => "the pace this client computes from the platform's stated limits",
+                WaitCause::FixedPace => "this client was set to (--max-rate)",
+                cause => cause
+                    .pace_source()
+                    .or(WaitCause::Pace.pace_source())
+                    .unwrap_or_default(),
             };
             let unit = if rate == "1.00" {
                 "request"
             } else {
                 "requests"
             };
-            write!(f, "{rate} {unit} a second, {source}")?;
+            write!(f, "{rate} {unit} a second, the pace {source}")?;
         }
         if let Some(held) = self.held {
             let held = held.as_secs_f64().ceil();
@@ -101,5 +98,46 @@ impl Pacer {
             cause: slowest.map_or(WaitCause::Asked, |(_, s)| pace_cause(self.mode, s)),
             held,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{CurrentPace, WaitCause};
+
+    /// Each source in its words, the same the not-attempted messages use for a computed or
+    /// learned pace.
+    #[test]
+    fn a_pace_names_its_source() {
+        let line = |cause| {
+            CurrentPace {
+                per_second: Some(2.0),
+                cause,
+                held: None,
+            }
+            .to_string()
+        };
+        for (cause, words) in [
+            (
+                WaitCause::Pace,
+                "computes from the platform's stated limits",
+            ),
+            (WaitCause::FixedPace, "was set to (--max-rate)"),
+            (
+                WaitCause::LearnedPace,
+                "learned from the platform's refusals (it states no limit)",
+            ),
+            (
+                WaitCause::RevisedPace,
+                "learned from the platform's answers (its stated limit did not hold)",
+            ),
+        ] {
+            assert_eq!(
+                line(cause),
+                format!("2.00 requests a second, the pace this client {words}")
+            );
+        }
+        let refused = WaitCause::RevisedPace.not_asked("37 s").unwrap_or_default();
+        assert!(refused.contains("at the pace this client learned from the platform's answers"));
     }
 }

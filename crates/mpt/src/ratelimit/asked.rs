@@ -71,6 +71,22 @@ pub enum WaitCause {
 }
 
 impl WaitCause {
+    /// Where a pace the client computes or learns comes from, in words ("this client computes
+    /// from the platform's stated limits"): the not-attempted messages and `CurrentPace` say it
+    /// alike. `None` for a fixed pace (each words it its own way) and for what is not a pace.
+    pub(crate) fn pace_source(&self) -> Option<&'static str> {
+        match self {
+            WaitCause::Pace => Some("this client computes from the platform's stated limits"),
+            WaitCause::LearnedPace => {
+                Some("this client learned from the platform's refusals (it states no limit)")
+            }
+            WaitCause::RevisedPace => Some(
+                "this client learned from the platform's answers (its stated limit did not hold)",
+            ),
+            _ => None,
+        }
+    }
+
     /// What a wait not asked by the platform is, in words (`None` when it asked for it); `wait`:
     /// the wait as the message shows it.
     pub(crate) fn not_asked(&self, wait: &str) -> Option<String> {
@@ -79,17 +95,11 @@ impl WaitCause {
         };
         match self {
             WaitCause::Asked => None,
-            WaitCause::Pace => Some(pace(
-                "this client computes from the platform's stated limits",
-            )),
+            WaitCause::Pace | WaitCause::LearnedPace | WaitCause::RevisedPace => {
+                self.pace_source().map(pace)
+            }
             WaitCause::FixedPace => Some(pace(
                 "this client was set to (Pacing::Fixed, mpt --max-rate)",
-            )),
-            WaitCause::LearnedPace => Some(pace(
-                "this client learned from the platform's refusals (it states no limit)",
-            )),
-            WaitCause::RevisedPace => Some(pace(
-                "this client learned from the platform's answers (its stated limit did not hold)",
             )),
             WaitCause::Unanswered { requests } => Some(format!(
                 "the platform answered none of the last {requests} requests of this job"

@@ -333,9 +333,13 @@ pub(crate) async fn rate_limited(
     next: axum::middleware::Next,
 ) -> Response {
     let now = Instant::now();
-    let (limit, dialect) = {
+    let (limit, dialect, per_connection) = {
         let rate = lock(&shared.rate);
-        (rate.limit(now), rate.settings.dialect)
+        (
+            rate.limit(now),
+            rate.settings.dialect,
+            rate.settings.per_connection,
+        )
     };
     let Some(limit) = limit else {
         return next.run(request).await;
@@ -345,9 +349,7 @@ pub(crate) async fn rate_limited(
         .get(header::AUTHORIZATION)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
         .unwrap_or_default();
-    if lock(&shared.rate).settings.per_connection
-        && let Some(connection) = request.extensions().get::<super::ConnectionId>()
-    {
+    if per_connection && let Some(connection) = request.extensions().get::<super::ConnectionId>() {
         caller = format!("{caller}\u{0}connection {}", connection.0);
     }
     let taken = lock(&shared.rate).admit_replicated(&caller, limit, now);
