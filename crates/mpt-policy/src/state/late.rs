@@ -158,7 +158,23 @@ pub(crate) async fn late_marks(
         };
         key.create_of().into_iter().collect::<Vec<_>>()
     };
-    for (key, record) in store.pending_of::<LateRecord>(Kind::Late, accounts).await {
+    let listed = match store.listed_of::<LateRecord>(Kind::Late, accounts).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            // No record is at fault: the store did not answer (tester round 20, L3).
+            let at = store.describe(&Key {
+                kind: Kind::Late,
+                account: String::new(),
+                name: String::new(),
+            });
+            unread.push(Unread {
+                listing: true,
+                ..Unread::record(at, e.to_string(), Vec::new())
+            });
+            Vec::new()
+        }
+    };
+    for (key, record) in listed {
         let at = store.describe(&key);
         let record = match record {
             Ok(record) => record,
@@ -168,18 +184,17 @@ pub(crate) async fn late_marks(
                     .strip_prefix(&format!("{at}: "))
                     .unwrap_or(&why)
                     .to_string();
-                let names = named(&key.name);
-                // A listing that failed comes back as one entry without a name.
-                let listing = key.name.is_empty();
-                unread.push(Unread {
-                    listing,
-                    ..Unread::record(at, why, names)
-                });
+                unread.push(Unread::record(at, why, named(&key.name)));
                 continue;
             }
         };
+        // The key decides whose record it is; its body only when the key names none (a record
+        // of another policy's name whose body names one of this policy's was refused as that
+        // one's: tester round 21, N4).
         let mut names = named(&key.name);
-        names.push((record.account_id.clone(), record.name.clone()));
+        if names.is_empty() {
+            names.push((record.account_id.clone(), record.name.clone()));
+        }
         // The directory store's keys name no account: the name is the file's. Checked before the
         // account it names (a record kept under this policy's name whose body names another
         // account was passed over in silence: tester round 21, N4).
