@@ -84,7 +84,7 @@ pub fn plan(plan: &Plan, format: Format) -> String {
                         mark(a).to_string(),
                         a.kind.as_str().to_string(),
                         shown(&a.account),
-                        shown(&a.name),
+                        name(&a.name),
                         shown(a.token_id.as_deref().unwrap_or("-")),
                         reason(a),
                     ]
@@ -123,13 +123,22 @@ fn markdown(plan: &Plan) -> String {
             mark(a),
             action,
             cell(&shown(&a.account)),
-            cell(&shown(&a.name)),
+            cell(&name(&a.name)),
             cell(&shown(a.token_id.as_deref().unwrap_or("-"))),
             cell(&reason(a))
         ));
     }
     out.push_str(&format!("\n**{}**\n", summary(plan)));
     out
+}
+
+/// A row's name as shown: `-` when it has none (a record whose key names none; it read
+/// `: (resumed) ...`: tester round 21, N4).
+fn name(name: &str) -> String {
+    match name {
+        "" => "-".to_string(),
+        name => shown(name),
+    }
 }
 
 /// One apply result as a line of `format` (none for `json`, printed whole at the end).
@@ -142,7 +151,7 @@ pub fn result_line(r: &ActionResult, format: Format) -> Option<String> {
             r.result.as_str(),
             r.action.kind.as_str(),
             shown(r.action.token_id.as_deref().unwrap_or("-")),
-            shown(&r.action.name),
+            name(&r.action.name),
             if r.resumed { "(resumed) " } else { "" },
             shown(&r.detail)
         )),

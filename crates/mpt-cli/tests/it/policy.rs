@@ -731,3 +731,35 @@ fn a_sink_that_cannot_be_used_is_refused_before_anything_is_made() {
     }
     assert_eq!(server.tokens_created(), 0);
 }
+
+/// A state record whose key names no account and name (a junk file in `late/`) is refused by
+/// where it is, and its row shows `-` for the name it has none of (tester round 21, N4: the row
+/// read `refused resume - : (resumed) pending record ...`).
+#[test]
+fn a_record_whose_key_names_none_is_refused_in_a_row_named_dash() {
+    let server = mock();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("tokens.toml"),
+        format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n"),
+    )
+    .unwrap();
+    let late = dir.path().join("state").join("late");
+    std::fs::create_dir_all(&late).unwrap();
+    for d in [dir.path().join("state"), late.clone()] {
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+    let junk = late.join("junk.json");
+    std::fs::write(&junk, "not json").unwrap();
+    let out = apply_in(&server, dir.path(), &[])
+        .wait_with_output()
+        .unwrap();
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("refused"))
+        .unwrap_or_else(|| panic!("no refused row: {stdout}\n{stderr}"));
+    assert!(row.contains(" -: (resumed) "), "{row}");
+    assert!(row.contains(junk.to_str().unwrap()), "{row}");
+}
