@@ -84,3 +84,16 @@ pub fn json(out: &Output) -> Value {
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
+
+/// Writes `dir/tokens.toml`: the mock's default account, its tokens left alone (`unmanaged =
+/// "ignore"`), no token declared.
+pub fn write_ignoring_policy(dir: &Path) {
+    std::fs::write(
+        dir.join("tokens.toml"),
+        format!(
+            "[[accounts]]\nid = \"{}\"\nunmanaged = \"ignore\"\n",
+            mpt_mock::DEFAULT_ACCOUNT
+        ),
+    )
+    .unwrap();
+}

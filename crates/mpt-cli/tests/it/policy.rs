@@ -739,11 +739,7 @@ fn a_sink_that_cannot_be_used_is_refused_before_anything_is_made() {
 fn a_record_whose_key_names_none_is_refused_in_a_row_named_dash() {
     let server = mock();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tokens.toml"),
-        format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n"),
-    )
-    .unwrap();
+    crate::common::write_ignoring_policy(dir.path());
     let late = dir.path().join("state").join("late");
     std::fs::create_dir_all(&late).unwrap();
     for d in [dir.path().join("state"), late.clone()] {

@@ -1,20 +1,13 @@
 //! The PostgreSQL state store's TLS files as the binary meets them where libpq looks by
 //! itself: `~/.postgresql/root.crt` that is a FIFO or a directory is refused (exit 2, named),
 //! never waited on. No server is needed: the refusal comes before any connection.
-
-use mpt_mock::DEFAULT_ACCOUNT;
-
 use crate::common::*;
 
 #[test]
 fn a_fifo_or_directory_at_the_default_root_file_is_exit_2_naming_it() {
     let server = mock();
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("tokens.toml"),
-        format!("[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n"),
-    )
-    .unwrap();
+    crate::common::write_ignoring_policy(dir.path());
     for kind in ["a FIFO", "a directory"] {
         let home = tempfile::tempdir().unwrap();
         let root = home.path().join(".postgresql/root.crt");

@@ -9,6 +9,7 @@ use mpt_policy::state::{Key, StateLocation};
 use mpt_policy::{ActionKind, Applied, ApplyOptions};
 
 use super::late::{MARKER, land, planned, plant_held, wanted};
+use super::late_unread::plant_text;
 use super::records::Stores;
 use super::seed;
 use crate::common::*;
@@ -129,17 +130,12 @@ async fn a_late_record_naming_another_account_is_refused_by_name() {
         let (_server, client) = start().await;
         let dir = temp_dir("late-other");
         let policy = wanted(&dir.join("wanted.secret"), "");
-        let accounts = [DEFAULT_ACCOUNT.to_string()];
-        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
-            .await
-            .unwrap();
         let json = serde_json::json!({
             "accountId": "ACC-0000-1057", "name": "wanted",
             "markerHashes": [mpt::marker_hash(MARKER)],
         });
         let key = Key::late(DEFAULT_ACCOUNT, "wanted");
-        store.save(&key, &json.to_string()).await.unwrap();
-        drop(store);
+        plant_text(&at, &key, &json.to_string()).await;
         let report = client
             .apply(&policy, None, &ApplyOptions::new(at.clone()))
             .await
@@ -167,17 +163,12 @@ async fn a_late_record_is_judged_by_its_key_and_an_empty_key_is_one_record() {
         let (_server, client) = start().await;
         let dir = temp_dir("late-key");
         let policy = wanted(&dir.join("wanted.secret"), "");
-        let accounts = [DEFAULT_ACCOUNT.to_string()];
-        let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
-            .await
-            .unwrap();
         let json = serde_json::json!({
             "accountId": DEFAULT_ACCOUNT, "name": "wanted",
             "markerHashes": [mpt::marker_hash(MARKER)],
         });
         let theirs = Key::late(DEFAULT_ACCOUNT, "theirs");
-        store.save(&theirs, &json.to_string()).await.unwrap();
-        drop(store);
+        plant_text(&at, &theirs, &json.to_string()).await;
         let plan = planned(&client, &policy, &at).await;
         assert!(
             !plan.actions.iter().any(|a| a.reason.contains("refused")),
@@ -199,15 +190,11 @@ async fn a_late_record_is_judged_by_its_key_and_an_empty_key_is_one_record() {
             report.summary()
         );
         if let StateLocation::Postgres(_) = at {
-            let store = mpt_policy::state::open(&at, &accounts, Some(Duration::ZERO))
-                .await
-                .unwrap();
             let empty = Key {
                 name: String::new(),
                 ..theirs.clone()
             };
-            store.save(&empty, "{}").await.unwrap();
-            drop(store);
+            plant_text(&at, &empty, "{}").await;
             let plan = planned(&client, &policy, &at).await;
             let rows: Vec<_> = plan
                 .actions

@@ -12,7 +12,7 @@ use super::records::Stores;
 use crate::common::*;
 
 /// Saves `text` as the record of `key`, whatever it holds.
-async fn plant_text(at: &StateLocation, key: &Key, text: &str) {
+pub(super) async fn plant_text(at: &StateLocation, key: &Key, text: &str) {
     let accounts = [DEFAULT_ACCOUNT.to_string()];
     let store = mpt_policy::state::open(at, &accounts, Some(Duration::ZERO))
         .await
