@@ -294,8 +294,12 @@ impl Applying<'_> {
             .made(id, Some(at)));
         }
         if let Err(e) = self.state.put(key, &*plan).await {
+            // What was done is said first: a row that said only that the plan could not be
+            // saved hid a replacement made and handed over (tester round 21, N5).
             return Err(ActionOutcome::failed(format!(
-                "the rotation's plan could not be saved: {e}"
+                "{id} {made}, its secret handed over ({at}) and verified; {} is untouched; the rotation's plan could not be saved: {e}; the next apply resumes from {}",
+                plan.old_id,
+                self.state.describe(key)
             ))
             .made(id, Some(at)));
         }
@@ -370,8 +374,17 @@ impl Applying<'_> {
                 .made(&new_id, secret_at);
             }
             if let Err(e) = self.state.put(key, &plan).await {
+                // The step was taken: said, with what it did to the old token (a row that said
+                // only that the plan could not be saved hid an old token disabled: tester round
+                // 21, N5).
+                let done = match (step, gone.is_some()) {
+                    (_, true) => format!("{} was already gone", plan.old_id),
+                    (RotationPhase::Retired, false) => format!("{} disabled", plan.old_id),
+                    (_, false) => format!("{} deleted", plan.old_id),
+                };
                 return ActionOutcome::failed(format!(
-                    "the rotation's plan could not be saved: {e}"
+                    "the replacement {new_id} is in use and {done}; the rotation's plan could not be saved: {e}; the next apply resumes from {}",
+                    self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);
             }

@@ -407,3 +407,61 @@ async fn a_rotations_replacement_is_handed_over_only_once_its_description_is_put
     assert!(file.exists(), "handed over by the next apply");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A rotation whose record stops saving after each of its steps says what was done before it
+/// stopped, as the platform shows it: the replacement made and handed over, the old token
+/// disabled (tester round 21, N5: a row said only "the rotation's plan could not be saved",
+/// `failed`, while its replacement was live and handed over and its old token disabled).
+#[tokio::test]
+async fn a_rotation_whose_record_stops_saving_says_what_it_did() {
+    let mut seen = std::collections::BTreeSet::new();
+    for saves in 1..=5 {
+        let (server, client) = start().await;
+        let dir = temp_dir("rotation-unsaved");
+        let file = dir.join("wanted.secret");
+        let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+        let wanted = policy(&format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            file.display()
+        ));
+        let store = losing_saves(&dir, usize::MAX, saves).await;
+        let options = ApplyOptions::new(dir.join("unused")).store(store);
+        let report = client.apply(&wanted, None, &options).await.unwrap();
+        let row = result_of(&report.results, "wanted");
+        if !row.detail.contains("could not be saved") {
+            continue;
+        }
+        let new: Vec<String> = live_named(&client, "wanted")
+            .await
+            .iter()
+            .map(|t| t.id().to_string())
+            .filter(|id| *id != old.id)
+            .collect();
+        let old_now = server.token_status(&old.id);
+        let made = new.len() == 1 && file.exists();
+        seen.insert((made, old_now.clone()));
+        if made {
+            assert!(row.detail.contains(&new[0]), "{saves}: {}", row.detail);
+            assert!(
+                row.detail.contains("handed over") || row.detail.contains("in use"),
+                "{saves}: {}",
+                row.detail
+            );
+        }
+        match old_now.as_deref() {
+            Some("Disabled") => assert!(
+                row.detail.contains(&format!("{} disabled", old.id)),
+                "{saves}: {}",
+                row.detail
+            ),
+            Some("Active") if made => {
+                assert!(row.detail.contains("untouched"), "{saves}: {}", row.detail)
+            }
+            _ => {}
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    // The save after the replacement's verification, and the one after the retire, both met.
+    assert!(seen.contains(&(true, Some("Active".into()))), "{seen:?}");
+    assert!(seen.contains(&(true, Some("Disabled".into()))), "{seen:?}");
+}
