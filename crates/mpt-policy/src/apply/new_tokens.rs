@@ -216,7 +216,12 @@ impl Applying<'_> {
                 return self.give_up(key, owner, &record.marker_hashes).await;
             }
             Ok(Ok(Some(token))) => token,
-            Ok(Err(why)) if came == Came::Found => return Some(self.refused_own(key, &why)),
+            Ok(Err(why)) if came == Came::Found => {
+                return Some(
+                    self.refused_own_if_held(key, &record.account_id, &why)
+                        .await,
+                );
+            }
             Ok(Err(why)) => return Some(self.refused(key, &why)),
             // This run's create, its answer lost, and the look for what it made cut short by
             // the interrupt: it may have landed.
@@ -468,6 +473,30 @@ impl Applying<'_> {
                 why.advice()
             ),
         )
+    }
+
+    /// [`Applying::refused_own`], while the lock of `account` is still proven. Lost since (a
+    /// session ended while this apply was frozen, say), another apply may hold the record now,
+    /// adopt what the create made and remove the record: the row says so, not that the record
+    /// is kept (tester round 21, N5: `refused ... the record is kept` for a token the other apply
+    /// had adopted). Interrupted: an outcome unknown ([`Applying::create_unknown`]).
+    async fn refused_own_if_held(
+        &self,
+        key: &Key,
+        account: &str,
+        why: &RecordError,
+    ) -> ActionOutcome {
+        let Some(stopped) = self.fenced(account).await else {
+            return self.refused_own(key, why);
+        };
+        if self.client.cancelled() {
+            return self.create_unknown(key, &format!("then: {why}"));
+        }
+        let lost = self.lost().unwrap_or(stopped.detail);
+        ActionOutcome::failed(format!(
+            "this run sent the create and its answer was lost; then the account's lock could not be proven ({lost}): another apply may hold its record now and adopt what it made, so none is adopted or counted as created here, and no secret is handed over; the next apply checks the record (if still kept) in {}",
+            self.state.describe(key)
+        ))
     }
 
     /// A refusal after this run's own create lost its answer: the create was sent (and may

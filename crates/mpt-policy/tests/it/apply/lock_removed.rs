@@ -101,3 +101,56 @@ async fn removed_then(put_back: PutBack) {
     assert_eq!(std::fs::read_to_string(&file).unwrap(), made);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The first apply's create held past its timeout (its answer lost) while its lock file is
+/// removed and a second apply makes the entry's token: the first one's look finds that token,
+/// which does not carry its marker. Its lock lost, its row says so and that another apply may
+/// hold its record now; it said `refused ... the record is kept`, of a record the second apply
+/// had given up (tester round 21, N5: a frozen apply woken after its session was ended).
+#[tokio::test]
+async fn a_create_that_lost_its_answer_and_its_lock_says_so_not_that_its_record_is_kept() {
+    let (server, admin) = start().await;
+    let dir = temp_dir("lock-removed-lost");
+    let state = dir.join("state");
+    let file = dir.join("wanted.secret");
+    let policy = wanted(&file, "");
+    server
+        .set_faults(Faults::none().with(FaultRule::once(Fault::Hold).only([Operation::Create])))
+        .unwrap();
+    let first_client = mpt::Client::builder()
+        .base_url(format!("{}/public/v1", server.base_url()))
+        .api_token(server.admin_secret())
+        .retry(fast_retries(1))
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let options = ApplyOptions::new(state.clone());
+    let first = first_client.apply(&policy, None, &options);
+    let second = async {
+        while server.held() == 0 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        std::fs::remove_file(state.join("lock")).unwrap();
+        admin
+            .apply(&policy, None, &ApplyOptions::new(state.clone()))
+            .await
+            .unwrap()
+    };
+    let (first, second) = tokio::join!(first, second);
+    server.release_held();
+    assert_eq!(second.failed(), 0, "{second:#?}");
+    let report = match first {
+        Err(ApplyError::SessionLost { report, .. }) => report,
+        other => panic!("the first apply must stop as if its lock were lost: {other:#?}"),
+    };
+    let row = &report.results[0];
+    assert_eq!(row.result, mpt_policy::Applied::Failed, "{row:#?}");
+    assert!(
+        row.detail
+            .contains("the account's lock could not be proven")
+            && row.detail.contains("another apply may hold its record"),
+        "{}",
+        row.detail
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
