@@ -414,6 +414,9 @@ pub(crate) async fn created_now(
         Err(e) => return Ok(CreatedNow::Unreadable(e)),
     };
     record.may_have_made(&token)?;
+    if token.status() == TokenStatus::Active {
+        as_made(record, &token)?;
+    }
     match token.status() {
         TokenStatus::Deleted => Ok(CreatedNow::Gone),
         TokenStatus::Active => Ok(CreatedNow::Made(token)),
@@ -422,6 +425,33 @@ pub(crate) async fn created_now(
             status,
         }),
     }
+}
+
+/// Whether the token a create record names (`token`, Active) is as this tool's create leaves
+/// it until its secret is handed over: still carrying one of the record's markers, or, the
+/// marker taken out, edited since it was made (a second revision) and its secret never used
+/// (`lastAccessAt` unset). A record is a claim: one naming a token someone holds (used), or one
+/// made by hand and never edited, is refused ([`RecordError::NotAsMade`]), never handed over nor
+/// acted on (tester round 24, S1). A token handed over whose record could not be removed
+/// (interrupted), used since, is refused the same way: nothing tells it from a forged record's.
+fn as_made(record: &CreateRecord, token: &Token) -> Result<(), RecordError> {
+    if mpt::carries_marker(token.description(), &record.marker_hashes) {
+        return Ok(());
+    }
+    let why = match (token.last_access_at(), token.revision()) {
+        (Some(used), _) => format!(
+            "carries none of its markers and its secret was used ({}): someone holds it",
+            used.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        (None, Some(revision)) if revision <= 1 => {
+            "carries none of its markers and was never edited since it was made".to_string()
+        }
+        _ => return Ok(()),
+    };
+    Err(RecordError::NotAsMade {
+        id: token.id().to_string(),
+        why,
+    })
 }
 
 /// The one token a rotation record's create made (`token`, found now outside its `knownIds`),

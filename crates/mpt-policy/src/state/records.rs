@@ -246,6 +246,21 @@ pub(crate) enum RecordError {
         /// Its status now.
         status: mpt::TokenStatus,
     },
+    /// A create record's token (`newId`) that carries none of the record's markers, and whose
+    /// secret was used, or that was never edited since it was made: not as this tool's create
+    /// leaves its token before the secret is handed over (made carrying the marker, the marker
+    /// then taken out, a second revision, its secret never used), so the record's word alone
+    /// does not make it the record's (a forged record naming a token someone holds had its
+    /// secret copied to a sink and the token disabled: tester round 24, S1).
+    #[error(
+        "its token {id} {why}: not as this record's create leaves its token before its secret is handed over (made carrying the record's marker, the marker then taken out, its secret never used), so it is not taken on the record's word"
+    )]
+    NotAsMade {
+        /// The token.
+        id: String,
+        /// What it shows.
+        why: String,
+    },
     /// Tokens of the record's account and name outside its `knownIds` whose description does
     /// not carry its marker: made by someone else, never adopted.
     #[error("{tokens} named {name:?} in account {account}: not made by this record's {what} (its description does not carry the record's marker), never adopted; {}", match marked.as_slice() {

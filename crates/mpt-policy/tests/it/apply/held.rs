@@ -303,3 +303,76 @@ async fn a_pending_rotation_of_a_name_declared_absent_ends_with_both_tokens_dele
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A forged create record naming a token someone holds (its secret used), or one made by hand
+/// and never edited, carrying none of the record's markers: refused, in plan and apply, in both
+/// stores; the token is not handed to the sink, not edited, not disabled (tester round 24, S1:
+/// a Disabled entry's apply adopted the held token, wrote its secret to the sink and disabled
+/// it, while the same run said its name was `ambiguous`).
+#[tokio::test]
+async fn a_create_record_naming_a_token_not_as_its_create_leaves_one_is_refused() {
+    let stores = Stores::start("forged-create");
+    for case in ["used", "never edited"] {
+        for at in stores.fresh() {
+            let (server, client) = start().await;
+            let held = match case {
+                "used" => seed("held").last_used(Utc::now() - Days::hours(1)),
+                _ => seed("held"),
+            };
+            let held = server.seed_token(held.with_description("in use by a service"));
+            let other = server.seed_token(seed("held"));
+            let dir = temp_dir("forged-create-out");
+            let json = serde_json::json!({
+                "accountId": DEFAULT_ACCOUNT, "name": "held", "knownIds": [],
+                "newId": held.id, "recordedAt": "2000-01-01T00:00:00Z",
+                "markerHashes": [mpt::marker_hash("forged-marker")],
+            });
+            let key = Key::create(DEFAULT_ACCOUNT, "held");
+            plant_text(&at, &key, &json.to_string()).await;
+            let policy = policy(&format!(
+                "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"held\"\nstatus = \"Disabled\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+                dir.join("held.token").display()
+            ));
+            let shown = format!("{case} in {}", at.shown());
+            let mut plan = client.plan(&policy).await.unwrap();
+            let store = state::open(&at, &[DEFAULT_ACCOUNT.to_string()], None)
+                .await
+                .unwrap();
+            plan.include_pending(&client, &policy, store.as_ref()).await;
+            drop(store);
+            let row = plan
+                .actions
+                .iter()
+                .find(|a| a.kind == ActionKind::Resume)
+                .unwrap_or_else(|| panic!("{shown}: {plan:#?}"));
+            assert_eq!(row.steps, vec![Step::Refused], "{shown}: {row:#?}");
+            assert!(row.reason.contains(&held.id), "{shown}: {row:#?}");
+            assert!(
+                row.reason.contains("not taken on the record's word"),
+                "{shown}: {row:#?}"
+            );
+            let report = client
+                .apply(&policy, None, &ApplyOptions::new(at.clone()))
+                .await
+                .unwrap();
+            assert_eq!(report.count(Applied::Refused), 1, "{shown}: {report:#?}");
+            assert_eq!(report.count(Applied::Changed), 0, "{shown}: {report:#?}");
+            for id in [&held.id, &other.id] {
+                assert_eq!(
+                    server.token_status(id).as_deref(),
+                    Some("Active"),
+                    "{shown}"
+                );
+            }
+            let now = client.get(held.id.as_str()).await.unwrap();
+            assert_eq!(now.description(), Some("in use by a service"), "{shown}");
+            assert!(
+                !dir.join("held.token").exists(),
+                "{shown}: its secret copied"
+            );
+            assert_eq!(server.requests(Operation::Update), 0, "{shown}");
+            assert_eq!(server.requests(Operation::Disable), 0, "{shown}");
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
