@@ -148,6 +148,7 @@ pub(crate) async fn check_rotation(
     {
         return Err(known_before(new_id));
     }
+    handed_over(policy, plan)?;
     Ok(old)
 }
 
@@ -424,6 +425,37 @@ pub(crate) async fn created_now(
             id: id.to_string(),
             status,
         }),
+    }
+}
+
+/// A rotation record past its hand-over (`verified`, `retired`), its entry's secret a file:
+/// a file holding another token's secret than its replacement's (the old token's, say) proves
+/// the hand-over the record claims never happened ([`RecordError::NotHandedOver`]). A file
+/// gone or holding something else proves nothing; a command's hand-over cannot be read back.
+fn handed_over(policy: &Policy, plan: &RotationPlan) -> Result<(), RecordError> {
+    if !matches!(plan.phase, RotationPhase::Verified | RotationPhase::Retired) {
+        return Ok(());
+    }
+    let (Some(new_id), Some(sink)) = (
+        plan.new_id.as_deref(),
+        policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id))
+            .and_then(|d| d.secret.as_ref()),
+    ) else {
+        return Ok(());
+    };
+    let Some((path, held)) = sink.held() else {
+        return Ok(());
+    };
+    // Only a file holding another token's secret proves the hand-over did not happen; one
+    // removed or rewritten since says nothing of it.
+    match held {
+        Some(owner) if owner != new_id => Err(RecordError::NotHandedOver {
+            id: new_id.to_string(),
+            path: path.display().to_string(),
+            holds: format!("the secret of {owner}"),
+        }),
+        _ => Ok(()),
     }
 }
 

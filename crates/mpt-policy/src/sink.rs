@@ -174,6 +174,24 @@ impl SecretSink {
     }
 }
 
+impl SecretSink {
+    /// A file sink's path and the token whose secret it holds now, read back (`None` when no
+    /// secret of a token reads there: no file, not a regular one, something else). `None` for a
+    /// command, which cannot be read back.
+    pub(crate) fn held(&self) -> Option<(&Path, Option<String>)> {
+        let SecretSink::File { path } = self else {
+            return None;
+        };
+        let held = match std::fs::symlink_metadata(path) {
+            Ok(meta) if meta.is_file() => files::read_small(path, MAX_SECRET_FILE)
+                .ok()
+                .and_then(|text| TokenSecret::new(text.trim()).token_id().map(str::to_string)),
+            _ => None,
+        };
+        Some((path, held))
+    }
+}
+
 /// Writes a secret file, replacing one only when it holds a secret of a token in `owners`.
 fn write_file(path: &Path, secret: &TokenSecret, owners: &[Option<&str>]) -> Result<(), SinkError> {
     let force = check_file(path, Some(owners))?;

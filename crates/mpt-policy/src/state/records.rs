@@ -246,6 +246,23 @@ pub(crate) enum RecordError {
         /// Its status now.
         status: mpt::TokenStatus,
     },
+    /// A rotation record past its hand-over (`verified`, `retired`) whose entry's secret file
+    /// holds another token's secret than its replacement's, where the record says it was
+    /// handed over: the
+    /// record is not taken on its word, and the old token is kept (a forged record at `verified`
+    /// naming a hand-made token had the managed token deleted, its secret file left holding the
+    /// deleted token's: tester round 24, S2).
+    #[error(
+        "its replacement's secret ({id}) is not in the entry's secret file {path}, which holds {holds}, where the record says it was handed over: not taken on the record's word; nothing is sent for the old token"
+    )]
+    NotHandedOver {
+        /// The replacement.
+        id: String,
+        /// The secret file.
+        path: String,
+        /// What it holds, in words.
+        holds: String,
+    },
     /// A create record's token (`newId`) that carries none of the record's markers, and whose
     /// secret was used, or that was never edited since it was made: not as this tool's create
     /// leaves its token before the secret is handed over (made carrying the marker, the marker

@@ -110,6 +110,9 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
         ("pinned", "pinned"),
         ("older than the old one", "older than the old token"),
         ("finished", "says the old token was deleted"),
+        // The entry's secret file still holds the old token's secret: the hand-over the record
+        // claims never happened (tester round 24, S2: the managed token was deleted).
+        ("sink holds the old one", "not in the entry's secret file"),
     ];
     for (case, why) in cases {
         for at in stores.fresh() {
@@ -156,6 +159,10 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
             let dir = temp_dir("forged-sink");
             let file = dir.join("wanted.secret");
             let pin = (case == "pinned").then_some(old.id.as_str());
+            let holding = case == "sink holds the old one";
+            if holding {
+                std::fs::write(&file, old.secret.expose_secret()).unwrap();
+            }
             let was = (
                 server.token_revision(&old.id),
                 server.token_revision(&new_id),
@@ -191,7 +198,14 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
             );
             assert_eq!(changes(&server), sent, "{case} {shown}: {report:#?}");
             assert_eq!(records(&at, Kind::Rotation).await, 1, "{case} {shown}");
-            assert!(!file.exists(), "{case} {shown}");
+            match holding {
+                true => assert_eq!(
+                    std::fs::read_to_string(&file).unwrap(),
+                    old.secret.expose_secret(),
+                    "{case} {shown}"
+                ),
+                false => assert!(!file.exists(), "{case} {shown}"),
+            }
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
