@@ -214,6 +214,31 @@ async fn a_late_record_is_judged_by_its_key_and_an_empty_key_is_one_record() {
     }
 }
 
+/// A long name's records, which a directory keeps under a digest, are their own: a long
+/// declared name's `late` record was read as kept under another name, and refused.
+#[tokio::test]
+async fn a_long_names_late_record_is_its_own() {
+    let stores = Stores::start("late-long");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (_server, client) = start().await;
+        let long = "l".repeat(150);
+        let policy = super::policy(&format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\n[[accounts.tokens]]\nname = \"{long}\"\nmodules = [\"{DEFAULT_MODULE}\"]\n"
+        ));
+        let json = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": long,
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        plant_text(&at, &Key::late(DEFAULT_ACCOUNT, &long), &json.to_string()).await;
+        let plan = planned(&client, &policy, &at).await;
+        assert!(
+            !plan.actions.iter().any(|a| a.reason.contains("refused")),
+            "{shown}: {plan:#?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_late_landing_beside_a_pinned_entry_is_shown_never_deleted() {
     let stores = Stores::start("late-pinned");
