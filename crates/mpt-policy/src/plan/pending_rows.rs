@@ -25,8 +25,9 @@ pub(crate) fn owns(policy: &Policy, account: &str, name: &str) -> bool {
 /// (one that does not read is then another policy's: left alone, counted and named, tester
 /// round 20, L2); `false` when its key names none.
 pub(crate) fn undeclared(policy: &Policy, key: &crate::state::Key) -> bool {
+    // An empty name is no policy's: a key naming one names none (tester round 24, S4).
     key.create_of()
-        .is_some_and(|(account, name)| !owns(policy, &account, &name))
+        .is_some_and(|(account, name)| !name.is_empty() && !owns(policy, &account, &name))
 }
 
 pub(super) fn pending(

@@ -99,3 +99,28 @@ async fn unreadable_records_of_undeclared_names_are_counted_not_refused() {
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// A key of an account with an empty name names no policy's name (none can declare it): its
+/// junk `late` and `creates` records are refused by where they are, never counted as another
+/// policy's (tester round 24, S4).
+#[tokio::test]
+async fn records_under_a_key_of_an_empty_name_are_refused_not_counted() {
+    let stores = Stores::start("late-unread-empty");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (_server, client) = start().await;
+        let dir = temp_dir("late-unread-empty");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        plant_text(&at, &Key::late(DEFAULT_ACCOUNT, ""), "junk").await;
+        plant_text(&at, &Key::create(DEFAULT_ACCOUNT, ""), "junk").await;
+        let plan = planned(&client, &policy, &at).await;
+        let refused = plan
+            .actions
+            .iter()
+            .filter(|a| a.reason.contains("refused"))
+            .count();
+        assert_eq!(refused, 2, "{shown}: {plan:#?}");
+        assert_eq!(plan.others_pending, 0, "{shown}: {plan:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
