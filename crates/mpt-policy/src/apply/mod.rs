@@ -4,6 +4,7 @@
 //! the results in `report`.
 
 mod act;
+mod create_words;
 mod fence;
 mod gone;
 mod handover;

@@ -1,7 +1,11 @@
-//! A rotation's steps past verification (retire, finish): each taken only while both its
-//! tokens are as last read, right before it, and tried again after a lost answer.
+//! A rotation's steps: its replacement's hand-over and verification, then the steps past it
+//! (retire, finish), each taken only while both its tokens are as last read, right before it,
+//! and tried again after a lost answer.
 
+use super::new_tokens::Came;
 use super::{ActionOutcome, Applied, Applying};
+use crate::evidence::Replacement;
+use crate::state::Key;
 use mpt::Error;
 use mpt::TokenStatus;
 use mpt::{RotationPhase, RotationPlan};
@@ -222,5 +226,78 @@ pub(super) fn then_disabled(policy: &crate::policy::Policy, plan: &RotationPlan)
             plan.name
         ),
         false => String::new(),
+    }
+}
+
+/// What a rotation did when its record could not be saved after `step` (`gone`: the old token
+/// was found gone): the step was taken, and the row says so, with what it did to the old token
+/// (a row that said only that the plan could not be saved hid an old token disabled: tester
+/// round 21, N5).
+pub(super) fn unsaved_after(plan: &RotationPlan, step: RotationPhase, gone: bool) -> String {
+    let new_id = plan.new_id.as_deref().unwrap_or_default();
+    let done = match (step, gone) {
+        (_, true) => format!("{} was already gone", plan.old_id),
+        (RotationPhase::Retired, false) => format!("{} disabled", plan.old_id),
+        (_, false) => format!("{} deleted", plan.old_id),
+    };
+    format!("the replacement {new_id} is in use and {done}; the rotation's plan could not be saved")
+}
+
+impl Applying<'_> {
+    /// A replacement made, not yet verified (a record at `created`): its secret, read from the
+    /// platform, handed over, then verified and the record saved. `came`: who made it (the
+    /// words of a failure say). `Err`: the outcome to report.
+    pub(super) async fn deliver_and_verify(
+        &self,
+        key: &Key,
+        plan: &mut RotationPlan,
+        new: &Replacement,
+        came: Came,
+    ) -> Result<String, ActionOutcome> {
+        let id = new.token.id();
+        let made = match came {
+            Came::Earlier => "was made by an earlier apply",
+            _ => "was made",
+        };
+        let declared = self
+            .policy
+            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
+        // Its record names it (saved at `created`): its description, which may still carry the
+        // create's marker, is put back before its secret goes anywhere (part of the rotation;
+        // `verify` would do it too): a token handed over never carries a marker, which is what
+        // makes a marker's carrier one whose secret nobody holds.
+        if let Err(e) = plan.restore_description(self.client, &new.token).await {
+            return Err(ActionOutcome::failed(format!(
+                "{id} {made}; its description (it still carries the create's marker) could not be put back: {e}; its secret is not handed over yet: the next apply resumes"
+            ))
+            .made(id, None));
+        }
+        let at = self
+            .hand_over(
+                &plan.account_id,
+                declared,
+                &new.token,
+                &new.secret,
+                Some(&plan.old_id),
+            )
+            .await
+            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
+        if let Err(e) = plan.verify(self.client, &new.secret).await {
+            return Err(ActionOutcome::failed(format!(
+                "the new secret of {id} did not verify: {e}; the next apply resumes"
+            ))
+            .made(id, Some(at)));
+        }
+        if let Err(e) = self.state.put(key, &*plan).await {
+            // What was done is said first: a row that said only that the plan could not be
+            // saved hid a replacement made and handed over (tester round 21, N5).
+            return Err(ActionOutcome::failed(format!(
+                "{id} {made}, its secret handed over ({at}) and verified; {} is untouched; the rotation's plan could not be saved: {e}; the next apply resumes from {}",
+                plan.old_id,
+                self.state.describe(key)
+            ))
+            .made(id, Some(at)));
+        }
+        Ok(at)
     }
 }

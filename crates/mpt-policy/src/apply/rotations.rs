@@ -5,7 +5,7 @@ use super::new_tokens::Came;
 use super::rotation_steps::StepError;
 use super::unsent::{Unsaved, plan_saver, unclaimed, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
-use crate::evidence::{self, Replacement};
+use crate::evidence;
 use crate::plan::{ActionKind, PlannedAction};
 use crate::state::{Key, StoreError};
 use mpt::Error;
@@ -249,63 +249,6 @@ impl Applying<'_> {
         resumed(action, done)
     }
 
-    /// A replacement made, not yet verified (a record at `created`): its secret, read from the
-    /// platform, handed over, then verified and the record saved. `came`: who made it (the
-    /// words of a failure say). `Err`: the outcome to report.
-    async fn deliver_and_verify(
-        &self,
-        key: &Key,
-        plan: &mut RotationPlan,
-        new: &Replacement,
-        came: Came,
-    ) -> Result<String, ActionOutcome> {
-        let id = new.token.id();
-        let made = match came {
-            Came::Earlier => "was made by an earlier apply",
-            _ => "was made",
-        };
-        let declared = self
-            .policy
-            .declared(&plan.account_id, &plan.name, Some(&plan.old_id));
-        // Its record names it (saved at `created`): its description, which may still carry the
-        // create's marker, is put back before its secret goes anywhere (part of the rotation;
-        // `verify` would do it too): a token handed over never carries a marker, which is what
-        // makes a marker's carrier one whose secret nobody holds.
-        if let Err(e) = plan.restore_description(self.client, &new.token).await {
-            return Err(ActionOutcome::failed(format!(
-                "{id} {made}; its description (it still carries the create's marker) could not be put back: {e}; its secret is not handed over yet: the next apply resumes"
-            ))
-            .made(id, None));
-        }
-        let at = self
-            .hand_over(
-                &plan.account_id,
-                declared,
-                &new.token,
-                &new.secret,
-                Some(&plan.old_id),
-            )
-            .await
-            .map_err(|why| ActionOutcome::failed(format!("{id} {made}; {why}")).made(id, None))?;
-        if let Err(e) = plan.verify(self.client, &new.secret).await {
-            return Err(ActionOutcome::failed(format!(
-                "the new secret of {id} did not verify: {e}; the next apply resumes"
-            ))
-            .made(id, Some(at)));
-        }
-        if let Err(e) = self.state.put(key, &*plan).await {
-            // What was done is said first: a row that said only that the plan could not be
-            // saved hid a replacement made and handed over (tester round 21, N5).
-            return Err(ActionOutcome::failed(format!(
-                "{id} {made}, its secret handed over ({at}) and verified; {} is untouched; the rotation's plan could not be saved: {e}; the next apply resumes from {}",
-                plan.old_id,
-                self.state.describe(key)
-            ))
-            .made(id, Some(at)));
-        }
-        Ok(at)
-    }
-
     /// Runs a rotation from wherever its plan is, saving it after each step; the plan file is
     /// removed once the old token is deleted. `revision`: the old token's, as last read (the
     /// plan's, or the resumed record's check); a step finds it changed and stops (`moved`).
@@ -374,16 +317,9 @@ impl Applying<'_> {
                 .made(&new_id, secret_at);
             }
             if let Err(e) = self.state.put(key, &plan).await {
-                // The step was taken: said, with what it did to the old token (a row that said
-                // only that the plan could not be saved hid an old token disabled: tester round
-                // 21, N5).
-                let done = match (step, gone.is_some()) {
-                    (_, true) => format!("{} was already gone", plan.old_id),
-                    (RotationPhase::Retired, false) => format!("{} disabled", plan.old_id),
-                    (_, false) => format!("{} deleted", plan.old_id),
-                };
+                let unsaved = super::rotation_steps::unsaved_after(&plan, step, gone.is_some());
                 return ActionOutcome::failed(format!(
-                    "the replacement {new_id} is in use and {done}; the rotation's plan could not be saved: {e}; the next apply resumes from {}",
+                    "{unsaved}: {e}; the next apply resumes from {}",
                     self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);
