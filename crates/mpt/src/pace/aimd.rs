@@ -463,6 +463,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
             .max((rate / HALVINGS).max(MIN_RATE)),
         _ => learned,
     };
+    let learned = lately::refused_climb(s, learned).max(MIN_RATE);
     s.learned = Some(learned);
     s.repace(now + secs(1.0 / learned));
     s.cut = Cut {

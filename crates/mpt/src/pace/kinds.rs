@@ -247,7 +247,7 @@ pub(super) struct State {
     pub(super) peak: f64,
     /// The most the platform served over a half second lately (in requests a second), and
     /// when (`lately`).
-    pub(super) lately: (f64, Option<Instant>),
+    pub(super) lately: super::lately::Lately,
     /// What the platform served (answers not throttled) over the last second, per tenth of a
     /// second, and the slice the newest count is in (counted from `first`).
     pub(super) served: ([u32; SLICES], u64),
@@ -387,7 +387,7 @@ impl State {
             learned: None,
             ceiling: None,
             peak: 0.0,
-            lately: (0.0, None),
+            lately: super::lately::Lately::default(),
             served: ([0; SLICES], 0),
             refused: [0; SLICES],
             loss: false,

@@ -13,7 +13,9 @@
 //!   [`QUIET`] after the cut, each success closes the gap to it with a time constant of
 //!   [`CLIMB`] (AIMD's own growth, a quarter of its peak a second, took seconds to climb back,
 //!   and the limit was down again by then). A window's quota, once
-//!   learned, is not climbed past this way (a probe past it is refused until it renews).
+//!   learned, is not climbed past this way (a probe past it is refused until it renews). A
+//!   climb refused (the limit is still down) goes back to the pace it started from, and the
+//!   next one waits twice as long ([`refused_climb`]).
 //! * **A pace served in full.** With no ceiling, the pace grows only while the last half
 //!   second served most of it ([`served_in_full`]).
 //! * **Refusals that outlasted a bucket.** A limiter that refused everything for a while after
@@ -69,24 +71,79 @@ pub(super) fn served_share(s: &State) -> Option<f64> {
 pub(super) fn note(s: &mut State, now: Instant) {
     s.cut.served_since = s.cut.served_since.saturating_add(1);
     let rate = f64::from(served_newest(s, SLICES / 2)) * 2.0;
-    let (most, at) = s.lately;
-    if rate >= most || at.is_none_or(|at| now.duration_since(at) > LATELY) {
-        s.lately = (rate, Some(now));
+    let l = &mut s.lately;
+    let expired = l.at.is_none_or(|at| now.duration_since(at) > LATELY);
+    if rate >= l.most || expired {
+        (l.most, l.at) = (rate, Some(now));
+    }
+    if expired {
+        // Another rate to climb back to: the climbs refused were refused below the old one.
+        l.refuted = 0;
     }
 }
 
 /// The pace a success at `rate` climbs back to: [`SETTLE`] of the most served lately, the gap
 /// closed by its part of [`CLIMB`] (`None`: none served lately above the pace, the last cut
-/// not below [`DROP`] of it, a window's quota learned, or within [`QUIET`] of the last cut).
-pub(super) fn climb(s: &State, rate: f64, now: Instant) -> Option<f64> {
-    let (most, at) = s.lately;
-    let recent = at.is_some_and(|at| now.duration_since(at) <= LATELY);
-    let target = most * SETTLE;
-    let quiet = now.duration_since(s.cut.at) >= QUIET;
+/// not below [`DROP`] of it, a window's quota learned, or within [`QUIET`] of the last cut,
+/// doubled after a climb refused: [`refused_climb`]). Notes the pace a climb since the last cut
+/// started from, and, once one reached [`REACHED`] of its target, that none was refused since.
+pub(super) fn climb(s: &mut State, rate: f64, now: Instant) -> Option<f64> {
+    let l = s.lately;
+    let recent = l.at.is_some_and(|at| now.duration_since(at) <= LATELY);
+    let target = l.most * SETTLE;
+    let quiet = now.duration_since(s.cut.at) >= QUIET * (1 << l.refuted.min(BACKOFFS));
     // A drop, not a trim: the last cut went below [`DROP`] of that rate.
-    let dropped = s.cut.rate < most * DROP;
-    (recent && dropped && rate < target && !s.windowed && quiet)
-        .then(|| (rate + (target - rate) / (CLIMB * rate.max(MIN_RATE))).min(target))
+    let dropped = s.cut.rate < l.most * DROP;
+    if !(recent && dropped && rate < target && !s.windowed && quiet) {
+        return None;
+    }
+    let climbed = (rate + (target - rate) / (CLIMB * rate.max(MIN_RATE))).min(target);
+    let l = &mut s.lately;
+    l.from.get_or_insert(rate);
+    if climbed >= target * REACHED {
+        (l.from, l.refuted) = (None, 0);
+    }
+    Some(climbed)
+}
+
+/// The pace a cut to `learned` sets, when it ends a climb back to a rate served lately that did
+/// not reach it (the limit is still down: the rate served lately was the one before a drop): at
+/// most the pace the climb started from, which the platform served, and the next climb waits
+/// twice as long after the cut ([`QUIET`] doubled, [`BACKOFFS`]). Cut to 70% of the pace it
+/// climbed to, the pace was still twice the limit, was cut again a round trip later, and climbed
+/// again 150 ms after that: a limit that dropped from 200 to 50 a second for good was refused two
+/// or three times every 400 ms for the 2 s the rate before was remembered (the tester's `drop`:
+/// 4.5% refused; `flapbare`, 200 and 50 a second by turns: 5.6-6.3%; the bench's
+/// `retry-after+drop-to-50` 2.3%, `retry-after+alternating-50` 5.3%).
+pub(super) fn refused_climb(s: &mut State, learned: f64) -> f64 {
+    match s.lately.from.take() {
+        Some(from) => {
+            s.lately.refuted = s.lately.refuted.saturating_add(1);
+            learned.min(from)
+        }
+        None => learned,
+    }
+}
+
+/// See [`climb`]: a climb that closed this much of the way to its target reached it.
+const REACHED: f64 = 0.95;
+
+/// See [`refused_climb`]: the most times [`QUIET`] is doubled after climbs refused in a row
+/// (once: 300 ms). More (up to 2.4 s, past [`LATELY`]) cut the refusals after a drop for good
+/// a little more, and climbed back late each time a limit alternating each second rose again
+/// (`retry-after+alternating-50`: 18.2-19.0 s, where one doubling took 16.6-16.9 s).
+const BACKOFFS: u32 = 1;
+
+/// The most the platform served over a half second lately, and the climbs back to it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Lately {
+    /// That rate, in requests a second, and when it was served.
+    most: f64,
+    at: Option<Instant>,
+    /// The pace the climb since the last cut started from (`None`: none climbed since).
+    from: Option<f64>,
+    /// The climbs refused in a row, none of them reaching its target ([`refused_climb`]).
+    refuted: u32,
 }
 
 /// Whether the refusals since the last cut, none served until `now`, lasted longer than a

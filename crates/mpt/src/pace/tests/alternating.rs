@@ -102,3 +102,65 @@ fn a_window_refusing_until_it_renews_gets_back_the_pace_it_served() {
         "the pace after the window renewed: {restored:.0}/s (cut to {cut:.0}/s)"
     );
 }
+
+/// Served at 200 a second for two seconds, then the limit drops to 50 a second for good (the
+/// bench's `retry-after+drop-to-50`, the tester's `drop`): the pace follows the drop, climbs
+/// back toward the 200 served lately, and is refused on the way. The cut that ends the climb
+/// goes back to the pace the climb started from (before: 70% of the pace climbed to, still
+/// twice the limit, refused again a round trip later), and the next climb waits twice as long
+/// (before: 150 ms after each cut, for the 2 s the rate before was remembered: two or three
+/// refusals every 400 ms).
+#[test]
+fn a_climb_back_that_is_refused_goes_back_and_waits_longer() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    let mut paces = pacer.lock();
+    let s = paces.of("");
+    let t0 = Instant::now();
+    let mut sent = VecDeque::new();
+    (s.learned, s.ceiling) = (Some(196.0), Some(200.0));
+    let at = answer(s, &mut sent, t0, Duration::from_millis(5), 400, |_| false);
+    let at = answer(s, &mut sent, at, Duration::from_millis(5), 40, |i| {
+        i % 4 != 0
+    });
+    // Served at the pace until the climb back lifts it: a step of over 10% in one success
+    // (AIMD's own adds about 2% at 50 a second).
+    let paced = |s: &State| secs(1.0 / s.learned.unwrap_or(1.0)).min(Duration::from_millis(20));
+    let mut at = at;
+    // The halved pace restored (the first success since the cut).
+    let end = at + Duration::from_millis(100);
+    while at < end {
+        at = answer(s, &mut sent, at, paced(s), 1, |_| false);
+    }
+    let before = loop {
+        let pace = s.learned.unwrap_or(0.0);
+        at = answer(s, &mut sent, at, paced(s), 1, |_| false);
+        if s.learned.unwrap_or(0.0) > pace * 1.1 {
+            break pace;
+        }
+        assert!(
+            at < t0 + Duration::from_secs(4),
+            "no climb: {:?}",
+            s.learned
+        );
+    };
+    // Climbed on a little, then refused: the limit is still down.
+    at = answer(s, &mut sent, at, paced(s), 3, |_| false);
+    let climbed = s.learned.unwrap_or(0.0);
+    at = answer(s, &mut sent, at, paced(s), 1, |_| true);
+    let cut = s.learned.unwrap_or(0.0);
+    assert!(
+        cut <= before * 1.01,
+        "cut to {cut:.0}/s from {climbed:.0}/s; the climb started from {before:.0}/s"
+    );
+    // Served at the pace for 250 ms after the cut: no climb yet (it waits 300 ms now), AIMD's
+    // own growth only (a quarter of the 200 a second peak a second: 12.5 a second in 250 ms).
+    let end = at + Duration::from_millis(250);
+    while at < end {
+        at = answer(s, &mut sent, at, paced(s), 1, |_| false);
+    }
+    let later = s.learned.unwrap_or(0.0);
+    assert!(
+        later <= cut + 25.0,
+        "the pace 250 ms after the cut: {later:.0}/s (cut to {cut:.0}/s)"
+    );
+}
