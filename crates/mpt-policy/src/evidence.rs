@@ -367,6 +367,8 @@ pub(crate) async fn replacement_now(
             old_made,
         });
     }
+    // Before its secret is used to check it: a hand-made token never edited is not tried.
+    created::as_made(&plan.marker_hashes, &token, false)?;
     let Some(secret) = token.secret().cloned() else {
         return Err(RecordError::NoSecret { id });
     };

@@ -108,7 +108,7 @@ impl Applying<'_> {
                 continue;
             }
             if let Ok(r) = &record {
-                if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
+                if crate::plan::theirs(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
                     continue;
                 }
@@ -206,7 +206,7 @@ impl Applying<'_> {
             let mut name = String::new();
             if let Ok(r) = &rotation {
                 name = r.name.clone();
-                if !crate::plan::owns(self.policy, &r.account_id, &r.name) {
+                if crate::plan::theirs(self.policy, &r.account_id, &r.name) {
                     done.others += 1;
                     continue;
                 }

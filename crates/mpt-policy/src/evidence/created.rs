@@ -39,7 +39,7 @@ pub(crate) async fn created_now(
     };
     record.may_have_made(&token)?;
     if token.status() == TokenStatus::Active {
-        as_made(record, &token)?;
+        as_made(&record.marker_hashes, &token, true)?;
     }
     match token.status() {
         TokenStatus::Deleted => Ok(CreatedNow::Gone),
@@ -51,23 +51,27 @@ pub(crate) async fn created_now(
     }
 }
 
-/// Whether the token a create record names (`token`, Active) is as this tool's create leaves
-/// it until its secret is handed over: still carrying one of the record's markers, or, the
-/// marker taken out, edited since it was made (a second revision) and its secret never used
-/// (`lastAccessAt` unset). A record is a claim: one naming a token someone holds (used), or one
-/// made by hand and never edited, is refused ([`RecordError::NotAsMade`]), never handed over nor
-/// acted on (tester round 24, S1). A token handed over whose record could not be removed
-/// (interrupted), used since, is refused the same way: nothing tells it from a forged record's.
-fn as_made(record: &CreateRecord, token: &Token) -> Result<(), RecordError> {
-    if mpt::carries_marker(token.description(), &record.marker_hashes) {
+/// Whether the token a record names as what its create made (`token`, Active) is as this
+/// tool's create leaves it: still carrying one of the record's markers (`hashes`), or, the
+/// marker taken out, edited since it was made (a second revision: the description put back),
+/// and, for a create record (`unused`), its secret never used (`lastAccessAt` unset: a create's
+/// secret is used by nobody until it is handed over; a rotation's replacement is used by its
+/// own verification). A record is a claim: one naming a token someone holds (used), or one made
+/// by hand and never edited, is refused ([`RecordError::NotAsMade`]), never handed over nor
+/// acted on (tester round 24, S1; round 25, F1: a rotation record at `created` naming a hand
+/// token had its secret handed over and the managed token deleted). A create's token handed
+/// over whose record could not be removed (interrupted), used since, is refused the same way:
+/// nothing tells it from a forged record's.
+pub(crate) fn as_made(hashes: &[String], token: &Token, unused: bool) -> Result<(), RecordError> {
+    if mpt::carries_marker(token.description(), hashes) {
         return Ok(());
     }
     let why = match (token.last_access_at(), token.revision()) {
-        (Some(used), _) => format!(
+        (Some(used), _) if unused => format!(
             "carries none of its markers and its secret was used ({}): someone holds it",
             used.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         ),
-        (None, Some(revision)) if revision <= 1 => {
+        (_, Some(revision)) if revision <= 1 => {
             "carries none of its markers and was never edited since it was made".to_string()
         }
         _ => return Ok(()),

@@ -12,7 +12,7 @@ pub(crate) use late::{
     Late, account_tokens, as_landed, deleted_tokens, is_late, is_late_row, is_listing_row, live,
     unread_rows,
 };
-pub(crate) use pending_rows::{declared_absent, owns, undeclared};
+pub(crate) use pending_rows::{declared_absent, owns, theirs, undeclared};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

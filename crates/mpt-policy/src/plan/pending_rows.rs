@@ -21,13 +21,20 @@ pub(crate) fn owns(policy: &Policy, account: &str, name: &str) -> bool {
         .any(|a| a.id == account && a.tokens.iter().any(|t| t.name == name))
 }
 
+/// Whether a record that reads, of `name` in `account`, is another policy's work (left alone,
+/// counted): of a name `policy` does not declare, and not empty (no policy declares an empty
+/// name: such a record is refused, never counted as another's; tester round 25, F4).
+pub(crate) fn theirs(policy: &Policy, account: &str, name: &str) -> bool {
+    !name.is_empty() && !owns(policy, account, name)
+}
+
 /// Whether a create record kept as `key` is of a name `policy` does not declare, by its key
 /// (one that does not read is then another policy's: left alone, counted and named, tester
 /// round 20, L2); `false` when its key names none.
 pub(crate) fn undeclared(policy: &Policy, key: &crate::state::Key) -> bool {
     // An empty name is no policy's: a key naming one names none (tester round 24, S4).
     key.create_of()
-        .is_some_and(|(account, name)| !name.is_empty() && !owns(policy, &account, &name))
+        .is_some_and(|(account, name)| theirs(policy, &account, &name))
 }
 
 pub(super) fn pending(

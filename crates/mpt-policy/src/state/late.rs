@@ -215,6 +215,13 @@ pub(crate) async fn late_marks(
         if !accounts.contains(&record.account_id) {
             continue;
         }
+        if record.name.is_empty() {
+            // No policy declares an empty name: not another policy's, and no evidence (it was
+            // ignored in silence: tester round 25, F4).
+            let why = "its name is empty, which no policy declares".to_string();
+            unread.push(Unread::record(at, why, Vec::new()));
+            continue;
+        }
         if let Some(bad) = record.marker_hashes.iter().position(|h| !is_hash(h)) {
             let why = format!("markerHashes[{bad}] is not a SHA-256 in hex (64 digits 0-9, a-f)");
             unread.push(Unread::record(at, why, names));

@@ -263,14 +263,11 @@ pub(crate) enum RecordError {
         /// What it holds, in words.
         holds: String,
     },
-    /// A create record's token (`newId`) that carries none of the record's markers, and whose
-    /// secret was used, or that was never edited since it was made: not as this tool's create
-    /// leaves its token before the secret is handed over (made carrying the marker, the marker
-    /// then taken out, a second revision, its secret never used), so the record's word alone
-    /// does not make it the record's (a forged record naming a token someone holds had its
-    /// secret copied to a sink and the token disabled: tester round 24, S1).
+    /// A record's token (a create's `newId`, a rotation's replacement) that carries none of the
+    /// record's markers and was never edited since it was made, or, a create's, whose secret was
+    /// used: not as this tool's create
     #[error(
-        "its token {id} {why}: not as this record's create leaves its token before its secret is handed over (made carrying the record's marker, the marker then taken out, its secret never used), so it is not taken on the record's word"
+        "the token it names, {id}, {why}: not as this tool's create leaves the token it makes (made carrying the record's marker, the marker then taken out; a create's secret unused until handed over), so it is not taken on the record's word"
     )]
     NotAsMade {
         /// The token.

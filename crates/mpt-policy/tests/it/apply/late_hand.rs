@@ -389,8 +389,15 @@ async fn plant_created(
             .created(Utc::now() - Days::days(100)),
     );
     let plan = client.plan_rotation(old.id.as_str()).await.unwrap();
-    let replacement = land(client, "ci").await;
+    // Made by the rotation's create: carrying its marker, not put back yet.
+    const ROTATION_MARKER: &str = "fedcba9876543210fedcba9876543210";
+    let replacement = land(
+        client,
+        &mpt::marked_description(Some("ci"), ROTATION_MARKER),
+    )
+    .await;
     let mut json = serde_json::to_value(&plan).unwrap();
+    json["markerHashes"] = serde_json::json!([mpt::marker_hash(ROTATION_MARKER)]);
     json["createSent"] = true.into();
     json["phase"] = "created".into();
     json["newId"] = replacement.clone().into();

@@ -111,16 +111,30 @@ async fn records_under_a_key_of_an_empty_name_are_refused_not_counted() {
         let (_server, client) = start().await;
         let dir = temp_dir("late-unread-empty");
         let policy = wanted(&dir.join("wanted.secret"), "");
-        plant_text(&at, &Key::late(DEFAULT_ACCOUNT, ""), "junk").await;
-        plant_text(&at, &Key::create(DEFAULT_ACCOUNT, ""), "junk").await;
-        let plan = planned(&client, &policy, &at).await;
-        let refused = plan
-            .actions
-            .iter()
-            .filter(|a| a.reason.contains("refused"))
-            .count();
-        assert_eq!(refused, 2, "{shown}: {plan:#?}");
-        assert_eq!(plan.others_pending, 0, "{shown}: {plan:#?}");
+        // Junk, then records that read and name the empty name (round 25, F4: ignored in
+        // silence, or counted as another policy's).
+        let late = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "", "markerHashes": [],
+        });
+        let create = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "", "knownIds": [],
+            "recordedAt": "2026-01-01T00:00:00Z", "markerHashes": [],
+        });
+        for (late, create) in [
+            ("junk".to_string(), "junk".to_string()),
+            (late.to_string(), create.to_string()),
+        ] {
+            plant_text(&at, &Key::late(DEFAULT_ACCOUNT, ""), &late).await;
+            plant_text(&at, &Key::create(DEFAULT_ACCOUNT, ""), &create).await;
+            let plan = planned(&client, &policy, &at).await;
+            let refused = plan
+                .actions
+                .iter()
+                .filter(|a| a.reason.contains("refused"))
+                .count();
+            assert_eq!(refused, 2, "{shown} {late}: {plan:#?}");
+            assert_eq!(plan.others_pending, 0, "{shown} {late}: {plan:#?}");
+        }
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

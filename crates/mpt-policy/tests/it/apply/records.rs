@@ -113,6 +113,10 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
         // The entry's secret file still holds the old token's secret: the hand-over the record
         // claims never happened (tester round 24, S2: the managed token was deleted).
         ("sink holds the old one", "not in the entry's secret file"),
+        // A token made by hand, never edited, named at `created`: not as the rotation's create
+        // leaves its replacement (carrying the marker, or put back). Tester round 25, F1: its
+        // secret was handed to the sink and the managed token deleted.
+        ("made by hand, at created", "never edited since it was made"),
     ];
     for (case, why) in cases {
         for at in stores.fresh() {
@@ -150,6 +154,10 @@ async fn a_forged_rotation_record_never_retires_a_token_without_its_replacement_
                 }
                 "finished" => {
                     json["phase"] = "finished".into();
+                    real()
+                }
+                "made by hand, at created" => {
+                    json["phase"] = "created".into();
                     real()
                 }
                 _ => real(),
