@@ -34,6 +34,19 @@ fn shown(revision: Option<i32>) -> String {
     revision.map_or_else(|| "unknown".to_string(), |r| r.to_string())
 }
 
+impl StepError {
+    /// The result of a rotation stopped by this (`cancelled`: the client's, by an interrupt).
+    pub(super) fn result(&self, cancelled: bool) -> Applied {
+        match self {
+            StepError::Moved(_) => Applied::Moved,
+            // Interrupted (during a quiet wait, say): nothing was sent for the old token.
+            StepError::Api(e) if matches!(**e, Error::Cancelled) => Applied::NotAttempted,
+            StepError::Fenced(_) if cancelled => Applied::NotAttempted,
+            StepError::Api(_) | StepError::Fenced(_) => Applied::Failed,
+        }
+    }
+}
+
 impl Applying<'_> {
     /// One step past verification (retire, finish), tried up to [`STEP_TRIES`] times: each is
     /// idempotent and reads the state first, so a try after a lost answer sees the step done.

@@ -2,7 +2,6 @@
 //! old token retired and deleted only on evidence (see `evidence`).
 
 use super::new_tokens::Came;
-use super::rotation_steps::StepError;
 use super::unsent::{Unsaved, plan_saver, unclaimed, unless_interrupted};
 use super::{ActionOutcome, ActionResult, Applied, Applying, resumed};
 use crate::evidence;
@@ -273,6 +272,9 @@ impl Applying<'_> {
         let new_id = plan.new_id.clone().unwrap_or_default();
         // The first step that found the old token gone (deleted outside this rotation).
         let mut gone: Option<RotationPhase> = None;
+        // What this run's steps did, said by a row that stops after them (a row said "nothing
+        // was sent" of a rotation whose retire this run had sent: tester round 25, F5).
+        let mut did = String::new();
         let steps = [RotationPhase::Retired, RotationPhase::Finished];
         for step in steps {
             if plan.phase >= step {
@@ -284,7 +286,7 @@ impl Applying<'_> {
                 return ActionOutcome::new(
                     stopped.result,
                     format!(
-                        "{}; the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
+                        "{}; {did}the replacement {new_id} is in use, the plan is kept in {}: the next apply resumes",
                         stopped.detail,
                         self.state.describe(key)
                     ),
@@ -298,19 +300,12 @@ impl Applying<'_> {
             if let Err(why) = stepped {
                 let unsaved = match self.state.put(key, &plan).await {
                     Ok(()) => String::new(),
-                    Err(e) => format!(" (its latest step was not saved: {e})"),
-                };
-                let result = match &why {
-                    StepError::Moved(_) => Applied::Moved,
-                    // Interrupted (during a quiet wait, say): nothing was sent for the old token.
-                    StepError::Api(e) if matches!(**e, Error::Cancelled) => Applied::NotAttempted,
-                    StepError::Fenced(_) if self.client.cancelled() => Applied::NotAttempted,
-                    StepError::Api(_) | StepError::Fenced(_) => Applied::Failed,
+                    Err(e) => format!(" (the record could not be saved again: {e})"),
                 };
                 return ActionOutcome::new(
-                    result,
+                    why.result(self.client.cancelled()),
                     format!(
-                        "{why}; the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply checks it again",
+                        "{why}; {did}the replacement {new_id} is in use, the plan is kept in {}{unsaved}: the next apply checks it again",
                         self.state.describe(key)
                     ),
                 )
@@ -323,6 +318,9 @@ impl Applying<'_> {
                     self.state.describe(key)
                 ))
                 .made(&new_id, secret_at);
+            }
+            if step == RotationPhase::Retired && gone.is_none() {
+                did = format!("{} was disabled by this run; ", plan.old_id);
             }
         }
         self.state.drop_record(key).await;

@@ -465,3 +465,41 @@ async fn a_rotation_whose_record_stops_saving_says_what_it_did() {
     assert!(seen.contains(&(true, Some("Active".into()))), "{seen:?}");
     assert!(seen.contains(&(true, Some("Disabled".into()))), "{seen:?}");
 }
+
+/// A rotation whose lock is lost after its retire says the old token was disabled by this run,
+/// whatever stopped it after (tester round 25, F5: "nothing was sent", while this run had
+/// disabled the old token).
+#[tokio::test]
+async fn a_rotation_stopped_after_its_retire_says_it_disabled_the_old_token() {
+    let mut met = false;
+    for allowed in 1..=24 {
+        let (server, client) = start().await;
+        let dir = temp_dir("rotation-lost-after-retire");
+        let file = dir.join("wanted.secret");
+        let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
+        let wanted = policy(&format!(
+            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+            file.display()
+        ));
+        let store = losing(&dir, allowed).await;
+        let options = ApplyOptions::new(dir.join("unused")).store(store);
+        let report = match client.apply(&wanted, None, &options).await {
+            Ok(report) => report,
+            Err(ApplyError::SessionLost { report, .. }) => report,
+            Err(e) => panic!("{allowed}: {e}"),
+        };
+        let _ = std::fs::remove_dir_all(&dir);
+        let row = result_of(&report.results, "wanted");
+        let stopped = !matches!(row.result, Applied::Changed);
+        if stopped && server.token_status(&old.id).as_deref() == Some("Disabled") {
+            met = true;
+            assert!(
+                row.detail
+                    .contains(&format!("{} was disabled by this run", old.id)),
+                "{allowed}: {}",
+                row.detail
+            );
+        }
+    }
+    assert!(met, "no lock lost between the retire and the delete");
+}
