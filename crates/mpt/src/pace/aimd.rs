@@ -27,7 +27,7 @@ const LIFT: f64 = 1.1;
 /// next (up to twice its quota: the ceiling of Envoy's window of 200 a clock second was
 /// forgotten 0.1 s after a cut, and the pace grew 2% a success to thousands a second). A
 /// whole second: a limit alternating each second between 200 and 50 a second was followed
-/// more slowly (the climb back waited for it).
+/// more slowly (the climb back waited for it). A window's quota: `lately::lift_after`.
 const LIFT_AFTER: Duration = Duration::from_millis(750);
 
 /// What AIMD adds back per success with no ceiling (one forgotten as too low): this fraction of
@@ -286,8 +286,9 @@ pub(super) fn lockout_hold(
 }
 
 /// A request sent since the last cut was served: the platform serves again. After a refusal
-/// of [`RENEWAL`] or longer, a window renewed: its quota is what the last second let through
-/// before the cut, and the pace [`SETTLE`] of it; else the pace halved meanwhile is restored.
+/// of [`RENEWAL`] or longer, or one that outlasted a bucket (`lately::renewed`), a window
+/// renewed: its quota is what the last second let through before the cut, the pace [`SETTLE`]
+/// of it; else the pace halved meanwhile is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
     // Held over a second, and refused past a window's renewal none served: a lockout (a hold of
@@ -322,9 +323,9 @@ fn served_again(s: &mut State, now: Instant) {
         s.cut.generation = s.generation;
         return;
     }
-    let renewed = now.duration_since(refused_from) >= RENEWAL && s.cut.served >= MIN_QUOTA;
-    // What the window let through: the second before the cut, or the one before the last
-    // refusal since, whichever served fewer (`lately::window_count`).
+    let long = now.duration_since(refused_from) >= RENEWAL;
+    let renewed = (long || lately::renewed(s, now, refused_from)) && s.cut.served >= MIN_QUOTA;
+    // What the window let through: the fewer of two seconds served (`lately::window_count`).
     let counted = lately::window_count(s, now);
     let learned = if renewed {
         let quota = f64::from(counted.max(MIN_QUOTA));
@@ -380,7 +381,7 @@ fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
 /// [`grow`]'s additive part (the rule above but the climb back).
 fn grow_additive(s: &mut State, rate: f64, now: Instant, served: f64) {
     // Not sooner than [`LIFT_AFTER`] after the last cut: the second counted then straddles it.
-    let after_cut = now.saturating_duration_since(s.cut.at) >= LIFT_AFTER;
+    let after_cut = now.saturating_duration_since(s.cut.at) >= lately::lift_after(s, LIFT_AFTER);
     if after_cut && s.ceiling.is_some_and(|c| served > c * LIFT) {
         s.ceiling = None;
         s.windowed = false;
