@@ -334,12 +334,7 @@ async fn a_create_record_naming_a_token_not_as_its_create_leaves_one_is_refused(
                 dir.join("held.token").display()
             ));
             let shown = format!("{case} in {}", at.shown());
-            let mut plan = client.plan(&policy).await.unwrap();
-            let store = state::open(&at, &[DEFAULT_ACCOUNT.to_string()], None)
-                .await
-                .unwrap();
-            plan.include_pending(&client, &policy, store.as_ref()).await;
-            drop(store);
+            let plan = super::late::planned(&client, &policy, &at).await;
             let row = plan
                 .actions
                 .iter()

@@ -382,10 +382,7 @@ async fn a_rotations_replacement_is_handed_over_only_once_its_description_is_put
     let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
     let refused = FaultRule::first(10, Fault::Status(422)).only([Operation::Update]);
     server.set_faults(Faults::none().with(refused)).unwrap();
-    let wanted = policy(&format!(
-        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
-        file.display()
-    ));
+    let wanted = rotated(&file);
     let options = ApplyOptions::new(dir.join("state"));
     let report = client.apply(&wanted, None, &options).await.unwrap();
     let row = result_of(&report.results, "wanted");
@@ -420,10 +417,7 @@ async fn a_rotation_whose_record_stops_saving_says_what_it_did() {
         let dir = temp_dir("rotation-unsaved");
         let file = dir.join("wanted.secret");
         let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
-        let wanted = policy(&format!(
-            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
-            file.display()
-        ));
+        let wanted = rotated(&file);
         let store = losing_saves(&dir, usize::MAX, saves).await;
         let options = ApplyOptions::new(dir.join("unused")).store(store);
         let report = client.apply(&wanted, None, &options).await.unwrap();
@@ -477,10 +471,7 @@ async fn a_rotation_stopped_after_its_retire_says_it_disabled_the_old_token() {
         let dir = temp_dir("rotation-lost-after-retire");
         let file = dir.join("wanted.secret");
         let old = server.seed_token(seed("wanted").created(Utc::now() - Days::days(100)));
-        let wanted = policy(&format!(
-            "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
-            file.display()
-        ));
+        let wanted = rotated(&file);
         let store = losing(&dir, allowed).await;
         let options = ApplyOptions::new(dir.join("unused")).store(store);
         let report = match client.apply(&wanted, None, &options).await {
@@ -502,4 +493,12 @@ async fn a_rotation_stopped_after_its_retire_says_it_disabled_the_old_token() {
         }
     }
     assert!(met, "no lock lost between the retire and the delete");
+}
+
+/// A policy declaring `wanted`, rotated after 90 days, its secret to `file`.
+fn rotated(file: &std::path::Path) -> mpt_policy::Policy {
+    policy(&format!(
+        "[[accounts]]\nid = \"{DEFAULT_ACCOUNT}\"\nunmanaged = \"ignore\"\nrotate_after = \"90d\"\n[[accounts.tokens]]\nname = \"wanted\"\nmodules = [\"{DEFAULT_MODULE}\"]\nsecret = {{ file = \"{}\" }}\n",
+        file.display()
+    ))
 }
