@@ -285,10 +285,9 @@ pub(super) fn lockout_hold(
     now.checked_add(hold).unwrap_or(now + BACKOFF)
 }
 
-/// A request sent since the last cut was served: the platform serves again. After a refusal
-/// of [`RENEWAL`] or longer, or one that outlasted a bucket (`lately::renewed`), a window
-/// renewed: its quota is what the last second let through before the cut, the pace [`SETTLE`]
-/// of it; else the pace halved meanwhile is restored.
+/// A request sent since the last cut was served. After a refusal of [`RENEWAL`] or longer, or
+/// one that outlasted a bucket (`lately::renewed`), a window renewed: its quota is what the last
+/// second let through before the cut, the pace [`SETTLE`] of it; else the pace halved is restored.
 fn served_again(s: &mut State, now: Instant) {
     s.resolved = true;
     // Held over a second, and refused past a window's renewal none served: a lockout (a hold of
