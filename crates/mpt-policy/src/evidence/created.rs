@@ -1,7 +1,7 @@
 //! A create record's token (`newId`), read now and judged: what the record's create made, or
 //! not (plan and apply judge by these functions alike).
 
-use mpt::{Client, Error, Token, TokenStatus};
+use mpt::{Client, Error, Filter, Token, TokenStatus};
 
 use crate::state::{CreateRecord, RecordError};
 
@@ -40,6 +40,30 @@ pub(crate) async fn created_now(
     record.may_have_made(&token)?;
     if token.status() == TokenStatus::Active {
         as_made(&record.marker_hashes, &token, true)?;
+        // The one token of its name the record did not know: another live one beside it (a
+        // forged record named one of two hand-made tokens, the name `ambiguous`, and had it
+        // taken: tester round 25, F2) leaves which one its create made untold.
+        let live = client
+            .list()
+            .filter(Filter::account(&record.account_id).and(Filter::name(&record.name)))
+            .collect()
+            .await;
+        let others: Vec<String> = match live {
+            Ok(live) => live
+                .iter()
+                .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
+                .map(|t| t.id().to_string())
+                .filter(|other| other != id && !record.known_ids.contains(other))
+                .collect(),
+            Err(e) => return Ok(CreatedNow::Unreadable(e)),
+        };
+        if !others.is_empty() {
+            return Err(RecordError::NotTheOnlyNew {
+                id: id.to_string(),
+                name: record.name.clone(),
+                others,
+            });
+        }
     }
     match token.status() {
         TokenStatus::Deleted => Ok(CreatedNow::Gone),

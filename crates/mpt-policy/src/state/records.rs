@@ -246,6 +246,21 @@ pub(crate) enum RecordError {
         /// Its status now.
         status: mpt::TokenStatus,
     },
+    /// A create record whose token (`newId`) is not the only token of its name it did not know:
+    /// which one its create made cannot be told from the record (a forged record named one of
+    /// two hand-made tokens and had it taken: tester round 25, F2).
+    #[error(
+        "{id} is not the only live token named {name:?} that the record did not know before its create ({}): which one its create made cannot be told, so none is taken on the record's word; once the ones not wanted are removed, the next apply resumes it",
+        others.join(", ")
+    )]
+    NotTheOnlyNew {
+        /// The token the record names.
+        id: String,
+        /// The name.
+        name: String,
+        /// The other live tokens of the name outside its `knownIds`.
+        others: Vec<String>,
+    },
     /// A rotation record past its hand-over (`verified`, `retired`) whose entry's secret file
     /// holds another token's secret than its replacement's, where the record says it was
     /// handed over: the
@@ -317,9 +332,9 @@ impl RecordError {
     /// replacement it names: tester round 18).
     pub(crate) fn advice(&self) -> &'static str {
         match self {
-            RecordError::SeveralMarked { .. } | RecordError::NotTheOne { .. } => {
-                "keep it: see above"
-            }
+            RecordError::SeveralMarked { .. }
+            | RecordError::NotTheOne { .. }
+            | RecordError::NotTheOnlyNew { .. } => "keep it: see above",
             _ => "remove it once checked",
         }
     }
