@@ -415,7 +415,9 @@ impl Applying<'_> {
             return Some(resumed(action, self.refused(key, &why)));
         }
         let done = match record.new_id.clone() {
-            Some(id) => match crate::evidence::created_now(self.client, &record, &id).await {
+            Some(id) => match crate::evidence::created_now(self.client, self.state, &record, &id)
+                .await
+            {
                 Err(why) => self.refused(key, &why),
                 Ok(CreatedNow::Gone) => {
                     self.state.drop_record(key).await;

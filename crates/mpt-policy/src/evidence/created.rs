@@ -21,9 +21,11 @@ pub(crate) enum CreatedNow {
 /// token its create made is Active until its secret is handed over: a Disabled entry's token is
 /// disabled only after). A token that does not exist is refused ([`RecordError::Missing`]): the
 /// platform keeps what is deleted, so the record's create never made it (or the caller cannot
-/// see it). Plan and apply judge by this one function.
+/// see it). Nor another live token of its name outside its `knownIds` (late landings aside, read
+/// from `store`). Plan and apply judge by this one function.
 pub(crate) async fn created_now(
     client: &Client,
+    store: &dyn crate::state::Store,
     record: &CreateRecord,
     id: &str,
 ) -> Result<CreatedNow, RecordError> {
@@ -48,8 +50,10 @@ pub(crate) async fn created_now(
             .filter(Filter::account(&record.account_id).and(Filter::name(&record.name)))
             .collect()
             .await;
+        // A late landing of a create given up on is the plan's to delete, not a token beside it.
+        let late = crate::state::given_up(store, &record.account_id, &record.name).await;
         let others: Vec<String> = match live {
-            Ok(live) => live
+            Ok(live) => crate::marked::without_late(live, &late, &[])
                 .iter()
                 .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
                 .map(|t| t.id().to_string())

@@ -220,7 +220,7 @@ async fn judge_create(
         .declared(&record.account_id, &record.name, None)
         .is_some_and(|d| d.status == Wanted::Disabled);
     let (mut steps, token) = match &record.new_id {
-        Some(id) => match evidence::created_now(client, &record, id).await {
+        Some(id) => match evidence::created_now(client, store, &record, id).await {
             Err(why) => {
                 return Judged {
                     action: refused(action, &at, &why),

@@ -239,6 +239,54 @@ async fn a_long_names_late_record_is_its_own() {
     }
 }
 
+/// A create record whose token is not yet handed over, beside a late landing of an earlier
+/// create of its name given up on: the landing is the plan's to delete, not another token of
+/// the name the record did not know (which would leave its create's token untold).
+#[tokio::test]
+async fn a_late_landing_beside_a_pending_create_leaves_it_to_finish() {
+    use mpt::chrono::{Duration as Days, Utc};
+    let stores = Stores::start("late-create-pending");
+    for at in stores.fresh() {
+        let shown = format!("{at:?}");
+        let (_server, client) = start().await;
+        let dir = temp_dir("late-create-pending");
+        let policy = wanted(&dir.join("wanted.secret"), "");
+        const CREATE_MARKER: &str = "00112233445566778899aabbccddeeff";
+        let made = land(&client, &mpt::marked_description(None, CREATE_MARKER)).await;
+        let record = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted", "knownIds": [],
+            "newId": made, "recordedAt": Utc::now() - Days::minutes(1),
+            "markerHashes": [mpt::marker_hash(CREATE_MARKER)],
+        });
+        plant_text(
+            &at,
+            &Key::create(DEFAULT_ACCOUNT, "wanted"),
+            &record.to_string(),
+        )
+        .await;
+        let late = serde_json::json!({
+            "accountId": DEFAULT_ACCOUNT, "name": "wanted",
+            "markerHashes": [mpt::marker_hash(MARKER)],
+        });
+        plant_text(
+            &at,
+            &Key::late(DEFAULT_ACCOUNT, "wanted"),
+            &late.to_string(),
+        )
+        .await;
+        land(&client, &mpt::marked_description(None, MARKER)).await;
+        let plan = planned(&client, &policy, &at).await;
+        let resume = plan
+            .actions
+            .iter()
+            .find(|a| a.kind == ActionKind::Resume)
+            .unwrap_or_else(|| panic!("{shown}: {plan:#?}"));
+        assert!(!resume.reason.contains("refused"), "{shown}: {resume:#?}");
+        assert_eq!(plan.count(ActionKind::Delete), 1, "{shown}: {plan:#?}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
 #[tokio::test]
 async fn a_late_landing_beside_a_pinned_entry_is_shown_never_deleted() {
     let stores = Stores::start("late-pinned");
