@@ -14,7 +14,6 @@ use crate::state::{
     BY_RECORDED_AT, PLATFORM_CLOCK_SLACK, RecordError, check_declared, check_ids, check_owner,
 };
 use mpt::Client;
-use mpt::Filter;
 
 mod created;
 pub(crate) use created::{CreatedNow, created_now};
@@ -272,28 +271,21 @@ async fn check_the_one(
     plan: &RotationPlan,
     late: &[String],
 ) -> Result<(), RecordError> {
-    let live = client
-        .list()
-        .filter(Filter::account(&plan.account_id).and(Filter::name(&plan.name)))
-        .collect()
+    let unconfirmed = plan.phase == RotationPhase::Planned && plan.create_sent;
+    // Once the record names its replacement, no late landing is what it made.
+    let hashes = match &plan.new_id {
+        Some(_) => &[][..],
+        None => &plan.marker_hashes[..],
+    };
+    let live = crate::marked::live_ids(client, (&plan.account_id, &plan.name), late, hashes)
         .await
         .map_err(|source| RecordError::Unreadable {
             role: "the tokens named like its old token, ",
             id: plan.name.clone(),
             source: Box::new(source),
         })?;
-    let unconfirmed = plan.phase == RotationPhase::Planned && plan.create_sent;
-    // A late landing of a create given up on is the plan's to delete, not another token the
-    // plan would rotate (see `crate::marked::without_late`; once the record names its
-    // replacement, none is what it made).
-    let live = match &plan.new_id {
-        Some(_) => crate::marked::without_late(live, late, &[]),
-        None => crate::marked::without_late(live, late, &plan.marker_hashes),
-    };
     let others: Vec<String> = live
-        .iter()
-        .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
-        .map(|t| t.id().to_string())
+        .into_iter()
         .filter(|id| *id != plan.old_id && Some(id) != plan.new_id.as_ref())
         .filter(|id| !unconfirmed || plan.known_ids.contains(id))
         .collect();

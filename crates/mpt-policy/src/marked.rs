@@ -4,7 +4,7 @@
 //! and name made by anyone else does not carry it (the record holds only the hash: reading the
 //! store yields no marker to copy), and is never adopted. Plan and apply judge by this one function.
 
-use mpt::{Client, Token, carries_marker};
+use mpt::{Client, Filter, Token, TokenStatus, carries_marker};
 
 use crate::state::RecordError;
 
@@ -43,6 +43,28 @@ pub(crate) fn without_late(found: Vec<Token>, late: &[String], hashes: &[String]
     rest.into_iter()
         .chain(landings.into_iter().filter(|t| ours(t)))
         .collect()
+}
+
+/// The ids of the live (Active or Disabled) tokens of `account` and `name`, as the platform
+/// lists them now, but for late landings of creates given up on (`late`): those are the plan's
+/// to delete, not other tokens of the name (see [`without_late`], which keeps one
+/// carrying a marker of `hashes`: what a record's create made).
+pub(crate) async fn live_ids(
+    client: &Client,
+    (account, name): (&str, &str),
+    late: &[String],
+    hashes: &[String],
+) -> Result<Vec<String>, mpt::Error> {
+    let live = client
+        .list()
+        .filter(Filter::account(account).and(Filter::name(name)))
+        .collect()
+        .await?;
+    Ok(without_late(live, late, hashes)
+        .iter()
+        .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
+        .map(|t| t.id().to_string())
+        .collect())
 }
 
 /// [`made_by_record`] for a create record, read beside the state `store`: a token that is a

@@ -1,7 +1,7 @@
 //! A create record's token (`newId`), read now and judged: what the record's create made, or
 //! not (plan and apply judge by these functions alike).
 
-use mpt::{Client, Error, Filter, Token, TokenStatus};
+use mpt::{Client, Error, Token, TokenStatus};
 
 use crate::state::{CreateRecord, RecordError};
 
@@ -45,18 +45,12 @@ pub(crate) async fn created_now(
         // The one token of its name the record did not know: another live one beside it (a
         // forged record named one of two hand-made tokens, the name `ambiguous`, and had it
         // taken: tester round 25, F2) leaves which one its create made untold.
-        let live = client
-            .list()
-            .filter(Filter::account(&record.account_id).and(Filter::name(&record.name)))
-            .collect()
-            .await;
         // A late landing of a create given up on is the plan's to delete, not a token beside it.
         let late = crate::state::given_up(store, &record.account_id, &record.name).await;
-        let others: Vec<String> = match live {
-            Ok(live) => crate::marked::without_late(live, &late, &[])
-                .iter()
-                .filter(|t| matches!(t.status(), TokenStatus::Active | TokenStatus::Disabled))
-                .map(|t| t.id().to_string())
+        let owner = (record.account_id.as_str(), record.name.as_str());
+        let others: Vec<String> = match crate::marked::live_ids(client, owner, &late, &[]).await {
+            Ok(live) => live
+                .into_iter()
                 .filter(|other| other != id && !record.known_ids.contains(other))
                 .collect(),
             Err(e) => return Ok(CreatedNow::Unreadable(e)),

@@ -11,7 +11,7 @@ use mpt::TokenStatus;
 
 use super::pending_rotations::{judge_rotation, then_update};
 use super::pending_rows::{
-    Judged, declared_absent, moot, pending, refused, unjudged, unreadable, with_steps,
+    Judged, declared_absent, moot, pending, refused, theirs, unjudged, unreadable, with_steps,
 };
 use super::{ActionKind, Plan, PlannedAction, Step};
 use crate::evidence;
@@ -68,7 +68,7 @@ impl Plan {
                 continue;
             }
             if let Ok(r) = &record {
-                if super::pending_rows::theirs(policy, &r.account_id, &r.name) {
+                if theirs(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;
                     continue;
                 }
@@ -111,7 +111,7 @@ impl Plan {
             .await
         {
             if let Ok(r) = &record {
-                if super::pending_rows::theirs(policy, &r.account_id, &r.name) {
+                if theirs(policy, &r.account_id, &r.name) {
                     self.others_pending += 1;
                     continue;
                 }

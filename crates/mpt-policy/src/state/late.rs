@@ -199,11 +199,10 @@ pub(crate) async fn late_marks(
         if names.is_empty() {
             names.push((record.account_id.clone(), record.name.clone()));
         }
-        // The directory store's keys name no account: the name is the file's. Checked before the
-        // account it names (a record kept under this policy's name whose body names another
-        // account was passed over in silence: tester round 21, N4).
-        // Compared where each is kept: a directory keeps a long name under a digest (a long
-        // name's own record read as kept under another name).
+        // Where it says it belongs against where it is kept (a directory's keys name no account,
+        // and a long name's file is a digest: compared as the store describes each). Checked
+        // before the account it names (a record kept under this policy's name whose body names
+        // another account was passed over in silence: tester round 21, N4).
         if store.describe(&Key::late(&record.account_id, &record.name)) != at {
             let why = format!(
                 "it says it is the record of {:?} in {}, which is kept under another name: not read",

@@ -262,11 +262,10 @@ pub(crate) enum RecordError {
         others: Vec<String>,
     },
     /// A rotation record past its hand-over (`verified`, `retired`) whose entry's secret file
-    /// holds another token's secret than its replacement's, where the record says it was
-    /// handed over: the
-    /// record is not taken on its word, and the old token is kept (a forged record at `verified`
-    /// naming a hand-made token had the managed token deleted, its secret file left holding the
-    /// deleted token's: tester round 24, S2).
+    /// holds another token's secret than its replacement's, where the record says it was handed
+    /// over: the record is not taken on its word, and the old token is kept (a forged record at
+    /// `verified` naming a hand-made token had the managed token deleted, its secret file left
+    /// holding the deleted token's: tester round 24, S2).
     #[error(
         "its replacement's secret ({id}) is not in the entry's secret file {path}, which holds {holds}, where the record says it was handed over: not taken on the record's word; nothing is sent for the old token"
     )]
@@ -280,7 +279,8 @@ pub(crate) enum RecordError {
     },
     /// A record's token (a create's `newId`, a rotation's replacement) that carries none of the
     /// record's markers and was never edited since it was made, or, a create's, whose secret was
-    /// used: not as this tool's create
+    /// used: not as this tool's create leaves the token it makes, so the record's word alone does
+    /// not make it the record's (tester round 24, S1; round 25, F1).
     #[error(
         "the token it names, {id}, {why}: not as this tool's create leaves the token it makes (made carrying the record's marker, the marker then taken out; a create's secret unused until handed over), so it is not taken on the record's word"
     )]

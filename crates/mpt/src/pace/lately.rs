@@ -70,7 +70,7 @@ pub(super) fn served_share(s: &State) -> Option<f64> {
 /// more, or when that one is older than [`LATELY`].
 pub(super) fn note(s: &mut State, now: Instant) {
     s.cut.served_since = s.cut.served_since.saturating_add(1);
-    let rate = f64::from(served_newest(s, SLICES / 2)) * 2.0;
+    let rate = served_half_second(s);
     let l = &mut s.lately;
     let expired = l.at.is_none_or(|at| now.duration_since(at) > LATELY);
     if rate >= l.most || expired {
@@ -258,9 +258,12 @@ pub(super) fn lift_after(s: &State, lift: Duration) -> Duration {
 
 /// Whether the last half second served at least [`FULL`] of the pace (the slices advanced).
 pub(super) fn served_in_full(s: &State, rate: f64) -> bool {
-    let half = SLICES / 2;
-    let recent = f64::from(served_newest(s, half)) * SLICES as f64 / half as f64;
-    recent >= rate * FULL
+    served_half_second(s) >= rate * FULL
+}
+
+/// What the last half second served, in requests a second.
+fn served_half_second(s: &State) -> f64 {
+    f64::from(served_newest(s, SLICES / 2)) * 2.0
 }
 
 /// The least share of the pace the last half second served for [`served_in_full`]: a pace that
