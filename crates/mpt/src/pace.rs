@@ -72,13 +72,13 @@
 //! * with nothing stated, AIMD (`aimd`): a refusal notes a ceiling (what the platform let
 //!   through over the last second, unless that second was not spent at the pace refused) and
 //!   cuts the rate to 70% of itself or 95% of the ceiling, whichever is lower; until a request
-//!   sent since is served, each refusal of one halves the pace. A refusal that lasted until a
-//!   window renewed (half a second or more, a hold not counted unless one of a rounding) tells its
-//!   quota (what the second before the last refusal served, if fewer than the one before the
-//!   cut): the pace is 99% of it. Each success adds back its part of an amount a second that
-//!   does not depend on the client's own rate (several processes on one token converge on a
-//!   fair share), smaller near the ceiling; a second served well past the ceiling (750 ms or
-//!   more after the last cut) forgets it.
+//!   sent since is served, each refusal of one (a window's too) halves the pace. A refusal that
+//!   lasted until a window renewed tells its quota (what the second before the last refusal
+//!   served, if fewer than the one before the cut): the pace is 99% of it (counted over less
+//!   than a second, 103% of it for 2 s: refused, it is a second's; else forgotten,
+//!   `lately::verifying`). Each success adds back its part of an amount a second that does not
+//!   depend on the client's rate (processes on one token converge on a fair share), smaller
+//!   near the ceiling; a second served well past the ceiling (750 ms on after a cut) forgets it.
 //!   A `Retry-After` over two seconds (less is HTTP rounding) holds every send only when
 //!   refused again at the pace halved since the cut (a bucket that asks for a fixed wait
 //!   serves again within milliseconds); sends waiting for their slot take one at the new pace

@@ -177,7 +177,8 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
             s.cut.served = s.cut.served.saturating_add(1);
         } else if since_cut && !s.resolved {
             served_again(s, now);
-        } else if let Some(rate) = s.learned {
+        } else if let (Some(rate), false) = (s.learned, lately::verifying(s, now)) {
+            // Not while a provisional window's quota is checked.
             grow(s, rate, now, first);
         }
         return;
@@ -185,17 +186,17 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
     match s.learned {
         // An answer to the pace before the last cut.
         Some(_) if !since_cut => {}
-        // Still refused since the cut, none served yet (a window not renewed yet): a
-        // bucket's pace is halved until one is, at the first refusal of each pace (those
-        // sent before it answer the pace halved); a window's is kept (it renews whatever
-        // is sent meanwhile).
+        // Still refused since the cut, none served yet (a window not renewed yet): the pace
+        // is halved until one is, at the first refusal of each pace (those sent before it
+        // answer the pace halved); a window's too (kept, the rest of a window whose quota
+        // dropped went at the old pace, all refused: `short_window`).
         Some(rate) if !s.resolved => {
             if s.windowed && now.duration_since(s.cut.at) > WINDOW_RENEWS {
                 // Refused past a window's renewal, none served: no window (a lockout one hold
                 // ended looked like one); its pace is halved, and held at the floor.
                 (s.windowed, s.window_refuted) = (false, true);
             }
-            if sent == s.generation && !s.windowed {
+            if sent == s.generation {
                 let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
                 let halved = (rate / 2.0).max(floor);
                 s.learned = Some(halved);
@@ -328,9 +329,7 @@ fn served_again(s: &mut State, now: Instant) {
     let counted = lately::window_count(s, now);
     let learned = if renewed {
         let quota = f64::from(counted.max(MIN_QUOTA));
-        s.windowed = true;
-        s.ceiling = Some(quota);
-        (quota * SETTLE).max(MIN_RATE)
+        lately::window_quota(s, quota, now)
     } else if s.locks.is_some() {
         // After a lockout, at half the cut's pace, grown back as after a cut (each process on
         // the token back at its own cut's pace at once locked them out again; from the floor,

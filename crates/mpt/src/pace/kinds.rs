@@ -271,6 +271,9 @@ pub(super) struct State {
     pub(super) resolved: bool,
     /// A refusal lasted until a window renewed: the limit is a window, its quota known.
     pub(super) windowed: bool,
+    /// That quota was counted over less than a second of answers, learned then, and not
+    /// confirmed yet (`lately::window_quota`).
+    pub(super) provisional: Option<Instant>,
     /// A limit taken for a window refused past its renewal (a lockout that one hold of a
     /// rounding ended looked like one): a hold no longer tells a window (`aimd::served_again`).
     pub(super) window_refuted: bool,
@@ -406,6 +409,7 @@ impl State {
             },
             resolved: true,
             windowed: false,
+            provisional: None,
             window_refuted: false,
             backoff: Duration::ZERO,
             lockouts: 0,

@@ -243,6 +243,51 @@ pub(super) fn window_count(s: &State, now: Instant) -> u32 {
     s.cut.served.min(s.cut.window)
 }
 
+/// The pace a window's renewal sets, `quota` (what it let through, `window_count`) learned
+/// `now`: [`SETTLE`] of it. Counted over less than a second of answers (the last cut came within
+/// a second of the first), it is provisional: the count was per window, and the window may be
+/// shorter than a second (100 each 500 ms, the first refusal 0.25 s into the run, was learned
+/// as 100 a second and paced at half the limit to the end of the run: tester round 26). Then
+/// the pace is [`PROVISIONAL`] of it for [`VERIFY`] ([`verifying`]).
+pub(super) fn window_quota(s: &mut State, quota: f64, now: Instant) -> f64 {
+    s.windowed = true;
+    s.ceiling = Some(quota);
+    let short = s
+        .first
+        .is_none_or(|first| s.cut.at.saturating_duration_since(first) < Duration::from_secs(1));
+    s.provisional = short.then_some(now);
+    (quota * if short { PROVISIONAL } else { SETTLE }).max(MIN_RATE)
+}
+
+/// Whether a provisional window's quota ([`window_quota`]) is still being checked, `now`: its
+/// pace, a little over it, is not grown meanwhile. A window of a second refuses that pace at its
+/// end within [`VERIFY`] (a cut since: confirmed, and learned again as any window's is); served
+/// for that long with none refused, it was a shorter window's count, not a quota a second: it
+/// is forgotten, and the pace grows as with no ceiling until the next refusal (the limit's rate
+/// found as a bucket's).
+pub(super) fn verifying(s: &mut State, now: Instant) -> bool {
+    let Some(at) = s.provisional else {
+        return false;
+    };
+    if s.cut.at > at {
+        s.provisional = None;
+        return false;
+    }
+    if now.saturating_duration_since(at) < VERIFY {
+        return true;
+    }
+    (s.provisional, s.windowed, s.ceiling) = (None, false, None);
+    false
+}
+
+/// See [`window_quota`]: the pace of a provisional quota, as a share of it: a window of a second
+/// whose quota it is refuses the last few of its sends.
+const PROVISIONAL: f64 = 1.03;
+
+/// See [`verifying`]: how long a provisional quota's pace is checked: a window of a second and
+/// the round trips of its last sends.
+const VERIFY: Duration = Duration::from_millis(2100);
+
 /// How long after the last cut a second served past the ceiling may forget it (`lift`: a
 /// bucket's `aimd::LIFT_AFTER`): a whole second for a window's quota learned, so that the
 /// second counted lies after the cut. A quarter second at 360 a second before a cut and the

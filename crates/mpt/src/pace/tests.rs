@@ -411,6 +411,7 @@ mod window_end;
 mod claims;
 mod loss;
 mod phased;
+mod short_window;
 mod sliding;
 
 mod rising;

@@ -16,6 +16,31 @@ const TICK: Duration = Duration::from_micros(250);
 /// into each of the client's seconds: the sends and refusals from `from` on, and the quota AIMD
 /// learned (its ceiling, once it took the limit for a window).
 fn run(run: Duration, from: Duration, start: f64, phase: f64) -> (u32, u32, Option<f64>) {
+    let window = Window {
+        length: Duration::from_secs(1),
+        quota: QUOTA,
+        drop: None,
+    };
+    run_window(window, run, from, start, phase)
+}
+
+/// A fixed window: `quota` requests in each `length`.
+#[derive(Clone, Copy)]
+pub(super) struct Window {
+    pub(super) length: Duration,
+    pub(super) quota: u32,
+    /// The quota drops to this many after so long.
+    pub(super) drop: Option<(Duration, u32)>,
+}
+
+/// [`run`] against `window`, renewing `phase` of its length into each of the client's windows.
+pub(super) fn run_window(
+    limit: Window,
+    run: Duration,
+    from: Duration,
+    start: f64,
+    phase: f64,
+) -> (u32, u32, Option<f64>) {
     let pacer = Pacer::new(Pacing::Adaptive);
     let mut paces = pacer.lock();
     let s = paces.of("");
@@ -26,6 +51,7 @@ fn run(run: Duration, from: Duration, start: f64, phase: f64) -> (u32, u32, Opti
     let (mut window, mut used) = (-1i64, 0u32);
     let (mut next, mut sent, mut refused) = (t0, 0u32, 0u32);
     let mut elapsed = Duration::ZERO;
+    let length = limit.length.as_secs_f64();
     while elapsed < run {
         let now = t0 + elapsed;
         while let Some(&(at, no, generation)) = wire.front() {
@@ -36,12 +62,16 @@ fn run(run: Duration, from: Duration, start: f64, phase: f64) -> (u32, u32, Opti
             aimd::learn(s, no, at, generation);
         }
         if now >= next {
-            // The window's second this request reaches it in.
-            let second = (elapsed.as_secs_f64() + 1.0 - phase).floor() as i64;
-            if second != window {
-                (window, used) = (second, 0);
+            // The window this request reaches it in.
+            let current = (elapsed.as_secs_f64() / length + 1.0 - phase).floor() as i64;
+            if current != window {
+                (window, used) = (current, 0);
             }
-            let no = used >= QUOTA;
+            let quota = match limit.drop {
+                Some((after, to)) if elapsed >= after => to,
+                _ => limit.quota,
+            };
+            let no = used >= quota;
             used += u32::from(!no);
             if elapsed >= from {
                 sent += 1;
