@@ -443,7 +443,7 @@ impl Pacer {
         let bare = noise::gave_up_again(s, signal);
         let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
         let signal = fixed.as_deref().unwrap_or(signal);
-        s.loss = self.mode == Pacing::Adaptive && aimd::tally(s, signal.throttled, now);
+        s.loss = self.mode == Pacing::Adaptive && noise::tally(s, signal.throttled, now);
         s.refills.note(signal, now);
         let stated = s.stated.is_some() || signal.quotas().next().is_some();
         let aimd = !stated && self.mode == Pacing::Adaptive;

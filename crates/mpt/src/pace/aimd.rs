@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::served::{SLICES, advance, count_served, last_second, served_last_second};
+use super::served::{SLICES, last_second, served_last_second};
 use super::{MAX_FIXED_RATE, ROUNDING, State, lately, noise};
 use crate::ratelimit::secs;
 
@@ -112,11 +112,6 @@ const BACKOFF_MOST: Duration = Duration::from_secs(2);
 /// The random extra part of a grown lockout hold: up to this fraction of it, drawn anew by each
 /// client (two processes' grown holds do not end together).
 const LOCKOUT_JITTER: f64 = 0.5;
-/// The most of the answers over the last second that may be refusals for a refusal that states
-/// no remainder, under a stated limit, to be taken as loss on the way (a gateway shedding a
-/// request now and then), not as others spending the limit: it does not halve this client's
-/// share (`stated`). With nothing stated, loss is told from a limit otherwise (`noise`).
-const LOSS: f64 = 0.03;
 
 /// AIMD's last cut.
 #[derive(Debug, Clone, Copy)]
@@ -149,11 +144,11 @@ pub(super) struct Cut {
 /// client's own rate ([`grow`]).
 #[cfg(test)]
 pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
-    s.loss = tally(s, throttled, now);
+    s.loss = noise::tally(s, throttled, now);
     learn_tallied(s, throttled, now, sent);
 }
 
-/// What `learn` does (the rule above), the answer already counted ([`tally`]).
+/// What `learn` does (the rule above), the answer already counted (`noise::tally`).
 pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: u32) {
     let first = *s.first.get_or_insert(now);
     // Sent at the pace of the last cut or later (generations wrap).
@@ -475,25 +470,4 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         window: u32::MAX,
     };
     s.resolved = false;
-}
-
-/// Counts an answer served or refused; whether a refusal is loss on the way, not a limit: the refusals over the last
-/// second (this one included) are at most [`LOSS`] of its answers, and those number at least
-/// as many as make two refusals that fraction (a second that served a few dozen says nothing:
-/// a window of 40 a second refusing its 41st is a limit).
-/// Random loss refuses at any rate, and a cut for each one kept the pace far below what the
-/// platform served (2% of requests refused at random: 109 served a second where 383 were).
-pub(super) fn tally(s: &mut State, throttled: bool, now: Instant) -> bool {
-    let first = *s.first.get_or_insert(now);
-    if !throttled {
-        count_served(s, now, first);
-        lately::note(s, now);
-        return false;
-    }
-    advance(s, now, first);
-    let i = (s.served.1 % SLICES as u64) as usize;
-    s.refused[i] = s.refused[i].saturating_add(1);
-    let (refused, answers) = last_second(s, now, first);
-    let (refused, answers) = (f64::from(refused), f64::from(answers));
-    answers * LOSS >= 2.0 && refused <= answers * LOSS
 }

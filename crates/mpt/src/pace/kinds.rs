@@ -253,7 +253,7 @@ pub(super) struct State {
     pub(super) served: ([u32; SLICES], u64),
     /// What the platform refused over the last second, per slice (the slices of `served`).
     pub(super) refused: [u32; SLICES],
-    /// The answer learned from is a refusal taken as loss on the way (`aimd::tally`).
+    /// The answer learned from is a refusal taken as loss on the way (`noise::tally`).
     pub(super) loss: bool,
     /// The loss level learned (the share of answers refused on the way whatever the pace,
     /// `noise`), 0 when none is.

@@ -188,7 +188,7 @@ fn share_after(
             s.room_refuted |= std::mem::take(&mut s.forgets);
         }
         // Nor a send's beyond the quota while the log was lifted (`bucket::note_room`): no cut.
-        // Nor a refusal stating no remainder among many served (loss on the way, `aimd::tally`).
+        // Nor a refusal stating no remainder among many served (loss on the way, `noise::tally`).
         let lost = s.loss && signal.remaining.is_none();
         if !dropped && !probed && !lost && !recent(s, now, rate) {
             s.share = (s.share * cut).max(MIN_SHARE);

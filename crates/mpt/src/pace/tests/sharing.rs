@@ -122,7 +122,7 @@ impl Client {
             let s = paces.of("");
             // As `Pacer::learn_at`: a refusal a concurrency limiter's ceiling explains is
             // counted, and neither holds nor cuts.
-            s.loss = aimd::tally(s, refused, at);
+            s.loss = noise::tally(s, refused, at);
             let crowded = s.flight.learn(refused, level);
             // A wait longer than a rounding may hold every send.
             if let Some(after) = limit.retry_after.filter(|a| refused && *a > ROUNDING)
