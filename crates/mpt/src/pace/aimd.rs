@@ -74,6 +74,10 @@ const RENEWAL: Duration = Duration::from_millis(500);
 /// second, and the round trip of a request sent just before it renewed. Longer, it was none.
 pub(super) const WINDOW_RENEWS: Duration = Duration::from_millis(1500);
 
+/// How long after a cut a request served tells a window of a second renewed, whatever holds came
+/// between (`served_again`): the second and a round trip.
+const WINDOW_SECOND: Duration = Duration::from_millis(1100);
+
 /// The least a second must have served before a cut for a refusal that lasted [`RENEWAL`] to
 /// be taken as a window renewing: fewer is another caller's spending (two processes on one
 /// limit: a client that was served 4 requests before the other drained the bucket, and
@@ -274,6 +278,15 @@ pub(super) fn lockout_hold(
             fastrand::f64() * LOCKOUT_JITTER
         };
         s.backoff = secs(grown * (1.0 + jitter)).min(cap);
+        if asked.is_none() && s.locks.is_none() {
+            // A window of a second spent by the cut's refused request renews within a second
+            // of it: a hold ends then (held on, the first requests of the next window waited
+            // up to a quarter of it: a window's quota dropping to 50 a second, a bare `429`).
+            let renews = (s.cut.at + Duration::from_secs(1)).saturating_duration_since(now);
+            if !renews.is_zero() {
+                s.backoff = s.backoff.min(renews);
+            }
+        }
         s.backoff
     } else {
         asked.unwrap_or(s.backoff).min(cap)
@@ -297,8 +310,11 @@ fn served_again(s: &mut State, now: Instant) {
     // when the window renewed, not that it did: counted from the cut (a window's start refused
     // for most of its second was held, and its quota, unlearned, let the pace climb back to
     // twice it, a hold at each refusal: `retry-after+fixed-window` 13.0 s in one run of five).
-    let short_hold =
-        s.lockouts == 1 && s.backoff <= ROUNDING && !s.window_refuted && s.locks.is_none();
+    // So do holds of its own (a bare `429`) ended by a window's latest renewal (`lockout_hold`).
+    let within = now.saturating_duration_since(s.cut.at) <= WINDOW_SECOND;
+    let short_hold = (s.lockouts == 1 && s.backoff <= ROUNDING || within)
+        && !s.window_refuted
+        && s.locks.is_none();
     s.backoff = Duration::ZERO;
     s.lockouts = 0;
     // Else counted from the end of a hold (nothing was sent during it: served right after, the

@@ -412,6 +412,7 @@ mod claims;
 mod loss;
 mod phased;
 mod short_window;
+mod window_hold;
 mod sliding;
 
 mod rising;
