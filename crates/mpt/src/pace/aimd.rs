@@ -87,7 +87,7 @@ const MIN_QUOTA: u32 = 10;
 
 /// How far the pace is halved while still refused after a cut: to this fraction of the cut's
 /// pace at most (the sends waiting meanwhile are not put off for long).
-const HALVINGS: f64 = 16.0;
+pub(super) const HALVINGS: f64 = 16.0;
 
 /// How many halvings since a cut, each pace refused, a refusal asking for a rounding at most
 /// (or for nothing) must come after to hold every send ([`holds`]): the pace halved to its
@@ -132,6 +132,9 @@ pub(super) struct Cut {
     pub(super) answers: (u32, u32),
     /// The answers served since, whenever sent (`lately::between_cuts`).
     pub(super) served_since: u32,
+    /// Made from no pace (the job's start, sent as fast as its concurrency allows): refused
+    /// again, its pace goes to its floor at once, not by halvings (`learn_tallied`).
+    pub(super) unpaced: bool,
     /// What the second before the last refusal of a request sent since it served, that refusal
     /// within a second of it, none served since it (`u32::MAX`: none yet): `lately::window_count`.
     pub(super) window: u32,
@@ -197,7 +200,10 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
             }
             if sent == s.generation {
                 let floor = (s.cut.rate / HALVINGS).max(MIN_RATE);
-                let halved = (rate / 2.0).max(floor);
+                // From no pace, the cut's is a guess: refused, nothing is known of the limit
+                // (a window of a second spent by a job's start refused 34 of its sends to
+                // halvings, 26 now; tester round 26's drop inside a window).
+                let halved = if s.cut.unpaced { floor } else { (rate / 2.0).max(floor) };
                 s.learned = Some(halved);
                 s.repace(now + secs(1.0 / halved));
             }
@@ -483,6 +489,7 @@ fn cut(s: &mut State, known: Option<f64>, now: Instant, first: Instant) {
         rate: learned,
         answers: (0, 0),
         served_since: 0,
+        unpaced: known.is_none(),
         window: u32::MAX,
     };
     s.resolved = false;

@@ -405,6 +405,7 @@ impl State {
                 rate: 0.0,
                 answers: (0, 0),
                 served_since: 0,
+                unpaced: false,
                 window: u32::MAX,
             },
             resolved: true,

@@ -51,13 +51,20 @@ async fn stated_limits_set_the_pace_and_429s_halve_it_otherwise() {
     // A 429 of a request sent before the cut answers the old pace: the same signal.
     pacer.observe(b, Some(&signal(429, &[])), CAP);
     assert_eq!(pacer.rate(), Some(first));
-    // One sent since, before any was served: the pace is halved until one is.
+    // One sent since, before any was served: the pace goes to its floor until one is (a cut
+    // made from no pace is a guess).
+    let floor = |cut: f64| (cut / aimd::HALVINGS).max(aimd::MIN_RATE);
     observe(&pacer, 429, &[]).await;
-    assert_eq!(pacer.rate(), Some((first / 2.0).max(aimd::MIN_RATE)));
+    assert_eq!(pacer.rate(), Some(floor(first)));
     observe(&pacer, 200, &[]).await;
     assert_eq!(pacer.rate(), Some(first), "restored once one is served");
     observe(&pacer, 200, &[]).await;
     assert!(pacer.rate().unwrap() > first);
+    // Cut from a pace, it is halved instead.
+    observe(&pacer, 429, &[]).await;
+    let cut = pacer.rate().unwrap();
+    observe(&pacer, 429, &[]).await;
+    assert_eq!(pacer.rate(), Some((cut / 2.0).max(floor(cut))));
     let off = Pacer::new(Pacing::Off);
     observe(&off, 429, &[]).await;
     assert_eq!(off.rate(), None);
