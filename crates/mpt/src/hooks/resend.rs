@@ -41,7 +41,9 @@ impl Layer {
         let signal = signal_of(result, cut);
         let ending = ending_of(signal.as_ref(), result, cut, alien);
         let throttled = round.budget.answered(job.answered(signal.as_ref()));
-        let more = (throttled && slot.polls()) || round.tries.count(&self.retry, throttled);
+        // The pacer's polls, and in a bulk job its probes, are not the call's attempts.
+        let pacers = slot.polls() || (job.budget.is_some() && slot.probes());
+        let more = (throttled && pacers) || round.tries.count(&self.retry, throttled);
         let left = more && spare.is_some();
         let decision = decide(round.resend, ending, left);
         let renews = self.pacer.observe(slot, signal.as_ref(), cap);

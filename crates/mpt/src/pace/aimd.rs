@@ -203,7 +203,7 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
                 // From no pace, the cut's is a guess: refused, nothing is known of the limit
                 // (a window of a second spent by a job's start refused 34 of its sends to
                 // halvings, 26 now; tester round 26's drop inside a window).
-                let halved = if s.cut.unpaced { floor } else { (rate / 2.0).max(floor) };
+                let halved = if s.cut.unpaced { floor } else { rate / 2.0 }.max(floor);
                 s.learned = Some(halved);
                 s.repace(now + secs(1.0 / halved));
             }

@@ -62,6 +62,27 @@ impl Slot<'_> {
     pub(crate) fn polls(&self) -> bool {
         self.open && self.sent.alone && self.pacer.lock().state(self.sent.index).refuted
     }
+
+    /// Whether the request is the pacer's probe of a run of refusals with nothing stated (sent
+    /// since its last cut, none of those served yet: [`probes`]): in a bulk job its refusal is
+    /// the pacer's, not the call's, and is not counted among the call's throttled attempts
+    /// (the job's budget bounds them: a run of refusals is charged its wall time). A call
+    /// whose request went first at each probe of a sliding log spent for 2 s (seven at the
+    /// floor pace in 33 ms, then one at the end of each hold) spent its 10 and failed
+    /// rate-limited, where a naive loop failed none (tester round 27).
+    pub(crate) fn probes(&self) -> bool {
+        self.open
+            && probes(
+                self.pacer.lock().state(self.sent.index),
+                self.sent.generation,
+            )
+    }
+}
+
+/// Whether a request sent at the pace's generation `sent` probes a run of refusals: nothing
+/// stated, sent since AIMD's last cut, and none of those served yet ([`Slot::probes`]).
+fn probes(s: &State, sent: u32) -> bool {
+    s.stated.is_none() && !s.resolved && sent.wrapping_sub(s.cut.generation) < u32::MAX / 2
 }
 
 impl Drop for Slot<'_> {

@@ -419,7 +419,7 @@ mod claims;
 mod loss;
 mod phased;
 mod short_window;
-mod window_hold;
 mod sliding;
+mod window_hold;
 
 mod rising;

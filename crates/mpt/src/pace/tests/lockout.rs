@@ -52,7 +52,10 @@ async fn a_lockout_refused_at_the_halved_pace_holds_every_send() {
             };
             // Unless it ends where a window of a second that refused the cut has renewed.
             let renewed = until == Some(cut + Duration::from_secs(1));
-            assert!((grown >= first * 2 || renewed) && grown <= first * 3, "{grown:?}");
+            assert!(
+                (grown >= first * 2 || renewed) && grown <= first * 3,
+                "{grown:?}"
+            );
         }
         observe(&pacer, 200, &[]).await;
         assert_eq!(

@@ -40,7 +40,8 @@ fn a_window_shorter_than_a_second_is_not_paced_at_one_window_s_count_a_second() 
     };
     let each = runs(half, Duration::from_secs(10), Duration::from_secs(2));
     assert!(
-        each.iter().all(|(served, refused)| *served >= 140.0 && *refused <= 0.03),
+        each.iter()
+            .all(|(served, refused)| *served >= 140.0 && *refused <= 0.03),
         "served a second, share refused: {each:.3?}"
     );
 }

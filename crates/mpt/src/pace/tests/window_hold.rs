@@ -51,7 +51,10 @@ fn a_window_s_refusals_held_by_the_pacer_end_by_its_renewal_and_tell_a_window() 
     assert!(
         holds.iter().all(|h| *h <= latest),
         "held past the window's latest renewal: {:?} after the cut",
-        holds.iter().map(|h| h.duration_since(cut)).collect::<Vec<_>>()
+        holds
+            .iter()
+            .map(|h| h.duration_since(cut))
+            .collect::<Vec<_>>()
     );
     // Served at the end of the last hold: the window renewed.
     let at = holds[1] + Duration::from_millis(20);
