@@ -158,8 +158,7 @@ pub(super) fn learn(s: &mut State, throttled: bool, now: Instant, sent: u32) {
 /// What `learn` does (the rule above), the answer already counted (`noise::tally`).
 pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: u32) {
     let first = *s.first.get_or_insert(now);
-    // Sent at the pace of the last cut or later (generations wrap).
-    let since_cut = sent.wrapping_sub(s.cut.generation) < u32::MAX / 2;
+    let since_cut = since_cut(s, sent);
     // Whether the refusals stop at the lower pace (a cut's trial).
     noise::note(s, throttled, since_cut, now);
     if since_cut {
@@ -221,6 +220,11 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
             }
         }
     }
+}
+
+/// Whether a request sent at generation `sent` went at the last cut's pace or later (they wrap).
+pub(super) fn since_cut(s: &State, sent: u32) -> bool {
+    sent.wrapping_sub(s.cut.generation) < u32::MAX / 2
 }
 
 /// Whether a refusal asking for a wait longer than a rounding holds every send (`sent`: the

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use crate::ratelimit::{AskedWait, WaitCause, secs};
 
-use super::{Pacer, State, stated};
+use super::{Pacer, State, aimd, stated};
 
 /// A send slot: counted in flight until observed or dropped (a cancelled request gives its slot
 /// back).
@@ -82,7 +82,7 @@ impl Slot<'_> {
 /// Whether a request sent at the pace's generation `sent` probes a run of refusals: nothing
 /// stated, sent since AIMD's last cut, and none of those served yet ([`Slot::probes`]).
 fn probes(s: &State, sent: u32) -> bool {
-    s.stated.is_none() && !s.resolved && sent.wrapping_sub(s.cut.generation) < u32::MAX / 2
+    s.stated.is_none() && !s.resolved && aimd::since_cut(s, sent)
 }
 
 impl Drop for Slot<'_> {
