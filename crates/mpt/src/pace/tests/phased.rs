@@ -12,16 +12,27 @@ const QUOTA: u32 = 200;
 const LATENCY: Duration = Duration::from_millis(20);
 const TICK: Duration = Duration::from_micros(250);
 
-/// Sends at the pace for `run`, starting at `start` a second, the window renewing `phase` s
-/// into each of the client's seconds: the sends and refusals from `from` on, and the quota AIMD
-/// learned (its ceiling, once it took the limit for a window).
-fn run(run: Duration, from: Duration, start: f64, phase: f64) -> (u32, u32, Option<f64>) {
-    let window = Window {
+/// Sends at the pace for `run` from each start of [`STARTS`] and phase of [`PHASES`] (the
+/// window renewing that far into each of the client's seconds): each run's sends and refusals
+/// from `from` on, and the quota AIMD learned (its ceiling, once it took the limit for a window).
+fn runs(run: Duration, from: Duration) -> Vec<(u32, u32, Option<f64>)> {
+    let second = Window {
         length: Duration::from_secs(1),
         quota: QUOTA,
         drop: None,
     };
-    run_window(window, run, from, start, phase)
+    runs_of(second, &STARTS, run, from)
+}
+
+/// [`run_window`] against `limit` from each start of `starts` and each phase of [`PHASES`].
+pub(super) fn runs_of(
+    limit: Window,
+    starts: &[f64],
+    run: Duration,
+    from: Duration,
+) -> Vec<(u32, u32, Option<f64>)> {
+    let each = |start: f64| PHASES.map(|phase| run_window(limit, run, from, start, phase));
+    starts.iter().flat_map(|start| each(*start)).collect()
 }
 
 /// A fixed window: `quota` requests in each `length`.
@@ -33,7 +44,8 @@ pub(super) struct Window {
     pub(super) drop: Option<(Duration, u32)>,
 }
 
-/// [`run`] against `window`, renewing `phase` of its length into each of the client's windows.
+/// Sends at the pace for `run` against `limit`, starting at `start` a second, the window
+/// renewing `phase` of its length into each of the client's windows.
 pub(super) fn run_window(
     limit: Window,
     run: Duration,
@@ -88,7 +100,7 @@ pub(super) fn run_window(
 /// The pace each run starts at (over the quota, nothing learned of it), and when the window
 /// renews into the client's first second: twenty runs.
 const STARTS: [f64; 4] = [250.0, 400.0, 500.0, 700.0];
-const PHASES: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
+pub(super) const PHASES: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
 
 /// The quota learned when the window renewed is what it served since it renewed, not what the
 /// second before the cut served: that second straddles the renewal before and counts the end
@@ -97,13 +109,8 @@ const PHASES: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
 /// requests refused).
 #[test]
 fn a_fixed_window_s_quota_is_not_counted_across_its_renewal() {
-    let mut learned = Vec::new();
-    for start in STARTS {
-        for phase in PHASES {
-            let (.., quota) = run(Duration::from_secs(8), Duration::ZERO, start, phase);
-            learned.extend(quota);
-        }
-    }
+    let each = runs(Duration::from_secs(8), Duration::ZERO);
+    let learned: Vec<f64> = each.iter().filter_map(|(.., quota)| *quota).collect();
     assert!(learned.len() >= 5, "windows learned: {learned:.0?}");
     assert!(
         learned.iter().all(|q| *q <= f64::from(QUOTA) * 1.06),
@@ -119,13 +126,8 @@ fn a_fixed_window_s_quota_is_not_counted_across_its_renewal() {
 /// 2.4% with both). At most 3%.
 #[test]
 fn a_fixed_window_s_renewal_does_not_lift_the_ceiling() {
-    let (mut sent, mut refused) = (0, 0);
-    for start in STARTS {
-        for phase in PHASES {
-            let (n, no, _) = run(Duration::from_secs(8), Duration::from_secs(2), start, phase);
-            (sent, refused) = (sent + n, refused + no);
-        }
-    }
+    let each = runs(Duration::from_secs(8), Duration::from_secs(2));
+    let (sent, refused) = each.iter().fold((0, 0), |(n, no), r| (n + r.0, no + r.1));
     let share = f64::from(refused) / f64::from(sent);
     assert!(
         share <= 0.03,
@@ -146,17 +148,11 @@ fn a_fixed_window_s_renewal_does_not_lift_the_ceiling() {
 /// quota served, at most 1% refused.
 #[test]
 fn a_window_spent_late_in_its_second_is_learned_as_one() {
-    let (mut sent, mut refused, mut learned) = (0, 0, 0);
     let (run_for, from) = (Duration::from_secs(16), Duration::from_secs(1));
-    for start in STARTS {
-        for phase in PHASES {
-            let (n, no, quota) = run(run_for, from, start, phase);
-            (sent, refused) = (sent + n, refused + no);
-            learned += u32::from(quota.is_some());
-        }
-    }
-    let runs = (STARTS.len() * PHASES.len()) as f64;
-    let served = f64::from(sent - refused) / runs / (run_for - from).as_secs_f64();
+    let each = runs(run_for, from);
+    let (sent, refused) = each.iter().fold((0, 0), |(n, no), r| (n + r.0, no + r.1));
+    let learned = each.iter().filter(|r| r.2.is_some()).count();
+    let served = f64::from(sent - refused) / each.len() as f64 / (run_for - from).as_secs_f64();
     let share = f64::from(refused) / f64::from(sent);
     assert!(
         served >= f64::from(QUOTA) * 0.93 && share <= 0.01,

@@ -3,25 +3,22 @@
 
 use std::time::Duration;
 
-use super::phased::{Window, run_window};
+use super::phased::{Window, runs_of};
 
-/// The pace each run starts at, and where in the client's first window the limiter's renews.
+/// The pace each run starts at (the phases: `phased`'s, where in the client's first window the
+/// limiter's renews).
 const STARTS: [f64; 3] = [250.0, 400.0, 800.0];
-const PHASES: [f64; 5] = [0.1, 0.3, 0.5, 0.7, 0.9];
 
 /// Runs `window` from each start and phase for `run`: per run, what was served a second and the
 /// share refused from `from` on.
 fn runs(window: Window, run: Duration, from: Duration) -> Vec<(f64, f64)> {
     let measured = (run - from).as_secs_f64();
-    let mut each = Vec::new();
-    for start in STARTS {
-        for phase in PHASES {
-            let (sent, refused, _) = run_window(window, run, from, start, phase);
-            let served = f64::from(sent - refused) / measured;
-            each.push((served, f64::from(refused) / f64::from(sent.max(1))));
-        }
-    }
-    each
+    let each = runs_of(window, &STARTS, run, from).into_iter();
+    each.map(|(sent, refused, _)| {
+        let served = f64::from(sent - refused) / measured;
+        (served, f64::from(refused) / f64::from(sent.max(1)))
+    })
+    .collect()
 }
 
 /// A window of 500 ms (100 each: 200 a second) refused a pace over it 0.1 to 0.4 s into the
