@@ -402,7 +402,7 @@ impl Layer {
                 let (result, cut, foreign) = examined(result, whole, info.operation_id).await;
                 let alien = foreign.is_some();
                 let _ = CALL.try_with(|c| c.foreign.replace(foreign));
-                let Some((delay, next)) =
+                let Some(resent) =
                     self.resend_after(&mut round, &job, &result, (cut, alien), slot, spare)
                 else {
                     return (result, attempt);
@@ -410,11 +410,12 @@ impl Layer {
                 // In memory: it stands if nothing more is sent, however long the wait (rare: boxed,
                 // its reading is no part of every request's future).
                 let result = Box::pin(kept(result)).await;
-                if !job.sleep(delay).await {
+                let waited = self.wait_resend(&job, &mut round, &resent, info.operation_id);
+                if !Box::pin(waited).await {
                     return (result, attempt);
                 }
                 previous = Some(result);
-                request = next.request();
+                request = resent.next.request();
             }
         }
     }

@@ -13,8 +13,9 @@ use crate::retry::Ending;
 
 mod breaker;
 mod budget;
+mod sleep;
 pub(crate) use breaker::Breaker;
-pub(crate) use budget::{CallBudget, WaitBudget};
+pub(crate) use budget::{CallBudget, Charge, WaitBudget};
 
 /// A flag that stops bulk work: once [`Cancel::cancel`] is called, a bulk call of a client made
 /// with [`Client::with_cancel`](crate::Client::with_cancel) sends nothing more, lets the changes
@@ -111,7 +112,7 @@ pub(crate) fn change_sent() {
 }
 
 /// How often a wait checks the cancel flag (it is a flag, not a notification).
-const CANCEL_POLL: Duration = Duration::from_millis(50);
+pub(super) const CANCEL_POLL: Duration = Duration::from_millis(50);
 
 /// The job a call belongs to, if any.
 #[derive(Default)]
@@ -211,15 +212,26 @@ impl Job {
         }
     }
 
-    /// Whether a resend may wait `delay`: a throttled wait is spent from the job's budget;
-    /// once that is out, the answer stands and nothing more is sent for the job.
+    /// Whether a resend may wait `delay` (`None`: no): a throttled wait is spent from the job's
+    /// budget (the charge, given back in part if the wait ends early: [`Job::waited`]); once
+    /// that is out, the answer stands and nothing more is sent for the job.
     pub(crate) fn may_wait(
         &self,
         throttled: bool,
         delay: Duration,
         asked: Option<Duration>,
-    ) -> bool {
-        !throttled || self.budget.as_ref().is_none_or(|b| b.spend(delay, asked))
+    ) -> Option<Option<Charge>> {
+        match &self.budget {
+            Some(b) if throttled => b.spend(delay, asked).map(Some),
+            _ => Some(None),
+        }
+    }
+
+    /// A wait charged to the job's budget ended at `woke`: the part not waited is given back.
+    pub(crate) fn waited(&self, charge: Option<Charge>, woke: tokio::time::Instant) {
+        if let (Some(b), Some(charge)) = (&self.budget, charge) {
+            b.refund(charge, woke);
+        }
     }
 
     /// Notes an answer (what it says of the rate limit) against the job's budget; whether it
@@ -332,25 +344,6 @@ impl Job {
             b.breaker.attempt(&result);
         }
         result
-    }
-
-    /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
-    pub(crate) async fn sleep(&self, wait: Duration) -> bool {
-        let Some(cancel) = &self.cancel else {
-            tokio::time::sleep(wait).await;
-            return true;
-        };
-        let end = tokio::time::Instant::now() + wait;
-        loop {
-            if cancel.is_cancelled() {
-                return false;
-            }
-            let now = tokio::time::Instant::now();
-            if now >= end {
-                return true;
-            }
-            tokio::time::sleep((end - now).min(CANCEL_POLL)).await;
-        }
     }
 }
 

@@ -146,7 +146,7 @@ const DROP_GRACE: Duration = Duration::from_secs(1);
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
 /// milliseconds reads as 1 or 2 s).
-const ROUNDING: Duration = Duration::from_secs(2);
+pub(crate) const ROUNDING: Duration = Duration::from_secs(2);
 
 /// A client's pacer.
 #[derive(Debug)]
@@ -423,6 +423,9 @@ impl Pacer {
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
             self.learn_at(s, signal, cap, sent, now);
+            if !signal.throttled {
+                lately::note_served(s, sent.at);
+            }
             renews = renewal::take_hold(s).map(|until| until.saturating_duration_since(now));
             wake |= gated
                 || stated::gated(s)
@@ -436,6 +439,14 @@ impl Pacer {
             self.wake.notify_waiters();
         }
         renews
+    }
+
+    /// Whether the platform served a request of `kind`'s pace planned to go after `at` (see
+    /// `lately::served_after`): a short wait a refusal that came then asked for is over.
+    pub(crate) fn served_after(&self, kind: &'static str, at: Instant) -> bool {
+        let mut paces = self.lock();
+        let index = paces.index(kind);
+        lately::served_after(paces.state(index), at)
     }
 
     /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.

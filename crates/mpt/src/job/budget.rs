@@ -30,6 +30,14 @@ pub(crate) struct WaitBudget {
     pub(crate) breaker: super::Breaker,
 }
 
+/// A wait charged to a [`WaitBudget`]: its end, and the part of it charged (past the waits
+/// charged before it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Charge {
+    end: Instant,
+    cost: Duration,
+}
+
 /// The waits a budget has been charged.
 #[derive(Debug)]
 struct Charged {
@@ -216,28 +224,39 @@ impl WaitBudget {
     }
 
     /// Charges a wait of `wait` starting now (only the part of it past the waits already
-    /// charged) if that much is left; else marks it run out (with the wait the server `asked`
-    /// for, when it stated one), charges nothing, and says no.
-    pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> bool {
+    /// charged) if that much is left, and returns that charge; else marks it run out (with the
+    /// wait the server `asked` for, when it stated one), charges nothing, and says `None`.
+    pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> Option<Charge> {
         let now = Instant::now();
-        let fits = {
+        let charged = {
             let mut c = self.charged();
-            match now.checked_add(wait) {
-                Some(end) => {
-                    let cost = c.past(now, end);
-                    let fits = c.spent.saturating_add(cost) <= self.total;
-                    if fits {
-                        c.add(cost, end);
-                    }
-                    fits
-                }
-                None => false,
-            }
+            now.checked_add(wait).and_then(|end| {
+                let cost = c.past(now, end);
+                let fits = c.spent.saturating_add(cost) <= self.total;
+                fits.then(|| {
+                    c.add(cost, end);
+                    Charge { end, cost }
+                })
+            })
         };
-        if !fits {
+        if charged.is_none() {
             self.run_out(asked.unwrap_or(wait), asked.is_some());
         }
-        fits
+        charged
+    }
+
+    /// Gives back the part of `charge` not waited, the wait having ended at `woke` (the
+    /// platform served again before the end of the wait its refusal asked for): when no wait
+    /// charged since ends later (then that one's charge covers this one's, and stands). A job
+    /// whose refusals each asked a second, each over in a few milliseconds, was charged a
+    /// second for each: it kept making progress and ran out of its budget all the same.
+    pub(crate) fn refund(&self, charge: Charge, woke: Instant) {
+        let mut c = self.charged();
+        if c.until == charge.end {
+            let back = charge.end.saturating_duration_since(woke).min(charge.cost);
+            c.spent = c.spent.saturating_sub(back);
+            c.until = charge.end.checked_sub(back).unwrap_or(c.until);
+        }
     }
 }
 

@@ -144,6 +144,22 @@ pub(super) struct Lately {
     from: Option<f64>,
     /// The climbs refused in a row, none of them reaching its target ([`refused_climb`]).
     refuted: u32,
+    /// When the latest request the platform served was planned to go ([`note_served`]).
+    served_sent: Option<Instant>,
+}
+
+/// Notes an answer served to a request planned to go at `sent` (`None`: not paced).
+pub(super) fn note_served(s: &mut State, sent: Option<Instant>) {
+    if sent > s.lately.served_sent {
+        s.lately.served_sent = sent;
+    }
+}
+
+/// Whether the platform served a request planned to go after `at`: a refusal that came at `at`
+/// asking a short wait is over (a bucket empty for a moment, a window renewed, a sliding log's
+/// oldest send gone), whatever its `Retry-After` rounded it up to.
+pub(super) fn served_after(s: &State, at: Instant) -> bool {
+    s.lately.served_sent.is_some_and(|sent| sent > at)
 }
 
 /// Whether the refusals since the last cut, none served until `now`, lasted longer than a

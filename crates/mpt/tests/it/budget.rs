@@ -307,3 +307,27 @@ async fn a_budget_spent_on_refusals_that_ask_a_wait_names_it() {
     }
     assert!(not_attempted > 0);
 }
+
+/// A platform that refuses one disable in twenty with `Retry-After: 1` and serves the rest (a
+/// bucket empty for a moment, its refill rounded up to a whole second), 240 ids 4 at a time
+/// with 20 ms answers, under a 2 s budget. Each refused disable is sent again once the platform
+/// served a request sent after its refusal, and only that time is charged: the job is never
+/// held, and ends with every id disabled. Each refusal used to hold its id a whole second and
+/// charge a second to the budget: the twelve, spread over the job's seconds, spent it, and the
+/// job ended with ids not attempted while the platform served nineteen requests in twenty.
+#[tokio::test]
+async fn short_waits_over_once_the_platform_serves_again_are_not_charged_whole() {
+    let refused = Fault::RateLimited {
+        retry_after: Duration::from_secs(1),
+    };
+    let faults = Faults::none()
+        .with(FaultRule::every(20, refused).only([Operation::Disable]))
+        .with_latency(Duration::from_millis(20));
+    let (server, ids) = seeded(240, faults).await;
+    let client = client(&server, Duration::from_secs(2), mpt::Pacing::Adaptive);
+    let report = client.ensure_disabled_many(&ids, 4).await;
+    all_disabled(&server, &ids, &report);
+    // Each id disabled once; the refused ones sent again.
+    let refused = server.requests(Operation::Disable) - ids.len() as u64;
+    assert!(refused >= 10, "{refused} refused");
+}
