@@ -22,6 +22,9 @@ pub(super) struct Round {
     pub(super) budget: CallBudget,
     /// Whether the request may be sent again.
     pub(super) resend: Resend,
+    /// A retry of the call went before its whole short wait had passed ([`Resent::early`]):
+    /// its later waits are whole (once per call).
+    pub(super) early: bool,
 }
 
 impl Layer {
@@ -75,7 +78,10 @@ impl Layer {
         // the refusal: a bucket empty for a moment refills within milliseconds, and its
         // `Retry-After: 1` held the refused id a whole second (the last id of a job waited
         // alone, its job 0.9 s longer: `retry-after-date` 11.0 s where 10.2 s was the rule).
-        let early = throttled && after.is_some_and(|a| a <= ROUNDING);
+        // Once per call: a limiter that refuses this request alone (a limit per token, or per
+        // connection) while it serves the others refuses an early retry again, and the call's
+        // attempts would be spent within milliseconds where a whole wait lets it through.
+        let early = throttled && !round.early && after.is_some_and(|a| a <= ROUNDING);
         Some(Resent {
             delay,
             next,
@@ -106,6 +112,7 @@ impl Layer {
         let Some(woke) = woke else {
             return false;
         };
+        round.early |= woke < start + resent.delay;
         job.waited(resent.charge, woke);
         round.budget.spend(woke.saturating_duration_since(start));
         true

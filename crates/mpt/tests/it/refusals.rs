@@ -22,7 +22,7 @@ struct Bucket {
 impl Bucket {
     async fn start(rate: f64, burst: f64, refusal: &'static str) -> Bucket {
         let bucket = Mutex::new((burst, Instant::now()));
-        Bucket::serve(refusal, move || {
+        Bucket::serve(refusal, Duration::ZERO, move |_: &[u8]| {
             let mut b = bucket.lock().unwrap();
             let now = Instant::now();
             b.0 = (b.0 + now.duration_since(b.1).as_secs_f64() * rate).min(burst);
@@ -39,7 +39,7 @@ impl Bucket {
     /// A sliding log instead: at most `quota` requests served in any `window`.
     async fn sliding(quota: usize, window: Duration, refusal: &'static str) -> Bucket {
         let log = Mutex::new(std::collections::VecDeque::<Instant>::new());
-        Bucket::serve(refusal, move || {
+        Bucket::serve(refusal, Duration::ZERO, move |_: &[u8]| {
             let mut log = log.lock().unwrap();
             let now = Instant::now();
             while log
@@ -57,10 +57,28 @@ impl Bucket {
         .await
     }
 
-    /// Serves each request `admit` lets through, and answers the others with `refusal`.
+    /// A limit per token instead: every request naming `id` is refused for `lock` from the
+    /// first one, the others served; each answer comes `latency` after its request.
+    async fn per_token(id: &'static str, lock: Duration, latency: Duration) -> Bucket {
+        let first = Mutex::new(None::<Instant>);
+        let refusal = "429 Too Many Requests\r\nretry-after: 1";
+        Bucket::serve(refusal, latency, move |head: &[u8]| {
+            if !head.windows(id.len()).any(|w| w == id.as_bytes()) {
+                return true;
+            }
+            let now = Instant::now();
+            let since = *first.lock().unwrap().get_or_insert(now);
+            now.duration_since(since) >= lock
+        })
+        .await
+    }
+
+    /// Serves each request `admit` lets through (given its head), and answers the others with
+    /// `refusal`, each answer `latency` after its request.
     async fn serve(
         refusal: &'static str,
-        admit: impl Fn() -> bool + Send + Sync + 'static,
+        latency: Duration,
+        admit: impl Fn(&[u8]) -> bool + Send + Sync + 'static,
     ) -> Bucket {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
@@ -80,8 +98,12 @@ impl Bucket {
                                 Ok(n) => head.extend_from_slice(&buf[..n]),
                             }
                         }
+                        let admitted = admit(&head);
                         head.clear();
-                        let (status, extra, body) = if admit() {
+                        if !latency.is_zero() {
+                            tokio::time::sleep(latency).await;
+                        }
+                        let (status, extra, body) = if admitted {
                             served.fetch_add(1, Ordering::SeqCst);
                             ("200 OK", "", TOKEN_JSON)
                         } else {
@@ -133,6 +155,30 @@ async fn probes_of_a_spent_sliding_log_fail_no_call() {
         failed.len(),
         failed.first()
     );
+}
+
+/// A limit per token: one id refused with `Retry-After: 1` for 3.5 s from its first request
+/// while every other is served (10 ms answers), 300 deletes 4 at a time. A short wait ends
+/// early once the platform serves a request sent after the refusal, but once per call: the
+/// refused id's next waits are whole, and it is deleted after its lock. Each of its retries
+/// sent early was refused again within milliseconds, and its ten attempts were spent in a
+/// fraction of a second where a naive loop, sleeping each second asked, got it through.
+#[tokio::test]
+async fn a_limit_on_one_token_gets_one_early_retry_not_ten() {
+    let id = "TKN-0007-0001";
+    let lock = Duration::from_millis(3500);
+    let server = Bucket::per_token(id, lock, Duration::from_millis(10)).await;
+    let client = Client::builder()
+        .base_url(&server.base_url)
+        .api_token("s3cr3t-api-key")
+        .build()
+        .unwrap();
+    let ids: Vec<String> = (0..300).map(|i| format!("TKN-{i:04}-0001")).collect();
+    let report = client.delete_many(&ids, 4).await;
+    let failed: Vec<_> = report.failed().collect();
+    let refused = server.refused.load(Ordering::SeqCst);
+    assert!(failed.is_empty(), "{failed:?} ({refused} refused)");
+    assert!(refused >= 3, "{refused} refused");
 }
 
 /// A bucket of 100 a second (10 deep) whose refusals say "retry now" (`Retry-After: 0`) beside
