@@ -112,6 +112,7 @@ mod flight;
 mod kinds;
 use kinds::State;
 mod lately;
+mod learn;
 mod mode;
 mod noise;
 mod now;
@@ -237,7 +238,7 @@ impl Pacer {
                 // Sent at the pace it was given, unless the pace was cut meanwhile: then it
                 // takes a slot at the new pace. Woken before its time by another change (of
                 // another policy's pace): it waits the rest.
-                if s.generation == r.sent.generation {
+                if s.generation == r.sent.generation && lately::respaced(s) == r.sent.respaced {
                     let mut rest = r.wait.saturating_sub(started.elapsed());
                     // A hold that began after it was reserved (a lockout's) holds it too, to
                     // its end, in the same place at the pace.
@@ -302,7 +303,10 @@ impl Pacer {
         let (index, first) = (paces.index(kind), paces.first(kind));
         let s = paces.state(index);
         let now = Instant::now();
-        let mine = Sent::new(s.generation, index, kind, first == Some(true));
+        let mine = Sent {
+            respaced: lately::respaced(s),
+            ..Sent::new(s.generation, index, kind, first == Some(true))
+        };
         if let Some(refused) = barred(s, now, cap) {
             return Err(refused);
         }
@@ -422,6 +426,7 @@ impl Pacer {
             let learner = paces.learner(sent.kind, kinds::key_of(signal, cap), now);
             let s = paces.state(learner);
             let (generation, gated) = (s.generation, stated::gated(s));
+            let respaced = lately::respaced(s);
             self.learn_at(s, signal, cap, sent, now);
             if !signal.throttled {
                 lately::note_served(s, sent.at);
@@ -430,7 +435,8 @@ impl Pacer {
             wake |= gated
                 || stated::gated(s)
                 || s.flight.ceiling().is_some()
-                || s.generation != generation;
+                || s.generation != generation
+                || lately::respaced(s) != respaced;
         }
         drop(paces);
         if wake {
@@ -439,71 +445,6 @@ impl Pacer {
             self.wake.notify_waiters();
         }
         renews
-    }
-
-    /// Whether the platform served a request of `kind`'s pace planned to go after `at` (see
-    /// `lately::served_after`): a short wait a refusal that came then asked for is over.
-    pub(crate) fn served_after(&self, kind: &'static str, at: Instant) -> bool {
-        let mut paces = self.lock();
-        let index = paces.index(kind);
-        lately::served_after(paces.state(index), at)
-    }
-
-    /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
-    fn learn_at(&self, s: &mut State, signal: &Signal, cap: Duration, sent: Sent, now: Instant) {
-        let bare = noise::gave_up_again(s, signal);
-        let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
-        let signal = fixed.as_deref().unwrap_or(signal);
-        s.loss = self.mode == Pacing::Adaptive && noise::tally(s, signal.throttled, now);
-        s.refills.note(signal, now);
-        let stated = s.stated.is_some() || signal.quotas().next().is_some();
-        let aimd = !stated && self.mode == Pacing::Adaptive;
-        // A refusal a concurrency limiter's ceiling explains: no cut, no hold.
-        let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
-        if signal.throttled {
-            s.credit = 0;
-            // A lockout under AIMD (`aimd::holds`; no concurrency limiter's refusal): every
-            // send is held, for the wait asked however short, or a backoff when none is asked.
-            let locked_out =
-                aimd && !crowded && aimd::holds(s, sent.generation, signal.asked_wait());
-            if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
-                if after > cap {
-                    let until = now + after;
-                    if s.locked.is_none_or(|(l, ..)| l < until) {
-                        s.locked = Some((until, after, signal.asked, stated::lock_cause(signal)));
-                    }
-                    return;
-                }
-                // A window's count spent (not a bucket's: it refills) renews at its reset.
-                let refills = s.refills.of(signal.remaining_of);
-                let renews = stated::spent_window(signal, refills, stated::inferred(s, now));
-                let asks = if aimd { locked_out } else { after > ROUNDING };
-                if locked_out {
-                    // An HTTP date names a whole second: a lockout's end cut to it is up to a
-                    // second later (a probe sent at the date extended the lockout again).
-                    let dated = matches!(signal.asked, Some(AskedWait::Until(_)));
-                    let asked = after + Duration::from_secs(u64::from(dated));
-                    let until = aimd::lockout_hold(s, now, Some(asked), cap);
-                    hold(s, until, WaitCause::Asked);
-                } else if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
-                    let until = skew::until(s, signal, now, after);
-                    hold(s, until, WaitCause::Asked);
-                }
-            } else if locked_out {
-                let until = aimd::lockout_hold(s, now, None, cap);
-                hold(s, until, WaitCause::Refusing);
-            }
-        }
-        if skew::note(s, signal) {
-            hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
-        }
-        if self.mode != Pacing::Adaptive {
-            return;
-        }
-        if self.learn_stated(s, signal, now, cap, sent) || crowded {
-            return;
-        }
-        aimd::learn_tallied(s, signal.throttled, now, sent.generation);
     }
 }
 

@@ -383,18 +383,17 @@ fn served_again(s: &mut State, now: Instant) {
 /// a window's quota: [`WINDOW_CREEP`], rising to [`PROBE`] over [`WINDOW_PATIENCE`]). The
 /// amount is the same whatever the client's own rate, so that two clients served alike
 /// converge on a fair share (a growth in proportion to the rate let the faster of two grow
-/// faster and starve the other). A second that served more than [`LIFT`] times the ceiling,
-/// [`LIFT_AFTER`] or longer after the last cut, says the ceiling was too low (another client
-/// stopped, or the limit rose): it is forgotten, and the pace grows by [`GROWTH`] a success
-/// until the next refusal, while served in full. A rate the platform served lately is climbed
-/// back to faster when that is more (`lately::climb`).
+/// faster and starve the other). A second (`lately::served_for_lift`) serving over [`LIFT`]
+/// times the ceiling, [`LIFT_AFTER`] or more after the last cut, says the ceiling was too low
+/// (another client stopped, or the limit rose): it is forgotten, and the pace grows by
+/// [`GROWTH`] a success until the next refusal, while served in full. A rate the platform
+/// served lately is climbed back to faster when that is more (`lately::climb`).
 fn grow(s: &mut State, rate: f64, now: Instant, first: Instant) {
-    let served = f64::from(served_last_second(s, now, first));
+    let second = f64::from(served_last_second(s, now, first));
+    let served = lately::served_for_lift(s, second);
     let climb = lately::climb(s, rate, now);
     grow_additive(s, rate, now, served);
-    if let Some(climb) = climb {
-        s.learned = s.learned.map(|r| r.max(climb));
-    }
+    lately::climbed(s, climb, now);
 }
 
 /// [`grow`]'s additive part (the rule above but the climb back).

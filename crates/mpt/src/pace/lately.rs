@@ -146,6 +146,49 @@ pub(super) struct Lately {
     refuted: u32,
     /// When the latest request the platform served was planned to go ([`note_served`]).
     served_sent: Option<Instant>,
+    /// The slowest AIMD pace since the sends waiting were last spaced, and how many times they
+    /// were ([`respace`]).
+    spaced: Option<f64>,
+    respaced: u32,
+}
+
+/// How many times the slowest pace since the sends waiting were last spaced AIMD's pace must
+/// be for them to take their slots again at it ([`respace`]).
+pub(super) const RESPACE: f64 = 1.25;
+
+/// After a success grew AIMD's pace (its climb back to `climb` included, when that is more):
+/// when the pace is [`RESPACE`] times the slowest since the sends waiting for a slot were last
+/// spaced, they are spaced again at it: their slots were reserved one after the other at that
+/// slower pace, and kept it after the pace grew (16 sends waiting at 50 a second held the pace
+/// there for a third of a second after it doubled; a limit alternating between 200 and 50 a
+/// second each second spent half of each fast second climbing back).
+pub(super) fn climbed(s: &mut State, climb: Option<f64>, now: Instant) {
+    if let Some(climb) = climb {
+        s.learned = s.learned.map(|r| r.max(climb));
+    }
+    respace(s, now);
+}
+
+/// See [`climbed`]: the sends waiting take their slots again from now, an interval at the pace
+/// after the last send at the earliest.
+fn respace(s: &mut State, now: Instant) {
+    let Some(rate) = s.learned else {
+        return;
+    };
+    let slowest = s.lately.spaced.map_or(rate, |r| r.min(rate));
+    if rate < slowest * RESPACE {
+        s.lately.spaced = Some(slowest);
+        return;
+    }
+    s.lately.spaced = Some(rate);
+    s.lately.respaced = s.lately.respaced.wrapping_add(1);
+    s.next = Some(super::slot::after_last(s).map_or(now, |at| at.max(now)));
+}
+
+/// How many times the sends waiting were spaced again ([`climbed`]): one reserved before the
+/// last time takes another slot.
+pub(super) fn respaced(s: &State) -> u32 {
+    s.lately.respaced
 }
 
 /// Notes an answer served to a request planned to go at `sent` (`None`: not paced).
@@ -155,11 +198,17 @@ pub(super) fn note_served(s: &mut State, sent: Option<Instant>) {
     }
 }
 
-/// Whether the platform served a request planned to go after `at`: a refusal that came at `at`
-/// asking a short wait is over (a bucket empty for a moment, a window renewed, a sliding log's
-/// oldest send gone), whatever its `Retry-After` rounded it up to.
-pub(super) fn served_after(s: &State, at: Instant) -> bool {
-    s.lately.served_sent.is_some_and(|sent| sent > at)
+impl super::Pacer {
+    /// Whether the platform served a request of `kind`'s pace planned to go after `at`: a
+    /// refusal that came at `at` asking a short wait is over (a bucket empty for a moment, a
+    /// window renewed, a sliding log's oldest send gone), whatever its `Retry-After` rounded it
+    /// up to.
+    pub(crate) fn served_after(&self, kind: &'static str, at: Instant) -> bool {
+        let mut paces = self.lock();
+        let index = paces.index(kind);
+        let s = paces.state(index);
+        s.lately.served_sent.is_some_and(|sent| sent > at)
+    }
 }
 
 /// Whether the refusals since the last cut, none served until `now`, lasted longer than a
@@ -321,6 +370,23 @@ pub(super) fn lift_after(s: &State, lift: Duration) -> Duration {
 pub(super) fn served_in_full(s: &State, rate: f64) -> bool {
     served_half_second(s) >= rate * FULL
 }
+
+/// What a second served past the ceiling is read from (`aimd::grow`'s lift): the last second's
+/// count (`second`), or the last half second's, in requests a second, when that is more and
+/// counts [`HALF_COUNTS`] answers at least (not a window's: its renewal is counted over a whole
+/// second). A limit that rose is found half a second sooner: a bucket of 50 a second that went
+/// to 400 was lifted from 2.7 s after the rise, the pace 20% over the old ceiling for a second.
+pub(super) fn served_for_lift(s: &State, second: f64) -> f64 {
+    let half = served_half_second(s);
+    if s.windowed || half / 2.0 < HALF_COUNTS {
+        second
+    } else {
+        second.max(half)
+    }
+}
+
+/// The least answers a half second must count for [`served_for_lift`] to read it.
+const HALF_COUNTS: f64 = 20.0;
 
 /// What the last half second served, in requests a second.
 fn served_half_second(s: &State) -> f64 {

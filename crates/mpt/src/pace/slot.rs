@@ -37,6 +37,9 @@ pub(super) struct Sent {
     pub(super) at: Option<std::time::Instant>,
     /// The requests in flight once it was sent, itself included (0: not sent yet).
     pub(super) level: u32,
+    /// The times the waiting sends were spaced again when it was reserved (`lately::respace`):
+    /// spaced again since, it takes another slot.
+    pub(super) respaced: u32,
 }
 
 impl Sent {

@@ -104,3 +104,46 @@ fn a_pace_held_back_by_the_requests_in_flight_does_not_grow_past_what_is_served(
     let pace = s.learned.unwrap_or(0.0);
     assert!((100.0..=250.0).contains(&pace), "the pace: {pace:.0}/s");
 }
+
+/// Sends waiting for their slots at a slow AIMD pace take them again once the pace grows past
+/// `lately::RESPACE` times it: five reserved one after the other at 10 a second, the pace then
+/// at 1,000 a second, all go within a few milliseconds. Kept, their slots went on to 0.4 s
+/// (16 sends waiting at 50 a second held a pace that had doubled for a third of a second).
+#[tokio::test]
+async fn sends_waiting_at_a_slow_pace_take_their_slots_again_when_it_grows() {
+    let pacer = Pacer::new(Pacing::Adaptive);
+    {
+        // Grown to 10 a second (each success grows the pace, and notes it).
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        s.learned = Some(10.0);
+        lately::climbed(s, None, Instant::now());
+    }
+    let start = Instant::now();
+    let (mut slots, mut waiting) = (Vec::new(), Vec::new());
+    for _ in 0..5 {
+        let mut w = Box::pin(pacer.acquire("", super::CAP, super::CAP));
+        // Polled once: its slot is reserved (the first one's is now).
+        match futures_util::FutureExt::now_or_never(w.as_mut()) {
+            Some(slot) => slots.push(slot),
+            None => waiting.push(w),
+        }
+    }
+    assert!(slots.len() <= 1, "{} went at once", slots.len());
+    {
+        let mut paces = pacer.lock();
+        let s = paces.of("");
+        s.learned = Some(1000.0);
+        lately::climbed(s, None, Instant::now());
+    }
+    pacer.wake.notify_waiters();
+    for w in waiting {
+        slots.push(w.await);
+    }
+    for slot in slots {
+        let (slot, _) = slot.unwrap();
+        let at = slot.sent.at.unwrap_or(start);
+        let after = at.saturating_duration_since(start);
+        assert!(after < Duration::from_millis(150), "a slot {after:?} on");
+    }
+}

@@ -1,0 +1,69 @@
+//! What an answer says of the limit, learned into its pace's state.
+
+use super::*;
+
+impl Pacer {
+    /// Learns from an answer's signal, come at `now`; `sent`: how its request was sent.
+    pub(super) fn learn_at(
+        &self,
+        s: &mut State,
+        signal: &Signal,
+        cap: Duration,
+        sent: Sent,
+        now: Instant,
+    ) {
+        let bare = noise::gave_up_again(s, signal);
+        let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
+        let signal = fixed.as_deref().unwrap_or(signal);
+        s.loss = self.mode == Pacing::Adaptive && noise::tally(s, signal.throttled, now);
+        s.refills.note(signal, now);
+        let stated = s.stated.is_some() || signal.quotas().next().is_some();
+        let aimd = !stated && self.mode == Pacing::Adaptive;
+        // A refusal a concurrency limiter's ceiling explains: no cut, no hold.
+        let crowded = aimd && s.flight.learn(signal.throttled, sent.level);
+        if signal.throttled {
+            s.credit = 0;
+            // A lockout under AIMD (`aimd::holds`; no concurrency limiter's refusal): every
+            // send is held, for the wait asked however short, or a backoff when none is asked.
+            let locked_out =
+                aimd && !crowded && aimd::holds(s, sent.generation, signal.asked_wait());
+            if let Some(after) = signal.asked_wait().filter(|a| !a.is_zero()) {
+                if after > cap {
+                    let until = now + after;
+                    if s.locked.is_none_or(|(l, ..)| l < until) {
+                        s.locked = Some((until, after, signal.asked, stated::lock_cause(signal)));
+                    }
+                    return;
+                }
+                // A window's count spent (not a bucket's: it refills) renews at its reset.
+                let refills = s.refills.of(signal.remaining_of);
+                let renews = stated::spent_window(signal, refills, stated::inferred(s, now));
+                let asks = if aimd { locked_out } else { after > ROUNDING };
+                if locked_out {
+                    // An HTTP date names a whole second: a lockout's end cut to it is up to a
+                    // second later (a probe sent at the date extended the lockout again).
+                    let dated = matches!(signal.asked, Some(AskedWait::Until(_)));
+                    let asked = after + Duration::from_secs(u64::from(dated));
+                    let until = aimd::lockout_hold(s, now, Some(asked), cap);
+                    hold(s, until, WaitCause::Asked);
+                } else if asks || renews || (!stated && self.mode != Pacing::Adaptive) {
+                    let until = skew::until(s, signal, now, after);
+                    hold(s, until, WaitCause::Asked);
+                }
+            } else if locked_out {
+                let until = aimd::lockout_hold(s, now, None, cap);
+                hold(s, until, WaitCause::Refusing);
+            }
+        }
+        if skew::note(s, signal) {
+            hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
+        }
+        if self.mode != Pacing::Adaptive {
+            return;
+        }
+        if self.learn_stated(s, signal, now, cap, sent) || crowded {
+            return;
+        }
+        aimd::learn_tallied(s, signal.throttled, now, sent.generation);
+    }
+}
