@@ -182,7 +182,8 @@ fn respace(s: &mut State, now: Instant) {
     }
     s.lately.spaced = Some(rate);
     s.lately.respaced = s.lately.respaced.wrapping_add(1);
-    s.next = Some(super::slot::after_last(s).map_or(now, |at| at.max(now)));
+    let after_last = s.departed.map(|at| at + crate::ratelimit::secs(1.0 / rate));
+    s.next = Some(after_last.map_or(now, |at| at.max(now)));
 }
 
 /// How many times the sends waiting were spaced again ([`climbed`]): one reserved before the

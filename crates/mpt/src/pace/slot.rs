@@ -43,10 +43,11 @@ pub(super) struct Sent {
 }
 
 impl Sent {
-    /// A request of `kind` paced by the state at `index`, at its `generation`.
-    pub(super) fn new(generation: u32, index: usize, kind: &'static str, first: bool) -> Sent {
+    /// A request of `kind` paced by `s`, the state at `index`, at its generation.
+    pub(super) fn new(s: &State, index: usize, kind: &'static str, first: bool) -> Sent {
         Sent {
-            generation,
+            generation: s.generation,
+            respaced: super::lately::respaced(s),
             index,
             kind,
             first,
