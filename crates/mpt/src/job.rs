@@ -213,7 +213,7 @@ impl Job {
     }
 
     /// Whether a resend may wait `delay` (`None`: no): a throttled wait is spent from the job's
-    /// budget (the charge, given back in part if the wait ends early: [`Job::waited`]); once
+    /// budget (the charge, given back in part when the job was not held: [`Job::waited`]); once
     /// that is out, the answer stands and nothing more is sent for the job.
     pub(crate) fn may_wait(
         &self,
@@ -227,7 +227,8 @@ impl Job {
         }
     }
 
-    /// A wait charged to the job's budget ended at `woke`: the part not waited is given back.
+    /// A wait charged to the job's budget held the job until `woke` (the platform served again
+    /// then): the part after it is given back.
     pub(crate) fn waited(&self, charge: Option<Charge>, woke: tokio::time::Instant) {
         if let (Some(b), Some(charge)) = (&self.budget, charge) {
             b.refund(charge, woke);

@@ -147,7 +147,7 @@ const DROP_GRACE: Duration = Duration::from_secs(1);
 /// A `Retry-After` this short is a rounding, not a pause: AIMD does not hold every send for it
 /// (HTTP states whole seconds, and an HTTP date is a second off either way, so a wait of a few
 /// milliseconds reads as 1 or 2 s).
-pub(crate) const ROUNDING: Duration = Duration::from_secs(2);
+const ROUNDING: Duration = Duration::from_secs(2);
 
 /// A client's pacer.
 #[derive(Debug)]

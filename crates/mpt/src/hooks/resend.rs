@@ -9,7 +9,7 @@ use super::Layer;
 use super::spare::Spare;
 use super::stop::unproven;
 use crate::job::{CallBudget, Charge, Job, ending_of, retrying, signal_of};
-use crate::pace::{ROUNDING, Slot, retry_wait};
+use crate::pace::{Slot, retry_wait};
 use crate::retry::{Resend, Tries, decide};
 
 /// The counts one request's attempts carry from one to the next.
@@ -22,9 +22,6 @@ pub(super) struct Round {
     pub(super) budget: CallBudget,
     /// Whether the request may be sent again.
     pub(super) resend: Resend,
-    /// A retry of the call went before its whole short wait had passed ([`Resent::early`]):
-    /// its later waits are whole (once per call).
-    pub(super) early: bool,
 }
 
 impl Layer {
@@ -74,26 +71,23 @@ impl Layer {
         let charge = job.may_wait(throttled, delay, after)?;
         unproven(&decision);
         retrying(result, delay, &self.redactor);
-        // A short wait asked (a rounding) is over once the platform serves a request sent after
-        // the refusal: a bucket empty for a moment refills within milliseconds, and its
-        // `Retry-After: 1` held the refused id a whole second (the last id of a job waited
-        // alone, its job 0.9 s longer: `retry-after-date` 11.0 s where 10.2 s was the rule).
-        // Once per call: a limiter that refuses this request alone (a limit per token, or per
-        // connection) while it serves the others refuses an early retry again, and the call's
-        // attempts would be spent within milliseconds where a whole wait lets it through.
-        let early = throttled && !round.early && after.is_some_and(|a| a <= ROUNDING);
+        // The platform's `Retry-After` is waited whole (a limit on one token, or one that
+        // extends its lock on a retry sent early, means it), but the job is not held while the
+        // platform serves the requests planned after the refusal: its budget is charged only
+        // until one is (a platform refusing one disable in twenty with `Retry-After: 1`, serving
+        // the rest, had each refusal charged a whole second, and the job ran out of its budget).
         Some(Resent {
             delay,
             next,
-            early: early.then(Instant::now),
+            refused: charge.is_some().then(Instant::now),
             charge,
         })
     }
 
-    /// Waits before a resend (`kind`: the request's operation): the whole delay, or, for a
-    /// short wait a refusal asked ([`Resent::early`]), until the pacer has seen a request of
-    /// its pace sent after the refusal served; the part of the wait not taken is given back to
-    /// the job's budget. `false` when the job was cancelled meanwhile.
+    /// Waits before a resend (`kind`: the request's operation), whole; for a wait charged to the
+    /// job's budget ([`Resent::refused`]), the part after the pacer first saw a request of its
+    /// pace planned after the refusal served is given back to it. `false` when the job was
+    /// cancelled meanwhile.
     pub(super) async fn wait_resend(
         &self,
         job: &Job,
@@ -102,18 +96,24 @@ impl Layer {
         kind: &'static str,
     ) -> bool {
         let start = tokio::time::Instant::now();
-        let woke = match resent.early {
+        let ended = match resent.refused {
             Some(refused) => {
-                let over = || self.pacer.served_after(kind, refused);
-                job.sleep_unless(resent.delay, Some(&over)).await
+                // Given back as soon as it is seen, before another refusal's wait is charged past
+                // this one's end (then this one's charge would stand).
+                let served = || {
+                    let served = self.pacer.served_after(kind, refused);
+                    if served {
+                        job.waited(resent.charge, tokio::time::Instant::now());
+                    }
+                    served
+                };
+                job.sleep_watching(resent.delay, Some(&served)).await
             }
-            None => job.sleep_unless(resent.delay, None).await,
+            None => job.sleep_watching(resent.delay, None).await,
         };
-        let Some(woke) = woke else {
+        let Some((woke, _)) = ended else {
             return false;
         };
-        round.early |= woke < start + resent.delay;
-        job.waited(resent.charge, woke);
         round.budget.spend(woke.saturating_duration_since(start));
         true
     }
@@ -125,8 +125,8 @@ pub(super) struct Resent {
     pub(super) delay: Duration,
     /// The request to send.
     pub(super) next: Spare,
-    /// When the refusal came, when its wait may end as soon as the platform serves again.
-    early: Option<Instant>,
+    /// When the refusal came, for a wait charged to the job's budget.
+    refused: Option<Instant>,
     /// The wait charged to the job's budget.
     charge: Option<Charge>,
 }

@@ -245,11 +245,12 @@ impl WaitBudget {
         charged
     }
 
-    /// Gives back the part of `charge` not waited, the wait having ended at `woke` (the
-    /// platform served again before the end of the wait its refusal asked for): when no wait
-    /// charged since ends later (then that one's charge covers this one's, and stands). A job
-    /// whose refusals each asked a second, each over in a few milliseconds, was charged a
-    /// second for each: it kept making progress and ran out of its budget all the same.
+    /// Gives back the part of `charge` after `woke`, the job having been held only until then
+    /// (the platform served a request planned after the refusal: a refusal of one request is
+    /// not a hold of the job): when no wait charged since ends later (then that one's charge
+    /// covers this one's, and stands). A job whose refusals each asked a second, the platform
+    /// serving the others meanwhile, was charged a second for each: it kept making progress
+    /// and ran out of its budget all the same.
     pub(crate) fn refund(&self, charge: Charge, woke: Instant) {
         let mut c = self.charged();
         if c.until == charge.end {

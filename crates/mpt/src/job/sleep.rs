@@ -1,5 +1,5 @@
-//! A call's wait before it sends a request again: cut short by the job's cancel flag, and by
-//! the evidence that a short wait the platform asked for is over.
+//! A call's wait before it sends a request again: cut short by the job's cancel flag, and
+//! watched for the evidence that the job was not held meanwhile.
 
 use std::time::Duration;
 
@@ -7,41 +7,49 @@ use tokio::time::Instant;
 
 use super::{CANCEL_POLL, Job};
 
-/// How often a wait that may end early looks whether it has (a bucket's refusal is over once a
-/// request sent after it is served: at 200 a second, within 5 ms).
-const EARLY_POLL: Duration = Duration::from_millis(10);
+/// How often a watched wait looks whether the platform serves again (a bucket's refusal is over
+/// once a request sent after it is served: at 200 a second, within 5 ms).
+const WATCH_POLL: Duration = Duration::from_millis(10);
 
 impl Job {
     /// Sleeps `wait`; `false` (at once) if the job is cancelled meanwhile.
     pub(crate) async fn sleep(&self, wait: Duration) -> bool {
-        self.sleep_unless(wait, None).await.is_some()
+        self.sleep_watching(wait, None).await.is_some()
     }
 
-    /// Sleeps `wait`, or until `over` says the wait is over (looked at every [`EARLY_POLL`]);
-    /// returns when it ended, `None` (at once) if the job is cancelled meanwhile.
-    pub(crate) async fn sleep_unless(
+    /// Sleeps `wait` whole, looking every [`WATCH_POLL`] whether `seen` says so; returns when
+    /// it ended and when `seen` first said so (`None` at once if the job is cancelled
+    /// meanwhile).
+    pub(crate) async fn sleep_watching(
         &self,
         wait: Duration,
-        over: Option<&(dyn Fn() -> bool + Send + Sync)>,
-    ) -> Option<Instant> {
-        let step = match (over, &self.cancel) {
-            (Some(_), _) => EARLY_POLL,
+        seen: Option<&(dyn Fn() -> bool + Send + Sync)>,
+    ) -> Option<(Instant, Option<Instant>)> {
+        // Nothing to watch over no wait (it is a yield, as it was).
+        let seen = seen.filter(|_| !wait.is_zero());
+        let step = match (seen, &self.cancel) {
+            (Some(_), _) => WATCH_POLL,
             (None, Some(_)) => CANCEL_POLL,
             (None, None) => {
                 tokio::time::sleep(wait).await;
-                return Some(Instant::now());
+                return Some((Instant::now(), None));
             }
         };
         let start = Instant::now();
         let end = start.checked_add(wait).unwrap_or(start);
+        let mut first = None;
         loop {
             if self.cancelled() {
                 return None;
             }
             let now = Instant::now();
-            if now >= end || over.is_some_and(|over| over()) {
-                return Some(now);
+            if first.is_none() && seen.is_some_and(|seen| seen()) {
+                first = Some(now);
             }
+            if now >= end {
+                return Some((now, first));
+            }
+            let step = if first.is_some() { CANCEL_POLL } else { step };
             tokio::time::sleep((end - now).min(step)).await;
         }
     }

@@ -310,13 +310,13 @@ async fn a_budget_spent_on_refusals_that_ask_a_wait_names_it() {
 
 /// A platform that refuses one disable in twenty with `Retry-After: 1` and serves the rest (a
 /// bucket empty for a moment, its refill rounded up to a whole second), 240 ids 4 at a time
-/// with 20 ms answers, under a 2 s budget. Each refused disable is sent again once the platform
-/// served a request sent after its refusal, and only that time is charged: the job is never
-/// held, and ends with every id disabled. Each refusal used to hold its id a whole second and
-/// charge a second to the budget: the twelve, spread over the job's seconds, spent it, and the
-/// job ended with ids not attempted while the platform served nineteen requests in twenty.
+/// with 20 ms answers, under a 2 s budget. Each refused disable waits its second, but the job is
+/// charged only until the platform served a request sent after the refusal: it is never held,
+/// and ends with every id disabled. Each refusal used to charge its whole second: the twelve,
+/// spread over the job's seconds, spent the budget, and the job ended with ids not attempted
+/// while the platform served nineteen requests in twenty.
 #[tokio::test]
-async fn short_waits_over_once_the_platform_serves_again_are_not_charged_whole() {
+async fn refusals_while_the_platform_serves_the_others_are_not_charged_whole() {
     let refused = Fault::RateLimited {
         retry_after: Duration::from_secs(1),
     };

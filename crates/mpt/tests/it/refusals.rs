@@ -158,13 +158,13 @@ async fn probes_of_a_spent_sliding_log_fail_no_call() {
 }
 
 /// A limit per token: one id refused with `Retry-After: 1` for 3.5 s from its first request
-/// while every other is served (10 ms answers), 300 deletes 4 at a time. A short wait ends
-/// early once the platform serves a request sent after the refusal, but once per call: the
-/// refused id's next waits are whole, and it is deleted after its lock. Each of its retries
-/// sent early was refused again within milliseconds, and its ten attempts were spent in a
-/// fraction of a second where a naive loop, sleeping each second asked, got it through.
+/// while every other is served (10 ms answers), 300 deletes 4 at a time. The platform's wait is
+/// waited whole though it serves the others meanwhile: the refused id is deleted after its
+/// lock. Sent again as soon as a later request was served (tried, and withdrawn), each retry was
+/// refused within milliseconds, and its ten attempts were spent in a fraction of a second where
+/// a naive loop, sleeping each second asked, got it through.
 #[tokio::test]
-async fn a_limit_on_one_token_gets_one_early_retry_not_ten() {
+async fn a_limit_on_one_token_is_waited_whole() {
     let id = "TKN-0007-0001";
     let lock = Duration::from_millis(3500);
     let server = Bucket::per_token(id, lock, Duration::from_millis(10)).await;
