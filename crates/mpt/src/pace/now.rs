@@ -22,14 +22,15 @@ pub struct CurrentPace {
     /// [`WaitCause::RevisedPace`] (learned from its answers; the limit it states did not hold);
     /// [`WaitCause::Asked`] with no pace.
     pub cause: WaitCause,
-    /// Every send held this much longer, as the platform asked (a `Retry-After`, a spent
-    /// window's reset), when it did.
+    /// Every send held this much longer for the platform's limit (a `Retry-After`, a spent
+    /// window's reset, or the pacer's own hold of a lockout, which may outlast the wait a
+    /// refusal asked: it grows while the refusals go on), when they are.
     pub held: Option<Duration>,
 }
 
 impl fmt::Display for CurrentPace {
     /// `1.96 requests a second, the pace this client computes from the platform's stated
-    /// limits; every send held 12 s more, as the platform asked`.
+    /// limits; every send held 12 s more for the platform's limit`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(per_second) = self.per_second {
             let rate = if per_second >= 10.0 {
@@ -56,7 +57,7 @@ impl fmt::Display for CurrentPace {
             let sep = if self.per_second.is_some() { "; " } else { "" };
             write!(
                 f,
-                "{sep}every send held {held:.0} s more, as the platform asked"
+                "{sep}every send held {held:.0} s more for the platform's limit"
             )?;
         }
         Ok(())
@@ -139,5 +140,22 @@ mod tests {
         }
         let refused = WaitCause::RevisedPace.not_asked("37 s").unwrap_or_default();
         assert!(refused.contains("at the pace this client learned from the platform's answers"));
+    }
+
+    /// A hold is named as the limit's, not as a wait the platform asked for: it may be the
+    /// pacer's own hold of a lockout, grown past the wait asked (tester round 29: "held 3 s
+    /// more, as the platform asked" where it asked for 1 s).
+    #[test]
+    fn a_hold_is_named_as_the_limits() {
+        let held = CurrentPace {
+            per_second: Some(2.0),
+            cause: WaitCause::LearnedPace,
+            held: Some(std::time::Duration::from_millis(2_400)),
+        }
+        .to_string();
+        assert!(
+            held.ends_with("; every send held 3 s more for the platform's limit"),
+            "{held}"
+        );
     }
 }
