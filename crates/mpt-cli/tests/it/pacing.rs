@@ -196,13 +196,13 @@ fn a_quota_spent_until_a_far_reset_names_it_as_stated() {
         // The first answer is a claim, the probe's confirms it: the other 8 not attempted.
         assert_eq!(named_rows, 8, "{reset}: {stdout}");
         assert!(!stdout.contains("8760h"), "{stdout}");
-        // The ids' batch read (its answer no page: each id is read alone), the claim, the probe.
-        assert_eq!(
-            server.request_lines().len(),
-            3,
-            "{:?}",
-            server.request_lines()
-        );
+        // The ids' batch read (its answer no page: each id is read alone; two batches when the
+        // first id is taken before the others are read, as on a loaded machine), then the
+        // claim and the probe, and nothing more.
+        let lines = server.request_lines();
+        let batches = lines.iter().filter(|l| l.contains("in(id,")).count();
+        assert!((1..=2).contains(&batches), "{lines:?}");
+        assert_eq!(lines.len() - batches, 2, "{lines:?}");
     }
 }
 
