@@ -18,9 +18,10 @@ fn sliding_log_on_its_own_thread(per_second: &str) -> MockServer {
 
 /// Sixty gets at a fixed pace of 19 a second under a sliding log of 20 a second; 0.7 s in,
 /// the client's runtime thread is stopped for 0.4 s (no task of it runs). The eight sends it
-/// owes then go an interval apart, from the first: none refused, or one where the limiter's
-/// own thread stamps late. Before, they went at once, and every window holding them and the
-/// sends of the second after was over the log's 20: about seven refused.
+/// owes then go an interval apart, from the first: none refused, or one or two where the
+/// limiter's own thread stamps late (two seen once on a CI machine running the other test
+/// binaries beside it). Before, they went at once, and every window holding them and the sends
+/// of the second after was over the log's 20: about seven refused.
 #[test]
 fn sends_owed_after_a_stall_are_not_sent_at_once() {
     let server = sliding_log_on_its_own_thread("20/s");
@@ -47,6 +48,6 @@ fn sends_owed_after_a_stall_are_not_sent_at_once() {
         answers.iter().filter(|a| a.is_ok()).count()
     });
     let refused = server.throttled();
-    assert!(refused <= 1, "{refused} of 60 refused ({served} served)");
+    assert!(refused <= 2, "{refused} of 60 refused ({served} served)");
     assert_eq!(served as u64 + refused, 60);
 }
