@@ -229,8 +229,8 @@ impl Job {
 
     /// A wait charged to the job's budget held the job until `woke` (the platform served again
     /// then): the part after it is given back.
-    pub(crate) fn waited(&self, charge: Option<Charge>, woke: tokio::time::Instant) {
-        if let (Some(b), Some(charge)) = (&self.budget, charge) {
+    pub(crate) fn waited(&self, charge: Charge, woke: tokio::time::Instant) {
+        if let Some(b) = &self.budget {
             b.refund(charge, woke);
         }
     }

@@ -303,7 +303,7 @@ impl Pacer {
         let (index, first) = (paces.index(kind), paces.first(kind));
         let s = paces.state(index);
         let now = Instant::now();
-        let mine = Sent::new(s, index, kind, first == Some(true));
+        let mine = Sent::new(s, lately::respaced(s), index, kind, first == Some(true));
         if let Some(refused) = barred(s, now, cap) {
             return Err(refused);
         }

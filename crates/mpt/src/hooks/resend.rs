@@ -79,13 +79,12 @@ impl Layer {
         Some(Resent {
             delay,
             next,
-            refused: charge.is_some().then(Instant::now),
-            charge,
+            charged: charge.map(|c| (Instant::now(), c)),
         })
     }
 
     /// Waits before a resend (`kind`: the request's operation), whole; for a wait charged to the
-    /// job's budget ([`Resent::refused`]), the part after the pacer first saw a request of its
+    /// job's budget ([`Resent::charged`]), the part after the pacer first saw a request of its
     /// pace planned after the refusal served is given back to it. `false` when the job was
     /// cancelled meanwhile.
     pub(super) async fn wait_resend(
@@ -96,14 +95,14 @@ impl Layer {
         kind: &'static str,
     ) -> bool {
         let start = tokio::time::Instant::now();
-        let ended = match resent.refused {
-            Some(refused) => {
+        let ended = match resent.charged {
+            Some((refused, charge)) => {
                 // Given back as soon as it is seen, before another refusal's wait is charged past
                 // this one's end (then this one's charge would stand).
                 let served = || {
                     let served = self.pacer.served_after(kind, refused);
                     if served {
-                        job.waited(resent.charge, tokio::time::Instant::now());
+                        job.waited(charge, tokio::time::Instant::now());
                     }
                     served
                 };
@@ -111,7 +110,7 @@ impl Layer {
             }
             None => job.sleep_watching(resent.delay, None).await,
         };
-        let Some((woke, _)) = ended else {
+        let Some(woke) = ended else {
             return false;
         };
         round.budget.spend(woke.saturating_duration_since(start));
@@ -125,8 +124,6 @@ pub(super) struct Resent {
     pub(super) delay: Duration,
     /// The request to send.
     pub(super) next: Spare,
-    /// When the refusal came, for a wait charged to the job's budget.
-    refused: Option<Instant>,
-    /// The wait charged to the job's budget.
-    charge: Option<Charge>,
+    /// For a wait charged to the job's budget: when the refusal came, and the charge.
+    charged: Option<(Instant, Charge)>,
 }

@@ -17,14 +17,13 @@ impl Job {
         self.sleep_watching(wait, None).await.is_some()
     }
 
-    /// Sleeps `wait` whole, looking every [`WATCH_POLL`] whether `seen` says so; returns when
-    /// it ended and when `seen` first said so (`None` at once if the job is cancelled
-    /// meanwhile).
+    /// Sleeps `wait` whole, looking every [`WATCH_POLL`] whether `seen` says so, until it first
+    /// does; returns when it ended (`None` at once if the job is cancelled meanwhile).
     pub(crate) async fn sleep_watching(
         &self,
         wait: Duration,
         seen: Option<&(dyn Fn() -> bool + Send + Sync)>,
-    ) -> Option<(Instant, Option<Instant>)> {
+    ) -> Option<Instant> {
         // Nothing to watch over no wait (it is a yield, as it was).
         let seen = seen.filter(|_| !wait.is_zero());
         let step = match (seen, &self.cancel) {
@@ -32,24 +31,28 @@ impl Job {
             (None, Some(_)) => CANCEL_POLL,
             (None, None) => {
                 tokio::time::sleep(wait).await;
-                return Some((Instant::now(), None));
+                return Some(Instant::now());
             }
         };
         let start = Instant::now();
         let end = start.checked_add(wait).unwrap_or(start);
-        let mut first = None;
+        let mut watching = seen;
         loop {
             if self.cancelled() {
                 return None;
             }
             let now = Instant::now();
-            if first.is_none() && seen.is_some_and(|seen| seen()) {
-                first = Some(now);
+            if watching.is_some_and(|seen| seen()) {
+                watching = None;
             }
             if now >= end {
-                return Some((now, first));
+                return Some(now);
             }
-            let step = if first.is_some() { CANCEL_POLL } else { step };
+            let step = if watching.is_none() {
+                CANCEL_POLL
+            } else {
+                step
+            };
             tokio::time::sleep((end - now).min(step)).await;
         }
     }

@@ -182,8 +182,7 @@ fn respace(s: &mut State, now: Instant) {
     }
     s.lately.spaced = Some(rate);
     s.lately.respaced = s.lately.respaced.wrapping_add(1);
-    let after_last = s.departed.map(|at| at + crate::ratelimit::secs(1.0 / rate));
-    s.next = Some(after_last.map_or(now, |at| at.max(now)));
+    s.next = Some(super::slot::after_last(s).map_or(now, |at| at.max(now)));
 }
 
 /// How many times the sends waiting were spaced again ([`climbed`]): one reserved before the
@@ -201,9 +200,8 @@ pub(super) fn note_served(s: &mut State, sent: Option<Instant>) {
 
 impl super::Pacer {
     /// Whether the platform served a request of `kind`'s pace planned to go after `at`: a
-    /// refusal that came at `at` asking a short wait is over (a bucket empty for a moment, a
-    /// window renewed, a sliding log's oldest send gone), whatever its `Retry-After` rounded it
-    /// up to.
+    /// refusal that came at `at` no longer holds the job (its own request still waits what it
+    /// asked: a limit may be on that request alone).
     pub(crate) fn served_after(&self, kind: &'static str, at: Instant) -> bool {
         let mut paces = self.lock();
         let index = paces.index(kind);

@@ -43,11 +43,18 @@ pub(super) struct Sent {
 }
 
 impl Sent {
-    /// A request of `kind` paced by `s`, the state at `index`, at its generation.
-    pub(super) fn new(s: &State, index: usize, kind: &'static str, first: bool) -> Sent {
+    /// A request of `kind` paced by `s`, the state at `index`, at its generation and the
+    /// times its waiting sends were spaced again (`respaced`, `lately::respaced`).
+    pub(super) fn new(
+        s: &State,
+        respaced: u32,
+        index: usize,
+        kind: &'static str,
+        first: bool,
+    ) -> Sent {
         Sent {
             generation: s.generation,
-            respaced: super::lately::respaced(s),
+            respaced,
             index,
             kind,
             first,
