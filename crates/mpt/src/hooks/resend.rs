@@ -22,6 +22,8 @@ pub(super) struct Round {
     pub(super) budget: CallBudget,
     /// Whether the request may be sent again.
     pub(super) resend: Resend,
+    /// Whether the platform refused the call's last attempt (throttled).
+    pub(super) refused: bool,
 }
 
 impl Layer {
@@ -35,7 +37,7 @@ impl Layer {
         job: &Job,
         result: &reqwest::Result<Response>,
         (cut, alien): (bool, bool),
-        slot: Slot<'_>,
+        mut slot: Slot<'_>,
         spare: Option<Spare>,
     ) -> Option<Resent> {
         let cap = self.retry.max_retry_after;
@@ -47,7 +49,9 @@ impl Layer {
         let more = (throttled && pacers) || round.tries.count(&self.retry, throttled);
         let left = more && spare.is_some();
         let decision = decide(round.resend, ending, left);
+        slot.repeats(round.refused);
         let renews = self.pacer.observe(slot, signal.as_ref(), cap);
+        round.refused = throttled;
         let after = signal.as_ref().and_then(|s| retry_wait(s, cap, renews));
         if !decision.resend || job.cancelled() {
             return None;

@@ -30,21 +30,34 @@ pub(crate) struct WaitBudget {
     pub(crate) breaker: super::Breaker,
 }
 
-/// A wait charged to a [`WaitBudget`]: its end, and the part of it charged (past the waits
-/// charged before it).
+/// A wait charged to a [`WaitBudget`], to give back the part of it the job was not held
+/// ([`WaitBudget::refund`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Charge {
+    id: u64,
+}
+
+/// A wait charged whose end may still be brought forward (a refund), and its [`Charge`]'s id.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    id: u64,
+    start: Instant,
     end: Instant,
-    cost: Duration,
 }
 
 /// The waits a budget has been charged.
 #[derive(Debug)]
 struct Charged {
-    /// The length of the union of the wait intervals charged so far.
+    /// The length of the union of the wait intervals settled so far (ended, or charged whole).
     spent: Duration,
     /// The end of the latest of them (a wait ending before it is charged only past it).
     until: Instant,
+    /// The waits still ahead, each charged its part past `until` and the others (their
+    /// union): a refund brings one's end forward, and only the union of what is left counts
+    /// (a wait given back while a later one was ahead used to stand whole).
+    open: Vec<Open>,
+    /// The id of the next charge.
+    next: u64,
     /// Since when every answer has been a refusal (none served since): the job is held by
     /// throttling all that time, whatever wait the refusals ask for (none, or 0 s).
     refused_since: Option<Instant>,
@@ -58,19 +71,53 @@ impl Charged {
     /// `total` (the figure a budget run out on it names: never past the budget for the lag of
     /// the answer or check that found it).
     fn refused_for(&self, since: Instant, total: Duration) -> Duration {
-        let crossed = since.max(self.until) + total.saturating_sub(self.spent);
+        let crossed = since.max(self.until) + total.saturating_sub(self.committed());
         crossed.saturating_duration_since(since)
     }
 
-    /// The part of the interval `start..end` past the intervals charged so far.
+    /// The part of the interval `start..end` past the intervals settled so far.
     fn past(&self, start: Instant, end: Instant) -> Duration {
         end.saturating_duration_since(start.max(self.until))
     }
 
-    /// Charges `cost`, the part past the others of an interval ending at `end`.
+    /// Settles `cost`, the part past the others of an interval ending at `end`.
     fn add(&mut self, cost: Duration, end: Instant) {
         self.spent = self.spent.saturating_add(cost);
         self.until = self.until.max(end);
+    }
+
+    /// Settles the waits that ended by `now` (no refund can bring them forward any more).
+    fn settle(&mut self, now: Instant) {
+        if self.open.iter().all(|o| o.end > now) {
+            return;
+        }
+        self.open.sort_by_key(|o| o.start);
+        let (ended, open): (Vec<Open>, Vec<Open>) = self.open.iter().partition(|o| o.end <= now);
+        for o in ended {
+            let cost = self.past(o.start, o.end);
+            self.add(cost, o.end);
+        }
+        self.open = open;
+    }
+
+    /// What is charged: the settled waits and the union of those still ahead, past them.
+    fn committed(&self) -> Duration {
+        let mut open = self.open.clone();
+        open.sort_by_key(|o| o.start);
+        let (mut spent, mut until) = (self.spent, self.until);
+        for o in open {
+            spent = spent.saturating_add(o.end.saturating_duration_since(o.start.max(until)));
+            until = until.max(o.end);
+        }
+        spent
+    }
+
+    /// The end of the latest wait charged.
+    fn latest(&self) -> Instant {
+        self.open
+            .iter()
+            .map(|o| o.end)
+            .fold(self.until, Instant::max)
     }
 }
 
@@ -88,6 +135,8 @@ impl WaitBudget {
             charged: std::sync::Mutex::new(Charged {
                 spent: Duration::ZERO,
                 until: Instant::now(),
+                open: Vec::new(),
+                next: 0,
                 refused_since: None,
                 asked: None,
             }),
@@ -108,14 +157,15 @@ impl WaitBudget {
     /// waits already charged that is still ahead (a wait within it costs nothing more).
     /// A run of refusals still going is charged up to now (as its next answer would be).
     pub(crate) fn room(&self) -> Duration {
-        let c = self.charged();
+        let mut c = self.charged();
         let now = Instant::now();
-        let ahead = c.until.saturating_duration_since(now);
+        c.settle(now);
+        let ahead = c.latest().saturating_duration_since(now);
         let refusing = c
             .refused_since
             .map_or(Duration::ZERO, |since| c.past(since, now));
         self.total
-            .saturating_sub(c.spent.saturating_add(refusing))
+            .saturating_sub(c.committed().saturating_add(refusing))
             .saturating_add(ahead)
     }
 
@@ -130,11 +180,12 @@ impl WaitBudget {
         }
         let now = Instant::now();
         let (refusing, asked) = {
-            let c = self.charged();
+            let mut c = self.charged();
             let Some(since) = c.refused_since else {
                 return false;
             };
-            if c.spent.saturating_add(c.past(since, now)) <= self.total {
+            c.settle(now);
+            if c.committed().saturating_add(c.past(since, now)) <= self.total {
                 return false;
             }
             (c.refused_for(since, self.total), c.asked)
@@ -186,11 +237,12 @@ impl WaitBudget {
                 return;
             }
             c.asked = asked;
+            c.settle(now);
             let since = *c.refused_since.get_or_insert(now);
             let cost = c.past(since, now);
             let refused_for = c.refused_for(since, self.total);
             c.add(cost, now);
-            (c.spent > self.total).then_some(refused_for)
+            (c.committed() > self.total).then_some(refused_for)
         };
         match (over, asked) {
             (Some(_), Some(asked)) => self.run_out(asked, true),
@@ -230,13 +282,21 @@ impl WaitBudget {
         let now = Instant::now();
         let charged = {
             let mut c = self.charged();
+            c.settle(now);
             now.checked_add(wait).and_then(|end| {
-                let cost = c.past(now, end);
-                let fits = c.spent.saturating_add(cost) <= self.total;
-                fits.then(|| {
-                    c.add(cost, end);
-                    Charge { end, cost }
-                })
+                let id = c.next;
+                c.open.push(Open {
+                    id,
+                    start: now,
+                    end,
+                });
+                if c.committed() <= self.total {
+                    c.next = id.wrapping_add(1);
+                    Some(Charge { id })
+                } else {
+                    c.open.pop();
+                    None
+                }
             })
         };
         if charged.is_none() {
@@ -247,16 +307,15 @@ impl WaitBudget {
 
     /// Gives back the part of `charge` after `woke`, the job having been held only until then
     /// (the platform served a request planned after the refusal: a refusal of one request is
-    /// not a hold of the job): when no wait charged since ends later (then that one's charge
-    /// covers this one's, and stands). A job whose refusals each asked a second, the platform
-    /// serving the others meanwhile, was charged a second for each: it kept making progress
-    /// and ran out of its budget all the same.
+    /// not a hold of the job); what other waits still ahead cover stays charged through them.
+    /// A job whose refusals each asked a second, the platform serving the others meanwhile,
+    /// was charged a second for each: it kept making progress and ran out of its budget all
+    /// the same (and a refund while a later wait was ahead was lost: locks on many tokens, one
+    /// refused each few milliseconds, ran a job of 600 out of an 8 s budget).
     pub(crate) fn refund(&self, charge: Charge, woke: Instant) {
         let mut c = self.charged();
-        if c.until == charge.end {
-            let back = charge.end.saturating_duration_since(woke).min(charge.cost);
-            c.spent = c.spent.saturating_sub(back);
-            c.until = charge.end.checked_sub(back).unwrap_or(c.until);
+        if let Some(o) = c.open.iter_mut().find(|o| o.id == charge.id) {
+            o.end = o.end.min(woke.max(o.start));
         }
     }
 }

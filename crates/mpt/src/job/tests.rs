@@ -50,3 +50,36 @@ async fn a_run_of_refusals_spends_the_call_budget() {
     tokio::time::sleep(Duration::from_millis(60)).await;
     assert!(call.spent().is_none() && !call.left().is_zero());
 }
+
+/// Waits charged one after the other, each given back soon after it began: the budget is
+/// charged what the job was held, not each wait whole. A refund while a later wait was ahead
+/// was lost (only the latest could be given back), and locks on many tokens, a refusal every
+/// few milliseconds each refunded within them, ran a job out of its budget.
+#[tokio::test]
+async fn waits_given_back_in_any_order_leave_only_what_held_the_job() {
+    let budget = WaitBudget::new(Duration::from_millis(100));
+    let mut charges = Vec::new();
+    for _ in 0..3 {
+        charges.push(budget.spend(Duration::from_millis(40), None).expect("fits"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Given back at once, the first while the later ones are still ahead.
+    for charge in charges {
+        budget.refund(charge, tokio::time::Instant::now());
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // What the refunds left (a few milliseconds) and a wait of 80 ms fit in 100.
+    assert!(budget.spend(Duration::from_millis(80), None).is_some());
+    // One not given back stays charged whole.
+    let budget = WaitBudget::new(Duration::from_millis(100));
+    let kept = budget.spend(Duration::from_millis(40), None).expect("fits");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let later = budget.spend(Duration::from_millis(40), None).expect("fits");
+    budget.refund(later, tokio::time::Instant::now());
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(
+        budget.spend(Duration::from_millis(80), None).is_none(),
+        "40 + 80 > 100"
+    );
+    let _ = kept;
+}

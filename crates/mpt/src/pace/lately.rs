@@ -150,6 +150,9 @@ pub(super) struct Lately {
     /// were ([`respace`]).
     spaced: Option<f64>,
     respaced: u32,
+    /// Answers to first attempts and to repeats of refused requests, each served and refused
+    /// ([`count_try`]).
+    tries: [(u32, u32); 2],
 }
 
 /// How many times the slowest pace since the sends waiting were last spaced AIMD's pace must
@@ -196,6 +199,47 @@ pub(super) fn note_served(s: &mut State, sent: Option<Instant>) {
     if sent > s.lately.served_sent {
         s.lately.served_sent = sent;
     }
+}
+
+/// The fewest repeats of refused requests refused, counted lately, for [`own_refusal`].
+const OWN_LEAST: u32 = 4;
+
+/// The least share of refusals among the repeats of refused requests for [`own_refusal`].
+const OWN_SHARE: f64 = 0.5;
+
+/// How many times the share of refusals among first attempts the share among repeats must be
+/// for [`own_refusal`] (a limit on the pace refuses both alike).
+const OWN_RATIO: f64 = 4.0;
+
+/// Answers counted ([`count_try`]) before the counts are halved: the recent ones weigh most.
+const OWN_FORGET: u32 = 256;
+
+/// Counts an answer to a first attempt, or to a repeat of a request refused (`repeats`).
+pub(super) fn count_try(s: &mut State, repeats: bool, throttled: bool) {
+    let (served, refused) = &mut s.lately.tries[usize::from(repeats)];
+    *if throttled { refused } else { served } += 1;
+    let [(a, b), (c, d)] = s.lately.tries;
+    if a + b + c + d >= OWN_FORGET {
+        s.lately.tries = [(a / 2, b / 2), (c / 2, d / 2)];
+    }
+}
+
+/// Whether a refusal of a request that repeats one refused (`repeats`: `Slot::repeats`) is that
+/// request's own, not the pace's: lately, the platform refused most repeats of refused
+/// requests ([`OWN_SHARE`], [`OWN_LEAST`]) and few first attempts ([`OWN_RATIO`] times fewer
+/// of them): it refuses some requests, not a pace (a lock on one token; a limit on the pace
+/// refuses first attempts and repeats alike). Every fifteenth id refused for 6 s with
+/// `Retry-After: 2`, the others served, cut the pace at each repeat refused, to its floor and
+/// into a lockout's holds: 600 deletes, 16 at a time, took 37 s where a naive loop took 19 s.
+pub(super) fn own_refusal(s: &State, repeats: bool) -> bool {
+    let [(served, refused), (repeats_served, repeats_refused)] = s.lately.tries;
+    let share =
+        |refused: u32, served: u32| f64::from(refused) / f64::from((refused + served).max(1));
+    let of_repeats = share(repeats_refused, repeats_served);
+    repeats
+        && repeats_refused >= OWN_LEAST
+        && of_repeats >= OWN_SHARE
+        && share(refused, served) * OWN_RATIO <= of_repeats
 }
 
 impl super::Pacer {

@@ -12,6 +12,13 @@ impl Pacer {
         sent: Sent,
         now: Instant,
     ) {
+        let unstated = s.stated.is_none() && signal.quotas().next().is_none();
+        let short = signal.asked_wait().is_none_or(|a| a <= cap);
+        lately::count_try(s, sent.repeats, signal.throttled);
+        if signal.throttled && unstated && short && lately::own_refusal(s, sent.repeats) {
+            // One request's own refusal, not the limit's: its call waits what it asks.
+            return;
+        }
         let bare = noise::gave_up_again(s, signal);
         let fixed = skew::correct(s, bare.as_deref().unwrap_or(signal), sent.at, now).or(bare);
         let signal = fixed.as_deref().unwrap_or(signal);

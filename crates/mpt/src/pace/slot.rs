@@ -40,6 +40,9 @@ pub(super) struct Sent {
     /// The times the waiting sends were spaced again when it was reserved (`lately::respace`):
     /// spaced again since, it takes another slot.
     pub(super) respaced: u32,
+    /// It repeats a request the platform refused (the call's attempt before it was
+    /// throttled): [`Slot::repeats`].
+    pub(super) repeats: bool,
 }
 
 impl Sent {
@@ -64,6 +67,14 @@ impl Sent {
 }
 
 impl Slot<'_> {
+    /// Marks the request as repeating one the platform refused (the call's attempt before it
+    /// was throttled): where the platform lately refused most such repeats and few first
+    /// attempts, its refusal is the request's own (a lock on one resource), not the limit's
+    /// (`lately::own_refusal`).
+    pub(crate) fn repeats(&mut self, refused: bool) {
+        self.sent.repeats = refused;
+    }
+
     /// Whether the request is the pacer's poll of a limiter that refuted its stated reset
     /// (sent alone, a second after the last refusal, none served since): its refusal is the
     /// pacer's, not the call's, and the hook layer does not count it among the call's
