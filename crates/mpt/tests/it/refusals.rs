@@ -9,6 +9,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 use crate::common::*;
+use mpt::DEFAULT_MAX_WAIT;
 
 /// A token bucket on loopback (`rate` a second, `burst` deep) answering every request over it
 /// with `refusal` (a status line and headers), every other one with a token; and how many it
@@ -94,6 +95,33 @@ impl Bucket {
         .await
     }
 
+    /// A client of it (default settings, its budget `max_wait`), and `n` ids to send for.
+    fn client(&self, max_wait: Duration, n: usize) -> (Client, Vec<String>) {
+        let client = Client::builder()
+            .base_url(&self.base_url)
+            .api_token("s3cr3t-api-key")
+            .max_wait(max_wait)
+            .build()
+            .unwrap();
+        (client, (0..n).map(|i| format!("TKN-{i:04}-0001")).collect())
+    }
+
+    /// Deletes `n` ids, `concurrency` at a time, with a client of it ([`Bucket::client`]):
+    /// asserts none failed, and says how many requests it refused.
+    async fn deletes_all(&self, max_wait: Duration, n: usize, concurrency: usize) -> u64 {
+        let (client, ids) = self.client(max_wait, n);
+        let report = client.delete_many(&ids, concurrency).await;
+        let failed: Vec<_> = report.failed().collect();
+        let refused = self.refused.load(Ordering::SeqCst);
+        assert!(
+            failed.is_empty(),
+            "{} failed ({refused} refused): {:?}",
+            failed.len(),
+            failed.first()
+        );
+        refused
+    }
+
     /// Serves each request `admit` lets through (given its head), and answers the others with
     /// `refusal`, each answer `latency` after its request.
     async fn serve(
@@ -161,21 +189,7 @@ impl Bucket {
 #[tokio::test]
 async fn probes_of_a_spent_sliding_log_fail_no_call() {
     let log = Bucket::sliding(50, Duration::from_secs(3), "429 Too Many Requests").await;
-    let client = Client::builder()
-        .base_url(&log.base_url)
-        .api_token("s3cr3t-api-key")
-        .build()
-        .unwrap();
-    let ids: Vec<String> = (0..60).map(|i| format!("TKN-{i:04}-0001")).collect();
-    let report = client.delete_many(&ids, 1).await;
-    let failed: Vec<_> = report.failed().collect();
-    let refused = log.refused.load(Ordering::SeqCst);
-    assert!(
-        failed.is_empty(),
-        "{} failed ({refused} refused): {:?}",
-        failed.len(),
-        failed.first()
-    );
+    log.deletes_all(DEFAULT_MAX_WAIT, 60, 1).await;
 }
 
 /// A limit per token: one id refused with `Retry-After: 1` for 3.5 s from its first request
@@ -189,45 +203,22 @@ async fn a_limit_on_one_token_is_waited_whole() {
     let id = "TKN-0007-0001";
     let lock = Duration::from_millis(3500);
     let server = Bucket::per_token(id, lock, Duration::from_millis(10)).await;
-    let client = Client::builder()
-        .base_url(&server.base_url)
-        .api_token("s3cr3t-api-key")
-        .build()
-        .unwrap();
-    let ids: Vec<String> = (0..300).map(|i| format!("TKN-{i:04}-0001")).collect();
-    let report = client.delete_many(&ids, 4).await;
-    let failed: Vec<_> = report.failed().collect();
-    let refused = server.refused.load(Ordering::SeqCst);
-    assert!(failed.is_empty(), "{failed:?} ({refused} refused)");
+    let refused = server.deletes_all(DEFAULT_MAX_WAIT, 300, 4).await;
     assert!(refused >= 3, "{refused} refused");
 }
 
 /// Locks on many tokens (tester round 29): every 15th of 600 ids refused with `Retry-After: 1`
 /// for 3 s from its first request, the others served, 16 at a time, the job's wait budget 8 s.
-/// A retry refused again while the platform served requests planned after its refusal is that
-/// token's own refusal, not the limit's: it cuts no pace and holds no other send (each cut the
-/// pace, down to its floor and into a lockout's holds, charged to the job's budget: ids failed
-/// where a naive loop, sleeping each second asked, failed none).
+/// The platform refuses most retries and few first attempts: a retry's refusal is that token's
+/// own, not the limit's, and cuts no pace nor holds another send (each cut the pace, down to its
+/// floor and into a lockout's holds, charged to the job's budget: ids failed where a naive loop,
+/// sleeping each second asked, failed none); and the job's budget is charged only while it was
+/// held (a refund while a later wait was ahead was lost, and 86 ids failed even so).
 #[tokio::test]
 async fn locks_on_many_tokens_hold_no_other_send() {
     let refusal = "429 Too Many Requests\r\nretry-after: 1";
     let server = Bucket::per_ids(15, Duration::from_secs(3), refusal).await;
-    let client = Client::builder()
-        .base_url(&server.base_url)
-        .api_token("s3cr3t-api-key")
-        .max_wait(Duration::from_secs(8))
-        .build()
-        .unwrap();
-    let ids: Vec<String> = (0..600).map(|i| format!("TKN-{i:04}-0001")).collect();
-    let report = client.delete_many(&ids, 16).await;
-    let failed: Vec<_> = report.failed().collect();
-    let refused = server.refused.load(Ordering::SeqCst);
-    assert!(
-        failed.is_empty(),
-        "{} failed ({refused} refused): {:?}",
-        failed.len(),
-        failed.first()
-    );
+    server.deletes_all(Duration::from_secs(8), 600, 16).await;
 }
 
 /// A bucket of 100 a second (10 deep) whose refusals say "retry now" (`Retry-After: 0`) beside
@@ -241,11 +232,7 @@ async fn a_refusal_saying_retry_now_beside_a_count_is_paced() {
     for status in ["403 Forbidden", "429 Too Many Requests"] {
         let refusal: &'static str = Box::leak(format!("{status}\r\n{github}").into_boxed_str());
         let bucket = Bucket::start(100.0, 10.0, refusal).await;
-        let client = Client::builder()
-            .base_url(&bucket.base_url)
-            .api_token("s3cr3t-api-key")
-            .build()
-            .unwrap();
+        let (client, _) = bucket.client(DEFAULT_MAX_WAIT, 0);
         let results: Vec<_> = futures_util::stream::iter(0..300)
             .map(|_| client.get("TKN-1111-2222"))
             .buffer_unordered(16)
