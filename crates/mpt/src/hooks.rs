@@ -348,7 +348,7 @@ impl Layer {
                 backoff: None,
                 budget: CallBudget::new(self.max_wait, job.budget.is_none()),
                 resend,
-                refused: false,
+                refused: None,
             };
             let cap = self.retry.max_retry_after;
             // Reads only: a change answered 2xx was carried out, whatever became of its body (the

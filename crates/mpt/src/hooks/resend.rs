@@ -22,8 +22,8 @@ pub(super) struct Round {
     pub(super) budget: CallBudget,
     /// Whether the request may be sent again.
     pub(super) resend: Resend,
-    /// Whether the platform refused the call's last attempt (throttled).
-    pub(super) refused: bool,
+    /// When the platform refused the call's last attempt (throttled), if it did.
+    pub(super) refused: Option<Instant>,
 }
 
 impl Layer {
@@ -51,7 +51,7 @@ impl Layer {
         let decision = decide(round.resend, ending, left);
         slot.repeats(round.refused);
         let renews = self.pacer.observe(slot, signal.as_ref(), cap);
-        round.refused = throttled;
+        round.refused = throttled.then(Instant::now);
         let after = signal.as_ref().and_then(|s| retry_wait(s, cap, renews));
         if !decision.resend || job.cancelled() {
             return None;

@@ -153,6 +153,9 @@ pub(super) struct Lately {
     /// Answers to first attempts and to repeats of refused requests, each served and refused
     /// ([`count_try`]).
     tries: [(u32, u32); 2],
+    /// When a refusal was last seen to be a request's own, a request planned after the one it
+    /// repeats served ([`own_refusal`]).
+    own: Option<Instant>,
 }
 
 /// How many times the slowest pace since the sends waiting were last spaced AIMD's pace must
@@ -208,8 +211,13 @@ const OWN_LEAST: u32 = 4;
 const OWN_SHARE: f64 = 0.5;
 
 /// How many times the share of refusals among first attempts the share among repeats must be
-/// for [`own_refusal`] (a limit on the pace refuses both alike).
-const OWN_RATIO: f64 = 4.0;
+/// for [`own_refusal`] (a limit on the pace refuses both alike: a bucket of 3 a second, 8 at a
+/// time, refused 41% of repeats and 35% of first attempts).
+const OWN_RATIO: f64 = 2.0;
+
+/// How long after a refusal seen to be a request's own ([`own_refusal`]) another repeat refused
+/// is taken as its own too, though nothing planned after its refusal was served yet.
+const OWN_MEMORY: Duration = Duration::from_secs(10);
 
 /// Answers counted ([`count_try`]) before the counts are halved: the recent ones weigh most.
 const OWN_FORGET: u32 = 256;
@@ -224,22 +232,34 @@ pub(super) fn count_try(s: &mut State, repeats: bool, throttled: bool) {
     }
 }
 
-/// Whether a refusal of a request that repeats one refused (`repeats`: `Slot::repeats`) is that
-/// request's own, not the pace's: lately, the platform refused most repeats of refused
+/// Whether a refusal of a request that repeats one refused at `repeats` (`Slot::repeats`) is
+/// that request's own, not the pace's: lately, the platform refused most repeats of refused
 /// requests ([`OWN_SHARE`], [`OWN_LEAST`]) and few first attempts ([`OWN_RATIO`] times fewer
-/// of them): it refuses some requests, not a pace (a lock on one token; a limit on the pace
-/// refuses first attempts and repeats alike). Every fifteenth id refused for 6 s with
-/// `Retry-After: 2`, the others served, cut the pace at each repeat refused, to its floor and
-/// into a lockout's holds: 600 deletes, 16 at a time, took 37 s where a naive loop took 19 s.
-pub(super) fn own_refusal(s: &State, repeats: bool) -> bool {
+/// of them), and it served a request planned after that refusal, or did so for another repeat
+/// within [`OWN_MEMORY`] (at a job's end only the locked ones are left, all refused). It refuses
+/// some requests, not a pace: a lock on one token (a limit on the pace refuses first attempts
+/// and repeats alike; a window spent, one request at a time, serves nothing after a refusal).
+/// Every fifteenth id refused for 6 s with `Retry-After: 2`, the others served, cut the pace
+/// at each repeat refused, to its floor and into a lockout's holds: 600 deletes, 16 at a time,
+/// took 37 s where a naive loop took 19 s.
+pub(super) fn own_refusal(s: &mut State, repeats: Option<Instant>, now: Instant) -> bool {
     let [(served, refused), (repeats_served, repeats_refused)] = s.lately.tries;
     let share =
         |refused: u32, served: u32| f64::from(refused) / f64::from((refused + served).max(1));
     let of_repeats = share(repeats_refused, repeats_served);
-    repeats
-        && repeats_refused >= OWN_LEAST
+    let some = repeats_refused >= OWN_LEAST
         && of_repeats >= OWN_SHARE
-        && share(refused, served) * OWN_RATIO <= of_repeats
+        && share(refused, served) * OWN_RATIO <= of_repeats;
+    let Some(at) = repeats.filter(|_| some) else {
+        return false;
+    };
+    if s.lately.served_sent.is_some_and(|sent| sent > at) {
+        s.lately.own = Some(now);
+        return true;
+    }
+    s.lately
+        .own
+        .is_some_and(|own| now.saturating_duration_since(own) < OWN_MEMORY)
 }
 
 impl super::Pacer {

@@ -14,8 +14,8 @@ impl Pacer {
     ) {
         let unstated = s.stated.is_none() && signal.quotas().next().is_none();
         let short = signal.asked_wait().is_none_or(|a| a <= cap);
-        lately::count_try(s, sent.repeats, signal.throttled);
-        if signal.throttled && unstated && short && lately::own_refusal(s, sent.repeats) {
+        lately::count_try(s, sent.repeats.is_some(), signal.throttled);
+        if signal.throttled && unstated && short && lately::own_refusal(s, sent.repeats, now) {
             // One request's own refusal, not the limit's: its call waits what it asks.
             return;
         }

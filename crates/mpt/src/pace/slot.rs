@@ -40,9 +40,9 @@ pub(super) struct Sent {
     /// The times the waiting sends were spaced again when it was reserved (`lately::respace`):
     /// spaced again since, it takes another slot.
     pub(super) respaced: u32,
-    /// It repeats a request the platform refused (the call's attempt before it was
+    /// When the platform refused the request it repeats (the call's attempt before it was
     /// throttled): [`Slot::repeats`].
-    pub(super) repeats: bool,
+    pub(super) repeats: Option<std::time::Instant>,
 }
 
 impl Sent {
@@ -67,11 +67,11 @@ impl Sent {
 }
 
 impl Slot<'_> {
-    /// Marks the request as repeating one the platform refused (the call's attempt before it
-    /// was throttled): where the platform lately refused most such repeats and few first
-    /// attempts, its refusal is the request's own (a lock on one resource), not the limit's
-    /// (`lately::own_refusal`).
-    pub(crate) fn repeats(&mut self, refused: bool) {
+    /// Marks the request as repeating one the platform refused at `refused` (the call's attempt
+    /// before it was throttled): where the platform lately refused most such repeats and few
+    /// first attempts, and served others meanwhile, its refusal is the request's own (a lock on
+    /// one resource), not the limit's (`lately::own_refusal`).
+    pub(crate) fn repeats(&mut self, refused: Option<std::time::Instant>) {
         self.sent.repeats = refused;
     }
 
