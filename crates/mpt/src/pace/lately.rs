@@ -224,11 +224,20 @@ const OWN_FORGET: u32 = 256;
 
 /// Counts an answer to a first attempt, or to a repeat of a request refused (`repeats`).
 pub(super) fn count_try(s: &mut State, repeats: bool, throttled: bool) {
-    let (served, refused) = &mut s.lately.tries[usize::from(repeats)];
-    *if throttled { refused } else { served } += 1;
-    let [(a, b), (c, d)] = s.lately.tries;
+    let tries = &mut s.lately.tries;
+    if !(repeats || throttled) {
+        // The most of them: a first attempt served.
+        tries[0].0 += 1;
+        if tries[0].0 < OWN_FORGET {
+            return;
+        }
+    } else {
+        let (served, refused) = &mut tries[usize::from(repeats)];
+        *if throttled { refused } else { served } += 1;
+    }
+    let [(a, b), (c, d)] = *tries;
     if a + b + c + d >= OWN_FORGET {
-        s.lately.tries = [(a / 2, b / 2), (c / 2, d / 2)];
+        *tries = [(a / 2, b / 2), (c / 2, d / 2)];
     }
 }
 

@@ -12,10 +12,13 @@ impl Pacer {
         sent: Sent,
         now: Instant,
     ) {
-        let unstated = s.stated.is_none() && signal.quotas().next().is_none();
-        let short = signal.asked_wait().is_none_or(|a| a <= cap);
         lately::count_try(s, sent.repeats.is_some(), signal.throttled);
-        if signal.throttled && unstated && short && lately::own_refusal(s, sent.repeats, now) {
+        if signal.throttled
+            && s.stated.is_none()
+            && signal.quotas().next().is_none()
+            && signal.asked_wait().is_none_or(|a| a <= cap)
+            && lately::own_refusal(s, sent.repeats, now)
+        {
             // One request's own refusal, not the limit's: its call waits what it asks.
             return;
         }
