@@ -19,7 +19,7 @@
 use std::time::{Duration, Instant};
 
 use super::State;
-use crate::ratelimit::{Signal, WaitCause};
+use crate::ratelimit::{AskedWait, Signal, WaitCause};
 
 /// The longest hold on a stated time before one request checks it, at first; and the hold
 /// between two requests sent alone once a stated time is [`refuted`].
@@ -138,5 +138,26 @@ pub(crate) fn retry_wait(
     let long = asked > super::ROUNDING && asked <= cap;
     let claim = signal.reset_at && signal.retry_after.is_none() && long;
     let asked = renews.map_or(asked, |r| asked.min(r));
-    Some(if claim { Duration::ZERO } else { asked })
+    let wait = if claim { Duration::ZERO } else { asked };
+    Some(if wait.is_zero() {
+        begun_second(signal).unwrap_or(wait)
+    } else {
+        wait
+    })
+}
+
+/// What is left, by this machine's clock, of the second a `Retry-After` HTTP date names, once
+/// that second has begun: the date names a whole second, and a limiter whose lock ends within
+/// it refuses until then (a lock on one token whose end was stated cut to its second read as
+/// "retry now" at each refusal, and the token's ten throttled attempts went in a fraction of a
+/// second; a naive loop, retrying without end, failed none: tester round 30). The call's retry
+/// waits it; the pacer's holds do not (read to its end there too, a sliding log's date held
+/// every send 5 s past its renewal: tester round 31).
+fn begun_second(signal: &Signal) -> Option<Duration> {
+    let Some(AskedWait::Until(at)) = signal.asked.filter(|_| signal.retry_after.is_some()) else {
+        return None;
+    };
+    let left = (at + chrono::TimeDelta::seconds(1)) - chrono::Utc::now();
+    let left = left.to_std().ok()?;
+    (left <= Duration::from_secs(1)).then_some(left)
 }

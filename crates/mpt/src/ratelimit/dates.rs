@@ -118,7 +118,7 @@ pub(super) fn retry_after_field(headers: &HeaderMap) -> Option<(f64, AskedWait)>
                     Some(date) => sooner(ms - date, ms - local),
                     None => ms - local,
                 };
-                (to_its_end(wait), AskedWait::Until(at))
+                (wait, AskedWait::Until(at))
             }
         };
         if longest.as_ref().is_none_or(|(l, _)| n > *l) {
@@ -126,19 +126,6 @@ pub(super) fn retry_after_field(headers: &HeaderMap) -> Option<(f64, AskedWait)>
         }
     }
     longest
-}
-
-/// A wait until an HTTP date, read to the end of the second it names when that second has begun
-/// and not ended (`wait` in `(-1, 0]`): the date names a whole second, and a limiter whose lock
-/// ends within it refuses until then (a lock on one token whose end was stated cut to its
-/// second read as "retry now" at each refusal, and the token's ten throttled attempts went in a
-/// fraction of a second; a naive loop, retrying without end, failed none).
-fn to_its_end(wait: f64) -> f64 {
-    if wait > -1.0 && wait <= 0.0 {
-        wait + 1.0
-    } else {
-        wait
-    }
 }
 
 /// The weekdays an HTTP date may start with, followed by its own comma.
