@@ -83,7 +83,7 @@ impl Layer {
         Some(Resent {
             delay,
             next,
-            charged: charge.map(|c| (Instant::now(), c)),
+            charged: charge.zip(round.refused).map(|(c, refused)| (refused, c)),
         })
     }
 

@@ -52,9 +52,9 @@ struct Charged {
     spent: Duration,
     /// The end of the latest of them (a wait ending before it is charged only past it).
     until: Instant,
-    /// The waits still ahead, each charged its part past `until` and the others (their
-    /// union): a refund brings one's end forward, and only the union of what is left counts
-    /// (a wait given back while a later one was ahead used to stand whole).
+    /// The waits still ahead, in the order they began, each charged its part past `until` and
+    /// the others (their union): a refund brings one's end forward, and only the union of what
+    /// is left counts (a wait given back while a later one was ahead used to stand whole).
     open: Vec<Open>,
     /// The id of the next charge.
     next: u64,
@@ -91,7 +91,6 @@ impl Charged {
         if self.open.iter().all(|o| o.end > now) {
             return;
         }
-        self.open.sort_by_key(|o| o.start);
         let (ended, open): (Vec<Open>, Vec<Open>) = self.open.iter().partition(|o| o.end <= now);
         for o in ended {
             let cost = self.past(o.start, o.end);
@@ -102,10 +101,8 @@ impl Charged {
 
     /// What is charged: the settled waits and the union of those still ahead, past them.
     fn committed(&self) -> Duration {
-        let mut open = self.open.clone();
-        open.sort_by_key(|o| o.start);
         let (mut spent, mut until) = (self.spent, self.until);
-        for o in open {
+        for o in &self.open {
             spent = spent.saturating_add(o.end.saturating_duration_since(o.start.max(until)));
             until = until.max(o.end);
         }
@@ -279,9 +276,10 @@ impl WaitBudget {
     /// charged) if that much is left, and returns that charge; else marks it run out (with the
     /// wait the server `asked` for, when it stated one), charges nothing, and says `None`.
     pub(crate) fn spend(&self, wait: Duration, asked: Option<Duration>) -> Option<Charge> {
-        let now = Instant::now();
         let charged = {
             let mut c = self.charged();
+            // Taken under the lock: the waits still ahead are kept in the order they began.
+            let now = Instant::now();
             c.settle(now);
             now.checked_add(wait).and_then(|end| {
                 let id = c.next;
