@@ -157,7 +157,7 @@ fn begun_second(signal: &Signal) -> Option<Duration> {
     let Some(AskedWait::Until(at)) = signal.asked.filter(|_| signal.retry_after.is_some()) else {
         return None;
     };
-    let left = (at + chrono::TimeDelta::seconds(1)) - chrono::Utc::now();
+    let left = at.checked_add_signed(chrono::TimeDelta::seconds(1))? - chrono::Utc::now();
     let left = left.to_std().ok()?;
     (left <= Duration::from_secs(1)).then_some(left)
 }
