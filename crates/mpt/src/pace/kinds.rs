@@ -262,6 +262,9 @@ pub(super) struct State {
     pub(super) trial: Option<noise::Trial>,
     /// A trial saw the refusals stop at the lower pace (a limit, `noise`).
     pub(super) stopped: bool,
+    /// A trial said loss once, none said limit since: the pace (and ceiling) before its cut,
+    /// restored only when the next trial says loss again (`noise::note`).
+    pub(super) loss_once: Option<(Option<f64>, Option<f64>)>,
     /// The first answer AIMD learned from.
     pub(super) first: Option<Instant>,
     /// AIMD's last cut: when, the generation it started, what the last second had served then,
@@ -397,6 +400,7 @@ impl State {
             noise: 0.0,
             trial: None,
             stopped: false,
+            loss_once: None,
             first: None,
             cut: Cut {
                 at: now,
