@@ -110,6 +110,7 @@ impl Pacer {
         let trusted = s.claim == claim::Claim::Trusted;
         super::others::note(s, signal, (sent, trusted), now);
         space_when_empty(s, signal, now, rate);
+        note_depth(s, signal, limit);
         share_after(s, signal, now, (rate, limit, sent), probed);
         true
     }
@@ -200,7 +201,7 @@ fn share_after(
         s.next = Some(s.next.map_or(at, |n| n.max(at)));
     } else if signal
         .remaining
-        .is_some_and(|left| left <= about_empty(limit) && s.in_flight > 0)
+        .is_some_and(|left| about_empty(left, limit, s.depth.1) && s.in_flight > 0)
     {
         // The bucket is about empty (one left at most) with requests still on the way: this
         // client's share is 5% less (another caller may spend it too; alone, the share settles just under the
@@ -229,10 +230,32 @@ fn faster(signal: &Signal, paced: Option<(f64, f64)>) -> bool {
         .is_some_and(|rate| rate > limit / window)
 }
 
-/// The remainder at which a stated bucket is about empty: one left, or none of a quota under 4
-/// (one left of 2 is half of it).
-fn about_empty(limit: Option<f64>) -> u64 {
-    u64::from(limit.is_none_or(|l| l >= 4.0))
+/// Whether a stated bucket with `left` remaining is about empty: one left, or none of a quota
+/// under 4 (one left of 2 is half of it), and the most remaining any answer stated (`depth`) is
+/// at least [`SHALLOW`] times that and one more. A shallower bucket is about empty whoever
+/// spends it: paced alone just under its rate, each answer states it holds a request or none
+/// (a bucket of 100 a second and 2 deep, 600 changes 16 at a time: the share fell 5% a success
+/// to its floor, one request at a time, 16.6 s where a bucket 20 deep took 6.5 s and a naive
+/// loop 12.6 s; a gateway stating `RateLimit-Remaining: 0` on every answer it served, 17.7 s
+/// where the naive loop took 6.6 s), and only its refusals say another caller spends it.
+fn about_empty(left: u64, limit: Option<f64>, depth: u64) -> bool {
+    let most = u64::from(limit.is_none_or(|l| l >= 4.0));
+    left <= most && depth >= SHALLOW * (left + 1)
+}
+
+/// How many times what remains a bucket must have held at most for that to be about empty.
+const SHALLOW: u64 = 4;
+
+/// Notes the remainder a served answer states of the quota `limit` in the bucket's depth
+/// (reset when the quota changes).
+fn note_depth(s: &mut State, signal: &Signal, limit: Option<f64>) {
+    let Some(left) = signal.remaining.filter(|_| !signal.throttled) else {
+        return;
+    };
+    if s.depth.0 != limit {
+        s.depth = (limit, 0);
+    }
+    s.depth.1 = s.depth.1.max(left);
 }
 
 /// An answer (not a refusal) saying nothing is left beyond the requests in flight puts the next
