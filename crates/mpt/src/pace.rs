@@ -122,6 +122,7 @@ mod served;
 mod skew;
 mod slot;
 mod stated;
+mod steady;
 
 pub use mode::{InvalidRate, MAX_FIXED_RATE, MIN_FIXED_RATE, Pacing};
 pub use now::CurrentPace;
