@@ -41,6 +41,11 @@ const SETTLED: Duration = Duration::from_secs(10);
 /// ([`Claim::Lower`]): a bucket's own refusal comes as its remainder runs out.
 const ROOM: f64 = 0.25;
 
+/// The room, as a share of the most any answer stated remains (the bucket's depth as seen,
+/// `State::depth`), over which a refusal is another limit's when that is less than [`ROOM`] of
+/// the quota.
+const DEPTH_ROOM: f64 = 0.5;
+
 /// A second that served this many times what the stated quota can serve in one refutes it as
 /// too low ([`Claim::Higher`]; see [`most_served`]).
 const OVER: f64 = 1.1;
@@ -93,7 +98,10 @@ pub(in crate::pace) fn refuted(
             let spent = signal
                 .remaining
                 .map_or(signal.quotas().next().is_some(), |l| l == 0);
-            let roomy = f64::from(s.room) > (limit * ROOM).max(2.0);
+            // Of the quota, or of the bucket's depth as seen when that is less (a bucket of 200
+            // a second 20 deep never holds a quarter of its quota).
+            let depth = s.depth.1 as f64 * DEPTH_ROOM;
+            let roomy = f64::from(s.room) > (limit * ROOM).min(depth).max(2.0);
             if spent || dropped || s.loss || !roomy {
                 return false;
             }
@@ -153,8 +161,7 @@ fn refute(s: &mut State, claim: Claim, learned: Option<f64>) {
     s.claim = claim;
     (s.learned, s.ceiling, s.resolved, s.windowed) = (learned, None, true, false);
     (s.credit, s.bursts) = (0, false);
-    // A limit, not loss on the way (`noise`): its refusals are not put on trial.
-    (s.stopped, s.trial) = (true, None);
+    s.trial = None;
     s.cut.generation = s.generation;
     s.log.clear();
 }
