@@ -41,9 +41,9 @@ const SETTLED: Duration = Duration::from_secs(10);
 /// ([`Claim::Lower`]): a bucket's own refusal comes as its remainder runs out.
 const ROOM: f64 = 0.25;
 
-/// The room, as a share of the most any answer stated remains (the bucket's depth as seen,
-/// `State::depth`), over which a refusal is another limit's when that is less than [`ROOM`] of
-/// the quota.
+/// What the last served answer stated remains, as a share of the most any answer stated (the
+/// bucket's depth as seen, `State::depth`), over which a refusal not saying the quota is spent
+/// is another limit's too.
 const DEPTH_ROOM: f64 = 0.5;
 
 /// A second that served this many times what the stated quota can serve in one refutes it as
@@ -98,10 +98,12 @@ pub(in crate::pace) fn refuted(
             let spent = signal
                 .remaining
                 .map_or(signal.quotas().next().is_some(), |l| l == 0);
-            // Of the quota, or of the bucket's depth as seen when that is less (a bucket of 200
-            // a second 20 deep never holds a quarter of its quota).
-            let depth = s.depth.1 as f64 * DEPTH_ROOM;
-            let roomy = f64::from(s.room) > (limit * ROOM).min(depth).max(2.0);
+            // Beyond the requests in flight, a quarter of the quota; or, as stated, half the
+            // bucket's depth as seen (a bucket of 200 a second 20 deep never holds a quarter of
+            // its quota, and at its pace it holds most of its depth, whatever is in flight).
+            let quarter = f64::from(s.room) > (limit * ROOM).max(2.0);
+            let (deepest, left) = (s.depth.1 as f64, s.depth.2 as f64);
+            let roomy = quarter || left > (deepest * DEPTH_ROOM).max(2.0);
             if spent || dropped || s.loss || !roomy {
                 return false;
             }
