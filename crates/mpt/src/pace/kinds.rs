@@ -321,9 +321,8 @@ pub(super) struct State {
     /// The room the last served answer stated: its remainder less the requests in flight then.
     pub(super) room: u32,
     /// The most any served answer stated remains of the stated quota, and that quota (reset when
-    /// it changes): how deep the bucket is, as far as this client has seen (`stated`); and what
-    /// the last served answer stated remains.
-    pub(super) depth: (Option<f64>, u64, u64),
+    /// it changes): how deep the bucket is, as far as this client has seen (`stated`).
+    pub(super) depth: (Option<f64>, u64),
     /// The earliest time of the next spaced send.
     pub(super) next: Option<Instant>,
     /// When the last send went (`slot::departs`).
@@ -436,7 +435,7 @@ impl State {
             room_refuted: false,
             claim: super::stated::claim::Claim::Trusted,
             room: 0,
-            depth: (None, 0, 0),
+            depth: (None, 0),
             next: None,
             departed: None,
             lead: Duration::ZERO,

@@ -253,9 +253,9 @@ fn note_depth(s: &mut State, signal: &Signal, limit: Option<f64>) {
         return;
     };
     if s.depth.0 != limit {
-        s.depth = (limit, 0, 0);
+        s.depth = (limit, 0);
     }
-    (s.depth.1, s.depth.2) = (s.depth.1.max(left), left);
+    s.depth.1 = s.depth.1.max(left);
 }
 
 /// An answer (not a refusal) saying nothing is left beyond the requests in flight puts the next

@@ -41,11 +41,6 @@ const SETTLED: Duration = Duration::from_secs(10);
 /// ([`Claim::Lower`]): a bucket's own refusal comes as its remainder runs out.
 const ROOM: f64 = 0.25;
 
-/// What the last served answer stated remains, as a share of the most any answer stated (the
-/// bucket's depth as seen, `State::depth`), over which a refusal not saying the quota is spent
-/// is another limit's too.
-const DEPTH_ROOM: f64 = 0.5;
-
 /// A second that served this many times what the stated quota can serve in one refutes it as
 /// too low ([`Claim::Higher`]; see [`most_served`]).
 const OVER: f64 = 1.1;
@@ -98,12 +93,7 @@ pub(in crate::pace) fn refuted(
             let spent = signal
                 .remaining
                 .map_or(signal.quotas().next().is_some(), |l| l == 0);
-            // Beyond the requests in flight, a quarter of the quota; or, as stated, half the
-            // bucket's depth as seen (a bucket of 200 a second 20 deep never holds a quarter of
-            // its quota, and at its pace it holds most of its depth, whatever is in flight).
-            let quarter = f64::from(s.room) > (limit * ROOM).max(2.0);
-            let (deepest, left) = (s.depth.1 as f64, s.depth.2 as f64);
-            let roomy = quarter || left > (deepest * DEPTH_ROOM).max(2.0);
+            let roomy = f64::from(s.room) > (limit * ROOM).max(2.0);
             if spent || dropped || s.loss || !roomy {
                 return false;
             }
@@ -163,7 +153,8 @@ fn refute(s: &mut State, claim: Claim, learned: Option<f64>) {
     s.claim = claim;
     (s.learned, s.ceiling, s.resolved, s.windowed) = (learned, None, true, false);
     (s.credit, s.bursts) = (0, false);
-    s.trial = None;
+    // A limit, not loss on the way (`noise`): its refusals are not put on trial.
+    (s.stopped, s.trial) = (true, None);
     s.cut.generation = s.generation;
     s.log.clear();
 }
