@@ -160,7 +160,7 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
     let first = *s.first.get_or_insert(now);
     let since_cut = since_cut(s, sent);
     // Whether the refusals stop at the lower pace (a cut's trial).
-    noise::note(s, throttled, since_cut, now);
+    noise::note(s, throttled, since_cut && s.resolved, now);
     if since_cut {
         lately::count_answer(s, throttled);
     }
@@ -212,7 +212,8 @@ pub(super) fn learn_tallied(s: &mut State, throttled: bool, now: Instant, sent: 
         known => {
             let (refused, answers) = last_second(s, now, first);
             if !noise::explained(s, refused, answers) {
-                let (before, open) = ((known, s.ceiling), s.trial.is_some());
+                let before = noise::Before::Pace(known, s.ceiling);
+                let open = s.trial.is_some();
                 cut(s, known, now, first);
                 if !open {
                     noise::begin(s, before, refused, answers);

@@ -258,13 +258,13 @@ pub(super) struct State {
     /// The loss level learned (the share of answers refused on the way whatever the pace,
     /// `noise`), 0 when none is.
     pub(super) noise: f64,
-    /// The open trial of AIMD's last cut (`noise`).
+    /// The open trial of AIMD's last cut, or of a stated share's (`noise`).
     pub(super) trial: Option<noise::Trial>,
     /// A trial saw the refusals stop at the lower pace (a limit, `noise`).
     pub(super) stopped: bool,
-    /// A trial said loss once, none said limit since: the pace (and ceiling) before its cut,
+    /// A trial said loss once, none said limit since: what was before its cut,
     /// restored only when the next trial says loss again (`noise::note`).
-    pub(super) loss_once: Option<(Option<f64>, Option<f64>)>,
+    pub(super) loss_once: Option<noise::Before>,
     /// The first answer AIMD learned from.
     pub(super) first: Option<Instant>,
     /// AIMD's last cut: when, the generation it started, what the last second had served then,

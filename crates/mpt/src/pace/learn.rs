@@ -14,7 +14,7 @@ impl Pacer {
     ) {
         lately::count_try(s, sent.repeats.is_some(), signal.throttled);
         if signal.throttled
-            && s.stated.is_none()
+            && signal.remaining.is_none()
             && signal.quotas().next().is_none()
             && signal.asked_wait().is_none_or(|a| a <= cap)
             && lately::own_refusal(s, sent.repeats, now)

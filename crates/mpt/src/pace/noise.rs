@@ -16,6 +16,14 @@
 //! ([`explained`]); a clearly larger share (a limit appearing above the loss) cuts, and opens
 //! a trial again.
 //!
+//! Under a stated limit, a refusal stating no remainder (not the stated count's: a gateway's
+//! loss, a lock on one token, or a limit in front) halves this client's share on trial the same
+//! way ([`Before::Share`]): the trial counts its share over [`LEAST`] answers at least, lasts as
+//! long as a few refusals at it take, is judged within what chance allows of that share, the
+//! second one goes on at the share the first left, and one whose refusals stopped or came far
+//! more often ends the trials of that statement (a refusal with room stated then refutes it,
+//! `stated::claim`).
+//!
 //! A gateway's `502` or `504` is loss too until [`GAVE_UP_RUN`] come in a row ([`gave_up_again`]).
 
 use std::time::Instant;
@@ -55,12 +63,34 @@ const MARGIN: f64 = 1.5;
 /// noisy).
 const SLACK: f64 = 1.0;
 
-/// A trial of an AIMD cut: whether the refusals it answered stop at the lower pace.
+/// What a trial's cut lowered: restored if the refusals are loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Before {
+    /// AIMD's pace (`None`: unpaced) and its ceiling.
+    Pace(Option<f64>, Option<f64>),
+    /// This client's share of a stated rate (`stated`), cut at a refusal stating no remainder.
+    Share(f64),
+}
+
+impl Before {
+    /// Puts it back in `s` (a share only ever grows back: it may have since).
+    fn restore(self, s: &mut State, now: Instant) {
+        match self {
+            Before::Pace(learned, ceiling) => {
+                (s.learned, s.ceiling) = (learned, ceiling);
+                s.resolved = true;
+            }
+            Before::Share(share) => s.share = s.share.max(share),
+        }
+        s.repace(now);
+    }
+}
+
+/// A trial of a cut: whether the refusals it answered stop at the lower pace.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Trial {
-    /// The pace before the cut (`None`: unpaced) and its ceiling: restored if the refusals
-    /// are loss.
-    before: (Option<f64>, Option<f64>),
+    /// What the cut lowered.
+    before: Before,
     /// The refusals' share of the last second's answers at the cut.
     share: f64,
     /// The answers to requests sent since the cut that end the trial.
@@ -74,24 +104,39 @@ pub(super) struct Trial {
 /// `answers`, the pace before it `before`: only when that share was at most [`MOST`] (more is
 /// a limit, not loss), until a trial saw the refusals stop or once a loss level is learned, and none is
 /// open (the cuts within a trial are its own).
-pub(super) fn begin(s: &mut State, before: (Option<f64>, Option<f64>), refused: u32, answers: u32) {
-    let share = f64::from(refused) / f64::from(answers.max(1));
-    // Only until a trial saw the refusals stop (a limit), or once a loss level is learned: two
-    // clients on one limit
-    // keep refusing each other at a cut pace while the other grows (taken for loss, both
-    // overran the limit).
-    let fresh = !s.stopped || s.noise > 0.0;
-    s.trial = (fresh && share <= MOST).then_some(Trial {
+///
+/// A stated share's trial counts the share over [`LEAST`] answers at least (a job's first
+/// refusal among its first few answers is no share of a fifth), and lasts only as long as a few
+/// refusals at that share take: a second's answers at a stated 200 a second were two seconds at
+/// the halved pace, twice.
+pub(super) fn begin(s: &mut State, before: Before, refused: u32, answers: u32) {
+    let stated = matches!(before, Before::Share(_));
+    let least = if stated { LEAST } else { 1 };
+    let share = f64::from(refused) / f64::from(answers.max(least));
+    let enough = (ENOUGH / share).min(LONGEST) as u32;
+    s.trial = may_try(s, refused, answers).then_some(Trial {
         before,
         share,
         // Enough to see the refusals again at that share (a few), or a second's answers.
-        needed: answers.max(LEAST).max((ENOUGH / share).min(LONGEST) as u32),
+        needed: if stated { enough } else { answers.max(enough) }.max(LEAST),
         answers: 0,
         refused: 0,
     });
 }
 
-/// Counts an answer to a request sent since the last cut (`since_cut`) in the open trial, and
+/// Whether a cut at a refusal, `refused` of the last second's `answers`, would open a trial
+/// ([`begin`]): only until a trial saw the refusals stop (a limit), or once a loss level is
+/// learned (two clients on one limit keep refusing each other at a cut pace while the other
+/// grows: taken for loss, both overran the limit), and when that share is at most [`MOST`].
+pub(super) fn may_try(s: &State, refused: u32, answers: u32) -> bool {
+    let share = f64::from(refused) / f64::from(answers.max(1));
+    let fresh = !s.stopped || s.noise > 0.0;
+    fresh && share <= MOST
+}
+
+/// Counts an answer in the open trial when it answers a request sent at the cut's pace or
+/// lower (`counted`; AIMD: once one of those was served, a window refuses everything until it
+/// renews: those refusals say nothing of the share), and
 /// ends the trial once it counted enough: loss (the refusals kept about their share), when the
 /// trial before it said so too, restores the pace from before that one's cut and learns the
 /// loss level (the first only notes it, and its cut stands); a limit halves the level learned.
@@ -100,40 +145,74 @@ pub(super) fn begin(s: &mut State, before: (Option<f64>, Option<f64>), refused: 
 /// and pushed it down to 1); now 6.2% and 9.8%.
 /// Refusals during it cut as AIMD's do (a limit far below is followed at once); far more than
 /// twice the share before the cut (and twice [`SLACK`] more) end it as a limit.
-pub(super) fn note(s: &mut State, throttled: bool, since_cut: bool, now: Instant) {
-    // Counted once a request sent since the cut was served (a window refuses everything until
-    // it renews: those refusals say nothing of the share).
-    let counted = since_cut && s.resolved;
+pub(super) fn note(s: &mut State, throttled: bool, counted: bool, now: Instant) {
     let Some(t) = s.trial.as_mut().filter(|_| counted) else {
         return;
     };
     t.answers = t.answers.saturating_add(1);
     t.refused = t.refused.saturating_add(u32::from(throttled));
     let (answers, refused) = (f64::from(t.answers), f64::from(t.refused));
-    let far_more = refused > SLACK * 2.0 + answers * 2.0 * t.share;
+    // A stated share's: beyond what chance allows of that share, over a few dozen answers at
+    // least (its share before the cut is of few refusals, and locks on single tokens refuse in
+    // bursts), or most refused.
+    let stated = matches!(t.before, Before::Share(_));
+    let far_more = if stated {
+        let most = t.share / SAME * answers;
+        t.answers >= LEAST && refused > (most + 3.0 * most.sqrt()).min(answers * MOST)
+    } else {
+        refused > SLACK * 2.0 + answers * 2.0 * t.share
+    };
     if !far_more && t.answers < t.needed {
         return;
     }
     let t = *t;
     s.trial = None;
     let share = refused / answers;
-    // About the same share (more at a lower pace is a limit others spend too).
-    let same = share >= SAME * t.share && share <= t.share / SAME;
+    // About the same share (more at a lower pace is a limit others spend too, or one far
+    // below). A stated share's: within what chance allows of that share's count (its first
+    // refusals are few).
+    let same = match t.before {
+        Before::Pace(..) => share >= SAME * t.share && share <= t.share / SAME,
+        Before::Share(_) => {
+            let (expected, most) = (t.share * answers, t.share / SAME * answers);
+            refused >= expected - 2.0 * expected.sqrt() && refused <= most + 2.0 * most.sqrt()
+        }
+    };
     if !far_more && t.refused >= 2 && same && share <= MOST {
-        // Loss twice in a row: the pace before the first trial's cut.
-        if let Some(before) = s.loss_once.take() {
-            (s.learned, s.ceiling) = before;
+        // Loss twice in a row (of one kind: AIMD's pace, or a stated share): what was before
+        // the first trial's cut.
+        let kind = std::mem::discriminant(&t.before);
+        if let Some(before) = s
+            .loss_once
+            .take()
+            .filter(|b| std::mem::discriminant(b) == kind)
+        {
+            before.restore(s, now);
             s.noise = share;
-            s.resolved = true;
-            s.repace(now);
         } else {
             s.loss_once = Some(t.before);
+            if let Before::Share(_) = t.before {
+                // A stated share's second trial goes on at the pace the first cut left (one
+                // more cut cost its trial's answers at a quarter of the pace).
+                // The share it saw is the better count (the first trial's was of a second).
+                let share = share.max(t.share);
+                s.trial = Some(Trial {
+                    share,
+                    needed: ((ENOUGH / share).min(LONGEST) as u32).max(LEAST),
+                    answers: 0,
+                    refused: 0,
+                    ..t
+                });
+            }
         }
     } else {
         s.loss_once = None;
         s.noise /= 2.0;
-        // The refusals stopped at the lower pace: a limit, seen.
-        s.stopped |= t.refused == 0;
+        // The refusals stopped at the lower pace: a limit, seen; so did a stated share's that
+        // came far more often (a gateway's limit in front of the stated one, whose refusals with
+        // room stated refute the statement from then on, `claim`). Fewer than chance allows,
+        // some still: tried again (a lock on a few tokens refuses in bursts).
+        s.stopped |= t.refused == 0 || (stated && far_more);
     }
 }
 

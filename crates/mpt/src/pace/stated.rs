@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::{
     DROP_GRACE, HEADROOM, MIN_SHARE, Pacer, ROUNDING, Refused, Reservation, SHARE_DECAY,
-    SHARE_GROWTH, Sent, State,
+    SHARE_GROWTH, Sent, State, noise,
 };
 use crate::ratelimit::{MAX_COUNT, Quota, Signal, WaitCause, secs};
 
@@ -160,7 +160,8 @@ fn learn_remainder(
 }
 
 /// This client's share of the stated `rate` after an answer at `now` (to a request `sent` so):
-/// cut by a refusal to half of itself (what of a fixed window it lasted, `renewal::lasted`),
+/// cut by a refusal to half of itself (what of a fixed window it lasted, `renewal::lasted`; one
+/// stating no remainder on trial, `noise`, and not within the loss level learned),
 /// not by one answering the old pace of a drop, nor one saying a window's count is spent; 5%
 /// less when the bucket is about empty with requests in flight, else one request of the quota
 /// (`limit`) back (a fixed window's renewal known: by what the window left, `renewal`).
@@ -171,6 +172,9 @@ fn share_after(
     (rate, limit, sent): (f64, Option<f64>, Sent),
     probed: bool,
 ) {
+    // A refusal stating no remainder cuts the share on trial (`noise`): counted in it.
+    let counted = s.trial.is_some() && super::aimd::since_cut(s, sent.generation);
+    super::noise::note(s, signal.throttled, counted, now);
     if signal.throttled {
         let cut = super::renewal::lasted(s, sent, now).unwrap_or(0.5);
         s.credit = 0;
@@ -189,12 +193,23 @@ fn share_after(
             s.room_refuted |= std::mem::take(&mut s.forgets);
         }
         // Nor a send's beyond the quota while the log was lifted (`bucket::note_room`): no cut.
-        // Nor a refusal stating no remainder among many served (loss on the way, `noise::tally`).
-        let lost = s.loss && signal.remaining.is_none();
+        // Nor a refusal stating no remainder among many served (loss on the way, `noise::tally`),
+        // or within the loss level learned, or while the cut of one is on trial (loss on the
+        // way, or a request's own lock, refuses at any pace: `noise`; a far larger share ends
+        // the trial as a limit, and cuts).
+        let bare = signal.remaining.is_none();
+        let first = *s.first.get_or_insert(now);
+        let (refused, answers) = super::served::last_second(s, now, first);
+        let lost = bare && (s.loss || noise::explained(s, refused, answers) || s.trial.is_some());
         if !dropped && !probed && !lost && !recent(s, now, rate) {
+            let before = s.share;
             s.share = (s.share * cut).max(MIN_SHARE);
             s.last_cut = Some(now);
             s.repace(now);
+            if bare {
+                s.cut.generation = s.generation;
+                noise::begin(s, noise::Before::Share(before), refused, answers);
+            }
         }
         let interval = secs(1.0 / (rate * s.share * HEADROOM));
         let at = now + interval;
@@ -210,7 +225,7 @@ fn share_after(
         if s.dropped_until.is_none_or(|until| now >= until) {
             s.share = (s.share * SHARE_DECAY).max(MIN_SHARE);
         }
-    } else if !super::renewal::known(s, now) {
+    } else if !super::renewal::known(s, now) && s.trial.is_none() {
         // One request of the quota back (1% of it at least): a small quota's share grows
         // back in as many windows as a large one's (a fixed window's renewal: by what it left).
         let growth = limit.map_or(SHARE_GROWTH, |l| SHARE_GROWTH.max(1.0 / l));

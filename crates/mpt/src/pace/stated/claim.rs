@@ -94,7 +94,14 @@ pub(in crate::pace) fn refuted(
                 .remaining
                 .map_or(signal.quotas().next().is_some(), |l| l == 0);
             let roomy = f64::from(s.room) > (limit * ROOM).max(2.0);
-            if spent || dropped || s.loss || !roomy {
+            // Nor one stating no remainder whose cut is, or would be, on trial (`noise`): loss
+            // on the way and locks on single requests refuse at any pace, and AIMD under the
+            // claim cut at each of them (5% lost at random under a stated 200 a second, a
+            // bucket 100 deep: 660 of 1,000 ids done in 60 s where a naive loop took 7.6 s).
+            let (refused, answers) = last_second(s, now, first);
+            let tried = signal.remaining.is_none()
+                && (s.trial.is_some() || super::super::noise::may_try(s, refused, answers));
+            if spent || dropped || s.loss || !roomy || tried {
                 return false;
             }
             refute(s, Claim::Lower, None);
