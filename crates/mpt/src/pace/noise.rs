@@ -18,8 +18,8 @@
 //!
 //! Under a stated limit, a refusal stating no remainder (not the stated count's: a gateway's
 //! loss, a lock on one token, or a limit in front) halves this client's share on trial the same
-//! way ([`Before::Share`]): the trial counts its share over [`LEAST`] answers at least, lasts as
-//! long as a few refusals at it take, is judged within what chance allows of that share, the
+//! way ([`Before::Share`]): the trial lasts [`LONGEST`] answers, is judged within what chance
+//! allows of that share, the
 //! second one goes on at the share the first left, and one whose refusals stopped or came far
 //! more often ends the trials of that statement (a refusal with room stated then refutes it,
 //! `stated::claim`).
@@ -105,20 +105,25 @@ pub(super) struct Trial {
 /// a limit, not loss), until a trial saw the refusals stop or once a loss level is learned, and none is
 /// open (the cuts within a trial are its own).
 ///
-/// A stated share's trial counts the share over [`LEAST`] answers at least (a job's first
-/// refusal among its first few answers is no share of a fifth), and lasts only as long as a few
-/// refusals at that share take: a second's answers at a stated 200 a second were two seconds at
-/// the halved pace, twice.
+/// A stated share's trial lasts [`LONGEST`] answers (a second's answers at a stated 200 a
+/// second were two seconds at the halved pace, twice), whatever its share.
 pub(super) fn begin(s: &mut State, before: Before, refused: u32, answers: u32) {
     let stated = matches!(before, Before::Share(_));
-    let least = if stated { LEAST } else { 1 };
-    let share = f64::from(refused) / f64::from(answers.max(least));
+    let share = f64::from(refused) / f64::from(answers.max(1));
     let enough = (ENOUGH / share).min(LONGEST) as u32;
     s.trial = may_try(s, refused, answers).then_some(Trial {
         before,
         share,
-        // Enough to see the refusals again at that share (a few), or a second's answers.
-        needed: if stated { enough } else { answers.max(enough) }.max(LEAST),
+        // Enough to see the refusals again at that share (a few), or a second's answers; a
+        // stated share's, as many as for the least share (its share is of the few answers
+        // of the last second: over them, a share said too high ends the trial as a limit,
+        // not one ended for good, and the next is tried at the share counted since).
+        needed: if stated {
+            LONGEST as u32
+        } else {
+            answers.max(enough)
+        }
+        .max(LEAST),
         answers: 0,
         refused: 0,
     });

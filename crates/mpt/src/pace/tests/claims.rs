@@ -323,7 +323,7 @@ fn a_drop_of_the_stated_rate_is_not_served_over_it() {
 #[test]
 fn bare_refusals_at_any_pace_under_a_stated_limit_are_loss() {
     let mut runs = Vec::new();
-    for (burst, every) in [(20.0, 10), (20.0, 20), (100.0, 20), (100.0, 10)] {
+    for (burst, every) in [(20.0, 10), (20.0, 20), (100.0, 20), (100.0, 10), (20.0, 5)] {
         let t0 = Instant::now();
         let lossy = Limiter::Lossy(Bucket::new(200.0, burst, t0), 0, every);
         let (wall, sent, refused, claim) = run(lossy, t0);
