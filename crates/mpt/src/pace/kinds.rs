@@ -340,6 +340,8 @@ pub(super) struct State {
     pub(super) held_until: Option<Instant>,
     /// What the hold is: a wait asked for, or a quota said to be spent until its reset.
     pub(super) held_for: WaitCause,
+    /// Refusals stating no remainder in a row, none served between them (`learn::BARE_RUN`).
+    pub(super) bare_run: u8,
     /// A `Retry-After` beyond the cap, and until when: every send is refused until then (with
     /// the wait as the server stated it, and what it is, for the refusal's message).
     pub(super) locked: Option<(Instant, Duration, Option<AskedWait>, WaitCause)>,
@@ -443,6 +445,7 @@ impl State {
             checking: None,
             held_until: None,
             held_for: WaitCause::Asked,
+            bare_run: 0,
             locked: None,
             window: (now, 0),
             gave_up: 0,
