@@ -349,6 +349,12 @@ impl Signal {
         self.quotas.iter().flatten().copied()
     }
 
+    /// Whether it states neither a quota nor a remainder (a bare `429`, or one with only a
+    /// `Retry-After`): whatever refused it, no stated count says so.
+    pub(crate) fn states_no_count(&self) -> bool {
+        self.remaining.is_none() && self.quotas().next().is_none()
+    }
+
     /// The wait the platform asks for before the next request: its `Retry-After`, else, when
     /// throttled with nothing remaining, the reset.
     pub(crate) fn asked_wait(&self) -> Option<Duration> {

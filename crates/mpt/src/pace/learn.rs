@@ -19,8 +19,7 @@ impl Pacer {
     ) {
         lately::count_try(s, sent.repeats.is_some(), signal.throttled);
         if signal.throttled
-            && signal.remaining.is_none()
-            && signal.quotas().next().is_none()
+            && signal.states_no_count()
             && signal.asked_wait().is_none_or(|a| a <= cap)
             && lately::own_refusal(s, sent.repeats, now)
         {
@@ -32,6 +31,16 @@ impl Pacer {
         let signal = fixed.as_deref().unwrap_or(signal);
         s.loss = self.mode == Pacing::Adaptive && noise::tally(s, signal.throttled, now);
         s.refills.note(signal, now);
+        // A run of refusals stating no remainder, none served between them (every fifth token
+        // locked 1-2 s under a stated 200 a second: each lock's `Retry-After: 2` or `3` held the
+        // job, and 600 of 1,000 ids failed past the 2 min budget where a naive loop took 34 s;
+        // tester round 36).
+        let no_count = signal.states_no_count();
+        s.bare_run = if signal.throttled && no_count {
+            s.bare_run.saturating_add(1)
+        } else {
+            0
+        };
         let stated = s.stated.is_some() || signal.quotas().next().is_some();
         let aimd = !stated && self.mode == Pacing::Adaptive;
         // A refusal a concurrency limiter's ceiling explains: no cut, no hold.
@@ -65,9 +74,8 @@ impl Pacer {
                     // One stating no remainder under a stated limit (not the stated count's:
                     // a lock on one token, loss on the way, or a limiter in front refusing
                     // everything) holds once it makes [`BARE_RUN`] in a row, none served between
-                    // them (counted below): its own request waits what it asks.
-                    let bare = signal.remaining.is_none() && signal.quotas().next().is_none();
-                    if !(stated && bare && !renews && s.bare_run.saturating_add(1) < BARE_RUN) {
+                    // them: its own request waits what it asks.
+                    if !(stated && no_count && !renews && s.bare_run < BARE_RUN) {
                         let until = skew::until(s, signal, now, after);
                         hold(s, until, WaitCause::Asked);
                     }
@@ -77,16 +85,6 @@ impl Pacer {
                 hold(s, until, WaitCause::Refusing);
             }
         }
-        // A run of refusals stating no remainder, none served between them (every fifth token
-        // locked 1-2 s under a stated 200 a second: each lock's `Retry-After: 2` or `3` held the
-        // job, and 600 of 1,000 ids failed past the 2 min budget where a naive loop took 34 s;
-        // tester round 36).
-        let bare = signal.remaining.is_none() && signal.quotas().next().is_none();
-        s.bare_run = if signal.throttled && bare {
-            s.bare_run.saturating_add(1)
-        } else {
-            0
-        };
         if skew::note(s, signal) {
             hold(s, now + skew::PROBE_AFTER, WaitCause::Refusing);
         }

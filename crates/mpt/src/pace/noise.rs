@@ -109,8 +109,7 @@ pub(super) struct Trial {
 /// second were two seconds at the halved pace, twice), whatever its share.
 pub(super) fn begin(s: &mut State, before: Before, refused: u32, answers: u32) {
     let stated = matches!(before, Before::Share(_));
-    let share = f64::from(refused) / f64::from(answers.max(1));
-    let enough = (ENOUGH / share).min(LONGEST) as u32;
+    let share = share_of(refused, answers);
     s.trial = may_try(s, refused, answers).then_some(Trial {
         before,
         share,
@@ -121,7 +120,7 @@ pub(super) fn begin(s: &mut State, before: Before, refused: u32, answers: u32) {
         needed: if stated {
             LONGEST as u32
         } else {
-            answers.max(enough)
+            answers.max(enough(share))
         }
         .max(LEAST),
         answers: 0,
@@ -134,9 +133,19 @@ pub(super) fn begin(s: &mut State, before: Before, refused: u32, answers: u32) {
 /// learned (two clients on one limit keep refusing each other at a cut pace while the other
 /// grows: taken for loss, both overran the limit), and when that share is at most [`MOST`].
 pub(super) fn may_try(s: &State, refused: u32, answers: u32) -> bool {
-    let share = f64::from(refused) / f64::from(answers.max(1));
     let fresh = !s.stopped || s.noise > 0.0;
-    fresh && share <= MOST
+    fresh && share_of(refused, answers) <= MOST
+}
+
+/// The share of `answers` that `refused` were (none: no share).
+fn share_of(refused: u32, answers: u32) -> f64 {
+    f64::from(refused) / f64::from(answers.max(1))
+}
+
+/// The answers a trial counts to see [`ENOUGH`] refusals at `share` ([`LONGEST`] at most), and
+/// [`LEAST`] at least.
+fn enough(share: f64) -> u32 {
+    ((ENOUGH / share).min(LONGEST) as u32).max(LEAST)
 }
 
 /// Counts an answer in the open trial when it answers a request sent at the cut's pace or
@@ -203,7 +212,7 @@ pub(super) fn note(s: &mut State, throttled: bool, counted: bool, now: Instant) 
                 let share = share.max(t.share);
                 s.trial = Some(Trial {
                     share,
-                    needed: ((ENOUGH / share).min(LONGEST) as u32).max(LEAST),
+                    needed: enough(share),
                     answers: 0,
                     refused: 0,
                     ..t

@@ -96,37 +96,30 @@ impl Limiter {
                 if *count % *every == 0 {
                     return (false, signal(429, &[("retry-after", "1")]));
                 }
-                let ok = b.take(now);
-                let (left, policy) = (b.tokens as u64, format!("200;w=1;burst={}", b.burst));
-                let left = left.to_string();
-                let mut h = vec![
-                    ("ratelimit-policy", policy.as_str()),
-                    ("ratelimit-limit", "200"),
-                    ("ratelimit-remaining", left.as_str()),
-                    ("ratelimit-reset", "1"),
-                ];
-                if !ok {
-                    h[2].1 = "0";
-                    h.push(("retry-after", "1"));
-                }
-                (ok, signal(if ok { 200 } else { 429 }, &h))
+                stating(b, now)
             }
-            Limiter::Single(b) => {
-                let ok = b.take(now);
-                let left = (b.tokens as u64).to_string();
-                let mut h = vec![
-                    ("ratelimit-policy", "200;w=1;burst=20"),
-                    ("ratelimit-limit", "200"),
-                    ("ratelimit-remaining", left.as_str()),
-                    ("ratelimit-reset", "1"),
-                ];
-                if !ok {
-                    h.push(("retry-after", "1"));
-                }
-                (ok, signal(if ok { 200 } else { 429 }, &h))
-            }
+            Limiter::Single(b) => stating(b, now),
         }
     }
+}
+
+/// One bucket of 200 a second answering a request at `now`, stating `200;w=1`, its depth and
+/// its remainder, refusals too (`Limiter::Single`, `Limiter::Lossy`).
+fn stating(b: &mut Bucket, now: Instant) -> (bool, Signal) {
+    let ok = b.take(now);
+    let (left, policy) = (b.tokens as u64, format!("200;w=1;burst={}", b.burst));
+    let left = left.to_string();
+    let mut h = vec![
+        ("ratelimit-policy", policy.as_str()),
+        ("ratelimit-limit", "200"),
+        ("ratelimit-remaining", left.as_str()),
+        ("ratelimit-reset", "1"),
+    ];
+    if !ok {
+        h[2].1 = "0";
+        h.push(("retry-after", "1"));
+    }
+    (ok, signal(if ok { 200 } else { 429 }, &h))
 }
 
 /// A request on the wire: when its answer comes, the answer, and how it was sent.
